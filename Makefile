@@ -1,0 +1,89 @@
+# brev — plain GNU make.
+#   make                 static ./brev
+#   make SANITIZE=address,undefined test   sanitizer build (dynamic) + whole suite
+#   make test            unit + end-to-end tests, last line "N passed, N failed"
+#   make run             install missing Debian packages, build, serve with defaults
+#   make fuzz            libFuzzer targets (clang)
+# V=1 shows full command lines.
+
+CC       ?= gcc
+SANITIZE ?=
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -I. -I/usr/include/bearssl -MMD -MP
+LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -pthread
+
+ifeq ($(SANITIZE),)
+B        := build
+BREV     := brev
+LDSTATIC := -static
+else
+B        := build-san
+BREV     := brev-san
+CFLAGS   += -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+LDSTATIC :=
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SRCS := $(filter-out main.c,$(wildcard *.c))
+OBJS := $(SRCS:%.c=$(B)/%.o)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+all: $(BREV)
+
+$(BREV): $(B)/main.o $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $(LDSTATIC) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# Each unit test names the modules it links with on a line
+#   /* deps: config log util */
+# so hidden coupling between modules fails to link.
+unit_deps = $(addprefix $(B)/,$(addsuffix .o,$(shell sed -n 's,^/\* *deps: *\(.*\) *\*/,\1,p' $(1))))
+
+.SECONDEXPANSION:
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.h $$(call unit_deps,tests/unit/%.c)
+	@mkdir -p $(dir $@)
+	@echo "  TEST-LD $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call unit_deps,$<) $(LIBS)
+
+unit: $(UNIT_BINS)
+
+test:
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory $(BREV) unit
+	@BREV=$(CURDIR)/$(BREV) UNITDIR=$(CURDIR)/$(B)/tests tests/run.sh
+
+asan:
+	$(MAKE) SANITIZE=address,undefined test
+
+run:
+	@tools/deps.sh install
+	@$(MAKE) --no-print-directory $(BREV)
+	./$(BREV) serve
+
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+fuzz:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
+
+clean:
+	rm -rf build build-san build-fuzz brev brev-san
+
+format:
+	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
+
+.PHONY: all unit test asan run fuzz clean format
+
+-include $(wildcard $(B)/*.d $(B)/tests/*.d)

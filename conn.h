@@ -1,0 +1,100 @@
+/*
+ * conn.h — one buffered, bounded, deadline-aware connection, the same over
+ * plain TCP and BearSSL. Protocol modules see only this API: no sockets, no
+ * BearSSL. conn.c and tls.c are the only files that include <bearssl.h>.
+ *
+ * Threads: a conn is used by one thread at a time.
+ * Errors: the first I/O error, EOF or timeout is sticky (conn_error());
+ * every later call fails fast, so callers may check once per command.
+ */
+#ifndef BREV_CONN_H
+#define BREV_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct spool;
+struct tls_server;
+struct tls_client;
+
+enum conn_err {
+	CONN_OK = 0,
+	CONN_EOF,        /* peer closed */
+	CONN_TIMEOUT,    /* deadline passed */
+	CONN_IO,         /* socket error */
+	CONN_TLS,        /* TLS failure (handshake, alert, bad record) */
+};
+
+struct conn;
+
+/* Take ownership of a connected socket. peer is the printable address
+ * ("127.0.0.1" or "::1"), local the address it arrived on. */
+struct conn *conn_new(int fd, const char *peer, int peer_port, const char *local);
+/* Flushes nothing; closes the socket (after a TLS close_notify if possible). */
+void conn_free(struct conn **cp);
+
+/* Idle timeout for each read or write wait, in ms (default 300000). */
+void conn_set_timeout(struct conn *c, int ms);
+
+/* Server side TLS now (implicit TLS listeners) or after STARTTLS/STLS: the
+ * handshake runs on the next I/O. conn_starttls() returns -1 without doing
+ * anything if unread plaintext is buffered (RFC 3207 5, the STARTTLS
+ * command-injection class): the caller answers with an error and closes. */
+int conn_tls_accept(struct conn *c, struct tls_server *t);
+int conn_starttls(struct conn *c, struct tls_server *t);
+/* Client side TLS (outbound delivery). The handshake runs at once; 0 on
+ * success. verified/hostname results: conn_tls_verified(). */
+int conn_tls_connect(struct conn *c, struct tls_client *t, const char *servername);
+
+/* Read one line. Returns its length without the line end and sets *line
+ * (NUL-terminated, valid until the next read on c). Accepts CRLF and bare LF
+ * as the end (*crlf says which, if not NULL). A line longer than max (max <=
+ * CONN_LINE_MAX) is consumed up to its end and -2 returned. -1 on error. */
+#define CONN_LINE_MAX 65536
+ssize_t conn_getline(struct conn *c, char **line, size_t max, int *crlf);
+/* Read exactly n bytes into buf (IMAP literals). 0 or -1. */
+int conn_read_n(struct conn *c, void *buf, size_t n);
+/* Read exactly n bytes into a spool (BDAT, large literals). */
+int conn_read_n_spool(struct conn *c, struct spool *sp, uint64_t n);
+
+/* SMTP DATA: read up to the only valid end, CRLF "." CRLF, undoing dot-
+ * stuffing (RFC 5321 4.5.2) and writing the message (with CRLF line ends)
+ * to sp. Returns DOT_OK, or after consuming through the end marker:
+ * DOT_TOOBIG when the message exceeded max bytes (the excess is discarded),
+ * DOT_BARE_NL when a bare LF or bare CR occurred anywhere (SMTP smuggling;
+ * nothing after it is ever taken as a command), DOT_LONGLINE when a line
+ * exceeded 1000 octets with its CRLF (RFC 5321 4.5.3.1.6 allows rejecting).
+ * -1 on connection error. */
+enum { DOT_OK = 0, DOT_TOOBIG = 1, DOT_BARE_NL = 2, DOT_LONGLINE = 3 };
+int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max);
+
+/* Buffered output; flushed by conn_flush() or when the buffer fills. */
+int conn_write(struct conn *c, const void *buf, size_t n);
+int conn_puts(struct conn *c, const char *s);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int conn_flush(struct conn *c);
+
+/* Bytes received and not yet consumed (plaintext or already decrypted). */
+size_t conn_pending(const struct conn *c);
+
+/* Wait for client input or a wake-up on wakefd (-1: none) for at most ms.
+ * Checks buffered and already-decrypted bytes first. Returns 1 input ready,
+ * 2 wakefd readable, 0 timeout, -1 error. */
+int conn_wait(struct conn *c, int wakefd, int ms);
+
+int conn_error(const struct conn *c);       /* enum conn_err */
+const char *conn_peer(const struct conn *c);
+int conn_peer_port(const struct conn *c);
+const char *conn_local(const struct conn *c);
+int conn_is_loopback(const struct conn *c); /* peer in 127.0.0.0/8 or ::1 */
+int conn_is_tls(const struct conn *c);
+/* "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256"-style names for Received
+ * headers and logs; NULL when not TLS. */
+const char *conn_tls_version(const struct conn *c);
+const char *conn_tls_cipher(const struct conn *c);
+/* Client side: 1 if the peer chain verified against the system store and
+ * the name matched. */
+int conn_tls_verified(const struct conn *c);
+
+#endif

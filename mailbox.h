@@ -1,0 +1,239 @@
+/*
+ * mailbox.h — the store: accounts, aliases, mailboxes, messages, the
+ * outbound queue. mailbox.c is the only file that speaks LMDB.
+ *
+ * Contract for every function here:
+ *  - Thread-safe. One `struct store` per process (LMDB forbids opening one
+ *    environment twice in a process and using it across fork()).
+ *  - Return ST_OK (0) or one of enum store_rc. ST_TEMP is "try again later"
+ *    (map could not grow, disk full, I/O error): callers map it to SMTP 452 /
+ *    IMAP NO; it never means the store is damaged.
+ *  - Every write is committed with sync on before the function returns ST_OK:
+ *    an ST_OK is what SMTP 250 and IMAP APPEND OK may promise.
+ *  - Addresses are matched case-insensitively (stored lower-cased); mailbox
+ *    names are UTF-8 with '/' as hierarchy separator, "INBOX" matched
+ *    case-insensitively.
+ *  - Callbacks run inside a read transaction: they must not call back into
+ *    the store, and pointers they receive are valid only during the call.
+ */
+#ifndef BREV_MAILBOX_H
+#define BREV_MAILBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cred.h"
+
+struct spool;
+struct store;
+
+enum store_rc {
+	ST_OK = 0,
+	ST_NOTFOUND,  /* no such account / alias / mailbox / message */
+	ST_EXISTS,    /* already there */
+	ST_QUOTA,     /* over the account's quota (now) */
+	ST_TOOBIG,    /* can never fit (larger than the quota itself) */
+	ST_INVALID,   /* bad name or argument, or forbidden (delete INBOX) */
+	ST_TEMP,      /* temporary failure: disk full, map cannot grow, I/O */
+};
+const char *store_strerror(int rc);
+
+#define STORE_ADDR_MAX   254  /* RFC 5321 4.5.3.1.3 path limit */
+#define STORE_MBOX_MAX   512  /* bytes of a UTF-8 mailbox name */
+#define STORE_ALIAS_MAX  100  /* targets of one alias */
+#define STORE_KEYWORDS   64   /* keywords per mailbox */
+
+/* Open (creating if needed) DATADIR/store. map_size is the initial LMDB map
+ * size; the map grows on demand. On failure returns -1 with a one-line
+ * reason in err. */
+int store_open(struct store **out, const char *datadir, uint64_t map_size, char *err,
+	       size_t errlen);
+void store_close(struct store **sp);
+/* Default per-account quota in bytes (0 = none); from quota.default. */
+void store_set_default_quota(struct store *st, uint64_t bytes);
+
+/* ---- accounts ---- */
+
+#define QUOTA_DEFAULT UINT64_MAX /* account uses the store's default */
+
+struct account {
+	uint32_t id;                        /* never reused */
+	char addr[STORE_ADDR_MAX + 1];      /* lower-cased local@domain */
+	uint64_t quota;                     /* bytes; QUOTA_DEFAULT or 0 = none */
+	uint64_t quota_effective;           /* resolved limit, 0 = none */
+	uint64_t used;                      /* bytes of messages in all mailboxes */
+	uint32_t messages;
+	struct cred cred;
+};
+
+/* Creates the account and its mailboxes INBOX, Drafts, Sent, Junk, Trash,
+ * Archive (with SPECIAL-USE roles), all subscribed. ST_EXISTS if the address
+ * is an account or an alias; ST_INVALID if it is not local@domain. */
+int store_user_add(struct store *st, const char *addr, const struct cred *cred);
+int store_user_set_cred(struct store *st, const char *addr, const struct cred *cred);
+int store_user_set_quota(struct store *st, const char *addr, uint64_t bytes);
+/* Deletes the account, its mailboxes and its references to messages. */
+int store_user_del(struct store *st, const char *addr);
+int store_user_get(struct store *st, const char *addr, struct account *out);
+int store_user_get_id(struct store *st, uint32_t id, struct account *out);
+int store_user_list(struct store *st, void (*cb)(void *arg, const struct account *a), void *arg);
+
+/* ---- aliases ---- */
+
+/* Adds targets to ADDRESS (creating the alias). ADDRESS may be '@domain'
+ * (catch-all). Targets: local users, other aliases, external addresses.
+ * ST_EXISTS if ADDRESS is an account. */
+int store_alias_add(struct store *st, const char *addr, const char *const *targets, size_t n);
+int store_alias_del(struct store *st, const char *addr);
+/* cb gets each alias with its targets. */
+int store_alias_list(struct store *st,
+		     void (*cb)(void *arg, const char *addr, const char *const *targets, size_t n),
+		     void *arg);
+
+/* Where mail for rcpt goes, after alias expansion (recursive, loop-safe,
+ * depth-bounded). Lookup order: the exact address (account, then alias);
+ * then 'user+tag' without its tag; then the catch-all '@domain'. The caller
+ * checks that the domain is local before asking. */
+struct resolved {
+	uint32_t users[STORE_ALIAS_MAX];    /* local account ids, no duplicates */
+	size_t nusers;
+	char *external[STORE_ALIAS_MAX];    /* forwarding targets, malloc'ed */
+	size_t nexternal;
+};
+/* ST_OK with at least one target, or ST_NOTFOUND. */
+int store_resolve(struct store *st, const char *rcpt, struct resolved *out);
+void store_resolved_free(struct resolved *r);
+
+/* ---- mailboxes ---- */
+
+enum mbox_special {
+	MBOX_NORMAL = 0, MBOX_INBOX, MBOX_DRAFTS, MBOX_SENT, MBOX_JUNK, MBOX_TRASH, MBOX_ARCHIVE,
+};
+
+struct mbox_info {
+	uint32_t id;
+	char name[STORE_MBOX_MAX + 1];
+	int special;                        /* enum mbox_special */
+	int subscribed;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t exists;
+	uint32_t unseen;
+	uint64_t highestmodseq;
+	uint64_t size;                      /* sum of message sizes */
+};
+
+int store_mbox_list(struct store *st, uint32_t user,
+		    void (*cb)(void *arg, const struct mbox_info *m), void *arg);
+int store_mbox_get(struct store *st, uint32_t user, const char *name, struct mbox_info *out);
+int store_mbox_create(struct store *st, uint32_t user, const char *name, int special);
+/* ST_INVALID for INBOX. Messages go with it. */
+int store_mbox_delete(struct store *st, uint32_t user, const char *name);
+/* RFC 3501 6.3.5: renaming INBOX moves its messages to the new name and
+ * leaves INBOX empty. Children of old/ move along. */
+int store_mbox_rename(struct store *st, uint32_t user, const char *oldname, const char *newname);
+int store_mbox_subscribe(struct store *st, uint32_t user, const char *name, int on);
+
+/* ---- messages ---- */
+
+enum msg_flag {
+	FL_SEEN = 1 << 0, FL_ANSWERED = 1 << 1, FL_FLAGGED = 1 << 2,
+	FL_DELETED = 1 << 3, FL_DRAFT = 1 << 4,
+};
+
+struct msg_info {
+	uint32_t uid;
+	uint32_t flags;                     /* enum msg_flag */
+	uint64_t keywords;                  /* bit i = keyword i of the mailbox */
+	uint64_t modseq;
+	uint64_t size;                      /* octets, exactly as stored */
+	int64_t internaldate;               /* unix seconds */
+	uint64_t blob;                      /* message bytes, shared */
+};
+
+/* A message entering the store: hdr (may be NULL) is prepended to body. */
+struct msg_in {
+	const char *hdr;
+	size_t hdrlen;
+	struct spool *body;
+	int64_t internaldate;               /* 0 = now */
+	uint32_t flags;
+	const char *const *keywords;        /* names, for APPEND */
+	size_t nkeywords;
+};
+
+/* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
+ * once. rc[i] gets each user's result (ST_OK, ST_QUOTA, ST_TOOBIG,
+ * ST_NOTFOUND) and uid_out[i] (if not NULL) the UID. Returns ST_OK when the
+ * commit happened (even if some users were refused), ST_TEMP when nothing
+ * was stored. */
+int store_deliver(struct store *st, const uint32_t *users, size_t n, const char *mbox,
+		  const struct msg_in *m, int *rc, uint32_t *uid_out);
+/* APPEND: one user, one mailbox; *uidvalidity and *uid for APPENDUID. */
+int store_append(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
+		 uint32_t *uidvalidity, uint32_t *uid);
+/* Whether `size` more bytes fit the user's quota: ST_OK, ST_QUOTA, ST_TOOBIG. */
+int store_quota_check(struct store *st, uint32_t user, uint64_t size);
+
+/* Messages of a mailbox in ascending UID order, from uid_min on. */
+int store_msg_list(struct store *st, uint32_t user, const char *mbox, uint32_t uid_min,
+		   int (*cb)(void *arg, const struct msg_info *m), void *arg);
+int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t uid,
+		  struct msg_info *out);
+/* Stream a message: copies up to n bytes from offset off; returns bytes
+ * copied (0 at the end) or -1. */
+long store_msg_read(struct store *st, uint64_t blob, uint64_t off, void *buf, size_t n);
+
+enum flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_DEL };
+/* Change flags and keywords of the given UIDs; each changed message gets a
+ * new modseq. Unknown UIDs are skipped. */
+int store_msg_flags(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		    size_t n, int op, uint32_t flags, const char *const *keywords, size_t nkw);
+/* Keyword names of a mailbox, index i = bit i. */
+int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
+			void (*cb)(void *arg, int index, const char *name), void *arg);
+/* Remove messages for good (IMAP EXPUNGE, POP3 UPDATE): atomic, one commit. */
+int store_msg_expunge(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		      size_t n);
+/* Copy (or move, when move != 0) into dst, new UIDs in new_uids[i] (0 for a
+ * uid that did not exist). The bytes are shared, not duplicated. */
+int store_msg_copy(struct store *st, uint32_t user, const char *src, const char *dst,
+		   const uint32_t *uids, size_t n, int move, uint32_t *dst_uidvalidity,
+		   uint32_t *new_uids);
+
+/* ---- outbound queue ---- */
+
+struct queue_entry {
+	uint64_t id;
+	char from[STORE_ADDR_MAX + 1];      /* "" for the null sender */
+	char **rcpts;                       /* the recipients still to do */
+	size_t nrcpts;
+	uint64_t blob;
+	uint64_t size;
+	int64_t created;                    /* unix seconds */
+	int64_t next_try;
+	uint32_t attempts;
+	char last_error[512];
+};
+
+/* Queue a message for remote recipients; committed before return. */
+int store_queue_add(struct store *st, const char *from, const char *const *rcpts, size_t n,
+		    const struct msg_in *m, uint64_t *id_out);
+int store_queue_list(struct store *st, int (*cb)(void *arg, const struct queue_entry *e),
+		     void *arg);
+int store_queue_del(struct store *st, uint64_t id);
+
+/* ---- change notification ---- */
+
+/* An eventfd that becomes readable after any commit touching `user`, in
+ * this process or (through store_notify) another. Read it to re-arm. */
+int store_watch_open(struct store *st, uint32_t user);
+void store_watch_close(struct store *st, uint32_t user, int fd);
+/* Wake this process's watchers of `user` (0 = everyone): called by the
+ * server when another process pokes control.sock. */
+void store_notify(struct store *st, uint32_t user);
+/* Called after every commit with the account touched (from the writing
+ * thread). Processes other than the server set it to poke control.sock. */
+void store_set_commit_hook(struct store *st, void (*fn)(void *arg, uint32_t user), void *arg);
+
+#endif

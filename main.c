@@ -1,0 +1,7 @@
+#include "log.h"
+#include <stdio.h>
+int main(void)
+{
+	puts("brev (skeleton)");
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * sasl.h — server-side SASL for SMTP, IMAP and POP3 (PLAIN RFC 4616, LOGIN,
+ * CRAM-MD5 RFC 2195, SCRAM-SHA-256 RFC 7677), base64 (RFC 4648, strict),
+ * password credentials (cred.h), and the failed-login slow-down.
+ *
+ * The protocol module does the framing ("334 ", "+ ", tags); this module
+ * sees base64 text in and produces base64 text out.
+ */
+#ifndef BREV_SASL_H
+#define BREV_SASL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cred.h"
+
+/* ---- base64 ---- */
+/* Encoded length for n input bytes, without NUL. */
+#define B64_ENCLEN(n) ((((n) + 2) / 3) * 4)
+/* Encode; out must hold B64_ENCLEN(n)+1. Returns the length. */
+size_t b64_encode(const void *in, size_t n, char *out);
+/* Decode strictly (padding required, no white space, no junk). Returns the
+ * decoded length or -1; never writes more than cap bytes. */
+long b64_decode(const char *in, size_t n, void *out, size_t cap);
+
+/* ---- credentials ---- */
+/* Make a credential from a password (yescrypt + CRAM + SCRAM). 0 or -1. */
+int cred_make(struct cred *out, const char *password);
+/* Constant-time check of a plaintext password. 1 = match, 0 = not. */
+int cred_check(const struct cred *c, const char *password);
+/* A random password for `user add --random`: 20 chars, unambiguous. */
+void cred_random_password(char *out, size_t cap);
+
+/* ---- mechanisms ---- */
+enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_CRAM_MD5, SASL_SCRAM_SHA_256, SASL_NMECH };
+/* Parse a mechanism name (case-insensitive); -1 if unknown. */
+int sasl_mech_parse(const char *name);
+/* Space-separated mechanism names for CAPABILITY/EHLO/CAPA. Plaintext
+ * mechanisms (PLAIN, LOGIN) only when plain_ok (TLS or loopback). */
+const char *sasl_mech_list(int plain_ok);
+
+/* Look up a user's credential; fill *out and return 0, or -1 if unknown.
+ * Called from the session's thread. */
+typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct cred *out);
+
+enum sasl_step_rc {
+	SASL_CONTINUE = 0,  /* send *out as a challenge, read the next response */
+	SASL_DONE,          /* authenticated as sasl_user(); *out may hold final
+			       server data (SCRAM: send as challenge, expect empty) */
+	SASL_FAIL,          /* wrong credentials */
+	SASL_BAD,           /* malformed input (bad base64, protocol violation) */
+	SASL_CANCEL,        /* client sent "*" */
+};
+
+#define SASL_OUT_MAX 1024
+#define SASL_IN_MAX 12288   /* longest base64 response accepted */
+
+struct sasl_session;
+struct sasl_session *sasl_new(int mech, const char *hostname, sasl_lookup_fn lookup, void *arg);
+void sasl_free(struct sasl_session **sp);
+/* One exchange. in: the client's base64 text (NULL at the start when there
+ * is no initial response; "=" means an empty initial response). out gets
+ * the base64 challenge (NUL-terminated, at most SASL_OUT_MAX). */
+int sasl_step(struct sasl_session *s, const char *in, char *out, size_t outcap);
+/* The authenticated (authorization) identity after SASL_DONE. */
+const char *sasl_user(const struct sasl_session *s);
+
+/* ---- slow-down of failed logins, per client address ---- */
+/* Sleep as long as this address has earned (0 at first, then growing to
+ * a few seconds). Call before checking a password. */
+void auth_throttle_wait(const char *peer);
+void auth_throttle_fail(const char *peer);
+void auth_throttle_ok(const char *peer);
+
+#endif

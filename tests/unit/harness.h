@@ -1,0 +1,87 @@
+/*
+ * harness.h — the unit-test harness. A test file defines tests with
+ *   TEST(name) { CHECK(x == 1); CHECK_EQ_STR(a, "b"); }
+ * and ends with TEST_MAIN(). Each test prints "PASS name" or "FAIL name";
+ * tests/run.sh counts them. A test stops at its first failed check.
+ * Build line: the file names the objects it links with, as
+ *   / * deps: config log util * /   (without the spaces)
+ */
+#ifndef BREV_HARNESS_H
+#define BREV_HARNESS_H
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct test_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define TEST_MAX 512
+static struct test_case test_cases[TEST_MAX];
+static int test_ncases;
+static jmp_buf test_jmp;
+static char test_why[512];
+
+#define TEST(name)                                                                                 \
+	static void test_##name(void);                                                             \
+	__attribute__((constructor)) static void test_reg_##name(void)                             \
+	{                                                                                          \
+		if (test_ncases < TEST_MAX)                                                        \
+			test_cases[test_ncases++] = (struct test_case){#name, test_##name};        \
+	}                                                                                          \
+	static void test_##name(void)
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			snprintf(test_why, sizeof test_why, "%s:%d: CHECK(%s)", __FILE__,          \
+				 __LINE__, #cond);                                                 \
+			longjmp(test_jmp, 1);                                                      \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		if (a_ != b_) {                                                                    \
+			snprintf(test_why, sizeof test_why, "%s:%d: %s == %lld, expected %lld",    \
+				 __FILE__, __LINE__, #a, a_, b_);                                  \
+			longjmp(test_jmp, 1);                                                      \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_STR(a, b)                                                                         \
+	do {                                                                                       \
+		const char *a_ = (a), *b_ = (b);                                                   \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                           \
+			snprintf(test_why, sizeof test_why, "%s:%d: %s == \"%s\", expected \"%s\"", \
+				 __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");  \
+			longjmp(test_jmp, 1);                                                      \
+		}                                                                                  \
+	} while (0)
+
+#define TEST_MAIN()                                                                                \
+	int main(int argc, char **argv)                                                            \
+	{                                                                                          \
+		int passed = 0, failed = 0;                                                        \
+		setvbuf(stdout, NULL, _IOLBF, 0);                                                  \
+		for (int i = 0; i < test_ncases; i++) {                                            \
+			if (argc > 1 && strcmp(argv[1], test_cases[i].name) != 0)                  \
+				continue;                                                          \
+			if (setjmp(test_jmp) == 0) {                                               \
+				test_cases[i].fn();                                                \
+				printf("PASS %s\n", test_cases[i].name);                           \
+				passed++;                                                          \
+			} else {                                                                   \
+				printf("FAIL %s: %s\n", test_cases[i].name, test_why);             \
+				failed++;                                                          \
+			}                                                                          \
+		}                                                                                  \
+		printf("%d passed, %d failed\n", passed, failed);                                  \
+		return failed ? 1 : 0;                                                             \
+	}
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * tls.h — BearSSL contexts, PEM loading, key and self-signed certificate
+ * creation. tls.c and conn.c are the only files that include <bearssl.h>.
+ *
+ * A tls_server holds the certificate chain and private key shared by every
+ * connection (read-only after load; tls_server_reload() swaps in new ones
+ * for new handshakes without disturbing running connections).
+ */
+#ifndef BREV_TLS_H
+#define BREV_TLS_H
+
+#include <stddef.h>
+
+struct tls_server;
+struct tls_client;
+
+/* Load a PEM chain (leaf first) and an RSA or EC key (PKCS#8, "EC PRIVATE
+ * KEY", "RSA PRIVATE KEY"). NULL with a one-line reason in err. */
+struct tls_server *tls_server_new(const char *cert_path, const char *key_path, char *err,
+				  size_t errlen);
+/* Re-read the files (SIGHUP). On failure keeps the old ones, returns -1. */
+int tls_server_reload(struct tls_server *t, char *err, size_t errlen);
+void tls_server_free(struct tls_server **tp);
+
+/* Client context for outbound delivery: trust anchors from
+ * /etc/ssl/certs/ca-certificates.crt when present. Never fails the
+ * handshake on an untrusted certificate (opportunistic TLS) but records it. */
+struct tls_client *tls_client_new(void);
+void tls_client_free(struct tls_client **tp);
+
+/* brev init: ECDSA P-256 key (PKCS#8 PEM, mode 0600) and a self-signed
+ * X.509 v3 certificate, valid 10 years, CN=hostname, subjectAltName with
+ * dns_names and ip_addrs (textual IPv4/IPv6). 0 or -1 with err. */
+int tls_make_selfsigned(const char *key_path, const char *cert_path, const char *hostname,
+			const char *const *dns_names, size_t ndns, const char *const *ip_addrs,
+			size_t nip, char *err, size_t errlen);
+
+/* SHA-256 fingerprint of the first certificate in a PEM file, as
+ * "AB:CD:..." (95 chars + NUL). 0 or -1. */
+int tls_cert_fingerprint(const char *cert_path, char out[96]);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * util.c — helpers with no policy of their own. Nothing here touches the
+ * network or the store.
+ */
+#include "util.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+	if (!p)
+		fatal("out of memory");
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+size_t str_copy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strlen(src);
+	if (cap) {
+		size_t k = n < cap - 1 ? n : cap - 1;
+		memcpy(dst, src, k);
+		dst[k] = 0;
+	}
+	return n;
+}
+
+void str_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+char *str_trim(char *s)
+{
+	char *e;
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = 0;
+	return s;
+}
+
+static int lc(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+int str_casecmp_ascii(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		int d = lc((unsigned char)*a) - lc((unsigned char)*b);
+		if (d || !*a)
+			return d;
+	}
+}
+
+int str_ncasecmp_ascii(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		int d = lc((unsigned char)*a) - lc((unsigned char)*b);
+		if (d || !*a)
+			return d;
+	}
+	return 0;
+}
+
+int str_has_prefix_ci(const char *s, const char *prefix)
+{
+	return str_ncasecmp_ascii(s, prefix, strlen(prefix)) == 0;
+}
+
+void random_bytes(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("getrandom: %s", strerror(errno));
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+uint32_t random_uniform(uint32_t n)
+{
+	uint32_t x, lim;
+	if (n < 2)
+		return 0;
+	lim = -n % n; /* reject the biased low range */
+	do
+		random_bytes(&x, sizeof x);
+	while (x < lim);
+	return x % n;
+}
+
+int parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+	if (!*s || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+	if (!*s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 0: break;
+	case 'k': case 'K': mul = 1ULL << 10; end++; break;
+	case 'm': case 'M': mul = 1ULL << 20; end++; break;
+	case 'g': case 'G': mul = 1ULL << 30; end++; break;
+	case 't': case 'T': mul = 1ULL << 40; end++; break;
+	default: return -1;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || (v && mul > UINT64_MAX / v))
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+	if (!*s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 0: break;
+	case 's': end++; break;
+	case 'm': mul = 60; end++; break;
+	case 'h': mul = 3600; end++; break;
+	case 'd': mul = 86400; end++; break;
+	case 'w': mul = 7 * 86400; end++; break;
+	default: return -1;
+	}
+	if (*end || (v && mul > INT64_MAX / v))
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (str_copy(buf, path, sizeof buf) >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+char *file_read(const char *path, size_t max, size_t *len_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, len = 0;
+	char *buf;
+	if (fd < 0)
+		return NULL;
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t r;
+		if (len + 1 >= cap) {
+			if (cap > max) {
+				free(buf);
+				close(fd);
+				errno = EFBIG;
+				return NULL;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > max) {
+			free(buf);
+			close(fd);
+			errno = EFBIG;
+			return NULL;
+		}
+	}
+	close(fd);
+	buf[len] = 0;
+	if (len_out)
+		*len_out = len;
+	return buf;
+}
+
+int path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+	int n;
+	if (name[0] == '/')
+		n = snprintf(out, cap, "%s", name);
+	else
+		n = snprintf(out, cap, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *p = data;
+	char *slash;
+	int fd, dfd;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail;
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	str_copy(dir, path, sizeof dir);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = 0;
+	else
+		strcpy(dir, ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+/* name:passwd:uid:gid:gecos:home:shell */
+static int pw_parse(char *line, struct pw_entry *out)
+{
+	char *f[7];
+	int n = 0;
+	long long v;
+	f[n++] = line;
+	for (char *p = line; *p && n < 7; p++)
+		if (*p == ':') {
+			*p = 0;
+			f[n++] = p + 1;
+		}
+	if (n < 7)
+		return -1;
+	if (str_copy(out->name, f[0], sizeof out->name) >= sizeof out->name)
+		return -1;
+	if (parse_int(f[2], 0, 0xfffffffeLL, &v))
+		return -1;
+	out->uid = (uid_t)v;
+	if (parse_int(f[3], 0, 0xfffffffeLL, &v))
+		return -1;
+	out->gid = (gid_t)v;
+	str_copy(out->home, f[5], sizeof out->home);
+	return 0;
+}
+
+static int pw_find(const char *name, uid_t uid, struct pw_entry *out)
+{
+	char *buf = file_read("/etc/passwd", 16 << 20, NULL), *line, *save = NULL;
+	int found = -1;
+	if (!buf)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct pw_entry e;
+		if (line[0] == '#' || line[0] == '+' || line[0] == '-')
+			continue;
+		if (pw_parse(line, &e))
+			continue;
+		if ((name && strcmp(e.name, name) == 0) || (!name && e.uid == uid)) {
+			*out = e;
+			found = 0;
+			break;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+int pw_by_name(const char *name, struct pw_entry *out)
+{
+	return pw_find(name, 0, out);
+}
+
+int pw_by_uid(uid_t uid, struct pw_entry *out)
+{
+	return pw_find(NULL, uid, out);
+}
+
+void local_username(char *out, size_t cap)
+{
+	const char *u = getenv("USER");
+	struct pw_entry e;
+	if (u && *u) {
+		str_copy(out, u, cap);
+		return;
+	}
+	if (pw_by_uid(getuid(), &e) == 0) {
+		str_copy(out, e.name, cap);
+		return;
+	}
+	str_copy(out, "user", cap);
+}
+
+void local_hostname(char *out, size_t cap)
+{
+	struct utsname u;
+	if (uname(&u) == 0 && u.nodename[0])
+		str_copy(out, u.nodename, cap);
+	else
+		str_copy(out, "localhost", cap);
+	str_lower(out);
+}
