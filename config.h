@@ -1,0 +1,57 @@
+/*
+ * config.h — DATADIR/brev.conf: every key of DESIGN §3, one table (config.c)
+ * drives parsing, defaults, validation, and the commented file `brev init`
+ * writes. Read once at start-up; read-only afterwards (shared by threads).
+ */
+#ifndef BREV_CONFIG_H
+#define BREV_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_RETRY_MAX 32
+
+struct config {
+	char datadir[PATH_MAX];
+	char hostname[256];
+	char *domains;              /* space separated, lower case */
+	char *listen_smtp, *listen_submission, *listen_submissions;
+	char *listen_imap, *listen_imaps, *listen_pop3, *listen_pop3s;
+	char *tls_cert, *tls_key;   /* as written (relative to datadir) */
+	char *dns_resolver;
+	long long delivery_port;
+	char *delivery_relay, *delivery_relay_user, *delivery_relay_password_file;
+	int64_t retry[CFG_RETRY_MAX];   /* delivery.retry, seconds */
+	int nretry;
+	int64_t delivery_max_age;   /* seconds */
+	uint64_t message_size;      /* limits.message_size */
+	long long connections;      /* limits.connections */
+	uint64_t quota_default;     /* 0 = none */
+	uint64_t map_size;          /* store.map_size */
+	int log_level;
+	char *user;                 /* unprivileged user; "" = none */
+	int dmarc_reject;
+};
+
+/* Set every key to its default; datadir is copied. */
+void config_defaults(struct config *c, const char *datadir);
+/* Read DATADIR/brev.conf (missing file = all defaults) then apply the
+ * "-o KEY=VALUE" overrides. -1 with "brev.conf:LINE: ..." or
+ * "-o KEY: ..." in err on the first bad line. */
+int config_load(struct config *c, const char *datadir, char *const *overrides, int noverrides,
+		char *err, size_t errlen);
+/* Set one key from text. -1 with a reason in err. */
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* The commented brev.conf `brev init` writes: every key with its default
+ * commented out, then the given settings. Returns malloc'ed text. */
+char *config_render_default(const char *domain, const char *hostname, int public);
+
+/* 1 if domain (any case, no trailing dot) is one of `domains`. */
+int config_domain_is_local(const struct config *c, const char *domain);
+/* Absolute path of a DATADIR-relative file key (tls.cert...). */
+int config_path(const struct config *c, const char *rel, char *out, size_t cap);
+
+#endif
