@@ -72,4 +72,20 @@ void auth_throttle_wait(const char *peer);
 void auth_throttle_fail(const char *peer);
 void auth_throttle_ok(const char *peer);
 
+/* ---- for tests and fuzz targets only; never called by the server ---- */
+/* Replace the random part of the session's next challenge: CRAM-MD5's whole
+ * challenge text, or the server half of the SCRAM-SHA-256 nonce (appended to
+ * the client's, so it must be printable ASCII without ','). Call right after
+ * sasl_new. 0, or -1 if text is too long or unfit. */
+int sasl_test_set_nonce(struct sasl_session *s, const char *text);
+/* Recompute the SCRAM-SHA-256 fields of c for this salt and iteration count
+ * (RFC 7677's example uses a fixed salt and i=4096). 0 or -1. */
+int sasl_test_cred_scram(struct cred *c, const char *password, const uint8_t salt[16],
+			 uint32_t iter);
+/* Scale the slow-down: base_ms after the first failure, doubling, capped at
+ * max_ms. The defaults are 250 and 5000. */
+void auth_throttle_test_config(unsigned base_ms, unsigned max_ms);
+/* What auth_throttle_wait(peer) would sleep now, in milliseconds. */
+long auth_throttle_delay_ms(const char *peer);
+
 #endif
