@@ -17,6 +17,9 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 void *xmalloc(size_t n)
 {
@@ -422,4 +425,71 @@ void local_hostname(char *out, size_t cap)
 	else
 		str_copy(out, "localhost", cap);
 	str_lower(out);
+}
+
+int addr_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+	       size_t errlen)
+{
+	char host[64];
+	const char *colon;
+	long long port;
+	memset(ss, 0, sizeof *ss);
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof host) {
+			snprintf(err, errlen, "'%s': expected [IPv6]:PORT", s);
+			return -1;
+		}
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = 0;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof host) {
+			snprintf(err, errlen, "'%s': expected ADDRESS:PORT", s);
+			return -1;
+		}
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = 0;
+	}
+	if (parse_int(colon + 1, 1, 65535, &port)) {
+		snprintf(err, errlen, "'%s': bad port", s);
+		return -1;
+	}
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+			snprintf(err, errlen, "'%s': bad IPv6 address", s);
+			return -1;
+		}
+		*len = sizeof *a;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (strcmp(host, "*") == 0 || host[0] == 0)
+			a->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+			snprintf(err, errlen, "'%s': bad IPv4 address (names are not accepted)", s);
+			return -1;
+		}
+		*len = sizeof *a;
+	}
+	return 0;
+}
+
+void addr_format(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+		snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+		snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
+	}
 }

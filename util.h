@@ -70,4 +70,13 @@ void local_username(char *out, size_t cap);
 /* The machine's host name (uname), lower case. */
 void local_hostname(char *out, size_t cap);
 
+
+
+/* Parse a listen address "IPv4:PORT", "[IPv6]:PORT" or "*:PORT" (= all
+ * IPv4 interfaces). Fills ss/len; 0 on success, -1 with a reason in err. */
+struct sockaddr_storage;
+int addr_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+	       size_t errlen);
+/* Print an address as "1.2.3.4:25" or "[::1]:25". */
+void addr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
 #endif

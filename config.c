@@ -1,0 +1,493 @@
+/*
+ * config.c — brev.conf. One table below names every key with its type,
+ * default, limits and help text; parsing, validation, `-o` overrides and the
+ * commented file that `brev init` writes are all driven by it, so a key
+ * cannot exist in one place and be missing in another.
+ *
+ * What this file does not do: decide what a key means at run time (that is
+ * the module that reads the field).
+ */
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+enum cfg_type {
+	T_STR,      /* free text */
+	T_HOST,     /* a DNS host name */
+	T_DOMAINS,  /* space separated DNS names */
+	T_LISTEN,   /* space separated ADDR:PORT, or empty */
+	T_RESOLVER, /* space separated ADDR[:PORT] */
+	T_HOSTPORT, /* host:port or empty */
+	T_INT,
+	T_SIZE,     /* 50M */
+	T_DURATION, /* 5d */
+	T_RETRY,    /* list of durations */
+	T_BOOL,
+	T_LEVEL,
+	T_MAPSIZE,
+};
+
+struct cfg_key {
+	const char *name;
+	int type;
+	size_t off;
+	const char *def;
+	long long min, max;   /* T_INT / T_SIZE / T_DURATION bounds (0,0 = none) */
+	const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+
+#if SIZE_MAX > 0xffffffffu
+#define MAP_DEFAULT "64G"
+#else
+#define MAP_DEFAULT "1G"
+#endif
+
+static const struct cfg_key keys[] = {
+	{"hostname", T_HOST, F(hostname), "", 0, 0,
+	 "Name used in the SMTP greeting and EHLO (default: the machine's name)"},
+	{"domains", T_DOMAINS, F(domains), "localhost", 0, 0,
+	 "Domains whose mail is delivered into this store (space separated)"},
+	{"listen.smtp", T_LISTEN, F(listen_smtp), "127.0.0.1:2525", 0, 0,
+	 "Inbound MX; a real MX uses 0.0.0.0:25 [::]:25"},
+	{"listen.submission", T_LISTEN, F(listen_submission), "127.0.0.1:2587", 0, 0,
+	 "Submission with STARTTLS, AUTH required (standard port 587)"},
+	{"listen.submissions", T_LISTEN, F(listen_submissions), "127.0.0.1:2465", 0, 0,
+	 "Submission with implicit TLS (standard port 465)"},
+	{"listen.imap", T_LISTEN, F(listen_imap), "127.0.0.1:2143", 0, 0,
+	 "IMAP with STARTTLS (standard port 143)"},
+	{"listen.imaps", T_LISTEN, F(listen_imaps), "127.0.0.1:2993", 0, 0,
+	 "IMAP with implicit TLS (standard port 993)"},
+	{"listen.pop3", T_LISTEN, F(listen_pop3), "127.0.0.1:2110", 0, 0,
+	 "POP3 with STLS (standard port 110)"},
+	{"listen.pop3s", T_LISTEN, F(listen_pop3s), "127.0.0.1:2995", 0, 0,
+	 "POP3 with implicit TLS (standard port 995)"},
+	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
+	 "PEM certificate chain, leaf first (relative to DATADIR)"},
+	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},
+	{"dns.resolver", T_RESOLVER, F(dns_resolver), "", 0, 0,
+	 "Recursive resolvers ADDR[:PORT], space separated (empty: /etc/resolv.conf)"},
+	{"delivery.port", T_INT, F(delivery_port), "25", 1, 65535,
+	 "Port used to reach remote MX hosts"},
+	{"delivery.relay", T_HOSTPORT, F(delivery_relay), "", 0, 0,
+	 "Optional smarthost host:port (empty: direct MX delivery)"},
+	{"delivery.relay_user", T_STR, F(delivery_relay_user), "", 0, 0,
+	 "User name for the smarthost"},
+	{"delivery.relay_password_file", T_STR, F(delivery_relay_password_file), "", 0, 0,
+	 "File holding the smarthost password (relative to DATADIR)"},
+	{"delivery.retry", T_RETRY, F(retry), "5m 10m 30m 1h 2h 4h 8h", 0, 0,
+	 "Retry intervals; the last one repeats until delivery.max_age"},
+	{"delivery.max_age", T_DURATION, F(delivery_max_age), "5d", 60, 60LL * 86400, 
+	 "Then an undeliverable message bounces"},
+	{"limits.message_size", T_SIZE, F(message_size), "50M", 1024, 1LL << 31,
+	 "Largest message accepted (SMTP SIZE, IMAP APPEND)"},
+	{"limits.connections", T_INT, F(connections), "200", 1, 100000,
+	 "Concurrent client connections"},
+	{"quota.default", T_SIZE, F(quota_default), "0", 0, 0,
+	 "Per-account storage limit (0: none)"},
+	{"store.map_size", T_MAPSIZE, F(map_size), MAP_DEFAULT, 0, 0,
+	 "Initial LMDB map size; it grows on demand"},
+	{"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug"},
+	{"user", T_STR, F(user), "", 0, 0,
+	 "Unprivileged user to run as after binding, when started as root (default: brev, if it exists)"},
+	{"auth.dmarc_reject", T_BOOL, F(dmarc_reject), "yes", 0, 0,
+	 "Honour DMARC p=reject with 550 5.7.1 on the inbound port"},
+};
+
+static const struct cfg_key *key_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int valid_dns_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	if (len == 0 || len > 253)
+		return 0;
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') &&
+		    !(ch >= '0' && ch <= '9') && ch != '-' && ch != '_')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
+/* Check each space-separated word of v with fn; report the first bad one. */
+static int each_word(const char *v, int (*fn)(const char *w, char *err, size_t errlen), char *err,
+		     size_t errlen)
+{
+	char *copy = xstrdup(v), *save = NULL, *w;
+	int rc = 0;
+	for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		if (fn(w, err, errlen)) {
+			rc = -1;
+			break;
+		}
+	free(copy);
+	return rc;
+}
+
+static int check_listen(const char *w, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+	return addr_parse(w, &ss, &len, err, errlen);
+}
+
+static int check_resolver(const char *w, char *err, size_t errlen)
+{
+	char buf[80];
+	struct sockaddr_storage ss;
+	unsigned len;
+	/* ADDR alone means port 53. */
+	if (w[0] != '[' && strchr(w, ':') == strrchr(w, ':') && !strchr(w, ':'))
+		snprintf(buf, sizeof buf, "%s:53", w);
+	else if (w[0] != '[' && strchr(w, ':') != strrchr(w, ':'))
+		snprintf(buf, sizeof buf, "[%s]:53", w); /* bare IPv6 */
+	else
+		snprintf(buf, sizeof buf, "%s", w);
+	return addr_parse(buf, &ss, &len, err, errlen);
+}
+
+static int check_domain(const char *w, char *err, size_t errlen)
+{
+	if (valid_dns_name(w))
+		return 0;
+	snprintf(err, errlen, "'%s' is not a domain name", w);
+	return -1;
+}
+
+static void set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = xstrdup(v);
+}
+
+static int parse_retry(struct config *c, const char *v, char *err, size_t errlen)
+{
+	char *copy = xstrdup(v), *save = NULL, *w;
+	int n = 0, rc = 0;
+	for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		int64_t d;
+		if (n == CFG_RETRY_MAX) {
+			snprintf(err, errlen, "more than %d retry intervals", CFG_RETRY_MAX);
+			rc = -1;
+			break;
+		}
+		if (parse_duration(w, &d) || d < 1) {
+			snprintf(err, errlen, "'%s' is not a duration (like 30s, 5m, 2h, 1d)", w);
+			rc = -1;
+			break;
+		}
+		c->retry[n++] = d;
+	}
+	free(copy);
+	if (rc == 0 && n == 0) {
+		snprintf(err, errlen, "needs at least one interval");
+		rc = -1;
+	}
+	if (rc == 0)
+		c->nretry = n;
+	return rc;
+}
+
+static int apply(struct config *c, const struct cfg_key *k, const char *v, char *err, size_t errlen)
+{
+	void *field = (char *)c + k->off;
+	long long iv;
+	uint64_t sz;
+	int64_t dur;
+	int lvl;
+
+	switch (k->type) {
+	case T_STR:
+		set_str(field, v);
+		return 0;
+	case T_HOST:
+		if (*v && !valid_dns_name(v)) {
+			snprintf(err, errlen, "'%s' is not a host name", v);
+			return -1;
+		}
+		if (*v)
+			str_copy(field, v, sizeof c->hostname);
+		else
+			local_hostname(field, sizeof c->hostname);
+		str_lower(field);
+		return 0;
+	case T_DOMAINS:
+		if (v[strspn(v, " \t")] == 0) {
+			snprintf(err, errlen, "needs at least one domain");
+			return -1;
+		}
+		if (each_word(v, check_domain, err, errlen))
+			return -1;
+		set_str(field, v);
+		str_lower(*(char **)field);
+		return 0;
+	case T_LISTEN:
+		if (each_word(v, check_listen, err, errlen))
+			return -1;
+		set_str(field, v);
+		return 0;
+	case T_RESOLVER:
+		if (each_word(v, check_resolver, err, errlen))
+			return -1;
+		set_str(field, v);
+		return 0;
+	case T_HOSTPORT:
+		if (*v) {
+			const char *colon = strrchr(v, ':');
+			char host[256];
+			if (!colon || parse_int(colon + 1, 1, 65535, &iv) ||
+			    (size_t)(colon - v) >= sizeof host) {
+				snprintf(err, errlen, "'%s': expected HOST:PORT", v);
+				return -1;
+			}
+			memcpy(host, v, (size_t)(colon - v));
+			host[colon - v] = 0;
+			if (!valid_dns_name(host) && host[0] != '[') {
+				snprintf(err, errlen, "'%s' is not a host name", host);
+				return -1;
+			}
+		}
+		set_str(field, v);
+		return 0;
+	case T_INT:
+		if (parse_int(v, k->min, k->max, &iv)) {
+			snprintf(err, errlen, "'%s' is not a whole number from %lld to %lld", v,
+				 k->min, k->max);
+			return -1;
+		}
+		*(long long *)field = iv;
+		return 0;
+	case T_SIZE:
+		if (parse_size(v, &sz) ||
+		    (k->max && (sz < (uint64_t)k->min || sz > (uint64_t)k->max))) {
+			snprintf(err, errlen, "'%s' is not a size (like 50M)%s", v,
+				 k->max ? " in range" : "");
+			return -1;
+		}
+		*(uint64_t *)field = sz;
+		return 0;
+	case T_MAPSIZE:
+		if (parse_size(v, &sz) || sz < (1ULL << 20)) {
+			snprintf(err, errlen, "'%s' is not a size of at least 1M", v);
+			return -1;
+		}
+		/* On 32-bit, LMDB takes a size_t: 4 GiB would wrap to 0 and a map
+		 * much above ~1.75 GiB cannot be mapped at all. */
+		if (sizeof(size_t) == 4 && sz > (1ULL << 30) * 3 / 2) {
+			snprintf(err, errlen, "'%s' is too large for a 32-bit system (at most 1536M)", v);
+			return -1;
+		}
+		*(uint64_t *)field = sz;
+		return 0;
+	case T_DURATION:
+		if (parse_duration(v, &dur) || dur < k->min || (k->max && dur > k->max)) {
+			snprintf(err, errlen, "'%s' is not a duration (like 30s, 5m, 2h, 5d) in range",
+				 v);
+			return -1;
+		}
+		*(int64_t *)field = dur;
+		return 0;
+	case T_RETRY:
+		return parse_retry(c, v, err, errlen);
+	case T_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+			*(int *)field = 1;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
+			 !strcmp(v, "0"))
+			*(int *)field = 0;
+		else {
+			snprintf(err, errlen, "'%s' is not yes or no", v);
+			return -1;
+		}
+		return 0;
+	case T_LEVEL:
+		lvl = log_level_parse(v);
+		if (lvl < 0) {
+			snprintf(err, errlen, "'%s' is not one of error, warn, info, debug", v);
+			return -1;
+		}
+		*(int *)field = lvl;
+		return 0;
+	}
+	snprintf(err, errlen, "internal: bad key type");
+	return -1;
+}
+
+void config_defaults(struct config *c, const char *datadir)
+{
+	char err[256];
+	memset(c, 0, sizeof *c);
+	str_copy(c->datadir, datadir, sizeof c->datadir);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (apply(c, &keys[i], keys[i].def, err, sizeof err))
+			fatal("default of %s: %s", keys[i].name, err); /* broken table */
+}
+
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct cfg_key *k = key_find(key);
+	if (!k) {
+		snprintf(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	return apply(c, k, value, err, errlen);
+}
+
+/* One "key = value" line. 0 ok or blank, -1 with err. */
+static int parse_line(struct config *c, char *line, char *err, size_t errlen)
+{
+	char *eq, *key, *val;
+	line = str_trim(line);
+	if (*line == 0 || *line == '#')
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq) {
+		snprintf(err, errlen, "expected 'key = value'");
+		return -1;
+	}
+	*eq = 0;
+	key = str_trim(line);
+	val = str_trim(eq + 1);
+	return config_set(c, key, val, err, errlen);
+}
+
+int config_load(struct config *c, const char *datadir, char *const *overrides, int noverrides,
+		char *err, size_t errlen)
+{
+	char path[PATH_MAX], why[512];
+	size_t len;
+	char *text;
+
+	config_defaults(c, datadir);
+	if (path_join(path, sizeof path, datadir, "brev.conf") < 0) {
+		snprintf(err, errlen, "data directory path too long");
+		return -1;
+	}
+	text = file_read(path, 1 << 20, &len);
+	if (text) {
+		char *line = text;
+		int lineno = 0;
+		if (memchr(text, 0, len)) {
+			snprintf(err, errlen, "brev.conf: contains a NUL byte");
+			free(text);
+			return -1;
+		}
+		while (line && *line) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = 0;
+			lineno++;
+			if (parse_line(c, line, why, sizeof why)) {
+				snprintf(err, errlen, "brev.conf:%d: %s", lineno, why);
+				free(text);
+				return -1;
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+		free(text);
+	}
+	for (int i = 0; i < noverrides; i++) {
+		char *copy = xstrdup(overrides[i]), *eq = strchr(copy, '=');
+		int rc;
+		if (!eq) {
+			snprintf(err, errlen, "-o %s: expected KEY=VALUE", overrides[i]);
+			free(copy);
+			return -1;
+		}
+		*eq = 0;
+		rc = config_set(c, str_trim(copy), str_trim(eq + 1), why, sizeof why);
+		if (rc)
+			snprintf(err, errlen, "-o %s: %s", str_trim(copy), why);
+		free(copy);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		int t = keys[i].type;
+		if (t == T_STR || t == T_DOMAINS || t == T_LISTEN || t == T_RESOLVER ||
+		    t == T_HOSTPORT) {
+			char **f = (char **)((char *)c + keys[i].off);
+			free(*f);
+			*f = NULL;
+		}
+	}
+}
+
+char *config_render_default(const char *domain, const char *hostname, int public)
+{
+	size_t cap = 16384, n = 0;
+	char *out = xmalloc(cap);
+#define OUT(...) n += (size_t)snprintf(out + n, cap - n, __VA_ARGS__)
+	OUT("# brev.conf — written by `brev init`.\n"
+	    "# Every key is optional; the commented lines show the defaults.\n"
+	    "# Syntax: key = value. Unknown keys and bad values stop `brev serve`.\n\n");
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		OUT("# %s\n#%s = %s\n\n", keys[i].help, keys[i].name,
+		    keys[i].type == T_HOST && !*keys[i].def ? "" : keys[i].def);
+	OUT("# --- settings chosen at init ---\n");
+	if (domain)
+		OUT("domains = %s\n", domain);
+	if (hostname)
+		OUT("hostname = %s\n", hostname);
+	if (public) {
+		OUT("listen.smtp = 0.0.0.0:25 [::]:25\n");
+		OUT("listen.submission = 0.0.0.0:587 [::]:587\n");
+		OUT("listen.submissions = 0.0.0.0:465 [::]:465\n");
+		OUT("listen.imap = 0.0.0.0:143 [::]:143\n");
+		OUT("listen.imaps = 0.0.0.0:993 [::]:993\n");
+		OUT("listen.pop3 = 0.0.0.0:110 [::]:110\n");
+		OUT("listen.pop3s = 0.0.0.0:995 [::]:995\n");
+	}
+#undef OUT
+	return out;
+}
+
+int config_domain_is_local(const struct config *c, const char *domain)
+{
+	size_t dl = strlen(domain);
+	const char *p = c->domains;
+	if (dl && domain[dl - 1] == '.')
+		dl--;
+	while (p && *p) {
+		size_t wl;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		wl = strcspn(p, " \t");
+		if (wl && wl == dl && str_ncasecmp_ascii(p, domain, dl) == 0)
+			return 1;
+		p += wl;
+	}
+	return 0;
+}
+
+int config_path(const struct config *c, const char *rel, char *out, size_t cap)
+{
+	return path_join(out, cap, c->datadir, rel);
+}

@@ -1,0 +1,27 @@
+/*
+ * control.h — DATADIR/control.sock, a Unix datagram socket through which
+ * other brev processes (`brev user ...`, `brev sendmail`, `brev queue`) tell
+ * the running server that they changed the store. Datagrams are one short
+ * text line: "changed ID" (account ID, 0 = several) or "flush".
+ */
+#ifndef BREV_CONTROL_H
+#define BREV_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Server side: bind DATADIR/control.sock (replacing a stale one) and start a
+ * thread that turns "changed ID" into store_notify(). -1 with err. If
+ * another server already owns the socket, that is an error too. */
+int control_start(const char *datadir, struct store *st, void (*on_flush)(void), char *err,
+		  size_t errlen);
+void control_stop(void);
+/* Client side: send one datagram; 0 if a server received it, -1 if none
+ * runs (not an error for the caller: the store is already committed). */
+int control_send(const char *datadir, const char *msg);
+/* A store commit hook for non-server processes: pokes the server. */
+void control_commit_hook(void *datadir, uint32_t user);
+
+#endif

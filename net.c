@@ -1,0 +1,352 @@
+/*
+ * net.c — listeners and connection threads.
+ *
+ * One accept thread polls every listening socket. Each accepted connection
+ * gets a detached thread with a small stack that builds a conn, arms
+ * implicit TLS where the listener asks for it, and runs the protocol's
+ * session function (server.h). A hard cap (limits.connections) is checked
+ * before the thread is made: over it the client gets the protocol's own
+ * "too busy" line and the socket is closed at once.
+ *
+ * The sockets of live sessions are kept in a table so that shutdown can
+ * shutdown(2) them: a session blocked in a read then sees EOF and ends the
+ * ordinary way, after any store commit it is in has returned.
+ */
+#include "net.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_MAX 64
+#define THREAD_STACK (256 * 1024)
+
+struct kind_info {
+	const char *name;
+	const char *key;
+	int implicit_tls;
+	int timeout_ms;        /* idle timeout of a session */
+	const char *busy;      /* reply when over the connection cap */
+	void (*serve)(struct server *, struct conn *, int);
+};
+
+/* RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for a command;
+ * RFC 9051 5.4: autologout no less than 30 minutes; RFC 1939 3: POP3 at
+ * least 10 minutes. The protocol may lengthen its own (DATA, IDLE). */
+static const struct kind_info kinds[LK_NKINDS] = {
+	[LK_SMTP] = {"smtp", "listen.smtp", 0, 300000, "421 4.3.2 Too many connections, try later\r\n", smtp_serve},
+	[LK_SUBMISSION] = {"submission", "listen.submission", 0, 300000,
+			   "421 4.3.2 Too many connections, try later\r\n", smtp_serve},
+	[LK_SUBMISSIONS] = {"submissions", "listen.submissions", 1, 300000, NULL, smtp_serve},
+	[LK_IMAP] = {"imap", "listen.imap", 0, 1800000, "* BYE [UNAVAILABLE] Too many connections\r\n", imap_serve},
+	[LK_IMAPS] = {"imaps", "listen.imaps", 1, 1800000, NULL, imap_serve},
+	[LK_POP3] = {"pop3", "listen.pop3", 0, 600000, "-ERR [SYS/TEMP] Too many connections\r\n", pop3_serve},
+	[LK_POP3S] = {"pop3s", "listen.pop3s", 1, 600000, NULL, pop3_serve},
+};
+
+struct listener {
+	int fd;
+	int kind;
+	char addr[80];
+};
+
+static struct server *the_srv;
+static struct listener listeners[LISTEN_MAX];
+static int nlisteners;
+static pthread_t accept_thread;
+static int stop_pipe[2] = {-1, -1};
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
+static int *live_fds;          /* capacity limits.connections */
+static int live_cap, live_count;
+static int stopping;
+
+static const char *kind_list(int kind)
+{
+	const struct config *c = the_srv->cfg;
+	switch (kind) {
+	case LK_SMTP: return c->listen_smtp;
+	case LK_SUBMISSION: return c->listen_submission;
+	case LK_SUBMISSIONS: return c->listen_submissions;
+	case LK_IMAP: return c->listen_imap;
+	case LK_IMAPS: return c->listen_imaps;
+	case LK_POP3: return c->listen_pop3;
+	case LK_POP3S: return c->listen_pop3s;
+	}
+	return "";
+}
+
+static int bind_one(int kind, const char *word, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+	int fd, one = 1;
+	struct listener *l;
+
+	if (nlisteners == LISTEN_MAX) {
+		snprintf(err, errlen, "more than %d listen addresses", LISTEN_MAX);
+		return -1;
+	}
+	if (addr_parse(word, &ss, &len, err, errlen) < 0)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: socket: %s", kinds[kind].key, word, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+		snprintf(err, errlen, "%s %s: %s", kinds[kind].key, word, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	l = &listeners[nlisteners++];
+	l->fd = fd;
+	l->kind = kind;
+	addr_format(&ss, l->addr, sizeof l->addr);
+	return 0;
+}
+
+int net_bind(struct server *srv, char *err, size_t errlen)
+{
+	the_srv = srv;
+	live_cap = (int)srv->cfg->connections;
+	live_fds = xcalloc((size_t)live_cap, sizeof *live_fds);
+	for (int i = 0; i < live_cap; i++)
+		live_fds[i] = -1;
+	for (int kind = 0; kind < LK_NKINDS; kind++) {
+		char *copy = xstrdup(kind_list(kind)), *save = NULL, *w;
+		int rc = 0;
+		for (w = strtok_r(copy, " \t", &save); w && !rc; w = strtok_r(NULL, " \t", &save))
+			rc = bind_one(kind, w, err, errlen);
+		free(copy);
+		if (rc)
+			return -1;
+		if (kinds[kind].implicit_tls && kind_list(kind)[0] && !srv->tls) {
+			snprintf(err, errlen, "%s needs a certificate (tls.cert, tls.key)",
+				 kinds[kind].key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void net_print_listeners(void)
+{
+	for (int i = 0; i < nlisteners; i++)
+		printf("  %-12s %s%s\n", kinds[listeners[i].kind].name, listeners[i].addr,
+		       kinds[listeners[i].kind].implicit_tls ? "  (TLS)" : "");
+	fflush(stdout);
+}
+
+/* Register a live socket; -1 when over the cap. */
+static int live_add(int fd)
+{
+	int rc = -1;
+	pthread_mutex_lock(&live_lock);
+	if (!stopping && live_count < live_cap)
+		for (int i = 0; i < live_cap; i++)
+			if (live_fds[i] < 0) {
+				live_fds[i] = fd;
+				live_count++;
+				rc = 0;
+				break;
+			}
+	pthread_mutex_unlock(&live_lock);
+	return rc;
+}
+
+static void live_del(int fd)
+{
+	pthread_mutex_lock(&live_lock);
+	for (int i = 0; i < live_cap; i++)
+		if (live_fds[i] == fd) {
+			live_fds[i] = -1;
+			live_count--;
+			break;
+		}
+	pthread_cond_broadcast(&live_cond);
+	pthread_mutex_unlock(&live_lock);
+}
+
+int net_active(void)
+{
+	int n;
+	pthread_mutex_lock(&live_lock);
+	n = live_count;
+	pthread_mutex_unlock(&live_lock);
+	return n;
+}
+
+struct session_arg {
+	int fd;
+	int kind;
+	char peer[INET6_ADDRSTRLEN];
+	int peer_port;
+	char local[80];
+};
+
+static void *session_main(void *p)
+{
+	struct session_arg *a = p;
+	const struct kind_info *k = &kinds[a->kind];
+	struct conn *c = conn_new(a->fd, a->peer, a->peer_port, a->local);
+	int fd = a->fd;
+
+	conn_set_timeout(c, k->timeout_ms);
+	log_debug("%s: connection from [%s]:%d", k->name, a->peer, a->peer_port);
+	if (!k->implicit_tls || conn_tls_accept(c, the_srv->tls) == 0)
+		k->serve(the_srv, c, a->kind);
+	/* conn_free closes the socket; unregister first so shutdown never
+	 * touches a reused descriptor number. */
+	live_del(fd);
+	conn_free(&c);
+	free(a);
+	return NULL;
+}
+
+static void peer_of(const struct sockaddr_storage *ss, char *ip, size_t cap, int *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		/* Show v4-mapped peers as plain IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)cap);
+		*port = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)cap);
+		*port = ntohs(a->sin_port);
+	}
+}
+
+static void accept_one(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	struct session_arg *a;
+	pthread_attr_t attr;
+	pthread_t th;
+	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	int one = 1;
+
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warn("accept: %s", strerror(errno));
+			usleep(100000); /* let sessions end before trying again */
+		}
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	a = xcalloc(1, sizeof *a);
+	a->fd = fd;
+	a->kind = l->kind;
+	peer_of(&ss, a->peer, sizeof a->peer, &a->peer_port);
+	str_copy(a->local, l->addr, sizeof a->local);
+	if (live_add(fd) < 0) {
+		const char *busy = kinds[l->kind].busy;
+		log_warn("%s: connection limit %d reached, refusing [%s]", kinds[l->kind].name,
+			 live_cap, a->peer);
+		/* Implicit-TLS ports cannot say anything before a handshake. */
+		if (busy)
+			(void)!write(fd, busy, strlen(busy));
+		close(fd);
+		free(a);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, session_main, a) != 0) {
+		log_error("pthread_create: out of resources, refusing [%s]", a->peer);
+		live_del(fd);
+		close(fd);
+		free(a);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *accept_main(void *unused)
+{
+	struct pollfd pfd[LISTEN_MAX + 1];
+	for (;;) {
+		int n;
+		for (int i = 0; i < nlisteners; i++) {
+			pfd[i].fd = listeners[i].fd;
+			pfd[i].events = POLLIN;
+		}
+		pfd[nlisteners].fd = stop_pipe[0];
+		pfd[nlisteners].events = POLLIN;
+		n = poll(pfd, (nfds_t)nlisteners + 1, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("poll: %s", strerror(errno));
+			usleep(100000);
+			continue;
+		}
+		if (pfd[nlisteners].revents)
+			return NULL;
+		for (int i = 0; i < nlisteners; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_one(&listeners[i]);
+	}
+}
+
+int net_start(void)
+{
+	if (pipe2(stop_pipe, O_CLOEXEC) < 0)
+		return -1;
+	return pthread_create(&accept_thread, NULL, accept_main, NULL) == 0 ? 0 : -1;
+}
+
+int net_stop(int grace_ms)
+{
+	struct timespec deadline;
+	int left;
+
+	if (stop_pipe[1] >= 0) {
+		(void)!write(stop_pipe[1], "x", 1);
+		pthread_join(accept_thread, NULL);
+	}
+	for (int i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+	nlisteners = 0;
+	pthread_mutex_lock(&live_lock);
+	stopping = 1;
+	for (int i = 0; i < live_cap; i++)
+		if (live_fds[i] >= 0)
+			shutdown(live_fds[i], SHUT_RDWR);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += grace_ms / 1000;
+	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	while (live_count > 0)
+		if (pthread_cond_timedwait(&live_cond, &live_lock, &deadline) == ETIMEDOUT)
+			break;
+	left = live_count;
+	pthread_mutex_unlock(&live_lock);
+	return left;
+}
