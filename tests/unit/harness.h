@@ -24,6 +24,7 @@ static struct test_case test_cases[TEST_MAX];
 static int test_ncases;
 static jmp_buf test_jmp;
 static char test_why[512];
+static int test_idx;
 
 #define TEST(name)                                                                                 \
 	static void test_##name(void);                                                             \
@@ -66,17 +67,17 @@ static char test_why[512];
 #define TEST_MAIN()                                                                                \
 	int main(int argc, char **argv)                                                            \
 	{                                                                                          \
-		int passed = 0, failed = 0;                                                        \
+		static int passed, failed;                                                         \
 		setvbuf(stdout, NULL, _IOLBF, 0);                                                  \
-		for (int i = 0; i < test_ncases; i++) {                                            \
-			if (argc > 1 && strcmp(argv[1], test_cases[i].name) != 0)                  \
+		for (test_idx = 0; test_idx < test_ncases; test_idx++) {                                \
+			if (argc > 1 && strcmp(argv[1], test_cases[test_idx].name) != 0)                  \
 				continue;                                                          \
 			if (setjmp(test_jmp) == 0) {                                               \
-				test_cases[i].fn();                                                \
-				printf("PASS %s\n", test_cases[i].name);                           \
+				test_cases[test_idx].fn();                                                \
+				printf("PASS %s\n", test_cases[test_idx].name);                           \
 				passed++;                                                          \
 			} else {                                                                   \
-				printf("FAIL %s: %s\n", test_cases[i].name, test_why);             \
+				printf("FAIL %s: %s\n", test_cases[test_idx].name, test_why);             \
 				failed++;                                                          \
 			}                                                                          \
 		}                                                                                  \
