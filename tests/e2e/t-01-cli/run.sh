@@ -1,0 +1,104 @@
+#!/bin/bash
+# The command line as a new user meets it: init, users, aliases, status,
+# config errors, the static binary, first run of `serve` on an empty DATADIR.
+. ../lib.sh
+
+# The binary is static and uses no NSS (issue 2). Skip the check for the
+# sanitizer build, which cannot be static.
+case "$BREV" in
+*brev-san) ;;
+*)
+	file "$BREV" | grep -q "statically linked" || fail "brev is not statically linked"
+	if ldd "$BREV" >/dev/null 2>&1; then fail "ldd thinks brev is dynamic"; fi
+	;;
+esac
+"$BREV" version | grep -Eq '^brev [0-9]' || fail "version"
+
+X=$T/x
+"$BREV" -d "$X" init --domain example.test >"$T/init.out" || fail "init"
+[ -f "$X/brev.conf" ] && [ -f "$X/cert.pem" ] && [ -f "$X/key.pem" ] && [ -d "$X/store" ] ||
+	fail "init did not create config, key, certificate and store"
+[ "$(stat -c %a "$X/key.pem")" = 600 ] || fail "key.pem is not mode 600"
+grep -q '^#limits.message_size = 50M' "$X/brev.conf" || fail "brev.conf does not list the defaults"
+grep -q '^domains = example.test' "$X/brev.conf" || fail "brev.conf lacks the domain"
+# The self-signed certificate verifies for localhost with OpenSSL.
+openssl verify -CAfile "$X/cert.pem" "$X/cert.pem" >/dev/null || fail "openssl cannot verify the certificate"
+openssl x509 -in "$X/cert.pem" -noout -ext subjectAltName | grep -q 'DNS:localhost' ||
+	fail "certificate lacks DNS:localhost"
+
+if "$BREV" -d "$X" init 2>"$T/err"; then fail "second init succeeded"; fi
+grep -q "already initialised" "$T/err" || fail "second init: $(cat "$T/err")"
+
+echo pw | "$BREV" -d "$X" user add alice@example.test >/dev/null || fail "user add"
+printf 'secret\n' | "$BREV" -d "$X" user add Bob@Example.TEST >/dev/null || fail "user add bob"
+"$BREV" -d "$X" user list >"$T/list"
+grep -q '^alice@example.test ' "$T/list" || fail "user list lacks alice: $(cat "$T/list")"
+grep -q '^bob@example.test ' "$T/list" || fail "user list lacks bob (lower-cased)"
+if echo pw | "$BREV" -d "$X" user add alice@example.test 2>"$T/err"; then fail "duplicate user add"; fi
+grep -q "already exists" "$T/err" || fail "duplicate: $(cat "$T/err")"
+if echo pw | "$BREV" -d "$X" user add carol@elsewhere.test 2>"$T/err"; then fail "non-local user add"; fi
+grep -q "not one of this server's domains" "$T/err" || fail "non-local: $(cat "$T/err")"
+if echo pw | "$BREV" -d "$X" user add not-an-address 2>"$T/err"; then fail "bad address accepted"; fi
+[ "$(wc -l <"$T/err")" = 1 ] || fail "error is not one line: $(cat "$T/err")"
+"$BREV" -d "$X" user add dave@example.test --random >"$T/rand" </dev/null || fail "user add --random"
+grep -Eq '^password for dave@example.test: [A-Za-z0-9]{16,}$' "$T/rand" || fail "random password: $(cat "$T/rand")"
+echo newpw | "$BREV" -d "$X" user passwd alice@example.test >/dev/null || fail "user passwd"
+"$BREV" -d "$X" user del dave@example.test >/dev/null || fail "user del"
+if "$BREV" -d "$X" user list | grep -q dave; then fail "dave still listed"; fi
+if "$BREV" -d "$X" user del dave@example.test 2>/dev/null; then fail "deleting a missing user succeeded"; fi
+
+"$BREV" -d "$X" alias add postmaster@example.test alice@example.test >/dev/null || fail "alias add"
+"$BREV" -d "$X" alias add team@example.test alice@example.test bob@example.test friend@remote.test >/dev/null ||
+	fail "alias add list"
+"$BREV" -d "$X" alias add @example.test alice@example.test >/dev/null || fail "catch-all"
+"$BREV" -d "$X" alias list >"$T/aliases"
+grep -q '^team@example.test -> ' "$T/aliases" || fail "alias list: $(cat "$T/aliases")"
+grep -q 'friend@remote.test' "$T/aliases" || fail "alias list lacks the external target"
+grep -q '^@example.test -> alice@example.test' "$T/aliases" || fail "catch-all not listed"
+if "$BREV" -d "$X" alias add alice@example.test bob@example.test 2>/dev/null; then fail "alias over an account"; fi
+"$BREV" -d "$X" alias del team@example.test >/dev/null || fail "alias del"
+if "$BREV" -d "$X" alias list | grep -q '^team@'; then fail "alias not deleted"; fi
+
+"$BREV" -d "$X" status >"$T/status" || fail "status"
+grep -q 'not running' "$T/status" || fail "status: server state"
+grep -q 'alice@example.test' "$T/status" || fail "status lacks accounts"
+"$BREV" -d "$X" queue list | grep -q '^0 messages queued' || fail "queue list"
+
+# Bad configuration: exit 1 and one line naming the key.
+rc=0; "$BREV" -d "$X" -o no.such.key=1 serve 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "bad -o key: exit $rc"
+[ "$(wc -l <"$T/err")" = 1 ] && grep -q "no.such.key" "$T/err" || fail "bad -o key: $(cat "$T/err")"
+echo "log.level = chatty" >>"$X/brev.conf"
+rc=0; "$BREV" -d "$X" serve 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "bad brev.conf: exit $rc"
+grep -Eq '^brev: brev.conf:[0-9]+: .*chatty' "$T/err" || fail "bad brev.conf: $(cat "$T/err")"
+rc=0; "$BREV" -d "$T/none" user list 2>"$T/err" || rc=$?
+[ $rc = 1 ] && grep -q "not initialised" "$T/err" || fail "uninitialised datadir: $(cat "$T/err")"
+
+# First run of serve on an empty DATADIR: initialises for localhost, creates
+# $USER@localhost with a random password, prints client settings.
+F=$T/first
+p() { free_port; }
+USER=tester "$BREV" -d "$F" -o listen.smtp=127.0.0.1:$(p) -o listen.submission=127.0.0.1:$(p) \
+	-o listen.submissions=127.0.0.1:$(p) -o listen.imap=127.0.0.1:$(p) -o listen.imaps=127.0.0.1:$(p) \
+	-o listen.pop3=127.0.0.1:$(p) -o listen.pop3s=127.0.0.1:$(p) -o dns.resolver=127.0.0.1:$(p) \
+	serve >"$T/first.out" 2>"$T/first.err" &
+pid=$!
+for i in $(seq 100); do grep -q 'pop3s' "$T/first.out" 2>/dev/null && break; sleep 0.1; done
+grep -q 'tester@localhost' "$T/first.out" || fail "first run: no user name printed: $(cat "$T/first.out" "$T/first.err")"
+grep -Eq 'password +[A-Za-z0-9]{16,}' "$T/first.out" || fail "first run: no password printed"
+grep -q 'SHA-256 [0-9A-F:]\{95\}' "$T/first.out" || fail "first run: no certificate fingerprint"
+"$BREV" -d "$F" user list | grep -q '^tester@localhost ' || fail "first run: account missing"
+"$BREV" -d "$F" status | grep -q 'server *running' || fail "status does not see the running server"
+kill -TERM $pid
+wait $pid || fail "serve did not exit 0 on SIGTERM"
+# A second start prints the listeners only, no password.
+USER=tester "$BREV" -d "$F" -o listen.smtp=127.0.0.1:$(p) -o listen.submission= -o listen.submissions= \
+	-o listen.imap= -o listen.imaps= -o listen.pop3= -o listen.pop3s= serve >"$T/second.out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q 'smtp' "$T/second.out" 2>/dev/null && break; sleep 0.1; done
+grep -q 'smtp' "$T/second.out" || fail "second run: no listeners printed"
+if grep -q 'password' "$T/second.out"; then fail "second run printed a password"; fi
+kill -INT $pid
+wait $pid || fail "serve did not exit 0 on SIGINT"
+echo "ok"
