@@ -1,0 +1,221 @@
+/*
+ * smtp_msg.c — what happens to a message once its bytes are in a spool,
+ * shared by the SMTP server and `brev sendmail`: trace fields (Received:,
+ * RFC 5321 4.4 with RFC 3848 / RFC 6531 protocol names), the Received:
+ * loop count, the recipient set (local accounts and remote addresses,
+ * without duplicates), and the commit into the store.
+ *
+ * The commit is two store calls: store_queue_add for the remote recipients
+ * and one store_deliver for every local account (the bytes stored once).
+ * Both are synced before they return, so a caller may promise delivery
+ * (SMTP 250, sendmail exit 0) as soon as smtp_commit returns ST_OK.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "mailbox.h"
+#include "smtp.h"
+#include "spool.h"
+#include "util.h"
+
+void smtp_date(char *out, size_t cap, time_t t)
+{
+	/* Fixed English names: RFC 5322 3.3 is not locale dependent. */
+	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, cap, "%s, %d %s %d %02d:%02d:%02d +0000", wd[tm.tm_wday], tm.tm_mday,
+		 mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void smtp_make_id(char out[17])
+{
+	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	unsigned char r[16];
+	random_bytes(r, sizeof r);
+	for (int i = 0; i < 16; i++)
+		out[i] = digits[r[i] % 36];
+	out[16] = 0;
+}
+
+const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8)
+{
+	if (utf8) {
+		/* RFC 6531 3.7.3 */
+		static const char *const u[] = {"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS",
+						"UTF8SMTPSA"};
+		return u[(tls ? 2 : 0) + (auth ? 1 : 0)];
+	}
+	if (!ehlo)
+		return "SMTP";
+	/* RFC 3848 */
+	static const char *const e[] = {"ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"};
+	return e[(tls ? 2 : 0) + (auth ? 1 : 0)];
+}
+
+size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t)
+{
+	char date[64], peer[80], tls[256] = "", rcpt[STORE_ADDR_MAX + 16] = "";
+	smtp_date(date, sizeof date, t->when);
+	/* RFC 5321 4.1.3: an IPv6 address literal carries the "IPv6:" tag. */
+	snprintf(peer, sizeof peer, "%s%s", strchr(t->peer, ':') ? "IPv6:" : "", t->peer);
+	if (t->tls_version)
+		snprintf(tls, sizeof tls, "\r\n\t(using %s with cipher %s)", t->tls_version,
+			 t->tls_cipher ? t->tls_cipher : "unknown");
+	if (t->for_rcpt)
+		snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", t->for_rcpt);
+	int n = snprintf(out, cap,
+			 "Received: from %s (unknown [%s])%s\r\n"
+			 "\tby %s (brev) with %s id %s%s;\r\n"
+			 "\t%s\r\n",
+			 t->helo ? t->helo : "unknown", peer, tls, t->by, t->proto, t->id, rcpt,
+			 date);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
+}
+
+/* Bound on how much of a message is searched for its header's end. */
+#define RECEIVED_SCAN_MAX (4u << 20)
+
+int smtp_count_received(struct spool *sp, int max)
+{
+	static const char pfx[] = "received:";
+	char buf[8192];
+	uint64_t off = 0;
+	size_t col = 0, match = 0;
+	int count = 0, first_cr = 0;
+	while (off < RECEIVED_SCAN_MAX) {
+		long got = spool_read_at(sp, off, buf, sizeof buf);
+		if (got <= 0)
+			break;
+		for (long i = 0; i < got; i++) {
+			char c = buf[i];
+			if (c == '\n') {
+				if (col == 0 || (col == 1 && first_cr))
+					return count; /* the empty line ends the header */
+				col = match = 0;
+				first_cr = 0;
+				continue;
+			}
+			if (col == 0)
+				first_cr = c == '\r';
+			if (col < sizeof pfx - 1 && match == col &&
+			    (c | 0x20) == pfx[col] && (pfx[col] != ':' || c == ':')) {
+				if (++match == sizeof pfx - 1 && ++count > max)
+					return count;
+			}
+			col++;
+		}
+		off += (uint64_t)got;
+	}
+	return count;
+}
+
+/* ---- recipient set ---- */
+
+void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->nusers; i++)
+		if (r->users[i] == id)
+			return;
+	if (r->nusers == r->capusers) {
+		r->capusers = r->capusers ? 2 * r->capusers : 16;
+		r->users = xrealloc(r->users, r->capusers * sizeof *r->users);
+	}
+	r->users[r->nusers++] = id;
+}
+
+void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr)
+{
+	for (size_t i = 0; i < r->next; i++)
+		if (str_casecmp_ascii(r->ext[i], addr) == 0)
+			return;
+	if (r->next == r->capext) {
+		r->capext = r->capext ? 2 * r->capext : 16;
+		r->ext = xrealloc(r->ext, r->capext * sizeof *r->ext);
+	}
+	r->ext[r->next++] = xstrdup(addr);
+}
+
+void smtp_rcptset_clear(struct smtp_rcptset *r)
+{
+	for (size_t i = 0; i < r->next; i++)
+		free(r->ext[i]);
+	r->next = 0;
+	r->nusers = 0;
+}
+
+void smtp_rcptset_free(struct smtp_rcptset *r)
+{
+	smtp_rcptset_clear(r);
+	free(r->ext);
+	free(r->users);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- commit ---- */
+
+static void log_refused(struct store *st, const char *id, uint32_t user, int rc)
+{
+	struct account a;
+	const char *who = "?";
+	if (store_user_get_id(st, user, &a) == ST_OK)
+		who = a.addr;
+	/* TODO(outbound): bounce instead of dropping; see docs/smtp.md. */
+	log_warn("smtp id=%s rcpt=%s dropped: %s", id, who, store_strerror(rc));
+}
+
+int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r,
+		const char *hdr_local, size_t hlen_local, const char *hdr_queue,
+		size_t hlen_queue, struct spool *body, const char *id, struct smtp_outcome *o)
+{
+	memset(o, 0, sizeof *o);
+	/* Remote first: if queueing fails nothing was stored and the client
+	 * may retry without anyone getting a copy twice. */
+	if (r->next > 0) {
+		struct msg_in m = {.hdr = hdr_queue, .hdrlen = hlen_queue, .body = body};
+		int rc = store_queue_add(st, from, (const char *const *)r->ext, r->next, &m,
+					 &o->queue_id);
+		if (rc != ST_OK) {
+			log_warn("smtp id=%s queueing failed: %s", id, store_strerror(rc));
+			return rc;
+		}
+		o->queued = r->next;
+	}
+	if (r->nusers > 0) {
+		struct msg_in m = {.hdr = hdr_local, .hdrlen = hlen_local, .body = body};
+		int *rcs = xcalloc(r->nusers, sizeof *rcs);
+		int rc = store_deliver(st, r->users, r->nusers, NULL, &m, rcs, NULL);
+		if (rc != ST_OK) {
+			free(rcs);
+			log_warn("smtp id=%s delivery failed: %s%s", id, store_strerror(rc),
+				 o->queued ? " (remote part already queued)" : "");
+			return rc;
+		}
+		for (size_t i = 0; i < r->nusers; i++) {
+			switch (rcs[i]) {
+			case ST_OK:
+				o->delivered++;
+				continue;
+			case ST_QUOTA:
+				o->quota++;
+				break;
+			case ST_TOOBIG:
+				o->toobig++;
+				break;
+			default:
+				o->gone++;
+				break;
+			}
+			log_refused(st, id, r->users[i], rcs[i]);
+		}
+		free(rcs);
+	}
+	return ST_OK;
+}
