@@ -233,7 +233,24 @@ void store_watch_close(struct store *st, uint32_t user, int fd);
  * server when another process pokes control.sock. */
 void store_notify(struct store *st, uint32_t user);
 /* Called after every commit with the account touched (from the writing
- * thread). Processes other than the server set it to poke control.sock. */
+ * thread). Processes other than the server set it to poke control.sock.
+ * user is 0 after a change to the outbound queue, or when one commit
+ * touched more accounts than are tracked (then: everyone). Alias changes
+ * call no hook. */
 void store_set_commit_hook(struct store *st, void (*fn)(void *arg, uint32_t user), void *arg);
+
+/* ---- statistics (brev status, tests) ---- */
+
+struct store_stats {
+	uint64_t map_size;                  /* current LMDB map size, bytes */
+	uint64_t map_used;                  /* bytes of the map in use */
+	uint64_t accounts, aliases, mailboxes, messages;
+	uint64_t blobs;                     /* distinct message bodies stored */
+	uint64_t chunks;                    /* their 64 KiB pieces */
+	uint64_t queued;                    /* outbound queue entries */
+};
+int store_stats(struct store *st, struct store_stats *out);
+/* Reference count of one message body: ST_NOTFOUND (and 0) once freed. */
+int store_blob_refs(struct store *st, uint64_t blob, uint32_t *refs);
 
 #endif
