@@ -154,6 +154,15 @@ const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8);
  * at the first empty line, or after max+1 found). */
 int smtp_count_received(struct spool *sp, int max);
 
+/* ---- local domains ---- */
+
+/* The first domain of a space-separated `domains` list ("" if none). */
+void smtp_first_domain(const char *domains, char *out, size_t cap);
+/* A login name as an account address: "user@domain" as given (lower-cased),
+ * or a bare "user" completed with the domain when `domains` holds exactly
+ * one. 0, or -1 if it cannot be one. */
+int smtp_login_addr(const char *domains, const char *login, char *out, size_t cap);
+
 /* ---- recipients and commit ---- */
 
 /* The targets of one message: local account ids and remote addresses, each

@@ -117,6 +117,42 @@ int smtp_count_received(struct spool *sp, int max)
 	return count;
 }
 
+/* ---- local domains ---- */
+
+void smtp_first_domain(const char *domains, char *out, size_t cap)
+{
+	const char *p = domains ? domains : "";
+	p += strspn(p, " \t");
+	size_t n = strcspn(p, " \t");
+	if (n >= cap)
+		n = 0;
+	memcpy(out, p, n);
+	out[n] = 0;
+}
+
+int smtp_login_addr(const char *domains, const char *login, char *out, size_t cap)
+{
+	size_t n = strlen(login);
+	if (n == 0 || n > STORE_ADDR_MAX)
+		return -1;
+	if (strchr(login, '@')) {
+		if (str_copy(out, login, cap) >= cap)
+			return -1;
+		str_lower(out);
+		return 0;
+	}
+	/* A bare local part only names an account when there is one domain. */
+	const char *p = domains ? domains : "";
+	p += strspn(p, " \t");
+	size_t d = strcspn(p, " \t");
+	if (d == 0 || p[d + strspn(p + d, " \t")] != 0)
+		return -1;
+	if ((size_t)snprintf(out, cap, "%s@%.*s", login, (int)d, p) >= cap)
+		return -1;
+	str_lower(out);
+	return 0;
+}
+
 /* ---- recipient set ---- */
 
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
