@@ -70,6 +70,7 @@ struct pop3 {
 	int errors;           /* bad commands */
 	char user[STORE_ADDR_MAX + 1];   /* from USER, waiting for PASS */
 	char login[STORE_ADDR_MAX + 1];  /* the account, once logged in */
+	char authname[STORE_ADDR_MAX + 1]; /* last name SASL asked about, for logs */
 	uint32_t account;
 	uint32_t uidvalidity;
 	struct pop3_msg *msgs;
@@ -401,6 +402,7 @@ static int sasl_lookup(void *arg, const char *user, struct cred *out)
 	struct pop3 *s = arg;
 	struct account a;
 
+	str_copy(s->authname, user, sizeof s->authname);
 	if (account_get(s, user, &a) != ST_OK)
 		return -1;
 	*out = a.cred;
@@ -499,7 +501,8 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 		      stls_available(s) ? "STLS" : "POP3S");
 		return 0;
 	}
-	mname = cmd->argv[0];
+	mname = cmd->argv[0]; /* a known mechanism: sasl_mech_parse said so */
+	s->authname[0] = '\0';
 	auth_throttle_wait(conn_peer(s->c));
 	ss = sasl_new(mech, hostname(s), sasl_lookup, s);
 	rc = auth_exchange(s, ss, cmd->argc > 1 ? cmd->argv[1] : NULL);
@@ -515,8 +518,7 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 		explicit_bzero(a, sizeof *a);
 		free(a);
 	} else if (rc == SASL_FAIL) {
-		const char *u = sasl_user(ss);
-		login_failed(s, u && *u ? u : "-", mname);
+		login_failed(s, s->authname[0] ? s->authname : "-", mname);
 	} else if (rc == SASL_CANCEL) {
 		reply(s, "-ERR authentication cancelled");
 	} else if (rc == SASL_BAD) {
