@@ -134,6 +134,10 @@ struct store {
 	 * it exclusive, because LMDB allows mdb_env_set_mapsize() only when
 	 * the process has no transaction open. */
 	pthread_rwlock_t maplock;
+	/* Set while this thread is inside a transaction: a callback calling
+	 * back into the store would need maplock twice, which deadlocks
+	 * behind a waiting resize; it is refused instead. */
+	pthread_key_t in_tx;
 	size_t map_cap;
 	atomic_int dead;              /* the map could not be re-mapped */
 	_Atomic uint64_t default_quota;
@@ -440,6 +444,25 @@ static void tx_announce(struct store *st, const struct tx *t)
 
 typedef int (*op_fn)(struct tx *t, void *arg);
 
+/* Take maplock shared for one transaction; -1 if the thread already has
+ * one (a callback calling back into the store: mailbox.h forbids it). */
+static int tx_enter(struct store *st)
+{
+	if (pthread_getspecific(st->in_tx)) {
+		log_error("store: called from inside a store callback (refused)");
+		return -1;
+	}
+	pthread_setspecific(st->in_tx, st);
+	pthread_rwlock_rdlock(&st->maplock);
+	return 0;
+}
+
+static void tx_leave(struct store *st)
+{
+	pthread_rwlock_unlock(&st->maplock);
+	pthread_setspecific(st->in_tx, NULL);
+}
+
 /* Run op in a write transaction and commit it (sync on) when it returns
  * ST_OK. Retries the whole op after growing or adopting the map. */
 static int tx_write(struct store *st, op_fn op, void *arg)
@@ -449,13 +472,12 @@ static int tx_write(struct store *st, op_fn op, void *arg)
 		size_t seen;
 		int rc, src;
 
-		if (atomic_load(&st->dead))
+		if (atomic_load(&st->dead) || tx_enter(st) < 0)
 			return ST_TEMP;
-		pthread_rwlock_rdlock(&st->maplock);
 		seen = map_current(st);
 		rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
 		if (rc) {
-			pthread_rwlock_unlock(&st->maplock);
+			tx_leave(st);
 			if (rc == MDB_MAP_RESIZED) {
 				map_adopt(st);
 				continue;
@@ -469,7 +491,7 @@ static int tx_write(struct store *st, op_fn op, void *arg)
 			mdb_txn_abort(t.txn);
 			rc = t.mrc;
 		}
-		pthread_rwlock_unlock(&st->maplock);
+		tx_leave(st);
 		if (rc == MDB_MAP_FULL) {
 			if (map_grow(st, seen) < 0)
 				return ST_TEMP;
@@ -496,12 +518,11 @@ static int tx_read(struct store *st, op_fn op, void *arg)
 		struct tx t = {.st = st};
 		int rc, src;
 
-		if (atomic_load(&st->dead))
+		if (atomic_load(&st->dead) || tx_enter(st) < 0)
 			return ST_TEMP;
-		pthread_rwlock_rdlock(&st->maplock);
 		rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t.txn);
 		if (rc) {
-			pthread_rwlock_unlock(&st->maplock);
+			tx_leave(st);
 			if (rc == MDB_MAP_RESIZED) {
 				map_adopt(st);
 				continue;
@@ -510,7 +531,7 @@ static int tx_read(struct store *st, op_fn op, void *arg)
 		}
 		src = op(&t, arg);
 		mdb_txn_abort(t.txn);
-		pthread_rwlock_unlock(&st->maplock);
+		tx_leave(st);
 		if (t.mrc)
 			return tx_error("read", t.mrc);
 		return src;
@@ -1144,6 +1165,7 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 	pthread_rwlock_init(&st->maplock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_key_create(&st->in_tx, NULL);
 
 	if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, DB_N + 4)) ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_READERS)) ||
@@ -1179,6 +1201,7 @@ void store_close(struct store **sp)
 	free(st->w);
 	pthread_rwlock_destroy(&st->maplock);
 	pthread_mutex_destroy(&st->mu);
+	pthread_key_delete(st->in_tx);
 	free(st);
 	*sp = NULL;
 }

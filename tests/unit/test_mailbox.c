@@ -1054,4 +1054,37 @@ TEST(two_processes)
 	rm_store();
 }
 
+struct reenter {
+	struct store *st;
+	long r;
+};
+
+static int reenter_cb(void *arg, const struct msg_info *m)
+{
+	struct reenter *re = arg;
+	char buf[8];
+	re->r = store_msg_read(re->st, m->blob, 0, buf, sizeof buf);
+	return 1;
+}
+
+TEST(callback_reentry_refused)
+{
+	struct store *st = fresh(0);
+	struct reenter re = {0, 99};
+	uint32_t u;
+	char buf[8];
+	struct collect c = {0};
+	CHECK(st);
+	re.st = st;
+	u = add_user(st, "re@example.org");
+	CHECK_EQ_INT(append_text(st, u, NULL, "hello\r\n", NULL), ST_OK);
+	CHECK_EQ_INT(store_msg_list(st, u, NULL, 0, reenter_cb, &re), ST_OK);
+	CHECK_EQ_INT(re.r, -1); /* refused, not deadlocked */
+	/* ... and the thread is usable again afterwards. */
+	CHECK_EQ_INT(store_msg_list(st, u, NULL, 0, collect_cb, &c), ST_OK);
+	CHECK_EQ_INT(store_msg_read(st, c.info[0].blob, 0, buf, 5), 5);
+	store_close(&st);
+	rm_store();
+}
+
 TEST_MAIN()
