@@ -338,14 +338,18 @@ static size_t map_current(struct store *st)
 /* Another process grew the map past ours: adopt its size. */
 static void map_adopt(struct store *st)
 {
+	size_t now;
 	int rc;
 	pthread_rwlock_wrlock(&st->maplock);
 	rc = mdb_env_set_mapsize(st->env, 0);
+	now = map_current(st);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rc) {
 		log_error("store: cannot adopt the grown map: %s", mdb_strerror(rc));
 		atomic_store(&st->dead, 1);
+		return;
 	}
+	log_info("store: map grown by another process, now %zu MiB", now >> 20);
 }
 
 /* Whether the address space has room for len bytes right now. LMDB unmaps

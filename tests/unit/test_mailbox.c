@@ -1054,6 +1054,61 @@ TEST(two_processes)
 	rm_store();
 }
 
+/* Another process grows the map far past ours while we hold the store
+ * open: our next read and write must adopt the new size (MDB_MAP_RESIZED). */
+TEST(map_resized_by_other_process)
+{
+	struct store *st = fresh(1 << 20);
+	struct collect c = {0};
+	struct store_stats ss;
+	char err[256], go = 0;
+	int p[2], status;
+	uint32_t u, uid;
+	pid_t pid;
+	CHECK(st);
+	u = add_user(st, "big@example.org");
+	store_close(&st);
+	CHECK(pipe(p) == 0);
+	pid = fork(); /* before we open: LMDB must not cross fork() */
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct store *cs = NULL;
+		struct spool *sp = spool_new(0);
+		struct msg_in m = {0};
+		static char blk[65536];
+		close(p[1]);
+		if (read(p[0], &go, 1) != 1)
+			_exit(2);
+		memset(blk, 'z', sizeof blk);
+		for (int i = 0; i < 96; i++) /* 6 MiB */
+			spool_write(sp, blk, sizeof blk);
+		m.body = sp;
+		if (store_open(&cs, tdir, 1 << 20, err, sizeof err) < 0 ||
+		    store_append(cs, u, NULL, &m, NULL, &uid) != ST_OK)
+			_exit(1);
+		store_close(&cs);
+		spool_free(&sp);
+		_exit(0);
+	}
+	close(p[0]);
+	CHECK(store_open(&st, tdir, 1 << 20, err, sizeof err) == 0);
+	CHECK_EQ_INT(store_stats(st, &ss), ST_OK);
+	CHECK(ss.map_size == 1 << 20);
+	CHECK(write(p[1], "g", 1) == 1);
+	close(p[1]);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ_INT(store_msg_list(st, u, NULL, 0, collect_cb, &c), ST_OK);
+	CHECK_EQ_INT(c.n, 1);
+	CHECK_EQ_INT(c.info[0].size, 96 * 65536);
+	CHECK_EQ_INT(store_stats(st, &ss), ST_OK);
+	CHECK(ss.map_size > (6 << 20));
+	CHECK_EQ_INT(append_text(st, u, NULL, "after\r\n", &uid), ST_OK);
+	CHECK_EQ_INT(uid, 2);
+	store_close(&st);
+	rm_store();
+}
+
 struct reenter {
 	struct store *st;
 	long r;
