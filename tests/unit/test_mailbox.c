@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1105,6 +1106,58 @@ TEST(map_resized_by_other_process)
 	CHECK(ss.map_size > (6 << 20));
 	CHECK_EQ_INT(append_text(st, u, NULL, "after\r\n", &uid), ST_OK);
 	CHECK_EQ_INT(uid, 2);
+	store_close(&st);
+	rm_store();
+}
+
+/* A full disk (here: RLIMIT_FSIZE, writes fail with EFBIG) is ST_TEMP,
+ * the store stays usable and nothing half-written remains. */
+TEST(disk_full_is_temporary)
+{
+	struct store *st = fresh(0);
+	struct store_stats ss;
+	char err[256];
+	uint32_t u;
+	int status;
+	pid_t pid;
+	CHECK(st);
+	u = add_user(st, "full@example.org");
+	CHECK_EQ_INT(append_text(st, u, NULL, "before\r\n", NULL), ST_OK);
+	store_close(&st);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {4 << 20, 4 << 20};
+		struct store *cs = NULL;
+		struct spool *sp = spool_new(0);
+		struct msg_in m = {0};
+		static char blk[65536];
+		uint32_t uid;
+		int rc;
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0 || store_open(&cs, tdir, 0, err, sizeof err) < 0)
+			_exit(2);
+		for (int i = 0; i < 128; i++) /* 8 MiB */
+			spool_write(sp, blk, sizeof blk);
+		m.body = sp;
+		rc = store_append(cs, u, NULL, &m, NULL, &uid);
+		spool_free(&sp);
+		if (rc != ST_TEMP)
+			_exit(3);
+		if (append_text(cs, u, NULL, "after\r\n", &uid) != ST_OK || uid != 2)
+			_exit(4);
+		store_close(&cs);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ_INT(WEXITSTATUS(status), 0);
+	CHECK(store_open(&st, tdir, 0, err, sizeof err) == 0);
+	CHECK_EQ_INT(count_msgs(st, u, NULL), 2);
+	CHECK_EQ_INT(used_of(st, "full@example.org"), 8 + 7);
+	CHECK_EQ_INT(store_stats(st, &ss), ST_OK);
+	CHECK_EQ_INT(ss.blobs, 2);
+	CHECK_EQ_INT(ss.chunks, 2);
 	store_close(&st);
 	rm_store();
 }
