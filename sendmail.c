@@ -1,0 +1,698 @@
+/*
+ * sendmail.c — `brev sendmail`: read one message from stdin, complete its
+ * header (Received, and Date/Message-ID/From when missing), and hand it to
+ * the store: one store_deliver for every local account, store_queue_add for
+ * remote recipients (smtp_commit in smtp_msg.c, shared with the SMTP
+ * server). Exit 0 only after both commits.
+ *
+ * Unlike SMTP, this input is local: bare LF line ends are the norm and are
+ * turned into CRLF here. The whole header section is kept in memory
+ * (bounded by SENDMAIL_HDR_MAX) because -t must read To/Cc/Bcc and drop
+ * Bcc; the body goes to a spool. The total is bounded by
+ * limits.message_size. Whoever may run this can open the store, so the
+ * envelope sender is not checked against the invoking user.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "mailbox.h"
+#include "sendmail.h"
+#include "smtp.h"
+#include "spool.h"
+#include "util.h"
+
+#define SENDMAIL_HDR_MAX (1u << 20)  /* header section kept in memory */
+#define SENDMAIL_TOK_MAX 1024        /* one address in a header field */
+#define SENDMAIL_RCPT_MAX 1000
+
+/* A growable byte buffer with a hard cap. */
+struct buf {
+	char *p;
+	size_t len, cap, max;
+	int over;
+};
+
+static void buf_add(struct buf *b, const void *s, size_t n)
+{
+	if (b->over || b->len + n + 1 > b->max) {
+		b->over = 1;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 256;
+		while (c < b->len + n + 1)
+			c *= 2;
+		b->p = xrealloc(b->p, c);
+		b->cap = c;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void buf_puts(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* ---- RFC 5322 address lists (for -t) ---- */
+
+struct alist {
+	char tok[SENDMAIL_TOK_MAX + 1];
+	size_t len;
+	int over;
+	char angle[SENDMAIL_TOK_MAX + 1];
+	size_t alen;
+	int has_angle;
+	const char *domain;
+	int (*cb)(void *arg, const char *addr);
+	void *arg;
+	int count;
+};
+
+static void tok_add(char *t, size_t *len, int *over, char c)
+{
+	if (*len >= SENDMAIL_TOK_MAX)
+		*over = 1;
+	else
+		t[(*len)++] = c;
+}
+
+/* End of one element (comma, semicolon, end of the field). */
+static int alist_emit(struct alist *a)
+{
+	char *t = a->has_angle ? a->angle : a->tok;
+	size_t n = a->has_angle ? a->alen : a->len;
+	int rc = 0;
+	t[n] = 0;
+	/* obs-route in an angle address: "<@a,@b:user@c>" */
+	if (a->has_angle && n > 0 && t[0] == '@') {
+		char *colon = strchr(t, ':');
+		if (colon) {
+			n -= (size_t)(colon + 1 - t);
+			t = colon + 1;
+		}
+	}
+	if (n > 0 && !a->over) {
+		char addr[SENDMAIL_TOK_MAX + SMTP_DOMAIN_MAX + 2];
+		if (!memchr(t, '@', n) && a->domain)
+			snprintf(addr, sizeof addr, "%s@%s", t, a->domain);
+		else
+			snprintf(addr, sizeof addr, "%s", t);
+		a->count++;
+		rc = a->cb(a->arg, addr);
+	}
+	a->len = a->alen = 0;
+	a->has_angle = a->over = 0;
+	return rc;
+}
+
+/* Skip a comment starting at v[i] == '(' (nested, quoted-pairs). */
+static size_t skip_comment(const char *v, size_t n, size_t i)
+{
+	int depth = 0;
+	for (; i < n; i++) {
+		if (v[i] == '\\' && i + 1 < n)
+			i++;
+		else if (v[i] == '(')
+			depth++;
+		else if (v[i] == ')' && --depth == 0)
+			return i + 1;
+	}
+	return n;
+}
+
+int sendmail_addr_list(const char *v, size_t n, const char *domain,
+		       int (*cb)(void *arg, const char *addr), void *arg)
+{
+	struct alist *a = xcalloc(1, sizeof *a);
+	a->domain = domain;
+	a->cb = cb;
+	a->arg = arg;
+	int in_angle = 0, rc = 0;
+	size_t i = 0;
+	while (i < n && rc == 0) {
+		char c = v[i];
+		char *t = in_angle ? a->angle : a->tok;
+		size_t *len = in_angle ? &a->alen : &a->len;
+		if (c == '(') {
+			i = skip_comment(v, n, i);
+			continue;
+		}
+		if (c == '"') {
+			/* a quoted string is copied whole, quotes and all */
+			tok_add(t, len, &a->over, c);
+			for (i++; i < n && v[i] != '"'; i++) {
+				if (v[i] == '\\' && i + 1 < n)
+					tok_add(t, len, &a->over, v[i++]);
+				tok_add(t, len, &a->over, v[i]);
+			}
+			if (i < n)
+				tok_add(t, len, &a->over, '"');
+			i++;
+			continue;
+		}
+		i++;
+		if (in_angle) {
+			if (c == '>')
+				in_angle = 0;
+			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+				tok_add(t, len, &a->over, c);
+		} else if (c == '<') {
+			in_angle = 1;
+			a->has_angle = 1;
+			a->alen = 0;
+		} else if (c == ',' || c == ';') {
+			rc = alist_emit(a);
+		} else if (c == ':') {
+			a->len = 0; /* a group's display name */
+		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+			tok_add(t, len, &a->over, c);
+		}
+	}
+	if (rc == 0)
+		rc = alist_emit(a);
+	int count = a->count;
+	free(a);
+	return rc ? -1 : count;
+}
+
+/* ---- options ---- */
+
+struct opts {
+	int t;               /* -t */
+	int ignore_dots;     /* -i, -oi */
+	const char *from;    /* -f, -r */
+	const char *fullname;
+	int nargs;           /* recipients in argv[first..] */
+	int first;
+};
+
+static int usage(const char *why)
+{
+	fprintf(stderr, "brev: sendmail: %s\n", why);
+	fprintf(stderr, "usage: brev sendmail [-t] [-i] [-f FROM] [-F NAME] [RCPT...]\n");
+	return -1;
+}
+
+/* The value of "-xVALUE" or "-x VALUE". */
+static const char *opt_value(int argc, char **argv, int *i)
+{
+	if (argv[*i][2])
+		return argv[*i] + 2;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == 0)
+			break;
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		switch (a[1]) {
+		case 't':
+			if (a[2])
+				return usage("unknown option");
+			o->t = 1;
+			break;
+		case 'i':
+			o->ignore_dots = 1;
+			break;
+		case 'f':
+		case 'r':
+			if (!(o->from = opt_value(argc, argv, &i)))
+				return usage("-f needs an address");
+			break;
+		case 'F':
+			if (!(o->fullname = opt_value(argc, argv, &i)))
+				return usage("-F needs a name");
+			break;
+		case 'o':
+			/* -oi is the only one with a meaning here; -odi, -oem,
+			 * -oep, -om... (delivery and error modes) are moot. */
+			if (a[2] == 'i' && a[3] == 0)
+				o->ignore_dots = 1;
+			break;
+		case 'B':
+		case 'N':
+		case 'R':
+		case 'V':
+			if (!opt_value(argc, argv, &i))
+				return usage("option needs a value");
+			break;
+		case 'b':
+			if (strcmp(a, "-bm") != 0)
+				return usage("only -bm mode is supported");
+			break;
+		case 'e':
+		case 'v':
+		case 'U':
+		case 'G':
+		case 'n':
+			break;
+		default:
+			return usage("unknown option");
+		}
+	}
+	o->first = i;
+	o->nargs = argc - i;
+	return 0;
+}
+
+/* ---- reading the message ---- */
+
+struct reader {
+	FILE *f;
+	char buf[65536];
+	size_t off, len;
+	int eof;
+};
+
+/* The next piece of input: up to and including '\n' (*eol = 1), or as
+ * much of a longer line as fits the buffer. 0 at the end. */
+static size_t rd_piece(struct reader *r, const char **p, int *eol)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+		if (nl) {
+			*p = r->buf + r->off;
+			*eol = 1;
+			size_t n = (size_t)(nl + 1 - *p);
+			r->off += n;
+			return n;
+		}
+		if (r->eof || (r->off == 0 && r->len == sizeof r->buf)) {
+			*p = r->buf + r->off;
+			*eol = 0;
+			size_t n = r->len - r->off;
+			r->off = r->len;
+			return n;
+		}
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+		size_t got = fread(r->buf + r->len, 1, sizeof r->buf - r->len, r->f);
+		if (got == 0)
+			r->eof = 1;
+		r->len += got;
+	}
+}
+
+/* Is this the start of a header field line (ftext+ ":")? RFC 5322 2.2 */
+static int field_start(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && s[i] >= 33 && s[i] <= 126 && s[i] != ':')
+		i++;
+	return i > 0 && i < n && s[i] == ':';
+}
+
+struct message {
+	struct buf hdr;      /* the original header section, CRLF lines */
+	struct spool *body;  /* from the empty line on */
+	uint64_t total;
+};
+
+static int body_write(struct message *m, const char *s, size_t n)
+{
+	m->total += n;
+	return spool_write(m->body, s, n);
+}
+
+/* Read stdin into m. 0, or -1 with a message printed. */
+static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct message *m)
+{
+	struct reader *r = xcalloc(1, sizeof *r);
+	const char *p;
+	int eol, bol = 1, in_body = 0, rc = 0, last_eol = 1;
+	size_t n;
+	r->f = in;
+	m->hdr.max = SENDMAIL_HDR_MAX;
+	while ((n = rd_piece(r, &p, &eol)) > 0) {
+		size_t len = n - (size_t)eol;
+		if (eol && len > 0 && p[len - 1] == '\r')
+			len--; /* CRLF stays CRLF; bare LF becomes CRLF */
+		if (bol && eol && !o->ignore_dots && len == 1 && p[0] == '.')
+			break; /* sendmail(8): a lone dot ends the message */
+		if (!in_body && bol) {
+			int cont = len > 0 && (p[0] == ' ' || p[0] == '\t') && m->hdr.len > 0;
+			if (eol && len == 0) {
+				in_body = 1;
+			} else if (!cont && !field_start(p, len)) {
+				/* no header (or it ended without an empty line) */
+				in_body = 1;
+				body_write(m, "\r\n", 2);
+			}
+		}
+		if (in_body) {
+			body_write(m, p, len);
+			if (eol)
+				body_write(m, "\r\n", 2);
+		} else {
+			buf_add(&m->hdr, p, len);
+			if (eol)
+				buf_add(&m->hdr, "\r\n", 2);
+			m->total += len + 2 * (size_t)eol;
+		}
+		bol = eol;
+		last_eol = eol;
+		if (m->total > limit) {
+			fprintf(stderr, "brev: sendmail: message larger than limits.message_size\n");
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(in)) {
+		fprintf(stderr, "brev: sendmail: reading the message failed\n");
+		rc = -1;
+	}
+	if (rc == 0 && !last_eol) {
+		/* the input did not end with a line end: complete the line */
+		if (in_body)
+			body_write(m, "\r\n", 2);
+		else
+			buf_add(&m->hdr, "\r\n", 2);
+	}
+	if (rc == 0 && !in_body)
+		body_write(m, "\r\n", 2);
+	if (rc == 0 && m->hdr.over) {
+		fprintf(stderr, "brev: sendmail: header section too large\n");
+		rc = -1;
+	}
+	if (rc == 0 && spool_error(m->body)) {
+		fprintf(stderr, "brev: sendmail: cannot spool the message\n");
+		rc = -1;
+	}
+	free(r);
+	return rc;
+}
+
+/* ---- the header ---- */
+
+/* Calls fn for each field of the header section h: name and whole field
+ * (name through CRLF, continuation lines included). */
+static void fields_each(const struct buf *h,
+			void (*fn)(void *arg, const char *name, size_t nlen, const char *f,
+				   size_t flen),
+			void *arg)
+{
+	size_t i = 0;
+	while (i < h->len) {
+		size_t start = i;
+		do {
+			const char *nl = memchr(h->p + i, '\n', h->len - i);
+			i = nl ? (size_t)(nl - h->p) + 1 : h->len;
+		} while (i < h->len && (h->p[i] == ' ' || h->p[i] == '\t'));
+		const char *colon = memchr(h->p + start, ':', i - start);
+		size_t nlen = colon ? (size_t)(colon - (h->p + start)) : 0;
+		fn(arg, h->p + start, nlen, h->p + start, i - start);
+	}
+}
+
+struct hdr_scan {
+	const struct opts *o;
+	const char *domain;
+	struct buf out;            /* the header as it will be stored */
+	int has_from, has_date, has_msgid;
+	char **rcpts;
+	size_t nrcpts;
+	int bad;
+};
+
+static int name_is(const char *n, size_t len, const char *want)
+{
+	return len == strlen(want) && str_ncasecmp_ascii(n, want, len) == 0;
+}
+
+static int add_rcpt(void *arg, const char *addr)
+{
+	struct hdr_scan *h = arg;
+	if (h->nrcpts >= SENDMAIL_RCPT_MAX) {
+		h->bad = 1;
+		return -1;
+	}
+	h->rcpts = xrealloc(h->rcpts, (h->nrcpts + 1) * sizeof *h->rcpts);
+	h->rcpts[h->nrcpts++] = xstrdup(addr);
+	return 0;
+}
+
+static void scan_field(void *arg, const char *name, size_t nlen, const char *f, size_t flen)
+{
+	struct hdr_scan *h = arg;
+	int bcc = name_is(name, nlen, "Bcc");
+	h->has_from |= name_is(name, nlen, "From");
+	h->has_date |= name_is(name, nlen, "Date");
+	h->has_msgid |= name_is(name, nlen, "Message-ID");
+	if (h->o->t && (bcc || name_is(name, nlen, "To") || name_is(name, nlen, "Cc")))
+		sendmail_addr_list(f + nlen + 1, flen - nlen - 1, h->domain, add_rcpt, h);
+	if (!bcc) /* -t or not, Bcc never goes out (RFC 5322 3.6.3) */
+		buf_add(&h->out, f, flen);
+}
+
+/* A display name as a quoted-string (RFC 5322 3.2.4). */
+static void add_from(struct buf *b, const char *name, const char *addr)
+{
+	buf_puts(b, "From: ");
+	if (name && *name) {
+		buf_puts(b, "\"");
+		for (const char *p = name; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_add(b, "\\", 1);
+			if (*p != '\r' && *p != '\n')
+				buf_add(b, p, 1);
+		}
+		buf_puts(b, "\" ");
+	}
+	buf_puts(b, "<");
+	buf_puts(b, addr);
+	buf_puts(b, ">\r\n");
+}
+
+/* ---- recipients ---- */
+
+/* Put an address (already qualified) into the set; 0 or -1 (printed). */
+static int route_rcpt(const struct config *cfg, struct store *st, const char *text,
+		      struct smtp_rcptset *set)
+{
+	struct smtp_addr a;
+	size_t used;
+	if (smtp_path_parse(text, strlen(text), SP_NO_BRACKETS, &a, &used) != 0 ||
+	    used != strlen(text)) {
+		fprintf(stderr, "brev: sendmail: %s: not a valid address\n", text);
+		return -1;
+	}
+	if ((a.flags & SA_LITERAL) || !config_domain_is_local(cfg, smtp_addr_domain(&a))) {
+		smtp_rcptset_add_ext(set, a.addr);
+		return 0;
+	}
+	struct resolved *r = xcalloc(1, sizeof *r);
+	int rc = smtp_addr_routing_chars(&a) ? ST_NOTFOUND : store_resolve(st, a.addr, r);
+	if (rc == ST_OK) {
+		for (size_t i = 0; i < r->nusers; i++)
+			smtp_rcptset_add_user(set, r->users[i]);
+		for (size_t i = 0; i < r->nexternal; i++)
+			smtp_rcptset_add_ext(set, r->external[i]);
+	} else if (rc == ST_NOTFOUND)
+		fprintf(stderr, "brev: sendmail: %s: no such local user\n", a.addr);
+	else
+		fprintf(stderr, "brev: sendmail: %s: %s\n", a.addr, store_strerror(rc));
+	store_resolved_free(r);
+	free(r);
+	return rc == ST_OK ? 0 : -1;
+}
+
+/* One command-line argument: comma-separated addresses, bare names
+ * completed with the first local domain. */
+static int arg_rcpts(const char *arg, const char *domain, struct hdr_scan *h)
+{
+	char q[SENDMAIL_TOK_MAX];
+	while (*arg) {
+		size_t n = strcspn(arg, ",");
+		char *one = xstrndup(arg, n);
+		int rc = 0;
+		str_trim(one);
+		if (*one) {
+			int len = strchr(one, '@') ? snprintf(q, sizeof q, "%s", one)
+						   : snprintf(q, sizeof q, "%s@%s", one, domain);
+			if (len < 0 || (size_t)len >= sizeof q) {
+				fprintf(stderr, "brev: sendmail: %s: address too long\n", one);
+				rc = -1;
+			} else
+				rc = add_rcpt(h, q);
+		}
+		free(one);
+		if (rc < 0)
+			return -1;
+		arg += n;
+		if (*arg == ',')
+			arg++;
+	}
+	return 0;
+}
+
+/* ---- the command ---- */
+
+static int sender_addr(const struct opts *o, const char *domain, char *out, size_t cap)
+{
+	char user[64];
+	const char *f = o->from;
+	if (f && (strcmp(f, "<>") == 0 || *f == 0)) {
+		out[0] = 0; /* the null sender */
+		return 0;
+	}
+	if (f && strchr(f, '@')) {
+		struct smtp_addr a;
+		size_t used, n = strlen(f);
+		int br = f[0] == '<';
+		if (smtp_path_parse(f, n, br ? 0 : SP_NO_BRACKETS, &a, &used) != 0 || used != n) {
+			fprintf(stderr, "brev: sendmail: %s: not a valid sender address\n", f);
+			return -1;
+		}
+		str_copy(out, a.addr, cap);
+		return 0;
+	}
+	if (!f) {
+		local_username(user, sizeof user);
+		f = user;
+	}
+	if ((size_t)snprintf(out, cap, "%s@%s", f, domain) >= cap)
+		return -1;
+	return 0;
+}
+
+static int deliver(const struct config *cfg, struct store *st, const char *from,
+		   struct hdr_scan *h, struct message *m, const char *id)
+{
+	struct smtp_rcptset set = {0};
+	struct smtp_outcome o;
+	int rc = 1;
+	for (size_t i = 0; i < h->nrcpts; i++)
+		if (route_rcpt(cfg, st, h->rcpts[i], &set) < 0)
+			goto out;
+	/* Return-Path for the local copies only (RFC 5321 4.4). */
+	struct buf local = {.max = SENDMAIL_HDR_MAX + 4096};
+	buf_puts(&local, "Return-Path: <");
+	buf_puts(&local, from);
+	buf_puts(&local, ">\r\n");
+	size_t rp = local.len;
+	buf_add(&local, h->out.p, h->out.len);
+	int src = smtp_commit(st, from, &set, local.p, local.len, local.p + rp, local.len - rp,
+			      m->body, id, &o);
+	free(local.p);
+	if (src != ST_OK) {
+		fprintf(stderr, "brev: sendmail: cannot store the message: %s\n",
+			store_strerror(src));
+		goto out;
+	}
+	if (o.delivered == 0 && o.queued == 0) {
+		fprintf(stderr, "brev: sendmail: every recipient refused the message (quota)\n");
+		goto out;
+	}
+	if (o.quota + o.toobig + o.gone > 0)
+		fprintf(stderr, "brev: sendmail: %zu local recipient(s) refused the message (quota)\n",
+			o.quota + o.toobig + o.gone);
+	log_info("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id,
+		 from, h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
+	rc = 0;
+out:
+	smtp_rcptset_free(&set);
+	return rc;
+}
+
+/* Received, then the original fields minus Bcc, then what is missing. */
+static void build_header(const struct config *cfg, const struct opts *o, const char *from,
+			 const char *id, struct message *m, struct hdr_scan *h)
+{
+	char date[64], user[64], host[256];
+	smtp_date(date, sizeof date, time(NULL));
+	local_username(user, sizeof user);
+	str_copy(host, cfg->hostname[0] ? cfg->hostname : "localhost", sizeof host);
+	h->out.max = SENDMAIL_HDR_MAX + 4096;
+	buf_puts(&h->out, "Received: by ");
+	buf_puts(&h->out, host);
+	buf_puts(&h->out, " (brev sendmail, from userid ");
+	buf_puts(&h->out, user);
+	buf_puts(&h->out, ")\r\n\tid ");
+	buf_puts(&h->out, id);
+	buf_puts(&h->out, "; ");
+	buf_puts(&h->out, date);
+	buf_puts(&h->out, "\r\n");
+	fields_each(&m->hdr, scan_field, h);
+	if (!h->has_date) {
+		buf_puts(&h->out, "Date: ");
+		buf_puts(&h->out, date);
+		buf_puts(&h->out, "\r\n");
+	}
+	if (!h->has_msgid) {
+		buf_puts(&h->out, "Message-ID: <");
+		buf_puts(&h->out, id);
+		buf_puts(&h->out, "@");
+		buf_puts(&h->out, host);
+		buf_puts(&h->out, ">\r\n");
+	}
+	if (!h->has_from)
+		add_from(&h->out, o->fullname, from[0] ? from : "MAILER-DAEMON");
+}
+
+int sendmail_run(const struct config *cfg, struct store *st, int argc, char **argv, FILE *in)
+{
+	struct opts o;
+	struct message m = {0};
+	struct hdr_scan h = {0};
+	char domain[SMTP_DOMAIN_MAX + 1], from[STORE_ADDR_MAX + 1], id[17];
+	int rc = 1;
+	if (parse_opts(argc, argv, &o) < 0)
+		return 1;
+	smtp_first_domain(cfg->domains, domain, sizeof domain);
+	if (!domain[0]) {
+		fprintf(stderr, "brev: sendmail: no local domain configured\n");
+		return 1;
+	}
+	if (sender_addr(&o, domain, from, sizeof from) < 0)
+		return 1;
+	h.o = &o;
+	h.domain = domain;
+	for (int i = o.first; i < argc; i++)
+		if (arg_rcpts(argv[i], domain, &h) < 0)
+			goto out;
+	m.body = spool_new(SPOOL_MEM_DEFAULT);
+	if (read_message(in, &o, cfg->message_size ? cfg->message_size : UINT64_MAX, &m) < 0)
+		goto out;
+	smtp_make_id(id);
+	build_header(cfg, &o, from, id, &m, &h);
+	if (h.bad || h.out.over) {
+		fprintf(stderr, "brev: sendmail: too many recipients or header too large\n");
+		goto out;
+	}
+	if (h.nrcpts == 0) {
+		fprintf(stderr, "brev: sendmail: no recipients\n");
+		goto out;
+	}
+	rc = deliver(cfg, st, from, &h, &m, id);
+out:
+	for (size_t i = 0; i < h.nrcpts; i++)
+		free(h.rcpts[i]);
+	free(h.rcpts);
+	free(h.out.p);
+	free(m.hdr.p);
+	spool_free(&m.body);
+	return rc;
+}
+
+int sendmail_main(const struct config *cfg, struct store *st, int argc, char **argv)
+{
+	return sendmail_run(cfg, st, argc, argv, stdin);
+}
