@@ -60,10 +60,11 @@ enum {
 	DB_CHUNK, /* u64be blob id + u32be chunk no -> up to CHUNK_SIZE bytes */
 	DB_QUEUE, /* u64be queue id -> struct queue_rec + strings */
 	DB_QDUE,  /* u64be next_try + u64be queue id -> "" (due-order index) */
+	DB_TOMB,  /* u32be user + name of a deleted/renamed mailbox -> u32 uidnext */
 	DB_N
 };
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
-					   "msg",  "blob", "chunk", "queue", "qdue"};
+					   "msg",  "blob", "chunk", "queue", "qdue", "tomb"};
 
 /* ---- records (values are native-endian, like LMDB's own pages) ---- */
 
@@ -808,10 +809,42 @@ static int mbox_put(struct tx *t, const struct mbox *mb)
 	return 0;
 }
 
-static int mbox_del_key(struct tx *t, uint32_t user, const char *name)
+/* A mailbox name leaves (DELETE, RENAME): remember its UIDNEXT, so that a
+ * mailbox created under that name later continues above it. Its
+ * UIDVALIDITY changes anyway; this only makes "UIDs are never reused"
+ * hold per name as well, which is what clients that key caches by name
+ * alone (and users reading logs) expect. */
+static int mbox_del_key(struct tx *t, const struct mbox *mb)
 {
 	unsigned char k[4 + STORE_MBOX_MAX];
-	return db_del(t, DB_MBOX, k, mbox_key(k, user, name)) < 0 ? -1 : 0;
+	size_t kl = mbox_key(k, mb->user, mb->name);
+	uint32_t next = mb->r.uidnext, old = 0;
+	MDB_val v;
+	int r;
+	if (db_del(t, DB_MBOX, k, kl) < 0 || (r = db_get(t, DB_TOMB, k, kl, &v)) < 0)
+		return -1;
+	if (r == 0 && v.mv_size == sizeof old)
+		memcpy(&old, v.mv_data, sizeof old);
+	if (old > next)
+		next = old; /* a rename had put a mailbox with lower UIDs here */
+	return db_put(t, DB_TOMB, k, kl, &next, sizeof next, 0);
+}
+
+/* First UID for a mailbox created under name: above any earlier one. */
+static int tomb_uidnext(struct tx *t, uint32_t user, const char *name, uint32_t *uidnext)
+{
+	unsigned char k[4 + STORE_MBOX_MAX];
+	size_t kl = mbox_key(k, user, name);
+	MDB_val v;
+	int r = db_get(t, DB_TOMB, k, kl, &v);
+	*uidnext = 1;
+	if (r)
+		return r < 0 ? -1 : 0;
+	if (v.mv_size == sizeof *uidnext)
+		memcpy(uidnext, v.mv_data, sizeof *uidnext);
+	if (!*uidnext)
+		*uidnext = 1;
+	return db_del(t, DB_TOMB, k, kl) < 0 ? -1 : 0;
 }
 
 /* UIDVALIDITY: the creation time, but strictly above every value handed
@@ -840,11 +873,11 @@ static int mbox_new(struct tx *t, uint32_t user, const char *name, int special, 
 	memset(mb, 0, sizeof *mb);
 	mb->user = user;
 	str_copy(mb->name, name, sizeof mb->name);
-	if (meta_next(t, "next_mbox", &id) < 0 || uidvalidity_next(t, &mb->r.uidvalidity) < 0)
+	if (meta_next(t, "next_mbox", &id) < 0 || uidvalidity_next(t, &mb->r.uidvalidity) < 0 ||
+	    tomb_uidnext(t, user, name, &mb->r.uidnext) < 0)
 		return -1;
 	mb->r.version = 1;
 	mb->r.id = (uint32_t)id;
-	mb->r.uidnext = 1;
 	mb->r.special = (uint32_t)special;
 	mb->r.subscribed = subscribed ? 1 : 0;
 	mb->r.highestmodseq = 1;
@@ -1379,14 +1412,15 @@ static int op_user_del(struct tx *t, void *arg)
 		rc = mbox_get(t, a.id, names[i], &mb);
 		if (!rc)
 			rc = mbox_purge(t, &a, &mb);
-		if (!rc && mbox_del_key(t, a.id, names[i]) < 0)
+		if (!rc && mbox_del_key(t, &mb) < 0)
 			rc = ST_TEMP;
 	}
 	free(names);
 	if (rc)
 		return rc;
 	put32(k, a.id);
-	if (db_del(t, DB_ACCT, k, 4) < 0 || db_del(t, DB_CRED, k, 4) < 0 ||
+	if (db_del_prefix(t, DB_TOMB, k, 4) < 0 || db_del(t, DB_ACCT, k, 4) < 0 ||
+	    db_del(t, DB_CRED, k, 4) < 0 ||
 	    db_del(t, DB_ADDR, u->addr, strlen(u->addr)) < 0)
 		return ST_TEMP;
 	tx_touch(t, a.id);
@@ -1890,7 +1924,7 @@ static int op_mbox_delete(struct tx *t, void *arg)
 		rc = mbox_purge(t, &ac, &mb);
 	if (rc)
 		return rc;
-	if (mbox_del_key(t, a->user, a->name) < 0 || acct_put(t, &ac) < 0)
+	if (mbox_del_key(t, &mb) < 0 || acct_put(t, &ac) < 0)
 		return ST_TEMP;
 	tx_touch(t, a->user);
 	return ST_OK;
@@ -1908,13 +1942,14 @@ int store_mbox_delete(struct store *st, uint32_t user, const char *name)
 
 /* RFC 3501 6.3.5 for INBOX: its record (id, UIDVALIDITY, UIDs, messages)
  * moves to the new name untouched, and a fresh empty INBOX with a new
- * UIDVALIDITY takes its place. INBOX's inferiors stay where they are. */
+ * UIDVALIDITY (UIDs going on above the old ones) takes its place. INBOX's
+ * inferiors stay where they are. */
 static int rename_inbox(struct tx *t, struct mbox_args *a, struct mbox *old)
 {
 	struct mbox mb = *old, fresh;
 	str_copy(mb.name, a->name2, sizeof mb.name);
 	mb.r.special = MBOX_NORMAL;
-	if (mbox_put(t, &mb) < 0 ||
+	if (mbox_del_key(t, old) < 0 || mbox_put(t, &mb) < 0 ||
 	    mbox_new(t, a->user, "INBOX", MBOX_INBOX, (int)old->r.subscribed, &fresh) < 0)
 		return ST_TEMP;
 	return ST_OK;
@@ -1958,7 +1993,7 @@ static int rename_tree(struct tx *t, struct mbox_args *a)
 			rc = rename_inbox(t, a, &mb);
 			break; /* INBOX's inferiors do not move */
 		}
-		if (mbox_del_key(t, a->user, names[i]) < 0) {
+		if (mbox_del_key(t, &mb) < 0) {
 			rc = ST_TEMP;
 			break;
 		}

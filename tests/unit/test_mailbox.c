@@ -282,13 +282,29 @@ TEST(uids_monotonic)
 	CHECK_EQ_INT(store_mbox_create(st, u, "work", 0), ST_OK);
 	CHECK_EQ_INT(store_mbox_get(st, u, "work", &mi2), ST_OK);
 	CHECK(mi2.uidvalidity != mi.uidvalidity);
-	/* Rename keeps UIDVALIDITY and UIDNEXT. */
+	/* ... and its UIDs go on above the old ones all the same. */
+	CHECK_EQ_INT(mi2.uidnext, 2);
 	CHECK_EQ_INT(append_text(st, u, "work", "m\r\n", &uid), ST_OK);
+	CHECK_EQ_INT(uid, 2);
+	/* Rename keeps UIDVALIDITY and UIDNEXT. */
 	CHECK_EQ_INT(store_mbox_rename(st, u, "work", "play"), ST_OK);
 	CHECK_EQ_INT(store_mbox_get(st, u, "play", &mi), ST_OK);
 	CHECK_EQ_INT(mi.uidvalidity, mi2.uidvalidity);
 	CHECK_EQ_INT(append_text(st, u, "play", "m\r\n", &uid), ST_OK);
-	CHECK_EQ_INT(uid, 2);
+	CHECK_EQ_INT(uid, 3);
+	/* A name renamed away and created again goes on above it too. */
+	CHECK_EQ_INT(store_mbox_create(st, u, "work", 0), ST_OK);
+	CHECK_EQ_INT(append_text(st, u, "work", "m\r\n", &uid), ST_OK);
+	CHECK_EQ_INT(uid, 3);
+	/* Rename "play" (UIDNEXT 4) onto... no: a lower mailbox renamed over a
+	 * tombstone keeps the tombstone's high-water mark for later. */
+	CHECK_EQ_INT(store_mbox_create(st, u, "low", 0), ST_OK);
+	CHECK_EQ_INT(store_mbox_delete(st, u, "play"), ST_OK);
+	CHECK_EQ_INT(store_mbox_rename(st, u, "low", "play"), ST_OK);
+	CHECK_EQ_INT(store_mbox_delete(st, u, "play"), ST_OK);
+	CHECK_EQ_INT(store_mbox_create(st, u, "play", 0), ST_OK);
+	CHECK_EQ_INT(store_mbox_get(st, u, "play", &mi), ST_OK);
+	CHECK_EQ_INT(mi.uidnext, 4);
 	store_close(&st);
 	rm_store();
 }
@@ -663,8 +679,9 @@ TEST(mailbox_tree)
 	CHECK_EQ_INT(count_msgs(st, u, "INBOX"), 0);
 	CHECK_EQ_INT(store_mbox_get(st, u, "INBOX/keep", &mi), ST_OK);
 	CHECK_EQ_INT(store_mbox_get(st, u, "Saved/keep", &mi), ST_NOTFOUND);
-	/* Delivery still lands in the new INBOX. */
+	/* Delivery still lands in the new INBOX, UIDs above the old ones. */
 	CHECK_EQ_INT(append_text(st, u, NULL, "three\r\n", &uid), ST_OK);
+	CHECK_EQ_INT(uid, inbox_before.uidnext);
 	CHECK_EQ_INT(count_msgs(st, u, "INBOX"), 1);
 
 	/* Delete drops the messages. */
