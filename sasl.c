@@ -721,69 +721,76 @@ static int scram_server_nonce(struct sasl_session *s, char *dst, size_t cap)
 	return str_copy(dst, b, cap) < cap ? 0 : -1;
 }
 
-static int scram_first(struct sasl_session *s, const char *m, size_t n, char *out, size_t cap)
+/* gs2-header = gs2-cbind-flag "," [authzid] "," (RFC 5802 7). We do not
+ * offer SCRAM-SHA-256-PLUS, so "p=" (client requires channel binding) is
+ * refused; "y" (client could, but thinks we cannot) is right, as we indeed
+ * cannot (RFC 5802 6). Saves the header for c= and returns the length
+ * parsed, or -1. */
+static long scram_gs2(struct sasl_session *s, const char *m, const char *end, char *authz)
 {
-	const char *p = m, *end = m + n, *bare;
-	char authz[NAME_MAX_LEN + 1] = "";
-	size_t l;
-	/* gs2-cbind-flag. We do not offer SCRAM-SHA-256-PLUS, so "p=" (client
-	 * requires channel binding) is refused; "y" (client could, thinks we
-	 * cannot) is right as we indeed cannot (RFC 5802 6). */
-	if (n < 3 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
-		return SASL_BAD;
+	const char *p = m;
+	if (end - p < 3 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
+		return -1;
 	p += 2;
 	if (*p == 'a') {
 		if (end - p < 3 || p[1] != '=')
-			return SASL_BAD;
-		l = attr_len(p + 2, end);
+			return -1;
+		size_t l = attr_len(p + 2, end);
 		if (saslname_decode(p + 2, l, authz) < 0)
-			return SASL_BAD;
+			return -1;
 		p += 2 + l;
 	}
-	if (p >= end || *p != ',')
-		return SASL_BAD;
-	p++;
-	s->gs2_len = (size_t)(p - m);
-	if (s->gs2_len > SCRAM_GS2_MAX)
-		return SASL_BAD;
+	if (p >= end || *p != ',' || (size_t)(p + 1 - m) > SCRAM_GS2_MAX)
+		return -1;
+	s->gs2_len = (size_t)(p + 1 - m);
 	memcpy(s->gs2, m, s->gs2_len);
-	bare = p;
-	if ((size_t)(end - bare) > SCRAM_BARE_MAX)
-		return SASL_BAD;
-	/* "m=" is reserved for mandatory extensions we cannot know: fail (5.1). */
-	if (end - p < 2 || p[0] != 'n' || p[1] != '=')
-		return SASL_BAD;
+	return (long)s->gs2_len;
+}
+
+/* client-first-message-bare = username "," nonce ["," extensions]; a
+ * leading reserved "m=" (mandatory extension) falls out as a bad name
+ * attribute. Fills s->user and s->bare; returns the client nonce's length
+ * (it starts at *cnonce), or -1. */
+static long scram_bare(struct sasl_session *s, const char *p, const char *end,
+		       const char **cnonce)
+{
+	const char *bare = p;
+	size_t l;
+	if ((size_t)(end - bare) > SCRAM_BARE_MAX || end - p < 2 || p[0] != 'n' || p[1] != '=')
+		return -1;
 	l = attr_len(p + 2, end);
 	if (saslname_decode(p + 2, l, s->user) < 0)
-		return SASL_BAD;
+		return -1;
 	p += 2 + l;
 	if (end - p < 4 || memcmp(p, ",r=", 3) != 0)
-		return SASL_BAD;
+		return -1;
 	p += 3;
 	l = attr_len(p, end);
 	if (l < 1 || l > SCRAM_CNONCE_MAX)
-		return SASL_BAD;
+		return -1;
 	for (size_t i = 0; i < l; i++)
-		if (p[i] < 0x21 || p[i] > 0x7e)
-			return SASL_BAD;
-	const char *cnonce = p;
+		if (p[i] < 0x21 || p[i] > 0x7e)  /* printable, and ',' ended it */
+			return -1;
 	if (scram_extensions(p + l, end) < 0)
-		return SASL_BAD;
-	if (authz[0] && strcmp(authz, s->user) != 0) {
-		log_debug("sasl: SCRAM authzid differs from the user name, refused");
-		return SASL_FAIL;
-	}
+		return -1;
+	*cnonce = p;
 	s->bare_len = (size_t)(end - bare);
 	memcpy(s->bare, bare, s->bare_len);
 	s->bare[s->bare_len] = 0;
+	return (long)l;
+}
 
-	/* server-first-message = r=cnonce+snonce,s=salt,i=iter */
+/* server-first-message = "r=" cnonce snonce ",s=" salt ",i=" iterations */
+static int scram_server_first(struct sasl_session *s, const char *cnonce, size_t cl,
+			      char *out, size_t cap)
+{
 	char snonce[NONCE_MAX + 1], salt[B64_ENCLEN(16) + 1];
+	int k;
 	if (scram_server_nonce(s, snonce, sizeof snonce) < 0)
 		return SASL_BAD;
 	s->known = cred_for(s->lookup, s->arg, s->user, &s->cred);
 	b64_encode(s->cred.scram_salt, sizeof s->cred.scram_salt, salt);
-	int k = snprintf(s->chal, sizeof s->chal, "%.*s%s", (int)l, cnonce, snonce);
+	k = snprintf(s->chal, sizeof s->chal, "%.*s%s", (int)cl, cnonce, snonce);
 	if (k < 0 || (size_t)k >= sizeof s->chal)
 		return SASL_BAD;
 	s->chal_len = (size_t)k;
@@ -794,6 +801,21 @@ static int scram_first(struct sasl_session *s, const char *m, size_t n, char *ou
 	s->sfirst_len = (size_t)k;
 	s->phase = 1;
 	return put_b64(out, cap, s->sfirst, s->sfirst_len) < 0 ? SASL_BAD : SASL_CONTINUE;
+}
+
+static int scram_first(struct sasl_session *s, const char *m, size_t n, char *out, size_t cap)
+{
+	const char *end = m + n, *cnonce;
+	char authz[NAME_MAX_LEN + 1] = "";
+	long g = scram_gs2(s, m, end, authz), cl;
+	if (g < 0 || (cl = scram_bare(s, m + g, end, &cnonce)) < 0)
+		return SASL_BAD;
+	if (authz[0] && strcmp(authz, s->user) != 0) {
+		log_debug("sasl: SCRAM authzid differs from the user name, refused");
+		s->user[0] = 0;
+		return SASL_FAIL;
+	}
+	return scram_server_first(s, cnonce, (size_t)cl, out, cap);
 }
 
 /* HMAC-SHA-256(key, AuthMessage), RFC 5802 3:
