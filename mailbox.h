@@ -39,7 +39,8 @@ enum store_rc {
 const char *store_strerror(int rc);
 
 #define STORE_ADDR_MAX   254  /* RFC 5321 4.5.3.1.3 path limit */
-#define STORE_MBOX_MAX   512  /* bytes of a UTF-8 mailbox name */
+#define STORE_MBOX_MAX   512  /* bytes of a UTF-8 mailbox name (the store
+				 * accepts 507: LMDB's 511-byte key limit) */
 #define STORE_ALIAS_MAX  100  /* targets of one alias */
 #define STORE_KEYWORDS   64   /* keywords per mailbox */
 
