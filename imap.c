@@ -1,11 +1,1623 @@
-/* imap.c — placeholder until the imap issue lands; answers and closes. */
-#include "server.h"
+/*
+ * imap.c — the IMAP server session (RFC 9051 IMAP4rev2 and RFC 3501
+ * IMAP4rev1): greeting, the command table with the states each command is
+ * allowed in, authentication (LOGIN, AUTHENTICATE with SASL-IR), mailbox
+ * commands (LIST with LIST-EXTENDED/LIST-STATUS/SPECIAL-USE, STATUS,
+ * CREATE/DELETE/RENAME, SUBSCRIBE, APPEND with MULTIAPPEND/UIDPLUS),
+ * the selected state (the per-session snapshot of UIDs, untagged updates,
+ * EXPUNGE, COPY/MOVE, IDLE), and the session's one closing log line.
+ *
+ * It leaves the command syntax to imap_parse.c, FETCH/STORE to
+ * imap_fetch.c, SEARCH to imap_search.c, message structure to message.c,
+ * every byte of I/O to conn.c and all storage to mailbox.c.
+ */
+#include "imap.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "conn.h"
+#include "log.h"
+#include "sasl.h"
+#include "server.h"
+#include "spool.h"
+#include "util.h"
+
+#define IMAP_IDLE_MS (30 * 60 * 1000) /* RFC 9051 5.4: autologout >= 30 min */
+#define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
+
+/* ------------------------------------------------------------ output */
+
+static void out(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(struct imap_session *s, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	conn_write(s->c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	conn_write(s->c, "\r\n", 2);
+}
+
+static int expunge_allowed_after(const char *name);
+
+void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	/* Untagged updates go before the completion, while the command is
+	 * still in progress (RFC 9051 7.5.1). */
+	if (s->state == IS_SELECTED)
+		imap_sync(s, expunge_allowed_after(s->cmd.name));
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	conn_printf(s->c, "%s %s %s\r\n", s->cmd.tag, cond, buf);
+}
+
+static void put_mbuf(struct imap_session *s, const struct mbuf *b)
+{
+	if (b->len)
+		conn_write(s->c, b->p, b->len);
+}
+
+static int plain_ok(const struct imap_session *s)
+{
+	return conn_is_tls(s->c) || conn_is_loopback(s->c);
+}
+
+static int starttls_ok(const struct imap_session *s)
+{
+	return s->kind == LK_IMAP && s->srv->tls && !conn_is_tls(s->c);
+}
+
+static void capabilities(struct imap_session *s, struct mbuf *b)
+{
+	mbuf_puts(b, "IMAP4rev1 IMAP4rev2");
+	if (s->state == IS_NOTAUTH) {
+		if (starttls_ok(s))
+			mbuf_puts(b, " STARTTLS");
+		if (!plain_ok(s))
+			mbuf_puts(b, " LOGINDISABLED");
+		const char *m = sasl_mech_list(plain_ok(s));
+		while (m && *m) {
+			size_t n = strcspn(m, " ");
+			if (n) {
+				mbuf_puts(b, " AUTH=");
+				mbuf_add(b, m, n);
+			}
+			m += n;
+			while (*m == ' ')
+				m++;
+		}
+		mbuf_puts(b, " SASL-IR");
+	}
+	mbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
+		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
+		     " UTF8=ACCEPT");
+}
+
+/* ------------------------------------------------------- names, flags */
+
+/* A mailbox name argument to UTF-8 ("INBOX" in any case is INBOX). */
+static int mbox_arg(struct imap_session *s, const struct iarg *a, char *out_name, size_t cap)
+{
+	const char *raw = iarg_str(a);
+	if (!raw || (a->literal && strlen(raw) != a->len))
+		return -1;
+	if (s->utf8) {
+		if (str_copy(out_name, raw, cap) >= cap)
+			return -1;
+	} else if (mutf7_decode(raw, out_name, cap) < 0) {
+		/* Not valid modified UTF-7: take UTF-8 as it is (clients that
+		 * never ENABLE UTF8=ACCEPT still send it). */
+		if (str_copy(out_name, raw, cap) >= cap)
+			return -1;
+	}
+	size_t n = strlen(out_name);
+	while (n > 1 && out_name[n - 1] == '/')
+		out_name[--n] = 0;
+	if (str_casecmp_ascii(out_name, "INBOX") == 0)
+		memcpy(out_name, "INBOX", 6);
+	else if (str_ncasecmp_ascii(out_name, "INBOX/", 6) == 0)
+		memcpy(out_name, "INBOX", 5);
+	return 0;
+}
+
+static void mbox_out(struct imap_session *s, struct mbuf *b, const char *name)
+{
+	if (s->utf8) {
+		mbuf_imap_string(b, name, strlen(name), 1);
+		return;
+	}
+	struct mbuf m = {0};
+	mutf7_encode(name, &m);
+	mbuf_imap_string(b, m.p ? m.p : "", m.len, 0);
+	mbuf_free(&m);
+}
+
+static const char *const sysflags[] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+				       "\\Draft"};
+
+void imap_flags_out(struct imap_session *s, struct mbuf *b, uint32_t flags, uint64_t kw)
+{
+	int first = 1;
+	mbuf_puts(b, "(");
+	for (int i = 0; i < 5; i++)
+		if (flags & (1u << i)) {
+			if (!first)
+				mbuf_puts(b, " ");
+			mbuf_puts(b, sysflags[i]);
+			first = 0;
+		}
+	for (int i = 0; i < 64 && i < s->nkw; i++)
+		if (kw & ((uint64_t)1 << i)) {
+			if (!first)
+				mbuf_puts(b, " ");
+			mbuf_puts(b, s->kw[i]);
+			first = 0;
+		}
+	mbuf_puts(b, ")");
+}
+
+static int valid_keyword(const char *k)
+{
+	if (!*k || strlen(k) > 63)
+		return 0;
+	for (const char *p = k; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127 || strchr("(){%*\"\\]", *p))
+			return 0;
+	return 1;
+}
+
+int imap_parse_flags(const struct iarg *a, uint32_t *flags, const char **kw, size_t *nkw,
+		     size_t kwcap)
+{
+	const struct iarg *f = a && a->type == IA_LIST ? a->kids : a;
+	int single = a && a->type != IA_LIST;
+
+	*flags = 0;
+	*nkw = 0;
+	for (; f; f = single ? NULL : f->next) {
+		if (f->type != IA_ATOM)
+			return -1;
+		int found = 0;
+		for (int i = 0; i < 5; i++)
+			if (str_casecmp_ascii(f->s, sysflags[i]) == 0) {
+				*flags |= 1u << i;
+				found = 1;
+			}
+		if (found || str_casecmp_ascii(f->s, "\\Recent") == 0)
+			continue;
+		if (f->s[0] == '\\' || !valid_keyword(f->s))
+			return -1;
+		if (*nkw < kwcap)
+			kw[(*nkw)++] = f->s;
+	}
+	return 0;
+}
+
+static void kw_names_cb(void *arg, int index, const char *name)
+{
+	struct imap_session *s = arg;
+	if (index < 0 || index >= STORE_KEYWORDS)
+		return;
+	if (index >= s->nkw) {
+		s->kw = xrealloc(s->kw, sizeof *s->kw * (size_t)(index + 1));
+		for (int i = s->nkw; i <= index; i++)
+			s->kw[i] = NULL;
+		s->nkw = index + 1;
+	}
+	free(s->kw[index]);
+	s->kw[index] = xstrdup(name);
+}
+
+static void kw_clear(struct imap_session *s)
+{
+	for (int i = 0; i < s->nkw; i++)
+		free(s->kw[i]);
+	free(s->kw);
+	s->kw = NULL;
+	s->nkw = 0;
+}
+
+static int kw_load(struct imap_session *s)
+{
+	int old = s->nkw;
+	kw_clear(s);
+	store_mbox_keywords(s->srv->store, s->acct.id, s->mbox, kw_names_cb, s);
+	for (int i = 0; i < s->nkw; i++)
+		if (!s->kw[i])
+			s->kw[i] = xstrdup("$unknown");
+	return s->nkw != old;
+}
+
+static void flags_announce(struct imap_session *s);
+
+void imap_kw_refresh(struct imap_session *s)
+{
+	if (kw_load(s))
+		flags_announce(s);
+}
+
+static void flags_announce(struct imap_session *s)
+{
+	struct mbuf b = {0};
+	mbuf_puts(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (int i = 0; i < s->nkw; i++) {
+		mbuf_puts(&b, " ");
+		mbuf_puts(&b, s->kw[i]);
+	}
+	mbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (int i = 0; i < s->nkw; i++) {
+		mbuf_puts(&b, " ");
+		mbuf_puts(&b, s->kw[i]);
+	}
+	mbuf_puts(&b, s->readonly ? ")] Read-only\r\n" : " \\*)] Flags permitted\r\n");
+	put_mbuf(s, &b);
+	mbuf_free(&b);
+}
+
+/* ------------------------------------------------------ the snapshot */
+
+struct list_ctx {
+	struct imap_msg *v;
+	size_t n, cap;
+};
+
+static int list_cb(void *arg, const struct msg_info *m)
+{
+	struct list_ctx *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n].mi = *m;
+	l->v[l->n].expunged = 0;
+	l->n++;
+	return 0;
+}
+
+static int load_list(struct imap_session *s, struct list_ctx *l)
+{
+	memset(l, 0, sizeof *l);
+	return store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, list_cb, l);
+}
+
+static void snapshot_free(struct imap_session *s)
+{
+	free(s->msgs);
+	s->msgs = NULL;
+	s->nmsgs = s->capmsgs = 0;
+	kw_clear(s);
+	mime_free(&s->cache_tree);
+	s->cache_blob = 0;
+}
+
+static void fetch_flags_line(struct imap_session *s, size_t i, int with_uid)
+{
+	struct mbuf b = {0};
+	mbuf_printf(&b, "* %zu FETCH (", i + 1);
+	if (with_uid)
+		mbuf_printf(&b, "UID %u ", s->msgs[i].mi.uid);
+	mbuf_puts(&b, "FLAGS ");
+	imap_flags_out(s, &b, s->msgs[i].mi.flags, s->msgs[i].mi.keywords);
+	mbuf_puts(&b, ")\r\n");
+	put_mbuf(s, &b);
+	mbuf_free(&b);
+}
+
+/* Compare the snapshot with the store. New messages: EXISTS. Changed
+ * flags: FETCH FLAGS. Gone: EXPUNGE when allowed (RFC 9051 7.5.1: never
+ * during FETCH, STORE, SEARCH by sequence number), else marked. */
+void imap_sync(struct imap_session *s, int allow_expunge)
+{
+	struct mbox_info mi;
+	struct list_ctx l;
+	int pending = 0;
+
+	if (s->state != IS_SELECTED)
+		return;
+	for (size_t i = 0; i < s->nmsgs; i++)
+		pending |= s->msgs[i].expunged;
+	if (store_mbox_get(s->srv->store, s->acct.id, s->mbox, &mi) != ST_OK) {
+		mi.exists = 0;
+		mi.uidnext = s->seen_uidnext + 1;
+		mi.highestmodseq = s->seen_hms + 1;
+	}
+	if (!(pending && allow_expunge) && mi.exists == s->seen_exists &&
+	    mi.uidnext == s->seen_uidnext && mi.highestmodseq == s->seen_hms)
+		return;
+	if (load_list(s, &l) != ST_OK) {
+		free(l.v);
+		return;
+	}
+	s->seen_exists = mi.exists;
+	s->seen_uidnext = mi.uidnext;
+	s->seen_hms = mi.highestmodseq;
+	if (kw_load(s))
+		flags_announce(s);
+	/* Merge: both in ascending UID order. */
+	char *changed = xcalloc(s->nmsgs + 1, 1);
+	size_t j = 0;
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		while (j < l.n && l.v[j].mi.uid < s->msgs[i].mi.uid)
+			j++; /* cannot happen: new UIDs are above ours */
+		if (j < l.n && l.v[j].mi.uid == s->msgs[i].mi.uid) {
+			if (l.v[j].mi.flags != s->msgs[i].mi.flags ||
+			    l.v[j].mi.keywords != s->msgs[i].mi.keywords)
+				changed[i] = 1;
+			s->msgs[i].mi = l.v[j].mi;
+			j++;
+		} else {
+			s->msgs[i].expunged = 1;
+		}
+	}
+	uint32_t maxuid = s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0;
+	size_t old_n = s->nmsgs;
+	if (allow_expunge) {
+		/* Highest first, so no number we send has moved yet. */
+		for (size_t i = s->nmsgs; i-- > 0;)
+			if (s->msgs[i].expunged)
+				out(s, "* %zu EXPUNGE", i + 1);
+		size_t k = 0;
+		for (size_t i = 0; i < s->nmsgs; i++)
+			if (!s->msgs[i].expunged) {
+				changed[k] = changed[i];
+				s->msgs[k++] = s->msgs[i];
+			}
+		s->nmsgs = k;
+	}
+	size_t before = s->nmsgs;
+	for (size_t t = 0; t < l.n; t++) {
+		if (l.v[t].mi.uid <= maxuid)
+			continue;
+		if (s->nmsgs == s->capmsgs) {
+			s->capmsgs = s->capmsgs ? s->capmsgs * 2 : 64;
+			s->msgs = xrealloc(s->msgs, s->capmsgs * sizeof *s->msgs);
+		}
+		s->msgs[s->nmsgs++] = l.v[t];
+	}
+	if (s->nmsgs != before || s->nmsgs != old_n)
+		out(s, "* %zu EXISTS", s->nmsgs);
+	for (size_t i = 0; i < before; i++)
+		if (changed[i] && !s->msgs[i].expunged)
+			fetch_flags_line(s, i, s->rev2);
+	free(changed);
+	free(l.v);
+}
+
+size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, size_t **idx, int *bad)
+{
+	struct seqset ss;
+	size_t n = 0;
+
+	*idx = NULL;
+	*bad = 0;
+	if (!set || seqset_parse(set, &ss) < 0) {
+		*bad = 1;
+		return 0;
+	}
+	if (uid) {
+		seqset_resolve(&ss, s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0);
+	} else {
+		/* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
+		for (size_t i = 0; i < ss.n; i++)
+			if (ss.r[i][0] > s->nmsgs || ss.r[i][1] > s->nmsgs) {
+				*bad = 1;
+				seqset_free(&ss);
+				return 0;
+			}
+		seqset_resolve(&ss, (uint32_t)s->nmsgs);
+	}
+	*idx = xmalloc((s->nmsgs + 1) * sizeof **idx);
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (seqset_contains(&ss, uid ? s->msgs[i].mi.uid : (uint32_t)(i + 1)))
+			(*idx)[n++] = i;
+	seqset_free(&ss);
+	return n;
+}
+
+/* ------------------------------------------------- message sources */
+
+struct src_arg {
+	struct store *st;
+	uint64_t blob;
+};
+static __thread struct src_arg src_slot;
+
+static long store_src_read(void *arg, uint64_t off, void *buf, size_t n)
+{
+	struct src_arg *a = arg;
+	return store_msg_read(a->st, a->blob, off, buf, n);
+}
+
+void imap_msg_src(struct imap_session *s, const struct msg_info *mi, struct msg_src *src)
+{
+	src_slot.st = s->srv->store;
+	src_slot.blob = mi->blob;
+	src->read = store_src_read;
+	src->arg = &src_slot;
+	src->size = mi->size;
+}
+
+const struct mime_part *imap_tree(struct imap_session *s, const struct msg_info *mi)
+{
+	if (s->cache_tree && s->cache_blob == mi->blob)
+		return s->cache_tree;
+	struct msg_src src;
+	mime_free(&s->cache_tree);
+	imap_msg_src(s, mi, &src);
+	s->cache_tree = mime_parse(&src);
+	s->cache_blob = mi->blob;
+	return s->cache_tree;
+}
+
+/* --------------------------------------------------------- commands */
+
+static void cmd_capability(struct imap_session *s)
+{
+	struct mbuf b = {0};
+	mbuf_puts(&b, "* CAPABILITY ");
+	capabilities(s, &b);
+	mbuf_puts(&b, "\r\n");
+	put_mbuf(s, &b);
+	mbuf_free(&b);
+	imap_tagged(s, "OK", "CAPABILITY completed");
+}
+
+static void cmd_noop(struct imap_session *s)
+{
+	imap_sync(s, 1);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}
+
+static void cmd_logout(struct imap_session *s)
+{
+	out(s, "* BYE Logging out");
+	imap_tagged(s, "OK", "LOGOUT completed");
+	s->state = IS_LOGOUT;
+	s->reason = "logout";
+}
+
+static void cmd_id(struct imap_session *s)
+{
+	out(s, "* ID (\"name\" \"brev\")");
+	imap_tagged(s, "OK", "ID completed");
+}
+
+static void cmd_starttls(struct imap_session *s)
+{
+	if (!starttls_ok(s)) {
+		imap_tagged(s, "BAD", "STARTTLS not available");
+		return;
+	}
+	/* RFC 9051 6.2.1 / RFC 3207 5: nothing may follow STARTTLS in the
+	 * same packet; conn_starttls refuses when plaintext is buffered. */
+	if (conn_pending(s->c) > 0) {
+		imap_tagged(s, "BAD", "Plaintext after STARTTLS");
+		s->state = IS_LOGOUT;
+		s->reason = "starttls-injection";
+		return;
+	}
+	imap_tagged(s, "OK", "Begin TLS negotiation now");
+	conn_flush(s->c);
+	if (conn_starttls(s->c, s->srv->tls) < 0) {
+		s->state = IS_LOGOUT;
+		s->reason = "starttls-injection";
+	}
+}
+
+/* The account address for a login name: the address, or a bare local
+ * part when `domains` names exactly one domain. */
+static int login_address(struct imap_session *s, const char *name, char *addr, size_t cap)
+{
+	const char *d = s->srv->cfg ? s->srv->cfg->domains : NULL;
+	if (strchr(name, '@') || !d)
+		return str_copy(addr, name, cap) < cap ? 0 : -1;
+	while (*d == ' ')
+		d++;
+	size_t dl = strcspn(d, " ");
+	if (!dl || d[dl + strspn(d + dl, " ")] != 0)
+		return str_copy(addr, name, cap) < cap ? 0 : -1;
+	return (size_t)snprintf(addr, cap, "%s@%.*s", name, (int)dl, d) < cap ? 0 : -1;
+}
+
+static int account_get(struct imap_session *s, const char *name, struct account *a)
+{
+	char addr[STORE_ADDR_MAX + 1];
+	if (login_address(s, name, addr, sizeof addr) < 0)
+		return ST_NOTFOUND;
+	return store_user_get(s->srv->store, addr, a);
+}
+
+static void logged_in(struct imap_session *s, const struct account *a, const char *how)
+{
+	struct mbuf b = {0};
+	s->acct = *a;
+	explicit_bzero(&s->acct.cred, sizeof s->acct.cred);
+	str_copy(s->user, a->addr, sizeof s->user);
+	s->state = IS_AUTH;
+	s->watchfd = store_watch_open(s->srv->store, a->id);
+	auth_throttle_ok(conn_peer(s->c));
+	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
+	mbuf_puts(&b, "[CAPABILITY ");
+	capabilities(s, &b);
+	mbuf_puts(&b, "] Logged in");
+	imap_tagged(s, "OK", "%s", b.p);
+	mbuf_free(&b);
+}
+
+static void login_failed(struct imap_session *s, const char *name, const char *how)
+{
+	auth_throttle_fail(conn_peer(s->c));
+	log_info("imap auth failed user=%.100s method=%s peer=%s", name ? name : "?", how,
+		 conn_peer(s->c));
+	imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
+}
+
+static void cmd_login(struct imap_session *s)
+{
+	const char *u = iarg_str(iarg_nth(s->cmd.args, 0));
+	const char *p = iarg_str(iarg_nth(s->cmd.args, 1));
+	struct account *a;
+
+	if (!u || !p || s->cmd.args->nkids != 2) {
+		imap_tagged(s, "BAD", "LOGIN needs a user name and a password");
+		return;
+	}
+	if (!plain_ok(s)) {
+		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS: use STARTTLS");
+		return;
+	}
+	a = xmalloc(sizeof *a);
+	auth_throttle_wait(conn_peer(s->c));
+	int rc = account_get(s, u, a);
+	if (rc == ST_TEMP)
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+	else if (rc == ST_OK && cred_check(&a->cred, p) == 1)
+		logged_in(s, a, "LOGIN");
+	else
+		login_failed(s, u, "LOGIN");
+	explicit_bzero(a, sizeof *a);
+	free(a);
+}
+
+static int sasl_lookup(void *arg, const char *user, struct cred *outc)
+{
+	struct imap_session *s = arg;
+	struct account a;
+	if (account_get(s, user, &a) != ST_OK)
+		return -1;
+	*outc = a.cred;
+	explicit_bzero(&a, sizeof a);
+	return 0;
+}
+
+static void cmd_authenticate(struct imap_session *s)
+{
+	const char *mname = iarg_str(iarg_nth(s->cmd.args, 0));
+	const char *ir = iarg_str(iarg_nth(s->cmd.args, 1));
+	char outb[SASL_OUT_MAX + 1];
+	int mech = mname ? sasl_mech_parse(mname) : -1;
+
+	if (mech < 0) {
+		imap_tagged(s, "NO", "Unsupported mechanism");
+		return;
+	}
+	if ((mech == SASL_PLAIN || mech == SASL_LOGIN) && !plain_ok(s)) {
+		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Plaintext mechanism needs TLS");
+		return;
+	}
+	auth_throttle_wait(conn_peer(s->c));
+	struct sasl_session *ss = sasl_new(mech, s->srv->hostname ? s->srv->hostname : "brev",
+					   sasl_lookup, s);
+	const char *in = ir; /* RFC 4959: "=" is an empty initial response */
+	char *line;
+	for (;;) {
+		int rc = sasl_step(ss, in, outb, sizeof outb);
+		if (rc == SASL_CONTINUE || (rc == SASL_DONE && outb[0])) {
+			conn_printf(s->c, "+ %s\r\n", outb);
+			conn_flush(s->c);
+			ssize_t n = conn_getline(s->c, &line, SASL_IN_MAX + 2, NULL);
+			if (n == -1) {
+				sasl_free(&ss);
+				s->state = IS_LOGOUT;
+				s->reason = "eof";
+				return;
+			}
+			if (n == -2 || (n == 1 && line[0] == '*')) {
+				imap_tagged(s, "BAD", n == -2 ? "Response too long"
+							      : "Authentication cancelled");
+				sasl_free(&ss);
+				return;
+			}
+			if (rc == SASL_DONE) {
+				rc = n == 0 ? SASL_DONE : SASL_BAD;
+			} else {
+				in = line;
+				continue;
+			}
+		}
+		if (rc == SASL_DONE) {
+			struct account a;
+			if (account_get(s, sasl_user(ss), &a) == ST_OK)
+				logged_in(s, &a, mname);
+			else
+				login_failed(s, sasl_user(ss), mname);
+			explicit_bzero(&a, sizeof a);
+		} else if (rc == SASL_FAIL) {
+			login_failed(s, NULL, mname);
+		} else if (rc == SASL_CANCEL) {
+			imap_tagged(s, "BAD", "Authentication cancelled");
+		} else {
+			imap_tagged(s, "BAD", "Malformed SASL response");
+		}
+		break;
+	}
+	sasl_free(&ss);
+}
+
+static void cmd_enable(struct imap_session *s)
+{
+	struct mbuf b = {0};
+	mbuf_puts(&b, "* ENABLED");
+	for (struct iarg *a = s->cmd.args->kids; a; a = a->next) {
+		if (iarg_is_atom(a, "IMAP4REV2") && !s->rev2) {
+			s->rev2 = 1;
+			mbuf_puts(&b, " IMAP4rev2");
+		} else if (iarg_is_atom(a, "UTF8=ACCEPT") && !s->utf8) {
+			s->utf8 = 1;
+			mbuf_puts(&b, " UTF8=ACCEPT");
+		}
+	}
+	mbuf_puts(&b, "\r\n");
+	put_mbuf(s, &b);
+	mbuf_free(&b);
+	imap_tagged(s, "OK", "ENABLE completed");
+}
+
+static void cmd_namespace(struct imap_session *s)
+{
+	out(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_tagged(s, "OK", "NAMESPACE completed");
+}
+
+static void unselect(struct imap_session *s)
+{
+	snapshot_free(s);
+	s->mbox[0] = 0;
+	s->state = IS_AUTH;
+}
+
+static void cmd_select(struct imap_session *s)
+{
+	int examine = strcmp(s->cmd.name, "EXAMINE") == 0;
+	char name[STORE_MBOX_MAX + 1];
+	struct mbox_info mi;
+	struct list_ctx l;
+
+	if (s->state == IS_SELECTED) {
+		unselect(s);
+		/* RFC 9051 7.1: [CLOSED]; rev1 clients ignore the unknown code. */
+		out(s, "* OK [CLOSED] Previous mailbox closed");
+	}
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	int rc = store_mbox_get(s->srv->store, s->acct.id, name, &mi);
+	if (rc != ST_OK) {
+		imap_tagged(s, "NO", rc == ST_NOTFOUND ? "[NONEXISTENT] No such mailbox"
+						       : "[UNAVAILABLE] Try again later");
+		return;
+	}
+	str_copy(s->mbox, name, sizeof s->mbox);
+	if (load_list(s, &l) != ST_OK) {
+		free(l.v);
+		s->mbox[0] = 0;
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	s->msgs = l.v;
+	s->nmsgs = l.n;
+	s->capmsgs = l.cap;
+	s->readonly = examine;
+	s->uidvalidity = mi.uidvalidity;
+	s->seen_exists = mi.exists;
+	s->seen_uidnext = mi.uidnext;
+	s->seen_hms = mi.highestmodseq;
+	s->state = IS_SELECTED;
+	kw_load(s);
+	flags_announce(s);
+	out(s, "* %zu EXISTS", s->nmsgs);
+	if (!s->rev2) {
+		out(s, "* 0 RECENT");
+		for (size_t i = 0; i < s->nmsgs; i++)
+			if (!(s->msgs[i].mi.flags & FL_SEEN)) {
+				out(s, "* OK [UNSEEN %zu] First unseen", i + 1);
+				break;
+			}
+	}
+	out(s, "* OK [UIDVALIDITY %u] UIDs valid", mi.uidvalidity);
+	out(s, "* OK [UIDNEXT %u] Predicted next UID", mi.uidnext);
+	imap_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
+		    s->cmd.name);
+}
+
+static const char *store_no(int rc)
+{
+	switch (rc) {
+	case ST_NOTFOUND: return "[NONEXISTENT] No such mailbox";
+	case ST_EXISTS: return "[ALREADYEXISTS] Mailbox already exists";
+	case ST_QUOTA: return "[OVERQUOTA] Quota exceeded";
+	case ST_TOOBIG: return "[TOOBIG] Message too large";
+	case ST_INVALID: return "[CANNOT] Not allowed";
+	default: return "[UNAVAILABLE] Try again later";
+	}
+}
+
+static void cmd_create(struct imap_session *s)
+{
+	char name[STORE_MBOX_MAX + 1];
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	int special = MBOX_NORMAL;
+	/* RFC 6154 3: CREATE name (USE (\Sent)) */
+	const struct iarg *opt = iarg_nth(s->cmd.args, 1);
+	if (opt && opt->type == IA_LIST && iarg_is_atom(opt->kids, "USE") && opt->kids->next &&
+	    opt->kids->next->type == IA_LIST) {
+		static const char *const roles[] = {NULL, NULL, "\\Drafts", "\\Sent", "\\Junk",
+						    "\\Trash", "\\Archive"};
+		for (const struct iarg *u = opt->kids->next->kids; u; u = u->next)
+			for (int i = 2; i < 7; i++)
+				if (iarg_is_atom(u, roles[i]))
+					special = i;
+	}
+	int rc = store_mbox_create(s->srv->store, s->acct.id, name, special);
+	if (rc == ST_OK)
+		imap_tagged(s, "OK", "CREATE completed");
+	else
+		imap_tagged(s, "NO", "%s", store_no(rc));
+}
+
+static void cmd_delete(struct imap_session *s)
+{
+	char name[STORE_MBOX_MAX + 1];
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	if (s->state == IS_SELECTED && strcmp(name, s->mbox) == 0) {
+		unselect(s);
+		out(s, "* OK [CLOSED] Mailbox deleted");
+	}
+	int rc = store_mbox_delete(s->srv->store, s->acct.id, name);
+	if (rc == ST_OK)
+		imap_tagged(s, "OK", "DELETE completed");
+	else
+		imap_tagged(s, "NO", "%s", store_no(rc));
+}
+
+static void cmd_rename(struct imap_session *s)
+{
+	char a[STORE_MBOX_MAX + 1], b[STORE_MBOX_MAX + 1];
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), a, sizeof a) < 0 ||
+	    mbox_arg(s, iarg_nth(s->cmd.args, 1), b, sizeof b) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	int rc = store_mbox_rename(s->srv->store, s->acct.id, a, b);
+	if (rc == ST_OK)
+		imap_tagged(s, "OK", "RENAME completed");
+	else
+		imap_tagged(s, "NO", "%s", store_no(rc));
+}
+
+static void cmd_subscribe(struct imap_session *s)
+{
+	char name[STORE_MBOX_MAX + 1];
+	int on = strcmp(s->cmd.name, "SUBSCRIBE") == 0;
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	int rc = store_mbox_subscribe(s->srv->store, s->acct.id, name, on);
+	if (rc == ST_OK || (!on && rc == ST_NOTFOUND))
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	else
+		imap_tagged(s, "NO", "%s", store_no(rc));
+}
+
+/* ---- LIST ---- */
+
+/* RFC 9051 6.3.9: '*' matches anything, '%' anything but the delimiter. */
+static int wild_match(const char *p, const char *n, int depth)
+{
+	if (depth > 64)
+		return 0;
+	for (; *p; p++) {
+		if (*p == '*' || *p == '%') {
+			while (p[1] == '*' || p[1] == '%')
+				p++;
+			int star = *p == '*';
+			if (!p[1]) /* trailing wildcard */
+				return star || !strchr(n, '/');
+			for (const char *t = n;; t++) {
+				if (wild_match(p + 1, t, depth + 1))
+					return 1;
+				if (!*t || (!star && *t == '/'))
+					return 0;
+			}
+		}
+		if (*p != *n)
+			return 0;
+		n++;
+	}
+	return *n == 0;
+}
+
+struct lbox {
+	struct mbox_info mi;
+	int exists;
+};
+struct lctx {
+	struct lbox *v;
+	size_t n, cap;
+};
+
+static void lbox_add(struct lctx *l, const struct mbox_info *mi, int exists)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].mi.name, mi->name) == 0) {
+			if (exists) {
+				l->v[i].mi = *mi;
+				l->v[i].exists = 1;
+			}
+			return;
+		}
+	if (l->n >= 100000)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n].mi = *mi;
+	l->v[l->n].exists = exists;
+	l->n++;
+}
+
+static void lbox_cb(void *arg, const struct mbox_info *mi)
+{
+	lbox_add(arg, mi, 1);
+}
+
+static int lbox_cmp(const void *a, const void *b)
+{
+	const struct lbox *x = a, *y = b;
+	int xi = strcmp(x->mi.name, "INBOX") == 0, yi = strcmp(y->mi.name, "INBOX") == 0;
+	if (xi != yi)
+		return yi - xi;
+	return strcmp(x->mi.name, y->mi.name);
+}
+
+static int has_children(const struct lctx *l, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->v[i].mi.name, name, n) == 0 && l->v[i].mi.name[n] == '/')
+			return 1;
+	return 0;
+}
+
+static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
+			 struct mbuf *b);
+
+static void cmd_list(struct imap_session *s)
+{
+	int lsub = strcmp(s->cmd.name, "LSUB") == 0;
+	struct iarg *a = s->cmd.args->kids;
+	int sel_sub = 0, sel_special = 0, ret_sub = lsub, ret_children = 1;
+	const struct iarg *ret_status = NULL;
+	char ref[STORE_MBOX_MAX + 1], pat[STORE_MBOX_MAX * 2 + 2];
+	const char *pats[32];
+	size_t npats = 0;
+
+	if (a && a->type == IA_LIST && !lsub) { /* RFC 5258 selection options */
+		for (struct iarg *o = a->kids; o; o = o->next) {
+			if (iarg_is_atom(o, "SUBSCRIBED"))
+				sel_sub = ret_sub = 1;
+			else if (iarg_is_atom(o, "SPECIAL-USE"))
+				sel_special = 1;
+			else if (!iarg_is_atom(o, "RECURSIVEMATCH") && !iarg_is_atom(o, "REMOTE")) {
+				imap_tagged(s, "BAD", "Unknown LIST selection option");
+				return;
+			}
+		}
+		a = a->next;
+	}
+	if (!a || !iarg_str(a) || !a->next) {
+		imap_tagged(s, "BAD", "LIST needs a reference and a pattern");
+		return;
+	}
+	if (mbox_arg(s, a, ref, sizeof ref) < 0 && *iarg_str(a)) {
+		imap_tagged(s, "BAD", "Invalid reference");
+		return;
+	}
+	if (!*iarg_str(a))
+		ref[0] = 0;
+	a = a->next;
+	if (a->type == IA_LIST && !lsub) {
+		for (struct iarg *p = a->kids; p && npats < ARRAY_LEN(pats); p = p->next)
+			if (iarg_str(p))
+				pats[npats++] = iarg_str(p);
+	} else if (iarg_str(a)) {
+		pats[npats++] = iarg_str(a);
+	}
+	if (npats == 0) {
+		imap_tagged(s, "BAD", "Invalid pattern");
+		return;
+	}
+	a = a->next;
+	if (a && iarg_is_atom(a, "RETURN") && a->next && a->next->type == IA_LIST) {
+		for (struct iarg *o = a->next->kids; o; o = o->next) {
+			if (iarg_is_atom(o, "SUBSCRIBED"))
+				ret_sub = 1;
+			else if (iarg_is_atom(o, "CHILDREN") || iarg_is_atom(o, "SPECIAL-USE"))
+				ret_children = 1;
+			else if (iarg_is_atom(o, "STATUS") && o->next && o->next->type == IA_LIST)
+				ret_status = (o = o->next);
+			else {
+				imap_tagged(s, "BAD", "Unknown LIST return option");
+				return;
+			}
+		}
+	} else if (a) {
+		imap_tagged(s, "BAD", "Unexpected LIST argument");
+		return;
+	}
+	/* RFC 9051 6.3.9: LIST "" "" asks for the delimiter. */
+	if (npats == 1 && !*pats[0]) {
+		out(s, "* %s (\\Noselect) \"/\" \"\"", lsub ? "LSUB" : "LIST");
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		return;
+	}
+	struct lctx l = {0};
+	if (store_mbox_list(s->srv->store, s->acct.id, lbox_cb, &l) != ST_OK) {
+		free(l.v);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	/* Parents that are not mailboxes themselves still show (\NonExistent). */
+	size_t real = l.n;
+	for (size_t i = 0; i < real; i++) {
+		struct mbox_info pm;
+		memset(&pm, 0, sizeof pm);
+		str_copy(pm.name, l.v[i].mi.name, sizeof pm.name);
+		char *slash;
+		while ((slash = strrchr(pm.name, '/')) != NULL) {
+			*slash = 0;
+			lbox_add(&l, &pm, 0);
+		}
+	}
+	qsort(l.v, l.n, sizeof *l.v, lbox_cmp);
+	static const char *const roles[] = {"", "", "\\Drafts", "\\Sent", "\\Junk", "\\Trash",
+					    "\\Archive"};
+	for (size_t i = 0; i < l.n; i++) {
+		const struct lbox *m = &l.v[i];
+		int match = 0;
+		for (size_t p = 0; p < npats && !match; p++) {
+			char dec[STORE_MBOX_MAX + 1];
+			const char *pp = pats[p];
+			if (!s->utf8 && mutf7_decode(pp, dec, sizeof dec) == 0)
+				pp = dec;
+			snprintf(pat, sizeof pat, "%s%s", ref, pp);
+			if (str_ncasecmp_ascii(pat, "INBOX", 5) == 0 && (!pat[5] || pat[5] == '/'))
+				memcpy(pat, "INBOX", 5);
+			match = wild_match(pat, m->mi.name, 0);
+		}
+		if (!match)
+			continue;
+		if ((sel_sub || lsub) && !(m->exists && m->mi.subscribed))
+			continue;
+		if (sel_special && !(m->exists && m->mi.special > MBOX_INBOX))
+			continue;
+		struct mbuf b = {0};
+		mbuf_printf(&b, "* %s (", lsub ? "LSUB" : "LIST");
+		int first = 1;
+#define ATTR(x)                                                                                    \
+	do {                                                                                       \
+		if (!first)                                                                        \
+			mbuf_puts(&b, " ");                                                        \
+		mbuf_puts(&b, x);                                                                  \
+		first = 0;                                                                         \
+	} while (0)
+		if (!m->exists)
+			ATTR(lsub ? "\\Noselect" : "\\NonExistent");
+		if (ret_children && !lsub)
+			ATTR(has_children(&l, m->mi.name) ? "\\HasChildren" : "\\HasNoChildren");
+		if (m->exists && m->mi.special > MBOX_INBOX && m->mi.special < 7)
+			ATTR(roles[m->mi.special]);
+		if (ret_sub && !lsub && m->exists && m->mi.subscribed)
+			ATTR("\\Subscribed");
+#undef ATTR
+		mbuf_puts(&b, ") \"/\" ");
+		mbox_out(s, &b, m->mi.name);
+		mbuf_puts(&b, "\r\n");
+		if (ret_status && m->exists)
+			status_items(s, ret_status, m->mi.name, &b);
+		put_mbuf(s, &b);
+		mbuf_free(&b);
+	}
+	free(l.v);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}
+
+struct stat_ctx {
+	uint32_t deleted;
+};
+
+static int count_deleted(void *arg, const struct msg_info *m)
+{
+	struct stat_ctx *c = arg;
+	if (m->flags & FL_DELETED)
+		c->deleted++;
+	return 0;
+}
+
+/* "* STATUS name (ITEM n ...)\r\n" into b; empty if the mailbox is gone. */
+static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
+			 struct mbuf *b)
+{
+	struct mbox_info mi;
+	if (store_mbox_get(s->srv->store, s->acct.id, name, &mi) != ST_OK)
+		return;
+	mbuf_puts(b, "* STATUS ");
+	mbox_out(s, b, name);
+	mbuf_puts(b, " (");
+	int first = 1;
+	for (const struct iarg *it = items->kids; it; it = it->next) {
+		if (!first)
+			mbuf_puts(b, " ");
+		first = 0;
+		if (iarg_is_atom(it, "MESSAGES"))
+			mbuf_printf(b, "MESSAGES %u", mi.exists);
+		else if (iarg_is_atom(it, "UIDNEXT"))
+			mbuf_printf(b, "UIDNEXT %u", mi.uidnext);
+		else if (iarg_is_atom(it, "UIDVALIDITY"))
+			mbuf_printf(b, "UIDVALIDITY %u", mi.uidvalidity);
+		else if (iarg_is_atom(it, "UNSEEN"))
+			mbuf_printf(b, "UNSEEN %u", mi.unseen);
+		else if (iarg_is_atom(it, "RECENT"))
+			mbuf_puts(b, "RECENT 0");
+		else if (iarg_is_atom(it, "SIZE"))
+			mbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
+		else if (iarg_is_atom(it, "DELETED")) {
+			struct stat_ctx c = {0};
+			store_msg_list(s->srv->store, s->acct.id, name, 1, count_deleted, &c);
+			mbuf_printf(b, "DELETED %u", c.deleted);
+		} else
+			first = 1;
+	}
+	mbuf_puts(b, ")\r\n");
+}
+
+static int status_items_ok(const struct iarg *items)
+{
+	static const char *const ok[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
+					 "RECENT", "SIZE", "DELETED"};
+	if (!items || items->type != IA_LIST || !items->kids)
+		return 0;
+	for (const struct iarg *it = items->kids; it; it = it->next) {
+		int good = 0;
+		for (size_t i = 0; i < ARRAY_LEN(ok); i++)
+			good |= iarg_is_atom(it, ok[i]);
+		if (!good)
+			return 0;
+	}
+	return 1;
+}
+
+static void cmd_status(struct imap_session *s)
+{
+	char name[STORE_MBOX_MAX + 1];
+	const struct iarg *items = iarg_nth(s->cmd.args, 1);
+	struct mbuf b = {0};
+
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0 ||
+	    !status_items_ok(items)) {
+		imap_tagged(s, "BAD", "STATUS needs a mailbox and a list of known items");
+		return;
+	}
+	imap_sync(s, 0);
+	status_items(s, items, name, &b);
+	if (!b.len) {
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	put_mbuf(s, &b);
+	mbuf_free(&b);
+	imap_tagged(s, "OK", "STATUS completed");
+}
+
+/* ---- APPEND ---- */
+
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* RFC 9051 9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " d"). */
+static int64_t parse_datetime(const char *s)
+{
+	int d, y, h, mi, se, zh;
+	char mon[4], sign;
+	if (strlen(s) < 25 || sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &d, mon, &y, &h, &mi, &se,
+				     &sign, &zh) != 8)
+		return -1;
+	int m = -1;
+	for (int i = 0; i < 12; i++)
+		if (str_casecmp_ascii(mon, months[i]) == 0)
+			m = i;
+	if (m < 0 || d < 1 || d > 31 || y < 1970 || y > 9999 || h > 23 || mi > 59 || se > 60 ||
+	    (sign != '+' && sign != '-'))
+		return -1;
+	struct tm tm = {.tm_mday = d, .tm_mon = m, .tm_year = y - 1900, .tm_hour = h,
+			.tm_min = mi, .tm_sec = se};
+	int64_t t = (int64_t)timegm(&tm);
+	int64_t off = (zh / 100) * 3600 + (zh % 100) * 60;
+	return sign == '+' ? t - off : t + off;
+}
+
+static void cmd_append(struct imap_session *s)
+{
+	char name[STORE_MBOX_MAX + 1];
+	struct iarg *a = s->cmd.args->kids;
+	uint32_t uidv = 0, uids[64];
+	size_t nuids = 0;
+
+	if (mbox_arg(s, a, name, sizeof name) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	struct mbox_info mi;
+	int rc = store_mbox_get(s->srv->store, s->acct.id, name, &mi);
+	if (rc != ST_OK) {
+		imap_tagged(s, "NO", "%s", rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox"
+							     : store_no(rc));
+		return;
+	}
+	a = a->next;
+	if (!a) {
+		imap_tagged(s, "BAD", "APPEND needs a message");
+		return;
+	}
+	/* RFC 3502: one or more (flags, date, message) groups. */
+	while (a) {
+		uint32_t flags = 0;
+		const char *kw[STORE_KEYWORDS];
+		size_t nkw = 0;
+		int64_t date = 0;
+		if (a->type == IA_LIST) {
+			if (imap_parse_flags(a, &flags, kw, &nkw, ARRAY_LEN(kw)) < 0) {
+				imap_tagged(s, "BAD", "Invalid flag list");
+				return;
+			}
+			a = a->next;
+		}
+		if (a && a->type == IA_STRING && !a->literal) {
+			date = parse_datetime(a->s);
+			if (date < 0) {
+				imap_tagged(s, "BAD", "Invalid date-time");
+				return;
+			}
+			a = a->next;
+		}
+		if (!a || a->type != IA_STRING || !a->literal) {
+			imap_tagged(s, "BAD", "APPEND needs a message literal");
+			return;
+		}
+		struct spool *sp = a->sp;
+		struct spool *tmp = NULL;
+		if (!sp) {
+			tmp = spool_new(SPOOL_MEM_DEFAULT);
+			spool_write(tmp, a->s, a->len);
+			sp = tmp;
+		}
+		if (spool_size(sp) == 0) {
+			spool_free(&tmp);
+			imap_tagged(s, "NO", "Empty message");
+			return;
+		}
+		struct msg_in m = {.body = sp, .internaldate = date, .flags = flags,
+				   .keywords = kw, .nkeywords = nkw};
+		uint32_t uid = 0;
+		rc = store_append(s->srv->store, s->acct.id, name, &m, &uidv, &uid);
+		spool_free(&tmp);
+		if (rc != ST_OK) {
+			imap_tagged(s, "NO", "%s", store_no(rc));
+			return;
+		}
+		if (nuids < ARRAY_LEN(uids))
+			uids[nuids++] = uid;
+		a = a->next;
+	}
+	imap_sync(s, 0);
+	struct mbuf b = {0};
+	for (size_t i = 0; i < nuids; i++)
+		mbuf_printf(&b, "%s%u", i ? "," : "", uids[i]);
+	imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidv, b.p ? b.p : "0");
+	mbuf_free(&b);
+}
+
+/* ---- selected state ---- */
+
+static void cmd_check(struct imap_session *s)
+{
+	imap_sync(s, 1);
+	imap_tagged(s, "OK", "CHECK completed");
+}
+
+static int expunge_deleted(struct imap_session *s, const struct seqset *only)
+{
+	struct list_ctx l;
+	int rc = load_list(s, &l);
+	if (rc == ST_OK) {
+		uint32_t *uids = xmalloc((l.n + 1) * sizeof *uids);
+		size_t n = 0;
+		for (size_t i = 0; i < l.n; i++)
+			if ((l.v[i].mi.flags & FL_DELETED) &&
+			    (!only || seqset_contains(only, l.v[i].mi.uid)))
+				uids[n++] = l.v[i].mi.uid;
+		if (n)
+			rc = store_msg_expunge(s->srv->store, s->acct.id, s->mbox, uids, n);
+		free(uids);
+	}
+	free(l.v);
+	return rc;
+}
+
+static void cmd_expunge(struct imap_session *s, int uid)
+{
+	struct seqset ss = {0};
+	if (s->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (uid) {
+		const char *set = iarg_str(iarg_nth(s->cmd.args, 0));
+		if (!set || seqset_parse(set, &ss) < 0) {
+			imap_tagged(s, "BAD", "Invalid UID set");
+			return;
+		}
+		seqset_resolve(&ss, s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0);
+	}
+	int rc = expunge_deleted(s, uid ? &ss : NULL);
+	seqset_free(&ss);
+	imap_sync(s, 1);
+	if (rc == ST_OK)
+		imap_tagged(s, "OK", "EXPUNGE completed");
+	else
+		imap_tagged(s, "NO", "%s", store_no(rc));
+}
+
+static void cmd_close(struct imap_session *s)
+{
+	int unsel = strcmp(s->cmd.name, "UNSELECT") == 0;
+	if (!unsel && !s->readonly)
+		expunge_deleted(s, NULL); /* RFC 9051 6.4.1: silently */
+	unselect(s);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}
+
+static void cmd_copy(struct imap_session *s, int uid)
+{
+	int move = strstr(s->cmd.name, "MOVE") != NULL;
+	char dst[STORE_MBOX_MAX + 1];
+	size_t *idx, n;
+	int bad;
+
+	if (mbox_arg(s, iarg_nth(s->cmd.args, 1), dst, sizeof dst) < 0) {
+		imap_tagged(s, "BAD", "Invalid mailbox name");
+		return;
+	}
+	if (move && s->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &idx, &bad);
+	if (bad) {
+		free(idx);
+		imap_tagged(s, "BAD", "Invalid sequence set");
+		return;
+	}
+	struct mbox_info mi;
+	int rc = store_mbox_get(s->srv->store, s->acct.id, dst, &mi);
+	if (rc != ST_OK) {
+		free(idx);
+		imap_tagged(s, "NO", "%s", rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox"
+							     : store_no(rc));
+		return;
+	}
+	if (n == 0) {
+		free(idx);
+		imap_tagged(s, "OK", "Nothing to do");
+		return;
+	}
+	uint32_t *src = xmalloc(n * sizeof *src), *dstu = xcalloc(n, sizeof *dstu), uidv = 0;
+	for (size_t i = 0; i < n; i++)
+		src[i] = s->msgs[idx[i]].mi.uid;
+	free(idx);
+	rc = store_msg_copy(s->srv->store, s->acct.id, s->mbox, dst, src, n, move, &uidv, dstu);
+	if (rc != ST_OK) {
+		imap_tagged(s, "NO", "%s", store_no(rc));
+	} else {
+		struct mbuf a = {0}, b = {0};
+		for (size_t i = 0; i < n; i++)
+			if (dstu[i]) {
+				mbuf_printf(&a, "%s%u", a.len ? "," : "", src[i]);
+				mbuf_printf(&b, "%s%u", b.len ? "," : "", dstu[i]);
+			}
+		if (move) {
+			/* RFC 6851 4.3: COPYUID goes in an untagged OK before the EXPUNGEs. */
+			if (a.len)
+				out(s, "* OK [COPYUID %u %s %s] Moved", uidv, a.p, b.p);
+			imap_sync(s, 1);
+			imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		} else {
+			imap_sync(s, !uid ? 0 : 1);
+			if (a.len)
+				imap_tagged(s, "OK", "[COPYUID %u %s %s] COPY completed", uidv, a.p,
+					    b.p);
+			else
+				imap_tagged(s, "OK", "COPY completed");
+		}
+		mbuf_free(&a);
+		mbuf_free(&b);
+	}
+	free(src);
+	free(dstu);
+}
+
+static void drain_watch(struct imap_session *s)
+{
+	uint64_t v;
+	struct pollfd p = {.fd = s->watchfd, .events = POLLIN};
+	if (s->watchfd >= 0 && poll(&p, 1, 0) == 1)
+		(void)!read(s->watchfd, &v, sizeof v);
+}
+
+static void cmd_idle(struct imap_session *s)
+{
+	char *line;
+	int64_t deadline = now_ms() + IMAP_IDLE_MS;
+
+	drain_watch(s);
+	imap_sync(s, 1);
+	conn_puts(s->c, "+ idling\r\n");
+	conn_flush(s->c);
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			out(s, "* BYE Autologout; idle for too long");
+			s->state = IS_LOGOUT;
+			s->reason = "idle-timeout";
+			return;
+		}
+		int w = conn_wait(s->c, s->watchfd, (int)(left > 60000 ? 60000 : left));
+		if (w == 2) {
+			drain_watch(s);
+			imap_sync(s, 1);
+			conn_flush(s->c);
+			continue;
+		}
+		if (w == 0) {
+			/* A periodic look catches changes whose wake-up was lost. */
+			imap_sync(s, 1);
+			conn_flush(s->c);
+			continue;
+		}
+		if (w < 0) {
+			s->state = IS_LOGOUT;
+			s->reason = "eof";
+			return;
+		}
+		ssize_t n = conn_getline(s->c, &line, IMAP_LINE_MAX, NULL);
+		if (n == -1) {
+			s->state = IS_LOGOUT;
+			s->reason = "eof";
+			return;
+		}
+		if (n == 4 && str_ncasecmp_ascii(line, "DONE", 4) == 0)
+			imap_tagged(s, "OK", "IDLE terminated");
+		else
+			imap_tagged(s, "BAD", "Expected DONE");
+		return;
+	}
+}
+
+static void cmd_fetch(struct imap_session *s) { imap_cmd_fetch(s, 0); }
+static void cmd_uid_fetch(struct imap_session *s) { imap_cmd_fetch(s, 1); }
+static void cmd_store_(struct imap_session *s) { imap_cmd_store(s, 0); }
+static void cmd_uid_store(struct imap_session *s) { imap_cmd_store(s, 1); }
+static void cmd_search(struct imap_session *s) { imap_cmd_search(s, 0); }
+static void cmd_uid_search(struct imap_session *s) { imap_cmd_search(s, 1); }
+static void cmd_copy_(struct imap_session *s) { cmd_copy(s, 0); }
+static void cmd_uid_copy(struct imap_session *s) { cmd_copy(s, 1); }
+static void cmd_expunge_(struct imap_session *s) { cmd_expunge(s, 0); }
+static void cmd_uid_expunge(struct imap_session *s) { cmd_expunge(s, 1); }
+
+#define S_NA (1 << IS_NOTAUTH)
+#define S_AU (1 << IS_AUTH)
+#define S_SE (1 << IS_SELECTED)
+#define S_ANY (S_NA | S_AU | S_SE)
+
+static const struct {
+	const char *name;
+	int states;
+	int min_args;
+	void (*fn)(struct imap_session *);
+} commands[] = {
+	{"CAPABILITY", S_ANY, 0, cmd_capability},
+	{"NOOP", S_ANY, 0, cmd_noop},
+	{"LOGOUT", S_ANY, 0, cmd_logout},
+	{"ID", S_ANY, 1, cmd_id},
+	{"STARTTLS", S_NA, 0, cmd_starttls},
+	{"LOGIN", S_NA, 2, cmd_login},
+	{"AUTHENTICATE", S_NA, 1, cmd_authenticate},
+	{"ENABLE", S_AU | S_SE, 1, cmd_enable},
+	{"SELECT", S_AU | S_SE, 1, cmd_select},
+	{"EXAMINE", S_AU | S_SE, 1, cmd_select},
+	{"CREATE", S_AU | S_SE, 1, cmd_create},
+	{"DELETE", S_AU | S_SE, 1, cmd_delete},
+	{"RENAME", S_AU | S_SE, 2, cmd_rename},
+	{"SUBSCRIBE", S_AU | S_SE, 1, cmd_subscribe},
+	{"UNSUBSCRIBE", S_AU | S_SE, 1, cmd_subscribe},
+	{"LIST", S_AU | S_SE, 2, cmd_list},
+	{"LSUB", S_AU | S_SE, 2, cmd_list},
+	{"NAMESPACE", S_AU | S_SE, 0, cmd_namespace},
+	{"STATUS", S_AU | S_SE, 2, cmd_status},
+	{"APPEND", S_AU | S_SE, 2, cmd_append},
+	{"IDLE", S_AU | S_SE, 0, cmd_idle},
+	{"CHECK", S_SE, 0, cmd_check},
+	{"CLOSE", S_SE, 0, cmd_close},
+	{"UNSELECT", S_SE, 0, cmd_close},
+	{"EXPUNGE", S_SE, 0, cmd_expunge_},
+	{"UID EXPUNGE", S_SE, 1, cmd_uid_expunge},
+	{"SEARCH", S_SE, 1, cmd_search},
+	{"UID SEARCH", S_SE, 1, cmd_uid_search},
+	{"FETCH", S_SE, 2, cmd_fetch},
+	{"UID FETCH", S_SE, 2, cmd_uid_fetch},
+	{"STORE", S_SE, 3, cmd_store_},
+	{"UID STORE", S_SE, 3, cmd_uid_store},
+	{"COPY", S_SE, 2, cmd_copy_},
+	{"UID COPY", S_SE, 2, cmd_uid_copy},
+	{"MOVE", S_SE, 2, cmd_copy_},
+	{"UID MOVE", S_SE, 2, cmd_uid_copy},
+};
+
+/* ------------------------------------------------------- the session */
+
+static ssize_t in_getline(void *arg, char **line, size_t max)
+{
+	struct imap_session *s = arg;
+	ssize_t n = conn_getline(s->c, line, max, NULL);
+	return n;
+}
+
+static int in_read_n(void *arg, void *buf, size_t n)
+{
+	struct imap_session *s = arg;
+	return conn_read_n(s->c, buf, n);
+}
+
+static int in_read_spool(void *arg, struct spool *sp, uint64_t n)
+{
+	struct imap_session *s = arg;
+	return conn_read_n_spool(s->c, sp, n);
+}
+
+static void in_cont(void *arg)
+{
+	struct imap_session *s = arg;
+	conn_puts(s->c, "+ Ready for literal data\r\n");
+	conn_flush(s->c);
+}
+
+static void dispatch(struct imap_session *s)
+{
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		if (strcmp(commands[i].name, s->cmd.name) != 0)
+			continue;
+		if (!(commands[i].states & (1 << s->state))) {
+			imap_tagged(s, "BAD", "%s not allowed now", s->cmd.name);
+			return;
+		}
+		if (s->cmd.args->nkids < (size_t)commands[i].min_args) {
+			imap_tagged(s, "BAD", "%s: missing arguments", s->cmd.name);
+			return;
+		}
+		commands[i].fn(s);
+		return;
+	}
+	imap_tagged(s, "BAD", "Unknown command");
+}
+
+/* Commands after which untagged EXPUNGE may not follow (RFC 9051 7.5.1). */
+static int expunge_allowed_after(const char *name)
+{
+	return strcmp(name, "FETCH") != 0 && strcmp(name, "STORE") != 0 &&
+	       strcmp(name, "SEARCH") != 0;
+}
 
 void imap_serve(struct server *srv, struct conn *c, int kind)
 {
-	(void)srv;
-	(void)kind;
-	conn_puts(c, "* BYE not yet implemented\r\n");
+	struct imap_session *s = xcalloc(1, sizeof *s);
+	int bads = 0;
+
+	s->srv = srv;
+	s->c = c;
+	s->kind = kind;
+	s->watchfd = -1;
+	s->reason = "eof";
+	s->in = (struct imap_in){in_getline, in_read_n, in_read_spool, in_cont, s,
+				 srv->cfg ? srv->cfg->message_size : 50u << 20};
+	conn_set_timeout(c, IMAP_IDLE_MS);
+	{
+		struct mbuf b = {0};
+		mbuf_puts(&b, "* OK [CAPABILITY ");
+		capabilities(s, &b);
+		mbuf_puts(&b, "] brev IMAP ready\r\n");
+		put_mbuf(s, &b);
+		mbuf_free(&b);
+	}
 	conn_flush(c);
+	while (s->state != IS_LOGOUT) {
+		int rc = imap_cmd_read(&s->in, &s->cmd);
+		if (rc < 0) {
+			if (s->cmd.err[0]) {
+				out(s, "* BYE %s", s->cmd.err);
+				s->reason = "protocol";
+			} else {
+				s->reason = conn_error(c) == CONN_TIMEOUT ? "timeout" : "eof";
+			}
+			imap_cmd_clear(&s->cmd);
+			break;
+		}
+		if (rc > 0) {
+			imap_tagged(s, s->cmd.no ? "NO" : "BAD", "%s", s->cmd.err);
+			if (++bads >= IMAP_BAD_MAX) {
+				out(s, "* BYE Too many errors");
+				s->reason = "errors";
+				s->state = IS_LOGOUT;
+			}
+		} else {
+			bads = 0;
+			log_debug("imap %s cmd %s", s->user[0] ? s->user : "-", s->cmd.name);
+			dispatch(s);
+		}
+		imap_cmd_clear(&s->cmd);
+		if (conn_flush(c) < 0 || conn_error(c)) {
+			if (s->state != IS_LOGOUT)
+				s->reason = conn_error(c) == CONN_TIMEOUT ? "timeout" : "eof";
+			break;
+		}
+	}
+	conn_flush(c);
+	log_info("imap session end peer=%s user=%s reason=%s", conn_peer(c),
+		 s->user[0] ? s->user : "-", s->reason);
+	if (s->watchfd >= 0)
+		store_watch_close(srv->store, s->acct.id, s->watchfd);
+	snapshot_free(s);
+	free(s);
 }

@@ -1,0 +1,155 @@
+/*
+ * imap.h — internal to the IMAP server (imap*.c): the command reader and
+ * argument tree (imap_parse.c), sequence sets, modified UTF-7, the session
+ * every handler receives (imap.c), FETCH/STORE (imap_fetch.c) and SEARCH
+ * (imap_search.c). Not a contract for other modules: server.h is.
+ */
+#ifndef BREV_IMAP_H
+#define BREV_IMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mailbox.h"
+#include "message.h"
+
+struct spool;
+struct conn;
+struct server;
+
+/* ---- limits ---- */
+#define IMAP_LINE_MAX 65536           /* one command line (RFC 7162 3 asks >= 8192) */
+#define IMAP_LITERAL_SMALL (64 * 1024) /* a literal outside APPEND */
+#define IMAP_CMD_MAX (512 * 1024)     /* all of one non-APPEND command */
+#define IMAP_ARGS_MAX 20000           /* tokens of one command */
+#define IMAP_DEPTH_MAX 16             /* parenthesis nesting */
+#define IMAP_SEQ_RANGES_MAX 20000
+#define IMAP_TAG_MAX 64
+
+/* ---- argument tree ---- */
+enum { IA_ATOM, IA_STRING, IA_LIST };
+struct iarg {
+	int type;
+	int literal;          /* IA_STRING came as a literal ({n} or ~{n}) */
+	char *s;              /* NUL-terminated (atoms, strings); may hold NULs if literal */
+	size_t len;
+	struct spool *sp;     /* big APPEND literal: the bytes are here, s is NULL */
+	struct iarg *kids;    /* IA_LIST: first child */
+	struct iarg *next;
+	size_t nkids;
+};
+
+struct imap_cmd {
+	char tag[IMAP_TAG_MAX + 1];
+	char name[32];        /* upper case; "UID FETCH" for UID commands */
+	struct iarg *args;    /* IA_LIST of the arguments */
+	int no;               /* error answer is NO (e.g. [TOOBIG]) instead of BAD */
+	char err[160];
+	uint64_t bytes;
+	size_t ntok;
+};
+
+/* Where the reader's bytes come from: the session's conn, or a test. */
+struct imap_in {
+	ssize_t (*getline)(void *arg, char **line, size_t max); /* -1 error, -2 too long */
+	int (*read_n)(void *arg, void *buf, size_t n);
+	int (*read_spool)(void *arg, struct spool *sp, uint64_t n);
+	void (*cont)(void *arg);       /* send "+ Ready for literal" and flush */
+	void *arg;
+	uint64_t big_max;              /* largest APPEND literal (limits.message_size) */
+};
+
+/* Read one command. 0: cmd filled. 1: bad input, answer cmd->tag (or "*")
+ * BAD/NO cmd->err and go on. -1: connection gone or unrecoverable (a
+ * non-synchronizing literal beyond every limit); cmd->err may hold a BYE
+ * text. Free with imap_cmd_clear() in every case. */
+int imap_cmd_read(struct imap_in *in, struct imap_cmd *cmd);
+void imap_cmd_clear(struct imap_cmd *cmd);
+void iarg_free(struct iarg **ap);
+/* The i-th child (0-based) of a list or NULL. */
+struct iarg *iarg_nth(const struct iarg *list, size_t i);
+/* astring/nstring as C string: atom or string text; NULL otherwise. */
+const char *iarg_str(const struct iarg *a);
+int iarg_is_atom(const struct iarg *a, const char *upper);
+
+/* ---- sequence sets (RFC 9051 9 sequence-set) ---- */
+struct seqset {
+	uint32_t (*r)[2];     /* ranges lo..hi, 0 stands for '*' before resolving */
+	size_t n;
+};
+/* Parse "1,3:5,7:*"; 0 or -1 (bad syntax, a 0, too many ranges). */
+int seqset_parse(const char *s, struct seqset *out);
+/* Replace '*' by star (the largest number in use; 0 if empty), order
+ * every range lo<=hi, sort and merge. */
+void seqset_resolve(struct seqset *s, uint32_t star);
+int seqset_contains(const struct seqset *s, uint32_t v);
+void seqset_free(struct seqset *s);
+
+/* ---- modified UTF-7 (RFC 3501 5.1.3) ---- */
+/* Decode into UTF-8; -1 if malformed or longer than cap-1. */
+int mutf7_decode(const char *in, char *out, size_t cap);
+void mutf7_encode(const char *utf8, struct mbuf *out);
+
+/* ---- the session ---- */
+enum imap_state { IS_NOTAUTH, IS_AUTH, IS_SELECTED, IS_LOGOUT };
+
+struct imap_msg {
+	struct msg_info mi;
+	int expunged;         /* gone from the store, EXPUNGE not yet sent */
+};
+
+struct imap_session {
+	struct server *srv;
+	struct conn *c;
+	int kind;
+	int state;
+	struct account acct;
+	int utf8, rev2;       /* ENABLEd */
+	char mbox[STORE_MBOX_MAX + 1];
+	int readonly;
+	uint32_t uidvalidity;
+	struct imap_msg *msgs;  /* the snapshot: seq = index + 1 */
+	size_t nmsgs, capmsgs;
+	uint32_t seen_uidnext, seen_exists;
+	uint64_t seen_hms;
+	char **kw;              /* keyword names of the mailbox, index = bit */
+	int nkw;
+	int watchfd;
+	struct imap_in in;
+	struct imap_cmd cmd;
+	uint64_t cache_blob;    /* MIME tree of the last message looked at */
+	struct mime_part *cache_tree;
+	const char *reason;
+	char user[STORE_ADDR_MAX + 1];
+};
+
+/* imap.c */
+void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Bring the snapshot up to date and tell the client (RFC 9051 7.4.1:
+ * EXPUNGE only when allowed). */
+void imap_sync(struct imap_session *s, int allow_expunge);
+/* Message numbers (or UIDs when uid) of the set, as snapshot indexes. */
+size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, size_t **idx, int *bad);
+void imap_flags_out(struct imap_session *s, struct mbuf *b, uint32_t flags, uint64_t kw);
+/* Flag list argument: system flags to *flags, keyword names to kw[]. -1 bad. */
+int imap_parse_flags(const struct iarg *a, uint32_t *flags, const char **kw, size_t *nkw,
+		     size_t kwcap);
+struct msg_src;
+void imap_msg_src(struct imap_session *s, const struct msg_info *mi, struct msg_src *src);
+const struct mime_part *imap_tree(struct imap_session *s, const struct msg_info *mi);
+
+/* Reload keyword names; announce FLAGS when they changed. */
+void imap_kw_refresh(struct imap_session *s);
+
+/* imap_fetch.c */
+void imap_cmd_fetch(struct imap_session *s, int uid);
+void imap_cmd_store(struct imap_session *s, int uid);
+
+/* imap_search.c */
+void imap_cmd_search(struct imap_session *s, int uid);
+/* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */
+int64_t imap_parse_date(const char *s);
+
+#endif

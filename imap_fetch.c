@@ -1,0 +1,639 @@
+/*
+ * imap_fetch.c — FETCH and STORE (RFC 9051 6.4.5, 6.4.6; RFC 3516 BINARY).
+ *
+ * FETCH items are parsed once into a small list, then each message is
+ * answered in one FETCH response. Message bytes are streamed from the
+ * store in chunks (a BODY[] of 50 MB costs one 16 KiB buffer); only
+ * synthesized sections (HEADER.FIELDS, BINARY) are built in memory, and
+ * those are bounded by the header limit or the part's size. The MIME tree
+ * of the message comes from message.c (cached per session).
+ */
+#include "imap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "server.h"
+#include "util.h"
+
+enum { FI_FLAGS, FI_UID, FI_INTERNALDATE, FI_SIZE, FI_ENVELOPE, FI_BODY, FI_BODYSTRUCTURE,
+       FI_SECTION, FI_RFC822, FI_RFC822_HEADER, FI_RFC822_TEXT, FI_BINARY, FI_BINARY_SIZE };
+enum { SP_NONE, SP_HEADER, SP_FIELDS, SP_FIELDS_NOT, SP_TEXT, SP_MIME };
+
+#define FETCH_ITEMS_MAX 64
+#define FETCH_FIELDS_MAX 64
+
+struct fitem {
+	int kind;
+	int peek;
+	uint32_t part[MIME_DEPTH_MAX];
+	size_t npart;
+	int spec;
+	char *fields[FETCH_FIELDS_MAX];
+	size_t nfields;
+	int partial;
+	uint64_t off, len;
+	char label[512];      /* "BODY[1.HEADER.FIELDS (FROM)]" as answered */
+};
+
+struct fetch {
+	struct fitem it[FETCH_ITEMS_MAX];
+	size_t n;
+	int sets_seen;
+};
+
+static void fetch_clear(struct fetch *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		for (size_t k = 0; k < f->it[i].nfields; k++)
+			free(f->it[i].fields[k]);
+	f->n = 0;
+}
+
+static struct fitem *add(struct fetch *f, int kind)
+{
+	if (f->n >= FETCH_ITEMS_MAX)
+		return NULL;
+	struct fitem *it = &f->it[f->n++];
+	memset(it, 0, sizeof *it);
+	it->kind = kind;
+	return it;
+}
+
+/* "1.2.HEADER.FIELDS (A B)" inside the brackets. */
+static int parse_section(struct fitem *it, const char *s, const char *e)
+{
+	while (s < e && *s >= '0' && *s <= '9') {
+		uint64_t v = 0;
+		while (s < e && *s >= '0' && *s <= '9') {
+			v = v * 10 + (uint64_t)(*s++ - '0');
+			if (v > UINT32_MAX)
+				return -1;
+		}
+		if (v == 0 || it->npart >= MIME_DEPTH_MAX)
+			return -1;
+		it->part[it->npart++] = (uint32_t)v;
+		if (s < e && *s == '.')
+			s++;
+		else
+			break;
+	}
+	size_t n = (size_t)(e - s);
+	if (n == 0) {
+		if (s > e - 0 && it->npart && s[-1] == '.')
+			return -1;
+		it->spec = SP_NONE;
+		return 0;
+	}
+	if (n == 6 && str_ncasecmp_ascii(s, "HEADER", 6) == 0) {
+		it->spec = SP_HEADER;
+	} else if (n == 4 && str_ncasecmp_ascii(s, "TEXT", 4) == 0) {
+		it->spec = SP_TEXT;
+	} else if (n == 4 && str_ncasecmp_ascii(s, "MIME", 4) == 0 && it->npart) {
+		it->spec = SP_MIME;
+	} else if (str_ncasecmp_ascii(s, "HEADER.FIELDS", 13) == 0) {
+		s += 13;
+		it->spec = SP_FIELDS;
+		if (s + 4 <= e && str_ncasecmp_ascii(s, ".NOT", 4) == 0) {
+			it->spec = SP_FIELDS_NOT;
+			s += 4;
+		}
+		if (s + 2 > e || s[0] != ' ' || s[1] != '(' || e[-1] != ')')
+			return -1;
+		s += 2;
+		e--;
+		while (s < e) {
+			while (s < e && *s == ' ')
+				s++;
+			const char *w = s;
+			while (s < e && *s != ' ')
+				s++;
+			if (s == w)
+				break;
+			if (it->nfields >= FETCH_FIELDS_MAX)
+				return -1;
+			for (const char *c = w; c < s; c++)
+				if ((unsigned char)*c <= ' ' || *c == ':' || *c == '"' ||
+				    (unsigned char)*c >= 127)
+					return -1;
+			it->fields[it->nfields++] = xstrndup(w, (size_t)(s - w));
+		}
+		if (!it->nfields)
+			return -1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* BODY[...]<o.n>, BODY.PEEK[...], BINARY[...], BINARY.PEEK, BINARY.SIZE */
+static int parse_body_item(struct fetch *f, const char *a)
+{
+	int kind = FI_SECTION, peek = 0;
+	const char *p;
+
+	if (str_has_prefix_ci(a, "BODY.PEEK[")) {
+		peek = 1;
+		p = a + 10;
+	} else if (str_has_prefix_ci(a, "BODY[")) {
+		p = a + 5;
+	} else if (str_has_prefix_ci(a, "BINARY.PEEK[")) {
+		kind = FI_BINARY;
+		peek = 1;
+		p = a + 12;
+	} else if (str_has_prefix_ci(a, "BINARY.SIZE[")) {
+		kind = FI_BINARY_SIZE;
+		peek = 1;
+		p = a + 12;
+	} else if (str_has_prefix_ci(a, "BINARY[")) {
+		kind = FI_BINARY;
+		p = a + 7;
+	} else {
+		return -1;
+	}
+	const char *close = strchr(p, ']');
+	if (!close)
+		return -1;
+	struct fitem *it = add(f, kind);
+	if (!it)
+		return -1;
+	it->peek = peek;
+	if (parse_section(it, p, close) < 0)
+		return -1;
+	if (kind != FI_SECTION && it->spec != SP_NONE)
+		return -1; /* RFC 3516: BINARY takes part numbers only */
+	const char *rest = close + 1;
+	if (*rest == '<' && kind != FI_BINARY_SIZE) {
+		char *end;
+		unsigned long long o = strtoull(rest + 1, &end, 10), n;
+		if (end == rest + 1 || *end != '.')
+			return -1;
+		const char *q = end + 1;
+		n = strtoull(q, &end, 10);
+		if (end == q || *end != '>' || end[1] || n == 0 || rest[1] == '-' || q[0] == '-')
+			return -1;
+		it->partial = 1;
+		it->off = o;
+		it->len = n;
+	} else if (*rest) {
+		return -1;
+	}
+	const char *word = kind == FI_SECTION ? "BODY" : kind == FI_BINARY ? "BINARY" : "BINARY.SIZE";
+	int n = snprintf(it->label, sizeof it->label, "%s[%.*s]", word, (int)(close - p), p);
+	if (n < 0 || (size_t)n >= sizeof it->label)
+		return -1;
+	if (it->partial)
+		snprintf(it->label + n, sizeof it->label - (size_t)n, "<%llu>",
+			 (unsigned long long)it->off);
+	if (!peek)
+		f->sets_seen = 1;
+	return 0;
+}
+
+static int parse_item(struct fetch *f, const char *a)
+{
+	static const struct {
+		const char *name;
+		int kind;
+	} simple[] = {
+		{"FLAGS", FI_FLAGS},         {"UID", FI_UID},
+		{"INTERNALDATE", FI_INTERNALDATE}, {"RFC822.SIZE", FI_SIZE},
+		{"ENVELOPE", FI_ENVELOPE},   {"BODY", FI_BODY},
+		{"BODYSTRUCTURE", FI_BODYSTRUCTURE}, {"RFC822", FI_RFC822},
+		{"RFC822.HEADER", FI_RFC822_HEADER}, {"RFC822.TEXT", FI_RFC822_TEXT},
+	};
+	if (str_casecmp_ascii(a, "ALL") == 0)
+		return parse_item(f, "FLAGS") | parse_item(f, "INTERNALDATE") |
+		       parse_item(f, "RFC822.SIZE") | parse_item(f, "ENVELOPE");
+	if (str_casecmp_ascii(a, "FAST") == 0)
+		return parse_item(f, "FLAGS") | parse_item(f, "INTERNALDATE") |
+		       parse_item(f, "RFC822.SIZE");
+	if (str_casecmp_ascii(a, "FULL") == 0)
+		return parse_item(f, "ALL") | parse_item(f, "BODY");
+	for (size_t i = 0; i < ARRAY_LEN(simple); i++)
+		if (str_casecmp_ascii(a, simple[i].name) == 0) {
+			if (!add(f, simple[i].kind))
+				return -1;
+			if (simple[i].kind == FI_RFC822 || simple[i].kind == FI_RFC822_TEXT)
+				f->sets_seen = 1;
+			return 0;
+		}
+	return parse_body_item(f, a);
+}
+
+static int parse_items(struct fetch *f, const struct iarg *a)
+{
+	if (!a)
+		return -1;
+	if (a->type == IA_ATOM)
+		return parse_item(f, a->s);
+	if (a->type != IA_LIST || !a->kids)
+		return -1;
+	for (const struct iarg *k = a->kids; k; k = k->next)
+		if (k->type != IA_ATOM || parse_item(f, k->s) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- content of one section ---- */
+
+/* Either a byte range of the stored message or synthesized bytes. */
+struct content {
+	uint64_t off, len;
+	struct mbuf syn;
+	int synthesized;
+	int missing;
+};
+
+static void read_range(struct imap_session *s, const struct msg_info *mi, uint64_t off, uint64_t n,
+		       struct mbuf *b)
+{
+	char buf[16384];
+	while (n > 0) {
+		size_t want = n > sizeof buf ? sizeof buf : (size_t)n;
+		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		if (got <= 0)
+			break;
+		mbuf_add(b, buf, (size_t)got);
+		off += (uint64_t)got;
+		n -= (uint64_t)got;
+	}
+}
+
+static int field_listed(const struct fitem *it, const char *name, size_t n)
+{
+	for (size_t i = 0; i < it->nfields; i++)
+		if (strlen(it->fields[i]) == n && str_ncasecmp_ascii(it->fields[i], name, n) == 0)
+			return 1;
+	return 0;
+}
+
+static void header_fields(struct imap_session *s, const struct msg_info *mi,
+			  const struct mime_part *p, const struct fitem *it, struct mbuf *out_b)
+{
+	struct mbuf h = {0};
+	size_t pos = 0, prev = 0, nl, vl;
+	const char *name, *val;
+	uint64_t n = p->hdr_size > 4 * MIME_HDR_MAX ? 4 * MIME_HDR_MAX : p->hdr_size;
+
+	read_range(s, mi, p->hdr_off, n, &h);
+	while (h.p && mime_hdr_next(h.p, h.len, &pos, &name, &nl, &val, &vl)) {
+		int listed = field_listed(it, name, nl);
+		if (listed == (it->spec == SP_FIELDS)) {
+			/* The field's raw lines, from its name to its CRLF. */
+			size_t from = (size_t)(name - h.p), to = pos;
+			mbuf_add(out_b, h.p + from, to - from);
+			if (to == h.len && (to == from || h.p[to - 1] != '\n'))
+				mbuf_puts(out_b, "\r\n");
+		}
+		prev = pos;
+	}
+	(void)prev;
+	mbuf_puts(out_b, "\r\n");
+	mbuf_free(&h);
+}
+
+static void section_content(struct imap_session *s, const struct msg_info *mi,
+			    const struct fitem *it, struct content *c)
+{
+	memset(c, 0, sizeof *c);
+	if (it->npart == 0 && it->spec == SP_NONE && it->kind == FI_SECTION) {
+		c->off = 0;
+		c->len = mi->size;
+		return;
+	}
+	const struct mime_part *root = imap_tree(s, mi);
+	const struct mime_part *p = mime_section(root, it->part, it->npart);
+	if (!p) {
+		c->missing = 1;
+		return;
+	}
+	const struct mime_part *m = p; /* the message whose HEADER/TEXT is asked */
+	if (it->npart && (it->spec == SP_HEADER || it->spec == SP_TEXT || it->spec == SP_FIELDS ||
+			  it->spec == SP_FIELDS_NOT)) {
+		if (!p->rfc822 || !p->children) {
+			c->missing = 1;
+			return;
+		}
+		m = p->children;
+	}
+	switch (it->spec) {
+	case SP_NONE:
+		if (it->kind != FI_SECTION) {
+			/* BINARY: the decoded body (RFC 3516 4.2). */
+			struct mbuf raw = {0};
+			if (p->multipart || p->rfc822) {
+				c->missing = 1;
+				return;
+			}
+			read_range(s, mi, p->body_off, p->body_size, &raw);
+			mime_decode_body(&c->syn, raw.p ? raw.p : "", raw.len, mime_cte(p));
+			mbuf_free(&raw);
+			c->synthesized = 1;
+			return;
+		}
+		c->off = p->body_off;
+		c->len = p->body_size;
+		return;
+	case SP_MIME:
+		c->off = p->hdr_off;
+		c->len = p->hdr_size;
+		return;
+	case SP_HEADER:
+		c->off = m->hdr_off;
+		c->len = m->hdr_size;
+		return;
+	case SP_TEXT:
+		c->off = m->body_off;
+		c->len = m->body_size;
+		return;
+	default:
+		header_fields(s, mi, m, it, &c->syn);
+		c->synthesized = 1;
+	}
+}
+
+/* Write the content as a literal, streamed, with the <o.n> window. */
+static void write_content(struct imap_session *s, const struct msg_info *mi, struct content *c,
+			  const struct fitem *it)
+{
+	uint64_t total = c->synthesized ? c->syn.len : c->len;
+	uint64_t from = 0, n = total;
+	if (it->partial) {
+		from = it->off < total ? it->off : total;
+		n = total - from < it->len ? total - from : it->len;
+	}
+	if (c->missing) {
+		conn_puts(s->c, it->kind == FI_SECTION ? "NIL" : "\"\"");
+		return;
+	}
+	int lit8 = 0;
+	if (it->kind == FI_BINARY && c->synthesized && memchr(c->syn.p ? c->syn.p : "", 0, c->syn.len))
+		lit8 = 1;
+	conn_printf(s->c, "%s{%llu}\r\n", lit8 ? "~" : "", (unsigned long long)n);
+	if (c->synthesized) {
+		if (n)
+			conn_write(s->c, c->syn.p + from, (size_t)n);
+		return;
+	}
+	char buf[16384];
+	uint64_t off = c->off + from;
+	while (n > 0) {
+		size_t want = n > sizeof buf ? sizeof buf : (size_t)n;
+		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		if (got <= 0) {
+			/* The message vanished under us: pad so the framing holds. */
+			memset(buf, ' ', want);
+			got = (long)want;
+		}
+		conn_write(s->c, buf, (size_t)got);
+		off += (uint64_t)got;
+		n -= (uint64_t)got;
+	}
+}
+
+static void date_out(struct mbuf *b, int64_t t)
+{
+	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	mbuf_printf(b, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
+		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void fetch_one(struct imap_session *s, size_t i, const struct fetch *f, int uid)
+{
+	const struct msg_info *mi = &s->msgs[i].mi;
+	struct mbuf b = {0};
+	int first = 1, have_uid = 0, have_flags = 0;
+
+	mbuf_printf(&b, "* %zu FETCH (", i + 1);
+	for (size_t k = 0; k < f->n; k++) {
+		have_uid |= f->it[k].kind == FI_UID;
+		have_flags |= f->it[k].kind == FI_FLAGS;
+	}
+	if (uid && !have_uid) {
+		mbuf_printf(&b, "UID %u", mi->uid);
+		first = 0;
+	}
+	for (size_t k = 0; k < f->n; k++) {
+		const struct fitem *it = &f->it[k];
+		if (!first)
+			mbuf_puts(&b, " ");
+		first = 0;
+		switch (it->kind) {
+		case FI_FLAGS:
+			mbuf_puts(&b, "FLAGS ");
+			imap_flags_out(s, &b, mi->flags, mi->keywords);
+			break;
+		case FI_UID:
+			mbuf_printf(&b, "UID %u", mi->uid);
+			break;
+		case FI_INTERNALDATE:
+			mbuf_puts(&b, "INTERNALDATE ");
+			date_out(&b, mi->internaldate);
+			break;
+		case FI_SIZE:
+			mbuf_printf(&b, "RFC822.SIZE %llu", (unsigned long long)mi->size);
+			break;
+		case FI_ENVELOPE:
+			mbuf_puts(&b, "ENVELOPE ");
+			mime_envelope(&b, imap_tree(s, mi), s->utf8);
+			break;
+		case FI_BODY:
+		case FI_BODYSTRUCTURE:
+			mbuf_puts(&b, it->kind == FI_BODY ? "BODY " : "BODYSTRUCTURE ");
+			mime_bodystructure(&b, imap_tree(s, mi), it->kind == FI_BODYSTRUCTURE,
+					   s->utf8);
+			break;
+		case FI_BINARY_SIZE: {
+			struct content c;
+			section_content(s, mi, it, &c);
+			mbuf_printf(&b, "%s %llu", it->label,
+				    (unsigned long long)(c.synthesized ? c.syn.len : c.len));
+			mbuf_free(&c.syn);
+			break;
+		}
+		default: {
+			struct fitem tmp;
+			const struct fitem *use = it;
+			const char *label = it->label;
+			if (it->kind == FI_RFC822 || it->kind == FI_RFC822_HEADER ||
+			    it->kind == FI_RFC822_TEXT) {
+				memset(&tmp, 0, sizeof tmp);
+				tmp.kind = FI_SECTION;
+				tmp.spec = it->kind == FI_RFC822 ? SP_NONE
+					   : it->kind == FI_RFC822_HEADER ? SP_HEADER : SP_TEXT;
+				use = &tmp;
+				label = it->kind == FI_RFC822 ? "RFC822"
+					: it->kind == FI_RFC822_HEADER ? "RFC822.HEADER" : "RFC822.TEXT";
+			}
+			struct content c;
+			section_content(s, mi, use, &c);
+			mbuf_puts(&b, label);
+			mbuf_puts(&b, " ");
+			conn_write(s->c, b.p, b.len);
+			b.len = 0;
+			write_content(s, mi, &c, use);
+			mbuf_free(&c.syn);
+		}
+		}
+	}
+	if (f->sets_seen && !have_flags && !s->readonly) {
+		mbuf_puts(&b, " FLAGS ");
+		imap_flags_out(s, &b, mi->flags, mi->keywords);
+	}
+	mbuf_puts(&b, ")\r\n");
+	conn_write(s->c, b.p, b.len);
+	mbuf_free(&b);
+}
+
+void imap_cmd_fetch(struct imap_session *s, int uid)
+{
+	struct fetch *f = xcalloc(1, sizeof *f);
+	size_t *idx = NULL, n;
+	int bad;
+
+	imap_sync(s, uid);
+	if (parse_items(f, iarg_nth(s->cmd.args, 1)) < 0 || s->cmd.args->nkids > 3) {
+		imap_tagged(s, "BAD", "Invalid FETCH items");
+		goto out;
+	}
+	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &idx, &bad);
+	if (bad) {
+		imap_tagged(s, "BAD", "Invalid sequence set");
+		goto out;
+	}
+	/* Implicit \Seen (RFC 9051 6.4.5) before we answer, so the FLAGS
+	 * we send are the new ones. */
+	if (f->sets_seen && !s->readonly) {
+		uint32_t *uids = xmalloc((n + 1) * sizeof *uids);
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!(s->msgs[idx[i]].mi.flags & FL_SEEN) && !s->msgs[idx[i]].expunged) {
+				uids[k++] = s->msgs[idx[i]].mi.uid;
+				s->msgs[idx[i]].mi.flags |= FL_SEEN;
+			}
+		if (k)
+			store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, k, FLAGS_ADD,
+					FL_SEEN, NULL, 0);
+		free(uids);
+	}
+	int gone = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s->msgs[idx[i]].expunged) {
+			gone = 1;
+			continue;
+		}
+		fetch_one(s, idx[i], f, uid);
+		if (conn_error(s->c))
+			break;
+	}
+	if (gone)
+		imap_tagged(s, "OK", "[EXPUNGEISSUED] Some messages were expunged");
+	else
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+out:
+	free(idx);
+	fetch_clear(f);
+	free(f);
+}
+
+void imap_cmd_store(struct imap_session *s, int uid)
+{
+	const struct iarg *what = iarg_nth(s->cmd.args, 1);
+	const char *w = iarg_str(what);
+	int op, silent = 0;
+	uint32_t flags;
+	const char *kw[STORE_KEYWORDS];
+	size_t nkw = 0, *idx = NULL, n;
+	int bad;
+
+	if (s->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (!w || what->type != IA_ATOM) {
+		imap_tagged(s, "BAD", "Invalid STORE item");
+		return;
+	}
+	op = *w == '+' ? FLAGS_ADD : *w == '-' ? FLAGS_DEL : FLAGS_SET;
+	if (*w == '+' || *w == '-')
+		w++;
+	if (str_casecmp_ascii(w, "FLAGS.SILENT") == 0)
+		silent = 1;
+	else if (str_casecmp_ascii(w, "FLAGS") != 0) {
+		imap_tagged(s, "BAD", "Invalid STORE item");
+		return;
+	}
+	/* The flags: one list, or atoms as separate arguments. */
+	const struct iarg *fl = iarg_nth(s->cmd.args, 2);
+	struct iarg tmp = {.type = IA_LIST, .kids = (struct iarg *)fl};
+	if (fl->type != IA_LIST)
+		fl = &tmp;
+	else if (fl->next) {
+		imap_tagged(s, "BAD", "Unexpected STORE argument");
+		return;
+	}
+	if (imap_parse_flags(fl, &flags, kw, &nkw, ARRAY_LEN(kw)) < 0) {
+		imap_tagged(s, "BAD", "Invalid flag");
+		return;
+	}
+	imap_sync(s, uid);
+	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &idx, &bad);
+	if (bad) {
+		free(idx);
+		imap_tagged(s, "BAD", "Invalid sequence set");
+		return;
+	}
+	uint32_t *uids = xmalloc((n + 1) * sizeof *uids);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!s->msgs[idx[i]].expunged)
+			uids[k++] = s->msgs[idx[i]].mi.uid;
+	int rc = k ? store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, k, op, flags, kw, nkw)
+		   : ST_OK;
+	free(uids);
+	if (rc != ST_OK) {
+		free(idx);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	if (nkw)
+		imap_kw_refresh(s);
+	/* Read the new flags back; answer FETCH for ours unless .SILENT. */
+	char *mine = xcalloc(s->nmsgs + 1, 1);
+	for (size_t i = 0; i < n; i++)
+		mine[idx[i]] = 1;
+	struct mbuf b = {0};
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		struct msg_info cur;
+		if (!mine[i] || s->msgs[i].expunged)
+			continue;
+		if (store_msg_get(s->srv->store, s->acct.id, s->mbox, s->msgs[i].mi.uid, &cur) !=
+		    ST_OK)
+			continue;
+		s->msgs[i].mi = cur;
+		if (silent)
+			continue;
+		b.len = 0;
+		mbuf_printf(&b, "* %zu FETCH (", i + 1);
+		if (uid)
+			mbuf_printf(&b, "UID %u ", cur.uid);
+		mbuf_puts(&b, "FLAGS ");
+		imap_flags_out(s, &b, cur.flags, cur.keywords);
+		mbuf_puts(&b, ")\r\n");
+		conn_write(s->c, b.p, b.len);
+	}
+	/* New keywords may have appeared: imap_sync reloads them, and the
+	 * flags we wrote into the snapshot keep it from repeating FETCHes. */
+	mbuf_free(&b);
+	free(mine);
+	free(idx);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}

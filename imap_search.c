@@ -1,0 +1,553 @@
+/*
+ * imap_search.c — SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501 6.4.4)
+ * with every RFC 3501 key, CHARSET UTF-8/US-ASCII, and ESEARCH results
+ * (RFC 4731: RETURN (MIN MAX COUNT ALL); always for IMAP4rev2 sessions).
+ *
+ * The keys become a small tree (bounded by SEARCH_NODES_MAX nodes), then
+ * each message is tested; flag, size, date and UID keys are answered from
+ * the snapshot, header keys read the message header, BODY and TEXT decode
+ * text parts (message.c). String matches are case-insensitive substrings
+ * on decoded UTF-8, ASCII case folding.
+ */
+#include "imap.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "server.h"
+#include "util.h"
+
+#define SEARCH_NODES_MAX 500
+
+enum { K_ALL, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
+       K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
+       K_NOT, K_OR, K_AND, K_NONE };
+
+struct snode {
+	int op;
+	uint32_t flag;
+	char *field;          /* K_HEADER: field name */
+	char *str;
+	int64_t num;          /* size, or day number */
+	struct seqset set;
+	struct snode *a, *b;  /* NOT: a; OR: a b; AND: list via a->... */
+	struct snode *next;   /* siblings inside AND */
+};
+
+struct sparse {
+	const struct iarg *cur;
+	int nodes;
+	int err;
+	struct imap_session *s;
+};
+
+static void snode_free(struct snode *n)
+{
+	while (n) {
+		struct snode *next = n->next;
+		snode_free(n->a);
+		snode_free(n->b);
+		free(n->field);
+		free(n->str);
+		seqset_free(&n->set);
+		free(n);
+		n = next;
+	}
+}
+
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+				     "jul", "aug", "sep", "oct", "nov", "dec"};
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = m, .tm_mday = d, .tm_hour = 12};
+	return (int64_t)timegm(&tm) / 86400;
+}
+
+/* "1-Feb-1994" (RFC 9051 9 date) -> day number, or -1. */
+int64_t imap_parse_date(const char *s)
+{
+	int d = 0, y = 0, k = 0;
+	char mon[4];
+
+	while (isdigit((unsigned char)*s) && k < 2) {
+		d = d * 10 + (*s++ - '0');
+		k++;
+	}
+	if (!k || *s++ != '-')
+		return -1;
+	for (k = 0; k < 3; k++) {
+		if (!isalpha((unsigned char)s[k]))
+			return -1;
+		mon[k] = (char)tolower((unsigned char)s[k]);
+	}
+	mon[3] = 0;
+	s += 3;
+	if (*s++ != '-')
+		return -1;
+	for (k = 0; k < 4; k++) {
+		if (!isdigit((unsigned char)s[k]))
+			return -1;
+		y = y * 10 + (s[k] - '0');
+	}
+	if (s[4] || d < 1 || d > 31)
+		return -1;
+	for (int m = 0; m < 12; m++)
+		if (strcmp(mon, months[m]) == 0)
+			return days_from_civil(y, m, d);
+	return -1;
+}
+
+/* RFC 5322 3.3 date: [day ","] d Mon yyyy ... -> day number, or -1. */
+static int64_t rfc5322_day(const char *s)
+{
+	const char *comma = strchr(s, ',');
+	int d, y;
+	char mon[8];
+	if (comma)
+		s = comma + 1;
+	if (sscanf(s, "%d %7s %d", &d, mon, &y) != 3)
+		return -1;
+	if (y < 100)
+		y += y < 50 ? 2000 : 1900;
+	for (int m = 0; m < 12; m++)
+		if (str_ncasecmp_ascii(mon, months[m], 3) == 0 && d >= 1 && d <= 31)
+			return days_from_civil(y, m, d);
+	return -1;
+}
+
+static struct snode *parse_key(struct sparse *p, int depth);
+
+static const char *take_str(struct sparse *p)
+{
+	const struct iarg *a = p->cur;
+	if (!a || a->type == IA_LIST || !a->s || (a->literal && strlen(a->s) != a->len)) {
+		p->err = 1;
+		return NULL;
+	}
+	p->cur = a->next;
+	return a->s;
+}
+
+static struct snode *node(struct sparse *p, int op)
+{
+	if (++p->nodes > SEARCH_NODES_MAX) {
+		p->err = 1;
+		return NULL;
+	}
+	struct snode *n = xcalloc(1, sizeof *n);
+	n->op = op;
+	return n;
+}
+
+static struct snode *parse_and_list(struct sparse *p, const struct iarg *first, int depth)
+{
+	struct snode *and = node(p, K_AND), **tail;
+	if (!and)
+		return NULL;
+	tail = &and->a;
+	const struct iarg *save = p->cur;
+	p->cur = first;
+	while (p->cur && !p->err) {
+		struct snode *k = parse_key(p, depth + 1);
+		if (!k)
+			break;
+		*tail = k;
+		tail = &k->next;
+	}
+	p->cur = save;
+	if (!and->a)
+		p->err = 1;
+	return and;
+}
+
+static const struct {
+	const char *name;
+	int op;
+	uint32_t flag;
+} flag_keys[] = {
+	{"ANSWERED", K_FLAG, FL_ANSWERED},   {"DELETED", K_FLAG, FL_DELETED},
+	{"DRAFT", K_FLAG, FL_DRAFT},         {"FLAGGED", K_FLAG, FL_FLAGGED},
+	{"SEEN", K_FLAG, FL_SEEN},           {"OLD", K_ALL, 0},
+	{"UNANSWERED", K_UNFLAG, FL_ANSWERED}, {"UNDELETED", K_UNFLAG, FL_DELETED},
+	{"UNDRAFT", K_UNFLAG, FL_DRAFT},     {"UNFLAGGED", K_UNFLAG, FL_FLAGGED},
+	{"UNSEEN", K_UNFLAG, FL_SEEN},       {"ALL", K_ALL, 0},
+	{"NEW", K_NONE, 0},                  {"RECENT", K_NONE, 0},
+};
+
+static const struct {
+	const char *name;
+	const char *field;
+} hdr_keys[] = {{"FROM", "from"}, {"TO", "to"}, {"CC", "cc"}, {"BCC", "bcc"},
+		{"SUBJECT", "subject"}};
+
+static const struct {
+	const char *name;
+	int op;
+} date_keys[] = {{"BEFORE", K_BEFORE},         {"ON", K_ON},
+		 {"SINCE", K_SINCE},           {"SENTBEFORE", K_SENTBEFORE},
+		 {"SENTON", K_SENTON},         {"SENTSINCE", K_SENTSINCE}};
+
+static struct snode *parse_key(struct sparse *p, int depth)
+{
+	const struct iarg *a = p->cur;
+	struct snode *n;
+
+	if (!a || depth > 32 || p->err) {
+		p->err = 1;
+		return NULL;
+	}
+	p->cur = a->next;
+	if (a->type == IA_LIST)
+		return parse_and_list(p, a->kids, depth);
+	if (a->type != IA_ATOM) {
+		p->err = 1;
+		return NULL;
+	}
+	const char *k = a->s;
+	for (size_t i = 0; i < ARRAY_LEN(flag_keys); i++)
+		if (str_casecmp_ascii(k, flag_keys[i].name) == 0) {
+			if ((n = node(p, flag_keys[i].op)))
+				n->flag = flag_keys[i].flag;
+			return n;
+		}
+	for (size_t i = 0; i < ARRAY_LEN(hdr_keys); i++)
+		if (str_casecmp_ascii(k, hdr_keys[i].name) == 0) {
+			const char *v = take_str(p);
+			if (!v || !(n = node(p, K_HEADER)))
+				return NULL;
+			n->field = xstrdup(hdr_keys[i].field);
+			n->str = xstrdup(v);
+			return n;
+		}
+	for (size_t i = 0; i < ARRAY_LEN(date_keys); i++)
+		if (str_casecmp_ascii(k, date_keys[i].name) == 0) {
+			const char *v = take_str(p);
+			int64_t d = v ? imap_parse_date(v) : -1;
+			if (d < 0 || !(n = node(p, date_keys[i].op))) {
+				p->err = 1;
+				return NULL;
+			}
+			n->num = d;
+			return n;
+		}
+	if (!str_casecmp_ascii(k, "HEADER")) {
+		const char *f = take_str(p), *v = f ? take_str(p) : NULL;
+		if (!v || !(n = node(p, K_HEADER)))
+			return NULL;
+		n->field = xstrdup(f);
+		n->str = xstrdup(v);
+		return n;
+	}
+	if (!str_casecmp_ascii(k, "BODY") || !str_casecmp_ascii(k, "TEXT")) {
+		const char *v = take_str(p);
+		if (!v || !(n = node(p, !str_casecmp_ascii(k, "BODY") ? K_BODY : K_TEXT)))
+			return NULL;
+		n->str = xstrdup(v);
+		return n;
+	}
+	if (!str_casecmp_ascii(k, "KEYWORD") || !str_casecmp_ascii(k, "UNKEYWORD")) {
+		const char *v = take_str(p);
+		if (!v || !(n = node(p, k[0] == 'K' || k[0] == 'k' ? K_KEYWORD : K_UNKEYWORD)))
+			return NULL;
+		n->str = xstrdup(v);
+		return n;
+	}
+	if (!str_casecmp_ascii(k, "LARGER") || !str_casecmp_ascii(k, "SMALLER")) {
+		const char *v = take_str(p);
+		long long x;
+		if (!v || parse_int(v, 0, (long long)UINT32_MAX * 1024, &x) < 0 ||
+		    !(n = node(p, toupper((unsigned char)k[0]) == 'L' ? K_LARGER : K_SMALLER))) {
+			p->err = 1;
+			return NULL;
+		}
+		n->num = x;
+		return n;
+	}
+	if (!str_casecmp_ascii(k, "UID")) {
+		const char *v = take_str(p);
+		if (!v || !(n = node(p, K_UID)))
+			return NULL;
+		if (seqset_parse(v, &n->set) < 0) {
+			p->err = 1;
+			free(n);
+			return NULL;
+		}
+		return n;
+	}
+	if (!str_casecmp_ascii(k, "NOT")) {
+		struct snode *x = parse_key(p, depth + 1);
+		if (!x || !(n = node(p, K_NOT))) {
+			snode_free(x);
+			return NULL;
+		}
+		n->a = x;
+		return n;
+	}
+	if (!str_casecmp_ascii(k, "OR")) {
+		struct snode *x = parse_key(p, depth + 1);
+		struct snode *y = x ? parse_key(p, depth + 1) : NULL;
+		if (!y || !(n = node(p, K_OR))) {
+			snode_free(x);
+			snode_free(y);
+			return NULL;
+		}
+		n->a = x;
+		n->b = y;
+		return n;
+	}
+	/* A sequence set. */
+	n = node(p, K_SEQ);
+	if (!n)
+		return NULL;
+	if (seqset_parse(k, &n->set) < 0) {
+		p->err = 1;
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* ---- evaluation ---- */
+
+struct mctx {
+	struct imap_session *s;
+	size_t i;
+	struct mbuf hdr;
+	int have_hdr;
+};
+
+static const char *load_hdr(struct mctx *m)
+{
+	if (!m->have_hdr) {
+		const struct msg_info *mi = &m->s->msgs[m->i].mi;
+		const struct mime_part *root = imap_tree(m->s, mi);
+		uint64_t n = root->hdr_size > 4 * MIME_HDR_MAX ? 4 * MIME_HDR_MAX : root->hdr_size;
+		char buf[16384];
+		uint64_t off = root->hdr_off;
+		while (n > 0) {
+			long got = store_msg_read(m->s->srv->store, mi->blob, off, buf,
+						  n > sizeof buf ? sizeof buf : (size_t)n);
+			if (got <= 0)
+				break;
+			mbuf_add(&m->hdr, buf, (size_t)got);
+			off += (uint64_t)got;
+			n -= (uint64_t)got;
+		}
+		mbuf_add(&m->hdr, NULL, 0);
+		m->have_hdr = 1;
+	}
+	return m->hdr.p;
+}
+
+static int header_match(struct mctx *m, const char *field, const char *needle)
+{
+	const char *h = load_hdr(m);
+	size_t pos = 0, nl, vl;
+	const char *name, *val;
+	size_t fl = strlen(field);
+
+	while (mime_hdr_next(h, m->hdr.len, &pos, &name, &nl, &val, &vl)) {
+		if (nl != fl || str_ncasecmp_ascii(name, field, fl) != 0)
+			continue;
+		if (!*needle)
+			return 1;
+		char *d = mime_decode_words(val, vl);
+		int hit = mime_contains(d, strlen(d), needle, strlen(needle));
+		free(d);
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+static int64_t sent_day(struct mctx *m)
+{
+	const char *h = load_hdr(m);
+	size_t pos = 0, nl, vl;
+	const char *name, *val;
+	while (mime_hdr_next(h, m->hdr.len, &pos, &name, &nl, &val, &vl))
+		if (nl == 4 && str_ncasecmp_ascii(name, "date", 4) == 0) {
+			char *u = mime_unfold(val, vl);
+			int64_t d = rfc5322_day(u);
+			free(u);
+			return d;
+		}
+	return -1;
+}
+
+static int keyword_bit(struct imap_session *s, const char *name)
+{
+	for (int i = 0; i < s->nkw; i++)
+		if (str_casecmp_ascii(s->kw[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int eval(struct mctx *m, const struct snode *n)
+{
+	const struct msg_info *mi = &m->s->msgs[m->i].mi;
+	struct msg_src src;
+	int64_t day;
+
+	switch (n->op) {
+	case K_ALL: return 1;
+	case K_NONE: return 0;
+	case K_FLAG: return (mi->flags & n->flag) != 0;
+	case K_UNFLAG: return (mi->flags & n->flag) == 0;
+	case K_KEYWORD:
+	case K_UNKEYWORD: {
+		int bit = keyword_bit(m->s, n->str);
+		int set = bit >= 0 && (mi->keywords & ((uint64_t)1 << bit));
+		return n->op == K_KEYWORD ? set : !set;
+	}
+	case K_HEADER: return header_match(m, n->field, n->str);
+	case K_BODY:
+	case K_TEXT:
+		imap_msg_src(m->s, mi, &src);
+		return mime_search_text(imap_tree(m->s, mi), &src, n->str, n->op == K_TEXT);
+	case K_BEFORE: return mi->internaldate / 86400 < n->num;
+	case K_ON: return mi->internaldate / 86400 == n->num;
+	case K_SINCE: return mi->internaldate / 86400 >= n->num;
+	case K_SENTBEFORE: day = sent_day(m); return day >= 0 && day < n->num;
+	case K_SENTON: day = sent_day(m); return day >= 0 && day == n->num;
+	case K_SENTSINCE: day = sent_day(m); return day >= 0 && day >= n->num;
+	case K_LARGER: return mi->size > (uint64_t)n->num;
+	case K_SMALLER: return mi->size < (uint64_t)n->num;
+	case K_UID: return seqset_contains(&n->set, mi->uid);
+	case K_SEQ: return seqset_contains(&n->set, (uint32_t)(m->i + 1));
+	case K_NOT: return !eval(m, n->a);
+	case K_OR: return eval(m, n->a) || eval(m, n->b);
+	case K_AND:
+		for (const struct snode *k = n->a; k; k = k->next)
+			if (!eval(m, k))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+static void resolve_sets(struct imap_session *s, struct snode *n)
+{
+	for (; n; n = n->next) {
+		if (n->op == K_UID)
+			seqset_resolve(&n->set, s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0);
+		else if (n->op == K_SEQ)
+			seqset_resolve(&n->set, (uint32_t)s->nmsgs);
+		resolve_sets(s, n->a);
+		resolve_sets(s, n->b);
+	}
+}
+
+static void set_out(struct mbuf *b, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i)
+			mbuf_puts(b, ",");
+		if (j > i)
+			mbuf_printf(b, "%u:%u", v[i], v[j]);
+		else
+			mbuf_printf(b, "%u", v[i]);
+		i = j + 1;
+	}
+}
+
+enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8 };
+
+void imap_cmd_search(struct imap_session *s, int uid)
+{
+	struct sparse p = {.cur = s->cmd.args->kids, .s = s};
+	int ret = 0, esearch = s->rev2;
+
+	/* RFC 4731: SEARCH RETURN (...) */
+	if (iarg_is_atom(p.cur, "RETURN") && p.cur->next && p.cur->next->type == IA_LIST) {
+		esearch = 1;
+		for (const struct iarg *o = p.cur->next->kids; o; o = o->next) {
+			if (iarg_is_atom(o, "MIN"))
+				ret |= R_MIN;
+			else if (iarg_is_atom(o, "MAX"))
+				ret |= R_MAX;
+			else if (iarg_is_atom(o, "COUNT"))
+				ret |= R_COUNT;
+			else if (iarg_is_atom(o, "ALL"))
+				ret |= R_ALL;
+			else if (!iarg_is_atom(o, "SAVE")) {
+				imap_tagged(s, "BAD", "Unknown RETURN option");
+				return;
+			}
+		}
+		p.cur = p.cur->next->next;
+	}
+	if (!ret)
+		ret = R_ALL;
+	if (iarg_is_atom(p.cur, "CHARSET")) {
+		const char *cs = p.cur->next ? iarg_str(p.cur->next) : NULL;
+		if (!cs) {
+			imap_tagged(s, "BAD", "CHARSET needs a name");
+			return;
+		}
+		if (str_casecmp_ascii(cs, "UTF-8") != 0 && str_casecmp_ascii(cs, "US-ASCII") != 0) {
+			imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+			return;
+		}
+		p.cur = p.cur->next->next;
+	}
+	if (!p.cur) {
+		imap_tagged(s, "BAD", "Missing search keys");
+		return;
+	}
+	struct snode *prog = parse_and_list(&p, p.cur, 0);
+	if (p.err || !prog) {
+		snode_free(prog);
+		imap_tagged(s, "BAD", p.nodes > SEARCH_NODES_MAX ? "Search too complex"
+								  : "Invalid search key");
+		return;
+	}
+	imap_sync(s, uid);
+	resolve_sets(s, prog);
+	uint32_t *hits = xmalloc((s->nmsgs + 1) * sizeof *hits);
+	size_t nh = 0;
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		struct mctx m = {.s = s, .i = i};
+		if (s->msgs[i].expunged)
+			continue;
+		if (eval(&m, prog))
+			hits[nh++] = uid ? s->msgs[i].mi.uid : (uint32_t)(i + 1);
+		mbuf_free(&m.hdr);
+	}
+	snode_free(prog);
+	struct mbuf b = {0};
+	if (esearch) {
+		mbuf_puts(&b, "* ESEARCH (TAG ");
+		mbuf_imap_string(&b, s->cmd.tag, strlen(s->cmd.tag), 0);
+		mbuf_puts(&b, ")");
+		if (uid)
+			mbuf_puts(&b, " UID");
+		if ((ret & R_MIN) && nh)
+			mbuf_printf(&b, " MIN %u", hits[0]);
+		if ((ret & R_MAX) && nh)
+			mbuf_printf(&b, " MAX %u", hits[nh - 1]);
+		if (ret & R_COUNT)
+			mbuf_printf(&b, " COUNT %zu", nh);
+		if ((ret & R_ALL) && nh) {
+			mbuf_puts(&b, " ALL ");
+			set_out(&b, hits, nh);
+		}
+	} else {
+		mbuf_puts(&b, "* SEARCH");
+		for (size_t i = 0; i < nh; i++)
+			mbuf_printf(&b, " %u", hits[i]);
+	}
+	mbuf_puts(&b, "\r\n");
+	conn_write(s->c, b.p, b.len);
+	mbuf_free(&b);
+	free(hits);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}
