@@ -2368,10 +2368,12 @@ static int op_msg_flags(struct tx *t, void *arg)
 	struct msg_args *a = arg;
 	struct mbox mb;
 	uint64_t mask;
-	uint32_t fl = a->flags & FL_ALL;
-	int rc = mbox_get(t, a->user, a->mbox, &mb);
-	if (!rc)
+	uint32_t fl = a->flags & FL_ALL, nkw = 0;
+	int rc = mbox_get(t, a->user, a->mbox, &mb), changed = 0;
+	if (!rc) {
+		nkw = mb.r.nkw;
 		rc = kw_mask(&mb, a->kws, a->nkw, a->op != FLAGS_DEL, &mask);
+	}
 	for (size_t i = 0; !rc && i < a->n; i++) {
 		struct msg_rec r;
 		uint32_t nf;
@@ -2394,9 +2396,12 @@ static int op_msg_flags(struct tx *t, void *arg)
 		r.keywords = nk;
 		r.modseq = ++mb.r.highestmodseq; /* RFC 7162 3.1: each change */
 		rc = msg_put(t, mb.r.id, a->uids[i], &r);
+		changed = 1;
 	}
 	if (rc)
 		return rc;
+	if (!changed && nkw == mb.r.nkw)
+		return ST_OK; /* nothing to write: no commit, no wake-up */
 	if (mbox_put(t, &mb) < 0)
 		return ST_TEMP;
 	tx_touch(t, a->user);
