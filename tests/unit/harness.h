@@ -58,7 +58,7 @@ static int test_idx;
 	do {                                                                                       \
 		const char *a_ = (a), *b_ = (b);                                                   \
 		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                           \
-			snprintf(test_why, sizeof test_why, "%s:%d: %s == \"%s\", expected \"%s\"", \
+			snprintf(test_why, sizeof test_why, "%s:%d: %s == \"%.200s\", expected \"%.200s\"", \
 				 __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");  \
 			longjmp(test_jmp, 1);                                                      \
 		}                                                                                  \
