@@ -12,6 +12,7 @@
 #include "mailbox.h"
 #include "net.h"
 #include "sasl.h"
+#include "sendmail.h"
 #include "server.h"
 #include "spool.h"
 #include "tls.h"
@@ -52,6 +53,7 @@ static void usage(void)
 	      "  user passwd ADDRESS | user del ADDRESS | user list\n"
 	      "  alias add ADDRESS TARGET... | alias del ADDRESS | alias list\n"
 	      "  queue [list] | queue del ID\n"
+	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  status                         listeners, accounts, mailbox sizes, queue\n"
 	      "  version\n"
 	      "\n"
@@ -478,6 +480,24 @@ static void cmd_queue(int argc, char **argv)
 	}
 }
 
+/* ---- sendmail ---- */
+
+static int cmd_sendmail(int argc, char **argv)
+{
+	struct store *st;
+	char tmp[PATH_MAX];
+	int rc;
+	load_config();
+	path_join(tmp, sizeof tmp, datadir, "tmp");
+	mkdir_p(tmp, 0700);
+	spool_set_dir(tmp);
+	st = open_store(1);
+	rc = sendmail_main(&cfg, st, argc, argv);
+	store_close(&st);
+	config_free(&cfg);
+	return rc;
+}
+
 /* ---- status ---- */
 
 static int count_queue(void *arg, const struct queue_entry *e)
@@ -721,6 +741,8 @@ int main(int argc, char **argv)
 		cmd_queue(argc, argv);
 	else if (!strcmp(cmd, "status"))
 		cmd_status();
+	else if (!strcmp(cmd, "sendmail"))
+		return cmd_sendmail(argc, argv);
 	else
 		fatal("unknown command '%s' (try `brev` for the list)", cmd);
 	config_free(&cfg);
