@@ -53,7 +53,9 @@ struct dns_mx {
 /* Where mail for `domain` goes. DNS_OK with at least one host that has
  * addresses; DNS_PERM for NXDOMAIN, null MX (null_mx set), or no host with
  * an address that exists; DNS_TEMP otherwise. CNAME chains are followed
- * (bounded). */
+ * (bounded). Hosts whose address look-up failed for good are left out;
+ * hosts that failed temporarily stay in order with naddrs 0 and addr_rc
+ * DNS_TEMP (so a caller knows a better host may come back). */
 int dns_mx(const char *domain, struct dns_mx *out);
 /* A and AAAA of a host (IPv6 first). */
 int dns_addrs(const char *host, struct dns_addr *out, size_t cap, size_t *n, char *why,
@@ -63,5 +65,18 @@ int dns_txt(const char *name, void (*cb)(void *arg, const char *txt, size_t len)
 	    char *why, size_t whylen);
 /* PTR of an address: first name into out (no trailing dot). */
 int dns_ptr(const struct sockaddr_storage *sa, char *out, size_t cap, char *why, size_t whylen);
+
+/* Test and fuzz hook, not for other modules: the answer processing every
+ * look-up shares, fed one wire-format answer as if it had come back for a
+ * query (qname, qtype, id): header and question checks, rcode mapping, the
+ * CNAME chain inside the answer, record extraction. No query is sent. For
+ * MX, mx gets the hosts with addresses from the additional section only
+ * (addr_rc DNS_TEMP where it had none). For TXT, cb gets each record's
+ * strings joined; for A, AAAA and PTR each address or name as text. A
+ * chain that leaves the answer returns DNS_OK with why "follow NAME".
+ * Returns the dns_rc; why says what happened. */
+int dns_answer_parse(const uint8_t *wire, size_t len, const char *qname, uint16_t qtype,
+		     uint16_t id, struct dns_mx *mx, void (*cb)(void *arg, const char *txt, size_t len),
+		     void *arg, char *why, size_t whylen);
 
 #endif
