@@ -329,7 +329,7 @@ struct message {
 static int body_write(struct message *m, const char *s, size_t n)
 {
 	m->total += n;
-	return spool_write(m->body, s, n);
+	return n ? spool_write(m->body, s, n) : 0;
 }
 
 /* Read stdin into m. 0, or -1 with a message printed. */
