@@ -1,0 +1,236 @@
+/*
+ * test_imap_parse.c — the IMAP command reader (imap_parse.c): tags, atoms,
+ * quoted strings, lists, sections with spaces, literals {n} {n+} with their
+ * limits, sequence sets (*, reversed ranges, 0, huge values), modified
+ * UTF-7 both ways.
+ */
+/* deps: imap_parse message spool util log */
+#include "harness.h"
+#include "imap.h"
+#include "spool.h"
+#include "util.h"
+
+#include <stdint.h>
+
+/* A fake connection: lines and literal bytes come out of one buffer. */
+struct fake {
+	const char *p;
+	size_t n, pos;
+	int conts;
+	char line[IMAP_LINE_MAX + 1];
+};
+
+static ssize_t f_getline(void *arg, char **line, size_t max)
+{
+	struct fake *f = arg;
+	if (f->pos >= f->n)
+		return -1;
+	const char *s = f->p + f->pos, *nl = memchr(s, '\n', f->n - f->pos);
+	if (!nl)
+		return -1;
+	size_t len = (size_t)(nl - s);
+	f->pos += len + 1;
+	if (len && s[len - 1] == '\r')
+		len--;
+	if (len > max)
+		return -2;
+	memcpy(f->line, s, len);
+	f->line[len] = 0;
+	*line = f->line;
+	return (ssize_t)len;
+}
+
+static int f_read_n(void *arg, void *buf, size_t n)
+{
+	struct fake *f = arg;
+	if (f->n - f->pos < n)
+		return -1;
+	memcpy(buf, f->p + f->pos, n);
+	f->pos += n;
+	return 0;
+}
+
+static int f_read_spool(void *arg, struct spool *sp, uint64_t n)
+{
+	struct fake *f = arg;
+	if (f->n - f->pos < n)
+		return -1;
+	spool_write(sp, f->p + f->pos, (size_t)n);
+	f->pos += (size_t)n;
+	return 0;
+}
+
+static void f_cont(void *arg)
+{
+	((struct fake *)arg)->conts++;
+}
+
+static int parse(const char *text, struct imap_cmd *cmd, struct fake *f)
+{
+	memset(f, 0, sizeof *f);
+	f->p = text;
+	f->n = strlen(text);
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, f, 1 << 20};
+	return imap_cmd_read(&in, cmd);
+}
+
+TEST(basic_command)
+{
+	struct imap_cmd c;
+	struct fake f;
+	CHECK_EQ_INT(parse("a1 login alice \"p w\\\"x\"\r\n", &c, &f), 0);
+	CHECK_EQ_STR(c.tag, "a1");
+	CHECK_EQ_STR(c.name, "LOGIN");
+	CHECK_EQ_INT(c.args->nkids, 2);
+	CHECK_EQ_STR(iarg_str(iarg_nth(c.args, 0)), "alice");
+	CHECK_EQ_STR(iarg_str(iarg_nth(c.args, 1)), "p w\"x");
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse("7 UID fetch 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.10>)\r\n", &c, &f), 0);
+	CHECK_EQ_STR(c.name, "UID FETCH");
+	struct iarg *l = iarg_nth(c.args, 1);
+	CHECK(l && l->type == IA_LIST && l->nkids == 2);
+	CHECK_EQ_STR(iarg_str(iarg_nth(l, 1)), "BODY.PEEK[HEADER.FIELDS (From To)]<0.10>");
+	imap_cmd_clear(&c);
+}
+
+TEST(literals)
+{
+	struct imap_cmd c;
+	struct fake f;
+	CHECK_EQ_INT(parse("a LOGIN {5}\r\nalice {3+}\r\np\tw\r\n", &c, &f), 0);
+	CHECK_EQ_INT(f.conts, 1); /* only the synchronizing one asked for "+" */
+	CHECK_EQ_STR(iarg_str(iarg_nth(c.args, 0)), "alice");
+	CHECK_EQ_INT(iarg_nth(c.args, 1)->len, 3);
+	CHECK(iarg_nth(c.args, 1)->literal);
+	imap_cmd_clear(&c);
+	/* A literal too large outside APPEND: BAD, no "+" sent. */
+	CHECK_EQ_INT(parse("a LOGIN {999999}\r\n", &c, &f), 1);
+	CHECK_EQ_INT(f.conts, 0);
+	CHECK(strstr(c.err, "too large") != NULL);
+	imap_cmd_clear(&c);
+	/* APPEND may go up to the message size; beyond: NO [TOOBIG]. */
+	CHECK_EQ_INT(parse("a APPEND INBOX {2000000}\r\n", &c, &f), 1);
+	CHECK(c.no && strstr(c.err, "TOOBIG"));
+	imap_cmd_clear(&c);
+	/* A non-synchronizing literal too big is drained, then BAD. */
+	struct mbuf m = {0};
+	mbuf_puts(&m, "a LOGIN {70000+}\r\n");
+	for (int i = 0; i < 70000; i++)
+		mbuf_add(&m, "x", 1);
+	mbuf_puts(&m, " pw\r\nb NOOP\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
+	imap_cmd_clear(&c);
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, &f, 1 << 20};
+	CHECK_EQ_INT(imap_cmd_read(&in, &c), 0);
+	CHECK_EQ_STR(c.name, "NOOP");
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+	/* Unterminated literal: the connection ends. */
+	CHECK_EQ_INT(parse("a LOGIN {10}\r\nabc", &c, &f), -1);
+	imap_cmd_clear(&c);
+	/* A big APPEND literal goes to a spool. */
+	m = (struct mbuf){0};
+	mbuf_puts(&m, "a APPEND INBOX (\\Seen) {100000+}\r\n");
+	for (int i = 0; i < 100000; i++)
+		mbuf_add(&m, "y", 1);
+	mbuf_puts(&m, "\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 0);
+	CHECK(iarg_nth(c.args, 2)->sp && spool_size(iarg_nth(c.args, 2)->sp) == 100000);
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+}
+
+TEST(bad_input)
+{
+	static const char *const bad[] = {
+		"\r\n", "a\r\n", "a \r\n", "+x NOOP\r\n", "a NO*OP\r\n", "a LOGIN \"unterminated\r\n",
+		"a LOGIN (a (b)\r\n", "a LOGIN a)\r\n", "a LOGIN {5\r\n", "a LOGIN {5}x\r\n",
+		"a FETCH 1 BODY[HEADER\r\n", "a LOGIN \"bad\\escape\"\r\n",
+		"a X ((((((((((((((((((((((((((((((((((((((((x\r\n",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct imap_cmd c;
+		struct fake f;
+		int rc = parse(bad[i], &c, &f);
+		if (rc != 1)
+			printf("input %zu rc %d\n", i, rc);
+		CHECK_EQ_INT(rc, 1);
+		CHECK(c.err[0] != 0);
+		imap_cmd_clear(&c);
+	}
+}
+
+/* Random splits do not apply to a line reader, but random bytes must
+ * never crash it or leak. */
+TEST(random_bytes)
+{
+	char buf[256];
+	unsigned seed = 12345;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 1 + (seed % 200);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245 + 12345;
+			const char alphabet[] = "a1 ()\"{}+\\*:,~[]<>.\r\nFETCHUID0123456789";
+			buf[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+		}
+		buf[n] = 0;
+		struct imap_cmd c;
+		struct fake f;
+		parse(buf, &c, &f);
+		imap_cmd_clear(&c);
+	}
+}
+
+TEST(seqsets)
+{
+	struct seqset s;
+	CHECK_EQ_INT(seqset_parse("1:*", &s), 0);
+	seqset_resolve(&s, 10);
+	CHECK(seqset_contains(&s, 1) && seqset_contains(&s, 10) && !seqset_contains(&s, 11));
+	seqset_free(&s);
+	CHECK_EQ_INT(seqset_parse("*:1", &s), 0);
+	seqset_resolve(&s, 3);
+	CHECK(seqset_contains(&s, 2) && !seqset_contains(&s, 4));
+	seqset_free(&s);
+	CHECK_EQ_INT(seqset_parse("5:3,9,7:8,4294967295", &s), 0);
+	seqset_resolve(&s, 0);
+	CHECK_EQ_INT(s.n, 3); /* 3:5 7:9 4294967295 */
+	CHECK(seqset_contains(&s, 4) && seqset_contains(&s, 8) && !seqset_contains(&s, 6));
+	CHECK(seqset_contains(&s, 4294967295u));
+	seqset_free(&s);
+	CHECK_EQ_INT(seqset_parse("1:4294967295", &s), 0);
+	seqset_resolve(&s, 5);
+	CHECK(seqset_contains(&s, 4000000000u));
+	seqset_free(&s);
+	/* '*' in an empty mailbox is 0: nothing matches. */
+	CHECK_EQ_INT(seqset_parse("*", &s), 0);
+	seqset_resolve(&s, 0);
+	CHECK(!seqset_contains(&s, 1));
+	seqset_free(&s);
+	static const char *const bad[] = {"0", "1:0", "", "1,", ",1", "1::2", "a", "4294967296",
+					  "1:2:3", "-1", "01", "1 2"};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		CHECK_EQ_INT(seqset_parse(bad[i], &s), -1);
+}
+
+TEST(mutf7)
+{
+	char out[128];
+	struct mbuf b = {0};
+	CHECK_EQ_INT(mutf7_decode("Projekt &AOQ-", out, sizeof out), 0);
+	CHECK_EQ_STR(out, "Projekt \xc3\xa4");
+	CHECK_EQ_INT(mutf7_decode("&ZeVnLIqe-", out, sizeof out), 0); /* RFC 3501 5.1.3 */
+	CHECK_EQ_STR(out, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
+	CHECK_EQ_INT(mutf7_decode("a&-b", out, sizeof out), 0);
+	CHECK_EQ_STR(out, "a&b");
+	CHECK_EQ_INT(mutf7_decode("&AGE-", out, sizeof out), -1); /* encoded ASCII */
+	CHECK_EQ_INT(mutf7_decode("&AOQ", out, sizeof out), -1);  /* unterminated */
+	CHECK_EQ_INT(mutf7_decode("\xc3\xa4", out, sizeof out), -1);
+	mutf7_encode("Projekt \xc3\xa4 & \xf0\x9f\x98\x80", &b);
+	CHECK_EQ_STR(b.p, "Projekt &AOQ- &- &2D3eAA-");
+	CHECK_EQ_INT(mutf7_decode(b.p, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "Projekt \xc3\xa4 & \xf0\x9f\x98\x80");
+	mbuf_free(&b);
+}
+
+TEST_MAIN()
