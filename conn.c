@@ -1,0 +1,652 @@
+/*
+ * conn.c — one buffered connection over plain TCP or BearSSL.
+ *
+ * Owns the socket of one client (or one outbound delivery): a 16 KiB input
+ * buffer that every read goes through, a 16 KiB output buffer, the per-wait
+ * idle timeout (poll()), the sticky error, and, once TLS starts, the BearSSL
+ * engine with its bidirectional record buffer. The engine is driven here by
+ * hand (no br_sslio: it has no time-outs). Protocol parsing stays in the
+ * protocol modules; certificates, keys and the session cache live in tls.c.
+ *
+ * Output is flushed automatically just before a read has to wait for the
+ * peer: a reply can never be left stranded, and replies to pipelined commands
+ * still go out in one segment (RFC 2920 3.1: the server flushes when its
+ * input is empty).
+ */
+#include "conn.h"
+#include "log.h"
+#include "spool.h"
+#include "tls.h"
+#include "util.h"
+
+#include <bearssl.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONN_IN_CAP  16384
+#define CONN_OUT_CAP 16384
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF. */
+#define DOT_TEXT_LINE_MAX 1000
+#define CONN_TIMEOUT_DEFAULT 300000
+/* How long conn_free() gives a peer to take our close_notify. */
+#define CLOSE_NOTIFY_MS 1000
+
+struct conn_tls;
+
+struct conn {
+	int fd;
+	int notsock;    /* fd is a pipe or file: use read/write */
+	int timeout_ms;
+	int err;        /* enum conn_err, sticky */
+	char peer[64], local[64];
+	int peer_port;
+	char *line;     /* conn_getline's result buffer */
+	size_t line_cap;
+	size_t in_off, in_len;
+	size_t out_len;
+	struct conn_tls *tls; /* NULL: plaintext */
+	unsigned char in[CONN_IN_CAP];
+	unsigned char out[CONN_OUT_CAP];
+};
+
+static int conn_fail(struct conn *c, int err)
+{
+	if (!c->err)
+		c->err = err;
+	return -1;
+}
+
+/* ---- socket level: poll with the idle timeout, non-blocking send/recv ---- */
+
+/* Wait until fd is ready for ev; 0, or -1 with the sticky error set. */
+static int wait_fd(struct conn *c, short ev, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = ev};
+		int64_t left = deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		int r = poll(&p, 1, (int)left);
+		if (r > 0)
+			return 0; /* POLLHUP/POLLERR: the next recv/send reports it */
+		if (r == 0)
+			return conn_fail(c, CONN_TIMEOUT);
+		if (errno != EINTR)
+			return conn_fail(c, CONN_IO);
+	}
+}
+
+static ssize_t sys_recv(struct conn *c, void *buf, size_t cap)
+{
+	if (c->notsock)
+		return read(c->fd, buf, cap);
+	ssize_t r = recv(c->fd, buf, cap, MSG_DONTWAIT);
+	if (r < 0 && errno == ENOTSOCK) {
+		c->notsock = 1;
+		return read(c->fd, buf, cap);
+	}
+	return r;
+}
+
+static ssize_t sys_send(struct conn *c, const void *buf, size_t n)
+{
+	if (c->notsock)
+		return write(c->fd, buf, n);
+	ssize_t r = send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (r < 0 && errno == ENOTSOCK) {
+		c->notsock = 1;
+		return write(c->fd, buf, n);
+	}
+	return r;
+}
+
+/* Receive at least one byte (waiting up to the timeout); > 0 or -1. */
+static ssize_t sock_recv(struct conn *c, void *buf, size_t cap, int ms)
+{
+	for (;;) {
+		ssize_t r = sys_recv(c, buf, cap);
+		if (r > 0)
+			return r;
+		if (r == 0)
+			return conn_fail(c, CONN_EOF);
+		if (errno == EINTR)
+			continue;
+		if (errno == ECONNRESET)
+			return conn_fail(c, CONN_EOF);
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return conn_fail(c, CONN_IO);
+		if (wait_fd(c, POLLIN, ms) < 0)
+			return -1;
+	}
+}
+
+/* Send all n bytes (each wait bounded by ms); 0 or -1. */
+static int sock_send_all(struct conn *c, const void *buf, size_t n, int ms)
+{
+	const unsigned char *p = buf;
+	while (n) {
+		ssize_t w = sys_send(c, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(c, POLLOUT, ms) < 0)
+				return -1;
+			continue;
+		}
+		return conn_fail(c, errno == EPIPE || errno == ECONNRESET ? CONN_EOF : CONN_IO);
+	}
+	return 0;
+}
+
+/* ---- transport: plaintext or TLS (the TLS half is further down) ---- */
+
+static ssize_t tls_read_app(struct conn *c, void *buf, size_t cap);
+static int tls_write_app(struct conn *c, const void *buf, size_t n);
+static size_t tls_decrypted_pending(const struct conn *c);
+static void tls_state_free(struct conn *c);
+
+static ssize_t transport_recv(struct conn *c, void *buf, size_t cap)
+{
+	return c->tls ? tls_read_app(c, buf, cap) : sock_recv(c, buf, cap, c->timeout_ms);
+}
+
+static int transport_send(struct conn *c, const void *buf, size_t n)
+{
+	return c->tls ? tls_write_app(c, buf, n) : sock_send_all(c, buf, n, c->timeout_ms);
+}
+
+/* ---- construction ---- */
+
+struct conn *conn_new(int fd, const char *peer, int peer_port, const char *local)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	c->timeout_ms = CONN_TIMEOUT_DEFAULT;
+	str_copy(c->peer, peer ? peer : "", sizeof c->peer);
+	str_copy(c->local, local ? local : "", sizeof c->local);
+	c->peer_port = peer_port;
+	return c;
+}
+
+void conn_set_timeout(struct conn *c, int ms)
+{
+	c->timeout_ms = ms > 0 ? ms : CONN_TIMEOUT_DEFAULT;
+}
+
+/* ---- input ---- */
+
+/* Make room and read more input into c->in; 0 or -1. Pending output is
+ * flushed first: we are about to wait for the peer, who may be waiting for
+ * us. */
+static int fill(struct conn *c)
+{
+	if (c->err)
+		return -1;
+	if (c->out_len && conn_flush(c) < 0)
+		return -1;
+	if (c->in_off == c->in_len) {
+		c->in_off = c->in_len = 0;
+	} else if (c->in_len == CONN_IN_CAP) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+	ssize_t r = transport_recv(c, c->in + c->in_len, CONN_IN_CAP - c->in_len);
+	if (r < 0)
+		return -1;
+	c->in_len += (size_t)r;
+	return 0;
+}
+
+static void line_reserve(struct conn *c, size_t need)
+{
+	if (need <= c->line_cap)
+		return;
+	size_t cap = c->line_cap ? c->line_cap : 256;
+	while (cap < need)
+		cap *= 2;
+	c->line = xrealloc(c->line, cap);
+	c->line_cap = cap;
+}
+
+ssize_t conn_getline(struct conn *c, char **line, size_t max, int *crlf)
+{
+	size_t len = 0, keep;
+	int toolong = 0;
+
+	if (max > CONN_LINE_MAX)
+		max = CONN_LINE_MAX;
+	keep = max + 2; /* the line, its CR and its LF */
+	line_reserve(c, 64);
+	c->line[0] = '\0';
+	*line = c->line;
+	if (c->err)
+		return -1;
+	for (;;) {
+		if (c->in_off == c->in_len && fill(c) < 0)
+			return -1;
+		unsigned char *start = c->in + c->in_off;
+		size_t avail = c->in_len - c->in_off;
+		unsigned char *nl = memchr(start, '\n', avail);
+		size_t chunk = nl ? (size_t)(nl - start) + 1 : avail;
+		if (!toolong && len + chunk <= keep) {
+			line_reserve(c, len + chunk + 1);
+			memcpy(c->line + len, start, chunk);
+			len += chunk;
+		} else {
+			toolong = 1; /* keep consuming up to the line end */
+		}
+		c->in_off += chunk;
+		if (nl)
+			break;
+	}
+	*line = c->line;
+	if (toolong) {
+		c->line[0] = '\0';
+		return -2;
+	}
+	len--; /* the LF */
+	int cr = len > 0 && c->line[len - 1] == '\r';
+	if (cr)
+		len--;
+	c->line[len] = '\0';
+	if (crlf)
+		*crlf = cr;
+	if (len > max) {
+		c->line[0] = '\0';
+		return -2;
+	}
+	return (ssize_t)len;
+}
+
+int conn_read_n(struct conn *c, void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	if (c->err)
+		return -1;
+	while (n) {
+		if (c->in_off == c->in_len && fill(c) < 0)
+			return -1;
+		size_t k = c->in_len - c->in_off;
+		if (k > n)
+			k = n;
+		memcpy(p, c->in + c->in_off, k);
+		c->in_off += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* A spool write error does not desynchronise the stream: the remaining
+ * bytes are still consumed, then -1 is returned with conn_error() == 0. */
+int conn_read_n_spool(struct conn *c, struct spool *sp, uint64_t n)
+{
+	int spool_failed = 0;
+	if (c->err)
+		return -1;
+	while (n) {
+		if (c->in_off == c->in_len && fill(c) < 0)
+			return -1;
+		size_t k = c->in_len - c->in_off;
+		if (k > n)
+			k = (size_t)n;
+		if (!spool_failed && spool_write(sp, c->in + c->in_off, k) < 0)
+			spool_failed = 1;
+		c->in_off += k;
+		n -= k;
+	}
+	return spool_failed ? -1 : 0;
+}
+
+/*
+ * SMTP DATA. A byte-at-a-time state machine over the input buffer, so the
+ * result cannot depend on how the peer's bytes were split into segments.
+ * A "line start" exists only after a real CRLF (or at the very beginning);
+ * a bare LF or CR never starts a line, so nothing after one can end the
+ * message or be read as a command (the SMTP smuggling class).
+ */
+enum dot_state {
+	DS_BOL,     /* at a line start */
+	DS_DOT,     /* "." at a line start */
+	DS_DOT_CR,  /* ".\r" at a line start */
+	DS_MID,     /* inside a line */
+	DS_CR,      /* inside a line, after a CR */
+};
+
+struct dot_ctx {
+	struct spool *sp;
+	uint64_t max, total;
+	size_t linelen;   /* octets of the current line as received */
+	int toobig, bare, longline, spool_failed;
+	size_t olen;
+	unsigned char obuf[4096];
+};
+
+static void dot_flush(struct dot_ctx *d)
+{
+	if (d->olen && !d->spool_failed && spool_write(d->sp, d->obuf, d->olen) < 0)
+		d->spool_failed = 1;
+	d->olen = 0;
+}
+
+/* Emit one message byte, enforcing the size limit as we go. */
+static void dot_emit(struct dot_ctx *d, unsigned char ch)
+{
+	if (d->toobig)
+		return;
+	if (d->total >= d->max) {
+		d->toobig = 1; /* discard the excess, keep reading to the end */
+		return;
+	}
+	d->total++;
+	d->obuf[d->olen++] = ch;
+	if (d->olen == sizeof d->obuf)
+		dot_flush(d);
+}
+
+/* Feed one byte; returns 1 when the end marker has been consumed. */
+static int dot_step(struct dot_ctx *d, enum dot_state *st, unsigned char ch)
+{
+	d->linelen++;
+	switch (*st) {
+	case DS_BOL:
+		if (ch == '.') {
+			*st = DS_DOT; /* RFC 5321 4.5.2: drop the stuffed dot */
+			return 0;
+		}
+		*st = DS_MID;
+		break;
+	case DS_DOT:
+		if (ch == '\r') {
+			*st = DS_DOT_CR;
+			return 0;
+		}
+		*st = DS_MID;
+		break;
+	case DS_DOT_CR:
+		if (ch == '\n')
+			return 1; /* CRLF "." CRLF */
+		d->bare = 1;  /* ".\r" then something else: a bare CR */
+		dot_emit(d, '\r');
+		*st = DS_MID;
+		break;
+	case DS_CR:
+		if (ch == '\n') {
+			dot_emit(d, '\r');
+			dot_emit(d, '\n');
+			if (d->linelen > DOT_TEXT_LINE_MAX)
+				d->longline = 1;
+			d->linelen = 0;
+			*st = DS_BOL;
+			return 0;
+		}
+		d->bare = 1;
+		dot_emit(d, '\r');
+		*st = DS_MID;
+		break;
+	case DS_MID:
+		break;
+	}
+	/* Now inside a line with ch still to handle. */
+	if (ch == '\r') {
+		*st = DS_CR;
+		return 0;
+	}
+	if (ch == '\n')
+		d->bare = 1;
+	dot_emit(d, ch);
+	return 0;
+}
+
+int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max)
+{
+	struct dot_ctx *d = xcalloc(1, sizeof *d);
+	enum dot_state st = DS_BOL;
+	int done = 0, ret;
+
+	d->sp = sp;
+	d->max = max;
+	while (!done) {
+		if (c->in_off == c->in_len && fill(c) < 0) {
+			free(d);
+			return -1;
+		}
+		while (c->in_off < c->in_len && !done)
+			done = dot_step(d, &st, c->in[c->in_off++]);
+	}
+	dot_flush(d);
+	/* Smuggling first: it is the one that must never be accepted. */
+	if (d->spool_failed)
+		ret = -1;
+	else if (d->bare)
+		ret = DOT_BARE_NL;
+	else if (d->toobig)
+		ret = DOT_TOOBIG;
+	else if (d->longline)
+		ret = DOT_LONGLINE;
+	else
+		ret = DOT_OK;
+	free(d);
+	return ret;
+}
+
+size_t conn_pending(const struct conn *c)
+{
+	return c->in_len - c->in_off + tls_decrypted_pending(c);
+}
+
+/* ---- output ---- */
+
+int conn_flush(struct conn *c)
+{
+	if (c->err)
+		return -1;
+	if (!c->out_len)
+		return 0;
+	size_t n = c->out_len;
+	c->out_len = 0;
+	return transport_send(c, c->out, n);
+}
+
+int conn_write(struct conn *c, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	if (c->err)
+		return -1;
+	while (n) {
+		size_t k = CONN_OUT_CAP - c->out_len;
+		if (k > n)
+			k = n;
+		memcpy(c->out + c->out_len, p, k);
+		c->out_len += k;
+		p += k;
+		n -= k;
+		if (c->out_len == CONN_OUT_CAP && conn_flush(c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int conn_puts(struct conn *c, const char *s)
+{
+	return conn_write(c, s, strlen(s));
+}
+
+int conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char small[1024];
+	int n;
+
+	if (c->err)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof small)
+		return conn_write(c, small, (size_t)n);
+	char *big = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	int r = conn_write(c, big, (size_t)n);
+	free(big);
+	return r;
+}
+
+/* ---- accessors ---- */
+
+int conn_error(const struct conn *c)
+{
+	return c->err;
+}
+
+const char *conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+int conn_peer_port(const struct conn *c)
+{
+	return c->peer_port;
+}
+
+const char *conn_local(const struct conn *c)
+{
+	return c->local;
+}
+
+int conn_is_loopback(const struct conn *c)
+{
+	unsigned char a[16];
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char v6lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+	if (inet_pton(AF_INET, c->peer, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, c->peer, a) == 1)
+		return memcmp(a, v6lo, 16) == 0 || (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
+	return 0;
+}
+
+/* ---- TLS (filled in by the TLS commit) ---- */
+
+struct conn_tls {
+	int unused;
+};
+
+static ssize_t tls_read_app(struct conn *c, void *buf, size_t cap)
+{
+	return conn_fail(c, CONN_TLS);
+}
+
+static int tls_write_app(struct conn *c, const void *buf, size_t n)
+{
+	return conn_fail(c, CONN_TLS);
+}
+
+static size_t tls_decrypted_pending(const struct conn *c)
+{
+	return 0;
+}
+
+static void tls_state_free(struct conn *c)
+{
+	free(c->tls);
+	c->tls = NULL;
+}
+
+int conn_tls_accept(struct conn *c, struct tls_server *t)
+{
+	return -1;
+}
+
+int conn_starttls(struct conn *c, struct tls_server *t)
+{
+	if (c->in_off != c->in_len)
+		return -1;
+	return -1;
+}
+
+int conn_tls_connect(struct conn *c, struct tls_client *t, const char *servername)
+{
+	return -1;
+}
+
+int conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+const char *conn_tls_version(const struct conn *c)
+{
+	return NULL;
+}
+
+const char *conn_tls_cipher(const struct conn *c)
+{
+	return NULL;
+}
+
+int conn_tls_verified(const struct conn *c)
+{
+	return 0;
+}
+
+int conn_wait(struct conn *c, int wakefd, int ms)
+{
+	if (c->err)
+		return -1;
+	if (conn_pending(c))
+		return 1;
+	if (c->out_len && conn_flush(c) < 0)
+		return -1;
+	int64_t deadline = now_ms() + (ms < 0 ? 0 : ms);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = wakefd, .events = POLLIN}};
+		int64_t left = deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		int r = poll(p, wakefd >= 0 ? 2 : 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return conn_fail(c, CONN_IO);
+		if (r == 0)
+			return 0;
+		if (p[0].revents)
+			return 1;
+		if (wakefd >= 0 && p[1].revents)
+			return 2;
+	}
+}
+
+void conn_free(struct conn **cp)
+{
+	struct conn *c = *cp;
+	if (!c)
+		return;
+	tls_state_free(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->line);
+	free(c);
+	*cp = NULL;
+}
