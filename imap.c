@@ -62,6 +62,7 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	s->nbad = strcmp(cond, "BAD") == 0 ? s->nbad + 1 : 0;
 	conn_printf(s->c, "%s %s %s\r\n", s->cmd.tag, cond, buf);
 }
 
@@ -1563,7 +1564,6 @@ static int expunge_allowed_after(const char *name)
 void imap_serve(struct server *srv, struct conn *c, int kind)
 {
 	struct imap_session *s = xcalloc(1, sizeof *s);
-	int bads = 0;
 
 	s->srv = srv;
 	s->c = c;
@@ -1596,15 +1596,14 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		}
 		if (rc > 0) {
 			imap_tagged(s, s->cmd.no ? "NO" : "BAD", "%s", s->cmd.err);
-			if (++bads >= IMAP_BAD_MAX) {
-				out(s, "* BYE Too many errors");
-				s->reason = "errors";
-				s->state = IS_LOGOUT;
-			}
 		} else {
-			bads = 0;
 			log_debug("imap %s cmd %s", s->user[0] ? s->user : "-", s->cmd.name);
 			dispatch(s);
+		}
+		if (s->nbad >= IMAP_BAD_MAX && s->state != IS_LOGOUT) {
+			out(s, "* BYE Too many errors");
+			s->reason = "errors";
+			s->state = IS_LOGOUT;
 		}
 		imap_cmd_clear(&s->cmd);
 		if (conn_flush(c) < 0 || conn_error(c)) {

@@ -121,6 +121,7 @@ struct imap_session {
 	uint64_t cache_blob;    /* MIME tree of the last message looked at */
 	struct mime_part *cache_tree;
 	const char *reason;
+	int nbad;              /* BAD answers in a row */
 	char user[STORE_ADDR_MAX + 1];
 };
 
