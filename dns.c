@@ -51,6 +51,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,17 @@ void dns_set_timeout(int ms, int tries)
 {
 	timeout_ms = ms < 10 ? 10 : ms > 60000 ? 60000 : ms;
 	ntries = tries < 1 ? 1 : tries > 10 ? 10 : tries;
+}
+
+/* A reason into a fixed buffer; long names just cut it short. */
+__attribute__((format(printf, 3, 4))) static void whyf(char *out, size_t cap, const char *fmt,
+						       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- names ------------------------------------------------------------ */
@@ -772,8 +784,10 @@ static int mx_hosts(const struct answer *a, const char *domain, struct dns_mx *o
 		 * (after CNAMEs, the canonical name). */
 		out->implicit = 1;
 		if (rdf_to_name(a->final, out->hosts[0].name, sizeof out->hosts[0].name) ||
-		    !out->hosts[0].name[0])
+		    !out->hosts[0].name[0]) {
 			str_copy(out->hosts[0].name, domain, sizeof out->hosts[0].name);
+			str_lower(out->hosts[0].name);
+		}
 		out->nhosts = 1;
 		return DNS_OK;
 	}
@@ -852,15 +866,15 @@ static int mx_resolve(const struct answer *a, const char *domain, struct dns_mx 
 		return DNS_OK;
 	}
 	if (first_temp[0]) {
-		snprintf(out->why, sizeof out->why, "%s: no MX host address yet: %s", domain,
+		whyf(out->why, sizeof out->why, "%s: no MX host address yet: %s", domain,
 			 first_temp);
 		return DNS_TEMP;
 	}
 	if (out->implicit)
-		snprintf(out->why, sizeof out->why, "%s: no MX record and no address (%s)", domain,
+		whyf(out->why, sizeof out->why, "%s: no MX record and no address (%s)", domain,
 			 first_perm);
 	else
-		snprintf(out->why, sizeof out->why, "%s: no MX host has an address (%s)", domain,
+		whyf(out->why, sizeof out->why, "%s: no MX host has an address (%s)", domain,
 			 first_perm);
 	return DNS_PERM;
 }
