@@ -93,3 +93,18 @@ try:
 except poplib.error_proto as e:
     check(str(e).find("[AUTH]") >= 0, f"error {e}")
 print("poplib ok")
+
+# UIDL agrees with IMAP: UIDVALIDITY and UID of INBOX (imaplib, IMAPS)
+import imaplib
+import os
+m = imaplib.IMAP4_SSL("localhost", int(os.environ["P_IMAPS"]), ssl_context=tls_context(), timeout=20)
+m.login("alice@example.test", "alice-pw")
+typ, _ = m.select("INBOX")
+check(typ == "OK", "IMAP SELECT")
+uidvalidity = int(m.response("UIDVALIDITY")[1][0])
+typ, data = m.uid("SEARCH", None, "ALL")
+imap_uids = [int(x) for x in data[0].split()]
+want = [f"{uidvalidity:08x}{u:08x}".encode() for u in imap_uids]
+check(want == uids[1:], f"IMAP {want} vs UIDL {uids[1:]}")
+m.logout()
+print("poplib ok (with IMAP)")
