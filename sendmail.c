@@ -604,7 +604,7 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 	if (o.quota + o.toobig + o.gone > 0)
 		fprintf(stderr, "brev: sendmail: %zu local recipient(s) refused the message (quota)\n",
 			o.quota + o.toobig + o.gone);
-	log_info("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id,
+	log_debug("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id,
 		 from, h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
 	rc = 0;
 out:
