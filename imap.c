@@ -936,7 +936,9 @@ static void cmd_list(struct imap_session *s)
 	const char *pats[32];
 	size_t npats = 0;
 
+	int extended = 0; /* LIST-EXTENDED syntax used: \NonExistent, else \Noselect */
 	if (a && a->type == IA_LIST && !lsub) { /* RFC 5258 selection options */
+		extended = 1;
 		for (struct iarg *o = a->kids; o; o = o->next) {
 			if (iarg_is_atom(o, "SUBSCRIBED"))
 				sel_sub = ret_sub = 1;
@@ -973,6 +975,7 @@ static void cmd_list(struct imap_session *s)
 	}
 	a = a->next;
 	if (a && iarg_is_atom(a, "RETURN") && a->next && a->next->type == IA_LIST) {
+		extended = 1;
 		for (struct iarg *o = a->next->kids; o; o = o->next) {
 			if (iarg_is_atom(o, "SUBSCRIBED"))
 				ret_sub = 1;
@@ -1020,6 +1023,10 @@ static void cmd_list(struct imap_session *s)
 		const struct lbox *m = &l.v[i];
 		int match = 0;
 		for (size_t p = 0; p < npats && !match; p++) {
+			/* A parent that is no mailbox shows for '%' (RFC 3501
+			 * 6.3.8); with '*' its children speak for it. */
+			if (!m->exists && strchr(pats[p], '*'))
+				continue;
 			char dec[STORE_MBOX_MAX + 1];
 			const char *pp = pats[p];
 			if (!s->utf8 && mutf7_decode(pp, dec, sizeof dec) == 0)
@@ -1046,7 +1053,7 @@ static void cmd_list(struct imap_session *s)
 		first = 0;                                                                         \
 	} while (0)
 		if (!m->exists)
-			ATTR(lsub ? "\\Noselect" : "\\NonExistent");
+			ATTR(lsub || !extended ? "\\Noselect" : "\\NonExistent");
 		if (ret_children && !lsub)
 			ATTR(has_children(&l, m->mi.name) ? "\\HasChildren" : "\\HasNoChildren");
 		if (m->exists && m->mi.special > MBOX_INBOX && m->mi.special < 7)
