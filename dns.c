@@ -63,7 +63,7 @@
 #include "util.h"
 
 #define DNS_SERVERS_MAX 8
-#define DNS_CNAME_MAX 8
+#define DNS_CNAME_MAX	8
 /* DNS flag day 2020: a UDP size that avoids IP fragmentation. */
 #define DNS_EDNS_SIZE 1232
 /* Candidate MX records examined per answer are bounded by the packet
@@ -150,8 +150,7 @@ static int resolv_conf_read(struct server *out, size_t cap, size_t *n, char *err
 		addr = strtok_r(NULL, " \t\r", &wsave);
 		/* A bare address means port 53; a scoped IPv6 (fe80::1%eth0)
 		 * cannot be expressed to ldns and is skipped. */
-		if (!addr || strchr(addr, '%') ||
-		    server_parse(addr, &out[*n], e, sizeof e)) {
+		if (!addr || strchr(addr, '%') || server_parse(addr, &out[*n], e, sizeof e)) {
 			log_warn("dns: /etc/resolv.conf: skipping nameserver %s", addr ? addr : "");
 			continue;
 		}
@@ -203,8 +202,7 @@ void dns_set_timeout(int ms, int tries)
 }
 
 /* A reason into a fixed buffer; long names just cut it short. */
-__attribute__((format(printf, 3, 4))) static void whyf(char *out, size_t cap, const char *fmt,
-						       ...)
+__attribute__((format(printf, 3, 4))) static void whyf(char *out, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -258,7 +256,7 @@ static int rdf_to_name(const ldns_rdf *rdf, char *out, size_t cap)
 	const uint8_t *d;
 	size_t size, i = 0, o = 0;
 
-	if (!rdf || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME)
+	if (!rdf || cap == 0 || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME)
 		return -1;
 	d = ldns_rdf_data(rdf);
 	size = ldns_rdf_size(rdf);
@@ -268,7 +266,9 @@ static int rdf_to_name(const ldns_rdf *rdf, char *out, size_t cap)
 			out[o] = 0;
 			return i == size ? 0 : -1;
 		}
-		if (l > 63 || i + l > size || o + l + 2 > cap || o + l + 1 > 253 + 1)
+		/* RFC 1035 2.3.4: labels of 63, names of 253 octets as text. */
+		size_t grown = o + (o > 0) + l;
+		if (l > 63 || i + l > size || grown > 253 || grown + 1 > cap)
 			return -1;
 		if (o > 0)
 			out[o++] = '.';
@@ -285,13 +285,20 @@ static int rdf_to_name(const ldns_rdf *rdf, char *out, size_t cap)
 static const char *type_name(ldns_rr_type t)
 {
 	switch (t) {
-	case LDNS_RR_TYPE_MX: return "MX";
-	case LDNS_RR_TYPE_A: return "A";
-	case LDNS_RR_TYPE_AAAA: return "AAAA";
-	case LDNS_RR_TYPE_TXT: return "TXT";
-	case LDNS_RR_TYPE_PTR: return "PTR";
-	case LDNS_RR_TYPE_CNAME: return "CNAME";
-	default: return "?";
+	case LDNS_RR_TYPE_MX:
+		return "MX";
+	case LDNS_RR_TYPE_A:
+		return "A";
+	case LDNS_RR_TYPE_AAAA:
+		return "AAAA";
+	case LDNS_RR_TYPE_TXT:
+		return "TXT";
+	case LDNS_RR_TYPE_PTR:
+		return "PTR";
+	case LDNS_RR_TYPE_CNAME:
+		return "CNAME";
+	default:
+		return "?";
 	}
 }
 
@@ -307,17 +314,17 @@ static const char *rcode_name(int rc)
 
 struct question {
 	const char *name; /* as the caller gave it, for messages */
-	ldns_rdf *rdf;    /* borrowed */
+	ldns_rdf *rdf;	  /* borrowed */
 	ldns_rr_type type;
 	uint16_t id;
 };
 
 struct answer {
-	ldns_pkt *pkt;     /* owned */
+	ldns_pkt *pkt;	   /* owned */
 	ldns_rr_list *rrs; /* records answering the question: views into pkt */
 	ldns_rdf *final;   /* owned: the name they belong to, after CNAMEs */
-	int nodata;        /* NOERROR and nothing of the type at final */
-	int follow;        /* the chain left this answer: ask again for final */
+	int nodata;	   /* NOERROR and nothing of the type at final */
+	int follow;	   /* the chain left this answer: ask again for final */
 };
 
 static void answer_free(struct answer *a)
@@ -347,8 +354,8 @@ static int header_check(const ldns_pkt *pkt, const struct question *q, char *why
 
 	if (!ldns_pkt_qr(pkt) || ldns_pkt_id(pkt) != q->id ||
 	    ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY) {
-		snprintf(why, whylen, "answer for %s %s is not a response to our query",
-			 q->name, type_name(q->type));
+		snprintf(why, whylen, "answer for %s %s is not a response to our query", q->name,
+			 type_name(q->type));
 		return DNS_TEMP;
 	}
 	if (ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOERROR &&
@@ -516,8 +523,8 @@ static int query_once(const struct question *q, int *hops, struct answer *a, cha
 		return DNS_TEMP;
 	}
 	for (size_t i = 0; i < nservers; i++) {
-		ldns_pkt *query = ldns_pkt_query_new(ldns_rdf_clone(q->rdf), q->type,
-						     LDNS_RR_CLASS_IN, LDNS_RD);
+		ldns_pkt *query =
+		    ldns_pkt_query_new(ldns_rdf_clone(q->rdf), q->type, LDNS_RR_CLASS_IN, LDNS_RD);
 		ldns_pkt *ans;
 		struct question qi = *q;
 		int h = *hops;
@@ -625,8 +632,8 @@ static int addr_set_add(struct addr_set *set, const ldns_rr *rr)
 /* IPv6 first, then IPv4. When both families have more than cap together,
  * each keeps at least half, so a broken IPv6 path cannot hide every IPv4
  * address. */
-static size_t addr_merge(const struct addr_set *v6, const struct addr_set *v4,
-			 struct dns_addr *out, size_t cap)
+static size_t addr_merge(const struct addr_set *v6, const struct addr_set *v4, struct dns_addr *out,
+			 size_t cap)
 {
 	size_t n6 = v6->n, n4 = v4->n, o = 0;
 
@@ -867,15 +874,15 @@ static int mx_resolve(const struct answer *a, const char *domain, struct dns_mx 
 	}
 	if (first_temp[0]) {
 		whyf(out->why, sizeof out->why, "%s: no MX host address yet: %s", domain,
-			 first_temp);
+		     first_temp);
 		return DNS_TEMP;
 	}
 	if (out->implicit)
 		whyf(out->why, sizeof out->why, "%s: no MX record and no address (%s)", domain,
-			 first_perm);
+		     first_perm);
 	else
 		whyf(out->why, sizeof out->why, "%s: no MX host has an address (%s)", domain,
-			 first_perm);
+		     first_perm);
 	return DNS_PERM;
 }
 
@@ -917,8 +924,7 @@ int dns_addrs(const char *host, struct dns_addr *out, size_t cap, size_t *n, cha
 /* RFC 1035 3.3.14 / RFC 7208 3.3: a TXT record is one or more
  * character-strings; SPF and DKIM read them joined without separators.
  * A record is at most 64 KiB (the packet bounds it). Returns the count. */
-static size_t txt_each(const ldns_rr_list *rrs, void (*cb)(void *, const char *, size_t),
-		       void *arg)
+static size_t txt_each(const ldns_rr_list *rrs, void (*cb)(void *, const char *, size_t), void *arg)
 {
 	size_t count = 0;
 
@@ -987,7 +993,8 @@ static int ptr_name(const struct sockaddr_storage *sa, char *out, size_t cap)
 		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
 			size_t o = 0;
 			for (int i = 15; i >= 0; i--)
-				o += (size_t)snprintf(out + o, cap - o, "%x.%x.", b[i] & 15, b[i] >> 4);
+				o += (size_t)snprintf(out + o, cap - o, "%x.%x.", b[i] & 15,
+						      b[i] >> 4);
 			snprintf(out + o, cap - o, "ip6.arpa");
 			return 0;
 		}
@@ -1005,8 +1012,9 @@ static int ptr_first(const ldns_rr_list *rrs, char *out, size_t cap)
 	for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
 		char name[DNS_NAME_MAX + 1];
-		if (ldns_rr_rd_count(rr) == 1 && rdf_to_name(ldns_rr_rdf(rr, 0), name, sizeof name) == 0 &&
-		    name[0] && strlen(name) < cap) {
+		if (ldns_rr_rd_count(rr) == 1 &&
+		    rdf_to_name(ldns_rr_rdf(rr, 0), name, sizeof name) == 0 && name[0] &&
+		    strlen(name) < cap) {
 			str_copy(out, name, cap);
 			return 0;
 		}
@@ -1051,9 +1059,10 @@ static void hook_records(const struct answer *a, uint16_t qtype,
 			    rdf_to_name(ldns_rr_rdf(rr, 0), text, sizeof text))
 				continue;
 		} else if (rr_addr(rr, &ad) == 0) {
-			const void *p = ad.sa.ss_family == AF_INET
-						? (const void *)&((struct sockaddr_in *)&ad.sa)->sin_addr
-						: (const void *)&((struct sockaddr_in6 *)&ad.sa)->sin6_addr;
+			const void *p =
+			    ad.sa.ss_family == AF_INET
+				? (const void *)&((struct sockaddr_in *)&ad.sa)->sin_addr
+				: (const void *)&((struct sockaddr_in6 *)&ad.sa)->sin6_addr;
 			inet_ntop(ad.sa.ss_family, p, text, sizeof text);
 		} else {
 			continue;
@@ -1063,8 +1072,9 @@ static void hook_records(const struct answer *a, uint16_t qtype,
 }
 
 int dns_answer_parse(const uint8_t *wire, size_t len, const char *qname, uint16_t qtype,
-		     uint16_t id, struct dns_mx *mx, void (*cb)(void *arg, const char *txt, size_t len),
-		     void *arg, char *why, size_t whylen)
+		     uint16_t id, struct dns_mx *mx,
+		     void (*cb)(void *arg, const char *txt, size_t len), void *arg, char *why,
+		     size_t whylen)
 {
 	struct question q = {qname, NULL, (ldns_rr_type)qtype, id};
 	struct answer a = {0};

@@ -89,7 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t id = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0, qtype;
 	int rc;
 
-	rc = dns_answer_parse(data, size, "bob.test", 15, id, &mx, record_cb, NULL, why, sizeof why);
+	rc =
+	    dns_answer_parse(data, size, "bob.test", 15, id, &mx, record_cb, NULL, why, sizeof why);
 	if (rc < DNS_OK || rc > DNS_PERM)
 		abort();
 	check_mx(&mx, rc);

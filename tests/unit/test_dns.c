@@ -38,39 +38,39 @@ static unsigned nsd_port;
 static int nsd_state; /* 0 not tried, 1 running, -1 failed */
 
 static const char zone_test[] =
-	"$ORIGIN test.\n"
-	"$TTL 300\n"
-	"@ SOA ns.test. admin.test. 1 3600 600 86400 300\n"
-	"@ NS ns\n"
-	"ns A 127.0.0.1\n"
-	"alice MX 10 mx.alice\n"
-	"mx.alice A 127.0.0.2\n"
-	"mx.alice AAAA ::1\n"
-	"bob MX 10 mx1.bob\n"
-	"bob MX 10 mx2.bob\n"
-	"bob MX 20 mx3.bob\n"
-	"mx1.bob A 127.0.0.3\n"
-	"mx2.bob A 127.0.0.4\n"
-	"mx3.bob A 127.0.0.5\n"
-	"implicit A 127.0.0.6\n"
-	"nullmx MX 0 .\n"
-	"cname CNAME cname2\n"
-	"cname2 CNAME real\n"
-	"real MX 5 mx.alice\n"
-	/* MX hosts without an address: NODATA (empty) and NXDOMAIN (none) */
-	"skip MX 5 empty.skip\n"
-	"skip MX 10 none.skip\n"
-	"skip MX 20 mx.alice\n"
-	"empty.skip TXT \"no address here\"\n"
-	"dead MX 10 empty.skip\n"
-	"dead MX 20 gone.dead\n"
-	"upper MX 10 MX.Alice.TEST.\n"
-	"txt TXT \"v=spf1 \" \"-all\"\n"
-	"txt TXT \"second\"\n"
-	"notxt A 127.0.0.7\n"
-	"x1 CNAME x2\n"
-	"x2 CNAME x1\n"
-	"nomx TXT \"neither MX nor address\"\n";
+    "$ORIGIN test.\n"
+    "$TTL 300\n"
+    "@ SOA ns.test. admin.test. 1 3600 600 86400 300\n"
+    "@ NS ns\n"
+    "ns A 127.0.0.1\n"
+    "alice MX 10 mx.alice\n"
+    "mx.alice A 127.0.0.2\n"
+    "mx.alice AAAA ::1\n"
+    "bob MX 10 mx1.bob\n"
+    "bob MX 10 mx2.bob\n"
+    "bob MX 20 mx3.bob\n"
+    "mx1.bob A 127.0.0.3\n"
+    "mx2.bob A 127.0.0.4\n"
+    "mx3.bob A 127.0.0.5\n"
+    "implicit A 127.0.0.6\n"
+    "nullmx MX 0 .\n"
+    "cname CNAME cname2\n"
+    "cname2 CNAME real\n"
+    "real MX 5 mx.alice\n"
+    /* MX hosts without an address: NODATA (empty) and NXDOMAIN (none) */
+    "skip MX 5 empty.skip\n"
+    "skip MX 10 none.skip\n"
+    "skip MX 20 mx.alice\n"
+    "empty.skip TXT \"no address here\"\n"
+    "dead MX 10 empty.skip\n"
+    "dead MX 20 gone.dead\n"
+    "upper MX 10 MX.Alice.TEST.\n"
+    "txt TXT \"v=spf1 \" \"-all\"\n"
+    "txt TXT \"second\"\n"
+    "notxt A 127.0.0.7\n"
+    "x1 CNAME x2\n"
+    "x2 CNAME x1\n"
+    "nomx TXT \"neither MX nor address\"\n";
 
 static const char zone_rev4[] = "$ORIGIN 127.in-addr.arpa.\n"
 				"$TTL 300\n"
@@ -289,8 +289,8 @@ static size_t put_rr(uint8_t *p, uint16_t type, const uint8_t *rdata, size_t rdl
  * *.follow.test: "a" is a CNAME to "b" (nothing else in the answer);
  * "x1"/"x2" CNAME to each other. Any MX question otherwise gets
  * MX 10 mx.tc.test with A 127.0.0.9 in the additional section. */
-static size_t reply(const struct responder *r, const uint8_t *q, size_t qlen, int tcp,
-		    uint8_t *out, size_t cap)
+static size_t reply(const struct responder *r, const uint8_t *q, size_t qlen, int tcp, uint8_t *out,
+		    size_t cap)
 {
 	size_t o, qend = 12, an = 0, ar = 0;
 	uint16_t qtype;
@@ -393,14 +393,16 @@ static void *responder_main(void *arg)
 	struct responder *r = arg;
 
 	for (;;) {
-		struct pollfd p[3] = {{r->udp, POLLIN, 0}, {r->tcp, POLLIN, 0}, {r->stop[0], POLLIN, 0}};
+		struct pollfd p[3] = {
+		    {r->udp, POLLIN, 0}, {r->tcp, POLLIN, 0}, {r->stop[0], POLLIN, 0}};
 		if (poll(p, 3, 5000) <= 0 || p[2].revents)
 			return NULL;
 		if (p[0].revents) {
 			uint8_t q[600], out[1200];
 			struct sockaddr_storage from;
 			socklen_t flen = sizeof from;
-			ssize_t k = recvfrom(r->udp, q, sizeof q, 0, (struct sockaddr *)&from, &flen);
+			ssize_t k =
+			    recvfrom(r->udp, q, sizeof q, 0, (struct sockaddr *)&from, &flen);
 			size_t n;
 			if (k > 0) {
 				__atomic_add_fetch(&r->queries, 1, __ATOMIC_SEQ_CST);
@@ -472,7 +474,8 @@ static void responder_stop(struct responder *r)
 static const char *addr_text(const struct dns_addr *a, char *buf, size_t cap)
 {
 	if (a->sa.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->sa)->sin_addr, buf, (socklen_t)cap);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->sa)->sin_addr, buf,
+			  (socklen_t)cap);
 	else
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->sa)->sin6_addr, buf,
 			  (socklen_t)cap);
@@ -919,20 +922,20 @@ TEST(hook_checks_names_types_and_ids)
 	n += mkrr(rrs + n, "mx.bob.test", 1, (const uint8_t *)"\x7f\0\0\x0b", 4);
 	n += mkrr(rrs + n, "evil.test", 1, (const uint8_t *)"\x7f\0\0\x0c", 4);
 	len = mkpkt(pkt, 0x1234, 0, 0, "bob.test", 15, 3, 2, rrs, n);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "bob.test", 15, 0x1234, &mx, NULL, NULL, why,
-				      sizeof why),
-		     DNS_OK);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "bob.test", 15, 0x1234, &mx, NULL, NULL, why, sizeof why),
+	    DNS_OK);
 	CHECK_EQ_INT(mx.nhosts, 1);
 	CHECK_EQ_STR(mx.hosts[0].name, "mx.bob.test");
 	CHECK_EQ_INT(mx.hosts[0].pref, 9);
 	CHECK_EQ_INT(mx.hosts[0].naddrs, 1);
 	/* Wrong ID, wrong question type, truncated bytes: TEMP. */
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "bob.test", 15, 0x1235, &mx, NULL, NULL, why,
-				      sizeof why),
-		     DNS_TEMP);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "bob.test", 16, 0x1234, &mx, NULL, NULL, why,
-				      sizeof why),
-		     DNS_TEMP);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "bob.test", 15, 0x1235, &mx, NULL, NULL, why, sizeof why),
+	    DNS_TEMP);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "bob.test", 16, 0x1234, &mx, NULL, NULL, why, sizeof why),
+	    DNS_TEMP);
 	for (size_t cut = 0; cut < len; cut++)
 		CHECK(dns_answer_parse(pkt, cut, "bob.test", 15, 0x1234, &mx, NULL, NULL, why,
 				       sizeof why) != DNS_OK ||
@@ -942,21 +945,24 @@ TEST(hook_checks_names_types_and_ids)
 	rd[0] = 0, rd[1] = 1;
 	n += mkrr(rrs + n, "bob.test", 15, rd, 2 + put_name(rd + 2, "bad host.test"));
 	len = mkpkt(pkt, 1, 0, 0, "bob.test", 15, 1, 0, rrs, n);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "bob.test", 15, 1, &mx, NULL, NULL, why, sizeof why),
-		     DNS_PERM);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "bob.test", 15, 1, &mx, NULL, NULL, why, sizeof why),
+	    DNS_PERM);
 	/* "." beside another MX is ignored, alone it is a null MX. */
 	n = 0;
 	rd[0] = 0, rd[1] = 0, rd[2] = 0;
 	n += mkrr(rrs + n, "bob.test", 15, rd, 3);
 	len = mkpkt(pkt, 1, 0, 0, "bob.test", 15, 1, 0, rrs, n);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "bob.test", 15, 1, &mx, NULL, NULL, why, sizeof why),
-		     DNS_PERM);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "bob.test", 15, 1, &mx, NULL, NULL, why, sizeof why),
+	    DNS_PERM);
 	CHECK(mx.null_mx);
 	rd[1] = 10;
 	n += mkrr(rrs + n, "bob.test", 15, rd, 2 + put_name(rd + 2, "mx.bob.test"));
 	len = mkpkt(pkt, 1, 0, 0, "bob.test", 15, 2, 0, rrs, n);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "bob.test", 15, 1, &mx, NULL, NULL, why, sizeof why),
-		     DNS_OK);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "bob.test", 15, 1, &mx, NULL, NULL, why, sizeof why),
+	    DNS_OK);
 	CHECK(!mx.null_mx);
 	CHECK_EQ_INT(mx.nhosts, 1);
 	/* TXT: a 300-octet record in two strings comes back joined. */
@@ -1000,8 +1006,9 @@ TEST(hook_caps_mx_hosts_keeping_the_best)
 		n += mkrr(rrs + n, "big.test", 15, rd, 2 + put_name(rd + 2, host));
 	}
 	len = mkpkt(pkt, 5, 0, 0, "big.test", 15, 40, 0, rrs, n);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "big.test", 15, 5, &mx, NULL, NULL, why, sizeof why),
-		     DNS_OK);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "big.test", 15, 5, &mx, NULL, NULL, why, sizeof why),
+	    DNS_OK);
 	CHECK_EQ_INT(mx.nhosts, DNS_MX_MAX);
 	for (size_t i = 0; i < mx.nhosts; i++) {
 		snprintf(host, sizeof host, "mx%zu.big.test", i + 1);
@@ -1026,9 +1033,9 @@ TEST(hook_caps_addresses_both_families_keep_half)
 		n += mkrr(rrs + n, "h.many.test", 1, a4, 4);
 	}
 	len = mkpkt(pkt, 6, 0, 0, "many.test", 15, 1, 40, rrs, n);
-	CHECK_EQ_INT(dns_answer_parse(pkt, len, "many.test", 15, 6, &mx, NULL, NULL, why,
-				      sizeof why),
-		     DNS_OK);
+	CHECK_EQ_INT(
+	    dns_answer_parse(pkt, len, "many.test", 15, 6, &mx, NULL, NULL, why, sizeof why),
+	    DNS_OK);
 	CHECK_EQ_INT(mx.hosts[0].naddrs, DNS_ADDR_MAX);
 	for (size_t i = 0; i < DNS_ADDR_MAX; i++)
 		CHECK_EQ_INT(mx.hosts[0].addrs[i].sa.ss_family,
