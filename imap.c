@@ -32,6 +32,7 @@
 
 #define IMAP_IDLE_MS (30 * 60 * 1000) /* RFC 9051 5.4: autologout >= 30 min */
 #define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
+#define IMAP_MBOX_MAX 1000            /* mailboxes per account, via CREATE */
 
 /* ------------------------------------------------------------ output */
 
@@ -768,6 +769,12 @@ static const char *store_no(int rc)
 	}
 }
 
+static void count_mbox(void *arg, const struct mbox_info *m)
+{
+	(void)m;
+	(*(size_t *)arg)++;
+}
+
 static void cmd_create(struct imap_session *s)
 {
 	char name[STORE_MBOX_MAX + 1];
@@ -786,6 +793,12 @@ static void cmd_create(struct imap_session *s)
 			for (int i = 2; i < 7; i++)
 				if (iarg_is_atom(u, roles[i]))
 					special = i;
+	}
+	size_t count = 0;
+	store_mbox_list(s->srv->store, s->acct.id, count_mbox, &count);
+	if (count >= IMAP_MBOX_MAX) {
+		imap_tagged(s, "NO", "[LIMIT] Too many mailboxes");
+		return;
 	}
 	int rc = store_mbox_create(s->srv->store, s->acct.id, name, special);
 	if (rc == ST_OK)
