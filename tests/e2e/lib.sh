@@ -18,7 +18,11 @@ cleanup() {
 		echo "--- brev log ($D/serve.log), last lines:"
 		tail -30 "$D/serve.log"
 	fi
-	kill 0 2>/dev/null || true
+	# Everything this test started is in its process group; ignore the
+	# signal here so that only the children die.
+	trap '' TERM
+	kill -TERM 0 2>/dev/null || true
+	wait 2>/dev/null || true
 	rm -rf "$T"
 	exit $rc
 }
