@@ -1,0 +1,21 @@
+#!/bin/bash
+# imapflow (npm) against brev: list, append, fetch (envelope, bodystructure,
+# source), flags, search, IDLE woken by an SMTP delivery, MOVE with COPYUID.
+# imapflow is installed with npm into a cache outside the tree on first use.
+. ../lib.sh
+command -v node >/dev/null && command -v npm >/dev/null || fail "node/npm missing"
+CACHE=${IMAPFLOW_CACHE:-/tmp/brev-imapflow-cache}
+if [ ! -d "$CACHE/node_modules/imapflow" ]; then
+	mkdir -p "$CACHE"
+	(cd "$CACHE" && npm install imapflow@1 --no-audit --no-fund >npm.log 2>&1) ||
+		fail "npm install imapflow failed: $(tail -5 "$CACHE/npm.log")"
+fi
+brev_init flow
+brev_user alice@example.test 'pw-alice'
+brev_start
+if grep -q STARTTLS < <(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_IMAP; head -1 <&3"); then
+	export IMAPFLOW_TLS=1
+fi
+NODE_PATH="$CACHE/node_modules" timeout 60 node "$ROOT/tests/e2e/t-44-imap-imapflow/client.js" ||
+	fail "imapflow session"
+echo ok
