@@ -477,6 +477,16 @@ TEST(quotas)
 	/* Deleting a mailbox gives its bytes back. */
 	CHECK_EQ_INT(store_mbox_delete(st, u, "Trash"), ST_OK);
 	CHECK_EQ_INT(used_of(st, "q@example.org"), 1998);
+	/* Deleting another user who shared bytes with q changes nothing for q. */
+	m = msg_text(&sp, body);
+	CHECK_EQ_INT(store_deliver(st, users, 2, NULL, &m, rcs, NULL), ST_OK);
+	spool_free(&sp);
+	CHECK_EQ_INT(rcs[0], ST_OK);
+	CHECK_EQ_INT(used_of(st, "q@example.org"), 2997);
+	CHECK_EQ_INT(store_user_del(st, "r@example.org"), ST_OK);
+	CHECK_EQ_INT(used_of(st, "q@example.org"), 2997);
+	CHECK_EQ_INT(store_user_get(st, "q@example.org", &a), ST_OK);
+	CHECK_EQ_INT(a.messages, 3);
 	store_close(&st);
 	rm_store();
 }
@@ -838,6 +848,18 @@ TEST(copy_move)
 	rm_store();
 }
 
+struct hookrec {
+	uint32_t users[16];
+	int n;
+};
+
+static void hook_cb(void *arg, uint32_t user)
+{
+	struct hookrec *h = arg;
+	if (h->n < 16)
+		h->users[h->n++] = user;
+}
+
 struct qcollect {
 	int n;
 	uint64_t ids[8], blobs[8];
@@ -866,13 +888,17 @@ TEST(queue)
 {
 	struct store *st = fresh(0);
 	struct qcollect q = {0};
+	struct hookrec h = {0};
 	struct spool *sp;
 	struct msg_in m = msg_text(&sp, "bytes\n");
 	const char *r2[] = {"x@remote.net", "Y@Remote.NET"}, *r1[] = {"z@remote.net"};
 	struct store_stats ss;
 	uint64_t id1, id2;
 	CHECK(st);
+	store_set_commit_hook(st, hook_cb, &h);
 	CHECK_EQ_INT(store_queue_add(st, "a@example.org", r2, 2, &m, &id1), ST_OK);
+	CHECK_EQ_INT(h.n, 1);
+	CHECK_EQ_INT(h.users[0], 0); /* a queue change: "everyone" */
 	CHECK_EQ_INT(store_queue_add(st, "", r1, 1, &m, &id2), ST_OK);
 	CHECK(id2 > id1);
 	CHECK_EQ_INT(store_queue_add(st, "a@example.org", r1, 0, &m, NULL), ST_INVALID);
@@ -917,18 +943,6 @@ static int readable(int fd)
 {
 	struct pollfd p = {fd, POLLIN, 0};
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
-}
-
-struct hookrec {
-	uint32_t users[16];
-	int n;
-};
-
-static void hook_cb(void *arg, uint32_t user)
-{
-	struct hookrec *h = arg;
-	if (h->n < 16)
-		h->users[h->n++] = user;
 }
 
 TEST(watchers)
