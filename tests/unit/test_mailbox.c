@@ -1193,6 +1193,55 @@ TEST(disk_full_is_temporary)
 	rm_store();
 }
 
+/* net.c runs sessions on 256 KiB stacks: the deepest store paths (rename
+ * of INBOX, copy between mailboxes, nested alias resolution, delivery to
+ * several users) must fit with room to spare for the protocol code. */
+static void *heavy_paths(void *arg)
+{
+	struct store *st = arg;
+	struct resolved r;
+	struct spool *sp;
+	struct msg_in m = msg_text(&sp, "stack\r\n");
+	uint32_t users[2], nu[1], uid = 1;
+	int rcs[2];
+	long ok = 1;
+	users[0] = add_user(st, "s1@example.org");
+	users[1] = add_user(st, "s2@example.org");
+	for (int i = 0; i < 7; i++) {
+		char from[32], to[32];
+		const char *tp = to;
+		snprintf(from, sizeof from, "n%d@example.org", i);
+		snprintf(to, sizeof to, i == 6 ? "s1@example.org" : "n%d@example.org", i + 1);
+		ok &= store_alias_add(st, from, &tp, 1) == ST_OK;
+	}
+	ok &= store_resolve(st, "n0@example.org", &r) == ST_OK;
+	store_resolved_free(&r);
+	ok &= store_deliver(st, users, 2, NULL, &m, rcs, NULL) == ST_OK;
+	ok &= store_msg_copy(st, users[0], "INBOX", "Archive", &uid, 1, 0, NULL, nu) == ST_OK;
+	ok &= store_mbox_create(st, users[0], "INBOX/a/b", 0) == ST_OK;
+	ok &= store_mbox_rename(st, users[0], "INBOX", "Old/In") == ST_OK;
+	ok &= store_user_del(st, "s2@example.org") == ST_OK;
+	spool_free(&sp);
+	return (void *)ok;
+}
+
+TEST(fits_small_thread_stack)
+{
+	struct store *st = fresh(0);
+	pthread_attr_t attr;
+	pthread_t th;
+	void *ok = NULL;
+	CHECK(st);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	CHECK(pthread_create(&th, &attr, heavy_paths, st) == 0);
+	pthread_join(th, &ok);
+	pthread_attr_destroy(&attr);
+	CHECK(ok == (void *)1);
+	store_close(&st);
+	rm_store();
+}
+
 struct reenter {
 	struct store *st;
 	long r;
