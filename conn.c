@@ -13,13 +13,13 @@
  * still go out in one segment (RFC 2920 3.1: the server flushes when its
  * input is empty).
  */
+#include <bearssl.h> /* before tls.h: its conn.c/tls.c-only part needs it */
+
 #include "conn.h"
 #include "log.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
-
-#include <bearssl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -164,9 +164,13 @@ static ssize_t transport_recv(struct conn *c, void *buf, size_t cap)
 	return c->tls ? tls_read_app(c, buf, cap) : sock_recv(c, buf, cap, c->timeout_ms);
 }
 
+static int tls_plain_out(struct conn *c);
+
 static int transport_send(struct conn *c, const void *buf, size_t n)
 {
-	return c->tls ? tls_write_app(c, buf, n) : sock_send_all(c, buf, n, c->timeout_ms);
+	if (c->tls && !tls_plain_out(c))
+		return tls_write_app(c, buf, n);
+	return sock_send_all(c, buf, n, c->timeout_ms);
 }
 
 /* ---- construction ---- */
@@ -189,22 +193,18 @@ void conn_set_timeout(struct conn *c, int ms)
 
 /* ---- input ---- */
 
-/* Make room and read more input into c->in; 0 or -1. Pending output is
- * flushed first: we are about to wait for the peer, who may be waiting for
- * us. */
+/* Read more input into the (consumed) buffer c->in; 0 or -1. Pending output
+ * is flushed first: we are about to wait for the peer, who may be waiting
+ * for us. */
 static int fill(struct conn *c)
 {
 	if (c->err)
 		return -1;
-	if (c->out_len && conn_flush(c) < 0)
+	if (conn_flush(c) < 0)
 		return -1;
-	if (c->in_off == c->in_len) {
-		c->in_off = c->in_len = 0;
-	} else if (c->in_len == CONN_IN_CAP) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_off = 0;
-	}
+	if (c->in_off != c->in_len)
+		return 0; /* TLS: input decrypted while our output waited */
+	c->in_off = c->in_len = 0;
 	ssize_t r = transport_recv(c, c->in + c->in_len, CONN_IN_CAP - c->in_len);
 	if (r < 0)
 		return -1;
@@ -456,8 +456,10 @@ int conn_flush(struct conn *c)
 {
 	if (c->err)
 		return -1;
-	if (!c->out_len)
+	if (!c->out_len) {
+		tls_plain_out(c); /* STARTTLS: nothing was queued, TLS from here */
 		return 0;
+	}
 	size_t n = c->out_len;
 	c->out_len = 0;
 	return transport_send(c, c->out, n);
@@ -546,48 +548,265 @@ int conn_is_loopback(const struct conn *c)
 	return 0;
 }
 
-/* ---- TLS (filled in by the TLS commit) ---- */
+/* ---- TLS: the BearSSL engine, driven by hand ---- */
 
 struct conn_tls {
-	int unused;
+	br_ssl_engine_context *eng; /* &u.s.eng or &u.cl.c.eng */
+	int client;
+	int hs_done;
+	int br_err;                 /* BearSSL's error when the engine closed */
+	int plain_out;              /* STARTTLS: the next flush is still plaintext */
+	struct tls_material *mat;   /* server: our reference to the chain and key */
+	union {
+		br_ssl_server_context s;
+		struct {
+			br_ssl_client_context c;
+			struct tls_x509_verdict v;
+		} cl;
+	} u;
+	/* Bidirectional: input and output records have their own halves, so a
+	 * peer that pipelines while we answer cannot wedge the engine. */
+	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
+
+/* Engine closed: a close_notify is a clean EOF, anything else a TLS error. */
+static int tls_closed(struct conn *c)
+{
+	struct conn_tls *t = c->tls;
+	t->br_err = br_ssl_engine_last_error(t->eng);
+	if (t->br_err != BR_ERR_OK)
+		log_debug("tls: %s:%d: %s error %d", c->peer, c->peer_port,
+			  t->hs_done ? "session" : "handshake", t->br_err);
+	return conn_fail(c, t->br_err == BR_ERR_OK ? CONN_EOF : CONN_TLS);
+}
+
+/* While waiting to send, move already-decrypted input into c->in (appending
+ * only: no caller holds a position in it across a write). */
+static int tls_pull_app(struct conn *c)
+{
+	size_t len, room;
+	if (c->in_off == c->in_len)
+		c->in_off = c->in_len = 0;
+	room = CONN_IN_CAP - c->in_len;
+	if (!room)
+		return 0;
+	unsigned char *buf = br_ssl_engine_recvapp_buf(c->tls->eng, &len);
+	if (len > room)
+		len = room;
+	memcpy(c->in + c->in_len, buf, len);
+	c->in_len += len;
+	br_ssl_engine_recvapp_ack(c->tls->eng, len);
+	return 1;
+}
+
+/* One non-blocking step on the socket side. 1 progress, 0 would block,
+ * -1 error (sticky error set). */
+static int tls_io_step(struct conn *c, unsigned st)
+{
+	br_ssl_engine_context *eng = c->tls->eng;
+	size_t len;
+	if (st & BR_SSL_SENDREC) {
+		unsigned char *buf = br_ssl_engine_sendrec_buf(eng, &len);
+		ssize_t w = sys_send(c, buf, len);
+		if (w > 0) {
+			br_ssl_engine_sendrec_ack(eng, (size_t)w);
+			return 1;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return conn_fail(c, errno == EPIPE || errno == ECONNRESET ? CONN_EOF : CONN_IO);
+	}
+	if (st & BR_SSL_RECVREC) {
+		unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len);
+		ssize_t r = sys_recv(c, buf, len);
+		if (r > 0) {
+			br_ssl_engine_recvrec_ack(eng, (size_t)r);
+			return 1;
+		}
+		if (r == 0) /* no close_notify: a truncation, reported as EOF */
+			return conn_fail(c, CONN_EOF);
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return conn_fail(c, errno == ECONNRESET ? CONN_EOF : CONN_IO);
+	}
+	return 0;
+}
+
+/*
+ * Run the engine until a state bit in want is set (BR_SSL_SENDAPP,
+ * BR_SSL_RECVAPP), or with want == 0 until every record is on the wire.
+ * The socket is serviced in both directions whichever we wait for: the
+ * handshake needs both, and a peer that writes without reading still gets
+ * its bytes taken in while our output waits.
+ */
+static int tls_run(struct conn *c, unsigned want, int ms)
+{
+	br_ssl_engine_context *eng = c->tls->eng;
+	for (;;) {
+		if (c->err)
+			return -1;
+		unsigned st = br_ssl_engine_current_state(eng);
+		if (st & BR_SSL_CLOSED)
+			return tls_closed(c);
+		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+			c->tls->hs_done = 1;
+		if (want && (st & want) && !(want == BR_SSL_SENDAPP && (st & BR_SSL_SENDREC)))
+			return 0;
+		if (!want && !(st & BR_SSL_SENDREC))
+			return 0;
+		if ((st & BR_SSL_RECVAPP) && want != BR_SSL_RECVAPP && tls_pull_app(c))
+			continue;
+		int r = tls_io_step(c, st);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		short ev = (short)((st & BR_SSL_SENDREC ? POLLOUT : 0) |
+				   (st & BR_SSL_RECVREC ? POLLIN : 0));
+		if (!ev)
+			return conn_fail(c, CONN_TLS); /* cannot happen with a sane engine */
+		if (wait_fd(c, ev, ms) < 0)
+			return -1;
+	}
+}
 
 static ssize_t tls_read_app(struct conn *c, void *buf, size_t cap)
 {
-	return conn_fail(c, CONN_TLS);
+	size_t len;
+	if (tls_run(c, BR_SSL_RECVAPP, c->timeout_ms) < 0)
+		return -1;
+	unsigned char *p = br_ssl_engine_recvapp_buf(c->tls->eng, &len);
+	if (len > cap)
+		len = cap;
+	memcpy(buf, p, len);
+	br_ssl_engine_recvapp_ack(c->tls->eng, len);
+	return (ssize_t)len;
 }
 
 static int tls_write_app(struct conn *c, const void *buf, size_t n)
 {
-	return conn_fail(c, CONN_TLS);
+	const unsigned char *p = buf;
+	br_ssl_engine_context *eng = c->tls->eng;
+	while (n) {
+		size_t len;
+		if (tls_run(c, BR_SSL_SENDAPP, c->timeout_ms) < 0)
+			return -1;
+		unsigned char *dst = br_ssl_engine_sendapp_buf(eng, &len);
+		if (len > n)
+			len = n;
+		memcpy(dst, p, len);
+		br_ssl_engine_sendapp_ack(eng, len);
+		p += len;
+		n -= len;
+	}
+	br_ssl_engine_flush(eng, 0);
+	return tls_run(c, 0, c->timeout_ms);
 }
 
 static size_t tls_decrypted_pending(const struct conn *c)
 {
-	return 0;
+	size_t len = 0;
+	if (c->tls && (br_ssl_engine_current_state(c->tls->eng) & BR_SSL_RECVAPP))
+		br_ssl_engine_recvapp_buf(c->tls->eng, &len);
+	return len;
+}
+
+/* Best effort close_notify (RFC 5246 7.2.1), bounded; we do not wait for
+ * the peer's. */
+static void tls_send_close(struct conn *c)
+{
+	br_ssl_engine_context *eng = c->tls->eng;
+	if (c->err || !c->tls->hs_done)
+		return;
+	br_ssl_engine_close(eng);
+	int64_t deadline = now_ms() + CLOSE_NOTIFY_MS;
+	while (br_ssl_engine_current_state(eng) & BR_SSL_SENDREC) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return;
+		int r = tls_io_step(c, BR_SSL_SENDREC);
+		if (r < 0 || (r == 0 && wait_fd(c, POLLOUT, (int)left) < 0))
+			return;
+	}
 }
 
 static void tls_state_free(struct conn *c)
 {
+	if (!c->tls)
+		return;
+	tls_send_close(c);
+	tls_material_put(&c->tls->mat);
 	free(c->tls);
 	c->tls = NULL;
 }
 
+/* Is this send the last plaintext one before STARTTLS takes over? Clears
+ * the flag either way: only one flush stays plaintext. */
+static int tls_plain_out(struct conn *c)
+{
+	if (!c->tls || !c->tls->plain_out)
+		return 0;
+	c->tls->plain_out = 0;
+	return 1;
+}
+
+/* Switch to server TLS; the handshake runs on the next read or on the
+ * first write after the plaintext reply. Nothing read in plaintext
+ * survives: the input is empty (checked by the caller). */
+static int start_server(struct conn *c, struct tls_server *t, int plain_reply)
+{
+	if (c->err || c->tls || !t)
+		return -1;
+	c->in_off = c->in_len = 0;
+	if (c->line)
+		c->line[0] = '\0';
+	struct conn_tls *ct = xcalloc(1, sizeof *ct);
+	ct->mat = tls_server_configure(t, &ct->u.s);
+	ct->eng = &ct->u.s.eng;
+	br_ssl_engine_set_buffer(ct->eng, ct->iobuf, sizeof ct->iobuf, 1);
+	if (!br_ssl_server_reset(&ct->u.s)) {
+		tls_material_put(&ct->mat);
+		free(ct);
+		return conn_fail(c, CONN_TLS);
+	}
+	ct->plain_out = plain_reply;
+	c->tls = ct;
+	return 0;
+}
+
 int conn_tls_accept(struct conn *c, struct tls_server *t)
 {
-	return -1;
+	if (c->out_len && conn_flush(c) < 0)
+		return -1;
+	return start_server(c, t, 0);
 }
 
 int conn_starttls(struct conn *c, struct tls_server *t)
 {
+	/* RFC 3207 5 / RFC 2595 3.1: plaintext sent after STARTTLS in the same
+	 * packet must never be read as if it came through TLS. */
 	if (c->in_off != c->in_len)
 		return -1;
-	return -1;
+	return start_server(c, t, 1);
 }
 
 int conn_tls_connect(struct conn *c, struct tls_client *t, const char *servername)
 {
-	return -1;
+	/* The same injection rule on the client side: a reply that arrived
+	 * with the 220 to STARTTLS is not ours to read after the handshake. */
+	if (c->err || c->tls || !t || c->in_off != c->in_len)
+		return -1;
+	if (c->out_len && conn_flush(c) < 0)
+		return -1;
+	struct conn_tls *ct = xcalloc(1, sizeof *ct);
+	ct->client = 1;
+	tls_client_configure(t, &ct->u.cl.c, &ct->u.cl.v);
+	ct->eng = &ct->u.cl.c.eng;
+	br_ssl_engine_set_buffer(ct->eng, ct->iobuf, sizeof ct->iobuf, 1);
+	if (!br_ssl_client_reset(&ct->u.cl.c, servername, 0)) {
+		free(ct);
+		return conn_fail(c, CONN_TLS);
+	}
+	c->tls = ct;
+	return tls_run(c, BR_SSL_SENDAPP, c->timeout_ms);
 }
 
 int conn_is_tls(const struct conn *c)
@@ -597,17 +816,44 @@ int conn_is_tls(const struct conn *c)
 
 const char *conn_tls_version(const struct conn *c)
 {
-	return NULL;
+	if (!c->tls || !c->tls->hs_done)
+		return NULL;
+	return tls_version_name(br_ssl_engine_get_version(c->tls->eng));
 }
 
 const char *conn_tls_cipher(const struct conn *c)
 {
-	return NULL;
+	br_ssl_session_parameters sp;
+	if (!c->tls || !c->tls->hs_done)
+		return NULL;
+	br_ssl_engine_get_session_parameters(c->tls->eng, &sp);
+	return tls_suite_name(sp.cipher_suite);
 }
 
 int conn_tls_verified(const struct conn *c)
 {
-	return 0;
+	return c->tls && c->tls->client && c->tls->u.cl.v.verified;
+}
+
+/* IDLE: the socket became readable. Take in whatever records arrived
+ * without blocking; 1 when application data (or the end) is there, 0 when
+ * only part of a record came. */
+static int tls_wait_pump(struct conn *c)
+{
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(c->tls->eng);
+		if (st & BR_SSL_CLOSED) {
+			tls_closed(c);
+			return 1;
+		}
+		if (st & BR_SSL_RECVAPP)
+			return 1;
+		int r = tls_io_step(c, st);
+		if (r < 0)
+			return 1; /* the next read reports the sticky error */
+		if (r == 0)
+			return 0;
+	}
 }
 
 int conn_wait(struct conn *c, int wakefd, int ms)
@@ -616,7 +862,7 @@ int conn_wait(struct conn *c, int wakefd, int ms)
 		return -1;
 	if (conn_pending(c))
 		return 1;
-	if (c->out_len && conn_flush(c) < 0)
+	if (conn_flush(c) < 0)
 		return -1;
 	int64_t deadline = now_ms() + (ms < 0 ? 0 : ms);
 	for (;;) {
@@ -631,7 +877,7 @@ int conn_wait(struct conn *c, int wakefd, int ms)
 			return conn_fail(c, CONN_IO);
 		if (r == 0)
 			return 0;
-		if (p[0].revents)
+		if (p[0].revents && (!c->tls || tls_wait_pump(c)))
 			return 1;
 		if (wakefd >= 0 && p[1].revents)
 			return 2;

@@ -39,4 +39,42 @@ int tls_make_selfsigned(const char *key_path, const char *cert_path, const char 
  * "AB:CD:..." (95 chars + NUL). 0 or -1. */
 int tls_cert_fingerprint(const char *cert_path, char out[96]);
 
+/* A client context whose trust anchors come from the PEM file at path
+ * (tests use their own CA); a missing file gives an empty trust store. */
+struct tls_client *tls_client_new_with_anchors(const char *path);
+
+/*
+ * Internal to conn.c and tls.c, the only files that include <bearssl.h>
+ * (before this header). Everything else sees only the opaque API above.
+ */
+#ifdef BR_BEARSSL_H__
+/* The certificate chain and key a connection was configured with. */
+struct tls_material;
+
+/* Take a reference to the current certificate material and set up sc
+ * (TLS 1.2 only, the suite list, server preference, the shared session
+ * cache) for it. The caller still sets the buffer and calls
+ * br_ssl_server_reset(). Drop the reference with tls_material_put() when the
+ * connection ends; t itself must outlive every connection using it. */
+struct tls_material *tls_server_configure(struct tls_server *t, br_ssl_server_context *sc);
+void tls_material_put(struct tls_material **mp);
+
+/* The opportunistic X.509 engine: validates with br_x509_minimal, records
+ * the verdict, never fails the handshake. Lives inside the connection. */
+struct tls_x509_verdict {
+	const br_x509_class *vtable; /* first */
+	br_x509_minimal_context minimal;
+	br_x509_decoder_context leaf;
+	int ncerts;
+	int verified; /* chain verified and name matched */
+	int err;      /* BR_ERR_X509_* from br_x509_minimal, 0 if verified */
+};
+void tls_client_configure(struct tls_client *t, br_ssl_client_context *cc,
+			  struct tls_x509_verdict *v);
+
+/* "ECDHE-ECDSA-AES128-GCM-SHA256" (OpenSSL's names), "TLSv1.2". */
+const char *tls_suite_name(unsigned id);
+const char *tls_version_name(unsigned v);
+#endif
+
 #endif

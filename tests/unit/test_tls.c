@@ -1,0 +1,554 @@
+/*
+ * test_tls.c — TLS through conn.c and tls.c, checked by independent
+ * implementations: `openssl s_client`/`s_server`/`x509`/`verify` and
+ * python3's ssl module (OpenSSL underneath, with its own defaults). Covers
+ * the self-signed certificate and key files, implicit TLS and STARTTLS, the
+ * STARTTLS injection refusal, TLS 1.1 refusal, pipelining through TLS,
+ * certificate reload under a live connection, keys in the formats openssl
+ * writes, and the opportunistic client (verified or not).
+ */
+/* deps: conn tls spool util log */
+#include "harness.h"
+
+#include "../../conn.h"
+#include "../../tls.h"
+#include "../../util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- temp dir, shell helpers ---- */
+
+static char tmpdir[128];
+
+static void cleanup_dir(void)
+{
+	char cmd[256];
+	if (tmpdir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	}
+}
+
+static const char *P(const char *name)
+{
+	static char bufs[8][512];
+	static int i;
+	if (!tmpdir[0]) {
+		strcpy(tmpdir, "/tmp/brev-tls-test.XXXXXX");
+		if (!mkdtemp(tmpdir))
+			abort();
+		atexit(cleanup_dir);
+	}
+	char *b = bufs[i++ % 8];
+	snprintf(b, 512, "%s/%s", tmpdir, name);
+	return b;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+/* Run a command, return its stdout+stderr (malloc'ed). */
+static char *sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *sh_out(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	char full[4200];
+	snprintf(full, sizeof full, "( %s ) 2>&1", cmd);
+	FILE *f = popen(full, "r");
+	size_t len = 0, cap = 65536;
+	char *out = xmalloc(cap);
+	if (f) {
+		size_t n;
+		while (len + 1 < cap && (n = fread(out + len, 1, cap - 1 - len, f)) > 0)
+			len += n;
+		pclose(f);
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static const char *const san_dns[] = {"localhost"};
+static const char *const san_ip[] = {"127.0.0.1", "::1"};
+
+static int make_cert(const char *key, const char *cert)
+{
+	char err[256];
+	int r = tls_make_selfsigned(key, cert, "localhost", san_dns, 1, san_ip, 2, err, sizeof err);
+	if (r < 0)
+		fprintf(stderr, "tls_make_selfsigned: %s\n", err);
+	return r;
+}
+
+/* ---- a small line-echo server on 127.0.0.1, one thread per connection ---- */
+
+enum { MODE_TLS, MODE_STARTTLS };
+
+struct srv {
+	int ls, port, mode;
+	struct tls_server *t;
+	char cert[512], key[512], next_cert[512], next_key[512];
+	atomic_int stop, active, refused;
+	pthread_t th;
+};
+
+struct worker {
+	struct srv *s;
+	int fd;
+};
+
+static void echo_loop(struct srv *s, struct conn *c)
+{
+	char *line;
+	ssize_t n;
+	while ((n = conn_getline(c, &line, 4096, NULL)) != -1) {
+		if (n == -2) {
+			conn_puts(c, "TOOLONG\r\n");
+		} else if (strcmp(line, "QUIT") == 0) {
+			conn_puts(c, "BYE\r\n");
+			break;
+		} else if (strcmp(line, "INFO") == 0) {
+			conn_printf(c, "%s %s\r\n", conn_tls_version(c), conn_tls_cipher(c));
+		} else if (strcmp(line, "RELOAD") == 0) {
+			char err[256];
+			int ok = rename(s->next_cert, s->cert) == 0 && rename(s->next_key, s->key) == 0 &&
+				 tls_server_reload(s->t, err, sizeof err) == 0;
+			conn_puts(c, ok ? "RELOADED\r\n" : "RELOADFAIL\r\n");
+		} else {
+			conn_printf(c, "%s\r\n", line);
+		}
+	}
+	conn_flush(c);
+}
+
+/* A minimal SMTP-ish STARTTLS dialogue, enough for `openssl s_client
+ * -starttls smtp`. */
+static void starttls_dialogue(struct srv *s, struct conn *c)
+{
+	char *line;
+	conn_puts(c, "220 test ESMTP\r\n");
+	while (conn_getline(c, &line, 4096, NULL) >= 0) {
+		if (str_has_prefix_ci(line, "EHLO")) {
+			conn_puts(c, "250-test\r\n250 STARTTLS\r\n");
+		} else if (strcmp(line, "STARTTLS") == 0) {
+			if (conn_starttls(c, s->t) < 0) {
+				s->refused++;
+				/* Nothing changed: still plaintext, the injected line still there. */
+				int n = conn_getline(c, &line, 4096, NULL);
+				conn_printf(c, "454 refused tls=%d next=%s\r\n", conn_is_tls(c),
+					    n >= 0 ? line : "-");
+				conn_flush(c);
+				return;
+			}
+			conn_puts(c, "220 2.0.0 go ahead\r\n"); /* still plaintext */
+			return;
+		} else if (strcmp(line, "QUIT") == 0) {
+			conn_puts(c, "221 bye\r\n");
+			conn_flush(c);
+			return;
+		} else {
+			conn_puts(c, "500 what\r\n");
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct srv *s = w->s;
+	struct conn *c = conn_new(w->fd, "127.0.0.1", 0, "127.0.0.1");
+	conn_set_timeout(c, 10000);
+	if (s->mode == MODE_TLS) {
+		if (conn_tls_accept(c, s->t) == 0)
+			echo_loop(s, c);
+	} else {
+		starttls_dialogue(s, c);
+		if (conn_is_tls(c))
+			echo_loop(s, c);
+	}
+	conn_free(&c);
+	free(w);
+	s->active--;
+	return NULL;
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct srv *s = arg;
+	while (!s->stop) {
+		struct pollfd p = {.fd = s->ls, .events = POLLIN};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int fd = accept(s->ls, NULL, NULL);
+		if (fd < 0)
+			continue;
+		struct worker *w = xcalloc(1, sizeof *w);
+		w->s = s;
+		w->fd = fd;
+		pthread_t th;
+		s->active++;
+		pthread_create(&th, NULL, worker_main, w);
+		pthread_detach(th);
+	}
+	return NULL;
+}
+
+static int listen_any(int *port)
+{
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	int one = 1;
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 16) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&sa, &sl) < 0) {
+		close(ls);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return ls;
+}
+
+static struct srv *srv_start(const char *cert, const char *key, int mode)
+{
+	char err[256];
+	struct srv *s = xcalloc(1, sizeof *s);
+	s->mode = mode;
+	str_copy(s->cert, cert, sizeof s->cert);
+	str_copy(s->key, key, sizeof s->key);
+	s->t = tls_server_new(cert, key, err, sizeof err);
+	if (!s->t) {
+		fprintf(stderr, "tls_server_new: %s\n", err);
+		free(s);
+		return NULL;
+	}
+	s->ls = listen_any(&s->port);
+	pthread_create(&s->th, NULL, acceptor_main, s);
+	return s;
+}
+
+static void srv_stop(struct srv **sp)
+{
+	struct srv *s = *sp;
+	if (!s)
+		return;
+	s->stop = 1;
+	pthread_join(s->th, NULL);
+	for (int i = 0; i < 200 && s->active > 0; i++)
+		usleep(50000);
+	close(s->ls);
+	if (s->active == 0)
+		tls_server_free(&s->t); /* else leak it rather than pull it away */
+	free(s);
+	*sp = NULL;
+}
+
+/* ---- the self-signed certificate ---- */
+
+TEST(selfsigned_files)
+{
+	struct stat st;
+	char fp[96], *out;
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	CHECK(stat(P("key.pem"), &st) == 0);
+	CHECK_EQ_INT(st.st_mode & 0777, 0600);
+	/* OpenSSL reads both and agrees the key is sound. */
+	CHECK_EQ_INT(sh("openssl pkey -in %s -noout -check >/dev/null 2>&1", P("key.pem")), 0);
+	CHECK_EQ_INT(sh("openssl verify -x509_strict -CAfile %s %s >/dev/null 2>&1", P("cert.pem"),
+			P("cert.pem")),
+		     0);
+	out = sh_out("openssl x509 -in %s -noout -text -fingerprint -sha256", P("cert.pem"));
+	CHECK(strstr(out, "Version: 3 (0x2)"));
+	CHECK(strstr(out, "Subject: CN = localhost"));
+	CHECK(strstr(out, "ecdsa-with-SHA256"));
+	CHECK(strstr(out, "CA:TRUE"));
+	CHECK(strstr(out, "Digital Signature, Certificate Sign"));
+	CHECK(strstr(out, "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"));
+	CHECK(strstr(out, "X509v3 Subject Key Identifier"));
+	CHECK(strstr(out, "X509v3 Authority Key Identifier"));
+	CHECK(strstr(out, "TLS Web Server Authentication"));
+	CHECK(tls_cert_fingerprint(P("cert.pem"), fp) == 0);
+	CHECK_EQ_INT(strlen(fp), 95);
+	char want[160];
+	snprintf(want, sizeof want, "Fingerprint=%s", fp); /* "sha256 Fingerprint=" in OpenSSL 3 */
+	if (!strstr(out, want))
+		fprintf(stderr, "%s\nwant %s\n", out, want);
+	CHECK(strstr(out, want));
+	free(out);
+	/* Ten years, the far end as GeneralizedTime when it is past 2049. */
+	CHECK_EQ_INT(sh("openssl x509 -in %s -noout -checkend %d >/dev/null", P("cert.pem"),
+			9 * 365 * 86400),
+		     0);
+	out = sh_out("openssl asn1parse -in %s", P("cert.pem"));
+	CHECK(strstr(out, "UTCTIME"));
+	free(out);
+	/* Our own loader reads what we wrote. */
+	char err[256];
+	struct tls_server *t = tls_server_new(P("cert.pem"), P("key.pem"), err, sizeof err);
+	CHECK(t != NULL);
+	tls_server_free(&t);
+	CHECK(t == NULL);
+}
+
+TEST(selfsigned_bad_ip)
+{
+	char err[256] = "";
+	const char *const ips[] = {"not-an-ip"};
+	CHECK_EQ_INT(tls_make_selfsigned(P("k2.pem"), P("c2.pem"), "x", NULL, 0, ips, 1, err,
+					 sizeof err),
+		     -1);
+	CHECK(strstr(err, "not-an-ip"));
+}
+
+/* ---- implicit TLS, driven by openssl s_client and python ---- */
+
+TEST(openssl_s_client_handshake)
+{
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_TLS);
+	CHECK(s != NULL);
+	char *out = sh_out("printf 'hello\\nINFO\\nQUIT\\n' | timeout 20 openssl s_client -connect "
+			   "127.0.0.1:%d -CAfile %s -verify_return_error -servername localhost "
+			   "-crlf -ign_eof",
+			   s->port, P("cert.pem"));
+	int ok = strstr(out, "Verify return code: 0 (ok)") && strstr(out, "\nhello\r\n") &&
+		 strstr(out, "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305") && strstr(out, "BYE");
+	if (!ok)
+		fprintf(stderr, "%s\n", out);
+	char *cipher = strstr(out, "Cipher is ");
+	if (cipher)
+		printf("# negotiated: %.*s\n", (int)strcspn(cipher, "\n"), cipher);
+	free(out);
+	/* TLS 1.1 is refused (seclevel 0 so that OpenSSL itself is willing). */
+	out = sh_out("echo | timeout 20 openssl s_client -connect 127.0.0.1:%d -tls1_1 -cipher "
+		     "DEFAULT@SECLEVEL=0; echo rc=$?",
+		     s->port);
+	int refused11 = strstr(out, "rc=0") == NULL && strstr(out, "Cipher is (NONE)") != NULL;
+	if (!refused11)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	/* Server preference: a client that prefers AES-256 still gets ChaCha20. */
+	out = sh_out("echo QUIT | timeout 20 openssl s_client -connect 127.0.0.1:%d -cipher "
+		     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305 -CAfile %s",
+		     s->port, P("cert.pem"));
+	int pref = strstr(out, "Cipher is ECDHE-ECDSA-CHACHA20-POLY1305") != NULL;
+	free(out);
+	/* Nothing weak is accepted. */
+	out = sh_out("echo | timeout 20 openssl s_client -connect 127.0.0.1:%d -cipher "
+		     "'AES128-SHA:ECDHE-ECDSA-AES128-SHA:DES-CBC3-SHA:@SECLEVEL=0'",
+		     s->port);
+	int noweak = strstr(out, "Cipher is (NONE)") != NULL;
+	free(out);
+	srv_stop(&s);
+	CHECK(ok);
+	CHECK(refused11);
+	CHECK(pref);
+	CHECK(noweak);
+}
+
+TEST(session_resumption)
+{
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_TLS);
+	CHECK(s != NULL);
+	/* -reconnect: one full handshake, then five attempts to resume it. */
+	char *out = sh_out("echo | timeout 30 openssl s_client -connect 127.0.0.1:%d -CAfile %s "
+			   "-reconnect -no_ticket",
+			   s->port, P("cert.pem"));
+	int reused = 0;
+	for (char *p = out; (p = strstr(p, "\nReused, ")); p++)
+		reused++;
+	if (reused < 5)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	srv_stop(&s);
+	CHECK(reused >= 5);
+}
+
+static const char *py_client =
+	"import ssl, socket, sys, hashlib\n"
+	"port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
+	"ctx = ssl.create_default_context(cafile=cafile)\n"
+	"ctx.verify_flags |= ssl.VERIFY_X509_STRICT\n"
+	"assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED\n"
+	"def conn():\n"
+	"    s = socket.create_connection(('127.0.0.1', port), timeout=10)\n"
+	"    return ctx.wrap_socket(s, server_hostname='localhost')\n"
+	"def lines(t, n):\n"
+	"    f = t.makefile('rb')\n"
+	"    return [f.readline() for _ in range(n)]\n"
+	"def fp(t):\n"
+	"    h = hashlib.sha256(t.getpeercert(binary_form=True)).hexdigest().upper()\n"
+	"    return ':'.join(h[i:i+2] for i in range(0, 64, 2))\n"
+	"if mode == 'echo':\n"
+	"    t = conn()\n"
+	"    t.sendall(b'hello python\\r\\nINFO\\r\\n')\n"
+	"    print(*[l.decode().strip() for l in lines(t, 2)], t.version(), t.cipher()[0], sep='|')\n"
+	"elif mode == 'pipeline':\n"
+	"    t = conn()\n"
+	"    t.sendall(b''.join(b'line %d %s\\r\\n' % (i, b'x' * (i % 300)) for i in range(200)))\n"
+	"    got = lines(t, 200)\n"
+	"    bad = [i for i in range(200) if got[i] != b'line %d %s\\r\\n' % (i, b'x' * (i % 300))]\n"
+	"    print('pipeline ok' if not bad else 'pipeline bad %r' % bad[:3])\n"
+	"elif mode == 'reload':\n"
+	"    newca = sys.argv[4]\n"
+	"    t1 = conn()\n"
+	"    t1.sendall(b'one\\r\\nRELOAD\\r\\n')\n"
+	"    r = lines(t1, 2)\n"
+	"    ctx = ssl.create_default_context(cafile=newca)\n"
+	"    t2 = conn()\n"
+	"    t2.sendall(b'two\\r\\n')\n"
+	"    r += lines(t2, 1)\n"
+	"    t1.sendall(b'still here\\r\\n')\n"
+	"    r += lines(t1, 1)\n"
+	"    print('|'.join(l.decode().strip() for l in r), fp(t1), fp(t2), sep='\\n')\n";
+
+TEST(python_ssl_client)
+{
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	write_file(P("client.py"), py_client);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_TLS);
+	CHECK(s != NULL);
+	char *out = sh_out("timeout 20 python3 %s %d %s echo", P("client.py"), s->port,
+			   P("cert.pem"));
+	int ok = strstr(out, "hello python|TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305|TLSv1.2|"
+			     "ECDHE-ECDSA-CHACHA20-POLY1305") != NULL;
+	if (!ok)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	/* A client that writes 200 lines before reading a single reply. */
+	out = sh_out("timeout 20 python3 %s %d %s pipeline", P("client.py"), s->port,
+		     P("cert.pem"));
+	int piped = strstr(out, "pipeline ok") != NULL;
+	if (!piped)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	srv_stop(&s);
+	CHECK(ok);
+	CHECK(piped);
+}
+
+TEST(reload_keeps_running_connections)
+{
+	char fa[96], fb[96], *out;
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	CHECK_EQ_INT(make_cert(P("next-key.pem"), P("next-cert.pem")), 0);
+	CHECK_EQ_INT(sh("cp %s %s", P("next-cert.pem"), P("ca-b.pem")), 0);
+	CHECK(tls_cert_fingerprint(P("cert.pem"), fa) == 0);
+	CHECK(tls_cert_fingerprint(P("next-cert.pem"), fb) == 0);
+	CHECK(strcmp(fa, fb) != 0);
+	write_file(P("client.py"), py_client);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_TLS);
+	CHECK(s != NULL);
+	str_copy(s->next_cert, P("next-cert.pem"), sizeof s->next_cert);
+	str_copy(s->next_key, P("next-key.pem"), sizeof s->next_key);
+	out = sh_out("timeout 20 python3 %s %d %s reload %s", P("client.py"), s->port, P("cert.pem"),
+		     P("ca-b.pem"));
+	char want[400];
+	snprintf(want, sizeof want, "one|RELOADED|two|still here\n%s\n%s\n", fa, fb);
+	int ok = strcmp(out, want) == 0;
+	if (!ok)
+		fprintf(stderr, "got:\n%s\nwant:\n%s\n", out, want);
+	free(out);
+	/* A reload that fails keeps the current material. */
+	char err[256];
+	write_file(P("next-cert.pem"), "garbage\n");
+	write_file(P("cert.pem"), "garbage\n");
+	int bad = tls_server_reload(s->t, err, sizeof err);
+	srv_stop(&s);
+	CHECK(ok);
+	CHECK_EQ_INT(bad, -1);
+	CHECK(strstr(err, "cert.pem"));
+}
+
+/* ---- STARTTLS ---- */
+
+static int connect_port(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(starttls_injection_refused)
+{
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_STARTTLS);
+	CHECK(s != NULL);
+	int fd = connect_port(s->port);
+	CHECK(fd >= 0);
+	struct conn *c = conn_new(fd, "127.0.0.1", s->port, "127.0.0.1");
+	conn_set_timeout(c, 10000);
+	char *line;
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	conn_puts(c, "EHLO x\r\n");
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK_EQ_STR(line, "250 STARTTLS");
+	/* One packet: the NOOP must never be read as if it came through TLS. */
+	conn_puts(c, "STARTTLS\r\nNOOP\r\n");
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK_EQ_STR(line, "454 refused tls=0 next=NOOP");
+	conn_free(&c);
+	srv_stop(&s);
+}
+
+TEST(starttls_openssl_smtp)
+{
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_STARTTLS);
+	CHECK(s != NULL);
+	char *out = sh_out("printf 'upgraded\\nINFO\\nQUIT\\n' | timeout 20 openssl s_client "
+			   "-starttls smtp -connect 127.0.0.1:%d -CAfile %s -verify_return_error "
+			   "-servername localhost -crlf -ign_eof",
+			   s->port, P("cert.pem"));
+	int ok = strstr(out, "Verify return code: 0 (ok)") && strstr(out, "\nupgraded\r\n") &&
+		 strstr(out, "TLSv1.2 ECDHE-ECDSA-") && strstr(out, "BYE");
+	if (!ok)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	srv_stop(&s);
+	CHECK(ok);
+	CHECK_EQ_INT(s == NULL, 1);
+}
+
+TEST_MAIN()
