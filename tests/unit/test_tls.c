@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -549,6 +550,231 @@ TEST(starttls_openssl_smtp)
 	srv_stop(&s);
 	CHECK(ok);
 	CHECK_EQ_INT(s == NULL, 1);
+}
+
+/* ---- the client side against openssl s_server ---- */
+
+static int free_port(void)
+{
+	int port = 0, ls = listen_any(&port);
+	if (ls >= 0)
+		close(ls);
+	return port;
+}
+
+/* openssl s_server -rev on 127.0.0.1:port: answers each line reversed. */
+static pid_t s_server_start(int port, const char *cert, const char *key)
+{
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int dn = open("/dev/null", O_RDWR);
+		dup2(dn, 0);
+		dup2(dn, 1);
+		dup2(dn, 2);
+		execlp("openssl", "openssl", "s_server", "-accept", addr, "-cert", cert, "-key", key,
+		       "-rev", "-quiet", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		int fd = connect_port(port);
+		if (fd >= 0) {
+			close(fd);
+			return pid;
+		}
+		usleep(50000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void s_server_stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+struct client_result {
+	int connect_rc, verified;
+	char echo[64], version[32], cipher[64];
+};
+
+static void client_run(int port, struct tls_client *tc, const char *name,
+		       struct client_result *r)
+{
+	char *line;
+	memset(r, 0, sizeof *r);
+	int fd = connect_port(port);
+	struct conn *c = conn_new(fd, "127.0.0.1", port, "127.0.0.1");
+	conn_set_timeout(c, 10000);
+	r->connect_rc = conn_tls_connect(c, tc, name);
+	if (r->connect_rc == 0) {
+		r->verified = conn_tls_verified(c);
+		str_copy(r->version, conn_tls_version(c), sizeof r->version);
+		str_copy(r->cipher, conn_tls_cipher(c), sizeof r->cipher);
+		conn_puts(c, "hello brev\n");
+		if (conn_getline(c, &line, 512, NULL) >= 0)
+			str_copy(r->echo, line, sizeof r->echo);
+	}
+	conn_free(&c);
+}
+
+TEST(client_opportunistic_selfsigned)
+{
+	struct client_result r;
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	int port = free_port();
+	pid_t pid = s_server_start(port, P("cert.pem"), P("key.pem"));
+	CHECK(pid > 0);
+	struct tls_client *sys = tls_client_new(); /* the system store: not trusted */
+	struct tls_client *none = tls_client_new_with_anchors(P("missing.pem"));
+	struct tls_client *self = tls_client_new_with_anchors(P("cert.pem"));
+	struct client_result a, b, cc, d;
+	client_run(port, sys, "localhost", &a);
+	client_run(port, none, "localhost", &b);
+	client_run(port, self, "localhost", &cc);
+	client_run(port, self, "wrong.example", &d);
+	s_server_stop(pid);
+	tls_client_free(&sys);
+	tls_client_free(&none);
+	tls_client_free(&self);
+	CHECK(sys == NULL);
+	r = a;
+	CHECK_EQ_INT(r.connect_rc, 0);
+	CHECK_EQ_INT(r.verified, 0);
+	CHECK_EQ_STR(r.echo, "verb olleh");
+	CHECK_EQ_STR(r.version, "TLSv1.2");
+	CHECK(strncmp(r.cipher, "ECDHE-ECDSA-", 12) == 0);
+	CHECK_EQ_INT(b.connect_rc, 0);
+	CHECK_EQ_INT(b.verified, 0);
+	CHECK_EQ_STR(b.echo, "verb olleh");
+	/* The self-signed certificate as its own trust anchor. */
+	CHECK_EQ_INT(cc.connect_rc, 0);
+	CHECK_EQ_INT(cc.verified, 1);
+	CHECK_EQ_INT(d.connect_rc, 0);
+	CHECK_EQ_INT(d.verified, 0);
+	CHECK_EQ_STR(d.echo, "verb olleh");
+}
+
+static int make_ca_and_leaf(void)
+{
+	P("x"); /* creates tmpdir */
+	write_file(P("leaf.ext"), "subjectAltName=DNS:localhost,DNS:mx.brev.test\n"
+				  "basicConstraints=critical,CA:FALSE\n"
+				  "keyUsage=critical,digitalSignature,keyEncipherment\n"
+				  "extendedKeyUsage=serverAuth\n");
+	return sh("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
+		  "-subj '/CN=brev test CA' -days 2 >/dev/null 2>&1 && "
+		  "openssl req -new -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr "
+		  "-subj /CN=localhost >/dev/null 2>&1 && "
+		  "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		  "-out leaf.pem -days 2 -extfile leaf.ext >/dev/null 2>&1 && "
+		  "cat leaf.pem ca.pem > chain.pem",
+		  tmpdir);
+}
+
+TEST(client_verified_by_test_ca)
+{
+	CHECK_EQ_INT(make_ca_and_leaf(), 0);
+	int port = free_port();
+	pid_t pid = s_server_start(port, P("leaf.pem"), P("leaf.key"));
+	CHECK(pid > 0);
+	struct tls_client *ca = tls_client_new_with_anchors(P("ca.pem"));
+	struct client_result a, b, cc;
+	client_run(port, ca, "localhost", &a);
+	client_run(port, ca, "mx.brev.test", &b);
+	client_run(port, ca, "other.test", &cc);
+	s_server_stop(pid);
+	tls_client_free(&ca);
+	CHECK_EQ_INT(a.connect_rc, 0);
+	CHECK_EQ_INT(a.verified, 1);
+	CHECK_EQ_STR(a.echo, "verb olleh");
+	CHECK(strncmp(a.cipher, "ECDHE-RSA-", 10) == 0);
+	CHECK_EQ_INT(b.verified, 1);
+	CHECK_EQ_INT(cc.connect_rc, 0); /* wrong name: still encrypted, not verified */
+	CHECK_EQ_INT(cc.verified, 0);
+	CHECK_EQ_STR(cc.echo, "verb olleh");
+}
+
+/* ---- keys and certificates as openssl and certbot write them ---- */
+
+static int server_loads(const char *cert, const char *key, char *err, size_t errlen)
+{
+	struct tls_server *t = tls_server_new(cert, key, err, errlen);
+	if (!t)
+		return -1;
+	tls_server_free(&t);
+	return 0;
+}
+
+TEST(load_openssl_key_formats)
+{
+	char err[256];
+	CHECK_EQ_INT(make_ca_and_leaf(), 0);
+	int made = sh("cd %s && "
+			"openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa8.key -out rsa.pem "
+			"-subj /CN=localhost -days 2 >/dev/null 2>&1 && "
+			"openssl rsa -in rsa8.key -traditional -out rsa1.key >/dev/null 2>&1 && "
+			"openssl ecparam -name prime256v1 -genkey -out ec1.key >/dev/null 2>&1 && "
+			"openssl req -x509 -key ec1.key -out ec.pem -subj /CN=localhost -days 2 "
+			">/dev/null 2>&1 && "
+			"openssl pkey -in ec1.key -out ec8.key >/dev/null 2>&1 && "
+			"openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ec384.key "
+			">/dev/null 2>&1 && "
+			"openssl req -x509 -key ec384.key -out ec384.pem -subj /CN=localhost -days 2 "
+			">/dev/null 2>&1 && "
+			"openssl pkey -in ec8.key -aes256 -passout pass:x -out enc.key >/dev/null 2>&1",
+			tmpdir);
+	CHECK_EQ_INT(made, 0);
+	CHECK_EQ_INT(sh("grep -q 'BEGIN PRIVATE KEY' %s && grep -q 'BEGIN RSA PRIVATE KEY' %s && "
+			"grep -q 'BEGIN EC PARAMETERS' %s && grep -q 'BEGIN EC PRIVATE KEY' %s",
+			P("rsa8.key"), P("rsa1.key"), P("ec1.key"), P("ec1.key")),
+		     0);
+	CHECK_EQ_INT(server_loads(P("rsa.pem"), P("rsa8.key"), err, sizeof err), 0);
+	CHECK_EQ_INT(server_loads(P("rsa.pem"), P("rsa1.key"), err, sizeof err), 0);
+	CHECK_EQ_INT(server_loads(P("ec.pem"), P("ec1.key"), err, sizeof err), 0);
+	CHECK_EQ_INT(server_loads(P("ec.pem"), P("ec8.key"), err, sizeof err), 0);
+	CHECK_EQ_INT(server_loads(P("ec384.pem"), P("ec384.key"), err, sizeof err), 0);
+	CHECK_EQ_INT(server_loads(P("chain.pem"), P("leaf.key"), err, sizeof err), 0);
+	/* Failures come back as one line. */
+	CHECK_EQ_INT(server_loads(P("rsa.pem"), P("ec1.key"), err, sizeof err), -1);
+	CHECK(strstr(err, "does not match"));
+	CHECK_EQ_INT(server_loads(P("ec.pem"), P("enc.key"), err, sizeof err), -1);
+	CHECK(strstr(err, "encrypted"));
+	CHECK_EQ_INT(server_loads(P("nothere.pem"), P("ec1.key"), err, sizeof err), -1);
+	CHECK(strstr(err, "nothere.pem") && strstr(err, "No such file"));
+	CHECK_EQ_INT(server_loads(P("ec1.key"), P("ec1.key"), err, sizeof err), -1);
+	CHECK(strstr(err, "no certificate"));
+	CHECK(strchr(err, '\n') == NULL);
+}
+
+TEST(handshake_rsa_key_and_chain)
+{
+	CHECK_EQ_INT(make_ca_and_leaf(), 0);
+	CHECK_EQ_INT(sh("cd %s && openssl rsa -in leaf.key -traditional -out leaf1.key "
+			">/dev/null 2>&1",
+			tmpdir),
+		     0);
+	struct srv *s = srv_start(P("chain.pem"), P("leaf1.key"), MODE_TLS);
+	CHECK(s != NULL);
+	char *out = sh_out("printf 'INFO\\nQUIT\\n' | timeout 20 openssl s_client -connect "
+			   "127.0.0.1:%d -CAfile %s -verify_return_error -servername localhost "
+			   "-crlf -ign_eof -showcerts",
+			   s->port, P("ca.pem"));
+	int ncerts = 0;
+	for (char *p = out; (p = strstr(p, "BEGIN CERTIFICATE")); p++)
+		ncerts++;
+	int ok = strstr(out, "Verify return code: 0 (ok)") &&
+		 strstr(out, "TLSv1.2 ECDHE-RSA-CHACHA20-POLY1305") && ncerts == 2;
+	if (!ok)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	srv_stop(&s);
+	CHECK(ok);
 }
 
 TEST_MAIN()
