@@ -643,6 +643,7 @@ static void xv_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct tls_x509_verdict *v = (struct tls_x509_verdict *)(void *)ctx;
 	v->ncerts = 0;
+	v->named = server_name && *server_name;
 	v->verified = 0;
 	v->err = 0;
 	br_x509_decoder_init(&v->leaf, NULL, NULL);
@@ -674,7 +675,8 @@ static unsigned xv_end_chain(const br_x509_class **ctx)
 {
 	struct tls_x509_verdict *v = (struct tls_x509_verdict *)(void *)ctx;
 	v->err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable);
-	v->verified = v->err == 0;
+	/* Without a name, minimal checks no name: that is not "verified". */
+	v->verified = v->err == 0 && v->named;
 	return 0;
 }
 
@@ -682,7 +684,7 @@ static const br_x509_pkey *xv_get_pkey(const br_x509_class *const *ctx, unsigned
 {
 	const struct tls_x509_verdict *v = (const struct tls_x509_verdict *)(const void *)ctx;
 	const br_x509_pkey *pk = v->minimal.vtable->get_pkey(&v->minimal.vtable, usages);
-	if (pk && v->verified)
+	if (pk && v->err == 0)
 		return pk;
 	/* br_x509_decoder_get_pkey() takes a non-const context; it does not modify it. */
 	br_x509_decoder_context *leaf = (br_x509_decoder_context *)&v->leaf;

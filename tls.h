@@ -66,6 +66,7 @@ struct tls_x509_verdict {
 	br_x509_minimal_context minimal;
 	br_x509_decoder_context leaf;
 	int ncerts;
+	int named;    /* a server name was given to check */
 	int verified; /* chain verified and name matched */
 	int err;      /* BR_ERR_X509_* from br_x509_minimal, 0 if verified */
 };

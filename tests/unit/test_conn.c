@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -117,14 +118,32 @@ static void sb_spool(struct sbuf *b, struct spool *sp)
 
 /* A little protocol: "DATA" (max 50), "DATAL" (max 100000), "LIT n",
  * "SPOOL n"; everything else is echoed into the transcript. */
-static char *run_script(const char *input, size_t len, unsigned seed)
+/* A connected loopback TCP pair, like socketpair(). */
+static int tcp_pair(int sv[2])
+{
+	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 1) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&sa, &sl) < 0)
+		return -1;
+	sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(sv[1], (struct sockaddr *)&sa, sizeof sa) < 0)
+		return -1;
+	setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* keep the pieces small */
+	sv[0] = accept(ls, NULL, NULL);
+	close(ls);
+	return sv[0] >= 0 ? 0 : -1;
+}
+
+static char *run_script_on(const char *input, size_t len, unsigned seed, int tcp)
 {
 	int sv[2];
 	struct writer w;
 	struct sbuf out = {0};
 	char tmp[64];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+	if ((tcp ? tcp_pair(sv) : socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) < 0)
 		return NULL;
 	writer_start(&w, sv[1], input, len, seed);
 	struct conn *c = conn_new(sv[0], "127.0.0.1", 1, "127.0.0.1");
@@ -177,6 +196,11 @@ static char *run_script(const char *input, size_t len, unsigned seed)
 	conn_free(&c);
 	close(sv[1]);
 	return out.p;
+}
+
+static char *run_script(const char *input, size_t len, unsigned seed)
+{
+	return run_script_on(input, len, seed, 0);
 }
 
 static char *repeat(char ch, size_t n)
@@ -265,6 +289,20 @@ TEST(script_random_splits)
 	char *ref = run_script(in.p, in.len, 0);
 	for (unsigned seed = 1; seed <= 40; seed++) {
 		char *got = run_script(in.p, in.len, seed);
+		int same = got && strcmp(got, ref) == 0;
+		free(got);
+		CHECK(same);
+	}
+	free(ref);
+	free(in.p);
+}
+
+TEST(script_random_splits_tcp)
+{
+	struct sbuf in = script_input();
+	char *ref = run_script(in.p, in.len, 0);
+	for (unsigned seed = 0; seed <= 10; seed++) {
+		char *got = run_script_on(in.p, in.len, seed * 7919, 1);
 		int same = got && strcmp(got, ref) == 0;
 		free(got);
 		CHECK(same);

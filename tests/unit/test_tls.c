@@ -116,10 +116,11 @@ static int make_cert(const char *key, const char *cert)
 
 /* ---- a small line-echo server on 127.0.0.1, one thread per connection ---- */
 
-enum { MODE_TLS, MODE_STARTTLS };
+enum { MODE_TLS, MODE_STARTTLS, MODE_WAIT };
 
 struct srv {
 	int ls, port, mode;
+	int wakefd; /* MODE_WAIT: read end of a pipe */
 	struct tls_server *t;
 	char cert[512], key[512], next_cert[512], next_key[512];
 	atomic_int stop, active, refused;
@@ -186,6 +187,28 @@ static void starttls_dialogue(struct srv *s, struct conn *c)
 	}
 }
 
+/* IDLE-like: report every conn_wait() result as a line. */
+static void wait_loop(struct srv *s, struct conn *c)
+{
+	char *line, ch;
+	for (;;) {
+		int r = conn_wait(c, s->wakefd, 5000);
+		if (r == 1) {
+			if (conn_getline(c, &line, 512, NULL) < 0)
+				return;
+			conn_printf(c, "W1 %s pending=%zu\r\n", line, conn_pending(c));
+		} else if (r == 2) {
+			if (read(s->wakefd, &ch, 1) != 1)
+				return;
+			conn_puts(c, "W2\r\n");
+		} else if (r == 0) {
+			conn_puts(c, "W0\r\n");
+		} else {
+			return;
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -195,6 +218,9 @@ static void *worker_main(void *arg)
 	if (s->mode == MODE_TLS) {
 		if (conn_tls_accept(c, s->t) == 0)
 			echo_loop(s, c);
+	} else if (s->mode == MODE_WAIT) {
+		if (conn_tls_accept(c, s->t) == 0)
+			wait_loop(s, c);
 	} else {
 		starttls_dialogue(s, c);
 		if (conn_is_tls(c))
@@ -633,7 +659,8 @@ TEST(client_opportunistic_selfsigned)
 	struct tls_client *sys = tls_client_new(); /* the system store: not trusted */
 	struct tls_client *none = tls_client_new_with_anchors(P("missing.pem"));
 	struct tls_client *self = tls_client_new_with_anchors(P("cert.pem"));
-	struct client_result a, b, cc, d;
+	struct client_result a, b, cc, d, e;
+	client_run(port, self, NULL, &e); /* no name to check: never "verified" */
 	client_run(port, sys, "localhost", &a);
 	client_run(port, none, "localhost", &b);
 	client_run(port, self, "localhost", &cc);
@@ -658,6 +685,8 @@ TEST(client_opportunistic_selfsigned)
 	CHECK_EQ_INT(d.connect_rc, 0);
 	CHECK_EQ_INT(d.verified, 0);
 	CHECK_EQ_STR(d.echo, "verb olleh");
+	CHECK_EQ_INT(e.connect_rc, 0);
+	CHECK_EQ_INT(e.verified, 0);
 }
 
 static int make_ca_and_leaf(void)
@@ -698,6 +727,43 @@ TEST(client_verified_by_test_ca)
 	CHECK_EQ_INT(cc.connect_rc, 0); /* wrong name: still encrypted, not verified */
 	CHECK_EQ_INT(cc.verified, 0);
 	CHECK_EQ_STR(cc.echo, "verb olleh");
+}
+
+TEST(wait_through_tls)
+{
+	int pp[2];
+	char *line;
+	CHECK_EQ_INT(make_cert(P("key.pem"), P("cert.pem")), 0);
+	CHECK(pipe(pp) == 0);
+	struct srv *s = srv_start(P("cert.pem"), P("key.pem"), MODE_WAIT);
+	CHECK(s != NULL);
+	s->wakefd = pp[0];
+	struct tls_client *tc = tls_client_new_with_anchors(P("cert.pem"));
+	int fd = connect_port(s->port);
+	struct conn *c = conn_new(fd, "127.0.0.1", s->port, "127.0.0.1");
+	conn_set_timeout(c, 10000);
+	CHECK_EQ_INT(conn_tls_connect(c, tc, "localhost"), 0);
+	CHECK_EQ_INT(conn_tls_verified(c), 1);
+	/* Two commands in one TLS record: the second is buffered when the
+	 * server waits again, and must be seen without the socket. */
+	conn_puts(c, "DONE\r\nA1 NOOP\r\n");
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK_EQ_STR(line, "W1 DONE pending=9");
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK_EQ_STR(line, "W1 A1 NOOP pending=0");
+	CHECK(write(pp[1], "x", 1) == 1);
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK_EQ_STR(line, "W2");
+	conn_puts(c, "later\r\n");
+	CHECK(conn_getline(c, &line, 512, NULL) > 0);
+	CHECK_EQ_STR(line, "W1 later pending=0");
+	/* Our own wait on the client side: nothing comes, then a timeout. */
+	CHECK_EQ_INT(conn_wait(c, -1, 100), 0);
+	conn_free(&c);
+	tls_client_free(&tc);
+	srv_stop(&s);
+	close(pp[0]);
+	close(pp[1]);
 }
 
 /* ---- keys and certificates as openssl and certbot write them ---- */
