@@ -41,9 +41,9 @@ void conn_set_timeout(struct conn *c, int ms);
  * handshake runs on the next I/O. conn_starttls() returns -1 without doing
  * anything if unread plaintext is buffered (RFC 3207 5, the STARTTLS
  * command-injection class): the caller answers with an error and closes.
- * On 0, output up to the next conn_flush() or read still goes out in
- * plaintext, so the order is: conn_starttls(), then queue the positive reply
- * ("220 2.0.0 Ready", "a OK Begin TLS", "+OK"); everything after is TLS. */
+ * On 0, the next flush (explicit, or the one before a read) still goes out
+ * in plaintext, so the positive reply ("220 2.0.0 Ready", "a OK Begin TLS",
+ * "+OK") may be queued before or after the call; everything after is TLS. */
 int conn_tls_accept(struct conn *c, struct tls_server *t);
 int conn_starttls(struct conn *c, struct tls_server *t);
 /* Client side TLS (outbound delivery). The handshake runs at once; 0 on
