@@ -51,8 +51,9 @@ grep -q 'STLS' "$T/fm.out" || { cat "$T/fm.out"; fail "fetchmail did not use STL
 [ "$(left)" = 3 ] || fail "keep mode deleted messages"
 grep -q '^\.dotted line' "$MBOX" || fail "dot-stuffing not undone: $(grep dotted "$MBOX")"
 
-# 2. POP3S with USER/PASS, delete mode
-RC=$(fetchmail_rc ssl-del "service $P_POP3S protocol pop3 auth password $COMMON ssl sslproto 'TLS1.2+' nokeep")
+# 2. POP3S with USER/PASS, delete mode; fetchall, since the keep run left
+#    the UIDLs it saw in .fetchids and fetchmail skips those otherwise
+RC=$(fetchmail_rc ssl-del "service $P_POP3S protocol pop3 auth password $COMMON ssl sslproto 'TLS1.2+' nokeep fetchall")
 st=$(run_fetchmail "$RC")
 [ "$st" = 0 ] || { cat "$T/fm.out"; fail "fetchmail POP3S delete exited $st"; }
 [ "$(count)" = 6 ] || fail "POP3S: $(count) messages in the mbox"
