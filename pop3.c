@@ -29,15 +29,15 @@
 #include "util.h"
 
 /* RFC 1939 section 3: the inactivity timer must be at least 10 minutes. */
-#define POP3_TIMEOUT_MS   (10 * 60 * 1000)
-#define POP3_MAX_FAILURES 3        /* failed logins before we hang up */
-#define POP3_MAX_ERRORS   20       /* bad commands before we hang up */
-#define POP3_MSGS_MAX     1000000  /* messages one session shows */
-#define POP3_CHUNK        16384    /* bytes read from the store at a time */
-#define POP3_SASL_ROUNDS  8        /* challenges per AUTH, bounded */
+#define POP3_TIMEOUT_MS	  (10 * 60 * 1000)
+#define POP3_MAX_FAILURES 3	  /* failed logins before we hang up */
+#define POP3_MAX_ERRORS	  20	  /* bad commands before we hang up */
+#define POP3_MSGS_MAX	  1000000 /* messages one session shows */
+#define POP3_CHUNK	  16384	  /* bytes read from the store at a time */
+#define POP3_SASL_ROUNDS  8	  /* challenges per AUTH, bounded */
 
 enum pop3_state { PS_AUTHORIZATION = 0, PS_TRANSACTION = 1 };
-#define IN_AUTH  (1u << PS_AUTHORIZATION)
+#define IN_AUTH	 (1u << PS_AUTHORIZATION)
 #define IN_TRANS (1u << PS_TRANSACTION)
 
 static const char *const state_names[] = {"AUTHORIZATION", "TRANSACTION"};
@@ -46,8 +46,8 @@ static const char *const state_names[] = {"AUTHORIZATION", "TRANSACTION"};
 struct pop3_msg {
 	uint32_t uid;
 	uint64_t blob;
-	uint64_t size;        /* octets as stored */
-	uint64_t octets;      /* octets RETR sends (dot-stuffed); valid if sized */
+	uint64_t size;	 /* octets as stored */
+	uint64_t octets; /* octets RETR sends (dot-stuffed); valid if sized */
 	unsigned sized : 1;
 	unsigned deleted : 1; /* DELE'd in this session, undone by RSET */
 };
@@ -63,13 +63,13 @@ struct pop3 {
 	struct store *st;
 	struct conn *c;
 	int kind;
-	int state;            /* enum pop3_state */
-	int quit;             /* leave the command loop */
-	const char *reason;   /* for the session's closing log line */
-	int failures;         /* failed logins */
-	int errors;           /* bad commands */
-	char user[STORE_ADDR_MAX + 1];   /* from USER, waiting for PASS */
-	char login[STORE_ADDR_MAX + 1];  /* the account, once logged in */
+	int state;			   /* enum pop3_state */
+	int quit;			   /* leave the command loop */
+	const char *reason;		   /* for the session's closing log line */
+	int failures;			   /* failed logins */
+	int errors;			   /* bad commands */
+	char user[STORE_ADDR_MAX + 1];	   /* from USER, waiting for PASS */
+	char login[STORE_ADDR_MAX + 1];	   /* the account, once logged in */
 	char authname[STORE_ADDR_MAX + 1]; /* last name SASL asked about, for logs */
 	uint32_t account;
 	uint32_t uidvalidity;
@@ -142,11 +142,16 @@ static void reply(struct pop3 *s, const char *fmt, ...)
 static const char *conn_reason(const struct conn *c)
 {
 	switch (conn_error(c)) {
-	case CONN_EOF: return "eof";
-	case CONN_TIMEOUT: return "timeout";
-	case CONN_TLS: return "tls-error";
-	case CONN_IO: return "io-error";
-	default: return "error";
+	case CONN_EOF:
+		return "eof";
+	case CONN_TIMEOUT:
+		return "timeout";
+	case CONN_TLS:
+		return "tls-error";
+	case CONN_IO:
+		return "io-error";
+	default:
+		return "error";
 	}
 }
 
@@ -750,8 +755,7 @@ static int cmd_quit(struct pop3 *s, struct pop3_cmd *cmd)
 		return 0;
 	}
 	s->ndele = (unsigned)n;
-	reply(s, "+OK %s POP3 server signing off (%zu messages left)", hostname(s),
-	      s->nmsgs - n);
+	reply(s, "+OK %s POP3 server signing off (%zu messages left)", hostname(s), s->nmsgs - n);
 	hang_up(s, "quit");
 	return 0;
 }
@@ -762,14 +766,21 @@ static const struct {
 	int (*fn)(struct pop3 *s, struct pop3_cmd *cmd);
 	unsigned states;
 } commands[POP3_NVERBS] = {
-	[POP3_USER] = {cmd_user, IN_AUTH},  [POP3_PASS] = {cmd_pass, IN_AUTH},
-	[POP3_APOP] = {cmd_apop, IN_AUTH},  [POP3_AUTH] = {cmd_auth, IN_AUTH},
-	[POP3_STLS] = {cmd_stls, IN_AUTH},  [POP3_CAPA] = {cmd_capa, IN_AUTH | IN_TRANS},
-	[POP3_QUIT] = {cmd_quit, IN_AUTH | IN_TRANS},
-	[POP3_NOOP] = {cmd_noop, IN_TRANS}, [POP3_STAT] = {cmd_stat, IN_TRANS},
-	[POP3_LIST] = {cmd_list, IN_TRANS}, [POP3_RETR] = {cmd_retr, IN_TRANS},
-	[POP3_DELE] = {cmd_dele, IN_TRANS}, [POP3_RSET] = {cmd_rset, IN_TRANS},
-	[POP3_TOP] = {cmd_top, IN_TRANS},   [POP3_UIDL] = {cmd_uidl, IN_TRANS},
+    [POP3_USER] = {cmd_user, IN_AUTH},
+    [POP3_PASS] = {cmd_pass, IN_AUTH},
+    [POP3_APOP] = {cmd_apop, IN_AUTH},
+    [POP3_AUTH] = {cmd_auth, IN_AUTH},
+    [POP3_STLS] = {cmd_stls, IN_AUTH},
+    [POP3_CAPA] = {cmd_capa, IN_AUTH | IN_TRANS},
+    [POP3_QUIT] = {cmd_quit, IN_AUTH | IN_TRANS},
+    [POP3_NOOP] = {cmd_noop, IN_TRANS},
+    [POP3_STAT] = {cmd_stat, IN_TRANS},
+    [POP3_LIST] = {cmd_list, IN_TRANS},
+    [POP3_RETR] = {cmd_retr, IN_TRANS},
+    [POP3_DELE] = {cmd_dele, IN_TRANS},
+    [POP3_RSET] = {cmd_rset, IN_TRANS},
+    [POP3_TOP] = {cmd_top, IN_TRANS},
+    [POP3_UIDL] = {cmd_uidl, IN_TRANS},
 };
 
 static void bad_command(struct pop3 *s, const char *text)

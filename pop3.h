@@ -19,22 +19,35 @@
 #define POP3_ARG_MAX  2
 
 enum pop3_verb {
-	POP3_USER, POP3_PASS, POP3_APOP, POP3_QUIT, POP3_STAT, POP3_LIST, POP3_RETR,
-	POP3_DELE, POP3_NOOP, POP3_RSET, POP3_TOP, POP3_UIDL, POP3_CAPA, POP3_STLS,
-	POP3_AUTH, POP3_NVERBS
+	POP3_USER,
+	POP3_PASS,
+	POP3_APOP,
+	POP3_QUIT,
+	POP3_STAT,
+	POP3_LIST,
+	POP3_RETR,
+	POP3_DELE,
+	POP3_NOOP,
+	POP3_RSET,
+	POP3_TOP,
+	POP3_UIDL,
+	POP3_CAPA,
+	POP3_STLS,
+	POP3_AUTH,
+	POP3_NVERBS
 };
 
 enum pop3_parse_rc {
 	POP3_PARSE_OK = 0,
-	POP3_PARSE_UNKNOWN,  /* well-formed keyword that is not a command we know */
-	POP3_PARSE_SYNTAX,   /* bad bytes, bad keyword, wrong number of arguments */
+	POP3_PARSE_UNKNOWN, /* well-formed keyword that is not a command we know */
+	POP3_PARSE_SYNTAX,  /* bad bytes, bad keyword, wrong number of arguments */
 };
 
 struct pop3_cmd {
-	int verb;                           /* enum pop3_verb when POP3_PARSE_OK */
+	int verb; /* enum pop3_verb when POP3_PARSE_OK */
 	int argc;
-	const char *argv[POP3_ARG_MAX];     /* point into buf */
-	char keyword[5];                    /* upper-cased, for logs */
+	const char *argv[POP3_ARG_MAX]; /* point into buf */
+	char keyword[5];		/* upper-cased, for logs */
 	char buf[POP3_LINE_MAX + 1];
 };
 
@@ -62,22 +75,21 @@ int pop3_parse_num(const char *s, uint32_t max, uint32_t *out);
 typedef int (*pop3_emit_fn)(void *arg, const void *buf, size_t n);
 
 struct pop3_filter {
-	int64_t top;          /* body lines to pass; -1 = the whole message */
+	int64_t top; /* body lines to pass; -1 = the whole message */
 	int in_header;
-	int bol;              /* next byte starts a line */
-	int done;             /* TOP's limit reached: ignore the rest */
-	uint64_t body_lines;  /* body lines completed */
-	uint64_t linelen;     /* bytes of the current line so far */
-	int cr;               /* the previous input byte was CR */
-	char last[2];         /* the last two bytes emitted */
-	uint64_t out;         /* bytes emitted so far */
+	int bol;	     /* next byte starts a line */
+	int done;	     /* TOP's limit reached: ignore the rest */
+	uint64_t body_lines; /* body lines completed */
+	uint64_t linelen;    /* bytes of the current line so far */
+	int cr;		     /* the previous input byte was CR */
+	char last[2];	     /* the last two bytes emitted */
+	uint64_t out;	     /* bytes emitted so far */
 };
 
 void pop3_filter_init(struct pop3_filter *f, int64_t top);
 /* 1 when TOP's limit has been reached (the caller may stop reading). */
 int pop3_filter_done(const struct pop3_filter *f);
-int pop3_filter_feed(struct pop3_filter *f, const void *in, size_t n, pop3_emit_fn emit,
-		     void *arg);
+int pop3_filter_feed(struct pop3_filter *f, const void *in, size_t n, pop3_emit_fn emit, void *arg);
 /* The final CRLF if needed. After it f->out is the exact octet count. */
 int pop3_filter_end(struct pop3_filter *f, pop3_emit_fn emit, void *arg);
 

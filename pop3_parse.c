@@ -15,11 +15,11 @@ static const struct {
 	const char *name;
 	int min, max;
 } verbs[POP3_NVERBS] = {
-	[POP3_USER] = {"USER", 1, 1}, [POP3_PASS] = {"PASS", 1, 1}, [POP3_APOP] = {"APOP", 2, 2},
-	[POP3_QUIT] = {"QUIT", 0, 0}, [POP3_STAT] = {"STAT", 0, 0}, [POP3_LIST] = {"LIST", 0, 1},
-	[POP3_RETR] = {"RETR", 1, 1}, [POP3_DELE] = {"DELE", 1, 1}, [POP3_NOOP] = {"NOOP", 0, 0},
-	[POP3_RSET] = {"RSET", 0, 0}, [POP3_TOP] = {"TOP", 2, 2},   [POP3_UIDL] = {"UIDL", 0, 1},
-	[POP3_CAPA] = {"CAPA", 0, 0}, [POP3_STLS] = {"STLS", 0, 0}, [POP3_AUTH] = {"AUTH", 0, 2},
+    [POP3_USER] = {"USER", 1, 1}, [POP3_PASS] = {"PASS", 1, 1}, [POP3_APOP] = {"APOP", 2, 2},
+    [POP3_QUIT] = {"QUIT", 0, 0}, [POP3_STAT] = {"STAT", 0, 0}, [POP3_LIST] = {"LIST", 0, 1},
+    [POP3_RETR] = {"RETR", 1, 1}, [POP3_DELE] = {"DELE", 1, 1}, [POP3_NOOP] = {"NOOP", 0, 0},
+    [POP3_RSET] = {"RSET", 0, 0}, [POP3_TOP] = {"TOP", 2, 2},	[POP3_UIDL] = {"UIDL", 0, 1},
+    [POP3_CAPA] = {"CAPA", 0, 0}, [POP3_STLS] = {"STLS", 0, 0}, [POP3_AUTH] = {"AUTH", 0, 2},
 };
 
 const char *pop3_verb_name(int verb)
@@ -174,8 +174,7 @@ static void line_ended(struct pop3_filter *f, int cr)
 	f->linelen = 0;
 }
 
-int pop3_filter_feed(struct pop3_filter *f, const void *in, size_t n, pop3_emit_fn emit,
-		     void *arg)
+int pop3_filter_feed(struct pop3_filter *f, const void *in, size_t n, pop3_emit_fn emit, void *arg)
 {
 	const char *p = in;
 	size_t start = 0;

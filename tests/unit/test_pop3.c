@@ -176,8 +176,9 @@ TEST(filter_top)
 {
 	check_all_splits(msg1, 0, "From: a@b\r\nSubject: dots\r\n\r\n");
 	check_all_splits(msg1, 1, "From: a@b\r\nSubject: dots\r\n\r\n..hidden\r\n");
-	check_all_splits(msg1, 4, "From: a@b\r\nSubject: dots\r\n\r\n..hidden\r\n...two\r\n"
-				  "mid.dle\r\n..\r\n");
+	check_all_splits(msg1, 4,
+			 "From: a@b\r\nSubject: dots\r\n\r\n..hidden\r\n...two\r\n"
+			 "mid.dle\r\n..\r\n");
 	/* More lines than the body: the whole message. */
 	check_all_splits(msg1, 1000,
 			 "From: a@b\r\nSubject: dots\r\n\r\n..hidden\r\n...two\r\nmid.dle\r\n"

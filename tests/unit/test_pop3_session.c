@@ -74,7 +74,7 @@ static size_t inbox_count(void)
 struct sess {
 	pthread_t th;
 	struct conn *c;
-	int fd;                 /* the test's end */
+	int fd; /* the test's end */
 	char buf[65536];
 	size_t n;
 };
@@ -222,13 +222,17 @@ TEST(session_update_and_drop)
 	sendf(s2, "USER alice@example.test\r\nPASS alice-pw\r\nLIST\r\n");
 	EXPECT(s2, "+OK");
 	EXPECT(s2, "+OK maildrop locked");
-	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"), "+OK 3 messages\r\n1 23\r\n2 22\r\n3 24\r\n.\r\n");
+	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"),
+		     "+OK 3 messages\r\n1 23\r\n2 22\r\n3 24\r\n.\r\n");
 	sendf(s2, "RETR 1\r\n");
-	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"), "+OK 23 octets\r\nSubject: one\r\n\r\n..dot\r\n.\r\n");
+	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"),
+		     "+OK 23 octets\r\nSubject: one\r\n\r\n..dot\r\n.\r\n");
 	sendf(s2, "RETR 2\r\n");
-	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"), "+OK 22 octets\r\nSubject: two\r\n\r\nbody\r\n.\r\n");
+	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"),
+		     "+OK 22 octets\r\nSubject: two\r\n\r\nbody\r\n.\r\n");
 	sendf(s2, "TOP 3 0\r\n");
-	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"), "+OK top of message follows\r\nSubject: three\r\n\r\n.\r\n");
+	CHECK_EQ_STR(recv_until(s2, "\r\n.\r\n"),
+		     "+OK top of message follows\r\nSubject: three\r\n\r\n.\r\n");
 	sendf(s2, "DELE 2\r\nQUIT\r\n");
 	EXPECT(s2, "+OK message 2 deleted");
 	EXPECT(s2, "+OK pop.example.test POP3 server signing off (2 messages left)");
