@@ -108,3 +108,34 @@ want = [f"{uidvalidity:08x}{u:08x}".encode() for u in imap_uids]
 check(want == uids[1:], f"IMAP {want} vs UIDL {uids[1:]}")
 m.logout()
 print("poplib ok (with IMAP)")
+
+# IMAP and POP3 at the same time: a POP3 deletion is an expunge to IMAP,
+# and a message IMAP expunges under a POP3 session answers -ERR on RETR.
+deliver("alice@example.test", message("shared 1", ["x"]))
+deliver("alice@example.test", message("shared 2", ["y"]))
+m = imaplib.IMAP4_SSL("localhost", int(os.environ["P_IMAPS"]), ssl_context=tls_context(), timeout=20)
+m.login("alice@example.test", "alice-pw")
+typ, data = m.select("INBOX")
+check(int(data[0]) == 4, f"IMAP EXISTS {data}")
+p = poplib.POP3_SSL("localhost", P_POP3S, context=tls_context(), timeout=20)
+p.user("alice")
+p.pass_("alice-pw")
+check(p.stat()[0] == 4, "POP3 sees 4")
+# IMAP expunges message 4 while POP3 holds its snapshot
+m.store("4", "+FLAGS", "(\\Deleted)")
+m.expunge()
+try:
+    p.retr(4)
+    check(False, "RETR of a message IMAP expunged")
+except poplib.error_proto as e:
+    check(b"removed" in str(e).encode(), f"RETR expunged: {e}")
+p.retr(3)
+p.dele(1)
+check(p.quit().startswith(b"+OK"), "quit after delete")
+typ, data = m.noop()
+exp = m.response("EXPUNGE")[1]
+check(exp and exp[0] == b"1", f"IMAP did not see the POP3 deletion: {typ} {data} {exp}")
+typ, data = m.uid("SEARCH", None, "ALL")
+check(len(data[0].split()) == 2, f"IMAP UIDs after POP3 delete {data}")
+m.logout()
+print("poplib ok (IMAP and POP3 together)")
