@@ -19,7 +19,7 @@ sw "$P_SMTP" --from x@remote.test --to alice@example.test --header "Subject: swa
 	fail "swaks mx plain: $?"
 sw "$P_SMTP" -tls --from x@remote.test --to alice@example.test --header "Subject: swaks-mx-tls" ||
 	fail "swaks mx starttls: $?"
-sw "$P_SMTP" --pipeline --from x@remote.test --to alice@example.test --to bob@example.test \
+sw "$P_SMTP" --pipeline --from x@remote.test --to alice@example.test,bob@example.test \
 	--header "Subject: swaks-mx-pipeline" || fail "swaks mx pipeline: $?"
 # MX refuses relaying (exit 24: RCPT failed) and AUTH (28)
 rc=0; sw "$P_SMTP" --from x@remote.test --to bob@remote.test || rc=$?
