@@ -26,8 +26,8 @@
 #include "spool.h"
 #include "util.h"
 
-#define SENDMAIL_HDR_MAX (1u << 20)  /* header section kept in memory */
-#define SENDMAIL_TOK_MAX 1024        /* one address in a header field */
+#define SENDMAIL_HDR_MAX  (1u << 20) /* header section kept in memory */
+#define SENDMAIL_TOK_MAX  1024	     /* one address in a header field */
 #define SENDMAIL_RCPT_MAX 1000
 
 /* A growable byte buffer with a hard cap. */
@@ -185,11 +185,11 @@ int sendmail_addr_list(const char *v, size_t n, const char *domain,
 /* ---- options ---- */
 
 struct opts {
-	int t;               /* -t */
-	int ignore_dots;     /* -i, -oi */
-	const char *from;    /* -f, -r */
+	int t;		  /* -t */
+	int ignore_dots;  /* -i, -oi */
+	const char *from; /* -f, -r */
 	const char *fullname;
-	int nargs;           /* recipients in argv[first..] */
+	int nargs; /* recipients in argv[first..] */
 	int first;
 };
 
@@ -321,8 +321,8 @@ static int field_start(const char *s, size_t n)
 }
 
 struct message {
-	struct buf hdr;      /* the original header section, CRLF lines */
-	struct spool *body;  /* from the empty line on */
+	struct buf hdr;	    /* the original header section, CRLF lines */
+	struct spool *body; /* from the empty line on */
 	uint64_t total;
 };
 
@@ -370,7 +370,8 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 		bol = eol;
 		last_eol = eol;
 		if (m->total > limit) {
-			fprintf(stderr, "brev: sendmail: message larger than limits.message_size\n");
+			fprintf(stderr,
+				"brev: sendmail: message larger than limits.message_size\n");
 			rc = -1;
 			break;
 		}
@@ -425,7 +426,7 @@ static void fields_each(const struct buf *h,
 struct hdr_scan {
 	const struct opts *o;
 	const char *domain;
-	struct buf out;            /* the header as it will be stored */
+	struct buf out; /* the header as it will be stored */
 	int has_from, has_date, has_msgid;
 	char **rcpts;
 	size_t nrcpts;
@@ -573,8 +574,8 @@ static int sender_addr(const struct opts *o, const char *domain, char *out, size
 	return 0;
 }
 
-static int deliver(const struct config *cfg, struct store *st, const char *from,
-		   struct hdr_scan *h, struct message *m, const char *id)
+static int deliver(const struct config *cfg, struct store *st, const char *from, struct hdr_scan *h,
+		   struct message *m, const char *id)
 {
 	struct smtp_rcptset set = {0};
 	struct smtp_outcome o;
@@ -602,10 +603,11 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 		goto out;
 	}
 	if (o.quota + o.toobig + o.gone > 0)
-		fprintf(stderr, "brev: sendmail: %zu local recipient(s) refused the message (quota)\n",
+		fprintf(stderr,
+			"brev: sendmail: %zu local recipient(s) refused the message (quota)\n",
 			o.quota + o.toobig + o.gone);
-	log_debug("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id,
-		 from, h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
+	log_debug("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id, from,
+		  h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
 	rc = 0;
 out:
 	smtp_rcptset_free(&set);

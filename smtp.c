@@ -36,26 +36,26 @@
 #include "spool.h"
 #include "util.h"
 
-#define SMTP_ERRORS_MAX    10        /* 5xx replies before we hang up */
-#define SMTP_CMD_TIMEOUT   300000    /* RFC 5321 4.5.3.2.7: 5 minutes */
-#define SMTP_DATA_TIMEOUT  600000    /* 4.5.3.2.6: 10 minutes */
-#define SMTP_SASL_ROUNDS   8
+#define SMTP_ERRORS_MAX	  10	 /* 5xx replies before we hang up */
+#define SMTP_CMD_TIMEOUT  300000 /* RFC 5321 4.5.3.2.7: 5 minutes */
+#define SMTP_DATA_TIMEOUT 600000 /* 4.5.3.2.6: 10 minutes */
+#define SMTP_SASL_ROUNDS  8
 /* AUTH lines carry an initial response (RFC 4954 4: up to 12288 octets). */
-#define SMTP_READ_MAX      (SASL_IN_MAX + 64)
-#define BDAT_BUF           16384
+#define SMTP_READ_MAX (SASL_IN_MAX + 64)
+#define BDAT_BUF      16384
 
 enum smtp_state {
 	SMTP_ST_CONNECTED, /* greeting sent; no EHLO/HELO yet */
 	SMTP_ST_GREETED,   /* EHLO/HELO done; no transaction */
-	SMTP_ST_MAIL,      /* MAIL accepted; no recipient yet */
-	SMTP_ST_RCPT,      /* at least one recipient accepted */
-	SMTP_ST_BDAT,      /* BDAT chunks taken; waiting for LAST */
-	SMTP_ST_QUIT,      /* the session ends */
+	SMTP_ST_MAIL,	   /* MAIL accepted; no recipient yet */
+	SMTP_ST_RCPT,	   /* at least one recipient accepted */
+	SMTP_ST_BDAT,	   /* BDAT chunks taken; waiting for LAST */
+	SMTP_ST_QUIT,	   /* the session ends */
 	SMTP_ST_N
 };
 
 static const char *const state_names[SMTP_ST_N] = {
-	"CONNECTED", "GREETED", "MAIL", "RCPT", "BDAT", "QUIT",
+    "CONNECTED", "GREETED", "MAIL", "RCPT", "BDAT", "QUIT",
 };
 
 #define ST(x)  (1u << SMTP_ST_##x)
@@ -85,7 +85,7 @@ struct session {
 	struct spool *sp;
 	uint64_t bdat_total;
 	const char *bdat_fail; /* reply repeated for every chunk after a failure */
-	int bdat_cr;           /* the last chunk ended with CR */
+	int bdat_cr;	       /* the last chunk ended with CR */
 };
 
 /* ---- replies and state ---- */
@@ -210,7 +210,8 @@ static void ehlo_keywords(struct session *s)
 static void greet(struct session *s, const struct smtp_cmd *cmd, int ehlo)
 {
 	if (!smtp_helo_ok(cmd->arg, cmd->arglen)) {
-		bad(s, ehlo ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
+		bad(s,
+		    ehlo ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
 		return;
 	}
 	/* RFC 5321 4.1.4: EHLO in a transaction resets it. */
@@ -603,15 +604,15 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 static size_t trace_build(struct session *s, char *buf, size_t cap, size_t *rp_len)
 {
 	struct smtp_trace t = {
-		.helo = s->helo,
-		.peer = conn_peer(s->c),
-		.by = s->srv->hostname,
-		.proto = smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
-		.tls_version = conn_tls_version(s->c),
-		.tls_cipher = conn_tls_cipher(s->c),
-		.id = s->id,
-		.for_rcpt = s->nrcpt == 1 ? s->first_rcpt : NULL,
-		.when = time(NULL),
+	    .helo = s->helo,
+	    .peer = conn_peer(s->c),
+	    .by = s->srv->hostname,
+	    .proto = smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
+	    .tls_version = conn_tls_version(s->c),
+	    .tls_cipher = conn_tls_cipher(s->c),
+	    .id = s->id,
+	    .for_rcpt = s->nrcpt == 1 ? s->first_rcpt : NULL,
+	    .when = time(NULL),
 	};
 	int n = snprintf(buf, cap, "Return-Path: <%s>\r\n", s->mail.from.addr);
 	if (n < 0 || (size_t)n >= cap)
@@ -823,20 +824,20 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{SV_EHLO, ST_ANY, cmd_ehlo},
-	{SV_HELO, ST_ANY, cmd_helo},
-	{SV_MAIL, ST(GREETED), cmd_mail},
-	{SV_RCPT, ST(MAIL) | ST(RCPT), cmd_rcpt},
-	{SV_DATA, ST(RCPT), cmd_data},
-	{SV_BDAT, ST_ANY, cmd_bdat}, /* checks its state itself: must eat the chunk */
-	{SV_RSET, ST_ANY, cmd_rset},
-	{SV_NOOP, ST_ANY, cmd_noop},
-	{SV_QUIT, ST_ANY, cmd_quit},
-	{SV_VRFY, ST_ANY, cmd_vrfy},
-	{SV_EXPN, ST_ANY, cmd_expn},
-	{SV_HELP, ST_ANY, cmd_help},
-	{SV_STARTTLS, ST(CONNECTED) | ST(GREETED), cmd_starttls},
-	{SV_AUTH, ST(GREETED), cmd_auth},
+    {SV_EHLO, ST_ANY, cmd_ehlo},
+    {SV_HELO, ST_ANY, cmd_helo},
+    {SV_MAIL, ST(GREETED), cmd_mail},
+    {SV_RCPT, ST(MAIL) | ST(RCPT), cmd_rcpt},
+    {SV_DATA, ST(RCPT), cmd_data},
+    {SV_BDAT, ST_ANY, cmd_bdat}, /* checks its state itself: must eat the chunk */
+    {SV_RSET, ST_ANY, cmd_rset},
+    {SV_NOOP, ST_ANY, cmd_noop},
+    {SV_QUIT, ST_ANY, cmd_quit},
+    {SV_VRFY, ST_ANY, cmd_vrfy},
+    {SV_EXPN, ST_ANY, cmd_expn},
+    {SV_HELP, ST_ANY, cmd_help},
+    {SV_STARTTLS, ST(CONNECTED) | ST(GREETED), cmd_starttls},
+    {SV_AUTH, ST(GREETED), cmd_auth},
 };
 
 /* The reply for a command in the wrong state (RFC 5321 4.3.2: 503). */
@@ -914,7 +915,9 @@ static void session_loop(struct session *s)
 
 static const char *kind_name(int kind)
 {
-	return kind == LK_SUBMISSION ? "submission" : kind == LK_SUBMISSIONS ? "submissions" : "smtp";
+	return kind == LK_SUBMISSION	? "submission"
+	       : kind == LK_SUBMISSIONS ? "submissions"
+					: "smtp";
 }
 
 void smtp_serve(struct server *srv, struct conn *c, int kind)

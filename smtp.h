@@ -22,31 +22,31 @@ struct spool;
 struct store;
 
 /* RFC 5321 4.5.3.1 size limits. */
-#define SMTP_LOCAL_MAX   64    /* local part */
-#define SMTP_DOMAIN_MAX  255   /* domain */
-#define SMTP_LABEL_MAX   63    /* one DNS label */
-#define SMTP_CMD_MAX     512   /* command line including CRLF */
-#define SMTP_TEXT_MAX    1000  /* text line including CRLF */
-#define SMTP_RCPT_MAX    100   /* recipients per message (4.5.3.1.8) */
-#define SMTP_HELO_MAX    255
-#define SMTP_RECEIVED_MAX 30   /* more Received: fields than this is a loop */
+#define SMTP_LOCAL_MAX	  64   /* local part */
+#define SMTP_DOMAIN_MAX	  255  /* domain */
+#define SMTP_LABEL_MAX	  63   /* one DNS label */
+#define SMTP_CMD_MAX	  512  /* command line including CRLF */
+#define SMTP_TEXT_MAX	  1000 /* text line including CRLF */
+#define SMTP_RCPT_MAX	  100  /* recipients per message (4.5.3.1.8) */
+#define SMTP_HELO_MAX	  255
+#define SMTP_RECEIVED_MAX 30 /* more Received: fields than this is a loop */
 
 /* ---- addresses (RFC 5321 4.1.2, RFC 6531 3.3) ---- */
 
 enum smtp_addr_flag {
-	SA_NULL       = 1 << 0,  /* the null reverse-path <> */
-	SA_QUOTED     = 1 << 1,  /* local part kept as a Quoted-string */
-	SA_LITERAL    = 1 << 2,  /* domain is an address literal [..] */
-	SA_UTF8       = 1 << 3,  /* non-ASCII octets in the address */
-	SA_ROUTE      = 1 << 4,  /* a source route was given (and dropped) */
-	SA_POSTMASTER = 1 << 5,  /* RCPT TO:<Postmaster> without a domain */
+	SA_NULL = 1 << 0,	/* the null reverse-path <> */
+	SA_QUOTED = 1 << 1,	/* local part kept as a Quoted-string */
+	SA_LITERAL = 1 << 2,	/* domain is an address literal [..] */
+	SA_UTF8 = 1 << 3,	/* non-ASCII octets in the address */
+	SA_ROUTE = 1 << 4,	/* a source route was given (and dropped) */
+	SA_POSTMASTER = 1 << 5, /* RCPT TO:<Postmaster> without a domain */
 };
 
 /* Parse options. */
 enum smtp_path_opt {
-	SP_NULL_OK       = 1 << 0,  /* "<>" allowed (MAIL) */
-	SP_POSTMASTER_OK = 1 << 1,  /* "<Postmaster>" allowed (RCPT) */
-	SP_NO_BRACKETS   = 1 << 2,  /* a bare Mailbox, no <> (sendmail arguments) */
+	SP_NULL_OK = 1 << 0,	   /* "<>" allowed (MAIL) */
+	SP_POSTMASTER_OK = 1 << 1, /* "<Postmaster>" allowed (RCPT) */
+	SP_NO_BRACKETS = 1 << 2,   /* a bare Mailbox, no <> (sendmail arguments) */
 };
 
 struct smtp_addr {
@@ -54,14 +54,14 @@ struct smtp_addr {
 	 * quoted local part reduced to a Dot-string when it is one, otherwise
 	 * re-quoted minimally. "" for <>, "postmaster" for SA_POSTMASTER. */
 	char addr[STORE_ADDR_MAX + 1];
-	size_t dom;      /* offset of the domain in addr (after the '@') */
-	unsigned flags;  /* enum smtp_addr_flag */
+	size_t dom;	/* offset of the domain in addr (after the '@') */
+	unsigned flags; /* enum smtp_addr_flag */
 };
 
 enum smtp_addr_rc {
 	SMTP_ADDR_OK = 0,
-	SMTP_ADDR_SYNTAX = -1,   /* not a Path / Mailbox */
-	SMTP_ADDR_TOOLONG = -2,  /* over the RFC 5321 4.5.3.1 limits */
+	SMTP_ADDR_SYNTAX = -1,	/* not a Path / Mailbox */
+	SMTP_ADDR_TOOLONG = -2, /* over the RFC 5321 4.5.3.1 limits */
 };
 
 /* Parse a Path ("<" [A-d-l ":"] Mailbox ">") at s[0..n). On success fills
@@ -85,14 +85,28 @@ int smtp_utf8_len(const unsigned char *s, size_t n);
 /* ---- commands ---- */
 
 enum smtp_verb {
-	SV_UNKNOWN = 0, SV_HELO, SV_EHLO, SV_MAIL, SV_RCPT, SV_DATA, SV_BDAT, SV_RSET,
-	SV_NOOP, SV_QUIT, SV_VRFY, SV_EXPN, SV_HELP, SV_STARTTLS, SV_AUTH, SV_NVERBS
+	SV_UNKNOWN = 0,
+	SV_HELO,
+	SV_EHLO,
+	SV_MAIL,
+	SV_RCPT,
+	SV_DATA,
+	SV_BDAT,
+	SV_RSET,
+	SV_NOOP,
+	SV_QUIT,
+	SV_VRFY,
+	SV_EXPN,
+	SV_HELP,
+	SV_STARTTLS,
+	SV_AUTH,
+	SV_NVERBS
 };
 const char *smtp_verb_name(int verb);
 
 struct smtp_cmd {
-	int verb;          /* enum smtp_verb */
-	const char *arg;   /* after the verb and its space(s); "" if none */
+	int verb;	 /* enum smtp_verb */
+	const char *arg; /* after the verb and its space(s); "" if none */
 	size_t arglen;
 };
 /* Split a command line (without CRLF). -1 if it contains a NUL or a
@@ -103,10 +117,10 @@ enum smtp_body { BODY_7BIT = 0, BODY_8BITMIME };
 
 struct smtp_mail {
 	struct smtp_addr from;
-	uint64_t size;     /* SIZE= hint, 0 if none (UINT64_MAX if absurd) */
+	uint64_t size; /* SIZE= hint, 0 if none (UINT64_MAX if absurd) */
 	int has_size;
-	int body;          /* enum smtp_body */
-	int smtputf8;      /* SMTPUTF8 parameter given */
+	int body;     /* enum smtp_body */
+	int smtputf8; /* SMTPUTF8 parameter given */
 };
 /* "FROM:<path> [params]" of MAIL. 0, or -1 with *err set to the complete
  * reply line (without CRLF) to send. */
@@ -134,14 +148,14 @@ void smtp_date(char *out, size_t cap, time_t t);
 void smtp_make_id(char out[17]);
 
 struct smtp_trace {
-	const char *helo;          /* EHLO/HELO name, NULL if none */
-	const char *peer;          /* client address */
-	const char *by;            /* our host name */
-	const char *proto;         /* "ESMTPSA"... (RFC 3848, RFC 6531) */
-	const char *tls_version;   /* NULL when not TLS */
+	const char *helo;	 /* EHLO/HELO name, NULL if none */
+	const char *peer;	 /* client address */
+	const char *by;		 /* our host name */
+	const char *proto;	 /* "ESMTPSA"... (RFC 3848, RFC 6531) */
+	const char *tls_version; /* NULL when not TLS */
 	const char *tls_cipher;
 	const char *id;
-	const char *for_rcpt;      /* the one recipient, else NULL */
+	const char *for_rcpt; /* the one recipient, else NULL */
 	time_t when;
 };
 /* "Received: from HELO (unknown [PEER])\r\n\t(using V with cipher C)\r\n\t
@@ -180,11 +194,11 @@ void smtp_rcptset_clear(struct smtp_rcptset *r);
 void smtp_rcptset_free(struct smtp_rcptset *r);
 
 struct smtp_outcome {
-	size_t delivered;   /* local accounts that got the message */
-	size_t quota;       /* refused: over quota now */
-	size_t toobig;      /* refused: can never fit */
-	size_t gone;        /* refused: account vanished meanwhile */
-	size_t queued;      /* remote recipients queued */
+	size_t delivered; /* local accounts that got the message */
+	size_t quota;	  /* refused: over quota now */
+	size_t toobig;	  /* refused: can never fit */
+	size_t gone;	  /* refused: account vanished meanwhile */
+	size_t queued;	  /* remote recipients queued */
 	uint64_t queue_id;
 };
 /* Queue the remote recipients (hdr_queue + body) then store the message
@@ -192,7 +206,7 @@ struct smtp_outcome {
  * return. ST_OK (then see *o; refused accounts are logged), or ST_TEMP when
  * a commit failed (nothing must be promised). id is for the log lines. */
 int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r,
-		const char *hdr_local, size_t hlen_local, const char *hdr_queue,
-		size_t hlen_queue, struct spool *body, const char *id, struct smtp_outcome *o);
+		const char *hdr_local, size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+		struct spool *body, const char *id, struct smtp_outcome *o);
 
 #endif

@@ -445,10 +445,10 @@ int smtp_addr_routing_chars(const struct smtp_addr *a)
 /* ---- commands ---- */
 
 static const char *const verb_names[SV_NVERBS] = {
-	[SV_UNKNOWN] = "?",    [SV_HELO] = "HELO", [SV_EHLO] = "EHLO", [SV_MAIL] = "MAIL",
-	[SV_RCPT] = "RCPT",    [SV_DATA] = "DATA", [SV_BDAT] = "BDAT", [SV_RSET] = "RSET",
-	[SV_NOOP] = "NOOP",    [SV_QUIT] = "QUIT", [SV_VRFY] = "VRFY", [SV_EXPN] = "EXPN",
-	[SV_HELP] = "HELP",    [SV_STARTTLS] = "STARTTLS",           [SV_AUTH] = "AUTH",
+    [SV_UNKNOWN] = "?", [SV_HELO] = "HELO",	    [SV_EHLO] = "EHLO", [SV_MAIL] = "MAIL",
+    [SV_RCPT] = "RCPT", [SV_DATA] = "DATA",	    [SV_BDAT] = "BDAT", [SV_RSET] = "RSET",
+    [SV_NOOP] = "NOOP", [SV_QUIT] = "QUIT",	    [SV_VRFY] = "VRFY", [SV_EXPN] = "EXPN",
+    [SV_HELP] = "HELP", [SV_STARTTLS] = "STARTTLS", [SV_AUTH] = "AUTH",
 };
 
 const char *smtp_verb_name(int verb)

@@ -47,8 +47,7 @@ const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8)
 {
 	if (utf8) {
 		/* RFC 6531 3.7.3 */
-		static const char *const u[] = {"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS",
-						"UTF8SMTPSA"};
+		static const char *const u[] = {"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA"};
 		return u[(tls ? 2 : 0) + (auth ? 1 : 0)];
 	}
 	if (!ehlo)
@@ -69,12 +68,12 @@ size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t)
 			 t->tls_cipher ? t->tls_cipher : "unknown");
 	if (t->for_rcpt)
 		snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", t->for_rcpt);
-	int n = snprintf(out, cap,
-			 "Received: from %s (unknown [%s])%s\r\n"
-			 "\tby %s (brev) with %s id %s%s;\r\n"
-			 "\t%s\r\n",
-			 t->helo ? t->helo : "unknown", peer, tls, t->by, t->proto, t->id, rcpt,
-			 date);
+	int n =
+	    snprintf(out, cap,
+		     "Received: from %s (unknown [%s])%s\r\n"
+		     "\tby %s (brev) with %s id %s%s;\r\n"
+		     "\t%s\r\n",
+		     t->helo ? t->helo : "unknown", peer, tls, t->by, t->proto, t->id, rcpt, date);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;
@@ -105,8 +104,8 @@ int smtp_count_received(struct spool *sp, int max)
 			}
 			if (col == 0)
 				first_cr = c == '\r';
-			if (col < sizeof pfx - 1 && match == col &&
-			    (c | 0x20) == pfx[col] && (pfx[col] != ':' || c == ':')) {
+			if (col < sizeof pfx - 1 && match == col && (c | 0x20) == pfx[col] &&
+			    (pfx[col] != ':' || c == ':')) {
 				if (++match == sizeof pfx - 1 && ++count > max)
 					return count;
 			}
@@ -208,8 +207,8 @@ static void log_refused(struct store *st, const char *id, uint32_t user, int rc)
 }
 
 int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r,
-		const char *hdr_local, size_t hlen_local, const char *hdr_queue,
-		size_t hlen_queue, struct spool *body, const char *id, struct smtp_outcome *o)
+		const char *hdr_local, size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+		struct spool *body, const char *id, struct smtp_outcome *o)
 {
 	memset(o, 0, sizeof *o);
 	/* Remote first: if queueing fails nothing was stored and the client

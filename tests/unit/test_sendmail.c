@@ -113,8 +113,9 @@ TEST(local_args_lf)
 		     0);
 	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
 	const char *m = last_message(alice_id);
-	CHECK(strncmp(m, "Return-Path: <root@example.test>\r\nReceived: by host.example.test "
-			 "(brev sendmail, from userid root)\r\n\tid ",
+	CHECK(strncmp(m,
+		      "Return-Path: <root@example.test>\r\nReceived: by host.example.test "
+		      "(brev sendmail, from userid root)\r\n\tid ",
 		      strlen("Return-Path: <root@example.test>\r\nReceived: by host.example.test "
 			     "(brev sendmail, from userid root)\r\n\tid ")) == 0);
 	CHECK(strstr(m, "\r\nSubject: cron\r\nTo: alice\r\nDate: ") != NULL);
@@ -132,12 +133,13 @@ TEST(t_flag_and_bcc)
 	size_t a = inbox_count(alice_id), b = inbox_count(bob_id);
 	struct qscan q0 = {0}, q1 = {0};
 	CHECK(store_queue_list(st, queue_cb, &q0) == ST_OK);
-	CHECK_EQ_INT(run("From: Me <me@example.test>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-			 "Message-ID: <x@y>\r\nTo: \"Alice, A.\" <alice@example.test>, "
-			 "friends: far@remote.test (comment);\r\nBcc: bob\r\n  , <bob@example.test>\r\n"
-			 "Subject: t\r\n\r\nbody\r\n.\r\nafter the dot\r\n",
-			 "-t", "-f", "me@example.test", NULL),
-		     0);
+	CHECK_EQ_INT(
+	    run("From: Me <me@example.test>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+		"Message-ID: <x@y>\r\nTo: \"Alice, A.\" <alice@example.test>, "
+		"friends: far@remote.test (comment);\r\nBcc: bob\r\n  , <bob@example.test>\r\n"
+		"Subject: t\r\n\r\nbody\r\n.\r\nafter the dot\r\n",
+		"-t", "-f", "me@example.test", NULL),
+	    0);
 	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
 	CHECK_EQ_INT(inbox_count(bob_id), b + 1);
 	const char *m = last_message(alice_id);

@@ -57,19 +57,55 @@ TEST(path_syntax_errors)
 {
 	struct smtp_addr a;
 	const char *bad[] = {
-		"",  "<", ">", "bob@x", "<bob@x", "bob@x>", "<bob>", "<@x>", "<bob@>",
-		"<bob@x.>",           /* trailing dot */
-		"<bob@.x>", "<bob@x..y>", "<bob@-x>", "<bob@x->", "<bob@x_y>",
-		"<.bob@x>", "<bob.@x>", "<b..ob@x>", "<b ob@x>", "<bob@x y>",
-		"<bob@@x>", "<bob@x@y>", "<\"bob@x>", "<\"a\\\x01\"@x>",
-		"<bob@[1.2.3]>", "<bob@[1.2.3.256]>", "<bob@[1.2.3.4.5]>", "<bob@[x]>",
-		"<bob@[IPv6:1::2::3]>", "<bob@[IPv6:1:2:3:4:5:6:7]>", "<bob@[IPv7:1.2.3.4]>",
-		"<bob@[1.2.3.4]", "<bob@[]>", "<bob@[IPv6:]>", "<bob@[IPv6:1:2:3:4:5:6:7:8:9]>",
-		"<@:bob@x>", "<@a,bob@x>", "<@a@b:bob@x>", "<@a.:bob@x>", "<@a,:bob@x>",
-		"< bob@x>", "<bob@x >", "<bob\x80@x>", "<bob@x\xc3>", "<\xc0\xaf" "bob@x>",
-		"<bob@x\xed\xa0\x80>", /* UTF-16 surrogate */
-		"<bob@x\xf4\x90\x80\x80>", /* above U+10FFFF */
-		"<bob@x\xe0\x80\xaf>",     /* overlong */
+	    "",
+	    "<",
+	    ">",
+	    "bob@x",
+	    "<bob@x",
+	    "bob@x>",
+	    "<bob>",
+	    "<@x>",
+	    "<bob@>",
+	    "<bob@x.>", /* trailing dot */
+	    "<bob@.x>",
+	    "<bob@x..y>",
+	    "<bob@-x>",
+	    "<bob@x->",
+	    "<bob@x_y>",
+	    "<.bob@x>",
+	    "<bob.@x>",
+	    "<b..ob@x>",
+	    "<b ob@x>",
+	    "<bob@x y>",
+	    "<bob@@x>",
+	    "<bob@x@y>",
+	    "<\"bob@x>",
+	    "<\"a\\\x01\"@x>",
+	    "<bob@[1.2.3]>",
+	    "<bob@[1.2.3.256]>",
+	    "<bob@[1.2.3.4.5]>",
+	    "<bob@[x]>",
+	    "<bob@[IPv6:1::2::3]>",
+	    "<bob@[IPv6:1:2:3:4:5:6:7]>",
+	    "<bob@[IPv7:1.2.3.4]>",
+	    "<bob@[1.2.3.4]",
+	    "<bob@[]>",
+	    "<bob@[IPv6:]>",
+	    "<bob@[IPv6:1:2:3:4:5:6:7:8:9]>",
+	    "<@:bob@x>",
+	    "<@a,bob@x>",
+	    "<@a@b:bob@x>",
+	    "<@a.:bob@x>",
+	    "<@a,:bob@x>",
+	    "< bob@x>",
+	    "<bob@x >",
+	    "<bob\x80@x>",
+	    "<bob@x\xc3>",
+	    "<\xc0\xaf"
+	    "bob@x>",
+	    "<bob@x\xed\xa0\x80>",     /* UTF-16 surrogate */
+	    "<bob@x\xf4\x90\x80\x80>", /* above U+10FFFF */
+	    "<bob@x\xe0\x80\xaf>",     /* overlong */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int rc = path(bad[i], SP_NULL_OK | SP_POSTMASTER_OK, &a);
@@ -154,9 +190,8 @@ TEST(path_utf8)
 			  0, &a),
 		     0);
 	CHECK(a.flags & SA_UTF8);
-	CHECK_EQ_INT(path("<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe6\xb5\x8b>", 0,
-			  &a),
-		     0);
+	CHECK_EQ_INT(
+	    path("<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe6\xb5\x8b>", 0, &a), 0);
 	CHECK_EQ_INT(path("<bob@example.test>", 0, &a), 0);
 	CHECK(!(a.flags & SA_UTF8));
 }
@@ -166,9 +201,11 @@ TEST(path_limits)
 	struct smtp_addr a;
 	char buf[1024];
 	/* local part: 64 ok, 65 too long */
-	snprintf(buf, sizeof buf, "<%.*s@x.test>", 64, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(buf, sizeof buf, "<%.*s@x.test>", 64,
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	CHECK_EQ_INT(path(buf, 0, &a), 0);
-	snprintf(buf, sizeof buf, "<%.*s@x.test>", 65, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(buf, sizeof buf, "<%.*s@x.test>", 65,
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	CHECK_EQ_INT(path(buf, 0, &a), SMTP_ADDR_TOOLONG);
 	/* label: 63 ok, 64 not */
 	char label[80];

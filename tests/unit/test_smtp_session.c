@@ -237,26 +237,31 @@ static void same(const char *got, const char *want)
 TEST(received_format)
 {
 	static char buf[400];
-	struct smtp_trace t = {.helo = "client.test", .peer = "127.0.0.1", .by = "mx.test",
-			       .proto = "ESMTPS", .tls_version = "TLSv1.3",
-			       .tls_cipher = "TLS_AES_128_GCM_SHA256", .id = "ABC",
-			       .for_rcpt = "bob@mx.test", .when = 0};
+	struct smtp_trace t = {.helo = "client.test",
+			       .peer = "127.0.0.1",
+			       .by = "mx.test",
+			       .proto = "ESMTPS",
+			       .tls_version = "TLSv1.3",
+			       .tls_cipher = "TLS_AES_128_GCM_SHA256",
+			       .id = "ABC",
+			       .for_rcpt = "bob@mx.test",
+			       .when = 0};
 	size_t n = smtp_received(buf, sizeof buf, &t);
 	CHECK(n == strlen(buf));
 	const char *got = buf;
 	same(got, "Received: from client.test (unknown [127.0.0.1])\r\n"
-			  "\t(using TLSv1.3 with cipher TLS_AES_128_GCM_SHA256)\r\n"
-			  "\tby mx.test (brev) with ESMTPS id ABC\r\n"
-			  "\tfor <bob@mx.test>;\r\n"
-			  "\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
+		  "\t(using TLSv1.3 with cipher TLS_AES_128_GCM_SHA256)\r\n"
+		  "\tby mx.test (brev) with ESMTPS id ABC\r\n"
+		  "\tfor <bob@mx.test>;\r\n"
+		  "\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
 	t.tls_version = NULL;
 	t.for_rcpt = NULL;
 	t.peer = "::1";
 	t.proto = "ESMTP";
 	smtp_received(buf, sizeof buf, &t);
 	same(got, "Received: from client.test (unknown [IPv6:::1])\r\n"
-			  "\tby mx.test (brev) with ESMTP id ABC;\r\n"
-			  "\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
+		  "\tby mx.test (brev) with ESMTP id ABC;\r\n"
+		  "\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
 	CHECK(smtp_received(buf, 40, &t) == 0);
 	CHECK_EQ_STR(smtp_proto_name(1, 1, 1, 0), "ESMTPSA");
 	CHECK_EQ_STR(smtp_proto_name(1, 0, 1, 0), "ESMTPA");
@@ -355,22 +360,22 @@ TEST(ehlo_keywords)
 TEST(relay_tricks)
 {
 	const char *tricks[] = {
-		"<bob@remote.test>",
-		"<user%remote.test@example.test>",
-		"<remote.test!bob@example.test>",
-		"<\"bob@remote.test\"@example.test>",
-		"<@example.test:bob@remote.test>",
-		"<@example.test,@other.test:bob@remote.test>",
-		"<bob@example.test.>",
-		"<bob@[127.0.0.9]>",
-		"<bob@[127.0.0.1]>",
-		"<bob@exam\xc3\xa9ple.test>",
-		"<bob@example.test@remote.test>",
-		"<bob@remote.test>@example.test",
-		"bob@remote.test",
-		"<bob@example.test >",
-		"<bob@example.test\tremote.test>",
-		"<bob@example.test\r\nRCPT TO:<x@remote.test>>",
+	    "<bob@remote.test>",
+	    "<user%remote.test@example.test>",
+	    "<remote.test!bob@example.test>",
+	    "<\"bob@remote.test\"@example.test>",
+	    "<@example.test:bob@remote.test>",
+	    "<@example.test,@other.test:bob@remote.test>",
+	    "<bob@example.test.>",
+	    "<bob@[127.0.0.9]>",
+	    "<bob@[127.0.0.1]>",
+	    "<bob@exam\xc3\xa9ple.test>",
+	    "<bob@example.test@remote.test>",
+	    "<bob@remote.test>@example.test",
+	    "bob@remote.test",
+	    "<bob@example.test >",
+	    "<bob@example.test\tremote.test>",
+	    "<bob@example.test\r\nRCPT TO:<x@remote.test>>",
 	};
 	size_t q = queue_count();
 	size_t a = inbox_count(alice_id), b = inbox_count(bob_id);
@@ -474,14 +479,14 @@ TEST(line_too_long)
 TEST(smuggling)
 {
 	const char *bodies[] = {
-		"Subject: a\r\n\r\nx\n.\nMAIL FROM:<e@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
-		"DATA\r\nsmuggled\r\n.\r\n",
-		"Subject: a\r\n\r\nx\r.\rMAIL FROM:<e@remote.test>\r\n.\r\n",
-		"Subject: a\r\n\r\nx\r\n.\nMAIL FROM:<e@remote.test>\r\n.\r\n",
-		"Subject: a\r\n\r\nx\n.\r\nMAIL FROM:<e@remote.test>\r\n.\r\n",
-		"Subject: a\r\n\r\nx\r.\r\nMAIL FROM:<e@remote.test>\r\n.\r\n",
-		"Subject: a\r\n\r\nbare\nlf\r\n.\r\n",
-		"Subject: a\r\n\r\nbare\rcr\r\n.\r\n",
+	    "Subject: a\r\n\r\nx\n.\nMAIL FROM:<e@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+	    "DATA\r\nsmuggled\r\n.\r\n",
+	    "Subject: a\r\n\r\nx\r.\rMAIL FROM:<e@remote.test>\r\n.\r\n",
+	    "Subject: a\r\n\r\nx\r\n.\nMAIL FROM:<e@remote.test>\r\n.\r\n",
+	    "Subject: a\r\n\r\nx\n.\r\nMAIL FROM:<e@remote.test>\r\n.\r\n",
+	    "Subject: a\r\n\r\nx\r.\r\nMAIL FROM:<e@remote.test>\r\n.\r\n",
+	    "Subject: a\r\n\r\nbare\nlf\r\n.\r\n",
+	    "Subject: a\r\n\r\nbare\rcr\r\n.\r\n",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
 		struct sess *s = mx();
@@ -528,7 +533,8 @@ TEST(loop_detection)
 	EXPECT(s, "250");
 	EXPECT(s, "354");
 	for (int i = 0; i < 31; i++)
-		sendf(s, "Received: from hop%d.test by hop%d.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n",
+		sendf(s,
+		      "Received: from hop%d.test by hop%d.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n",
 		      i, i + 1);
 	sendf(s, "Subject: loop\r\n\r\nx\r\n.\r\n");
 	EXPECT(s, "554 5.4.6");
@@ -769,8 +775,10 @@ TEST(utf8_addresses)
 	size_t a = inbox_count(alice_id);
 	sendf(s, "MAIL FROM:<j\xc3\xb6rg@remote.test>\r\n");
 	EXPECT(s, "553 5.6.7");
-	sendf(s, "MAIL FROM:<j\xc3\xb6rg@remote.test> SMTPUTF8\r\nRCPT TO:<j\xc3\xb6rg@example.test>\r\n"
-		 "DATA\r\n");
+	sendf(
+	    s,
+	    "MAIL FROM:<j\xc3\xb6rg@remote.test> SMTPUTF8\r\nRCPT TO:<j\xc3\xb6rg@example.test>\r\n"
+	    "DATA\r\n");
 	EXPECT(s, "250");
 	EXPECT(s, "250");
 	EXPECT(s, "354");
