@@ -149,11 +149,19 @@ static const char *line(struct sess *s)
 	return recv_until(s, "\r\n");
 }
 
+/* The server hung up: EOF, or ECONNRESET when it closed with our unread
+ * commands still in its socket (AF_UNIX reports that, like TCP's RST). */
 static int closed(struct sess *s)
 {
-	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 	char b[256];
-	return poll(&p, 1, 10000) == 1 && read(s->fd, b, sizeof b) == 0;
+	for (int i = 0; i < 100; i++) {
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		if (poll(&p, 1, 10000) != 1)
+			return 0;
+		if (read(s->fd, b, sizeof b) <= 0)
+			return 1;
+	}
+	return 0;
 }
 
 #define EXPECT(s, prefix)                                                                          \
