@@ -92,6 +92,8 @@ int spool_write(struct spool *sp, const void *buf, size_t n)
 {
 	if (sp->err)
 		return -1;
+	if (n == 0)
+		return 0;
 	if (sp->fd < 0 && sp->mem_len + n <= sp->mem_max) {
 		if (sp->mem_len + n > sp->mem_cap) {
 			size_t cap = sp->mem_cap ? sp->mem_cap : 4096;
