@@ -864,6 +864,8 @@ int conn_wait(struct conn *c, int wakefd, int ms)
 		return 1;
 	if (conn_flush(c) < 0)
 		return -1;
+	if (conn_pending(c)) /* TLS: input decrypted while the flush waited */
+		return 1;
 	int64_t deadline = now_ms() + (ms < 0 ? 0 : ms);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = wakefd, .events = POLLIN}};
