@@ -32,7 +32,7 @@ static void expect_error(const char *text, const char *want)
 	char err[512] = "";
 	int rc = load(text, &c, err, sizeof err);
 	if (rc == 0 || !strstr(err, want)) {
-		snprintf(test_why, sizeof test_why, "config '%s': rc %d err '%s', wanted '%s'", text,
+		snprintf(test_why, sizeof test_why, "config '%.120s': rc %d err '%.200s', wanted '%.120s'", text,
 			 rc, err, want);
 		config_free(&c);
 		longjmp(test_jmp, 1);
