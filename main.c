@@ -114,7 +114,7 @@ static struct store *open_store(int notify_server)
 	struct store *st;
 	char err[512];
 	if (store_open(&st, datadir, cfg.map_size, err, sizeof err) < 0)
-		fatal("store: %s", err);
+		fatal("%s", err);
 	store_set_default_quota(st, cfg.quota_default);
 	if (notify_server)
 		store_set_commit_hook(st, control_commit_hook, datadir);

@@ -1,0 +1,130 @@
+#!/bin/bash
+# The listener and TLS layer as clients see it (issue 3):
+# - every implicit-TLS port handshakes with openssl s_client and Python's ssl
+#   module trusting DATADIR/cert.pem; TLS 1.1 is refused; only ECDHE+AEAD
+#   suites are chosen by a modern client;
+# - STARTTLS on every plain port with openssl s_client;
+# - SIGHUP swaps the certificate for new handshakes without dropping a live
+#   session;
+# - limits.connections: the connection over the cap gets the protocol's
+#   "too busy" line;
+# - an IPv6 listener ([::1]:PORT);
+# - started as root with `user = nobody`, brev binds and then runs as nobody.
+. ../lib.sh
+brev_init x
+P6=$(free_port)
+sed -i "s/^listen.imap = .*/listen.imap = 127.0.0.1:$P_IMAP [::1]:$P6/" "$D/brev.conf"
+echo "limits.connections = 4" >>"$D/brev.conf"
+if [ "$(id -u)" = 0 ]; then
+	echo "user = nobody" >>"$D/brev.conf"
+	chmod 755 "$T" # nobody must reach DATADIR through the test directory
+fi
+brev_user alice@example.test pw-alice
+brev_start
+CA=$D/cert.pem
+
+# -- implicit TLS: openssl verifies the chain and the name
+for port in $P_SUBS $P_IMAPS $P_POP3S; do
+	out=$(echo | timeout 10 openssl s_client -connect 127.0.0.1:$port -servername localhost \
+		-verify_hostname localhost -CAfile "$CA" -verify_return_error 2>&1) ||
+		fail "s_client to $port: $out"
+	grep -q "Verify return code: 0 (ok)" <<<"$out" || fail "port $port did not verify"
+	grep -Eq "Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)" <<<"$out" ||
+		fail "port $port negotiated a suite that is not ECDHE+AEAD: $(grep Cipher <<<"$out")"
+	if echo | timeout 10 openssl s_client -connect 127.0.0.1:$port -tls1_1 -CAfile "$CA" \
+		>/dev/null 2>&1; then
+		fail "port $port accepted TLS 1.1"
+	fi
+done
+
+# -- STARTTLS / STLS on the plain ports
+for spec in "smtp $P_SUB" "smtp $P_SMTP" "imap $P_IMAP" "pop3 $P_POP3"; do
+	set -- $spec
+	out=$(echo | timeout 10 openssl s_client -connect 127.0.0.1:$2 -starttls $1 \
+		-verify_hostname localhost -CAfile "$CA" -verify_return_error 2>&1) ||
+		fail "STARTTLS $1 on $2: $(tail -3 <<<"$out")"
+	grep -q "Verify return code: 0 (ok)" <<<"$out" || fail "STARTTLS $1 on $2 did not verify"
+done
+
+# -- Python's ssl module with the same CA file, hostname checked
+python3 - "$CA" "$P_IMAPS" "$P_POP3S" "$P_SUBS" <<'PY' || fail "python ssl"
+import socket, ssl, sys
+ca, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+ctx = ssl.create_default_context(cafile=ca)
+for port in ports:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.version() == "TLSv1.2", s.version()
+            greeting = s.recv(200)
+            assert greeting[:1] in (b"*", b"+", b"2"), greeting
+# a client that insists on TLS 1.3 only is refused
+ctx13 = ssl.create_default_context(cafile=ca)
+ctx13.minimum_version = ssl.TLSVersion.TLSv1_3
+try:
+    with socket.create_connection(("127.0.0.1", ports[0]), timeout=10) as raw:
+        ctx13.wrap_socket(raw, server_hostname="localhost")
+    sys.exit("TLS 1.3-only client was accepted by a TLS 1.2 server?")
+except ssl.SSLError:
+    pass
+PY
+
+# -- IPv6 listener
+python3 - "$P6" <<'PY' || fail "IPv6 listener"
+import socket, sys
+s = socket.create_connection(("::1", int(sys.argv[1])), timeout=5)
+assert s.recv(100).startswith(b"* OK"), "no IMAP greeting on [::1]"
+PY
+
+# -- SIGHUP: new certificate for new handshakes, live session unharmed
+fp() { echo | timeout 10 openssl s_client -connect 127.0.0.1:$P_IMAPS 2>/dev/null |
+	openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
+old=$(fp)
+[ -n "$old" ] || fail "no fingerprint"
+coproc LIVE { timeout 30 openssl s_client -quiet -connect 127.0.0.1:$P_IMAPS -CAfile "$CA" 2>/dev/null; }
+read -r -t 10 greet <&"${LIVE[0]}" || fail "live session: no greeting"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost -keyout "$T/k2.pem" -out "$T/c2.pem" 2>/dev/null
+cp "$T/k2.pem" "$D/key.pem"; cp "$T/c2.pem" "$D/cert.pem"
+kill -HUP "$BREV_PID"
+for i in $(seq 50); do new=$(fp); [ "$new" != "$old" ] && break; sleep 0.1; done
+[ "$new" != "$old" ] || fail "SIGHUP did not switch the certificate"
+echo "a1 NOOP" >&"${LIVE[1]}"
+read -r -t 10 reply <&"${LIVE[0]}" || fail "live session died on SIGHUP"
+grep -q "^a1 OK" <<<"$reply" || fail "live session after SIGHUP: $reply"
+echo "a2 LOGOUT" >&"${LIVE[1]}"
+# a broken certificate file is refused and the old one stays
+echo garbage >"$D/cert.pem"
+kill -HUP "$BREV_PID"
+sleep 0.5
+[ "$(fp)" = "$new" ] || fail "a bad certificate replaced the good one"
+grep -q "keeping the old certificate" "$D/serve.log" || fail "no log line for the failed reload"
+cp "$T/c2.pem" "$D/cert.pem"
+
+# -- connection cap: 4 allowed, the 5th is told to go away
+python3 - "$P_IMAP" "$P_POP3" "$P_SMTP" <<'PY' || fail "connection cap"
+import socket, sys, time
+imap, pop3, smtp = (int(p) for p in sys.argv[1:])
+held = []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", imap), timeout=5)
+    assert s.recv(100).startswith(b"* OK"), "greeting"
+    held.append(s)
+for port, want in ((imap, b"* BYE"), (pop3, b"-ERR"), (smtp, b"421")):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    data = s.recv(200)
+    assert data.startswith(want), (port, data)
+    s.close()
+held.pop().close()
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", imap), timeout=5)
+assert s.recv(100).startswith(b"* OK"), "a freed slot is not reused"
+PY
+grep -q "connection limit 4 reached" "$D/serve.log" || fail "no log line for the cap"
+
+# -- privilege drop
+if [ "$(id -u)" = 0 ]; then
+	uid=$(awk '/^Uid:/ {print $2}' /proc/$BREV_PID/status)
+	[ "$uid" = "$(id -u nobody)" ] || fail "brev runs as uid $uid, not nobody"
+	[ "$(stat -c %U "$D/store")" = nobody ] || fail "DATADIR not handed to nobody"
+fi
+brev_stop
