@@ -554,7 +554,7 @@ static void print_client_settings(const char *user, const char *password)
 	char a[80], b[80], cert[PATH_MAX], fp[96];
 	const char *p1, *p2;
 	printf("\nbrev is set up. Settings for your mail client:\n\n");
-	printf("  server       localhost (or this machine's address on your network)\n");
+	printf("  server       %s\n", strncmp(cfg.listen_imap, "127.", 4) ? cfg.hostname : "localhost");
 	p1 = first_port(cfg.listen_imap, a, sizeof a);
 	p2 = first_port(cfg.listen_imaps, b, sizeof b);
 	printf("  IMAP         port %s STARTTLS, or port %s SSL/TLS\n", p1 ? p1 : "-", p2 ? p2 : "-");
