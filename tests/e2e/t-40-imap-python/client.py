@@ -29,7 +29,7 @@ ctx = None if NOTLS else ssl.create_default_context(cafile=os.path.join(D, "cert
 def imaps():
     if NOTLS:
         return imaplib.IMAP4("localhost", P_IMAP)
-    return imaps()
+    return imaplib.IMAP4_SSL("localhost", P_IMAPS, ssl_context=ctx)
 
 # --- STARTTLS on the plain port, login with the bare local part (one domain)
 m = imaplib.IMAP4("localhost", P_IMAP)
