@@ -509,6 +509,7 @@ static int count_queue(void *arg, const struct queue_entry *e)
 static void cmd_status(void)
 {
 	struct store *st;
+	struct store_stats stats;
 	int queued = 0;
 	const char *names[] = {"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"};
 	const char *vals[7];
@@ -532,6 +533,12 @@ static void cmd_status(void)
 	store_user_list(st, print_account, NULL);
 	store_queue_list(st, count_queue, &queued);
 	printf("queue          %d message%s\n", queued, queued == 1 ? "" : "s");
+	if (store_stats(st, &stats) == ST_OK)
+		printf("store          %llu messages in %llu mailboxes, %llu distinct bodies; "
+		       "%.1f of %.1f MiB of the map in use\n",
+		       (unsigned long long)stats.messages, (unsigned long long)stats.mailboxes,
+		       (unsigned long long)stats.blobs, stats.map_used / 1048576.0,
+		       stats.map_size / 1048576.0);
 	store_close(&st);
 }
 
