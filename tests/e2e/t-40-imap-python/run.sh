@@ -9,4 +9,6 @@ brev_user alice@example.test 'pw-alice'
 brev_start
 python3 "$ROOT/tests/e2e/t-40-imap-python/client.py" || fail "imaplib session"
 grep -q 'imap session end .*reason=logout' "$D/serve.log" || fail "no session end log line"
-echo "ok"
+brev_stop
+! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
+echo ok

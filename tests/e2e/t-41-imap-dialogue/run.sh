@@ -8,4 +8,6 @@ brev_init dlg
 brev_user alice@example.test 'pw-alice'
 brev_start
 python3 "$ROOT/tests/e2e/t-41-imap-dialogue/dialogue.py" || fail "dialogue"
+brev_stop
+! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
 echo ok

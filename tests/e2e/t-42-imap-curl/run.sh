@@ -40,4 +40,6 @@ if grep -q STARTTLS < <(printf 'a LOGOUT\r\n' | timeout 5 bash -c "exec 3<>/dev/
 else
 	note "no TLS on this build: imaps:// part skipped"
 fi
+brev_stop
+! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
 echo ok

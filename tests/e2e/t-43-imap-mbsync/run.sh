@@ -87,4 +87,6 @@ sync third
 f2=$(grep -rl '^Subject: m2' "$T/mail/INBOX" | head -1)
 case "$f2" in *:2,*F*) ;; *) fail "server flag did not reach the Maildir: $f2" ;; esac
 ! grep -rq "^Subject: m1" "$T/mail/INBOX" || fail "m1 still local"
+brev_stop
+! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
 echo ok

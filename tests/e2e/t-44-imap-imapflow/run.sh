@@ -18,4 +18,6 @@ if grep -q STARTTLS < <(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_IMAP; h
 fi
 NODE_PATH="$CACHE/node_modules" timeout 60 node "$ROOT/tests/e2e/t-44-imap-imapflow/client.js" ||
 	fail "imapflow session"
+brev_stop
+! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
 echo ok
