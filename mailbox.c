@@ -14,7 +14,9 @@
  * (MDB_MAP_FULL: grow, retry), adoption of a map grown by another process
  * (MDB_MAP_RESIZED) and the change notifications after a commit. An op must
  * therefore be safe to run again from the start: it only writes through
- * the transaction and overwrites its outputs.
+ * the transaction and overwrites its outputs. Deliveries and APPENDs go
+ * through tx_write_grouped() instead, which shares one commit between the
+ * threads waiting on the writer (group commit, see there).
  */
 #include "mailbox.h"
 #include "log.h"
@@ -111,7 +113,8 @@ struct queue_rec {
 	uint32_t version, attempts;
 	uint64_t blob, size;
 	int64_t created, next_try;
-	uint32_t nrcpts, from_len, err_len, pad;
+	uint32_t nrcpts, from_len, err_len, flags; /* flags: enum queue_flag
+						    * (was padding: 0 in old records) */
 	/* followed by from\0, nrcpts x rcpt\0, last_error\0 */
 };
 
@@ -147,6 +150,11 @@ struct store {
 	size_t nw, wcap;
 	void (*hook)(void *arg, uint32_t user);
 	void *hook_arg;
+	/* Group commit of deliveries and APPENDs (tx_write_grouped). */
+	pthread_mutex_t gmu;
+	pthread_cond_t gcv;
+	struct wreq *ghead, **gtail;  /* requests waiting for a leader */
+	int gbusy;                    /* a leader is running a batch */
 };
 
 /* One transaction and what it touched, for the notifications. */
@@ -542,6 +550,172 @@ static int tx_read(struct store *st, op_fn op, void *arg)
 		return src;
 	}
 	return ST_TEMP;
+}
+
+/* ---- group commit (deliveries and APPENDs) ----
+ *
+ * One synced LMDB commit costs a couple of fsyncs; a disk does a few
+ * thousand a second at best. So deliveries waiting on the writer share one
+ * commit: the first thread to arrive while no batch is running becomes the
+ * leader, takes every queued request (its own included), runs them one
+ * after the other in a single write transaction, commits with sync, and
+ * wakes the followers, each with its own result. Nobody returns ST_OK
+ * before the commit that holds its message returned, so SMTP 250 and
+ * APPEND OK keep their promise.
+ *
+ * Isolation inside a batch: an op that refuses (quota, no such mailbox)
+ * must not have written anything, so the next request runs on a clean
+ * transaction (op_deliver and op_append check before they write). An op
+ * that fails half-way (ST_TEMP, or an LMDB/errno failure such as a spool
+ * read error) may have written: the whole attempt is aborted and re-run
+ * without it; it alone gets ST_TEMP. MDB_MAP_FULL grows the map and re-runs
+ * the batch, as tx_write does. A failed commit gives everyone ST_TEMP. */
+
+#define BATCH_MAX 256
+
+struct wreq {
+	op_fn op;
+	void *arg;
+	int rc;
+	int done;                     /* woken with a result (under st->gmu) */
+	int dropped;                  /* failed alone; the leader's own field */
+	struct tx touch;              /* what it touched, for tx_announce */
+	struct wreq *next;
+};
+
+/* One attempt at the batch. Returns 0 when it committed (results in each
+ * request), 1 to try again (map grown/adopted, or a request was dropped),
+ * -1 when the attempt failed for everyone. */
+static int batch_try(struct store *st, struct wreq **b, size_t n)
+{
+	MDB_txn *txn;
+	size_t seen;
+	int rc;
+
+	if (atomic_load(&st->dead) || tx_enter(st) < 0)
+		return -1;
+	seen = map_current(st);
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc) {
+		tx_leave(st);
+		if (rc == MDB_MAP_RESIZED) {
+			map_adopt(st);
+			return 1;
+		}
+		tx_error("begin", rc);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct wreq *r = b[i];
+		struct tx t = {.st = st, .txn = txn};
+		int src;
+		if (r->dropped)
+			continue;
+		src = r->op(&t, r->arg);
+		if (t.mrc == MDB_MAP_FULL || t.mrc == MDB_MAP_RESIZED) {
+			mdb_txn_abort(txn);
+			tx_leave(st);
+			if (t.mrc == MDB_MAP_RESIZED)
+				map_adopt(st);
+			else if (map_grow(st, seen) < 0)
+				return -1;
+			return 1;
+		}
+		if (t.mrc || src == ST_TEMP) {
+			/* May have written half: drop it, run the rest again. */
+			if (t.mrc)
+				tx_error("write", t.mrc);
+			mdb_txn_abort(txn);
+			tx_leave(st);
+			r->rc = ST_TEMP;
+			r->dropped = 1;
+			return 1;
+		}
+		r->rc = src;
+		r->touch = t;
+	}
+	rc = mdb_txn_commit(txn);
+	tx_leave(st);
+	if (rc == MDB_MAP_FULL) {
+		if (map_grow(st, seen) < 0)
+			return -1;
+		return 1;
+	}
+	if (rc == MDB_MAP_RESIZED) {
+		map_adopt(st);
+		return 1;
+	}
+	if (rc) {
+		tx_error("commit", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run a batch to the end: every request gets its final rc. */
+static void batch_run(struct store *st, struct wreq **b, size_t n)
+{
+	int r = 1;
+	for (int attempt = 0; r == 1 && attempt < WRITE_RETRIES + (int)n; attempt++) {
+		/* A dropped request keeps its rc; the others start over. */
+		for (size_t i = 0; i < n; i++)
+			if (!b[i]->dropped) {
+				b[i]->rc = ST_TEMP;
+				memset(&b[i]->touch, 0, sizeof b[i]->touch);
+			}
+		r = batch_try(st, b, n);
+	}
+	if (r == 1)
+		log_error("store: batch gave up after %d retries", WRITE_RETRIES);
+	for (size_t i = 0; i < n; i++)
+		if (r != 0)
+			b[i]->rc = ST_TEMP;
+}
+
+/* tx_write for deliveries and APPENDs, through the shared commit. */
+static int tx_write_grouped(struct store *st, op_fn op, void *arg)
+{
+	struct wreq me = {.op = op, .arg = arg, .rc = ST_TEMP};
+	struct wreq *b[BATCH_MAX];
+	size_t n;
+
+	if (pthread_getspecific(st->in_tx)) {
+		log_error("store: called from inside a store callback (refused)");
+		return ST_TEMP;
+	}
+	pthread_mutex_lock(&st->gmu);
+	*st->gtail = &me;
+	st->gtail = &me.next;
+	for (;;) {
+		while (!me.done && st->gbusy)
+			pthread_cond_wait(&st->gcv, &st->gmu);
+		if (me.done)
+			break;
+		/* Leader: take up to BATCH_MAX from the head of the queue (in
+		 * a very long queue we may not be among them: then lead again). */
+		st->gbusy = 1;
+		n = 0;
+		while (st->ghead && n < BATCH_MAX) {
+			b[n++] = st->ghead;
+			st->ghead = st->ghead->next;
+		}
+		if (!st->ghead)
+			st->gtail = &st->ghead;
+		pthread_mutex_unlock(&st->gmu);
+
+		batch_run(st, b, n);
+
+		pthread_mutex_lock(&st->gmu);
+		for (size_t i = 0; i < n; i++)
+			b[i]->done = 1;
+		st->gbusy = 0;
+		pthread_cond_broadcast(&st->gcv);
+	}
+	pthread_mutex_unlock(&st->gmu);
+	/* Each thread announces its own commit: the leader need not wait. */
+	if (me.rc == ST_OK)
+		tx_announce(st, &me.touch);
+	return me.rc;
 }
 
 /* ---- validation ---- */
@@ -1203,6 +1377,9 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_key_create(&st->in_tx, NULL);
+	pthread_mutex_init(&st->gmu, NULL);
+	pthread_cond_init(&st->gcv, NULL);
+	st->gtail = &st->ghead;
 
 	if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, DB_N + 4)) ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_READERS)) ||
@@ -1239,6 +1416,8 @@ void store_close(struct store **sp)
 	pthread_rwlock_destroy(&st->maplock);
 	pthread_mutex_destroy(&st->mu);
 	pthread_key_delete(st->in_tx);
+	pthread_mutex_destroy(&st->gmu);
+	pthread_cond_destroy(&st->gcv);
 	free(st);
 	*sp = NULL;
 }
@@ -2188,7 +2367,7 @@ int store_deliver(struct store *st, const uint32_t *users, size_t n, const char 
 			rc[i] = ST_INVALID;
 		return ST_TEMP;
 	}
-	r = tx_write(st, op_deliver, &a);
+	r = tx_write_grouped(st, op_deliver, &a);
 	if (r != ST_OK)
 		for (size_t i = 0; i < n; i++) {
 			if (rc)
@@ -2213,6 +2392,8 @@ static int op_append(struct tx *t, void *arg)
 		rc = kw_mask(&mb, a->m->keywords, a->m->nkeywords, 1, &r.keywords);
 	if (!rc)
 		rc = quota_fits(t->st, &ac, a->size);
+	if (!rc && mb.r.uidnext == UINT32_MAX)
+		rc = ST_INVALID; /* refuse before writing: see group commit */
 	if (!rc)
 		rc = blob_write(t, a->m, &r.blob);
 	if (rc)
@@ -2239,7 +2420,7 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 	if (!m || (m->hdrlen && !m->hdr) || mbox_norm(mbox, a.mbox) < 0)
 		return ST_INVALID;
 	a.size = msg_in_size(m);
-	rc = tx_write(st, op_append, &a);
+	rc = tx_write_grouped(st, op_append, &a);
 	if (uid)
 		*uid = rc == ST_OK ? a.uid : 0;
 	return rc;
@@ -2672,6 +2853,7 @@ static int queue_decode(uint64_t id, const MDB_val *v, struct queue_entry *e, ch
 	e->created = q.created;
 	e->next_try = q.next_try;
 	e->attempts = q.attempts;
+	e->flags = q.flags;
 	e->rcpts = rcpts;
 	for (uint32_t i = 0; i < q.nrcpts + 2; i++) {
 		if (p >= end || (l = strnlen(p, (size_t)(end - p))) == (size_t)(end - p))
@@ -2748,6 +2930,309 @@ int store_queue_del(struct store *st, uint64_t id)
 {
 	struct queue_args a = {.id = id};
 	return tx_write(st, op_queue_del, &a);
+}
+
+/* Write the record of entry id: header q (nrcpts, from_len, err_len set
+ * here), from, rcpts, last_error; and its qdue key. */
+static int queue_put(struct tx *t, uint64_t id, struct queue_rec *q, const char *from,
+		     char *const *rcpts, size_t n, const char *err)
+{
+	unsigned char k[8], dk[16];
+	size_t len = sizeof *q, l;
+	char *p;
+	q->nrcpts = (uint32_t)n;
+	q->from_len = (uint32_t)strlen(from);
+	q->err_len = (uint32_t)strlen(err);
+	len += q->from_len + 1 + q->err_len + 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(rcpts[i]) + 1;
+	put64(k, id);
+	if (!(p = db_reserve(t, DB_QUEUE, k, 8, len, 0)))
+		return ST_TEMP;
+	memcpy(p, q, sizeof *q);
+	p += sizeof *q;
+	memcpy(p, from, q->from_len + 1);
+	p += q->from_len + 1;
+	for (size_t i = 0; i < n; i++) {
+		l = strlen(rcpts[i]) + 1;
+		memcpy(p, rcpts[i], l);
+		p += l;
+	}
+	memcpy(p, err, q->err_len + 1);
+	qdue_key(dk, q->next_try, id);
+	return db_put(t, DB_QDUE, dk, 16, "", 0, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+/* One entry, decoded from a private copy of its record (so it may be
+ * rewritten while the caller still looks at the strings). */
+struct queue_copy {
+	struct queue_rec q;
+	struct queue_entry e;
+	char *buf;
+	char **rcpts;
+};
+
+static void queue_copy_free(struct queue_copy *c)
+{
+	free(c->buf);
+	free(c->rcpts);
+	c->buf = NULL;
+	c->rcpts = NULL;
+}
+
+/* 0 ok, 1 not found, -1 failure or malformed. */
+static int queue_load(struct tx *t, uint64_t id, struct queue_copy *c)
+{
+	unsigned char k[8];
+	MDB_val v;
+	int r;
+	memset(c, 0, sizeof *c);
+	put64(k, id);
+	r = db_get(t, DB_QUEUE, k, 8, &v);
+	if (r)
+		return r;
+	c->buf = xmalloc(v.mv_size ? v.mv_size : 1);
+	memcpy(c->buf, v.mv_data, v.mv_size);
+	c->rcpts = xmalloc(sizeof *c->rcpts * QUEUE_RCPTS_MAX);
+	v.mv_data = c->buf;
+	if (queue_decode(id, &v, &c->e, c->rcpts) < 0) {
+		queue_copy_free(c);
+		return -1;
+	}
+	memcpy(&c->q, c->buf, sizeof c->q);
+	return 0;
+}
+
+/* Move entry c to a new due time / flags / error / recipient list. */
+static int queue_rewrite(struct tx *t, struct queue_copy *c, int64_t next_try, const char *err)
+{
+	unsigned char dk[16];
+	qdue_key(dk, c->q.next_try, c->e.id);
+	if (db_del(t, DB_QDUE, dk, 16) < 0)
+		return ST_TEMP;
+	c->q.next_try = next_try;
+	return queue_put(t, c->e.id, &c->q, c->e.from, c->e.rcpts, c->e.nrcpts, err);
+}
+
+struct queue_take_args {
+	int64_t now, lease, next_due;
+	size_t max, taken;
+	uint64_t *ids;
+	struct queue_copy *got;       /* the taken entries, for the callback */
+};
+
+static void queue_take_reset(struct queue_take_args *a)
+{
+	for (size_t i = 0; i < a->taken; i++)
+		queue_copy_free(&a->got[i]);
+	a->taken = 0;
+}
+
+static int op_queue_take(struct tx *t, void *arg)
+{
+	struct queue_take_args *a = arg;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_QDUE], &c);
+	queue_take_reset(a); /* tx_write may run an op again */
+	a->next_due = INT64_MAX;
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	/* Collect the due ids first: rewriting moves qdue keys under the
+	 * cursor (a new key at now + lease sorts after the walk). */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		int64_t due;
+		if (k.mv_size != 16)
+			continue;
+		due = (int64_t)(get64(k.mv_data) ^ (1ULL << 63));
+		if (due > a->now || n == a->max) {
+			a->next_due = due;
+			break;
+		}
+		a->ids[n++] = get64((unsigned char *)k.mv_data + 8);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct queue_copy *qc = &a->got[a->taken];
+		int r = queue_load(t, a->ids[i], qc);
+		if (r) {
+			if (r > 0 || t->mrc)
+				return ST_TEMP; /* index and records disagree, or I/O */
+			log_warn("store: queue entry %llu is malformed, left alone",
+				 (unsigned long long)a->ids[i]);
+			continue;
+		}
+		a->taken++;
+		qc->q.flags |= QF_LEASED;
+		qc->e.flags = qc->q.flags;
+		rc = queue_rewrite(t, qc, a->now + a->lease, qc->e.last_error);
+		if (rc)
+			return rc;
+	}
+	if (!a->taken)
+		return ST_NOTFOUND;
+	t->touch_queue = 1;
+	return ST_OK;
+}
+
+int store_queue_take(struct store *st, int64_t now, int64_t lease, size_t max,
+		     int (*cb)(void *arg, const struct queue_entry *e), void *arg,
+		     int64_t *next_due)
+{
+	struct queue_take_args a = {.now = now, .lease = lease, .max = max};
+	int rc;
+	if (!max || max > QUEUE_RCPTS_MAX || !cb || lease <= 0)
+		return ST_INVALID;
+	a.ids = xmalloc(sizeof *a.ids * max);
+	a.got = xcalloc(max, sizeof *a.got);
+	rc = tx_write(st, op_queue_take, &a);
+	/* After the commit: the leases are durable before anyone sends. */
+	for (size_t i = 0; rc == ST_OK && i < a.taken; i++)
+		cb(arg, &a.got[i].e);
+	queue_take_reset(&a);
+	free(a.got);
+	free(a.ids);
+	if (next_due)
+		*next_due = rc == ST_OK || rc == ST_NOTFOUND ? a.next_due : now + 60;
+	return rc;
+}
+
+struct queue_update_args {
+	uint64_t id;
+	const char *const *done;
+	size_t ndone;
+	int64_t next_try;
+	const char *err;
+	uint32_t add_attempt, set_flags;
+};
+
+static int op_queue_update(struct tx *t, void *arg)
+{
+	struct queue_update_args *a = arg;
+	struct queue_copy qc;
+	size_t keep = 0;
+	int rc = queue_load(t, a->id, &qc);
+	if (rc)
+		return rc > 0 ? ST_NOTFOUND : ST_TEMP;
+	for (size_t i = 0; i < qc.e.nrcpts; i++) {
+		int gone = 0;
+		for (size_t j = 0; j < a->ndone && !gone; j++)
+			gone = str_casecmp_ascii(qc.e.rcpts[i], a->done[j]) == 0;
+		if (!gone)
+			qc.e.rcpts[keep++] = qc.e.rcpts[i];
+	}
+	qc.e.nrcpts = keep;
+	t->touch_queue = 1;
+	if (keep == 0) {
+		unsigned char k[8], dk[16];
+		put64(k, a->id);
+		qdue_key(dk, qc.q.next_try, a->id);
+		rc = db_del(t, DB_QDUE, dk, 16) < 0 || db_del(t, DB_QUEUE, k, 8) < 0
+			 ? ST_TEMP
+			 : blob_ref(t, qc.q.blob, -1);
+		queue_copy_free(&qc);
+		return rc;
+	}
+	qc.q.attempts += a->add_attempt;
+	qc.q.flags |= a->set_flags;
+	if (a->next_try > 0)
+		qc.q.flags &= ~(uint32_t)QF_LEASED;
+	rc = queue_rewrite(t, &qc, a->next_try > 0 ? a->next_try : qc.q.next_try,
+			   a->err ? a->err : qc.e.last_error);
+	queue_copy_free(&qc);
+	return rc;
+}
+
+int store_queue_update(struct store *st, uint64_t id, const char *const *done, size_t ndone,
+		       int64_t next_try, const char *last_error, uint32_t add_attempt,
+		       uint32_t set_flags)
+{
+	struct queue_update_args a = {id, done, ndone, next_try, NULL, add_attempt, set_flags};
+	char err[sizeof ((struct queue_entry *)0)->last_error];
+	if (ndone && !done)
+		return ST_INVALID;
+	if (last_error) {
+		/* Bounded like the field readers decode into; no NUL inside. */
+		str_copy(err, last_error, sizeof err);
+		a.err = err;
+	}
+	return tx_write(st, op_queue_update, &a);
+}
+
+struct queue_due_args {
+	int leased_only;
+	size_t count;
+};
+
+static int op_queue_due_now(struct tx *t, void *arg)
+{
+	struct queue_due_args *a = arg;
+	int64_t now = now_s();
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_QUEUE], &c);
+	a->count = 0;
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct queue_rec q;
+		if (k.mv_size != 8 || v.mv_size < sizeof q)
+			continue;
+		memcpy(&q, v.mv_data, sizeof q);
+		int leased = !!(q.flags & QF_LEASED);
+		if (a->leased_only ? !leased : (leased || q.next_try <= now))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			ids = xrealloc(ids, cap * sizeof *ids);
+		}
+		ids[n++] = get64(k.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		free(ids);
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct queue_copy qc;
+		if (queue_load(t, ids[i], &qc))
+			continue;
+		qc.q.flags &= ~(uint32_t)QF_LEASED;
+		rc = queue_rewrite(t, &qc, now, qc.e.last_error);
+		queue_copy_free(&qc);
+		if (rc) {
+			free(ids);
+			return rc;
+		}
+		a->count++;
+	}
+	free(ids);
+	if (a->count)
+		t->touch_queue = 1;
+	return a->count ? ST_OK : ST_NOTFOUND;
+}
+
+int store_queue_due_now(struct store *st, int leased_only, size_t *count)
+{
+	struct queue_due_args a = {.leased_only = leased_only};
+	int rc = tx_write(st, op_queue_due_now, &a);
+	if (count)
+		*count = rc == ST_OK ? a.count : 0;
+	return rc == ST_NOTFOUND ? ST_OK : rc;
 }
 
 /* ================= change notification ================= */
