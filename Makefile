@@ -4,6 +4,9 @@
 #   make test            unit + end-to-end tests, last line "N passed, N failed"
 #   make run             install missing Debian packages, build, serve with defaults
 #   make fuzz            libFuzzer targets (clang)
+#   make fuzz-smoke      each fuzz target for FUZZ_SECONDS (60)
+#   make bench           brev vs Postfix+Dovecot (root), bench/results/latest.md
+#   make soak            the fault tests (t-9*) at full scale
 # V=1 shows full command lines.
 
 CC       ?= gcc
@@ -78,12 +81,25 @@ FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 fuzz:
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
 
+# Benchmarks against Postfix+Dovecot (root; installs them): bench/run.sh.
+bench:
+	@bench/run.sh
+
+# The fault tests (tests/e2e/t-9*) at full scale.
+soak:
+	@$(MAKE) --no-print-directory $(BREV)
+	@SOAK=1 ONLY='^t-9' BREV=$(CURDIR)/$(BREV) tests/run.sh
+
+# Every fuzz target for FUZZ_SECONDS each (default 60; CI: 10).
+fuzz-smoke:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk smoke
+
 clean:
 	rm -rf build build-san build-fuzz brev brev-san
 
 format:
 	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
 
-.PHONY: all unit test asan run fuzz clean format
+.PHONY: all unit test asan run fuzz clean format bench soak fuzz-smoke
 
 -include $(wildcard $(B)/*.d $(B)/tests/*.d)

@@ -1,0 +1,203 @@
+#!/bin/bash
+# bench/peers.sh — private Postfix and Dovecot instances to compare brev
+# with, on loopback ports, from Debian's packages.
+#
+#   bench/peers.sh install          apt-get the packages (once)
+#   bench/peers.sh start DIR        configure and start both under DIR
+#   bench/peers.sh stop DIR         stop both
+#
+# `start` writes DIR/peers.env with PF_SMTP (Postfix's SMTP port), DC_IMAP
+# (Dovecot's IMAP port), DC_LMTP, PF_MASTER_PID, DC_PID and the user
+# bench@bench.test / bench-pw known to Dovecot.
+#
+# The pipeline is the usual one: Postfix accepts on PF_SMTP, its queue
+# manager hands each message to Dovecot's LMTP, Dovecot writes it to a
+# Maildir with fsync on (its default, mail_fsync = optimized). Nothing is
+# chrooted, nothing listens beyond 127.0.0.1, DNS is never asked (numeric
+# next hop, no peer-name lookup, smtp_dns_support_level = disabled).
+# Everything lives in DIR: config, queue, logs, mail. The system's own
+# /etc/postfix and /etc/dovecot are not used or touched.
+set -euo pipefail
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	local i=0
+	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 400 ] || { echo "peers: nothing listens on $1" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+install() {
+	command -v smtp-source >/dev/null && command -v dovecot >/dev/null &&
+		dpkg -s dovecot-lmtpd >/dev/null 2>&1 && return 0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d >/dev/null
+}
+
+start_dovecot() {
+	local dir=$1/dovecot
+	mkdir -p "$dir/run" "$dir/state" "$dir/mail"
+	chown 65534:65534 "$dir/mail"
+	# Plain passwords: the cheapest hash; brev's users carry yescrypt, so
+	# logins are compared separately and said to be unequal (bench/README).
+	echo "bench@bench.test:{PLAIN}bench-pw" >"$dir/passwd"
+	cat >"$dir/dovecot.conf" <<EOF
+# private benchmark instance (bench/peers.sh)
+base_dir = $dir/run
+state_dir = $dir/state
+instance_name = brev-bench-dovecot
+protocols = imap lmtp
+listen = 127.0.0.1
+log_path = $dir/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:$dir/mail/%u
+mail_uid = 65534
+mail_gid = 65534
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dir/passwd
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=$dir/mail/%u allow_all_users=yes
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $DC_IMAP
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $DC_LMTP
+  }
+  unix_listener lmtp {
+    mode = 0600
+  }
+}
+protocol imap {
+  mail_max_userip_connections = 1000
+}
+EOF
+	dovecot -F -c "$dir/dovecot.conf" >>"$dir/dovecot.out" 2>&1 &
+	echo $! >"$dir/pid"
+	wait_port "$DC_IMAP"
+	wait_port "$DC_LMTP"
+}
+
+start_postfix() {
+	local dir=$1/postfix
+	mkdir -p "$dir/conf" "$dir/queue" "$dir/data"
+	chown postfix "$dir/data"
+	cat >"$dir/conf/main.cf" <<EOF
+# private benchmark instance (bench/peers.sh)
+compatibility_level = 3.6
+queue_directory = $dir/queue
+data_directory = $dir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.bench.test
+mydomain = bench.test
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+lmtp_dns_support_level = disabled
+virtual_mailbox_domains = bench.test
+virtual_mailbox_maps = inline:{ bench@bench.test=bench/ }
+virtual_transport = lmtp:inet:127.0.0.1:$DC_LMTP
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+maillog_file = $dir/maillog
+biff = no
+EOF
+	cat >"$dir/conf/master.cf" <<EOF
+127.0.0.1:$PF_SMTP inet n - n - - smtpd
+pickup    unix n - n 60 1 pickup
+cleanup   unix n - n - 0 cleanup
+qmgr      unix n - n 300 1 qmgr
+rewrite   unix - - n - - trivial-rewrite
+bounce    unix - - n - 0 bounce
+defer     unix - - n - 0 bounce
+trace     unix - - n - 0 bounce
+verify    unix - - n - 1 verify
+flush     unix n - n 1000? 0 flush
+proxymap  unix - - n - - proxymap
+smtp      unix - - n - - smtp
+relay     unix - - n - - smtp
+showq     unix n - n - - showq
+error     unix - - n - - error
+retry     unix - - n - - error
+discard   unix - - n - - discard
+local     unix - n n - - local
+virtual   unix - n n - - virtual
+lmtp      unix - - n - - lmtp
+anvil     unix - - n - 1 anvil
+scache    unix - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+	# Postfix prints fatal errors only to a tty or syslog (TESTLAB.md).
+	script -qec "postfix -c $dir/conf start" /dev/null >"$dir/start.out" 2>&1 ||
+		{ cat "$dir/start.out" >&2; return 1; }
+	wait_port "$PF_SMTP"
+	local i=0
+	while [ ! -s "$dir/queue/pid/master.pid" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+case "${1:-}" in
+install)
+	install
+	;;
+start)
+	dir=${2:?usage: peers.sh start DIR}
+	mkdir -p "$dir"
+	chmod 755 "$dir"
+	install
+	PF_SMTP=$(free_port)
+	DC_IMAP=$(free_port)
+	DC_LMTP=$(free_port)
+	start_dovecot "$dir"
+	start_postfix "$dir"
+	cat >"$dir/peers.env" <<EOF
+PF_SMTP=$PF_SMTP
+DC_IMAP=$DC_IMAP
+DC_LMTP=$DC_LMTP
+DC_PID=$(cat "$dir/dovecot/pid")
+PF_MASTER_PID=$(tr -d ' ' <"$dir/postfix/queue/pid/master.pid")
+PF_CONF=$dir/postfix/conf
+DC_CONF=$dir/dovecot/dovecot.conf
+DC_MAIL=$dir/dovecot/mail
+EOF
+	;;
+stop)
+	dir=${2:?usage: peers.sh stop DIR}
+	[ -d "$dir/postfix/conf" ] &&
+		script -qec "postfix -c $dir/postfix/conf stop" /dev/null >/dev/null 2>&1 || true
+	if [ -s "$dir/dovecot/pid" ]; then
+		pid=$(cat "$dir/dovecot/pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	;;
+*)
+	echo "usage: $0 install | start DIR | stop DIR" >&2
+	exit 2
+	;;
+esac

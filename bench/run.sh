@@ -1,0 +1,17 @@
+#!/bin/bash
+# bench/run.sh — `make bench`: brev side by side with Postfix+Dovecot.
+#   bench/run.sh [smtp] [footprint] [imap]     (default: all three)
+# Installs the peers' Debian packages if missing (bench/peers.sh), builds
+# brev, runs bench/bench.py as root (Postfix must start as root), prints a
+# table per benchmark and writes bench/results/latest.md. Loopback only.
+# Knobs: BENCH_N BENCH_RUNS BENCH_IMAP_N BENCH_SECS BENCH_DIR BENCH_KEEP
+# (see bench/bench.py). Never part of `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (private Postfix instance)" >&2; exit 1; }
+bench/peers.sh install
+make --no-print-directory brev >/dev/null
+gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I/usr/include/bearssl \
+	-o build/bench_load bench/load.c build/mailbox.o build/spool.o build/util.o build/log.o \
+	-llmdb -lcrypto -pthread
+exec python3 bench/bench.py "$@"
