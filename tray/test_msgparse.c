@@ -1,0 +1,2 @@
+#include "tray.h"
+int main(void){return 0;}
