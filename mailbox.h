@@ -215,6 +215,12 @@ struct queue_entry {
 	int64_t next_try;
 	uint32_t attempts;
 	char last_error[512];
+	uint32_t flags;                     /* enum queue_flag */
+};
+
+enum queue_flag {
+	QF_DELAY_SENT = 1 << 0,             /* the 4-hour delay notice went out */
+	QF_LEASED = 1 << 1,                 /* taken by a delivery thread */
 };
 
 /* Queue a message for remote recipients; committed before return. */
@@ -223,6 +229,33 @@ int store_queue_add(struct store *st, const char *from, const char *const *rcpts
 int store_queue_list(struct store *st, int (*cb)(void *arg, const struct queue_entry *e),
 		     void *arg);
 int store_queue_del(struct store *st, uint64_t id);
+
+/* Take up to max entries due at `now` (next_try <= now), in due order, each
+ * under a lease: its next_try moves to now + lease and QF_LEASED is set in
+ * the same commit, so no other taker sees it until the lease ends or the
+ * entry is updated. After the commit, cb gets each taken entry (copy what
+ * you keep: the strings live until cb returns). *next_due (if not NULL) gets the next_try of the first
+ * entry left (INT64_MAX when none). ST_OK when something was taken,
+ * ST_NOTFOUND when nothing was due (no commit then). */
+int store_queue_take(struct store *st, int64_t now, int64_t lease, size_t max,
+		     int (*cb)(void *arg, const struct queue_entry *e), void *arg,
+		     int64_t *next_due);
+/* Record the result of (part of) an attempt, in one commit:
+ *  - the recipients in done[] (delivered, or bounced) leave the entry; when
+ *    none is left the entry goes, with its reference to the bytes;
+ *  - next_try > 0 sets the next due time and ends the lease; 0 keeps both;
+ *  - last_error (NULL keeps it) and attempts += add_attempt;
+ *  - set_flags are or-ed into the flags.
+ * ST_NOTFOUND if the entry is gone (deleted meanwhile). */
+int store_queue_update(struct store *st, uint64_t id, const char *const *done, size_t ndone,
+		       int64_t next_try, const char *last_error, uint32_t add_attempt,
+		       uint32_t set_flags);
+/* Make entries due now and end their lease. leased_only 0: every entry
+ * that is not leased (queue flush: entries being sent stay as they are);
+ * 1: only the leased ones (server start-up, before its delivery threads
+ * run: leases left by a killed process). *count (if not NULL) gets how
+ * many moved. */
+int store_queue_due_now(struct store *st, int leased_only, size_t *count);
 
 /* ---- change notification ---- */
 

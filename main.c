@@ -8,9 +8,11 @@
  */
 #include "config.h"
 #include "control.h"
+#include "dns.h"
 #include "log.h"
 #include "mailbox.h"
 #include "net.h"
+#include "queue.h"
 #include "sasl.h"
 #include "sendmail.h"
 #include "server.h"
@@ -52,7 +54,7 @@ static void usage(void)
 	      "  user add ADDRESS [--random]    password from stdin, or prompted twice\n"
 	      "  user passwd ADDRESS | user del ADDRESS | user list\n"
 	      "  alias add ADDRESS TARGET... | alias del ADDRESS | alias list\n"
-	      "  queue [list] | queue del ID\n"
+	      "  queue [list] | queue flush | queue del ID\n"
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  status                         listeners, accounts, mailbox sizes, queue\n"
 	      "  version\n"
@@ -475,6 +477,18 @@ static void cmd_queue(int argc, char **argv)
 		if (rc)
 			fatal("queue del %s: %s", argv[2], store_strerror(rc));
 		printf("deleted %s from the queue\n", argv[2]);
+	} else if (!strcmp(sub, "flush") && argc == 2) {
+		if (control_send(datadir, "flush") == 0) {
+			printf("flush sent to the running server\n");
+		} else {
+			/* No server: make everything due for the next start. */
+			size_t n = 0;
+			st = open_store(0);
+			store_queue_due_now(st, 0, &n);
+			store_close(&st);
+			printf("no server is running: %zu message%s will be tried when it starts\n",
+			       n, n == 1 ? "" : "s");
+		}
 	} else {
 		usage();
 	}
@@ -661,8 +675,12 @@ static void cmd_serve(void)
 	mkdir_p(key, 0700);
 	spool_set_dir(key);
 	srv.store = open_store(0);
-	if (control_start(datadir, srv.store, NULL, err, sizeof err) < 0)
+	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
+		fatal("dns.resolver: %s", err);
+	if (control_start(datadir, srv.store, queue_flush, err, sizeof err) < 0)
 		fatal("%s", err);
+	if (queue_start(&srv) < 0)
+		fatal("cannot start outbound delivery");
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
 
@@ -679,6 +697,7 @@ static void cmd_serve(void)
 				log_info("SIGHUP: certificate reloaded");
 		} else if (sig == SIGUSR1) {
 			log_info("SIGUSR1: queue flush requested");
+			queue_flush();
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			break;
 		}
@@ -688,6 +707,7 @@ static void cmd_serve(void)
 	if (left)
 		log_warn("%d session(s) still running at exit", left);
 	control_stop();
+	queue_stop();
 	if (left == 0) {
 		store_close(&srv.store);
 		tls_server_free(&tls);

@@ -1,0 +1,193 @@
+/*
+ * queue_smtp.c — the small, peer-facing parsers of the SMTP client: reply
+ * lines (RFC 5321 4.2, with RFC 2034 enhanced codes and the EHLO keyword
+ * lines of 4.1.1.1) and the transparency procedure for the message bytes
+ * (RFC 5321 4.5.2). The session logic that uses them is in queue.c.
+ *
+ * Every byte here comes from a remote server: lines are bounded by the
+ * caller (conn_getline), replies by SMTP_REPLY_LINES_MAX, kept text by
+ * SMTP_REPLY_TEXT_MAX, and nothing is allocated.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "queue.h"
+#include "util.h"
+
+void smtp_reply_init(struct smtp_reply *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+/* Append printable ASCII of s[0..n) to r->text (bounded; others -> '?'). */
+static void text_add(struct smtp_reply *r, const char *s, size_t n)
+{
+	size_t l = strlen(r->text);
+	for (size_t i = 0; i < n && l + 1 < sizeof r->text; i++) {
+		unsigned char c = (unsigned char)s[i];
+		r->text[l++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	r->text[l] = 0;
+}
+
+/* RFC 3463: class "." subject "." detail, 1-3 digits each, the class the
+ * same as the reply's first digit. Returns the length or 0. */
+static size_t enh_code(const char *s, size_t n, int cls)
+{
+	size_t i = 0;
+	if (n < 5 || s[0] != '0' + cls || s[1] != '.')
+		return 0;
+	i = 2;
+	for (int part = 0; part < 2; part++) {
+		size_t d = 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9' && d < 3)
+			i++, d++;
+		if (!d)
+			return 0;
+		if (part == 0) {
+			if (i >= n || s[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	if (i < n && s[i] != ' ')
+		return 0;
+	return i;
+}
+
+static int word_is(const char *s, size_t n, const char *w)
+{
+	size_t l = strlen(w);
+	return n == l && str_ncasecmp_ascii(s, w, l) == 0;
+}
+
+/* One EHLO keyword line: "SIZE 1000", "AUTH PLAIN LOGIN", ... */
+static void ehlo_keyword(struct smtp_reply *r, const char *s, size_t n)
+{
+	size_t kw = 0;
+	while (kw < n && s[kw] != ' ')
+		kw++;
+	if (word_is(s, kw, "STARTTLS"))
+		r->ext |= SX_STARTTLS;
+	else if (word_is(s, kw, "PIPELINING"))
+		r->ext |= SX_PIPELINING;
+	else if (word_is(s, kw, "8BITMIME"))
+		r->ext |= SX_8BITMIME;
+	else if (word_is(s, kw, "SMTPUTF8"))
+		r->ext |= SX_SMTPUTF8;
+	else if (word_is(s, kw, "ENHANCEDSTATUSCODES"))
+		r->ext |= SX_ENHANCED;
+	else if (word_is(s, kw, "SIZE")) {
+		uint64_t v = 0;
+		r->ext |= SX_SIZE;
+		for (size_t i = kw + 1; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			v = v > UINT64_MAX / 10 - 1 ? UINT64_MAX : v * 10 + (uint64_t)(s[i] - '0');
+		r->size_max = v;
+	} else if (word_is(s, kw, "AUTH")) {
+		size_t i = kw;
+		r->ext |= SX_AUTH;
+		while (i < n) {
+			size_t b;
+			while (i < n && s[i] == ' ')
+				i++;
+			b = i;
+			while (i < n && s[i] != ' ')
+				i++;
+			if (word_is(s + b, i - b, "PLAIN"))
+				r->auth |= 1;
+			else if (word_is(s + b, i - b, "LOGIN"))
+				r->auth |= 2;
+		}
+	}
+}
+
+int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len, int ehlo)
+{
+	int code, last;
+	const char *text;
+	size_t tl, e;
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+	    line[2] < '0' || line[2] > '9')
+		return -1;
+	if (len > 3 && line[3] != ' ' && line[3] != '-')
+		return -1;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (r->nlines && code != r->code)
+		return -1;
+	if (r->nlines >= SMTP_REPLY_LINES_MAX)
+		return -1;
+	last = len == 3 || line[3] == ' ';
+	text = len > 4 ? line + 4 : "";
+	tl = len > 4 ? len - 4 : 0;
+	if (r->nlines == 0) {
+		r->code = code;
+		e = enh_code(text, tl, line[0] - '0');
+		if (e && e < sizeof r->enh) {
+			memcpy(r->enh, text, e);
+			r->enh[e] = 0;
+			text += e;
+			tl -= e;
+			while (tl && *text == ' ')
+				text++, tl--;
+		}
+		text_add(r, text, tl);
+	} else if (ehlo) {
+		ehlo_keyword(r, text, tl);
+	} else {
+		/* Later lines repeat the enhanced code (RFC 2034 3): drop it. */
+		e = enh_code(text, tl, line[0] - '0');
+		if (e) {
+			text += e;
+			tl -= e;
+			while (tl && *text == ' ')
+				text++, tl--;
+		}
+		text_add(r, " / ", 3);
+		text_add(r, text, tl);
+	}
+	r->nlines++;
+	return last;
+}
+
+void smtp_reply_format(const struct smtp_reply *r, char *out, size_t cap)
+{
+	if (!r->code)
+		str_copy(out, "(no reply)", cap);
+	else
+		snprintf(out, cap, "%03d%s%s%s%s", r->code, r->enh[0] ? " " : "", r->enh,
+			 r->text[0] ? " " : "", r->text);
+}
+
+/* ---- RFC 5321 4.5.2: transparency ---- */
+
+int smtp_dot_write(struct conn *c, struct dot_state *s, const char *buf, size_t n)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = buf[i];
+		if (s->bol && ch == '.') {
+			/* A line that starts with '.' gets one more. */
+			if (conn_write(c, buf + start, i - start) < 0 || conn_write(c, ".", 1) < 0)
+				return -1;
+			start = i;
+		} else if (ch == '\n' && !s->cr) {
+			/* A bare LF goes out as CRLF: never send bare line ends. */
+			if (conn_write(c, buf + start, i - start) < 0 || conn_write(c, "\r", 1) < 0)
+				return -1;
+			start = i;
+		}
+		s->bol = ch == '\n';
+		s->cr = ch == '\r';
+	}
+	return conn_write(c, buf + start, n - start);
+}
+
+int smtp_dot_end(struct conn *c, struct dot_state *s)
+{
+	if (!s->bol && conn_puts(c, s->cr ? "\n" : "\r\n") < 0)
+		return -1;
+	s->bol = 1;
+	s->cr = 0;
+	return conn_puts(c, ".\r\n");
+}
