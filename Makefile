@@ -4,6 +4,7 @@
 #   make test            unit + end-to-end tests, last line "N passed, N failed"
 #   make run             install missing Debian packages, build, serve with defaults
 #   make fuzz            libFuzzer targets (clang)
+#   make tray            tray/brev-tray, the desktop notifier (dynamic: GTK, libnotify)
 #   make fuzz-smoke      each fuzz target for FUZZ_SECONDS (60)
 #   make bench           brev vs Postfix+Dovecot (root), bench/results/latest.md
 #   make soak            the fault tests (t-9*) at full scale
@@ -66,7 +67,7 @@ unit: $(UNIT_BINS)
 
 test:
 	@tools/deps.sh test
-	@$(MAKE) --no-print-directory $(BREV) unit
+	@$(MAKE) --no-print-directory $(BREV) unit tray
 	@BREV=$(CURDIR)/$(BREV) UNITDIR=$(CURDIR)/$(B)/tests tests/run.sh
 
 asan:
@@ -94,12 +95,15 @@ soak:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk smoke
 
+tray:
+	@$(MAKE) --no-print-directory -f tray/tray.mk
+
 clean:
-	rm -rf build build-san build-fuzz brev brev-san
+	rm -rf build build-san build-fuzz brev brev-san tray/brev-tray tray/test_msgparse
 
 format:
 	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
 
-.PHONY: all unit test asan run fuzz clean format bench soak fuzz-smoke
+.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke
 
 -include $(wildcard $(B)/*.d $(B)/tests/*.d)
