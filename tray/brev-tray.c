@@ -751,13 +751,18 @@ static void compose(const struct account *a, GPtrArray *msgs, unsigned total, ch
 	else
 		*summary = g_strdup_printf("%u new messages from %s, %s and others", total, (char *)names->pdata[0],
 		                           (char *)names->pdata[1]);
+	int one_sender = names->len == 1;
 	g_ptr_array_free(names, TRUE);
 	GString *b = g_string_new(NULL);
 	guint shown = 0;
 	for (guint i = msgs->len; i-- > 0 && shown < FOLD_LIST_MAX; shown++) {
 		const struct tray_msg *m = msgs->pdata[i];
 		char *n = esc(who(m)), *s = esc(*m->subject ? m->subject : "(no subject)");
-		g_string_append_printf(b, notify_markup ? "%s<b>%s</b>: %s" : "%s%s: %s", b->len ? "\n" : "", n, s);
+		if (one_sender) /* the summary named them: list subjects */
+			g_string_append_printf(b, "%s%s", b->len ? "\n" : "", s);
+		else
+			g_string_append_printf(b, notify_markup ? "%s<b>%s</b>: %s" : "%s%s: %s", b->len ? "\n" : "", n,
+			                       s);
 		g_free(n);
 		g_free(s);
 	}
