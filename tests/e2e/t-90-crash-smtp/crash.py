@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""crash.py — the client side of the kill -9 tests (t-90 SMTP, t-91 APPEND).
+
+  crash.py send smtp|append N ACKFILE   20 sessions store N messages, each
+        with its own Message-ID; every one that got 250 / APPEND OK is
+        written to ACKFILE (one id a line, flushed at once). A session that
+        loses its server (kill -9) reconnects and goes on with the next id;
+        an id whose answer was lost is not sent again, so no id can
+        legitimately be in the mailbox twice.
+  crash.py verify ACKFILE smtp|append   over IMAP: every acknowledged id is
+        in INBOX exactly once, and no id is there twice.
+Environment: P_SMTP, P_IMAP (ports), USER_, PASS_.
+"""
+import imaplib
+import os
+import socket
+import sys
+import threading
+import time
+
+SESSIONS = 20
+USER = os.environ.get("USER_", "alice@example.test")
+PW = os.environ.get("PASS_", "alice-pw")
+lock = threading.Lock()
+next_id = [0]
+
+
+def take(n):
+    with lock:
+        if next_id[0] >= n:
+            return None
+        next_id[0] += 1
+        return next_id[0]
+
+
+def message(i, tag):
+    body = ("line of text for message %d\r\n" % i) * 30
+    return (f"From: crash <crash@remote.test>\r\nTo: {USER}\r\n"
+            f"Subject: crash {tag} {i}\r\nMessage-ID: <crash.{tag}.{i}@test>\r\n\r\n{body}")
+
+
+class Smtp:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", int(os.environ["P_SMTP"])), timeout=20)
+        self.f = self.s.makefile("rb")
+        self.expect(b"220")
+        self.s.sendall(b"EHLO crash.test\r\n")
+        self.expect(b"250")
+
+    def reply(self):
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise ConnectionError("closed")
+            if line[3:4] != b"-":
+                return line
+
+    def expect(self, code):
+        r = self.reply()
+        if not r.startswith(code):
+            raise ConnectionError(r)
+
+    def store(self, i):
+        self.s.sendall(f"MAIL FROM:<crash@remote.test>\r\nRCPT TO:<{USER}>\r\nDATA\r\n".encode())
+        self.expect(b"250")
+        self.expect(b"250")
+        self.expect(b"354")
+        self.s.sendall(message(i, "smtp").encode() + b".\r\n")
+        return self.reply().startswith(b"250")
+
+    def close(self):
+        self.s.close()
+
+
+class Append:
+    def __init__(self):
+        self.c = imaplib.IMAP4("127.0.0.1", int(os.environ["P_IMAP"]), timeout=20)
+        self.c.login(USER, PW)
+
+    def store(self, i):
+        typ, _ = self.c.append("INBOX", None, None, message(i, "append").encode())
+        return typ == "OK"
+
+    def close(self):
+        try:
+            self.c.shutdown()
+        except Exception:
+            pass
+
+
+def session(kind, n, ack, stats):
+    conn = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if conn is None:
+            try:
+                conn = Smtp() if kind == "smtp" else Append()
+            except (OSError, ConnectionError, imaplib.IMAP4.error, EOFError):
+                time.sleep(0.05)  # the server is being restarted
+                continue
+        i = take(n)
+        if i is None:
+            break
+        try:
+            ok = conn.store(i)
+        except (OSError, ConnectionError, imaplib.IMAP4.error, imaplib.IMAP4.abort, EOFError):
+            ok = None
+        with lock:
+            if ok:
+                ack.write(f"{i}\n")
+                ack.flush()
+                stats["ok"] += 1
+            else:
+                stats["lost" if ok is None else "refused"] += 1
+        if ok is None:
+            conn.close()
+            conn = None
+    if conn:
+        conn.close()
+
+
+def send(kind, n, path):
+    stats = {"ok": 0, "lost": 0, "refused": 0}
+    with open(path, "a") as ack:
+        th = [threading.Thread(target=session, args=(kind, n, ack, stats)) for _ in range(SESSIONS)]
+        for t in th:
+            t.start()
+        for t in th:
+            t.join()
+    print(f"{kind}: {stats['ok']} acknowledged, {stats['lost']} answers lost to a kill, "
+          f"{stats['refused']} refused, of {n}")
+    if next_id[0] < n:
+        sys.exit("the sessions gave up before sending everything")
+
+
+def verify(path, tag):
+    acked = [int(x) for x in open(path).read().split()]
+    c = imaplib.IMAP4("127.0.0.1", int(os.environ["P_IMAP"]), timeout=60)
+    c.login(USER, PW)
+    c.select("INBOX", readonly=True)
+    typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    assert typ == "OK", data
+    seen = {}
+    for item in data:
+        if isinstance(item, tuple):
+            h = item[1].decode().strip()
+            if "<crash." in h:
+                mid = h[h.index("<"):h.index(">") + 1]
+                seen[mid] = seen.get(mid, 0) + 1
+    c.logout()
+    twice = [m for m, k in seen.items() if k > 1]
+    assert not twice, f"in the mailbox more than once: {twice[:10]}"
+    missing = [i for i in acked if f"<crash.{tag}.{i}@test>" not in seen]
+    assert not missing, f"acknowledged but missing: {missing[:20]} ({len(missing)} in all)"
+    assert len(set(acked)) == len(acked), "an id acknowledged twice"
+    print(f"verify: {len(acked)} acknowledged, all present once; "
+          f"{len(seen)} crash messages in INBOX")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "send":
+        send(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "verify":
+        verify(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit("usage: crash.py send smtp|append N ACKFILE | verify ACKFILE smtp|append")
