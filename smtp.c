@@ -645,7 +645,8 @@ static void message_done(struct session *s)
 	int rc = smtp_commit(s->st, s->mail.from.addr, &s->set, hdr, len, hdr + rp_len,
 			     len - rp_len, s->sp, s->id, &o);
 	if (rc != ST_OK) {
-		reply(s, "451 4.3.0 Temporary failure storing the message; try again later");
+		/* RFC 5321 4.2.3 452 + RFC 3463 X.3.1: the store is full or failing. */
+		reply(s, "452 4.3.1 Insufficient system storage; try again later");
 		return;
 	}
 	log_info("smtp id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu refused=%zu",
