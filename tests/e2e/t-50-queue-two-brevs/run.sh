@@ -1,0 +1,77 @@
+#!/bin/bash
+# Two brev instances talk to each other through DNS: alice.test on
+# 127.0.0.2 and bob.test on 127.0.0.3, both MX port $P25 (see
+# ../queue/lib.sh for why no namespace is needed), nsd serving the zones.
+# Alice submits to bob@bob.test over submission (STARTTLS + AUTH); bob's
+# brev receives it over opportunistic STARTTLS (self-signed: unverified);
+# bob reads it over IMAP and POP3 and answers with `brev sendmail`; alice
+# reads the answer.
+. ../lib.sh
+. ../queue/lib.sh
+nsd_start
+mta_init alice alice.test 127.0.0.2
+DA=$D; PA_SUB=$P_SUB; PA_IMAPS=$P_IMAPS
+brev_user alice@alice.test alice-pw
+mta_start
+PID_A=$BREV_PID
+mta_init bob bob.test 127.0.0.3
+DB=$D; PB_IMAPS=$P_IMAPS; PB_POP3=$P_POP3
+brev_user bob@bob.test bob-pw
+mta_start
+export DA DB PA_SUB PA_IMAPS PB_IMAPS PB_POP3
+
+python3 - <<'PY' || fail "submission"
+import os, smtplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", int(os.environ["PA_SUB"]), timeout=20)
+s.starttls(context=ctx)
+s.login("alice@alice.test", "alice-pw")
+s.sendmail("alice@alice.test", ["bob@bob.test"],
+           b"From: alice@alice.test\r\nTo: bob@bob.test\r\nSubject: hello bob\r\n"
+           b"Message-ID: <first@alice.test>\r\n\r\nHi Bob,\r\n.\r\nsee you\r\n")
+s.quit()
+PY
+
+fetch_imap() { # fetch_imap PORT USER PASS SUBJECT
+	python3 - "$@" <<'PY'
+import sys, imaplib, ssl, email, time
+port, user, pw, subj = sys.argv[1:]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for _ in range(100):
+    m = imaplib.IMAP4_SSL("127.0.0.1", int(port), ssl_context=ctx)
+    m.login(user, pw); m.select("INBOX")
+    typ, d = m.search(None, "SUBJECT", '"%s"' % subj)
+    if d[0]:
+        raw = m.fetch(d[0].split()[0], "(RFC822)")[1][0][1]
+        print(raw.decode())
+        sys.exit(0)
+    m.logout(); time.sleep(0.1)
+sys.exit(1)
+PY
+}
+fetch_imap "$PB_IMAPS" bob@bob.test bob-pw "hello bob" >"$T/bob.eml" || fail "bob did not get the message"
+tr -d '\r' <"$T/bob.eml" | grep -qx "Hi Bob," || fail "body"
+tr -d '\r' <"$T/bob.eml" | grep -qx "\." || fail "dot line not restored"
+grep -q "by mx.bob.test (brev) with ESMTPS" "$T/bob.eml" || fail "bob's Received: does not show TLS"
+grep -q 'rcpt=bob@bob.test mx=mx.bob.test addr=127.0.0.3 tls=TLSv1.[23]/unverified .*result=delivered' "$DA/serve.log" ||
+	{ grep "queue id" "$DA/serve.log"; fail "no delivered log line with TLS"; }
+
+python3 - <<'PY' || fail "POP3"
+import os, poplib
+p = poplib.POP3("127.0.0.1", int(os.environ["PB_POP3"]), timeout=20)
+p.user("bob@bob.test"); p.pass_("bob-pw")
+lines = p.retr(1)[1]
+assert b"Subject: hello bob" in lines, lines
+p.quit()
+PY
+
+printf 'From: bob@bob.test\r\nTo: alice@alice.test\r\nSubject: Re: hello bob\r\nIn-Reply-To: <first@alice.test>\r\n\r\nHi Alice!\r\n' |
+	"$BREV" -d "$DB" sendmail -f bob@bob.test alice@alice.test || fail "bob's sendmail"
+fetch_imap "$PA_IMAPS" alice@alice.test alice-pw "Re: hello bob" >"$T/alice.eml" || fail "alice did not get the answer"
+grep -q "Hi Alice!" "$T/alice.eml" || fail "answer body"
+[ "$("$BREV" -d "$DA" queue list | tail -1)" = "0 messages queued" ] || fail "alice's queue not empty"
+[ "$("$BREV" -d "$DB" queue list | tail -1)" = "0 messages queued" ] || fail "bob's queue not empty"
+"$BREV" -d "$DA" status | grep -q "queue *0 messages" || fail "status does not show the queue"
+kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
+brev_stop
+note ok
