@@ -782,7 +782,7 @@ static void show_notification(struct account *a)
 	GError *err = NULL;
 
 	compose(a, a->pending, a->pending_total, &summary, &body);
-	logline("%s: %s — %s", a->cfg.name, summary, a->cfg.privacy ? body : "(new mail)");
+	logline("%s: %u new message%s", a->cfg.name, a->pending_total, a->pending_total == 1 ? "" : "s");
 	if (!notify_ok)
 		notify_probe(); /* a daemon may have appeared since */
 	if (notify_ok) {
