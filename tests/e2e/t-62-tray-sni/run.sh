@@ -1,0 +1,61 @@
+#!/bin/bash
+# brev-tray's tray item (issue 8): on a session bus with a StatusNotifierWatcher
+# (a python3-gi stand-in) and NO notification service (the bus can activate
+# nothing), brev-tray registers a StatusNotifierItem whose Title carries the
+# unread count, follows deliveries and \Seen changes made by another client,
+# shows "disconnected" when brev goes away, keeps running, and logs the
+# missing notification service exactly once.
+. ../lib.sh
+. ../t-60-tray-notify/tray-lib.sh
+tray_requirements
+
+brev_init sni
+brev_user alice@example.test 'pw-alice'
+brev_start
+printf 'pw-alice\n' >"$T/alice.pw"; chmod 600 "$T/alice.pw"
+
+tray_x
+tray_bus noservices
+"$SYSPY" "$ROOT/tests/e2e/t-62-tray-sni/watcher.py" "$T/items" 2>"$T/watcher.log" &
+wait_until 10 "the watcher stand-in on the bus" tray_bus_has org.kde.StatusNotifierWatcher
+tray_bus_has org.freedesktop.Notifications && fail "a notification service is on the bus"
+
+tray_start tray.log --server "localhost:$P_IMAPS" --user alice@example.test \
+	--password-file "$T/alice.pw" --ca "$D/cert.pem"
+wait_until 10 "the item registered with the watcher" test -s "$T/items"
+read -r SVC OBJ <"$T/items"
+prop() {
+	gdbus call --session --dest "$SVC" --object-path "$OBJ" \
+		--method org.freedesktop.DBus.Properties.Get org.kde.StatusNotifierItem "$1" 2>/dev/null
+}
+title_is() { prop Title | grep -qF "'$1'"; }
+wait_until 15 "Title 'brev: 0 unread'" title_is "brev: 0 unread"
+prop Status | grep -q Active || fail "Status: $(prop Status)"
+
+smtp_send alice@example.test "Counted" 2
+wait_until 10 "Title 'brev: 2 unread'" title_is "brev: 2 unread"
+prop IconName | grep -q mail-unread || fail "IconName: $(prop IconName)"
+
+# another client reads one message: the count follows
+"$SYSPY" - "$P_IMAPS" <<'PY' || fail "imaplib STORE"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+m.login("alice@example.test", "pw-alice"); m.select("INBOX")
+m.store("1", "+FLAGS", "\\Seen"); m.logout()
+PY
+wait_until 10 "Title 'brev: 1 unread'" title_is "brev: 1 unread"
+
+# no notification service: still running, one log line for all of it
+[ "$(grep -c 'no notification service' "$T/tray.log")" -eq 1 ] ||
+	fail "want exactly one 'no notification service' line: $(cat "$T/tray.log")"
+
+brev_stop
+wait_until 10 "Title 'brev: disconnected'" title_is "brev: disconnected"
+prop IconName | grep -q network-offline || fail "IconName while disconnected: $(prop IconName)"
+sleep 1
+kill -0 "$TRAY_PID" || fail "brev-tray exited"
+cat "$T/tray.log"
+kill -TERM "$TRAY_PID"
+wait "$TRAY_PID" || fail "brev-tray did not exit cleanly"
+echo ok
