@@ -684,8 +684,9 @@ static void notify_probe(void)
 
 	if (!notify_get_server_info(&name, &vendor, &version, &spec)) {
 		notify_ok = 0;
+		if (!notify_warned)
+			logline("no notification service on the session bus; new mail shows in the tray icon only");
 		notify_warned = 1;
-		logline("no notification service on the session bus; new mail shows in the tray icon only");
 		return;
 	}
 	GList *caps = notify_get_server_caps();

@@ -46,7 +46,9 @@ m.store("1", "+FLAGS", "\\Seen"); m.logout()
 PY
 wait_until 10 "Title 'brev: 1 unread'" title_is "brev: 1 unread"
 
-# no notification service: still running, one log line for all of it
+# no notification service: still running, one log line for all of it (also
+# after the new mail was folded and had nowhere to go)
+wait_until 10 "the folded batch in the log" grep -q '2 new messages' "$T/tray.log"
 [ "$(grep -c 'no notification service' "$T/tray.log")" -eq 1 ] ||
 	fail "want exactly one 'no notification service' line: $(cat "$T/tray.log")"
 
