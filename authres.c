@@ -1,0 +1,352 @@
+/*
+ * authres.c — where mail authentication meets the SMTP server and `brev
+ * sendmail`. For a message arriving on port 25: SPF for the MAIL FROM
+ * domain (the HELO name for <>), every DKIM signature, DMARC for the From
+ * domain; one Authentication-Results field (RFC 8601) naming this host,
+ * after removing any that arrived claiming to come from it (RFC 8601 5);
+ * and the action the DMARC policy asks for. For submitted mail: Date and
+ * Message-ID when the client left them out (RFC 6409 8.2, 8.3), then the
+ * DKIM signatures of the From domain.
+ *
+ * The checks themselves are spf.c, dkim.c and dmarc.c; this file decides
+ * what the verdicts mean: only a DMARC fail with p=reject (and
+ * auth.dmarc_reject) refuses a message, p=quarantine files it into Junk,
+ * and everything else is recorded for the spam filter that comes later.
+ */
+#include "authres.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dkim.h"
+#include "dmarc.h"
+#include "log.h"
+#include "smtp.h"
+#include "spf.h"
+#include "spool.h"
+#include "util.h"
+
+/* ---- the Authentication-Results field ---- */
+
+struct fbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void fb_add(struct fbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 512;
+		while (c < b->len + n + 1)
+			c *= 2;
+		b->p = xrealloc(b->p, c);
+		b->cap = c;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void fb_printf(struct fbuf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		fb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Text safe inside an RFC 5322 comment: printable ASCII without
+ * parentheses or backslash; bounded. */
+static void comment_text(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *in && o + 1 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c >= 0x20 && c < 0x7f && c != '(' && c != ')' && c != '\\')
+			out[o++] = (char)c;
+	}
+	out[o] = 0;
+}
+
+/* A property value (RFC 8601 2.2 pvalue): an address or domain made only of
+ * characters that need no quoting, else just the domain. */
+static void pvalue(const char *addr, char *out, size_t cap)
+{
+	static const char ok[] = "!#$%&'*+-/=?^_`{|}~.@";
+	const char *p = addr;
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(ok, *p)))
+			break;
+	if (!*p && *addr) {
+		str_copy(out, addr, cap);
+		return;
+	}
+	const char *at = strrchr(addr, '@');
+	str_copy(out, at ? at + 1 : "unknown", cap);
+}
+
+int authres_claims(const char *v, size_t n, const char *host)
+{
+	size_t i = 0, hl = strlen(host);
+	int depth = 0;
+	/* leading CFWS */
+	for (; i < n; i++) {
+		char c = v[i];
+		if (depth) {
+			if (c == '\\')
+				i++;
+			else
+				depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+		} else if (c == '(')
+			depth = 1;
+		else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			break;
+	}
+	size_t s = i;
+	while (i < n && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' &&
+	       v[i] != '(')
+		i++;
+	return i - s == hl && hl > 0 && str_ncasecmp_ascii(v + s, host, hl) == 0;
+}
+
+/* The one From field's domain; -1 when there is not exactly one. */
+static int from_domain(const struct dkim_msg *m, char *out, size_t cap)
+{
+	int found = 0;
+	char v[1024];
+	for (size_t i = 0; i < m->nf; i++) {
+		if (!dkim_field_is(m, i, "From"))
+			continue;
+		if (found++)
+			return -1;
+		dkim_field_value(m, i, v, sizeof v);
+	}
+	return found == 1 ? dmarc_from_domain(v, out, cap) : -1;
+}
+
+/* A copy of the message without the A-R fields that claim host; NULL when
+ * there are none. */
+static struct spool *strip_ours(const struct dkim_msg *m, struct spool *sp, const char *host)
+{
+	char v[512];
+	int any = 0;
+	for (size_t i = 0; i < m->nf && !any; i++)
+		if (dkim_field_is(m, i, "Authentication-Results")) {
+			const char *f = m->hdr + m->f[i].off;
+			size_t vs = m->f[i].nlen + 1;
+			any = authres_claims(f + vs, m->f[i].len - vs, host);
+		}
+	if (!any)
+		return NULL;
+	struct spool *out = spool_new(SPOOL_MEM_DEFAULT);
+	for (size_t i = 0; i < m->nf; i++) {
+		const char *f = m->hdr + m->f[i].off;
+		size_t vs = m->f[i].nlen + 1;
+		if (dkim_field_is(m, i, "Authentication-Results") &&
+		    authres_claims(f + vs, m->f[i].len - vs, host)) {
+			dkim_field_value(m, i, v, sizeof v);
+			log_info("authres: removed a forged Authentication-Results: %.80s", v);
+			continue;
+		}
+		spool_write(out, f, m->f[i].len);
+	}
+	spool_write(out, "\r\n", 2);
+	char buf[16384];
+	uint64_t off = m->body_off;
+	long got;
+	while ((got = spool_read_at(sp, off, buf, sizeof buf)) > 0) {
+		spool_write(out, buf, (size_t)got);
+		off += (uint64_t)got;
+	}
+	if (got < 0 || spool_error(out)) {
+		spool_free(&out);
+		return NULL;
+	}
+	return out;
+}
+
+static void ar_spf(struct fbuf *b, const struct authres_in *in, int res, const char *why)
+{
+	char c[160], pv[300];
+	comment_text(why, c, sizeof c);
+	fb_printf(b, ";\r\n\tspf=%s", spf_res_name(res));
+	if (c[0])
+		fb_printf(b, " (%s)", c);
+	if (in->mail_from[0]) {
+		pvalue(in->mail_from, pv, sizeof pv);
+		fb_printf(b, " smtp.mailfrom=%s", pv);
+	} else {
+		pvalue(in->helo[0] ? in->helo : "unknown", pv, sizeof pv);
+		fb_printf(b, " smtp.helo=%s", pv);
+	}
+}
+
+static void ar_dkim(struct fbuf *b, const struct dkim_result *r, size_t n, int loaded)
+{
+	char c[160];
+	if (n == 0) {
+		fb_printf(b, ";\r\n\tdkim=%s", loaded ? "none" : "permerror (header too large)");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		comment_text(r[i].why, c, sizeof c);
+		fb_printf(b, ";\r\n\tdkim=%s", dkim_res_name(r[i].res));
+		if (c[0])
+			fb_printf(b, " (%s)", c);
+		if (r[i].d[0])
+			fb_printf(b, " header.d=%s", r[i].d);
+		if (r[i].s[0])
+			fb_printf(b, " header.s=%s", r[i].s);
+		if (r[i].res == DKIM_PASS || r[i].res == DKIM_FAIL)
+			fb_printf(b, " header.a=%s",
+				  r[i].alg == DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256");
+		/* RFC 6008: the start of b= tells several signatures apart */
+		if (r[i].b[0])
+			fb_printf(b, " header.b=\"%s\"", r[i].b);
+	}
+}
+
+static int decide(const struct authres_in *in, const struct dmarc_result *d)
+{
+	if (d->res != DMARC_FAIL)
+		return AUTHRES_ACCEPT;
+	if (d->applied == DMARC_P_REJECT)
+		return in->dmarc_reject ? AUTHRES_REJECT : AUTHRES_JUNK;
+	return d->applied == DMARC_P_QUARANTINE ? AUTHRES_JUNK : AUTHRES_ACCEPT;
+}
+
+void authres_inbound(const struct authres_in *in, struct authres_out *out)
+{
+	struct dkim_msg m;
+	struct dkim_result dk[DKIM_SIGS_MAX];
+	struct dmarc_result dm = {0};
+	struct fbuf b = {0};
+	char spf_why[256] = "", from[256], spf_dom[SMTP_DOMAIN_MAX + 1], sender[600];
+	size_t ndk = 0;
+	memset(out, 0, sizeof *out);
+	int loaded = dkim_msg_load(&m, NULL, 0, in->sp) == 0;
+
+	/* SPF (RFC 7208 2.4): MAIL FROM, or the HELO identity for <> */
+	const char *at = strrchr(in->mail_from, '@');
+	if (in->mail_from[0] && at) {
+		str_copy(spf_dom, at + 1, sizeof spf_dom);
+		str_copy(sender, in->mail_from, sizeof sender);
+	} else {
+		str_copy(spf_dom, in->helo, sizeof spf_dom);
+		snprintf(sender, sizeof sender, "postmaster@%s", spf_dom);
+	}
+	int spf = spf_dom[0] && spf_dom[0] != '['
+		      ? spf_check(in->ip, spf_dom, sender, in->helo, spf_why, sizeof spf_why)
+		      : SPF_NONE;
+
+	if (loaded)
+		ndk = dkim_verify(&m, dk, DKIM_SIGS_MAX, dkim_txt_dns, NULL, time(NULL));
+	if (loaded && from_domain(&m, from, sizeof from) == 0)
+		dmarc_check(from, spf, spf_dom, dk, ndk, &dm);
+	else
+		dm.res = loaded ? DMARC_PERMERROR : DMARC_NONE;
+
+	fb_printf(&b, "Authentication-Results: %s", in->hostname);
+	ar_spf(&b, in, spf, spf_why);
+	ar_dkim(&b, dk, ndk, loaded);
+	fb_printf(&b, ";\r\n\tdmarc=%s", dmarc_res_name(dm.res));
+	if (dm.res == DMARC_PASS || dm.res == DMARC_FAIL)
+		fb_printf(&b, " (p=%s)", dmarc_policy_name(dm.policy));
+	else if (dm.res == DMARC_PERMERROR)
+		fb_printf(&b, " (not exactly one From address)");
+	if (dm.from[0])
+		fb_printf(&b, " header.from=%s", dm.from);
+	fb_add(&b, "\r\n", 2);
+	out->field = b.p;
+	out->action = decide(in, &dm);
+	int best = ndk ? dk[0].res : DKIM_NONE;
+	for (size_t i = 0; i < ndk; i++)
+		if (dk[i].res == DKIM_PASS)
+			best = DKIM_PASS;
+	snprintf(out->summary, sizeof out->summary, "spf=%s dkim=%s dmarc=%s%s",
+		 spf_res_name(spf), dkim_res_name(best), dmarc_res_name(dm.res),
+		 out->action == AUTHRES_REJECT ? " action=reject"
+		 : out->action == AUTHRES_JUNK ? " action=junk"
+					       : "");
+	if (loaded) {
+		out->stripped = strip_ours(&m, in->sp, in->hostname);
+		dkim_msg_free(&m);
+	}
+}
+
+void authres_out_free(struct authres_out *out)
+{
+	free(out->field);
+	out->field = NULL;
+	spool_free(&out->stripped);
+}
+
+/* ---- submission ---- */
+
+static int has_field(const struct dkim_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nf; i++)
+		if (dkim_field_is(m, i, name))
+			return 1;
+	return 0;
+}
+
+char *authres_submission(const char *datadir, const char *hostname, const char *mail_from,
+			 const char *id, const char *pre, size_t prelen, struct spool *sp,
+			 int add_missing)
+{
+	struct dkim_msg m;
+	struct fbuf extra = {0}, all = {0};
+	char dom[256];
+	fb_add(&extra, "", 0);
+	fb_add(&all, "", 0);
+	if (dkim_msg_load(&m, pre, prelen, sp) < 0) {
+		log_warn("submission id=%s: header too large to sign", id);
+		free(extra.p);
+		return all.p;
+	}
+	if (add_missing) {
+		char date[64];
+		if (!has_field(&m, "Date")) {
+			smtp_date(date, sizeof date, time(NULL));
+			fb_printf(&extra, "Date: %s\r\n", date);
+		}
+		if (!has_field(&m, "Message-ID"))
+			fb_printf(&extra, "Message-ID: <%s@%s>\r\n", id, hostname);
+	}
+	if (extra.len) {
+		/* sign what will be sent: the added fields, then pre + sp */
+		fb_add(&extra, pre ? pre : "", pre ? prelen : 0);
+		dkim_msg_free(&m);
+		if (dkim_msg_load(&m, extra.p, extra.len, sp) < 0) {
+			free(extra.p);
+			return all.p;
+		}
+		extra.len -= pre ? prelen : 0;
+		extra.p[extra.len] = 0;
+	}
+	/* The From domain signs (that is what DMARC aligns with); else the
+	 * envelope sender's domain, when it has a key. */
+	char sel[80];
+	const char *at = strrchr(mail_from, '@');
+	if (from_domain(&m, dom, sizeof dom) < 0 || dkim_keys_active(datadir, dom, sel, sizeof sel))
+		str_copy(dom, at ? at + 1 : "", sizeof dom);
+	char *sig = dom[0] ? dkim_sign_domain(datadir, &m, dom, time(NULL)) : NULL;
+	if (sig)
+		fb_add(&all, sig, strlen(sig));
+	else
+		log_debug("submission id=%s: not signed (no DKIM key for %s)", id,
+			  dom[0] ? dom : "the sender");
+	fb_add(&all, extra.p, extra.len);
+	free(sig);
+	free(extra.p);
+	dkim_msg_free(&m);
+	return all.p;
+}
