@@ -40,7 +40,7 @@ static char *tidy(char *s)
 			space = o->len > 0;
 			continue;
 		}
-		if (n >= TRAY_FIELD_MAX) {
+		if (n + space >= TRAY_FIELD_MAX) {
 			g_string_append(o, "…");
 			break;
 		}
@@ -181,17 +181,21 @@ char *tray_decode_header(const char *v, size_t len)
 	int last_was_word = 0;
 
 	while (i < len) {
-		size_t n = encoded_word(v + i, len - i, o);
+		GString *word = g_string_new(NULL);
+		size_t n = encoded_word(v + i, len - i, word);
 		if (n) {
 			/* RFC 2047 6.2: white space between adjacent encoded-words
 			 * is dropped; before one that follows plain text it stays. */
 			if (pending_ws && !last_was_word)
 				g_string_append_c(o, ' ');
+			g_string_append_len(o, word->str, (gssize)word->len);
+			g_string_free(word, TRUE);
 			pending_ws = 0;
 			i += n;
 			last_was_word = 1;
 			continue;
 		}
+		g_string_free(word, TRUE);
 		if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n') {
 			if (!pending_ws)
 				ws_start = i;

@@ -9,7 +9,20 @@ TRAY_PKGS := gtk+-3.0 libnotify ayatana-appindicator3-0.1 libsecret-1 libssl lib
 TRAY_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -MMD -MP $(shell pkg-config --cflags $(TRAY_PKGS))
 TRAY_LIBS   := $(shell pkg-config --libs $(TRAY_PKGS)) -pthread
-TB := build/tray
+SANITIZE ?=
+
+ifeq ($(SANITIZE),)
+TB  := build/tray
+OUT := tray
+else
+# make -f tray/tray.mk SANITIZE=address,undefined: build-san/tray/brev-tray
+# and build-san/tray/test_msgparse; run the e2e tests on it with
+# TRAY_BIN=$PWD/build-san/tray/brev-tray.
+TB  := build-san/tray
+OUT := build-san/tray
+TRAY_CFLAGS += -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+TRAY_LIBS   += -fsanitize=$(SANITIZE)
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -17,17 +30,17 @@ else
 Q := @
 endif
 
-all: tray/brev-tray tray/test_msgparse
+all: $(OUT)/brev-tray $(OUT)/test_msgparse
 
-tray/brev-tray: $(TB)/brev-tray.o $(TB)/imapc.o $(TB)/msgparse.o
+$(OUT)/brev-tray: $(TB)/brev-tray.o $(TB)/imapc.o $(TB)/msgparse.o
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(TRAY_LIBS)
 
-tray/test_msgparse: $(TB)/test_msgparse.o $(TB)/msgparse.o
+$(OUT)/test_msgparse: $(TB)/test_msgparse.o $(TB)/msgparse.o
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $^ $(shell pkg-config --libs glib-2.0)
+	$(Q)$(CC) -o $@ $^ $(TRAY_LIBS)
 
-$(TB)/%.o: tray/%.c tray/tray.h
+$(TB)/%.o: tray/%.c
 	@mkdir -p $(TB)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(TRAY_CFLAGS) -c -o $@ $<

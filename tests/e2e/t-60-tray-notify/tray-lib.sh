@@ -5,7 +5,7 @@
 # notification daemon (dunst) and dbus-monitor capturing every Notify call.
 # Nothing here touches the user's own desktop session.
 
-TRAY_BIN=$ROOT/tray/brev-tray
+TRAY_BIN=${TRAY_BIN:-$ROOT/tray/brev-tray} # a sanitizer build may be given
 SYSPY=/usr/bin/python3 # python3-gi lives in Debian's python, not a pyenv one
 export NO_AT_BRIDGE=1  # no accessibility bus in a test session: no warning
 
