@@ -13,12 +13,13 @@ export P25
 
 # nsd_start: serve $Q/test.zone (the whole "test." zone) on 127.0.0.1:$NSD_PORT.
 nsd_start() {
-	NSD_PORT=$(free_port)
+	NSD_PORT=${NSD_PORT:-$(free_port)}
+	NSD_ADDR=${NSD_ADDR:-127.0.0.1}
 	mkdir -p "$T/nsd"
 	cp "$Q/test.zone" "$T/nsd/test.zone"
 	cat >"$T/nsd/nsd.conf" <<NSD
 server:
-  ip-address: 127.0.0.1@$NSD_PORT
+  ip-address: $NSD_ADDR@$NSD_PORT
   username: ""
   chroot: ""
   database: ""
@@ -34,11 +35,11 @@ zone:
 NSD
 	nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
 	local i=0
-	until drill -p "$NSD_PORT" @127.0.0.1 MX bob.test 2>/dev/null | grep -q "mx.bob.test"; do
+	until drill -p "$NSD_PORT" @"$NSD_ADDR" MX bob.test 2>/dev/null | grep -q "mx.bob.test"; do
 		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd did not start"; }
 		sleep 0.05
 	done
-	export NSD_PORT
+	export NSD_PORT NSD_ADDR
 }
 
 # mta_init NAME DOMAIN IP: brev_init, then its MX listener on IP:$P25, DNS
