@@ -4,7 +4,7 @@
 #   tools/deps.sh test      the same, plus what the test suite drives (clients, DNS server)
 set -e
 BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev libssl-dev"
-TEST="openssl curl swaks nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3"
+TEST="openssl curl swaks nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix"
 case "$1" in
 install) want="$BUILD" ;;
 test) want="$BUILD $TEST" ;;
