@@ -3,7 +3,8 @@
  *
  * Owns the socket of one client (or one outbound delivery): a 16 KiB input
  * buffer that every read goes through, a 16 KiB output buffer, the per-wait
- * idle timeout (poll()), the sticky error, and, once TLS starts, the BearSSL
+ * idle timeout (poll()), the per-operation deadline, the sticky error, and,
+ * once TLS starts, the BearSSL
  * engine with its bidirectional record buffer. The engine is driven here by
  * hand (no br_sslio: it has no time-outs). Protocol parsing stays in the
  * protocol modules; certificates, keys and the session cache live in tls.c.
@@ -12,6 +13,13 @@
  * peer: a reply can never be left stranded, and replies to pipelined commands
  * still go out in one segment (RFC 2920 3.1: the server flushes when its
  * input is empty).
+ *
+ * Deadlines: the idle timeout bounds each wait, which alone would let a
+ * peer that sends one byte just before each timeout (slowloris) hold a
+ * session for ever. So every read operation also has a total deadline: a
+ * whole line (command) must arrive within the idle timeout, a whole DATA,
+ * literal or BDAT chunk within CONN_OP_FACTOR times it (SMTP: 30 min,
+ * enough for 50 MB at 28 kB/s). Output waits inside the operation share it.
  */
 #include <bearssl.h> /* before tls.h: its conn.c/tls.c-only part needs it */
 
@@ -36,6 +44,8 @@
 /* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF. */
 #define DOT_TEXT_LINE_MAX 1000
 #define CONN_TIMEOUT_DEFAULT 300000
+/* A DATA/literal/BDAT transfer may take this many idle timeouts in all. */
+#define CONN_OP_FACTOR 6
 /* How long conn_free() gives a peer to take our close_notify. */
 #define CLOSE_NOTIFY_MS 1000
 
@@ -45,6 +55,7 @@ struct conn {
 	int fd;
 	int notsock;    /* fd is a pipe or file: use read/write */
 	int timeout_ms;
+	int64_t op_deadline; /* end of the current read operation; 0 = none */
 	int err;        /* enum conn_err, sticky */
 	char peer[64], local[64];
 	int peer_port;
@@ -70,6 +81,8 @@ static int conn_fail(struct conn *c, int err)
 static int wait_fd(struct conn *c, short ev, int ms)
 {
 	int64_t deadline = now_ms() + ms;
+	if (c->op_deadline && c->op_deadline < deadline)
+		deadline = c->op_deadline;
 	for (;;) {
 		struct pollfd p = {.fd = c->fd, .events = ev};
 		int64_t left = deadline - now_ms();
@@ -223,7 +236,7 @@ static void line_reserve(struct conn *c, size_t need)
 	c->line_cap = cap;
 }
 
-ssize_t conn_getline(struct conn *c, char **line, size_t max, int *crlf)
+static ssize_t getline_op(struct conn *c, char **line, size_t max, int *crlf)
 {
 	size_t len = 0, keep;
 	int toolong = 0;
@@ -273,7 +286,7 @@ ssize_t conn_getline(struct conn *c, char **line, size_t max, int *crlf)
 	return (ssize_t)len;
 }
 
-int conn_read_n(struct conn *c, void *buf, size_t n)
+static int read_n_op(struct conn *c, void *buf, size_t n)
 {
 	unsigned char *p = buf;
 	if (c->err)
@@ -294,7 +307,7 @@ int conn_read_n(struct conn *c, void *buf, size_t n)
 
 /* A spool write error does not desynchronise the stream: the remaining
  * bytes are still consumed, then -1 is returned with conn_error() == 0. */
-int conn_read_n_spool(struct conn *c, struct spool *sp, uint64_t n)
+static int read_n_spool_op(struct conn *c, struct spool *sp, uint64_t n)
 {
 	int spool_failed = 0;
 	if (c->err)
@@ -413,7 +426,7 @@ static int dot_step(struct dot_ctx *d, enum dot_state *st, unsigned char ch)
 	return 0;
 }
 
-int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max)
+static int read_dot_op(struct conn *c, struct spool *sp, uint64_t max)
 {
 	struct dot_ctx *d = xcalloc(1, sizeof *d);
 	enum dot_state st = DS_BOL;
@@ -443,6 +456,56 @@ int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max)
 		ret = DOT_OK;
 	free(d);
 	return ret;
+}
+
+/* ---- the read operations, each under its total deadline ---- */
+
+/* Start an operation of `factor` idle timeouts; 1 if this call set the
+ * deadline (and must clear it), 0 if an outer operation already had one. */
+static int op_begin(struct conn *c, int factor)
+{
+	if (c->op_deadline)
+		return 0;
+	c->op_deadline = now_ms() + (int64_t)c->timeout_ms * factor;
+	return 1;
+}
+
+static void op_end(struct conn *c, int mine)
+{
+	if (mine)
+		c->op_deadline = 0;
+}
+
+ssize_t conn_getline(struct conn *c, char **line, size_t max, int *crlf)
+{
+	int mine = op_begin(c, 1);
+	ssize_t r = getline_op(c, line, max, crlf);
+	op_end(c, mine);
+	return r;
+}
+
+int conn_read_n(struct conn *c, void *buf, size_t n)
+{
+	int mine = op_begin(c, CONN_OP_FACTOR);
+	int r = read_n_op(c, buf, n);
+	op_end(c, mine);
+	return r;
+}
+
+int conn_read_n_spool(struct conn *c, struct spool *sp, uint64_t n)
+{
+	int mine = op_begin(c, CONN_OP_FACTOR);
+	int r = read_n_spool_op(c, sp, n);
+	op_end(c, mine);
+	return r;
+}
+
+int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max)
+{
+	int mine = op_begin(c, CONN_OP_FACTOR);
+	int r = read_dot_op(c, sp, max);
+	op_end(c, mine);
+	return r;
 }
 
 size_t conn_pending(const struct conn *c)

@@ -34,7 +34,10 @@ struct conn *conn_new(int fd, const char *peer, int peer_port, const char *local
 /* Flushes nothing; closes the socket (after a TLS close_notify if possible). */
 void conn_free(struct conn **cp);
 
-/* Idle timeout for each read or write wait, in ms (default 300000). */
+/* Idle timeout for each read or write wait, in ms (default 300000). Each
+ * read operation also has a total deadline: conn_getline's whole line must
+ * arrive within one timeout, conn_read_dot / conn_read_n(_spool) within six
+ * (so a peer dribbling a byte at a time cannot hold a session for ever). */
 void conn_set_timeout(struct conn *c, int ms);
 
 /* Server side TLS now (implicit TLS listeners) or after STARTTLS/STLS: the
