@@ -1,0 +1,225 @@
+/* deps: queue_smtp conn tls mailbox spool util log */
+/*
+ * test_queue.c — the outbound queue's pieces that need no network: the
+ * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer
+ * over a socketpair, and the store's queue functions (take under a lease,
+ * per-recipient update, release of leases, flush).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "mailbox.h"
+#include "queue.h"
+#include "spool.h"
+#include "harness.h"
+
+static int feed(struct smtp_reply *r, const char *text, int ehlo)
+{
+	const char *p = text;
+	int rc = 0;
+	smtp_reply_init(r);
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		rc = smtp_reply_line(r, p, n, ehlo);
+		if (rc != 0)
+			break;
+		p += n + (p[n] == '\n');
+	}
+	return rc;
+}
+
+TEST(reply_single_and_enhanced)
+{
+	struct smtp_reply r;
+	char out[600];
+	CHECK(feed(&r, "550 5.1.1 <x@y>: no such user", 0) == 1);
+	CHECK(r.code == 550);
+	CHECK_EQ_STR(r.enh, "5.1.1");
+	CHECK_EQ_STR(r.text, "<x@y>: no such user");
+	smtp_reply_format(&r, out, sizeof out);
+	CHECK_EQ_STR(out, "550 5.1.1 <x@y>: no such user");
+	CHECK(feed(&r, "250", 0) == 1 && r.code == 250 && !r.enh[0]);
+	/* a class mismatch is not an enhanced code */
+	CHECK(feed(&r, "451 5.1.1 odd", 0) == 1 && !r.enh[0]);
+}
+
+TEST(reply_multiline_and_bad)
+{
+	struct smtp_reply r;
+	CHECK(feed(&r, "451-4.3.0 first\n451-4.3.0 second\n451 4.3.0 third", 0) == 1);
+	CHECK_EQ_STR(r.text, "first / second / third");
+	CHECK(r.nlines == 3);
+	CHECK(feed(&r, "250-a\n251 b", 0) == -1);  /* code changed */
+	CHECK(feed(&r, "25", 0) == -1);
+	CHECK(feed(&r, "abc hello", 0) == -1);
+	CHECK(feed(&r, "250x", 0) == -1);
+	CHECK(feed(&r, "650 nope", 0) == -1);
+	/* control bytes never reach the kept text */
+	smtp_reply_init(&r);
+	CHECK(smtp_reply_line(&r, "250 a\rb\x01", 8, 0) == 1);
+	CHECK_EQ_STR(r.text, "a?b?");
+	/* too many lines */
+	smtp_reply_init(&r);
+	int rc = 0;
+	for (int i = 0; i <= SMTP_REPLY_LINES_MAX && rc == 0; i++)
+		rc = smtp_reply_line(&r, "250-x", 5, 0);
+	CHECK(rc == -1);
+}
+
+TEST(reply_ehlo_keywords)
+{
+	struct smtp_reply r;
+	CHECK(feed(&r,
+		   "250-mx.example greets you\n250-PIPELINING\n250-SIZE 10240000\n250-8BITMIME\n"
+		   "250-auth login plain\n250-STARTTLS\n250-ENHANCEDSTATUSCODES\n250 SMTPUTF8",
+		   1) == 1);
+	CHECK(r.ext & SX_PIPELINING);
+	CHECK(r.ext & SX_STARTTLS);
+	CHECK(r.ext & SX_8BITMIME);
+	CHECK(r.ext & SX_SMTPUTF8);
+	CHECK(r.ext & SX_ENHANCED);
+	CHECK(r.size_max == 10240000);
+	CHECK(r.auth == 3);
+	CHECK_EQ_STR(r.text, "mx.example greets you");
+	CHECK(feed(&r, "250-x\n250 SIZE 99999999999999999999999", 1) == 1);
+	CHECK(r.size_max > 0); /* saturates, no overflow */
+}
+
+static void dot_roundtrip(const char *in, size_t n, const char *want)
+{
+	int sv[2];
+	char buf[4096];
+	size_t got = 0;
+	ssize_t k;
+	struct dot_state ds = {1, 0};
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct conn *c = conn_new(sv[0], "test", 0, "test");
+	/* split into single bytes: state must carry across calls */
+	for (size_t i = 0; i < n; i++)
+		CHECK(smtp_dot_write(c, &ds, in + i, 1) == 0);
+	CHECK(smtp_dot_end(c, &ds) == 0);
+	CHECK(conn_flush(c) == 0);
+	conn_free(&c);
+	while ((k = read(sv[1], buf + got, sizeof buf - 1 - got)) > 0)
+		got += (size_t)k;
+	buf[got] = 0;
+	close(sv[1]);
+	CHECK_EQ_STR(buf, want);
+}
+
+TEST(dot_stuffing)
+{
+	dot_roundtrip("a\r\n.b\r\n..\r\n.\r\n", 14, "a\r\n..b\r\n...\r\n..\r\n.\r\n");
+	dot_roundtrip(".start", 6, "..start\r\n.\r\n");
+	dot_roundtrip("bare\nlf\n", 8, "bare\r\nlf\r\n.\r\n");
+	dot_roundtrip("", 0, ".\r\n");
+	dot_roundtrip("end\r", 4, "end\r\n.\r\n");
+}
+
+/* ---- store queue ---- */
+
+static char tdir[] = "/tmp/test_queue.XXXXXX";
+
+static struct store *open_tmp(void)
+{
+	struct store *st;
+	char err[256];
+	if (!mkdtemp(tdir))
+		return NULL;
+	if (store_open(&st, tdir, 1 << 24, err, sizeof err) < 0)
+		return NULL;
+	return st;
+}
+
+static uint64_t add(struct store *st, const char *from, const char *const *r, size_t n)
+{
+	struct spool *sp = spool_new(1024);
+	struct msg_in m = {.body = sp};
+	uint64_t id = 0;
+	spool_write(sp, "Subject: x\r\n\r\nbody\r\n", 20);
+	CHECK(store_queue_add(st, from, r, n, &m, &id) == ST_OK);
+	spool_free(&sp);
+	return id;
+}
+
+struct took {
+	uint64_t ids[8];
+	char rcpts[8][64];
+	size_t n;
+	uint32_t flags[8];
+};
+
+static int take_cb(void *arg, const struct queue_entry *e)
+{
+	struct took *t = arg;
+	if (t->n < 8) {
+		t->flags[t->n] = e->flags;
+		snprintf(t->rcpts[t->n], 64, "%s", e->nrcpts ? e->rcpts[0] : "");
+		t->ids[t->n++] = e->id;
+	}
+	return 0;
+}
+
+static int count_cb(void *arg, const struct queue_entry *e)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+TEST(store_queue_lease_update)
+{
+	struct store *st = open_tmp();
+	const char *r2[] = {"a@x.test", "b@y.test"};
+	const char *one[] = {"c@z.test"};
+	struct took t = {0};
+	int64_t next = 0, now = time(NULL);
+	size_t moved = 0;
+	int count = 0;
+	struct store_stats ss;
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	uint64_t id1 = add(st, "s@local.test", r2, 2);
+	uint64_t id2 = add(st, "", one, 1);
+	/* both due now; take one, then the other */
+	CHECK(store_queue_take(st, now, 100, 1, take_cb, &t, &next) == ST_OK);
+	CHECK(t.n == 1 && t.ids[0] == id1 && (t.flags[0] & QF_LEASED));
+	CHECK(next <= now);
+	CHECK(store_queue_take(st, now, 100, 8, take_cb, &t, &next) == ST_OK);
+	CHECK(t.n == 2 && t.ids[1] == id2);
+	/* leased: nothing due any more, next due at the lease end */
+	CHECK(store_queue_take(st, now, 100, 8, take_cb, &t, &next) == ST_NOTFOUND);
+	CHECK(next == now + 100);
+	/* one recipient delivered: the other stays, still leased */
+	CHECK(store_queue_update(st, id1, (const char *[]){"A@X.test"}, 1, 0, NULL, 0, 0) == ST_OK);
+	CHECK(store_queue_take(st, now, 100, 8, take_cb, &t, &next) == ST_NOTFOUND);
+	/* the attempt ends: retry in 5 s, error recorded */
+	CHECK(store_queue_update(st, id1, NULL, 0, now + 5, "451 later", 1, QF_DELAY_SENT) == ST_OK);
+	CHECK(store_queue_take(st, now + 5, 100, 8, take_cb, &t, &next) == ST_OK);
+	CHECK(t.n == 3 && t.ids[2] == id1 && !strcmp(t.rcpts[2], "b@y.test"));
+	CHECK(t.flags[2] & QF_DELAY_SENT);
+	/* a killed server's leases: released */
+	CHECK(store_queue_due_now(st, 1, &moved) == ST_OK);
+	CHECK(moved == 2);
+	/* flush leaves leased entries alone */
+	CHECK(store_queue_take(st, time(NULL), 100, 8, take_cb, &t, &next) == ST_OK);
+	CHECK(store_queue_due_now(st, 0, &moved) == ST_OK && moved == 0);
+	/* last recipients done: entries and their bytes go */
+	CHECK(store_queue_update(st, id1, (const char *[]){"b@y.test"}, 1, 0, NULL, 0, 0) == ST_OK);
+	CHECK(store_queue_update(st, id2, one, 1, 0, NULL, 0, 0) == ST_OK);
+	CHECK(store_queue_update(st, id2, one, 1, 0, NULL, 0, 0) == ST_NOTFOUND);
+	CHECK(store_queue_list(st, count_cb, &count) == ST_OK && count == 0);
+	CHECK(store_stats(st, &ss) == ST_OK && ss.blobs == 0 && ss.queued == 0);
+	store_close(&st);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tdir);
+	CHECK(system(cmd) == 0);
+}
+
+TEST_MAIN()
