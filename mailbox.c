@@ -1141,7 +1141,8 @@ static int blob_meta_put(struct tx *t, uint64_t blob, const struct blob_rec *b, 
 
 static uint64_t msg_in_size(const struct msg_in *m)
 {
-	return (uint64_t)(m->hdr ? m->hdrlen : 0) + (m->body ? spool_size(m->body) : 0);
+	uint64_t body = m->body ? (m->body_len ? m->body_len : spool_size(m->body)) : 0;
+	return (uint64_t)(m->hdr ? m->hdrlen : 0) + body;
 }
 
 /* Copy the message into chunks of a new blob, straight from the spool into
@@ -1166,7 +1167,8 @@ static int blob_write(struct tx *t, const struct msg_in *m, uint64_t *id_out)
 			memcpy(p, m->hdr + off, done);
 		}
 		while (done < n) {
-			long r = spool_read_at(m->body, off + done - hl, p + done, n - done);
+			long r = spool_read_at(m->body, m->body_off + off + done - hl, p + done,
+					       n - done);
 			if (r <= 0) {
 				log_error("store: reading the spool failed");
 				tx_fail(t, EIO);
@@ -2423,6 +2425,66 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 	rc = tx_write_grouped(st, op_append, &a);
 	if (uid)
 		*uid = rc == ST_OK ? a.uid : 0;
+	return rc;
+}
+
+/* MULTIAPPEND: op_append for each message in one transaction. op_append
+ * refuses before it writes, so a refusal of the first message leaves the
+ * transaction clean; a later one has the batch drop this request (ST_TEMP
+ * makes the leader abort and re-run the others without it) and reports its
+ * own reason afterwards. */
+struct many_args {
+	struct msg_args a;
+	const struct msg_in *m;
+	size_t n;
+	uint32_t *uids;
+	int refused;
+};
+
+static int op_append_many(struct tx *t, void *arg)
+{
+	struct many_args *ma = arg;
+	for (size_t i = 0; i < ma->n; i++) {
+		ma->a.m = &ma->m[i];
+		ma->a.size = msg_in_size(&ma->m[i]);
+		int rc = op_append(t, &ma->a);
+		if (rc != ST_OK) {
+			if (i == 0 || rc == ST_TEMP)
+				return rc;
+			ma->refused = rc;
+			return ST_TEMP;
+		}
+		ma->uids[i] = ma->a.uid;
+	}
+	return ST_OK;
+}
+
+int store_append_many(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
+		      size_t n, uint32_t *uidvalidity, uint32_t *uids)
+{
+	struct many_args *ma;
+	int rc;
+	if (!m || !n || !uids)
+		return ST_INVALID;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].hdrlen && !m[i].hdr)
+			return ST_INVALID;
+	ma = xcalloc(1, sizeof *ma);
+	ma->a.user = user;
+	ma->a.uidvalidity = uidvalidity;
+	ma->m = m;
+	ma->n = n;
+	ma->uids = uids;
+	if (mbox_norm(mbox, ma->a.mbox) < 0) {
+		free(ma);
+		return ST_INVALID;
+	}
+	rc = tx_write_grouped(st, op_append_many, ma);
+	if (rc != ST_OK && ma->refused)
+		rc = ma->refused;
+	if (rc != ST_OK)
+		memset(uids, 0, n * sizeof *uids);
+	free(ma);
 	return rc;
 }
 

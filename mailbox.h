@@ -161,6 +161,9 @@ struct msg_in {
 	uint32_t flags;
 	const char *const *keywords;        /* names, for APPEND */
 	size_t nkeywords;
+	/* Only the part [body_off, body_off + body_len) of body, when body_len
+	 * is not 0 (several IMAP APPEND messages share one spool). */
+	uint64_t body_off, body_len;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
@@ -173,6 +176,11 @@ int store_deliver(struct store *st, const uint32_t *users, size_t n, const char 
 /* APPEND: one user, one mailbox; *uidvalidity and *uid for APPENDUID. */
 int store_append(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
 		 uint32_t *uidvalidity, uint32_t *uid);
+/* MULTIAPPEND (RFC 3502): all n messages into one mailbox in one commit, or
+ * none; uids[i] gets each UID. ST_OK, or the first refusal (ST_QUOTA,
+ * ST_TOOBIG, ST_NOTFOUND, ST_INVALID) or ST_TEMP, with nothing stored. */
+int store_append_many(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
+		      size_t n, uint32_t *uidvalidity, uint32_t *uids);
 /* Whether `size` more bytes fit the user's quota: ST_OK, ST_QUOTA, ST_TOOBIG. */
 int store_quota_check(struct store *st, uint32_t user, uint64_t size);
 
