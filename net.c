@@ -8,6 +8,13 @@
  * before the thread is made: over it the client gets the protocol's own
  * "too busy" line and the socket is closed at once.
  *
+ * The cap has two finer limits so that one kind of client cannot starve
+ * another: a protocol (inbound SMTP, submission, IMAP, POP3) may hold at
+ * most three quarters of the slots — idle IMAP clients can never take the
+ * slots the MX needs to receive mail — and one remote address at most an
+ * eighth (at least 8). 127.0.0.1 and ::1 are exempt from the per-address
+ * limit: they are the machine's own clients.
+ *
  * The sockets of live sessions are kept in a table so that shutdown can
  * shutdown(2) them: a session blocked in a read then sees EOF and ends the
  * ordinary way, after any store commit it is in has returned.
@@ -70,10 +77,26 @@ static int nlisteners;
 static pthread_t accept_thread;
 static int stop_pipe[2] = {-1, -1};
 
+/* A protocol family shares one part of the cap: both SMTP submission
+ * ports count as one, IMAP and IMAPS as one, and so on. */
+enum { FAM_MX, FAM_SUBMIT, FAM_IMAP, FAM_POP3, FAM_N };
+static const int family_of[LK_NKINDS] = {
+	[LK_SMTP] = FAM_MX, [LK_SUBMISSION] = FAM_SUBMIT, [LK_SUBMISSIONS] = FAM_SUBMIT,
+	[LK_IMAP] = FAM_IMAP, [LK_IMAPS] = FAM_IMAP, [LK_POP3] = FAM_POP3, [LK_POP3S] = FAM_POP3,
+};
+
+struct live {
+	int fd;                        /* -1: free slot */
+	int family;
+	int loopback;
+	char peer[INET6_ADDRSTRLEN];
+};
+
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
-static int *live_fds;          /* capacity limits.connections */
-static int live_cap, live_count;
+static struct live *live;      /* capacity limits.connections */
+static int live_cap, live_count, family_count[FAM_N];
+static int family_max, peer_max;
 static int stopping;
 
 static const char *kind_list(int kind)
@@ -128,9 +151,13 @@ int net_bind(struct server *srv, char *err, size_t errlen)
 {
 	the_srv = srv;
 	live_cap = (int)srv->cfg->connections;
-	live_fds = xcalloc((size_t)live_cap, sizeof *live_fds);
+	live = xcalloc((size_t)live_cap, sizeof *live);
 	for (int i = 0; i < live_cap; i++)
-		live_fds[i] = -1;
+		live[i].fd = -1;
+	family_max = live_cap - live_cap / 4;
+	if (family_max < 1)
+		family_max = 1;
+	peer_max = live_cap / 8 > 8 ? live_cap / 8 : 8;
 	for (int kind = 0; kind < LK_NKINDS; kind++) {
 		char *copy = xstrdup(kind_list(kind)), *save = NULL, *w;
 		int rc = 0;
@@ -156,16 +183,38 @@ void net_print_listeners(void)
 	fflush(stdout);
 }
 
-/* Register a live socket; -1 when over the cap. */
-static int live_add(int fd)
+static int is_loopback(const char *ip)
 {
-	int rc = -1;
+	return strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0;
+}
+
+/* Register a live socket. 0, or -1 with which limit refused it in *why. */
+static int live_add(int fd, int kind, const char *peer, const char **why)
+{
+	int fam = family_of[kind], loop = is_loopback(peer), same = 0, rc = -1;
+
 	pthread_mutex_lock(&live_lock);
-	if (!stopping && live_count < live_cap)
+	if (!loop)
 		for (int i = 0; i < live_cap; i++)
-			if (live_fds[i] < 0) {
-				live_fds[i] = fd;
+			if (live[i].fd >= 0 && !live[i].loopback && strcmp(live[i].peer, peer) == 0)
+				same++;
+	if (stopping)
+		*why = "shutting down";
+	else if (live_count >= live_cap)
+		*why = "connection limit reached";
+	else if (family_count[fam] >= family_max)
+		*why = "this protocol's share of the connection limit reached";
+	else if (!loop && same >= peer_max)
+		*why = "per-address connection limit reached";
+	else
+		for (int i = 0; i < live_cap; i++)
+			if (live[i].fd < 0) {
+				live[i].fd = fd;
+				live[i].family = fam;
+				live[i].loopback = loop;
+				str_copy(live[i].peer, peer, sizeof live[i].peer);
 				live_count++;
+				family_count[fam]++;
 				rc = 0;
 				break;
 			}
@@ -177,9 +226,10 @@ static void live_del(int fd)
 {
 	pthread_mutex_lock(&live_lock);
 	for (int i = 0; i < live_cap; i++)
-		if (live_fds[i] == fd) {
-			live_fds[i] = -1;
+		if (live[i].fd == fd) {
+			live[i].fd = -1;
 			live_count--;
+			family_count[live[i].family]--;
 			break;
 		}
 	pthread_cond_broadcast(&live_cond);
@@ -248,6 +298,7 @@ static void accept_one(struct listener *l)
 	pthread_t th;
 	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	int one = 1;
+	const char *why = "";
 
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
@@ -262,10 +313,10 @@ static void accept_one(struct listener *l)
 	a->kind = l->kind;
 	peer_of(&ss, a->peer, sizeof a->peer, &a->peer_port);
 	str_copy(a->local, l->addr, sizeof a->local);
-	if (live_add(fd) < 0) {
+	if (live_add(fd, l->kind, a->peer, &why) < 0) {
 		const char *busy = kinds[l->kind].busy;
-		log_warn("%s: connection limit %d reached, refusing [%s]", kinds[l->kind].name,
-			 live_cap, a->peer);
+		log_warn("%s: %s (limit %d), refusing [%s]", kinds[l->kind].name, why, live_cap,
+			 a->peer);
 		/* Implicit-TLS ports cannot say anything before a handshake. */
 		if (busy)
 			(void)!write(fd, busy, strlen(busy));
@@ -334,8 +385,8 @@ int net_stop(int grace_ms)
 	pthread_mutex_lock(&live_lock);
 	stopping = 1;
 	for (int i = 0; i < live_cap; i++)
-		if (live_fds[i] >= 0)
-			shutdown(live_fds[i], SHUT_RDWR);
+		if (live[i].fd >= 0)
+			shutdown(live[i].fd, SHUT_RDWR);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += grace_ms / 1000;
 	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000;

@@ -100,26 +100,62 @@ sleep 0.5
 grep -q "keeping the old certificate" "$D/serve.log" || fail "no log line for the failed reload"
 cp "$T/c2.pem" "$D/cert.pem"
 
-# -- connection cap: 4 allowed, the 5th is told to go away
+# -- connection cap (4 here): a protocol may take 3 slots, the 4th is left
+# for the others; over the total every protocol says "busy" its own way.
 python3 - "$P_IMAP" "$P_POP3" "$P_SMTP" <<'PY' || fail "connection cap"
 import socket, sys, time
 imap, pop3, smtp = (int(p) for p in sys.argv[1:])
-held = []
-for i in range(4):
-    s = socket.create_connection(("127.0.0.1", imap), timeout=5)
-    assert s.recv(100).startswith(b"* OK"), "greeting"
-    held.append(s)
-for port, want in ((imap, b"* BYE"), (pop3, b"-ERR"), (smtp, b"421")):
+def greet(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    data = s.recv(200)
-    assert data.startswith(want), (port, data)
+    return s, s.recv(200)
+held = []
+for i in range(3):
+    s, g = greet(imap)
+    assert g.startswith(b"* OK"), g
+    held.append(s)
+s, g = greet(imap)
+assert g.startswith(b"* BYE"), ("IMAP over its share", g)
+s.close()
+s, g = greet(smtp)
+assert g.startswith(b"220"), ("the MX must still get a slot", g)
+held.append(s)
+for port, want in ((pop3, b"-ERR"), (smtp, b"421"), (imap, b"* BYE")):
+    s, g = greet(port)
+    assert g.startswith(want), (port, g)
     s.close()
-held.pop().close()
+held.pop(0).close()
 time.sleep(0.3)
-s = socket.create_connection(("127.0.0.1", imap), timeout=5)
-assert s.recv(100).startswith(b"* OK"), "a freed slot is not reused"
+s, g = greet(imap)
+assert g.startswith(b"* OK"), ("a freed slot is not reused", g)
 PY
-grep -q "connection limit 4 reached" "$D/serve.log" || fail "no log line for the cap"
+grep -q "share of the connection limit reached" "$D/serve.log" || fail "no log line for the share"
+grep -q "connection limit reached" "$D/serve.log" || fail "no log line for the cap"
+
+# -- per-address limit: with 100 slots one address (127.0.0.2 here; only
+# 127.0.0.1 and ::1 are exempt) gets 12; 127.0.0.1 still gets in.
+brev_stop
+sed -i 's/^limits.connections = 4/limits.connections = 100/' "$D/brev.conf"
+brev_start
+python3 - "$P_IMAP" <<'PY' || fail "per-address limit"
+import socket, sys
+port = int(sys.argv[1])
+def greet(src):
+    s = socket.socket()
+    s.settimeout(5)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s, s.recv(200)
+held = []
+for i in range(12):
+    s, g = greet("127.0.0.2")
+    assert g.startswith(b"* OK"), (i, g)
+    held.append(s)
+s, g = greet("127.0.0.2")
+assert g.startswith(b"* BYE"), ("13th from one address", g)
+s, g = greet("127.0.0.1")
+assert g.startswith(b"* OK"), ("local client refused", g)
+PY
+grep -q "per-address connection limit reached" "$D/serve.log" || fail "no log line for the per-address limit"
 
 # -- privilege drop
 if [ "$(id -u)" = 0 ]; then
