@@ -231,6 +231,21 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	char spf_why[256] = "", from[256], spf_dom[SMTP_DOMAIN_MAX + 1], sender[600];
 	size_t ndk = 0;
 	memset(out, 0, sizeof *out);
+	/* The machine's own address is this host talking to itself (cron,
+	 * scripts, a local MUA): nothing to authenticate, as OpenDKIM's and
+	 * OpenDMARC's default of ignoring 127.0.0.1. Other loopback addresses
+	 * (127.0.0.2 ...) are checked like any peer. */
+	if (strcmp(in->ip, "127.0.0.1") == 0 || strcmp(in->ip, "::1") == 0 ||
+	    strcmp(in->ip, "::ffff:127.0.0.1") == 0) {
+		fb_printf(&b, "Authentication-Results: %s; none (local client)\r\n", in->hostname);
+		out->field = b.p;
+		str_copy(out->summary, "auth=local", sizeof out->summary);
+		if (dkim_msg_load(&m, NULL, 0, in->sp) == 0) {
+			out->stripped = strip_ours(&m, in->sp, in->hostname);
+			dkim_msg_free(&m);
+		}
+		return;
+	}
 	int loaded = dkim_msg_load(&m, NULL, 0, in->sp) == 0;
 
 	/* SPF (RFC 7208 2.4): MAIL FROM, or the HELO identity for <> */

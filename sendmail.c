@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authres.h"
 #include "config.h"
 #include "log.h"
 #include "mailbox.h"
@@ -589,6 +590,11 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 	buf_puts(&local, from);
 	buf_puts(&local, ">\r\n");
 	size_t rp = local.len;
+	/* DKIM: signed as it will be stored and sent (docs/auth-mail.md) */
+	char *sig = authres_submission(cfg->datadir, cfg->hostname[0] ? cfg->hostname : "localhost",
+				       from, id, h->out.p, h->out.len, m->body, 0);
+	buf_puts(&local, sig);
+	free(sig);
 	buf_add(&local, h->out.p, h->out.len);
 	int src = smtp_commit(st, from, &set, local.p, local.len, local.p + rp, local.len - rp,
 			      m->body, id, &o);

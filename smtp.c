@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "authres.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -622,11 +623,68 @@ static size_t trace_build(struct session *s, char *buf, size_t cap, size_t *rp_l
 	return r ? (size_t)n + r : 0;
 }
 
+/* Mail authentication (docs/auth-mail.md): on port 25 the SPF, DKIM and
+ * DMARC verdicts become an Authentication-Results field and may refuse the
+ * message or send it to Junk; on submission the missing Date and
+ * Message-ID are added and the message is DKIM-signed before it is queued.
+ * The header to store is put together in *out: Return-Path (local copies
+ * only, its length in *rp_len), then the fields for every copy. Returns
+ * the header length, 0 if the message must not be stored (reply sent). */
+static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, struct spool **body,
+			     const char **mbox, struct authres_out *ar)
+{
+	char trace[2048];
+	size_t len, rp = 0;
+	char *extra = NULL;
+	const char *before = "", *after = "";
+	if (!(len = trace_build(s, trace, sizeof trace, &rp))) {
+		reply(s, "451 4.3.0 Internal error");
+		return 0;
+	}
+	if (is_submission(s)) {
+		extra = authres_submission(s->cfg->datadir, s->srv->hostname, s->mail.from.addr,
+					   s->id, NULL, 0, s->sp, 1);
+		after = extra;
+	} else {
+		struct authres_in in = {.hostname = s->srv->hostname,
+					.ip = conn_peer(s->c),
+					.helo = s->helo,
+					.mail_from = s->mail.from.addr,
+					.sp = s->sp,
+					.dmarc_reject = s->cfg->dmarc_reject};
+		authres_inbound(&in, ar);
+		log_info("smtp id=%s from=<%s> %s", s->id, s->mail.from.addr, ar->summary);
+		if (ar->action == AUTHRES_REJECT) {
+			reply(s, "550 5.7.1 Rejected by the DMARC policy of the sender's domain");
+			return 0;
+		}
+		if (ar->action == AUTHRES_JUNK)
+			*mbox = "Junk";
+		if (ar->stripped)
+			*body = ar->stripped;
+		before = ar->field ? ar->field : "";
+	}
+	/* Return-Path, our Received, then A-R or the submission fields */
+	size_t bl = strlen(before), al = strlen(after), total = len + bl + al;
+	char *h = xmalloc(total + 1);
+	memcpy(h, trace, len);
+	memcpy(h + len, before, bl);
+	memcpy(h + len + bl, after, al);
+	h[total] = 0;
+	free(extra);
+	*out = h;
+	*rp_len = rp;
+	return total;
+}
+
 static void message_done(struct session *s)
 {
-	char hdr[2048];
+	char *hdr = NULL;
 	size_t rp_len = 0, len;
 	struct smtp_outcome o;
+	struct authres_out ar = {0};
+	struct spool *body = s->sp;
+	const char *mbox = NULL;
 	uint64_t size = spool_size(s->sp);
 	if (spool_error(s->sp)) {
 		reply(s, "451 4.3.0 Temporary failure writing the message");
@@ -638,16 +696,13 @@ static void message_done(struct session *s)
 		reply(s, "554 5.4.6 Too many Received: fields; mail loop?");
 		return;
 	}
-	if (!(len = trace_build(s, hdr, sizeof hdr, &rp_len))) {
-		reply(s, "451 4.3.0 Internal error");
-		return;
-	}
-	int rc = smtp_commit(s->st, s->mail.from.addr, &s->set, hdr, len, hdr + rp_len,
-			     len - rp_len, s->sp, s->id, &o);
+	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
+		goto out;
+	int rc = smtp_commit_mbox(s->st, s->mail.from.addr, &s->set, mbox, hdr, len, hdr + rp_len,
+				  len - rp_len, body, s->id, &o);
 	if (rc != ST_OK) {
-		/* RFC 5321 4.2.3 452 + RFC 3463 X.3.1: the store is full or failing. */
-		reply(s, "452 4.3.1 Insufficient system storage; try again later");
-		return;
+		reply(s, "451 4.3.0 Temporary failure storing the message; try again later");
+		goto out;
 	}
 	log_info("smtp id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu refused=%zu",
 		 s->id, s->mail.from.addr, s->nrcpt, (unsigned long long)size, o.delivered,
@@ -660,10 +715,13 @@ static void message_done(struct session *s)
 			reply(s, "552 5.2.2 Message exceeds the mailbox's quota");
 		else
 			reply(s, "450 4.2.0 Mailbox unavailable");
-		return;
+		goto out;
 	}
 	s->accepted++;
 	reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+out:
+	free(hdr);
+	authres_out_free(&ar);
 }
 
 /* ---- DATA ---- */

@@ -208,5 +208,12 @@ struct smtp_outcome {
 int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r,
 		const char *hdr_local, size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
 		struct spool *body, const char *id, struct smtp_outcome *o);
+/* The same with the local copies filed into mailbox `mbox` (NULL = INBOX;
+ * "Junk" for DMARC quarantine); an account without that mailbox gets the
+ * message in INBOX. */
+int smtp_commit_mbox(struct store *st, const char *from, const struct smtp_rcptset *r,
+		     const char *mbox, const char *hdr_local, size_t hlen_local,
+		     const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
+		     struct smtp_outcome *o);
 
 #endif

@@ -210,6 +210,37 @@ int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r
 		const char *hdr_local, size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
 		struct spool *body, const char *id, struct smtp_outcome *o)
 {
+	return smtp_commit_mbox(st, from, r, NULL, hdr_local, hlen_local, hdr_queue, hlen_queue,
+				body, id, o);
+}
+
+/* Accounts whose `mbox` is gone (a deleted Junk) get the message in INBOX:
+ * never lose mail over a folder. */
+static int redeliver_inbox(struct store *st, const struct smtp_rcptset *r, const struct msg_in *m,
+			   int *rcs)
+{
+	uint32_t *again = xcalloc(r->nusers, sizeof *again);
+	int *rc2 = xcalloc(r->nusers, sizeof *rc2);
+	size_t n = 0;
+	int rc = ST_OK;
+	for (size_t i = 0; i < r->nusers; i++)
+		if (rcs[i] == ST_NOTFOUND)
+			again[n++] = r->users[i];
+	if (n > 0)
+		rc = store_deliver(st, again, n, NULL, m, rc2, NULL);
+	for (size_t i = 0, k = 0; rc == ST_OK && i < r->nusers && k < n; i++)
+		if (rcs[i] == ST_NOTFOUND)
+			rcs[i] = rc2[k++];
+	free(again);
+	free(rc2);
+	return rc;
+}
+
+int smtp_commit_mbox(struct store *st, const char *from, const struct smtp_rcptset *r,
+		     const char *mbox, const char *hdr_local, size_t hlen_local,
+		     const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
+		     struct smtp_outcome *o)
+{
 	memset(o, 0, sizeof *o);
 	/* Remote first: if queueing fails nothing was stored and the client
 	 * may retry without anyone getting a copy twice. */
@@ -226,7 +257,9 @@ int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r
 	if (r->nusers > 0) {
 		struct msg_in m = {.hdr = hdr_local, .hdrlen = hlen_local, .body = body};
 		int *rcs = xcalloc(r->nusers, sizeof *rcs);
-		int rc = store_deliver(st, r->users, r->nusers, NULL, &m, rcs, NULL);
+		int rc = store_deliver(st, r->users, r->nusers, mbox, &m, rcs, NULL);
+		if (rc == ST_OK && mbox)
+			rc = redeliver_inbox(st, r, &m, rcs);
 		if (rc != ST_OK) {
 			free(rcs);
 			log_warn("smtp id=%s delivery failed: %s%s", id, store_strerror(rc),

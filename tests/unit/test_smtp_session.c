@@ -4,7 +4,7 @@
  * DATADIR. The peer address is whatever the test says, so the
  * non-loopback submission rules are reachable here. Also the Received:
  * formatting and the Received: counter. */
-/* deps: smtp smtp_addr smtp_msg conn tls mailbox sasl config spool util log */
+/* deps: smtp smtp_addr smtp_msg conn tls mailbox sasl config spool util log authres dkim dkim_keys spf dmarc dns */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../conn.h"
@@ -316,6 +316,9 @@ TEST(mx_delivery)
 	const char *want = "Return-Path: <sender@remote.test>\r\nReceived: from client.test "
 			   "(unknown [192.0.2.1])\r\n\tby mx.example.test (brev) with ESMTP id ";
 	CHECK(strncmp(msg, want, strlen(want)) == 0);
+	/* after Received, the Authentication-Results field (docs/auth-mail.md;
+	 * no DNS here, so temperror verdicts) */
+	CHECK(strstr(msg, "\r\nAuthentication-Results: mx.example.test;\r\n\tspf=temperror"));
 	CHECK(strstr(msg, "\tfor <Alice@example.test>;\r\n") != NULL);
 	CHECK(strstr(msg, "\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n") != NULL);
 	sendf(s, "QUIT\r\n");
