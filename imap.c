@@ -366,7 +366,6 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		}
 	}
 	uint32_t maxuid = s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0;
-	size_t old_n = s->nmsgs;
 	if (allow_expunge) {
 		/* Highest first, so no number we send has moved yet. */
 		for (size_t i = s->nmsgs; i-- > 0;)
@@ -390,7 +389,10 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		}
 		s->msgs[s->nmsgs++] = l.v[t];
 	}
-	if (s->nmsgs != before || s->nmsgs != old_n)
+	/* EXISTS only for arrivals: each EXPUNGE already lowered the count
+	 * (RFC 9051 7.5.1), and clients such as fetchmail take any EXISTS,
+	 * above all during IDLE, for new mail. */
+	if (s->nmsgs != before)
 		out(s, "* %zu EXISTS", s->nmsgs);
 	for (size_t i = 0; i < before; i++)
 		if (changed[i] && !s->msgs[i].expunged)

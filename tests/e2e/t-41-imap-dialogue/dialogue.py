@@ -110,6 +110,37 @@ check(status(r) == b"BAD", "search depth %r" % r)
 r = c.cmd(b"d SEARCH CHARSET KOI8-R ALL")
 check(status(r) == b"NO" and b"BADCHARSET" in r[-1], "charset %r" % r)
 
+# EXPUNGE shrinks the mailbox by itself: no EXISTS after it when nothing
+# arrived (RFC 9051 5.2, 7.5.1). fetchmail in IDLE takes every EXISTS for new
+# mail and polls again; a second session, in IDLE or after NOOP, sees only the
+# EXPUNGE too.
+w = C()
+check(status(w.cmd(b"w1 LOGIN alice@example.test pw-alice")) == b"OK", "w login")
+check(status(w.cmd(b"w2 SELECT INBOX")) == b"OK", "w select")
+for i in range(2):
+    r = c.cmd(b"x%d APPEND INBOX {%d+}\r\n" % (i, len(msg)) + msg)
+    check(status(r) == b"OK", "append for expunge %r" % r)
+check(b"* 4 EXISTS" in r, "the appends show up in the selected session %r" % r)
+r = w.cmd(b"w3 NOOP")
+check(b"* 4 EXISTS" in r, "w noop sees the appends %r" % r)
+w.send(b"w4 IDLE\r\n")
+check(w.line().startswith(b"+ "), "w idle continuation")
+r = c.cmd(b"x3 STORE 4 +FLAGS.SILENT (\\Deleted)")
+check(status(r) == b"OK", "store deleted %r" % r)
+r = c.cmd(b"x4 EXPUNGE")
+check(status(r) == b"OK" and b"* 4 EXPUNGE" in r, "expunge %r" % r)
+check(not any(l.endswith(b" EXISTS") for l in r), "EXISTS after EXPUNGE %r" % r)
+w.s.settimeout(5)
+seen = []
+while not any(l.endswith(b" EXPUNGE") for l in seen):
+    seen.append(w.line())
+w.send(b"DONE\r\n")
+seen += w.until(b"w4")
+check(status(seen) == b"OK" and b"* 4 EXPUNGE" in seen, "w idle saw the expunge %r" % seen)
+check(not any(l.endswith(b" EXISTS") for l in seen), "EXISTS after EXPUNGE in IDLE %r" % seen)
+r = w.cmd(b"w5 LOGOUT")
+check(status(r) == b"OK", "w logout %r" % r)
+
 # IDLE then DONE.
 c.send(b"e1 IDLE\r\n")
 check(c.line().startswith(b"+ "), "idle continuation")
