@@ -122,13 +122,25 @@ for s in strings[:4]:
 PY
 }
 
+# tray_dump: the test's own logs (brev-tray, dunst, Xvfb, captured calls).
+tray_dump() {
+	for f in "$T"/*.log; do
+		[ -s "$f" ] || continue
+		echo "--- $(basename "$f"), last lines:"
+		tail -12 "$f"
+	done
+}
+
 # wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.1 s.
 wait_until() {
 	local limit=$1 what=$2 i=0
 	shift 2
 	until "$@"; do
 		i=$((i + 1))
-		[ $i -le $((limit * 10)) ] || fail "timed out after ${limit}s waiting for: $what"
+		if [ $i -gt $((limit * 10)) ]; then
+			tray_dump
+			fail "timed out after ${limit}s waiting for: $what"
+		fi
 		sleep 0.1
 	done
 }
