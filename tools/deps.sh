@@ -1,14 +1,21 @@
 #!/bin/sh
 # Install (or list) the Debian packages brev needs to build and test.
 #   tools/deps.sh install   apt-get the missing ones (root), else print the sudo line and fail
-#   tools/deps.sh test      the same, plus what the test suite drives (clients, DNS server)
+#   tools/deps.sh tray      the same, plus what brev-tray (make tray) builds with
+#   tools/deps.sh test      all of it, plus what the test suite drives (clients, DNS server, X)
 set -e
 BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev libssl-dev"
 TEST="openssl curl swaks nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix"
+# brev-tray (make tray) links dynamically against these; its headless tests
+# need an X server, a session bus, a notification daemon, python3-gi for the
+# StatusNotifierWatcher stand-in, gdbus, xdotool and imagemagick.
+TRAY="pkg-config libgtk-3-dev libnotify-dev libayatana-appindicator3-dev libsecret-1-dev"
+TRAY_TEST="xvfb dbus dbus-x11 dunst python3-gi gir1.2-glib-2.0 libglib2.0-bin xdotool x11-utils imagemagick"
 case "$1" in
 install) want="$BUILD" ;;
-test) want="$BUILD $TEST" ;;
-*) echo "usage: tools/deps.sh install|test" >&2; exit 2 ;;
+tray) want="$BUILD $TRAY" ;;
+test) want="$BUILD $TEST $TRAY $TRAY_TEST" ;;
+*) echo "usage: tools/deps.sh install|tray|test" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

@@ -861,6 +861,9 @@ static void on_event(struct tray_event *e)
 			update_tray();
 			if (password_get(a, e->detail) == 0)
 				start_worker(a);
+			else if (a->password_file)
+				logline("%s: the password in %s was refused; this account stays offline", a->cfg.name,
+				        a->password_file);
 			else
 				logline("%s: no password; this account stays offline", a->cfg.name);
 		}

@@ -9,6 +9,9 @@ TRAY_PKGS := gtk+-3.0 libnotify ayatana-appindicator3-0.1 libsecret-1 libssl lib
 TRAY_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -MMD -MP $(shell pkg-config --cflags $(TRAY_PKGS))
 TRAY_LIBS   := $(shell pkg-config --libs $(TRAY_PKGS)) -pthread
+ifneq ($(shell pkg-config --exists $(TRAY_PKGS) && echo yes),yes)
+$(error brev-tray needs the development packages of: $(TRAY_PKGS); run tools/deps.sh tray)
+endif
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
