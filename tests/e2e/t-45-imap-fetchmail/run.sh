@@ -80,13 +80,35 @@ st=$(run_fetchmail "$RC")
 [ "$st" = 1 ] || { cat "$T/fm.out"; fail "second keep run exited $st (want 1: no mail)"; }
 [ "$(got)" = 3 ] || fail "second keep run delivered again"
 
-# 3. IDLE: fetchmail (keep, idle) waits in IDLE after its poll; a delivery
-#    over SMTP must wake it and reach the MDA within seconds.
+# 3. IDLE: fetchmail (keep, idle) waits in IDLE after its poll. Another
+#    session expunging a message must not wake it (brev once sent EXISTS after
+#    EXPUNGE, which fetchmail takes for new mail: DONE and a new poll); a
+#    delivery over SMTP must wake it and reach the MDA within seconds.
+python3 - <<'PY' || fail "append a seen message"
+from imapt import check, connect
+m = connect()
+check(m.append("INBOX", "(\\Seen)", None, b"Subject: gone soon\r\n\r\nx\r\n")[0] == "OK", "append")
+m.logout()
+PY
 RC=$(fetchmail_rc idle "service $P_IMAPS $COMMON keep idle")
 fetchmail --nosyslog -v -f "$RC" >"$T/fm-idle.out" 2>&1 &
 FM_PID=$!
 for i in $(seq 100); do grep -q 'IMAP> A[0-9]* IDLE' "$T/fm-idle.out" && break; sleep 0.1; done
 grep -q 'IMAP> A[0-9]* IDLE' "$T/fm-idle.out" || { cat "$T/fm-idle.out"; fail "fetchmail did not enter IDLE"; }
+python3 - <<'PY' || fail "expunge during IDLE"
+from imapt import check, connect
+m = connect()
+m.select("INBOX")
+typ, data = m.search(None, "SUBJECT", '"gone soon"')
+check(typ == "OK" and len(data[0].split()) == 1, "search %r" % data)
+m.store(data[0], "+FLAGS", "\\Deleted")
+check(m.expunge()[0] == "OK", "expunge")
+m.logout()
+PY
+for i in $(seq 50); do grep -q 'IMAP< \* [0-9]* EXPUNGE' "$T/fm-idle.out" && break; sleep 0.1; done
+grep -q 'IMAP< \* [0-9]* EXPUNGE' "$T/fm-idle.out" || { cat "$T/fm-idle.out"; fail "fetchmail in IDLE did not see the EXPUNGE"; }
+sleep 0.5
+! grep -q 'IMAP> DONE' "$T/fm-idle.out" || { cat "$T/fm-idle.out"; fail "an EXPUNGE woke fetchmail out of IDLE"; }
 python3 - <<'PY' || fail "delivery during IDLE"
 from imapt import deliver, messages
 deliver(messages("idle")[:1])
