@@ -8,6 +8,8 @@
  */
 #include "config.h"
 #include "control.h"
+#include "authres.h"
+#include "dkim.h"
 #include "dns.h"
 #include "log.h"
 #include "mailbox.h"
@@ -16,6 +18,7 @@
 #include "sasl.h"
 #include "sendmail.h"
 #include "server.h"
+#include "smtp.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
@@ -170,6 +173,7 @@ static void drop_privileges(const struct pw_entry *pw)
 static void do_init(const char *domain, const char *hostname, int public, int quiet)
 {
 	char path[PATH_MAX], key[PATH_MAX], cert[PATH_MAX], err[512], host[256];
+	char dkdom[256], dksel[80];
 	char *text;
 	struct store *st;
 	struct pw_entry pw;
@@ -210,6 +214,11 @@ static void do_init(const char *domain, const char *hostname, int public, int qu
 	load_config();
 	st = open_store(0);
 	store_close(&st);
+	/* The DKIM key of the first domain (docs/auth-mail.md). */
+	smtp_first_domain(cfg.domains, dkdom, sizeof dkdom);
+	if (dkdom[0] && dkim_keys_active(datadir, dkdom, dksel, sizeof dksel) < 0 &&
+	    dkim_keys_new(datadir, dkdom, dksel, sizeof dksel, err, sizeof err) < 0)
+		fatal("DKIM key: %s", err);
 	if (run_user(&pw) == 0)
 		fix_ownership(&pw);
 	if (!quiet)
@@ -520,6 +529,33 @@ static int count_queue(void *arg, const struct queue_entry *e)
 	return 0;
 }
 
+/* ---- mail authentication: brev dns, brev dkim new (dnsrec.c) ---- */
+
+static int cmd_dns(int argc, char **argv)
+{
+	char err[512];
+	int rc;
+	if (argc != 2)
+		fatal("usage: brev dns DOMAIN");
+	load_config();
+	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
+		fatal("dns.resolver: %s", err);
+	rc = dnsrec_main(&cfg, argv[1], stdout);
+	config_free(&cfg);
+	return rc;
+}
+
+static int cmd_dkim(int argc, char **argv)
+{
+	int rc;
+	if (argc != 3 || strcmp(argv[1], "new") != 0)
+		fatal("usage: brev dkim new DOMAIN");
+	load_config();
+	rc = dkim_cmd_new(&cfg, argv[2], stdout);
+	config_free(&cfg);
+	return rc;
+}
+
 static void cmd_status(void)
 {
 	struct store *st;
@@ -770,6 +806,10 @@ int main(int argc, char **argv)
 		cmd_status();
 	else if (!strcmp(cmd, "sendmail"))
 		return cmd_sendmail(argc, argv);
+	else if (!strcmp(cmd, "dns"))
+		return cmd_dns(argc, argv);
+	else if (!strcmp(cmd, "dkim"))
+		return cmd_dkim(argc, argv);
 	else
 		fatal("unknown command '%s' (try `brev` for the list)", cmd);
 	config_free(&cfg);

@@ -1,0 +1,328 @@
+/*
+ * dnsrec.c — `brev dns DOMAIN` and `brev dkim new DOMAIN`.
+ *
+ * `brev dns` prints the records a domain needs for brev to receive mail
+ * and for its mail to be accepted elsewhere: MX, A/AAAA of the host name,
+ * SPF, DKIM, DMARC, and (as a comment: it lives in the address owner's
+ * reverse zone) the PTR. The output is a zone-file fragment with absolute
+ * names, so it can be pasted into a provider's panel record by record or
+ * served as it is (tests feed it to nsd). Then every record is looked up
+ * through dns.c and marked present/correct, different or missing, in
+ * comment lines, so the whole output stays a valid zone file.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "authres.h"
+#include "config.h"
+#include "dkim.h"
+#include "dns.h"
+#include "util.h"
+
+#define TTL	 3600
+#define SPF_TEXT "v=spf1 mx -all"
+#define DMARC_TEXT "v=DMARC1; p=quarantine; adkim=r; aspf=r"
+#define ADDRS_MAX 8
+
+struct host_addrs {
+	struct sockaddr_storage a[ADDRS_MAX];
+	size_t n;
+	int wildcard; /* some listener is on 0.0.0.0 or :: */
+};
+
+/* The addresses listen.smtp names (without ports), wildcards aside. */
+static void listen_addrs(const struct config *cfg, struct host_addrs *h)
+{
+	char *copy = xstrdup(cfg->listen_smtp ? cfg->listen_smtp : ""), *save = NULL, *w;
+	memset(h, 0, sizeof *h);
+	for (w = strtok_r(copy, " \t", &save); w && h->n < ADDRS_MAX;
+	     w = strtok_r(NULL, " \t", &save)) {
+		struct sockaddr_storage ss;
+		unsigned len;
+		char err[128];
+		if (addr_parse(w, &ss, &len, err, sizeof err) < 0)
+			continue;
+		static const uint8_t zero[16];
+		if ((ss.ss_family == AF_INET &&
+		     ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+		    (ss.ss_family == AF_INET6 &&
+		     memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, zero, 16) == 0)) {
+			h->wildcard = 1;
+			continue;
+		}
+		h->a[h->n++] = ss;
+	}
+	free(copy);
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
+			  (socklen_t)cap);
+}
+
+/* The reverse name of an address (RFC 1035 3.5, RFC 3596 2.5). */
+static void reverse_name(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	size_t o = 0;
+	if (ss->ss_family == AF_INET) {
+		const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+		snprintf(out, cap, "%u.%u.%u.%u.in-addr.arpa.", b[3], b[2], b[1], b[0]);
+		return;
+	}
+	const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	for (int i = 15; i >= 0 && o + 5 < cap; i--)
+		o += (size_t)snprintf(out + o, cap - o, "%x.%x.", b[i] & 15, b[i] >> 4);
+	snprintf(out + o, cap - o, "ip6.arpa.");
+}
+
+/* A TXT record's text as <character-string>s of at most 255 octets
+ * (RFC 1035 3.3.14); the text has no quotes or backslashes. */
+static void print_txt(FILE *out, const char *owner, const char *text)
+{
+	size_t n = strlen(text);
+	fprintf(out, "%s\t%d\tIN\tTXT\t", owner, TTL);
+	for (size_t i = 0; i < n; i += 255)
+		fprintf(out, "%s\"%.*s\"", i ? " " : "", (int)(n - i < 255 ? n - i : 255), text + i);
+	fputc('\n', out);
+}
+
+/* ---- checks ---- */
+
+struct txt_find {
+	const char *prefix;
+	char found[DKIM_KEYREC_MAX];
+	int count;
+};
+
+static void txt_cb(void *arg, const char *txt, size_t len)
+{
+	struct txt_find *f = arg;
+	size_t pl = strlen(f->prefix);
+	if (len < pl || str_ncasecmp_ascii(txt, f->prefix, pl) != 0)
+		return;
+	if (f->count++ == 0 && len < sizeof f->found) {
+		memcpy(f->found, txt, len);
+		f->found[len] = 0;
+	}
+}
+
+/* "present, correct" / "present, different: ..." / "missing" / "?" */
+static void check_txt(FILE *out, const char *what, const char *name, const char *prefix,
+		      const char *want, int exact)
+{
+	struct txt_find f = {.prefix = prefix};
+	char why[256];
+	int rc = dns_txt(name, txt_cb, &f, why, sizeof why);
+	if (rc == DNS_TEMP)
+		fprintf(out, ";   %-6s could not check: %s\n", what, why);
+	else if (f.count == 0)
+		fprintf(out, ";   %-6s MISSING at %s\n", what, name);
+	else if (f.count > 1)
+		fprintf(out, ";   %-6s WRONG: %d records at %s (there must be one)\n", what, f.count,
+			name);
+	else if (!exact || strcmp(f.found, want) == 0)
+		fprintf(out, ";   %-6s present, correct\n", what);
+	else
+		fprintf(out, ";   %-6s present, DIFFERENT: %.200s\n", what, f.found);
+}
+
+static void check_mx(FILE *out, const char *domain, const char *host)
+{
+	struct dns_mx *mx = xcalloc(1, sizeof *mx);
+	int rc = dns_mx(domain, mx), ours = 0;
+	for (size_t i = 0; rc == DNS_OK && i < mx->nhosts; i++)
+		ours |= str_casecmp_ascii(mx->hosts[i].name, host) == 0;
+	if (rc == DNS_TEMP)
+		fprintf(out, ";   MX     could not check: %s\n", mx->why);
+	else if (rc != DNS_OK || mx->implicit)
+		fprintf(out, ";   MX     MISSING for %s\n", domain);
+	else if (ours)
+		fprintf(out, ";   MX     present, correct\n");
+	else
+		fprintf(out, ";   MX     present, DIFFERENT: points to %s\n", mx->hosts[0].name);
+	free(mx);
+}
+
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static void check_addrs(FILE *out, const char *host, const struct host_addrs *h)
+{
+	struct dns_addr a[DNS_ADDR_MAX];
+	size_t n = 0;
+	char why[256], t[64];
+	int rc = dns_addrs(host, a, DNS_ADDR_MAX, &n, why, sizeof why);
+	if (rc == DNS_TEMP) {
+		fprintf(out, ";   A      could not check: %s\n", why);
+		return;
+	}
+	if (rc != DNS_OK || n == 0) {
+		fprintf(out, ";   A      MISSING for %s\n", host);
+		return;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		int found = 0;
+		for (size_t k = 0; k < n; k++)
+			found |= same_addr(&h->a[i], &a[k].sa);
+		addr_text(&h->a[i], t, sizeof t);
+		fprintf(out, ";   %-6s %s %s\n", h->a[i].ss_family == AF_INET ? "A" : "AAAA", t,
+			found ? "present, correct" : "MISSING");
+	}
+	if (h->n == 0)
+		fprintf(out, ";   A      present (%zu address%s)\n", n, n == 1 ? "" : "es");
+}
+
+static void check_ptr(FILE *out, const char *host, const struct host_addrs *h)
+{
+	char name[DNS_NAME_MAX + 1], why[256], t[64];
+	for (size_t i = 0; i < h->n; i++) {
+		addr_text(&h->a[i], t, sizeof t);
+		int rc = dns_ptr(&h->a[i], name, sizeof name, why, sizeof why);
+		if (rc == DNS_TEMP)
+			fprintf(out, ";   PTR    %s could not check: %s\n", t, why);
+		else if (rc != DNS_OK)
+			fprintf(out, ";   PTR    %s MISSING\n", t);
+		else if (str_casecmp_ascii(name, host) == 0)
+			fprintf(out, ";   PTR    %s present, correct\n", t);
+		else
+			fprintf(out, ";   PTR    %s present, DIFFERENT: %s\n", t, name);
+	}
+}
+
+/* ---- the command ---- */
+
+static int domain_ok(const char *d)
+{
+	size_t n = strlen(d);
+	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.' || strstr(d, ".."))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = d[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+struct sel_rec {
+	char owner[300];
+	char text[DKIM_KEYREC_MAX];
+};
+
+int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
+{
+	struct host_addrs h;
+	char host[256], t[64], rev[128], sel[80], ed[96], dmarc[300];
+	struct sel_rec *k = xcalloc(2, sizeof *k);
+	size_t nk = 0;
+	if (!domain_ok(domain)) {
+		fprintf(stderr, "brev: dns: '%s' is not a domain name\n", domain);
+		free(k);
+		return 1;
+	}
+	str_copy(host, cfg->hostname[0] ? cfg->hostname : domain, sizeof host);
+	str_lower(host);
+	listen_addrs(cfg, &h);
+	if (!config_domain_is_local(cfg, domain))
+		fprintf(out, "; note: %s is not in `domains`; brev will not accept mail for it\n",
+			domain);
+	fprintf(out, "; DNS records for %s (brev dns). Names are absolute; each line can be\n"
+		     "; entered in a DNS provider's panel or served as part of the zone.\n",
+		domain);
+	fprintf(out, "%s.\t%d\tIN\tMX\t10 %s.\n", domain, TTL, host);
+	for (size_t i = 0; i < h.n; i++) {
+		addr_text(&h.a[i], t, sizeof t);
+		fprintf(out, "%s.\t%d\tIN\t%s\t%s\n", host, TTL,
+			h.a[i].ss_family == AF_INET ? "A" : "AAAA", t);
+	}
+	if (h.n == 0)
+		fprintf(out,
+			"; %s.\t%d\tIN\tA\t<this server's public IPv4 address>\n"
+			"; %s.\t%d\tIN\tAAAA\t<its public IPv6 address, if it has one>\n",
+			host, TTL, host, TTL);
+	fprintf(out, "; SPF: only the hosts named by MX send mail for %s\n", domain);
+	snprintf(dmarc, sizeof dmarc, "%s.", domain);
+	print_txt(out, dmarc, SPF_TEXT);
+	if (dkim_keys_active(cfg->datadir, domain, sel, sizeof sel) == 0) {
+		snprintf(ed, sizeof ed, "%s-ed", sel);
+		const char *sels[2] = {sel, ed};
+		for (int i = 0; i < 2; i++) {
+			snprintf(k[nk].owner, sizeof k[nk].owner, "%s._domainkey.%s.", sels[i],
+				 domain);
+			if (dkim_keys_record(cfg->datadir, domain, sels[i], k[nk].text,
+					     sizeof k[nk].text))
+				nk++;
+		}
+		fprintf(out, "; DKIM: the public key%s brev signs with (selector %s)\n",
+			nk > 1 ? "s" : "", sel);
+		for (size_t i = 0; i < nk; i++)
+			print_txt(out, k[i].owner, k[i].text);
+	} else {
+		fprintf(out, "; DKIM: no key for %s yet; make one with: brev dkim new %s\n", domain,
+			domain);
+	}
+	fprintf(out, "; DMARC: receivers put mail failing SPF and DKIM alignment in spam;\n"
+		     "; change to p=reject once everything you send passes\n");
+	snprintf(dmarc, sizeof dmarc, "_dmarc.%s.", domain);
+	print_txt(out, dmarc, DMARC_TEXT);
+	fprintf(out, "; PTR: not in your zone; ask whoever gives you the address (your ISP or\n"
+		     "; hosting provider) for:\n");
+	for (size_t i = 0; i < h.n; i++) {
+		reverse_name(&h.a[i], rev, sizeof rev);
+		fprintf(out, ";   %s\t%d\tIN\tPTR\t%s.\n", rev, TTL, host);
+	}
+	if (h.n == 0)
+		fprintf(out, ";   <reverse name of the server's address>\tPTR\t%s.\n", host);
+
+	fprintf(out, ";\n; what DNS says now (dns.resolver):\n");
+	check_mx(out, domain, host);
+	check_addrs(out, host, &h);
+	snprintf(dmarc, sizeof dmarc, "%s", domain);
+	check_txt(out, "SPF", dmarc, "v=spf1", SPF_TEXT, 0);
+	for (size_t i = 0; i < nk; i++) {
+		char name[300];
+		snprintf(name, sizeof name, "%.*s", (int)strlen(k[i].owner) - 1, k[i].owner);
+		check_txt(out, "DKIM", name, "v=DKIM1", k[i].text, 1);
+	}
+	snprintf(dmarc, sizeof dmarc, "_dmarc.%s", domain);
+	check_txt(out, "DMARC", dmarc, "v=DMARC1", DMARC_TEXT, 0);
+	check_ptr(out, host, &h);
+	free(k);
+	return 0;
+}
+
+int dkim_cmd_new(const struct config *cfg, const char *domain, FILE *out)
+{
+	char sel[80], err[256], rec[DKIM_KEYREC_MAX], owner[400];
+	if (dkim_keys_new(cfg->datadir, domain, sel, sizeof sel, err, sizeof err) < 0) {
+		fprintf(stderr, "brev: dkim new: %s\n", err);
+		return 1;
+	}
+	fprintf(out, "; new DKIM selector %s for %s, signing from now on; publish:\n", sel, domain);
+	for (int i = 0; i < 2; i++) {
+		char s[96];
+		snprintf(s, sizeof s, i ? "%s-ed" : "%s", sel);
+		snprintf(owner, sizeof owner, "%s._domainkey.%s.", s, domain);
+		if (dkim_keys_record(cfg->datadir, domain, s, rec, sizeof rec))
+			print_txt(out, owner, rec);
+	}
+	fprintf(out, "; keep the old selector's record until mail signed with it has arrived\n");
+	return 0;
+}
