@@ -92,6 +92,9 @@ newmsg() { # DIR SUBJECT
 		"$2" "${2// /-}" "$(date +%s%N)" >"$1/new/$(date +%s).$RANDOM$RANDOM.local"
 }
 newmsg "$L/INBOX" "local new"
+# 8-bit text and an old mtime: offlineimap APPENDs the mtime as INTERNALDATE.
+printf 'gr\xc3\xbc\xc3\x9fe\n' >>"$L/INBOX/new/"*.local
+touch -d '2024-03-04 05:06:07 UTC' "$L/INBOX/new/"*.local
 newmsg "$L/Archive" "archived locally"
 mkdir -p "$L/Projects/cur" "$L/Projects/new" "$L/Projects/tmp"
 newmsg "$L/Projects" "in a new folder"
@@ -117,6 +120,13 @@ for box in ("INBOX", "Archive", "Projects"):
         check(b"X-OfflineIMAP" not in raw, "X-OfflineIMAP header in %s" % box)
         if b"written locally" in raw:
             check(raw.count(b"\r\n") == raw.count(b"\n"), "bare LF stored in %s" % box)
+m = connect()
+m.select("INBOX", readonly=True)
+typ, data = m.uid("SEARCH", "SUBJECT", '"local new"')
+typ, data = m.uid("FETCH", data[0], "(INTERNALDATE BODY.PEEK[TEXT])")
+check(b'INTERNALDATE "04-Mar-2024 05:06:07 +0000"' in data[0][0], "INTERNALDATE %r" % data)
+check(data[0][1] == b"written locally\r\ngr\xc3\xbc\xc3\x9fe\r\n", "8-bit body %r" % data)
+m.logout()
 # the next round's server-side changes: oi 3 answered, "local new" expunged
 m = connect()
 m.select("INBOX")
