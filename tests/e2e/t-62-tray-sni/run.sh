@@ -21,7 +21,7 @@ wait_until 10 "the watcher stand-in on the bus" tray_bus_has org.kde.StatusNotif
 tray_bus_has org.freedesktop.Notifications && fail "a notification service is on the bus"
 
 tray_start tray.log --server "localhost:$P_IMAPS" --user alice@example.test \
-	--password-file "$T/alice.pw" --ca "$D/cert.pem"
+	--password-file "$T/alice.pw" --ca "$D/cert.pem" --open "touch $T/opened"
 wait_until 10 "the item registered with the watcher" test -s "$T/items"
 read -r SVC OBJ <"$T/items"
 prop() {
@@ -52,12 +52,40 @@ wait_until 10 "the folded batch in the log" grep -q '2 new messages' "$T/tray.lo
 [ "$(grep -c 'no notification service' "$T/tray.log")" -eq 1 ] ||
 	fail "want exactly one 'no notification service' line: $(cat "$T/tray.log")"
 
+# the menu (com.canonical.dbusmenu behind the item's Menu property): the
+# account with its count, "Open mail client" running the configured command,
+# and "Quit"
+MENU=$(prop Menu | sed -n "s/.*objectpath '\([^']*\)'.*/\1/p")
+[ -n "$MENU" ] || fail "no Menu property: $(prop Menu)"
+layout() {
+	gdbus call --session --dest "$SVC" --object-path "$MENU" \
+		--method com.canonical.dbusmenu.GetLayout -- 0 -1 '@as []' 2>/dev/null
+}
+menu_has() { layout | grep -qF "$1"; }
+wait_until 5 "menu entry 'alice@example.test: 1 unread'" menu_has "'alice@example.test: 1 unread'"
+menu_has "'Open mail client'" || fail "menu: $(layout)"
+menu_has "'Quit'" || fail "menu: $(layout)"
+item_id() { layout | grep -oE "\(([0-9]+), \{[^}]*'label': <'$1'>" | grep -oE '^\([0-9]+' | tr -d '('; }
+click() {
+	gdbus call --session --dest "$SVC" --object-path "$MENU" --method com.canonical.dbusmenu.Event \
+		"$1" clicked '<int32 0>' 0 >/dev/null
+}
+OPEN_ID=$(item_id 'Open mail client'); QUIT_ID=$(item_id 'Quit')
+[ -n "$OPEN_ID" ] && [ -n "$QUIT_ID" ] || fail "menu item ids: $(layout)"
+click "$OPEN_ID"
+wait_until 5 "the open command run" test -f "$T/opened"
+
 brev_stop
 wait_until 10 "Title 'brev: disconnected'" title_is "brev: disconnected"
 prop IconName | grep -q network-offline || fail "IconName while disconnected: $(prop IconName)"
+wait_until 5 "menu entry saying why" menu_has "'alice@example.test: connection to localhost:$P_IMAPS closed; retrying in 1 s'"
 sleep 1
 kill -0 "$TRAY_PID" || fail "brev-tray exited"
+click "$QUIT_ID"
+rc=0
+timeout 10 tail --pid="$TRAY_PID" -f /dev/null || fail "Quit did not end brev-tray"
+wait "$TRAY_PID" || rc=$?
+[ $rc -eq 0 ] || fail "brev-tray exit status $rc after Quit"
+grep -q 'brev-tray: quit' "$T/tray.log" || fail "no quit line"
 cat "$T/tray.log"
-kill -TERM "$TRAY_PID"
-wait "$TRAY_PID" || fail "brev-tray did not exit cleanly"
 echo ok
