@@ -31,46 +31,82 @@
 #include "util.h"
 
 #define IMAP_IDLE_MS (30 * 60 * 1000) /* RFC 9051 5.4: autologout >= 30 min */
+/* Before login RFC 9051 5.4 asks for nothing that long: one wait is at
+ * most a minute and the whole way from connect to login two minutes, so
+ * silent or dripping connections do not hold a thread for half an hour. */
+#define IMAP_PREAUTH_WAIT_MS (60 * 1000)
+#define IMAP_PREAUTH_TOTAL_MS (2 * 60 * 1000)
+#define IMAP_AUTH_FAILS_MAX 3                /* failed logins per connection */
 #define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
 #define IMAP_MBOX_MAX 1000            /* mailboxes per account, via CREATE */
 
 /* ------------------------------------------------------------ output */
 
 static void out(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Format into a buffer that grows: a response line is never cut short (a
+ * truncated COPYUID would be a malformed line). Lines that can grow with the
+ * mailbox write their sets as ranges, so they stay small in practice. */
+static char *vfmt(const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	char *p = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+	if (n > 0)
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+	else
+		p[0] = 0;
+	return p;
+}
+
 static void out(struct imap_session *s, const char *fmt, ...)
 {
-	char buf[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	char *p = vfmt(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	conn_write(s->c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	conn_puts(s->c, p);
 	conn_write(s->c, "\r\n", 2);
+	free(p);
 }
 
 static int expunge_allowed_after(const char *name);
 
 void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
 	/* Untagged updates go before the completion, while the command is
 	 * still in progress (RFC 9051 7.5.1). */
 	if (s->state == IS_SELECTED)
 		imap_sync(s, expunge_allowed_after(s->cmd.name));
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	char *p = vfmt(fmt, ap);
 	va_end(ap);
 	s->nbad = strcmp(cond, "BAD") == 0 ? s->nbad + 1 : 0;
-	conn_printf(s->c, "%s %s %s\r\n", s->cmd.tag, cond, buf);
+	conn_printf(s->c, "%s %s %s\r\n", s->cmd.tag, cond, p);
+	free(p);
 }
 
 static void put_mbuf(struct imap_session *s, const struct mbuf *b)
 {
 	if (b->len)
 		conn_write(s->c, b->p, b->len);
+}
+
+/* A UID set in the order given, consecutive runs as ranges ("1:300,302");
+ * RFC 4315 4: COPYUID's two sets pair up element by element in this order. */
+static void uidset_out(struct mbuf *b, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j] != UINT32_MAX && u[j + 1] == u[j] + 1)
+			j++;
+		mbuf_printf(b, "%s%u", b->len ? "," : "", u[i]);
+		if (j > i)
+			mbuf_printf(b, ":%u", u[j]);
+		i = j + 1;
+	}
 }
 
 static int plain_ok(const struct imap_session *s)
@@ -545,6 +581,20 @@ static int account_get(struct imap_session *s, const char *name, struct account 
 	return store_user_get(s->srv->store, addr, a);
 }
 
+/* Before login each wait gets at most IMAP_PREAUTH_WAIT_MS and never
+ * beyond the login deadline; conn.c bounds a line read by one timeout and a
+ * literal read by a few, hence the divisor. */
+static void preauth_timeout(struct imap_session *s, int div)
+{
+	if (s->state != IS_NOTAUTH)
+		return;
+	int64_t left = s->login_by - now_ms();
+	if (left > IMAP_PREAUTH_WAIT_MS)
+		left = IMAP_PREAUTH_WAIT_MS;
+	left /= div;
+	conn_set_timeout(s->c, left > 0 ? (int)left : 1);
+}
+
 static void logged_in(struct imap_session *s, const struct account *a, const char *how)
 {
 	struct mbuf b = {0};
@@ -552,6 +602,8 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	explicit_bzero(&s->acct.cred, sizeof s->acct.cred);
 	str_copy(s->user, a->addr, sizeof s->user);
 	s->state = IS_AUTH;
+	s->in.preauth = 0;
+	conn_set_timeout(s->c, IMAP_IDLE_MS);
 	s->watchfd = store_watch_open(s->srv->store, a->id);
 	auth_throttle_ok(conn_peer(s->c));
 	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
@@ -562,12 +614,35 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	mbuf_free(&b);
 }
 
+/* Like POP3: a few failures and the connection ends (tagged NO, then BYE),
+ * so guessing needs new connections, each paying the greeting and the
+ * address's throttle turn. */
+static void too_many_fails(struct imap_session *s)
+{
+	if (++s->nfails < IMAP_AUTH_FAILS_MAX)
+		return;
+	out(s, "* BYE Too many failed logins");
+	s->state = IS_LOGOUT;
+	s->reason = "auth-failures";
+}
+
+/* auth_throttle_wait; 0 go on, -1 refused (answered). */
+static int throttle_turn(struct imap_session *s)
+{
+	if (auth_throttle_wait(conn_peer(s->c)) == 0)
+		return 0;
+	imap_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins from your address, try later");
+	too_many_fails(s);
+	return -1;
+}
+
 static void login_failed(struct imap_session *s, const char *name, const char *how)
 {
 	auth_throttle_fail(conn_peer(s->c));
 	log_info("imap auth failed user=%.100s method=%s peer=%s", name ? name : "?", how,
 		 conn_peer(s->c));
 	imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
+	too_many_fails(s);
 }
 
 static void cmd_login(struct imap_session *s)
@@ -584,8 +659,9 @@ static void cmd_login(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS: use STARTTLS");
 		return;
 	}
+	if (throttle_turn(s) < 0)
+		return;
 	a = xmalloc(sizeof *a);
-	auth_throttle_wait(conn_peer(s->c));
 	int rc = account_get(s, u, a);
 	if (rc == ST_TEMP)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
@@ -623,7 +699,8 @@ static void cmd_authenticate(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Plaintext mechanism needs TLS");
 		return;
 	}
-	auth_throttle_wait(conn_peer(s->c));
+	if (throttle_turn(s) < 0)
+		return;
 	struct sasl_session *ss = sasl_new(mech, s->srv->hostname ? s->srv->hostname : "brev",
 					   sasl_lookup, s);
 	const char *in = ir; /* RFC 4959: "=" is an empty initial response */
@@ -633,6 +710,7 @@ static void cmd_authenticate(struct imap_session *s)
 		if (rc == SASL_CONTINUE || (rc == SASL_DONE && outb[0])) {
 			conn_printf(s->c, "+ %s\r\n", outb);
 			conn_flush(s->c);
+			preauth_timeout(s, 1);
 			ssize_t n = conn_getline(s->c, &line, SASL_IN_MAX + 2, NULL);
 			if (n == -1) {
 				sasl_free(&ss);
@@ -859,32 +937,6 @@ static void cmd_subscribe(struct imap_session *s)
 
 /* ---- LIST ---- */
 
-/* RFC 9051 6.3.9: '*' matches anything, '%' anything but the delimiter. */
-static int wild_match(const char *p, const char *n, int depth)
-{
-	if (depth > 64)
-		return 0;
-	for (; *p; p++) {
-		if (*p == '*' || *p == '%') {
-			while (p[1] == '*' || p[1] == '%')
-				p++;
-			int star = *p == '*';
-			if (!p[1]) /* trailing wildcard */
-				return star || !strchr(n, '/');
-			for (const char *t = n;; t++) {
-				if (wild_match(p + 1, t, depth + 1))
-					return 1;
-				if (!*t || (!star && *t == '/'))
-					return 0;
-			}
-		}
-		if (*p != *n)
-			return 0;
-		n++;
-	}
-	return *n == 0;
-}
-
 struct lbox {
 	struct mbox_info mi;
 	int exists;
@@ -1046,10 +1098,11 @@ static void cmd_list(struct imap_session *s)
 			const char *pp = pats[p];
 			if (!s->utf8 && mutf7_decode(pp, dec, sizeof dec) == 0)
 				pp = dec;
-			snprintf(pat, sizeof pat, "%s%s", ref, pp);
+			if ((size_t)snprintf(pat, sizeof pat, "%s%s", ref, pp) >= sizeof pat)
+				continue; /* longer than any name it could match */
 			if (str_ncasecmp_ascii(pat, "INBOX", 5) == 0 && (!pat[5] || pat[5] == '/'))
 				memcpy(pat, "INBOX", 5);
-			match = wild_match(pat, m->mi.name, 0);
+			match = imap_wild_match(pat, m->mi.name);
 		}
 		if (!match)
 			continue;
@@ -1202,85 +1255,111 @@ static int64_t parse_datetime(const char *s)
 	return sign == '+' ? t - off : t + off;
 }
 
+/* One (flags, date, message) group of APPEND. */
+struct append_msg {
+	uint32_t flags;
+	const char **kw;
+	size_t nkw;
+	int64_t date;
+	const struct iarg *lit;
+};
+
+/* The groups from a on, checked: NULL and a BAD/NO answer already given,
+ * or the array (*n entries). */
+static struct append_msg *append_groups(struct imap_session *s, const struct iarg *a, size_t *n)
+{
+	struct append_msg *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (a) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		struct append_msg *g = &v[(*n)++];
+		memset(g, 0, sizeof *g);
+		const char *err = NULL, *cond = "BAD";
+		if (a->type == IA_LIST) {
+			size_t kwcap = a->nkids ? a->nkids : 1;
+			g->kw = xmalloc(kwcap * sizeof *g->kw);
+			if (imap_parse_flags(a, &g->flags, g->kw, &g->nkw, kwcap) < 0)
+				err = "Invalid flag list";
+			a = a->next;
+		}
+		if (!err && a && a->type == IA_STRING && !a->literal) {
+			g->date = parse_datetime(a->s);
+			if (g->date < 0)
+				err = "Invalid date-time";
+			a = a->next;
+		}
+		if (!err && (!a || a->type != IA_STRING || !a->spooled))
+			err = "APPEND needs a message literal";
+		else if (!err && a->len == 0) {
+			cond = "NO";
+			err = "Empty message";
+		}
+		if (err) {
+			imap_tagged(s, cond, "%s", err);
+			for (size_t i = 0; i < *n; i++)
+				free(v[i].kw);
+			free(v);
+			return NULL;
+		}
+		g->lit = a;
+		a = a->next;
+	}
+	return v;
+}
+
+/* RFC 3502 MULTIAPPEND is all or nothing: every group is checked first,
+ * then one store_append_many stores them in one commit. All messages sit in
+ * the command's one spool (imap_parse.c), each a slice of it. */
 static void cmd_append(struct imap_session *s)
 {
 	char name[STORE_MBOX_MAX + 1];
 	struct iarg *a = s->cmd.args->kids;
-	uint32_t uidv = 0, uids[64];
-	size_t nuids = 0;
+	uint32_t uidv = 0;
+	size_t n;
 
 	if (mbox_arg(s, a, name, sizeof name) < 0) {
 		imap_tagged(s, "BAD", "Invalid mailbox name");
 		return;
 	}
-	struct mbox_info mi;
-	int rc = store_mbox_get(s->srv->store, s->acct.id, name, &mi);
-	if (rc != ST_OK) {
-		imap_tagged(s, "NO", "%s", rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox"
-							     : store_no(rc));
-		return;
-	}
-	a = a->next;
-	if (!a) {
+	if (!a->next) {
 		imap_tagged(s, "BAD", "APPEND needs a message");
 		return;
 	}
-	/* RFC 3502: one or more (flags, date, message) groups. */
-	while (a) {
-		uint32_t flags = 0;
-		const char *kw[STORE_KEYWORDS];
-		size_t nkw = 0;
-		int64_t date = 0;
-		if (a->type == IA_LIST) {
-			if (imap_parse_flags(a, &flags, kw, &nkw, ARRAY_LEN(kw)) < 0) {
-				imap_tagged(s, "BAD", "Invalid flag list");
-				return;
-			}
-			a = a->next;
+	struct append_msg *g = append_groups(s, a->next, &n);
+	if (!g)
+		return;
+	struct mbox_info mi;
+	int rc = store_mbox_get(s->srv->store, s->acct.id, name, &mi);
+	if (rc == ST_OK) {
+		struct msg_in *m = xcalloc(n, sizeof *m);
+		uint32_t *uids = xcalloc(n, sizeof *uids);
+		for (size_t i = 0; i < n; i++)
+			m[i] = (struct msg_in){.body = s->cmd.spool, .body_off = g[i].lit->off,
+					       .body_len = g[i].lit->len, .internaldate = g[i].date,
+					       .flags = g[i].flags, .keywords = g[i].kw,
+					       .nkeywords = g[i].nkw};
+		rc = store_append_many(s->srv->store, s->acct.id, name, m, n, &uidv, uids);
+		if (rc == ST_OK) {
+			struct mbuf b = {0};
+			uidset_out(&b, uids, n);
+			imap_sync(s, 0);
+			imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidv, b.p);
+			mbuf_free(&b);
 		}
-		if (a && a->type == IA_STRING && !a->literal) {
-			date = parse_datetime(a->s);
-			if (date < 0) {
-				imap_tagged(s, "BAD", "Invalid date-time");
-				return;
-			}
-			a = a->next;
-		}
-		if (!a || a->type != IA_STRING || !a->literal) {
-			imap_tagged(s, "BAD", "APPEND needs a message literal");
-			return;
-		}
-		struct spool *sp = a->sp;
-		struct spool *tmp = NULL;
-		if (!sp) {
-			tmp = spool_new(SPOOL_MEM_DEFAULT);
-			spool_write(tmp, a->s, a->len);
-			sp = tmp;
-		}
-		if (spool_size(sp) == 0) {
-			spool_free(&tmp);
-			imap_tagged(s, "NO", "Empty message");
-			return;
-		}
-		struct msg_in m = {.body = sp, .internaldate = date, .flags = flags,
-				   .keywords = kw, .nkeywords = nkw};
-		uint32_t uid = 0;
-		rc = store_append(s->srv->store, s->acct.id, name, &m, &uidv, &uid);
-		spool_free(&tmp);
-		if (rc != ST_OK) {
-			imap_tagged(s, "NO", "%s", store_no(rc));
-			return;
-		}
-		if (nuids < ARRAY_LEN(uids))
-			uids[nuids++] = uid;
-		a = a->next;
+		free(uids);
+		free(m);
 	}
-	imap_sync(s, 0);
-	struct mbuf b = {0};
-	for (size_t i = 0; i < nuids; i++)
-		mbuf_printf(&b, "%s%u", i ? "," : "", uids[i]);
-	imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidv, b.p ? b.p : "0");
-	mbuf_free(&b);
+	if (rc != ST_OK)
+		imap_tagged(s, "NO", "%s", rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox"
+							     : store_no(rc));
+	for (size_t i = 0; i < n; i++)
+		free(g[i].kw);
+	free(g);
 }
 
 /* ---- selected state ---- */
@@ -1386,11 +1465,14 @@ static void cmd_copy(struct imap_session *s, int uid)
 		imap_tagged(s, "NO", "%s", store_no(rc));
 	} else {
 		struct mbuf a = {0}, b = {0};
+		size_t k = 0;
 		for (size_t i = 0; i < n; i++)
-			if (dstu[i]) {
-				mbuf_printf(&a, "%s%u", a.len ? "," : "", src[i]);
-				mbuf_printf(&b, "%s%u", b.len ? "," : "", dstu[i]);
+			if (dstu[i]) { /* copied: keep the pair */
+				src[k] = src[i];
+				dstu[k++] = dstu[i];
 			}
+		uidset_out(&a, src, k);
+		uidset_out(&b, dstu, k);
 		if (move) {
 			/* RFC 6851 4.3: COPYUID goes in an untagged OK before the EXPUNGEs. */
 			if (a.len)
@@ -1534,6 +1616,7 @@ static const struct {
 static ssize_t in_getline(void *arg, char **line, size_t max)
 {
 	struct imap_session *s = arg;
+	preauth_timeout(s, 1);
 	ssize_t n = conn_getline(s->c, line, max, NULL);
 	return n;
 }
@@ -1541,6 +1624,7 @@ static ssize_t in_getline(void *arg, char **line, size_t max)
 static int in_read_n(void *arg, void *buf, size_t n)
 {
 	struct imap_session *s = arg;
+	preauth_timeout(s, 6);
 	return conn_read_n(s->c, buf, n);
 }
 
@@ -1593,8 +1677,9 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 	s->watchfd = -1;
 	s->reason = "eof";
 	s->in = (struct imap_in){in_getline, in_read_n, in_read_spool, in_cont, s,
-				 srv->cfg ? srv->cfg->message_size : 50u << 20};
-	conn_set_timeout(c, IMAP_IDLE_MS);
+				 srv->cfg ? srv->cfg->message_size : 50u << 20, 1};
+	s->login_by = now_ms() + IMAP_PREAUTH_TOTAL_MS;
+	preauth_timeout(s, 1);
 	{
 		struct mbuf b = {0};
 		mbuf_puts(&b, "* OK [CAPABILITY ");
@@ -1605,6 +1690,11 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 	}
 	conn_flush(c);
 	while (s->state != IS_LOGOUT) {
+		if (s->state == IS_NOTAUTH && now_ms() >= s->login_by) {
+			out(s, "* BYE Autologout; no login in time");
+			s->reason = "login-timeout";
+			break;
+		}
 		int rc = imap_cmd_read(&s->in, &s->cmd);
 		if (rc < 0) {
 			if (s->cmd.err[0]) {
@@ -1618,6 +1708,13 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		}
 		if (rc > 0) {
 			imap_tagged(s, s->cmd.no ? "NO" : "BAD", "%s", s->cmd.err);
+			if (s->cmd.fatal) {
+				/* RFC 7888 4: the server may close when it refuses
+				 * a non-synchronizing literal. */
+				out(s, "* BYE Cannot continue after that command");
+				s->state = IS_LOGOUT;
+				s->reason = "protocol";
+			}
 		} else {
 			log_debug("imap %s cmd %s", s->user[0] ? s->user : "-", s->cmd.name);
 			dispatch(s);

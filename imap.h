@@ -26,6 +26,14 @@ struct server;
 #define IMAP_DEPTH_MAX 16             /* parenthesis nesting */
 #define IMAP_SEQ_RANGES_MAX 20000
 #define IMAP_TAG_MAX 64
+#define IMAP_LITERALS_MAX 64          /* literals of one non-APPEND command */
+#define IMAP_APPEND_MSGS_MAX 1000     /* messages of one MULTIAPPEND (RFC 3502) */
+#define IMAP_APPEND_SLACK 4096        /* per message above limits.message_size in all */
+/* Before authentication only LOGIN, AUTHENTICATE and ID may carry literals,
+ * and only small ones: nobody unauthenticated makes us buffer much. */
+#define IMAP_PREAUTH_LITERAL_MAX 8192
+#define IMAP_PREAUTH_LITERALS 4
+#define IMAP_PREAUTH_CMD_MAX (IMAP_LINE_MAX + 16384)
 
 /* ---- argument tree ---- */
 enum { IA_ATOM, IA_STRING, IA_LIST };
@@ -34,7 +42,8 @@ struct iarg {
 	int literal;          /* IA_STRING came as a literal ({n} or ~{n}) */
 	char *s;              /* NUL-terminated (atoms, strings); may hold NULs if literal */
 	size_t len;
-	struct spool *sp;     /* big APPEND literal: the bytes are here, s is NULL */
+	int spooled;          /* APPEND message: the bytes are cmd->spool[off, off+len), s is NULL */
+	uint64_t off;
 	struct iarg *kids;    /* IA_LIST: first child */
 	struct iarg *next;
 	size_t nkids;
@@ -45,9 +54,14 @@ struct imap_cmd {
 	char name[32];        /* upper case; "UID FETCH" for UID commands */
 	struct iarg *args;    /* IA_LIST of the arguments */
 	int no;               /* error answer is NO (e.g. [TOOBIG]) instead of BAD */
+	int fatal;            /* after the error answer, close (input cannot be resynced) */
 	char err[160];
-	uint64_t bytes;
+	uint64_t bytes;       /* lines and in-memory literals */
 	size_t ntok;
+	size_t nlit;          /* literals in memory */
+	struct spool *spool;  /* APPEND messages, one after the other (one spool, <= 1 fd) */
+	size_t nspooled;
+	uint64_t spooled;     /* bytes in spool */
 };
 
 /* Where the reader's bytes come from: the session's conn, or a test. */
@@ -58,12 +72,15 @@ struct imap_in {
 	void (*cont)(void *arg);       /* send "+ Ready for literal" and flush */
 	void *arg;
 	uint64_t big_max;              /* largest APPEND literal (limits.message_size) */
+	int preauth;                   /* not authenticated: small literals only */
 };
 
 /* Read one command. 0: cmd filled. 1: bad input, answer cmd->tag (or "*")
- * BAD/NO cmd->err and go on. -1: connection gone or unrecoverable (a
- * non-synchronizing literal beyond every limit); cmd->err may hold a BYE
- * text. Free with imap_cmd_clear() in every case. */
+ * BAD/NO cmd->err and go on, or close right after when cmd->fatal (a refused
+ * non-synchronizing literal we will not swallow, an over-long line whose end
+ * we never saw). -1: connection gone. Every literal is checked against the
+ * limits above before a "+" is sent or a byte of it is read. Free with
+ * imap_cmd_clear() in every case. */
 int imap_cmd_read(struct imap_in *in, struct imap_cmd *cmd);
 void imap_cmd_clear(struct imap_cmd *cmd);
 void iarg_free(struct iarg **ap);
@@ -85,6 +102,14 @@ int seqset_parse(const char *s, struct seqset *out);
 void seqset_resolve(struct seqset *s, uint32_t star);
 int seqset_contains(const struct seqset *s, uint32_t v);
 void seqset_free(struct seqset *s);
+
+/* ---- LIST patterns ---- */
+#define IMAP_PATTERN_MAX 1024         /* reference + pattern, wildcard runs folded */
+/* RFC 9051 6.3.9: '*' matches anything, '%' anything but the hierarchy
+ * delimiter '/'. Time linear in the name for a given pattern (at most
+ * strlen(name) * strlen(pattern) steps), never exponential. A pattern
+ * longer than IMAP_PATTERN_MAX matches nothing. */
+int imap_wild_match(const char *pattern, const char *name);
 
 /* ---- modified UTF-7 (RFC 3501 5.1.3) ---- */
 /* Decode into UTF-8; -1 if malformed or longer than cap-1. */
@@ -122,6 +147,8 @@ struct imap_session {
 	struct mime_part *cache_tree;
 	const char *reason;
 	int nbad;              /* BAD answers in a row */
+	int nfails;            /* failed LOGIN/AUTHENTICATE */
+	int64_t login_by;      /* the pre-login deadline (ms, now_ms clock) */
 	char user[STORE_ADDR_MAX + 1];
 };
 

@@ -5,9 +5,15 @@
  * sets; modified UTF-7 mailbox names (RFC 3501 5.1.3).
  *
  * Every byte comes from the peer: the line length, the number of tokens,
- * the nesting depth, each literal and the whole command are bounded before
- * anything is buffered. A literal larger than IMAP_LITERAL_SMALL is only
- * accepted for APPEND, goes to a spool, and is bounded by limits.message_size.
+ * the nesting depth, each literal, the number of literals and the whole
+ * command are bounded before anything is buffered, and each literal is
+ * judged (command, state, sizes so far) before its "+" goes out or a byte of
+ * it is read. Before login only LOGIN/AUTHENTICATE/ID take literals, a few
+ * KiB each. APPEND messages go to one spool per command (at most one temp
+ * file), each bounded by limits.message_size and all of them by that plus
+ * a little per message. A refused non-synchronizing literal (RFC 7888 4:
+ * its bytes are already on the way) is swallowed after login, bounded, and
+ * ends the connection before it, so literal bytes are never read as commands.
  * The reader pulls its bytes through struct imap_in so tests and the fuzzer
  * can drive it without a connection.
  */
@@ -28,7 +34,6 @@ void iarg_free(struct iarg **ap)
 		next = a->next;
 		iarg_free(&a->kids);
 		free(a->s);
-		spool_free(&a->sp);
 		free(a);
 		a = next;
 	}
@@ -38,6 +43,7 @@ void iarg_free(struct iarg **ap)
 void imap_cmd_clear(struct imap_cmd *cmd)
 {
 	iarg_free(&cmd->args);
+	spool_free(&cmd->spool);
 	memset(cmd, 0, sizeof *cmd);
 }
 
@@ -81,6 +87,8 @@ struct rdr {
 	char *line;
 	size_t len, pos;
 	int append;
+	int preauth_lits;   /* before login: this command may carry small literals */
+	int tail_done;      /* the current line's closing literal was dealt with */
 	struct iarg *stack[IMAP_DEPTH_MAX + 1];
 	struct iarg *tail[IMAP_DEPTH_MAX + 1];
 	int depth;
@@ -108,12 +116,55 @@ static struct iarg *push(struct rdr *r, int type)
 	return a;
 }
 
-/* Swallow a non-synchronizing literal we will not keep, and the rest of
- * the command, so the next line read is a new command. */
+/* Close after the answer: the input cannot be brought back in step. */
+static int fatal(struct rdr *r)
+{
+	r->cmd->fatal = 1;
+	return 1;
+}
+
+/* Does the line end in a literal announcement "{n}", "{n+}" (or "~{...}")?
+ * n saturates, so an absurd length is simply too large. */
+static int tail_literal(const char *l, size_t len, uint64_t *n, int *nonsync)
+{
+	size_t i;
+	if (len < 3 || l[len - 1] != '}')
+		return 0;
+	i = len - 1;
+	*nonsync = l[i - 1] == '+';
+	if (*nonsync)
+		i--;
+	size_t end = i;
+	while (i > 0 && isdigit((unsigned char)l[i - 1]))
+		i--;
+	if (i == end || i == 0 || l[i - 1] != '{')
+		return 0;
+	*n = 0;
+	for (size_t k = i; k < end; k++)
+		*n = *n > UINT64_MAX / 20 ? UINT64_MAX : *n * 10 + (uint64_t)(l[k] - '0');
+	return 1;
+}
+
+/* A non-synchronizing literal we refused is on its way (RFC 7888 4). After
+ * login, swallow it and the rest of the command (lines, and more literals
+ * of the same command), bounded in bytes and count, so the next line read
+ * is a new command. Before login, or beyond the bounds: close instead.
+ * 0 drained, 1 fatal, -1 connection gone. */
 static int drain(struct rdr *r, uint64_t n)
 {
 	char buf[4096];
-	for (;;) {
+	uint64_t budget = r->in->big_max + IMAP_CMD_MAX;
+	int nonsync = 1;
+
+	r->tail_done = 1;
+	if (r->in->preauth)
+		return fatal(r);
+	for (size_t lits = 0; lits <= IMAP_APPEND_MSGS_MAX; lits++) {
+		if (!nonsync)
+			return 0; /* a synchronizing one waits for a "+" that never comes */
+		if (n > budget)
+			return fatal(r);
+		budget -= n;
 		while (n > 0) {
 			size_t k = n > sizeof buf ? sizeof buf : (size_t)n;
 			if (r->in->read_n(r->in->arg, buf, k) < 0)
@@ -125,25 +176,58 @@ static int drain(struct rdr *r, uint64_t n)
 		if (len == -1)
 			return -1;
 		if (len < 0)
+			return fatal(r); /* its end unseen: it may announce more */
+		if (!tail_literal(line, (size_t)len, &n, &nonsync))
 			return 0;
-		/* Another non-synchronizing literal at this line's end? */
-		if (len >= 4 && line[len - 1] == '}' && line[len - 2] == '+') {
-			char *o = strrchr(line, '{');
-			if (!o)
-				return 0;
-			n = strtoull(o + 1, NULL, 10);
-			if (n > r->in->big_max)
-				return -1;
-			continue;
-		}
-		return 0;
 	}
+	return fatal(r);
+}
+
+static int literal_cmd_ok(const char *name)
+{
+	return strcmp(name, "LOGIN") == 0 || strcmp(name, "AUTHENTICATE") == 0 ||
+	       strcmp(name, "ID") == 0;
+}
+
+/* Why a literal of n bytes may not be taken now; NULL if it may. */
+static const char *literal_refusal(struct rdr *r, uint64_t n, int spooled)
+{
+	struct imap_cmd *c = r->cmd;
+
+	if (c->ntok >= IMAP_ARGS_MAX)
+		return "Too many arguments";
+	if (r->in->preauth) {
+		if (!r->preauth_lits)
+			return "Literal not allowed before login";
+		if (n > IMAP_PREAUTH_LITERAL_MAX || c->nlit >= IMAP_PREAUTH_LITERALS ||
+		    c->bytes + n > IMAP_PREAUTH_CMD_MAX)
+			return "Literal too large before login";
+		return NULL;
+	}
+	if (spooled) {
+		if (c->nspooled >= IMAP_APPEND_MSGS_MAX)
+			return "Too many messages in one APPEND";
+		/* One message up to the limit; all of them up to the limit
+		 * plus a little each (RFC 3502 has no bound of its own). */
+		if (n > r->in->big_max ||
+		    c->spooled + n > r->in->big_max + (c->nspooled + 1) * (uint64_t)IMAP_APPEND_SLACK) {
+			c->no = 1;
+			return "[TOOBIG] Message too large";
+		}
+		return NULL;
+	}
+	if (c->nlit >= IMAP_LITERALS_MAX)
+		return "Too many literals";
+	if (n > IMAP_LITERAL_SMALL || c->bytes + n > IMAP_CMD_MAX)
+		return "Literal too large";
+	return NULL;
 }
 
 /* "{n}" / "{n+}" / "~{n}" at the end of the line; r->pos at '{'. */
 static int literal(struct rdr *r, int binary)
 {
 	const char *p = r->line + r->pos + 1;
+	struct imap_cmd *c = r->cmd;
 	uint64_t n = 0;
 	int digits = 0, nonsync = 0;
 
@@ -159,52 +243,52 @@ static int literal(struct rdr *r, int binary)
 	}
 	if (!digits || *p != '}' || p + 1 != r->line + r->len)
 		return bad(r, "Bad literal syntax");
-	int big_ok = r->append && r->depth <= 1;
-	uint64_t max = big_ok ? r->in->big_max : IMAP_LITERAL_SMALL;
-	if (n > max || (!big_ok && r->cmd->bytes + n > IMAP_CMD_MAX)) {
-		if (big_ok) {
-			r->cmd->no = 1;
-			bad(r, "[TOOBIG] Message too large");
-		} else {
-			bad(r, "Literal too large");
-		}
+	/* APPEND's messages: every top-level literal after the mailbox name. */
+	int spooled = r->append && r->depth == 0 && r->stack[0]->nkids > 0;
+	const char *why = literal_refusal(r, n, spooled);
+	if (why) {
+		bad(r, why);
+		r->tail_done = 1;
 		if (!nonsync)
-			return 1;
-		/* RFC 7888 4: the bytes are on their way; drop them. */
-		if (n > r->in->big_max || drain(r, n) < 0) {
-			str_copy(r->cmd->err, "Literal too large", sizeof r->cmd->err);
-			return -1;
-		}
-		return 1;
+			return 1; /* no "+": the client sends nothing more */
+		return drain(r, n) < 0 ? -1 : 1;
 	}
-	if (r->cmd->ntok >= IMAP_ARGS_MAX)
-		return bad(r, "Too many arguments");
 	if (!nonsync)
 		r->in->cont(r->in->arg);
 	struct iarg *a = push(r, IA_STRING);
 	a->literal = 1 + binary;
 	a->len = (size_t)n;
-	if (big_ok && n > IMAP_LITERAL_SMALL) {
-		a->sp = spool_new(SPOOL_MEM_DEFAULT);
-		if (r->in->read_spool(r->in->arg, a->sp, n) < 0)
+	if (spooled) {
+		if (!c->spool)
+			c->spool = spool_new(SPOOL_MEM_DEFAULT);
+		a->spooled = 1;
+		a->off = c->spooled;
+		if (n && r->in->read_spool(r->in->arg, c->spool, n) < 0)
 			return -1;
+		c->spooled += n;
+		c->nspooled++;
 	} else {
 		a->s = xmalloc((size_t)n + 1);
 		if (n && r->in->read_n(r->in->arg, a->s, (size_t)n) < 0)
 			return -1;
 		a->s[n] = 0;
-		r->cmd->bytes += n;
+		c->bytes += n;
+		c->nlit++;
 	}
 	/* The command goes on with the next line. */
+	r->tail_done = 0;
 	ssize_t len = r->in->getline(r->in->arg, &r->line, IMAP_LINE_MAX);
 	if (len == -1)
 		return -1;
-	if (len == -2)
-		return bad(r, "Line too long");
+	if (len == -2) {
+		r->tail_done = 1;
+		bad(r, "Line too long");
+		return fatal(r);
+	}
 	r->len = (size_t)len;
 	r->pos = 0;
-	r->cmd->bytes += r->len;
-	if (!big_ok && r->cmd->bytes > IMAP_CMD_MAX)
+	c->bytes += r->len;
+	if (c->bytes > (r->in->preauth ? IMAP_PREAUTH_CMD_MAX : IMAP_CMD_MAX))
 		return bad(r, "Command too long");
 	return 0;
 }
@@ -331,52 +415,77 @@ static size_t word(const char *l, size_t len, size_t pos, char *out, size_t cap,
 	return k;
 }
 
+static int read_cmd(struct rdr *r);
+
 int imap_cmd_read(struct imap_in *in, struct imap_cmd *cmd)
 {
 	struct rdr r = {.in = in, .cmd = cmd};
-	ssize_t len;
-	size_t k;
+	uint64_t n;
+	int nonsync;
 
 	memset(cmd, 0, sizeof *cmd);
 	str_copy(cmd->tag, "*", sizeof cmd->tag);
-	len = in->getline(in->arg, &r.line, IMAP_LINE_MAX);
+	int rc = read_cmd(&r);
+	/* Refused somewhere before the literal that ends this line: its bytes
+	 * are on their way all the same if it is non-synchronizing. */
+	if (rc == 1 && !r.tail_done && r.line &&
+	    tail_literal(r.line, r.len, &n, &nonsync) && nonsync && drain(&r, n) < 0)
+		return -1;
+	return rc;
+}
+
+/* Tag, name, arguments. */
+static int read_cmd(struct rdr *r)
+{
+	struct imap_in *in = r->in;
+	struct imap_cmd *cmd = r->cmd;
+	ssize_t len;
+	size_t k;
+
+	len = in->getline(in->arg, &r->line, IMAP_LINE_MAX);
 	if (len == -1)
 		return -1;
-	if (len == -2)
-		return bad(&r, "Line too long");
-	r.len = (size_t)len;
-	cmd->bytes = r.len;
-	if (r.len == 0)
-		return bad(&r, "Empty command line");
+	if (len == -2) {
+		/* Consumed to its end, which we never saw: it may announce a
+		 * literal whose bytes would then be read as commands. */
+		r->line = NULL;
+		bad(r, "Line too long");
+		return fatal(r);
+	}
+	r->len = (size_t)len;
+	cmd->bytes = r->len;
+	if (r->len == 0)
+		return bad(r, "Empty command line");
 	/* The tag as the client wrote it (case kept). */
-	for (k = 0; k < r.len && r.line[k] != ' '; k++)
-		if (!tag_char((unsigned char)r.line[k]) || k >= IMAP_TAG_MAX)
-			return bad(&r, "Invalid tag");
-	memcpy(cmd->tag, r.line, k);
+	for (k = 0; k < r->len && r->line[k] != ' '; k++)
+		if (!tag_char((unsigned char)r->line[k]) || k >= IMAP_TAG_MAX)
+			return bad(r, "Invalid tag");
+	memcpy(cmd->tag, r->line, k);
 	cmd->tag[k] = 0;
-	if (k == r.len || k + 1 == r.len)
-		return bad(&r, "Missing command");
-	r.pos = k + 1;
-	size_t n = word(r.line, r.len, r.pos, cmd->name, sizeof cmd->name, 0);
+	if (k == r->len || k + 1 == r->len)
+		return bad(r, "Missing command");
+	r->pos = k + 1;
+	size_t n = word(r->line, r->len, r->pos, cmd->name, sizeof cmd->name, 0);
 	if (!n)
-		return bad(&r, "Invalid command name");
-	r.pos += n;
-	if (strcmp(cmd->name, "UID") == 0 && r.pos < r.len) {
+		return bad(r, "Invalid command name");
+	r->pos += n;
+	if (strcmp(cmd->name, "UID") == 0 && r->pos < r->len) {
 		char sub[20];
-		size_t m = word(r.line, r.len, r.pos + 1, sub, sizeof sub, 0);
+		size_t m = word(r->line, r->len, r->pos + 1, sub, sizeof sub, 0);
 		if (!m)
-			return bad(&r, "Invalid UID command");
+			return bad(r, "Invalid UID command");
 		strcat(cmd->name, " ");
 		strcat(cmd->name, sub);
-		r.pos += 1 + m;
+		r->pos += 1 + m;
 	}
-	if (r.pos < r.len && r.line[r.pos] != ' ')
-		return bad(&r, "Invalid command name");
-	r.append = strcmp(cmd->name, "APPEND") == 0;
+	if (r->pos < r->len && r->line[r->pos] != ' ')
+		return bad(r, "Invalid command name");
+	r->append = strcmp(cmd->name, "APPEND") == 0;
+	r->preauth_lits = literal_cmd_ok(cmd->name);
 	cmd->args = xcalloc(1, sizeof *cmd->args);
 	cmd->args->type = IA_LIST;
-	r.stack[0] = cmd->args;
-	return args(&r);
+	r->stack[0] = cmd->args;
+	return args(r);
 }
 
 /* ---------------------------------------------------------- seqsets */
@@ -497,6 +606,61 @@ void seqset_free(struct seqset *s)
 	free(s->r);
 	s->r = NULL;
 	s->n = 0;
+}
+
+/* ------------------------------------------------------ LIST patterns */
+
+/* A pattern as a little automaton run over the name once: state i means
+ * "pattern[0..i) matched so far". A set of states is kept instead of
+ * backtracking, so no input takes more than len(name) * len(pattern)
+ * steps. Runs of wildcards are folded first ("%*" is "*", "%%" is "%"),
+ * so a wildcard state only ever reaches the next state by matching empty. */
+int imap_wild_match(const char *pattern, const char *name)
+{
+	char p[IMAP_PATTERN_MAX + 1];
+	unsigned char a[IMAP_PATTERN_MAX + 2], b[IMAP_PATTERN_MAX + 2];
+	unsigned char *cur = a, *nxt = b;
+	size_t m = 0;
+
+	for (const char *q = pattern; *q; q++) {
+		int wild = *q == '*' || *q == '%';
+		if (wild && m && (p[m - 1] == '*' || p[m - 1] == '%')) {
+			if (*q == '*')
+				p[m - 1] = '*';
+			continue;
+		}
+		if (m == IMAP_PATTERN_MAX)
+			return 0;
+		p[m++] = *q;
+	}
+	memset(cur, 0, m + 1);
+	cur[0] = 1;
+	if (m && (p[0] == '*' || p[0] == '%'))
+		cur[1] = 1;
+	for (const unsigned char *n = (const unsigned char *)name; *n; n++) {
+		int any = 0;
+		memset(nxt, 0, m + 1);
+		for (size_t i = 0; i < m; i++) {
+			if (!cur[i])
+				continue;
+			if (p[i] == '*' || (p[i] == '%' && *n != '/'))
+				nxt[i] = 1;
+			else if ((unsigned char)p[i] == *n)
+				nxt[i + 1] = 1;
+		}
+		/* Empty matches: a wildcard state also stands in the next one. */
+		for (size_t i = 0; i < m; i++) {
+			if (nxt[i] && (p[i] == '*' || p[i] == '%'))
+				nxt[i + 1] = 1;
+			any |= nxt[i];
+		}
+		if (!any && !nxt[m])
+			return 0;
+		unsigned char *t = cur;
+		cur = nxt;
+		nxt = t;
+	}
+	return cur[m];
 }
 
 /* ------------------------------------------------------ modified UTF-7 */

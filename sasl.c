@@ -23,6 +23,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <bearssl.h>
 #include <crypt.h>
 #include <errno.h>
@@ -986,28 +987,53 @@ out:
  * failing evicted first), so a flood of addresses costs bounded memory.
  * The delay doubles with each failure in a row from one address and is
  * forgotten after THROTTLE_FORGET_MS without failures or at a success.
+ *
+ * The delay is a rate, not a per-connection pause: each address has a
+ * "next allowed" time and every attempt takes the next turn (next =
+ * max(now, next) + delay) and sleeps until it comes, so 100 parallel
+ * connections from one address get one attempt per delay between them, not
+ * 100 (and the password hash runs one at a time per address). A queue
+ * longer than THROTTLE_QUEUE_MS is not joined: that attempt is refused after
+ * the longest single delay. IPv6 addresses count per /64, what one host
+ * usually has. Loopback is not exempt: a local proxy or a bouncer shares it
+ * with whoever else is local.
  */
 #define THROTTLE_SLOTS 256
 #define THROTTLE_FORGET_MS (10 * 60 * 1000)
+#define THROTTLE_QUEUE_MS (30 * 1000)
 
 struct throttle_slot {
 	char addr[64];
 	unsigned fails;
 	int64_t last_ms;
+	int64_t next_ms;   /* the next attempt may start then */
 };
 
 static pthread_mutex_t throttle_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct throttle_slot throttle[THROTTLE_SLOTS];
 static unsigned throttle_base_ms = 250, throttle_max_ms = 5000;
 
-/* The live slot for peer, or NULL. Caller holds the mutex. */
-static struct throttle_slot *throttle_find(const char *peer, int64_t now)
+/* The table key: the address, an IPv6 one cut to its /64. */
+static void throttle_key(const char *peer, char *key, size_t cap)
+{
+	unsigned char a[16];
+	str_copy(key, peer ? peer : "", cap);
+	if (strchr(key, ':') && inet_pton(AF_INET6, key, a) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+		memset(a + 8, 0, 8);
+		if (!inet_ntop(AF_INET6, a, key, (socklen_t)cap))
+			str_copy(key, peer, cap);
+	}
+}
+
+/* The live slot for key, or NULL. Caller holds the mutex. */
+static struct throttle_slot *throttle_find(const char *key, int64_t now)
 {
 	for (int i = 0; i < THROTTLE_SLOTS; i++) {
 		struct throttle_slot *t = &throttle[i];
-		if (!t->addr[0] || strcmp(t->addr, peer) != 0)
+		if (!t->addr[0] || strcmp(t->addr, key) != 0)
 			continue;
-		if (now - t->last_ms > THROTTLE_FORGET_MS) {
+		if (now - t->last_ms > THROTTLE_FORGET_MS && t->next_ms <= now) {
 			memset(t, 0, sizeof *t);
 			return NULL;
 		}
@@ -1024,24 +1050,51 @@ static long delay_for(unsigned fails)
 	return (long)(d > throttle_max_ms ? throttle_max_ms : d);
 }
 
+static void sleep_ms(int64_t d)
+{
+	struct timespec ts = {(time_t)(d / 1000), (long)(d % 1000) * 1000000L};
+	while (d > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 long auth_throttle_delay_ms(const char *peer)
 {
 	char key[64];
-	long d;
-	str_copy(key, peer ? peer : "", sizeof key);
+	int64_t now = now_ms();
+	long d = 0;
+	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
-	struct throttle_slot *t = throttle_find(key, now_ms());
-	d = t ? delay_for(t->fails) : 0;
+	struct throttle_slot *t = throttle_find(key, now);
+	if (t && t->fails) {
+		int64_t start = t->next_ms > now ? t->next_ms : now;
+		d = (long)(start - now) + delay_for(t->fails);
+	}
 	pthread_mutex_unlock(&throttle_mu);
 	return d;
 }
 
-void auth_throttle_wait(const char *peer)
+int auth_throttle_wait(const char *peer)
 {
-	long d = auth_throttle_delay_ms(peer);
-	struct timespec ts = {d / 1000, (d % 1000) * 1000000L};
-	while (d > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	char key[64];
+	int64_t now = now_ms(), at = now;
+	int rc = 0;
+	throttle_key(peer, key, sizeof key);
+	pthread_mutex_lock(&throttle_mu);
+	struct throttle_slot *t = throttle_find(key, now);
+	if (t && t->fails) {
+		int64_t start = t->next_ms > now ? t->next_ms : now;
+		long d = delay_for(t->fails);
+		if (start + d - now > THROTTLE_QUEUE_MS) {
+			at = now + throttle_max_ms; /* too many waiting: refuse, slowly */
+			rc = -1;
+		} else {
+			at = start + d;
+			t->next_ms = at;
+		}
+	}
+	pthread_mutex_unlock(&throttle_mu);
+	sleep_ms(at - now);
+	return rc;
 }
 
 void auth_throttle_fail(const char *peer)
@@ -1049,7 +1102,7 @@ void auth_throttle_fail(const char *peer)
 	char key[64];
 	int64_t now = now_ms();
 	unsigned fails;
-	str_copy(key, peer ? peer : "", sizeof key);
+	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
 	struct throttle_slot *t = throttle_find(key, now);
 	if (!t) {
@@ -1077,7 +1130,7 @@ void auth_throttle_fail(const char *peer)
 void auth_throttle_ok(const char *peer)
 {
 	char key[64];
-	str_copy(key, peer ? peer : "", sizeof key);
+	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
 	struct throttle_slot *t = throttle_find(key, now_ms());
 	if (t)

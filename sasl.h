@@ -66,9 +66,12 @@ int sasl_step(struct sasl_session *s, const char *in, char *out, size_t outcap);
 const char *sasl_user(const struct sasl_session *s);
 
 /* ---- slow-down of failed logins, per client address ---- */
-/* Sleep as long as this address has earned (0 at first, then growing to
- * a few seconds). Call before checking a password. */
-void auth_throttle_wait(const char *peer);
+/* Take this address's next turn and sleep until it comes: no wait at
+ * first, then one attempt per delay (growing to a few seconds) for all
+ * connections from the address together. Call before checking a password.
+ * 0: go on. -1: too many attempts from the address are queued; it slept
+ * the longest delay and the caller should refuse without checking. */
+int auth_throttle_wait(const char *peer);
 void auth_throttle_fail(const char *peer);
 void auth_throttle_ok(const char *peer);
 

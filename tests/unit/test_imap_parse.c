@@ -70,7 +70,7 @@ static int parse(const char *text, struct imap_cmd *cmd, struct fake *f)
 	memset(f, 0, sizeof *f);
 	f->p = text;
 	f->n = strlen(text);
-	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, f, 1 << 20};
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, f, 1 << 20, 0};
 	return imap_cmd_read(&in, cmd);
 }
 
@@ -120,7 +120,7 @@ TEST(literals)
 	mbuf_puts(&m, " pw\r\nb NOOP\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	imap_cmd_clear(&c);
-	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, &f, 1 << 20};
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, &f, 1 << 20, 0};
 	CHECK_EQ_INT(imap_cmd_read(&in, &c), 0);
 	CHECK_EQ_STR(c.name, "NOOP");
 	imap_cmd_clear(&c);
@@ -135,7 +135,8 @@ TEST(literals)
 		mbuf_add(&m, "y", 1);
 	mbuf_puts(&m, "\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 0);
-	CHECK(iarg_nth(c.args, 2)->sp && spool_size(iarg_nth(c.args, 2)->sp) == 100000);
+	CHECK(iarg_nth(c.args, 2)->spooled && iarg_nth(c.args, 2)->len == 100000);
+	CHECK(c.spool && spool_size(c.spool) == 100000);
 	imap_cmd_clear(&c);
 	mbuf_free(&m);
 }
