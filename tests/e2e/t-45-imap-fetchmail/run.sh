@@ -4,7 +4,8 @@
 # bytes fetchmail hands its MDA must be the stored message (CRLF -> LF).
 # Keep mode (messages stay, now \Seen; a second run finds nothing new: exit
 # 1), IDLE woken by an SMTP delivery, delete mode with LOGIN (only unseen),
-# then fetchall, empty mailbox (exit 1), wrong password (exit 3). fetchmail's
+# then fetchall, empty mailbox (exit 1), wrong password (exit 3), STARTTLS
+# with two folders and a size limit. fetchmail's
 # IMAP: CAPABILITY, AUTHENTICATE CRAM-MD5 or LOGIN, SELECT, SEARCH UNSEEN
 # UNDELETED, FETCH n:m RFC822.SIZE, FETCH n RFC822.HEADER / BODY.PEEK[TEXT],
 # STORE +FLAGS (\Seen) / (\Deleted), EXPUNGE, IDLE/DONE.
@@ -149,6 +150,29 @@ st=$(run_fetchmail "$RC")
 RC=$(fetchmail_rc bad "service $P_IMAPS protocol imap user \"alice@example.test\" password \"wrong\" ssl sslcertck sslcertfile \"$D/cert.pem\" mda \"$T/mda.sh $T/got\"")
 st=$(run_fetchmail "$RC")
 [ "$st" = 3 ] || { cat "$T/fm.out"; fail "fetchmail with a wrong password exited $st"; }
+
+# 8. STARTTLS on the plain port (sslproto without ssl: TLS required in-band),
+#    two folders, a size limit: the big message is skipped and stays unseen.
+python3 - <<'PY' || fail "delivery 3"
+from imapt import check, connect, deliver, messages, wait_count
+deliver(messages("tls"))
+wait_count(3)
+m = connect()
+check(m.append("Archive", None, None, b"Subject: tls archived\r\n\r\nx\r\n")[0] == "OK", "append")
+m.logout()
+PY
+RC=$(fetchmail_rc stls "service $P_IMAP protocol imap user \"alice@example.test\" password \"pw-alice\" sslproto 'TLS1.2+' sslcertck sslcertfile \"$D/cert.pem\" no rewrite mda \"$T/mda.sh $T/got\" folder INBOX,Archive limit 5000 keep")
+st=$(run_fetchmail "$RC")
+[ "$st" = 0 ] || { cat "$T/fm.out"; fail "fetchmail STARTTLS exited $st"; }
+grep -q 'IMAP> A0001 STARTTLS' "$T/fm.out" || { cat "$T/fm.out"; fail "fetchmail did not use STARTTLS"; }
+[ "$(got)" = 12 ] || { cat "$T/fm.out"; fail "STARTTLS run: the MDA has $(got) messages (want 12)"; }
+grep -q '^Subject: tls archived' "$T/got/012" || fail "the Archive message was not fetched last"
+grep -q 'oversized' "$T/fm.out" || { cat "$T/fm.out"; fail "no oversized message skipped"; }
+python3 - <<'PY' || fail "server state after the STARTTLS run"
+from imapt import check, stored
+flags = {raw.split(b"Subject: ")[1].split(b"\r\n")[0]: f for _, f, raw in stored()}
+check(flags == {b"tls 1": ["\\Seen"], b"tls 2": ["\\Seen"], b"tls 3": []}, "flags %r" % flags)
+PY
 
 brev_stop
 ! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
