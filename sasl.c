@@ -1012,6 +1012,7 @@ struct throttle_slot {
 static pthread_mutex_t throttle_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct throttle_slot throttle[THROTTLE_SLOTS];
 static unsigned throttle_base_ms = 250, throttle_max_ms = 5000;
+static unsigned throttle_queue_ms = THROTTLE_QUEUE_MS;
 
 /* The table key: the address, an IPv6 one cut to its /64. */
 static void throttle_key(const char *peer, char *key, size_t cap)
@@ -1084,7 +1085,7 @@ int auth_throttle_wait(const char *peer)
 	if (t && t->fails) {
 		int64_t start = t->next_ms > now ? t->next_ms : now;
 		long d = delay_for(t->fails);
-		if (start + d - now > THROTTLE_QUEUE_MS) {
+		if (start + d - now > (int64_t)throttle_queue_ms) {
 			at = now + throttle_max_ms; /* too many waiting: refuse, slowly */
 			rc = -1;
 		} else {
@@ -1135,6 +1136,13 @@ void auth_throttle_ok(const char *peer)
 	struct throttle_slot *t = throttle_find(key, now_ms());
 	if (t)
 		memset(t, 0, sizeof *t);
+	pthread_mutex_unlock(&throttle_mu);
+}
+
+void auth_throttle_test_queue(unsigned ms)
+{
+	pthread_mutex_lock(&throttle_mu);
+	throttle_queue_ms = ms ? ms : THROTTLE_QUEUE_MS;
 	pthread_mutex_unlock(&throttle_mu);
 }
 

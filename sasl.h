@@ -88,6 +88,8 @@ int sasl_test_cred_scram(struct cred *c, const char *password, const uint8_t sal
 /* Scale the slow-down: base_ms after the first failure, doubling, capped at
  * max_ms. The defaults are 250 and 5000. */
 void auth_throttle_test_config(unsigned base_ms, unsigned max_ms);
+/* The longest queue of turns an address may have (0: the default, 30 s). */
+void auth_throttle_test_queue(unsigned ms);
 /* What auth_throttle_wait(peer) would sleep now, in milliseconds. */
 long auth_throttle_delay_ms(const char *peer);
 

@@ -11,6 +11,8 @@
 #include "util.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 /* A fake connection: lines and literal bytes come out of one buffer. */
 struct fake {
@@ -65,12 +67,25 @@ static void f_cont(void *arg)
 	((struct fake *)arg)->conts++;
 }
 
-static int parse(const char *text, struct imap_cmd *cmd, struct fake *f)
+static int parse_len(const char *text, size_t len, struct imap_cmd *cmd, struct fake *f,
+		     int preauth)
 {
 	memset(f, 0, sizeof *f);
 	f->p = text;
-	f->n = strlen(text);
-	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, f, 1 << 20, 0};
+	f->n = len;
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, f, 1 << 20, preauth};
+	return imap_cmd_read(&in, cmd);
+}
+
+static int parse(const char *text, struct imap_cmd *cmd, struct fake *f)
+{
+	return parse_len(text, strlen(text), cmd, f, 0);
+}
+
+/* The next command from the same fake connection. */
+static int parse_next(struct imap_cmd *cmd, struct fake *f, int preauth)
+{
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, f, 1 << 20, preauth};
 	return imap_cmd_read(&in, cmd);
 }
 
@@ -180,6 +195,213 @@ TEST(random_bytes)
 		parse(buf, &c, &f);
 		imap_cmd_clear(&c);
 	}
+}
+
+/* Security review finding 1: before login a literal is judged from the
+ * command name before any "+" or byte: only small ones for LOGIN,
+ * AUTHENTICATE and ID; a refused LITERAL+ ends the connection. */
+TEST(preauth_literals)
+{
+	struct imap_cmd c;
+	struct fake f;
+	const char *t = "a APPEND INBOX {65536+}\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1);
+	CHECK(c.fatal && f.pos == strlen(t)); /* not one byte of the literal read */
+	CHECK(strstr(c.err, "before login") != NULL);
+	imap_cmd_clear(&c);
+	t = "a APPEND INBOX {10}\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1);
+	CHECK(!c.fatal && f.conts == 0); /* synchronizing: no "+", go on */
+	imap_cmd_clear(&c);
+	t = "a LOGIN {5}\r\nalice {3+}\r\npwd\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 0);
+	CHECK_EQ_INT(f.conts, 1);
+	CHECK_EQ_STR(iarg_str(iarg_nth(c.args, 1)), "pwd");
+	imap_cmd_clear(&c);
+	t = "a LOGIN {9000}\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1);
+	CHECK(f.conts == 0 && !c.fatal);
+	imap_cmd_clear(&c);
+	t = "a LOGIN {9000+}\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1);
+	CHECK(c.fatal);
+	imap_cmd_clear(&c);
+	t = "a ID ({1+}\r\na {1+}\r\nb {1+}\r\nc {1+}\r\nd {1+}\r\ne)\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1); /* the 5th literal */
+	CHECK(c.fatal);
+	imap_cmd_clear(&c);
+	t = "a NOOP {1+}\r\nx\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1);
+	CHECK(c.fatal);
+	imap_cmd_clear(&c);
+	/* Finding 7 before login: an error earlier in the line, LITERAL+ at
+	 * its end: close, never read the literal as a command. */
+	t = "a LOGIN \"x {5+}\r\nb NOOP\r\n";
+	CHECK_EQ_INT(parse_len(t, strlen(t), &c, &f, 1), 1);
+	CHECK(c.fatal);
+	imap_cmd_clear(&c);
+}
+
+/* Finding 7: a LITERAL+ after an error earlier in its line is swallowed
+ * after login, so its bytes are not taken for a command. */
+TEST(refused_nonsync_literal_drained)
+{
+	struct imap_cmd c;
+	struct fake f;
+	const char *t = "a LOGIN \"unterminated {12+}\r\nb DELETE Foo\r\nc NOOP\r\n";
+	CHECK_EQ_INT(parse(t, &c, &f), 1);
+	CHECK(!c.fatal);
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse_next(&c, &f, 0), 0);
+	CHECK_EQ_STR(c.tag, "c");
+	CHECK_EQ_STR(c.name, "NOOP");
+	imap_cmd_clear(&c);
+	/* "Too many arguments" with LITERAL+ ending the line. */
+	struct mbuf m = {0};
+	mbuf_puts(&m, "a NOOP");
+	for (int i = 0; i < IMAP_ARGS_MAX; i++)
+		mbuf_puts(&m, " x");
+	mbuf_puts(&m, " {12+}\r\nb DELETE Foo\r\nc NOOP\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
+	CHECK(strstr(c.err, "Too many") != NULL);
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse_next(&c, &f, 0), 0);
+	CHECK_EQ_STR(c.tag, "c");
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+	/* Bad tag, same thing. */
+	t = "a( LOGIN x {12+}\r\nb DELETE Foo\r\nc NOOP\r\n";
+	CHECK_EQ_INT(parse(t, &c, &f), 1);
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse_next(&c, &f, 0), 0);
+	CHECK_EQ_STR(c.tag, "c");
+	imap_cmd_clear(&c);
+	/* A drained literal whose next line announces another: that too. */
+	t = "a LOGIN \"x {3+}\r\nabc {12+}\r\nb DELETE Foo\r\nc NOOP\r\n";
+	CHECK_EQ_INT(parse(t, &c, &f), 1);
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse_next(&c, &f, 0), 0);
+	CHECK_EQ_STR(c.tag, "c");
+	imap_cmd_clear(&c);
+	/* Beyond every bound: close instead. */
+	t = "a LOGIN \"x {99999999999+}\r\n";
+	CHECK_EQ_INT(parse(t, &c, &f), 1);
+	CHECK(c.fatal);
+	imap_cmd_clear(&c);
+}
+
+/* Finding 1 after login: literal counts and APPEND's totals are bounded,
+ * and all APPEND messages share one spool. */
+TEST(literal_bounds)
+{
+	struct imap_cmd c;
+	struct fake f;
+	struct mbuf m = {0};
+	mbuf_puts(&m, "a SEARCH");
+	for (int i = 0; i <= IMAP_LITERALS_MAX; i++)
+		mbuf_puts(&m, " {1+}\r\nx");
+	mbuf_puts(&m, "\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
+	CHECK(strstr(c.err, "Too many literals") != NULL);
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+	/* MULTIAPPEND: three messages, one spool, slices in order. */
+	const char *t = "a APPEND INBOX {3+}\r\nabc (\\Seen) {2+}\r\nde {4+}\r\nfghi\r\n";
+	CHECK_EQ_INT(parse(t, &c, &f), 0);
+	CHECK(c.spool && spool_size(c.spool) == 9 && c.nspooled == 3);
+	struct iarg *a3 = iarg_nth(c.args, 4);
+	CHECK(a3 && a3->spooled && a3->off == 5 && a3->len == 4);
+	imap_cmd_clear(&c);
+	/* The total: 1 MiB (big_max here) plus a little per message. */
+	m = (struct mbuf){0};
+	mbuf_puts(&m, "a APPEND INBOX {600000+}\r\n");
+	for (int i = 0; i < 600000; i++)
+		mbuf_add(&m, "y", 1);
+	mbuf_puts(&m, " {600000}\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
+	CHECK(c.no && strstr(c.err, "TOOBIG") && f.conts == 0);
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+	/* More than IMAP_APPEND_MSGS_MAX messages. */
+	m = (struct mbuf){0};
+	mbuf_puts(&m, "a APPEND INBOX");
+	for (int i = 0; i <= IMAP_APPEND_MSGS_MAX; i++)
+		mbuf_puts(&m, " {1+}\r\nz");
+	mbuf_puts(&m, "\r\nb NOOP\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
+	CHECK(strstr(c.err, "Too many messages") != NULL);
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse_next(&c, &f, 0), 0); /* the rest was drained */
+	CHECK_EQ_STR(c.name, "NOOP");
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+	/* An over-long line closes: its end was never seen. */
+	m = (struct mbuf){0};
+	mbuf_puts(&m, "a NOOP ");
+	for (int i = 0; i < IMAP_LINE_MAX; i++)
+		mbuf_add(&m, "w", 1);
+	mbuf_puts(&m, " {5+}\r\n");
+	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
+	CHECK(c.fatal);
+	imap_cmd_clear(&c);
+	mbuf_free(&m);
+}
+
+/* The old matcher, exponential but simple: the reference. */
+static int ref_match(const char *p, const char *n)
+{
+	if (!*p)
+		return !*n;
+	if (*p == '*')
+		return ref_match(p + 1, n) || (*n && ref_match(p, n + 1));
+	if (*p == '%')
+		return ref_match(p + 1, n) || (*n && *n != '/' && ref_match(p, n + 1));
+	return *p == *n && ref_match(p + 1, n + 1);
+}
+
+/* Finding 4: LIST patterns. Same answers as the reference on random
+ * inputs, and a pathological pattern takes no time. */
+TEST(wild_match)
+{
+	CHECK(imap_wild_match("*", "a/b/c"));
+	CHECK(imap_wild_match("%", "abc") && !imap_wild_match("%", "a/b"));
+	CHECK(imap_wild_match("INBOX/%", "INBOX/x") && !imap_wild_match("INBOX/%", "INBOX/x/y"));
+	CHECK(imap_wild_match("a%c", "abc") && !imap_wild_match("a%c", "ab/c"));
+	CHECK(imap_wild_match("", "") && !imap_wild_match("", "a"));
+	CHECK(imap_wild_match("%*%", "a/b"));
+	unsigned seed = 777;
+	for (int round = 0; round < 200000; round++) {
+		char p[10], n[10];
+		size_t lp = 0, ln = 0;
+		seed = seed * 1103515245 + 12345;
+		size_t np = (seed >> 16) % 8, nn = (seed >> 8) % 9;
+		for (size_t i = 0; i < np; i++) {
+			seed = seed * 1103515245 + 12345;
+			p[lp++] = "ab/*%"[(seed >> 16) % 5];
+		}
+		for (size_t i = 0; i < nn; i++) {
+			seed = seed * 1103515245 + 12345;
+			n[ln++] = "ab/"[(seed >> 16) % 3];
+		}
+		p[lp] = n[ln] = 0;
+		if (imap_wild_match(p, n) != ref_match(p, n)) {
+			printf("pattern \"%s\" name \"%s\"\n", p, n);
+			CHECK(0);
+			break;
+		}
+	}
+	char name[STORE_MBOX_MAX + 1];
+	memset(name, 'a', 200);
+	name[200] = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 100; i++) {
+		CHECK(!imap_wild_match("*a*a*a*a*a*a*a*a*a*ab", name));
+		CHECK(!imap_wild_match("%a%a%a%a%a%a%a%a%a%ab", name));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	CHECK(ms < 2000); /* 200 runs; the old matcher needed minutes for one */
 }
 
 TEST(seqsets)

@@ -16,6 +16,7 @@
 #include "../../sasl.h"
 
 #include <bearssl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -903,6 +904,89 @@ TEST(throttle_wait_sleeps_and_table_is_bounded)
 	}
 	CHECK_EQ_INT(auth_throttle_delay_ms(a), 0);
 	CHECK_EQ_INT(auth_throttle_delay_ms(addr), 2);
+	auth_throttle_test_config(250, 5000);
+	log_set_level(L_INFO);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+struct waiter {
+	const char *peer;
+	struct timespec t0;
+	double done_ms;
+	int rc;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+	w->rc = auth_throttle_wait(w->peer);
+	w->done_ms = ms_since(&w->t0);
+	return NULL;
+}
+
+/* Security review finding 2: parallel connections from one address share
+ * one "next allowed" time, so their attempts are serialised, not all let
+ * through after the same pause. */
+TEST(throttle_serialises_parallel_attempts)
+{
+	auth_throttle_test_config(40, 1000);
+	log_set_level(L_ERROR);
+	const char *a = "203.0.113.9";
+	auth_throttle_fail(a); /* delay 40 ms from now on */
+	struct waiter w[6];
+	pthread_t th[6];
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 6; i++) {
+		w[i] = (struct waiter){.peer = a, .t0 = t0};
+		CHECK(pthread_create(&th[i], NULL, wait_thread, &w[i]) == 0);
+	}
+	double last = 0;
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(w[i].rc, 0);
+		if (w[i].done_ms > last)
+			last = w[i].done_ms;
+	}
+	CHECK(last >= 6 * 40 - 5); /* one turn each: 40, 80, ... 240 ms, not all at 40 */
+	auth_throttle_ok(a);
+	/* Another /64 is another key; the same /64 shares one. */
+	auth_throttle_fail("2001:db8:1:2::1");
+	CHECK(auth_throttle_delay_ms("2001:db8:1:2:ffff::7") > 0);
+	CHECK_EQ_INT(auth_throttle_delay_ms("2001:db8:1:3::1"), 0);
+	auth_throttle_ok("2001:db8:1:2::99");
+	CHECK_EQ_INT(auth_throttle_delay_ms("2001:db8:1:2::1"), 0);
+	auth_throttle_test_config(250, 5000);
+	log_set_level(L_INFO);
+}
+
+/* A queue longer than the bound is not joined: refused after a pause. */
+TEST(throttle_queue_is_bounded)
+{
+	auth_throttle_test_config(60, 60);
+	auth_throttle_test_queue(100);
+	log_set_level(L_ERROR);
+	const char *a = "203.0.113.10";
+	auth_throttle_fail(a);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct waiter w[2] = {{.peer = a, .t0 = t0}, {.peer = a, .t0 = t0}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&th[i], NULL, wait_thread, &w[i]) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	/* One took the turn at 60 ms; the other would be at 120 ms > 100. */
+	CHECK_EQ_INT(w[0].rc + w[1].rc, -1);
+	CHECK(w[0].done_ms >= 55 && w[1].done_ms >= 55); /* both slept */
+	auth_throttle_ok(a);
+	auth_throttle_test_queue(0);
 	auth_throttle_test_config(250, 5000);
 	log_set_level(L_INFO);
 }
