@@ -8,9 +8,10 @@ BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev li
 TEST="openssl curl swaks nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix"
 # brev-tray (make tray) links dynamically against these; its headless tests
 # need an X server, a session bus, a notification daemon, python3-gi for the
-# StatusNotifierWatcher stand-in, gdbus, xdotool and imagemagick.
+# StatusNotifierWatcher stand-in, gdbus, xdotool, trayer (an XEmbed tray) and
+# imagemagick.
 TRAY="pkg-config libgtk-3-dev libnotify-dev libayatana-appindicator3-dev libsecret-1-dev"
-TRAY_TEST="xvfb dbus dbus-x11 dunst python3-gi gir1.2-glib-2.0 libglib2.0-bin xdotool x11-utils imagemagick"
+TRAY_TEST="xvfb dbus dbus-x11 dunst python3-gi gir1.2-glib-2.0 libglib2.0-bin xdotool x11-utils trayer imagemagick"
 case "$1" in
 install) want="$BUILD" ;;
 tray) want="$BUILD $TRAY" ;;

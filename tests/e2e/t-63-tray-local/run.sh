@@ -4,7 +4,7 @@
 # SHA-256), logs in as $USER@<first domain>, asks for the password once in a
 # GTK dialog (typed here with xdotool), keeps it in a 0600 file when no
 # Secret Service runs, and uses the saved password on the next start without
-# asking. Also: a wrong password stops that account without a retry storm, a
+# asking; its icon sits in an XEmbed tray (trayer). Also: a wrong password stops that account without a retry storm, a
 # wrong pin is refused, brev's own fingerprint format (AA:BB:...) is accepted.
 . ../lib.sh
 . ../t-60-tray-notify/tray-lib.sh
@@ -21,6 +21,11 @@ tray_x
 tray_bus
 tray_dunst
 tray_monitor
+# an XEmbed tray (no StatusNotifierWatcher on this bus): the icon falls back
+# to it and must sit inside trayer's panel with the count in its title
+command -v trayer >/dev/null || { echo "SKIP: trayer missing (tools/deps.sh test installs it)"; exit 0; }
+trayer --edge bottom --align right --widthtype request --height 24 >"$T/trayer.log" 2>&1 &
+embedded() { xwininfo -root -tree | grep -qE "^ {8,}0x[0-9a-f]+ \"$1\""; }
 
 # --- zero configuration: the dialog, then the saved password ----------------
 export HOME=$T/home BREV_HOME=$D
@@ -43,6 +48,7 @@ wait_until 5 "the password saved" test -f "$saved"
 smtp_send "$ME@example.test" "Zero config works"
 wait_until 10 "notification for the local account" bash -c '[ "$(grep -c member=Notify "$T/notify.log")" -ge 1 ]'
 notify_last | grep -q 'Zero config works' || fail "local notification: $(notify_last)"
+wait_until 10 "the XEmbed icon 'brev: 1 unread' inside trayer" embedded "brev: 1 unread"
 kill -TERM "$TRAY_PID"; wait "$TRAY_PID" || fail "brev-tray exit status"
 
 # second start: no dialog, the saved password is used
