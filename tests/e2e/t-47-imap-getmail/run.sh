@@ -1,14 +1,15 @@
 #!/bin/bash
 # getmail6 (SimpleIMAPSSLRetriever: implicit TLS, certificate checked
 # against the test certificate) against brev, delivering into a Maildir.
-# Mail arrives over SMTP; what getmail writes must be the stored bytes
-# (modulo CRLF and header folding). Keep mode (nothing removed, nothing marked \Seen: getmail
-# reads with BODY.PEEK), a second keep run fetches nothing (it remembers
-# UIDVALIDITY/UID), delete mode (retrieves the new message, deletes all),
-# read_all with delete (retrieves again what it has seen). Two mailboxes:
-# INBOX and Archive. A wrong password fails.
-# getmail's IMAP: LOGIN, SELECT/EXAMINE, FETCH 1:n (UID RFC822.SIZE FLAGS),
-# UID FETCH n (BODY.PEEK[]), UID STORE n +FLAGS (\Deleted), EXPUNGE/CLOSE.
+# Mail arrives over SMTP; what getmail writes must be the stored bytes (modulo
+# CRLF and header folding). Keep mode (nothing removed, nothing marked \Seen:
+# getmail reads with BODY.PEEK); a second keep run fetches nothing (it
+# remembers UIDVALIDITY/UID); delete mode (retrieves the new message, deletes
+# all); read_all with delete (retrieves again what it has seen); two
+# mailboxes, INBOX and Archive; getmail --idle woken by a delivery; a wrong
+# password fails. getmail's IMAP: LOGIN, SELECT/EXAMINE, FETCH 1:n (UID
+# RFC822.SIZE FLAGS), UID FETCH n (BODY.PEEK[]), UID STORE n +FLAGS
+# (\Deleted), EXPUNGE, CLOSE, IDLE/DONE.
 . ../lib.sh
 command -v getmail >/dev/null || fail "getmail6 is not installed"
 brev_init imapgm
@@ -122,7 +123,27 @@ run_getmail delete-all
 [ "$(got)" = 9 ] || { cat "$T/gm.delete-all.out"; fail "read_all: $(got) messages in the Maildir"; }
 [ "$(server INBOX)" = 0 ] || fail "read_all delete left $(server INBOX) in INBOX"
 
-# 5. a wrong password is an error, not a silent success.
+# 5. getmail --idle: it stays connected in IDLE; a delivery over SMTP wakes
+#    it, and the message is retrieved and deleted within seconds.
+getmail_rc true false
+idles=$(grep -c ' cmd IDLE' "$D/serve.log" || true)
+getmail --getmaildir="$GM" --rcfile="$GM/getmailrc" --idle=INBOX >"$T/gm.idle.out" 2>&1 &
+GM_PID=$!
+for i in $(seq 100); do [ "$(grep -c ' cmd IDLE' "$D/serve.log")" -gt "$idles" ] && break; sleep 0.1; done
+[ "$(grep -c ' cmd IDLE' "$D/serve.log")" -gt "$idles" ] || { cat "$T/gm.idle.out"; fail "getmail --idle never sent IDLE"; }
+python3 - <<'PY' || fail "delivery during IDLE"
+from imapt import deliver, messages
+deliver(messages("idle")[:1])
+PY
+for i in $(seq 100); do [ "$(got)" = 10 ] && break; sleep 0.1; done
+[ "$(got)" = 10 ] || { cat "$T/gm.idle.out"; fail "IDLE: $(got) messages in the Maildir (want 10)"; }
+grep -q '^Subject: idle 1' $(find "$MD/new" "$MD/cur" -type f) || fail "IDLE retrieved the wrong message"
+for i in $(seq 50); do [ "$(server INBOX)" = 0 ] && break; sleep 0.1; done
+[ "$(server INBOX)" = 0 ] || fail "IDLE run did not delete"
+kill -TERM $GM_PID 2>/dev/null || true
+wait $GM_PID 2>/dev/null || true
+
+# 6. a wrong password is an error, not a silent success.
 sed -i 's/^password = .*/password = wrong/' "$GM/getmailrc"
 rc=0
 timeout 20 getmail --getmaildir="$GM" --rcfile="$GM/getmailrc" >"$T/gm.bad.out" 2>&1 || rc=$?
