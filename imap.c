@@ -37,6 +37,13 @@
 #define IMAP_PREAUTH_WAIT_MS (60 * 1000)
 #define IMAP_PREAUTH_TOTAL_MS (2 * 60 * 1000)
 #define IMAP_AUTH_FAILS_MAX 3                /* failed logins per connection */
+static int preauth_wait_ms = IMAP_PREAUTH_WAIT_MS, preauth_total_ms = IMAP_PREAUTH_TOTAL_MS;
+
+void imap_test_preauth_timeouts(int wait_ms, int total_ms)
+{
+	preauth_wait_ms = wait_ms > 0 ? wait_ms : IMAP_PREAUTH_WAIT_MS;
+	preauth_total_ms = total_ms > 0 ? total_ms : IMAP_PREAUTH_TOTAL_MS;
+}
 #define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
 #define IMAP_MBOX_MAX 1000            /* mailboxes per account, via CREATE */
 
@@ -589,8 +596,8 @@ static void preauth_timeout(struct imap_session *s, int div)
 	if (s->state != IS_NOTAUTH)
 		return;
 	int64_t left = s->login_by - now_ms();
-	if (left > IMAP_PREAUTH_WAIT_MS)
-		left = IMAP_PREAUTH_WAIT_MS;
+	if (left > preauth_wait_ms)
+		left = preauth_wait_ms;
 	left /= div;
 	conn_set_timeout(s->c, left > 0 ? (int)left : 1);
 }
@@ -1678,7 +1685,7 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 	s->reason = "eof";
 	s->in = (struct imap_in){in_getline, in_read_n, in_read_spool, in_cont, s,
 				 srv->cfg ? srv->cfg->message_size : 50u << 20, 1};
-	s->login_by = now_ms() + IMAP_PREAUTH_TOTAL_MS;
+	s->login_by = now_ms() + preauth_total_ms;
 	preauth_timeout(s, 1);
 	{
 		struct mbuf b = {0};

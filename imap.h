@@ -171,6 +171,9 @@ const struct mime_part *imap_tree(struct imap_session *s, const struct msg_info 
 /* Reload keyword names; announce FLAGS when they changed. */
 void imap_kw_refresh(struct imap_session *s);
 
+/* Tests only: the pre-login wait and deadline in ms (0: the default). */
+void imap_test_preauth_timeouts(int wait_ms, int total_ms);
+
 /* imap_fetch.c */
 void imap_cmd_fetch(struct imap_session *s, int uid);
 void imap_cmd_store(struct imap_session *s, int uid);

@@ -1,0 +1,207 @@
+/* test_imap_session.c — whole IMAP sessions in-process: imap_serve() runs in
+ * a thread on one end of a socketpair, the test speaks raw IMAP on the
+ * other, against a real store in a temporary DATADIR. Here the time limits
+ * before login (security review finding 3) are shrunk so they can be seen:
+ * a silent client, a client dripping commands, and the long autologout
+ * that takes over after login. */
+/* deps: imap imap_parse imap_fetch imap_search message conn tls mailbox sasl spool util log */
+#include "../../conn.h"
+#include "../../imap.h"
+#include "../../mailbox.h"
+#include "../../sasl.h"
+#include "../../server.h"
+#include "../../util.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct store *st;
+static struct server srv;
+static char datadir[] = "/tmp/brev-test-imap.XXXXXX";
+
+static void setup(void)
+{
+	char err[256];
+	struct cred cr;
+
+	if (st)
+		return;
+	CHECK(mkdtemp(datadir) != NULL);
+	CHECK(store_open(&st, datadir, 64 << 20, err, sizeof err) == 0);
+	CHECK(cred_make(&cr, "alice-pw") == 0);
+	CHECK(store_user_add(st, "alice@example.test", &cr) == ST_OK);
+	srv.store = st;
+	signal(SIGPIPE, SIG_IGN); /* writes to a session that hung up */
+	srv.hostname = "imap.example.test";
+	auth_throttle_test_config(1, 5);
+}
+
+struct sess {
+	pthread_t th;
+	struct conn *c;
+	int fd;
+	char buf[65536];
+	size_t n;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct sess *s = arg;
+	imap_serve(&srv, s->c, LK_IMAP);
+	conn_free(&s->c);
+	return NULL;
+}
+
+static struct sess *sess_open(void)
+{
+	struct sess *s = xcalloc(1, sizeof *s);
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	s->fd = sv[0];
+	s->c = conn_new(sv[1], "127.0.0.1", 40000, "127.0.0.1");
+	CHECK(pthread_create(&s->th, NULL, serve_thread, s) == 0);
+	return s;
+}
+
+static void sess_close(struct sess **sp)
+{
+	close((*sp)->fd);
+	pthread_join((*sp)->th, NULL);
+	free(*sp);
+	*sp = NULL;
+}
+
+static void sendf(struct sess *s, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	CHECK(write(s->fd, line, (size_t)n) == n);
+}
+
+/* One line, or "(closed)". */
+static const char *line(struct sess *s)
+{
+	static char out[65536];
+	for (;;) {
+		s->buf[s->n] = '\0';
+		char *e = strstr(s->buf, "\r\n");
+		if (e) {
+			size_t len = (size_t)(e - s->buf) + 2;
+			memcpy(out, s->buf, len);
+			out[len] = '\0';
+			memmove(s->buf, s->buf + len, s->n - len);
+			s->n -= len;
+			return out;
+		}
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		CHECK(poll(&p, 1, 10000) == 1);
+		ssize_t r = read(s->fd, s->buf + s->n, sizeof s->buf - 1 - s->n);
+		if (r <= 0)
+			return "(closed)";
+		s->n += (size_t)r;
+	}
+}
+
+/* Lines until EOF; the time it took in ms. */
+static double until_closed(struct sess *s, int *saw_bye)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*saw_bye = 0;
+	for (int i = 0; i < 1000; i++) {
+		const char *l = line(s);
+		if (strcmp(l, "(closed)") == 0)
+			break;
+		if (strncmp(l, "* BYE", 5) == 0)
+			*saw_bye = 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+TEST(silent_client_before_login)
+{
+	setup();
+	imap_test_preauth_timeouts(300, 2000);
+	struct sess *s = sess_open();
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	int bye;
+	double ms = until_closed(s, &bye);
+	CHECK(ms >= 250 && ms < 1500); /* one wait, not the 30-minute autologout */
+	sess_close(&s);
+	imap_test_preauth_timeouts(0, 0);
+}
+
+TEST(dripping_client_before_login)
+{
+	setup();
+	imap_test_preauth_timeouts(300, 1000);
+	struct sess *s = sess_open();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	int closed = 0;
+	for (int i = 0; i < 40 && !closed; i++) { /* a NOOP every 100 ms: no wait runs out */
+		usleep(100000);
+		if (write(s->fd, "n NOOP\r\n", 8) != 8)
+			closed = 1;
+		const char *l = line(s);
+		if (strcmp(l, "(closed)") == 0 || strncmp(l, "* BYE", 5) == 0)
+			closed = 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	CHECK(closed);
+	CHECK(ms >= 900 && ms < 2500); /* the overall deadline from connect */
+	sess_close(&s);
+	imap_test_preauth_timeouts(0, 0);
+}
+
+TEST(after_login_the_long_autologout)
+{
+	setup();
+	imap_test_preauth_timeouts(300, 600);
+	struct sess *s = sess_open();
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	sendf(s, "a LOGIN alice@example.test alice-pw\r\n");
+	CHECK(strncmp(line(s), "a OK", 4) == 0);
+	usleep(900000); /* past both pre-login limits */
+	sendf(s, "b NOOP\r\n");
+	CHECK(strncmp(line(s), "b OK", 4) == 0);
+	sendf(s, "c LOGOUT\r\n");
+	int bye;
+	until_closed(s, &bye);
+	CHECK(bye);
+	sess_close(&s);
+	imap_test_preauth_timeouts(0, 0);
+}
+
+TEST(three_failed_logins_end_the_session)
+{
+	setup();
+	struct sess *s = sess_open();
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	for (int i = 0; i < 3; i++) {
+		sendf(s, "f%d LOGIN alice@example.test wrong\r\n", i);
+		const char *l = line(s);
+		CHECK(strstr(l, "NO [AUTHENTICATIONFAILED]") != NULL);
+	}
+	int bye;
+	until_closed(s, &bye);
+	CHECK(bye);
+	sess_close(&s);
+	auth_throttle_ok("127.0.0.1");
+}
+
+TEST_MAIN()
