@@ -5,7 +5,8 @@
 # mirrored; a local flag change, a new local message (APPEND with APPENDUID),
 # a new local folder (CREATE) and a local deletion go up; a server-side flag
 # change, a server-side expunge and a new delivery come down; a further sync
-# changes nothing. offlineimap's IMAP: LIST "" "*", SELECT/EXAMINE of every
+# changes nothing; as a daemon with idlefolders, a delivery wakes its IDLE.
+# offlineimap's IMAP: LIST "" "*", SELECT/EXAMINE of every
 # folder, FETCH 1:* (FLAGS UID INTERNALDATE), UID FETCH n (BODY.PEEK[]),
 # synchronizing-literal APPEND, UID STORE +/-FLAGS, EXPUNGE.
 . ../lib.sh
@@ -158,6 +159,26 @@ sync fourth
 after=$(python3 -c 'from imapt import stored; print(sorted((u, tuple(f)) for u, f, _ in stored()))')
 [ "$before" = "$after" ] || fail "idle sync changed the server: $before -> $after"
 [ "$(local_count INBOX)" = 3 ] || fail "idle sync changed the Maildir"
+
+# 5. offlineimap as a daemon with idlefolders: it waits in IDLE on INBOX
+#    (connection held open); a delivery over SMTP reaches the Maildir within
+#    seconds, long before the next autorefresh.
+sed -i 's/^maxconnections = 1$/maxconnections = 1\nidlefolders = ['"'INBOX'"']\nholdconnectionopen = yes\nkeepalive = 60/; s/^remoterepository = remote$/remoterepository = remote\nautorefresh = 5/' "$T/oirc"
+idles=$(grep -c ' cmd IDLE' "$D/serve.log" || true)
+offlineimap -c "$T/oirc" -u basic >"$T/oi.idle.log" 2>&1 &
+OI_PID=$!
+for i in $(seq 150); do [ "$(grep -c ' cmd IDLE' "$D/serve.log")" -gt "$idles" ] && break; sleep 0.1; done
+[ "$(grep -c ' cmd IDLE' "$D/serve.log")" -gt "$idles" ] || { cat "$T/oi.idle.log"; fail "offlineimap never sent IDLE"; }
+python3 - <<'PY' || fail "delivery during IDLE"
+from imapt import deliver, messages
+deliver(messages("idle")[:1])
+PY
+for i in $(seq 100); do [ -n "$(local_file INBOX "idle 1")" ] && break; sleep 0.1; done
+[ -n "$(local_file INBOX "idle 1")" ] || { cat "$T/oi.idle.log"; fail "IDLE: the delivery did not reach the Maildir"; }
+# offlineimap takes ~10 s to honour SIGTERM; a killed client is also a
+# case brev must tidy up after (brev_stop below must still be clean).
+kill -KILL $OI_PID 2>/dev/null || true
+wait $OI_PID 2>/dev/null || true
 
 brev_stop
 ! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
