@@ -3,7 +3,8 @@
 # Mail delivered over SMTP comes down byte for byte (modulo CRLF); brev's
 # default folders (Drafts Sent Junk Trash Archive) are listed, selected and
 # mirrored; a local flag change, a new local message (APPEND with APPENDUID),
-# a new local folder (CREATE) and a local deletion go up; a server-side flag
+# a new local folder with a UTF-8 name (CREATE in modified UTF-7) and a
+# local deletion go up; a server-side flag
 # change, a server-side expunge and a new delivery come down; a further sync
 # changes nothing; as a daemon with idlefolders, a delivery wakes its IDLE.
 # offlineimap's IMAP: LIST "" "*", SELECT/EXAMINE of every
@@ -39,6 +40,8 @@ ui = basic
 [Account brev]
 localrepository = local
 remoterepository = remote
+# local folder names in UTF-8, modified UTF-7 on the wire
+utf8foldernames = yes
 
 [Repository local]
 type = Maildir
@@ -66,7 +69,7 @@ local_file() { grep -l "^Subject: $2\$" $(local_files "$1") /dev/null | head -1;
 
 # 1. first sync: everything comes down, every default folder is mirrored.
 sync first
-for f in INBOX Drafts Sent Junk Trash Archive Work.Reports "Projekt &AOQ-"; do
+for f in INBOX Drafts Sent Junk Trash Archive Work.Reports "Projekt ä"; do
 	[ -d "$L/$f/cur" ] || { cat "$T/oi.first.log"; fail "folder $f not mirrored"; }
 done
 [ "$(local_count INBOX)" = 3 ] || fail "first sync: $(local_count INBOX) local messages"
@@ -97,8 +100,8 @@ newmsg "$L/INBOX" "local new"
 printf 'gr\xc3\xbc\xc3\x9fe\n' >>"$L/INBOX/new/"*.local
 touch -d '2024-03-04 05:06:07 UTC' "$L/INBOX/new/"*.local
 newmsg "$L/Archive" "archived locally"
-mkdir -p "$L/Projects/cur" "$L/Projects/new" "$L/Projects/tmp"
-newmsg "$L/Projects" "in a new folder"
+mkdir -p "$L/Büro/cur" "$L/Büro/new" "$L/Büro/tmp"
+newmsg "$L/Büro" "in a new folder"
 sync second
 python3 - <<'PY' || { cat "$T/oi.second.log"; fail "server state after the second sync"; }
 from imapt import check, connect, stored
@@ -113,10 +116,10 @@ check(set(inbox) == {"oi 1", "oi 3", "local new"}, "INBOX %r" % inbox)
 check(set(inbox["oi 1"]) == {"\\Seen", "\\Flagged"}, "oi 1 flags %r" % inbox["oi 1"])
 check(inbox["oi 3"] == [], "oi 3 flags %r" % inbox["oi 3"])
 check(set(subjects("Archive")) == {"archived locally"}, "Archive %r" % subjects("Archive"))
-check(set(subjects("Projects")) == {"in a new folder"}, "Projects")
+check(set(subjects('"B&APw-ro"')) == {"in a new folder"}, "new folder Büro")
 # APPENDUID spared offlineimap its fallback (an X-OfflineIMAP header and a
 # header search); the upload is what was written locally.
-for box in ("INBOX", "Archive", "Projects"):
+for box in ("INBOX", "Archive", '"B&APw-ro"'):
     for uid, flags, raw in stored(box):
         check(b"X-OfflineIMAP" not in raw, "X-OfflineIMAP header in %s" % box)
         if b"written locally" in raw:
