@@ -3,13 +3,13 @@
 # Mail delivered over SMTP comes down byte for byte (modulo CRLF); brev's
 # default folders (Drafts Sent Junk Trash Archive) are listed, selected and
 # mirrored; a local flag change, a new local message (APPEND with APPENDUID),
-# a new local folder with a UTF-8 name (CREATE in modified UTF-7) and a
-# local deletion go up; a server-side flag
-# change, a server-side expunge and a new delivery come down; a further sync
-# changes nothing; as a daemon with idlefolders, a delivery wakes its IDLE.
-# offlineimap's IMAP: LIST "" "*", SELECT/EXAMINE of every
-# folder, FETCH 1:* (FLAGS UID INTERNALDATE), UID FETCH n (BODY.PEEK[]),
-# synchronizing-literal APPEND, UID STORE +/-FLAGS, EXPUNGE.
+# a new local folder with a UTF-8 name (CREATE in modified UTF-7) and a local
+# deletion go up; a server-side flag change, a server-side expunge and a new
+# delivery come down; a further sync changes nothing; as a daemon with
+# idlefolders, a delivery wakes its IDLE. offlineimap's IMAP: LIST "" "*",
+# SELECT/EXAMINE of every folder, FETCH 1:* (FLAGS UID INTERNALDATE), UID
+# FETCH n (BODY.PEEK[]), synchronizing-literal APPEND, UID STORE +/-FLAGS,
+# EXPUNGE.
 . ../lib.sh
 command -v offlineimap >/dev/null || fail "offlineimap is not installed (apt-get install offlineimap3)"
 brev_init oimap

@@ -1,11 +1,12 @@
 #!/bin/bash
-# getmail6 (SimpleIMAPSSLRetriever: implicit TLS, certificate checked
-# against the test certificate) against brev, delivering into a Maildir.
-# Mail arrives over SMTP; what getmail writes must be the stored bytes (modulo
-# CRLF and header folding). Keep mode (nothing removed, nothing marked \Seen:
-# getmail reads with BODY.PEEK); a second keep run fetches nothing (it
-# remembers UIDVALIDITY/UID); delete mode (retrieves the new message, deletes
-# all); read_all with delete (retrieves again what it has seen); two
+# getmail6 (SimpleIMAPSSLRetriever: implicit TLS, certificate checked against
+# the test certificate) against brev, delivering into a Maildir. Mail arrives
+# over SMTP; what getmail writes must be the stored bytes (modulo CRLF and
+# header folding). Keep mode (nothing removed, nothing marked \Seen: getmail
+# reads with BODY.PEEK); a second keep run fetches nothing (it remembers
+# UIDVALIDITY/UID); delete mode (retrieves the new message, deletes all,
+# copying to Trash first); RFC822 (no use_peek) in an EXAMINEd mailbox sets no
+# \Seen; read_all with delete (retrieves again what it has seen); two
 # mailboxes, INBOX and Archive; getmail --idle woken by a delivery; a wrong
 # password fails. getmail's IMAP: LOGIN, SELECT/EXAMINE, FETCH 1:n (UID
 # RFC822.SIZE FLAGS), UID FETCH n (BODY.PEEK[]), UID STORE n +FLAGS
@@ -31,7 +32,7 @@ MD=$T/Maildir
 mkdir -p "$GM" "$MD/cur" "$MD/new" "$MD/tmp"
 chmod 755 "$T"
 [ "$(id -u)" = 0 ] && chown -R nobody "$MD"
-getmail_rc() { # DELETE READ_ALL
+getmail_rc() { # DELETE READ_ALL [RETRIEVER-LINE]
 	cat >"$GM/getmailrc" <<RC
 [retriever]
 type = SimpleIMAPSSLRetriever
@@ -42,6 +43,7 @@ password = pw-alice
 ca_certs = $D/cert.pem
 mailboxes = ("INBOX", "Archive")
 record_mailbox = false
+${3:-}
 
 [destination]
 type = Maildir
@@ -100,13 +102,15 @@ from imapt import deliver, messages, wait_count
 deliver(messages("fresh")[:1])
 wait_count(4)
 PY
-getmail_rc true false
+getmail_rc true false "move_on_delete = Trash"
 run_getmail delete
 [ "$(got)" = 5 ] || { cat "$T/gm.delete.out"; fail "delete: $(got) messages in the Maildir"; }
 grep -q '^Subject: fresh 1' $(find "$MD/new" "$MD/cur" -type f) || fail "delete run missed the new message"
 [ "$(grep -c 'not retrieved (seen), deleted' "$T/gm.delete.out")" = 4 ] || { cat "$T/gm.delete.out"; fail "delete run: old ones not deleted"; }
 [ "$(server INBOX)" = 0 ] || { cat "$T/gm.delete.out"; fail "delete run: $(server INBOX) left in INBOX"; }
 [ "$(server Archive)" = 0 ] || fail "delete run: $(server Archive) left in Archive"
+# move_on_delete: UID COPY to Trash before the \Deleted flag.
+[ "$(server Trash)" = 5 ] || { cat "$T/gm.delete.out"; fail "move_on_delete: $(server Trash) in Trash (want 5)"; }
 
 # 4. two more messages, a keep run takes them; read_all with delete takes
 #    them again and empties the mailbox.
@@ -115,9 +119,16 @@ from imapt import deliver, messages, wait_count
 deliver(messages("late")[:2])
 wait_count(2)
 PY
-getmail_rc false false
+getmail_rc false false "use_peek = false"
 run_getmail keep3
 [ "$(got)" = 7 ] || { cat "$T/gm.keep3.out"; fail "keep3: $(got) messages in the Maildir"; }
+# without use_peek getmail reads RFC822, but in keep mode it EXAMINEs: a
+# read-only mailbox gets no implicit \Seen (RFC 9051 6.3.3).
+grep -q ' cmd EXAMINE' "$D/serve.log" || fail "getmail did not EXAMINE in keep mode"
+python3 - <<'PY' || fail "RFC822 in an EXAMINEd mailbox set flags"
+from imapt import check, stored
+check([f for _, f, _ in stored()] == [[], []], "flags %r" % [f for _, f, _ in stored()])
+PY
 getmail_rc true true
 run_getmail delete-all
 [ "$(got)" = 9 ] || { cat "$T/gm.delete-all.out"; fail "read_all: $(got) messages in the Maildir"; }
