@@ -3,12 +3,12 @@
 # certificate for "localhost") against brev. Mail is delivered over SMTP; the
 # bytes fetchmail hands its MDA must be the stored message (CRLF -> LF). Keep
 # mode (messages stay, now \Seen; a second run finds nothing new: exit 1),
-# IDLE (an EXPUNGE elsewhere must not wake it, a delivery must), delete mode with LOGIN (only unseen), then
-# fetchall, empty mailbox (exit 1), wrong password (exit 3), STARTTLS with two
-# folders and a size limit. fetchmail's IMAP: CAPABILITY, AUTHENTICATE
-# CRAM-MD5 or LOGIN, SELECT, SEARCH UNSEEN UNDELETED, FETCH n:m RFC822.SIZE,
-# FETCH n RFC822.HEADER / BODY.PEEK[TEXT], STORE +FLAGS (\Seen) / (\Deleted),
-# EXPUNGE, IDLE/DONE.
+# IDLE (an EXPUNGE elsewhere must not wake it, a delivery must), delete mode
+# with LOGIN (only unseen), then fetchall, empty mailbox (exit 1), wrong
+# password (exit 3), STARTTLS with two folders and a size limit. fetchmail's
+# IMAP: CAPABILITY, AUTHENTICATE CRAM-MD5 or LOGIN, SELECT, SEARCH UNSEEN
+# UNDELETED, FETCH n:m RFC822.SIZE, FETCH n RFC822.HEADER / BODY.PEEK[TEXT],
+# STORE +FLAGS (\Seen) / (\Deleted), EXPUNGE, IDLE/DONE.
 . ../lib.sh
 command -v fetchmail >/dev/null || fail "fetchmail is not installed"
 brev_init imapfm
