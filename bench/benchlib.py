@@ -130,7 +130,7 @@ def fsync_ceiling(dirpath, seconds=2.0, writers=1):
 class Brev:
     """A `brev serve` on loopback ports in its own DATADIR."""
 
-    def __init__(self, binary, datadir, user="bench@bench.test", pw="bench-pw"):
+    def __init__(self, binary, datadir, dns_port, user="bench@bench.test", pw="bench-pw"):
         self.bin, self.d, self.user, self.pw = binary, datadir, user, pw
         self.proc = None
         subprocess.run([binary, "-d", datadir, "init", "--domain", "bench.test",
@@ -147,7 +147,7 @@ listen.imap = 127.0.0.1:{self.imap}
 listen.imaps = 127.0.0.1:{free_port()}
 listen.pop3 = 127.0.0.1:{self.pop3}
 listen.pop3s = 127.0.0.1:{free_port()}
-dns.resolver = 127.0.0.1:{dead}
+dns.resolver = 127.0.0.1:{dns_port}
 delivery.port = {dead}
 limits.connections = 1000
 """)

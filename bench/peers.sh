@@ -1,6 +1,8 @@
 #!/bin/bash
 # bench/peers.sh — private Postfix and Dovecot instances to compare brev
-# with, on loopback ports, from Debian's packages.
+# with, on loopback ports, from Debian's packages; and an nsd serving the
+# empty zone bench.test, so that brev's inbound SPF/DMARC look-ups get a
+# quick NXDOMAIN (brev does them for every message; Postfix here does none).
 #
 #   bench/peers.sh install          apt-get the packages (once)
 #   bench/peers.sh start DIR        configure and start both under DIR
@@ -34,9 +36,9 @@ wait_port() {
 
 install() {
 	command -v smtp-source >/dev/null && command -v dovecot >/dev/null &&
-		dpkg -s dovecot-lmtpd >/dev/null 2>&1 && return 0
+		command -v nsd >/dev/null && dpkg -s dovecot-lmtpd >/dev/null 2>&1 && return 0
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d >/dev/null
+		postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d nsd >/dev/null
 }
 
 start_dovecot() {
@@ -95,6 +97,42 @@ EOF
 	echo $! >"$dir/pid"
 	wait_port "$DC_IMAP"
 	wait_port "$DC_LMTP"
+}
+
+start_nsd() {
+	local dir=$1/nsd
+	mkdir -p "$dir"
+	cat >"$dir/bench.test.zone" <<ZONE
+\$ORIGIN bench.test.
+\$TTL 300
+@ IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300
+@ IN NS ns.bench.test.
+ns IN A 127.0.0.1
+ZONE
+	cat >"$dir/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.1@$DNS_PORT
+  username: ""
+  chroot: ""
+  database: ""
+  zonelistfile: "$dir/zone.list"
+  xfrdfile: "$dir/xfrd.state"
+  pidfile: "$dir/nsd.pid"
+  logfile: "$dir/nsd.log"
+  server-count: 1
+zone:
+  name: bench.test
+  zonefile: "$dir/bench.test.zone"
+CONF
+	nsd -d -c "$dir/nsd.conf" >>"$dir/nsd.out" 2>&1 &
+	echo $! >"$dir/pid"
+	local i=0
+	# A SOA query for bench.test until it is answered.
+	until python3 -c "import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.2); s.sendto(bytes.fromhex('1234010000010000000000000562656e636804746573740000060001'),('127.0.0.1',$DNS_PORT)); s.recv(512)" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 50 ] || { echo "peers: nsd did not start" >&2; return 1; }
+		sleep 0.05
+	done
 }
 
 start_postfix() {
@@ -173,6 +211,8 @@ start)
 	PF_SMTP=$(free_port)
 	DC_IMAP=$(free_port)
 	DC_LMTP=$(free_port)
+	DNS_PORT=$(free_port)
+	start_nsd "$dir"
 	start_dovecot "$dir"
 	start_postfix "$dir"
 	cat >"$dir/peers.env" <<EOF
@@ -184,12 +224,14 @@ PF_MASTER_PID=$(tr -d ' ' <"$dir/postfix/queue/pid/master.pid")
 PF_CONF=$dir/postfix/conf
 DC_CONF=$dir/dovecot/dovecot.conf
 DC_MAIL=$dir/dovecot/mail
+DNS_PORT=$DNS_PORT
 EOF
 	;;
 stop)
 	dir=${2:?usage: peers.sh stop DIR}
 	[ -d "$dir/postfix/conf" ] &&
 		script -qec "postfix -c $dir/postfix/conf stop" /dev/null >/dev/null 2>&1 || true
+	[ -s "$dir/nsd/pid" ] && kill -TERM "$(cat "$dir/nsd/pid")" 2>/dev/null || true
 	if [ -s "$dir/dovecot/pid" ]; then
 		pid=$(cat "$dir/dovecot/pid")
 		kill -TERM "$pid" 2>/dev/null || true
