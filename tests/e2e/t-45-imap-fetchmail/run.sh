@@ -21,6 +21,8 @@ deliver(messages("fm"))
 wait_count(3)
 PY
 
+# As root fetchmail locks /var/run/fetchmail.pid whatever FETCHMAILHOME says:
+# --pidfile keeps parallel test runs apart.
 export FETCHMAILHOME=$T/fmhome
 mkdir -p "$FETCHMAILHOME" "$T/got"
 chmod 700 "$FETCHMAILHOME"
@@ -41,7 +43,7 @@ fetchmail_rc() { # NAME OPTIONS... -> path of an rc file (mode 600)
 }
 run_fetchmail() { # RC -> exit status; output in $T/fm.out
 	local rc=0
-	timeout 20 fetchmail --nosyslog -v -f "$1" >"$T/fm.out" 2>&1 || rc=$?
+	timeout 20 fetchmail --nosyslog --pidfile "$T/fetchmail.pid" -v -f "$1" >"$T/fm.out" 2>&1 || rc=$?
 	echo $rc
 }
 got() { ls "$T/got" | wc -l; }
@@ -92,7 +94,7 @@ check(m.append("INBOX", "(\\Seen)", None, b"Subject: gone soon\r\n\r\nx\r\n")[0]
 m.logout()
 PY
 RC=$(fetchmail_rc idle "service $P_IMAPS $COMMON keep idle")
-fetchmail --nosyslog -v -f "$RC" >"$T/fm-idle.out" 2>&1 &
+fetchmail --nosyslog --pidfile "$T/fetchmail.pid" -v -f "$RC" >"$T/fm-idle.out" 2>&1 &
 FM_PID=$!
 for i in $(seq 100); do grep -q 'IMAP> A[0-9]* IDLE' "$T/fm-idle.out" && break; sleep 0.1; done
 grep -q 'IMAP> A[0-9]* IDLE' "$T/fm-idle.out" || { cat "$T/fm-idle.out"; fail "fetchmail did not enter IDLE"; }
