@@ -39,4 +39,5 @@ cat "$T/client.log"
 note "$kills kills"
 python3 -u "$ROOT/tests/e2e/t-90-crash-smtp/crash.py" verify "$ACK" "$KIND" || fail "verify"
 brev_stop
+if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$D/serve.log"; then fail "sanitizer report in the server log"; fi
 "$BREV" -d "$D" status >"$T/status.out" 2>&1 || { cat "$T/status.out"; fail "store does not open cleanly"; }

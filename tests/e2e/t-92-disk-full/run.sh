@@ -110,5 +110,6 @@ print(f"all {len(acked)} acknowledged messages present once ({len(ids)} in INBOX
 c.logout()
 PY
 brev_stop
+if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$D/serve.log"; then fail "sanitizer report in the server log"; fi
 "$BREV" -d "$D" status >"$T/status.out" 2>&1 || { cat "$T/status.out"; cleanup_mnt; fail "store does not open"; }
 cleanup_mnt

@@ -17,11 +17,15 @@
 brev_init hostile
 brev_user alice@example.test alice-pw
 brev_start -o limits.connections=40
-export BREV_PID
+# Under the sanitizers (brev-san) ASan's quarantine and shadow memory make
+# RSS meaningless: the memory bounds are checked on the normal build only.
+case "$BREV" in *-san) MEMCHECK=0 ;; *) MEMCHECK=1 ;; esac
+export BREV_PID MEMCHECK
 python3 -u - <<'PY' || fail "hostile"
 import imaplib, os, socket, threading, time
 
 PID = int(os.environ["BREV_PID"])
+MEMCHECK = os.environ.get("MEMCHECK") == "1"
 SMTP, IMAP, POP3 = (int(os.environ[k]) for k in ("P_SMTP", "P_IMAP", "P_POP3"))
 
 def fds():
@@ -74,7 +78,7 @@ for k in range(10):  # 3 s: one byte per client every 0.3 s
 peak = rss()
 per = (peak - rss0) / 30
 print(f"30 slow clients: {peak} kB RSS, {per:.0f} kB each")
-assert per < 256, f"{per:.0f} kB per slow connection"
+assert not MEMCHECK or per < 256, f"{per:.0f} kB per slow connection"
 for s in slow:
     s.close()
 
@@ -93,7 +97,7 @@ while sent < 2_000_000 and time.time() < end:
 time.sleep(0.5)
 r1 = rss()
 print(f"non-reader: pushed {sent} bytes of NOOPs; server RSS {r1} kB")
-assert r1 < rss0 + 8 * 1024, "memory grew with the unread replies"
+assert not MEMCHECK or r1 < rss0 + 8 * 1024, "memory grew with the unread replies"
 imap_ok()
 s.close()
 
@@ -152,7 +156,7 @@ for f in (smtp_long_line, imap_long_line, imap_big_literal, pop_long_line):
     f()
     print(f"{f.__name__}: refused; RSS {rss()} kB")
 r2 = rss()
-assert r2 < rss0 + 8 * 1024, f"memory after oversized input: {rss0} -> {r2} kB"
+assert not MEMCHECK or r2 < rss0 + 8 * 1024, f"memory after oversized input: {rss0} -> {r2} kB"
 imap_ok()
 
 for _ in range(100):
@@ -164,3 +168,4 @@ assert fds() <= fd0, f"descriptors: {fd0} before, {fds()} after"
 PY
 kill -0 "$BREV_PID" || fail "brev died"
 brev_stop
+if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$D/serve.log"; then fail "sanitizer report in the server log"; fi
