@@ -646,14 +646,81 @@ static void on_open(GtkMenuItem *it, gpointer p)
 	open_mail_client();
 }
 
-static void on_quit(GtkMenuItem *it, gpointer p)
+static gboolean quit_now(gpointer p)
 {
 	gtk_main_quit();
+	return G_SOURCE_REMOVE;
+}
+
+static void on_quit(GtkMenuItem *it, gpointer p)
+{
+	/* a moment for the menu's D-Bus reply to leave before we exit */
+	g_timeout_add(100, quit_now, NULL);
+}
+
+static GtkWidget *open_item;
+
+static void make_indicator(void)
+{
+	indicator = app_indicator_new("brev-tray", "mail-read", APP_INDICATOR_CATEGORY_COMMUNICATIONS);
+	app_indicator_set_status(indicator, APP_INDICATOR_STATUS_ACTIVE);
+	app_indicator_set_menu(indicator, GTK_MENU(menu));
+	app_indicator_set_secondary_activate_target(indicator, open_item);
+}
+
+static int sni_watcher_present(void)
+{
+	GDBusConnection *bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, NULL);
+	GVariant *r;
+	gboolean has = FALSE;
+
+	if (!bus)
+		return 0;
+	r = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	                                "NameHasOwner", g_variant_new("(s)", "org.kde.StatusNotifierWatcher"),
+	                                G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
+	if (r) {
+		g_variant_get(r, "(b)", &has);
+		g_variant_unref(r);
+	}
+	g_object_unref(bus);
+	return has;
+}
+
+/* libayatana-appindicator 0.5.92 watches the StatusNotifierWatcher's name
+ * and fetches the session bus in two independent asynchronous steps; when
+ * the name-appeared callback wins, it builds the watcher proxy on a NULL
+ * connection ("g_dbus_proxy_new: assertion ... failed") and the item is
+ * never registered (about 1 start in 8 here). A watcher that appears later
+ * is handled by the library itself, so only start-up needs this: if a
+ * watcher is on the bus and the indicator is still not connected to it,
+ * build the indicator again (a few times at most). */
+static gboolean sni_check(gpointer p)
+{
+	static int tries;
+	gboolean connected = FALSE;
+
+	g_object_get(indicator, "connected", &connected, NULL);
+	if (connected || !sni_watcher_present())
+		return G_SOURCE_REMOVE;
+	if (++tries > 5) {
+		logline("the tray's StatusNotifierWatcher does not accept the icon");
+		return G_SOURCE_REMOVE;
+	}
+	/* The failed attempt kept a reference to the indicator: force the
+	 * dispose that unexports its D-Bus objects, so the new one can use the
+	 * same paths. */
+	g_object_run_dispose(G_OBJECT(indicator));
+	g_object_unref(indicator);
+	make_indicator();
+	update_tray();
+	return G_SOURCE_CONTINUE;
 }
 
 static void build_tray(void)
 {
 	menu = gtk_menu_new();
+	g_object_ref_sink(menu); /* ours: an indicator that is rebuilt drops its own */
 	for (guint i = 0; i < accounts->len; i++) {
 		struct account *a = accounts->pdata[i];
 		a->item = gtk_menu_item_new_with_label(a->cfg.name);
@@ -661,18 +728,16 @@ static void build_tray(void)
 		gtk_menu_shell_append(GTK_MENU_SHELL(menu), a->item);
 	}
 	gtk_menu_shell_append(GTK_MENU_SHELL(menu), gtk_separator_menu_item_new());
-	GtkWidget *open = gtk_menu_item_new_with_label("Open mail client");
-	g_signal_connect(open, "activate", G_CALLBACK(on_open), NULL);
-	gtk_menu_shell_append(GTK_MENU_SHELL(menu), open);
+	open_item = gtk_menu_item_new_with_label("Open mail client");
+	g_signal_connect(open_item, "activate", G_CALLBACK(on_open), NULL);
+	gtk_menu_shell_append(GTK_MENU_SHELL(menu), open_item);
 	GtkWidget *quit = gtk_menu_item_new_with_label("Quit");
 	g_signal_connect(quit, "activate", G_CALLBACK(on_quit), NULL);
 	gtk_menu_shell_append(GTK_MENU_SHELL(menu), quit);
 	gtk_widget_show_all(menu);
 
-	indicator = app_indicator_new("brev-tray", "mail-read", APP_INDICATOR_CATEGORY_COMMUNICATIONS);
-	app_indicator_set_status(indicator, APP_INDICATOR_STATUS_ACTIVE);
-	app_indicator_set_menu(indicator, GTK_MENU(menu));
-	app_indicator_set_secondary_activate_target(indicator, open);
+	make_indicator();
+	g_timeout_add(1500, sni_check, NULL);
 	update_tray();
 }
 

@@ -11,7 +11,7 @@
 . ../lib.sh
 . ./tray-lib.sh
 tray_requirements
-"$ROOT/tray/test_msgparse" || fail "tray/test_msgparse"
+"$(dirname "$TRAY_BIN")/test_msgparse" || fail "test_msgparse"
 
 brev_init tray
 brev_user alice@example.test 'pw-alice'

@@ -5,7 +5,15 @@
 # notification daemon (dunst) and dbus-monitor capturing every Notify call.
 # Nothing here touches the user's own desktop session.
 
-TRAY_BIN=${TRAY_BIN:-$ROOT/tray/brev-tray} # a sanitizer build may be given
+# Under `make asan` (BREV is brev-san) brev-tray is built and run with the
+# same sanitizers, from build-san/tray/; TRAY_BIN may name any build.
+if [ -z "${TRAY_BIN:-}" ]; then
+	case "$BREV" in
+	*-san) TRAY_SAN=address,undefined TRAY_BIN=$ROOT/build-san/tray/brev-tray ;;
+	*) TRAY_SAN= TRAY_BIN=$ROOT/tray/brev-tray ;;
+	esac
+fi
+TRAY_SAN=${TRAY_SAN-}
 SYSPY=/usr/bin/python3 # python3-gi lives in Debian's python, not a pyenv one
 export NO_AT_BRIDGE=1  # no accessibility bus in a test session: no warning
 
@@ -19,7 +27,8 @@ tray_requirements() {
 		echo "SKIP: no X server / desktop test tools installable here (missing:$missing; tools/deps.sh test installs them)"
 		exit 0
 	fi
-	make --no-print-directory -C "$ROOT" tray >"$T/make-tray.log" 2>&1 ||
+	env -u MAKEFLAGS -u MAKELEVEL make --no-print-directory -C "$ROOT" tray SANITIZE="$TRAY_SAN" \
+		>"$T/make-tray.log" 2>&1 ||
 		{ cat "$T/make-tray.log"; fail "make tray failed"; }
 }
 
