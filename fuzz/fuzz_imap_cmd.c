@@ -65,7 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.p = data;
 	f.n = size;
 	f.pos = 0;
-	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, &f, 1 << 20, 0};
+	/* The first byte's low bit: before login (small literals only) or after. */
+	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, &f, 1 << 20,
+			     size && (data[0] & 1)};
 	for (int i = 0; i < 64; i++) {
 		struct imap_cmd c;
 		int rc = imap_cmd_read(&in, &c);
