@@ -110,8 +110,7 @@ int authres_claims(const char *v, size_t n, const char *host)
 			break;
 	}
 	size_t s = i;
-	while (i < n && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' &&
-	       v[i] != '(')
+	while (i < n && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '(')
 		i++;
 	return i - s == hl && hl > 0 && str_ncasecmp_ascii(v + s, host, hl) == 0;
 }
@@ -206,7 +205,8 @@ static void ar_dkim(struct fbuf *b, const struct dkim_result *r, size_t n, int l
 			fb_printf(b, " header.s=%s", r[i].s);
 		if (r[i].res == DKIM_PASS || r[i].res == DKIM_FAIL)
 			fb_printf(b, " header.a=%s",
-				  r[i].alg == DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256");
+				  r[i].alg == DKIM_ED25519_SHA256 ? "ed25519-sha256"
+								  : "rsa-sha256");
 		/* RFC 6008: the start of b= tells several signatures apart */
 		if (r[i].b[0])
 			fb_printf(b, " header.b=\"%s\"", r[i].b);
@@ -285,8 +285,8 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	for (size_t i = 0; i < ndk; i++)
 		if (dk[i].res == DKIM_PASS)
 			best = DKIM_PASS;
-	snprintf(out->summary, sizeof out->summary, "spf=%s dkim=%s dmarc=%s%s",
-		 spf_res_name(spf), dkim_res_name(best), dmarc_res_name(dm.res),
+	snprintf(out->summary, sizeof out->summary, "spf=%s dkim=%s dmarc=%s%s", spf_res_name(spf),
+		 dkim_res_name(best), dmarc_res_name(dm.res),
 		 out->action == AUTHRES_REJECT ? " action=reject"
 		 : out->action == AUTHRES_JUNK ? " action=junk"
 					       : "");

@@ -31,9 +31,9 @@ struct authres_in {
 };
 
 struct authres_out {
-	char *field;	       /* "Authentication-Results: ...\r\n", malloc'ed */
-	int action;	       /* enum authres_action */
-	char summary[256];     /* "spf=pass dkim=pass dmarc=pass" for the log */
+	char *field;		/* "Authentication-Results: ...\r\n", malloc'ed */
+	int action;		/* enum authres_action */
+	char summary[256];	/* "spf=pass dkim=pass dmarc=pass" for the log */
 	struct spool *stripped; /* when A-R fields claiming our host were
 				   removed: the message to store instead */
 };

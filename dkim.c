@@ -36,9 +36,9 @@
 
 /* The fields brev signs (issue 9; RFC 6376 5.4.1 recommends these). */
 static const char *const sign_fields[] = {
-    "from",	   "reply-to",	 "subject",    "date",	       "to",
-    "cc",	   "message-id", "in-reply-to", "references", "mime-version",
-    "content-type", "content-transfer-encoding",
+    "from",	  "reply-to",	  "subject",	  "date",
+    "to",	  "cc",		  "message-id",	  "in-reply-to",
+    "references", "mime-version", "content-type", "content-transfer-encoding",
 };
 
 static int is_wsp(int c)
@@ -136,8 +136,12 @@ int dkim_tags_parse(const char *s, size_t n, struct dkim_tag *t, size_t cap, siz
 				return -1; /* 3.2: a duplicate tag is an error */
 		if (*nt == cap)
 			return -1;
-		t[*nt] = (struct dkim_tag){.name = s + ns, .nlen = nlen, .val = s + vs,
-					   .vlen = ve - vs, .voff = eq, .vend = ve};
+		t[*nt] = (struct dkim_tag){.name = s + ns,
+					   .nlen = nlen,
+					   .val = s + vs,
+					   .vlen = ve - vs,
+					   .voff = eq,
+					   .vend = ve};
 		(*nt)++;
 		if (i == n)
 			return 0;
@@ -227,7 +231,8 @@ static void body_put(struct dkim_body *b, const char *p, size_t n)
 
 static void body_flush_empty(struct dkim_body *b)
 {
-	static const char crlfs[] = "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+	static const char crlfs[] =
+	    "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
 	while (b->empty > 0) {
 		uint64_t k = b->empty < 16 ? b->empty : 16;
 		body_put(b, crlfs, (size_t)k * 2);
@@ -311,8 +316,9 @@ static int add_field(struct dkim_msg *m, size_t start, size_t end)
 	if (m->nf % 64 == 0)
 		m->f = xrealloc(m->f, (m->nf + 64) * sizeof *m->f);
 	const char *colon = memchr(m->hdr + start, ':', end - start);
-	m->f[m->nf++] = (struct dkim_field){
-	    .off = start, .len = end - start, .nlen = colon ? (size_t)(colon - (m->hdr + start)) : 0};
+	m->f[m->nf++] = (struct dkim_field){.off = start,
+					    .len = end - start,
+					    .nlen = colon ? (size_t)(colon - (m->hdr + start)) : 0};
 	return 0;
 }
 
@@ -510,8 +516,9 @@ int dkim_key_alg(const struct dkim_key *k)
 
 int dkim_key_new(const char *path, int alg, char *err, size_t errlen)
 {
-	EVP_PKEY *pk = alg == DKIM_ED25519_SHA256 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
-						  : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *pk = alg == DKIM_ED25519_SHA256
+			   ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+			   : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	int rc = -1;
 	if (!pk) {
 		snprintf(err, errlen, "key generation failed");
@@ -601,7 +608,7 @@ size_t dkim_key_record(const struct dkim_key *k, char *out, size_t cap)
 
 /* Sign or verify data with pk: RSA over SHA-256 (PKCS #1 v1.5), Ed25519
  * over the SHA-256 of the data (RFC 8463 3). */
-static int pk_digest(int alg, const void *data, size_t len, unsigned char dg[32])
+static int pk_digest(const void *data, size_t len, unsigned char dg[32])
 {
 	unsigned n = 0;
 	return EVP_Digest(data, len, dg, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
@@ -616,7 +623,7 @@ static int pk_sign(EVP_PKEY *pk, int alg, const void *data, size_t len, unsigned
 	if (!ctx)
 		return -1;
 	if (alg == DKIM_ED25519_SHA256)
-		ok = pk_digest(alg, data, len, dg) == 0 &&
+		ok = pk_digest(data, len, dg) == 0 &&
 		     EVP_DigestSignInit(ctx, NULL, NULL, NULL, pk) == 1 &&
 		     EVP_DigestSign(ctx, sig, siglen, dg, sizeof dg) == 1;
 	else
@@ -627,8 +634,8 @@ static int pk_sign(EVP_PKEY *pk, int alg, const void *data, size_t len, unsigned
 	return ok ? 0 : -1;
 }
 
-static int pk_verify(EVP_PKEY *pk, int alg, const void *data, size_t len,
-		     const unsigned char *sig, size_t siglen)
+static int pk_verify(EVP_PKEY *pk, int alg, const void *data, size_t len, const unsigned char *sig,
+		     size_t siglen)
 {
 	unsigned char dg[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -636,7 +643,7 @@ static int pk_verify(EVP_PKEY *pk, int alg, const void *data, size_t len,
 	if (!ctx)
 		return -1;
 	if (alg == DKIM_ED25519_SHA256)
-		ok = pk_digest(alg, data, len, dg) == 0 &&
+		ok = pk_digest(data, len, dg) == 0 &&
 		     EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) == 1 &&
 		     EVP_DigestVerify(ctx, sig, siglen, dg, sizeof dg) == 1;
 	else
@@ -756,7 +763,7 @@ out:
 
 const char *dkim_res_name(int res)
 {
-	static const char *const n[] = {"none",	  "pass",      "fail",	    "neutral",
+	static const char *const n[] = {"none",	  "pass",      "fail",	   "neutral",
 					"policy", "temperror", "permerror"};
 	return res >= 0 && res < (int)ARRAY_LEN(n) ? n[res] : "permerror";
 }
@@ -830,8 +837,7 @@ static int list_has(const struct dkim_tag *t, const char *v)
 }
 
 /* The public key from a key record (3.6.1). Returns a dkim_res (PASS = ok). */
-static int key_parse(const char *rec, int alg, const char *i_tag_d, EVP_PKEY **pk, int *strict,
-		     struct dkim_result *r)
+static int key_parse(const char *rec, int alg, EVP_PKEY **pk, int *strict, struct dkim_result *r)
 {
 	struct dkim_tag t[DKIM_TAGS_MAX];
 	size_t nt;
@@ -848,8 +854,8 @@ static int key_parse(const char *rec, int alg, const char *i_tag_d, EVP_PKEY **p
 	if (p->vlen == 0)
 		return set_res(r, DKIM_PERMERROR, "key revoked");
 	int kalg = !k || tag_is(k, "rsa") ? DKIM_RSA_SHA256
-		   : tag_is(k, "ed25519")  ? DKIM_ED25519_SHA256
-					   : -1;
+		   : tag_is(k, "ed25519") ? DKIM_ED25519_SHA256
+					  : -1;
 	if (kalg != alg)
 		return set_res(r, DKIM_PERMERROR, "key type does not match a=");
 	if (h && !list_has(h, "sha256"))
@@ -883,7 +889,6 @@ static int key_parse(const char *rec, int alg, const char *i_tag_d, EVP_PKEY **p
 		*pk = NULL;
 		return set_res(r, DKIM_POLICY, "RSA key under 1024 bits (RFC 8301)");
 	}
-	(void)i_tag_d;
 	return DKIM_PASS;
 }
 
@@ -975,8 +980,8 @@ static int canon_parse(const struct dkim_tag *c, int *hc, int *bc)
 	return 0;
 }
 
-static int verify_one(const struct dkim_msg *m, size_t fi, struct dkim_result *r,
-		      dkim_txt_fn fn, void *arg, time_t now)
+static int verify_one(const struct dkim_msg *m, size_t fi, struct dkim_result *r, dkim_txt_fn fn,
+		      void *arg, time_t now)
 {
 	const char *f = m->hdr + m->f[fi].off;
 	size_t vstart = m->f[fi].nlen + 1, flen = m->f[fi].len;
@@ -1021,7 +1026,7 @@ static int verify_one(const struct dkim_msg *m, size_t fi, struct dkim_result *r
 		set_res(r, DKIM_PERMERROR, "no key");
 		goto out;
 	}
-	if (key_parse(rec, r->alg, r->d, &pk, &strict, r) != DKIM_PASS)
+	if (key_parse(rec, r->alg, &pk, &strict, r) != DKIM_PASS)
 		goto out;
 	if (strict && g->i && !auid_ok(g->i, r->d, 1)) {
 		set_res(r, DKIM_PERMERROR, "i= must equal d= (key flag t=s)");

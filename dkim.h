@@ -57,10 +57,10 @@ size_t dkim_canon_header(const char *field, size_t n, int canon, char *out, size
  * end (3.4.3, 3.4.4). */
 struct dkim_body {
 	int canon;
-	int wsp;       /* relaxed: white space seen, not yet written */
-	int cr;	       /* a CR waits to see whether LF follows */
-	int line_has;  /* the current line has content */
-	int any;       /* anything written at all */
+	int wsp;	/* relaxed: white space seen, not yet written */
+	int cr;		/* a CR waits to see whether LF follows */
+	int line_has;	/* the current line has content */
+	int any;	/* anything written at all */
 	uint64_t empty; /* empty lines held back */
 	void (*sink)(void *arg, const char *p, size_t n);
 	void *arg;
@@ -139,7 +139,7 @@ struct dkim_result {
 	int alg; /* enum dkim_alg when known */
 	char d[256];
 	char s[64];
-	char b[16];   /* the first 8 characters of b= (RFC 6008 header.b) */
+	char b[16]; /* the first 8 characters of b= (RFC 6008 header.b) */
 	char why[128];
 };
 /* Key look-up: the TXT record at name into out (NUL-terminated). Returns a

@@ -41,8 +41,7 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-static int key_path(char *out, size_t cap, const char *datadir, const char *domain,
-		    const char *sel)
+static int key_path(char *out, size_t cap, const char *datadir, const char *domain, const char *sel)
 {
 	int n = snprintf(out, cap, "%s/dkim/%s.%s.key", datadir, domain, sel);
 	return n > 0 && (size_t)n < cap ? 0 : -1;

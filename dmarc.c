@@ -35,9 +35,10 @@ static int tag_eq(const struct dkim_tag *t, const char *v)
 
 static int policy_of(const struct dkim_tag *t)
 {
-	return tag_eq(t, "none") ? DMARC_P_NONE : tag_eq(t, "quarantine") ? DMARC_P_QUARANTINE
-					      : tag_eq(t, "reject")	   ? DMARC_P_REJECT
-									   : -1;
+	return tag_eq(t, "none")	 ? DMARC_P_NONE
+	       : tag_eq(t, "quarantine") ? DMARC_P_QUARANTINE
+	       : tag_eq(t, "reject")	 ? DMARC_P_REJECT
+					 : -1;
 }
 
 int dmarc_parse(const char *txt, size_t n, struct dmarc_rec *r)
@@ -79,7 +80,7 @@ static const char *const suffix2[] = {
     "co.jp",  "ne.jp",	"or.jp",  "ac.jp",  "go.jp",  "com.br", "net.br", "org.br",
     "com.cn", "net.cn", "org.cn", "co.in",  "net.in", "org.in", "co.za",  "org.za",
     "com.mx", "com.tr", "co.kr",  "or.kr",  "com.tw", "com.hk", "com.sg", "com.ar",
-    "co.il",  "com.pl", "co.at",  "or.at",  "com.es", "co.id",  "com.my", "com.ua",
+    "co.il",  "com.pl", "co.at",  "or.at",  "com.es", "co.id",	"com.my", "com.ua",
 };
 
 void dmarc_org_domain(const char *d, char *out, size_t cap)

@@ -22,8 +22,8 @@ const char *dmarc_res_name(int res);
 const char *dmarc_policy_name(int p);
 
 struct dmarc_rec {
-	int p, sp;	   /* enum dmarc_policy */
-	int pct;	   /* 0..100 */
+	int p, sp;	 /* enum dmarc_policy */
+	int pct;	 /* 0..100 */
 	int adkim, aspf; /* 1 = strict */
 };
 /* Parse a record "v=DMARC1; p=...". 0, or -1 when it is not a DMARC
@@ -38,10 +38,10 @@ void dmarc_org_domain(const char *d, char *out, size_t cap);
 int dmarc_from_domain(const char *value, char *out, size_t cap);
 
 struct dmarc_result {
-	int res;	 /* enum dmarc_res */
-	int policy;	 /* what the record asks for this domain (p or sp) */
-	int applied;	 /* the policy after the pct= sample (6.6.4) */
-	char from[256];	 /* header.from */
+	int res;	/* enum dmarc_res */
+	int policy;	/* what the record asks for this domain (p or sp) */
+	int applied;	/* the policy after the pct= sample (6.6.4) */
+	char from[256]; /* header.from */
 	char why[128];
 };
 /* Evaluate for the From domain: spf is the SPF result for spf_domain (the

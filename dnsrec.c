@@ -23,10 +23,10 @@
 #include "dns.h"
 #include "util.h"
 
-#define TTL	 3600
-#define SPF_TEXT "v=spf1 mx -all"
+#define TTL	   3600
+#define SPF_TEXT   "v=spf1 mx -all"
 #define DMARC_TEXT "v=DMARC1; p=quarantine; adkim=r; aspf=r"
-#define ADDRS_MAX 8
+#define ADDRS_MAX  8
 
 struct host_addrs {
 	struct sockaddr_storage a[ADDRS_MAX];
@@ -62,7 +62,8 @@ static void listen_addrs(const struct config *cfg, struct host_addrs *h)
 static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
 	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out,
+			  (socklen_t)cap);
 	else
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
 			  (socklen_t)cap);
@@ -90,7 +91,8 @@ static void print_txt(FILE *out, const char *owner, const char *text)
 	size_t n = strlen(text);
 	fprintf(out, "%s\t%d\tIN\tTXT\t", owner, TTL);
 	for (size_t i = 0; i < n; i += 255)
-		fprintf(out, "%s\"%.*s\"", i ? " " : "", (int)(n - i < 255 ? n - i : 255), text + i);
+		fprintf(out, "%s\"%.*s\"", i ? " " : "", (int)(n - i < 255 ? n - i : 255),
+			text + i);
 	fputc('\n', out);
 }
 
@@ -126,8 +128,8 @@ static void check_txt(FILE *out, const char *what, const char *name, const char 
 	else if (f.count == 0)
 		fprintf(out, ";   %-6s MISSING at %s\n", what, name);
 	else if (f.count > 1)
-		fprintf(out, ";   %-6s WRONG: %d records at %s (there must be one)\n", what, f.count,
-			name);
+		fprintf(out, ";   %-6s WRONG: %d records at %s (there must be one)\n", what,
+			f.count, name);
 	else if (!exact || strcmp(f.found, want) == 0)
 		fprintf(out, ";   %-6s present, correct\n", what);
 	else
@@ -243,8 +245,9 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 	if (!config_domain_is_local(cfg, domain))
 		fprintf(out, "; note: %s is not in `domains`; brev will not accept mail for it\n",
 			domain);
-	fprintf(out, "; DNS records for %s (brev dns). Names are absolute; each line can be\n"
-		     "; entered in a DNS provider's panel or served as part of the zone.\n",
+	fprintf(out,
+		"; DNS records for %s (brev dns). Names are absolute; each line can be\n"
+		"; entered in a DNS provider's panel or served as part of the zone.\n",
 		domain);
 	fprintf(out, "%s.\t%d\tIN\tMX\t10 %s.\n", domain, TTL, host);
 	for (size_t i = 0; i < h.n; i++) {

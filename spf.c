@@ -30,7 +30,7 @@
 
 const char *spf_res_name(int res)
 {
-	static const char *const n[] = {"none", "neutral",   "pass",	 "fail",
+	static const char *const n[] = {"none",	    "neutral",	 "pass",     "fail",
 					"softfail", "temperror", "permerror"};
 	return res >= 0 && res < (int)(sizeof n / sizeof n[0]) ? n[res] : "permerror";
 }
@@ -39,7 +39,7 @@ enum mech { M_ALL, M_INCLUDE, M_A, M_MX, M_PTR, M_IP4, M_IP6, M_EXISTS, M_REDIRE
 
 struct term {
 	int mech;
-	int qual; /* SPF_PASS, SPF_FAIL, SPF_SOFTFAIL, SPF_NEUTRAL */
+	int qual;	 /* SPF_PASS, SPF_FAIL, SPF_SOFTFAIL, SPF_NEUTRAL */
 	const char *arg; /* domain-spec or address, NULL if none */
 	size_t alen;
 	int cidr4, cidr6; /* prefix lengths, -1 if not given */
@@ -279,7 +279,7 @@ static const struct {
 	const char *name;
 	int mech;
 } mechs[] = {
-    {"all", M_ALL}, {"include", M_INCLUDE}, {"a", M_A},	     {"mx", M_MX},
+    {"all", M_ALL}, {"include", M_INCLUDE}, {"a", M_A},	    {"mx", M_MX},
     {"ptr", M_PTR}, {"ip4", M_IP4},	    {"ip6", M_IP6}, {"exists", M_EXISTS},
 };
 
@@ -292,8 +292,10 @@ static int parse_term(const char *s, size_t n, struct term *t)
 	t->qual = SPF_PASS;
 	size_t i = 0;
 	if (n && strchr("+-~?", s[0])) {
-		t->qual = s[0] == '+' ? SPF_PASS : s[0] == '-' ? SPF_FAIL : s[0] == '~' ? SPF_SOFTFAIL
-										      : SPF_NEUTRAL;
+		t->qual = s[0] == '+'	? SPF_PASS
+			  : s[0] == '-' ? SPF_FAIL
+			  : s[0] == '~' ? SPF_SOFTFAIL
+					: SPF_NEUTRAL;
 		i = 1;
 	}
 	size_t ns = i;
@@ -318,7 +320,8 @@ static int parse_term(const char *s, size_t n, struct term *t)
 	}
 	t->mech = -2;
 	for (size_t k = 0; k < sizeof mechs / sizeof mechs[0]; k++)
-		if (strlen(mechs[k].name) == nl && str_ncasecmp_ascii(s + ns, mechs[k].name, nl) == 0)
+		if (strlen(mechs[k].name) == nl &&
+		    str_ncasecmp_ascii(s + ns, mechs[k].name, nl) == 0)
 			t->mech = mechs[k].mech;
 	if (t->mech == -2)
 		return -1; /* 5: an unknown mechanism is a permerror */
@@ -556,9 +559,9 @@ static int mech_ptr(struct ctx *c, const char *name)
 	if (dns_ptr(&ss, host, sizeof host, w, sizeof w) != DNS_OK)
 		return 0;
 	size_t hl = strlen(host), nl = strlen(name);
-	int under = (hl == nl && str_casecmp_ascii(host, name) == 0) ||
-		    (hl > nl && host[hl - nl - 1] == '.' &&
-		     str_casecmp_ascii(host + hl - nl, name) == 0);
+	int under =
+	    (hl == nl && str_casecmp_ascii(host, name) == 0) ||
+	    (hl > nl && host[hl - nl - 1] == '.' && str_casecmp_ascii(host + hl - nl, name) == 0);
 	if (!under || dns_addrs(host, a, DNS_ADDR_MAX, &n, w, sizeof w) != DNS_OK)
 		return 0;
 	struct term exact = {.cidr4 = -1, .cidr6 = -1};

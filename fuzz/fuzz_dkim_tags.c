@@ -72,11 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nt;
 	if (dkim_tags_parse(s, size, t, DKIM_TAGS_MAX, &nt) == 0) {
 		for (size_t i = 0; i < nt; i++) {
-			if (t[i].name < s || t[i].name + t[i].nlen > s + size || t[i].voff > t[i].vend ||
-			    t[i].vend > size || t[i].val + t[i].vlen != s + t[i].vend)
+			if (t[i].name < s || t[i].name + t[i].nlen > s + size ||
+			    t[i].voff > t[i].vend || t[i].vend > size ||
+			    t[i].val + t[i].vlen != s + t[i].vend)
 				abort();
 			for (size_t k = 0; k < i; k++)
-				if (t[k].nlen == t[i].nlen && !memcmp(t[k].name, t[i].name, t[i].nlen))
+				if (t[k].nlen == t[i].nlen &&
+				    !memcmp(t[k].name, t[i].name, t[i].nlen))
 					abort();
 		}
 	}

@@ -122,8 +122,7 @@ TEST(tags)
 	CHECK(dkim_tags_parse("1a=b", 4, t, DKIM_TAGS_MAX, &nt) == -1);
 	CHECK(dkim_tags_parse("a=b\x01", 4, t, DKIM_TAGS_MAX, &nt) == -1);
 	CHECK(dkim_tags_parse("a=b;c=d", 7, t, 1, &nt) == -1); /* over cap */
-	CHECK(dkim_tags_parse("a_1=;", 5, t, DKIM_TAGS_MAX, &nt) == 0 && nt == 1 &&
-	      t[0].vlen == 0);
+	CHECK(dkim_tags_parse("a_1=;", 5, t, DKIM_TAGS_MAX, &nt) == 0 && nt == 1 && t[0].vlen == 0);
 }
 
 static const char msg1[] = "From: Alice <alice@example.test>\r\n"
@@ -266,9 +265,9 @@ TEST(sign_verify_rsa_ed25519)
 	CHECK_EQ_STR(r.why, "signature mismatch");
 	CHECK_EQ_INT(sign_verify(rsa, "rs", msg1, strlen(msg1), "Alice", "Alicf", &r), DKIM_FAIL);
 	/* unsigned fields may change */
-	CHECK_EQ_INT(sign_verify(rsa, "rs", msg1, strlen(msg1), "X-Unsigned: yes",
-				 "X-Unsigned: no!", &r),
-		     DKIM_PASS);
+	CHECK_EQ_INT(
+	    sign_verify(rsa, "rs", msg1, strlen(msg1), "X-Unsigned: yes", "X-Unsigned: no!", &r),
+	    DKIM_PASS);
 	/* the key of the other algorithm */
 	CHECK_EQ_INT(sign_verify(rsa, "ed", msg1, strlen(msg1), NULL, NULL, &r), DKIM_PERMERROR);
 	/* revoked / broken key records, DNS failures */
@@ -325,8 +324,7 @@ TEST(signature_tag_checks)
 		 bh);
 	CHECK_EQ_INT(verify_field(f), DKIM_PERMERROR);
 	snprintf(f, sizeof f,
-		 "DKIM-Signature: v=1; a=rsa-sha256; d=example.test; s=rs; h=from; x=1000; %s",
-		 bh);
+		 "DKIM-Signature: v=1; a=rsa-sha256; d=example.test; s=rs; h=from; x=1000; %s", bh);
 	CHECK_EQ_INT(verify_field(f), DKIM_PERMERROR); /* expired */
 	snprintf(f, sizeof f, "DKIM-Signature: v=2; a=rsa-sha256; d=example.test; s=rs; h=from; %s",
 		 bh);

@@ -79,7 +79,7 @@ TEST(record_grammar)
 	CHECK(rec("v=spf1 a//64 mx/24") == 0);
 	CHECK(rec("V=SPF1 -ALL") == 0);
 	CHECK(rec("v=spf10 -all") == -1);
-	CHECK(rec("v=spf1 foo -all") == -1);	     /* unknown mechanism */
+	CHECK(rec("v=spf1 foo -all") == -1); /* unknown mechanism */
 	CHECK(rec("v=spf1 ip4:300.0.0.1") == -1);
 	CHECK(rec("v=spf1 ip4:192.0.2.0/33") == -1);
 	CHECK(rec("v=spf1 ip6:2001:db8::/129") == -1);
