@@ -412,6 +412,11 @@ static int read_response(struct imapc_worker *w, GString *out, int first_ms)
 		long lit = literal_at_end(out, line_start, &brace);
 		if (lit < 0)
 			return 1;
+		if (lit > TRAY_LITERAL_HARD) {
+			/* we only ever ask for a few KiB: this is not an answer */
+			seterr(w, "server sent a %ld-byte literal", lit);
+			return IC_ERR;
+		}
 		size_t before = out->len;
 		g_string_truncate(out, brace);
 		GString *data = g_string_new(NULL);
@@ -528,11 +533,49 @@ static int starts(const char *s, size_t n, const char *pfx)
 	return n >= l && g_ascii_strncasecmp(s, pfx, l) == 0;
 }
 
-/* "* n FETCH (...)" from a detail fetch: one tray_msg. */
+/* A string value as bytes: a quoted string loses its quoted-pair escapes
+ * (RFC 3501 9: quoted-specials), a literal is taken as it is. */
+static GString *string_bytes(const char *v, size_t vl)
+{
+	GString *o = g_string_sized_new(vl);
+	if (v[-1] != '"') {
+		g_string_append_len(o, v, (gssize)vl);
+		return o;
+	}
+	for (size_t i = 0; i < vl; i++) {
+		if (v[i] == '\\' && i + 1 < vl)
+			i++;
+		g_string_append_c(o, v[i]);
+	}
+	return o;
+}
+
+static struct tray_msg *msg_new(uint32_t uid, const GString *hdr, const GString *text)
+{
+	struct tray_msg *m = g_new0(struct tray_msg, 1);
+	char *from = tray_header_get(hdr->str, hdr->len, "From");
+	char *subj = tray_header_get(hdr->str, hdr->len, "Subject");
+	char *ct = tray_header_get(hdr->str, hdr->len, "Content-Type");
+	char *cte = tray_header_get(hdr->str, hdr->len, "Content-Transfer-Encoding");
+	char *dfrom = tray_decode_header(from ? from : "", from ? strlen(from) : 0);
+
+	m->uid = uid;
+	tray_parse_from(dfrom, &m->from_name, &m->from_addr);
+	m->subject = tray_decode_header(subj ? subj : "", subj ? strlen(subj) : 0);
+	m->line = tray_first_line(ct, cte, text ? text->str : "", text ? text->len : 0);
+	g_free(from);
+	g_free(subj);
+	g_free(ct);
+	g_free(cte);
+	g_free(dfrom);
+	return m;
+}
+
+/* "* n FETCH (...)" from a detail fetch: one tray_msg, unless the message
+ * is \Seen by now or the response lacks what we asked for. */
 static void parse_fetch(struct imapc_worker *w, struct cur *c)
 {
-	const char *hdr = NULL, *text = NULL;
-	size_t hlen = 0, tlen = 0;
+	GString *hdr = NULL, *text = NULL;
 	uint32_t uid = 0;
 	int seen = 0;
 
@@ -548,34 +591,25 @@ static void parse_fetch(struct imapc_worker *w, struct cur *c)
 			break;
 		token(c, &name, &nl);
 		if (nl == 0 || value(c, &v, &vl) < 0)
-			return;
+			goto out;
+		if (vl == 3 && !g_ascii_strncasecmp(v, "NIL", 3) && v[-1] != '"' && v[-1] != '\n')
+			continue; /* RFC 3501 9: an nstring may be NIL */
 		if (starts(name, nl, "UID") && nl == 3)
 			uid = (uint32_t)strtoul(v, NULL, 10);
 		else if (starts(name, nl, "FLAGS"))
 			seen = g_strstr_len(v, (gssize)vl, "\\Seen") != NULL;
-		else if (starts(name, nl, "BODY[HEADER"))
-			hdr = v, hlen = vl;
-		else if (starts(name, nl, "BODY[TEXT]"))
-			text = v, tlen = vl;
+		else if (starts(name, nl, "BODY[HEADER") && !hdr)
+			hdr = string_bytes(v, vl);
+		else if (starts(name, nl, "BODY[TEXT]") && !text)
+			text = string_bytes(v, vl);
 	}
-	if (!uid || !hdr || seen)
-		return;
-	struct tray_msg *m = g_new0(struct tray_msg, 1);
-	char *from = tray_header_get(hdr, hlen, "From");
-	char *subj = tray_header_get(hdr, hlen, "Subject");
-	char *ct = tray_header_get(hdr, hlen, "Content-Type");
-	char *cte = tray_header_get(hdr, hlen, "Content-Transfer-Encoding");
-	char *dfrom = tray_decode_header(from ? from : "", from ? strlen(from) : 0);
-	m->uid = uid;
-	tray_parse_from(dfrom, &m->from_name, &m->from_addr);
-	m->subject = tray_decode_header(subj ? subj : "", subj ? strlen(subj) : 0);
-	m->line = tray_first_line(ct, cte, text ? text : "", text ? tlen : 0);
-	g_ptr_array_add(w->fetched, m);
-	g_free(from);
-	g_free(subj);
-	g_free(ct);
-	g_free(cte);
-	g_free(dfrom);
+	if (uid && hdr && !seen)
+		g_ptr_array_add(w->fetched, msg_new(uid, hdr, text));
+out:
+	if (hdr)
+		g_string_free(hdr, TRUE);
+	if (text)
+		g_string_free(text, TRUE);
 }
 
 /* Response codes in "* OK [CODE n]" that we keep. */
@@ -901,7 +935,7 @@ static int idle_round(struct imapc_worker *w)
 			goto out;
 		if (r->len >= 2 && r->str[0] == '*' && (rc = untagged(w, r)) < 0)
 			goto out;
-		if (r->len > strlen(tag) && !strncmp(r->str, tag, strlen(tag))) {
+		if (r->len > strlen(tag) && !strncmp(r->str, tag, strlen(tag)) && r->str[strlen(tag)] == ' ') {
 			/* the server ended IDLE by itself */
 			rc = tagged(w, r, strlen(tag)) == IC_OK ? IC_OK : IC_ERR;
 			goto out;

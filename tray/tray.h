@@ -20,6 +20,7 @@
 /* Limits on what the server may make us hold (every byte is hostile). */
 #define TRAY_LINE_MAX (1024 * 1024) /* one response, literals included */
 #define TRAY_LITERAL_MAX (64 * 1024) /* one literal; the rest is dropped */
+#define TRAY_LITERAL_HARD (16 * 1024 * 1024) /* a larger one ends the connection */
 #define TRAY_TEXT_PEEK 2048          /* BODY.PEEK[TEXT]<0.2048> */
 #define TRAY_DETAIL_MAX 10           /* messages fetched in detail per batch */
 #define TRAY_FIELD_MAX 200           /* characters of a name/subject/line shown */
