@@ -46,6 +46,9 @@ void imap_test_preauth_timeouts(int wait_ms, int total_ms)
 }
 #define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
 #define IMAP_MBOX_MAX 1000            /* mailboxes per account, via CREATE */
+#define IMAP_MBOX_DEPTH 16            /* hierarchy levels of a new name (Dovecot: 16) */
+/* LIST: mailboxes plus their parents that are no mailboxes */
+#define IMAP_LIST_MAX (IMAP_MBOX_MAX * (IMAP_MBOX_DEPTH + 1))
 
 /* ------------------------------------------------------------ output */
 
@@ -856,6 +859,16 @@ static const char *store_no(int rc)
 	}
 }
 
+/* More hierarchy levels than IMAP_MBOX_DEPTH: each level is a parent LIST
+ * has to show, so depth times count is what a LIST costs. */
+static int too_deep(const char *name)
+{
+	int levels = 1;
+	for (const char *p = name; *p; p++)
+		levels += *p == '/';
+	return levels > IMAP_MBOX_DEPTH;
+}
+
 static void count_mbox(void *arg, const struct mbox_info *m)
 {
 	(void)m;
@@ -883,6 +896,10 @@ static void cmd_create(struct imap_session *s)
 	}
 	size_t count = 0;
 	store_mbox_list(s->srv->store, s->acct.id, count_mbox, &count);
+	if (too_deep(name)) {
+		imap_tagged(s, "NO", "[LIMIT] Mailbox hierarchy too deep");
+		return;
+	}
 	if (count >= IMAP_MBOX_MAX) {
 		imap_tagged(s, "NO", "[LIMIT] Too many mailboxes");
 		return;
@@ -920,6 +937,10 @@ static void cmd_rename(struct imap_session *s)
 		imap_tagged(s, "BAD", "Invalid mailbox name");
 		return;
 	}
+	if (too_deep(b)) {
+		imap_tagged(s, "NO", "[LIMIT] Mailbox hierarchy too deep");
+		return;
+	}
 	int rc = store_mbox_rename(s->srv->store, s->acct.id, a, b);
 	if (rc == ST_OK)
 		imap_tagged(s, "OK", "RENAME completed");
@@ -953,17 +974,11 @@ struct lctx {
 	size_t n, cap;
 };
 
+/* Duplicates (a parent that is also a mailbox, a parent of several) go
+ * after sorting: adding stays O(1), so LIST costs O(n log n), not O(n^2). */
 static void lbox_add(struct lctx *l, const struct mbox_info *mi, int exists)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].mi.name, mi->name) == 0) {
-			if (exists) {
-				l->v[i].mi = *mi;
-				l->v[i].exists = 1;
-			}
-			return;
-		}
-	if (l->n >= 100000)
+	if (l->n >= IMAP_LIST_MAX)
 		return;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
@@ -979,22 +994,53 @@ static void lbox_cb(void *arg, const struct mbox_info *mi)
 	lbox_add(arg, mi, 1);
 }
 
+/* INBOX first, then by name; of equal names the mailbox before the parent. */
 static int lbox_cmp(const void *a, const void *b)
 {
 	const struct lbox *x = a, *y = b;
 	int xi = strcmp(x->mi.name, "INBOX") == 0, yi = strcmp(y->mi.name, "INBOX") == 0;
 	if (xi != yi)
 		return yi - xi;
-	return strcmp(x->mi.name, y->mi.name);
+	int c = strcmp(x->mi.name, y->mi.name);
+	return c ? c : y->exists - x->exists;
 }
 
+static void lbox_sort_unique(struct lctx *l)
+{
+	size_t k = 0;
+	if (l->n)
+		qsort(l->v, l->n, sizeof *l->v, lbox_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		if (k && strcmp(l->v[k - 1].mi.name, l->v[i].mi.name) == 0)
+			continue;
+		if (k != i)
+			l->v[k] = l->v[i];
+		k++;
+	}
+	l->n = k;
+}
+
+/* Sorted (INBOX aside): the names under "name/" are one run, found by a
+ * binary search for its first possible member. */
 static int has_children(const struct lctx *l, const char *name)
 {
-	size_t n = strlen(name);
-	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->v[i].mi.name, name, n) == 0 && l->v[i].mi.name[n] == '/')
-			return 1;
-	return 0;
+	char key[STORE_MBOX_MAX + 2];
+	size_t n = strlen(name), lo = 0, hi = l->n;
+	if (n + 1 >= sizeof key)
+		return 0;
+	memcpy(key, name, n);
+	key[n] = '/';
+	key[n + 1] = 0;
+	if (lo < hi && strcmp(l->v[0].mi.name, "INBOX") == 0)
+		lo = 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(l->v[mid].mi.name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && strncmp(l->v[lo].mi.name, key, n + 1) == 0;
 }
 
 static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
@@ -1080,9 +1126,9 @@ static void cmd_list(struct imap_session *s)
 	}
 	/* Parents that are not mailboxes themselves still show (\NonExistent). */
 	size_t real = l.n;
+	struct mbox_info pm;
+	memset(&pm, 0, sizeof pm);
 	for (size_t i = 0; i < real; i++) {
-		struct mbox_info pm;
-		memset(&pm, 0, sizeof pm);
 		str_copy(pm.name, l.v[i].mi.name, sizeof pm.name);
 		char *slash;
 		while ((slash = strrchr(pm.name, '/')) != NULL) {
@@ -1090,7 +1136,7 @@ static void cmd_list(struct imap_session *s)
 			lbox_add(&l, &pm, 0);
 		}
 	}
-	qsort(l.v, l.n, sizeof *l.v, lbox_cmp);
+	lbox_sort_unique(&l);
 	static const char *const roles[] = {"", "", "\\Drafts", "\\Sent", "\\Junk", "\\Trash",
 					    "\\Archive"};
 	for (size_t i = 0; i < l.n; i++) {

@@ -204,6 +204,25 @@ check(status(r) == b"OK" and len(r) == 1, "LIST %r" % r)
 check(dt < 2, "LIST took %.1f s" % dt)
 r = c.cmd(b'j3 LIST "" "%a%a%a%a%a%a%a%a%a"')
 check(status(r) == b"OK" and any(b"a" * 200 in x for x in r), "LIST %% %r" % r[:2])
+# Deep hierarchies: at most 16 levels; many deep names list in O(n log n)
+# (parents were deduplicated by a linear search, children found likewise).
+r = c.cmd(b"j4 CREATE " + b"/".join([b"d"] * 17))
+check(status(r) == b"NO" and b"[LIMIT]" in r[-1], "17 levels %r" % r)
+deep = b"/".join([b"x" * 20] * 15)
+# (The store creates the parents as mailboxes: 60 chains are 960 of the
+# 1000 allowed.)
+c.send(b"".join(b"j5 CREATE d%03d/%s\r\n" % (i, deep) for i in range(60)))
+for i in range(60):
+    r = c.until(b"j5")
+    check(status(r) == b"OK", "create deep %d %r" % (i, r))
+t0 = time.time()
+r = c.cmd(b'j6 LIST "" "*"')
+dt = time.time() - t0
+check(status(r) == b"OK", "LIST * %r" % r[-1])
+check(len([x for x in r if x.startswith(b"* LIST ")]) >= 60 * 16, "LIST count %d" % len(r))
+check(len([x for x in r if x.startswith(b"* LIST (\\HasChildren) ")]) == 60 * 15,
+      "HasChildren %r" % r[:3])
+check(dt < 3, "LIST of deep hierarchies took %.1f s" % dt)
 c.cmd(b"z LOGOUT")
 
 # ---- 2. failed logins: 3 per connection, then NO and BYE ----
