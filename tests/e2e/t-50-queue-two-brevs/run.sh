@@ -53,6 +53,24 @@ fetch_imap "$PB_IMAPS" bob@bob.test bob-pw "hello bob" >"$T/bob.eml" || fail "bo
 tr -d '\r' <"$T/bob.eml" | grep -qx "Hi Bob," || fail "body"
 tr -d '\r' <"$T/bob.eml" | grep -qx "\." || fail "dot line not restored"
 grep -q "by mx.bob.test (brev) with ESMTPS" "$T/bob.eml" || fail "bob's Received: does not show TLS"
+# issue 9: alice's DKIM signatures (RSA, Ed25519) arrive intact; dkimpy
+# verifies them with the records `brev dns alice.test` prints
+"$BREV" -d "$DA" dns alice.test >"$T/alice.records" || fail "brev dns"
+grep -q "^Authentication-Results: mx.bob.test;" "$T/bob.eml" || fail "no Authentication-Results at bob"
+/usr/bin/python3 - "$T/bob.eml" "$T/alice.records" <<'PY' || fail "dkimpy does not verify alice's signatures"
+import re, sys, dkim
+raw = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+recs = {}
+for line in open(sys.argv[2]):
+    m = re.match(r"(\S+)\s+\d+\s+IN\s+TXT\s+(.*)$", line)
+    if m:
+        recs[m.group(1).encode()] = b"".join(re.findall(rb'"([^"]*)"', m.group(2).encode()))
+def dnsfunc(name, timeout=5):
+    return recs.get(name if name.endswith(b".") else name + b".")
+d = dkim.DKIM(raw)
+assert d.verify(idx=0, dnsfunc=dnsfunc), "rsa"
+assert d.verify(idx=1, dnsfunc=dnsfunc), "ed25519"
+PY
 grep -q 'rcpt=bob@bob.test mx=mx.bob.test addr=127.0.0.3 tls=TLSv1.[23]/unverified .*result=delivered' "$DA/serve.log" ||
 	{ grep "queue id" "$DA/serve.log"; fail "no delivered log line with TLS"; }
 
