@@ -69,7 +69,7 @@ fi
 before=$(notify_count)
 smtp_send alice@example.test "Report" 5 "Dave Burst <dave@remote.test>"
 wait_until 10 "the folded notification" bash -c '[ "$(grep -c member=Notify "$T/notify.log")" -gt '"$before"' ]'
-sleep 3 # any further (unfolded) notification would show up by now
+sleep 2.5 # any further (unfolded) notification would show up by now
 after=$(notify_count)
 [ "$after" -eq $((before + 1)) ] || fail "burst gave $((after - before)) notifications, want 1"
 n=$(notify_last)
