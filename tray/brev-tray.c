@@ -27,8 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FOLD_MS 1500      /* messages arriving within this window: one bubble */
-#define FOLD_LIST_MAX 5   /* lines listed in a folded bubble */
+#define FOLD_MS		1500 /* messages arriving within this window: one bubble */
+#define FOLD_LIST_MAX	5    /* lines listed in a folded bubble */
 #define SECRET_FILE_MAX 4096
 
 /* Options as read from tray.conf or the command line; NULL = not given. */
@@ -43,14 +43,14 @@ struct account {
 	struct tray_account_cfg cfg;
 	char *password_file;
 	enum pw_source pw_src;
-	int local;              /* found by local discovery */
+	int local; /* found by local discovery */
 	struct imapc_worker *worker;
 	unsigned gen;
 	enum tray_state state;
 	char *detail;
 	long unread;
 	GtkWidget *item;
-	GPtrArray *pending;     /* struct tray_msg * waiting to be folded */
+	GPtrArray *pending; /* struct tray_msg * waiting to be folded */
 	unsigned pending_total;
 	guint fold_timer;
 };
@@ -59,17 +59,26 @@ static GPtrArray *accounts; /* struct account * */
 static AppIndicator *indicator;
 static GtkWidget *menu;
 static char *open_command;
-static int notify_ok = 1;     /* a notification service answered */
-static int notify_warned;     /* the one log line was written */
-static int notify_markup;     /* the server renders body markup */
+static int notify_ok = 1; /* a notification service answered */
+static int notify_warned; /* the one log line was written */
+static int notify_markup; /* the server renders body markup */
 static int notify_actions;
 static char *config_path_opt;
 
 static const SecretSchema secret_schema = {
-	"org.brev.Tray.Password",
-	SECRET_SCHEMA_NONE,
-	{{"server", SECRET_SCHEMA_ATTRIBUTE_STRING}, {"user", SECRET_SCHEMA_ATTRIBUTE_STRING}, {NULL, 0}},
-	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    "org.brev.Tray.Password",
+    SECRET_SCHEMA_NONE,
+    {{"server", SECRET_SCHEMA_ATTRIBUTE_STRING},
+     {"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
+     {NULL, 0}},
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static void logline(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -102,8 +111,8 @@ static int parse_bool(const char *v, int *out)
 	if (!g_ascii_strcasecmp(v, "yes") || !g_ascii_strcasecmp(v, "true") || !strcmp(v, "1") ||
 	    !g_ascii_strcasecmp(v, "on"))
 		*out = 1;
-	else if (!g_ascii_strcasecmp(v, "no") || !g_ascii_strcasecmp(v, "false") || !strcmp(v, "0") ||
-	         !g_ascii_strcasecmp(v, "off"))
+	else if (!g_ascii_strcasecmp(v, "no") || !g_ascii_strcasecmp(v, "false") ||
+		 !strcmp(v, "0") || !g_ascii_strcasecmp(v, "off"))
 		*out = 0;
 	else
 		return -1;
@@ -194,7 +203,8 @@ static int conf_load(const char *path, int must_exist, struct opts *global, GPtr
 			g_free(open_command);
 			open_command = g_strdup(v);
 		} else if (!strcmp(k, "password")) {
-			logline("%s:%d: passwords do not go in tray.conf; use password-file", path, i + 1);
+			logline("%s:%d: passwords do not go in tray.conf; use password-file", path,
+				i + 1);
 			rc = -1;
 			break;
 		} else if (opts_set(cur, k, v) < 0) {
@@ -283,7 +293,8 @@ static int discover_local(struct opts *o)
 	int rc = -1;
 
 	if (!g_file_get_contents(conf, &text, NULL, NULL)) {
-		logline("no server given and no local brev found (%s does not exist); use --server", conf);
+		logline("no server given and no local brev found (%s does not exist); use --server",
+			conf);
 		goto out;
 	}
 	if (!o->server) {
@@ -307,7 +318,9 @@ static int discover_local(struct opts *o)
 	}
 	if (!o->ca && !o->fingerprint) {
 		char *c = brevconf_get(text, "tls.cert");
-		char *path = c && g_path_is_absolute(c) ? g_strdup(c) : g_build_filename(dd, c ? c : "cert.pem", NULL);
+		char *path = c && g_path_is_absolute(c)
+				 ? g_strdup(c)
+				 : g_build_filename(dd, c ? c : "cert.pem", NULL);
 		char fp[65];
 		if (cert_fingerprint(path, fp) < 0)
 			logline("cannot read the local brev's certificate %s", path);
@@ -371,7 +384,8 @@ static struct account *account_new(const char *name, struct opts *o, int local)
 	}
 	if (o->fingerprint) {
 		if (tray_fingerprint_norm(o->fingerprint, fp) < 0) {
-			logline("account %s: the fingerprint must be a SHA-256 (64 hex digits)", name);
+			logline("account %s: the fingerprint must be a SHA-256 (64 hex digits)",
+				name);
 			goto bad;
 		}
 		a->cfg.fingerprint = g_strdup(fp);
@@ -408,7 +422,8 @@ static char *read_password_file(const char *path, int quiet)
 			logline("cannot open password file %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) || st.st_uid != getuid()) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) ||
+	    st.st_uid != getuid()) {
 		logline("password file %s must be a regular file of yours with mode 0600", path);
 		close(fd);
 		return NULL;
@@ -447,7 +462,8 @@ static char *secret_lookup(const struct account *a)
 {
 	char *srv = server_key(a), *pw;
 	GError *err = NULL;
-	pw = secret_password_lookup_sync(&secret_schema, NULL, &err, "server", srv, "user", a->cfg.user, NULL);
+	pw = secret_password_lookup_sync(&secret_schema, NULL, &err, "server", srv, "user",
+					 a->cfg.user, NULL);
 	if (err)
 		g_error_free(err);
 	g_free(srv);
@@ -460,19 +476,23 @@ static char *secret_lookup(const struct account *a)
 
 static void password_save(struct account *a)
 {
-	char *srv = server_key(a), *label = g_strdup_printf("brev-tray: %s on %s", a->cfg.user, srv);
+	char *srv = server_key(a),
+	     *label = g_strdup_printf("brev-tray: %s on %s", a->cfg.user, srv);
 	GError *err = NULL;
 
-	if (secret_password_store_sync(&secret_schema, SECRET_COLLECTION_DEFAULT, label, a->cfg.password, NULL,
-	                               &err, "server", srv, "user", a->cfg.user, NULL)) {
+	if (secret_password_store_sync(&secret_schema, SECRET_COLLECTION_DEFAULT, label,
+				       a->cfg.password, NULL, &err, "server", srv, "user",
+				       a->cfg.user, NULL)) {
 		logline("%s: password saved in the Secret Service", a->cfg.name);
 		a->pw_src = PW_SECRET;
 	} else {
 		char *path = saved_file_path(a), *dir = g_path_get_dirname(path);
 		g_mkdir_with_parents(dir, 0700);
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, a->cfg.password, strlen(a->cfg.password)) >= 0) {
-			logline("%s: no Secret Service; password saved in %s (mode 0600)", a->cfg.name, path);
+		if (fd >= 0 && fchmod(fd, 0600) == 0 &&
+		    write(fd, a->cfg.password, strlen(a->cfg.password)) >= 0) {
+			logline("%s: no Secret Service; password saved in %s (mode 0600)",
+				a->cfg.name, path);
 			a->pw_src = PW_SAVED_FILE;
 		} else {
 			logline("%s: cannot save the password in %s", a->cfg.name, path);
@@ -494,7 +514,8 @@ static void password_forget(struct account *a)
 {
 	if (a->pw_src == PW_SECRET) {
 		char *srv = server_key(a);
-		secret_password_clear_sync(&secret_schema, NULL, NULL, "server", srv, "user", a->cfg.user, NULL);
+		secret_password_clear_sync(&secret_schema, NULL, NULL, "server", srv, "user",
+					   a->cfg.user, NULL);
 		g_free(srv);
 	} else if (a->pw_src == PW_SAVED_FILE) {
 		char *path = saved_file_path(a);
@@ -506,11 +527,11 @@ static void password_forget(struct account *a)
 /* Ask once; the password is saved only after the server accepted it. */
 static char *password_dialog(struct account *a, const char *why)
 {
-	GtkWidget *d = gtk_dialog_new_with_buttons("brev-tray", NULL, 0, "_Cancel", GTK_RESPONSE_CANCEL, "_Log in",
-	                                           GTK_RESPONSE_OK, NULL);
+	GtkWidget *d = gtk_dialog_new_with_buttons(
+	    "brev-tray", NULL, 0, "_Cancel", GTK_RESPONSE_CANCEL, "_Log in", GTK_RESPONSE_OK, NULL);
 	GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(d));
-	char *msg = g_strdup_printf("%s%sPassword for %s on %s:%s", why ? why : "", why ? "\n\n" : "", a->cfg.user,
-	                            a->cfg.host, a->cfg.port);
+	char *msg = g_strdup_printf("%s%sPassword for %s on %s:%s", why ? why : "",
+				    why ? "\n\n" : "", a->cfg.user, a->cfg.host, a->cfg.port);
 	GtkWidget *label = gtk_label_new(msg), *entry = gtk_entry_new();
 	char *pw = NULL;
 
@@ -587,21 +608,26 @@ static void update_tray(void)
 	else {
 		g_string_append_printf(title, "%ld unread", n);
 		if (offline)
-			g_string_append_printf(title, " (%d account%s disconnected)", offline, offline > 1 ? "s" : "");
+			g_string_append_printf(title, " (%d account%s disconnected)", offline,
+					       offline > 1 ? "s" : "");
 	}
 	for (guint i = 0; i < accounts->len; i++) {
 		struct account *a = accounts->pdata[i];
 		char *t;
 		if (a->state == TRAY_ST_ONLINE)
-			t = g_strdup_printf("%s: %ld unread", a->cfg.name, a->unread < 0 ? 0 : a->unread);
+			t = g_strdup_printf("%s: %ld unread", a->cfg.name,
+					    a->unread < 0 ? 0 : a->unread);
 		else
 			t = g_strdup_printf("%s: %s", a->cfg.name,
-			                    a->state == TRAY_ST_CONNECTING ? "connecting…" : a->detail);
+					    a->state == TRAY_ST_CONNECTING ? "connecting…"
+									   : a->detail);
 		gtk_menu_item_set_label(GTK_MENU_ITEM(a->item), t);
 		g_free(t);
 	}
 	if (indicator) {
-		const char *icon = offline == (int)accounts->len ? "network-offline" : n > 0 ? "mail-unread" : "mail-read";
+		const char *icon = offline == (int)accounts->len ? "network-offline"
+				   : n > 0			 ? "mail-unread"
+								 : "mail-read";
 		char label[32];
 		app_indicator_set_title(indicator, title->str);
 		app_indicator_set_icon_full(indicator, icon, title->str);
@@ -662,7 +688,8 @@ static GtkWidget *open_item;
 
 static void make_indicator(void)
 {
-	indicator = app_indicator_new("brev-tray", "mail-read", APP_INDICATOR_CATEGORY_COMMUNICATIONS);
+	indicator =
+	    app_indicator_new("brev-tray", "mail-read", APP_INDICATOR_CATEGORY_COMMUNICATIONS);
 	app_indicator_set_status(indicator, APP_INDICATOR_STATUS_ACTIVE);
 	app_indicator_set_menu(indicator, GTK_MENU(menu));
 	app_indicator_set_secondary_activate_target(indicator, open_item);
@@ -676,9 +703,10 @@ static int sni_watcher_present(void)
 
 	if (!bus)
 		return 0;
-	r = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-	                                "NameHasOwner", g_variant_new("(s)", "org.kde.StatusNotifierWatcher"),
-	                                G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
+	r = g_dbus_connection_call_sync(
+	    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	    "NameHasOwner", g_variant_new("(s)", "org.kde.StatusNotifierWatcher"),
+	    G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
 	if (r) {
 		g_variant_get(r, "(b)", &has);
 		g_variant_unref(r);
@@ -750,7 +778,8 @@ static void notify_probe(void)
 	if (!notify_get_server_info(&name, &vendor, &version, &spec)) {
 		notify_ok = 0;
 		if (!notify_warned)
-			logline("no notification service on the session bus; new mail shows in the tray icon only");
+			logline("no notification service on the session bus; new mail shows in the "
+				"tray icon only");
 		notify_warned = 1;
 		return;
 	}
@@ -780,11 +809,13 @@ static const char *who(const struct tray_msg *m)
 }
 
 /* Summary and body for n messages (the newest ones in msgs). */
-static void compose(const struct account *a, GPtrArray *msgs, unsigned total, char **summary, char **body)
+static void compose(const struct account *a, GPtrArray *msgs, unsigned total, char **summary,
+		    char **body)
 {
 	if (a->cfg.privacy) {
 		*summary = g_strdup("New mail");
-		*body = total == 1 ? g_strdup("1 new message") : g_strdup_printf("%u new messages", total);
+		*body = total == 1 ? g_strdup("1 new message")
+				   : g_strdup_printf("%u new messages", total);
 		return;
 	}
 	if (total == 1 && msgs->len == 1) {
@@ -794,7 +825,8 @@ static void compose(const struct account *a, GPtrArray *msgs, unsigned total, ch
 			*summary = g_strdup_printf("%s <%s>", m->from_name, m->from_addr);
 		else
 			*summary = g_strdup(who(m));
-		*body = g_strdup_printf(notify_markup ? "<b>%s</b>%s%s" : "%s%s%s", subj, *line ? "\n" : "", line);
+		*body = g_strdup_printf(notify_markup ? "<b>%s</b>%s%s" : "%s%s%s", subj,
+					*line ? "\n" : "", line);
 		g_free(subj);
 		g_free(line);
 		return;
@@ -810,13 +842,14 @@ static void compose(const struct account *a, GPtrArray *msgs, unsigned total, ch
 			g_ptr_array_add(names, (gpointer)n);
 	}
 	if (names->len == 1)
-		*summary = g_strdup_printf("%u new messages from %s", total, (char *)names->pdata[0]);
+		*summary =
+		    g_strdup_printf("%u new messages from %s", total, (char *)names->pdata[0]);
 	else if (names->len == 2 && total == msgs->len)
-		*summary = g_strdup_printf("%u new messages from %s and %s", total, (char *)names->pdata[0],
-		                           (char *)names->pdata[1]);
+		*summary = g_strdup_printf("%u new messages from %s and %s", total,
+					   (char *)names->pdata[0], (char *)names->pdata[1]);
 	else
-		*summary = g_strdup_printf("%u new messages from %s, %s and others", total, (char *)names->pdata[0],
-		                           (char *)names->pdata[1]);
+		*summary = g_strdup_printf("%u new messages from %s, %s and others", total,
+					   (char *)names->pdata[0], (char *)names->pdata[1]);
 	int one_sender = names->len == 1;
 	g_ptr_array_free(names, TRUE);
 	GString *b = g_string_new(NULL);
@@ -827,8 +860,8 @@ static void compose(const struct account *a, GPtrArray *msgs, unsigned total, ch
 		if (one_sender) /* the summary named them: list subjects */
 			g_string_append_printf(b, "%s%s", b->len ? "\n" : "", s);
 		else
-			g_string_append_printf(b, notify_markup ? "%s<b>%s</b>: %s" : "%s%s: %s", b->len ? "\n" : "", n,
-			                       s);
+			g_string_append_printf(b, notify_markup ? "%s<b>%s</b>: %s" : "%s%s: %s",
+					       b->len ? "\n" : "", n, s);
 		g_free(n);
 		g_free(s);
 	}
@@ -848,7 +881,8 @@ static void show_notification(struct account *a)
 	GError *err = NULL;
 
 	compose(a, a->pending, a->pending_total, &summary, &body);
-	logline("%s: %u new message%s", a->cfg.name, a->pending_total, a->pending_total == 1 ? "" : "s");
+	logline("%s: %u new message%s", a->cfg.name, a->pending_total,
+		a->pending_total == 1 ? "" : "s");
 	if (!notify_ok)
 		notify_probe(); /* a daemon may have appeared since */
 	if (notify_ok) {
@@ -856,13 +890,14 @@ static void show_notification(struct account *a)
 		notify_notification_set_category(n, "email.arrived");
 		notify_notification_set_hint(n, "desktop-entry", g_variant_new_string("brev-tray"));
 		if (notify_actions)
-			notify_notification_add_action(n, "default", "Open mail client", on_notification_action, NULL,
-			                               NULL);
+			notify_notification_add_action(n, "default", "Open mail client",
+						       on_notification_action, NULL, NULL);
 		if (!notify_notification_show(n, &err)) {
 			if (!notify_warned)
-				logline("no notification service on the session bus (%s); new mail shows in the tray icon "
-				        "only",
-				        err->message);
+				logline("no notification service on the session bus (%s); new mail "
+					"shows in the tray icon "
+					"only",
+					err->message);
 			notify_warned = 1;
 			notify_ok = 0;
 			g_error_free(err);
@@ -927,8 +962,9 @@ static void on_event(struct tray_event *e)
 			if (password_get(a, e->detail) == 0)
 				start_worker(a);
 			else if (a->password_file)
-				logline("%s: the password in %s was refused; this account stays offline", a->cfg.name,
-				        a->password_file);
+				logline("%s: the password in %s was refused; this account stays "
+					"offline",
+					a->cfg.name, a->password_file);
 			else
 				logline("%s: no password; this account stays offline", a->cfg.name);
 		}
@@ -967,7 +1003,8 @@ static gboolean on_signal(gpointer p)
 
 static int build_accounts(struct opts *cli, struct opts *global, GPtrArray *sections)
 {
-	int cli_account = cli->server || cli->user || cli->password_file || cli->ca || cli->fingerprint;
+	int cli_account =
+	    cli->server || cli->user || cli->password_file || cli->ca || cli->fingerprint;
 
 	if (cli_account || sections->len == 0) {
 		struct opts o = {.privacy = -1};
@@ -1010,14 +1047,19 @@ int main(int argc, char **argv)
 	gboolean privacy = FALSE;
 	char *server = NULL, *user = NULL, *pwfile = NULL, *ca = NULL, *fp = NULL, *open = NULL;
 	GOptionEntry entries[] = {
-	    {"server", 0, 0, G_OPTION_ARG_STRING, &server, "IMAPS server (default: the local brev)", "HOST:PORT"},
+	    {"server", 0, 0, G_OPTION_ARG_STRING, &server, "IMAPS server (default: the local brev)",
+	     "HOST:PORT"},
 	    {"user", 0, 0, G_OPTION_ARG_STRING, &user, "login name", "ADDRESS"},
-	    {"password-file", 0, 0, G_OPTION_ARG_FILENAME, &pwfile, "file with the password (mode 0600)", "FILE"},
-	    {"ca", 0, 0, G_OPTION_ARG_FILENAME, &ca, "trust the certificates in this PEM file", "CERT.pem"},
-	    {"fingerprint", 0, 0, G_OPTION_ARG_STRING, &fp, "pin the server certificate's SHA-256", "SHA256"},
-	    {"privacy", 0, 0, G_OPTION_ARG_NONE, &privacy, "notifications say only \"New mail\" and a count",
-	     NULL},
-	    {"open", 0, 0, G_OPTION_ARG_STRING, &open, "command for \"Open mail client\"", "COMMAND"},
+	    {"password-file", 0, 0, G_OPTION_ARG_FILENAME, &pwfile,
+	     "file with the password (mode 0600)", "FILE"},
+	    {"ca", 0, 0, G_OPTION_ARG_FILENAME, &ca, "trust the certificates in this PEM file",
+	     "CERT.pem"},
+	    {"fingerprint", 0, 0, G_OPTION_ARG_STRING, &fp, "pin the server certificate's SHA-256",
+	     "SHA256"},
+	    {"privacy", 0, 0, G_OPTION_ARG_NONE, &privacy,
+	     "notifications say only \"New mail\" and a count", NULL},
+	    {"open", 0, 0, G_OPTION_ARG_STRING, &open, "command for \"Open mail client\"",
+	     "COMMAND"},
 	    {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path_opt,
 	     "configuration file (default ~/.config/brev/tray.conf)", "FILE"},
 	    {NULL, 0, 0, 0, NULL, NULL, NULL}};
@@ -1033,18 +1075,22 @@ int main(int argc, char **argv)
 	}
 	g_option_context_free(ctx);
 	if (argc > 1) {
-		logline("unexpected argument %s; passwords never go on the command line (--password-file)", argv[1]);
+		logline("unexpected argument %s; passwords never go on the command line "
+			"(--password-file)",
+			argv[1]);
 		return 1;
 	}
-	cli.server = server, cli.user = user, cli.password_file = pwfile ? expand_home(pwfile) : NULL;
+	cli.server = server, cli.user = user,
+	cli.password_file = pwfile ? expand_home(pwfile) : NULL;
 	cli.ca = ca ? expand_home(ca) : NULL, cli.fingerprint = fp;
 	cli.privacy = privacy ? 1 : -1;
 	g_free(pwfile);
 	g_free(ca);
 
 	GPtrArray *sections = g_ptr_array_new();
-	char *conf = config_path_opt ? g_strdup(config_path_opt)
-	                             : g_build_filename(g_get_user_config_dir(), "brev", "tray.conf", NULL);
+	char *conf = config_path_opt
+			 ? g_strdup(config_path_opt)
+			 : g_build_filename(g_get_user_config_dir(), "brev", "tray.conf", NULL);
 	if (conf_load(conf, config_path_opt != NULL, &global, sections) < 0)
 		return 1;
 	g_free(conf);
@@ -1057,7 +1103,8 @@ int main(int argc, char **argv)
 		return 1;
 
 	if (!gtk_init_check(&argc, &argv)) {
-		logline("no display: brev-tray needs a desktop session (DISPLAY or WAYLAND_DISPLAY)");
+		logline(
+		    "no display: brev-tray needs a desktop session (DISPLAY or WAYLAND_DISPLAY)");
 		return 1;
 	}
 	notify_init("brev-tray");
@@ -1076,10 +1123,11 @@ int main(int argc, char **argv)
 			logline("%s: no password; this account stays offline", a->cfg.name);
 			continue;
 		}
-		logline("%s: watching %s at %s:%s (%s)", a->cfg.name, a->cfg.user, a->cfg.host, a->cfg.port,
-		        a->cfg.fingerprint ? "certificate pinned by SHA-256"
-		        : a->cfg.ca        ? "certificate checked against --ca"
-		                           : "certificate checked against the system store");
+		logline("%s: watching %s at %s:%s (%s)", a->cfg.name, a->cfg.user, a->cfg.host,
+			a->cfg.port,
+			a->cfg.fingerprint ? "certificate pinned by SHA-256"
+			: a->cfg.ca	   ? "certificate checked against --ca"
+					   : "certificate checked against the system store");
 		start_worker(a);
 	}
 	update_tray();

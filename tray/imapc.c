@@ -33,14 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNECT_MS 10000      /* TCP connect and TLS handshake */
-#define REPLY_MS 60000        /* a command's tagged reply */
+#define CONNECT_MS	10000  /* TCP connect and TLS handshake */
+#define REPLY_MS	60000  /* a command's tagged reply */
 #define IDLE_REFRESH_MS 600000 /* RFC 2177 3: re-issue IDLE well before 29 min */
-#define DONE_MS 30000         /* the reply to DONE: else the link is dead */
-#define BURST_QUIET_MS 700    /* collect a burst of EXISTS before fetching */
-#define BURST_MAX_MS 3000
-#define POLL_MS 60000         /* without IDLE: NOOP this often */
-#define BACKOFF_MAX_S 60
+#define DONE_MS		30000  /* the reply to DONE: else the link is dead */
+#define BURST_QUIET_MS	700    /* collect a burst of EXISTS before fetching */
+#define BURST_MAX_MS	3000
+#define POLL_MS		60000 /* without IDLE: NOOP this often */
+#define BACKOFF_MAX_S	60
 
 enum { IC_OK = 0, IC_NO = 1, IC_ERR = -1, IC_STOP = -2, IC_AUTH = -3 };
 
@@ -67,7 +67,7 @@ struct imapc_worker {
 	/* per-session */
 	int cap_idle, cap_literalplus, online, changed;
 	long exists;
-	GArray *search; /* uint32_t results of the last SEARCH */
+	GArray *search;	    /* uint32_t results of the last SEARCH */
 	GPtrArray *fetched; /* struct tray_msg * from detail FETCHes */
 	long unread_sent;
 	char tagged_text[256];
@@ -151,7 +151,8 @@ static int wait_input(struct imapc_worker *w, int ms)
 {
 	if (w->roff < w->rlen || (w->ssl && SSL_pending(w->ssl) > 0))
 		return 1;
-	struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN}, {.fd = w->wake[0], .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN},
+			      {.fd = w->wake[0], .events = POLLIN}};
 	int r = poll(p, 2, ms < 0 ? 0 : ms);
 	if (stopped(w) || (r > 0 && p[1].revents))
 		return IC_STOP;
@@ -187,10 +188,12 @@ static int tcp_connect(struct imapc_worker *w)
 			close(fd);
 			continue;
 		}
-		struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = w->wake[0], .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = fd, .events = POLLOUT},
+				      {.fd = w->wake[0], .events = POLLIN}};
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
-		if (poll(p, 2, CONNECT_MS) <= 0 || !(p[0].revents & (POLLOUT | POLLERR | POLLHUP)) ||
+		if (poll(p, 2, CONNECT_MS) <= 0 ||
+		    !(p[0].revents & (POLLOUT | POLLERR | POLLHUP)) ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
 			if (soerr)
 				seterr(w, "%s:%s: %s", w->cfg.host, w->cfg.port, strerror(soerr));
@@ -267,7 +270,8 @@ static int tls_open(struct imapc_worker *w)
 			/* The file names what the user trusts, possibly the server's
 			 * own (self-signed or leaf) certificate: accept a chain that
 			 * ends at any certificate in it. */
-			X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(w->ctx), X509_V_FLAG_PARTIAL_CHAIN);
+			X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(w->ctx),
+						    X509_V_FLAG_PARTIAL_CHAIN);
 		} else {
 			SSL_CTX_set_default_verify_paths(w->ctx);
 		}
@@ -290,7 +294,8 @@ static int tls_open(struct imapc_worker *w)
 	if (SSL_connect(w->ssl) != 1) {
 		long v = SSL_get_verify_result(w->ssl);
 		if (v != X509_V_OK)
-			seterr(w, "TLS: certificate not trusted: %s", X509_verify_cert_error_string(v));
+			seterr(w, "TLS: certificate not trusted: %s",
+			       X509_verify_cert_error_string(v));
 		else
 			seterr(w, "TLS handshake with %s:%s failed", w->cfg.host, w->cfg.port);
 		return IC_ERR;
@@ -338,7 +343,8 @@ static int write_all(struct imapc_worker *w, const char *s, size_t len)
 	while (len > 0) {
 		int n = SSL_write(w->ssl, s, (int)len);
 		if (n <= 0) {
-			seterr(w, "connection to %s:%s lost while writing", w->cfg.host, w->cfg.port);
+			seterr(w, "connection to %s:%s lost while writing", w->cfg.host,
+			       w->cfg.port);
 			return IC_ERR;
 		}
 		s += n;
@@ -459,7 +465,8 @@ static void token(struct cur *c, const char **s, size_t *n)
 			depth++;
 		else if (ch == ']' && depth > 0)
 			depth--;
-		else if (depth == 0 && (ch == ' ' || ch == ')' || ch == '(' || ch == '\r' || ch == '\n'))
+		else if (depth == 0 &&
+			 (ch == ' ' || ch == ')' || ch == '(' || ch == '\r' || ch == '\n'))
 			break;
 		c->p++;
 	}
@@ -620,7 +627,8 @@ static void parse_ok_code(struct imapc_worker *w, const char *p, const char *end
 	else if (end - p > 9 && !g_ascii_strncasecmp(p, "[UIDNEXT ", 9))
 		w->uidnext = (uint32_t)strtoul(p + 9, NULL, 10);
 	else if (end - p > 12 && !g_ascii_strncasecmp(p, "[CAPABILITY ", 12))
-		w->cap_idle = g_strstr_len(p, end - p, " IDLE") != NULL, w->cap_literalplus = g_strstr_len(p, end - p, " LITERAL+") != NULL;
+		w->cap_idle = g_strstr_len(p, end - p, " IDLE") != NULL,
+		w->cap_literalplus = g_strstr_len(p, end - p, " LITERAL+") != NULL;
 }
 
 static void parse_caps(struct imapc_worker *w, const char *p, const char *end)
@@ -669,7 +677,8 @@ static int untagged(struct imapc_worker *w, const GString *r)
 	}
 	if (starts(t, n, "BYE")) {
 		skip_sp(&c);
-		seterr(w, "server said: %.*s", (int)strcspn(c.p, "\r\n") > 120 ? 120 : (int)strcspn(c.p, "\r\n"), c.p);
+		seterr(w, "server said: %.*s",
+		       (int)strcspn(c.p, "\r\n") > 120 ? 120 : (int)strcspn(c.p, "\r\n"), c.p);
 		return IC_ERR;
 	}
 	if (starts(t, n, "OK")) {
@@ -813,7 +822,8 @@ static int login(struct imapc_worker *w)
 		rc = send_cmd(w, tag, "LOGIN %s {%zu%s}", u, n, w->cap_literalplus ? "+" : "");
 		if (rc == 0 && !w->cap_literalplus)
 			rc = await(w, tag, 1, REPLY_MS);
-		if (rc == IC_OK && (rc = write_all(w, pw, n)) == 0 && (rc = write_all(w, "\r\n", 2)) == 0)
+		if (rc == IC_OK && (rc = write_all(w, pw, n)) == 0 &&
+		    (rc = write_all(w, "\r\n", 2)) == 0)
 			rc = await(w, tag, 0, REPLY_MS);
 	}
 	g_free(u);
@@ -879,9 +889,9 @@ static int check_new(struct imapc_worker *w)
 	w->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)tray_msg_free);
 	char tag[16];
 	rc = send_cmd(w, tag,
-	              "UID FETCH %s (UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT CONTENT-TYPE "
-	              "CONTENT-TRANSFER-ENCODING)] BODY.PEEK[TEXT]<0.%d>)",
-	              set->str, TRAY_TEXT_PEEK);
+		      "UID FETCH %s (UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT CONTENT-TYPE "
+		      "CONTENT-TRANSFER-ENCODING)] BODY.PEEK[TEXT]<0.%d>)",
+		      set->str, TRAY_TEXT_PEEK);
 	if (rc == 0)
 		rc = await(w, tag, 0, REPLY_MS);
 	g_string_free(set, TRUE);
@@ -935,7 +945,8 @@ static int idle_round(struct imapc_worker *w)
 			goto out;
 		if (r->len >= 2 && r->str[0] == '*' && (rc = untagged(w, r)) < 0)
 			goto out;
-		if (r->len > strlen(tag) && !strncmp(r->str, tag, strlen(tag)) && r->str[strlen(tag)] == ' ') {
+		if (r->len > strlen(tag) && !strncmp(r->str, tag, strlen(tag)) &&
+		    r->str[strlen(tag)] == ' ') {
 			/* the server ended IDLE by itself */
 			rc = tagged(w, r, strlen(tag)) == IC_OK ? IC_OK : IC_ERR;
 			goto out;
@@ -1001,7 +1012,8 @@ static int session(struct imapc_worker *w)
 				goto fail;
 			w->last_uid = 0;
 			for (guint i = 0; i < w->search->len; i++)
-				w->last_uid = MAX(w->last_uid, g_array_index(w->search, uint32_t, i));
+				w->last_uid =
+				    MAX(w->last_uid, g_array_index(w->search, uint32_t, i));
 		}
 		w->have_base = 1;
 	}
@@ -1094,7 +1106,7 @@ static gpointer run(gpointer p)
 }
 
 struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, unsigned generation,
-                                 tray_event_fn fn)
+				 tray_event_fn fn)
 {
 	struct imapc_worker *w = g_new0(struct imapc_worker, 1);
 

@@ -221,7 +221,8 @@ char *tray_header_get(const char *hdr, size_t len, const char *name)
 		size_t e = i;
 		while (e < len && hdr[e] != '\n')
 			e++;
-		if (e - i > nl && hdr[i + nl] == ':' && g_ascii_strncasecmp(hdr + i, name, nl) == 0) {
+		if (e - i > nl && hdr[i + nl] == ':' &&
+		    g_ascii_strncasecmp(hdr + i, name, nl) == 0) {
 			GString *v = g_string_new(NULL);
 			size_t s = i + nl + 1;
 			/* RFC 5322 2.2.3: unfold continuation lines */
@@ -317,7 +318,8 @@ static int ct_is(const char *ct, const char *type)
 		return strcmp(type, "text/plain") == 0; /* RFC 2045 5.2 default */
 	while (*ct == ' ')
 		ct++;
-	return g_ascii_strncasecmp(ct, type, n) == 0 && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+	return g_ascii_strncasecmp(ct, type, n) == 0 &&
+	       (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* First non-blank line of UTF-8 text, skipping quoted ("> ") lines. */
@@ -383,7 +385,8 @@ static char *multipart_line(const char *ctype, const char *text, size_t len, int
 		/* the part's header ends at the first empty line */
 		const char *hend = NULL, *body = NULL;
 		for (const char *q = part; q < end; q++) {
-			if (*q == '\n' && q + 1 < end && (q[1] == '\n' || (q[1] == '\r' && q + 2 < end && q[2] == '\n'))) {
+			if (*q == '\n' && q + 1 < end &&
+			    (q[1] == '\n' || (q[1] == '\r' && q + 2 < end && q[2] == '\n'))) {
 				hend = q + 1;
 				body = q[1] == '\n' ? q + 2 : q + 3;
 				break;
@@ -398,7 +401,8 @@ static char *multipart_line(const char *ctype, const char *text, size_t len, int
 		const char *next = g_strstr_len(body, end - body, delim);
 		const char *bend = next ? next : end;
 		char *pct = tray_header_get(part, (size_t)(hend - part), "Content-Type");
-		char *pcte = tray_header_get(part, (size_t)(hend - part), "Content-Transfer-Encoding");
+		char *pcte =
+		    tray_header_get(part, (size_t)(hend - part), "Content-Transfer-Encoding");
 		if (ct_is(pct, "text/plain"))
 			r = leaf_line(pct, pcte, body, (size_t)(bend - body));
 		else if (pct && !g_ascii_strncasecmp(pct, "multipart/", 10))

@@ -102,9 +102,13 @@ static void line_is(const char *ct, const char *cte, const char *text, const cha
 TEST(first_line_plain)
 {
 	line_is(NULL, NULL, "\r\n\r\n  Hello there  \r\nsecond\r\n", "Hello there");
-	line_is("text/plain; charset=iso-8859-1", "8bit", "Gr\xfc\xdf" "e\r\n", "Grüße");
+	line_is("text/plain; charset=iso-8859-1", "8bit",
+		"Gr\xfc\xdf"
+		"e\r\n",
+		"Grüße");
 	line_is("text/plain", "quoted-printable", "caf=C3=A9 =\r\nau lait\r\n", "café au lait");
-	line_is("text/plain; charset=utf-8", "base64", "SGVsbG8sIHfDtnJsZCEKbmV4dA==\r\n", "Hello, wörld!");
+	line_is("text/plain; charset=utf-8", "base64", "SGVsbG8sIHfDtnJsZCEKbmV4dA==\r\n",
+		"Hello, wörld!");
 	line_is("text/plain", NULL, "> quoted\r\nreply\r\n", "reply");
 	line_is("image/png", "base64", "iVBORw0KGgo=", "");
 	line_is("text/plain", NULL, "", "");
@@ -113,27 +117,28 @@ TEST(first_line_plain)
 TEST(first_line_multipart)
 {
 	const char *m = "This is a multi-part message in MIME format.\r\n"
-	                "--XyZ\r\n"
-	                "Content-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"
-	                "--inner\r\n"
-	                "Content-Type: text/plain; charset=utf-8\r\n"
-	                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-	                "Gr=C3=BC=C3=9Fe from inside\r\n"
-	                "--inner\r\n"
-	                "Content-Type: text/html\r\n\r\n<p>html</p>\r\n"
-	                "--inner--\r\n"
-	                "--XyZ--\r\n";
+			"--XyZ\r\n"
+			"Content-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"
+			"--inner\r\n"
+			"Content-Type: text/plain; charset=utf-8\r\n"
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+			"Gr=C3=BC=C3=9Fe from inside\r\n"
+			"--inner\r\n"
+			"Content-Type: text/html\r\n\r\n<p>html</p>\r\n"
+			"--inner--\r\n"
+			"--XyZ--\r\n";
 	line_is("multipart/mixed; boundary=XyZ", NULL, m, "Grüße from inside");
 	/* html first, plain second: the plain one */
 	const char *m2 = "--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b\r\n"
-	                 "Content-Type: text/plain\r\n\r\nplain one\r\n--b--\r\n";
+			 "Content-Type: text/plain\r\n\r\nplain one\r\n--b--\r\n";
 	line_is("multipart/alternative; boundary=b", NULL, m2, "plain one");
 	/* cut off inside the first part's header: nothing, no crash */
 	line_is("multipart/mixed; boundary=b", NULL, "--b\r\nContent-Ty", "");
 	/* no boundary parameter */
 	line_is("multipart/mixed", NULL, "--b\r\n\r\nhi\r\n", "");
 	/* a part without header lines is text/plain */
-	line_is("multipart/mixed; boundary=b", NULL, "--b\r\n\r\nbare part\r\n--b--\r\n", "bare part");
+	line_is("multipart/mixed; boundary=b", NULL, "--b\r\n\r\nbare part\r\n--b--\r\n",
+		"bare part");
 }
 
 TEST(fingerprint_forms)
@@ -143,12 +148,14 @@ TEST(fingerprint_forms)
 	CHECK(tray_fingerprint_norm(hex, out) == 0);
 	CHECK_EQ_STR(out, hex);
 	CHECK(tray_fingerprint_norm("01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
-	                            "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF",
-	                            out) == 0);
+				    "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF",
+				    out) == 0);
 	CHECK_EQ_STR(out, hex);
 	CHECK(tray_fingerprint_norm("0123", out) < 0);
-	CHECK(tray_fingerprint_norm("zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", out) < 0);
-	CHECK(tray_fingerprint_norm("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef00", out) < 0);
+	CHECK(tray_fingerprint_norm(
+		  "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", out) < 0);
+	CHECK(tray_fingerprint_norm(
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef00", out) < 0);
 }
 
 /* Every prefix of a MIME message (what a 2 KiB peek can leave) and random
@@ -156,7 +163,7 @@ TEST(fingerprint_forms)
 TEST(hostile_prefixes_and_noise)
 {
 	const char *m = "--b\r\nContent-Type: text/plain; charset=\"windows-1252\"\r\n"
-	                "Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8gd29ybGQ=\r\n--b--\r\n";
+			"Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8gd29ybGQ=\r\n--b--\r\n";
 	size_t n = strlen(m);
 	for (size_t i = 0; i <= n; i++) {
 		char *l = tray_first_line("multipart/mixed; boundary=b", NULL, m, i);
@@ -171,7 +178,7 @@ TEST(hostile_prefixes_and_noise)
 			/* bias towards the characters the parsers look at */
 			static const char alpha[] = "=?Bb Qq_-\r\n\"<>()\\:;,@abc01";
 			buf[i] = g_rand_boolean(r) ? alpha[g_rand_int_range(r, 0, sizeof alpha - 1)]
-			                           : (char)g_rand_int_range(r, 0, 256);
+						   : (char)g_rand_int_range(r, 0, 256);
 		}
 		char *s = tray_decode_header(buf, len);
 		CHECK(g_utf8_validate(s, -1, NULL) && g_utf8_strlen(s, -1) <= TRAY_FIELD_MAX + 1);
@@ -182,10 +189,11 @@ TEST(hostile_prefixes_and_noise)
 		g_free(nm);
 		g_free(ad);
 		g_free(nul);
-		s = tray_first_line(round % 2 ? "multipart/mixed; boundary=b" : "text/plain", round % 3 ? "base64" : "quoted-printable",
-		                    buf, len);
+		s = tray_first_line(round % 2 ? "multipart/mixed; boundary=b" : "text/plain",
+				    round % 3 ? "base64" : "quoted-printable", buf, len);
 		if (!g_utf8_validate(s, -1, NULL) || g_utf8_strlen(s, -1) > TRAY_FIELD_MAX + 1)
-			fprintf(stderr, "round %d: [%s] %ld\n", round, s, (long)g_utf8_strlen(s, -1));
+			fprintf(stderr, "round %d: [%s] %ld\n", round, s,
+				(long)g_utf8_strlen(s, -1));
 		CHECK(g_utf8_validate(s, -1, NULL) && g_utf8_strlen(s, -1) <= TRAY_FIELD_MAX + 1);
 		g_free(s);
 	}

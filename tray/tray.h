@@ -18,12 +18,12 @@
 #include <stdint.h>
 
 /* Limits on what the server may make us hold (every byte is hostile). */
-#define TRAY_LINE_MAX (1024 * 1024) /* one response, literals included */
-#define TRAY_LITERAL_MAX (64 * 1024) /* one literal; the rest is dropped */
+#define TRAY_LINE_MAX	  (1024 * 1024)	     /* one response, literals included */
+#define TRAY_LITERAL_MAX  (64 * 1024)	     /* one literal; the rest is dropped */
 #define TRAY_LITERAL_HARD (16 * 1024 * 1024) /* a larger one ends the connection */
-#define TRAY_TEXT_PEEK 2048          /* BODY.PEEK[TEXT]<0.2048> */
-#define TRAY_DETAIL_MAX 10           /* messages fetched in detail per batch */
-#define TRAY_FIELD_MAX 200           /* characters of a name/subject/line shown */
+#define TRAY_TEXT_PEEK	  2048		     /* BODY.PEEK[TEXT]<0.2048> */
+#define TRAY_DETAIL_MAX	  10		     /* messages fetched in detail per batch */
+#define TRAY_FIELD_MAX	  200		     /* characters of a name/subject/line shown */
 
 /* ---- msgparse.c ------------------------------------------------------- */
 
@@ -32,8 +32,8 @@ struct tray_msg {
 	uint32_t uid;
 	char *from_name; /* display name, may be "" */
 	char *from_addr; /* address, may be "" */
-	char *subject;   /* decoded, may be "" */
-	char *line;      /* first line of text, may be "" */
+	char *subject;	 /* decoded, may be "" */
+	char *line;	 /* first line of text, may be "" */
 };
 void tray_msg_free(struct tray_msg *m);
 
@@ -76,27 +76,27 @@ enum tray_state {
 /* Everything a worker needs to reach one account; owned by the main thread
  * and never changed while the worker runs. */
 struct tray_account_cfg {
-	char *name;        /* section name or the address */
-	char *host;        /* server host name or address */
-	char *port;        /* service port, default 993 */
-	char *user;        /* login name */
-	char *password;    /* may be NULL until obtained */
-	char *ca;          /* PEM file of trusted certificates, or NULL */
+	char *name;	   /* section name or the address */
+	char *host;	   /* server host name or address */
+	char *port;	   /* service port, default 993 */
+	char *user;	   /* login name */
+	char *password;	   /* may be NULL until obtained */
+	char *ca;	   /* PEM file of trusted certificates, or NULL */
 	char *fingerprint; /* 64 lowercase hex digits, or NULL */
-	int privacy;       /* notifications say "New mail" and a count only */
+	int privacy;	   /* notifications say "New mail" and a count only */
 };
 
 enum tray_ev_kind { TRAY_EV_STATE, TRAY_EV_UNREAD, TRAY_EV_NEW };
 
 /* An event from a worker to the main loop (tray_event_free releases it). */
 struct tray_event {
-	int account;          /* index into the main thread's account array */
-	unsigned generation;  /* which worker sent it (stale ones are ignored) */
+	int account;	     /* index into the main thread's account array */
+	unsigned generation; /* which worker sent it (stale ones are ignored) */
 	enum tray_ev_kind kind;
 	enum tray_state state; /* TRAY_EV_STATE */
-	char *detail;          /* TRAY_EV_STATE: human-readable reason */
-	long unread;           /* TRAY_EV_UNREAD */
-	unsigned total;        /* TRAY_EV_NEW: new messages, >= msgs->len */
+	char *detail;	       /* TRAY_EV_STATE: human-readable reason */
+	long unread;	       /* TRAY_EV_UNREAD */
+	unsigned total;	       /* TRAY_EV_NEW: new messages, >= msgs->len */
 	GPtrArray *msgs;       /* TRAY_EV_NEW: struct tray_msg *, the newest ones */
 };
 void tray_event_free(struct tray_event *e);
@@ -109,7 +109,7 @@ typedef void (*tray_event_fn)(struct tray_event *e);
  * imapc_stop(); it exits by itself only after TRAY_ST_AUTHFAIL. */
 struct imapc_worker;
 struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, unsigned generation,
-                                 tray_event_fn fn);
+				 tray_event_fn fn);
 /* Ask the worker to stop; it detaches and frees itself at its next check
  * (at most a few seconds later). The caller must not touch it again. */
 void imapc_stop(struct imapc_worker **w);
