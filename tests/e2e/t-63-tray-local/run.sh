@@ -5,7 +5,8 @@
 # GTK dialog (typed here with xdotool), keeps it in a 0600 file when no
 # Secret Service runs, and uses the saved password on the next start without
 # asking; its icon sits in an XEmbed tray (trayer). Also: a wrong password stops that account without a retry storm, a
-# wrong pin is refused, brev's own fingerprint format (AA:BB:...) is accepted.
+# wrong pin is refused, brev's own fingerprint format (AA:BB:...) is accepted,
+# and without --ca/--fingerprint the system trust store decides.
 . ../lib.sh
 . ../t-60-tray-notify/tray-lib.sh
 tray_requirements
@@ -78,6 +79,15 @@ chmod 600 "$T/alice.pw"
 tray_start colon.log --server "127.0.0.1:$P_IMAPS" --user alice@example.test \
 	--password-file "$T/alice.pw" --fingerprint "$FP"
 wait_until 15 "pinned by brev's fingerprint form" grep -q 'connected (IDLE)' "$T/colon.log"
+
+# --- the system trust store (OpenSSL's default paths; SSL_CERT_FILE stands
+# in for /etc/ssl/certs): untrusted without it, trusted with brev's cert in it
+tray_start system1.log --server "localhost:$P_IMAPS" --user alice@example.test --password-file "$T/alice.pw"
+wait_until 10 "the untrusted certificate refused" grep -q 'certificate not trusted' "$T/system1.log"
+SSL_CERT_FILE=$D/cert.pem tray_start system2.log --server "localhost:$P_IMAPS" --user alice@example.test \
+	--password-file "$T/alice.pw"
+wait_until 15 "trusted through the system store" grep -q 'connected (IDLE)' "$T/system2.log"
+grep -q 'checked against the system store' "$T/system2.log" || fail "system store: $(cat "$T/system2.log")"
 
 sleep 3
 kill -0 "$WRONG_PID" || fail "brev-tray exited after a wrong password"
