@@ -593,9 +593,18 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 	/* DKIM: signed as it will be stored and sent (docs/auth-mail.md) */
 	char *sig = authres_submission(cfg->datadir, cfg->hostname[0] ? cfg->hostname : "localhost",
 				       from, id, h->out.p, h->out.len, m->body, 0);
+	/* after our Received field (its continuation lines start with WSP) */
+	size_t recv = 0;
+	while (recv < h->out.len) {
+		const char *nl = memchr(h->out.p + recv, '\n', h->out.len - recv);
+		recv = nl ? (size_t)(nl - h->out.p) + 1 : h->out.len;
+		if (recv < h->out.len && h->out.p[recv] != ' ' && h->out.p[recv] != '\t')
+			break;
+	}
+	buf_add(&local, h->out.p, recv);
 	buf_puts(&local, sig);
 	free(sig);
-	buf_add(&local, h->out.p, h->out.len);
+	buf_add(&local, h->out.p + recv, h->out.len - recv);
 	int src = smtp_commit(st, from, &set, local.p, local.len, local.p + rp, local.len - rp,
 			      m->body, id, &o);
 	free(local.p);
