@@ -701,7 +701,8 @@ static void message_done(struct session *s)
 	int rc = smtp_commit_mbox(s->st, s->mail.from.addr, &s->set, mbox, hdr, len, hdr + rp_len,
 				  len - rp_len, body, s->id, &o);
 	if (rc != ST_OK) {
-		reply(s, "451 4.3.0 Temporary failure storing the message; try again later");
+		/* RFC 5321 4.2.3 452 + RFC 3463 X.3.1: the store is full or failing. */
+		reply(s, "452 4.3.1 Insufficient system storage; try again later");
 		goto out;
 	}
 	log_info("smtp id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu refused=%zu",
