@@ -9,16 +9,20 @@
         legitimately be in the mailbox twice.
   crash.py verify ACKFILE smtp|append   over IMAP: every acknowledged id is
         in INBOX exactly once, and no id is there twice.
-Environment: P_SMTP, P_IMAP (ports), USER_, PASS_.
+Environment: P_SMTP, P_IMAP (ports), USER_, PASS_, PACE (a session waits
+a random 0..PACE s between messages, default 0.15, so that sending spans
+the kills whatever the server's speed).
 """
 import imaplib
 import os
+import random
 import socket
 import sys
 import threading
 import time
 
 SESSIONS = 20
+PACE = float(os.environ.get("PACE", "0.15"))
 USER = os.environ.get("USER_", "alice@example.test")
 PW = os.environ.get("PASS_", "alice-pw")
 lock = threading.Lock()
@@ -115,6 +119,8 @@ def session(kind, n, ack, stats):
         if ok is None:
             conn.close()
             conn = None
+        else:
+            time.sleep(random.random() * PACE)
     if conn:
         conn.close()
 

@@ -7,7 +7,7 @@
 # 10 kills.
 . ../lib.sh
 KIND=${KIND:-smtp}
-if [ -n "${SOAK:-}" ]; then N=10000; KILLS=10; else N=500; KILLS=5; fi
+if [ -n "${SOAK:-}" ]; then N=10000; KILLS=10; export PACE=0.02; else N=500; KILLS=5; fi
 brev_init crash
 brev_user alice@example.test alice-pw
 brev_start
@@ -19,7 +19,7 @@ CLIENT=$!
 # number of acknowledged messages passes each of KILLS random thresholds.
 mapfile -t marks < <(python3 -c "
 import random
-print('\n'.join(str(x) for x in sorted(random.sample(range($N // 20, $N * 9 // 10), $KILLS))))")
+print('\n'.join(str(x) for x in sorted(random.sample(range($N // 20, $N * 6 // 10), $KILLS))))")
 kills=0
 for m in "${marks[@]}"; do
 	for _ in $(seq 1200); do # at most 60 s per threshold
