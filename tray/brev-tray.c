@@ -901,8 +901,13 @@ static void show_notification(struct account *a)
 			notify_warned = 1;
 			notify_ok = 0;
 			g_error_free(err);
+			g_object_unref(n);
+		} else if (notify_actions) {
+			/* the action callback needs the object until the bubble closes */
+			g_signal_connect(n, "closed", G_CALLBACK(g_object_unref), NULL);
+		} else {
+			g_object_unref(n);
 		}
-		g_object_unref(n);
 	}
 	g_free(summary);
 	g_free(body);

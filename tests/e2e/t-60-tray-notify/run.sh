@@ -5,7 +5,8 @@
 # 0600 files, settings in tray.conf). Delivered over SMTP: one message (the
 # Notify call carries sender name, address, subject and first line), a burst
 # of five (one folded notification), and mail for the privacy-mode account
-# ("New mail" and a count, nothing else). Also the unit test of the text
+# ("New mail" and a count, nothing else); a click on a bubble runs the
+# "open" command from tray.conf. Also the unit test of the text
 # helpers, and refusals that must not start (password on the command line,
 # a password file readable by others).
 . ../lib.sh
@@ -23,6 +24,8 @@ printf 'pw-alice\n' >"$T/alice.pw"; chmod 600 "$T/alice.pw"
 printf 'pw-bob' >"$T/bob.pw"; chmod 600 "$T/bob.pw"
 cat >"$T/tray.conf" <<CONF
 # two accounts: alice checked against the certificate as a CA, bob pinned
+open = touch $T/opened
+
 [alice]
 server = localhost:$P_IMAPS
 user = alice@example.test
@@ -60,6 +63,9 @@ echo "$n"
 grep -q '^Carol Sender <carol@remote.test>$' <<<"$(sed -n 3p <<<"$n")" || fail "summary lacks sender: $n"
 grep -q 'Lunch on Friday?' <<<"$(sed -n 4p <<<"$n")" || fail "body lacks subject: $n"
 grep -q 'Let us meet at noon.' <<<"$(sed -n 4p <<<"$n")" || fail "body lacks first line: $n"
+# clicking the bubble (dunst's default action) opens the mail client
+dunstctl action 0 >/dev/null 2>&1 || dunstctl action >/dev/null 2>&1 || true
+wait_until 5 "the open command after a click on the notification" test -f "$T/opened"
 if [ -n "${TRAY_SCREENSHOT:-}" ]; then
 	sleep 1
 	import -window root "$TRAY_SCREENSHOT" || fail "screenshot"
