@@ -105,6 +105,7 @@ static struct {
 	struct store *st;
 	const struct config *cfg;
 	struct tls_client *tlsc;
+	struct queue_src src;          /* source addresses (listen.smtp) */
 	pthread_t sched, workers[QUEUE_THREADS];
 	struct job *head, *tail;
 	uint64_t inflight[QUEUE_INFLIGHT];
@@ -306,6 +307,32 @@ static int read_reply(struct client *cl, struct smtp_reply *r, int ms, int ehlo)
 	}
 }
 
+/* Leave from the listen.smtp address (queue_src_pick, docs/delivery.md).
+ * The port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT), so many
+ * connections from one address do not each hold an ephemeral port. */
+static int bind_source(int fd, const struct sockaddr_storage *dst)
+{
+	struct sockaddr_storage src;
+	unsigned len;
+	if (!queue_src_for(&q.src, dst, &src, &len))
+		return 0;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	{
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	}
+#endif
+	if (bind(fd, (const struct sockaddr *)&src, len) < 0) {
+		char a[INET6_ADDRSTRLEN + 8];
+		int e = errno;
+		addr_format(&src, a, sizeof a);
+		log_warn("queue: cannot send from %s (listen.smtp): %s", a, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 static int tcp_connect(const struct sockaddr_storage *sa, unsigned len, int slot, char *err,
 		       size_t errlen)
 {
@@ -318,6 +345,10 @@ static int tcp_connect(const struct sockaddr_storage *sa, unsigned len, int slot
 		return -1;
 	}
 	fd_track(slot, fd);
+	if (bind_source(fd, sa) < 0) {
+		e = errno;
+		goto fail;
+	}
 	if (connect(fd, (const struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS) {
 		e = errno;
 		goto fail;
@@ -1095,6 +1126,7 @@ int queue_start(struct server *srv)
 	q.st = srv->store;
 	q.cfg = srv->cfg;
 	q.stop = 0;
+	queue_src_pick(q.cfg->listen_smtp, &q.src);
 	for (int i = 0; i < QUEUE_THREADS; i++)
 		q.fds[i] = -1;
 	if (pipe2(q.wakepipe, O_CLOEXEC | O_NONBLOCK) < 0) {

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct server;
 struct store;
@@ -70,6 +71,25 @@ struct dot_state {
 int smtp_dot_write(struct conn *c, struct dot_state *s, const char *buf, size_t n);
 /* Finish: CRLF if the message did not end with one, then ".\r\n". */
 int smtp_dot_end(struct conn *c, struct dot_state *s);
+
+/* ---- source address of outgoing connections (queue_smtp.c) ---- */
+
+/* Like Postfix's smtp_bind_address: when listen.smtp names exactly one
+ * specific address of a family (no wildcard 0.0.0.0 / [::] of that family,
+ * no second address of it), outgoing connections of that family leave from
+ * it, so receivers see the address the MX record and SPF name. */
+struct queue_src {
+	struct sockaddr_storage v4, v6;
+	int has4, has6;
+};
+/* Pick the source addresses from a listen.smtp value (NULL or "" gives
+ * none). Entries that do not parse are ignored (net_bind reports them). */
+void queue_src_pick(const char *listen_smtp, struct queue_src *out);
+/* The address (port 0) to bind before connecting to dst: 1 with *out and
+ * *len set, 0 when the kernel should choose (no address of dst's family,
+ * or a loopback source towards a destination that is not loopback). */
+int queue_src_for(const struct queue_src *s, const struct sockaddr_storage *dst,
+		  struct sockaddr_storage *out, unsigned *len);
 
 /* ---- DSNs (queue_dsn.c) ---- */
 

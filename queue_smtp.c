@@ -2,12 +2,15 @@
  * queue_smtp.c — the small, peer-facing parsers of the SMTP client: reply
  * lines (RFC 5321 4.2, with RFC 2034 enhanced codes and the EHLO keyword
  * lines of 4.1.1.1) and the transparency procedure for the message bytes
- * (RFC 5321 4.5.2). The session logic that uses them is in queue.c.
+ * (RFC 5321 4.5.2); and the choice of the source address for outgoing
+ * connections. The session logic that uses them is in queue.c.
  *
  * Every byte here comes from a remote server: lines are bounded by the
  * caller (conn_getline), replies by SMTP_REPLY_LINES_MAX, kept text by
  * SMTP_REPLY_TEXT_MAX, and nothing is allocated.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -190,4 +193,96 @@ int smtp_dot_end(struct conn *c, struct dot_state *s)
 	s->bol = 1;
 	s->cr = 0;
 	return conn_puts(c, ".\r\n");
+}
+
+/* ---- source address ---- */
+
+/* Why bind at all: a receiver checks SPF against the connection's source
+ * address and may treat 127.0.0.1 as a local client. With one specific
+ * listen.smtp address the MX record (and "v=spf1 mx") names that address,
+ * so mail must leave from it, not from whatever the routing table picks. */
+static int addr_is_any(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)a)->sin6_addr);
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+static int addr_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET6) {
+		const struct in6_addr *i6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(i6) || (IN6_IS_ADDR_V4MAPPED(i6) && i6->s6_addr[12] == 127);
+	}
+	return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+}
+
+static int addr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+	       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+void queue_src_pick(const char *listen_smtp, struct queue_src *out)
+{
+	/* per family: 0 none seen, 1 one address, -1 wildcard or several */
+	int st4 = 0, st6 = 0;
+	const char *p = listen_smtp ? listen_smtp : "";
+	memset(out, 0, sizeof *out);
+	while (*p) {
+		char one[128], err[160];
+		struct sockaddr_storage a;
+		unsigned alen;
+		size_t n;
+		p += strspn(p, " \t");
+		n = strcspn(p, " \t");
+		if (!n)
+			break;
+		if (n < sizeof one) {
+			memcpy(one, p, n);
+			one[n] = 0;
+			if (addr_parse(one, &a, &alen, err, sizeof err) == 0) {
+				int *stp = a.ss_family == AF_INET6 ? &st6 : &st4;
+				struct sockaddr_storage *keep = a.ss_family == AF_INET6 ? &out->v6 : &out->v4;
+				if (addr_is_any(&a))
+					*stp = -1;
+				else if (*stp == 0) {
+					*keep = a;
+					*stp = 1;
+				} else if (*stp == 1 && !addr_same_ip(keep, &a))
+					*stp = -1;
+			}
+		}
+		p += n;
+	}
+	out->has4 = st4 == 1;
+	out->has6 = st6 == 1;
+	/* bind with port 0: the kernel picks the source port */
+	((struct sockaddr_in *)&out->v4)->sin_port = 0;
+	((struct sockaddr_in6 *)&out->v6)->sin6_port = 0;
+}
+
+int queue_src_for(const struct queue_src *s, const struct sockaddr_storage *dst,
+		  struct sockaddr_storage *out, unsigned *len)
+{
+	const struct sockaddr_storage *src;
+	if (dst->ss_family == AF_INET && s->has4) {
+		src = &s->v4;
+		*len = sizeof(struct sockaddr_in);
+	} else if (dst->ss_family == AF_INET6 && s->has6) {
+		src = &s->v6;
+		*len = sizeof(struct sockaddr_in6);
+	} else {
+		return 0;
+	}
+	/* A loopback source cannot reach anything off the host. */
+	if (addr_is_loopback(src) && !addr_is_loopback(dst))
+		return 0;
+	*out = *src;
+	return 1;
 }

@@ -2,9 +2,12 @@
 /*
  * test_queue.c — the outbound queue's pieces that need no network: the
  * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer
- * over a socketpair, and the store's queue functions (take under a lease,
+ * over a socketpair, the source address taken from listen.smtp, and the
+ * store's queue functions (take under a lease,
  * per-recipient update, release of leases, flush).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +223,70 @@ TEST(store_queue_lease_update)
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tdir);
 	CHECK(system(cmd) == 0);
+}
+
+static struct sockaddr_storage ip(const char *s)
+{
+	struct sockaddr_storage a;
+	memset(&a, 0, sizeof a);
+	if (strchr(s, ':')) {
+		a.ss_family = AF_INET6;
+		inet_pton(AF_INET6, s, &((struct sockaddr_in6 *)&a)->sin6_addr);
+	} else {
+		a.ss_family = AF_INET;
+		inet_pton(AF_INET, s, &((struct sockaddr_in *)&a)->sin_addr);
+	}
+	return a;
+}
+
+/* The source for dst as text, "" when the kernel chooses. */
+static const char *src_for(const char *listen, const char *dst)
+{
+	static char out[INET6_ADDRSTRLEN];
+	struct queue_src qs;
+	struct sockaddr_storage d = ip(dst), a;
+	unsigned len = 0;
+	queue_src_pick(listen, &qs);
+	out[0] = 0;
+	if (queue_src_for(&qs, &d, &a, &len)) {
+		if (a.ss_family == AF_INET6) {
+			CHECK(len == sizeof(struct sockaddr_in6));
+			CHECK(((struct sockaddr_in6 *)&a)->sin6_port == 0);
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, out, sizeof out);
+		} else {
+			CHECK(len == sizeof(struct sockaddr_in));
+			CHECK(((struct sockaddr_in *)&a)->sin_port == 0);
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, out, sizeof out);
+		}
+	}
+	return out;
+}
+
+TEST(source_address)
+{
+	/* one specific address: used for its family only */
+	CHECK(!strcmp(src_for("192.0.2.7:25", "198.51.100.1"), "192.0.2.7"));
+	CHECK(!strcmp(src_for("192.0.2.7:25", "2001:db8::1"), ""));
+	CHECK(!strcmp(src_for("192.0.2.7:25 [2001:db8::7]:25", "2001:db8::1"), "2001:db8::7"));
+	CHECK(!strcmp(src_for("  192.0.2.7:25\t[2001:db8::7]:25 ", "198.51.100.1"), "192.0.2.7"));
+	/* the same address on two ports is still one address */
+	CHECK(!strcmp(src_for("192.0.2.7:25 192.0.2.7:2525", "198.51.100.1"), "192.0.2.7"));
+	/* wildcards and several addresses: the kernel chooses */
+	CHECK(!strcmp(src_for("0.0.0.0:25 [::]:25", "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for("*:25", "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for("192.0.2.7:25 0.0.0.0:2525", "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for("192.0.2.7:25 192.0.2.8:25", "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for("[::]:25 192.0.2.7:25", "198.51.100.1"), "192.0.2.7"));
+	CHECK(!strcmp(src_for("[::]:25 192.0.2.7:25", "2001:db8::1"), ""));
+	/* loopback sources only towards loopback destinations */
+	CHECK(!strcmp(src_for("127.0.0.2:2525", "127.0.0.3"), "127.0.0.2"));
+	CHECK(!strcmp(src_for("127.0.0.1:2525", "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for("[::1]:2525", "2001:db8::1"), ""));
+	CHECK(!strcmp(src_for("[::1]:2525", "::1"), "::1"));
+	/* nothing configured, or nothing that parses */
+	CHECK(!strcmp(src_for("", "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for(NULL, "198.51.100.1"), ""));
+	CHECK(!strcmp(src_for("mx.example:25", "198.51.100.1"), ""));
 }
 
 TEST_MAIN()
