@@ -39,7 +39,7 @@ for d in tests/e2e/t-*/; do
 	name=$(basename "$d")
 	echo "$name" | grep -Eq "$ONLY" || continue
 	start=$(date +%s)
-	(cd "$d" && timeout 600 bash ./run.sh) >"$LOGDIR/$name.log" 2>&1
+	(cd "$d" && timeout "${E2E_TIMEOUT:-240}" bash ./run.sh) >"$LOGDIR/$name.log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
 	if [ $rc -eq 0 ]; then
