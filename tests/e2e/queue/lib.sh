@@ -29,17 +29,34 @@ server:
   pidfile: "$T/nsd/nsd.pid"
   logfile: "$T/nsd/nsd.log"
   verbosity: 0
+# no control port: another nsd on the machine holding 8952 would stop this one
+remote-control:
+  control-enable: no
 zone:
   name: "test"
   zonefile: "$T/nsd/test.zone"
 NSD
 	nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
+	NSD_PID=$!
+	nsd_wait bob.test MX mx.bob.test
+	export NSD_PORT NSD_ADDR NSD_PID
+}
+
+# nsd_wait NAME TYPE TEXT: until nsd's answer for NAME TYPE shows TEXT.
+nsd_wait() {
 	local i=0
-	until drill -p "$NSD_PORT" @"$NSD_ADDR" MX bob.test 2>/dev/null | grep -q "mx.bob.test"; do
-		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd did not start"; }
+	until timeout 2 drill -p "$NSD_PORT" @"$NSD_ADDR" "$2" "$1" 2>/dev/null | grep -q "$3"; do
+		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd does not answer $1 $2 with $3"; }
 		sleep 0.05
 	done
-	export NSD_PORT NSD_ADDR
+}
+
+# nsd_add FILE NAME TYPE TEXT: append FILE (zone lines, verbatim) to the
+# zone, reload nsd, wait until NAME TYPE answers with TEXT.
+nsd_add() {
+	cat "$1" >>"$T/nsd/test.zone"
+	kill -HUP "$NSD_PID"
+	nsd_wait "$2" "$3" "$4"
 }
 
 # mta_init NAME DOMAIN IP: brev_init, then its MX listener on IP:$P25, DNS

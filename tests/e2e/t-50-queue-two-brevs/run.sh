@@ -6,12 +6,21 @@
 # brev receives it over opportunistic STARTTLS (self-signed: unverified);
 # bob reads it over IMAP and POP3 and answers with `brev sendmail`; alice
 # reads the answer.
+# Mail authentication (issue 9): alice's SPF, DKIM and DMARC records, as
+# `brev dns alice.test` prints them, are appended verbatim to the zone;
+# alice's queue sends from 127.0.0.2 (listen.smtp, docs/delivery.md), so
+# bob's Authentication-Results says spf=pass dkim=pass dmarc=pass, and
+# dkimpy verifies the same message with the same records.
 . ../lib.sh
 . ../queue/lib.sh
 nsd_start
 mta_init alice alice.test 127.0.0.2
 DA=$D; PA_SUB=$P_SUB; PA_IMAPS=$P_IMAPS
 brev_user alice@alice.test alice-pw
+"$BREV" -d "$DA" dns alice.test >"$T/alice.records" || fail "brev dns"
+grep -q '^_dmarc.alice.test.' "$T/alice.records" || fail "brev dns: no DMARC record"
+nsd_add "$T/alice.records" _dmarc.alice.test TXT "v=DMARC1"
+nsd_wait alice.test TXT "v=spf1"
 mta_start
 PID_A=$BREV_PID
 mta_init bob bob.test 127.0.0.3
@@ -53,10 +62,19 @@ fetch_imap "$PB_IMAPS" bob@bob.test bob-pw "hello bob" >"$T/bob.eml" || fail "bo
 tr -d '\r' <"$T/bob.eml" | grep -qx "Hi Bob," || fail "body"
 tr -d '\r' <"$T/bob.eml" | grep -qx "\." || fail "dot line not restored"
 grep -q "by mx.bob.test (brev) with ESMTPS" "$T/bob.eml" || fail "bob's Received: does not show TLS"
-# issue 9: alice's DKIM signatures (RSA, Ed25519) arrive intact; dkimpy
-# verifies them with the records `brev dns alice.test` prints
-"$BREV" -d "$DA" dns alice.test >"$T/alice.records" || fail "brev dns"
-grep -q "^Authentication-Results: mx.bob.test;" "$T/bob.eml" || fail "no Authentication-Results at bob"
+# issue 9: bob checked alice's mail (from 127.0.0.2, not a local client)
+# and everything passed; alice's DKIM signatures (RSA, Ed25519) arrive
+# intact and dkimpy verifies them with the records `brev dns` printed
+grep -q "^Received: from mx.alice.test (unknown \[127.0.0.2\])" "$T/bob.eml" ||
+	fail "alice's mail did not come from 127.0.0.2"
+tr -d '\r' <"$T/bob.eml" | awk '/^Authentication-Results: mx.bob.test;/ {p=1; print; next}
+	p && /^[ \t]/ {print; next} {p=0}' >"$T/bob.ar"
+[ -s "$T/bob.ar" ] || fail "no Authentication-Results at bob"
+for v in "spf=pass" "dkim=pass" "dmarc=pass"; do
+	grep -q "$v" "$T/bob.ar" || { cat "$T/bob.ar"; fail "bob's Authentication-Results lacks $v"; }
+done
+grep -q "dkim=fail\|dkim=neutral\|dkim=temperror\|dkim=permerror" "$T/bob.ar" &&
+	{ cat "$T/bob.ar"; fail "a DKIM signature did not pass at bob"; }
 /usr/bin/python3 - "$T/bob.eml" "$T/alice.records" <<'PY' || fail "dkimpy does not verify alice's signatures"
 import re, sys, dkim
 raw = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
