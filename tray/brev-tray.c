@@ -998,6 +998,20 @@ static void start_worker(struct account *a)
 		memset(a->cfg.password, 0, strlen(a->cfg.password));
 }
 
+/* The network came (back): accounts waiting out a backoff try at once
+ * instead of after up to a minute. Connected ones are left alone (a route
+ * change need not break them; if it did, keepalive and IDLE's DONE find out). */
+static void on_network_changed(GNetworkMonitor *nm, gboolean available, gpointer p)
+{
+	if (!available)
+		return;
+	for (guint i = 0; i < accounts->len; i++) {
+		struct account *a = accounts->pdata[i];
+		if (a->worker && a->state == TRAY_ST_DISCONNECTED)
+			imapc_kick(a->worker);
+	}
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static gboolean on_signal(gpointer p)
@@ -1136,6 +1150,8 @@ int main(int argc, char **argv)
 		start_worker(a);
 	}
 	update_tray();
+	g_signal_connect(g_network_monitor_get_default(), "network-changed",
+			 G_CALLBACK(on_network_changed), NULL);
 	gtk_main();
 
 	logline("quit");

@@ -33,16 +33,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNECT_MS	10000  /* TCP connect and TLS handshake */
-#define REPLY_MS	60000  /* a command's tagged reply */
-#define IDLE_REFRESH_MS 600000 /* RFC 2177 3: re-issue IDLE well before 29 min */
-#define DONE_MS		30000  /* the reply to DONE: else the link is dead */
-#define BURST_QUIET_MS	700    /* collect a burst of EXISTS before fetching */
-#define BURST_MAX_MS	3000
-#define POLL_MS		60000 /* without IDLE: NOOP this often */
-#define BACKOFF_MAX_S	60
+#define CONNECT_MS	 10000	/* TCP connect and TLS handshake */
+#define REPLY_MS	 60000	/* a command's tagged reply */
+#define IDLE_REFRESH_MS	 600000 /* RFC 2177 3: re-issue IDLE well before 29 min */
+#define DONE_MS		 30000	/* the reply to DONE: else the link is dead */
+#define BURST_QUIET_MS	 700	/* collect a burst of EXISTS before fetching */
+#define BURST_MAX_MS	 3000
+#define POLL_MS		 60000 /* without IDLE: NOOP this often */
+#define BACKOFF_MAX_S	 60
+#define SUSPEND_CHECK_MS 15000 /* IDLE looks at the clocks this often */
 
-enum { IC_OK = 0, IC_NO = 1, IC_ERR = -1, IC_STOP = -2, IC_AUTH = -3 };
+enum { IC_OK = 0, IC_NO = 1, IC_ERR = -1, IC_STOP = -2, IC_AUTH = -3, IC_KICK = -4 };
 
 struct imapc_worker {
 	gint refs;
@@ -146,27 +147,57 @@ static int64_t now_ms(void)
 	return g_get_monotonic_time() / 1000;
 }
 
-/* 1: input is ready, 0: time-out, IC_STOP: imapc_stop() was called. */
-static int wait_input(struct imapc_worker *w, int ms)
+/* Empty the wake pipe; say whether imapc_stop() was called. */
+static int drain_wake(struct imapc_worker *w)
 {
-	if (w->roff < w->rlen || (w->ssl && SSL_pending(w->ssl) > 0))
-		return 1;
-	struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN},
-			      {.fd = w->wake[0], .events = POLLIN}};
-	int r = poll(p, 2, ms < 0 ? 0 : ms);
-	if (stopped(w) || (r > 0 && p[1].revents))
-		return IC_STOP;
-	return r > 0 ? 1 : 0;
+	char buf[64];
+	while (read(w->wake[0], buf, sizeof buf) > 0)
+		;
+	return stopped(w);
 }
 
-/* Sleep ms unless stopped: 0 or IC_STOP. */
+/* 1: input is ready, 0: time-out, IC_STOP: imapc_stop() was called. A kick
+ * (imapc_kick) does not end this wait. */
+static int wait_input(struct imapc_worker *w, int ms)
+{
+	int64_t end = now_ms() + (ms < 0 ? 0 : ms);
+
+	for (;;) {
+		if (w->roff < w->rlen || (w->ssl && SSL_pending(w->ssl) > 0))
+			return 1;
+		struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN},
+				      {.fd = w->wake[0], .events = POLLIN}};
+		int64_t left = end - now_ms();
+		int r = poll(p, 2, left < 0 ? 0 : (int)left);
+		if (r > 0 && p[1].revents && drain_wake(w))
+			return IC_STOP;
+		if (stopped(w))
+			return IC_STOP;
+		if (r > 0 && p[0].revents)
+			return 1;
+		if (now_ms() >= end)
+			return 0;
+	}
+}
+
+/* Sleep ms unless stopped (IC_STOP) or kicked (0, early). */
 static int nap(struct imapc_worker *w, int ms)
 {
 	struct pollfd p = {.fd = w->wake[0], .events = POLLIN};
 	if (stopped(w))
 		return IC_STOP;
-	poll(&p, 1, ms);
+	if (poll(&p, 1, ms) > 0)
+		drain_wake(w);
 	return stopped(w) ? IC_STOP : 0;
+}
+
+/* CLOCK_BOOTTIME runs on during suspend, the monotonic clock does not: their
+ * difference grows by the time the machine slept. */
+static int64_t slept_ms(void)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	return (int64_t)b.tv_sec * 1000 + b.tv_nsec / 1000000 - now_ms();
 }
 
 static int tcp_connect(struct imapc_worker *w)
@@ -919,7 +950,7 @@ static int idle_round(struct imapc_worker *w)
 	char tag[16];
 	GString *r = g_string_new(NULL);
 	int rc;
-	int64_t deadline = now_ms() + IDLE_REFRESH_MS, burst_end = 0;
+	int64_t deadline = now_ms() + IDLE_REFRESH_MS, burst_end = 0, slept = slept_ms();
 
 	w->changed = 0;
 	if ((rc = send_cmd(w, tag, "IDLE")) < 0 || (rc = await(w, tag, 1, REPLY_MS)) != IC_OK) {
@@ -938,7 +969,17 @@ static int idle_round(struct imapc_worker *w)
 		}
 		if (until <= now)
 			break;
-		rc = read_response(w, r, (int)(until - now));
+		rc = read_response(w, r, (int)MIN(until - now, SUSPEND_CHECK_MS));
+		if (rc >= 0 && slept_ms() - slept > SUSPEND_CHECK_MS) {
+			/* The machine was asleep: the link is most likely dead
+			 * (NAT state, DHCP lease, another Wi-Fi) and keepalive
+			 * would take minutes to say so. Start over. */
+			seterr(w, "resumed from suspend; reconnecting");
+			rc = IC_KICK;
+			goto out;
+		}
+		if (rc == 0 && now_ms() < until)
+			continue;
 		if (rc == 0)
 			break;
 		if (rc < 0)
@@ -1089,6 +1130,11 @@ static gpointer run(gpointer p)
 			emit_state(w, TRAY_ST_AUTHFAIL, w->err);
 			break;
 		}
+		if (rc == IC_KICK) { /* reconnect at once */
+			emit_state(w, TRAY_ST_DISCONNECTED, w->err);
+			backoff = 1;
+			continue;
+		}
 		if (was_online)
 			backoff = 1;
 		/* Spread reconnects a little so many clients of one restarted
@@ -1124,6 +1170,13 @@ struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, un
 	GThread *t = g_thread_new("imapc", run, w);
 	g_thread_unref(t);
 	return w;
+}
+
+void imapc_kick(struct imapc_worker *w)
+{
+	if (w && write(w->wake[1], "k", 1) < 0) {
+		/* the pipe is full: a kick is pending already */
+	}
 }
 
 void imapc_stop(struct imapc_worker **pw)

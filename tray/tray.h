@@ -110,6 +110,9 @@ typedef void (*tray_event_fn)(struct tray_event *e);
 struct imapc_worker;
 struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, unsigned generation,
 				 tray_event_fn fn);
+/* Retry now: a worker waiting to reconnect (backoff) tries at once; one
+ * that is connected is not disturbed. For "the network came back". */
+void imapc_kick(struct imapc_worker *w);
 /* Ask the worker to stop; it detaches and frees itself at its next check
  * (at most a few seconds later). The caller must not touch it again. */
 void imapc_stop(struct imapc_worker **w);
