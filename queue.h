@@ -118,7 +118,12 @@ struct dsn {
 /* Render a DSN message (RFC 3464, multipart/report) into a malloc'ed
  * buffer with CRLF line ends; *len gets its length. */
 char *dsn_render(const struct dsn *d, size_t *len);
-/* Render and hand it to the original sender: a local sender's INBOX, or
+/* The local domain whose DKIM key signs a DSN from MAILER-DAEMON@mta:
+ * mta itself or the nearest local domain above it, else orig_from's
+ * domain when local, else the first of `domains` ("" if none). */
+void dsn_key_domain(const struct config *cfg, const char *mta, const char *orig_from, char *out,
+		    size_t cap);
+/* Render, DKIM-sign (when a key exists) and hand it to the original sender: a local sender's INBOX, or
  * the queue (null sender) for a remote one. Never for the null sender.
  * 0 done (or nothing to do), -1 temporary failure (try again later). */
 int dsn_send(struct store *st, const struct config *cfg, const struct dsn *d);

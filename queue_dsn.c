@@ -11,6 +11,12 @@
  * cannot be delivered is never answered by another (dsn_send refuses the
  * null sender). A local sender gets it in INBOX at once; a remote one (mail
  * forwarded by an alias) through the queue.
+ *
+ * Every DSN is DKIM-signed (issue 9, docs/auth-mail.md) through the same
+ * helper as submitted mail, with the key of a local domain chosen by
+ * dsn_key_domain: the From address is MAILER-DAEMON@hostname, and a key of
+ * the domain the host name lies in aligns with it under DMARC's relaxed
+ * rule (RFC 7489 3.1.1).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "authres.h"
 #include "config.h"
 #include "log.h"
 #include "mailbox.h"
@@ -41,6 +48,10 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 	b->len += n;
 	b->p[b->len] = 0;
 }
+
+/* A string literal, its length counted by the compiler (a hand-counted
+ * length once put a NUL byte into every DSN). */
+#define BUF_LIT(b, lit) buf_add((b), "" lit, sizeof(lit) - 1)
 
 static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void buf_printf(struct buf *b, const char *fmt, ...)
@@ -95,9 +106,9 @@ static void human_part(struct buf *b, const struct dsn *d)
 			buf_printf(b, "    The server %s answered: %s\r\n",
 				   r->remote_mta ? r->remote_mta : "(unknown)", txt);
 		}
-		buf_add(b, "\r\n", 2);
+		BUF_LIT(b, "\r\n");
 	}
-	buf_add(b, "The header of your message is attached below.\r\n", 48);
+	BUF_LIT(b, "The header of your message is attached below.\r\n");
 }
 
 static void status_part(struct buf *b, const struct dsn *d)
@@ -109,7 +120,7 @@ static void status_part(struct buf *b, const struct dsn *d)
 	smtp_date(date, sizeof date, time(NULL));
 	for (size_t i = 0; i < d->nrcpts; i++) {
 		const struct dsn_rcpt *r = &d->rcpts[i];
-		buf_add(b, "\r\n", 2);
+		BUF_LIT(b, "\r\n");
 		clean(v, sizeof v, r->addr);
 		buf_printf(b, "Final-Recipient: rfc822; %s\r\n", v);
 		buf_printf(b, "Action: %s\r\n", d->action == DSN_FAILED ? "failed" : "delayed");
@@ -139,16 +150,16 @@ static void headers_part(struct buf *b, const struct dsn *d)
 	const char *h = d->orig_headers;
 	size_t n = d->orig_hlen;
 	if (!h || !n) {
-		buf_add(b, "\r\n", 2);
+		BUF_LIT(b, "\r\n");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (h[i] == '\n' && (i == 0 || h[i - 1] != '\r'))
-			buf_add(b, "\r", 1);
+			BUF_LIT(b, "\r");
 		buf_add(b, h + i, 1);
 	}
 	if (h[n - 1] != '\n')
-		buf_add(b, "\r\n", 2);
+		BUF_LIT(b, "\r\n");
 }
 
 char *dsn_render(const struct dsn *d, size_t *len)
@@ -167,24 +178,24 @@ char *dsn_render(const struct dsn *d, size_t *len)
 	buf_printf(&b, "Date: %s\r\n", date);
 	buf_printf(&b, "Message-ID: <%s.dsn@%s>\r\n", id, d->reporting_mta);
 	/* RFC 3834 5: automatic responses say so, and nobody answers them. */
-	buf_add(&b, "Auto-Submitted: auto-replied\r\n", 30);
-	buf_add(&b, "MIME-Version: 1.0\r\n", 19);
+	BUF_LIT(&b, "Auto-Submitted: auto-replied\r\n");
+	BUF_LIT(&b, "MIME-Version: 1.0\r\n");
 	buf_printf(&b,
 		   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 		   "\tboundary=\"%s/%s\"\r\n\r\n",
 		   bnd, d->reporting_mta);
-	buf_add(&b, "This is a MIME-encapsulated message.\r\n\r\n", 40);
+	BUF_LIT(&b, "This is a MIME-encapsulated message.\r\n\r\n");
 	buf_printf(&b, "--%s/%s\r\n", bnd, d->reporting_mta);
-	buf_add(&b, "Content-Description: Notification\r\n", 35);
-	buf_add(&b, "Content-Type: text/plain; charset=us-ascii\r\n\r\n", 46);
+	BUF_LIT(&b, "Content-Description: Notification\r\n");
+	BUF_LIT(&b, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
 	human_part(&b, d);
 	buf_printf(&b, "\r\n--%s/%s\r\n", bnd, d->reporting_mta);
-	buf_add(&b, "Content-Description: Delivery report\r\n", 38);
-	buf_add(&b, "Content-Type: message/delivery-status\r\n\r\n", 41);
+	BUF_LIT(&b, "Content-Description: Delivery report\r\n");
+	BUF_LIT(&b, "Content-Type: message/delivery-status\r\n\r\n");
 	status_part(&b, d);
 	buf_printf(&b, "\r\n--%s/%s\r\n", bnd, d->reporting_mta);
-	buf_add(&b, "Content-Description: Undelivered Message Headers\r\n", 50);
-	buf_add(&b, "Content-Type: text/rfc822-headers\r\n\r\n", 37);
+	BUF_LIT(&b, "Content-Description: Undelivered Message Headers\r\n");
+	BUF_LIT(&b, "Content-Type: text/rfc822-headers\r\n\r\n");
 	headers_part(&b, d);
 	buf_printf(&b, "\r\n--%s/%s--\r\n", bnd, d->reporting_mta);
 	*len = b.len;
@@ -235,15 +246,64 @@ static int domain_of(const char *addr, const struct config *cfg)
 	return at && config_domain_is_local(cfg, at + 1);
 }
 
+void dsn_key_domain(const struct config *cfg, const char *mta, const char *orig_from, char *out,
+		    size_t cap)
+{
+	const char *at = orig_from ? strrchr(orig_from, '@') : NULL;
+	/* the host name itself, or the nearest local domain above it */
+	for (const char *p = mta; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
+		if (config_domain_is_local(cfg, p)) {
+			str_copy(out, p, cap);
+			str_lower(out);
+			return;
+		}
+	}
+	if (at && config_domain_is_local(cfg, at + 1)) {
+		str_copy(out, at + 1, cap);
+		str_lower(out);
+		return;
+	}
+	smtp_first_domain(cfg->domains, out, cap);
+}
+
+/* The DKIM-Signature fields for text (a whole rendered DSN), malloc'ed,
+ * "" when there is no key. */
+static char *dsn_sign(const struct config *cfg, const struct dsn *d, const char *text, size_t len)
+{
+	char dom[256], signer[300], id[17];
+	struct spool *sp = spool_new(len + 1);
+	char *sig;
+	dsn_key_domain(cfg, d->reporting_mta, d->orig_from, dom, sizeof dom);
+	/* authres_submission signs for the From domain (the host name) when
+	 * it has a key, else for the domain of this "sender" */
+	snprintf(signer, sizeof signer, "MAILER-DAEMON@%s", dom);
+	smtp_make_id(id);
+	if (spool_write(sp, text, len) < 0 || spool_error(sp)) {
+		spool_free(&sp);
+		return xstrdup("");
+	}
+	sig = authres_submission(cfg->datadir, d->reporting_mta, signer, id, NULL, 0, sp, 0);
+	spool_free(&sp);
+	return sig;
+}
+
 int dsn_send(struct store *st, const struct config *cfg, const struct dsn *d)
 {
 	struct msg_in m = {0};
-	size_t len;
-	char *text;
+	size_t len, slen;
+	char *text, *sig;
 	int rc;
 	if (!d->orig_from || !d->orig_from[0])
 		return 0; /* never bounce a bounce */
 	text = dsn_render(d, &len);
+	/* the signature goes in front of the DSN it signs */
+	sig = dsn_sign(cfg, d, text, len);
+	slen = strlen(sig);
+	sig = xrealloc(sig, slen + len + 1);
+	memcpy(sig + slen, text, len + 1);
+	free(text);
+	text = sig;
+	len += slen;
 	m.hdr = text;
 	m.hdrlen = len;
 	if (domain_of(d->orig_from, cfg)) {
@@ -252,6 +312,10 @@ int dsn_send(struct store *st, const struct config *cfg, const struct dsn *d)
 		if (rc == ST_OK && r.nusers) {
 			int *rcs = xcalloc(r.nusers, sizeof *rcs);
 			rc = store_deliver(st, r.users, r.nusers, "INBOX", &m, rcs, NULL);
+			for (size_t i = 0; rc == ST_OK && i < r.nusers; i++)
+				if (rcs[i] != ST_OK)
+					log_warn("queue: DSN to %s not stored for one account: %s",
+						 d->orig_from, store_strerror(rcs[i]));
 			free(rcs);
 		} else if (rc == ST_OK || rc == ST_NOTFOUND) {
 			log_warn("queue: no local account for %s: DSN dropped", d->orig_from);

@@ -8,6 +8,8 @@
 #   Final-Recipient and Status; null MX and NXDOMAIN bounce at once;
 #   SERVFAIL stays queued; a UTF-8 header to a server without SMTPUTF8
 #   bounces (5.6.7); no MX -> the implicit MX; a dead first MX -> the second.
+#   Every DSN is DKIM-signed (RSA and Ed25519): dkimpy verifies it with the
+#   public keys of the private keys in DATADIR/dkim.
 . ../lib.sh
 . ../queue/lib.sh
 nsd_start
@@ -104,6 +106,49 @@ assert status["rfc822; someone@nxdomain.test"][0] == "5.1.2"
 assert status["rfc822; someone@utf8.test"][0] == "5.6.7"
 assert "SMTPUTF8" in status["rfc822; someone@utf8.test"][2]
 assert len(status) == 4, status
+PY
+
+# Each DSN carries brev's DKIM signatures (d=alice.test: the host name
+# mx.alice.test lies in alice.test), and dkimpy verifies them with the
+# public halves of the keys in DATADIR/dkim.
+export T
+/usr/bin/python3 - "$D/dkim" <<'PY' || fail "DSN signatures"
+import base64, glob, imaplib, os, re, ssl, subprocess, sys, dkim
+recs = {}
+for f in glob.glob(os.path.join(sys.argv[1], "*.key")):
+    dom, sel = re.match(r"(.*)\.([^.]+)\.key$", os.path.basename(f)).groups()
+    der = subprocess.run(["openssl", "pkey", "-in", f, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    if sel.endswith("-ed"):
+        rec = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
+    else:
+        rec = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    recs[("%s._domainkey.%s." % (sel, dom)).encode()] = rec
+assert len(recs) == 2, recs
+def dnsfunc(name, timeout=5):
+    return recs.get(name if name.endswith(b".") else name + b".")
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["P_IMAPS"]), ssl_context=ctx)
+m.login("alice@alice.test", "alice-pw")
+m.select("INBOX")
+nums = m.search(None, "ALL")[1][0].split()
+assert len(nums) == 4, nums
+for n in nums:
+    raw = m.fetch(n, "(RFC822)")[1][0][1]
+    assert raw.startswith(b"DKIM-Signature:"), raw[:200]
+    assert b"\0" not in raw, "a NUL byte in the DSN"
+    d = dkim.DKIM(raw)
+    for i in range(2):
+        assert d.verify(idx=i, dnsfunc=dnsfunc), (n, i, raw[:600])
+    # and an altered body fails
+    bad = raw.replace(b"could not be delivered", b"could not be deliverd", 1)
+    assert bad != raw
+    try:
+        ok = dkim.DKIM(bad).verify(idx=0, dnsfunc=dnsfunc)
+    except dkim.ValidationError:  # dkimpy raises on a body hash mismatch
+        ok = False
+    assert not ok, "an altered DSN still verifies"
+print("DSN signatures verified:", len(nums))
 PY
 
 # queue flush reaches the server; the SERVFAIL entry is tried again.
