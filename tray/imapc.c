@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,6 +46,18 @@
 
 enum { IC_OK = 0, IC_NO = 1, IC_ERR = -1, IC_STOP = -2, IC_AUTH = -3, IC_KICK = -4 };
 
+/* A search result, whatever its size: how many matched, the largest, and
+ * the largest TRAY_DETAIL_MAX of them in ascending order (all we ever fetch
+ * in detail). A plain SEARCH lists every number; with ESEARCH (RFC 4731) the
+ * server sends a count and a compact sequence set instead, so a mailbox with
+ * a million unread messages costs a few bytes, not a response over the
+ * TRAY_LINE_MAX limit. */
+struct found {
+	uint64_t count;
+	uint32_t max;
+	GArray *last; /* uint32_t */
+};
+
 struct imapc_worker {
 	gint refs;
 	gint stop;
@@ -66,9 +79,9 @@ struct imapc_worker {
 	uint32_t uidvalidity, uidnext, last_uid;
 	int have_base;
 	/* per-session */
-	int cap_idle, cap_literalplus, online, changed;
+	int cap_idle, cap_literalplus, cap_esearch, online, changed;
 	long exists;
-	GArray *search;	    /* uint32_t results of the last SEARCH */
+	struct found found; /* the last SEARCH / ESEARCH result */
 	GPtrArray *fetched; /* struct tray_msg * from detail FETCHes */
 	long unread_sent;
 	char tagged_text[256];
@@ -666,15 +679,112 @@ static void parse_caps(struct imapc_worker *w, const char *p, const char *end)
 {
 	GString *s = g_string_new_len(p, end - p);
 	char **v = g_strsplit_set(s->str, " \r\n", -1);
-	w->cap_idle = w->cap_literalplus = 0;
+	w->cap_idle = w->cap_literalplus = w->cap_esearch = 0;
 	for (char **q = v; *q; q++) {
 		if (!g_ascii_strcasecmp(*q, "IDLE"))
 			w->cap_idle = 1;
 		else if (!g_ascii_strcasecmp(*q, "LITERAL+"))
 			w->cap_literalplus = 1;
+		else if (!g_ascii_strcasecmp(*q, "ESEARCH"))
+			w->cap_esearch = 1;
 	}
 	g_strfreev(v);
 	g_string_free(s, TRUE);
+}
+
+static void found_reset(struct found *f)
+{
+	f->count = 0;
+	f->max = 0;
+	g_array_set_size(f->last, 0);
+}
+
+/* Remember u among the largest TRAY_DETAIL_MAX (kept sorted, no repeats). */
+static void found_keep(struct found *f, uint32_t u)
+{
+	guint i = 0;
+	if (f->last->len >= TRAY_DETAIL_MAX && u <= g_array_index(f->last, uint32_t, 0))
+		return;
+	while (i < f->last->len && g_array_index(f->last, uint32_t, i) < u)
+		i++;
+	if (i < f->last->len && g_array_index(f->last, uint32_t, i) == u)
+		return;
+	g_array_insert_val(f->last, i, u);
+	if (f->last->len > TRAY_DETAIL_MAX)
+		g_array_remove_index(f->last, 0);
+}
+
+static void found_range(struct found *f, uint32_t lo, uint32_t hi)
+{
+	if (lo > hi) {
+		uint32_t t = lo;
+		lo = hi;
+		hi = t;
+	}
+	f->count += (uint64_t)(hi - lo) + 1;
+	f->max = MAX(f->max, hi);
+	for (uint32_t u = hi, n = 0; n < TRAY_DETAIL_MAX && u >= lo && u > 0; u--, n++)
+		found_keep(f, u);
+}
+
+static uint32_t num32(const char *p, const char **end)
+{
+	char *e;
+	unsigned long long v = strtoull(p, &e, 10);
+	*end = e;
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* The sequence set of ESEARCH ALL: "5:7,9,12:15". */
+static void found_set(struct found *f, const char *p, size_t n)
+{
+	const char *end = p + n;
+	while (p < end && g_ascii_isdigit(*p)) {
+		uint32_t lo = num32(p, &p), hi = lo;
+		if (p < end && *p == ':' && p + 1 < end && g_ascii_isdigit(p[1]))
+			hi = num32(p + 1, &p);
+		found_range(f, lo, hi);
+		if (p < end && *p == ',')
+			p++;
+		else
+			break;
+	}
+}
+
+/* "* ESEARCH (TAG "b4") UID COUNT 3 MAX 9 ALL 5:7,9" (RFC 4731 3.1). */
+static void parse_esearch(struct imapc_worker *w, struct cur *c)
+{
+	const char *t, *v;
+	size_t n, vl;
+	int had_count = 0;
+	uint64_t count = 0;
+
+	for (;;) {
+		skip_sp(c);
+		if (c->p >= c->end || *c->p == '\r' || *c->p == '\n')
+			break;
+		if (*c->p == '(') { /* the search correlator */
+			if (value(c, &v, &vl) < 0)
+				return;
+			continue;
+		}
+		token(c, &t, &n);
+		if (n == 0)
+			break;
+		if (n == 3 && !g_ascii_strncasecmp(t, "UID", 3))
+			continue;
+		if (value(c, &v, &vl) < 0)
+			return;
+		const char *e;
+		if (n == 5 && !g_ascii_strncasecmp(t, "COUNT", 5))
+			count = num32(v, &e), had_count = 1;
+		else if (n == 3 && !g_ascii_strncasecmp(t, "MAX", 3))
+			w->found.max = MAX(w->found.max, num32(v, &e));
+		else if (n == 3 && !g_ascii_strncasecmp(t, "ALL", 3))
+			found_set(&w->found, v, vl);
+	}
+	if (had_count)
+		w->found.count = count;
 }
 
 /* One untagged response. IC_ERR on BYE (the server is going away). */
@@ -717,15 +827,18 @@ static int untagged(struct imapc_worker *w, const GString *r)
 		parse_ok_code(w, c.p, c.end);
 	} else if (starts(t, n, "CAPABILITY")) {
 		parse_caps(w, c.p, c.end);
-	} else if (starts(t, n, "SEARCH") && w->search) {
+	} else if (starts(t, n, "ESEARCH")) {
+		parse_esearch(w, &c);
+	} else if (starts(t, n, "SEARCH")) {
 		while (c.p < c.end) {
 			skip_sp(&c);
 			token(&c, &t, &n);
 			if (n == 0)
 				break;
 			if (g_ascii_isdigit(*t)) {
-				uint32_t u = (uint32_t)strtoul(t, NULL, 10);
-				g_array_append_val(w->search, u);
+				const char *e;
+				uint32_t u = num32(t, &e);
+				found_range(&w->found, u, u);
 			}
 		}
 	}
@@ -870,13 +983,33 @@ static int login(struct imapc_worker *w)
 	return IC_AUTH;
 }
 
+/* Run a search; the result lands in w->found. With ESEARCH the RETURN
+ * options ask only for what the caller uses. */
+static int search(struct imapc_worker *w, const char *ret, const char *criteria, const char *arg)
+{
+	char tag[16];
+	int rc;
+
+	found_reset(&w->found);
+	if (w->cap_esearch)
+		rc = send_cmd(w, tag, "%s RETURN (%s) %s%s",
+			      strncmp(criteria, "UID ", 4) ? "SEARCH" : "UID SEARCH", ret,
+			      strncmp(criteria, "UID ", 4) ? criteria : criteria + 4, arg);
+	else
+		rc = send_cmd(w, tag, "%s %s%s",
+			      strncmp(criteria, "UID ", 4) ? "SEARCH" : "UID SEARCH",
+			      strncmp(criteria, "UID ", 4) ? criteria : criteria + 4, arg);
+	if (rc == 0)
+		rc = await(w, tag, 0, REPLY_MS);
+	return rc == IC_NO ? IC_ERR : rc;
+}
+
 static int count_unread(struct imapc_worker *w)
 {
-	g_array_set_size(w->search, 0);
-	int rc = cmd(w, "SEARCH UNSEEN%s", "");
-	if (rc == IC_OK && (long)w->search->len != w->unread_sent)
-		emit_unread(w, (long)w->search->len);
-	return rc == IC_NO ? IC_ERR : rc;
+	int rc = search(w, "COUNT", "UNSEEN", "");
+	if (rc == IC_OK && (long)w->found.count != w->unread_sent)
+		emit_unread(w, (long)w->found.count);
+	return rc;
 }
 
 static void uidset_append(GString *s, uint32_t u)
@@ -885,38 +1018,32 @@ static void uidset_append(GString *s, uint32_t u)
 }
 
 /* Messages above last_uid: notify the unseen ones (details for the newest
- * TRAY_DETAIL_MAX), then move last_uid past all of them. */
+ * TRAY_DETAIL_MAX), then move last_uid past all of them. RFC 3501 6.4.8:
+ * "N:*" also matches the largest UID when that is below N, hence the
+ * comparisons with last_uid. */
 static int check_new(struct imapc_worker *w)
 {
-	char from[16];
-	uint32_t maxu = w->last_uid;
+	char range[24];
 	int rc;
 
-	snprintf(from, sizeof from, "%u", w->last_uid + 1);
-	g_array_set_size(w->search, 0);
-	if ((rc = cmd(w, "UID SEARCH UID %s:*", from)) != IC_OK)
-		return rc == IC_NO ? IC_ERR : rc;
-	for (guint i = 0; i < w->search->len; i++)
-		if (g_array_index(w->search, uint32_t, i) > maxu)
-			maxu = g_array_index(w->search, uint32_t, i);
-	if (maxu == w->last_uid)
+	snprintf(range, sizeof range, " %u:*", w->last_uid + 1);
+	if ((rc = search(w, "MAX", "UID UID", range)) != IC_OK)
+		return rc;
+	uint32_t maxu = w->found.max;
+	if (maxu <= w->last_uid)
 		return 0;
-	g_array_set_size(w->search, 0);
-	if ((rc = cmd(w, "UID SEARCH UID %s:* UNSEEN", from)) != IC_OK)
-		return rc == IC_NO ? IC_ERR : rc;
-	GArray *fresh = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-	for (guint i = 0; i < w->search->len; i++)
-		if (g_array_index(w->search, uint32_t, i) > w->last_uid)
-			g_array_append_val(fresh, g_array_index(w->search, uint32_t, i));
+	char crit[40];
+	snprintf(crit, sizeof crit, " %u:* UNSEEN", w->last_uid + 1);
+	if ((rc = search(w, "ALL", "UID UID", crit)) != IC_OK)
+		return rc;
 	w->last_uid = maxu;
-	if (fresh->len == 0) {
-		g_array_free(fresh, TRUE);
+	uint64_t fresh = w->found.count;
+	if (fresh == 0 || w->found.last->len == 0)
 		return 0;
-	}
 	GString *set = g_string_new(NULL);
-	guint first = fresh->len > TRAY_DETAIL_MAX ? fresh->len - TRAY_DETAIL_MAX : 0;
-	for (guint i = first; i < fresh->len; i++)
-		uidset_append(set, g_array_index(fresh, uint32_t, i));
+	for (guint i = 0; i < w->found.last->len; i++)
+		uidset_append(set, g_array_index(w->found.last, uint32_t, i));
+	guint asked = w->found.last->len;
 	w->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)tray_msg_free);
 	char tag[16];
 	rc = send_cmd(w, tag,
@@ -930,8 +1057,8 @@ static int check_new(struct imapc_worker *w)
 		struct tray_event *e = g_new0(struct tray_event, 1);
 		e->kind = TRAY_EV_NEW;
 		/* \Seen ones among the fetched were dropped; count them out */
-		guint asked = fresh->len - first;
-		e->total = fresh->len - (asked - MIN(asked, w->fetched->len));
+		uint64_t total = fresh - (asked - MIN(asked, w->fetched->len));
+		e->total = total > UINT_MAX ? UINT_MAX : (unsigned)total;
 		e->msgs = w->fetched;
 		w->fetched = NULL;
 		emit(w, e);
@@ -939,7 +1066,6 @@ static int check_new(struct imapc_worker *w)
 	if (w->fetched)
 		g_ptr_array_free(w->fetched, TRUE);
 	w->fetched = NULL;
-	g_array_free(fresh, TRUE);
 	return rc == IC_NO ? IC_ERR : rc;
 }
 
@@ -1048,13 +1174,9 @@ static int session(struct imapc_worker *w)
 		if (w->uidnext)
 			w->last_uid = w->uidnext - 1;
 		else {
-			g_array_set_size(w->search, 0);
-			if ((rc = cmd(w, "UID SEARCH ALL%s", "")) != IC_OK)
-				goto fail;
-			w->last_uid = 0;
-			for (guint i = 0; i < w->search->len; i++)
-				w->last_uid =
-				    MAX(w->last_uid, g_array_index(w->search, uint32_t, i));
+			if ((rc = search(w, "MAX", "UID ALL", "")) != IC_OK)
+				goto out;
+			w->last_uid = w->found.max;
 		}
 		w->have_base = 1;
 	}
@@ -1110,7 +1232,7 @@ static void unref(struct imapc_worker *w)
 	g_free(w->cfg.password);
 	g_free(w->cfg.ca);
 	g_free(w->cfg.fingerprint);
-	g_array_free(w->search, TRUE);
+	g_array_free(w->found.last, TRUE);
 	g_free(w);
 }
 
@@ -1165,7 +1287,7 @@ struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, un
 	w->idx = idx;
 	w->gen = generation;
 	w->fn = fn;
-	w->search = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	w->found.last = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	cfg_copy(&w->cfg, cfg);
 	GThread *t = g_thread_new("imapc", run, w);
 	g_thread_unref(t);

@@ -2,7 +2,8 @@
 argv: PORT CERT KEY LOG. Each connection follows the next script:
   1. a correct session, except that one BODY[TEXT] comes as a quoted string
      with escapes, one as NIL, and then a 20 MB literal is announced;
-  2. an endless response line (2 MiB without a line end);
+  2. ESEARCH with four billion new messages, then an endless response line
+     (2.5 MiB without a line end);
   3. BYE right after the greeting;
   4. LOGIN refused with [AUTHENTICATIONFAILED].
 Every command seen is appended to LOG (passwords masked)."""
@@ -109,9 +110,36 @@ def session1(c):
     time.sleep(1)
 
 
+HDR3 = b"From: Big Count <big@remote.test>\r\nSubject: One of billions\r\n\r\n"
+
+
 def session2(c):
-    login(c)
-    answer_until_idle(c, lambda r: b"", lambda r: b"")
+    # ESEARCH (RFC 4731): four billion new unseen messages in a few bytes;
+    # the client must count them without expanding the set
+    login(c, caps=b"IMAP4rev1 IDLE ESEARCH")
+
+    def esearch(c2):
+        while True:
+            tag, rest = c2.cmd()
+            t = tag.encode()
+            if rest.startswith("IDLE"):
+                c2.send(b"+ idling\r\n")
+                return
+            if "RETURN (COUNT)" in rest:
+                c2.send(b'* ESEARCH (TAG "%s") COUNT 4000000000\r\n' % t + t + b" OK\r\n")
+            elif "RETURN (MAX)" in rest:
+                c2.send(b'* ESEARCH (TAG "%s") UID MAX 4000000000\r\n' % t + t + b" OK\r\n")
+            elif "RETURN (ALL)" in rest:
+                c2.send(b'* ESEARCH (TAG "%s") UID ALL 7:3999999990,3999999991:4000000000\r\n' % t +
+                        t + b" OK\r\n")
+            elif "FETCH" in rest:
+                assert "4000000000" in rest and len(rest.split()[2].split(",")) == 10, rest
+                c2.send(b"* 9 FETCH (UID 4000000000 FLAGS () BODY[HEADER.FIELDS (FROM SUBJECT)] {%d}\r\n"
+                        % len(HDR3) + HDR3 + b" BODY[TEXT]<0> NIL)\r\n" + t + b" OK\r\n")
+            else:
+                c2.send(t + b" OK\r\n")
+    esearch(c)
+    time.sleep(2)
     chunk = b"y" * 65536
     for _ in range(40):  # 2.5 MiB, no line end
         c.send(chunk)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # brev-tray against a hostile IMAPS server (a scripted fake, fakeimap.py):
 # a quoted BODY[TEXT] with escapes and a NIL one still give correct
-# notifications (RFC 2047 sender and subject decoded); a 20 MB literal and a
+# notifications (RFC 2047 sender and subject decoded); ESEARCH with four
+# billion new messages is counted, not expanded; a 20 MB literal and a
 # 2.5 MiB line without an end are refused (the connection is dropped, nothing
 # is buffered past the limits), a BYE after the greeting and a refused LOGIN
 # are reported. brev-tray must survive all of it, reconnect after each of the
@@ -35,6 +36,8 @@ assert s2[2] == "nil@remote.test", s2
 assert "Nil body" in s2[3] and "NIL" not in s2[3], s2
 PY
 wait_until 20 "the huge literal refused" grep -q 'server sent a 20000000-byte literal' "$T/tray.log"
+wait_until 20 "the ESEARCH notification" bash -c '[ "$(grep -c member=Notify "$T/notify.log")" -ge 3 ]'
+notify_last | grep -q '^3999999985 new messages from Big Count$' || fail "ESEARCH count: $(notify_last)"
 wait_until 20 "the endless line refused" grep -q 'server response longer than' "$T/tray.log"
 wait_until 20 "the BYE reported" grep -q 'server refused: \* BYE fake server going away\|server said' "$T/tray.log"
 wait_until 30 "the refused login" grep -q 'login failed: NO \[AUTHENTICATIONFAILED\]' "$T/tray.log"
