@@ -605,7 +605,7 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 	buf_puts(&local, sig);
 	free(sig);
 	buf_add(&local, h->out.p + recv, h->out.len - recv);
-	int src = smtp_commit(st, from, &set, local.p, local.len, local.p + rp, local.len - rp,
+	int src = smtp_commit(st, cfg, from, &set, local.p, local.len, local.p + rp, local.len - rp,
 			      m->body, id, &o);
 	free(local.p);
 	if (src != ST_OK) {

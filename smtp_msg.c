@@ -9,14 +9,18 @@
  * and one store_deliver for every local account (the bytes stored once).
  * Both are synced before they return, so a caller may promise delivery
  * (SMTP 250, sendmail exit 0) as soon as smtp_commit returns ST_OK.
+ * Local copies the store refused (quota) while others took the message are
+ * bounced to the sender with a DSN (queue_dsn.c), in a third commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "log.h"
 #include "mailbox.h"
+#include "queue.h"
 #include "smtp.h"
 #include "spool.h"
 #include "util.h"
@@ -196,21 +200,91 @@ void smtp_rcptset_free(struct smtp_rcptset *r)
 
 /* ---- commit ---- */
 
-static void log_refused(struct store *st, const char *id, uint32_t user, int rc)
+static void log_refused(const char *id, const char *who, int rc)
 {
-	struct account a;
-	const char *who = "?";
-	if (store_user_get_id(st, user, &a) == ST_OK)
-		who = a.addr;
-	/* TODO(outbound): bounce instead of dropping; see docs/smtp.md. */
-	log_warn("smtp id=%s rcpt=%s dropped: %s", id, who, store_strerror(rc));
+	log_warn("smtp id=%s rcpt=%s refused: %s", id, who, store_strerror(rc));
 }
 
-int smtp_commit(struct store *st, const char *from, const struct smtp_rcptset *r,
-		const char *hdr_local, size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
-		struct spool *body, const char *id, struct smtp_outcome *o)
+/* What the DSN says about one refused account (RFC 3463). */
+static void refusal_words(int rc, const char **status, const char **why)
 {
-	return smtp_commit_mbox(st, from, r, NULL, hdr_local, hlen_local, hdr_queue, hlen_queue,
+	switch (rc) {
+	case ST_QUOTA:
+		*status = "5.2.2";
+		*why = "The recipient's mailbox is full: the message could not be stored.";
+		break;
+	case ST_TOOBIG:
+		*status = "5.2.2";
+		*why = "The message is larger than the recipient's whole mailbox quota.";
+		break;
+	default:
+		*status = "5.1.1";
+		*why = "The recipient's mailbox was removed while the message arrived.";
+		break;
+	}
+}
+
+#define BOUNCE_HDR_MAX (64 * 1024) /* original header returned in a DSN */
+
+/* pre + the header of body (up to, without, its empty line), at most
+ * BOUNCE_HDR_MAX bytes cut at a line end; malloc'ed. */
+static char *orig_header(const char *pre, size_t prelen, struct spool *body, size_t *len)
+{
+	size_t max = BOUNCE_HDR_MAX, n = prelen < max ? prelen : max, i;
+	char *h = xmalloc(max + 1);
+	uint64_t off = 0;
+	memcpy(h, pre, n);
+	while (n < max) {
+		long got = spool_read_at(body, off, h + n, max - n);
+		if (got <= 0)
+			break;
+		off += (uint64_t)got;
+		n += (size_t)got;
+	}
+	/* line by line from the body's first: stop at the empty line, or at
+	 * the last complete line when the header does not fit */
+	i = prelen < n ? prelen : n;
+	while (i < n && h[i] != '\n' && !(h[i] == '\r' && i + 1 < n && h[i + 1] == '\n')) {
+		const char *nl = memchr(h + i, '\n', n - i);
+		if (!nl)
+			break;
+		i = (size_t)(nl - h) + 1;
+	}
+	h[i] = 0;
+	*len = i;
+	return h;
+}
+
+/* docs/smtp.md: copies refused at the end of DATA while the message was
+ * taken for others bounce (one DSN for all of them) instead of vanishing. */
+static void bounce_refused(struct store *st, const struct config *cfg, const char *from,
+			   const char *hdr, size_t hlen, struct spool *body, const char *id,
+			   const struct dsn_rcpt *rr, size_t n)
+{
+	size_t ohlen;
+	char *oh = orig_header(hdr, hlen, body, &ohlen);
+	struct dsn d = {.action = DSN_FAILED,
+			.reporting_mta = cfg->hostname[0] ? cfg->hostname : "localhost",
+			.orig_from = from,
+			.arrival = (int64_t)time(NULL),
+			.rcpts = rr,
+			.nrcpts = n,
+			.orig_headers = oh,
+			.orig_hlen = ohlen};
+	if (dsn_send(st, cfg, &d) < 0)
+		log_warn("smtp id=%s bounce to <%s> for %zu refused recipient(s) not stored", id,
+			 from, n);
+	else if (from[0])
+		log_info("smtp id=%s bounced %zu refused recipient(s) to <%s>", id, n, from);
+	free(oh);
+}
+
+int smtp_commit(struct store *st, const struct config *cfg, const char *from,
+		const struct smtp_rcptset *r, const char *hdr_local, size_t hlen_local,
+		const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
+		struct smtp_outcome *o)
+{
+	return smtp_commit_mbox(st, cfg, from, r, NULL, hdr_local, hlen_local, hdr_queue, hlen_queue,
 				body, id, o);
 }
 
@@ -236,8 +310,37 @@ static int redeliver_inbox(struct store *st, const struct smtp_rcptset *r, const
 	return rc;
 }
 
-int smtp_commit_mbox(struct store *st, const char *from, const struct smtp_rcptset *r,
-		     const char *mbox, const char *hdr_local, size_t hlen_local,
+/* The accounts of r that refused (rcs[i] != ST_OK): logged, and bounced
+ * when the message was taken for someone else. */
+static void refused(struct store *st, const struct config *cfg, const char *from,
+		    const struct smtp_rcptset *r, const int *rcs, const char *hdr, size_t hlen,
+		    struct spool *body, const char *id, const struct smtp_outcome *o)
+{
+	struct dsn_rcpt *rr = xcalloc(r->nusers, sizeof *rr);
+	struct account *acc = xcalloc(r->nusers, sizeof *acc);
+	size_t n = 0;
+	for (size_t i = 0; i < r->nusers; i++) {
+		if (rcs[i] == ST_OK)
+			continue;
+		if (store_user_get_id(st, r->users[i], &acc[n]) != ST_OK)
+			str_copy(acc[n].addr, "?", sizeof acc[n].addr);
+		log_refused(id, acc[n].addr, rcs[i]);
+		rr[n].addr = acc[n].addr;
+		refusal_words(rcs[i], &rr[n].status, &rr[n].why);
+		n++;
+	}
+	/* Every copy refused and nothing queued: the client is told (452/552)
+	 * and keeps the message; no DSN then. */
+	if (n && cfg && (o->delivered || o->queued))
+		bounce_refused(st, cfg, from, hdr, hlen, body, id, rr, n);
+	else if (n && (o->delivered || o->queued))
+		log_warn("smtp id=%s %zu refused copies dropped (no configuration to bounce)", id, n);
+	free(rr);
+	free(acc);
+}
+
+int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *from,
+		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local, size_t hlen_local,
 		     const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
 		     struct smtp_outcome *o)
 {
@@ -270,7 +373,7 @@ int smtp_commit_mbox(struct store *st, const char *from, const struct smtp_rcpts
 			switch (rcs[i]) {
 			case ST_OK:
 				o->delivered++;
-				continue;
+				break;
 			case ST_QUOTA:
 				o->quota++;
 				break;
@@ -281,8 +384,9 @@ int smtp_commit_mbox(struct store *st, const char *from, const struct smtp_rcpts
 				o->gone++;
 				break;
 			}
-			log_refused(st, id, r->users[i], rcs[i]);
 		}
+		if (o->delivered < r->nusers)
+			refused(st, cfg, from, r, rcs, hdr_queue, hlen_queue, body, id, o);
 		free(rcs);
 	}
 	return ST_OK;
