@@ -73,8 +73,8 @@ enum tray_state {
 	TRAY_ST_AUTHFAIL,     /* the worker stopped: the password was refused */
 };
 
-/* Everything a worker needs to reach one account; owned by the main thread
- * and never changed while the worker runs. */
+/* Everything a worker needs to reach one account; the main thread's copy
+ * (imapc_start() takes its own). */
 struct tray_account_cfg {
 	char *name;	   /* section name or the address */
 	char *host;	   /* server host name or address */
@@ -104,9 +104,11 @@ void tray_event_free(struct tray_event *e);
 /* Called in the main context for each event; takes ownership of e. */
 typedef void (*tray_event_fn)(struct tray_event *e);
 
-/* Start a worker thread for account number idx. cfg must outlive it;
- * generation is copied into every event. The thread runs until
- * imapc_stop(); it exits by itself only after TRAY_ST_AUTHFAIL. */
+/* Start a worker thread for account number idx with a deep copy of cfg
+ * (the caller may wipe its password afterwards); generation is copied into
+ * every event. The thread runs until imapc_stop(); it ends by itself only
+ * after TRAY_ST_AUTHFAIL, and the caller must still call imapc_stop() then
+ * (the worker is reference-counted). NULL if no pipe could be made. */
 struct imapc_worker;
 struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, unsigned generation,
 				 tray_event_fn fn);
