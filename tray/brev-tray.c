@@ -992,6 +992,12 @@ static void start_worker(struct account *a)
 	a->gen++;
 	a->state = TRAY_ST_CONNECTING;
 	a->worker = imapc_start(&a->cfg, (int)idx, a->gen, on_event);
+	if (!a->worker) {
+		logline("%s: cannot start its connection thread: %s", a->cfg.name, g_strerror(errno));
+		a->state = TRAY_ST_AUTHFAIL;
+		g_free(a->detail);
+		a->detail = g_strdup("not started (out of file descriptors?)");
+	}
 	/* the worker has its own copy; a typed password is kept until the
 	 * server accepted it and it has been saved */
 	if (a->cfg.password && a->pw_src != PW_DIALOG)
