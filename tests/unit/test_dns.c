@@ -174,6 +174,8 @@ static int nsd_start_once(void)
 		 "  chroot: \"\"\n  database: \"\"\n  server-count: 1\n  verbosity: 1\n"
 		 "  zonesdir: %s\n  zonelistfile: %s/zonelist\n  xfrdfile: %s/xfrd.state\n"
 		 "  xfrdir: %s\n  pidfile: %s/nsd.pid\n  logfile: %s/nsd.log\n"
+		 /* no control port: another nsd holding 8952 would stop this one */
+		 "remote-control:\n  control-enable: no\n"
 		 "zone:\n  name: test\n  zonefile: test.zone\n"
 		 "zone:\n  name: 127.in-addr.arpa\n  zonefile: rev4.zone\n"
 		 "zone:\n  name: ip6.arpa\n  zonefile: rev6.zone\n",
