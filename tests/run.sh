@@ -50,6 +50,33 @@ for d in tests/e2e/t-*/; do
 	fi
 done
 
+# Fuzz smoke: every fuzz target for a few seconds from its seed corpus
+# (FUZZ_SECONDS; 0 skips; `make fuzz-smoke` runs them for 60 s each). New
+# inputs go to a temporary directory, never into the tracked corpus.
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+if [ "$FUZZ_SECONDS" != 0 ] && echo fuzz | grep -Eq "$ONLY"; then
+	if ! command -v clang >/dev/null; then
+		failed=$((failed + 1)); failures+=("fuzz (clang missing)"); echo "FAIL fuzz: clang is not installed"
+	elif ! make --no-print-directory -f fuzz/fuzz.mk >"$LOGDIR/fuzz-build.log" 2>&1; then
+		failed=$((failed + 1)); failures+=("fuzz build"); echo "FAIL fuzz build"
+		tail -20 "$LOGDIR/fuzz-build.log" | sed 's/^/     /'
+	else
+		for src in fuzz/fuzz_*.c; do
+			n=$(basename "$src" .c); n=${n#fuzz_}
+			new=$(mktemp -d /tmp/brev-fuzz.XXXXXX)
+			mkdir -p "fuzz/corpus/$n"
+			if timeout $((FUZZ_SECONDS + 60)) "build-fuzz/fuzz_$n" -max_total_time="$FUZZ_SECONDS" \
+				-artifact_prefix="$LOGDIR/crash-$n-" "$new" "fuzz/corpus/$n" >"$LOGDIR/fuzz-$n.log" 2>&1; then
+				passed=$((passed + 1)); echo "ok   fuzz/$n (${FUZZ_SECONDS}s)"
+			else
+				failed=$((failed + 1)); failures+=("fuzz/$n")
+				echo "FAIL fuzz/$n"; grep -E 'ERROR|SUMMARY|runtime error' "$LOGDIR/fuzz-$n.log" | head -5 | sed 's/^/     /'
+			fi
+			rm -rf "$new"
+		done
+	fi
+fi
+
 echo "logs: $LOGDIR"
 for f in "${failures[@]}"; do echo "failed: $f"; done
 echo "$passed passed, $failed failed"
