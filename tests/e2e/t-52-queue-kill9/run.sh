@@ -1,32 +1,36 @@
 #!/bin/bash
-# kill -9 during a delivery burst. 200 messages are queued while the server
-# is down, the server starts and delivers to a scripted receiver, and is
-# killed with SIGKILL when about a third have arrived; it starts again
-# (leases left by the dead process are released) and finishes. The
-# receiver counts by Message-ID: none may be lost, and a message may
-# arrive twice only in the window docs/delivery.md documents (the
-# receiver's 250 was sent, our commit of it had not happened): at most one
-# per delivery thread that was in that window when the kill came.
+# kill -9 during a delivery burst. 200 messages are submitted in one SMTP
+# session while the receiver is not listening yet (each first attempt is
+# refused and deferred); then the receiver starts, `brev queue flush` makes
+# them all due, and the server is killed with SIGKILL when about a third
+# have arrived; it starts again (leases left by the dead process are
+# released) and finishes. The receiver counts by Message-ID: none may be
+# lost, and a message may arrive twice only in the window docs/delivery.md
+# documents (the receiver's 250 was sent, our commit of it had not
+# happened): at most one per delivery thread that was in that window when
+# the kill came.
 . ../lib.sh
 . ../queue/lib.sh
 N=200
 nsd_start
 mkdir -p "$T/sink"
-sink_start 127.0.0.4 "$T/sink"
 mta_init alice alice.test 127.0.0.2
 brev_user alice@alice.test alice-pw
-for i in $(seq 1 $N); do
-	printf 'From: alice@alice.test\r\nSubject: burst %d\r\nMessage-ID: <burst-%d@alice.test>\r\n\r\nmessage %d\r\n' \
-		"$i" "$i" "$i"
-done | python3 -c '
-import sys, subprocess
-data = sys.stdin.buffer.read().split(b"From: ")[1:]
-for m in data:
-    subprocess.run([sys.argv[1], "-d", sys.argv[2], "sendmail", "-f", "alice@alice.test", "x@sink.test"],
-                   input=b"From: " + m, check=True)
-' "$BREV" "$D" || fail "queueing"
-[ "$(queued)" = "$N" ] || fail "expected $N queued, got $(queued)"
 mta_start
+export P_SUB N
+python3 - <<'PY' || fail "queueing"
+import os, smtplib
+s = smtplib.SMTP("127.0.0.1", int(os.environ["P_SUB"]), timeout=30)
+s.login("alice@alice.test", "alice-pw")  # loopback: AUTH without TLS
+for i in range(1, int(os.environ["N"]) + 1):
+    s.sendmail("alice@alice.test", ["x@sink.test"],
+               b"From: alice@alice.test\r\nSubject: burst %d\r\n"
+               b"Message-ID: <burst-%d@alice.test>\r\n\r\nmessage %d\r\n" % (i, i, i))
+s.quit()
+PY
+[ "$(queued)" = "$N" ] || fail "expected $N queued, got $(queued)"
+sink_start 127.0.0.4 "$T/sink"
+"$BREV" -d "$D" queue flush >/dev/null || fail "queue flush"
 until_true 30 sh -c "[ \$(ls '$T/sink' | grep -c eml) -ge $((N / 3)) ]" || fail "burst did not start"
 brev_kill9
 note "killed after $(ls "$T/sink" | grep -c eml) deliveries; $(queued) still queued"
