@@ -387,8 +387,11 @@ static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 		reply(s, "-ERR send USER first");
 		return 0;
 	}
+	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
+		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
+		return 0;
+	}
 	a = xmalloc(sizeof *a);
-	auth_throttle_wait(conn_peer(s->c));
 	rc = account_get(s, s->user, a);
 	if (rc == ST_TEMP)
 		reply(s, "-ERR [SYS/TEMP] try again later");
@@ -508,7 +511,10 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 	}
 	mname = cmd->argv[0]; /* a known mechanism: sasl_mech_parse said so */
 	s->authname[0] = '\0';
-	auth_throttle_wait(conn_peer(s->c));
+	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
+		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
+		return 0;
+	}
 	ss = sasl_new(mech, hostname(s), sasl_lookup, s);
 	rc = auth_exchange(s, ss, cmd->argc > 1 ? cmd->argv[1] : NULL);
 	if (rc == SASL_DONE) {

@@ -434,7 +434,13 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (m < cmd->arglen)
 		init = xstrndup(cmd->arg + m + 1, cmd->arglen - m - 1);
-	auth_throttle_wait(conn_peer(s->c));
+	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
+		/* Too many failed logins queued from this address: refuse
+		 * without spending a password check on it. */
+		free(init);
+		bad(s, "454 4.7.0 Too many failed logins, try again later");
+		return;
+	}
 	struct sasl_session *ss = sasl_new(mech, s->srv->hostname, auth_lookup, s);
 	int rc = auth_exchange(s, ss, init);
 	free(init);

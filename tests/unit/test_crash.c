@@ -147,7 +147,8 @@ static int cmp_u32(const void *a, const void *b)
 static int check_ids(const uint32_t *want, size_t nwant, uint32_t *have, size_t nhave,
 		     int odd_only)
 {
-	qsort(have, nhave, sizeof *have, cmp_u32);
+	if (nhave > 1)
+		qsort(have, nhave, sizeof *have, cmp_u32);
 	for (size_t i = 1; i < nhave; i++)
 		if (have[i] == have[i - 1]) {
 			fprintf(stderr, "id %u stored twice\n", have[i]);
