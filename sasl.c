@@ -28,6 +28,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,38 @@ static void pbkdf2_sha256(const char *pw, size_t pwlen, const uint8_t *salt, siz
 /* ------------------------------------------------------------------ */
 /* credentials                                                          */
 
+/*
+ * yescrypt needs about 16 MiB for each hash it computes. A burst of logins
+ * (or a wrong-password flood from many connections) would otherwise make
+ * that many megabytes per thread: at most as many hashes run at once as
+ * there are CPUs (2..8), the rest wait their turn, which costs them nothing
+ * they would not lose to CPU contention anyway.
+ */
+static pthread_mutex_t hash_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hash_cond = PTHREAD_COND_INITIALIZER;
+static int hash_running, hash_max;
+
+static const char *crypt_bounded(const char *password, const char *setting,
+				 struct crypt_data *cd)
+{
+	const char *h;
+	pthread_mutex_lock(&hash_lock);
+	if (!hash_max) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		hash_max = n < 2 ? 2 : n > 8 ? 8 : (int)n;
+	}
+	while (hash_running >= hash_max)
+		pthread_cond_wait(&hash_cond, &hash_lock);
+	hash_running++;
+	pthread_mutex_unlock(&hash_lock);
+	h = crypt_r(password, setting, cd);
+	pthread_mutex_lock(&hash_lock);
+	hash_running--;
+	pthread_cond_signal(&hash_cond);
+	pthread_mutex_unlock(&hash_lock);
+	return h;
+}
+
 /* yescrypt at libcrypt's default cost, with a fresh salt from the kernel. */
 static int make_crypt(struct cred *c, const char *password)
 {
@@ -244,7 +277,7 @@ static int make_crypt(struct cred *c, const char *password)
 	if (!crypt_gensalt_rn("$y$", 0, NULL, 0, setting, sizeof setting))
 		return -1;
 	cd = xcalloc(1, sizeof *cd);
-	h = crypt_r(password, setting, cd);
+	h = crypt_bounded(password, setting, cd);
 	if (h && strncmp(h, "$y$", 3) == 0 && strlen(h) < sizeof c->crypt) {
 		str_copy(c->crypt, h, sizeof c->crypt);
 		rc = 0;
@@ -349,7 +382,7 @@ int cred_check(const struct cred *c, const char *password)
 		return 0;
 	memcpy(setting, c->crypt, hl + 1);
 	cd = xcalloc(1, sizeof *cd);
-	h = crypt_r(password, setting, cd);
+	h = crypt_bounded(password, setting, cd);
 	/* A failed crypt_r returns NULL or a string starting with '*'. */
 	if (h && h[0] != '*' && strlen(h) == hl)
 		ok = ct_eq(h, setting, hl);
