@@ -84,16 +84,18 @@ static void human_part(struct buf *b, const struct dsn *d)
 	char who[STORE_ADDR_MAX + 1], txt[1024];
 	buf_printf(b, "This is the mail system at %s.\r\n\r\n", d->reporting_mta);
 	if (d->action == DSN_FAILED) {
-		buf_printf(b, "Your message could not be delivered to %s. It was not sent "
-			      "and will not be tried again.\r\n\r\n",
+		buf_printf(b,
+			   "Your message could not be delivered to %s. It was not sent "
+			   "and will not be tried again.\r\n\r\n",
 			   d->nrcpts == 1 ? "this recipient" : "these recipients");
 	} else {
 		char until[64];
 		smtp_date(until, sizeof until, (time_t)d->retry_until);
-		buf_printf(b, "Your message has not been delivered yet to %s. Nothing needs "
-			      "to be done: it stays in the queue and will be tried again "
-			      "until %s. You will get another message only if it fails for "
-			      "good.\r\n\r\n",
+		buf_printf(b,
+			   "Your message has not been delivered yet to %s. Nothing needs "
+			   "to be done: it stays in the queue and will be tried again "
+			   "until %s. You will get another message only if it fails for "
+			   "good.\r\n\r\n",
 			   d->nrcpts == 1 ? "this recipient" : "these recipients", until);
 	}
 	for (size_t i = 0; i < d->nrcpts; i++) {

@@ -212,7 +212,8 @@ static int addr_is_loopback(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET6) {
 		const struct in6_addr *i6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(i6) || (IN6_IS_ADDR_V4MAPPED(i6) && i6->s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(i6) ||
+		       (IN6_IS_ADDR_V4MAPPED(i6) && i6->s6_addr[12] == 127);
 	}
 	return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
 }
@@ -223,7 +224,8 @@ static int addr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_
 		return 0;
 	if (a->ss_family == AF_INET6)
 		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
 	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 	       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 }
@@ -248,7 +250,8 @@ void queue_src_pick(const char *listen_smtp, struct queue_src *out)
 			one[n] = 0;
 			if (addr_parse(one, &a, &alen, err, sizeof err) == 0) {
 				int *stp = a.ss_family == AF_INET6 ? &st6 : &st4;
-				struct sockaddr_storage *keep = a.ss_family == AF_INET6 ? &out->v6 : &out->v4;
+				struct sockaddr_storage *keep =
+				    a.ss_family == AF_INET6 ? &out->v6 : &out->v4;
 				if (addr_is_any(&a))
 					*stp = -1;
 				else if (*stp == 0) {

@@ -284,8 +284,8 @@ int smtp_commit(struct store *st, const struct config *cfg, const char *from,
 		const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
 		struct smtp_outcome *o)
 {
-	return smtp_commit_mbox(st, cfg, from, r, NULL, hdr_local, hlen_local, hdr_queue, hlen_queue,
-				body, id, o);
+	return smtp_commit_mbox(st, cfg, from, r, NULL, hdr_local, hlen_local, hdr_queue,
+				hlen_queue, body, id, o);
 }
 
 /* Accounts whose `mbox` is gone (a deleted Junk) get the message in INBOX:
@@ -334,15 +334,16 @@ static void refused(struct store *st, const struct config *cfg, const char *from
 	if (n && cfg && (o->delivered || o->queued))
 		bounce_refused(st, cfg, from, hdr, hlen, body, id, rr, n);
 	else if (n && (o->delivered || o->queued))
-		log_warn("smtp id=%s %zu refused copies dropped (no configuration to bounce)", id, n);
+		log_warn("smtp id=%s %zu refused copies dropped (no configuration to bounce)", id,
+			 n);
 	free(rr);
 	free(acc);
 }
 
 int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *from,
-		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local, size_t hlen_local,
-		     const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
-		     struct smtp_outcome *o)
+		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
+		     size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+		     struct spool *body, const char *id, struct smtp_outcome *o)
 {
 	memset(o, 0, sizeof *o);
 	/* Remote first: if queueing fails nothing was stored and the client

@@ -58,7 +58,7 @@ TEST(reply_multiline_and_bad)
 	CHECK(feed(&r, "451-4.3.0 first\n451-4.3.0 second\n451 4.3.0 third", 0) == 1);
 	CHECK_EQ_STR(r.text, "first / second / third");
 	CHECK(r.nlines == 3);
-	CHECK(feed(&r, "250-a\n251 b", 0) == -1);  /* code changed */
+	CHECK(feed(&r, "250-a\n251 b", 0) == -1); /* code changed */
 	CHECK(feed(&r, "25", 0) == -1);
 	CHECK(feed(&r, "abc hello", 0) == -1);
 	CHECK(feed(&r, "250x", 0) == -1);
@@ -203,7 +203,8 @@ TEST(store_queue_lease_update)
 	CHECK(store_queue_update(st, id1, (const char *[]){"A@X.test"}, 1, 0, NULL, 0, 0) == ST_OK);
 	CHECK(store_queue_take(st, now, 100, 8, take_cb, &t, &next) == ST_NOTFOUND);
 	/* the attempt ends: retry in 5 s, error recorded */
-	CHECK(store_queue_update(st, id1, NULL, 0, now + 5, "451 later", 1, QF_DELAY_SENT) == ST_OK);
+	CHECK(store_queue_update(st, id1, NULL, 0, now + 5, "451 later", 1, QF_DELAY_SENT) ==
+	      ST_OK);
 	CHECK(store_queue_take(st, now + 5, 100, 8, take_cb, &t, &next) == ST_OK);
 	CHECK(t.n == 3 && t.ids[2] == id1 && !strcmp(t.rcpts[2], "b@y.test"));
 	CHECK(t.flags[2] & QF_DELAY_SENT);
@@ -252,7 +253,8 @@ static const char *src_for(const char *listen, const char *dst)
 		if (a.ss_family == AF_INET6) {
 			CHECK(len == sizeof(struct sockaddr_in6));
 			CHECK(((struct sockaddr_in6 *)&a)->sin6_port == 0);
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, out, sizeof out);
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, out,
+				  sizeof out);
 		} else {
 			CHECK(len == sizeof(struct sockaddr_in));
 			CHECK(((struct sockaddr_in *)&a)->sin_port == 0);
