@@ -87,7 +87,7 @@ struct queue_src {
 void queue_src_pick(const char *listen_smtp, struct queue_src *out);
 /* The address (port 0) to bind before connecting to dst: 1 with *out and
  * *len set, 0 when the kernel should choose (no address of dst's family,
- * or a loopback source towards a destination that is not loopback). */
+ * or one of source and destination is loopback and the other is not). */
 int queue_src_for(const struct queue_src *s, const struct sockaddr_storage *dst,
 		  struct sockaddr_storage *out, unsigned *len);
 

@@ -283,8 +283,10 @@ int queue_src_for(const struct queue_src *s, const struct sockaddr_storage *dst,
 	} else {
 		return 0;
 	}
-	/* A loopback source cannot reach anything off the host. */
-	if (addr_is_loopback(src) && !addr_is_loopback(dst))
+	/* A loopback source cannot reach anything off the host; a loopback
+	 * destination (a local relay) is this host talking to itself, and
+	 * should see a loopback client. */
+	if (addr_is_loopback(src) != addr_is_loopback(dst))
 		return 0;
 	*out = *src;
 	return 1;

@@ -285,6 +285,9 @@ TEST(source_address)
 	CHECK(!strcmp(src_for("127.0.0.1:2525", "198.51.100.1"), ""));
 	CHECK(!strcmp(src_for("[::1]:2525", "2001:db8::1"), ""));
 	CHECK(!strcmp(src_for("[::1]:2525", "::1"), "::1"));
+	/* a public source is not used towards this host's loopback (a relay) */
+	CHECK(!strcmp(src_for("192.0.2.7:25", "127.0.0.1"), ""));
+	CHECK(!strcmp(src_for("[2001:db8::7]:25", "::1"), ""));
 	/* nothing configured, or nothing that parses */
 	CHECK(!strcmp(src_for("", "198.51.100.1"), ""));
 	CHECK(!strcmp(src_for(NULL, "198.51.100.1"), ""));
