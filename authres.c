@@ -31,35 +31,6 @@
 
 /* ---- the Authentication-Results field ---- */
 
-struct fbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void fb_add(struct fbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 512;
-		while (c < b->len + n + 1)
-			c *= 2;
-		b->p = xrealloc(b->p, c);
-		b->cap = c;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-__attribute__((format(printf, 2, 3))) static void fb_printf(struct fbuf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		fb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 
 /* Text safe inside an RFC 5322 comment: printable ASCII without
  * parentheses or backslash; bounded. */
@@ -171,45 +142,45 @@ static struct spool *strip_ours(const struct dkim_msg *m, struct spool *sp, cons
 	return out;
 }
 
-static void ar_spf(struct fbuf *b, const struct authres_in *in, int res, const char *why)
+static void ar_spf(struct sbuf *b, const struct authres_in *in, int res, const char *why)
 {
 	char c[160], pv[300];
 	comment_text(why, c, sizeof c);
-	fb_printf(b, ";\r\n\tspf=%s", spf_res_name(res));
+	sbuf_printf(b, ";\r\n\tspf=%s", spf_res_name(res));
 	if (c[0])
-		fb_printf(b, " (%s)", c);
+		sbuf_printf(b, " (%s)", c);
 	if (in->mail_from[0]) {
 		pvalue(in->mail_from, pv, sizeof pv);
-		fb_printf(b, " smtp.mailfrom=%s", pv);
+		sbuf_printf(b, " smtp.mailfrom=%s", pv);
 	} else {
 		pvalue(in->helo[0] ? in->helo : "unknown", pv, sizeof pv);
-		fb_printf(b, " smtp.helo=%s", pv);
+		sbuf_printf(b, " smtp.helo=%s", pv);
 	}
 }
 
-static void ar_dkim(struct fbuf *b, const struct dkim_result *r, size_t n, int loaded)
+static void ar_dkim(struct sbuf *b, const struct dkim_result *r, size_t n, int loaded)
 {
 	char c[160];
 	if (n == 0) {
-		fb_printf(b, ";\r\n\tdkim=%s", loaded ? "none" : "permerror (header too large)");
+		sbuf_printf(b, ";\r\n\tdkim=%s", loaded ? "none" : "permerror (header too large)");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		comment_text(r[i].why, c, sizeof c);
-		fb_printf(b, ";\r\n\tdkim=%s", dkim_res_name(r[i].res));
+		sbuf_printf(b, ";\r\n\tdkim=%s", dkim_res_name(r[i].res));
 		if (c[0])
-			fb_printf(b, " (%s)", c);
+			sbuf_printf(b, " (%s)", c);
 		if (r[i].d[0])
-			fb_printf(b, " header.d=%s", r[i].d);
+			sbuf_printf(b, " header.d=%s", r[i].d);
 		if (r[i].s[0])
-			fb_printf(b, " header.s=%s", r[i].s);
+			sbuf_printf(b, " header.s=%s", r[i].s);
 		if (r[i].res == DKIM_PASS || r[i].res == DKIM_FAIL)
-			fb_printf(b, " header.a=%s",
+			sbuf_printf(b, " header.a=%s",
 				  r[i].alg == DKIM_ED25519_SHA256 ? "ed25519-sha256"
 								  : "rsa-sha256");
 		/* RFC 6008: the start of b= tells several signatures apart */
 		if (r[i].b[0])
-			fb_printf(b, " header.b=\"%s\"", r[i].b);
+			sbuf_printf(b, " header.b=\"%s\"", r[i].b);
 	}
 }
 
@@ -227,7 +198,7 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	struct dkim_msg m;
 	struct dkim_result dk[DKIM_SIGS_MAX];
 	struct dmarc_result dm = {0};
-	struct fbuf b = {0};
+	struct sbuf b = {0};
 	char spf_why[256] = "", from[256], spf_dom[SMTP_DOMAIN_MAX + 1], sender[600];
 	size_t ndk = 0;
 	memset(out, 0, sizeof *out);
@@ -237,7 +208,7 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	 * (127.0.0.2 ...) are checked like any peer. */
 	if (strcmp(in->ip, "127.0.0.1") == 0 || strcmp(in->ip, "::1") == 0 ||
 	    strcmp(in->ip, "::ffff:127.0.0.1") == 0) {
-		fb_printf(&b, "Authentication-Results: %s; none (local client)\r\n", in->hostname);
+		sbuf_printf(&b, "Authentication-Results: %s; none (local client)\r\n", in->hostname);
 		out->field = b.p;
 		str_copy(out->summary, "auth=local", sizeof out->summary);
 		if (dkim_msg_load(&m, NULL, 0, in->sp) == 0) {
@@ -268,17 +239,17 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	else
 		dm.res = loaded ? DMARC_PERMERROR : DMARC_NONE;
 
-	fb_printf(&b, "Authentication-Results: %s", in->hostname);
+	sbuf_printf(&b, "Authentication-Results: %s", in->hostname);
 	ar_spf(&b, in, spf, spf_why);
 	ar_dkim(&b, dk, ndk, loaded);
-	fb_printf(&b, ";\r\n\tdmarc=%s", dmarc_res_name(dm.res));
+	sbuf_printf(&b, ";\r\n\tdmarc=%s", dmarc_res_name(dm.res));
 	if (dm.res == DMARC_PASS || dm.res == DMARC_FAIL)
-		fb_printf(&b, " (p=%s)", dmarc_policy_name(dm.policy));
+		sbuf_printf(&b, " (p=%s)", dmarc_policy_name(dm.policy));
 	else if (dm.res == DMARC_PERMERROR)
-		fb_printf(&b, " (not exactly one From address)");
+		sbuf_printf(&b, " (not exactly one From address)");
 	if (dm.from[0])
-		fb_printf(&b, " header.from=%s", dm.from);
-	fb_add(&b, "\r\n", 2);
+		sbuf_printf(&b, " header.from=%s", dm.from);
+	sbuf_add(&b, "\r\n", 2);
 	out->field = b.p;
 	out->action = decide(in, &dm);
 	int best = ndk ? dk[0].res : DKIM_NONE;
@@ -318,10 +289,10 @@ char *authres_submission(const char *datadir, const char *hostname, const char *
 			 int add_missing)
 {
 	struct dkim_msg m;
-	struct fbuf extra = {0}, all = {0};
+	struct sbuf extra = {0}, all = {0};
 	char dom[256];
-	fb_add(&extra, "", 0);
-	fb_add(&all, "", 0);
+	sbuf_add(&extra, "", 0);
+	sbuf_add(&all, "", 0);
 	if (dkim_msg_load(&m, pre, prelen, sp) < 0) {
 		log_warn("submission id=%s: header too large to sign", id);
 		free(extra.p);
@@ -331,14 +302,14 @@ char *authres_submission(const char *datadir, const char *hostname, const char *
 		char date[64];
 		if (!has_field(&m, "Date")) {
 			smtp_date(date, sizeof date, time(NULL));
-			fb_printf(&extra, "Date: %s\r\n", date);
+			sbuf_printf(&extra, "Date: %s\r\n", date);
 		}
 		if (!has_field(&m, "Message-ID"))
-			fb_printf(&extra, "Message-ID: <%s@%s>\r\n", id, hostname);
+			sbuf_printf(&extra, "Message-ID: <%s@%s>\r\n", id, hostname);
 	}
 	if (extra.len) {
 		/* sign what will be sent: the added fields, then pre + sp */
-		fb_add(&extra, pre ? pre : "", pre ? prelen : 0);
+		sbuf_add(&extra, pre ? pre : "", pre ? prelen : 0);
 		dkim_msg_free(&m);
 		if (dkim_msg_load(&m, extra.p, extra.len, sp) < 0) {
 			free(extra.p);
@@ -355,11 +326,11 @@ char *authres_submission(const char *datadir, const char *hostname, const char *
 		str_copy(dom, at ? at + 1 : "", sizeof dom);
 	char *sig = dom[0] ? dkim_sign_domain(datadir, &m, dom, time(NULL)) : NULL;
 	if (sig)
-		fb_add(&all, sig, strlen(sig));
+		sbuf_add(&all, sig, strlen(sig));
 	else
 		log_debug("submission id=%s: not signed (no DKIM key for %s)", id,
 			  dom[0] ? dom : "the sender");
-	fb_add(&all, extra.p, extra.len);
+	sbuf_add(&all, extra.p, extra.len);
 	free(sig);
 	free(extra.p);
 	dkim_msg_free(&m);

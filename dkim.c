@@ -51,38 +51,6 @@ static int is_fws(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* ---- a bounded growable buffer ---- */
-
-struct dbuf {
-	char *p;
-	size_t len, cap, max;
-	int over;
-};
-
-static void db_add(struct dbuf *b, const void *s, size_t n)
-{
-	if (n == 0)
-		return;
-	if (b->over || n > b->max - b->len) {
-		b->over = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 1024;
-		while (c < b->len + n + 1)
-			c *= 2;
-		b->p = xrealloc(b->p, c);
-		b->cap = c;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void db_puts(struct dbuf *b, const char *s)
-{
-	db_add(b, s, strlen(s));
-}
 
 /* ---- tag lists (RFC 6376 3.2) ---- */
 
@@ -340,13 +308,13 @@ static int split_fields(struct dkim_msg *m)
 
 int dkim_msg_load(struct dkim_msg *m, const char *pre, size_t prelen, struct spool *sp)
 {
-	struct dbuf b = {.max = DKIM_HDR_MAX};
+	struct sbuf b = {.max = DKIM_HDR_MAX};
 	char chunk[8192];
 	uint64_t off = 0;
 	int bol = 1, cr_line = 0, found = 0;
 	memset(m, 0, sizeof *m);
 	m->sp = sp;
-	db_add(&b, pre, prelen);
+	sbuf_add(&b, pre, prelen);
 	while (!found && !b.over) {
 		long got = spool_read_at(sp, off, chunk, sizeof chunk);
 		if (got <= 0)
@@ -362,7 +330,7 @@ int dkim_msg_load(struct dkim_msg *m, const char *pre, size_t prelen, struct spo
 			cr_line = bol && c == '\r';
 			bol = c == '\n';
 		}
-		db_add(&b, chunk, (size_t)i);
+		sbuf_add(&b, chunk, (size_t)i);
 		if (found) /* keep the fields, not the empty line */
 			b.len -= cr_line ? 2 : 1;
 		off += (uint64_t)(found ? i : got);
@@ -460,24 +428,24 @@ out:
 	return rc;
 }
 
-static void canon_add(struct dbuf *b, const char *f, size_t n, int canon)
+static void canon_add(struct sbuf *b, const char *f, size_t n, int canon)
 {
 	char small[2048];
 	size_t need = dkim_canon_header(f, n, canon, small, sizeof small);
 	if (need <= sizeof small) {
-		db_add(b, small, need);
+		sbuf_add(b, small, need);
 		return;
 	}
 	char *big = xmalloc(need);
 	dkim_canon_header(f, n, canon, big, need);
-	db_add(b, big, need);
+	sbuf_add(b, big, need);
 	free(big);
 }
 
 /* The signed header fields in h= order (5.4.2: several instances are taken
  * from the bottom up; a name with no instance left contributes nothing). */
 static void hash_fields(const struct dkim_msg *m, const char *h, size_t hlen, int canon,
-			struct dbuf *out)
+			struct sbuf *out)
 {
 	char *used = xcalloc(m->nf ? m->nf : 1, 1);
 	size_t i = 0;
@@ -656,29 +624,29 @@ static int pk_verify(EVP_PKEY *pk, int alg, const void *data, size_t len, const 
 /* ---- signing ---- */
 
 /* Append s with FWS before it when the line would pass ~76 columns. */
-static void fold_add(struct dbuf *b, size_t *col, const char *s, size_t n)
+static void fold_add(struct sbuf *b, size_t *col, const char *s, size_t n)
 {
 	if (*col + n > 76 && *col > 1) {
-		db_puts(b, "\r\n\t");
+		sbuf_puts(b, "\r\n\t");
 		*col = 1;
 	}
-	db_add(b, s, n);
+	sbuf_add(b, s, n);
 	*col += n;
 }
 
-static void b64_folded(struct dbuf *b, size_t *col, const unsigned char *d, size_t n)
+static void b64_folded(struct sbuf *b, size_t *col, const unsigned char *d, size_t n)
 {
 	char *t = xmalloc(B64_ENCLEN(n) + 1);
 	size_t len = b64_encode(d, n, t);
 	for (size_t i = 0; i < len;) {
 		size_t room = *col < 76 ? 76 - *col : 0;
 		if (room == 0) {
-			db_puts(b, "\r\n\t");
+			sbuf_puts(b, "\r\n\t");
 			*col = 1;
 			continue;
 		}
 		size_t k = len - i < room ? len - i : room;
-		db_add(b, t + i, k);
+		sbuf_add(b, t + i, k);
 		*col += k;
 		i += k;
 	}
@@ -686,18 +654,18 @@ static void b64_folded(struct dbuf *b, size_t *col, const unsigned char *d, size
 }
 
 /* "h=" value: every present instance of the sign list, then "from". */
-static void sign_list(const struct dkim_msg *m, struct dbuf *h)
+static void sign_list(const struct dkim_msg *m, struct sbuf *h)
 {
 	for (size_t s = 0; s < ARRAY_LEN(sign_fields); s++)
 		for (size_t i = 0; i < m->nf; i++)
 			if (dkim_field_is(m, i, sign_fields[s])) {
 				if (h->len)
-					db_puts(h, ":");
-				db_puts(h, sign_fields[s]);
+					sbuf_puts(h, ":");
+				sbuf_puts(h, sign_fields[s]);
 			}
 	if (h->len)
-		db_puts(h, ":");
-	db_puts(h, "from");
+		sbuf_puts(h, ":");
+	sbuf_puts(h, "from");
 }
 
 char *dkim_sign(const struct dkim_msg *m, const struct dkim_key *k, const char *domain,
@@ -706,38 +674,38 @@ char *dkim_sign(const struct dkim_msg *m, const struct dkim_key *k, const char *
 	unsigned char bh[32], sig[SIG_MAX];
 	size_t siglen = sizeof sig, col;
 	char t[32];
-	struct dbuf hl = {.max = 65536}, f = {.max = 131072}, data = {.max = 3 * DKIM_HDR_MAX};
+	struct sbuf hl = {.max = 65536}, f = {.max = 131072}, data = {.max = 3 * DKIM_HDR_MAX};
 	char *ret = NULL;
 	if (body_hash(m, DKIM_RELAXED, UINT64_MAX, bh) < 0) {
 		snprintf(err, errlen, "cannot read the message body");
 		return NULL;
 	}
 	sign_list(m, &hl);
-	db_puts(&f, "DKIM-Signature: v=1; a=");
-	db_puts(&f, k->alg == DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256");
-	db_puts(&f, "; c=relaxed/relaxed; d=");
-	db_puts(&f, domain);
-	db_puts(&f, "; s=");
-	db_puts(&f, selector);
+	sbuf_puts(&f, "DKIM-Signature: v=1; a=");
+	sbuf_puts(&f, k->alg == DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256");
+	sbuf_puts(&f, "; c=relaxed/relaxed; d=");
+	sbuf_puts(&f, domain);
+	sbuf_puts(&f, "; s=");
+	sbuf_puts(&f, selector);
 	snprintf(t, sizeof t, "; t=%lld;", (long long)now);
-	db_puts(&f, t);
-	db_puts(&f, "\r\n\th=");
+	sbuf_puts(&f, t);
+	sbuf_puts(&f, "\r\n\th=");
 	col = 3;
 	for (size_t i = 0; i < hl.len;) {
 		size_t n = strcspn(hl.p + i, ":");
 		fold_add(&f, &col, hl.p + i, n + (hl.p[i + n] == ':'));
 		i += n + (hl.p[i + n] == ':');
 	}
-	db_puts(&f, ";\r\n\tbh=");
+	sbuf_puts(&f, ";\r\n\tbh=");
 	col = 4;
 	b64_folded(&f, &col, bh, sizeof bh);
-	db_puts(&f, ";\r\n\tb=");
+	sbuf_puts(&f, ";\r\n\tb=");
 	col = 3;
 	size_t before_b = f.len;
 	/* What is signed: the fields, then this field with b= empty and no
 	 * final CRLF (3.7). */
 	hash_fields(m, hl.p, hl.len, DKIM_RELAXED, &data);
-	db_puts(&f, "\r\n");
+	sbuf_puts(&f, "\r\n");
 	canon_add(&data, f.p, f.len, DKIM_RELAXED);
 	f.len = before_b;
 	data.len -= 2;
@@ -747,7 +715,7 @@ char *dkim_sign(const struct dkim_msg *m, const struct dkim_key *k, const char *
 		goto out;
 	}
 	b64_folded(&f, &col, sig, siglen);
-	db_puts(&f, "\r\n");
+	sbuf_puts(&f, "\r\n");
 	if (!f.over) {
 		ret = f.p;
 		f.p = NULL;
@@ -989,7 +957,7 @@ static int verify_one(const struct dkim_msg *m, size_t fi, struct dkim_result *r
 	unsigned char bh[32], want[64], sig[SIG_MAX];
 	char name[sizeof r->s + sizeof r->d + 16], *rec = xmalloc(DKIM_KEYREC_MAX);
 	EVP_PKEY *pk = NULL;
-	struct dbuf data = {.max = 3 * DKIM_HDR_MAX};
+	struct sbuf data = {.max = 3 * DKIM_HDR_MAX};
 	int hc, bc, strict = 0;
 	uint64_t limit = UINT64_MAX;
 	long siglen, bhlen;

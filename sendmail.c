@@ -31,35 +31,6 @@
 #define SENDMAIL_TOK_MAX  1024	     /* one address in a header field */
 #define SENDMAIL_RCPT_MAX 1000
 
-/* A growable byte buffer with a hard cap. */
-struct buf {
-	char *p;
-	size_t len, cap, max;
-	int over;
-};
-
-static void buf_add(struct buf *b, const void *s, size_t n)
-{
-	if (b->over || b->len + n + 1 > b->max) {
-		b->over = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 256;
-		while (c < b->len + n + 1)
-			c *= 2;
-		b->p = xrealloc(b->p, c);
-		b->cap = c;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 /* ---- RFC 5322 address lists (for -t) ---- */
 
@@ -322,7 +293,7 @@ static int field_start(const char *s, size_t n)
 }
 
 struct message {
-	struct buf hdr;	    /* the original header section, CRLF lines */
+	struct sbuf hdr;	    /* the original header section, CRLF lines */
 	struct spool *body; /* from the empty line on */
 	uint64_t total;
 };
@@ -363,9 +334,9 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 			if (eol)
 				body_write(m, "\r\n", 2);
 		} else {
-			buf_add(&m->hdr, p, len);
+			sbuf_add(&m->hdr, p, len);
 			if (eol)
-				buf_add(&m->hdr, "\r\n", 2);
+				sbuf_add(&m->hdr, "\r\n", 2);
 			m->total += len + 2 * (size_t)eol;
 		}
 		bol = eol;
@@ -386,7 +357,7 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 		if (in_body)
 			body_write(m, "\r\n", 2);
 		else
-			buf_add(&m->hdr, "\r\n", 2);
+			sbuf_add(&m->hdr, "\r\n", 2);
 	}
 	if (rc == 0 && !in_body)
 		body_write(m, "\r\n", 2);
@@ -406,7 +377,7 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 
 /* Calls fn for each field of the header section h: name and whole field
  * (name through CRLF, continuation lines included). */
-static void fields_each(const struct buf *h,
+static void fields_each(const struct sbuf *h,
 			void (*fn)(void *arg, const char *name, size_t nlen, const char *f,
 				   size_t flen),
 			void *arg)
@@ -427,7 +398,7 @@ static void fields_each(const struct buf *h,
 struct hdr_scan {
 	const struct opts *o;
 	const char *domain;
-	struct buf out; /* the header as it will be stored */
+	struct sbuf out; /* the header as it will be stored */
 	int has_from, has_date, has_msgid;
 	char **rcpts;
 	size_t nrcpts;
@@ -461,26 +432,26 @@ static void scan_field(void *arg, const char *name, size_t nlen, const char *f, 
 	if (h->o->t && (bcc || name_is(name, nlen, "To") || name_is(name, nlen, "Cc")))
 		sendmail_addr_list(f + nlen + 1, flen - nlen - 1, h->domain, add_rcpt, h);
 	if (!bcc) /* -t or not, Bcc never goes out (RFC 5322 3.6.3) */
-		buf_add(&h->out, f, flen);
+		sbuf_add(&h->out, f, flen);
 }
 
 /* A display name as a quoted-string (RFC 5322 3.2.4). */
-static void add_from(struct buf *b, const char *name, const char *addr)
+static void add_from(struct sbuf *b, const char *name, const char *addr)
 {
-	buf_puts(b, "From: ");
+	sbuf_puts(b, "From: ");
 	if (name && *name) {
-		buf_puts(b, "\"");
+		sbuf_puts(b, "\"");
 		for (const char *p = name; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				buf_add(b, "\\", 1);
+				sbuf_add(b, "\\", 1);
 			if (*p != '\r' && *p != '\n')
-				buf_add(b, p, 1);
+				sbuf_add(b, p, 1);
 		}
-		buf_puts(b, "\" ");
+		sbuf_puts(b, "\" ");
 	}
-	buf_puts(b, "<");
-	buf_puts(b, addr);
-	buf_puts(b, ">\r\n");
+	sbuf_puts(b, "<");
+	sbuf_puts(b, addr);
+	sbuf_puts(b, ">\r\n");
 }
 
 /* ---- recipients ---- */
@@ -585,10 +556,10 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 		if (route_rcpt(cfg, st, h->rcpts[i], &set) < 0)
 			goto out;
 	/* Return-Path for the local copies only (RFC 5321 4.4). */
-	struct buf local = {.max = SENDMAIL_HDR_MAX + 4096};
-	buf_puts(&local, "Return-Path: <");
-	buf_puts(&local, from);
-	buf_puts(&local, ">\r\n");
+	struct sbuf local = {.max = SENDMAIL_HDR_MAX + 4096};
+	sbuf_puts(&local, "Return-Path: <");
+	sbuf_puts(&local, from);
+	sbuf_puts(&local, ">\r\n");
 	size_t rp = local.len;
 	/* DKIM: signed as it will be stored and sent (docs/auth-mail.md) */
 	char *sig = authres_submission(cfg->datadir, cfg->hostname[0] ? cfg->hostname : "localhost",
@@ -601,10 +572,10 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 		if (recv < h->out.len && h->out.p[recv] != ' ' && h->out.p[recv] != '\t')
 			break;
 	}
-	buf_add(&local, h->out.p, recv);
-	buf_puts(&local, sig);
+	sbuf_add(&local, h->out.p, recv);
+	sbuf_puts(&local, sig);
 	free(sig);
-	buf_add(&local, h->out.p + recv, h->out.len - recv);
+	sbuf_add(&local, h->out.p + recv, h->out.len - recv);
 	int src = smtp_commit(st, cfg, from, &set, local.p, local.len, local.p + rp, local.len - rp,
 			      m->body, id, &o);
 	free(local.p);
@@ -638,27 +609,27 @@ static void build_header(const struct config *cfg, const struct opts *o, const c
 	local_username(user, sizeof user);
 	str_copy(host, cfg->hostname[0] ? cfg->hostname : "localhost", sizeof host);
 	h->out.max = SENDMAIL_HDR_MAX + 4096;
-	buf_puts(&h->out, "Received: by ");
-	buf_puts(&h->out, host);
-	buf_puts(&h->out, " (brev sendmail, from userid ");
-	buf_puts(&h->out, user);
-	buf_puts(&h->out, ")\r\n\tid ");
-	buf_puts(&h->out, id);
-	buf_puts(&h->out, "; ");
-	buf_puts(&h->out, date);
-	buf_puts(&h->out, "\r\n");
+	sbuf_puts(&h->out, "Received: by ");
+	sbuf_puts(&h->out, host);
+	sbuf_puts(&h->out, " (brev sendmail, from userid ");
+	sbuf_puts(&h->out, user);
+	sbuf_puts(&h->out, ")\r\n\tid ");
+	sbuf_puts(&h->out, id);
+	sbuf_puts(&h->out, "; ");
+	sbuf_puts(&h->out, date);
+	sbuf_puts(&h->out, "\r\n");
 	fields_each(&m->hdr, scan_field, h);
 	if (!h->has_date) {
-		buf_puts(&h->out, "Date: ");
-		buf_puts(&h->out, date);
-		buf_puts(&h->out, "\r\n");
+		sbuf_puts(&h->out, "Date: ");
+		sbuf_puts(&h->out, date);
+		sbuf_puts(&h->out, "\r\n");
 	}
 	if (!h->has_msgid) {
-		buf_puts(&h->out, "Message-ID: <");
-		buf_puts(&h->out, id);
-		buf_puts(&h->out, "@");
-		buf_puts(&h->out, host);
-		buf_puts(&h->out, ">\r\n");
+		sbuf_puts(&h->out, "Message-ID: <");
+		sbuf_puts(&h->out, id);
+		sbuf_puts(&h->out, "@");
+		sbuf_puts(&h->out, host);
+		sbuf_puts(&h->out, ">\r\n");
 	}
 	if (!h->has_from)
 		add_from(&h->out, o->fullname, from[0] ? from : "MAILER-DAEMON");

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -492,4 +493,68 @@ void addr_format(const struct sockaddr_storage *ss, char *out, size_t cap)
 		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
 		snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
 	}
+}
+
+void sbuf_add(struct sbuf *b, const void *s, size_t n)
+{
+	if (b->over)
+		return;
+	if (n == 0) {
+		/* Even an empty add leaves a string behind: callers hand p on. */
+		if (!b->p) {
+			b->p = xmalloc(256);
+			b->cap = 256;
+			b->p[0] = 0;
+		}
+		return;
+	}
+	if (b->max && n > b->max - b->len) {
+		b->over = 1;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 256;
+		while (c < b->len + n + 1)
+			c *= 2;
+		b->p = xrealloc(b->p, c);
+		b->cap = c;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void sbuf_puts(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char small[256];
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof small) {
+		sbuf_add(b, small, (size_t)n);
+	} else {
+		char *big = xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		sbuf_add(b, big, (size_t)n);
+		free(big);
+	}
+}
+
+void sbuf_free(struct sbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	b->over = 0;
 }

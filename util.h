@@ -72,6 +72,21 @@ void local_hostname(char *out, size_t cap);
 
 
 
+/* A growable byte buffer with a hard cap: max bytes of content (0 = no cap
+ * but memory). The content stays NUL-terminated. An add that would pass max
+ * sets `over` and is dropped, as are all later adds: check `over` once at
+ * the end. After any add, p is a string (possibly ""). Zero-initialise
+ * ({.max = N}); sbuf_free() releases it. */
+struct sbuf {
+	char *p;
+	size_t len, cap, max;
+	int over;
+};
+void sbuf_add(struct sbuf *b, const void *s, size_t n);
+void sbuf_puts(struct sbuf *b, const char *s);
+void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_free(struct sbuf *b);
+
 /* Parse a listen address "IPv4:PORT", "[IPv6]:PORT" or "*:PORT" (= all
  * IPv4 interfaces). Fills ss/len; 0 on success, -1 with a reason in err. */
 struct sockaddr_storage;

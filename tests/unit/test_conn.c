@@ -72,36 +72,16 @@ static void writer_start(struct writer *w, int fd, const char *data, size_t len,
 
 /* ---- a transcript of what a protocol loop sees ---- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const void *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
 
 static void sb_esc(struct sbuf *b, const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\r')
-			sb_str(b, "\\r");
+			sbuf_puts(b, "\\r");
 		else if (s[i] == '\n')
-			sb_str(b, "\\n");
+			sbuf_puts(b, "\\n");
 		else
-			sb_add(b, &s[i], 1);
+			sbuf_add(b, &s[i], 1);
 	}
 }
 
@@ -155,40 +135,40 @@ static char *run_script_on(const char *input, size_t len, unsigned seed, int tcp
 		ssize_t n = conn_getline(c, &line, 100, &crlf);
 		if (n == -1) {
 			snprintf(tmp, sizeof tmp, "ERR %d\n", conn_error(c));
-			sb_str(&out, tmp);
+			sbuf_puts(&out, tmp);
 			break;
 		}
 		if (n == -2) {
-			sb_str(&out, "TOOLONG\n");
+			sbuf_puts(&out, "TOOLONG\n");
 			continue;
 		}
 		if (strcmp(line, "DATA") == 0 || strcmp(line, "DATAL") == 0) {
 			spool_reset(sp);
 			int r = conn_read_dot(c, sp, line[4] ? 100000 : 50);
 			snprintf(tmp, sizeof tmp, "DOT %d [", r);
-			sb_str(&out, tmp);
+			sbuf_puts(&out, tmp);
 			sb_spool(&out, sp);
-			sb_str(&out, "]\n");
+			sbuf_puts(&out, "]\n");
 		} else if (strncmp(line, "LIT ", 4) == 0) {
 			size_t k = (size_t)atoi(line + 4);
 			unsigned char lit[256];
 			int r = conn_read_n(c, lit, k);
 			snprintf(tmp, sizeof tmp, "LIT %d [", r);
-			sb_str(&out, tmp);
+			sbuf_puts(&out, tmp);
 			sb_esc(&out, lit, r == 0 ? k : 0);
-			sb_str(&out, "]\n");
+			sbuf_puts(&out, "]\n");
 		} else if (strncmp(line, "SPOOL ", 6) == 0) {
 			spool_reset(sp);
 			int r = conn_read_n_spool(c, sp, (uint64_t)atoi(line + 6));
 			snprintf(tmp, sizeof tmp, "SPOOL %d [", r);
-			sb_str(&out, tmp);
+			sbuf_puts(&out, tmp);
 			sb_spool(&out, sp);
-			sb_str(&out, "]\n");
+			sbuf_puts(&out, "]\n");
 		} else {
 			snprintf(tmp, sizeof tmp, "LINE %d %zd [", crlf, n);
-			sb_str(&out, tmp);
+			sbuf_puts(&out, tmp);
 			sb_esc(&out, (unsigned char *)line, (size_t)n);
-			sb_str(&out, "]\n");
+			sbuf_puts(&out, "]\n");
 		}
 	}
 	pthread_join(w.th, NULL);
@@ -215,29 +195,29 @@ static struct sbuf script_input(void)
 {
 	struct sbuf in = {0};
 	char *x150 = repeat('x', 150), *l998 = repeat('y', 998), *l999 = repeat('z', 999);
-	sb_str(&in, "HELLO\r\n");
-	sb_str(&in, "bare\n");
-	sb_str(&in, x150);
-	sb_str(&in, "\r\n");
-	sb_str(&in, "after\r\n");
-	sb_str(&in, "LIT 5\r\nab\r\nc");
-	sb_str(&in, "SPOOL 4\r\n1234");
-	sb_str(&in, "DATA\r\nline1\r\n..dotted\r\n.\r\n");
-	sb_str(&in, "DATA\r\n.\r\n");
-	sb_str(&in, "DATA\r\na\n.\nb\r\n.\r\n");                   /* \n.\n */
-	sb_str(&in, "DATA\r\nx\r.\ny\r\n.\r\n");                   /* \r.\n */
-	sb_str(&in, "DATA\r\nx\n.\r\nMAIL FROM:<evil>\r\n.\r\n"); /* \n.\r\n */
-	sb_str(&in, "DATA\r\nx\rz\r\n.\r\n");                      /* bare CR */
-	sb_str(&in, "DATA\r\na\r\n.\r\r\n.\r\n");                  /* ".\r\r\n" */
-	sb_str(&in, "DATA\r\n0123456789012345678901234567890123456789012345678901234567890\r\n.\r\n");
-	sb_str(&in, "DATAL\r\n");
-	sb_str(&in, l998);
-	sb_str(&in, "\r\n.\r\n");
-	sb_str(&in, "DATAL\r\n");
-	sb_str(&in, l999);
-	sb_str(&in, "\r\n.\r\n");
-	sb_str(&in, "NOOP\r\n");
-	sb_str(&in, "QUIT\r\n");
+	sbuf_puts(&in, "HELLO\r\n");
+	sbuf_puts(&in, "bare\n");
+	sbuf_puts(&in, x150);
+	sbuf_puts(&in, "\r\n");
+	sbuf_puts(&in, "after\r\n");
+	sbuf_puts(&in, "LIT 5\r\nab\r\nc");
+	sbuf_puts(&in, "SPOOL 4\r\n1234");
+	sbuf_puts(&in, "DATA\r\nline1\r\n..dotted\r\n.\r\n");
+	sbuf_puts(&in, "DATA\r\n.\r\n");
+	sbuf_puts(&in, "DATA\r\na\n.\nb\r\n.\r\n");                   /* \n.\n */
+	sbuf_puts(&in, "DATA\r\nx\r.\ny\r\n.\r\n");                   /* \r.\n */
+	sbuf_puts(&in, "DATA\r\nx\n.\r\nMAIL FROM:<evil>\r\n.\r\n"); /* \n.\r\n */
+	sbuf_puts(&in, "DATA\r\nx\rz\r\n.\r\n");                      /* bare CR */
+	sbuf_puts(&in, "DATA\r\na\r\n.\r\r\n.\r\n");                  /* ".\r\r\n" */
+	sbuf_puts(&in, "DATA\r\n0123456789012345678901234567890123456789012345678901234567890\r\n.\r\n");
+	sbuf_puts(&in, "DATAL\r\n");
+	sbuf_puts(&in, l998);
+	sbuf_puts(&in, "\r\n.\r\n");
+	sbuf_puts(&in, "DATAL\r\n");
+	sbuf_puts(&in, l999);
+	sbuf_puts(&in, "\r\n.\r\n");
+	sbuf_puts(&in, "NOOP\r\n");
+	sbuf_puts(&in, "QUIT\r\n");
 	free(x150);
 	free(l998);
 	free(l999);
@@ -250,7 +230,7 @@ TEST(script_transcript)
 	char *got = run_script(in.p, in.len, 0);
 	struct sbuf want = {0};
 	char *l998 = repeat('y', 998);
-	sb_str(&want, "LINE 1 5 [HELLO]\n"
+	sbuf_puts(&want, "LINE 1 5 [HELLO]\n"
 		      "LINE 0 4 [bare]\n"
 		      "TOOLONG\n"
 		      "LINE 1 5 [after]\n"
@@ -265,11 +245,11 @@ TEST(script_transcript)
 		      "DOT 2 [a\\r\\n\\r\\r\\n]\n"
 		      "DOT 1 [01234567890123456789012345678901234567890123456789]\n"
 		      "DOT 0 [");
-	sb_str(&want, l998);
-	sb_str(&want, "\\r\\n]\nDOT 3 [");
+	sbuf_puts(&want, l998);
+	sbuf_puts(&want, "\\r\\n]\nDOT 3 [");
 	memset(l998, 'z', 998);
-	sb_str(&want, l998);
-	sb_str(&want, "z\\r\\n]\n"
+	sbuf_puts(&want, l998);
+	sbuf_puts(&want, "z\\r\\n]\n"
 		      "LINE 1 4 [NOOP]\n"
 		      "LINE 1 4 [QUIT]\n"
 		      "ERR 1\n");
@@ -341,8 +321,8 @@ TEST(getline_huge_line_then_next)
 	struct writer w;
 	struct sbuf in = {0};
 	char *big = repeat('q', 200000);
-	sb_str(&in, big);
-	sb_str(&in, "\r\nnext\r\n");
+	sbuf_puts(&in, big);
+	sbuf_puts(&in, "\r\nnext\r\n");
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	writer_start(&w, sv[1], in.p, in.len, 0);
 	struct conn *c = conn_new(sv[0], "127.0.0.1", 3, "127.0.0.1");
@@ -382,9 +362,9 @@ TEST(dot_big_to_spool_file)
 	struct writer w;
 	struct sbuf in = {0};
 	for (int i = 0; i < 40000; i++)
-		sb_str(&in, i % 7 ? "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789\r\n"
+		sbuf_puts(&in, i % 7 ? "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789\r\n"
 				  : "..leading dot line stuffed\r\n");
-	sb_str(&in, ".\r\nNEXT\r\n");
+	sbuf_puts(&in, ".\r\nNEXT\r\n");
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	writer_start(&w, sv[1], in.p, in.len, 0);
 	struct conn *c = conn_new(sv[0], "127.0.0.1", 3, "127.0.0.1");
