@@ -98,7 +98,7 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	free(p);
 }
 
-static void put_mbuf(struct imap_session *s, const struct mbuf *b)
+static void put_mbuf(struct imap_session *s, const struct sbuf *b)
 {
 	if (b->len)
 		conn_write(s->c, b->p, b->len);
@@ -106,15 +106,15 @@ static void put_mbuf(struct imap_session *s, const struct mbuf *b)
 
 /* A UID set in the order given, consecutive runs as ranges ("1:300,302");
  * RFC 4315 4: COPYUID's two sets pair up element by element in this order. */
-static void uidset_out(struct mbuf *b, const uint32_t *u, size_t n)
+static void uidset_out(struct sbuf *b, const uint32_t *u, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		while (j + 1 < n && u[j] != UINT32_MAX && u[j + 1] == u[j] + 1)
 			j++;
-		mbuf_printf(b, "%s%u", b->len ? "," : "", u[i]);
+		sbuf_printf(b, "%s%u", b->len ? "," : "", u[i]);
 		if (j > i)
-			mbuf_printf(b, ":%u", u[j]);
+			sbuf_printf(b, ":%u", u[j]);
 		i = j + 1;
 	}
 }
@@ -129,28 +129,28 @@ static int starttls_ok(const struct imap_session *s)
 	return s->kind == LK_IMAP && s->srv->tls && !conn_is_tls(s->c);
 }
 
-static void capabilities(struct imap_session *s, struct mbuf *b)
+static void capabilities(struct imap_session *s, struct sbuf *b)
 {
-	mbuf_puts(b, "IMAP4rev1 IMAP4rev2");
+	sbuf_puts(b, "IMAP4rev1 IMAP4rev2");
 	if (s->state == IS_NOTAUTH) {
 		if (starttls_ok(s))
-			mbuf_puts(b, " STARTTLS");
+			sbuf_puts(b, " STARTTLS");
 		if (!plain_ok(s))
-			mbuf_puts(b, " LOGINDISABLED");
+			sbuf_puts(b, " LOGINDISABLED");
 		const char *m = sasl_mech_list(plain_ok(s));
 		while (m && *m) {
 			size_t n = strcspn(m, " ");
 			if (n) {
-				mbuf_puts(b, " AUTH=");
-				mbuf_add(b, m, n);
+				sbuf_puts(b, " AUTH=");
+				sbuf_add(b, m, n);
 			}
 			m += n;
 			while (*m == ' ')
 				m++;
 		}
-		mbuf_puts(b, " SASL-IR");
+		sbuf_puts(b, " SASL-IR");
 	}
-	mbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
+	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
 		     " UTF8=ACCEPT");
 }
@@ -182,40 +182,40 @@ static int mbox_arg(struct imap_session *s, const struct iarg *a, char *out_name
 	return 0;
 }
 
-static void mbox_out(struct imap_session *s, struct mbuf *b, const char *name)
+static void mbox_out(struct imap_session *s, struct sbuf *b, const char *name)
 {
 	if (s->utf8) {
 		mbuf_imap_string(b, name, strlen(name), 1);
 		return;
 	}
-	struct mbuf m = {0};
+	struct sbuf m = {0};
 	mutf7_encode(name, &m);
 	mbuf_imap_string(b, m.p ? m.p : "", m.len, 0);
-	mbuf_free(&m);
+	sbuf_free(&m);
 }
 
 static const char *const sysflags[] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
 				       "\\Draft"};
 
-void imap_flags_out(struct imap_session *s, struct mbuf *b, uint32_t flags, uint64_t kw)
+void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw)
 {
 	int first = 1;
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	for (int i = 0; i < 5; i++)
 		if (flags & (1u << i)) {
 			if (!first)
-				mbuf_puts(b, " ");
-			mbuf_puts(b, sysflags[i]);
+				sbuf_puts(b, " ");
+			sbuf_puts(b, sysflags[i]);
 			first = 0;
 		}
 	for (int i = 0; i < 64 && i < s->nkw; i++)
 		if (kw & ((uint64_t)1 << i)) {
 			if (!first)
-				mbuf_puts(b, " ");
-			mbuf_puts(b, s->kw[i]);
+				sbuf_puts(b, " ");
+			sbuf_puts(b, s->kw[i]);
 			first = 0;
 		}
-	mbuf_puts(b, ")");
+	sbuf_puts(b, ")");
 }
 
 static int valid_keyword(const char *k)
@@ -300,20 +300,20 @@ void imap_kw_refresh(struct imap_session *s)
 
 static void flags_announce(struct imap_session *s)
 {
-	struct mbuf b = {0};
-	mbuf_puts(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	struct sbuf b = {0};
+	sbuf_puts(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	for (int i = 0; i < s->nkw; i++) {
-		mbuf_puts(&b, " ");
-		mbuf_puts(&b, s->kw[i]);
+		sbuf_puts(&b, " ");
+		sbuf_puts(&b, s->kw[i]);
 	}
-	mbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	for (int i = 0; i < s->nkw; i++) {
-		mbuf_puts(&b, " ");
-		mbuf_puts(&b, s->kw[i]);
+		sbuf_puts(&b, " ");
+		sbuf_puts(&b, s->kw[i]);
 	}
-	mbuf_puts(&b, s->readonly ? ")] Read-only\r\n" : " \\*)] Flags permitted\r\n");
+	sbuf_puts(&b, s->readonly ? ")] Read-only\r\n" : " \\*)] Flags permitted\r\n");
 	put_mbuf(s, &b);
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 /* ------------------------------------------------------ the snapshot */
@@ -354,15 +354,15 @@ static void snapshot_free(struct imap_session *s)
 
 static void fetch_flags_line(struct imap_session *s, size_t i, int with_uid)
 {
-	struct mbuf b = {0};
-	mbuf_printf(&b, "* %zu FETCH (", i + 1);
+	struct sbuf b = {0};
+	sbuf_printf(&b, "* %zu FETCH (", i + 1);
 	if (with_uid)
-		mbuf_printf(&b, "UID %u ", s->msgs[i].mi.uid);
-	mbuf_puts(&b, "FLAGS ");
+		sbuf_printf(&b, "UID %u ", s->msgs[i].mi.uid);
+	sbuf_puts(&b, "FLAGS ");
 	imap_flags_out(s, &b, s->msgs[i].mi.flags, s->msgs[i].mi.keywords);
-	mbuf_puts(&b, ")\r\n");
+	sbuf_puts(&b, ")\r\n");
 	put_mbuf(s, &b);
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 /* Compare the snapshot with the store. New messages: EXISTS. Changed
@@ -517,12 +517,12 @@ const struct mime_part *imap_tree(struct imap_session *s, const struct msg_info 
 
 static void cmd_capability(struct imap_session *s)
 {
-	struct mbuf b = {0};
-	mbuf_puts(&b, "* CAPABILITY ");
+	struct sbuf b = {0};
+	sbuf_puts(&b, "* CAPABILITY ");
 	capabilities(s, &b);
-	mbuf_puts(&b, "\r\n");
+	sbuf_puts(&b, "\r\n");
 	put_mbuf(s, &b);
-	mbuf_free(&b);
+	sbuf_free(&b);
 	imap_tagged(s, "OK", "CAPABILITY completed");
 }
 
@@ -607,7 +607,7 @@ static void preauth_timeout(struct imap_session *s, int div)
 
 static void logged_in(struct imap_session *s, const struct account *a, const char *how)
 {
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	s->acct = *a;
 	explicit_bzero(&s->acct.cred, sizeof s->acct.cred);
 	str_copy(s->user, a->addr, sizeof s->user);
@@ -617,11 +617,11 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	s->watchfd = store_watch_open(s->srv->store, a->id);
 	auth_throttle_ok(conn_peer(s->c));
 	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
-	mbuf_puts(&b, "[CAPABILITY ");
+	sbuf_puts(&b, "[CAPABILITY ");
 	capabilities(s, &b);
-	mbuf_puts(&b, "] Logged in");
+	sbuf_puts(&b, "] Logged in");
 	imap_tagged(s, "OK", "%s", b.p);
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 /* Like POP3: a few failures and the connection ends (tagged NO, then BYE),
@@ -762,20 +762,20 @@ static void cmd_authenticate(struct imap_session *s)
 
 static void cmd_enable(struct imap_session *s)
 {
-	struct mbuf b = {0};
-	mbuf_puts(&b, "* ENABLED");
+	struct sbuf b = {0};
+	sbuf_puts(&b, "* ENABLED");
 	for (struct iarg *a = s->cmd.args->kids; a; a = a->next) {
 		if (iarg_is_atom(a, "IMAP4REV2") && !s->rev2) {
 			s->rev2 = 1;
-			mbuf_puts(&b, " IMAP4rev2");
+			sbuf_puts(&b, " IMAP4rev2");
 		} else if (iarg_is_atom(a, "UTF8=ACCEPT") && !s->utf8) {
 			s->utf8 = 1;
-			mbuf_puts(&b, " UTF8=ACCEPT");
+			sbuf_puts(&b, " UTF8=ACCEPT");
 		}
 	}
-	mbuf_puts(&b, "\r\n");
+	sbuf_puts(&b, "\r\n");
 	put_mbuf(s, &b);
-	mbuf_free(&b);
+	sbuf_free(&b);
 	imap_tagged(s, "OK", "ENABLE completed");
 }
 
@@ -1044,7 +1044,7 @@ static int has_children(const struct lctx *l, const char *name)
 }
 
 static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
-			 struct mbuf *b);
+			 struct sbuf *b);
 
 static void cmd_list(struct imap_session *s)
 {
@@ -1163,14 +1163,14 @@ static void cmd_list(struct imap_session *s)
 			continue;
 		if (sel_special && !(m->exists && m->mi.special > MBOX_INBOX))
 			continue;
-		struct mbuf b = {0};
-		mbuf_printf(&b, "* %s (", lsub ? "LSUB" : "LIST");
+		struct sbuf b = {0};
+		sbuf_printf(&b, "* %s (", lsub ? "LSUB" : "LIST");
 		int first = 1;
 #define ATTR(x)                                                                                    \
 	do {                                                                                       \
 		if (!first)                                                                        \
-			mbuf_puts(&b, " ");                                                        \
-		mbuf_puts(&b, x);                                                                  \
+			sbuf_puts(&b, " ");                                                        \
+		sbuf_puts(&b, x);                                                                  \
 		first = 0;                                                                         \
 	} while (0)
 		if (!m->exists)
@@ -1182,13 +1182,13 @@ static void cmd_list(struct imap_session *s)
 		if (ret_sub && !lsub && m->exists && m->mi.subscribed)
 			ATTR("\\Subscribed");
 #undef ATTR
-		mbuf_puts(&b, ") \"/\" ");
+		sbuf_puts(&b, ") \"/\" ");
 		mbox_out(s, &b, m->mi.name);
-		mbuf_puts(&b, "\r\n");
+		sbuf_puts(&b, "\r\n");
 		if (ret_status && m->exists)
 			status_items(s, ret_status, m->mi.name, &b);
 		put_mbuf(s, &b);
-		mbuf_free(&b);
+		sbuf_free(&b);
 	}
 	free(l.v);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
@@ -1208,39 +1208,39 @@ static int count_deleted(void *arg, const struct msg_info *m)
 
 /* "* STATUS name (ITEM n ...)\r\n" into b; empty if the mailbox is gone. */
 static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
-			 struct mbuf *b)
+			 struct sbuf *b)
 {
 	struct mbox_info mi;
 	if (store_mbox_get(s->srv->store, s->acct.id, name, &mi) != ST_OK)
 		return;
-	mbuf_puts(b, "* STATUS ");
+	sbuf_puts(b, "* STATUS ");
 	mbox_out(s, b, name);
-	mbuf_puts(b, " (");
+	sbuf_puts(b, " (");
 	int first = 1;
 	for (const struct iarg *it = items->kids; it; it = it->next) {
 		if (!first)
-			mbuf_puts(b, " ");
+			sbuf_puts(b, " ");
 		first = 0;
 		if (iarg_is_atom(it, "MESSAGES"))
-			mbuf_printf(b, "MESSAGES %u", mi.exists);
+			sbuf_printf(b, "MESSAGES %u", mi.exists);
 		else if (iarg_is_atom(it, "UIDNEXT"))
-			mbuf_printf(b, "UIDNEXT %u", mi.uidnext);
+			sbuf_printf(b, "UIDNEXT %u", mi.uidnext);
 		else if (iarg_is_atom(it, "UIDVALIDITY"))
-			mbuf_printf(b, "UIDVALIDITY %u", mi.uidvalidity);
+			sbuf_printf(b, "UIDVALIDITY %u", mi.uidvalidity);
 		else if (iarg_is_atom(it, "UNSEEN"))
-			mbuf_printf(b, "UNSEEN %u", mi.unseen);
+			sbuf_printf(b, "UNSEEN %u", mi.unseen);
 		else if (iarg_is_atom(it, "RECENT"))
-			mbuf_puts(b, "RECENT 0");
+			sbuf_puts(b, "RECENT 0");
 		else if (iarg_is_atom(it, "SIZE"))
-			mbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
+			sbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
 		else if (iarg_is_atom(it, "DELETED")) {
 			struct stat_ctx c = {0};
 			store_msg_list(s->srv->store, s->acct.id, name, 1, count_deleted, &c);
-			mbuf_printf(b, "DELETED %u", c.deleted);
+			sbuf_printf(b, "DELETED %u", c.deleted);
 		} else
 			first = 1;
 	}
-	mbuf_puts(b, ")\r\n");
+	sbuf_puts(b, ")\r\n");
 }
 
 static int status_items_ok(const struct iarg *items)
@@ -1263,7 +1263,7 @@ static void cmd_status(struct imap_session *s)
 {
 	char name[STORE_MBOX_MAX + 1];
 	const struct iarg *items = iarg_nth(s->cmd.args, 1);
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 
 	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0 ||
 	    !status_items_ok(items)) {
@@ -1277,7 +1277,7 @@ static void cmd_status(struct imap_session *s)
 		return;
 	}
 	put_mbuf(s, &b);
-	mbuf_free(&b);
+	sbuf_free(&b);
 	imap_tagged(s, "OK", "STATUS completed");
 }
 
@@ -1398,11 +1398,11 @@ static void cmd_append(struct imap_session *s)
 					       .nkeywords = g[i].nkw};
 		rc = store_append_many(s->srv->store, s->acct.id, name, m, n, &uidv, uids);
 		if (rc == ST_OK) {
-			struct mbuf b = {0};
+			struct sbuf b = {0};
 			uidset_out(&b, uids, n);
 			imap_sync(s, 0);
 			imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidv, b.p);
-			mbuf_free(&b);
+			sbuf_free(&b);
 		}
 		free(uids);
 		free(m);
@@ -1517,7 +1517,7 @@ static void cmd_copy(struct imap_session *s, int uid)
 	if (rc != ST_OK) {
 		imap_tagged(s, "NO", "%s", store_no(rc));
 	} else {
-		struct mbuf a = {0}, b = {0};
+		struct sbuf a = {0}, b = {0};
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++)
 			if (dstu[i]) { /* copied: keep the pair */
@@ -1540,8 +1540,8 @@ static void cmd_copy(struct imap_session *s, int uid)
 			else
 				imap_tagged(s, "OK", "COPY completed");
 		}
-		mbuf_free(&a);
-		mbuf_free(&b);
+		sbuf_free(&a);
+		sbuf_free(&b);
 	}
 	free(src);
 	free(dstu);
@@ -1734,12 +1734,12 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 	s->login_by = now_ms() + preauth_total_ms;
 	preauth_timeout(s, 1);
 	{
-		struct mbuf b = {0};
-		mbuf_puts(&b, "* OK [CAPABILITY ");
+		struct sbuf b = {0};
+		sbuf_puts(&b, "* OK [CAPABILITY ");
 		capabilities(s, &b);
-		mbuf_puts(&b, "] brev IMAP ready\r\n");
+		sbuf_puts(&b, "] brev IMAP ready\r\n");
 		put_mbuf(s, &b);
-		mbuf_free(&b);
+		sbuf_free(&b);
 	}
 	conn_flush(c);
 	while (s->state != IS_LOGOUT) {

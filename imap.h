@@ -114,7 +114,7 @@ int imap_wild_match(const char *pattern, const char *name);
 /* ---- modified UTF-7 (RFC 3501 5.1.3) ---- */
 /* Decode into UTF-8; -1 if malformed or longer than cap-1. */
 int mutf7_decode(const char *in, char *out, size_t cap);
-void mutf7_encode(const char *utf8, struct mbuf *out);
+void mutf7_encode(const char *utf8, struct sbuf *out);
 
 /* ---- the session ---- */
 enum imap_state { IS_NOTAUTH, IS_AUTH, IS_SELECTED, IS_LOGOUT };
@@ -160,7 +160,7 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 void imap_sync(struct imap_session *s, int allow_expunge);
 /* Message numbers (or UIDs when uid) of the set, as snapshot indexes. */
 size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, size_t **idx, int *bad);
-void imap_flags_out(struct imap_session *s, struct mbuf *b, uint32_t flags, uint64_t kw);
+void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw);
 /* Flag list argument: system flags to *flags, keyword names to kw[]. -1 bad. */
 int imap_parse_flags(const struct iarg *a, uint32_t *flags, const char **kw, size_t *nkw,
 		     size_t kwcap);

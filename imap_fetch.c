@@ -243,13 +243,13 @@ static int parse_items(struct fetch *f, const struct iarg *a)
 /* Either a byte range of the stored message or synthesized bytes. */
 struct content {
 	uint64_t off, len;
-	struct mbuf syn;
+	struct sbuf syn;
 	int synthesized;
 	int missing;
 };
 
 static void read_range(struct imap_session *s, const struct msg_info *mi, uint64_t off, uint64_t n,
-		       struct mbuf *b)
+		       struct sbuf *b)
 {
 	char buf[16384];
 	while (n > 0) {
@@ -257,7 +257,7 @@ static void read_range(struct imap_session *s, const struct msg_info *mi, uint64
 		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
 		if (got <= 0)
 			break;
-		mbuf_add(b, buf, (size_t)got);
+		sbuf_add(b, buf, (size_t)got);
 		off += (uint64_t)got;
 		n -= (uint64_t)got;
 	}
@@ -272,9 +272,9 @@ static int field_listed(const struct fitem *it, const char *name, size_t n)
 }
 
 static void header_fields(struct imap_session *s, const struct msg_info *mi,
-			  const struct mime_part *p, const struct fitem *it, struct mbuf *out_b)
+			  const struct mime_part *p, const struct fitem *it, struct sbuf *out_b)
 {
-	struct mbuf h = {0};
+	struct sbuf h = {0};
 	size_t pos = 0, prev = 0, nl, vl;
 	const char *name, *val;
 	uint64_t n = p->hdr_size > 4 * MIME_HDR_MAX ? 4 * MIME_HDR_MAX : p->hdr_size;
@@ -285,15 +285,15 @@ static void header_fields(struct imap_session *s, const struct msg_info *mi,
 		if (listed == (it->spec == SP_FIELDS)) {
 			/* The field's raw lines, from its name to its CRLF. */
 			size_t from = (size_t)(name - h.p), to = pos;
-			mbuf_add(out_b, h.p + from, to - from);
+			sbuf_add(out_b, h.p + from, to - from);
 			if (to == h.len && (to == from || h.p[to - 1] != '\n'))
-				mbuf_puts(out_b, "\r\n");
+				sbuf_puts(out_b, "\r\n");
 		}
 		prev = pos;
 	}
 	(void)prev;
-	mbuf_puts(out_b, "\r\n");
-	mbuf_free(&h);
+	sbuf_puts(out_b, "\r\n");
+	sbuf_free(&h);
 }
 
 static void section_content(struct imap_session *s, const struct msg_info *mi,
@@ -324,14 +324,14 @@ static void section_content(struct imap_session *s, const struct msg_info *mi,
 	case SP_NONE:
 		if (it->kind != FI_SECTION) {
 			/* BINARY: the decoded body (RFC 3516 4.2). */
-			struct mbuf raw = {0};
+			struct sbuf raw = {0};
 			if (p->multipart || p->rfc822) {
 				c->missing = 1;
 				return;
 			}
 			read_range(s, mi, p->body_off, p->body_size, &raw);
 			mime_decode_body(&c->syn, raw.p ? raw.p : "", raw.len, mime_cte(p));
-			mbuf_free(&raw);
+			sbuf_free(&raw);
 			c->synthesized = 1;
 			return;
 		}
@@ -395,68 +395,68 @@ static void write_content(struct imap_session *s, const struct msg_info *mi, str
 	}
 }
 
-static void date_out(struct mbuf *b, int64_t t)
+static void date_out(struct sbuf *b, int64_t t)
 {
 	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct tm tm;
 	time_t tt = (time_t)t;
 	gmtime_r(&tt, &tm);
-	mbuf_printf(b, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
+	sbuf_printf(b, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
 		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static void fetch_one(struct imap_session *s, size_t i, const struct fetch *f, int uid)
 {
 	const struct msg_info *mi = &s->msgs[i].mi;
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	int first = 1, have_uid = 0, have_flags = 0;
 
-	mbuf_printf(&b, "* %zu FETCH (", i + 1);
+	sbuf_printf(&b, "* %zu FETCH (", i + 1);
 	for (size_t k = 0; k < f->n; k++) {
 		have_uid |= f->it[k].kind == FI_UID;
 		have_flags |= f->it[k].kind == FI_FLAGS;
 	}
 	if (uid && !have_uid) {
-		mbuf_printf(&b, "UID %u", mi->uid);
+		sbuf_printf(&b, "UID %u", mi->uid);
 		first = 0;
 	}
 	for (size_t k = 0; k < f->n; k++) {
 		const struct fitem *it = &f->it[k];
 		if (!first)
-			mbuf_puts(&b, " ");
+			sbuf_puts(&b, " ");
 		first = 0;
 		switch (it->kind) {
 		case FI_FLAGS:
-			mbuf_puts(&b, "FLAGS ");
+			sbuf_puts(&b, "FLAGS ");
 			imap_flags_out(s, &b, mi->flags, mi->keywords);
 			break;
 		case FI_UID:
-			mbuf_printf(&b, "UID %u", mi->uid);
+			sbuf_printf(&b, "UID %u", mi->uid);
 			break;
 		case FI_INTERNALDATE:
-			mbuf_puts(&b, "INTERNALDATE ");
+			sbuf_puts(&b, "INTERNALDATE ");
 			date_out(&b, mi->internaldate);
 			break;
 		case FI_SIZE:
-			mbuf_printf(&b, "RFC822.SIZE %llu", (unsigned long long)mi->size);
+			sbuf_printf(&b, "RFC822.SIZE %llu", (unsigned long long)mi->size);
 			break;
 		case FI_ENVELOPE:
-			mbuf_puts(&b, "ENVELOPE ");
+			sbuf_puts(&b, "ENVELOPE ");
 			mime_envelope(&b, imap_tree(s, mi), s->utf8);
 			break;
 		case FI_BODY:
 		case FI_BODYSTRUCTURE:
-			mbuf_puts(&b, it->kind == FI_BODY ? "BODY " : "BODYSTRUCTURE ");
+			sbuf_puts(&b, it->kind == FI_BODY ? "BODY " : "BODYSTRUCTURE ");
 			mime_bodystructure(&b, imap_tree(s, mi), it->kind == FI_BODYSTRUCTURE,
 					   s->utf8);
 			break;
 		case FI_BINARY_SIZE: {
 			struct content c;
 			section_content(s, mi, it, &c);
-			mbuf_printf(&b, "%s %llu", it->label,
+			sbuf_printf(&b, "%s %llu", it->label,
 				    (unsigned long long)(c.synthesized ? c.syn.len : c.len));
-			mbuf_free(&c.syn);
+			sbuf_free(&c.syn);
 			break;
 		}
 		default: {
@@ -475,22 +475,22 @@ static void fetch_one(struct imap_session *s, size_t i, const struct fetch *f, i
 			}
 			struct content c;
 			section_content(s, mi, use, &c);
-			mbuf_puts(&b, label);
-			mbuf_puts(&b, " ");
+			sbuf_puts(&b, label);
+			sbuf_puts(&b, " ");
 			conn_write(s->c, b.p, b.len);
 			b.len = 0;
 			write_content(s, mi, &c, use);
-			mbuf_free(&c.syn);
+			sbuf_free(&c.syn);
 		}
 		}
 	}
 	if (f->sets_seen && !have_flags && !s->readonly) {
-		mbuf_puts(&b, " FLAGS ");
+		sbuf_puts(&b, " FLAGS ");
 		imap_flags_out(s, &b, mi->flags, mi->keywords);
 	}
-	mbuf_puts(&b, ")\r\n");
+	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 void imap_cmd_fetch(struct imap_session *s, int uid)
@@ -610,7 +610,7 @@ void imap_cmd_store(struct imap_session *s, int uid)
 	char *mine = xcalloc(s->nmsgs + 1, 1);
 	for (size_t i = 0; i < n; i++)
 		mine[idx[i]] = 1;
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	for (size_t i = 0; i < s->nmsgs; i++) {
 		struct msg_info cur;
 		if (!mine[i] || s->msgs[i].expunged)
@@ -622,17 +622,17 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		if (silent)
 			continue;
 		b.len = 0;
-		mbuf_printf(&b, "* %zu FETCH (", i + 1);
+		sbuf_printf(&b, "* %zu FETCH (", i + 1);
 		if (uid)
-			mbuf_printf(&b, "UID %u ", cur.uid);
-		mbuf_puts(&b, "FLAGS ");
+			sbuf_printf(&b, "UID %u ", cur.uid);
+		sbuf_puts(&b, "FLAGS ");
 		imap_flags_out(s, &b, cur.flags, cur.keywords);
-		mbuf_puts(&b, ")\r\n");
+		sbuf_puts(&b, ")\r\n");
 		conn_write(s->c, b.p, b.len);
 	}
 	/* New keywords may have appeared: imap_sync reloads them, and the
 	 * flags we wrote into the snapshot keep it from repeating FETCHes. */
-	mbuf_free(&b);
+	sbuf_free(&b);
 	free(mine);
 	free(idx);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);

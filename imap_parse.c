@@ -295,28 +295,28 @@ static int literal(struct rdr *r, int binary)
 
 static int quoted(struct rdr *r)
 {
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	size_t i = r->pos + 1;
 
 	for (; i < r->len && r->line[i] != '"'; i++) {
 		if (r->line[i] == '\\') {
 			if (i + 1 >= r->len || (r->line[i + 1] != '"' && r->line[i + 1] != '\\')) {
-				mbuf_free(&b);
+				sbuf_free(&b);
 				return bad(r, "Bad escape in quoted string");
 			}
 			i++;
 		}
 		if (r->line[i] == 0) {
-			mbuf_free(&b);
+			sbuf_free(&b);
 			return bad(r, "NUL in quoted string");
 		}
-		mbuf_add(&b, r->line + i, 1);
+		sbuf_add(&b, r->line + i, 1);
 	}
 	if (i >= r->len) {
-		mbuf_free(&b);
+		sbuf_free(&b);
 		return bad(r, "Unterminated quoted string");
 	}
-	mbuf_add(&b, NULL, 0);
+	sbuf_add(&b, NULL, 0);
 	struct iarg *a = push(r, IA_STRING);
 	a->s = b.p;
 	a->len = b.len;
@@ -768,25 +768,25 @@ int mutf7_decode(const char *in, char *out, size_t cap)
 	return 0;
 }
 
-static void flush_b64(struct mbuf *out, const uint16_t *u, size_t n)
+static void flush_b64(struct sbuf *out, const uint16_t *u, size_t n)
 {
 	uint32_t acc = 0;
 	int bits = 0;
-	mbuf_add(out, "&", 1);
+	sbuf_add(out, "&", 1);
 	for (size_t i = 0; i < n; i++) {
 		acc = (acc << 16) | u[i];
 		bits += 16;
 		while (bits >= 6) {
 			bits -= 6;
-			mbuf_add(out, &b64chars[(acc >> bits) & 0x3f], 1);
+			sbuf_add(out, &b64chars[(acc >> bits) & 0x3f], 1);
 		}
 	}
 	if (bits)
-		mbuf_add(out, &b64chars[(acc << (6 - bits)) & 0x3f], 1);
-	mbuf_add(out, "-", 1);
+		sbuf_add(out, &b64chars[(acc << (6 - bits)) & 0x3f], 1);
+	sbuf_add(out, "-", 1);
 }
 
-void mutf7_encode(const char *s, struct mbuf *out)
+void mutf7_encode(const char *s, struct sbuf *out)
 {
 	uint16_t units[STORE_MBOX_MAX * 2];
 	size_t nu = 0;
@@ -799,9 +799,9 @@ void mutf7_encode(const char *s, struct mbuf *out)
 				nu = 0;
 			}
 			if (*p == '&')
-				mbuf_add(out, "&-", 2);
+				sbuf_add(out, "&-", 2);
 			else
-				mbuf_add(out, p, 1);
+				sbuf_add(out, p, 1);
 			p++;
 			continue;
 		}

@@ -317,7 +317,7 @@ static struct snode *parse_key(struct sparse *p, int depth)
 struct mctx {
 	struct imap_session *s;
 	size_t i;
-	struct mbuf hdr;
+	struct sbuf hdr;
 	int have_hdr;
 };
 
@@ -334,11 +334,11 @@ static const char *load_hdr(struct mctx *m)
 						  n > sizeof buf ? sizeof buf : (size_t)n);
 			if (got <= 0)
 				break;
-			mbuf_add(&m->hdr, buf, (size_t)got);
+			sbuf_add(&m->hdr, buf, (size_t)got);
 			off += (uint64_t)got;
 			n -= (uint64_t)got;
 		}
-		mbuf_add(&m->hdr, NULL, 0);
+		sbuf_add(&m->hdr, NULL, 0);
 		m->have_hdr = 1;
 	}
 	return m->hdr.p;
@@ -443,18 +443,18 @@ static void resolve_sets(struct imap_session *s, struct snode *n)
 	}
 }
 
-static void set_out(struct mbuf *b, const uint32_t *v, size_t n)
+static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		while (j + 1 < n && v[j + 1] == v[j] + 1)
 			j++;
 		if (i)
-			mbuf_puts(b, ",");
+			sbuf_puts(b, ",");
 		if (j > i)
-			mbuf_printf(b, "%u:%u", v[i], v[j]);
+			sbuf_printf(b, "%u:%u", v[i], v[j]);
 		else
-			mbuf_printf(b, "%u", v[i]);
+			sbuf_printf(b, "%u", v[i]);
 		i = j + 1;
 	}
 }
@@ -520,34 +520,34 @@ void imap_cmd_search(struct imap_session *s, int uid)
 			continue;
 		if (eval(&m, prog))
 			hits[nh++] = uid ? s->msgs[i].mi.uid : (uint32_t)(i + 1);
-		mbuf_free(&m.hdr);
+		sbuf_free(&m.hdr);
 	}
 	snode_free(prog);
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	if (esearch) {
-		mbuf_puts(&b, "* ESEARCH (TAG ");
+		sbuf_puts(&b, "* ESEARCH (TAG ");
 		mbuf_imap_string(&b, s->cmd.tag, strlen(s->cmd.tag), 0);
-		mbuf_puts(&b, ")");
+		sbuf_puts(&b, ")");
 		if (uid)
-			mbuf_puts(&b, " UID");
+			sbuf_puts(&b, " UID");
 		if ((ret & R_MIN) && nh)
-			mbuf_printf(&b, " MIN %u", hits[0]);
+			sbuf_printf(&b, " MIN %u", hits[0]);
 		if ((ret & R_MAX) && nh)
-			mbuf_printf(&b, " MAX %u", hits[nh - 1]);
+			sbuf_printf(&b, " MAX %u", hits[nh - 1]);
 		if (ret & R_COUNT)
-			mbuf_printf(&b, " COUNT %zu", nh);
+			sbuf_printf(&b, " COUNT %zu", nh);
 		if ((ret & R_ALL) && nh) {
-			mbuf_puts(&b, " ALL ");
+			sbuf_puts(&b, " ALL ");
 			set_out(&b, hits, nh);
 		}
 	} else {
-		mbuf_puts(&b, "* SEARCH");
+		sbuf_puts(&b, "* SEARCH");
 		for (size_t i = 0; i < nh; i++)
-			mbuf_printf(&b, " %u", hits[i]);
+			sbuf_printf(&b, " %u", hits[i]);
 	}
-	mbuf_puts(&b, "\r\n");
+	sbuf_puts(&b, "\r\n");
 	conn_write(s->c, b.p, b.len);
-	mbuf_free(&b);
+	sbuf_free(&b);
 	free(hits);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 }

@@ -26,67 +26,14 @@
 
 #include "util.h"
 
-/* ---------------------------------------------------------------- mbuf */
+/* ------------------------------------------------- IMAP strings */
 
-void mbuf_add(struct mbuf *b, const void *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-void mbuf_puts(struct mbuf *b, const char *s)
-{
-	mbuf_add(b, s, strlen(s));
-}
-
-void mbuf_printf(struct mbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof tmp) {
-		mbuf_add(b, tmp, (size_t)n);
-		return;
-	}
-	mbuf_add(b, NULL, 0);
-	{
-		char *big = xmalloc((size_t)n + 1);
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		mbuf_add(b, big, (size_t)n);
-		free(big);
-	}
-}
-
-void mbuf_free(struct mbuf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-void mbuf_imap_string(struct mbuf *b, const char *s, size_t n, int utf8)
+void mbuf_imap_string(struct sbuf *b, const char *s, size_t n, int utf8)
 {
 	int quotable = n <= 4096;
 
 	if (!s) {
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 		return;
 	}
 	for (size_t i = 0; i < n && quotable; i++) {
@@ -95,20 +42,20 @@ void mbuf_imap_string(struct mbuf *b, const char *s, size_t n, int utf8)
 			quotable = 0;
 	}
 	if (!quotable) {
-		mbuf_printf(b, "{%zu}\r\n", n);
-		mbuf_add(b, s, n);
+		sbuf_printf(b, "{%zu}\r\n", n);
+		sbuf_add(b, s, n);
 		return;
 	}
-	mbuf_add(b, "\"", 1);
+	sbuf_add(b, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] == '\\')
-			mbuf_add(b, "\\", 1);
-		mbuf_add(b, s + i, 1);
+			sbuf_add(b, "\\", 1);
+		sbuf_add(b, s + i, 1);
 	}
-	mbuf_add(b, "\"", 1);
+	sbuf_add(b, "\"", 1);
 }
 
-static void mbuf_str(struct mbuf *b, const char *s, int utf8)
+static void mbuf_str(struct sbuf *b, const char *s, int utf8)
 {
 	mbuf_imap_string(b, s, s ? strlen(s) : 0, utf8);
 }
@@ -213,7 +160,7 @@ struct mp {
 	int hit_close;
 	uint64_t hit_off, hit_lf;
 	int hit_prev_nl;
-	struct mbuf hdr;
+	struct sbuf hdr;
 };
 
 static int line_nl(const char *l, size_t n)
@@ -315,7 +262,7 @@ static int is_tspecial(int c)
 static char *get_word(const char **sp, const char *e, int allow_slash)
 {
 	const char *s = skip_cfws(*sp, e);
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 
 	if (s < e && *s == '"') {
 		s++;
@@ -323,12 +270,12 @@ static char *get_word(const char **sp, const char *e, int allow_slash)
 			if (*s == '\\' && s + 1 < e)
 				s++;
 			if (*s != '\r' && *s != '\n')
-				mbuf_add(&b, s, 1);
+				sbuf_add(&b, s, 1);
 			s++;
 		}
 		if (s < e)
 			s++;
-		mbuf_add(&b, NULL, 0);
+		sbuf_add(&b, NULL, 0);
 	} else {
 		const char *t = s;
 		while (s < e && (!is_tspecial((unsigned char)*s) || (allow_slash && *s == '/') ||
@@ -338,7 +285,7 @@ static char *get_word(const char **sp, const char *e, int allow_slash)
 			*sp = s;
 			return NULL;
 		}
-		mbuf_add(&b, t, (size_t)(s - t));
+		sbuf_add(&b, t, (size_t)(s - t));
 	}
 	*sp = s;
 	return b.p;
@@ -417,24 +364,24 @@ static void params_parse(const char *s, const char *e, struct mime_param **out, 
 		if (!raw[i].name)
 			continue;
 		if (raw[i].index < 0) {
-			struct mbuf nb = {0};
-			mbuf_puts(&nb, raw[i].name);
+			struct sbuf nb = {0};
+			sbuf_puts(&nb, raw[i].name);
 			if (raw[i].ext)
-				mbuf_puts(&nb, "*");
+				sbuf_puts(&nb, "*");
 			add_param(out, nout, nb.p, raw[i].value);
 			free(raw[i].name);
 			raw[i].name = NULL;
 			continue;
 		}
 		/* Continuations: gather every piece of this name in index order. */
-		struct mbuf v = {0};
+		struct sbuf v = {0};
 		int ext = 0;
 		for (int idx = 0; idx < MIME_PARAMS_MAX; idx++) {
 			int found = 0;
 			for (int j = i; j < nraw; j++) {
 				if (raw[j].name && raw[j].index == idx &&
 				    strcmp(raw[j].name, raw[i].name) == 0) {
-					mbuf_puts(&v, raw[j].value);
+					sbuf_puts(&v, raw[j].value);
 					ext |= raw[j].ext;
 					found = 1;
 					if (j != i) {
@@ -448,11 +395,11 @@ static void params_parse(const char *s, const char *e, struct mime_param **out, 
 			if (!found)
 				break;
 		}
-		mbuf_add(&v, NULL, 0);
-		struct mbuf nb = {0};
-		mbuf_puts(&nb, raw[i].name);
+		sbuf_add(&v, NULL, 0);
+		struct sbuf nb = {0};
+		sbuf_puts(&nb, raw[i].name);
 		if (ext)
-			mbuf_puts(&nb, "*");
+			sbuf_puts(&nb, "*");
 		add_param(out, nout, nb.p, v.p);
 		free(raw[i].name);
 		free(raw[i].value);
@@ -623,7 +570,7 @@ static void parse_header(struct mp *m, struct mime_part *p)
 		}
 		consumed(m, l, n);
 		if (m->hdr.len + n <= MIME_HDR_MAX)
-			mbuf_add(&m->hdr, l, n);
+			sbuf_add(&m->hdr, l, n);
 		if (bol && (n == 1 || (n == 2 && l[0] == '\r' && l[1] == '\n')))
 			break;
 	}
@@ -711,7 +658,7 @@ struct mime_part *mime_parse(const struct msg_src *src)
 	root = new_part(m, NULL);
 	root->is_message = 1;
 	parse_entity(m, root, 0, 0);
-	mbuf_free(&m->hdr);
+	sbuf_free(&m->hdr);
 	free(m);
 	return root;
 }
@@ -860,7 +807,7 @@ static int tokenize(const char *s, struct tok **out)
 	int n = 0;
 
 	while (s < e && n < ADDR_TOKENS_MAX) {
-		struct mbuf b = {0};
+		struct sbuf b = {0};
 		int type;
 		if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
 			s++;
@@ -871,7 +818,7 @@ static int tokenize(const char *s, struct tok **out)
 			for (s++; s < e && *s != '"'; s++) {
 				if (*s == '\\' && s + 1 < e)
 					s++;
-				mbuf_add(&b, s, 1);
+				sbuf_add(&b, s, 1);
 			}
 			if (s < e)
 				s++;
@@ -880,7 +827,7 @@ static int tokenize(const char *s, struct tok **out)
 			type = TK_COMMENT;
 			for (; s < e; s++) {
 				if (*s == '\\' && s + 1 < e) {
-					mbuf_add(&b, ++s, 1);
+					sbuf_add(&b, ++s, 1);
 					continue;
 				}
 				if (*s == '(' && depth++ == 0)
@@ -889,23 +836,23 @@ static int tokenize(const char *s, struct tok **out)
 					s++;
 					break;
 				}
-				mbuf_add(&b, s, 1);
+				sbuf_add(&b, s, 1);
 			}
 		} else if (*s == '[') {
 			type = TK_DLIT;
 			while (s < e && *s != ']')
-				mbuf_add(&b, s++, 1);
+				sbuf_add(&b, s++, 1);
 			if (s < e)
-				mbuf_add(&b, s++, 1);
+				sbuf_add(&b, s++, 1);
 		} else if (strchr("<>@,;:)", *s)) {
 			type = TK_SPECIAL;
-			mbuf_add(&b, s++, 1);
+			sbuf_add(&b, s++, 1);
 		} else {
 			type = TK_ATOM;
 			while (s < e && !strchr(" \t\r\n\"(<>@,;:[)", *s))
-				mbuf_add(&b, s++, 1);
+				sbuf_add(&b, s++, 1);
 		}
-		mbuf_add(&b, NULL, 0);
+		sbuf_add(&b, NULL, 0);
 		t = xrealloc(t, sizeof *t * (size_t)(n + 1));
 		t[n].type = type;
 		t[n].s = b.p;
@@ -920,24 +867,24 @@ static int is_sp(const struct tok *t, char c)
 	return t->type == TK_SPECIAL && t->s[0] == c;
 }
 
-static void emit_addr(struct mbuf *b, const char *name, const char *adl, const char *mbox,
+static void emit_addr(struct sbuf *b, const char *name, const char *adl, const char *mbox,
 		      const char *host, int utf8)
 {
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	mbuf_str(b, name && *name ? name : NULL, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, adl && *adl ? adl : NULL, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, mbox, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, host && *host ? host : NULL, utf8);
-	mbuf_puts(b, ")");
+	sbuf_puts(b, ")");
 }
 
 /* One address from tokens [a, z): phrase <route:addr> or addr-spec (comment). */
-static int one_address(struct mbuf *b, struct tok *t, int a, int z, int utf8)
+static int one_address(struct sbuf *b, struct tok *t, int a, int z, int utf8)
 {
-	struct mbuf name = {0}, adl = {0}, local = {0}, host = {0}, comment = {0};
+	struct sbuf name = {0}, adl = {0}, local = {0}, host = {0}, comment = {0};
 	int lt = -1, i, at = -1;
 
 	for (i = a; i < z; i++)
@@ -950,8 +897,8 @@ static int one_address(struct mbuf *b, struct tok *t, int a, int z, int utf8)
 			if (t[i].type == TK_COMMENT)
 				continue;
 			if (name.len)
-				mbuf_puts(&name, " ");
-			mbuf_puts(&name, t[i].s);
+				sbuf_puts(&name, " ");
+			sbuf_puts(&name, t[i].s);
 		}
 		i = lt + 1;
 		/* obs-route: "@a,@b:" (RFC 5322 4.4) */
@@ -962,7 +909,7 @@ static int one_address(struct mbuf *b, struct tok *t, int a, int z, int utf8)
 		if (colon >= 0) {
 			for (int j = i; j < colon; j++)
 				if (t[j].type != TK_COMMENT)
-					mbuf_puts(&adl, t[j].s);
+					sbuf_puts(&adl, t[j].s);
 			i = colon + 1;
 		}
 		int gt = i;
@@ -974,7 +921,7 @@ static int one_address(struct mbuf *b, struct tok *t, int a, int z, int utf8)
 	for (i = a; i < z; i++) {
 		if (t[i].type == TK_COMMENT) {
 			if (!comment.len)
-				mbuf_puts(&comment, t[i].s);
+				sbuf_puts(&comment, t[i].s);
 			continue;
 		}
 		if (is_sp(&t[i], '>'))
@@ -983,35 +930,35 @@ static int one_address(struct mbuf *b, struct tok *t, int a, int z, int utf8)
 			at = i;
 			continue;
 		}
-		mbuf_puts(at < 0 ? &local : &host, t[i].s);
+		sbuf_puts(at < 0 ? &local : &host, t[i].s);
 	}
 	int ok = local.len > 0;
 	if (ok) {
 		const char *nm = name.len ? name.p : (lt < 0 && comment.len ? comment.p : NULL);
 		emit_addr(b, nm, adl.p, local.p, host.p, utf8);
 	}
-	mbuf_free(&name);
-	mbuf_free(&adl);
-	mbuf_free(&local);
-	mbuf_free(&host);
-	mbuf_free(&comment);
+	sbuf_free(&name);
+	sbuf_free(&adl);
+	sbuf_free(&local);
+	sbuf_free(&host);
+	sbuf_free(&comment);
 	return ok;
 }
 
 /* RFC 9051 7.5.2 address list, or NIL. Groups (RFC 5322 3.4) give
  * (NIL NIL "name" NIL) ... (NIL NIL NIL NIL). */
-static void addr_list(struct mbuf *b, const char *v, int utf8)
+static void addr_list(struct sbuf *b, const char *v, int utf8)
 {
 	struct tok *t = NULL;
 	int n, start, in_group = 0, count = 0, angle = 0;
 	size_t mark = b->len;
 
 	if (!v) {
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 		return;
 	}
 	n = tokenize(v, &t);
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	start = 0;
 	for (int i = 0; i <= n; i++) {
 		if (i < n && is_sp(&t[i], '<'))
@@ -1021,15 +968,15 @@ static void addr_list(struct mbuf *b, const char *v, int utf8)
 		if (i < n && angle)
 			continue;
 		if (i < n && is_sp(&t[i], ':') && !in_group) {
-			struct mbuf gn = {0};
+			struct sbuf gn = {0};
 			for (int j = start; j < i; j++)
 				if (t[j].type != TK_COMMENT) {
 					if (gn.len)
-						mbuf_puts(&gn, " ");
-					mbuf_puts(&gn, t[j].s);
+						sbuf_puts(&gn, " ");
+					sbuf_puts(&gn, t[j].s);
 				}
 			emit_addr(b, NULL, NULL, gn.p ? gn.p : "", NULL, utf8);
-			mbuf_free(&gn);
+			sbuf_free(&gn);
 			in_group = 1;
 			count++;
 			start = i + 1;
@@ -1039,80 +986,80 @@ static void addr_list(struct mbuf *b, const char *v, int utf8)
 			if (i > start)
 				count += one_address(b, t, start, i, utf8);
 			if (i < n && is_sp(&t[i], ';') && in_group) {
-				mbuf_puts(b, "(NIL NIL NIL NIL)");
+				sbuf_puts(b, "(NIL NIL NIL NIL)");
 				in_group = 0;
 			}
 			start = i + 1;
 		}
 	}
 	if (in_group)
-		mbuf_puts(b, "(NIL NIL NIL NIL)");
-	mbuf_puts(b, ")");
+		sbuf_puts(b, "(NIL NIL NIL NIL)");
+	sbuf_puts(b, ")");
 	if (!count) {
 		b->len = mark;
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 	}
 	for (int i = 0; i < n; i++)
 		free(t[i].s);
 	free(t);
 }
 
-void mime_envelope(struct mbuf *b, const struct mime_part *m, int utf8)
+void mime_envelope(struct sbuf *b, const struct mime_part *m, int utf8)
 {
 	const char *from = m->env[ENV_FROM];
 
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	mbuf_str(b, m->env[ENV_DATE], utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, m->env[ENV_SUBJECT], utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	addr_list(b, from, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	/* RFC 9051 7.5.2: sender and reply-to default to from. */
 	addr_list(b, m->env[ENV_SENDER] && *m->env[ENV_SENDER] ? m->env[ENV_SENDER] : from, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	addr_list(b, m->env[ENV_REPLY_TO] && *m->env[ENV_REPLY_TO] ? m->env[ENV_REPLY_TO] : from,
 		  utf8);
 	for (int i = ENV_TO; i <= ENV_BCC; i++) {
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		addr_list(b, m->env[i], utf8);
 	}
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, m->env[ENV_IN_REPLY_TO], utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, m->env[ENV_MESSAGE_ID], utf8);
-	mbuf_puts(b, ")");
+	sbuf_puts(b, ")");
 }
 
 /* ----------------------------------------------------- bodystructure */
 
-static void params_out(struct mbuf *b, const struct mime_param *p, int n, int add_charset,
+static void params_out(struct sbuf *b, const struct mime_param *p, int n, int add_charset,
 		       int utf8)
 {
 	if (!n && !add_charset) {
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 		return;
 	}
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	if (add_charset)
-		mbuf_puts(b, "\"charset\" \"us-ascii\"");
+		sbuf_puts(b, "\"charset\" \"us-ascii\"");
 	for (int i = 0; i < n; i++) {
 		if (i || add_charset)
-			mbuf_puts(b, " ");
+			sbuf_puts(b, " ");
 		mbuf_str(b, p[i].name, utf8);
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		mbuf_str(b, p[i].value, utf8);
 	}
-	mbuf_puts(b, ")");
+	sbuf_puts(b, ")");
 }
 
-static void lang_out(struct mbuf *b, const char *lang, int utf8)
+static void lang_out(struct sbuf *b, const char *lang, int utf8)
 {
 	char *items[32];
 	int n = 0;
 
 	if (!lang || !*lang) {
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 		return;
 	}
 	const char *s = lang, *e = lang + strlen(lang);
@@ -1128,37 +1075,37 @@ static void lang_out(struct mbuf *b, const char *lang, int utf8)
 			break;
 	}
 	if (n == 0) {
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 	} else if (n == 1) {
 		mbuf_str(b, items[0], utf8);
 	} else {
-		mbuf_puts(b, "(");
+		sbuf_puts(b, "(");
 		for (int i = 0; i < n; i++) {
 			if (i)
-				mbuf_puts(b, " ");
+				sbuf_puts(b, " ");
 			mbuf_str(b, items[i], utf8);
 		}
-		mbuf_puts(b, ")");
+		sbuf_puts(b, ")");
 	}
 	for (int i = 0; i < n; i++)
 		free(items[i]);
 }
 
-static void ext_common(struct mbuf *b, const struct mime_part *p, int utf8)
+static void ext_common(struct sbuf *b, const struct mime_part *p, int utf8)
 {
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	if (p->disp) {
-		mbuf_puts(b, "(");
+		sbuf_puts(b, "(");
 		mbuf_str(b, p->disp, utf8);
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		params_out(b, p->dparams, p->ndparams, 0, utf8);
-		mbuf_puts(b, ")");
+		sbuf_puts(b, ")");
 	} else {
-		mbuf_puts(b, "NIL");
+		sbuf_puts(b, "NIL");
 	}
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	lang_out(b, p->lang, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, p->loc, utf8);
 }
 
@@ -1172,66 +1119,66 @@ static const char *cte_name(const struct mime_part *p)
 	return "7bit";
 }
 
-static void single_out(struct mbuf *b, const struct mime_part *p, int ext, int utf8)
+static void single_out(struct sbuf *b, const struct mime_part *p, int ext, int utf8)
 {
 	const char *type = p->type ? p->type : "text";
 	const char *sub = p->type ? p->subtype : "plain";
 	int text = str_casecmp_ascii(type, "text") == 0;
 	int add_cs = text && !mime_param(p->params, p->nparams, "charset");
 
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	mbuf_str(b, type, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, sub, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	params_out(b, p->params, p->nparams, add_cs, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, p->id, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, p->descr, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, cte_name(p), utf8);
-	mbuf_printf(b, " %llu", (unsigned long long)p->body_size);
+	sbuf_printf(b, " %llu", (unsigned long long)p->body_size);
 	if (p->rfc822 && p->children) {
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		mime_envelope(b, p->children, utf8);
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		mime_bodystructure(b, p->children, ext, utf8);
-		mbuf_printf(b, " %llu", (unsigned long long)p->body_lines);
+		sbuf_printf(b, " %llu", (unsigned long long)p->body_lines);
 	} else if (text) {
-		mbuf_printf(b, " %llu", (unsigned long long)p->body_lines);
+		sbuf_printf(b, " %llu", (unsigned long long)p->body_lines);
 	}
 	if (ext) {
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		mbuf_str(b, p->md5, utf8);
 		ext_common(b, p, utf8);
 	}
-	mbuf_puts(b, ")");
+	sbuf_puts(b, ")");
 }
 
-void mime_bodystructure(struct mbuf *b, const struct mime_part *p, int ext, int utf8)
+void mime_bodystructure(struct sbuf *b, const struct mime_part *p, int ext, int utf8)
 {
 	if (!p->multipart) {
 		single_out(b, p, ext, utf8);
 		return;
 	}
-	mbuf_puts(b, "(");
+	sbuf_puts(b, "(");
 	if (!p->children) {
 		/* RFC 9051 needs at least one body: report an empty text part. */
-		mbuf_puts(b, ext ? "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
+		sbuf_puts(b, ext ? "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
 				   "NIL NIL NIL NIL)"
 				 : "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)");
 	}
 	for (const struct mime_part *c = p->children; c; c = c->next)
 		mime_bodystructure(b, c, ext, utf8);
-	mbuf_puts(b, " ");
+	sbuf_puts(b, " ");
 	mbuf_str(b, p->subtype, utf8);
 	if (ext) {
-		mbuf_puts(b, " ");
+		sbuf_puts(b, " ");
 		params_out(b, p->params, p->nparams, 0, utf8);
 		ext_common(b, p, utf8);
 	}
-	mbuf_puts(b, ")");
+	sbuf_puts(b, ")");
 }
 
 /* ---------------------------------------------------------- decoding */
@@ -1283,7 +1230,7 @@ static int hexval(int c)
 	return -1;
 }
 
-static void b64_dec(struct mbuf *out, const char *in, size_t n)
+static void b64_dec(struct sbuf *out, const char *in, size_t n)
 {
 	uint32_t acc = 0;
 	int bits = 0;
@@ -1298,13 +1245,13 @@ static void b64_dec(struct mbuf *out, const char *in, size_t n)
 		if (bits >= 8) {
 			bits -= 8;
 			char c = (char)((acc >> bits) & 0xff);
-			mbuf_add(out, &c, 1);
+			sbuf_add(out, &c, 1);
 		}
 	}
 }
 
 /* RFC 2045 6.7; rfc2047 turns '_' into a space (RFC 2047 4.2). */
-static void qp_dec(struct mbuf *out, const char *in, size_t n, int rfc2047)
+static void qp_dec(struct sbuf *out, const char *in, size_t n, int rfc2047)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = in[i];
@@ -1331,18 +1278,18 @@ static void qp_dec(struct mbuf *out, const char *in, size_t n, int rfc2047)
 		} else if (c == '_' && rfc2047) {
 			c = ' ';
 		}
-		mbuf_add(out, &c, 1);
+		sbuf_add(out, &c, 1);
 	}
 }
 
-void mime_decode_body(struct mbuf *out, const char *in, size_t n, int enc)
+void mime_decode_body(struct sbuf *out, const char *in, size_t n, int enc)
 {
 	if (enc == CTE_BASE64)
 		b64_dec(out, in, n);
 	else if (enc == CTE_QP)
 		qp_dec(out, in, n, 0);
 	else
-		mbuf_add(out, in, n);
+		sbuf_add(out, in, n);
 }
 
 /* Length of a valid UTF-8 sequence at s, or 0. */
@@ -1377,7 +1324,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void mime_to_utf8(struct mbuf *out, const char *in, size_t n, const char *cs)
+void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *cs)
 {
 	int latin1 = cs && (str_casecmp_ascii(cs, "iso-8859-1") == 0 ||
 			    str_casecmp_ascii(cs, "latin1") == 0 ||
@@ -1388,19 +1335,19 @@ void mime_to_utf8(struct mbuf *out, const char *in, size_t n, const char *cs)
 
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x80) {
-			mbuf_add(out, s + i, 1);
+			sbuf_add(out, s + i, 1);
 			i++;
 		} else if (latin1) {
 			char u[2] = {(char)(0xc0 | (s[i] >> 6)), (char)(0x80 | (s[i] & 0x3f))};
-			mbuf_add(out, u, 2);
+			sbuf_add(out, u, 2);
 			i++;
 		} else {
 			size_t l = utf8_len(s + i, n - i);
 			if (l) {
-				mbuf_add(out, s + i, l);
+				sbuf_add(out, s + i, l);
 				i += l;
 			} else {
-				mbuf_add(out, "?", 1);
+				sbuf_add(out, "?", 1);
 				i++;
 			}
 		}
@@ -1408,7 +1355,7 @@ void mime_to_utf8(struct mbuf *out, const char *in, size_t n, const char *cs)
 }
 
 /* One "=?charset?X?text?=" at s (length n): its end, or 0. */
-static size_t encoded_word(const char *s, size_t n, struct mbuf *out)
+static size_t encoded_word(const char *s, size_t n, struct sbuf *out)
 {
 	if (n < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
@@ -1436,19 +1383,19 @@ static size_t encoded_word(const char *s, size_t n, struct mbuf *out)
 	char *star = strchr(charset, '*'); /* RFC 2231 5: language */
 	if (star)
 		*star = 0;
-	struct mbuf raw = {0};
+	struct sbuf raw = {0};
 	if (enc == 'B')
 		b64_dec(&raw, txt, (size_t)(end - txt));
 	else
 		qp_dec(&raw, txt, (size_t)(end - txt), 1);
 	mime_to_utf8(out, raw.p ? raw.p : "", raw.len, charset);
-	mbuf_free(&raw);
+	sbuf_free(&raw);
 	return (size_t)(end + 2 - s);
 }
 
 char *mime_decode_words(const char *v, size_t n)
 {
-	struct mbuf out = {0};
+	struct sbuf out = {0};
 	size_t i = 0;
 	int last_was_word = 0;
 
@@ -1462,10 +1409,10 @@ char *mime_decode_words(const char *v, size_t n)
 			while (j < n && (v[j] == ' ' || v[j] == '\t' || v[j] == '\r' || v[j] == '\n'))
 				j++;
 			if (j < n && j > i && v[j] == '=' && j + 1 < n && v[j + 1] == '?') {
-				struct mbuf probe = {0};
+				struct sbuf probe = {0};
 				if (encoded_word(v + j, n - j, &probe))
 					i = j;
-				mbuf_free(&probe);
+				sbuf_free(&probe);
 			}
 			continue;
 		}
@@ -1482,7 +1429,7 @@ char *mime_decode_words(const char *v, size_t n)
 			i++;
 		mime_to_utf8(&out, v + start, i - start, "utf-8");
 	}
-	mbuf_add(&out, NULL, 0);
+	sbuf_add(&out, NULL, 0);
 	return out.p;
 }
 
@@ -1507,7 +1454,7 @@ int mime_contains(const char *hay, size_t n, const char *needle, size_t m)
 
 /* --------------------------------------------------------- text search */
 
-static int read_range(const struct msg_src *src, uint64_t off, uint64_t n, struct mbuf *out)
+static int read_range(const struct msg_src *src, uint64_t off, uint64_t n, struct sbuf *out)
 {
 	char buf[16384];
 	while (n > 0) {
@@ -1515,7 +1462,7 @@ static int read_range(const struct msg_src *src, uint64_t off, uint64_t n, struc
 		long got = src->read(src->arg, off, buf, want);
 		if (got <= 0)
 			return -1;
-		mbuf_add(out, buf, (size_t)got);
+		sbuf_add(out, buf, (size_t)got);
 		off += (uint64_t)got;
 		n -= (uint64_t)got;
 	}
@@ -1525,7 +1472,7 @@ static int read_range(const struct msg_src *src, uint64_t off, uint64_t n, struc
 static int header_contains(const struct mime_part *p, const struct msg_src *src,
 			   const char *needle)
 {
-	struct mbuf h = {0}, dec = {0};
+	struct sbuf h = {0}, dec = {0};
 	size_t pos = 0, nl, vl;
 	const char *name, *val;
 	int hit = 0;
@@ -1534,22 +1481,22 @@ static int header_contains(const struct mime_part *p, const struct msg_src *src,
 	if (read_range(src, p->hdr_off, n, &h) == 0 && h.p) {
 		while (mime_hdr_next(h.p, h.len, &pos, &name, &nl, &val, &vl)) {
 			char *d = mime_decode_words(val, vl);
-			mbuf_add(&dec, name, nl);
-			mbuf_puts(&dec, ": ");
-			mbuf_puts(&dec, d);
-			mbuf_puts(&dec, "\n");
+			sbuf_add(&dec, name, nl);
+			sbuf_puts(&dec, ": ");
+			sbuf_puts(&dec, d);
+			sbuf_puts(&dec, "\n");
 			free(d);
 		}
 		hit = dec.p && mime_contains(dec.p, dec.len, needle, strlen(needle));
 	}
-	mbuf_free(&h);
-	mbuf_free(&dec);
+	sbuf_free(&h);
+	sbuf_free(&dec);
 	return hit;
 }
 
 static int body_contains(const struct mime_part *p, const struct msg_src *src, const char *needle)
 {
-	struct mbuf raw = {0}, dec = {0}, txt = {0};
+	struct sbuf raw = {0}, dec = {0}, txt = {0};
 	int hit = 0;
 
 	if (read_range(src, p->body_off, p->body_size, &raw) == 0) {
@@ -1558,9 +1505,9 @@ static int body_contains(const struct mime_part *p, const struct msg_src *src, c
 			     mime_param(p->params, p->nparams, "charset"));
 		hit = txt.p && mime_contains(txt.p, txt.len, needle, strlen(needle));
 	}
-	mbuf_free(&raw);
-	mbuf_free(&dec);
-	mbuf_free(&txt);
+	sbuf_free(&raw);
+	sbuf_free(&dec);
+	sbuf_free(&txt);
 	return hit;
 }
 

@@ -19,23 +19,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 #define MIME_DEPTH_MAX 20
 #define MIME_PARTS_MAX 500
 #define MIME_HDR_MAX (64 * 1024)
 #define MIME_PARAMS_MAX 32
 
-/* ---- a growable string (output building) ---- */
-struct mbuf {
-	char *p;
-	size_t len, cap;
-};
-void mbuf_add(struct mbuf *b, const void *s, size_t n);
-void mbuf_puts(struct mbuf *b, const char *s);
-void mbuf_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mbuf_free(struct mbuf *b);
+/* ---- output building (struct sbuf from util.h) ---- */
 /* An IMAP string (RFC 9051 4.3): NIL for NULL, a quoted string when it can
  * be one, else a literal {n}. utf8: 8-bit bytes may go in a quoted string. */
-void mbuf_imap_string(struct mbuf *b, const char *s, size_t n, int utf8);
+void mbuf_imap_string(struct sbuf *b, const char *s, size_t n, int utf8);
 
 /* ---- message source ---- */
 /* Copy up to n bytes at off into buf; the count (0 at the end) or -1. */
@@ -86,8 +80,8 @@ const struct mime_part *mime_section(const struct mime_part *root, const uint32_
 
 /* ENVELOPE of a message node; BODYSTRUCTURE (ext != 0) or BODY of any
  * entity. utf8: 8-bit strings may be quoted (UTF8=ACCEPT). */
-void mime_envelope(struct mbuf *b, const struct mime_part *msg, int utf8);
-void mime_bodystructure(struct mbuf *b, const struct mime_part *p, int ext, int utf8);
+void mime_envelope(struct sbuf *b, const struct mime_part *msg, int utf8);
+void mime_bodystructure(struct sbuf *b, const struct mime_part *p, int ext, int utf8);
 
 /* ---- header fields ---- */
 /* Iterate over the fields of a header block: returns 1 with the name and
@@ -105,11 +99,11 @@ enum { CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64 };
 int mime_cte(const struct mime_part *p);
 /* Decode n bytes of body in `enc` into out (appending). Base64 ignores
  * junk (RFC 2045 6.8); quoted-printable keeps bad escapes as they are. */
-void mime_decode_body(struct mbuf *out, const char *in, size_t n, int enc);
+void mime_decode_body(struct sbuf *out, const char *in, size_t n, int enc);
 /* Convert text in charset (NULL = us-ascii) to UTF-8, appending. Known:
  * utf-8, us-ascii, iso-8859-1, windows-1252 (as latin-1); others keep
  * their bytes when they are valid UTF-8, else '?'. */
-void mime_to_utf8(struct mbuf *out, const char *in, size_t n, const char *charset);
+void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *charset);
 const char *mime_param(const struct mime_param *p, int n, const char *name);
 
 /* Case-insensitive (ASCII) substring test on UTF-8 text. */

@@ -20,7 +20,7 @@ static void walk(const struct mime_part *p, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct msg_src src;
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	msg_src_mem(&src, data, size);
 	struct mime_part *r = mime_parse(&src);
 	walk(r, size);
@@ -40,6 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mime_decode_body(&b, (const char *)data, size, CTE_BASE64);
 	mime_decode_body(&b, (const char *)data, size, CTE_QP);
 	mime_free(&r);
-	mbuf_free(&b);
+	sbuf_free(&b);
 	return 0;
 }

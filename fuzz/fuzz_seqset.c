@@ -26,12 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	char out[1024];
 	if (mutf7_decode(s, out, sizeof out) == 0) {
-		struct mbuf b = {0};
+		struct sbuf b = {0};
 		mutf7_encode(out, &b);
 		char back[1024];
 		if (mutf7_decode(b.p ? b.p : "", back, sizeof back) != 0 || strcmp(back, out) != 0)
 			abort(); /* encode(decode(x)) must decode to the same name */
-		mbuf_free(&b);
+		sbuf_free(&b);
 	}
 	free(s);
 	return 0;

@@ -128,32 +128,32 @@ TEST(literals)
 	CHECK(c.no && strstr(c.err, "TOOBIG"));
 	imap_cmd_clear(&c);
 	/* A non-synchronizing literal too big is drained, then BAD. */
-	struct mbuf m = {0};
-	mbuf_puts(&m, "a LOGIN {70000+}\r\n");
+	struct sbuf m = {0};
+	sbuf_puts(&m, "a LOGIN {70000+}\r\n");
 	for (int i = 0; i < 70000; i++)
-		mbuf_add(&m, "x", 1);
-	mbuf_puts(&m, " pw\r\nb NOOP\r\n");
+		sbuf_add(&m, "x", 1);
+	sbuf_puts(&m, " pw\r\nb NOOP\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	imap_cmd_clear(&c);
 	struct imap_in in = {f_getline, f_read_n, f_read_spool, f_cont, &f, 1 << 20, 0};
 	CHECK_EQ_INT(imap_cmd_read(&in, &c), 0);
 	CHECK_EQ_STR(c.name, "NOOP");
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 	/* Unterminated literal: the connection ends. */
 	CHECK_EQ_INT(parse("a LOGIN {10}\r\nabc", &c, &f), -1);
 	imap_cmd_clear(&c);
 	/* A big APPEND literal goes to a spool. */
-	m = (struct mbuf){0};
-	mbuf_puts(&m, "a APPEND INBOX (\\Seen) {100000+}\r\n");
+	m = (struct sbuf){0};
+	sbuf_puts(&m, "a APPEND INBOX (\\Seen) {100000+}\r\n");
 	for (int i = 0; i < 100000; i++)
-		mbuf_add(&m, "y", 1);
-	mbuf_puts(&m, "\r\n");
+		sbuf_add(&m, "y", 1);
+	sbuf_puts(&m, "\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 0);
 	CHECK(iarg_nth(c.args, 2)->spooled && iarg_nth(c.args, 2)->len == 100000);
 	CHECK(c.spool && spool_size(c.spool) == 100000);
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 }
 
 TEST(bad_input)
@@ -257,18 +257,18 @@ TEST(refused_nonsync_literal_drained)
 	CHECK_EQ_STR(c.name, "NOOP");
 	imap_cmd_clear(&c);
 	/* "Too many arguments" with LITERAL+ ending the line. */
-	struct mbuf m = {0};
-	mbuf_puts(&m, "a NOOP");
+	struct sbuf m = {0};
+	sbuf_puts(&m, "a NOOP");
 	for (int i = 0; i < IMAP_ARGS_MAX; i++)
-		mbuf_puts(&m, " x");
-	mbuf_puts(&m, " {12+}\r\nb DELETE Foo\r\nc NOOP\r\n");
+		sbuf_puts(&m, " x");
+	sbuf_puts(&m, " {12+}\r\nb DELETE Foo\r\nc NOOP\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	CHECK(strstr(c.err, "Too many") != NULL);
 	imap_cmd_clear(&c);
 	CHECK_EQ_INT(parse_next(&c, &f, 0), 0);
 	CHECK_EQ_STR(c.tag, "c");
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 	/* Bad tag, same thing. */
 	t = "a( LOGIN x {12+}\r\nb DELETE Foo\r\nc NOOP\r\n";
 	CHECK_EQ_INT(parse(t, &c, &f), 1);
@@ -296,15 +296,15 @@ TEST(literal_bounds)
 {
 	struct imap_cmd c;
 	struct fake f;
-	struct mbuf m = {0};
-	mbuf_puts(&m, "a SEARCH");
+	struct sbuf m = {0};
+	sbuf_puts(&m, "a SEARCH");
 	for (int i = 0; i <= IMAP_LITERALS_MAX; i++)
-		mbuf_puts(&m, " {1+}\r\nx");
-	mbuf_puts(&m, "\r\n");
+		sbuf_puts(&m, " {1+}\r\nx");
+	sbuf_puts(&m, "\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	CHECK(strstr(c.err, "Too many literals") != NULL);
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 	/* MULTIAPPEND: three messages, one spool, slices in order. */
 	const char *t = "a APPEND INBOX {3+}\r\nabc (\\Seen) {2+}\r\nde {4+}\r\nfghi\r\n";
 	CHECK_EQ_INT(parse(t, &c, &f), 0);
@@ -313,38 +313,38 @@ TEST(literal_bounds)
 	CHECK(a3 && a3->spooled && a3->off == 5 && a3->len == 4);
 	imap_cmd_clear(&c);
 	/* The total: 1 MiB (big_max here) plus a little per message. */
-	m = (struct mbuf){0};
-	mbuf_puts(&m, "a APPEND INBOX {600000+}\r\n");
+	m = (struct sbuf){0};
+	sbuf_puts(&m, "a APPEND INBOX {600000+}\r\n");
 	for (int i = 0; i < 600000; i++)
-		mbuf_add(&m, "y", 1);
-	mbuf_puts(&m, " {600000}\r\n");
+		sbuf_add(&m, "y", 1);
+	sbuf_puts(&m, " {600000}\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	CHECK(c.no && strstr(c.err, "TOOBIG") && f.conts == 0);
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 	/* More than IMAP_APPEND_MSGS_MAX messages. */
-	m = (struct mbuf){0};
-	mbuf_puts(&m, "a APPEND INBOX");
+	m = (struct sbuf){0};
+	sbuf_puts(&m, "a APPEND INBOX");
 	for (int i = 0; i <= IMAP_APPEND_MSGS_MAX; i++)
-		mbuf_puts(&m, " {1+}\r\nz");
-	mbuf_puts(&m, "\r\nb NOOP\r\n");
+		sbuf_puts(&m, " {1+}\r\nz");
+	sbuf_puts(&m, "\r\nb NOOP\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	CHECK(strstr(c.err, "Too many messages") != NULL);
 	imap_cmd_clear(&c);
 	CHECK_EQ_INT(parse_next(&c, &f, 0), 0); /* the rest was drained */
 	CHECK_EQ_STR(c.name, "NOOP");
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 	/* An over-long line closes: its end was never seen. */
-	m = (struct mbuf){0};
-	mbuf_puts(&m, "a NOOP ");
+	m = (struct sbuf){0};
+	sbuf_puts(&m, "a NOOP ");
 	for (int i = 0; i < IMAP_LINE_MAX; i++)
-		mbuf_add(&m, "w", 1);
-	mbuf_puts(&m, " {5+}\r\n");
+		sbuf_add(&m, "w", 1);
+	sbuf_puts(&m, " {5+}\r\n");
 	CHECK_EQ_INT(parse(m.p, &c, &f), 1);
 	CHECK(c.fatal);
 	imap_cmd_clear(&c);
-	mbuf_free(&m);
+	sbuf_free(&m);
 }
 
 /* The old matcher, exponential but simple: the reference. */
@@ -439,7 +439,7 @@ TEST(seqsets)
 TEST(mutf7)
 {
 	char out[128];
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	CHECK_EQ_INT(mutf7_decode("Projekt &AOQ-", out, sizeof out), 0);
 	CHECK_EQ_STR(out, "Projekt \xc3\xa4");
 	CHECK_EQ_INT(mutf7_decode("&ZeVnLIqe-", out, sizeof out), 0); /* RFC 3501 5.1.3 */
@@ -453,7 +453,7 @@ TEST(mutf7)
 	CHECK_EQ_STR(b.p, "Projekt &AOQ- &- &2D3eAA-");
 	CHECK_EQ_INT(mutf7_decode(b.p, out, sizeof out), 0);
 	CHECK_EQ_STR(out, "Projekt \xc3\xa4 & \xf0\x9f\x98\x80");
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 TEST_MAIN()

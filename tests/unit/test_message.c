@@ -79,7 +79,7 @@ static long one_byte(void *arg, uint64_t off, void *buf, size_t n)
 static char *render(const char *msg, int bytewise, int what)
 {
 	struct msg_src src;
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	if (bytewise) {
 		src.read = one_byte;
 		src.arg = (void *)msg;
@@ -156,14 +156,14 @@ TEST(malformed)
 			"NIL NIL)");
 	free(s);
 	/* Deep nesting stops at MIME_DEPTH_MAX without recursion trouble. */
-	struct mbuf m = {0};
+	struct sbuf m = {0};
 	for (int i = 0; i < 200; i++)
-		mbuf_printf(&m, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
-	mbuf_puts(&m, "\r\nleaf\r\n");
+		sbuf_printf(&m, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
+	sbuf_puts(&m, "\r\nleaf\r\n");
 	s = render(m.p, 0, 0);
 	CHECK(s != NULL && strlen(s) > 100);
 	free(s);
-	mbuf_free(&m);
+	sbuf_free(&m);
 	/* An unterminated quoted string and comment. */
 	s = render("From: \"unterminated <a@b>\r\nTo: (comment a@b\r\nContent-Type: text/plain; "
 		   "charset=\"x\r\n\r\n",
@@ -191,24 +191,24 @@ TEST(decode_words)
 	d = mime_decode_words("=?bogus", 7);
 	CHECK_EQ_STR(d, "=?bogus");
 	free(d);
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	mime_decode_body(&b, "SGVs\r\nbG8=\r\n", 12, CTE_BASE64);
 	CHECK_EQ_STR(b.p, "Hello");
 	b.len = 0;
 	mime_decode_body(&b, "a=3Db=\r\nc", 9, CTE_QP);
 	CHECK_EQ_STR(b.p, "a=bc");
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 TEST(imap_string)
 {
-	struct mbuf b = {0};
+	struct sbuf b = {0};
 	mbuf_imap_string(&b, "a\"b\\", 4, 0);
 	CHECK_EQ_STR(b.p, "\"a\\\"b\\\\\"");
 	b.len = 0;
 	mbuf_imap_string(&b, "a\r\nb", 4, 1);
 	CHECK_EQ_STR(b.p, "{4}\r\na\r\nb");
-	mbuf_free(&b);
+	sbuf_free(&b);
 }
 
 TEST_MAIN()
