@@ -59,6 +59,8 @@ static void usage(void)
 	      "  alias add ADDRESS TARGET... | alias del ADDRESS | alias list\n"
 	      "  queue [list] | queue flush | queue del ID\n"
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
+	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
+	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  status                         listeners, accounts, mailbox sizes, queue\n"
 	      "  version\n"
 	      "\n"
