@@ -458,34 +458,20 @@ static const char *auth_read(struct pop3 *s, int *toolong)
 }
 
 /* The exchange after AUTH MECH [initial-response]: SASL_* result. */
+static void auth_challenge(void *arg, const char *b64)
+{
+	reply(arg, "+ %s", b64);
+}
+
+static const char *auth_response(void *arg, int *toolong)
+{
+	return auth_read(arg, toolong);
+}
+
 static int auth_exchange(struct pop3 *s, struct sasl_session *ss, const char *in)
 {
-	char out[SASL_OUT_MAX + 1];
-	int toolong, rc = SASL_BAD;
-
-	for (int round = 0; round < POP3_SASL_ROUNDS; round++) {
-		if (in && strcmp(in, "*") == 0)
-			return SASL_CANCEL;
-		rc = sasl_step(ss, in, out, sizeof out);
-		if (rc != SASL_CONTINUE)
-			break;
-		reply(s, "+ %s", out);
-		if (!(in = auth_read(s, &toolong)))
-			return toolong ? SASL_BAD : -1;
-		rc = SASL_BAD;
-	}
-	if (rc == SASL_DONE && out[0]) {
-		/* RFC 5034 section 4: additional data with success goes in
-		 * a challenge; the client answers with an empty line. */
-		reply(s, "+ %s", out);
-		if (!(in = auth_read(s, &toolong)))
-			return toolong ? SASL_BAD : -1;
-		if (strcmp(in, "*") == 0)
-			return SASL_CANCEL;
-		if (in[0])
-			return SASL_BAD;
-	}
-	return rc;
+	const struct sasl_io io = {auth_challenge, auth_response, s};
+	return sasl_exchange(ss, in, POP3_SASL_ROUNDS, &io);
 }
 
 static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)

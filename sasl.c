@@ -233,6 +233,38 @@ static void pbkdf2_sha256(const char *pw, size_t pwlen, const uint8_t *salt, siz
 }
 
 /* ------------------------------------------------------------------ */
+/* the exchange loop shared by the protocols (sasl.h)                   */
+
+int sasl_exchange(struct sasl_session *s, const char *in, int max_rounds, const struct sasl_io *io)
+{
+	char out[SASL_OUT_MAX + 1];
+	int toolong, rc = SASL_BAD;
+
+	out[0] = 0;
+	for (int round = 0; round < max_rounds; round++) {
+		rc = sasl_step(s, in, out, sizeof out);
+		if (rc != SASL_CONTINUE)
+			break;
+		io->challenge(io->arg, out);
+		if (!(in = io->response(io->arg, &toolong)))
+			return toolong ? SASL_BAD : -1;
+		rc = SASL_BAD; /* out of rounds */
+	}
+	if (rc == SASL_DONE && out[0]) {
+		/* RFC 4954 4, RFC 5034 4: additional data with success goes
+		 * in a challenge; the client answers with an empty line. */
+		io->challenge(io->arg, out);
+		if (!(in = io->response(io->arg, &toolong)))
+			return toolong ? SASL_BAD : -1;
+		if (strcmp(in, "*") == 0)
+			return SASL_CANCEL;
+		if (in[0])
+			return SASL_BAD;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* credentials                                                          */
 
 /*

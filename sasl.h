@@ -65,6 +65,26 @@ int sasl_step(struct sasl_session *s, const char *in, char *out, size_t outcap);
 /* The authenticated (authorization) identity after SASL_DONE. */
 const char *sasl_user(const struct sasl_session *s);
 
+/*
+ * The whole challenge/response exchange after "AUTH MECH [initial]", the
+ * same for SMTP (RFC 4954), POP3 (RFC 5034) and IMAP: at most max_rounds
+ * challenges; additional data with success is sent as one more challenge
+ * that the client must answer with an empty line ("*" cancels). The caller
+ * supplies the framing and the I/O, so this module still does none:
+ *   challenge(arg, b64)   send one challenge ("334 b64", "+ b64")
+ *   response(arg, &long)  the client's next line (valid until the next
+ *                         read), or NULL: *toolong set when the line was
+ *                         over the limit (consumed), else the connection failed
+ * Returns an enum sasl_step_rc, or -1 when the connection failed.
+ */
+struct sasl_io {
+	void (*challenge)(void *arg, const char *b64);
+	const char *(*response)(void *arg, int *toolong);
+	void *arg;
+};
+int sasl_exchange(struct sasl_session *s, const char *initial, int max_rounds,
+		  const struct sasl_io *io);
+
 /* ---- slow-down of failed logins, per client address ---- */
 /* Take this address's next turn and sleep until it comes: no wait at
  * first, then one attempt per delay (growing to a few seconds) for all

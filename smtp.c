@@ -352,32 +352,20 @@ static const char *auth_read(struct session *s, int *toolong)
 
 /* The exchange after "AUTH MECH [initial]": a SASL_* result, -1 if the
  * connection is gone. */
+static void auth_challenge(void *arg, const char *b64)
+{
+	reply(arg, "334 %s", b64);
+}
+
+static const char *auth_response(void *arg, int *toolong)
+{
+	return auth_read(arg, toolong);
+}
+
 static int auth_exchange(struct session *s, struct sasl_session *ss, const char *in)
 {
-	char out[SASL_OUT_MAX + 1];
-	int toolong, rc = SASL_BAD;
-	out[0] = 0;
-	for (int round = 0; round < SMTP_SASL_ROUNDS; round++) {
-		rc = sasl_step(ss, in, out, sizeof out);
-		if (rc != SASL_CONTINUE)
-			break;
-		reply(s, "334 %s", out);
-		if (!(in = auth_read(s, &toolong)))
-			return toolong ? SASL_BAD : -1;
-		rc = SASL_BAD;
-	}
-	if (rc == SASL_DONE && out[0]) {
-		/* RFC 4954 4: additional data with success goes in a 334; the
-		 * client answers with an empty line. */
-		reply(s, "334 %s", out);
-		if (!(in = auth_read(s, &toolong)))
-			return toolong ? SASL_BAD : -1;
-		if (strcmp(in, "*") == 0)
-			return SASL_CANCEL;
-		if (in[0])
-			return SASL_BAD;
-	}
-	return rc;
+	const struct sasl_io io = {auth_challenge, auth_response, s};
+	return sasl_exchange(ss, in, SMTP_SASL_ROUNDS, &io);
 }
 
 static void auth_done(struct session *s, struct sasl_session *ss)
