@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2 /* 2: DB_RUN, DB_MSEQ, DB_GONE */
 /* 16 pages of 4 KiB minus LMDB's page header: one chunk fills its overflow
  * pages exactly instead of spilling 16 bytes into a 17th page. */
 #define CHUNK_SIZE      (65536 - 16)
@@ -63,10 +63,16 @@ enum {
 	DB_QUEUE, /* u64be queue id -> struct queue_rec + strings */
 	DB_QDUE,  /* u64be next_try + u64be queue id -> "" (due-order index) */
 	DB_TOMB,  /* u32be user + name of a deleted/renamed mailbox -> u32 uidnext */
+	DB_RUN,   /* u32be mailbox id + u32be first uid -> u32 count: the UIDs in runs */
+	DB_MSEQ,  /* u32be mailbox id + u64be modseq + u32be uid -> "": live messages
+		   * in modseq order (what changed since X) */
+	DB_GONE,  /* u32be mailbox id + u64be modseq + u32be uid -> "": expunged UIDs;
+		   * key (id, 0, 0) -> struct gone_hdr */
 	DB_N
 };
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
-					   "msg",  "blob", "chunk", "queue", "qdue", "tomb"};
+					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
+					   "run",  "mseq", "gone"};
 
 /* ---- records (values are native-endian, like LMDB's own pages) ---- */
 
@@ -86,7 +92,9 @@ struct mbox_rec {
 	uint32_t version, id, uidvalidity, uidnext;
 	uint32_t special, subscribed, exists, unseen;
 	uint64_t highestmodseq, size;
-	uint32_t nkw, pad;
+	uint32_t nkw;
+	uint32_t unseen_low; /* every message with a lower UID is \Seen (was
+			      * padding: 0 in old records, which is true) */
 	/* followed by nkw NUL-terminated keyword names */
 };
 
@@ -970,10 +978,13 @@ static int mbox_put(struct tx *t, const struct mbox *mb)
 	char *p;
 	for (uint32_t i = 0; i < mb->r.nkw; i++)
 		vl += strlen(mb->kw[i]) + 1;
+	struct mbox_rec r = mb->r;
+	if (!r.unseen || r.unseen_low > r.uidnext)
+		r.unseen_low = r.uidnext; /* nothing unseen below UIDNEXT */
 	p = db_reserve(t, DB_MBOX, k, kl, vl, 0);
 	if (!p)
 		return -1;
-	memcpy(p, &mb->r, sizeof mb->r);
+	memcpy(p, &r, sizeof r);
 	p += sizeof mb->r;
 	for (uint32_t i = 0; i < mb->r.nkw; i++) {
 		size_t l = strlen(mb->kw[i]) + 1;
@@ -1232,6 +1243,263 @@ static int msg_put(struct tx *t, uint32_t mbox, uint32_t uid, const struct msg_r
 	return db_put(t, DB_MSG, k, 8, m, sizeof *m, 0) < 0 ? ST_TEMP : ST_OK;
 }
 
+/* ---- the per-mailbox indexes: UID runs, modseq order, expunged UIDs ----
+ *
+ * What lets an IMAP session follow a mailbox without holding or re-reading
+ * every message: SELECT reads the UIDs as runs (a mailbox that never had a
+ * message expunged in its middle is one run, whatever its size); a session
+ * that last looked at modseq X asks for the messages changed or added since
+ * X (DB_MSEQ) and the UIDs expunged since X (DB_GONE). Every function
+ * below runs inside the write transaction of the message change it
+ * indexes, so the indexes never disagree with DB_MSG. */
+
+#define GONE_KEEP 4096 /* expunged UIDs kept per mailbox (pruned at 2x) */
+
+struct gone_hdr {
+	uint64_t floor; /* expunges at or below this modseq were forgotten */
+	uint64_t count; /* expunged UIDs kept */
+};
+
+static void seq_key(unsigned char *k, uint32_t mbox, uint64_t modseq, uint32_t uid)
+{
+	put32(k, mbox);
+	put64(k + 4, modseq);
+	put32(k + 12, uid);
+}
+
+static int run_get_cur(MDB_cursor *c, uint32_t mbox, uint32_t *first, uint32_t *count)
+{
+	MDB_val k, v;
+	if (mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT) || k.mv_size != 8 ||
+	    get32(k.mv_data) != mbox || v.mv_size != 4)
+		return -1;
+	*first = get32((unsigned char *)k.mv_data + 4);
+	memcpy(count, v.mv_data, 4);
+	return 0;
+}
+
+/* Position c on the run of mbox with the largest first UID <= uid. */
+static int run_seek(struct tx *t, MDB_cursor *c, uint32_t mbox, uint32_t uid, uint32_t *first,
+		    uint32_t *count)
+{
+	unsigned char k[8];
+	MDB_val key = {8, k}, v;
+	int rc;
+	msg_key(k, mbox, uid);
+	rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
+	if (rc == 0 && get32(key.mv_data) == mbox && get32((unsigned char *)key.mv_data + 4) == uid)
+		return run_get_cur(c, mbox, first, count);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &key, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &key, &v, MDB_LAST);
+	if (rc && rc != MDB_NOTFOUND)
+		tx_fail(t, rc);
+	return rc ? -1 : run_get_cur(c, mbox, first, count);
+}
+
+static int run_put(struct tx *t, uint32_t mbox, uint32_t first, uint32_t count)
+{
+	unsigned char k[8];
+	msg_key(k, mbox, first);
+	return db_put(t, DB_RUN, k, 8, &count, 4, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+static int run_del(struct tx *t, uint32_t mbox, uint32_t first)
+{
+	unsigned char k[8];
+	msg_key(k, mbox, first);
+	return db_del(t, DB_RUN, k, 8) < 0 ? ST_TEMP : ST_OK;
+}
+
+/* uid is above every UID in mbox: extend the last run or start one. */
+static int run_add(struct tx *t, uint32_t mbox, uint32_t uid)
+{
+	MDB_cursor *c;
+	uint32_t first, count;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_RUN], &c), found;
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	found = run_seek(t, c, mbox, uid, &first, &count) == 0;
+	mdb_cursor_close(c);
+	if (t->mrc)
+		return ST_TEMP;
+	if (found && first + count == uid)
+		return run_put(t, mbox, first, count + 1);
+	return run_put(t, mbox, uid, 1);
+}
+
+/* Take uid out of its run (split it when uid is inside). */
+static int run_remove(struct tx *t, uint32_t mbox, uint32_t uid)
+{
+	MDB_cursor *c;
+	uint32_t first, count;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_RUN], &c), found;
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	found = run_seek(t, c, mbox, uid, &first, &count) == 0;
+	mdb_cursor_close(c);
+	if (t->mrc)
+		return ST_TEMP;
+	if (!found || uid - first >= count) {
+		log_warn("store: mailbox %u uid %u missing from its run index", mbox, uid);
+		return ST_OK;
+	}
+	if ((rc = run_del(t, mbox, first)))
+		return rc;
+	if (uid > first && (rc = run_put(t, mbox, first, uid - first)))
+		return rc;
+	if (uid - first + 1 < count)
+		rc = run_put(t, mbox, uid + 1, count - (uid - first) - 1);
+	return rc;
+}
+
+/* A message got modseq `now` (it had `old`, 0 when new). */
+static int mseq_move(struct tx *t, uint32_t mbox, uint32_t uid, uint64_t old, uint64_t now)
+{
+	unsigned char k[16];
+	if (old) {
+		seq_key(k, mbox, old, uid);
+		if (db_del(t, DB_MSEQ, k, 16) < 0)
+			return ST_TEMP;
+	}
+	if (now) {
+		seq_key(k, mbox, now, uid);
+		if (db_put(t, DB_MSEQ, k, 16, "", 0, 0) < 0)
+			return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+static int gone_hdr_get(struct tx *t, uint32_t mbox, struct gone_hdr *h)
+{
+	unsigned char k[16];
+	MDB_val v;
+	int r;
+	seq_key(k, mbox, 0, 0);
+	memset(h, 0, sizeof *h);
+	r = db_get(t, DB_GONE, k, 16, &v);
+	if (r < 0)
+		return ST_TEMP;
+	if (r == 0)
+		memcpy(h, v.mv_data, v.mv_size < sizeof *h ? v.mv_size : sizeof *h);
+	return ST_OK;
+}
+
+/* Drop the oldest expunged UIDs beyond GONE_KEEP; sessions that last
+ * looked before the new floor compare all UIDs instead. */
+static int gone_prune(struct tx *t, uint32_t mbox, struct gone_hdr *h)
+{
+	MDB_cursor *c;
+	unsigned char k[16];
+	MDB_val key = {16, k}, v;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_GONE], &c);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = 0; h->count > GONE_KEEP;) {
+		seq_key(k, mbox, 1, 0);
+		key.mv_size = 16;
+		key.mv_data = k;
+		if ((rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE)))
+			break;
+		if (key.mv_size != 16 || get32(key.mv_data) != mbox)
+			break;
+		h->floor = get64((unsigned char *)key.mv_data + 4);
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+		h->count--;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+/* n UIDs of mbox were expunged at modseq ms (already in DB_GONE). */
+static int gone_count(struct tx *t, uint32_t mbox, size_t n)
+{
+	struct gone_hdr h;
+	unsigned char k[16];
+	int rc = gone_hdr_get(t, mbox, &h);
+	if (rc || !n)
+		return rc;
+	h.count += n;
+	if (h.count > 2 * GONE_KEEP && (rc = gone_prune(t, mbox, &h)))
+		return rc;
+	seq_key(k, mbox, 0, 0);
+	return db_put(t, DB_GONE, k, 16, &h, sizeof h, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+/* Message uid (modseq old) leaves mbox at modseq ms. */
+static int msg_unindex(struct tx *t, uint32_t mbox, uint32_t uid, uint64_t old, uint64_t ms)
+{
+	unsigned char k[16];
+	int rc = mseq_move(t, mbox, uid, old, 0);
+	if (!rc)
+		rc = run_remove(t, mbox, uid);
+	if (rc)
+		return rc;
+	seq_key(k, mbox, ms, uid);
+	return db_put(t, DB_GONE, k, 16, "", 0, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+/* Schema 1 -> 2: build DB_RUN and DB_MSEQ from DB_MSG (one pass, in the
+ * opening transaction). Nothing was expunged "since" anything yet. */
+static int index_build(MDB_txn *txn, MDB_dbi *dbi)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint32_t mbox = 0, first = 0, count = 0;
+	int rc = mdb_cursor_open(txn, dbi[DB_MSG], &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct msg_rec r = {0};
+		unsigned char sk[16], rk[8];
+		MDB_val skv = {16, sk}, empty = {0, ""}, rkv = {8, rk}, cv = {4, &count};
+		uint32_t m, uid;
+		if (k.mv_size != 8)
+			continue;
+		m = get32(k.mv_data);
+		uid = get32((unsigned char *)k.mv_data + 4);
+		memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+		seq_key(sk, m, r.modseq, uid);
+		if ((rc = mdb_put(txn, dbi[DB_MSEQ], &skv, &empty, 0)))
+			break;
+		if (count && m == mbox && first + count == uid) {
+			count++;
+			continue;
+		}
+		if (count) {
+			msg_key(rk, mbox, first);
+			if ((rc = mdb_put(txn, dbi[DB_RUN], &rkv, &cv, 0)))
+				break;
+		}
+		mbox = m;
+		first = uid;
+		count = 1;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if (count) {
+		unsigned char rk[8];
+		MDB_val rkv = {8, rk}, cv = {4, &count};
+		msg_key(rk, mbox, first);
+		return mdb_put(txn, dbi[DB_RUN], &rkv, &cv, 0);
+	}
+	return 0;
+}
+
 /* A new message in mb: next UID, next modseq, counters. The caller saves
  * mb and a (the reference on the blob is the caller's too). */
 static int msg_add(struct tx *t, struct acct_rec *a, struct mbox *mb, struct msg_rec *m,
@@ -1241,7 +1509,8 @@ static int msg_add(struct tx *t, struct acct_rec *a, struct mbox *mb, struct msg
 	if (uid == UINT32_MAX)
 		return ST_INVALID; /* RFC 3501 2.3.1.1: UIDs are 32-bit; never wrap */
 	m->modseq = ++mb->r.highestmodseq;
-	if (msg_put(t, mb->r.id, uid, m))
+	if (msg_put(t, mb->r.id, uid, m) || mseq_move(t, mb->r.id, uid, 0, m->modseq) ||
+	    run_add(t, mb->r.id, uid))
 		return ST_TEMP;
 	mb->r.uidnext = uid + 1;
 	mb->r.exists++;
@@ -1276,6 +1545,9 @@ static int msg_remove(struct tx *t, struct acct_rec *a, struct mbox *mb, uint32_
 	msg_key(k, mb->r.id, uid);
 	if (db_del(t, DB_MSG, k, 8) < 0)
 		return ST_TEMP;
+	/* The caller bumps highestmodseq once for the whole expunge. */
+	if (msg_unindex(t, mb->r.id, uid, m->modseq, mb->r.highestmodseq + 1))
+		return ST_TEMP;
 	msg_uncount(a, mb, m);
 	return keep_ref ? ST_OK : blob_ref(t, m->blob, -1);
 }
@@ -1309,6 +1581,13 @@ static int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb)
 	if (rc && rc != MDB_NOTFOUND) {
 		tx_fail(t, rc);
 		return ST_TEMP;
+	}
+	if (!src) {
+		unsigned char p[4];
+		put32(p, mb->r.id);
+		if (db_del_prefix(t, DB_RUN, p, 4) < 0 || db_del_prefix(t, DB_MSEQ, p, 4) < 0 ||
+		    db_del_prefix(t, DB_GONE, p, 4) < 0)
+			return ST_TEMP;
 	}
 	return src;
 }
@@ -1347,6 +1626,19 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "store: schema version %llu is newer than this brev (%d)",
 			 (unsigned long long)ver, SCHEMA_VERSION);
 		return -1;
+	}
+	if (ver < 2) {
+		/* Version 1 had no mailbox indexes: build them once. */
+		ver = SCHEMA_VERSION;
+		v.mv_size = sizeof ver;
+		v.mv_data = &ver;
+		if ((rc = index_build(txn, st->dbi)) ||
+		    (rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0))) {
+			mdb_txn_abort(txn);
+			snprintf(err, errlen, "store: upgrading to version 2: %s", mdb_strerror(rc));
+			return -1;
+		}
+		log_info("store: upgraded to schema version %d (mailbox indexes)", SCHEMA_VERSION);
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc) {
@@ -2543,6 +2835,257 @@ int store_msg_list(struct store *st, uint32_t user, const char *mbox, uint32_t u
 	return tx_read(st, op_msg_list, &a);
 }
 
+struct idx_args {
+	uint32_t user;
+	char mbox[STORE_MBOX_MAX + 1];
+	const uint32_t *uids;
+	size_t n;
+	struct msg_info *out;
+	unsigned char *found;
+	struct uid_run *runs;
+	uint64_t since;
+	int (*cb)(void *, uint32_t, const struct msg_info *);
+	void *arg;
+	struct mbox_info *info;
+	int stale;
+	uint32_t uid;
+};
+
+static int op_msg_get_many(struct tx *t, void *arg)
+{
+	struct idx_args *a = arg;
+	struct mbox mb;
+	MDB_cursor *c;
+	int rc = mbox_get(t, a->user, a->mbox, &mb), have = 0;
+	uint32_t at = 0;
+	if (rc)
+		return rc;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_MSG], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		unsigned char k[8];
+		MDB_val key = {8, k}, v;
+		uint32_t want = a->uids[i];
+		a->found[i] = 0;
+		/* Neighbours are the common case (1:*): step instead of seeking. */
+		rc = MDB_NOTFOUND;
+		if (have && at < want && want - at <= 8) {
+			while ((rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) == 0 &&
+			       key.mv_size == 8 && get32(key.mv_data) == mb.r.id &&
+			       get32((unsigned char *)key.mv_data + 4) < want)
+				;
+		} else if (!have || at != want) {
+			msg_key(k, mb.r.id, want);
+			rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
+		} else {
+			rc = mdb_cursor_get(c, &key, &v, MDB_GET_CURRENT);
+		}
+		if (rc && rc != MDB_NOTFOUND) {
+			tx_fail(t, rc);
+			break;
+		}
+		have = rc == 0 && key.mv_size == 8 && get32(key.mv_data) == mb.r.id;
+		if (!have)
+			continue; /* past the mailbox: seek again next time */
+		at = get32((unsigned char *)key.mv_data + 4);
+		if (at == want) {
+			struct msg_rec r = {0};
+			memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+			msg_export(want, &r, &a->out[i]);
+			a->found[i] = 1;
+		}
+	}
+	mdb_cursor_close(c);
+	return t->mrc ? ST_TEMP : ST_OK;
+}
+
+int store_msg_get_many(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		       size_t n, struct msg_info *out, unsigned char *found)
+{
+	struct idx_args a = {.user = user, .uids = uids, .n = n, .out = out, .found = found};
+	if (mbox_norm(mbox, a.mbox) < 0 || (n && (!uids || !out || !found)))
+		return ST_INVALID;
+	return n ? tx_read(st, op_msg_get_many, &a) : ST_OK;
+}
+
+static int op_msg_runs(struct tx *t, void *arg)
+{
+	struct idx_args *a = arg;
+	struct mbox mb;
+	MDB_cursor *c;
+	unsigned char k[8];
+	MDB_val key = {8, k}, v;
+	size_t cap = 0;
+	int rc = mbox_get(t, a->user, a->mbox, &mb);
+	if (rc)
+		return rc;
+	if (a->info)
+		mbox_export(&mb, a->info);
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_RUN], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	msg_key(k, mb.r.id, 0);
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		uint32_t count;
+		if (key.mv_size != 8 || get32(key.mv_data) != mb.r.id || v.mv_size != 4)
+			break;
+		memcpy(&count, v.mv_data, 4);
+		if (a->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			a->runs = xrealloc(a->runs, cap * sizeof *a->runs);
+		}
+		a->runs[a->n].first = get32((unsigned char *)key.mv_data + 4);
+		a->runs[a->n].count = count;
+		a->n++;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+int store_msg_runs(struct store *st, uint32_t user, const char *mbox, struct uid_run **runs,
+		   size_t *n, struct mbox_info *info)
+{
+	struct idx_args a = {.user = user, .info = info};
+	int rc;
+	*runs = NULL;
+	*n = 0;
+	if (mbox_norm(mbox, a.mbox) < 0)
+		return ST_INVALID;
+	rc = tx_read(st, op_msg_runs, &a);
+	*runs = a.runs;
+	*n = rc == ST_OK ? a.n : 0;
+	return rc;
+}
+
+/* Walk db (DB_GONE or DB_MSEQ) from (mbox, since + 1). */
+static int changes_walk(struct tx *t, struct idx_args *a, uint32_t mbox, int db)
+{
+	MDB_cursor *c;
+	unsigned char k[16];
+	MDB_val key = {16, k}, v;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c), stop = 0;
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	seq_key(k, mbox, a->since + 1, 0);
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		uint32_t uid;
+		if (key.mv_size != 16 || get32(key.mv_data) != mbox)
+			break;
+		uid = get32((unsigned char *)key.mv_data + 12);
+		if (db == DB_GONE) {
+			stop = a->cb(a->arg, uid, NULL);
+		} else {
+			struct msg_rec r;
+			struct msg_info mi;
+			if (msg_get(t, mbox, uid, &r))
+				continue; /* cannot happen: indexed with the message */
+			msg_export(uid, &r, &mi);
+			stop = a->cb(a->arg, uid, &mi);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return t->mrc ? ST_TEMP : ST_OK;
+}
+
+static int op_msg_changes(struct tx *t, void *arg)
+{
+	struct idx_args *a = arg;
+	struct mbox mb;
+	struct gone_hdr h;
+	int rc = mbox_get(t, a->user, a->mbox, &mb);
+	if (rc)
+		return rc;
+	if (a->info)
+		mbox_export(&mb, a->info);
+	if (a->since >= mb.r.highestmodseq)
+		return ST_OK;
+	if ((rc = gone_hdr_get(t, mb.r.id, &h)))
+		return rc;
+	if (a->since < h.floor) {
+		a->stale = 1;
+		return ST_OK;
+	}
+	if ((rc = changes_walk(t, a, mb.r.id, DB_GONE)))
+		return rc;
+	return changes_walk(t, a, mb.r.id, DB_MSEQ);
+}
+
+int store_msg_changes(struct store *st, uint32_t user, const char *mbox, uint64_t since,
+		      int (*cb)(void *arg, uint32_t uid, const struct msg_info *m), void *arg,
+		      struct mbox_info *info, int *stale)
+{
+	struct idx_args a = {.user = user, .since = since, .cb = cb, .arg = arg, .info = info};
+	int rc;
+	*stale = 0;
+	if (mbox_norm(mbox, a.mbox) < 0 || !cb)
+		return ST_INVALID;
+	rc = tx_read(st, op_msg_changes, &a);
+	*stale = a.stale;
+	return rc;
+}
+
+static int op_first_unseen(struct tx *t, void *arg)
+{
+	struct idx_args *a = arg;
+	struct mbox mb;
+	MDB_cursor *c;
+	unsigned char k[8];
+	MDB_val key = {8, k}, v;
+	int rc = mbox_get(t, a->user, a->mbox, &mb);
+	a->uid = 0;
+	if (rc || !mb.r.unseen)
+		return rc;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_MSG], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	msg_key(k, mb.r.id, mb.r.unseen_low);
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		struct msg_rec r = {0};
+		if (key.mv_size != 8 || get32(key.mv_data) != mb.r.id)
+			break;
+		memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+		if (!(r.flags & FL_SEEN)) {
+			a->uid = get32((unsigned char *)key.mv_data + 4);
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+int store_msg_first_unseen(struct store *st, uint32_t user, const char *mbox, uint32_t *uid)
+{
+	struct idx_args a = {.user = user};
+	int rc;
+	*uid = 0;
+	if (mbox_norm(mbox, a.mbox) < 0)
+		return ST_INVALID;
+	rc = tx_read(st, op_first_unseen, &a);
+	*uid = a.uid;
+	return rc;
+}
+
 static int op_msg_get(struct tx *t, void *arg)
 {
 	struct msg_args *a = arg;
@@ -2635,10 +3178,15 @@ static int op_msg_flags(struct tx *t, void *arg)
 			continue;
 		if ((r.flags ^ nf) & FL_SEEN)
 			mb.r.unseen += nf & FL_SEEN ? -1u : 1u;
+		if ((r.flags & FL_SEEN) && !(nf & FL_SEEN) && a->uids[i] < mb.r.unseen_low)
+			mb.r.unseen_low = a->uids[i];
 		r.flags = nf;
 		r.keywords = nk;
+		uint64_t old = r.modseq;
 		r.modseq = ++mb.r.highestmodseq; /* RFC 7162 3.1: each change */
 		rc = msg_put(t, mb.r.id, a->uids[i], &r);
+		if (!rc)
+			rc = mseq_move(t, mb.r.id, a->uids[i], old, r.modseq);
 		changed = 1;
 	}
 	if (rc)
@@ -2686,6 +3234,8 @@ static int op_expunge(struct tx *t, void *arg)
 	if (!removed)
 		return ST_OK;
 	mb.r.highestmodseq++; /* RFC 7162 3.2.10: an expunge is a change too */
+	if ((rc = gone_count(t, mb.r.id, removed)))
+		return rc;
 	if (mbox_put(t, &mb) < 0 || acct_put(t, &ac) < 0)
 		return ST_TEMP;
 	tx_touch(t, a->user);
@@ -2751,12 +3301,18 @@ static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, stru
 			return ST_TEMP;
 		found[i] = r == 0;
 		if (found[i]) {
+			if (msg_unindex(t, s->r.id, a->uids[i], recs[i].modseq,
+					s->r.highestmodseq + 1))
+				return ST_TEMP;
 			msg_uncount(ac, s, &recs[i]);
 			moved++;
 		}
 	}
-	if (moved)
+	if (moved) {
 		s->r.highestmodseq++;
+		if ((rc = gone_count(t, s->r.id, moved)))
+			return rc;
+	}
 	for (size_t i = 0; i < a->n; i++) {
 		uint32_t uid = 0;
 		if (found[i]) {
@@ -3402,4 +3958,24 @@ int store_blob_refs(struct store *st, uint64_t blob, uint32_t *refs)
 	int rc = tx_read(st, op_blob_refs, &a);
 	*refs = a.refs;
 	return rc;
+}
+
+static int op_downgrade(struct tx *t, void *arg)
+{
+	static const int idx[] = {DB_RUN, DB_MSEQ, DB_GONE};
+	uint64_t one = 1;
+	(void)arg;
+	for (size_t i = 0; i < ARRAY_LEN(idx); i++) {
+		int rc = mdb_drop(t->txn, t->st->dbi[idx[i]], 0);
+		if (rc) {
+			tx_fail(t, rc);
+			return ST_TEMP;
+		}
+	}
+	return db_put(t, DB_META, "version", 7, &one, sizeof one, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_test_downgrade(struct store *st)
+{
+	return tx_write(st, op_downgrade, NULL);
 }

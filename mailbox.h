@@ -189,6 +189,33 @@ int store_msg_list(struct store *st, uint32_t user, const char *mbox, uint32_t u
 		   int (*cb)(void *arg, const struct msg_info *m), void *arg);
 int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t uid,
 		  struct msg_info *out);
+/* Several UIDs (ascending) in one read: out[i] and found[i] for uids[i].
+ * For batches of a FETCH or SEARCH; callers keep n modest (a few
+ * thousand) since out is theirs. */
+int store_msg_get_many(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		       size_t n, struct msg_info *out, unsigned char *found);
+
+/* The UIDs of a mailbox as runs of consecutive UIDs, ascending: what an
+ * IMAP session needs at SELECT, read without touching the messages (a
+ * mailbox without holes is one run). *runs is malloc'ed (free it, also on
+ * errors); *info (if not NULL) comes from the same read. */
+struct uid_run {
+	uint32_t first, count;
+};
+int store_msg_runs(struct store *st, uint32_t user, const char *mbox, struct uid_run **runs,
+		   size_t *n, struct mbox_info *info);
+/* What happened to a mailbox after modseq `since`: cb(uid, m) for every
+ * message added or whose flags changed (m its current state), and
+ * cb(uid, NULL) for every UID expunged, expunges first. *info (if not
+ * NULL) from the same read. When the expunges after `since` are no longer
+ * all known (more than a few thousand since), *stale = 1 and cb is not
+ * called: compare store_msg_runs instead. cb runs inside the read: it must
+ * not block or call the store; non-zero stops. */
+int store_msg_changes(struct store *st, uint32_t user, const char *mbox, uint64_t since,
+		      int (*cb)(void *arg, uint32_t uid, const struct msg_info *m), void *arg,
+		      struct mbox_info *info, int *stale);
+/* The lowest UID without \Seen, 0 if none. */
+int store_msg_first_unseen(struct store *st, uint32_t user, const char *mbox, uint32_t *uid);
 /* Stream a message: copies up to n bytes from offset off; returns bytes
  * copied (0 at the end) or -1. */
 long store_msg_read(struct store *st, uint64_t blob, uint64_t off, void *buf, size_t n);
@@ -280,6 +307,10 @@ void store_notify(struct store *st, uint32_t user);
  * touched more accounts than are tracked (then: everyone). Alias changes
  * call no hook. */
 void store_set_commit_hook(struct store *st, void (*fn)(void *arg, uint32_t user), void *arg);
+
+/* Tests only: make the store look like schema version 1 (no mailbox
+ * indexes), so the next store_open rebuilds them. */
+int store_test_downgrade(struct store *st);
 
 /* ---- statistics (brev status, tests) ---- */
 
