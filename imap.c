@@ -316,166 +316,288 @@ static void flags_announce(struct imap_session *s)
 	sbuf_free(&b);
 }
 
-/* ------------------------------------------------------ the snapshot */
-
-struct list_ctx {
-	struct imap_msg *v;
-	size_t n, cap;
-};
-
-static int list_cb(void *arg, const struct msg_info *m)
-{
-	struct list_ctx *l = arg;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n].mi = *m;
-	l->v[l->n].expunged = 0;
-	l->n++;
-	return 0;
-}
-
-static int load_list(struct imap_session *s, struct list_ctx *l)
-{
-	memset(l, 0, sizeof *l);
-	return store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, list_cb, l);
-}
+/* ---------------------------------------------------------- the view */
 
 static void snapshot_free(struct imap_session *s)
 {
-	free(s->msgs);
-	s->msgs = NULL;
-	s->nmsgs = s->capmsgs = 0;
+	view_free(&s->view);
+	free(s->gone);
+	s->gone = NULL;
+	s->ngone = 0;
+	free(s->said);
+	s->said = NULL;
+	s->nsaid = s->capsaid = 0;
 	kw_clear(s);
 	mime_free(&s->cache_tree);
 	s->cache_blob = 0;
 }
 
-static void fetch_flags_line(struct imap_session *s, size_t i, int with_uid)
+void imap_said(struct imap_session *s, uint32_t uid, uint64_t modseq)
+{
+	if (modseq <= s->seen_hms)
+		return; /* imap_sync will not report it anyway */
+	if (s->nsaid == s->capsaid) {
+		s->capsaid = s->capsaid ? s->capsaid * 2 : 16;
+		s->said = xrealloc(s->said, s->capsaid * sizeof *s->said);
+	}
+	s->said[s->nsaid].uid = uid;
+	s->said[s->nsaid++].modseq = modseq;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int said_cmp(const void *a, const void *b)
+{
+	const struct imap_said *x = a, *y = b;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->modseq < y->modseq ? 1 : x->modseq > y->modseq ? -1 : 0;
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+	const struct msg_info *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int in_sorted(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n && bsearch(&x, v, n, sizeof *v, u32_cmp) != NULL;
+}
+
+/* Sort and drop duplicates. */
+static size_t u32_uniq(uint32_t *v, size_t n)
+{
+	size_t k = 0;
+	qsort(v, n, sizeof *v, u32_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!k || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
+
+struct u32v {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void u32v_push(struct u32v *a, uint32_t x)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+	}
+	a->v[a->n++] = x;
+}
+
+/* What changed, gathered inside the store's read. */
+struct sync_ctx {
+	struct imap_session *s;
+	uint32_t max;           /* largest UID in the view */
+	uint64_t since;
+	struct u32v gone, fresh, present;
+	struct msg_info *chg;   /* messages in the view with new flags */
+	size_t nchg, capchg;
+};
+
+static void chg_push(struct sync_ctx *x, const struct msg_info *m)
+{
+	if (x->nchg == x->capchg) {
+		x->capchg = x->capchg ? x->capchg * 2 : 16;
+		x->chg = xrealloc(x->chg, x->capchg * sizeof *x->chg);
+	}
+	x->chg[x->nchg++] = *m;
+}
+
+static int sync_cb(void *arg, uint32_t uid, const struct msg_info *m)
+{
+	struct sync_ctx *x = arg;
+	if (uid > x->max) {
+		if (m)
+			u32v_push(&x->fresh, uid);
+		return 0; /* arrived and went again: never shown, nothing to say */
+	}
+	if (!view_seq(&x->s->view, uid) || in_sorted(x->s->gone, x->s->ngone, uid))
+		return 0;
+	if (!m)
+		u32v_push(&x->gone, uid);
+	else
+		chg_push(x, m);
+	return 0;
+}
+
+/* The store no longer knows every expunge since seen_hms: compare all. */
+static int sync_all_cb(void *arg, const struct msg_info *m)
+{
+	struct sync_ctx *x = arg;
+	if (m->uid > x->max) {
+		u32v_push(&x->fresh, m->uid);
+		return 0;
+	}
+	u32v_push(&x->present, m->uid);
+	if (m->modseq > x->since && view_seq(&x->s->view, m->uid))
+		chg_push(x, m);
+	return 0;
+}
+
+static void sync_stale(struct imap_session *s, struct sync_ctx *x)
+{
+	struct imap_ref *all;
+	size_t n = view_all(&s->view, &all), j = 0;
+	if (store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, sync_all_cb, x) != ST_OK) {
+		free(all);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		while (j < x->present.n && x->present.v[j] < all[i].uid)
+			j++;
+		if ((j == x->present.n || x->present.v[j] != all[i].uid) &&
+		    !in_sorted(s->gone, s->ngone, all[i].uid))
+			u32v_push(&x->gone, all[i].uid);
+	}
+	free(all);
+}
+
+static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
 {
 	struct sbuf b = {0};
-	sbuf_printf(&b, "* %zu FETCH (", i + 1);
-	if (with_uid)
-		sbuf_printf(&b, "UID %u ", s->msgs[i].mi.uid);
+	sbuf_printf(&b, "* %u FETCH (", seq);
+	if (s->rev2)
+		sbuf_printf(&b, "UID %u ", m->uid);
 	sbuf_puts(&b, "FLAGS ");
-	imap_flags_out(s, &b, s->msgs[i].mi.flags, s->msgs[i].mi.keywords);
+	imap_flags_out(s, &b, m->flags, m->keywords);
 	sbuf_puts(&b, ")\r\n");
 	put_mbuf(s, &b);
 	sbuf_free(&b);
 }
 
-/* Compare the snapshot with the store. New messages: EXISTS. Changed
- * flags: FETCH FLAGS. Gone: EXPUNGE when allowed (RFC 9051 7.5.1: never
- * during FETCH, STORE, SEARCH by sequence number), else marked. */
+/* Bring the view up to date from what the store logged since seen_hms:
+ * EXPUNGE (when allowed; RFC 9051 7.5.1: never during FETCH, STORE,
+ * SEARCH by number), EXISTS for arrivals, FETCH FLAGS for changes we have
+ * not already sent. Costs what changed, not the size of the mailbox. */
 void imap_sync(struct imap_session *s, int allow_expunge)
 {
+	struct sync_ctx x = {.s = s, .max = view_max(&s->view), .since = s->seen_hms};
 	struct mbox_info mi;
-	struct list_ctx l;
-	int pending = 0;
+	int stale = 0;
 
 	if (s->state != IS_SELECTED)
 		return;
-	for (size_t i = 0; i < s->nmsgs; i++)
-		pending |= s->msgs[i].expunged;
-	if (store_mbox_get(s->srv->store, s->acct.id, s->mbox, &mi) != ST_OK) {
-		mi.exists = 0;
-		mi.uidnext = s->seen_uidnext + 1;
-		mi.highestmodseq = s->seen_hms + 1;
-	}
-	if (!(pending && allow_expunge) && mi.exists == s->seen_exists &&
-	    mi.uidnext == s->seen_uidnext && mi.highestmodseq == s->seen_hms)
+	if (store_msg_changes(s->srv->store, s->acct.id, s->mbox, s->seen_hms, sync_cb, &x, &mi,
+			      &stale) != ST_OK)
+		return; /* gone or unreadable: nothing we can say now */
+	if (stale)
+		sync_stale(s, &x);
+	if (mi.highestmodseq == s->seen_hms && !(allow_expunge && s->ngone) && !x.gone.n &&
+	    !x.fresh.n && !x.nchg)
 		return;
-	if (load_list(s, &l) != ST_OK) {
-		free(l.v);
-		return;
-	}
-	s->seen_exists = mi.exists;
-	s->seen_uidnext = mi.uidnext;
 	s->seen_hms = mi.highestmodseq;
 	if (kw_load(s))
 		flags_announce(s);
-	/* Merge: both in ascending UID order. */
-	char *changed = xcalloc(s->nmsgs + 1, 1);
-	size_t j = 0;
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		while (j < l.n && l.v[j].mi.uid < s->msgs[i].mi.uid)
-			j++; /* cannot happen: new UIDs are above ours */
-		if (j < l.n && l.v[j].mi.uid == s->msgs[i].mi.uid) {
-			if (l.v[j].mi.flags != s->msgs[i].mi.flags ||
-			    l.v[j].mi.keywords != s->msgs[i].mi.keywords)
-				changed[i] = 1;
-			s->msgs[i].mi = l.v[j].mi;
-			j++;
-		} else {
-			s->msgs[i].expunged = 1;
-		}
+	if (x.gone.n) {
+		s->gone = xrealloc(s->gone, (s->ngone + x.gone.n) * sizeof *s->gone);
+		memcpy(s->gone + s->ngone, x.gone.v, x.gone.n * sizeof *s->gone);
+		s->ngone = u32_uniq(s->gone, s->ngone + x.gone.n);
 	}
-	uint32_t maxuid = s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0;
-	if (allow_expunge) {
+	if (allow_expunge && s->ngone) {
+		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
+		view_remove(&s->view, s->gone, s->ngone, seq);
 		/* Highest first, so no number we send has moved yet. */
-		for (size_t i = s->nmsgs; i-- > 0;)
-			if (s->msgs[i].expunged)
-				out(s, "* %zu EXPUNGE", i + 1);
-		size_t k = 0;
-		for (size_t i = 0; i < s->nmsgs; i++)
-			if (!s->msgs[i].expunged) {
-				changed[k] = changed[i];
-				s->msgs[k++] = s->msgs[i];
-			}
-		s->nmsgs = k;
+		for (size_t i = s->ngone; i-- > 0;)
+			if (seq[i])
+				out(s, "* %u EXPUNGE", seq[i]);
+		free(seq);
+		free(s->gone);
+		s->gone = NULL;
+		s->ngone = 0;
 	}
-	size_t before = s->nmsgs;
-	for (size_t t = 0; t < l.n; t++) {
-		if (l.v[t].mi.uid <= maxuid)
-			continue;
-		if (s->nmsgs == s->capmsgs) {
-			s->capmsgs = s->capmsgs ? s->capmsgs * 2 : 64;
-			s->msgs = xrealloc(s->msgs, s->capmsgs * sizeof *s->msgs);
+	if (x.fresh.n) {
+		x.fresh.n = u32_uniq(x.fresh.v, x.fresh.n);
+		for (size_t i = 0; i < x.fresh.n; i++)
+			view_append(&s->view, x.fresh.v[i]);
+		/* EXISTS only for arrivals: each EXPUNGE already lowered the
+		 * count (RFC 9051 7.5.1), and clients such as fetchmail take
+		 * any EXISTS, above all during IDLE, for new mail. */
+		out(s, "* %u EXISTS", s->view.count);
+	}
+	if (x.nchg) {
+		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
+		qsort(s->said, s->nsaid, sizeof *s->said, said_cmp);
+		size_t j = 0;
+		for (size_t i = 0; i < x.nchg; i++) {
+			const struct msg_info *m = &x.chg[i];
+			uint32_t seq = view_seq(&s->view, m->uid);
+			while (j < s->nsaid && s->said[j].uid < m->uid)
+				j++;
+			if (j < s->nsaid && s->said[j].uid == m->uid && s->said[j].modseq >= m->modseq)
+				continue; /* the client has these flags from us already */
+			if (seq)
+				fetch_flags_line(s, seq, m);
 		}
-		s->msgs[s->nmsgs++] = l.v[t];
 	}
-	/* EXISTS only for arrivals: each EXPUNGE already lowered the count
-	 * (RFC 9051 7.5.1), and clients such as fetchmail take any EXISTS,
-	 * above all during IDLE, for new mail. */
-	if (s->nmsgs != before)
-		out(s, "* %zu EXISTS", s->nmsgs);
-	for (size_t i = 0; i < before; i++)
-		if (changed[i] && !s->msgs[i].expunged)
-			fetch_flags_line(s, i, s->rev2);
-	free(changed);
-	free(l.v);
+	s->nsaid = 0;
+	free(x.gone.v);
+	free(x.fresh.v);
+	free(x.present.v);
+	free(x.chg);
 }
 
-size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, size_t **idx, int *bad)
+size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct imap_ref **refs,
+			int *bad)
 {
 	struct seqset ss;
-	size_t n = 0;
+	size_t n;
 
-	*idx = NULL;
+	*refs = NULL;
 	*bad = 0;
 	if (!set || seqset_parse(set, &ss) < 0) {
 		*bad = 1;
 		return 0;
 	}
 	if (uid) {
-		seqset_resolve(&ss, s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0);
+		seqset_resolve(&ss, view_max(&s->view));
 	} else {
 		/* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
 		for (size_t i = 0; i < ss.n; i++)
-			if (ss.r[i][0] > s->nmsgs || ss.r[i][1] > s->nmsgs) {
+			if (ss.r[i][0] > s->view.count || ss.r[i][1] > s->view.count) {
 				*bad = 1;
 				seqset_free(&ss);
 				return 0;
 			}
-		seqset_resolve(&ss, (uint32_t)s->nmsgs);
+		seqset_resolve(&ss, s->view.count);
 	}
-	*idx = xmalloc((s->nmsgs + 1) * sizeof **idx);
-	for (size_t i = 0; i < s->nmsgs; i++)
-		if (seqset_contains(&ss, uid ? s->msgs[i].mi.uid : (uint32_t)(i + 1)))
-			(*idx)[n++] = i;
+	n = view_select(&s->view, &ss, uid, refs);
 	seqset_free(&ss);
 	return n;
+}
+
+#define EACH_BATCH 128
+
+int imap_each_msg(struct imap_session *s, const struct imap_ref *refs, size_t n,
+		  int (*fn)(struct imap_session *s, const struct imap_ref *r,
+			    const struct msg_info *mi, void *arg),
+		  void *arg)
+{
+	uint32_t uids[EACH_BATCH];
+	struct msg_info mi[EACH_BATCH];
+	unsigned char found[EACH_BATCH];
+
+	for (size_t at = 0; at < n; at += EACH_BATCH) {
+		size_t k = n - at < EACH_BATCH ? n - at : EACH_BATCH;
+		for (size_t i = 0; i < k; i++)
+			uids[i] = refs[at + i].uid;
+		int rc = store_msg_get_many(s->srv->store, s->acct.id, s->mbox, uids, k, mi, found);
+		if (rc != ST_OK)
+			return rc;
+		for (size_t i = 0; i < k; i++)
+			if (fn(s, &refs[at + i], found[i] ? &mi[i] : NULL, arg))
+				return ST_OK;
+	}
+	return ST_OK;
 }
 
 /* ------------------------------------------------- message sources */
@@ -797,7 +919,8 @@ static void cmd_select(struct imap_session *s)
 	int examine = strcmp(s->cmd.name, "EXAMINE") == 0;
 	char name[STORE_MBOX_MAX + 1];
 	struct mbox_info mi;
-	struct list_ctx l;
+	struct uid_run *runs;
+	size_t nruns;
 
 	if (s->state == IS_SELECTED) {
 		unselect(s);
@@ -808,38 +931,34 @@ static void cmd_select(struct imap_session *s)
 		imap_tagged(s, "BAD", "Invalid mailbox name");
 		return;
 	}
-	int rc = store_mbox_get(s->srv->store, s->acct.id, name, &mi);
+	/* The UIDs as runs and the counters, from one read of the store. */
+	int rc = store_msg_runs(s->srv->store, s->acct.id, name, &runs, &nruns, &mi);
 	if (rc != ST_OK) {
+		free(runs);
 		imap_tagged(s, "NO", rc == ST_NOTFOUND ? "[NONEXISTENT] No such mailbox"
 						       : "[UNAVAILABLE] Try again later");
 		return;
 	}
 	str_copy(s->mbox, name, sizeof s->mbox);
-	if (load_list(s, &l) != ST_OK) {
-		free(l.v);
-		s->mbox[0] = 0;
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
-		return;
-	}
-	s->msgs = l.v;
-	s->nmsgs = l.n;
-	s->capmsgs = l.cap;
+	view_set(&s->view, runs, nruns);
+	free(runs);
+	if (s->view.count != mi.exists)
+		log_warn("imap: %s of account %u: index has %u messages, counter %u", name,
+			 s->acct.id, s->view.count, mi.exists);
 	s->readonly = examine;
 	s->uidvalidity = mi.uidvalidity;
-	s->seen_exists = mi.exists;
-	s->seen_uidnext = mi.uidnext;
 	s->seen_hms = mi.highestmodseq;
 	s->state = IS_SELECTED;
 	kw_load(s);
 	flags_announce(s);
-	out(s, "* %zu EXISTS", s->nmsgs);
+	out(s, "* %u EXISTS", s->view.count);
 	if (!s->rev2) {
+		uint32_t first = 0, seq;
 		out(s, "* 0 RECENT");
-		for (size_t i = 0; i < s->nmsgs; i++)
-			if (!(s->msgs[i].mi.flags & FL_SEEN)) {
-				out(s, "* OK [UNSEEN %zu] First unseen", i + 1);
-				break;
-			}
+		if (mi.unseen &&
+		    store_msg_first_unseen(s->srv->store, s->acct.id, name, &first) == ST_OK &&
+		    first && (seq = view_seq(&s->view, first)))
+			out(s, "* OK [UNSEEN %u] First unseen", seq);
 	}
 	out(s, "* OK [UIDVALIDITY %u] UIDs valid", mi.uidvalidity);
 	out(s, "* OK [UIDNEXT %u] Predicted next UID", mi.uidnext);
@@ -1423,22 +1542,26 @@ static void cmd_check(struct imap_session *s)
 	imap_tagged(s, "OK", "CHECK completed");
 }
 
+struct deleted_ctx {
+	const struct seqset *only;
+	struct u32v uids;
+};
+
+static int deleted_cb(void *arg, const struct msg_info *m)
+{
+	struct deleted_ctx *d = arg;
+	if ((m->flags & FL_DELETED) && (!d->only || seqset_contains(d->only, m->uid)))
+		u32v_push(&d->uids, m->uid);
+	return 0;
+}
+
 static int expunge_deleted(struct imap_session *s, const struct seqset *only)
 {
-	struct list_ctx l;
-	int rc = load_list(s, &l);
-	if (rc == ST_OK) {
-		uint32_t *uids = xmalloc((l.n + 1) * sizeof *uids);
-		size_t n = 0;
-		for (size_t i = 0; i < l.n; i++)
-			if ((l.v[i].mi.flags & FL_DELETED) &&
-			    (!only || seqset_contains(only, l.v[i].mi.uid)))
-				uids[n++] = l.v[i].mi.uid;
-		if (n)
-			rc = store_msg_expunge(s->srv->store, s->acct.id, s->mbox, uids, n);
-		free(uids);
-	}
-	free(l.v);
+	struct deleted_ctx d = {.only = only};
+	int rc = store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, deleted_cb, &d);
+	if (rc == ST_OK && d.uids.n)
+		rc = store_msg_expunge(s->srv->store, s->acct.id, s->mbox, d.uids.v, d.uids.n);
+	free(d.uids.v);
 	return rc;
 }
 
@@ -1455,7 +1578,7 @@ static void cmd_expunge(struct imap_session *s, int uid)
 			imap_tagged(s, "BAD", "Invalid UID set");
 			return;
 		}
-		seqset_resolve(&ss, s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0);
+		seqset_resolve(&ss, view_max(&s->view));
 	}
 	int rc = expunge_deleted(s, uid ? &ss : NULL);
 	seqset_free(&ss);
@@ -1479,7 +1602,8 @@ static void cmd_copy(struct imap_session *s, int uid)
 {
 	int move = strstr(s->cmd.name, "MOVE") != NULL;
 	char dst[STORE_MBOX_MAX + 1];
-	size_t *idx, n;
+	struct imap_ref *idx;
+	size_t n;
 	int bad;
 
 	if (mbox_arg(s, iarg_nth(s->cmd.args, 1), dst, sizeof dst) < 0) {
@@ -1511,7 +1635,7 @@ static void cmd_copy(struct imap_session *s, int uid)
 	}
 	uint32_t *src = xmalloc(n * sizeof *src), *dstu = xcalloc(n, sizeof *dstu), uidv = 0;
 	for (size_t i = 0; i < n; i++)
-		src[i] = s->msgs[idx[i]].mi.uid;
+		src[i] = idx[i].uid;
 	free(idx);
 	rc = store_msg_copy(s->srv->store, s->acct.id, s->mbox, dst, src, n, move, &uidv, dstu);
 	if (rc != ST_OK) {

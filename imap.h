@@ -119,10 +119,34 @@ void mutf7_encode(const char *utf8, struct sbuf *out);
 /* ---- the session ---- */
 enum imap_state { IS_NOTAUTH, IS_AUTH, IS_SELECTED, IS_LOGOUT };
 
-struct imap_msg {
-	struct msg_info mi;
-	int expunged;         /* gone from the store, EXPUNGE not yet sent */
+/* ---- the view: message numbers <-> UIDs (imap_view.c) ---- */
+struct view_run {
+	uint32_t first, count; /* UIDs first .. first+count-1 */
+	uint32_t before;       /* messages in the runs before this one */
 };
+struct imap_view {
+	struct view_run *r;
+	size_t n, cap;
+	uint32_t count;        /* messages: the highest message number */
+};
+struct imap_ref {
+	uint32_t seq, uid;
+};
+void view_set(struct imap_view *v, const struct uid_run *runs, size_t n);
+void view_free(struct imap_view *v);
+uint32_t view_max(const struct imap_view *v);              /* largest UID, 0 if empty */
+uint32_t view_uid(const struct imap_view *v, uint32_t seq); /* 0 if out of range */
+uint32_t view_seq(const struct imap_view *v, uint32_t uid); /* 0 if not in the view */
+/* A new message; uid must be above view_max. */
+void view_append(struct imap_view *v, uint32_t uid);
+/* Take out uids (ascending); seq[k] (if not NULL) gets the number uids[k]
+ * had before the removal, 0 if it was not in the view. */
+void view_remove(struct imap_view *v, const uint32_t *uids, size_t n, uint32_t *seq);
+/* The messages of a resolved set (message numbers, or UIDs when uid), in
+ * ascending order; *out malloc'ed. */
+size_t view_select(const struct imap_view *v, const struct seqset *ss, int uid,
+		   struct imap_ref **out);
+size_t view_all(const struct imap_view *v, struct imap_ref **out);
 
 struct imap_session {
 	struct server *srv;
@@ -134,10 +158,15 @@ struct imap_session {
 	char mbox[STORE_MBOX_MAX + 1];
 	int readonly;
 	uint32_t uidvalidity;
-	struct imap_msg *msgs;  /* the snapshot: seq = index + 1 */
-	size_t nmsgs, capmsgs;
-	uint32_t seen_uidnext, seen_exists;
-	uint64_t seen_hms;
+	struct imap_view view;  /* what the client was told: numbers and UIDs */
+	uint32_t *gone;         /* expunged, EXPUNGE not sent yet (ascending) */
+	size_t ngone;
+	uint64_t seen_hms;      /* the mailbox's HIGHESTMODSEQ the view is at */
+	struct imap_said {      /* FLAGS this session already sent for changes */
+		uint32_t uid;   /* after seen_hms (imap_sync skips them) */
+		uint64_t modseq;
+	} *said;
+	size_t nsaid, capsaid;
 	char **kw;              /* keyword names of the mailbox, index = bit */
 	int nkw;
 	int watchfd;
@@ -155,11 +184,22 @@ struct imap_session {
 /* imap.c */
 void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Bring the snapshot up to date and tell the client (RFC 9051 7.4.1:
+/* Bring the view up to date and tell the client (RFC 9051 7.4.1:
  * EXPUNGE only when allowed). */
 void imap_sync(struct imap_session *s, int allow_expunge);
-/* Message numbers (or UIDs when uid) of the set, as snapshot indexes. */
-size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, size_t **idx, int *bad);
+/* The messages of a set argument (message numbers, or UIDs when uid). */
+size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct imap_ref **refs,
+			int *bad);
+/* fn for each of refs (ascending) with its current state, read from the
+ * store in batches (never inside a store read): mi is NULL for a message
+ * expunged since the view was last synced. fn returns non-zero to stop.
+ * ST_OK or the store's error. */
+int imap_each_msg(struct imap_session *s, const struct imap_ref *refs, size_t n,
+		  int (*fn)(struct imap_session *s, const struct imap_ref *r,
+			    const struct msg_info *mi, void *arg),
+		  void *arg);
+/* This session sent FLAGS for uid at modseq (imap_sync will not repeat it). */
+void imap_said(struct imap_session *s, uint32_t uid, uint64_t modseq);
 void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw);
 /* Flag list argument: system flags to *flags, keyword names to kw[]. -1 bad. */
 int imap_parse_flags(const struct iarg *a, uint32_t *flags, const char **kw, size_t *nkw,

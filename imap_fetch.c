@@ -406,13 +406,13 @@ static void date_out(struct sbuf *b, int64_t t)
 		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void fetch_one(struct imap_session *s, size_t i, const struct fetch *f, int uid)
+static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info *mi,
+		      const struct fetch *f, int uid)
 {
-	const struct msg_info *mi = &s->msgs[i].mi;
 	struct sbuf b = {0};
 	int first = 1, have_uid = 0, have_flags = 0;
 
-	sbuf_printf(&b, "* %zu FETCH (", i + 1);
+	sbuf_printf(&b, "* %u FETCH (", seq);
 	for (size_t k = 0; k < f->n; k++) {
 		have_uid |= f->it[k].kind == FI_UID;
 		have_flags |= f->it[k].kind == FI_FLAGS;
@@ -430,6 +430,7 @@ static void fetch_one(struct imap_session *s, size_t i, const struct fetch *f, i
 		case FI_FLAGS:
 			sbuf_puts(&b, "FLAGS ");
 			imap_flags_out(s, &b, mi->flags, mi->keywords);
+			imap_said(s, mi->uid, mi->modseq);
 			break;
 		case FI_UID:
 			sbuf_printf(&b, "UID %u", mi->uid);
@@ -487,61 +488,104 @@ static void fetch_one(struct imap_session *s, size_t i, const struct fetch *f, i
 	if (f->sets_seen && !have_flags && !s->readonly) {
 		sbuf_puts(&b, " FLAGS ");
 		imap_flags_out(s, &b, mi->flags, mi->keywords);
+		imap_said(s, mi->uid, mi->modseq);
 	}
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);
 }
 
+struct fetch_ctx {
+	const struct fetch *f;
+	int uid, gone;
+	uint32_t *unseen;
+	size_t nunseen;
+};
+
+static int unseen_cb(struct imap_session *s, const struct imap_ref *r, const struct msg_info *mi,
+		     void *arg)
+{
+	struct fetch_ctx *x = arg;
+	if (mi && !(mi->flags & FL_SEEN))
+		x->unseen[x->nunseen++] = r->uid;
+	return 0;
+}
+
+static int fetch_cb(struct imap_session *s, const struct imap_ref *r, const struct msg_info *mi,
+		    void *arg)
+{
+	struct fetch_ctx *x = arg;
+	if (!mi) {
+		x->gone = 1;
+		return 0;
+	}
+	fetch_one(s, r->seq, mi, x->f, x->uid);
+	return conn_error(s->c) != 0;
+}
+
 void imap_cmd_fetch(struct imap_session *s, int uid)
 {
 	struct fetch *f = xcalloc(1, sizeof *f);
-	size_t *idx = NULL, n;
-	int bad;
+	struct imap_ref *refs = NULL;
+	struct fetch_ctx x = {.f = f, .uid = uid};
+	size_t n;
+	int bad, rc;
 
 	imap_sync(s, uid);
 	if (parse_items(f, iarg_nth(s->cmd.args, 1)) < 0 || s->cmd.args->nkids > 3) {
 		imap_tagged(s, "BAD", "Invalid FETCH items");
 		goto out;
 	}
-	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &idx, &bad);
+	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &refs, &bad);
 	if (bad) {
 		imap_tagged(s, "BAD", "Invalid sequence set");
 		goto out;
 	}
 	/* Implicit \Seen (RFC 9051 6.4.5) before we answer, so the FLAGS
 	 * we send are the new ones. */
-	if (f->sets_seen && !s->readonly) {
-		uint32_t *uids = xmalloc((n + 1) * sizeof *uids);
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!(s->msgs[idx[i]].mi.flags & FL_SEEN) && !s->msgs[idx[i]].expunged) {
-				uids[k++] = s->msgs[idx[i]].mi.uid;
-				s->msgs[idx[i]].mi.flags |= FL_SEEN;
-			}
-		if (k)
-			store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, k, FLAGS_ADD,
-					FL_SEEN, NULL, 0);
-		free(uids);
+	if (f->sets_seen && !s->readonly && n) {
+		x.unseen = xmalloc(n * sizeof *x.unseen);
+		if (imap_each_msg(s, refs, n, unseen_cb, &x) == ST_OK && x.nunseen)
+			store_msg_flags(s->srv->store, s->acct.id, s->mbox, x.unseen, x.nunseen,
+					FLAGS_ADD, FL_SEEN, NULL, 0);
+		free(x.unseen);
 	}
-	int gone = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s->msgs[idx[i]].expunged) {
-			gone = 1;
-			continue;
-		}
-		fetch_one(s, idx[i], f, uid);
-		if (conn_error(s->c))
-			break;
-	}
-	if (gone)
+	rc = imap_each_msg(s, refs, n, fetch_cb, &x);
+	if (rc != ST_OK)
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+	else if (x.gone)
 		imap_tagged(s, "OK", "[EXPUNGEISSUED] Some messages were expunged");
 	else
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
-	free(idx);
+	free(refs);
 	fetch_clear(f);
 	free(f);
+}
+
+struct store_ctx {
+	int uid, silent;
+};
+
+static int store_cb(struct imap_session *s, const struct imap_ref *r, const struct msg_info *mi,
+		    void *arg)
+{
+	struct store_ctx *x = arg;
+	struct sbuf b = {0};
+	if (!mi)
+		return 0; /* expunged meanwhile */
+	imap_said(s, mi->uid, mi->modseq);
+	if (x->silent)
+		return 0;
+	sbuf_printf(&b, "* %u FETCH (", r->seq);
+	if (x->uid)
+		sbuf_printf(&b, "UID %u ", mi->uid);
+	sbuf_puts(&b, "FLAGS ");
+	imap_flags_out(s, &b, mi->flags, mi->keywords);
+	sbuf_puts(&b, ")\r\n");
+	conn_write(s->c, b.p, b.len);
+	sbuf_free(&b);
+	return conn_error(s->c) != 0;
 }
 
 void imap_cmd_store(struct imap_session *s, int uid)
@@ -551,7 +595,8 @@ void imap_cmd_store(struct imap_session *s, int uid)
 	int op, silent = 0;
 	uint32_t flags;
 	const char *kw[STORE_KEYWORDS];
-	size_t nkw = 0, *idx = NULL, n;
+	size_t nkw = 0, n;
+	struct imap_ref *refs = NULL;
 	int bad;
 
 	if (s->readonly) {
@@ -585,55 +630,29 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		return;
 	}
 	imap_sync(s, uid);
-	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &idx, &bad);
+	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &refs, &bad);
 	if (bad) {
-		free(idx);
+		free(refs);
 		imap_tagged(s, "BAD", "Invalid sequence set");
 		return;
 	}
 	uint32_t *uids = xmalloc((n + 1) * sizeof *uids);
-	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!s->msgs[idx[i]].expunged)
-			uids[k++] = s->msgs[idx[i]].mi.uid;
-	int rc = k ? store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, k, op, flags, kw, nkw)
+		uids[i] = refs[i].uid;
+	int rc = n ? store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, n, op, flags, kw, nkw)
 		   : ST_OK;
 	free(uids);
 	if (rc != ST_OK) {
-		free(idx);
+		free(refs);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
 	if (nkw)
 		imap_kw_refresh(s);
-	/* Read the new flags back; answer FETCH for ours unless .SILENT. */
-	char *mine = xcalloc(s->nmsgs + 1, 1);
-	for (size_t i = 0; i < n; i++)
-		mine[idx[i]] = 1;
-	struct sbuf b = {0};
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		struct msg_info cur;
-		if (!mine[i] || s->msgs[i].expunged)
-			continue;
-		if (store_msg_get(s->srv->store, s->acct.id, s->mbox, s->msgs[i].mi.uid, &cur) !=
-		    ST_OK)
-			continue;
-		s->msgs[i].mi = cur;
-		if (silent)
-			continue;
-		b.len = 0;
-		sbuf_printf(&b, "* %zu FETCH (", i + 1);
-		if (uid)
-			sbuf_printf(&b, "UID %u ", cur.uid);
-		sbuf_puts(&b, "FLAGS ");
-		imap_flags_out(s, &b, cur.flags, cur.keywords);
-		sbuf_puts(&b, ")\r\n");
-		conn_write(s->c, b.p, b.len);
-	}
-	/* New keywords may have appeared: imap_sync reloads them, and the
-	 * flags we wrote into the snapshot keep it from repeating FETCHes. */
-	sbuf_free(&b);
-	free(mine);
-	free(idx);
+	/* Read the new flags back; answer FETCH for ours unless .SILENT, and
+	 * note them either way so imap_sync does not repeat them. */
+	struct store_ctx x = {.uid = uid, .silent = silent};
+	imap_each_msg(s, refs, n, store_cb, &x);
+	free(refs);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 }

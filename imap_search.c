@@ -316,27 +316,53 @@ static struct snode *parse_key(struct sparse *p, int depth)
 
 struct mctx {
 	struct imap_session *s;
-	size_t i;
+	const struct msg_info *mi;
+	uint32_t seq;
 	struct sbuf hdr;
 	int have_hdr;
 };
 
+/* Length of the header section in p[0..n) including the empty line that
+ * ends it, or 0 if it does not end there; p[0..from) was looked at before. */
+static size_t header_end(const char *p, size_t n, size_t from)
+{
+	if (from == 0 && n && p[0] == '\n')
+		return 1;
+	if (from == 0 && n > 1 && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	/* Step back: the empty line may straddle two reads. */
+	from = from > 2 ? from - 2 : 0;
+	for (const char *q = p + from; (q = memchr(q, '\n', n - (size_t)(q - p))) != NULL; q++) {
+		size_t at = (size_t)(q - p) + 1;
+		if (at < n && p[at] == '\n')
+			return at + 1;
+		if (at + 1 < n && p[at] == '\r' && p[at + 1] == '\n')
+			return at + 2;
+	}
+	return 0;
+}
+
+/* The message's header section (at most 4 * MIME_HDR_MAX bytes), read
+ * straight from the start of the message: a header search need not parse
+ * the MIME structure or read the body. */
 static const char *load_hdr(struct mctx *m)
 {
 	if (!m->have_hdr) {
-		const struct msg_info *mi = &m->s->msgs[m->i].mi;
-		const struct mime_part *root = imap_tree(m->s, mi);
-		uint64_t n = root->hdr_size > 4 * MIME_HDR_MAX ? 4 * MIME_HDR_MAX : root->hdr_size;
 		char buf[16384];
-		uint64_t off = root->hdr_off;
-		while (n > 0) {
-			long got = store_msg_read(m->s->srv->store, mi->blob, off, buf,
-						  n > sizeof buf ? sizeof buf : (size_t)n);
+		uint64_t off = 0, cap = 4 * MIME_HDR_MAX;
+		while (off < cap) {
+			size_t want = cap - off < sizeof buf ? (size_t)(cap - off) : sizeof buf;
+			long got = store_msg_read(m->s->srv->store, m->mi->blob, off, buf, want);
 			if (got <= 0)
 				break;
+			size_t from = m->hdr.len;
 			sbuf_add(&m->hdr, buf, (size_t)got);
 			off += (uint64_t)got;
-			n -= (uint64_t)got;
+			size_t end = header_end(m->hdr.p, m->hdr.len, from);
+			if (end) {
+				m->hdr.len = end;
+				break;
+			}
 		}
 		sbuf_add(&m->hdr, NULL, 0);
 		m->have_hdr = 1;
@@ -390,7 +416,7 @@ static int keyword_bit(struct imap_session *s, const char *name)
 
 static int eval(struct mctx *m, const struct snode *n)
 {
-	const struct msg_info *mi = &m->s->msgs[m->i].mi;
+	const struct msg_info *mi = m->mi;
 	struct msg_src src;
 	int64_t day;
 
@@ -419,7 +445,7 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_LARGER: return mi->size > (uint64_t)n->num;
 	case K_SMALLER: return mi->size < (uint64_t)n->num;
 	case K_UID: return seqset_contains(&n->set, mi->uid);
-	case K_SEQ: return seqset_contains(&n->set, (uint32_t)(m->i + 1));
+	case K_SEQ: return seqset_contains(&n->set, m->seq);
 	case K_NOT: return !eval(m, n->a);
 	case K_OR: return eval(m, n->a) || eval(m, n->b);
 	case K_AND:
@@ -435,9 +461,9 @@ static void resolve_sets(struct imap_session *s, struct snode *n)
 {
 	for (; n; n = n->next) {
 		if (n->op == K_UID)
-			seqset_resolve(&n->set, s->nmsgs ? s->msgs[s->nmsgs - 1].mi.uid : 0);
+			seqset_resolve(&n->set, view_max(&s->view));
 		else if (n->op == K_SEQ)
-			seqset_resolve(&n->set, (uint32_t)s->nmsgs);
+			seqset_resolve(&n->set, s->view.count);
 		resolve_sets(s, n->a);
 		resolve_sets(s, n->b);
 	}
@@ -460,6 +486,26 @@ static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
 }
 
 enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8 };
+
+struct search_ctx {
+	const struct snode *prog;
+	int uid;
+	uint32_t *hits;
+	size_t nh;
+};
+
+static int search_cb(struct imap_session *s, const struct imap_ref *r, const struct msg_info *mi,
+		     void *arg)
+{
+	struct search_ctx *x = arg;
+	struct mctx m = {.s = s, .mi = mi, .seq = r->seq};
+	if (!mi)
+		return 0; /* expunged, EXPUNGE not sent yet */
+	if (eval(&m, x->prog))
+		x->hits[x->nh++] = x->uid ? r->uid : r->seq;
+	sbuf_free(&m.hdr);
+	return 0;
+}
 
 void imap_cmd_search(struct imap_session *s, int uid)
 {
@@ -512,17 +558,20 @@ void imap_cmd_search(struct imap_session *s, int uid)
 	}
 	imap_sync(s, uid);
 	resolve_sets(s, prog);
-	uint32_t *hits = xmalloc((s->nmsgs + 1) * sizeof *hits);
-	size_t nh = 0;
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		struct mctx m = {.s = s, .i = i};
-		if (s->msgs[i].expunged)
-			continue;
-		if (eval(&m, prog))
-			hits[nh++] = uid ? s->msgs[i].mi.uid : (uint32_t)(i + 1);
-		sbuf_free(&m.hdr);
-	}
+	struct imap_ref *all;
+	struct search_ctx x = {.prog = prog, .uid = uid};
+	size_t nall = view_all(&s->view, &all);
+	x.hits = xmalloc((nall + 1) * sizeof *x.hits);
+	int rc = imap_each_msg(s, all, nall, search_cb, &x);
+	free(all);
 	snode_free(prog);
+	if (rc != ST_OK) {
+		free(x.hits);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	uint32_t *hits = x.hits;
+	size_t nh = x.nh;
 	struct sbuf b = {0};
 	if (esearch) {
 		sbuf_puts(&b, "* ESEARCH (TAG ");
