@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 
@@ -25,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 N = int(os.environ.get("BENCH_N", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+FULL_USER, FULL_N = "idle@bench.test", 2000  # footprint: IDLE sessions on a full INBOX
 OUT = []
 
 
@@ -124,12 +126,15 @@ def smtp_bench(brev, peers, work):
 
 # ---------------------------------------------------------------- footprint
 
-def idle_conns(port, n):
-    """n logged-in IMAP connections, each in IDLE; returns them."""
+def idle_conns(port, n, user="bench@bench.test", expect=None):
+    """n logged-in IMAP connections of user, each with INBOX selected (holding
+    `expect` messages, when given) and in IDLE; returns them."""
     conns = []
     for _ in range(n):
-        im = bl.Imap(port)
-        im.c.select("INBOX")
+        im = bl.Imap(port, user)
+        typ, data = im.c.select("INBOX")
+        assert typ == "OK", data
+        assert expect is None or int(data[0]) == expect, (data, expect)
         tag = im.c._new_tag().decode()
         im.c.send(f"{tag} IDLE\r\n".encode())
         line = im.c.readline()
@@ -149,6 +154,16 @@ def idle_done(conns):
             im.logout()
         except Exception:
             pass
+
+
+def m3(m):
+    """bl.mem()'s figures as "RSS (PSS; anonymous)"."""
+    return f"{bl.mib(m[0])} ({bl.mib(m[1])}; {bl.mib(m[2])})"
+
+
+def per_session(after, before, n=50):
+    """PSS added per session, in KiB."""
+    return f"{(after[1] - before[1]) / n / 1024:,.0f} KiB"
 
 
 def package_size(pkgs):
@@ -189,6 +204,33 @@ def footprint_bench(brev, peers, work):
     d_50 = bl.mem(peers.dovecot)
     p_50 = bl.mem(peers.roots)
     idle_done(conns)
+    # The same 50 sessions on an INBOX of FULL_N messages: what each session
+    # keeps per message. A user of its own, loaded by bench/load.c like the
+    # IMAP benchmark's mailbox; one untimed SELECT first (Dovecot builds its
+    # index then), so the 50 sessions find both servers warm.
+    bl.add_user(brev, peers.d, FULL_USER, "bench-pw")
+    _, maildir = bl.load_mailbox(brev, peers.env["DC_MAIL"], FULL_USER, FULL_N)
+    full_size = sum(os.path.getsize(os.path.join(maildir, "cur", f))
+                    for f in os.listdir(os.path.join(maildir, "cur")))
+    for port in (brev.imap, peers.imap):
+        im = bl.Imap(port, FULL_USER)
+        im.c.select("INBOX")
+        im.c.uid("FETCH", "1:*", "(FLAGS)")
+        im.logout()
+    time.sleep(1)
+    b_full0 = bl.mem([brev.pid])
+    conns = idle_conns(brev.imap, 50, FULL_USER, FULL_N)
+    time.sleep(1)
+    b_full = bl.mem([brev.pid])
+    idle_done(conns)
+    d_full0 = bl.mem(peers.dovecot)
+    conns = idle_conns(peers.imap, 50, FULL_USER, FULL_N)
+    time.sleep(1)
+    d_full = bl.mem(peers.dovecot)
+    p_full = bl.mem(peers.roots)
+    idle_done(conns)
+    print(f"  footprint 50 IDLE on {FULL_N} messages: brev {m3(b_full)}, before {m3(b_full0)}; "
+          f"dovecot {m3(d_full)}, before {m3(d_full0)}", flush=True)
     bsize = os.path.getsize(brev.bin)
     psize = package_size(["postfix", "dovecot-core", "dovecot-imapd", "dovecot-lmtpd"])
     rows.append(["binary / installed size", f"{bsize / 1048576:.1f} MiB (static, one file)",
@@ -198,15 +240,24 @@ def footprint_bench(brev, peers, work):
     rows.append(["RSS idle (PSS)", f"{bl.mib(b_idle[0])} ({bl.mib(b_idle[1])})",
                  f"{bl.mib(p_idle[0])} ({bl.mib(p_idle[1])}); Dovecot alone "
                  f"{bl.mib(d_idle[0])} ({bl.mib(d_idle[1])})"])
-    rows.append(["RSS with 50 IMAP clients in IDLE (PSS)",
-                 f"{bl.mib(b_50[0])} ({bl.mib(b_50[1])})",
-                 f"{bl.mib(p_50[0])} ({bl.mib(p_50[1])}); Dovecot alone "
-                 f"{bl.mib(d_50[0])} ({bl.mib(d_50[1])})"])
+    rows.append(["RSS with 50 IMAP clients in IDLE, empty INBOX (PSS; anonymous)", m3(b_50),
+                 f"{m3(p_50)}; Dovecot alone {m3(d_50)}"])
+    rows.append([f"RSS with 50 IMAP clients in IDLE, {FULL_N:,}-message INBOX "
+                 "(PSS; anonymous)", m3(b_full), f"{m3(p_full)}; Dovecot alone {m3(d_full)}"])
     rows.append(["start-up to first SMTP banner", f"{t_brev * 1000:.0f} ms",
                  f"{t_peers * 1000:.0f} ms (both started, SMTP and IMAP banners)"])
     say(bl.table("Footprint", ["", "brev", "Postfix+Dovecot"], rows,
                  ["RSS and PSS summed over every process of the server (smaps_rollup); "
                   "the 50 clients are logged in, have SELECTed an empty INBOX and sent IDLE",
+                  f"the same on an INBOX of {FULL_N:,} messages "
+                  f"({full_size / 1048576:.0f} MiB, bench/load.c's mix; one user, 50 sessions): "
+                  "what a session keeps per message; anonymous = RSS less mapped files "
+                  "(brev's LMDB map, Dovecot's index files, binaries and libraries)",
+                  "PSS added per session (the server's PSS with the 50 sessions, less its "
+                  "PSS just before they logged in, / 50): empty INBOX brev "
+                  f"{per_session(b_50, b_idle)}, Dovecot {per_session(d_50, d_idle)}; "
+                  f"{FULL_N:,} messages brev {per_session(b_full, b_full0)}, Dovecot "
+                  f"{per_session(d_full, d_full0)}",
                   "aims: brev idle RSS ≤ 4 MiB; 50 IDLE connections ≤ 12 MiB"]))
 
 

@@ -1,6 +1,6 @@
 """bench/benchlib.py — shared pieces of brev's benchmarks: process-tree CPU
-and memory from /proc, the fsync ceiling, starting brev, an IMAP poller,
-and the results table.
+and memory from /proc, the fsync ceiling, starting brev, accounts and
+mailboxes in both servers, an IMAP poller, and the results table.
 
 CPU is user+sys of the whole server process tree, read from /proc: the
 live processes' own time plus what they collected from children that
@@ -80,8 +80,10 @@ def cpu(roots):
 
 
 def mem(roots):
-    """(RSS, PSS) in bytes summed over the trees."""
-    rss = pss = 0
+    """(RSS, PSS, anonymous RSS) in bytes summed over the trees. The
+    anonymous part is the processes' own heap and stacks; the rest of RSS is
+    mapped files (binaries, libraries, brev's LMDB map, Dovecot's indexes)."""
+    rss = pss = anon = 0
     for r in roots:
         for p in tree(r):
             try:
@@ -91,9 +93,11 @@ def mem(roots):
                             rss += int(line.split()[1]) * 1024
                         elif line.startswith("Pss:"):
                             pss += int(line.split()[1]) * 1024
+                        elif line.startswith("Anonymous:"):
+                            anon += int(line.split()[1]) * 1024
             except OSError:
                 pass
-    return rss, pss
+    return rss, pss, anon
 
 
 def nprocs(roots):
@@ -177,6 +181,51 @@ limits.connections = 1000
     @property
     def pid(self):
         return self.proc.pid
+
+
+def yescrypt(pw):
+    """A yescrypt hash of pw at brev's cost (build/bench_yescrypt, bench/yescrypt.c)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = subprocess.run([os.path.join(root, "build", "bench_yescrypt")], input=pw + "\n",
+                       capture_output=True, text=True, check=True).stdout.strip()
+    assert h.startswith("$y$"), h
+    return h
+
+
+def add_user(brev, peers_dir, user, pw):
+    """The account user/pw in brev and in Dovecot's passwd-file, both with a
+    yescrypt hash of the same cost (Dovecot re-reads the file when it changes)."""
+    subprocess.run([brev.bin, "-d", brev.d, "user", "add", user], input=pw.encode() + b"\n",
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(peers_dir, "dovecot", "passwd"), "a") as f:
+        f.write(f"{user}:{{CRYPT}}{yescrypt(pw)}\n")
+
+
+def load_mailbox(brev, dc_mail, user, n):
+    """n generated messages (build/bench_load) into user's INBOX in brev and
+    in Dovecot's Maildir, the same bytes; returns (seconds, Maildir path)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    maildir = os.path.join(dc_mail, user)
+    t0 = time.time()
+    subprocess.run([os.path.join(root, "build", "bench_load"), brev.d, user, maildir, str(n)],
+                   check=True)
+    subprocess.run(["chown", "-R", "65534:65534", dc_mail], check=True)
+    return time.time() - t0, maildir
+
+
+def login_refused(port, user, pw):
+    """True when the server answers LOGIN user pw with a tagged NO."""
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=60)
+    try:
+        c.login(user, pw)
+    except imaplib.IMAP4.error:
+        return True
+    finally:
+        try:
+            c.logout()
+        except Exception:
+            pass
+    return False
 
 
 def first_banner(port, limit):

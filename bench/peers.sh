@@ -45,9 +45,12 @@ start_dovecot() {
 	local dir=$1/dovecot
 	mkdir -p "$dir/run" "$dir/state" "$dir/mail"
 	chown 65534:65534 "$dir/mail"
-	# Plain passwords: the cheapest hash; brev's users carry yescrypt, so
-	# logins are compared separately and said to be unequal (bench/README).
-	echo "bench@bench.test:{PLAIN}bench-pw" >"$dir/passwd"
+	# The same password hash as brev's accounts: yescrypt at libxcrypt's
+	# default cost (bench/yescrypt.c makes it the way sasl.c does), checked
+	# by Dovecot's {CRYPT} scheme with crypt(3), so logins cost the same.
+	local hash
+	hash=$(echo bench-pw | "$HASHER") || { echo "peers: $HASHER failed" >&2; return 1; }
+	echo "bench@bench.test:{CRYPT}$hash" >"$dir/passwd"
 	cat >"$dir/dovecot.conf" <<EOF
 # private benchmark instance (bench/peers.sh)
 base_dir = $dir/run
@@ -65,7 +68,7 @@ mail_gid = 65534
 first_valid_uid = 1
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u $dir/passwd
+  args = scheme=CRYPT username_format=%u $dir/passwd
 }
 userdb {
   driver = static
@@ -205,6 +208,8 @@ install)
 	;;
 start)
 	dir=${2:?usage: peers.sh start DIR}
+	HASHER=$(cd "$(dirname "$0")/.." && pwd)/build/bench_yescrypt
+	[ -x "$HASHER" ] || { echo "peers: $HASHER missing (bench/run.sh builds it)" >&2; exit 1; }
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	install

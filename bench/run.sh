@@ -2,8 +2,9 @@
 # bench/run.sh — `make bench`: brev side by side with Postfix+Dovecot.
 #   bench/run.sh [smtp] [footprint] [imap]     (default: all three)
 # Installs the peers' Debian packages if missing (bench/peers.sh), builds
-# brev, runs bench/bench.py as root (Postfix must start as root), prints a
-# table per benchmark and writes bench/results/latest.md. Loopback only.
+# brev and the helpers (build/bench_load, build/bench_yescrypt), runs
+# bench/bench.py as root (Postfix must start as root), prints a table per
+# benchmark and writes bench/results/latest.md. Loopback only.
 # Knobs: BENCH_N BENCH_RUNS BENCH_IMAP_N BENCH_SECS BENCH_DIR BENCH_KEEP
 # (see bench/bench.py). Never part of `make test`.
 set -euo pipefail
@@ -14,4 +15,5 @@ make --no-print-directory brev >/dev/null
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I/usr/include/bearssl \
 	-o build/bench_load bench/load.c build/mailbox.o build/spool.o build/util.o build/log.o \
 	-llmdb -lcrypto -pthread
+gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o build/bench_yescrypt bench/yescrypt.c -lcrypt
 exec python3 bench/bench.py "$@"
