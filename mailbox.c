@@ -1452,14 +1452,33 @@ static int msg_unindex(struct tx *t, uint32_t mbox, uint32_t uid, uint64_t old, 
 }
 
 /* Schema 1 -> 2: build DB_RUN and DB_MSEQ from DB_MSG (one pass, in the
- * opening transaction). Nothing was expunged "since" anything yet. */
+ * opening transaction). Expunges before the upgrade were never recorded:
+ * each mailbox's DB_GONE floor starts at its highestmodseq, so a client
+ * that last looked before the upgrade is told "stale", not "nothing". */
 static int index_build(MDB_txn *txn, MDB_dbi *dbi)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
 	uint32_t mbox = 0, first = 0, count = 0;
-	int rc = mdb_cursor_open(txn, dbi[DB_MSG], &c);
+	int rc = mdb_cursor_open(txn, dbi[DB_MBOX], &c);
 	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct mbox_rec r = {0};
+		struct gone_hdr h = {0};
+		unsigned char gk[16];
+		MDB_val gkv = {16, gk}, hv = {sizeof h, &h};
+		memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+		h.floor = r.highestmodseq;
+		seq_key(gk, r.id, 0, 0);
+		if ((rc = mdb_put(txn, dbi[DB_GONE], &gkv, &hv, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, dbi[DB_MSG], &c)))
 		return rc;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -2847,7 +2866,7 @@ struct idx_args {
 	int (*cb)(void *, uint32_t, const struct msg_info *);
 	void *arg;
 	struct mbox_info *info;
-	int stale;
+	int stale, stopped;
 	uint32_t uid;
 };
 
@@ -2995,6 +3014,7 @@ static int changes_walk(struct tx *t, struct idx_args *a, uint32_t mbox, int db)
 		}
 	}
 	mdb_cursor_close(c);
+	a->stopped = stop;
 	if (rc && rc != MDB_NOTFOUND) {
 		tx_fail(t, rc);
 		return ST_TEMP;
@@ -3020,7 +3040,7 @@ static int op_msg_changes(struct tx *t, void *arg)
 		a->stale = 1;
 		return ST_OK;
 	}
-	if ((rc = changes_walk(t, a, mb.r.id, DB_GONE)))
+	if ((rc = changes_walk(t, a, mb.r.id, DB_GONE)) || a->stopped)
 		return rc;
 	return changes_walk(t, a, mb.r.id, DB_MSEQ);
 }
