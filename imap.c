@@ -526,7 +526,8 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 	}
 	if (x.nchg) {
 		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
-		qsort(s->said, s->nsaid, sizeof *s->said, said_cmp);
+		if (s->nsaid)
+			qsort(s->said, s->nsaid, sizeof *s->said, said_cmp);
 		size_t j = 0;
 		for (size_t i = 0; i < x.nchg; i++) {
 			const struct msg_info *m = &x.chg[i];
