@@ -88,8 +88,11 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	va_list ap;
 	/* Untagged updates go before the completion, while the command is
 	 * still in progress (RFC 9051 7.5.1). */
-	if (s->state == IS_SELECTED)
+	if (s->state == IS_SELECTED) {
 		imap_sync(s, expunge_allowed_after(s->cmd.name));
+		if (s->state == IS_LOGOUT)
+			return; /* the mailbox went away: BYE was the answer */
+	}
 	va_start(ap, fmt);
 	char *p = vfmt(fmt, ap);
 	va_end(ap);
@@ -487,9 +490,27 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 
 	if (s->state != IS_SELECTED)
 		return;
-	if (store_msg_changes(s->srv->store, s->acct.id, s->mbox, s->seen_hms, sync_cb, &x, &mi,
-			      &stale) != ST_OK)
-		return; /* gone or unreadable: nothing we can say now */
+	int rc = store_msg_changes(s->srv->store, s->acct.id, s->mbox, s->seen_hms, sync_cb, &x,
+				   &mi, &stale);
+	if (rc == ST_NOTFOUND || (rc == ST_OK && mi.uidvalidity != s->uidvalidity)) {
+		/* Deleted, or renamed away (maybe with a new mailbox under the
+		 * name): none of our numbers or UIDs mean anything any more.
+		 * Like Dovecot, end the session rather than mix two mailboxes. */
+		free(x.gone.v);
+		free(x.fresh.v);
+		free(x.chg);
+		view_free(&s->view);
+		out(s, "* BYE Selected mailbox was deleted or renamed");
+		s->state = IS_LOGOUT;
+		s->reason = "mailbox-gone";
+		return;
+	}
+	if (rc != ST_OK) {
+		free(x.gone.v);
+		free(x.fresh.v);
+		free(x.chg);
+		return; /* unreadable now: try again at the next sync */
+	}
 	if (stale)
 		sync_stale(s, &x);
 	if (mi.highestmodseq == s->seen_hms && !(allow_expunge && s->ngone) && !x.gone.n &&
@@ -1062,6 +1083,21 @@ static void cmd_rename(struct imap_session *s)
 		return;
 	}
 	int rc = store_mbox_rename(s->srv->store, s->acct.id, a, b);
+	size_t al = strlen(a);
+	if (rc == ST_OK && s->state == IS_SELECTED) {
+		/* Our own selected mailbox (or one of its superiors) moved: follow
+		 * it, UIDs and all (other sessions on it get BYE at their next
+		 * look). INBOX's inferiors stay where they are. */
+		if (strcmp(s->mbox, a) == 0) {
+			str_copy(s->mbox, b, sizeof s->mbox);
+		} else if (strcmp(a, "INBOX") != 0 && strncmp(s->mbox, a, al) == 0 &&
+			   s->mbox[al] == '/') {
+			char moved[STORE_MBOX_MAX + 1];
+			if (snprintf(moved, sizeof moved, "%s%s", b, s->mbox + al) <
+			    (int)sizeof moved)
+				str_copy(s->mbox, moved, sizeof s->mbox);
+		}
+	}
 	if (rc == ST_OK)
 		imap_tagged(s, "OK", "RENAME completed");
 	else
@@ -1687,6 +1723,8 @@ static void cmd_idle(struct imap_session *s)
 
 	drain_watch(s);
 	imap_sync(s, 1);
+	if (s->state == IS_LOGOUT)
+		return;
 	conn_puts(s->c, "+ idling\r\n");
 	conn_flush(s->c);
 	for (;;) {
@@ -1702,12 +1740,16 @@ static void cmd_idle(struct imap_session *s)
 			drain_watch(s);
 			imap_sync(s, 1);
 			conn_flush(s->c);
+			if (s->state == IS_LOGOUT)
+				return;
 			continue;
 		}
 		if (w == 0) {
 			/* A periodic look catches changes whose wake-up was lost. */
 			imap_sync(s, 1);
 			conn_flush(s->c);
+			if (s->state == IS_LOGOUT)
+				return;
 			continue;
 		}
 		if (w < 0) {

@@ -100,7 +100,10 @@ class Conn:
             left = deadline - time.time()
             if left <= 0 or not select.select([self.s], [], [], left)[0]:
                 return False
-        d = self.s.recv(1 << 20)
+        try:
+            d = self.s.recv(1 << 20)
+        except ConnectionResetError:
+            d = b""
         if not d:
             raise Fail("%s: connection closed by the server" % self.name)
         self.buf = self.buf[self.pos:] + d
@@ -1027,6 +1030,11 @@ def replaced_check(a, old, new, what):
     mailbox's messages as the old one's."""
     try:
         un = a.noop()
+        # brev ends the session (docs/imap.md), as Dovecot does.
+        check(any(x.line.startswith(b"* BYE") for x in un),
+              "after %s, no BYE at NOOP: %r" % (what, [x.line for x in un]))
+        if any(x.line.startswith(b"* BYE") for x in un):
+            return
         un2, st = a.cmd("UID FETCH 1:* (UID)", want=None)
     except Fail as e:  # the session ended: allowed
         check("closed" in str(e), str(e))
@@ -1060,22 +1068,67 @@ def part_renamed():
 
 
 def part_deleted():
-    """10. The selected mailbox is deleted: the session answers and brev goes
-    on; then one of the same name is created: see replaced_check."""
+    """10. The selected mailbox is deleted: the session's next look ends it
+    with BYE (brev goes on serving others); deleted and re-created under
+    the same name between two looks: BYE too (another UIDVALIDITY)."""
     b = Conn("B", rev2=True)
-    old = mailbox(b, "p10", 3)
+    mailbox(b, "p10", 3)
     a = Conn("A", rev2=True)
     a.select("p10")
     b.cmd("DELETE p10")
     try:
-        a.cmd("NOOP", want=None)
-        a.cmd("FETCH 1:* (FLAGS)", want=None)
-    except Fail as e:  # the session ended: allowed
-        check("closed" in str(e), str(e))
-        return
+        un = a.noop()
+        check(any(x.line.startswith(b"* BYE") for x in un),
+              "after DELETE p10, no BYE at NOOP: %r" % [x.line for x in un])
+    except Fail as e:
+        check(False, "after DELETE p10: %s (expected a BYE first)" % e)
+    a.close()
+    old = mailbox(b, "p10", 3)
+    a = Conn("A", rev2=True)
+    a.select("p10")
+    b.cmd("DELETE p10")
     b.cmd("CREATE p10")
     new = append(b, "p10", [msg(100 + i) for i in range(6)])
     replaced_check(a, old, new, "DELETE p10 + CREATE p10 + APPEND of 6")
+    a.close()
+    b.cmd("NOOP")  # the other session is unharmed
+    b.close()
+
+
+def part_own_rename():
+    """11. A session renames its own selected mailbox (and a superior of
+    another's): it follows, same UIDs, and still sees arrivals."""
+    b = Conn("B", rev2=True)
+    b.cmd("DELETE p11new", want=None)
+    uids = mailbox(b, "p11", 4)
+    a = Conn("A", rev2=True)
+    a.select("p11")
+    a.cmd("RENAME p11 p11new")
+    un = a.noop()
+    check(not any(x.line.startswith(b"* BYE") for x in un), "own RENAME ended the session %r" %
+          [x.line for x in un])
+    un, _ = a.cmd("UID FETCH 1:* (UID)")
+    check([x.uid for x in fetches(un)] == uids, "after own RENAME: UIDs %r, expected %r" %
+          ([x.uid for x in fetches(un)], uids))
+    new = append(b, "p11new", [msg(110)])
+    un = a.noop()
+    check(kinds(un, "EXISTS") and kinds(un, "EXISTS")[-1].n == 5,
+          "after own RENAME, an arrival in the new name: %r" % [x.line for x in un])
+    check(new and new[0] > uids[-1], "new UID %r" % new)
+    # A superior of the selected mailbox renamed by the session itself.
+    b.cmd("DELETE p11a/x", want=None)
+    b.cmd("DELETE p11b/x", want=None)
+    b.cmd("DELETE p11a", want=None)
+    b.cmd("DELETE p11b", want=None)
+    sub = mailbox(b, "p11a/x", 2)
+    a.close()
+    a = Conn("A", rev2=True)
+    a.select("p11a/x")
+    a.cmd("RENAME p11a p11b")
+    un, _ = a.cmd("UID FETCH 1:* (UID)")
+    check(not any(x.line.startswith(b"* BYE") for x in un) and
+          [x.uid for x in fetches(un)] == sub,
+          "after RENAME of the superior: %r" % [x.line for x in un])
     a.close()
     b.close()
 
@@ -1083,7 +1136,8 @@ def part_deleted():
 PARTS = [("1 flags", part_flags), ("2 own changes", part_own), ("3 expunge", part_expunge),
          ("4 idle", part_idle), ("5 stale", part_stale), ("6 random", part_random),
          ("7 unseen", part_unseen), ("8 concurrent", part_concurrent),
-         ("9 renamed", part_renamed), ("10 deleted", part_deleted)]
+         ("9 renamed", part_renamed), ("10 deleted", part_deleted),
+         ("11 own rename", part_own_rename)]
 
 failed = []
 for name, fn in PARTS:
