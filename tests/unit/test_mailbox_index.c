@@ -1,4 +1,4 @@
-/* deps: mailbox spool util log */
+/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue spool util log */
 /*
  * test_mailbox_index.c — the per-mailbox indexes of the store (mailbox.h):
  * UID runs (store_msg_runs), changes since a modseq (store_msg_changes),
@@ -960,7 +960,7 @@ TEST(changes_callback_stops)
 	done(&st);
 }
 
-#define STALE_GONE_KEEP 4096 /* GONE_KEEP in mailbox.c */
+#define STALE_GONE_KEEP 4096 /* GONE_KEEP in mailbox_msg.c */
 #define STALE_BATCH	500
 #define STALE_BATCHES	17 /* 8500 expunges: more than 2 * GONE_KEEP */
 
