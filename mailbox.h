@@ -1,6 +1,6 @@
 /*
  * mailbox.h — the store: accounts, aliases, mailboxes, messages, the
- * outbound queue. mailbox.c is the only file that speaks LMDB.
+ * outbound queue. the mailbox*.c files are the only ones that speak LMDB.
  *
  * Contract for every function here:
  *  - Thread-safe. One `struct store` per process (LMDB forbids opening one
