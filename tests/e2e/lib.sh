@@ -2,8 +2,9 @@
 # test's run.sh:   . ../lib.sh
 #
 # Each test runs in its own process group (tests/run.sh starts it under
-# timeout(1)); the EXIT trap kills everything the test started, releases
-# its ports and removes its temporary directory. Only loopback
+# timeout(1)); the EXIT trap kills everything the test started, fails the
+# test if a sanitizer (brev-san) reported anything into the test's files,
+# releases its ports and removes its temporary directory. Only loopback
 # addresses are ever used; every brev gets a dead loopback resolver and
 # delivery port unless the test says otherwise, so no test can send a
 # packet off this host. Tests run in parallel with other tests (and with
@@ -16,6 +17,7 @@ export T
 cleanup() {
 	local rc=$?
 	trap - EXIT
+	set +e
 	if [ $rc -ne 0 ] && [ -n "${D:-}" ] && [ -f "$D/serve.log" ]; then
 		echo "--- brev log ($D/serve.log), last lines:"
 		tail -30 "$D/serve.log"
@@ -25,6 +27,10 @@ cleanup() {
 	trap '' TERM
 	kill -TERM 0 2>/dev/null || true
 	wait 2>/dev/null || true
+	# A test whose own EXIT trap runs a command before calling cleanup
+	# loses its exit status; fail() leaves a mark.
+	[ -z "${FAILED:-}" ] || [ $rc -ne 0 ] || rc=1
+	if sanitizer_reports "$T" "${D:-}"; then [ $rc -ne 0 ] || rc=1; fi
 	release_ports
 	rm -rf "$T"
 	exit $rc
@@ -32,7 +38,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { FAILED=1; echo "FAIL: $*" >&2; exit 1; }
+
+# sanitizer_reports DIR...: show the ASan, LSan and UBSan reports in the
+# text files under the DIRs; false if there are none. tests/run.sh sends
+# ASan's and LSan's reports to files of its own (log_path), but GCC's UBSan,
+# linked beside ASan, writes to stderr whatever log_path says: into
+# serve.log, or wherever the test sent brev's stderr.
+SAN_RE='==[0-9]+==ERROR: [A-Za-z]+Sanitizer|(^|: )runtime error: '
+sanitizer_reports() {
+	local f found=1
+	while IFS= read -r f; do
+		found=0
+		echo "--- sanitizer report in ${f#"$T"/}:"
+		grep -E -A12 "$SAN_RE" "$f" | head -40
+	done < <(for d in "$@"; do [ -n "$d" ] && [ -d "$d" ] && echo "$d"; done |
+		xargs -r grep -rlIE "$SAN_RE" 2>/dev/null | sort -u)
+	return $found
+}
+
 note() { echo "# $*"; }
 
 # free_ports N: N distinct loopback ports, free for TCP and UDP, that no
