@@ -22,6 +22,8 @@ cleanup() {
 		echo "--- brev log ($D/serve.log), last lines:"
 		tail -30 "$D/serve.log"
 	fi
+	local i
+	for ((i = ${#AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${AT_EXIT[i]}"; done
 	# Everything this test started is in its process group; ignore the
 	# signal here so that only the children die.
 	trap '' TERM
@@ -37,6 +39,13 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# at_exit CMD: eval CMD when the test exits (the last registered first),
+# before its process group is killed: for what that signal does not stop,
+# such as a daemon that left the group. Use it instead of a trap of the
+# test's own, which would hide the test's exit status from cleanup.
+AT_EXIT=()
+at_exit() { AT_EXIT+=("$1"); }
 
 fail() { FAILED=1; echo "FAIL: $*" >&2; exit 1; }
 
