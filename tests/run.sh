@@ -183,7 +183,7 @@ run_job() {
 	done
 	kill -KILL -- "-$pid" 2>/dev/null
 	[ "${J_KIND[$i]}" = fuzz ] && rm -rf "$LOGDIR/fuzz-new-${J_NAME[$i]}"
-	echo "$rc $(($(date +%s) - start)) $start $(date +%s) $(label "$i")" >"$LOGDIR/job/$i.rc"
+	echo "$rc $(($(date +%s) - start)) $start $(date +%s) $k $(label "$i")" >"$LOGDIR/job/$i.rc"
 	echo "$i" >&3
 }
 
