@@ -1,7 +1,8 @@
 # brev — plain GNU make.
 #   make                 static ./brev
-#   make SANITIZE=address,undefined test   sanitizer build (dynamic) + whole suite
-#   make test            unit + end-to-end tests, last line "N passed, N failed"
+#   make test            unit + end-to-end tests on ./brev and on ./brev-san (ASan+UBSan),
+#                        then the fuzz targets; last line "N passed, N failed"
+#   make asan            = make SANITIZE=address,undefined test: the ./brev-san pass only
 #   make run             install missing Debian packages, build, serve with defaults
 #   make fuzz            libFuzzer targets (clang)
 #   make tray            tray/brev-tray, the desktop notifier (dynamic: GTK, libnotify)
@@ -65,13 +66,25 @@ $(B)/tests/%: tests/unit/%.c tests/unit/harness.h $$(call unit_deps,tests/unit/%
 
 unit: $(UNIT_BINS)
 
+# The whole suite runs on both builds: the release build (what users run)
+# and the sanitizer build (where memory errors and undefined behaviour
+# show). tests/run.sh runs them side by side (JOBS at a time) and fails a
+# test on any sanitizer report. With SANITIZE set only that build is tested.
+ifeq ($(SANITIZE),)
 test:
 	@tools/deps.sh test
 	@$(MAKE) --no-print-directory $(BREV) unit tray
-	@BREV=$(CURDIR)/$(BREV) UNITDIR=$(CURDIR)/$(B)/tests tests/run.sh
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined brev-san unit tray
+	@PASSES="rel san" tests/run.sh
+else
+test:
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory $(BREV) unit tray
+	@PASSES=san tests/run.sh
+endif
 
 asan:
-	$(MAKE) SANITIZE=address,undefined test
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined test
 
 run:
 	@tools/deps.sh install
@@ -89,7 +102,7 @@ bench:
 # The fault tests (tests/e2e/t-9*) at full scale.
 soak:
 	@$(MAKE) --no-print-directory $(BREV)
-	@SOAK=1 ONLY='^t-9' BREV=$(CURDIR)/$(BREV) tests/run.sh
+	@SOAK=1 JOBS=1 ONLY='^t-9' BREV=$(CURDIR)/$(BREV) tests/run.sh
 
 # Every fuzz target for FUZZ_SECONDS each (default 60; CI: 10).
 fuzz-smoke:

@@ -157,9 +157,12 @@ static int write_maildir(unsigned long i, const struct buf *b, uint32_t flags)
 {
 	char path[4096];
 	FILE *f;
-	/* Maildir name: unique part, then ":2," and the flags (S = \Seen). */
-	snprintf(path, sizeof path, "%s/cur/%lu.%08lu.bench:2,%s", maildir, 1725271200 + i, i,
-		 flags & FL_SEEN ? "S" : "");
+	/* Maildir name as Dovecot's own deliveries have it: unique part, S= the
+	 * size and W= the size with CRLF line ends (the same here: the message
+	 * is CRLF already), so Dovecot need not read the file for RFC822.SIZE;
+	 * then ":2," and the flags (S = \Seen). */
+	snprintf(path, sizeof path, "%s/cur/%lu.%08lu.bench,S=%zu,W=%zu:2,%s", maildir,
+		 1725271200 + i, i, b->n, b->n, flags & FL_SEEN ? "S" : "");
 	f = fopen(path, "wb");
 	if (!f || fwrite(b->p, 1, b->n, f) != b->n) {
 		if (f)

@@ -2,10 +2,13 @@
 # test's run.sh:   . ../lib.sh
 #
 # Each test runs in its own process group (tests/run.sh starts it under
-# timeout(1)); the EXIT trap kills everything the test started and removes
-# its temporary directory. Only loopback addresses are ever used; every brev
-# gets a dead loopback resolver and delivery port unless the test says
-# otherwise, so no test can send a packet off this host.
+# timeout(1)); the EXIT trap kills everything the test started, fails the
+# test if a sanitizer (brev-san) reported anything into the test's files,
+# releases its ports and removes its temporary directory. Only loopback
+# addresses are ever used; every brev gets a dead loopback resolver and
+# delivery port unless the test says otherwise, so no test can send a
+# packet off this host. Tests run in parallel with other tests (and with
+# their copy on the other build): nothing global, ports from free_port(s).
 set -euo pipefail
 : "${BREV:?BREV must name the brev binary}"
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -14,27 +17,159 @@ export T
 cleanup() {
 	local rc=$?
 	trap - EXIT
+	set +e
 	if [ $rc -ne 0 ] && [ -n "${D:-}" ] && [ -f "$D/serve.log" ]; then
 		echo "--- brev log ($D/serve.log), last lines:"
 		tail -30 "$D/serve.log"
 	fi
+	local i
+	for ((i = ${#AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${AT_EXIT[i]}"; done
 	# Everything this test started is in its process group; ignore the
 	# signal here so that only the children die.
 	trap '' TERM
 	kill -TERM 0 2>/dev/null || true
 	wait 2>/dev/null || true
+	# A test whose own EXIT trap runs a command before calling cleanup
+	# loses its exit status; fail() leaves a mark.
+	[ -z "${FAILED:-}" ] || [ $rc -ne 0 ] || rc=1
+	if sanitizer_reports "$T" "${D:-}"; then [ $rc -ne 0 ] || rc=1; fi
+	release_ports
 	rm -rf "$T"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# at_exit CMD: eval CMD when the test exits (the last registered first),
+# before its process group is killed: for what that signal does not stop,
+# such as a daemon that left the group. Use it instead of a trap of the
+# test's own, which would hide the test's exit status from cleanup.
+AT_EXIT=()
+at_exit() { AT_EXIT+=("$1"); }
+
+fail() { FAILED=1; echo "FAIL: $*" >&2; exit 1; }
+
+# sanitizer_reports DIR...: show the ASan, LSan and UBSan reports in the
+# text files under the DIRs; false if there are none. tests/run.sh sends
+# ASan's and LSan's reports to files of its own (log_path), but GCC's UBSan,
+# linked beside ASan, writes to stderr whatever log_path says: into
+# serve.log, or wherever the test sent brev's stderr.
+SAN_RE='==[0-9]+==ERROR: [A-Za-z]+Sanitizer|(^|: )runtime error: '
+sanitizer_reports() {
+	local f found=1
+	while IFS= read -r f; do
+		found=0
+		echo "--- sanitizer report in ${f#"$T"/}:"
+		grep -E -A12 "$SAN_RE" "$f" | head -40
+	done < <(for d in "$@"; do [ -n "$d" ] && [ -d "$d" ] && echo "$d"; done |
+		xargs -r grep -rlIE "$SAN_RE" 2>/dev/null | sort -u)
+	return $found
+}
+
 note() { echo "# $*"; }
 
-# A TCP port nothing listens on right now (loopback).
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# free_ports N: N distinct loopback ports, free for TCP and UDP, that no
+# other test (of this run, of a parallel run, or of another checkout) holds;
+# free_port: one of them. Asking the kernel for port 0 and closing the
+# socket is not enough when tests run in parallel: until brev binds the
+# port another test may be handed the same number, and client connections
+# take their source ports from the same range. So ports are drawn below
+# the kernel's ephemeral range (ip_local_port_range) and reserved in
+# $PORTS_DIR, one file per port holding the test shell's PID, under a lock;
+# the EXIT trap releases them, and a reservation whose PID is gone (a test
+# killed with SIGKILL) is taken back.
+PORTS_DIR=${PORTS_DIR:-/tmp/brev-e2e-ports}
+free_ports() {
+	python3 - "$1" "$PORTS_DIR" "$$" <<'PY' | tee -a "$T/.ports" || fail "no free loopback port"
+import errno, fcntl, os, random, socket, sys
+
+n, reg, owner = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if not os.path.isdir(reg):
+    os.makedirs(reg, exist_ok=True)
+    os.chmod(reg, 0o1777)  # tests run by any user share it
+lo, hi = 10000, 32768  # below Linux's default ephemeral range
+try:
+    eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    if eph - lo >= 4000:
+        hi = eph
+    else:
+        lo, hi = 1024, 65536  # no room below it: anywhere
+except (OSError, ValueError, IndexError):
+    pass
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+def bindable(port):
+    for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            try:
+                s = socket.socket(fam, typ)
+            except OSError:
+                continue  # no IPv6 here
+            try:
+                s.bind((addr, port))
+            except OSError as e:
+                if fam == socket.AF_INET6 and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    continue
+                return False
+            finally:
+                s.close()
+    return True
+
+with os.fdopen(os.open(os.path.join(reg, ".lock"), os.O_RDWR | os.O_CREAT, 0o666), "r+") as lock:
+    try:
+        os.fchmod(lock.fileno(), 0o666)
+    except OSError:
+        pass  # not ours: whoever made it opened it up
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    held = set()
+    for name in os.listdir(reg):
+        if not name.isdigit():
+            continue
+        path = os.path.join(reg, name)
+        try:
+            pid = int(open(path).read())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and alive(pid):
+            held.add(int(name))
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    got = []
+    for _ in range(2000):
+        if len(got) == n:
+            break
+        p = random.randrange(lo, hi)
+        if p not in held and p not in got and bindable(p):
+            got.append(p)
+    if len(got) < n:
+        sys.exit(1)
+    for p in got:
+        with open(os.path.join(reg, str(p)), "w") as f:
+            f.write(owner)
+print("\n".join(map(str, got)))
+PY
+}
+free_port() { free_ports 1; }
+
+# release_ports: give back what free_ports reserved (the EXIT trap does).
+release_ports() {
+	[ -f "$T/.ports" ] || return 0
+	local p
+	while read -r p; do
+		[ "$(cat "$PORTS_DIR/$p" 2>/dev/null)" = "$$" ] && rm -f "$PORTS_DIR/$p"
+	done <"$T/.ports"
+	rm -f "$T/.ports"
 }
 
 # brev_init NAME [DOMAIN]: a fresh DATADIR $T/NAME for DOMAIN (default
@@ -46,9 +181,9 @@ brev_init() {
 	D=$T/$name
 	"$BREV" -d "$D" init --domain "$domain" --hostname localhost >"$T/$name.init.log" 2>&1 ||
 		{ cat "$T/$name.init.log"; fail "brev init failed"; }
-	P_SMTP=$(free_port); P_SUB=$(free_port); P_SUBS=$(free_port)
-	P_IMAP=$(free_port); P_IMAPS=$(free_port); P_POP3=$(free_port); P_POP3S=$(free_port)
-	P_DEAD=$(free_port)
+	local ports
+	ports=$(free_ports 8) || exit 1
+	read -r -d '' P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD <<<"$ports" || true
 	cat >>"$D/brev.conf" <<CONF
 
 # --- test settings (tests/e2e/lib.sh) ---
