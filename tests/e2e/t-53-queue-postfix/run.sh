@@ -21,6 +21,9 @@ mount --bind "$T/resolv.conf" /etc/resolv.conf
 P25=25
 NSD_ADDR=127.0.0.53 NSD_PORT=53 nsd_start
 RESOLVER=127.0.0.53
+# pf.test: Postfix's domain, MX on 127.0.0.6 (not in the shared zone).
+printf 'pf      MX  10 mx.pf\nmx.pf   A   127.0.0.6\n' >"$T/pf.zone"
+nsd_add "$T/pf.zone" pf.test MX mx.pf.test
 
 # ---- Postfix, MX for pf.test ----
 PF=$T/pf
@@ -61,7 +64,7 @@ grep -v '^#' /etc/postfix/master.cf | grep -v '^ ' | grep -v '^$' |
 		>"$PF/etc/master.cf"
 script -qec "postfix -c $PF/etc start" /dev/null >"$T/postfix-start.log" 2>&1 ||
 	{ cat "$T/postfix-start.log"; fail "postfix start"; }
-trap 'postfix -c "$PF/etc" abort >/dev/null 2>&1; cleanup' EXIT
+at_exit 'postfix -c "$PF/etc" abort >/dev/null 2>&1'
 wait_addr_port 127.0.0.6 25
 
 # ---- two brevs ----
