@@ -12,10 +12,11 @@
 #                 called "san" if $BREV ends in -san, else "rel".
 #   ONLY          only the tests whose name matches (grep -E): test_util,
 #                 t-20-smtp-clients, '^t-4', fuzz
-#   JOBS          tests run at once (default 3). An end-to-end test whose
-#                 folder has a file SERIAL runs alone, a test never runs
-#                 beside its own copy from the other pass, and no more fuzz
-#                 targets run at once than there are CPUs.
+#   JOBS          tests run at once (default 3). Unit tests, and an
+#                 end-to-end test whose folder has a file SERIAL, run
+#                 alone; a test never runs beside its own copy from the
+#                 other pass; no more fuzz targets run at once than there
+#                 are CPUs.
 #   E2E_TIMEOUT   seconds before a hung end-to-end test is stopped (240)
 #   FUZZ_SECONDS  seconds per fuzz target (5; 0 skips them)
 #
@@ -67,7 +68,11 @@ for pi in "${!P_NAME[@]}"; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
 		n=$(basename "$t")
 		echo "$n" | grep -Eq "$ONLY" || continue
-		add_job unit "$pi" "$n" "$t"
+		# One at a time, as they always ran: several time what they do
+		# (test_sasl compares password checks, test_conn and
+		# test_imap_session bound time-outs) and would measure the
+		# tests beside them.
+		add_job unit "$pi" "$n" "$t" 1
 	done
 	for d in tests/e2e/t-*/; do
 		[ -f "$d/run.sh" ] || continue
