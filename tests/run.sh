@@ -12,10 +12,11 @@
 #                 called "san" if $BREV ends in -san, else "rel".
 #   ONLY          only the tests whose name matches (grep -E): test_util,
 #                 t-20-smtp-clients, '^t-4', fuzz
-#   JOBS          tests run at once (default 3). An end-to-end test whose
-#                 folder has a file SERIAL runs alone, a test never runs
-#                 beside its own copy from the other pass, and no more fuzz
-#                 targets run at once than there are CPUs.
+#   JOBS          tests run at once (default 3). Unit tests, and an
+#                 end-to-end test whose folder has a file SERIAL, run
+#                 alone; a test never runs beside its own copy from the
+#                 other pass; no more fuzz targets run at once than there
+#                 are CPUs.
 #   E2E_TIMEOUT   seconds before a hung end-to-end test is stopped (240)
 #   FUZZ_SECONDS  seconds per fuzz target (5; 0 skips them)
 #
@@ -67,7 +68,11 @@ for pi in "${!P_NAME[@]}"; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
 		n=$(basename "$t")
 		echo "$n" | grep -Eq "$ONLY" || continue
-		add_job unit "$pi" "$n" "$t"
+		# One at a time, as they always ran: several time what they do
+		# (test_sasl compares password checks, test_conn and
+		# test_imap_session bound time-outs) and would measure the
+		# tests beside them.
+		add_job unit "$pi" "$n" "$t" 1
 	done
 	for d in tests/e2e/t-*/; do
 		[ -f "$d/run.sh" ] || continue
@@ -159,7 +164,9 @@ run_job() {
 			>"$LOGDIR/job/$i.out" 2>"$LOGDIR/job/$i.err" </dev/null 3>&- &
 		;;
 	e2e)
-		(cd "${J_PATH[$i]}" && exec env "${env[@]}" timeout "$E2E_TIMEOUT" bash ./run.sh) \
+		# -k: a test whose clean-up hangs after the time-out is killed
+		# 30 s later, so one test cannot hold up the run without bound.
+		(cd "${J_PATH[$i]}" && exec env "${env[@]}" timeout -k 30 "$E2E_TIMEOUT" bash ./run.sh) \
 			>"$LOGDIR/job/$i.out" 2>&1 </dev/null 3>&- &
 		;;
 	fuzz)
@@ -172,10 +179,24 @@ run_job() {
 			>"$LOGDIR/job/$i.out" 2>&1 </dev/null 3>&- &
 		;;
 	esac
-	local pid=$!
+	local pid=$! watch=
 	echo "$pid" >"$LOGDIR/job/$i.pgid"
-	wait "$pid"
+	# What a test that runs into its time-out was doing: its processes
+	# just before timeout(1) signals them.
+	if [ "${J_KIND[$i]}" = e2e ]; then
+		(
+			trap 'kill $s 2>/dev/null; exit 0' TERM
+			sleep $((E2E_TIMEOUT - 1)) 3>&- &
+			s=$!
+			wait $s
+			ps -eo pgid,pid,ppid,stat,etimes,time,wchan:24,args 3>&- |
+				awk -v g="$pid" 'NR == 1 || $1 == g' >"$LOGDIR/job/$i.hung"
+		) &
+		watch=$!
+	fi
+	wait "$pid" 2>/dev/null # (no "Killed" line from bash)
 	rc=$?
+	[ -n "$watch" ] && kill "$watch" 2>/dev/null
 	local k=0
 	while kill -0 -- "-$pid" 2>/dev/null && [ $k -lt 100 ]; do
 		sleep 0.1
@@ -257,6 +278,10 @@ report() {
 			if [ "$rc" -eq 0 ]; then fail_ "$lab" "sanitizer report, ${secs}s"; else
 				fail_ "$lab" "exit $rc, ${secs}s"
 				tail -25 "$base.log" | indent
+			fi
+			if [ -s "$LOGDIR/job/$i.hung" ]; then
+				echo "     its processes at the time-out:"
+				indent <"$LOGDIR/job/$i.hung"
 			fi
 			san_reports "$base"
 		fi

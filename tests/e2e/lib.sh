@@ -39,6 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+# set -e ends a test at the first command that fails outside a condition,
+# often without a word: name it.
+set -E
+trap '[[ $- != *e* ]] || echo "set -e: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 
 # at_exit CMD: eval CMD when the test exits (the last registered first),
 # before its process group is killed: for what that signal does not stop,
