@@ -202,7 +202,7 @@ run_job() {
 		sleep 0.1
 		k=$((k + 1))
 	done
-	kill -KILL -- "-$pid" 2>/dev/null
+	[ $k -lt 100 ] || kill -KILL -- "-$pid" 2>/dev/null
 	[ "${J_KIND[$i]}" = fuzz ] && rm -rf "$LOGDIR/fuzz-new-${J_NAME[$i]}"
 	echo "$rc $(($(date +%s) - start)) $start $(date +%s) $k $(label "$i")" >"$LOGDIR/job/$i.rc"
 	echo "$i" >&3

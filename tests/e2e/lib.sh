@@ -38,7 +38,8 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'echo "stopped by SIGINT" >&2; exit 1' INT
+trap 'echo "stopped by SIGTERM" >&2; exit 1' TERM
 # set -e ends a test at the first command that fails outside a condition,
 # often without a word: name it.
 set -E
