@@ -1103,6 +1103,7 @@ int main(int argc, char **argv)
 		logline("unexpected argument %s; passwords never go on the command line "
 			"(--password-file)",
 			argv[1]);
+		g_free(server), g_free(user), g_free(pwfile), g_free(ca), g_free(fp), g_free(open);
 		return 1;
 	}
 	cli.server = server, cli.user = user,
@@ -1116,15 +1117,21 @@ int main(int argc, char **argv)
 	char *conf = config_path_opt
 			 ? g_strdup(config_path_opt)
 			 : g_build_filename(g_get_user_config_dir(), "brev", "tray.conf", NULL);
-	if (conf_load(conf, config_path_opt != NULL, &global, sections) < 0)
+	if (conf_load(conf, config_path_opt != NULL, &global, sections) < 0) {
+		opts_free(&cli);
 		return 1;
+	}
 	g_free(conf);
 	if (open) {
 		g_free(open_command);
 		open_command = open;
 	}
 	accounts = g_ptr_array_new();
-	if (build_accounts(&cli, &global, sections) < 0)
+	/* The accounts hold their own copies of the options. */
+	int built = build_accounts(&cli, &global, sections);
+	opts_free(&cli);
+	opts_free(&global);
+	if (built < 0)
 		return 1;
 
 	if (!gtk_init_check(&argc, &argv)) {
