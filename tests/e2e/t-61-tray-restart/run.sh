@@ -26,7 +26,7 @@ wait_until 15 "brev-tray online" online 1
 
 smtp_send alice@example.test "Before the restart"
 wait_until 10 "first notification" notified 1
-notify_last | grep -q 'Before the restart' || fail "first notification: $(notify_last)"
+notify_last | grep 'Before the restart' || fail "first notification: $(notify_last)"
 
 # --- SIGTERM: brev says BYE, brev-tray retries with backoff -----------------
 brev_stop
@@ -38,7 +38,7 @@ brev_start
 wait_until 30 "reconnect after restart" online 2
 smtp_send alice@example.test "After the restart"
 wait_until 10 "notification after the restart" notified 2
-notify_last | grep -q 'After the restart' || fail "after restart: $(notify_last)"
+notify_last | grep 'After the restart' || fail "after restart: $(notify_last)"
 
 # --- SIGKILL: the connection just drops; a message is delivered while
 # brev-tray is still away and must be announced when it comes back ---------
@@ -48,10 +48,10 @@ brev_start
 smtp_send alice@example.test "While you were away"
 wait_until 30 "reconnect after kill -9" online 3
 wait_until 10 "notification for the missed message" notified 3
-notify_last | grep -q 'While you were away' || fail "missed message: $(notify_last)"
+notify_last | grep 'While you were away' || fail "missed message: $(notify_last)"
 smtp_send alice@example.test "Back to normal"
 wait_until 10 "notification after kill -9" notified 4
-notify_last | grep -q 'Back to normal' || fail "after kill -9: $(notify_last)"
+notify_last | grep 'Back to normal' || fail "after kill -9: $(notify_last)"
 
 kill -0 "$TRAY_PID" || fail "brev-tray died"
 cat "$T/tray.log"
