@@ -52,7 +52,6 @@ void imap_test_preauth_timeouts(int wait_ms, int total_ms)
 
 /* ------------------------------------------------------------ output */
 
-static void out(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Format into a buffer that grows: a response line is never cut short (a
  * truncated COPYUID would be a malformed line). Lines that can grow with the
  * mailbox write their sets as ranges, so they stay small in practice. */
@@ -70,7 +69,7 @@ static char *vfmt(const char *fmt, va_list ap)
 	return p;
 }
 
-static void out(struct imap_session *s, const char *fmt, ...)
+void imap_out(struct imap_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -101,7 +100,7 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	free(p);
 }
 
-static void put_mbuf(struct imap_session *s, const struct sbuf *b)
+void imap_put(struct imap_session *s, const struct sbuf *b)
 {
 	if (b->len)
 		conn_write(s->c, b->p, b->len);
@@ -282,7 +281,7 @@ static void kw_clear(struct imap_session *s)
 	s->nkw = 0;
 }
 
-static int kw_load(struct imap_session *s)
+int imap_kw_load(struct imap_session *s)
 {
 	int old = s->nkw;
 	kw_clear(s);
@@ -293,15 +292,14 @@ static int kw_load(struct imap_session *s)
 	return s->nkw != old;
 }
 
-static void flags_announce(struct imap_session *s);
 
 void imap_kw_refresh(struct imap_session *s)
 {
-	if (kw_load(s))
-		flags_announce(s);
+	if (imap_kw_load(s))
+		imap_flags_announce(s);
 }
 
-static void flags_announce(struct imap_session *s)
+void imap_flags_announce(struct imap_session *s)
 {
 	struct sbuf b = {0};
 	sbuf_puts(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
@@ -315,7 +313,7 @@ static void flags_announce(struct imap_session *s)
 		sbuf_puts(&b, s->kw[i]);
 	}
 	sbuf_puts(&b, s->readonly ? ")] Read-only\r\n" : " \\*)] Flags permitted\r\n");
-	put_mbuf(s, &b);
+	imap_put(s, &b);
 	sbuf_free(&b);
 }
 
@@ -335,292 +333,6 @@ static void snapshot_free(struct imap_session *s)
 	s->cache_blob = 0;
 }
 
-void imap_said(struct imap_session *s, uint32_t uid, uint64_t modseq)
-{
-	if (modseq <= s->seen_hms)
-		return; /* imap_sync will not report it anyway */
-	if (s->nsaid == s->capsaid) {
-		s->capsaid = s->capsaid ? s->capsaid * 2 : 16;
-		s->said = xrealloc(s->said, s->capsaid * sizeof *s->said);
-	}
-	s->said[s->nsaid].uid = uid;
-	s->said[s->nsaid++].modseq = modseq;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int said_cmp(const void *a, const void *b)
-{
-	const struct imap_said *x = a, *y = b;
-	if (x->uid != y->uid)
-		return x->uid < y->uid ? -1 : 1;
-	return x->modseq < y->modseq ? 1 : x->modseq > y->modseq ? -1 : 0;
-}
-
-static int info_cmp(const void *a, const void *b)
-{
-	const struct msg_info *x = a, *y = b;
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static int in_sorted(const uint32_t *v, size_t n, uint32_t x)
-{
-	return n && bsearch(&x, v, n, sizeof *v, u32_cmp) != NULL;
-}
-
-/* Sort and drop duplicates. */
-static size_t u32_uniq(uint32_t *v, size_t n)
-{
-	size_t k = 0;
-	qsort(v, n, sizeof *v, u32_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!k || v[k - 1] != v[i])
-			v[k++] = v[i];
-	return k;
-}
-
-struct u32v {
-	uint32_t *v;
-	size_t n, cap;
-};
-
-static void u32v_push(struct u32v *a, uint32_t x)
-{
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 16;
-		a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-	}
-	a->v[a->n++] = x;
-}
-
-/* What changed, gathered inside the store's read. */
-struct sync_ctx {
-	struct imap_session *s;
-	uint32_t max;           /* largest UID in the view */
-	uint64_t since;
-	struct u32v gone, fresh, present;
-	struct msg_info *chg;   /* messages in the view with new flags */
-	size_t nchg, capchg;
-};
-
-static void chg_push(struct sync_ctx *x, const struct msg_info *m)
-{
-	if (x->nchg == x->capchg) {
-		x->capchg = x->capchg ? x->capchg * 2 : 16;
-		x->chg = xrealloc(x->chg, x->capchg * sizeof *x->chg);
-	}
-	x->chg[x->nchg++] = *m;
-}
-
-static int sync_cb(void *arg, uint32_t uid, const struct msg_info *m)
-{
-	struct sync_ctx *x = arg;
-	if (uid > x->max) {
-		if (m)
-			u32v_push(&x->fresh, uid);
-		return 0; /* arrived and went again: never shown, nothing to say */
-	}
-	if (!view_seq(&x->s->view, uid) || in_sorted(x->s->gone, x->s->ngone, uid))
-		return 0;
-	if (!m)
-		u32v_push(&x->gone, uid);
-	else
-		chg_push(x, m);
-	return 0;
-}
-
-/* The store no longer knows every expunge since seen_hms: compare all. */
-static int sync_all_cb(void *arg, const struct msg_info *m)
-{
-	struct sync_ctx *x = arg;
-	if (m->uid > x->max) {
-		u32v_push(&x->fresh, m->uid);
-		return 0;
-	}
-	u32v_push(&x->present, m->uid);
-	if (m->modseq > x->since && view_seq(&x->s->view, m->uid))
-		chg_push(x, m);
-	return 0;
-}
-
-static void sync_stale(struct imap_session *s, struct sync_ctx *x)
-{
-	struct imap_ref *all;
-	size_t n = view_all(&s->view, &all), j = 0;
-	if (store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, sync_all_cb, x) != ST_OK) {
-		free(all);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		while (j < x->present.n && x->present.v[j] < all[i].uid)
-			j++;
-		if ((j == x->present.n || x->present.v[j] != all[i].uid) &&
-		    !in_sorted(s->gone, s->ngone, all[i].uid))
-			u32v_push(&x->gone, all[i].uid);
-	}
-	free(all);
-}
-
-static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
-{
-	struct sbuf b = {0};
-	sbuf_printf(&b, "* %u FETCH (", seq);
-	if (s->rev2)
-		sbuf_printf(&b, "UID %u ", m->uid);
-	sbuf_puts(&b, "FLAGS ");
-	imap_flags_out(s, &b, m->flags, m->keywords);
-	sbuf_puts(&b, ")\r\n");
-	put_mbuf(s, &b);
-	sbuf_free(&b);
-}
-
-/* Bring the view up to date from what the store logged since seen_hms:
- * EXPUNGE (when allowed; RFC 9051 7.5.1: never during FETCH, STORE,
- * SEARCH by number), EXISTS for arrivals, FETCH FLAGS for changes we have
- * not already sent. Costs what changed, not the size of the mailbox. */
-void imap_sync(struct imap_session *s, int allow_expunge)
-{
-	struct sync_ctx x = {.s = s, .max = view_max(&s->view), .since = s->seen_hms};
-	struct mbox_info mi;
-	int stale = 0;
-
-	if (s->state != IS_SELECTED)
-		return;
-	int rc = store_msg_changes(s->srv->store, s->acct.id, s->mbox, s->seen_hms, sync_cb, &x,
-				   &mi, &stale);
-	if (rc == ST_NOTFOUND || (rc == ST_OK && mi.uidvalidity != s->uidvalidity)) {
-		/* Deleted, or renamed away (maybe with a new mailbox under the
-		 * name): none of our numbers or UIDs mean anything any more.
-		 * Like Dovecot, end the session rather than mix two mailboxes. */
-		free(x.gone.v);
-		free(x.fresh.v);
-		free(x.chg);
-		view_free(&s->view);
-		out(s, "* BYE Selected mailbox was deleted or renamed");
-		s->state = IS_LOGOUT;
-		s->reason = "mailbox-gone";
-		return;
-	}
-	if (rc != ST_OK) {
-		free(x.gone.v);
-		free(x.fresh.v);
-		free(x.chg);
-		return; /* unreadable now: try again at the next sync */
-	}
-	if (stale)
-		sync_stale(s, &x);
-	if (mi.highestmodseq == s->seen_hms && !(allow_expunge && s->ngone) && !x.gone.n &&
-	    !x.fresh.n && !x.nchg)
-		return;
-	s->seen_hms = mi.highestmodseq;
-	if (kw_load(s))
-		flags_announce(s);
-	if (x.gone.n) {
-		s->gone = xrealloc(s->gone, (s->ngone + x.gone.n) * sizeof *s->gone);
-		memcpy(s->gone + s->ngone, x.gone.v, x.gone.n * sizeof *s->gone);
-		s->ngone = u32_uniq(s->gone, s->ngone + x.gone.n);
-	}
-	if (allow_expunge && s->ngone) {
-		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
-		view_remove(&s->view, s->gone, s->ngone, seq);
-		/* Highest first, so no number we send has moved yet. */
-		for (size_t i = s->ngone; i-- > 0;)
-			if (seq[i])
-				out(s, "* %u EXPUNGE", seq[i]);
-		free(seq);
-		free(s->gone);
-		s->gone = NULL;
-		s->ngone = 0;
-	}
-	if (x.fresh.n) {
-		x.fresh.n = u32_uniq(x.fresh.v, x.fresh.n);
-		for (size_t i = 0; i < x.fresh.n; i++)
-			view_append(&s->view, x.fresh.v[i]);
-		/* EXISTS only for arrivals: each EXPUNGE already lowered the
-		 * count (RFC 9051 7.5.1), and clients such as fetchmail take
-		 * any EXISTS, above all during IDLE, for new mail. */
-		out(s, "* %u EXISTS", s->view.count);
-	}
-	if (x.nchg) {
-		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
-		if (s->nsaid)
-			qsort(s->said, s->nsaid, sizeof *s->said, said_cmp);
-		size_t j = 0;
-		for (size_t i = 0; i < x.nchg; i++) {
-			const struct msg_info *m = &x.chg[i];
-			uint32_t seq = view_seq(&s->view, m->uid);
-			while (j < s->nsaid && s->said[j].uid < m->uid)
-				j++;
-			if (j < s->nsaid && s->said[j].uid == m->uid && s->said[j].modseq >= m->modseq)
-				continue; /* the client has these flags from us already */
-			if (seq)
-				fetch_flags_line(s, seq, m);
-		}
-	}
-	s->nsaid = 0;
-	free(x.gone.v);
-	free(x.fresh.v);
-	free(x.present.v);
-	free(x.chg);
-}
-
-size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct imap_ref **refs,
-			int *bad)
-{
-	struct seqset ss;
-	size_t n;
-
-	*refs = NULL;
-	*bad = 0;
-	if (!set || seqset_parse(set, &ss) < 0) {
-		*bad = 1;
-		return 0;
-	}
-	if (uid) {
-		seqset_resolve(&ss, view_max(&s->view));
-	} else {
-		/* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
-		for (size_t i = 0; i < ss.n; i++)
-			if (ss.r[i][0] > s->view.count || ss.r[i][1] > s->view.count) {
-				*bad = 1;
-				seqset_free(&ss);
-				return 0;
-			}
-		seqset_resolve(&ss, s->view.count);
-	}
-	n = view_select(&s->view, &ss, uid, refs);
-	seqset_free(&ss);
-	return n;
-}
-
-#define EACH_BATCH 128
-
-int imap_each_msg(struct imap_session *s, const struct imap_ref *refs, size_t n,
-		  int (*fn)(struct imap_session *s, const struct imap_ref *r,
-			    const struct msg_info *mi, void *arg),
-		  void *arg)
-{
-	uint32_t uids[EACH_BATCH];
-	struct msg_info mi[EACH_BATCH];
-	unsigned char found[EACH_BATCH];
-
-	for (size_t at = 0; at < n; at += EACH_BATCH) {
-		size_t k = n - at < EACH_BATCH ? n - at : EACH_BATCH;
-		for (size_t i = 0; i < k; i++)
-			uids[i] = refs[at + i].uid;
-		int rc = store_msg_get_many(s->srv->store, s->acct.id, s->mbox, uids, k, mi, found);
-		if (rc != ST_OK)
-			return rc;
-		for (size_t i = 0; i < k; i++)
-			if (fn(s, &refs[at + i], found[i] ? &mi[i] : NULL, arg))
-				return ST_OK;
-	}
-	return ST_OK;
-}
 
 /* ------------------------------------------------- message sources */
 
@@ -665,7 +377,7 @@ static void cmd_capability(struct imap_session *s)
 	sbuf_puts(&b, "* CAPABILITY ");
 	capabilities(s, &b);
 	sbuf_puts(&b, "\r\n");
-	put_mbuf(s, &b);
+	imap_put(s, &b);
 	sbuf_free(&b);
 	imap_tagged(s, "OK", "CAPABILITY completed");
 }
@@ -678,7 +390,7 @@ static void cmd_noop(struct imap_session *s)
 
 static void cmd_logout(struct imap_session *s)
 {
-	out(s, "* BYE Logging out");
+	imap_out(s, "* BYE Logging out");
 	imap_tagged(s, "OK", "LOGOUT completed");
 	s->state = IS_LOGOUT;
 	s->reason = "logout";
@@ -686,7 +398,7 @@ static void cmd_logout(struct imap_session *s)
 
 static void cmd_id(struct imap_session *s)
 {
-	out(s, "* ID (\"name\" \"brev\")");
+	imap_out(s, "* ID (\"name\" \"brev\")");
 	imap_tagged(s, "OK", "ID completed");
 }
 
@@ -775,7 +487,7 @@ static void too_many_fails(struct imap_session *s)
 {
 	if (++s->nfails < IMAP_AUTH_FAILS_MAX)
 		return;
-	out(s, "* BYE Too many failed logins");
+	imap_out(s, "* BYE Too many failed logins");
 	s->state = IS_LOGOUT;
 	s->reason = "auth-failures";
 }
@@ -918,14 +630,14 @@ static void cmd_enable(struct imap_session *s)
 		}
 	}
 	sbuf_puts(&b, "\r\n");
-	put_mbuf(s, &b);
+	imap_put(s, &b);
 	sbuf_free(&b);
 	imap_tagged(s, "OK", "ENABLE completed");
 }
 
 static void cmd_namespace(struct imap_session *s)
 {
-	out(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_out(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
 	imap_tagged(s, "OK", "NAMESPACE completed");
 }
 
@@ -947,7 +659,7 @@ static void cmd_select(struct imap_session *s)
 	if (s->state == IS_SELECTED) {
 		unselect(s);
 		/* RFC 9051 7.1: [CLOSED]; rev1 clients ignore the unknown code. */
-		out(s, "* OK [CLOSED] Previous mailbox closed");
+		imap_out(s, "* OK [CLOSED] Previous mailbox closed");
 	}
 	if (mbox_arg(s, iarg_nth(s->cmd.args, 0), name, sizeof name) < 0) {
 		imap_tagged(s, "BAD", "Invalid mailbox name");
@@ -971,19 +683,19 @@ static void cmd_select(struct imap_session *s)
 	s->uidvalidity = mi.uidvalidity;
 	s->seen_hms = mi.highestmodseq;
 	s->state = IS_SELECTED;
-	kw_load(s);
-	flags_announce(s);
-	out(s, "* %u EXISTS", s->view.count);
+	imap_kw_load(s);
+	imap_flags_announce(s);
+	imap_out(s, "* %u EXISTS", s->view.count);
 	if (!s->rev2) {
 		uint32_t first = 0, seq;
-		out(s, "* 0 RECENT");
+		imap_out(s, "* 0 RECENT");
 		if (mi.unseen &&
 		    store_msg_first_unseen(s->srv->store, s->acct.id, name, &first) == ST_OK &&
 		    first && (seq = view_seq(&s->view, first)))
-			out(s, "* OK [UNSEEN %u] First unseen", seq);
+			imap_out(s, "* OK [UNSEEN %u] First unseen", seq);
 	}
-	out(s, "* OK [UIDVALIDITY %u] UIDs valid", mi.uidvalidity);
-	out(s, "* OK [UIDNEXT %u] Predicted next UID", mi.uidnext);
+	imap_out(s, "* OK [UIDVALIDITY %u] UIDs valid", mi.uidvalidity);
+	imap_out(s, "* OK [UIDNEXT %u] Predicted next UID", mi.uidnext);
 	imap_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
 		    s->cmd.name);
 }
@@ -1061,7 +773,7 @@ static void cmd_delete(struct imap_session *s)
 	}
 	if (s->state == IS_SELECTED && strcmp(name, s->mbox) == 0) {
 		unselect(s);
-		out(s, "* OK [CLOSED] Mailbox deleted");
+		imap_out(s, "* OK [CLOSED] Mailbox deleted");
 	}
 	int rc = store_mbox_delete(s->srv->store, s->acct.id, name);
 	if (rc == ST_OK)
@@ -1270,7 +982,7 @@ static void cmd_list(struct imap_session *s)
 	}
 	/* RFC 9051 6.3.9: LIST "" "" asks for the delimiter. */
 	if (npats == 1 && !*pats[0]) {
-		out(s, "* %s (\\Noselect) \"/\" \"\"", lsub ? "LSUB" : "LIST");
+		imap_out(s, "* %s (\\Noselect) \"/\" \"\"", lsub ? "LSUB" : "LIST");
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 		return;
 	}
@@ -1343,7 +1055,7 @@ static void cmd_list(struct imap_session *s)
 		sbuf_puts(&b, "\r\n");
 		if (ret_status && m->exists)
 			status_items(s, ret_status, m->mi.name, &b);
-		put_mbuf(s, &b);
+		imap_put(s, &b);
 		sbuf_free(&b);
 	}
 	free(l.v);
@@ -1432,7 +1144,7 @@ static void cmd_status(struct imap_session *s)
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 		return;
 	}
-	put_mbuf(s, &b);
+	imap_put(s, &b);
 	sbuf_free(&b);
 	imap_tagged(s, "OK", "STATUS completed");
 }
@@ -1690,7 +1402,7 @@ static void cmd_copy(struct imap_session *s, int uid)
 		if (move) {
 			/* RFC 6851 4.3: COPYUID goes in an untagged OK before the EXPUNGEs. */
 			if (a.len)
-				out(s, "* OK [COPYUID %u %s %s] Moved", uidv, a.p, b.p);
+				imap_out(s, "* OK [COPYUID %u %s %s] Moved", uidv, a.p, b.p);
 			imap_sync(s, 1);
 			imap_tagged(s, "OK", "%s completed", s->cmd.name);
 		} else {
@@ -1730,7 +1442,7 @@ static void cmd_idle(struct imap_session *s)
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0) {
-			out(s, "* BYE Autologout; idle for too long");
+			imap_out(s, "* BYE Autologout; idle for too long");
 			s->state = IS_LOGOUT;
 			s->reason = "idle-timeout";
 			return;
@@ -1905,20 +1617,20 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		sbuf_puts(&b, "* OK [CAPABILITY ");
 		capabilities(s, &b);
 		sbuf_puts(&b, "] brev IMAP ready\r\n");
-		put_mbuf(s, &b);
+		imap_put(s, &b);
 		sbuf_free(&b);
 	}
 	conn_flush(c);
 	while (s->state != IS_LOGOUT) {
 		if (s->state == IS_NOTAUTH && now_ms() >= s->login_by) {
-			out(s, "* BYE Autologout; no login in time");
+			imap_out(s, "* BYE Autologout; no login in time");
 			s->reason = "login-timeout";
 			break;
 		}
 		int rc = imap_cmd_read(&s->in, &s->cmd);
 		if (rc < 0) {
 			if (s->cmd.err[0]) {
-				out(s, "* BYE %s", s->cmd.err);
+				imap_out(s, "* BYE %s", s->cmd.err);
 				s->reason = "protocol";
 			} else {
 				s->reason = conn_error(c) == CONN_TIMEOUT ? "timeout" : "eof";
@@ -1931,7 +1643,7 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 			if (s->cmd.fatal) {
 				/* RFC 7888 4: the server may close when it refuses
 				 * a non-synchronizing literal. */
-				out(s, "* BYE Cannot continue after that command");
+				imap_out(s, "* BYE Cannot continue after that command");
 				s->state = IS_LOGOUT;
 				s->reason = "protocol";
 			}
@@ -1940,7 +1652,7 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 			dispatch(s);
 		}
 		if (s->nbad >= IMAP_BAD_MAX && s->state != IS_LOGOUT) {
-			out(s, "* BYE Too many errors");
+			imap_out(s, "* BYE Too many errors");
 			s->reason = "errors";
 			s->state = IS_LOGOUT;
 		}

@@ -200,6 +200,20 @@ int imap_each_msg(struct imap_session *s, const struct imap_ref *refs, size_t n,
 		  void *arg);
 /* This session sent FLAGS for uid at modseq (imap_sync will not repeat it). */
 void imap_said(struct imap_session *s, uint32_t uid, uint64_t modseq);
+/* A growable array of UIDs. */
+struct u32v {
+	uint32_t *v;
+	size_t n, cap;
+};
+void u32v_push(struct u32v *a, uint32_t x);
+
+/* imap.c, for imap_sync.c: an untagged line "fmt\r\n"; b's bytes as they
+ * are; reload the mailbox's keyword names (1 if they changed); announce
+ * FLAGS and PERMANENTFLAGS. */
+void imap_out(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void imap_put(struct imap_session *s, const struct sbuf *b);
+int imap_kw_load(struct imap_session *s);
+void imap_flags_announce(struct imap_session *s);
 void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw);
 /* Flag list argument: system flags to *flags, keyword names to kw[]. -1 bad. */
 int imap_parse_flags(const struct iarg *a, uint32_t *flags, const char **kw, size_t *nkw,

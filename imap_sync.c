@@ -1,0 +1,297 @@
+/*
+ * imap_sync.c — a selected session following its mailbox: what changed in
+ * the store since the HIGHESTMODSEQ the session's view is at becomes
+ * EXPUNGE, EXISTS and FETCH FLAGS (imap_sync); message sets resolved
+ * against the view; messages read back from the store in batches
+ * (imap_each_msg). The view itself is imap_view.c; docs/imap.md says how
+ * it all fits.
+ */
+#include "imap.h"
+#include "conn.h"
+#include "server.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void imap_said(struct imap_session *s, uint32_t uid, uint64_t modseq)
+{
+	if (modseq <= s->seen_hms)
+		return; /* imap_sync will not report it anyway */
+	if (s->nsaid == s->capsaid) {
+		s->capsaid = s->capsaid ? s->capsaid * 2 : 16;
+		s->said = xrealloc(s->said, s->capsaid * sizeof *s->said);
+	}
+	s->said[s->nsaid].uid = uid;
+	s->said[s->nsaid++].modseq = modseq;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int said_cmp(const void *a, const void *b)
+{
+	const struct imap_said *x = a, *y = b;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->modseq < y->modseq ? 1 : x->modseq > y->modseq ? -1 : 0;
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+	const struct msg_info *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int in_sorted(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n && bsearch(&x, v, n, sizeof *v, u32_cmp) != NULL;
+}
+
+/* Sort and drop duplicates. */
+static size_t u32_uniq(uint32_t *v, size_t n)
+{
+	size_t k = 0;
+	qsort(v, n, sizeof *v, u32_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!k || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
+
+void u32v_push(struct u32v *a, uint32_t x)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+	}
+	a->v[a->n++] = x;
+}
+
+/* What changed, gathered inside the store's read. */
+struct sync_ctx {
+	struct imap_session *s;
+	uint32_t max;           /* largest UID in the view */
+	uint64_t since;
+	struct u32v gone, fresh, present;
+	struct msg_info *chg;   /* messages in the view with new flags */
+	size_t nchg, capchg;
+};
+
+static void chg_push(struct sync_ctx *x, const struct msg_info *m)
+{
+	if (x->nchg == x->capchg) {
+		x->capchg = x->capchg ? x->capchg * 2 : 16;
+		x->chg = xrealloc(x->chg, x->capchg * sizeof *x->chg);
+	}
+	x->chg[x->nchg++] = *m;
+}
+
+static int sync_cb(void *arg, uint32_t uid, const struct msg_info *m)
+{
+	struct sync_ctx *x = arg;
+	if (uid > x->max) {
+		if (m)
+			u32v_push(&x->fresh, uid);
+		return 0; /* arrived and went again: never shown, nothing to say */
+	}
+	if (!view_seq(&x->s->view, uid) || in_sorted(x->s->gone, x->s->ngone, uid))
+		return 0;
+	if (!m)
+		u32v_push(&x->gone, uid);
+	else
+		chg_push(x, m);
+	return 0;
+}
+
+/* The store no longer knows every expunge since seen_hms: compare all. */
+static int sync_all_cb(void *arg, const struct msg_info *m)
+{
+	struct sync_ctx *x = arg;
+	if (m->uid > x->max) {
+		u32v_push(&x->fresh, m->uid);
+		return 0;
+	}
+	u32v_push(&x->present, m->uid);
+	if (m->modseq > x->since && view_seq(&x->s->view, m->uid))
+		chg_push(x, m);
+	return 0;
+}
+
+static void sync_stale(struct imap_session *s, struct sync_ctx *x)
+{
+	struct imap_ref *all;
+	size_t n = view_all(&s->view, &all), j = 0;
+	if (store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, sync_all_cb, x) != ST_OK) {
+		free(all);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		while (j < x->present.n && x->present.v[j] < all[i].uid)
+			j++;
+		if ((j == x->present.n || x->present.v[j] != all[i].uid) &&
+		    !in_sorted(s->gone, s->ngone, all[i].uid))
+			u32v_push(&x->gone, all[i].uid);
+	}
+	free(all);
+}
+
+static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
+{
+	struct sbuf b = {0};
+	sbuf_printf(&b, "* %u FETCH (", seq);
+	if (s->rev2)
+		sbuf_printf(&b, "UID %u ", m->uid);
+	sbuf_puts(&b, "FLAGS ");
+	imap_flags_out(s, &b, m->flags, m->keywords);
+	sbuf_puts(&b, ")\r\n");
+	imap_put(s, &b);
+	sbuf_free(&b);
+}
+
+/* Bring the view up to date from what the store logged since seen_hms:
+ * EXPUNGE (when allowed; RFC 9051 7.5.1: never during FETCH, STORE,
+ * SEARCH by number), EXISTS for arrivals, FETCH FLAGS for changes we have
+ * not already sent. Costs what changed, not the size of the mailbox. */
+void imap_sync(struct imap_session *s, int allow_expunge)
+{
+	struct sync_ctx x = {.s = s, .max = view_max(&s->view), .since = s->seen_hms};
+	struct mbox_info mi;
+	int stale = 0;
+
+	if (s->state != IS_SELECTED)
+		return;
+	int rc = store_msg_changes(s->srv->store, s->acct.id, s->mbox, s->seen_hms, sync_cb, &x,
+				   &mi, &stale);
+	if (rc == ST_NOTFOUND || (rc == ST_OK && mi.uidvalidity != s->uidvalidity)) {
+		/* Deleted, or renamed away (maybe with a new mailbox under the
+		 * name): none of our numbers or UIDs mean anything any more.
+		 * Like Dovecot, end the session rather than mix two mailboxes. */
+		free(x.gone.v);
+		free(x.fresh.v);
+		free(x.chg);
+		view_free(&s->view);
+		imap_out(s, "* BYE Selected mailbox was deleted or renamed");
+		s->state = IS_LOGOUT;
+		s->reason = "mailbox-gone";
+		return;
+	}
+	if (rc != ST_OK) {
+		free(x.gone.v);
+		free(x.fresh.v);
+		free(x.chg);
+		return; /* unreadable now: try again at the next sync */
+	}
+	if (stale)
+		sync_stale(s, &x);
+	if (mi.highestmodseq == s->seen_hms && !(allow_expunge && s->ngone) && !x.gone.n &&
+	    !x.fresh.n && !x.nchg)
+		return;
+	s->seen_hms = mi.highestmodseq;
+	if (imap_kw_load(s))
+		imap_flags_announce(s);
+	if (x.gone.n) {
+		s->gone = xrealloc(s->gone, (s->ngone + x.gone.n) * sizeof *s->gone);
+		memcpy(s->gone + s->ngone, x.gone.v, x.gone.n * sizeof *s->gone);
+		s->ngone = u32_uniq(s->gone, s->ngone + x.gone.n);
+	}
+	if (allow_expunge && s->ngone) {
+		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
+		view_remove(&s->view, s->gone, s->ngone, seq);
+		/* Highest first, so no number we send has moved yet. */
+		for (size_t i = s->ngone; i-- > 0;)
+			if (seq[i])
+				imap_out(s, "* %u EXPUNGE", seq[i]);
+		free(seq);
+		free(s->gone);
+		s->gone = NULL;
+		s->ngone = 0;
+	}
+	if (x.fresh.n) {
+		x.fresh.n = u32_uniq(x.fresh.v, x.fresh.n);
+		for (size_t i = 0; i < x.fresh.n; i++)
+			view_append(&s->view, x.fresh.v[i]);
+		/* EXISTS only for arrivals: each EXPUNGE already lowered the
+		 * count (RFC 9051 7.5.1), and clients such as fetchmail take
+		 * any EXISTS, above all during IDLE, for new mail. */
+		imap_out(s, "* %u EXISTS", s->view.count);
+	}
+	if (x.nchg) {
+		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
+		if (s->nsaid)
+			qsort(s->said, s->nsaid, sizeof *s->said, said_cmp);
+		size_t j = 0;
+		for (size_t i = 0; i < x.nchg; i++) {
+			const struct msg_info *m = &x.chg[i];
+			uint32_t seq = view_seq(&s->view, m->uid);
+			while (j < s->nsaid && s->said[j].uid < m->uid)
+				j++;
+			if (j < s->nsaid && s->said[j].uid == m->uid && s->said[j].modseq >= m->modseq)
+				continue; /* the client has these flags from us already */
+			if (seq)
+				fetch_flags_line(s, seq, m);
+		}
+	}
+	s->nsaid = 0;
+	free(x.gone.v);
+	free(x.fresh.v);
+	free(x.present.v);
+	free(x.chg);
+}
+
+size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct imap_ref **refs,
+			int *bad)
+{
+	struct seqset ss;
+	size_t n;
+
+	*refs = NULL;
+	*bad = 0;
+	if (!set || seqset_parse(set, &ss) < 0) {
+		*bad = 1;
+		return 0;
+	}
+	if (uid) {
+		seqset_resolve(&ss, view_max(&s->view));
+	} else {
+		/* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
+		for (size_t i = 0; i < ss.n; i++)
+			if (ss.r[i][0] > s->view.count || ss.r[i][1] > s->view.count) {
+				*bad = 1;
+				seqset_free(&ss);
+				return 0;
+			}
+		seqset_resolve(&ss, s->view.count);
+	}
+	n = view_select(&s->view, &ss, uid, refs);
+	seqset_free(&ss);
+	return n;
+}
+
+#define EACH_BATCH 128
+
+int imap_each_msg(struct imap_session *s, const struct imap_ref *refs, size_t n,
+		  int (*fn)(struct imap_session *s, const struct imap_ref *r,
+			    const struct msg_info *mi, void *arg),
+		  void *arg)
+{
+	uint32_t uids[EACH_BATCH];
+	struct msg_info mi[EACH_BATCH];
+	unsigned char found[EACH_BATCH];
+
+	for (size_t at = 0; at < n; at += EACH_BATCH) {
+		size_t k = n - at < EACH_BATCH ? n - at : EACH_BATCH;
+		for (size_t i = 0; i < k; i++)
+			uids[i] = refs[at + i].uid;
+		int rc = store_msg_get_many(s->srv->store, s->acct.id, s->mbox, uids, k, mi, found);
+		if (rc != ST_OK)
+			return rc;
+		for (size_t i = 0; i < k; i++)
+			if (fn(s, &refs[at + i], found[i] ? &mi[i] : NULL, arg))
+				return ST_OK;
+	}
+	return ST_OK;
+}
