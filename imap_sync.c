@@ -90,6 +90,14 @@ static void chg_push(struct sync_ctx *x, const struct msg_info *m)
 	x->chg[x->nchg++] = *m;
 }
 
+static void sync_ctx_free(struct sync_ctx *x)
+{
+	free(x->gone.v);
+	free(x->fresh.v);
+	free(x->present.v);
+	free(x->chg);
+}
+
 static int sync_cb(void *arg, uint32_t uid, const struct msg_info *m)
 {
 	struct sync_ctx *x = arg;
@@ -170,9 +178,7 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		/* Deleted, or renamed away (maybe with a new mailbox under the
 		 * name): none of our numbers or UIDs mean anything any more.
 		 * Like Dovecot, end the session rather than mix two mailboxes. */
-		free(x.gone.v);
-		free(x.fresh.v);
-		free(x.chg);
+		sync_ctx_free(&x);
 		view_free(&s->view);
 		imap_out(s, "* BYE Selected mailbox was deleted or renamed");
 		s->state = IS_LOGOUT;
@@ -180,16 +186,16 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		return;
 	}
 	if (rc != ST_OK) {
-		free(x.gone.v);
-		free(x.fresh.v);
-		free(x.chg);
+		sync_ctx_free(&x);
 		return; /* unreadable now: try again at the next sync */
 	}
 	if (stale)
 		sync_stale(s, &x);
 	if (mi.highestmodseq == s->seen_hms && !(allow_expunge && s->ngone) && !x.gone.n &&
-	    !x.fresh.n && !x.nchg)
+	    !x.fresh.n && !x.nchg) {
+		sync_ctx_free(&x);
 		return;
+	}
 	s->seen_hms = mi.highestmodseq;
 	if (imap_kw_load(s))
 		imap_flags_announce(s);
@@ -236,10 +242,7 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		}
 	}
 	s->nsaid = 0;
-	free(x.gone.v);
-	free(x.fresh.v);
-	free(x.present.v);
-	free(x.chg);
+	sync_ctx_free(&x);
 }
 
 size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct imap_ref **refs,

@@ -212,19 +212,27 @@ static int run_del(struct tx *t, uint32_t mbox, uint32_t first)
 	return db_del(t, DB_RUN, k, 8) < 0 ? ST_TEMP : ST_OK;
 }
 
-/* uid is above every UID in mbox: extend the last run or start one. */
-static int run_add(struct tx *t, uint32_t mbox, uint32_t uid)
+/* The run of mbox with the largest first UID <= uid: 1 found, 0 none,
+ * -1 failure (the transaction is failed). */
+static int run_find(struct tx *t, uint32_t mbox, uint32_t uid, uint32_t *first, uint32_t *count)
 {
 	MDB_cursor *c;
-	uint32_t first, count;
 	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_RUN], &c), found;
 	if (rc) {
 		tx_fail(t, rc);
-		return ST_TEMP;
+		return -1;
 	}
-	found = run_seek(t, c, mbox, uid, &first, &count) == 0;
+	found = run_seek(t, c, mbox, uid, first, count) == 0;
 	mdb_cursor_close(c);
-	if (t->mrc)
+	return t->mrc ? -1 : found;
+}
+
+/* uid is above every UID in mbox: extend the last run or start one. */
+static int run_add(struct tx *t, uint32_t mbox, uint32_t uid)
+{
+	uint32_t first, count;
+	int found = run_find(t, mbox, uid, &first, &count);
+	if (found < 0)
 		return ST_TEMP;
 	if (found && first + count == uid)
 		return run_put(t, mbox, first, count + 1);
@@ -234,16 +242,9 @@ static int run_add(struct tx *t, uint32_t mbox, uint32_t uid)
 /* Take uid out of its run (split it when uid is inside). */
 static int run_remove(struct tx *t, uint32_t mbox, uint32_t uid)
 {
-	MDB_cursor *c;
 	uint32_t first, count;
-	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_RUN], &c), found;
-	if (rc) {
-		tx_fail(t, rc);
-		return ST_TEMP;
-	}
-	found = run_seek(t, c, mbox, uid, &first, &count) == 0;
-	mdb_cursor_close(c);
-	if (t->mrc)
+	int rc, found = run_find(t, mbox, uid, &first, &count);
+	if (found < 0)
 		return ST_TEMP;
 	if (!found || uid - first >= count) {
 		log_warn("store: mailbox %u uid %u missing from its run index", mbox, uid);
