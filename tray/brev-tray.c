@@ -527,8 +527,10 @@ static void password_forget(struct account *a)
 /* Ask once; the password is saved only after the server accepted it. */
 static char *password_dialog(struct account *a, const char *why)
 {
+	/* The title is the dialog's own: the tray icon's window is named
+	 * "brev-tray" until its first count is shown. */
 	GtkWidget *d = gtk_dialog_new_with_buttons(
-	    "brev-tray", NULL, 0, "_Cancel", GTK_RESPONSE_CANCEL, "_Log in", GTK_RESPONSE_OK, NULL);
+	    "brev-tray: log in", NULL, 0, "_Cancel", GTK_RESPONSE_CANCEL, "_Log in", GTK_RESPONSE_OK, NULL);
 	GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(d));
 	char *msg = g_strdup_printf("%s%sPassword for %s on %s:%s", why ? why : "",
 				    why ? "\n\n" : "", a->cfg.user, a->cfg.host, a->cfg.port);

@@ -33,10 +33,12 @@ export HOME=$T/home BREV_HOME=$D
 unset XDG_CONFIG_HOME XDG_DATA_HOME
 mkdir -p "$HOME"
 tray_start local1.log
-dialog() { xdotool search --onlyvisible --name '^brev-tray$' 2>/dev/null | head -1; }
-has_dialog() { [ -n "$(dialog)" ]; }
+# the dialog by its own title (the icon's XEmbed window is named "brev-tray"
+# until its first count, and trayer unmaps it while embedding)
+dialog() { xdotool search --onlyvisible --name '^brev-tray: log in$' 2>/dev/null | head -1 || true; }
+win=
+has_dialog() { win=$(dialog); [ -n "$win" ]; }
 wait_until 15 "the password dialog" has_dialog
-win=$(dialog)
 xdotool windowfocus --sync "$win" 2>/dev/null || true
 xdotool type --delay 20 'pw-local'
 xdotool key Return
