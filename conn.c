@@ -576,6 +576,21 @@ int conn_printf(struct conn *c, const char *fmt, ...)
 	return r;
 }
 
+/* After end of input (the server stopping shut the socket's reading side,
+ * or the peer closed): one last line, if the connection still carries it,
+ * within a second. Only after CONN_EOF; any other error stays. */
+int conn_goodbye(struct conn *c, const char *line)
+{
+	if (c->err != CONN_EOF)
+		return -1;
+	c->err = CONN_OK;
+	c->timeout_ms = 1000;
+	c->op_deadline = 0;
+	int r = conn_puts(c, line) < 0 || conn_flush(c) < 0 ? -1 : 0;
+	c->err = CONN_EOF;
+	return r;
+}
+
 /* ---- accessors ---- */
 
 int conn_error(const struct conn *c)

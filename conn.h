@@ -89,6 +89,9 @@ size_t conn_pending(const struct conn *c);
  * 2 wakefd readable, 0 timeout, -1 error. */
 int conn_wait(struct conn *c, int wakefd, int ms);
 
+/* One last line after CONN_EOF (a stopping server's BYE), sent within a
+ * second if the connection still carries it; the error stays CONN_EOF. */
+int conn_goodbye(struct conn *c, const char *line);
 int conn_error(const struct conn *c);       /* enum conn_err */
 const char *conn_peer(const struct conn *c);
 int conn_peer_port(const struct conn *c);

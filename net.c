@@ -2,7 +2,7 @@
  * net.c — listeners and connection threads.
  *
  * One accept thread polls every listening socket. Each accepted connection
- * gets a detached thread with a small stack that builds a conn, arms
+ * gets a thread with a small stack that builds a conn, arms
  * implicit TLS where the listener asks for it, and runs the protocol's
  * session function (server.h). A hard cap (limits.connections) is checked
  * before the thread is made: over it the client gets the protocol's own
@@ -18,6 +18,12 @@
  * The sockets of live sessions are kept in a table so that shutdown can
  * shutdown(2) them: a session blocked in a read then sees EOF and ends the
  * ordinary way, after any store commit it is in has returned.
+ *
+ * Session threads are joined, not detached: a slot of the table stays
+ * taken by its thread until the accept thread (or net_stop) has joined it,
+ * so shutdown knows when the last session thread is really gone, and the
+ * store is never closed, nor the process ended, under a thread that is
+ * still unwinding.
  */
 #include "net.h"
 #include "config.h"
@@ -48,21 +54,31 @@ struct kind_info {
 	int implicit_tls;
 	int timeout_ms;        /* idle timeout of a session */
 	const char *busy;      /* reply when over the connection cap */
+	const char *bye;       /* last line when a stop ends the session */
 	void (*serve)(struct server *, struct conn *, int);
 };
 
 /* RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for a command;
  * RFC 9051 5.4: autologout no less than 30 minutes; RFC 1939 3: POP3 at
- * least 10 minutes. The protocol may lengthen its own (DATA, IDLE). */
+ * least 10 minutes. The protocol may lengthen its own (DATA, IDLE).
+ * The last lines: SMTP may send 421 at any time when it must shut down
+ * (RFC 5321 3.8); IMAP's BYE is untagged, also allowed at any time; POP3
+ * has nothing better than a final -ERR (RFC 2449's SYS/TEMP). */
+#define SMTP_BYE "421 4.3.2 Service shutting down, try again later\r\n"
+#define IMAP_BYE "* BYE [UNAVAILABLE] Server shutting down\r\n"
+#define POP3_BYE "-ERR [SYS/TEMP] Server shutting down\r\n"
 static const struct kind_info kinds[LK_NKINDS] = {
-	[LK_SMTP] = {"smtp", "listen.smtp", 0, 300000, "421 4.3.2 Too many connections, try later\r\n", smtp_serve},
+	[LK_SMTP] = {"smtp", "listen.smtp", 0, 300000, "421 4.3.2 Too many connections, try later\r\n",
+		     SMTP_BYE, smtp_serve},
 	[LK_SUBMISSION] = {"submission", "listen.submission", 0, 300000,
-			   "421 4.3.2 Too many connections, try later\r\n", smtp_serve},
-	[LK_SUBMISSIONS] = {"submissions", "listen.submissions", 1, 300000, NULL, smtp_serve},
-	[LK_IMAP] = {"imap", "listen.imap", 0, 1800000, "* BYE [UNAVAILABLE] Too many connections\r\n", imap_serve},
-	[LK_IMAPS] = {"imaps", "listen.imaps", 1, 1800000, NULL, imap_serve},
-	[LK_POP3] = {"pop3", "listen.pop3", 0, 600000, "-ERR [SYS/TEMP] Too many connections\r\n", pop3_serve},
-	[LK_POP3S] = {"pop3s", "listen.pop3s", 1, 600000, NULL, pop3_serve},
+			   "421 4.3.2 Too many connections, try later\r\n", SMTP_BYE, smtp_serve},
+	[LK_SUBMISSIONS] = {"submissions", "listen.submissions", 1, 300000, NULL, SMTP_BYE, smtp_serve},
+	[LK_IMAP] = {"imap", "listen.imap", 0, 1800000, "* BYE [UNAVAILABLE] Too many connections\r\n",
+		     IMAP_BYE, imap_serve},
+	[LK_IMAPS] = {"imaps", "listen.imaps", 1, 1800000, NULL, IMAP_BYE, imap_serve},
+	[LK_POP3] = {"pop3", "listen.pop3", 0, 600000, "-ERR [SYS/TEMP] Too many connections\r\n",
+		     POP3_BYE, pop3_serve},
+	[LK_POP3S] = {"pop3s", "listen.pop3s", 1, 600000, NULL, POP3_BYE, pop3_serve},
 };
 
 struct listener {
@@ -76,6 +92,7 @@ static struct listener listeners[LISTEN_MAX];
 static int nlisteners;
 static pthread_t accept_thread;
 static int stop_pipe[2] = {-1, -1};
+static int wake_pipe[2] = {-1, -1}; /* a session thread ended: join it */
 
 /* A protocol family shares one part of the cap: both SMTP submission
  * ports count as one, IMAP and IMAPS as one, and so on. */
@@ -85,10 +102,15 @@ static const int family_of[LK_NKINDS] = {
 	[LK_IMAP] = FAM_IMAP, [LK_IMAPS] = FAM_IMAP, [LK_POP3] = FAM_POP3, [LK_POP3S] = FAM_POP3,
 };
 
+/* A slot's thread: none, running, or ended and waiting to be joined. */
+enum { TH_NONE, TH_RUN, TH_ENDED };
+
 struct live {
-	int fd;                        /* -1: free slot */
+	int fd;                        /* -1: no live socket */
 	int family;
 	int loopback;
+	int thread;                    /* TH_*: the slot is free at TH_NONE */
+	pthread_t th;
 	char peer[INET6_ADDRSTRLEN];
 };
 
@@ -96,6 +118,7 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
 static struct live *live;      /* capacity limits.connections */
 static int live_cap, live_count, family_count[FAM_N];
+static int threads_run, threads_ended; /* slots at TH_RUN, at TH_ENDED */
 static int family_max, peer_max;
 static int stopping;
 
@@ -188,12 +211,35 @@ static int is_loopback(const char *ip)
 	return strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0;
 }
 
-/* Register a live socket. 0, or -1 with which limit refused it in *why. */
+static int is_stopping(void)
+{
+	pthread_mutex_lock(&live_lock);
+	int s = stopping;
+	pthread_mutex_unlock(&live_lock);
+	return s;
+}
+
+/* Join every ended session thread. Called with live_lock held, by the
+ * accept thread or by net_stop once the accept thread is gone: nobody else
+ * joins, and an ended thread no longer takes the lock. */
+static void reap_ended(void)
+{
+	for (int i = 0; i < live_cap && threads_ended > 0; i++)
+		if (live[i].thread == TH_ENDED) {
+			pthread_join(live[i].th, NULL);
+			live[i].thread = TH_NONE;
+			threads_ended--;
+		}
+}
+
+/* Register a live socket. Its slot, or -1 with which limit refused it in
+ * *why. */
 static int live_add(int fd, int kind, const char *peer, const char **why)
 {
 	int fam = family_of[kind], loop = is_loopback(peer), same = 0, rc = -1;
 
 	pthread_mutex_lock(&live_lock);
+	reap_ended();
 	if (!loop)
 		for (int i = 0; i < live_cap; i++)
 			if (live[i].fd >= 0 && !live[i].loopback && strcmp(live[i].peer, peer) == 0)
@@ -208,32 +254,48 @@ static int live_add(int fd, int kind, const char *peer, const char **why)
 		*why = "per-address connection limit reached";
 	else
 		for (int i = 0; i < live_cap; i++)
-			if (live[i].fd < 0) {
+			if (live[i].fd < 0 && live[i].thread == TH_NONE) {
 				live[i].fd = fd;
 				live[i].family = fam;
 				live[i].loopback = loop;
 				str_copy(live[i].peer, peer, sizeof live[i].peer);
 				live_count++;
 				family_count[fam]++;
-				rc = 0;
+				rc = i;
 				break;
 			}
+	/* A slot whose socket is closed but whose thread has not ended yet
+	 * is still taken. */
+	if (rc < 0 && !**why)
+		*why = "connection limit reached";
 	pthread_mutex_unlock(&live_lock);
 	return rc;
 }
 
-static void live_del(int fd)
+/* The slot's socket is about to be closed: it no longer counts against
+ * the limits, and shutdown must not touch its descriptor number. */
+static void live_del(int slot)
 {
 	pthread_mutex_lock(&live_lock);
-	for (int i = 0; i < live_cap; i++)
-		if (live[i].fd == fd) {
-			live[i].fd = -1;
-			live_count--;
-			family_count[live[i].family]--;
-			break;
-		}
+	live[slot].fd = -1;
+	live_count--;
+	family_count[live[slot].family]--;
 	pthread_cond_broadcast(&live_cond);
 	pthread_mutex_unlock(&live_lock);
+}
+
+/* The slot's thread has nothing left to do but return: the accept thread
+ * is woken to join it, so its stack goes back without waiting for the next
+ * connection. */
+static void live_thread_ended(int slot)
+{
+	pthread_mutex_lock(&live_lock);
+	live[slot].thread = TH_ENDED;
+	threads_run--;
+	threads_ended++;
+	pthread_cond_broadcast(&live_cond);
+	pthread_mutex_unlock(&live_lock);
+	(void)!write(wake_pipe[1], "x", 1); /* full pipe: a wake-up is pending */
 }
 
 int net_active(void)
@@ -247,6 +309,7 @@ int net_active(void)
 
 struct session_arg {
 	int fd;
+	int slot;
 	int kind;
 	char peer[INET6_ADDRSTRLEN];
 	int peer_port;
@@ -258,17 +321,21 @@ static void *session_main(void *p)
 	struct session_arg *a = p;
 	const struct kind_info *k = &kinds[a->kind];
 	struct conn *c = conn_new(a->fd, a->peer, a->peer_port, a->local);
-	int fd = a->fd;
+	int slot = a->slot;
 
 	conn_set_timeout(c, k->timeout_ms);
 	log_debug("%s: connection from [%s]:%d", k->name, a->peer, a->peer_port);
-	if (!k->implicit_tls || conn_tls_accept(c, the_srv->tls) == 0)
+	if (!k->implicit_tls || conn_tls_accept(c, the_srv->tls) == 0) {
 		k->serve(the_srv, c, a->kind);
+		if (is_stopping())
+			conn_goodbye(c, k->bye);
+	}
 	/* conn_free closes the socket; unregister first so shutdown never
 	 * touches a reused descriptor number. */
-	live_del(fd);
+	live_del(slot);
 	conn_free(&c);
 	free(a);
+	live_thread_ended(slot);
 	return NULL;
 }
 
@@ -295,7 +362,6 @@ static void accept_one(struct listener *l)
 	socklen_t sl = sizeof ss;
 	struct session_arg *a;
 	pthread_attr_t attr;
-	pthread_t th;
 	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	int one = 1;
 	const char *why = "";
@@ -313,7 +379,7 @@ static void accept_one(struct listener *l)
 	a->kind = l->kind;
 	peer_of(&ss, a->peer, sizeof a->peer, &a->peer_port);
 	str_copy(a->local, l->addr, sizeof a->local);
-	if (live_add(fd, l->kind, a->peer, &why) < 0) {
+	if ((a->slot = live_add(fd, l->kind, a->peer, &why)) < 0) {
 		const char *busy = kinds[l->kind].busy;
 		log_warn("%s: %s (limit %d), refusing [%s]", kinds[l->kind].name, why, live_cap,
 			 a->peer);
@@ -326,10 +392,20 @@ static void accept_one(struct listener *l)
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, session_main, a) != 0) {
+	/* The slot is marked running before the thread exists, so that the
+	 * thread's own "ended" always comes after; only this thread joins,
+	 * so nobody reads th before pthread_create has written it. */
+	pthread_mutex_lock(&live_lock);
+	live[a->slot].thread = TH_RUN;
+	threads_run++;
+	pthread_mutex_unlock(&live_lock);
+	if (pthread_create(&live[a->slot].th, &attr, session_main, a) != 0) {
 		log_error("pthread_create: out of resources, refusing [%s]", a->peer);
-		live_del(fd);
+		pthread_mutex_lock(&live_lock);
+		live[a->slot].thread = TH_NONE;
+		threads_run--;
+		pthread_mutex_unlock(&live_lock);
+		live_del(a->slot);
 		close(fd);
 		free(a);
 	}
@@ -338,7 +414,7 @@ static void accept_one(struct listener *l)
 
 static void *accept_main(void *unused)
 {
-	struct pollfd pfd[LISTEN_MAX + 1];
+	struct pollfd pfd[LISTEN_MAX + 2];
 	for (;;) {
 		int n;
 		for (int i = 0; i < nlisteners; i++) {
@@ -347,7 +423,9 @@ static void *accept_main(void *unused)
 		}
 		pfd[nlisteners].fd = stop_pipe[0];
 		pfd[nlisteners].events = POLLIN;
-		n = poll(pfd, (nfds_t)nlisteners + 1, -1);
+		pfd[nlisteners + 1].fd = wake_pipe[0];
+		pfd[nlisteners + 1].events = POLLIN;
+		n = poll(pfd, (nfds_t)nlisteners + 2, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -357,6 +435,14 @@ static void *accept_main(void *unused)
 		}
 		if (pfd[nlisteners].revents)
 			return NULL;
+		if (pfd[nlisteners + 1].revents) {
+			char buf[64];
+			while (read(wake_pipe[0], buf, sizeof buf) > 0)
+				;
+			pthread_mutex_lock(&live_lock);
+			reap_ended();
+			pthread_mutex_unlock(&live_lock);
+		}
 		for (int i = 0; i < nlisteners; i++)
 			if (pfd[i].revents & POLLIN)
 				accept_one(&listeners[i]);
@@ -365,11 +451,42 @@ static void *accept_main(void *unused)
 
 int net_start(void)
 {
-	if (pipe2(stop_pipe, O_CLOEXEC) < 0)
+	if (pipe2(stop_pipe, O_CLOEXEC) < 0 || pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -1;
 	return pthread_create(&accept_thread, NULL, accept_main, NULL) == 0 ? 0 : -1;
 }
 
+/* Wait on live_cond until no session or thread is left, or until the
+ * deadline (CLOCK_REALTIME) passes. Called with live_lock held. */
+static void wait_sessions(const struct timespec *deadline)
+{
+	while (live_count > 0 || threads_run > 0)
+		if (pthread_cond_timedwait(&live_cond, &live_lock, deadline) == ETIMEDOUT)
+			break;
+}
+
+static struct timespec deadline_in(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+/*
+ * Two steps. First only the reading side of every socket is shut: a session
+ * waiting for its client's next command sees end of input and ends, saying
+ * its protocol's last line; one in the middle of a store commit still sends
+ * the reply its client is owed (a 250 it could not send would make the
+ * client send the message again). After half the grace period, whatever is
+ * left (a session blocked writing to a client that does not read) has its
+ * socket shut both ways.
+ */
 int net_stop(int grace_ms)
 {
 	struct timespec deadline;
@@ -386,18 +503,16 @@ int net_stop(int grace_ms)
 	stopping = 1;
 	for (int i = 0; i < live_cap; i++)
 		if (live[i].fd >= 0)
+			shutdown(live[i].fd, SHUT_RD);
+	deadline = deadline_in(grace_ms / 2);
+	wait_sessions(&deadline);
+	for (int i = 0; i < live_cap; i++)
+		if (live[i].fd >= 0)
 			shutdown(live[i].fd, SHUT_RDWR);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += grace_ms / 1000;
-	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	while (live_count > 0)
-		if (pthread_cond_timedwait(&live_cond, &live_lock, &deadline) == ETIMEDOUT)
-			break;
-	left = live_count;
+	deadline = deadline_in(grace_ms - grace_ms / 2);
+	wait_sessions(&deadline);
+	reap_ended();
+	left = threads_run;
 	pthread_mutex_unlock(&live_lock);
 	return left;
 }

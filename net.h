@@ -17,8 +17,9 @@ void net_print_listeners(void);
 /* Start the accept thread. */
 int net_start(void);
 /* Stop accepting, shut down every open connection's socket so its session
- * ends, and wait up to grace_ms for the sessions to finish. Returns the
- * number still running. */
+ * ends, and wait up to grace_ms for the sessions to finish and their
+ * threads to be joined. Returns the number of session threads still
+ * running (0: none is left that could touch the store). */
 int net_stop(int grace_ms);
 /* Open client connections now. */
 int net_active(void);

@@ -78,7 +78,7 @@ wait_until 5 "the open command run" test -f "$T/opened"
 brev_stop
 wait_until 10 "Title 'brev: disconnected'" title_is "brev: disconnected"
 prop IconName | grep -q network-offline || fail "IconName while disconnected: $(prop IconName)"
-wait_until 5 "menu entry saying why" menu_has "'alice@example.test: connection to localhost:$P_IMAPS closed; retrying in 1 s'"
+wait_until 5 "menu entry saying why" menu_has "'alice@example.test: server said: [UNAVAILABLE] Server shutting down; retrying in 1 s'"
 sleep 1
 kill -0 "$TRAY_PID" || fail "brev-tray exited"
 click "$QUIT_ID" || true # the reply may race with the exit

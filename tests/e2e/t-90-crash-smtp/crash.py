@@ -7,8 +7,14 @@
         loses its server (kill -9) reconnects and goes on with the next id;
         an id whose answer was lost is not sent again, so no id can
         legitimately be in the mailbox twice.
-  crash.py verify ACKFILE smtp|append   over IMAP: every acknowledged id is
-        in INBOX exactly once, and no id is there twice.
+  crash.py verify ACKFILE smtp|append [term]   over IMAP: every
+        acknowledged id is in INBOX exactly once, and no id is there twice;
+        with "term" (the server was stopped, never killed) also no id is
+        there that was not acknowledged.
+  crash.py idle     until SIGTERM: holds 10 IMAP sessions in IDLE, 5 POP3
+        sessions in the TRANSACTION state and 5 SMTP sessions stopped
+        half-way through DATA, each reopened when a stop ends it; prints
+        how many a stop ended.
 Environment: P_SMTP, P_IMAP (ports), USER_, PASS_, PACE (a session waits
 a random 0..PACE s between messages, default 0.15, so that sending spans
 the kills whatever the server's speed).
@@ -139,7 +145,88 @@ def send(kind, n, path):
         sys.exit("the sessions gave up before sending everything")
 
 
-def verify(path, tag):
+no_bye = []
+
+
+def idler(kind, stop, ended):
+    while not stop.is_set():
+        try:
+            last = b""
+            if kind == "imap":
+                # By hand: what arrives after IDLE's "+" must not be
+                # left in a client library's buffer.
+                f = socket.create_connection(("127.0.0.1", int(os.environ["P_IMAP"])), timeout=60)
+                f.sendall(f"a LOGIN {USER} {PW}\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
+                buf = b""
+                while b"\r\n+ " not in buf:
+                    got = f.recv(4096)
+                    assert got
+                    buf += got
+                last = buf[buf.index(b"\r\n+ ") + 2:]
+                last = last[last.index(b"\r\n") + 2:] if b"\r\n" in last else b""
+            else:
+                port = int(os.environ["P_POP3" if kind == "pop3" else "P_SMTP"])
+                f = socket.create_connection(("127.0.0.1", port), timeout=60)
+                buf = b""
+                while b"\r\n" not in buf:  # the greeting; a stop's line may follow
+                    got = f.recv(512)
+                    assert got
+                    buf += got
+                last = buf[buf.index(b"\r\n") + 2:]
+                if kind == "pop3":
+                    f.sendall(f"USER {USER}\r\nPASS {PW}\r\n".encode())
+                else:
+                    f.sendall(b"EHLO idle.test\r\nMAIL FROM:<i@remote.test>\r\n"
+                              + f"RCPT TO:<{USER}>\r\nDATA\r\nSubject: half\r\n\r\nhalf".encode())
+        except (OSError, AssertionError, imaplib.IMAP4.error, imaplib.IMAP4.abort, EOFError):
+            time.sleep(0.1)  # the server is being restarted
+            continue
+        # Held open until the server ends it (a stop) or the test does;
+        # a stop must say so in the protocol's own words first.
+        f.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                got = f.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if got == b"":
+                break
+            last = (last + got)[-200:]
+        else:
+            break
+        bye = {"imap": b"* BYE [UNAVAILABLE] Server shutting down\r\n",
+               "pop3": b"-ERR [SYS/TEMP] Server shutting down\r\n",
+               "smtp": b"421 4.3.2 Service shutting down, try again later\r\n"}[kind]
+        with lock:
+            ended[0] += 1
+            if not last.endswith(bye):
+                no_bye.append(f"{kind}: {last[-80:]!r}")
+        time.sleep(0.1)
+
+
+def idle():
+    import signal
+    stop = threading.Event()
+    ended = [0]
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    kinds = ["imap"] * 10 + ["pop3"] * 5 + ["smtp"] * 5
+    th = [threading.Thread(target=idler, args=(k, stop, ended), daemon=True) for k in kinds]
+    for t in th:
+        t.start()
+    deadline = time.time() + 180
+    while not stop.is_set() and time.time() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    for t in th:
+        t.join(5)
+    print(f"idle sessions ended by a stop: {ended[0]}, without the last line: {len(no_bye)}")
+    for x in no_bye[:10]:
+        print("  ended without its last line:", x)
+
+
+def verify(path, tag, graceful=False):
     acked = [int(x) for x in open(path).read().split()]
     c = imaplib.IMAP4("127.0.0.1", int(os.environ["P_IMAP"]), timeout=60)
     c.login(USER, PW)
@@ -159,6 +246,12 @@ def verify(path, tag):
     missing = [i for i in acked if f"<crash.{tag}.{i}@test>" not in seen]
     assert not missing, f"acknowledged but missing: {missing[:20]} ({len(missing)} in all)"
     assert len(set(acked)) == len(acked), "an id acknowledged twice"
+    if graceful:
+        # A stop lets a commit in progress send its reply: nothing is
+        # stored without its client having been told.
+        extra = [m for m in seen if m.startswith(f"<crash.{tag}.")
+                 and int(m.split(".")[2].split("@")[0]) not in set(acked)]
+        assert not extra, f"stored but never acknowledged: {extra[:10]} ({len(extra)} in all)"
     print(f"verify: {len(acked)} acknowledged, all present once; "
           f"{len(seen)} crash messages in INBOX")
 
@@ -166,7 +259,9 @@ def verify(path, tag):
 if __name__ == "__main__":
     if sys.argv[1] == "send":
         send(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "idle":
+        idle()
     elif sys.argv[1] == "verify":
-        verify(sys.argv[2], sys.argv[3])
+        verify(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "term")
     else:
         sys.exit("usage: crash.py send smtp|append N ACKFILE | verify ACKFILE smtp|append")
