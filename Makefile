@@ -104,7 +104,8 @@ soak:
 	@$(MAKE) --no-print-directory $(BREV)
 	@SOAK=1 JOBS=1 ONLY='^t-9' BREV=$(CURDIR)/$(BREV) tests/run.sh
 
-# Every fuzz target for FUZZ_SECONDS each (default 60; CI: 10).
+# Every fuzz target for FUZZ_SECONDS each (default 60), one after another;
+# `make test` runs the same smoke, two targets at a time.
 fuzz-smoke:
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk smoke
 

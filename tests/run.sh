@@ -18,7 +18,8 @@
 #                 other pass; no more fuzz targets run at once than there
 #                 are CPUs.
 #   E2E_TIMEOUT   seconds before a hung end-to-end test is stopped (240)
-#   FUZZ_SECONDS  seconds per fuzz target (5; 0 skips them)
+#   FUZZ_SECONDS  seconds per fuzz target (60, the fuzz smoke of issue 10;
+#                 0 skips them)
 #
 # A sanitizer report from any sanitized process of a test (brev-san,
 # brev-tray, the unit test itself) fails that test, even if the test
@@ -33,7 +34,7 @@ export ROOT
 ONLY=${ONLY:-.}
 JOBS=${JOBS:-3}
 E2E_TIMEOUT=${E2E_TIMEOUT:-240}
-FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 case "$JOBS" in '' | *[!0-9]* | 0) echo "JOBS must be a positive number" >&2; exit 2 ;; esac
 LOGDIR=$(mktemp -d /tmp/brev-test-logs.XXXXXX)
 # brev may drop root privileges (t-03 runs it as nobody): its sanitizer
@@ -174,7 +175,7 @@ run_job() {
 		# tracked corpus.
 		local n=${J_NAME[$i]}
 		mkdir -p "fuzz/corpus/$n" "$LOGDIR/fuzz-new-$n"
-		timeout $((FUZZ_SECONDS + 60)) "${J_PATH[$i]}" -max_total_time="$FUZZ_SECONDS" \
+		timeout $((FUZZ_SECONDS + 60)) "${J_PATH[$i]}" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
 			-artifact_prefix="$LOGDIR/crash-$n-" "$LOGDIR/fuzz-new-$n" "fuzz/corpus/$n" \
 			>"$LOGDIR/job/$i.out" 2>&1 </dev/null 3>&- &
 		;;
@@ -287,7 +288,9 @@ report() {
 		fi
 		;;
 	fuzz)
-		if [ "$rc" -eq 0 ]; then pass_ "$lab (${FUZZ_SECONDS}s)"; else
+		if [ "$rc" -eq 0 ]; then
+			pass_ "$lab (${FUZZ_SECONDS}s, $(sed -n 's/^stat::number_of_executed_units: *//p' "$base.log") runs)"
+		else
 			fail_ "$lab"
 			grep -E 'ERROR|SUMMARY|runtime error' "$base.log" | head -5 | indent
 		fi
