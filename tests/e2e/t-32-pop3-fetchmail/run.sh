@@ -15,6 +15,8 @@ for i in range(1, 4):
 wait_count(3)
 PY
 
+# As root fetchmail locks /var/run/fetchmail.pid whatever FETCHMAILHOME says:
+# --pidfile keeps parallel test runs (another checkout's) apart.
 export FETCHMAILHOME=$T/fmhome
 mkdir -p "$FETCHMAILHOME"
 chmod 700 "$FETCHMAILHOME"
@@ -31,7 +33,7 @@ fetchmail_rc() {
 }
 run_fetchmail() { # RC -> exit status; output in $T/fm.out
 	local rc=0
-	fetchmail --nosyslog -v -f "$1" >"$T/fm.out" 2>&1 || rc=$?
+	timeout 20 fetchmail --nosyslog --pidfile "$T/fetchmail.pid" -v -f "$1" >"$T/fm.out" 2>&1 || rc=$?
 	echo $rc
 }
 count() { grep -c '^Subject: fm ' "$MBOX" || true; }
