@@ -52,6 +52,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,8 @@ struct server {
 static struct server servers[DNS_SERVERS_MAX];
 static size_t nservers;
 static int timeout_ms = 3000;
+/* dns_cancel: no new exchange starts (one under way runs to its end). */
+static atomic_int cancelled;
 static int ntries = 2;
 
 /* ---- resolver list ---------------------------------------------------- */
@@ -193,6 +196,11 @@ int dns_init(const char *resolvers, char *err, size_t errlen)
 	memcpy(servers, list, n * sizeof list[0]);
 	nservers = n;
 	return 0;
+}
+
+void dns_cancel(int on)
+{
+	atomic_store(&cancelled, on);
 }
 
 void dns_set_timeout(int ms, int tries)
@@ -523,6 +531,10 @@ static int query_once(const struct question *q, int *hops, struct answer *a, cha
 		return DNS_TEMP;
 	}
 	for (size_t i = 0; i < nservers; i++) {
+		if (atomic_load(&cancelled)) {
+			snprintf(why, whylen, "dns: the server is stopping");
+			return DNS_TEMP;
+		}
 		ldns_pkt *query =
 		    ldns_pkt_query_new(ldns_rdf_clone(q->rdf), q->type, LDNS_RR_CLASS_IN, LDNS_RD);
 		ldns_pkt *ans;

@@ -918,7 +918,7 @@ static void finish(struct attempt *a)
 	size_t ndone = 0, ntemp = 0;
 	uint32_t flags = 0;
 	const char *err = NULL;
-	int idx;
+	int idx, add = 1;
 	deadline = a->e.created + q.cfg->delivery_max_age;
 	for (size_t i = 0; i < a->e.nrcpts; i++) {
 		struct rres *r = &a->res[i];
@@ -953,11 +953,17 @@ static void finish(struct attempt *a)
 	next = now + (q.cfg->nretry > 0 ? q.cfg->retry[idx < 0 ? 0 : idx] : 300);
 	if (next > deadline)
 		next = deadline > now ? deadline : now + 1;
+	if (q.stop) {
+		/* A stop cut this attempt short: it does not count, and what
+		 * is left is due again as soon as brev runs again. */
+		next = now;
+		add = 0;
+	}
 	{
 		/* Keep the reasons short enough for the record. */
 		char e2[512];
 		str_copy(e2, err ? err : "", sizeof e2);
-		int rc = store_queue_update(q.st, a->e.id, done, ndone, next, e2, 1, flags);
+		int rc = store_queue_update(q.st, a->e.id, done, ndone, next, e2, add, flags);
 		if (rc != ST_OK && rc != ST_NOTFOUND)
 			log_error("queue id=%016llx: updating the entry failed: %s",
 				  (unsigned long long)a->e.id, store_strerror(rc));
@@ -1126,6 +1132,7 @@ int queue_start(struct server *srv)
 	q.st = srv->store;
 	q.cfg = srv->cfg;
 	q.stop = 0;
+	dns_cancel(0);
 	queue_src_pick(q.cfg->listen_smtp, &q.src);
 	for (int i = 0; i < QUEUE_THREADS; i++)
 		q.fds[i] = -1;
@@ -1158,6 +1165,7 @@ void queue_stop(void)
 		return;
 	pthread_mutex_lock(&q.mu);
 	q.stop = 1;
+	dns_cancel(1);
 	for (int i = 0; i < QUEUE_THREADS; i++)
 		if (q.fds[i] >= 0)
 			shutdown(q.fds[i], SHUT_RDWR);
