@@ -51,12 +51,16 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <ldns/ldns.h>
 
@@ -81,8 +85,10 @@ struct server {
 static struct server servers[DNS_SERVERS_MAX];
 static size_t nservers;
 static int timeout_ms = 3000;
-/* dns_cancel: no new exchange starts (one under way runs to its end). */
+/* dns_cancel: no new exchange starts, and the pipe, readable while
+ * cancelled, ends a wait for a UDP answer at once. */
 static atomic_int cancelled;
+static int cancel_pipe[2] = {-1, -1};
 static int ntries = 2;
 
 /* ---- resolver list ---------------------------------------------------- */
@@ -195,12 +201,23 @@ int dns_init(const char *resolvers, char *err, size_t errlen)
 	}
 	memcpy(servers, list, n * sizeof list[0]);
 	nservers = n;
+	if (cancel_pipe[0] < 0 && pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		cancel_pipe[0] = cancel_pipe[1] = -1; /* stops then wait for the time-out */
 	return 0;
 }
 
 void dns_cancel(int on)
 {
 	atomic_store(&cancelled, on);
+	if (cancel_pipe[1] < 0)
+		return;
+	if (on) {
+		(void)!write(cancel_pipe[1], "x", 1);
+	} else {
+		char buf[64];
+		while (read(cancel_pipe[0], buf, sizeof buf) > 0)
+			;
+	}
 }
 
 void dns_set_timeout(int ms, int tries)
@@ -452,71 +469,187 @@ static uint16_t random_id(void)
 	return id;
 }
 
-static ldns_resolver *resolver_for(const struct server *s)
+/*
+ * ldns 1.8.3's ldns_wire2pkt leaks every TSIG record of the additional
+ * section but the last, and the EDNS data of every OPT record but the last
+ * (each replaces the one before without freeing it): a server, or anyone
+ * who can spoof its answers, could make brev leak a little per look-up.
+ * brev never signs a query, so a TSIG record in an answer means nothing,
+ * and RFC 6891 6.1.1 makes a second OPT record a format error: such
+ * answers are refused before ldns parses them. Only record headers are
+ * walked (ldns checks everything else); -1 also for a packet that ends
+ * early.
+ */
+static int wire_check(const uint8_t *w, size_t len)
 {
-	ldns_resolver *r = ldns_resolver_new();
-	ldns_rdf *ns;
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	size_t pos = 12;
+	unsigned opt = 0;
 
-	if (!r)
-		return NULL;
-	ns = ldns_rdf_new_frm_data(s->family == AF_INET ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA,
-				   s->family == AF_INET ? 4 : 16, s->addr);
-	if (!ns || ldns_resolver_push_nameserver(r, ns) != LDNS_STATUS_OK) {
-		if (ns)
-			ldns_rdf_deep_free(ns);
-		ldns_resolver_deep_free(r);
-		return NULL;
+	if (len < 12)
+		return -1;
+	for (int sec = 0; sec < 4; sec++) {
+		unsigned count = (unsigned)w[4 + 2 * sec] << 8 | w[5 + 2 * sec];
+		for (unsigned n = 0; n < count; n++) {
+			for (;;) { /* the owner name: up to a root label or a pointer */
+				if (pos >= len)
+					return -1;
+				uint8_t l = w[pos];
+				if ((l & 0xc0) == 0xc0) {
+					pos += 2;
+					break;
+				}
+				if (l & 0xc0)
+					return -1;
+				pos += 1u + l;
+				if (l == 0)
+					break;
+			}
+			if (sec == 0) { /* a question: type and class */
+				pos += 4;
+				continue;
+			}
+			if (pos + 10 > len)
+				return -1;
+			unsigned type = (unsigned)w[pos] << 8 | w[pos + 1];
+			pos += 10 + ((size_t)w[pos + 8] << 8 | w[pos + 9]);
+			if (sec == 3 && (type == LDNS_RR_TYPE_TSIG ||
+					 (type == LDNS_RR_TYPE_OPT && ++opt > 1)))
+				return -1;
+		}
 	}
-	ldns_rdf_deep_free(ns);
-	ldns_resolver_set_port(r, s->port);
-	ldns_resolver_set_timeout(r, tv);
-	ldns_resolver_set_retry(r, (uint8_t)ntries);
-	ldns_resolver_set_retrans(r, 0); /* ldns sleep()s this many seconds between servers */
-	ldns_resolver_set_recursive(r, true);
-	ldns_resolver_set_dnsrch(r, false);
-	ldns_resolver_set_defnames(r, false);
-	ldns_resolver_set_random(r, false);
-	ldns_resolver_set_dnssec(r, false);
-	ldns_resolver_set_fail(r, false);
-	ldns_resolver_set_igntc(r, false);
-	ldns_resolver_set_usevc(r, false);
-	ldns_resolver_set_fallback(r, true); /* TC=1: ask again over TCP */
-	ldns_resolver_set_edns_udp_size(r, DNS_EDNS_SIZE);
-	ldns_resolver_set_ip6(r, LDNS_RESOLV_INETANY);
-	return r;
+	return pos <= len ? 0 : -1;
 }
 
-/* One exchange with one server: 0 and *ans, or -1 with why. */
+static void server_sockaddr(const struct server *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof *ss);
+	if (s->family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(s->port);
+		memcpy(&a->sin_addr, s->addr, 4);
+		*len = sizeof *a;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(s->port);
+		memcpy(&a->sin6_addr, s->addr, 16);
+		*len = sizeof *a;
+	}
+}
+
+static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+}
+
+/* One UDP try: the answer's bytes, or NULL (*timed_out, *stopped say why
+ * when it was not a network error). Datagrams from another address than
+ * the server's are ignored. */
+static uint8_t *udp_try(ldns_buffer *qb, const struct sockaddr_storage *to, socklen_t tolen,
+			size_t *len, int *timed_out, int *stopped)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	int64_t end = now_ms() + timeout_ms;
+	uint8_t *wire = NULL;
+	int fd = ldns_udp_bgsend2(qb, to, tolen, tv);
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = cancel_pipe[0], .events = POLLIN}};
+		int64_t left = end - now_ms();
+		int n = poll(p, cancel_pipe[0] >= 0 ? 2 : 1, left > 0 ? (int)left : 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*timed_out = n == 0;
+			break;
+		}
+		if (cancel_pipe[0] >= 0 && p[1].revents) {
+			*stopped = 1;
+			break;
+		}
+		struct sockaddr_storage fr;
+		socklen_t frlen = sizeof fr;
+		wire = ldns_udp_read_wire(fd, len, &fr, &frlen);
+		if (wire && !same_sockaddr(&fr, to)) {
+			free(wire);
+			wire = NULL;
+			continue;
+		}
+		break;
+	}
+	close(fd);
+	return wire;
+}
+
+/* One exchange with one server: 0 and *ans, or -1 with why. UDP, `ntries`
+ * times; a truncated answer (TC) is asked again over TCP. */
 static int exchange(const struct server *s, ldns_pkt *query, ldns_pkt **ans, char *why,
 		    size_t whylen)
 {
-	ldns_resolver *r = resolver_for(s);
-	int64_t t0 = now_ms();
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	ldns_buffer *qb = ldns_buffer_new(LDNS_MIN_BUFLEN);
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	int timed_out = 0, stopped = 0, rc = -1;
 	ldns_status st;
 
 	*ans = NULL;
-	if (!r) {
+	if (!qb || ldns_pkt2buffer_wire(qb, query) != LDNS_STATUS_OK) {
 		snprintf(why, whylen, "dns: out of memory");
-		return -1;
+		goto out;
 	}
-	st = ldns_resolver_send_pkt(ans, r, query);
-	ldns_resolver_deep_free(r);
-	if (st == LDNS_STATUS_OK && *ans)
-		return 0;
-	if (*ans)
-		ldns_pkt_free(*ans);
-	*ans = NULL;
-	if (st == LDNS_STATUS_NETWORK_ERR || st == LDNS_STATUS_OK) {
-		if (now_ms() - t0 >= (int64_t)timeout_ms * 9 / 10)
+	server_sockaddr(s, &to, &tolen);
+	for (int t = 0; t < ntries && !wire && !stopped; t++) {
+		if (atomic_load(&cancelled))
+			stopped = 1;
+		else
+			wire = udp_try(qb, &to, tolen, &len, &timed_out, &stopped);
+	}
+	if (wire && len >= 3 && (wire[2] & 0x02)) { /* TC: RFC 7766 */
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+		free(wire);
+		wire = NULL;
+		if (ldns_tcp_send(&wire, qb, &to, tolen, tv, &len) != LDNS_STATUS_OK)
+			wire = NULL;
+	}
+	if (!wire) {
+		if (stopped)
+			snprintf(why, whylen, "dns: the server is stopping");
+		else if (timed_out)
 			snprintf(why, whylen, "dns server %s timed out", s->text);
 		else
 			snprintf(why, whylen, "dns server %s: network error", s->text);
-	} else {
+		goto out;
+	}
+	if (wire_check(wire, len) < 0) {
+		snprintf(why, whylen, "dns server %s: unusable answer (malformed, a TSIG or a second OPT record)",
+			 s->text);
+		goto out;
+	}
+	if ((st = ldns_wire2pkt(ans, wire, len)) != LDNS_STATUS_OK) {
+		*ans = NULL;
 		snprintf(why, whylen, "dns server %s: unusable answer (%s)", s->text,
 			 ldns_get_errorstr_by_id(st));
+		goto out;
 	}
-	return -1;
+	rc = 0;
+out:
+	free(wire);
+	if (qb)
+		ldns_buffer_free(qb);
+	return rc;
 }
 
 /* Ask each server in turn until one gives an answer that is not TEMP. */
@@ -1100,6 +1233,11 @@ int dns_answer_parse(const uint8_t *wire, size_t len, const char *qname, uint16_
 	if (!(q.rdf = name_to_rdf(qname))) {
 		snprintf(why, whylen, "'%s' is not a domain name", qname);
 		return DNS_PERM;
+	}
+	if (wire_check(wire, len) < 0) {
+		snprintf(why, whylen, "unusable answer (malformed, a TSIG or a second OPT record)");
+		ldns_rdf_deep_free(q.rdf);
+		return DNS_TEMP;
 	}
 	if ((st = ldns_wire2pkt(&pkt, wire, len)) != LDNS_STATUS_OK) {
 		snprintf(why, whylen, "unusable answer (%s)", ldns_get_errorstr_by_id(st));

@@ -21,9 +21,10 @@ enum dns_rc { DNS_OK = 0, DNS_TEMP = 1, DNS_PERM = 2 };
  * /etc/resolv.conf (nameserver lines only; parsed by dns.c, not by
  * glibc). Call once at start-up. 0 or -1 with err. */
 int dns_init(const char *resolvers, char *err, size_t errlen);
-/* on: every look-up from now on fails at once (DNS_TEMP, "the server is
- * stopping") instead of waiting for its time-outs; an exchange already
- * under way still runs to its end. For a quick stop; 0 undoes it. */
+/* on: every look-up fails at once (DNS_TEMP, "the server is stopping")
+ * instead of waiting for its time-outs, one already waiting for a UDP
+ * answer too (a TCP retry of a truncated answer runs to its end). For a
+ * quick stop; 0 undoes it. */
 void dns_cancel(int on);
 /* Per-try time-out and number of tries (defaults 3000 ms, 2). For tests. */
 void dns_set_timeout(int ms, int tries);
