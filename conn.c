@@ -36,6 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -576,9 +579,44 @@ int conn_printf(struct conn *c, const char *fmt, ...)
 	return r;
 }
 
-/* After end of input (the server stopping shut the socket's reading side,
- * or the peer closed): one last line, if the connection still carries it,
- * within a second. Only after CONN_EOF; any other error stays. */
+/*
+ * A client may still be sending (pipelined commands): closing with its
+ * bytes unread makes the kernel reset the connection, and a reset can
+ * destroy the last line before the client reads it. So: our side is done
+ * (FIN after the line), then what arrives is read and dropped until the
+ * client closes too, for half a second at most. The reading side may have
+ * been shut (recv then says 0 whether or not the client has closed), so
+ * queued bytes are counted with FIONREAD and the client's FIN is seen in
+ * the TCP state.
+ */
+static void linger_close(struct conn *c)
+{
+	if (c->notsock || shutdown(c->fd, SHUT_WR) < 0)
+		return;
+	for (int i = 0; i < 25; i++) {
+		char junk[4096];
+		int queued = 0;
+		struct tcp_info ti;
+		socklen_t tl = sizeof ti;
+		while (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0)
+			if (recv(c->fd, junk, sizeof junk, MSG_DONTWAIT) <= 0)
+				break;
+		if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 ||
+		    (ti.tcpi_state != TCP_FIN_WAIT1 && ti.tcpi_state != TCP_FIN_WAIT2))
+			return; /* the client closed too (or this is not TCP) */
+		usleep(20000);
+	}
+}
+
+void conn_end_input(struct conn *c)
+{
+	conn_fail(c, CONN_EOF);
+}
+
+/* After end of input (the server stopping shut the socket's reading side
+ * or called conn_end_input, or the peer closed): one last line, if the
+ * connection still carries it, within a second, after any output still
+ * buffered. Not after a time-out or an I/O or TLS error. */
 int conn_goodbye(struct conn *c, const char *line)
 {
 	if (c->err != CONN_EOF)
@@ -588,6 +626,8 @@ int conn_goodbye(struct conn *c, const char *line)
 	c->op_deadline = 0;
 	int r = conn_puts(c, line) < 0 || conn_flush(c) < 0 ? -1 : 0;
 	c->err = CONN_EOF;
+	if (r == 0)
+		linger_close(c);
 	return r;
 }
 
@@ -634,6 +674,7 @@ struct conn_tls {
 	int hs_done;
 	int br_err;                 /* BearSSL's error when the engine closed */
 	int plain_out;              /* STARTTLS: the next flush is still plaintext */
+	int rd_eof;                 /* the socket's input ended (no close_notify) */
 	struct tls_material *mat;   /* server: our reference to the chain and key */
 	union {
 		br_ssl_server_context s;
@@ -679,7 +720,7 @@ static int tls_pull_app(struct conn *c)
 
 /* One non-blocking step on the socket side. 1 progress, 0 would block,
  * -1 error (sticky error set). */
-static int tls_io_step(struct conn *c, unsigned st)
+static int tls_io_step(struct conn *c, unsigned st, unsigned want)
 {
 	br_ssl_engine_context *eng = c->tls->eng;
 	size_t len;
@@ -693,15 +734,23 @@ static int tls_io_step(struct conn *c, unsigned st)
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return conn_fail(c, errno == EPIPE || errno == ECONNRESET ? CONN_EOF : CONN_IO);
 	}
-	if (st & BR_SSL_RECVREC) {
+	if ((st & BR_SSL_RECVREC) && c->tls->rd_eof) {
+		if (want == BR_SSL_RECVAPP)
+			return conn_fail(c, CONN_EOF);
+	} else if (st & BR_SSL_RECVREC) {
 		unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len);
 		ssize_t r = sys_recv(c, buf, len);
 		if (r > 0) {
 			br_ssl_engine_recvrec_ack(eng, (size_t)r);
 			return 1;
 		}
-		if (r == 0) /* no close_notify: a truncation, reported as EOF */
-			return conn_fail(c, CONN_EOF);
+		if (r == 0) {
+			/* No close_notify: a truncation, EOF to a reader. A
+			 * writer goes on (a stopping server shuts only the
+			 * reading side first, so replies still go out). */
+			c->tls->rd_eof = 1;
+			return want == BR_SSL_RECVAPP ? conn_fail(c, CONN_EOF) : 1;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return conn_fail(c, errno == ECONNRESET ? CONN_EOF : CONN_IO);
 	}
@@ -732,15 +781,15 @@ static int tls_run(struct conn *c, unsigned want, int ms)
 			return 0;
 		if ((st & BR_SSL_RECVAPP) && want != BR_SSL_RECVAPP && tls_pull_app(c))
 			continue;
-		int r = tls_io_step(c, st);
+		int r = tls_io_step(c, st, want);
 		if (r < 0)
 			return -1;
 		if (r > 0)
 			continue;
 		short ev = (short)((st & BR_SSL_SENDREC ? POLLOUT : 0) |
-				   (st & BR_SSL_RECVREC ? POLLIN : 0));
-		if (!ev)
-			return conn_fail(c, CONN_TLS); /* cannot happen with a sane engine */
+				   (st & BR_SSL_RECVREC && !c->tls->rd_eof ? POLLIN : 0));
+		if (!ev) /* input ended and the engine needs input; else insane */
+			return conn_fail(c, c->tls->rd_eof ? CONN_EOF : CONN_TLS);
 		if (wait_fd(c, ev, ms) < 0)
 			return -1;
 	}
@@ -800,7 +849,7 @@ static void tls_send_close(struct conn *c)
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return;
-		int r = tls_io_step(c, BR_SSL_SENDREC);
+		int r = tls_io_step(c, BR_SSL_SENDREC, 0);
 		if (r < 0 || (r == 0 && wait_fd(c, POLLOUT, (int)left) < 0))
 			return;
 	}
@@ -926,7 +975,7 @@ static int tls_wait_pump(struct conn *c)
 		}
 		if (st & BR_SSL_RECVAPP)
 			return 1;
-		int r = tls_io_step(c, st);
+		int r = tls_io_step(c, st, BR_SSL_RECVAPP);
 		if (r < 0)
 			return 1; /* the next read reports the sticky error */
 		if (r == 0)

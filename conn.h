@@ -89,8 +89,13 @@ size_t conn_pending(const struct conn *c);
  * 2 wakefd readable, 0 timeout, -1 error. */
 int conn_wait(struct conn *c, int wakefd, int ms);
 
-/* One last line after CONN_EOF (a stopping server's BYE), sent within a
- * second if the connection still carries it; the error stays CONN_EOF. */
+/* Treat the input as ended (CONN_EOF from now on): a session that sees
+ * its server stopping ends through its ordinary end-of-input path. */
+void conn_end_input(struct conn *c);
+/* One last line after end of input (CONN_EOF: a stopping server's BYE),
+ * after any output still buffered, within a second if the connection
+ * still carries it; the error stays CONN_EOF. Nothing after a time-out or
+ * an I/O or TLS error, nor after a session ended by its own QUIT. */
 int conn_goodbye(struct conn *c, const char *line);
 int conn_error(const struct conn *c);       /* enum conn_err */
 const char *conn_peer(const struct conn *c);

@@ -476,48 +476,35 @@ static uint16_t random_id(void)
  * who can spoof its answers, could make brev leak a little per look-up.
  * brev never signs a query, so a TSIG record in an answer means nothing,
  * and RFC 6891 6.1.1 makes a second OPT record a format error: such
- * answers are refused before ldns parses them. Only record headers are
- * walked (ldns checks everything else); -1 also for a packet that ends
- * early.
+ * answers are refused before ldns_wire2pkt sees them. The records are
+ * walked with ldns's own ldns_wire2rr, record by record as ldns_wire2pkt
+ * does, so that both find the same records (a walk by RDLENGTH does not:
+ * ldns reads the fields of known types and may end elsewhere). -1 also for
+ * what ldns cannot parse.
  */
 static int wire_check(const uint8_t *w, size_t len)
 {
-	size_t pos = 12;
+	static const ldns_pkt_section sect[4] = {LDNS_SECTION_QUESTION, LDNS_SECTION_ANSWER,
+						 LDNS_SECTION_AUTHORITY, LDNS_SECTION_ADDITIONAL};
+	size_t pos = LDNS_HEADER_SIZE;
 	unsigned opt = 0;
 
-	if (len < 12)
+	if (len < LDNS_HEADER_SIZE)
 		return -1;
-	for (int sec = 0; sec < 4; sec++) {
-		unsigned count = (unsigned)w[4 + 2 * sec] << 8 | w[5 + 2 * sec];
+	for (int i = 0; i < 4; i++) {
+		unsigned count = (unsigned)w[4 + 2 * i] << 8 | w[5 + 2 * i];
 		for (unsigned n = 0; n < count; n++) {
-			for (;;) { /* the owner name: up to a root label or a pointer */
-				if (pos >= len)
-					return -1;
-				uint8_t l = w[pos];
-				if ((l & 0xc0) == 0xc0) {
-					pos += 2;
-					break;
-				}
-				if (l & 0xc0)
-					return -1;
-				pos += 1u + l;
-				if (l == 0)
-					break;
-			}
-			if (sec == 0) { /* a question: type and class */
-				pos += 4;
-				continue;
-			}
-			if (pos + 10 > len)
+			ldns_rr *rr = NULL;
+			if (ldns_wire2rr(&rr, w, len, &pos, sect[i]) != LDNS_STATUS_OK)
 				return -1;
-			unsigned type = (unsigned)w[pos] << 8 | w[pos + 1];
-			pos += 10 + ((size_t)w[pos + 8] << 8 | w[pos + 9]);
-			if (sec == 3 && (type == LDNS_RR_TYPE_TSIG ||
-					 (type == LDNS_RR_TYPE_OPT && ++opt > 1)))
+			ldns_rr_type type = ldns_rr_get_type(rr);
+			ldns_rr_free(rr);
+			if (sect[i] == LDNS_SECTION_ADDITIONAL &&
+			    (type == LDNS_RR_TYPE_TSIG || (type == LDNS_RR_TYPE_OPT && ++opt > 1)))
 				return -1;
 		}
 	}
-	return pos <= len ? 0 : -1;
+	return 0;
 }
 
 static void server_sockaddr(const struct server *s, struct sockaddr_storage *ss, socklen_t *len)
@@ -551,11 +538,13 @@ static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr
 }
 
 /* One UDP try: the answer's bytes, or NULL (*timed_out, *stopped say why
- * when it was not a network error). Datagrams from another address than
- * the server's are ignored. */
+ * when it was not a network error). Datagrams that cannot be the answer
+ * (from another address than the server's, shorter than a header, not a
+ * response, another ID) are ignored, as a spoofer's would be. */
 static uint8_t *udp_try(ldns_buffer *qb, const struct sockaddr_storage *to, socklen_t tolen,
 			size_t *len, int *timed_out, int *stopped)
 {
+	const uint8_t *q = ldns_buffer_begin(qb);
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	int64_t end = now_ms() + timeout_ms;
 	uint8_t *wire = NULL;
@@ -563,6 +552,13 @@ static uint8_t *udp_try(ldns_buffer *qb, const struct sockaddr_storage *to, sock
 
 	if (fd < 0)
 		return NULL;
+	/* poll can call a datagram readable that recvfrom then drops (a bad
+	 * checksum): the read must not block. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		close(fd);
+		return NULL;
+	}
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
 				      {.fd = cancel_pipe[0], .events = POLLIN}};
@@ -580,8 +576,12 @@ static uint8_t *udp_try(ldns_buffer *qb, const struct sockaddr_storage *to, sock
 		}
 		struct sockaddr_storage fr;
 		socklen_t frlen = sizeof fr;
+		errno = 0;
 		wire = ldns_udp_read_wire(fd, len, &fr, &frlen);
-		if (wire && !same_sockaddr(&fr, to)) {
+		if (!wire && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			continue;
+		if (wire && (!same_sockaddr(&fr, to) || *len < 12 || wire[0] != q[0] ||
+			     wire[1] != q[1] || !(wire[2] & 0x80))) {
 			free(wire);
 			wire = NULL;
 			continue;
@@ -634,8 +634,10 @@ static int exchange(const struct server *s, ldns_pkt *query, ldns_pkt **ans, cha
 		goto out;
 	}
 	if (wire_check(wire, len) < 0) {
-		snprintf(why, whylen, "dns server %s: unusable answer (malformed, a TSIG or a second OPT record)",
-			 s->text);
+		snprintf(
+		    why, whylen,
+		    "dns server %s: unusable answer (malformed, a TSIG or a second OPT record)",
+		    s->text);
 		goto out;
 	}
 	if ((st = ldns_wire2pkt(ans, wire, len)) != LDNS_STATUS_OK) {

@@ -1627,6 +1627,8 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 			s->reason = "login-timeout";
 			break;
 		}
+		if (atomic_load(&s->srv->stopping))
+			conn_end_input(c); /* the BYE comes from net.c */
 		int rc = imap_cmd_read(&s->in, &s->cmd);
 		if (rc < 0) {
 			if (s->cmd.err[0]) {

@@ -741,6 +741,7 @@ static void cmd_serve(void)
 		}
 	}
 	log_info("stopping");
+	queue_stop_begin();
 	left = net_stop(5000);
 	if (left)
 		log_warn("%d session(s) still running at exit", left);

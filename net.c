@@ -28,6 +28,7 @@
 #include "net.h"
 #include "config.h"
 #include "conn.h"
+#include "dns.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -117,7 +118,11 @@ struct live {
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
 static struct live *live;      /* capacity limits.connections */
-static int live_cap, live_count, family_count[FAM_N];
+/* live_cap is limits.connections; the table has live_slots >= live_cap
+ * entries, so that a slot whose session has closed its socket but whose
+ * thread is still unwinding (a TLS close_notify) never refuses a client
+ * while fewer than live_cap are connected. */
+static int live_cap, live_slots, live_count, family_count[FAM_N];
 static int threads_run, threads_ended; /* slots at TH_RUN, at TH_ENDED */
 static int family_max, peer_max;
 static int stopping;
@@ -174,8 +179,9 @@ int net_bind(struct server *srv, char *err, size_t errlen)
 {
 	the_srv = srv;
 	live_cap = (int)srv->cfg->connections;
-	live = xcalloc((size_t)live_cap, sizeof *live);
-	for (int i = 0; i < live_cap; i++)
+	live_slots = live_cap + live_cap / 4 + 4;
+	live = xcalloc((size_t)live_slots, sizeof *live);
+	for (int i = 0; i < live_slots; i++)
 		live[i].fd = -1;
 	family_max = live_cap - live_cap / 4;
 	if (family_max < 1)
@@ -213,10 +219,7 @@ static int is_loopback(const char *ip)
 
 static int is_stopping(void)
 {
-	pthread_mutex_lock(&live_lock);
-	int s = stopping;
-	pthread_mutex_unlock(&live_lock);
-	return s;
+	return atomic_load(&the_srv->stopping);
 }
 
 /* Join every ended session thread. Called with live_lock held, by the
@@ -224,7 +227,7 @@ static int is_stopping(void)
  * joins, and an ended thread no longer takes the lock. */
 static void reap_ended(void)
 {
-	for (int i = 0; i < live_cap && threads_ended > 0; i++)
+	for (int i = 0; i < live_slots && threads_ended > 0; i++)
 		if (live[i].thread == TH_ENDED) {
 			pthread_join(live[i].th, NULL);
 			live[i].thread = TH_NONE;
@@ -241,7 +244,7 @@ static int live_add(int fd, int kind, const char *peer, const char **why)
 	pthread_mutex_lock(&live_lock);
 	reap_ended();
 	if (!loop)
-		for (int i = 0; i < live_cap; i++)
+		for (int i = 0; i < live_slots; i++)
 			if (live[i].fd >= 0 && !live[i].loopback && strcmp(live[i].peer, peer) == 0)
 				same++;
 	if (stopping)
@@ -253,7 +256,7 @@ static int live_add(int fd, int kind, const char *peer, const char **why)
 	else if (!loop && same >= peer_max)
 		*why = "per-address connection limit reached";
 	else
-		for (int i = 0; i < live_cap; i++)
+		for (int i = 0; i < live_slots; i++)
 			if (live[i].fd < 0 && live[i].thread == TH_NONE) {
 				live[i].fd = fd;
 				live[i].family = fam;
@@ -264,8 +267,7 @@ static int live_add(int fd, int kind, const char *peer, const char **why)
 				rc = i;
 				break;
 			}
-	/* A slot whose socket is closed but whose thread has not ended yet
-	 * is still taken. */
+	/* More threads still unwinding than spare slots. */
 	if (rc < 0 && !**why)
 		*why = "connection limit reached";
 	pthread_mutex_unlock(&live_lock);
@@ -501,12 +503,15 @@ int net_stop(int grace_ms)
 	nlisteners = 0;
 	pthread_mutex_lock(&live_lock);
 	stopping = 1;
-	for (int i = 0; i < live_cap; i++)
+	atomic_store(&the_srv->stopping, 1);
+	for (int i = 0; i < live_slots; i++)
 		if (live[i].fd >= 0)
 			shutdown(live[i].fd, SHUT_RD);
 	deadline = deadline_in(grace_ms / 2);
 	wait_sessions(&deadline);
-	for (int i = 0; i < live_cap; i++)
+	/* Sessions waiting for a DNS answer (SPF, DMARC) stop waiting. */
+	dns_cancel(1);
+	for (int i = 0; i < live_slots; i++)
 		if (live[i].fd >= 0)
 			shutdown(live[i].fd, SHUT_RDWR);
 	deadline = deadline_in(grace_ms - grace_ms / 2);

@@ -822,6 +822,8 @@ void pop3_serve(struct server *srv, struct conn *c, int kind)
 	/* No timestamp in the greeting: APOP is not offered (RFC 1939 7). */
 	reply(&s, "+OK %s POP3 server ready", hostname(&s));
 	while (!s.quit) {
+		if (atomic_load(&srv->stopping))
+			conn_end_input(c); /* the -ERR comes from net.c */
 		/* PIPELINING (RFC 2449 6.6): answer a batch in one write. */
 		if (conn_pending(c) == 0 && conn_flush(c) < 0) {
 			hang_up(&s, conn_reason(c));

@@ -28,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -100,7 +101,8 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t wcv;            /* workers: a job arrived / stop */
 	pthread_cond_t hcv;            /* a host slot was freed */
-	int running, stop;
+	int running;
+	atomic_int stop;               /* read without mu by the workers */
 	struct server *srv;
 	struct store *st;
 	const struct config *cfg;
@@ -946,7 +948,8 @@ static void finish(struct attempt *a)
 	} else if (!err) {
 		err = "could not store the bounce";
 	}
-	if (ntemp && !(a->e.flags & QF_DELAY_SENT) && now - a->e.created >= QUEUE_DELAY_NOTICE &&
+	if (ntemp && !q.stop && !(a->e.flags & QF_DELAY_SENT) &&
+	    now - a->e.created >= QUEUE_DELAY_NOTICE &&
 	    notify(a, DSN_DELAYED, RS_TEMP) == 0)
 		flags |= QF_DELAY_SENT;
 	idx = (int)a->e.attempts < q.cfg->nretry ? (int)a->e.attempts : q.cfg->nretry - 1;
@@ -1157,6 +1160,18 @@ int queue_start(struct server *srv)
 		 q.cfg->delivery_relay && q.cfg->delivery_relay[0] ? "through delivery.relay"
 								    : "direct to MX hosts");
 	return 0;
+}
+
+void queue_stop_begin(void)
+{
+	if (!q.running)
+		return;
+	pthread_mutex_lock(&q.mu);
+	q.stop = 1;
+	pthread_cond_broadcast(&q.wcv);
+	pthread_cond_broadcast(&q.hcv);
+	pthread_mutex_unlock(&q.mu);
+	wake_scheduler();
 }
 
 void queue_stop(void)

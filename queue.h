@@ -25,6 +25,10 @@ struct conn;
 int queue_start(struct server *srv);
 /* Stop: open connections are shut down, threads joined. Idempotent. */
 void queue_stop(void);
+/* The first half of queue_stop, without waiting: deliveries start nothing
+ * new and an attempt under way does not count. Called before the client
+ * sessions are stopped (whose last phase cancels DNS look-ups). */
+void queue_stop_begin(void);
 /* Retry everything now (SIGUSR1, control-socket "flush"). Safe from any
  * thread; does nothing when the queue is not running. */
 void queue_flush(void);

@@ -5,6 +5,8 @@
 #ifndef BREV_SERVER_H
 #define BREV_SERVER_H
 
+#include <stdatomic.h>
+
 struct config;
 struct store;
 struct tls_server;
@@ -26,6 +28,9 @@ struct server {
 	struct store *store;
 	struct tls_server *tls;     /* NULL when no certificate could be loaded */
 	const char *hostname;       /* cfg->hostname */
+	/* Set by net_stop: a session ends before its next command (it calls
+	 * conn_end_input), and net.c sends the protocol's last line. */
+	atomic_int stopping;
 };
 
 /*

@@ -946,6 +946,8 @@ static void session_loop(struct session *s)
 {
 	while (s->state != SMTP_ST_QUIT) {
 		char *line;
+		if (atomic_load(&s->srv->stopping))
+			conn_end_input(s->c); /* the 421 comes from net.c */
 		/* RFC 2920 3.2: answer a pipelined group when the client waits. */
 		if (conn_pending(s->c) == 0 && conn_flush(s->c) < 0) {
 			hang_up(s, conn_reason(s->c));

@@ -11,10 +11,12 @@
         acknowledged id is in INBOX exactly once, and no id is there twice;
         with "term" (the server was stopped, never killed) also no id is
         there that was not acknowledged.
-  crash.py idle     until SIGTERM: holds 10 IMAP sessions in IDLE, 5 POP3
-        sessions in the TRANSACTION state and 5 SMTP sessions stopped
-        half-way through DATA, each reopened when a stop ends it; prints
-        how many a stop ended.
+  crash.py idle     until SIGTERM: holds 8 IMAP and 3 IMAPS sessions in
+        IDLE, 2 IMAP sessions sending NOOPs without pause, 5 POP3 sessions
+        in the TRANSACTION state and 5 SMTP sessions stopped half-way
+        through DATA, each reopened when a stop ends it; prints how many a
+        stop ended and how many of those ended without their protocol's
+        last line.
 Environment: P_SMTP, P_IMAP (ports), USER_, PASS_, PACE (a session waits
 a random 0..PACE s between messages, default 0.15, so that sending spans
 the kills whatever the server's speed).
@@ -23,6 +25,7 @@ import imaplib
 import os
 import random
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -152,10 +155,53 @@ def idler(kind, stop, ended):
     while not stop.is_set():
         try:
             last = b""
-            if kind == "imap":
+            if kind in ("imap", "imaps", "busy"):
                 # By hand: what arrives after IDLE's "+" must not be
                 # left in a client library's buffer.
-                f = socket.create_connection(("127.0.0.1", int(os.environ["P_IMAP"])), timeout=60)
+                if kind == "imaps":
+                    ctx = ssl.create_default_context(cafile=os.environ["D"] + "/cert.pem")
+                    f = ctx.wrap_socket(socket.create_connection(
+                        ("localhost", int(os.environ["P_IMAPS"])), timeout=60),
+                        server_hostname="localhost")
+                else:
+                    f = socket.create_connection(("127.0.0.1", int(os.environ["P_IMAP"])), timeout=60)
+                if kind == "busy":
+                    # NOOPs without pause: a session that always has a
+                    # next command must still end at a stop, with its BYE.
+                    f.sendall(f"a LOGIN {USER} {PW}\r\n".encode())
+                    buf = b""
+                    while b"a OK" not in buf or not buf.endswith(b"\r\n"):
+                        got = f.recv(4096)
+                        assert got
+                        buf += got
+                    last = buf[buf.index(b"a OK"):]
+                    last = last[last.index(b"\r\n") + 2:]  # a stop's BYE may follow
+                    # Batches of 50 pipelined NOOPs, the next sent before
+                    # the replies are all read: the session always has
+                    # input waiting, so shutting the reading side of its
+                    # socket alone would not end it.
+                    f.settimeout(5)
+                    n = 0
+                    while not stop.is_set():
+                        n += 1
+                        try:
+                            f.sendall(b"".join(b"n%d.%d NOOP\r\n" % (n, k) for k in range(50)))
+                            got = f.recv(65536)
+                        except socket.timeout:
+                            continue
+                        except OSError:
+                            break
+                        if got == b"":
+                            break
+                        last = (last + got)[-200:]
+                    else:
+                        break
+                    with lock:
+                        ended[0] += 1
+                        if not last.endswith(b"* BYE [UNAVAILABLE] Server shutting down\r\n"):
+                            no_bye.append(f"busy: {last[-80:]!r}")
+                    time.sleep(0.1)
+                    continue
                 f.sendall(f"a LOGIN {USER} {PW}\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
                 buf = b""
                 while b"\r\n+ " not in buf:
@@ -197,6 +243,7 @@ def idler(kind, stop, ended):
         else:
             break
         bye = {"imap": b"* BYE [UNAVAILABLE] Server shutting down\r\n",
+               "imaps": b"* BYE [UNAVAILABLE] Server shutting down\r\n",
                "pop3": b"-ERR [SYS/TEMP] Server shutting down\r\n",
                "smtp": b"421 4.3.2 Service shutting down, try again later\r\n"}[kind]
         with lock:
@@ -211,7 +258,7 @@ def idle():
     stop = threading.Event()
     ended = [0]
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    kinds = ["imap"] * 10 + ["pop3"] * 5 + ["smtp"] * 5
+    kinds = ["imap"] * 8 + ["imaps"] * 3 + ["busy"] * 2 + ["pop3"] * 5 + ["smtp"] * 5
     th = [threading.Thread(target=idler, args=(k, stop, ended), daemon=True) for k in kinds]
     for t in th:
         t.start()
