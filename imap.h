@@ -1,8 +1,8 @@
 /*
  * imap.h — internal to the IMAP server (imap*.c): the command reader and
  * argument tree (imap_parse.c), sequence sets, modified UTF-7, the session
- * every handler receives (imap.c), FETCH/STORE (imap_fetch.c) and SEARCH
- * (imap_search.c). Not a contract for other modules: server.h is.
+ * every handler receives (imap.c), mailbox commands (imap_mbox.c),
+ * FETCH/STORE (imap_fetch.c) and SEARCH (imap_search.c). Not a contract for other modules: server.h is.
  */
 #ifndef BREV_IMAP_H
 #define BREV_IMAP_H
@@ -33,6 +33,10 @@ struct server;
  * and only small ones: nobody unauthenticated makes us buffer much. */
 #define IMAP_PREAUTH_LITERAL_MAX 8192
 #define IMAP_PREAUTH_LITERALS 4
+#define IMAP_MBOX_MAX 1000             /* mailboxes per account, via CREATE */
+#define IMAP_MBOX_DEPTH 16             /* hierarchy levels of a new name (Dovecot: 16) */
+/* LIST: mailboxes plus their parents that are no mailboxes */
+#define IMAP_LIST_MAX (IMAP_MBOX_MAX * (IMAP_MBOX_DEPTH + 1))
 #define IMAP_PREAUTH_CMD_MAX (IMAP_LINE_MAX + 16384)
 
 /* ---- argument tree ---- */
@@ -227,6 +231,23 @@ void imap_kw_refresh(struct imap_session *s);
 
 /* Tests only: the pre-login wait and deadline in ms (0: the default). */
 void imap_test_preauth_timeouts(int wait_ms, int total_ms);
+
+/* imap.c, for imap_mbox.c: a mailbox name argument to UTF-8 (INBOX in any
+ * case is INBOX; -1 bad); a name as an IMAP string (modified UTF-7 unless
+ * UTF8=ACCEPT); the NO text for a store error. */
+int imap_mbox_arg(struct imap_session *s, const struct iarg *a, char *out_name, size_t cap);
+void imap_mbox_out(struct imap_session *s, struct sbuf *b, const char *name);
+const char *imap_store_no(int rc);
+/* Leave the selected state (no EXPUNGE of \Deleted). */
+void imap_unselect(struct imap_session *s);
+
+/* imap_mbox.c */
+void imap_cmd_create(struct imap_session *s);
+void imap_cmd_delete(struct imap_session *s);
+void imap_cmd_rename(struct imap_session *s);
+void imap_cmd_subscribe(struct imap_session *s); /* and UNSUBSCRIBE */
+void imap_cmd_list(struct imap_session *s);      /* and LSUB */
+void imap_cmd_status(struct imap_session *s);
 
 /* imap_fetch.c */
 void imap_cmd_fetch(struct imap_session *s, int uid);
