@@ -584,7 +584,7 @@ int conn_printf(struct conn *c, const char *fmt, ...)
  * bytes unread makes the kernel reset the connection, and a reset can
  * destroy the last line before the client reads it. So: our side is done
  * (FIN after the line), then what arrives is read and dropped until the
- * client closes too, for half a second at most. The reading side may have
+ * client closes too, for a second at most. The reading side may have
  * been shut (recv then says 0 whether or not the client has closed), so
  * queued bytes are counted with FIONREAD and the client's FIN is seen in
  * the TCP state.
@@ -593,7 +593,7 @@ static void linger_close(struct conn *c)
 {
 	if (c->notsock || shutdown(c->fd, SHUT_WR) < 0)
 		return;
-	for (int i = 0; i < 25; i++) {
+	for (int i = 0; i < 50; i++) {
 		char junk[4096];
 		int queued = 0;
 		struct tcp_info ti;

@@ -185,7 +185,8 @@ def idler(kind, stop, ended):
                     while not stop.is_set():
                         n += 1
                         try:
-                            f.sendall(b"".join(b"n%d.%d NOOP\r\n" % (n, k) for k in range(50)))
+                            if b"* BYE" not in last:  # as a client does: no more after BYE
+                                f.sendall(b"".join(b"n%d.%d NOOP\r\n" % (n, k) for k in range(50)))
                             got = f.recv(65536)
                         except socket.timeout:
                             continue
