@@ -3,7 +3,7 @@
  * bytes: lines, literals of every kind, nesting; each input is read as a
  * stream of commands until the fake connection runs dry.
  */
-/* deps: imap_parse message spool util log */
+/* deps: imap_parse message message_text spool util log */
 #include <stdint.h>
 #include <string.h>
 

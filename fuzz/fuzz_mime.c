@@ -2,7 +2,7 @@
  * fuzz_mime.c — message.c on arbitrary messages: the MIME tree, ENVELOPE,
  * BODYSTRUCTURE, every section, header iteration, decoding, text search.
  */
-/* deps: message util log */
+/* deps: message message_text util log */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * is then applied to a session view (imap_view.c) whose UID runs come from
  * the input bytes too, and checked against a brute-force walk.
  */
-/* deps: imap_parse imap_view message spool util log */
+/* deps: imap_parse imap_view message message_text spool util log */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

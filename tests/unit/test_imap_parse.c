@@ -4,7 +4,7 @@
  * limits, sequence sets (*, reversed ranges, 0, huge values), modified
  * UTF-7 both ways.
  */
-/* deps: imap_parse message spool util log */
+/* deps: imap_parse message message_text spool util log */
 #include "harness.h"
 #include "imap.h"
 #include "spool.h"

@@ -4,7 +4,7 @@
  * ways, appends, removals with the numbers each removed UID had, set
  * selection by number and by UID, '*' and ranges beyond the ends.
  */
-/* deps: imap_view imap_parse message spool util log */
+/* deps: imap_view imap_parse message message_text spool util log */
 #include "harness.h"
 #include "imap.h"
 

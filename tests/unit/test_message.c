@@ -10,7 +10,7 @@
  * and reply-to default to from, groups are (NIL NIL "name" NIL)...(NIL NIL
  * NIL NIL), RFC 2231 continuations are merged under "name*".
  */
-/* deps: message util log */
+/* deps: message message_text util log */
 #include "harness.h"
 #include "message.h"
 
