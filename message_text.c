@@ -15,21 +15,6 @@
 
 /* ---------------------------------------------------------- decoding */
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -47,7 +32,7 @@ static void b64_dec(struct sbuf *out, const char *in, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (in[i] == '=')
 			break;
-		int v = b64val((unsigned char)in[i]);
+		int v = b64_value((unsigned char)in[i]);
 		if (v < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;

@@ -136,21 +136,6 @@ size_t b64_encode(const void *in, size_t n, char *out)
 	return o;
 }
 
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * Strict: the length is a multiple of 4, only the alphabet, '=' only as one
  * or two final pad characters, and the bits a pad leaves over are zero
@@ -173,7 +158,7 @@ long b64_decode(const char *in, size_t n, void *out, size_t cap)
 		int v[4];
 		size_t last = i + 4 == n, body = last ? 4 - pad : 4;
 		for (size_t j = 0; j < 4; j++) {
-			v[j] = j < body ? b64_val((unsigned char)in[i + j]) : 0;
+			v[j] = j < body ? b64_value((unsigned char)in[i + j]) : 0;
 			if (v[j] < 0)
 				return -1;
 		}

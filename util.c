@@ -558,3 +558,18 @@ void sbuf_free(struct sbuf *b)
 	b->len = b->cap = 0;
 	b->over = 0;
 }
+
+int b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
