@@ -80,6 +80,20 @@ int authres_claims(const char *v, size_t n, const char *host)
 		else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
 			break;
 	}
+	/* 2.2: authserv-id = value, a token or a quoted-string; a reader
+	 * takes "mx.example" as mx.example, so the quotes must not hide it */
+	if (i < n && v[i] == '"') {
+		char id[256];
+		size_t k = 0;
+		for (i++; i < n && v[i] != '"'; i++) {
+			if (v[i] == '\\' && i + 1 < n)
+				i++;
+			if (k + 1 >= sizeof id)
+				return 0; /* longer than any host name */
+			id[k++] = v[i];
+		}
+		return i < n && k == hl && hl > 0 && str_ncasecmp_ascii(id, host, hl) == 0;
+	}
 	size_t s = i;
 	while (i < n && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '(')
 		i++;
@@ -101,44 +115,123 @@ static int from_domain(const struct dkim_msg *m, char *out, size_t cap)
 	return found == 1 ? dmarc_from_domain(v, out, cap) : -1;
 }
 
-/* A copy of the message without the A-R fields that claim host; NULL when
- * there are none. */
-static struct spool *strip_ours(const struct dkim_msg *m, struct spool *sp, const char *host)
+/* Reading the header section field by field straight from the spool, with
+ * no bound on the number or size of fields: removal must not depend on the
+ * header fitting the DKIM reader's limits (a forger would pad past them). */
+#define AR_PEEK 4096 /* bytes of a field kept to judge it */
+struct hreader {
+	struct spool *sp;
+	uint64_t off; /* spool offset of buf[0] */
+	char buf[8192];
+	size_t len, pos;
+};
+
+static int hr_byte(struct hreader *r)
 {
-	char v[512];
-	int any = 0;
-	for (size_t i = 0; i < m->nf && !any; i++)
-		if (dkim_field_is(m, i, "Authentication-Results")) {
-			const char *f = m->hdr + m->f[i].off;
-			size_t vs = m->f[i].nlen + 1;
-			any = authres_claims(f + vs, m->f[i].len - vs, host);
-		}
-	if (!any)
-		return NULL;
-	struct spool *out = spool_new(SPOOL_MEM_DEFAULT);
-	for (size_t i = 0; i < m->nf; i++) {
-		const char *f = m->hdr + m->f[i].off;
-		size_t vs = m->f[i].nlen + 1;
-		if (dkim_field_is(m, i, "Authentication-Results") &&
-		    authres_claims(f + vs, m->f[i].len - vs, host)) {
-			dkim_field_value(m, i, v, sizeof v);
-			log_info("authres: removed a forged Authentication-Results: %.80s", v);
-			continue;
-		}
-		spool_write(out, f, m->f[i].len);
+	if (r->pos == r->len) {
+		r->off += r->len;
+		long got = spool_read_at(r->sp, r->off, r->buf, sizeof r->buf);
+		r->len = got > 0 ? (size_t)got : 0;
+		r->pos = 0;
+		if (!r->len)
+			return -1;
 	}
-	spool_write(out, "\r\n", 2);
+	return (unsigned char)r->buf[r->pos++];
+}
+
+static int hr_peek(struct hreader *r)
+{
+	int c = hr_byte(r);
+	if (c >= 0)
+		r->pos--;
+	return c;
+}
+
+/* The next field: its start and length, its first AR_PEEK bytes in f
+ * (*kept of them). 0 at the empty line or the end of the message. */
+static int hr_field(struct hreader *r, uint64_t *start, uint64_t *len, char *f, size_t *kept)
+{
+	int c = hr_peek(r);
+	*start = r->off + r->pos;
+	*kept = 0;
+	if (c < 0 || c == '\r' || c == '\n')
+		return 0;
+	uint64_t n = 0;
+	for (;;) {
+		while ((c = hr_byte(r)) >= 0) {
+			if (*kept < AR_PEEK)
+				f[(*kept)++] = (char)c;
+			n++;
+			if (c == '\n')
+				break;
+		}
+		c = hr_peek(r);
+		if (c != ' ' && c != '\t')
+			break; /* a field goes on over folded lines (RFC 5322 2.2.3) */
+	}
+	*len = n;
+	return 1;
+}
+
+/* Whether a field, of which f holds the first kept of len bytes, is an
+ * A-R field to remove: one claiming host, or one too long to read, which
+ * RFC 8601 5 allows removing too. */
+static int forged(const char *f, size_t kept, uint64_t len, const char *host)
+{
+	static const char name[] = "Authentication-Results";
+	size_t nl = sizeof name - 1, i = nl;
+	if (kept < nl || str_ncasecmp_ascii(f, name, nl) != 0)
+		return 0;
+	while (i < kept && (f[i] == ' ' || f[i] == '\t'))
+		i++;
+	if (i >= kept || f[i] != ':')
+		return 0;
+	return len > kept || authres_claims(f + i + 1, kept - i - 1, host);
+}
+
+/* Append n bytes of src from off to out; -1 on a read or write error. */
+static int copy_range(struct spool *out, struct spool *src, uint64_t off, uint64_t n)
+{
 	char buf[16384];
-	uint64_t off = m->body_off;
-	long got;
-	while ((got = spool_read_at(sp, off, buf, sizeof buf)) > 0) {
+	while (n > 0) {
+		long got = spool_read_at(src, off, buf, n < sizeof buf ? (size_t)n : sizeof buf);
+		if (got <= 0)
+			return -1;
 		spool_write(out, buf, (size_t)got);
 		off += (uint64_t)got;
+		n -= (uint64_t)got;
 	}
-	if (got < 0 || spool_error(out)) {
+	return spool_error(out) ? -1 : 0;
+}
+
+/* A copy of the message without the A-R fields that claim host; NULL when
+ * there are none, and on a spool error (the spool then fails the commit
+ * too). */
+static struct spool *strip_ours(struct spool *sp, const char *host)
+{
+	struct hreader r = {.sp = sp};
+	char *f = xmalloc(AR_PEEK);
+	uint64_t start, len, copied = 0;
+	size_t kept;
+	struct spool *out = NULL;
+	while (hr_field(&r, &start, &len, f, &kept)) {
+		if (!forged(f, kept, len, host))
+			continue;
+		if (!out)
+			out = spool_new(SPOOL_MEM_DEFAULT);
+		char v[120];
+		size_t vl = kept < sizeof v ? kept : sizeof v - 1;
+		memcpy(v, f, vl);
+		v[vl] = 0;
+		v[strcspn(v, "\r\n")] = 0;
+		log_info("authres: removed a forged Authentication-Results field: %s", v);
+		if (copy_range(out, sp, copied, start - copied) < 0)
+			break;
+		copied = start + len;
+	}
+	free(f);
+	if (out && copy_range(out, sp, copied, spool_size(sp) - copied) < 0)
 		spool_free(&out);
-		return NULL;
-	}
 	return out;
 }
 
@@ -211,10 +304,7 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 		sbuf_printf(&b, "Authentication-Results: %s; none (local client)\r\n", in->hostname);
 		out->field = b.p;
 		str_copy(out->summary, "auth=local", sizeof out->summary);
-		if (dkim_msg_load(&m, NULL, 0, in->sp) == 0) {
-			out->stripped = strip_ours(&m, in->sp, in->hostname);
-			dkim_msg_free(&m);
-		}
+		out->stripped = strip_ours(in->sp, in->hostname);
 		return;
 	}
 	int loaded = dkim_msg_load(&m, NULL, 0, in->sp) == 0;
@@ -237,7 +327,7 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	if (loaded && from_domain(&m, from, sizeof from) == 0)
 		dmarc_check(from, spf, spf_dom, dk, ndk, &dm);
 	else
-		dm.res = loaded ? DMARC_PERMERROR : DMARC_NONE;
+		dm.res = DMARC_PERMERROR;
 
 	sbuf_printf(&b, "Authentication-Results: %s", in->hostname);
 	ar_spf(&b, in, spf, spf_why);
@@ -246,12 +336,14 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 	if (dm.res == DMARC_PASS || dm.res == DMARC_FAIL)
 		sbuf_printf(&b, " (p=%s)", dmarc_policy_name(dm.policy));
 	else if (dm.res == DMARC_PERMERROR)
-		sbuf_printf(&b, " (not exactly one From address)");
+		sbuf_printf(&b, loaded ? " (not exactly one From address)" : " (header too large)");
 	if (dm.from[0])
 		sbuf_printf(&b, " header.from=%s", dm.from);
 	sbuf_add(&b, "\r\n", 2);
 	out->field = b.p;
-	out->action = decide(in, &dm);
+	/* A header too large to read cannot show what its From domain asks
+	 * for; padding one must not dodge a p=reject: Junk. */
+	out->action = loaded ? decide(in, &dm) : AUTHRES_JUNK;
 	int best = ndk ? dk[0].res : DKIM_NONE;
 	for (size_t i = 0; i < ndk; i++)
 		if (dk[i].res == DKIM_PASS)
@@ -261,10 +353,9 @@ void authres_inbound(const struct authres_in *in, struct authres_out *out)
 		 out->action == AUTHRES_REJECT ? " action=reject"
 		 : out->action == AUTHRES_JUNK ? " action=junk"
 					       : "");
-	if (loaded) {
-		out->stripped = strip_ours(&m, in->sp, in->hostname);
+	out->stripped = strip_ours(in->sp, in->hostname);
+	if (loaded)
 		dkim_msg_free(&m);
-	}
 }
 
 void authres_out_free(struct authres_out *out)

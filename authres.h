@@ -42,8 +42,9 @@ struct authres_out {
 void authres_inbound(const struct authres_in *in, struct authres_out *out);
 void authres_out_free(struct authres_out *out);
 
-/* The authserv-id of an Authentication-Results value (RFC 8601 2.2): 1 if
- * it is host (ASCII case-insensitive). */
+/* The authserv-id of an Authentication-Results value (RFC 8601 2.2: a token
+ * or a quoted-string, after comments): 1 if it is host (ASCII
+ * case-insensitive). */
 int authres_claims(const char *value, size_t n, const char *host);
 
 /* Submission: the fields to put in front of pre + sp, which together are

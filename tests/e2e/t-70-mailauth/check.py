@@ -72,9 +72,9 @@ def sign():
     assert not ok, "dkimpy accepts an altered body"
     print("dkimpy verifies both of brev's signatures (rsa-sha256, ed25519-sha256)")
 
-def send(mail_from, data, rcpt="bob@bob.test"):
+def send(mail_from, data, rcpt="bob@bob.test", src="127.0.0.2"):
     s = smtplib.SMTP("127.0.0.3", int(os.environ["P25"]), timeout=30,
-                     source_address=("127.0.0.2", 0))
+                     source_address=(src, 0))
     s.ehlo("mx.alice.test")
     try:
         s.sendmail(mail_from, [rcpt], data)
@@ -162,4 +162,136 @@ def inbound():
     fetch(pb, "bob@bob.test", "bob-pw", "dmarc quarantine", box="Junk")
     print("dmarc: p=reject and sp=reject refused with 550 5.7.1, p=quarantine in Junk")
 
-{"sign": sign, "inbound": inbound}[sys.argv[1]]()
+def authserv_id(value):
+    """RFC 8601 2.2: the authserv-id of an Authentication-Results value,
+    read here independently of brev: comments dropped, quotes undone."""
+    v = re.sub(r"\s+", " ", value)
+    while True:
+        w = re.sub(r"\((?:[^()\\]|\\.)*\)", " ", v)
+        if w == v:
+            break
+        v = w
+    v = v.strip()
+    m = re.match(r'"((?:[^"\\]|\\.)*)"', v)
+    if m:
+        return re.sub(r"\\(.)", r"\1", m.group(1)).lower()
+    return re.split(r"[\s;]", v, 1)[0].lower()
+
+def ar_fields(raw):
+    hdr = raw.split(b"\r\n\r\n")[0].decode("latin-1")
+    return [re.sub(r"\r\n[ \t]", " ", f).split(":", 1)[1]
+            for f in re.findall(r"(?im)^Authentication-Results:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*", hdr)]
+
+FORGED = [
+    b"Authentication-Results: mx.bob.test; spf=pass smtp.mailfrom=x@rej.test; dkim=pass header.d=rej.test; dmarc=pass header.from=rej.test",
+    b"authentication-results: MX.Bob.TEST; dmarc=pass header.from=rej.test",
+    b"Authentication-Results: (from the border) mx.bob.test; dmarc=pass",
+    b"Authentication-Results: mx.bob.test 1; dmarc=pass",
+    b"Authentication-Results:\r\n\tmx.bob.test;\r\n\tdmarc=pass",
+    b'Authentication-Results: "mx.bob.test"; dmarc=pass',
+    b"Authentication-Results: mx.bob.test(c); dmarc=pass",
+]
+KEPT = [
+    b"Authentication-Results: other.test; dmarc=pass header.from=other.test",
+    b"Authentication-Results: mx.bob.test.other.test; spf=pass",
+]
+
+def forged(subject, frm):
+    head = b"\r\n".join(FORGED[:4] + KEPT[:1] + FORGED[4:] + KEPT[1:]) + b"\r\n"
+    return head + msg(frm, subject)
+
+def promises():
+    """docs/auth-mail.md's promises: forged A-R removed, the local client,
+    DNS temperror never a permanent reject, pct=."""
+    pb = int(os.environ["PB_IMAPS"])
+    # 1. forged Authentication-Results claiming mx.bob.test, in every
+    # spelling a reader of the field would take as bob's, are removed;
+    # those of other hosts stay
+    assert send("x@fail.test", forged("forged ar", "x@fail.test")) == 250
+    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pw", "forged ar"))
+    ids = [authserv_id(a) for a in ars]
+    assert ids.count("mx.bob.test") == 1, ars
+    assert "spf=fail" in ars[ids.index("mx.bob.test")], ars
+    assert sorted(ids) == sorted(["mx.bob.test", "other.test", "mx.bob.test.other.test"]), ars
+    print("forged Authentication-Results claiming mx.bob.test removed (%d spellings), 2 others kept"
+          % len(FORGED))
+
+    # ... also in a header section too large for the DKIM reader (over
+    # 1,000 fields): and padding cannot dodge a p=reject policy either
+    pad = b"".join(b"X-Pad-%d: %d\r\n" % (i, i) for i in range(1100))
+    assert send("x@rej.test", FORGED[0] + b"\r\n" + pad + msg("x@rej.test", "padded ar")) == 250
+    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pw", "padded ar", box="Junk"))
+    assert [authserv_id(a) for a in ars] == ["mx.bob.test"], ars
+    assert "dmarc=permerror (header too large)" in ars[0], ars
+    print("1,100 more fields: forged field removed, dmarc=permerror, into Junk (not around p=reject)")
+
+    # 2. the machine itself (127.0.0.1): not checked, even for a p=reject
+    # domain, and forged fields go all the same
+    assert send("x@rej.test", forged("local client", "x@rej.test"), src="127.0.0.1") == 250
+    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pw", "local client"))
+    ours = [a for a in ars if authserv_id(a) == "mx.bob.test"]
+    assert [re.sub(r"\s+", " ", a).strip() for a in ours] == ["mx.bob.test; none (local client)"], ars
+    # any other loopback address is a peer like any other
+    assert send("x@rej.test", msg("x@rej.test", "not local"), src="127.0.0.4") == 550
+    print("127.0.0.1: Authentication-Results: mx.bob.test; none (local client); 127.0.0.4 checked")
+
+    # 3. DNS trouble never turns into a permanent DMARC reject: the SPF
+    # record, the DMARC record or the DKIM key SERVFAILs or times out, and
+    # each of these p=reject domains would fail DMARC with DNS working
+    rsa = open(T + "/dk-rsa.pem", "rb").read()
+    m = msg("x@dkt.test", "temperror dkt")
+    cases = [("spfsf", msg("x@spfsf.test", "temperror spfsf")),
+             ("dmsf", msg("x@dmsf.test", "temperror dmsf")),
+             ("dkt", dkim.sign(m, b"sf", b"dkt.test", rsa) + m),
+             ("spfto", msg("x@spfto.test", "temperror spfto")),
+             ("dmto", msg("x@dmto.test", "temperror dmto"))]
+    codes = {}
+    def one(c, data):
+        codes[c] = send("x@%s.test" % c, data)
+    # the time-outs cost the resolver's timeout x tries each: in parallel
+    import threading
+    th = [threading.Thread(target=one, args=c) for c in cases]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    log = open(T + "/faults.log").read()
+    for want in ("spfsf.test 16 servfail", "_dmarc.dmsf.test 16 servfail",
+                 "sf._domainkey.dkt.test 16 servfail", "spfto.test 16 drop", "_dmarc.dmto.test 16 drop"):
+        assert want in log, ("fault not met", want, log)
+    for c, _ in cases:
+        assert codes[c] == 250, ("DNS trouble gave a permanent reject", c, codes[c])
+        v = verdicts("x@%s.test" % c)
+        assert v["dmarc"] == "temperror", (c, v)
+        fetch(pb, "bob@bob.test", "bob-pw", "temperror " + c)
+    print("DNS SERVFAIL/time-out of SPF, _dmarc, DKIM key: dmarc=temperror, 250, INBOX (%s)"
+          % ", ".join(c for c, _ in cases))
+
+    # 4. pct= (RFC 7489 6.6.4): outside the sample the next weaker policy
+    for i in range(3):
+        assert send("x@pct0.test", msg("x@pct0.test", "pct0 %d" % i)) == 250
+        fetch(pb, "bob@bob.test", "bob-pw", "pct0 %d" % i, box="Junk")
+        assert send("x@pctq0.test", msg("x@pctq0.test", "pctq0 %d" % i)) == 250
+        fetch(pb, "bob@bob.test", "bob-pw", "pctq0 %d" % i)
+    # pct=50: both outcomes among 24 messages (all alike: p = 2^-23)
+    got = [send("x@pct50.test", msg("x@pct50.test", "pct50 %02d" % i)) for i in range(24)]
+    assert 250 in got and 550 in got, got
+    for i, c in enumerate(got):
+        if c == 250:
+            fetch(pb, "bob@bob.test", "bob-pw", "pct50 %02d" % i, box="Junk")
+    print("pct=0: reject -> Junk, quarantine -> INBOX; pct=50: %d of 24 refused, the rest in Junk"
+          % got.count(550))
+
+def noreject():
+    """bob restarted with auth.dmarc_reject = no: p=reject failures into Junk."""
+    pb = int(os.environ["PB_IMAPS"])
+    assert send("x@rej.test", msg("x@rej.test", "noreject p")) == 250
+    fetch(pb, "bob@bob.test", "bob-pw", "noreject p", box="Junk")
+    assert send("x@sub.orgp.test", msg("x@sub.orgp.test", "noreject sp")) == 250
+    fetch(pb, "bob@bob.test", "bob-pw", "noreject sp", box="Junk")
+    log = open(os.environ["DB"] + "/serve.log").read()
+    assert re.findall(r"from=<x@rej\.test> spf=\S+ dkim=\S+ dmarc=fail action=junk", log), \
+        "no dmarc=fail action=junk for x@rej.test"
+    print("auth.dmarc_reject = no: p=reject and sp=reject failures delivered into Junk")
+
+{"sign": sign, "inbound": inbound, "promises": promises, "noreject": noreject}[sys.argv[1]]()

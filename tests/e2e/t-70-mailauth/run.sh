@@ -9,7 +9,11 @@
 #  - dkimpy-signed mail (RSA, Ed25519) passes, altered body/header fails;
 #  - SPF verdicts for a dozen records equal python3-spf's (temperror
 #    through a scripted SERVFAIL responder);
-#  - DMARC p=reject gives 550 5.7.1, p=quarantine files into Junk.
+#  - DMARC p=reject gives 550 5.7.1, p=quarantine files into Junk;
+#  - forged Authentication-Results claiming bob are removed (others stay),
+#    127.0.0.1 gets "none (local client)", SERVFAIL or time-out of the
+#    SPF, _dmarc or DKIM key look-up (faults.py) gives dmarc=temperror and
+#    never 550, pct=0/50 sample, auth.dmarc_reject = no files into Junk.
 . ../lib.sh
 . ../queue/lib.sh
 PY3=/usr/bin/python3   # Debian's python: python3-dkim, python3-spf
@@ -66,10 +70,12 @@ grep -qF "MX     MISSING" "$T/alice.records" || fail "brev dns does not see the 
 cat "$T/alice.records" >>"$T/nsd/test.zone"
 kill -HUP "$NSD_PID"
 nsd_wait alice.test MX mx.alice.test
-# SERVFAIL for *.servfail.test, everything else from nsd
+# SERVFAIL for *.servfail.test and a few names, time-outs for others,
+# everything else from nsd
 PROXY=$(free_port)
-python3 "$Q/dnsproxy.py" "$PROXY" "$NSD_PORT" &
-sleep 0.2
+python3 "$HERE/faults.py" "$PROXY" "$NSD_PORT" "$T/faults.log" &
+until_true 10 eval 'timeout 2 drill -p "$PROXY" @127.0.0.1 MX bob.test 2>/dev/null | grep -q mx.bob.test' ||
+	fail "faults.py does not answer"
 export NSD_PORT PROXY T
 
 D=$DA; mta_start; PID_A=$BREV_PID
@@ -96,6 +102,17 @@ else
 fi
 # 3. inbound at bob: brev's and dkimpy's signatures, SPF, DMARC
 $PY3 "$HERE/check.py" inbound || fail "inbound checks"
+# 4. the promises of docs/auth-mail.md: forged A-R removed, the local
+# client, DNS trouble never a permanent reject, pct=
+$PY3 "$HERE/check.py" promises || fail "auth-mail promises"
+# 5. auth.dmarc_reject = no: bob again, p=reject failures into Junk
+brev_stop
+D=$DB
+"$BREV" -d "$DB" -o auth.dmarc_reject=no serve >>"$DB/serve.log" 2>&1 &
+BREV_PID=$!
+wait_addr_port 127.0.0.3 "$P25"
+wait_port "$PB_IMAPS"
+$PY3 "$HERE/check.py" noreject || fail "auth.dmarc_reject = no"
 
 kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
 brev_stop
