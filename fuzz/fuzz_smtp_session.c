@@ -3,9 +3,14 @@
  * loopback), written into one end of a socketpair while smtp_serve() runs
  * on the other against a real store in a temporary directory. The first
  * bytes of the input are consumed as an EHLO-less client would send them;
- * the harness only checks that the session ends (EOF after the input) and
+ * the harness checks that the session ends (EOF after the input) and
  * that the sanitizers stay quiet. Messages are small (limits.message_size
- * 4096) so the store stays small over millions of runs. */
+ * 4096) so the store stays small over millions of runs.
+ *
+ * The oracle of issue 24, never an open relay (DESIGN 7): after an inbound
+ * MX session, every recipient in the outbound queue must be far@remote.test,
+ * the one remote address an alias (list@example.test) forwards to; the queue
+ * is emptied after every run. */
 /* deps: smtp smtp_addr smtp_msg conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
 #include <poll.h>
 #include <pthread.h>
@@ -62,6 +67,38 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+#define MAX_IDS 64
+struct seen {
+	uint64_t ids[MAX_IDS];
+	size_t n;
+	int mx;
+};
+
+static int check_entry(void *arg, const struct queue_entry *e)
+{
+	struct seen *v = arg;
+	for (size_t i = 0; v->mx && i < e->nrcpts; i++)
+		if (strcmp(e->rcpts[i], "far@remote.test") != 0)
+			abort(); /* the MX queued mail for a remote address: a relay */
+	if (v->n < MAX_IDS)
+		v->ids[v->n++] = e->id;
+	return 0;
+}
+
+/* Check the queue after a session, then empty it. */
+static void queue_check(int mx)
+{
+	struct seen v;
+	do {
+		v.n = 0;
+		v.mx = mx;
+		if (store_queue_list(st, check_entry, &v) != ST_OK)
+			abort();
+		for (size_t i = 0; i < v.n; i++)
+			store_queue_del(st, v.ids[i]);
+	} while (v.n == MAX_IDS);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int sv[2];
@@ -101,5 +138,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	close(sv[0]);
 	pthread_join(th, NULL);
+	queue_check(r.kind == LK_SMTP);
 	return 0;
 }
