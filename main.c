@@ -268,12 +268,14 @@ static void prompt_password(const char *prompt, char *out, size_t cap)
 	FILE *tty = fopen("/dev/tty", "r+");
 	if (!tty)
 		fatal("no terminal to ask for a password; pipe it on standard input");
-	fputs(prompt, tty);
-	fflush(tty);
+	/* Echo off before the prompt shows: what is typed (or pasted) once
+	 * the prompt is there must be neither echoed nor flushed away. */
 	tcgetattr(fileno(tty), &old);
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	fputs(prompt, tty);
+	fflush(tty);
 	if (!fgets(out, (int)cap, tty))
 		out[0] = 0;
 	tcsetattr(fileno(tty), TCSAFLUSH, &old);
