@@ -190,6 +190,8 @@ FORGED = [
     b"Authentication-Results:\r\n\tmx.bob.test;\r\n\tdmarc=pass",
     b'Authentication-Results: "mx.bob.test"; dmarc=pass',
     b"Authentication-Results: mx.bob.test(c); dmarc=pass",
+    # past the 4 KiB brev reads of a field to judge it: removed as well
+    b"Authentication-Results: (" + b"\r\n\t".join([b"x" * 900] * 6) + b") mx.bob.test; dmarc=pass",
 ]
 KEPT = [
     b"Authentication-Results: other.test; dmarc=pass header.from=other.test",
