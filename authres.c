@@ -214,7 +214,8 @@ static struct spool *strip_ours(struct spool *sp, const char *host)
 	uint64_t start, len, copied = 0;
 	size_t kept;
 	struct spool *out = NULL;
-	while (hr_field(&r, &start, &len, f, &kept)) {
+	int bad = 0;
+	while (!bad && hr_field(&r, &start, &len, f, &kept)) {
 		if (!forged(f, kept, len, host))
 			continue;
 		if (!out)
@@ -225,12 +226,11 @@ static struct spool *strip_ours(struct spool *sp, const char *host)
 		v[vl] = 0;
 		v[strcspn(v, "\r\n")] = 0;
 		log_info("authres: removed a forged Authentication-Results field: %s", v);
-		if (copy_range(out, sp, copied, start - copied) < 0)
-			break;
+		bad = copy_range(out, sp, copied, start - copied) < 0;
 		copied = start + len;
 	}
 	free(f);
-	if (out && copy_range(out, sp, copied, spool_size(sp) - copied) < 0)
+	if (out && (bad || copy_range(out, sp, copied, spool_size(sp) - copied) < 0))
 		spool_free(&out);
 	return out;
 }
