@@ -28,130 +28,16 @@
 #include "util.h"
 
 #define SENDMAIL_HDR_MAX  (1u << 20) /* header section kept in memory */
-#define SENDMAIL_TOK_MAX  1024	     /* one address in a header field */
+#define SENDMAIL_TOK_MAX  1024	     /* one recipient argument */
 #define SENDMAIL_RCPT_MAX 1000
 
 
 /* ---- RFC 5322 address lists (for -t) ---- */
 
-struct alist {
-	char tok[SENDMAIL_TOK_MAX + 1];
-	size_t len;
-	int over;
-	char angle[SENDMAIL_TOK_MAX + 1];
-	size_t alen;
-	int has_angle;
-	const char *domain;
-	int (*cb)(void *arg, const char *addr);
-	void *arg;
-	int count;
-};
-
-static void tok_add(char *t, size_t *len, int *over, char c)
-{
-	if (*len >= SENDMAIL_TOK_MAX)
-		*over = 1;
-	else
-		t[(*len)++] = c;
-}
-
-/* End of one element (comma, semicolon, end of the field). */
-static int alist_emit(struct alist *a)
-{
-	char *t = a->has_angle ? a->angle : a->tok;
-	size_t n = a->has_angle ? a->alen : a->len;
-	int rc = 0;
-	t[n] = 0;
-	/* obs-route in an angle address: "<@a,@b:user@c>" */
-	if (a->has_angle && n > 0 && t[0] == '@') {
-		char *colon = strchr(t, ':');
-		if (colon) {
-			n -= (size_t)(colon + 1 - t);
-			t = colon + 1;
-		}
-	}
-	if (n > 0 && !a->over) {
-		char addr[SENDMAIL_TOK_MAX + SMTP_DOMAIN_MAX + 2];
-		if (!memchr(t, '@', n) && a->domain)
-			snprintf(addr, sizeof addr, "%s@%s", t, a->domain);
-		else
-			snprintf(addr, sizeof addr, "%s", t);
-		a->count++;
-		rc = a->cb(a->arg, addr);
-	}
-	a->len = a->alen = 0;
-	a->has_angle = a->over = 0;
-	return rc;
-}
-
-/* Skip a comment starting at v[i] == '(' (nested, quoted-pairs). */
-static size_t skip_comment(const char *v, size_t n, size_t i)
-{
-	int depth = 0;
-	for (; i < n; i++) {
-		if (v[i] == '\\' && i + 1 < n)
-			i++;
-		else if (v[i] == '(')
-			depth++;
-		else if (v[i] == ')' && --depth == 0)
-			return i + 1;
-	}
-	return n;
-}
-
 int sendmail_addr_list(const char *v, size_t n, const char *domain,
 		       int (*cb)(void *arg, const char *addr), void *arg)
 {
-	struct alist *a = xcalloc(1, sizeof *a);
-	a->domain = domain;
-	a->cb = cb;
-	a->arg = arg;
-	int in_angle = 0, rc = 0;
-	size_t i = 0;
-	while (i < n && rc == 0) {
-		char c = v[i];
-		char *t = in_angle ? a->angle : a->tok;
-		size_t *len = in_angle ? &a->alen : &a->len;
-		if (c == '(') {
-			i = skip_comment(v, n, i);
-			continue;
-		}
-		if (c == '"') {
-			/* a quoted string is copied whole, quotes and all */
-			tok_add(t, len, &a->over, c);
-			for (i++; i < n && v[i] != '"'; i++) {
-				if (v[i] == '\\' && i + 1 < n)
-					tok_add(t, len, &a->over, v[i++]);
-				tok_add(t, len, &a->over, v[i]);
-			}
-			if (i < n)
-				tok_add(t, len, &a->over, '"');
-			i++;
-			continue;
-		}
-		i++;
-		if (in_angle) {
-			if (c == '>')
-				in_angle = 0;
-			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-				tok_add(t, len, &a->over, c);
-		} else if (c == '<') {
-			in_angle = 1;
-			a->has_angle = 1;
-			a->alen = 0;
-		} else if (c == ',' || c == ';') {
-			rc = alist_emit(a);
-		} else if (c == ':') {
-			a->len = 0; /* a group's display name */
-		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-			tok_add(t, len, &a->over, c);
-		}
-	}
-	if (rc == 0)
-		rc = alist_emit(a);
-	int count = a->count;
-	free(a);
-	return rc ? -1 : count;
+	return smtp_addr_list(v, n, domain, 0, cb, arg);
 }
 
 /* ---- options ---- */

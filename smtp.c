@@ -447,25 +447,16 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 
 /* ---- MAIL ---- */
 
-/* Submission: may the authenticated user use this envelope sender? Their
- * own address, or any address of a local domain that resolves to them
- * (alias, user+tag, catch-all pointing at them). */
+/* Submission: may the authenticated user use this envelope sender? The
+ * same rule as the header's From and Sender (smtp_sender_owned), as
+ * Postfix's reject_sender_login_mismatch does; <> is allowed. */
 static int sender_ok(struct session *s, const struct smtp_addr *from)
 {
 	if (from->flags & SA_NULL)
 		return 1; /* bounces and auto-replies; see docs/smtp.md */
-	if ((from->flags & SA_LITERAL) || !config_domain_is_local(s->cfg, smtp_addr_domain(from)))
+	if (from->flags & SA_LITERAL)
 		return 0;
-	if (str_casecmp_ascii(from->addr, s->auth_user) == 0)
-		return 1;
-	struct resolved *r = xcalloc(1, sizeof *r);
-	int ok = 0;
-	if (store_resolve(s->st, from->addr, r) == ST_OK)
-		for (size_t i = 0; i < r->nusers; i++)
-			ok |= r->users[i] == s->auth_uid;
-	store_resolved_free(r);
-	free(r);
-	return ok;
+	return smtp_sender_owned(s->st, s->cfg, s->auth_uid, s->auth_user, from->addr);
 }
 
 static void cmd_mail(struct session *s, const struct smtp_cmd *cmd)
@@ -671,6 +662,37 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
 	return total;
 }
 
+/* Submission: the From and Sender fields must name the user (or an
+ * address they own), or the message would go out DKIM-signed for someone
+ * else (docs/smtp.md). 1 if it may go on; 0 with the reply sent. */
+static int header_senders_ok(struct session *s)
+{
+	char bad[STORE_ADDR_MAX + 64];
+	switch (smtp_header_senders(s->st, s->cfg, s->auth_uid, s->auth_user, s->sp, bad,
+				    sizeof bad)) {
+	case SMTP_SENDERS_OK:
+		return 1;
+	case SMTP_SENDERS_NOTOWNED:
+		log_info("smtp id=%s header sender refused peer=%s user=%s from=<%s>", s->id,
+			 conn_peer(s->c), s->auth_user, bad);
+		reply(s, "553 5.7.1 <%s>: From/Sender address not owned by user %s", bad,
+		      s->auth_user);
+		break;
+	case SMTP_SENDERS_UNCLEAR:
+		log_info("smtp id=%s header sender refused peer=%s user=%s: unclear %s field", s->id,
+			 conn_peer(s->c), s->auth_user, bad);
+		reply(s, "553 5.7.1 The %s field cannot be read one way only; write it as "
+			 "Name <address>", bad);
+		break;
+	default:
+		reply(s, "552 5.3.4 Header section over %u octets",
+		      (unsigned)SMTP_HEADER_CHECK_MAX);
+		break;
+	}
+	s->errors++;
+	return 0;
+}
+
 static void message_done(struct session *s)
 {
 	char *hdr = NULL;
@@ -690,6 +712,8 @@ static void message_done(struct session *s)
 		reply(s, "554 5.4.6 Too many Received: fields; mail loop?");
 		return;
 	}
+	if (is_submission(s) && !header_senders_ok(s))
+		return;
 	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
 		goto out;
 	int rc = smtp_commit_mbox(s->st, s->cfg, s->mail.from.addr, &s->set, mbox, hdr, len,

@@ -83,6 +83,19 @@ int smtp_domain_ok(const char *s, size_t n, int utf8);
 /* Length of the well-formed UTF-8 sequence at s (1..4), 0 if malformed. */
 int smtp_utf8_len(const unsigned char *s, size_t n);
 
+/* Walk the addresses of an RFC 5322 address-list field value (3.4:
+ * display names, angle addresses, groups, comments, quoted strings; the
+ * value as stored, RFC 2047 words left encoded: they only ever sit in
+ * display names). Each address goes to cb as a NUL-terminated string,
+ * without its angle brackets; one without '@' gets "@domain" when domain
+ * is not NULL. Returns the count; -1 if cb returned non-zero (which stops
+ * the walk); with strict, -2 for a value readers could take two ways
+ * (two angle addresses in one element, text after "<addr>", an unquoted
+ * '@' in a display name, an unclosed quote, comment or bracket, an
+ * element over 1024 octets), after the whole walk. */
+int smtp_addr_list(const char *v, size_t n, const char *domain, int strict,
+		   int (*cb)(void *arg, const char *addr), void *arg);
+
 /* ---- commands ---- */
 
 enum smtp_verb {
@@ -168,6 +181,30 @@ const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8);
 /* Count Received: fields in the header section of the message in sp (stops
  * at the first empty line, or after max+1 found). */
 int smtp_count_received(struct spool *sp, int max);
+
+/* ---- who may send as whom (submission, docs/smtp.md) ---- */
+
+/* 1 if the account uid (address user) may send as addr (canonical, not
+ * the null sender): addr is listed in submission.shared_senders (itself
+ * or "@its-domain"), or it is in a local domain and is the account's
+ * own address or resolves to it (alias, user+tag, a catch-all). Never an
+ * address literal. */
+int smtp_sender_owned(struct store *st, const struct config *cfg, uint32_t uid, const char *user,
+		      const char *addr);
+
+#define SMTP_HEADER_CHECK_MAX (1u << 20) /* header section read for the check */
+enum {
+	SMTP_SENDERS_OK = 0,
+	SMTP_SENDERS_NOTOWNED = -1, /* bad: the first address not owned */
+	SMTP_SENDERS_UNCLEAR = -2,  /* bad: the field readers could take two ways */
+	SMTP_SENDERS_TOOBIG = -3,   /* the header section is over the bound */
+};
+/* Every address of every From and Sender field in the header of the
+ * message in sp must pass smtp_sender_owned (a message without either
+ * field passes: nothing is claimed). Returns an SMTP_SENDERS_* value,
+ * with what was wrong in bad[0..cap). */
+int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid,
+			const char *user, struct spool *sp, char *bad, size_t cap);
 
 /* ---- local domains ---- */
 

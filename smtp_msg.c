@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "mailbox.h"
+#include "message.h"
 #include "queue.h"
 #include "smtp.h"
 #include "spool.h"
@@ -118,6 +119,135 @@ int smtp_count_received(struct spool *sp, int max)
 		off += (uint64_t)got;
 	}
 	return count;
+}
+
+/* ---- who may send as whom (submission) ---- */
+
+/* An entry of submission.shared_senders: "addr" or "@domain". */
+static int shared_sender(const struct config *cfg, const char *addr)
+{
+	const char *p = cfg->submission_shared ? cfg->submission_shared : "";
+	const char *at = strrchr(addr, '@');
+	size_t al = strlen(addr), dl = at ? strlen(at) : 0;
+	while (*p) {
+		p += strspn(p, " \t");
+		size_t wl = strcspn(p, " \t");
+		if (wl && ((wl == al && str_ncasecmp_ascii(p, addr, al) == 0) ||
+			   (p[0] == '@' && wl == dl && str_ncasecmp_ascii(p, at, dl) == 0)))
+			return 1;
+		p += wl;
+	}
+	return 0;
+}
+
+int smtp_sender_owned(struct store *st, const struct config *cfg, uint32_t uid, const char *user,
+		      const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	if (!at || at[1] == '[')
+		return 0;
+	if (shared_sender(cfg, addr))
+		return 1;
+	if (!config_domain_is_local(cfg, at + 1))
+		return 0;
+	if (str_casecmp_ascii(addr, user) == 0)
+		return 1;
+	struct resolved *r = xcalloc(1, sizeof *r);
+	int ok = 0;
+	if (store_resolve(st, addr, r) == ST_OK)
+		for (size_t i = 0; i < r->nusers; i++)
+			ok |= r->users[i] == uid;
+	store_resolved_free(r);
+	free(r);
+	return ok;
+}
+
+/* The header section of the message in sp (through the empty line), at
+ * most max octets: 0, or -1 when it is longer or cannot be read. */
+static int header_read(struct spool *sp, size_t max, struct sbuf *out)
+{
+	char buf[16384];
+	uint64_t off = 0;
+	out->max = max + sizeof buf;
+	for (;;) {
+		long got = spool_read_at(sp, off, buf, sizeof buf);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return 0; /* all header */
+		size_t from = out->len >= 3 ? out->len - 3 : 0;
+		sbuf_add(out, buf, (size_t)got);
+		if (out->over)
+			return -1;
+		off += (uint64_t)got;
+		if (out->len >= 2 && out->p[0] == '\r' && out->p[1] == '\n')
+			return 0; /* no header at all */
+		for (size_t i = from; i + 3 <= out->len; i++)
+			if (memcmp(out->p + i, "\n\r\n", 3) == 0) {
+				out->len = i + 3;
+				return 0;
+			}
+		if (out->len > max)
+			return -1;
+	}
+}
+
+struct owner_walk {
+	struct store *st;
+	const struct config *cfg;
+	uint32_t uid;
+	const char *user;
+	char *bad;
+	size_t cap;
+	int refused;
+};
+
+static int owner_check(void *arg, const char *text)
+{
+	struct owner_walk *w = arg;
+	struct smtp_addr a;
+	size_t used, n = strlen(text);
+	if (smtp_path_parse(text, n, SP_NO_BRACKETS, &a, &used) != 0 || used != n ||
+	    !smtp_sender_owned(w->st, w->cfg, w->uid, w->user, a.addr)) {
+		str_copy(w->bad, text, w->cap);
+		w->refused = 1;
+		return 1; /* the first one is enough */
+	}
+	return 0;
+}
+
+static int owner_none(void *arg, const char *text)
+{
+	return 0;
+}
+
+int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid,
+			const char *user, struct spool *sp, char *bad, size_t cap)
+{
+	struct sbuf h = {0};
+	struct owner_walk w = {st, cfg, uid, user, bad, cap, 0};
+	const char *name, *val;
+	size_t pos = 0, nlen, vlen;
+	int rc = 0;
+	bad[0] = 0;
+	if (header_read(sp, SMTP_HEADER_CHECK_MAX, &h) < 0) {
+		sbuf_free(&h);
+		return SMTP_SENDERS_TOOBIG;
+	}
+	while (rc == 0 && mime_hdr_next(h.p ? h.p : "", h.len, &pos, &name, &nlen, &val, &vlen)) {
+		int from = nlen == 4 && str_ncasecmp_ascii(name, "From", 4) == 0;
+		int sender = nlen == 6 && str_ncasecmp_ascii(name, "Sender", 6) == 0;
+		if (!from && !sender)
+			continue;
+		/* Unclear first: its "addresses" are not worth naming. */
+		if (smtp_addr_list(val, vlen, NULL, 1, owner_none, NULL) < 0) {
+			str_copy(bad, from ? "From" : "Sender", cap);
+			rc = SMTP_SENDERS_UNCLEAR;
+		} else if (smtp_addr_list(val, vlen, NULL, 1, owner_check, &w) < 0 || w.refused)
+			rc = SMTP_SENDERS_NOTOWNED;
+	}
+	sbuf_free(&h);
+	return rc;
 }
 
 /* ---- local domains ---- */

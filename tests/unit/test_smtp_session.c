@@ -4,7 +4,7 @@
  * DATADIR. The peer address is whatever the test says, so the
  * non-loopback submission rules are reachable here. Also the Received:
  * formatting and the Received: counter. */
-/* deps: smtp smtp_addr smtp_msg conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
+/* deps: smtp smtp_addr smtp_msg message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../conn.h"
@@ -739,6 +739,85 @@ TEST(submission_loopback)
 	CHECK_EQ_INT(inbox_count(bob_id), b + 1);
 	CHECK(strstr(last_message(bob_id), "with ESMTPA id") != NULL);
 	sess_close(&s);
+}
+
+/* One submission by alice (loopback, AUTH PLAIN) with envelope sender
+ * `env` and the header `hdr`: the reply to the end of data must start
+ * with `want`; a refused message is neither delivered nor queued. */
+static void submit_as_alice(const char *env, const char *hdr, const char *want)
+{
+	char cred[128];
+	struct sess *s = sess_open("127.0.0.1", LK_SUBMISSION);
+	EXPECT(s, "220 ");
+	sendf(s, "EHLO c.test\r\n");
+	reply(s);
+	b64("\0alice@example.test\0alice-pw", 28, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "235 2.7.0");
+	size_t b = inbox_count(bob_id), q = queue_count();
+	sendf(s, "MAIL FROM:<%s>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<x@remote.test>\r\nDATA\r\n",
+	      env);
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "354");
+	sendf(s, "%sSubject: s\r\n\r\nbody\r\n.\r\n", hdr);
+	const char *r = reply(s);
+	if (strncmp(r, want, strlen(want)) != 0) {
+		fprintf(stderr, "header:\n%s", hdr);
+		CHECK_EQ_STR(r, want);
+	}
+	int ok = want[0] == '2';
+	CHECK_EQ_INT(inbox_count(bob_id), b + ok);
+	CHECK_EQ_INT(queue_count(), q + ok);
+	sess_close(&s);
+}
+
+/* Issue 22: the header From/Sender of a submission must be the user's. */
+TEST(submission_header_from)
+{
+	setup();
+	static const struct {
+		const char *hdr, *want;
+	} cases[] = {
+	    {"", "250 2.0.0"}, /* no From: nothing claimed */
+	    {"From: alice@example.test\r\n", "250 2.0.0"},
+	    {"From: Alice <alice@example.test>\r\n", "250 2.0.0"},
+	    {"From: alice@example.test (The Boss)\r\n", "250 2.0.0"},
+	    {"From: \"bob@example.test\" <ALICE@Example.Test>\r\n", "250 2.0.0"},
+	    {"From: =?utf-8?q?The_Boss?= <alice+tag@example.test>\r\n", "250 2.0.0"},
+	    {"From: Team: alice@example.test, Info <info@example.test>;\r\n", "250 2.0.0"},
+	    {"From: alice@example.test\r\nSender: info@example.test\r\n", "250 2.0.0"},
+	    {"From: The Boss <bob@example.test>\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: =?utf-8?q?The_Boss?= <bob@example.test>\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"FROM:bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: The Boss\r\n <bob@example.test>\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@example.test, bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: Team: alice@example.test, bob@example.test;\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@example.test\r\nSender: bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@example.test\r\nFrom: bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@remote.test\r\n", "553 5.7.1 <alice@remote.test>"},
+	    {"From: alice@[127.0.0.1]\r\n", "553 5.7.1"},
+	    {"From: alice\r\n", "553 5.7.1 <alice>"},
+	    /* ways to show one address to a reader and another to us */
+	    {"From: bob@example.test <alice@example.test>\r\n", "553 5.7.1 The From field"},
+	    {"From: <alice@example.test> <bob@example.test>\r\n", "553 5.7.1 The From field"},
+	    {"From: <alice@example.test> bob@example.test\r\n", "553 5.7.1 The From field"},
+	    {"From: <alice@example.test\r\n", "553 5.7.1 The From field"},
+	    {"From: \"Alice <alice@example.test>\r\n", "553 5.7.1 The From field"},
+	    {"Sender: (x <alice@example.test>\r\n", "553 5.7.1 The Sender field"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		submit_as_alice("alice@example.test", cases[i].hdr, cases[i].want);
+	/* the null envelope sender does not lift the check */
+	submit_as_alice("", "From: bob@example.test\r\n", "553 5.7.1");
+	/* submission.shared_senders: listed addresses and domains */
+	cfg.submission_shared = "news@remote.test @shared.test";
+	submit_as_alice("news@remote.test", "From: News <NEWS@remote.test>\r\n", "250 2.0.0");
+	submit_as_alice("alice@example.test", "From: any@shared.test\r\nSender: alice@example.test\r\n",
+			"250 2.0.0");
+	submit_as_alice("alice@example.test", "From: other@remote.test\r\n", "553 5.7.1");
+	cfg.submission_shared = NULL;
 }
 
 TEST(quota)
