@@ -353,12 +353,18 @@ static int route_rcpt(const struct config *cfg, struct store *st, const char *te
 		fprintf(stderr, "brev: sendmail: %s: not a valid address\n", text);
 		return -1;
 	}
-	if ((a.flags & SA_LITERAL) || !config_domain_is_local(cfg, smtp_addr_domain(&a))) {
+	if (a.flags & SA_LITERAL) {
+		/* the queue finds hosts by MX only: it would just bounce */
+		fprintf(stderr, "brev: sendmail: %s: address literals are not accepted as "
+				"recipients; use a domain name\n", a.addr);
+		return -1;
+	}
+	if (!config_domain_is_local(cfg, smtp_addr_domain(&a))) {
 		smtp_rcptset_add_ext(set, a.addr);
 		return 0;
 	}
 	struct resolved *r = xcalloc(1, sizeof *r);
-	int rc = smtp_addr_routing_chars(&a) ? ST_NOTFOUND : store_resolve(st, a.addr, r);
+	int rc = smtp_addr_routing_chars(&a) ? ST_NOTFOUND : smtp_resolve(st, cfg, a.addr, r);
 	if (rc == ST_OK) {
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(set, r->users[i]);

@@ -206,6 +206,11 @@ enum {
 int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid,
 			const char *user, struct spool *sp, char *bad, size_t cap);
 
+/* store_resolve, and for postmaster@ a local domain (RFC 5321 4.5.1)
+ * that resolves to nothing: postmaster of that domain, else its oldest
+ * account, else the same for each domain of `domains` in order. */
+int smtp_resolve(struct store *st, const struct config *cfg, const char *addr, struct resolved *r);
+
 /* ---- local domains ---- */
 
 /* The first domain of a space-separated `domains` list ("" if none). */

@@ -250,6 +250,73 @@ int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid
 	return rc;
 }
 
+/* ---- resolving a recipient ---- */
+
+struct oldest {
+	const char *dom;
+	uint32_t id;
+	int found;
+};
+
+static void oldest_cb(void *arg, const struct account *a)
+{
+	struct oldest *o = arg;
+	const char *at = strrchr(a->addr, '@');
+	if (at && str_casecmp_ascii(at + 1, o->dom) == 0 && (!o->found || a->id < o->id)) {
+		o->id = a->id;
+		o->found = 1;
+	}
+}
+
+/* postmaster@dom, else the oldest account of dom. */
+static int postmaster_of(struct store *st, const char *dom, struct resolved *r)
+{
+	char pm[STORE_ADDR_MAX + 1];
+	if ((size_t)snprintf(pm, sizeof pm, "postmaster@%s", dom) < sizeof pm) {
+		int rc = store_resolve(st, pm, r);
+		if (rc != ST_NOTFOUND && rc != ST_INVALID)
+			return rc;
+	}
+	struct oldest o = {dom, 0, 0};
+	int rc = store_user_list(st, oldest_cb, &o);
+	if (rc != ST_OK)
+		return rc;
+	if (!o.found)
+		return ST_NOTFOUND;
+	memset(r, 0, sizeof *r);
+	r->users[r->nusers++] = o.id;
+	return ST_OK;
+}
+
+int smtp_resolve(struct store *st, const struct config *cfg, const char *addr, struct resolved *r)
+{
+	int rc = store_resolve(st, addr, r);
+	const char *at = strrchr(addr, '@');
+	if (rc != ST_NOTFOUND || !at || (size_t)(at - addr) != 10 ||
+	    str_ncasecmp_ascii(addr, "postmaster", 10) != 0 ||
+	    !config_domain_is_local(cfg, at + 1))
+		return rc;
+	/* RFC 5321 4.5.1: postmaster of every local domain works. Ours, then
+	 * the configured domains in order: a domain added to `domains` after
+	 * its accounts, or with none yet, still reaches someone. */
+	if ((rc = postmaster_of(st, at + 1, r)) != ST_NOTFOUND)
+		return rc;
+	const char *p = cfg->domains ? cfg->domains : "";
+	while (*p) {
+		char dom[SMTP_DOMAIN_MAX + 1];
+		p += strspn(p, " \t");
+		size_t n = strcspn(p, " \t");
+		if (n && n < sizeof dom) {
+			memcpy(dom, p, n);
+			dom[n] = 0;
+			if ((rc = postmaster_of(st, dom, r)) != ST_NOTFOUND)
+				return rc;
+		}
+		p += n;
+	}
+	return ST_NOTFOUND;
+}
+
 /* ---- local domains ---- */
 
 void smtp_first_domain(const char *domains, char *out, size_t cap)
