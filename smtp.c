@@ -38,6 +38,12 @@
 #include "util.h"
 
 #define SMTP_ERRORS_MAX	  10	 /* 5xx replies before we hang up */
+/* Commands that move nothing forward (NOOP, RSET, VRFY, EXPN, HELP, a
+ * refused RCPT) between two accepted messages, as Postfix's
+ * smtpd_junk_command_limit: a peer may not keep a session and a thread
+ * forever. A logged-in user is accountable and gets more. */
+#define SMTP_JUNK_MAX	   100
+#define SMTP_JUNK_MAX_AUTH 1000
 #define SMTP_CMD_TIMEOUT  300000 /* RFC 5321 4.5.3.2.7: 5 minutes */
 #define SMTP_DATA_TIMEOUT 600000 /* 4.5.3.2.6: 10 minutes */
 #define SMTP_SASL_ROUNDS  8
@@ -75,6 +81,7 @@ struct session {
 	uint32_t auth_uid;
 	char auth_user[STORE_ADDR_MAX + 1];
 	int errors;
+	int junk; /* commands without progress since the last message */
 	int accepted;
 	const char *reason;
 	/* the transaction */
@@ -240,6 +247,7 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_rset(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	if (cmd->arglen) {
 		bad(s, "501 5.5.4 Syntax: RSET");
 		return;
@@ -250,6 +258,7 @@ static void cmd_rset(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_noop(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	reply(s, "250 2.0.0 Ok");
 }
 
@@ -261,6 +270,7 @@ static void cmd_quit(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_vrfy(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	if (!cmd->arglen) {
 		bad(s, "501 5.5.4 Syntax: VRFY address");
 		return;
@@ -271,11 +281,13 @@ static void cmd_vrfy(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_expn(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	bad(s, "502 5.5.1 EXPN not available");
 }
 
 static void cmd_help(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
 		 "STARTTLS AUTH; see RFC 5321");
 }
@@ -511,33 +523,61 @@ static const char *quota_reply(struct session *s, const struct resolved *r)
 	return "552 5.2.2 Message exceeds the mailbox's quota";
 }
 
+/* A recipient refused: one log line with the address and why (issue 23:
+ * "why did my mail not arrive" starts here), the reply, and the count
+ * toward the junk limit (and the error limit when the client is at fault:
+ * a 5xx). */
+static void rcpt_refused(struct session *s, const char *addr, const char *why, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
+static void rcpt_refused(struct session *s, const char *addr, const char *why, const char *fmt,
+			 ...)
+{
+	char buf[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_info("smtp id=%s rcpt refused peer=%s user=%s from=<%s> to=<%s> reason=%s: %s", s->id,
+		 conn_peer(s->c), s->authed ? s->auth_user : "-", s->mail.from.addr, addr, why,
+		 buf);
+	reply(s, "%s", buf);
+	s->junk++;
+	if (buf[0] == '5')
+		s->errors++;
+}
+
+static void rcpt_ok(struct session *s, const char *addr)
+{
+	if (s->nrcpt++ == 0)
+		str_copy(s->first_rcpt, addr, sizeof s->first_rcpt);
+	enter(s, SMTP_ST_RCPT);
+	reply(s, "250 2.1.5 Ok");
+}
+
 /* A recipient in one of our domains: resolve it to accounts and forwards. */
 static void rcpt_local(struct session *s, const char *addr, const struct smtp_addr *a)
 {
 	if (smtp_addr_routing_chars(a)) {
-		reply(s, "553 5.1.3 <%s>: Routing characters are not accepted", addr);
-		s->errors++;
+		rcpt_refused(s, addr, "routing-chars",
+			     "553 5.1.3 <%s>: Routing characters are not accepted", addr);
 		return;
 	}
 	struct resolved *r = xcalloc(1, sizeof *r);
-	int rc = store_resolve(s->st, addr, r);
+	int rc = smtp_resolve(s->st, s->cfg, addr, r);
 	const char *q;
 	if (rc == ST_NOTFOUND) {
-		reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
-		s->errors++;
+		rcpt_refused(s, addr, "unknown",
+			     "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
 	} else if (rc != ST_OK) {
-		reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		rcpt_refused(s, addr, "store", "451 4.3.0 <%s>: Temporary lookup failure", addr);
 	} else if ((q = quota_reply(s, r))) {
-		reply(s, "%s", q);
+		rcpt_refused(s, addr, "quota", "%s", q);
 	} else {
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(&s->set, r->users[i]);
 		for (size_t i = 0; i < r->nexternal; i++)
 			smtp_rcptset_add_ext(&s->set, r->external[i]);
-		if (s->nrcpt++ == 0)
-			str_copy(s->first_rcpt, addr, sizeof s->first_rcpt);
-		enter(s, SMTP_ST_RCPT);
-		reply(s, "250 2.1.5 Ok");
+		rcpt_ok(s, addr);
 	}
 	store_resolved_free(r);
 	free(r);
@@ -549,12 +589,16 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	const char *err;
 	char addr[STORE_ADDR_MAX + 1];
 	if (smtp_rcpt_parse(cmd->arg, cmd->arglen, s->mail.smtputf8, &a, &err) < 0) {
-		bad(s, err);
+		char shown[80];
+		size_t k = cmd->arglen < sizeof shown - 1 ? cmd->arglen : sizeof shown - 1;
+		memcpy(shown, cmd->arg, k);
+		shown[k] = 0;
+		rcpt_refused(s, shown, "syntax", "%s", err);
 		return;
 	}
 	if (s->nrcpt >= SMTP_RCPT_MAX) {
 		/* RFC 5321 4.5.3.1.10 */
-		reply(s, "452 4.5.3 Too many recipients");
+		rcpt_refused(s, a.addr, "too-many", "452 4.5.3 Too many recipients");
 		return;
 	}
 	if (a.flags & SA_POSTMASTER) {
@@ -571,17 +615,20 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (!is_submission(s)) {
 		/* Never an open relay (DESIGN §7). */
-		log_info("smtp relay denied peer=%s from=<%s> to=<%s>", conn_peer(s->c),
-			 s->mail.from.addr, addr);
-		reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
-		s->errors++;
+		rcpt_refused(s, addr, "relay", "554 5.7.1 <%s>: Relay access denied", addr);
+		return;
+	}
+	if (a.flags & SA_LITERAL) {
+		/* The queue delivers by MX look-up only: taking it would only
+		 * mean a bounce later. Say so now (issue 22). */
+		rcpt_refused(s, addr, "address-literal",
+			     "553 5.1.2 <%s>: Address literals are not accepted as recipients; use "
+			     "a domain name",
+			     addr);
 		return;
 	}
 	smtp_rcptset_add_ext(&s->set, addr);
-	if (s->nrcpt++ == 0)
-		str_copy(s->first_rcpt, addr, sizeof s->first_rcpt);
-	enter(s, SMTP_ST_RCPT);
-	reply(s, "250 2.1.5 Ok");
+	rcpt_ok(s, addr);
 }
 
 /* ---- the message: trace fields and commit ---- */
@@ -737,6 +784,7 @@ static void message_done(struct session *s)
 		goto out;
 	}
 	s->accepted++;
+	s->junk = 0;
 	reply(s, "250 2.0.0 Ok: queued as %s", s->id);
 out:
 	free(hdr);
@@ -988,6 +1036,13 @@ static void session_loop(struct session *s)
 		if (s->state != SMTP_ST_QUIT && s->errors >= SMTP_ERRORS_MAX) {
 			reply(s, "421 4.7.0 %s Too many errors; closing", s->srv->hostname);
 			hang_up(s, "errors");
+		}
+		if (s->state != SMTP_ST_QUIT &&
+		    s->junk >= (s->authed ? SMTP_JUNK_MAX_AUTH : SMTP_JUNK_MAX)) {
+			log_info("smtp junk limit peer=%s commands=%d", conn_peer(s->c), s->junk);
+			reply(s, "421 4.7.0 %s Too many commands without a message; closing",
+			      s->srv->hostname);
+			hang_up(s, "junk");
 		}
 	}
 	conn_flush(s->c);

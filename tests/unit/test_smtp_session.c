@@ -50,7 +50,6 @@ static void setup(void)
 	bob_id = add_user("bob@example.test", "bob-pw");
 	carol_id = add_user("carol@example.test", "carol-pw");
 	const char *t1[] = {"alice@example.test"};
-	CHECK(store_alias_add(st, "postmaster@example.test", t1, 1) == ST_OK);
 	CHECK(store_alias_add(st, "info@example.test", t1, 1) == ST_OK);
 	const char *t2[] = {"bob@example.test", "friend@remote.test"};
 	CHECK(store_alias_add(st, "fwd@example.test", t2, 2) == ST_OK);
@@ -429,6 +428,32 @@ TEST(recipients_and_aliases)
 	CHECK_EQ_INT(queue_count(), q + 1);
 	CHECK(strstr(last_message(alice_id), "Return-Path: <>\r\n") != NULL);
 	CHECK(strstr(last_message(alice_id), "\tfor <") == NULL);
+	sess_close(&s);
+}
+
+/* Issue 23: postmaster works in every local domain without anyone setting
+ * it up: the first account of example.test got the alias; other.test has
+ * no account at all and falls back to example.test's postmaster. */
+TEST(postmaster_without_setup)
+{
+	struct sess *s = mx();
+	struct resolved *r = xcalloc(1, sizeof *r);
+	CHECK(store_resolve(st, "postmaster@example.test", r) == ST_OK);
+	CHECK(r->nusers == 1 && r->users[0] == alice_id);
+	free(r);
+	size_t a = inbox_count(alice_id);
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<Postmaster>\r\n"
+		 "RCPT TO:<POSTMASTER@example.test>\r\nRCPT TO:<postmaster@other.test>\r\n"
+		 "RCPT TO:<postmaster@remote.test>\r\nDATA\r\n");
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "554 5.7.1");
+	EXPECT(s, "354");
+	sendf(s, "Subject: pm\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
 	sess_close(&s);
 }
 
@@ -818,6 +843,89 @@ TEST(submission_header_from)
 			"250 2.0.0");
 	submit_as_alice("alice@example.test", "From: other@remote.test\r\n", "553 5.7.1");
 	cfg.submission_shared = NULL;
+}
+
+/* Issue 22: commands that make no progress end the session after 100
+ * (Postfix's smtpd_junk_command_limit); an accepted message starts the
+ * count again. */
+TEST(junk_commands)
+{
+	static char many[100 * 40];
+	struct sess *s = mx();
+	many[0] = 0;
+	for (int i = 0; i < 60; i++)
+		strcat(many, i % 4 == 0 ? "NOOP\r\n" : i % 4 == 1 ? "RSET\r\n"
+					   : i % 4 == 2 ? "VRFY alice\r\n" : "HELP\r\n");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 60; i++)
+		CHECK(strchr("25", reply(s)[0]) != NULL);
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "354");
+	sendf(s, "Subject: j\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	sendf(s, "%s", many); /* 60 more: still under the limit */
+	for (int i = 0; i < 60; i++)
+		CHECK(strchr("25", reply(s)[0]) != NULL);
+	sendf(s, "NOOP\r\n");
+	EXPECT(s, "250 2.0.0");
+	sess_close(&s);
+
+	/* refused recipients count too: 100 taken, then 452 for each extra */
+	s = mx();
+	sendf(s, "MAIL FROM:<x@remote.test>\r\n");
+	EXPECT(s, "250");
+	many[0] = 0;
+	for (int i = 0; i < 100; i++)
+		strcat(many, "RCPT TO:<bob@example.test>\r\n");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 100; i++)
+		EXPECT(s, "250 2.1.5");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 100; i++)
+		EXPECT(s, "452 4.5.3");
+	EXPECT(s, "421 4.7.0");
+	CHECK(closed(s));
+	sess_close(&s);
+
+	s = mx();
+	many[0] = 0;
+	for (int i = 0; i < 100; i++)
+		strcat(many, "NOOP\r\n");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 100; i++)
+		EXPECT(s, "250 2.0.0");
+	EXPECT(s, "421 4.7.0");
+	CHECK(closed(s));
+	sess_close(&s);
+}
+
+/* Issue 22: submission to an address literal is refused at RCPT (the
+ * queue delivers by MX only, so it could only bounce). */
+TEST(submission_address_literal)
+{
+	setup();
+	char cred[128];
+	struct sess *s = sess_open("127.0.0.1", LK_SUBMISSION);
+	EXPECT(s, "220 ");
+	sendf(s, "EHLO c.test\r\n");
+	reply(s);
+	b64("\0alice@example.test\0alice-pw", 28, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "235 2.7.0");
+	size_t q = queue_count();
+	sendf(s, "MAIL FROM:<alice@example.test>\r\nRCPT TO:<peer@[127.0.0.1]>\r\n"
+		 "RCPT TO:<peer@[IPv6:::1]>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "553 5.1.2 <peer@[127.0.0.1]>: Address literals are not accepted");
+	EXPECT(s, "553 5.1.2");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "354");
+	sendf(s, "From: alice@example.test\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(queue_count(), q);
+	sess_close(&s);
 }
 
 TEST(quota)
