@@ -735,6 +735,22 @@ static int64_t parse_datetime(const char *s)
 	return sign == '+' ? t - off : t + off;
 }
 
+/* 1 if the spool holds a NUL in [off, off+len). */
+static int spool_nul(struct spool *sp, uint64_t off, uint64_t len)
+{
+	char buf[16384];
+	while (len > 0) {
+		long got = spool_read_at(sp, off, buf, len < sizeof buf ? (size_t)len : sizeof buf);
+		if (got <= 0)
+			return 0;
+		if (memchr(buf, 0, (size_t)got))
+			return 1;
+		off += (uint64_t)got;
+		len -= (uint64_t)got;
+	}
+	return 0;
+}
+
 /* One (flags, date, message) group of APPEND. */
 struct append_msg {
 	uint32_t flags;
@@ -778,6 +794,13 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 		else if (!err && a->len == 0) {
 			cond = "NO";
 			err = "Empty message";
+		}
+		/* RFC 9051 4.3: a literal is CHAR8 (no NUL); brev keeps no
+		 * binary content either (BINARY APPEND's ~{n}), so no FETCH
+		 * ever has to carry one (issue 22). */
+		else if (!err && spool_nul(s->cmd.spool, a->off, a->len)) {
+			cond = "NO";
+			err = "Message contains NUL octets; brev stores no binary content";
 		}
 		if (err) {
 			imap_tagged(s, cond, "%s", err);

@@ -139,24 +139,36 @@ struct reader {
 	int eof;
 };
 
-/* The next piece of input: up to and including '\n' (*eol = 1), or as
- * much of a longer line as fits the buffer. 0 at the end. */
+/* The next piece of input: one line with its end — LF, CRLF, or a bare CR
+ * (*eol = 1) — or as much of a longer line as fits the buffer. 0 at the
+ * end. A bare CR is a line end like a bare LF: passed through, "\r.\r"
+ * would reach other MTAs as an end of data some of them honour (the SMTP
+ * smuggling class, issue 22), and no stored or sent line may hold one. */
 static size_t rd_piece(struct reader *r, const char **p, int *eol)
 {
 	for (;;) {
-		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
-		if (nl) {
-			*p = r->buf + r->off;
+		const char *s = r->buf + r->off;
+		size_t avail = r->len - r->off, i = 0, n = 0;
+		while (i < avail && s[i] != '\n' && s[i] != '\r')
+			i++;
+		if (i < avail && s[i] == '\n')
+			n = i + 1;
+		else if (i + 1 < avail) /* CR: with its LF, or alone */
+			n = i + 1 + (s[i + 1] == '\n');
+		else if (i < avail && r->eof)
+			n = i + 1; /* a CR ends the input */
+		if (n) {
+			*p = s;
 			*eol = 1;
-			size_t n = (size_t)(nl + 1 - *p);
 			r->off += n;
 			return n;
 		}
 		if (r->eof || (r->off == 0 && r->len == sizeof r->buf)) {
-			*p = r->buf + r->off;
+			/* a CR last in a full buffer waits for what follows it */
+			n = avail - (!r->eof && avail > 1 && s[avail - 1] == '\r');
+			*p = s;
 			*eol = 0;
-			size_t n = r->len - r->off;
-			r->off = r->len;
+			r->off += n;
 			return n;
 		}
 		memmove(r->buf, r->buf + r->off, r->len - r->off);
@@ -200,9 +212,10 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 	r->f = in;
 	m->hdr.max = SENDMAIL_HDR_MAX;
 	while ((n = rd_piece(r, &p, &eol)) > 0) {
+		/* the line without its end; CRLF, LF and CR all become CRLF */
 		size_t len = n - (size_t)eol;
-		if (eol && len > 0 && p[len - 1] == '\r')
-			len--; /* CRLF stays CRLF; bare LF becomes CRLF */
+		if (eol && len > 0 && p[len] == '\n' && p[len - 1] == '\r')
+			len--;
 		if (bol && eol && !o->ignore_dots && len == 1 && p[0] == '.')
 			break; /* sendmail(8): a lone dot ends the message */
 		if (!in_body && bol) {
@@ -224,6 +237,13 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 			if (eol)
 				sbuf_add(&m->hdr, "\r\n", 2);
 			m->total += len + 2 * (size_t)eol;
+		}
+		if (memchr(p, 0, n)) {
+			/* as SMTP refuses them (554 5.6.0): no IMAP client
+			 * could be sent the message */
+			fprintf(stderr, "brev: sendmail: the message contains NUL bytes\n");
+			rc = -1;
+			break;
 		}
 		bol = eol;
 		last_eol = eol;

@@ -753,6 +753,14 @@ static void message_done(struct session *s)
 		reply(s, "451 4.3.0 Temporary failure writing the message");
 		return;
 	}
+	/* Refused rather than stored: no IMAP client could be sent it
+	 * (issue 22). */
+	if (smtp_has_nul(s->sp)) {
+		log_info("smtp id=%s NUL octets in the message peer=%s", s->id, conn_peer(s->c));
+		reply(s, "554 5.6.0 Message contains NUL octets");
+		s->errors++;
+		return;
+	}
 	/* RFC 5321 6.3: a message that passed too many hops is looping. */
 	if (smtp_count_received(s->sp, SMTP_RECEIVED_MAX) > SMTP_RECEIVED_MAX) {
 		log_info("smtp id=%s loop detected from=<%s>", s->id, s->mail.from.addr);

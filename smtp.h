@@ -211,6 +211,11 @@ int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid
  * account, else the same for each domain of `domains` in order. */
 int smtp_resolve(struct store *st, const struct config *cfg, const char *addr, struct resolved *r);
 
+/* 1 if the message in sp holds a NUL octet: never valid in SMTP DATA
+ * without BINARYMIME (RFC 5321 2.3.8, RFC 6152), never sendable in an
+ * IMAP {n} literal (RFC 9051 4.3). */
+int smtp_has_nul(struct spool *sp);
+
 /* ---- local domains ---- */
 
 /* The first domain of a space-separated `domains` list ("" if none). */

@@ -84,6 +84,19 @@ size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t)
 	return (size_t)n;
 }
 
+int smtp_has_nul(struct spool *sp)
+{
+	char buf[16384];
+	uint64_t off = 0;
+	long got;
+	while ((got = spool_read_at(sp, off, buf, sizeof buf)) > 0) {
+		if (memchr(buf, 0, (size_t)got))
+			return 1;
+		off += (uint64_t)got;
+	}
+	return 0;
+}
+
 /* Bound on how much of a message is searched for its header's end. */
 #define RECEIVED_SCAN_MAX (4u << 20)
 

@@ -928,6 +928,37 @@ TEST(submission_address_literal)
 	sess_close(&s);
 }
 
+/* Issue 22: NUL octets are refused with 554 5.6.0, in DATA and in BDAT. */
+TEST(nul_octets)
+{
+	struct sess *s = mx();
+	size_t b = inbox_count(bob_id);
+	static const char msg[] = "Subject: nul\r\n\r\nbefore\0after\r\n";
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "354");
+	sendraw(s, msg, sizeof msg - 1);
+	sendf(s, ".\r\n");
+	EXPECT(s, "554 5.6.0 Message contains NUL octets");
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT %zu LAST\r\n",
+	      sizeof msg - 1);
+	sendraw(s, msg, sizeof msg - 1);
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "554 5.6.0 Message contains NUL octets");
+	CHECK_EQ_INT(inbox_count(bob_id), b);
+	/* the session goes on */
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "354");
+	sendf(s, "Subject: ok\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(inbox_count(bob_id), b + 1);
+	sess_close(&s);
+}
+
 TEST(quota)
 {
 	setup();
