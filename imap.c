@@ -665,8 +665,10 @@ static void cmd_select(struct imap_session *s)
 	int rc = store_msg_runs(s->srv->store, s->acct.id, name, &runs, &nruns, &mi);
 	if (rc != ST_OK) {
 		free(runs);
-		imap_tagged(s, "NO", rc == ST_NOTFOUND ? "[NONEXISTENT] No such mailbox"
-						       : "[UNAVAILABLE] Try again later");
+		/* A name the store cannot hold ("/INBOX") names no mailbox:
+		 * a permanent answer, never the temporary [UNAVAILABLE]. */
+		imap_tagged(s, "NO", "%s", rc == ST_INVALID ? imap_store_no(ST_NOTFOUND)
+							     : imap_store_no(rc));
 		return;
 	}
 	str_copy(s->mbox, name, sizeof s->mbox);
@@ -704,7 +706,7 @@ const char *imap_store_no(int rc)
 	case ST_QUOTA: return "[OVERQUOTA] Quota exceeded";
 	case ST_TOOBIG: return "[TOOBIG] Message too large";
 	case ST_INVALID: return "[CANNOT] Not allowed";
-	default: return "[UNAVAILABLE] Try again later";
+	default: return "[UNAVAILABLE] Try again later"; /* ST_TEMP: only that is temporary */
 	}
 }
 

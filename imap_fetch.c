@@ -572,7 +572,7 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	}
 	rc = imap_each_msg(s, refs, n, fetch_cb, &x);
 	if (rc != ST_OK)
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		imap_tagged(s, "NO", "%s", imap_store_no(rc));
 	else if (x.gone)
 		imap_tagged(s, "OK", "[EXPUNGEISSUED] Some messages were expunged");
 	else
@@ -664,7 +664,13 @@ void imap_cmd_store(struct imap_session *s, int uid)
 	free(uids);
 	if (rc != ST_OK) {
 		free(refs);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		/* the flags parsed, so ST_INVALID is the mailbox's keyword
+		 * table being full; nothing was changed */
+		if (rc == ST_INVALID)
+			imap_tagged(s, "NO", "[LIMIT] At most %d keywords per mailbox",
+				    STORE_KEYWORDS);
+		else
+			imap_tagged(s, "NO", "%s", imap_store_no(rc));
 		return;
 	}
 	if (nkw)
