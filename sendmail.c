@@ -20,6 +20,7 @@
 
 #include "authres.h"
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "mailbox.h"
 #include "sendmail.h"
@@ -504,8 +505,16 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 		fprintf(stderr,
 			"brev: sendmail: %zu local recipient(s) refused the message (quota)\n",
 			o.quota + o.toobig + o.gone);
-	log_debug("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id, from,
-		  h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
+	/* The acceptance line belongs in the server's log, beside SMTP's
+	 * (issue 23): sent over control.sock, which only processes that can
+	 * open DATADIR reach. No server running: no log to write to. */
+	char user[64], line[CONTROL_MSG_MAX];
+	local_username(user, sizeof user);
+	snprintf(line, sizeof line,
+		 "sendmail id=%s user=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id,
+		 user, from, h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
+	log_debug("%s", line);
+	control_send(cfg->datadir, line);
 	rc = 0;
 out:
 	smtp_rcptset_free(&set);

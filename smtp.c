@@ -77,6 +77,8 @@ struct session {
 	enum smtp_state state;
 	char helo[SMTP_HELO_MAX + 1];
 	int ehlo;
+	int rdns_done; /* rdns looked up (once per session, at the first message) */
+	char rdns[SMTP_DOMAIN_MAX + 1];
 	int authed;
 	uint32_t auth_uid;
 	char auth_user[STORE_ADDR_MAX + 1];
@@ -636,9 +638,14 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 /* Return-Path (local copies only, RFC 5321 4.4) and Received. */
 static size_t trace_build(struct session *s, char *buf, size_t cap, size_t *rp_len)
 {
+	if (!s->rdns_done) {
+		s->rdns_done = 1;
+		smtp_fcrdns(conn_peer(s->c), s->rdns, sizeof s->rdns);
+	}
 	struct smtp_trace t = {
 	    .helo = s->helo,
 	    .peer = conn_peer(s->c),
+	    .rdns = s->rdns,
 	    .by = s->srv->hostname,
 	    .proto = smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
 	    .tls_version = conn_tls_version(s->c),

@@ -164,6 +164,7 @@ void smtp_make_id(char out[17]);
 struct smtp_trace {
 	const char *helo;	 /* EHLO/HELO name, NULL if none */
 	const char *peer;	 /* client address */
+	const char *rdns;	 /* its forward-confirmed name, NULL or "" if none */
 	const char *by;		 /* our host name */
 	const char *proto;	 /* "ESMTPSA"... (RFC 3848, RFC 6531) */
 	const char *tls_version; /* NULL when not TLS */
@@ -172,10 +173,16 @@ struct smtp_trace {
 	const char *for_rcpt; /* the one recipient, else NULL */
 	time_t when;
 };
-/* "Received: from HELO (unknown [PEER])\r\n\t(using V with cipher C)\r\n\t
+/* "Received: from HELO (RDNS or unknown [PEER])\r\n\t(using V with cipher C)\r\n\t
  * by BY (brev) with PROTO id ID\r\n\tfor <R>; DATE\r\n". Returns the length,
  * or 0 if it does not fit cap. */
 size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t);
+/* The forward-confirmed reverse DNS name of the address ip (text): its
+ * PTR name, if that name's A/AAAA records include ip. 1 with the name
+ * (lower case) in out, else 0 and out "" (no PTR, no match, DNS failure:
+ * the Received field then says "unknown"). 127.0.0.1 and ::1 are
+ * "localhost" without a look-up. Blocks on DNS (dns.c's time-outs). */
+int smtp_fcrdns(const char *ip, char *out, size_t cap);
 /* The RFC 3848 / RFC 6531 "with" keyword for a session. */
 const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8);
 /* Count Received: fields in the header section of the message in sp (stops

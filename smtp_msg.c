@@ -12,12 +12,15 @@
  * Local copies the store refused (quota) while others took the message are
  * bounced to the sender with a DSN (queue_dsn.c), in a third commit.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
+#include "dns.h"
 #include "log.h"
 #include "mailbox.h"
 #include "message.h"
@@ -75,10 +78,11 @@ size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t)
 		snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", t->for_rcpt);
 	int n =
 	    snprintf(out, cap,
-		     "Received: from %s (unknown [%s])%s\r\n"
+		     "Received: from %s (%s [%s])%s\r\n"
 		     "\tby %s (brev) with %s id %s%s;\r\n"
 		     "\t%s\r\n",
-		     t->helo ? t->helo : "unknown", peer, tls, t->by, t->proto, t->id, rcpt, date);
+		     t->helo ? t->helo : "unknown", t->rdns && t->rdns[0] ? t->rdns : "unknown", peer,
+		     tls, t->by, t->proto, t->id, rcpt, date);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;
@@ -93,6 +97,48 @@ int smtp_has_nul(struct spool *sp)
 		if (memchr(buf, 0, (size_t)got))
 			return 1;
 		off += (uint64_t)got;
+	}
+	return 0;
+}
+
+int smtp_fcrdns(const char *ip, char *out, size_t cap)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	char name[DNS_NAME_MAX + 1], why[256];
+	struct dns_addr a[DNS_ADDR_MAX];
+	size_t n = 0;
+	out[0] = 0;
+	/* The machine's own address is this host talking to itself: no DNS
+	 * (as authres.c treats it). Other loopback addresses are looked up
+	 * like any peer. */
+	if (strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0 ||
+	    strcmp(ip, "::ffff:127.0.0.1") == 0) {
+		str_copy(out, "localhost", cap);
+		return 1;
+	}
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return 0;
+	if (dns_ptr(&ss, name, sizeof name, why, sizeof why) != DNS_OK || !name[0] ||
+	    !smtp_domain_ok(name, strlen(name), 0) ||
+	    dns_addrs(name, a, DNS_ADDR_MAX, &n, why, sizeof why) != DNS_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int same = a[i].sa.ss_family == ss.ss_family &&
+			   (ss.ss_family == AF_INET
+				? memcmp(&((struct sockaddr_in *)&a[i].sa)->sin_addr, &s4->sin_addr, 4) == 0
+				: memcmp(&((struct sockaddr_in6 *)&a[i].sa)->sin6_addr, &s6->sin6_addr,
+					 16) == 0);
+		if (same) {
+			str_copy(out, name, cap);
+			str_lower(out);
+			return 1;
+		}
 	}
 	return 0;
 }
