@@ -2,7 +2,7 @@
 # Issue 22, forged From on submission: an authenticated user may put only
 # addresses they own in the header From and Sender (and MAIL FROM), else
 # 553 5.7.1 after the data and nothing is queued or stored;
-# submission.shared_senders lists exceptions. Driven by swaks (loopback,
+# submission.shared_senders lists exceptions. Driven by swaks (STARTTLS,
 # AUTH PLAIN) and Python's smtplib (implicit TLS, AUTH LOGIN).
 . ../lib.sh
 brev_init from
@@ -14,7 +14,7 @@ brev_start
 
 queued() { "$BREV" -d "$D" queue list | head -1 | awk '{print $1}'; }
 SW() {
-	swaks --server "127.0.0.1:$P_SUB" \
+	swaks --server "127.0.0.1:$P_SUB" -tls \
 		--auth PLAIN --auth-user alice@example.test --auth-password alice-pw \
 		--to bob@example.test,far@remote.test --hide-all "$@"
 }
@@ -41,8 +41,8 @@ ctx = ssl.create_default_context(cafile=os.environ["D"] + "/cert.pem")
 def send(hdr, env="alice@example.test"):
     s = smtplib.SMTP_SSL("localhost", int(os.environ["P_SUBS"]), context=ctx, timeout=30)
     s.ehlo("client.test")
-    s.login("alice@example.test", "alice-pw")
     s.esmtp_features["auth"] = "LOGIN"
+    s.login("alice@example.test", "alice-pw")
     try:
         s.sendmail(env, ["bob@example.test"], hdr + "Subject: t\r\n\r\nbody\r\n")
         return 250, ""
