@@ -38,8 +38,8 @@
 #include "util.h"
 
 #define SMTP_ERRORS_MAX	  10	 /* 5xx replies before we hang up */
-/* Commands that move nothing forward (NOOP, RSET, VRFY, EXPN, HELP, a
- * refused RCPT) between two accepted messages, as Postfix's
+/* Commands that move nothing forward (NOOP, RSET, VRFY, EXPN, HELP,
+ * EHLO/HELO, a refused RCPT) between two accepted messages, as Postfix's
  * smtpd_junk_command_limit: a peer may not keep a session and a thread
  * forever. A logged-in user is accountable and gets more. */
 #define SMTP_JUNK_MAX	   100
@@ -219,6 +219,8 @@ static void ehlo_keywords(struct session *s)
 
 static void greet(struct session *s, const struct smtp_cmd *cmd, int ehlo)
 {
+	if (s->helo[0])
+		s->junk++; /* a second EHLO moves nothing forward */
 	if (!smtp_helo_ok(cmd->arg, cmd->arglen)) {
 		bad(s,
 		    ehlo ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");

@@ -889,13 +889,13 @@ TEST(junk_commands)
 	CHECK(closed(s));
 	sess_close(&s);
 
-	s = mx();
+	s = mx(); /* its EHLO was the first: that one is progress */
 	many[0] = 0;
 	for (int i = 0; i < 100; i++)
-		strcat(many, "NOOP\r\n");
+		strcat(many, i % 2 ? "NOOP\r\n" : "HELO again.test\r\n");
 	sendf(s, "%s", many);
 	for (int i = 0; i < 100; i++)
-		EXPECT(s, "250 2.0.0");
+		CHECK(reply(s)[0] == '2');
 	EXPECT(s, "421 4.7.0");
 	CHECK(closed(s));
 	sess_close(&s);

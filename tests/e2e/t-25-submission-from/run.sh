@@ -64,6 +64,13 @@ bad = [
     ("From: bob@example.test <alice@example.test>\r\n", "The From field"),
     ("From: <alice@example.test> <bob@example.test>\r\n", "The From field"),
 ]
+# a From far down the header is still found; past 1 MiB of header: 552
+pad = "".join("X-Pad-%d: %s\r\n" % (i, "a" * 980) for i in range(1000))
+code, text = send(pad + "From: bob@example.test\r\n")
+assert code == 553 and "<bob@example.test>" in text, (code, text[:200])
+pad = "".join("X-Pad-%d: %s\r\n" % (i, "a" * 980) for i in range(1100))
+code, text = send(pad + "From: alice@example.test\r\n")
+assert code == 552 and text.startswith("5.3.4"), (code, text[:200])
 for h in ok:
     code, text = send(h)
     assert code == 250, (h, code, text)
