@@ -31,6 +31,7 @@ enum cfg_type {
 	T_BOOL,
 	T_LEVEL,
 	T_MAPSIZE,
+	T_ADDRS,    /* space separated local@domain or @domain, or empty */
 };
 
 struct cfg_key {
@@ -61,6 +62,8 @@ static const struct cfg_key keys[] = {
 	 "Submission with STARTTLS, AUTH required (standard port 587)"},
 	{"listen.submissions", T_LISTEN, F(listen_submissions), "127.0.0.1:2465", 0, 0,
 	 "Submission with implicit TLS (standard port 465)"},
+	{"submission.shared_senders", T_ADDRS, F(submission_shared), "", 0, 0,
+	 "Addresses (or @domain) any user may put in From/Sender and MAIL FROM on submission"},
 	{"listen.imap", T_LISTEN, F(listen_imap), "127.0.0.1:2143", 0, 0,
 	 "IMAP with STARTTLS (standard port 143)"},
 	{"listen.imaps", T_LISTEN, F(listen_imaps), "127.0.0.1:2993", 0, 0,
@@ -176,6 +179,17 @@ static int check_domain(const char *w, char *err, size_t errlen)
 	return -1;
 }
 
+/* A submission.shared_senders entry: "local@domain" or "@domain". */
+static int check_sender(const char *w, char *err, size_t errlen)
+{
+	const char *at = strrchr(w, '@');
+	if (at && valid_dns_name(at + 1) && !strchr(w, '<') && !strchr(w, '>') &&
+	    strchr(w, '@') == at)
+		return 0;
+	snprintf(err, errlen, "'%s' is not an address (local@domain) or @domain", w);
+	return -1;
+}
+
 static void set_str(char **field, const char *v)
 {
 	free(*field);
@@ -245,6 +259,11 @@ static int apply(struct config *c, const struct cfg_key *k, const char *v, char 
 		return 0;
 	case T_LISTEN:
 		if (each_word(v, check_listen, err, errlen))
+			return -1;
+		set_str(field, v);
+		return 0;
+	case T_ADDRS:
+		if (each_word(v, check_sender, err, errlen))
 			return -1;
 		set_str(field, v);
 		return 0;
@@ -432,7 +451,7 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		int t = keys[i].type;
 		if (t == T_STR || t == T_DOMAINS || t == T_LISTEN || t == T_RESOLVER ||
-		    t == T_HOSTPORT) {
+		    t == T_HOSTPORT || t == T_ADDRS) {
 			char **f = (char **)((char *)c + keys[i].off);
 			free(*f);
 			*f = NULL;

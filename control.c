@@ -46,6 +46,8 @@ static void handle(const char *msg)
 	} else if (strcmp(msg, "flush") == 0) {
 		if (ctl_on_flush)
 			ctl_on_flush();
+	} else if (strncmp(msg, "sendmail id=", 12) == 0) {
+		log_info("%s", msg);
 	} else if (strcmp(msg, "ping") == 0) {
 		/* liveness probe from `brev status` */
 	} else {
@@ -55,7 +57,7 @@ static void handle(const char *msg)
 
 static void *ctl_main(void *unused)
 {
-	char buf[128];
+	char buf[CONTROL_MSG_MAX];
 	for (;;) {
 		fd_set rd;
 		int maxfd = ctl_fd > ctl_stop_pipe[0] ? ctl_fd : ctl_stop_pipe[0];

@@ -2,7 +2,9 @@
  * control.h — DATADIR/control.sock, a Unix datagram socket through which
  * other brev processes (`brev user ...`, `brev sendmail`, `brev queue`) tell
  * the running server that they changed the store. Datagrams are one short
- * text line: "changed ID" (account ID, 0 = several) or "flush".
+ * text line: "changed ID" (account ID, 0 = several) or "flush", or
+ * "sendmail id=..." (a `brev sendmail` acceptance, written to the server's
+ * log as it is, control characters neutralised by log.c).
  */
 #ifndef BREV_CONTROL_H
 #define BREV_CONTROL_H
@@ -11,6 +13,8 @@
 #include <stdint.h>
 
 struct store;
+
+#define CONTROL_MSG_MAX 512 /* longer datagrams are cut there */
 
 /* Server side: bind DATADIR/control.sock (replacing a stale one) and start a
  * thread that turns "changed ID" into store_notify(). -1 with err. If

@@ -665,8 +665,10 @@ static void cmd_select(struct imap_session *s)
 	int rc = store_msg_runs(s->srv->store, s->acct.id, name, &runs, &nruns, &mi);
 	if (rc != ST_OK) {
 		free(runs);
-		imap_tagged(s, "NO", rc == ST_NOTFOUND ? "[NONEXISTENT] No such mailbox"
-						       : "[UNAVAILABLE] Try again later");
+		/* A name the store cannot hold ("/INBOX") names no mailbox:
+		 * a permanent answer, never the temporary [UNAVAILABLE]. */
+		imap_tagged(s, "NO", "%s", rc == ST_INVALID ? imap_store_no(ST_NOTFOUND)
+							     : imap_store_no(rc));
 		return;
 	}
 	str_copy(s->mbox, name, sizeof s->mbox);
@@ -704,7 +706,7 @@ const char *imap_store_no(int rc)
 	case ST_QUOTA: return "[OVERQUOTA] Quota exceeded";
 	case ST_TOOBIG: return "[TOOBIG] Message too large";
 	case ST_INVALID: return "[CANNOT] Not allowed";
-	default: return "[UNAVAILABLE] Try again later";
+	default: return "[UNAVAILABLE] Try again later"; /* ST_TEMP: only that is temporary */
 	}
 }
 
@@ -733,6 +735,22 @@ static int64_t parse_datetime(const char *s)
 	int64_t t = (int64_t)timegm(&tm);
 	int64_t off = (zh / 100) * 3600 + (zh % 100) * 60;
 	return sign == '+' ? t - off : t + off;
+}
+
+/* 1 if the spool holds a NUL in [off, off+len). */
+static int spool_nul(struct spool *sp, uint64_t off, uint64_t len)
+{
+	char buf[16384];
+	while (len > 0) {
+		long got = spool_read_at(sp, off, buf, len < sizeof buf ? (size_t)len : sizeof buf);
+		if (got <= 0)
+			return 0;
+		if (memchr(buf, 0, (size_t)got))
+			return 1;
+		off += (uint64_t)got;
+		len -= (uint64_t)got;
+	}
+	return 0;
 }
 
 /* One (flags, date, message) group of APPEND. */
@@ -778,6 +796,13 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 		else if (!err && a->len == 0) {
 			cond = "NO";
 			err = "Empty message";
+		}
+		/* RFC 9051 4.3: a literal is CHAR8 (no NUL); brev keeps no
+		 * binary content either (BINARY APPEND's ~{n}), so no FETCH
+		 * ever has to carry one (issue 22). */
+		else if (!err && spool_nul(s->cmd.spool, a->off, a->len)) {
+			cond = "NO";
+			err = "Message contains NUL octets; brev stores no binary content";
 		}
 		if (err) {
 			imap_tagged(s, cond, "%s", err);

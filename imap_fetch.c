@@ -356,6 +356,24 @@ static void section_content(struct imap_session *s, const struct msg_info *mi,
 	}
 }
 
+/* A NUL may not travel in a {n} literal (RFC 9051 4.3); a stored message
+ * can only hold one if it came in before brev refused them (SMTP 554
+ * 5.6.0, APPEND NO): shown as 0x80, so the literal's length still holds. */
+static void write_no_nul(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		const char *z = memchr(p, 0, n);
+		size_t k = z ? (size_t)(z - p) : n;
+		conn_write(c, p, k);
+		if (z) {
+			conn_write(c, "\x80", 1);
+			k++;
+		}
+		p += k;
+		n -= k;
+	}
+}
+
 /* Write the content as a literal, streamed, with the <o.n> window. */
 static void write_content(struct imap_session *s, const struct msg_info *mi, struct content *c,
 			  const struct fitem *it)
@@ -375,8 +393,10 @@ static void write_content(struct imap_session *s, const struct msg_info *mi, str
 		lit8 = 1;
 	conn_printf(s->c, "%s{%llu}\r\n", lit8 ? "~" : "", (unsigned long long)n);
 	if (c->synthesized) {
-		if (n)
+		if (n && lit8)
 			conn_write(s->c, c->syn.p + from, (size_t)n);
+		else if (n)
+			write_no_nul(s->c, c->syn.p + from, (size_t)n);
 		return;
 	}
 	char buf[16384];
@@ -389,7 +409,7 @@ static void write_content(struct imap_session *s, const struct msg_info *mi, str
 			memset(buf, ' ', want);
 			got = (long)want;
 		}
-		conn_write(s->c, buf, (size_t)got);
+		write_no_nul(s->c, buf, (size_t)got);
 		off += (uint64_t)got;
 		n -= (uint64_t)got;
 	}
@@ -552,7 +572,7 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	}
 	rc = imap_each_msg(s, refs, n, fetch_cb, &x);
 	if (rc != ST_OK)
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		imap_tagged(s, "NO", "%s", imap_store_no(rc));
 	else if (x.gone)
 		imap_tagged(s, "OK", "[EXPUNGEISSUED] Some messages were expunged");
 	else
@@ -644,7 +664,13 @@ void imap_cmd_store(struct imap_session *s, int uid)
 	free(uids);
 	if (rc != ST_OK) {
 		free(refs);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		/* the flags parsed, so ST_INVALID is the mailbox's keyword
+		 * table being full; nothing was changed */
+		if (rc == ST_INVALID)
+			imap_tagged(s, "NO", "[LIMIT] At most %d keywords per mailbox",
+				    STORE_KEYWORDS);
+		else
+			imap_tagged(s, "NO", "%s", imap_store_no(rc));
 		return;
 	}
 	if (nkw)

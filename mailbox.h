@@ -68,8 +68,10 @@ struct account {
 };
 
 /* Creates the account and its mailboxes INBOX, Drafts, Sent, Junk, Trash,
- * Archive (with SPECIAL-USE roles), all subscribed. ST_EXISTS if the address
- * is an account or an alias; ST_INVALID if it is not local@domain. */
+ * Archive (with SPECIAL-USE roles), all subscribed; in the same commit, the
+ * alias postmaster@DOMAIN -> addr when DOMAIN has no postmaster account or
+ * alias yet (RFC 5321 4.5.1). ST_EXISTS if the address is an account or an
+ * alias; ST_INVALID if it is not local@domain. */
 int store_user_add(struct store *st, const char *addr, const struct cred *cred);
 int store_user_set_cred(struct store *st, const char *addr, const struct cred *cred);
 int store_user_set_quota(struct store *st, const char *addr, uint64_t bytes);

@@ -175,6 +175,27 @@ static const struct {
 	{"Junk", MBOX_JUNK},   {"Trash", MBOX_TRASH},   {"Archive", MBOX_ARCHIVE},
 };
 
+/* RFC 5321 4.5.1: postmaster@domain must work. The first account of a
+ * domain also gets it, as an ordinary alias (`brev alias` changes it),
+ * unless the domain already has a postmaster account or alias. */
+static int postmaster_default(struct tx *t, const char *addr)
+{
+	char pm[STORE_ADDR_MAX + 1];
+	const char *at = strrchr(addr, '@');
+	uint32_t id;
+	MDB_val v;
+	int r;
+	if (!at || 10 + strlen(at) >= sizeof pm)
+		return ST_OK; /* too long to have a postmaster alias: resolve falls back */
+	memcpy(pm, "postmaster", 10);
+	str_copy(pm + 10, at, sizeof pm - 10);
+	if (strcmp(pm, addr) == 0 || addr_id(t, pm, &id) != ST_NOTFOUND)
+		return ST_OK;
+	if ((r = db_get(t, DB_ALIAS, pm, strlen(pm), &v)) <= 0)
+		return r < 0 ? ST_TEMP : ST_OK;
+	return db_put(t, DB_ALIAS, pm, strlen(pm), addr, strlen(addr) + 1, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
 static int op_user_add(struct tx *t, void *arg)
 {
 	struct user_args *u = arg;
@@ -207,7 +228,7 @@ static int op_user_add(struct tx *t, void *arg)
 	}
 	u->id = a.id;
 	tx_touch(t, a.id);
-	return ST_OK;
+	return postmaster_default(t, u->addr);
 }
 
 int store_user_add(struct store *st, const char *addr, const struct cred *cred)

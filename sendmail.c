@@ -20,6 +20,7 @@
 
 #include "authres.h"
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "mailbox.h"
 #include "sendmail.h"
@@ -28,130 +29,16 @@
 #include "util.h"
 
 #define SENDMAIL_HDR_MAX  (1u << 20) /* header section kept in memory */
-#define SENDMAIL_TOK_MAX  1024	     /* one address in a header field */
+#define SENDMAIL_TOK_MAX  1024	     /* one recipient argument */
 #define SENDMAIL_RCPT_MAX 1000
 
 
 /* ---- RFC 5322 address lists (for -t) ---- */
 
-struct alist {
-	char tok[SENDMAIL_TOK_MAX + 1];
-	size_t len;
-	int over;
-	char angle[SENDMAIL_TOK_MAX + 1];
-	size_t alen;
-	int has_angle;
-	const char *domain;
-	int (*cb)(void *arg, const char *addr);
-	void *arg;
-	int count;
-};
-
-static void tok_add(char *t, size_t *len, int *over, char c)
-{
-	if (*len >= SENDMAIL_TOK_MAX)
-		*over = 1;
-	else
-		t[(*len)++] = c;
-}
-
-/* End of one element (comma, semicolon, end of the field). */
-static int alist_emit(struct alist *a)
-{
-	char *t = a->has_angle ? a->angle : a->tok;
-	size_t n = a->has_angle ? a->alen : a->len;
-	int rc = 0;
-	t[n] = 0;
-	/* obs-route in an angle address: "<@a,@b:user@c>" */
-	if (a->has_angle && n > 0 && t[0] == '@') {
-		char *colon = strchr(t, ':');
-		if (colon) {
-			n -= (size_t)(colon + 1 - t);
-			t = colon + 1;
-		}
-	}
-	if (n > 0 && !a->over) {
-		char addr[SENDMAIL_TOK_MAX + SMTP_DOMAIN_MAX + 2];
-		if (!memchr(t, '@', n) && a->domain)
-			snprintf(addr, sizeof addr, "%s@%s", t, a->domain);
-		else
-			snprintf(addr, sizeof addr, "%s", t);
-		a->count++;
-		rc = a->cb(a->arg, addr);
-	}
-	a->len = a->alen = 0;
-	a->has_angle = a->over = 0;
-	return rc;
-}
-
-/* Skip a comment starting at v[i] == '(' (nested, quoted-pairs). */
-static size_t skip_comment(const char *v, size_t n, size_t i)
-{
-	int depth = 0;
-	for (; i < n; i++) {
-		if (v[i] == '\\' && i + 1 < n)
-			i++;
-		else if (v[i] == '(')
-			depth++;
-		else if (v[i] == ')' && --depth == 0)
-			return i + 1;
-	}
-	return n;
-}
-
 int sendmail_addr_list(const char *v, size_t n, const char *domain,
 		       int (*cb)(void *arg, const char *addr), void *arg)
 {
-	struct alist *a = xcalloc(1, sizeof *a);
-	a->domain = domain;
-	a->cb = cb;
-	a->arg = arg;
-	int in_angle = 0, rc = 0;
-	size_t i = 0;
-	while (i < n && rc == 0) {
-		char c = v[i];
-		char *t = in_angle ? a->angle : a->tok;
-		size_t *len = in_angle ? &a->alen : &a->len;
-		if (c == '(') {
-			i = skip_comment(v, n, i);
-			continue;
-		}
-		if (c == '"') {
-			/* a quoted string is copied whole, quotes and all */
-			tok_add(t, len, &a->over, c);
-			for (i++; i < n && v[i] != '"'; i++) {
-				if (v[i] == '\\' && i + 1 < n)
-					tok_add(t, len, &a->over, v[i++]);
-				tok_add(t, len, &a->over, v[i]);
-			}
-			if (i < n)
-				tok_add(t, len, &a->over, '"');
-			i++;
-			continue;
-		}
-		i++;
-		if (in_angle) {
-			if (c == '>')
-				in_angle = 0;
-			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-				tok_add(t, len, &a->over, c);
-		} else if (c == '<') {
-			in_angle = 1;
-			a->has_angle = 1;
-			a->alen = 0;
-		} else if (c == ',' || c == ';') {
-			rc = alist_emit(a);
-		} else if (c == ':') {
-			a->len = 0; /* a group's display name */
-		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-			tok_add(t, len, &a->over, c);
-		}
-	}
-	if (rc == 0)
-		rc = alist_emit(a);
-	int count = a->count;
-	free(a);
-	return rc ? -1 : count;
+	return smtp_addr_list(v, n, domain, 0, cb, arg);
 }
 
 /* ---- options ---- */
@@ -253,24 +140,36 @@ struct reader {
 	int eof;
 };
 
-/* The next piece of input: up to and including '\n' (*eol = 1), or as
- * much of a longer line as fits the buffer. 0 at the end. */
+/* The next piece of input: one line with its end — LF, CRLF, or a bare CR
+ * (*eol = 1) — or as much of a longer line as fits the buffer. 0 at the
+ * end. A bare CR is a line end like a bare LF: passed through, "\r.\r"
+ * would reach other MTAs as an end of data some of them honour (the SMTP
+ * smuggling class, issue 22), and no stored or sent line may hold one. */
 static size_t rd_piece(struct reader *r, const char **p, int *eol)
 {
 	for (;;) {
-		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
-		if (nl) {
-			*p = r->buf + r->off;
+		const char *s = r->buf + r->off;
+		size_t avail = r->len - r->off, i = 0, n = 0;
+		while (i < avail && s[i] != '\n' && s[i] != '\r')
+			i++;
+		if (i < avail && s[i] == '\n')
+			n = i + 1;
+		else if (i + 1 < avail) /* CR: with its LF, or alone */
+			n = i + 1 + (s[i + 1] == '\n');
+		else if (i < avail && r->eof)
+			n = i + 1; /* a CR ends the input */
+		if (n) {
+			*p = s;
 			*eol = 1;
-			size_t n = (size_t)(nl + 1 - *p);
 			r->off += n;
 			return n;
 		}
 		if (r->eof || (r->off == 0 && r->len == sizeof r->buf)) {
-			*p = r->buf + r->off;
+			/* a CR last in a full buffer waits for what follows it */
+			n = avail - (!r->eof && avail > 1 && s[avail - 1] == '\r');
+			*p = s;
 			*eol = 0;
-			size_t n = r->len - r->off;
-			r->off = r->len;
+			r->off += n;
 			return n;
 		}
 		memmove(r->buf, r->buf + r->off, r->len - r->off);
@@ -314,9 +213,10 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 	r->f = in;
 	m->hdr.max = SENDMAIL_HDR_MAX;
 	while ((n = rd_piece(r, &p, &eol)) > 0) {
+		/* the line without its end; CRLF, LF and CR all become CRLF */
 		size_t len = n - (size_t)eol;
-		if (eol && len > 0 && p[len - 1] == '\r')
-			len--; /* CRLF stays CRLF; bare LF becomes CRLF */
+		if (eol && len > 0 && p[len] == '\n' && p[len - 1] == '\r')
+			len--;
 		if (bol && eol && !o->ignore_dots && len == 1 && p[0] == '.')
 			break; /* sendmail(8): a lone dot ends the message */
 		if (!in_body && bol) {
@@ -338,6 +238,13 @@ static int read_message(FILE *in, const struct opts *o, uint64_t limit, struct m
 			if (eol)
 				sbuf_add(&m->hdr, "\r\n", 2);
 			m->total += len + 2 * (size_t)eol;
+		}
+		if (memchr(p, 0, n)) {
+			/* as SMTP refuses them (554 5.6.0): no IMAP client
+			 * could be sent the message */
+			fprintf(stderr, "brev: sendmail: the message contains NUL bytes\n");
+			rc = -1;
+			break;
 		}
 		bol = eol;
 		last_eol = eol;
@@ -467,12 +374,18 @@ static int route_rcpt(const struct config *cfg, struct store *st, const char *te
 		fprintf(stderr, "brev: sendmail: %s: not a valid address\n", text);
 		return -1;
 	}
-	if ((a.flags & SA_LITERAL) || !config_domain_is_local(cfg, smtp_addr_domain(&a))) {
+	if (a.flags & SA_LITERAL) {
+		/* the queue finds hosts by MX only: it would just bounce */
+		fprintf(stderr, "brev: sendmail: %s: address literals are not accepted as "
+				"recipients; use a domain name\n", a.addr);
+		return -1;
+	}
+	if (!config_domain_is_local(cfg, smtp_addr_domain(&a))) {
 		smtp_rcptset_add_ext(set, a.addr);
 		return 0;
 	}
 	struct resolved *r = xcalloc(1, sizeof *r);
-	int rc = smtp_addr_routing_chars(&a) ? ST_NOTFOUND : store_resolve(st, a.addr, r);
+	int rc = smtp_addr_routing_chars(&a) ? ST_NOTFOUND : smtp_resolve(st, cfg, a.addr, r);
 	if (rc == ST_OK) {
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(set, r->users[i]);
@@ -592,8 +505,16 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 		fprintf(stderr,
 			"brev: sendmail: %zu local recipient(s) refused the message (quota)\n",
 			o.quota + o.toobig + o.gone);
-	log_debug("sendmail id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id, from,
-		  h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
+	/* The acceptance line belongs in the server's log, beside SMTP's
+	 * (issue 23): sent over control.sock, which only processes that can
+	 * open DATADIR reach. No server running: no log to write to. */
+	char user[64], line[CONTROL_MSG_MAX];
+	local_username(user, sizeof user);
+	snprintf(line, sizeof line,
+		 "sendmail id=%s user=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu", id,
+		 user, from, h->nrcpts, (unsigned long long)m->total, o.delivered, o.queued);
+	log_debug("%s", line);
+	control_send(cfg->datadir, line);
 	rc = 0;
 out:
 	smtp_rcptset_free(&set);

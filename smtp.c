@@ -38,6 +38,12 @@
 #include "util.h"
 
 #define SMTP_ERRORS_MAX	  10	 /* 5xx replies before we hang up */
+/* Commands that move nothing forward (NOOP, RSET, VRFY, EXPN, HELP,
+ * EHLO/HELO, a refused RCPT) between two accepted messages, as Postfix's
+ * smtpd_junk_command_limit: a peer may not keep a session and a thread
+ * forever. A logged-in user is accountable and gets more. */
+#define SMTP_JUNK_MAX	   100
+#define SMTP_JUNK_MAX_AUTH 1000
 #define SMTP_CMD_TIMEOUT  300000 /* RFC 5321 4.5.3.2.7: 5 minutes */
 #define SMTP_DATA_TIMEOUT 600000 /* 4.5.3.2.6: 10 minutes */
 #define SMTP_SASL_ROUNDS  8
@@ -71,10 +77,13 @@ struct session {
 	enum smtp_state state;
 	char helo[SMTP_HELO_MAX + 1];
 	int ehlo;
+	int rdns_done; /* rdns looked up (once per session, at the first message) */
+	char rdns[SMTP_DOMAIN_MAX + 1];
 	int authed;
 	uint32_t auth_uid;
 	char auth_user[STORE_ADDR_MAX + 1];
 	int errors;
+	int junk; /* commands without progress since the last message */
 	int accepted;
 	const char *reason;
 	/* the transaction */
@@ -210,6 +219,8 @@ static void ehlo_keywords(struct session *s)
 
 static void greet(struct session *s, const struct smtp_cmd *cmd, int ehlo)
 {
+	if (s->helo[0])
+		s->junk++; /* a second EHLO moves nothing forward */
 	if (!smtp_helo_ok(cmd->arg, cmd->arglen)) {
 		bad(s,
 		    ehlo ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
@@ -240,6 +251,7 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_rset(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	if (cmd->arglen) {
 		bad(s, "501 5.5.4 Syntax: RSET");
 		return;
@@ -250,6 +262,7 @@ static void cmd_rset(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_noop(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	reply(s, "250 2.0.0 Ok");
 }
 
@@ -261,6 +274,7 @@ static void cmd_quit(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_vrfy(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	if (!cmd->arglen) {
 		bad(s, "501 5.5.4 Syntax: VRFY address");
 		return;
@@ -271,11 +285,13 @@ static void cmd_vrfy(struct session *s, const struct smtp_cmd *cmd)
 
 static void cmd_expn(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	bad(s, "502 5.5.1 EXPN not available");
 }
 
 static void cmd_help(struct session *s, const struct smtp_cmd *cmd)
 {
+	s->junk++;
 	reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
 		 "STARTTLS AUTH; see RFC 5321");
 }
@@ -447,25 +463,16 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 
 /* ---- MAIL ---- */
 
-/* Submission: may the authenticated user use this envelope sender? Their
- * own address, or any address of a local domain that resolves to them
- * (alias, user+tag, catch-all pointing at them). */
+/* Submission: may the authenticated user use this envelope sender? The
+ * same rule as the header's From and Sender (smtp_sender_owned), as
+ * Postfix's reject_sender_login_mismatch does; <> is allowed. */
 static int sender_ok(struct session *s, const struct smtp_addr *from)
 {
 	if (from->flags & SA_NULL)
 		return 1; /* bounces and auto-replies; see docs/smtp.md */
-	if ((from->flags & SA_LITERAL) || !config_domain_is_local(s->cfg, smtp_addr_domain(from)))
+	if (from->flags & SA_LITERAL)
 		return 0;
-	if (str_casecmp_ascii(from->addr, s->auth_user) == 0)
-		return 1;
-	struct resolved *r = xcalloc(1, sizeof *r);
-	int ok = 0;
-	if (store_resolve(s->st, from->addr, r) == ST_OK)
-		for (size_t i = 0; i < r->nusers; i++)
-			ok |= r->users[i] == s->auth_uid;
-	store_resolved_free(r);
-	free(r);
-	return ok;
+	return smtp_sender_owned(s->st, s->cfg, s->auth_uid, s->auth_user, from->addr);
 }
 
 static void cmd_mail(struct session *s, const struct smtp_cmd *cmd)
@@ -520,33 +527,61 @@ static const char *quota_reply(struct session *s, const struct resolved *r)
 	return "552 5.2.2 Message exceeds the mailbox's quota";
 }
 
+/* A recipient refused: one log line with the address and why (issue 23:
+ * "why did my mail not arrive" starts here), the reply, and the count
+ * toward the junk limit (and the error limit when the client is at fault:
+ * a 5xx). */
+static void rcpt_refused(struct session *s, const char *addr, const char *why, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
+static void rcpt_refused(struct session *s, const char *addr, const char *why, const char *fmt,
+			 ...)
+{
+	char buf[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_info("smtp id=%s rcpt refused peer=%s user=%s from=<%s> to=<%s> reason=%s: %s", s->id,
+		 conn_peer(s->c), s->authed ? s->auth_user : "-", s->mail.from.addr, addr, why,
+		 buf);
+	reply(s, "%s", buf);
+	s->junk++;
+	if (buf[0] == '5')
+		s->errors++;
+}
+
+static void rcpt_ok(struct session *s, const char *addr)
+{
+	if (s->nrcpt++ == 0)
+		str_copy(s->first_rcpt, addr, sizeof s->first_rcpt);
+	enter(s, SMTP_ST_RCPT);
+	reply(s, "250 2.1.5 Ok");
+}
+
 /* A recipient in one of our domains: resolve it to accounts and forwards. */
 static void rcpt_local(struct session *s, const char *addr, const struct smtp_addr *a)
 {
 	if (smtp_addr_routing_chars(a)) {
-		reply(s, "553 5.1.3 <%s>: Routing characters are not accepted", addr);
-		s->errors++;
+		rcpt_refused(s, addr, "routing-chars",
+			     "553 5.1.3 <%s>: Routing characters are not accepted", addr);
 		return;
 	}
 	struct resolved *r = xcalloc(1, sizeof *r);
-	int rc = store_resolve(s->st, addr, r);
+	int rc = smtp_resolve(s->st, s->cfg, addr, r);
 	const char *q;
 	if (rc == ST_NOTFOUND) {
-		reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
-		s->errors++;
+		rcpt_refused(s, addr, "unknown",
+			     "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
 	} else if (rc != ST_OK) {
-		reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		rcpt_refused(s, addr, "store", "451 4.3.0 <%s>: Temporary lookup failure", addr);
 	} else if ((q = quota_reply(s, r))) {
-		reply(s, "%s", q);
+		rcpt_refused(s, addr, "quota", "%s", q);
 	} else {
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(&s->set, r->users[i]);
 		for (size_t i = 0; i < r->nexternal; i++)
 			smtp_rcptset_add_ext(&s->set, r->external[i]);
-		if (s->nrcpt++ == 0)
-			str_copy(s->first_rcpt, addr, sizeof s->first_rcpt);
-		enter(s, SMTP_ST_RCPT);
-		reply(s, "250 2.1.5 Ok");
+		rcpt_ok(s, addr);
 	}
 	store_resolved_free(r);
 	free(r);
@@ -558,12 +593,16 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	const char *err;
 	char addr[STORE_ADDR_MAX + 1];
 	if (smtp_rcpt_parse(cmd->arg, cmd->arglen, s->mail.smtputf8, &a, &err) < 0) {
-		bad(s, err);
+		char shown[80];
+		size_t k = cmd->arglen < sizeof shown - 1 ? cmd->arglen : sizeof shown - 1;
+		memcpy(shown, cmd->arg, k);
+		shown[k] = 0;
+		rcpt_refused(s, shown, "syntax", "%s", err);
 		return;
 	}
 	if (s->nrcpt >= SMTP_RCPT_MAX) {
 		/* RFC 5321 4.5.3.1.10 */
-		reply(s, "452 4.5.3 Too many recipients");
+		rcpt_refused(s, a.addr, "too-many", "452 4.5.3 Too many recipients");
 		return;
 	}
 	if (a.flags & SA_POSTMASTER) {
@@ -580,17 +619,20 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (!is_submission(s)) {
 		/* Never an open relay (DESIGN §7). */
-		log_info("smtp relay denied peer=%s from=<%s> to=<%s>", conn_peer(s->c),
-			 s->mail.from.addr, addr);
-		reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
-		s->errors++;
+		rcpt_refused(s, addr, "relay", "554 5.7.1 <%s>: Relay access denied", addr);
+		return;
+	}
+	if (a.flags & SA_LITERAL) {
+		/* The queue delivers by MX look-up only: taking it would only
+		 * mean a bounce later. Say so now (issue 22). */
+		rcpt_refused(s, addr, "address-literal",
+			     "553 5.1.2 <%s>: Address literals are not accepted as recipients; use "
+			     "a domain name",
+			     addr);
 		return;
 	}
 	smtp_rcptset_add_ext(&s->set, addr);
-	if (s->nrcpt++ == 0)
-		str_copy(s->first_rcpt, addr, sizeof s->first_rcpt);
-	enter(s, SMTP_ST_RCPT);
-	reply(s, "250 2.1.5 Ok");
+	rcpt_ok(s, addr);
 }
 
 /* ---- the message: trace fields and commit ---- */
@@ -598,9 +640,14 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 /* Return-Path (local copies only, RFC 5321 4.4) and Received. */
 static size_t trace_build(struct session *s, char *buf, size_t cap, size_t *rp_len)
 {
+	if (!s->rdns_done) {
+		s->rdns_done = 1;
+		smtp_fcrdns(conn_peer(s->c), s->rdns, sizeof s->rdns);
+	}
 	struct smtp_trace t = {
 	    .helo = s->helo,
 	    .peer = conn_peer(s->c),
+	    .rdns = s->rdns,
 	    .by = s->srv->hostname,
 	    .proto = smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
 	    .tls_version = conn_tls_version(s->c),
@@ -671,6 +718,37 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
 	return total;
 }
 
+/* Submission: the From and Sender fields must name the user (or an
+ * address they own), or the message would go out DKIM-signed for someone
+ * else (docs/smtp.md). 1 if it may go on; 0 with the reply sent. */
+static int header_senders_ok(struct session *s)
+{
+	char bad[STORE_ADDR_MAX + 64];
+	switch (smtp_header_senders(s->st, s->cfg, s->auth_uid, s->auth_user, s->sp, bad,
+				    sizeof bad)) {
+	case SMTP_SENDERS_OK:
+		return 1;
+	case SMTP_SENDERS_NOTOWNED:
+		log_info("smtp id=%s header sender refused peer=%s user=%s from=<%s>", s->id,
+			 conn_peer(s->c), s->auth_user, bad);
+		reply(s, "553 5.7.1 <%s>: From/Sender address not owned by user %s", bad,
+		      s->auth_user);
+		break;
+	case SMTP_SENDERS_UNCLEAR:
+		log_info("smtp id=%s header sender refused peer=%s user=%s: unclear %s field", s->id,
+			 conn_peer(s->c), s->auth_user, bad);
+		reply(s, "553 5.7.1 The %s field cannot be read one way only; write it as "
+			 "Name <address>", bad);
+		break;
+	default:
+		reply(s, "552 5.3.4 Header section over %u octets",
+		      (unsigned)SMTP_HEADER_CHECK_MAX);
+		break;
+	}
+	s->errors++;
+	return 0;
+}
+
 static void message_done(struct session *s)
 {
 	char *hdr = NULL;
@@ -684,12 +762,22 @@ static void message_done(struct session *s)
 		reply(s, "451 4.3.0 Temporary failure writing the message");
 		return;
 	}
+	/* Refused rather than stored: no IMAP client could be sent it
+	 * (issue 22). */
+	if (smtp_has_nul(s->sp)) {
+		log_info("smtp id=%s NUL octets in the message peer=%s", s->id, conn_peer(s->c));
+		reply(s, "554 5.6.0 Message contains NUL octets");
+		s->errors++;
+		return;
+	}
 	/* RFC 5321 6.3: a message that passed too many hops is looping. */
 	if (smtp_count_received(s->sp, SMTP_RECEIVED_MAX) > SMTP_RECEIVED_MAX) {
 		log_info("smtp id=%s loop detected from=<%s>", s->id, s->mail.from.addr);
 		reply(s, "554 5.4.6 Too many Received: fields; mail loop?");
 		return;
 	}
+	if (is_submission(s) && !header_senders_ok(s))
+		return;
 	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
 		goto out;
 	int rc = smtp_commit_mbox(s->st, s->cfg, s->mail.from.addr, &s->set, mbox, hdr, len,
@@ -713,6 +801,7 @@ static void message_done(struct session *s)
 		goto out;
 	}
 	s->accepted++;
+	s->junk = 0;
 	reply(s, "250 2.0.0 Ok: queued as %s", s->id);
 out:
 	free(hdr);
@@ -964,6 +1053,13 @@ static void session_loop(struct session *s)
 		if (s->state != SMTP_ST_QUIT && s->errors >= SMTP_ERRORS_MAX) {
 			reply(s, "421 4.7.0 %s Too many errors; closing", s->srv->hostname);
 			hang_up(s, "errors");
+		}
+		if (s->state != SMTP_ST_QUIT &&
+		    s->junk >= (s->authed ? SMTP_JUNK_MAX_AUTH : SMTP_JUNK_MAX)) {
+			log_info("smtp junk limit peer=%s commands=%d", conn_peer(s->c), s->junk);
+			reply(s, "421 4.7.0 %s Too many commands without a message; closing",
+			      s->srv->hostname);
+			hang_up(s, "junk");
 		}
 	}
 	conn_flush(s->c);

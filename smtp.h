@@ -83,6 +83,19 @@ int smtp_domain_ok(const char *s, size_t n, int utf8);
 /* Length of the well-formed UTF-8 sequence at s (1..4), 0 if malformed. */
 int smtp_utf8_len(const unsigned char *s, size_t n);
 
+/* Walk the addresses of an RFC 5322 address-list field value (3.4:
+ * display names, angle addresses, groups, comments, quoted strings; the
+ * value as stored, RFC 2047 words left encoded: they only ever sit in
+ * display names). Each address goes to cb as a NUL-terminated string,
+ * without its angle brackets; one without '@' gets "@domain" when domain
+ * is not NULL. Returns the count; -1 if cb returned non-zero (which stops
+ * the walk); with strict, -2 for a value readers could take two ways
+ * (two angle addresses in one element, text after "<addr>", an unquoted
+ * '@' in a display name, an unclosed quote, comment or bracket, an
+ * element over 1024 octets), after the whole walk. */
+int smtp_addr_list(const char *v, size_t n, const char *domain, int strict,
+		   int (*cb)(void *arg, const char *addr), void *arg);
+
 /* ---- commands ---- */
 
 enum smtp_verb {
@@ -151,6 +164,7 @@ void smtp_make_id(char out[17]);
 struct smtp_trace {
 	const char *helo;	 /* EHLO/HELO name, NULL if none */
 	const char *peer;	 /* client address */
+	const char *rdns;	 /* its forward-confirmed name, NULL or "" if none */
 	const char *by;		 /* our host name */
 	const char *proto;	 /* "ESMTPSA"... (RFC 3848, RFC 6531) */
 	const char *tls_version; /* NULL when not TLS */
@@ -159,15 +173,55 @@ struct smtp_trace {
 	const char *for_rcpt; /* the one recipient, else NULL */
 	time_t when;
 };
-/* "Received: from HELO (unknown [PEER])\r\n\t(using V with cipher C)\r\n\t
+/* "Received: from HELO (RDNS or unknown [PEER])\r\n\t(using V with cipher C)\r\n\t
  * by BY (brev) with PROTO id ID\r\n\tfor <R>; DATE\r\n". Returns the length,
  * or 0 if it does not fit cap. */
 size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t);
+/* The forward-confirmed reverse DNS name of the address ip (text): its
+ * PTR name, if that name's A/AAAA records include ip. 1 with the name
+ * (lower case) in out, else 0 and out "" (no PTR, no match, DNS failure:
+ * the Received field then says "unknown"). 127.0.0.1 and ::1 are
+ * "localhost" without a look-up. Blocks on DNS (dns.c's time-outs). */
+int smtp_fcrdns(const char *ip, char *out, size_t cap);
 /* The RFC 3848 / RFC 6531 "with" keyword for a session. */
 const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8);
 /* Count Received: fields in the header section of the message in sp (stops
  * at the first empty line, or after max+1 found). */
 int smtp_count_received(struct spool *sp, int max);
+
+/* ---- who may send as whom (submission, docs/smtp.md) ---- */
+
+/* 1 if the account uid (address user) may send as addr (canonical, not
+ * the null sender): addr is listed in submission.shared_senders (itself
+ * or "@its-domain"), or it is in a local domain and is the account's
+ * own address or resolves to it (alias, user+tag, a catch-all). Never an
+ * address literal. */
+int smtp_sender_owned(struct store *st, const struct config *cfg, uint32_t uid, const char *user,
+		      const char *addr);
+
+#define SMTP_HEADER_CHECK_MAX (1u << 20) /* header section read for the check */
+enum {
+	SMTP_SENDERS_OK = 0,
+	SMTP_SENDERS_NOTOWNED = -1, /* bad: the first address not owned */
+	SMTP_SENDERS_UNCLEAR = -2,  /* bad: the field readers could take two ways */
+	SMTP_SENDERS_TOOBIG = -3,   /* the header section is over the bound */
+};
+/* Every address of every From and Sender field in the header of the
+ * message in sp must pass smtp_sender_owned (a message without either
+ * field passes: nothing is claimed). Returns an SMTP_SENDERS_* value,
+ * with what was wrong in bad[0..cap). */
+int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid,
+			const char *user, struct spool *sp, char *bad, size_t cap);
+
+/* store_resolve, and for postmaster@ a local domain (RFC 5321 4.5.1)
+ * that resolves to nothing: postmaster of that domain, else its oldest
+ * account, else the same for each domain of `domains` in order. */
+int smtp_resolve(struct store *st, const struct config *cfg, const char *addr, struct resolved *r);
+
+/* 1 if the message in sp holds a NUL octet: never valid in SMTP DATA
+ * without BINARYMIME (RFC 5321 2.3.8, RFC 6152), never sendable in an
+ * IMAP {n} literal (RFC 9051 4.3). */
+int smtp_has_nul(struct spool *sp);
 
 /* ---- local domains ---- */
 

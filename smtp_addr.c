@@ -10,6 +10,7 @@
  * decided by smtp.c; this file only says what it is.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
@@ -733,4 +734,162 @@ int smtp_auth_allowed(int kind, int is_tls, int is_loopback)
 	if (kind != LK_SUBMISSION && kind != LK_SUBMISSIONS)
 		return 0;
 	return is_tls || is_loopback;
+}
+
+/* ---- RFC 5322 address lists ---- */
+
+#define ALIST_TOK_MAX 1024 /* one address or display name */
+
+struct alist {
+	char tok[ALIST_TOK_MAX + 1]; /* outside <>: an addr-spec or a phrase */
+	size_t len;
+	char angle[ALIST_TOK_MAX + 1];
+	size_t alen;
+	int over, has_angle, after_angle, phrase_at;
+	const char *domain;
+	int strict, odd;
+	int (*cb)(void *arg, const char *addr);
+	void *arg;
+	int count;
+};
+
+static void alist_add(char *t, size_t *len, int *over, char c)
+{
+	if (*len >= ALIST_TOK_MAX)
+		*over = 1;
+	else
+		t[(*len)++] = c;
+}
+
+/* End of one element (comma, semicolon, end of the field). */
+static int alist_emit(struct alist *a)
+{
+	char *t = a->has_angle ? a->angle : a->tok;
+	size_t n = a->has_angle ? a->alen : a->len;
+	int rc = 0;
+	t[n] = 0;
+	/* A phrase with a bare '@' before an angle address ("bob@x <a@y>")
+	 * is not RFC 5322: readers disagree on which address it is. */
+	if (a->has_angle && a->phrase_at)
+		a->odd = 1;
+	/* obs-route in an angle address: "<@a,@b:user@c>" */
+	if (a->has_angle && n > 0 && t[0] == '@') {
+		char *colon = strchr(t, ':');
+		if (colon) {
+			n -= (size_t)(colon + 1 - t);
+			t = colon + 1;
+		}
+	}
+	if (a->over)
+		a->odd = 1;
+	if (n > 0 && !a->over) {
+		char addr[ALIST_TOK_MAX + SMTP_DOMAIN_MAX + 2];
+		if (!memchr(t, '@', n) && a->domain)
+			snprintf(addr, sizeof addr, "%s@%s", t, a->domain);
+		else
+			snprintf(addr, sizeof addr, "%s", t);
+		a->count++;
+		rc = a->cb(a->arg, addr);
+	}
+	a->len = a->alen = 0;
+	a->has_angle = a->after_angle = a->over = a->phrase_at = 0;
+	return rc;
+}
+
+/* Skip a comment starting at v[i] == '(' (nested, quoted-pairs). */
+static size_t alist_comment(const char *v, size_t n, size_t i, int *odd)
+{
+	int depth = 0;
+	for (; i < n; i++) {
+		if (v[i] == '\\' && i + 1 < n)
+			i++;
+		else if (v[i] == '(')
+			depth++;
+		else if (v[i] == ')' && --depth == 0)
+			return i + 1;
+	}
+	*odd = 1;
+	return n;
+}
+
+static int alist_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int smtp_addr_list(const char *v, size_t n, const char *domain, int strict,
+		   int (*cb)(void *arg, const char *addr), void *arg)
+{
+	struct alist *a = xcalloc(1, sizeof *a);
+	a->domain = domain;
+	a->strict = strict;
+	a->cb = cb;
+	a->arg = arg;
+	int in_angle = 0, rc = 0;
+	size_t i = 0;
+	while (i < n && rc == 0) {
+		char c = v[i];
+		char *t = in_angle ? a->angle : a->tok;
+		size_t *len = in_angle ? &a->alen : &a->len;
+		if (c == '(') {
+			i = alist_comment(v, n, i, &a->odd);
+			continue;
+		}
+		if (c == '"') {
+			/* a quoted string is copied whole, quotes and all */
+			if (a->after_angle)
+				a->odd = 1;
+			alist_add(t, len, &a->over, c);
+			for (i++; i < n && v[i] != '"'; i++) {
+				if (v[i] == '\\' && i + 1 < n)
+					alist_add(t, len, &a->over, v[i++]);
+				alist_add(t, len, &a->over, v[i]);
+			}
+			if (i < n)
+				alist_add(t, len, &a->over, '"');
+			else
+				a->odd = 1;
+			i++;
+			continue;
+		}
+		i++;
+		if (in_angle) {
+			if (c == '>') {
+				in_angle = 0;
+				a->after_angle = 1;
+			} else if (c == '<')
+				a->odd = 1;
+			else if (!alist_wsp(c))
+				alist_add(t, len, &a->over, c);
+		} else if (c == '<') {
+			/* a second angle address in one element */
+			if (a->has_angle)
+				a->odd = 1;
+			in_angle = 1;
+			a->has_angle = 1;
+			a->alen = 0;
+		} else if (c == ',' || c == ';') {
+			rc = alist_emit(a);
+		} else if (c == ':') {
+			if (a->after_angle)
+				a->odd = 1;
+			a->len = 0; /* a group's display name */
+			a->phrase_at = 0;
+		} else if (!alist_wsp(c)) {
+			if (a->after_angle || c == '>')
+				a->odd = 1; /* text after "<addr>" */
+			if (c == '@')
+				a->phrase_at = 1;
+			alist_add(t, len, &a->over, c);
+		}
+	}
+	if (in_angle)
+		a->odd = 1;
+	if (rc == 0)
+		rc = alist_emit(a);
+	int count = a->count, odd = a->odd;
+	free(a);
+	if (rc)
+		return -1;
+	return strict && odd ? -2 : count;
 }

@@ -12,14 +12,18 @@
  * Local copies the store refused (quota) while others took the message are
  * bounced to the sender with a DSN (queue_dsn.c), in a third commit.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
+#include "dns.h"
 #include "log.h"
 #include "mailbox.h"
+#include "message.h"
 #include "queue.h"
 #include "smtp.h"
 #include "spool.h"
@@ -74,13 +78,69 @@ size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t)
 		snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", t->for_rcpt);
 	int n =
 	    snprintf(out, cap,
-		     "Received: from %s (unknown [%s])%s\r\n"
+		     "Received: from %s (%s [%s])%s\r\n"
 		     "\tby %s (brev) with %s id %s%s;\r\n"
 		     "\t%s\r\n",
-		     t->helo ? t->helo : "unknown", peer, tls, t->by, t->proto, t->id, rcpt, date);
+		     t->helo ? t->helo : "unknown", t->rdns && t->rdns[0] ? t->rdns : "unknown", peer,
+		     tls, t->by, t->proto, t->id, rcpt, date);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;
+}
+
+int smtp_has_nul(struct spool *sp)
+{
+	char buf[16384];
+	uint64_t off = 0;
+	long got;
+	while ((got = spool_read_at(sp, off, buf, sizeof buf)) > 0) {
+		if (memchr(buf, 0, (size_t)got))
+			return 1;
+		off += (uint64_t)got;
+	}
+	return 0;
+}
+
+int smtp_fcrdns(const char *ip, char *out, size_t cap)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	char name[DNS_NAME_MAX + 1], why[256];
+	struct dns_addr a[DNS_ADDR_MAX];
+	size_t n = 0;
+	out[0] = 0;
+	/* The machine's own address is this host talking to itself: no DNS
+	 * (as authres.c treats it). Other loopback addresses are looked up
+	 * like any peer. */
+	if (strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0 ||
+	    strcmp(ip, "::ffff:127.0.0.1") == 0) {
+		str_copy(out, "localhost", cap);
+		return 1;
+	}
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return 0;
+	if (dns_ptr(&ss, name, sizeof name, why, sizeof why) != DNS_OK || !name[0] ||
+	    !smtp_domain_ok(name, strlen(name), 0) ||
+	    dns_addrs(name, a, DNS_ADDR_MAX, &n, why, sizeof why) != DNS_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int same = a[i].sa.ss_family == ss.ss_family &&
+			   (ss.ss_family == AF_INET
+				? memcmp(&((struct sockaddr_in *)&a[i].sa)->sin_addr, &s4->sin_addr, 4) == 0
+				: memcmp(&((struct sockaddr_in6 *)&a[i].sa)->sin6_addr, &s6->sin6_addr,
+					 16) == 0);
+		if (same) {
+			str_copy(out, name, cap);
+			str_lower(out);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Bound on how much of a message is searched for its header's end. */
@@ -118,6 +178,202 @@ int smtp_count_received(struct spool *sp, int max)
 		off += (uint64_t)got;
 	}
 	return count;
+}
+
+/* ---- who may send as whom (submission) ---- */
+
+/* An entry of submission.shared_senders: "addr" or "@domain". */
+static int shared_sender(const struct config *cfg, const char *addr)
+{
+	const char *p = cfg->submission_shared ? cfg->submission_shared : "";
+	const char *at = strrchr(addr, '@');
+	size_t al = strlen(addr), dl = at ? strlen(at) : 0;
+	while (*p) {
+		p += strspn(p, " \t");
+		size_t wl = strcspn(p, " \t");
+		if (wl && ((wl == al && str_ncasecmp_ascii(p, addr, al) == 0) ||
+			   (p[0] == '@' && wl == dl && str_ncasecmp_ascii(p, at, dl) == 0)))
+			return 1;
+		p += wl;
+	}
+	return 0;
+}
+
+int smtp_sender_owned(struct store *st, const struct config *cfg, uint32_t uid, const char *user,
+		      const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	if (!at || at[1] == '[')
+		return 0;
+	if (shared_sender(cfg, addr))
+		return 1;
+	if (!config_domain_is_local(cfg, at + 1))
+		return 0;
+	if (str_casecmp_ascii(addr, user) == 0)
+		return 1;
+	struct resolved *r = xcalloc(1, sizeof *r);
+	int ok = 0;
+	if (store_resolve(st, addr, r) == ST_OK)
+		for (size_t i = 0; i < r->nusers; i++)
+			ok |= r->users[i] == uid;
+	store_resolved_free(r);
+	free(r);
+	return ok;
+}
+
+/* The header section of the message in sp (through the empty line), at
+ * most max octets: 0, or -1 when it is longer or cannot be read. */
+static int header_read(struct spool *sp, size_t max, struct sbuf *out)
+{
+	char buf[16384];
+	uint64_t off = 0;
+	out->max = max + sizeof buf;
+	for (;;) {
+		long got = spool_read_at(sp, off, buf, sizeof buf);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return 0; /* all header */
+		size_t from = out->len >= 3 ? out->len - 3 : 0;
+		sbuf_add(out, buf, (size_t)got);
+		if (out->over)
+			return -1;
+		off += (uint64_t)got;
+		if (out->len >= 2 && out->p[0] == '\r' && out->p[1] == '\n')
+			return 0; /* no header at all */
+		for (size_t i = from; i + 3 <= out->len; i++)
+			if (memcmp(out->p + i, "\n\r\n", 3) == 0) {
+				out->len = i + 3;
+				return 0;
+			}
+		if (out->len > max)
+			return -1;
+	}
+}
+
+struct owner_walk {
+	struct store *st;
+	const struct config *cfg;
+	uint32_t uid;
+	const char *user;
+	char *bad;
+	size_t cap;
+	int refused;
+};
+
+static int owner_check(void *arg, const char *text)
+{
+	struct owner_walk *w = arg;
+	struct smtp_addr a;
+	size_t used, n = strlen(text);
+	if (smtp_path_parse(text, n, SP_NO_BRACKETS, &a, &used) != 0 || used != n ||
+	    !smtp_sender_owned(w->st, w->cfg, w->uid, w->user, a.addr)) {
+		str_copy(w->bad, text, w->cap);
+		w->refused = 1;
+		return 1; /* the first one is enough */
+	}
+	return 0;
+}
+
+static int owner_none(void *arg, const char *text)
+{
+	return 0;
+}
+
+int smtp_header_senders(struct store *st, const struct config *cfg, uint32_t uid,
+			const char *user, struct spool *sp, char *bad, size_t cap)
+{
+	struct sbuf h = {0};
+	struct owner_walk w = {st, cfg, uid, user, bad, cap, 0};
+	const char *name, *val;
+	size_t pos = 0, nlen, vlen;
+	int rc = 0;
+	bad[0] = 0;
+	if (header_read(sp, SMTP_HEADER_CHECK_MAX, &h) < 0) {
+		sbuf_free(&h);
+		return SMTP_SENDERS_TOOBIG;
+	}
+	while (rc == 0 && mime_hdr_next(h.p ? h.p : "", h.len, &pos, &name, &nlen, &val, &vlen)) {
+		int from = nlen == 4 && str_ncasecmp_ascii(name, "From", 4) == 0;
+		int sender = nlen == 6 && str_ncasecmp_ascii(name, "Sender", 6) == 0;
+		if (!from && !sender)
+			continue;
+		/* Unclear first: its "addresses" are not worth naming. */
+		if (smtp_addr_list(val, vlen, NULL, 1, owner_none, NULL) < 0) {
+			str_copy(bad, from ? "From" : "Sender", cap);
+			rc = SMTP_SENDERS_UNCLEAR;
+		} else if (smtp_addr_list(val, vlen, NULL, 1, owner_check, &w) < 0 || w.refused)
+			rc = SMTP_SENDERS_NOTOWNED;
+	}
+	sbuf_free(&h);
+	return rc;
+}
+
+/* ---- resolving a recipient ---- */
+
+struct oldest {
+	const char *dom;
+	uint32_t id;
+	int found;
+};
+
+static void oldest_cb(void *arg, const struct account *a)
+{
+	struct oldest *o = arg;
+	const char *at = strrchr(a->addr, '@');
+	if (at && str_casecmp_ascii(at + 1, o->dom) == 0 && (!o->found || a->id < o->id)) {
+		o->id = a->id;
+		o->found = 1;
+	}
+}
+
+/* postmaster@dom, else the oldest account of dom. */
+static int postmaster_of(struct store *st, const char *dom, struct resolved *r)
+{
+	char pm[STORE_ADDR_MAX + 1];
+	if ((size_t)snprintf(pm, sizeof pm, "postmaster@%s", dom) < sizeof pm) {
+		int rc = store_resolve(st, pm, r);
+		if (rc != ST_NOTFOUND && rc != ST_INVALID)
+			return rc;
+	}
+	struct oldest o = {dom, 0, 0};
+	int rc = store_user_list(st, oldest_cb, &o);
+	if (rc != ST_OK)
+		return rc;
+	if (!o.found)
+		return ST_NOTFOUND;
+	memset(r, 0, sizeof *r);
+	r->users[r->nusers++] = o.id;
+	return ST_OK;
+}
+
+int smtp_resolve(struct store *st, const struct config *cfg, const char *addr, struct resolved *r)
+{
+	int rc = store_resolve(st, addr, r);
+	const char *at = strrchr(addr, '@');
+	if (rc != ST_NOTFOUND || !at || (size_t)(at - addr) != 10 ||
+	    str_ncasecmp_ascii(addr, "postmaster", 10) != 0 ||
+	    !config_domain_is_local(cfg, at + 1))
+		return rc;
+	/* RFC 5321 4.5.1: postmaster of every local domain works. Ours, then
+	 * the configured domains in order: a domain added to `domains` after
+	 * its accounts, or with none yet, still reaches someone. */
+	if ((rc = postmaster_of(st, at + 1, r)) != ST_NOTFOUND)
+		return rc;
+	const char *p = cfg->domains ? cfg->domains : "";
+	while (*p) {
+		char dom[SMTP_DOMAIN_MAX + 1];
+		p += strspn(p, " \t");
+		size_t n = strcspn(p, " \t");
+		if (n && n < sizeof dom) {
+			memcpy(dom, p, n);
+			dom[n] = 0;
+			if ((rc = postmaster_of(st, dom, r)) != ST_NOTFOUND)
+				return rc;
+		}
+		p += n;
+	}
+	return ST_NOTFOUND;
 }
 
 /* ---- local domains ---- */

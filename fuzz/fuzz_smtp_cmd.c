@@ -4,7 +4,10 @@
  * input is also parsed as a path with every option set. Invariants checked
  * on success: the canonical address is bounded and NUL-terminated, its
  * domain is lower-case ASCII, and parsing "<canonical>" again gives the
- * same canonical form (one spelling per mailbox). */
+ * same canonical form (one spelling per mailbox). The whole input is also
+ * walked as an RFC 5322 address list (smtp_addr_list, strict and not):
+ * every address handed out is NUL-terminated and bounded, and a strict
+ * walk that succeeds hands out the same addresses as a lenient one. */
 /* deps: smtp_addr util log */
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +64,21 @@ static void one_line(const char *s, size_t n)
 	}
 }
 
+struct list_walk {
+	size_t n, total;
+};
+
+static int list_cb(void *arg, const char *addr)
+{
+	struct list_walk *w = arg;
+	size_t n = strlen(addr);
+	if (n > 1024 + SMTP_DOMAIN_MAX + 1)
+		abort();
+	w->n++;
+	w->total += n;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* copy: the parsers must not read past n, and ASan sees exactly n */
@@ -90,6 +108,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check_addr(&a);
 		}
 	}
+	struct list_walk lax = {0}, strict = {0};
+	int rl = smtp_addr_list(buf, size, "d.test", 0, list_cb, &lax);
+	int rs = smtp_addr_list(buf, size, "d.test", 1, list_cb, &strict);
+	if (rl < 0 || (size_t)rl != lax.n || (rs >= 0 && (rs != rl || strict.total != lax.total)))
+		abort();
 	free(buf);
 	return 0;
 }

@@ -2,7 +2,7 @@
  * DATADIR: options, -t with To/Cc/Bcc (and Bcc removed), added header
  * fields, LF to CRLF, the lone-dot rule, remote recipients queued, errors.
  * Also the RFC 5322 address-list walker. */
-/* deps: sendmail smtp_msg smtp_addr mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
+/* deps: sendmail control smtp_msg message message_text smtp_addr mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../mailbox.h"
@@ -210,6 +210,60 @@ static const char *alist(const char *v)
 	l.out[0] = 0;
 	sendmail_addr_list(v, strlen(v), "d.test", collect, &l);
 	return l.out;
+}
+
+/* No bare CR or LF in what is stored (and queued): every bare CR and LF
+ * is a line end and becomes CRLF, so "\r.\r" cannot reach another MTA as
+ * an end of data (issue 22). */
+static int bare_cr_lf(const char *m)
+{
+	for (const char *p = m; *p; p++)
+		if ((*p == '\r' && p[1] != '\n') || (*p == '\n' && (p == m || p[-1] != '\r')))
+			return 1;
+	return 0;
+}
+
+TEST(bare_cr)
+{
+	setup();
+	size_t a = inbox_count(alice_id);
+	CHECK_EQ_INT(run("Subject: cr\r\nX-A: 1\r\n\r\none\rtwo\r.\rthree\n\rfour\r\n\r", "-i",
+			 "alice", NULL),
+		     0);
+	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
+	const char *m = last_message(alice_id);
+	CHECK(!bare_cr_lf(m));
+	CHECK(strstr(m, "\r\n\r\none\r\ntwo\r\n.\r\nthree\r\n\r\nfour\r\n\r\n") != NULL);
+	/* Old Mac line ends throughout; without -i the lone dot ends it. */
+	CHECK_EQ_INT(run("Subject: mac\rTo: alice\r\rbody\r.\rnot this\r", "alice", NULL), 0);
+	m = last_message(alice_id);
+	CHECK(!bare_cr_lf(m));
+	CHECK(strstr(m, "\r\nSubject: mac\r\nTo: alice\r\n") != NULL);
+	CHECK(strstr(m, "\r\n\r\nbody\r\n") != NULL && strstr(m, "not this") == NULL);
+	/* a CR at the end of the 64 KiB read buffer, its LF in the next read */
+	static char big[80000];
+	strcpy(big, "Subject: long\n\n");
+	size_t k = strlen(big);
+	memset(big + k, 'x', 65536 - k - 1);
+	strcpy(big + 65535, "\r\nend\r\n");
+	CHECK_EQ_INT(run(big, "alice", NULL), 0);
+	m = last_message(alice_id);
+	CHECK(!bare_cr_lf(m));
+	CHECK(strstr(m, "xx\r\nend\r\n") != NULL);
+}
+
+/* NUL bytes: refused as SMTP refuses them (exit 1, nothing stored). */
+TEST(nul_bytes)
+{
+	setup();
+	static const char msg[] = "Subject: nul\n\nbefore\0after\n";
+	size_t a = inbox_count(alice_id);
+	char *argv[] = {"sendmail", "alice", NULL};
+	FILE *in = fmemopen((void *)msg, sizeof msg - 1, "r");
+	CHECK(in != NULL);
+	CHECK_EQ_INT(sendmail_run(&cfg, st, 2, argv, in), 1);
+	fclose(in);
+	CHECK_EQ_INT(inbox_count(alice_id), a);
 }
 
 TEST(address_lists)

@@ -4,7 +4,7 @@
  * DATADIR. The peer address is whatever the test says, so the
  * non-loopback submission rules are reachable here. Also the Received:
  * formatting and the Received: counter. */
-/* deps: smtp smtp_addr smtp_msg conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
+/* deps: smtp smtp_addr smtp_msg message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../conn.h"
@@ -50,7 +50,6 @@ static void setup(void)
 	bob_id = add_user("bob@example.test", "bob-pw");
 	carol_id = add_user("carol@example.test", "carol-pw");
 	const char *t1[] = {"alice@example.test"};
-	CHECK(store_alias_add(st, "postmaster@example.test", t1, 1) == ST_OK);
 	CHECK(store_alias_add(st, "info@example.test", t1, 1) == ST_OK);
 	const char *t2[] = {"bob@example.test", "friend@remote.test"};
 	CHECK(store_alias_add(st, "fwd@example.test", t2, 2) == ST_OK);
@@ -432,6 +431,32 @@ TEST(recipients_and_aliases)
 	sess_close(&s);
 }
 
+/* Issue 23: postmaster works in every local domain without anyone setting
+ * it up: the first account of example.test got the alias; other.test has
+ * no account at all and falls back to example.test's postmaster. */
+TEST(postmaster_without_setup)
+{
+	struct sess *s = mx();
+	struct resolved *r = xcalloc(1, sizeof *r);
+	CHECK(store_resolve(st, "postmaster@example.test", r) == ST_OK);
+	CHECK(r->nusers == 1 && r->users[0] == alice_id);
+	free(r);
+	size_t a = inbox_count(alice_id);
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<Postmaster>\r\n"
+		 "RCPT TO:<POSTMASTER@example.test>\r\nRCPT TO:<postmaster@other.test>\r\n"
+		 "RCPT TO:<postmaster@remote.test>\r\nDATA\r\n");
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "554 5.7.1");
+	EXPECT(s, "354");
+	sendf(s, "Subject: pm\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
+	sess_close(&s);
+}
+
 TEST(sequence_errors)
 {
 	setup();
@@ -738,6 +763,199 @@ TEST(submission_loopback)
 	CHECK_EQ_INT(queue_count(), q + 1);
 	CHECK_EQ_INT(inbox_count(bob_id), b + 1);
 	CHECK(strstr(last_message(bob_id), "with ESMTPA id") != NULL);
+	sess_close(&s);
+}
+
+/* One submission by alice (loopback, AUTH PLAIN) with envelope sender
+ * `env` and the header `hdr`: the reply to the end of data must start
+ * with `want`; a refused message is neither delivered nor queued. */
+static void submit_as_alice(const char *env, const char *hdr, const char *want)
+{
+	char cred[128];
+	struct sess *s = sess_open("127.0.0.1", LK_SUBMISSION);
+	EXPECT(s, "220 ");
+	sendf(s, "EHLO c.test\r\n");
+	reply(s);
+	b64("\0alice@example.test\0alice-pw", 28, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "235 2.7.0");
+	size_t b = inbox_count(bob_id), q = queue_count();
+	sendf(s, "MAIL FROM:<%s>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<x@remote.test>\r\nDATA\r\n",
+	      env);
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "354");
+	sendf(s, "%sSubject: s\r\n\r\nbody\r\n.\r\n", hdr);
+	const char *r = reply(s);
+	if (strncmp(r, want, strlen(want)) != 0) {
+		fprintf(stderr, "header:\n%s", hdr);
+		CHECK_EQ_STR(r, want);
+	}
+	int ok = want[0] == '2';
+	CHECK_EQ_INT(inbox_count(bob_id), b + ok);
+	CHECK_EQ_INT(queue_count(), q + ok);
+	sess_close(&s);
+}
+
+/* Issue 22: the header From/Sender of a submission must be the user's. */
+TEST(submission_header_from)
+{
+	setup();
+	static const struct {
+		const char *hdr, *want;
+	} cases[] = {
+	    {"", "250 2.0.0"}, /* no From: nothing claimed */
+	    {"From: alice@example.test\r\n", "250 2.0.0"},
+	    {"From: Alice <alice@example.test>\r\n", "250 2.0.0"},
+	    {"From: alice@example.test (The Boss)\r\n", "250 2.0.0"},
+	    {"From: \"bob@example.test\" <ALICE@Example.Test>\r\n", "250 2.0.0"},
+	    {"From: =?utf-8?q?The_Boss?= <alice+tag@example.test>\r\n", "250 2.0.0"},
+	    {"From: Team: alice@example.test, Info <info@example.test>;\r\n", "250 2.0.0"},
+	    {"From: alice@example.test\r\nSender: info@example.test\r\n", "250 2.0.0"},
+	    {"From: The Boss <bob@example.test>\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: =?utf-8?q?The_Boss?= <bob@example.test>\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"FROM:bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: The Boss\r\n <bob@example.test>\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@example.test, bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: Team: alice@example.test, bob@example.test;\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@example.test\r\nSender: bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@example.test\r\nFrom: bob@example.test\r\n", "553 5.7.1 <bob@example.test>"},
+	    {"From: alice@remote.test\r\n", "553 5.7.1 <alice@remote.test>"},
+	    {"From: alice@[127.0.0.1]\r\n", "553 5.7.1"},
+	    {"From: alice\r\n", "553 5.7.1 <alice>"},
+	    /* ways to show one address to a reader and another to us */
+	    {"From: bob@example.test <alice@example.test>\r\n", "553 5.7.1 The From field"},
+	    {"From: <alice@example.test> <bob@example.test>\r\n", "553 5.7.1 The From field"},
+	    {"From: <alice@example.test> bob@example.test\r\n", "553 5.7.1 The From field"},
+	    {"From: <alice@example.test\r\n", "553 5.7.1 The From field"},
+	    {"From: \"Alice <alice@example.test>\r\n", "553 5.7.1 The From field"},
+	    {"Sender: (x <alice@example.test>\r\n", "553 5.7.1 The Sender field"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		submit_as_alice("alice@example.test", cases[i].hdr, cases[i].want);
+	/* the null envelope sender does not lift the check */
+	submit_as_alice("", "From: bob@example.test\r\n", "553 5.7.1");
+	/* submission.shared_senders: listed addresses and domains */
+	cfg.submission_shared = "news@remote.test @shared.test";
+	submit_as_alice("news@remote.test", "From: News <NEWS@remote.test>\r\n", "250 2.0.0");
+	submit_as_alice("alice@example.test", "From: any@shared.test\r\nSender: alice@example.test\r\n",
+			"250 2.0.0");
+	submit_as_alice("alice@example.test", "From: other@remote.test\r\n", "553 5.7.1");
+	cfg.submission_shared = NULL;
+}
+
+/* Issue 22: commands that make no progress end the session after 100
+ * (Postfix's smtpd_junk_command_limit); an accepted message starts the
+ * count again. */
+TEST(junk_commands)
+{
+	static char many[100 * 40];
+	struct sess *s = mx();
+	many[0] = 0;
+	for (int i = 0; i < 60; i++)
+		strcat(many, i % 4 == 0 ? "NOOP\r\n" : i % 4 == 1 ? "RSET\r\n"
+					   : i % 4 == 2 ? "VRFY alice\r\n" : "HELP\r\n");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 60; i++)
+		CHECK(strchr("25", reply(s)[0]) != NULL);
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "354");
+	sendf(s, "Subject: j\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	sendf(s, "%s", many); /* 60 more: still under the limit */
+	for (int i = 0; i < 60; i++)
+		CHECK(strchr("25", reply(s)[0]) != NULL);
+	sendf(s, "NOOP\r\n");
+	EXPECT(s, "250 2.0.0");
+	sess_close(&s);
+
+	/* refused recipients count too: 100 taken, then 452 for each extra */
+	s = mx();
+	sendf(s, "MAIL FROM:<x@remote.test>\r\n");
+	EXPECT(s, "250");
+	many[0] = 0;
+	for (int i = 0; i < 100; i++)
+		strcat(many, "RCPT TO:<bob@example.test>\r\n");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 100; i++)
+		EXPECT(s, "250 2.1.5");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 100; i++)
+		EXPECT(s, "452 4.5.3");
+	EXPECT(s, "421 4.7.0");
+	CHECK(closed(s));
+	sess_close(&s);
+
+	s = mx(); /* its EHLO was the first: that one is progress */
+	many[0] = 0;
+	for (int i = 0; i < 100; i++)
+		strcat(many, i % 2 ? "NOOP\r\n" : "HELO again.test\r\n");
+	sendf(s, "%s", many);
+	for (int i = 0; i < 100; i++)
+		CHECK(reply(s)[0] == '2');
+	EXPECT(s, "421 4.7.0");
+	CHECK(closed(s));
+	sess_close(&s);
+}
+
+/* Issue 22: submission to an address literal is refused at RCPT (the
+ * queue delivers by MX only, so it could only bounce). */
+TEST(submission_address_literal)
+{
+	setup();
+	char cred[128];
+	struct sess *s = sess_open("127.0.0.1", LK_SUBMISSION);
+	EXPECT(s, "220 ");
+	sendf(s, "EHLO c.test\r\n");
+	reply(s);
+	b64("\0alice@example.test\0alice-pw", 28, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "235 2.7.0");
+	size_t q = queue_count();
+	sendf(s, "MAIL FROM:<alice@example.test>\r\nRCPT TO:<peer@[127.0.0.1]>\r\n"
+		 "RCPT TO:<peer@[IPv6:::1]>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "553 5.1.2 <peer@[127.0.0.1]>: Address literals are not accepted");
+	EXPECT(s, "553 5.1.2");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "354");
+	sendf(s, "From: alice@example.test\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(queue_count(), q);
+	sess_close(&s);
+}
+
+/* Issue 22: NUL octets are refused with 554 5.6.0, in DATA and in BDAT. */
+TEST(nul_octets)
+{
+	struct sess *s = mx();
+	size_t b = inbox_count(bob_id);
+	static const char msg[] = "Subject: nul\r\n\r\nbefore\0after\r\n";
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "354");
+	sendraw(s, msg, sizeof msg - 1);
+	sendf(s, ".\r\n");
+	EXPECT(s, "554 5.6.0 Message contains NUL octets");
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT %zu LAST\r\n",
+	      sizeof msg - 1);
+	sendraw(s, msg, sizeof msg - 1);
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "554 5.6.0 Message contains NUL octets");
+	CHECK_EQ_INT(inbox_count(bob_id), b);
+	/* the session goes on */
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250");
+	EXPECT(s, "250");
+	EXPECT(s, "354");
+	sendf(s, "Subject: ok\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(inbox_count(bob_id), b + 1);
 	sess_close(&s);
 }
 

@@ -47,7 +47,9 @@ echo newpw | "$BREV" -d "$X" user passwd alice@example.test >/dev/null || fail "
 if "$BREV" -d "$X" user list | grep -q dave; then fail "dave still listed"; fi
 if "$BREV" -d "$X" user del dave@example.test 2>/dev/null; then fail "deleting a missing user succeeded"; fi
 
-"$BREV" -d "$X" alias add postmaster@example.test alice@example.test >/dev/null || fail "alias add"
+# RFC 5321 4.5.1: the first account of the domain got postmaster@ (issue 23)
+"$BREV" -d "$X" alias list | grep -qx 'postmaster@example.test -> alice@example.test' ||
+	fail "no postmaster alias made with the first account: $("$BREV" -d "$X" alias list)"
 "$BREV" -d "$X" alias add team@example.test alice@example.test bob@example.test friend@remote.test >/dev/null ||
 	fail "alias add list"
 "$BREV" -d "$X" alias add @example.test alice@example.test >/dev/null || fail "catch-all"

@@ -94,6 +94,8 @@ while sent < 2_000_000 and time.time() < end:
         sent += s.send(blob)
     except BlockingIOError:
         time.sleep(0.01)
+    except (ConnectionResetError, BrokenPipeError):
+        break  # the junk-command limit (100 NOOPs, issue 22) closed it: fine too
 time.sleep(0.5)
 r1 = rss()
 print(f"non-reader: pushed {sent} bytes of NOOPs; server RSS {r1} kB")
