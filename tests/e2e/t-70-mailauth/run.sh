@@ -97,6 +97,6 @@ fi
 # 3. inbound at bob: brev's and dkimpy's signatures, SPF, DMARC
 $PY3 "$HERE/check.py" inbound || fail "inbound checks"
 
-kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
+brev_stop "$PID_A"
 brev_stop
 note ok
