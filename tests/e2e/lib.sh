@@ -18,10 +18,9 @@ cleanup() {
 	local rc=$?
 	trap - EXIT
 	set +e
-	if [ $rc -ne 0 ] && [ -n "${D:-}" ] && [ -f "$D/serve.log" ]; then
-		echo "--- brev log ($D/serve.log), last lines:"
-		tail -30 "$D/serve.log"
-	fi
+	# A test whose own EXIT trap runs a command before calling cleanup
+	# loses its exit status; fail() leaves a mark.
+	[ -z "${FAILED:-}" ] || [ $rc -ne 0 ] || rc=1
 	# A passing test still fails if a brev it started crashed, or does
 	# not exit 0 on SIGTERM now: a crash after the last client exchange
 	# (a session's teardown, a queue thread) must not go unnoticed.
@@ -34,15 +33,16 @@ cleanup() {
 			fi
 		done
 	fi
+	if [ $rc -ne 0 ] && [ -n "${D:-}" ] && [ -f "$D/serve.log" ]; then
+		echo "--- brev log ($D/serve.log), last lines:"
+		tail -30 "$D/serve.log"
+	fi
 	for ((i = ${#AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${AT_EXIT[i]}"; done
 	# Everything this test started is in its process group; ignore the
 	# signal here so that only the children die.
 	trap '' TERM
 	kill -TERM 0 2>/dev/null || true
 	wait 2>/dev/null || true
-	# A test whose own EXIT trap runs a command before calling cleanup
-	# loses its exit status; fail() leaves a mark.
-	[ -z "${FAILED:-}" ] || [ $rc -ne 0 ] || rc=1
 	if sanitizer_reports "$T" "${D:-}"; then [ $rc -ne 0 ] || rc=1; fi
 	release_ports
 	rm -rf "$T"
