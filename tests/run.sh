@@ -3,7 +3,8 @@
 # once per build under test, then every fuzz target once. One line per test
 # ("ok   PASS/KIND/NAME", "FAIL ..." or "skip ..."), in a fixed order
 # whatever order the tests finish in; the last line is "N passed, N failed,
-# N skipped"; the exit status is 1 if anything failed.
+# N skipped"; the exit status is 1 if anything failed (or, under CI=true,
+# was skipped).
 #
 # A test that cannot run here says so and skips: an end-to-end test exits
 # 77 (lib.sh's skip), a unit test prints "SKIP name: why" (harness.h's
