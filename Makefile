@@ -1,7 +1,8 @@
 # brev — plain GNU make.
 #   make                 static ./brev
 #   make test            unit + end-to-end tests on ./brev and on ./brev-san (ASan+UBSan),
-#                        then the fuzz targets; last line "N passed, N failed"
+#                        then the fuzz targets; last line "N passed, N failed, N skipped"
+#                        (CI=true: a skipped test fails the run)
 #   make asan            = make SANITIZE=address,undefined test: the ./brev-san pass only
 #   make run             install missing Debian packages, build, serve with defaults
 #   make fuzz            libFuzzer targets (clang)

@@ -1,9 +1,16 @@
 #!/bin/bash
 # The whole test suite: every unit test binary and every end-to-end test,
 # once per build under test, then every fuzz target once. One line per test
-# ("ok   PASS/KIND/NAME" or "FAIL ..."), in a fixed order whatever order
-# the tests finish in; the last line is "N passed, N failed"; the exit
-# status is 1 if anything failed.
+# ("ok   PASS/KIND/NAME", "FAIL ..." or "skip ..."), in a fixed order
+# whatever order the tests finish in; the last line is "N passed, N failed,
+# N skipped"; the exit status is 1 if anything failed (or, under CI=true,
+# was skipped).
+#
+# A test that cannot run here says so and skips: an end-to-end test exits
+# 77 (lib.sh's skip), a unit test prints "SKIP name: why" (harness.h's
+# SKIP). Under CI=true a skip fails the run as a failure would (exit 1,
+# with a line naming each skipped test): CI installs every dependency
+# (tools/deps.sh test), so a skip there is a hole, not a missing package.
 #
 #   PASSES        the builds to test, in this order: "rel" (./brev with
 #                 build/tests) and "san" (./brev-san with build-san/tests:
@@ -224,9 +231,12 @@ trap interrupted INT TERM
 # ---- printing one job's result ----
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=()
 pass_() { passed=$((passed + 1)); echo "ok   $1"; }
 fail_() { failed=$((failed + 1)); failures+=("$1"); echo "FAIL $1${2:+ ($2)}"; }
+skip_() { skipped=$((skipped + 1)); skips+=("$1"); echo "skip $1${2:+ ($2)}"; }
 indent() { sed 's/^/     /'; }
 
 # san_reports BASE: true, and the reports shown, if a sanitized process
@@ -261,6 +271,10 @@ report() {
 			case "$line" in
 			"PASS "*) pass_ "$lab/${line#PASS }" ;;
 			"FAIL "*) fail_ "$lab/${line#FAIL }"; had_fail=1 ;;
+			"SKIP "*)
+				line=${line#SKIP }
+				skip_ "$lab/${line%%: *}" "${line#*: }"
+				;;
 			esac
 		done <"$base.log"
 		if [ $had_fail = 1 ]; then :
@@ -275,6 +289,9 @@ report() {
 	e2e)
 		if [ "$rc" -eq 0 ] && ! san_reports "$base" >/dev/null; then
 			pass_ "$lab (${secs}s)"
+		elif [ "$rc" -eq 77 ] && ! san_reports "$base" >/dev/null; then
+			# lib.sh's skip: "SKIP: why" is the test's reason
+			skip_ "$lab" "$(sed -n 's/^SKIP: //p' "$base.log" | tail -1), ${secs}s"
 		else
 			if [ "$rc" -eq 0 ]; then fail_ "$lab" "sanitizer report, ${secs}s"; else
 				fail_ "$lab" "exit $rc, ${secs}s"
@@ -304,7 +321,7 @@ report() {
 # nothing runs and nothing starts beside it; a job whose copy from the other
 # pass is running is passed over until that copy ends; the fuzz targets wait
 # for their build.
-STATE=() # "", run, done, skip
+STATE=() # "", run, done, nobuild (its fuzz build failed)
 for i in $(seq 0 $((NJ - 1))); do STATE[i]=; done
 running=0
 serial_running=0
@@ -323,7 +340,7 @@ schedule() {
 		if [ "${J_KIND[$i]}" = fuzz ]; then
 			case "$FUZZ_BUILD" in
 			running) return ;;
-			failed) STATE[i]=skip; continue ;;
+			failed) STATE[i]=nobuild; continue ;;
 			esac
 			# CPU-bound for a fixed time: one CPU each
 			[ $fuzz_running -lt "$FUZZ_JOBS" ] || return
@@ -346,7 +363,7 @@ print_ready() {
 	while [ "$printed" -lt "$NJ" ]; do
 		case "${STATE[$printed]}" in
 		done) report "$printed" ;;
-		skip)
+		nobuild)
 			if [ $fuzz_build_reported = 0 ]; then
 				fuzz_build_reported=1
 				fail_ "fuzz build"
@@ -387,5 +404,9 @@ wait
 
 echo "logs: $LOGDIR ($(($(date +%s) - T0)) s)"
 for f in "${failures[@]}"; do echo "failed: $f"; done
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+for f in "${skips[@]}"; do echo "skipped: $f"; done
+if [ "${CI:-}" = true ] && [ $skipped -gt 0 ]; then
+	echo "CI=true: $skipped skipped test(s) fail the run (CI has every dependency: tools/deps.sh test): ${skips[*]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ] && { [ "${CI:-}" != true ] || [ $skipped -eq 0 ]; }

@@ -18,20 +18,31 @@ cleanup() {
 	local rc=$?
 	trap - EXIT
 	set +e
+	# A test whose own EXIT trap runs a command before calling cleanup
+	# loses its exit status; fail() leaves a mark.
+	[ -z "${FAILED:-}" ] || [ $rc -ne 0 ] || rc=1
+	# A passing test still fails if a brev it started crashed, or does
+	# not exit 0 on SIGTERM now: a crash after the last client exchange
+	# (a session's teardown, a queue thread) must not go unnoticed.
+	local i
+	if [ $rc -eq 0 ]; then
+		for i in ${BREVS[@]+"${BREVS[@]}"}; do
+			if ! brev_reap "$i" 15; then
+				echo "FAIL: at the end of the test: $REAP_WHY" >&2
+				rc=1
+			fi
+		done
+	fi
 	if [ $rc -ne 0 ] && [ -n "${D:-}" ] && [ -f "$D/serve.log" ]; then
 		echo "--- brev log ($D/serve.log), last lines:"
 		tail -30 "$D/serve.log"
 	fi
-	local i
 	for ((i = ${#AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${AT_EXIT[i]}"; done
 	# Everything this test started is in its process group; ignore the
 	# signal here so that only the children die.
 	trap '' TERM
 	kill -TERM 0 2>/dev/null || true
 	wait 2>/dev/null || true
-	# A test whose own EXIT trap runs a command before calling cleanup
-	# loses its exit status; fail() leaves a mark.
-	[ -z "${FAILED:-}" ] || [ $rc -ne 0 ] || rc=1
 	if sanitizer_reports "$T" "${D:-}"; then [ $rc -ne 0 ] || rc=1; fi
 	release_ports
 	rm -rf "$T"
@@ -53,6 +64,11 @@ AT_EXIT=()
 at_exit() { AT_EXIT+=("$1"); }
 
 fail() { FAILED=1; echo "FAIL: $*" >&2; exit 1; }
+
+# skip WHY: the test cannot run here (exit 77). tests/run.sh prints it as
+# "skip", and under CI=true any skip fails the run: a missing dependency
+# belongs in tools/deps.sh, never in a quiet pass.
+skip() { echo "SKIP: $*" >&2; exit 77; }
 
 # sanitizer_reports DIR...: show the ASan, LSan and UBSan reports in the
 # text files under the DIRs; false if there are none. tests/run.sh sends
@@ -221,26 +237,70 @@ wait_port() {
 	done
 }
 
+# Every `brev serve` the test started (brev_start, mta_start) and has not
+# reaped yet: the EXIT trap of a passing test stops each one and fails the
+# test unless it exits 0 (brev_reap).
+BREVS=()
+brev_track() { BREVS+=("$1"); }
+brev_untrack() {
+	local keep=() p
+	for p in ${BREVS[@]+"${BREVS[@]}"}; do [ "$p" = "$1" ] || keep+=("$p"); done
+	BREVS=(${keep[@]+"${keep[@]}"})
+}
+
+# brev_reap PID [SECONDS]: stop brev serve PID with SIGTERM and reap it;
+# false, with the reason in REAP_WHY, unless it exits 0 (within SECONDS,
+# then it is killed; unset: no limit). Not in a subshell: only this shell
+# can wait for its children. A brev that is already gone is
+# reaped too: bash keeps a dead child's status, and anything but 0 there
+# is a crash that happened before the stop.
+brev_reap() {
+	local pid=$1 limit=${2:-} rc=0 i=0
+	brev_untrack "$pid"
+	if ! kill -TERM "$pid" 2>/dev/null; then
+		wait "$pid" 2>/dev/null || rc=$?
+		[ $rc -eq 0 ] || { REAP_WHY="brev serve (pid $pid) was gone before its stop, exit status $rc"; return 1; }
+		return 0
+	fi
+	if [ -n "$limit" ]; then
+		while kill -0 "$pid" 2>/dev/null; do
+			i=$((i + 1))
+			if [ $i -gt $((limit * 20)) ]; then
+				kill -KILL "$pid" 2>/dev/null
+				wait "$pid" 2>/dev/null
+				REAP_WHY="brev serve (pid $pid) still running ${limit}s after SIGTERM"
+				return 1
+			fi
+			sleep 0.05
+		done
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	[ $rc -eq 0 ] || { REAP_WHY="brev serve (pid $pid) exited with $rc after SIGTERM"; return 1; }
+}
+
 # brev_start [ARGS...]: start `brev serve` for $D in the background (PID in
 # BREV_PID, log in $D/serve.log) and wait until the SMTP port accepts.
 brev_start() {
 	"$BREV" -d "$D" "$@" serve >>"$D/serve.log" 2>&1 &
 	BREV_PID=$!
 	export BREV_PID
+	brev_track "$BREV_PID"
 	wait_port "$P_SMTP"
 	wait_port "$P_IMAPS"
 }
 
-# brev_stop: SIGTERM and wait; fails if brev does not exit cleanly.
+# brev_stop [PID]: SIGTERM and wait for $BREV_PID (or PID); fails the test
+# unless it exits 0, including when it had died before (brev_reap).
 brev_stop() {
-	kill -TERM "$BREV_PID" 2>/dev/null || return 0
-	local rc=0
-	wait "$BREV_PID" || rc=$?
-	[ $rc -eq 0 ] || fail "brev serve exited with $rc after SIGTERM"
+	brev_reap "${1:-$BREV_PID}" || fail "$REAP_WHY"
 }
 
-# brev_kill9: kill -9 and reap.
+# brev_kill9: kill -9 and reap; fails the test if brev had died of
+# anything else before the kill (a crash is not a kill -9).
 brev_kill9() {
+	local rc=0
 	kill -KILL "$BREV_PID" 2>/dev/null || true
-	wait "$BREV_PID" 2>/dev/null || true
+	wait "$BREV_PID" 2>/dev/null || rc=$?
+	brev_untrack "$BREV_PID"
+	[ $rc -eq 137 ] || fail "brev serve (pid $BREV_PID) exited with $rc before its kill -9"
 }

@@ -87,6 +87,7 @@ wait_addr_port() {
 mta_start() {
 	"$BREV" -d "$D" serve >>"$D/serve.log" 2>&1 &
 	BREV_PID=$!
+	brev_track "$BREV_PID"
 	echo $BREV_PID >"$D/pid"
 	wait_addr_port "$(cat "$D/mta_ip")" "$P25"
 	wait_port "$P_IMAPS"
@@ -108,7 +109,10 @@ sink_start() {
 	wait_addr_port "$1" "$P25"
 }
 
-# queued: number of entries in $D's queue.
+# queued: number of entries in $D's queue (fails the test if the
+# command fails: a crash must not read as an empty queue).
 queued() {
-	"$BREV" -d "$D" queue list | tail -1 | awk '{print $1}'
+	local out
+	out=$("$BREV" -d "$D" queue list) || fail "queue list: exit $?"
+	tail -1 <<<"$out" | awk '{print $1}'
 }

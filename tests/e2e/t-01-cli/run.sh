@@ -8,11 +8,15 @@
 case "$BREV" in
 *brev-san) ;;
 *)
-	file "$BREV" | grep -q "statically linked" || fail "brev is not statically linked"
+	out=$(file "$BREV") || fail "file $BREV"
+	grep -q "statically linked" <<<"$out" || fail "brev is not statically linked: $out"
 	if ldd "$BREV" >/dev/null 2>&1; then fail "ldd thinks brev is dynamic"; fi
 	;;
 esac
-"$BREV" version | grep -Eq '^brev [0-9]' || fail "version"
+# Output is captured before it is searched: in `if brev ... | grep -q x;
+# then fail` a brev that crashed looks like one that printed nothing.
+out=$("$BREV" version) || fail "version: exit $?"
+grep -Eq '^brev [0-9]' <<<"$out" || fail "version: $out"
 
 X=$T/x
 "$BREV" -d "$X" init --domain example.test >"$T/init.out" || fail "init"
@@ -23,10 +27,13 @@ grep -q '^#limits.message_size = 50M' "$X/brev.conf" || fail "brev.conf does not
 grep -q '^domains = example.test' "$X/brev.conf" || fail "brev.conf lacks the domain"
 # The self-signed certificate verifies for localhost with OpenSSL.
 openssl verify -CAfile "$X/cert.pem" "$X/cert.pem" >/dev/null || fail "openssl cannot verify the certificate"
-openssl x509 -in "$X/cert.pem" -noout -ext subjectAltName | grep -q 'DNS:localhost' ||
-	fail "certificate lacks DNS:localhost"
+out=$(openssl x509 -in "$X/cert.pem" -noout -ext subjectAltName) || fail "openssl x509"
+grep -q 'DNS:localhost' <<<"$out" || fail "certificate lacks DNS:localhost"
 
-if "$BREV" -d "$X" init 2>"$T/err"; then fail "second init succeeded"; fi
+# A refusal is exit 1 with one line (DESIGN §2): anything else, such as a
+# crash, is not a refusal.
+rc=0; "$BREV" -d "$X" init 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "second init: exit $rc"
 grep -q "already initialised" "$T/err" || fail "second init: $(cat "$T/err")"
 
 echo pw | "$BREV" -d "$X" user add alice@example.test >/dev/null || fail "user add"
@@ -34,18 +41,23 @@ printf 'secret\n' | "$BREV" -d "$X" user add Bob@Example.TEST >/dev/null || fail
 "$BREV" -d "$X" user list >"$T/list"
 grep -q '^alice@example.test ' "$T/list" || fail "user list lacks alice: $(cat "$T/list")"
 grep -q '^bob@example.test ' "$T/list" || fail "user list lacks bob (lower-cased)"
-if echo pw | "$BREV" -d "$X" user add alice@example.test 2>"$T/err"; then fail "duplicate user add"; fi
+rc=0; echo pw | "$BREV" -d "$X" user add alice@example.test 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "duplicate user add: exit $rc"
 grep -q "already exists" "$T/err" || fail "duplicate: $(cat "$T/err")"
-if echo pw | "$BREV" -d "$X" user add carol@elsewhere.test 2>"$T/err"; then fail "non-local user add"; fi
+rc=0; echo pw | "$BREV" -d "$X" user add carol@elsewhere.test 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "non-local user add: exit $rc"
 grep -q "not one of this server's domains" "$T/err" || fail "non-local: $(cat "$T/err")"
-if echo pw | "$BREV" -d "$X" user add not-an-address 2>"$T/err"; then fail "bad address accepted"; fi
+rc=0; echo pw | "$BREV" -d "$X" user add not-an-address 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "bad address: exit $rc"
 [ "$(wc -l <"$T/err")" = 1 ] || fail "error is not one line: $(cat "$T/err")"
 "$BREV" -d "$X" user add dave@example.test --random >"$T/rand" </dev/null || fail "user add --random"
 grep -Eq '^password for dave@example.test: [A-Za-z0-9]{16,}$' "$T/rand" || fail "random password: $(cat "$T/rand")"
 echo newpw | "$BREV" -d "$X" user passwd alice@example.test >/dev/null || fail "user passwd"
 "$BREV" -d "$X" user del dave@example.test >/dev/null || fail "user del"
-if "$BREV" -d "$X" user list | grep -q dave; then fail "dave still listed"; fi
-if "$BREV" -d "$X" user del dave@example.test 2>/dev/null; then fail "deleting a missing user succeeded"; fi
+out=$("$BREV" -d "$X" user list) || fail "user list: exit $?"
+if grep -q dave <<<"$out"; then fail "dave still listed"; fi
+rc=0; "$BREV" -d "$X" user del dave@example.test 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "deleting a missing user: exit $rc $(cat "$T/err")"
 
 # RFC 5321 4.5.1: the first account of the domain got postmaster@ (issue 23)
 "$BREV" -d "$X" alias list | grep -qx 'postmaster@example.test -> alice@example.test' ||
@@ -57,14 +69,17 @@ if "$BREV" -d "$X" user del dave@example.test 2>/dev/null; then fail "deleting a
 grep -q '^team@example.test -> ' "$T/aliases" || fail "alias list: $(cat "$T/aliases")"
 grep -q 'friend@remote.test' "$T/aliases" || fail "alias list lacks the external target"
 grep -q '^@example.test -> alice@example.test' "$T/aliases" || fail "catch-all not listed"
-if "$BREV" -d "$X" alias add alice@example.test bob@example.test 2>/dev/null; then fail "alias over an account"; fi
+rc=0; "$BREV" -d "$X" alias add alice@example.test bob@example.test 2>"$T/err" || rc=$?
+[ $rc = 1 ] || fail "alias over an account: exit $rc $(cat "$T/err")"
 "$BREV" -d "$X" alias del team@example.test >/dev/null || fail "alias del"
-if "$BREV" -d "$X" alias list | grep -q '^team@'; then fail "alias not deleted"; fi
+out=$("$BREV" -d "$X" alias list) || fail "alias list: exit $?"
+if grep -q '^team@' <<<"$out"; then fail "alias not deleted"; fi
 
 "$BREV" -d "$X" status >"$T/status" || fail "status"
 grep -q 'not running' "$T/status" || fail "status: server state"
 grep -q 'alice@example.test' "$T/status" || fail "status lacks accounts"
-"$BREV" -d "$X" queue list | grep -q '^0 messages queued' || fail "queue list"
+out=$("$BREV" -d "$X" queue list) || fail "queue list: exit $?"
+grep -q '^0 messages queued' <<<"$out" || fail "queue list: $out"
 
 # Bad configuration: exit 1 and one line naming the key.
 rc=0; "$BREV" -d "$X" -o no.such.key=1 serve 2>"$T/err" || rc=$?
@@ -90,8 +105,10 @@ for i in $(seq 100); do grep -q 'pop3s' "$T/first.out" 2>/dev/null && break; sle
 grep -q 'tester@localhost' "$T/first.out" || fail "first run: no user name printed: $(cat "$T/first.out" "$T/first.err")"
 grep -Eq 'password +[A-Za-z0-9]{16,}' "$T/first.out" || fail "first run: no password printed"
 grep -q 'SHA-256 [0-9A-F:]\{95\}' "$T/first.out" || fail "first run: no certificate fingerprint"
-"$BREV" -d "$F" user list | grep -q '^tester@localhost ' || fail "first run: account missing"
-"$BREV" -d "$F" status | grep -q 'server *running' || fail "status does not see the running server"
+out=$("$BREV" -d "$F" user list) || fail "user list: exit $?"
+grep -q '^tester@localhost ' <<<"$out" || fail "first run: account missing"
+out=$("$BREV" -d "$F" status) || fail "status: exit $?"
+grep -q 'server *running' <<<"$out" || fail "status does not see the running server: $out"
 kill -TERM $pid
 wait $pid || fail "serve did not exit 0 on SIGTERM"
 # A second start prints the listeners only, no password.

@@ -50,7 +50,8 @@ rc=0; sw "$P_SUB" -tls --auth PLAIN --auth-user alice@example.test --auth-passwo
 sw "$P_SUB" -tls --auth LOGIN --auth-user alice --auth-password alice-pw \
 	--from alice@example.test --to carol@remote.test --header "Subject: swaks-remote" ||
 	fail "swaks submission to remote: $?"
-"$BREV" -d "$D" queue list | grep -q "carol@remote.test" || fail "remote recipient not queued"
+out=$("$BREV" -d "$D" queue list) || fail "queue list: exit $?"
+grep -q "carol@remote.test" <<<"$out" || fail "remote recipient not queued: $out"
 
 # curl, verifying the certificate (CN/SAN localhost)
 printf 'From: x@remote.test\r\nTo: alice@example.test\r\nSubject: curl-mx\r\n\r\nhello\r\n' >"$T/m1"

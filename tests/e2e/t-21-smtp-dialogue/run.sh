@@ -10,8 +10,8 @@ brev_user alice@example.test alice-pw
 brev_user bob@example.test bob-pw
 brev_start
 python3 -u dialogue.py || fail "dialogue"
-"$BREV" -d "$D" queue list | grep -q "^0 messages queued" ||
-	{ "$BREV" -d "$D" queue list; fail "something was queued"; }
+out=$("$BREV" -d "$D" queue list) || fail "queue list: exit $?"
+grep -q "^0 messages queued" <<<"$out" || fail "something was queued: $out"
 grep -q "reason=starttls-pipelined" "$D/serve.log" || fail "no starttls-pipelined log line"
 grep -q "reason=errors" "$D/serve.log" || fail "no reason=errors log line"
 brev_stop

@@ -24,7 +24,8 @@ rc=0; printf 'Subject: x\n\nx\n' | SM 2>/dev/null || rc=$?
 [ $rc -eq 1 ] || fail "no recipients: rc=$rc"
 rc=0; printf 'Subject: x\n\nx\n' | SM -bs 2>/dev/null || rc=$?
 [ $rc -eq 1 ] || fail "-bs: rc=$rc"
-"$BREV" -d "$D" queue list | grep -q "far@remote.test" || fail "remote recipient not queued"
+out=$("$BREV" -d "$D" queue list) || fail "queue list: exit $?"
+grep -q "far@remote.test" <<<"$out" || fail "remote recipient not queued: $out"
 
 python3 -u - <<'PY' || fail "read back"
 import os, poplib

@@ -1,7 +1,9 @@
 #!/bin/bash
 # curl as an IMAP client: LIST, APPEND with -T, fetch by UID, SEARCH, a raw
-# command with -X, over imap:// (loopback, plaintext allowed) and, when the
-# server has TLS, imaps:// and STARTTLS with certificate checking.
+# command with -X, over imap:// (loopback, plaintext allowed), imaps:// and
+# STARTTLS with certificate checking. A server without STARTTLS (its
+# certificate failed to load: brev serve keeps running with a warning)
+# fails the test.
 . ../lib.sh
 brev_init curl
 brev_user alice@example.test 'pw-alice'
@@ -34,12 +36,10 @@ exercise() { # exercise URLBASE [extra curl args]
 	grep -q 'MESSAGES' "$T/status" || fail "STATUS: $(cat "$T/status")"
 }
 exercise "imap://127.0.0.1:$P_IMAP"
-if grep -q STARTTLS < <(printf 'a LOGOUT\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_IMAP; head -1 <&3"); then
-	exercise "imaps://localhost:$P_IMAPS"
-	exercise "imap://localhost:$P_IMAP" --ssl-reqd
-else
-	note "no TLS on this build: imaps:// part skipped"
-fi
+greeting=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_IMAP; head -1 <&3") || fail "no IMAP greeting"
+grep -q STARTTLS <<<"$greeting" || fail "no STARTTLS in the greeting: $greeting"
+exercise "imaps://localhost:$P_IMAPS"
+exercise "imap://localhost:$P_IMAP" --ssl-reqd
 brev_stop
 ! grep -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/serve.log" || fail "sanitizer report in the log"
 echo ok

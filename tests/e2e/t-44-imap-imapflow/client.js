@@ -1,12 +1,16 @@
 // imapflow (the IMAP client of many Node mail apps) against brev: connect,
 // list, mailbox open, append, fetch with envelope/bodyStructure/source,
-// flags, search, move, IDLE notification on a delivery, logout.
+// flags, search, move, IDLE notification on a delivery, logout; first a
+// login over STARTTLS that must not fall back to plaintext (doSTARTTLS:
+// true fails when the server does not offer it), then the session over
+// IMAPS, both checking the certificate.
 const { ImapFlow } = require('imapflow');
 const fs = require('fs');
 const net = require('net');
 
 const env = process.env;
-const tls = env.IMAPFLOW_TLS === '1';
+const ca = [fs.readFileSync(env.D + '/cert.pem')];
+const auth = { user: 'alice@example.test', pass: 'pw-alice' };
 const fail = (m) => { console.error('FAIL: ' + m); process.exit(1); };
 
 function smtpSend(port, body) {
@@ -26,15 +30,17 @@ function smtpSend(port, body) {
 }
 
 (async () => {
-  const client = new ImapFlow({
-    host: tls ? 'localhost' : '127.0.0.1',
-    port: Number(tls ? env.P_IMAPS : env.P_IMAP),
-    secure: tls,
-    tls: tls ? { ca: [fs.readFileSync(env.D + '/cert.pem')] } : undefined,
-    doSTARTTLS: tls ? undefined : false,
-    auth: { user: 'alice@example.test', pass: 'pw-alice' },
-    logger: false,
-  });
+  {
+    const st = new ImapFlow({ host: 'localhost', port: Number(env.P_IMAP), secure: false,
+                              doSTARTTLS: true, tls: { ca }, auth, logger: false });
+    await st.connect().catch((e) => fail('STARTTLS session: ' + (e.stack || e)));
+    if (!st.secureConnection) fail('STARTTLS session is not encrypted');
+    const l = await st.list();
+    if (!l.find((m) => m.path === 'INBOX')) fail('no INBOX in list over STARTTLS');
+    await st.logout();
+  }
+  const client = new ImapFlow({ host: 'localhost', port: Number(env.P_IMAPS), secure: true,
+                                tls: { ca }, auth, logger: false });
   await client.connect();
   const list = await client.list();
   if (!list.find((m) => m.path === 'INBOX')) fail('no INBOX in list');

@@ -1,6 +1,7 @@
 #!/bin/bash
-# imapflow (npm) against brev: list, append, fetch (envelope, bodystructure,
-# source), flags, search, IDLE woken by an SMTP delivery, MOVE with COPYUID.
+# imapflow (npm) against brev: a login over STARTTLS, then over IMAPS list,
+# append, fetch (envelope, bodystructure, source), flags, search, IDLE woken
+# by an SMTP delivery, MOVE with COPYUID.
 # imapflow is installed with npm into a cache outside the tree on first use.
 . ../lib.sh
 command -v node >/dev/null && command -v npm >/dev/null || fail "node/npm missing"
@@ -13,9 +14,10 @@ fi
 brev_init flow
 brev_user alice@example.test 'pw-alice'
 brev_start
-if grep -q STARTTLS < <(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_IMAP; head -1 <&3"); then
-	export IMAPFLOW_TLS=1
-fi
+# TLS is not optional (client.js: STARTTLS, then IMAPS): a brev whose
+# certificate failed to load still runs, without STARTTLS, and must fail.
+greeting=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_IMAP; head -1 <&3") || fail "no IMAP greeting"
+grep -q STARTTLS <<<"$greeting" || fail "no STARTTLS in the greeting: $greeting"
 NODE_PATH="$CACHE/node_modules" timeout 60 node "$ROOT/tests/e2e/t-44-imap-imapflow/client.js" ||
 	fail "imapflow session"
 brev_stop

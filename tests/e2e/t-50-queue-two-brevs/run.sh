@@ -105,9 +105,12 @@ printf 'From: bob@bob.test\r\nTo: alice@alice.test\r\nSubject: Re: hello bob\r\n
 	"$BREV" -d "$DB" sendmail -f bob@bob.test alice@alice.test || fail "bob's sendmail"
 fetch_imap "$PA_IMAPS" alice@alice.test alice-pw "Re: hello bob" >"$T/alice.eml" || fail "alice did not get the answer"
 grep -q "Hi Alice!" "$T/alice.eml" || fail "answer body"
-[ "$("$BREV" -d "$DA" queue list | tail -1)" = "0 messages queued" ] || fail "alice's queue not empty"
-[ "$("$BREV" -d "$DB" queue list | tail -1)" = "0 messages queued" ] || fail "bob's queue not empty"
-"$BREV" -d "$DA" status | grep -q "queue *0 messages" || fail "status does not show the queue"
-kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
+out=$("$BREV" -d "$DA" queue list) || fail "alice's queue list: exit $?"
+[ "$(tail -1 <<<"$out")" = "0 messages queued" ] || fail "alice's queue not empty: $out"
+out=$("$BREV" -d "$DB" queue list) || fail "bob's queue list: exit $?"
+[ "$(tail -1 <<<"$out")" = "0 messages queued" ] || fail "bob's queue not empty: $out"
+out=$("$BREV" -d "$DA" status) || fail "status: exit $?"
+grep -q "queue *0 messages" <<<"$out" || fail "status does not show the queue: $out"
+brev_stop "$PID_A"
 brev_stop
 note ok

@@ -45,9 +45,9 @@ until_true 30 sh -c "[ \"\$('$BREV' -d '$D' queue list | tail -1 | cut -d' ' -f1
 	"$BREV" -d "$D" queue list
 	fail "queue did not drain to the SERVFAIL entry"
 }
-"$BREV" -d "$D" queue list | grep -q "someone@servfail.test" || fail "servfail entry not queued"
-"$BREV" -d "$D" queue list | grep -qi "servfail\|SERVFAIL\|server fail" ||
-	{ "$BREV" -d "$D" queue list; fail "no reason recorded for the SERVFAIL entry"; }
+out=$("$BREV" -d "$D" queue list) || fail "queue list: exit $?"
+grep -q "someone@servfail.test" <<<"$out" || fail "servfail entry not queued: $out"
+grep -qi "servfail\|SERVFAIL\|server fail" <<<"$out" || fail "no reason recorded for the SERVFAIL entry: $out"
 grep -q 'rcpt=tempfail1@sink.test.*result=deferred' "$D/serve.log" || fail "no deferred line for the 451"
 grep -q 'rcpt=tempfail1@sink.test mx=mx.sink.test addr=127.0.0.4 tls=no .*result=delivered' "$D/serve.log" ||
 	fail "no delivered line for the retry"
@@ -152,7 +152,8 @@ print("DSN signatures verified:", len(nums))
 PY
 
 # queue flush reaches the server; the SERVFAIL entry is tried again.
-"$BREV" -d "$D" queue flush | grep -q "flush sent" || fail "queue flush did not reach the server"
+out=$("$BREV" -d "$D" queue flush) || fail "queue flush: exit $?"
+grep -q "flush sent" <<<"$out" || fail "queue flush did not reach the server: $out"
 until_true 10 grep -q "queue: flush" "$D/serve.log" || fail "no flush in the log"
 brev_stop
 note "ok"

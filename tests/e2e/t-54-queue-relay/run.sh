@@ -56,7 +56,7 @@ grep -q 'rcpt=someone@sink.test mx=mx.sink.test addr=127.0.0.4 .*result=delivere
 	fail "the smarthost did not deliver onward"
 
 # 465: implicit TLS
-kill -TERM "$CAROL"; wait "$CAROL" || fail "carol did not stop"
+brev_stop "$CAROL"
 D=$DC
 sed -i 's/^delivery.relay = .*/delivery.relay = 127.0.0.3:465/' "$D/brev.conf"
 mta_start
@@ -70,7 +70,8 @@ printf 'wrong\n' >"$DC/relay.pw"
 send badauth third@sink.test
 until_true 20 grep -q 'rcpt=third@sink.test .*refused our login\|rcpt=third@sink.test .*535.*result=deferred' "$DC/serve.log" ||
 	{ grep "queue id" "$DC/serve.log"; fail "bad password not deferred"; }
-"$BREV" -d "$DC" queue list | grep -q third@sink.test || fail "message dropped after a refused login"
+out=$("$BREV" -d "$DC" queue list) || fail "queue list: exit $?"
+grep -q third@sink.test <<<"$out" || fail "message dropped after a refused login: $out"
 
 python3 - "$PB_IMAPS" <<'PY' || fail "bob did not get the relayed message"
 import sys, imaplib, ssl, time

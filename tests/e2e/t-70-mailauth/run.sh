@@ -114,6 +114,6 @@ wait_addr_port 127.0.0.3 "$P25"
 wait_port "$PB_IMAPS"
 $PY3 "$HERE/check.py" noreject || fail "auth.dmarc_reject = no"
 
-kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
+brev_stop "$PID_A"
 brev_stop
 note ok

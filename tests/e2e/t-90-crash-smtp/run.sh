@@ -27,7 +27,11 @@ fi
 # stop_term: SIGTERM; brev must be gone, with status 0, within 15 s.
 stop_term() {
 	local rc=0
-	kill -TERM "$BREV_PID"
+	brev_untrack "$BREV_PID"
+	if ! kill -TERM "$BREV_PID" 2>/dev/null; then
+		wait "$BREV_PID" || rc=$?
+		fail "brev was gone before its stop (exit status $rc)"
+	fi
 	for _ in $(seq 300); do
 		kill -0 "$BREV_PID" 2>/dev/null || break
 		sleep 0.05

@@ -8,8 +8,8 @@
 # after is in the mailbox exactly once.
 if [ -z "${BREV_IN_NS:-}" ]; then
 	if [ "$(id -u)" != 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
-		echo "SKIP: needs root and unshare --mount"
-		exit 0
+		echo "SKIP: needs root and unshare --mount" >&2 # (lib.sh is not sourced yet)
+		exit 77
 	fi
 	exec env BREV_IN_NS=1 unshare --mount --propagation private --fork bash "$0" "$@"
 fi
