@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <ftw.h>
+#include <getopt.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -47,26 +48,36 @@ static char *overrides[OVERRIDES_MAX];
 static int noverrides;
 static struct config cfg;
 
-static void usage(void)
+/* The usage text: on stdout with status 0 when asked for (-h, --help,
+ * `brev help`), on stderr with status 1 after a command line it cannot
+ * read. */
+static _Noreturn void usage_to(FILE *f, int status)
 {
 	fputs("usage: brev [-d DATADIR] [-o KEY=VALUE]... COMMAND [ARGS]\n"
 	      "\n"
 	      "  serve                          run every listener in the foreground\n"
 	      "  init [--domain D] [--hostname H] [--public]\n"
-	      "                                 create DATADIR (config, TLS key and certificate, store)\n"
-	      "  user add ADDRESS [--random]    password from stdin, or prompted twice\n"
-	      "  user passwd ADDRESS | user del ADDRESS | user list\n"
-	      "  alias add ADDRESS TARGET... | alias del ADDRESS | alias list\n"
+	      "                                 create DATADIR (config, local CA, TLS key and certificate, store)\n"
+	      "  user add ADDRESS [--random]    password from stdin, or prompted twice (at least 8 characters)\n"
+	      "  user passwd ADDRESS [--random] | user del ADDRESS | user list\n"
+	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
+	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
+	      "  alias del ADDRESS [MEMBER] | alias list\n"
 	      "  queue [list] | queue flush | queue del ID\n"
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
-	      "  status                         listeners, accounts, mailbox sizes, queue\n"
-	      "  version\n"
+	      "  status                         what the running server serves, accounts, queue, client settings\n"
+	      "  help | version\n"
 	      "\n"
 	      "DATADIR: -d, else $BREV_HOME, else $XDG_DATA_HOME/brev, else ~/.local/share/brev\n",
-	      stderr);
-	exit(1);
+	      f);
+	exit(status);
+}
+
+static _Noreturn void usage(void)
+{
+	usage_to(stderr, 1);
 }
 
 static void find_datadir(const char *opt)
@@ -758,6 +769,7 @@ static void cmd_serve(void)
 
 int main(int argc, char **argv)
 {
+	static const struct option long_opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	const char *dopt = NULL, *cmd;
 	int opt;
 
@@ -766,7 +778,7 @@ int main(int argc, char **argv)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	umask(077);
 
-	while ((opt = getopt(argc, argv, "+d:o:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+d:o:h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			dopt = optarg;
@@ -776,6 +788,8 @@ int main(int argc, char **argv)
 				fatal("too many -o options");
 			overrides[noverrides++] = optarg;
 			break;
+		case 'h':
+			usage_to(stdout, 0);
 		default:
 			usage();
 		}
@@ -786,9 +800,20 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help"))
+		usage_to(stdout, 0);
 	if (!strcmp(cmd, "version")) {
 		printf("brev %s\n", BREV_VERSION);
 		return 0;
+	}
+	{
+		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
+						    "sendmail", "dns", "dkim"};
+		size_t i = 0;
+		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
+			i++;
+		if (i == ARRAY_LEN(known))
+			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
 	find_datadir(dopt);
 	if (!strcmp(cmd, "serve"))
@@ -811,10 +836,8 @@ int main(int argc, char **argv)
 		return cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))
 		return cmd_dns(argc, argv);
-	else if (!strcmp(cmd, "dkim"))
-		return cmd_dkim(argc, argv);
 	else
-		fatal("unknown command '%s' (try `brev` for the list)", cmd);
+		return cmd_dkim(argc, argv);
 	config_free(&cfg);
 	return 0;
 }
