@@ -425,7 +425,9 @@ static void cmd_alias(int argc, char **argv)
 		store_close(&st);
 		return;
 	}
-	if (!strcmp(sub, "add") && argc >= 4) {
+	if ((!strcmp(sub, "add") || !strcmp(sub, "set")) && argc >= 4) {
+		struct alias_change chg;
+		int set = !strcmp(sub, "set");
 		const char *at = strrchr(argv[2], '@');
 		if (!at || !config_domain_is_local(&cfg, at + 1))
 			fatal("'%s': an alias must be user@domain or @domain of a local domain (domains = %s)",
@@ -434,20 +436,57 @@ static void cmd_alias(int argc, char **argv)
 			if (!strchr(argv[i], '@'))
 				fatal("'%s': a target must be an address like user@domain", argv[i]);
 		st = open_store(1);
-		rc = store_alias_add(st, argv[2], (const char *const *)argv + 3, (size_t)argc - 3);
+		rc = store_alias_update(st, argv[2], (const char *const *)argv + 3, (size_t)argc - 3,
+					set ? ALIAS_SET : ALIAS_ADD, &chg);
 		store_close(&st);
 		if (rc == ST_EXISTS)
 			fatal("%s is an account; an alias cannot have its name", argv[2]);
+		if (rc == ST_INVALID && chg.cycle[0])
+			fatal("alias %s: that would make a loop: %s; nothing changed", argv[2], chg.cycle);
+		if (rc == ST_INVALID)
+			fatal("alias %s: a target is not an address, or more than %d members", argv[2],
+			      STORE_ALIAS_MAX);
 		if (rc)
-			fatal("alias add %s: %s", argv[2], store_strerror(rc));
-		printf("alias %s added\n", argv[2]);
+			fatal("alias %s %s: %s", sub, argv[2], store_strerror(rc));
+		if (!chg.existed)
+			printf("alias %s created with %zu member%s\n", argv[2], chg.after,
+			       chg.after == 1 ? "" : "s");
+		else if (set)
+			printf("alias %s now has %zu member%s (it had %zu)\n", argv[2], chg.after,
+			       chg.after == 1 ? "" : "s", chg.before);
+		else if (chg.added)
+			printf("alias %s already existed: added %zu member%s, now %zu "
+			       "(`brev alias set` replaces the members)\n",
+			       argv[2], chg.added, chg.added == 1 ? "" : "s", chg.after);
+		else
+			printf("alias %s already has %s; nothing changed\n", argv[2],
+			       argc == 4 ? "that member" : "these members");
 	} else if (!strcmp(sub, "del") && argc == 3) {
 		st = open_store(1);
 		rc = store_alias_del(st, argv[2]);
 		store_close(&st);
+		if (rc == ST_NOTFOUND)
+			fatal("alias del: there is no alias %s", argv[2]);
 		if (rc)
 			fatal("alias del %s: %s", argv[2], store_strerror(rc));
 		printf("alias %s deleted\n", argv[2]);
+	} else if (!strcmp(sub, "del") && argc == 4) {
+		struct alias_change chg;
+		st = open_store(1);
+		rc = store_alias_del_member(st, argv[2], argv[3], &chg);
+		store_close(&st);
+		if (rc == ST_NOTFOUND && !chg.existed)
+			fatal("alias del: there is no alias %s", argv[2]);
+		if (rc == ST_NOTFOUND)
+			fatal("alias del: %s is not a member of %s", argv[3], argv[2]);
+		if (rc)
+			fatal("alias del %s %s: %s", argv[2], argv[3], store_strerror(rc));
+		if (chg.after)
+			printf("removed %s from alias %s (%zu member%s left)\n", argv[3], argv[2],
+			       chg.after, chg.after == 1 ? "" : "s");
+		else
+			printf("removed %s, the last member of %s: the alias is deleted\n", argv[3],
+			       argv[2]);
 	} else {
 		usage();
 	}
