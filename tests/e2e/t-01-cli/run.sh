@@ -29,20 +29,20 @@ openssl x509 -in "$X/cert.pem" -noout -ext subjectAltName | grep -q 'DNS:localho
 if "$BREV" -d "$X" init 2>"$T/err"; then fail "second init succeeded"; fi
 grep -q "already initialised" "$T/err" || fail "second init: $(cat "$T/err")"
 
-echo pw | "$BREV" -d "$X" user add alice@example.test >/dev/null || fail "user add"
-printf 'secret\n' | "$BREV" -d "$X" user add Bob@Example.TEST >/dev/null || fail "user add bob"
+echo alice-password | "$BREV" -d "$X" user add alice@example.test >/dev/null || fail "user add"
+printf 'bob-secret\n' | "$BREV" -d "$X" user add Bob@Example.TEST >/dev/null || fail "user add bob"
 "$BREV" -d "$X" user list >"$T/list"
 grep -q '^alice@example.test ' "$T/list" || fail "user list lacks alice: $(cat "$T/list")"
 grep -q '^bob@example.test ' "$T/list" || fail "user list lacks bob (lower-cased)"
-if echo pw | "$BREV" -d "$X" user add alice@example.test 2>"$T/err"; then fail "duplicate user add"; fi
+if echo long-enough | "$BREV" -d "$X" user add alice@example.test 2>"$T/err"; then fail "duplicate user add"; fi
 grep -q "already exists" "$T/err" || fail "duplicate: $(cat "$T/err")"
-if echo pw | "$BREV" -d "$X" user add carol@elsewhere.test 2>"$T/err"; then fail "non-local user add"; fi
+if echo long-enough | "$BREV" -d "$X" user add carol@elsewhere.test 2>"$T/err"; then fail "non-local user add"; fi
 grep -q "not one of this server's domains" "$T/err" || fail "non-local: $(cat "$T/err")"
-if echo pw | "$BREV" -d "$X" user add not-an-address 2>"$T/err"; then fail "bad address accepted"; fi
+if echo long-enough | "$BREV" -d "$X" user add not-an-address 2>"$T/err"; then fail "bad address accepted"; fi
 [ "$(wc -l <"$T/err")" = 1 ] || fail "error is not one line: $(cat "$T/err")"
 "$BREV" -d "$X" user add dave@example.test --random >"$T/rand" </dev/null || fail "user add --random"
 grep -Eq '^password for dave@example.test: [A-Za-z0-9]{16,}$' "$T/rand" || fail "random password: $(cat "$T/rand")"
-echo newpw | "$BREV" -d "$X" user passwd alice@example.test >/dev/null || fail "user passwd"
+echo new-password | "$BREV" -d "$X" user passwd alice@example.test >/dev/null || fail "user passwd"
 "$BREV" -d "$X" user del dave@example.test >/dev/null || fail "user del"
 if "$BREV" -d "$X" user list | grep -q dave; then fail "dave still listed"; fi
 if "$BREV" -d "$X" user del dave@example.test 2>/dev/null; then fail "deleting a missing user succeeded"; fi

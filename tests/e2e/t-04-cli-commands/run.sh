@@ -77,3 +77,19 @@ rc=0; al add @example.test nobody@example.test 2>"$T/err" || rc=$?
 	fail "catch-all loop: $(cat "$T/err")"
 al add @example.test alice@example.test >/dev/null || fail "a catch-all to an account"
 [ "$(wc -l <"$T/err")" = 1 ] || fail "loop error is not one line"
+
+# ---- passwords: at least 8 characters, the message points to --random ----
+rc=0; echo 1234567 | "$BREV" -d "$X" user add dave@example.test 2>"$T/err" || rc=$?
+[ $rc = 1 ] && [ "$(cat "$T/err")" = "brev: the password is too short: at least 8 characters (or use --random for a generated one)" ] ||
+	fail "short password: $rc $(cat "$T/err")"
+"$BREV" -d "$X" user list | grep -q '^dave@' && fail "an account was made with a short password"
+rc=0; echo 1234567 | "$BREV" -d "$X" user passwd alice@example.test 2>"$T/err" || rc=$?
+[ $rc = 1 ] && grep -q 'too short: at least 8 characters' "$T/err" || fail "short passwd: $(cat "$T/err")"
+# 8 characters is enough, counted as characters (8 two-byte letters pass, 7 do not)
+echo 12345678 | "$BREV" -d "$X" user add dave@example.test >/dev/null || fail "8-character password refused"
+echo 'ååååååå' | "$BREV" -d "$X" user add erin@example.test 2>/dev/null && fail "7 characters (14 bytes) accepted"
+echo 'åååååååå' | "$BREV" -d "$X" user add erin@example.test >/dev/null || fail "8 UTF-8 characters refused"
+# passwd --random prints the new password once
+"$BREV" -d "$X" user passwd alice@example.test --random >"$T/out" </dev/null || fail "passwd --random"
+grep -Eq '^new password for alice@example.test: [A-Za-z0-9]{16,}$' "$T/out" || fail "passwd --random: $(cat "$T/out")"
+echo ok

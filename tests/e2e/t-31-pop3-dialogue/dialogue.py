@@ -100,7 +100,7 @@ res = r2.cmd("PASS alice-pw", b"-ERR [IN-USE]")
 r2.cmd("STAT", b"-ERR")  # still not logged in
 # bob's maildrop is another lock
 r3 = greet()
-r3.login("bob@example.test", "bob-pw")
+r3.login("bob@example.test", "bob-pass")
 r3.cmd("QUIT")
 r3.close()
 

@@ -17,7 +17,7 @@ quota.default = 20K
 delivery.relay = 127.0.0.1:$P_DEAD
 CONF
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 brev_user carol@example.test carol-pw
 brev_start
 

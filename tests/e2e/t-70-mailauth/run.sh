@@ -82,7 +82,7 @@ done
 
 RESOLVER=127.0.0.1:$PROXY mta_init bob bob.test 127.0.0.3
 DB=$D; PB_IMAPS=$P_IMAPS
-brev_user bob@bob.test bob-pw
+brev_user bob@bob.test bob-pass
 mta_start; PID_B=$BREV_PID
 export DA DB PA_SUB PA_IMAPS PB_IMAPS P25
 
