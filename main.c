@@ -629,28 +629,117 @@ static int cmd_dkim(int argc, char **argv)
 	return rc;
 }
 
+/* The config keys whose running values `brev status` shows and builds the
+ * client settings from: what the server bound, after -o overrides. */
+static const char *const status_keys[] = {
+    "hostname",	  "domains",	  "listen.smtp", "listen.submission", "listen.submissions",
+    "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "tls.cert"};
+
+static const char *status_value(const char *key)
+{
+	if (!strcmp(key, "hostname"))
+		return cfg.hostname;
+	if (!strcmp(key, "domains"))
+		return cfg.domains;
+	if (!strcmp(key, "listen.smtp"))
+		return cfg.listen_smtp;
+	if (!strcmp(key, "listen.submission"))
+		return cfg.listen_submission;
+	if (!strcmp(key, "listen.submissions"))
+		return cfg.listen_submissions;
+	if (!strcmp(key, "listen.imap"))
+		return cfg.listen_imap;
+	if (!strcmp(key, "listen.imaps"))
+		return cfg.listen_imaps;
+	if (!strcmp(key, "listen.pop3"))
+		return cfg.listen_pop3;
+	if (!strcmp(key, "listen.pop3s"))
+		return cfg.listen_pop3s;
+	return cfg.tls_cert;
+}
+
+/* serve's answer to "status" (control.c adds pid and uptime): runs on the
+ * control thread and reads only what serve set up before it started. */
+static void serve_status(char *buf, size_t cap)
+{
+	size_t len = 0;
+	int n = snprintf(buf, cap, "version %s\nconnections %d\n", BREV_VERSION, net_active());
+
+	for (size_t i = 0; n >= 0 && (size_t)n < cap - len && i < ARRAY_LEN(status_keys); i++) {
+		len += (size_t)n;
+		n = snprintf(buf + len, cap - len, "%s %s\n", status_keys[i], status_value(status_keys[i]));
+	}
+}
+
+static void format_uptime(long long s, char *buf, size_t cap)
+{
+	if (s >= 86400)
+		snprintf(buf, cap, "%lldd %lldh %lldm", s / 86400, s % 86400 / 3600, s % 3600 / 60);
+	else if (s >= 3600)
+		snprintf(buf, cap, "%lldh %lldm %llds", s / 3600, s % 3600 / 60, s % 60);
+	else if (s >= 60)
+		snprintf(buf, cap, "%lldm %llds", s / 60, s % 60);
+	else
+		snprintf(buf, cap, "%llds", s);
+}
+
+/* Take the running server's values from its "status" answer into cfg, so
+ * that everything printed after is what the server serves. The server's
+ * own pid, uptime and connections go to the server line. */
+static void apply_status(char *answer, char *line, size_t cap)
+{
+	long long pid = 0, up = 0, conns = 0;
+	char version[32] = "?", upbuf[48], err[256];
+
+	for (char *save = NULL, *l = strtok_r(answer, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+		const char *v = sp ? sp + 1 : "";
+		if (sp)
+			*sp = 0;
+		if (!strcmp(l, "pid"))
+			parse_int(v, 0, LLONG_MAX, &pid);
+		else if (!strcmp(l, "uptime"))
+			parse_int(v, 0, LLONG_MAX, &up);
+		else if (!strcmp(l, "connections"))
+			parse_int(v, 0, LLONG_MAX, &conns);
+		else if (!strcmp(l, "version"))
+			str_copy(version, v, sizeof version);
+		else
+			for (size_t i = 0; i < ARRAY_LEN(status_keys); i++)
+				if (!strcmp(l, status_keys[i]) && config_set(&cfg, l, v, err, sizeof err) < 0)
+					log_warn("status: the server's %s: %s", l, err);
+	}
+	format_uptime(up, upbuf, sizeof upbuf);
+	snprintf(line, cap, "running: pid %lld, brev %s, up %s, %lld connection%s", pid, version, upbuf,
+		 conns, conns == 1 ? "" : "s");
+}
+
+static void print_client_settings(const char *title, const char *user, const char *password);
+
 static void cmd_status(void)
 {
 	struct store *st;
 	struct store_stats stats;
+	char answer[8192], server[256];
 	int queued = 0;
-	const char *names[] = {"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"};
-	const char *vals[7];
 
 	load_config();
-	vals[0] = cfg.listen_smtp;
-	vals[1] = cfg.listen_submission;
-	vals[2] = cfg.listen_submissions;
-	vals[3] = cfg.listen_imap;
-	vals[4] = cfg.listen_imaps;
-	vals[5] = cfg.listen_pop3;
-	vals[6] = cfg.listen_pop3s;
+	if (control_status(datadir, answer, sizeof answer, 2000) > 0)
+		apply_status(answer, server, sizeof server);
+	else if (control_send(datadir, "ping") == 0)
+		snprintf(server, sizeof server, "running, but it did not answer; the settings below are "
+						"brev.conf's");
+	else
+		snprintf(server, sizeof server, "not running; the settings below are brev.conf's");
 	printf("data directory %s\n", datadir);
-	printf("server         %s\n", control_send(datadir, "ping") == 0 ? "running" : "not running");
+	printf("server         %s\n", server);
+	printf("hostname       %s\n", cfg.hostname);
 	printf("domains        %s\n", cfg.domains);
 	printf("listeners\n");
-	for (size_t i = 0; i < ARRAY_LEN(names); i++)
-		printf("  %-12s %s\n", names[i], vals[i][0] ? vals[i] : "(off)");
+	for (size_t i = 2; i < ARRAY_LEN(status_keys) - 1; i++) {
+		const char *v = status_value(status_keys[i]);
+		printf("  %-18s %s\n", status_keys[i] + 7, v[0] ? v : "(off)");
+	}
 	st = open_store(0);
 	printf("accounts\n");
 	store_user_list(st, print_account, NULL);
@@ -663,6 +752,7 @@ static void cmd_status(void)
 		       (unsigned long long)stats.blobs, stats.map_used / 1048576.0,
 		       stats.map_size / 1048576.0);
 	store_close(&st);
+	print_client_settings("Settings for your mail client", "your full address", NULL);
 }
 
 /* ---- serve ---- */
@@ -679,22 +769,31 @@ static const char *first_port(const char *list, char *buf, size_t cap)
 	return colon ? colon + 1 : NULL;
 }
 
-static void print_client_settings(const char *user, const char *password)
+/* One protocol's line of the client settings: its STARTTLS and implicit
+ * TLS ports, whichever are on. */
+static void print_ports(const char *name, const char *starttls, const char *implicit,
+			const char *tail)
 {
-	char a[80], b[80], cert[PATH_MAX], fp[96];
-	const char *p1, *p2;
-	printf("\nbrev is set up. Settings for your mail client:\n\n");
+	char a[80], b[80];
+	const char *p1 = first_port(starttls, a, sizeof a), *p2 = first_port(implicit, b, sizeof b);
+
+	if (p1 && p2)
+		printf("  %-12s port %s STARTTLS, or port %s SSL/TLS%s\n", name, p1, p2, tail);
+	else if (p1 || p2)
+		printf("  %-12s port %s %s%s\n", name, p1 ? p1 : p2, p1 ? "STARTTLS" : "SSL/TLS", tail);
+	else
+		printf("  %-12s off\n", name);
+}
+
+static void print_client_settings(const char *title, const char *user, const char *password)
+{
+	char cert[PATH_MAX], fp[96];
+	printf("\n%s:\n\n", title);
 	printf("  server       %s\n", strncmp(cfg.listen_imap, "127.", 4) ? cfg.hostname : "localhost");
-	p1 = first_port(cfg.listen_imap, a, sizeof a);
-	p2 = first_port(cfg.listen_imaps, b, sizeof b);
-	printf("  IMAP         port %s STARTTLS, or port %s SSL/TLS\n", p1 ? p1 : "-", p2 ? p2 : "-");
-	p1 = first_port(cfg.listen_pop3, a, sizeof a);
-	p2 = first_port(cfg.listen_pop3s, b, sizeof b);
-	printf("  POP3         port %s STARTTLS, or port %s SSL/TLS\n", p1 ? p1 : "-", p2 ? p2 : "-");
-	p1 = first_port(cfg.listen_submission, a, sizeof a);
-	p2 = first_port(cfg.listen_submissions, b, sizeof b);
-	printf("  SMTP (send)  port %s STARTTLS, or port %s SSL/TLS; authentication: normal password\n",
-	       p1 ? p1 : "-", p2 ? p2 : "-");
+	print_ports("IMAP", cfg.listen_imap, cfg.listen_imaps, "");
+	print_ports("POP3", cfg.listen_pop3, cfg.listen_pop3s, "");
+	print_ports("SMTP (send)", cfg.listen_submission, cfg.listen_submissions,
+		    "; authentication: normal password");
 	printf("  user name    %s\n", user);
 	if (password)
 		printf("  password     %s   (shown once; change it with: brev user passwd %s)\n",
@@ -728,7 +827,7 @@ static void first_run(void)
 	if (rc)
 		fatal("creating %s: %s", addr, store_strerror(rc));
 	printf("brev: first run: initialised %s\n", datadir);
-	print_client_settings(addr, pw);
+	print_client_settings("brev is set up. Settings for your mail client", addr, pw);
 	memset(pw, 0, sizeof pw);
 	config_free(&cfg);
 }
@@ -786,6 +885,7 @@ static void cmd_serve(void)
 	srv.store = open_store(0);
 	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
 		fatal("dns.resolver: %s", err);
+	control_set_status(serve_status);
 	if (control_start(datadir, srv.store, queue_flush, err, sizeof err) < 0)
 		fatal("%s", err);
 	if (queue_start(&srv) < 0)
