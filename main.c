@@ -27,6 +27,9 @@
 #include <grp.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -67,6 +70,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
+	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
 	      "  status                         what the running server serves, accounts, queue, client settings\n"
 	      "  help | version\n"
 	      "\n"
@@ -183,9 +187,138 @@ static void drop_privileges(const struct pw_entry *pw)
 
 /* ---- init ---- */
 
+/* ---- the local CA and the server certificate (docs/tls.md) ---- */
+
+#define CERT_NAMES_MAX 24
+
+struct cert_names {
+	const char *dns[3];
+	size_t ndns;
+	char ipbuf[CERT_NAMES_MAX][INET6_ADDRSTRLEN];
+	const char *ips[CERT_NAMES_MAX];
+	size_t nip;
+};
+
+static void cert_add_ip(struct cert_names *n, const char *ip)
+{
+	for (size_t i = 0; i < n->nip; i++)
+		if (!strcmp(n->ips[i], ip))
+			return;
+	if (n->nip < CERT_NAMES_MAX) {
+		str_copy(n->ipbuf[n->nip], ip, sizeof n->ipbuf[0]);
+		n->ips[n->nip] = n->ipbuf[n->nip];
+		n->nip++;
+	}
+}
+
+/* The names a client may use to reach the client-facing listeners: the
+ * host name, localhost, the loopback addresses, every address the
+ * submission, IMAP and POP3 listeners name, and, when one of them listens
+ * on every address (0.0.0.0, [::]), the machine's own addresses (a phone
+ * on the LAN typed one of those). */
+static void cert_names_from_config(struct cert_names *n)
+{
+	const char *lists[] = {cfg.listen_submission, cfg.listen_submissions, cfg.listen_imap,
+			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s};
+	int wildcard = 0;
+
+	memset(n, 0, sizeof *n);
+	n->dns[n->ndns++] = cfg.hostname;
+	if (strcmp(cfg.hostname, "localhost"))
+		n->dns[n->ndns++] = "localhost";
+	cert_add_ip(n, "127.0.0.1");
+	cert_add_ip(n, "::1");
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+		char *copy = xstrdup(lists[i]), *save = NULL, *w;
+		for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+			char *colon = strrchr(w, ':');
+			unsigned char a[16];
+			if (!colon)
+				continue;
+			*colon = 0;
+			if (w[0] == '[' && colon[-1] == ']') {
+				colon[-1] = 0;
+				w++;
+			}
+			if (!strcmp(w, "0.0.0.0") || !strcmp(w, "::"))
+				wildcard = 1;
+			else if (inet_pton(strchr(w, ':') ? AF_INET6 : AF_INET, w, a) == 1)
+				cert_add_ip(n, w);
+		}
+		free(copy);
+	}
+	if (wildcard) {
+		struct ifaddrs *ifs, *i;
+		if (getifaddrs(&ifs) == 0) {
+			for (i = ifs; i; i = i->ifa_next) {
+				char buf[INET6_ADDRSTRLEN];
+				if (!i->ifa_addr)
+					continue;
+				if (i->ifa_addr->sa_family == AF_INET &&
+				    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+					      sizeof buf))
+					cert_add_ip(n, buf);
+				else if (i->ifa_addr->sa_family == AF_INET6 &&
+					 !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr) &&
+					 inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+						   buf, sizeof buf))
+					cert_add_ip(n, buf);
+			}
+			freeifaddrs(ifs);
+		}
+	}
+}
+
+/* A new server key and certificate signed by the local CA in DATADIR,
+ * creating the CA first when there is none (new_ca says whether one was
+ * made). Fatal on error. */
+static void make_certificates(int quiet)
+{
+	char cakey[PATH_MAX], cacert[PATH_MAX], key[PATH_MAX], cert[PATH_MAX], err[512];
+	struct cert_names n;
+	int new_ca = 0;
+
+	path_join(cakey, sizeof cakey, datadir, "ca-key.pem");
+	path_join(cacert, sizeof cacert, datadir, "ca.pem");
+	config_path(&cfg, cfg.tls_key, key, sizeof key);
+	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
+	if (access(cakey, F_OK) != 0 || access(cacert, F_OK) != 0) {
+		if (tls_make_ca(cakey, cacert, cfg.hostname, err, sizeof err) < 0)
+			fatal("local CA: %s", err);
+		new_ca = 1;
+	}
+	cert_names_from_config(&n);
+	if (tls_make_server_cert(cakey, cacert, key, cert, cfg.hostname, n.dns, n.ndns, n.ips, n.nip,
+				 err, sizeof err) < 0)
+		fatal("certificate: %s", err);
+	if (quiet)
+		return;
+	if (new_ca)
+		printf("created the local CA %s: trust it once on each device (docs/tls.md)\n", cacert);
+	printf("new server certificate %s, signed by %s, for %s", cert, cacert, n.dns[0]);
+	for (size_t i = 1; i < n.ndns; i++)
+		printf(", %s", n.dns[i]);
+	for (size_t i = 0; i < n.nip; i++)
+		printf(", %s", n.ips[i]);
+	printf("\nvalid %d days; a running server picks it up on SIGHUP or restart\n",
+	       TLS_SERVER_CERT_DAYS);
+}
+
+/* brev cert new: a new server certificate from the local CA. It also moves
+ * a DATADIR from before the CA (one self-signed cert.pem) to a CA. */
+static int cmd_cert(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "new") != 0)
+		fatal("usage: brev cert new");
+	load_config();
+	make_certificates(0);
+	config_free(&cfg);
+	return 0;
+}
+
 static void do_init(const char *domain, const char *hostname, int public, int quiet)
 {
-	char path[PATH_MAX], key[PATH_MAX], cert[PATH_MAX], err[512], host[256];
+	char path[PATH_MAX], cert[PATH_MAX], err[512], host[256];
 	char dkdom[256], dksel[80];
 	char *text;
 	struct store *st;
@@ -206,15 +339,6 @@ static void do_init(const char *domain, const char *hostname, int public, int qu
 		fatal("%s", err);
 	config_free(&cfg);
 
-	path_join(key, sizeof key, datadir, "key.pem");
-	path_join(cert, sizeof cert, datadir, "cert.pem");
-	if (access(cert, F_OK) != 0) {
-		const char *dns[] = {host, "localhost"};
-		const char *ips[] = {"127.0.0.1", "::1"};
-		size_t ndns = strcmp(host, "localhost") ? 2 : 1;
-		if (tls_make_selfsigned(key, cert, host, dns, ndns, ips, 2, err, sizeof err) < 0)
-			fatal("certificate: %s", err);
-	}
 	path_join(path, sizeof path, datadir, "tmp");
 	mkdir_p(path, 0700);
 
@@ -225,6 +349,11 @@ static void do_init(const char *domain, const char *hostname, int public, int qu
 	free(text);
 
 	load_config();
+	/* The local CA and the server certificate it signs, unless a
+	 * certificate was put there before init (docs/tls.md). */
+	path_join(cert, sizeof cert, datadir, "cert.pem");
+	if (access(cert, F_OK) != 0)
+		make_certificates(1);
 	st = open_store(0);
 	store_close(&st);
 	/* The DKIM key of the first domain (docs/auth-mail.md). */
@@ -787,7 +916,7 @@ static void print_ports(const char *name, const char *starttls, const char *impl
 
 static void print_client_settings(const char *title, const char *user, const char *password)
 {
-	char cert[PATH_MAX], fp[96];
+	char cert[PATH_MAX], ca[PATH_MAX], fp[96], cafp[96];
 	printf("\n%s:\n\n", title);
 	printf("  server       %s\n", strncmp(cfg.listen_imap, "127.", 4) ? cfg.hostname : "localhost");
 	print_ports("IMAP", cfg.listen_imap, cfg.listen_imaps, "");
@@ -799,10 +928,18 @@ static void print_client_settings(const char *title, const char *user, const cha
 		printf("  password     %s   (shown once; change it with: brev user passwd %s)\n",
 		       password, user);
 	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
-	if (tls_cert_fingerprint(cert, fp) == 0) {
+	path_join(ca, sizeof ca, datadir, "ca.pem");
+	if (tls_cert_fingerprint(cert, fp) == 0 && tls_cert_fingerprint(ca, cafp) == 0) {
+		printf("  certificate  signed by brev's local CA %s\n", ca);
+		printf("               trust that CA once on each device (docs/tls.md); its\n");
+		printf("               SHA-256 %s\n", cafp);
+		printf("               or accept the server certificate in the client after checking its\n");
+		printf("               SHA-256 %s\n", fp);
+	} else if (tls_cert_fingerprint(cert, fp) == 0) {
 		printf("  certificate  self-signed: %s\n", cert);
 		printf("               SHA-256 %s\n", fp);
-		printf("               (accept it once in your client after checking this fingerprint)\n");
+		printf("               (accept it once in your client after checking this fingerprint;\n");
+		printf("               `brev cert new` replaces it with one from a local CA)\n");
 	}
 	printf("\n");
 	fflush(stdout);
@@ -968,7 +1105,7 @@ int main(int argc, char **argv)
 	}
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
-						    "sendmail", "dns", "dkim"};
+						    "sendmail", "dns", "dkim", "cert"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -996,6 +1133,8 @@ int main(int argc, char **argv)
 		return cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))
 		return cmd_dns(argc, argv);
+	else if (!strcmp(cmd, "cert"))
+		return cmd_cert(argc, argv);
 	else
 		return cmd_dkim(argc, argv);
 	config_free(&cfg);

@@ -21,7 +21,7 @@ X=$T/x
 [ "$(stat -c %a "$X/key.pem")" = 600 ] || fail "key.pem is not mode 600"
 grep -q '^#limits.message_size = 50M' "$X/brev.conf" || fail "brev.conf does not list the defaults"
 grep -q '^domains = example.test' "$X/brev.conf" || fail "brev.conf lacks the domain"
-# The self-signed certificate verifies for localhost with OpenSSL.
+# cert.pem (server certificate, then the local CA: t-06) verifies with OpenSSL.
 openssl verify -CAfile "$X/cert.pem" "$X/cert.pem" >/dev/null || fail "openssl cannot verify the certificate"
 openssl x509 -in "$X/cert.pem" -noout -ext subjectAltName | grep -q 'DNS:localhost' ||
 	fail "certificate lacks DNS:localhost"

@@ -18,7 +18,7 @@ brev_init tray
 brev_user alice@example.test 'pw-alice'
 brev_user bob@example.test 'pw-bobby'
 brev_start
-FP=$("$SYSPY" -c 'import ssl,hashlib,sys; print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())).hexdigest())' "$D/cert.pem")
+FP=$("$SYSPY" -c 'import ssl,hashlib,sys; print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----")).hexdigest())' "$D/cert.pem")
 
 printf 'pw-alice\n' >"$T/alice.pw"; chmod 600 "$T/alice.pw"
 printf 'pw-bobby' >"$T/bob.pw"; chmod 600 "$T/bob.pw"
