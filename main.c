@@ -742,6 +742,9 @@ static int cmd_dns(int argc, char **argv)
 	load_config();
 	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
 		fatal("dns.resolver: %s", err);
+	/* A person is waiting: one try of 2 s per resolver, not delivery's
+	 * patient 2 x 3 s (dnsrec.c stops asking once the resolver is dead). */
+	dns_set_timeout(2000, 1);
 	rc = dnsrec_main(&cfg, argv[1], stdout);
 	config_free(&cfg);
 	return rc;
