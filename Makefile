@@ -4,7 +4,8 @@
 #                        then the fuzz targets; last line "N passed, N failed, N skipped"
 #                        (CI=true: a skipped test fails the run)
 #   make asan            = make SANITIZE=address,undefined test: the ./brev-san pass only
-#   make run             install missing Debian packages, build, serve with defaults
+#   make run             install missing Debian packages, build, serve with defaults;
+#                        ARGS='-d DIR -o KEY=VALUE ...' passes options to brev
 #   make fuzz            libFuzzer targets (clang)
 #   make tray            tray/brev-tray, the desktop notifier (dynamic: GTK, libnotify)
 #   make fuzz-smoke      each fuzz target for FUZZ_SECONDS (60)
@@ -45,9 +46,18 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 all: $(BREV)
 
+# The static link's known NSS warnings (libcrypto, ldns) are summed up in
+# one line by tools/link-quiet.sh; any other linker message shows as usual.
+# V=1 shows them all.
+ifeq ($(V),1)
+LINK_QUIET :=
+else
+LINK_QUIET := tools/link-quiet.sh
+endif
+
 $(BREV): $(B)/main.o $(OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) $(LDSTATIC) -o $@ $^ $(LIBS)
+	$(Q)$(LINK_QUIET) $(CC) $(LDFLAGS) $(LDSTATIC) -o $@ $^ $(LIBS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,10 +97,12 @@ endif
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined test
 
+# make run ARGS='-o listen.imap=127.0.0.1:1143': options for brev (global
+# ones such as -d and -o), placed before `serve`.
 run:
 	@tools/deps.sh install
 	@$(MAKE) --no-print-directory $(BREV)
-	./$(BREV) serve
+	./$(BREV) $(ARGS) serve
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 fuzz:

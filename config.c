@@ -11,6 +11,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,52 @@ static int valid_dns_name(const char *s)
 			return 0;
 	}
 	return label > 0;
+}
+
+/* A bound of k in the unit its values are written in: 1K, 2G; 60s, 5m,
+ * 2h, 60d (seconds below two minutes, as a person reads "at least 60s"). */
+static void format_bound(const struct cfg_key *k, long long v, char *buf, size_t cap)
+{
+	if (k->type == T_SIZE) {
+		static const char units[] = "TGMK";
+		for (int i = 0; i < 4; i++) {
+			long long u = 1LL << (10 * (4 - i));
+			if (v >= u && v % u == 0) {
+				snprintf(buf, cap, "%lld%c", v / u, units[i]);
+				return;
+			}
+		}
+	} else if (k->type == T_DURATION) {
+		if (v >= 86400 && v % 86400 == 0)
+			snprintf(buf, cap, "%lldd", v / 86400);
+		else if (v >= 3600 && v % 3600 == 0)
+			snprintf(buf, cap, "%lldh", v / 3600);
+		else if (v >= 120 && v % 60 == 0)
+			snprintf(buf, cap, "%lldm", v / 60);
+		else
+			snprintf(buf, cap, "%llds", v);
+		return;
+	}
+	snprintf(buf, cap, "%lld", v);
+}
+
+/* A value that parsed but lies outside k's bounds: say which bound and the
+ * whole range, in the key's own units ("at least 60s"). Returns -1. */
+static int range_error(const struct cfg_key *k, const char *v, int below, char *err, size_t errlen)
+{
+	char lo[32], hi[32];
+	const char *what = k->type == T_DURATION ? (below ? "too short" : "too long")
+						  : (below ? "too small" : "too large");
+
+	format_bound(k, k->min, lo, sizeof lo);
+	format_bound(k, k->max, hi, sizeof hi);
+	if (!k->max) { /* no upper bound */
+		snprintf(err, errlen, "%s = %s is %s: at least %s", k->name, v, what, lo);
+		return -1;
+	}
+	snprintf(err, errlen, "%s = %s is %s: %s %s (the range is %s to %s)", k->name, v, what,
+		 below ? "at least" : "at most", below ? lo : hi, lo, hi);
+	return -1;
 }
 
 /* Check each space-separated word of v with fn; report the first bad one. */
@@ -291,20 +338,21 @@ static int apply(struct config *c, const struct cfg_key *k, const char *v, char 
 		set_str(field, v);
 		return 0;
 	case T_INT:
-		if (parse_int(v, k->min, k->max, &iv)) {
-			snprintf(err, errlen, "'%s' is not a whole number from %lld to %lld", v,
-				 k->min, k->max);
+		if (parse_int(v, LLONG_MIN, LLONG_MAX, &iv)) {
+			snprintf(err, errlen, "'%s' is not a whole number", v);
 			return -1;
 		}
+		if (iv < k->min || iv > k->max)
+			return range_error(k, v, iv < k->min, err, errlen);
 		*(long long *)field = iv;
 		return 0;
 	case T_SIZE:
-		if (parse_size(v, &sz) ||
-		    (k->max && (sz < (uint64_t)k->min || sz > (uint64_t)k->max))) {
-			snprintf(err, errlen, "'%s' is not a size (like 50M)%s", v,
-				 k->max ? " in range" : "");
+		if (parse_size(v, &sz)) {
+			snprintf(err, errlen, "'%s' is not a size (like 50M)", v);
 			return -1;
 		}
+		if (k->max && (sz < (uint64_t)k->min || sz > (uint64_t)k->max))
+			return range_error(k, v, sz < (uint64_t)k->min, err, errlen);
 		*(uint64_t *)field = sz;
 		return 0;
 	case T_MAPSIZE:
@@ -321,11 +369,12 @@ static int apply(struct config *c, const struct cfg_key *k, const char *v, char 
 		*(uint64_t *)field = sz;
 		return 0;
 	case T_DURATION:
-		if (parse_duration(v, &dur) || dur < k->min || (k->max && dur > k->max)) {
-			snprintf(err, errlen, "'%s' is not a duration (like 30s, 5m, 2h, 5d) in range",
-				 v);
+		if (parse_duration(v, &dur)) {
+			snprintf(err, errlen, "'%s' is not a duration (like 30s, 5m, 2h, 5d)", v);
 			return -1;
 		}
+		if (dur < k->min || (k->max && dur > k->max))
+			return range_error(k, v, dur < k->min, err, errlen);
 		*(int64_t *)field = dur;
 		return 0;
 	case T_RETRY:

@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/select.h>
+#include <poll.h>
+#include <time.h>
 
 static int ctl_fd = -1;
 static int ctl_stop_pipe[2] = {-1, -1};
@@ -27,6 +29,12 @@ static pthread_t ctl_thread;
 static struct store *ctl_store;
 static void (*ctl_on_flush)(void);
 static char ctl_path[PATH_MAX];
+static void (*ctl_status)(char *buf, size_t cap);
+static time_t ctl_started;
+
+/* The answer to "status" fits one datagram; a Unix datagram of this size
+ * never needs more than the default socket buffer. */
+#define STATUS_MAX 8192
 
 static int sock_addr(const char *datadir, struct sockaddr_un *sa)
 {
@@ -36,6 +44,30 @@ static int sock_addr(const char *datadir, struct sockaddr_un *sa)
 	    (int)sizeof sa->sun_path)
 		return -1;
 	return 0;
+}
+
+void control_set_status(void (*fn)(char *buf, size_t cap))
+{
+	ctl_status = fn;
+}
+
+/* "status": answer to the sender's address. An unbound sender (no address
+ * to answer to) gets nothing; the answer is sent without blocking, so a
+ * sender that stopped reading cannot stall the control thread. */
+static void answer_status(const struct sockaddr_un *peer, socklen_t peerlen)
+{
+	char *buf;
+	int n;
+
+	if (peerlen <= (socklen_t)sizeof(sa_family_t))
+		return;
+	buf = xmalloc(STATUS_MAX);
+	n = snprintf(buf, STATUS_MAX, "pid %ld\nuptime %lld\n", (long)getpid(),
+		     (long long)(time(NULL) - ctl_started));
+	if (ctl_status && n > 0 && n < STATUS_MAX)
+		ctl_status(buf + n, STATUS_MAX - (size_t)n);
+	(void)!sendto(ctl_fd, buf, strlen(buf), MSG_DONTWAIT, (const struct sockaddr *)peer, peerlen);
+	free(buf);
 }
 
 static void handle(const char *msg)
@@ -58,6 +90,9 @@ static void handle(const char *msg)
 static void *ctl_main(void *unused)
 {
 	char buf[CONTROL_MSG_MAX];
+	struct sockaddr_un peer;
+	socklen_t peerlen;
+
 	for (;;) {
 		fd_set rd;
 		int maxfd = ctl_fd > ctl_stop_pipe[0] ? ctl_fd : ctl_stop_pipe[0];
@@ -72,12 +107,16 @@ static void *ctl_main(void *unused)
 		}
 		if (FD_ISSET(ctl_stop_pipe[0], &rd))
 			return NULL;
-		n = recv(ctl_fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+		peerlen = sizeof peer;
+		n = recvfrom(ctl_fd, buf, sizeof buf - 1, MSG_DONTWAIT, (struct sockaddr *)&peer, &peerlen);
 		if (n <= 0)
 			continue;
 		buf[n] = 0;
 		buf[strcspn(buf, "\r\n")] = 0;
-		handle(buf);
+		if (strcmp(buf, "status") == 0)
+			answer_status(&peer, peerlen);
+		else
+			handle(buf);
 	}
 }
 
@@ -104,6 +143,7 @@ int control_start(const char *datadir, struct store *st, void (*on_flush)(void),
 	str_copy(ctl_path, sa.sun_path, sizeof ctl_path);
 	ctl_store = st;
 	ctl_on_flush = on_flush;
+	ctl_started = time(NULL);
 	if (pipe2(ctl_stop_pipe, O_CLOEXEC) < 0 ||
 	    pthread_create(&ctl_thread, NULL, ctl_main, NULL) != 0) {
 		snprintf(err, errlen, "control thread: %s", strerror(errno));
@@ -137,6 +177,35 @@ int control_send(const char *datadir, const char *msg)
 		     : 0;
 	close(fd);
 	return rc;
+}
+
+long control_status(const char *datadir, char *buf, size_t cap, int timeout_ms)
+{
+	struct sockaddr_un sa, self = {.sun_family = AF_UNIX};
+	struct pollfd pfd;
+	long n = -1;
+	int fd;
+
+	if (cap < 2 || sock_addr(datadir, &sa) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* Autobind: an address of only the family gets a unique abstract name. */
+	if (bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) == 0 &&
+	    sendto(fd, "status", 6, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa) == 6) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout_ms) == 1) {
+			ssize_t r = recv(fd, buf, cap - 1, MSG_DONTWAIT);
+			if (r > 0) {
+				buf[r] = 0;
+				n = (long)r;
+			}
+		}
+	}
+	close(fd);
+	return n;
 }
 
 void control_commit_hook(void *datadir, uint32_t user)

@@ -2,7 +2,8 @@
  * control.h — DATADIR/control.sock, a Unix datagram socket through which
  * other brev processes (`brev user ...`, `brev sendmail`, `brev queue`) tell
  * the running server that they changed the store. Datagrams are one short
- * text line: "changed ID" (account ID, 0 = several) or "flush", or
+ * text line: "changed ID" (account ID, 0 = several), "flush", "ping",
+ * "status", the one request that gets an answer (`brev status`), or
  * "sendmail id=..." (a `brev sendmail` acceptance, written to the server's
  * log as it is, control characters neutralised by log.c).
  */
@@ -25,6 +26,16 @@ void control_stop(void);
 /* Client side: send one datagram; 0 if a server received it, -1 if none
  * runs (not an error for the caller: the store is already committed). */
 int control_send(const char *datadir, const char *msg);
+/* Server side, before control_start: fn writes the server's own part of the
+ * answer to "status" into buf (cap bytes, NUL-terminated): "key value"
+ * lines, one per line. control.c puts "pid" and "uptime" (seconds) lines
+ * before them. fn runs on the control thread. */
+void control_set_status(void (*fn)(char *buf, size_t cap));
+/* Client side: ask the running server for its status. The answer
+ * (NUL-terminated, at most cap - 1 bytes) in buf and its length, or -1 if
+ * no server answered within timeout_ms. The client binds an abstract
+ * socket (Linux autobind) for the reply: nothing is left on disk. */
+long control_status(const char *datadir, char *buf, size_t cap, int timeout_ms);
 /* A store commit hook for non-server processes: pokes the server. */
 void control_commit_hook(void *datadir, uint32_t user);
 

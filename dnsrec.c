@@ -9,6 +9,12 @@
  * served as it is (tests feed it to nsd). Then every record is looked up
  * through dns.c and marked present/correct, different or missing, in
  * comment lines, so the whole output stays a valid zone file.
+ *
+ * A server whose port 25 listens only on loopback cannot be reached by
+ * other mail servers: it gets a warning instead of an A record naming
+ * 127.0.0.1. The look-ups say what they are doing on a terminal, give up on
+ * the remaining ones once the resolver has not answered, and the command
+ * exits 1 when any record could not be checked.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "authres.h"
 #include "config.h"
@@ -32,7 +39,19 @@ struct host_addrs {
 	struct sockaddr_storage a[ADDRS_MAX];
 	size_t n;
 	int wildcard; /* some listener is on 0.0.0.0 or :: */
+	size_t nloop; /* listeners on loopback (127.0.0.0/8, ::1): left out of a[] */
+	char loop[64]; /* the first of them, for the warning */
 };
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+	static const uint8_t one[16] = {[15] = 1};
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, one, 16) == 0;
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap);
 
 /* The addresses listen.smtp names (without ports), wildcards aside. */
 static void listen_addrs(const struct config *cfg, struct host_addrs *h)
@@ -52,6 +71,11 @@ static void listen_addrs(const struct config *cfg, struct host_addrs *h)
 		    (ss.ss_family == AF_INET6 &&
 		     memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, zero, 16) == 0)) {
 			h->wildcard = 1;
+			continue;
+		}
+		if (is_loopback(&ss)) {
+			if (h->nloop++ == 0)
+				addr_text(&ss, h->loop, sizeof h->loop);
 			continue;
 		}
 		h->a[h->n++] = ss;
@@ -98,6 +122,42 @@ static void print_txt(FILE *out, const char *owner, const char *text)
 
 /* ---- checks ---- */
 
+/* How the look-ups went: shown as they run (on a terminal), and the
+ * command's exit status. */
+static struct {
+	int tty;	   /* stderr is a terminal: show progress there */
+	int step, nsteps;  /* look-ups done, planned */
+	int unchecked;	   /* records that could not be checked */
+	int dead;	   /* the resolver did not answer: skip the rest */
+	char first_why[256];
+} ck;
+
+/* Before a look-up: 1 to go ahead, 0 when the resolver is known dead (the
+ * line for it is printed here). */
+static int check_begin(FILE *out, const char *what, const char *name)
+{
+	ck.step++;
+	if (ck.dead) {
+		fprintf(out, ";   %-6s not checked: the resolver did not answer\n", what);
+		ck.unchecked++;
+		return 0;
+	}
+	if (ck.tty)
+		fprintf(stderr, "\rbrev dns: looking up %s %.60s (%d/%d)...\033[K", what, name, ck.step,
+			ck.nsteps);
+	return 1;
+}
+
+/* After a look-up that answered DNS_TEMP. */
+static void check_temp(const char *why)
+{
+	ck.unchecked++;
+	if (!ck.first_why[0])
+		str_copy(ck.first_why, why, sizeof ck.first_why);
+	if (strstr(why, "timed out"))
+		ck.dead = 1;
+}
+
 struct txt_find {
 	const char *prefix;
 	char found[DKIM_KEYREC_MAX];
@@ -122,9 +182,14 @@ static void check_txt(FILE *out, const char *what, const char *name, const char 
 {
 	struct txt_find f = {.prefix = prefix};
 	char why[256];
-	int rc = dns_txt(name, txt_cb, &f, why, sizeof why);
-	if (rc == DNS_TEMP)
+	int rc;
+	if (!check_begin(out, what, name))
+		return;
+	rc = dns_txt(name, txt_cb, &f, why, sizeof why);
+	if (rc == DNS_TEMP) {
 		fprintf(out, ";   %-6s could not check: %s\n", what, why);
+		check_temp(why);
+	}
 	else if (f.count == 0)
 		fprintf(out, ";   %-6s MISSING at %s\n", what, name);
 	else if (f.count > 1)
@@ -138,12 +203,18 @@ static void check_txt(FILE *out, const char *what, const char *name, const char 
 
 static void check_mx(FILE *out, const char *domain, const char *host)
 {
-	struct dns_mx *mx = xcalloc(1, sizeof *mx);
-	int rc = dns_mx(domain, mx), ours = 0;
+	struct dns_mx *mx;
+	int rc, ours = 0;
+	if (!check_begin(out, "MX", domain))
+		return;
+	mx = xcalloc(1, sizeof *mx);
+	rc = dns_mx(domain, mx);
 	for (size_t i = 0; rc == DNS_OK && i < mx->nhosts; i++)
 		ours |= str_casecmp_ascii(mx->hosts[i].name, host) == 0;
-	if (rc == DNS_TEMP)
+	if (rc == DNS_TEMP) {
 		fprintf(out, ";   MX     could not check: %s\n", mx->why);
+		check_temp(mx->why);
+	}
 	else if (rc != DNS_OK || mx->implicit)
 		fprintf(out, ";   MX     MISSING for %s\n", domain);
 	else if (ours)
@@ -169,9 +240,13 @@ static void check_addrs(FILE *out, const char *host, const struct host_addrs *h)
 	struct dns_addr a[DNS_ADDR_MAX];
 	size_t n = 0;
 	char why[256], t[64];
-	int rc = dns_addrs(host, a, DNS_ADDR_MAX, &n, why, sizeof why);
+	int rc;
+	if (!check_begin(out, "A", host))
+		return;
+	rc = dns_addrs(host, a, DNS_ADDR_MAX, &n, why, sizeof why);
 	if (rc == DNS_TEMP) {
 		fprintf(out, ";   A      could not check: %s\n", why);
+		check_temp(why);
 		return;
 	}
 	if (rc != DNS_OK || n == 0) {
@@ -195,9 +270,13 @@ static void check_ptr(FILE *out, const char *host, const struct host_addrs *h)
 	char name[DNS_NAME_MAX + 1], why[256], t[64];
 	for (size_t i = 0; i < h->n; i++) {
 		addr_text(&h->a[i], t, sizeof t);
+		if (!check_begin(out, "PTR", t))
+			continue;
 		int rc = dns_ptr(&h->a[i], name, sizeof name, why, sizeof why);
-		if (rc == DNS_TEMP)
+		if (rc == DNS_TEMP) {
 			fprintf(out, ";   PTR    %s could not check: %s\n", t, why);
+			check_temp(why);
+		}
 		else if (rc != DNS_OK)
 			fprintf(out, ";   PTR    %s MISSING\n", t);
 		else if (str_casecmp_ascii(name, host) == 0)
@@ -255,6 +334,19 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 		fprintf(out, "%s.\t%d\tIN\t%s\t%s\n", host, TTL,
 			h.a[i].ss_family == AF_INET ? "A" : "AAAA", t);
 	}
+	if (h.n == 0 && !h.wildcard && h.nloop) {
+		/* 127.0.0.1 in public DNS would send other servers' mail to
+		 * themselves: say what is wrong instead. */
+		fprintf(out,
+			"; WARNING: listen.smtp is on loopback only (%s): no other mail server can\n"
+			"; reach this brev. Listen on a public address first (brev init --public,\n"
+			"; or listen.smtp = 0.0.0.0:25), then publish the address records.\n",
+			h.loop);
+		fprintf(stderr,
+			"brev: dns: warning: listen.smtp is on loopback only (%s); other mail servers "
+			"cannot reach it\n",
+			h.loop);
+	}
 	if (h.n == 0)
 		fprintf(out,
 			"; %s.\t%d\tIN\tA\t<this server's public IPv4 address>\n"
@@ -295,6 +387,9 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 		fprintf(out, ";   <reverse name of the server's address>\tPTR\t%s.\n", host);
 
 	fprintf(out, ";\n; what DNS says now (dns.resolver):\n");
+	memset(&ck, 0, sizeof ck);
+	ck.tty = isatty(2);
+	ck.nsteps = 4 + (int)nk + (int)h.n;
 	check_mx(out, domain, host);
 	check_addrs(out, host, &h);
 	snprintf(dmarc, sizeof dmarc, "%s", domain);
@@ -308,6 +403,17 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 	check_txt(out, "DMARC", dmarc, "v=DMARC1", DMARC_TEXT, 0);
 	check_ptr(out, host, &h);
 	free(k);
+	if (ck.tty)
+		fprintf(stderr, "\r\033[K");
+	fflush(out);
+	if (ck.unchecked) {
+		fprintf(stderr,
+			"brev: dns: could not check %d record%s (%s); the records above are still the "
+			"ones to publish\n",
+			ck.unchecked, ck.unchecked == 1 ? "" : "s",
+			ck.dead ? "the resolver did not answer" : ck.first_why);
+		return 1;
+	}
 	return 0;
 }
 

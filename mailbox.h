@@ -88,6 +88,29 @@ int store_user_list(struct store *st, void (*cb)(void *arg, const struct account
  * ST_EXISTS if ADDRESS is an account. */
 int store_alias_add(struct store *st, const char *addr, const char *const *targets, size_t n);
 int store_alias_del(struct store *st, const char *addr);
+
+/* The checked change `brev alias add|set` makes. ALIAS_ADD creates the
+ * alias or adds members to it (members it has already are not repeated);
+ * ALIAS_SET creates it or replaces its members. A change that would make
+ * mail for addr come back to addr is refused with ST_INVALID and the loop
+ * in chg->cycle ("a@d -> b@d -> a@d"), following aliases as store_resolve
+ * does (exact address, +tag, catch-all); nothing is written then. Other
+ * results as store_alias_add. chg is always filled. */
+enum { ALIAS_ADD, ALIAS_SET };
+struct alias_change {
+	int existed;	/* the alias was there before */
+	size_t before;	/* its members before */
+	size_t after;	/* its members now */
+	size_t added;	/* members that were not there before (ALIAS_ADD) */
+	char cycle[1024];
+};
+int store_alias_update(struct store *st, const char *addr, const char *const *targets, size_t n,
+		       int mode, struct alias_change *chg);
+/* Removes one member; the alias is deleted with its last member
+ * (chg->after == 0). ST_NOTFOUND if there is no such alias
+ * (chg->existed == 0) or it has no such member. */
+int store_alias_del_member(struct store *st, const char *addr, const char *member,
+			   struct alias_change *chg);
 /* cb gets each alias with its targets. */
 int store_alias_list(struct store *st,
 		     void (*cb)(void *arg, const char *addr, const char *const *targets, size_t n),

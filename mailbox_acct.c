@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ALIAS_DEPTH     8           /* alias -> alias -> ... */
@@ -395,6 +396,8 @@ struct alias_args {
 	size_t n;
 	void (*cb)(void *, const char *, const char *const *, size_t);
 	void *arg;
+	int mode;		    /* ALIAS_ADD, ALIAS_SET; -1: store_alias_add */
+	struct alias_change *chg;   /* the checked update's report, or NULL */
 };
 
 /* Split an alias value (NUL-terminated targets) into at most
@@ -412,6 +415,116 @@ static size_t alias_split(const MDB_val *v, const char **out)
 		p += l + 1;
 	}
 	return n;
+}
+
+/* ---- loops, checked when an alias is changed through store_alias_update ---- */
+
+#define CYCLE_VISITS 1024 /* aliases looked at per check: bounds the work */
+
+struct cycle_walk {
+	struct tx *t;
+	const char *addr;		      /* the alias being changed */
+	char (*seen)[STORE_ADDR_MAX + 1];     /* aliases already explored */
+	size_t nseen;
+	char path[ALIAS_DEPTH * 2 + 2][STORE_ADDR_MAX + 1]; /* the addresses from addr down */
+	size_t depth;
+};
+
+/* The alias that mail for x expands through, in store_resolve's order:
+ * the exact address (an account ends it), x without its +tag, then the
+ * domain's catch-all. 1 with the alias's name in key, 0 if none. The alias
+ * being changed counts as existing even before its first commit. */
+static int alias_key_of(struct cycle_walk *w, const char *x, char *key)
+{
+	const char *at = strrchr(x, '@'), *plus;
+	char cand[3][STORE_ADDR_MAX + 1];
+	size_t nc = 0;
+	uint32_t id;
+	MDB_val v;
+
+	if (!at)
+		return 0;
+	str_copy(cand[nc++], x, sizeof cand[0]);
+	plus = memchr(x, '+', (size_t)(at - x));
+	if (plus && plus > x) {
+		size_t l = (size_t)(plus - x);
+		memcpy(cand[nc], x, l);
+		str_copy(cand[nc++] + l, at, sizeof cand[0] - l);
+	}
+	str_copy(cand[nc++], at, sizeof cand[0]);
+	for (size_t i = 0; i < nc; i++) {
+		if (cand[i][0] != '@' && addr_id(w->t, cand[i], &id) == ST_OK)
+			return 0;
+		if (!strcmp(cand[i], w->addr) || db_get(w->t, DB_ALIAS, cand[i], strlen(cand[i]), &v) == 0) {
+			str_copy(key, cand[i], STORE_ADDR_MAX + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Depth-first from targets: 1 when one of them leads back to w->addr. */
+static int cycle_from(struct cycle_walk *w, char (*targets)[STORE_ADDR_MAX + 1], size_t n)
+{
+	for (size_t i = 0; i < n && !w->t->mrc; i++) {
+		char key[STORE_ADDR_MAX + 1], (*next)[STORE_ADDR_MAX + 1];
+		const char *tg[STORE_ALIAS_MAX];
+		size_t nn, j;
+		MDB_val v;
+		int found;
+
+		if (!alias_key_of(w, targets[i], key))
+			continue;
+		str_copy(w->path[w->depth++], targets[i], sizeof w->path[0]);
+		if (!strcmp(key, w->addr))
+			return 1;
+		for (j = 0; j < w->nseen && strcmp(w->seen[j], key); j++)
+			;
+		if (j < w->nseen || w->nseen == CYCLE_VISITS ||
+		    w->depth >= ARRAY_LEN(w->path) - 1 ||
+		    db_get(w->t, DB_ALIAS, key, strlen(key), &v) != 0) {
+			w->depth--;
+			continue;
+		}
+		str_copy(w->seen[w->nseen++], key, sizeof w->seen[0]);
+		/* Copy the targets out: the walk reads the map again. */
+		nn = alias_split(&v, tg);
+		next = xmalloc(sizeof *next * (nn ? nn : 1));
+		for (j = 0; j < nn; j++)
+			str_copy(next[j], tg[j], sizeof next[0]);
+		found = cycle_from(w, next, nn);
+		free(next);
+		if (found)
+			return 1;
+		w->depth--;
+	}
+	return 0;
+}
+
+/* Whether giving addr the members targets would close a loop; if so the
+ * loop as "a -> b -> a" in out. Loops that do not pass through addr were
+ * there before and are not this change's (store_resolve survives them). */
+static int alias_find_cycle(struct tx *t, const char *addr, char (*targets)[STORE_ADDR_MAX + 1],
+			    size_t n, char *out, size_t cap)
+{
+	struct cycle_walk *w = xcalloc(1, sizeof *w);
+	size_t len;
+	int found;
+
+	w->t = t;
+	w->addr = addr;
+	w->seen = xmalloc(sizeof *w->seen * CYCLE_VISITS);
+	found = cycle_from(w, targets, n);
+	if (found && cap) {
+		len = (size_t)snprintf(out, cap, "%s", addr);
+		for (size_t i = 0; i < w->depth && len < cap; i++)
+			len += (size_t)snprintf(out + len, cap - len, " -> %s", w->path[i]);
+		if (len < cap && strcmp(w->path[w->depth - 1], addr))
+			snprintf(out + len, cap - len, " -> %s", addr);
+	}
+	free(w->seen);
+	free(w);
+	return found;
 }
 
 static int op_alias_add(struct tx *t, void *arg)
@@ -432,6 +545,10 @@ static int op_alias_add(struct tx *t, void *arg)
 		return ST_TEMP;
 	if (r == 0)
 		nold = alias_split(&v, old);
+	if (a->chg)
+		a->chg->before = nold, a->chg->existed = r == 0;
+	if (a->mode == ALIAS_SET)
+		nold = 0; /* replace: the old members are not kept */
 	all = xmalloc(sizeof *all * (nold + a->n));
 	for (size_t i = 0; i < nold + a->n; i++) {
 		const char *s = i < nold ? old[i] : a->targets[i - nold];
@@ -447,6 +564,14 @@ static int op_alias_add(struct tx *t, void *arg)
 		free(all);
 		return ST_INVALID;
 	}
+	if (a->chg) {
+		a->chg->after = nall;
+		a->chg->added = nall - nold;
+		if (alias_find_cycle(t, a->addr, all, nall, a->chg->cycle, sizeof a->chg->cycle)) {
+			free(all);
+			return t->mrc ? ST_TEMP : ST_INVALID;
+		}
+	}
 	p = db_reserve(t, DB_ALIAS, a->addr, strlen(a->addr), len, 0);
 	for (size_t i = 0; p && i < nall; i++) {
 		size_t l = strlen(all[i]) + 1;
@@ -459,7 +584,7 @@ static int op_alias_add(struct tx *t, void *arg)
 
 int store_alias_add(struct store *st, const char *addr, const char *const *targets, size_t n)
 {
-	struct alias_args a = {0};
+	struct alias_args a = {.mode = -1};
 	int rc;
 	if (addr_norm(addr, a.addr, 1) < 0 || !n || n > STORE_ALIAS_MAX)
 		return ST_INVALID;
@@ -473,6 +598,85 @@ int store_alias_add(struct store *st, const char *addr, const char *const *targe
 	rc = tx_write(st, op_alias_add, &a);
 	free(a.targets);
 	return rc;
+}
+
+int store_alias_update(struct store *st, const char *addr, const char *const *targets, size_t n,
+		       int mode, struct alias_change *chg)
+{
+	struct alias_args a = {.mode = mode, .chg = chg};
+	int rc;
+
+	memset(chg, 0, sizeof *chg);
+	if ((mode != ALIAS_ADD && mode != ALIAS_SET) || addr_norm(addr, a.addr, 1) < 0 || !n ||
+	    n > STORE_ALIAS_MAX)
+		return ST_INVALID;
+	a.targets = xmalloc(sizeof *a.targets * n);
+	a.n = n;
+	for (size_t i = 0; i < n; i++)
+		if (addr_norm(targets[i], a.targets[i], 0) < 0) {
+			free(a.targets);
+			return ST_INVALID;
+		}
+	rc = tx_write(st, op_alias_add, &a);
+	free(a.targets);
+	return rc;
+}
+
+/* Removes the member a->targets[0] from a->addr; the alias goes with its
+ * last member. */
+static int op_alias_del_member(struct tx *t, void *arg)
+{
+	struct alias_args *a = arg;
+	const char *tg[STORE_ALIAS_MAX];
+	size_t n, len = 0, left = 0, j;
+	char *keep, *p;
+	MDB_val v;
+	int r = db_get(t, DB_ALIAS, a->addr, strlen(a->addr), &v);
+
+	if (r)
+		return r < 0 ? ST_TEMP : ST_NOTFOUND;
+	n = alias_split(&v, tg);
+	for (j = 0; j < n && strcmp(tg[j], a->targets[0]); j++)
+		;
+	if (j == n) {
+		a->chg->existed = 1; /* the alias is there, the member is not */
+		return ST_NOTFOUND;
+	}
+	a->chg->existed = 1;
+	a->chg->before = n;
+	keep = xmalloc(v.mv_size ? v.mv_size : 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i == j)
+			continue;
+		memcpy(keep + len, tg[i], strlen(tg[i]) + 1);
+		len += strlen(tg[i]) + 1;
+		left++;
+	}
+	a->chg->after = left;
+	if (!left) {
+		free(keep);
+		r = db_del(t, DB_ALIAS, a->addr, strlen(a->addr));
+		return r < 0 ? ST_TEMP : ST_OK;
+	}
+	p = db_reserve(t, DB_ALIAS, a->addr, strlen(a->addr), len, 0);
+	if (p)
+		memcpy(p, keep, len);
+	free(keep);
+	return p ? ST_OK : ST_TEMP;
+}
+
+int store_alias_del_member(struct store *st, const char *addr, const char *member,
+			   struct alias_change *chg)
+{
+	struct alias_args a = {.chg = chg};
+	char m[1][STORE_ADDR_MAX + 1];
+
+	memset(chg, 0, sizeof *chg);
+	if (addr_norm(addr, a.addr, 1) < 0 || addr_norm(member, m[0], 0) < 0)
+		return ST_INVALID;
+	a.targets = m;
+	a.n = 1;
+	return tx_write(st, op_alias_del_member, &a);
 }
 
 static int op_alias_del(struct tx *t, void *arg)

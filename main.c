@@ -26,6 +26,10 @@
 #include <errno.h>
 #include <grp.h>
 #include <ftw.h>
+#include <getopt.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -47,26 +51,37 @@ static char *overrides[OVERRIDES_MAX];
 static int noverrides;
 static struct config cfg;
 
-static void usage(void)
+/* The usage text: on stdout with status 0 when asked for (-h, --help,
+ * `brev help`), on stderr with status 1 after a command line it cannot
+ * read. */
+static _Noreturn void usage_to(FILE *f, int status)
 {
 	fputs("usage: brev [-d DATADIR] [-o KEY=VALUE]... COMMAND [ARGS]\n"
 	      "\n"
 	      "  serve                          run every listener in the foreground\n"
 	      "  init [--domain D] [--hostname H] [--public]\n"
-	      "                                 create DATADIR (config, TLS key and certificate, store)\n"
-	      "  user add ADDRESS [--random]    password from stdin, or prompted twice\n"
-	      "  user passwd ADDRESS | user del ADDRESS | user list\n"
-	      "  alias add ADDRESS TARGET... | alias del ADDRESS | alias list\n"
+	      "                                 create DATADIR (config, local CA, TLS key and certificate, store)\n"
+	      "  user add ADDRESS [--random]    password from stdin, or prompted twice (at least 8 characters)\n"
+	      "  user passwd ADDRESS [--random] | user del ADDRESS | user list\n"
+	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
+	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
+	      "  alias del ADDRESS [MEMBER] | alias list\n"
 	      "  queue [list] | queue flush | queue del ID\n"
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
-	      "  status                         listeners, accounts, mailbox sizes, queue\n"
-	      "  version\n"
+	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
+	      "  status                         what the running server serves, accounts, queue, client settings\n"
+	      "  help | version\n"
 	      "\n"
 	      "DATADIR: -d, else $BREV_HOME, else $XDG_DATA_HOME/brev, else ~/.local/share/brev\n",
-	      stderr);
-	exit(1);
+	      f);
+	exit(status);
+}
+
+static _Noreturn void usage(void)
+{
+	usage_to(stderr, 1);
 }
 
 static void find_datadir(const char *opt)
@@ -172,9 +187,138 @@ static void drop_privileges(const struct pw_entry *pw)
 
 /* ---- init ---- */
 
+/* ---- the local CA and the server certificate (docs/tls.md) ---- */
+
+#define CERT_NAMES_MAX 24
+
+struct cert_names {
+	const char *dns[3];
+	size_t ndns;
+	char ipbuf[CERT_NAMES_MAX][INET6_ADDRSTRLEN];
+	const char *ips[CERT_NAMES_MAX];
+	size_t nip;
+};
+
+static void cert_add_ip(struct cert_names *n, const char *ip)
+{
+	for (size_t i = 0; i < n->nip; i++)
+		if (!strcmp(n->ips[i], ip))
+			return;
+	if (n->nip < CERT_NAMES_MAX) {
+		str_copy(n->ipbuf[n->nip], ip, sizeof n->ipbuf[0]);
+		n->ips[n->nip] = n->ipbuf[n->nip];
+		n->nip++;
+	}
+}
+
+/* The names a client may use to reach the client-facing listeners: the
+ * host name, localhost, the loopback addresses, every address the
+ * submission, IMAP and POP3 listeners name, and, when one of them listens
+ * on every address (0.0.0.0, [::]), the machine's own addresses (a phone
+ * on the LAN typed one of those). */
+static void cert_names_from_config(struct cert_names *n)
+{
+	const char *lists[] = {cfg.listen_submission, cfg.listen_submissions, cfg.listen_imap,
+			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s};
+	int wildcard = 0;
+
+	memset(n, 0, sizeof *n);
+	n->dns[n->ndns++] = cfg.hostname;
+	if (strcmp(cfg.hostname, "localhost"))
+		n->dns[n->ndns++] = "localhost";
+	cert_add_ip(n, "127.0.0.1");
+	cert_add_ip(n, "::1");
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+		char *copy = xstrdup(lists[i]), *save = NULL, *w;
+		for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+			char *colon = strrchr(w, ':');
+			unsigned char a[16];
+			if (!colon)
+				continue;
+			*colon = 0;
+			if (w[0] == '[' && colon[-1] == ']') {
+				colon[-1] = 0;
+				w++;
+			}
+			if (!strcmp(w, "0.0.0.0") || !strcmp(w, "::"))
+				wildcard = 1;
+			else if (inet_pton(strchr(w, ':') ? AF_INET6 : AF_INET, w, a) == 1)
+				cert_add_ip(n, w);
+		}
+		free(copy);
+	}
+	if (wildcard) {
+		struct ifaddrs *ifs, *i;
+		if (getifaddrs(&ifs) == 0) {
+			for (i = ifs; i; i = i->ifa_next) {
+				char buf[INET6_ADDRSTRLEN];
+				if (!i->ifa_addr)
+					continue;
+				if (i->ifa_addr->sa_family == AF_INET &&
+				    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+					      sizeof buf))
+					cert_add_ip(n, buf);
+				else if (i->ifa_addr->sa_family == AF_INET6 &&
+					 !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr) &&
+					 inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+						   buf, sizeof buf))
+					cert_add_ip(n, buf);
+			}
+			freeifaddrs(ifs);
+		}
+	}
+}
+
+/* A new server key and certificate signed by the local CA in DATADIR,
+ * creating the CA first when there is none (new_ca says whether one was
+ * made). Fatal on error. */
+static void make_certificates(int quiet)
+{
+	char cakey[PATH_MAX], cacert[PATH_MAX], key[PATH_MAX], cert[PATH_MAX], err[512];
+	struct cert_names n;
+	int new_ca = 0;
+
+	path_join(cakey, sizeof cakey, datadir, "ca-key.pem");
+	path_join(cacert, sizeof cacert, datadir, "ca.pem");
+	config_path(&cfg, cfg.tls_key, key, sizeof key);
+	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
+	if (access(cakey, F_OK) != 0 || access(cacert, F_OK) != 0) {
+		if (tls_make_ca(cakey, cacert, cfg.hostname, err, sizeof err) < 0)
+			fatal("local CA: %s", err);
+		new_ca = 1;
+	}
+	cert_names_from_config(&n);
+	if (tls_make_server_cert(cakey, cacert, key, cert, cfg.hostname, n.dns, n.ndns, n.ips, n.nip,
+				 err, sizeof err) < 0)
+		fatal("certificate: %s", err);
+	if (quiet)
+		return;
+	if (new_ca)
+		printf("created the local CA %s: trust it once on each device (docs/tls.md)\n", cacert);
+	printf("new server certificate %s, signed by %s, for %s", cert, cacert, n.dns[0]);
+	for (size_t i = 1; i < n.ndns; i++)
+		printf(", %s", n.dns[i]);
+	for (size_t i = 0; i < n.nip; i++)
+		printf(", %s", n.ips[i]);
+	printf("\nvalid %d days; a running server picks it up on SIGHUP or restart\n",
+	       TLS_SERVER_CERT_DAYS);
+}
+
+/* brev cert new: a new server certificate from the local CA. It also moves
+ * a DATADIR from before the CA (one self-signed cert.pem) to a CA. */
+static int cmd_cert(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "new") != 0)
+		fatal("usage: brev cert new");
+	load_config();
+	make_certificates(0);
+	config_free(&cfg);
+	return 0;
+}
+
 static void do_init(const char *domain, const char *hostname, int public, int quiet)
 {
-	char path[PATH_MAX], key[PATH_MAX], cert[PATH_MAX], err[512], host[256];
+	char path[PATH_MAX], cert[PATH_MAX], err[512], host[256];
 	char dkdom[256], dksel[80];
 	char *text;
 	struct store *st;
@@ -195,15 +339,6 @@ static void do_init(const char *domain, const char *hostname, int public, int qu
 		fatal("%s", err);
 	config_free(&cfg);
 
-	path_join(key, sizeof key, datadir, "key.pem");
-	path_join(cert, sizeof cert, datadir, "cert.pem");
-	if (access(cert, F_OK) != 0) {
-		const char *dns[] = {host, "localhost"};
-		const char *ips[] = {"127.0.0.1", "::1"};
-		size_t ndns = strcmp(host, "localhost") ? 2 : 1;
-		if (tls_make_selfsigned(key, cert, host, dns, ndns, ips, 2, err, sizeof err) < 0)
-			fatal("certificate: %s", err);
-	}
 	path_join(path, sizeof path, datadir, "tmp");
 	mkdir_p(path, 0700);
 
@@ -214,6 +349,11 @@ static void do_init(const char *domain, const char *hostname, int public, int qu
 	free(text);
 
 	load_config();
+	/* The local CA and the server certificate it signs, unless a
+	 * certificate was put there before init (docs/tls.md). */
+	path_join(cert, sizeof cert, datadir, "cert.pem");
+	if (access(cert, F_OK) != 0)
+		make_certificates(1);
 	st = open_store(0);
 	store_close(&st);
 	/* The DKIM key of the first domain (docs/auth-mail.md). */
@@ -284,6 +424,20 @@ static void prompt_password(const char *prompt, char *out, size_t cap)
 	out[strcspn(out, "\r\n")] = 0;
 }
 
+/* The shortest password `user add`/`user passwd` accept: a user-chosen
+ * secret shorter than 8 characters falls to a guessing attack on the
+ * network login (NIST SP 800-63B 5.1.1.1 asks for at least 8). Counted in
+ * characters, not bytes, so a UTF-8 password is not held to a lower bar. */
+#define PASSWORD_MIN 8
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 /* Password for `user add`/`user passwd`: --random, stdin, or the terminal. */
 static void get_password(int random, char *pw, size_t cap)
 {
@@ -300,8 +454,9 @@ static void get_password(int random, char *pw, size_t cap)
 		if (strcmp(pw, again) != 0)
 			fatal("the passwords do not match");
 	}
-	if (!pw[0])
-		fatal("empty password");
+	if (utf8_chars(pw) < PASSWORD_MIN)
+		fatal("the password is too short: at least %d characters (or use --random for a generated one)",
+		      PASSWORD_MIN);
 }
 
 static void check_local_address(const char *addr)
@@ -371,7 +526,10 @@ static void cmd_user(int argc, char **argv)
 			printf("added %s\n", argv[2]);
 	} else if (!strcmp(sub, "passwd")) {
 		struct cred c;
-		get_password(0, pw, sizeof pw);
+		int random = argc > 3 && !strcmp(argv[3], "--random");
+		if (argc > 3 && !random)
+			fatal("user passwd: unexpected argument '%s'", argv[3]);
+		get_password(random, pw, sizeof pw);
 		if (cred_make(&c, pw) < 0)
 			fatal("cannot hash the password");
 		st = open_store(1);
@@ -379,7 +537,10 @@ static void cmd_user(int argc, char **argv)
 		store_close(&st);
 		if (rc)
 			fatal("user passwd %s: %s", argv[2], store_strerror(rc));
-		printf("password changed for %s\n", argv[2]);
+		if (random)
+			printf("new password for %s: %s\n", argv[2], pw);
+		else
+			printf("password changed for %s\n", argv[2]);
 	} else if (!strcmp(sub, "del")) {
 		st = open_store(1);
 		rc = store_user_del(st, argv[2]);
@@ -416,7 +577,9 @@ static void cmd_alias(int argc, char **argv)
 		store_close(&st);
 		return;
 	}
-	if (!strcmp(sub, "add") && argc >= 4) {
+	if ((!strcmp(sub, "add") || !strcmp(sub, "set")) && argc >= 4) {
+		struct alias_change chg;
+		int set = !strcmp(sub, "set");
 		const char *at = strrchr(argv[2], '@');
 		if (!at || !config_domain_is_local(&cfg, at + 1))
 			fatal("'%s': an alias must be user@domain or @domain of a local domain (domains = %s)",
@@ -425,20 +588,57 @@ static void cmd_alias(int argc, char **argv)
 			if (!strchr(argv[i], '@'))
 				fatal("'%s': a target must be an address like user@domain", argv[i]);
 		st = open_store(1);
-		rc = store_alias_add(st, argv[2], (const char *const *)argv + 3, (size_t)argc - 3);
+		rc = store_alias_update(st, argv[2], (const char *const *)argv + 3, (size_t)argc - 3,
+					set ? ALIAS_SET : ALIAS_ADD, &chg);
 		store_close(&st);
 		if (rc == ST_EXISTS)
 			fatal("%s is an account; an alias cannot have its name", argv[2]);
+		if (rc == ST_INVALID && chg.cycle[0])
+			fatal("alias %s: that would make a loop: %s; nothing changed", argv[2], chg.cycle);
+		if (rc == ST_INVALID)
+			fatal("alias %s: a target is not an address, or more than %d members", argv[2],
+			      STORE_ALIAS_MAX);
 		if (rc)
-			fatal("alias add %s: %s", argv[2], store_strerror(rc));
-		printf("alias %s added\n", argv[2]);
+			fatal("alias %s %s: %s", sub, argv[2], store_strerror(rc));
+		if (!chg.existed)
+			printf("alias %s created with %zu member%s\n", argv[2], chg.after,
+			       chg.after == 1 ? "" : "s");
+		else if (set)
+			printf("alias %s now has %zu member%s (it had %zu)\n", argv[2], chg.after,
+			       chg.after == 1 ? "" : "s", chg.before);
+		else if (chg.added)
+			printf("alias %s already existed: added %zu member%s, now %zu "
+			       "(`brev alias set` replaces the members)\n",
+			       argv[2], chg.added, chg.added == 1 ? "" : "s", chg.after);
+		else
+			printf("alias %s already has %s; nothing changed\n", argv[2],
+			       argc == 4 ? "that member" : "these members");
 	} else if (!strcmp(sub, "del") && argc == 3) {
 		st = open_store(1);
 		rc = store_alias_del(st, argv[2]);
 		store_close(&st);
+		if (rc == ST_NOTFOUND)
+			fatal("alias del: there is no alias %s", argv[2]);
 		if (rc)
 			fatal("alias del %s: %s", argv[2], store_strerror(rc));
 		printf("alias %s deleted\n", argv[2]);
+	} else if (!strcmp(sub, "del") && argc == 4) {
+		struct alias_change chg;
+		st = open_store(1);
+		rc = store_alias_del_member(st, argv[2], argv[3], &chg);
+		store_close(&st);
+		if (rc == ST_NOTFOUND && !chg.existed)
+			fatal("alias del: there is no alias %s", argv[2]);
+		if (rc == ST_NOTFOUND)
+			fatal("alias del: %s is not a member of %s", argv[3], argv[2]);
+		if (rc)
+			fatal("alias del %s %s: %s", argv[2], argv[3], store_strerror(rc));
+		if (chg.after)
+			printf("removed %s from alias %s (%zu member%s left)\n", argv[3], argv[2],
+			       chg.after, chg.after == 1 ? "" : "s");
+		else
+			printf("removed %s, the last member of %s: the alias is deleted\n", argv[3],
+			       argv[2]);
 	} else {
 		usage();
 	}
@@ -544,6 +744,9 @@ static int cmd_dns(int argc, char **argv)
 	load_config();
 	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
 		fatal("dns.resolver: %s", err);
+	/* A person is waiting: one try of 2 s per resolver, not delivery's
+	 * patient 2 x 3 s (dnsrec.c stops asking once the resolver is dead). */
+	dns_set_timeout(2000, 1);
 	rc = dnsrec_main(&cfg, argv[1], stdout);
 	config_free(&cfg);
 	return rc;
@@ -560,28 +763,117 @@ static int cmd_dkim(int argc, char **argv)
 	return rc;
 }
 
+/* The config keys whose running values `brev status` shows and builds the
+ * client settings from: what the server bound, after -o overrides. */
+static const char *const status_keys[] = {
+    "hostname",	  "domains",	  "listen.smtp", "listen.submission", "listen.submissions",
+    "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "tls.cert"};
+
+static const char *status_value(const char *key)
+{
+	if (!strcmp(key, "hostname"))
+		return cfg.hostname;
+	if (!strcmp(key, "domains"))
+		return cfg.domains;
+	if (!strcmp(key, "listen.smtp"))
+		return cfg.listen_smtp;
+	if (!strcmp(key, "listen.submission"))
+		return cfg.listen_submission;
+	if (!strcmp(key, "listen.submissions"))
+		return cfg.listen_submissions;
+	if (!strcmp(key, "listen.imap"))
+		return cfg.listen_imap;
+	if (!strcmp(key, "listen.imaps"))
+		return cfg.listen_imaps;
+	if (!strcmp(key, "listen.pop3"))
+		return cfg.listen_pop3;
+	if (!strcmp(key, "listen.pop3s"))
+		return cfg.listen_pop3s;
+	return cfg.tls_cert;
+}
+
+/* serve's answer to "status" (control.c adds pid and uptime): runs on the
+ * control thread and reads only what serve set up before it started. */
+static void serve_status(char *buf, size_t cap)
+{
+	size_t len = 0;
+	int n = snprintf(buf, cap, "version %s\nconnections %d\n", BREV_VERSION, net_active());
+
+	for (size_t i = 0; n >= 0 && (size_t)n < cap - len && i < ARRAY_LEN(status_keys); i++) {
+		len += (size_t)n;
+		n = snprintf(buf + len, cap - len, "%s %s\n", status_keys[i], status_value(status_keys[i]));
+	}
+}
+
+static void format_uptime(long long s, char *buf, size_t cap)
+{
+	if (s >= 86400)
+		snprintf(buf, cap, "%lldd %lldh %lldm", s / 86400, s % 86400 / 3600, s % 3600 / 60);
+	else if (s >= 3600)
+		snprintf(buf, cap, "%lldh %lldm %llds", s / 3600, s % 3600 / 60, s % 60);
+	else if (s >= 60)
+		snprintf(buf, cap, "%lldm %llds", s / 60, s % 60);
+	else
+		snprintf(buf, cap, "%llds", s);
+}
+
+/* Take the running server's values from its "status" answer into cfg, so
+ * that everything printed after is what the server serves. The server's
+ * own pid, uptime and connections go to the server line. */
+static void apply_status(char *answer, char *line, size_t cap)
+{
+	long long pid = 0, up = 0, conns = 0;
+	char version[32] = "?", upbuf[48], err[256];
+
+	for (char *save = NULL, *l = strtok_r(answer, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+		const char *v = sp ? sp + 1 : "";
+		if (sp)
+			*sp = 0;
+		if (!strcmp(l, "pid"))
+			parse_int(v, 0, LLONG_MAX, &pid);
+		else if (!strcmp(l, "uptime"))
+			parse_int(v, 0, LLONG_MAX, &up);
+		else if (!strcmp(l, "connections"))
+			parse_int(v, 0, LLONG_MAX, &conns);
+		else if (!strcmp(l, "version"))
+			str_copy(version, v, sizeof version);
+		else
+			for (size_t i = 0; i < ARRAY_LEN(status_keys); i++)
+				if (!strcmp(l, status_keys[i]) && config_set(&cfg, l, v, err, sizeof err) < 0)
+					log_warn("status: the server's %s: %s", l, err);
+	}
+	format_uptime(up, upbuf, sizeof upbuf);
+	snprintf(line, cap, "running: pid %lld, brev %s, up %s, %lld connection%s", pid, version, upbuf,
+		 conns, conns == 1 ? "" : "s");
+}
+
+static void print_client_settings(const char *title, const char *user, const char *password);
+
 static void cmd_status(void)
 {
 	struct store *st;
 	struct store_stats stats;
+	char answer[8192], server[256];
 	int queued = 0;
-	const char *names[] = {"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"};
-	const char *vals[7];
 
 	load_config();
-	vals[0] = cfg.listen_smtp;
-	vals[1] = cfg.listen_submission;
-	vals[2] = cfg.listen_submissions;
-	vals[3] = cfg.listen_imap;
-	vals[4] = cfg.listen_imaps;
-	vals[5] = cfg.listen_pop3;
-	vals[6] = cfg.listen_pop3s;
+	if (control_status(datadir, answer, sizeof answer, 2000) > 0)
+		apply_status(answer, server, sizeof server);
+	else if (control_send(datadir, "ping") == 0)
+		snprintf(server, sizeof server, "running, but it did not answer; the settings below are "
+						"brev.conf's");
+	else
+		snprintf(server, sizeof server, "not running; the settings below are brev.conf's");
 	printf("data directory %s\n", datadir);
-	printf("server         %s\n", control_send(datadir, "ping") == 0 ? "running" : "not running");
+	printf("server         %s\n", server);
+	printf("hostname       %s\n", cfg.hostname);
 	printf("domains        %s\n", cfg.domains);
 	printf("listeners\n");
-	for (size_t i = 0; i < ARRAY_LEN(names); i++)
-		printf("  %-12s %s\n", names[i], vals[i][0] ? vals[i] : "(off)");
+	for (size_t i = 2; i < ARRAY_LEN(status_keys) - 1; i++) {
+		const char *v = status_value(status_keys[i]);
+		printf("  %-18s %s\n", status_keys[i] + 7, v[0] ? v : "(off)");
+	}
 	st = open_store(0);
 	printf("accounts\n");
 	store_user_list(st, print_account, NULL);
@@ -594,6 +886,7 @@ static void cmd_status(void)
 		       (unsigned long long)stats.blobs, stats.map_used / 1048576.0,
 		       stats.map_size / 1048576.0);
 	store_close(&st);
+	print_client_settings("Settings for your mail client", "your full address", NULL);
 }
 
 /* ---- serve ---- */
@@ -610,31 +903,48 @@ static const char *first_port(const char *list, char *buf, size_t cap)
 	return colon ? colon + 1 : NULL;
 }
 
-static void print_client_settings(const char *user, const char *password)
+/* One protocol's line of the client settings: its STARTTLS and implicit
+ * TLS ports, whichever are on. */
+static void print_ports(const char *name, const char *starttls, const char *implicit,
+			const char *tail)
 {
-	char a[80], b[80], cert[PATH_MAX], fp[96];
-	const char *p1, *p2;
-	printf("\nbrev is set up. Settings for your mail client:\n\n");
+	char a[80], b[80];
+	const char *p1 = first_port(starttls, a, sizeof a), *p2 = first_port(implicit, b, sizeof b);
+
+	if (p1 && p2)
+		printf("  %-12s port %s STARTTLS, or port %s SSL/TLS%s\n", name, p1, p2, tail);
+	else if (p1 || p2)
+		printf("  %-12s port %s %s%s\n", name, p1 ? p1 : p2, p1 ? "STARTTLS" : "SSL/TLS", tail);
+	else
+		printf("  %-12s off\n", name);
+}
+
+static void print_client_settings(const char *title, const char *user, const char *password)
+{
+	char cert[PATH_MAX], ca[PATH_MAX], fp[96], cafp[96];
+	printf("\n%s:\n\n", title);
 	printf("  server       %s\n", strncmp(cfg.listen_imap, "127.", 4) ? cfg.hostname : "localhost");
-	p1 = first_port(cfg.listen_imap, a, sizeof a);
-	p2 = first_port(cfg.listen_imaps, b, sizeof b);
-	printf("  IMAP         port %s STARTTLS, or port %s SSL/TLS\n", p1 ? p1 : "-", p2 ? p2 : "-");
-	p1 = first_port(cfg.listen_pop3, a, sizeof a);
-	p2 = first_port(cfg.listen_pop3s, b, sizeof b);
-	printf("  POP3         port %s STARTTLS, or port %s SSL/TLS\n", p1 ? p1 : "-", p2 ? p2 : "-");
-	p1 = first_port(cfg.listen_submission, a, sizeof a);
-	p2 = first_port(cfg.listen_submissions, b, sizeof b);
-	printf("  SMTP (send)  port %s STARTTLS, or port %s SSL/TLS; authentication: normal password\n",
-	       p1 ? p1 : "-", p2 ? p2 : "-");
+	print_ports("IMAP", cfg.listen_imap, cfg.listen_imaps, "");
+	print_ports("POP3", cfg.listen_pop3, cfg.listen_pop3s, "");
+	print_ports("SMTP (send)", cfg.listen_submission, cfg.listen_submissions,
+		    "; authentication: normal password");
 	printf("  user name    %s\n", user);
 	if (password)
 		printf("  password     %s   (shown once; change it with: brev user passwd %s)\n",
 		       password, user);
 	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
-	if (tls_cert_fingerprint(cert, fp) == 0) {
+	path_join(ca, sizeof ca, datadir, "ca.pem");
+	if (tls_cert_fingerprint(cert, fp) == 0 && tls_cert_fingerprint(ca, cafp) == 0) {
+		printf("  certificate  signed by brev's local CA %s\n", ca);
+		printf("               trust that CA once on each device (docs/tls.md); its\n");
+		printf("               SHA-256 %s\n", cafp);
+		printf("               or accept the server certificate in the client after checking its\n");
+		printf("               SHA-256 %s\n", fp);
+	} else if (tls_cert_fingerprint(cert, fp) == 0) {
 		printf("  certificate  self-signed: %s\n", cert);
 		printf("               SHA-256 %s\n", fp);
-		printf("               (accept it once in your client after checking this fingerprint)\n");
+		printf("               (accept it once in your client after checking this fingerprint;\n");
+		printf("               `brev cert new` replaces it with one from a local CA)\n");
 	}
 	printf("\n");
 	fflush(stdout);
@@ -659,7 +969,7 @@ static void first_run(void)
 	if (rc)
 		fatal("creating %s: %s", addr, store_strerror(rc));
 	printf("brev: first run: initialised %s\n", datadir);
-	print_client_settings(addr, pw);
+	print_client_settings("brev is set up. Settings for your mail client", addr, pw);
 	memset(pw, 0, sizeof pw);
 	config_free(&cfg);
 }
@@ -717,6 +1027,7 @@ static void cmd_serve(void)
 	srv.store = open_store(0);
 	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
 		fatal("dns.resolver: %s", err);
+	control_set_status(serve_status);
 	if (control_start(datadir, srv.store, queue_flush, err, sizeof err) < 0)
 		fatal("%s", err);
 	if (queue_start(&srv) < 0)
@@ -760,6 +1071,7 @@ static void cmd_serve(void)
 
 int main(int argc, char **argv)
 {
+	static const struct option long_opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	const char *dopt = NULL, *cmd;
 	int opt;
 
@@ -768,7 +1080,7 @@ int main(int argc, char **argv)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	umask(077);
 
-	while ((opt = getopt(argc, argv, "+d:o:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+d:o:h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			dopt = optarg;
@@ -778,6 +1090,8 @@ int main(int argc, char **argv)
 				fatal("too many -o options");
 			overrides[noverrides++] = optarg;
 			break;
+		case 'h':
+			usage_to(stdout, 0);
 		default:
 			usage();
 		}
@@ -788,9 +1102,20 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help"))
+		usage_to(stdout, 0);
 	if (!strcmp(cmd, "version")) {
 		printf("brev %s\n", BREV_VERSION);
 		return 0;
+	}
+	{
+		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
+						    "sendmail", "dns", "dkim", "cert"};
+		size_t i = 0;
+		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
+			i++;
+		if (i == ARRAY_LEN(known))
+			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
 	find_datadir(dopt);
 	if (!strcmp(cmd, "serve"))
@@ -813,10 +1138,10 @@ int main(int argc, char **argv)
 		return cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))
 		return cmd_dns(argc, argv);
-	else if (!strcmp(cmd, "dkim"))
-		return cmd_dkim(argc, argv);
+	else if (!strcmp(cmd, "cert"))
+		return cmd_cert(argc, argv);
 	else
-		fatal("unknown command '%s' (try `brev` for the list)", cmd);
+		return cmd_dkim(argc, argv);
 	config_free(&cfg);
 	return 0;
 }

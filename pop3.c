@@ -47,7 +47,7 @@ struct pop3_msg {
 	uint32_t uid;
 	uint64_t blob;
 	uint64_t size;	 /* octets as stored */
-	uint64_t octets; /* octets RETR sends (dot-stuffed); valid if sized */
+	uint64_t octets; /* RFC 1939 size: CRLF lines, unstuffed; valid if sized */
 	unsigned sized : 1;
 	unsigned deleted : 1; /* DELE'd in this session, undone by RSET */
 };
@@ -254,11 +254,25 @@ static int msg_stream(struct pop3 *s, const struct pop3_msg *m, int64_t top, pop
 	return 0;
 }
 
+/* Counts the message inside RETR's output: every byte except the '.' the
+ * filter stuffs in front of a line that starts with '.'. In the output such
+ * a line starts with "..", and no other line starts with '.', so the
+ * stuffed dots are exactly the dots at the start of an output line. */
+struct msg_count {
+	uint64_t octets;
+	int bol;
+};
+
 static int emit_count(void *arg, const void *buf, size_t n)
 {
-	(void)arg;
-	(void)buf;
-	(void)n;
+	struct msg_count *mc = arg;
+	const char *p = buf;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(mc->bol && p[i] == '.'))
+			mc->octets++;
+		mc->bol = p[i] == '\n';
+	}
 	return 0;
 }
 
@@ -267,15 +281,20 @@ static int emit_conn(void *arg, const void *buf, size_t n)
 	return conn_write(arg, buf, n);
 }
 
-/* RFC 1939 section 5: sizes are the octets RETR sends. Computed once per
- * message per session by the same filter RETR streams through. A message
- * that can no longer be read (removed by IMAP meanwhile) keeps its stored
- * size; RETR of it then fails. */
+/* RFC 1939 sections 5 and 11: a size is the octets of the message itself
+ * with CRLF line ends, not counting the byte-stuffing RETR adds, which is
+ * what Dovecot reports and what a client (poplib) counts once it has
+ * undone the stuffing; LIST, STAT and RETR's "+OK n octets" all say it.
+ * Computed once per message per session by the filter RETR streams
+ * through, so a message stored without a final CRLF counts the one RETR
+ * adds. A message that can no longer be read (removed by IMAP meanwhile)
+ * keeps its stored size; RETR of it then fails. */
 static uint64_t msg_octets(struct pop3 *s, struct pop3_msg *m)
 {
 	if (!m->sized) {
-		if (msg_stream(s, m, -1, emit_count, NULL, &m->octets) < 0)
-			m->octets = m->size;
+		struct msg_count mc = {.octets = 0, .bol = 1};
+
+		m->octets = msg_stream(s, m, -1, emit_count, &mc, NULL) < 0 ? m->size : mc.octets;
 		m->sized = 1;
 	}
 	return m->octets;

@@ -2,9 +2,10 @@
  * tls.c — what TLS needs besides the record engine: reading PEM certificate
  * chains and private keys, the server's refcounted certificate material and
  * its shared session cache, the client's trust anchors and its
- * "opportunistic" X.509 engine, and brev init's key and self-signed
- * certificate (BearSSL 0.6 has no certificate writer, so a small DER encoder
- * lives here).
+ * "opportunistic" X.509 engine, and the keys and certificates brev makes:
+ * the local CA and the server certificate it signs (older DATADIRs have one
+ * self-signed certificate). BearSSL 0.6 has no certificate writer, so a
+ * small DER encoder lives here.
  *
  * The per-connection engine, its buffer and all I/O belong to conn.c; the
  * two files meet through the internal declarations at the end of tls.h.
@@ -711,7 +712,7 @@ void tls_client_configure(struct tls_client *t, br_ssl_client_context *cc,
 	br_ssl_engine_add_flags(&cc->eng, BR_OPT_NO_RENEGOTIATION);
 }
 
-/* ---- a small DER writer for the self-signed certificate ---- */
+/* ---- a small DER writer for the certificates brev makes ---- */
 
 struct der {
 	unsigned char *p;
@@ -821,16 +822,15 @@ static void der_time(struct der *d, const struct tm *tm)
 	}
 }
 
-static void der_validity(struct der *d, time_t now)
+/* notBefore a day back (clients whose clock is a little behind), notAfter
+ * days from now. */
+static void der_validity(struct der *d, time_t now, long days)
 {
 	struct der v = {0};
 	struct tm a, b;
-	time_t nb = now - 86400; /* tolerate clients whose clock is a little behind */
+	time_t nb = now - 86400, na = now + (time_t)days * 86400;
 	gmtime_r(&nb, &a);
-	gmtime_r(&now, &b);
-	b.tm_year += 10;
-	if (b.tm_mon == 1 && b.tm_mday == 29)
-		b.tm_mday = 28;
+	gmtime_r(&na, &b);
 	der_time(&v, &a);
 	der_time(&v, &b);
 	der_wrap(d, DER_SEQ, &v);
@@ -889,29 +889,70 @@ static int der_san(struct der *d, const char *const *dns, size_t ndns, const cha
 	return 0;
 }
 
-static int der_extensions(struct der *d, const unsigned char keyid[20], const char *const *dns,
-			  size_t ndns, const char *const *ips, size_t nip, char *err,
-			  size_t errlen)
+/*
+ * What a certificate is for. SELF: the one-certificate setup of DATADIRs
+ * made before the local CA (CA:TRUE so OpenSSL accepts it as its own trust
+ * anchor; Thunderbird refuses to import it as an authority for exactly that
+ * reason). CA: brev's local certificate authority, which a person trusts
+ * once per device. LEAF: the server certificate the CA signs.
+ */
+enum cert_kind { CERT_SELF, CERT_CA, CERT_LEAF };
+
+/* The subject and issuer of one certificate to write. */
+struct cert_spec {
+	enum cert_kind kind;
+	const char *cn;			/* subject CN */
+	const br_ec_public_key *pk;	/* subject key */
+	const unsigned char *issuer_dn; /* encoded issuer Name; NULL: the subject's */
+	size_t issuer_dn_len;
+	const unsigned char *issuer_keyid; /* NULL: the subject's own */
+	long days;
+	const char *const *dns, *const *ips;
+	size_t ndns, nip;
+};
+
+static int der_extensions(struct der *d, const struct cert_spec *cs, const unsigned char keyid[20],
+			  char *err, size_t errlen)
 {
-	static const unsigned char bc[] = {0x30, 0x03, 0x01, 0x01, 0xff}; /* cA TRUE */
-	/* digitalSignature (bit 0) and keyCertSign (bit 5): 2 unused bits */
-	static const unsigned char ku[] = {0x03, 0x02, 0x02, 0x84};
+	/* RFC 5280 4.2.1.9: cA TRUE; the local CA signs only end entities
+	 * (pathLenConstraint 0). A leaf's cA FALSE is the DEFAULT, so its
+	 * SEQUENCE is empty in DER, and it is marked critical all the same. */
+	static const unsigned char bc_self[] = {0x30, 0x03, 0x01, 0x01, 0xff};
+	static const unsigned char bc_ca[] = {0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00};
+	static const unsigned char bc_leaf[] = {0x30, 0x00};
+	/* RFC 5280 4.2.1.3 KeyUsage BIT STRING: digitalSignature (0) and
+	 * keyCertSign (5); keyCertSign and cRLSign (6); digitalSignature. */
+	static const unsigned char ku_self[] = {0x03, 0x02, 0x02, 0x84};
+	static const unsigned char ku_ca[] = {0x03, 0x02, 0x01, 0x06};
+	static const unsigned char ku_leaf[] = {0x03, 0x02, 0x07, 0x80};
 	struct der exts = {0}, v = {0}, t = {0};
 
-	der_raw(&v, bc, sizeof bc);
+	if (cs->kind == CERT_CA)
+		der_raw(&v, bc_ca, sizeof bc_ca);
+	else if (cs->kind == CERT_LEAF)
+		der_raw(&v, bc_leaf, sizeof bc_leaf);
+	else
+		der_raw(&v, bc_self, sizeof bc_self);
 	der_ext(&exts, oid_basic, sizeof oid_basic, 1, &v);
-	der_raw(&v, ku, sizeof ku);
+	if (cs->kind == CERT_CA)
+		der_raw(&v, ku_ca, sizeof ku_ca);
+	else if (cs->kind == CERT_LEAF)
+		der_raw(&v, ku_leaf, sizeof ku_leaf);
+	else
+		der_raw(&v, ku_self, sizeof ku_self);
 	der_ext(&exts, oid_keyusage, sizeof oid_keyusage, 1, &v);
-	der_tlv(&t, DER_OID, oid_server_auth, sizeof oid_server_auth);
-	der_wrap(&v, DER_SEQ, &t);
-	der_ext(&exts, oid_eku, sizeof oid_eku, 0, &v);
-	if (der_san(&exts, dns, ndns, ips, nip, err, errlen) < 0) {
-		free(exts.p);
-		return -1;
+	if (cs->kind != CERT_CA) {
+		der_tlv(&t, DER_OID, oid_server_auth, sizeof oid_server_auth);
+		der_wrap(&v, DER_SEQ, &t);
+		der_ext(&exts, oid_eku, sizeof oid_eku, 0, &v);
+		if (der_san(&exts, cs->dns, cs->ndns, cs->ips, cs->nip, err, errlen) < 0) {
+			free(exts.p);
+			return -1;
+		}
 	}
 	der_tlv(&v, DER_OCTS, keyid, 20);
 	der_ext(&exts, oid_ski, sizeof oid_ski, 0, &v);
-	der_tlv(&t, 0x80, keyid, 20); /* [0] keyIdentifier */
+	der_tlv(&t, 0x80, cs->issuer_keyid ? cs->issuer_keyid : keyid, 20); /* [0] keyIdentifier */
 	der_wrap(&v, DER_SEQ, &t);
 	der_ext(&exts, oid_aki, sizeof oid_aki, 0, &v);
 
@@ -921,13 +962,20 @@ static int der_extensions(struct der *d, const unsigned char keyid[20], const ch
 	return 0;
 }
 
-static int build_tbs(struct der *tbs, const br_ec_public_key *pk, const char *hostname,
-		     const char *const *dns, size_t ndns, const char *const *ips, size_t nip,
-		     char *err, size_t errlen)
+/* RFC 5280 4.2.1.2 (1): the key identifier is the SHA-1 of the
+ * subjectPublicKey bits. */
+static void key_id(const br_ec_public_key *pk, unsigned char out[20])
+{
+	br_sha1_context sha1;
+	br_sha1_init(&sha1);
+	br_sha1_update(&sha1, pk->q, pk->qlen);
+	br_sha1_out(&sha1, out);
+}
+
+static int build_tbs(struct der *tbs, const struct cert_spec *cs, char *err, size_t errlen)
 {
 	static const unsigned char v3[] = {0x02, 0x01, 0x02};
 	unsigned char serial[16], keyid[20];
-	br_sha1_context sha1;
 	struct der t = {0};
 
 	der_tlv(&t, 0xa0, v3, sizeof v3); /* [0] EXPLICIT version v3 */
@@ -938,15 +986,15 @@ static int build_tbs(struct der *tbs, const br_ec_public_key *pk, const char *ho
 		serial[0] = 0x01;
 	der_tlv(&t, DER_INT, serial, sizeof serial);
 	der_sig_alg(&t);
-	der_name(&t, hostname);
-	der_validity(&t, time(NULL));
-	der_name(&t, hostname);
-	der_spki(&t, pk);
-	/* RFC 5280 4.2.1.2 (1): SHA-1 of the subjectPublicKey bits. */
-	br_sha1_init(&sha1);
-	br_sha1_update(&sha1, pk->q, pk->qlen);
-	br_sha1_out(&sha1, keyid);
-	if (der_extensions(&t, keyid, dns, ndns, ips, nip, err, errlen) < 0) {
+	if (cs->issuer_dn)
+		der_raw(&t, cs->issuer_dn, cs->issuer_dn_len);
+	else
+		der_name(&t, cs->cn);
+	der_validity(&t, time(NULL), cs->days);
+	der_name(&t, cs->cn);
+	der_spki(&t, cs->pk);
+	key_id(cs->pk, keyid);
+	if (der_extensions(&t, cs, keyid, err, errlen) < 0) {
 		free(t.p);
 		return -1;
 	}
@@ -963,78 +1011,269 @@ static char *pem_encode(const void *der, size_t len, const char *banner, size_t 
 	return pem;
 }
 
+/* The certificate cs describes, signed with sk (ECDSA P-256, SHA-256), as
+ * DER in *cert. 0 or -1 with err. */
+static int cert_issue(const struct cert_spec *cs, const br_ec_private_key *sk, struct der *cert,
+		      char *err, size_t errlen)
+{
+	const br_ec_impl *ec = br_ec_get_default();
+	struct der tbs = {0}, body = {0}, bits = {0};
+	unsigned char hash[32], sig[128];
+	br_sha256_context h;
+	size_t siglen;
+
+	if (build_tbs(&tbs, cs, err, errlen) < 0)
+		return -1;
+	br_sha256_init(&h);
+	br_sha256_update(&h, tbs.p, tbs.len);
+	br_sha256_out(&h, hash);
+	siglen = br_ecdsa_i31_sign_asn1(ec, &br_sha256_vtable, hash, sk, sig);
+	if (!siglen) {
+		snprintf(err, errlen, "ECDSA signing failed");
+		free(tbs.p);
+		return -1;
+	}
+	der_raw(&body, tbs.p, tbs.len);
+	free(tbs.p);
+	der_sig_alg(&body);
+	der_raw(&bits, "", 1);
+	der_raw(&bits, sig, siglen);
+	der_wrap(&body, DER_BITS, &bits);
+	der_wrap(cert, DER_SEQ, &body);
+	return 0;
+}
+
+/* A fresh P-256 key pair into kbuf/pbuf. 0 or -1 with err. */
+static int ec_keygen(br_ec_private_key *sk, unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE],
+		     br_ec_public_key *pk, unsigned char pbuf[BR_EC_KBUF_PUB_MAX_SIZE], char *err,
+		     size_t errlen)
+{
+	const br_ec_impl *ec = br_ec_get_default();
+	unsigned char seed[48];
+	br_hmac_drbg_context rng;
+	int ok;
+
+	random_bytes(seed, sizeof seed);
+	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof seed);
+	ok = br_ec_keygen(&rng.vtable, ec, sk, kbuf, BR_EC_secp256r1) &&
+	     br_ec_compute_pub(ec, pk, pbuf, sk);
+	memset(&rng, 0, sizeof rng);
+	memset(seed, 0, sizeof seed);
+	if (!ok)
+		snprintf(err, errlen, "EC key generation failed");
+	return ok ? 0 : -1;
+}
+
+/* The private key as PKCS#8 PEM, mode 0600. */
+static int write_key(const char *path, const br_ec_private_key *sk, const br_ec_public_key *pk,
+		     char *err, size_t errlen)
+{
+	unsigned char p8[256];
+	size_t p8len = br_encode_ec_pkcs8_der(NULL, sk, pk), pemlen;
+	char *pem;
+	int rc;
+
+	if (!p8len || p8len > sizeof p8 || br_encode_ec_pkcs8_der(p8, sk, pk) != p8len) {
+		snprintf(err, errlen, "cannot encode the private key");
+		return -1;
+	}
+	pem = pem_encode(p8, p8len, BR_ENCODE_PEM_PKCS8, &pemlen);
+	memset(p8, 0, sizeof p8);
+	rc = file_write_atomic(path, pem, pemlen, 0600);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	memset(pem, 0, pemlen);
+	free(pem);
+	return rc;
+}
+
+/* Certificates (DER) as one PEM file, in the order given, mode 0644. */
+static int write_certs(const char *path, const struct der *certs, size_t n, char *err,
+		       size_t errlen)
+{
+	struct der all = {0};
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		char *pem = pem_encode(certs[i].p, certs[i].len, "CERTIFICATE", &len);
+		der_raw(&all, pem, len);
+		free(pem);
+	}
+	rc = file_write_atomic(path, all.p, all.len, 0644);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	free(all.p);
+	return rc;
+}
+
 int tls_make_selfsigned(const char *key_path, const char *cert_path, const char *hostname,
 			const char *const *dns_names, size_t ndns, const char *const *ip_addrs,
 			size_t nip, char *err, size_t errlen)
 {
-	unsigned char seed[48], kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
-	unsigned char hash[32], sig[128];
-	br_hmac_drbg_context rng;
+	unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
 	br_ec_private_key sk;
 	br_ec_public_key pk;
-	const br_ec_impl *ec = br_ec_get_default();
-	struct der tbs = {0}, cert = {0}, body = {0};
-	char *pem = NULL;
-	size_t pemlen;
+	struct der cert = {0};
+	struct cert_spec cs = {.kind = CERT_SELF, .cn = hostname, .pk = &pk, .days = 3650,
+			       .dns = dns_names, .ndns = ndns, .ips = ip_addrs, .nip = nip};
 	int ret = -1;
 
-	random_bytes(seed, sizeof seed);
-	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof seed);
-	if (!br_ec_keygen(&rng.vtable, ec, &sk, kbuf, BR_EC_secp256r1) ||
-	    !br_ec_compute_pub(ec, &pk, pbuf, &sk)) {
-		snprintf(err, errlen, "EC key generation failed");
+	if (ec_keygen(&sk, kbuf, &pk, pbuf, err, errlen) < 0 ||
+	    cert_issue(&cs, &sk, &cert, err, errlen) < 0)
 		goto out;
-	}
-	if (build_tbs(&tbs, &pk, hostname, dns_names, ndns, ip_addrs, nip, err, errlen) < 0)
-		goto out;
-	br_sha256_context h;
-	br_sha256_init(&h);
-	br_sha256_update(&h, tbs.p, tbs.len);
-	br_sha256_out(&h, hash);
-	size_t siglen = br_ecdsa_i31_sign_asn1(ec, &br_sha256_vtable, hash, &sk, sig);
-	if (!siglen) {
-		snprintf(err, errlen, "ECDSA signing failed");
-		goto out;
-	}
-	der_raw(&body, tbs.p, tbs.len);
-	der_sig_alg(&body);
-	struct der bits = {0};
-	der_raw(&bits, "", 1);
-	der_raw(&bits, sig, siglen);
-	der_wrap(&body, DER_BITS, &bits);
-	der_wrap(&cert, DER_SEQ, &body);
-
 	/* The key first: a certificate without its key is useless. */
-	unsigned char p8[256];
-	size_t p8len = br_encode_ec_pkcs8_der(NULL, &sk, &pk);
-	if (!p8len || p8len > sizeof p8 || br_encode_ec_pkcs8_der(p8, &sk, &pk) != p8len) {
-		snprintf(err, errlen, "cannot encode the private key");
+	if (write_key(key_path, &sk, &pk, err, errlen) < 0 ||
+	    write_certs(cert_path, &cert, 1, err, errlen) < 0)
 		goto out;
-	}
-	pem = pem_encode(p8, p8len, BR_ENCODE_PEM_PKCS8, &pemlen);
-	memset(p8, 0, sizeof p8);
-	if (file_write_atomic(key_path, pem, pemlen, 0600) < 0) {
-		snprintf(err, errlen, "%s: %s", key_path, strerror(errno));
-		goto out;
-	}
-	memset(pem, 0, pemlen);
-	free(pem);
-	pem = pem_encode(cert.p, cert.len, "CERTIFICATE", &pemlen);
-	if (file_write_atomic(cert_path, pem, pemlen, 0644) < 0) {
-		snprintf(err, errlen, "%s: %s", cert_path, strerror(errno));
-		goto out;
-	}
 	ret = 0;
 out:
-	if (pem) {
-		memset(pem, 0, pemlen);
-		free(pem);
-	}
 	memset(kbuf, 0, sizeof kbuf);
-	memset(&rng, 0, sizeof rng);
-	memset(seed, 0, sizeof seed);
-	free(tbs.p);
 	free(cert.p);
+	return ret;
+}
+
+/* ---- the local CA ---- */
+
+/* The CA of an earlier `brev init` or `brev cert new`: its private key, its
+ * public key recomputed from it, and its certificate's encoded subject
+ * Name (the issuer of every certificate it signs). 0 or -1 with err. */
+struct local_ca {
+	struct tls_material *m; /* holds the private key */
+	br_ec_public_key pk;
+	unsigned char pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	struct der cert; /* DER */
+	struct der dn;
+};
+
+static void der_append(void *ctx, const void *buf, size_t len)
+{
+	der_raw(ctx, buf, len);
+}
+
+static void local_ca_free(struct local_ca *ca)
+{
+	if (ca->m) {
+		ca->m->refs = 1;
+		tls_material_put(&ca->m);
+	}
+	free(ca->cert.p);
+	free(ca->dn.p);
+	memset(ca, 0, sizeof *ca);
+}
+
+static int local_ca_load(struct local_ca *ca, const char *key_path, const char *cert_path,
+			 char *err, size_t errlen)
+{
+	struct pem_list l;
+	br_x509_decoder_context *dc;
+	int ok;
+
+	memset(ca, 0, sizeof *ca);
+	ca->m = xcalloc(1, sizeof *ca->m);
+	if (load_key(ca->m, key_path, err, errlen) < 0)
+		goto fail;
+	if (ca->m->key_type != BR_KEYTYPE_EC || ca->m->ec.curve != BR_EC_secp256r1 ||
+	    !br_ec_compute_pub(br_ec_get_default(), &ca->pk, ca->pbuf, &ca->m->ec)) {
+		snprintf(err, errlen, "%s: not a P-256 key", key_path);
+		goto fail;
+	}
+	if (pem_read_file(cert_path, PEM_FILE_MAX, &l, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < l.n && !ca->cert.len; i++)
+		if (is_cert_name(l.v[i].name))
+			der_raw(&ca->cert, l.v[i].der, l.v[i].len);
+	pem_list_free(&l);
+	if (!ca->cert.len) {
+		snprintf(err, errlen, "%s: no certificate found", cert_path);
+		goto fail;
+	}
+	/* BearSSL hands over the subject Name as encoded, outer SEQUENCE
+	 * included: byte for byte the issuer field certificates need. */
+	dc = xmalloc(sizeof *dc);
+	br_x509_decoder_init(dc, der_append, &ca->dn);
+	br_x509_decoder_push(dc, ca->cert.p, ca->cert.len);
+	const br_x509_pkey *cpk = br_x509_decoder_get_pkey(dc);
+	ok = cpk && br_x509_decoder_last_error(dc) == 0 && br_x509_decoder_isCA(dc) &&
+	     cpk->key_type == BR_KEYTYPE_EC && cpk->key.ec.qlen == ca->pk.qlen &&
+	     memcmp(cpk->key.ec.q, ca->pk.q, ca->pk.qlen) == 0 && ca->dn.len > 2 &&
+	     ca->dn.p[0] == DER_SEQ;
+	free(dc);
+	if (!ok) {
+		snprintf(err, errlen, "%s is not the CA certificate of %s", cert_path, key_path);
+		goto fail;
+	}
+	return 0;
+fail:
+	local_ca_free(ca);
+	return -1;
+}
+
+int tls_make_ca(const char *ca_key_path, const char *ca_cert_path, const char *hostname,
+		char *err, size_t errlen)
+{
+	unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE], tag[4];
+	br_ec_private_key sk;
+	br_ec_public_key pk;
+	struct der cert = {0};
+	char cn[65];
+	struct cert_spec cs = {.kind = CERT_CA, .cn = cn, .pk = &pk, .days = 20 * 365};
+	int ret = -1;
+
+	/* A distinct name for each installation: a device that trusts two
+	 * brevs lists two authorities (X.520: a CN has at most 64 characters). */
+	random_bytes(tag, sizeof tag);
+	snprintf(cn, sizeof cn, "brev local CA %02x%02x%02x%02x %s", tag[0], tag[1], tag[2], tag[3],
+		 hostname);
+	if (ec_keygen(&sk, kbuf, &pk, pbuf, err, errlen) < 0 ||
+	    cert_issue(&cs, &sk, &cert, err, errlen) < 0)
+		goto out;
+	if (write_key(ca_key_path, &sk, &pk, err, errlen) < 0 ||
+	    write_certs(ca_cert_path, &cert, 1, err, errlen) < 0)
+		goto out;
+	ret = 0;
+out:
+	memset(kbuf, 0, sizeof kbuf);
+	free(cert.p);
+	return ret;
+}
+
+int tls_make_server_cert(const char *ca_key_path, const char *ca_cert_path, const char *key_path,
+			 const char *cert_path, const char *hostname, const char *const *dns_names,
+			 size_t ndns, const char *const *ip_addrs, size_t nip, char *err,
+			 size_t errlen)
+{
+	unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE], cakid[20];
+	br_ec_private_key sk;
+	br_ec_public_key pk;
+	struct der certs[2] = {{0}};
+	struct local_ca ca;
+	char cn[65];
+	int ret = -1;
+
+	if (local_ca_load(&ca, ca_key_path, ca_cert_path, err, errlen) < 0)
+		return -1;
+	snprintf(cn, sizeof cn, "%s", hostname);
+	key_id(&ca.pk, cakid);
+	struct cert_spec cs = {.kind = CERT_LEAF, .cn = cn, .pk = &pk, .issuer_dn = ca.dn.p,
+			       .issuer_dn_len = ca.dn.len, .issuer_keyid = cakid,
+			       .days = TLS_SERVER_CERT_DAYS, .dns = dns_names, .ndns = ndns,
+			       .ips = ip_addrs, .nip = nip};
+	if (ec_keygen(&sk, kbuf, &pk, pbuf, err, errlen) < 0 ||
+	    cert_issue(&cs, &ca.m->ec, &certs[0], err, errlen) < 0)
+		goto out;
+	/* cert.pem: the server's certificate, then the CA's (a client that is
+	 * given cert.pem as its trust file then finds the root in it). */
+	der_raw(&certs[1], ca.cert.p, ca.cert.len);
+	if (write_key(key_path, &sk, &pk, err, errlen) < 0 ||
+	    write_certs(cert_path, certs, 2, err, errlen) < 0)
+		goto out;
+	ret = 0;
+out:
+	memset(kbuf, 0, sizeof kbuf);
+	free(certs[0].p);
+	free(certs[1].p);
+	local_ca_free(&ca);
 	return ret;
 }
 

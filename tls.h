@@ -28,12 +28,36 @@ void tls_server_free(struct tls_server **tp);
 struct tls_client *tls_client_new(void);
 void tls_client_free(struct tls_client **tp);
 
-/* brev init: ECDSA P-256 key (PKCS#8 PEM, mode 0600) and a self-signed
+/* The one-certificate setup of DATADIRs made before the local CA (kept for
+ * them, and for tests): ECDSA P-256 key (PKCS#8 PEM, mode 0600) and a self-signed
  * X.509 v3 certificate, valid 10 years, CN=hostname, subjectAltName with
  * dns_names and ip_addrs (textual IPv4/IPv6). 0 or -1 with err. */
 int tls_make_selfsigned(const char *key_path, const char *cert_path, const char *hostname,
 			const char *const *dns_names, size_t ndns, const char *const *ip_addrs,
 			size_t nip, char *err, size_t errlen);
+
+/* The local CA (docs/tls.md): a new ECDSA P-256 key (PKCS#8 PEM, mode 0600)
+ * and a self-signed X.509 v3 CA certificate, valid 20 years, CN "brev local
+ * CA <8 hex digits> <hostname>", basicConstraints cA TRUE pathLen 0 and
+ * keyUsage keyCertSign + cRLSign, both critical. 0 or -1 with err. */
+int tls_make_ca(const char *ca_key_path, const char *ca_cert_path, const char *hostname,
+		char *err, size_t errlen);
+
+/* Apple's platforms refuse a TLS server certificate valid longer than this,
+ * even under a CA the user installed (iOS 13 / macOS 10.15). */
+#define TLS_SERVER_CERT_DAYS 825
+
+/* A new server key (PKCS#8 PEM, mode 0600) and a certificate the local CA
+ * at ca_key_path/ca_cert_path signs: CN=hostname, subjectAltName dns_names
+ * and ip_addrs, basicConstraints cA FALSE and keyUsage digitalSignature
+ * (critical), extendedKeyUsage serverAuth, valid TLS_SERVER_CERT_DAYS.
+ * cert_path gets the server certificate followed by the CA's. The CA's
+ * files are only read. 0 or -1 with err (also when the CA files do not
+ * belong together or the certificate is not a CA). */
+int tls_make_server_cert(const char *ca_key_path, const char *ca_cert_path, const char *key_path,
+			 const char *cert_path, const char *hostname, const char *const *dns_names,
+			 size_t ndns, const char *const *ip_addrs, size_t nip, char *err,
+			 size_t errlen);
 
 /* SHA-256 fingerprint of the first certificate in a PEM file, as
  * "AB:CD:..." (95 chars + NUL). 0 or -1. */

@@ -115,23 +115,63 @@ TEST(errors_name_the_line)
 	expect_error("listen.imap = [::1:143\n", "expected [IPv6]:PORT");
 	expect_error("listen.imap = [::g]:143\n", "bad IPv6 address");
 	expect_error("dns.resolver = nameserver\n", "bad IPv4 address");
-	expect_error("delivery.port = 0\n", "not a whole number from 1 to 65535");
+	expect_error("delivery.port = 0\n", "delivery.port = 0 is too small: at least 1");
 	expect_error("delivery.port = 25x\n", "not a whole number");
 	expect_error("delivery.port = \n", "not a whole number");
 	expect_error("delivery.relay = relay.example.net\n", "expected HOST:PORT");
 	expect_error("delivery.retry = 5m never\n", "'never' is not a duration");
 	expect_error("delivery.retry =\n", "needs at least one interval");
 	expect_error("delivery.max_age = 10q\n", "not a duration");
-	expect_error("delivery.max_age = 1s\n", "not a duration");
 	expect_error("limits.message_size = 50X\n", "not a size");
-	expect_error("limits.message_size = 10\n", "not a size");
 	expect_error("limits.message_size = 99999999999999999999\n", "not a size");
-	expect_error("limits.connections = -1\n", "not a whole number");
+	expect_error("limits.connections = -1\n", "is too small: at least 1");
 	expect_error("quota.default = lots\n", "not a size");
 	expect_error("store.map_size = 100\n", "at least 1M");
 	expect_error("log.level = verbose\n", "not one of error, warn, info, debug");
 	expect_error("auth.dmarc_reject = maybe\n", "not yes or no");
 	expect_error("log.level = info\n\n\nfoo = bar\n", "brev.conf:4:");
+}
+
+/* Issue 23: a value of the right kind outside its key's bounds gets the
+ * bound it broke and the whole range, in the key's own units, for every
+ * ranged key of the table (T_INT, T_SIZE and T_DURATION with bounds). */
+TEST(range_errors_say_the_range)
+{
+	expect_error("delivery.max_age = 1s\n",
+		     "brev.conf:1: delivery.max_age = 1s is too short: at least 60s (the range is 60s to 60d)");
+	expect_error("delivery.max_age = 59\n", "is too short: at least 60s");
+	expect_error("delivery.max_age = 61d\n",
+		     "delivery.max_age = 61d is too long: at most 60d (the range is 60s to 60d)");
+	expect_error("delivery.port = 0\n",
+		     "delivery.port = 0 is too small: at least 1 (the range is 1 to 65535)");
+	expect_error("delivery.port = 65536\n", "delivery.port = 65536 is too large: at most 65535");
+	expect_error("limits.message_size = 10\n",
+		     "limits.message_size = 10 is too small: at least 1K (the range is 1K to 2G)");
+	expect_error("limits.message_size = 3G\n", "limits.message_size = 3G is too large: at most 2G");
+	expect_error("limits.connections = 0\n",
+		     "limits.connections = 0 is too small: at least 1 (the range is 1 to 100000)");
+	expect_error("limits.connections = 100001\n", "is too large: at most 100000");
+	expect_error("store.map_size = 100\n", "at least 1M");
+	/* the bounds themselves are accepted */
+	{
+		struct config c;
+		char err[256] = "";
+		CHECK_EQ_INT(load("delivery.max_age = 60\nlimits.message_size = 2G\ndelivery.port = 65535\n"
+				  "limits.connections = 1\n", &c, err, sizeof err), 0);
+		CHECK_EQ_INT(c.delivery_max_age, 60);
+		config_free(&c);
+	}
+	/* and -o says the same */
+	{
+		struct config c;
+		char err[256] = "";
+		char *o[] = {"delivery.max_age=30s"};
+		write_conf("");
+		CHECK(config_load(&c, dir, o, 1, err, sizeof err) < 0);
+		CHECK_EQ_STR(err, "-o delivery.max_age: delivery.max_age = 30s is too short: at least 60s "
+				  "(the range is 60s to 60d)");
+		config_free(&c);
+	}
 }
 
 TEST(overrides)

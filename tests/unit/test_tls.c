@@ -360,6 +360,76 @@ TEST(selfsigned_bad_ip)
 	CHECK(strstr(err, "not-an-ip"));
 }
 
+/* ---- the local CA and the server certificate it signs ---- */
+
+TEST(local_ca_and_server_cert)
+{
+	char err[256] = "", *out;
+	const char *const dns[] = {"mail.example.test", "localhost"};
+	const char *const ips[] = {"127.0.0.1", "192.0.2.7"};
+	struct stat st;
+
+	CHECK_EQ_INT(tls_make_ca(P("ca-key.pem"), P("ca.pem"), "mail.example.test", err, sizeof err), 0);
+	CHECK(stat(P("ca-key.pem"), &st) == 0);
+	CHECK_EQ_INT(st.st_mode & 0777, 0600);
+	CHECK_EQ_INT(tls_make_server_cert(P("ca-key.pem"), P("ca.pem"), P("srv-key.pem"), P("srv.pem"),
+					  "mail.example.test", dns, 2, ips, 2, err, sizeof err),
+		     0);
+	/* OpenSSL, strict: the chain verifies with the CA alone, for the names. */
+	CHECK_EQ_INT(sh("openssl verify -x509_strict -CAfile %s -verify_hostname mail.example.test "
+			"-purpose sslserver %s >/dev/null 2>&1",
+			P("ca.pem"), P("srv.pem")),
+		     0);
+	CHECK_EQ_INT(sh("openssl verify -x509_strict -CAfile %s -verify_ip 192.0.2.7 %s >/dev/null 2>&1",
+			P("ca.pem"), P("srv.pem")),
+		     0);
+	CHECK(sh("openssl verify -CAfile %s -verify_hostname other.test %s >/dev/null 2>&1", P("ca.pem"),
+		 P("srv.pem")) != 0);
+	out = sh_out("openssl x509 -in %s -noout -text", P("ca.pem"));
+	CHECK(strstr(out, "Subject: CN = brev local CA "));
+	CHECK(strstr(out, "CA:TRUE, pathlen:0"));
+	CHECK(strstr(out, "Certificate Sign, CRL Sign"));
+	CHECK(!strstr(out, "Subject Alternative Name"));
+	free(out);
+	out = sh_out("openssl x509 -in %s -noout -text", P("srv.pem"));
+	CHECK(strstr(out, "Subject: CN = mail.example.test"));
+	CHECK(strstr(out, "Issuer: CN = brev local CA "));
+	CHECK(strstr(out, "CA:FALSE"));
+	CHECK(strstr(out, "Key Usage: critical\n                Digital Signature\n"));
+	CHECK(strstr(out, "TLS Web Server Authentication"));
+	CHECK(strstr(out, "DNS:mail.example.test, DNS:localhost, IP Address:127.0.0.1, IP Address:192.0.2.7"));
+	free(out);
+	/* srv.pem holds the server certificate, then the CA's. */
+	out = sh_out("grep -c 'BEGIN CERTIFICATE' %s", P("srv.pem"));
+	CHECK_EQ_INT(atoi(out), 2);
+	free(out);
+	/* Our loader pairs the key with the first certificate. */
+	struct tls_server *t = tls_server_new(P("srv.pem"), P("srv-key.pem"), err, sizeof err);
+	CHECK(t != NULL);
+	tls_server_free(&t);
+}
+
+TEST(server_cert_refuses_a_wrong_ca)
+{
+	char err[256] = "";
+	const char *const dns[] = {"localhost"};
+
+	/* The key of one CA with the certificate of another. */
+	CHECK_EQ_INT(tls_make_ca(P("ca2-key.pem"), P("ca2.pem"), "x", err, sizeof err), 0);
+	CHECK_EQ_INT(tls_make_server_cert(P("ca2-key.pem"), P("ca.pem"), P("k3.pem"), P("c3.pem"),
+					  "localhost", dns, 1, NULL, 0, err, sizeof err),
+		     -1);
+	CHECK(strstr(err, "is not the CA certificate of"));
+	/* A certificate that is not a CA cannot sign. */
+	CHECK_EQ_INT(tls_make_server_cert(P("srv-key.pem"), P("srv.pem"), P("k3.pem"), P("c3.pem"),
+					  "localhost", dns, 1, NULL, 0, err, sizeof err),
+		     -1);
+	CHECK(access(P("c3.pem"), F_OK) != 0);
+	CHECK_EQ_INT(tls_make_server_cert(P("none.pem"), P("ca.pem"), P("k3.pem"), P("c3.pem"),
+					  "localhost", dns, 1, NULL, 0, err, sizeof err),
+		     -1);
+}
+
 /* ---- implicit TLS, driven by openssl s_client and python ---- */
 
 TEST(openssl_s_client_handshake)

@@ -8,7 +8,7 @@
 . ../lib.sh
 brev_init smtpc
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 "$BREV" -d "$D" alias add "jörg@example.test" alice@example.test >/dev/null || fail "utf-8 alias"
 brev_start
 
@@ -85,7 +85,7 @@ def subjects(msgs):
             if line.startswith(b"Subject: "):
                 out.append(line[9:].decode())
     return out
-a, b = fetch("alice@example.test", "alice-pw"), fetch("bob@example.test", "bob-pw")
+a, b = fetch("alice@example.test", "alice-pw"), fetch("bob@example.test", "bob-pass")
 sa, sb = subjects(a), subjects(b)
 for want in ["swaks-mx-plain", "swaks-mx-tls", "swaks-mx-pipeline", "curl-mx", "py-mx-tls",
              "py-utf8"]:

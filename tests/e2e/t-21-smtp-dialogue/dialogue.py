@@ -281,7 +281,7 @@ def error_limit():
     assert c.closed()
 
 
-a0, b0 = count("alice@example.test", "alice-pw"), count("bob@example.test", "bob-pw")
+a0, b0 = count("alice@example.test", "alice-pw"), count("bob@example.test", "bob-pass")
 line_limits()
 smuggling()
 pipelining()
@@ -293,7 +293,7 @@ many_recipients()
 loop()
 submission_plain_auth_on_loopback()
 error_limit()
-a1, b1 = count("alice@example.test", "alice-pw"), count("bob@example.test", "bob-pw")
+a1, b1 = count("alice@example.test", "alice-pw"), count("bob@example.test", "bob-pass")
 # pipelined + chunked + hundred: three for alice, none ever for bob
 assert (a1 - a0, b1 - b0) == (3, 0), (a0, a1, b0, b1)
 print("dialogues ok")

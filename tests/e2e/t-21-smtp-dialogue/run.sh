@@ -7,7 +7,7 @@
 . ../lib.sh
 brev_init smtpd
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 brev_start
 python3 -u dialogue.py || fail "dialogue"
 out=$("$BREV" -d "$D" queue list) || fail "queue list: exit $?"

@@ -5,7 +5,7 @@
 . ../lib.sh
 brev_init sendm
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 SM() { "$BREV" -d "$D" sendmail "$@"; }
 
 # server not running
@@ -39,7 +39,7 @@ def fetch(user, pw):
 def subj(m):
     return [l[9:].decode() for l in m.split(b"\r\n") if l.startswith(b"Subject: ")][0]
 a = {subj(m): m for m in fetch("alice@example.test", "alice-pw")}
-b = {subj(m): m for m in fetch("bob@example.test", "bob-pw")}
+b = {subj(m): m for m in fetch("bob@example.test", "bob-pass")}
 assert set(a) == {"offline", "online", "dash-t"}, set(a)
 assert set(b) == {"dash-t", "cron"}, set(b)
 assert b"not part of it" in a["online"]            # -oi: a lone dot is text

@@ -5,7 +5,7 @@
 . ../lib.sh
 brev_init pop3d
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 brev_start
 PYTHONPATH=$ROOT/tests/e2e/t-30-pop3-poplib python3 -u dialogue.py || fail "dialogue"
 grep -q 'pop3 session end .*reason=quit' "$D/serve.log" || fail "no session end log line"

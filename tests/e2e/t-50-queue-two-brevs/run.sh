@@ -25,7 +25,7 @@ mta_start
 PID_A=$BREV_PID
 mta_init bob bob.test 127.0.0.3
 DB=$D; PB_IMAPS=$P_IMAPS; PB_POP3=$P_POP3
-brev_user bob@bob.test bob-pw
+brev_user bob@bob.test bob-pass
 mta_start
 export DA DB PA_SUB PA_IMAPS PB_IMAPS PB_POP3
 
@@ -58,7 +58,7 @@ for _ in range(100):
 sys.exit(1)
 PY
 }
-fetch_imap "$PB_IMAPS" bob@bob.test bob-pw "hello bob" >"$T/bob.eml" || fail "bob did not get the message"
+fetch_imap "$PB_IMAPS" bob@bob.test bob-pass "hello bob" >"$T/bob.eml" || fail "bob did not get the message"
 tr -d '\r' <"$T/bob.eml" | grep -qx "Hi Bob," || fail "body"
 tr -d '\r' <"$T/bob.eml" | grep -qx "\." || fail "dot line not restored"
 grep -q "by mx.bob.test (brev) with ESMTPS" "$T/bob.eml" || fail "bob's Received: does not show TLS"
@@ -95,7 +95,7 @@ grep -q 'rcpt=bob@bob.test mx=mx.bob.test addr=127.0.0.3 tls=TLSv1.[23]/unverifi
 python3 - <<'PY' || fail "POP3"
 import os, poplib
 p = poplib.POP3("127.0.0.1", int(os.environ["PB_POP3"]), timeout=20)
-p.user("bob@bob.test"); p.pass_("bob-pw")
+p.user("bob@bob.test"); p.pass_("bob-pass")
 lines = p.retr(1)[1]
 assert b"Subject: hello bob" in lines, lines
 p.quit()

@@ -75,7 +75,7 @@ brev_user alice@alice.test alice-pw
 mta_start
 mta_init bob bob.test 127.0.0.3
 DB=$D; PB_IMAPS=$P_IMAPS
-brev_user bob@bob.test bob-pw
+brev_user bob@bob.test bob-pass
 mta_start
 
 # brev -> Postfix
@@ -112,7 +112,7 @@ import sys, imaplib, ssl, time
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 for _ in range(200):
     m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
-    m.login("bob@bob.test", "bob-pw"); m.select("INBOX")
+    m.login("bob@bob.test", "bob-pass"); m.select("INBOX")
     d = m.search(None, "SUBJECT", '"postfix to brev"')[1]
     if d[0]:
         raw = m.fetch(d[0].split()[0], "(RFC822)")[1][0][1]

@@ -23,7 +23,7 @@ listen.submission = 127.0.0.3:587
 listen.submissions = 127.0.0.3:465
 domains = bob.test carol.test
 CONF
-brev_user bob@bob.test bob-pw
+brev_user bob@bob.test bob-pass
 # the smarthost account is the sender's own address (it checks sender ownership)
 brev_user carol@carol.test relay-secret
 mta_start
@@ -78,7 +78,7 @@ import sys, imaplib, ssl, time
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 for _ in range(100):
     m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
-    m.login("bob@bob.test", "bob-pw"); m.select("INBOX")
+    m.login("bob@bob.test", "bob-pass"); m.select("INBOX")
     if m.search(None, "SUBJECT", "starttls-bob")[1][0]:
         sys.exit(0)
     m.logout(); time.sleep(0.1)

@@ -17,7 +17,7 @@ quota.default = 20K
 delivery.relay = 127.0.0.1:$P_DEAD
 CONF
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 brev_user carol@example.test carol-pw
 brev_start
 
@@ -68,7 +68,7 @@ import os, imaplib, ssl, email
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 def box(user):
     m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["P_IMAPS"]), ssl_context=ctx)
-    m.login(user, user.split("@")[0] + "-pw")
+    m.login(user, {"bob": "bob-pass"}.get(user.split("@")[0], user.split("@")[0] + "-pw"))
     m.select("INBOX")
     out = [email.message_from_bytes(m.fetch(n, "(RFC822)")[1][0][1])
            for n in m.search(None, "ALL")[1][0].split()]

@@ -38,13 +38,13 @@ while True:
     s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q[12:end + 5] + rr, peer)
 PY
 echo "dns.resolver = 127.0.0.1:$DNS_PORT" >>"$D/brev.conf"
-brev_user alice@example.test pw
+brev_user alice@example.test alice-pw
 brev_start
 python3 - <<'PY' || fail "submission"
 import os, smtplib
 s = smtplib.SMTP("localhost", int(os.environ["P_SUB"]), timeout=20)
 s.starttls()
-s.login("alice@example.test", "pw")
+s.login("alice@example.test", "alice-pw")
 s.sendmail("alice@example.test", ["bob@remote.test", "carol@other.test"],
            "Subject: stop\r\n\r\nwhile the resolver is dead\r\n")
 s.quit()

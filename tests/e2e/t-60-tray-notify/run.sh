@@ -16,12 +16,12 @@ tray_requirements
 
 brev_init tray
 brev_user alice@example.test 'pw-alice'
-brev_user bob@example.test 'pw-bob'
+brev_user bob@example.test 'pw-bobby'
 brev_start
-FP=$("$SYSPY" -c 'import ssl,hashlib,sys; print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())).hexdigest())' "$D/cert.pem")
+FP=$("$SYSPY" -c 'import ssl,hashlib,sys; print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----")).hexdigest())' "$D/cert.pem")
 
 printf 'pw-alice\n' >"$T/alice.pw"; chmod 600 "$T/alice.pw"
-printf 'pw-bob' >"$T/bob.pw"; chmod 600 "$T/bob.pw"
+printf 'pw-bobby' >"$T/bob.pw"; chmod 600 "$T/bob.pw"
 cat >"$T/tray.conf" <<CONF
 # two accounts: alice checked against the certificate as a CA, bob pinned
 open = touch $T/opened
@@ -95,7 +95,7 @@ echo "$n"
 ! grep -qE 'Eve|eve@|Secret' "$T/tray.log" || fail "privacy mode leaked sender or subject into the log"
 
 kill -0 "$TRAY_PID" || fail "brev-tray died"
-grep -q 'pw-alice\|pw-bob' "$T/tray.log" && fail "a password reached the log"
+grep -q 'pw-alice\|pw-bobby' "$T/tray.log" && fail "a password reached the log"
 kill -TERM "$TRAY_PID"
 wait "$TRAY_PID" || fail "brev-tray did not exit cleanly on SIGTERM"
 brev_stop

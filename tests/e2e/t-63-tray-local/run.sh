@@ -72,7 +72,7 @@ tray_start pin.log --server "127.0.0.1:$P_IMAPS" --user alice@example.test \
 	--password-file "$T/wrong.pw" --fingerprint "$(printf '%064d' 0)"
 PIN_PID=$TRAY_PID
 wait_until 10 "the pin mismatch" grep -q 'fingerprint mismatch' "$T/pin.log"
-FP=$("$SYSPY" -c 'import ssl,hashlib,sys; h=hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())).hexdigest().upper(); print(":".join(h[i:i+2] for i in range(0,64,2)))' "$D/cert.pem")
+FP=$("$SYSPY" -c 'import ssl,hashlib,sys; h=hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----")).hexdigest().upper(); print(":".join(h[i:i+2] for i in range(0,64,2)))' "$D/cert.pem")
 printf 'pw-alice\n' >"$T/alice.pw"; chmod 644 "$T/alice.pw"
 "$TRAY_BIN" --server "127.0.0.1:$P_IMAPS" --user alice@example.test --password-file "$T/alice.pw" \
 	--fingerprint "$FP" >"$T/mode.log" 2>&1 &

@@ -102,7 +102,7 @@ def inbound():
     # alice's signed message, from alice's address: everything passes
     raw = open(T + "/signed.eml", "rb").read()
     assert send("alice@alice.test", raw) == 250
-    got = fetch(pb, "bob@bob.test", "bob-pw", "signed by brev")
+    got = fetch(pb, "bob@bob.test", "bob-pass", "signed by brev")
     ar = re.search(rb"\r\nAuthentication-Results: mx\.bob\.test;(.*?)\r\n(?=\S)", got, re.S)
     assert ar, got[:600]
     ar = re.sub(rb"\s+", b" ", ar.group(1)).decode()
@@ -159,7 +159,7 @@ def inbound():
     assert send("x@rej.test", msg("x@rej.test", "dmarc reject")) == 550
     assert send("x@sub.orgp.test", msg("x@sub.orgp.test", "dmarc sp reject")) == 550
     assert send("x@quar.test", msg("x@quar.test", "dmarc quarantine")) == 250
-    fetch(pb, "bob@bob.test", "bob-pw", "dmarc quarantine", box="Junk")
+    fetch(pb, "bob@bob.test", "bob-pass", "dmarc quarantine", box="Junk")
     print("dmarc: p=reject and sp=reject refused with 550 5.7.1, p=quarantine in Junk")
 
 def authserv_id(value):
