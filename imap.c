@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,12 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	char *p = vfmt(fmt, ap);
 	va_end(ap);
 	s->nbad = strcmp(cond, "BAD") == 0 ? s->nbad + 1 : 0;
+	/* A refused command is worth a line: a client that cannot do what it
+	 * wants (Thunderbird's APPEND to Sent was one) is otherwise silent. The
+	 * command's name only, never its arguments (passwords). */
+	if (strcmp(cond, "OK") != 0)
+		log_info("imap refused id=%lu user=%s cmd=%s answer=%s %.200s", s->id,
+			 s->user[0] ? s->user : "-", s->cmd.name[0] ? s->cmd.name : "-", cond, p);
 	conn_printf(s->c, "%s %s %s\r\n", s->cmd.tag, cond, p);
 	free(p);
 }
@@ -386,10 +393,14 @@ static void cmd_noop(struct imap_session *s)
 
 static void cmd_logout(struct imap_session *s)
 {
-	imap_out(s, "* BYE Logging out");
-	imap_tagged(s, "OK", "LOGOUT completed");
+	/* Nothing between BYE and the tagged OK (RFC 9051 7.1.5): a client
+	 * that drops its state on BYE must not then read EXPUNGE or EXISTS
+	 * for numbers it no longer has. Leaving the selected state first is
+	 * what keeps imap_tagged from following the mailbox. */
 	s->state = IS_LOGOUT;
 	s->reason = "logout";
+	imap_out(s, "* BYE Logging out");
+	imap_tagged(s, "OK", "LOGOUT completed");
 }
 
 static void cmd_id(struct imap_session *s)
@@ -773,6 +784,17 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 				err = "Invalid date-time";
 			a = a->next;
 		}
+		/* RFC 6855 4: "UTF8" SP "(" literal8 ")", the form Thunderbird
+		 * saves its sent copies with once UTF8=ACCEPT is enabled. The
+		 * message is stored as it comes, like any other. */
+		const struct iarg *utf8 = NULL;
+		if (!err && iarg_is_atom(a, "UTF8") && a->next && a->next->type == IA_LIST) {
+			utf8 = a->next;
+			if (utf8->nkids != 1 || !utf8->kids->spooled)
+				err = "UTF8 needs one message literal in parentheses";
+			else
+				a = utf8->kids;
+		}
 		if (!err && (!a || a->type != IA_STRING || !a->spooled))
 			err = "APPEND needs a message literal";
 		else if (!err && a->len == 0) {
@@ -787,7 +809,7 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 			return NULL;
 		}
 		g->lit = a;
-		a = a->next;
+		a = utf8 ? utf8->next : a->next;
 	}
 	return v;
 }
@@ -1162,6 +1184,8 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 {
 	struct imap_session *s = xcalloc(1, sizeof *s);
 
+	static atomic_ulong next_id;
+	s->id = atomic_fetch_add(&next_id, 1) + 1;
 	s->srv = srv;
 	s->c = c;
 	s->kind = kind;
@@ -1225,7 +1249,7 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		}
 	}
 	conn_flush(c);
-	log_info("imap session end peer=%s user=%s reason=%s", conn_peer(c),
+	log_info("imap session end id=%lu peer=%s user=%s reason=%s", s->id, conn_peer(c),
 		 s->user[0] ? s->user : "-", s->reason);
 	if (s->watchfd >= 0)
 		store_watch_close(srv->store, s->acct.id, s->watchfd);

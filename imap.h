@@ -153,6 +153,7 @@ size_t view_select(const struct imap_view *v, const struct seqset *ss, int uid,
 size_t view_all(const struct imap_view *v, struct imap_ref **out);
 
 struct imap_session {
+	unsigned long id;       /* in every log line of the session */
 	struct server *srv;
 	struct conn *c;
 	int kind;

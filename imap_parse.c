@@ -87,6 +87,7 @@ struct rdr {
 	char *line;
 	size_t len, pos;
 	int append;
+	int utf8_list;      /* APPEND: inside the list of "UTF8 (literal8)" (RFC 6855 4) */
 	int preauth_lits;   /* before login: this command may carry small literals */
 	int tail_done;      /* the current line's closing literal was dealt with */
 	struct iarg *stack[IMAP_DEPTH_MAX + 1];
@@ -243,8 +244,11 @@ static int literal(struct rdr *r, int binary)
 	}
 	if (!digits || *p != '}' || p + 1 != r->line + r->len)
 		return bad(r, "Bad literal syntax");
-	/* APPEND's messages: every top-level literal after the mailbox name. */
-	int spooled = r->append && r->depth == 0 && r->stack[0]->nkids > 0;
+	/* APPEND's messages: every top-level literal after the mailbox name,
+	 * and the one inside "UTF8 (~{n})" (RFC 6855 4, which Thunderbird
+	 * uses once UTF8=ACCEPT is enabled). */
+	int spooled = r->append && ((r->depth == 0 && r->stack[0]->nkids > 0) ||
+				    (r->depth == 1 && r->utf8_list && r->stack[1]->nkids == 0));
 	const char *why = literal_refusal(r, n, spooled);
 	if (why) {
 		bad(r, why);
@@ -374,6 +378,8 @@ static int args(struct rdr *r)
 		if (c == '(') {
 			if (r->depth >= IMAP_DEPTH_MAX)
 				return bad(r, "Nesting too deep");
+			const struct iarg *before = r->tail[r->depth];
+			r->utf8_list = r->append && r->depth == 0 && iarg_is_atom(before, "UTF8");
 			struct iarg *l = push(r, IA_LIST);
 			r->depth++;
 			r->stack[r->depth] = l;
@@ -383,6 +389,7 @@ static int args(struct rdr *r)
 			if (r->depth == 0)
 				return bad(r, "Unexpected )");
 			r->depth--;
+			r->utf8_list = 0;
 			r->pos++;
 		} else if (c == '"') {
 			if ((rc = quoted(r)) != 0)

@@ -1,0 +1,205 @@
+"""Issue 18's IMAP protocol bugs as raw dialogues against brev.
+
+Every check runs even when an earlier one failed; the failures are listed
+at the end and the exit status is 1 if there was any. Each check logs in
+on its own connection(s), so one broken dialogue does not spoil the next.
+"""
+import os, re, socket, sys, time
+
+PORT = int(os.environ["P_IMAP"])
+USER, PW = b"alice@example.test", b"pw-alice"
+FAILED = []
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+class C:
+    """One raw connection. Response lines come back with their literals
+    spliced in (b'* 1 FETCH (BODY[] {3}\\r\\nabc)'), so checks can match
+    whole responses."""
+
+    def __init__(self, login=True):
+        self.s = socket.create_connection(("127.0.0.1", PORT), timeout=15)
+        self.buf = b""
+        self.n = 0
+        self.greeting = self.rawline()
+        if login:
+            r = self.cmd(b"LOGIN " + USER + b" " + PW)
+            check(ok(r), "login %r" % r)
+
+    def fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise Fail("connection closed; had %r" % self.buf[-200:])
+        self.buf += d
+
+    def rawline(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def take(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def line(self):
+        """One response, literals included."""
+        l = self.rawline()
+        while True:
+            m = re.search(rb"~?\{(\d+)\}$", l)
+            if not m:
+                return l
+            l += b"\r\n" + self.take(int(m.group(1))) + self.rawline()
+
+    def send(self, b):
+        self.s.sendall(b)
+
+    def until(self, tag):
+        out = []
+        while True:
+            l = self.line()
+            out.append(l)
+            if l.startswith(tag + b" "):
+                return out
+
+    def tag(self):
+        self.n += 1
+        return b"t%d" % self.n
+
+    def cmd(self, text):
+        t = self.tag()
+        self.send(t + b" " + text + b"\r\n")
+        return self.until(t)
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def status(r):
+    parts = r[-1].split(b" ", 2) if r else []
+    return parts[1] if len(parts) > 1 else b""
+
+
+def ok(r):
+    return status(r) == b"OK"
+
+
+def msg(subject, extra=b"", body=b"hello\r\n"):
+    return (b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: " + subject +
+            b"\r\n" + extra + b"\r\n" + body)
+
+
+def append(c, mbox, m, flags=b""):
+    r = c.cmd(b"APPEND %s %s{%d+}\r\n" % (mbox, flags + b" " if flags else b"", len(m)) + m)
+    check(ok(r), "append %r" % r)
+    u = re.search(rb"APPENDUID \d+ (\d+)", r[-1])
+    return int(u.group(1)) if u else 0
+
+
+CHECKS = []
+
+
+def case(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+# ---------------------------------------------------------------- bug 1
+@case
+def utf8_append_thunderbird():
+    """Thunderbird after ENABLE UTF8=ACCEPT saves its sent copy with
+    APPEND "Sent" (\\Seen) UTF8 (~{n+}...) (RFC 6855 4)."""
+    c = C()
+    r = c.cmd(b"ENABLE UTF8=ACCEPT")
+    check(ok(r) and b"* ENABLED UTF8=ACCEPT" in r, "enable %r" % r)
+    r = c.cmd(b'CREATE "Sent"')
+    check(ok(r) or b"ALREADYEXISTS" in r[-1], "create Sent %r" % r)
+    m = msg("Grüße aus Köln".encode(), b"Content-Type: text/plain; charset=UTF-8\r\n",
+            "Ünïcödé body\r\n".encode())
+    r = c.cmd(b'APPEND "Sent" (\\Seen) UTF8 (~{%d+}\r\n' % len(m) + m + b")")
+    check(ok(r) and b"[APPENDUID " in r[-1], "UTF8 (~{n+}) append %r" % r)
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", r[-1]).group(1))
+    # The synchronizing form: "+" and then the bytes.
+    t = c.tag()
+    c.send(t + b' APPEND "Sent" UTF8 (~{%d}\r\n' % len(m))
+    l = c.line()
+    check(l.startswith(b"+ "), "continuation for UTF8 (~{n}) %r" % l)
+    c.send(m + b")\r\n")
+    r = c.until(t)
+    check(ok(r) and b"[APPENDUID " in r[-1], "UTF8 (~{n}) append %r" % r)
+    # MULTIAPPEND mixing both forms: two messages, one commit.
+    r = c.cmd(b'APPEND "Sent" UTF8 (~{%d+}\r\n' % len(m) + m + b') (\\Flagged) {%d+}\r\n' % len(m) + m)
+    check(ok(r) and re.search(rb"APPENDUID \d+ \d+:\d+", r[-1]), "multiappend with UTF8 %r" % r)
+    r = c.cmd(b'SELECT "Sent"')
+    check(ok(r) and b"* 4 EXISTS" in r, "four messages in Sent %r" % r)
+    r = c.cmd(b"UID FETCH %d (FLAGS BODY.PEEK[])" % uid)
+    check(ok(r) and m in r[0] and b"\\Seen" in r[0], "stored bytes and flags %r" % r)
+    # Still an error: the list must hold exactly one literal.
+    r = c.cmd(b'APPEND "Sent" UTF8 (x)')
+    check(status(r) == b"BAD", "UTF8 (atom) %r" % r)
+    c.close()
+
+
+@case
+def refused_logged():
+    """A refused command is logged (run.sh greps serve.log for it)."""
+    c = C()
+    r = c.cmd(b"APPEND INBOX (\\Seen) NOTALITERAL")
+    check(status(r) == b"BAD", "bad append %r" % r)
+    c.close()
+
+
+# ---------------------------------------------------------------- bug 8
+@case
+def nothing_after_bye():
+    """LOGOUT: '* BYE' then the tagged OK, with no EXPUNGE/EXISTS/FETCH
+    between them (RFC 9051 7.1.5; clients drop their state on BYE)."""
+    c = C()
+    o = C()
+    r = c.cmd(b"CREATE bye")
+    check(ok(r), "create %r" % r)
+    for i in range(3):
+        append(c, b"bye", msg(b"bye %d" % i))
+    check(ok(c.cmd(b"SELECT bye")), "select")
+    check(ok(o.cmd(b"SELECT bye")), "other select")
+    check(ok(o.cmd(b"STORE 1 +FLAGS.SILENT (\\Deleted \\Flagged)")), "store")
+    check(ok(o.cmd(b"STORE 2 +FLAGS.SILENT (\\Flagged)")), "store 2")
+    check(ok(o.cmd(b"EXPUNGE")), "expunge")
+    append(o, b"bye", msg(b"bye new"))
+    r = c.cmd(b"LOGOUT")
+    check(r[0].startswith(b"* BYE"), "BYE first %r" % r)
+    check(len(r) == 2 and ok(r), "nothing between BYE and OK %r" % r)
+    o.close()
+    c.close()
+
+
+def main():
+    only = sys.argv[1:]
+    for fn in CHECKS:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn()
+            print("ok   %s" % fn.__name__)
+        except (Fail, OSError) as e:
+            FAILED.append(fn.__name__)
+            print("FAIL %s: %s" % (fn.__name__, e))
+    if FAILED:
+        print("failed: " + " ".join(FAILED))
+        sys.exit(1)
+
+
+main()
