@@ -334,6 +334,10 @@ static void snapshot_free(struct imap_session *s)
 	kw_clear(s);
 	mime_free(&s->cache_tree);
 	s->cache_blob = 0;
+	free(s->mem);
+	s->mem = NULL;
+	s->mem_len = s->mem_cap = 0;
+	s->mem_ok = 0;
 }
 
 
@@ -353,6 +357,10 @@ static long store_src_read(void *arg, uint64_t off, void *buf, size_t n)
 
 void imap_msg_src(struct imap_session *s, const struct msg_info *mi, struct msg_src *src)
 {
+	if (s->mem_ok && s->mem_blob == mi->blob) {
+		msg_src_mem(src, s->mem, s->mem_len);
+		return;
+	}
 	src_slot.st = s->srv->store;
 	src_slot.blob = mi->blob;
 	src->read = store_src_read;

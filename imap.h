@@ -179,6 +179,14 @@ struct imap_session {
 	struct imap_cmd cmd;
 	uint64_t cache_blob;    /* MIME tree of the last message looked at */
 	struct mime_part *cache_tree;
+	/* The bytes of the message FETCH is answering, taken in one read of
+	 * the store (imap_fetch.c) so that another session's EXPUNGE cannot
+	 * free them half-way through the answer; imap_msg_src reads them. */
+	char *mem;
+	size_t mem_len, mem_cap;
+	uint64_t mem_blob;
+	int mem_ok;
+	int msg_lost;           /* a read of the message being answered failed */
 	const char *reason;
 	int nbad;              /* BAD answers in a row */
 	int nfails;            /* failed LOGIN/AUTHENTICATE */

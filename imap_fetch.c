@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "log.h"
 #include "server.h"
 #include "util.h"
 
@@ -248,13 +249,75 @@ struct content {
 	int missing;
 };
 
+/* ---- the message's bytes, held still while we answer ----
+ *
+ * imap_each_msg read the message's record, but its bytes are read later,
+ * each read a transaction of its own: another session's EXPUNGE in between
+ * frees them, and the answer would be empty or padded, under OK, for a
+ * message the client still has (issue 18). So before a word of the answer
+ * goes out, a message of up to FETCH_MEM_MAX is taken whole in one read of
+ * the store and answered from memory; it is either all there or left out
+ * with [EXPUNGEISSUED]. A bigger one is streamed: its structure is parsed
+ * first and then checked to be still there (a message's bytes never change,
+ * and once freed never come back: blob numbers are not reused); if it goes
+ * while its literal is being written, the connection is closed rather than
+ * the literal finished with wrong bytes. */
+#define FETCH_MEM_MAX (1024 * 1024)
+
+static long msg_read(struct imap_session *s, const struct msg_info *mi, uint64_t off, void *buf,
+		     size_t n)
+{
+	if (s->mem_ok && s->mem_blob == mi->blob) {
+		if (off >= s->mem_len)
+			return 0;
+		if (n > s->mem_len - off)
+			n = (size_t)(s->mem_len - off);
+		memcpy(buf, s->mem + off, n);
+		return (long)n;
+	}
+	long got = store_msg_read(s->srv->store, mi->blob, off, buf, n);
+	if (got < 0 || (got == 0 && n && off < mi->size))
+		s->msg_lost = 1;
+	return got;
+}
+
+/* 0: the message's bytes can be answered; -1: it is gone. */
+static int msg_hold(struct imap_session *s, const struct msg_info *mi)
+{
+	s->msg_lost = 0;
+	if (s->mem_ok && s->mem_blob == mi->blob)
+		return 0;
+	s->mem_ok = 0;
+	if (mi->size <= FETCH_MEM_MAX) {
+		if (s->mem_cap < mi->size || !s->mem) {
+			free(s->mem);
+			s->mem_cap = mi->size > 4096 ? (size_t)mi->size : 4096;
+			s->mem = xmalloc(s->mem_cap);
+		}
+		long got = mi->size ? store_msg_read(s->srv->store, mi->blob, 0, s->mem,
+						     (size_t)mi->size)
+				    : 0;
+		if (got != (long)mi->size)
+			return -1;
+		s->mem_len = (size_t)mi->size;
+		s->mem_blob = mi->blob;
+		s->mem_ok = 1;
+		return 0;
+	}
+	imap_tree(s, mi);
+	char last;
+	if (store_msg_read(s->srv->store, mi->blob, mi->size - 1, &last, 1) != 1)
+		return -1;
+	return 0;
+}
+
 static void read_range(struct imap_session *s, const struct msg_info *mi, uint64_t off, uint64_t n,
 		       struct sbuf *b)
 {
 	char buf[16384];
 	while (n > 0) {
 		size_t want = n > sizeof buf ? sizeof buf : (size_t)n;
-		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		long got = msg_read(s, mi, off, buf, want);
 		if (got <= 0)
 			break;
 		sbuf_add(b, buf, (size_t)got);
@@ -383,11 +446,10 @@ static void write_content(struct imap_session *s, const struct msg_info *mi, str
 	uint64_t off = c->off + from;
 	while (n > 0) {
 		size_t want = n > sizeof buf ? sizeof buf : (size_t)n;
-		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		long got = msg_read(s, mi, off, buf, want);
 		if (got <= 0) {
-			/* The message vanished under us: pad so the framing holds. */
-			memset(buf, ' ', want);
-			got = (long)want;
+			s->msg_lost = 1; /* gone under us: never pad with wrong bytes */
+			return;
 		}
 		conn_write(s->c, buf, (size_t)got);
 		off += (uint64_t)got;
@@ -406,17 +468,29 @@ static void date_out(struct sbuf *b, int64_t t)
 		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info *mi,
-		      const struct fetch *f, int uid)
+/* Does the item need the message's bytes (not just its record)? */
+static int needs_bytes(int kind)
+{
+	return kind != FI_FLAGS && kind != FI_UID && kind != FI_INTERNALDATE && kind != FI_SIZE;
+}
+
+/* One FETCH response. 0 answered; 1 left out (expunged, its bytes gone
+ * before we began); -1 its bytes went while we wrote: the response is
+ * cut and the connection must close. */
+static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info *mi,
+		     const struct fetch *f, int uid)
 {
 	struct sbuf b = {0};
-	int first = 1, have_uid = 0, have_flags = 0;
+	int first = 1, have_uid = 0, have_flags = 0, bytes = 0;
 
-	sbuf_printf(&b, "* %u FETCH (", seq);
 	for (size_t k = 0; k < f->n; k++) {
 		have_uid |= f->it[k].kind == FI_UID;
 		have_flags |= f->it[k].kind == FI_FLAGS;
+		bytes |= needs_bytes(f->it[k].kind);
 	}
+	if (bytes && msg_hold(s, mi) < 0)
+		return 1;
+	sbuf_printf(&b, "* %u FETCH (", seq);
 	if (uid && !have_uid) {
 		sbuf_printf(&b, "UID %u", mi->uid);
 		first = 0;
@@ -484,6 +558,10 @@ static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_inf
 			sbuf_free(&c.syn);
 		}
 		}
+		if (s->msg_lost) {
+			sbuf_free(&b);
+			return -1;
+		}
 	}
 	if (f->sets_seen && !have_flags && !s->readonly) {
 		sbuf_puts(&b, " FLAGS ");
@@ -493,6 +571,7 @@ static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_inf
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);
+	return 0;
 }
 
 struct fetch_ctx {
@@ -519,7 +598,16 @@ static int fetch_cb(struct imap_session *s, const struct imap_ref *r, const stru
 		x->gone = 1;
 		return 0;
 	}
-	fetch_one(s, r->seq, mi, x->f, x->uid);
+	int rc = fetch_one(s, r->seq, mi, x->f, x->uid);
+	if (rc > 0)
+		x->gone = 1;
+	if (rc < 0) {
+		log_warn("imap id=%lu: message uid %u expunged while its FETCH literal was written;"
+			 " closing the connection", s->id, mi->uid);
+		s->state = IS_LOGOUT;
+		s->reason = "message-gone";
+		return 1;
+	}
 	return conn_error(s->c) != 0;
 }
 
@@ -551,6 +639,8 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 		free(x.unseen);
 	}
 	rc = imap_each_msg(s, refs, n, fetch_cb, &x);
+	if (s->state == IS_LOGOUT)
+		goto out; /* a literal was cut short: no more words on this connection */
 	if (rc != ST_OK)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 	else if (x.gone)
