@@ -328,12 +328,32 @@ static int quoted(struct rdr *r)
 	return 0;
 }
 
-/* An atom; a '[' ... ']' part (BODY[HEADER.FIELDS (A B)]) may hold spaces
- * and parentheses, and "<p.n>" follows it. */
+/* Fetch items whose "[...]" section may hold spaces and parentheses. */
+static int section_item(const char *p, size_t n)
+{
+	static const char *const items[] = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK",
+					    "BINARY.SIZE"};
+	for (size_t i = 0; i < ARRAY_LEN(items); i++)
+		if (strlen(items[i]) == n && str_ncasecmp_ascii(p, items[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* An atom. '[' is an ATOM-CHAR (RFC 9051 9: only ']' is a resp-special),
+ * so "a[b" is an atom and so is the mailbox name "x|[}". After a fetch
+ * item's name (BODY[HEADER.FIELDS (A B)]) the '[' ... ']' part may hold
+ * spaces and parentheses, and "<p.n>" follows it. */
 static int atom(struct rdr *r)
 {
 	size_t i = r->pos;
 	int br = 0;
+	const char *open = memchr(r->line + r->pos, '[', r->len - r->pos);
+	size_t plain = r->pos;
+	while (plain < r->len && atom_char((unsigned char)r->line[plain]) && r->line[plain] != ')')
+		plain++;
+	if (!open || (size_t)(open - r->line) >= plain ||
+	    !section_item(r->line + r->pos, (size_t)(open - (r->line + r->pos))))
+		i = plain; /* no section: '[' and ']' are atom characters */
 
 	while (i < r->len) {
 		unsigned char c = (unsigned char)r->line[i];

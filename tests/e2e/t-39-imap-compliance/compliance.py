@@ -186,6 +186,32 @@ def nothing_after_bye():
     c.close()
 
 
+# ---------------------------------------------------------------- bug 6
+@case
+def atom_with_bracket():
+    """'[' is an ATOM-CHAR (RFC 9051 9): a mailbox name made of every
+    ATOM-CHAR that is not a letter is a valid astring."""
+    c = C()
+    name = b"!#$&'+,-.0123456789:;<=>?@^_`|[}"
+    r = c.cmd(b"CREATE " + name)
+    check(ok(r), "create %r" % r)
+    r = c.cmd(b"SELECT " + name)
+    check(ok(r), "select %r" % r)
+    r = c.cmd(b"STATUS a[b (MESSAGES)")
+    check(status(r) == b"NO" and b"NONEXISTENT" in r[-1], "a[b is a name, not a syntax error %r" % r)
+    r = c.cmd(b'LIST "" "*"')
+    # Listed in modified UTF-7, where "&" is written "&-" (RFC 3501 5.1.3).
+    shown = name.replace(b"&", b"&-")
+    check(ok(r) and any(l.endswith(b' "/" "' + shown + b'"') for l in r), "listed %r" % r)
+    # Sections with spaces still parse, and an unclosed one is still bad.
+    append(c, name, msg(b"br"))
+    r = c.cmd(b"FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])")
+    check(ok(r) and b"Subject: br" in r[0], "section %r" % r)
+    r = c.cmd(b"FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject))")
+    check(status(r) == b"BAD", "unclosed section %r" % r)
+    c.close()
+
+
 def main():
     only = sys.argv[1:]
     for fn in CHECKS:
