@@ -222,6 +222,7 @@ static struct snode *parse_key(struct sparse *p, int depth)
 				return NULL;
 			n->field = xstrdup(hdr_keys[i].field);
 			n->str = xstrdup(v);
+			n->num = strcmp(hdr_keys[i].field, "subject") != 0; /* an address field */
 			return n;
 		}
 	for (size_t i = 0; i < ARRAY_LEN(date_keys); i++)
@@ -370,7 +371,11 @@ static const char *load_hdr(struct mctx *m)
 	return m->hdr.p;
 }
 
-static int header_match(struct mctx *m, const char *field, const char *needle)
+/* addr: FROM/TO/CC/BCC match the addresses as ENVELOPE presents them
+ * (RFC 9051 6.4.4), "name <mailbox@host>" with comments and folding gone,
+ * so "user-from@domain.org" finds "<user-from (c)@ (c) domain.org>"; the
+ * field's decoded text is tried too. */
+static int header_match(struct mctx *m, const char *field, const char *needle, int addr)
 {
 	const char *h = load_hdr(m);
 	size_t pos = 0, nl, vl;
@@ -385,6 +390,11 @@ static int header_match(struct mctx *m, const char *field, const char *needle)
 		char *d = mime_decode_words(val, vl);
 		int hit = mime_contains(d, strlen(d), needle, strlen(needle));
 		free(d);
+		if (!hit && addr) {
+			d = mime_addr_text(val, vl);
+			hit = mime_contains(d, strlen(d), needle, strlen(needle));
+			free(d);
+		}
 		if (hit)
 			return 1;
 	}
@@ -431,7 +441,7 @@ static int eval(struct mctx *m, const struct snode *n)
 		int set = bit >= 0 && (mi->keywords & ((uint64_t)1 << bit));
 		return n->op == K_KEYWORD ? set : !set;
 	}
-	case K_HEADER: return header_match(m, n->field, n->str);
+	case K_HEADER: return header_match(m, n->field, n->str, n->num != 0);
 	case K_BODY:
 	case K_TEXT:
 		imap_msg_src(m->s, mi, &src);

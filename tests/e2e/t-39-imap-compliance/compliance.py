@@ -212,6 +212,35 @@ def atom_with_bracket():
     c.close()
 
 
+# ---------------------------------------------------------------- bug 7
+@case
+def search_address_as_envelope():
+    """SEARCH FROM/TO/CC/BCC match the address as ENVELOPE presents it
+    (RFC 9051 6.4.4): comments, folding and spaces inside it are gone."""
+    c = C()
+    check(ok(c.cmd(b"CREATE srch")), "create")
+    m = (b"From: <user-from (comment)@ (comment) domain.org>\r\n"
+         b"To: Some One <user-to@(c)domain.org>, \"Other\" <other@\r\n example.org>\r\n"
+         b"Cc: team: cc-one@ domain.org, cc-two (x) @domain.org;\r\n"
+         b"Bcc: =?utf-8?q?J=C3=B6rg?= <bcc@domain.org>\r\n"
+         b"Subject: addr\r\n\r\nbody\r\n")
+    append(c, b"srch", m)
+    append(c, b"srch", msg(b"other"))
+    check(ok(c.cmd(b"SELECT srch")), "select")
+    for key, want in ((b"FROM user-from@domain.org", b"1"), (b"TO user-to@domain.org", b"1"),
+                      (b"TO other@example.org", b"1"), (b"CC cc-one@domain.org", b"1"),
+                      (b"CC cc-two@domain.org", b"1"), (b"BCC bcc@domain.org", b"1"),
+                      ("BCC Jörg <bcc@".encode(), b"1"), (b"FROM alice@example.test", b"2"),
+                      (b"FROM nobody@domain.org", b"")):
+        if not key.isascii():
+            key = key.split(b" ", 1)[0] + b" {%d+}\r\n" % len(key.split(b" ", 1)[1]) + key.split(b" ", 1)[1]
+            r = c.cmd(b"SEARCH CHARSET UTF-8 " + key)
+        else:
+            r = c.cmd(b"SEARCH " + key)
+        check(ok(r) and r[0] == (b"* SEARCH " + want).strip(), "SEARCH %r -> %r" % (key, r))
+    c.close()
+
+
 def main():
     only = sys.argv[1:]
     for fn in CHECKS:
