@@ -363,7 +363,10 @@ static void section_content(struct imap_session *s, const struct msg_info *mi,
 			    const struct fitem *it, struct content *c)
 {
 	memset(c, 0, sizeof *c);
-	if (it->npart == 0 && it->spec == SP_NONE && it->kind == FI_SECTION) {
+	/* BODY[] and BINARY[] (RFC 9051 6.4.5): the whole message. A message
+	 * as a whole carries no transfer encoding to undo (its parts are asked
+	 * for by number), so BINARY[] is its bytes as stored. */
+	if (it->npart == 0 && it->spec == SP_NONE) {
 		c->off = 0;
 		c->len = mi->size;
 		return;
@@ -386,14 +389,19 @@ static void section_content(struct imap_session *s, const struct msg_info *mi,
 	switch (it->spec) {
 	case SP_NONE:
 		if (it->kind != FI_SECTION) {
-			/* BINARY: the decoded body (RFC 3516 4.2). */
-			struct sbuf raw = {0};
-			if (p->multipart || p->rfc822) {
-				c->missing = 1;
+			/* BINARY: the body with its Content-Transfer-Encoding
+			 * undone (RFC 3516 4.2). For a message/rfc822 part that is
+			 * the message it holds; a multipart's encoding is always
+			 * an identity (RFC 2045 6.4), so its body comes as is. */
+			int cte = mime_cte(p);
+			if (p->multipart || (p->rfc822 && cte != CTE_BASE64 && cte != CTE_QP)) {
+				c->off = p->body_off; /* nothing to undo: streamed */
+				c->len = p->body_size;
 				return;
 			}
+			struct sbuf raw = {0};
 			read_range(s, mi, p->body_off, p->body_size, &raw);
-			mime_decode_body(&c->syn, raw.p ? raw.p : "", raw.len, mime_cte(p));
+			mime_decode_body(&c->syn, raw.p ? raw.p : "", raw.len, cte);
 			sbuf_free(&raw);
 			c->synthesized = 1;
 			return;

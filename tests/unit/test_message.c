@@ -197,6 +197,13 @@ TEST(decode_words)
 	b.len = 0;
 	mime_decode_body(&b, "a=3Db=\r\nc", 9, CTE_QP);
 	CHECK_EQ_STR(b.p, "a=bc");
+	/* RFC 2045 6.7 rule 3: trailing white space of an encoded line goes;
+	 * "=20" and white space inside a line stay. */
+	const char *qp = "x y  \r\nz=20\t\r\nw= \r\nv \t\nend  ";
+	b.len = 0;
+	mime_decode_body(&b, qp, strlen(qp), CTE_QP);
+	sbuf_add(&b, NULL, 0);
+	CHECK_EQ_STR(b.p, "x y\r\nz \r\nwv\nend");
 	sbuf_free(&b);
 }
 

@@ -241,6 +241,58 @@ def search_address_as_envelope():
     c.close()
 
 
+# ---------------------------------------------------------------- bug 4
+INNER = (b"From: inner@example.test\r\nSubject: inner\r\n"
+         b"Content-Transfer-Encoding: quoted-printable\r\n\r\nin=3Dner  \r\n")
+QP = b"line one   \r\nline=20two \t\r\nsoft=  \r\nbreak\r\n"
+QP_DECODED = b"line one\r\nline two\r\nsoftbreak\r\n"
+MULTI = (b"From: a@example.test\r\nSubject: binary\r\nMIME-Version: 1.0\r\n"
+         b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+         b"--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + QP +
+         b"\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\n" + INNER +
+         b"\r\n--XX--\r\n")
+
+
+@case
+def binary_whole_and_rfc822():
+    """BINARY[], BINARY.PEEK[] and BINARY of a message/rfc822 part are the
+    message (RFC 3516, RFC 9051 6.4.5), with BINARY.SIZE to match."""
+    c = C()
+    check(ok(c.cmd(b"CREATE bin")), "create")
+    append(c, b"bin", MULTI)
+    check(ok(c.cmd(b"SELECT bin")), "select")
+    r = c.cmd(b"FETCH 1 (BINARY.SIZE[] BINARY.PEEK[])")
+    check(ok(r) and (b"BINARY.SIZE[] %d" % len(MULTI)) in r[0] and
+          (b"BINARY[] {%d}\r\n" % len(MULTI) + MULTI) in r[0], "BINARY.PEEK[] %r" % r)
+    r = c.cmd(b"FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[2])")
+    check(ok(r) and (b"BINARY.SIZE[2] %d" % len(INNER)) in r[0] and
+          (b"BINARY[2] {%d}\r\n" % len(INNER) + INNER) in r[0], "BINARY[2] (message/rfc822) %r" % r)
+    r = c.cmd(b"FETCH 1 (BINARY[])")
+    check(ok(r) and (b"BINARY[] {%d}\r\n" % len(MULTI)) in r[0] and b"\\Seen" in r[0],
+          "BINARY[] sets \\Seen %r" % r)
+    c.close()
+
+
+@case
+def qp_trailing_space():
+    """The quoted-printable decoder deletes white space at the end of an
+    encoded line (RFC 2045 6.7 rule 3): in BINARY, BINARY.SIZE, partial
+    BINARY and SEARCH."""
+    c = C()
+    check(ok(c.cmd(b"CREATE qp")), "create")
+    append(c, b"qp", MULTI)
+    check(ok(c.cmd(b"SELECT qp")), "select")
+    r = c.cmd(b"FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<4.6>)")
+    check(ok(r) and (b"BINARY.SIZE[1] %d" % len(QP_DECODED)) in r[0] and
+          (b"BINARY[1] {%d}\r\n" % len(QP_DECODED) + QP_DECODED) in r[0] and
+          b"BINARY[1]<4> {6}\r\n" + QP_DECODED[4:10] in r[0], "decoded QP %r" % r)
+    r = c.cmd(b'SEARCH BODY "one "')
+    check(ok(r) and r[0] == b"* SEARCH", "trailing white space is not text %r" % r)
+    r = c.cmd(b"SEARCH BODY softbreak")
+    check(ok(r) and r[0] == b"* SEARCH 1", "soft break joined %r" % r)
+    c.close()
+
+
 def main():
     only = sys.argv[1:]
     for fn in CHECKS:
