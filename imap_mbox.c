@@ -217,6 +217,41 @@ static int has_children(const struct lctx *l, const char *name)
 	return lo < l->n && strncmp(l->v[lo].mi.name, key, n + 1) == 0;
 }
 
+/* The index of the first name under "name/" in the sorted list (INBOX
+ * aside), or l->n: a binary search, as has_children. */
+static size_t first_child(const struct lctx *l, const char *name)
+{
+	char key[STORE_MBOX_MAX + 2];
+	size_t n = strlen(name), lo = 0, hi = l->n;
+	if (n + 1 >= sizeof key)
+		return l->n;
+	memcpy(key, name, n);
+	key[n] = '/';
+	key[n + 1] = 0;
+	if (lo < hi && strcmp(l->v[0].mi.name, "INBOX") == 0)
+		lo = 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(l->v[mid].mi.name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A subscribed mailbox below name (RFC 5258 CHILDINFO, RFC 3501 6.3.9's
+ * LSUB parents): the run of names under "name/". */
+static int has_subscribed_child(const struct lctx *l, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = first_child(l, name);
+	     i < l->n && strncmp(l->v[i].mi.name, name, n) == 0 && l->v[i].mi.name[n] == '/'; i++)
+		if (l->v[i].exists && l->v[i].mi.subscribed)
+			return 1;
+	return 0;
+}
+
 static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
 			 struct sbuf *b);
 
@@ -231,6 +266,7 @@ void imap_cmd_list(struct imap_session *s)
 	size_t npats = 0;
 
 	int extended = 0; /* LIST-EXTENDED syntax used: \NonExistent, else \Noselect */
+	int recursive = 0;
 	if (a && a->type == IA_LIST && !lsub) { /* RFC 5258 selection options */
 		extended = 1;
 		for (struct iarg *o = a->kids; o; o = o->next) {
@@ -238,10 +274,18 @@ void imap_cmd_list(struct imap_session *s)
 				sel_sub = ret_sub = 1;
 			else if (iarg_is_atom(o, "SPECIAL-USE"))
 				sel_special = 1;
-			else if (!iarg_is_atom(o, "RECURSIVEMATCH") && !iarg_is_atom(o, "REMOTE")) {
+			else if (iarg_is_atom(o, "RECURSIVEMATCH"))
+				recursive = 1;
+			else if (!iarg_is_atom(o, "REMOTE")) {
 				imap_tagged(s, "BAD", "Unknown LIST selection option");
 				return;
 			}
+		}
+		/* RFC 5258 3: RECURSIVEMATCH only beside an option (other than
+		 * REMOTE) whose matches it can report on. */
+		if (recursive && !sel_sub && !sel_special) {
+			imap_tagged(s, "BAD", "RECURSIVEMATCH needs another selection option");
+			return;
 		}
 		a = a->next;
 	}
@@ -315,11 +359,12 @@ void imap_cmd_list(struct imap_session *s)
 					    "\\Junk", "\\Trash", "\\Archive"};
 	for (size_t i = 0; i < l.n; i++) {
 		const struct lbox *m = &l.v[i];
-		int match = 0;
+		int match = 0, pct = 0; /* pct: matched by a pattern without '*' */
 		for (size_t p = 0; p < npats && !match; p++) {
 			/* A parent that is no mailbox shows for '%' (RFC 3501
 			 * 6.3.8); with '*' its children speak for it. */
-			if (!m->exists && strchr(pats[p], '*'))
+			int star = strchr(pats[p], '*') != NULL;
+			if (!m->exists && star)
 				continue;
 			char dec[STORE_MBOX_MAX + 1];
 			const char *pp = pats[p];
@@ -330,10 +375,17 @@ void imap_cmd_list(struct imap_session *s)
 			if (str_ncasecmp_ascii(pat, "INBOX", 5) == 0 && (!pat[5] || pat[5] == '/'))
 				memcpy(pat, "INBOX", 5);
 			match = imap_wild_match(pat, m->mi.name);
+			pct = match && !star;
 		}
 		if (!match)
 			continue;
-		if ((sel_sub || lsub) && !(m->exists && m->mi.subscribed))
+		int subscribed = m->exists && m->mi.subscribed;
+		/* RFC 5258 3.5: (SUBSCRIBED RECURSIVEMATCH) also returns a name
+		 * whose child is subscribed, with CHILDINFO ("SUBSCRIBED");
+		 * RFC 3501 6.3.9: LSUB with '%' returns such a name \Noselect. */
+		int childinfo = sel_sub && recursive && has_subscribed_child(&l, m->mi.name);
+		int lsub_parent = lsub && !subscribed && pct && has_subscribed_child(&l, m->mi.name);
+		if ((sel_sub || lsub) && !subscribed && !childinfo && !lsub_parent)
 			continue;
 		if (sel_special && !(m->exists && m->mi.special > MBOX_INBOX))
 			continue;
@@ -349,6 +401,8 @@ void imap_cmd_list(struct imap_session *s)
 	} while (0)
 		if (!m->exists)
 			ATTR(lsub || !extended ? "\\Noselect" : "\\NonExistent");
+		else if (lsub_parent)
+			ATTR("\\Noselect");
 		if (ret_children && !lsub)
 			ATTR(has_children(&l, m->mi.name) ? "\\HasChildren" : "\\HasNoChildren");
 		if (m->exists && m->mi.special > MBOX_INBOX && m->mi.special < 7)
@@ -358,6 +412,8 @@ void imap_cmd_list(struct imap_session *s)
 #undef ATTR
 		sbuf_puts(&b, ") \"/\" ");
 		imap_mbox_out(s, &b, m->mi.name);
+		if (childinfo)
+			sbuf_puts(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		sbuf_puts(&b, "\r\n");
 		if (ret_status && m->exists)
 			status_items(s, ret_status, m->mi.name, &b);

@@ -293,6 +293,40 @@ def qp_trailing_space():
     c.close()
 
 
+# ---------------------------------------------------------------- bug 5
+@case
+def list_extended_edges():
+    """RFC 5258: RECURSIVEMATCH alone or with only REMOTE is BAD;
+    (SUBSCRIBED RECURSIVEMATCH) returns a parent of a subscribed mailbox
+    with CHILDINFO ("SUBSCRIBED"). RFC 3501 6.3.9: LSUB with '%' returns a
+    parent whose child is subscribed as \\Noselect."""
+    c = C()
+    for n in (b"le", b"le/a", b"le/a/b", b"le/c"):
+        check(ok(c.cmd(b"CREATE " + n)), "create %r" % n)
+    for n in (b"le", b"le/a", b"le/a/b", b"le/c"):
+        c.cmd(b"UNSUBSCRIBE " + n)  # CREATE may subscribe
+    check(ok(c.cmd(b"SUBSCRIBE le/a/b")), "subscribe")
+    check(ok(c.cmd(b"SUBSCRIBE le/c")), "subscribe c")
+    for opts in (b"(RECURSIVEMATCH)", b"(RECURSIVEMATCH REMOTE)", b"(REMOTE RECURSIVEMATCH)"):
+        r = c.cmd(b'LIST ' + opts + b' "" "le/%"')
+        check(status(r) == b"BAD", "LIST %r %r" % (opts, r))
+    r = c.cmd(b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "le/%"')
+    check(ok(r), "recursivematch %r" % r)
+    check(set(r[:-1]) == {b'* LIST (\\HasChildren) "/" "le/a" ("CHILDINFO" ("SUBSCRIBED"))',
+                          b'* LIST (\\HasNoChildren \\Subscribed) "/" "le/c"'},
+          "(SUBSCRIBED RECURSIVEMATCH) %r" % r)
+    r = c.cmd(b'LIST (SUBSCRIBED) "" "le/%"')
+    check(ok(r) and r[:-1] == [b'* LIST (\\HasNoChildren \\Subscribed) "/" "le/c"'],
+          "(SUBSCRIBED) alone has no parents %r" % r)
+    r = c.cmd(b'LSUB "" "le/%"')
+    check(ok(r) and set(r[:-1]) == {b'* LSUB (\\Noselect) "/" "le/a"', b'* LSUB () "/" "le/c"'},
+          "LSUB le/%% %r" % r)
+    r = c.cmd(b'LSUB "" "le/*"')
+    check(ok(r) and set(r[:-1]) == {b'* LSUB () "/" "le/a/b"', b'* LSUB () "/" "le/c"'},
+          "LSUB le/* %r" % r)
+    c.close()
+
+
 def main():
     only = sys.argv[1:]
     for fn in CHECKS:
