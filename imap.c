@@ -157,7 +157,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	}
 	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
-		     " UTF8=ACCEPT");
+		     " UTF8=ACCEPT CREATE-SPECIAL-USE");
 }
 
 /* ------------------------------------------------------- names, flags */
@@ -310,12 +310,18 @@ void imap_flags_announce(struct imap_session *s)
 		sbuf_puts(&b, " ");
 		sbuf_puts(&b, s->kw[i]);
 	}
-	sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (int i = 0; i < s->nkw; i++) {
-		sbuf_puts(&b, " ");
-		sbuf_puts(&b, s->kw[i]);
+	/* Read-only (EXAMINE): no flag can be changed for good, so the list
+	 * is empty (RFC 9051 6.3.3). */
+	if (s->readonly) {
+		sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS ()] Read-only\r\n");
+	} else {
+		sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+		for (int i = 0; i < s->nkw; i++) {
+			sbuf_puts(&b, " ");
+			sbuf_puts(&b, s->kw[i]);
+		}
+		sbuf_puts(&b, " \\*)] Flags permitted\r\n");
 	}
-	sbuf_puts(&b, s->readonly ? ")] Read-only\r\n" : " \\*)] Flags permitted\r\n");
 	imap_put(s, &b);
 	sbuf_free(&b);
 }

@@ -42,16 +42,31 @@ void imap_cmd_create(struct imap_session *s)
 		return;
 	}
 	int special = MBOX_NORMAL;
-	/* RFC 6154 3: CREATE name (USE (\Sent)) */
+	/* RFC 6154 3 (CREATE-SPECIAL-USE): CREATE name (USE (\Sent)). A
+	 * mailbox keeps one role of five; anything else in USE is refused with
+	 * [USEATTR] and nothing is created. */
 	const struct iarg *opt = iarg_nth(s->cmd.args, 1);
 	if (opt && opt->type == IA_LIST && iarg_is_atom(opt->kids, "USE") && opt->kids->next &&
 	    opt->kids->next->type == IA_LIST) {
 		static const char *const roles[] = {NULL,     NULL,	 "\\Drafts", "\\Sent",
 						    "\\Junk", "\\Trash", "\\Archive"};
-		for (const struct iarg *u = opt->kids->next->kids; u; u = u->next)
+		int nuse = 0, known = 1;
+		for (const struct iarg *u = opt->kids->next->kids; u; u = u->next) {
+			int role = 0;
 			for (int i = 2; i < 7; i++)
 				if (iarg_is_atom(u, roles[i]))
-					special = i;
+					role = i;
+			if (!role)
+				known = 0;
+			else if (role != special)
+				nuse++;
+			special = role ? role : special;
+		}
+		if (!known || nuse > 1) {
+			imap_tagged(s, "NO", "[USEATTR] %s", !known ? "Special-use attribute not supported"
+								    : "Only one special use per mailbox");
+			return;
+		}
 	}
 	size_t count = 0;
 	store_mbox_list(s->srv->store, s->acct.id, count_mbox, &count);

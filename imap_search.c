@@ -534,7 +534,9 @@ void imap_cmd_search(struct imap_session *s, int uid)
 				ret |= R_COUNT;
 			else if (iarg_is_atom(o, "ALL"))
 				ret |= R_ALL;
-			else if (!iarg_is_atom(o, "SAVE")) {
+			else {
+				/* SAVE only with SEARCHRES (RFC 5182), which
+				 * brev does not offer. */
 				imap_tagged(s, "BAD", "Unknown RETURN option");
 				return;
 			}

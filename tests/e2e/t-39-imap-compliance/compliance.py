@@ -327,6 +327,51 @@ def list_extended_edges():
     c.close()
 
 
+# ---------------------------------------------------------------- bug 10
+@case
+def create_special_use():
+    """RFC 6154 3: CREATE-SPECIAL-USE is advertised; a USE attribute the
+    server cannot keep gets NO [USEATTR] and no mailbox."""
+    c = C()
+    r = c.cmd(b"CAPABILITY")
+    check(ok(r) and b" CREATE-SPECIAL-USE" in r[0], "capability %r" % r)
+    r = c.cmd(b"CREATE MyDrafts (USE (\\Drafts))")
+    check(ok(r), "create with \\Drafts %r" % r)
+    r = c.cmd(b'LIST "" MyDrafts')
+    check(ok(r) and b"\\Drafts" in r[0], "role kept %r" % r)
+    for use in (b"(\\All)", b"(\\Flagged)", b"(\\Important)", b"(\\Sent \\Trash)", b"(\\Bogus)"):
+        r = c.cmd(b"CREATE Useless (USE " + use + b")")
+        check(status(r) == b"NO" and b"[USEATTR]" in r[-1], "USE %r -> %r" % (use, r))
+        r = c.cmd(b'LIST "" Useless')
+        check(ok(r) and len(r) == 1, "nothing created for %r: %r" % (use, r))
+    c.close()
+
+
+@case
+def examine_permanentflags():
+    """EXAMINE: PERMANENTFLAGS () (nothing can be changed for good)."""
+    c = C()
+    r = c.cmd(b"EXAMINE INBOX")
+    check(ok(r) and b"* OK [PERMANENTFLAGS ()] Read-only" in r, "examine %r" % r)
+    r = c.cmd(b"SELECT INBOX")
+    check(ok(r) and any(l.startswith(b"* OK [PERMANENTFLAGS (\\Answered") and b"\\*)]" in l
+                        for l in r), "select %r" % r)
+    c.close()
+
+
+@case
+def search_return_save():
+    """SEARCH RETURN (SAVE) only with SEARCHRES (RFC 5182), not offered."""
+    c = C()
+    r = c.cmd(b"CAPABILITY")
+    check(b"SEARCHRES" not in r[0], "SEARCHRES advertised %r" % r)
+    check(ok(c.cmd(b"SELECT INBOX")), "select")
+    for ret in (b"(SAVE)", b"(MIN SAVE)"):
+        r = c.cmd(b"SEARCH RETURN " + ret + b" ALL")
+        check(status(r) == b"BAD", "RETURN %r -> %r" % (ret, r))
+    c.close()
+
+
 def main():
     only = sys.argv[1:]
     for fn in CHECKS:
