@@ -202,10 +202,15 @@ void imap_mbox_out(struct imap_session *s, struct sbuf *b, const char *name)
 static const char *const sysflags[] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
 				       "\\Draft"};
 
-void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw)
+void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw,
+		    uint32_t uid)
 {
 	int first = 1;
 	sbuf_puts(b, "(");
+	if (uid && imap_is_recent(s, uid)) {
+		sbuf_puts(b, "\\Recent");
+		first = 0;
+	}
 	for (int i = 0; i < 5; i++)
 		if (flags & (1u << i)) {
 			if (!first)
@@ -340,6 +345,9 @@ static void snapshot_free(struct imap_session *s)
 	kw_clear(s);
 	mime_free(&s->cache_tree);
 	s->cache_blob = 0;
+	free(s->recent);
+	s->recent = NULL;
+	s->nrecent = 0;
 	free(s->mem);
 	s->mem = NULL;
 	s->mem_len = s->mem_cap = 0;
@@ -709,7 +717,8 @@ static void cmd_select(struct imap_session *s)
 	imap_out(s, "* %u EXISTS", s->view.count);
 	if (!s->rev2) {
 		uint32_t first = 0, seq;
-		imap_out(s, "* 0 RECENT");
+		imap_recent_claim(s, mi.uidnext);
+		imap_out(s, "* %u RECENT", imap_recent_count(s));
 		if (mi.unseen &&
 		    store_msg_first_unseen(s->srv->store, s->acct.id, name, &first) == ST_OK &&
 		    first && (seq = view_seq(&s->view, first)))

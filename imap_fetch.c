@@ -511,7 +511,7 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 		switch (it->kind) {
 		case FI_FLAGS:
 			sbuf_puts(&b, "FLAGS ");
-			imap_flags_out(s, &b, mi->flags, mi->keywords);
+			imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 			imap_said(s, mi->uid, mi->modseq);
 			break;
 		case FI_UID:
@@ -573,7 +573,7 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 	}
 	if (f->sets_seen && !have_flags && !s->readonly) {
 		sbuf_puts(&b, " FLAGS ");
-		imap_flags_out(s, &b, mi->flags, mi->keywords);
+		imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 		imap_said(s, mi->uid, mi->modseq);
 	}
 	sbuf_puts(&b, ")\r\n");
@@ -679,7 +679,7 @@ static int store_cb(struct imap_session *s, const struct imap_ref *r, const stru
 	if (x->uid)
 		sbuf_printf(&b, "UID %u ", mi->uid);
 	sbuf_puts(&b, "FLAGS ");
-	imap_flags_out(s, &b, mi->flags, mi->keywords);
+	imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);
@@ -723,6 +723,12 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		imap_tagged(s, "BAD", "Unexpected STORE argument");
 		return;
 	}
+	/* \Recent is the server's to set (RFC 3501 2.3.2, 6.4.6). */
+	for (const struct iarg *f = fl->type == IA_LIST ? fl->kids : NULL; f; f = f->next)
+		if (iarg_is_atom(f, "\\RECENT")) {
+			imap_tagged(s, "BAD", "\\Recent cannot be stored");
+			return;
+		}
 	if (imap_parse_flags(fl, &flags, kw, &nkw, ARRAY_LEN(kw)) < 0) {
 		imap_tagged(s, "BAD", "Invalid flag");
 		return;

@@ -451,6 +451,24 @@ static int count_deleted(void *arg, const struct msg_info *m)
 	return 0;
 }
 
+/* STATUS RECENT (RFC 3501 6.3.10): the messages no session has yet had
+ * as \Recent, those from the mailbox's recent boundary on. */
+static uint32_t unclaimed_recent(struct imap_session *s, const char *name)
+{
+	uint32_t from = 0, n = 0;
+	struct uid_run *runs = NULL;
+	size_t nruns = 0;
+	if (store_mbox_recent(s->srv->store, s->acct.id, name, 0, &from) == ST_OK &&
+	    store_msg_runs(s->srv->store, s->acct.id, name, &runs, &nruns, NULL) == ST_OK)
+		for (size_t i = 0; i < nruns; i++) {
+			uint64_t end = (uint64_t)runs[i].first + runs[i].count; /* [first, end) */
+			if (end > from)
+				n += (uint32_t)(end - (runs[i].first > from ? runs[i].first : from));
+		}
+	free(runs);
+	return n;
+}
+
 /* "* STATUS name (ITEM n ...)\r\n" into b; empty if the mailbox is gone. */
 static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
 			 struct sbuf *b)
@@ -475,7 +493,7 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 		else if (iarg_is_atom(it, "UNSEEN"))
 			sbuf_printf(b, "UNSEEN %u", mi.unseen);
 		else if (iarg_is_atom(it, "RECENT"))
-			sbuf_puts(b, "RECENT 0");
+			sbuf_printf(b, "RECENT %u", unclaimed_recent(s, name));
 		else if (iarg_is_atom(it, "SIZE"))
 			sbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
 		else if (iarg_is_atom(it, "DELETED")) {

@@ -23,7 +23,7 @@
 
 #define SEARCH_NODES_MAX 500
 
-enum { K_ALL, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
+enum { K_ALL, K_RECENT, K_NEW, K_OLD, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
        K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
        K_NOT, K_OR, K_AND, K_NONE };
 
@@ -172,11 +172,11 @@ static const struct {
 } flag_keys[] = {
 	{"ANSWERED", K_FLAG, FL_ANSWERED},   {"DELETED", K_FLAG, FL_DELETED},
 	{"DRAFT", K_FLAG, FL_DRAFT},         {"FLAGGED", K_FLAG, FL_FLAGGED},
-	{"SEEN", K_FLAG, FL_SEEN},           {"OLD", K_ALL, 0},
+	{"SEEN", K_FLAG, FL_SEEN},           {"OLD", K_OLD, 0},
 	{"UNANSWERED", K_UNFLAG, FL_ANSWERED}, {"UNDELETED", K_UNFLAG, FL_DELETED},
 	{"UNDRAFT", K_UNFLAG, FL_DRAFT},     {"UNFLAGGED", K_UNFLAG, FL_FLAGGED},
 	{"UNSEEN", K_UNFLAG, FL_SEEN},       {"ALL", K_ALL, 0},
-	{"NEW", K_NONE, 0},                  {"RECENT", K_NONE, 0},
+	{"NEW", K_NEW, 0},                   {"RECENT", K_RECENT, 0},
 };
 
 static const struct {
@@ -433,6 +433,11 @@ static int eval(struct mctx *m, const struct snode *n)
 	switch (n->op) {
 	case K_ALL: return 1;
 	case K_NONE: return 0;
+	/* \Recent exists for IMAP4rev1 sessions only; a rev2 session holds
+	 * none, so NEW and RECENT match nothing and OLD everything there. */
+	case K_RECENT: return imap_is_recent(m->s, mi->uid);
+	case K_NEW: return imap_is_recent(m->s, mi->uid) && !(mi->flags & FL_SEEN);
+	case K_OLD: return !imap_is_recent(m->s, mi->uid);
 	case K_FLAG: return (mi->flags & n->flag) != 0;
 	case K_UNFLAG: return (mi->flags & n->flag) == 0;
 	case K_KEYWORD:

@@ -134,6 +134,12 @@ int store_mbox_delete(struct store *st, uint32_t user, const char *name);
  * leaves INBOX empty. Children of old/ move along. */
 int store_mbox_rename(struct store *st, uint32_t user, const char *oldname, const char *newname);
 int store_mbox_subscribe(struct store *st, uint32_t user, const char *name, int on);
+/* \Recent for IMAP4rev1 sessions (RFC 3501 2.3.2): *from gets the mailbox's
+ * recent boundary, the lowest UID no session has claimed as recent; if upto
+ * is above it, the boundary moves to upto in the same write, and the caller
+ * alone has UIDs [*from, upto) as recent. upto 0 only reads. */
+int store_mbox_recent(struct store *st, uint32_t user, const char *name, uint32_t upto,
+		      uint32_t *from);
 
 /* ---- messages ---- */
 

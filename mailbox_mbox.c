@@ -577,3 +577,57 @@ int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 		return ST_INVALID;
 	return tx_read(st, op_mbox_keywords, &a);
 }
+
+/* \Recent for IMAP4rev1 (RFC 3501 2.3.2): one number per mailbox, the
+ * lowest UID no session has been told of as recent yet, kept in DB_META as
+ * "recent/" + the mailbox id (ids are never reused; an old mailbox's number
+ * stays behind, 8 bytes). Self-contained on purpose: the mailbox record and
+ * its schema stay as they are. Missing means 1: nothing was claimed yet. */
+struct recent_args {
+	uint32_t user, upto, from;
+	int write;
+	char name[STORE_MBOX_MAX + 1];
+};
+
+static int recent_key(char *k, uint32_t id)
+{
+	return snprintf(k, 24, "recent/%08x", id);
+}
+
+static int op_mbox_recent(struct tx *t, void *arg)
+{
+	struct recent_args *a = arg;
+	struct mbox mb;
+	char k[24];
+	MDB_val v;
+	uint64_t b = 1;
+	int rc = mbox_get(t, a->user, a->name, &mb);
+	if (rc)
+		return rc;
+	int kl = recent_key(k, mb.r.id);
+	int r = db_get(t, DB_META, k, (size_t)kl, &v);
+	if (r < 0)
+		return ST_TEMP;
+	if (r == 0 && v.mv_size == sizeof b)
+		memcpy(&b, v.mv_data, sizeof b);
+	a->from = (uint32_t)b;
+	if (!a->write || a->upto <= b)
+		return ST_OK;
+	b = a->upto;
+	return db_put(t, DB_META, k, (size_t)kl, &b, sizeof b, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_mbox_recent(struct store *st, uint32_t user, const char *name, uint32_t upto,
+		      uint32_t *from)
+{
+	struct recent_args a = {.user = user, .upto = upto};
+	if (!name || mbox_norm(name, a.name) < 0)
+		return ST_INVALID;
+	int rc = tx_read(st, op_mbox_recent, &a);
+	if (rc == ST_OK && upto > a.from) {
+		a.write = 1; /* reads again: another session may have claimed meanwhile */
+		rc = tx_write(st, op_mbox_recent, &a);
+	}
+	*from = a.from;
+	return rc;
+}

@@ -372,6 +372,82 @@ def search_return_save():
     c.close()
 
 
+# ---------------------------------------------------------------- bug 9
+def search(c, key):
+    r = c.cmd(b"SEARCH " + key)
+    check(ok(r) and r[0].startswith(b"* SEARCH"), "SEARCH %r %r" % (key, r))
+    return r[0][9:].split()
+
+
+def recent_line(r):
+    got = [l for l in r if l.endswith(b" RECENT")]
+    return got[-1] if got else None
+
+
+@case
+def recent_rev1():
+    """\\Recent for IMAP4rev1 sessions (RFC 3501 2.3.2): the first session
+    told of a message has it as \\Recent (SELECT's and updates' RECENT,
+    FETCH FLAGS, SEARCH NEW/OLD/RECENT); EXAMINE looks without taking it;
+    IMAP4rev2 sessions neither see nor take it; STATUS RECENT counts the
+    unclaimed; STORE (\\Recent) is BAD."""
+    a = C()
+    check(ok(a.cmd(b"CREATE rc")), "create")
+    append(a, b"rc", msg(b"r1"))
+    append(a, b"rc", msg(b"r2"))
+    r = a.cmd(b"STATUS rc (RECENT MESSAGES)")
+    check(ok(r) and b"RECENT 2" in r[0], "status before select %r" % r)
+    b = C()
+    r = b.cmd(b"SELECT rc")
+    check(ok(r) and recent_line(r) == b"* 2 RECENT", "first select %r" % r)
+    r = b.cmd(b"FETCH 1:* (FLAGS)")
+    check(ok(r) and r[0] == b"* 1 FETCH (FLAGS (\\Recent))", "fetch flags %r" % r)
+    check(search(b, b"RECENT") == [b"1", b"2"] and search(b, b"NEW") == [b"1", b"2"] and
+          search(b, b"OLD") == [], "search in the first session")
+    check(ok(b.cmd(b"STORE 1 +FLAGS.SILENT (\\Seen)")), "store seen")
+    check(search(b, b"NEW") == [b"2"], "NEW is recent and unseen")
+    r = b.cmd(b"STORE 1 +FLAGS (\\Recent)")
+    check(status(r) == b"BAD", "store \\Recent %r" % r)
+    r = b.cmd(b"FETCH 1 (FLAGS)")
+    check(ok(r) and r[0] == b"* 1 FETCH (FLAGS (\\Recent \\Seen))", "flags after store %r" % r)
+    c = C()
+    r = c.cmd(b"SELECT rc")
+    check(ok(r) and recent_line(r) == b"* 0 RECENT", "second select %r" % r)
+    check(search(c, b"RECENT") == [] and search(c, b"OLD") == [b"1", b"2"], "second session: old")
+    r = a.cmd(b"STATUS rc (RECENT)")
+    check(ok(r) and b"RECENT 0" in r[0], "status after select %r" % r)
+    # An arrival: the session that hears of it first has it.
+    append(a, b"rc", msg(b"r3"))
+    r = a.cmd(b"STATUS rc (RECENT)")
+    check(ok(r) and b"RECENT 1" in r[0], "status with an unclaimed arrival %r" % r)
+    r = b.cmd(b"NOOP")
+    check(b"* 3 EXISTS" in r and recent_line(r) == b"* 3 RECENT", "first to hear %r" % r)
+    r = c.cmd(b"NOOP")
+    check(b"* 3 EXISTS" in r and recent_line(r) == b"* 0 RECENT", "second to hear %r" % r)
+    # EXAMINE looks and leaves it.
+    append(a, b"rc", msg(b"r4"))
+    d = C()
+    r = d.cmd(b"EXAMINE rc")
+    check(ok(r) and recent_line(r) == b"* 1 RECENT", "examine %r" % r)
+    check(search(d, b"RECENT") == [b"4"], "examine sees it recent")
+    # IMAP4rev2: no RECENT, and nothing taken.
+    e = C()
+    check(ok(e.cmd(b"ENABLE IMAP4rev2")), "enable rev2")
+    r = e.cmd(b"SELECT rc")
+    check(ok(r) and recent_line(r) is None, "rev2 select %r" % r)
+    r = e.cmd(b"FETCH 4 (FLAGS)")
+    check(ok(r) and b"\\Recent" not in r[0], "rev2 flags %r" % r)
+    r = b.cmd(b"NOOP")
+    check(b"* 4 EXISTS" in r and recent_line(r) == b"* 4 RECENT", "still the first session's %r" % r)
+    r = b.cmd(b"FETCH 4 (FLAGS)")
+    check(ok(r) and b"\\Recent" in r[0], "fetch after claiming %r" % r)
+    r = c.cmd(b"FETCH 4 (FLAGS)")
+    check(ok(r) and b"* 4 EXISTS" in r and not any(b"\\Recent" in l for l in r),
+          "not the other's %r" % r)
+    for x in (a, b, c, d, e):
+        x.close()
+
+
 def main():
     only = sys.argv[1:]
     for fn in CHECKS:
