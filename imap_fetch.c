@@ -656,6 +656,13 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	else
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
+	/* An idle session keeps no megabyte: a big copy goes with its FETCH. */
+	if (s->mem_cap > 64 * 1024) {
+		free(s->mem);
+		s->mem = NULL;
+		s->mem_cap = s->mem_len = 0;
+		s->mem_ok = 0;
+	}
 	free(refs);
 	fetch_clear(f);
 	free(f);

@@ -110,6 +110,8 @@ void imap_recent_claim(struct imap_session *s, uint32_t upto)
 
 int imap_is_recent(const struct imap_session *s, uint32_t uid)
 {
+	if (s->rev2)
+		return 0; /* ENABLE IMAP4rev2 after SELECT: no \Recent from then on */
 	for (size_t i = s->nrecent; i-- > 0;) /* recent ones are the newest */
 		if (uid >= s->recent[i].lo)
 			return uid < s->recent[i].hi;
@@ -119,7 +121,7 @@ int imap_is_recent(const struct imap_session *s, uint32_t uid)
 uint32_t imap_recent_count(const struct imap_session *s)
 {
 	uint32_t n = 0;
-	for (size_t i = 0; i < s->nrecent; i++)
+	for (size_t i = 0; !s->rev2 && i < s->nrecent; i++)
 		n += view_rank(&s->view, s->recent[i].hi - 1) - view_rank(&s->view, s->recent[i].lo - 1);
 	return n;
 }
