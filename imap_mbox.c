@@ -79,6 +79,9 @@ void imap_cmd_create(struct imap_session *s)
 		return;
 	}
 	int rc = store_mbox_create(s->srv->store, s->acct.id, name, special);
+	/* A subscription kept from a deleted mailbox of this name is its. */
+	if (rc == ST_OK && store_sub_keep(s->srv->store, s->acct.id, name, 0) == ST_OK)
+		store_mbox_subscribe(s->srv->store, s->acct.id, name, 1);
 	if (rc == ST_OK)
 		imap_tagged(s, "OK", "CREATE completed");
 	else
@@ -96,7 +99,13 @@ void imap_cmd_delete(struct imap_session *s)
 		imap_unselect(s);
 		imap_out(s, "* OK [CLOSED] Mailbox deleted");
 	}
+	struct mbox_info before;
+	int subscribed = store_mbox_get(s->srv->store, s->acct.id, name, &before) == ST_OK &&
+			 before.subscribed;
 	int rc = store_mbox_delete(s->srv->store, s->acct.id, name);
+	/* RFC 3501 6.3.6 / RFC 5258: the subscription stays (\NonExistent). */
+	if (rc == ST_OK && subscribed)
+		store_sub_keep(s->srv->store, s->acct.id, name, 1);
 	if (rc == ST_OK)
 		imap_tagged(s, "OK", "DELETE completed");
 	else
@@ -146,6 +155,8 @@ void imap_cmd_subscribe(struct imap_session *s)
 		return;
 	}
 	int rc = store_mbox_subscribe(s->srv->store, s->acct.id, name, on);
+	if (!on)
+		store_sub_keep(s->srv->store, s->acct.id, name, 0); /* one kept after DELETE */
 	if (rc == ST_OK || (!on && rc == ST_NOTFOUND))
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 	else
@@ -183,6 +194,16 @@ static void lbox_cb(void *arg, const struct mbox_info *mi)
 	lbox_add(arg, mi, 1);
 }
 
+/* A subscription whose mailbox was deleted: no mailbox, subscribed. */
+static void lbox_kept_cb(void *arg, const char *name)
+{
+	struct mbox_info mi;
+	memset(&mi, 0, sizeof mi);
+	str_copy(mi.name, name, sizeof mi.name);
+	mi.subscribed = 1;
+	lbox_add(arg, &mi, 0);
+}
+
 /* INBOX first, then by name; of equal names the mailbox before the parent. */
 static int lbox_cmp(const void *a, const void *b)
 {
@@ -191,7 +212,9 @@ static int lbox_cmp(const void *a, const void *b)
 	if (xi != yi)
 		return yi - xi;
 	int c = strcmp(x->mi.name, y->mi.name);
-	return c ? c : y->exists - x->exists;
+	if (c)
+		return c;
+	return x->exists != y->exists ? y->exists - x->exists : y->mi.subscribed - x->mi.subscribed;
 }
 
 static void lbox_sort_unique(struct lctx *l)
@@ -262,7 +285,7 @@ static int has_subscribed_child(const struct lctx *l, const char *name)
 	size_t n = strlen(name);
 	for (size_t i = first_child(l, name);
 	     i < l->n && strncmp(l->v[i].mi.name, name, n) == 0 && l->v[i].mi.name[n] == '/'; i++)
-		if (l->v[i].exists && l->v[i].mi.subscribed)
+		if (l->v[i].mi.subscribed) /* kept subscriptions too (RFC 5258 3.5) */
 			return 1;
 	return 0;
 }
@@ -357,6 +380,14 @@ void imap_cmd_list(struct imap_session *s)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
+	/* Subscriptions kept after their mailbox was deleted: for the
+	 * subscribed view only (RFC 5258 3.1: they do not exist). */
+	if ((sel_sub || lsub) &&
+	    store_sub_kept(s->srv->store, s->acct.id, lbox_kept_cb, &l) != ST_OK) {
+		free(l.v);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
 	/* Parents that are not mailboxes themselves still show (\NonExistent). */
 	size_t real = l.n;
 	struct mbox_info pm;
@@ -394,7 +425,7 @@ void imap_cmd_list(struct imap_session *s)
 		}
 		if (!match)
 			continue;
-		int subscribed = m->exists && m->mi.subscribed;
+		int subscribed = m->mi.subscribed; /* a parent's is 0; a kept one's 1 */
 		/* RFC 5258 3.5: (SUBSCRIBED RECURSIVEMATCH) also returns a name
 		 * whose child is subscribed, with CHILDINFO ("SUBSCRIBED");
 		 * RFC 3501 6.3.9: LSUB with '%' returns such a name \Noselect. */
@@ -422,7 +453,7 @@ void imap_cmd_list(struct imap_session *s)
 			ATTR(has_children(&l, m->mi.name) ? "\\HasChildren" : "\\HasNoChildren");
 		if (m->exists && m->mi.special > MBOX_INBOX && m->mi.special < 7)
 			ATTR(roles[m->mi.special]);
-		if (ret_sub && !lsub && m->exists && m->mi.subscribed)
+		if (ret_sub && !lsub && subscribed)
 			ATTR("\\Subscribed");
 #undef ATTR
 		sbuf_puts(&b, ") \"/\" ");

@@ -631,3 +631,92 @@ int store_mbox_recent(struct store *st, uint32_t user, const char *name, uint32_
 	*from = a.from;
 	return rc;
 }
+
+/* Subscriptions that outlive their mailbox (RFC 3501 6.3.6, RFC 5258
+ * \NonExistent): a subscription is otherwise a flag of the mailbox record,
+ * which DELETE removes. Kept in DB_META as "sub/" + the account id (8 hex)
+ * + "/" + the name, value u64 1, so the mailbox record and its schema stay
+ * as they are; LMDB's key limit leaves room for names up to 498 bytes
+ * (longer ones are not kept: ST_INVALID). */
+#define SUB_PREFIX_LEN 13 /* "sub/xxxxxxxx/" */
+
+struct sub_args {
+	uint32_t user;
+	int on;
+	char key[SUB_PREFIX_LEN + STORE_MBOX_MAX + 1];
+	size_t kl;
+	void (*cb)(void *arg, const char *name);
+	void *arg;
+};
+
+static int sub_key(struct sub_args *a, uint32_t user, const char *name)
+{
+	int n = snprintf(a->key, sizeof a->key, "sub/%08x/%s", user, name ? name : "");
+	if (n < 0 || (size_t)n >= sizeof a->key || n > 511)
+		return -1;
+	a->kl = (size_t)n;
+	return 0;
+}
+
+static int op_sub_keep(struct tx *t, void *arg)
+{
+	struct sub_args *a = arg;
+	MDB_val v;
+	int r = db_get(t, DB_META, a->key, a->kl, &v);
+	if (r < 0)
+		return ST_TEMP;
+	if (a->on > 0) {
+		uint64_t one = 1;
+		return db_put(t, DB_META, a->key, a->kl, &one, sizeof one, 0) < 0 ? ST_TEMP : ST_OK;
+	}
+	if (r == 1)
+		return ST_NOTFOUND;
+	if (a->on == 0 && db_del(t, DB_META, a->key, a->kl) < 0)
+		return ST_TEMP;
+	return ST_OK;
+}
+
+int store_sub_keep(struct store *st, uint32_t user, const char *name, int on)
+{
+	struct sub_args a = {.user = user, .on = on};
+	char norm[STORE_MBOX_MAX + 1];
+	if (!name || mbox_norm(name, norm) < 0 || sub_key(&a, user, norm) < 0)
+		return ST_INVALID;
+	return on < 0 ? tx_read(st, op_sub_keep, &a) : tx_write(st, op_sub_keep, &a);
+}
+
+static int op_sub_kept(struct tx *t, void *arg)
+{
+	struct sub_args *a = arg;
+	MDB_cursor *c;
+	MDB_val key = {a->kl, a->key}, v;
+	char name[STORE_MBOX_MAX + 1];
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_META], &c);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		if (key.mv_size < a->kl || memcmp(key.mv_data, a->key, a->kl) != 0)
+			break;
+		size_t n = key.mv_size - a->kl;
+		if (n == 0 || n > STORE_MBOX_MAX)
+			continue;
+		memcpy(name, (const char *)key.mv_data + a->kl, n);
+		name[n] = 0;
+		a->cb(a->arg, name);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		tx_fail(t, rc);
+	return ST_OK;
+}
+
+int store_sub_kept(struct store *st, uint32_t user, void (*cb)(void *arg, const char *name),
+		   void *arg)
+{
+	struct sub_args a = {.user = user, .cb = cb, .arg = arg};
+	sub_key(&a, user, "");
+	return tx_read(st, op_sub_kept, &a);
+}

@@ -327,6 +327,37 @@ def list_extended_edges():
     c.close()
 
 
+@case
+def subscription_outlives_mailbox():
+    """DELETE does not end a subscription (RFC 3501 6.3.6): the name stays
+    in LSUB (\\Noselect) and LIST (SUBSCRIBED) (\\NonExistent, RFC 5258),
+    not in a plain LIST; CREATE brings the mailbox back subscribed;
+    UNSUBSCRIBE ends it."""
+    c = C()
+    check(ok(c.cmd(b"CREATE gone")), "create")
+    check(ok(c.cmd(b"SUBSCRIBE gone")), "subscribe")
+    check(ok(c.cmd(b"DELETE gone")), "delete")
+    r = c.cmd(b'LIST (SUBSCRIBED) "" "gone"')
+    check(ok(r) and r[:-1] == [b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "/" "gone"'],
+          "LIST (SUBSCRIBED) after DELETE %r" % r)
+    r = c.cmd(b'LSUB "" "gone"')
+    check(ok(r) and r[:-1] == [b'* LSUB (\\Noselect) "/" "gone"'], "LSUB after DELETE %r" % r)
+    r = c.cmd(b'LIST "" "gone"')
+    check(ok(r) and len(r) == 1, "plain LIST after DELETE %r" % r)
+    check(ok(c.cmd(b"CREATE gone")), "create again")
+    r = c.cmd(b'LIST (SUBSCRIBED) "" "gone"')
+    check(ok(r) and r[:-1] == [b'* LIST (\\HasNoChildren \\Subscribed) "/" "gone"'],
+          "created again, still subscribed %r" % r)
+    check(ok(c.cmd(b"DELETE gone")), "delete again")
+    check(ok(c.cmd(b"UNSUBSCRIBE gone")), "unsubscribe the kept one")
+    r = c.cmd(b'LSUB "" "gone"')
+    check(ok(r) and len(r) == 1, "LSUB after UNSUBSCRIBE %r" % r)
+    check(ok(c.cmd(b"CREATE gone")), "create a third time")
+    r = c.cmd(b'LSUB "" "gone"')
+    check(ok(r) and len(r) == 1, "not subscribed any more %r" % r)
+    c.close()
+
+
 # ---------------------------------------------------------------- bug 10
 @case
 def create_special_use():
