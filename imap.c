@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,12 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 	char *p = vfmt(fmt, ap);
 	va_end(ap);
 	s->nbad = strcmp(cond, "BAD") == 0 ? s->nbad + 1 : 0;
+	/* A refused command is worth a line: a client that cannot do what it
+	 * wants (Thunderbird's APPEND to Sent was one) is otherwise silent. The
+	 * command's name only, never its arguments (passwords). */
+	if (strcmp(cond, "OK") != 0)
+		log_info("imap refused id=%lu user=%s cmd=%s answer=%s %.200s", s->id,
+			 s->user[0] ? s->user : "-", s->cmd.name[0] ? s->cmd.name : "-", cond, p);
 	conn_printf(s->c, "%s %s %s\r\n", s->cmd.tag, cond, p);
 	free(p);
 }
@@ -150,7 +157,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	}
 	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
-		     " UTF8=ACCEPT");
+		     " UTF8=ACCEPT CREATE-SPECIAL-USE");
 }
 
 /* ------------------------------------------------------- names, flags */
@@ -195,10 +202,15 @@ void imap_mbox_out(struct imap_session *s, struct sbuf *b, const char *name)
 static const char *const sysflags[] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
 				       "\\Draft"};
 
-void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw)
+void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw,
+		    uint32_t uid)
 {
 	int first = 1;
 	sbuf_puts(b, "(");
+	if (uid && imap_is_recent(s, uid)) {
+		sbuf_puts(b, "\\Recent");
+		first = 0;
+	}
 	for (int i = 0; i < 5; i++)
 		if (flags & (1u << i)) {
 			if (!first)
@@ -303,12 +315,18 @@ void imap_flags_announce(struct imap_session *s)
 		sbuf_puts(&b, " ");
 		sbuf_puts(&b, s->kw[i]);
 	}
-	sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (int i = 0; i < s->nkw; i++) {
-		sbuf_puts(&b, " ");
-		sbuf_puts(&b, s->kw[i]);
+	/* Read-only (EXAMINE): no flag can be changed for good, so the list
+	 * is empty (RFC 9051 6.3.3). */
+	if (s->readonly) {
+		sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS ()] Read-only\r\n");
+	} else {
+		sbuf_puts(&b, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+		for (int i = 0; i < s->nkw; i++) {
+			sbuf_puts(&b, " ");
+			sbuf_puts(&b, s->kw[i]);
+		}
+		sbuf_puts(&b, " \\*)] Flags permitted\r\n");
 	}
-	sbuf_puts(&b, s->readonly ? ")] Read-only\r\n" : " \\*)] Flags permitted\r\n");
 	imap_put(s, &b);
 	sbuf_free(&b);
 }
@@ -327,6 +345,13 @@ static void snapshot_free(struct imap_session *s)
 	kw_clear(s);
 	mime_free(&s->cache_tree);
 	s->cache_blob = 0;
+	free(s->recent);
+	s->recent = NULL;
+	s->nrecent = 0;
+	free(s->mem);
+	s->mem = NULL;
+	s->mem_len = s->mem_cap = 0;
+	s->mem_ok = 0;
 }
 
 
@@ -346,6 +371,10 @@ static long store_src_read(void *arg, uint64_t off, void *buf, size_t n)
 
 void imap_msg_src(struct imap_session *s, const struct msg_info *mi, struct msg_src *src)
 {
+	if (s->mem_ok && s->mem_blob == mi->blob) {
+		msg_src_mem(src, s->mem, s->mem_len);
+		return;
+	}
 	src_slot.st = s->srv->store;
 	src_slot.blob = mi->blob;
 	src->read = store_src_read;
@@ -386,10 +415,14 @@ static void cmd_noop(struct imap_session *s)
 
 static void cmd_logout(struct imap_session *s)
 {
-	imap_out(s, "* BYE Logging out");
-	imap_tagged(s, "OK", "LOGOUT completed");
+	/* Nothing between BYE and the tagged OK (RFC 9051 7.1.5): a client
+	 * that drops its state on BYE must not then read EXPUNGE or EXISTS
+	 * for numbers it no longer has. Leaving the selected state first is
+	 * what keeps imap_tagged from following the mailbox. */
 	s->state = IS_LOGOUT;
 	s->reason = "logout";
+	imap_out(s, "* BYE Logging out");
+	imap_tagged(s, "OK", "LOGOUT completed");
 }
 
 static void cmd_id(struct imap_session *s)
@@ -686,7 +719,8 @@ static void cmd_select(struct imap_session *s)
 	imap_out(s, "* %u EXISTS", s->view.count);
 	if (!s->rev2) {
 		uint32_t first = 0, seq;
-		imap_out(s, "* 0 RECENT");
+		imap_recent_claim(s, mi.uidnext);
+		imap_out(s, "* %u RECENT", imap_recent_count(s));
 		if (mi.unseen &&
 		    store_msg_first_unseen(s->srv->store, s->acct.id, name, &first) == ST_OK &&
 		    first && (seq = view_seq(&s->view, first)))
@@ -791,6 +825,17 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 				err = "Invalid date-time";
 			a = a->next;
 		}
+		/* RFC 6855 4: "UTF8" SP "(" literal8 ")", the form Thunderbird
+		 * saves its sent copies with once UTF8=ACCEPT is enabled. The
+		 * message is stored as it comes, like any other. */
+		const struct iarg *utf8 = NULL;
+		if (!err && iarg_is_atom(a, "UTF8") && a->next && a->next->type == IA_LIST) {
+			utf8 = a->next;
+			if (utf8->nkids != 1 || !utf8->kids->spooled)
+				err = "UTF8 needs one message literal in parentheses";
+			else
+				a = utf8->kids;
+		}
 		if (!err && (!a || a->type != IA_STRING || !a->spooled))
 			err = "APPEND needs a message literal";
 		else if (!err && a->len == 0) {
@@ -812,7 +857,7 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 			return NULL;
 		}
 		g->lit = a;
-		a = a->next;
+		a = utf8 ? utf8->next : a->next;
 	}
 	return v;
 }
@@ -1187,6 +1232,8 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 {
 	struct imap_session *s = xcalloc(1, sizeof *s);
 
+	static atomic_ulong next_id;
+	s->id = atomic_fetch_add(&next_id, 1) + 1;
 	s->srv = srv;
 	s->c = c;
 	s->kind = kind;
@@ -1250,7 +1297,7 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		}
 	}
 	conn_flush(c);
-	log_info("imap session end peer=%s user=%s reason=%s", conn_peer(c),
+	log_info("imap session end id=%lu peer=%s user=%s reason=%s", s->id, conn_peer(c),
 		 s->user[0] ? s->user : "-", s->reason);
 	if (s->watchfd >= 0)
 		store_watch_close(srv->store, s->acct.id, s->watchfd);

@@ -141,6 +141,7 @@ void view_free(struct imap_view *v);
 uint32_t view_max(const struct imap_view *v);              /* largest UID, 0 if empty */
 uint32_t view_uid(const struct imap_view *v, uint32_t seq); /* 0 if out of range */
 uint32_t view_seq(const struct imap_view *v, uint32_t uid); /* 0 if not in the view */
+uint32_t view_rank(const struct imap_view *v, uint32_t uid); /* UIDs in the view <= uid */
 /* A new message; uid must be above view_max. */
 void view_append(struct imap_view *v, uint32_t uid);
 /* Take out uids (ascending); seq[k] (if not NULL) gets the number uids[k]
@@ -153,6 +154,7 @@ size_t view_select(const struct imap_view *v, const struct seqset *ss, int uid,
 size_t view_all(const struct imap_view *v, struct imap_ref **out);
 
 struct imap_session {
+	unsigned long id;       /* in every log line of the session */
 	struct server *srv;
 	struct conn *c;
 	int kind;
@@ -166,6 +168,10 @@ struct imap_session {
 	uint32_t *gone;         /* expunged, EXPUNGE not sent yet (ascending) */
 	size_t ngone;
 	uint64_t seen_hms;      /* the mailbox's HIGHESTMODSEQ the view is at */
+	struct recent_run {     /* UIDs [lo, hi) recent to this session (rev1) */
+		uint32_t lo, hi;
+	} *recent;
+	size_t nrecent;
 	struct imap_said {      /* FLAGS this session already sent for changes */
 		uint32_t uid;   /* after seen_hms (imap_sync skips them) */
 		uint64_t modseq;
@@ -178,6 +184,14 @@ struct imap_session {
 	struct imap_cmd cmd;
 	uint64_t cache_blob;    /* MIME tree of the last message looked at */
 	struct mime_part *cache_tree;
+	/* The bytes of the message FETCH is answering, taken in one read of
+	 * the store (imap_fetch.c) so that another session's EXPUNGE cannot
+	 * free them half-way through the answer; imap_msg_src reads them. */
+	char *mem;
+	size_t mem_len, mem_cap;
+	uint64_t mem_blob;
+	int mem_ok;
+	int msg_lost;           /* a read of the message being answered failed */
 	const char *reason;
 	int nbad;              /* BAD answers in a row */
 	int nfails;            /* failed LOGIN/AUTHENTICATE */
@@ -218,7 +232,16 @@ void imap_out(struct imap_session *s, const char *fmt, ...) __attribute__((forma
 void imap_put(struct imap_session *s, const struct sbuf *b);
 int imap_kw_load(struct imap_session *s);
 void imap_flags_announce(struct imap_session *s);
-void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw);
+/* "(\Seen ...)" of message uid; \Recent too when it is recent to this
+ * IMAP4rev1 session. */
+void imap_flags_out(struct imap_session *s, struct sbuf *b, uint32_t flags, uint64_t kw,
+		    uint32_t uid);
+/* \Recent (RFC 3501 2.3.2) for IMAP4rev1 sessions (imap_sync.c): claim the
+ * UIDs below upto no session has had as recent (an EXAMINE only looks);
+ * whether uid is recent to this session; how many in the view are. */
+void imap_recent_claim(struct imap_session *s, uint32_t upto);
+int imap_is_recent(const struct imap_session *s, uint32_t uid);
+uint32_t imap_recent_count(const struct imap_session *s);
 /* Flag list argument: system flags to *flags, keyword names to kw[]. -1 bad. */
 int imap_parse_flags(const struct iarg *a, uint32_t *flags, const char **kw, size_t *nkw,
 		     size_t kwcap);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "log.h"
 #include "server.h"
 #include "util.h"
 
@@ -248,13 +249,75 @@ struct content {
 	int missing;
 };
 
+/* ---- the message's bytes, held still while we answer ----
+ *
+ * imap_each_msg read the message's record, but its bytes are read later,
+ * each read a transaction of its own: another session's EXPUNGE in between
+ * frees them, and the answer would be empty or padded, under OK, for a
+ * message the client still has (issue 18). So before a word of the answer
+ * goes out, a message of up to FETCH_MEM_MAX is taken whole in one read of
+ * the store and answered from memory; it is either all there or left out
+ * with [EXPUNGEISSUED]. A bigger one is streamed: its structure is parsed
+ * first and then checked to be still there (a message's bytes never change,
+ * and once freed never come back: blob numbers are not reused); if it goes
+ * while its literal is being written, the connection is closed rather than
+ * the literal finished with wrong bytes. */
+#define FETCH_MEM_MAX (1024 * 1024)
+
+static long msg_read(struct imap_session *s, const struct msg_info *mi, uint64_t off, void *buf,
+		     size_t n)
+{
+	if (s->mem_ok && s->mem_blob == mi->blob) {
+		if (off >= s->mem_len)
+			return 0;
+		if (n > s->mem_len - off)
+			n = (size_t)(s->mem_len - off);
+		memcpy(buf, s->mem + off, n);
+		return (long)n;
+	}
+	long got = store_msg_read(s->srv->store, mi->blob, off, buf, n);
+	if (got < 0 || (got == 0 && n && off < mi->size))
+		s->msg_lost = 1;
+	return got;
+}
+
+/* 0: the message's bytes can be answered; -1: it is gone. */
+static int msg_hold(struct imap_session *s, const struct msg_info *mi)
+{
+	s->msg_lost = 0;
+	if (s->mem_ok && s->mem_blob == mi->blob)
+		return 0;
+	s->mem_ok = 0;
+	if (mi->size <= FETCH_MEM_MAX) {
+		if (s->mem_cap < mi->size || !s->mem) {
+			free(s->mem);
+			s->mem_cap = mi->size > 4096 ? (size_t)mi->size : 4096;
+			s->mem = xmalloc(s->mem_cap);
+		}
+		long got = mi->size ? store_msg_read(s->srv->store, mi->blob, 0, s->mem,
+						     (size_t)mi->size)
+				    : 0;
+		if (got != (long)mi->size)
+			return -1;
+		s->mem_len = (size_t)mi->size;
+		s->mem_blob = mi->blob;
+		s->mem_ok = 1;
+		return 0;
+	}
+	imap_tree(s, mi);
+	char last;
+	if (store_msg_read(s->srv->store, mi->blob, mi->size - 1, &last, 1) != 1)
+		return -1;
+	return 0;
+}
+
 static void read_range(struct imap_session *s, const struct msg_info *mi, uint64_t off, uint64_t n,
 		       struct sbuf *b)
 {
 	char buf[16384];
 	while (n > 0) {
 		size_t want = n > sizeof buf ? sizeof buf : (size_t)n;
-		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		long got = msg_read(s, mi, off, buf, want);
 		if (got <= 0)
 			break;
 		sbuf_add(b, buf, (size_t)got);
@@ -300,7 +363,10 @@ static void section_content(struct imap_session *s, const struct msg_info *mi,
 			    const struct fitem *it, struct content *c)
 {
 	memset(c, 0, sizeof *c);
-	if (it->npart == 0 && it->spec == SP_NONE && it->kind == FI_SECTION) {
+	/* BODY[] and BINARY[] (RFC 9051 6.4.5): the whole message. A message
+	 * as a whole carries no transfer encoding to undo (its parts are asked
+	 * for by number), so BINARY[] is its bytes as stored. */
+	if (it->npart == 0 && it->spec == SP_NONE) {
 		c->off = 0;
 		c->len = mi->size;
 		return;
@@ -323,14 +389,19 @@ static void section_content(struct imap_session *s, const struct msg_info *mi,
 	switch (it->spec) {
 	case SP_NONE:
 		if (it->kind != FI_SECTION) {
-			/* BINARY: the decoded body (RFC 3516 4.2). */
-			struct sbuf raw = {0};
-			if (p->multipart || p->rfc822) {
-				c->missing = 1;
+			/* BINARY: the body with its Content-Transfer-Encoding
+			 * undone (RFC 3516 4.2). For a message/rfc822 part that is
+			 * the message it holds; a multipart's encoding is always
+			 * an identity (RFC 2045 6.4), so its body comes as is. */
+			int cte = mime_cte(p);
+			if (p->multipart || (p->rfc822 && cte != CTE_BASE64 && cte != CTE_QP)) {
+				c->off = p->body_off; /* nothing to undo: streamed */
+				c->len = p->body_size;
 				return;
 			}
+			struct sbuf raw = {0};
 			read_range(s, mi, p->body_off, p->body_size, &raw);
-			mime_decode_body(&c->syn, raw.p ? raw.p : "", raw.len, mime_cte(p));
+			mime_decode_body(&c->syn, raw.p ? raw.p : "", raw.len, cte);
 			sbuf_free(&raw);
 			c->synthesized = 1;
 			return;
@@ -403,11 +474,10 @@ static void write_content(struct imap_session *s, const struct msg_info *mi, str
 	uint64_t off = c->off + from;
 	while (n > 0) {
 		size_t want = n > sizeof buf ? sizeof buf : (size_t)n;
-		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		long got = msg_read(s, mi, off, buf, want);
 		if (got <= 0) {
-			/* The message vanished under us: pad so the framing holds. */
-			memset(buf, ' ', want);
-			got = (long)want;
+			s->msg_lost = 1; /* gone under us: never pad with wrong bytes */
+			return;
 		}
 		write_no_nul(s->c, buf, (size_t)got);
 		off += (uint64_t)got;
@@ -426,17 +496,29 @@ static void date_out(struct sbuf *b, int64_t t)
 		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info *mi,
-		      const struct fetch *f, int uid)
+/* Does the item need the message's bytes (not just its record)? */
+static int needs_bytes(int kind)
+{
+	return kind != FI_FLAGS && kind != FI_UID && kind != FI_INTERNALDATE && kind != FI_SIZE;
+}
+
+/* One FETCH response. 0 answered; 1 left out (expunged, its bytes gone
+ * before we began); -1 its bytes went while we wrote: the response is
+ * cut and the connection must close. */
+static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info *mi,
+		     const struct fetch *f, int uid)
 {
 	struct sbuf b = {0};
-	int first = 1, have_uid = 0, have_flags = 0;
+	int first = 1, have_uid = 0, have_flags = 0, bytes = 0;
 
-	sbuf_printf(&b, "* %u FETCH (", seq);
 	for (size_t k = 0; k < f->n; k++) {
 		have_uid |= f->it[k].kind == FI_UID;
 		have_flags |= f->it[k].kind == FI_FLAGS;
+		bytes |= needs_bytes(f->it[k].kind);
 	}
+	if (bytes && msg_hold(s, mi) < 0)
+		return 1;
+	sbuf_printf(&b, "* %u FETCH (", seq);
 	if (uid && !have_uid) {
 		sbuf_printf(&b, "UID %u", mi->uid);
 		first = 0;
@@ -449,7 +531,7 @@ static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_inf
 		switch (it->kind) {
 		case FI_FLAGS:
 			sbuf_puts(&b, "FLAGS ");
-			imap_flags_out(s, &b, mi->flags, mi->keywords);
+			imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 			imap_said(s, mi->uid, mi->modseq);
 			break;
 		case FI_UID:
@@ -504,15 +586,20 @@ static void fetch_one(struct imap_session *s, uint32_t seq, const struct msg_inf
 			sbuf_free(&c.syn);
 		}
 		}
+		if (s->msg_lost) {
+			sbuf_free(&b);
+			return -1;
+		}
 	}
 	if (f->sets_seen && !have_flags && !s->readonly) {
 		sbuf_puts(&b, " FLAGS ");
-		imap_flags_out(s, &b, mi->flags, mi->keywords);
+		imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 		imap_said(s, mi->uid, mi->modseq);
 	}
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);
+	return 0;
 }
 
 struct fetch_ctx {
@@ -539,7 +626,16 @@ static int fetch_cb(struct imap_session *s, const struct imap_ref *r, const stru
 		x->gone = 1;
 		return 0;
 	}
-	fetch_one(s, r->seq, mi, x->f, x->uid);
+	int rc = fetch_one(s, r->seq, mi, x->f, x->uid);
+	if (rc > 0)
+		x->gone = 1;
+	if (rc < 0) {
+		log_warn("imap id=%lu: message uid %u expunged while its FETCH literal was written;"
+			 " closing the connection", s->id, mi->uid);
+		s->state = IS_LOGOUT;
+		s->reason = "message-gone";
+		return 1;
+	}
 	return conn_error(s->c) != 0;
 }
 
@@ -571,6 +667,8 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 		free(x.unseen);
 	}
 	rc = imap_each_msg(s, refs, n, fetch_cb, &x);
+	if (s->state == IS_LOGOUT)
+		goto out; /* a literal was cut short: no more words on this connection */
 	if (rc != ST_OK)
 		imap_tagged(s, "NO", "%s", imap_store_no(rc));
 	else if (x.gone)
@@ -578,6 +676,13 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	else
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
+	/* An idle session keeps no megabyte: a big copy goes with its FETCH. */
+	if (s->mem_cap > 64 * 1024) {
+		free(s->mem);
+		s->mem = NULL;
+		s->mem_cap = s->mem_len = 0;
+		s->mem_ok = 0;
+	}
 	free(refs);
 	fetch_clear(f);
 	free(f);
@@ -601,7 +706,7 @@ static int store_cb(struct imap_session *s, const struct imap_ref *r, const stru
 	if (x->uid)
 		sbuf_printf(&b, "UID %u ", mi->uid);
 	sbuf_puts(&b, "FLAGS ");
-	imap_flags_out(s, &b, mi->flags, mi->keywords);
+	imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);
@@ -645,6 +750,12 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		imap_tagged(s, "BAD", "Unexpected STORE argument");
 		return;
 	}
+	/* \Recent is the server's to set (RFC 3501 2.3.2, 6.4.6). */
+	for (const struct iarg *f = fl->type == IA_LIST ? fl->kids : NULL; f; f = f->next)
+		if (iarg_is_atom(f, "\\RECENT")) {
+			imap_tagged(s, "BAD", "\\Recent cannot be stored");
+			return;
+		}
 	if (imap_parse_flags(fl, &flags, kw, &nkw, ARRAY_LEN(kw)) < 0) {
 		imap_tagged(s, "BAD", "Invalid flag");
 		return;

@@ -42,16 +42,31 @@ void imap_cmd_create(struct imap_session *s)
 		return;
 	}
 	int special = MBOX_NORMAL;
-	/* RFC 6154 3: CREATE name (USE (\Sent)) */
+	/* RFC 6154 3 (CREATE-SPECIAL-USE): CREATE name (USE (\Sent)). A
+	 * mailbox keeps one role of five; anything else in USE is refused with
+	 * [USEATTR] and nothing is created. */
 	const struct iarg *opt = iarg_nth(s->cmd.args, 1);
 	if (opt && opt->type == IA_LIST && iarg_is_atom(opt->kids, "USE") && opt->kids->next &&
 	    opt->kids->next->type == IA_LIST) {
 		static const char *const roles[] = {NULL,     NULL,	 "\\Drafts", "\\Sent",
 						    "\\Junk", "\\Trash", "\\Archive"};
-		for (const struct iarg *u = opt->kids->next->kids; u; u = u->next)
+		int nuse = 0, known = 1;
+		for (const struct iarg *u = opt->kids->next->kids; u; u = u->next) {
+			int role = 0;
 			for (int i = 2; i < 7; i++)
 				if (iarg_is_atom(u, roles[i]))
-					special = i;
+					role = i;
+			if (!role)
+				known = 0;
+			else if (role != special)
+				nuse++;
+			special = role ? role : special;
+		}
+		if (!known || nuse > 1) {
+			imap_tagged(s, "NO", "[USEATTR] %s", !known ? "Special-use attribute not supported"
+								    : "Only one special use per mailbox");
+			return;
+		}
 	}
 	size_t count = 0;
 	store_mbox_list(s->srv->store, s->acct.id, count_mbox, &count);
@@ -64,6 +79,9 @@ void imap_cmd_create(struct imap_session *s)
 		return;
 	}
 	int rc = store_mbox_create(s->srv->store, s->acct.id, name, special);
+	/* A subscription kept from a deleted mailbox of this name is its. */
+	if (rc == ST_OK && store_sub_keep(s->srv->store, s->acct.id, name, 0) == ST_OK)
+		store_mbox_subscribe(s->srv->store, s->acct.id, name, 1);
 	if (rc == ST_OK)
 		imap_tagged(s, "OK", "CREATE completed");
 	else
@@ -81,7 +99,13 @@ void imap_cmd_delete(struct imap_session *s)
 		imap_unselect(s);
 		imap_out(s, "* OK [CLOSED] Mailbox deleted");
 	}
+	struct mbox_info before;
+	int subscribed = store_mbox_get(s->srv->store, s->acct.id, name, &before) == ST_OK &&
+			 before.subscribed;
 	int rc = store_mbox_delete(s->srv->store, s->acct.id, name);
+	/* RFC 3501 6.3.6 / RFC 5258: the subscription stays (\NonExistent). */
+	if (rc == ST_OK && subscribed)
+		store_sub_keep(s->srv->store, s->acct.id, name, 1);
 	if (rc == ST_OK)
 		imap_tagged(s, "OK", "DELETE completed");
 	else
@@ -131,6 +155,8 @@ void imap_cmd_subscribe(struct imap_session *s)
 		return;
 	}
 	int rc = store_mbox_subscribe(s->srv->store, s->acct.id, name, on);
+	if (!on)
+		store_sub_keep(s->srv->store, s->acct.id, name, 0); /* one kept after DELETE */
 	if (rc == ST_OK || (!on && rc == ST_NOTFOUND))
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 	else
@@ -168,6 +194,16 @@ static void lbox_cb(void *arg, const struct mbox_info *mi)
 	lbox_add(arg, mi, 1);
 }
 
+/* A subscription whose mailbox was deleted: no mailbox, subscribed. */
+static void lbox_kept_cb(void *arg, const char *name)
+{
+	struct mbox_info mi;
+	memset(&mi, 0, sizeof mi);
+	str_copy(mi.name, name, sizeof mi.name);
+	mi.subscribed = 1;
+	lbox_add(arg, &mi, 0);
+}
+
 /* INBOX first, then by name; of equal names the mailbox before the parent. */
 static int lbox_cmp(const void *a, const void *b)
 {
@@ -176,7 +212,9 @@ static int lbox_cmp(const void *a, const void *b)
 	if (xi != yi)
 		return yi - xi;
 	int c = strcmp(x->mi.name, y->mi.name);
-	return c ? c : y->exists - x->exists;
+	if (c)
+		return c;
+	return x->exists != y->exists ? y->exists - x->exists : y->mi.subscribed - x->mi.subscribed;
 }
 
 static void lbox_sort_unique(struct lctx *l)
@@ -217,6 +255,41 @@ static int has_children(const struct lctx *l, const char *name)
 	return lo < l->n && strncmp(l->v[lo].mi.name, key, n + 1) == 0;
 }
 
+/* The index of the first name under "name/" in the sorted list (INBOX
+ * aside), or l->n: a binary search, as has_children. */
+static size_t first_child(const struct lctx *l, const char *name)
+{
+	char key[STORE_MBOX_MAX + 2];
+	size_t n = strlen(name), lo = 0, hi = l->n;
+	if (n + 1 >= sizeof key)
+		return l->n;
+	memcpy(key, name, n);
+	key[n] = '/';
+	key[n + 1] = 0;
+	if (lo < hi && strcmp(l->v[0].mi.name, "INBOX") == 0)
+		lo = 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(l->v[mid].mi.name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A subscribed mailbox below name (RFC 5258 CHILDINFO, RFC 3501 6.3.9's
+ * LSUB parents): the run of names under "name/". */
+static int has_subscribed_child(const struct lctx *l, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = first_child(l, name);
+	     i < l->n && strncmp(l->v[i].mi.name, name, n) == 0 && l->v[i].mi.name[n] == '/'; i++)
+		if (l->v[i].mi.subscribed) /* kept subscriptions too (RFC 5258 3.5) */
+			return 1;
+	return 0;
+}
+
 static void status_items(struct imap_session *s, const struct iarg *items, const char *name,
 			 struct sbuf *b);
 
@@ -231,6 +304,7 @@ void imap_cmd_list(struct imap_session *s)
 	size_t npats = 0;
 
 	int extended = 0; /* LIST-EXTENDED syntax used: \NonExistent, else \Noselect */
+	int recursive = 0;
 	if (a && a->type == IA_LIST && !lsub) { /* RFC 5258 selection options */
 		extended = 1;
 		for (struct iarg *o = a->kids; o; o = o->next) {
@@ -238,10 +312,18 @@ void imap_cmd_list(struct imap_session *s)
 				sel_sub = ret_sub = 1;
 			else if (iarg_is_atom(o, "SPECIAL-USE"))
 				sel_special = 1;
-			else if (!iarg_is_atom(o, "RECURSIVEMATCH") && !iarg_is_atom(o, "REMOTE")) {
+			else if (iarg_is_atom(o, "RECURSIVEMATCH"))
+				recursive = 1;
+			else if (!iarg_is_atom(o, "REMOTE")) {
 				imap_tagged(s, "BAD", "Unknown LIST selection option");
 				return;
 			}
+		}
+		/* RFC 5258 3: RECURSIVEMATCH only beside an option (other than
+		 * REMOTE) whose matches it can report on. */
+		if (recursive && !sel_sub && !sel_special) {
+			imap_tagged(s, "BAD", "RECURSIVEMATCH needs another selection option");
+			return;
 		}
 		a = a->next;
 	}
@@ -298,6 +380,14 @@ void imap_cmd_list(struct imap_session *s)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
+	/* Subscriptions kept after their mailbox was deleted: for the
+	 * subscribed view only (RFC 5258 3.1: they do not exist). */
+	if ((sel_sub || lsub) &&
+	    store_sub_kept(s->srv->store, s->acct.id, lbox_kept_cb, &l) != ST_OK) {
+		free(l.v);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
 	/* Parents that are not mailboxes themselves still show (\NonExistent). */
 	size_t real = l.n;
 	struct mbox_info pm;
@@ -315,11 +405,12 @@ void imap_cmd_list(struct imap_session *s)
 					    "\\Junk", "\\Trash", "\\Archive"};
 	for (size_t i = 0; i < l.n; i++) {
 		const struct lbox *m = &l.v[i];
-		int match = 0;
+		int match = 0, pct = 0; /* pct: matched by a pattern without '*' */
 		for (size_t p = 0; p < npats && !match; p++) {
 			/* A parent that is no mailbox shows for '%' (RFC 3501
 			 * 6.3.8); with '*' its children speak for it. */
-			if (!m->exists && strchr(pats[p], '*'))
+			int star = strchr(pats[p], '*') != NULL;
+			if (!m->exists && star)
 				continue;
 			char dec[STORE_MBOX_MAX + 1];
 			const char *pp = pats[p];
@@ -330,10 +421,17 @@ void imap_cmd_list(struct imap_session *s)
 			if (str_ncasecmp_ascii(pat, "INBOX", 5) == 0 && (!pat[5] || pat[5] == '/'))
 				memcpy(pat, "INBOX", 5);
 			match = imap_wild_match(pat, m->mi.name);
+			pct = match && !star;
 		}
 		if (!match)
 			continue;
-		if ((sel_sub || lsub) && !(m->exists && m->mi.subscribed))
+		int subscribed = m->mi.subscribed; /* a parent's is 0; a kept one's 1 */
+		/* RFC 5258 3.5: (SUBSCRIBED RECURSIVEMATCH) also returns a name
+		 * whose child is subscribed, with CHILDINFO ("SUBSCRIBED");
+		 * RFC 3501 6.3.9: LSUB with '%' returns such a name \Noselect. */
+		int childinfo = sel_sub && recursive && has_subscribed_child(&l, m->mi.name);
+		int lsub_parent = lsub && !subscribed && pct && has_subscribed_child(&l, m->mi.name);
+		if ((sel_sub || lsub) && !subscribed && !childinfo && !lsub_parent)
 			continue;
 		if (sel_special && !(m->exists && m->mi.special > MBOX_INBOX))
 			continue;
@@ -349,15 +447,19 @@ void imap_cmd_list(struct imap_session *s)
 	} while (0)
 		if (!m->exists)
 			ATTR(lsub || !extended ? "\\Noselect" : "\\NonExistent");
+		else if (lsub_parent)
+			ATTR("\\Noselect");
 		if (ret_children && !lsub)
 			ATTR(has_children(&l, m->mi.name) ? "\\HasChildren" : "\\HasNoChildren");
 		if (m->exists && m->mi.special > MBOX_INBOX && m->mi.special < 7)
 			ATTR(roles[m->mi.special]);
-		if (ret_sub && !lsub && m->exists && m->mi.subscribed)
+		if (ret_sub && !lsub && subscribed)
 			ATTR("\\Subscribed");
 #undef ATTR
 		sbuf_puts(&b, ") \"/\" ");
 		imap_mbox_out(s, &b, m->mi.name);
+		if (childinfo)
+			sbuf_puts(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		sbuf_puts(&b, "\r\n");
 		if (ret_status && m->exists)
 			status_items(s, ret_status, m->mi.name, &b);
@@ -378,6 +480,24 @@ static int count_deleted(void *arg, const struct msg_info *m)
 	if (m->flags & FL_DELETED)
 		c->deleted++;
 	return 0;
+}
+
+/* STATUS RECENT (RFC 3501 6.3.10): the messages no session has yet had
+ * as \Recent, those from the mailbox's recent boundary on. */
+static uint32_t unclaimed_recent(struct imap_session *s, const char *name)
+{
+	uint32_t from = 0, n = 0;
+	struct uid_run *runs = NULL;
+	size_t nruns = 0;
+	if (store_mbox_recent(s->srv->store, s->acct.id, name, 0, &from) == ST_OK &&
+	    store_msg_runs(s->srv->store, s->acct.id, name, &runs, &nruns, NULL) == ST_OK)
+		for (size_t i = 0; i < nruns; i++) {
+			uint64_t end = (uint64_t)runs[i].first + runs[i].count; /* [first, end) */
+			if (end > from)
+				n += (uint32_t)(end - (runs[i].first > from ? runs[i].first : from));
+		}
+	free(runs);
+	return n;
 }
 
 /* "* STATUS name (ITEM n ...)\r\n" into b; empty if the mailbox is gone. */
@@ -404,7 +524,7 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 		else if (iarg_is_atom(it, "UNSEEN"))
 			sbuf_printf(b, "UNSEEN %u", mi.unseen);
 		else if (iarg_is_atom(it, "RECENT"))
-			sbuf_puts(b, "RECENT 0");
+			sbuf_printf(b, "RECENT %u", unclaimed_recent(s, name));
 		else if (iarg_is_atom(it, "SIZE"))
 			sbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
 		else if (iarg_is_atom(it, "DELETED")) {

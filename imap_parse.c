@@ -87,6 +87,7 @@ struct rdr {
 	char *line;
 	size_t len, pos;
 	int append;
+	int utf8_list;      /* APPEND: inside the list of "UTF8 (literal8)" (RFC 6855 4) */
 	int preauth_lits;   /* before login: this command may carry small literals */
 	int tail_done;      /* the current line's closing literal was dealt with */
 	struct iarg *stack[IMAP_DEPTH_MAX + 1];
@@ -243,8 +244,11 @@ static int literal(struct rdr *r, int binary)
 	}
 	if (!digits || *p != '}' || p + 1 != r->line + r->len)
 		return bad(r, "Bad literal syntax");
-	/* APPEND's messages: every top-level literal after the mailbox name. */
-	int spooled = r->append && r->depth == 0 && r->stack[0]->nkids > 0;
+	/* APPEND's messages: every top-level literal after the mailbox name,
+	 * and the one inside "UTF8 (~{n})" (RFC 6855 4, which Thunderbird
+	 * uses once UTF8=ACCEPT is enabled). */
+	int spooled = r->append && ((r->depth == 0 && r->stack[0]->nkids > 0) ||
+				    (r->depth == 1 && r->utf8_list && r->stack[1]->nkids == 0));
 	const char *why = literal_refusal(r, n, spooled);
 	if (why) {
 		bad(r, why);
@@ -324,12 +328,32 @@ static int quoted(struct rdr *r)
 	return 0;
 }
 
-/* An atom; a '[' ... ']' part (BODY[HEADER.FIELDS (A B)]) may hold spaces
- * and parentheses, and "<p.n>" follows it. */
+/* Fetch items whose "[...]" section may hold spaces and parentheses. */
+static int section_item(const char *p, size_t n)
+{
+	static const char *const items[] = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK",
+					    "BINARY.SIZE"};
+	for (size_t i = 0; i < ARRAY_LEN(items); i++)
+		if (strlen(items[i]) == n && str_ncasecmp_ascii(p, items[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* An atom. '[' is an ATOM-CHAR (RFC 9051 9: only ']' is a resp-special),
+ * so "a[b" is an atom and so is the mailbox name "x|[}". After a fetch
+ * item's name (BODY[HEADER.FIELDS (A B)]) the '[' ... ']' part may hold
+ * spaces and parentheses, and "<p.n>" follows it. */
 static int atom(struct rdr *r)
 {
 	size_t i = r->pos;
 	int br = 0;
+	const char *open = memchr(r->line + r->pos, '[', r->len - r->pos);
+	size_t plain = r->pos;
+	while (plain < r->len && atom_char((unsigned char)r->line[plain]) && r->line[plain] != ')')
+		plain++;
+	if (!open || (size_t)(open - r->line) >= plain ||
+	    !section_item(r->line + r->pos, (size_t)(open - (r->line + r->pos))))
+		i = plain; /* no section: '[' and ']' are atom characters */
 
 	while (i < r->len) {
 		unsigned char c = (unsigned char)r->line[i];
@@ -374,6 +398,8 @@ static int args(struct rdr *r)
 		if (c == '(') {
 			if (r->depth >= IMAP_DEPTH_MAX)
 				return bad(r, "Nesting too deep");
+			const struct iarg *before = r->tail[r->depth];
+			r->utf8_list = r->append && r->depth == 0 && iarg_is_atom(before, "UTF8");
 			struct iarg *l = push(r, IA_LIST);
 			r->depth++;
 			r->stack[r->depth] = l;
@@ -383,6 +409,7 @@ static int args(struct rdr *r)
 			if (r->depth == 0)
 				return bad(r, "Unexpected )");
 			r->depth--;
+			r->utf8_list = 0;
 			r->pos++;
 		} else if (c == '"') {
 			if ((rc = quoted(r)) != 0)

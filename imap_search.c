@@ -23,7 +23,7 @@
 
 #define SEARCH_NODES_MAX 500
 
-enum { K_ALL, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
+enum { K_ALL, K_RECENT, K_NEW, K_OLD, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
        K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
        K_NOT, K_OR, K_AND, K_NONE };
 
@@ -172,11 +172,11 @@ static const struct {
 } flag_keys[] = {
 	{"ANSWERED", K_FLAG, FL_ANSWERED},   {"DELETED", K_FLAG, FL_DELETED},
 	{"DRAFT", K_FLAG, FL_DRAFT},         {"FLAGGED", K_FLAG, FL_FLAGGED},
-	{"SEEN", K_FLAG, FL_SEEN},           {"OLD", K_ALL, 0},
+	{"SEEN", K_FLAG, FL_SEEN},           {"OLD", K_OLD, 0},
 	{"UNANSWERED", K_UNFLAG, FL_ANSWERED}, {"UNDELETED", K_UNFLAG, FL_DELETED},
 	{"UNDRAFT", K_UNFLAG, FL_DRAFT},     {"UNFLAGGED", K_UNFLAG, FL_FLAGGED},
 	{"UNSEEN", K_UNFLAG, FL_SEEN},       {"ALL", K_ALL, 0},
-	{"NEW", K_NONE, 0},                  {"RECENT", K_NONE, 0},
+	{"NEW", K_NEW, 0},                   {"RECENT", K_RECENT, 0},
 };
 
 static const struct {
@@ -222,6 +222,7 @@ static struct snode *parse_key(struct sparse *p, int depth)
 				return NULL;
 			n->field = xstrdup(hdr_keys[i].field);
 			n->str = xstrdup(v);
+			n->num = strcmp(hdr_keys[i].field, "subject") != 0; /* an address field */
 			return n;
 		}
 	for (size_t i = 0; i < ARRAY_LEN(date_keys); i++)
@@ -370,7 +371,11 @@ static const char *load_hdr(struct mctx *m)
 	return m->hdr.p;
 }
 
-static int header_match(struct mctx *m, const char *field, const char *needle)
+/* addr: FROM/TO/CC/BCC match the addresses as ENVELOPE presents them
+ * (RFC 9051 6.4.4), "name <mailbox@host>" with comments and folding gone,
+ * so "user-from@domain.org" finds "<user-from (c)@ (c) domain.org>"; the
+ * field's decoded text is tried too. */
+static int header_match(struct mctx *m, const char *field, const char *needle, int addr)
 {
 	const char *h = load_hdr(m);
 	size_t pos = 0, nl, vl;
@@ -385,6 +390,11 @@ static int header_match(struct mctx *m, const char *field, const char *needle)
 		char *d = mime_decode_words(val, vl);
 		int hit = mime_contains(d, strlen(d), needle, strlen(needle));
 		free(d);
+		if (!hit && addr) {
+			d = mime_addr_text(val, vl);
+			hit = mime_contains(d, strlen(d), needle, strlen(needle));
+			free(d);
+		}
 		if (hit)
 			return 1;
 	}
@@ -423,6 +433,11 @@ static int eval(struct mctx *m, const struct snode *n)
 	switch (n->op) {
 	case K_ALL: return 1;
 	case K_NONE: return 0;
+	/* \Recent exists for IMAP4rev1 sessions only; a rev2 session holds
+	 * none, so NEW and RECENT match nothing and OLD everything there. */
+	case K_RECENT: return imap_is_recent(m->s, mi->uid);
+	case K_NEW: return imap_is_recent(m->s, mi->uid) && !(mi->flags & FL_SEEN);
+	case K_OLD: return !imap_is_recent(m->s, mi->uid);
 	case K_FLAG: return (mi->flags & n->flag) != 0;
 	case K_UNFLAG: return (mi->flags & n->flag) == 0;
 	case K_KEYWORD:
@@ -431,7 +446,7 @@ static int eval(struct mctx *m, const struct snode *n)
 		int set = bit >= 0 && (mi->keywords & ((uint64_t)1 << bit));
 		return n->op == K_KEYWORD ? set : !set;
 	}
-	case K_HEADER: return header_match(m, n->field, n->str);
+	case K_HEADER: return header_match(m, n->field, n->str, n->num != 0);
 	case K_BODY:
 	case K_TEXT:
 		imap_msg_src(m->s, mi, &src);
@@ -524,7 +539,9 @@ void imap_cmd_search(struct imap_session *s, int uid)
 				ret |= R_COUNT;
 			else if (iarg_is_atom(o, "ALL"))
 				ret |= R_ALL;
-			else if (!iarg_is_atom(o, "SAVE")) {
+			else {
+				/* SAVE only with SEARCHRES (RFC 5182), which
+				 * brev does not offer. */
 				imap_tagged(s, "BAD", "Unknown RETURN option");
 				return;
 			}

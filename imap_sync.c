@@ -71,6 +71,61 @@ void u32v_push(struct u32v *a, uint32_t x)
 	a->v[a->n++] = x;
 }
 
+/* ---- \Recent (RFC 3501 2.3.2), IMAP4rev1 sessions only ----
+ *
+ * A message is recent to the first session told of it. The store keeps
+ * one boundary per mailbox, the lowest UID nobody has claimed
+ * (store_mbox_recent, as Dovecot's "first recent UID"); a session that
+ * SELECTs, or that learns of arrivals, claims the UIDs below the next
+ * UID and keeps them as runs. EXAMINE only reads the boundary (RFC 3501
+ * 6.3.2: it must not take \Recent from anyone). IMAP4rev2 sessions have
+ * no \Recent (RFC 9051) and claim nothing, so they take it from nobody. */
+static void recent_add(struct imap_session *s, uint32_t lo, uint32_t hi)
+{
+	if (lo >= hi)
+		return;
+	if (s->nrecent && s->recent[s->nrecent - 1].hi >= lo) {
+		if (hi > s->recent[s->nrecent - 1].hi)
+			s->recent[s->nrecent - 1].hi = hi;
+		return;
+	}
+	s->recent = xrealloc(s->recent, (s->nrecent + 1) * sizeof *s->recent);
+	s->recent[s->nrecent].lo = lo;
+	s->recent[s->nrecent++].hi = hi;
+}
+
+void imap_recent_claim(struct imap_session *s, uint32_t upto)
+{
+	uint32_t from = 0;
+	if (s->rev2 || s->state != IS_SELECTED)
+		return;
+	if (store_mbox_recent(s->srv->store, s->acct.id, s->mbox, s->readonly ? 0 : upto, &from) !=
+	    ST_OK)
+		return;
+	/* Runs only grow upwards: never claim below what we already hold. */
+	if (s->nrecent && from < s->recent[s->nrecent - 1].hi)
+		from = s->recent[s->nrecent - 1].hi;
+	recent_add(s, from, upto);
+}
+
+int imap_is_recent(const struct imap_session *s, uint32_t uid)
+{
+	if (s->rev2)
+		return 0; /* ENABLE IMAP4rev2 after SELECT: no \Recent from then on */
+	for (size_t i = s->nrecent; i-- > 0;) /* recent ones are the newest */
+		if (uid >= s->recent[i].lo)
+			return uid < s->recent[i].hi;
+	return 0;
+}
+
+uint32_t imap_recent_count(const struct imap_session *s)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; !s->rev2 && i < s->nrecent; i++)
+		n += view_rank(&s->view, s->recent[i].hi - 1) - view_rank(&s->view, s->recent[i].lo - 1);
+	return n;
+}
+
 /* What changed, gathered inside the store's read. */
 struct sync_ctx {
 	struct imap_session *s;
@@ -154,7 +209,7 @@ static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct 
 	if (s->rev2)
 		sbuf_printf(&b, "UID %u ", m->uid);
 	sbuf_puts(&b, "FLAGS ");
-	imap_flags_out(s, &b, m->flags, m->keywords);
+	imap_flags_out(s, &b, m->flags, m->keywords, m->uid);
 	sbuf_puts(&b, ")\r\n");
 	imap_put(s, &b);
 	sbuf_free(&b);
@@ -224,6 +279,10 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		 * count (RFC 9051 7.5.1), and clients such as fetchmail take
 		 * any EXISTS, above all during IDLE, for new mail. */
 		imap_out(s, "* %u EXISTS", s->view.count);
+		if (!s->rev2) {
+			imap_recent_claim(s, x.fresh.v[x.fresh.n - 1] + 1);
+			imap_out(s, "* %u RECENT", imap_recent_count(s));
+		}
 	}
 	if (x.nchg) {
 		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);

@@ -103,6 +103,15 @@ uint32_t view_seq(const struct imap_view *v, uint32_t uid)
 	return v->r[i].before + (uid - v->r[i].first) + 1;
 }
 
+uint32_t view_rank(const struct imap_view *v, uint32_t uid)
+{
+	long i = run_at(v, uid);
+	if (i < 0)
+		return 0;
+	uint32_t in = uid - v->r[i].first + 1;
+	return v->r[i].before + (in < v->r[i].count ? in : v->r[i].count);
+}
+
 void view_append(struct imap_view *v, uint32_t uid)
 {
 	if (uid <= view_max(v) && v->n)

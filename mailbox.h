@@ -159,6 +159,20 @@ int store_mbox_delete(struct store *st, uint32_t user, const char *name);
  * leaves INBOX empty. Children of old/ move along. */
 int store_mbox_rename(struct store *st, uint32_t user, const char *oldname, const char *newname);
 int store_mbox_subscribe(struct store *st, uint32_t user, const char *name, int on);
+/* Subscriptions kept after their mailbox went (RFC 3501 6.3.6: DELETE does
+ * not end a subscription; RFC 5258 lists it \NonExistent). on 1: keep
+ * name's; 0: forget it (ST_NOTFOUND if none was kept); -1: only ask
+ * (ST_OK kept, ST_NOTFOUND not). store_sub_kept calls cb(name) for each,
+ * inside the read (cb must not call the store). */
+int store_sub_keep(struct store *st, uint32_t user, const char *name, int on);
+int store_sub_kept(struct store *st, uint32_t user, void (*cb)(void *arg, const char *name),
+		   void *arg);
+/* \Recent for IMAP4rev1 sessions (RFC 3501 2.3.2): *from gets the mailbox's
+ * recent boundary, the lowest UID no session has claimed as recent; if upto
+ * is above it, the boundary moves to upto in the same write, and the caller
+ * alone has UIDs [*from, upto) as recent. upto 0 only reads. */
+int store_mbox_recent(struct store *st, uint32_t user, const char *name, uint32_t upto,
+		      uint32_t *from);
 
 /* ---- messages ---- */
 

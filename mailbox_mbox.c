@@ -577,3 +577,146 @@ int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 		return ST_INVALID;
 	return tx_read(st, op_mbox_keywords, &a);
 }
+
+/* \Recent for IMAP4rev1 (RFC 3501 2.3.2): one number per mailbox, the
+ * lowest UID no session has been told of as recent yet, kept in DB_META as
+ * "recent/" + the mailbox id (ids are never reused; an old mailbox's number
+ * stays behind, 8 bytes). Self-contained on purpose: the mailbox record and
+ * its schema stay as they are. Missing means 1: nothing was claimed yet. */
+struct recent_args {
+	uint32_t user, upto, from;
+	int write;
+	char name[STORE_MBOX_MAX + 1];
+};
+
+static int recent_key(char *k, uint32_t id)
+{
+	return snprintf(k, 24, "recent/%08x", id);
+}
+
+static int op_mbox_recent(struct tx *t, void *arg)
+{
+	struct recent_args *a = arg;
+	struct mbox mb;
+	char k[24];
+	MDB_val v;
+	uint64_t b = 1;
+	int rc = mbox_get(t, a->user, a->name, &mb);
+	if (rc)
+		return rc;
+	int kl = recent_key(k, mb.r.id);
+	int r = db_get(t, DB_META, k, (size_t)kl, &v);
+	if (r < 0)
+		return ST_TEMP;
+	if (r == 0 && v.mv_size == sizeof b)
+		memcpy(&b, v.mv_data, sizeof b);
+	a->from = (uint32_t)b;
+	if (!a->write || a->upto <= b)
+		return ST_OK;
+	b = a->upto;
+	return db_put(t, DB_META, k, (size_t)kl, &b, sizeof b, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_mbox_recent(struct store *st, uint32_t user, const char *name, uint32_t upto,
+		      uint32_t *from)
+{
+	struct recent_args a = {.user = user, .upto = upto};
+	if (!name || mbox_norm(name, a.name) < 0)
+		return ST_INVALID;
+	int rc = tx_read(st, op_mbox_recent, &a);
+	if (rc == ST_OK && upto > a.from) {
+		a.write = 1; /* reads again: another session may have claimed meanwhile */
+		rc = tx_write(st, op_mbox_recent, &a);
+	}
+	*from = a.from;
+	return rc;
+}
+
+/* Subscriptions that outlive their mailbox (RFC 3501 6.3.6, RFC 5258
+ * \NonExistent): a subscription is otherwise a flag of the mailbox record,
+ * which DELETE removes. Kept in DB_META as "sub/" + the account id (8 hex)
+ * + "/" + the name, value u64 1, so the mailbox record and its schema stay
+ * as they are; LMDB's key limit leaves room for names up to 498 bytes
+ * (longer ones are not kept: ST_INVALID). */
+#define SUB_PREFIX_LEN 13 /* "sub/xxxxxxxx/" */
+
+struct sub_args {
+	uint32_t user;
+	int on;
+	char key[SUB_PREFIX_LEN + STORE_MBOX_MAX + 1];
+	size_t kl;
+	void (*cb)(void *arg, const char *name);
+	void *arg;
+};
+
+static int sub_key(struct sub_args *a, uint32_t user, const char *name)
+{
+	int n = snprintf(a->key, sizeof a->key, "sub/%08x/%s", user, name ? name : "");
+	if (n < 0 || (size_t)n >= sizeof a->key || n > 511)
+		return -1;
+	a->kl = (size_t)n;
+	return 0;
+}
+
+static int op_sub_keep(struct tx *t, void *arg)
+{
+	struct sub_args *a = arg;
+	MDB_val v;
+	int r = db_get(t, DB_META, a->key, a->kl, &v);
+	if (r < 0)
+		return ST_TEMP;
+	if (a->on > 0) {
+		uint64_t one = 1;
+		return db_put(t, DB_META, a->key, a->kl, &one, sizeof one, 0) < 0 ? ST_TEMP : ST_OK;
+	}
+	if (r == 1)
+		return ST_NOTFOUND;
+	if (a->on == 0 && db_del(t, DB_META, a->key, a->kl) < 0)
+		return ST_TEMP;
+	return ST_OK;
+}
+
+int store_sub_keep(struct store *st, uint32_t user, const char *name, int on)
+{
+	struct sub_args a = {.user = user, .on = on};
+	char norm[STORE_MBOX_MAX + 1];
+	if (!name || mbox_norm(name, norm) < 0 || sub_key(&a, user, norm) < 0)
+		return ST_INVALID;
+	return on < 0 ? tx_read(st, op_sub_keep, &a) : tx_write(st, op_sub_keep, &a);
+}
+
+static int op_sub_kept(struct tx *t, void *arg)
+{
+	struct sub_args *a = arg;
+	MDB_cursor *c;
+	MDB_val key = {a->kl, a->key}, v;
+	char name[STORE_MBOX_MAX + 1];
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_META], &c);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+		if (key.mv_size < a->kl || memcmp(key.mv_data, a->key, a->kl) != 0)
+			break;
+		size_t n = key.mv_size - a->kl;
+		if (n == 0 || n > STORE_MBOX_MAX)
+			continue;
+		memcpy(name, (const char *)key.mv_data + a->kl, n);
+		name[n] = 0;
+		a->cb(a->arg, name);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		tx_fail(t, rc);
+	return ST_OK;
+}
+
+int store_sub_kept(struct store *st, uint32_t user, void (*cb)(void *arg, const char *name),
+		   void *arg)
+{
+	struct sub_args a = {.user = user, .cb = cb, .arg = arg};
+	sub_key(&a, user, "");
+	return tx_read(st, op_sub_kept, &a);
+}

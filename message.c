@@ -867,9 +867,34 @@ static int is_sp(const struct tok *t, char c)
 	return t->type == TK_SPECIAL && t->s[0] == c;
 }
 
+/* Addresses are written as ENVELOPE's structures, or (ADDR_TEXT, for
+ * SEARCH) as the plain text those structures stand for:
+ * "name <adl:mailbox@host>, group: ...;". */
+#define ADDR_TEXT (-1)
+
 static void emit_addr(struct sbuf *b, const char *name, const char *adl, const char *mbox,
 		      const char *host, int utf8)
 {
+	if (utf8 == ADDR_TEXT) {
+		if (b->len)
+			sbuf_puts(b, b->p[b->len - 1] == ':' ? " " : ", ");
+		if (name && *name) {
+			sbuf_puts(b, name);
+			sbuf_puts(b, " ");
+		}
+		sbuf_puts(b, "<");
+		if (adl && *adl) {
+			sbuf_puts(b, adl);
+			sbuf_puts(b, ":");
+		}
+		sbuf_puts(b, mbox);
+		if (host && *host) {
+			sbuf_puts(b, "@");
+			sbuf_puts(b, host);
+		}
+		sbuf_puts(b, ">");
+		return;
+	}
 	sbuf_puts(b, "(");
 	mbuf_str(b, name && *name ? name : NULL, utf8);
 	sbuf_puts(b, " ");
@@ -958,7 +983,9 @@ static void addr_list(struct sbuf *b, const char *v, int utf8)
 		return;
 	}
 	n = tokenize(v, &t);
-	sbuf_puts(b, "(");
+	int text = utf8 == ADDR_TEXT;
+	if (!text)
+		sbuf_puts(b, "(");
 	start = 0;
 	for (int i = 0; i <= n; i++) {
 		if (i < n && is_sp(&t[i], '<'))
@@ -975,7 +1002,13 @@ static void addr_list(struct sbuf *b, const char *v, int utf8)
 						sbuf_puts(&gn, " ");
 					sbuf_puts(&gn, t[j].s);
 				}
-			emit_addr(b, NULL, NULL, gn.p ? gn.p : "", NULL, utf8);
+			if (text) {
+				sbuf_puts(b, b->len ? ", " : "");
+				sbuf_puts(b, gn.p ? gn.p : "");
+				sbuf_puts(b, ":");
+			} else {
+				emit_addr(b, NULL, NULL, gn.p ? gn.p : "", NULL, utf8);
+			}
 			sbuf_free(&gn);
 			in_group = 1;
 			count++;
@@ -986,22 +1019,36 @@ static void addr_list(struct sbuf *b, const char *v, int utf8)
 			if (i > start)
 				count += one_address(b, t, start, i, utf8);
 			if (i < n && is_sp(&t[i], ';') && in_group) {
-				sbuf_puts(b, "(NIL NIL NIL NIL)");
+				sbuf_puts(b, text ? ";" : "(NIL NIL NIL NIL)");
 				in_group = 0;
 			}
 			start = i + 1;
 		}
 	}
 	if (in_group)
-		sbuf_puts(b, "(NIL NIL NIL NIL)");
-	sbuf_puts(b, ")");
+		sbuf_puts(b, text ? ";" : "(NIL NIL NIL NIL)");
+	if (!text)
+		sbuf_puts(b, ")");
 	if (!count) {
 		b->len = mark;
-		sbuf_puts(b, "NIL");
+		if (!text)
+			sbuf_puts(b, "NIL");
 	}
 	for (int i = 0; i < n; i++)
 		free(t[i].s);
 	free(t);
+}
+
+char *mime_addr_text(const char *v, size_t n)
+{
+	char *u = mime_unfold(v, n);
+	struct sbuf b = {0};
+	addr_list(&b, u, ADDR_TEXT);
+	free(u);
+	sbuf_add(&b, NULL, 0);
+	char *d = mime_decode_words(b.p, b.len);
+	sbuf_free(&b);
+	return d;
 }
 
 void mime_envelope(struct sbuf *b, const struct mime_part *m, int utf8)

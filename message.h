@@ -106,6 +106,13 @@ void mime_decode_body(struct sbuf *out, const char *in, size_t n, int enc);
 void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *charset);
 const char *mime_param(const struct mime_param *p, int n, const char *name);
 
+/* An address header's value (From, To, Cc, Bcc, ...) as the plain text
+ * of what ENVELOPE shows for it: each address "name <mailbox@host>",
+ * comments and folding gone, RFC 2047 words decoded, separated by ", "
+ * (groups as "name: ...;"); "" when it holds no address. Malloc'ed. For
+ * SEARCH FROM/TO/CC/BCC (RFC 9051 6.4.4). */
+char *mime_addr_text(const char *v, size_t n);
+
 /* Case-insensitive (ASCII) substring test on UTF-8 text. */
 int mime_contains(const char *hay, size_t n, const char *needle, size_t m);
 

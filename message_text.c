@@ -70,6 +70,16 @@ static void qp_dec(struct sbuf *out, const char *in, size_t n, int rfc2047)
 				i = j;
 				continue;
 			}
+		} else if ((c == ' ' || c == '\t') && !rfc2047) {
+			/* RFC 2045 6.7 rule 3: white space at the end of an
+			 * encoded line was added on the way; delete it. */
+			size_t j = i;
+			while (j < n && (in[j] == ' ' || in[j] == '\t'))
+				j++;
+			if (j < n && in[j] != '\n' && (in[j] != '\r' || (j + 1 < n && in[j + 1] != '\n')))
+				sbuf_add(out, in + i, j - i);
+			i = j - 1;
+			continue;
 		} else if (c == '_' && rfc2047) {
 			c = ' ';
 		}

@@ -106,6 +106,16 @@ TEST(basic_command)
 	CHECK(l && l->type == IA_LIST && l->nkids == 2);
 	CHECK_EQ_STR(iarg_str(iarg_nth(l, 1)), "BODY.PEEK[HEADER.FIELDS (From To)]<0.10>");
 	imap_cmd_clear(&c);
+	/* '[' is an ATOM-CHAR: outside a fetch item's section it needs no ']'
+	 * (issue 18: "BAD Missing ]" for a valid mailbox name). */
+	CHECK_EQ_INT(parse("a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[} x[y]z (a[)\r\n", &c, &f), 0);
+	CHECK_EQ_STR(iarg_str(iarg_nth(c.args, 0)), "!#$&'+,-.0123456789:;<=>?@^_`|[}");
+	CHECK_EQ_STR(iarg_str(iarg_nth(c.args, 1)), "x[y]z");
+	CHECK_EQ_STR(iarg_str(iarg_nth(iarg_nth(c.args, 2), 0)), "a[");
+	imap_cmd_clear(&c);
+	CHECK_EQ_INT(parse("a FETCH 1 (body[header.fields (A B)] BINARY.PEEK[1]<0.5>)\r\n", &c, &f), 0);
+	CHECK_EQ_STR(iarg_str(iarg_nth(iarg_nth(c.args, 1), 0)), "body[header.fields (A B)]");
+	imap_cmd_clear(&c);
 }
 
 TEST(literals)

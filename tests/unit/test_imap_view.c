@@ -36,12 +36,14 @@ static void check_same(const struct imap_view *v, const struct model *m)
 	}
 	CHECK_EQ_INT(view_uid(v, 0), 0);
 	CHECK_EQ_INT(view_uid(v, (uint32_t)m->n + 1), 0);
-	/* UIDs not in the model have no number. */
+	/* UIDs not in the model have no number; view_rank counts the UIDs
+	 * at or below any UID (\Recent's count). */
 	for (size_t i = 0, j = 0; m->n && i <= m->u[m->n - 1] + 1; i++) {
 		while (j < m->n && m->u[j] < i)
 			j++;
 		if (j == m->n || m->u[j] != i)
 			CHECK_EQ_INT(view_seq(v, (uint32_t)i), 0);
+		CHECK_EQ_INT(view_rank(v, (uint32_t)i), j + (j < m->n && m->u[j] == i));
 	}
 	struct imap_ref *all;
 	size_t n = view_all(v, &all);

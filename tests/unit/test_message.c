@@ -197,7 +197,37 @@ TEST(decode_words)
 	b.len = 0;
 	mime_decode_body(&b, "a=3Db=\r\nc", 9, CTE_QP);
 	CHECK_EQ_STR(b.p, "a=bc");
+	/* RFC 2045 6.7 rule 3: trailing white space of an encoded line goes;
+	 * "=20" and white space inside a line stay. */
+	const char *qp = "x y  \r\nz=20\t\r\nw= \r\nv \t\nend  ";
+	b.len = 0;
+	mime_decode_body(&b, qp, strlen(qp), CTE_QP);
+	sbuf_add(&b, NULL, 0);
+	CHECK_EQ_STR(b.p, "x y\r\nz \r\nwv\nend");
 	sbuf_free(&b);
+}
+
+/* SEARCH FROM/TO/CC/BCC match this text (RFC 9051 6.4.4, issue 18). */
+TEST(addr_text)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+		{"<user-from (comment)@ (comment) domain.org>", "<user-from@domain.org>"},
+		{"Some One <a@b.example>, \"Two, Q\" <c@\r\n d.example>",
+		 "Some One <a@b.example>, Two, Q <c@d.example>"},
+		{"team: x@y.example, z (zed) @y.example;", "team: <x@y.example>, zed <z@y.example>;"},
+		{"=?utf-8?q?J=C3=B6rg?= <j@x.example>", "J\xc3\xb6rg <j@x.example>"},
+		{"<@r1,@r2:u@h.example>", "<@r1,@r2:u@h.example>"},
+		{"bare (c)", "c <bare>"}, /* a comment names an addr-spec, as in ENVELOPE */
+		{"", ""},
+		{"()", ""},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+		char *d = mime_addr_text(t[i].in, strlen(t[i].in));
+		CHECK_EQ_STR(d, t[i].out);
+		free(d);
+	}
 }
 
 TEST(imap_string)

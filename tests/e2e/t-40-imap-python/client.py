@@ -178,6 +178,8 @@ line = b.readline()
 check(re.match(rb"\* \d+ EXISTS", line), "idle exists %r" % line)
 b.send(b"DONE\r\n")
 line = b.readline()
+while re.match(rb"\* \d+ RECENT", line):  # IMAP4rev1: the arrival is recent to b
+    line = b.readline()
 check(line.startswith(tag + b" OK"), "idle done %r" % line)
 b.sock.settimeout(None)
 b.logout()

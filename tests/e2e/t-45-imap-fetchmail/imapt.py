@@ -74,7 +74,9 @@ def stored(mailbox="INBOX"):
         if isinstance(item, tuple):
             meta = item[0]
             uid = int(re.search(rb"UID (\d+)", meta).group(1))
-            flags = re.search(rb"FLAGS \(([^)]*)\)", meta).group(1).decode().split()
+            # \Recent is per session (IMAP4rev1), not a stored flag.
+            flags = [f for f in re.search(rb"FLAGS \(([^)]*)\)", meta).group(1).decode().split()
+                     if f != "\\Recent"]
             out.append((uid, flags, item[1]))
     m.logout()
     return out
