@@ -41,7 +41,7 @@ pick() { # pick DOMAIN ENV... [-- ARGS]
 	local dom=$1
 	shift
 	N=$((N + 1))
-	echo pw | b "$@" user add "u$N@$dom" >/dev/null 2>"$T/err" ||
+	echo long-enough | b "$@" user add "u$N@$dom" >/dev/null 2>"$T/err" ||
 		fail "with $* brev did not use the DATADIR of $dom: $(cat "$T/err")"
 }
 N=0
@@ -52,7 +52,7 @@ pick b.test XDG_DATA_HOME="$T/xdg" BREV_HOME= "$BREV"
 pick c.test XDG_DATA_HOME="$T/xdg" BREV_HOME="$T/bh" "$BREV"
 pick d.test XDG_DATA_HOME="$T/xdg" BREV_HOME="$T/bh" "$BREV" -d "$T/dd"
 # and not the next one down: a.test's directory refuses b.test's users
-if echo pw | b XDG_DATA_HOME="$T/xdg" "$BREV" user add x@a.test >/dev/null 2>&1; then
+if echo long-enough | b XDG_DATA_HOME="$T/xdg" "$BREV" user add x@a.test >/dev/null 2>&1; then
 	fail "XDG_DATA_HOME set, yet ~/.local/share/brev was used"
 fi
 note "DATADIR: -d, \$BREV_HOME, \$XDG_DATA_HOME/brev, ~/.local/share/brev, empty = unset"

@@ -7,7 +7,7 @@
 . ../lib.sh
 brev_init from
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 "$BREV" -d "$D" alias add sales@example.test alice@example.test >/dev/null || fail "alias add"
 echo "submission.shared_senders = news@example.test @lists.test" >>"$D/brev.conf"
 brev_start
@@ -85,7 +85,7 @@ python3 -u - <<'PY' || fail "bob's mailbox"
 import os, imaplib, ssl
 ctx = ssl.create_default_context(cafile=os.environ["D"] + "/cert.pem")
 m = imaplib.IMAP4_SSL("localhost", int(os.environ["P_IMAPS"]), ssl_context=ctx)
-m.login("bob@example.test", "bob-pw")
+m.login("bob@example.test", "bob-pass")
 m.select("INBOX")
 typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM)])")
 froms = [d[1].decode().strip() for d in data if isinstance(d, tuple)]

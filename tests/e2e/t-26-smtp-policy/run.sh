@@ -60,7 +60,7 @@ done
 
 brev_init pol
 brev_user alice@example.test alice-pw
-brev_user bob@example.test bob-pw
+brev_user bob@example.test bob-pass
 # a domain added after the accounts, with none of its own
 sed -i 's/^domains = .*/domains = example.test later.test/' "$D/brev.conf"
 grep -q '^domains = example.test later.test' "$D/brev.conf" || fail "could not set domains"
@@ -148,7 +148,7 @@ for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.1"):
                ("Subject: from %s\r\n\r\nx\r\n" % src).encode())
     s.quit()
 m = imaplib.IMAP4("127.0.0.1", int(os.environ["P_IMAP"]))
-m.login("bob@example.test", "bob-pw")
+m.login("bob@example.test", "bob-pass")
 m.select("INBOX")
 want = {"127.0.0.2": "client.fcr.test", "127.0.0.3": "unknown", "127.0.0.4": "unknown",
         "127.0.0.1": "localhost"}

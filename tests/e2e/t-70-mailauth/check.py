@@ -210,7 +210,7 @@ def promises():
     # spelling a reader of the field would take as bob's, are removed;
     # those of other hosts stay
     assert send("x@fail.test", forged("forged ar", "x@fail.test")) == 250
-    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pw", "forged ar"))
+    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pass", "forged ar"))
     ids = [authserv_id(a) for a in ars]
     assert ids.count("mx.bob.test") == 1, ars
     assert "spf=fail" in ars[ids.index("mx.bob.test")], ars
@@ -222,7 +222,7 @@ def promises():
     # 1,000 fields): and padding cannot dodge a p=reject policy either
     pad = b"".join(b"X-Pad-%d: %d\r\n" % (i, i) for i in range(1100))
     assert send("x@rej.test", FORGED[0] + b"\r\n" + pad + msg("x@rej.test", "padded ar")) == 250
-    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pw", "padded ar", box="Junk"))
+    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pass", "padded ar", box="Junk"))
     assert [authserv_id(a) for a in ars] == ["mx.bob.test"], ars
     assert "dmarc=permerror (header too large)" in ars[0], ars
     print("1,100 more fields: forged field removed, dmarc=permerror, into Junk (not around p=reject)")
@@ -230,7 +230,7 @@ def promises():
     # 2. the machine itself (127.0.0.1): not checked, even for a p=reject
     # domain, and forged fields go all the same
     assert send("x@rej.test", forged("local client", "x@rej.test"), src="127.0.0.1") == 250
-    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pw", "local client"))
+    ars = ar_fields(fetch(pb, "bob@bob.test", "bob-pass", "local client"))
     ours = [a for a in ars if authserv_id(a) == "mx.bob.test"]
     assert [re.sub(r"\s+", " ", a).strip() for a in ours] == ["mx.bob.test; none (local client)"], ars
     # any other loopback address is a peer like any other
@@ -265,22 +265,22 @@ def promises():
         assert codes[c] == 250, ("DNS trouble gave a permanent reject", c, codes[c])
         v = verdicts("x@%s.test" % c)
         assert v["dmarc"] == "temperror", (c, v)
-        fetch(pb, "bob@bob.test", "bob-pw", "temperror " + c)
+        fetch(pb, "bob@bob.test", "bob-pass", "temperror " + c)
     print("DNS SERVFAIL/time-out of SPF, _dmarc, DKIM key: dmarc=temperror, 250, INBOX (%s)"
           % ", ".join(c for c, _ in cases))
 
     # 4. pct= (RFC 7489 6.6.4): outside the sample the next weaker policy
     for i in range(3):
         assert send("x@pct0.test", msg("x@pct0.test", "pct0 %d" % i)) == 250
-        fetch(pb, "bob@bob.test", "bob-pw", "pct0 %d" % i, box="Junk")
+        fetch(pb, "bob@bob.test", "bob-pass", "pct0 %d" % i, box="Junk")
         assert send("x@pctq0.test", msg("x@pctq0.test", "pctq0 %d" % i)) == 250
-        fetch(pb, "bob@bob.test", "bob-pw", "pctq0 %d" % i)
+        fetch(pb, "bob@bob.test", "bob-pass", "pctq0 %d" % i)
     # pct=50: both outcomes among 24 messages (all alike: p = 2^-23)
     got = [send("x@pct50.test", msg("x@pct50.test", "pct50 %02d" % i)) for i in range(24)]
     assert 250 in got and 550 in got, got
     for i, c in enumerate(got):
         if c == 250:
-            fetch(pb, "bob@bob.test", "bob-pw", "pct50 %02d" % i, box="Junk")
+            fetch(pb, "bob@bob.test", "bob-pass", "pct50 %02d" % i, box="Junk")
     print("pct=0: reject -> Junk, quarantine -> INBOX; pct=50: %d of 24 refused, the rest in Junk"
           % got.count(550))
 
@@ -288,9 +288,9 @@ def noreject():
     """bob restarted with auth.dmarc_reject = no: p=reject failures into Junk."""
     pb = int(os.environ["PB_IMAPS"])
     assert send("x@rej.test", msg("x@rej.test", "noreject p")) == 250
-    fetch(pb, "bob@bob.test", "bob-pw", "noreject p", box="Junk")
+    fetch(pb, "bob@bob.test", "bob-pass", "noreject p", box="Junk")
     assert send("x@sub.orgp.test", msg("x@sub.orgp.test", "noreject sp")) == 250
-    fetch(pb, "bob@bob.test", "bob-pw", "noreject sp", box="Junk")
+    fetch(pb, "bob@bob.test", "bob-pass", "noreject sp", box="Junk")
     log = open(os.environ["DB"] + "/serve.log").read()
     assert re.findall(r"from=<x@rej\.test> spf=\S+ dkim=\S+ dmarc=fail action=junk", log), \
         "no dmarc=fail action=junk for x@rej.test"
