@@ -86,10 +86,12 @@ endif
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined test
 
+# As root, brev serves only after dropping to an unprivileged user (the
+# `user` key, else `brev`); with no `brev` user, `make run` names nobody.
 run:
 	@tools/deps.sh install
 	@$(MAKE) --no-print-directory $(BREV)
-	./$(BREV) serve
+	./$(BREV) $$([ "$$(id -u)" = 0 ] && ! grep -q '^brev:' /etc/passwd && echo '-o user=nobody') serve
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 fuzz:

@@ -96,7 +96,7 @@ static const struct cfg_key keys[] = {
 	 "Initial LMDB map size; it grows on demand"},
 	{"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug"},
 	{"user", T_STR, F(user), "", 0, 0,
-	 "Unprivileged user to run as after binding, when started as root (default: brev, if it exists)"},
+	 "Unprivileged user to run as after binding, when started as root (default: brev; serve refuses to run as root without one)"},
 	{"auth.dmarc_reject", T_BOOL, F(dmarc_reject), "yes", 0, 0,
 	 "Honour DMARC p=reject with 550 5.7.1 on the inbound port"},
 };
