@@ -507,11 +507,29 @@ static void login_failed(struct imap_session *s, const char *name, const char *h
 	too_many_fails(s);
 }
 
+/* LOGIN's look-up keeps the account (and why it failed) for after the
+ * check; cred_verify does the same work for unknown users. */
+struct login_lookup {
+	struct imap_session *s;
+	struct account a;
+	int rc;
+};
+
+static int login_lookup(void *arg, const char *user, struct cred *outc)
+{
+	struct login_lookup *l = arg;
+	l->rc = account_get(l->s, user, &l->a);
+	if (l->rc != ST_OK)
+		return -1;
+	*outc = l->a.cred;
+	return 0;
+}
+
 static void cmd_login(struct imap_session *s)
 {
 	const char *u = iarg_str(iarg_nth(s->cmd.args, 0));
 	const char *p = iarg_str(iarg_nth(s->cmd.args, 1));
-	struct account *a;
+	struct login_lookup *l;
 
 	if (!u || !p || s->cmd.args->nkids != 2) {
 		imap_tagged(s, "BAD", "LOGIN needs a user name and a password");
@@ -523,16 +541,16 @@ static void cmd_login(struct imap_session *s)
 	}
 	if (throttle_turn(s) < 0)
 		return;
-	a = xmalloc(sizeof *a);
-	int rc = account_get(s, u, a);
-	if (rc == ST_TEMP)
+	l = xcalloc(1, sizeof *l);
+	l->s = s;
+	if (cred_verify(login_lookup, l, u, p))
+		logged_in(s, &l->a, "LOGIN");
+	else if (l->rc == ST_TEMP)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
-	else if (rc == ST_OK && cred_check(&a->cred, p) == 1)
-		logged_in(s, a, "LOGIN");
 	else
 		login_failed(s, u, "LOGIN");
-	explicit_bzero(a, sizeof *a);
-	free(a);
+	explicit_bzero(l, sizeof *l);
+	free(l);
 }
 
 static int sasl_lookup(void *arg, const char *user, struct cred *outc)

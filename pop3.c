@@ -373,10 +373,27 @@ static int cmd_user(struct pop3 *s, struct pop3_cmd *cmd)
 	return 0;
 }
 
+/* PASS's look-up keeps the account (and why it failed) for after the
+ * check; cred_verify does the same work for unknown users. */
+struct pass_lookup {
+	struct pop3 *s;
+	struct account a;
+	int rc;
+};
+
+static int pass_lookup(void *arg, const char *user, struct cred *out)
+{
+	struct pass_lookup *l = arg;
+	l->rc = account_get(l->s, user, &l->a);
+	if (l->rc != ST_OK)
+		return -1;
+	*out = l->a.cred;
+	return 0;
+}
+
 static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 {
-	struct account *a;
-	int rc;
+	struct pass_lookup *l;
 
 	if (!plain_ok(s)) {
 		reply(s, "-ERR [AUTH] plaintext login needs TLS; use %s",
@@ -391,16 +408,16 @@ static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
 		return 0;
 	}
-	a = xmalloc(sizeof *a);
-	rc = account_get(s, s->user, a);
-	if (rc == ST_TEMP)
+	l = xcalloc(1, sizeof *l);
+	l->s = s;
+	if (cred_verify(pass_lookup, l, s->user, cmd->argv[0]))
+		login_ok(s, &l->a, "USER");
+	else if (l->rc == ST_TEMP)
 		reply(s, "-ERR [SYS/TEMP] try again later");
-	else if (rc == ST_OK && cred_check(&a->cred, cmd->argv[0]) == 1)
-		login_ok(s, a, "USER");
 	else
 		login_failed(s, s->user, "USER");
-	explicit_bzero(a, sizeof *a);
-	free(a);
+	explicit_bzero(l, sizeof *l);
+	free(l);
 	s->user[0] = '\0';
 	return 0;
 }

@@ -556,15 +556,19 @@ static int put_b64(char *out, size_t cap, const void *d, size_t n)
 	return 0;
 }
 
-/* Check user/password for PLAIN and LOGIN, doing the same work whether or
- * not the user exists. */
-static int verify_password(struct sasl_session *s, const char *user, const char *pw)
+int cred_verify(sasl_lookup_fn lookup, void *arg, const char *user, const char *password)
 {
 	struct cred c;
-	int known = cred_for(s->lookup, s->arg, user, &c);
-	int ok = cred_check(&c, pw);
+	int known = cred_for(lookup, arg, user ? user : "", &c);
+	int ok = cred_check(&c, password);
 	explicit_bzero(&c, sizeof c);
-	if (!(ok && known)) {
+	return ok && known;
+}
+
+/* Check user/password for PLAIN and LOGIN. */
+static int verify_password(struct sasl_session *s, const char *user, const char *pw)
+{
+	if (!cred_verify(s->lookup, s->arg, user, pw)) {
 		log_debug("sasl: %s failed for \"%s\"", mech_names[s->mech], user);
 		return SASL_FAIL;
 	}

@@ -31,6 +31,20 @@ int cred_check(const struct cred *c, const char *password);
 /* A random password for `user add --random`: 20 chars, unambiguous. */
 void cred_random_password(char *out, size_t cap);
 
+/* Look up a user's credential; fill *out and return 0, or -1 if unknown
+ * (or not available now: the caller notes why in arg). Called from the
+ * session's thread. */
+typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct cred *out);
+/*
+ * THE password check of every login path that sends a password: SASL PLAIN
+ * and LOGIN, IMAP LOGIN, POP3 USER/PASS. It costs the same whether or not
+ * the user exists: an unknown user is checked against a dummy yescrypt
+ * hash (CRAM-MD5 and SCRAM use the same dummy credential inside sasl.c), so
+ * timing cannot tell "no such user" from "wrong password" (issue 22).
+ * 1: the user exists and the password matches; 0 otherwise.
+ */
+int cred_verify(sasl_lookup_fn lookup, void *arg, const char *user, const char *password);
+
 /* ---- mechanisms ---- */
 enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_CRAM_MD5, SASL_SCRAM_SHA_256, SASL_NMECH };
 /* Parse a mechanism name (case-insensitive); -1 if unknown. */
@@ -39,9 +53,6 @@ int sasl_mech_parse(const char *name);
  * mechanisms (PLAIN, LOGIN) only when plain_ok (TLS or loopback). */
 const char *sasl_mech_list(int plain_ok);
 
-/* Look up a user's credential; fill *out and return 0, or -1 if unknown.
- * Called from the session's thread. */
-typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct cred *out);
 
 enum sasl_step_rc {
 	SASL_CONTINUE = 0,  /* send *out as a challenge, read the next response */
