@@ -38,11 +38,34 @@
 #define IMAP_PREAUTH_TOTAL_MS (2 * 60 * 1000)
 #define IMAP_AUTH_FAILS_MAX 3                /* failed logins per connection */
 static int preauth_wait_ms = IMAP_PREAUTH_WAIT_MS, preauth_total_ms = IMAP_PREAUTH_TOTAL_MS;
+static int preauth_test; /* imap_test_preauth_timeouts overrides the config */
 
 void imap_test_preauth_timeouts(int wait_ms, int total_ms)
 {
 	preauth_wait_ms = wait_ms > 0 ? wait_ms : IMAP_PREAUTH_WAIT_MS;
 	preauth_total_ms = total_ms > 0 ? total_ms : IMAP_PREAUTH_TOTAL_MS;
+	preauth_test = wait_ms > 0 || total_ms > 0;
+}
+
+/* One wait before login: limits.timeout_preauth (default 30 s: an idle
+ * connection must not hold one of the slots for long), never more than
+ * IMAP_PREAUTH_WAIT_MS. */
+static int64_t preauth_wait(const struct imap_session *s)
+{
+	const struct config *cfg = s->srv ? s->srv->cfg : NULL;
+	if (!preauth_test && cfg && cfg->timeout_preauth > 0 &&
+	    cfg->timeout_preauth * 1000 < preauth_wait_ms)
+		return cfg->timeout_preauth * 1000;
+	return preauth_wait_ms;
+}
+
+/* The autologout after login: limits.timeout_imap (30 minutes). */
+static int idle_ms(const struct imap_session *s)
+{
+	const struct config *cfg = s->srv ? s->srv->cfg : NULL;
+	if (cfg && cfg->timeout_imap > 0 && cfg->timeout_imap < 86400 * 2)
+		return (int)(cfg->timeout_imap * 1000);
+	return IMAP_IDLE_MS;
 }
 #define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
 
@@ -451,8 +474,8 @@ static void preauth_timeout(struct imap_session *s, int div)
 	if (s->state != IS_NOTAUTH)
 		return;
 	int64_t left = s->login_by - now_ms();
-	if (left > preauth_wait_ms)
-		left = preauth_wait_ms;
+	if (left > preauth_wait(s))
+		left = preauth_wait(s);
 	left /= div;
 	conn_set_timeout(s->c, left > 0 ? (int)left : 1);
 }
@@ -465,7 +488,7 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	str_copy(s->user, a->addr, sizeof s->user);
 	s->state = IS_AUTH;
 	s->in.preauth = 0;
-	conn_set_timeout(s->c, IMAP_IDLE_MS);
+	conn_set_timeout(s->c, idle_ms(s));
 	s->watchfd = store_watch_open(s->srv->store, a->id);
 	auth_throttle_ok(conn_peer(s->c));
 	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
@@ -1008,7 +1031,7 @@ static void drain_watch(struct imap_session *s)
 static void cmd_idle(struct imap_session *s)
 {
 	char *line;
-	int64_t deadline = now_ms() + IMAP_IDLE_MS;
+	int64_t deadline = now_ms() + idle_ms(s);
 
 	drain_watch(s);
 	imap_sync(s, 1);

@@ -308,6 +308,16 @@ static size_t msg_number(const struct pop3 *s, const struct pop3_msg *m)
 
 /* ---- login ---- */
 
+/* Before login a command must come within limits.timeout_preauth (30 s:
+ * idle connections are cheap to open and must not hold the slots); after
+ * it, limits.timeout_pop3 (RFC 1939 3: at least 10 minutes). */
+static int timeout_ms(const struct pop3 *s, int preauth)
+{
+	const struct config *cfg = s->srv ? s->srv->cfg : NULL;
+	int64_t sec = !cfg ? 0 : preauth ? cfg->timeout_preauth : cfg->timeout_pop3;
+	return sec > 0 && sec <= 86400 ? (int)(sec * 1000) : POP3_TIMEOUT_MS;
+}
+
 static void login_failed(struct pop3 *s, const char *name, const char *mech)
 {
 	auth_throttle_fail(conn_peer(s->c));
@@ -340,6 +350,7 @@ static void login_ok(struct pop3 *s, const struct account *a, const char *mech)
 	}
 	str_copy(s->login, a->addr, sizeof s->login);
 	s->state = PS_TRANSACTION;
+	conn_set_timeout(s->c, timeout_ms(s, 0));
 	log_info("pop3 login peer=%s user=%s mech=%s tls=%s messages=%zu", conn_peer(s->c),
 		 s->login, mech, conn_is_tls(s->c) ? "yes" : "no", s->nmsgs);
 	reply(s, "+OK maildrop locked and ready, %zu messages", s->nmsgs);
@@ -833,7 +844,7 @@ void pop3_serve(struct server *srv, struct conn *c, int kind)
 	char *line;
 	ssize_t n;
 
-	conn_set_timeout(c, POP3_TIMEOUT_MS);
+	conn_set_timeout(c, timeout_ms(&s, 1));
 	log_debug("pop3 connect peer=%s port=%d kind=%s", conn_peer(c), conn_peer_port(c),
 		  kind == LK_POP3S ? "pop3s" : "pop3");
 	/* No timestamp in the greeting: APOP is not offered (RFC 1939 7). */

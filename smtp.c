@@ -68,6 +68,7 @@ struct session {
 	struct store *st;
 	struct conn *c;
 	int kind;
+	int spoke;                  /* the first command has arrived */
 	enum smtp_state state;
 	char helo[SMTP_HELO_MAX + 1];
 	int ehlo;
@@ -954,6 +955,13 @@ static void session_loop(struct session *s)
 			break;
 		}
 		ssize_t n = conn_getline(s->c, &line, SMTP_READ_MAX, NULL);
+		/* The first command came within limits.timeout_preauth (an
+		 * idle connection is cheap to open, so it gets tens of
+		 * seconds, as postscreen gives): RFC 5321's 5 minutes now. */
+		if (n >= 0 && !s->spoke) {
+			s->spoke = 1;
+			conn_set_timeout(s->c, SMTP_CMD_TIMEOUT);
+		}
 		if (n == -2)
 			bad(s, "500 5.5.2 Line too long");
 		else if (n < 0) {
@@ -986,7 +994,9 @@ void smtp_serve(struct server *srv, struct conn *c, int kind)
 	s->kind = kind;
 	s->state = SMTP_ST_CONNECTED;
 	s->sp = spool_new(SPOOL_MEM_DEFAULT);
-	conn_set_timeout(c, SMTP_CMD_TIMEOUT);
+	conn_set_timeout(c, s->cfg && s->cfg->timeout_preauth > 0
+				    ? (int)(s->cfg->timeout_preauth * 1000)
+				    : SMTP_CMD_TIMEOUT);
 	/* RFC 5321 4.2: the greeting; no enhanced code (RFC 2034 3). */
 	reply(s, "220 %s ESMTP brev", srv->hostname);
 	session_loop(s);

@@ -24,17 +24,18 @@ brev_user alice@example.test pw-alice
 # -- no user to drop to: refused
 grep -v '^brev:' /etc/passwd >"$T/passwd.none"
 mount --bind "$T/passwd.none" /etc/passwd
-rc=0; "$BREV" -d "$D" serve >"$T/out" 2>"$T/err" || rc=$?
+# (timeout: a brev that serves as root would never return)
+rc=0; timeout 20 "$BREV" -d "$D" serve >"$T/out" 2>"$T/err" || rc=$?
 [ $rc = 1 ] || fail "served as root without a user to drop to (exit $rc): $(cat "$T/err")"
 [ "$(wc -l <"$T/err")" = 1 ] || fail "not one line: $(cat "$T/err")"
 grep -q "refusing to serve as root.*useradd.*brev.*user = NAME" "$T/err" || fail "unclear error: $(cat "$T/err")"
 if (exec 3<>"/dev/tcp/127.0.0.1/$P_SMTP") 2>/dev/null; then fail "something listens on the SMTP port"; fi
 # A first run is refused before it initialises anything.
-rc=0; "$BREV" -d "$T/fresh" -o listen.smtp=127.0.0.1:$P_SMTP serve >/dev/null 2>"$T/err" || rc=$?
+rc=0; timeout 20 "$BREV" -d "$T/fresh" -o listen.smtp=127.0.0.1:$P_SMTP serve >/dev/null 2>"$T/err" || rc=$?
 [ $rc = 1 ] && grep -q "refusing to serve as root" "$T/err" || fail "first run as root: exit $rc $(cat "$T/err")"
 [ ! -e "$T/fresh" ] || fail "the refused first run created its DATADIR"
 # uid 0 under another name is no drop.
-rc=0; "$BREV" -d "$D" -o user=root serve >/dev/null 2>"$T/err" || rc=$?
+rc=0; timeout 20 "$BREV" -d "$D" -o user=root serve >/dev/null 2>"$T/err" || rc=$?
 [ $rc = 1 ] && grep -q "uid or gid 0" "$T/err" || fail "user = root: exit $rc $(cat "$T/err")"
 umount /etc/passwd
 
