@@ -490,7 +490,6 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	s->in.preauth = 0;
 	conn_set_timeout(s->c, idle_ms(s));
 	s->watchfd = store_watch_open(s->srv->store, a->id);
-	auth_throttle_ok(conn_peer(s->c));
 	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
 	sbuf_puts(&b, "[CAPABILITY ");
 	capabilities(s, &b);
@@ -511,19 +510,15 @@ static void too_many_fails(struct imap_session *s)
 	s->reason = "auth-failures";
 }
 
-/* auth_throttle_wait; 0 go on, -1 refused (answered). */
-static int throttle_turn(struct imap_session *s)
+/* The throttle refused the attempt without checking it (sasl.h). */
+static void throttle_refused(struct imap_session *s)
 {
-	if (auth_throttle_wait(conn_peer(s->c)) == 0)
-		return 0;
-	imap_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins from your address, try later");
+	imap_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins, try later");
 	too_many_fails(s);
-	return -1;
 }
 
 static void login_failed(struct imap_session *s, const char *name, const char *how)
 {
-	auth_throttle_fail(conn_peer(s->c));
 	log_info("imap auth failed user=%.100s method=%s peer=%s", name ? name : "?", how,
 		 conn_peer(s->c));
 	imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
@@ -562,12 +557,13 @@ static void cmd_login(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS: use STARTTLS");
 		return;
 	}
-	if (throttle_turn(s) < 0)
-		return;
 	l = xcalloc(1, sizeof *l);
 	l->s = s;
-	if (cred_verify(login_lookup, l, u, p))
+	int ok = cred_verify(login_lookup, l, conn_peer(s->c), u, p);
+	if (ok == 1)
 		logged_in(s, &l->a, "LOGIN");
+	else if (ok < 0)
+		throttle_refused(s);
 	else if (l->rc == ST_TEMP)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 	else
@@ -602,10 +598,9 @@ static void cmd_authenticate(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Plaintext mechanism needs TLS");
 		return;
 	}
-	if (throttle_turn(s) < 0)
-		return;
 	struct sasl_session *ss = sasl_new(mech, s->srv->hostname ? s->srv->hostname : "brev",
 					   sasl_lookup, s);
+	sasl_set_peer(ss, conn_peer(s->c));
 	const char *in = ir; /* RFC 4959: "=" is an empty initial response */
 	char *line;
 	for (;;) {
@@ -641,6 +636,8 @@ static void cmd_authenticate(struct imap_session *s)
 			else
 				login_failed(s, sasl_user(ss), mname);
 			explicit_bzero(&a, sizeof a);
+		} else if (rc == SASL_FAIL && sasl_throttled(ss)) {
+			throttle_refused(s);
 		} else if (rc == SASL_FAIL) {
 			login_failed(s, NULL, mname);
 		} else if (rc == SASL_CANCEL) {

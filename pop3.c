@@ -320,7 +320,6 @@ static int timeout_ms(const struct pop3 *s, int preauth)
 
 static void login_failed(struct pop3 *s, const char *name, const char *mech)
 {
-	auth_throttle_fail(conn_peer(s->c));
 	s->failures++;
 	log_info("pop3 login failed peer=%s user=%s mech=%s failures=%d", conn_peer(s->c), name,
 		 mech, s->failures);
@@ -336,7 +335,6 @@ static void login_failed(struct pop3 *s, const char *name, const char *mech)
  * TRANSACTION state. */
 static void login_ok(struct pop3 *s, const struct account *a, const char *mech)
 {
-	auth_throttle_ok(conn_peer(s->c));
 	if (maildrop_lock(s, a->id) < 0) {
 		log_info("pop3 maildrop in use peer=%s user=%s", conn_peer(s->c), a->addr);
 		reply(s, "-ERR [IN-USE] maildrop is locked by another POP3 session");
@@ -405,6 +403,7 @@ static int pass_lookup(void *arg, const char *user, struct cred *out)
 static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 {
 	struct pass_lookup *l;
+	int rc;
 
 	if (!plain_ok(s)) {
 		reply(s, "-ERR [AUTH] plaintext login needs TLS; use %s",
@@ -415,14 +414,13 @@ static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 		reply(s, "-ERR send USER first");
 		return 0;
 	}
-	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
-		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
-		return 0;
-	}
 	l = xcalloc(1, sizeof *l);
 	l->s = s;
-	if (cred_verify(pass_lookup, l, s->user, cmd->argv[0]))
+	rc = cred_verify(pass_lookup, l, conn_peer(s->c), s->user, cmd->argv[0]);
+	if (rc == 1)
 		login_ok(s, &l->a, "USER");
+	else if (rc < 0)
+		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
 	else if (l->rc == ST_TEMP)
 		reply(s, "-ERR [SYS/TEMP] try again later");
 	else
@@ -525,11 +523,8 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 	}
 	mname = cmd->argv[0]; /* a known mechanism: sasl_mech_parse said so */
 	s->authname[0] = '\0';
-	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
-		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
-		return 0;
-	}
 	ss = sasl_new(mech, hostname(s), sasl_lookup, s);
+	sasl_set_peer(ss, conn_peer(s->c));
 	rc = auth_exchange(s, ss, cmd->argc > 1 ? cmd->argv[1] : NULL);
 	if (rc == SASL_DONE) {
 		a = xmalloc(sizeof *a);
@@ -542,6 +537,8 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 			login_failed(s, sasl_user(ss), mname);
 		explicit_bzero(a, sizeof *a);
 		free(a);
+	} else if (rc == SASL_FAIL && sasl_throttled(ss)) {
+		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
 	} else if (rc == SASL_FAIL) {
 		login_failed(s, s->authname[0] ? s->authname : "-", mname);
 	} else if (rc == SASL_CANCEL) {

@@ -376,14 +376,12 @@ static void auth_done(struct session *s, struct sasl_session *ss)
 	const char *u = sasl_user(ss);
 	if (u && smtp_login_addr(s->cfg->domains, u, addr, sizeof addr) == 0 &&
 	    store_user_get(s->st, addr, a) == ST_OK) {
-		auth_throttle_ok(conn_peer(s->c));
 		s->authed = 1;
 		s->auth_uid = a->id;
 		str_copy(s->auth_user, a->addr, sizeof s->auth_user);
 		log_info("smtp login peer=%s user=%s", conn_peer(s->c), s->auth_user);
 		reply(s, "235 2.7.0 Authentication successful");
 	} else {
-		auth_throttle_fail(conn_peer(s->c));
 		bad(s, "535 5.7.8 Authentication credentials invalid");
 	}
 	explicit_bzero(a, sizeof *a);
@@ -423,20 +421,17 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (m < cmd->arglen)
 		init = xstrndup(cmd->arg + m + 1, cmd->arglen - m - 1);
-	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
-		/* Too many failed logins queued from this address: refuse
-		 * without spending a password check on it. */
-		free(init);
-		bad(s, "454 4.7.0 Too many failed logins, try again later");
-		return;
-	}
+	/* sasl.c takes the throttle's turn once the user name is known. */
 	struct sasl_session *ss = sasl_new(mech, s->srv->hostname, auth_lookup, s);
+	sasl_set_peer(ss, conn_peer(s->c));
 	int rc = auth_exchange(s, ss, init);
 	free(init);
 	if (rc == SASL_DONE)
 		auth_done(s, ss);
+	else if (rc == SASL_FAIL && sasl_throttled(ss))
+		/* Too many failed logins queued: refused unchecked. */
+		bad(s, "454 4.7.0 Too many failed logins, try again later");
 	else if (rc == SASL_FAIL) {
-		auth_throttle_fail(conn_peer(s->c));
 		log_info("smtp login failed peer=%s mech=%s", conn_peer(s->c), mname);
 		bad(s, "535 5.7.8 Authentication credentials invalid");
 	} else if (rc == SASL_CANCEL)

@@ -105,7 +105,8 @@ for k, (name, fn) in enumerate(paths):
     ratio = mu / mw
     print("%-24s unknown %7.2f ms  wrong password %7.2f ms  ratio %.2f"
           % (name, mu * 1000, mw * 1000, ratio))
-    # Same work: the ratio is near 1. Before the fix it was below 0.02.
-    if not 0.4 <= ratio <= 2.5:
+    # Same work: the ratio is near 1 (0.8-1.7 seen on a loaded machine).
+    # Before the fix it was below 0.02 for IMAP LOGIN and POP3 PASS.
+    if not 0.25 <= ratio <= 4:
         bad.append(name)
 assert not bad, "timing tells unknown users apart on: " + ", ".join(bad)
