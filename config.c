@@ -91,7 +91,7 @@ static const struct cfg_key keys[] = {
 	{"limits.connections", T_INT, F(connections), "200", 1, 100000,
 	 "Concurrent client connections"},
 	{"limits.timeout_preauth", T_DURATION, F(timeout_preauth), "30s", 1, 3600,
-	 "Before login: the TLS handshake, SMTP's first command, each IMAP/POP3 command"},
+	 "Before login: the TLS handshake, the MX's first command, each submission/IMAP/POP3 command"},
 	{"limits.timeout_imap", T_DURATION, F(timeout_imap), "30m", 1, 86400,
 	 "IMAP autologout after login (RFC 9051 asks for at least 30 minutes)"},
 	{"limits.timeout_pop3", T_DURATION, F(timeout_pop3), "10m", 1, 86400,

@@ -377,6 +377,7 @@ static void auth_done(struct session *s, struct sasl_session *ss)
 	if (u && smtp_login_addr(s->cfg->domains, u, addr, sizeof addr) == 0 &&
 	    store_user_get(s->st, addr, a) == ST_OK) {
 		s->authed = 1;
+		conn_set_timeout(s->c, SMTP_CMD_TIMEOUT); /* was limits.timeout_preauth */
 		s->auth_uid = a->id;
 		str_copy(s->auth_user, a->addr, sizeof s->auth_user);
 		log_info("smtp login peer=%s user=%s", conn_peer(s->c), s->auth_user);
@@ -952,8 +953,10 @@ static void session_loop(struct session *s)
 		ssize_t n = conn_getline(s->c, &line, SMTP_READ_MAX, NULL);
 		/* The first command came within limits.timeout_preauth (an
 		 * idle connection is cheap to open, so it gets tens of
-		 * seconds, as postscreen gives): RFC 5321's 5 minutes now. */
-		if (n >= 0 && !s->spoke) {
+		 * seconds, as postscreen gives): RFC 5321's 5 minutes now on
+		 * the MX. Submission keeps the short wait until AUTH: nothing
+		 * but AUTH gets anywhere there, and its slots are reserved. */
+		if (n >= 0 && !s->spoke && !is_submission(s)) {
 			s->spoke = 1;
 			conn_set_timeout(s->c, SMTP_CMD_TIMEOUT);
 		}

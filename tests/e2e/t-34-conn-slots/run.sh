@@ -7,10 +7,10 @@
 #   greet with 220 on their reserved slots (before, IMAP and POP3 filled
 #   every slot and the MX answered 421);
 # - before login a client gets limits.timeout_preauth (here 2 s) to send a
-#   command or start TLS: IMAP, IMAPS (no handshake), POP3 and the MX (no
-#   first command) are closed; after login (or SMTP's first command) the
-#   longer time-outs apply, and POP3's own (limits.timeout_pop3, here 4 s)
-#   then ends an idle session.
+#   command or start TLS: IMAP, IMAPS (no handshake), POP3, the MX (no
+#   first command) and submission (EHLO but no AUTH) are closed; after login
+#   (or the MX's first command) the longer time-outs apply, and POP3's own
+#   (limits.timeout_pop3, here 4 s) then ends an idle session.
 . ../lib.sh
 brev_init slots
 brev_user alice@example.test pw-alice
@@ -59,7 +59,7 @@ brev_start -o limits.timeout_preauth=2s -o limits.timeout_pop3=4s
 python3 -u - "$D/cert.pem" <<'PY' || fail "time-outs"
 import imaplib, os, poplib, smtplib, socket, sys, time
 
-P = {k: int(os.environ[k]) for k in ("P_SMTP", "P_IMAP", "P_IMAPS", "P_POP3")}
+P = {k: int(os.environ[k]) for k in ("P_SMTP", "P_SUB", "P_IMAP", "P_IMAPS", "P_POP3")}
 
 def closed_after(s, what):
     """Seconds until the server closes s (reading whatever it says last)."""
@@ -88,11 +88,21 @@ closed_after(raw(P["P_POP3"]), "POP3, no command")
 closed_after(raw(P["P_SMTP"]), "SMTP MX, no command")
 closed_after(raw(P["P_IMAPS"], greet=False), "IMAPS, no TLS handshake")
 
-# After SMTP's first command, RFC 5321's 5 minutes.
+# After the MX's first command, RFC 5321's 5 minutes.
 s = smtplib.SMTP("127.0.0.1", P["P_SMTP"], timeout=30)
 s.ehlo("slots.test")
 time.sleep(3.5)
 assert s.noop()[0] == 250, "MX session ended after its first command"
+s.quit()
+# Submission keeps the short wait until AUTH, then the 5 minutes.
+s = smtplib.SMTP("127.0.0.1", P["P_SUB"], timeout=30)
+s.ehlo("slots.test")
+closed_after(s.sock, "submission, EHLO and no AUTH")
+s = smtplib.SMTP("127.0.0.1", P["P_SUB"], timeout=30)
+s.ehlo("slots.test")
+s.login("alice@example.test", "pw-alice")
+time.sleep(3.5)
+assert s.noop()[0] == 250, "submission session ended after AUTH"
 s.quit()
 
 # After login: IMAP's autologout (30 min) and POP3's own time-out.
