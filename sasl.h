@@ -57,7 +57,6 @@ int sasl_mech_parse(const char *name);
  * mechanisms (PLAIN, LOGIN) only when plain_ok (TLS or loopback). */
 const char *sasl_mech_list(int plain_ok);
 
-
 enum sasl_step_rc {
 	SASL_CONTINUE = 0,  /* send *out as a challenge, read the next response */
 	SASL_DONE,          /* authenticated as sasl_user(); *out may hold final
