@@ -98,11 +98,13 @@ asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined test
 
 # make run ARGS='-o listen.imap=127.0.0.1:1143': options for brev (global
-# ones such as -d and -o), placed before `serve`.
+# ones such as -d and -o), placed before `serve`. As root, brev serves only
+# after dropping to an unprivileged user (the `user` key, else `brev`); with
+# no `brev` user, `make run` names nobody.
 run:
 	@tools/deps.sh install
 	@$(MAKE) --no-print-directory $(BREV)
-	./$(BREV) $(ARGS) serve
+	./$(BREV) $$([ "$$(id -u)" = 0 ] && ! grep -q '^brev:' /etc/passwd && echo '-o user=nobody') $(ARGS) serve
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 fuzz:

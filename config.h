@@ -28,6 +28,9 @@ struct config {
 	int64_t delivery_max_age;   /* seconds */
 	uint64_t message_size;      /* limits.message_size */
 	long long connections;      /* limits.connections */
+	int64_t timeout_preauth;    /* limits.timeout_preauth, seconds */
+	int64_t timeout_imap;       /* limits.timeout_imap: IMAP autologout, seconds */
+	int64_t timeout_pop3;       /* limits.timeout_pop3: POP3 after login, seconds */
 	uint64_t quota_default;     /* 0 = none */
 	uint64_t map_size;          /* store.map_size */
 	int log_level;

@@ -39,11 +39,34 @@
 #define IMAP_PREAUTH_TOTAL_MS (2 * 60 * 1000)
 #define IMAP_AUTH_FAILS_MAX 3                /* failed logins per connection */
 static int preauth_wait_ms = IMAP_PREAUTH_WAIT_MS, preauth_total_ms = IMAP_PREAUTH_TOTAL_MS;
+static int preauth_test; /* imap_test_preauth_timeouts overrides the config */
 
 void imap_test_preauth_timeouts(int wait_ms, int total_ms)
 {
 	preauth_wait_ms = wait_ms > 0 ? wait_ms : IMAP_PREAUTH_WAIT_MS;
 	preauth_total_ms = total_ms > 0 ? total_ms : IMAP_PREAUTH_TOTAL_MS;
+	preauth_test = wait_ms > 0 || total_ms > 0;
+}
+
+/* One wait before login: limits.timeout_preauth (default 30 s: an idle
+ * connection must not hold one of the slots for long), never more than
+ * IMAP_PREAUTH_WAIT_MS. */
+static int64_t preauth_wait(const struct imap_session *s)
+{
+	const struct config *cfg = s->srv ? s->srv->cfg : NULL;
+	if (!preauth_test && cfg && cfg->timeout_preauth > 0 &&
+	    cfg->timeout_preauth * 1000 < preauth_wait_ms)
+		return cfg->timeout_preauth * 1000;
+	return preauth_wait_ms;
+}
+
+/* The autologout after login: limits.timeout_imap (30 minutes). */
+static int idle_ms(const struct imap_session *s)
+{
+	const struct config *cfg = s->srv ? s->srv->cfg : NULL;
+	if (cfg && cfg->timeout_imap > 0 && cfg->timeout_imap < 86400 * 2)
+		return (int)(cfg->timeout_imap * 1000);
+	return IMAP_IDLE_MS;
 }
 #define IMAP_BAD_MAX 20               /* BADs in a row before we hang up */
 
@@ -484,8 +507,8 @@ static void preauth_timeout(struct imap_session *s, int div)
 	if (s->state != IS_NOTAUTH)
 		return;
 	int64_t left = s->login_by - now_ms();
-	if (left > preauth_wait_ms)
-		left = preauth_wait_ms;
+	if (left > preauth_wait(s))
+		left = preauth_wait(s);
 	left /= div;
 	conn_set_timeout(s->c, left > 0 ? (int)left : 1);
 }
@@ -498,9 +521,8 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	str_copy(s->user, a->addr, sizeof s->user);
 	s->state = IS_AUTH;
 	s->in.preauth = 0;
-	conn_set_timeout(s->c, IMAP_IDLE_MS);
+	conn_set_timeout(s->c, idle_ms(s));
 	s->watchfd = store_watch_open(s->srv->store, a->id);
-	auth_throttle_ok(conn_peer(s->c));
 	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
 	sbuf_puts(&b, "[CAPABILITY ");
 	capabilities(s, &b);
@@ -521,30 +543,44 @@ static void too_many_fails(struct imap_session *s)
 	s->reason = "auth-failures";
 }
 
-/* auth_throttle_wait; 0 go on, -1 refused (answered). */
-static int throttle_turn(struct imap_session *s)
+/* The throttle refused the attempt without checking it (sasl.h). */
+static void throttle_refused(struct imap_session *s)
 {
-	if (auth_throttle_wait(conn_peer(s->c)) == 0)
-		return 0;
-	imap_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins from your address, try later");
+	imap_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins, try later");
 	too_many_fails(s);
-	return -1;
 }
 
 static void login_failed(struct imap_session *s, const char *name, const char *how)
 {
-	auth_throttle_fail(conn_peer(s->c));
 	log_info("imap auth failed user=%.100s method=%s peer=%s", name ? name : "?", how,
 		 conn_peer(s->c));
 	imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
 	too_many_fails(s);
 }
 
+/* LOGIN's look-up keeps the account (and why it failed) for after the
+ * check; cred_verify does the same work for unknown users. */
+struct login_lookup {
+	struct imap_session *s;
+	struct account a;
+	int rc;
+};
+
+static int login_lookup(void *arg, const char *user, struct cred *outc)
+{
+	struct login_lookup *l = arg;
+	l->rc = account_get(l->s, user, &l->a);
+	if (l->rc != ST_OK)
+		return -1;
+	*outc = l->a.cred;
+	return 0;
+}
+
 static void cmd_login(struct imap_session *s)
 {
 	const char *u = iarg_str(iarg_nth(s->cmd.args, 0));
 	const char *p = iarg_str(iarg_nth(s->cmd.args, 1));
-	struct account *a;
+	struct login_lookup *l;
 
 	if (!u || !p || s->cmd.args->nkids != 2) {
 		imap_tagged(s, "BAD", "LOGIN needs a user name and a password");
@@ -554,18 +590,19 @@ static void cmd_login(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS: use STARTTLS");
 		return;
 	}
-	if (throttle_turn(s) < 0)
-		return;
-	a = xmalloc(sizeof *a);
-	int rc = account_get(s, u, a);
-	if (rc == ST_TEMP)
+	l = xcalloc(1, sizeof *l);
+	l->s = s;
+	int ok = cred_verify(login_lookup, l, conn_peer(s->c), u, p);
+	if (ok == 1)
+		logged_in(s, &l->a, "LOGIN");
+	else if (ok < 0)
+		throttle_refused(s);
+	else if (l->rc == ST_TEMP)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
-	else if (rc == ST_OK && cred_check(&a->cred, p) == 1)
-		logged_in(s, a, "LOGIN");
 	else
 		login_failed(s, u, "LOGIN");
-	explicit_bzero(a, sizeof *a);
-	free(a);
+	explicit_bzero(l, sizeof *l);
+	free(l);
 }
 
 static int sasl_lookup(void *arg, const char *user, struct cred *outc)
@@ -594,10 +631,9 @@ static void cmd_authenticate(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Plaintext mechanism needs TLS");
 		return;
 	}
-	if (throttle_turn(s) < 0)
-		return;
 	struct sasl_session *ss = sasl_new(mech, s->srv->hostname ? s->srv->hostname : "brev",
 					   sasl_lookup, s);
+	sasl_set_peer(ss, conn_peer(s->c));
 	const char *in = ir; /* RFC 4959: "=" is an empty initial response */
 	char *line;
 	for (;;) {
@@ -633,6 +669,8 @@ static void cmd_authenticate(struct imap_session *s)
 			else
 				login_failed(s, sasl_user(ss), mname);
 			explicit_bzero(&a, sizeof a);
+		} else if (rc == SASL_FAIL && sasl_throttled(ss)) {
+			throttle_refused(s);
 		} else if (rc == SASL_FAIL) {
 			login_failed(s, NULL, mname);
 		} else if (rc == SASL_CANCEL) {
@@ -1060,7 +1098,7 @@ static void drain_watch(struct imap_session *s)
 static void cmd_idle(struct imap_session *s)
 {
 	char *line;
-	int64_t deadline = now_ms() + IMAP_IDLE_MS;
+	int64_t deadline = now_ms() + idle_ms(s);
 
 	drain_watch(s);
 	imap_sync(s, 1);

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -156,17 +157,38 @@ static int chown_one(const char *path, const struct stat *sb, int flag, struct F
 }
 
 /* When root: which unprivileged user to become (config `user`, else `brev`
- * if /etc/passwd has it). 0 and *pw filled, or -1 to stay root. */
+ * if /etc/passwd has it). 0 and *pw filled, or -1 (not root, or no such
+ * user: `init` then leaves the files to root). */
 static int run_user(struct pw_entry *pw)
 {
-	if (getuid() != 0)
+	if (geteuid() != 0 && getuid() != 0)
 		return -1;
 	if (cfg.user[0]) {
 		if (pw_by_name(cfg.user, pw) < 0)
-			fatal("user = %s: no such user in /etc/passwd", cfg.user);
+			fatal("user = %s: no such user in /etc/passwd (create it: "
+			      "useradd --system --no-create-home --shell /usr/sbin/nologin %s)",
+			      cfg.user, cfg.user);
 		return 0;
 	}
 	return pw_by_name("brev", pw);
+}
+
+/* run_user for `serve`: root with no such user, or one that is itself uid
+ * or gid 0, is refused (issue 22: brev used to keep serving as root with a
+ * warning); a server that faces the Internet must not fail open. 1 and *pw
+ * filled when started as root, 0 when not root. */
+static int serve_user(struct pw_entry *pw)
+{
+	if (geteuid() != 0 && getuid() != 0)
+		return 0;
+	if (run_user(pw) < 0)
+		fatal("refusing to serve as root: no user 'brev' in /etc/passwd and no `user` "
+		      "configured; create one (useradd --system --no-create-home --shell "
+		      "/usr/sbin/nologin brev) or set `user = NAME` in brev.conf (-o user=NAME)");
+	if (pw->uid == 0 || pw->gid == 0)
+		fatal("refusing to serve as root: user = %s has uid or gid 0; name an "
+		      "unprivileged user", pw->name);
+	return 1;
 }
 
 static void fix_ownership(const struct pw_entry *pw)
@@ -176,12 +198,29 @@ static void fix_ownership(const struct pw_entry *pw)
 	nftw(datadir, chown_one, 16, FTW_PHYS);
 }
 
+/* Before dropping: enter DATADIR and name it "." from then on, so the
+ * unprivileged user needs no search permission on the directories above it
+ * (root's own DATADIR sits under /root, mode 0700, in `make run`), also for
+ * what it opens later (SIGHUP's certificate reload, DKIM keys). */
+static void enter_datadir(void)
+{
+	if (chdir(datadir) < 0)
+		fatal("cannot enter %s: %s", datadir, strerror(errno));
+	str_copy(datadir, ".", sizeof datadir);
+	str_copy(cfg.datadir, ".", sizeof cfg.datadir);
+}
+
+/* Become pw for good. No-new-privs after the drop: nothing this process
+ * ever executes can gain privileges again through a set-uid file or file
+ * capabilities. */
 static void drop_privileges(const struct pw_entry *pw)
 {
 	if (setgroups(0, NULL) < 0 || setgid(pw->gid) < 0 || setuid(pw->uid) < 0)
 		fatal("cannot drop privileges to %s: %s", pw->name, strerror(errno));
-	if (setuid(0) == 0)
+	if (setuid(0) == 0 || seteuid(0) == 0)
 		fatal("privileges not dropped");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fatal("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	log_info("running as %s (uid %u)", pw->name, (unsigned)pw->uid);
 }
 
@@ -978,19 +1017,22 @@ static struct server srv;
 
 static void cmd_serve(void)
 {
-	char err[512], cert[PATH_MAX], key[PATH_MAX];
+	char err[512], cert[PATH_MAX], key[PATH_MAX], shown[PATH_MAX];
 	struct pw_entry pw;
 	int have_user, left;
 	sigset_t sigs;
 	struct tls_server *tls;
 
 	if (!datadir_initialised()) {
-		/* Check -o before creating anything. */
+		/* Check -o (and, as root, the user to run as) before creating
+		 * anything. */
 		load_config();
+		serve_user(&pw);
 		config_free(&cfg);
 		first_run();
 	}
 	load_config();
+	str_copy(shown, datadir, sizeof shown); /* the drop renames it "." */
 
 	/* Block the signals in every thread; this one waits for them. */
 	sigemptyset(&sigs);
@@ -1001,11 +1043,11 @@ static void cmd_serve(void)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	have_user = run_user(&pw) == 0;
-	if (getuid() == 0 && !have_user)
-		log_warn("running as root: no user 'brev' in /etc/passwd and no `user` configured");
-	if (have_user)
+	have_user = serve_user(&pw);
+	if (have_user) {
+		enter_datadir();
 		fix_ownership(&pw);
+	}
 
 	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
 	config_path(&cfg, cfg.tls_key, key, sizeof key);
@@ -1035,7 +1077,7 @@ static void cmd_serve(void)
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
 
-	printf("brev %s serving %s (%s) for %s\n", BREV_VERSION, datadir, cfg.hostname, cfg.domains);
+	printf("brev %s serving %s (%s) for %s\n", BREV_VERSION, shown, cfg.hostname, cfg.domains);
 	net_print_listeners();
 	log_info("ready");
 

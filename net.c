@@ -8,12 +8,21 @@
  * before the thread is made: over it the client gets the protocol's own
  * "too busy" line and the socket is closed at once.
  *
- * The cap has two finer limits so that one kind of client cannot starve
- * another: a protocol (inbound SMTP, submission, IMAP, POP3) may hold at
- * most three quarters of the slots — idle IMAP clients can never take the
- * slots the MX needs to receive mail — and one remote address at most an
- * eighth (at least 8). 127.0.0.1 and ::1 are exempt from the per-address
- * limit: they are the machine's own clients.
+ * The cap has finer limits so that one kind of client cannot starve
+ * another:
+ *  - the inbound MX and submission each have slots of their own (an eighth
+ *    of the cap each) that no other protocol can take: however
+ *    many idle IMAP and POP3 clients connect, mail still arrives and users
+ *    can still send (issue 22: 300 idle IMAP plus 300 idle POP3 connections
+ *    used to fill all 200 and the MX answered 421);
+ *  - a protocol (inbound SMTP, submission, IMAP, POP3) may hold at most
+ *    three quarters of the slots;
+ *  - one client at most an eighth (at least 8), where a client is an IPv4
+ *    address or an IPv6 /64 (what one home or one host gets: counting
+ *    exact IPv6 addresses let one /64 take every slot). 127.0.0.1 and ::1
+ *    are exempt: they are the machine's own clients.
+ * Idle connections are also short-lived before login: the protocols wait
+ * limits.timeout_preauth (30 s) for a command or a TLS handshake.
  *
  * The sockets of live sessions are kept in a table so that shutdown can
  * shutdown(2) them: a session blocked in a read then sees EOF and ends the
@@ -112,7 +121,7 @@ struct live {
 	int loopback;
 	int thread;                    /* TH_*: the slot is free at TH_NONE */
 	pthread_t th;
-	char peer[INET6_ADDRSTRLEN];
+	char client[NET_CLIENT_MAX];   /* net_client_key of the peer */
 };
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -124,7 +133,7 @@ static struct live *live;      /* capacity limits.connections */
  * while fewer than live_cap are connected. */
 static int live_cap, live_slots, live_count, family_count[FAM_N];
 static int threads_run, threads_ended; /* slots at TH_RUN, at TH_ENDED */
-static int family_max, peer_max;
+static int family_max, peer_max, reserved;
 static int stopping;
 
 static const char *kind_list(int kind)
@@ -186,7 +195,8 @@ int net_bind(struct server *srv, char *err, size_t errlen)
 	family_max = live_cap - live_cap / 4;
 	if (family_max < 1)
 		family_max = 1;
-	peer_max = live_cap / 8 > 8 ? live_cap / 8 : 8;
+	peer_max = net_peer_max(live_cap);
+	reserved = net_reserved(live_cap);
 	for (int kind = 0; kind < LK_NKINDS; kind++) {
 		char *copy = xstrdup(kind_list(kind)), *save = NULL, *w;
 		int rc = 0;
@@ -239,20 +249,26 @@ static void reap_ended(void)
  * *why. */
 static int live_add(int fd, int kind, const char *peer, const char **why)
 {
-	int fam = family_of[kind], loop = is_loopback(peer), same = 0, rc = -1;
+	int fam = family_of[kind], loop = is_loopback(peer), same = 0, rc = -1, room;
+	char client[NET_CLIENT_MAX];
 
+	if (net_client_key(peer, client, sizeof client) < 0)
+		str_copy(client, peer, sizeof client);
 	pthread_mutex_lock(&live_lock);
 	reap_ended();
 	if (!loop)
 		for (int i = 0; i < live_slots; i++)
-			if (live[i].fd >= 0 && !live[i].loopback && strcmp(live[i].peer, peer) == 0)
+			if (live[i].fd >= 0 && !live[i].loopback && strcmp(live[i].client, client) == 0)
 				same++;
+	room = net_slot_free(live_cap, family_max, reserved, family_count, fam);
 	if (stopping)
 		*why = "shutting down";
-	else if (live_count >= live_cap)
+	else if (room == 0)
 		*why = "connection limit reached";
-	else if (family_count[fam] >= family_max)
+	else if (room == -1)
 		*why = "this protocol's share of the connection limit reached";
+	else if (room == -2)
+		*why = "the rest of the connection limit is kept for the MX and submission";
 	else if (!loop && same >= peer_max)
 		*why = "per-address connection limit reached";
 	else
@@ -261,7 +277,7 @@ static int live_add(int fd, int kind, const char *peer, const char **why)
 				live[i].fd = fd;
 				live[i].family = fam;
 				live[i].loopback = loop;
-				str_copy(live[i].peer, peer, sizeof live[i].peer);
+				str_copy(live[i].client, client, sizeof live[i].client);
 				live_count++;
 				family_count[fam]++;
 				rc = i;

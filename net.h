@@ -24,4 +24,20 @@ int net_stop(int grace_ms);
 /* Open client connections now. */
 int net_active(void);
 
+/* ---- the slot policy, pure functions (unit-tested) ---- */
+#define NET_CLIENT_MAX 64
+/* What counts as one client for the per-address cap: an IPv4 address
+ * (also when v4-mapped) as itself, an IPv6 address as its /64
+ * ("2001:db8:1:2::/64"). 0, or -1 if ip is not an address. */
+int net_client_key(const char *ip, char *out, size_t cap);
+/* Connections one client may hold: cap/8, at least 8. */
+int net_peer_max(int cap);
+/* Slots kept for each of the MX and submission: cap/8 (none below 8). */
+int net_reserved(int cap);
+/* May family fam (0 MX, 1 submission, 2 IMAP, 3 POP3) take one more slot,
+ * count[] holding what each has now? 1 yes; 0 the cap is reached; -1 the
+ * family's share (fam_max) is; -2 what is left is the MX's and
+ * submission's reserve (reserve each, minus what they already hold). */
+int net_slot_free(int cap, int fam_max, int reserve, const int count[4], int fam);
+
 #endif

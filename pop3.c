@@ -327,9 +327,18 @@ static size_t msg_number(const struct pop3 *s, const struct pop3_msg *m)
 
 /* ---- login ---- */
 
+/* Before login a command must come within limits.timeout_preauth (30 s:
+ * idle connections are cheap to open and must not hold the slots); after
+ * it, limits.timeout_pop3 (RFC 1939 3: at least 10 minutes). */
+static int timeout_ms(const struct pop3 *s, int preauth)
+{
+	const struct config *cfg = s->srv ? s->srv->cfg : NULL;
+	int64_t sec = !cfg ? 0 : preauth ? cfg->timeout_preauth : cfg->timeout_pop3;
+	return sec > 0 && sec <= 86400 ? (int)(sec * 1000) : POP3_TIMEOUT_MS;
+}
+
 static void login_failed(struct pop3 *s, const char *name, const char *mech)
 {
-	auth_throttle_fail(conn_peer(s->c));
 	s->failures++;
 	log_info("pop3 login failed peer=%s user=%s mech=%s failures=%d", conn_peer(s->c), name,
 		 mech, s->failures);
@@ -345,7 +354,6 @@ static void login_failed(struct pop3 *s, const char *name, const char *mech)
  * TRANSACTION state. */
 static void login_ok(struct pop3 *s, const struct account *a, const char *mech)
 {
-	auth_throttle_ok(conn_peer(s->c));
 	if (maildrop_lock(s, a->id) < 0) {
 		log_info("pop3 maildrop in use peer=%s user=%s", conn_peer(s->c), a->addr);
 		reply(s, "-ERR [IN-USE] maildrop is locked by another POP3 session");
@@ -359,6 +367,7 @@ static void login_ok(struct pop3 *s, const struct account *a, const char *mech)
 	}
 	str_copy(s->login, a->addr, sizeof s->login);
 	s->state = PS_TRANSACTION;
+	conn_set_timeout(s->c, timeout_ms(s, 0));
 	log_info("pop3 login peer=%s user=%s mech=%s tls=%s messages=%zu", conn_peer(s->c),
 		 s->login, mech, conn_is_tls(s->c) ? "yes" : "no", s->nmsgs);
 	reply(s, "+OK maildrop locked and ready, %zu messages", s->nmsgs);
@@ -392,9 +401,27 @@ static int cmd_user(struct pop3 *s, struct pop3_cmd *cmd)
 	return 0;
 }
 
+/* PASS's look-up keeps the account (and why it failed) for after the
+ * check; cred_verify does the same work for unknown users. */
+struct pass_lookup {
+	struct pop3 *s;
+	struct account a;
+	int rc;
+};
+
+static int pass_lookup(void *arg, const char *user, struct cred *out)
+{
+	struct pass_lookup *l = arg;
+	l->rc = account_get(l->s, user, &l->a);
+	if (l->rc != ST_OK)
+		return -1;
+	*out = l->a.cred;
+	return 0;
+}
+
 static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 {
-	struct account *a;
+	struct pass_lookup *l;
 	int rc;
 
 	if (!plain_ok(s)) {
@@ -406,20 +433,19 @@ static int cmd_pass(struct pop3 *s, struct pop3_cmd *cmd)
 		reply(s, "-ERR send USER first");
 		return 0;
 	}
-	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
+	l = xcalloc(1, sizeof *l);
+	l->s = s;
+	rc = cred_verify(pass_lookup, l, conn_peer(s->c), s->user, cmd->argv[0]);
+	if (rc == 1)
+		login_ok(s, &l->a, "USER");
+	else if (rc < 0)
 		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
-		return 0;
-	}
-	a = xmalloc(sizeof *a);
-	rc = account_get(s, s->user, a);
-	if (rc == ST_TEMP)
+	else if (l->rc == ST_TEMP)
 		reply(s, "-ERR [SYS/TEMP] try again later");
-	else if (rc == ST_OK && cred_check(&a->cred, cmd->argv[0]) == 1)
-		login_ok(s, a, "USER");
 	else
 		login_failed(s, s->user, "USER");
-	explicit_bzero(a, sizeof *a);
-	free(a);
+	explicit_bzero(l, sizeof *l);
+	free(l);
 	s->user[0] = '\0';
 	return 0;
 }
@@ -516,11 +542,8 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 	}
 	mname = cmd->argv[0]; /* a known mechanism: sasl_mech_parse said so */
 	s->authname[0] = '\0';
-	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
-		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
-		return 0;
-	}
 	ss = sasl_new(mech, hostname(s), sasl_lookup, s);
+	sasl_set_peer(ss, conn_peer(s->c));
 	rc = auth_exchange(s, ss, cmd->argc > 1 ? cmd->argv[1] : NULL);
 	if (rc == SASL_DONE) {
 		a = xmalloc(sizeof *a);
@@ -533,6 +556,8 @@ static int cmd_auth(struct pop3 *s, struct pop3_cmd *cmd)
 			login_failed(s, sasl_user(ss), mname);
 		explicit_bzero(a, sizeof *a);
 		free(a);
+	} else if (rc == SASL_FAIL && sasl_throttled(ss)) {
+		reply(s, "-ERR [SYS/TEMP] too many failed logins, try again later");
 	} else if (rc == SASL_FAIL) {
 		login_failed(s, s->authname[0] ? s->authname : "-", mname);
 	} else if (rc == SASL_CANCEL) {
@@ -835,7 +860,7 @@ void pop3_serve(struct server *srv, struct conn *c, int kind)
 	char *line;
 	ssize_t n;
 
-	conn_set_timeout(c, POP3_TIMEOUT_MS);
+	conn_set_timeout(c, timeout_ms(&s, 1));
 	log_debug("pop3 connect peer=%s port=%d kind=%s", conn_peer(c), conn_peer_port(c),
 		  kind == LK_POP3S ? "pop3s" : "pop3");
 	/* No timestamp in the greeting: APOP is not offered (RFC 1939 7). */

@@ -3,13 +3,15 @@
  * per-account credential (cred.h: yescrypt, HMAC-MD5 states, SCRAM keys),
  * the four SASL mechanisms PLAIN (RFC 4616), LOGIN
  * (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195) and SCRAM-SHA-256
- * (RFC 5802, RFC 7677), and the per-address slow-down of failed logins.
+ * (RFC 5802, RFC 7677), and the slow-down of failed logins (per address,
+ * per account name, and per known (name, address) pair).
  *
  * It leaves to the protocol modules the framing ("334 ", "+ "), the decision
  * whether plaintext mechanisms are allowed on this connection (they call
  * sasl_mech_list(plain_ok) and refuse PLAIN/LOGIN themselves off TLS and
- * loopback), the throttle calls (they know the peer address) and the store
- * (reached only through the sasl_lookup_fn they hand in).
+ * loopback) and the store (reached only through the sasl_lookup_fn they
+ * hand in). They hand in the peer address; the throttle's turn is taken
+ * here, where the user name is known.
  *
  * Every response is hostile: its length is checked before decoding
  * (SASL_IN_MAX), every field has a bound, secrets are compared in constant
@@ -504,6 +506,8 @@ struct sasl_session {
 	size_t sfirst_len;
 	struct cred cred;
 	int known;
+	char peer[64];   /* sasl_set_peer: the throttle's address; "" = none */
+	int throttled;   /* the throttle refused the last attempt */
 };
 
 struct sasl_session *sasl_new(int mech, const char *hostname, sasl_lookup_fn lookup, void *arg)
@@ -526,6 +530,17 @@ void sasl_free(struct sasl_session **sp)
 	explicit_bzero(*sp, sizeof **sp);
 	free(*sp);
 	*sp = NULL;
+}
+
+void sasl_set_peer(struct sasl_session *s, const char *peer)
+{
+	if (s)
+		str_copy(s->peer, peer ? peer : "", sizeof s->peer);
+}
+
+int sasl_throttled(const struct sasl_session *s)
+{
+	return s && s->throttled;
 }
 
 const char *sasl_user(const struct sasl_session *s)
@@ -556,15 +571,45 @@ static int put_b64(char *out, size_t cap, const void *d, size_t n)
 	return 0;
 }
 
-/* Check user/password for PLAIN and LOGIN, doing the same work whether or
- * not the user exists. */
-static int verify_password(struct sasl_session *s, const char *user, const char *pw)
+int cred_verify(sasl_lookup_fn lookup, void *arg, const char *peer, const char *user,
+		const char *password)
 {
 	struct cred c;
-	int known = cred_for(s->lookup, s->arg, user, &c);
-	int ok = cred_check(&c, pw);
+	if (!user)
+		user = "";
+	if (peer && auth_gate(peer, user) < 0)
+		return -1;
+	int known = cred_for(lookup, arg, user, &c);
+	int ok = cred_check(&c, password) && known;
 	explicit_bzero(&c, sizeof c);
-	if (!(ok && known)) {
+	if (peer)
+		auth_note(peer, user, ok);
+	return ok;
+}
+
+/* The throttle around CRAM-MD5 and SCRAM, whose checks are their own. */
+static int gate(struct sasl_session *s, const char *user)
+{
+	if (s->peer[0] && auth_gate(s->peer, user) < 0) {
+		s->throttled = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static void note(struct sasl_session *s, const char *user, int ok)
+{
+	if (s->peer[0])
+		auth_note(s->peer, user, ok);
+}
+
+/* Check user/password for PLAIN and LOGIN. */
+static int verify_password(struct sasl_session *s, const char *user, const char *pw)
+{
+	int rc = cred_verify(s->lookup, s->arg, s->peer[0] ? s->peer : NULL, user, pw);
+	if (rc < 0)
+		s->throttled = 1;
+	if (rc != 1) {
 		log_debug("sasl: %s failed for \"%s\"", mech_names[s->mech], user);
 		return SASL_FAIL;
 	}
@@ -700,11 +745,14 @@ static int cram_step(struct sasl_session *s, const char *m, long n, char *out, s
 	memcpy(user, m, ul);
 	user[ul] = 0;
 	struct cred c;
+	if (gate(s, user) < 0)
+		return SASL_FAIL;
 	int known = cred_for(s->lookup, s->arg, user, &c);
 	cram_digest(&c, s->chal, s->chal_len, want);
 	int ok = ct_eq(got, want, 16);
 	explicit_bzero(&c, sizeof c);
 	explicit_bzero(want, sizeof want);
+	note(s, user, ok && known);
 	if (!(ok && known)) {
 		log_debug("sasl: CRAM-MD5 failed for \"%s\"", user);
 		return SASL_FAIL;
@@ -839,6 +887,8 @@ static int scram_server_first(struct sasl_session *s, const char *cnonce, size_t
 	int k;
 	if (scram_server_nonce(s, snonce, sizeof snonce) < 0)
 		return SASL_BAD;
+	if (gate(s, s->user) < 0)
+		return SASL_FAIL;
 	s->known = cred_for(s->lookup, s->arg, s->user, &s->cred);
 	b64_encode(s->cred.scram_salt, sizeof s->cred.scram_salt, salt);
 	k = snprintf(s->chal, sizeof s->chal, "%.*s%s", (int)cl, cnonce, snonce);
@@ -933,6 +983,7 @@ static int scram_final(struct sasl_session *s, const char *m, size_t n, char *ou
 	br_sha256_out(&h, stored);
 	int ok = ct_eq(stored, s->cred.scram_stored, 32) && s->known;
 	explicit_bzero(ckey, sizeof ckey);
+	note(s, s->user, ok);
 	if (!ok) {
 		log_debug("sasl: SCRAM-SHA-256 failed for \"%s\"", s->user);
 		s->user[0] = 0;
@@ -1033,12 +1084,16 @@ out:
 /* the failed-login slow-down                                           */
 
 /*
- * A fixed table of the most recent failing addresses (least recently
- * failing evicted first), so a flood of addresses costs bounded memory.
- * The delay doubles with each failure in a row from one address and is
- * forgotten after THROTTLE_FORGET_MS without failures or at a success.
+ * Fixed tables of the most recent failing addresses and account names
+ * (least recently failing evicted first), so a flood costs bounded memory.
+ * The delay doubles with each failure in a row and is forgotten after
+ * THROTTLE_FORGET_MS without failures. An account name is slowed after
+ * ACCOUNT_FREE_FAILS, from whatever addresses: that is what stops guesses
+ * spread over many addresses. A (name, address) pair that has logged in
+ * before waits only on its own failures, so neither guesses from elsewhere
+ * nor guesses from a shared address lock its owner out (docs/auth.md).
  *
- * The delay is a rate, not a per-connection pause: each address has a
+ * The delay is a rate, not a per-connection pause: each count has a
  * "next allowed" time and every attempt takes the next turn (next =
  * max(now, next) + delay) and sleeps until it comes, so 100 parallel
  * connections from one address get one attempt per delay between them, not
@@ -1051,18 +1106,30 @@ out:
 #define THROTTLE_SLOTS 256
 #define THROTTLE_FORGET_MS (10 * 60 * 1000)
 #define THROTTLE_QUEUE_MS (30 * 1000)
+#define ACCOUNT_FREE_FAILS 3   /* failures an account name takes before it slows */
+#define KNOWN_SLOTS 1024       /* (name, address) pairs that logged in */
+#define KEY_MAX 64
 
 struct throttle_slot {
-	char addr[64];
+	char key[KEY_MAX];
 	unsigned fails;
 	int64_t last_ms;
 	int64_t next_ms;   /* the next attempt may start then */
 };
 
+struct known_pair {
+	char key[KEY_MAX];
+	int64_t ok_ms;     /* last success */
+};
+
 static pthread_mutex_t throttle_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct throttle_slot throttle[THROTTLE_SLOTS];
+/* addresses; account names ("n:") and known pairs' own slots ("p:") */
+static struct throttle_slot addr_tab[THROTTLE_SLOTS], name_tab[THROTTLE_SLOTS];
+static struct known_pair known[KNOWN_SLOTS];
 static unsigned throttle_base_ms = 250, throttle_max_ms = 5000;
 static unsigned throttle_queue_ms = THROTTLE_QUEUE_MS;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static uint8_t key_secret[32];
 
 /* The table key: the address, an IPv6 one cut to its /64. */
 static void throttle_key(const char *peer, char *key, size_t cap)
@@ -1077,12 +1144,42 @@ static void throttle_key(const char *peer, char *key, size_t cap)
 	}
 }
 
+static void key_init(void)
+{
+	random_bytes(key_secret, sizeof key_secret);
+}
+
+/* "n:" + keyed hash of the name (ASCII case folded), or with addr given
+ * "p:" + keyed hash of (name, address): fixed size whatever was typed, and
+ * nobody can aim a name at another's slot without the process secret. The
+ * name is taken as typed, whether or not such an account exists: the
+ * throttle must not itself tell known from unknown names. */
+static void name_key(const char *name, const char *addr, char *key)
+{
+	uint8_t h[32];
+	char buf[NAME_MAX_LEN + KEY_MAX + 2];
+	size_t n = 0;
+	pthread_once(&key_once, key_init);
+	for (const char *p = name ? name : ""; *p && n < NAME_MAX_LEN; p++)
+		buf[n++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
+	if (addr) {
+		buf[n++] = 0;
+		for (const char *p = addr; *p && n < sizeof buf; p++)
+			buf[n++] = *p;
+	}
+	hmac_sha256(key_secret, sizeof key_secret, buf, n, h);
+	key[0] = addr ? 'p' : 'n';
+	key[1] = ':';
+	for (int i = 0; i < 16; i++)
+		snprintf(key + 2 + 2 * i, 3, "%02x", h[i]);
+}
+
 /* The live slot for key, or NULL. Caller holds the mutex. */
-static struct throttle_slot *throttle_find(const char *key, int64_t now)
+static struct throttle_slot *slot_find(struct throttle_slot *tab, const char *key, int64_t now)
 {
 	for (int i = 0; i < THROTTLE_SLOTS; i++) {
-		struct throttle_slot *t = &throttle[i];
-		if (!t->addr[0] || strcmp(t->addr, key) != 0)
+		struct throttle_slot *t = &tab[i];
+		if (!t->key[0] || strcmp(t->key, key) != 0)
 			continue;
 		if (now - t->last_ms > THROTTLE_FORGET_MS && t->next_ms <= now) {
 			memset(t, 0, sizeof *t);
@@ -1093,12 +1190,79 @@ static struct throttle_slot *throttle_find(const char *key, int64_t now)
 	return NULL;
 }
 
+/* The slot for key, made (evicting the least recently failing) if need
+ * be. Caller holds the mutex. */
+static struct throttle_slot *slot_get(struct throttle_slot *tab, const char *key, int64_t now)
+{
+	struct throttle_slot *t = slot_find(tab, key, now);
+	if (t)
+		return t;
+	t = &tab[0];
+	for (int i = 0; i < THROTTLE_SLOTS; i++) {
+		if (!tab[i].key[0]) {
+			t = &tab[i];
+			break;
+		}
+		if (tab[i].last_ms < t->last_ms)
+			t = &tab[i];
+	}
+	memset(t, 0, sizeof *t);
+	str_copy(t->key, key, sizeof t->key);
+	return t;
+}
+
+static void slot_fail(struct throttle_slot *t, int64_t now)
+{
+	if (t->fails < 1000)
+		t->fails++;
+	t->last_ms = now;
+}
+
+static void slot_clear(struct throttle_slot *tab, const char *key, int64_t now)
+{
+	struct throttle_slot *t = slot_find(tab, key, now);
+	if (t)
+		memset(t, 0, sizeof *t);
+}
+
+static int pair_known(const char *pk)
+{
+	for (int i = 0; i < KNOWN_SLOTS; i++)
+		if (known[i].key[0] && strcmp(known[i].key, pk) == 0)
+			return 1;
+	return 0;
+}
+
+static void pair_remember(const char *pk, int64_t now)
+{
+	struct known_pair *k = &known[0];
+	for (int i = 0; i < KNOWN_SLOTS; i++) {
+		if (known[i].key[0] && strcmp(known[i].key, pk) == 0) {
+			k = &known[i];
+			break;
+		}
+		if (!known[i].key[0] || known[i].ok_ms < k->ok_ms)
+			k = &known[i];
+	}
+	str_copy(k->key, pk, sizeof k->key);
+	k->ok_ms = now;
+}
+
 static long delay_for(unsigned fails)
 {
 	if (fails == 0)
 		return 0;
 	uint64_t d = (uint64_t)throttle_base_ms << (fails - 1 > 20 ? 20 : fails - 1);
 	return (long)(d > throttle_max_ms ? throttle_max_ms : d);
+}
+
+/* When slot t's next turn would start: now with no delay due. */
+static int64_t turn_at(const struct throttle_slot *t, unsigned free_fails, int64_t now)
+{
+	if (!t || t->fails <= free_fails)
+		return now;
+	int64_t start = t->next_ms > now ? t->next_ms : now;
+	return start + delay_for(t->fails - free_fails);
 }
 
 static void sleep_ms(int64_t d)
@@ -1108,40 +1272,125 @@ static void sleep_ms(int64_t d)
 		;
 }
 
+/*
+ * One attempt's turn, with the mutex held: *at when it may start, and the
+ * turns taken when take is set. A (name, address) pair that has logged in
+ * before waits only on its own failures; anyone else on both the address's
+ * and the account name's. -1 when a queue is longer than allowed.
+ */
+static int gate_locked(const char *peer, const char *name, int take, int64_t now, int64_t *at)
+{
+	char ak[KEY_MAX], nk[KEY_MAX], pk[KEY_MAX];
+	throttle_key(peer, ak, sizeof ak);
+	name_key(name, NULL, nk);
+	name_key(name, ak, pk);
+	if (pair_known(pk)) {
+		struct throttle_slot *t = slot_find(name_tab, pk, now);
+		*at = turn_at(t, 0, now);
+		if (*at - now > (int64_t)throttle_queue_ms)
+			return -1;
+		if (take && t && t->fails)
+			t->next_ms = *at;
+		return 0;
+	}
+	struct throttle_slot *ta = slot_find(addr_tab, ak, now), *tn = slot_find(name_tab, nk, now);
+	int64_t a_at = turn_at(ta, 0, now), n_at = turn_at(tn, ACCOUNT_FREE_FAILS, now);
+	*at = a_at > n_at ? a_at : n_at;
+	if (*at - now > (int64_t)throttle_queue_ms)
+		return -1;
+	if (take) {
+		if (ta && ta->fails)
+			ta->next_ms = a_at;
+		if (tn && tn->fails > ACCOUNT_FREE_FAILS)
+			tn->next_ms = n_at;
+	}
+	return 0;
+}
+
+int auth_gate(const char *peer, const char *name)
+{
+	int64_t now = now_ms(), at;
+	pthread_mutex_lock(&throttle_mu);
+	int rc = gate_locked(peer, name, 1, now, &at);
+	pthread_mutex_unlock(&throttle_mu);
+	if (rc < 0)
+		at = now + throttle_max_ms; /* too many waiting: refuse, slowly */
+	sleep_ms(at - now);
+	return rc;
+}
+
+long auth_gate_delay_ms(const char *peer, const char *name)
+{
+	int64_t now = now_ms(), at;
+	pthread_mutex_lock(&throttle_mu);
+	int rc = gate_locked(peer, name, 0, now, &at);
+	pthread_mutex_unlock(&throttle_mu);
+	return rc < 0 ? -1 : (long)(at - now);
+}
+
+void auth_note(const char *peer, const char *name, int ok)
+{
+	char ak[KEY_MAX], nk[KEY_MAX], pk[KEY_MAX];
+	int64_t now = now_ms();
+	unsigned af, nf;
+	throttle_key(peer, ak, sizeof ak);
+	name_key(name, NULL, nk);
+	name_key(name, ak, pk);
+	pthread_mutex_lock(&throttle_mu);
+	if (ok) {
+		/* The account's own count is left to decay: an owner's success
+		 * does not hand a guesser elsewhere a fresh allowance. The
+		 * address's is forgotten at a first success from it (its own
+		 * typos are forgiven), not when a user who is known there
+		 * anyway logs in: that would reset a guesser sharing it. */
+		if (!pair_known(pk))
+			slot_clear(addr_tab, ak, now);
+		slot_clear(name_tab, pk, now);
+		pair_remember(pk, now);
+		pthread_mutex_unlock(&throttle_mu);
+		return;
+	}
+	struct throttle_slot *ta = slot_get(addr_tab, ak, now);
+	slot_fail(ta, now);
+	af = ta->fails;
+	struct throttle_slot *tn = slot_get(name_tab, nk, now);
+	slot_fail(tn, now);
+	nf = tn->fails;
+	if (pair_known(pk))
+		slot_fail(slot_get(name_tab, pk, now), now);
+	pthread_mutex_unlock(&throttle_mu);
+	/* The address and counts only: never the password or what was typed. */
+	log_warn("auth: failed login from %s (%u in a row; %u in a row for that user name)", ak, af,
+		 nf);
+}
+
+/* ---- the address alone (the unit tests' view of the address part) ---- */
+
 long auth_throttle_delay_ms(const char *peer)
 {
-	char key[64];
+	char key[KEY_MAX];
 	int64_t now = now_ms();
-	long d = 0;
 	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
-	struct throttle_slot *t = throttle_find(key, now);
-	if (t && t->fails) {
-		int64_t start = t->next_ms > now ? t->next_ms : now;
-		d = (long)(start - now) + delay_for(t->fails);
-	}
+	long d = (long)(turn_at(slot_find(addr_tab, key, now), 0, now) - now);
 	pthread_mutex_unlock(&throttle_mu);
 	return d;
 }
 
 int auth_throttle_wait(const char *peer)
 {
-	char key[64];
-	int64_t now = now_ms(), at = now;
+	char key[KEY_MAX];
+	int64_t now = now_ms(), at;
 	int rc = 0;
 	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
-	struct throttle_slot *t = throttle_find(key, now);
-	if (t && t->fails) {
-		int64_t start = t->next_ms > now ? t->next_ms : now;
-		long d = delay_for(t->fails);
-		if (start + d - now > (int64_t)throttle_queue_ms) {
-			at = now + throttle_max_ms; /* too many waiting: refuse, slowly */
-			rc = -1;
-		} else {
-			at = start + d;
-			t->next_ms = at;
-		}
+	struct throttle_slot *t = slot_find(addr_tab, key, now);
+	at = turn_at(t, 0, now);
+	if (at - now > (int64_t)throttle_queue_ms) {
+		at = now + throttle_max_ms; /* too many waiting: refuse, slowly */
+		rc = -1;
+	} else if (t && t->fails) {
+		t->next_ms = at;
 	}
 	pthread_mutex_unlock(&throttle_mu);
 	sleep_ms(at - now);
@@ -1150,42 +1399,24 @@ int auth_throttle_wait(const char *peer)
 
 void auth_throttle_fail(const char *peer)
 {
-	char key[64];
+	char key[KEY_MAX];
 	int64_t now = now_ms();
 	unsigned fails;
 	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
-	struct throttle_slot *t = throttle_find(key, now);
-	if (!t) {
-		t = &throttle[0];
-		for (int i = 0; i < THROTTLE_SLOTS; i++) {
-			if (!throttle[i].addr[0]) {
-				t = &throttle[i];
-				break;
-			}
-			if (throttle[i].last_ms < t->last_ms)
-				t = &throttle[i];
-		}
-		memset(t, 0, sizeof *t);
-		str_copy(t->addr, key, sizeof t->addr);
-	}
-	if (t->fails < 1000)
-		t->fails++;
-	t->last_ms = now;
+	struct throttle_slot *t = slot_get(addr_tab, key, now);
+	slot_fail(t, now);
 	fails = t->fails;
 	pthread_mutex_unlock(&throttle_mu);
-	/* The address and count only: never the password or what was typed. */
 	log_warn("auth: failed login from %s (%u in a row)", key, fails);
 }
 
 void auth_throttle_ok(const char *peer)
 {
-	char key[64];
+	char key[KEY_MAX];
 	throttle_key(peer, key, sizeof key);
 	pthread_mutex_lock(&throttle_mu);
-	struct throttle_slot *t = throttle_find(key, now_ms());
-	if (t)
-		memset(t, 0, sizeof *t);
+	slot_clear(addr_tab, key, now_ms());
 	pthread_mutex_unlock(&throttle_mu);
 }
 

@@ -31,6 +31,24 @@ int cred_check(const struct cred *c, const char *password);
 /* A random password for `user add --random`: 20 chars, unambiguous. */
 void cred_random_password(char *out, size_t cap);
 
+/* Look up a user's credential; fill *out and return 0, or -1 if unknown
+ * (or not available now: the caller notes why in arg). Called from the
+ * session's thread. */
+typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct cred *out);
+/*
+ * THE password check of every login path that sends a password: SASL PLAIN
+ * and LOGIN, IMAP LOGIN, POP3 USER/PASS. It costs the same whether or not
+ * the user exists: an unknown user is checked against a dummy yescrypt
+ * hash (CRAM-MD5 and SCRAM use the same dummy credential inside sasl.c), so
+ * timing cannot tell "no such user" from "wrong password" (issue 22).
+ * With peer (the client's address, no port) it first waits its turn in the
+ * throttle (auth_gate) and records the outcome (auth_note).
+ * 1: the user exists and the password matches; 0 otherwise; -1 the
+ * throttle refused the attempt without checking (answer "try later").
+ */
+int cred_verify(sasl_lookup_fn lookup, void *arg, const char *peer, const char *user,
+		const char *password);
+
 /* ---- mechanisms ---- */
 enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_CRAM_MD5, SASL_SCRAM_SHA_256, SASL_NMECH };
 /* Parse a mechanism name (case-insensitive); -1 if unknown. */
@@ -38,10 +56,6 @@ int sasl_mech_parse(const char *name);
 /* Space-separated mechanism names for CAPABILITY/EHLO/CAPA. Plaintext
  * mechanisms (PLAIN, LOGIN) only when plain_ok (TLS or loopback). */
 const char *sasl_mech_list(int plain_ok);
-
-/* Look up a user's credential; fill *out and return 0, or -1 if unknown.
- * Called from the session's thread. */
-typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct cred *out);
 
 enum sasl_step_rc {
 	SASL_CONTINUE = 0,  /* send *out as a challenge, read the next response */
@@ -64,6 +78,12 @@ void sasl_free(struct sasl_session **sp);
 int sasl_step(struct sasl_session *s, const char *in, char *out, size_t outcap);
 /* The authenticated (authorization) identity after SASL_DONE. */
 const char *sasl_user(const struct sasl_session *s);
+/* The client's address (no port): every mechanism then takes its turn in
+ * the throttle once the user name is known and records the outcome. The
+ * protocol modules always set it; without it there is no throttle. */
+void sasl_set_peer(struct sasl_session *s, const char *peer);
+/* After SASL_FAIL: 1 if the throttle refused the attempt unchecked. */
+int sasl_throttled(const struct sasl_session *s);
 
 /*
  * The whole challenge/response exchange after "AUTH MECH [initial]", the
@@ -85,12 +105,20 @@ struct sasl_io {
 int sasl_exchange(struct sasl_session *s, const char *initial, int max_rounds,
 		  const struct sasl_io *io);
 
-/* ---- slow-down of failed logins, per client address ---- */
-/* Take this address's next turn and sleep until it comes: no wait at
- * first, then one attempt per delay (growing to a few seconds) for all
- * connections from the address together. Call before checking a password.
- * 0: go on. -1: too many attempts from the address are queued; it slept
- * the longest delay and the caller should refuse without checking. */
+/* ---- slow-down of failed logins (docs/auth.md has the model) ---- */
+/* Take the attempt's turn and sleep until it comes. Failures are counted
+ * per client address (IPv6: per /64) and per account name as typed (known
+ * or not); a (name, address) pair that has logged in before counts only
+ * its own failures, so neither a guesser elsewhere nor one behind the same
+ * address can lock its owner out. 0: go on. -1: too many attempts are
+ * queued; it slept the longest delay and the caller refuses unchecked.
+ * cred_verify and the SASL mechanisms call these; the modules do not. */
+int auth_gate(const char *peer, const char *name);
+/* Record the outcome of the check auth_gate let through. */
+void auth_note(const char *peer, const char *name, int ok);
+/* What auth_gate would sleep now in ms, or -1 if it would refuse. */
+long auth_gate_delay_ms(const char *peer, const char *name);
+/* The address's part alone (tests): its turn, a failure, a success. */
 int auth_throttle_wait(const char *peer);
 void auth_throttle_fail(const char *peer);
 void auth_throttle_ok(const char *peer);

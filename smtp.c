@@ -74,6 +74,7 @@ struct session {
 	struct store *st;
 	struct conn *c;
 	int kind;
+	int spoke;                  /* the first command has arrived */
 	enum smtp_state state;
 	char helo[SMTP_HELO_MAX + 1];
 	int ehlo;
@@ -391,14 +392,13 @@ static void auth_done(struct session *s, struct sasl_session *ss)
 	const char *u = sasl_user(ss);
 	if (u && smtp_login_addr(s->cfg->domains, u, addr, sizeof addr) == 0 &&
 	    store_user_get(s->st, addr, a) == ST_OK) {
-		auth_throttle_ok(conn_peer(s->c));
 		s->authed = 1;
+		conn_set_timeout(s->c, SMTP_CMD_TIMEOUT); /* was limits.timeout_preauth */
 		s->auth_uid = a->id;
 		str_copy(s->auth_user, a->addr, sizeof s->auth_user);
 		log_info("smtp login peer=%s user=%s", conn_peer(s->c), s->auth_user);
 		reply(s, "235 2.7.0 Authentication successful");
 	} else {
-		auth_throttle_fail(conn_peer(s->c));
 		bad(s, "535 5.7.8 Authentication credentials invalid");
 	}
 	explicit_bzero(a, sizeof *a);
@@ -438,20 +438,17 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (m < cmd->arglen)
 		init = xstrndup(cmd->arg + m + 1, cmd->arglen - m - 1);
-	if (auth_throttle_wait(conn_peer(s->c)) < 0) {
-		/* Too many failed logins queued from this address: refuse
-		 * without spending a password check on it. */
-		free(init);
-		bad(s, "454 4.7.0 Too many failed logins, try again later");
-		return;
-	}
+	/* sasl.c takes the throttle's turn once the user name is known. */
 	struct sasl_session *ss = sasl_new(mech, s->srv->hostname, auth_lookup, s);
+	sasl_set_peer(ss, conn_peer(s->c));
 	int rc = auth_exchange(s, ss, init);
 	free(init);
 	if (rc == SASL_DONE)
 		auth_done(s, ss);
+	else if (rc == SASL_FAIL && sasl_throttled(ss))
+		/* Too many failed logins queued: refused unchecked. */
+		bad(s, "454 4.7.0 Too many failed logins, try again later");
 	else if (rc == SASL_FAIL) {
-		auth_throttle_fail(conn_peer(s->c));
 		log_info("smtp login failed peer=%s mech=%s", conn_peer(s->c), mname);
 		bad(s, "535 5.7.8 Authentication credentials invalid");
 	} else if (rc == SASL_CANCEL)
@@ -1043,6 +1040,15 @@ static void session_loop(struct session *s)
 			break;
 		}
 		ssize_t n = conn_getline(s->c, &line, SMTP_READ_MAX, NULL);
+		/* The first command came within limits.timeout_preauth (an
+		 * idle connection is cheap to open, so it gets tens of
+		 * seconds, as postscreen gives): RFC 5321's 5 minutes now on
+		 * the MX. Submission keeps the short wait until AUTH: nothing
+		 * but AUTH gets anywhere there, and its slots are reserved. */
+		if (n >= 0 && !s->spoke && !is_submission(s)) {
+			s->spoke = 1;
+			conn_set_timeout(s->c, SMTP_CMD_TIMEOUT);
+		}
 		if (n == -2)
 			bad(s, "500 5.5.2 Line too long");
 		else if (n < 0) {
@@ -1082,7 +1088,9 @@ void smtp_serve(struct server *srv, struct conn *c, int kind)
 	s->kind = kind;
 	s->state = SMTP_ST_CONNECTED;
 	s->sp = spool_new(SPOOL_MEM_DEFAULT);
-	conn_set_timeout(c, SMTP_CMD_TIMEOUT);
+	conn_set_timeout(c, s->cfg && s->cfg->timeout_preauth > 0
+				    ? (int)(s->cfg->timeout_preauth * 1000)
+				    : SMTP_CMD_TIMEOUT);
 	/* RFC 5321 4.2: the greeting; no enhanced code (RFC 2034 3). */
 	reply(s, "220 %s ESMTP brev", srv->hostname);
 	session_loop(s);

@@ -4,7 +4,8 @@
  * before login (security review finding 3) are shrunk so they can be seen:
  * a silent client, a client dripping commands, and the long autologout
  * that takes over after login. */
-/* deps: imap imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl spool util log */
+/* deps: config imap imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl spool util log */
+#include "../../config.h"
 #include "../../conn.h"
 #include "../../imap.h"
 #include "../../mailbox.h"
@@ -186,6 +187,37 @@ TEST(after_login_the_long_autologout)
 	CHECK(bye);
 	sess_close(&s);
 	imap_test_preauth_timeouts(0, 0);
+}
+
+/* The autologout itself (issue 24: the test above never reached it):
+ * limits.timeout_imap shortened to 1 s ends a session waiting in IDLE with
+ * an untagged BYE, after the pre-login limit would have, not before. */
+TEST(autologout_ends_idle_with_bye)
+{
+	static struct config cfg;
+	setup();
+	config_defaults(&cfg, datadir);
+	cfg.timeout_imap = 1;
+	cfg.timeout_preauth = 30;
+	srv.cfg = &cfg;
+	struct sess *s = sess_open();
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	sendf(s, "a LOGIN alice@example.test alice-pw\r\n");
+	CHECK(strncmp(line(s), "a OK", 4) == 0);
+	sendf(s, "b SELECT INBOX\r\n");
+	const char *l;
+	while (strncmp(l = line(s), "b ", 2) != 0)
+		CHECK(l[0] == '*');
+	CHECK(strncmp(l, "b OK", 4) == 0);
+	sendf(s, "c IDLE\r\n");
+	CHECK(strncmp(line(s), "+ ", 2) == 0);
+	int bye;
+	double ms = until_closed(s, &bye);
+	CHECK(bye);
+	CHECK(ms >= 500 && ms < 8000);
+	sess_close(&s);
+	srv.cfg = NULL;
+	config_free(&cfg);
 }
 
 TEST(three_failed_logins_end_the_session)

@@ -989,4 +989,90 @@ TEST(throttle_queue_is_bounded)
 	log_set_level(L_INFO);
 }
 
+/* ---- the per-account part and known pairs (issue 22) ---- */
+
+/* Failures against one account name from many addresses slow that name
+ * everywhere (after a few free ones), and only that name. */
+TEST(throttle_account_slows_from_many_addresses)
+{
+	auth_throttle_test_config(10, 1000);
+	log_set_level(L_ERROR);
+	const char *v = "victim@example.test";
+	char a[64];
+	for (int i = 0; i < 3; i++) {
+		snprintf(a, sizeof a, "192.0.2.%d", 10 + i);
+		auth_note(a, v, 0);
+	}
+	CHECK_EQ_INT(auth_gate_delay_ms("192.0.2.99", v), 0); /* three are free */
+	for (int i = 3; i < 8; i++) {
+		snprintf(a, sizeof a, "192.0.2.%d", 10 + i);
+		auth_note(a, v, 0);
+	}
+	CHECK_EQ_INT(auth_gate_delay_ms("192.0.2.99", v), 160); /* 10 ms << (8-3-1) */
+	CHECK_EQ_INT(auth_gate_delay_ms("192.0.2.99", "VICTIM@Example.Test"), 160);
+	CHECK_EQ_INT(auth_gate_delay_ms("192.0.2.99", "other@example.test"), 0);
+	/* Each of those addresses failed once: its address part is 10 ms. */
+	CHECK_EQ_INT(auth_throttle_delay_ms("192.0.2.10"), 10);
+	/* auth_gate sleeps that long. */
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ_INT(auth_gate("192.0.2.98", v), 0);
+	CHECK(ms_since(&t0) >= 150);
+	auth_throttle_test_config(250, 5000);
+	log_set_level(L_INFO);
+}
+
+/* An address the owner has logged in from is not slowed by guesses at the
+ * account from elsewhere; the owner's own typos there still count. */
+TEST(throttle_known_pair_is_not_locked_out)
+{
+	auth_throttle_test_config(10, 1000);
+	auth_throttle_test_queue(500);
+	log_set_level(L_ERROR);
+	const char *o = "owner@example.test", *home = "192.0.2.50";
+	auth_note(home, o, 1);
+	char a[64];
+	for (int i = 0; i < 40; i++) {
+		snprintf(a, sizeof a, "198.18.%d.1", i);
+		auth_note(a, o, 0);
+	}
+	CHECK_EQ_INT(auth_gate_delay_ms("198.18.200.1", o), -1); /* the queue is full */
+	CHECK_EQ_INT(auth_gate_delay_ms(home, o), 0);
+	CHECK_EQ_INT(auth_gate(home, o), 0);
+	auth_note(home, o, 0); /* a typo at home */
+	CHECK_EQ_INT(auth_gate_delay_ms(home, o), 10);
+	auth_note(home, o, 1);
+	CHECK_EQ_INT(auth_gate_delay_ms(home, o), 0);
+	/* Known per address: a /64 neighbour is the same client, not another. */
+	auth_note("2001:db8:5:6::1", o, 1);
+	CHECK_EQ_INT(auth_gate_delay_ms("2001:db8:5:6::abcd", o), 0);
+	CHECK_EQ_INT(auth_gate_delay_ms("2001:db8:5:7::1", o), -1);
+	auth_throttle_test_queue(0);
+	auth_throttle_test_config(250, 5000);
+	log_set_level(L_INFO);
+}
+
+/* A shared address (NAT, a local proxy) where someone guesses: its users
+ * who logged in there before are not slowed, a new one is slowed but not
+ * refused while the queue allows. */
+TEST(throttle_shared_address_spares_its_users)
+{
+	auth_throttle_test_config(10, 1000);
+	log_set_level(L_ERROR);
+	const char *nat = "203.0.113.77";
+	auth_note(nat, "bob@example.test", 1);
+	char n[64];
+	for (int i = 0; i < 12; i++) {
+		snprintf(n, sizeof n, "guess%d@example.test", i);
+		auth_note(nat, n, 0);
+	}
+	CHECK_EQ_INT(auth_throttle_delay_ms(nat), 1000);
+	CHECK_EQ_INT(auth_gate_delay_ms(nat, "bob@example.test"), 0);
+	long d = auth_gate_delay_ms(nat, "carol@example.test");
+	CHECK(d >= 1000 && d < 2000);
+	auth_throttle_ok(nat);
+	auth_throttle_test_config(250, 5000);
+	log_set_level(L_INFO);
+}
+
 TEST_MAIN()

@@ -97,7 +97,7 @@ rc=0; "$BREV" -d "$T/none" user list 2>"$T/err" || rc=$?
 # $USER@localhost with a random password, prints client settings.
 F=$T/first
 p() { free_port; }
-USER=tester "$BREV" -d "$F" -o listen.smtp=127.0.0.1:$(p) -o listen.submission=127.0.0.1:$(p) \
+USER=tester "$BREV" -d "$F" "${AS_USER[@]}" -o listen.smtp=127.0.0.1:$(p) -o listen.submission=127.0.0.1:$(p) \
 	-o listen.submissions=127.0.0.1:$(p) -o listen.imap=127.0.0.1:$(p) -o listen.imaps=127.0.0.1:$(p) \
 	-o listen.pop3=127.0.0.1:$(p) -o listen.pop3s=127.0.0.1:$(p) -o dns.resolver=127.0.0.1:$(p) \
 	serve >"$T/first.out" 2>"$T/first.err" &
@@ -113,7 +113,7 @@ grep -q 'server *running' <<<"$out" || fail "status does not see the running ser
 kill -TERM $pid
 wait $pid || fail "serve did not exit 0 on SIGTERM"
 # A second start prints the listeners only, no password.
-USER=tester "$BREV" -d "$F" -o listen.smtp=127.0.0.1:$(p) -o listen.submission= -o listen.submissions= \
+USER=tester "$BREV" -d "$F" "${AS_USER[@]}" -o listen.smtp=127.0.0.1:$(p) -o listen.submission= -o listen.submissions= \
 	-o listen.imap= -o listen.imaps= -o listen.pop3= -o listen.pop3s= serve >"$T/second.out" 2>&1 &
 pid=$!
 for i in $(seq 100); do grep -q 'smtp' "$T/second.out" 2>/dev/null && break; sleep 0.1; done

@@ -9,16 +9,12 @@
 # - limits.connections: the connection over the cap gets the protocol's
 #   "too busy" line;
 # - an IPv6 listener ([::1]:PORT);
-# - started as root with `user = nobody`, brev binds and then runs as nobody.
+# - started as root with `user = nobody` (lib.sh's brev_init), brev binds and then runs as nobody.
 . ../lib.sh
 brev_init x
 P6=$(free_port)
 sed -i "s/^listen.imap = .*/listen.imap = 127.0.0.1:$P_IMAP [::1]:$P6/" "$D/brev.conf"
 echo "limits.connections = 4" >>"$D/brev.conf"
-if [ "$(id -u)" = 0 ]; then
-	echo "user = nobody" >>"$D/brev.conf"
-	chmod 755 "$T" # nobody must reach DATADIR through the test directory
-fi
 brev_user alice@example.test pw-alice
 brev_start
 CA=$D/cert.pem
