@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@
 /* Sub-database names, in the order of the DB_* enum (mailbox_int.h). */
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
-					   "run",  "mseq", "gone"};
+					   "run",  "mseq", "gone", "pend"};
 
 const char *store_strerror(int rc)
 {
@@ -421,13 +422,20 @@ int tx_read(struct store *st, op_fn op, void *arg)
  * that fails half-way (ST_TEMP, or an LMDB/errno failure such as a spool
  * read error) may have written: the whole attempt is aborted and re-run
  * without it; it alone gets ST_TEMP. MDB_MAP_FULL grows the map and re-runs
- * the batch, as tx_write does. A failed commit gives everyone ST_TEMP. */
+ * the batch, as tx_write does. A failed commit gives everyone ST_TEMP.
+ *
+ * Memory: without MDB_WRITEMAP every page a transaction writes sits in heap
+ * memory until the commit. So a batch is bounded in bytes as well as in
+ * count: the leader stops taking requests once they copy BATCH_BYTES
+ * (a request larger than that still goes, alone). Large messages are
+ * staged beforehand (blob_stage) and copy nothing here. */
 
 #define BATCH_MAX 256
 
 struct wreq {
 	op_fn op;
 	void *arg;
+	uint64_t bytes;               /* what the op copies into the store */
 	int rc;
 	int done;                     /* woken with a result (under st->gmu) */
 	int dropped;                  /* failed alone; the leader's own field */
@@ -501,6 +509,7 @@ static int batch_try(struct store *st, struct wreq **b, size_t n)
 		tx_error("commit", rc);
 		return -1;
 	}
+	atomic_fetch_add(&st->commits, 1);
 	return 0;
 }
 
@@ -524,11 +533,37 @@ static void batch_run(struct store *st, struct wreq **b, size_t n)
 			b[i]->rc = ST_TEMP;
 }
 
-/* tx_write for deliveries and APPENDs, through the shared commit. */
-int tx_write_grouped(struct store *st, op_fn op, void *arg)
+/* malloc keeps what a large write freed (in the arena of whichever thread
+ * led the batch): give it back, so memory returns to idle after a burst of
+ * large messages. glibc's malloc_trim releases free pages of every arena. */
+void heap_trim(uint64_t bytes)
 {
-	struct wreq me = {.op = op, .arg = arg, .rc = ST_TEMP};
+	if (bytes >= TRIM_BYTES)
+		malloc_trim(0);
+}
+
+/* Tests only: the next leader waits (up to a second) until `gate`
+ * requests are queued, so that a test knows they share one batch. */
+static void gate_wait(struct store *st)
+{
+	struct timespec until;
+	if (!st->gate)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	while (st->gqueued < st->gate)
+		if (pthread_cond_timedwait(&st->gcv, &st->gmu, &until))
+			break;
+	st->gate = 0;
+}
+
+/* tx_write for deliveries and APPENDs, through the shared commit. bytes:
+ * what op copies into the store (for the batch's byte bound). */
+int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes)
+{
+	struct wreq me = {.op = op, .arg = arg, .bytes = bytes, .rc = ST_TEMP};
 	struct wreq *b[BATCH_MAX];
+	uint64_t sum;
 	size_t n;
 
 	if (pthread_getspecific(st->in_tx)) {
@@ -538,24 +573,33 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg)
 	pthread_mutex_lock(&st->gmu);
 	*st->gtail = &me;
 	st->gtail = &me.next;
+	st->gqueued++;
+	if (st->gate)
+		pthread_cond_broadcast(&st->gcv);
 	for (;;) {
 		while (!me.done && st->gbusy)
 			pthread_cond_wait(&st->gcv, &st->gmu);
 		if (me.done)
 			break;
-		/* Leader: take up to BATCH_MAX from the head of the queue (in
-		 * a very long queue we may not be among them: then lead again). */
+		/* Leader: take up to BATCH_MAX requests or BATCH_BYTES from the
+		 * head of the queue (in a long queue we may not be among them:
+		 * then lead again). */
 		st->gbusy = 1;
+		gate_wait(st);
 		n = 0;
-		while (st->ghead && n < BATCH_MAX) {
+		sum = 0;
+		while (st->ghead && n < BATCH_MAX && (n == 0 || sum + st->ghead->bytes <= BATCH_BYTES)) {
+			sum += st->ghead->bytes;
 			b[n++] = st->ghead;
 			st->ghead = st->ghead->next;
+			st->gqueued--;
 		}
 		if (!st->ghead)
 			st->gtail = &st->ghead;
 		pthread_mutex_unlock(&st->gmu);
 
 		batch_run(st, b, n);
+		heap_trim(sum);
 
 		pthread_mutex_lock(&st->gmu);
 		for (size_t i = 0; i < n; i++)
@@ -668,6 +712,9 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 		mdb_env_set_mapsize(st->env, want);
 	if (open_dbs(st, err, errlen) < 0)
 		goto fail;
+	/* Staged bytes of a process killed before its message was stored. */
+	if (pend_sweep(st) != ST_OK)
+		log_warn("store: could not remove the staged bytes of stopped processes");
 	*out = st;
 	return 0;
 fail:
@@ -779,6 +826,7 @@ static int op_stats(struct tx *t, void *arg)
 	o->messages = db_entries(t, DB_MSG);
 	o->blobs = db_entries(t, DB_BLOB);
 	o->chunks = db_entries(t, DB_CHUNK);
+	o->staged = db_entries(t, DB_PEND);
 	o->queued = db_entries(t, DB_QUEUE);
 	return ST_OK;
 }
@@ -824,4 +872,34 @@ static int op_downgrade(struct tx *t, void *arg)
 int store_test_downgrade(struct store *st)
 {
 	return tx_write(st, op_downgrade, NULL);
+}
+
+/* ---- durability hooks (tests only; docs/development.md) ---- */
+
+unsigned store_test_sync_flags(struct store *st)
+{
+	unsigned fl = 0, out = 0;
+	mdb_env_get_flags(st->env, &fl);
+	if (fl & MDB_NOSYNC)
+		out |= STORE_ENV_NOSYNC;
+	if (fl & MDB_NOMETASYNC)
+		out |= STORE_ENV_NOMETASYNC;
+	if (fl & MDB_MAPASYNC)
+		out |= STORE_ENV_MAPASYNC;
+	if (fl & MDB_WRITEMAP)
+		out |= STORE_ENV_WRITEMAP;
+	return out;
+}
+
+uint64_t store_test_commits(struct store *st)
+{
+	return atomic_load(&st->commits);
+}
+
+void store_test_gate(struct store *st, size_t n)
+{
+	pthread_mutex_lock(&st->gmu);
+	st->gate = n;
+	pthread_cond_broadcast(&st->gcv);
+	pthread_mutex_unlock(&st->gmu);
 }

@@ -14,8 +14,10 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FL_ALL          (FL_SEEN | FL_ANSWERED | FL_FLAGGED | FL_DELETED | FL_DRAFT)
 
@@ -56,21 +58,19 @@ uint64_t msg_in_size(const struct msg_in *m)
 	return (uint64_t)(m->hdr ? m->hdrlen : 0) + body;
 }
 
-/* Copy the message into chunks of a new blob, straight from the spool into
- * space LMDB reserved (no whole-message buffer). Blob ids only grow, so
- * every chunk key is the largest yet: MDB_APPEND skips the search. The
- * blob record is written by the caller once the reference count is known. */
-int blob_write(struct tx *t, const struct msg_in *m, uint64_t *id_out)
+/* Copy chunks first.. of blob id from the message (at byte off) straight
+ * from the spool into space LMDB reserved (no whole-message buffer), at
+ * most max chunks; *end gets the offset reached. */
+static int chunks_write(struct tx *t, const struct msg_in *m, uint64_t id, uint32_t first,
+			uint64_t off, uint32_t max, unsigned flags, uint64_t *end)
 {
-	uint64_t id, size = msg_in_size(m), off = 0;
+	uint64_t size = msg_in_size(m);
 	size_t hl = m->hdr ? m->hdrlen : 0;
 	unsigned char k[12];
 
-	if (meta_next(t, "next_blob", &id) < 0)
-		return ST_TEMP;
-	for (uint32_t no = 0; off < size; no++) {
+	for (uint32_t no = first; off < size && no - first < max; no++) {
 		size_t n = size - off < CHUNK_SIZE ? (size_t)(size - off) : CHUNK_SIZE, done = 0;
-		unsigned char *p = db_reserve(t, DB_CHUNK, k, chunk_key(k, id, no), n, MDB_APPEND);
+		unsigned char *p = db_reserve(t, DB_CHUNK, k, chunk_key(k, id, no), n, flags);
 		if (!p)
 			return ST_TEMP;
 		if (off < hl) {
@@ -89,8 +89,199 @@ int blob_write(struct tx *t, const struct msg_in *m, uint64_t *id_out)
 		}
 		off += n;
 	}
+	*end = off;
+	return ST_OK;
+}
+
+/* Take a staged blob for the message being stored: its DB_PEND record goes
+ * in this transaction (so an abort gives it back). */
+static int blob_claim(struct tx *t, uint64_t blob)
+{
+	unsigned char k[8];
+	int r;
+	put64(k, blob);
+	r = db_del(t, DB_PEND, k, 8);
+	if (r == 1)
+		log_error("store: staged message bytes %llu are gone", (unsigned long long)blob);
+	return r ? ST_TEMP : ST_OK;
+}
+
+/* A new blob's chunks. Blob ids only grow, so every chunk key of a blob
+ * written inside the transaction is the largest yet: MDB_APPEND skips the
+ * search. The blob record is written by the caller once the reference
+ * count is known (with blob_meta_put's flags for `staged`). */
+int blob_write(struct tx *t, const struct msg_in *m, uint64_t staged, uint64_t *id_out)
+{
+	uint64_t id, end;
+	int rc;
+
+	if (staged) {
+		if ((rc = blob_claim(t, staged)))
+			return rc;
+		*id_out = staged;
+		return ST_OK;
+	}
+	if (meta_next(t, "next_blob", &id) < 0)
+		return ST_TEMP;
+	if ((rc = chunks_write(t, m, id, 0, 0, UINT32_MAX, MDB_APPEND, &end)))
+		return rc;
 	*id_out = id;
 	return ST_OK;
+}
+
+/* ---- staging: a large message's bytes in commits of their own ----
+ *
+ * Without MDB_WRITEMAP, LMDB keeps every page a write transaction dirties
+ * in heap memory until the commit: copying a 45 MB message inside the
+ * delivery's transaction costs 45 MB of RAM, and a batch of them (group
+ * commit) the sum. So a message above STAGE_MIN is copied first, in
+ * transactions of STAGE_PIECE chunks each, each committed (and synced) on
+ * its own, under a new blob id recorded in DB_PEND with this process's pid.
+ * The delivery's transaction then only claims the blob (blob_write) and
+ * deletes the DB_PEND record with everything else it writes: the message
+ * appears whole or not at all, as before. Between the pieces other writers
+ * get their turn, so a large message no longer holds up small ones.
+ *
+ * If the process dies before the claim, the chunks stay behind, unreachable;
+ * the next store_open of any brev finds the DB_PEND record of a pid that no
+ * longer runs and deletes them (pend_sweep). A record whose process still
+ * runs is left alone; a staging process that finds its record gone (a pid
+ * that looked dead from another PID namespace) stops with ST_TEMP. */
+
+struct stage_args {
+	const struct msg_in *m;
+	uint64_t blob, off;          /* in: where the piece starts */
+	uint32_t no;
+	uint64_t blob_out, off_out;  /* out (the op may run more than once) */
+};
+
+static int op_stage(struct tx *t, void *arg)
+{
+	struct stage_args *a = arg;
+	unsigned char k[8];
+	MDB_val v;
+	int r;
+
+	a->blob_out = a->blob;
+	if (!a->blob) {
+		struct pend_rec p = {.pid = getpid(), .started = now_s()};
+		if (meta_next(t, "next_blob", &a->blob_out) < 0)
+			return ST_TEMP;
+		put64(k, a->blob_out);
+		if (db_put(t, DB_PEND, k, 8, &p, sizeof p, 0) < 0)
+			return ST_TEMP;
+	} else {
+		put64(k, a->blob);
+		if ((r = db_get(t, DB_PEND, k, 8, &v)))
+			return ST_TEMP; /* swept meanwhile: give up */
+	}
+	/* Not MDB_APPEND: blobs written since, or staged beside this one,
+	 * may have larger ids. */
+	return chunks_write(t, a->m, a->blob_out, a->no, a->off, STAGE_PIECE, 0, &a->off_out);
+}
+
+int blob_stage(struct store *st, const struct msg_in *m, uint64_t min, uint64_t *blob)
+{
+	struct stage_args a = {.m = m};
+	uint64_t size = msg_in_size(m);
+	int rc = ST_OK;
+
+	*blob = 0;
+	if (size <= min)
+		return ST_OK;
+	while (a.off < size) {
+		if ((rc = tx_write(st, op_stage, &a)) != ST_OK)
+			break;
+		a.blob = a.blob_out;
+		a.no += STAGE_PIECE;
+		a.off = a.off_out;
+	}
+	heap_trim(size);
+	if (rc != ST_OK) {
+		if (a.blob)
+			blob_unstage(st, a.blob);
+		return ST_TEMP;
+	}
+	*blob = a.blob;
+	return ST_OK;
+}
+
+/* Delete the chunks of a staged blob and its DB_PEND record; nothing when
+ * the record is gone (claimed by a committed transaction). */
+static int op_unstage(struct tx *t, void *arg)
+{
+	uint64_t blob = *(uint64_t *)arg;
+	unsigned char k[8];
+	MDB_val v;
+	int r;
+	put64(k, blob);
+	if ((r = db_get(t, DB_PEND, k, 8, &v)))
+		return r < 0 ? ST_TEMP : ST_OK;
+	if (db_del_prefix(t, DB_CHUNK, k, 8) < 0 || db_del(t, DB_PEND, k, 8) < 0)
+		return ST_TEMP;
+	return ST_OK;
+}
+
+void blob_unstage(struct store *st, uint64_t blob)
+{
+	if (blob && tx_write(st, op_unstage, &blob) != ST_OK)
+		log_warn("store: staged message bytes %llu left for the next start",
+			 (unsigned long long)blob);
+}
+
+static int pid_gone(int64_t pid)
+{
+	/* Our own pid at open is a previous process's, reused. */
+	if (pid <= 0 || pid > INT_MAX || pid == getpid())
+		return 1;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int op_sweep(struct tx *t, void *arg)
+{
+	size_t *swept = arg;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t gone[64];
+	size_t n = 0;
+	int rc;
+
+	*swept = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_PEND], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < ARRAY_LEN(gone);
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct pend_rec p = {0};
+		if (k.mv_size != 8)
+			continue;
+		memcpy(&p, v.mv_data, v.mv_size < sizeof p ? v.mv_size : sizeof p);
+		if (pid_gone(p.pid))
+			gone[n++] = get64(k.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char key[8];
+		put64(key, gone[i]);
+		if (db_del_prefix(t, DB_CHUNK, key, 8) < 0 || db_del(t, DB_PEND, key, 8) < 0)
+			return ST_TEMP;
+	}
+	*swept = n;
+	return ST_OK;
+}
+
+int pend_sweep(struct store *st)
+{
+	size_t n = 0;
+	int rc = tx_write(st, op_sweep, &n);
+	if (rc == ST_OK && n)
+		log_info("store: removed the staged bytes of %zu message(s) of stopped processes", n);
+	return rc;
 }
 
 int blob_ref(struct tx *t, uint64_t blob, int delta)
@@ -524,6 +715,7 @@ struct msg_args {
 	int *rc;
 	uint32_t *uid_out, *uidvalidity, *new_uids;
 	uint64_t size, blob, off;
+	uint64_t staged;             /* blob_stage's blob, or 0 */
 	uint32_t uid;
 	int op, move;
 	uint32_t flags;
@@ -563,7 +755,7 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, uint64_t
 			rc = mbox_get(t, user, "INBOX", &mb); /* no such folder: INBOX */
 	}
 	if (!rc && !a->blob)
-		rc = blob_write(t, a->m, &a->blob);
+		rc = blob_write(t, a->m, a->staged, &a->blob);
 	if (rc)
 		return rc;
 	/* Keywords that do not fit the table are dropped, not refused: the
@@ -604,7 +796,7 @@ static int op_deliver(struct tx *t, void *arg)
 	}
 	if (a->blob && refs) {
 		struct blob_rec b = {size, refs, CHUNK_SIZE};
-		if (blob_meta_put(t, a->blob, &b, MDB_APPEND) < 0)
+		if (blob_meta_put(t, a->blob, &b, a->staged ? 0 : MDB_APPEND) < 0)
 			return ST_TEMP;
 	} else if (a->blob) {
 		unsigned char k[8];
@@ -625,7 +817,13 @@ int store_deliver(struct store *st, const uint32_t *users, size_t n, const char 
 			rc[i] = ST_INVALID;
 		return ST_TEMP;
 	}
-	r = tx_write_grouped(st, op_deliver, &a);
+	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
+		r = ST_TEMP;
+	else
+		r = tx_write_grouped(st, op_deliver, &a, a.staged ? 0 : msg_in_size(m));
+	/* Not claimed: every recipient refused it, or the write failed. */
+	if (a.staged && (r != ST_OK || !a.blob))
+		blob_unstage(st, a.staged);
 	if (r != ST_OK)
 		for (size_t i = 0; i < n; i++) {
 			if (rc)
@@ -653,7 +851,7 @@ static int op_append(struct tx *t, void *arg)
 	if (!rc && mb.r.uidnext == UINT32_MAX)
 		rc = ST_INVALID; /* refuse before writing: see group commit */
 	if (!rc)
-		rc = blob_write(t, a->m, &r.blob);
+		rc = blob_write(t, a->m, a->staged, &r.blob);
 	if (rc)
 		return rc;
 	r.flags = a->m->flags & FL_ALL;
@@ -661,7 +859,7 @@ static int op_append(struct tx *t, void *arg)
 	r.internaldate = a->m->internaldate ? a->m->internaldate : now_s();
 	if ((rc = msg_add(t, &ac, &mb, &r, &a->uid)))
 		return rc;
-	if (blob_meta_put(t, r.blob, &b, MDB_APPEND) < 0 || mbox_put(t, &mb) < 0 ||
+	if (blob_meta_put(t, r.blob, &b, a->staged ? 0 : MDB_APPEND) < 0 || mbox_put(t, &mb) < 0 ||
 	    acct_put(t, &ac) < 0)
 		return ST_TEMP;
 	if (a->uidvalidity)
@@ -678,7 +876,11 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 	if (!m || (m->hdrlen && !m->hdr) || mbox_norm(mbox, a.mbox) < 0)
 		return ST_INVALID;
 	a.size = msg_in_size(m);
-	rc = tx_write_grouped(st, op_append, &a);
+	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
+		return ST_TEMP;
+	rc = tx_write_grouped(st, op_append, &a, a.staged ? 0 : a.size);
+	if (a.staged && rc != ST_OK)
+		blob_unstage(st, a.staged);
 	if (uid)
 		*uid = rc == ST_OK ? a.uid : 0;
 	return rc;
@@ -692,6 +894,7 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 struct many_args {
 	struct msg_args a;
 	const struct msg_in *m;
+	uint64_t *staged;            /* per message, 0 when copied inline */
 	size_t n;
 	uint32_t *uids;
 	int refused;
@@ -703,6 +906,7 @@ static int op_append_many(struct tx *t, void *arg)
 	for (size_t i = 0; i < ma->n; i++) {
 		ma->a.m = &ma->m[i];
 		ma->a.size = msg_in_size(&ma->m[i]);
+		ma->a.staged = ma->staged[i];
 		int rc = op_append(t, &ma->a);
 		if (rc != ST_OK) {
 			if (i == 0 || rc == ST_TEMP)
@@ -719,6 +923,7 @@ int store_append_many(struct store *st, uint32_t user, const char *mbox, const s
 		      size_t n, uint32_t *uidvalidity, uint32_t *uids)
 {
 	struct many_args *ma;
+	uint64_t inline_bytes = 0;
 	int rc;
 	if (!m || !n || !uids)
 		return ST_INVALID;
@@ -735,7 +940,22 @@ int store_append_many(struct store *st, uint32_t user, const char *mbox, const s
 		free(ma);
 		return ST_INVALID;
 	}
-	rc = tx_write_grouped(st, op_append_many, ma);
+	/* The messages together may be large even when each is not: stage
+	 * every one that would take the inline bytes past STAGE_MIN. */
+	ma->staged = xcalloc(n, sizeof *ma->staged);
+	rc = ST_OK;
+	for (size_t i = 0; i < n && rc == ST_OK; i++) {
+		uint64_t size = msg_in_size(&m[i]);
+		if (size > STAGE_MIN || inline_bytes + size > STAGE_MIN)
+			rc = blob_stage(st, &m[i], 0, &ma->staged[i]);
+		if (!ma->staged[i])
+			inline_bytes += size;
+	}
+	if (rc == ST_OK)
+		rc = tx_write_grouped(st, op_append_many, ma, inline_bytes);
+	for (size_t i = 0; rc != ST_OK && i < n; i++)
+		blob_unstage(st, ma->staged[i]);
+	free(ma->staged);
 	if (rc != ST_OK && ma->refused)
 		rc = ma->refused;
 	if (rc != ST_OK)
