@@ -563,7 +563,7 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes)
 {
 	struct wreq me = {.op = op, .arg = arg, .bytes = bytes, .rc = ST_TEMP};
 	struct wreq *b[BATCH_MAX];
-	uint64_t sum;
+	uint64_t sum, led = 0;
 	size_t n;
 
 	if (pthread_getspecific(st->in_tx)) {
@@ -599,7 +599,7 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes)
 		pthread_mutex_unlock(&st->gmu);
 
 		batch_run(st, b, n);
-		heap_trim(sum);
+		led += sum;
 
 		pthread_mutex_lock(&st->gmu);
 		for (size_t i = 0; i < n; i++)
@@ -608,6 +608,8 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes)
 		pthread_cond_broadcast(&st->gcv);
 	}
 	pthread_mutex_unlock(&st->gmu);
+	/* After the followers are woken, not before: they need not wait. */
+	heap_trim(led);
 	/* Each thread announces its own commit: the leader need not wait. */
 	if (me.rc == ST_OK)
 		tx_announce(st, &me.touch);
