@@ -226,6 +226,15 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes);
  * bytes (malloc keeps it otherwise; docs/store.md "Memory"). */
 #define TRIM_BYTES      (1u << 20)
 void heap_trim(uint64_t bytes);
+/* Staging (large messages, see STAGE_MIN below). blob_stage: stage m when
+ * it is larger than min bytes (STAGE_MIN, as a rule); *blob gets its id (0
+ * when m is small or empty and nothing was done). ST_OK or ST_TEMP
+ * (nothing left behind). blob_unstage: delete a staged blob unless a
+ * committed transaction claimed it. pend_sweep (at open): delete the staged
+ * blobs of processes that are gone. */
+int blob_stage(struct store *st, const struct msg_in *m, uint64_t min, uint64_t *blob);
+void blob_unstage(struct store *st, uint64_t blob);
+int pend_sweep(struct store *st);
 
 /* ---- mailbox_acct.c: addresses, accounts, quota ---- */
 
@@ -266,14 +275,10 @@ uint64_t msg_in_size(const struct msg_in *m);
 /* The bytes of m as a new blob: written now in t, or, when staged is not
  * 0, the blob blob_stage() wrote, claimed (ST_TEMP if it is gone). */
 int blob_write(struct tx *t, const struct msg_in *m, uint64_t staged, uint64_t *id_out);
-/* Stage m when it is larger than min bytes (STAGE_MIN, as a rule): *blob
- * gets its id (0 when m is small or empty and nothing was done). ST_OK or
- * ST_TEMP (nothing left behind). */
-int blob_stage(struct store *st, const struct msg_in *m, uint64_t min, uint64_t *blob);
-/* Delete a staged blob unless a committed transaction claimed it. */
-void blob_unstage(struct store *st, uint64_t blob);
-/* At open: delete the staged blobs of processes that are gone. */
-int pend_sweep(struct store *st);
+/* Copy chunks first.. of blob id from m, starting at byte off, at most max
+ * chunks, with mdb_put flags; *end gets the offset reached. */
+int chunks_write(struct tx *t, const struct msg_in *m, uint64_t id, uint32_t first, uint64_t off,
+		 uint32_t max, unsigned flags, uint64_t *end);
 int blob_meta_get(struct tx *t, uint64_t blob, struct blob_rec *b);
 /* flags: MDB_APPEND for a blob written in this transaction (the largest id
  * yet), 0 for a staged one (a larger id may have been stored since). */

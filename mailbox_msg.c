@@ -14,10 +14,8 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define FL_ALL          (FL_SEEN | FL_ANSWERED | FL_FLAGGED | FL_DELETED | FL_DRAFT)
 
@@ -61,8 +59,8 @@ uint64_t msg_in_size(const struct msg_in *m)
 /* Copy chunks first.. of blob id from the message (at byte off) straight
  * from the spool into space LMDB reserved (no whole-message buffer), at
  * most max chunks; *end gets the offset reached. */
-static int chunks_write(struct tx *t, const struct msg_in *m, uint64_t id, uint32_t first,
-			uint64_t off, uint32_t max, unsigned flags, uint64_t *end)
+int chunks_write(struct tx *t, const struct msg_in *m, uint64_t id, uint32_t first, uint64_t off,
+		 uint32_t max, unsigned flags, uint64_t *end)
 {
 	uint64_t size = msg_in_size(m);
 	size_t hl = m->hdr ? m->hdrlen : 0;
@@ -127,161 +125,6 @@ int blob_write(struct tx *t, const struct msg_in *m, uint64_t staged, uint64_t *
 		return rc;
 	*id_out = id;
 	return ST_OK;
-}
-
-/* ---- staging: a large message's bytes in commits of their own ----
- *
- * Without MDB_WRITEMAP, LMDB keeps every page a write transaction dirties
- * in heap memory until the commit: copying a 45 MB message inside the
- * delivery's transaction costs 45 MB of RAM, and a batch of them (group
- * commit) the sum. So a message above STAGE_MIN is copied first, in
- * transactions of STAGE_PIECE chunks each, each committed (and synced) on
- * its own, under a new blob id recorded in DB_PEND with this process's pid.
- * The delivery's transaction then only claims the blob (blob_write) and
- * deletes the DB_PEND record with everything else it writes: the message
- * appears whole or not at all, as before. Between the pieces other writers
- * get their turn, so a large message no longer holds up small ones.
- *
- * If the process dies before the claim, the chunks stay behind, unreachable;
- * the next store_open of any brev finds the DB_PEND record of a pid that no
- * longer runs and deletes them (pend_sweep). A record whose process still
- * runs is left alone; a staging process that finds its record gone (a pid
- * that looked dead from another PID namespace) stops with ST_TEMP. */
-
-struct stage_args {
-	const struct msg_in *m;
-	uint64_t blob, off;          /* in: where the piece starts */
-	uint32_t no;
-	uint64_t blob_out, off_out;  /* out (the op may run more than once) */
-};
-
-static int op_stage(struct tx *t, void *arg)
-{
-	struct stage_args *a = arg;
-	unsigned char k[8];
-	MDB_val v;
-	int r;
-
-	a->blob_out = a->blob;
-	if (!a->blob) {
-		struct pend_rec p = {.pid = getpid(), .started = now_s()};
-		if (meta_next(t, "next_blob", &a->blob_out) < 0)
-			return ST_TEMP;
-		put64(k, a->blob_out);
-		if (db_put(t, DB_PEND, k, 8, &p, sizeof p, 0) < 0)
-			return ST_TEMP;
-	} else {
-		put64(k, a->blob);
-		if ((r = db_get(t, DB_PEND, k, 8, &v)))
-			return ST_TEMP; /* swept meanwhile: give up */
-	}
-	/* Not MDB_APPEND: blobs written since, or staged beside this one,
-	 * may have larger ids. */
-	return chunks_write(t, a->m, a->blob_out, a->no, a->off, STAGE_PIECE, 0, &a->off_out);
-}
-
-int blob_stage(struct store *st, const struct msg_in *m, uint64_t min, uint64_t *blob)
-{
-	struct stage_args a = {.m = m};
-	uint64_t size = msg_in_size(m);
-	int rc = ST_OK;
-
-	*blob = 0;
-	if (size <= min)
-		return ST_OK;
-	while (a.off < size) {
-		if ((rc = tx_write(st, op_stage, &a)) != ST_OK)
-			break;
-		a.blob = a.blob_out;
-		a.no += STAGE_PIECE;
-		a.off = a.off_out;
-	}
-	heap_trim(size);
-	if (rc != ST_OK) {
-		if (a.blob)
-			blob_unstage(st, a.blob);
-		return ST_TEMP;
-	}
-	*blob = a.blob;
-	return ST_OK;
-}
-
-/* Delete the chunks of a staged blob and its DB_PEND record; nothing when
- * the record is gone (claimed by a committed transaction). */
-static int op_unstage(struct tx *t, void *arg)
-{
-	uint64_t blob = *(uint64_t *)arg;
-	unsigned char k[8];
-	MDB_val v;
-	int r;
-	put64(k, blob);
-	if ((r = db_get(t, DB_PEND, k, 8, &v)))
-		return r < 0 ? ST_TEMP : ST_OK;
-	if (db_del_prefix(t, DB_CHUNK, k, 8) < 0 || db_del(t, DB_PEND, k, 8) < 0)
-		return ST_TEMP;
-	return ST_OK;
-}
-
-void blob_unstage(struct store *st, uint64_t blob)
-{
-	if (blob && tx_write(st, op_unstage, &blob) != ST_OK)
-		log_warn("store: staged message bytes %llu left for the next start",
-			 (unsigned long long)blob);
-}
-
-static int pid_gone(int64_t pid)
-{
-	/* Our own pid at open is a previous process's, reused. */
-	if (pid <= 0 || pid > INT_MAX || pid == getpid())
-		return 1;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
-}
-
-static int op_sweep(struct tx *t, void *arg)
-{
-	size_t *swept = arg;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint64_t gone[64];
-	size_t n = 0;
-	int rc;
-
-	*swept = 0;
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_PEND], &c))) {
-		tx_fail(t, rc);
-		return ST_TEMP;
-	}
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < ARRAY_LEN(gone);
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct pend_rec p = {0};
-		if (k.mv_size != 8)
-			continue;
-		memcpy(&p, v.mv_data, v.mv_size < sizeof p ? v.mv_size : sizeof p);
-		if (pid_gone(p.pid))
-			gone[n++] = get64(k.mv_data);
-	}
-	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND) {
-		tx_fail(t, rc);
-		return ST_TEMP;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char key[8];
-		put64(key, gone[i]);
-		if (db_del_prefix(t, DB_CHUNK, key, 8) < 0 || db_del(t, DB_PEND, key, 8) < 0)
-			return ST_TEMP;
-	}
-	*swept = n;
-	return ST_OK;
-}
-
-int pend_sweep(struct store *st)
-{
-	size_t n = 0;
-	int rc = tx_write(st, op_sweep, &n);
-	if (rc == ST_OK && n)
-		log_info("store: removed the staged bytes of %zu message(s) of stopped processes", n);
-	return rc;
 }
 
 int blob_ref(struct tx *t, uint64_t blob, int delta)
