@@ -428,9 +428,9 @@ int tx_read(struct store *st, op_fn op, void *arg)
  *
  * Memory: without MDB_WRITEMAP every page a transaction writes sits in heap
  * memory until the commit. So a batch is bounded in bytes as well as in
- * count: the leader stops taking requests once they copy BATCH_BYTES
- * (a request larger than that still goes, alone). Large messages are
- * staged beforehand (blob_stage) and copy nothing here. */
+ * count: the leader takes requests only while what they copy stays within
+ * BATCH_BYTES (the first always goes; none copies more than STAGE_MIN).
+ * Large messages are staged beforehand (blob_stage) and copy nothing here. */
 
 #define BATCH_MAX 256
 

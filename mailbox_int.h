@@ -266,7 +266,8 @@ int kw_mask(struct mbox *mb, const char *const *kws, size_t n, int add, uint64_t
 /* Messages above STAGE_MIN bytes are staged: their chunks go into the store
  * in commits of their own, STAGE_PIECE chunks (about 1 MiB) each, before
  * the transaction that stores the message claims them. No transaction then
- * holds more than BATCH_BYTES + STAGE_MIN of a message in memory. */
+ * holds more than BATCH_BYTES of message bytes in memory (an inline
+ * message is at most STAGE_MIN, a MULTIAPPEND's inline part too). */
 #define STAGE_MIN       (1u << 20)
 #define STAGE_PIECE     16
 
