@@ -446,11 +446,13 @@ static int read_dot_op(struct conn *c, struct spool *sp, uint64_t max)
 			done = dot_step(d, &st, c->in[c->in_off++]);
 	}
 	dot_flush(d);
-	/* Smuggling first: it is the one that must never be accepted. */
-	if (d->spool_failed)
-		ret = -1;
-	else if (d->bare)
+	/* Smuggling first: it is the one that must never be accepted. A
+	 * spool that failed (a full disk) still consumed the whole message,
+	 * so the stream is in step and the session can answer and go on. */
+	if (d->bare)
 		ret = DOT_BARE_NL;
+	else if (d->spool_failed)
+		ret = DOT_SPOOL;
 	else if (d->toobig)
 		ret = DOT_TOOBIG;
 	else if (d->longline)

@@ -70,9 +70,10 @@ int conn_read_n_spool(struct conn *c, struct spool *sp, uint64_t n);
  * DOT_TOOBIG when the message exceeded max bytes (the excess is discarded),
  * DOT_BARE_NL when a bare LF or bare CR occurred anywhere (SMTP smuggling;
  * nothing after it is ever taken as a command), DOT_LONGLINE when a line
- * exceeded 1000 octets with its CRLF (RFC 5321 4.5.3.1.6 allows rejecting).
- * -1 on connection error. */
-enum { DOT_OK = 0, DOT_TOOBIG = 1, DOT_BARE_NL = 2, DOT_LONGLINE = 3 };
+ * exceeded 1000 octets with its CRLF (RFC 5321 4.5.3.1.6 allows rejecting),
+ * DOT_SPOOL when sp could not keep the bytes (spool_error(sp) says why: a
+ * full disk is ENOSPC); the session can go on. -1 on connection error. */
+enum { DOT_OK = 0, DOT_TOOBIG = 1, DOT_BARE_NL = 2, DOT_LONGLINE = 3, DOT_SPOOL = 4 };
 int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max);
 
 /* Buffered output; flushed by conn_flush() or when the buffer fills. */

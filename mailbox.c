@@ -8,7 +8,8 @@
  *
  * This file is the engine: open/close and the schema check (and upgrade),
  * the thin LMDB wrappers, map growth, transactions and group commit, the
- * change notifications, statistics and test hooks. The operations live by
+ * staging of large messages in commits of their own, the change
+ * notifications, statistics and test hooks. The operations live by
  * concern: accounts, aliases and address resolution in mailbox_acct.c,
  * mailboxes in mailbox_mbox.c, messages, their bytes and the per-mailbox
  * indexes in mailbox_msg.c, the outbound queue in mailbox_queue.c.
@@ -32,6 +33,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +50,7 @@
 /* Sub-database names, in the order of the DB_* enum (mailbox_int.h). */
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
-					   "run",  "mseq", "gone"};
+					   "run",  "mseq", "gone", "pend"};
 
 const char *store_strerror(int rc)
 {
@@ -421,13 +424,20 @@ int tx_read(struct store *st, op_fn op, void *arg)
  * that fails half-way (ST_TEMP, or an LMDB/errno failure such as a spool
  * read error) may have written: the whole attempt is aborted and re-run
  * without it; it alone gets ST_TEMP. MDB_MAP_FULL grows the map and re-runs
- * the batch, as tx_write does. A failed commit gives everyone ST_TEMP. */
+ * the batch, as tx_write does. A failed commit gives everyone ST_TEMP.
+ *
+ * Memory: without MDB_WRITEMAP every page a transaction writes sits in heap
+ * memory until the commit. So a batch is bounded in bytes as well as in
+ * count: the leader takes requests only while what they copy stays within
+ * BATCH_BYTES (the first always goes; none copies more than STAGE_MIN).
+ * Large messages are staged beforehand (blob_stage) and copy nothing here. */
 
 #define BATCH_MAX 256
 
 struct wreq {
 	op_fn op;
 	void *arg;
+	uint64_t bytes;               /* what the op copies into the store */
 	int rc;
 	int done;                     /* woken with a result (under st->gmu) */
 	int dropped;                  /* failed alone; the leader's own field */
@@ -501,6 +511,7 @@ static int batch_try(struct store *st, struct wreq **b, size_t n)
 		tx_error("commit", rc);
 		return -1;
 	}
+	atomic_fetch_add(&st->commits, 1);
 	return 0;
 }
 
@@ -524,11 +535,37 @@ static void batch_run(struct store *st, struct wreq **b, size_t n)
 			b[i]->rc = ST_TEMP;
 }
 
-/* tx_write for deliveries and APPENDs, through the shared commit. */
-int tx_write_grouped(struct store *st, op_fn op, void *arg)
+/* malloc keeps what a large write freed (in the arena of whichever thread
+ * led the batch): give it back, so memory returns to idle after a burst of
+ * large messages. glibc's malloc_trim releases free pages of every arena. */
+void heap_trim(uint64_t bytes)
 {
-	struct wreq me = {.op = op, .arg = arg, .rc = ST_TEMP};
+	if (bytes >= TRIM_BYTES)
+		malloc_trim(0);
+}
+
+/* Tests only: the next leader waits (up to a second) until `gate`
+ * requests are queued, so that a test knows they share one batch. */
+static void gate_wait(struct store *st)
+{
+	struct timespec until;
+	if (!st->gate)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	while (st->gqueued < st->gate)
+		if (pthread_cond_timedwait(&st->gcv, &st->gmu, &until))
+			break;
+	st->gate = 0;
+}
+
+/* tx_write for deliveries and APPENDs, through the shared commit. bytes:
+ * what op copies into the store (for the batch's byte bound). */
+int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes)
+{
+	struct wreq me = {.op = op, .arg = arg, .bytes = bytes, .rc = ST_TEMP};
 	struct wreq *b[BATCH_MAX];
+	uint64_t sum, led = 0;
 	size_t n;
 
 	if (pthread_getspecific(st->in_tx)) {
@@ -538,24 +575,33 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg)
 	pthread_mutex_lock(&st->gmu);
 	*st->gtail = &me;
 	st->gtail = &me.next;
+	st->gqueued++;
+	if (st->gate)
+		pthread_cond_broadcast(&st->gcv);
 	for (;;) {
 		while (!me.done && st->gbusy)
 			pthread_cond_wait(&st->gcv, &st->gmu);
 		if (me.done)
 			break;
-		/* Leader: take up to BATCH_MAX from the head of the queue (in
-		 * a very long queue we may not be among them: then lead again). */
+		/* Leader: take up to BATCH_MAX requests or BATCH_BYTES from the
+		 * head of the queue (in a long queue we may not be among them:
+		 * then lead again). */
 		st->gbusy = 1;
+		gate_wait(st);
 		n = 0;
-		while (st->ghead && n < BATCH_MAX) {
+		sum = 0;
+		while (st->ghead && n < BATCH_MAX && (n == 0 || sum + st->ghead->bytes <= BATCH_BYTES)) {
+			sum += st->ghead->bytes;
 			b[n++] = st->ghead;
 			st->ghead = st->ghead->next;
+			st->gqueued--;
 		}
 		if (!st->ghead)
 			st->gtail = &st->ghead;
 		pthread_mutex_unlock(&st->gmu);
 
 		batch_run(st, b, n);
+		led += sum;
 
 		pthread_mutex_lock(&st->gmu);
 		for (size_t i = 0; i < n; i++)
@@ -564,10 +610,167 @@ int tx_write_grouped(struct store *st, op_fn op, void *arg)
 		pthread_cond_broadcast(&st->gcv);
 	}
 	pthread_mutex_unlock(&st->gmu);
+	/* After the followers are woken, not before: they need not wait. */
+	heap_trim(led);
 	/* Each thread announces its own commit: the leader need not wait. */
 	if (me.rc == ST_OK)
 		tx_announce(st, &me.touch);
 	return me.rc;
+}
+
+/* ---- staging: a large message's bytes in commits of their own ----
+ *
+ * Without MDB_WRITEMAP, LMDB keeps every page a write transaction dirties
+ * in heap memory until the commit: copying a 45 MB message inside the
+ * delivery's transaction costs 45 MB of RAM, and a batch of them (group
+ * commit) the sum. So a message above STAGE_MIN is copied first, in
+ * transactions of STAGE_PIECE chunks each, each committed (and synced) on
+ * its own, under a new blob id recorded in DB_PEND with this process's pid.
+ * The delivery's transaction then only claims the blob (blob_write) and
+ * deletes the DB_PEND record with everything else it writes: the message
+ * appears whole or not at all, as before. Between the pieces other writers
+ * get their turn, so a large message no longer holds up small ones.
+ *
+ * If the process dies before the claim, the chunks stay behind, unreachable;
+ * the next store_open of any brev finds the DB_PEND record of a pid that no
+ * longer runs and deletes them (pend_sweep). A record whose process still
+ * runs is left alone; a staging process that finds its record gone (a pid
+ * that looked dead from another PID namespace) stops with ST_TEMP. */
+
+struct stage_args {
+	const struct msg_in *m;
+	uint64_t blob, off;          /* in: where the piece starts */
+	uint32_t no;
+	uint64_t blob_out, off_out;  /* out (the op may run more than once) */
+};
+
+static int op_stage(struct tx *t, void *arg)
+{
+	struct stage_args *a = arg;
+	unsigned char k[8];
+	MDB_val v;
+	int r;
+
+	a->blob_out = a->blob;
+	if (!a->blob) {
+		struct pend_rec p = {.pid = getpid(), .started = now_s()};
+		if (meta_next(t, "next_blob", &a->blob_out) < 0)
+			return ST_TEMP;
+		put64(k, a->blob_out);
+		if (db_put(t, DB_PEND, k, 8, &p, sizeof p, 0) < 0)
+			return ST_TEMP;
+	} else {
+		put64(k, a->blob);
+		if ((r = db_get(t, DB_PEND, k, 8, &v)))
+			return ST_TEMP; /* swept meanwhile: give up */
+	}
+	/* Not MDB_APPEND: blobs written since, or staged beside this one,
+	 * may have larger ids. */
+	return chunks_write(t, a->m, a->blob_out, a->no, a->off, STAGE_PIECE, 0, &a->off_out);
+}
+
+int blob_stage(struct store *st, const struct msg_in *m, uint64_t min, uint64_t *blob)
+{
+	struct stage_args a = {.m = m};
+	uint64_t size = msg_in_size(m);
+	int rc = ST_OK;
+
+	*blob = 0;
+	if (size <= min)
+		return ST_OK;
+	while (a.off < size) {
+		if ((rc = tx_write(st, op_stage, &a)) != ST_OK)
+			break;
+		a.blob = a.blob_out;
+		a.no += STAGE_PIECE;
+		a.off = a.off_out;
+	}
+	heap_trim(size);
+	if (rc != ST_OK) {
+		if (a.blob)
+			blob_unstage(st, a.blob);
+		return ST_TEMP;
+	}
+	*blob = a.blob;
+	return ST_OK;
+}
+
+/* Delete the chunks of a staged blob and its DB_PEND record; nothing when
+ * the record is gone (claimed by a committed transaction). */
+static int op_unstage(struct tx *t, void *arg)
+{
+	uint64_t blob = *(uint64_t *)arg;
+	unsigned char k[8];
+	MDB_val v;
+	int r;
+	put64(k, blob);
+	if ((r = db_get(t, DB_PEND, k, 8, &v)))
+		return r < 0 ? ST_TEMP : ST_OK;
+	if (db_del_prefix(t, DB_CHUNK, k, 8) < 0 || db_del(t, DB_PEND, k, 8) < 0)
+		return ST_TEMP;
+	return ST_OK;
+}
+
+void blob_unstage(struct store *st, uint64_t blob)
+{
+	if (blob && tx_write(st, op_unstage, &blob) != ST_OK)
+		log_warn("store: staged message bytes %llu left for the next start",
+			 (unsigned long long)blob);
+}
+
+static int pid_gone(int64_t pid)
+{
+	/* Our own pid at open is a previous process's, reused. */
+	if (pid <= 0 || pid > INT_MAX || pid == getpid())
+		return 1;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int op_sweep(struct tx *t, void *arg)
+{
+	size_t *swept = arg;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t gone[64];
+	size_t n = 0;
+	int rc;
+
+	*swept = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_PEND], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < ARRAY_LEN(gone);
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct pend_rec p = {0};
+		if (k.mv_size != 8)
+			continue;
+		memcpy(&p, v.mv_data, v.mv_size < sizeof p ? v.mv_size : sizeof p);
+		if (pid_gone(p.pid))
+			gone[n++] = get64(k.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char key[8];
+		put64(key, gone[i]);
+		if (db_del_prefix(t, DB_CHUNK, key, 8) < 0 || db_del(t, DB_PEND, key, 8) < 0)
+			return ST_TEMP;
+	}
+	*swept = n;
+	return ST_OK;
+}
+
+int pend_sweep(struct store *st)
+{
+	size_t n = 0;
+	int rc = tx_write(st, op_sweep, &n);
+	if (rc == ST_OK && n)
+		log_info("store: removed the staged bytes of %zu message(s) of stopped processes", n);
+	return rc;
 }
 
 /* ================= public: open / close ================= */
@@ -668,6 +871,9 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 		mdb_env_set_mapsize(st->env, want);
 	if (open_dbs(st, err, errlen) < 0)
 		goto fail;
+	/* Staged bytes of a process killed before its message was stored. */
+	if (pend_sweep(st) != ST_OK)
+		log_warn("store: could not remove the staged bytes of stopped processes");
 	*out = st;
 	return 0;
 fail:
@@ -779,6 +985,7 @@ static int op_stats(struct tx *t, void *arg)
 	o->messages = db_entries(t, DB_MSG);
 	o->blobs = db_entries(t, DB_BLOB);
 	o->chunks = db_entries(t, DB_CHUNK);
+	o->staged = db_entries(t, DB_PEND);
 	o->queued = db_entries(t, DB_QUEUE);
 	return ST_OK;
 }
@@ -824,4 +1031,34 @@ static int op_downgrade(struct tx *t, void *arg)
 int store_test_downgrade(struct store *st)
 {
 	return tx_write(st, op_downgrade, NULL);
+}
+
+/* ---- durability hooks (tests only; docs/development.md) ---- */
+
+unsigned store_test_sync_flags(struct store *st)
+{
+	unsigned fl = 0, out = 0;
+	mdb_env_get_flags(st->env, &fl);
+	if (fl & MDB_NOSYNC)
+		out |= STORE_ENV_NOSYNC;
+	if (fl & MDB_NOMETASYNC)
+		out |= STORE_ENV_NOMETASYNC;
+	if (fl & MDB_MAPASYNC)
+		out |= STORE_ENV_MAPASYNC;
+	if (fl & MDB_WRITEMAP)
+		out |= STORE_ENV_WRITEMAP;
+	return out;
+}
+
+uint64_t store_test_commits(struct store *st)
+{
+	return atomic_load(&st->commits);
+}
+
+void store_test_gate(struct store *st, size_t n)
+{
+	pthread_mutex_lock(&st->gmu);
+	st->gate = n;
+	pthread_cond_broadcast(&st->gcv);
+	pthread_mutex_unlock(&st->gmu);
 }

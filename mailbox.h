@@ -351,6 +351,26 @@ void store_set_commit_hook(struct store *st, void (*fn)(void *arg, uint32_t user
  * indexes), so the next store_open rebuilds them. */
 int store_test_downgrade(struct store *st);
 
+/* Durability hooks, tests only (docs/development.md). The environment's
+ * flags that would weaken power-cut safety, as STORE_ENV_* bits: a store
+ * brev runs with answers 0. */
+enum {
+	STORE_ENV_NOSYNC = 1 << 0,      /* commits do not sync the data */
+	STORE_ENV_NOMETASYNC = 1 << 1,  /* commits do not sync the meta page */
+	STORE_ENV_MAPASYNC = 1 << 2,    /* writable map flushed asynchronously */
+	STORE_ENV_WRITEMAP = 1 << 3,    /* pages written through the map */
+};
+unsigned store_test_sync_flags(struct store *st);
+/* Tests only: set a mailbox's next UID, as if that many messages had been
+ * stored (to reach the end of the UID space). */
+int store_test_set_uidnext(struct store *st, uint32_t user, const char *mbox, uint32_t uidnext);
+/* Commits made by group commit (deliveries and APPENDs) since open. */
+uint64_t store_test_commits(struct store *st);
+/* n > 0: the next group-commit leader waits (up to a second) until n
+ * requests are queued before it takes them, so a test knows they share one
+ * batch; then the gate is off again (0, the default). */
+void store_test_gate(struct store *st, size_t n);
+
 /* ---- statistics (brev status, tests) ---- */
 
 struct store_stats {
@@ -359,6 +379,7 @@ struct store_stats {
 	uint64_t accounts, aliases, mailboxes, messages;
 	uint64_t blobs;                     /* distinct message bodies stored */
 	uint64_t chunks;                    /* their 64 KiB pieces */
+	uint64_t staged;                    /* large messages being written */
 	uint64_t queued;                    /* outbound queue entries */
 };
 int store_stats(struct store *st, struct store_stats *out);

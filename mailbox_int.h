@@ -43,6 +43,8 @@ enum {
 		   * in modseq order (what changed since X) */
 	DB_GONE,  /* u32be mailbox id + u64be modseq + u32be uid -> "": expunged UIDs;
 		   * key (id, 0, 0) -> struct gone_hdr */
+	DB_PEND,  /* u64be blob id -> struct pend_rec: a large message's bytes being
+		   * staged (blob_stage), not yet part of any message */
 	DB_N
 };
 
@@ -80,6 +82,14 @@ struct msg_rec {
 struct blob_rec {
 	uint64_t size;
 	uint32_t refs, chunk;
+};
+
+/* A blob whose chunks are being written in commits of their own before the
+ * message that will hold it is stored (blob_stage). Whoever finds the
+ * record of a process that is gone deletes the chunks (pend_sweep). */
+struct pend_rec {
+	int64_t pid;
+	int64_t started;                 /* unix seconds, for people reading dumps */
 };
 
 /*
@@ -135,6 +145,11 @@ struct store {
 	pthread_cond_t gcv;
 	struct wreq *ghead, **gtail;  /* requests waiting for a leader */
 	int gbusy;                    /* a leader is running a batch */
+	size_t gqueued;               /* requests in ghead (for the test gate) */
+	/* Tests only (store_test_*): commits made by group commit, and the
+	 * number of queued requests a leader waits for before it takes them. */
+	_Atomic uint64_t commits;
+	size_t gate;
 };
 
 /* One transaction and what it touched, for the notifications. */
@@ -203,7 +218,23 @@ int meta_next(struct tx *t, const char *name, uint64_t *out);
  * commit with other deliveries and APPENDs (group commit). */
 int tx_write(struct store *st, op_fn op, void *arg);
 int tx_read(struct store *st, op_fn op, void *arg);
-int tx_write_grouped(struct store *st, op_fn op, void *arg);
+int tx_write_grouped(struct store *st, op_fn op, void *arg, uint64_t bytes);
+/* The bytes a batch writes in one transaction before its leader stops
+ * taking more requests (tx_write_grouped's `bytes`: what the op copies). */
+#define BATCH_BYTES     (4u << 20)
+/* Give freed heap back to the system after a write of at least this many
+ * bytes (malloc keeps it otherwise; docs/store.md "Memory"). */
+#define TRIM_BYTES      (1u << 20)
+void heap_trim(uint64_t bytes);
+/* Staging (large messages, see STAGE_MIN below). blob_stage: stage m when
+ * it is larger than min bytes (STAGE_MIN, as a rule); *blob gets its id (0
+ * when m is small or empty and nothing was done). ST_OK or ST_TEMP
+ * (nothing left behind). blob_unstage: delete a staged blob unless a
+ * committed transaction claimed it. pend_sweep (at open): delete the staged
+ * blobs of processes that are gone. */
+int blob_stage(struct store *st, const struct msg_in *m, uint64_t min, uint64_t *blob);
+void blob_unstage(struct store *st, uint64_t blob);
+int pend_sweep(struct store *st);
 
 /* ---- mailbox_acct.c: addresses, accounts, quota ---- */
 
@@ -232,10 +263,26 @@ int kw_mask(struct mbox *mb, const char *const *kws, size_t n, int add, uint64_t
 
 /* ---- mailbox_msg.c: message bytes, mailbox contents and indexes ---- */
 
+/* Messages above STAGE_MIN bytes are staged: their chunks go into the store
+ * in commits of their own, STAGE_PIECE chunks (about 1 MiB) each, before
+ * the transaction that stores the message claims them. No transaction then
+ * holds more than BATCH_BYTES of message bytes in memory (an inline
+ * message is at most STAGE_MIN, a MULTIAPPEND's inline part too). */
+#define STAGE_MIN       (1u << 20)
+#define STAGE_PIECE     16
+
 /* A store_rc each, but blob_meta_put: 0 or -1. */
 uint64_t msg_in_size(const struct msg_in *m);
-int blob_write(struct tx *t, const struct msg_in *m, uint64_t *id_out);
+/* The bytes of m as a new blob: written now in t, or, when staged is not
+ * 0, the blob blob_stage() wrote, claimed (ST_TEMP if it is gone). */
+int blob_write(struct tx *t, const struct msg_in *m, uint64_t staged, uint64_t *id_out);
+/* Copy chunks first.. of blob id from m, starting at byte off, at most max
+ * chunks, with mdb_put flags; *end gets the offset reached. */
+int chunks_write(struct tx *t, const struct msg_in *m, uint64_t id, uint32_t first, uint64_t off,
+		 uint32_t max, unsigned flags, uint64_t *end);
 int blob_meta_get(struct tx *t, uint64_t blob, struct blob_rec *b);
+/* flags: MDB_APPEND for a blob written in this transaction (the largest id
+ * yet), 0 for a staged one (a larger id may have been stored since). */
 int blob_meta_put(struct tx *t, uint64_t blob, const struct blob_rec *b, unsigned flags);
 int blob_ref(struct tx *t, uint64_t blob, int delta);
 int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb);

@@ -720,3 +720,23 @@ int store_sub_kept(struct store *st, uint32_t user, void (*cb)(void *arg, const 
 	sub_key(&a, user, "");
 	return tx_read(st, op_sub_kept, &a);
 }
+
+/* Tests only (mailbox.h): the end of the UID space without 2^32 messages. */
+static int op_set_uidnext(struct tx *t, void *arg)
+{
+	struct mbox_args *a = arg;
+	struct mbox mb;
+	int rc = mbox_get(t, a->user, a->name, &mb);
+	if (rc)
+		return rc;
+	mb.r.uidnext = (uint32_t)a->on;
+	return mbox_put(t, &mb) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_test_set_uidnext(struct store *st, uint32_t user, const char *mbox, uint32_t uidnext)
+{
+	struct mbox_args a = {.user = user, .on = (int)uidnext};
+	if (mbox_norm(mbox, a.name) < 0)
+		return ST_INVALID;
+	return tx_write(st, op_set_uidnext, &a);
+}

@@ -56,21 +56,19 @@ uint64_t msg_in_size(const struct msg_in *m)
 	return (uint64_t)(m->hdr ? m->hdrlen : 0) + body;
 }
 
-/* Copy the message into chunks of a new blob, straight from the spool into
- * space LMDB reserved (no whole-message buffer). Blob ids only grow, so
- * every chunk key is the largest yet: MDB_APPEND skips the search. The
- * blob record is written by the caller once the reference count is known. */
-int blob_write(struct tx *t, const struct msg_in *m, uint64_t *id_out)
+/* Copy chunks first.. of blob id from the message (at byte off) straight
+ * from the spool into space LMDB reserved (no whole-message buffer), at
+ * most max chunks; *end gets the offset reached. */
+int chunks_write(struct tx *t, const struct msg_in *m, uint64_t id, uint32_t first, uint64_t off,
+		 uint32_t max, unsigned flags, uint64_t *end)
 {
-	uint64_t id, size = msg_in_size(m), off = 0;
+	uint64_t size = msg_in_size(m);
 	size_t hl = m->hdr ? m->hdrlen : 0;
 	unsigned char k[12];
 
-	if (meta_next(t, "next_blob", &id) < 0)
-		return ST_TEMP;
-	for (uint32_t no = 0; off < size; no++) {
+	for (uint32_t no = first; off < size && no - first < max; no++) {
 		size_t n = size - off < CHUNK_SIZE ? (size_t)(size - off) : CHUNK_SIZE, done = 0;
-		unsigned char *p = db_reserve(t, DB_CHUNK, k, chunk_key(k, id, no), n, MDB_APPEND);
+		unsigned char *p = db_reserve(t, DB_CHUNK, k, chunk_key(k, id, no), n, flags);
 		if (!p)
 			return ST_TEMP;
 		if (off < hl) {
@@ -89,6 +87,42 @@ int blob_write(struct tx *t, const struct msg_in *m, uint64_t *id_out)
 		}
 		off += n;
 	}
+	*end = off;
+	return ST_OK;
+}
+
+/* Take a staged blob for the message being stored: its DB_PEND record goes
+ * in this transaction (so an abort gives it back). */
+static int blob_claim(struct tx *t, uint64_t blob)
+{
+	unsigned char k[8];
+	int r;
+	put64(k, blob);
+	r = db_del(t, DB_PEND, k, 8);
+	if (r == 1)
+		log_error("store: staged message bytes %llu are gone", (unsigned long long)blob);
+	return r ? ST_TEMP : ST_OK;
+}
+
+/* A new blob's chunks. Blob ids only grow, so every chunk key of a blob
+ * written inside the transaction is the largest yet: MDB_APPEND skips the
+ * search. The blob record is written by the caller once the reference
+ * count is known (with blob_meta_put's flags for `staged`). */
+int blob_write(struct tx *t, const struct msg_in *m, uint64_t staged, uint64_t *id_out)
+{
+	uint64_t id, end;
+	int rc;
+
+	if (staged) {
+		if ((rc = blob_claim(t, staged)))
+			return rc;
+		*id_out = staged;
+		return ST_OK;
+	}
+	if (meta_next(t, "next_blob", &id) < 0)
+		return ST_TEMP;
+	if ((rc = chunks_write(t, m, id, 0, 0, UINT32_MAX, MDB_APPEND, &end)))
+		return rc;
 	*id_out = id;
 	return ST_OK;
 }
@@ -524,6 +558,7 @@ struct msg_args {
 	int *rc;
 	uint32_t *uid_out, *uidvalidity, *new_uids;
 	uint64_t size, blob, off;
+	uint64_t staged;             /* blob_stage's blob, or 0 */
 	uint32_t uid;
 	int op, move;
 	uint32_t flags;
@@ -563,7 +598,7 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, uint64_t
 			rc = mbox_get(t, user, "INBOX", &mb); /* no such folder: INBOX */
 	}
 	if (!rc && !a->blob)
-		rc = blob_write(t, a->m, &a->blob);
+		rc = blob_write(t, a->m, a->staged, &a->blob);
 	if (rc)
 		return rc;
 	/* Keywords that do not fit the table are dropped, not refused: the
@@ -604,7 +639,7 @@ static int op_deliver(struct tx *t, void *arg)
 	}
 	if (a->blob && refs) {
 		struct blob_rec b = {size, refs, CHUNK_SIZE};
-		if (blob_meta_put(t, a->blob, &b, MDB_APPEND) < 0)
+		if (blob_meta_put(t, a->blob, &b, a->staged ? 0 : MDB_APPEND) < 0)
 			return ST_TEMP;
 	} else if (a->blob) {
 		unsigned char k[8];
@@ -625,7 +660,13 @@ int store_deliver(struct store *st, const uint32_t *users, size_t n, const char 
 			rc[i] = ST_INVALID;
 		return ST_TEMP;
 	}
-	r = tx_write_grouped(st, op_deliver, &a);
+	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
+		r = ST_TEMP;
+	else
+		r = tx_write_grouped(st, op_deliver, &a, a.staged ? 0 : msg_in_size(m));
+	/* Not claimed: every recipient refused it, or the write failed. */
+	if (a.staged && (r != ST_OK || !a.blob))
+		blob_unstage(st, a.staged);
 	if (r != ST_OK)
 		for (size_t i = 0; i < n; i++) {
 			if (rc)
@@ -653,7 +694,7 @@ static int op_append(struct tx *t, void *arg)
 	if (!rc && mb.r.uidnext == UINT32_MAX)
 		rc = ST_INVALID; /* refuse before writing: see group commit */
 	if (!rc)
-		rc = blob_write(t, a->m, &r.blob);
+		rc = blob_write(t, a->m, a->staged, &r.blob);
 	if (rc)
 		return rc;
 	r.flags = a->m->flags & FL_ALL;
@@ -661,7 +702,7 @@ static int op_append(struct tx *t, void *arg)
 	r.internaldate = a->m->internaldate ? a->m->internaldate : now_s();
 	if ((rc = msg_add(t, &ac, &mb, &r, &a->uid)))
 		return rc;
-	if (blob_meta_put(t, r.blob, &b, MDB_APPEND) < 0 || mbox_put(t, &mb) < 0 ||
+	if (blob_meta_put(t, r.blob, &b, a->staged ? 0 : MDB_APPEND) < 0 || mbox_put(t, &mb) < 0 ||
 	    acct_put(t, &ac) < 0)
 		return ST_TEMP;
 	if (a->uidvalidity)
@@ -678,7 +719,11 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 	if (!m || (m->hdrlen && !m->hdr) || mbox_norm(mbox, a.mbox) < 0)
 		return ST_INVALID;
 	a.size = msg_in_size(m);
-	rc = tx_write_grouped(st, op_append, &a);
+	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
+		return ST_TEMP;
+	rc = tx_write_grouped(st, op_append, &a, a.staged ? 0 : a.size);
+	if (a.staged && rc != ST_OK)
+		blob_unstage(st, a.staged);
 	if (uid)
 		*uid = rc == ST_OK ? a.uid : 0;
 	return rc;
@@ -692,6 +737,7 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 struct many_args {
 	struct msg_args a;
 	const struct msg_in *m;
+	uint64_t *staged;            /* per message, 0 when copied inline */
 	size_t n;
 	uint32_t *uids;
 	int refused;
@@ -703,6 +749,7 @@ static int op_append_many(struct tx *t, void *arg)
 	for (size_t i = 0; i < ma->n; i++) {
 		ma->a.m = &ma->m[i];
 		ma->a.size = msg_in_size(&ma->m[i]);
+		ma->a.staged = ma->staged[i];
 		int rc = op_append(t, &ma->a);
 		if (rc != ST_OK) {
 			if (i == 0 || rc == ST_TEMP)
@@ -719,6 +766,7 @@ int store_append_many(struct store *st, uint32_t user, const char *mbox, const s
 		      size_t n, uint32_t *uidvalidity, uint32_t *uids)
 {
 	struct many_args *ma;
+	uint64_t inline_bytes = 0;
 	int rc;
 	if (!m || !n || !uids)
 		return ST_INVALID;
@@ -735,7 +783,22 @@ int store_append_many(struct store *st, uint32_t user, const char *mbox, const s
 		free(ma);
 		return ST_INVALID;
 	}
-	rc = tx_write_grouped(st, op_append_many, ma);
+	/* The messages together may be large even when each is not: stage
+	 * every one that would take the inline bytes past STAGE_MIN. */
+	ma->staged = xcalloc(n, sizeof *ma->staged);
+	rc = ST_OK;
+	for (size_t i = 0; i < n && rc == ST_OK; i++) {
+		uint64_t size = msg_in_size(&m[i]);
+		if (size > STAGE_MIN || inline_bytes + size > STAGE_MIN)
+			rc = blob_stage(st, &m[i], 0, &ma->staged[i]);
+		if (!ma->staged[i])
+			inline_bytes += size;
+	}
+	if (rc == ST_OK)
+		rc = tx_write_grouped(st, op_append_many, ma, inline_bytes);
+	for (size_t i = 0; rc != ST_OK && i < n; i++)
+		blob_unstage(st, ma->staged[i]);
+	free(ma->staged);
 	if (rc != ST_OK && ma->refused)
 		rc = ma->refused;
 	if (rc != ST_OK)

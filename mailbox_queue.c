@@ -21,6 +21,7 @@ struct queue_args {
 	char (*rcpts)[STORE_ADDR_MAX + 1];
 	size_t n;
 	const struct msg_in *m;
+	uint64_t staged;             /* blob_stage's blob, or 0 */
 	uint64_t id;
 	int (*cb)(void *, const struct queue_entry *);
 	void *arg;
@@ -41,10 +42,11 @@ static int op_queue_add(struct tx *t, void *arg)
 	size_t len = sizeof q + strlen(a->from) + 2;
 	unsigned char k[8], dk[16];
 	char *p;
-	int rc = blob_write(t, a->m, &q.blob);
+	int rc = blob_write(t, a->m, a->staged, &q.blob);
 	if (rc)
 		return rc;
-	if (blob_meta_put(t, q.blob, &b, MDB_APPEND) < 0 || meta_next(t, "next_queue", &a->id) < 0)
+	if (blob_meta_put(t, q.blob, &b, a->staged ? 0 : MDB_APPEND) < 0 ||
+	    meta_next(t, "next_queue", &a->id) < 0)
 		return ST_TEMP;
 	q.version = 1;
 	q.size = b.size;
@@ -86,7 +88,13 @@ int store_queue_add(struct store *st, const char *from, const char *const *rcpts
 	for (size_t i = 0; i < n; i++)
 		if (addr_norm(rcpts[i], a.rcpts[i], 0) < 0)
 			goto out;
-	rc = tx_write(st, op_queue_add, &a);
+	/* A large message is staged first, as for local delivery. */
+	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
+		rc = ST_TEMP;
+	else
+		rc = tx_write(st, op_queue_add, &a);
+	if (a.staged && rc != ST_OK)
+		blob_unstage(st, a.staged);
 	if (id_out)
 		*id_out = rc == ST_OK ? a.id : 0;
 out:

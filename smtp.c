@@ -20,6 +20,7 @@
  *    that resolves to them.
  *  - 250 after the data is only sent once every copy is committed.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -746,6 +747,16 @@ static int header_senders_ok(struct session *s)
 	return 0;
 }
 
+/* The spool could not keep the message: a full disk is "insufficient
+ * system storage" (RFC 5321 452, RFC 3463 X.3.1), as a full store is;
+ * anything else a local error. */
+static const char *spool_failure_reply(const struct spool *sp)
+{
+	int e = spool_error(sp);
+	return e == ENOSPC || e == EDQUOT ? "452 4.3.1 Insufficient system storage; try again later"
+					  : "451 4.3.0 Temporary failure writing the message";
+}
+
 static void message_done(struct session *s)
 {
 	char *hdr = NULL;
@@ -756,7 +767,7 @@ static void message_done(struct session *s)
 	const char *mbox = NULL;
 	uint64_t size = spool_size(s->sp);
 	if (spool_error(s->sp)) {
-		reply(s, "451 4.3.0 Temporary failure writing the message");
+		reply(s, "%s", spool_failure_reply(s->sp));
 		return;
 	}
 	/* Refused rather than stored: no IMAP client could be sent it
@@ -820,6 +831,7 @@ static void cmd_data(struct session *s, const struct smtp_cmd *cmd)
 	conn_set_timeout(s->c, SMTP_CMD_TIMEOUT);
 	switch (rc) {
 	case DOT_OK:
+	case DOT_SPOOL: /* message_done answers the spool's failure */
 		message_done(s);
 		break;
 	case DOT_TOOBIG:
@@ -879,7 +891,7 @@ static int bdat_read(struct session *s, uint64_t n, int keep)
 			s->bdat_fail = "554 5.6.0 Message contains bare CR or LF; lines must end "
 				       "with CRLF";
 		else if (spool_write(s->sp, buf, k) < 0)
-			s->bdat_fail = "451 4.3.0 Temporary failure writing the message";
+			s->bdat_fail = spool_failure_reply(s->sp);
 	}
 	conn_set_timeout(s->c, SMTP_CMD_TIMEOUT);
 	free(buf);

@@ -132,6 +132,24 @@ static uint64_t used_of(struct store *st, const char *addr)
 	return a.used;
 }
 
+/* Power-cut safety rests on LMDB syncing each commit: data pages, then the
+ * meta page. kill -9 tests cannot see it (the page cache survives them), so
+ * the environment's flags are pinned here (and the system calls by
+ * t-97-durability-sync). */
+TEST(environment_syncs_every_commit)
+{
+	struct store *st = fresh(0);
+	CHECK(st);
+	CHECK_EQ_INT(store_test_sync_flags(st) & STORE_ENV_NOSYNC, 0);
+	CHECK_EQ_INT(store_test_sync_flags(st) & STORE_ENV_NOMETASYNC, 0);
+	CHECK_EQ_INT(store_test_sync_flags(st) & STORE_ENV_MAPASYNC, 0);
+	CHECK_EQ_INT(store_test_sync_flags(st) & STORE_ENV_WRITEMAP, 0);
+	CHECK(reopen(&st, 0));
+	CHECK_EQ_INT(store_test_sync_flags(st), 0);
+	store_close(&st);
+	rm_store();
+}
+
 TEST(open_close_reopen)
 {
 	struct store *st = fresh(0), *bad = NULL;
