@@ -82,6 +82,11 @@ static const struct cfg_key keys[] = {
 	 "User name for the smarthost"},
 	{"delivery.relay_password_file", T_STR, F(delivery_relay_password_file), "", 0, 0,
 	 "File holding the smarthost password (relative to DATADIR)"},
+	{"delivery.relay_ca", T_STR, F(delivery_relay_ca), "", 0, 0,
+	 "PEM file of the CA(s) the smarthost's certificate must chain to (relative to DATADIR; "
+	 "empty: the system's trust store)"},
+	{"delivery.relay_fingerprint", T_STR, F(delivery_relay_fingerprint), "", 0, 0,
+	 "SHA-256 fingerprint(s) of the smarthost's certificate, instead of a CA (AB:CD:...)"},
 	{"delivery.retry", T_RETRY, F(retry), "5m 10m 30m 1h 2h 4h 8h", 0, 0,
 	 "Retry intervals; the last one repeats until delivery.max_age"},
 	{"delivery.max_age", T_DURATION, F(delivery_max_age), "5d", 60, 60LL * 86400, 
