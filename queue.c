@@ -958,9 +958,10 @@ static void finish(struct attempt *a)
 		struct rres *r = &a->res[i];
 		if (r->state == RS_TEMP && now >= deadline) {
 			/* delivery.max_age: give up, and say why it took so long. */
-			char why[600];
-			snprintf(why, sizeof why, "gave up after %lld days of retrying; last problem: %s",
-				 (long long)(q.cfg->delivery_max_age / 86400), r->why);
+			char why[600], waited[64];
+			dsn_duration(now - a->e.created, waited, sizeof waited);
+			snprintf(why, sizeof why, "gave up after %s of retrying; last problem: %s",
+				 waited, r->why);
 			str_copy(r->why, why, sizeof r->why);
 			if (r->status[0] != '5')
 				str_copy(r->status, "4.4.7", sizeof r->status);

@@ -121,6 +121,10 @@ struct dsn {
 	size_t orig_hlen;
 };
 
+/* A time span in words for DSN texts and logs: the two largest units,
+ * "1 hour", "2 days and 3 hours", "1 minute", "45 seconds" (past a minute,
+ * seconds are dropped). Never "0 days" for an hour (issue 23). */
+void dsn_duration(int64_t secs, char *out, size_t cap);
 /* Render a DSN message (RFC 3464, multipart/report) into a malloc'ed
  * buffer with CRLF line ends; *len gets its length. */
 char *dsn_render(const struct dsn *d, size_t *len);

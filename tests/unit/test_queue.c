@@ -1,4 +1,4 @@
-/* deps: queue_smtp conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue spool util log */
+/* deps: queue_smtp queue_dsn conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue spool util log config authres dkim dkim_keys dns sasl smtp_msg smtp_addr spf dmarc */
 /*
  * test_queue.c — the outbound queue's pieces that need no network: the
  * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer
@@ -176,6 +176,38 @@ TEST(dot_bare_cr_through_reader)
 	for (size_t k = 0; k < ARRAY_LEN(cases); k++)
 		for (size_t split = 1; split <= 7; split += 3)
 			dot_through_reader(cases[k].in, strlen(cases[k].in), split, cases[k].want);
+}
+
+/* Issue 23: bounce texts said "after 0 days" for an hour. */
+TEST(dsn_duration_words)
+{
+	static const struct {
+		long long secs;
+		const char *want;
+	} cases[] = {
+	    {0, "0 seconds"},
+	    {1, "1 second"},
+	    {45, "45 seconds"},
+	    {60, "1 minute"},
+	    {61, "1 minute"},
+	    {150, "2 minutes"},
+	    {3600, "1 hour"},
+	    {3600 + 59, "1 hour"},
+	    {5400, "1 hour and 30 minutes"},
+	    {4 * 3600, "4 hours"},
+	    {86400, "1 day"},
+	    {86400 + 300, "1 day"},
+	    {2 * 86400 + 3 * 3600 + 120, "2 days and 3 hours"},
+	    {5 * 86400, "5 days"},
+	    {-5, "0 seconds"},
+	};
+	char out[64];
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		dsn_duration(cases[i].secs, out, sizeof out);
+		CHECK_EQ_STR(out, cases[i].want);
+	}
+	dsn_duration(2 * 86400 + 3 * 3600, out, 8); /* truncated, still a string */
+	CHECK(strlen(out) < 8);
 }
 
 /* ---- store queue ---- */
