@@ -13,8 +13,16 @@ Options:
   --user U --password P          the only login accepted
   --size N                       announce SIZE N (0: no SIZE keyword)
   --no-8bitmime                  do not announce 8BITMIME
+  --broken-tls                   answer STARTTLS with 220, then send bytes
+                                 that are not TLS and close
+  --delay-data SECS              wait this long before answering the data
+Each connection is logged as "-- open N" with N the connections open at
+that moment (the per-host connection cap). A connection stops counting when
+its QUIT arrives, before the 221 goes out: the client cannot open its next
+connection before it has that answer, so N never counts one that is
+closing.
 A MAIL without a successful AUTH (when --auth is set) gets 530."""
-import argparse, base64, os, socket, ssl, threading
+import argparse, base64, os, socket, ssl, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("addr"); ap.add_argument("port", type=int); ap.add_argument("out")
@@ -25,10 +33,13 @@ ap.add_argument("--auth", default="PLAIN LOGIN")
 ap.add_argument("--user", default="carol"); ap.add_argument("--password", default="relay-secret")
 ap.add_argument("--size", type=int, default=10000000)
 ap.add_argument("--no-8bitmime", action="store_true")
+ap.add_argument("--broken-tls", action="store_true")
+ap.add_argument("--delay-data", type=float, default=0)
 args = ap.parse_args()
 os.makedirs(args.out, exist_ok=True)
 lock = threading.Lock()
 count = [0]
+conns = [0]
 
 ctx = None
 if args.tls != "none":
@@ -47,6 +58,7 @@ class Session:
         self.f = sock.makefile("rb")
         self.tls = False
         self.authed = False
+        self.counted = True
 
     def send(self, s):
         for l in s.split("\r\n"):
@@ -104,6 +116,10 @@ class Session:
                 self.send("250 relay.test")
             elif verb == "STARTTLS" and args.tls == "starttls" and not self.tls:
                 self.send("220 2.0.0 go ahead")
+                if args.broken_tls:
+                    self.sock.sendall(b"this is not a TLS record\r\n" * 8)
+                    log("-- broke tls")
+                    return
                 self.starttls()
             elif verb == "AUTH" and args.auth:
                 parts = cmd.split(" ")
@@ -155,6 +171,7 @@ class Session:
                 with open(os.path.join(args.out, "%d.eml" % n), "wb") as f:
                     f.write(data)
                 log("-- message %d, %d bytes" % (n, len(data)))
+                time.sleep(args.delay_data)
                 self.send("250 2.0.0 ok: queued as %d" % n)
                 frm, rcpts = None, []
             elif verb == "RSET":
@@ -163,18 +180,32 @@ class Session:
             elif verb == "NOOP":
                 self.send("250 2.0.0 ok")
             elif verb == "QUIT":
+                uncount(self)
                 self.send("221 2.0.0 bye")
                 return
             else:
                 self.send("502 5.5.2 not implemented")
 
 
+def uncount(sess):
+    with lock:
+        if sess.counted:
+            sess.counted = False
+            conns[0] -= 1
+
+
 def serve(conn):
+    with lock:
+        conns[0] += 1
+        n = conns[0]
+    log("-- open %d" % n)
+    sess = Session(conn)
     try:
-        Session(conn).run()
+        sess.run()
     except (OSError, ssl.SSLError, ValueError, IndexError) as e:
         log("-- error: %s" % e)
     finally:
+        uncount(sess)
         conn.close()
 
 
