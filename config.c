@@ -89,6 +89,8 @@ static const struct cfg_key keys[] = {
 	 "SHA-256 fingerprint(s) of the smarthost's certificate, instead of a CA (AB:CD:...)"},
 	{"delivery.retry", T_RETRY, F(retry), "5m 10m 30m 1h 2h 4h 8h", 0, 0,
 	 "Retry intervals; the last one repeats until delivery.max_age"},
+	{"delivery.delay_notice", T_DURATION, F(delivery_delay_notice), "4h", 0, 60LL * 86400,
+	 "Tell the sender once when a message has waited this long (0: never)"},
 	{"delivery.max_age", T_DURATION, F(delivery_max_age), "5d", 60, 60LL * 86400, 
 	 "Then an undeliverable message bounces"},
 	{"limits.message_size", T_SIZE, F(message_size), "50M", 1024, 1LL << 31,

@@ -26,6 +26,7 @@ struct config {
 	int64_t retry[CFG_RETRY_MAX];   /* delivery.retry, seconds */
 	int nretry;
 	int64_t delivery_max_age;   /* seconds */
+	int64_t delivery_delay_notice; /* seconds; 0 = no delay notice */
 	uint64_t message_size;      /* limits.message_size */
 	long long connections;      /* limits.connections */
 	uint64_t quota_default;     /* 0 = none */

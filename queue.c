@@ -55,7 +55,6 @@
 #define QUEUE_INFLIGHT 16        /* entries taken and not yet finished */
 #define QUEUE_HOST_CONNS 3       /* parallel connections to one host */
 #define QUEUE_LEASE (2 * 3600)   /* longer than any one attempt can take */
-#define QUEUE_DELAY_NOTICE (4 * 3600)
 #define QUEUE_HDR_MAX (64 * 1024) /* header returned in a DSN */
 
 /* RFC 5321 4.5.3.2 time-outs, in ms. Connect is ours (not in the RFC). */
@@ -981,8 +980,8 @@ static void finish(struct attempt *a)
 	} else if (!err) {
 		err = "could not store the bounce";
 	}
-	if (ntemp && !q.stop && !(a->e.flags & QF_DELAY_SENT) &&
-	    now - a->e.created >= QUEUE_DELAY_NOTICE &&
+	if (ntemp && !q.stop && !(a->e.flags & QF_DELAY_SENT) && q.cfg->delivery_delay_notice > 0 &&
+	    now - a->e.created >= q.cfg->delivery_delay_notice &&
 	    notify(a, DSN_DELAYED, RS_TEMP) == 0)
 		flags |= QF_DELAY_SENT;
 	idx = (int)a->e.attempts < q.cfg->nretry ? (int)a->e.attempts : q.cfg->nretry - 1;

@@ -6,8 +6,10 @@
 # delivery.max_age = 60s the message bounces: a DSN in alice's INBOX
 # (read over IMAP, parsed by Python's email package) with Action failed,
 # Status 4.4.7, the receiver's last answer, and the real time waited in
-# words ("after 1 minute", never "after 0 days": issue 23). Takes about
-# 65 s; bounds are generous for a loaded machine.
+# words ("after 1 minute", never "after 0 days": issue 23). With
+# delivery.delay_notice = 10s, one delay notice comes first (Action
+# delayed, Will-Retry-Until at max_age, the time waited so far). Takes
+# about 65 s; bounds are generous for a loaded machine.
 . ../lib.sh
 . ../queue/lib.sh
 nsd_start
@@ -17,6 +19,7 @@ mta_init alice alice.test 127.0.0.2
 cat >>"$D/brev.conf" <<CONF
 delivery.retry = 2s 5s
 delivery.max_age = 60s
+delivery.delay_notice = 10s
 CONF
 brev_user alice@alice.test alice-pw
 mta_start
@@ -45,12 +48,31 @@ ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode 
 m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["P_IMAPS"]), ssl_context=ctx)
 m.login("alice@alice.test", "alice-pw")
 m.select("INBOX")
+import re
+from email.utils import parsedate_to_datetime
 nums = m.search(None, "ALL")[1][0].split()
-assert len(nums) == 1, nums
-msg = email.message_from_bytes(m.fetch(nums[0], "(RFC822)")[1][0][1])
-assert msg.get_content_type() == "multipart/report"
+assert len(nums) == 2, "want one delay notice and one bounce, got %d messages" % len(nums)
+dsn = {}
+for n in nums:
+    msg = email.message_from_bytes(m.fetch(n, "(RFC822)")[1][0][1])
+    assert msg.get_content_type() == "multipart/report"
+    b = msg.get_payload()[1].get_payload()[1]
+    dsn[b["Action"]] = (msg, b)
+assert sorted(dsn) == ["delayed", "failed"], sorted(dsn)
+# the delay notice: once, after 10 s, saying how long so far and until when
+msg, block = dsn["delayed"]
+human = " ".join(msg.get_payload()[0].get_payload().split())
+print(human)
+assert msg["Subject"] == "Delayed Mail (still being retried)", msg["Subject"]
+w = re.search(r"after (\d+) seconds of trying", human)
+assert w and 10 <= int(w.group(1)) < 40, "delay notice: time so far not in words"
+assert block["Status"] == "4.3.0", block["Status"]
+until = parsedate_to_datetime(block["Will-Retry-Until"])
+arrival = parsedate_to_datetime(msg.get_payload()[1].get_payload()[0]["Arrival-Date"])
+assert 59 <= (until - arrival).total_seconds() <= 61, (until, arrival)
+# the bounce at max_age
+msg, block = dsn["failed"]
 human = msg.get_payload()[0].get_payload()
-block = msg.get_payload()[1].get_payload()[1]
 print(human)
 assert block["Action"] == "failed", block["Action"]
 assert block["Status"] == "4.4.7", block["Status"]

@@ -12,7 +12,9 @@
 #    but never towards the relay;
 #  - at most 3 connections at a time to one MX host (6 messages queued
 #    while brev was down, a receiver that holds each transaction 2 s);
-#  - AUTH LOGIN to a relay that offers no PLAIN.
+#  - AUTH LOGIN to a relay that offers no PLAIN;
+#  - delivery.delay_notice = 0: no delay notice, however long it waits
+#    (not "at once").
 # tests/unit/test_queue.c (dot_bare_cr_through_reader) checks the bare-CR
 # writer against brev's strict DATA reader whatever the entry point does.
 . ../lib.sh
@@ -141,7 +143,9 @@ dns.resolver = 127.0.0.1:$NSD_PORT
 delivery.retry = 1s
 delivery.relay_user = carol
 delivery.relay_password_file = relay.pw
+delivery.delay_notice = 0
 CONF
+brev_user carol@carol.test carol-pw
 RP=($(free_ports 2))
 relay_start login 127.0.0.16 "${RP[0]}" --tls none --auth LOGIN
 relay_start relaytls 127.0.0.17 "${RP[1]}" --auth "PLAIN" --cert "$DA/cert.pem" --key "$DA/key.pem" --broken-tls
@@ -163,6 +167,14 @@ until_true 20 grep -q 'rcpt=two@sink.test .*TLS handshake with 127.0.0.17 failed
 	{ grep 'queue id' "$D/serve.log"; fail "broken relay TLS not deferred"; }
 # let it retry a few times (delivery.retry = 1s): never in plaintext
 until_true 20 sh -c "[ \$(grep -c '^C: STARTTLS' '$T/relaytls/transcript') -ge 3 ]" || fail "relay: no retries"
+python3 - <<'PY' || fail "a delay notice with delivery.delay_notice = 0"
+import os, imaplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["P_IMAPS"]), ssl_context=ctx)
+m.login("carol@carol.test", "carol-pw")
+m.select("INBOX")
+assert m.search(None, "ALL")[1][0].split() == []
+PY
 brev_stop
 [ "$(grep -c '^C: EHLO' "$T/relaytls/transcript")" = "$(grep -c '^C: STARTTLS' "$T/relaytls/transcript")" ] ||
 	{ cat "$T/relaytls/transcript"; fail "relay: a session without STARTTLS (plaintext retry)"; }
