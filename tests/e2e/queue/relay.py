@@ -13,6 +13,8 @@ Options:
   --user U --password P          the only login accepted
   --size N                       announce SIZE N (0: no SIZE keyword)
   --no-8bitmime                  do not announce 8BITMIME
+  --refuse-starttls              announce STARTTLS, answer it with 454 (use
+                                 with --tls none)
   --broken-tls                   answer STARTTLS with 220, then send bytes
                                  that are not TLS and close
   --delay-data SECS              wait this long before answering the data
@@ -34,6 +36,7 @@ ap.add_argument("--user", default="carol"); ap.add_argument("--password", defaul
 ap.add_argument("--size", type=int, default=10000000)
 ap.add_argument("--no-8bitmime", action="store_true")
 ap.add_argument("--broken-tls", action="store_true")
+ap.add_argument("--refuse-starttls", action="store_true")
 ap.add_argument("--delay-data", type=float, default=0)
 args = ap.parse_args()
 os.makedirs(args.out, exist_ok=True)
@@ -86,7 +89,7 @@ class Session:
             ext.append("8BITMIME")
         if args.size:
             ext.append("SIZE %d" % args.size)
-        if args.tls == "starttls" and not self.tls:
+        if (args.tls == "starttls" or args.refuse_starttls) and not self.tls:
             ext.append("STARTTLS")
         if args.auth and (self.tls or args.tls == "none"):
             ext.append("AUTH " + args.auth)
@@ -114,6 +117,8 @@ class Session:
                 self.ehlo()
             elif verb == "HELO":
                 self.send("250 relay.test")
+            elif verb == "STARTTLS" and args.refuse_starttls:
+                self.send("454 4.7.0 TLS not available now")
             elif verb == "STARTTLS" and args.tls == "starttls" and not self.tls:
                 self.send("220 2.0.0 go ahead")
                 if args.broken_tls:

@@ -12,6 +12,7 @@
 #   self-signed, its fingerprint     delivered (pin); another pin: deferred
 #   a bad relay_fingerprint value    deferred with the reason, logged at start
 #   no STARTTLS, non-loopback        deferred, no AUTH (issue 24, t-54 item)
+#   STARTTLS refused (454)           deferred, no AUTH
 #   no STARTTLS, loopback            AUTH sent: the documented exception
 if [ -z "${IN_NS:-}" ]; then
 	exec unshare --net --fork env IN_NS=1 bash "$0" "$@"
@@ -56,7 +57,7 @@ delivery.relay_user = carol
 delivery.relay_password_file = relay.pw
 CONF
 
-RP=($(free_ports 8))
+RP=($(free_ports 9))
 relay_start() { # relay_start NAME ADDR PORT ARGS...: a scripted smarthost
 	mkdir -p "$T/$1"
 	python3 -u "$Q/relay.py" "$2" "$3" "$T/$1/out" --transcript "$T/$1/transcript" "${@:4}" \
@@ -114,6 +115,18 @@ relay_stop plain
 no_auth plain
 grep -q '^S: 250 AUTH PLAIN LOGIN' "$T/plain/transcript" || fail "plain: the relay did not offer AUTH (test broken)"
 
+# 3b. STARTTLS announced, then refused (454): the same.
+relay_start refused 192.0.2.25 "${RP[8]}" --tls none --refuse-starttls
+brev_start -o "delivery.relay=smtp.relay.test:${RP[8]}"
+send refused threeb@sink.test
+wait_log 'rcpt=threeb@sink.test .*tls=no reply="relay smtp.relay.test did not offer TLS \(STARTTLS\); not sending the password" result=deferred' \
+	"relay refusing STARTTLS not deferred"
+brev_stop
+relay_stop refused
+no_auth refused
+grep -q '^S: 454' "$T/refused/transcript" || fail "refused: no 454 (test broken)"
+grep -q '^S: 250 AUTH PLAIN LOGIN' "$T/refused/transcript" || fail "refused: the relay did not offer AUTH (test broken)"
+
 # 4. a bad fingerprint value: nothing goes to the relay, the reason is logged.
 relay_start badpin 192.0.2.25 "${RP[3]}" --cert "$C/self.pem" --key "$C/self.key"
 brev_start -o "delivery.relay=smtp.relay.test:${RP[3]}" -o "delivery.relay_fingerprint=AB:CD"
@@ -134,13 +147,13 @@ wait_log 'rcpt=five@sink.test .*certificate not verified \(its fingerprint is no
 brev_stop
 relay_stop wrongpin
 no_auth wrongpin
-[ "$("$BREV" -d "$D" queue list | tail -1 | awk '{print $1}')" = 5 ] || fail "not 5 messages waiting"
+[ "$("$BREV" -d "$D" queue list | tail -1 | awk '{print $1}')" = 6 ] || fail "not 6 messages waiting"
 
 # 6. the right CA and name: everything waiting goes out, AUTH inside TLS.
 relay_start good 192.0.2.25 "${RP[5]}" --cert "$C/smtp.relay.test.pem" --key "$C/smtp.relay.test.key"
 brev_start -o "delivery.relay=smtp.relay.test:${RP[5]}" -o delivery.relay_ca=relay-ca.pem
-until_true 30 sh -c "[ \$(ls '$T/good/out' 2>/dev/null | grep -c eml) -ge 5 ]" ||
-	{ grep queue "$D/serve.log" | tail; fail "the verified relay did not get the 5 waiting messages"; }
+until_true 30 sh -c "[ \$(ls '$T/good/out' 2>/dev/null | grep -c eml) -ge 6 ]" ||
+	{ grep queue "$D/serve.log" | tail; fail "the verified relay did not get the 6 waiting messages"; }
 grep -q 'rcpt=one@sink.test mx=smtp.relay.test addr=192.0.2.25 tls=TLSv1.2/verified .*result=delivered' "$D/serve.log" ||
 	fail "no verified delivery line"
 awk '/^-- tls/{t=1} /^C: AUTH PLAIN /{print (t ? "tls" : "plain"); exit}' "$T/good/transcript" | grep -qx tls ||
@@ -150,10 +163,11 @@ brev_stop
 relay_stop good
 
 # 7. the self-signed certificate pinned by its fingerprint (lower case,
-#    without colons also parses): delivered with AUTH.
+#    without colons also parses), second in a list of two (a certificate
+#    change): delivered with AUTH.
 PIN=$(echo "$FP_SELF" | tr -d : | tr 'A-F' 'a-f')
 relay_start pinned 192.0.2.25 "${RP[6]}" --cert "$C/self.pem" --key "$C/self.key"
-brev_start -o "delivery.relay=smtp.relay.test:${RP[6]}" -o "delivery.relay_fingerprint=$PIN"
+brev_start -o "delivery.relay=smtp.relay.test:${RP[6]}" -o "delivery.relay_fingerprint=$FP_OTHER, $PIN"
 send pinned six@sink.test
 until_true 20 sh -c "ls '$T/pinned/out' 2>/dev/null | grep -q eml" || { grep queue "$D/serve.log" | tail; fail "pinned relay got nothing"; }
 grep -q 'rcpt=six@sink.test .*tls=TLSv1.2/verified .*result=delivered' "$D/serve.log" || fail "no pinned delivery line"
