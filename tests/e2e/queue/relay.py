@@ -18,6 +18,8 @@ Options:
   --broken-tls                   answer STARTTLS with 220, then send bytes
                                  that are not TLS and close
   --delay-data SECS              wait this long before answering the data
+  --hang                         accept, then never say a word (until the
+                                 client closes)
 Each connection is logged as "-- open N" with N the connections open at
 that moment (the per-host connection cap). A connection stops counting when
 its QUIT arrives, before the 221 goes out: the client cannot open its next
@@ -37,6 +39,7 @@ ap.add_argument("--size", type=int, default=10000000)
 ap.add_argument("--no-8bitmime", action="store_true")
 ap.add_argument("--broken-tls", action="store_true")
 ap.add_argument("--refuse-starttls", action="store_true")
+ap.add_argument("--hang", action="store_true")
 ap.add_argument("--delay-data", type=float, default=0)
 args = ap.parse_args()
 os.makedirs(args.out, exist_ok=True)
@@ -104,6 +107,9 @@ class Session:
             self.send("535 5.7.8 bad credentials")
 
     def run(self):
+        if args.hang:
+            self.f.read()
+            return
         if args.tls == "implicit":
             self.starttls()
         self.send("220 relay.test ESMTP scripted smarthost")

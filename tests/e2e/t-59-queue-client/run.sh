@@ -14,7 +14,10 @@
 #    while brev was down, a receiver that holds each transaction 2 s);
 #  - AUTH LOGIN to a relay that offers no PLAIN;
 #  - delivery.delay_notice = 0: no delay notice, however long it waits
-#    (not "at once").
+#    (not "at once");
+#  - at most 16 entries in flight: 20 queued while brev is down for a host
+#    that never greets; once its 3 connections hang, kill -9, and the next
+#    start finds exactly 16 entries left leased.
 # tests/unit/test_queue.c (dot_bare_cr_through_reader) checks the bare-CR
 # writer against brev's strict DATA reader whatever the entry point does.
 . ../lib.sh
@@ -31,8 +34,10 @@ badtls  MX 10 mx.badtls
 mx.badtls A 127.0.0.14
 slow    MX 10 mx.slow
 mx.slow A 127.0.0.15
+hang    MX 10 mx.hang
+mx.hang A 127.0.0.18
 Z
-nsd_add "$T/zone" mx.slow.test A 127.0.0.15
+nsd_add "$T/zone" mx.hang.test A 127.0.0.18
 mkdir -p "$T/sink"
 sink_start 127.0.0.4 "$T/sink"
 
@@ -179,4 +184,22 @@ brev_stop
 [ "$(grep -c '^C: EHLO' "$T/relaytls/transcript")" = "$(grep -c '^C: STARTTLS' "$T/relaytls/transcript")" ] ||
 	{ cat "$T/relaytls/transcript"; fail "relay: a session without STARTTLS (plaintext retry)"; }
 ! grep -qE '^C: (AUTH|MAIL)' "$T/relaytls/transcript" || fail "relay: AUTH or MAIL after a failed handshake"
+
+# ---- the in-flight cap ----
+relay_start hang 127.0.0.18 "$P25" --tls none --auth "" --hang
+mta_init dave dave.test 127.0.0.19
+for i in $(seq 1 20); do
+	printf 'From: dave@dave.test\r\nSubject: hang %s\r\n\r\nhi\r\n' "$i" |
+		"$BREV" -d "$D" sendmail -f dave@dave.test "r$i@hang.test" || fail "sendmail hang $i"
+done
+mta_start
+until_true 20 grep -q '^-- open 3$' "$T/hang/transcript" || fail "hang: no 3 connections at once"
+sleep 1
+kill -KILL "$BREV_PID"; wait "$BREV_PID" 2>/dev/null || true
+mta_start
+until_true 20 grep -q 'queue: .* left leased by a previous run' "$D/serve.log" ||
+	fail "no leases left by the killed run"
+grep -q 'queue: 16 entries left leased by a previous run, due now' "$D/serve.log" ||
+	{ grep 'left leased' "$D/serve.log"; fail "not 16 entries in flight"; }
+brev_stop
 note ok
