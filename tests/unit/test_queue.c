@@ -167,7 +167,7 @@ TEST(dot_bare_cr_through_reader)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-	    {"Subject: x\r\n\r\nbody\r.\rMAIL FROM:<evil@x>\r\n", 
+	    {"Subject: x\r\n\r\nbody\r.\rMAIL FROM:<evil@x>\r\n",
 	     "Subject: x\r\n\r\nbody\r\n.\r\nMAIL FROM:<evil@x>\r\n"},
 	    {"a\n.\nb\r\n.\r\nc", "a\r\n.\r\nb\r\n.\r\nc\r\n"},
 	    {"only\rcr\rlines\r", "only\r\ncr\r\nlines\r\n"},
