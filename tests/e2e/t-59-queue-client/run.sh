@@ -4,8 +4,9 @@
 # queue/relay.py: Python, raw sockets and the ssl module):
 #  - bare CR (issue 22): a message with bare CRs and "\r.\r" given to
 #    `brev sendmail` reaches the receiver with CRLF line ends only and
-#    whole (sendmail normalises too, as its own fix; the writer alone is
-#    checked by the unit test below);
+#    whole (sendmail normalises too, as its own fix, and -i keeps the
+#    lone dot that a bare CR then makes from ending the input there; the
+#    writer alone is checked by the unit test below);
 #  - a message over the receiver's SIZE bounces 5.3.4 and no MAIL is sent;
 #  - BODY=8BITMIME on MAIL for an 8-bit message when offered, not for a
 #    7-bit one, not to a server without 8BITMIME (which gets the bytes);
@@ -67,7 +68,7 @@ for i in 1 2 3 4 5 6; do send "slow$i" 'held\r\n' "r$i@slow.test"; done
 mta_start
 
 printf 'From: alice@alice.test\r\nSubject: bare cr\r\n\r\nline1\r.\rMAIL FROM:<evil@evil.test>\rline3\r\n.lead\rend' |
-	"$BREV" -d "$DA" sendmail -f alice@alice.test someone@sink.test || fail "sendmail"
+	"$BREV" -d "$DA" sendmail -i -f alice@alice.test someone@sink.test || fail "sendmail"
 send big "$(head -c 1500 /dev/zero | tr '\0' x)\r\n" big@small.test
 send eightbit 'gr\xc3\xbc\xc3\x9fe\r\n' x@eight.test
 send sevenbit 'plain\r\n' y@eight.test
