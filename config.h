@@ -23,9 +23,11 @@ struct config {
 	char *dns_resolver;
 	long long delivery_port;
 	char *delivery_relay, *delivery_relay_user, *delivery_relay_password_file;
+	char *delivery_relay_ca, *delivery_relay_fingerprint; /* "" = system CAs, no pin */
 	int64_t retry[CFG_RETRY_MAX];   /* delivery.retry, seconds */
 	int nretry;
 	int64_t delivery_max_age;   /* seconds */
+	int64_t delivery_delay_notice; /* seconds; 0 = no delay notice */
 	uint64_t message_size;      /* limits.message_size */
 	long long connections;      /* limits.connections */
 	int64_t timeout_preauth;    /* limits.timeout_preauth, seconds */

@@ -964,6 +964,11 @@ int conn_tls_verified(const struct conn *c)
 	return c->tls && c->tls->client && c->tls->u.cl.v.verified;
 }
 
+int conn_tls_verify_error(const struct conn *c)
+{
+	return c->tls && c->tls->client ? c->tls->u.cl.v.err : 0;
+}
+
 /* IDLE: the socket became readable. Take in whatever records arrived
  * without blocking; 1 when application data (or the end) is there, 0 when
  * only part of a record came. */

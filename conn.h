@@ -108,8 +108,11 @@ int conn_is_tls(const struct conn *c);
  * headers and logs; NULL when not TLS. */
 const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);
-/* Client side: 1 if the peer chain verified against the system store and
- * the name matched. */
+/* Client side: 1 if the peer chain verified against the context's trust
+ * anchors and the name matched, or the leaf matched one of its pins. */
 int conn_tls_verified(const struct conn *c);
+/* Client side: why it did not verify (0 when it did); tls_verify_reason()
+ * says it in words. */
+int conn_tls_verify_error(const struct conn *c);
 
 #endif

@@ -55,7 +55,6 @@
 #define QUEUE_INFLIGHT 16        /* entries taken and not yet finished */
 #define QUEUE_HOST_CONNS 3       /* parallel connections to one host */
 #define QUEUE_LEASE (2 * 3600)   /* longer than any one attempt can take */
-#define QUEUE_DELAY_NOTICE (4 * 3600)
 #define QUEUE_HDR_MAX (64 * 1024) /* header returned in a DSN */
 
 /* RFC 5321 4.5.3.2 time-outs, in ms. Connect is ours (not in the RFC). */
@@ -106,7 +105,9 @@ static struct {
 	struct server *srv;
 	struct store *st;
 	const struct config *cfg;
-	struct tls_client *tlsc;
+	struct tls_client *tlsc;       /* MX hosts: opportunistic */
+	struct tls_client *tlsr;       /* delivery.relay: relay_ca / relay_fingerprint */
+	char tlsr_err[300];            /* why tlsr could not be made */
 	struct queue_src src;          /* source addresses (listen.smtp) */
 	pthread_t sched, workers[QUEUE_THREADS];
 	struct job *head, *tail;
@@ -280,6 +281,7 @@ static int scan_message(struct attempt *a)
 struct client {
 	struct conn *c;
 	const char *host;              /* MX name, for SNI and logs */
+	struct tls_client *tlsc;       /* q.tlsc, or q.tlsr towards the relay */
 	char addr[INET6_ADDRSTRLEN];
 	struct smtp_reply ehlo;
 	int tls;
@@ -413,7 +415,7 @@ static int client_hello(struct client *cl, int try_tls, int implicit_tls, char *
 {
 	struct smtp_reply r;
 	const char *me = q.cfg->hostname;
-	if (implicit_tls && conn_tls_connect(cl->c, q.tlsc, cl->host) < 0) {
+	if (implicit_tls && conn_tls_connect(cl->c, cl->tlsc, cl->host) < 0) {
 		snprintf(err, errlen, "TLS handshake with %s failed", cl->host);
 		return -1;
 	}
@@ -435,7 +437,7 @@ static int client_hello(struct client *cl, int try_tls, int implicit_tls, char *
 		}
 		if (cl->ehlo.code / 100 != 2)
 			goto fail;
-		if (round || conn_is_tls(cl->c) || !try_tls || !q.tlsc ||
+		if (round || conn_is_tls(cl->c) || !try_tls || !cl->tlsc ||
 		    !(cl->ehlo.ext & SX_STARTTLS))
 			return 0;
 		conn_puts(cl->c, "STARTTLS\r\n");
@@ -443,7 +445,7 @@ static int client_hello(struct client *cl, int try_tls, int implicit_tls, char *
 			goto fail;
 		if (r.code != 220)
 			return 0; /* opportunistic: carry on in plaintext */
-		if (conn_tls_connect(cl->c, q.tlsc, cl->host) < 0) {
+		if (conn_tls_connect(cl->c, cl->tlsc, cl->host) < 0) {
 			snprintf(err, errlen, "TLS handshake with %s failed", cl->host);
 			return -2;
 		}
@@ -455,7 +457,37 @@ fail:
 	return -1;
 }
 
-/* ---- smarthost AUTH (RFC 4954) ---- */
+/* ---- the smarthost: trust, then AUTH (RFC 4954) ---- */
+
+/* What must hold before anything goes to the relay (docs/tls.md, "The
+ * smarthost"). The password is sent only over TLS whose certificate
+ * verified: a chain to delivery.relay_ca (or the system's CAs) issued for
+ * the host named in delivery.relay, or a certificate pinned by
+ * delivery.relay_fingerprint. A relay on loopback is exempt unless one of
+ * those two keys asks for the check: the password never leaves the
+ * machine (a local Postfix, an ssh or stunnel tunnel). Without a password
+ * and without those keys the relay gets opportunistic TLS, like an MX.
+ * 0, or -1 with the reason in err (the message is deferred). */
+static int relay_check(struct client *cl, char *err, size_t errlen)
+{
+	const struct config *c = q.cfg;
+	int user = c->delivery_relay_user[0] != 0;
+	int asked = c->delivery_relay_ca[0] || c->delivery_relay_fingerprint[0];
+	const char *what = user ? "the password" : "mail";
+	if (!asked && (!user || conn_is_loopback(cl->c)))
+		return 0;
+	if (!conn_is_tls(cl->c)) {
+		snprintf(err, errlen, "relay %s did not offer TLS (STARTTLS); not sending %s", cl->host,
+			 what);
+		return -1;
+	}
+	if (!conn_tls_verified(cl->c)) {
+		snprintf(err, errlen, "relay %s: certificate not verified (%s); not sending %s",
+			 cl->host, tls_verify_reason(conn_tls_verify_error(cl->c)), what);
+		return -1;
+	}
+	return 0;
+}
 
 static int read_secret(char *out, size_t cap)
 {
@@ -690,7 +722,7 @@ static void session(struct attempt *a, const char *host, const struct dns_addr *
 	int implicit = relay && port == 465;
 	const void *ip;
 	for (int try_tls = 1; try_tls >= 0; try_tls--) {
-		struct client cl = {.host = host};
+		struct client cl = {.host = host, .tlsc = relay ? q.tlsr : q.tlsc};
 		int fd, rc;
 		if (sa.ss_family == AF_INET6) {
 			((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
@@ -712,16 +744,10 @@ static void session(struct attempt *a, const char *host, const struct dns_addr *
 		}
 		cl.c = conn_new(fd, cl.addr, port, "");
 		rc = client_hello(&cl, try_tls, implicit, err, sizeof err, diag, sizeof diag);
-		if (rc == 0 && relay && q.cfg->delivery_relay_user[0]) {
-			/* A password goes only inside TLS, or to a loopback relay. */
-			if (!conn_is_tls(cl.c) && !conn_is_loopback(cl.c)) {
-				snprintf(err, sizeof err, "relay %s offers no TLS; not sending the password",
-					 host);
-				rc = -1;
-			} else {
-				rc = client_auth(&cl, err, sizeof err, diag, sizeof diag);
-			}
-		}
+		if (rc == 0 && relay)
+			rc = relay_check(&cl, err, sizeof err);
+		if (rc == 0 && relay && q.cfg->delivery_relay_user[0])
+			rc = client_auth(&cl, err, sizeof err, diag, sizeof diag);
 		if (rc == 0) {
 			if (a->need_utf8 && !(cl.ehlo.ext & SX_SMTPUTF8)) {
 				char why[400];
@@ -850,7 +876,12 @@ static void deliver_group(struct attempt *a, const char *domain)
 	int relay = q.cfg->delivery_relay && q.cfg->delivery_relay[0];
 	int port = (int)q.cfg->delivery_port, rc;
 	char why[400];
-	if (relay) {
+	if (relay && !q.tlsr) {
+		/* delivery.relay_ca or relay_fingerprint unusable: nothing may go
+		 * to the relay unchecked, and a configuration error never bounces. */
+		str_copy(mx->why, q.tlsr_err, sizeof mx->why);
+		rc = DNS_TEMP;
+	} else if (relay) {
 		rc = relay_hosts(mx, &port, mx->why, sizeof mx->why);
 	} else {
 		rc = dns_mx(domain, mx);
@@ -926,9 +957,10 @@ static void finish(struct attempt *a)
 		struct rres *r = &a->res[i];
 		if (r->state == RS_TEMP && now >= deadline) {
 			/* delivery.max_age: give up, and say why it took so long. */
-			char why[600];
-			snprintf(why, sizeof why, "gave up after %lld days of retrying; last problem: %s",
-				 (long long)(q.cfg->delivery_max_age / 86400), r->why);
+			char why[600], waited[64];
+			dsn_duration(now - a->e.created, waited, sizeof waited);
+			snprintf(why, sizeof why, "gave up after %s of retrying; last problem: %s",
+				 waited, r->why);
 			str_copy(r->why, why, sizeof r->why);
 			if (r->status[0] != '5')
 				str_copy(r->status, "4.4.7", sizeof r->status);
@@ -948,8 +980,8 @@ static void finish(struct attempt *a)
 	} else if (!err) {
 		err = "could not store the bounce";
 	}
-	if (ntemp && !q.stop && !(a->e.flags & QF_DELAY_SENT) &&
-	    now - a->e.created >= QUEUE_DELAY_NOTICE &&
+	if (ntemp && !q.stop && !(a->e.flags & QF_DELAY_SENT) && q.cfg->delivery_delay_notice > 0 &&
+	    now - a->e.created >= q.cfg->delivery_delay_notice &&
 	    notify(a, DSN_DELAYED, RS_TEMP) == 0)
 		flags |= QF_DELAY_SENT;
 	idx = (int)a->e.attempts < q.cfg->nretry ? (int)a->e.attempts : q.cfg->nretry - 1;
@@ -1148,6 +1180,17 @@ int queue_start(struct server *srv)
 		log_info("queue: %zu entr%s left leased by a previous run, due now", n,
 			 n == 1 ? "y" : "ies");
 	q.tlsc = tls_client_new();
+	if (q.cfg->delivery_relay && q.cfg->delivery_relay[0]) {
+		char ca[4096] = "";
+		if (q.cfg->delivery_relay_ca[0] &&
+		    config_path(q.cfg, q.cfg->delivery_relay_ca, ca, sizeof ca) < 0)
+			str_copy(ca, q.cfg->delivery_relay_ca, sizeof ca);
+		q.tlsr = tls_client_new_relay(ca, q.cfg->delivery_relay_fingerprint, q.tlsr_err,
+					      sizeof q.tlsr_err);
+		if (!q.tlsr)
+			log_error("queue: %s: mail for the relay waits until this is fixed",
+				  q.tlsr_err);
+	}
 	q.watchfd = store_watch_open(q.st, 0);
 	store_set_commit_hook(q.st, commit_hook, NULL);
 	for (int i = 0; i < QUEUE_THREADS; i++)
@@ -1203,6 +1246,7 @@ void queue_stop(void)
 	q.tail = NULL;
 	q.ninflight = 0;
 	tls_client_free(&q.tlsc);
+	tls_client_free(&q.tlsr);
 	close(q.wakepipe[0]);
 	close(q.wakepipe[1]);
 	q.wakepipe[0] = q.wakepipe[1] = -1;

@@ -68,10 +68,12 @@ void smtp_reply_format(const struct smtp_reply *r, char *out, size_t cap);
 
 /* Transparency state across calls; start with bol = 1, cr = 0. */
 struct dot_state {
-	int bol, cr;
+	int bol; /* the next byte starts a line */
+	int cr;  /* a CR was read and not yet written */
 };
-/* Write n bytes of message to c with dot-stuffing and bare LF turned into
- * CRLF. 0 or -1. */
+/* Write n bytes of message to c with dot-stuffing and every line end as
+ * CRLF: a bare LF or a bare CR becomes CRLF, so no lone CR or LF (and
+ * never "\r.\r") leaves brev, whatever the store holds. 0 or -1. */
 int smtp_dot_write(struct conn *c, struct dot_state *s, const char *buf, size_t n);
 /* Finish: CRLF if the message did not end with one, then ".\r\n". */
 int smtp_dot_end(struct conn *c, struct dot_state *s);
@@ -119,6 +121,10 @@ struct dsn {
 	size_t orig_hlen;
 };
 
+/* A time span in words for DSN texts and logs: the two largest units,
+ * "1 hour", "2 days and 3 hours", "1 minute", "45 seconds" (past a minute,
+ * seconds are dropped). Never "0 days" for an hour (issue 23). */
+void dsn_duration(int64_t secs, char *out, size_t cap);
 /* Render a DSN message (RFC 3464, multipart/report) into a malloc'ed
  * buffer with CRLF line ends; *len gets its length. */
 char *dsn_render(const struct dsn *d, size_t *len);

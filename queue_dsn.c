@@ -79,6 +79,40 @@ static void clean(char *out, size_t cap, const char *in)
 	out[j] = 0;
 }
 
+void dsn_duration(int64_t secs, char *out, size_t cap)
+{
+	/* The two largest units that are not zero, truncated to the minute
+	 * past a minute: "1 hour", "2 days and 3 hours", "45 seconds". */
+	static const struct {
+		int64_t len;
+		const char *name;
+	} unit[] = {{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
+	size_t used = 0;
+	int parts = 0;
+	if (secs < 0)
+		secs = 0;
+	if (secs >= 60)
+		secs -= secs % 60;
+	out[0] = 0;
+	for (size_t i = 0; i < ARRAY_LEN(unit) && parts < 2; i++) {
+		int64_t n = secs / unit[i].len;
+		if (!n) {
+			if (parts)
+				break; /* "1 day and 5 minutes" reads as more exact than it is */
+			continue;
+		}
+		secs -= n * unit[i].len;
+		int w = snprintf(out + used, cap - used, "%s%lld %s%s", parts ? " and " : "",
+				 (long long)n, unit[i].name, n == 1 ? "" : "s");
+		if (w < 0 || (size_t)w >= cap - used)
+			break;
+		used += (size_t)w;
+		parts++;
+	}
+	if (!parts)
+		str_copy(out, "0 seconds", cap);
+}
+
 static void human_part(struct buf *b, const struct dsn *d)
 {
 	char who[STORE_ADDR_MAX + 1], txt[1024];
@@ -89,14 +123,15 @@ static void human_part(struct buf *b, const struct dsn *d)
 			   "and will not be tried again.\r\n\r\n",
 			   d->nrcpts == 1 ? "this recipient" : "these recipients");
 	} else {
-		char until[64];
+		char until[64], waited[64];
 		smtp_date(until, sizeof until, (time_t)d->retry_until);
+		dsn_duration((int64_t)time(NULL) - d->arrival, waited, sizeof waited);
 		buf_printf(b,
-			   "Your message has not been delivered yet to %s. Nothing needs "
-			   "to be done: it stays in the queue and will be tried again "
-			   "until %s. You will get another message only if it fails for "
-			   "good.\r\n\r\n",
-			   d->nrcpts == 1 ? "this recipient" : "these recipients", until);
+			   "Your message has not been delivered yet to %s after %s of "
+			   "trying. Nothing needs to be done: it stays in the queue and "
+			   "will be tried again until %s. You will get another message "
+			   "only if it fails for good.\r\n\r\n",
+			   d->nrcpts == 1 ? "this recipient" : "these recipients", waited, until);
 	}
 	for (size_t i = 0; i < d->nrcpts; i++) {
 		const struct dsn_rcpt *r = &d->rcpts[i];

@@ -164,31 +164,55 @@ void smtp_reply_format(const struct smtp_reply *r, char *out, size_t cap)
 
 /* ---- RFC 5321 4.5.2: transparency ---- */
 
+/* Every line end leaves as CRLF: a bare LF and a bare CR each become one
+ * (issue 22: "\r.\r" must never reach a receiver that would take it for
+ * the end of the data, the outbound half of SMTP smuggling). A CR is held
+ * back (s->cr) until the next byte, possibly in the next call, shows
+ * whether it ends a line. The line after a normalised line end is a new
+ * line, so a '.' that starts it is stuffed like any other. */
 int smtp_dot_write(struct conn *c, struct dot_state *s, const char *buf, size_t n)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = buf[i];
+		if (s->cr) {
+			s->cr = 0;
+			if (conn_write(c, "\r\n", 2) < 0)
+				return -1;
+			s->bol = 1;
+			if (ch == '\n') {
+				start = i + 1;
+				continue;
+			}
+			/* a bare CR: its CRLF is out, ch starts the next line */
+		}
+		if (ch == '\r' || ch == '\n') {
+			if (conn_write(c, buf + start, i - start) < 0)
+				return -1;
+			start = i + 1;
+			if (ch == '\r') {
+				s->cr = 1;
+			} else {
+				if (conn_write(c, "\r\n", 2) < 0) /* a bare LF */
+					return -1;
+				s->bol = 1;
+			}
+			continue;
+		}
 		if (s->bol && ch == '.') {
 			/* A line that starts with '.' gets one more. */
 			if (conn_write(c, buf + start, i - start) < 0 || conn_write(c, ".", 1) < 0)
 				return -1;
 			start = i;
-		} else if (ch == '\n' && !s->cr) {
-			/* A bare LF goes out as CRLF: never send bare line ends. */
-			if (conn_write(c, buf + start, i - start) < 0 || conn_write(c, "\r", 1) < 0)
-				return -1;
-			start = i;
 		}
-		s->bol = ch == '\n';
-		s->cr = ch == '\r';
+		s->bol = 0;
 	}
 	return conn_write(c, buf + start, n - start);
 }
 
 int smtp_dot_end(struct conn *c, struct dot_state *s)
 {
-	if (!s->bol && conn_puts(c, s->cr ? "\n" : "\r\n") < 0)
+	if ((s->cr || !s->bol) && conn_puts(c, "\r\n") < 0)
 		return -1;
 	s->bol = 1;
 	s->cr = 0;

@@ -529,6 +529,10 @@ struct tls_material *tls_server_configure(struct tls_server *t, br_ssl_server_co
 struct tls_client {
 	br_x509_trust_anchor *tas;
 	size_t ntas;
+	/* delivery.relay_fingerprint: SHA-256 of the leaf certificates that
+	 * are accepted as they are (npins 0: verify chain and name). */
+	unsigned char pins[TLS_PINS_MAX][32];
+	size_t npins;
 };
 
 struct dn_buf {
@@ -612,6 +616,114 @@ struct tls_client *tls_client_new(void)
 	return tls_client_new_with_anchors(SYSTEM_CA_FILE);
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One fingerprint: 64 hex digits, a ':' allowed between pairs (as brev,
+ * openssl x509 -fingerprint and browsers print it), any case. */
+static int pin_parse(const char *s, size_t n, unsigned char out[32])
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		int hi, lo;
+		if (k == 32)
+			return -1;
+		if (k && s[i] == ':' && ++i >= n)
+			return -1;
+		if (i + 1 >= n || (hi = hex_value(s[i])) < 0 || (lo = hex_value(s[i + 1])) < 0)
+			return -1;
+		out[k++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+	}
+	return k == 32 ? 0 : -1;
+}
+
+struct tls_client *tls_client_new_relay(const char *ca_path, const char *pins, char *err,
+					size_t errlen)
+{
+	struct tls_client *t;
+	const char *p = pins ? pins : "";
+	unsigned char pin[TLS_PINS_MAX][32];
+	size_t npins = 0;
+
+	while (*p) {
+		size_t n;
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (!n)
+			break;
+		if (npins == TLS_PINS_MAX || pin_parse(p, n, pin[npins]) < 0) {
+			snprintf(err, errlen,
+				 npins == TLS_PINS_MAX
+				     ? "delivery.relay_fingerprint: more than %d fingerprints"
+				     : "delivery.relay_fingerprint: '%.*s' is not a SHA-256 fingerprint "
+				       "(64 hex digits, colons allowed)",
+				 npins == TLS_PINS_MAX ? TLS_PINS_MAX : (int)(n > 100 ? 100 : n),
+				 p);
+			return NULL;
+		}
+		npins++;
+		p += n;
+	}
+	if (ca_path && *ca_path) {
+		struct pem_list l;
+		char why[256];
+		if (pem_read_file(ca_path, CA_FILE_MAX, &l, why, sizeof why) < 0) {
+			snprintf(err, errlen, "delivery.relay_ca: %s", why);
+			return NULL;
+		}
+		pem_list_free(&l);
+		t = tls_client_new_with_anchors(ca_path);
+		if (!t->ntas) {
+			tls_client_free(&t);
+			snprintf(err, errlen, "delivery.relay_ca: no certificate in %s", ca_path);
+			return NULL;
+		}
+	} else {
+		t = tls_client_new();
+	}
+	memcpy(t->pins, pin, sizeof pin);
+	t->npins = npins;
+	return t;
+}
+
+const char *tls_verify_reason(int err)
+{
+	switch (err) {
+	case 0:
+		return "verified";
+	case TLS_VERIFY_NOT_PINNED:
+		return "its fingerprint is not the one in delivery.relay_fingerprint";
+	case TLS_VERIFY_NO_NAME:
+		return "no host name to check it against";
+	case BR_ERR_X509_NOT_TRUSTED:
+		return "not issued by a trusted authority (self-signed, or an unknown CA)";
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		return "issued for another host name";
+	case BR_ERR_X509_EXPIRED:
+		return "expired or not yet valid";
+	case BR_ERR_X509_NOT_CA:
+	case BR_ERR_X509_DN_MISMATCH:
+		return "its chain does not link up to a trusted authority";
+	case BR_ERR_X509_BAD_SIGNATURE:
+		return "a signature in its chain is wrong";
+	case BR_ERR_X509_WEAK_PUBLIC_KEY:
+		return "its key is too weak";
+	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+		return "its key may not be used for a TLS server";
+	default:
+		return "it could not be validated";
+	}
+}
+
 void tls_client_free(struct tls_client **tp)
 {
 	struct tls_client *t = *tp;
@@ -648,6 +760,7 @@ static void xv_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->verified = 0;
 	v->err = 0;
 	br_x509_decoder_init(&v->leaf, NULL, NULL);
+	br_sha256_init(&v->leaf_hash);
 	v->minimal.vtable->start_chain(&v->minimal.vtable, server_name);
 }
 
@@ -661,8 +774,10 @@ static void xv_start_cert(const br_x509_class **ctx, uint32_t length)
 static void xv_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct tls_x509_verdict *v = (struct tls_x509_verdict *)(void *)ctx;
-	if (v->ncerts == 1)
+	if (v->ncerts == 1) {
 		br_x509_decoder_push(&v->leaf, buf, len);
+		br_sha256_update(&v->leaf_hash, buf, len);
+	}
 	v->minimal.vtable->append(&v->minimal.vtable, buf, len);
 }
 
@@ -676,8 +791,22 @@ static unsigned xv_end_chain(const br_x509_class **ctx)
 {
 	struct tls_x509_verdict *v = (struct tls_x509_verdict *)(void *)ctx;
 	v->err = (int)v->minimal.vtable->end_chain(&v->minimal.vtable);
+	if (v->client->npins) {
+		/* A pin names the exact certificate (like DANE-EE 3 0 1): chain
+		 * and name do not matter, the leaf's bytes do. */
+		unsigned char h[32];
+		br_sha256_out(&v->leaf_hash, h);
+		v->err = TLS_VERIFY_NOT_PINNED;
+		for (size_t i = 0; v->ncerts && i < v->client->npins; i++)
+			if (memcmp(h, v->client->pins[i], 32) == 0)
+				v->err = 0;
+		v->verified = v->err == 0;
+		return 0;
+	}
 	/* Without a name, minimal checks no name: that is not "verified". */
-	v->verified = v->err == 0 && v->named;
+	if (v->err == 0 && !v->named)
+		v->err = TLS_VERIFY_NO_NAME;
+	v->verified = v->err == 0;
 	return 0;
 }
 
@@ -706,6 +835,7 @@ void tls_client_configure(struct tls_client *t, br_ssl_client_context *cc,
 {
 	br_ssl_client_init_full(cc, &v->minimal, t->tas, t->ntas);
 	v->vtable = &verdict_class;
+	v->client = t;
 	br_ssl_engine_set_x509(&cc->eng, &v->vtable);
 	br_ssl_engine_set_versions(&cc->eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_suites(&cc->eng, suites_client, ARRAY_LEN(suites_client));

@@ -67,6 +67,28 @@ int tls_cert_fingerprint(const char *cert_path, char out[96]);
  * (tests use their own CA); a missing file gives an empty trust store. */
 struct tls_client *tls_client_new_with_anchors(const char *path);
 
+/* The smarthost's context (delivery.relay, docs/tls.md): trust anchors from
+ * the PEM file ca_path (delivery.relay_ca, an absolute path) or, when it is
+ * NULL or "", the system store; pins (delivery.relay_fingerprint) is a list
+ * of SHA-256 certificate fingerprints ("AB:CD:..." as tls_cert_fingerprint
+ * prints them, or 64 hex digits), separated by spaces or commas, at most
+ * TLS_PINS_MAX. With pins, a peer is verified when its leaf certificate is
+ * one of them (chain and name are then not looked at); without, when the
+ * chain leads to an anchor and the name given to conn_tls_connect matches.
+ * Like every client context it never fails a handshake on the certificate:
+ * the caller asks conn_tls_verified() and decides. NULL with a one-line
+ * reason in err when ca_path cannot be read or holds no certificate, or a
+ * pin does not parse. */
+#define TLS_PINS_MAX 4
+struct tls_client *tls_client_new_relay(const char *ca_path, const char *pins, char *err,
+					size_t errlen);
+
+/* Why a client-side certificate did not verify, in plain words, from
+ * conn_tls_verify_error(): 0, a BR_ERR_X509_* code, or one of these. */
+#define TLS_VERIFY_NOT_PINNED (-1) /* pins given, the leaf is none of them */
+#define TLS_VERIFY_NO_NAME (-2)    /* no server name to check */
+const char *tls_verify_reason(int err);
+
 /*
  * Internal to conn.c and tls.c, the only files that include <bearssl.h>
  * (before this header). Everything else sees only the opaque API above.
@@ -83,16 +105,19 @@ struct tls_material;
 struct tls_material *tls_server_configure(struct tls_server *t, br_ssl_server_context *sc);
 void tls_material_put(struct tls_material **mp);
 
-/* The opportunistic X.509 engine: validates with br_x509_minimal, records
- * the verdict, never fails the handshake. Lives inside the connection. */
+/* The opportunistic X.509 engine: validates with br_x509_minimal (or
+ * against the client's pins), records the verdict, never fails the
+ * handshake. Lives inside the connection. */
 struct tls_x509_verdict {
 	const br_x509_class *vtable; /* first */
 	br_x509_minimal_context minimal;
 	br_x509_decoder_context leaf;
+	br_sha256_context leaf_hash; /* of the first certificate, for pins */
+	const struct tls_client *client;
 	int ncerts;
 	int named;    /* a server name was given to check */
-	int verified; /* chain verified and name matched */
-	int err;      /* BR_ERR_X509_* from br_x509_minimal, 0 if verified */
+	int verified; /* pinned leaf, or chain verified and name matched */
+	int err;      /* 0 if verified, else BR_ERR_X509_* or TLS_VERIFY_* */
 };
 void tls_client_configure(struct tls_client *t, br_ssl_client_context *cc,
 			  struct tls_x509_verdict *v);

@@ -1,4 +1,4 @@
-/* deps: queue_smtp conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue spool util log */
+/* deps: queue_smtp queue_dsn conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue spool util log config authres dkim dkim_keys dns sasl smtp_msg message message_text smtp_addr spf dmarc */
 /*
  * test_queue.c — the outbound queue's pieces that need no network: the
  * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer
@@ -20,6 +20,7 @@
 #include "mailbox.h"
 #include "queue.h"
 #include "spool.h"
+#include "util.h"
 #include "harness.h"
 
 static int feed(struct smtp_reply *r, const char *text, int ehlo)
@@ -123,6 +124,90 @@ TEST(dot_stuffing)
 	dot_roundtrip("bare\nlf\n", 8, "bare\r\nlf\r\n.\r\n");
 	dot_roundtrip("", 0, ".\r\n");
 	dot_roundtrip("end\r", 4, "end\r\n.\r\n");
+	/* bare CR: a line end of its own, so a '.' after it is stuffed */
+	dot_roundtrip("a\r.\rb\r\n", 7, "a\r\n..\r\nb\r\n.\r\n");
+	dot_roundtrip("x\r\r\ny", 5, "x\r\n\r\ny\r\n.\r\n");
+	dot_roundtrip("\r\r", 2, "\r\n\r\n.\r\n");
+	dot_roundtrip("\n.\n", 3, "\r\n..\r\n.\r\n");
+	dot_roundtrip("\r\n.\r", 4, "\r\n..\r\n.\r\n");
+}
+
+/* What the writer sends, read by brev's own strict DATA reader (the one
+ * the MX uses, written against RFC 5321 4.5.2 and the smuggling class):
+ * whatever bare CR/LF the stored bytes hold and however they are split,
+ * the reader sees only CRLF (never DOT_BARE_NL), the data ends at the
+ * writer's own end marker, and the unstuffed bytes are the message with
+ * its line ends made CRLF. */
+static void dot_through_reader(const char *in, size_t n, size_t split, const char *want)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct conn *w = conn_new(sv[0], "test", 0, "test");
+	struct conn *r = conn_new(sv[1], "test", 0, "test");
+	struct dot_state ds = {1, 0};
+	for (size_t i = 0; i < n; i += split)
+		CHECK(smtp_dot_write(w, &ds, in + i, n - i < split ? n - i : split) == 0);
+	CHECK(smtp_dot_end(w, &ds) == 0);
+	CHECK(conn_puts(w, "QUIT\r\n") == 0);
+	CHECK(conn_flush(w) == 0);
+	struct spool *sp = spool_new(1 << 20);
+	CHECK_EQ_INT(conn_read_dot(r, sp, 1 << 20), DOT_OK);
+	CHECK_EQ_INT((int)spool_size(sp), (int)strlen(want));
+	CHECK(memcmp(spool_mem(sp), want, strlen(want)) == 0);
+	char *line;
+	CHECK(conn_getline(r, &line, 100, NULL) == 4);
+	CHECK_EQ_STR(line, "QUIT"); /* nothing of the message after the end */
+	spool_free(&sp);
+	conn_free(&w);
+	conn_free(&r);
+}
+
+TEST(dot_bare_cr_through_reader)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"Subject: x\r\n\r\nbody\r.\rMAIL FROM:<evil@x>\r\n",
+	     "Subject: x\r\n\r\nbody\r\n.\r\nMAIL FROM:<evil@x>\r\n"},
+	    {"a\n.\nb\r\n.\r\nc", "a\r\n.\r\nb\r\n.\r\nc\r\n"},
+	    {"only\rcr\rlines\r", "only\r\ncr\r\nlines\r\n"},
+	    {"\r\r\n\n\r", "\r\n\r\n\r\n\r\n"},
+	};
+	for (size_t k = 0; k < ARRAY_LEN(cases); k++)
+		for (size_t split = 1; split <= 7; split += 3)
+			dot_through_reader(cases[k].in, strlen(cases[k].in), split, cases[k].want);
+}
+
+/* Issue 23: bounce texts said "after 0 days" for an hour. */
+TEST(dsn_duration_words)
+{
+	static const struct {
+		long long secs;
+		const char *want;
+	} cases[] = {
+	    {0, "0 seconds"},
+	    {1, "1 second"},
+	    {45, "45 seconds"},
+	    {60, "1 minute"},
+	    {61, "1 minute"},
+	    {150, "2 minutes"},
+	    {3600, "1 hour"},
+	    {3600 + 59, "1 hour"},
+	    {5400, "1 hour and 30 minutes"},
+	    {4 * 3600, "4 hours"},
+	    {86400, "1 day"},
+	    {86400 + 300, "1 day"},
+	    {2 * 86400 + 3 * 3600 + 120, "2 days and 3 hours"},
+	    {5 * 86400, "5 days"},
+	    {-5, "0 seconds"},
+	};
+	char out[64];
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		dsn_duration(cases[i].secs, out, sizeof out);
+		CHECK_EQ_STR(out, cases[i].want);
+	}
+	dsn_duration(2 * 86400 + 3 * 3600, out, 8); /* truncated, still a string */
+	CHECK(strlen(out) < 8);
 }
 
 /* ---- store queue ---- */

@@ -4,10 +4,11 @@ smtplib). Listens on ADDR:PORT and stores each accepted message as
 OUT/<n>.eml with the envelope in OUT/<n>.env. The recipient's local part
 drives the answer:
   tempfail*  451 4.3.0 the first time that address is seen, then 250
+  defer*     451 4.3.0 every time
   reject*    550 5.1.1 no such user
   anything else 250
 Options: --no-utf8 (no SMTPUTF8 in EHLO), --no-pipelining."""
-import argparse, os, socketserver, threading
+import argparse, os, socketserver, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("addr"); ap.add_argument("port", type=int); ap.add_argument("out")
@@ -50,7 +51,11 @@ class H(socketserver.StreamRequestHandler):
                 local = r.split("@")[0]
                 with lock:
                     n = seen.get(r, 0); seen[r] = n + 1
-                if local.startswith("tempfail") and n == 0:
+                # one line per RCPT with the time it came (retry schedules)
+                print("rcpt %s %.3f" % (r, time.time()), flush=True)
+                if local.startswith("defer"):
+                    self.send("451 4.3.0 not now")
+                elif local.startswith("tempfail") and n == 0:
                     self.send("451 4.3.0 try again later")
                 elif local.startswith("reject"):
                     self.send("550 5.1.1 <%s>: no such user here" % r)
