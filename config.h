@@ -30,6 +30,7 @@ struct config {
 	uint64_t quota_default;     /* 0 = none */
 	uint64_t map_size;          /* store.map_size */
 	int log_level;
+	int64_t log_keep;           /* log.keep, seconds */
 	char *user;                 /* unprivileged user; "" = none */
 	int dmarc_reject;
 };

@@ -47,7 +47,7 @@
 /* Sub-database names, in the order of the DB_* enum (mailbox_int.h). */
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
-					   "run",  "mseq", "gone"};
+					   "run",  "mseq", "gone", "journal"};
 
 const char *store_strerror(int rc)
 {

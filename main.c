@@ -11,10 +11,12 @@
 #include "authres.h"
 #include "dkim.h"
 #include "dns.h"
+#include "journal.h"
 #include "log.h"
 #include "mailbox.h"
 #include "net.h"
 #include "queue.h"
+#include "queue_cli.h"
 #include "sasl.h"
 #include "sendmail.h"
 #include "server.h"
@@ -62,6 +64,8 @@ static void usage(void)
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  status                         listeners, accounts, mailbox sizes, queue\n"
+	      "  log [--since T] [ADDRESS|MESSAGE-ID|ID]\n"
+	      "                                 delivery history: acceptance, attempts, delivery or bounce\n"
 	      "  version\n"
 	      "\n"
 	      "DATADIR: -d, else $BREV_HOME, else $XDG_DATA_HOME/brev, else ~/.local/share/brev\n",
@@ -444,23 +448,15 @@ static void cmd_alias(int argc, char **argv)
 
 /* ---- queue ---- */
 
-static int print_queue(void *arg, const struct queue_entry *e)
+/* `brev log`: the delivery journal (journal.c). */
+static int cmd_log(int argc, char **argv)
 {
-	char when[32];
-	struct tm tm;
-	time_t t = (time_t)e->created;
-	int *count = arg;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-	printf("%016llx %s UTC %8llu <%s>", (unsigned long long)e->id, when,
-	       (unsigned long long)e->size, e->from);
-	for (size_t i = 0; i < e->nrcpts; i++)
-		printf(" %s", e->rcpts[i]);
-	printf("\n");
-	if (e->last_error[0])
-		printf("    attempts %u, last error: %s\n", e->attempts, e->last_error);
-	(*count)++;
-	return 0;
+	load_config();
+	struct store *st = open_store(0);
+	int rc = journal_log_cmd(st, argc, argv);
+	store_close(&st);
+	config_free(&cfg);
+	return rc;
 }
 
 static void cmd_queue(int argc, char **argv)
@@ -469,21 +465,14 @@ static void cmd_queue(int argc, char **argv)
 	struct store *st;
 	load_config();
 	if (!strcmp(sub, "list")) {
-		int count = 0;
 		st = open_store(0);
-		store_queue_list(st, print_queue, &count);
+		int rc = queue_cli_list(st);
 		store_close(&st);
-		printf("%d message%s queued\n", count, count == 1 ? "" : "s");
+		if (rc)
+			fatal("queue list: %s", store_strerror(rc));
 	} else if (!strcmp(sub, "del") && argc == 3) {
-		unsigned long long id;
-		char *end;
-		int rc;
-		errno = 0;
-		id = strtoull(argv[2], &end, 16);
-		if (errno || *end || !argv[2][0])
-			fatal("queue del: '%s' is not a queue id", argv[2]);
 		st = open_store(1);
-		rc = store_queue_del(st, id);
+		int rc = queue_cli_del(st, argv[2]);
 		store_close(&st);
 		if (rc)
 			fatal("queue del %s: %s", argv[2], store_strerror(rc));
@@ -719,6 +708,8 @@ static void cmd_serve(void)
 		fatal("%s", err);
 	if (queue_start(&srv) < 0)
 		fatal("cannot start outbound delivery");
+	if (journal_start(srv.store, cfg.log_keep) < 0)
+		fatal("cannot start the delivery journal's pruning");
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
 
@@ -747,6 +738,7 @@ static void cmd_serve(void)
 		log_warn("%d session(s) still running at exit", left);
 	control_stop();
 	queue_stop();
+	journal_stop();
 	if (left == 0) {
 		store_close(&srv.store);
 		tls_server_free(&tls);
@@ -807,6 +799,8 @@ int main(int argc, char **argv)
 		cmd_queue(argc, argv);
 	else if (!strcmp(cmd, "status"))
 		cmd_status();
+	else if (!strcmp(cmd, "log"))
+		return cmd_log(argc, argv);
 	else if (!strcmp(cmd, "sendmail"))
 		return cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))

@@ -117,6 +117,7 @@ struct dsn {
 	size_t nrcpts;
 	const char *orig_headers;       /* the original's header, may be NULL */
 	size_t orig_hlen;
+	const char *orig_id;            /* the original's tracking id, or NULL */
 };
 
 /* Render a DSN message (RFC 3464, multipart/report) into a malloc'ed

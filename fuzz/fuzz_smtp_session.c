@@ -6,7 +6,7 @@
  * the harness only checks that the session ends (EOF after the input) and
  * that the sanitizers stay quiet. Messages are small (limits.message_size
  * 4096) so the store stays small over millions of runs. */
-/* deps: smtp smtp_addr smtp_msg conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
+/* deps: smtp smtp_addr smtp_msg conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn */
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>

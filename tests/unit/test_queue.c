@@ -1,4 +1,4 @@
-/* deps: queue_smtp conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue spool util log */
+/* deps: queue_smtp conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log */
 /*
  * test_queue.c — the outbound queue's pieces that need no network: the
  * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer
