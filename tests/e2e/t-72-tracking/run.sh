@@ -16,12 +16,12 @@ mkdir -p "$T/sink4"
 sink_start 127.0.0.4 "$T/sink4"
 
 mta_init alice alice.test 127.0.0.2
-DA=$D; PA_SUB=$P_SUB; PA_IMAPS=$P_IMAPS
+DA=$D; PA_SUB=$P_SUB; PA_IMAPS=$P_IMAPS; PA_POP3=$P_POP3
 brev_user alice@alice.test alice-pw
 brev_user carol@alice.test carol-pw
 mta_start
 PID_A=$BREV_PID
-export DA PA_SUB PA_IMAPS
+export DA PA_SUB PA_IMAPS PA_POP3
 
 # submit SUBJECT RCPT: prints the id of "250 ... queued as ID"
 submit() {
@@ -122,6 +122,18 @@ done
 "$BREV" -d "$DA" log nobody@nowhere.test >"$T/out" 2>"$T/err" && fail "no match should exit 1"
 grep -q "nothing in the journal matches 'nobody@nowhere.test'" "$T/err" || fail "no clear line: $(cat "$T/err")"
 [ -s "$T/out" ] && fail "output on no match"
+
+# IMAP and POP3 session lines say whether TLS was used (the DSN was read
+# over IMAPS above; carol reads over plaintext POP3 from loopback)
+python3 - <<'PY' || fail "POP3 login"
+import os, poplib
+p = poplib.POP3("127.0.0.1", int(os.environ["PA_POP3"]), timeout=20)
+p.user("carol@alice.test"); p.pass_("carol-pw"); p.quit()
+PY
+until_true 10 grep -q "imap session end peer=127.0.0.1 tls=TLSv1.[23] user=alice@alice.test" "$DA/serve.log" ||
+	fail "IMAP session line without TLS"
+until_true 10 grep -q "pop3 session end peer=127.0.0.1 tls=no user=carol@alice.test" "$DA/serve.log" ||
+	fail "POP3 session line without TLS"
 
 # retention: with log.keep = 2s the pruning thread empties the journal
 kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
