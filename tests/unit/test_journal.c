@@ -93,7 +93,7 @@ TEST(prune_by_count_then_age)
 	struct store *st = fresh();
 	struct seen s = {0};
 	size_t removed = 0;
-	char id[8];
+	char id[16];
 	CHECK(st);
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof id, "ID%d", i);
