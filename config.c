@@ -95,6 +95,8 @@ static const struct cfg_key keys[] = {
 	{"store.map_size", T_MAPSIZE, F(map_size), MAP_DEFAULT, 0, 0,
 	 "Initial LMDB map size; it grows on demand"},
 	{"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug"},
+	{"log.file", T_STR, F(log_file), "", 0, 0,
+	 "Append the log to this file (relative to DATADIR) instead of stderr; reopened on SIGHUP"},
 	{"log.keep", T_DURATION, F(log_keep), "30d", 1, 3650LL * 86400,
 	 "How long the delivery journal behind `brev log` keeps its events"},
 	{"user", T_STR, F(user), "", 0, 0,

@@ -31,6 +31,7 @@ struct config {
 	uint64_t map_size;          /* store.map_size */
 	int log_level;
 	int64_t log_keep;           /* log.keep, seconds */
+	char *log_file;             /* log.file, as written; "" = stderr */
 	char *user;                 /* unprivileged user; "" = none */
 	int dmarc_reject;
 };

@@ -653,6 +653,21 @@ static void first_run(void)
 
 static struct server srv;
 
+/* log.file: (re)open it as stderr; at start-up a failure stops serve. */
+static void open_log_file(int reopen)
+{
+	char path[PATH_MAX];
+	if (!cfg.log_file[0])
+		return;
+	config_path(&cfg, cfg.log_file, path, sizeof path);
+	if (log_set_file(path) == 0)
+		log_info("%s: log file %s", reopen ? "SIGHUP" : "start", path);
+	else if (reopen)
+		log_warn("SIGHUP: keeping the old log file: %s: %s", path, strerror(errno));
+	else
+		fatal("log.file: %s: %s", path, strerror(errno));
+}
+
 static void cmd_serve(void)
 {
 	char err[512], cert[PATH_MAX], key[PATH_MAX];
@@ -668,6 +683,7 @@ static void cmd_serve(void)
 		first_run();
 	}
 	load_config();
+	open_log_file(0);
 
 	/* Block the signals in every thread; this one waits for them. */
 	sigemptyset(&sigs);
@@ -720,6 +736,7 @@ static void cmd_serve(void)
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 		if (sig == SIGHUP) {
+			open_log_file(1);
 			if (tls && tls_server_reload(tls, err, sizeof err) < 0)
 				log_warn("SIGHUP: keeping the old certificate: %s", err);
 			else

@@ -7,8 +7,9 @@
 # delivered over TLS after bob starts and a flush), one to a scripted
 # receiver that answers 550 (bounced; the DSN names the original's id),
 # one to a local account (stored, with its folder). Then `brev log` by
-# address, by Message-ID and by id; nothing matching exits 1; with
-# log.keep = 2s the journal is pruned in the background.
+# address, by Message-ID and by id; nothing matching exits 1; IMAP/POP3
+# session lines show TLS; with log.keep = 2s the journal is pruned in the
+# background; log.file takes the log lines and SIGHUP reopens it.
 . ../lib.sh
 . ../queue/lib.sh
 nsd_start
@@ -137,8 +138,16 @@ until_true 10 grep -q "pop3 session end peer=127.0.0.1 tls=no user=carol@alice.t
 
 # retention: with log.keep = 2s the pruning thread empties the journal
 kill -TERM "$PID_A"; wait "$PID_A" || fail "alice's brev did not stop cleanly"
-"$BREV" -d "$DA" -o log.keep=2s serve >>"$DA/serve.log" 2>&1 &
+"$BREV" -d "$DA" -o log.keep=2s -o log.file=brev.log serve >>"$DA/serve.log" 2>&1 &
 PID_A=$!
+# log.file: the lines go there, and SIGHUP lets a rotated file go
+until_true 10 grep -q " info ready" "$DA/brev.log" 2>/dev/null || fail "log.file: no lines in it"
+grep -q " info ready" "$DA/serve.log" && [ "$(grep -c " info ready" "$DA/serve.log")" != 1 ] &&
+	fail "log.file: the lines still went to stderr"
+mv "$DA/brev.log" "$DA/brev.log.1"
+kill -HUP "$PID_A"
+until_true 10 grep -q "SIGHUP: log file" "$DA/brev.log" 2>/dev/null || fail "log.file not reopened on SIGHUP"
+grep -q "SIGHUP" "$DA/brev.log.1" && fail "log.file: the rotated file still written"
 until_true 20 sh -c "! '$BREV' -d '$DA' log '$ID_LOC' >/dev/null 2>&1" || fail "log.keep=2s: events not pruned"
 until_true 20 sh -c "! '$BREV' -d '$DA' log >/dev/null 2>&1" || fail "journal not empty after pruning"
 "$BREV" -d "$DA" log 2>"$T/err" && fail "journal not empty after pruning"
