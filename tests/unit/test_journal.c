@@ -159,4 +159,29 @@ TEST(message_commits_carry_their_records)
 	done(&st);
 }
 
+TEST(refused_copy_recorded)
+{
+	struct store *st = fresh();
+	struct seen s = {0};
+	struct cred cr = {0};
+	struct account a;
+	struct spool *sp = spool_new(1024);
+	struct journal_in j = {"TRACK2", "from=<x@y.test>"};
+	struct msg_in m = {.body = sp, .journal = &j};
+	int rc = ST_OK;
+	CHECK(st && sp);
+	CHECK(spool_write(sp, "Subject: hi\r\n\r\nbody\r\n", 21) == 0);
+	CHECK_EQ_INT(store_user_add(st, "dan@example.test", &cr), ST_OK);
+	CHECK_EQ_INT(store_user_set_quota(st, "dan@example.test", 10), ST_OK);
+	CHECK_EQ_INT(store_user_get(st, "dan@example.test", &a), ST_OK);
+	CHECK_EQ_INT(store_deliver(st, &a.id, 1, NULL, &m, &rc, NULL), ST_OK);
+	CHECK_EQ_INT(rc, ST_TOOBIG);
+	CHECK_EQ_INT(store_journal_scan(st, 0, collect, &s), ST_OK);
+	CHECK_EQ_INT(s.n, 2);
+	CHECK_EQ_STR(s.lines[0], "TRACK2 accepted from=<x@y.test>");
+	CHECK_EQ_STR(s.lines[1], "TRACK2 refused to=<dan@example.test> reason=larger than the quota");
+	spool_free(&sp);
+	done(&st);
+}
+
 TEST_MAIN()

@@ -56,6 +56,14 @@ cat "$T/queue.txt"
 grep -q "^$ID_BOB .* <alice@alice.test> bob@bob.test$" "$T/queue.txt" || fail "queue: id, sender, recipient"
 grep -q "^    subject: to-bob$" "$T/queue.txt" || fail "queue: subject"
 
+# `brev queue del` takes the id, and the journal records the deletion
+ID_DEL=$(submit to-delete bob@bob.test) || fail "submission to delete"
+"$BREV" -d "$DA" queue del "$ID_DEL" | grep -q "^deleted $ID_DEL" || fail "queue del by id"
+"$BREV" -d "$DA" queue del "$ID_DEL" 2>/dev/null && fail "queue del of a deleted entry succeeded"
+"$BREV" -d "$DA" log "$ID_DEL" >"$T/log.del" || fail "brev log of the deleted message"
+grep -q " $ID_DEL deleted   queue=[0-9a-f]* to=<bob@bob.test> by=\"brev queue del\"" "$T/log.del" ||
+	{ cat "$T/log.del"; fail "no deleted event"; }
+
 mta_init bob bob.test 127.0.0.3
 brev_user bob@bob.test bob-pw
 mta_start
@@ -72,9 +80,12 @@ grep -q "queue id=$ID_BOB .*rcpt=bob@bob.test mx=mx.bob.test addr=127.0.0.3 tls=
 # 1. by address: acceptance -> queued -> deferred -> delivered, in order, local time ISO 8601
 TZ=UTC-2 "$BREV" -d "$DA" log bob@bob.test >"$T/log.bob" || fail "brev log bob@bob.test"
 cat "$T/log.bob"
-grep -qv "^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]+02:00 $ID_BOB " "$T/log.bob" &&
+grep -qv "^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]+02:00 [0-9A-Z]\{16\} " "$T/log.bob" &&
 	fail "lines not in local time ISO 8601 with the id"
-awk '{print $3}' "$T/log.bob" | uniq | tr '\n' ' ' >"$T/events.bob"
+# both messages to bob: the delivered one and the deleted one
+[ "$(awk '{print $2}' "$T/log.bob" | sort -u | tr '\n' ' ')" = "$(printf '%s\n' "$ID_BOB" "$ID_DEL" | sort | tr '\n' ' ')" ] ||
+	fail "brev log bob@bob.test: not exactly the two messages to bob"
+grep " $ID_BOB " "$T/log.bob" | awk '{print $3}' | uniq | tr '\n' ' ' >"$T/events.bob"
 grep -q "^accepted queued deferred .*delivered $" "$T/events.bob" || fail "bob's story: $(cat "$T/events.bob")"
 grep -q "accepted  from=<alice@alice.test> size=[0-9]* msgid=<to-bob@alice.test> rcpts=1 client=127.0.0.1 proto=ESMTPSA user=alice@alice.test" \
 	"$T/log.bob" || fail "acceptance details"
