@@ -36,6 +36,8 @@ struct config {
 	uint64_t quota_default;     /* 0 = none */
 	uint64_t map_size;          /* store.map_size */
 	int log_level;
+	int64_t log_keep;           /* log.keep, seconds */
+	char *log_file;             /* log.file, as written; "" = stderr */
 	char *user;                 /* unprivileged user; "" = none */
 	int dmarc_reject;
 };

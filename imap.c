@@ -523,7 +523,8 @@ static void logged_in(struct imap_session *s, const struct account *a, const cha
 	s->in.preauth = 0;
 	conn_set_timeout(s->c, idle_ms(s));
 	s->watchfd = store_watch_open(s->srv->store, a->id);
-	log_info("imap login user=%s method=%s peer=%s", a->addr, how, conn_peer(s->c));
+	log_info("imap login user=%s method=%s peer=%s tls=%s", a->addr, how, conn_peer(s->c),
+		 conn_is_tls(s->c) ? conn_tls_version(s->c) : "no");
 	sbuf_puts(&b, "[CAPABILITY ");
 	capabilities(s, &b);
 	sbuf_puts(&b, "] Logged in");
@@ -1335,8 +1336,8 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		}
 	}
 	conn_flush(c);
-	log_info("imap session end id=%lu peer=%s user=%s reason=%s", s->id, conn_peer(c),
-		 s->user[0] ? s->user : "-", s->reason);
+	log_info("imap session end id=%lu peer=%s tls=%s user=%s reason=%s", s->id, conn_peer(c),
+		 conn_is_tls(c) ? conn_tls_version(c) : "no", s->user[0] ? s->user : "-", s->reason);
 	if (s->watchfd >= 0)
 		store_watch_close(srv->store, s->acct.id, s->watchfd);
 	snapshot_free(s);

@@ -1,9 +1,13 @@
 /*
- * log.c — levelled logging. Owns the log format; knows nothing of sessions
- * (protocol modules compose their own "reason=" lines).
+ * log.c — levelled logging to stderr, or to log.file when set (log.file is
+ * made stderr, so nothing that writes to fd 2 is lost). Owns the log
+ * format; knows nothing of sessions (protocol modules compose their own
+ * "reason=" lines).
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +68,24 @@ void log_msg(int level, const char *fmt, ...)
 		n = sizeof line - 2;
 	line[n++] = '\n';
 	(void)!write(2, line, n);
+}
+
+int log_set_file(const char *path)
+{
+	/* dup2 swaps fd 2 atomically: a line being written lands in one of
+	 * the two files, never nowhere */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (fd != 2 && dup2(fd, 2) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (fd != 2)
+		close(fd);
+	return 0;
 }
 
 void fatal(const char *fmt, ...)

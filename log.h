@@ -19,6 +19,12 @@ const char *log_level_name(int level);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Send the log lines (and everything else written to stderr) to path,
+ * appended, created mode 0640 when missing. Called again (SIGHUP), it
+ * reopens path: a rotated file is let go. 0, or -1 with errno set and
+ * stderr left as it was. Not thread-safe against itself: one caller. */
+int log_set_file(const char *path);
+
 #define log_error(...) log_msg(L_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(L_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(L_INFO, __VA_ARGS__)

@@ -24,6 +24,7 @@
 
 #include "cred.h"
 
+struct journal_in;
 struct spool;
 struct store;
 
@@ -203,6 +204,8 @@ struct msg_in {
 	/* Only the part [body_off, body_off + body_len) of body, when body_len
 	 * is not 0 (several IMAP APPEND messages share one spool). */
 	uint64_t body_off, body_len;
+	/* Journal records to write in the same commit (journal.h), or NULL. */
+	const struct journal_in *journal;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
@@ -290,6 +293,7 @@ struct queue_entry {
 	uint32_t attempts;
 	char last_error[512];
 	uint32_t flags;                     /* enum queue_flag */
+	char tid[24];                       /* tracking id (journal.h); "" if none */
 };
 
 enum queue_flag {

@@ -45,6 +45,8 @@ enum {
 		   * key (id, 0, 0) -> struct gone_hdr */
 	DB_PEND,  /* u64be blob id -> struct pend_rec: a large message's bytes being
 		   * staged (blob_stage), not yet part of any message */
+	DB_JOURNAL, /* u64be sequence -> int64 time + id\0 event\0 detail\0
+		     * (mailbox_journal.c) */
 	DB_N
 };
 
@@ -105,7 +107,8 @@ struct queue_rec {
 	int64_t created, next_try;
 	uint32_t nrcpts, from_len, err_len, flags; /* flags: enum queue_flag
 						    * (was padding: 0 in old records) */
-	/* followed by from\0, nrcpts x rcpt\0, last_error\0 */
+	/* followed by from\0, nrcpts x rcpt\0, last_error\0, and (since the
+	 * delivery journal; absent in older records) the tracking id\0 */
 };
 
 /* In memory only: a mailbox with its keyword table unpacked. */
@@ -288,5 +291,11 @@ int blob_ref(struct tx *t, uint64_t blob, int delta);
 int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb);
 /* Schema 1 -> 2 (mailbox.c's open): an LMDB rc, not a store_rc. */
 int index_build(MDB_txn *txn, MDB_dbi *dbi);
+
+/* ---- mailbox_journal.c: the delivery journal (journal.h) ---- */
+
+/* Append one event inside t (id, event, detail cut to their bounds).
+ * A store_rc. */
+int journal_put(struct tx *t, const char *id, const char *event, const char *detail);
 
 #endif

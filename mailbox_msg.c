@@ -8,12 +8,14 @@
  * (mailbox_int.h).
  */
 #include "mailbox_int.h"
+#include "journal.h"
 #include "log.h"
 #include "spool.h"
 #include "util.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -614,7 +616,28 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, uint64_t
 	if (mbox_put(t, &mb) < 0 || acct_put(t, &ac) < 0)
 		return ST_TEMP;
 	tx_touch(t, user);
+	if (a->m->journal) {
+		char d[STORE_ADDR_MAX + STORE_MBOX_MAX + 32];
+		snprintf(d, sizeof d, "to=<%s> folder=%s", ac.addr, mb.name);
+		return journal_put(t, a->m->journal->id, "stored", d);
+	}
 	return ST_OK;
+}
+
+/* The journal records of op_deliver other than "stored" (journal.h). */
+static int deliver_journal(struct tx *t, const struct msg_args *a, uint32_t user, int rc)
+{
+	const struct journal_in *j = a->m->journal;
+	struct acct_rec ac;
+	char d[STORE_ADDR_MAX + 64];
+	if (!j)
+		return ST_OK;
+	if (user == 0)
+		return j->accepted ? journal_put(t, j->id, "accepted", j->accepted) : ST_OK;
+	if (acct_get(t, user, &ac) != ST_OK)
+		snprintf(ac.addr, sizeof ac.addr, "account %u", user);
+	snprintf(d, sizeof d, "to=<%s> reason=%s", ac.addr, store_strerror(rc));
+	return journal_put(t, j->id, "refused", d);
 }
 
 static int op_deliver(struct tx *t, void *arg)
@@ -625,10 +648,12 @@ static int op_deliver(struct tx *t, void *arg)
 	uint32_t refs = 0;
 
 	a->blob = 0;
+	if (deliver_journal(t, a, 0, 0))
+		return ST_TEMP;
 	for (size_t i = 0; i < a->n; i++) {
 		uint32_t uid = 0;
 		int rc = deliver_one(t, a, a->users[i], size, date, &uid);
-		if (rc == ST_TEMP)
+		if (rc == ST_TEMP || (rc != ST_OK && deliver_journal(t, a, a->users[i], rc)))
 			return ST_TEMP;
 		if (rc == ST_OK)
 			refs++;

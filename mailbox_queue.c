@@ -6,9 +6,11 @@
  * are mailbox.c's (mailbox_int.h).
  */
 #include "mailbox_int.h"
+#include "journal.h"
 #include "log.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,12 +36,31 @@ static void qdue_key(unsigned char *k, int64_t next_try, uint64_t id)
 	put64(k + 8, id);
 }
 
+/* The journal records of a new entry, in its commit (journal.h). */
+static int queue_journal(struct tx *t, const struct queue_args *a)
+{
+	const struct journal_in *j = a->m->journal;
+	char d[JOURNAL_DETAIL_MAX + 1];
+	size_t n;
+	int rc;
+	if (!j)
+		return ST_OK;
+	if (j->accepted && (rc = journal_put(t, j->id, "accepted", j->accepted)))
+		return rc;
+	n = (size_t)snprintf(d, sizeof d, "queue=%016llx to=", (unsigned long long)a->id);
+	for (size_t i = 0; i < a->n && n < sizeof d; i++)
+		n += (size_t)snprintf(d + n, sizeof d - n, "%s<%s>", i ? "," : "", a->rcpts[i]);
+	return journal_put(t, j->id, "queued", d);
+}
+
 static int op_queue_add(struct tx *t, void *arg)
 {
 	struct queue_args *a = arg;
 	struct queue_rec q = {0};
 	struct blob_rec b = {msg_in_size(a->m), 1, CHUNK_SIZE};
-	size_t len = sizeof q + strlen(a->from) + 2;
+	const char *tid = a->m->journal && a->m->journal->id ? a->m->journal->id : "";
+	size_t tl = strnlen(tid, JOURNAL_ID_MAX);
+	size_t len = sizeof q + strlen(a->from) + 2 + tl + 1;
 	unsigned char k[8], dk[16];
 	char *p;
 	int rc = blob_write(t, a->m, a->staged, &q.blob);
@@ -67,12 +88,14 @@ static int op_queue_add(struct tx *t, void *arg)
 		memcpy(p, a->rcpts[i], l);
 		p += l;
 	}
-	*p = 0; /* last_error */
+	*p++ = 0; /* last_error */
+	memcpy(p, tid, tl); /* the tracking id, after the strings old records end with */
+	p[tl] = 0;
 	qdue_key(dk, q.next_try, a->id);
 	if (db_put(t, DB_QDUE, dk, 16, "", 0, 0) < 0)
 		return ST_TEMP;
 	t->touch_queue = 1;
-	return ST_OK;
+	return queue_journal(t, a);
 }
 
 int store_queue_add(struct store *st, const char *from, const char *const *rcpts, size_t n,
@@ -135,6 +158,9 @@ static int queue_decode(uint64_t id, const MDB_val *v, struct queue_entry *e, ch
 			str_copy(e->last_error, p, sizeof e->last_error);
 		p += l + 1;
 	}
+	/* records written before tracking ids end here */
+	if (p < end && (l = strnlen(p, (size_t)(end - p))) < (size_t)(end - p))
+		str_copy(e->tid, p, sizeof e->tid);
 	return 0;
 }
 
@@ -204,10 +230,10 @@ int store_queue_del(struct store *st, uint64_t id)
 /* Write the record of entry id: header q (nrcpts, from_len, err_len set
  * here), from, rcpts, last_error; and its qdue key. */
 static int queue_put(struct tx *t, uint64_t id, struct queue_rec *q, const char *from,
-		     char *const *rcpts, size_t n, const char *err)
+		     char *const *rcpts, size_t n, const char *err, const char *tid)
 {
 	unsigned char k[8], dk[16];
-	size_t len = sizeof *q, l;
+	size_t tl = strlen(tid), len = sizeof *q + tl + 1, l;
 	char *p;
 	q->nrcpts = (uint32_t)n;
 	q->from_len = (uint32_t)strlen(from);
@@ -228,6 +254,8 @@ static int queue_put(struct tx *t, uint64_t id, struct queue_rec *q, const char 
 		p += l;
 	}
 	memcpy(p, err, q->err_len + 1);
+	p += q->err_len + 1;
+	memcpy(p, tid, tl + 1);
 	qdue_key(dk, q->next_try, id);
 	return db_put(t, DB_QDUE, dk, 16, "", 0, 0) < 0 ? ST_TEMP : ST_OK;
 }
@@ -280,7 +308,7 @@ static int queue_rewrite(struct tx *t, struct queue_copy *c, int64_t next_try, c
 	if (db_del(t, DB_QDUE, dk, 16) < 0)
 		return ST_TEMP;
 	c->q.next_try = next_try;
-	return queue_put(t, c->e.id, &c->q, c->e.from, c->e.rcpts, c->e.nrcpts, err);
+	return queue_put(t, c->e.id, &c->q, c->e.from, c->e.rcpts, c->e.nrcpts, err, c->e.tid);
 }
 
 struct queue_take_args {

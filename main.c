@@ -11,10 +11,12 @@
 #include "authres.h"
 #include "dkim.h"
 #include "dns.h"
+#include "journal.h"
 #include "log.h"
 #include "mailbox.h"
 #include "net.h"
 #include "queue.h"
+#include "queue_cli.h"
 #include "sasl.h"
 #include "sendmail.h"
 #include "server.h"
@@ -72,7 +74,9 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
-	      "  status                         what the running server serves, accounts, queue, client settings\n"
+	      "  status                         what the running server serves, accounts, mailbox sizes, queue, client settings\n"
+	      "  log [--since T] [ADDRESS|MESSAGE-ID|ID]\n"
+	      "                                 delivery history: acceptance, attempts, delivery or bounce\n"
 	      "  help | version\n"
 	      "\n"
 	      "DATADIR: -d, else $BREV_HOME, else $XDG_DATA_HOME/brev, else ~/.local/share/brev\n",
@@ -685,23 +689,15 @@ static void cmd_alias(int argc, char **argv)
 
 /* ---- queue ---- */
 
-static int print_queue(void *arg, const struct queue_entry *e)
+/* `brev log`: the delivery journal (journal.c). */
+static int cmd_log(int argc, char **argv)
 {
-	char when[32];
-	struct tm tm;
-	time_t t = (time_t)e->created;
-	int *count = arg;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-	printf("%016llx %s UTC %8llu <%s>", (unsigned long long)e->id, when,
-	       (unsigned long long)e->size, e->from);
-	for (size_t i = 0; i < e->nrcpts; i++)
-		printf(" %s", e->rcpts[i]);
-	printf("\n");
-	if (e->last_error[0])
-		printf("    attempts %u, last error: %s\n", e->attempts, e->last_error);
-	(*count)++;
-	return 0;
+	load_config();
+	struct store *st = open_store(0);
+	int rc = journal_log_cmd(st, argc, argv);
+	store_close(&st);
+	config_free(&cfg);
+	return rc;
 }
 
 static void cmd_queue(int argc, char **argv)
@@ -710,21 +706,14 @@ static void cmd_queue(int argc, char **argv)
 	struct store *st;
 	load_config();
 	if (!strcmp(sub, "list")) {
-		int count = 0;
 		st = open_store(0);
-		store_queue_list(st, print_queue, &count);
+		int rc = queue_cli_list(st);
 		store_close(&st);
-		printf("%d message%s queued\n", count, count == 1 ? "" : "s");
+		if (rc)
+			fatal("queue list: %s", store_strerror(rc));
 	} else if (!strcmp(sub, "del") && argc == 3) {
-		unsigned long long id;
-		char *end;
-		int rc;
-		errno = 0;
-		id = strtoull(argv[2], &end, 16);
-		if (errno || *end || !argv[2][0])
-			fatal("queue del: '%s' is not a queue id", argv[2]);
 		st = open_store(1);
-		rc = store_queue_del(st, id);
+		int rc = queue_cli_del(st, argv[2]);
 		store_close(&st);
 		if (rc)
 			fatal("queue del %s: %s", argv[2], store_strerror(rc));
@@ -1015,6 +1004,21 @@ static void first_run(void)
 
 static struct server srv;
 
+/* log.file: (re)open it as stderr; at start-up a failure stops serve. */
+static void open_log_file(int reopen)
+{
+	char path[PATH_MAX];
+	if (!cfg.log_file[0])
+		return;
+	config_path(&cfg, cfg.log_file, path, sizeof path);
+	if (log_set_file(path) == 0)
+		log_info("%s: log file %s", reopen ? "SIGHUP" : "start", path);
+	else if (reopen)
+		log_warn("SIGHUP: keeping the old log file: %s: %s", path, strerror(errno));
+	else
+		fatal("log.file: %s: %s", path, strerror(errno));
+}
+
 static void cmd_serve(void)
 {
 	char err[512], cert[PATH_MAX], key[PATH_MAX], shown[PATH_MAX];
@@ -1033,6 +1037,7 @@ static void cmd_serve(void)
 	}
 	load_config();
 	str_copy(shown, datadir, sizeof shown); /* the drop renames it "." */
+	open_log_file(0);
 
 	/* Block the signals in every thread; this one waits for them. */
 	sigemptyset(&sigs);
@@ -1074,6 +1079,8 @@ static void cmd_serve(void)
 		fatal("%s", err);
 	if (queue_start(&srv) < 0)
 		fatal("cannot start outbound delivery");
+	if (journal_start(srv.store, cfg.log_keep) < 0)
+		fatal("cannot start the delivery journal's pruning");
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
 
@@ -1084,6 +1091,7 @@ static void cmd_serve(void)
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 		if (sig == SIGHUP) {
+			open_log_file(1);
 			if (tls && tls_server_reload(tls, err, sizeof err) < 0)
 				log_warn("SIGHUP: keeping the old certificate: %s", err);
 			else
@@ -1102,6 +1110,7 @@ static void cmd_serve(void)
 		log_warn("%d session(s) still running at exit", left);
 	control_stop();
 	queue_stop();
+	journal_stop();
 	if (left == 0) {
 		store_close(&srv.store);
 		tls_server_free(&tls);
@@ -1176,6 +1185,8 @@ int main(int argc, char **argv)
 		cmd_queue(argc, argv);
 	else if (!strcmp(cmd, "status"))
 		cmd_status();
+	else if (!strcmp(cmd, "log"))
+		return cmd_log(argc, argv);
 	else if (!strcmp(cmd, "sendmail"))
 		return cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))

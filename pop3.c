@@ -886,7 +886,8 @@ void pop3_serve(struct server *srv, struct conn *c, int kind)
 	}
 	conn_flush(c);
 	maildrop_unlock(&s);
-	log_info("pop3 session end peer=%s user=%s retr=%u dele=%u reason=%s", conn_peer(c),
-		 s.login[0] ? s.login : "-", s.nretr, s.ndele, s.reason ? s.reason : "error");
+	log_info("pop3 session end peer=%s tls=%s user=%s retr=%u dele=%u reason=%s", conn_peer(c),
+		 conn_is_tls(c) ? conn_tls_version(c) : "no", s.login[0] ? s.login : "-", s.nretr,
+		 s.ndele, s.reason ? s.reason : "error");
 	free(s.msgs);
 }

@@ -43,6 +43,7 @@
 #include "config.h"
 #include "conn.h"
 #include "dns.h"
+#include "journal.h"
 #include "log.h"
 #include "mailbox.h"
 #include "queue.h"
@@ -400,11 +401,21 @@ static const char *tls_desc(const struct client *cl, char *buf, size_t cap)
 static void log_attempt(const struct attempt *a, const struct client *cl, const char *rcpt,
 			const char *reply, const char *result)
 {
-	char tls[64];
-	log_info("queue id=%016llx rcpt=%s mx=%s addr=%s tls=%s reply=\"%s\" result=%s",
-		 (unsigned long long)a->e.id, rcpt, cl && cl->host ? cl->host : "-",
-		 cl && cl->addr[0] ? cl->addr : "-", cl ? tls_desc(cl, tls, sizeof tls) : "no",
-		 reply, result);
+	char tls[64], qid[20], d[JOURNAL_DETAIL_MAX + 1];
+	const char *id = a->e.tid;
+	snprintf(qid, sizeof qid, "%016llx", (unsigned long long)a->e.id);
+	if (!id[0])
+		id = qid; /* queued before tracking ids */
+	snprintf(d, sizeof d, "mx=%s addr=%s tls=%s reply=\"%s\"",
+		 cl && cl->host ? cl->host : "-", cl && cl->addr[0] ? cl->addr : "-",
+		 cl ? tls_desc(cl, tls, sizeof tls) : "no", reply);
+	log_info("queue id=%s queue=%s rcpt=%s %s result=%s", id, qid, rcpt, d, result);
+	snprintf(d, sizeof d, "to=<%s> mx=%s addr=%s tls=%s reply=\"%s\"", rcpt,
+		 cl && cl->host ? cl->host : "-", cl && cl->addr[0] ? cl->addr : "-",
+		 cl ? tls_desc(cl, tls, sizeof tls) : "no", reply);
+	/* the attempt in the delivery journal: a small commit of its own */
+	if (store_journal_add(q.st, id, result, d) != ST_OK)
+		log_warn("queue id=%s: journal entry not written", id);
 }
 
 /* Greeting, EHLO (HELO when refused), STARTTLS when offered. Returns 0
@@ -917,7 +928,8 @@ static int notify(struct attempt *a, int action, int state)
 {
 	struct dsn d = {.action = action, .reporting_mta = q.cfg->hostname,
 			.orig_from = a->e.from, .arrival = a->e.created,
-			.retry_until = a->e.created + q.cfg->delivery_max_age};
+			.retry_until = a->e.created + q.cfg->delivery_max_age,
+			.orig_id = a->e.tid[0] ? a->e.tid : NULL};
 	struct dsn_rcpt *dr = xcalloc(a->e.nrcpts, sizeof *dr);
 	int rc = 0;
 	for (size_t i = 0; i < a->e.nrcpts; i++) {

@@ -119,6 +119,7 @@ struct dsn {
 	size_t nrcpts;
 	const char *orig_headers;       /* the original's header, may be NULL */
 	size_t orig_hlen;
+	const char *orig_id;            /* the original's tracking id, or NULL */
 };
 
 /* A time span in words for DSN texts and logs: the two largest units,

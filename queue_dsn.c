@@ -26,6 +26,7 @@
 
 #include "authres.h"
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "mailbox.h"
 #include "queue.h"
@@ -202,7 +203,8 @@ static void headers_part(struct buf *b, const struct dsn *d)
 char *dsn_render(const struct dsn *d, size_t *len)
 {
 	struct buf b = {0};
-	char date[64], id[17], bnd[17], to[STORE_ADDR_MAX + 1];
+	char date[64], id[17], bnd[17], to[STORE_ADDR_MAX + 1], oid[JOURNAL_ID_MAX + 1];
+	clean(oid, sizeof oid, d->orig_id ? d->orig_id : "");
 	smtp_date(date, sizeof date, time(NULL));
 	smtp_make_id(id);
 	smtp_make_id(bnd);
@@ -214,6 +216,9 @@ char *dsn_render(const struct dsn *d, size_t *len)
 					   : "Delayed Mail (still being retried)");
 	buf_printf(&b, "Date: %s\r\n", date);
 	buf_printf(&b, "Message-ID: <%s.dsn@%s>\r\n", id, d->reporting_mta);
+	/* the original's tracking id (journal.h), so a bounce leads to its log */
+	if (oid[0])
+		buf_printf(&b, "X-Brev-Original-Id: %s\r\n", oid);
 	/* RFC 3834 5: automatic responses say so, and nobody answers them. */
 	BUF_LIT(&b, "Auto-Submitted: auto-replied\r\n");
 	BUF_LIT(&b, "MIME-Version: 1.0\r\n");
@@ -226,6 +231,9 @@ char *dsn_render(const struct dsn *d, size_t *len)
 	BUF_LIT(&b, "Content-Description: Notification\r\n");
 	BUF_LIT(&b, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
 	human_part(&b, d);
+	if (oid[0])
+		buf_printf(&b, "\r\nThe message's id at %s is %s (`brev log %s` there shows its\r\n"
+			   "history).\r\n", d->reporting_mta, oid, oid);
 	buf_printf(&b, "\r\n--%s/%s\r\n", bnd, d->reporting_mta);
 	BUF_LIT(&b, "Content-Description: Delivery report\r\n");
 	BUF_LIT(&b, "Content-Type: message/delivery-status\r\n\r\n");
@@ -328,10 +336,16 @@ int dsn_send(struct store *st, const struct config *cfg, const struct dsn *d)
 {
 	struct msg_in m = {0};
 	size_t len, slen;
-	char *text, *sig;
+	char *text, *sig, tid[17], acc[JOURNAL_DETAIL_MAX + 1];
+	struct journal_in j = {tid, acc};
 	int rc;
 	if (!d->orig_from || !d->orig_from[0])
 		return 0; /* never bounce a bounce */
+	/* the DSN is a message of its own, tracked like any other */
+	smtp_make_id(tid);
+	snprintf(acc, sizeof acc, "from=<> to=<%s> proto=dsn %s-of=%s", d->orig_from,
+		 d->action == DSN_FAILED ? "bounce" : "delay", d->orig_id ? d->orig_id : "-");
+	m.journal = &j;
 	text = dsn_render(d, &len);
 	/* the signature goes in front of the DSN it signs */
 	sig = dsn_sign(cfg, d, text, len);
@@ -368,7 +382,8 @@ int dsn_send(struct store *st, const struct config *cfg, const struct dsn *d)
 		log_warn("queue: DSN to %s not stored: %s", d->orig_from, store_strerror(rc));
 		return -1;
 	}
-	log_info("queue: %s notice for %zu recipient(s) sent to %s",
-		 d->action == DSN_FAILED ? "bounce" : "delay", d->nrcpts, d->orig_from);
+	log_info("queue id=%s: %s notice for %zu recipient(s) of id=%s sent to %s", tid,
+		 d->action == DSN_FAILED ? "bounce" : "delay", d->nrcpts,
+		 d->orig_id ? d->orig_id : "-", d->orig_from);
 	return 0;
 }

@@ -490,7 +490,7 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 	free(sig);
 	sbuf_add(&local, h->out.p + recv, h->out.len - recv);
 	int src = smtp_commit(st, cfg, from, &set, local.p, local.len, local.p + rp, local.len - rp,
-			      m->body, id, &o);
+			      m->body, id, "proto=sendmail", &o);
 	free(local.p);
 	if (src != ST_OK) {
 		fprintf(stderr, "brev: sendmail: cannot store the message: %s\n",

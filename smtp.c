@@ -788,8 +788,12 @@ static void message_done(struct session *s)
 		return;
 	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
 		goto out;
+	char via[STORE_ADDR_MAX + 128];
+	snprintf(via, sizeof via, "client=%s proto=%s%s%s", conn_peer(s->c),
+		 smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
+		 s->authed ? " user=" : "", s->authed ? s->auth_user : "");
 	int rc = smtp_commit_mbox(s->st, s->cfg, s->mail.from.addr, &s->set, mbox, hdr, len,
-				  hdr + rp_len, len - rp_len, body, s->id, &o);
+				  hdr + rp_len, len - rp_len, body, s->id, via, &o);
 	if (rc != ST_OK) {
 		/* RFC 5321 4.2.3 452 + RFC 3463 X.3.1: the store is full or failing. */
 		reply(s, "452 4.3.1 Insufficient system storage; try again later");

@@ -259,20 +259,23 @@ struct smtp_outcome {
 /* Queue the remote recipients (hdr_queue + body) then store the message
  * once for every local account (hdr_local + body), each committed before
  * return. ST_OK (then see *o; refused accounts are logged), or ST_TEMP when
- * a commit failed (nothing must be promised). id is for the log lines.
+ * a commit failed (nothing must be promised). id is the tracking id of the
+ * log lines and the delivery journal (journal.h): the commits carry its
+ * "accepted" event (from, size, Message-ID, recipients, then `via`: how it
+ * came in, e.g. "client=IP proto=ESMTPSA"; may be NULL).
  * When the message was taken for someone (o->delivered or o->queued) and
  * cfg is not NULL, the accounts that refused it (quota) are bounced to
  * `from` with one DSN (dsn_send, 5.2.2; docs/smtp.md). */
 int smtp_commit(struct store *st, const struct config *cfg, const char *from,
 		const struct smtp_rcptset *r,
 		const char *hdr_local, size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
-		struct spool *body, const char *id, struct smtp_outcome *o);
+		struct spool *body, const char *id, const char *via, struct smtp_outcome *o);
 /* The same with the local copies filed into mailbox `mbox` (NULL = INBOX;
  * "Junk" for DMARC quarantine); an account without that mailbox gets the
  * message in INBOX. */
 int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *from,
 		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local, size_t hlen_local,
 		     const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
-		     struct smtp_outcome *o);
+		     const char *via, struct smtp_outcome *o);
 
 #endif

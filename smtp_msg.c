@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config.h"
 #include "dns.h"
+#include "journal.h"
 #include "log.h"
 #include "mailbox.h"
 #include "message.h"
@@ -526,7 +528,8 @@ static void bounce_refused(struct store *st, const struct config *cfg, const cha
 			.rcpts = rr,
 			.nrcpts = n,
 			.orig_headers = oh,
-			.orig_hlen = ohlen};
+			.orig_hlen = ohlen,
+			.orig_id = id};
 	if (dsn_send(st, cfg, &d) < 0)
 		log_warn("smtp id=%s bounce to <%s> for %zu refused recipient(s) not stored", id,
 			 from, n);
@@ -538,10 +541,52 @@ static void bounce_refused(struct store *st, const struct config *cfg, const cha
 int smtp_commit(struct store *st, const struct config *cfg, const char *from,
 		const struct smtp_rcptset *r, const char *hdr_local, size_t hlen_local,
 		const char *hdr_queue, size_t hlen_queue, struct spool *body, const char *id,
-		struct smtp_outcome *o)
+		const char *via, struct smtp_outcome *o)
 {
 	return smtp_commit_mbox(st, cfg, from, r, NULL, hdr_local, hlen_local, hdr_queue,
-				hlen_queue, body, id, o);
+				hlen_queue, body, id, via, o);
+}
+
+/* The value of header field `name` in the header h (unfolded, cut to
+ * cap), or "" when absent. */
+static void header_value(const char *h, size_t len, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name), o = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < len;) {
+		const char *eol = memchr(h + i, '\n', len - i);
+		size_t end = eol ? (size_t)(eol - h) : len;
+		if (end - i > nl && h[i + nl] == ':' && strncasecmp(h + i, name, nl) == 0) {
+			for (size_t j = i + nl + 1;; j = end + 1) {
+				for (; j < end && o + 1 < cap; j++)
+					if (h[j] != '\r' && (o || (h[j] != ' ' && h[j] != '\t')))
+						out[o++] = h[j] == '\t' ? ' ' : h[j];
+				/* continuation lines start with WSP */
+				if (end + 1 >= len || (h[end + 1] != ' ' && h[end + 1] != '\t'))
+					break;
+				eol = memchr(h + end + 1, '\n', len - end - 1);
+				end = eol ? (size_t)(eol - h) : len;
+			}
+			out[o] = 0;
+			return;
+		}
+		i = end + 1;
+	}
+}
+
+/* The detail of the journal's "accepted" event: malloc'ed. */
+static char *accepted_detail(const char *from, const struct smtp_rcptset *r, const char *hdr,
+			     size_t hlen, struct spool *body, const char *via)
+{
+	char msgid[512], *d = xmalloc(JOURNAL_DETAIL_MAX + 1);
+	size_t ohlen;
+	char *oh = orig_header(hdr, hlen, body, &ohlen);
+	header_value(oh, ohlen, "Message-ID", msgid, sizeof msgid);
+	free(oh);
+	snprintf(d, JOURNAL_DETAIL_MAX + 1, "from=<%s> size=%llu msgid=%s rcpts=%zu%s%s", from,
+		 (unsigned long long)(hlen + spool_size(body)), msgid[0] ? msgid : "-",
+		 r->nusers + r->next, via ? " " : "", via ? via : "");
+	return d;
 }
 
 /* Accounts whose `mbox` is gone (a deleted Junk) get the message in INBOX:
@@ -553,6 +598,14 @@ static int redeliver_inbox(struct store *st, const struct smtp_rcptset *r, const
 	int *rc2 = xcalloc(r->nusers, sizeof *rc2);
 	size_t n = 0;
 	int rc = ST_OK;
+	struct msg_in m2 = *m;
+	struct journal_in j2;
+	if (m->journal) { /* the first commit said "accepted" already */
+		j2 = *m->journal;
+		j2.accepted = NULL;
+		m2.journal = &j2;
+	}
+	m = &m2;
 	for (size_t i = 0; i < r->nusers; i++)
 		if (rcs[i] == ST_NOTFOUND)
 			again[n++] = r->users[i];
@@ -596,16 +649,40 @@ static void refused(struct store *st, const struct config *cfg, const char *from
 	free(acc);
 }
 
+static int smtp_commit_tracked(struct store *st, const struct config *cfg, const char *from,
+			       const struct smtp_rcptset *r, const char *mbox,
+			       const char *hdr_local, size_t hlen_local, const char *hdr_queue,
+			       size_t hlen_queue, struct spool *body, const char *id,
+			       const struct journal_in *jq, const struct journal_in *jl,
+			       struct smtp_outcome *o);
+
 int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *from,
 		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
 		     size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
-		     struct spool *body, const char *id, struct smtp_outcome *o)
+		     struct spool *body, const char *id, const char *via, struct smtp_outcome *o)
+{
+	char *acc = accepted_detail(from, r, hdr_queue, hlen_queue, body, via);
+	/* the first commit carries "accepted", each its own deliveries */
+	struct journal_in jq = {id, acc}, jl = {id, r->next > 0 ? NULL : acc};
+	int rc = smtp_commit_tracked(st, cfg, from, r, mbox, hdr_local, hlen_local, hdr_queue,
+				     hlen_queue, body, id, &jq, &jl, o);
+	free(acc);
+	return rc;
+}
+
+static int smtp_commit_tracked(struct store *st, const struct config *cfg, const char *from,
+			       const struct smtp_rcptset *r, const char *mbox,
+			       const char *hdr_local, size_t hlen_local, const char *hdr_queue,
+			       size_t hlen_queue, struct spool *body, const char *id,
+			       const struct journal_in *jq, const struct journal_in *jl,
+			       struct smtp_outcome *o)
 {
 	memset(o, 0, sizeof *o);
 	/* Remote first: if queueing fails nothing was stored and the client
 	 * may retry without anyone getting a copy twice. */
 	if (r->next > 0) {
-		struct msg_in m = {.hdr = hdr_queue, .hdrlen = hlen_queue, .body = body};
+		struct msg_in m = {
+		    .hdr = hdr_queue, .hdrlen = hlen_queue, .body = body, .journal = jq};
 		int rc = store_queue_add(st, from, (const char *const *)r->ext, r->next, &m,
 					 &o->queue_id);
 		if (rc != ST_OK) {
@@ -615,7 +692,8 @@ int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *fro
 		o->queued = r->next;
 	}
 	if (r->nusers > 0) {
-		struct msg_in m = {.hdr = hdr_local, .hdrlen = hlen_local, .body = body};
+		struct msg_in m = {
+		    .hdr = hdr_local, .hdrlen = hlen_local, .body = body, .journal = jl};
 		int *rcs = xcalloc(r->nusers, sizeof *rcs);
 		int rc = store_deliver(st, r->users, r->nusers, mbox, &m, rcs, NULL);
 		if (rc == ST_OK && mbox)
