@@ -131,6 +131,19 @@ static int local_plain(const char *s, size_t n)
 	return 1;
 }
 
+/* A domain we can carry inside a local part: LDH labels only (the '='
+ * that separates the fields must not occur in it). */
+static int domain_plain(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '.'))
+			return 0;
+	return 1;
+}
+
 /* Write local "@" domain into out, checking SRS_LOCAL_MAX and the sizes. */
 static int emit(char *out, size_t cap, const char *local, size_t llen, const char *domain)
 {
@@ -149,8 +162,8 @@ int srs_forward_k(const struct srs_keys *k, const char *from, const char *domain
 	char text[2 * STORE_ADDR_MAX + 8], hash[SRS_HASH_LEN + 1], local[STORE_ADDR_MAX + 32];
 	size_t at;
 	int n;
-	if (!from[0] || split(from, &at) < 0 || !local_plain(from, at) || from[at + 1] == '[' ||
-	    !local_plain(from + at + 1, strlen(from + at + 1)))
+	if (!from[0] || split(from, &at) < 0 || !local_plain(from, at) ||
+	    !domain_plain(from + at + 1))
 		return SRS_NOT;
 	if (k->n == 0)
 		return SRS_NOKEY;
@@ -170,6 +183,8 @@ int srs_forward_k(const struct srs_keys *k, const char *from, const char *domain
 			fwd = p + 1;
 			rest = q + 1;
 			restlen = (size_t)(from + at - rest);
+			if (restlen == 0)
+				return SRS_NOT;
 			n = snprintf(text, sizeof text, "1=%.*s=%.*s", (int)(q - fwd), fwd,
 				     (int)restlen, rest);
 			if (n < 0 || (size_t)n >= sizeof text)

@@ -180,6 +180,12 @@ TEST(not_rewritten)
 	CHECK_EQ_INT(srs_forward_k(&k, "j\xc3\xb6rg@x.test", "alice.test", DAY, out, sizeof out),
 		     SRS_NOT);
 	CHECK_EQ_INT(srs_forward_k(&k, "nodomain", "alice.test", DAY, out, sizeof out), SRS_NOT);
+	/* found by fuzz_srs: a domain with '=' would split wrongly on the
+	 * way back; an SRS1 sender with nothing after its fields */
+	CHECK_EQ_INT(srs_forward_k(&k, "SR0@S1=s", "alice.test", DAY, out, sizeof out), SRS_NOT);
+	CHECK_EQ_INT(srs_forward_k(&k, "SRS1=ABCDEF=f.test=@x.test", "alice.test", DAY, out,
+				   sizeof out),
+		     SRS_NOT);
 	/* a local part that would pass 64 octets (RFC 5321 4.5.3.1.1) */
 	char longish[80];
 	memset(longish, 'a', 40);
