@@ -14,8 +14,9 @@
 #     domain: bob forwards it on with an SRS1 sender, bounces it, the
 #     bounce goes bob -> alice (SRS1 reversed to alice's SRS0) -> carol's
 #     server (SRS0 reversed), with MAIL FROM:<> all the way;
-#  4. alice's MX refuses a forged SRS address, an expired one (real hash,
-#     date 30 days back) and a genuine one with a non-null sender;
+#  4. alice's MX refuses a forged SRS address (before its catch-all could
+#     take it), an expired one (real hash, date 30 days back) and a genuine
+#     one with a non-null sender;
 #  5. no rewrite for a sender in alice's own domain or the null sender.
 . ../lib.sh
 . ../queue/lib.sh
@@ -24,6 +25,9 @@ mta_init alice alice.test 127.0.0.2
 DA=$D; PA=$P_SMTP
 "$BREV" -d "$DA" alias add fwd@alice.test bob@bob.test >/dev/null || fail "alias fwd"
 "$BREV" -d "$DA" alias add fwd2@alice.test relay@bob.test >/dev/null || fail "alias fwd2"
+# a catch-all: SRS addresses are checked before it (a forged one must not
+# land in alice's mailbox)
+"$BREV" -d "$DA" alias add @alice.test alice@alice.test >/dev/null || fail "catch-all"
 brev_user alice@alice.test alice-password
 "$BREV" -d "$DA" dns alice.test >"$T/alice.records" || fail "brev dns"
 cat >>"$T/alice.records" <<ZONE
