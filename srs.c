@@ -138,8 +138,8 @@ static int domain_plain(const char *s)
 	if (!*s)
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
 			return 0;
 	return 1;
 }
@@ -169,8 +169,8 @@ int srs_forward_k(const struct srs_keys *k, const char *from, const char *domain
 		return SRS_NOKEY;
 	if (strlen(domain) > STORE_ADDR_MAX)
 		return SRS_TOOLONG;
-	if (at > 4 && str_ncasecmp_ascii(from, "SRS", 3) == 0 && (from[3] == '0' || from[3] == '1') &&
-	    is_sep((unsigned char)from[4])) {
+	if (at > 4 && str_ncasecmp_ascii(from, "SRS", 3) == 0 &&
+	    (from[3] == '0' || from[3] == '1') && is_sep((unsigned char)from[4])) {
 		/* Already rewritten by another forwarder: SRS1 names the
 		 * first forwarder, whose own check then applies. */
 		const char *fwd = from + at + 1, *rest = from + 4;
@@ -178,7 +178,8 @@ int srs_forward_k(const struct srs_keys *k, const char *from, const char *domain
 		if (from[3] == '1') {
 			/* SRS1=HHH=fwd1=rest: keep fwd1 and rest, re-sign. */
 			const char *p = memchr(from + 5, '=', at - 5), *q;
-			if (!p || !(q = memchr(p + 1, '=', (size_t)(from + at - p - 1))) || q == p + 1)
+			if (!p || !(q = memchr(p + 1, '=', (size_t)(from + at - p - 1))) ||
+			    q == p + 1)
 				return SRS_NOT;
 			fwd = p + 1;
 			rest = q + 1;
@@ -197,8 +198,8 @@ int srs_forward_k(const struct srs_keys *k, const char *from, const char *domain
 			if (n < 0 || (size_t)n >= sizeof text)
 				return SRS_TOOLONG;
 			srs_hash(k, 0, text, (size_t)n, hash);
-			n = snprintf(local, sizeof local, "SRS1=%s=%s=%.*s", hash, fwd, (int)restlen,
-				     rest);
+			n = snprintf(local, sizeof local, "SRS1=%s=%s=%.*s", hash, fwd,
+				     (int)restlen, rest);
 		}
 	} else {
 		char tt[3] = {b32[(day >> 5) & 31], b32[day & 31], 0};
@@ -227,8 +228,8 @@ static int field(const char *s, size_t end, size_t *pos, const char **f, size_t 
 	return 0;
 }
 
-static int reverse_srs0(const struct srs_keys *k, const char *a, size_t at, unsigned day,
-			char *out, size_t cap)
+static int reverse_srs0(const struct srs_keys *k, const char *a, size_t at, unsigned day, char *out,
+			size_t cap)
 {
 	const char *h, *tt, *dom;
 	size_t hl, tl, dl, pos = 5;
@@ -257,8 +258,7 @@ static int reverse_srs0(const struct srs_keys *k, const char *a, size_t at, unsi
 	return emit(out, cap, a + pos, at - pos, dbuf) == SRS_OK ? SRS_OK : SRS_SYNTAX;
 }
 
-static int reverse_srs1(const struct srs_keys *k, const char *a, size_t at, char *out,
-			size_t cap)
+static int reverse_srs1(const struct srs_keys *k, const char *a, size_t at, char *out, size_t cap)
 {
 	const char *h, *fwd;
 	size_t hl, fl, pos = 5;
@@ -279,8 +279,7 @@ static int reverse_srs1(const struct srs_keys *k, const char *a, size_t at, char
 	return emit(out, cap, local, (size_t)n, dbuf) == SRS_OK ? SRS_OK : SRS_SYNTAX;
 }
 
-int srs_reverse_k(const struct srs_keys *k, const char *addr, unsigned day, char *out,
-		  size_t cap)
+int srs_reverse_k(const struct srs_keys *k, const char *addr, unsigned day, char *out, size_t cap)
 {
 	size_t at;
 	if (split(addr, &at) < 0 || at < 5 || str_ncasecmp_ascii(addr, "SRS", 3) != 0 ||

@@ -34,21 +34,21 @@
 
 #include <stddef.h>
 
-#define SRS_HASH_LEN 6		/* base32 characters: 30 bits */
-#define SRS_MAX_AGE_DAYS 21	/* as postsrsd: older SRS0 addresses are refused */
-#define SRS_SECRET_FILE "srs.secret"
-#define SRS_KEYS_MAX 8		/* lines of srs.secret used */
+#define SRS_HASH_LEN	    6  /* base32 characters: 30 bits */
+#define SRS_MAX_AGE_DAYS    21 /* as postsrsd: older SRS0 addresses are refused */
+#define SRS_SECRET_FILE	    "srs.secret"
+#define SRS_KEYS_MAX	    8 /* lines of srs.secret used */
 #define SRS_SECRET_FILE_MAX 4096
-#define SRS_LOCAL_MAX 64	/* RFC 5321 4.5.3.1.1: a longer rewrite is not made */
+#define SRS_LOCAL_MAX	    64 /* RFC 5321 4.5.3.1.1: a longer rewrite is not made */
 
 enum srs_rc {
 	SRS_OK = 0,
-	SRS_NOT = 1,	    /* not an SRS address / no rewrite applies */
-	SRS_SYNTAX = -1,    /* looks like SRS0/SRS1 but is malformed */
-	SRS_BADHASH = -2,   /* the hash is not ours: forged or damaged */
-	SRS_EXPIRED = -3,   /* genuine, but older than SRS_MAX_AGE_DAYS */
-	SRS_TOOLONG = -4,   /* the rewritten address would exceed the limits */
-	SRS_NOKEY = -5,	    /* srs.secret unreadable, empty, or not creatable */
+	SRS_NOT = 1,	  /* not an SRS address / no rewrite applies */
+	SRS_SYNTAX = -1,  /* looks like SRS0/SRS1 but is malformed */
+	SRS_BADHASH = -2, /* the hash is not ours: forged or damaged */
+	SRS_EXPIRED = -3, /* genuine, but older than SRS_MAX_AGE_DAYS */
+	SRS_TOOLONG = -4, /* the rewritten address would exceed the limits */
+	SRS_NOKEY = -5,	  /* srs.secret unreadable, empty, or not creatable */
 };
 
 /* Words for an srs_rc, for logs and replies. */
@@ -84,8 +84,7 @@ int srs_forward_k(const struct srs_keys *k, const char *from, const char *domain
  * (SRS_SYNTAX, SRS_BADHASH, SRS_EXPIRED for SRS0 older than
  * SRS_MAX_AGE_DAYS or dated in the future). The hash is checked before the
  * date, so only a genuine address is ever called expired. Pure. */
-int srs_reverse_k(const struct srs_keys *k, const char *addr, unsigned day, char *out,
-		  size_t cap);
+int srs_reverse_k(const struct srs_keys *k, const char *addr, unsigned day, char *out, size_t cap);
 
 /* The same with DATADIR's secret (created by srs_forward if missing) and
  * today's date. */

@@ -91,14 +91,15 @@ TEST(forged)
 	strcpy(f, out);
 	memcpy(strstr(f, "carol@"), "karol", 5);
 	CHECK_EQ_INT(srs_reverse_k(&k, f, DAY, back, sizeof back), SRS_BADHASH);
-	CHECK_EQ_INT(srs_reverse_k(&k, "SRS0=AAAAAA=AA=victim.test=bob@alice.test", DAY, back,
-				   sizeof back),
-		     SRS_BADHASH);
+	CHECK_EQ_INT(
+	    srs_reverse_k(&k, "SRS0=AAAAAA=AA=victim.test=bob@alice.test", DAY, back, sizeof back),
+	    SRS_BADHASH);
 	/* no key at all: nothing is ours */
 	struct srs_keys none = {0};
 	CHECK_EQ_INT(srs_reverse_k(&none, out, DAY, back, sizeof back), SRS_BADHASH);
-	CHECK_EQ_INT(srs_forward_k(&none, "carol@sender.test", "alice.test", DAY, back, sizeof back),
-		     SRS_NOKEY);
+	CHECK_EQ_INT(
+	    srs_forward_k(&none, "carol@sender.test", "alice.test", DAY, back, sizeof back),
+	    SRS_NOKEY);
 }
 
 TEST(expiry)
@@ -127,7 +128,8 @@ TEST(rotation)
 	/* a new first line signs; the old line still verifies */
 	struct srs_keys old = keys("old-secret", NULL), both = keys("new-secret", "old-secret");
 	char a[STORE_ADDR_MAX + 1], b[STORE_ADDR_MAX + 1], back[STORE_ADDR_MAX + 1];
-	CHECK_EQ_INT(srs_forward_k(&old, "carol@sender.test", "alice.test", DAY, a, sizeof a), SRS_OK);
+	CHECK_EQ_INT(srs_forward_k(&old, "carol@sender.test", "alice.test", DAY, a, sizeof a),
+		     SRS_OK);
 	CHECK_EQ_INT(srs_forward_k(&both, "carol@sender.test", "alice.test", DAY, b, sizeof b),
 		     SRS_OK);
 	CHECK(strcmp(a, b) != 0);
@@ -142,7 +144,8 @@ TEST(srs1_chain)
 	struct srs_keys k1 = keys("first", NULL), k = keys("ours", NULL), k2 = keys("third", NULL);
 	char s0[STORE_ADDR_MAX + 1], s1[STORE_ADDR_MAX + 1], s1b[STORE_ADDR_MAX + 1];
 	char back[STORE_ADDR_MAX + 1], back2[STORE_ADDR_MAX + 1];
-	CHECK_EQ_INT(srs_forward_k(&k1, "carol@sender.test", "f1.test", DAY, s0, sizeof s0), SRS_OK);
+	CHECK_EQ_INT(srs_forward_k(&k1, "carol@sender.test", "f1.test", DAY, s0, sizeof s0),
+		     SRS_OK);
 	CHECK_EQ_INT(srs_forward_k(&k, s0, "alice.test", DAY, s1, sizeof s1), SRS_OK);
 	CHECK(strncmp(s1, "SRS1=", 5) == 0);
 	CHECK(strstr(s1, "=f1.test==") != NULL);
@@ -176,16 +179,17 @@ TEST(not_rewritten)
 	CHECK_EQ_INT(srs_forward_k(&k, "", "alice.test", DAY, out, sizeof out), SRS_NOT);
 	CHECK_EQ_INT(srs_forward_k(&k, "\"a b\"@x.test", "alice.test", DAY, out, sizeof out),
 		     SRS_NOT);
-	CHECK_EQ_INT(srs_forward_k(&k, "a@[127.0.0.1]", "alice.test", DAY, out, sizeof out), SRS_NOT);
+	CHECK_EQ_INT(srs_forward_k(&k, "a@[127.0.0.1]", "alice.test", DAY, out, sizeof out),
+		     SRS_NOT);
 	CHECK_EQ_INT(srs_forward_k(&k, "j\xc3\xb6rg@x.test", "alice.test", DAY, out, sizeof out),
 		     SRS_NOT);
 	CHECK_EQ_INT(srs_forward_k(&k, "nodomain", "alice.test", DAY, out, sizeof out), SRS_NOT);
 	/* found by fuzz_srs: a domain with '=' would split wrongly on the
 	 * way back; an SRS1 sender with nothing after its fields */
 	CHECK_EQ_INT(srs_forward_k(&k, "SR0@S1=s", "alice.test", DAY, out, sizeof out), SRS_NOT);
-	CHECK_EQ_INT(srs_forward_k(&k, "SRS1=ABCDEF=f.test=@x.test", "alice.test", DAY, out,
-				   sizeof out),
-		     SRS_NOT);
+	CHECK_EQ_INT(
+	    srs_forward_k(&k, "SRS1=ABCDEF=f.test=@x.test", "alice.test", DAY, out, sizeof out),
+	    SRS_NOT);
 	/* a local part that would pass 64 octets (RFC 5321 4.5.3.1.1) */
 	char longish[80];
 	memset(longish, 'a', 40);
@@ -201,9 +205,9 @@ TEST(reverse_syntax)
 {
 	struct srs_keys k = keys("secret-one", NULL);
 	char back[STORE_ADDR_MAX + 1];
-	const char *notsrs[] = {"bob@alice.test", "srs@alice.test", "SRS2=x@alice.test",
-				"SRS0@alice.test", "SRS0x=a@alice.test", "", "@alice.test",
-				"SRS0=AAAAAA=AA=d=l@"};
+	const char *notsrs[] = {"bob@alice.test",  "srs@alice.test",	 "SRS2=x@alice.test",
+				"SRS0@alice.test", "SRS0x=a@alice.test", "",
+				"@alice.test",	   "SRS0=AAAAAA=AA=d=l@"};
 	for (size_t i = 0; i < sizeof notsrs / sizeof *notsrs; i++)
 		CHECK_EQ_INT(srs_reverse_k(&k, notsrs[i], DAY, back, sizeof back), SRS_NOT);
 	const char *bad[] = {"SRS0=@alice.test",
