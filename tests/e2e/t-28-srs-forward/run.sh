@@ -25,6 +25,9 @@ mta_init alice alice.test 127.0.0.2
 DA=$D; PA=$P_SMTP
 "$BREV" -d "$DA" alias add fwd@alice.test bob@bob.test >/dev/null || fail "alias fwd"
 "$BREV" -d "$DA" alias add fwd2@alice.test relay@bob.test >/dev/null || fail "alias fwd2"
+# a second domain: one message through aliases of both is signed by each
+echo "domains = alice.test alice2.test" >>"$DA/brev.conf"
+"$BREV" -d "$DA" alias add other@alice2.test bob2@bob.test >/dev/null || fail "alias other"
 # a catch-all: SRS addresses are checked before it (a forged one must not
 # land in alice's mailbox)
 "$BREV" -d "$DA" alias add @alice.test alice@alice.test >/dev/null || fail "catch-all"
@@ -44,6 +47,7 @@ mta_init bob bob.test 127.0.0.3
 DB=$D; PB_IMAPS=$P_IMAPS
 brev_user bob@bob.test bob-password
 "$BREV" -d "$DB" alias add relay@bob.test nobody@nullmx.test >/dev/null || fail "alias relay"
+"$BREV" -d "$DB" alias add bob2@bob.test bob@bob.test >/dev/null || fail "alias bob2"
 mta_start
 PID_B=$BREV_PID
 mta_init sender sender.test 127.0.0.7
@@ -127,6 +131,33 @@ want=$(srs0 0 carol sender.test) || fail "python srs0"
 want1=$(srs0 1 carol sender.test) || fail "python srs0"
 [ "${rp,,}" = "${want,,}" ] || [ "${rp,,}" = "${want1,,}" ] || fail "SRS address <$rp>, docs/smtp.md's scheme gives <$want>"
 grep -qiF "forwarded with SRS sender <$rp>" "$DA/serve.log" || fail "alice's log does not say it rewrote the sender"
+
+# ---- 2b. one transaction through aliases of two domains: two copies, each
+# with the SRS sender of its own alias's domain ----
+python3 - <<'PY' || fail "send to two domains"
+import os, smtplib
+s = smtplib.SMTP("127.0.0.2", int(os.environ["P25"]), source_address=("127.0.0.7", 0), timeout=30)
+s.ehlo("mx.sender.test")
+s.sendmail("carol@sender.test", ["fwd@alice.test", "other@alice2.test"],
+           b"From: carol@sender.test\r\nSubject: two domains\r\n\r\nhi\r\n")
+s.quit()
+PY
+python3 - "$PB_IMAPS" <<'PY' || fail "the two copies do not carry one SRS sender per alias domain"
+import re, sys, imaplib, ssl, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for _ in range(300):
+    m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+    m.login("bob@bob.test", "bob-password"); m.select("INBOX")
+    d = m.search(None, "SUBJECT", '"two domains"')[1][0].split()
+    if len(d) == 2:
+        rps = sorted(re.search(rb"^Return-Path: <([^>]*)>", m.fetch(i, "(RFC822)")[1][0][1], re.M).group(1).decode().lower()
+                     for i in d)
+        assert re.fullmatch(r"srs0=[a-z2-7]{6}=[a-z2-7]{2}=sender\.test=carol@alice\.test", rps[0]), rps
+        assert re.fullmatch(r"srs0=[a-z2-7]{6}=[a-z2-7]{2}=sender\.test=carol@alice2\.test", rps[1]), rps
+        sys.exit(0)
+    m.logout(); time.sleep(0.1)
+sys.exit(1)
+PY
 
 # ---- 3. a bounce from bob comes back to carol's server ----
 send 127.0.0.7 127.0.0.2 carol@sender.test fwd2@alice.test "to be bounced" || fail "send to fwd2@alice.test"
