@@ -32,6 +32,7 @@
 #include "queue.h"
 #include "smtp.h"
 #include "spool.h"
+#include "srs.h"
 #include "util.h"
 
 struct buf {
@@ -357,7 +358,14 @@ int dsn_send(struct store *st, const struct config *cfg, const struct dsn *d)
 	len += slen;
 	m.hdr = text;
 	m.hdrlen = len;
-	if (domain_of(d->orig_from, cfg)) {
+	/* Our own SRS address (a forwarded copy failed): the bounce goes on
+	 * to the sender it stands for, as one arriving from outside would. */
+	char srs_to[STORE_ADDR_MAX + 1];
+	if (domain_of(d->orig_from, cfg) &&
+	    srs_reverse(cfg->datadir, d->orig_from, srs_to, sizeof srs_to) == SRS_OK) {
+		const char *to = srs_to;
+		rc = store_queue_add(st, "", &to, 1, &m, NULL);
+	} else if (domain_of(d->orig_from, cfg)) {
 		struct resolved r;
 		rc = store_resolve(st, d->orig_from, &r);
 		if (rc == ST_OK && r.nusers) {

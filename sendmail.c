@@ -390,7 +390,7 @@ static int route_rcpt(const struct config *cfg, struct store *st, const char *te
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(set, r->users[i]);
 		for (size_t i = 0; i < r->nexternal; i++)
-			smtp_rcptset_add_ext(set, r->external[i]);
+			smtp_rcptset_add_fwd(set, r->external[i], smtp_addr_domain(&a));
 	} else if (rc == ST_NOTFOUND)
 		fprintf(stderr, "brev: sendmail: %s: no such local user\n", a.addr);
 	else

@@ -36,6 +36,7 @@
 #include "server.h"
 #include "smtp.h"
 #include "spool.h"
+#include "srs.h"
 #include "util.h"
 
 #define SMTP_ERRORS_MAX	  10	 /* 5xx replies before we hang up */
@@ -564,6 +565,18 @@ static void rcpt_local(struct session *s, const char *addr, const struct smtp_ad
 			     "553 5.1.3 <%s>: Routing characters are not accepted", addr);
 		return;
 	}
+	char orig[STORE_ADDR_MAX + 1], why[600];
+	int srs = srs_rcpt(s->cfg->datadir, addr, !s->mail.from.addr[0], orig, sizeof orig, why,
+			   sizeof why);
+	if (srs != 0) { /* a bounce to a forwarded message's SRS sender */
+		if (srs < 0) {
+			rcpt_refused(s, addr, "srs", "%s", why);
+			return;
+		}
+		smtp_rcptset_add_ext(&s->set, orig);
+		rcpt_ok(s, addr);
+		return;
+	}
 	struct resolved *r = xcalloc(1, sizeof *r);
 	int rc = smtp_resolve(s->st, s->cfg, addr, r);
 	const char *q;
@@ -578,7 +591,7 @@ static void rcpt_local(struct session *s, const char *addr, const struct smtp_ad
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(&s->set, r->users[i]);
 		for (size_t i = 0; i < r->nexternal; i++)
-			smtp_rcptset_add_ext(&s->set, r->external[i]);
+			smtp_rcptset_add_fwd(&s->set, r->external[i], strrchr(addr, '@') + 1);
 		rcpt_ok(s, addr);
 	}
 	store_resolved_free(r);

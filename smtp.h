@@ -235,15 +235,20 @@ int smtp_login_addr(const char *domains, const char *login, char *out, size_t ca
 /* ---- recipients and commit ---- */
 
 /* The targets of one message: local account ids and remote addresses, each
- * without duplicates. Callers bound the number of adds. */
+ * without duplicates. Callers bound the number of adds. A remote address
+ * an alias forwards to carries the alias's domain in via[i] (NULL for a
+ * recipient the client named itself): the commit rewrites the sender of
+ * those copies with SRS (srs.h) in that domain. */
 struct smtp_rcptset {
 	uint32_t *users;
 	size_t nusers, capusers;
-	char **ext;
+	char **ext, **via;
 	size_t next, capext;
 };
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id);
 void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr);
+/* addr reached through an alias of domain via (ours). */
+void smtp_rcptset_add_fwd(struct smtp_rcptset *r, const char *addr, const char *via);
 /* Forget every entry; keeps the allocations. */
 void smtp_rcptset_clear(struct smtp_rcptset *r);
 void smtp_rcptset_free(struct smtp_rcptset *r);
@@ -263,6 +268,10 @@ struct smtp_outcome {
  * log lines and the delivery journal (journal.h): the commits carry its
  * "accepted" event (from, size, Message-ID, recipients, then `via`: how it
  * came in, e.g. "client=IP proto=ESMTPSA"; may be NULL).
+ * Forwarded copies (via set) of a sender from outside our domains are
+ * queued with the SRS sender of their alias's domain (srs.h; needs cfg),
+ * so one message may become several queue entries (o->queue_id is the
+ * first; each carries the tracking id, the "accepted" event only once).
  * When the message was taken for someone (o->delivered or o->queued) and
  * cfg is not NULL, the accounts that refused it (quota) are bounced to
  * `from` with one DSN (dsn_send, 5.2.2; docs/smtp.md). */

@@ -29,6 +29,7 @@
 #include "queue.h"
 #include "smtp.h"
 #include "spool.h"
+#include "srs.h"
 #include "util.h"
 
 void smtp_date(char *out, size_t cap, time_t t)
@@ -428,22 +429,33 @@ void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
 	r->users[r->nusers++] = id;
 }
 
-void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr)
+void smtp_rcptset_add_fwd(struct smtp_rcptset *r, const char *addr, const char *via)
 {
+	/* The first way an address was reached wins: named by the client
+	 * itself, it keeps the sender as given. */
 	for (size_t i = 0; i < r->next; i++)
 		if (str_casecmp_ascii(r->ext[i], addr) == 0)
 			return;
 	if (r->next == r->capext) {
 		r->capext = r->capext ? 2 * r->capext : 16;
 		r->ext = xrealloc(r->ext, r->capext * sizeof *r->ext);
+		r->via = xrealloc(r->via, r->capext * sizeof *r->via);
 	}
+	r->via[r->next] = via ? xstrdup(via) : NULL;
 	r->ext[r->next++] = xstrdup(addr);
+}
+
+void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr)
+{
+	smtp_rcptset_add_fwd(r, addr, NULL);
 }
 
 void smtp_rcptset_clear(struct smtp_rcptset *r)
 {
-	for (size_t i = 0; i < r->next; i++)
+	for (size_t i = 0; i < r->next; i++) {
 		free(r->ext[i]);
+		free(r->via[i]);
+	}
 	r->next = 0;
 	r->nusers = 0;
 }
@@ -452,6 +464,7 @@ void smtp_rcptset_free(struct smtp_rcptset *r)
 {
 	smtp_rcptset_clear(r);
 	free(r->ext);
+	free(r->via);
 	free(r->users);
 	memset(r, 0, sizeof *r);
 }
@@ -536,6 +549,76 @@ static void bounce_refused(struct store *st, const struct config *cfg, const cha
 	else if (from[0])
 		log_info("smtp id=%s bounced %zu refused recipient(s) to <%s>", id, n, from);
 	free(oh);
+}
+
+/* The envelope sender for remote recipient i: the SRS address of its
+ * alias's domain when an alias forwards it and the sender is from outside
+ * (docs/smtp.md, "Forwarding and SRS"); otherwise from itself. A sender
+ * SRS cannot carry (quoted, too long) is kept, and the copy may then fail
+ * SPF at the receiver, as it did before SRS. */
+static const char *fwd_sender(const struct config *cfg, const char *from,
+			      const struct smtp_rcptset *r, size_t i, const char *id, char *buf,
+			      size_t cap)
+{
+	const char *at = strrchr(from, '@');
+	if (!cfg || !r->via[i] || !from[0] || !at || config_domain_is_local(cfg, at + 1))
+		return from;
+	int rc = srs_forward(cfg->datadir, from, r->via[i], buf, cap);
+	if (rc == SRS_OK)
+		return buf;
+	if (rc != SRS_NOT)
+		log_warn("smtp id=%s forward to <%s>: sender <%s> kept: %s", id, r->ext[i], from,
+			 srs_strerror(rc));
+	return from;
+}
+
+/* Queue r's remote recipients: one entry per distinct envelope sender
+ * (usually one; two when a client's own recipients and forwarded copies
+ * share a transaction, more with aliases of several domains). Should a
+ * later entry fail, the earlier ones stay queued and the client's retry
+ * sends them twice: a duplicate, never a loss. */
+static int queue_remote(struct store *st, const struct config *cfg, const char *from,
+			const struct smtp_rcptset *r, const struct msg_in *m, const char *id,
+			struct smtp_outcome *o)
+{
+	char(*senders)[STORE_ADDR_MAX + 1] = xcalloc(r->next, sizeof *senders);
+	const char **to = xcalloc(r->next, sizeof *to);
+	unsigned char *done = xcalloc(r->next, 1);
+	int rc = ST_OK;
+	/* Every entry carries the tracking id; "accepted" is journalled once. */
+	struct msg_in later = *m;
+	struct journal_in jlater = {0};
+	if (m->journal) {
+		jlater = *m->journal;
+		jlater.accepted = NULL;
+		later.journal = &jlater;
+	}
+	for (size_t i = 0; i < r->next; i++)
+		str_copy(senders[i], fwd_sender(cfg, from, r, i, id, senders[i], sizeof senders[i]),
+			 sizeof senders[i]);
+	for (size_t i = 0; rc == ST_OK && i < r->next; i++) {
+		size_t n = 0;
+		uint64_t qid;
+		if (done[i])
+			continue;
+		for (size_t j = i; j < r->next; j++)
+			if (!done[j] && strcmp(senders[i], senders[j]) == 0) {
+				done[j] = 1;
+				to[n++] = r->ext[j];
+			}
+		rc = store_queue_add(st, senders[i], to, n, o->queued ? &later : m, &qid);
+		if (rc == ST_OK && o->queued == 0)
+			o->queue_id = qid;
+		if (rc == ST_OK)
+			o->queued += n;
+		if (rc == ST_OK && strcmp(senders[i], from) != 0)
+			log_info("smtp id=%s forwarded with SRS sender <%s> to %zu recipient(s)", id,
+				 senders[i], n);
+	}
+	free(senders);
+	free(to);
+	free(done);
+	return rc;
 }
 
 int smtp_commit(struct store *st, const struct config *cfg, const char *from,
@@ -683,13 +766,11 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 	if (r->next > 0) {
 		struct msg_in m = {
 		    .hdr = hdr_queue, .hdrlen = hlen_queue, .body = body, .journal = jq};
-		int rc = store_queue_add(st, from, (const char *const *)r->ext, r->next, &m,
-					 &o->queue_id);
+		int rc = queue_remote(st, cfg, from, r, &m, id, o);
 		if (rc != ST_OK) {
 			log_warn("smtp id=%s queueing failed: %s", id, store_strerror(rc));
 			return rc;
 		}
-		o->queued = r->next;
 	}
 	if (r->nusers > 0) {
 		struct msg_in m = {
