@@ -197,6 +197,8 @@ def select_condstore_and_fetch_modseq():
     check(len(f) == 1 and b"\\Seen" in f[0] and modseq_of(f[0]) == m2, "noop %r" % r)
     r = c.cmd(b"STATUS cs1 (HIGHESTMODSEQ)")
     check(ok(r) and b"HIGHESTMODSEQ %d" % m2 in r[0], "status after store %r" % r)
+    r = c.cmd(b'LIST "" cs1 RETURN (STATUS (HIGHESTMODSEQ))')
+    check(ok(r) and b'* STATUS "cs1" (HIGHESTMODSEQ %d)' % m2 in r, "list-status %r" % r)
 
 
 @case
