@@ -430,13 +430,16 @@ int imap_qresync_report(struct imap_session *s, const struct seqset *known, uint
 		if (fetch)
 			rc = store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, qr_all_cb, &x);
 	} else if (rc == ST_OK) {
-		x.gone.n = u32_uniq(x.gone.v, x.gone.n);
-		imap_uidset_out(&b, x.gone.v, x.gone.n);
+		if (x.gone.n) {
+			x.gone.n = u32_uniq(x.gone.v, x.gone.n);
+			imap_uidset_out(&b, x.gone.v, x.gone.n);
+		}
 	}
 	if (rc == ST_OK) {
 		if (b.len)
 			imap_out(s, "* VANISHED (EARLIER) %s", b.p);
-		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
+		if (x.nchg)
+			qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
 		for (size_t i = 0; i < x.nchg; i++) {
 			uint32_t seq = view_seq(&s->view, x.chg[i].uid);
 			if (seq)

@@ -1195,7 +1195,7 @@ int store_msg_flags_if(struct store *st, uint32_t user, const char *mbox, const 
 	    (nkw && !keywords) || (n && (!uids || !failed)))
 		return ST_INVALID;
 	int rc = tx_write(st, op_msg_flags, &a);
-	if (rc != ST_OK)
+	if (rc != ST_OK && n)
 		memset(failed, 0, n);
 	return rc;
 }
