@@ -202,6 +202,32 @@ static void sync_stale(struct imap_session *s, struct sync_ctx *x)
 	free(all);
 }
 
+/* "* VANISHED [(EARLIER) ]set", cut at commas into lines of at most about
+ * 8 KiB (RFC 7162 4 asks clients to take 8,192-octet lines; a mailbox
+ * with many holes would otherwise make one line of megabytes). */
+#define VANISHED_LINE 8000
+static void vanished_out(struct imap_session *s, int earlier, const char *set)
+{
+	size_t n = strlen(set);
+	while (n) {
+		size_t k = n;
+		if (k > VANISHED_LINE) {
+			k = VANISHED_LINE;
+			while (k && set[k] != ',')
+				k--;
+			if (!k)
+				k = n; /* no comma: cannot happen with UIDs */
+		}
+		imap_out(s, "* VANISHED %s%.*s", earlier ? "(EARLIER) " : "", (int)k, set);
+		set += k;
+		n -= k;
+		if (*set == ',') {
+			set++;
+			n--;
+		}
+	}
+}
+
 static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
 {
 	struct sbuf b = {0};
@@ -278,7 +304,7 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 					s->gone[k++] = s->gone[i];
 			imap_uidset_out(&b, s->gone, k);
 			if (k)
-				imap_out(s, "* VANISHED %s", b.p);
+				vanished_out(s, 0, b.p);
 			sbuf_free(&b);
 			told_gone = k != 0;
 		} else {
@@ -437,7 +463,7 @@ int imap_qresync_report(struct imap_session *s, const struct seqset *known, uint
 	}
 	if (rc == ST_OK) {
 		if (b.len)
-			imap_out(s, "* VANISHED (EARLIER) %s", b.p);
+			vanished_out(s, 1, b.p);
 		if (x.nchg)
 			qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
 		for (size_t i = 0; i < x.nchg; i++) {
