@@ -468,8 +468,11 @@ int imap_qresync_report(struct imap_session *s, const struct seqset *known, uint
 			qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
 		for (size_t i = 0; i < x.nchg; i++) {
 			uint32_t seq = view_seq(&s->view, x.chg[i].uid);
-			if (seq)
+			if (seq) {
 				fetch_flags_line(s, seq, &x.chg[i]);
+				/* changed after the view was read: told now */
+				imap_said(s, x.chg[i].uid, x.chg[i].modseq);
+			}
 		}
 	}
 	sbuf_free(&b);
