@@ -111,7 +111,15 @@ void imap_tagged(struct imap_session *s, const char *cond, const char *fmt, ...)
 		imap_sync(s, expunge_allowed_after(s->cmd.name));
 		if (s->state == IS_LOGOUT)
 			return; /* the mailbox went away: BYE was the answer */
+		/* RFC 7162 3.2: MODSEQs went out while expunges with lower
+		 * modseqs wait to be announced; a client that kept the highest
+		 * MODSEQ it saw would skip them when it resyncs. Tell it a
+		 * HIGHESTMODSEQ below them all. */
+		if (s->condstore && s->modseq_told && s->ngone)
+			imap_out(s, "* OK [HIGHESTMODSEQ %llu] Expunges pending",
+				 (unsigned long long)s->gone_hms);
 	}
+	s->modseq_told = 0;
 	va_start(ap, fmt);
 	char *p = vfmt(fmt, ap);
 	va_end(ap);
@@ -132,9 +140,9 @@ void imap_put(struct imap_session *s, const struct sbuf *b)
 		conn_write(s->c, b->p, b->len);
 }
 
-/* A UID set in the order given, consecutive runs as ranges ("1:300,302");
- * RFC 4315 4: COPYUID's two sets pair up element by element in this order. */
-static void uidset_out(struct sbuf *b, const uint32_t *u, size_t n)
+/* RFC 4315 4: COPYUID's two sets pair up element by element in this order.
+ * b must be empty: the first element gets no comma. */
+void imap_uidset_out(struct sbuf *b, const uint32_t *u, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -180,7 +188,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	}
 	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
-		     " UTF8=ACCEPT CREATE-SPECIAL-USE");
+		     " UTF8=ACCEPT CREATE-SPECIAL-USE CONDSTORE QRESYNC");
 }
 
 /* ------------------------------------------------------- names, flags */
@@ -695,12 +703,50 @@ static void cmd_enable(struct imap_session *s)
 		} else if (iarg_is_atom(a, "UTF8=ACCEPT") && !s->utf8) {
 			s->utf8 = 1;
 			sbuf_puts(&b, " UTF8=ACCEPT");
+		} else if (iarg_is_atom(a, "CONDSTORE") && !s->condstore) {
+			imap_condstore_on(s);
+			sbuf_puts(&b, " CONDSTORE");
+		} else if (iarg_is_atom(a, "QRESYNC") && !s->qresync) {
+			/* RFC 7162 3.2.3: QRESYNC implies CONDSTORE. */
+			imap_condstore_on(s);
+			s->qresync = 1;
+			sbuf_puts(&b, " QRESYNC");
 		}
 	}
 	sbuf_puts(&b, "\r\n");
 	imap_put(s, &b);
 	sbuf_free(&b);
 	imap_tagged(s, "OK", "ENABLE completed");
+}
+
+void imap_condstore_on(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = 1;
+	/* RFC 7162 3.1: enabled while a mailbox is selected, the client learns
+	 * its HIGHESTMODSEQ now (SELECT already told it; repeating is harmless).
+	 * Not while expunges wait to be announced: a client that stored this
+	 * value would never hear of them. */
+	if (s->state == IS_SELECTED && !s->ngone)
+		imap_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->seen_hms);
+}
+
+int imap_modseq_arg(const struct iarg *a, uint64_t *out)
+{
+	const char *p = a && a->type == IA_ATOM ? a->s : NULL;
+	uint64_t v = 0;
+	if (!p || !*p || strlen(p) > 19)
+		return -1;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > INT64_MAX)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static void cmd_namespace(struct imap_session *s)
@@ -714,6 +760,66 @@ void imap_unselect(struct imap_session *s)
 	snapshot_free(s);
 	s->mbox[0] = 0;
 	s->state = IS_AUTH;
+}
+
+struct qresync_param {
+	int on;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct seqset known; /* n == 0: not given */
+};
+
+/* SELECT/EXAMINE parameters (RFC 4466 2.1): CONDSTORE (RFC 7162 3.1.8) and
+ * QRESYNC (uidvalidity modseq [known-uids [seq-match-data]]) (3.2.5). NULL
+ * or the BAD text. seq-match-data only helps a server that cannot tell
+ * what was expunged; brev can (or reports every missing UID), so it is
+ * checked for syntax and not used. */
+static const char *select_params(struct imap_session *s, const struct iarg *l,
+				 struct qresync_param *q)
+{
+	long long v;
+	if (!l)
+		return NULL;
+	if (l->type != IA_LIST || l->next)
+		return "Invalid SELECT parameters";
+	for (const struct iarg *p = l->kids; p; p = p->next) {
+		if (iarg_is_atom(p, "CONDSTORE")) {
+			imap_condstore_on(s);
+			continue;
+		}
+		if (!iarg_is_atom(p, "QRESYNC"))
+			return "Unknown SELECT parameter";
+		if (!s->qresync)
+			return "QRESYNC is not enabled"; /* RFC 7162 3.2.5: BAD */
+		p = p->next;
+		if (q->on || !p || p->type != IA_LIST || p->nkids < 2 || p->nkids > 4)
+			return "Invalid QRESYNC parameter";
+		const struct iarg *a = p->kids;
+		if (a->type != IA_ATOM || parse_int(a->s, 1, UINT32_MAX, &v) < 0 ||
+		    imap_modseq_arg(a->next, &q->modseq) < 0 || q->modseq == 0)
+			return "Invalid QRESYNC uidvalidity or modseq";
+		q->uidvalidity = (uint32_t)v;
+		a = a->next->next;
+		if (a && a->type == IA_ATOM) {
+			if (seqset_parse(a->s, &q->known) < 0)
+				return "Invalid QRESYNC known UIDs";
+			a = a->next;
+		}
+		if (a) { /* (known-sequence-set known-uid-set) */
+			struct seqset x, y;
+			const struct iarg *k1 = a->type == IA_LIST ? iarg_nth(a, 0) : NULL;
+			const struct iarg *k2 = k1 ? k1->next : NULL;
+			if (a->next || !k2 || k2->next || k1->type != IA_ATOM ||
+			    k2->type != IA_ATOM || seqset_parse(k1->s, &x) < 0)
+				return "Invalid QRESYNC sequence match data";
+			seqset_free(&x);
+			if (seqset_parse(k2->s, &y) < 0)
+				return "Invalid QRESYNC sequence match data";
+			seqset_free(&y);
+		}
+		q->on = 1;
+	}
+	return NULL;
 }
 
 static void cmd_select(struct imap_session *s)
@@ -733,10 +839,18 @@ static void cmd_select(struct imap_session *s)
 		imap_tagged(s, "BAD", "Invalid mailbox name");
 		return;
 	}
+	struct qresync_param q = {0};
+	const char *perr = select_params(s, iarg_nth(s->cmd.args, 1), &q);
+	if (perr) {
+		seqset_free(&q.known);
+		imap_tagged(s, "BAD", "%s", perr);
+		return;
+	}
 	/* The UIDs as runs and the counters, from one read of the store. */
 	int rc = store_msg_runs(s->srv->store, s->acct.id, name, &runs, &nruns, &mi);
 	if (rc != ST_OK) {
 		free(runs);
+		seqset_free(&q.known);
 		/* A name the store cannot hold ("/INBOX") names no mailbox:
 		 * a permanent answer, never the temporary [UNAVAILABLE]. */
 		imap_tagged(s, "NO", "%s", rc == ST_INVALID ? imap_store_no(ST_NOTFOUND)
@@ -767,6 +881,17 @@ static void cmd_select(struct imap_session *s)
 	}
 	imap_out(s, "* OK [UIDVALIDITY %u] UIDs valid", mi.uidvalidity);
 	imap_out(s, "* OK [UIDNEXT %u] Predicted next UID", mi.uidnext);
+	/* RFC 7162 3.1.2.1: every SELECT/EXAMINE (brev always has modseqs,
+	 * so never NOMODSEQ). */
+	imap_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)mi.highestmodseq);
+	/* RFC 7162 3.2.5: with the same UIDVALIDITY, what the client missed
+	 * since its modseq; with another, nothing (its cache is void). */
+	if (q.on && q.uidvalidity == mi.uidvalidity) {
+		if (q.known.n)
+			seqset_resolve(&q.known, mi.uidnext > 1 ? mi.uidnext - 1 : 1);
+		imap_qresync_report(s, q.known.n ? &q.known : NULL, q.modseq, mi.uidnext, 1);
+	}
+	seqset_free(&q.known);
 	imap_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
 		    s->cmd.name);
 }
@@ -935,7 +1060,7 @@ static void cmd_append(struct imap_session *s)
 		rc = store_append_many(s->srv->store, s->acct.id, name, m, n, &uidv, uids);
 		if (rc == ST_OK) {
 			struct sbuf b = {0};
-			uidset_out(&b, uids, n);
+			imap_uidset_out(&b, uids, n);
 			imap_sync(s, 0);
 			imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidv, b.p);
 			sbuf_free(&b);
@@ -1065,8 +1190,8 @@ static void cmd_copy(struct imap_session *s, int uid)
 				src[k] = src[i];
 				dstu[k++] = dstu[i];
 			}
-		uidset_out(&a, src, k);
-		uidset_out(&b, dstu, k);
+		imap_uidset_out(&a, src, k);
+		imap_uidset_out(&b, dstu, k);
 		if (move) {
 			/* RFC 6851 4.3: COPYUID goes in an untagged OK before the EXPUNGEs. */
 			if (a.len)

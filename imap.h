@@ -161,6 +161,13 @@ struct imap_session {
 	int state;
 	struct account acct;
 	int utf8, rev2;       /* ENABLEd */
+	/* RFC 7162: CONDSTORE is on after ENABLE or any CONDSTORE-enabling
+	 * command (MODSEQ in FETCH/SEARCH, CHANGEDSINCE, UNCHANGEDSINCE, STATUS
+	 * HIGHESTMODSEQ, SELECT (CONDSTORE)); QRESYNC (implies CONDSTORE) only
+	 * after ENABLE QRESYNC: expunges are then VANISHED, not EXPUNGE. */
+	int condstore, qresync;
+	int modseq_told;        /* a MODSEQ went out during this command */
+	uint64_t gone_hms;      /* below the modseq of every expunge in gone[] */
 	char mbox[STORE_MBOX_MAX + 1];
 	int readonly;
 	uint32_t uidvalidity;
@@ -216,6 +223,22 @@ int imap_each_msg(struct imap_session *s, const struct imap_ref *refs, size_t n,
 		  int (*fn)(struct imap_session *s, const struct imap_ref *r,
 			    const struct msg_info *mi, void *arg),
 		  void *arg);
+/* A CONDSTORE-enabling command (RFC 7162 3.1): turn it on; when it was off
+ * and a mailbox is selected, tell its HIGHESTMODSEQ. */
+void imap_condstore_on(struct imap_session *s);
+/* mod-sequence-valzer (RFC 7162 7): decimal 0 .. 2^63-1; -1 otherwise. */
+int imap_modseq_arg(const struct iarg *a, uint64_t *out);
+/* A UID set in the order given, consecutive runs as ranges ("1:300,302"). */
+void imap_uidset_out(struct sbuf *b, const uint32_t *u, size_t n);
+/* QRESYNC (RFC 7162 3.2.5, 3.2.6): "* VANISHED (EARLIER) set" for the UIDs
+ * of known (resolved; NULL: every UID) expunged after modseq since, never
+ * one still in the view, and then (fetch != 0) "* n FETCH (UID FLAGS
+ * MODSEQ)" for the messages of known in the view changed after since.
+ * When the store no longer remembers every expunge since then, every UID
+ * of known below uidnext that is not in the view is reported (RFC 7162
+ * allows UIDs that never existed). ST_OK or the store's error. */
+int imap_qresync_report(struct imap_session *s, const struct seqset *known, uint64_t since,
+			uint32_t uidnext, int fetch);
 /* This session sent FLAGS for uid at modseq (imap_sync will not repeat it). */
 void imap_said(struct imap_session *s, uint32_t uid, uint64_t modseq);
 /* A growable array of UIDs. */

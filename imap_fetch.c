@@ -21,7 +21,8 @@
 #include "util.h"
 
 enum { FI_FLAGS, FI_UID, FI_INTERNALDATE, FI_SIZE, FI_ENVELOPE, FI_BODY, FI_BODYSTRUCTURE,
-       FI_SECTION, FI_RFC822, FI_RFC822_HEADER, FI_RFC822_TEXT, FI_BINARY, FI_BINARY_SIZE };
+       FI_SECTION, FI_RFC822, FI_RFC822_HEADER, FI_RFC822_TEXT, FI_BINARY, FI_BINARY_SIZE,
+       FI_MODSEQ };
 enum { SP_NONE, SP_HEADER, SP_FIELDS, SP_FIELDS_NOT, SP_TEXT, SP_MIME };
 
 #define FETCH_ITEMS_MAX 64
@@ -205,6 +206,7 @@ static int parse_item(struct fetch *f, const char *a)
 		{"ENVELOPE", FI_ENVELOPE},   {"BODY", FI_BODY},
 		{"BODYSTRUCTURE", FI_BODYSTRUCTURE}, {"RFC822", FI_RFC822},
 		{"RFC822.HEADER", FI_RFC822_HEADER}, {"RFC822.TEXT", FI_RFC822_TEXT},
+		{"MODSEQ", FI_MODSEQ}, /* RFC 7162 3.1.4 */
 	};
 	if (str_casecmp_ascii(a, "ALL") == 0)
 		return parse_item(f, "FLAGS") | parse_item(f, "INTERNALDATE") |
@@ -499,7 +501,8 @@ static void date_out(struct sbuf *b, int64_t t)
 /* Does the item need the message's bytes (not just its record)? */
 static int needs_bytes(int kind)
 {
-	return kind != FI_FLAGS && kind != FI_UID && kind != FI_INTERNALDATE && kind != FI_SIZE;
+	return kind != FI_FLAGS && kind != FI_UID && kind != FI_INTERNALDATE && kind != FI_SIZE &&
+	       kind != FI_MODSEQ;
 }
 
 /* One FETCH response. 0 answered; 1 left out (expunged, its bytes gone
@@ -509,10 +512,11 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 		     const struct fetch *f, int uid)
 {
 	struct sbuf b = {0};
-	int first = 1, have_uid = 0, have_flags = 0, bytes = 0;
+	int first = 1, have_uid = 0, have_flags = 0, have_modseq = 0, bytes = 0;
 
 	for (size_t k = 0; k < f->n; k++) {
 		have_uid |= f->it[k].kind == FI_UID;
+		have_modseq |= f->it[k].kind == FI_MODSEQ;
 		have_flags |= f->it[k].kind == FI_FLAGS;
 		bytes |= needs_bytes(f->it[k].kind);
 	}
@@ -536,6 +540,10 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 			break;
 		case FI_UID:
 			sbuf_printf(&b, "UID %u", mi->uid);
+			break;
+		case FI_MODSEQ:
+			sbuf_printf(&b, "MODSEQ (%llu)", (unsigned long long)mi->modseq);
+			s->modseq_told = 1;
 			break;
 		case FI_INTERNALDATE:
 			sbuf_puts(&b, "INTERNALDATE ");
@@ -595,6 +603,12 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 		sbuf_puts(&b, " FLAGS ");
 		imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
 		imap_said(s, mi->uid, mi->modseq);
+		/* RFC 7162 3.1.4: a flag change the client did not ask about
+		 * comes with its MODSEQ. */
+		if (s->condstore && !have_modseq) {
+			sbuf_printf(&b, " MODSEQ (%llu)", (unsigned long long)mi->modseq);
+			s->modseq_told = 1;
+		}
 	}
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
@@ -605,6 +619,8 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 struct fetch_ctx {
 	const struct fetch *f;
 	int uid, gone;
+	int changedsince;       /* RFC 7162 3.1.4.1: only messages above since */
+	uint64_t since;
 	uint32_t *unseen;
 	size_t nunseen;
 };
@@ -626,6 +642,8 @@ static int fetch_cb(struct imap_session *s, const struct imap_ref *r, const stru
 		x->gone = 1;
 		return 0;
 	}
+	if (x->changedsince && mi->modseq <= x->since)
+		return 0;
 	int rc = fetch_one(s, r->seq, mi, x->f, x->uid);
 	if (rc > 0)
 		x->gone = 1;
@@ -637,6 +655,34 @@ static int fetch_cb(struct imap_session *s, const struct imap_ref *r, const stru
 		return 1;
 	}
 	return conn_error(s->c) != 0;
+}
+
+/* FETCH modifiers (RFC 4466 2.4): (CHANGEDSINCE n [VANISHED]). NULL or
+ * the BAD text. */
+static const char *fetch_modifiers(struct imap_session *s, const struct iarg *l, int uid,
+				   struct fetch_ctx *x, int *vanished)
+{
+	if (!l)
+		return NULL;
+	if (l->type != IA_LIST || !l->kids)
+		return "Invalid FETCH modifiers";
+	for (const struct iarg *m = l->kids; m; m = m->next) {
+		if (iarg_is_atom(m, "CHANGEDSINCE") && !(x->changedsince & 1)) {
+			if (imap_modseq_arg(m->next, &x->since) < 0)
+				return "CHANGEDSINCE needs a mod-sequence";
+			x->changedsince |= 1;
+			m = m->next;
+		} else if (iarg_is_atom(m, "VANISHED") && !*vanished) {
+			*vanished = 1;
+		} else {
+			return "Unknown FETCH modifier";
+		}
+	}
+	/* RFC 7162 3.2.6: UID FETCH only, with CHANGEDSINCE, after ENABLE
+	 * QRESYNC; anything else is BAD. */
+	if (*vanished && (!uid || !s->qresync || !(x->changedsince & 1)))
+		return "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC";
+	return NULL;
 }
 
 void imap_cmd_fetch(struct imap_session *s, int uid)
@@ -652,10 +698,35 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 		imap_tagged(s, "BAD", "Invalid FETCH items");
 		goto out;
 	}
+	int vanished = 0;
+	const char *merr = fetch_modifiers(s, iarg_nth(s->cmd.args, 2), uid, &x, &vanished);
+	if (merr) {
+		imap_tagged(s, "BAD", "%s", merr);
+		goto out;
+	}
+	for (size_t k = 0; k < f->n; k++)
+		if (f->it[k].kind == FI_MODSEQ)
+			x.changedsince |= 2; /* MODSEQ asked for */
+	if (x.changedsince & 1 && !(x.changedsince & 2) && !add(f, FI_MODSEQ)) {
+		imap_tagged(s, "BAD", "Invalid FETCH items");
+		goto out;
+	}
+	if (x.changedsince) /* CHANGEDSINCE or MODSEQ: CONDSTORE-enabling */
+		imap_condstore_on(s);
+	x.changedsince &= 1;
 	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &refs, &bad);
 	if (bad) {
 		imap_tagged(s, "BAD", "Invalid sequence set");
 		goto out;
+	}
+	if (vanished) {
+		/* RFC 7162 3.2.6: the UIDs of the set expunged since, first. */
+		struct seqset ss;
+		if (seqset_parse(iarg_str(iarg_nth(s->cmd.args, 0)), &ss) == 0) {
+			seqset_resolve(&ss, view_max(&s->view));
+			imap_qresync_report(s, &ss, x.since, view_max(&s->view) + 1, 0);
+			seqset_free(&ss);
+		}
 	}
 	/* Implicit \Seen (RFC 9051 6.4.5) before we answer, so the FLAGS
 	 * we send are the new ones. */
@@ -688,8 +759,17 @@ out:
 	free(f);
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 struct store_ctx {
 	int uid, silent;
+	int cond;                 /* UNCHANGEDSINCE given */
+	uint32_t *failed_uids;    /* ascending: left alone, [MODIFIED] */
+	size_t nfailed;
 };
 
 static int store_cb(struct imap_session *s, const struct imap_ref *r, const struct msg_info *mi,
@@ -699,14 +779,26 @@ static int store_cb(struct imap_session *s, const struct imap_ref *r, const stru
 	struct sbuf b = {0};
 	if (!mi)
 		return 0; /* expunged meanwhile */
+	if (x->nfailed &&
+	    bsearch(&mi->uid, x->failed_uids, x->nfailed, sizeof *x->failed_uids, u32_cmp))
+		return 0; /* not stored: it is in [MODIFIED] */
 	imap_said(s, mi->uid, mi->modseq);
-	if (x->silent)
+	/* RFC 7162 3.1.3: with CONDSTORE on, MODSEQ goes out even for
+	 * .SILENT, so the client knows its copy of the flags is current. */
+	if (x->silent && !s->condstore)
 		return 0;
 	sbuf_printf(&b, "* %u FETCH (", r->seq);
 	if (x->uid)
 		sbuf_printf(&b, "UID %u ", mi->uid);
-	sbuf_puts(&b, "FLAGS ");
-	imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
+	if (!x->silent) {
+		sbuf_puts(&b, "FLAGS ");
+		imap_flags_out(s, &b, mi->flags, mi->keywords, mi->uid);
+	}
+	if (s->condstore) {
+		sbuf_printf(&b, "%sMODSEQ (%llu)", x->silent ? "" : " ",
+			    (unsigned long long)mi->modseq);
+		s->modseq_told = 1;
+	}
 	sbuf_puts(&b, ")\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);
@@ -715,7 +807,30 @@ static int store_cb(struct imap_session *s, const struct imap_ref *r, const stru
 
 void imap_cmd_store(struct imap_session *s, int uid)
 {
-	const struct iarg *what = iarg_nth(s->cmd.args, 1);
+	/* RFC 7162 3.1.3: STORE set (UNCHANGEDSINCE n) item flags. imapflow
+	 * (1.x) puts the modifier last, after a flag list; that order is
+	 * taken too, since it cannot mean anything else. */
+	size_t at = 1;
+	int cond = 0;
+	uint64_t since = 0;
+	const struct iarg *mod = iarg_nth(s->cmd.args, 1);
+	const struct iarg *last = iarg_nth(s->cmd.args, 3);
+	if (mod && mod->type != IA_LIST && last && !last->next && last->type == IA_LIST &&
+	    iarg_is_atom(last->kids, "UNCHANGEDSINCE") &&
+	    iarg_nth(s->cmd.args, 2)->type == IA_LIST)
+		mod = last;
+	else
+		last = NULL;
+	if (mod && mod->type == IA_LIST) {
+		if (mod->nkids != 2 || !iarg_is_atom(mod->kids, "UNCHANGEDSINCE") ||
+		    imap_modseq_arg(mod->kids->next, &since) < 0 || s->cmd.args->nkids < 4) {
+			imap_tagged(s, "BAD", "Invalid STORE modifier");
+			return;
+		}
+		cond = 1;
+		at = last ? 1 : 2;
+	}
+	const struct iarg *what = iarg_nth(s->cmd.args, at);
 	const char *w = iarg_str(what);
 	int op, silent = 0;
 	uint32_t flags;
@@ -742,11 +857,11 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		return;
 	}
 	/* The flags: one list, or atoms as separate arguments. */
-	const struct iarg *fl = iarg_nth(s->cmd.args, 2);
+	const struct iarg *fl = iarg_nth(s->cmd.args, at + 1);
 	struct iarg tmp = {.type = IA_LIST, .kids = (struct iarg *)fl};
 	if (fl->type != IA_LIST)
 		fl = &tmp;
-	else if (fl->next) {
+	else if (fl->next && fl->next != last) {
 		imap_tagged(s, "BAD", "Unexpected STORE argument");
 		return;
 	}
@@ -760,6 +875,8 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		imap_tagged(s, "BAD", "Invalid flag");
 		return;
 	}
+	if (cond)
+		imap_condstore_on(s);
 	imap_sync(s, uid);
 	n = imap_resolve_set(s, iarg_str(iarg_nth(s->cmd.args, 0)), uid, &refs, &bad);
 	if (bad) {
@@ -768,11 +885,29 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		return;
 	}
 	uint32_t *uids = xmalloc((n + 1) * sizeof *uids);
+	unsigned char *failed = cond ? xcalloc(n + 1, 1) : NULL;
 	for (size_t i = 0; i < n; i++)
 		uids[i] = refs[i].uid;
-	int rc = n ? store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, n, op, flags, kw, nkw)
-		   : ST_OK;
+	int rc = !n ? ST_OK
+		 : cond ? store_msg_flags_if(s->srv->store, s->acct.id, s->mbox, uids, n, op, flags,
+					     kw, nkw, since, failed)
+			: store_msg_flags(s->srv->store, s->acct.id, s->mbox, uids, n, op, flags, kw,
+					  nkw);
+	/* The messages that failed the test, as numbers (STORE) or UIDs
+	 * (UID STORE) for [MODIFIED] and as UIDs to leave out below. */
+	struct store_ctx x = {.uid = uid, .silent = silent, .cond = cond};
+	uint32_t *modified = NULL;
+	if (rc == ST_OK && cond) {
+		x.failed_uids = xmalloc((n + 1) * sizeof *x.failed_uids);
+		modified = xmalloc((n + 1) * sizeof *modified);
+		for (size_t i = 0; i < n; i++)
+			if (failed[i]) {
+				modified[x.nfailed] = uid ? refs[i].uid : refs[i].seq;
+				x.failed_uids[x.nfailed++] = refs[i].uid;
+			}
+	}
 	free(uids);
+	free(failed);
 	if (rc != ST_OK) {
 		free(refs);
 		/* the flags parsed, so ST_INVALID is the mailbox's keyword
@@ -788,8 +923,16 @@ void imap_cmd_store(struct imap_session *s, int uid)
 		imap_kw_refresh(s);
 	/* Read the new flags back; answer FETCH for ours unless .SILENT, and
 	 * note them either way so imap_sync does not repeat them. */
-	struct store_ctx x = {.uid = uid, .silent = silent};
 	imap_each_msg(s, refs, n, store_cb, &x);
 	free(refs);
-	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	if (x.nfailed) {
+		struct sbuf b = {0};
+		imap_uidset_out(&b, modified, x.nfailed);
+		imap_tagged(s, "OK", "[MODIFIED %s] Conditional STORE failed", b.p);
+		sbuf_free(&b);
+	} else {
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	}
+	free(modified);
+	free(x.failed_uids);
 }

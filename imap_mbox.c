@@ -527,6 +527,8 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 			sbuf_printf(b, "RECENT %u", unclaimed_recent(s, name));
 		else if (iarg_is_atom(it, "SIZE"))
 			sbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
+		else if (iarg_is_atom(it, "HIGHESTMODSEQ")) /* RFC 7162 3.1.6 */
+			sbuf_printf(b, "HIGHESTMODSEQ %llu", (unsigned long long)mi.highestmodseq);
 		else if (iarg_is_atom(it, "DELETED")) {
 			struct stat_ctx c = {0};
 			store_msg_list(s->srv->store, s->acct.id, name, 1, count_deleted, &c);
@@ -540,7 +542,7 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 static int status_items_ok(const struct iarg *items)
 {
 	static const char *const ok[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-					 "RECENT",   "SIZE",	"DELETED"};
+					 "RECENT",   "SIZE",	"DELETED", "HIGHESTMODSEQ"};
 	if (!items || items->type != IA_LIST || !items->kids)
 		return 0;
 	for (const struct iarg *it = items->kids; it; it = it->next) {
@@ -564,6 +566,9 @@ void imap_cmd_status(struct imap_session *s)
 		imap_tagged(s, "BAD", "STATUS needs a mailbox and a list of known items");
 		return;
 	}
+	for (const struct iarg *it = items->kids; it; it = it->next)
+		if (iarg_is_atom(it, "HIGHESTMODSEQ"))
+			imap_condstore_on(s); /* RFC 7162 3.1: CONDSTORE-enabling */
 	imap_sync(s, 0);
 	status_items(s, items, name, &b);
 	if (!b.len) {

@@ -25,7 +25,7 @@
 
 enum { K_ALL, K_RECENT, K_NEW, K_OLD, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
        K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
-       K_NOT, K_OR, K_AND, K_NONE };
+       K_NOT, K_OR, K_AND, K_NONE, K_MODSEQ };
 
 struct snode {
 	int op;
@@ -33,6 +33,7 @@ struct snode {
 	char *field;          /* K_HEADER: field name */
 	char *str;
 	int64_t num;          /* size, or day number */
+	uint64_t modseq;      /* K_MODSEQ */
 	struct seqset set;
 	struct snode *a, *b;  /* NOT: a; OR: a b; AND: list via a->... */
 	struct snode *next;   /* siblings inside AND */
@@ -42,6 +43,7 @@ struct sparse {
 	const struct iarg *cur;
 	int nodes;
 	int err;
+	int modseq;           /* a MODSEQ key was used: results carry (MODSEQ n) */
 	struct imap_session *s;
 };
 
@@ -280,6 +282,29 @@ static struct snode *parse_key(struct sparse *p, int depth)
 		}
 		return n;
 	}
+	if (!str_casecmp_ascii(k, "MODSEQ")) {
+		/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req] n. brev
+		 * keeps one modseq per message, which is every entry's. */
+		const struct iarg *e = p->cur;
+		if (e && e->type == IA_STRING) {
+			const struct iarg *t = e->next;
+			if (!iarg_is_atom(t, "PRIV") && !iarg_is_atom(t, "SHARED") &&
+			    !iarg_is_atom(t, "ALL")) {
+				p->err = 1;
+				return NULL;
+			}
+			e = t->next;
+		}
+		uint64_t v;
+		if (imap_modseq_arg(e, &v) < 0 || !(n = node(p, K_MODSEQ))) {
+			p->err = 1;
+			return NULL;
+		}
+		p->cur = e->next;
+		n->modseq = v;
+		p->modseq = 1;
+		return n;
+	}
 	if (!str_casecmp_ascii(k, "NOT")) {
 		struct snode *x = parse_key(p, depth + 1);
 		if (!x || !(n = node(p, K_NOT))) {
@@ -460,6 +485,7 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_LARGER: return mi->size > (uint64_t)n->num;
 	case K_SMALLER: return mi->size < (uint64_t)n->num;
 	case K_UID: return seqset_contains(&n->set, mi->uid);
+	case K_MODSEQ: return mi->modseq >= n->modseq;
 	case K_SEQ: return seqset_contains(&n->set, m->seq);
 	case K_NOT: return !eval(m, n->a);
 	case K_OR: return eval(m, n->a) || eval(m, n->b);
@@ -507,6 +533,7 @@ struct search_ctx {
 	int uid;
 	uint32_t *hits;
 	size_t nh;
+	uint64_t maxmod;       /* highest MODSEQ among the hits */
 };
 
 static int search_cb(struct imap_session *s, const struct imap_ref *r, const struct msg_info *mi,
@@ -516,8 +543,11 @@ static int search_cb(struct imap_session *s, const struct imap_ref *r, const str
 	struct mctx m = {.s = s, .mi = mi, .seq = r->seq};
 	if (!mi)
 		return 0; /* expunged, EXPUNGE not sent yet */
-	if (eval(&m, x->prog))
+	if (eval(&m, x->prog)) {
 		x->hits[x->nh++] = x->uid ? r->uid : r->seq;
+		if (mi->modseq > x->maxmod)
+			x->maxmod = mi->modseq;
+	}
 	sbuf_free(&m.hdr);
 	return 0;
 }
@@ -573,6 +603,8 @@ void imap_cmd_search(struct imap_session *s, int uid)
 								  : "Invalid search key");
 		return;
 	}
+	if (p.modseq)
+		imap_condstore_on(s); /* RFC 7162 3.1: CONDSTORE-enabling */
 	imap_sync(s, uid);
 	resolve_sets(s, prog);
 	struct imap_ref *all;
@@ -606,10 +638,15 @@ void imap_cmd_search(struct imap_session *s, int uid)
 			sbuf_puts(&b, " ALL ");
 			set_out(&b, hits, nh);
 		}
+		/* RFC 7162 3.1.5: the highest MODSEQ of what was found */
+		if (p.modseq && nh)
+			sbuf_printf(&b, " MODSEQ %llu", (unsigned long long)x.maxmod);
 	} else {
 		sbuf_puts(&b, "* SEARCH");
 		for (size_t i = 0; i < nh; i++)
 			sbuf_printf(&b, " %u", hits[i]);
+		if (p.modseq && nh)
+			sbuf_printf(&b, " (MODSEQ %llu)", (unsigned long long)x.maxmod);
 	}
 	sbuf_puts(&b, "\r\n");
 	conn_write(s->c, b.p, b.len);

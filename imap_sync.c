@@ -202,14 +202,44 @@ static void sync_stale(struct imap_session *s, struct sync_ctx *x)
 	free(all);
 }
 
+/* "* VANISHED [(EARLIER) ]set", cut at commas into lines of at most about
+ * 8 KiB (RFC 7162 4 asks clients to take 8,192-octet lines; a mailbox
+ * with many holes would otherwise make one line of megabytes). */
+#define VANISHED_LINE 8000
+static void vanished_out(struct imap_session *s, int earlier, const char *set)
+{
+	size_t n = strlen(set);
+	while (n) {
+		size_t k = n;
+		if (k > VANISHED_LINE) {
+			k = VANISHED_LINE;
+			while (k && set[k] != ',')
+				k--;
+			if (!k)
+				k = n; /* no comma: cannot happen with UIDs */
+		}
+		imap_out(s, "* VANISHED %s%.*s", earlier ? "(EARLIER) " : "", (int)k, set);
+		set += k;
+		n -= k;
+		if (*set == ',') {
+			set++;
+			n--;
+		}
+	}
+}
+
 static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
 {
 	struct sbuf b = {0};
 	sbuf_printf(&b, "* %u FETCH (", seq);
-	if (s->rev2)
+	if (s->rev2 || s->qresync) /* RFC 7162 3.2.4: UID with QRESYNC */
 		sbuf_printf(&b, "UID %u ", m->uid);
 	sbuf_puts(&b, "FLAGS ");
 	imap_flags_out(s, &b, m->flags, m->keywords, m->uid);
+	if (s->condstore) { /* RFC 7162 3.1.4: in every unsolicited FETCH */
+		sbuf_printf(&b, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+		s->modseq_told = 1;
+	}
 	sbuf_puts(&b, ")\r\n");
 	imap_put(s, &b);
 	sbuf_free(&b);
@@ -251,6 +281,8 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		sync_ctx_free(&x);
 		return;
 	}
+	if (x.gone.n && !s->ngone)
+		s->gone_hms = s->seen_hms; /* they all went after what we had */
 	s->seen_hms = mi.highestmodseq;
 	if (imap_kw_load(s))
 		imap_flags_announce(s);
@@ -259,13 +291,30 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 		memcpy(s->gone + s->ngone, x.gone.v, x.gone.n * sizeof *s->gone);
 		s->ngone = u32_uniq(s->gone, s->ngone + x.gone.n);
 	}
+	int told_gone = 0;
 	if (allow_expunge && s->ngone) {
 		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
 		view_remove(&s->view, s->gone, s->ngone, seq);
-		/* Highest first, so no number we send has moved yet. */
-		for (size_t i = s->ngone; i-- > 0;)
-			if (seq[i])
-				imap_out(s, "* %u EXPUNGE", seq[i]);
+		if (s->qresync) {
+			/* RFC 7162 3.2.10: UIDs (ascending) instead of EXPUNGE. */
+			struct sbuf b = {0};
+			size_t k = 0;
+			for (size_t i = 0; i < s->ngone; i++)
+				if (seq[i])
+					s->gone[k++] = s->gone[i];
+			imap_uidset_out(&b, s->gone, k);
+			if (k)
+				vanished_out(s, 0, b.p);
+			sbuf_free(&b);
+			told_gone = k != 0;
+		} else {
+			/* Highest first, so no number we send has moved yet. */
+			for (size_t i = s->ngone; i-- > 0;)
+				if (seq[i]) {
+					imap_out(s, "* %u EXPUNGE", seq[i]);
+					told_gone = 1;
+				}
+		}
 		free(seq);
 		free(s->gone);
 		s->gone = NULL;
@@ -300,8 +349,136 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 				fetch_flags_line(s, seq, m);
 		}
 	}
+	/* RFC 7162 3.1.2.1, 3.2.10: an expunge changes no message's MODSEQ,
+	 * so a client learns the mailbox's new HIGHESTMODSEQ only this way.
+	 * Never while expunges wait to be announced (the client would store a
+	 * modseq past changes it has not seen). */
+	if (s->condstore && told_gone && !s->ngone)
+		imap_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->seen_hms);
 	s->nsaid = 0;
 	sync_ctx_free(&x);
+}
+
+/* ---- QRESYNC: what a client missed since its modseq ---- */
+
+struct qr_ctx {
+	struct imap_session *s;
+	const struct seqset *known;
+	uint64_t since;
+	int fetch;
+	struct u32v gone;
+	struct msg_info *chg;
+	size_t nchg, capchg;
+};
+
+static void qr_chg(struct qr_ctx *x, const struct msg_info *m)
+{
+	if (!x->fetch || !view_seq(&x->s->view, m->uid) ||
+	    in_sorted(x->s->gone, x->s->ngone, m->uid))
+		return;
+	if (x->nchg == x->capchg) {
+		x->capchg = x->capchg ? x->capchg * 2 : 16;
+		x->chg = xrealloc(x->chg, x->capchg * sizeof *x->chg);
+	}
+	x->chg[x->nchg++] = *m;
+}
+
+static int qr_cb(void *arg, uint32_t uid, const struct msg_info *m)
+{
+	struct qr_ctx *x = arg;
+	if (x->known && !seqset_contains(x->known, uid))
+		return 0;
+	if (!m) {
+		/* One still in the view has not been announced: it goes out
+		 * as a plain VANISHED (the client counts it) at the next sync. */
+		if (!view_seq(&x->s->view, uid))
+			u32v_push(&x->gone, uid);
+	} else {
+		qr_chg(x, m);
+	}
+	return 0;
+}
+
+static int qr_all_cb(void *arg, const struct msg_info *m)
+{
+	struct qr_ctx *x = arg;
+	if (m->modseq > x->since && (!x->known || seqset_contains(x->known, m->uid)))
+		qr_chg(x, m);
+	return 0;
+}
+
+/* Every UID of [lo, hi] not in the view, as ranges, into b. */
+static void missing_out(const struct imap_view *v, uint64_t lo, uint64_t hi, struct sbuf *b)
+{
+	uint64_t cur = lo;
+	for (size_t i = 0; i < v->n && cur <= hi; i++) {
+		uint64_t f = v->r[i].first, e = f + v->r[i].count; /* [f, e) */
+		if (e <= cur)
+			continue;
+		if (f > hi)
+			break;
+		if (f > cur) {
+			sbuf_printf(b, "%s%llu", b->len ? "," : "", (unsigned long long)cur);
+			if (f - 1 > cur)
+				sbuf_printf(b, ":%llu", (unsigned long long)(f - 1));
+		}
+		cur = e;
+	}
+	if (cur <= hi) {
+		sbuf_printf(b, "%s%llu", b->len ? "," : "", (unsigned long long)cur);
+		if (hi > cur)
+			sbuf_printf(b, ":%llu", (unsigned long long)hi);
+	}
+}
+
+int imap_qresync_report(struct imap_session *s, const struct seqset *known, uint64_t since,
+			uint32_t uidnext, int fetch)
+{
+	struct qr_ctx x = {.s = s, .known = known, .since = since, .fetch = fetch};
+	struct sbuf b = {0};
+	int stale = 0;
+	int rc = store_msg_changes(s->srv->store, s->acct.id, s->mbox, since, qr_cb, &x, NULL,
+				   &stale);
+	if (rc == ST_OK && stale) {
+		/* The store forgot some expunges since then: report every UID
+		 * the client may know of that is not here. */
+		x.gone.n = 0;
+		x.nchg = 0;
+		if (known) {
+			for (size_t i = 0; i < known->n; i++) {
+				uint32_t hi = known->r[i][1] < uidnext ? known->r[i][1] : uidnext - 1;
+				if (known->r[i][0] <= hi)
+					missing_out(&s->view, known->r[i][0], hi, &b);
+			}
+		} else if (uidnext > 1) {
+			missing_out(&s->view, 1, uidnext - 1, &b);
+		}
+		if (fetch)
+			rc = store_msg_list(s->srv->store, s->acct.id, s->mbox, 1, qr_all_cb, &x);
+	} else if (rc == ST_OK) {
+		if (x.gone.n) {
+			x.gone.n = u32_uniq(x.gone.v, x.gone.n);
+			imap_uidset_out(&b, x.gone.v, x.gone.n);
+		}
+	}
+	if (rc == ST_OK) {
+		if (b.len)
+			vanished_out(s, 1, b.p);
+		if (x.nchg)
+			qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
+		for (size_t i = 0; i < x.nchg; i++) {
+			uint32_t seq = view_seq(&s->view, x.chg[i].uid);
+			if (seq) {
+				fetch_flags_line(s, seq, &x.chg[i]);
+				/* changed after the view was read: told now */
+				imap_said(s, x.chg[i].uid, x.chg[i].modseq);
+			}
+		}
+	}
+	sbuf_free(&b);
+	free(x.gone.v);
+	free(x.chg);
+	return rc;
 }
 
 size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct imap_ref **refs,

@@ -267,6 +267,12 @@ enum flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_DEL };
  * new modseq. Unknown UIDs are skipped. */
 int store_msg_flags(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
 		    size_t n, int op, uint32_t flags, const char *const *keywords, size_t nkw);
+/* The same, conditional (IMAP CONDSTORE, RFC 7162 3.1.3): in the same
+ * write, a message whose modseq is above unchangedsince is left as it is
+ * and gets failed[i] = 1 (failed has n bytes; all 0 on any error). */
+int store_msg_flags_if(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		       size_t n, int op, uint32_t flags, const char *const *keywords, size_t nkw,
+		       uint64_t unchangedsince, unsigned char *failed);
 /* Keyword names of a mailbox, index i = bit i. */
 int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 			void (*cb)(void *arg, int index, const char *name), void *arg);

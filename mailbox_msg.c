@@ -568,6 +568,9 @@ struct msg_args {
 	size_t nkw;
 	int (*cb)(void *, const struct msg_info *);
 	void *arg;
+	int cond;                      /* store_msg_flags_if */
+	uint64_t unchangedsince;
+	unsigned char *failed;
 	struct msg_info *out;
 	void *buf;
 	long nread;
@@ -1209,6 +1212,8 @@ static int op_msg_flags(struct tx *t, void *arg)
 	uint64_t mask;
 	uint32_t fl = a->flags & FL_ALL, nkw = 0;
 	int rc = mbox_get(t, a->user, a->mbox, &mb), changed = 0;
+	if (a->cond && a->n)
+		memset(a->failed, 0, a->n); /* the op may run again (tx_write) */
 	if (!rc) {
 		nkw = mb.r.nkw;
 		rc = kw_mask(&mb, a->kws, a->nkw, a->op != FLAGS_DEL, &mask);
@@ -1224,6 +1229,10 @@ static int op_msg_flags(struct tx *t, void *arg)
 		}
 		if (rc)
 			break;
+		if (a->cond && r.modseq > a->unchangedsince) {
+			a->failed[i] = 1; /* RFC 7162 3.1.3: changed since: leave it */
+			continue;
+		}
 		nf = a->op == FLAGS_SET ? fl : a->op == FLAGS_ADD ? r.flags | fl : r.flags & ~fl;
 		nk = a->op == FLAGS_SET ? mask : a->op == FLAGS_ADD ? r.keywords | mask :
 									r.keywords & ~mask;
@@ -1261,6 +1270,22 @@ int store_msg_flags(struct store *st, uint32_t user, const char *mbox, const uin
 	    (nkw && !keywords) || (n && !uids))
 		return ST_INVALID;
 	return tx_write(st, op_msg_flags, &a);
+}
+
+int store_msg_flags_if(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		       size_t n, int op, uint32_t flags, const char *const *keywords, size_t nkw,
+		       uint64_t unchangedsince, unsigned char *failed)
+{
+	struct msg_args a = {.user = user, .uids = uids, .n = n, .op = op, .flags = flags,
+			     .kws = keywords, .nkw = nkw, .cond = 1,
+			     .unchangedsince = unchangedsince, .failed = failed};
+	if (mbox_norm(mbox, a.mbox) < 0 || op < FLAGS_SET || op > FLAGS_DEL ||
+	    (nkw && !keywords) || (n && (!uids || !failed)))
+		return ST_INVALID;
+	int rc = tx_write(st, op_msg_flags, &a);
+	if (rc != ST_OK && n)
+		memset(failed, 0, n);
+	return rc;
 }
 
 static int op_expunge(struct tx *t, void *arg)
