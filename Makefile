@@ -101,10 +101,11 @@ asan:
 # ones such as -d and -o), placed before `serve`. As root, brev serves only
 # after dropping to an unprivileged user (the `user` key, else `brev`); with
 # no `brev` user, `make run` names nobody.
+RUN_USER = $(shell [ "$$(id -u)" = 0 ] && ! grep -q '^brev:' /etc/passwd && echo '-o user=nobody')
 run:
 	@tools/deps.sh install
 	@$(MAKE) --no-print-directory $(BREV)
-	./$(BREV) $$([ "$$(id -u)" = 0 ] && ! grep -q '^brev:' /etc/passwd && echo '-o user=nobody') $(ARGS) serve
+	./$(BREV) $(RUN_USER) $(ARGS) serve
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 fuzz:

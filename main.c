@@ -202,6 +202,20 @@ static void fix_ownership(const struct pw_entry *pw)
 	nftw(datadir, chown_one, 16, FTW_PHYS);
 }
 
+/* A command run by root in a DATADIR that serve has handed to its
+ * unprivileged user (fix_ownership) leaves what it created to that owner
+ * too: a certificate from `cert new`, a DKIM key from `dkim new`, root's
+ * mode-600 files would be unreadable to the server at its next reload. */
+static void keep_datadir_owner(void)
+{
+	struct stat st;
+	if (geteuid() != 0 || stat(datadir, &st) < 0 || st.st_uid == 0)
+		return;
+	chown_uid = st.st_uid;
+	chown_gid = st.st_gid;
+	nftw(datadir, chown_one, 16, FTW_PHYS);
+}
+
 /* Before dropping: enter DATADIR and name it "." from then on, so the
  * unprivileged user needs no search permission on the directories above it
  * (root's own DATADIR sits under /root, mode 0700, in `make run`), also for
@@ -1161,7 +1175,7 @@ int main(int argc, char **argv)
 	}
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
-						    "sendmail", "dns", "dkim", "cert"};
+						    "sendmail", "dns", "dkim", "cert", "log"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1177,6 +1191,7 @@ int main(int argc, char **argv)
 	}
 	if (!datadir_initialised())
 		fatal("%s is not initialised: run `brev init` (or `brev serve` once)", datadir);
+	int rc = 0;
 	if (!strcmp(cmd, "user"))
 		cmd_user(argc, argv);
 	else if (!strcmp(cmd, "alias"))
@@ -1186,15 +1201,16 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "status"))
 		cmd_status();
 	else if (!strcmp(cmd, "log"))
-		return cmd_log(argc, argv);
+		rc = cmd_log(argc, argv);
 	else if (!strcmp(cmd, "sendmail"))
-		return cmd_sendmail(argc, argv);
+		rc = cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))
-		return cmd_dns(argc, argv);
+		rc = cmd_dns(argc, argv);
 	else if (!strcmp(cmd, "cert"))
-		return cmd_cert(argc, argv);
+		rc = cmd_cert(argc, argv);
 	else
-		return cmd_dkim(argc, argv);
+		rc = cmd_dkim(argc, argv);
+	keep_datadir_owner();
 	config_free(&cfg);
-	return 0;
+	return rc;
 }

@@ -57,5 +57,5 @@ pid=$(sed -n 's/^server *running: pid \([0-9]*\),.*/\1/p' "$T/status.out")
 [ -n "$pid" ] || fail "no pid in status"
 kill -TERM "$pid"
 wait || true
-grep -q "\./$(basename "$BREV") -d $R -o listen.smtp=" "$T/run.out" || fail "make run's command line: $(head -3 "$T/run.out")"
+grep -Eq "\./$(basename "$BREV")( -o user=nobody)? -d $R -o listen.smtp=" "$T/run.out" || fail "make run's command line: $(head -3 "$T/run.out")"
 echo ok

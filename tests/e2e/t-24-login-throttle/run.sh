@@ -11,7 +11,7 @@
 . ../lib.sh
 brev_init throttle
 brev_user alice@example.test pw-alice
-brev_user bob@example.test pw-bob
+brev_user bob@example.test pw-bobby
 brev_user carol@example.test pw-carol
 brev_start
 python3 -u - <<'PY' || fail "throttle"
@@ -52,10 +52,10 @@ assert home < 0.6, "alice slowed at an address she logged in from before"
 
 # A shared address: bob logged in there before; someone guesses there.
 nat = "127.40.3.1"
-assert login(nat, "bob@example.test", "pw-bob")[1]
+assert login(nat, "bob@example.test", "pw-bobby")[1]
 for i in range(5):
     assert not login(nat, "guess%d@example.test" % i, "x")[1]
-bob, ok = login(nat, "bob@example.test", "pw-bob")
+bob, ok = login(nat, "bob@example.test", "pw-bobby")
 assert ok
 carol, ok = login(nat, "carol@example.test", "pw-carol")
 assert ok, "carol refused at the shared address"

@@ -12,7 +12,7 @@
 . ../lib.sh
 brev_init timing
 N=9
-for i in $(seq 0 $((N * 5 - 1))); do brev_user "r$i@example.test" "right-$i"; done
+for i in $(seq 0 $((N * 5 - 1))); do brev_user "r$i@example.test" "right-pw-$i"; done
 brev_start
 python3 -u timing.py "$N" || fail "timing"
 brev_stop

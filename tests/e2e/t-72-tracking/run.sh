@@ -65,7 +65,7 @@ grep -q " $ID_DEL deleted   queue=[0-9a-f]* to=<bob@bob.test> by=\"brev queue de
 	{ cat "$T/log.del"; fail "no deleted event"; }
 
 mta_init bob bob.test 127.0.0.3
-brev_user bob@bob.test bob-pw
+brev_user bob@bob.test bob-pass
 mta_start
 D=$DA
 "$BREV" -d "$DA" queue flush >/dev/null || fail "queue flush"
@@ -142,7 +142,7 @@ import os, poplib
 p = poplib.POP3("127.0.0.1", int(os.environ["PA_POP3"]), timeout=20)
 p.user("carol@alice.test"); p.pass_("carol-pw"); p.quit()
 PY
-until_true 10 grep -q "imap session end peer=127.0.0.1 tls=TLSv1.[23] user=alice@alice.test" "$DA/serve.log" ||
+until_true 10 grep -q "imap session end id=[0-9]* peer=127.0.0.1 tls=TLSv1.[23] user=alice@alice.test" "$DA/serve.log" ||
 	fail "IMAP session line without TLS"
 until_true 10 grep -q "pop3 session end peer=127.0.0.1 tls=no user=carol@alice.test" "$DA/serve.log" ||
 	fail "POP3 session line without TLS"
