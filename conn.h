@@ -64,7 +64,7 @@ int conn_tls_connect(struct conn *c, struct tls_client *t, const char *servernam
  * CPU until a limit or deadline stops it, never memory. A bad or ended
  * compressed stream is an error (CONN_IO / CONN_EOF). -1 when already
  * compressed or zlib cannot start (nothing changed then). Memory: a fixed
- * ~180 KiB per connection (conn.c gives the sum), conn_compress_mem(). After
+ * ~175 KiB per connection (conn.c gives the sum), conn_compress_mem(). After
  * this, conn_starttls() refuses. */
 int conn_compress(struct conn *c);
 int conn_is_compressed(const struct conn *c);
