@@ -1033,8 +1033,9 @@ static int tls_wait_pump(struct conn *c)
  * 14 and memLevel 6 take (1 << 16) + (1 << 15) = 96 KiB plus about 6 KiB,
  * where the default 15/8 would take 256 KiB. On mail text 14 costs a few
  * per cent of ratio against 15. With the two 16 KiB buffers below that is
- * about 175 KiB (177,216 bytes measured on x86-64) a session, allocated once at COMPRESS and never grown:
- * zlib allocates nothing after init, and Z_MEM_BUDGET refuses if it tried. */
+ * about 175 KiB a session (177,216 bytes measured on x86-64), never grown:
+ * zlib allocates at init, inflate its window once on first use, and
+ * Z_MEM_BUDGET caps what it may take in all. */
 #define Z_DEFLATE_WBITS 14
 #define Z_DEFLATE_MEMLEVEL 6
 #define Z_DEFLATE_LEVEL 6
