@@ -53,6 +53,23 @@ int conn_starttls(struct conn *c, struct tls_server *t);
  * success. verified/hostname results: conn_tls_verified(). */
 int conn_tls_connect(struct conn *c, struct tls_client *t, const char *servername);
 
+/* COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw
+ * deflate (RFC 1951) streams, above TLS if it is on. Input the peer sent
+ * after the command (already in the buffer) is taken as compressed.
+ * Output queued before conn_flush() is next called (the command's positive
+ * reply, before or after this call) still goes out plain; compression
+ * starts with the byte after it. Every conn_flush() then ends with a
+ * Z_SYNC_FLUSH so the peer can read all of it at once; the limits and
+ * deadlines below apply to the inflated bytes, so expanding input costs
+ * CPU until a limit or deadline stops it, never memory. A bad or ended
+ * compressed stream is an error (CONN_IO / CONN_EOF). -1 when already
+ * compressed or zlib cannot start (nothing changed then). Memory: a fixed
+ * ~175 KiB per connection (conn.c gives the sum), conn_compress_mem(). After
+ * this, conn_starttls() refuses. */
+int conn_compress(struct conn *c);
+int conn_is_compressed(const struct conn *c);
+size_t conn_compress_mem(const struct conn *c); /* bytes held by the layer */
+
 /* Read one line. Returns its length without the line end and sets *line
  * (NUL-terminated, valid until the next read on c). Accepts CRLF and bare LF
  * as the end (*crlf says which, if not NULL). A line longer than max (max <=

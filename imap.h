@@ -299,6 +299,9 @@ void imap_cmd_status(struct imap_session *s);
 void imap_cmd_fetch(struct imap_session *s, int uid);
 void imap_cmd_store(struct imap_session *s, int uid);
 
+/* imap_compress.c: COMPRESS DEFLATE (RFC 4978) */
+void imap_cmd_compress(struct imap_session *s);
+
 /* imap_search.c */
 void imap_cmd_search(struct imap_session *s, int uid);
 /* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */

@@ -3,7 +3,11 @@
  * literals, SMTP DATA (dot-stuffing, bare CR/LF smuggling, size and line
  * limits), time-outs, the sticky error, output buffering, conn_wait; every
  * script is replayed with the input cut into random small pieces and must
- * give the identical transcript.
+ * give the identical transcript. COMPRESS=DEFLATE: the same script through
+ * zlib's raw deflate (cut into pieces, byte by byte, sync-flushed at random
+ * points) gives the same transcript; output inflates back whole at every
+ * flush; a decompression bomb meets the line limit and the deadline with
+ * the layer's memory fixed.
  */
 /* deps: conn tls spool util log */
 #include "harness.h"
@@ -20,8 +24,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---- a writer thread that delivers a buffer in random pieces ---- */
 
@@ -30,6 +36,7 @@ struct writer {
 	const char *data;
 	size_t len;
 	unsigned seed; /* 0: one write */
+	int bytewise;  /* one byte per write */
 	int close_after;
 	pthread_t th;
 };
@@ -41,7 +48,9 @@ static void *writer_main(void *arg)
 	unsigned s = w->seed;
 	while (off < w->len) {
 		size_t n = w->len - off;
-		if (w->seed) {
+		if (w->bytewise) {
+			n = 1;
+		} else if (w->seed) {
 			size_t k = (size_t)(rand_r(&s) % 13) + 1;
 			if (k < n)
 				n = k;
@@ -60,6 +69,8 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static int writer_bytewise; /* writer_start: every writer goes byte by byte */
+
 static void writer_start(struct writer *w, int fd, const char *data, size_t len, unsigned seed)
 {
 	w->fd = fd;
@@ -67,6 +78,7 @@ static void writer_start(struct writer *w, int fd, const char *data, size_t len,
 	w->len = len;
 	w->seed = seed;
 	w->close_after = 1;
+	w->bytewise = writer_bytewise;
 	pthread_create(&w->th, NULL, writer_main, w);
 }
 
@@ -97,7 +109,8 @@ static void sb_spool(struct sbuf *b, struct spool *sp)
 }
 
 /* A little protocol: "DATA" (max 50), "DATAL" (max 100000), "LIT n",
- * "SPOOL n"; everything else is echoed into the transcript. */
+ * "SPOOL n", "COMPRESS" (not in the transcript); everything else is echoed
+ * into the transcript. */
 /* A connected loopback TCP pair, like socketpair(). */
 static int tcp_pair(int sv[2])
 {
@@ -142,7 +155,10 @@ static char *run_script_on(const char *input, size_t len, unsigned seed, int tcp
 			sbuf_puts(&out, "TOOLONG\n");
 			continue;
 		}
-		if (strcmp(line, "DATA") == 0 || strcmp(line, "DATAL") == 0) {
+		if (strcmp(line, "COMPRESS") == 0) {
+			if (conn_compress(c) < 0)
+				sbuf_puts(&out, "COMPRESS FAILED\n");
+		} else if (strcmp(line, "DATA") == 0 || strcmp(line, "DATAL") == 0) {
 			spool_reset(sp);
 			int r = conn_read_dot(c, sp, line[4] ? 100000 : 50);
 			snprintf(tmp, sizeof tmp, "DOT %d [", r);
@@ -558,6 +574,265 @@ TEST(is_loopback)
 		conn_free(&c);
 		CHECK_EQ_INT(lo, cases[i].lo);
 	}
+}
+
+/* ---- COMPRESS=DEFLATE ---- */
+
+/* zlib as the peer: raw deflate (RFC 4978 4) of p into out, with a
+ * Z_SYNC_FLUSH after each piece of 1..cut bytes (cut 0: one piece). */
+static void z_deflate_pieces(z_stream *d, const char *p, size_t n, unsigned seed, size_t cut,
+			     struct sbuf *out)
+{
+	unsigned char buf[65536];
+	while (n) {
+		size_t k = cut ? (size_t)(rand_r(&seed) % cut) + 1 : n;
+		if (k > n)
+			k = n;
+		d->next_in = (unsigned char *)p;
+		d->avail_in = (uInt)k;
+		do {
+			d->next_out = buf;
+			d->avail_out = sizeof buf;
+			deflate(d, Z_SYNC_FLUSH);
+			sbuf_add(out, buf, sizeof buf - d->avail_out);
+		} while (d->avail_out == 0);
+		p += k;
+		n -= k;
+	}
+}
+
+static struct sbuf z_script(const char *p, size_t n, unsigned seed, size_t cut)
+{
+	struct sbuf out = {0};
+	z_stream d = {0};
+	CHECK(deflateInit2(&d, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+	sbuf_puts(&out, "COMPRESS\r\n"); /* then compressed at once, as if pipelined */
+	z_deflate_pieces(&d, p, n, seed, cut, &out);
+	deflateEnd(&d);
+	return out;
+}
+
+/* The whole script through the layer: the transcript is the plain one,
+ * whatever the deflate flush points and however the bytes arrive. */
+TEST(compress_script_transcript)
+{
+	struct sbuf in = script_input();
+	char *ref = run_script(in.p, in.len, 0);
+	for (unsigned seed = 0; seed <= 12; seed++) {
+		struct sbuf zin = z_script(in.p, in.len, seed, seed ? seed * 37 : 0);
+		writer_bytewise = seed % 4 == 3;
+		char *got = run_script(zin.p, zin.len, seed * 7919);
+		writer_bytewise = 0;
+		if (!got || strcmp(got, ref) != 0)
+			fprintf(stderr, "seed %u got:\n%s\n", seed, got ? got : "(null)");
+		int same = got && strcmp(got, ref) == 0;
+		free(got);
+		free(zin.p);
+		CHECK(same);
+	}
+	free(ref);
+	free(in.p);
+}
+
+/* Read what the peer has within ms and inflate it into out. */
+static void z_peer_read(int fd, z_stream *inf, struct sbuf *out, int ms)
+{
+	unsigned char raw[65536], plain[65536];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	while (poll(&p, 1, ms) == 1) {
+		ssize_t r = read(fd, raw, sizeof raw);
+		if (r <= 0)
+			break;
+		inf->next_in = raw;
+		inf->avail_in = (uInt)r;
+		do {
+			inf->next_out = plain;
+			inf->avail_out = sizeof plain;
+			int rc = inflate(inf, Z_SYNC_FLUSH);
+			CHECK(rc == Z_OK || rc == Z_BUF_ERROR);
+			sbuf_add(out, plain, sizeof plain - inf->avail_out);
+		} while (inf->avail_in || inf->avail_out == 0);
+		ms = 50; /* the rest of what was flushed */
+	}
+}
+
+/* Output: the reply to COMPRESS goes out plain, everything after as one
+ * deflate stream, and each conn_flush() makes all of it readable at once
+ * (RFC 4978 4: the sync flush; IDLE replies must not wait for more). */
+TEST(compress_output_flushes)
+{
+	int sv[2];
+	char raw[64];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct conn *c = conn_new(sv[0], "127.0.0.1", 4, "127.0.0.1");
+	conn_set_timeout(c, 5000);
+	CHECK_EQ_INT(conn_compress(c), 0);
+	CHECK_EQ_INT(conn_compress(c), -1); /* once only */
+	CHECK(conn_is_compressed(c));
+	conn_puts(c, "a OK DEFLATE active\r\n");
+	CHECK_EQ_INT(conn_flush(c), 0);
+	ssize_t r = read(sv[1], raw, sizeof raw);
+	CHECK(r == 21 && memcmp(raw, "a OK DEFLATE active\r\n", 21) == 0);
+
+	z_stream inf = {0};
+	CHECK(inflateInit2(&inf, -15) == Z_OK);
+	struct sbuf got = {0}, want = {0};
+	conn_puts(c, "* 3 EXISTS\r\n");
+	CHECK_EQ_INT(conn_flush(c), 0);
+	z_peer_read(sv[1], &inf, &got, 2000);
+	CHECK(got.len == 12 && memcmp(got.p, "* 3 EXISTS\r\n", 12) == 0);
+	/* Several buffer-fulls (flushed without a sync in between), then
+	 * one conn_flush: all of it, exactly. */
+	got.len = 0;
+	for (int i = 0; i < 4000; i++) {
+		char line[64];
+		int n = snprintf(line, sizeof line, "* %d FETCH (UID %d FLAGS (\\Seen))\r\n", i, i * 7);
+		sbuf_add(&want, line, (size_t)n);
+		CHECK_EQ_INT(conn_write(c, line, (size_t)n), 0);
+	}
+	CHECK_EQ_INT(conn_flush(c), 0);
+	z_peer_read(sv[1], &inf, &got, 2000);
+	CHECK(got.len == want.len && memcmp(got.p, want.p, want.len) == 0);
+	CHECK(conn_compress_mem(c) > 0 && conn_compress_mem(c) < 256 * 1024);
+	fprintf(stderr, "compress: %zu bytes of layer per session\n", conn_compress_mem(c));
+	inflateEnd(&inf);
+	free(got.p);
+	free(want.p);
+	conn_free(&c);
+	close(sv[1]);
+}
+
+/* conn_wait (IDLE): compressed bytes that inflate to nothing yet (an
+ * empty sync-flush block, the first byte of a block) are not input, the
+ * rest is. */
+TEST(compress_wait_partial_block)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct conn *c = conn_new(sv[0], "127.0.0.1", 5, "127.0.0.1");
+	CHECK_EQ_INT(conn_compress(c), 0);
+	struct sbuf z = {0};
+	z_stream d = {0};
+	CHECK(deflateInit2(&d, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+	unsigned char empty[16];
+	d.next_out = empty;
+	d.avail_out = sizeof empty;
+	CHECK(deflate(&d, Z_SYNC_FLUSH) == Z_OK);
+	size_t elen = sizeof empty - d.avail_out;
+	z_deflate_pieces(&d, "DONE\r\n", 6, 0, 0, &z);
+	deflateEnd(&d);
+	CHECK(elen > 0 && z.len > 6);
+	CHECK(write(sv[1], empty, elen) == (ssize_t)elen);
+	CHECK_EQ_INT(conn_wait(c, -1, 200), 0);
+	CHECK(write(sv[1], z.p, 1) == 1);
+	CHECK_EQ_INT(conn_wait(c, -1, 200), 0);
+	CHECK(write(sv[1], z.p + 1, z.len - 1) == (ssize_t)(z.len - 1));
+	CHECK_EQ_INT(conn_wait(c, -1, 2000), 1);
+	char *line;
+	CHECK_EQ_INT(conn_getline(c, &line, 100, NULL), 4);
+	CHECK_EQ_STR(line, "DONE");
+	/* Not deflate at all: an error, never bytes. */
+	CHECK(write(sv[1], "\xff\xff\xff\xff garbage\r\n", 14) == 14);
+	CHECK_EQ_INT(conn_getline(c, &line, 100, NULL), -1);
+	CHECK_EQ_INT(conn_error(c), CONN_IO);
+	free(z.p);
+	conn_free(&c);
+	close(sv[1]);
+}
+
+/* A bomb: ~250 KB that inflate to 256 MiB of one line. The line limit
+ * throws it away as it streams (the next line is read intact), the
+ * layer's memory stays what it was, and the process does not grow. */
+TEST(compress_bomb_bounded)
+{
+	int sv[2];
+	struct writer w;
+	struct sbuf z = {0};
+	z_stream d = {0};
+	static char a[1 << 16];
+	memset(a, 'a', sizeof a);
+	CHECK(deflateInit2(&d, 1, Z_DEFLATED, -15, 8, Z_RLE) == Z_OK);
+	for (int i = 0; i < 4096; i++)
+		z_deflate_pieces(&d, a, sizeof a, 0, 0, &z);
+	z_deflate_pieces(&d, "\r\nnext\r\n", 8, 0, 0, &z);
+	deflateEnd(&d);
+	CHECK(z.len < 4 << 20);
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	writer_start(&w, sv[1], z.p, z.len, 0);
+	struct conn *c = conn_new(sv[0], "127.0.0.1", 6, "127.0.0.1");
+	conn_set_timeout(c, 60000);
+	CHECK_EQ_INT(conn_compress(c), 0);
+	char *line;
+	CHECK_EQ_INT(conn_getline(c, &line, 1000, NULL), -2);
+	CHECK_EQ_INT(conn_getline(c, &line, 1000, NULL), 4);
+	CHECK_EQ_STR(line, "next");
+	CHECK(conn_compress_mem(c) < 200 * 1024); /* the ~175 KiB conn.c states */
+	getrusage(RUSAGE_SELF, &ru1);
+	fprintf(stderr, "bomb: %zu bytes in, 256 MiB inflated, layer %zu bytes, max RSS +%ld KiB\n",
+		z.len, conn_compress_mem(c), ru1.ru_maxrss - ru0.ru_maxrss);
+	CHECK(ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024);
+	pthread_join(w.th, NULL);
+	conn_free(&c);
+	close(sv[1]);
+	free(z.p);
+}
+
+/* A bomb that never ends: input is always there, so the socket never
+ * waits, yet the line's deadline still ends the read. */
+struct endless {
+	int fd;
+	const unsigned char *blk;
+	size_t len;
+	volatile int stop;
+	pthread_t th;
+};
+
+static void *endless_main(void *arg)
+{
+	struct endless *e = arg;
+	int64_t end = now_ms() + 20000; /* bounded even if the reader hangs */
+	while (!e->stop && now_ms() < end)
+		if (write(e->fd, e->blk, e->len) <= 0)
+			break;
+	return NULL;
+}
+
+TEST(compress_bomb_deadline)
+{
+	int sv[2];
+	struct sbuf z = {0}, first = {0};
+	z_stream d = {0};
+	static char a[1 << 16];
+	memset(a, 'a', sizeof a);
+	CHECK(deflateInit2(&d, 1, Z_DEFLATED, -15, 8, Z_RLE) == Z_OK);
+	z_deflate_pieces(&d, "a", 1, 0, 0, &first);
+	/* After one 'a', a block of 'a's is "copy from distance 1": the same
+	 * bytes are valid again and again. */
+	z_deflate_pieces(&d, a, sizeof a, 0, 0, &z);
+	deflateEnd(&d);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(write(sv[1], first.p, first.len) == (ssize_t)first.len);
+	struct endless e = {.fd = sv[1], .blk = (unsigned char *)z.p, .len = z.len};
+	pthread_create(&e.th, NULL, endless_main, &e);
+	struct conn *c = conn_new(sv[0], "127.0.0.1", 7, "127.0.0.1");
+	conn_set_timeout(c, 300);
+	CHECK_EQ_INT(conn_compress(c), 0);
+	char *line;
+	int64_t t0 = now_ms();
+	ssize_t n = conn_getline(c, &line, 1000, NULL);
+	int64_t took = now_ms() - t0;
+	e.stop = 1;
+	shutdown(sv[0], SHUT_RDWR);
+	pthread_join(e.th, NULL);
+	CHECK_EQ_INT(n, -1);
+	CHECK_EQ_INT(conn_error(c), CONN_TIMEOUT);
+	CHECK(took < 10000);
+	conn_free(&c);
+	close(sv[1]);
+	free(z.p);
+	free(first.p);
 }
 
 /* harness.h's main() keeps counters across longjmp; gcc -O2 warns. */
