@@ -20,14 +20,14 @@ send() { # send SUBJECT
 	printf 'From: alice@alice.test\r\nTo: bob@bob.test\r\nSubject: %s\r\n\r\nhello\r\n' "$1" |
 		"$BREV" -d "$D" sendmail -f alice@alice.test bob@bob.test || fail "sendmail $1"
 }
-# an entry's id once its first attempt has failed (one per line in the list)
+# an entry's tracking id once its first attempt has failed (the first word of its line)
 attempted() {
 	"$BREV" -d "$D" queue list >"$T/list" || fail "queue list"
 	[ "$(grep -c 'attempts 1,' "$T/list")" = "$1" ]
 }
 send first
 until_true 15 attempted 1 || { cat "$T/list"; fail "the first attempt did not fail as expected"; }
-ID1=$(grep -oE '^[0-9a-f]{16} ' "$T/list" | tr -d ' ')
+ID1=$(grep -oE '^[0-9A-Za-z]{16} ' "$T/list" | tr -d ' ')
 [ -n "$ID1" ] || { cat "$T/list"; fail "no id in queue list"; }
 send second
 until_true 15 attempted 2 || { cat "$T/list"; fail "the second message's attempt did not fail"; }
