@@ -1,0 +1,122 @@
+#!/bin/bash
+# README promises no other test checked (issue 23's audit):
+#   - `brev init` writes every key with its default, commented out, and
+#     those defaults are the ones README's configuration table gives; every
+#     key brev.conf knows is in that table;
+#   - `init --public` makes the listeners of README's client settings table:
+#     25, 587, 465, 143, 993, 110, 995 on IPv4 and IPv6, and `brev status`
+#     shows those ports in the client settings block;
+#   - "brev does not put a copy of sent mail in the Sent folder": after a
+#     submission the sender's mailboxes stay empty while the recipient gets
+#     the message.
+. ../lib.sh
+README=$ROOT/README.md
+
+# ---- brev.conf's defaults are README's ----
+X=$T/x
+"$BREV" -d "$X" init --domain example.test >/dev/null || fail "init"
+# key|default as README's table has them ("the machine's name", "(empty)",
+# `user`'s brev are an empty value in brev.conf; "0 (none)" is 0, "64G (1G
+# on 32-bit)" is 64G on this 64-bit machine)
+want='hostname|
+domains|localhost
+listen.smtp|127.0.0.1:2525
+listen.submission|127.0.0.1:2587
+listen.submissions|127.0.0.1:2465
+submission.shared_senders|
+listen.imap|127.0.0.1:2143
+listen.imaps|127.0.0.1:2993
+listen.pop3|127.0.0.1:2110
+listen.pop3s|127.0.0.1:2995
+tls.cert|cert.pem
+tls.key|key.pem
+dns.resolver|
+delivery.port|25
+delivery.relay|
+delivery.relay_ca|
+delivery.relay_fingerprint|
+delivery.retry|5m 10m 30m 1h 2h 4h 8h
+delivery.delay_notice|4h
+delivery.max_age|5d
+limits.message_size|50M
+limits.connections|200
+limits.timeout_preauth|30s
+limits.timeout_imap|30m
+limits.timeout_pop3|10m
+quota.default|0
+store.map_size|64G
+log.level|info
+user|
+auth.dmarc_reject|yes'
+while IFS='|' read -r k v; do
+	grep -qxF "#$k = $v" "$X/brev.conf" ||
+		fail "brev.conf's default for $k is not README's '$v': $(grep "^#$k = " "$X/brev.conf")"
+	# the key is a row of README's table (first column, alone or in a list)
+	grep -Eq "^\| ([a-z0-9_.]+, )*$k(, [a-z0-9_.]+)* \|" "$README" || fail "README's table has no row for $k"
+done <<<"$want"
+# and every key brev.conf lists is in README (the relay's user and password
+# file are named in the delivery.relay row)
+sed -n 's/^#\([a-z0-9_.]*\) = .*/\1/p' "$X/brev.conf" >"$T/keys"
+[ "$(wc -l <"$T/keys")" -ge 30 ] || fail "brev.conf lists only $(wc -l <"$T/keys") keys"
+while read -r k; do
+	grep -qF "$k" "$README" || fail "brev.conf key $k is not in README"
+done <"$T/keys"
+note "brev.conf: $(wc -l <"$T/keys") keys, README's defaults"
+
+# ---- init --public: the standard ports ----
+P=$T/public
+"$BREV" -d "$P" init --domain example.test --hostname mx.example.test --public >/dev/null || fail "init --public"
+for l in smtp:25 submission:587 submissions:465 imap:143 imaps:993 pop3:110 pop3s:995; do
+	grep -qx "listen.${l%:*} = 0.0.0.0:${l#*:} \[::\]:${l#*:}" "$P/brev.conf" ||
+		fail "--public: no listen.${l%:*} on port ${l#*:}: $(grep "^listen.${l%:*} " "$P/brev.conf")"
+done
+"$BREV" -d "$P" status >"$T/status" 2>&1 || fail "status: $(cat "$T/status")"
+grep -Eq '^  IMAP +port 143 STARTTLS, or port 993 SSL/TLS$' "$T/status" || fail "status IMAP: $(cat "$T/status")"
+grep -Eq '^  POP3 +port 110 STARTTLS, or port 995 SSL/TLS$' "$T/status" || fail "status POP3: $(cat "$T/status")"
+grep -Eq '^  SMTP \(send\) +port 587 STARTTLS, or port 465 SSL/TLS; authentication: normal password$' "$T/status" ||
+	fail "status SMTP: $(cat "$T/status")"
+grep -Eq '^  server +mx\.example\.test$' "$T/status" || fail "status server: $(cat "$T/status")"
+note "init --public: 25 587 465 143 993 110 995 on 0.0.0.0 and [::]"
+
+# ---- no copy of sent mail in Sent ----
+brev_init srv
+brev_user alice@example.test alice-password
+brev_user bob@example.test bob-password
+brev_start
+python3 - "$P_SUB" "$P_IMAP" <<'PY' || fail "sent mail"
+import imaplib, smtplib, ssl, sys, time
+psub, pimap = int(sys.argv[1]), int(sys.argv[2])
+c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", psub, timeout=20)
+s.starttls(context=c)
+s.login("alice@example.test", "alice-password")
+s.sendmail("alice@example.test", ["bob@example.test"],
+           b"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: sent copy?\r\n\r\nhi\r\n")
+s.quit()
+def login(u, p):
+    m = imaplib.IMAP4("127.0.0.1", pimap)
+    m.login(u, p)
+    return m
+for _ in range(100):
+    m = login("bob@example.test", "bob-password")
+    m.select("INBOX")
+    n = m.search(None, "SUBJECT", '"sent copy?"')[1][0].split()
+    m.logout()
+    if n:
+        break
+    time.sleep(0.1)
+else:
+    sys.exit("the message did not reach bob")
+m = login("alice@example.test", "alice-password")
+typ, boxes = m.list()
+names = [b.decode().rsplit(' ', 1)[1].strip('"') for b in boxes]
+print("alice's mailboxes:", names)
+for name in names:
+    typ, st = m.status('"%s"' % name, "(MESSAGES)")
+    if typ != "OK" or not st[0].decode().endswith("(MESSAGES 0)"):
+        sys.exit("alice's %s is not empty after sending: %r" % (name, st))
+m.logout()
+PY
+note "no copy of sent mail in the sender's mailboxes"
+brev_stop
+echo ok
