@@ -431,6 +431,32 @@ TEST(recipients_and_aliases)
 	sess_close(&s);
 }
 
+/* docs/smtp.md "The MX listener": a local part with routing characters
+ * (%, !, a quoted @) gets 553 5.1.3 even when a catch-all would take any
+ * other local part of the domain. */
+TEST(routing_chars_despite_catch_all)
+{
+	setup();
+	const char *t[] = {"alice@example.test"};
+	CHECK(store_alias_add(st, "@example.test", t, 1) == ST_OK);
+	const char *tricks[] = {
+	    "user%remote.test@example.test",
+	    "remote.test!bob@example.test",
+	    "\"bob@remote.test\"@example.test",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(tricks); i++) {
+		struct sess *s = mx();
+		sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<nobody-else@example.test>\r\n"
+			 "RCPT TO:<%s>\r\n",
+		      tricks[i]);
+		EXPECT(s, "250 2.1.0");
+		EXPECT(s, "250 2.1.5"); /* the catch-all is there */
+		EXPECT(s, "553 5.1.3");
+		sess_close(&s);
+	}
+	CHECK(store_alias_del(st, "@example.test") == ST_OK);
+}
+
 /* Issue 23: postmaster works in every local domain without anyone setting
  * it up: the first account of example.test got the alias; other.test has
  * no account at all and falls back to example.test's postmaster. */
