@@ -759,6 +759,20 @@ TEST(submission_loopback)
 	EXPECT(s, "501 5.0.0");
 	sendf(s, "AUTH BOGUS\r\n");
 	EXPECT(s, "504 5.5.4");
+	/* docs/smtp.md: an AUTH line may be up to 12288 octets (RFC 4954 4),
+	 * not 512: a long initial response is read as AUTH, not refused as a
+	 * long line */
+	{
+		static char raw[8000], big[11000];
+		size_t n = (size_t)snprintf(raw, sizeof raw, "%cnobody@example.test%c", 0, 0);
+		memset(raw + n, 'x', 7000);
+		b64(raw, n + 7000, big);
+		CHECK(strlen(big) > 9000);
+		sendf(s, "AUTH PLAIN %s\r\n", big);
+		const char *l = reply(s); /* a SASL verdict, not 500 5.5.2 Line too long */
+		if (strncmp(l, "535 ", 4) != 0 && strncmp(l, "501 5.5.2 Malformed authentication", 34) != 0)
+			CHECK_EQ_STR(l, "535 or 501 5.5.2 Malformed authentication response");
+	}
 	/* LOGIN with the bare local part (one domain? no: two here) fails,
 	 * the full address works */
 	sendf(s, "AUTH LOGIN\r\n");
