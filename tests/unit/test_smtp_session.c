@@ -481,6 +481,20 @@ TEST(postmaster_without_setup)
 	EXPECT(s, "250 2.0.0");
 	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
 	sess_close(&s);
+	/* docs/smtp.md: a domain whose postmaster alias was deleted sends it to
+	 * its oldest account */
+	CHECK(store_alias_del(st, "postmaster@example.test") == ST_OK);
+	s = mx();
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<postmaster@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "354");
+	sendf(s, "Subject: pm2\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(inbox_count(alice_id), a + 2);
+	sess_close(&s);
+	const char *t[] = {"alice@example.test"};
+	CHECK(store_alias_add(st, "postmaster@example.test", t, 1) == ST_OK);
 }
 
 TEST(sequence_errors)
