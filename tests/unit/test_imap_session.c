@@ -252,6 +252,30 @@ TEST(plaintext_login_needs_tls_off_loopback)
 	sess_close(&s);
 }
 
+/* docs/auth.md: an attempt the throttle refuses (its queue of turns is
+ * over the bound) is answered "try later" without a password check: IMAP
+ * NO [UNAVAILABLE]. The throttle is scaled so one failure queues 1 s
+ * against a 0.3 s bound. */
+TEST(throttle_refusal_is_unavailable)
+{
+	setup();
+	auth_throttle_test_config(1000, 1000);
+	auth_throttle_test_queue(300);
+	struct sess *s = sess_open_from("127.0.0.5");
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	sendf(s, "a LOGIN alice@example.test wrong\r\n");
+	CHECK(strstr(line(s), "a NO [AUTHENTICATIONFAILED]") != NULL);
+	/* the right password, but the turn is refused before it is checked */
+	sendf(s, "b LOGIN alice@example.test alice-pw\r\n");
+	const char *l = line(s);
+	if (strncmp(l, "b NO [UNAVAILABLE]", 18) != 0)
+		CHECK_EQ_STR(l, "b NO [UNAVAILABLE] ...");
+	sess_close(&s);
+	auth_throttle_test_queue(0);
+	auth_throttle_test_config(1, 5);
+	auth_throttle_ok("127.0.0.5");
+}
+
 TEST(three_failed_logins_end_the_session)
 {
 	setup();
