@@ -5,7 +5,8 @@
 #     key brev.conf knows is in that table;
 #   - `init --public` makes the listeners of README's client settings table:
 #     25, 587, 465, 143, 993, 110, 995 on IPv4 and IPv6, and `brev status`
-#     shows those ports in the client settings block;
+#     shows those ports in the client settings block; its certificate names
+#     the machine's addresses, link-local ones left out (docs/tls.md);
 #   - "brev does not put a copy of sent mail in the Sent folder": after a
 #     submission the sender's mailboxes stay empty while the recipient gets
 #     the message.
@@ -77,6 +78,23 @@ grep -Eq '^  SMTP \(send\) +port 587 STARTTLS, or port 465 SSL/TLS; authenticati
 	fail "status SMTP: $(cat "$T/status")"
 grep -Eq '^  server +mx\.example\.test$' "$T/status" || fail "status server: $(cat "$T/status")"
 note "init --public: 25 587 465 143 993 110 995 on 0.0.0.0 and [::]"
+# docs/tls.md: listening on every address, the server certificate also
+# names the machine's own addresses (not link-local ones), so a phone given
+# the IP address verifies. A network namespace of the test's own with a
+# veth pair holds the addresses.
+[ "$(id -u)" = 0 ] && NS=(unshare --net) || NS=(unshare --map-root-user --net)
+"${NS[@]}" bash -c 'ip link set lo up && ip link add v0 type veth peer name v1 && ip link set v0 up &&
+	ip addr add 192.0.2.77/24 dev v0 && ip addr add 2001:db8::77/64 dev v0 nodad &&
+	ip addr add fe80::77/64 dev v0 nodad &&
+	"$0" -d "$1" init --domain example.test --hostname mx.example.test --public' "$BREV" "$T/lan" \
+	>"$T/lan.out" 2>&1 || fail "init --public in a namespace: $(cat "$T/lan.out")"
+SAN=$(openssl x509 -in "$T/lan/cert.pem" -noout -ext subjectAltName) || fail "openssl x509"
+for n in DNS:mx.example.test DNS:localhost "IP Address:127.0.0.1" "IP Address:192.0.2.77" \
+	"IP Address:2001:DB8:0:0:0:0:0:77"; do
+	case "$SAN" in *"$n"*) ;; *) fail "--public certificate lacks $n: $SAN" ;; esac
+done
+case "$SAN" in *FE80*) fail "--public certificate names a link-local address: $SAN" ;; esac
+note "--public certificate names the machine's addresses"
 
 # ---- no copy of sent mail in Sent ----
 brev_init srv
