@@ -9,7 +9,9 @@
 #     the machine's addresses, link-local ones left out (docs/tls.md);
 #   - "brev does not put a copy of sent mail in the Sent folder": after a
 #     submission the sender's mailboxes stay empty while the recipient gets
-#     the message.
+#     the message;
+#   - APPEND over the quota answers NO [OVERQUOTA] and stores nothing
+#     (docs/imap.md).
 . ../lib.sh
 README=$ROOT/README.md
 
@@ -100,6 +102,7 @@ note "--public certificate names the machine's addresses"
 brev_init srv
 brev_user alice@example.test alice-password
 brev_user bob@example.test bob-password
+echo "quota.default = 8K" >>"$D/brev.conf"
 brev_start
 python3 - "$P_SUB" "$P_IMAP" <<'PY' || fail "sent mail"
 import imaplib, smtplib, ssl, sys, time
@@ -134,7 +137,19 @@ for name in names:
     if typ != "OK" or not st[0].decode().endswith("(MESSAGES 0)"):
         sys.exit("alice's %s is not empty after sending: %r" % (name, st))
 m.logout()
+# docs/imap.md: APPEND over the account's quota is NO [OVERQUOTA] and
+# stores nothing (quota.default = 8K here)
+m = login("bob@example.test", "bob-password")
+body = b"Subject: fill\r\n\r\n" + b"x" * 5000 + b"\r\n"
+typ, r = m.append("INBOX", None, None, body)
+assert typ == "OK", r
+n0 = int(m.status("INBOX", "(MESSAGES)")[1][0].split()[-1].strip(b")"))
+typ, r = m.append("INBOX", None, None, body)
+assert typ == "NO" and b"[OVERQUOTA]" in r[0], (typ, r)
+n1 = int(m.status("INBOX", "(MESSAGES)")[1][0].split()[-1].strip(b")"))
+assert n1 == n0, (n0, n1)
+m.logout()
 PY
-note "no copy of sent mail in the sender's mailboxes"
+note "no copy of sent mail in the sender's mailboxes; APPEND over quota: NO [OVERQUOTA]"
 brev_stop
 echo ok
