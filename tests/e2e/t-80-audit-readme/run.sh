@@ -10,8 +10,9 @@
 #   - "brev does not put a copy of sent mail in the Sent folder": after a
 #     submission the sender's mailboxes stay empty while the recipient gets
 #     the message;
-#   - APPEND over the quota answers NO [OVERQUOTA] and stores nothing
-#     (docs/imap.md).
+#   - APPEND over the quota answers NO [OVERQUOTA] and stores nothing, a
+#     65th keyword NO [LIMIT], 20 BADs in a row a BYE (docs/imap.md);
+#   - a message deleted over POP3 is gone, not in Trash (docs/pop3.md).
 . ../lib.sh
 README=$ROOT/README.md
 
@@ -151,5 +152,54 @@ assert n1 == n0, (n0, n1)
 m.logout()
 PY
 note "no copy of sent mail in the sender's mailboxes; APPEND over quota: NO [OVERQUOTA]"
+
+# docs/imap.md's limits: a STORE that would add a 65th keyword gets NO
+# [LIMIT] and changes nothing; 20 BADs in a row end the session with BYE.
+# docs/pop3.md: a message deleted over POP3 is gone, not moved to Trash.
+python3 - "$P_IMAP" "$P_POP3" <<'PY' || fail "imap limits / pop3 deletion"
+import imaplib, poplib, socket, sys
+pimap, ppop = int(sys.argv[1]), int(sys.argv[2])
+m = imaplib.IMAP4("127.0.0.1", pimap)
+m.login("alice@example.test", "alice-password")
+m.append("INBOX", None, None, b"Subject: kw\r\n\r\nx\r\n")
+m.select("INBOX")
+kws = " ".join("kw%d" % i for i in range(64))
+typ, r = m.store("1", "+FLAGS", "(%s)" % kws)
+assert typ == "OK", r
+typ, r = m.store("1", "+FLAGS", "(kw64)")
+assert typ == "NO" and b"[LIMIT]" in r[0], (typ, r)
+flags = m.fetch("1", "(FLAGS)")[1][0]
+assert b"kw63" in flags and b"kw64" not in flags, flags
+m.logout()
+s = socket.create_connection(("127.0.0.1", pimap), 10)
+f = s.makefile("rb")
+f.readline()
+for i in range(20):
+    s.sendall(b"b%d FROB\r\n" % i)
+lines = []
+while True:
+    l = f.readline()
+    if not l:
+        break
+    lines.append(l)
+assert sum(l.startswith(b"b") and b" BAD " in l for l in lines) == 20, lines
+assert lines[-1].startswith(b"* BYE"), lines[-3:]
+s.close()
+# POP3: alice's INBOX holds the keyword message; delete it over POP3
+p = poplib.POP3("127.0.0.1", ppop, timeout=10)
+p.user("alice@example.test"); p.pass_("alice-password")
+n = p.stat()[0]
+assert n >= 1, n
+for i in range(1, n + 1):
+    p.dele(i)
+p.quit()
+m = imaplib.IMAP4("127.0.0.1", pimap)
+m.login("alice@example.test", "alice-password")
+for box in ("INBOX", "Trash"):
+    st = m.status(box, "(MESSAGES)")[1][0]
+    assert st.endswith(b"(MESSAGES 0)"), (box, st)
+m.logout()
+PY
+note "65th keyword NO [LIMIT]; 20 BADs then BYE; POP3 deletion not moved to Trash"
 brev_stop
 echo ok
