@@ -853,6 +853,30 @@ static void submit_as_alice(const char *env, const char *hdr, const char *want)
 }
 
 /* Issue 22: the header From/Sender of a submission must be the user's. */
+/* docs/auth.md: an AUTH the throttle refuses is answered 454 4.7.0
+ * without a password check. One failure queues 1 s against a 0.3 s bound. */
+TEST(throttle_refusal_is_454)
+{
+	setup();
+	auth_throttle_test_config(1000, 1000);
+	auth_throttle_test_queue(300);
+	struct sess *s = sess_open("127.0.0.7", LK_SUBMISSION);
+	EXPECT(s, "220 ");
+	sendf(s, "EHLO c.test\r\n");
+	reply(s);
+	char cred[128];
+	b64("\0alice@example.test\0wrong", 25, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "535 5.7.8");
+	b64("\0alice@example.test\0alice-pw", 28, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "454 4.7.0");
+	sess_close(&s);
+	auth_throttle_test_queue(0);
+	auth_throttle_test_config(1, 5);
+	auth_throttle_ok("127.0.0.7");
+}
+
 TEST(submission_header_from)
 {
 	setup();
