@@ -11,7 +11,8 @@
 #     submission the sender's mailboxes stay empty while the recipient gets
 #     the message;
 #   - APPEND over the quota answers NO [OVERQUOTA] and stores nothing, a
-#     65th keyword NO [LIMIT], 20 BADs in a row a BYE (docs/imap.md);
+#     65th keyword NO [LIMIT], 20 BADs in a row a BYE, the 1,001st
+#     mailbox NO [LIMIT] (docs/imap.md);
 #   - a message deleted over POP3 is gone, not in Trash (docs/pop3.md).
 . ../lib.sh
 README=$ROOT/README.md
@@ -201,5 +202,20 @@ for box in ("INBOX", "Trash"):
 m.logout()
 PY
 note "65th keyword NO [LIMIT]; 20 BADs then BYE; POP3 deletion not moved to Trash"
+# docs/imap.md: at most 1,000 mailboxes per account, then CREATE is NO [LIMIT]
+python3 - "$P_IMAP" <<'PY' || fail "mailbox limit"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("bob@example.test", "bob-password")
+for i in range(1100):
+    typ, r = m.create("box%d" % i)
+    if typ != "OK":
+        break
+assert typ == "NO" and b"[LIMIT]" in r[0], (i, typ, r)
+n = len(m.list()[1])
+assert n == 1000, n
+m.logout()
+PY
+note "CREATE stops at 1,000 mailboxes with NO [LIMIT]"
 brev_stop
 echo ok
