@@ -13,7 +13,8 @@
 #   - APPEND over the quota answers NO [OVERQUOTA] and stores nothing, a
 #     65th keyword NO [LIMIT], 20 BADs in a row a BYE, the 1,001st
 #     mailbox NO [LIMIT] (docs/imap.md);
-#   - a message deleted over POP3 is gone, not in Trash (docs/pop3.md).
+#   - a message deleted over POP3 is gone, not in Trash (docs/pop3.md);
+#   - client-initiated TLS renegotiation is refused (docs/tls.md).
 . ../lib.sh
 README=$ROOT/README.md
 
@@ -217,5 +218,12 @@ assert n == 1000, n
 m.logout()
 PY
 note "CREATE stops at 1,000 mailboxes with NO [LIMIT]"
+# docs/tls.md: client-initiated renegotiation is refused (OpenSSL's
+# s_client renegotiates on a line "R"; the server answers with an alert)
+out=$( (sleep 1; echo R; sleep 3) | timeout 20 openssl s_client -connect 127.0.0.1:$P_IMAPS -tls1_2 \
+	-CAfile "$D/cert.pem" 2>&1) || true
+grep -q '^RENEGOTIATING' <<<"$out" || fail "s_client did not renegotiate: $out"
+grep -q 'no renegotiation' <<<"$out" || fail "renegotiation was not refused: $out"
+note "client-initiated renegotiation refused"
 brev_stop
 echo ok
