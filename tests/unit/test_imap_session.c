@@ -62,15 +62,20 @@ static void *serve_thread(void *arg)
 	return NULL;
 }
 
-static struct sess *sess_open(void)
+static struct sess *sess_open_from(const char *peer)
 {
 	struct sess *s = xcalloc(1, sizeof *s);
 	int sv[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	s->fd = sv[0];
-	s->c = conn_new(sv[1], "127.0.0.1", 40000, "127.0.0.1");
+	s->c = conn_new(sv[1], peer, 40000, "127.0.0.1");
 	CHECK(pthread_create(&s->th, NULL, serve_thread, s) == 0);
 	return s;
+}
+
+static struct sess *sess_open(void)
+{
+	return sess_open_from("127.0.0.1");
 }
 
 static void sess_close(struct sess **sp)
@@ -218,6 +223,57 @@ TEST(autologout_ends_idle_with_bye)
 	sess_close(&s);
 	srv.cfg = NULL;
 	config_free(&cfg);
+}
+
+/* docs/auth.md "Plaintext policy": off loopback and outside TLS, IMAP
+ * advertises LOGINDISABLED and no AUTH=PLAIN, and refuses LOGIN and a
+ * plaintext mechanism with [PRIVACYREQUIRED] before reading credentials;
+ * CRAM-MD5 and SCRAM stay offered. */
+TEST(plaintext_login_needs_tls_off_loopback)
+{
+	setup();
+	struct sess *s = sess_open_from("192.0.2.7");
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	sendf(s, "c CAPABILITY\r\n");
+	const char *l = line(s);
+	CHECK(strstr(l, " LOGINDISABLED") != NULL);
+	CHECK(strstr(l, "AUTH=PLAIN") == NULL && strstr(l, "AUTH=LOGIN") == NULL);
+	CHECK(strstr(l, "AUTH=CRAM-MD5") != NULL && strstr(l, "AUTH=SCRAM-SHA-256") != NULL);
+	CHECK(strncmp(line(s), "c OK", 4) == 0);
+	sendf(s, "a LOGIN alice@example.test alice-pw\r\n");
+	l = line(s);
+	CHECK(strncmp(l, "a NO [PRIVACYREQUIRED]", 22) == 0);
+	sendf(s, "b AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\n");
+	l = line(s);
+	CHECK(strncmp(l, "b NO [PRIVACYREQUIRED]", 22) == 0);
+	sendf(s, "d AUTHENTICATE LOGIN\r\n");
+	l = line(s);
+	CHECK(strncmp(l, "d NO [PRIVACYREQUIRED]", 22) == 0);
+	sess_close(&s);
+}
+
+/* docs/auth.md: an attempt the throttle refuses (its queue of turns is
+ * over the bound) is answered "try later" without a password check: IMAP
+ * NO [UNAVAILABLE]. The throttle is scaled so one failure queues 1 s
+ * against a 0.3 s bound. */
+TEST(throttle_refusal_is_unavailable)
+{
+	setup();
+	auth_throttle_test_config(1000, 1000);
+	auth_throttle_test_queue(300);
+	struct sess *s = sess_open_from("127.0.0.5");
+	CHECK(strncmp(line(s), "* OK", 4) == 0);
+	sendf(s, "a LOGIN alice@example.test wrong\r\n");
+	CHECK(strstr(line(s), "a NO [AUTHENTICATIONFAILED]") != NULL);
+	/* the right password, but the turn is refused before it is checked */
+	sendf(s, "b LOGIN alice@example.test alice-pw\r\n");
+	const char *l = line(s);
+	if (strncmp(l, "b NO [UNAVAILABLE]", 18) != 0)
+		CHECK_EQ_STR(l, "b NO [UNAVAILABLE] ...");
+	sess_close(&s);
+	auth_throttle_test_queue(0);
+	auth_throttle_test_config(1, 5);
+	auth_throttle_ok("127.0.0.5");
 }
 
 TEST(three_failed_logins_end_the_session)

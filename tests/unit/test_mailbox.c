@@ -667,6 +667,22 @@ TEST(mailbox_tree)
 	CHECK_EQ_INT(store_mbox_create(st, u, "a*", 0), ST_INVALID);
 	CHECK_EQ_INT(store_mbox_create(st, u, "bad\xff", 0), ST_INVALID);
 	CHECK_EQ_INT(store_mbox_create(st, u, "Über", 0), ST_OK);
+	/* docs/store.md: names up to 507 bytes (LMDB's 511-byte key less the
+	 * account id); longer is ST_INVALID. An empty mailbox has
+	 * HIGHESTMODSEQ 1. */
+	{
+		char nm[520];
+		memset(nm, 'n', sizeof nm);
+		nm[507] = 0;
+		CHECK_EQ_INT(store_mbox_create(st, u, nm, 0), ST_OK);
+		CHECK_EQ_INT(store_mbox_get(st, u, nm, &mi), ST_OK);
+		CHECK(mi.highestmodseq == 1);
+		nm[507] = 'n';
+		nm[508] = 0;
+		CHECK_EQ_INT(store_mbox_create(st, u, nm, 0), ST_INVALID);
+		nm[507] = 0;
+		CHECK_EQ_INT(store_mbox_delete(st, u, nm), ST_OK);
+	}
 	CHECK_EQ_INT(store_mbox_create(st, 777, "x", 0), ST_NOTFOUND);
 	CHECK_EQ_INT(store_mbox_delete(st, u, "INBOX"), ST_INVALID);
 	CHECK_EQ_INT(store_mbox_delete(st, u, "nope"), ST_NOTFOUND);

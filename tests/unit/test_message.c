@@ -184,6 +184,14 @@ TEST(decode_words)
 	char *d = mime_decode_words("=?ISO-8859-1?Q?caf=E9?= report", 30);
 	CHECK_EQ_STR(d, "caf\xc3\xa9 report");
 	free(d);
+	/* docs/imap.md: iso-8859-15 and windows-1252 are read as Latin-1,
+	 * which is right for their letters (é is 0xE9 in all three) */
+	d = mime_decode_words("=?iso-8859-15?Q?caf=E9?=", 24);
+	CHECK_EQ_STR(d, "caf\xc3\xa9");
+	free(d);
+	d = mime_decode_words("=?windows-1252?Q?caf=E9?=", 25);
+	CHECK_EQ_STR(d, "caf\xc3\xa9");
+	free(d);
 	const char *w = "=?utf-8?B?SGVs?= =?utf-8?q?lo_x?= plain";
 	d = mime_decode_words(w, strlen(w));
 	CHECK_EQ_STR(d, "Hello x plain");

@@ -285,6 +285,28 @@ TEST(failed_logins_close)
 	sess_close(&s);
 }
 
+/* docs/auth.md: a login the throttle refuses (its queue of turns over the
+ * bound) is answered "try later" without a password check: POP3 -ERR
+ * [SYS/TEMP]. One failure queues 1 s against a 0.3 s bound. */
+TEST(throttle_refusal_is_sys_temp)
+{
+	setup();
+	auth_throttle_test_config(1000, 1000);
+	auth_throttle_test_queue(300);
+	struct sess *s = sess_open("127.0.0.7");
+	EXPECT(s, "+OK");
+	sendf(s, "USER alice@example.test\r\nPASS nope\r\n");
+	EXPECT(s, "+OK");
+	EXPECT(s, "-ERR [AUTH] authentication failed");
+	sendf(s, "USER alice@example.test\r\nPASS alice-pw\r\n");
+	EXPECT(s, "+OK");
+	EXPECT(s, "-ERR [SYS/TEMP]");
+	sess_close(&s);
+	auth_throttle_test_queue(0);
+	auth_throttle_test_config(1, 5);
+	auth_throttle_ok("127.0.0.7");
+}
+
 TEST(bounds)
 {
 	setup();

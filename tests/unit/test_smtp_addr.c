@@ -366,6 +366,25 @@ TEST(rcpt_args)
 	CHECK_EQ_INT(rcpt("TO:<bob@local.test>x", 0, &a, &err), -1);
 }
 
+/* The replies docs/smtp.md gives for an address over 254 octets: 553
+ * 5.1.7 at MAIL, 553 5.1.3 at RCPT (a syntax error is 501). */
+TEST(too_long_replies)
+{
+	struct smtp_mail m;
+	struct smtp_addr a;
+	const char *err = "";
+	char dom[300] = "", cmd[400];
+	for (int i = 0; i < 5; i++)
+		strcat(dom, "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij.");
+	strcat(dom, "test");
+	snprintf(cmd, sizeof cmd, "FROM:<b@%s>", dom);
+	CHECK_EQ_INT(mail(cmd, &m, &err), -1);
+	CHECK(strncmp(err, "553 5.1.7", 9) == 0);
+	snprintf(cmd, sizeof cmd, "TO:<b@%s>", dom);
+	CHECK_EQ_INT(rcpt(cmd, 0, &a, &err), -1);
+	CHECK(strncmp(err, "553 5.1.3", 9) == 0);
+}
+
 TEST(bdat_args)
 {
 	uint64_t n;

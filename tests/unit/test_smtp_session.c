@@ -431,6 +431,32 @@ TEST(recipients_and_aliases)
 	sess_close(&s);
 }
 
+/* docs/smtp.md "The MX listener": a local part with routing characters
+ * (%, !, a quoted @) gets 553 5.1.3 even when a catch-all would take any
+ * other local part of the domain. */
+TEST(routing_chars_despite_catch_all)
+{
+	setup();
+	const char *t[] = {"alice@example.test"};
+	CHECK(store_alias_add(st, "@example.test", t, 1) == ST_OK);
+	const char *tricks[] = {
+	    "user%remote.test@example.test",
+	    "remote.test!bob@example.test",
+	    "\"bob@remote.test\"@example.test",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(tricks); i++) {
+		struct sess *s = mx();
+		sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<nobody-else@example.test>\r\n"
+			 "RCPT TO:<%s>\r\n",
+		      tricks[i]);
+		EXPECT(s, "250 2.1.0");
+		EXPECT(s, "250 2.1.5"); /* the catch-all is there */
+		EXPECT(s, "553 5.1.3");
+		sess_close(&s);
+	}
+	CHECK(store_alias_del(st, "@example.test") == ST_OK);
+}
+
 /* Issue 23: postmaster works in every local domain without anyone setting
  * it up: the first account of example.test got the alias; other.test has
  * no account at all and falls back to example.test's postmaster. */
@@ -455,6 +481,20 @@ TEST(postmaster_without_setup)
 	EXPECT(s, "250 2.0.0");
 	CHECK_EQ_INT(inbox_count(alice_id), a + 1);
 	sess_close(&s);
+	/* docs/smtp.md: a domain whose postmaster alias was deleted sends it to
+	 * its oldest account */
+	CHECK(store_alias_del(st, "postmaster@example.test") == ST_OK);
+	s = mx();
+	sendf(s, "MAIL FROM:<x@remote.test>\r\nRCPT TO:<postmaster@example.test>\r\nDATA\r\n");
+	EXPECT(s, "250 2.1.0");
+	EXPECT(s, "250 2.1.5");
+	EXPECT(s, "354");
+	sendf(s, "Subject: pm2\r\n\r\nx\r\n.\r\n");
+	EXPECT(s, "250 2.0.0");
+	CHECK_EQ_INT(inbox_count(alice_id), a + 2);
+	sess_close(&s);
+	const char *t[] = {"alice@example.test"};
+	CHECK(store_alias_add(st, "postmaster@example.test", t, 1) == ST_OK);
 }
 
 TEST(sequence_errors)
@@ -733,6 +773,20 @@ TEST(submission_loopback)
 	EXPECT(s, "501 5.0.0");
 	sendf(s, "AUTH BOGUS\r\n");
 	EXPECT(s, "504 5.5.4");
+	/* docs/smtp.md: an AUTH line may be up to 12288 octets (RFC 4954 4),
+	 * not 512: a long initial response is read as AUTH, not refused as a
+	 * long line */
+	{
+		static char raw[8000], big[11000];
+		size_t n = (size_t)snprintf(raw, sizeof raw, "%cnobody@example.test%c", 0, 0);
+		memset(raw + n, 'x', 7000);
+		b64(raw, n + 7000, big);
+		CHECK(strlen(big) > 9000);
+		sendf(s, "AUTH PLAIN %s\r\n", big);
+		const char *l = reply(s); /* a SASL verdict, not 500 5.5.2 Line too long */
+		if (strncmp(l, "535 ", 4) != 0 && strncmp(l, "501 5.5.2 Malformed authentication", 34) != 0)
+			CHECK_EQ_STR(l, "535 or 501 5.5.2 Malformed authentication response");
+	}
 	/* LOGIN with the bare local part (one domain? no: two here) fails,
 	 * the full address works */
 	sendf(s, "AUTH LOGIN\r\n");
@@ -799,6 +853,30 @@ static void submit_as_alice(const char *env, const char *hdr, const char *want)
 }
 
 /* Issue 22: the header From/Sender of a submission must be the user's. */
+/* docs/auth.md: an AUTH the throttle refuses is answered 454 4.7.0
+ * without a password check. One failure queues 1 s against a 0.3 s bound. */
+TEST(throttle_refusal_is_454)
+{
+	setup();
+	auth_throttle_test_config(1000, 1000);
+	auth_throttle_test_queue(300);
+	struct sess *s = sess_open("127.0.0.7", LK_SUBMISSION);
+	EXPECT(s, "220 ");
+	sendf(s, "EHLO c.test\r\n");
+	reply(s);
+	char cred[128];
+	b64("\0alice@example.test\0wrong", 25, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "535 5.7.8");
+	b64("\0alice@example.test\0alice-pw", 28, cred);
+	sendf(s, "AUTH PLAIN %s\r\n", cred);
+	EXPECT(s, "454 4.7.0");
+	sess_close(&s);
+	auth_throttle_test_queue(0);
+	auth_throttle_test_config(1, 5);
+	auth_throttle_ok("127.0.0.7");
+}
+
 TEST(submission_header_from)
 {
 	setup();

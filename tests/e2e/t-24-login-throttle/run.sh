@@ -64,5 +64,8 @@ assert bob < 0.6, "bob slowed by someone else's guesses at his address"
 assert carol >= 2.5, "the guessing address was not slowed for a new user"
 PY
 grep -q "auth: failed login from 127.40.3.1 (5 in a row" "$D/serve.log" || fail "no failure log line"
+# docs/auth.md: only the address and counts are logged, never the password
+# or what was typed as one (serve.log is at log.level debug here)
+if grep -E 'pw-(alice|bob|carol)|guess-[0-9]' "$D/serve.log"; then fail "a password reached the log"; fi
 brev_stop
 echo ok

@@ -72,7 +72,7 @@ PY
 
 # DSNs in alice's INBOX, read over IMAP.
 python3 - <<'PY' || fail "DSNs"
-import os, imaplib, ssl, email
+import os, imaplib, ssl, email, email.utils
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["P_IMAPS"]), ssl_context=ctx)
 m.login("alice@alice.test", "alice-pw")
@@ -85,6 +85,8 @@ for n in data[0].split():
     assert msg.get_content_type() == "multipart/report", msg.get_content_type()
     assert msg.get_param("report-type") == "delivery-status"
     assert msg["Auto-Submitted"] == "auto-replied"
+    # docs/delivery.md: from MAILER-DAEMON@hostname
+    assert email.utils.parseaddr(msg["From"])[1].lower() == "mailer-daemon@mx.alice.test", msg["From"]
     parts = msg.get_payload()
     assert parts[0].get_content_type() == "text/plain"
     human = parts[0].get_payload()
@@ -92,10 +94,14 @@ for n in data[0].split():
     assert ds.get_content_type() == "message/delivery-status"
     blocks = ds.get_payload()
     assert blocks[0]["Reporting-MTA"] == "dns; mx.alice.test", blocks[0]["Reporting-MTA"]
+    assert blocks[0]["Arrival-Date"], blocks[0]
     assert parts[2].get_content_type() == "text/rfc822-headers"
     for b in blocks[1:]:
         assert b["Action"] == "failed", b["Action"]
         fr = b["Final-Recipient"]
+        assert b["Last-Attempt-Date"], b  # docs/delivery.md's per-recipient fields
+        if fr == "rfc822; reject1@sink.test":
+            assert b["Remote-MTA"], b
         status[fr] = (b["Status"], b["Diagnostic-Code"], human)
 print(sorted(status))
 s = status["rfc822; reject1@sink.test"]

@@ -33,6 +33,11 @@ sink_start 127.0.0.4 "$T/sink"
 "$BREV" -d "$D" queue flush >/dev/null || fail "queue flush"
 until_true 30 sh -c "[ \$(ls '$T/sink' | grep -c eml) -ge $((N / 3)) ]" || fail "burst did not start"
 brev_kill9
+# README/docs/delivery.md: with no server running, `queue flush` makes the
+# entries due in the store and says so (leased ones wait for the start-up)
+out=$("$BREV" -d "$D" queue flush) || fail "queue flush without a server: exit $?"
+grep -Eq '^no server is running: [0-9]+ messages? will be tried when it starts$' <<<"$out" ||
+	fail "queue flush without a server: $out"
 note "killed after $(ls "$T/sink" | grep -c eml) deliveries; $(queued) still queued"
 mta_start
 until_true 60 sh -c "[ \"\$('$BREV' -d '$D' queue list | tail -1 | cut -d' ' -f1)\" = 0 ]" || fail "queue did not drain: $(queued)"
