@@ -321,13 +321,15 @@ static int untrusted_self_signed(struct imapc_worker *w, long v)
 	if ((v != X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT && v != X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) ||
 	    !w->leaf_sha256[0])
 		return 0;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(fp + 3 * i, 4, "%s%.2s", i ? ":" : "", w->leaf_sha256 + 2 * i);
-	for (char *p = fp; *p; p++)
-		*p = g_ascii_toupper(*p);
+	/* AB:CD:..., the form brev serve prints */
+	for (unsigned i = 0; i < 32; i++) {
+		fp[3 * i] = g_ascii_toupper(w->leaf_sha256[2 * i]);
+		fp[3 * i + 1] = g_ascii_toupper(w->leaf_sha256[2 * i + 1]);
+		fp[3 * i + 2] = i < 31 ? ':' : 0;
+	}
 	seterr(w,
 	       "TLS: certificate not trusted: %s:%s has a self-signed certificate with SHA-256 %s. "
-	       "If that is the fingerprint your server printed (brev status shows it), pin it: "
+	       "If that is the fingerprint brev serve printed at its first run, pin it: "
 	       "brev-tray --server %s%s%s:%s --user %s --fingerprint %s (or fingerprint = ... in tray.conf)",
 	       w->cfg.host, w->cfg.port, fp, strchr(w->cfg.host, ':') ? "[" : "", w->cfg.host,
 	       strchr(w->cfg.host, ':') ? "]" : "", w->cfg.port, w->cfg.user, fp);
