@@ -5,12 +5,14 @@
 # badge at 3, different pixels at 2 (another client read one), none again
 # when everything is read. Read back from screenshots of the tray
 # (`import -window root`, cropped to the icon's window as xwininfo places it).
+# Its clicks: a middle click and the menu's account line run --open.
 # The StatusNotifierItem side (its label) is checked by t-62.
 . ../lib.sh
 . ../t-60-tray-notify/tray-lib.sh
 tray_requirements
 command -v trayer >/dev/null || fail "trayer missing (tools/deps.sh test installs it)"
 command -v import >/dev/null || fail "imagemagick missing (tools/deps.sh test installs it)"
+command -v xdotool >/dev/null || fail "xdotool missing (tools/deps.sh test installs it)"
 
 brev_init badge
 brev_user alice@example.test 'pw-alice'
@@ -22,7 +24,7 @@ tray_bus
 trayer --edge bottom --align right --widthtype request --height 24 >"$T/trayer.log" 2>&1 &
 wait_until 10 "trayer's panel" bash -c 'xwininfo -root -tree | grep -q "\"panel\""'
 tray_start tray.log --server "localhost:$P_IMAPS" --user alice@example.test \
-	--password-file "$T/alice.pw" --ca "$D/cert.pem"
+	--password-file "$T/alice.pw" --ca "$D/cert.pem" --open "touch $T/opened"
 
 # the icon's window: 0x400003 "brev: 3 unread": ("brev-tray" "Brev-tray")  22x22+0+0  +1001+745
 icon_line() { xwininfo -root -tree | grep -E "^ {8,}0x[0-9a-f]+ \"$1\"" | head -1; }
@@ -81,6 +83,27 @@ seen 2:3
 wait_until 10 "the icon titled 'brev: 0 unread' again" embedded "brev: 0 unread"
 gone() { shot none "brev: 0 unread" && [ "$(red none)" -eq 0 ]; }
 wait_until 5 "the badge gone at 0 unread" gone
+
+# the icon is brev-tray's own (not the library's): its clicks still work.
+# A middle click opens the mail client; a left or right click opens the
+# menu, whose first line (the account) does the same
+click() {
+	local geo
+	geo=$(icon_line "brev: 0 unread" | grep -oE '[0-9]+x[0-9]+\+-?[0-9]+\+-?[0-9]+ +\+-?[0-9]+\+-?[0-9]+')
+	local wh=${geo%%+*} abs=${geo##* }
+	local w=${wh%x*} h=${wh#*x} x=${abs#+} y
+	y=${x#*+}; x=${x%%+*}
+	xdotool mousemove $((x + w / 2)) $((y + h / 2)) click "$1"
+}
+click 2
+wait_until 5 "a middle click running --open" test -f "$T/opened"
+for b in 1 3; do
+	rm -f "$T/opened"
+	click $b
+	sleep 0.5
+	xdotool key Down Return
+	wait_until 5 "button $b: the menu's account line running --open" test -f "$T/opened"
+done
 
 kill -0 "$TRAY_PID" || fail "brev-tray exited"
 if grep -E 'G[dt]k-CRITICAL' "$T/tray.log"; then fail "GTK complained"; fi
