@@ -1300,6 +1300,7 @@ int main(int argc, char **argv)
 			logline("--password is refused: a password on the command line is visible to "
 				"every user (ps). Put it on the first line of a file only you can read "
 				"(chmod 600 FILE) and use --password-file FILE");
+			g_option_context_free(ctx);
 			return 1;
 		}
 	g_option_context_add_main_entries(ctx, entries, NULL);
