@@ -120,7 +120,11 @@ static void emit(struct imapc_worker *w, struct tray_event *e)
 	e->generation = w->gen;
 	d->fn = w->fn;
 	d->e = e;
-	g_main_context_invoke(NULL, deliver, d);
+	/* Always queued for the thread that runs the main loop. Not
+	 * g_main_context_invoke(): while no thread owns the default context
+	 * (main() before gtk_main) it runs the callback right here, in this
+	 * worker thread, beside the main thread's own GTK calls. */
+	g_idle_add_full(G_PRIORITY_DEFAULT, deliver, d, NULL);
 }
 
 static void emit_state(struct imapc_worker *w, enum tray_state st, const char *detail)

@@ -9,7 +9,8 @@
  *   brev-tray.c the GTK main loop: options and tray.conf, local discovery,
  *               passwords, the tray icon and menu, notifications.
  * Worker threads never touch GTK or libnotify; they hand heap-allocated
- * events to the main loop with g_main_context_invoke_full().
+ * events to the main loop as sources on the default context (g_idle_add),
+ * which only the thread running the main loop dispatches.
  */
 #ifndef BREV_TRAY_H
 #define BREV_TRAY_H
