@@ -298,7 +298,8 @@ static char *local_user(void)
 }
 
 /* Fill what o leaves open from the local brev: its IMAPS listener, its
- * certificate (pinned by fingerprint) and $USER@<first domain>. */
+ * certificate (pinned by fingerprint) and the account brev serve's first
+ * run creates: $USER@localhost (@<first domain> without localhost). */
 static int discover_local(struct opts *o)
 {
 	char *dd = datadir(), *conf = g_build_filename(dd, "brev.conf", NULL), *text = NULL;
@@ -660,7 +661,10 @@ static GdkPixbuf *badge_pixbuf(const char *icon, long count, int size)
 	if (count > 0) {
 		char txt[8];
 		cairo_text_extents_t ex;
-		snprintf(txt, sizeof txt, count > 99 ? "99+" : "%ld", count);
+		if (count > 99)
+			g_strlcpy(txt, "99+", sizeof txt);
+		else
+			snprintf(txt, sizeof txt, "%ld", count);
 		double h = size * 0.62, fs = h * 0.78;
 		cairo_select_font_face(cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
 		cairo_set_font_size(cr, fs);
