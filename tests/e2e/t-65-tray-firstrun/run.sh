@@ -14,6 +14,7 @@
 . ../lib.sh
 . ../t-60-tray-notify/tray-lib.sh
 tray_requirements
+command -v trayer >/dev/null || fail "trayer missing (tools/deps.sh test installs it)"
 
 # --- brev serve's first run on an empty DATADIR, as USER=Alice -------------
 F=$T/first
