@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <gtk/gtk.h>
+#include <libayatana-appindicator/app-indicator-enum-types.h>
 #include <libayatana-appindicator/app-indicator.h>
 #include <libnotify/notify.h>
 #include <libsecret/secret.h>
@@ -285,8 +286,20 @@ static int cert_fingerprint(const char *path, char out[65])
 	return 0;
 }
 
+/* The local part brev serve's first run gives the account it creates
+ * (util.c local_username, then lower-cased): $USER, else the name of our
+ * uid in /etc/passwd, else "user". $USER first, so `sudo -E` or a root
+ * session with USER=alice means alice, as it does for brev. New string. */
+static char *local_user(void)
+{
+	const char *u = g_getenv("USER");
+	const char *name = u && *u ? u : g_get_user_name();
+	return g_ascii_strdown(name && *name && strcmp(name, "somebody") ? name : "user", -1);
+}
+
 /* Fill what o leaves open from the local brev: its IMAPS listener, its
- * certificate (pinned by fingerprint) and $USER@<first domain>. */
+ * certificate (pinned by fingerprint) and the account brev serve's first
+ * run creates: $USER@localhost (@<first domain> without localhost). */
 static int discover_local(struct opts *o)
 {
 	char *dd = datadir(), *conf = g_build_filename(dd, "brev.conf", NULL), *text = NULL;
@@ -332,9 +345,15 @@ static int discover_local(struct opts *o)
 			goto out;
 	}
 	if (!o->user) {
-		char *d = brevconf_get(text, "domains");
-		char *dom = d ? strtok(d, " \t") : NULL;
-		o->user = g_strdup_printf("%s@%s", g_get_user_name(), dom ? dom : "localhost");
+		char *d = brevconf_get(text, "domains"), *dom = NULL;
+		/* brev serve's first run: localhost; a DATADIR set up by
+		 * `brev init --domain D` has D first */
+		for (char *t = d ? strtok(d, " \t") : NULL; t; t = strtok(NULL, " \t"))
+			if (!dom || !g_ascii_strcasecmp(t, "localhost"))
+				dom = t;
+		char *me = local_user();
+		o->user = g_strdup_printf("%s@%s", me, dom ? dom : "localhost");
+		g_free(me);
 		g_free(d);
 	}
 	rc = 0;
@@ -599,6 +618,166 @@ static long total_unread(int *offline)
 	return n;
 }
 
+/* ---- the XEmbed icon: our own GtkStatusIcon with a count badge ---------
+ *
+ * Where no StatusNotifierWatcher runs, libayatana-appindicator falls back to
+ * a GtkStatusIcon (XEmbed). Its own fallback shows only the icon name, and
+ * it calls gtk_status_icon_set_name() on an icon that is already realized:
+ * GTK then hides, unrealizes and re-shows the tray window while the tray is
+ * still embedding the first one, and the tray's MapNotify for the old
+ * window thaws updates that were never frozen ("Gdk-CRITICAL **:
+ * gdk_window_thaw_toplevel_updates: assertion ... failed" at start). So
+ * brev-tray's indicator is a subclass whose fallback builds the status icon
+ * itself: never renamed, and its image is the theme icon with the unread
+ * count drawn on it, as mail clients' tray icons do. On the
+ * StatusNotifierItem side the count is the indicator's label. */
+
+static void open_mail_client(void);
+
+/* GtkStatusIcon is deprecated in GTK 3, but it is still the one XEmbed tray
+ * icon GTK has, and the one libayatana-appindicator's own fallback uses. */
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+
+static char *shown_icon, *shown_title; /* what update_tray last decided */
+static long shown_count;
+static GtkStatusIcon *xembed_icon; /* while fallen back */
+
+/* Draw the count in a red disc at the icon's bottom right. 99+ beyond 99. */
+static GdkPixbuf *badge_pixbuf(const char *icon, long count, int size)
+{
+	GError *err = NULL;
+	GdkPixbuf *base = gtk_icon_theme_load_icon(gtk_icon_theme_get_default(), icon, size,
+						   GTK_ICON_LOOKUP_FORCE_SIZE, &err);
+	cairo_surface_t *cs = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, size, size);
+	cairo_t *cr = cairo_create(cs);
+
+	g_clear_error(&err);
+	if (base) {
+		gdk_cairo_set_source_pixbuf(cr, base, (size - gdk_pixbuf_get_width(base)) / 2.0,
+					    (size - gdk_pixbuf_get_height(base)) / 2.0);
+		cairo_paint(cr);
+		g_object_unref(base);
+	}
+	if (count > 0) {
+		char txt[8];
+		cairo_text_extents_t ex;
+		if (count > 99)
+			g_strlcpy(txt, "99+", sizeof txt);
+		else
+			snprintf(txt, sizeof txt, "%ld", count);
+		double h = size * 0.62, fs = h * 0.78;
+		cairo_select_font_face(cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+		cairo_set_font_size(cr, fs);
+		cairo_text_extents(cr, txt, &ex);
+		double w = MAX(h, ex.x_advance + h * 0.4), x = size - w, y = size - h, r = h / 2;
+		/* a pill: round for one digit, longer for more */
+		cairo_new_path(cr);
+		cairo_arc(cr, x + r, y + r, r, G_PI / 2, 3 * G_PI / 2);
+		cairo_arc(cr, x + w - r, y + r, r, -G_PI / 2, G_PI / 2);
+		cairo_close_path(cr);
+		cairo_set_source_rgb(cr, 0.85, 0.11, 0.11);
+		cairo_fill_preserve(cr);
+		cairo_set_source_rgb(cr, 1, 1, 1);
+		cairo_set_line_width(cr, MAX(1.0, size / 24.0));
+		cairo_stroke(cr);
+		cairo_move_to(cr, x + (w - ex.x_advance) / 2, y + r - ex.y_bearing - ex.height / 2);
+		cairo_show_text(cr, txt);
+	}
+	cairo_destroy(cr);
+	GdkPixbuf *pb = gdk_pixbuf_get_from_surface(cs, 0, 0, size, size);
+	cairo_surface_destroy(cs);
+	return pb;
+}
+
+static void xembed_draw(int size)
+{
+	if (!xembed_icon || !shown_icon)
+		return;
+	GdkPixbuf *pb = badge_pixbuf(shown_icon, shown_count, size > 0 ? size : 22);
+	if (pb) {
+		gtk_status_icon_set_from_pixbuf(xembed_icon, pb);
+		g_object_unref(pb);
+	}
+}
+
+static void xembed_update(void)
+{
+	if (!xembed_icon)
+		return;
+	gtk_status_icon_set_title(xembed_icon, shown_title ? shown_title : "brev");
+	gtk_status_icon_set_tooltip_text(xembed_icon, shown_title ? shown_title : "brev");
+	xembed_draw(gtk_status_icon_get_size(xembed_icon));
+}
+
+static gboolean xembed_size_changed(GtkStatusIcon *si, int size, gpointer p)
+{
+	xembed_draw(size);
+	return TRUE; /* drawn for this size: no scaling needed */
+}
+
+static void xembed_popup(GtkStatusIcon *si, guint button, guint time, gpointer p)
+{
+	GtkMenu *m = app_indicator_get_menu(APP_INDICATOR(p));
+	if (m)
+		gtk_menu_popup(m, NULL, NULL, gtk_status_icon_position_menu, si, button, time);
+}
+
+static void xembed_activate(GtkStatusIcon *si, gpointer p)
+{
+	xembed_popup(si, 1, gtk_get_current_event_time(), p);
+}
+
+static gboolean xembed_button(GtkStatusIcon *si, GdkEventButton *ev, gpointer p)
+{
+	if (ev->button != 2)
+		return FALSE;
+	open_mail_client(); /* a middle click, as on the StatusNotifierItem */
+	return TRUE;
+}
+
+typedef struct {
+	AppIndicator parent;
+} BrevIndicator;
+typedef struct {
+	AppIndicatorClass parent_class;
+} BrevIndicatorClass;
+static GType brev_indicator_get_type(void);
+G_DEFINE_TYPE(BrevIndicator, brev_indicator, APP_INDICATOR_TYPE)
+
+static GtkStatusIcon *brev_indicator_fallback(AppIndicator *ind)
+{
+	GtkStatusIcon *si = gtk_status_icon_new();
+	xembed_icon = si;
+	g_signal_connect(si, "size-changed", G_CALLBACK(xembed_size_changed), NULL);
+	g_signal_connect(si, "activate", G_CALLBACK(xembed_activate), ind);
+	g_signal_connect(si, "popup-menu", G_CALLBACK(xembed_popup), ind);
+	g_signal_connect(si, "button-release-event", G_CALLBACK(xembed_button), NULL);
+	xembed_update();
+	gtk_status_icon_set_visible(si, TRUE);
+	return si;
+}
+
+static void brev_indicator_unfallback(AppIndicator *ind, GtkStatusIcon *si)
+{
+	if (xembed_icon == si)
+		xembed_icon = NULL;
+	g_signal_handlers_disconnect_by_data(si, ind);
+	gtk_status_icon_set_visible(si, FALSE);
+	g_object_unref(si);
+}
+
+static void brev_indicator_class_init(BrevIndicatorClass *k)
+{
+	k->parent_class.fallback = brev_indicator_fallback;
+	k->parent_class.unfallback = brev_indicator_unfallback;
+}
+
+static void brev_indicator_init(BrevIndicator *self)
+{
+}
+
+G_GNUC_END_IGNORE_DEPRECATIONS
+
 static void update_tray(void)
 {
 	int offline;
@@ -619,6 +798,10 @@ static void update_tray(void)
 		if (a->state == TRAY_ST_ONLINE)
 			t = g_strdup_printf("%s: %ld unread", a->cfg.name,
 					    a->unread < 0 ? 0 : a->unread);
+		else if (a->state == TRAY_ST_UNTRUSTED)
+			t = g_strdup_printf("%s: certificate not trusted; pin it with --fingerprint "
+					    "(the log line says how)",
+					    a->cfg.name);
 		else
 			t = g_strdup_printf("%s: %s", a->cfg.name,
 					    a->state == TRAY_ST_CONNECTING ? "connecting…"
@@ -636,6 +819,14 @@ static void update_tray(void)
 		snprintf(label, sizeof label, "%ld", n);
 		app_indicator_set_label(indicator, n > 0 ? label : "", "9999");
 	}
+	g_free(shown_icon);
+	shown_icon = g_strdup(offline == (int)accounts->len ? "network-offline"
+			      : n > 0			    ? "mail-unread"
+							    : "mail-read");
+	shown_count = offline == (int)accounts->len ? 0 : n;
+	g_free(shown_title);
+	shown_title = g_strdup(title->str);
+	xembed_update();
 	g_string_free(title, TRUE);
 }
 
@@ -690,8 +881,13 @@ static GtkWidget *open_item;
 
 static void make_indicator(void)
 {
-	indicator =
-	    app_indicator_new("brev-tray", "mail-read", APP_INDICATOR_CATEGORY_COMMUNICATIONS);
+	/* app_indicator_new() with our subclass: the category property takes
+	 * the enum's nick */
+	GEnumClass *cats = g_type_class_ref(APP_INDICATOR_TYPE_INDICATOR_CATEGORY);
+	GEnumValue *cat = g_enum_get_value(cats, APP_INDICATOR_CATEGORY_COMMUNICATIONS);
+	indicator = g_object_new(brev_indicator_get_type(), "id", "brev-tray", "category",
+				 cat->value_nick, "icon-name", "mail-read", NULL);
+	g_type_class_unref(cats);
 	app_indicator_set_status(indicator, APP_INDICATOR_STATUS_ACTIVE);
 	app_indicator_set_menu(indicator, GTK_MENU(menu));
 	app_indicator_set_secondary_activate_target(indicator, open_item);
@@ -962,6 +1158,12 @@ static void on_event(struct tray_event *e)
 		a->state = e->state;
 		g_free(a->detail);
 		a->detail = g_strdup(e->detail);
+		if (e->state == TRAY_ST_UNTRUSTED) {
+			/* retrying cannot help; the detail said how to pin it */
+			imapc_stop(&a->worker);
+			logline("%s: this account stays offline until its certificate is pinned",
+				a->cfg.name);
+		}
 		if (e->state == TRAY_ST_AUTHFAIL) {
 			imapc_stop(&a->worker); /* it has stopped by itself: drop our hold */
 			password_forget(a);
@@ -1095,6 +1297,16 @@ int main(int argc, char **argv)
 
 	/* A server restart must not kill us through a write to a dead socket. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Say why, rather than GOption's "Unknown option": a password in argv
+	 * is readable by every user through ps and /proc. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--password") || g_str_has_prefix(argv[i], "--password=")) {
+			logline("--password is refused: a password on the command line is visible to "
+				"every user (ps). Put it on the first line of a file only you can read "
+				"(chmod 600 FILE) and use --password-file FILE");
+			g_option_context_free(ctx);
+			return 1;
+		}
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		logline("%s (see --help)", err->message);

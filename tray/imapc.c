@@ -44,7 +44,7 @@
 #define BACKOFF_MAX_S	 60
 #define SUSPEND_CHECK_MS 15000 /* IDLE looks at the clocks this often */
 
-enum { IC_OK = 0, IC_NO = 1, IC_ERR = -1, IC_STOP = -2, IC_AUTH = -3, IC_KICK = -4 };
+enum { IC_OK = 0, IC_NO = 1, IC_ERR = -1, IC_STOP = -2, IC_AUTH = -3, IC_KICK = -4, IC_TRUST = -5 };
 
 /* A search result, whatever its size: how many matched, the largest, and
  * the largest TRAY_DETAIL_MAX of them in ascending order (all we ever fetch
@@ -73,7 +73,8 @@ struct imapc_worker {
 	char rbuf[16384];
 	size_t rlen, roff;
 	unsigned tag;
-	char err[256];
+	char err[512];
+	char leaf_sha256[65]; /* the server certificate's, seen while verifying */
 
 	/* mailbox state (kept across reconnects) */
 	uint32_t uidvalidity, uidnext, last_uid;
@@ -119,7 +120,11 @@ static void emit(struct imapc_worker *w, struct tray_event *e)
 	e->generation = w->gen;
 	d->fn = w->fn;
 	d->e = e;
-	g_main_context_invoke(NULL, deliver, d);
+	/* Always queued for the thread that runs the main loop. Not
+	 * g_main_context_invoke(): while no thread owns the default context
+	 * (main() before gtk_main) it runs the callback right here, in this
+	 * worker thread, beside the main thread's own GTK calls. */
+	g_idle_add_full(G_PRIORITY_DEFAULT, deliver, d, NULL);
 }
 
 static void emit_state(struct imapc_worker *w, enum tray_state st, const char *detail)
@@ -295,6 +300,46 @@ static int check_pin(struct imapc_worker *w)
 	return 0;
 }
 
+/* OpenSSL's verify callback: remember the server certificate's SHA-256
+ * (whatever the verdict), so a refusal can say which fingerprint to pin. */
+static int remember_leaf(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct imapc_worker *w = ssl ? SSL_get_app_data(ssl) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	if (w && leaf && !w->leaf_sha256[0] && X509_digest(leaf, EVP_sha256(), md, &n) && n == 32)
+		for (unsigned i = 0; i < 32; i++)
+			snprintf(w->leaf_sha256 + 2 * i, 3, "%02x", md[i]);
+	return ok;
+}
+
+/* A self-signed server (brev's own certificate) that nothing vouches for:
+ * retrying cannot help, and only the user can decide to trust it. Say how,
+ * with the exact fingerprint to compare and pin. */
+static int untrusted_self_signed(struct imapc_worker *w, long v)
+{
+	char fp[32 * 3];
+	if ((v != X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT && v != X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) ||
+	    !w->leaf_sha256[0])
+		return 0;
+	/* AB:CD:..., the form brev serve prints */
+	for (unsigned i = 0; i < 32; i++) {
+		fp[3 * i] = g_ascii_toupper(w->leaf_sha256[2 * i]);
+		fp[3 * i + 1] = g_ascii_toupper(w->leaf_sha256[2 * i + 1]);
+		fp[3 * i + 2] = i < 31 ? ':' : 0;
+	}
+	seterr(w,
+	       "TLS: certificate not trusted: %s:%s has a self-signed certificate with SHA-256 %s. "
+	       "If that is the fingerprint brev serve printed at its first run, pin it: "
+	       "brev-tray --server %s%s%s:%s --user %s --fingerprint %s (or fingerprint = ... in tray.conf)",
+	       w->cfg.host, w->cfg.port, fp, strchr(w->cfg.host, ':') ? "[" : "", w->cfg.host,
+	       strchr(w->cfg.host, ':') ? "]" : "", w->cfg.port, w->cfg.user, fp);
+	return 1;
+}
+
 static int tls_open(struct imapc_worker *w)
 {
 	w->ctx = SSL_CTX_new(TLS_client_method());
@@ -319,13 +364,15 @@ static int tls_open(struct imapc_worker *w)
 		} else {
 			SSL_CTX_set_default_verify_paths(w->ctx);
 		}
-		SSL_CTX_set_verify(w->ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_verify(w->ctx, SSL_VERIFY_PEER, remember_leaf);
 	}
 	w->ssl = SSL_new(w->ctx);
 	if (!w->ssl || SSL_set_fd(w->ssl, w->fd) != 1) {
 		seterr(w, "TLS: cannot set up");
 		return IC_ERR;
 	}
+	SSL_set_app_data(w->ssl, w);
+	w->leaf_sha256[0] = 0;
 	if (!is_ip_literal(w->cfg.host))
 		SSL_set_tlsext_host_name(w->ssl, w->cfg.host);
 	if (!w->cfg.fingerprint) {
@@ -337,6 +384,8 @@ static int tls_open(struct imapc_worker *w)
 	ERR_clear_error();
 	if (SSL_connect(w->ssl) != 1) {
 		long v = SSL_get_verify_result(w->ssl);
+		if (untrusted_self_signed(w, v))
+			return IC_TRUST;
 		if (v != X509_V_OK)
 			seterr(w, "TLS: certificate not trusted: %s",
 			       X509_verify_cert_error_string(v));
@@ -1252,6 +1301,10 @@ static gpointer run(gpointer p)
 			emit_state(w, TRAY_ST_AUTHFAIL, w->err);
 			break;
 		}
+		if (rc == IC_TRUST) {
+			emit_state(w, TRAY_ST_UNTRUSTED, w->err);
+			break;
+		}
 		if (rc == IC_KICK) { /* reconnect at once */
 			emit_state(w, TRAY_ST_DISCONNECTED, w->err);
 			backoff = 1;
@@ -1262,8 +1315,8 @@ static gpointer run(gpointer p)
 		/* Spread reconnects a little so many clients of one restarted
 		 * server do not arrive in the same instant. */
 		int ms = backoff * 1000 + g_random_int_range(0, 250);
-		char detail[400];
-		snprintf(detail, sizeof detail, "%s; retrying in %d s", w->err, backoff);
+		char detail[sizeof w->err];
+		snprintf(detail, sizeof detail, "%.*s; retrying in %d s", (int)sizeof detail - 32, w->err, backoff);
 		emit_state(w, TRAY_ST_DISCONNECTED, detail);
 		if (nap(w, ms) < 0)
 			break;

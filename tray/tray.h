@@ -9,7 +9,8 @@
  *   brev-tray.c the GTK main loop: options and tray.conf, local discovery,
  *               passwords, the tray icon and menu, notifications.
  * Worker threads never touch GTK or libnotify; they hand heap-allocated
- * events to the main loop with g_main_context_invoke_full().
+ * events to the main loop as sources on the default context (g_idle_add),
+ * which only the thread running the main loop dispatches.
  */
 #ifndef BREV_TRAY_H
 #define BREV_TRAY_H
@@ -71,6 +72,8 @@ enum tray_state {
 	TRAY_ST_ONLINE,
 	TRAY_ST_DISCONNECTED, /* will retry; detail says why and when */
 	TRAY_ST_AUTHFAIL,     /* the worker stopped: the password was refused */
+	TRAY_ST_UNTRUSTED,    /* the worker stopped: a self-signed certificate nothing
+				 vouches for; detail says how to pin it */
 };
 
 /* Everything a worker needs to reach one account; the main thread's copy
@@ -107,8 +110,8 @@ typedef void (*tray_event_fn)(struct tray_event *e);
 /* Start a worker thread for account number idx with a deep copy of cfg
  * (the caller may wipe its password afterwards); generation is copied into
  * every event. The thread runs until imapc_stop(); it ends by itself only
- * after TRAY_ST_AUTHFAIL, and the caller must still call imapc_stop() then
- * (the worker is reference-counted). NULL if no pipe could be made. */
+ * after TRAY_ST_AUTHFAIL or TRAY_ST_UNTRUSTED, and the caller must still
+ * call imapc_stop() then (the worker is reference-counted). NULL if no pipe could be made. */
 struct imapc_worker;
 struct imapc_worker *imapc_start(const struct tray_account_cfg *cfg, int idx, unsigned generation,
 				 tray_event_fn fn);

@@ -41,6 +41,23 @@ tray_x() {
 	done
 	DISPLAY=:$(head -1 "$T/xvfb.display")
 	export DISPLAY
+	# An X server that another test (or checkout) starts at the same moment
+	# can take the display this one named: it then exits ("server already
+	# running") while the display answers, from the other server, until that
+	# one's test ends. So: ours must still run once the display answers.
+	# Start another, a few times.
+	local pid=$! n=0
+	until xwininfo -root >/dev/null 2>&1 && sleep 0.5 && kill -0 "$pid" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			TRAY_X_TRIES=$((${TRAY_X_TRIES:-0} + 1))
+			[ "$TRAY_X_TRIES" -le 5 ] || fail "Xvfb did not start: $(cat "$T/xvfb.log")"
+			note "Xvfb on $DISPLAY exited ($(tail -1 "$T/xvfb.log")); starting another"
+			tray_x
+			return
+		fi
+		n=$((n + 1)); [ $n -le 200 ] || fail "Xvfb does not answer on $DISPLAY: $(cat "$T/xvfb.log")"
+		sleep 0.05
+	done
 }
 
 # tray_bus [noservices]: a private session bus; exports DBUS_SESSION_BUS_ADDRESS.

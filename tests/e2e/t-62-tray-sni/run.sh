@@ -35,6 +35,9 @@ prop Status | grep -q Active || fail "Status: $(prop Status)"
 smtp_send alice@example.test "Counted" 2
 wait_until 10 "Title 'brev: 2 unread'" title_is "brev: 2 unread"
 prop IconName | grep -q mail-unread || fail "IconName: $(prop IconName)"
+# the count beside the icon, where the host shows the label (issue 23)
+label_is() { prop XAyatanaLabel | grep -qF "<'$1'>"; }
+wait_until 5 "XAyatanaLabel '2'" label_is 2
 
 # another client reads one message: the count follows
 "$SYSPY" - "$P_IMAPS" <<'PY' || fail "imaplib STORE"
@@ -45,6 +48,7 @@ m.login("alice@example.test", "pw-alice"); m.select("INBOX")
 m.store("1", "+FLAGS", "\\Seen"); m.logout()
 PY
 wait_until 10 "Title 'brev: 1 unread'" title_is "brev: 1 unread"
+wait_until 5 "XAyatanaLabel '1'" label_is 1
 
 # no notification service: still running, one log line for all of it (also
 # after the new mail was folded and had nowhere to go)
