@@ -232,31 +232,8 @@ static void lbox_sort_unique(struct lctx *l)
 	l->n = k;
 }
 
-/* Sorted (INBOX aside): the names under "name/" are one run, found by a
- * binary search for its first possible member. */
-static int has_children(const struct lctx *l, const char *name)
-{
-	char key[STORE_MBOX_MAX + 2];
-	size_t n = strlen(name), lo = 0, hi = l->n;
-	if (n + 1 >= sizeof key)
-		return 0;
-	memcpy(key, name, n);
-	key[n] = '/';
-	key[n + 1] = 0;
-	if (lo < hi && strcmp(l->v[0].mi.name, "INBOX") == 0)
-		lo = 1;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(l->v[mid].mi.name, key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < l->n && strncmp(l->v[lo].mi.name, key, n + 1) == 0;
-}
-
 /* The index of the first name under "name/" in the sorted list (INBOX
- * aside), or l->n: a binary search, as has_children. */
+ * aside), or l->n: a binary search. */
 static size_t first_child(const struct lctx *l, const char *name)
 {
 	char key[STORE_MBOX_MAX + 2];
@@ -277,6 +254,15 @@ static size_t first_child(const struct lctx *l, const char *name)
 	}
 	return lo;
 }
+
+/* Sorted (INBOX aside): the names under "name/" are one run, found by a
+ * binary search for its first possible member. */
+static int has_children(const struct lctx *l, const char *name)
+{
+	size_t i = first_child(l, name), n = strlen(name);
+	return i < l->n && strncmp(l->v[i].mi.name, name, n) == 0 && l->v[i].mi.name[n] == '/';
+}
+
 
 /* A subscribed mailbox below name (RFC 5258 CHILDINFO, RFC 3501 6.3.9's
  * LSUB parents): the run of names under "name/". */

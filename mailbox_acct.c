@@ -582,9 +582,11 @@ static int op_alias_add(struct tx *t, void *arg)
 	return p ? ST_OK : ST_TEMP;
 }
 
-int store_alias_add(struct store *st, const char *addr, const char *const *targets, size_t n)
+/* store_alias_add (mode -1: add, no loop check) and store_alias_update. */
+static int alias_write(struct store *st, const char *addr, const char *const *targets, size_t n,
+		       int mode, struct alias_change *chg)
 {
-	struct alias_args a = {.mode = -1};
+	struct alias_args a = {.mode = mode, .chg = chg};
 	int rc;
 	if (addr_norm(addr, a.addr, 1) < 0 || !n || n > STORE_ALIAS_MAX)
 		return ST_INVALID;
@@ -600,26 +602,18 @@ int store_alias_add(struct store *st, const char *addr, const char *const *targe
 	return rc;
 }
 
+int store_alias_add(struct store *st, const char *addr, const char *const *targets, size_t n)
+{
+	return alias_write(st, addr, targets, n, -1, NULL);
+}
+
 int store_alias_update(struct store *st, const char *addr, const char *const *targets, size_t n,
 		       int mode, struct alias_change *chg)
 {
-	struct alias_args a = {.mode = mode, .chg = chg};
-	int rc;
-
 	memset(chg, 0, sizeof *chg);
-	if ((mode != ALIAS_ADD && mode != ALIAS_SET) || addr_norm(addr, a.addr, 1) < 0 || !n ||
-	    n > STORE_ALIAS_MAX)
+	if (mode != ALIAS_ADD && mode != ALIAS_SET)
 		return ST_INVALID;
-	a.targets = xmalloc(sizeof *a.targets * n);
-	a.n = n;
-	for (size_t i = 0; i < n; i++)
-		if (addr_norm(targets[i], a.targets[i], 0) < 0) {
-			free(a.targets);
-			return ST_INVALID;
-		}
-	rc = tx_write(st, op_alias_add, &a);
-	free(a.targets);
-	return rc;
+	return alias_write(st, addr, targets, n, mode, chg);
 }
 
 /* Removes the member a->targets[0] from a->addr; the alias goes with its

@@ -15,16 +15,6 @@
 
 /* ---------------------------------------------------------- decoding */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static void b64_dec(struct sbuf *out, const char *in, size_t n)
 {
 	uint32_t acc = 0;
@@ -50,10 +40,10 @@ static void qp_dec(struct sbuf *out, const char *in, size_t n, int rfc2047)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = in[i];
-		if (c == '=' && i + 2 < n + 0 && hexval((unsigned char)in[i + 1]) >= 0 &&
-		    hexval((unsigned char)in[i + 2]) >= 0) {
-			c = (char)(hexval((unsigned char)in[i + 1]) * 16 +
-				   hexval((unsigned char)in[i + 2]));
+		if (c == '=' && i + 2 < n + 0 && hex_value((unsigned char)in[i + 1]) >= 0 &&
+		    hex_value((unsigned char)in[i + 2]) >= 0) {
+			c = (char)(hex_value((unsigned char)in[i + 1]) * 16 +
+				   hex_value((unsigned char)in[i + 2]));
 			i += 2;
 		} else if (c == '=' && !rfc2047) {
 			/* soft line break: "=" then optional white space then CRLF */

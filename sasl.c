@@ -693,17 +693,6 @@ static int cram_challenge(struct sasl_session *s, char *out, size_t cap)
 	return put_b64(out, cap, s->chal, s->chal_len) < 0 ? SASL_BAD : SASL_CONTINUE;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* HMAC-MD5(password, challenge) resumed from the stored pad states. */
 static void cram_digest(const struct cred *c, const char *chal, size_t n, uint8_t out[16])
 {
@@ -734,7 +723,8 @@ static int cram_step(struct sasl_session *s, const char *m, long n, char *out, s
 	size_t ul = (size_t)n - 33;
 	uint8_t got[16], want[16];
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(m[ul + 1 + 2 * i]), lo = hexval(m[ul + 2 + 2 * i]);
+		int hi = hex_value((unsigned char)m[ul + 1 + 2 * i]);
+		int lo = hex_value((unsigned char)m[ul + 2 + 2 * i]);
 		if (hi < 0 || lo < 0)
 			return SASL_BAD;
 		got[i] = (uint8_t)(hi << 4 | lo);

@@ -616,17 +616,6 @@ struct tls_client *tls_client_new(void)
 	return tls_client_new_with_anchors(SYSTEM_CA_FILE);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One fingerprint: 64 hex digits, a ':' allowed between pairs (as brev,
  * openssl x509 -fingerprint and browsers print it), any case. */
 static int pin_parse(const char *s, size_t n, unsigned char out[32])
@@ -638,7 +627,8 @@ static int pin_parse(const char *s, size_t n, unsigned char out[32])
 			return -1;
 		if (k && s[i] == ':' && ++i >= n)
 			return -1;
-		if (i + 1 >= n || (hi = hex_value(s[i])) < 0 || (lo = hex_value(s[i + 1])) < 0)
+		if (i + 1 >= n || (hi = hex_value((unsigned char)s[i])) < 0 ||
+		    (lo = hex_value((unsigned char)s[i + 1])) < 0)
 			return -1;
 		out[k++] = (unsigned char)(hi << 4 | lo);
 		i += 2;

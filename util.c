@@ -559,6 +559,17 @@ void sbuf_free(struct sbuf *b)
 	b->over = 0;
 }
 
+int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int b64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')

@@ -30,6 +30,9 @@ int str_casecmp_ascii(const char *a, const char *b);
 /* The value of a base64 alphabet character (RFC 4648 table 1), or -1:
  * shared by SASL's strict decoder and MIME's lenient one. */
 int b64_value(int c);
+/* The value of a hexadecimal digit, either case, or -1 (quoted-printable,
+ * CRAM-MD5 digests, certificate fingerprints). */
+int hex_value(int c);
 int str_ncasecmp_ascii(const char *a, const char *b, size_t n);
 int str_has_prefix_ci(const char *s, const char *prefix);
 
