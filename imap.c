@@ -188,7 +188,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	}
 	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
-		     " UTF8=ACCEPT CREATE-SPECIAL-USE CONDSTORE QRESYNC");
+		     " UTF8=ACCEPT CREATE-SPECIAL-USE CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE");
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
 }
@@ -1322,6 +1322,9 @@ static const struct {
 	{"APPEND", S_AU | S_SE, 2, cmd_append},
 	{"IDLE", S_AU | S_SE, 0, cmd_idle},
 	{"COMPRESS", S_AU | S_SE, 1, imap_cmd_compress},
+	{"GETQUOTAROOT", S_AU | S_SE, 1, imap_cmd_getquotaroot},
+	{"GETQUOTA", S_AU | S_SE, 1, imap_cmd_getquota},
+	{"SETQUOTA", S_AU | S_SE, 2, imap_cmd_setquota},
 	{"CHECK", S_SE, 0, cmd_check},
 	{"CLOSE", S_SE, 0, cmd_close},
 	{"UNSELECT", S_SE, 0, cmd_close},

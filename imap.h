@@ -302,6 +302,16 @@ void imap_cmd_store(struct imap_session *s, int uid);
 /* imap_compress.c: COMPRESS DEFLATE (RFC 4978) */
 void imap_cmd_compress(struct imap_session *s);
 
+/* imap_quota.c: QUOTA (RFC 9208), one root "" per account with a limit,
+ * STORAGE only; SETQUOTA answers NO (no QUOTASET). */
+void imap_cmd_getquotaroot(struct imap_session *s);
+void imap_cmd_getquota(struct imap_session *s);
+void imap_cmd_setquota(struct imap_session *s);
+/* STATUS DELETED-STORAGE (RFC 9208 4.3, required with QUOTA=RES-STORAGE):
+ * the octets EXPUNGE would free, the sizes of the mailbox's \Deleted
+ * messages (what the store's quota usage drops by); 0 if the read fails. */
+uint64_t imap_quota_deleted_storage(struct imap_session *s, const char *name);
+
 /* imap_search.c */
 void imap_cmd_search(struct imap_session *s, int uid);
 /* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */

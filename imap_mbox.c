@@ -519,7 +519,10 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 			struct stat_ctx c = {0};
 			store_msg_list(s->srv->store, s->acct.id, name, 1, count_deleted, &c);
 			sbuf_printf(b, "DELETED %u", c.deleted);
-		} else
+		} else if (iarg_is_atom(it, "DELETED-STORAGE")) /* RFC 9208 4.3, octets */
+			sbuf_printf(b, "DELETED-STORAGE %llu",
+				    (unsigned long long)imap_quota_deleted_storage(s, name));
+		else
 			first = 1;
 	}
 	sbuf_puts(b, ")\r\n");
@@ -528,7 +531,8 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 static int status_items_ok(const struct iarg *items)
 {
 	static const char *const ok[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-					 "RECENT",   "SIZE",	"DELETED", "HIGHESTMODSEQ"};
+					 "RECENT",   "SIZE",	"DELETED", "HIGHESTMODSEQ",
+					 "DELETED-STORAGE"};
 	if (!items || items->type != IA_LIST || !items->kids)
 		return 0;
 	for (const struct iarg *it = items->kids; it; it = it->next) {
