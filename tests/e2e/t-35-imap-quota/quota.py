@@ -192,6 +192,14 @@ def with_limit():
     check(typ == "OK" and st in ([b"INBOX (DELETED-STORAGE 80)"], [b"\"INBOX\" (DELETED-STORAGE 80)"]), "LIST-STATUS: %r %r" % (typ, st))
     m.store("1", "-FLAGS", "(\\Deleted)")
 
+    # COPY counts the message again, MOVE changes nothing.
+    before = used_bytes()
+    typ, dat = m.copy("1", "Archive")
+    check(typ == "OK" and used_bytes() == before + 80, "COPY adds its size: %r" % dat)
+    typ, dat = m._simple_command("MOVE", "1", "Trash")
+    check(typ == "OK" and used_bytes() == before + 80, "MOVE keeps the usage: %r" % dat)
+    check(expect_usage(m, "after COPY and MOVE") == kib_up(before + 80), "usage after COPY")
+
     # Over the limit: APPEND and COPY are NO [OVERQUOTA] and change nothing.
     typ, dat = m.append("INBOX", None, None, message("big", 60 * 1024))
     check(typ == "OK", "APPEND 60K under the limit: %r" % dat)
@@ -201,12 +209,14 @@ def with_limit():
     m.select("INBOX")
     typ, dat = m.copy("1:*", "Archive")
     check(typ == "NO" and b"[OVERQUOTA]" in dat[0], "COPY over quota: %r %r" % (typ, dat))
+    typ, dat = m.append("INBOX", None, None, message("huge", 101 * 1024))
+    check(typ == "NO" and b"[TOOBIG]" in dat[0], "APPEND larger than the limit: %r %r" % (typ, dat))
     check(used_bytes() == before, "refused APPEND/COPY leave the usage")
     check(expect_usage(m, "near the limit") == kib_up(before), "usage near the limit")
 
     # SETQUOTA: not offered. Well-formed: NO; malformed: BAD.
     typ, dat = m.setquota('""', "(STORAGE 512)")
-    check(typ == "NO", "SETQUOTA is NO: %r %r" % (typ, dat))
+    check(typ == "NO" and b"[NOPERM]" in dat[0], "SETQUOTA is NO: %r %r" % (typ, dat))
     for bad in ('""', '"" (STORAGE)', '"" (STORAGE x)', '"" (STORAGE 1 MESSAGE)',
                 '"" (STORAGE 9223372036854775808)'):
         try:

@@ -7,7 +7,7 @@
 #    has no quota root and GETQUOTA "" is NO;
 #  - with quota.default = 100K: one root "" for every mailbox, STORAGE in
 #    KiB (usage rounded up, equal to `brev user list`'s bytes), following
-#    APPEND, COPY, \Deleted and EXPUNGE; STATUS DELETED and DELETED-STORAGE
+#    APPEND, COPY, MOVE, \Deleted and EXPUNGE; STATUS DELETED and DELETED-STORAGE
 #    (also as LIST-STATUS); APPEND and COPY over the limit NO [OVERQUOTA]
 #    with the usage unchanged; SETQUOTA NO, malformed ones BAD.
 . ../lib.sh
