@@ -24,17 +24,19 @@ LISTEN=(-o listen.smtp=127.0.0.1:$P_SMTP -o listen.submission=127.0.0.1:$P_SUB
 	-o listen.submissions=127.0.0.1:$P_SUBS -o listen.imap=127.0.0.1:$P_IMAP
 	-o listen.imaps=127.0.0.1:$P_IMAPS -o listen.pop3=127.0.0.1:$P_POP3
 	-o listen.pop3s=127.0.0.1:$P_POP3S -o dns.resolver=127.0.0.1:$P_DEAD -o delivery.port=$P_DEAD)
-USER=Alice "$BREV" -d "$F" "${LISTEN[@]}" serve >"$T/first.out" 2>"$T/first.err" &
+USER=Alice "$BREV" -d "$F" "${AS_USER[@]}" "${LISTEN[@]}" serve >"$T/first.out" 2>"$T/first.err" &
 pid=$!
 wait_until 20 "first run's settings" grep -q 'SHA-256' "$T/first.out"
 grep -q 'user name *alice@localhost' "$T/first.out" || fail "first run's account: $(cat "$T/first.out")"
 PW=$(sed -n 's/^ *password *\([^ ]*\) .*/\1/p' "$T/first.out")
-FIRST_FP=$(sed -n 's/^ *SHA-256 \([0-9A-F:]*\).*/\1/p' "$T/first.out")
+# the last SHA-256 is the server certificate's (the one before is the local CA's)
+FIRST_FP=$(sed -n 's/^ *SHA-256 \([0-9A-F:]*\).*/\1/p' "$T/first.out" | tail -1)
 [ -n "$PW" ] && [ ${#FIRST_FP} -eq 95 ] || fail "first run's password/fingerprint: $(cat "$T/first.out")"
 kill -TERM $pid
 wait $pid || fail "first run's serve exit status"
 # the same ports from brev.conf from now on: brev-tray reads them there
 printf '%s\n' "${LISTEN[@]}" | grep -v '^-o$' >>"$F/brev.conf"
+[ "$(id -u)" != 0 ] || echo "user = nobody" >>"$F/brev.conf" # as brev_init does
 D=$F
 brev_start
 
