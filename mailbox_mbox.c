@@ -259,7 +259,7 @@ int kw_mask(struct mbox *mb, const char *const *kws, size_t n, int add, uint64_t
 			return ST_INVALID;
 		ix = kw_index(mb, kws[i], add);
 		if (ix == -2)
-			return ST_INVALID;
+			return ST_LIMIT;
 		if (ix >= 0)
 			*mask |= 1ULL << ix;
 	}

@@ -340,6 +340,12 @@ static void kw_cb(void *arg, int index, const char *name)
 	k->n++;
 }
 
+static int first_uid_cb(void *arg, const struct msg_info *m)
+{
+	*(uint32_t *)arg = m->uid;
+	return 1;
+}
+
 TEST(flags_keywords_modseq)
 {
 	struct store *st = fresh(0);
@@ -403,7 +409,7 @@ TEST(flags_keywords_modseq)
 	{
 		const char *p = "one-too-many";
 		CHECK_EQ_INT(store_msg_flags(st, u, NULL, &uids[1], 1, FLAGS_ADD, 0, &p, 1),
-			     ST_INVALID);
+			     ST_LIMIT);
 	}
 	kl.n = 0;
 	CHECK_EQ_INT(store_mbox_keywords(st, u, NULL, kw_cb, &kl), ST_OK);
@@ -424,6 +430,33 @@ TEST(flags_keywords_modseq)
 		spool_free(&sp);
 		CHECK_EQ_INT(store_msg_get(st, u, "Drafts", uid, &mi), ST_OK);
 		CHECK_EQ_INT(mi.keywords, 1);
+	}
+	/* docs/imap.md "keywords per mailbox": into a full table, an APPEND
+	 * with a new keyword, and a COPY or MOVE of a message carrying one,
+	 * are refused whole (ST_LIMIT: IMAP NO [LIMIT]) and change nothing. */
+	{
+		struct spool *sp;
+		struct msg_in m = msg_text(&sp, "y\r\n");
+		const char *ak[] = {"fresh2"};
+		uint32_t nu[1] = {0}, before;
+		m.keywords = ak;
+		m.nkeywords = 1;
+		CHECK_EQ_INT(store_mbox_get(st, u, NULL, &bi), ST_OK);
+		before = bi.exists;
+		CHECK_EQ_INT(store_append(st, u, NULL, &m, NULL, &uid), ST_LIMIT);
+		spool_free(&sp);
+		CHECK_EQ_INT(store_msg_list(st, u, "Drafts", 1, first_uid_cb, &uid), ST_OK);
+		CHECK_EQ_INT(store_msg_copy(st, u, "Drafts", "INBOX", &uid, 1, 0, NULL, nu), ST_LIMIT);
+		CHECK_EQ_INT(store_msg_copy(st, u, "Drafts", "INBOX", &uid, 1, 1, NULL, nu), ST_LIMIT);
+		CHECK_EQ_INT(store_mbox_get(st, u, NULL, &bi), ST_OK);
+		CHECK_EQ_INT(bi.exists, before);
+		CHECK_EQ_INT(store_mbox_get(st, u, "Drafts", &bi), ST_OK);
+		CHECK_EQ_INT(bi.exists, 1);
+		CHECK_EQ_INT(store_msg_get(st, u, "Drafts", uid, &mi), ST_OK);
+		CHECK_EQ_INT(mi.keywords, 1);
+		/* Keywords the destination already has still copy. */
+		CHECK_EQ_INT(store_msg_copy(st, u, "INBOX", "Drafts", &uids[2], 1, 0, NULL, nu), ST_OK);
+		CHECK(nu[0] != 0);
 	}
 	store_close(&st);
 	rm_store();
