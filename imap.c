@@ -906,6 +906,7 @@ const char *imap_store_no(int rc)
 	case ST_QUOTA: return "[OVERQUOTA] Quota exceeded";
 	case ST_TOOBIG: return "[TOOBIG] Message too large";
 	case ST_INVALID: return "[CANNOT] Not allowed";
+	case ST_LIMIT: return "[LIMIT] Too many keywords in the mailbox";
 	default: return "[UNAVAILABLE] Try again later"; /* ST_TEMP: only that is temporary */
 	}
 }

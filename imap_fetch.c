@@ -910,9 +910,8 @@ void imap_cmd_store(struct imap_session *s, int uid)
 	free(failed);
 	if (rc != ST_OK) {
 		free(refs);
-		/* the flags parsed, so ST_INVALID is the mailbox's keyword
-		 * table being full; nothing was changed */
-		if (rc == ST_INVALID)
+		/* the mailbox's keyword table is full; nothing was changed */
+		if (rc == ST_LIMIT)
 			imap_tagged(s, "NO", "[LIMIT] At most %d keywords per mailbox",
 				    STORE_KEYWORDS);
 		else

@@ -62,6 +62,7 @@ const char *store_strerror(int rc)
 	case ST_TOOBIG: return "larger than the quota";
 	case ST_INVALID: return "invalid argument";
 	case ST_TEMP: return "temporary store failure";
+	case ST_LIMIT: return "keyword table full";
 	}
 	return "unknown store error";
 }

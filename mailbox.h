@@ -36,6 +36,7 @@ enum store_rc {
 	ST_TOOBIG,    /* can never fit (larger than the quota itself) */
 	ST_INVALID,   /* bad name or argument, or forbidden (delete INBOX) */
 	ST_TEMP,      /* temporary failure: disk full, map cannot grow, I/O */
+	ST_LIMIT,     /* a mailbox's keyword table (STORE_KEYWORDS) is full */
 };
 const char *store_strerror(int rc);
 
@@ -215,12 +216,15 @@ struct msg_in {
  * was stored. */
 int store_deliver(struct store *st, const uint32_t *users, size_t n, const char *mbox,
 		  const struct msg_in *m, int *rc, uint32_t *uid_out);
-/* APPEND: one user, one mailbox; *uidvalidity and *uid for APPENDUID. */
+/* APPEND: one user, one mailbox; *uidvalidity and *uid for APPENDUID.
+ * ST_LIMIT (nothing stored) if a keyword would not fit the mailbox's
+ * table; store_deliver instead drops such keywords and keeps the mail. */
 int store_append(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
 		 uint32_t *uidvalidity, uint32_t *uid);
 /* MULTIAPPEND (RFC 3502): all n messages into one mailbox in one commit, or
  * none; uids[i] gets each UID. ST_OK, or the first refusal (ST_QUOTA,
- * ST_TOOBIG, ST_NOTFOUND, ST_INVALID) or ST_TEMP, with nothing stored. */
+ * ST_TOOBIG, ST_NOTFOUND, ST_INVALID, ST_LIMIT) or ST_TEMP, with nothing
+ * stored. */
 int store_append_many(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
 		      size_t n, uint32_t *uidvalidity, uint32_t *uids);
 /* Whether `size` more bytes fit the user's quota: ST_OK, ST_QUOTA, ST_TOOBIG. */
@@ -264,7 +268,8 @@ long store_msg_read(struct store *st, uint64_t blob, uint64_t off, void *buf, si
 
 enum flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_DEL };
 /* Change flags and keywords of the given UIDs; each changed message gets a
- * new modseq. Unknown UIDs are skipped. */
+ * new modseq. Unknown UIDs are skipped. ST_LIMIT, nothing changed, when a
+ * new keyword would not fit the mailbox's table (STORE_KEYWORDS). */
 int store_msg_flags(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
 		    size_t n, int op, uint32_t flags, const char *const *keywords, size_t nkw);
 /* The same, conditional (IMAP CONDSTORE, RFC 7162 3.1.3): in the same
@@ -280,7 +285,9 @@ int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 int store_msg_expunge(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
 		      size_t n);
 /* Copy (or move, when move != 0) into dst, new UIDs in new_uids[i] (0 for a
- * uid that did not exist). The bytes are shared, not duplicated. */
+ * uid that did not exist). The bytes are shared, not duplicated. ST_LIMIT,
+ * nothing copied or moved, when dst's keyword table has no room for a
+ * keyword of the messages. */
 int store_msg_copy(struct store *st, uint32_t user, const char *src, const char *dst,
 		   const uint32_t *uids, size_t n, int move, uint32_t *dst_uidvalidity,
 		   uint32_t *new_uids);

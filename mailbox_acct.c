@@ -300,14 +300,17 @@ static int op_user_del(struct tx *t, void *arg)
 		rc = mbox_get(t, a.id, names[i], &mb);
 		if (!rc)
 			rc = mbox_purge(t, &a, &mb);
-		if (!rc && mbox_del_key(t, &mb) < 0)
+		if (!rc && (mbox_del_key(t, &mb) < 0 || recent_forget(t, mb.r.id) < 0))
 			rc = ST_TEMP;
 	}
 	free(names);
 	if (rc)
 		return rc;
 	put32(k, a.id);
-	if (db_del_prefix(t, DB_TOMB, k, 4) < 0 || db_del(t, DB_ACCT, k, 4) < 0 ||
+	/* In the same commit: DB_META's kept subscriptions (sub/<id>/...) and
+	 * \Recent marks (recent/<mailbox id>, just above) go with the account. */
+	if (sub_forget_all(t, a.id) < 0 || db_del_prefix(t, DB_TOMB, k, 4) < 0 ||
+	    db_del(t, DB_ACCT, k, 4) < 0 ||
 	    db_del(t, DB_CRED, k, 4) < 0 ||
 	    db_del(t, DB_ADDR, u->addr, strlen(u->addr)) < 0)
 		return ST_TEMP;

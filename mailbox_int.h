@@ -254,6 +254,11 @@ int quota_fits(struct store *st, const struct acct_rec *a, uint64_t size);
  * store_rc. mbox_put, mbox_del_key, mbox_new: 0 or -1. kw_index: the
  * keyword's index, -1 unknown, -2 table full. */
 int mbox_norm(const char *in, char *out);
+/* The DB_META entries that outlive a mailbox record, 0 or -1: recent_forget
+ * drops a mailbox's \Recent mark (when the mailbox is deleted),
+ * sub_forget_all an account's kept subscriptions (when it is deleted). */
+int recent_forget(struct tx *t, uint32_t mbox_id);
+int sub_forget_all(struct tx *t, uint32_t user);
 int mbox_get(struct tx *t, uint32_t user, const char *name, struct mbox *mb);
 int mbox_put(struct tx *t, const struct mbox *mb);
 int mbox_del_key(struct tx *t, const struct mbox *mb);

@@ -259,7 +259,7 @@ int kw_mask(struct mbox *mb, const char *const *kws, size_t n, int add, uint64_t
 			return ST_INVALID;
 		ix = kw_index(mb, kws[i], add);
 		if (ix == -2)
-			return ST_INVALID;
+			return ST_LIMIT;
 		if (ix >= 0)
 			*mask |= 1ULL << ix;
 	}
@@ -427,7 +427,7 @@ static int op_mbox_delete(struct tx *t, void *arg)
 		rc = mbox_purge(t, &ac, &mb);
 	if (rc)
 		return rc;
-	if (mbox_del_key(t, &mb) < 0 || acct_put(t, &ac) < 0)
+	if (mbox_del_key(t, &mb) < 0 || recent_forget(t, mb.r.id) < 0 || acct_put(t, &ac) < 0)
 		return ST_TEMP;
 	tx_touch(t, a->user);
 	return ST_OK;
@@ -580,9 +580,10 @@ int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 
 /* \Recent for IMAP4rev1 (RFC 3501 2.3.2): one number per mailbox, the
  * lowest UID no session has been told of as recent yet, kept in DB_META as
- * "recent/" + the mailbox id (ids are never reused; an old mailbox's number
- * stays behind, 8 bytes). Self-contained on purpose: the mailbox record and
- * its schema stay as they are. Missing means 1: nothing was claimed yet. */
+ * "recent/" + the mailbox id (ids are never reused; deleting the mailbox or
+ * its account deletes the entry: recent_forget). Self-contained on purpose:
+ * the mailbox record and its schema stay as they are. Missing means 1:
+ * nothing was claimed yet. */
 struct recent_args {
 	uint32_t user, upto, from;
 	int write;
@@ -592,6 +593,13 @@ struct recent_args {
 static int recent_key(char *k, uint32_t id)
 {
 	return snprintf(k, 24, "recent/%08x", id);
+}
+
+int recent_forget(struct tx *t, uint32_t mbox_id)
+{
+	char k[24];
+	int kl = recent_key(k, mbox_id);
+	return db_del(t, DB_META, k, (size_t)kl) < 0 ? -1 : 0;
 }
 
 static int op_mbox_recent(struct tx *t, void *arg)
@@ -656,6 +664,13 @@ static int sub_key(struct sub_args *a, uint32_t user, const char *name)
 		return -1;
 	a->kl = (size_t)n;
 	return 0;
+}
+
+int sub_forget_all(struct tx *t, uint32_t user)
+{
+	struct sub_args a;
+	sub_key(&a, user, "");
+	return db_del_prefix(t, DB_META, (const unsigned char *)a.key, a.kl);
 }
 
 static int op_sub_keep(struct tx *t, void *arg)

@@ -1330,21 +1330,24 @@ int store_msg_expunge(struct store *st, uint32_t user, const char *mbox, const u
 }
 
 /* Keyword bits of src's table re-expressed in dst's (names differ in
- * position per mailbox); a name dst has no room for is dropped. */
-static uint64_t kw_remap(const struct mbox *src, struct mbox *dst, uint64_t bits)
+ * position per mailbox). A name dst has no room for is ST_LIMIT: COPY and
+ * MOVE keep every keyword or fail whole (RFC 3501 6.4.7), as STORE does. */
+static int kw_remap(const struct mbox *src, struct mbox *dst, uint64_t *bits)
 {
 	uint64_t out = 0;
 	if (src == dst)
-		return bits;
+		return ST_OK;
 	for (uint32_t i = 0; i < src->r.nkw; i++) {
 		int ix;
-		if (!(bits & (1ULL << i)))
+		if (!(*bits & (1ULL << i)))
 			continue;
 		ix = kw_index(dst, src->kw[i], 1);
-		if (ix >= 0)
-			out |= 1ULL << ix;
+		if (ix < 0)
+			return ST_LIMIT;
+		out |= 1ULL << ix;
 	}
-	return out;
+	*bits = out;
+	return ST_OK;
 }
 
 static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, struct mbox *s,
@@ -1394,7 +1397,8 @@ static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, stru
 	for (size_t i = 0; i < a->n; i++) {
 		uint32_t uid = 0;
 		if (found[i]) {
-			recs[i].keywords = kw_remap(s, d, recs[i].keywords);
+			if ((rc = kw_remap(s, d, &recs[i].keywords)))
+				return rc;
 			if (!a->move && (rc = blob_ref(t, recs[i].blob, +1)))
 				return rc;
 			if ((rc = msg_add(t, ac, d, &recs[i], &uid)))

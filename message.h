@@ -101,7 +101,8 @@ int mime_cte(const struct mime_part *p);
  * junk (RFC 2045 6.8); quoted-printable keeps bad escapes as they are. */
 void mime_decode_body(struct sbuf *out, const char *in, size_t n, int enc);
 /* Convert text in charset (NULL = us-ascii) to UTF-8, appending. Known:
- * utf-8, us-ascii, iso-8859-1, windows-1252 (as latin-1); others keep
+ * utf-8, us-ascii, iso-8859-1, iso-8859-15, windows-1252 (its five
+ * unassigned bytes become '?'); others keep
  * their bytes when they are valid UTF-8, else '?'. */
 void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *charset);
 const char *mime_param(const struct mime_param *p, int n, const char *name);

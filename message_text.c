@@ -119,22 +119,77 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Windows-1252 0x80-0x9F (the WHATWG / Unicode published mapping); 0 marks
+ * the five unassigned bytes (81 8D 8F 90 9D). Every other byte >= 0xA0 is
+ * the Latin-1 code point. */
+static const unsigned short cp1252_80[32] = {
+    0x20ac, 0,      0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+    0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017d, 0,
+    0,      0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+    0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0,      0x017e, 0x0178};
+
+/* ISO-8859-15 differs from ISO-8859-1 in eight bytes (ISO/IEC 8859-15:1999). */
+static unsigned latin9(unsigned char b)
+{
+	switch (b) {
+	case 0xa4: return 0x20ac; /* EURO SIGN */
+	case 0xa6: return 0x0160; /* S WITH CARON */
+	case 0xa8: return 0x0161; /* s with caron */
+	case 0xb4: return 0x017d; /* Z WITH CARON */
+	case 0xb8: return 0x017e; /* z with caron */
+	case 0xbc: return 0x0152; /* LIGATURE OE */
+	case 0xbd: return 0x0153; /* ligature oe */
+	case 0xbe: return 0x0178; /* Y WITH DIAERESIS */
+	default: return b;
+	}
+}
+
+enum single_byte { SB_NONE, SB_LATIN1, SB_LATIN9, SB_CP1252 };
+
+static enum single_byte single_byte_charset(const char *cs)
+{
+	if (!cs)
+		return SB_NONE;
+	if (str_casecmp_ascii(cs, "iso-8859-1") == 0 || str_casecmp_ascii(cs, "latin1") == 0)
+		return SB_LATIN1;
+	if (str_casecmp_ascii(cs, "iso-8859-15") == 0)
+		return SB_LATIN9;
+	if (str_casecmp_ascii(cs, "windows-1252") == 0 || str_casecmp_ascii(cs, "cp1252") == 0)
+		return SB_CP1252;
+	return SB_NONE;
+}
+
+/* One byte >= 0x80 of a single-byte charset as UTF-8 ('?' if unassigned). */
+static void single_byte_put(struct sbuf *out, unsigned char b, enum single_byte sb)
+{
+	unsigned cp = b;
+	if (sb == SB_LATIN9)
+		cp = latin9(b);
+	else if (sb == SB_CP1252 && b < 0xa0)
+		cp = cp1252_80[b - 0x80];
+	if (cp == 0) {
+		sbuf_add(out, "?", 1);
+	} else if (cp < 0x800) {
+		char u[2] = {(char)(0xc0 | (cp >> 6)), (char)(0x80 | (cp & 0x3f))};
+		sbuf_add(out, u, 2);
+	} else {
+		char u[3] = {(char)(0xe0 | (cp >> 12)), (char)(0x80 | ((cp >> 6) & 0x3f)),
+			     (char)(0x80 | (cp & 0x3f))};
+		sbuf_add(out, u, 3);
+	}
+}
+
 void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *cs)
 {
-	int latin1 =
-	    cs &&
-	    (str_casecmp_ascii(cs, "iso-8859-1") == 0 || str_casecmp_ascii(cs, "latin1") == 0 ||
-	     str_casecmp_ascii(cs, "iso-8859-15") == 0 ||
-	     str_casecmp_ascii(cs, "windows-1252") == 0 || str_casecmp_ascii(cs, "cp1252") == 0);
+	enum single_byte sb = single_byte_charset(cs);
 	const unsigned char *s = (const unsigned char *)in;
 
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x80) {
 			sbuf_add(out, s + i, 1);
 			i++;
-		} else if (latin1) {
-			char u[2] = {(char)(0xc0 | (s[i] >> 6)), (char)(0x80 | (s[i] & 0x3f))};
-			sbuf_add(out, u, 2);
+		} else if (sb != SB_NONE) {
+			single_byte_put(out, s[i], sb);
 			i++;
 		} else {
 			size_t l = utf8_len(s + i, n - i);

@@ -181,6 +181,14 @@ static int is_submission(const struct session *s)
 	return s->kind == LK_SUBMISSION || s->kind == LK_SUBMISSIONS;
 }
 
+/* limits.timeout_preauth in ms: the wait for a new connection's first
+ * command (and, after STARTTLS, for the handshake and the next command). */
+static int preauth_ms(const struct session *s)
+{
+	return s->cfg && s->cfg->timeout_preauth > 0 ? (int)(s->cfg->timeout_preauth * 1000)
+						     : SMTP_CMD_TIMEOUT;
+}
+
 static int auth_ok_here(const struct session *s)
 {
 	return smtp_auth_allowed(s->kind, conn_is_tls(s->c), conn_is_loopback(s->c));
@@ -334,6 +342,11 @@ static void cmd_starttls(struct session *s, const struct smtp_cmd *cmd)
 	s->authed = 0;
 	s->auth_user[0] = 0;
 	txn_end(s);
+	/* The handshake runs on the next read: like a new connection, it and
+	 * the first command over TLS get limits.timeout_preauth, not the 5
+	 * minutes the EHLO before it earned (session_loop gives them back). */
+	s->spoke = 0;
+	conn_set_timeout(s->c, preauth_ms(s));
 }
 
 /* ---- AUTH (RFC 4954) ---- */
@@ -1117,9 +1130,7 @@ void smtp_serve(struct server *srv, struct conn *c, int kind)
 	s->kind = kind;
 	s->state = SMTP_ST_CONNECTED;
 	s->sp = spool_new(SPOOL_MEM_DEFAULT);
-	conn_set_timeout(c, s->cfg && s->cfg->timeout_preauth > 0
-				    ? (int)(s->cfg->timeout_preauth * 1000)
-				    : SMTP_CMD_TIMEOUT);
+	conn_set_timeout(c, preauth_ms(s));
 	/* RFC 5321 4.2: the greeting; no enhanced code (RFC 2034 3). */
 	reply(s, "220 %s ESMTP brev", srv->hostname);
 	session_loop(s);

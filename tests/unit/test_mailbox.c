@@ -10,6 +10,7 @@
 #include "spool.h"
 #include "util.h"
 
+#include <lmdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -268,6 +269,90 @@ TEST(users)
 	rm_store();
 }
 
+/* DB_META keys starting with prefix, read straight from the closed store's
+ * file (the store keeps no API for another account's leftovers); -1 on
+ * error. */
+static int meta_keys(const char *prefix)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int n = -1;
+	size_t pl = strlen(prefix);
+	snprintf(path, sizeof path, "%s/store", tdir);
+	if (mdb_env_create(&env))
+		return -1;
+	if (!mdb_env_set_maxdbs(env, 32) && !mdb_env_open(env, path, MDB_RDONLY, 0600) &&
+	    !mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) {
+		if (!mdb_dbi_open(txn, "meta", 0, &dbi) && !mdb_cursor_open(txn, dbi, &c)) {
+			n = 0;
+			for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+			     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+				n += k.mv_size >= pl && memcmp(k.mv_data, prefix, pl) == 0;
+			mdb_cursor_close(c);
+		}
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return n;
+}
+
+static void sub_count_cb(void *arg, const char *name)
+{
+	(void)name;
+	++*(int *)arg;
+}
+
+/* Deleting an account deletes, in the same commit, what DB_META keeps for it
+ * outside its records: kept subscriptions (sub/<id>/<name>) and the \Recent
+ * marks of its mailboxes (recent/<mailbox id>); deleting a mailbox deletes
+ * its \Recent mark. The other account's stay. */
+TEST(user_del_forgets_meta)
+{
+	struct store *st = fresh(0);
+	uint32_t u, v, from;
+	char vsub[32];
+	int n = 0;
+	CHECK(st);
+	u = add_user(st, "gone@example.org");
+	v = add_user(st, "stays@example.org");
+	CHECK(u && v);
+	CHECK_EQ_INT(store_mbox_create(st, u, "Lab", MBOX_NORMAL), ST_OK);
+	CHECK_EQ_INT(store_mbox_create(st, u, "Lab2", MBOX_NORMAL), ST_OK);
+	const char *boxes[] = {"INBOX", "Lab", "Lab2"};
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(append_text(st, u, boxes[i], "m\r\n", NULL), ST_OK);
+		CHECK_EQ_INT(store_mbox_recent(st, u, boxes[i], 2, &from), ST_OK);
+	}
+	CHECK_EQ_INT(append_text(st, v, "INBOX", "m\r\n", NULL), ST_OK);
+	CHECK_EQ_INT(store_mbox_recent(st, v, "INBOX", 2, &from), ST_OK);
+	CHECK_EQ_INT(store_sub_keep(st, u, "Gone/One", 1), ST_OK);
+	CHECK_EQ_INT(store_sub_keep(st, u, "Gone/Two", 1), ST_OK);
+	CHECK_EQ_INT(store_sub_keep(st, v, "Kept", 1), ST_OK);
+	CHECK_EQ_INT(store_mbox_delete(st, u, "Lab2"), ST_OK);
+	store_close(&st);
+	snprintf(vsub, sizeof vsub, "sub/%08x/", v);
+	CHECK_EQ_INT(meta_keys("recent/"), 3);
+	CHECK_EQ_INT(meta_keys("sub/"), 3);
+	CHECK(reopen(&st, 0));
+	CHECK_EQ_INT(store_user_del(st, "gone@example.org"), ST_OK);
+	CHECK_EQ_INT(store_sub_kept(st, u, sub_count_cb, &n), ST_OK);
+	CHECK_EQ_INT(n, 0);
+	store_close(&st);
+	CHECK_EQ_INT(meta_keys("recent/"), 1);
+	CHECK_EQ_INT(meta_keys("sub/"), 1);
+	CHECK_EQ_INT(meta_keys(vsub), 1);
+	CHECK(reopen(&st, 0));
+	CHECK_EQ_INT(store_sub_keep(st, v, "Kept", -1), ST_OK);
+	CHECK_EQ_INT(store_mbox_recent(st, v, "INBOX", 0, &from), ST_OK);
+	CHECK_EQ_INT(from, 2);
+	store_close(&st);
+	rm_store();
+}
+
 TEST(uids_monotonic)
 {
 	struct store *st = fresh(0);
@@ -340,6 +425,12 @@ static void kw_cb(void *arg, int index, const char *name)
 	k->n++;
 }
 
+static int first_uid_cb(void *arg, const struct msg_info *m)
+{
+	*(uint32_t *)arg = m->uid;
+	return 1;
+}
+
 TEST(flags_keywords_modseq)
 {
 	struct store *st = fresh(0);
@@ -403,7 +494,7 @@ TEST(flags_keywords_modseq)
 	{
 		const char *p = "one-too-many";
 		CHECK_EQ_INT(store_msg_flags(st, u, NULL, &uids[1], 1, FLAGS_ADD, 0, &p, 1),
-			     ST_INVALID);
+			     ST_LIMIT);
 	}
 	kl.n = 0;
 	CHECK_EQ_INT(store_mbox_keywords(st, u, NULL, kw_cb, &kl), ST_OK);
@@ -424,6 +515,33 @@ TEST(flags_keywords_modseq)
 		spool_free(&sp);
 		CHECK_EQ_INT(store_msg_get(st, u, "Drafts", uid, &mi), ST_OK);
 		CHECK_EQ_INT(mi.keywords, 1);
+	}
+	/* docs/imap.md "keywords per mailbox": into a full table, an APPEND
+	 * with a new keyword, and a COPY or MOVE of a message carrying one,
+	 * are refused whole (ST_LIMIT: IMAP NO [LIMIT]) and change nothing. */
+	{
+		struct spool *sp;
+		struct msg_in m = msg_text(&sp, "y\r\n");
+		const char *ak[] = {"fresh2"};
+		uint32_t nu[1] = {0}, before;
+		m.keywords = ak;
+		m.nkeywords = 1;
+		CHECK_EQ_INT(store_mbox_get(st, u, NULL, &bi), ST_OK);
+		before = bi.exists;
+		CHECK_EQ_INT(store_append(st, u, NULL, &m, NULL, &uid), ST_LIMIT);
+		spool_free(&sp);
+		CHECK_EQ_INT(store_msg_list(st, u, "Drafts", 1, first_uid_cb, &uid), ST_OK);
+		CHECK_EQ_INT(store_msg_copy(st, u, "Drafts", "INBOX", &uid, 1, 0, NULL, nu), ST_LIMIT);
+		CHECK_EQ_INT(store_msg_copy(st, u, "Drafts", "INBOX", &uid, 1, 1, NULL, nu), ST_LIMIT);
+		CHECK_EQ_INT(store_mbox_get(st, u, NULL, &bi), ST_OK);
+		CHECK_EQ_INT(bi.exists, before);
+		CHECK_EQ_INT(store_mbox_get(st, u, "Drafts", &bi), ST_OK);
+		CHECK_EQ_INT(bi.exists, 1);
+		CHECK_EQ_INT(store_msg_get(st, u, "Drafts", uid, &mi), ST_OK);
+		CHECK_EQ_INT(mi.keywords, 1);
+		/* Keywords the destination already has still copy. */
+		CHECK_EQ_INT(store_msg_copy(st, u, "INBOX", "Drafts", &uids[2], 1, 0, NULL, nu), ST_OK);
+		CHECK(nu[0] != 0);
 	}
 	store_close(&st);
 	rm_store();

@@ -184,14 +184,34 @@ TEST(decode_words)
 	char *d = mime_decode_words("=?ISO-8859-1?Q?caf=E9?= report", 30);
 	CHECK_EQ_STR(d, "caf\xc3\xa9 report");
 	free(d);
-	/* docs/imap.md: iso-8859-15 and windows-1252 are read as Latin-1,
-	 * which is right for their letters (é is 0xE9 in all three) */
+	/* docs/imap.md: iso-8859-15 and windows-1252 share Latin-1's letters
+	 * (é is 0xE9 in all three) ... */
 	d = mime_decode_words("=?iso-8859-15?Q?caf=E9?=", 24);
 	CHECK_EQ_STR(d, "caf\xc3\xa9");
 	free(d);
 	d = mime_decode_words("=?windows-1252?Q?caf=E9?=", 25);
 	CHECK_EQ_STR(d, "caf\xc3\xa9");
 	free(d);
+	/* ... but not the euro sign and the rest of 8859-15's eight changes
+	 * (€ Š š Ž ž Œ œ Ÿ), nor windows-1252's 0x80-0x9F */
+	const char *l9 = "=?iso-8859-15?Q?=A4=A6=A8=B4=B8=BC=BD=BE=A3?=";
+	d = mime_decode_words(l9, strlen(l9));
+	CHECK_EQ_STR(d, "\xe2\x82\xac\xc5\xa0\xc5\xa1\xc5\xbd\xc5\xbe\xc5\x92\xc5\x93"
+			"\xc5\xb8\xc2\xa3");
+	free(d);
+	const char *w1252 = "=?windows-1252?Q?=80=85=8A=91=92=93=94=96=97=99=9F=81=A4?=";
+	d = mime_decode_words(w1252, strlen(w1252));
+	CHECK_EQ_STR(d, "\xe2\x82\xac\xe2\x80\xa6\xc5\xa0\xe2\x80\x98\xe2\x80\x99"
+			"\xe2\x80\x9c\xe2\x80\x9d\xe2\x80\x93\xe2\x80\x94\xe2\x84\xa2"
+			"\xc5\xb8?\xc2\xa4");
+	free(d);
+	struct sbuf t = {0};
+	mime_to_utf8(&t, "\x80 \xa4", 3, "cp1252");
+	mime_to_utf8(&t, " \xa4", 2, "ISO-8859-15");
+	mime_to_utf8(&t, " \xa4", 2, "iso-8859-1");
+	sbuf_add(&t, NULL, 0);
+	CHECK_EQ_STR(t.p, "\xe2\x82\xac \xc2\xa4 \xe2\x82\xac \xc2\xa4");
+	sbuf_free(&t);
 	const char *w = "=?utf-8?B?SGVs?= =?utf-8?q?lo_x?= plain";
 	d = mime_decode_words(w, strlen(w));
 	CHECK_EQ_STR(d, "Hello x plain");

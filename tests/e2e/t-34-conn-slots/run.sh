@@ -8,8 +8,9 @@
 #   every slot and the MX answered 421);
 # - before login a client gets limits.timeout_preauth (here 2 s) to send a
 #   command or start TLS: IMAP, IMAPS (no handshake), POP3, the MX (no
-#   first command) and submission (EHLO but no AUTH) are closed; after login
-#   (or the MX's first command) the longer time-outs apply, and POP3's own
+#   first command, or STARTTLS and no handshake) and submission (EHLO but
+#   no AUTH) are closed; after login (or the MX's first command, again after
+#   STARTTLS) the longer time-outs apply, and POP3's own
 #   (limits.timeout_pop3, here 4 s) then ends an idle session.
 . ../lib.sh
 brev_init slots
@@ -93,6 +94,25 @@ s = smtplib.SMTP("127.0.0.1", P["P_SMTP"], timeout=30)
 s.ehlo("slots.test")
 time.sleep(3.5)
 assert s.noop()[0] == 250, "MX session ended after its first command"
+s.quit()
+# STARTTLS starts over: the handshake (and the first command over TLS) get
+# the pre-auth wait again, not the 5 minutes the EHLO before it earned ...
+s = raw(P["P_SMTP"])
+s.sendall(b"EHLO slots.test\r\n")
+f = s.makefile("rb")
+while not f.readline().startswith(b"250 "):
+    pass
+s.sendall(b"STARTTLS\r\n")
+assert f.readline().startswith(b"220 "), "no 220 to STARTTLS"
+closed_after(s, "SMTP MX, STARTTLS and no handshake")
+# ... and a session that completed it and spoke has its 5 minutes back.
+import ssl
+s = smtplib.SMTP("127.0.0.1", P["P_SMTP"], timeout=30)
+s.ehlo("slots.test")
+s.starttls(context=ssl.create_default_context(cafile=sys.argv[1]))
+s.ehlo("slots.test")
+time.sleep(3.5)
+assert s.noop()[0] == 250, "MX session over TLS ended after its first command"
 s.quit()
 # Submission keeps the short wait until AUTH, then the 5 minutes.
 s = smtplib.SMTP("127.0.0.1", P["P_SUB"], timeout=30)

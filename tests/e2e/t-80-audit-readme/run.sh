@@ -11,7 +11,7 @@
 #     submission the sender's mailboxes stay empty while the recipient gets
 #     the message;
 #   - APPEND over the quota answers NO [OVERQUOTA] and stores nothing, a
-#     65th keyword NO [LIMIT], 20 BADs in a row a BYE, the 1,001st
+#     65th keyword NO [LIMIT] (STORE, APPEND, COPY and MOVE alike), 20 BADs in a row a BYE, the 1,001st
 #     mailbox NO [LIMIT] (docs/imap.md);
 #   - a message deleted over POP3 is gone, not in Trash (docs/pop3.md);
 #   - client-initiated TLS renegotiation is refused (docs/tls.md).
@@ -172,6 +172,27 @@ typ, r = m.store("1", "+FLAGS", "(kw64)")
 assert typ == "NO" and b"[LIMIT]" in r[0], (typ, r)
 flags = m.fetch("1", "(FLAGS)")[1][0]
 assert b"kw63" in flags and b"kw64" not in flags, flags
+# ... and so are an APPEND with a new keyword, and a COPY or MOVE of a
+# message whose keyword the full INBOX has no room for.
+n0 = m.status("INBOX", "(MESSAGES)")[1][0]
+typ, r = m.append("INBOX", "(kw64)", None, b"Subject: kw2\r\n\r\nx\r\n")
+assert typ == "NO" and b"[LIMIT]" in r[0], (typ, r)
+typ, r = m.create("Lab")
+assert typ == "OK", r
+typ, r = m.append("Lab", "(other $Done)", None, b"Subject: lab\r\n\r\nx\r\n")
+assert typ == "OK", r
+m.select("Lab")
+typ, r = m.copy("1", "INBOX")
+assert typ == "NO" and b"[LIMIT]" in r[0], (typ, r)
+typ, r = m._simple_command("MOVE", "1", "INBOX")
+assert typ == "NO" and b"[LIMIT]" in r[0], (typ, r)
+n1 = m.status("INBOX", "(MESSAGES)")[1][0]
+assert n1 == n0, (n0, n1)
+flags = m.fetch("1", "(FLAGS)")[1][0]
+assert b"other" in flags and b"$Done" in flags, flags
+m.close()
+typ, r = m.delete("Lab")
+assert typ == "OK", r
 m.logout()
 s = socket.create_connection(("127.0.0.1", pimap), 10)
 f = s.makefile("rb")
@@ -202,7 +223,7 @@ for box in ("INBOX", "Trash"):
     assert st.endswith(b"(MESSAGES 0)"), (box, st)
 m.logout()
 PY
-note "65th keyword NO [LIMIT]; 20 BADs then BYE; POP3 deletion not moved to Trash"
+note "65th keyword NO [LIMIT] (STORE, APPEND, COPY, MOVE); 20 BADs then BYE; POP3 deletion not moved to Trash"
 # docs/imap.md: at most 1,000 mailboxes per account, then CREATE is NO [LIMIT]
 python3 - "$P_IMAP" <<'PY' || fail "mailbox limit"
 import imaplib, sys
