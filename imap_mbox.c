@@ -515,6 +515,8 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 			sbuf_printf(b, "SIZE %llu", (unsigned long long)mi.size);
 		else if (iarg_is_atom(it, "HIGHESTMODSEQ")) /* RFC 7162 3.1.6 */
 			sbuf_printf(b, "HIGHESTMODSEQ %llu", (unsigned long long)mi.highestmodseq);
+		else if (iarg_is_atom(it, "APPENDLIMIT")) /* RFC 7889 4: as advertised */
+			sbuf_printf(b, "APPENDLIMIT %llu", (unsigned long long)s->in.big_max);
 		else if (iarg_is_atom(it, "DELETED")) {
 			struct stat_ctx c = {0};
 			store_msg_list(s->srv->store, s->acct.id, name, 1, count_deleted, &c);
@@ -532,7 +534,7 @@ static int status_items_ok(const struct iarg *items)
 {
 	static const char *const ok[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
 					 "RECENT",   "SIZE",	"DELETED", "HIGHESTMODSEQ",
-					 "DELETED-STORAGE"};
+					 "DELETED-STORAGE", "APPENDLIMIT"};
 	if (!items || items->type != IA_LIST || !items->kids)
 		return 0;
 	for (const struct iarg *it = items->kids; it; it = it->next) {

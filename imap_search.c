@@ -25,14 +25,14 @@
 
 enum { K_ALL, K_RECENT, K_NEW, K_OLD, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
        K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
-       K_NOT, K_OR, K_AND, K_NONE, K_MODSEQ };
+       K_NOT, K_OR, K_AND, K_NONE, K_MODSEQ, K_OLDER, K_YOUNGER };
 
 struct snode {
 	int op;
 	uint32_t flag;
 	char *field;          /* K_HEADER: field name */
 	char *str;
-	int64_t num;          /* size, or day number */
+	int64_t num;          /* size, day number, or OLDER/YOUNGER cutoff (unix s) */
 	uint64_t modseq;      /* K_MODSEQ */
 	struct seqset set;
 	struct snode *a, *b;  /* NOT: a; OR: a b; AND: list via a->... */
@@ -260,6 +260,21 @@ static struct snode *parse_key(struct sparse *p, int depth)
 		n->str = xstrdup(v);
 		return n;
 	}
+	if (!str_casecmp_ascii(k, "OLDER") || !str_casecmp_ascii(k, "YOUNGER")) {
+		/* RFC 5032: an interval in seconds (nz-number) against the
+		 * INTERNALDATE. The cutoff is fixed here, once per command, so
+		 * every message of one SEARCH is judged against the same now;
+		 * OLDER n and YOUNGER n split the mailbox with no gap or overlap. */
+		const char *v = take_str(p);
+		long long x;
+		if (!v || parse_int(v, 1, UINT32_MAX, &x) < 0 ||
+		    !(n = node(p, toupper((unsigned char)k[0]) == 'O' ? K_OLDER : K_YOUNGER))) {
+			p->err = 1;
+			return NULL;
+		}
+		n->num = (int64_t)time(NULL) - x;
+		return n;
+	}
 	if (!str_casecmp_ascii(k, "LARGER") || !str_casecmp_ascii(k, "SMALLER")) {
 		const char *v = take_str(p);
 		long long x;
@@ -482,6 +497,8 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_SENTBEFORE: day = sent_day(m); return day >= 0 && day < n->num;
 	case K_SENTON: day = sent_day(m); return day >= 0 && day == n->num;
 	case K_SENTSINCE: day = sent_day(m); return day >= 0 && day >= n->num;
+	case K_OLDER: return (int64_t)mi->internaldate <= n->num;
+	case K_YOUNGER: return (int64_t)mi->internaldate > n->num;
 	case K_LARGER: return mi->size > (uint64_t)n->num;
 	case K_SMALLER: return mi->size < (uint64_t)n->num;
 	case K_UID: return seqset_contains(&n->set, mi->uid);
