@@ -2,7 +2,7 @@
 # WITHIN (RFC 5032) and APPENDLIMIT (RFC 7889), driven with Python's imaplib
 # (within.py): messages APPENDed with chosen INTERNALDATEs (3 days old, 2 days
 # old, now) found by UID SEARCH OLDER/YOUNGER alone and under NOT/OR/AND;
-# a bad interval is BAD; CAPABILITY names WITHIN and APPENDLIMIT=N with N the
+# an interval of 0, over 4294967295 or not a number is BAD; CAPABILITY names WITHIN and APPENDLIMIT=N with N the
 # configured limits.message_size in octets, STATUS (APPENDLIMIT) and
 # LIST-STATUS return the same N, and an APPEND one octet over N is
 # NO [TOOBIG] and stores nothing.

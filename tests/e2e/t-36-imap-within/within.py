@@ -77,7 +77,9 @@ got = uids(m, "OLDER", str(10 * DAY))
 check(got == [], "OLDER 10d: %r" % got)
 got = uids(m, "younger", str(HOUR), "SUBJECT", "fresh")
 check(got == [fresh], "younger (lower case) with SUBJECT: %r" % got)
-for bad in (("OLDER", "0"), ("YOUNGER", "-5"), ("OLDER", "abc"), ("YOUNGER",)):
+got = uids(m, "YOUNGER", "4294967295")
+check(got == sorted([old3, old2, fresh]), "YOUNGER 4294967295 (the largest): %r" % got)
+for bad in (("OLDER", "0"), ("OLDER", "4294967296"), ("YOUNGER", "-5"), ("OLDER", "abc"), ("YOUNGER",)):
     try:
         typ, data = m.uid("SEARCH", *bad)
         check(False, "SEARCH %r answered %s %r, want BAD" % (bad, typ, data))
