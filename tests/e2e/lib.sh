@@ -197,6 +197,46 @@ release_ports() {
 	rm -f "$T/.ports"
 }
 
+# nsd_run ADDR PORT ZONE=FILE...: start nsd in the background (NSD_PID),
+# answering on ADDR@PORT for each ZONE from its zone FILE; its files and
+# logs in $T/nsd. No control port: another nsd on the machine holding 8952
+# would stop this one.
+nsd_run() {
+	local addr=$1 port=$2 z
+	shift 2
+	mkdir -p "$T/nsd"
+	{
+		cat <<NSD
+server:
+  ip-address: $addr@$port
+  username: ""
+  chroot: ""
+  database: ""
+  zonelistfile: "$T/nsd/zone.list"
+  xfrdfile: "$T/nsd/xfrd.state"
+  xfrdir: "$T/nsd"
+  pidfile: "$T/nsd/nsd.pid"
+  logfile: "$T/nsd/nsd.log"
+  verbosity: 0
+remote-control:
+  control-enable: no
+NSD
+		for z in "$@"; do printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "${z%%=*}" "${z#*=}"; done
+	} >"$T/nsd/nsd.conf"
+	nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
+	NSD_PID=$!
+}
+
+# nsd_wait NAME TYPE TEXT: until nsd's answer (${NSD_ADDR:-127.0.0.1}@
+# $NSD_PORT) for NAME TYPE shows TEXT.
+nsd_wait() {
+	local i=0
+	until timeout 2 drill -p "$NSD_PORT" @"${NSD_ADDR:-127.0.0.1}" "$2" "$1" 2>/dev/null | grep -q "$3"; do
+		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd does not answer $1 $2 with $3"; }
+		sleep 0.05
+	done
+}
+
 # brev_init NAME [DOMAIN]: a fresh DATADIR $T/NAME for DOMAIN (default
 # example.test), certificate for localhost, every listener on a free
 # loopback port. Sets D (the datadir) and P_SMTP P_SUB P_SUBS P_IMAP

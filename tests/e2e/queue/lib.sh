@@ -17,38 +17,9 @@ nsd_start() {
 	NSD_ADDR=${NSD_ADDR:-127.0.0.1}
 	mkdir -p "$T/nsd"
 	cp "$Q/test.zone" "$T/nsd/test.zone"
-	cat >"$T/nsd/nsd.conf" <<NSD
-server:
-  ip-address: $NSD_ADDR@$NSD_PORT
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "$T/nsd/zone.list"
-  xfrdfile: "$T/nsd/xfrd.state"
-  xfrdir: "$T/nsd"
-  pidfile: "$T/nsd/nsd.pid"
-  logfile: "$T/nsd/nsd.log"
-  verbosity: 0
-# no control port: another nsd on the machine holding 8952 would stop this one
-remote-control:
-  control-enable: no
-zone:
-  name: "test"
-  zonefile: "$T/nsd/test.zone"
-NSD
-	nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
-	NSD_PID=$!
+	nsd_run "$NSD_ADDR" "$NSD_PORT" test="$T/nsd/test.zone"
 	nsd_wait bob.test MX mx.bob.test
 	export NSD_PORT NSD_ADDR NSD_PID
-}
-
-# nsd_wait NAME TYPE TEXT: until nsd's answer for NAME TYPE shows TEXT.
-nsd_wait() {
-	local i=0
-	until timeout 2 drill -p "$NSD_PORT" @"$NSD_ADDR" "$2" "$1" 2>/dev/null | grep -q "$3"; do
-		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd does not answer $1 $2 with $3"; }
-		sleep 0.05
-	done
 }
 
 # nsd_add FILE NAME TYPE TEXT: append FILE (zone lines, verbatim) to the

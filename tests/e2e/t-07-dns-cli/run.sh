@@ -45,33 +45,8 @@ grep -q WARNING "$T/records" && fail "warning for a public address"
 	grep -v '^;' "$T/records"
 } >"$T/nsd/test.zone"
 printf '$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 3600\n@ IN SOA ns.test. h.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n25 IN PTR mx.example.test.\n' >"$T/nsd/rev.zone"
-cat >"$T/nsd/nsd.conf" <<NSD
-server:
-  ip-address: 127.0.0.1@$NSD_PORT
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "$T/nsd/zone.list"
-  xfrdfile: "$T/nsd/xfrd.state"
-  xfrdir: "$T/nsd"
-  pidfile: "$T/nsd/nsd.pid"
-  logfile: "$T/nsd/nsd.log"
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "test"
-  zonefile: "$T/nsd/test.zone"
-zone:
-  name: "2.0.192.in-addr.arpa"
-  zonefile: "$T/nsd/rev.zone"
-NSD
-nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
-i=0
-until timeout 2 drill -p "$NSD_PORT" @127.0.0.1 MX example.test 2>/dev/null | grep -q 'mx.example.test'; do
-	i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log" "$T/nsd/nsd.log"; fail "nsd does not answer"; }
-	sleep 0.05
-done
+nsd_run 127.0.0.1 "$NSD_PORT" test="$T/nsd/test.zone" 2.0.192.in-addr.arpa="$T/nsd/rev.zone"
+nsd_wait example.test MX mx.example.test
 rc=0; "$BREV" -d "$D" -o log.level=info -o dns.resolver=127.0.0.1:$NSD_PORT dns example.test >"$T/check" 2>"$T/err" || rc=$?
 [ $rc = 0 ] || { cat "$T/check"; fail "all records published: exit $rc: $(cat "$T/err")"; }
 for w in "MX     present, correct" "A      192.0.2.25 present, correct" "SPF    present, correct" \

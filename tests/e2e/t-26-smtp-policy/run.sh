@@ -30,28 +30,7 @@ $TTL 60
 2.0.0   PTR Client.FCR.test.
 3.0.0   PTR liar.fcr.test.
 ZONE
-cat >"$T/nsd/nsd.conf" <<NSD
-server:
-  ip-address: 127.0.0.1@$NSD_PORT
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "$T/nsd/zone.list"
-  xfrdfile: "$T/nsd/xfrd.state"
-  xfrdir: "$T/nsd"
-  pidfile: "$T/nsd/nsd.pid"
-  logfile: "$T/nsd/nsd.log"
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "fcr.test"
-  zonefile: "$T/nsd/fcr.zone"
-zone:
-  name: "127.in-addr.arpa"
-  zonefile: "$T/nsd/rev.zone"
-NSD
-nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
+nsd_run 127.0.0.1 "$NSD_PORT" fcr.test="$T/nsd/fcr.zone" 127.in-addr.arpa="$T/nsd/rev.zone"
 i=0
 until timeout 2 drill -p "$NSD_PORT" @127.0.0.1 -x 127.0.0.2 2>/dev/null | grep -qi "client.fcr.test"; do
 	i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd does not answer"; }

@@ -30,33 +30,7 @@ $PY3 "$HERE/keys.py" "$T" || fail "key generation"
 NSD_PORT=$(free_port)
 mkdir -p "$T/nsd"
 cat "$HERE/zone" "$T/dk.records" >"$T/nsd/test.zone"
-cat >"$T/nsd/nsd.conf" <<NSD
-server:
-  ip-address: 127.0.0.1@$NSD_PORT
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "$T/nsd/zone.list"
-  xfrdfile: "$T/nsd/xfrd.state"
-  xfrdir: "$T/nsd"
-  pidfile: "$T/nsd/nsd.pid"
-  logfile: "$T/nsd/nsd.log"
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "test"
-  zonefile: "$T/nsd/test.zone"
-NSD
-nsd -d -c "$T/nsd/nsd.conf" >"$T/nsd/out.log" 2>&1 &
-NSD_PID=$!
-nsd_wait() { # nsd_wait NAME TYPE TEXT
-	local i=0
-	until timeout 2 drill -p "$NSD_PORT" @127.0.0.1 "$2" "$1" 2>/dev/null | grep -q "$3"; do
-		i=$((i + 1)); [ $i -lt 100 ] || { cat "$T/nsd/out.log"; fail "nsd does not answer $1 $2"; }
-		sleep 0.05
-	done
-}
+nsd_run 127.0.0.1 "$NSD_PORT" test="$T/nsd/test.zone"
 nsd_wait bob.test MX mx.bob.test
 
 mta_init alice alice.test 127.0.0.2
