@@ -186,9 +186,19 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 		}
 		sbuf_puts(b, " SASL-IR");
 	}
-	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE LIST-EXTENDED LIST-STATUS"
-		     " CHILDREN LITERAL+ UNSELECT ESEARCH STATUS=SIZE ID MULTIAPPEND BINARY"
-		     " UTF8=ACCEPT CREATE-SPECIAL-USE CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE WITHIN");
+	/* One extension (or family) per line: each is advertised only when
+	 * complete, and docs/imap.md lists them with their RFCs. */
+	sbuf_puts(b, " ENABLE IDLE UIDPLUS MOVE NAMESPACE ID UNSELECT LITERAL+");
+	sbuf_puts(b, " SPECIAL-USE CREATE-SPECIAL-USE");
+	sbuf_puts(b, " LIST-EXTENDED LIST-STATUS CHILDREN");
+	sbuf_puts(b, " ESEARCH");
+	sbuf_puts(b, " STATUS=SIZE");
+	sbuf_puts(b, " MULTIAPPEND");
+	sbuf_puts(b, " BINARY");
+	sbuf_puts(b, " UTF8=ACCEPT");
+	sbuf_puts(b, " CONDSTORE QRESYNC");
+	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE");
+	sbuf_puts(b, " WITHIN");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
