@@ -121,11 +121,13 @@ static struct {
 	int fds[QUEUE_THREADS];
 	int wakepipe[2];
 	int watchfd;
+	int netfd;                     /* queue_net.c, or -1 */
 } q = {.mu = PTHREAD_MUTEX_INITIALIZER,
        .wcv = PTHREAD_COND_INITIALIZER,
        .hcv = PTHREAD_COND_INITIALIZER,
        .wakepipe = {-1, -1},
-       .watchfd = -1};
+       .watchfd = -1,
+       .netfd = -1};
 
 static void wake_scheduler(void)
 {
@@ -1122,15 +1124,37 @@ static int take_cb(void *arg, const struct queue_entry *e)
 	return 0;
 }
 
+/* How often a network change may make the whole queue due: a flapping link
+ * or router advertisements every few seconds must not turn into a retry
+ * storm against remote MX hosts. The first change after a quiet spell acts
+ * at once (after NET_SETTLE, so the routes that come with it exist). */
+#define NET_FLUSH_GAP 30
+#define NET_SETTLE 1
+
+static void net_flush(void)
+{
+	size_t n = 0;
+	if (store_queue_due_now(q.st, 0, &n) == ST_OK && n)
+		log_info("queue: the network changed: %zu entr%s made due now", n,
+			 n == 1 ? "y" : "ies");
+}
+
 static void *scheduler(void *arg)
 {
 	int64_t next_due = 0;
+	int64_t net_at = 0, net_last = 0; /* a change waiting; the last flush */
 	(void)arg;
 	for (;;) {
 		int64_t now = (int64_t)time(NULL);
 		size_t room;
-		struct pollfd p[2];
+		struct pollfd p[3];
 		int ms;
+		if (net_at && now >= net_at) {
+			net_at = 0;
+			net_last = now;
+			net_flush();
+			next_due = 0;
+		}
 		pthread_mutex_lock(&q.mu);
 		room = QUEUE_INFLIGHT - q.ninflight;
 		pthread_mutex_unlock(&q.mu);
@@ -1149,13 +1173,25 @@ static void *scheduler(void *arg)
 								       : (int)(next_due - now) * 1000;
 		p[0] = (struct pollfd){.fd = q.wakepipe[0], .events = POLLIN};
 		p[1] = (struct pollfd){.fd = q.watchfd, .events = POLLIN};
-		if (poll(p, 2, ms) > 0) {
+		p[2] = (struct pollfd){.fd = q.netfd, .events = POLLIN};
+		if (net_at) {
+			int64_t w = (net_at - now) * 1000;
+			if (w < ms)
+				ms = w < 0 ? 0 : (int)w;
+		}
+		if (poll(p, 3, ms) > 0) {
 			char b[256];
 			uint64_t v;
 			if (p[0].revents)
 				(void)!read(q.wakepipe[0], b, sizeof b);
 			if (p[1].revents)
 				(void)!read(q.watchfd, &v, sizeof v);
+			if (p[2].revents && queue_net_read(q.netfd) && !net_at) {
+				int64_t t = (int64_t)time(NULL);
+				net_at = t + NET_SETTLE;
+				if (net_last && net_at < net_last + NET_FLUSH_GAP)
+					net_at = net_last + NET_FLUSH_GAP;
+			}
 			next_due = 0; /* something changed: look again */
 		}
 	}
@@ -1204,6 +1240,10 @@ int queue_start(struct server *srv)
 				  q.tlsr_err);
 	}
 	q.watchfd = store_watch_open(q.st, 0);
+	q.netfd = queue_net_open();
+	if (q.netfd < 0)
+		log_info("queue: no rtnetlink socket (%s): network changes go unnoticed",
+			 strerror(errno));
 	store_set_commit_hook(q.st, commit_hook, NULL);
 	for (int i = 0; i < QUEUE_THREADS; i++)
 		if (pthread_create(&q.workers[i], NULL, worker, (void *)(intptr_t)i))
@@ -1250,6 +1290,9 @@ void queue_stop(void)
 	if (q.watchfd >= 0)
 		store_watch_close(q.st, 0, q.watchfd);
 	q.watchfd = -1;
+	if (q.netfd >= 0)
+		close(q.netfd);
+	q.netfd = -1;
 	while (q.head) {
 		struct job *j = q.head;
 		q.head = j->next;

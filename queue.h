@@ -33,6 +33,15 @@ void queue_stop_begin(void);
  * thread; does nothing when the queue is not running. */
 void queue_flush(void);
 
+/* ---- network changes (queue_net.c) ---- */
+
+/* An rtnetlink socket subscribed to new addresses and routes (non-blocking),
+ * or -1 when the kernel refuses one (the queue then works as before). */
+int queue_net_open(void);
+/* Drain fd; 1 if something may have made a destination reachable (a new
+ * address, a new unicast route in the main table, or lost messages). */
+int queue_net_read(int fd);
+
 /* ---- SMTP replies (queue_smtp.c), exported for tests and fuzzing ---- */
 
 #define SMTP_REPLY_TEXT_MAX 512   /* kept of a reply's text (logs, DSNs) */
