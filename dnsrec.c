@@ -3,7 +3,7 @@
  *
  * `brev dns` prints the records a domain needs for brev to receive mail
  * and for its mail to be accepted elsewhere: MX, A/AAAA of the host name,
- * SPF, DKIM, DMARC, and (as a comment: it lives in the address owner's
+ * the client SRV records (RFC 6186), SPF, DKIM, DMARC, and (as a comment: it lives in the address owner's
  * reverse zone) the PTR. The output is a zone-file fragment with absolute
  * names, so it can be pasted into a provider's panel record by record or
  * served as it is (tests feed it to nsd). Then every record is looked up
@@ -18,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,58 @@ static int domain_ok(const char *d)
 	return 1;
 }
 
+/* The port of a listen.* value's first address, 0 when it is off or bad. */
+static unsigned listen_port(const char *v)
+{
+	char w[300], err[128];
+	struct sockaddr_storage ss;
+	unsigned len;
+	if (!v)
+		return 0;
+	size_t n = strcspn(v + strspn(v, " \t"), " \t");
+	if (n == 0 || n >= sizeof w)
+		return 0;
+	memcpy(w, v + strspn(v, " \t"), n);
+	w[n] = 0;
+	if (addr_parse(w, &ss, &len, err, sizeof err) < 0)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Service records (RFC 6186, with RFC 8314 5.1's preference for implicit
+ * TLS: priority 0 for TLS ports, 10 for STARTTLS ones) so that mail apps
+ * that look them up find the servers from an address alone. A listener that
+ * is off gets the "." target RFC 6186 3.4 uses for "not offered". */
+static void print_srv(FILE *out, const struct config *cfg, const char *domain,
+		      const char *host)
+{
+	static const struct {
+		const char *svc;
+		int prio;
+		size_t off;
+	} s[] = {
+		{"_submissions", 0, offsetof(struct config, listen_submissions)},
+		{"_submission", 10, offsetof(struct config, listen_submission)},
+		{"_imaps", 0, offsetof(struct config, listen_imaps)},
+		{"_imap", 10, offsetof(struct config, listen_imap)},
+		{"_pop3s", 0, offsetof(struct config, listen_pop3s)},
+		{"_pop3", 10, offsetof(struct config, listen_pop3)},
+	};
+	fprintf(out, "; Client settings (RFC 6186, RFC 8314): mail apps find the servers for\n"
+		     "; %s from these. The ports are brev's listeners; if a router forwards\n"
+		     "; other public ports to them, publish those instead.\n",
+		domain);
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+		unsigned port = listen_port(*(char *const *)((const char *)cfg + s[i].off));
+		if (port)
+			fprintf(out, "%s._tcp.%s.\t%d\tIN\tSRV\t%d 1 %u %s.\n", s[i].svc, domain,
+				TTL, s[i].prio, port, host);
+		else
+			fprintf(out, "%s._tcp.%s.\t%d\tIN\tSRV\t0 0 0 .\n", s[i].svc, domain, TTL);
+	}
+}
+
 struct sel_rec {
 	char owner[300];
 	char text[DKIM_KEYREC_MAX];
@@ -352,6 +405,7 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 			"; %s.\t%d\tIN\tA\t<this server's public IPv4 address>\n"
 			"; %s.\t%d\tIN\tAAAA\t<its public IPv6 address, if it has one>\n",
 			host, TTL, host, TTL);
+	print_srv(out, cfg, domain, host);
 	fprintf(out, "; SPF: only the hosts named by MX send mail for %s\n", domain);
 	snprintf(dmarc, sizeof dmarc, "%s.", domain);
 	print_txt(out, dmarc, SPF_TEXT);

@@ -2,7 +2,8 @@
 # `brev dns` (issue 23): a server listening only on loopback gets a warning,
 # not an A record for 127.0.0.1; with a dead resolver the look-ups give up
 # quickly and the command exits 1; on a terminal the look-ups show progress;
-# with every record published (nsd serving brev dns's own output) it exits 0.
+# with every record published (nsd serving brev dns's own output) it exits 0;
+# the client SRV records (issue 20) name the listeners' ports.
 . ../lib.sh
 brev_init dns
 DEAD=$(free_port)
@@ -54,4 +55,18 @@ for w in "MX     present, correct" "A      192.0.2.25 present, correct" "SPF    
 	grep -qF "$w" "$T/check" || { cat "$T/check"; fail "check: $w"; }
 done
 [ ! -s "$T/err" ] || fail "stderr on success: $(cat "$T/err")"
+
+# ---- client SRV records (RFC 6186/8314), served by nsd from brev dns's output ----
+# each names the listener's own port and mx.example.test; implicit TLS
+# preferred (priority 0) over STARTTLS (10); a listener that is off is "."
+for svc in submissions:listen.submissions:0 submission:listen.submission:10 imaps:listen.imaps:0 \
+	imap:listen.imap:10 pop3s:listen.pop3s:0 pop3:listen.pop3:10; do
+	IFS=: read -r name key prio <<<"$svc"
+	port=$(grep -E "^$key *=" "$D/brev.conf" | tail -1 | sed -E 's/.*:([0-9]+) *$/\1/')
+	[ -n "$port" ] || fail "no $key in brev.conf"
+	got=$(drill -p "$NSD_PORT" @127.0.0.1 SRV "_$name._tcp.example.test" | awk '$4 == "SRV" && $1 ~ /^_/ {print $5, $6, $7, $8}')
+	[ "$got" = "$prio 1 $port mx.example.test." ] || fail "_$name._tcp SRV: '$got' (wanted '$prio 1 $port mx.example.test.')"
+done
+"$BREV" -d "$D" -o listen.pop3= -o dns.resolver=127.0.0.1:$DEAD dns example.test >"$T/off" 2>/dev/null || true
+grep -qP '^_pop3\._tcp\.example\.test\.\t3600\tIN\tSRV\t0 0 0 \.$' "$T/off" || fail "a listener that is off is not published as '.'"
 echo ok
