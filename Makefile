@@ -128,12 +128,28 @@ fuzz-smoke:
 tray:
 	@$(MAKE) --no-print-directory -f tray/tray.mk
 
+# make install [PREFIX=/usr] [DESTDIR=staging root]: the static binary, the
+# systemd unit (dist/brev.service, which expects /usr/sbin/brev: use the
+# default PREFIX with it) and the documentation. docs/install.md.
+PREFIX ?= /usr
+DESTDIR ?=
+install: $(BREV)
+	install -D -m 0755 $(BREV) $(DESTDIR)$(PREFIX)/sbin/brev
+	install -D -m 0644 dist/brev.service $(DESTDIR)$(PREFIX)/lib/systemd/system/brev.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/brev/README.md
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/brev/docs
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/brev/docs/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/brev $(DESTDIR)$(PREFIX)/lib/systemd/system/brev.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/brev
+
 clean:
 	rm -rf build build-san build-fuzz brev brev-san tray/brev-tray tray/test_msgparse
 
 format:
 	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
 
-.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke
+.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke install uninstall
 
 -include $(wildcard $(B)/*.d $(B)/tests/*.d)
