@@ -130,11 +130,19 @@ tray:
 
 # make install [PREFIX=/usr] [DESTDIR=staging root]: the static binary, the
 # systemd unit (dist/brev.service, which expects /usr/sbin/brev: use the
-# default PREFIX with it) and the documentation. docs/install.md.
+# default PREFIX with it), the man pages and the documentation.
+# docs/install.md.
 PREFIX ?= /usr
 DESTDIR ?=
-install: $(BREV)
+# brev(8) and brev.conf(5), made from README.md (tools/mkman.sh).
+man: build/man/brev.8 build/man/brev.conf.5
+build/man/brev.8 build/man/brev.conf.5 &: README.md tools/mkman.sh main.c
+	@tools/mkman.sh build/man
+
+install: $(BREV) man
 	install -D -m 0755 $(BREV) $(DESTDIR)$(PREFIX)/sbin/brev
+	install -D -m 0644 build/man/brev.8 $(DESTDIR)$(PREFIX)/share/man/man8/brev.8
+	install -D -m 0644 build/man/brev.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/brev.conf.5
 	install -D -m 0644 dist/brev.service $(DESTDIR)$(PREFIX)/lib/systemd/system/brev.service
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/brev/README.md
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/brev/docs
@@ -142,6 +150,7 @@ install: $(BREV)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/brev $(DESTDIR)$(PREFIX)/lib/systemd/system/brev.service
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/brev.8 $(DESTDIR)$(PREFIX)/share/man/man5/brev.conf.5
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/brev
 
 clean:
@@ -150,6 +159,6 @@ clean:
 format:
 	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
 
-.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke install uninstall
+.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke install uninstall man
 
 -include $(wildcard $(B)/*.d $(B)/tests/*.d)

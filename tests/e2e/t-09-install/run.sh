@@ -1,7 +1,9 @@
 #!/bin/bash
 # `make install` and the systemd unit (issue 20, "a service and a package").
-#   - make install DESTDIR=... puts the binary, the unit and the docs where
-#     the unit expects them;
+#   - make install DESTDIR=... puts the binary, the unit, the man pages and
+#     the docs where the unit expects them; brev(8) and brev.conf(5), made
+#     from README.md, render without a groff warning and name every key
+#     `brev init` writes and every command `brev help` lists;
 #   - systemd-analyze verify accepts the unit without a warning;
 #   - the unit's service runs as systemd would start it: its ExecStart as an
 #     unprivileged user with only the capabilities the unit grants
@@ -26,6 +28,31 @@ for f in usr/sbin/brev usr/lib/systemd/system/brev.service usr/share/doc/brev/RE
 	[ -f "$R/$f" ] || fail "make install: no /$f"
 done
 [ "$(stat -c %a "$R/usr/sbin/brev")" = 755 ] || fail "binary mode $(stat -c %a "$R/usr/sbin/brev")"
+
+# ---- the man pages, made from README.md: they render without a warning and
+# name every key `brev init` writes and every command `brev help` lists ----
+M5=$R/usr/share/man/man5/brev.conf.5 M8=$R/usr/share/man/man8/brev.8
+for m in "$M5" "$M8"; do
+	[ -f "$m" ] || fail "make install: no $m"
+	w=$(groff -man -ww -z "$m" 2>&1) || fail "groff $m: $w"
+	[ -z "$w" ] || fail "groff warns on $m: $w"
+done
+plain() { sed 's/\\-/-/g; s/\\f[BRI]//g; s/\\e/\\/g' "$1"; }
+plain "$M5" >"$T/m5.txt"; plain "$M8" >"$T/m8.txt"   # files: grep -q on a pipe races pipefail
+"$BREV" -d "$T/keys" init >/dev/null 2>&1 || fail "init for the key list"
+nkeys=0
+for k in $(sed -nE 's/^#?([a-z0-9_.]+) *=.*/\1/p' "$T/keys/brev.conf" | sort -u); do
+	grep -qF "$k" "$T/m5.txt" || fail "brev.conf(5) does not describe $k"
+	nkeys=$((nkeys + 1))
+done
+[ "$nkeys" -ge 30 ] || fail "only $nkeys keys in brev init's brev.conf"
+ncmds=0
+for c in $("$BREV" help | sed -nE 's/^  ([a-z]+).*/\1/p' | sort -u); do
+	grep -qE "^ *$c( |$)" "$T/m8.txt" || fail "brev(8) does not list the command $c"
+	ncmds=$((ncmds + 1))
+done
+[ "$ncmds" -ge 10 ] || fail "only $ncmds commands in brev help"
+note "man pages: $nkeys keys, $ncmds commands"
 U=$R/usr/lib/systemd/system/brev.service
 # The build under test runs, whichever pass this is.
 install -m 0755 "$BREV" "$R/usr/sbin/brev"
