@@ -139,14 +139,28 @@ man: build/man/brev.8 build/man/brev.conf.5
 build/man/brev.8 build/man/brev.conf.5 &: README.md tools/mkman.sh main.c
 	@tools/mkman.sh build/man
 
+INSTALL_STRIP ?=
 install: $(BREV) man
-	install -D -m 0755 $(BREV) $(DESTDIR)$(PREFIX)/sbin/brev
+	install -D -m 0755 $(INSTALL_STRIP) $(BREV) $(DESTDIR)$(PREFIX)/sbin/brev
 	install -D -m 0644 build/man/brev.8 $(DESTDIR)$(PREFIX)/share/man/man8/brev.8
 	install -D -m 0644 build/man/brev.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/brev.conf.5
 	install -D -m 0644 dist/brev.service $(DESTDIR)$(PREFIX)/lib/systemd/system/brev.service
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/brev/README.md
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/brev/docs
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/brev/docs/
+
+# make deb: build/brev_VERSION_ARCH.deb with dpkg-deb from a make install
+# into a staging root (binary stripped), and dist/deb's control file and
+# maintainer scripts.
+DEB_VERSION = $(shell sed -n 's/^\#define BREV_VERSION "\(.*\)"/\1/p' main.c)
+DEB_ARCH = $(shell dpkg --print-architecture)
+deb: $(BREV) man
+	rm -rf build/deb && mkdir -p build/deb/root/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/build/deb/root PREFIX=/usr INSTALL_STRIP=-s
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+	    -e "s/@SIZE@/$$(du -sk build/deb/root/usr | cut -f1)/" dist/deb/control.in >build/deb/root/DEBIAN/control
+	install -m 0755 dist/deb/postinst dist/deb/prerm dist/deb/postrm build/deb/root/DEBIAN/
+	dpkg-deb --root-owner-group --build build/deb/root build/brev_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/brev $(DESTDIR)$(PREFIX)/lib/systemd/system/brev.service
@@ -159,6 +173,6 @@ clean:
 format:
 	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
 
-.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke install uninstall man
+.PHONY: all unit test asan run fuzz tray clean format bench soak fuzz-smoke install uninstall man deb
 
 -include $(wildcard $(B)/*.d $(B)/tests/*.d)

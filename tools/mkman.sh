@@ -56,7 +56,11 @@ page() { # page SECTION-TITLE NAME MANSECT "ONE-LINE" > file
 	END { flush() }
 	' "$src"
 }
-page Commands brev 8 "a personal mail server: SMTP, IMAP and POP3 in one program" >"$out/brev.8"
-printf '.SH SEE ALSO\n.BR brev.conf (5),\n/usr/share/doc/brev/README.md\n' >>"$out/brev.8"
-page Configuration brev.conf 5 "configuration of the brev mail server" >"$out/brev.conf.5"
-printf '.SH FILES\nDATADIR/brev.conf\n.SH SEE ALSO\n.BR brev (8)\n' >>"$out/brev.conf.5"
+# Each page is written whole, then renamed: two makes at once (tests run in
+# parallel) never see half a page.
+page Commands brev 8 "a personal mail server: SMTP, IMAP and POP3 in one program" >"$out/brev.8.$$"
+printf '.SH SEE ALSO\n.BR brev.conf (5),\n/usr/share/doc/brev/README.md\n' >>"$out/brev.8.$$"
+page Configuration brev.conf 5 "configuration of the brev mail server" >"$out/brev.conf.5.$$"
+printf '.SH FILES\nDATADIR/brev.conf\n.SH SEE ALSO\n.BR brev (8)\n' >>"$out/brev.conf.5.$$"
+mv -f "$out/brev.8.$$" "$out/brev.8"
+mv -f "$out/brev.conf.5.$$" "$out/brev.conf.5"
