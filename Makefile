@@ -11,6 +11,8 @@
 #   make fuzz-smoke      each fuzz target for FUZZ_SECONDS (60)
 #   make bench           brev vs Postfix+Dovecot (root), bench/results/latest.md
 #   make soak            the fault tests (t-9*) at full scale
+#   make CROSS=aarch64-linux-gnu   static ./brev-aarch64-linux-gnu for a Pi (also arm-linux-gnueabihf)
+#   make install / make deb        the binary, systemd unit, man pages; a Debian package
 # V=1 shows full command lines.
 
 CC       ?= gcc
@@ -30,6 +32,16 @@ BREV     := brev-san
 CFLAGS   += -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 LDSTATIC :=
+endif
+
+# make CROSS=aarch64-linux-gnu (or arm-linux-gnueabihf): a static brev for
+# a Raspberry Pi, ./brev-$(CROSS), built in build-$(CROSS) with Debian's
+# cross compiler and the :arm64 / :armhf -dev packages (tools/deps.sh cross).
+CROSS ?=
+ifneq ($(CROSS),)
+CC       := $(CROSS)-gcc
+B        := build-$(CROSS)
+BREV     := brev-$(CROSS)
 endif
 
 ifeq ($(V),1)
@@ -168,7 +180,8 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/brev
 
 clean:
-	rm -rf build build-san build-fuzz brev brev-san tray/brev-tray tray/test_msgparse
+	rm -rf build build-san build-fuzz brev brev-san tray/brev-tray tray/test_msgparse \
+	       build-aarch64-linux-gnu build-arm-linux-gnueabihf brev-aarch64-linux-gnu brev-arm-linux-gnueabihf
 
 format:
 	clang-format -i *.c *.h tests/unit/*.c tests/unit/*.h
