@@ -199,6 +199,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " CONDSTORE QRESYNC");
 	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE");
 	sbuf_puts(b, " WITHIN");
+	sbuf_puts(b, " SEARCHRES");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
@@ -380,6 +381,7 @@ void imap_flags_announce(struct imap_session *s)
 static void snapshot_free(struct imap_session *s)
 {
 	view_free(&s->view);
+	seqset_free(&s->saved); /* RFC 5182 2.1: "$" is empty after SELECT/EXAMINE */
 	free(s->gone);
 	s->gone = NULL;
 	s->ngone = 0;
@@ -1129,12 +1131,10 @@ static void cmd_expunge(struct imap_session *s, int uid)
 		return;
 	}
 	if (uid) {
-		const char *set = iarg_str(iarg_nth(s->cmd.args, 0));
-		if (!set || seqset_parse(set, &ss) < 0) {
+		if (imap_set_arg(s, iarg_str(iarg_nth(s->cmd.args, 0)), 1, 0, &ss) < 0) {
 			imap_tagged(s, "BAD", "Invalid UID set");
 			return;
 		}
-		seqset_resolve(&ss, view_max(&s->view));
 	}
 	int rc = expunge_deleted(s, uid ? &ss : NULL);
 	seqset_free(&ss);

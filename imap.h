@@ -184,6 +184,11 @@ struct imap_session {
 		uint64_t modseq;
 	} *said;
 	size_t nsaid, capsaid;
+	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH RETURN (SAVE) in
+	 * this mailbox, sorted and merged ranges; "$" names those still in
+	 * the view. Empty until a SAVE, and again after SELECT, EXAMINE,
+	 * UNSELECT and CLOSE (freed with the view). */
+	struct seqset saved;
 	char **kw;              /* keyword names of the mailbox, index = bit */
 	int nkw;
 	int watchfd;
@@ -314,6 +319,17 @@ uint64_t imap_quota_deleted_storage(struct imap_session *s, const char *name);
 
 /* imap_search.c */
 void imap_cmd_search(struct imap_session *s, int uid);
+/* A sequence-set argument, or "$" (SEARCHRES, RFC 5182): the saved
+ * result's messages still in the view, as message numbers or as UIDs
+ * (uid), whichever kind the command takes; "$" may be empty and is never
+ * bad. Otherwise parsed and resolved against the view ('*' replaced,
+ * sorted, merged); with strict, a message number beyond the mailbox is
+ * bad (RFC 9051 6.4.4). 0, or -1 (bad; out is then empty). Free out with
+ * seqset_free(). */
+int imap_set_arg(struct imap_session *s, const char *set, int uid, int strict,
+		 struct seqset *out);
+/* SEARCHRES: make uids (ascending) the saved result ("$"). */
+void imap_saved_set(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */
 int64_t imap_parse_date(const char *s);
 

@@ -722,8 +722,7 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	if (vanished) {
 		/* RFC 7162 3.2.6: the UIDs of the set expunged since, first. */
 		struct seqset ss;
-		if (seqset_parse(iarg_str(iarg_nth(s->cmd.args, 0)), &ss) == 0) {
-			seqset_resolve(&ss, view_max(&s->view));
+		if (imap_set_arg(s, iarg_str(iarg_nth(s->cmd.args, 0)), 1, 0, &ss) == 0) {
 			imap_qresync_report(s, &ss, x.since, view_max(&s->view) + 1, 0);
 			seqset_free(&ss);
 		}

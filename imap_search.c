@@ -1,7 +1,9 @@
 /*
  * imap_search.c — SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501 6.4.4)
  * with every RFC 3501 key, CHARSET UTF-8/US-ASCII, and ESEARCH results
- * (RFC 4731: RETURN (MIN MAX COUNT ALL); always for IMAP4rev2 sessions).
+ * (RFC 4731: RETURN (MIN MAX COUNT ALL); always for IMAP4rev2 sessions),
+ * and SEARCHRES (RFC 5182): RETURN (SAVE) keeps the result as the session's
+ * "$", which every command taking a sequence set accepts (imap_set_arg).
  *
  * The keys become a small tree (bounded by SEARCH_NODES_MAX nodes), then
  * each message is tested; flag, size, date and UID keys are answered from
@@ -34,6 +36,7 @@ struct snode {
 	char *str;
 	int64_t num;          /* size, day number, or OLDER/YOUNGER cutoff (unix s) */
 	uint64_t modseq;      /* K_MODSEQ */
+	int saved;            /* K_SEQ, K_UID: "$", the saved result */
 	struct seqset set;
 	struct snode *a, *b;  /* NOT: a; OR: a b; AND: list via a->... */
 	struct snode *next;   /* siblings inside AND */
@@ -290,6 +293,10 @@ static struct snode *parse_key(struct sparse *p, int depth)
 		const char *v = take_str(p);
 		if (!v || !(n = node(p, K_UID)))
 			return NULL;
+		if (!strcmp(v, "$")) {
+			n->saved = 1;
+			return n;
+		}
 		if (seqset_parse(v, &n->set) < 0) {
 			p->err = 1;
 			free(n);
@@ -345,6 +352,10 @@ static struct snode *parse_key(struct sparse *p, int depth)
 	n = node(p, K_SEQ);
 	if (!n)
 		return NULL;
+	if (!strcmp(k, "$")) {
+		n->saved = 1;
+		return n;
+	}
 	if (seqset_parse(k, &n->set) < 0) {
 		p->err = 1;
 		free(n);
@@ -518,13 +529,77 @@ static int eval(struct mctx *m, const struct snode *n)
 static void resolve_sets(struct imap_session *s, struct snode *n)
 {
 	for (; n; n = n->next) {
-		if (n->op == K_UID)
+		if (n->saved) /* the value before this SEARCH's own SAVE */
+			imap_set_arg(s, "$", n->op == K_UID, 0, &n->set);
+		else if (n->op == K_UID)
 			seqset_resolve(&n->set, view_max(&s->view));
 		else if (n->op == K_SEQ)
 			seqset_resolve(&n->set, s->view.count);
 		resolve_sets(s, n->a);
 		resolve_sets(s, n->b);
 	}
+}
+
+/* Sorted, distinct values as merged ranges. */
+static void set_from_sorted(const uint32_t *v, size_t n, struct seqset *out)
+{
+	size_t cap = 0;
+	out->r = NULL;
+	out->n = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			out->r = xrealloc(out->r, cap * sizeof *out->r);
+		}
+		out->r[out->n][0] = v[i];
+		out->r[out->n][1] = v[j];
+		out->n++;
+		i = j + 1;
+	}
+}
+
+void imap_saved_set(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	seqset_free(&s->saved);
+	set_from_sorted(uids, n, &s->saved);
+}
+
+int imap_set_arg(struct imap_session *s, const char *set, int uid, int strict,
+		 struct seqset *out)
+{
+	out->r = NULL;
+	out->n = 0;
+	if (set && !strcmp(set, "$")) {
+		/* RFC 5182 2.1: the saved UIDs mapped to what this command
+		 * takes; a message expunged since is no longer in the view,
+		 * so it has left the result (UIDs are never reused). */
+		struct imap_ref *refs;
+		size_t n = view_select(&s->view, &s->saved, 1, &refs);
+		uint32_t *v = xmalloc((n + 1) * sizeof *v);
+		for (size_t i = 0; i < n; i++)
+			v[i] = uid ? refs[i].uid : refs[i].seq;
+		set_from_sorted(v, n, out);
+		free(v);
+		free(refs);
+		return 0;
+	}
+	if (!set || seqset_parse(set, out) < 0)
+		return -1;
+	if (uid) {
+		seqset_resolve(out, view_max(&s->view));
+		return 0;
+	}
+	if (strict) /* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
+		for (size_t i = 0; i < out->n; i++)
+			if (out->r[i][0] > s->view.count || out->r[i][1] > s->view.count) {
+				seqset_free(out);
+				return -1;
+			}
+	seqset_resolve(out, s->view.count);
+	return 0;
 }
 
 static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
@@ -543,12 +618,13 @@ static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
 	}
 }
 
-enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8 };
+enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8, R_SAVE = 16 };
 
 struct search_ctx {
 	const struct snode *prog;
 	int uid;
 	uint32_t *hits;
+	uint32_t *uids;        /* RETURN (SAVE): the hits' UIDs */
 	size_t nh;
 	uint64_t maxmod;       /* highest MODSEQ among the hits */
 };
@@ -561,6 +637,8 @@ static int search_cb(struct imap_session *s, const struct imap_ref *r, const str
 	if (!mi)
 		return 0; /* expunged, EXPUNGE not sent yet */
 	if (eval(&m, x->prog)) {
+		if (x->uids)
+			x->uids[x->nh] = r->uid;
 		x->hits[x->nh++] = x->uid ? r->uid : r->seq;
 		if (mi->modseq > x->maxmod)
 			x->maxmod = mi->modseq;
@@ -586,9 +664,9 @@ void imap_cmd_search(struct imap_session *s, int uid)
 				ret |= R_COUNT;
 			else if (iarg_is_atom(o, "ALL"))
 				ret |= R_ALL;
+			else if (iarg_is_atom(o, "SAVE"))
+				ret |= R_SAVE;
 			else {
-				/* SAVE only with SEARCHRES (RFC 5182), which
-				 * brev does not offer. */
 				imap_tagged(s, "BAD", "Unknown RETURN option");
 				return;
 			}
@@ -604,6 +682,8 @@ void imap_cmd_search(struct imap_session *s, int uid)
 			return;
 		}
 		if (str_casecmp_ascii(cs, "UTF-8") != 0 && str_casecmp_ascii(cs, "US-ASCII") != 0) {
+			if (ret & R_SAVE) /* RFC 5182 2.1: a NO with SAVE empties "$" */
+				imap_saved_set(s, NULL, 0);
 			imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
 			return;
 		}
@@ -628,18 +708,43 @@ void imap_cmd_search(struct imap_session *s, int uid)
 	struct search_ctx x = {.prog = prog, .uid = uid};
 	size_t nall = view_all(&s->view, &all);
 	x.hits = xmalloc((nall + 1) * sizeof *x.hits);
+	if (ret & R_SAVE)
+		x.uids = xmalloc((nall + 1) * sizeof *x.uids);
 	int rc = imap_each_msg(s, all, nall, search_cb, &x);
 	free(all);
 	snode_free(prog);
 	if (rc != ST_OK) {
 		free(x.hits);
+		free(x.uids);
+		if (ret & R_SAVE)
+			imap_saved_set(s, NULL, 0);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
 	uint32_t *hits = x.hits;
 	size_t nh = x.nh;
+	if (ret & R_SAVE) {
+		/* RFC 5182 2.4 (RFC 9051 6.4.4.2): with MIN and/or MAX but
+		 * neither ALL nor COUNT, "$" holds just the messages those
+		 * return; otherwise every message found. Hits ascend, and
+		 * so do their UIDs. */
+		if ((ret & (R_MIN | R_MAX)) && !(ret & (R_ALL | R_COUNT)) && nh) {
+			uint32_t mm[2];
+			size_t k = 0;
+			if (ret & R_MIN)
+				mm[k++] = x.uids[0];
+			if ((ret & R_MAX) && (!k || x.uids[nh - 1] != mm[0]))
+				mm[k++] = x.uids[nh - 1];
+			imap_saved_set(s, mm, k);
+		} else {
+			imap_saved_set(s, x.uids, nh);
+		}
+		free(x.uids);
+	}
 	struct sbuf b = {0};
-	if (esearch) {
+	if ((ret & R_SAVE) && !(ret & ~R_SAVE)) {
+		/* RFC 9051 6.4.4: SAVE alone suppresses the ESEARCH response. */
+	} else if (esearch) {
 		sbuf_puts(&b, "* ESEARCH (TAG ");
 		mbuf_imap_string(&b, s->cmd.tag, strlen(s->cmd.tag), 0);
 		sbuf_puts(&b, ")");
@@ -665,8 +770,10 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		if (p.modseq && nh)
 			sbuf_printf(&b, " (MODSEQ %llu)", (unsigned long long)x.maxmod);
 	}
-	sbuf_puts(&b, "\r\n");
-	conn_write(s->c, b.p, b.len);
+	if (b.len) {
+		sbuf_puts(&b, "\r\n");
+		conn_write(s->c, b.p, b.len);
+	}
 	sbuf_free(&b);
 	free(hits);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);

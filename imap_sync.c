@@ -489,21 +489,9 @@ size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct
 
 	*refs = NULL;
 	*bad = 0;
-	if (!set || seqset_parse(set, &ss) < 0) {
+	if (imap_set_arg(s, set, uid, 1, &ss) < 0) {
 		*bad = 1;
 		return 0;
-	}
-	if (uid) {
-		seqset_resolve(&ss, view_max(&s->view));
-	} else {
-		/* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
-		for (size_t i = 0; i < ss.n; i++)
-			if (ss.r[i][0] > s->view.count || ss.r[i][1] > s->view.count) {
-				*bad = 1;
-				seqset_free(&ss);
-				return 0;
-			}
-		seqset_resolve(&ss, s->view.count);
 	}
 	n = view_select(&s->view, &ss, uid, refs);
 	seqset_free(&ss);

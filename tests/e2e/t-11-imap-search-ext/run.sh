@@ -1,0 +1,22 @@
+#!/bin/bash
+# IMAP search extensions (issue 18) as golden dialogues over a raw socket
+# (raw.py: imaplib cannot send "$" or pipeline), one script per extension:
+#   searchres.py  SEARCHRES (RFC 5182): SEARCH RETURN (SAVE), "$" in FETCH,
+#                 STORE, COPY, MOVE, UID EXPUNGE, SEARCH keys and QRESYNC's
+#                 UID FETCH, SAVE with MIN/MAX, the RFC's examples, what
+#                 resets or keeps "$", expunged messages leaving it, BADs.
+. ../lib.sh
+command -v python3 >/dev/null || fail "python3 missing"
+brev_init searchext
+brev_user alice@example.test 'pw-alice'
+brev_start
+export BREV D
+cd "$ROOT/tests/e2e/t-11-imap-search-ext" || fail "no test dir"
+for t in searchres; do
+	python3 "$t.py" || {
+		tail -15 "$D/serve.log"
+		fail "$t"
+	}
+done
+brev_stop
+echo ok
