@@ -200,6 +200,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE");
 	sbuf_puts(b, " WITHIN");
 	sbuf_puts(b, " SEARCHRES");
+	sbuf_puts(b, " SAVEDATE");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");

@@ -27,7 +27,8 @@
 
 enum { K_ALL, K_RECENT, K_NEW, K_OLD, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
        K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
-       K_NOT, K_OR, K_AND, K_NONE, K_MODSEQ, K_OLDER, K_YOUNGER };
+       K_NOT, K_OR, K_AND, K_NONE, K_MODSEQ, K_OLDER, K_YOUNGER,
+       K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE };
 
 struct snode {
 	int op;
@@ -182,6 +183,8 @@ static const struct {
 	{"UNDRAFT", K_UNFLAG, FL_DRAFT},     {"UNFLAGGED", K_UNFLAG, FL_FLAGGED},
 	{"UNSEEN", K_UNFLAG, FL_SEEN},       {"ALL", K_ALL, 0},
 	{"NEW", K_NEW, 0},                   {"RECENT", K_RECENT, 0},
+	/* RFC 8514 4.3: every mailbox of brev keeps save dates */
+	{"SAVEDATESUPPORTED", K_ALL, 0},
 };
 
 static const struct {
@@ -195,7 +198,9 @@ static const struct {
 	int op;
 } date_keys[] = {{"BEFORE", K_BEFORE},         {"ON", K_ON},
 		 {"SINCE", K_SINCE},           {"SENTBEFORE", K_SENTBEFORE},
-		 {"SENTON", K_SENTON},         {"SENTSINCE", K_SENTSINCE}};
+		 {"SENTON", K_SENTON},         {"SENTSINCE", K_SENTSINCE},
+		 {"SAVEDBEFORE", K_SAVEDBEFORE}, {"SAVEDON", K_SAVEDON}, /* RFC 8514 4.3 */
+		 {"SAVEDSINCE", K_SAVEDSINCE}};
 
 static struct snode *parse_key(struct sparse *p, int depth)
 {
@@ -508,6 +513,9 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_SENTBEFORE: day = sent_day(m); return day >= 0 && day < n->num;
 	case K_SENTON: day = sent_day(m); return day >= 0 && day == n->num;
 	case K_SENTSINCE: day = sent_day(m); return day >= 0 && day >= n->num;
+	case K_SAVEDBEFORE: return mi->savedate / 86400 < n->num;
+	case K_SAVEDON: return mi->savedate / 86400 == n->num;
+	case K_SAVEDSINCE: return mi->savedate / 86400 >= n->num;
 	case K_OLDER: return (int64_t)mi->internaldate <= n->num;
 	case K_YOUNGER: return (int64_t)mi->internaldate > n->num;
 	case K_LARGER: return mi->size > (uint64_t)n->num;

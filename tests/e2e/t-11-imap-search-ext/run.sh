@@ -5,6 +5,9 @@
 #                 STORE, COPY, MOVE, UID EXPUNGE, SEARCH keys and QRESYNC's
 #                 UID FETCH, SAVE with MIN/MAX, the RFC's examples, what
 #                 resets or keeps "$", expunged messages leaving it, BADs.
+#   savedate.py   SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/ON/SINCE,
+#                 SAVEDATESUPPORTED after APPEND (old INTERNALDATE), SMTP
+#                 delivery, COPY, MOVE and STORE; BADs.
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
 brev_init searchext
@@ -12,11 +15,14 @@ brev_user alice@example.test 'pw-alice'
 brev_start
 export BREV D
 cd "$ROOT/tests/e2e/t-11-imap-search-ext" || fail "no test dir"
-for t in searchres; do
-	python3 "$t.py" || {
-		tail -15 "$D/serve.log"
-		fail "$t"
-	}
+# Every script runs, also after one failed, so one run shows them all.
+bad=
+for t in searchres savedate; do
+	python3 "$t.py" || bad="$bad $t"
 done
+[ -z "$bad" ] || {
+	tail -15 "$D/serve.log"
+	fail "failed:$bad"
+}
 brev_stop
 echo ok
