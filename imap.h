@@ -166,6 +166,10 @@ struct imap_session {
 	 * HIGHESTMODSEQ, SELECT (CONDSTORE)); QRESYNC (implies CONDSTORE) only
 	 * after ENABLE QRESYNC: expunges are then VANISHED, not EXPUNGE. */
 	int condstore, qresync;
+	/* RFC 9586 UIDONLY, after ENABLE UIDONLY: commands taking message
+	 * numbers are BAD [UIDREQUIRED], FETCH responses are UIDFETCH
+	 * (numbered by UID), expunges are VANISHED. */
+	int uidonly;
 	int modseq_told;        /* a MODSEQ went out during this command */
 	uint64_t gone_hms;      /* below the modseq of every expunge in gone[] */
 	char mbox[STORE_MBOX_MAX + 1];
@@ -253,6 +257,10 @@ struct u32v {
 };
 void u32v_push(struct u32v *a, uint32_t x);
 
+/* "* seq FETCH (" into b, or with UIDONLY "* uid UIDFETCH (" (RFC 9586
+ * 3.3). Returns whether a UID item is still worth adding where the
+ * response would carry one (not with UIDFETCH, which is numbered by it). */
+int imap_fetch_open(struct imap_session *s, struct sbuf *b, uint32_t seq, uint32_t uid);
 /* imap.c, for imap_sync.c: an untagged line "fmt\r\n"; b's bytes as they
  * are; reload the mailbox's keyword names (1 if they changed); announce
  * FLAGS and PERMANENTFLAGS. */

@@ -524,8 +524,7 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 	}
 	if (bytes && msg_hold(s, mi) < 0)
 		return 1;
-	sbuf_printf(&b, "* %u FETCH (", seq);
-	if (uid && !have_uid) {
+	if (imap_fetch_open(s, &b, seq, mi->uid) && uid && !have_uid) {
 		sbuf_printf(&b, "UID %u", mi->uid);
 		first = 0;
 	}
@@ -795,8 +794,7 @@ static int store_cb(struct imap_session *s, const struct imap_ref *r, const stru
 	 * .SILENT, so the client knows its copy of the flags is current. */
 	if (x->silent && !s->condstore)
 		return 0;
-	sbuf_printf(&b, "* %u FETCH (", r->seq);
-	if (x->uid)
+	if (imap_fetch_open(s, &b, r->seq, mi->uid) && x->uid)
 		sbuf_printf(&b, "UID %u ", mi->uid);
 	if (!x->silent) {
 		sbuf_puts(&b, "FLAGS ");

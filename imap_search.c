@@ -48,6 +48,7 @@ struct sparse {
 	int nodes;
 	int err;
 	int modseq;           /* a MODSEQ key was used: results carry (MODSEQ n) */
+	int uidreq;           /* message numbers after ENABLE UIDONLY (RFC 9586) */
 	struct imap_session *s;
 };
 
@@ -361,6 +362,8 @@ static struct snode *parse_key(struct sparse *p, int depth)
 		n->saved = 1;
 		return n;
 	}
+	if (p->s->uidonly) /* RFC 9586 3.2: a message-number key in UID SEARCH */
+		p->uidreq = 1;
 	if (seqset_parse(k, &n->set) < 0) {
 		p->err = 1;
 		free(n);
@@ -702,6 +705,11 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		return;
 	}
 	struct snode *prog = parse_and_list(&p, p.cur, 0);
+	if (p.uidreq && !p.err) {
+		snode_free(prog);
+		imap_tagged(s, "BAD", "[UIDREQUIRED] Message numbers are not allowed with UIDONLY");
+		return;
+	}
 	if (p.err || !prog) {
 		snode_free(prog);
 		imap_tagged(s, "BAD", p.nodes > SEARCH_NODES_MAX ? "Search too complex"

@@ -231,8 +231,8 @@ static void vanished_out(struct imap_session *s, int earlier, const char *set)
 static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
 {
 	struct sbuf b = {0};
-	sbuf_printf(&b, "* %u FETCH (", seq);
-	if (s->rev2 || s->qresync) /* RFC 7162 3.2.4: UID with QRESYNC */
+	if (imap_fetch_open(s, &b, seq, m->uid) && (s->rev2 || s->qresync))
+		/* RFC 7162 3.2.4: UID with QRESYNC */
 		sbuf_printf(&b, "UID %u ", m->uid);
 	sbuf_puts(&b, "FLAGS ");
 	imap_flags_out(s, &b, m->flags, m->keywords, m->uid);
@@ -295,8 +295,9 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 	if (allow_expunge && s->ngone) {
 		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
 		view_remove(&s->view, s->gone, s->ngone, seq);
-		if (s->qresync) {
-			/* RFC 7162 3.2.10: UIDs (ascending) instead of EXPUNGE. */
+		if (s->qresync || s->uidonly) {
+			/* RFC 7162 3.2.10, RFC 9586 3.4: UIDs (ascending) instead
+			 * of EXPUNGE. */
 			struct sbuf b = {0};
 			size_t k = 0;
 			for (size_t i = 0; i < s->ngone; i++)

@@ -8,6 +8,9 @@
 #   savedate.py   SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/ON/SINCE,
 #                 SAVEDATESUPPORTED after APPEND (old INTERNALDATE), SMTP
 #                 delivery, COPY, MOVE and STORE; BADs.
+#   uidonly.py    UIDONLY (RFC 9586): BAD [UIDREQUIRED] for every command and
+#                 key taking message numbers, UIDFETCH, VANISHED for all
+#                 expunges, no [UNSEEN n].
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
 brev_init searchext
@@ -17,7 +20,7 @@ export BREV D
 cd "$ROOT/tests/e2e/t-11-imap-search-ext" || fail "no test dir"
 # Every script runs, also after one failed, so one run shows them all.
 bad=
-for t in searchres savedate; do
+for t in searchres savedate uidonly; do
 	python3 "$t.py" || bad="$bad $t"
 done
 [ -z "$bad" ] || {
