@@ -202,6 +202,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " SEARCHRES");
 	sbuf_puts(b, " SAVEDATE");
 	sbuf_puts(b, " UIDONLY");
+	sbuf_puts(b, " MULTISEARCH");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
@@ -1361,6 +1362,7 @@ static const struct {
 	{"UID EXPUNGE", S_SE, 1, cmd_uid_expunge},
 	{"SEARCH", S_SE, 1, cmd_search},
 	{"UID SEARCH", S_SE, 1, cmd_uid_search},
+	{"ESEARCH", S_AU | S_SE, 1, imap_cmd_esearch},
 	{"FETCH", S_SE, 2, cmd_fetch},
 	{"UID FETCH", S_SE, 2, cmd_uid_fetch},
 	{"STORE", S_SE, 3, cmd_store_},

@@ -336,6 +336,8 @@ void imap_cmd_search(struct imap_session *s, int uid);
  * seqset_free(). */
 int imap_set_arg(struct imap_session *s, const char *set, int uid, int strict,
 		 struct seqset *out);
+/* MULTISEARCH (RFC 7377): ESEARCH [IN (filters)] [RETURN (...)] keys. */
+void imap_cmd_esearch(struct imap_session *s);
 /* SEARCHRES: make uids (ascending) the saved result ("$"). */
 void imap_saved_set(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */

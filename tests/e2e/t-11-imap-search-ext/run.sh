@@ -11,16 +11,19 @@
 #   uidonly.py    UIDONLY (RFC 9586): BAD [UIDREQUIRED] for every command and
 #                 key taking message numbers, UIDFETCH, VANISHED for all
 #                 expunges, no [UNSEEN n].
+#   multisearch.py MULTISEARCH (RFC 7377): ESEARCH IN (...) over every
+#                 mailbox filter, MAILBOX and UIDVALIDITY, the RFC's example.
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
 brev_init searchext
 brev_user alice@example.test 'pw-alice'
+brev_user bob@example.test 'pw-bob-1'
 brev_start
 export BREV D
 cd "$ROOT/tests/e2e/t-11-imap-search-ext" || fail "no test dir"
 # Every script runs, also after one failed, so one run shows them all.
 bad=
-for t in searchres savedate uidonly; do
+for t in searchres savedate uidonly multisearch; do
 	python3 "$t.py" || bad="$bad $t"
 done
 [ -z "$bad" ] || {
