@@ -336,6 +336,9 @@ void imap_cmd_search(struct imap_session *s, int uid);
  * seqset_free(). */
 int imap_set_arg(struct imap_session *s, const char *set, int uid, int strict,
 		 struct seqset *out);
+/* Tests only: INPROGRESS (RFC 9585) every ms milliseconds of SEARCH (0:
+ * after every message; negative: the default, 1 s). */
+void imap_test_progress_ms(int ms);
 /* MULTISEARCH (RFC 7377): ESEARCH [IN (filters)] [RETURN (...)] keys. */
 void imap_cmd_esearch(struct imap_session *s);
 /* SEARCHRES: make uids (ascending) the saved result ("$"). */

@@ -652,7 +652,52 @@ static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
 
 enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8, R_SAVE = 16 };
 
+/* INPROGRESS (RFC 9585): while a SEARCH or ESEARCH runs long, a response
+ * "* OK [INPROGRESS ("tag" done goal)]" every progress_ms (first after
+ * progress_ms too), counted in messages tested; it never changes what the
+ * command answers. */
+#define PROGRESS_MS 1000
+static int progress_ms = PROGRESS_MS;
+
+void imap_test_progress_ms(int ms)
+{
+	progress_ms = ms >= 0 ? ms : PROGRESS_MS;
+}
+
+struct progress {
+	int64_t next;          /* now_ms() at which the next one is due */
+	uint64_t done, goal;   /* messages tested; to test (0: not known) */
+};
+
+static void progress_init(struct progress *pg, uint64_t goal)
+{
+	pg->next = now_ms() + progress_ms;
+	pg->done = 0;
+	pg->goal = goal;
+}
+
+static void progress_step(struct imap_session *s, struct progress *pg)
+{
+	pg->done++;
+	int64_t now = now_ms();
+	if (now < pg->next)
+		return;
+	pg->next = now + progress_ms;
+	struct sbuf b = {0};
+	/* A tag holds no '"' or '\\' (RFC 9051 9: ASTRING-CHAR minus '+'). */
+	sbuf_printf(&b, "* OK [INPROGRESS (\"%s\" %llu ", s->cmd.tag, (unsigned long long)pg->done);
+	if (pg->goal && pg->done <= pg->goal)
+		sbuf_printf(&b, "%llu", (unsigned long long)pg->goal);
+	else
+		sbuf_puts(&b, "NIL"); /* messages arrived meanwhile: goal unknown */
+	sbuf_puts(&b, ")] Searching\r\n");
+	conn_write(s->c, b.p, b.len);
+	conn_flush(s->c); /* the client sees it now, not with the answer */
+	sbuf_free(&b);
+}
+
 struct search_ctx {
+	struct progress *pg;   /* INPROGRESS */
 	const struct snode *prog;
 	const struct kwtab *other; /* not the selected mailbox (ESEARCH IN) */
 	int uid;
@@ -667,6 +712,8 @@ static int search_cb(struct imap_session *s, const struct imap_ref *r, const str
 {
 	struct search_ctx *x = arg;
 	struct mctx m = {.s = s, .other = x->other, .mi = mi, .seq = r->seq};
+	if (x->pg)
+		progress_step(s, x->pg);
 	if (!mi)
 		return 0; /* expunged, EXPUNGE not sent yet */
 	if (eval(&m, x->prog)) {
@@ -743,8 +790,10 @@ void imap_cmd_search(struct imap_session *s, int uid)
 	imap_sync(s, uid);
 	resolve_sets(s, prog);
 	struct imap_ref *all;
-	struct search_ctx x = {.prog = prog, .uid = uid};
+	struct progress pg;
+	struct search_ctx x = {.prog = prog, .uid = uid, .pg = &pg};
 	size_t nall = view_all(&s->view, &all);
+	progress_init(&pg, nall);
 	x.hits = xmalloc((nall + 1) * sizeof *x.hits);
 	if (ret & R_SAVE)
 		x.uids = xmalloc((nall + 1) * sizeof *x.uids);
@@ -1092,9 +1141,19 @@ void imap_cmd_esearch(struct imap_session *s)
 	if (s->state == IS_SELECTED)
 		imap_sync(s, 1);
 	int rc = ST_OK;
+	uint64_t goal = 0;
+	for (size_t i = 0; i < src.n; i++) {
+		struct mbox_info mi;
+		if (s->state == IS_SELECTED && !strcmp(src.name[i], s->mbox))
+			goal += s->view.count;
+		else if (store_mbox_get(s->srv->store, s->acct.id, src.name[i], &mi) == ST_OK)
+			goal += mi.exists;
+	}
+	struct progress pg;
+	progress_init(&pg, goal);
 	for (size_t i = 0; i < src.n && rc == ST_OK; i++) {
 		struct sparse q = {.cur = cur, .s = s};
-		struct search_ctx x = {.uid = 1};
+		struct search_ctx x = {.uid = 1, .pg = &pg};
 		uint32_t uidvalidity = 0;
 		prog = parse_and_list(&q, cur, 0);
 		x.prog = prog;
