@@ -91,6 +91,12 @@ check(1 in dm and 1 in dc and dm[1][0] > dc[1][0] and dm[1][1] == d[1][1],
 if 1 in dm:
     expect(c, "SEARCH SAVEDON %s SAVEDATESUPPORTED" % day(dm[1][0]), ["* SEARCH 1"])
 expect(c, "UID FETCH 1:* (SAVEDATE)", None)
+# RENAME keeps it: the messages do not move.
+expect(c, "UNSELECT", None)
+expect(c, "RENAME SD3 SD4", None)
+expect(c, "SELECT SD4", None)
+dr = saved(c, "1")
+check(1 in dr and 1 in dm and dr[1][0] == dm[1][0], "RENAME changed the save date: %r -> %r" % (dm, dr))
 
 # --- bad syntax --------------------------------------------------------------
 for line in ("SEARCH SAVEDBEFORE", "SEARCH SAVEDON 32-Jan-2020", "SEARCH SAVEDSINCE yesterday",
