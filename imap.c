@@ -199,6 +199,10 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " CONDSTORE QRESYNC");
 	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE");
 	sbuf_puts(b, " WITHIN");
+	sbuf_puts(b, " SEARCHRES");
+	sbuf_puts(b, " SAVEDATE");
+	sbuf_puts(b, " UIDONLY");
+	sbuf_puts(b, " MULTISEARCH");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
@@ -380,6 +384,7 @@ void imap_flags_announce(struct imap_session *s)
 static void snapshot_free(struct imap_session *s)
 {
 	view_free(&s->view);
+	seqset_free(&s->saved); /* RFC 5182 2.1: "$" is empty after SELECT/EXAMINE */
 	free(s->gone);
 	s->gone = NULL;
 	s->ngone = 0;
@@ -724,12 +729,25 @@ static void cmd_enable(struct imap_session *s)
 			imap_condstore_on(s);
 			s->qresync = 1;
 			sbuf_puts(&b, " QRESYNC");
+		} else if (iarg_is_atom(a, "UIDONLY") && !s->uidonly) {
+			s->uidonly = 1; /* RFC 9586 */
+			sbuf_puts(&b, " UIDONLY");
 		}
 	}
 	sbuf_puts(&b, "\r\n");
 	imap_put(s, &b);
 	sbuf_free(&b);
 	imap_tagged(s, "OK", "ENABLE completed");
+}
+
+int imap_fetch_open(struct imap_session *s, struct sbuf *b, uint32_t seq, uint32_t uid)
+{
+	if (s->uidonly) {
+		sbuf_printf(b, "* %u UIDFETCH (", uid);
+		return 0;
+	}
+	sbuf_printf(b, "* %u FETCH (", seq);
+	return 1;
 }
 
 void imap_condstore_on(struct imap_session *s)
@@ -822,6 +840,8 @@ static const char *select_params(struct imap_session *s, const struct iarg *l,
 			struct seqset x, y;
 			const struct iarg *k1 = a->type == IA_LIST ? iarg_nth(a, 0) : NULL;
 			const struct iarg *k2 = k1 ? k1->next : NULL;
+			if (s->uidonly) /* RFC 9586 3.2: known-sequence-set is numbers */
+				return "[UIDREQUIRED] No message numbers with UIDONLY";
 			if (a->next || !k2 || k2->next || k1->type != IA_ATOM ||
 			    k2->type != IA_ATOM || seqset_parse(k1->s, &x) < 0)
 				return "Invalid QRESYNC sequence match data";
@@ -887,7 +907,7 @@ static void cmd_select(struct imap_session *s)
 		uint32_t first = 0, seq;
 		imap_recent_claim(s, mi.uidnext);
 		imap_out(s, "* %u RECENT", imap_recent_count(s));
-		if (mi.unseen &&
+		if (mi.unseen && !s->uidonly && /* [UNSEEN n] is a message number */
 		    store_msg_first_unseen(s->srv->store, s->acct.id, name, &first) == ST_OK &&
 		    first && (seq = view_seq(&s->view, first)))
 			imap_out(s, "* OK [UNSEEN %u] First unseen", seq);
@@ -1129,12 +1149,10 @@ static void cmd_expunge(struct imap_session *s, int uid)
 		return;
 	}
 	if (uid) {
-		const char *set = iarg_str(iarg_nth(s->cmd.args, 0));
-		if (!set || seqset_parse(set, &ss) < 0) {
+		if (imap_set_arg(s, iarg_str(iarg_nth(s->cmd.args, 0)), 1, 0, &ss) < 0) {
 			imap_tagged(s, "BAD", "Invalid UID set");
 			return;
 		}
-		seqset_resolve(&ss, view_max(&s->view));
 	}
 	int rc = expunge_deleted(s, uid ? &ss : NULL);
 	seqset_free(&ss);
@@ -1344,6 +1362,7 @@ static const struct {
 	{"UID EXPUNGE", S_SE, 1, cmd_uid_expunge},
 	{"SEARCH", S_SE, 1, cmd_search},
 	{"UID SEARCH", S_SE, 1, cmd_uid_search},
+	{"ESEARCH", S_AU | S_SE, 1, imap_cmd_esearch},
 	{"FETCH", S_SE, 2, cmd_fetch},
 	{"UID FETCH", S_SE, 2, cmd_uid_fetch},
 	{"STORE", S_SE, 3, cmd_store_},
@@ -1384,6 +1403,19 @@ static void in_cont(void *arg)
 	conn_flush(s->c);
 }
 
+/* RFC 9586 3.2: the commands that take message numbers, refused with
+ * BAD [UIDREQUIRED] after ENABLE UIDONLY (their UID forms stay). */
+static int takes_seqnums(const char *name)
+{
+	/* SORT and THREAD too (RFC 9586 3.2), for when they are served. */
+	static const char *const names[] = {"FETCH", "STORE", "SEARCH", "COPY",
+					    "MOVE",  "SORT",  "THREAD"};
+	for (size_t i = 0; i < ARRAY_LEN(names); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
 static void dispatch(struct imap_session *s)
 {
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
@@ -1395,6 +1427,11 @@ static void dispatch(struct imap_session *s)
 		}
 		if (s->cmd.args->nkids < (size_t)commands[i].min_args) {
 			imap_tagged(s, "BAD", "%s: missing arguments", s->cmd.name);
+			return;
+		}
+		if (s->uidonly && takes_seqnums(s->cmd.name)) {
+			/* RFC 9586 3.2: message numbers are gone after ENABLE UIDONLY */
+			imap_tagged(s, "BAD", "[UIDREQUIRED] Use UID %s", s->cmd.name);
 			return;
 		}
 		commands[i].fn(s);

@@ -166,6 +166,10 @@ struct imap_session {
 	 * HIGHESTMODSEQ, SELECT (CONDSTORE)); QRESYNC (implies CONDSTORE) only
 	 * after ENABLE QRESYNC: expunges are then VANISHED, not EXPUNGE. */
 	int condstore, qresync;
+	/* RFC 9586 UIDONLY, after ENABLE UIDONLY: commands taking message
+	 * numbers are BAD [UIDREQUIRED], FETCH responses are UIDFETCH
+	 * (numbered by UID), expunges are VANISHED. */
+	int uidonly;
 	int modseq_told;        /* a MODSEQ went out during this command */
 	uint64_t gone_hms;      /* below the modseq of every expunge in gone[] */
 	char mbox[STORE_MBOX_MAX + 1];
@@ -184,6 +188,11 @@ struct imap_session {
 		uint64_t modseq;
 	} *said;
 	size_t nsaid, capsaid;
+	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH RETURN (SAVE) in
+	 * this mailbox, sorted and merged ranges; "$" names those still in
+	 * the view. Empty until a SAVE, and again after SELECT, EXAMINE,
+	 * UNSELECT and CLOSE (freed with the view). */
+	struct seqset saved;
 	char **kw;              /* keyword names of the mailbox, index = bit */
 	int nkw;
 	int watchfd;
@@ -248,6 +257,10 @@ struct u32v {
 };
 void u32v_push(struct u32v *a, uint32_t x);
 
+/* "* seq FETCH (" into b, or with UIDONLY "* uid UIDFETCH (" (RFC 9586
+ * 3.3). Returns whether a UID item is still worth adding where the
+ * response would carry one (not with UIDFETCH, which is numbered by it). */
+int imap_fetch_open(struct imap_session *s, struct sbuf *b, uint32_t seq, uint32_t uid);
 /* imap.c, for imap_sync.c: an untagged line "fmt\r\n"; b's bytes as they
  * are; reload the mailbox's keyword names (1 if they changed); announce
  * FLAGS and PERMANENTFLAGS. */
@@ -314,6 +327,22 @@ uint64_t imap_quota_deleted_storage(struct imap_session *s, const char *name);
 
 /* imap_search.c */
 void imap_cmd_search(struct imap_session *s, int uid);
+/* A sequence-set argument, or "$" (SEARCHRES, RFC 5182): the saved
+ * result's messages still in the view, as message numbers or as UIDs
+ * (uid), whichever kind the command takes; "$" may be empty and is never
+ * bad. Otherwise parsed and resolved against the view ('*' replaced,
+ * sorted, merged); with strict, a message number beyond the mailbox is
+ * bad (RFC 9051 6.4.4). 0, or -1 (bad; out is then empty). Free out with
+ * seqset_free(). */
+int imap_set_arg(struct imap_session *s, const char *set, int uid, int strict,
+		 struct seqset *out);
+/* Tests only: INPROGRESS (RFC 9585) every ms milliseconds of SEARCH (0:
+ * after every message; negative: the default, 1 s). */
+void imap_test_progress_ms(int ms);
+/* MULTISEARCH (RFC 7377): ESEARCH [IN (filters)] [RETURN (...)] keys. */
+void imap_cmd_esearch(struct imap_session *s);
+/* SEARCHRES: make uids (ascending) the saved result ("$"). */
+void imap_saved_set(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */
 int64_t imap_parse_date(const char *s);
 

@@ -22,7 +22,8 @@
 
 enum { FI_FLAGS, FI_UID, FI_INTERNALDATE, FI_SIZE, FI_ENVELOPE, FI_BODY, FI_BODYSTRUCTURE,
        FI_SECTION, FI_RFC822, FI_RFC822_HEADER, FI_RFC822_TEXT, FI_BINARY, FI_BINARY_SIZE,
-       FI_MODSEQ };
+       FI_MODSEQ,
+       FI_SAVEDATE };
 enum { SP_NONE, SP_HEADER, SP_FIELDS, SP_FIELDS_NOT, SP_TEXT, SP_MIME };
 
 #define FETCH_ITEMS_MAX 64
@@ -207,6 +208,7 @@ static int parse_item(struct fetch *f, const char *a)
 		{"BODYSTRUCTURE", FI_BODYSTRUCTURE}, {"RFC822", FI_RFC822},
 		{"RFC822.HEADER", FI_RFC822_HEADER}, {"RFC822.TEXT", FI_RFC822_TEXT},
 		{"MODSEQ", FI_MODSEQ}, /* RFC 7162 3.1.4 */
+		{"SAVEDATE", FI_SAVEDATE}, /* RFC 8514 */
 	};
 	if (str_casecmp_ascii(a, "ALL") == 0)
 		return parse_item(f, "FLAGS") | parse_item(f, "INTERNALDATE") |
@@ -502,7 +504,7 @@ static void date_out(struct sbuf *b, int64_t t)
 static int needs_bytes(int kind)
 {
 	return kind != FI_FLAGS && kind != FI_UID && kind != FI_INTERNALDATE && kind != FI_SIZE &&
-	       kind != FI_MODSEQ;
+	       kind != FI_MODSEQ && kind != FI_SAVEDATE;
 }
 
 /* One FETCH response. 0 answered; 1 left out (expunged, its bytes gone
@@ -522,8 +524,7 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 	}
 	if (bytes && msg_hold(s, mi) < 0)
 		return 1;
-	sbuf_printf(&b, "* %u FETCH (", seq);
-	if (uid && !have_uid) {
+	if (imap_fetch_open(s, &b, seq, mi->uid) && uid && !have_uid) {
 		sbuf_printf(&b, "UID %u", mi->uid);
 		first = 0;
 	}
@@ -548,6 +549,13 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 		case FI_INTERNALDATE:
 			sbuf_puts(&b, "INTERNALDATE ");
 			date_out(&b, mi->internaldate);
+			break;
+		case FI_SAVEDATE:
+			/* RFC 8514 3: never NIL here, every mailbox keeps save
+			 * dates (a message from before schema 3 answers its
+			 * INTERNALDATE, mailbox.h). */
+			sbuf_puts(&b, "SAVEDATE ");
+			date_out(&b, mi->savedate);
 			break;
 		case FI_SIZE:
 			sbuf_printf(&b, "RFC822.SIZE %llu", (unsigned long long)mi->size);
@@ -722,8 +730,7 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	if (vanished) {
 		/* RFC 7162 3.2.6: the UIDs of the set expunged since, first. */
 		struct seqset ss;
-		if (seqset_parse(iarg_str(iarg_nth(s->cmd.args, 0)), &ss) == 0) {
-			seqset_resolve(&ss, view_max(&s->view));
+		if (imap_set_arg(s, iarg_str(iarg_nth(s->cmd.args, 0)), 1, 0, &ss) == 0) {
 			imap_qresync_report(s, &ss, x.since, view_max(&s->view) + 1, 0);
 			seqset_free(&ss);
 		}
@@ -787,8 +794,7 @@ static int store_cb(struct imap_session *s, const struct imap_ref *r, const stru
 	 * .SILENT, so the client knows its copy of the flags is current. */
 	if (x->silent && !s->condstore)
 		return 0;
-	sbuf_printf(&b, "* %u FETCH (", r->seq);
-	if (x->uid)
+	if (imap_fetch_open(s, &b, r->seq, mi->uid) && x->uid)
 		sbuf_printf(&b, "UID %u ", mi->uid);
 	if (!x->silent) {
 		sbuf_puts(&b, "FLAGS ");

@@ -231,8 +231,8 @@ static void vanished_out(struct imap_session *s, int earlier, const char *set)
 static void fetch_flags_line(struct imap_session *s, uint32_t seq, const struct msg_info *m)
 {
 	struct sbuf b = {0};
-	sbuf_printf(&b, "* %u FETCH (", seq);
-	if (s->rev2 || s->qresync) /* RFC 7162 3.2.4: UID with QRESYNC */
+	if (imap_fetch_open(s, &b, seq, m->uid) && (s->rev2 || s->qresync))
+		/* RFC 7162 3.2.4: UID with QRESYNC */
 		sbuf_printf(&b, "UID %u ", m->uid);
 	sbuf_puts(&b, "FLAGS ");
 	imap_flags_out(s, &b, m->flags, m->keywords, m->uid);
@@ -295,8 +295,9 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 	if (allow_expunge && s->ngone) {
 		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
 		view_remove(&s->view, s->gone, s->ngone, seq);
-		if (s->qresync) {
-			/* RFC 7162 3.2.10: UIDs (ascending) instead of EXPUNGE. */
+		if (s->qresync || s->uidonly) {
+			/* RFC 7162 3.2.10, RFC 9586 3.4: UIDs (ascending) instead
+			 * of EXPUNGE. */
 			struct sbuf b = {0};
 			size_t k = 0;
 			for (size_t i = 0; i < s->ngone; i++)
@@ -489,21 +490,9 @@ size_t imap_resolve_set(struct imap_session *s, const char *set, int uid, struct
 
 	*refs = NULL;
 	*bad = 0;
-	if (!set || seqset_parse(set, &ss) < 0) {
+	if (imap_set_arg(s, set, uid, 1, &ss) < 0) {
 		*bad = 1;
 		return 0;
-	}
-	if (uid) {
-		seqset_resolve(&ss, view_max(&s->view));
-	} else {
-		/* RFC 9051 6.4.4: a message number beyond the mailbox is bad. */
-		for (size_t i = 0; i < ss.n; i++)
-			if (ss.r[i][0] > s->view.count || ss.r[i][1] > s->view.count) {
-				*bad = 1;
-				seqset_free(&ss);
-				return 0;
-			}
-		seqset_resolve(&ss, s->view.count);
 	}
 	n = view_select(&s->view, &ss, uid, refs);
 	seqset_free(&ss);

@@ -35,6 +35,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2 /* 2: DB_RUN, DB_MSEQ, DB_GONE */
+/* 2: DB_RUN, DB_MSEQ, DB_GONE. 3: msg_rec grew savedate; older records
+ * are read as they are (no save date recorded), nothing is rewritten, but
+ * a brev of version 2 must not open the store: it would write records
+ * back without their save date. */
+#define SCHEMA_VERSION 3
 #define STORE_READERS   1024        /* threads reading at once, all processes */
 #define WRITE_RETRIES   32
 #define MAP_MIN         (1ULL << 20)
@@ -809,18 +814,22 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 			 (unsigned long long)ver, SCHEMA_VERSION);
 		return -1;
 	}
-	if (ver < 2) {
-		/* Version 1 had no mailbox indexes: build them once. */
+	if (ver < SCHEMA_VERSION) {
+		/* Version 1 had no mailbox indexes: build them once. Version 2
+		 * records have no save date and stay as they are. */
+		uint64_t was = ver;
 		ver = SCHEMA_VERSION;
 		v.mv_size = sizeof ver;
 		v.mv_data = &ver;
-		if ((rc = index_build(txn, st->dbi)) ||
+		if ((was < 2 && (rc = index_build(txn, st->dbi))) ||
 		    (rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0))) {
 			mdb_txn_abort(txn);
-			snprintf(err, errlen, "store: upgrading to version 2: %s", mdb_strerror(rc));
+			snprintf(err, errlen, "store: upgrading to version %d: %s", SCHEMA_VERSION,
+				 mdb_strerror(rc));
 			return -1;
 		}
-		log_info("store: upgraded to schema version %d (mailbox indexes)", SCHEMA_VERSION);
+		log_info("store: upgraded to schema version %d (%s)", SCHEMA_VERSION,
+			 was < 2 ? "mailbox indexes, save dates" : "save dates");
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc) {
@@ -1032,6 +1041,59 @@ static int op_downgrade(struct tx *t, void *arg)
 int store_test_downgrade(struct store *st)
 {
 	return tx_write(st, op_downgrade, NULL);
+}
+
+/* Every message record cut to its schema 2 length (no savedate), as a
+ * brev before schema 3 wrote them; version 2. */
+static int op_schema2(struct tx *t, void *arg)
+{
+	const size_t old = offsetof(struct msg_rec, savedate);
+	uint64_t two = 2;
+	unsigned char (*keys)[8] = NULL;
+	size_t n = 0, cap = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+	(void)arg;
+	/* Keys first, then rewrite: no cursor is walked while values change size. */
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_MSG], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || v.mv_size <= old)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			keys = xrealloc(keys, cap * sizeof *keys);
+		}
+		memcpy(keys[n++], k.mv_data, 8);
+	}
+	mdb_cursor_close(c);
+	rc = rc == MDB_NOTFOUND ? 0 : rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		unsigned char buf[sizeof(struct msg_rec)];
+		k.mv_size = 8;
+		k.mv_data = keys[i];
+		if ((rc = mdb_get(t->txn, t->st->dbi[DB_MSG], &k, &v)))
+			break;
+		memcpy(buf, v.mv_data, old);
+		v.mv_size = old;
+		v.mv_data = buf;
+		rc = mdb_put(t->txn, t->st->dbi[DB_MSG], &k, &v, 0);
+	}
+	free(keys);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return db_put(t, DB_META, "version", 7, &two, sizeof two, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_test_schema2(struct store *st)
+{
+	return tx_write(st, op_schema2, NULL);
 }
 
 /* ---- durability hooks (tests only; docs/development.md) ---- */

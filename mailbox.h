@@ -190,6 +190,11 @@ struct msg_info {
 	uint64_t modseq;
 	uint64_t size;                      /* octets, exactly as stored */
 	int64_t internaldate;               /* unix seconds */
+	/* When the message entered this mailbox (RFC 8514 save date: delivery,
+	 * APPEND, COPY and MOVE set it; flag changes and RENAME keep it), unix
+	 * seconds. A message stored before schema 3 has none recorded and
+	 * answers its internaldate. */
+	int64_t savedate;
 	uint64_t blob;                      /* message bytes, shared */
 };
 
@@ -367,6 +372,9 @@ void store_set_commit_hook(struct store *st, void (*fn)(void *arg, uint32_t user
 /* Tests only: make the store look like schema version 1 (no mailbox
  * indexes), so the next store_open rebuilds them. */
 int store_test_downgrade(struct store *st);
+/* Tests only: make every message record look as schema 2 wrote it (no
+ * save date) and the store version 2. */
+int store_test_schema2(struct store *st);
 
 /* Durability hooks, tests only (docs/development.md). The environment's
  * flags that would weaken power-cut safety, as STORE_ENV_* bits: a store

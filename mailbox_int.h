@@ -74,11 +74,15 @@ struct mbox_rec {
 	/* followed by nkw NUL-terminated keyword names */
 };
 
+/* Schema 3 appended savedate; a record written before (48 bytes) reads
+ * with savedate 0, "not recorded" (every reader copies what is there into
+ * a zeroed struct). */
 struct msg_rec {
 	uint32_t flags, pad;
 	uint64_t keywords, modseq, size;
 	int64_t internaldate;
 	uint64_t blob;
+	int64_t savedate;     /* unix s the message entered this mailbox; 0: not recorded */
 };
 
 struct blob_rec {

@@ -465,6 +465,9 @@ static int msg_add(struct tx *t, struct acct_rec *a, struct mbox *mb, struct msg
 	if (uid == UINT32_MAX)
 		return ST_INVALID; /* RFC 3501 2.3.1.1: UIDs are 32-bit; never wrap */
 	m->modseq = ++mb->r.highestmodseq;
+	/* RFC 8514: every way into a mailbox (delivery, APPEND, COPY, MOVE)
+	 * comes through here, and each gives the message a new save date. */
+	m->savedate = now_s();
 	if (msg_put(t, mb->r.id, uid, m) || mseq_move(t, mb->r.id, uid, 0, m->modseq) ||
 	    run_add(t, mb->r.id, uid))
 		return ST_TEMP;
@@ -584,6 +587,7 @@ static void msg_export(uint32_t uid, const struct msg_rec *r, struct msg_info *o
 	out->modseq = r->modseq;
 	out->size = r->size;
 	out->internaldate = r->internaldate;
+	out->savedate = r->savedate ? r->savedate : r->internaldate;
 	out->blob = r->blob;
 }
 

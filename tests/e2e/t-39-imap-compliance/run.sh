@@ -6,7 +6,7 @@
 # address as ENVELOPE shows it, BINARY of a whole message and of a
 # message/rfc822 part, quoted-printable trailing white space, LIST-EXTENDED
 # and LSUB edges, CREATE-SPECIAL-USE and [USEATTR], EXAMINE's empty
-# PERMANENTFLAGS, SEARCH RETURN (SAVE) without SEARCHRES, and \Recent for
+# PERMANENTFLAGS, SEARCH RETURN (SAVE) now that SEARCHRES is offered, and \Recent for
 # IMAP4rev1 sessions. A failing check names itself; all checks run.
 . ../lib.sh
 brev_init cmp
