@@ -70,10 +70,18 @@ def msg(subject, body="hello\r\n", extra=""):
             % (subject, extra, body)).encode()
 
 
+class Missing(str):
+    """A UID that was not answered: "0" in later commands, false in checks,
+    so every check still runs (and fails) against a server without the
+    extension."""
+    def __bool__(self):
+        return False
+
+
 def appenduid(rest_or_lines):
     blob = rest_or_lines if isinstance(rest_or_lines, bytes) else b"\n".join(rest_or_lines)
     m = re.search(rb"APPENDUID (\d+) ([\d:,]+)", blob)
-    return (int(m.group(1)), m.group(2).decode()) if m else (None, None)
+    return (int(m.group(1)), m.group(2).decode()) if m else (0, Missing("0"))
 
 
 def one(untagged, pat):
