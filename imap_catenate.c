@@ -22,7 +22,7 @@
 #define CATENATE_PARTS_MAX 256
 
 struct piece {
-	int text;                 /* from the command's spool, else a stored message */
+	int text; /* from the command's spool, else a stored message */
 	uint64_t blob, off, len;
 };
 
@@ -165,8 +165,9 @@ static int assemble(struct imap_session *s, const struct piece *pc, size_t n, st
 		uint64_t off = pc[i].off, left = pc[i].len;
 		while (left > 0) {
 			size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
-			long got = pc[i].text ? spool_read_at(s->cmd.spool, off, buf, want)
-					      : store_msg_read(s->srv->store, pc[i].blob, off, buf, want);
+			long got = pc[i].text
+				       ? spool_read_at(s->cmd.spool, off, buf, want)
+				       : store_msg_read(s->srv->store, pc[i].blob, off, buf, want);
 			if (got <= 0 || spool_write(out, buf, (size_t)got) < 0)
 				return -1;
 			off += (uint64_t)got;
@@ -203,8 +204,9 @@ int imap_catenate(struct imap_session *s, const struct iarg *parts, struct spool
 				goto done;
 			}
 			if (imap_spool_nul(s->cmd.spool, v->off, v->len)) {
-				imap_tagged(s, "NO", "Message contains NUL octets; brev stores no "
-						     "binary content");
+				imap_tagged(s, "NO",
+					    "Message contains NUL octets; brev stores no "
+					    "binary content");
 				goto done;
 			}
 			pc[n++] = (struct piece){.text = 1, .off = v->off, .len = v->len};

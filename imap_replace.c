@@ -72,12 +72,16 @@ void imap_cmd_replace(struct imap_session *s, int uid)
 	struct mbox_info mi;
 	int rc = store_mbox_get(s->srv->store, s->acct.id, dst, &mi);
 	if (rc != ST_OK) {
-		imap_tagged(s, "NO", "%s", rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox"
-							     : imap_store_no(rc));
+		imap_tagged(s, "NO", "%s",
+			    rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox" : imap_store_no(rc));
 		goto out;
 	}
-	struct msg_in m = {.body = g->body, .body_off = g->off, .body_len = g->len,
-			   .internaldate = g->date, .flags = g->flags, .keywords = g->kw,
+	struct msg_in m = {.body = g->body,
+			   .body_off = g->off,
+			   .body_len = g->len,
+			   .internaldate = g->date,
+			   .flags = g->flags,
+			   .keywords = g->kw,
 			   .nkeywords = g->nkw};
 	uint32_t uidv = 0, newuid = 0;
 	rc = store_msg_replace(s->srv->store, s->acct.id, s->mbox, old, dst, &m, &uidv, &newuid);

@@ -33,7 +33,8 @@ static int decoded(struct cur *c, const char *stops, char *out, size_t cap)
 			if (c->e - c->p < 3 || hex_value((unsigned char)c->p[1]) < 0 ||
 			    hex_value((unsigned char)c->p[2]) < 0)
 				return -1;
-			ch = hex_value((unsigned char)c->p[1]) * 16 + hex_value((unsigned char)c->p[2]);
+			ch = hex_value((unsigned char)c->p[1]) * 16 +
+			     hex_value((unsigned char)c->p[2]);
 			c->p += 3;
 		} else {
 			if (ch <= ' ' || ch == 0x7f)

@@ -18,24 +18,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAPURL_MAX 4096        /* octets of one URL we look at */
-#define IMAPURL_MBOX_MAX 512    /* decoded mailbox name (STORE_MBOX_MAX) */
+#define IMAPURL_MAX	    4096 /* octets of one URL we look at */
+#define IMAPURL_MBOX_MAX    512	 /* decoded mailbox name (STORE_MBOX_MAX) */
 #define IMAPURL_SECTION_MAX 128
-#define IMAPURL_HOST_MAX 255
-#define IMAPURL_USER_MAX 254
+#define IMAPURL_HOST_MAX    255
+#define IMAPURL_USER_MAX    254
 
 struct imapurl {
-	int absolute;                        /* imap://... */
-	int relative;                        /* ;UID=... (no mailbox) */
-	char user[IMAPURL_USER_MAX + 1];     /* "" when none */
-	char host[IMAPURL_HOST_MAX + 1];     /* absolute only */
-	unsigned port;                       /* 0 when none */
-	char mbox[IMAPURL_MBOX_MAX + 1];     /* "" for a relative URL */
-	uint32_t uidvalidity;                /* 0 when none */
-	uint32_t uid;                        /* always > 0 */
+	int absolute;			       /* imap://... */
+	int relative;			       /* ;UID=... (no mailbox) */
+	char user[IMAPURL_USER_MAX + 1];       /* "" when none */
+	char host[IMAPURL_HOST_MAX + 1];       /* absolute only */
+	unsigned port;			       /* 0 when none */
+	char mbox[IMAPURL_MBOX_MAX + 1];       /* "" for a relative URL */
+	uint32_t uidvalidity;		       /* 0 when none */
+	uint32_t uid;			       /* always > 0 */
 	char section[IMAPURL_SECTION_MAX + 1]; /* "" for the whole message */
 	int partial;
-	uint64_t partial_off, partial_len;   /* partial_len 0: to the end */
+	uint64_t partial_off, partial_len; /* partial_len 0: to the end */
 };
 
 /* Parse s (n octets). 0 and *u filled, or -1 (bad syntax, a field too

@@ -116,10 +116,11 @@ static size_t entity(const char *s, size_t n, struct sbuf *out)
 	static const struct {
 		const char *name;
 		unsigned cp;
-	} named[] = {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''},
-		     {"nbsp", ' '}, {"copy", 0xa9}, {"reg", 0xae}, {"hellip", 0x2026},
-		     {"mdash", 0x2014}, {"ndash", 0x2013}, {"rsquo", 0x2019}, {"lsquo", 0x2018},
-		     {"rdquo", 0x201d}, {"ldquo", 0x201c}, {"euro", 0x20ac}, {"zwnj", 0x200c}};
+	} named[] = {{"amp", '&'},	 {"lt", '<'},	    {"gt", '>'},       {"quot", '"'},
+		     {"apos", '\''},	 {"nbsp", ' '},	    {"copy", 0xa9},    {"reg", 0xae},
+		     {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"rsquo", 0x2019},
+		     {"lsquo", 0x2018},	 {"rdquo", 0x201d}, {"ldquo", 0x201c}, {"euro", 0x20ac},
+		     {"zwnj", 0x200c}};
 	size_t end = 1;
 	while (end < n && end < 12 && s[end] != ';')
 		end++;
@@ -144,7 +145,8 @@ static size_t entity(const char *s, size_t n, struct sbuf *out)
 		return end + 1;
 	}
 	for (size_t k = 0; k < ARRAY_LEN(named); k++)
-		if (strlen(named[k].name) == end - 1 && memcmp(s + 1, named[k].name, end - 1) == 0) {
+		if (strlen(named[k].name) == end - 1 &&
+		    memcmp(s + 1, named[k].name, end - 1) == 0) {
 			put_cp(out, named[k].cp);
 			return end + 1;
 		}
@@ -249,7 +251,8 @@ int mime_preview(const struct mime_part *root, const struct msg_src *src, struct
 	char buf[16384];
 	uint64_t off = p->body_off, left = want;
 	while (left > 0) {
-		long got = src->read(src->arg, off, buf, left < sizeof buf ? (size_t)left : sizeof buf);
+		long got =
+		    src->read(src->arg, off, buf, left < sizeof buf ? (size_t)left : sizeof buf);
 		if (got <= 0)
 			break;
 		sbuf_add(&raw, buf, (size_t)got);

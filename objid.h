@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OBJID_MAX 32  /* buffer size: a letter, up to 20 digits, NUL */
+#define OBJID_MAX	 32  /* buffer size: a letter, up to 20 digits, NUL */
 #define OBJID_SYNTAX_MAX 255 /* RFC 8474 objectid: 1*255 chars */
 
 /* out gets the id as a NUL-terminated string. */

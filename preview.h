@@ -12,8 +12,8 @@
 
 #include "message.h"
 
-#define PREVIEW_CHARS 200              /* RFC 8970 3.1: at most 200 characters */
-#define PREVIEW_READ_MAX (256 * 1024)  /* encoded bytes of the part looked at */
+#define PREVIEW_CHARS	 200	      /* RFC 8970 3.1: at most 200 characters */
+#define PREVIEW_READ_MAX (256 * 1024) /* encoded bytes of the part looked at */
 
 /* Appends to out the preview of the message whose tree is root: the first
  * text/plain part (a text/html one when an alternative has no plain one,
