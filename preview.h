@@ -21,7 +21,8 @@
  * decoded to UTF-8, HTML tags, comments, <style>/<script>/<head> content
  * dropped and the common entities decoded, every run of white space and
  * control characters one space, trimmed, then cut to PREVIEW_CHARS Unicode
- * characters (never inside a UTF-8 sequence; invalid bytes become U+FFFD).
+ * characters (never inside a UTF-8 sequence; bytes that are not UTF-8 come out of
+ * mime_to_utf8 as '?', and any left would become U+FFFD).
  * Attachments and attached messages are not looked into. Returns 1 when
  * the message has a text part, 0 when it has none (out unchanged; RFC 8970
  * then wants the empty string). */
