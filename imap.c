@@ -26,6 +26,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "objid.h"
 #include "sasl.h"
 #include "server.h"
 #include "spool.h"
@@ -203,6 +204,10 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " SAVEDATE");
 	sbuf_puts(b, " UIDONLY");
 	sbuf_puts(b, " MULTISEARCH");
+	sbuf_puts(b, " OBJECTID");
+	sbuf_puts(b, " PREVIEW");
+	sbuf_puts(b, " REPLACE");
+	sbuf_puts(b, " CATENATE");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
@@ -914,6 +919,9 @@ static void cmd_select(struct imap_session *s)
 	}
 	imap_out(s, "* OK [UIDVALIDITY %u] UIDs valid", mi.uidvalidity);
 	imap_out(s, "* OK [UIDNEXT %u] Predicted next UID", mi.uidnext);
+	char mboxid[OBJID_MAX]; /* RFC 8474 4.2 */
+	objid_mailbox(mboxid, mi.id);
+	imap_out(s, "* OK [MAILBOXID (%s)] Ok", mboxid);
 	/* RFC 7162 3.1.2.1: every SELECT/EXAMINE (brev always has modseqs,
 	 * so never NOMODSEQ). */
 	imap_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)mi.highestmodseq);
@@ -948,7 +956,7 @@ static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* RFC 9051 9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " d"). */
-static int64_t parse_datetime(const char *s)
+int64_t imap_parse_datetime(const char *s)
 {
 	int d, y, h, mi, se, zh;
 	char mon[4], sign;
@@ -985,20 +993,13 @@ static int spool_nul(struct spool *sp, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* One (flags, date, message) group of APPEND. */
-struct append_msg {
-	uint32_t flags;
-	const char **kw;
-	size_t nkw;
-	int64_t date;
-	const struct iarg *lit;
-};
-
-/* The groups from a on, checked: NULL and a BAD/NO answer already given,
- * or the array (*n entries). */
-static struct append_msg *append_groups(struct imap_session *s, const struct iarg *a, size_t *n)
+/* RFC 3502 MULTIAPPEND's groups, also REPLACE's one (RFC 8508): each
+ * (flags, date, message), the message a literal, "UTF8 (literal8)" or
+ * "CATENATE (...)" (imap_catenate.c). NULL and the BAD/NO answer given, or
+ * the array (*n entries; free with imap_append_free). */
+struct imap_append_msg *imap_append_groups(struct imap_session *s, const struct iarg *a, size_t *n)
 {
-	struct append_msg *v = NULL;
+	struct imap_append_msg *v = NULL;
 	size_t cap = 0;
 
 	*n = 0;
@@ -1007,7 +1008,7 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 			cap = cap ? cap * 2 : 4;
 			v = xrealloc(v, cap * sizeof *v);
 		}
-		struct append_msg *g = &v[(*n)++];
+		struct imap_append_msg *g = &v[(*n)++];
 		memset(g, 0, sizeof *g);
 		const char *err = NULL, *cond = "BAD";
 		if (a->type == IA_LIST) {
@@ -1018,10 +1019,23 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 			a = a->next;
 		}
 		if (!err && a && a->type == IA_STRING && !a->literal) {
-			g->date = parse_datetime(a->s);
+			g->date = imap_parse_datetime(a->s);
 			if (g->date < 0)
 				err = "Invalid date-time";
 			a = a->next;
+		}
+		/* RFC 4469 5: CATENATE (parts), assembled into a spool of its
+		 * own; imap_catenate answers its own refusals. */
+		if (!err && iarg_is_atom(a, "CATENATE") && a->next && a->next->type == IA_LIST) {
+			if (imap_catenate(s, a->next, &g->own) < 0) {
+				imap_append_free(v, *n);
+				return NULL;
+			}
+			g->body = g->own;
+			g->off = 0;
+			g->len = spool_size(g->own);
+			a = a->next->next;
+			continue;
 		}
 		/* RFC 6855 4: "UTF8" SP "(" literal8 ")", the form Thunderbird
 		 * saves its sent copies with once UTF8=ACCEPT is enabled. The
@@ -1049,15 +1063,29 @@ static struct append_msg *append_groups(struct imap_session *s, const struct iar
 		}
 		if (err) {
 			imap_tagged(s, cond, "%s", err);
-			for (size_t i = 0; i < *n; i++)
-				free(v[i].kw);
-			free(v);
+			imap_append_free(v, *n);
 			return NULL;
 		}
-		g->lit = a;
+		g->body = s->cmd.spool;
+		g->off = a->off;
+		g->len = a->len;
 		a = utf8 ? utf8->next : a->next;
 	}
 	return v;
+}
+
+void imap_append_free(struct imap_append_msg *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].kw);
+		spool_free(&v[i].own);
+	}
+	free(v);
+}
+
+int imap_spool_nul(struct spool *sp, uint64_t off, uint64_t len)
+{
+	return spool_nul(sp, off, len);
 }
 
 /* RFC 3502 MULTIAPPEND is all or nothing: every group is checked first,
@@ -1078,7 +1106,7 @@ static void cmd_append(struct imap_session *s)
 		imap_tagged(s, "BAD", "APPEND needs a message");
 		return;
 	}
-	struct append_msg *g = append_groups(s, a->next, &n);
+	struct imap_append_msg *g = imap_append_groups(s, a->next, &n);
 	if (!g)
 		return;
 	struct mbox_info mi;
@@ -1087,8 +1115,8 @@ static void cmd_append(struct imap_session *s)
 		struct msg_in *m = xcalloc(n, sizeof *m);
 		uint32_t *uids = xcalloc(n, sizeof *uids);
 		for (size_t i = 0; i < n; i++)
-			m[i] = (struct msg_in){.body = s->cmd.spool, .body_off = g[i].lit->off,
-					       .body_len = g[i].lit->len, .internaldate = g[i].date,
+			m[i] = (struct msg_in){.body = g[i].body, .body_off = g[i].off,
+					       .body_len = g[i].len, .internaldate = g[i].date,
 					       .flags = g[i].flags, .keywords = g[i].kw,
 					       .nkeywords = g[i].nkw};
 		rc = store_append_many(s->srv->store, s->acct.id, name, m, n, &uidv, uids);
@@ -1105,9 +1133,7 @@ static void cmd_append(struct imap_session *s)
 	if (rc != ST_OK)
 		imap_tagged(s, "NO", "%s", rc == ST_NOTFOUND ? "[TRYCREATE] No such mailbox"
 							     : imap_store_no(rc));
-	for (size_t i = 0; i < n; i++)
-		free(g[i].kw);
-	free(g);
+	imap_append_free(g, n);
 }
 
 /* ---- selected state ---- */
@@ -1316,6 +1342,8 @@ static void cmd_search(struct imap_session *s) { imap_cmd_search(s, 0); }
 static void cmd_uid_search(struct imap_session *s) { imap_cmd_search(s, 1); }
 static void cmd_copy_(struct imap_session *s) { cmd_copy(s, 0); }
 static void cmd_uid_copy(struct imap_session *s) { cmd_copy(s, 1); }
+static void cmd_replace(struct imap_session *s) { imap_cmd_replace(s, 0); }
+static void cmd_uid_replace(struct imap_session *s) { imap_cmd_replace(s, 1); }
 static void cmd_expunge_(struct imap_session *s) { cmd_expunge(s, 0); }
 static void cmd_uid_expunge(struct imap_session *s) { cmd_expunge(s, 1); }
 
@@ -1369,6 +1397,8 @@ static const struct {
 	{"UID STORE", S_SE, 3, cmd_uid_store},
 	{"COPY", S_SE, 2, cmd_copy_},
 	{"UID COPY", S_SE, 2, cmd_uid_copy},
+	{"REPLACE", S_SE, 3, cmd_replace},
+	{"UID REPLACE", S_SE, 3, cmd_uid_replace},
 	{"MOVE", S_SE, 2, cmd_copy_},
 	{"UID MOVE", S_SE, 2, cmd_uid_copy},
 };

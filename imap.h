@@ -325,6 +325,36 @@ void imap_cmd_setquota(struct imap_session *s);
  * messages (what the store's quota usage drops by); 0 if the read fails. */
 uint64_t imap_quota_deleted_storage(struct imap_session *s, const char *name);
 
+/* imap.c: APPEND's message groups, for MULTIAPPEND (RFC 3502), REPLACE
+ * (RFC 8508) and CATENATE (RFC 4469). Each message is [off, off+len) of
+ * body: the command's spool, or own (a CATENATE message assembled by
+ * imap_catenate, freed with the array). */
+struct imap_append_msg {
+	uint32_t flags;
+	const char **kw;
+	size_t nkw;
+	int64_t date;
+	struct spool *body, *own;
+	uint64_t off, len;
+};
+struct imap_append_msg *imap_append_groups(struct imap_session *s, const struct iarg *a,
+					   size_t *n);
+void imap_append_free(struct imap_append_msg *v, size_t n);
+/* RFC 9051 9 date-time "dd-Mon-yyyy hh:mm:ss +zzzz": unix seconds or -1. */
+int64_t imap_parse_datetime(const char *s);
+/* 1 if sp holds a NUL octet in [off, off+len). */
+int imap_spool_nul(struct spool *sp, uint64_t off, uint64_t len);
+
+/* imap_replace.c: REPLACE and UID REPLACE (RFC 8508) */
+void imap_cmd_replace(struct imap_session *s, int uid);
+
+/* imap_catenate.c: APPEND's CATENATE (RFC 4469) message, parts = the
+ * list after CATENATE: TEXT literals and URLs to the user's own messages
+ * (RFC 5092, imapurl.h), assembled into a new spool *out (limits.message
+ * size checked before anything large is read). 0, or -1 with the answer
+ * (BAD syntax, NO [BADURL url], NO [TOOBIG]) given. */
+int imap_catenate(struct imap_session *s, const struct iarg *parts, struct spool **out);
+
 /* imap_search.c */
 void imap_cmd_search(struct imap_session *s, int uid);
 /* A sequence-set argument, or "$" (SEARCHRES, RFC 5182): the saved

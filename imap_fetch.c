@@ -17,13 +17,14 @@
 
 #include "conn.h"
 #include "log.h"
+#include "objid.h"
+#include "preview.h"
 #include "server.h"
 #include "util.h"
 
 enum { FI_FLAGS, FI_UID, FI_INTERNALDATE, FI_SIZE, FI_ENVELOPE, FI_BODY, FI_BODYSTRUCTURE,
        FI_SECTION, FI_RFC822, FI_RFC822_HEADER, FI_RFC822_TEXT, FI_BINARY, FI_BINARY_SIZE,
-       FI_MODSEQ,
-       FI_SAVEDATE };
+       FI_MODSEQ, FI_SAVEDATE, FI_EMAILID, FI_THREADID, FI_PREVIEW };
 enum { SP_NONE, SP_HEADER, SP_FIELDS, SP_FIELDS_NOT, SP_TEXT, SP_MIME };
 
 #define FETCH_ITEMS_MAX 64
@@ -209,6 +210,8 @@ static int parse_item(struct fetch *f, const char *a)
 		{"RFC822.HEADER", FI_RFC822_HEADER}, {"RFC822.TEXT", FI_RFC822_TEXT},
 		{"MODSEQ", FI_MODSEQ}, /* RFC 7162 3.1.4 */
 		{"SAVEDATE", FI_SAVEDATE}, /* RFC 8514 */
+		{"EMAILID", FI_EMAILID}, {"THREADID", FI_THREADID}, /* RFC 8474 5 */
+		{"PREVIEW", FI_PREVIEW}, /* RFC 8970 3 */
 	};
 	if (str_casecmp_ascii(a, "ALL") == 0)
 		return parse_item(f, "FLAGS") | parse_item(f, "INTERNALDATE") |
@@ -229,6 +232,19 @@ static int parse_item(struct fetch *f, const char *a)
 	return parse_body_item(f, a);
 }
 
+/* RFC 8970 3.1: PREVIEW (LAZY): brev computes the preview whenever it is
+ * asked (it is cheap: one part's first bytes), so LAZY changes nothing.
+ * Unknown or no modifiers are BAD. */
+static int preview_mods(const struct iarg *l)
+{
+	if (!l->kids)
+		return -1;
+	for (const struct iarg *m = l->kids; m; m = m->next)
+		if (!iarg_is_atom(m, "LAZY"))
+			return -1;
+	return 0;
+}
+
 static int parse_items(struct fetch *f, const struct iarg *a)
 {
 	if (!a)
@@ -237,9 +253,15 @@ static int parse_items(struct fetch *f, const struct iarg *a)
 		return parse_item(f, a->s);
 	if (a->type != IA_LIST || !a->kids)
 		return -1;
-	for (const struct iarg *k = a->kids; k; k = k->next)
+	for (const struct iarg *k = a->kids; k; k = k->next) {
 		if (k->type != IA_ATOM || parse_item(f, k->s) < 0)
 			return -1;
+		if (iarg_is_atom(k, "PREVIEW") && k->next && k->next->type == IA_LIST) {
+			if (preview_mods(k->next) < 0)
+				return -1;
+			k = k->next;
+		}
+	}
 	return 0;
 }
 
@@ -504,7 +526,8 @@ static void date_out(struct sbuf *b, int64_t t)
 static int needs_bytes(int kind)
 {
 	return kind != FI_FLAGS && kind != FI_UID && kind != FI_INTERNALDATE && kind != FI_SIZE &&
-	       kind != FI_MODSEQ && kind != FI_SAVEDATE;
+	       kind != FI_MODSEQ && kind != FI_SAVEDATE && kind != FI_EMAILID &&
+	       kind != FI_THREADID;
 }
 
 /* One FETCH response. 0 answered; 1 left out (expunged, its bytes gone
@@ -546,6 +569,27 @@ static int fetch_one(struct imap_session *s, uint32_t seq, const struct msg_info
 			sbuf_printf(&b, "MODSEQ (%llu)", (unsigned long long)mi->modseq);
 			s->modseq_told = 1;
 			break;
+		case FI_EMAILID: {
+			char id[OBJID_MAX];
+			objid_email(id, mi->blob);
+			sbuf_printf(&b, "EMAILID (%s)", id);
+			break;
+		}
+		case FI_THREADID: /* RFC 8474 5.2: no thread ids (yet) */
+			sbuf_puts(&b, "THREADID NIL");
+			break;
+		case FI_PREVIEW: {
+			struct sbuf pv = {0};
+			struct msg_src src;
+			imap_msg_src(s, mi, &src);
+			mime_preview(imap_tree(s, mi), &src, &pv);
+			sbuf_puts(&b, "PREVIEW ");
+			/* RFC 8970 3.1: no text is "", never NIL (that is LAZY's
+			 * "not yet", which brev never needs) */
+			mbuf_imap_string(&b, pv.p ? pv.p : "", pv.len, s->utf8);
+			sbuf_free(&pv);
+			break;
+		}
 		case FI_INTERNALDATE:
 			sbuf_puts(&b, "INTERNALDATE ");
 			date_out(&b, mi->internaldate);
@@ -702,12 +746,25 @@ void imap_cmd_fetch(struct imap_session *s, int uid)
 	int bad, rc;
 
 	imap_sync(s, uid);
-	if (parse_items(f, iarg_nth(s->cmd.args, 1)) < 0 || s->cmd.args->nkids > 3) {
+	/* "FETCH 1 PREVIEW (LAZY)": the one item outside parentheses may
+	 * carry its RFC 8970 modifiers too. */
+	const struct iarg *items = iarg_nth(s->cmd.args, 1), *mods = iarg_nth(s->cmd.args, 2);
+	size_t maxargs = 3;
+	if (iarg_is_atom(items, "PREVIEW") && mods && mods->type == IA_LIST && mods->kids &&
+	    iarg_is_atom(mods->kids, "LAZY")) {
+		if (preview_mods(mods) < 0) {
+			imap_tagged(s, "BAD", "Invalid PREVIEW modifiers");
+			goto out;
+		}
+		mods = mods->next;
+		maxargs = 4;
+	}
+	if (parse_items(f, items) < 0 || s->cmd.args->nkids > maxargs) {
 		imap_tagged(s, "BAD", "Invalid FETCH items");
 		goto out;
 	}
 	int vanished = 0;
-	const char *merr = fetch_modifiers(s, iarg_nth(s->cmd.args, 2), uid, &x, &vanished);
+	const char *merr = fetch_modifiers(s, mods, uid, &x, &vanished);
 	if (merr) {
 		imap_tagged(s, "BAD", "%s", merr);
 		goto out;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "objid.h"
 #include "server.h"
 #include "util.h"
 
@@ -82,7 +83,12 @@ void imap_cmd_create(struct imap_session *s)
 	/* A subscription kept from a deleted mailbox of this name is its. */
 	if (rc == ST_OK && store_sub_keep(s->srv->store, s->acct.id, name, 0) == ST_OK)
 		store_mbox_subscribe(s->srv->store, s->acct.id, name, 1);
-	if (rc == ST_OK)
+	struct mbox_info mi;
+	if (rc == ST_OK && store_mbox_get(s->srv->store, s->acct.id, name, &mi) == ST_OK) {
+		char id[OBJID_MAX]; /* RFC 8474 4.1 */
+		objid_mailbox(id, mi.id);
+		imap_tagged(s, "OK", "[MAILBOXID (%s)] CREATE completed", id);
+	} else if (rc == ST_OK)
 		imap_tagged(s, "OK", "CREATE completed");
 	else
 		imap_tagged(s, "NO", "%s", imap_store_no(rc));
@@ -517,7 +523,11 @@ static void status_items(struct imap_session *s, const struct iarg *items, const
 			sbuf_printf(b, "HIGHESTMODSEQ %llu", (unsigned long long)mi.highestmodseq);
 		else if (iarg_is_atom(it, "APPENDLIMIT")) /* RFC 7889 4: as advertised */
 			sbuf_printf(b, "APPENDLIMIT %llu", (unsigned long long)s->in.big_max);
-		else if (iarg_is_atom(it, "DELETED")) {
+		else if (iarg_is_atom(it, "MAILBOXID")) { /* RFC 8474 4.3 */
+			char id[OBJID_MAX];
+			objid_mailbox(id, mi.id);
+			sbuf_printf(b, "MAILBOXID (%s)", id);
+		} else if (iarg_is_atom(it, "DELETED")) {
 			struct stat_ctx c = {0};
 			store_msg_list(s->srv->store, s->acct.id, name, 1, count_deleted, &c);
 			sbuf_printf(b, "DELETED %u", c.deleted);
@@ -534,7 +544,7 @@ static int status_items_ok(const struct iarg *items)
 {
 	static const char *const ok[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
 					 "RECENT",   "SIZE",	"DELETED", "HIGHESTMODSEQ",
-					 "DELETED-STORAGE", "APPENDLIMIT"};
+					 "DELETED-STORAGE", "APPENDLIMIT", "MAILBOXID"};
 	if (!items || items->type != IA_LIST || !items->kids)
 		return 0;
 	for (const struct iarg *it = items->kids; it; it = it->next) {

@@ -86,8 +86,15 @@ struct rdr {
 	struct imap_cmd *cmd;
 	char *line;
 	size_t len, pos;
-	int append;
-	int utf8_list;      /* APPEND: inside the list of "UTF8 (literal8)" (RFC 6855 4) */
+	/* APPEND-like commands: the index of the first argument after which
+	 * top-level literals are messages (1 for APPEND after the mailbox
+	 * name, 2 for REPLACE after the number and mailbox; 0 otherwise). */
+	size_t append;
+	/* What each open list is, for the literals that are messages: the
+	 * list of "UTF8 (literal8)" (RFC 6855 4) or of "CATENATE (...)"
+	 * (RFC 4469 5, with "UTF8 (literal8)" parts inside, RFC 6855 4). */
+	int lkind[IMAP_DEPTH_MAX + 1];
+	uint64_t cat_bytes; /* TEXT bytes of the current CATENATE list */
 	int preauth_lits;   /* before login: this command may carry small literals */
 	int tail_done;      /* the current line's closing literal was dealt with */
 	struct iarg *stack[IMAP_DEPTH_MAX + 1];
@@ -224,6 +231,43 @@ static const char *literal_refusal(struct rdr *r, uint64_t n, int spooled)
 	return NULL;
 }
 
+enum { LK_PLAIN, LK_UTF8, LK_CAT };
+
+/* Is a literal here one of an APPEND's (or REPLACE's) messages, or a part
+ * of one? Every top-level literal after the mailbox name; the one inside
+ * "UTF8 (~{n})" (RFC 6855 4, which Thunderbird uses once UTF8=ACCEPT is
+ * enabled); and inside "CATENATE (...)" each "TEXT {n}" and the one in
+ * "UTF8 (~{n})" (RFC 4469 5, RFC 6855 4). *in_cat: a CATENATE part. */
+static int message_literal(struct rdr *r, int *in_cat)
+{
+	if (!r->append)
+		return 0;
+	if (r->depth == 0)
+		return r->stack[0]->nkids >= r->append;
+	int k = r->lkind[r->depth];
+	*in_cat = r->lkind[1] == LK_CAT;
+	if (k == LK_UTF8)
+		return r->stack[r->depth]->nkids == 0;
+	if (k == LK_CAT)
+		return iarg_is_atom(r->tail[r->depth], "TEXT");
+	*in_cat = 0;
+	return 0;
+}
+
+/* The kind of the list opened after `before` at the current depth. */
+static int list_kind(const struct rdr *r, const struct iarg *before)
+{
+	if (!r->append)
+		return LK_PLAIN;
+	if (r->depth == 0 && r->stack[0]->nkids >= r->append)
+		return iarg_is_atom(before, "UTF8")	 ? LK_UTF8
+		       : iarg_is_atom(before, "CATENATE") ? LK_CAT
+							  : LK_PLAIN;
+	if (r->depth == 1 && r->lkind[1] == LK_CAT && iarg_is_atom(before, "UTF8"))
+		return LK_UTF8;
+	return LK_PLAIN;
+}
+
 /* "{n}" / "{n+}" / "~{n}" at the end of the line; r->pos at '{'. */
 static int literal(struct rdr *r, int binary)
 {
@@ -244,12 +288,16 @@ static int literal(struct rdr *r, int binary)
 	}
 	if (!digits || *p != '}' || p + 1 != r->line + r->len)
 		return bad(r, "Bad literal syntax");
-	/* APPEND's messages: every top-level literal after the mailbox name,
-	 * and the one inside "UTF8 (~{n})" (RFC 6855 4, which Thunderbird
-	 * uses once UTF8=ACCEPT is enabled). */
-	int spooled = r->append && ((r->depth == 0 && r->stack[0]->nkids > 0) ||
-				    (r->depth == 1 && r->utf8_list && r->stack[1]->nkids == 0));
+	int in_cat = 0;
+	int spooled = message_literal(r, &in_cat);
 	const char *why = literal_refusal(r, n, spooled);
+	/* RFC 4469 5: the parts of one CATENATE message together are one
+	 * message: refused before a byte is read when they alone pass the
+	 * limit (URL parts are added and checked before assembly). */
+	if (!why && in_cat && r->cat_bytes + n > r->in->big_max) {
+		c->no = 1;
+		why = "[TOOBIG] Message too large";
+	}
 	if (why) {
 		bad(r, why);
 		r->tail_done = 1;
@@ -271,6 +319,8 @@ static int literal(struct rdr *r, int binary)
 			return -1;
 		c->spooled += n;
 		c->nspooled++;
+		if (in_cat)
+			r->cat_bytes += n;
 	} else {
 		a->s = xmalloc((size_t)n + 1);
 		if (n && r->in->read_n(r->in->arg, a->s, (size_t)n) < 0)
@@ -399,17 +449,20 @@ static int args(struct rdr *r)
 			if (r->depth >= IMAP_DEPTH_MAX)
 				return bad(r, "Nesting too deep");
 			const struct iarg *before = r->tail[r->depth];
-			r->utf8_list = r->append && r->depth == 0 && iarg_is_atom(before, "UTF8");
+			int kind = list_kind(r, before);
+			if (kind == LK_CAT)
+				r->cat_bytes = 0;
 			struct iarg *l = push(r, IA_LIST);
 			r->depth++;
+			r->lkind[r->depth] = kind;
 			r->stack[r->depth] = l;
 			r->tail[r->depth] = NULL;
 			r->pos++;
 		} else if (c == ')') {
 			if (r->depth == 0)
 				return bad(r, "Unexpected )");
+			r->lkind[r->depth] = LK_PLAIN;
 			r->depth--;
-			r->utf8_list = 0;
 			r->pos++;
 		} else if (c == '"') {
 			if ((rc = quoted(r)) != 0)
@@ -507,7 +560,11 @@ static int read_cmd(struct rdr *r)
 	}
 	if (r->pos < r->len && r->line[r->pos] != ' ')
 		return bad(r, "Invalid command name");
-	r->append = strcmp(cmd->name, "APPEND") == 0;
+	r->append = strcmp(cmd->name, "APPEND") == 0	  ? 1
+		    : strcmp(cmd->name, "REPLACE") == 0 ||
+			      strcmp(cmd->name, "UID REPLACE") == 0
+			  ? 2
+			  : 0;
 	r->preauth_lits = literal_cmd_ok(cmd->name);
 	cmd->args = xcalloc(1, sizeof *cmd->args);
 	cmd->args->type = IA_LIST;

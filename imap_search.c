@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "objid.h"
 #include "server.h"
 #include "util.h"
 
@@ -28,7 +29,7 @@
 enum { K_ALL, K_RECENT, K_NEW, K_OLD, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_HEADER, K_BODY, K_TEXT, K_BEFORE,
        K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_LARGER, K_SMALLER, K_UID, K_SEQ,
        K_NOT, K_OR, K_AND, K_NONE, K_MODSEQ, K_OLDER, K_YOUNGER,
-       K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE };
+       K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE, K_EMAILID };
 
 struct snode {
 	int op;
@@ -295,6 +296,25 @@ static struct snode *parse_key(struct sparse *p, int depth)
 		n->num = x;
 		return n;
 	}
+	/* RFC 8474 6: EMAILID/THREADID objectid. A well-formed id brev never
+	 * made matches nothing; brev has no thread ids, so THREADID never
+	 * matches. */
+	if (!str_casecmp_ascii(k, "EMAILID") || !str_casecmp_ascii(k, "THREADID")) {
+		const struct iarg *id = p->cur;
+		const char *v = take_str(p);
+		uint64_t blob = 0;
+		if (!v || id->type != IA_ATOM || !objid_valid(v, strlen(v))) {
+			p->err = 1;
+			return NULL;
+		}
+		int email = toupper((unsigned char)k[0]) == 'E';
+		if (!email || objid_email_parse(v, &blob) < 0)
+			return node(p, K_NONE);
+		if (!(n = node(p, K_EMAILID)))
+			return NULL;
+		n->modseq = blob;
+		return n;
+	}
 	if (!str_casecmp_ascii(k, "UID")) {
 		const char *v = take_str(p);
 		if (!v || !(n = node(p, K_UID)))
@@ -535,6 +555,7 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_SMALLER: return mi->size < (uint64_t)n->num;
 	case K_UID: return seqset_contains(&n->set, mi->uid);
 	case K_MODSEQ: return mi->modseq >= n->modseq;
+	case K_EMAILID: return mi->blob == n->modseq; /* the blob id the EMAILID names */
 	case K_SEQ: return seqset_contains(&n->set, m->seq);
 	case K_NOT: return !eval(m, n->a);
 	case K_OR: return eval(m, n->a) || eval(m, n->b);

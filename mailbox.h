@@ -289,6 +289,15 @@ int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 /* Remove messages for good (IMAP EXPUNGE, POP3 UPDATE): atomic, one commit. */
 int store_msg_expunge(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
 		      size_t n);
+/* REPLACE (RFC 8508): expunge old_uid from src and store m into dst
+ * (src or another mailbox) in one commit: both or neither. *uidvalidity
+ * and *uid for APPENDUID. A refusal of the new message (ST_QUOTA, counted
+ * after the old one's bytes are freed; ST_TOOBIG, ST_NOTFOUND for dst,
+ * ST_LIMIT, ST_INVALID) or ST_TEMP leaves the old message where it was.
+ * An old_uid already gone is no error: the new message is stored. */
+int store_msg_replace(struct store *st, uint32_t user, const char *src, uint32_t old_uid,
+		      const char *dst, const struct msg_in *m, uint32_t *uidvalidity,
+		      uint32_t *uid);
 /* Copy (or move, when move != 0) into dst, new UIDs in new_uids[i] (0 for a
  * uid that did not exist). The bytes are shared, not duplicated. ST_LIMIT,
  * nothing copied or moved, when dst's keyword table has no room for a

@@ -1333,6 +1333,45 @@ int store_msg_expunge(struct store *st, uint32_t user, const char *mbox, const u
 	return tx_write(st, op_expunge, &a);
 }
 
+/* REPLACE (RFC 8508): the old message out of src and the new one into dst
+ * in one transaction. The expunge goes first so that the new message's
+ * quota check sees the old one's bytes freed; a refusal of the append
+ * aborts the transaction, expunge and all (tx_write, not the group commit,
+ * whose batch could not undo half of it). */
+struct replace_args {
+	struct msg_args ex, ap;
+};
+
+static int op_replace(struct tx *t, void *arg)
+{
+	struct replace_args *r = arg;
+	int rc = op_expunge(t, &r->ex);
+	return rc ? rc : op_append(t, &r->ap);
+}
+
+int store_msg_replace(struct store *st, uint32_t user, const char *src, uint32_t old_uid,
+		      const char *dst, const struct msg_in *m, uint32_t *uidvalidity,
+		      uint32_t *uid)
+{
+	struct replace_args r = {.ex = {.user = user, .uids = &old_uid, .n = 1},
+				 .ap = {.user = user, .m = m, .uidvalidity = uidvalidity}};
+	int rc;
+	if (uid)
+		*uid = 0;
+	if (!m || (m->hdrlen && !m->hdr) || mbox_norm(src, r.ex.mbox) < 0 ||
+	    mbox_norm(dst, r.ap.mbox) < 0)
+		return ST_INVALID;
+	r.ap.size = msg_in_size(m);
+	if (blob_stage(st, m, STAGE_MIN, &r.ap.staged) != ST_OK)
+		return ST_TEMP;
+	rc = tx_write(st, op_replace, &r);
+	if (r.ap.staged && rc != ST_OK)
+		blob_unstage(st, r.ap.staged);
+	if (uid && rc == ST_OK)
+		*uid = r.ap.uid;
+	return rc;
+}
+
 /* Keyword bits of src's table re-expressed in dst's (names differ in
  * position per mailbox). A name dst has no room for is ST_LIMIT: COPY and
  * MOVE keep every keyword or fail whole (RFC 3501 6.4.7), as STORE does. */
