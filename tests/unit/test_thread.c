@@ -247,6 +247,28 @@ TEST(id_table_bounded)
 	thread_free(&t);
 }
 
+TEST(references_keep_the_last_32)
+{
+	/* References "<p> <f1> ... <fK>": with K = 31 every id counts and
+	 * 2 hangs under 1 through dummies; with K = 32 the first id (p) is
+	 * dropped, the dummy chain f1..f32 leads nowhere and 2 is its own
+	 * thread (the dummies give way: one child each) */
+	for (int k = 31; k <= 32; k++) {
+		char refs[2048] = "<p@x>";
+		for (int i = 1; i <= k; i++)
+			snprintf(refs + strlen(refs), sizeof refs - strlen(refs), " <f%d@x>", i);
+		const struct thread_msg m[] = {
+			{1, "<p@x>", NULL, NULL, "one", 1},
+			{2, "<q@x>", refs, NULL, "two", 2},
+		};
+		struct thread_set *t = thread_new(THREAD_REFERENCES);
+		thread_add(t, &m[0]);
+		thread_add(t, &m[1]);
+		CHECK_EQ_STR(run(t), k == 31 ? "(1 2)" : "(1)(2)");
+		thread_free(&t);
+	}
+}
+
 TEST(ids_too_long_or_empty_are_ignored)
 {
 	char longid[THREAD_ID_MAX + 20];

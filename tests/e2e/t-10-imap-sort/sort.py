@@ -295,6 +295,55 @@ golden("Rfc", [("A1 THREAD REFERENCES US-ASCII 3,4,6,7,23,44,96",
 golden("Rfc2", [("A2 THREAD REFERENCES US-ASCII 3,5", ["* THREAD ((3)(5))", "A2 OK THREAD completed"])],
        "RFC 5256 4")
 
+# ---- a string key compares its first 512 bytes: beyond them, by number ----
+m.create("Long")
+for subj in ("a" * 600 + "z", "a" * 600 + "b", "b" * 500 + "z", "b" * 500 + "b"):
+    m.append("Long", None, None, msg([("Subject", subj)], 1200))
+m.select("Long")
+typ, data = m.sort("(SUBJECT)", "UTF-8", "ALL")
+check(seqs(data) == "1 2 4 3", "SORT (SUBJECT) of long subjects -> %r, want 1 2 4 3" % data)
+
+# ---- a MODSEQ search key: the highest MODSEQ rides along (RFC 7162 3.1.5) ----
+got = raw_dialogue("INBOX", ["m1 SORT (SIZE) UTF-8 MODSEQ 1",
+                             "m2 SORT RETURN (COUNT) (SIZE) UTF-8 MODSEQ 1"])
+check(any(re.fullmatch(r"\* SORT 5 2 4 3 1 6 \(MODSEQ \d+\)", l) for l in got[0]),
+      "SORT with MODSEQ -> %r" % got[0])
+check(any(re.fullmatch(r'\* ESEARCH \(TAG "m2"\) COUNT 6 MODSEQ \d+', l) for l in got[1]),
+      "ESORT with MODSEQ -> %r" % got[1])
+
+# ---- no EXPUNGE after SORT or THREAD (RFC 9051 7.5.1), but after UID SORT ----
+m.create("Exp")
+for i in range(3):
+    m.append("Exp", None, None, msg([("Subject", "e%d" % i)], 300))
+a = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+af = a.makefile("rb")
+af.readline()
+
+
+def acmd(line):
+    a.sendall(line.encode() + b"\r\n")
+    got = []
+    while True:
+        r = af.readline().decode().rstrip("\r\n")
+        got.append(r)
+        if r.startswith(line.split(" ", 1)[0] + " "):
+            return got
+
+
+acmd("a LOGIN %s %s" % (USER, PW))
+acmd("b SELECT Exp")
+m.select("Exp")
+m.store("1", "+FLAGS", "\\Deleted")
+m.expunge()
+r1 = acmd("c SORT (ARRIVAL) UTF-8 ALL")
+r2 = acmd("d THREAD ORDEREDSUBJECT UTF-8 ALL")
+r3 = acmd("e UID SORT (ARRIVAL) UTF-8 ALL")
+check(not any("EXPUNGE" in l for l in r1 + r2), "EXPUNGE sent during SORT/THREAD: %r %r" % (r1, r2))
+check("* SORT 2 3" in r1, "SORT after another session's expunge -> %r" % r1)
+check("* 1 EXPUNGE" in r3 and "* SORT 2 3" in r3, "UID SORT did not bring the EXPUNGE: %r" % r3)
+acmd("z LOGOUT")
+a.close()
+
 m.logout()
 if FAILED:
     print("%d check(s) failed" % len(FAILED), file=sys.stderr)
