@@ -634,13 +634,13 @@ static size_t reachable(struct thread_set *t, int32_t root, int32_t **out)
 	return n;
 }
 
-/* Step 4: drop dummies without children; a dummy's children take its
- * place, at the top only when it has just one. */
-static void prune(struct thread_set *t, int32_t root)
+/* Step 4 below start: drop dummies without children; a dummy's children
+ * take its place, at the top (under root) only when it has just one. */
+static void prune_from(struct thread_set *t, int32_t start, int32_t root)
 {
 	size_t n = 0, cap = 64;
 	int32_t *todo = xmalloc(cap * sizeof *todo);
-	todo[n++] = root;
+	todo[n++] = start;
 	while (n) {
 		int32_t par = todo[--n];
 		int32_t k = t->c[par].child;
@@ -680,6 +680,17 @@ static void prune(struct thread_set *t, int32_t root)
 		}
 	}
 	free(todo);
+}
+
+/* Step 4. Whether a dummy at the top keeps its place depends on how many
+ * children it has once its own empty dummies are gone: prune below each
+ * such dummy first, then the top. */
+static void prune(struct thread_set *t, int32_t root)
+{
+	for (int32_t k = t->c[root].child; k >= 0; k = t->c[k].next)
+		if (t->c[k].msg < 0)
+			prune_from(t, k, root);
+	prune_from(t, root, root);
 }
 
 static const char *subject_of(const struct thread_set *t, int32_t x)

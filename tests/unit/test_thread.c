@@ -196,6 +196,23 @@ TEST(references_missing_parent_one_child)
 	thread_free(&t);
 }
 
+TEST(references_top_dummy_counts_children_after_pruning)
+{
+	/* top (missing) holds 1 and the dummy q, which holds nothing (2's
+	 * References link top->q but not q->m1: m1 has a parent already).
+	 * Once q is gone top has one child, so 1 takes its place (found by
+	 * fuzz_thread: top stayed, a dummy over a single thread). */
+	static const struct thread_msg m[] = {
+		{1, "<m1@x>", "<top@x>", NULL, "a", 1},
+		{2, "<m2@x>", "<top@x> <q@x> <m1@x>", NULL, "b", 2},
+	};
+	struct thread_set *t = thread_new(THREAD_REFERENCES);
+	thread_add(t, &m[0]);
+	thread_add(t, &m[1]);
+	CHECK_EQ_STR(run(t), "(1 2)");
+	thread_free(&t);
+}
+
 TEST(references_reply_chain_100k)
 {
 	/* no recursion anywhere: a 100,000-deep chain threads and frees */
