@@ -388,7 +388,10 @@ void imap_hdr_read(struct imap_session *s, const struct msg_info *mi, struct sbu
 	char buf[16384];
 	uint64_t off = 0;
 	while (off < cap) {
-		size_t want = cap - off < sizeof buf ? (size_t)(cap - off) : sizeof buf;
+		/* most header sections fit in 4 KiB: copying 16 KiB out of the
+		 * store for each message was most of a whole-mailbox SORT */
+		size_t chunk = off ? sizeof buf : 4096;
+		size_t want = cap - off < chunk ? (size_t)(cap - off) : chunk;
 		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
 		if (got <= 0)
 			break;

@@ -190,7 +190,7 @@ static int cmp64(int64_t a, int64_t b)
 
 static int rec_cmp(const void *pa, const void *pb, void *arg)
 {
-	const struct srec *a = pa, *b = pb;
+	const struct srec *a = *(const struct srec *const *)pa, *b = *(const struct srec *const *)pb;
 	const struct sort_ctx *x = arg;
 	for (size_t i = 0; i < x->nkeys; i++) {
 		int k = x->keys[i].k, c;
@@ -351,10 +351,15 @@ void imap_cmd_sort(struct imap_session *s, int uid)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
-	qsort_r(x.r, x.n, sizeof *x.r, rec_cmp, &x);
+	/* sort pointers: moving the records themselves was a third of the time */
+	struct srec **order = xmalloc((x.n + 1) * sizeof *order);
+	for (size_t i = 0; i < x.n; i++)
+		order[i] = &x.r[i];
+	qsort_r(order, x.n, sizeof *order, rec_cmp, &x);
 	uint32_t *v = xmalloc((x.n + 1) * sizeof *v);
 	for (size_t i = 0; i < x.n; i++)
-		v[i] = uid ? x.r[i].uid : x.r[i].seq;
+		v[i] = uid ? order[i]->uid : order[i]->seq;
+	free(order);
 	struct sbuf b = {0};
 	if (esort) {
 		/* RFC 5267 3.2: MIN and MAX are the first and last in sort

@@ -130,10 +130,16 @@ char *thread_base_subject(const char *subj, size_t n, int *is_reply)
 	return buf;
 }
 
+/* ASCII only, whatever the locale: i;ascii-casemap maps a-z and nothing else */
+static int upper(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+}
+
 int thread_casecmp(const char *a, const char *b)
 {
 	for (;; a++, b++) {
-		int x = toupper((unsigned char)*a), y = toupper((unsigned char)*b);
+		int x = upper((unsigned char)*a), y = upper((unsigned char)*b);
 		if (x != y || !x)
 			return x - y;
 	}
@@ -703,7 +709,7 @@ static uint64_t subj_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (; *s; s++) {
-		h ^= (unsigned char)toupper((unsigned char)*s);
+		h ^= (unsigned char)upper((unsigned char)*s);
 		h *= 1099511628211ull;
 	}
 	return h;
