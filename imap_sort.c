@@ -21,23 +21,31 @@
 #include "thread.h"
 #include "util.h"
 
-#define SORT_KEYS_MAX 16           /* criteria of one SORT (there are 9 distinct) */
-#define SORT_HDR_MAX (64 * 1024)   /* header bytes read per message */
-#define SORT_STR_MAX 512           /* bytes of a string key compared */
+#define SORT_KEYS_MAX  16	   /* criteria of one SORT (there are 9 distinct) */
+#define SORT_HDR_MAX   (64 * 1024) /* header bytes read per message */
+#define SORT_STR_MAX   512	   /* bytes of a string key compared */
 #define SORT_FIELD_MAX (16 * 1024) /* bytes of one header field looked at */
 
-enum { SK_ARRIVAL, SK_CC, SK_DATE, SK_FROM, SK_SIZE, SK_SUBJECT, SK_TO, SK_DISPLAYFROM,
-       SK_DISPLAYTO, SK_N };
+enum {
+	SK_ARRIVAL,
+	SK_CC,
+	SK_DATE,
+	SK_FROM,
+	SK_SIZE,
+	SK_SUBJECT,
+	SK_TO,
+	SK_DISPLAYFROM,
+	SK_DISPLAYTO,
+	SK_N
+};
 
-static const char *const key_names[SK_N] = {"ARRIVAL", "CC",      "DATE",        "FROM",
-					    "SIZE",    "SUBJECT", "TO",          "DISPLAYFROM",
-					    "DISPLAYTO"};
+static const char *const key_names[SK_N] = {"ARRIVAL", "CC", "DATE",	    "FROM",	"SIZE",
+					    "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"};
 
 /* The header fields either command reads. */
 enum { F_FROM, F_TO, F_CC, F_DATE, F_SUBJECT, F_MSGID, F_REFS, F_IRT, F_N };
-static const char *const field_names[F_N] = {"from",       "to",         "cc",
-					      "date",       "subject",    "message-id",
-					      "references", "in-reply-to"};
+static const char *const field_names[F_N] = {"from",	"to",	      "cc",	    "date",
+					     "subject", "message-id", "references", "in-reply-to"};
 
 struct skey {
 	int k, reverse;
@@ -133,7 +141,7 @@ struct sort_ctx {
 	struct search_prog *prog;
 	const struct skey *keys;
 	size_t nkeys;
-	unsigned fields;       /* header fields needed (1 << F_*) */
+	unsigned fields; /* header fields needed (1 << F_*) */
 	struct srec *r;
 	size_t n;
 	uint64_t maxmod;
@@ -165,18 +173,30 @@ static int sort_cb(struct imap_session *s, const struct imap_ref *ref, const str
 		if (r->str[k])
 			continue;
 		switch (k) {
-		case SK_DATE: r->date = sent_date(f[F_DATE], mi->internaldate); break;
+		case SK_DATE:
+			r->date = sent_date(f[F_DATE], mi->internaldate);
+			break;
 		case SK_SUBJECT: {
 			char *d = decoded(f[F_SUBJECT]);
 			r->str[k] = cut(thread_base_subject(d, strlen(d), NULL));
 			free(d);
 			break;
 		}
-		case SK_FROM: r->str[k] = addr_key(f[F_FROM], 0); break;
-		case SK_TO: r->str[k] = addr_key(f[F_TO], 0); break;
-		case SK_CC: r->str[k] = addr_key(f[F_CC], 0); break;
-		case SK_DISPLAYFROM: r->str[k] = addr_key(f[F_FROM], 1); break;
-		case SK_DISPLAYTO: r->str[k] = addr_key(f[F_TO], 1); break;
+		case SK_FROM:
+			r->str[k] = addr_key(f[F_FROM], 0);
+			break;
+		case SK_TO:
+			r->str[k] = addr_key(f[F_TO], 0);
+			break;
+		case SK_CC:
+			r->str[k] = addr_key(f[F_CC], 0);
+			break;
+		case SK_DISPLAYFROM:
+			r->str[k] = addr_key(f[F_FROM], 1);
+			break;
+		case SK_DISPLAYTO:
+			r->str[k] = addr_key(f[F_TO], 1);
+			break;
 		}
 	}
 	fields_free(f);
@@ -190,15 +210,24 @@ static int cmp64(int64_t a, int64_t b)
 
 static int rec_cmp(const void *pa, const void *pb, void *arg)
 {
-	const struct srec *a = *(const struct srec *const *)pa, *b = *(const struct srec *const *)pb;
+	const struct srec *a = *(const struct srec *const *)pa,
+			  *b = *(const struct srec *const *)pb;
 	const struct sort_ctx *x = arg;
 	for (size_t i = 0; i < x->nkeys; i++) {
 		int k = x->keys[i].k, c;
 		switch (k) {
-		case SK_ARRIVAL: c = cmp64(a->arrival, b->arrival); break;
-		case SK_DATE: c = cmp64(a->date, b->date); break;
-		case SK_SIZE: c = a->size < b->size ? -1 : a->size > b->size; break;
-		default: c = thread_casecmp(a->str[k], b->str[k]); break;
+		case SK_ARRIVAL:
+			c = cmp64(a->arrival, b->arrival);
+			break;
+		case SK_DATE:
+			c = cmp64(a->date, b->date);
+			break;
+		case SK_SIZE:
+			c = a->size < b->size ? -1 : a->size > b->size;
+			break;
+		default:
+			c = thread_casecmp(a->str[k], b->str[k]);
+			break;
 		}
 		if (c)
 			return x->keys[i].reverse ? -c : c;
@@ -210,13 +239,18 @@ static int rec_cmp(const void *pa, const void *pb, void *arg)
 static unsigned key_fields(int k)
 {
 	switch (k) {
-	case SK_CC: return 1u << F_CC;
-	case SK_DATE: return 1u << F_DATE;
+	case SK_CC:
+		return 1u << F_CC;
+	case SK_DATE:
+		return 1u << F_DATE;
 	case SK_FROM:
-	case SK_DISPLAYFROM: return 1u << F_FROM;
-	case SK_SUBJECT: return 1u << F_SUBJECT;
+	case SK_DISPLAYFROM:
+		return 1u << F_FROM;
+	case SK_SUBJECT:
+		return 1u << F_SUBJECT;
 	case SK_TO:
-	case SK_DISPLAYTO: return 1u << F_TO;
+	case SK_DISPLAYTO:
+		return 1u << F_TO;
 	}
 	return 0;
 }
@@ -408,8 +442,8 @@ struct thread_ctx {
 	int uid, refs;
 };
 
-static int thread_cb(struct imap_session *s, const struct imap_ref *ref,
-		     const struct msg_info *mi, void *arg)
+static int thread_cb(struct imap_session *s, const struct imap_ref *ref, const struct msg_info *mi,
+		     void *arg)
 {
 	struct thread_ctx *x = arg;
 	if (!mi || !imap_search_test(s, x->prog, ref, mi))
@@ -424,12 +458,12 @@ static int thread_cb(struct imap_session *s, const struct imap_ref *ref,
 	sbuf_free(&hdr);
 	char *subj = decoded(f[F_SUBJECT]);
 	struct thread_msg m = {
-		.key = x->uid ? ref->uid : ref->seq,
-		.message_id = f[F_MSGID],
-		.references = f[F_REFS],
-		.in_reply_to = f[F_IRT],
-		.subject = subj,
-		.date = sent_date(f[F_DATE], mi->internaldate),
+	    .key = x->uid ? ref->uid : ref->seq,
+	    .message_id = f[F_MSGID],
+	    .references = f[F_REFS],
+	    .in_reply_to = f[F_IRT],
+	    .subject = subj,
+	    .date = sent_date(f[F_DATE], mi->internaldate),
 	};
 	thread_add(x->set, &m);
 	free(subj);
@@ -519,8 +553,8 @@ void imap_cmd_thread(struct imap_session *s, int uid)
 		imap_condstore_on(s);
 	imap_sync(s, uid);
 	imap_search_resolve(s, prog);
-	struct thread_ctx x = {.prog = prog, .set = thread_new(algo), .uid = uid,
-			       .refs = algo == THREAD_REFERENCES};
+	struct thread_ctx x = {
+	    .prog = prog, .set = thread_new(algo), .uid = uid, .refs = algo == THREAD_REFERENCES};
 	struct imap_ref *all;
 	size_t nall = view_all(&s->view, &all);
 	int rc = imap_each_msg(s, all, nall, thread_cb, &x);

@@ -197,9 +197,9 @@ static int64_t days_civil(int64_t y, int m, int d)
 static const struct {
 	const char *name;
 	int mins;
-} zones[] = {{"UT", 0},          {"GMT", 0},         {"Z", 0},           {"EST", -5 * 60},
-	     {"EDT", -4 * 60},   {"CST", -6 * 60},   {"CDT", -5 * 60},   {"MST", -7 * 60},
-	     {"MDT", -6 * 60},   {"PST", -8 * 60},   {"PDT", -7 * 60}};
+} zones[] = {{"UT", 0},	       {"GMT", 0},	 {"Z", 0},	   {"EST", -5 * 60},
+	     {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60}, {"MST", -7 * 60},
+	     {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60}};
 
 int thread_parse_date(const char *s, int64_t *out)
 {
@@ -222,7 +222,8 @@ int thread_parse_date(const char *s, int64_t *out)
 		return -1;
 	s = skip_cfws(s);
 	for (int m = 0; m < 12; m++)
-		if (ci_prefix(s, strlen(s), (char[4]){mons[3 * m], mons[3 * m + 1], mons[3 * m + 2], 0}))
+		if (ci_prefix(s, strlen(s),
+			      (char[4]){mons[3 * m], mons[3 * m + 1], mons[3 * m + 2], 0}))
 			mon = m + 1;
 	if (mon < 0 || isalpha((unsigned char)s[3]))
 		return -1;
@@ -270,7 +271,7 @@ int thread_parse_date(const char *s, int64_t *out)
 /* ---------------------------------------------------------- threading */
 
 struct cont {
-	int32_t msg;                 /* index into msgs, -1 for a dummy */
+	int32_t msg; /* index into msgs, -1 for a dummy */
 	int32_t parent, child, next, prev;
 };
 

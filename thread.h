@@ -24,9 +24,9 @@
 #include <stdint.h>
 
 #define THREAD_SUBJECT_MAX 1024
-#define THREAD_ID_MAX 250
-#define THREAD_REFS_MAX 32
-#define THREAD_TABLE_MAX (48u << 20)
+#define THREAD_ID_MAX	   250
+#define THREAD_REFS_MAX	   32
+#define THREAD_TABLE_MAX   (48u << 20)
 /* A parent/child link is refused as a loop when checking it would walk
  * more than this many ancestors (real threads are never this deep). */
 #define THREAD_WALK_MAX 4096

@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf = malloc(size + 1);
 	memcpy(buf, data, size);
 	buf[size] = 0;
-	struct thread_set *ts[2] = {thread_new(THREAD_ORDEREDSUBJECT), thread_new(THREAD_REFERENCES)};
+	struct thread_set *ts[2] = {thread_new(THREAD_ORDEREDSUBJECT),
+				    thread_new(THREAD_REFERENCES)};
 	uint32_t nmsg = 0;
 	char *p = buf, *end = buf + size;
 	while (p <= end && nmsg < MSGS_MAX) {

@@ -43,14 +43,14 @@ TEST(base_subject_rules)
 	CHECK_EQ_STR(base("hello (FWD) (fwd)  ", &r), "hello");
 	CHECK_EQ_STR(base("RE: Fwd: FW: hello", &r), "hello"); /* (3) */
 	CHECK_EQ_STR(base("re [list]: hello", &r), "hello");   /* refwd with its blob */
-	CHECK_EQ_STR(base("Re : hello", &r), "hello");         /* WSP before ':' */
+	CHECK_EQ_STR(base("Re : hello", &r), "hello");	       /* WSP before ':' */
 	CHECK_EQ_STR(base("[a] [b] Re: hello", &r), "hello");  /* blobs before refwd */
 	CHECK_EQ_INT(r, 1);
 	CHECK_EQ_STR(base("[list] hello", &r), "hello"); /* (4) */
 	CHECK_EQ_INT(r, 0);
 	CHECK_EQ_STR(base("[list]", &r), "[list]"); /* (4): nothing would be left */
 	CHECK_EQ_STR(base("[list] Re: [list] Re: hello", &r), "hello"); /* (5) */
-	CHECK_EQ_STR(base("[fwd: hello]", &r), "hello");                /* (6) */
+	CHECK_EQ_STR(base("[fwd: hello]", &r), "hello");		/* (6) */
 	CHECK_EQ_INT(r, 1);
 	CHECK_EQ_STR(base("[Fwd: Re: [fwd: hello (fwd)]]", &r), "hello");
 	CHECK_EQ_STR(base("Rebecca", &r), "Rebecca");
@@ -143,17 +143,17 @@ static const char *run(struct thread_set *t)
 }
 
 static const struct thread_msg crafted[] = {
-	{1, "<a@x>", NULL, NULL, "hello", 100},
-	{2, "<b@x>", "<a@x>", NULL, "Re: hello", 200},
-	{3, "<c@x>", NULL, "Your message <a@x> of Monday", "Re: hello", 300}, /* In-Reply-To */
-	{4, "<d@x>", "<missing@x>", NULL, "lost", 400},
-	{5, "<e@x>", "(c) <missing@x>", NULL, "lost too", 500},
-	{6, "<f@x>", NULL, NULL, "RE: Hello", 600},  /* subject only: a reply of 1 */
-	{7, "<g@x>", NULL, NULL, "other", 700},
-	{8, "<h@x>", NULL, NULL, "[list] other", 800}, /* two originals: a dummy */
-	{9, "<i@x>", "<j@x>", NULL, "loop", 900},
-	{10, "<j@x>", "<i@x>", NULL, "loop", 1000},  /* would close a loop: stays the parent */
-	{11, "<a@x>", NULL, NULL, "dup", 50},         /* id taken by 1: a thread of its own */
+    {1, "<a@x>", NULL, NULL, "hello", 100},
+    {2, "<b@x>", "<a@x>", NULL, "Re: hello", 200},
+    {3, "<c@x>", NULL, "Your message <a@x> of Monday", "Re: hello", 300}, /* In-Reply-To */
+    {4, "<d@x>", "<missing@x>", NULL, "lost", 400},
+    {5, "<e@x>", "(c) <missing@x>", NULL, "lost too", 500},
+    {6, "<f@x>", NULL, NULL, "RE: Hello", 600}, /* subject only: a reply of 1 */
+    {7, "<g@x>", NULL, NULL, "other", 700},
+    {8, "<h@x>", NULL, NULL, "[list] other", 800}, /* two originals: a dummy */
+    {9, "<i@x>", "<j@x>", NULL, "loop", 900},
+    {10, "<j@x>", "<i@x>", NULL, "loop", 1000}, /* would close a loop: stays the parent */
+    {11, "<a@x>", NULL, NULL, "dup", 50},	/* id taken by 1: a thread of its own */
 };
 
 TEST(references_crafted)
@@ -181,12 +181,12 @@ TEST(references_missing_parent_one_child)
 	 * through two missing messages; a References list whose last id is
 	 * the parent even when an earlier message linked it elsewhere */
 	static const struct thread_msg m[] = {
-		{1, "<r@x>", NULL, NULL, "root", 10},
-		{2, "<c@x>", "<gone@x>", NULL, "child", 20},
-		{3, "<d@x>", "<r@x> <m1@x> <m2@x>", NULL, "Re: root", 30},
-		{4, "<e@x>", "<c@x>", NULL, "x", 5},
-		{5, "<f@x>", "<r@x> <d@x>", NULL, "y", 40},
-		{6, "<g@x>", "<r@x>", NULL, "z", 40}, /* same date as 5: order decides */
+	    {1, "<r@x>", NULL, NULL, "root", 10},
+	    {2, "<c@x>", "<gone@x>", NULL, "child", 20},
+	    {3, "<d@x>", "<r@x> <m1@x> <m2@x>", NULL, "Re: root", 30},
+	    {4, "<e@x>", "<c@x>", NULL, "x", 5},
+	    {5, "<f@x>", "<r@x> <d@x>", NULL, "y", 40},
+	    {6, "<g@x>", "<r@x>", NULL, "z", 40}, /* same date as 5: order decides */
 	};
 	struct thread_set *t = thread_new(THREAD_REFERENCES);
 	for (size_t i = 0; i < ARRAY_LEN(m); i++)
@@ -203,8 +203,8 @@ TEST(references_top_dummy_counts_children_after_pruning)
 	 * Once q is gone top has one child, so 1 takes its place (found by
 	 * fuzz_thread: top stayed, a dummy over a single thread). */
 	static const struct thread_msg m[] = {
-		{1, "<m1@x>", "<top@x>", NULL, "a", 1},
-		{2, "<m2@x>", "<top@x> <q@x> <m1@x>", NULL, "b", 2},
+	    {1, "<m1@x>", "<top@x>", NULL, "a", 1},
+	    {2, "<m2@x>", "<top@x> <q@x> <m1@x>", NULL, "b", 2},
 	};
 	struct thread_set *t = thread_new(THREAD_REFERENCES);
 	thread_add(t, &m[0]);
@@ -275,8 +275,8 @@ TEST(references_keep_the_last_32)
 		for (int i = 1; i <= k; i++)
 			snprintf(refs + strlen(refs), sizeof refs - strlen(refs), " <f%d@x>", i);
 		const struct thread_msg m[] = {
-			{1, "<p@x>", NULL, NULL, "one", 1},
-			{2, "<q@x>", refs, NULL, "two", 2},
+		    {1, "<p@x>", NULL, NULL, "one", 1},
+		    {2, "<q@x>", refs, NULL, "two", 2},
 		};
 		struct thread_set *t = thread_new(THREAD_REFERENCES);
 		thread_add(t, &m[0]);
@@ -294,9 +294,9 @@ TEST(ids_too_long_or_empty_are_ignored)
 	longid[sizeof longid - 2] = '>';
 	longid[sizeof longid - 1] = 0;
 	const struct thread_msg m[] = {
-		{1, longid, NULL, NULL, "a", 1},
-		{2, "<>", longid, NULL, "b", 2},  /* no valid reference: a root */
-		{3, "<x@y>", "<> <<a <x@y>", NULL, "c", 3}, /* only itself: no loop */
+	    {1, longid, NULL, NULL, "a", 1},
+	    {2, "<>", longid, NULL, "b", 2},		/* no valid reference: a root */
+	    {3, "<x@y>", "<> <<a <x@y>", NULL, "c", 3}, /* only itself: no loop */
 	};
 	struct thread_set *t = thread_new(THREAD_REFERENCES);
 	for (size_t i = 0; i < ARRAY_LEN(m); i++)
