@@ -208,6 +208,8 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " PREVIEW");
 	sbuf_puts(b, " REPLACE");
 	sbuf_puts(b, " CATENATE");
+	sbuf_puts(b, " SORT SORT=DISPLAY ESORT");
+	sbuf_puts(b, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
@@ -1340,6 +1342,10 @@ static void cmd_store_(struct imap_session *s) { imap_cmd_store(s, 0); }
 static void cmd_uid_store(struct imap_session *s) { imap_cmd_store(s, 1); }
 static void cmd_search(struct imap_session *s) { imap_cmd_search(s, 0); }
 static void cmd_uid_search(struct imap_session *s) { imap_cmd_search(s, 1); }
+static void cmd_sort(struct imap_session *s) { imap_cmd_sort(s, 0); }
+static void cmd_uid_sort(struct imap_session *s) { imap_cmd_sort(s, 1); }
+static void cmd_thread(struct imap_session *s) { imap_cmd_thread(s, 0); }
+static void cmd_uid_thread(struct imap_session *s) { imap_cmd_thread(s, 1); }
 static void cmd_copy_(struct imap_session *s) { cmd_copy(s, 0); }
 static void cmd_uid_copy(struct imap_session *s) { cmd_copy(s, 1); }
 static void cmd_replace(struct imap_session *s) { imap_cmd_replace(s, 0); }
@@ -1391,6 +1397,10 @@ static const struct {
 	{"SEARCH", S_SE, 1, cmd_search},
 	{"UID SEARCH", S_SE, 1, cmd_uid_search},
 	{"ESEARCH", S_AU | S_SE, 1, imap_cmd_esearch},
+	{"SORT", S_SE, 3, cmd_sort},
+	{"UID SORT", S_SE, 3, cmd_uid_sort},
+	{"THREAD", S_SE, 3, cmd_thread},
+	{"UID THREAD", S_SE, 3, cmd_uid_thread},
 	{"FETCH", S_SE, 2, cmd_fetch},
 	{"UID FETCH", S_SE, 2, cmd_uid_fetch},
 	{"STORE", S_SE, 3, cmd_store_},
@@ -1474,7 +1484,8 @@ static void dispatch(struct imap_session *s)
 static int expunge_allowed_after(const char *name)
 {
 	return strcmp(name, "FETCH") != 0 && strcmp(name, "STORE") != 0 &&
-	       strcmp(name, "SEARCH") != 0;
+	       strcmp(name, "SEARCH") != 0 && strcmp(name, "SORT") != 0 &&
+	       strcmp(name, "THREAD") != 0;
 }
 
 void imap_serve(struct server *srv, struct conn *c, int kind)

@@ -373,6 +373,27 @@ void imap_test_progress_ms(int ms);
 void imap_cmd_esearch(struct imap_session *s);
 /* SEARCHRES: make uids (ascending) the saved result ("$"). */
 void imap_saved_set(struct imap_session *s, const uint32_t *uids, size_t n);
+/* The header section of mi, at most cap bytes, appended to hdr and
+ * NUL-terminated (a failed read gives what was read). */
+void imap_hdr_read(struct imap_session *s, const struct msg_info *mi, struct sbuf *hdr, size_t cap);
+/* SEARCH keys from keys on (all the remaining arguments), for SORT and
+ * THREAD: NULL with *err (the BAD text) when they do not parse. After
+ * imap_sync, imap_search_resolve fixes '*' in sets; imap_search_test
+ * says whether a message matches. imap_search_modseq: a MODSEQ key was
+ * used (RFC 7162 3.1.5: CONDSTORE-enabling, results carry MODSEQ). */
+struct search_prog;
+struct search_prog *imap_search_compile(struct imap_session *s, const struct iarg *keys,
+					const char **err);
+int imap_search_modseq(const struct search_prog *prog);
+void imap_search_resolve(struct imap_session *s, struct search_prog *prog);
+int imap_search_test(struct imap_session *s, const struct search_prog *prog,
+		     const struct imap_ref *r, const struct msg_info *mi);
+void imap_search_free(struct search_prog **progp);
+
+/* imap_sort.c: SORT/UID SORT (RFC 5256, 5957, ESORT of 5267) and
+ * THREAD/UID THREAD (RFC 5256) */
+void imap_cmd_sort(struct imap_session *s, int uid);
+void imap_cmd_thread(struct imap_session *s, int uid);
 /* Parse IMAP date "1-Feb-1994"; unix seconds of 00:00 UTC or -1. */
 int64_t imap_parse_date(const char *s);
 

@@ -430,29 +430,37 @@ static size_t header_end(const char *p, size_t n, size_t from)
 	return 0;
 }
 
+void imap_hdr_read(struct imap_session *s, const struct msg_info *mi, struct sbuf *hdr, size_t cap)
+{
+	char buf[16384];
+	uint64_t off = 0;
+	while (off < cap) {
+		/* most header sections fit in 4 KiB: copying 16 KiB out of the
+		 * store for each message was most of a whole-mailbox SORT */
+		size_t chunk = off ? sizeof buf : 4096;
+		size_t want = cap - off < chunk ? (size_t)(cap - off) : chunk;
+		long got = store_msg_read(s->srv->store, mi->blob, off, buf, want);
+		if (got <= 0)
+			break;
+		size_t from = hdr->len;
+		sbuf_add(hdr, buf, (size_t)got);
+		off += (uint64_t)got;
+		size_t end = header_end(hdr->p, hdr->len, from);
+		if (end) {
+			hdr->len = end;
+			break;
+		}
+	}
+	sbuf_add(hdr, NULL, 0);
+}
+
 /* The message's header section (at most 4 * MIME_HDR_MAX bytes), read
  * straight from the start of the message: a header search need not parse
  * the MIME structure or read the body. */
 static const char *load_hdr(struct mctx *m)
 {
 	if (!m->have_hdr) {
-		char buf[16384];
-		uint64_t off = 0, cap = 4 * MIME_HDR_MAX;
-		while (off < cap) {
-			size_t want = cap - off < sizeof buf ? (size_t)(cap - off) : sizeof buf;
-			long got = store_msg_read(m->s->srv->store, m->mi->blob, off, buf, want);
-			if (got <= 0)
-				break;
-			size_t from = m->hdr.len;
-			sbuf_add(&m->hdr, buf, (size_t)got);
-			off += (uint64_t)got;
-			size_t end = header_end(m->hdr.p, m->hdr.len, from);
-			if (end) {
-				m->hdr.len = end;
-				break;
-			}
-		}
-		sbuf_add(&m->hdr, NULL, 0);
+		imap_hdr_read(m->s, m->mi, &m->hdr, 4 * MIME_HDR_MAX);
 		m->have_hdr = 1;
 	}
 	return m->hdr.p;
@@ -1223,4 +1231,64 @@ void imap_cmd_esearch(struct imap_session *s)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 	else
 		imap_tagged(s, "OK", "ESEARCH completed");
+}
+
+/* ---- the search program for SORT and THREAD (imap_sort.c) ---- */
+
+struct search_prog {
+	struct snode *root;
+	int modseq;
+};
+
+struct search_prog *imap_search_compile(struct imap_session *s, const struct iarg *keys,
+					const char **err)
+{
+	struct sparse p = {.cur = keys, .s = s};
+	if (!keys) {
+		*err = "Missing search keys";
+		return NULL;
+	}
+	struct snode *root = parse_and_list(&p, keys, 0);
+	if (p.uidreq && !p.err) { /* RFC 9586 3: as SEARCH does */
+		snode_free(root);
+		*err = "[UIDREQUIRED] Message numbers are not allowed with UIDONLY";
+		return NULL;
+	}
+	if (p.err || !root) {
+		snode_free(root);
+		*err = p.nodes > SEARCH_NODES_MAX ? "Search too complex" : "Invalid search key";
+		return NULL;
+	}
+	struct search_prog *prog = xcalloc(1, sizeof *prog);
+	prog->root = root;
+	prog->modseq = p.modseq;
+	return prog;
+}
+
+int imap_search_modseq(const struct search_prog *prog)
+{
+	return prog->modseq;
+}
+
+void imap_search_resolve(struct imap_session *s, struct search_prog *prog)
+{
+	resolve_sets(s, prog->root);
+}
+
+int imap_search_test(struct imap_session *s, const struct search_prog *prog,
+		     const struct imap_ref *r, const struct msg_info *mi)
+{
+	struct mctx m = {.s = s, .mi = mi, .seq = r->seq};
+	int hit = eval(&m, prog->root);
+	sbuf_free(&m.hdr);
+	return hit;
+}
+
+void imap_search_free(struct search_prog **progp)
+{
+	if (*progp) {
+		snode_free((*progp)->root);
+		free(*progp);
+		*progp = NULL;
+	}
 }

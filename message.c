@@ -871,10 +871,24 @@ static int is_sp(const struct tok *t, char c)
  * SEARCH) as the plain text those structures stand for:
  * "name <adl:mailbox@host>, group: ...;". */
 #define ADDR_TEXT (-1)
+/* Only the first address (ENVELOPE's first structure, a group's name
+ * included), as "name\0mailbox\0host\0" in b: mime_addr_first. */
+#define ADDR_FIRST (-2)
 
 static void emit_addr(struct sbuf *b, const char *name, const char *adl, const char *mbox,
 		      const char *host, int utf8)
 {
+	if (utf8 == ADDR_FIRST) {
+		if (b->len)
+			return;
+		sbuf_puts(b, name ? name : "");
+		sbuf_add(b, "", 1);
+		sbuf_puts(b, mbox ? mbox : "");
+		sbuf_add(b, "", 1);
+		sbuf_puts(b, host ? host : "");
+		sbuf_add(b, "", 1);
+		return;
+	}
 	if (utf8 == ADDR_TEXT) {
 		if (b->len)
 			sbuf_puts(b, b->p[b->len - 1] == ':' ? " " : ", ");
@@ -983,7 +997,7 @@ static void addr_list(struct sbuf *b, const char *v, int utf8)
 		return;
 	}
 	n = tokenize(v, &t);
-	int text = utf8 == ADDR_TEXT;
+	int text = utf8 < 0; /* ADDR_TEXT or ADDR_FIRST: no parentheses */
 	if (!text)
 		sbuf_puts(b, "(");
 	start = 0;
@@ -1002,7 +1016,7 @@ static void addr_list(struct sbuf *b, const char *v, int utf8)
 						sbuf_puts(&gn, " ");
 					sbuf_puts(&gn, t[j].s);
 				}
-			if (text) {
+			if (utf8 == ADDR_TEXT) {
 				sbuf_puts(b, b->len ? ", " : "");
 				sbuf_puts(b, gn.p ? gn.p : "");
 				sbuf_puts(b, ":");
@@ -1019,13 +1033,14 @@ static void addr_list(struct sbuf *b, const char *v, int utf8)
 			if (i > start)
 				count += one_address(b, t, start, i, utf8);
 			if (i < n && is_sp(&t[i], ';') && in_group) {
-				sbuf_puts(b, text ? ";" : "(NIL NIL NIL NIL)");
+				if (utf8 != ADDR_FIRST)
+					sbuf_puts(b, text ? ";" : "(NIL NIL NIL NIL)");
 				in_group = 0;
 			}
 			start = i + 1;
 		}
 	}
-	if (in_group)
+	if (in_group && utf8 != ADDR_FIRST)
 		sbuf_puts(b, text ? ";" : "(NIL NIL NIL NIL)");
 	if (!text)
 		sbuf_puts(b, ")");
@@ -1049,6 +1064,27 @@ char *mime_addr_text(const char *v, size_t n)
 	char *d = mime_decode_words(b.p, b.len);
 	sbuf_free(&b);
 	return d;
+}
+
+int mime_addr_first(const char *v, size_t n, char **name, char **mbox, char **host)
+{
+	char *u = mime_unfold(v, n);
+	struct sbuf b = {0};
+	addr_list(&b, u, ADDR_FIRST);
+	free(u);
+	*name = *mbox = *host = NULL;
+	if (!b.len) {
+		sbuf_free(&b);
+		return -1;
+	}
+	const char *p = b.p;
+	*name = mime_decode_words(p, strlen(p));
+	p += strlen(p) + 1;
+	*mbox = xstrdup(p);
+	p += strlen(p) + 1;
+	*host = xstrdup(p);
+	sbuf_free(&b);
+	return 0;
 }
 
 void mime_envelope(struct sbuf *b, const struct mime_part *m, int utf8)

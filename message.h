@@ -114,6 +114,13 @@ const char *mime_param(const struct mime_param *p, int n, const char *name);
  * SEARCH FROM/TO/CC/BCC (RFC 9051 6.4.4). */
 char *mime_addr_text(const char *v, size_t n);
 
+/* The first address of an address header's value, as the first
+ * structure of its ENVELOPE list (a group's first is the group's name as
+ * mailbox): display name (RFC 2047 words decoded, "" if none), mailbox
+ * and host ("" if none), each malloc'ed. -1 (all NULL) when the value
+ * holds no address. For SORT FROM/TO/CC and DISPLAYFROM/DISPLAYTO. */
+int mime_addr_first(const char *v, size_t n, char **name, char **mbox, char **host);
+
 /* Case-insensitive (ASCII) substring test on UTF-8 text. */
 int mime_contains(const char *hay, size_t n, const char *needle, size_t m);
 

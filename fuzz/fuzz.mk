@@ -13,7 +13,8 @@
 # coverage; only the target itself gets -fsanitize=fuzzer (and main()).
 # New fuzz/fuzz_*.c files are picked up by the wildcard, nothing to add here.
 #
-# smoke seeds from fuzz/corpus/<name>/ (read only) and writes what it finds
+# smoke seeds from fuzz/corpus/<name>/ (read only), with the dictionary
+# fuzz/<name>.dict when there is one, and writes what it finds
 # to build-fuzz/corpus/<name>/, so the tracked seed corpus stays small.
 # Crashes land in build-fuzz/crash-<name>-*. A dictionary fuzz/<name>.dict,
 # when there is one, is passed with -dict=.
