@@ -39,7 +39,7 @@ Q := @
 endif
 
 SRCS := $(filter-out main.c,$(wildcard *.c))
-OBJS := $(SRCS:%.c=$(B)/%.o)
+OBJS := $(SRCS:%.c=$(B)/%.o) $(B)/http_assets_data.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -61,6 +61,17 @@ $(BREV): $(B)/main.o $(OBJS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The web assets (web/static/) compiled in, with their content hashes
+# (tools/embed-assets.sh, http_assets.h).
+$(B)/http_assets_data.c: tools/embed-assets.sh $(wildcard web/static/*)
+	@mkdir -p $(B)
+	@echo "  EMBED   web/static"
+	$(Q)tools/embed-assets.sh web/static $@
+
+$(B)/http_assets_data.o: $(B)/http_assets_data.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
