@@ -213,6 +213,24 @@ static int read_body(struct http *h)
 	return rc;
 }
 
+static const char t408[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+			   "Connection: close\r\n\r\n";
+
+/* A body that could not be read: its status, and the connection ends
+ * (where the next request would start is unknown). */
+static void body_failed(struct http *h, int rc)
+{
+	h->keep = 0;
+	if (rc == BODY_TOOBIG)
+		respond_error(h, 413, NULL);
+	else if (rc == BODY_BAD)
+		respond_error(h, 400, NULL);
+	else if (conn_error(h->c) == CONN_TIMEOUT) {
+		h->reason = "body timeout";
+		conn_timeout_reply(h->c, t408); /* RFC 9110 15.5.9 */
+	}
+}
+
 /* ---- routes ---- */
 
 static void serve_asset(struct http *h, const struct http_asset *a)
@@ -308,15 +326,8 @@ static int discard_body(struct http *h)
 		return 0;
 	}
 	int rc = read_body(h);
-	if (rc == BODY_TOOBIG) {
-		respond_error(h, 413, NULL);
-		h->keep = 0;
-		return -1;
-	}
 	if (rc != BODY_OK) {
-		h->keep = 0;
-		if (rc == BODY_BAD)
-			respond_error(h, 400, NULL);
+		body_failed(h, rc);
 		return -1;
 	}
 	return 0;
@@ -393,8 +404,6 @@ static int read_head(struct http *h)
 	if (conn_error(h->c) == CONN_TIMEOUT) {
 		/* RFC 9110 15.5.9: a head that did not arrive in time (the
 		 * quiet wait between requests is http_serve's) */
-		static const char t408[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
-					   "Connection: close\r\n\r\n";
 		h->reason = "timeout";
 		conn_timeout_reply(h->c, t408);
 		return -1;
