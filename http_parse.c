@@ -229,6 +229,10 @@ int http_req_line(struct http_req *r, const char *line, size_t len)
 
 	if (r->state == ST_DONE)
 		return HP_ERROR;
+	if (r->state == ST_LINE && len > HTTP_LINE_MAX)
+		return fail(r, 414, "request line too long");
+	if (r->state == ST_FIELDS && len > HTTP_FIELD_LINE_MAX)
+		return fail(r, 431, "header field too long");
 	if (memchr(line, 0, len) || memchr(line, '\r', len))
 		return fail(r, 400, "NUL or bare CR");
 	if (r->state == ST_LINE) {
@@ -237,14 +241,10 @@ int http_req_line(struct http_req *r, const char *line, size_t len)
 				return fail(r, 400, "empty lines");
 			return HP_MORE;
 		}
-		if (len > HTTP_LINE_MAX)
-			return fail(r, 414, "request line too long");
 		return request_line(r, line, len);
 	}
 	if (len == 0)
 		return head_done(r);
-	if (len > HTTP_FIELD_LINE_MAX)
-		return fail(r, 431, "header field too long");
 	r->head_bytes += len + 2;
 	if (++r->nfields > HTTP_FIELDS_MAX)
 		return fail(r, 431, "too many header fields");
@@ -264,11 +264,10 @@ int http_req_line(struct http_req *r, const char *line, size_t len)
 		v++;
 	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
+	/* RFC 9110 5.5: field-vchar is VCHAR or obs-text, with SP and HTAB */
 	for (const char *p = v; p < end; p++)
-		if ((unsigned char)*p < ' ' && *p != '\t')
+		if (((unsigned char)*p < ' ' && *p != '\t') || (unsigned char)*p == 0x7f)
 			return fail(r, 400, "control byte in field value");
-	if ((unsigned char)v[0] == 0x7f)
-		return fail(r, 400, "control byte in field value");
 	return field(r, line, (size_t)(colon - line), v, (size_t)(end - v));
 }
 
