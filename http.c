@@ -26,7 +26,10 @@
 #include "conn.h"
 #include "http_assets.h"
 #include "http_parse.h"
+#include "jmap.h"
 #include "log.h"
+#include "mailbox.h"
+#include "sasl.h"
 #include "server.h"
 #include "spool.h"
 #include "util.h"
@@ -75,6 +78,7 @@ static const char *status_text(int status)
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 411: return "Length Required";
+	case 429: return "Too Many Requests";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
@@ -186,11 +190,11 @@ static int read_chunked(struct http *h, uint64_t limit)
 	}
 }
 
-/* Read the request's body (if any) into h->body. 100 Continue goes out
- * first when the client waits for it (HTTP/1.1 only, RFC 9110 10.1.1). */
-static int read_body(struct http *h)
+/* Read the request's body (if any, at most limit bytes) into h->body. 100
+ * Continue goes out first when the client waits for it (HTTP/1.1 only,
+ * RFC 9110 10.1.1). */
+static int read_body(struct http *h, uint64_t limit)
 {
-	uint64_t limit = h->srv->cfg->message_size;
 	int rc = BODY_OK;
 
 	spool_reset(h->body);
@@ -325,12 +329,186 @@ static int discard_body(struct http *h)
 		h->keep = 0;
 		return 0;
 	}
-	int rc = read_body(h);
+	int rc = read_body(h, h->srv->cfg->message_size);
 	if (rc != BODY_OK) {
 		body_failed(h, rc);
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- authentication: HTTP Basic (RFC 7617) for JMAP clients ---- */
+
+#define WWW_AUTH "WWW-Authenticate: Basic realm=\"brev\", charset=\"UTF-8\"\r\n"
+
+struct http_lookup {
+	struct store *st;
+	const struct config *cfg;
+	struct account a;
+	int rc;
+};
+
+/* A bare local part is completed with the only local domain, as IMAP's
+ * LOGIN does. */
+static int http_lookup(void *arg, const char *user, struct cred *out)
+{
+	struct http_lookup *l = arg;
+	char addr[STORE_ADDR_MAX + 1];
+	const char *d = l->cfg->domains;
+	size_t dl;
+
+	while (*d == ' ')
+		d++;
+	dl = strcspn(d, " \t");
+	if (strchr(user, '@') || !dl || d[dl + strspn(d + dl, " \t")] != 0)
+		str_copy(addr, user, sizeof addr);
+	else
+		snprintf(addr, sizeof addr, "%s@%.*s", user, (int)dl, d);
+	l->rc = store_user_get(l->st, addr, &l->a);
+	if (l->rc != ST_OK)
+		return -1;
+	*out = l->a.cred;
+	return 0;
+}
+
+/* The request's account into *a: 1. Otherwise the answer (401, 429, 503)
+ * is sent and 0 returned. The password goes through cred_verify, the
+ * same check and failed-login throttle as IMAP LOGIN; only over TLS or
+ * from this machine (plain http from elsewhere was redirected already). */
+static int authenticate(struct http *h, struct account *a)
+{
+	const char *v = h->req.authorization;
+	char dec[HTTP_VALUE_MAX], *colon;
+	long n;
+	struct http_lookup *l;
+	int ok;
+
+	if (!conn_is_tls(h->c) && !conn_is_loopback(h->c)) {
+		respond_error(h, 403, NULL);
+		return 0;
+	}
+	if (strncasecmp(v, "Basic ", 6) != 0 ||
+	    (n = b64_decode(v + 6, strlen(v + 6), dec, sizeof dec - 1)) < 0 ||
+	    memchr(dec, 0, (size_t)n) || !(dec[n] = 0, colon = strchr(dec, ':'))) {
+		respond_error(h, 401, WWW_AUTH);
+		return 0;
+	}
+	*colon = 0;
+	l = xcalloc(1, sizeof *l);
+	l->st = h->srv->store;
+	l->cfg = h->srv->cfg;
+	ok = cred_verify(http_lookup, l, conn_peer(h->c), dec, colon + 1);
+	if (ok == 1)
+		*a = l->a;
+	else if (ok < 0)
+		respond_error(h, 429, "Retry-After: 30\r\n"); /* the throttle's queue is full */
+	else if (l->rc == ST_TEMP)
+		respond_error(h, 503, "Retry-After: 5\r\n");
+	else {
+		log_info("http auth failed user=%.100s peer=%s", dec, conn_peer(h->c));
+		respond_error(h, 401, WWW_AUTH);
+	}
+	explicit_bzero(dec, sizeof dec);
+	explicit_bzero(l, sizeof *l);
+	free(l);
+	return ok == 1;
+}
+
+/* ---- JMAP (jmap.c) ---- */
+
+static void send_jmap(struct http *h, struct jmap_reply *r)
+{
+	char extra[64];
+	snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n");
+	respond(h, r->status, r->type, r->body, r->len, extra);
+	free(r->body);
+	r->body = NULL;
+}
+
+static void jmap_session_route(struct http *h)
+{
+	struct account a;
+	struct jmap_reply r;
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (!authenticate(h, &a))
+		return;
+	jmap_session(h->srv, &a, &r);
+	explicit_bzero(&a, sizeof a);
+	send_jmap(h, &r);
+}
+
+/* The body as one buffer: the spool's memory, or read back from its file
+ * (at most maxSizeRequest). NULL on error; *owned says whether to free. */
+static char *body_bytes(struct http *h, size_t *len, int *owned)
+{
+	uint64_t n = spool_size(h->body);
+	const void *mem = spool_mem(h->body);
+	char *buf;
+
+	*len = (size_t)n;
+	*owned = 0;
+	if (mem || n == 0)
+		return (char *)(mem ? mem : "");
+	buf = xmalloc((size_t)n);
+	if (spool_read_at(h->body, 0, buf, (size_t)n) != (long)n) {
+		free(buf);
+		return NULL;
+	}
+	*owned = 1;
+	return buf;
+}
+
+static void jmap_api_route(struct http *h)
+{
+	uint64_t max = jmap_max_size_request(h->srv);
+	struct account a;
+	struct jmap_reply r;
+	char *body;
+	size_t len;
+	int owned, rc;
+
+	if (h->req.method != HM_POST) {
+		if (discard_body(h) == 0)
+			respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	if (h->req.has_length && h->req.content_length > max) {
+		h->keep = 0; /* refused before a byte of it is read */
+		jmap_too_large(&r);
+		send_jmap(h, &r);
+		return;
+	}
+	/* Authenticate before 100 Continue: a client without the password
+	 * never gets to send its body. */
+	if (!authenticate(h, &a)) {
+		/* the body announced is not read: end after this answer */
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0;
+		return;
+	}
+	rc = read_body(h, max);
+	if (rc == BODY_TOOBIG) {
+		h->keep = 0;
+		jmap_too_large(&r);
+		send_jmap(h, &r);
+	} else if (rc != BODY_OK) {
+		body_failed(h, rc);
+	} else if (!(body = body_bytes(h, &len, &owned))) {
+		h->keep = 0;
+		respond_error(h, 500, NULL);
+	} else {
+		jmap_api(h->srv, &a, body, len, &r);
+		if (owned)
+			free(body);
+		send_jmap(h, &r);
+	}
+	explicit_bzero(&a, sizeof a);
 }
 
 static void route(struct http *h)
@@ -353,6 +531,14 @@ static void route(struct http *h)
 	if (m == HM_OPTIONS && !path) { /* OPTIONS * */
 		if (discard_body(h) == 0)
 			respond(h, 204, NULL, NULL, 0, "Allow: GET, HEAD, OPTIONS\r\n");
+		return;
+	}
+	if (strcmp(path, "/.well-known/jmap") == 0) {
+		jmap_session_route(h);
+		return;
+	}
+	if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
+		jmap_api_route(h);
 		return;
 	}
 	a = http_asset_find(path);
