@@ -628,11 +628,8 @@ void http_serve(struct server *srv, struct conn *c, int kind)
 			    h->req.method == HM_PATCH) && !h->req.has_length && !h->req.chunked) {
 			h->keep = 0; /* RFC 9110 15.5.12 */
 			respond_error(h, 411, NULL);
-		} else if (h->req.has_length && h->req.content_length > srv->cfg->message_size) {
-			h->keep = 0; /* refused before a byte of it is read */
-			respond_error(h, 413, NULL);
 		} else
-			route(h);
+			route(h); /* each route bounds its body (413 before reading) */
 		if (conn_error(c))
 			break;
 	}

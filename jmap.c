@@ -232,19 +232,24 @@ static json_t *resolve_one(struct jreq *r, json_t *ref)
 		set_error(r, "invalidResultReference", "a ResultReference has resultOf, name and path");
 		return NULL;
 	}
-	/* Only earlier responses exist: a reference to the call itself, to a
-	 * later one, or in a loop finds nothing. */
+	/* RFC 8620 3.7: the first response with that call id, and its name
+	 * must be name. Only earlier responses exist: a reference to the call
+	 * itself, to a later one, or in a loop finds nothing. */
 	json_array_foreach(r->responses, i, resp) {
 		const char *rname = json_string_value(json_array_get(resp, 0));
 		const char *rid = json_string_value(json_array_get(resp, 2));
-		if (rid && rname && strcmp(rid, of) == 0 && strcmp(rname, name) == 0) {
-			json_t *v = ptr_eval(json_array_get(resp, 1), path);
-			if (!v)
-				set_error(r, "invalidResultReference", "the path does not resolve");
-			return v;
+		if (!rid || strcmp(rid, of) != 0)
+			continue;
+		if (!rname || strcmp(rname, name) != 0) {
+			set_error(r, "invalidResultReference", "the response has another name");
+			return NULL;
 		}
+		json_t *v = ptr_eval(json_array_get(resp, 1), path);
+		if (!v)
+			set_error(r, "invalidResultReference", "the path does not resolve");
+		return v;
 	}
-	set_error(r, "invalidResultReference", "no earlier response with that resultOf and name");
+	set_error(r, "invalidResultReference", "no earlier response with that method call id");
 	return NULL;
 }
 
