@@ -492,6 +492,13 @@ static void jmap_api_route(struct http *h)
 			h->keep = 0;
 		return;
 	}
+	if (jmap_enter(&r) < 0) {
+		explicit_bzero(&a, sizeof a);
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0; /* the body is not read */
+		send_jmap(h, &r);
+		return;
+	}
 	rc = read_body(h, max);
 	if (rc == BODY_TOOBIG) {
 		h->keep = 0;
@@ -506,8 +513,12 @@ static void jmap_api_route(struct http *h)
 		jmap_api(h->srv, &a, body, len, &r);
 		if (owned)
 			free(body);
+		jmap_leave();
 		send_jmap(h, &r);
+		explicit_bzero(&a, sizeof a);
+		return;
 	}
+	jmap_leave();
 	explicit_bzero(&a, sizeof a);
 }
 

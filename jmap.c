@@ -64,6 +64,20 @@ static void problem(struct jmap_reply *out, const char *type, const char *detail
 	reply_json(out, j, 400, "application/problem+json");
 }
 
+int jmap_enter(struct jmap_reply *out)
+{
+	if (atomic_fetch_add(&in_flight, 1) < JMAP_MAX_CONCURRENT)
+		return 0;
+	atomic_fetch_sub(&in_flight, 1);
+	problem(out, "limit", "Too many requests at once", "maxConcurrentRequests");
+	return -1;
+}
+
+void jmap_leave(void)
+{
+	atomic_fetch_sub(&in_flight, 1);
+}
+
 void jmap_too_large(struct jmap_reply *out)
 {
 	problem(out, "limit", "The request is larger than maxSizeRequest", "maxSizeRequest");
@@ -431,23 +445,17 @@ void jmap_api(const struct server *srv, const struct account *a, const char *bod
 	json_t *req;
 
 	memset(out, 0, sizeof *out);
-	if (atomic_fetch_add(&in_flight, 1) >= JMAP_MAX_CONCURRENT) {
-		problem(out, "limit", "Too many requests at once", "maxConcurrentRequests");
-		goto done;
-	}
 	if (too_deep(body, len, JMAP_MAX_DEPTH)) {
 		problem(out, "limit", "Arrays and objects nested too deeply", "maxDepth");
-		goto done;
+		return;
 	}
 	req = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (!req) {
 		char d[200];
 		snprintf(d, sizeof d, "Not valid JSON: %s (line %d)", jerr.text, jerr.line);
 		problem(out, "notJSON", d, NULL);
-		goto done;
+		return;
 	}
 	process(srv, a, req, out);
 	json_decref(req);
-done:
-	atomic_fetch_sub(&in_flight, 1);
 }

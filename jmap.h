@@ -7,7 +7,7 @@
  * only module that includes <jansson.h> (with jmap_*.c).
  *
  * Threads: every function may run on any session thread at once; the
- * module keeps only an atomic count of requests in progress.
+ * module keeps only an atomic count of requests in progress (jmap_enter).
  */
 #ifndef BREV_JMAP_H
 #define BREV_JMAP_H
@@ -47,5 +47,11 @@ void jmap_api(const struct server *srv, const struct account *a, const char *bod
 	      struct jmap_reply *out);
 /* The request-level "limit" error for a body over maxSizeRequest. */
 void jmap_too_large(struct jmap_reply *out);
+/* maxConcurrentRequests: take a place for one API request (from before its
+ * body is read until its answer is built): 0, or -1 with the "limit" error
+ * in *out when JMAP_MAX_CONCURRENT are in progress. jmap_leave() gives the
+ * place back after a 0. */
+int jmap_enter(struct jmap_reply *out);
+void jmap_leave(void);
 
 #endif

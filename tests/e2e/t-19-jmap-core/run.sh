@@ -5,7 +5,8 @@
 # loopback), the session resource and its limits, RFC 8620's Core/echo
 # example and result references (with "*" paths), the request-level errors
 # (notJSON, notRequest, unknownCapability, limit for maxCallsInRequest with
-# 10,000 calls, for maxSizeRequest and for deep nesting) as problem
+# 10,000 calls, for maxSizeRequest, for maxConcurrentRequests and for deep
+# nesting) as problem
 # details, the method-level errors (unknownMethod, invalidArguments,
 # invalidResultReference for a missing, forward, self or bad-path
 # reference), a chunked request body with 100-continue, and failed logins
@@ -205,6 +206,27 @@ r, j = api(None, body)
 types = [a.get("type") for n, a, c in j["methodResponses"] if n == "error"]
 assert r.status == 200 and types and set(types) <= {"requestTooLarge", "invalidResultReference"}, types[:3]
 print("ok exponential references stopped after %d calls" % (len(calls) - len(types)))
+
+# ---- maxConcurrentRequests (8): eight requests whose bodies are still
+# coming hold every place; a ninth gets the limit error; once they end, a
+# request runs again ----
+held = []
+for i in range(8):
+    s = socket.create_connection(("127.0.0.1", port), 30)
+    s.sendall(b"POST /jmap/api/ HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH.encode() +
+              b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    held.append(s)
+time.sleep(1.5)  # each has passed the password check and is reading its body
+problem(json.dumps({"using": [CORE], "methodCalls": []}).encode(), "limit", "maxConcurrentRequests")
+for s in held:
+    s.close()
+for i in range(50):
+    r, data = req("POST", "/jmap/api/", json.dumps({"using": [CORE], "methodCalls": []}).encode())
+    if r.status == 200:
+        break
+    time.sleep(0.1)
+assert r.status == 200, data
+print("ok maxConcurrentRequests")
 
 # ---- throttle: wrong passwords slow down like IMAP LOGIN ----
 bad = "Basic " + base64.b64encode(b"alice@example.test:nope").decode()
