@@ -19,11 +19,12 @@
 #include <string.h>
 
 #include "config.h"
+#include "jmap_int.h"
 #include "mailbox.h"
 #include "server.h"
 #include "util.h"
 
-#define CAP_CORE "urn:ietf:params:jmap:core"
+#define CAP_CORE JMAP_CAP_CORE
 #define ERR_URN	 "urn:ietf:params:jmap:error:"
 #define PTR_TOKEN_MAX 256 /* one token of a result reference's path */
 
@@ -86,14 +87,26 @@ void jmap_too_large(struct jmap_reply *out)
 /* The account's id as JMAP shows it ("A" and the store's id in hex) and
  * the session state: it changes only when what the session resource says
  * changes (the capabilities, with brev's version). */
-static void account_id(const struct account *a, char *buf, size_t cap)
+void jmap_account_id(const struct account *a, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "A%x", a->id);
 }
 
+int jmap_check_account(struct jreq *r, json_t *args)
+{
+	char id[16];
+	json_t *v = json_object_get(args, "accountId");
+	if (!json_is_string(v))
+		return jmap_error(r, "invalidArguments", "accountId is required");
+	jmap_account_id(r->a, id, sizeof id);
+	if (strcmp(json_string_value(v), id) != 0)
+		return jmap_error(r, "accountNotFound", "");
+	return 0;
+}
+
 static const char *session_state(void)
 {
-	return "core-1";
+	return "core-mail-1";
 }
 
 void jmap_session(const struct server *srv, const struct account *a, struct jmap_reply *out)
@@ -101,18 +114,20 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 	char id[16];
 	json_t *core, *accounts, *j;
 
-	account_id(a, id, sizeof id);
+	jmap_account_id(a, id, sizeof id);
 	core = json_pack("{s:I, s:i, s:I, s:i, s:i, s:i, s:i, s:[]}", "maxSizeUpload",
 			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", 1, "maxSizeRequest",
 			 (json_int_t)jmap_max_size_request(srv), "maxConcurrentRequests",
-			 JMAP_MAX_CONCURRENT, "maxCallsInRequest", JMAP_MAX_CALLS, "maxObjectsInGet", 500,
-			 "maxObjectsInSet", 500, "collationAlgorithms");
+			 JMAP_MAX_CONCURRENT, "maxCallsInRequest", JMAP_MAX_CALLS, "maxObjectsInGet",
+			 JMAP_MAX_OBJECTS, "maxObjectsInSet", JMAP_MAX_OBJECTS, "collationAlgorithms");
 	accounts = json_object();
 	json_object_set_new(accounts, id,
-			    json_pack("{s:s, s:b, s:b, s:{}}", "name", a->addr, "isPersonal", 1,
-				      "isReadOnly", 0, "accountCapabilities"));
-	j = json_pack("{s:{s:o}, s:o, s:{}, s:s, s:s, s:s, s:s, s:s, s:s}", "capabilities", CAP_CORE,
-		      core, "accounts", accounts, "primaryAccounts", "username", a->addr, "apiUrl",
+			    json_pack("{s:s, s:b, s:b, s:{s:o}}", "name", a->addr, "isPersonal", 1,
+				      "isReadOnly", 0, "accountCapabilities", JMAP_CAP_MAIL,
+				      jmap_mail_account_capability(srv)));
+	j = json_pack("{s:{s:o, s:{}}, s:o, s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:s}", "capabilities",
+		      CAP_CORE, core, JMAP_CAP_MAIL, "accounts", accounts, "primaryAccounts",
+		      JMAP_CAP_MAIL, id, "username", a->addr, "apiUrl",
 		      "/jmap/api/", "downloadUrl", "/jmap/download/{accountId}/{blobId}/{name}?accept={type}",
 		      "uploadUrl", "/jmap/upload/{accountId}/", "eventSourceUrl",
 		      "/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}", "state",
@@ -217,18 +232,7 @@ static json_t *ptr_eval(json_t *v, const char *path)
 	return NULL;
 }
 
-/* One request's state while its calls run. */
-struct jreq {
-	const struct server *srv;
-	const struct account *a;
-	json_t *using;     /* the request's "using" */
-	json_t *responses; /* methodResponses so far */
-	size_t used;       /* their serialized size */
-	const char *err;   /* a method-level error type, set by a failing step */
-	char desc[160];
-};
-
-static int set_error(struct jreq *r, const char *type, const char *desc)
+int jmap_error(struct jreq *r, const char *type, const char *desc)
 {
 	r->err = type;
 	snprintf(r->desc, sizeof r->desc, "%s", desc);
@@ -243,7 +247,7 @@ static json_t *resolve_one(struct jreq *r, json_t *ref)
 	json_t *resp;
 
 	if (json_unpack(ref, "{s:s, s:s, s:s !}", "resultOf", &of, "name", &name, "path", &path) < 0) {
-		set_error(r, "invalidResultReference", "a ResultReference has resultOf, name and path");
+		jmap_error(r, "invalidResultReference", "a ResultReference has resultOf, name and path");
 		return NULL;
 	}
 	/* RFC 8620 3.7: the first response with that call id, and its name
@@ -255,15 +259,15 @@ static json_t *resolve_one(struct jreq *r, json_t *ref)
 		if (!rid || strcmp(rid, of) != 0)
 			continue;
 		if (!rname || strcmp(rname, name) != 0) {
-			set_error(r, "invalidResultReference", "the response has another name");
+			jmap_error(r, "invalidResultReference", "the response has another name");
 			return NULL;
 		}
 		json_t *v = ptr_eval(json_array_get(resp, 1), path);
 		if (!v)
-			set_error(r, "invalidResultReference", "the path does not resolve");
+			jmap_error(r, "invalidResultReference", "the path does not resolve");
 		return v;
 	}
-	set_error(r, "invalidResultReference", "no earlier response with that method call id");
+	jmap_error(r, "invalidResultReference", "no earlier response with that method call id");
 	return NULL;
 }
 
@@ -281,7 +285,7 @@ static json_t *resolve_args(struct jreq *r, json_t *args)
 			continue;
 		}
 		if (json_object_get(args, key + 1)) {
-			set_error(r, "invalidArguments", "an argument is given both as a value and as a reference");
+			jmap_error(r, "invalidArguments", "an argument is given both as a value and as a reference");
 			goto bad;
 		}
 		json_t *val = resolve_one(r, v);
@@ -290,7 +294,7 @@ static json_t *resolve_args(struct jreq *r, json_t *args)
 		cost += json_dumpb(val, NULL, 0, JSON_COMPACT);
 		if (r->used + cost > JMAP_RESPONSE_MAX) {
 			json_decref(val);
-			set_error(r, "requestTooLarge", "the responses would be too large");
+			jmap_error(r, "requestTooLarge", "the responses would be too large");
 			goto bad;
 		}
 		json_object_set_new(out, key + 1, val);
@@ -302,9 +306,6 @@ bad:
 }
 
 /* ---- methods ---- */
-
-/* A method's handler: its response arguments, or NULL with r->err set. */
-typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
 
 /* RFC 8620 4: Core/echo answers with its arguments. */
 static json_t *core_echo(struct jreq *r, json_t *args)
@@ -319,6 +320,8 @@ static const struct {
 	jmap_fn fn;
 } methods[] = {
     {"Core/echo", CAP_CORE, core_echo},
+    {"Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get},
+    {"Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query},
 };
 
 static int uses(const struct jreq *r, const char *cap)
@@ -349,7 +352,7 @@ static void run_call(struct jreq *r, const char *name, json_t *args, const char 
 		if (strcmp(methods[i].name, name) == 0 && uses(r, methods[i].capability))
 			fn = methods[i].fn;
 	if (!fn) {
-		set_error(r, "unknownMethod", "");
+		jmap_error(r, "unknownMethod", "");
 		method_error(r, call_id);
 		return;
 	}
@@ -367,7 +370,7 @@ static void run_call(struct jreq *r, const char *name, json_t *args, const char 
 	size_t sz = json_dumpb(res, NULL, 0, JSON_COMPACT) + strlen(name) + strlen(call_id) + 8;
 	if (r->used + sz > JMAP_RESPONSE_MAX) {
 		json_decref(res);
-		set_error(r, "requestTooLarge", "the responses would be too large");
+		jmap_error(r, "requestTooLarge", "the responses would be too large");
 		method_error(r, call_id);
 		return;
 	}
@@ -379,7 +382,7 @@ static void run_call(struct jreq *r, const char *name, json_t *args, const char 
 
 static int known_capability(const char *cap)
 {
-	return strcmp(cap, CAP_CORE) == 0;
+	return strcmp(cap, CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0;
 }
 
 static void process(const struct server *srv, const struct account *a, json_t *req,

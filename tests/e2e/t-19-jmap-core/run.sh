@@ -22,7 +22,7 @@ curl -sS --max-time 20 -u alice@example.test:password-alice -H 'Content-Type: ap
 	"http://127.0.0.1:$P_HTTP/jmap/api/" >"$T/chunked.out" 2>"$T/chunked.err" || fail "chunked: $(cat "$T/chunked.err")"
 grep -q '< HTTP/1.1 100 Continue' "$T/chunked.err" || fail "no 100 Continue: $(cat "$T/chunked.err")"
 grep -q '> Transfer-Encoding: chunked' "$T/chunked.err" || fail "curl did not send chunked"
-[ "$(cat "$T/chunked.out")" = '{"methodResponses":[["Core/echo",{"hello":true},"c"]],"sessionState":"core-1"}' ] ||
+grep -q '^{"methodResponses":\[\["Core/echo",{"hello":true},"c"\]\],"sessionState":"[^"]*"}$' "$T/chunked.out" ||
 	fail "chunked echo: $(cat "$T/chunked.out")"
 python3 -u - "$P_HTTP" "$P_HTTPS" "$D/cert.pem" <<'PY' || fail "jmap"
 import base64, http.client, json, socket, ssl, sys, time, urllib.request, urllib.error
