@@ -55,11 +55,18 @@ static void reply_json(struct jmap_reply *out, json_t *j, int status, const char
 /* RFC 8620 3.6.1: a request-level error, as problem details (RFC 7807). */
 static void problem(struct jmap_reply *out, const char *type, const char *detail, const char *limit)
 {
-	char urn[96];
+	char urn[96], text[256];
 	json_t *j;
 
+	/* detail may quote the request (jansson's error text quotes the bad
+	 * bytes; a capability name cut short may end inside a character):
+	 * printable ASCII only, so it is always a valid JSON string. */
+	snprintf(text, sizeof text, "%s", detail);
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
+			*p = '?';
 	snprintf(urn, sizeof urn, ERR_URN "%s", type);
-	j = json_pack("{s:s, s:i, s:s}", "type", urn, "status", 400, "detail", detail);
+	j = json_pack("{s:s, s:i, s:s}", "type", urn, "status", 400, "detail", text);
 	if (limit)
 		json_object_set_new(j, "limit", json_string(limit));
 	reply_json(out, j, 400, "application/problem+json");
@@ -236,6 +243,9 @@ int jmap_error(struct jreq *r, const char *type, const char *desc)
 {
 	r->err = type;
 	snprintf(r->desc, sizeof r->desc, "%s", desc);
+	for (char *p = r->desc; *p; p++) /* as problem(): may quote the request */
+		if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
+			*p = '?';
 	return -1;
 }
 
@@ -322,6 +332,8 @@ static const struct {
     {"Core/echo", CAP_CORE, core_echo},
     {"Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get},
     {"Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query},
+    {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
+    {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
 };
 
 static int uses(const struct jreq *r, const char *cap)

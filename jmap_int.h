@@ -41,6 +41,9 @@ typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
 /* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
 json_t *jmap_mailbox_get(struct jreq *r, json_t *args);
 json_t *jmap_mailbox_query(struct jreq *r, json_t *args);
+/* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
+json_t *jmap_email_query(struct jreq *r, json_t *args);
+json_t *jmap_email_get(struct jreq *r, json_t *args);
 /* The account's capability object for urn:ietf:params:jmap:mail. */
 json_t *jmap_mail_account_capability(const struct server *srv);
 

@@ -414,8 +414,8 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 
 json_t *jmap_mail_account_capability(const struct server *srv)
 {
-	return json_pack("{s:n, s:n, s:i, s:I, s:[], s:b}", "maxMailboxesPerEmail",
+	return json_pack("{s:n, s:n, s:i, s:I, s:[s], s:b}", "maxMailboxesPerEmail",
 			 "maxMailboxDepth", "maxSizeMailboxName", STORE_MBOX_MAX,
 			 "maxSizeAttachmentsPerEmail", (json_int_t)srv->cfg->message_size,
-			 "emailQuerySortOptions", "mayCreateTopLevelMailbox", 0);
+			 "emailQuerySortOptions", "receivedAt", "mayCreateTopLevelMailbox", 0);
 }

@@ -165,6 +165,7 @@ problem(b'{"using":[], "methodCalls":[]', "notJSON")
 problem(b'{"a":1,"a":2}', "notJSON")                          # I-JSON: no duplicate names
 problem(b'"\xff\xfe"', "notJSON")                              # not UTF-8
 problem(b'', "notJSON")
+problem(b'"\\\xdd\xa3\x10\xac;\\', "notJSON")                 # the parser's message quotes bad bytes (found by fuzz_jmap)
 problem(b'[]', "notRequest")
 problem(b'"a string"', "notRequest")
 problem(b'{"using":[CORE]}'.replace(b"CORE", b'"%s"' % CORE.encode()), "notRequest")
@@ -175,6 +176,7 @@ problem(json.dumps({"using": [CORE], "methodCalls": [["Core/echo", [], "c"]]}).e
 problem(json.dumps({"using": [CORE], "methodCalls": [], "createdIds": []}).encode(), "notRequest")
 p = problem(json.dumps({"using": [CORE, "urn:example:nope"], "methodCalls": []}).encode(), "unknownCapability")
 assert "urn:example:nope" in p["detail"], p
+problem(json.dumps({"using": ["urn:" + "\u00e9" * 100], "methodCalls": []}).encode(), "unknownCapability")  # cut inside a character
 # maxCallsInRequest: 64 run, 65 and 10,000 are refused whole
 r, j = api({"using": [CORE], "methodCalls": [["Core/echo", {"i": i}, str(i)] for i in range(64)]})
 assert r.status == 200 and len(j["methodResponses"]) == 64
