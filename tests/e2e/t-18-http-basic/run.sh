@@ -21,6 +21,8 @@ grep -q '^HTTP/1.1 200 ' "$T/h1" || fail "GET /: $(cat "$T/h1")"
 grep -qi "^content-security-policy: default-src 'self'.*frame-ancestors 'none'" "$T/h1" || fail "no CSP: $(cat "$T/h1")"
 grep -qi '^x-content-type-options: nosniff' "$T/h1" || fail "no nosniff"
 grep -qi '^referrer-policy: no-referrer' "$T/h1" || fail "no Referrer-Policy"
+grep -qi '^x-frame-options: DENY' "$T/h1" || fail "no X-Frame-Options"
+grep -qi '^date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] 20[0-9][0-9] [0-9:]\{8\} GMT' "$T/h1" || fail "no Date"
 grep -qi '^strict-transport-security' "$T/h1" && fail "HSTS over plain http"
 grep -qi '^content-type: text/html; charset=utf-8' "$T/h1" || fail "content type"
 grep -q '<title>brev</title>' "$T/page" || fail "not the placeholder page"
@@ -73,6 +75,12 @@ grep -qi '^connection: close' "$T/h10" || fail "1.0 without keep-alive must clos
 grep -q 'Re-using existing connection' "$T/v" || fail "no keep-alive: $(cat "$T/v")"
 "${C[@]}" -v --cacert "$D/cert.pem" -o /dev/null -o /dev/null "$S/" "$S$ASSET" 2>"$T/v2" || fail "two urls tls"
 grep -q 'Re-using existing connection' "$T/v2" || fail "no keep-alive over TLS"
+
+# ---- OPTIONS: 204 with Allow ----
+"${C[@]}" -D "$T/h14" -o /dev/null -X OPTIONS "$U/" || fail "OPTIONS"
+grep -q '^HTTP/1.1 204 ' "$T/h14" && grep -qi '^allow: GET, HEAD, OPTIONS' "$T/h14" || fail "OPTIONS: $(cat "$T/h14")"
+"${C[@]}" -D "$T/h15" -o /dev/null -X OPTIONS --request-target '*' "$U/" || fail "OPTIONS *"
+grep -q '^HTTP/1.1 204 ' "$T/h15" || fail "OPTIONS *: $(cat "$T/h15")"
 
 # ---- 404, 405 with Allow ----
 "${C[@]}" -D "$T/h11" -o /dev/null "$U/no/such" || fail "404"
@@ -143,6 +151,16 @@ s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /x HTTP/1.0\r\n\
 f = s.makefile("rb")
 st, h = read_response(f); body(f, h); assert st == 200 and h.get("connection") == "keep-alive", h
 st, h = read_response(f); body(f, h); assert st == 404 and h.get("connection") == "close", h
+s.close()
+
+# At most 1,000 requests on one connection: the 1,000th answer says close.
+s = socket.create_connection(("127.0.0.1", port), 30)
+s.sendall(b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n" * 1001)
+f = s.makefile("rb")
+for i in range(1000):
+    st, h = read_response(f)
+    assert st == 404 and (h.get("connection") == "close") == (i == 999), (i, h)
+assert f.read() == b""
 s.close()
 
 # Python's http.client: one persistent connection, several requests.

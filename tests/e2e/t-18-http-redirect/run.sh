@@ -5,7 +5,7 @@
 # address; a client from 192.0.2.10 gets 308 to the same path on the https
 # port (method kept, the Host's name, absolute-form reduced to its path),
 # while the same request from 127.0.0.1, and https from 192.0.2.10, are
-# served.
+# served; with https on 443 the Location names no port.
 . ../lib.sh
 brev_init redirect
 [ "$(id -u)" = 0 ] && NS=(unshare --net) || NS=(unshare --map-root-user --net)
@@ -30,6 +30,14 @@ r=$($C --interface 127.0.0.1 "http://127.0.0.1:8080/")
 [ "$r" = "200|" ] || { echo "FAIL: from loopback: $r"; exit 1; }
 r=$($C -k --interface 192.0.2.10 "https://192.0.2.10:8443/")
 [ "$r" = "200|" ] || { echo "FAIL: https from 192.0.2.10: $r"; exit 1; }
+kill -TERM $pid
+wait $pid || { echo "FAIL: brev exited $?"; exit 1; }
+# https on 443: the Location names no port
+"$BREV" -d "$D" -o listen.http=0.0.0.0:8080 -o listen.https=0.0.0.0:443 serve >>"$D/serve.log" 2>&1 &
+pid=$!
+for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.05; done
+r=$($C --interface 192.0.2.10 -H "Host: example.test:8080" "http://192.0.2.10:8080/p")
+[ "$r" = "308|https://example.test/p" ] || { echo "FAIL: 443: $r"; exit 1; }
 kill -TERM $pid
 wait $pid || { echo "FAIL: brev exited $?"; exit 1; }
 echo inside-ok

@@ -53,6 +53,8 @@ r, _ = req("GET", "/.well-known/jmap", auth="Basic " + base64.b64encode(b"alice@
 assert r.status == 401 and r.getheader("WWW-Authenticate"), r.status
 r, _ = req("GET", "/.well-known/jmap", auth="Basic !!!notbase64")
 assert r.status == 401, r.status
+r, _ = req("GET", "/.well-known/jmap", auth="Basic " + base64.b64encode(b"alice:password-alice").decode())
+assert r.status == 200, ("a bare local part with the only domain", r.status)
 r, _ = req("GET", "/.well-known/jmap", auth="Bearer abc")
 assert r.status == 401, r.status
 r, _ = req("POST", "/jmap/api/", b'{"using":[],"methodCalls":[]}', auth=None)

@@ -73,6 +73,9 @@ r = api([["Email/query", {"accountId": acc, "sort": [{"property": "receivedAt"}]
          ["Email/query", {"accountId": acc, "sort": [{"property": "receivedAt"}], "position": 1, "limit": 2}, "b"],
          ["Email/query", {"accountId": acc, "sort": [{"property": "receivedAt"}], "position": -1}, "c"]])
 allids = r[0][1]["ids"]
+r2 = api([["Email/query", {"accountId": acc}, "n"], ["Email/query", {"accountId": acc, "limit": 5000}, "l"]])
+assert r2[0][1]["ids"] == allids[::-1], ("no sort: newest first", r2[0])
+assert r2[1][1]["limit"] == 1000 and len(r2[1][1]["ids"]) == 4, r2[1]
 assert r[0][1]["total"] == 4 and r[1][1]["ids"] == allids[1:3] and r[2][1]["ids"] == allids[3:], r
 first = api([["Email/get", {"accountId": acc, "ids": [allids[0]], "properties": ["subject", "mailboxIds"]}, "g"]])[0][1]
 assert first["list"][0]["subject"] is None and list(first["list"][0]["mailboxIds"]) != [inbox], first
