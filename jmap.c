@@ -144,11 +144,14 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 
 /* ---- bounds before parsing ---- */
 
-/* Deeper nesting of arrays and objects than max, outside strings? The
- * parser would recurse that deep: decide before it runs. */
-static int too_deep(const char *p, size_t len, int max)
+/* Before the parser runs, on the raw bytes (outside strings): 1 if arrays
+ * and objects nest deeper than JMAP_MAX_DEPTH (the parser would recurse
+ * that deep), 2 if there are more than JMAP_MAX_VALUES values (what the
+ * parsed request would cost), else 0. */
+static int too_deep(const char *p, size_t len)
 {
 	int depth = 0, in_str = 0;
+	size_t values = 0;
 	for (size_t i = 0; i < len; i++) {
 		char ch = p[i];
 		if (in_str) {
@@ -159,11 +162,16 @@ static int too_deep(const char *p, size_t len, int max)
 		} else if (ch == '"') {
 			in_str = 1;
 		} else if (ch == '[' || ch == '{') {
-			if (++depth > max)
+			if (++depth > JMAP_MAX_DEPTH)
 				return 1;
+			values++;
 		} else if (ch == ']' || ch == '}') {
 			depth--;
+		} else if (ch == ',') {
+			values++;
 		}
+		if (values > JMAP_MAX_VALUES)
+			return 2;
 	}
 	return 0;
 }
@@ -460,8 +468,12 @@ void jmap_api(const struct server *srv, const struct account *a, const char *bod
 	json_t *req;
 
 	memset(out, 0, sizeof *out);
-	if (too_deep(body, len, JMAP_MAX_DEPTH)) {
+	switch (too_deep(body, len)) {
+	case 1:
 		problem(out, "limit", "Arrays and objects nested too deeply", "maxDepth");
+		return;
+	case 2:
+		problem(out, "limit", "More than 200000 JSON values", "maxSizeRequest");
 		return;
 	}
 	req = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);

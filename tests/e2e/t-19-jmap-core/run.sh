@@ -24,7 +24,7 @@ grep -q '< HTTP/1.1 100 Continue' "$T/chunked.err" || fail "no 100 Continue: $(c
 grep -q '> Transfer-Encoding: chunked' "$T/chunked.err" || fail "curl did not send chunked"
 grep -q '^{"methodResponses":\[\["Core/echo",{"hello":true},"c"\]\],"sessionState":"[^"]*"}$' "$T/chunked.out" ||
 	fail "chunked echo: $(cat "$T/chunked.out")"
-python3 -u - "$P_HTTP" "$P_HTTPS" "$D/cert.pem" <<'PY' || fail "jmap"
+python3 -u - "$P_HTTP" "$P_HTTPS" "$D/cert.pem" "$BREV_PID" <<'PY' || fail "jmap"
 import base64, http.client, json, socket, ssl, sys, time, urllib.request, urllib.error
 port, sport, cert = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 CORE = "urn:ietf:params:jmap:core"
@@ -69,7 +69,7 @@ assert r.getheader("Content-Security-Policy") and r.getheader("X-Content-Type-Op
 s = json.loads(data)
 core = s["capabilities"][CORE]
 assert core["maxCallsInRequest"] == 64 and core["maxSizeRequest"] == 1048576, core  # min(10M, limits.message_size)
-assert core["maxSizeUpload"] == 1048576 and core["maxConcurrentRequests"] == 8, core
+assert core["maxSizeUpload"] == 1048576 and core["maxConcurrentRequests"] == 4, core
 assert s["username"] == "alice@example.test" and s["apiUrl"] == "/jmap/api/", s
 (acc_id, acc), = s["accounts"].items()
 assert acc["name"] == "alice@example.test" and acc["isPersonal"] is True, acc
@@ -196,6 +196,21 @@ problem(b"[" * 100000 + b"]" * 100000, "limit", "maxDepth")
 # brackets inside strings do not count
 r, j = api(None, ('{"using":["%s"],"methodCalls":[["Core/echo",{"s":"%s"},"q"]]}' % (CORE, "[{\\\"" * 50)).encode())
 assert r.status == 200, j
+# values: 200,000 fit (in under 1 MiB), one more is refused before parsing,
+# and brev's memory stays flat however often it is asked
+ok_req = ('{"using":["%s"],"methodCalls":[["Core/echo",{"a":[%s]},"v"]]}' % (CORE, ",".join(["0"] * 199990))).encode()
+r, j = api(None, ok_req)
+assert r.status == 200 and len(j["methodResponses"][0][1]["a"]) == 199990, r.status
+over = ('{"using":["%s"],"methodCalls":[["Core/echo",{"a":[%s]},"v"]]}' % (CORE, ",".join(["[]"] * 200001))).encode()
+assert len(over) < 1048576
+pid = int(sys.argv[4])
+def rss():
+    return int([l for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS:")][0].split()[1])
+before = rss()
+for i in range(20):
+    problem(over, "limit", "maxSizeRequest")
+print("rss %d KiB -> %d KiB after 20 requests of 200,001 values" % (before, rss()))
+assert rss() - before < 16384, (before, rss())
 # maxSizeRequest (1 MiB here): refused before the body is read
 big = json.dumps({"using": [CORE], "methodCalls": [["Core/echo", {"s": "x" * 1100000}, "b"]]}).encode()
 p = problem(big, "limit", "maxSizeRequest")
@@ -211,11 +226,11 @@ types = [a.get("type") for n, a, c in j["methodResponses"] if n == "error"]
 assert r.status == 200 and types and set(types) <= {"requestTooLarge", "invalidResultReference"}, types[:3]
 print("ok exponential references stopped after %d calls" % (len(calls) - len(types)))
 
-# ---- maxConcurrentRequests (8): eight requests whose bodies are still
-# coming hold every place; a ninth gets the limit error; once they end, a
+# ---- maxConcurrentRequests (4): four requests whose bodies are still
+# coming hold every place; a fifth gets the limit error; once they end, a
 # request runs again ----
 held = []
-for i in range(8):
+for i in range(4):
     s = socket.create_connection(("127.0.0.1", port), 30)
     s.sendall(b"POST /jmap/api/ HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH.encode() +
               b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
