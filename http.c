@@ -34,10 +34,10 @@
 #include "spool.h"
 #include "util.h"
 
-#define HTTP_REQUESTS_MAX 1000     /* per connection, then Connection: close */
+#define HTTP_REQUESTS_MAX 1000	      /* per connection, then Connection: close */
 #define HTTP_BODY_MEM	  (64 * 1024) /* a body beyond this spills to a file */
-#define HTTP_CHUNK_LINE	  1024     /* chunk-size line with its extensions */
-#define HTTP_BODY_FACTOR  6        /* body deadline: this many idle time-outs */
+#define HTTP_CHUNK_LINE	  1024	      /* chunk-size line with its extensions */
+#define HTTP_BODY_FACTOR  6	      /* body deadline: this many idle time-outs */
 #define HTTP_IMMUTABLE	  "public, max-age=31536000, immutable"
 
 /* RFC 9110 12.5.5 and the CSP the web UI will live under: nothing from
@@ -57,36 +57,57 @@ struct http {
 	int kind;
 	struct http_req req;
 	struct spool *body;
-	int keep;           /* keep the connection after this response */
+	int keep; /* keep the connection after this response */
 	unsigned nreq;
-	int timeout_ms;     /* limits.timeout_preauth */
+	int timeout_ms;	    /* limits.timeout_preauth */
 	const char *reason; /* why the session ended, for its log line */
 };
 
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 429: return "Too Many Requests";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 429:
+		return "Too Many Requests";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
 	}
 	return "Error";
 }
@@ -176,7 +197,8 @@ static int read_chunked(struct http *h, uint64_t limit)
 		total += size;
 		n = conn_getline(h->c, &line, 2, NULL);
 		if (n != 0)
-			return n < 0 && n != -2 ? BODY_IO : BODY_BAD; /* chunk data not followed by CRLF */
+			return n < 0 && n != -2 ? BODY_IO
+						: BODY_BAD; /* chunk data not followed by CRLF */
 	}
 	/* RFC 9112 7.1.2: trailer fields, ignored, bounded like the head. */
 	for (int i = 0;; i++) {
@@ -252,12 +274,13 @@ static void serve_asset(struct http *h, const struct http_asset *a)
 	else
 		snprintf(etag, sizeof etag, "%s", a->etag);
 	snprintf(extra, sizeof extra, "ETag: %s\r\nCache-Control: %s\r\n%s%s", etag,
-		 a->immutable ? HTTP_IMMUTABLE : "no-cache", a->compressible ? "Vary: Accept-Encoding\r\n" : "",
+		 a->immutable ? HTTP_IMMUTABLE : "no-cache",
+		 a->compressible ? "Vary: Accept-Encoding\r\n" : "",
 		 gz ? "Content-Encoding: gzip\r\n" : "");
 	/* RFC 9110 13.1.2: If-None-Match by the weak comparison; either form's
 	 * tag means the client holds this content. */
-	if (h->req.has_if_none_match &&
-	    (http_etag_match(h->req.if_none_match, a->etag) || http_etag_match(h->req.if_none_match, etag))) {
+	if (h->req.has_if_none_match && (http_etag_match(h->req.if_none_match, a->etag) ||
+					 http_etag_match(h->req.if_none_match, etag))) {
 		respond(h, 304, NULL, NULL, 0, extra);
 		return;
 	}
@@ -636,7 +659,8 @@ void http_serve(struct server *srv, struct conn *c, int kind)
 			h->keep = 0;
 			respond_error(h, 501, NULL);
 		} else if ((h->req.method == HM_POST || h->req.method == HM_PUT ||
-			    h->req.method == HM_PATCH) && !h->req.has_length && !h->req.chunked) {
+			    h->req.method == HM_PATCH) &&
+			   !h->req.has_length && !h->req.chunked) {
 			h->keep = 0; /* RFC 9110 15.5.12 */
 			respond_error(h, 411, NULL);
 		} else

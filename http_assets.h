@@ -11,13 +11,13 @@
 #include <stddef.h>
 
 struct http_asset {
-	const char *path;          /* "/" or "/assets/NAME.HASH.EXT" */
-	const char *type;          /* Content-Type */
+	const char *path; /* "/" or "/assets/NAME.HASH.EXT" */
+	const char *type; /* Content-Type */
 	const unsigned char *data;
 	size_t len;
-	const char *etag;          /* strong, with its quotes: "\"HASH\"" */
-	int immutable;             /* the path names the content: cache for a year */
-	int compressible;          /* text: worth a gzip form */
+	const char *etag; /* strong, with its quotes: "\"HASH\"" */
+	int immutable;	  /* the path names the content: cache for a year */
+	int compressible; /* text: worth a gzip form */
 };
 
 extern const struct http_asset http_assets[];

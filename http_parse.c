@@ -18,7 +18,7 @@ static const struct {
 	const char *name;
 	int m;
 } methods[] = {
-    {"GET", HM_GET},	 {"HEAD", HM_HEAD},	  {"POST", HM_POST},   {"PUT", HM_PUT},
+    {"GET", HM_GET},	   {"HEAD", HM_HEAD},	    {"POST", HM_POST},	 {"PUT", HM_PUT},
     {"DELETE", HM_DELETE}, {"OPTIONS", HM_OPTIONS}, {"PATCH", HM_PATCH},
 };
 
@@ -103,7 +103,8 @@ static int request_line(struct http_req *r, const char *line, size_t len)
 	/* origin-form, or "*" for OPTIONS; absolute-form (RFC 9112 3.2.2) is
 	 * for proxies, which brev is not, but servers must accept it. */
 	if (sp1[1] != '/' && !(tlen == 1 && sp1[1] == '*' && r->method == HM_OPTIONS) &&
-	    !(tlen > 7 && (ieq(sp1 + 1, 7, "http://") || (tlen > 8 && ieq(sp1 + 1, 8, "https://")))))
+	    !(tlen > 7 &&
+	      (ieq(sp1 + 1, 7, "http://") || (tlen > 8 && ieq(sp1 + 1, 8, "https://")))))
 		return fail(r, 400, "bad request-target form");
 	memcpy(r->target, sp1 + 1, tlen);
 	r->target[tlen] = 0;
@@ -292,7 +293,7 @@ int http_chunk_size(const char *line, size_t len, uint64_t *size)
 
 	for (; i < len; i++) {
 		char ch = line[i];
-		int d = ch >= '0' && ch <= '9'   ? ch - '0'
+		int d = ch >= '0' && ch <= '9'	 ? ch - '0'
 			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
 			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
 						 : -1;

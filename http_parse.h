@@ -19,11 +19,11 @@
 
 #define HTTP_LINE_MAX	     8192  /* request line without CRLF; longer: 414 */
 #define HTTP_FIELD_LINE_MAX  8192  /* one header field line; longer: 431 */
-#define HTTP_FIELDS_MAX	     64    /* header fields per request; more: 431 */
+#define HTTP_FIELDS_MAX	     64	   /* header fields per request; more: 431 */
 #define HTTP_HEAD_MAX	     32768 /* all header field lines; more: 431 */
-#define HTTP_EMPTY_LINES_MAX 4     /* RFC 9112 2.2: empty lines before a request */
+#define HTTP_EMPTY_LINES_MAX 4	   /* RFC 9112 2.2: empty lines before a request */
 #define HTTP_HOST_MAX	     255
-#define HTTP_VALUE_MAX	     1024  /* kept values (If-None-Match, Authorization, ...) */
+#define HTTP_VALUE_MAX	     1024 /* kept values (If-None-Match, Authorization, ...) */
 
 enum http_method {
 	HM_OTHER = 0, /* a valid token brev does not implement: 501 */
@@ -39,13 +39,13 @@ enum http_method {
 enum { HP_MORE = 0, HP_DONE = 1, HP_ERROR = -1 };
 
 struct http_req {
-	int state;     /* private: request line, fields, done */
-	int status;    /* after HP_ERROR: the status to answer */
+	int state;	 /* private: request line, fields, done */
+	int status;	 /* after HP_ERROR: the status to answer */
 	const char *why; /* after HP_ERROR: a short reason for the log */
-	int method;    /* enum http_method */
+	int method;	 /* enum http_method */
 	char method_name[16];
 	char target[HTTP_LINE_MAX + 1]; /* request-target as sent */
-	int minor;     /* HTTP/1.minor */
+	int minor;			/* HTTP/1.minor */
 	int empty_lines;
 	int nfields;
 	size_t head_bytes;
@@ -56,9 +56,9 @@ struct http_req {
 	int has_length;
 	int chunked;
 	int expect_continue;
-	int conn_close;      /* Connection: close */
-	int conn_keepalive;  /* Connection: keep-alive (HTTP/1.0) */
-	int accept_gzip;     /* Accept-Encoding allows gzip */
+	int conn_close;	    /* Connection: close */
+	int conn_keepalive; /* Connection: keep-alive (HTTP/1.0) */
+	int accept_gzip;    /* Accept-Encoding allows gzip */
 	char if_none_match[HTTP_VALUE_MAX + 1];
 	int has_if_none_match;
 	char authorization[HTTP_VALUE_MAX + 1];

@@ -24,8 +24,8 @@
 #include "server.h"
 #include "util.h"
 
-#define CAP_CORE JMAP_CAP_CORE
-#define ERR_URN	 "urn:ietf:params:jmap:error:"
+#define CAP_CORE      JMAP_CAP_CORE
+#define ERR_URN	      "urn:ietf:params:jmap:error:"
 #define PTR_TOKEN_MAX 256 /* one token of a result reference's path */
 
 /* All the method responses of one request together, serialized, at most
@@ -123,10 +123,11 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 
 	jmap_account_id(a, id, sizeof id);
 	core = json_pack("{s:I, s:i, s:I, s:i, s:i, s:i, s:i, s:[]}", "maxSizeUpload",
-			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", 1, "maxSizeRequest",
-			 (json_int_t)jmap_max_size_request(srv), "maxConcurrentRequests",
-			 JMAP_MAX_CONCURRENT, "maxCallsInRequest", JMAP_MAX_CALLS, "maxObjectsInGet",
-			 JMAP_MAX_OBJECTS, "maxObjectsInSet", JMAP_MAX_OBJECTS, "collationAlgorithms");
+			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", 1,
+			 "maxSizeRequest", (json_int_t)jmap_max_size_request(srv),
+			 "maxConcurrentRequests", JMAP_MAX_CONCURRENT, "maxCallsInRequest",
+			 JMAP_MAX_CALLS, "maxObjectsInGet", JMAP_MAX_OBJECTS, "maxObjectsInSet",
+			 JMAP_MAX_OBJECTS, "collationAlgorithms");
 	accounts = json_object();
 	json_object_set_new(accounts, id,
 			    json_pack("{s:s, s:b, s:b, s:{s:o}}", "name", a->addr, "isPersonal", 1,
@@ -134,11 +135,11 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 				      jmap_mail_account_capability(srv)));
 	j = json_pack("{s:{s:o, s:{}}, s:o, s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:s}", "capabilities",
 		      CAP_CORE, core, JMAP_CAP_MAIL, "accounts", accounts, "primaryAccounts",
-		      JMAP_CAP_MAIL, id, "username", a->addr, "apiUrl",
-		      "/jmap/api/", "downloadUrl", "/jmap/download/{accountId}/{blobId}/{name}?accept={type}",
-		      "uploadUrl", "/jmap/upload/{accountId}/", "eventSourceUrl",
-		      "/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}", "state",
-		      session_state());
+		      JMAP_CAP_MAIL, id, "username", a->addr, "apiUrl", "/jmap/api/", "downloadUrl",
+		      "/jmap/download/{accountId}/{blobId}/{name}?accept={type}", "uploadUrl",
+		      "/jmap/upload/{accountId}/", "eventSourceUrl",
+		      "/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}",
+		      "state", session_state());
 	reply_json(out, j, 200, "application/json");
 }
 
@@ -219,7 +220,8 @@ static json_t *ptr_eval(json_t *v, const char *path)
 		size_t i, len = json_array_size(v);
 		if (strcmp(tok, "*") == 0) {
 			json_t *out = json_array(), *item;
-			json_array_foreach(v, i, item) {
+			json_array_foreach(v, i, item)
+			{
 				json_t *r = ptr_eval(item, rest);
 				if (!r) {
 					json_decref(out);
@@ -234,8 +236,8 @@ static json_t *ptr_eval(json_t *v, const char *path)
 			return out;
 		}
 		/* an index: digits, no leading zero */
-		if (!tok[0] || (tok[0] == '0' && tok[1]) || strspn(tok, "0123456789") != strlen(tok) ||
-		    strlen(tok) > 9)
+		if (!tok[0] || (tok[0] == '0' && tok[1]) ||
+		    strspn(tok, "0123456789") != strlen(tok) || strlen(tok) > 9)
 			return NULL;
 		i = (size_t)strtoul(tok, NULL, 10);
 		return i < len ? ptr_eval(json_array_get(v, i), rest) : NULL;
@@ -264,14 +266,17 @@ static json_t *resolve_one(struct jreq *r, json_t *ref)
 	size_t i;
 	json_t *resp;
 
-	if (json_unpack(ref, "{s:s, s:s, s:s !}", "resultOf", &of, "name", &name, "path", &path) < 0) {
-		jmap_error(r, "invalidResultReference", "a ResultReference has resultOf, name and path");
+	if (json_unpack(ref, "{s:s, s:s, s:s !}", "resultOf", &of, "name", &name, "path", &path) <
+	    0) {
+		jmap_error(r, "invalidResultReference",
+			   "a ResultReference has resultOf, name and path");
 		return NULL;
 	}
 	/* RFC 8620 3.7: the first response with that call id, and its name
 	 * must be name. Only earlier responses exist: a reference to the call
 	 * itself, to a later one, or in a loop finds nothing. */
-	json_array_foreach(r->responses, i, resp) {
+	json_array_foreach(r->responses, i, resp)
+	{
 		const char *rname = json_string_value(json_array_get(resp, 0));
 		const char *rid = json_string_value(json_array_get(resp, 2));
 		if (!rid || strcmp(rid, of) != 0)
@@ -297,13 +302,15 @@ static json_t *resolve_args(struct jreq *r, json_t *args)
 	const char *key;
 	size_t cost = 0;
 
-	json_object_foreach(args, key, v) {
+	json_object_foreach(args, key, v)
+	{
 		if (key[0] != '#') {
 			json_object_set(out, key, v);
 			continue;
 		}
 		if (json_object_get(args, key + 1)) {
-			jmap_error(r, "invalidArguments", "an argument is given both as a value and as a reference");
+			jmap_error(r, "invalidArguments",
+				   "an argument is given both as a value and as a reference");
 			goto bad;
 		}
 		json_t *val = resolve_one(r, v);
@@ -415,9 +422,10 @@ static void process(const struct server *srv, const struct account *a, json_t *r
 
 	/* RFC 8620 3.3: {using: [String], methodCalls: [Invocation], createdIds?} */
 	if (!json_is_object(req) ||
-	    json_unpack(req, "{s:o, s:o, s?o}", "using", &using, "methodCalls", &calls, "createdIds",
-			&created) < 0 ||
-	    !json_is_array(using) || !json_is_array(calls) || (created && !json_is_object(created))) {
+	    json_unpack(req, "{s:o, s:o, s?o}", "using", &using, "methodCalls", &calls,
+			"createdIds", &created) < 0 ||
+	    !json_is_array(using) || !json_is_array(calls) ||
+	    (created && !json_is_object(created))) {
 		problem(out, "notRequest", "Not a JMAP Request object", NULL);
 		return;
 	}
@@ -432,11 +440,14 @@ static void process(const struct server *srv, const struct account *a, json_t *r
 		problem(out, "limit", detail, "maxCallsInRequest");
 		return;
 	}
-	json_array_foreach(calls, i, call) {
+	json_array_foreach(calls, i, call)
+	{
 		if (!json_is_array(call) || json_array_size(call) != 3 ||
-		    !json_is_string(json_array_get(call, 0)) || !json_is_object(json_array_get(call, 1)) ||
+		    !json_is_string(json_array_get(call, 0)) ||
+		    !json_is_object(json_array_get(call, 1)) ||
 		    !json_is_string(json_array_get(call, 2))) {
-			problem(out, "notRequest", "an Invocation is [name, arguments, methodCallId]", NULL);
+			problem(out, "notRequest",
+				"an Invocation is [name, arguments, methodCallId]", NULL);
 			return;
 		}
 	}
@@ -452,8 +463,8 @@ static void process(const struct server *srv, const struct account *a, json_t *r
 	r.using = using;
 	r.responses = json_array();
 	json_array_foreach(calls, i, call)
-		run_call(&r, json_string_value(json_array_get(call, 0)), json_array_get(call, 1),
-			 json_string_value(json_array_get(call, 2)));
+	    run_call(&r, json_string_value(json_array_get(call, 0)), json_array_get(call, 1),
+		     json_string_value(json_array_get(call, 2)));
 	json_t *resp = json_pack("{s:o, s:s}", "methodResponses", r.responses, "sessionState",
 				 session_state());
 	if (created)

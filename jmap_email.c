@@ -23,7 +23,7 @@
 #include "server.h"
 #include "util.h"
 
-#define EMAIL_QUERY_MAX	 1000	      /* ids in one Email/query answer */
+#define EMAIL_QUERY_MAX	 1000	     /* ids in one Email/query answer */
 #define EMAIL_HEADER_MAX (64 * 1024) /* header bytes read for Subject */
 
 struct hit {
@@ -92,7 +92,8 @@ static void email_state(const struct mlist *l, char *buf, size_t cap)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (size_t i = 0; i < l->n; i++) {
-		uint64_t f[4] = {l->v[i].id, l->v[i].highestmodseq, l->v[i].uidnext, l->v[i].exists};
+		uint64_t f[4] = {l->v[i].id, l->v[i].highestmodseq, l->v[i].uidnext,
+				 l->v[i].exists};
 		const unsigned char *b = (const unsigned char *)f;
 		for (size_t k = 0; k < sizeof f; k++)
 			h = (h ^ b[k]) * 0x100000001b3ULL;
@@ -160,8 +161,11 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 		const char *k;
 		if (!json_is_object(filter))
 			return jmap_error(r, "invalidArguments", "filter is not an object"), NULL;
-		json_object_foreach(filter, k, v) if (strcmp(k, "inMailbox") || !json_is_string(v))
-			return jmap_error(r, "unsupportedFilter", k), NULL;
+		json_object_foreach(
+		    filter, k, v) if (strcmp(k, "inMailbox") ||
+				      !json_is_string(v)) return jmap_error(r, "unsupportedFilter",
+									    k),
+		    NULL;
 	}
 	if (sort && !json_is_null(sort)) {
 		const char *prop;
@@ -171,7 +175,9 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 		if (json_array_size(sort) == 1) {
 			if (json_unpack(json_array_get(sort, 0), "{s:s, s?b}", "property", &prop,
 					"isAscending", &isasc) < 0)
-				return jmap_error(r, "invalidArguments", "a Comparator has a property"), NULL;
+				return jmap_error(r, "invalidArguments",
+						  "a Comparator has a property"),
+				       NULL;
 			if (strcmp(prop, "receivedAt"))
 				return jmap_error(r, "unsupportedSort", prop), NULL;
 			/* RFC 8620 5.5: isAscending defaults to true */
@@ -202,14 +208,16 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 		in = mbox_by_jid(&l, json_string_value(json_object_get(filter, "inMailbox")));
 		if (!in) {
 			free(l.v);
-			return jmap_error(r, "invalidArguments", "inMailbox: no such mailbox"), NULL;
+			return jmap_error(r, "invalidArguments", "inMailbox: no such mailbox"),
+			       NULL;
 		}
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		if (in && l.v[i].id != in->id)
 			continue;
 		h.mi = &l.v[i];
-		if (store_msg_list(r->srv->store, r->a->id, l.v[i].name, 1, collect_msg, &h) != ST_OK) {
+		if (store_msg_list(r->srv->store, r->a->id, l.v[i].name, 1, collect_msg, &h) !=
+		    ST_OK) {
 			free(h.v);
 			free(l.v);
 			return jmap_error(r, "serverFail", "the store could not be read"), NULL;
@@ -222,7 +230,8 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 	if (position < 0)
 		position = (json_int_t)h.n + position < 0 ? 0 : (json_int_t)h.n + position;
 	ids = json_array();
-	for (size_t i = (size_t)position; i < h.n && (json_int_t)(i - (size_t)position) < limit; i++) {
+	for (size_t i = (size_t)position; i < h.n && (json_int_t)(i - (size_t)position) < limit;
+	     i++) {
 		email_id(h.v[i].mbox, h.v[i].uid, id, sizeof id);
 		json_array_append_new(ids, json_string(id));
 	}
@@ -241,8 +250,8 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 
 /* ---- Email/get ---- */
 
-static const char *const props[] = {"id",   "blobId",	  "threadId", "mailboxIds",
-				    "keywords", "size", "receivedAt", "subject"};
+static const char *const props[] = {"id",	"blobId", "threadId",	"mailboxIds",
+				    "keywords", "size",	  "receivedAt", "subject"};
 
 static int wanted(json_t *want, const char *p)
 {
@@ -287,13 +296,15 @@ static json_t *subject_of(struct jreq *r, uint64_t blob)
 	len = (size_t)n;
 	/* the header ends at the first empty line */
 	for (size_t i = 0; i + 1 < len; i++)
-		if (buf[i] == '\n' && (buf[i + 1] == '\n' || (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n'))) {
+		if (buf[i] == '\n' && (buf[i + 1] == '\n' ||
+				       (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n'))) {
 			len = i + 1;
 			break;
 		}
 	while (mime_hdr_next(buf, len, &pos, &name, &nl, &val, &vl) == 1)
 		if (nl == 7 && str_ncasecmp_ascii(name, "subject", 7) == 0) {
-			char *unf = mime_unfold(val, vl), *dec = mime_decode_words(unf, strlen(unf));
+			char *unf = mime_unfold(val, vl),
+			     *dec = mime_decode_words(unf, strlen(unf));
 			char *t = dec;
 			while (*t == ' ' || *t == '\t')
 				t++;
@@ -356,32 +367,41 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 	if (jmap_check_account(r, args) < 0)
 		return NULL;
 	if (!json_is_array(ids)) /* null would be every message of the account */
-		return jmap_error(r, "invalidArguments", "ids: a list of Email ids is required"), NULL;
+		return jmap_error(r, "invalidArguments", "ids: a list of Email ids is required"),
+		       NULL;
 	if (json_array_size(ids) > JMAP_MAX_OBJECTS)
 		return jmap_error(r, "requestTooLarge", "more ids than maxObjectsInGet"), NULL;
-	json_array_foreach(ids, i, v) if (!json_is_string(v))
-		return jmap_error(r, "invalidArguments", "ids holds a non-string"), NULL;
+	json_array_foreach(ids, i, v) if (!json_is_string(v)) return jmap_error(
+	    r, "invalidArguments", "ids holds a non-string"),
+	    NULL;
 	if (want && !json_is_null(want)) {
 		json_t *w;
 		if (!json_is_array(want))
-			return jmap_error(r, "invalidArguments", "properties is not an array"), NULL;
-		json_array_foreach(want, i, w) {
+			return jmap_error(r, "invalidArguments", "properties is not an array"),
+			       NULL;
+		json_array_foreach(want, i, w)
+		{
 			int known = 0;
 			for (size_t p = 0; p < ARRAY_LEN(props); p++)
-				known |= json_is_string(w) && !strcmp(props[p], json_string_value(w));
+				known |=
+				    json_is_string(w) && !strcmp(props[p], json_string_value(w));
 			if (!known)
-				return jmap_error(r, "invalidArguments", "unknown or unimplemented property"), NULL;
+				return jmap_error(r, "invalidArguments",
+						  "unknown or unimplemented property"),
+				       NULL;
 		}
 	}
 	if (load_mboxes(r, &l) < 0)
 		return NULL;
 	list = json_array();
 	notfound = json_array();
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		uint32_t mb, uid;
 		const struct mbox_info *mi;
 		struct msg_info m;
-		if (parse_email_id(json_string_value(v), &mb, &uid) < 0 || !(mi = mbox_by_id(&l, mb)) ||
+		if (parse_email_id(json_string_value(v), &mb, &uid) < 0 ||
+		    !(mi = mbox_by_id(&l, mb)) ||
 		    store_msg_get(r->srv->store, r->a->id, mi->name, uid, &m) != ST_OK) {
 			json_array_append(notfound, v);
 			continue;

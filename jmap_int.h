@@ -12,17 +12,17 @@
 struct server;
 struct account;
 
-#define JMAP_CAP_CORE "urn:ietf:params:jmap:core"
-#define JMAP_CAP_MAIL "urn:ietf:params:jmap:mail"
+#define JMAP_CAP_CORE	 "urn:ietf:params:jmap:core"
+#define JMAP_CAP_MAIL	 "urn:ietf:params:jmap:mail"
 #define JMAP_MAX_OBJECTS 500 /* maxObjectsInGet / maxObjectsInSet */
 
 /* One request's state while its calls run. */
 struct jreq {
 	const struct server *srv;
 	const struct account *a;
-	json_t *using;     /* the request's "using" */
+	json_t *using;	   /* the request's "using" */
 	json_t *responses; /* methodResponses so far */
-	size_t used;       /* their serialized size */
+	size_t used;	   /* their serialized size */
 	const char *err;   /* a method-level error type, set by a failing step */
 	char desc[160];
 };

@@ -50,12 +50,18 @@ static int load(struct jreq *r, struct mbox_list *l)
 static const char *role_of(int special)
 {
 	switch (special) {
-	case MBOX_INBOX: return "inbox";
-	case MBOX_DRAFTS: return "drafts";
-	case MBOX_SENT: return "sent";
-	case MBOX_JUNK: return "junk";
-	case MBOX_TRASH: return "trash";
-	case MBOX_ARCHIVE: return "archive";
+	case MBOX_INBOX:
+		return "inbox";
+	case MBOX_DRAFTS:
+		return "drafts";
+	case MBOX_SENT:
+		return "sent";
+	case MBOX_JUNK:
+		return "junk";
+	case MBOX_TRASH:
+		return "trash";
+	case MBOX_ARCHIVE:
+		return "archive";
 	}
 	return NULL;
 }
@@ -108,7 +114,7 @@ static const char *leaf_name(const struct mbox_list *l, const struct mbox_info *
 }
 
 static const char *const props[] = {
-    "id",	 "name",	 "parentId",	 "role",	  "sortOrder",	 "totalEmails",
+    "id",	    "name",	    "parentId",	     "role",	 "sortOrder",	 "totalEmails",
     "unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed",
 };
 
@@ -123,15 +129,16 @@ static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
 	if (p)
 		mbox_id(p, pid, sizeof pid);
 	/* No threads yet: each message counts as its own thread. */
-	return json_pack("{s:s, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b, s:b, "
-			 "s:b, s:b, s:b, s:b}, s:b}",
-			 "id", id, "name", leaf_name(l, m), "parentId", p ? json_string(pid) : json_null(),
-			 "role", role ? json_string(role) : json_null(), "sortOrder", inbox ? 0 : 10,
-			 "totalEmails", (json_int_t)m->exists, "unreadEmails", (json_int_t)m->unseen,
-			 "totalThreads", (json_int_t)m->exists, "unreadThreads", (json_int_t)m->unseen,
-			 "myRights", "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1,
-			 "maySetSeen", 1, "maySetKeywords", 1, "mayCreateChild", 1, "mayRename", !inbox,
-			 "mayDelete", !inbox, "maySubmit", 1, "isSubscribed", m->subscribed);
+	return json_pack(
+	    "{s:s, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b, s:b, "
+	    "s:b, s:b, s:b, s:b}, s:b}",
+	    "id", id, "name", leaf_name(l, m), "parentId", p ? json_string(pid) : json_null(),
+	    "role", role ? json_string(role) : json_null(), "sortOrder", inbox ? 0 : 10,
+	    "totalEmails", (json_int_t)m->exists, "unreadEmails", (json_int_t)m->unseen,
+	    "totalThreads", (json_int_t)m->exists, "unreadThreads", (json_int_t)m->unseen,
+	    "myRights", "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1, "maySetSeen", 1,
+	    "maySetKeywords", 1, "mayCreateChild", 1, "mayRename", !inbox, "mayDelete", !inbox,
+	    "maySubmit", 1, "isSubscribed", m->subscribed);
 }
 
 static const struct mbox_info *by_id(const struct mbox_list *l, const char *id)
@@ -152,7 +159,8 @@ static int pick(json_t *obj, json_t *want)
 	json_t *v, *tmp;
 	if (!want || json_is_null(want))
 		return 0;
-	json_object_foreach_safe(obj, tmp, k, v) {
+	json_object_foreach_safe(obj, tmp, k, v)
+	{
 		size_t i;
 		json_t *w;
 		int keep = strcmp(k, "id") == 0;
@@ -172,7 +180,8 @@ static int check_props(struct jreq *r, json_t *want)
 		return 0;
 	if (!json_is_array(want))
 		return jmap_error(r, "invalidArguments", "properties is not an array");
-	json_array_foreach(want, i, w) {
+	json_array_foreach(want, i, w)
+	{
 		int known = 0;
 		if (!json_is_string(w))
 			return jmap_error(r, "invalidArguments", "properties holds a non-string");
@@ -198,9 +207,11 @@ json_t *jmap_mailbox_get(struct jreq *r, json_t *args)
 		if (!json_is_array(ids))
 			return jmap_error(r, "invalidArguments", "ids is not an array"), NULL;
 		if (json_array_size(ids) > JMAP_MAX_OBJECTS)
-			return jmap_error(r, "requestTooLarge", "more ids than maxObjectsInGet"), NULL;
-		json_array_foreach(ids, i, v) if (!json_is_string(v))
-			return jmap_error(r, "invalidArguments", "ids holds a non-string"), NULL;
+			return jmap_error(r, "requestTooLarge", "more ids than maxObjectsInGet"),
+			       NULL;
+		json_array_foreach(ids, i, v) if (!json_is_string(v)) return jmap_error(
+		    r, "invalidArguments", "ids holds a non-string"),
+		    NULL;
 	}
 	if (load(r, &l) < 0)
 		return NULL;
@@ -213,7 +224,8 @@ json_t *jmap_mailbox_get(struct jreq *r, json_t *args)
 			json_array_append_new(list, o);
 		}
 	} else {
-		json_array_foreach(ids, i, v) {
+		json_array_foreach(ids, i, v)
+		{
 			const struct mbox_info *m = by_id(&l, json_string_value(v));
 			if (!m) {
 				json_array_append(notfound, v);
@@ -250,7 +262,8 @@ static int parse_filter(struct jreq *r, json_t *f, struct cond *c)
 		return 0;
 	if (!json_is_object(f))
 		return jmap_error(r, "invalidArguments", "filter is not an object");
-	json_object_foreach(f, k, v) {
+	json_object_foreach(f, k, v)
+	{
 		if (!strcmp(k, "parentId") && (json_is_string(v) || json_is_null(v))) {
 			c->has_parent = 1;
 			c->parent = json_string_value(v);
@@ -397,7 +410,8 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	if (position < 0)
 		position = (json_int_t)n + position < 0 ? 0 : (json_int_t)n + position;
 	ids = json_array();
-	for (size_t i = (size_t)position; i < n && (limit < 0 || (json_int_t)(i - (size_t)position) < limit); i++) {
+	for (size_t i = (size_t)position;
+	     i < n && (limit < 0 || (json_int_t)(i - (size_t)position) < limit); i++) {
 		mbox_id(hits[i], id, sizeof id);
 		json_array_append_new(ids, json_string(id));
 	}

@@ -36,15 +36,21 @@ static const char msg[] = "Subject: =?UTF-8?Q?hi_there?=\r\nFrom: a@b.test\r\n\r
 int store_msg_list(struct store *st, uint32_t user, const char *mbox, uint32_t uid_min,
 		   int (*cb)(void *arg, const struct msg_info *m), void *arg)
 {
-	struct msg_info m = {.uid = 1, .flags = FL_SEEN, .size = sizeof msg - 1, .internaldate = 1700000000, .blob = 5};
+	struct msg_info m = {.uid = 1,
+			     .flags = FL_SEEN,
+			     .size = sizeof msg - 1,
+			     .internaldate = 1700000000,
+			     .blob = 5};
 	(void)st, (void)user, (void)mbox, (void)uid_min;
 	cb(arg, &m);
 	return ST_OK;
 }
 
-int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t uid, struct msg_info *out)
+int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t uid,
+		  struct msg_info *out)
 {
-	struct msg_info m = {.uid = 1, .size = sizeof msg - 1, .internaldate = 1700000000, .blob = 5};
+	struct msg_info m = {
+	    .uid = 1, .size = sizeof msg - 1, .internaldate = 1700000000, .blob = 5};
 	(void)st, (void)user, (void)mbox;
 	if (uid != 1)
 		return ST_NOTFOUND;

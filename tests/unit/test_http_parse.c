@@ -41,8 +41,9 @@ static int status_of(const char *text)
 
 TEST(simple_get)
 {
-	CHECK_EQ_INT(feed("GET /a?b HTTP/1.1\r\nHost: Example.test:80\r\nAccept-Encoding: br, gzip\r\n\r\n"),
-		     HP_DONE);
+	CHECK_EQ_INT(
+	    feed("GET /a?b HTTP/1.1\r\nHost: Example.test:80\r\nAccept-Encoding: br, gzip\r\n\r\n"),
+	    HP_DONE);
 	CHECK_EQ_INT(R.method, HM_GET);
 	CHECK_EQ_STR(R.target, "/a?b");
 	CHECK_EQ_STR(R.host, "Example.test:80");
@@ -65,28 +66,44 @@ TEST(simple_get)
 
 TEST(bodies)
 {
-	CHECK_EQ_INT(feed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nContent-Length: 12\r\n\r\n"),
-		     HP_DONE);
+	CHECK_EQ_INT(
+	    feed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nContent-Length: 12\r\n\r\n"),
+	    HP_DONE);
 	CHECK(R.has_length && R.content_length == 12);
-	CHECK_EQ_INT(feed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nExpect: 100-Continue\r\n\r\n"),
+	CHECK_EQ_INT(feed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nExpect: "
+			  "100-Continue\r\n\r\n"),
 		     HP_DONE);
 	CHECK(R.chunked && R.expect_continue);
-	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
-	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+	CHECK_EQ_INT(
+	    status_of(
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+	    400);
+	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "
+			       "1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+		     400);
 	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n"), 400);
 	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1,1\r\n\r\n"), 400);
-	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999999999999\r\n\r\n"), 400);
-	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+	CHECK_EQ_INT(
+	    status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999999999999\r\n\r\n"),
+	    400);
+	CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+		     501);
 	CHECK_EQ_INT(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
 }
 
 TEST(malformed)
 {
 	const char *bad[] = {
-	    "GET / HTTP/1.1 \r\n",     "GET  / HTTP/1.1\r\n",	     "GET /\r\n",
-	    "GET / HTTP/1.x\r\n",      "GET / HTTPS/1.1\r\n",	     "GET x HTTP/1.1\r\n",
-	    "GET /\x01 HTTP/1.1\r\n",  "G(T / HTTP/1.1\r\n",	     " GET / HTTP/1.1\r\n",
-	    "GET / HTTP/1.1\r\n\r\n",  /* no Host */
+	    "GET / HTTP/1.1 \r\n",
+	    "GET  / HTTP/1.1\r\n",
+	    "GET /\r\n",
+	    "GET / HTTP/1.x\r\n",
+	    "GET / HTTPS/1.1\r\n",
+	    "GET x HTTP/1.1\r\n",
+	    "GET /\x01 HTTP/1.1\r\n",
+	    "G(T / HTTP/1.1\r\n",
+	    " GET / HTTP/1.1\r\n",
+	    "GET / HTTP/1.1\r\n\r\n", /* no Host */
 	    "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
 	    "GET / HTTP/1.1\r\nHost: x\r\nA : b\r\n\r\n",
 	    "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n",
@@ -105,7 +122,8 @@ TEST(malformed)
 		CHECK_EQ_INT(st, 400);
 	}
 	CHECK_EQ_INT(status_of("GET / HTTP/2.0\r\n"), 505);
-	CHECK_EQ_INT(status_of("GET / HTTP/1.9\r\nHost: x\r\n\r\n"), 200); /* RFC 9112 2.3: a higher minor is 1.1 */
+	CHECK_EQ_INT(status_of("GET / HTTP/1.9\r\nHost: x\r\n\r\n"),
+		     200); /* RFC 9112 2.3: a higher minor is 1.1 */
 	/* a NUL inside a line */
 	http_req_init(&R);
 	CHECK_EQ_INT(http_req_line(&R, "GET /\0 HTTP/1.1", 15), HP_ERROR);
