@@ -20,7 +20,7 @@ SANITIZE ?=
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -I. -I/usr/include/bearssl -MMD -MP
-LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -pthread
+LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -ljansson -pthread
 
 ifeq ($(SANITIZE),)
 B        := build
@@ -51,7 +51,7 @@ Q := @
 endif
 
 SRCS := $(filter-out main.c,$(wildcard *.c))
-OBJS := $(SRCS:%.c=$(B)/%.o)
+OBJS := $(SRCS:%.c=$(B)/%.o) $(B)/http_assets_data.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -73,6 +73,17 @@ $(BREV): $(B)/main.o $(OBJS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The web assets (web/static/) compiled in, with their content hashes
+# (tools/embed-assets.sh, http_assets.h).
+$(B)/http_assets_data.c: tools/embed-assets.sh $(wildcard web/static/*)
+	@mkdir -p $(B)
+	@echo "  EMBED   web/static"
+	$(Q)tools/embed-assets.sh web/static $@
+
+$(B)/http_assets_data.o: $(B)/http_assets_data.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 

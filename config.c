@@ -73,6 +73,10 @@ static const struct cfg_key keys[] = {
 	 "POP3 with STLS (standard port 110)"},
 	{"listen.pop3s", T_LISTEN, F(listen_pop3s), "127.0.0.1:2995", 0, 0,
 	 "POP3 with implicit TLS (standard port 995)"},
+	{"listen.http", T_LISTEN, F(listen_http), "127.0.0.1:2080", 0, 0,
+	 "HTTP (standard port 80); from other hosts than this one it only redirects to https"},
+	{"listen.https", T_LISTEN, F(listen_https), "127.0.0.1:2443", 0, 0,
+	 "HTTPS, implicit TLS (standard port 443)"},
 	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
 	 "PEM certificate chain, leaf first (relative to DATADIR)"},
 	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},
@@ -549,6 +553,8 @@ char *config_render_default(const char *domain, const char *hostname, int public
 		OUT("listen.imaps = 0.0.0.0:993 [::]:993\n");
 		OUT("listen.pop3 = 0.0.0.0:110 [::]:110\n");
 		OUT("listen.pop3s = 0.0.0.0:995 [::]:995\n");
+		OUT("listen.http = 0.0.0.0:80 [::]:80\n");
+		OUT("listen.https = 0.0.0.0:443 [::]:443\n");
 	}
 #undef OUT
 	return out;

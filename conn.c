@@ -640,6 +640,11 @@ static void linger_close(struct conn *c)
 	}
 }
 
+void conn_set_deadline(struct conn *c, int ms)
+{
+	c->op_deadline = ms > 0 ? now_ms() + ms : 0;
+}
+
 void conn_end_input(struct conn *c)
 {
 	conn_fail(c, CONN_EOF);
@@ -658,6 +663,28 @@ int conn_goodbye(struct conn *c, const char *line)
 	c->op_deadline = 0;
 	int r = conn_puts(c, line) < 0 || conn_flush(c) < 0 ? -1 : 0;
 	c->err = CONN_EOF;
+	if (r == 0)
+		linger_close(c);
+	return r;
+}
+
+int conn_linger(struct conn *c)
+{
+	if (conn_flush(c) < 0)
+		return -1;
+	linger_close(c);
+	return 0;
+}
+
+int conn_timeout_reply(struct conn *c, const char *text)
+{
+	if (c->err != CONN_TIMEOUT)
+		return -1;
+	c->err = CONN_OK;
+	c->timeout_ms = 1000;
+	c->op_deadline = 0;
+	int r = conn_puts(c, text) < 0 || conn_flush(c) < 0 ? -1 : 0;
+	c->err = CONN_TIMEOUT;
 	if (r == 0)
 		linger_close(c);
 	return r;

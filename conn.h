@@ -39,6 +39,11 @@ void conn_free(struct conn **cp);
  * arrive within one timeout, conn_read_dot / conn_read_n(_spool) within six
  * (so a peer dribbling a byte at a time cannot hold a session for ever). */
 void conn_set_timeout(struct conn *c, int ms);
+/* One total deadline over several read operations, ms from now (an HTTP
+ * request head: many lines, each of which alone would get a whole
+ * timeout); the operations inside it keep their own idle timeout but end
+ * at this deadline at the latest (CONN_TIMEOUT). ms <= 0 clears it. */
+void conn_set_deadline(struct conn *c, int ms);
 
 /* Server side TLS now (implicit TLS listeners) or after STARTTLS/STLS: the
  * handshake runs on the next I/O. conn_starttls() returns -1 without doing
@@ -115,6 +120,15 @@ void conn_end_input(struct conn *c);
  * still carries it; the error stays CONN_EOF. Nothing after a time-out or
  * an I/O or TLS error, nor after a session ended by its own QUIT. */
 int conn_goodbye(struct conn *c, const char *line);
+/* The same after a read time-out (CONN_TIMEOUT): one last reply (HTTP's
+ * 408) within a second; the error stays CONN_TIMEOUT. -1 after any other
+ * error. */
+int conn_timeout_reply(struct conn *c, const char *text);
+/* Flush, then end the connection so that the peer reads everything sent
+ * even if it is still sending (an HTTP 413 while the body comes in: a
+ * plain close with unread input would reset the connection and could
+ * discard the reply). Waits at most a second. No I/O after it. */
+int conn_linger(struct conn *c);
 int conn_error(const struct conn *c);       /* enum conn_err */
 const char *conn_peer(const struct conn *c);
 int conn_peer_port(const struct conn *c);

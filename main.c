@@ -276,7 +276,7 @@ static void cert_add_ip(struct cert_names *n, const char *ip)
 static void cert_names_from_config(struct cert_names *n)
 {
 	const char *lists[] = {cfg.listen_submission, cfg.listen_submissions, cfg.listen_imap,
-			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s};
+			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s, cfg.listen_https};
 	int wildcard = 0;
 
 	memset(n, 0, sizeof *n);
@@ -809,7 +809,8 @@ static int cmd_dkim(int argc, char **argv)
  * client settings from: what the server bound, after -o overrides. */
 static const char *const status_keys[] = {
     "hostname",	  "domains",	  "listen.smtp", "listen.submission", "listen.submissions",
-    "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "tls.cert"};
+    "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "listen.http",
+    "listen.https", "tls.cert"};
 
 static const char *status_value(const char *key)
 {
@@ -831,6 +832,10 @@ static const char *status_value(const char *key)
 		return cfg.listen_pop3;
 	if (!strcmp(key, "listen.pop3s"))
 		return cfg.listen_pop3s;
+	if (!strcmp(key, "listen.http"))
+		return cfg.listen_http;
+	if (!strcmp(key, "listen.https"))
+		return cfg.listen_https;
 	return cfg.tls_cert;
 }
 

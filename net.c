@@ -15,7 +15,7 @@
  *    many idle IMAP and POP3 clients connect, mail still arrives and users
  *    can still send (issue 22: 300 idle IMAP plus 300 idle POP3 connections
  *    used to fill all 200 and the MX answered 421);
- *  - a protocol (inbound SMTP, submission, IMAP, POP3) may hold at most
+ *  - a protocol (inbound SMTP, submission, IMAP, POP3, HTTP) may hold at most
  *    three quarters of the slots;
  *  - one client at most an eighth (at least 8), where a client is an IPv4
  *    address or an IPv6 /64 (what one home or one host gets: counting
@@ -77,6 +77,11 @@ struct kind_info {
 #define SMTP_BYE "421 4.3.2 Service shutting down, try again later\r\n"
 #define IMAP_BYE "* BYE [UNAVAILABLE] Server shutting down\r\n"
 #define POP3_BYE "-ERR [SYS/TEMP] Server shutting down\r\n"
+/* HTTP has no unsolicited last line: a stopping server ends the session
+ * between requests (http.c), so no bye. Over the cap, a whole response. */
+#define HTTP_BUSY                                                                               \
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\n"            \
+	"Connection: close\r\n\r\n"
 static const struct kind_info kinds[LK_NKINDS] = {
 	[LK_SMTP] = {"smtp", "listen.smtp", 0, 300000, "421 4.3.2 Too many connections, try later\r\n",
 		     SMTP_BYE, smtp_serve},
@@ -89,6 +94,8 @@ static const struct kind_info kinds[LK_NKINDS] = {
 	[LK_POP3] = {"pop3", "listen.pop3", 0, 600000, "-ERR [SYS/TEMP] Too many connections\r\n",
 		     POP3_BYE, pop3_serve},
 	[LK_POP3S] = {"pop3s", "listen.pop3s", 1, 600000, NULL, POP3_BYE, pop3_serve},
+	[LK_HTTP] = {"http", "listen.http", 0, 30000, HTTP_BUSY, NULL, http_serve},
+	[LK_HTTPS] = {"https", "listen.https", 1, 30000, NULL, NULL, http_serve},
 };
 
 struct listener {
@@ -106,10 +113,11 @@ static int wake_pipe[2] = {-1, -1}; /* a session thread ended: join it */
 
 /* A protocol family shares one part of the cap: both SMTP submission
  * ports count as one, IMAP and IMAPS as one, and so on. */
-enum { FAM_MX, FAM_SUBMIT, FAM_IMAP, FAM_POP3, FAM_N };
+enum { FAM_MX, FAM_SUBMIT, FAM_IMAP, FAM_POP3, FAM_HTTP, FAM_N };
 static const int family_of[LK_NKINDS] = {
 	[LK_SMTP] = FAM_MX, [LK_SUBMISSION] = FAM_SUBMIT, [LK_SUBMISSIONS] = FAM_SUBMIT,
 	[LK_IMAP] = FAM_IMAP, [LK_IMAPS] = FAM_IMAP, [LK_POP3] = FAM_POP3, [LK_POP3S] = FAM_POP3,
+	[LK_HTTP] = FAM_HTTP, [LK_HTTPS] = FAM_HTTP,
 };
 
 /* A slot's thread: none, running, or ended and waiting to be joined. */
@@ -147,6 +155,8 @@ static const char *kind_list(int kind)
 	case LK_IMAPS: return c->listen_imaps;
 	case LK_POP3: return c->listen_pop3;
 	case LK_POP3S: return c->listen_pop3s;
+	case LK_HTTP: return c->listen_http;
+	case LK_HTTPS: return c->listen_https;
 	}
 	return "";
 }
@@ -345,7 +355,7 @@ static void *session_main(void *p)
 	log_debug("%s: connection from [%s]:%d", k->name, a->peer, a->peer_port);
 	if (!k->implicit_tls || conn_tls_accept(c, the_srv->tls) == 0) {
 		k->serve(the_srv, c, a->kind);
-		if (is_stopping())
+		if (is_stopping() && k->bye)
 			conn_goodbye(c, k->bye);
 	}
 	/* conn_free closes the socket; unregister first so shutdown never

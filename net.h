@@ -34,10 +34,11 @@ int net_client_key(const char *ip, char *out, size_t cap);
 int net_peer_max(int cap);
 /* Slots kept for each of the MX and submission: cap/8 (none below 8). */
 int net_reserved(int cap);
-/* May family fam (0 MX, 1 submission, 2 IMAP, 3 POP3) take one more slot,
+#define NET_FAMILIES 5
+/* May family fam (0 MX, 1 submission, 2 IMAP, 3 POP3, 4 HTTP) take one more slot,
  * count[] holding what each has now? 1 yes; 0 the cap is reached; -1 the
  * family's share (fam_max) is; -2 what is left is the MX's and
  * submission's reserve (reserve each, minus what they already hold). */
-int net_slot_free(int cap, int fam_max, int reserve, const int count[4], int fam);
+int net_slot_free(int cap, int fam_max, int reserve, const int count[NET_FAMILIES], int fam);
 
 #endif

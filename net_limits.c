@@ -41,9 +41,11 @@ int net_client_key(const char *ip, char *out, size_t cap)
 	return snprintf(out, cap, "%s/64", p) < (int)cap ? 0 : -1;
 }
 
-int net_slot_free(int cap, int fam_max, int reserve, const int count[4], int fam)
+int net_slot_free(int cap, int fam_max, int reserve, const int count[NET_FAMILIES], int fam)
 {
-	int total = count[0] + count[1] + count[2] + count[3];
+	int total = 0;
+	for (int f = 0; f < NET_FAMILIES; f++)
+		total += count[f];
 	int held = 0; /* reserved slots other families still have unused */
 	for (int f = 0; f <= 1; f++)
 		if (f != fam && count[f] < reserve)

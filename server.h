@@ -20,6 +20,8 @@ enum listener_kind {
 	LK_IMAPS,
 	LK_POP3,
 	LK_POP3S,
+	LK_HTTP,          /* listen.http: plain, redirects non-local clients */
+	LK_HTTPS,         /* listen.https: implicit TLS */
 	LK_NKINDS
 };
 
@@ -42,5 +44,6 @@ struct server {
 void smtp_serve(struct server *srv, struct conn *c, int kind);
 void imap_serve(struct server *srv, struct conn *c, int kind);
 void pop3_serve(struct server *srv, struct conn *c, int kind);
+void http_serve(struct server *srv, struct conn *c, int kind);
 
 #endif

@@ -231,7 +231,7 @@ TEST(rendered_file_round_trips)
 	char *text = config_render_default("example.test", "mx.example.test", 1);
 	const char *every[] = {"hostname", "domains", "listen.smtp", "listen.submission",
 			       "listen.submissions", "listen.imap", "listen.imaps", "listen.pop3",
-			       "listen.pop3s", "tls.cert", "tls.key", "dns.resolver",
+			       "listen.pop3s", "listen.http", "listen.https", "tls.cert", "tls.key", "dns.resolver",
 			       "delivery.port", "delivery.relay", "delivery.retry",
 			       "delivery.max_age", "limits.message_size", "limits.connections",
 			       "quota.default", "store.map_size", "log.level", "user",

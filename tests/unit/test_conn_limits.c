@@ -57,7 +57,7 @@ TEST(per_client_minimum_of_8)
  * still each find their reserve. */
 TEST(mx_and_submission_keep_their_slots)
 {
-	int cap = 200, fam_max = cap - cap / 4, res = net_reserved(cap), c[4] = {0};
+	int cap = 200, fam_max = cap - cap / 4, res = net_reserved(cap), c[NET_FAMILIES] = {0};
 	CHECK(res == 25);
 	while (net_slot_free(cap, fam_max, res, c, IMAP) == 1)
 		c[IMAP]++;
@@ -79,7 +79,7 @@ TEST(mx_and_submission_keep_their_slots)
 
 TEST(mixed_imap_pop3_cannot_take_the_reserve)
 {
-	int cap = 200, fam_max = 150, res = 25, c[4] = {0};
+	int cap = 200, fam_max = 150, res = 25, c[NET_FAMILIES] = {0};
 	for (int i = 0; i < 300; i++) {
 		int f = i % 2 ? IMAP : POP3;
 		if (net_slot_free(cap, fam_max, res, c, f) == 1)
@@ -96,7 +96,7 @@ TEST(mixed_imap_pop3_cannot_take_the_reserve)
 
 TEST(small_caps_have_no_reserve)
 {
-	int c[4] = {0};
+	int c[NET_FAMILIES] = {0};
 	CHECK(net_reserved(4) == 0);
 	c[IMAP] = 2;
 	CHECK(net_slot_free(4, 3, 0, c, IMAP) == 1);

@@ -34,6 +34,8 @@ listen.imap|127.0.0.1:2143
 listen.imaps|127.0.0.1:2993
 listen.pop3|127.0.0.1:2110
 listen.pop3s|127.0.0.1:2995
+listen.http|127.0.0.1:2080
+listen.https|127.0.0.1:2443
 tls.cert|cert.pem
 tls.key|key.pem
 dns.resolver|
@@ -72,7 +74,7 @@ note "brev.conf: $(wc -l <"$T/keys") keys, README's defaults"
 # ---- init --public: the standard ports ----
 P=$T/public
 "$BREV" -d "$P" init --domain example.test --hostname mx.example.test --public >/dev/null || fail "init --public"
-for l in smtp:25 submission:587 submissions:465 imap:143 imaps:993 pop3:110 pop3s:995; do
+for l in smtp:25 submission:587 submissions:465 imap:143 imaps:993 pop3:110 pop3s:995 http:80 https:443; do
 	grep -qx "listen.${l%:*} = 0.0.0.0:${l#*:} \[::\]:${l#*:}" "$P/brev.conf" ||
 		fail "--public: no listen.${l%:*} on port ${l#*:}: $(grep "^listen.${l%:*} " "$P/brev.conf")"
 done
@@ -82,7 +84,7 @@ grep -Eq '^  POP3 +port 110 STARTTLS, or port 995 SSL/TLS$' "$T/status" || fail 
 grep -Eq '^  SMTP \(send\) +port 587 STARTTLS, or port 465 SSL/TLS; authentication: normal password$' "$T/status" ||
 	fail "status SMTP: $(cat "$T/status")"
 grep -Eq '^  server +mx\.example\.test$' "$T/status" || fail "status server: $(cat "$T/status")"
-note "init --public: 25 587 465 143 993 110 995 on 0.0.0.0 and [::]"
+note "init --public: 25 587 465 143 993 110 995 80 443 on 0.0.0.0 and [::]"
 # docs/tls.md: listening on every address, the server certificate also
 # names the machine's own addresses (not link-local ones), so a phone given
 # the IP address verifies. A network namespace of the test's own with a

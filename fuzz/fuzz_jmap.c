@@ -1,0 +1,100 @@
+/* fuzz_jmap.c — a JMAP API request from its raw bytes (jmap.c): the
+ * nesting bound before parsing, jansson, the request's shape, result
+ * references with their JSON Pointer paths and "*", Core/echo, and every
+ * error path. Oracles: the reply is always JSON with status 200 or 400, and
+ * a 400 is always problem details. The store is replaced by three fixed
+ * mailboxes holding one message each (the store_* functions below): what
+ * is fuzzed is the request handling, not LMDB. */
+/* deps: jmap jmap_mailbox jmap_email message message_text util log */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../config.h"
+#include "../jmap.h"
+#include "../mailbox.h"
+#include "../server.h"
+
+int store_mbox_list(struct store *st, uint32_t user,
+		    void (*cb)(void *arg, const struct mbox_info *m), void *arg)
+{
+	static const struct mbox_info m[3] = {
+	    {.id = 1, .name = "INBOX", .special = MBOX_INBOX, .subscribed = 1, .exists = 3},
+	    {.id = 2, .name = "Work", .exists = 1, .unseen = 1},
+	    {.id = 3, .name = "Work/Old", .special = MBOX_ARCHIVE},
+	};
+	(void)st;
+	(void)user;
+	for (int i = 0; i < 3; i++)
+		cb(arg, &m[i]);
+	return ST_OK;
+}
+
+static const char msg[] = "Subject: =?UTF-8?Q?hi_there?=\r\nFrom: a@b.test\r\n\r\nbody\r\n";
+
+int store_msg_list(struct store *st, uint32_t user, const char *mbox, uint32_t uid_min,
+		   int (*cb)(void *arg, const struct msg_info *m), void *arg)
+{
+	struct msg_info m = {.uid = 1,
+			     .flags = FL_SEEN,
+			     .size = sizeof msg - 1,
+			     .internaldate = 1700000000,
+			     .blob = 5};
+	(void)st, (void)user, (void)mbox, (void)uid_min;
+	cb(arg, &m);
+	return ST_OK;
+}
+
+int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t uid,
+		  struct msg_info *out)
+{
+	struct msg_info m = {
+	    .uid = 1, .size = sizeof msg - 1, .internaldate = 1700000000, .blob = 5};
+	(void)st, (void)user, (void)mbox;
+	if (uid != 1)
+		return ST_NOTFOUND;
+	*out = m;
+	return ST_OK;
+}
+
+long store_msg_read(struct store *st, uint64_t blob, uint64_t off, void *buf, size_t n)
+{
+	(void)st, (void)blob;
+	if (off >= sizeof msg - 1)
+		return 0;
+	if (n > sizeof msg - 1 - off)
+		n = sizeof msg - 1 - off;
+	memcpy(buf, msg + off, n);
+	return (long)n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct config cfg;
+	static struct server srv;
+	static struct account a;
+	struct jmap_reply r;
+	json_t *j;
+
+	cfg.message_size = 1 << 20;
+	srv.cfg = &cfg;
+	a.id = 7;
+	strcpy(a.addr, "alice@example.test");
+	if (size > (1 << 20))
+		return 0;
+	jmap_api(&srv, &a, (const char *)data, size, &r);
+	if (!r.body || (r.status != 200 && r.status != 400))
+		abort();
+	j = json_loadb(r.body, r.len, 0, NULL);
+	if (!j)
+		abort();
+	if (r.status == 400 && (strcmp(r.type, "application/problem+json") != 0 ||
+				!json_is_string(json_object_get(j, "type"))))
+		abort();
+	if (r.status == 200 && !json_is_array(json_object_get(j, "methodResponses")))
+		abort();
+	json_decref(j);
+	free(r.body);
+	return 0;
+}

@@ -1,0 +1,677 @@
+/*
+ * http.c — HTTP/1.1 sessions (RFC 9110, RFC 9112) on conn.c: persistent
+ * connections, pipelined requests answered in order (each is read only
+ * after the previous answer is queued), Content-Length and chunked request
+ * bodies, Expect: 100-continue, HEAD, the static assets with ETag and gzip,
+ * and one error path that gives every failure its status.
+ *
+ * What this file owns: the request loop, the time-outs of a request, the
+ * body reader (into a spool, bounded by limits.message_size), the response
+ * head with the security headers every response carries, the redirect of
+ * plain http from other hosts to https, and the route table. The head is
+ * parsed by http_parse.c; the assets come from http_assets.c.
+ *
+ * Time-outs (slowloris): between requests a connection may idle for
+ * limits.timeout_preauth, then it is closed without a word; a request
+ * head, once begun, must be complete within the same time in all (one
+ * header line every few seconds does not extend it) or the client gets
+ * 408; a body must arrive within six of them (conn.c's rule for DATA).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "conn.h"
+#include "http_assets.h"
+#include "http_parse.h"
+#include "jmap.h"
+#include "log.h"
+#include "mailbox.h"
+#include "sasl.h"
+#include "server.h"
+#include "spool.h"
+#include "util.h"
+
+#define HTTP_REQUESTS_MAX 1000	      /* per connection, then Connection: close */
+#define HTTP_BODY_MEM	  (64 * 1024) /* a body beyond this spills to a file */
+#define HTTP_CHUNK_LINE	  1024	      /* chunk-size line with its extensions */
+#define HTTP_BODY_FACTOR  6	      /* body deadline: this many idle time-outs */
+#define HTTP_IMMUTABLE	  "public, max-age=31536000, immutable"
+
+/* RFC 9110 12.5.5 and the CSP the web UI will live under: nothing from
+ * other origins, no inline script or style, no framing. */
+#define SECURITY_HEADERS                                                                           \
+	"Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "       \
+	"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "           \
+	"frame-ancestors 'none'\r\n"                                                               \
+	"X-Content-Type-Options: nosniff\r\n"                                                      \
+	"Referrer-Policy: no-referrer\r\n"                                                         \
+	"X-Frame-Options: DENY\r\n"
+#define HSTS "Strict-Transport-Security: max-age=31536000\r\n"
+
+struct http {
+	struct server *srv;
+	struct conn *c;
+	int kind;
+	struct http_req req;
+	struct spool *body;
+	int keep; /* keep the connection after this response */
+	unsigned nreq;
+	int timeout_ms;	    /* limits.timeout_preauth */
+	const char *reason; /* why the session ended, for its log line */
+};
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 429:
+		return "Too Many Requests";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+/* RFC 9110 6.6.1: an origin server with a clock sends Date (IMF-fixdate). */
+static void http_date(char *buf, size_t cap)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char mons[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	snprintf(buf, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+		 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/*
+ * The one way a response goes out. extra: more header lines, each ending
+ * in CRLF (or NULL). body is sent unless the request was HEAD or the
+ * status has none (1xx, 204, 304); Content-Length always says what a GET
+ * would get (RFC 9110 9.3.2, 8.6).
+ */
+static void respond(struct http *h, int status, const char *type, const void *body, size_t len,
+		    const char *extra)
+{
+	char date[40];
+	int nobody = h->req.method == HM_HEAD || status == 204 || status == 304;
+
+	if (h->nreq >= HTTP_REQUESTS_MAX)
+		h->keep = 0;
+	http_date(date, sizeof date);
+	conn_printf(h->c, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_text(status), date);
+	conn_puts(h->c, SECURITY_HEADERS);
+	if (h->kind == LK_HTTPS)
+		conn_puts(h->c, HSTS);
+	if (type)
+		conn_printf(h->c, "Content-Type: %s\r\n", type);
+	if (status != 204 && status != 304)
+		conn_printf(h->c, "Content-Length: %zu\r\n", len);
+	if (extra)
+		conn_puts(h->c, extra);
+	if (!h->keep)
+		conn_puts(h->c, "Connection: close\r\n");
+	else if (h->req.minor == 0)
+		conn_puts(h->c, "Connection: keep-alive\r\n"); /* RFC 9112 9.3 for 1.0 */
+	conn_puts(h->c, "\r\n");
+	if (!nobody && len)
+		conn_write(h->c, body, len);
+	conn_flush(h->c);
+	log_debug("http: [%s] %s %.200s %d %zu", conn_peer(h->c), h->req.method_name, h->req.target,
+		  status, len);
+}
+
+/* An error answer with a one-line text body. */
+static void respond_error(struct http *h, int status, const char *extra)
+{
+	char body[128];
+	int n = snprintf(body, sizeof body, "%d %s\n", status, status_text(status));
+	respond(h, status, "text/plain; charset=utf-8", body, (size_t)n, extra);
+}
+
+/* ---- the request body ---- */
+
+enum { BODY_OK = 0, BODY_TOOBIG = -2, BODY_BAD = -3, BODY_IO = -1 };
+
+static int read_chunked(struct http *h, uint64_t limit)
+{
+	uint64_t total = 0, size;
+	char *line;
+	ssize_t n;
+
+	for (;;) {
+		n = conn_getline(h->c, &line, HTTP_CHUNK_LINE, NULL);
+		if (n == -2)
+			return BODY_BAD;
+		if (n < 0)
+			return BODY_IO;
+		if (http_chunk_size(line, (size_t)n, &size) < 0)
+			return BODY_BAD;
+		if (size == 0)
+			break;
+		if (size > limit - total)
+			return BODY_TOOBIG;
+		if (conn_read_n_spool(h->c, h->body, size) < 0)
+			return BODY_IO;
+		total += size;
+		n = conn_getline(h->c, &line, 2, NULL);
+		if (n != 0)
+			return n < 0 && n != -2 ? BODY_IO
+						: BODY_BAD; /* chunk data not followed by CRLF */
+	}
+	/* RFC 9112 7.1.2: trailer fields, ignored, bounded like the head. */
+	for (int i = 0;; i++) {
+		n = conn_getline(h->c, &line, HTTP_FIELD_LINE_MAX, NULL);
+		if (n == -2 || i > HTTP_FIELDS_MAX)
+			return BODY_BAD;
+		if (n < 0)
+			return BODY_IO;
+		if (n == 0)
+			return BODY_OK;
+	}
+}
+
+/* Read the request's body (if any, at most limit bytes) into h->body. 100
+ * Continue goes out first when the client waits for it (HTTP/1.1 only,
+ * RFC 9110 10.1.1). */
+static int read_body(struct http *h, uint64_t limit)
+{
+	int rc = BODY_OK;
+
+	spool_reset(h->body);
+	if (!h->req.chunked && (!h->req.has_length || h->req.content_length == 0))
+		return BODY_OK;
+	if (h->req.has_length && h->req.content_length > limit)
+		return BODY_TOOBIG;
+	if (h->req.expect_continue && h->req.minor >= 1) {
+		conn_puts(h->c, "HTTP/1.1 100 Continue\r\n\r\n");
+		conn_flush(h->c);
+	}
+	conn_set_deadline(h->c, h->timeout_ms * HTTP_BODY_FACTOR);
+	if (h->req.chunked)
+		rc = read_chunked(h, limit);
+	else if (conn_read_n_spool(h->c, h->body, h->req.content_length) < 0)
+		rc = BODY_IO;
+	conn_set_deadline(h->c, 0);
+	if (rc == BODY_OK && spool_error(h->body))
+		rc = BODY_IO;
+	return rc;
+}
+
+static const char t408[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+			   "Connection: close\r\n\r\n";
+
+/* A body that could not be read: its status, and the connection ends
+ * (where the next request would start is unknown). */
+static void body_failed(struct http *h, int rc)
+{
+	h->keep = 0;
+	if (rc == BODY_TOOBIG)
+		respond_error(h, 413, NULL);
+	else if (rc == BODY_BAD)
+		respond_error(h, 400, NULL);
+	else if (conn_error(h->c) == CONN_TIMEOUT) {
+		h->reason = "body timeout";
+		conn_timeout_reply(h->c, t408); /* RFC 9110 15.5.9 */
+	}
+}
+
+/* ---- routes ---- */
+
+static void serve_asset(struct http *h, const struct http_asset *a)
+{
+	char extra[256];
+	const unsigned char *data = a->data;
+	size_t len = a->len, gzlen = 0;
+	const unsigned char *gz = h->req.accept_gzip ? http_asset_gzip(a, &gzlen) : NULL;
+	char etag[64];
+
+	/* RFC 9110 8.8.3: a gzip form is a different representation, with
+	 * its own tag. */
+	if (gz)
+		snprintf(etag, sizeof etag, "\"%.*s-gz\"", (int)strlen(a->etag) - 2, a->etag + 1);
+	else
+		snprintf(etag, sizeof etag, "%s", a->etag);
+	snprintf(extra, sizeof extra, "ETag: %s\r\nCache-Control: %s\r\n%s%s", etag,
+		 a->immutable ? HTTP_IMMUTABLE : "no-cache",
+		 a->compressible ? "Vary: Accept-Encoding\r\n" : "",
+		 gz ? "Content-Encoding: gzip\r\n" : "");
+	/* RFC 9110 13.1.2: If-None-Match by the weak comparison; either form's
+	 * tag means the client holds this content. */
+	if (h->req.has_if_none_match && (http_etag_match(h->req.if_none_match, a->etag) ||
+					 http_etag_match(h->req.if_none_match, etag))) {
+		respond(h, 304, NULL, NULL, 0, extra);
+		return;
+	}
+	if (gz) {
+		data = gz;
+		len = gzlen;
+	}
+	respond(h, 200, a->type, data, len, extra);
+}
+
+/* The path of the target without its query, or NULL if it is not one
+ * brev serves (absolute-form: the path after the authority). */
+static const char *target_path(const char *t, char *buf, size_t cap)
+{
+	size_t n;
+	if (t[0] != '/') {
+		const char *p = strstr(t, "://");
+		if (!p)
+			return NULL;
+		p = strchr(p + 3, '/');
+		t = p ? p : "/";
+	}
+	n = strcspn(t, "?#");
+	if (n >= cap)
+		return NULL;
+	memcpy(buf, t, n);
+	buf[n] = 0;
+	return buf;
+}
+
+/* Plain http from another host: the only answer is the same URL on https
+ * (RFC 9110 15.4.9: 308 keeps the method and body). */
+static void redirect_https(struct http *h)
+{
+	const struct config *cfg = h->srv->cfg;
+	char host[HTTP_HOST_MAX + 1], extra[HTTP_LINE_MAX + HTTP_HOST_MAX + 64], port[16] = "";
+	const char *t = h->req.target, *list = cfg->listen_https;
+	size_t n = strcspn(list, " \t");
+
+	str_copy(host, h->req.has_host ? h->req.host : cfg->hostname, sizeof host);
+	/* drop the port (an IPv6 literal keeps its brackets) */
+	char *colon = strrchr(host, ':');
+	if (colon && (host[0] != '[' || colon > strchr(host, ']')))
+		*colon = 0;
+	if (n) {
+		char first[80];
+		snprintf(first, sizeof first, "%.*s", (int)n, list);
+		const char *p = strrchr(first, ':');
+		if (p && strcmp(p + 1, "443"))
+			snprintf(port, sizeof port, ":%s", p + 1);
+	}
+	if (t[0] != '/') { /* absolute-form: keep only the path */
+		const char *p = strstr(t, "://");
+		p = p ? strchr(p + 3, '/') : NULL;
+		t = p ? p : "/";
+	}
+	snprintf(extra, sizeof extra, "Location: https://%s%s%s\r\n", host, port, t);
+	respond_error(h, 308, extra);
+}
+
+/* A body was announced for a request whose answer does not need it: read
+ * and discard it so the connection stays in step, unless the client waits
+ * for 100 Continue (then it sends nothing and the connection just ends). */
+static int discard_body(struct http *h)
+{
+	if (!h->req.chunked && !(h->req.has_length && h->req.content_length))
+		return 0;
+	if (h->req.expect_continue) {
+		h->keep = 0;
+		return 0;
+	}
+	int rc = read_body(h, h->srv->cfg->message_size);
+	if (rc != BODY_OK) {
+		body_failed(h, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- authentication: HTTP Basic (RFC 7617) for JMAP clients ---- */
+
+#define WWW_AUTH "WWW-Authenticate: Basic realm=\"brev\", charset=\"UTF-8\"\r\n"
+
+struct http_lookup {
+	struct store *st;
+	const struct config *cfg;
+	struct account a;
+	int rc;
+};
+
+/* A bare local part is completed with the only local domain, as IMAP's
+ * LOGIN does. */
+static int http_lookup(void *arg, const char *user, struct cred *out)
+{
+	struct http_lookup *l = arg;
+	char addr[STORE_ADDR_MAX + 1];
+	const char *d = l->cfg->domains;
+	size_t dl;
+
+	while (*d == ' ')
+		d++;
+	dl = strcspn(d, " \t");
+	if (strchr(user, '@') || !dl || d[dl + strspn(d + dl, " \t")] != 0)
+		str_copy(addr, user, sizeof addr);
+	else
+		snprintf(addr, sizeof addr, "%s@%.*s", user, (int)dl, d);
+	l->rc = store_user_get(l->st, addr, &l->a);
+	if (l->rc != ST_OK)
+		return -1;
+	*out = l->a.cred;
+	return 0;
+}
+
+/* The request's account into *a: 1. Otherwise the answer (401, 429, 503)
+ * is sent and 0 returned. The password goes through cred_verify, the
+ * same check and failed-login throttle as IMAP LOGIN; only over TLS or
+ * from this machine (plain http from elsewhere was redirected already). */
+static int authenticate(struct http *h, struct account *a)
+{
+	const char *v = h->req.authorization;
+	char dec[HTTP_VALUE_MAX], *colon;
+	long n;
+	struct http_lookup *l;
+	int ok;
+
+	if (!conn_is_tls(h->c) && !conn_is_loopback(h->c)) {
+		respond_error(h, 403, NULL);
+		return 0;
+	}
+	if (strncasecmp(v, "Basic ", 6) != 0 ||
+	    (n = b64_decode(v + 6, strlen(v + 6), dec, sizeof dec - 1)) < 0 ||
+	    memchr(dec, 0, (size_t)n) || !(dec[n] = 0, colon = strchr(dec, ':'))) {
+		respond_error(h, 401, WWW_AUTH);
+		return 0;
+	}
+	*colon = 0;
+	l = xcalloc(1, sizeof *l);
+	l->st = h->srv->store;
+	l->cfg = h->srv->cfg;
+	ok = cred_verify(http_lookup, l, conn_peer(h->c), dec, colon + 1);
+	if (ok == 1)
+		*a = l->a;
+	else if (ok < 0)
+		respond_error(h, 429, "Retry-After: 30\r\n"); /* the throttle's queue is full */
+	else if (l->rc == ST_TEMP)
+		respond_error(h, 503, "Retry-After: 5\r\n");
+	else {
+		log_info("http auth failed user=%.100s peer=%s", dec, conn_peer(h->c));
+		respond_error(h, 401, WWW_AUTH);
+	}
+	explicit_bzero(dec, sizeof dec);
+	explicit_bzero(l, sizeof *l);
+	free(l);
+	return ok == 1;
+}
+
+/* ---- JMAP (jmap.c) ---- */
+
+static void send_jmap(struct http *h, struct jmap_reply *r)
+{
+	char extra[64];
+	snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n");
+	respond(h, r->status, r->type, r->body, r->len, extra);
+	free(r->body);
+	r->body = NULL;
+}
+
+static void jmap_session_route(struct http *h)
+{
+	struct account a;
+	struct jmap_reply r;
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (!authenticate(h, &a))
+		return;
+	jmap_session(h->srv, &a, &r);
+	explicit_bzero(&a, sizeof a);
+	send_jmap(h, &r);
+}
+
+/* The body as one buffer: the spool's memory, or read back from its file
+ * (at most maxSizeRequest). NULL on error; *owned says whether to free. */
+static char *body_bytes(struct http *h, size_t *len, int *owned)
+{
+	uint64_t n = spool_size(h->body);
+	const void *mem = spool_mem(h->body);
+	char *buf;
+
+	*len = (size_t)n;
+	*owned = 0;
+	if (mem || n == 0)
+		return (char *)(mem ? mem : "");
+	buf = xmalloc((size_t)n);
+	if (spool_read_at(h->body, 0, buf, (size_t)n) != (long)n) {
+		free(buf);
+		return NULL;
+	}
+	*owned = 1;
+	return buf;
+}
+
+static void jmap_api_route(struct http *h)
+{
+	uint64_t max = jmap_max_size_request(h->srv);
+	struct account a;
+	struct jmap_reply r;
+	char *body;
+	size_t len;
+	int owned, rc;
+
+	if (h->req.method != HM_POST) {
+		if (discard_body(h) == 0)
+			respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	if (h->req.has_length && h->req.content_length > max) {
+		h->keep = 0; /* refused before a byte of it is read */
+		jmap_too_large(&r);
+		send_jmap(h, &r);
+		return;
+	}
+	/* Authenticate before 100 Continue: a client without the password
+	 * never gets to send its body. */
+	if (!authenticate(h, &a)) {
+		/* the body announced is not read: end after this answer */
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0;
+		return;
+	}
+	if (jmap_enter(&r) < 0) {
+		explicit_bzero(&a, sizeof a);
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0; /* the body is not read */
+		send_jmap(h, &r);
+		return;
+	}
+	rc = read_body(h, max);
+	if (rc == BODY_TOOBIG) {
+		h->keep = 0;
+		jmap_too_large(&r);
+		send_jmap(h, &r);
+	} else if (rc != BODY_OK) {
+		body_failed(h, rc);
+	} else if (!(body = body_bytes(h, &len, &owned))) {
+		h->keep = 0;
+		respond_error(h, 500, NULL);
+	} else {
+		jmap_api(h->srv, &a, body, len, &r);
+		if (owned)
+			free(body);
+		jmap_leave();
+		send_jmap(h, &r);
+		explicit_bzero(&a, sizeof a);
+		return;
+	}
+	jmap_leave();
+	explicit_bzero(&a, sizeof a);
+}
+
+static void route(struct http *h)
+{
+	char pathbuf[HTTP_LINE_MAX + 1];
+	const char *path = target_path(h->req.target, pathbuf, sizeof pathbuf);
+	const struct http_asset *a;
+	int m = h->req.method;
+
+	if (h->kind == LK_HTTP && !conn_is_loopback(h->c)) {
+		h->keep = h->keep && !h->req.chunked && !h->req.has_length;
+		redirect_https(h);
+		return;
+	}
+	if (!path && !(m == HM_OPTIONS && strcmp(h->req.target, "*") == 0)) {
+		if (discard_body(h) == 0)
+			respond_error(h, 400, NULL);
+		return;
+	}
+	if (m == HM_OPTIONS && !path) { /* OPTIONS * */
+		if (discard_body(h) == 0)
+			respond(h, 204, NULL, NULL, 0, "Allow: GET, HEAD, OPTIONS\r\n");
+		return;
+	}
+	if (strcmp(path, "/.well-known/jmap") == 0) {
+		jmap_session_route(h);
+		return;
+	}
+	if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
+		jmap_api_route(h);
+		return;
+	}
+	a = http_asset_find(path);
+	if (!a) {
+		if (discard_body(h) == 0)
+			respond_error(h, 404, NULL);
+		return;
+	}
+	if (discard_body(h) < 0)
+		return;
+	if (m == HM_GET || m == HM_HEAD)
+		serve_asset(h, a);
+	else if (m == HM_OPTIONS)
+		respond(h, 204, NULL, NULL, 0, "Allow: GET, HEAD, OPTIONS\r\n");
+	else
+		respond_error(h, 405, "Allow: GET, HEAD, OPTIONS\r\n");
+}
+
+/* ---- the request loop ---- */
+
+/* Read one request head. 1 complete, 0 the connection ended quietly (or
+ * the head failed and was answered), -1 error. */
+static int read_head(struct http *h)
+{
+	char *line;
+	ssize_t n;
+	int rc = HP_MORE;
+
+	http_req_init(&h->req);
+	conn_set_deadline(h->c, h->timeout_ms);
+	while (rc == HP_MORE) {
+		n = conn_getline(h->c, &line, HTTP_LINE_MAX, NULL);
+		if (n == -2)
+			rc = http_req_overlong(&h->req);
+		else if (n < 0)
+			break;
+		else
+			rc = http_req_line(&h->req, line, (size_t)n);
+	}
+	conn_set_deadline(h->c, 0);
+	if (rc == HP_DONE)
+		return 1;
+	if (rc == HP_ERROR) {
+		h->keep = 0;
+		h->reason = h->req.why;
+		respond_error(h, h->req.status, NULL);
+		return 0;
+	}
+	if (conn_error(h->c) == CONN_TIMEOUT) {
+		/* RFC 9110 15.5.9: a head that did not arrive in time (the
+		 * quiet wait between requests is http_serve's) */
+		h->reason = "timeout";
+		conn_timeout_reply(h->c, t408);
+		return -1;
+	}
+	h->reason = "closed";
+	return -1;
+}
+
+void http_serve(struct server *srv, struct conn *c, int kind)
+{
+	struct http *h = xcalloc(1, sizeof *h);
+
+	h->srv = srv;
+	h->c = c;
+	h->kind = kind;
+	h->body = spool_new(HTTP_BODY_MEM);
+	h->timeout_ms = (int)(srv->cfg->timeout_preauth * 1000);
+	h->keep = 1;
+	h->reason = "closed";
+	conn_set_timeout(c, h->timeout_ms);
+	while (h->keep && !atomic_load(&srv->stopping)) {
+		/* Between requests only a quiet wait: no 408 for a client that
+		 * simply keeps an idle connection (RFC 9112 9.5). */
+		if (h->nreq > 0 && conn_wait(c, -1, h->timeout_ms) != 1) {
+			h->reason = "idle";
+			break;
+		}
+		if (read_head(h) <= 0)
+			break;
+		h->nreq++;
+		h->keep = http_req_keepalive(&h->req);
+		if (h->req.method == HM_OTHER) {
+			h->keep = 0;
+			respond_error(h, 501, NULL);
+		} else if ((h->req.method == HM_POST || h->req.method == HM_PUT ||
+			    h->req.method == HM_PATCH) &&
+			   !h->req.has_length && !h->req.chunked) {
+			h->keep = 0; /* RFC 9110 15.5.12 */
+			respond_error(h, 411, NULL);
+		} else
+			route(h); /* each route bounds its body (413 before reading) */
+		if (conn_error(c))
+			break;
+	}
+	if (!h->keep && !conn_error(c))
+		conn_linger(c);
+	log_debug("http session end peer=%s tls=%s requests=%u reason=%s", conn_peer(c),
+		  conn_is_tls(c) ? "yes" : "no", h->nreq, h->reason);
+	spool_free(&h->body);
+	free(h);
+}

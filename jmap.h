@@ -1,0 +1,63 @@
+/*
+ * jmap.h — JMAP core (RFC 8620) over the store: the session resource and
+ * the API endpoint's request processing (method calls, result references,
+ * the standard errors). HTTP, authentication and the body's bytes are
+ * http.c's; this module gets an authenticated account and a request body,
+ * and gives back a JSON text and the HTTP status to send it with. It is the
+ * only module that includes <jansson.h> (with jmap_*.c).
+ *
+ * Threads: every function may run on any session thread at once; the
+ * module keeps only an atomic count of requests in progress (jmap_enter).
+ */
+#ifndef BREV_JMAP_H
+#define BREV_JMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct server;
+struct account;
+
+/* The limits the session resource announces, enforced here and in http.c. */
+#define JMAP_MAX_CALLS	      64		 /* maxCallsInRequest */
+#define JMAP_MAX_SIZE_REQUEST (10 * 1024 * 1024) /* maxSizeRequest (at most limits.message_size)   \
+						  */
+#define JMAP_MAX_CONCURRENT 4			 /* maxConcurrentRequests, for the whole server */
+#define JMAP_MAX_DEPTH	    32			 /* nesting of [ and { in a request */
+/* Values (arrays, objects, and what commas separate) in a request: a
+ * parsed JSON value costs jansson about a hundred bytes, so 10 MiB of
+ * "[]," would cost some 400 MiB; with this bound a request costs at most
+ * ~25 MiB parsed, JMAP_MAX_CONCURRENT of them ~100 MiB. */
+#define JMAP_MAX_VALUES 200000
+
+/* The request size limit in force: JMAP_MAX_SIZE_REQUEST or
+ * limits.message_size, whichever is smaller. */
+uint64_t jmap_max_size_request(const struct server *srv);
+
+/* A response: JSON text (malloc'ed, the caller frees it), its HTTP status
+ * and Content-Type ("application/json", or "application/problem+json" for
+ * the request-level errors of RFC 8620 3.6.1). */
+struct jmap_reply {
+	char *body;
+	size_t len;
+	int status;
+	const char *type;
+};
+
+/* GET /.well-known/jmap for account a (RFC 8620 2). */
+void jmap_session(const struct server *srv, const struct account *a, struct jmap_reply *out);
+/* POST to the API endpoint: the request body (len bytes, not
+ * NUL-terminated), at most jmap_max_size_request() long (http.c refuses
+ * longer ones with jmap_too_large). */
+void jmap_api(const struct server *srv, const struct account *a, const char *body, size_t len,
+	      struct jmap_reply *out);
+/* The request-level "limit" error for a body over maxSizeRequest. */
+void jmap_too_large(struct jmap_reply *out);
+/* maxConcurrentRequests: take a place for one API request (from before its
+ * body is read until its answer is built): 0, or -1 with the "limit" error
+ * in *out when JMAP_MAX_CONCURRENT are in progress. jmap_leave() gives the
+ * place back after a 0. */
+int jmap_enter(struct jmap_reply *out);
+void jmap_leave(void);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * jmap_int.h — what jmap.c shares with the files that hold the data types'
+ * methods (jmap_mailbox.c, ...): the request being processed, the error
+ * setter and the account-id check. Private to jmap*.c.
+ */
+#ifndef BREV_JMAP_INT_H
+#define BREV_JMAP_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct server;
+struct account;
+
+#define JMAP_CAP_CORE	 "urn:ietf:params:jmap:core"
+#define JMAP_CAP_MAIL	 "urn:ietf:params:jmap:mail"
+#define JMAP_MAX_OBJECTS 500 /* maxObjectsInGet / maxObjectsInSet */
+
+/* One request's state while its calls run. */
+struct jreq {
+	const struct server *srv;
+	const struct account *a;
+	json_t *using;	   /* the request's "using" */
+	json_t *responses; /* methodResponses so far */
+	size_t used;	   /* their serialized size */
+	const char *err;   /* a method-level error type, set by a failing step */
+	char desc[160];
+};
+
+/* Set the method-level error the call ends with; returns -1. */
+int jmap_error(struct jreq *r, const char *type, const char *desc);
+/* "A" and the account's store id in hex. */
+void jmap_account_id(const struct account *a, char *buf, size_t cap);
+/* The call's accountId must be the authenticated account's: 0, or -1 with
+ * invalidArguments (missing, not a string) or accountNotFound set. */
+int jmap_check_account(struct jreq *r, json_t *args);
+
+/* A method's handler: its response arguments, or NULL with r->err set. */
+typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
+
+/* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
+json_t *jmap_mailbox_get(struct jreq *r, json_t *args);
+json_t *jmap_mailbox_query(struct jreq *r, json_t *args);
+/* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
+json_t *jmap_email_query(struct jreq *r, json_t *args);
+json_t *jmap_email_get(struct jreq *r, json_t *args);
+/* The account's capability object for urn:ietf:params:jmap:mail. */
+json_t *jmap_mail_account_capability(const struct server *srv);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * jmap_mailbox.c — JMAP Mailbox/get and Mailbox/query (RFC 8621 2.1, 2.3)
+ * over the store's mailboxes: the same mailboxes, names and counts IMAP
+ * shows. A mailbox's id is "F" and its store id in hex; its role comes
+ * from its SPECIAL-USE; its name is the last part of the IMAP name when
+ * the parent exists (parentId), else the whole IMAP name.
+ *
+ * The Mailbox state is a digest of every mailbox's id, name, subscription,
+ * counts and HIGHESTMODSEQ: it changes whenever anything Mailbox/get
+ * shows does (Mailbox/changes, which needs a history, is not here).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "jmap_int.h"
+#include "mailbox.h"
+#include "server.h"
+#include "util.h"
+
+struct mbox_list {
+	struct mbox_info *v;
+	size_t n, cap;
+};
+
+static void collect(void *arg, const struct mbox_info *m)
+{
+	struct mbox_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = *m;
+}
+
+/* All the account's mailboxes, or -1 with serverFail set. */
+static int load(struct jreq *r, struct mbox_list *l)
+{
+	memset(l, 0, sizeof *l);
+	if (store_mbox_list(r->srv->store, r->a->id, collect, l) != ST_OK) {
+		free(l->v);
+		l->v = NULL;
+		return jmap_error(r, "serverFail", "the store could not be read");
+	}
+	return 0;
+}
+
+static const char *role_of(int special)
+{
+	switch (special) {
+	case MBOX_INBOX:
+		return "inbox";
+	case MBOX_DRAFTS:
+		return "drafts";
+	case MBOX_SENT:
+		return "sent";
+	case MBOX_JUNK:
+		return "junk";
+	case MBOX_TRASH:
+		return "trash";
+	case MBOX_ARCHIVE:
+		return "archive";
+	}
+	return NULL;
+}
+
+/* FNV-1a, 64 bits: the state digest (not a security property). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void state_of(const struct mbox_list *l, char *buf, size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct mbox_info *m = &l->v[i];
+		uint64_t f[5] = {m->id, m->highestmodseq, m->exists, m->unseen,
+				 (uint64_t)m->subscribed << 32 | (uint64_t)m->special};
+		h = fnv(h, f, sizeof f);
+		h = fnv(h, m->name, strlen(m->name) + 1);
+	}
+	snprintf(buf, cap, "%016llx", (unsigned long long)h);
+}
+
+static void mbox_id(const struct mbox_info *m, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "F%x", m->id);
+}
+
+/* The mailbox whose IMAP name is the first n bytes of name, or NULL. */
+static const struct mbox_info *by_name(const struct mbox_list *l, const char *name, size_t n)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->v[i].name) == n && strncmp(l->v[i].name, name, n) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+static const struct mbox_info *parent_of(const struct mbox_list *l, const struct mbox_info *m)
+{
+	const char *slash = strrchr(m->name, '/');
+	return slash ? by_name(l, m->name, (size_t)(slash - m->name)) : NULL;
+}
+
+static const char *leaf_name(const struct mbox_list *l, const struct mbox_info *m)
+{
+	return parent_of(l, m) ? strrchr(m->name, '/') + 1 : m->name;
+}
+
+static const char *const props[] = {
+    "id",	    "name",	    "parentId",	     "role",	 "sortOrder",	 "totalEmails",
+    "unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed",
+};
+
+static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
+{
+	const struct mbox_info *p = parent_of(l, m);
+	const char *role = role_of(m->special);
+	char id[16], pid[16];
+	int inbox = m->special == MBOX_INBOX;
+
+	mbox_id(m, id, sizeof id);
+	if (p)
+		mbox_id(p, pid, sizeof pid);
+	/* No threads yet: each message counts as its own thread. */
+	return json_pack(
+	    "{s:s, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b, s:b, "
+	    "s:b, s:b, s:b, s:b}, s:b}",
+	    "id", id, "name", leaf_name(l, m), "parentId", p ? json_string(pid) : json_null(),
+	    "role", role ? json_string(role) : json_null(), "sortOrder", inbox ? 0 : 10,
+	    "totalEmails", (json_int_t)m->exists, "unreadEmails", (json_int_t)m->unseen,
+	    "totalThreads", (json_int_t)m->exists, "unreadThreads", (json_int_t)m->unseen,
+	    "myRights", "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1, "maySetSeen", 1,
+	    "maySetKeywords", 1, "mayCreateChild", 1, "mayRename", !inbox, "mayDelete", !inbox,
+	    "maySubmit", 1, "isSubscribed", m->subscribed);
+}
+
+static const struct mbox_info *by_id(const struct mbox_list *l, const char *id)
+{
+	char buf[16];
+	for (size_t i = 0; i < l->n; i++) {
+		mbox_id(&l->v[i], buf, sizeof buf);
+		if (strcmp(buf, id) == 0)
+			return &l->v[i];
+	}
+	return NULL;
+}
+
+/* Keep only the requested properties (and id, always). */
+static int pick(json_t *obj, json_t *want)
+{
+	const char *k;
+	json_t *v, *tmp;
+	if (!want || json_is_null(want))
+		return 0;
+	json_object_foreach_safe(obj, tmp, k, v)
+	{
+		size_t i;
+		json_t *w;
+		int keep = strcmp(k, "id") == 0;
+		json_array_foreach(want, i, w) if (strcmp(json_string_value(w), k) == 0) keep = 1;
+		if (!keep)
+			json_object_del(obj, k);
+	}
+	return 0;
+}
+
+/* properties: null or known names only. */
+static int check_props(struct jreq *r, json_t *want)
+{
+	size_t i;
+	json_t *w;
+	if (!want || json_is_null(want))
+		return 0;
+	if (!json_is_array(want))
+		return jmap_error(r, "invalidArguments", "properties is not an array");
+	json_array_foreach(want, i, w)
+	{
+		int known = 0;
+		if (!json_is_string(w))
+			return jmap_error(r, "invalidArguments", "properties holds a non-string");
+		for (size_t p = 0; p < ARRAY_LEN(props); p++)
+			known |= strcmp(props[p], json_string_value(w)) == 0;
+		if (!known)
+			return jmap_error(r, "invalidArguments", "unknown property");
+	}
+	return 0;
+}
+
+json_t *jmap_mailbox_get(struct jreq *r, json_t *args)
+{
+	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
+	json_t *list, *notfound, *v;
+	struct mbox_list l;
+	char state[32], acc[16];
+	size_t i;
+
+	if (jmap_check_account(r, args) < 0 || check_props(r, want) < 0)
+		return NULL;
+	if (ids && !json_is_null(ids)) {
+		if (!json_is_array(ids))
+			return jmap_error(r, "invalidArguments", "ids is not an array"), NULL;
+		if (json_array_size(ids) > JMAP_MAX_OBJECTS)
+			return jmap_error(r, "requestTooLarge", "more ids than maxObjectsInGet"),
+			       NULL;
+		json_array_foreach(ids, i, v) if (!json_is_string(v)) return jmap_error(
+		    r, "invalidArguments", "ids holds a non-string"),
+		    NULL;
+	}
+	if (load(r, &l) < 0)
+		return NULL;
+	list = json_array();
+	notfound = json_array();
+	if (!ids || json_is_null(ids)) {
+		for (i = 0; i < l.n; i++) {
+			json_t *o = to_json(&l, &l.v[i]);
+			pick(o, want);
+			json_array_append_new(list, o);
+		}
+	} else {
+		json_array_foreach(ids, i, v)
+		{
+			const struct mbox_info *m = by_id(&l, json_string_value(v));
+			if (!m) {
+				json_array_append(notfound, v);
+				continue;
+			}
+			json_t *o = to_json(&l, m);
+			pick(o, want);
+			json_array_append_new(list, o);
+		}
+	}
+	state_of(&l, state, sizeof state);
+	jmap_account_id(r->a, acc, sizeof acc);
+	free(l.v);
+	return json_pack("{s:s, s:s, s:o, s:o}", "accountId", acc, "state", state, "list", list,
+			 "notFound", notfound);
+}
+
+/* ---- Mailbox/query ---- */
+
+struct cond {
+	int has_parent, has_role, has_any_role, has_sub, has_name;
+	const char *parent; /* NULL: top level */
+	const char *role;   /* NULL: no role */
+	int any_role, sub;
+	const char *name;
+};
+
+static int parse_filter(struct jreq *r, json_t *f, struct cond *c)
+{
+	const char *k;
+	json_t *v;
+	memset(c, 0, sizeof *c);
+	if (!f || json_is_null(f))
+		return 0;
+	if (!json_is_object(f))
+		return jmap_error(r, "invalidArguments", "filter is not an object");
+	json_object_foreach(f, k, v)
+	{
+		if (!strcmp(k, "parentId") && (json_is_string(v) || json_is_null(v))) {
+			c->has_parent = 1;
+			c->parent = json_string_value(v);
+		} else if (!strcmp(k, "role") && (json_is_string(v) || json_is_null(v))) {
+			c->has_role = 1;
+			c->role = json_string_value(v);
+		} else if (!strcmp(k, "hasAnyRole") && json_is_boolean(v)) {
+			c->has_any_role = 1;
+			c->any_role = json_is_true(v);
+		} else if (!strcmp(k, "isSubscribed") && json_is_boolean(v)) {
+			c->has_sub = 1;
+			c->sub = json_is_true(v);
+		} else if (!strcmp(k, "name") && json_is_string(v)) {
+			c->has_name = 1;
+			c->name = json_string_value(v);
+		} else
+			return jmap_error(r, "unsupportedFilter", k); /* also FilterOperator */
+	}
+	return 0;
+}
+
+/* ASCII case-insensitive substring (the i;ascii-casemap collation). */
+static int contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (const char *p = hay; *p; p++)
+		if (str_ncasecmp_ascii(p, needle, n) == 0)
+			return 1;
+	return n == 0;
+}
+
+static int matches(const struct mbox_list *l, const struct mbox_info *m, const struct cond *c)
+{
+	const struct mbox_info *p = parent_of(l, m);
+	const char *role = role_of(m->special);
+	char pid[16];
+
+	if (c->has_parent) {
+		if (p)
+			mbox_id(p, pid, sizeof pid);
+		if (c->parent ? !p || strcmp(pid, c->parent) != 0 : p != NULL)
+			return 0;
+	}
+	if (c->has_role && (c->role ? !role || strcmp(role, c->role) != 0 : role != NULL))
+		return 0;
+	if (c->has_any_role && c->any_role != (role != NULL))
+		return 0;
+	if (c->has_sub && c->sub != !!m->subscribed)
+		return 0;
+	if (c->has_name && !contains(leaf_name(l, m), c->name))
+		return 0;
+	return 1;
+}
+
+/* sort: null, or one comparator on name or sortOrder */
+static int parse_sort(struct jreq *r, json_t *s, int *by_name_, int *asc)
+{
+	json_t *c;
+	const char *prop;
+	int isasc = 1;
+	*by_name_ = 0;
+	*asc = 1;
+	if (!s || json_is_null(s))
+		return 0;
+	if (!json_is_array(s) || json_array_size(s) > 1)
+		return jmap_error(r, "unsupportedSort", "one comparator at most");
+	if (json_array_size(s) == 0)
+		return 0;
+	c = json_array_get(s, 0);
+	if (json_unpack(c, "{s:s, s?b}", "property", &prop, "isAscending", &isasc) < 0)
+		return jmap_error(r, "invalidArguments", "a Comparator has a property");
+	if (strcmp(prop, "name") && strcmp(prop, "sortOrder"))
+		return jmap_error(r, "unsupportedSort", prop);
+	*by_name_ = strcmp(prop, "name") == 0;
+	*asc = isasc;
+	return 0;
+}
+
+static const struct mbox_list *sort_list;
+static int sort_by_name, sort_asc;
+
+static int cmp_mbox(const void *a, const void *b)
+{
+	const struct mbox_info *x = *(const struct mbox_info *const *)a;
+	const struct mbox_info *y = *(const struct mbox_info *const *)b;
+	int d;
+	if (sort_by_name)
+		d = strcmp(leaf_name(sort_list, x), leaf_name(sort_list, y));
+	else
+		d = (x->special != MBOX_INBOX) - (y->special != MBOX_INBOX);
+	if (!d)
+		d = x->id < y->id ? -1 : x->id > y->id;
+	return sort_asc ? d : -d;
+}
+
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
+{
+	struct cond c;
+	struct mbox_list l;
+	const struct mbox_info **hits;
+	json_int_t position = 0, limit = -1;
+	int byname, asc, total = 0;
+	size_t n = 0;
+	json_t *ids, *out, *v;
+	char state[32], acc[16], id[16];
+
+	if (jmap_check_account(r, args) < 0 ||
+	    parse_filter(r, json_object_get(args, "filter"), &c) < 0 ||
+	    parse_sort(r, json_object_get(args, "sort"), &byname, &asc) < 0)
+		return NULL;
+	if ((v = json_object_get(args, "position")) && !json_is_null(v)) {
+		if (!json_is_integer(v))
+			return jmap_error(r, "invalidArguments", "position"), NULL;
+		position = json_integer_value(v);
+	}
+	if ((v = json_object_get(args, "limit")) && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return jmap_error(r, "invalidArguments", "limit"), NULL;
+		limit = json_integer_value(v);
+	}
+	if ((v = json_object_get(args, "anchor")) && !json_is_null(v))
+		return jmap_error(r, "unsupportedFilter", "anchor is not supported"), NULL;
+	if ((v = json_object_get(args, "sortAsTree")) && json_is_true(v))
+		return jmap_error(r, "unsupportedSort", "sortAsTree"), NULL;
+	if ((v = json_object_get(args, "filterAsTree")) && json_is_true(v))
+		return jmap_error(r, "unsupportedFilter", "filterAsTree"), NULL;
+	total = json_is_true(json_object_get(args, "calculateTotal"));
+	if (load(r, &l) < 0)
+		return NULL;
+	hits = xcalloc(l.n + 1, sizeof *hits);
+	for (size_t i = 0; i < l.n; i++)
+		if (matches(&l, &l.v[i], &c))
+			hits[n++] = &l.v[i];
+	/* qsort has no argument: one sort at a time */
+	pthread_mutex_lock(&sort_lock);
+	sort_list = &l;
+	sort_by_name = byname;
+	sort_asc = asc;
+	qsort(hits, n, sizeof *hits, cmp_mbox);
+	pthread_mutex_unlock(&sort_lock);
+	/* RFC 8620 5.5: a negative position counts from the end */
+	if (position < 0)
+		position = (json_int_t)n + position < 0 ? 0 : (json_int_t)n + position;
+	ids = json_array();
+	for (size_t i = (size_t)position;
+	     i < n && (limit < 0 || (json_int_t)(i - (size_t)position) < limit); i++) {
+		mbox_id(hits[i], id, sizeof id);
+		json_array_append_new(ids, json_string(id));
+	}
+	state_of(&l, state, sizeof state);
+	jmap_account_id(r->a, acc, sizeof acc);
+	out = json_pack("{s:s, s:s, s:b, s:I, s:o}", "accountId", acc, "queryState", state,
+			"canCalculateChanges", 0, "position", position, "ids", ids);
+	if (total)
+		json_object_set_new(out, "total", json_integer((json_int_t)n));
+	free(hits);
+	free(l.v);
+	return out;
+}
+
+json_t *jmap_mail_account_capability(const struct server *srv)
+{
+	return json_pack("{s:n, s:n, s:i, s:I, s:[s], s:b}", "maxMailboxesPerEmail",
+			 "maxMailboxDepth", "maxSizeMailboxName", STORE_MBOX_MAX,
+			 "maxSizeAttachmentsPerEmail", (json_int_t)srv->cfg->message_size,
+			 "emailQuerySortOptions", "receivedAt", "mayCreateTopLevelMailbox", 0);
+}
