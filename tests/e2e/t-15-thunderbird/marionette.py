@@ -75,7 +75,11 @@ class Marionette:
         v = r.get("value") if isinstance(r, dict) else r
         if isinstance(v, dict) and "err" in v:
             raise RuntimeError("script failed: " + v["err"])
-        return v["ok"] if isinstance(v, dict) else v
+        if not isinstance(v, dict) or "ok" not in v:
+            # Marionette ended the script itself, e.g. when it dismissed a
+            # modal dialog (Thunderbird's "copy was not placed in Sent")
+            raise RuntimeError("script did not complete: %r" % (r,))
+        return v["ok"]
 
     def quit(self):
         try:
