@@ -115,6 +115,10 @@ cat "$T"/moz.log* >"$T/protocol.log"
 note "Thunderbird's IMAP commands: $(sed -n 's/.*SendData: [0-9]* \([A-Za-z]*\( [a-z]*\)\?\).*/\1/p' "$T/protocol.log" |
 	sort | uniq -c | sort -rn | awk '{n = $1; $1 = ""; print substr($0, 2) " x" n}' | paste -sd, - | sed 's/,/, /g')"
 
+# And on submission, from brev's debug log (AUTH is not logged: credentials).
+sub=$(sed -n 's/.*debug submissions: connection from \[127\.0\.0\.1\]:\([0-9]*\)$/\1/p' "$D/serve.log" | head -1)
+note "Thunderbird's SMTP commands: $(sed -n "s/.*debug smtp 127\.0\.0\.1:$sub \[[A-Z]*\] //p" "$D/serve.log" | paste -sd'|' - | sed 's/|/; /g')"
+
 # The sent copy went in with RFC 6855's UTF8 (literal8) form and brev
 # took it; the incremental resync used CONDSTORE's CHANGEDSINCE and got
 # MODSEQ back; the move was a UID MOVE; brev refused nothing.
