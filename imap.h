@@ -314,8 +314,9 @@ void imap_cmd_setquota(struct imap_session *s);
 uint64_t imap_quota_deleted_storage(struct imap_session *s, const char *name);
 
 /* imap_notify.c: NOTIFY (RFC 5465). The command; the wait between
- * commands (returns when input is ready, the connection failed or ms
- * passed), pushing notifications as changes come; one look at the store
+ * commands (returns when input is ready or the connection failed; after ms
+ * of silence it ends the session, state IS_LOGOUT, reason "timeout"),
+ * pushing notifications as changes come; one look at the store
  * after a wake-up during IDLE (the selected mailbox is imap_sync's); the
  * MessageNew fetch-att answer for new messages of the selected mailbox
  * (imap_sync.c calls it after EXISTS); teardown. */

@@ -38,7 +38,7 @@
 #define NOTIFY_GROUPS_MAX  16	       /* event groups of one NOTIFY SET */
 #define NOTIFY_NAMES_MAX   1000	       /* SUBTREE/MAILBOXES names in all */
 #define NOTIFY_FETCH_MAX   32	       /* MessageNew fetch-att items */
-#define NOTIFY_MBOX_MAX	   20000       /* mailboxes followed (IMAP_LIST_MAX and more) */
+#define NOTIFY_MBOX_MAX	   (2 * IMAP_MBOX_MAX) /* mailboxes followed (CREATE stops at 1,000) */
 #define NOTIFY_BACKLOG_MAX (64 * 1024) /* unsent bytes a client may leave */
 #define NOTIFY_STALL_MS	   2000	       /* how long it may take to catch up */
 #define NOTIFY_PERIOD_MS   60000       /* a look even without a wake-up */
@@ -421,8 +421,11 @@ void imap_notify_wait(struct imap_session *s, int ms)
 	int64_t deadline = now_ms() + ms;
 	while (s->notify && s->state != IS_LOGOUT && !conn_error(s->c)) {
 		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			return; /* the command read times out as without NOTIFY */
+		if (left <= 0) { /* the autologout, as a command read's time-out */
+			s->state = IS_LOGOUT;
+			s->reason = "timeout";
+			return;
+		}
 		int w = conn_wait(s->c, s->watchfd,
 				  (int)(left > NOTIFY_PERIOD_MS ? NOTIFY_PERIOD_MS : left));
 		if (w == 1 || w < 0)
