@@ -8,7 +8,7 @@ end and the exit status is 1 if there was any. Waits are bounded (a few
 seconds each, generous for a loaded machine); "nothing arrives" is checked
 over 2 s after a change that, with NOTIFY on, arrives in milliseconds.
 """
-import imaplib, os, re, select, smtplib, socket, sys, time
+import imaplib, os, re, select, smtplib, socket, subprocess, sys, time
 
 P_IMAP = int(os.environ["P_IMAP"])
 P_SMTP = int(os.environ["P_SMTP"])
@@ -180,17 +180,26 @@ tag, lines = w.cmd("NOOP")
 check(ok(tag) and any(re.search(rb"^\* STATUS .*MESSAGES 3 UIDNEXT 4", l) for l in lines),
       "STATUS INBOX by the next NOOP: %r" % lines)
 
+# ---- another process (brev sendmail) writes the store: control.sock wakes us
+r = subprocess.run([os.environ["BREV"], "-d", os.environ["D"], "sendmail", ALICE],
+                   input=b"From: cron@example.test\r\nSubject: five\r\n\r\nhi\r\n",
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+check(r.returncode == 0, "brev sendmail: %r" % r.stdout)
+ln, seen = w.until(rb"^\* STATUS ")
+check(ln is not None and re.search(rb"MESSAGES 4 UIDNEXT 5", ln),
+      "STATUS INBOX after brev sendmail (another process): %r" % seen)
+
 # ---- ENABLE CONDSTORE: HIGHESTMODSEQ in STATUS; FlagChange in a non-selected mailbox
 tag, _ = w.cmd("ENABLE CONDSTORE")
 o.select("INBOX")
 o.store("1", "+FLAGS", "(\\Flagged)")
 ln, seen = w.until(rb"^\* STATUS ")
-check(ln is not None and re.search(rb"MESSAGES 3 UIDNEXT 4 UIDVALIDITY \d+ HIGHESTMODSEQ \d+\)$", ln),
+check(ln is not None and re.search(rb"MESSAGES 4 UIDNEXT 5 UIDVALIDITY \d+ HIGHESTMODSEQ \d+\)$", ln),
       "STATUS with HIGHESTMODSEQ after a flag change in INBOX: %r" % seen)
 # expunge in a non-selected mailbox
 o.store("1", "+FLAGS", "(\\Deleted)")
 o.expunge()
-ln, seen = w.until(rb"^\* STATUS .*MESSAGES 2 ")
+ln, seen = w.until(rb"^\* STATUS .*MESSAGES 3 ")
 check(ln is not None, "STATUS after an expunge in INBOX: %r" % seen)
 o.close()
 
