@@ -265,9 +265,21 @@ for bad in ["NOTIFY SET (personal (MessageNew))",
             "NOTIFY SET",
             "NOTIFY SET STATUS",
             "NOTIFY NONE extra",
-            "NOTIFY FOO"]:
+            "NOTIFY FOO",
+            # the limits docs/imap.md states: 16 groups, 1,000 names, 32 fetch-att items
+            "NOTIFY SET " + " ".join(["(mailboxes m%d (MailboxName))" % i for i in range(17)]),
+            "NOTIFY SET (mailboxes (%s) (MailboxName))" % " ".join("m%d" % i for i in range(1001)),
+            "NOTIFY SET (selected (MessageNew (%s) MessageExpunge))" % " ".join(["UID"] * 33)]:
     tag, _ = w.cmd(bad)
     check(re.match(rb"^n\d+ BAD ", tag), "%s: want BAD, got %r" % (bad, tag))
+
+for good in ["NOTIFY SET " + " ".join(["(mailboxes m%d (MailboxName))" % i for i in range(15)])
+             + " (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))",
+             "NOTIFY SET (selected (MessageNew (UID FLAGS BODY[]) MessageExpunge FlagChange)) "
+             "(mailboxes (%s) (MailboxName)) (personal (MessageNew MessageExpunge FlagChange "
+             "MailboxName SubscriptionChange))" % " ".join("m%d" % i for i in range(1000))]:
+    tag, _ = w.cmd(good)
+    check(ok(tag), "at the limits: %s...: %r" % (good[:60], tag))
 
 # ---- a refused NOTIFY left the settings as they were; own changes are told too
 o.create("Still")
