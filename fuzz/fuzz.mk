@@ -13,8 +13,7 @@
 # coverage; only the target itself gets -fsanitize=fuzzer (and main()).
 # New fuzz/fuzz_*.c files are picked up by the wildcard, nothing to add here.
 #
-# smoke seeds from fuzz/corpus/<name>/ (read only), with the dictionary
-# fuzz/<name>.dict when there is one, and writes what it finds
+# smoke seeds from fuzz/corpus/<name>/ (read only) and writes what it finds
 # to build-fuzz/corpus/<name>/, so the tracked seed corpus stays small.
 # Crashes land in build-fuzz/crash-<name>-*.
 
@@ -62,8 +61,7 @@ smoke: $(BINS)
 		echo "$$n" | grep -Eq '$(FUZZ)' || continue; \
 		mkdir -p $(B)/corpus/$$n fuzz/corpus/$$n; \
 		echo "  FUZZ    $$n for $(FUZZ_SECONDS)s"; \
-		dict=; [ ! -f fuzz/$$n.dict ] || dict=-dict=fuzz/$$n.dict; \
-		$(B)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+		$(B)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(B)/crash-$$n- \
 			$(B)/corpus/$$n fuzz/corpus/$$n 2>$(B)/fuzz_$$n.log || \
 			{ tail -40 $(B)/fuzz_$$n.log; exit 1; }; \

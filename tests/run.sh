@@ -182,10 +182,7 @@ run_job() {
 		# tracked corpus.
 		local n=${J_NAME[$i]}
 		mkdir -p "fuzz/corpus/$n" "$LOGDIR/fuzz-new-$n"
-		local dict=() # fuzz/NAME.dict, when the target has one
-		[ ! -f "fuzz/$n.dict" ] || dict=(-dict="fuzz/$n.dict")
 		timeout $((FUZZ_SECONDS + 60)) "${J_PATH[$i]}" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-			${dict[@]+"${dict[@]}"} \
 			-artifact_prefix="$LOGDIR/crash-$n-" "$LOGDIR/fuzz-new-$n" "fuzz/corpus/$n" \
 			>"$LOGDIR/job/$i.out" 2>&1 </dev/null 3>&- &
 		;;
