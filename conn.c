@@ -45,6 +45,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h> /* SIOCOUTQ */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -533,6 +534,21 @@ int conn_read_dot(struct conn *c, struct spool *sp, uint64_t max)
 size_t conn_pending(const struct conn *c)
 {
 	return c->in_len - c->in_off + z_pending(c) + tls_decrypted_pending(c);
+}
+
+size_t conn_unsent(const struct conn *c, size_t *room)
+{
+	int q = 0, sz = 0;
+	socklen_t len = sizeof sz;
+	if (room)
+		*room = 0;
+	if (c->notsock)
+		return 0;
+	if (ioctl(c->fd, SIOCOUTQ, &q) < 0 || q < 0)
+		q = 0;
+	if (room && getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, &len) == 0 && sz > 0)
+		*room = (size_t)sz;
+	return c->out_len + (size_t)q;
 }
 
 /* ---- output ---- */

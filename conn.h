@@ -106,6 +106,12 @@ int conn_flush(struct conn *c);
 
 /* Bytes received and not yet consumed (plaintext or already decrypted). */
 size_t conn_pending(const struct conn *c);
+/* Output the peer has not taken yet: what is buffered here plus the
+ * kernel's send queue (bytes not yet acknowledged); *room (if not NULL)
+ * gets the socket's send buffer size. A peer that stopped reading shows
+ * here before a write blocks: IMAP NOTIFY (imap_notify.c) asks before it
+ * queues more. 0 and *room 0 for a pipe or file. */
+size_t conn_unsent(const struct conn *c, size_t *room);
 
 /* Wait for client input or a wake-up on wakefd (-1: none) for at most ms.
  * Checks buffered and already-decrypted bytes first. Returns 1 input ready,

@@ -210,6 +210,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " CATENATE");
 	sbuf_puts(b, " SORT SORT=DISPLAY ESORT");
 	sbuf_puts(b, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	sbuf_puts(b, " NOTIFY");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
 	if (s->state != IS_NOTAUTH) /* imap_compress.c says why only then */
 		sbuf_puts(b, " COMPRESS=DEFLATE");
@@ -1288,6 +1289,7 @@ static void cmd_idle(struct imap_session *s)
 
 	drain_watch(s);
 	imap_sync(s, 1);
+	imap_notify_poll(s);
 	if (s->state == IS_LOGOUT)
 		return;
 	conn_puts(s->c, "+ idling\r\n");
@@ -1304,6 +1306,7 @@ static void cmd_idle(struct imap_session *s)
 		if (w == 2) {
 			drain_watch(s);
 			imap_sync(s, 1);
+			imap_notify_poll(s);
 			conn_flush(s->c);
 			if (s->state == IS_LOGOUT)
 				return;
@@ -1312,6 +1315,7 @@ static void cmd_idle(struct imap_session *s)
 		if (w == 0) {
 			/* A periodic look catches changes whose wake-up was lost. */
 			imap_sync(s, 1);
+			imap_notify_poll(s);
 			conn_flush(s->c);
 			if (s->state == IS_LOGOUT)
 				return;
@@ -1386,6 +1390,7 @@ static const struct {
 	{"APPEND", S_AU | S_SE, 2, cmd_append},
 	{"IDLE", S_AU | S_SE, 0, cmd_idle},
 	{"COMPRESS", S_AU | S_SE, 1, imap_cmd_compress},
+	{"NOTIFY", S_AU | S_SE, 1, imap_cmd_notify},
 	{"GETQUOTAROOT", S_AU | S_SE, 1, imap_cmd_getquotaroot},
 	{"GETQUOTA", S_AU | S_SE, 1, imap_cmd_getquota},
 	{"SETQUOTA", S_AU | S_SE, 2, imap_cmd_setquota},
@@ -1520,6 +1525,11 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		}
 		if (atomic_load(&s->srv->stopping))
 			conn_end_input(c); /* the BYE comes from net.c */
+		if (s->notify) { /* RFC 5465: notifications between commands too */
+			imap_notify_wait(s, idle_ms(s));
+			if (s->state == IS_LOGOUT)
+				break;
+		}
 		int rc = imap_cmd_read(&s->in, &s->cmd);
 		if (rc < 0) {
 			if (s->cmd.err[0]) {
@@ -1561,6 +1571,7 @@ void imap_serve(struct server *srv, struct conn *c, int kind)
 		 conn_is_tls(c) ? conn_tls_version(c) : "no", s->user[0] ? s->user : "-", s->reason);
 	if (s->watchfd >= 0)
 		store_watch_close(srv->store, s->acct.id, s->watchfd);
+	imap_notify_free(s);
 	snapshot_free(s);
 	free(s);
 }

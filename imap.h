@@ -196,6 +196,7 @@ struct imap_session {
 	char **kw;              /* keyword names of the mailbox, index = bit */
 	int nkw;
 	int watchfd;
+	struct imap_notify *notify; /* NOTIFY SET (imap_notify.c); NULL: off */
 	struct imap_in in;
 	struct imap_cmd cmd;
 	uint64_t cache_blob;    /* MIME tree of the last message looked at */
@@ -354,6 +355,30 @@ void imap_cmd_replace(struct imap_session *s, int uid);
  * size checked before anything large is read). 0, or -1 with the answer
  * (BAD syntax, NO [BADURL url], NO [TOOBIG]) given. */
 int imap_catenate(struct imap_session *s, const struct iarg *parts, struct spool **out);
+/* imap_notify.c: NOTIFY (RFC 5465). The command; the wait between
+ * commands (returns when input is ready or the connection failed; after ms
+ * of silence it ends the session, state IS_LOGOUT, reason "timeout"),
+ * pushing notifications as changes come; one look at the store
+ * after a wake-up during IDLE (the selected mailbox is imap_sync's); the
+ * MessageNew fetch-att answer for new messages of the selected mailbox
+ * (imap_sync.c calls it after EXISTS); teardown. */
+void imap_cmd_notify(struct imap_session *s);
+void imap_notify_wait(struct imap_session *s, int ms);
+void imap_notify_poll(struct imap_session *s);
+void imap_notify_new(struct imap_session *s, const uint32_t *uids, size_t n);
+/* With NOTIFY SET (SELECTED-DELAYED ...), whether EXPUNGE may follow the
+ * command name (RFC 5465 5.2); otherwise allowed unchanged. */
+int imap_notify_expunge_ok(const struct imap_session *s, const char *name, int allowed);
+void imap_notify_free(struct imap_session *s);
+
+/* imap_fetch.c, for NOTIFY's MessageNew fetch-att: whether items (a list
+ * of atoms) is a valid FETCH item list; "* n FETCH (...)" with those items
+ * for each of uids (ascending) still in the view, never setting \Seen;
+ * fn (if not NULL) is asked before each message and stops the answer when
+ * it returns non-zero. */
+int imap_fetch_items_ok(const struct iarg *items);
+void imap_fetch_items_out(struct imap_session *s, const struct iarg *items, const uint32_t *uids,
+			  size_t n, int (*stop)(struct imap_session *s));
 
 /* imap_search.c */
 void imap_cmd_search(struct imap_session *s, int uid);

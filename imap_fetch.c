@@ -998,3 +998,58 @@ void imap_cmd_store(struct imap_session *s, int uid)
 	free(modified);
 	free(x.failed_uids);
 }
+
+/* ---- NOTIFY MessageNew fetch-att (RFC 5465 5.1, imap_notify.c) ---- */
+
+int imap_fetch_items_ok(const struct iarg *items)
+{
+	struct fetch *f = xcalloc(1, sizeof *f);
+	int rc = parse_items(f, items);
+	fetch_clear(f);
+	free(f);
+	return rc;
+}
+
+struct notify_fetch {
+	const struct fetch *f;
+	int (*stop)(struct imap_session *s);
+};
+
+static int notify_fetch_cb(struct imap_session *s, const struct imap_ref *r,
+			   const struct msg_info *mi, void *arg)
+{
+	struct notify_fetch *x = arg;
+	if (!mi)
+		return 0; /* gone already: its EXPUNGE follows */
+	if (x->stop && x->stop(s))
+		return 1;
+	if (fetch_one(s, r->seq, mi, x->f, 0) < 0) {
+		s->state = IS_LOGOUT; /* a literal was cut short */
+		s->reason = "message-gone";
+		return 1;
+	}
+	return conn_error(s->c) != 0;
+}
+
+void imap_fetch_items_out(struct imap_session *s, const struct iarg *items, const uint32_t *uids,
+			  size_t n, int (*stop)(struct imap_session *s))
+{
+	struct fetch *f = xcalloc(1, sizeof *f);
+	struct imap_ref *refs = xcalloc(n ? n : 1, sizeof *refs);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t seq = view_seq(&s->view, uids[i]);
+		if (seq)
+			refs[k++] = (struct imap_ref){seq, uids[i]};
+	}
+	if (k && parse_items(f, items) == 0) {
+		/* A notification never changes the mailbox: BODY[] is
+		 * answered as BODY.PEEK[] would be. */
+		f->sets_seen = 0;
+		struct notify_fetch x = {f, stop};
+		imap_each_msg(s, refs, k, notify_fetch_cb, &x);
+	}
+	free(refs);
+	fetch_clear(f);
+	free(f);
+}

@@ -257,6 +257,7 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 
 	if (s->state != IS_SELECTED)
 		return;
+	allow_expunge = imap_notify_expunge_ok(s, s->cmd.name, allow_expunge);
 	int rc = store_msg_changes(s->srv->store, s->acct.id, s->mbox, s->seen_hms, sync_cb, &x,
 				   &mi, &stale);
 	if (rc == ST_NOTFOUND || (rc == ST_OK && mi.uidvalidity != s->uidvalidity)) {
@@ -333,6 +334,7 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 			imap_recent_claim(s, x.fresh.v[x.fresh.n - 1] + 1);
 			imap_out(s, "* %u RECENT", imap_recent_count(s));
 		}
+		imap_notify_new(s, x.fresh.v, x.fresh.n); /* RFC 5465 5.1 fetch-att */
 	}
 	if (x.nchg) {
 		qsort(x.chg, x.nchg, sizeof *x.chg, info_cmp);
