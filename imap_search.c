@@ -36,6 +36,7 @@ struct snode {
 	uint64_t modseq;      /* K_MODSEQ */
 	struct seqset set;
 	struct snode *a, *b;  /* NOT: a; OR: a b; AND: list via a->... */
+	struct store_fts *fts; /* K_BODY/K_TEXT: the full-text index's candidates */
 	struct snode *next;   /* siblings inside AND */
 };
 
@@ -56,6 +57,9 @@ static void snode_free(struct snode *n)
 		free(n->field);
 		free(n->str);
 		seqset_free(&n->set);
+		if (n->fts)
+			store_fts_free(n->fts);
+		free(n->fts);
 		free(n);
 		n = next;
 	}
@@ -489,6 +493,9 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_HEADER: return header_match(m, n->field, n->str, n->num != 0);
 	case K_BODY:
 	case K_TEXT:
+		/* The index narrows; the bytes decide (docs/imap.md). */
+		if (n->fts && !store_fts_may_match(n->fts, mi->blob))
+			return 0;
 		imap_msg_src(m->s, mi, &src);
 		return mime_search_text(imap_tree(m->s, mi), &src, n->str, n->op == K_TEXT);
 	case K_BEFORE: return mi->internaldate / 86400 < n->num;
@@ -524,6 +531,23 @@ static void resolve_sets(struct imap_session *s, struct snode *n)
 			seqset_resolve(&n->set, s->view.count);
 		resolve_sets(s, n->a);
 		resolve_sets(s, n->b);
+	}
+}
+
+/* Ask the full-text index once per BODY/TEXT key; without an answer
+ * (ST_INVALID, ST_TEMP) every message is read as before. */
+static void fts_prepare(struct imap_session *s, struct snode *n)
+{
+	for (; n; n = n->next) {
+		if ((n->op == K_BODY || n->op == K_TEXT) && !n->fts) {
+			n->fts = xcalloc(1, sizeof *n->fts);
+			if (store_fts_candidates(s->srv->store, n->str, n->fts) != ST_OK) {
+				free(n->fts);
+				n->fts = NULL;
+			}
+		}
+		fts_prepare(s, n->a);
+		fts_prepare(s, n->b);
 	}
 }
 
@@ -624,6 +648,7 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		imap_condstore_on(s); /* RFC 7162 3.1: CONDSTORE-enabling */
 	imap_sync(s, uid);
 	resolve_sets(s, prog);
+	fts_prepare(s, prog);
 	struct imap_ref *all;
 	struct search_ctx x = {.prog = prog, .uid = uid};
 	size_t nall = view_all(&s->view, &all);

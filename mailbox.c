@@ -50,7 +50,8 @@
 /* Sub-database names, in the order of the DB_* enum (mailbox_int.h). */
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
-					   "run",  "mseq", "gone", "pend", "journal"};
+					   "run",  "mseq", "gone", "pend", "journal", "ftw",
+					   "ftb"};
 
 const char *store_strerror(int rc)
 {
@@ -787,7 +788,9 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < DB_N && !rc; i++)
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+		rc = mdb_dbi_open(txn, db_names[i],
+				  MDB_CREATE | (i == DB_FTW ? MDB_DUPSORT | MDB_DUPFIXED : 0),
+				  &st->dbi[i]);
 	if (!rc) {
 		rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
 		if (rc == 0 && v.mv_size == sizeof ver)
@@ -821,6 +824,11 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 			return -1;
 		}
 		log_info("store: upgraded to schema version %d (mailbox indexes)", SCHEMA_VERSION);
+	}
+	if ((rc = fts_open(txn, st->dbi))) {
+		mdb_txn_abort(txn);
+		snprintf(err, errlen, "store: full-text index: %s", mdb_strerror(rc));
+		return -1;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc) {

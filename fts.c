@@ -1,0 +1,193 @@
+/*
+ * fts.c — folding, tokenizing, and a message's set of words for the
+ * full-text index (fts.h). Where the words go is mailbox_fts.c's concern.
+ */
+#include "fts.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unicase.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
+
+#include "util.h"
+
+/* Letters and digits make words; marks vanish; the rest separates. */
+enum { C_SEP, C_WORD, C_MARK };
+
+static int char_class(ucs4_t c)
+{
+	if (c < 0x80) {
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+			return C_WORD;
+		return C_SEP;
+	}
+	if (uc_is_general_category_withtable(c, UC_CATEGORY_MASK_M))
+		return C_MARK;
+	if (uc_is_general_category_withtable(c, UC_CATEGORY_MASK_L | UC_CATEGORY_MASK_N))
+		return C_WORD;
+	return C_SEP;
+}
+
+/* Fold s: ASCII alone by hand (case folding and NFKD leave nothing but
+ * the case to change), anything else through libunistring. Malloc'ed. */
+static uint8_t *fold(const char *s, size_t n, size_t *outlen)
+{
+	size_t i = 0;
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	if (i == n) {
+		uint8_t *o = xmalloc(n + 1);
+		for (i = 0; i < n; i++)
+			o[i] = (uint8_t)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+		*outlen = n;
+		return o;
+	}
+	if (u8_check((const uint8_t *)s, n))
+		return NULL;
+	return u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFKD, NULL, outlen);
+}
+
+int fts_words(const char *s, size_t n,
+	      int (*cb)(void *arg, const char *w, size_t wl, int at_start, int at_end), void *arg)
+{
+	size_t fl = 0;
+	uint8_t *f = fold(s, n, &fl);
+	if (!f)
+		return -1;
+	/* A word is copied out: dropping marks can split its bytes in f. */
+	char w[FTS_WORD_MAX + 4];
+	size_t wl = 0;
+	int seen_sep = 0, in_word = 0, start = 0, rc = 0;
+
+	for (size_t i = 0; i < fl && !rc;) {
+		ucs4_t c;
+		int l = u8_mbtouc(&c, f + i, fl - i);
+		int cl = char_class(c);
+		if (cl == C_WORD) {
+			if (!in_word) {
+				in_word = 1;
+				wl = 0;
+				start = !seen_sep;
+			}
+			if (wl + (size_t)l <= FTS_WORD_MAX)
+				memcpy(w + wl, f + i, (size_t)l);
+			wl += (size_t)l;
+		} else if (cl == C_SEP) {
+			if (in_word)
+				rc = cb(arg, w, wl, start, 0);
+			in_word = 0;
+			seen_sep = 1;
+		}
+		i += (size_t)l;
+	}
+	if (in_word && !rc)
+		rc = cb(arg, w, wl, start, 1);
+	free(f);
+	return rc;
+}
+
+/* ---- a message's words: a bounded set ---- */
+
+#define SET_SLOTS (2 * FTS_TERMS_MAX) /* a power of two, half full at most */
+
+struct term_set {
+	struct sbuf words;            /* each word NUL-terminated */
+	uint32_t slot[SET_SLOTS];     /* offset + 1 into words, 0 = empty */
+	size_t n;
+	int partial;
+};
+
+static uint32_t hash(const char *w, size_t l)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < l; i++)
+		h = (h ^ (unsigned char)w[i]) * 16777619u;
+	return h;
+}
+
+static int add_word(void *arg, const char *w, size_t wl, int at_start, int at_end)
+{
+	struct term_set *ts = arg;
+	(void)at_start;
+	(void)at_end;
+	if (wl > FTS_WORD_MAX) {
+		ts->partial = 1;
+		return 1;
+	}
+	for (uint32_t i = hash(w, wl) & (SET_SLOTS - 1);; i = (i + 1) & (SET_SLOTS - 1)) {
+		if (!ts->slot[i]) {
+			if (ts->n == FTS_TERMS_MAX) {
+				ts->partial = 1;
+				return 1;
+			}
+			ts->slot[i] = (uint32_t)ts->words.len + 1;
+			sbuf_add(&ts->words, w, wl);
+			sbuf_add(&ts->words, "", 1);
+			ts->n++;
+			return 0;
+		}
+		const char *o = ts->words.p + ts->slot[i] - 1;
+		if (strlen(o) == wl && memcmp(o, w, wl) == 0)
+			return 0;
+	}
+}
+
+static int add_text(void *arg, const char *text, size_t n)
+{
+	struct term_set *ts = arg;
+	if (fts_words(text, n, add_word, ts) < 0)
+		ts->partial = 1;
+	return ts->partial;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void fts_extract_tree(const struct mime_part *root, const struct msg_src *src,
+		      struct fts_terms *out)
+{
+	struct term_set *ts = xcalloc(1, sizeof *ts);
+	memset(out, 0, sizeof *out);
+	if (mime_text_each(root, src, 1, FTS_READ_MAX, add_text, ts))
+		ts->partial = 1;
+	if (ts->partial) {
+		out->buf = xmalloc(sizeof FTS_PARTIAL);
+		memcpy(out->buf, FTS_PARTIAL, sizeof FTS_PARTIAL);
+		out->len = sizeof FTS_PARTIAL;
+		out->n = 1;
+		out->partial = 1;
+	} else if (ts->n) {
+		const char **v = xmalloc(ts->n * sizeof *v);
+		size_t k = 0;
+		for (size_t off = 0; off < ts->words.len; off += strlen(ts->words.p + off) + 1)
+			v[k++] = ts->words.p + off;
+		qsort(v, k, sizeof *v, cmp_str);
+		out->buf = xmalloc(ts->words.len);
+		for (size_t i = 0; i < k; i++) {
+			size_t l = strlen(v[i]) + 1;
+			memcpy(out->buf + out->len, v[i], l);
+			out->len += l;
+		}
+		out->n = k;
+		free(v);
+	}
+	sbuf_free(&ts->words);
+	free(ts);
+}
+
+void fts_extract(const struct msg_src *src, struct fts_terms *out)
+{
+	struct mime_part *root = mime_parse(src);
+	fts_extract_tree(root, src, out);
+	mime_free(&root);
+}
+
+void fts_terms_free(struct fts_terms *t)
+{
+	free(t->buf);
+	memset(t, 0, sizeof *t);
+}

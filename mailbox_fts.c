@@ -1,0 +1,336 @@
+/*
+ * mailbox_fts.c — the full-text index in the store: which blobs hold which
+ * folded words (fts.h), written in the same commit as the message that
+ * brings a new blob (delivery, APPEND; COPY and MOVE share the blob and its
+ * words), dropped with the blob's last reference, and asked by SEARCH for
+ * the blobs that may contain a string. The index only narrows: IMAP SEARCH
+ * still confirms every candidate on the message's bytes. docs/store.md
+ * "Full-text index" has the layout and the reasoning.
+ */
+#include "mailbox_int.h"
+#include "fts.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* More candidates than this and SEARCH might as well read every message. */
+#define FTS_CAND_MAX (4u << 20)
+
+static const char k_from[] = "fts_from";
+
+/* ---- writing ---- */
+
+/* A message entering the store as a msg_src: hdr, then the spool part. */
+static long msg_in_read(void *arg, uint64_t off, void *buf, size_t n)
+{
+	const struct msg_in *m = arg;
+	uint64_t size = msg_in_size(m);
+	size_t hl = m->hdr ? m->hdrlen : 0;
+	if (off >= size)
+		return 0;
+	if (n > size - off)
+		n = (size_t)(size - off);
+	if (off < hl) {
+		size_t k = hl - off < n ? hl - (size_t)off : n;
+		memcpy(buf, m->hdr + off, k);
+		return (long)k;
+	}
+	return spool_read_at(m->body, m->body_off + off - hl, buf, n);
+}
+
+void fts_msg_terms(const struct msg_in *m, struct fts_terms *out)
+{
+	struct msg_src src = {msg_in_read, (void *)m, msg_in_size(m)};
+	fts_extract(&src, out);
+}
+
+int fts_put(struct tx *t, uint64_t blob, const struct fts_terms *ft)
+{
+	unsigned char b[8];
+	if (!ft || !ft->n)
+		return ST_OK; /* nothing to find: no entry is needed either */
+	put64(b, blob);
+	for (size_t off = 0; off < ft->len; off += strlen(ft->buf + off) + 1) {
+		const char *w = ft->buf + off;
+		/* MDB_NODUPDATA: an operation run again after a map resize
+		 * finds its own pairs; db_put counts MDB_KEYEXIST as failure. */
+		MDB_val k = {strlen(w), (void *)w}, v = {8, b};
+		int rc = mdb_put(t->txn, t->st->dbi[DB_FTW], &k, &v, MDB_NODUPDATA);
+		if (rc && rc != MDB_KEYEXIST) {
+			tx_fail(t, rc);
+			return ST_TEMP;
+		}
+	}
+	return db_put(t, DB_FTB, b, 8, ft->buf, ft->len, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int fts_drop(struct tx *t, uint64_t blob)
+{
+	unsigned char b[8];
+	MDB_val v;
+	MDB_cursor *c;
+	char *words;
+	size_t len;
+	int r, rc;
+
+	put64(b, blob);
+	r = db_get(t, DB_FTB, b, 8, &v);
+	if (r)
+		return r < 0 ? ST_TEMP : ST_OK; /* not indexed (older than the index) */
+	/* Copy: deleting from DB_FTW may move the pages v points into. */
+	len = v.mv_size;
+	words = xmalloc(len + 1);
+	memcpy(words, v.mv_data, len);
+	words[len] = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_FTW], &c))) {
+		free(words);
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (size_t off = 0; off < len && !rc; off += strlen(words + off) + 1) {
+		MDB_val k = {strlen(words + off), words + off}, d = {8, b};
+		rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH);
+		if (rc == 0)
+			rc = mdb_cursor_del(c, 0);
+		else if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	mdb_cursor_close(c);
+	free(words);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return db_del(t, DB_FTB, b, 8) < 0 ? ST_TEMP : ST_OK;
+}
+
+int fts_open(MDB_txn *txn, MDB_dbi *dbi)
+{
+	MDB_val k = {sizeof k_from - 1, (void *)k_from}, nb = {9, "next_blob"}, v;
+	uint64_t from = 1;
+	int rc = mdb_get(txn, dbi[DB_META], &k, &v);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* First open by a brev with the index: every blob from the next one
+	 * on is indexed when it is stored; older ones are read by SEARCH. */
+	rc = mdb_get(txn, dbi[DB_META], &nb, &v);
+	if (rc == 0 && v.mv_size == sizeof from)
+		memcpy(&from, v.mv_data, sizeof from);
+	else if (rc != MDB_NOTFOUND)
+		return rc;
+	v.mv_size = sizeof from;
+	v.mv_data = &from;
+	return mdb_put(txn, dbi[DB_META], &k, &v, 0);
+}
+
+/* ---- asking ---- */
+
+enum { M_EXACT, M_PREFIX, M_SUFFIX, M_INFIX, M_NONE };
+
+struct plan {
+	char w[FTS_WORD_MAX + 1];
+	size_t l;
+	int mode;
+	int too_long;                 /* a word no indexed word can hold */
+};
+
+/* A needle word that starts (ends) at the needle's start (end) may be the
+ * end (start) of a longer word of the text; one between separators is a
+ * whole word. Keep the word that narrows best: a whole word, then a
+ * prefix (one range of the sorted table), then the rest (a walk over
+ * every word), longer before shorter. */
+static int plan_word(void *arg, const char *w, size_t wl, int at_start, int at_end)
+{
+	struct plan *p = arg;
+	int mode = at_start && at_end ? M_INFIX : at_start ? M_SUFFIX : at_end ? M_PREFIX : M_EXACT;
+	if (wl > FTS_WORD_MAX) {
+		/* Only a longer word of the text could hold it, and such a
+		 * message was not indexed (FTS_PARTIAL). */
+		p->too_long = 1;
+		return 1;
+	}
+	if (mode < p->mode || (mode == p->mode && wl > p->l)) {
+		memcpy(p->w, w, wl);
+		p->w[wl] = 0;
+		p->l = wl;
+		p->mode = mode;
+	}
+	return 0;
+}
+
+struct cand_args {
+	struct plan p;
+	struct store_fts *out;
+	int over;
+};
+
+static void cand_add(struct cand_args *a, const unsigned char *d, size_t n)
+{
+	struct store_fts *o = a->out;
+	if (o->n + n / 8 > FTS_CAND_MAX) {
+		a->over = 1;
+		return;
+	}
+	if (o->n + n / 8 > o->cap) {
+		o->cap = (o->n + n / 8) * 2;
+		o->blobs = xrealloc(o->blobs, o->cap * sizeof *o->blobs);
+	}
+	for (size_t i = 0; i + 8 <= n; i += 8)
+		o->blobs[o->n++] = get64(d + i);
+}
+
+/* Every blob of the word under the cursor (DUPFIXED: a page at a time).
+ * LMDB keeps a word with a single blob without a duplicate tree, and
+ * MDB_GET_MULTIPLE then returns nothing: read that one directly. */
+static int postings(MDB_cursor *c, struct cand_args *a)
+{
+	MDB_val k, d;
+	size_t count = 0;
+	int rc = mdb_cursor_count(c, &count);
+	if (rc)
+		return rc;
+	if (count == 1) {
+		rc = mdb_cursor_get(c, &k, &d, MDB_GET_CURRENT);
+		if (rc == 0)
+			cand_add(a, d.mv_data, d.mv_size);
+		return rc;
+	}
+	rc = mdb_cursor_get(c, &k, &d, MDB_GET_MULTIPLE);
+	while (rc == 0 && !a->over) {
+		cand_add(a, d.mv_data, d.mv_size);
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_MULTIPLE);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int word_matches(const struct plan *p, const MDB_val *k)
+{
+	const char *s = k->mv_data;
+	size_t n = k->mv_size;
+	if (n < p->l)
+		return 0;
+	switch (p->mode) {
+	case M_SUFFIX: return memcmp(s + n - p->l, p->w, p->l) == 0;
+	case M_INFIX: return memmem(s, n, p->w, p->l) != NULL;
+	default: return 0;
+	}
+}
+
+static int op_candidates(struct tx *t, void *arg)
+{
+	struct cand_args *a = arg;
+	MDB_cursor *c;
+	MDB_val k, d, v;
+	int rc;
+
+	a->out->n = 0;
+	a->over = 0;
+	a->out->from = 1;
+	if ((rc = db_get(t, DB_META, k_from, sizeof k_from - 1, &v)) < 0)
+		return ST_TEMP;
+	if (rc == 0 && v.mv_size == sizeof a->out->from)
+		memcpy(&a->out->from, v.mv_data, sizeof a->out->from);
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_FTW], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	/* Messages not indexed whole are candidates for every needle. */
+	k.mv_size = 1;
+	k.mv_data = FTS_PARTIAL;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+	rc = rc == 0 ? postings(c, a) : rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc || a->p.too_long)
+		goto out;
+	k.mv_size = a->p.l;
+	k.mv_data = a->p.w;
+	if (a->p.mode == M_EXACT) {
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+		rc = rc == 0 ? postings(c, a) : rc;
+	} else if (a->p.mode == M_PREFIX) {
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		while (rc == 0 && !a->over && k.mv_size >= a->p.l &&
+		       memcmp(k.mv_data, a->p.w, a->p.l) == 0) {
+			if ((rc = postings(c, a)))
+				break;
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
+		}
+	} else {
+		rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
+		while (rc == 0 && !a->over) {
+			if (word_matches(&a->p, &k) && (rc = postings(c, a)))
+				break;
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
+		}
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	mdb_cursor_close(c);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+int store_fts_candidates(struct store *st, const char *needle, struct store_fts *out)
+{
+	struct cand_args *a = xcalloc(1, sizeof *a);
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	a->p.mode = M_NONE;
+	a->out = out;
+	if (fts_words(needle, strlen(needle), plan_word, &a->p) < 0 ||
+	    (a->p.mode == M_NONE && !a->p.too_long)) {
+		free(a);
+		return ST_INVALID; /* not UTF-8, or no word in it */
+	}
+	rc = tx_read(st, op_candidates, a);
+	if (rc == ST_OK && a->over)
+		rc = ST_INVALID;
+	free(a);
+	if (rc != ST_OK) {
+		store_fts_free(out);
+		return rc;
+	}
+	qsort(out->blobs, out->n, sizeof *out->blobs, cmp_u64);
+	size_t k = 0;
+	for (size_t i = 0; i < out->n; i++)
+		if (!k || out->blobs[k - 1] != out->blobs[i])
+			out->blobs[k++] = out->blobs[i];
+	out->n = k;
+	return ST_OK;
+}
+
+int store_fts_may_match(const struct store_fts *c, uint64_t blob)
+{
+	size_t lo = 0, hi = c->n;
+	if (blob < c->from)
+		return 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->blobs[mid] == blob)
+			return 1;
+		if (c->blobs[mid] < blob)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+void store_fts_free(struct store_fts *c)
+{
+	free(c->blobs);
+	memset(c, 0, sizeof *c);
+}
