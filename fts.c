@@ -88,6 +88,57 @@ int fts_words(const char *s, size_t n,
 	return rc;
 }
 
+/* ---- a needle's plan ---- */
+
+/* A needle word that starts (ends) at the needle's start (end) may be the
+ * end (start) of a longer word of the text; one between separators is a
+ * whole word. Keep the word that narrows best: a whole word, then a
+ * prefix (one range of a sorted table), then the rest (a walk over every
+ * word), longer before shorter. */
+static int plan_word(void *arg, const char *w, size_t wl, int at_start, int at_end)
+{
+	struct fts_plan *p = arg;
+	int mode = at_start && at_end ? FTS_INFIX
+		   : at_start	      ? FTS_SUFFIX
+		   : at_end	      ? FTS_PREFIX
+				      : FTS_EXACT;
+	if (wl > FTS_WORD_MAX) {
+		/* Only a longer word of the text could hold it, and such a
+		 * message was not indexed (FTS_PARTIAL). */
+		p->too_long = 1;
+		return 1;
+	}
+	if (mode < p->mode || (mode == p->mode && wl > p->l)) {
+		memcpy(p->w, w, wl);
+		p->w[wl] = 0;
+		p->l = wl;
+		p->mode = mode;
+	}
+	return 0;
+}
+
+int fts_plan(const char *needle, size_t n, struct fts_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	p->mode = FTS_NONE;
+	if (fts_words(needle, n, plan_word, p) < 0 || (p->mode == FTS_NONE && !p->too_long))
+		return -1;
+	return 0;
+}
+
+int fts_plan_match(const struct fts_plan *p, const char *w, size_t n)
+{
+	if (p->too_long || n < p->l)
+		return 0;
+	switch (p->mode) {
+	case FTS_EXACT: return n == p->l && memcmp(w, p->w, n) == 0;
+	case FTS_PREFIX: return memcmp(w, p->w, p->l) == 0;
+	case FTS_SUFFIX: return memcmp(w + n - p->l, p->w, p->l) == 0;
+	case FTS_INFIX: return memmem(w, n, p->w, p->l) != NULL;
+	default: return 0;
+	}
+}
+
 /* ---- a message's words: a bounded set ---- */
 
 #define SET_SLOTS (2 * FTS_TERMS_MAX) /* a power of two, half full at most */

@@ -42,6 +42,28 @@
 int fts_words(const char *s, size_t n,
 	      int (*cb)(void *arg, const char *w, size_t wl, int at_start, int at_end), void *arg);
 
+/* How the index narrows for one needle (mailbox_fts.c asks the table with
+ * it): every text that holds the needle as a substring, after folding,
+ * holds a word that fts_plan_match accepts, or a word longer than
+ * FTS_WORD_MAX (and is then FTS_PARTIAL). One needle word is chosen:
+ * FTS_EXACT for a word between separators of the needle, FTS_PREFIX for
+ * the last word when the needle ends inside it, FTS_SUFFIX for the first
+ * when it starts inside it, FTS_INFIX for a needle that is one word
+ * touching both ends. too_long: a needle word longer than FTS_WORD_MAX,
+ * which no indexed word can hold (only FTS_PARTIAL messages can match). */
+enum { FTS_EXACT, FTS_PREFIX, FTS_SUFFIX, FTS_INFIX, FTS_NONE };
+struct fts_plan {
+	char w[FTS_WORD_MAX + 1];
+	size_t l;
+	int mode;
+	int too_long;
+};
+/* 0 and *p, or -1 when the needle cannot be narrowed (not UTF-8, no
+ * letter or digit in it). */
+int fts_plan(const char *needle, size_t n, struct fts_plan *p);
+/* Whether the indexed word w (n bytes) may hold the needle's chosen word. */
+int fts_plan_match(const struct fts_plan *p, const char *w, size_t n);
+
 /* The words of one message: distinct, sorted (bytewise), each
  * NUL-terminated, one after the other in buf (len bytes, n words). A
  * message that reached a bound is just FTS_PARTIAL (partial = 1). */

@@ -128,41 +128,8 @@ int fts_open(MDB_txn *txn, MDB_dbi *dbi)
 
 /* ---- asking ---- */
 
-enum { M_EXACT, M_PREFIX, M_SUFFIX, M_INFIX, M_NONE };
-
-struct plan {
-	char w[FTS_WORD_MAX + 1];
-	size_t l;
-	int mode;
-	int too_long;                 /* a word no indexed word can hold */
-};
-
-/* A needle word that starts (ends) at the needle's start (end) may be the
- * end (start) of a longer word of the text; one between separators is a
- * whole word. Keep the word that narrows best: a whole word, then a
- * prefix (one range of the sorted table), then the rest (a walk over
- * every word), longer before shorter. */
-static int plan_word(void *arg, const char *w, size_t wl, int at_start, int at_end)
-{
-	struct plan *p = arg;
-	int mode = at_start && at_end ? M_INFIX : at_start ? M_SUFFIX : at_end ? M_PREFIX : M_EXACT;
-	if (wl > FTS_WORD_MAX) {
-		/* Only a longer word of the text could hold it, and such a
-		 * message was not indexed (FTS_PARTIAL). */
-		p->too_long = 1;
-		return 1;
-	}
-	if (mode < p->mode || (mode == p->mode && wl > p->l)) {
-		memcpy(p->w, w, wl);
-		p->w[wl] = 0;
-		p->l = wl;
-		p->mode = mode;
-	}
-	return 0;
-}
-
 struct cand_args {
-	struct plan p;
+	struct fts_plan p;
 	struct store_fts *out;
 	int over;
 };
@@ -206,19 +173,6 @@ static int postings(MDB_cursor *c, struct cand_args *a)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int word_matches(const struct plan *p, const MDB_val *k)
-{
-	const char *s = k->mv_data;
-	size_t n = k->mv_size;
-	if (n < p->l)
-		return 0;
-	switch (p->mode) {
-	case M_SUFFIX: return memcmp(s + n - p->l, p->w, p->l) == 0;
-	case M_INFIX: return memmem(s, n, p->w, p->l) != NULL;
-	default: return 0;
-	}
-}
-
 static int op_candidates(struct tx *t, void *arg)
 {
 	struct cand_args *a = arg;
@@ -246,10 +200,10 @@ static int op_candidates(struct tx *t, void *arg)
 		goto out;
 	k.mv_size = a->p.l;
 	k.mv_data = a->p.w;
-	if (a->p.mode == M_EXACT) {
+	if (a->p.mode == FTS_EXACT) {
 		rc = mdb_cursor_get(c, &k, &d, MDB_SET);
 		rc = rc == 0 ? postings(c, a) : rc;
-	} else if (a->p.mode == M_PREFIX) {
+	} else if (a->p.mode == FTS_PREFIX) {
 		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 		while (rc == 0 && !a->over && k.mv_size >= a->p.l &&
 		       memcmp(k.mv_data, a->p.w, a->p.l) == 0) {
@@ -260,7 +214,7 @@ static int op_candidates(struct tx *t, void *arg)
 	} else {
 		rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
 		while (rc == 0 && !a->over) {
-			if (word_matches(&a->p, &k) && (rc = postings(c, a)))
+			if (fts_plan_match(&a->p, k.mv_data, k.mv_size) && (rc = postings(c, a)))
 				break;
 			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
 		}
@@ -288,10 +242,8 @@ int store_fts_candidates(struct store *st, const char *needle, struct store_fts 
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	a->p.mode = M_NONE;
 	a->out = out;
-	if (fts_words(needle, strlen(needle), plan_word, &a->p) < 0 ||
-	    (a->p.mode == M_NONE && !a->p.too_long)) {
+	if (fts_plan(needle, strlen(needle), &a->p) < 0) {
 		free(a);
 		return ST_INVALID; /* not UTF-8, or no word in it */
 	}
