@@ -62,8 +62,10 @@ int fts_words(const char *s, size_t n,
 	int seen_sep = 0, in_word = 0, start = 0, rc = 0;
 
 	for (size_t i = 0; i < fl && !rc;) {
-		ucs4_t c;
-		int l = u8_mbtouc(&c, f + i, fl - i);
+		ucs4_t c = f[i];
+		int l = 1;
+		if (c >= 0x80)
+			l = u8_mbtouc(&c, f + i, fl - i);
 		int cl = char_class(c);
 		if (cl == C_WORD) {
 			if (!in_word) {
@@ -71,7 +73,9 @@ int fts_words(const char *s, size_t n,
 				wl = 0;
 				start = !seen_sep;
 			}
-			if (wl + (size_t)l <= FTS_WORD_MAX)
+			if (l == 1 && wl < FTS_WORD_MAX)
+				w[wl] = (char)f[i];
+			else if (wl + (size_t)l <= FTS_WORD_MAX)
 				memcpy(w + wl, f + i, (size_t)l);
 			wl += (size_t)l;
 		} else if (cl == C_SEP) {
@@ -146,6 +150,7 @@ int fts_plan_match(const struct fts_plan *p, const char *w, size_t n)
 struct term_set {
 	struct sbuf words;            /* each word NUL-terminated */
 	uint32_t slot[SET_SLOTS];     /* offset + 1 into words, 0 = empty */
+	uint8_t len[SET_SLOTS];       /* the word's length (<= FTS_WORD_MAX) */
 	size_t n;
 	int partial;
 };
@@ -174,13 +179,13 @@ static int add_word(void *arg, const char *w, size_t wl, int at_start, int at_en
 				return 1;
 			}
 			ts->slot[i] = (uint32_t)ts->words.len + 1;
+			ts->len[i] = (uint8_t)wl;
 			sbuf_add(&ts->words, w, wl);
 			sbuf_add(&ts->words, "", 1);
 			ts->n++;
 			return 0;
 		}
-		const char *o = ts->words.p + ts->slot[i] - 1;
-		if (strlen(o) == wl && memcmp(o, w, wl) == 0)
+		if (ts->len[i] == wl && memcmp(ts->words.p + ts->slot[i] - 1, w, wl) == 0)
 			return 0;
 	}
 }

@@ -51,7 +51,7 @@
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
 					   "run",  "mseq", "gone", "pend", "journal", "ftw",
-					   "ftb"};
+					   "ftb",  "ftq"};
 
 const char *store_strerror(int rc)
 {
@@ -883,6 +883,9 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 	/* Staged bytes of a process killed before its message was stored. */
 	if (pend_sweep(st) != ST_OK)
 		log_warn("store: could not remove the staged bytes of stopped processes");
+	/* Words left pending by the last run (fewer than a merge's worth). */
+	if (store_fts_flush(st) != ST_OK)
+		log_warn("store: could not merge the full-text index's pending words");
 	*out = st;
 	return 0;
 fail:

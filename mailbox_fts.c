@@ -1,11 +1,15 @@
 /*
  * mailbox_fts.c — the full-text index in the store: which blobs hold which
- * folded words (fts.h), written in the same commit as the message that
- * brings a new blob (delivery, APPEND; COPY and MOVE share the blob and its
- * words), dropped with the blob's last reference, and asked by SEARCH for
- * the blobs that may contain a string. The index only narrows: IMAP SEARCH
- * still confirms every candidate on the message's bytes. docs/store.md
- * "Full-text index" has the layout and the reasoning.
+ * folded words (fts.h). A new blob's words are written in the same commit
+ * as the message that brings it (delivery, APPEND; COPY and MOVE share the
+ * blob and its words) as one record, marked pending; every FTS_MERGE_AT
+ * pending blobs are merged into the word table in one transaction of
+ * their own, so a delivery does not rewrite a page per word. Pending
+ * blobs are candidates for every string. Words are dropped with the
+ * blob's last reference. SEARCH asks for the blobs that may contain a
+ * string; the index only narrows: IMAP SEARCH still confirms every
+ * candidate on the message's bytes. docs/store.md "Full-text index" has
+ * the layout and the reasoning.
  */
 #include "mailbox_int.h"
 #include "fts.h"
@@ -18,6 +22,11 @@
 
 /* More candidates than this and SEARCH might as well read every message. */
 #define FTS_CAND_MAX (4u << 20)
+/* Pending blobs that make the delivery that reaches them merge them into
+ * DB_FTW (and SEARCH, if it finds that many), and the most one merge
+ * takes: about 100 words each, a few MiB of pairs to sort. */
+#define FTS_MERGE_AT  256
+#define FTS_MERGE_MAX 1024
 
 static const char k_from[] = "fts_from";
 
@@ -47,24 +56,143 @@ void fts_msg_terms(const struct msg_in *m, struct fts_terms *out)
 	fts_extract(&src, out);
 }
 
-int fts_put(struct tx *t, uint64_t blob, const struct fts_terms *ft)
+int fts_put(struct tx *t, uint64_t blob, const struct fts_terms *ft, int *merge)
 {
 	unsigned char b[8];
+	MDB_stat ms;
 	if (!ft || !ft->n)
 		return ST_OK; /* nothing to find: no entry is needed either */
 	put64(b, blob);
-	for (size_t off = 0; off < ft->len; off += strlen(ft->buf + off) + 1) {
-		const char *w = ft->buf + off;
-		/* MDB_NODUPDATA: an operation run again after a map resize
-		 * finds its own pairs; db_put counts MDB_KEYEXIST as failure. */
-		MDB_val k = {strlen(w), (void *)w}, v = {8, b};
-		int rc = mdb_put(t->txn, t->st->dbi[DB_FTW], &k, &v, MDB_NODUPDATA);
-		if (rc && rc != MDB_KEYEXIST) {
-			tx_fail(t, rc);
-			return ST_TEMP;
-		}
+	if (db_put(t, DB_FTB, b, 8, ft->buf, ft->len, 0) < 0 || db_put(t, DB_FTQ, b, 8, "", 0, 0) < 0)
+		return ST_TEMP;
+	if (merge && mdb_stat(t->txn, t->st->dbi[DB_FTQ], &ms) == 0 &&
+	    ms.ms_entries >= FTS_MERGE_AT)
+		*merge = 1;
+	return ST_OK;
+}
+
+/* ---- merging pending blobs into the word table ---- */
+
+struct pair {
+	const char *w;                /* into the merge's copy of the words */
+	uint64_t blob;
+};
+
+static int cmp_pair(const void *x, const void *y)
+{
+	const struct pair *a = x, *b = y;
+	int c = strcmp(a->w, b->w);
+	return c ? c : a->blob < b->blob ? -1 : a->blob > b->blob;
+}
+
+struct merge_args {
+	struct sbuf words;            /* the blobs' word lists, copied */
+	struct pair *pairs;
+	size_t np, cap;
+	size_t merged;
+};
+
+/* Copy the word lists of up to FTS_MERGE_MAX pending blobs and drop their
+ * pending marks. */
+static int merge_collect(struct tx *t, struct merge_args *a, uint64_t *ids, size_t *nids)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_FTQ], &c);
+	*nids = 0;
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && *nids < FTS_MERGE_MAX;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (k.mv_size == 8)
+			ids[(*nids)++] = get64(k.mv_data);
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	size_t kept = 0;
+	for (size_t i = 0; i < *nids; i++) {
+		unsigned char b[8];
+		put64(b, ids[i]);
+		if (db_del(t, DB_FTQ, b, 8) < 0)
+			return t->mrc;
+		if ((rc = db_get(t, DB_FTB, b, 8, &v)) < 0)
+			return t->mrc;
+		if (rc == 1)
+			continue;
+		ids[kept++] = ids[i];
+		sbuf_add(&a->words, v.mv_data, v.mv_size);
+		sbuf_add(&a->words, "", 1); /* an empty word ends each blob's list */
 	}
-	return db_put(t, DB_FTB, b, 8, ft->buf, ft->len, 0) < 0 ? ST_TEMP : ST_OK;
+	a->merged = *nids;
+	*nids = kept;
+	return 0;
+}
+
+static int op_merge(struct tx *t, void *arg)
+{
+	struct merge_args *a = arg;
+	uint64_t *ids = xmalloc(FTS_MERGE_MAX * sizeof *ids);
+	size_t nids, bi = 0;
+	int rc;
+
+	sbuf_free(&a->words);
+	a->np = 0;
+	a->merged = 0;
+	if ((rc = merge_collect(t, a, ids, &nids)))
+		goto out;
+	/* (word, blob) pairs, sorted: each word's duplicate pages are then
+	 * written once for the whole batch. */
+	for (size_t off = 0; off < a->words.len && bi < nids;) {
+		size_t l = strlen(a->words.p + off);
+		if (l == 0) {
+			bi++; /* the end of one blob's list */
+			off++;
+			continue;
+		}
+		if (a->np == a->cap) {
+			a->cap = a->cap ? a->cap * 2 : 4096;
+			a->pairs = xrealloc(a->pairs, a->cap * sizeof *a->pairs);
+		}
+		a->pairs[a->np++] = (struct pair){a->words.p + off, ids[bi]};
+		off += l + 1;
+	}
+	qsort(a->pairs, a->np, sizeof *a->pairs, cmp_pair);
+	for (size_t i = 0; i < a->np && !rc; i++) {
+		unsigned char b[8];
+		put64(b, a->pairs[i].blob);
+		MDB_val k = {strlen(a->pairs[i].w), (void *)a->pairs[i].w}, v = {8, b};
+		rc = mdb_put(t->txn, t->st->dbi[DB_FTW], &k, &v, MDB_NODUPDATA);
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+out:
+	free(ids);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+int fts_merge(struct store *st, size_t *merged)
+{
+	struct merge_args a = {0};
+	int rc = tx_write(st, op_merge, &a);
+	if (merged)
+		*merged = rc == ST_OK ? a.merged : 0;
+	sbuf_free(&a.words);
+	free(a.pairs);
+	return rc;
+}
+
+int store_fts_flush(struct store *st)
+{
+	size_t n = 0;
+	int rc;
+	do
+		rc = fts_merge(st, &n);
+	while (rc == ST_OK && n == FTS_MERGE_MAX);
+	return rc;
 }
 
 int fts_drop(struct tx *t, uint64_t blob)
@@ -77,6 +205,11 @@ int fts_drop(struct tx *t, uint64_t blob)
 	int r, rc;
 
 	put64(b, blob);
+	r = db_del(t, DB_FTQ, b, 8);
+	if (r < 0)
+		return ST_TEMP;
+	if (r == 0) /* still pending: nothing in DB_FTW yet */
+		return db_del(t, DB_FTB, b, 8) < 0 ? ST_TEMP : ST_OK;
 	r = db_get(t, DB_FTB, b, 8, &v);
 	if (r)
 		return r < 0 ? ST_TEMP : ST_OK; /* not indexed (older than the index) */
@@ -132,6 +265,7 @@ struct cand_args {
 	struct fts_plan p;
 	struct store_fts *out;
 	int over;
+	size_t npending;
 };
 
 static void cand_add(struct cand_args *a, const unsigned char *d, size_t n)
@@ -173,6 +307,24 @@ static int postings(MDB_cursor *c, struct cand_args *a)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+static int pending(struct tx *t, struct cand_args *a)
+{
+	MDB_cursor *q;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_FTQ], &q);
+	if (rc)
+		return rc;
+	a->npending = 0;
+	for (rc = mdb_cursor_get(q, &k, &v, MDB_FIRST); rc == 0 && !a->over;
+	     rc = mdb_cursor_get(q, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 8)
+			cand_add(a, k.mv_data, 8);
+		a->npending++;
+	}
+	mdb_cursor_close(q);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int op_candidates(struct tx *t, void *arg)
 {
 	struct cand_args *a = arg;
@@ -191,6 +343,9 @@ static int op_candidates(struct tx *t, void *arg)
 		tx_fail(t, rc);
 		return ST_TEMP;
 	}
+	/* Pending blobs are candidates for every needle. */
+	if ((rc = pending(t, a)))
+		goto out;
 	/* Messages not indexed whole are candidates for every needle. */
 	k.mv_size = 1;
 	k.mv_data = FTS_PARTIAL;
@@ -248,6 +403,10 @@ int store_fts_candidates(struct store *st, const char *needle, struct store_fts 
 		return ST_INVALID; /* not UTF-8, or no word in it */
 	}
 	rc = tx_read(st, op_candidates, a);
+	/* Many pending (deliveries from another process, a merge that
+	 * failed): merge them now rather than read them all. */
+	if (rc == ST_OK && a->npending >= FTS_MERGE_AT && store_fts_flush(st) == ST_OK)
+		rc = tx_read(st, op_candidates, a);
 	if (rc == ST_OK && a->over)
 		rc = ST_INVALID;
 	free(a);

@@ -564,6 +564,7 @@ struct msg_args {
 	uint64_t size, blob, off;
 	uint64_t staged;             /* blob_stage's blob, or 0 */
 	const struct fts_terms *ft;  /* the new blob's words (fts_msg_terms) */
+	int fts_merge;               /* enough words pending: merge after the commit */
 	uint32_t uid;
 	int op, move;
 	uint32_t flags;
@@ -671,7 +672,7 @@ static int op_deliver(struct tx *t, void *arg)
 	if (a->blob && refs) {
 		struct blob_rec b = {size, refs, CHUNK_SIZE};
 		if (blob_meta_put(t, a->blob, &b, a->staged ? 0 : MDB_APPEND) < 0 ||
-		    fts_put(t, a->blob, a->ft) != ST_OK)
+		    fts_put(t, a->blob, a->ft, &a->fts_merge) != ST_OK)
 			return ST_TEMP;
 	} else if (a->blob) {
 		unsigned char k[8];
@@ -700,6 +701,8 @@ int store_deliver(struct store *st, const uint32_t *users, size_t n, const char 
 	else
 		r = tx_write_grouped(st, op_deliver, &a, a.staged ? 0 : msg_in_size(m));
 	fts_terms_free(&ft);
+	if (r == ST_OK && a.fts_merge)
+		fts_merge(st, NULL); /* a failure leaves them pending, still found */
 	/* Not claimed: every recipient refused it, or the write failed. */
 	if (a.staged && (r != ST_OK || !a.blob))
 		blob_unstage(st, a.staged);
@@ -739,7 +742,7 @@ static int op_append(struct tx *t, void *arg)
 	if ((rc = msg_add(t, &ac, &mb, &r, &a->uid)))
 		return rc;
 	if (blob_meta_put(t, r.blob, &b, a->staged ? 0 : MDB_APPEND) < 0 || mbox_put(t, &mb) < 0 ||
-	    acct_put(t, &ac) < 0 || fts_put(t, r.blob, a->ft) != ST_OK)
+	    acct_put(t, &ac) < 0 || fts_put(t, r.blob, a->ft, &a->fts_merge) != ST_OK)
 		return ST_TEMP;
 	if (a->uidvalidity)
 		*a->uidvalidity = mb.r.uidvalidity;
@@ -762,6 +765,8 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 	a.ft = &ft;
 	rc = tx_write_grouped(st, op_append, &a, a.staged ? 0 : a.size);
 	fts_terms_free(&ft);
+	if (rc == ST_OK && a.fts_merge)
+		fts_merge(st, NULL); /* a failure leaves them pending, still found */
 	if (a.staged && rc != ST_OK)
 		blob_unstage(st, a.staged);
 	if (uid)
@@ -844,6 +849,8 @@ int store_append_many(struct store *st, uint32_t user, const char *mbox, const s
 	for (size_t i = 0; i < n; i++)
 		fts_terms_free(&ma->ft[i]);
 	free(ma->ft);
+	if (rc == ST_OK && ma->a.fts_merge)
+		fts_merge(st, NULL);
 	for (size_t i = 0; rc != ST_OK && i < n; i++)
 		blob_unstage(st, ma->staged[i]);
 	free(ma->staged);

@@ -186,8 +186,11 @@ void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *cs)
 
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x80) {
-			sbuf_add(out, s + i, 1);
-			i++;
+			size_t j = i + 1; /* a run of ASCII in one add */
+			while (j < n && s[j] < 0x80)
+				j++;
+			sbuf_add(out, s + i, j - i);
+			i = j;
 		} else if (sb != SB_NONE) {
 			single_byte_put(out, s[i], sb);
 			i++;

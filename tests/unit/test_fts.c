@@ -288,6 +288,10 @@ TEST(index_narrows_with_substring_needles)
 		     ST_OK);
 	uint64_t b1 = blob_of(st, u, "INBOX", uid1), b2 = blob_of(st, u, "INBOX", uid2);
 	CHECK(b1 && b2 && b1 != b2);
+	/* pending (not merged yet): a candidate for everything */
+	CHECK_EQ_INT(cand(st, "arger", b2), 1);
+	CHECK_EQ_INT(cand(st, "nothinglikeit", b1), 1);
+	CHECK_EQ_INT(store_fts_flush(st), ST_OK);
 	/* whole words, folded both ways */
 	CHECK_EQ_INT(cand(st, "arger", b1), 1);
 	CHECK_EQ_INT(cand(st, "\xc3\x84RGER", b1), 1);
@@ -343,15 +347,17 @@ TEST(partial_messages_are_always_candidates)
 }
 
 /* Count the entries of the index tables, with the store closed. */
+static size_t pending_count;
+
 static void index_counts(size_t *words, size_t *blobs)
 {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi w, b;
+	MDB_dbi w, b, q;
 	MDB_stat s;
 	char p[128];
 	snprintf(p, sizeof p, "%s/store", tdir);
-	*words = *blobs = (size_t)-1;
+	*words = *blobs = pending_count = (size_t)-1;
 	if (mdb_env_create(&env))
 		return;
 	mdb_env_set_maxdbs(env, 32);
@@ -360,6 +366,8 @@ static void index_counts(size_t *words, size_t *blobs)
 			*words = s.ms_entries;
 		if (!mdb_dbi_open(txn, "ftb", 0, &b) && !mdb_stat(txn, b, &s))
 			*blobs = s.ms_entries;
+		if (!mdb_dbi_open(txn, "ftq", 0, &q) && !mdb_stat(txn, q, &s))
+			pending_count = s.ms_entries;
 		mdb_txn_abort(txn);
 	}
 	mdb_env_close(env);
@@ -385,6 +393,8 @@ TEST(copy_shares_expunge_drops_with_last_reference)
 	CHECK_EQ_INT(cand(st, "zanzibar", b), 1);
 	CHECK_EQ_INT(store_msg_copy(st, u, "INBOX", "Archive", &uid, 1, 0, NULL, &cuid), ST_OK);
 	CHECK_EQ_INT(blob_of(st, u, "Archive", cuid), b); /* shared bytes, shared words */
+	CHECK_EQ_INT(store_fts_flush(st), ST_OK);
+	CHECK_EQ_INT(cand(st, "cheddar", b), 0);
 	store_close(&st);
 	index_counts(&nw, &nb);
 	CHECK_EQ_INT(nb, 1);
@@ -420,7 +430,9 @@ TEST(delivery_indexes_once_for_all_recipients)
 	spool_free(&sp);
 	uint64_t b = blob_of(st, us[0], "INBOX", uids[0]);
 	CHECK_EQ_INT(blob_of(st, us[1], "INBOX", uids[1]), b);
+	CHECK_EQ_INT(store_fts_flush(st), ST_OK);
 	CHECK_EQ_INT(cand(st, "snack", b), 1);
+	CHECK_EQ_INT(cand(st, "crisps", b), 0);
 	CHECK_EQ_INT(store_user_del(st, "a@x.test"), ST_OK);
 	CHECK_EQ_INT(cand(st, "snacks", b), 1);
 	CHECK_EQ_INT(store_mbox_delete(st, us[1], "INBOX"), ST_INVALID);
@@ -449,6 +461,7 @@ TEST(multiappend_indexes_each_message)
 	CHECK_EQ_INT(store_append_many(st, u, "INBOX", m, 2, NULL, uids), ST_OK);
 	spool_free(&sp[0]);
 	spool_free(&sp[1]);
+	CHECK_EQ_INT(store_fts_flush(st), ST_OK);
 	CHECK_EQ_INT(cand(st, "alpha", blob_of(st, u, "INBOX", uids[0])), 1);
 	CHECK_EQ_INT(cand(st, "alpha", blob_of(st, u, "INBOX", uids[1])), 0);
 	CHECK_EQ_INT(cand(st, "beta", blob_of(st, u, "INBOX", uids[1])), 1);
@@ -490,6 +503,7 @@ TEST(messages_stored_before_the_index_are_candidates)
 	CHECK_EQ_INT(append(st, u, "INBOX", "Subject: new\r\n\r\nfresh words\r\n", &new_uid),
 		     ST_OK);
 	uint64_t nb = blob_of(st, u, "INBOX", new_uid);
+	CHECK_EQ_INT(store_fts_flush(st), ST_OK);
 	CHECK_EQ_INT(cand(st, "ancient", ob), 1); /* not indexed: read it */
 	CHECK_EQ_INT(cand(st, "fresh", ob), 1);
 	CHECK_EQ_INT(cand(st, "fresh", nb), 1);
@@ -497,6 +511,43 @@ TEST(messages_stored_before_the_index_are_candidates)
 	/* expunging the old message works without an index entry */
 	CHECK_EQ_INT(store_msg_expunge(st, u, "INBOX", &old_uid, 1), ST_OK);
 	store_close(&st);
+	rm_store();
+}
+
+/* Words wait as one record per message and are merged into the word
+ * table every 256 pending messages, and when the store is opened. */
+TEST(pending_words_merge_in_batches_and_at_open)
+{
+	struct store *st = fresh();
+	CHECK(st);
+	uint32_t u = user_id(st, "a@x.test"), uid = 0;
+	size_t nw, nb;
+	char text[128];
+	for (int i = 0; i < 300; i++) {
+		snprintf(text, sizeof text, "Subject: n%d\r\n\r\nword%d common\r\n", i, i);
+		CHECK_EQ_INT(append(st, u, "INBOX", text, &uid), ST_OK);
+	}
+	store_close(&st);
+	index_counts(&nw, &nb);
+	CHECK_EQ_INT(nb, 300);
+	CHECK(pending_count > 0 && pending_count < 256); /* 256 were merged on the way */
+	CHECK(nw >= 256 * 4);
+	CHECK(reopen(&st));
+	store_close(&st);
+	index_counts(&nw, &nb);
+	CHECK_EQ_INT(pending_count, 0); /* the open merged the rest */
+	CHECK_EQ_INT(nw, 300 * 4); /* subject, n<i>, word<i>, common */
+	CHECK(reopen(&st));
+	CHECK_EQ_INT(cand_count(st, "word299"), 1);
+	CHECK_EQ_INT(cand_count(st, "common"), 300);
+	CHECK_EQ_INT(cand(st, "word12", blob_of(st, u, "INBOX", uid)), 0);
+	/* expunging a pending message drops its pending mark too */
+	CHECK_EQ_INT(append(st, u, "INBOX", "Subject: p\r\n\r\nfleeting\r\n", &uid), ST_OK);
+	CHECK_EQ_INT(store_msg_expunge(st, u, "INBOX", &uid, 1), ST_OK);
+	store_close(&st);
+	index_counts(&nw, &nb);
+	CHECK_EQ_INT(pending_count, 0);
+	CHECK_EQ_INT(nb, 300);
 	rm_store();
 }
 

@@ -1,7 +1,8 @@
 """SEARCH BODY / TEXT over the full-text index against an independent byte
 scan (see run.sh). `fts.py fill`: deliver and append the mailbox, compare
 in INBOX, COPY to Archive and compare there, EXPUNGE some and compare.
-`fts.py again` (after a restart): compare, then expunge everything.
+`fts.py again` (after a restart): compare, append one more and compare,
+then expunge everything.
 
 The oracle decodes with Python's email package and matches as RFC 9051
 6.4.4 and docs/imap.md put it: a substring of the decoded text, case
@@ -196,6 +197,10 @@ def fill(m):
 def again(m):
     compare(m, "INBOX", "restarted")
     compare(m, "Archive", "restarted")
+    # One more, pending beside the merged ones.
+    typ, _ = m.append("INBOX", None, None, MSGS[0].replace("plain", "plain again").encode())
+    check(typ == "OK", "APPEND after restart")
+    compare(m, "INBOX", "one pending")
     for box in ("INBOX", "Archive"):
         m.select(box)
         m.store("1:*", "+FLAGS.SILENT", r"(\Deleted)")
