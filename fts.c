@@ -30,30 +30,55 @@ static int char_class(ucs4_t c)
 	return C_SEP;
 }
 
-/* Fold s: ASCII alone by hand (case folding and NFKD leave nothing but
- * the case to change), anything else through libunistring. Malloc'ed. */
-static uint8_t *fold(const char *s, size_t n, size_t *outlen)
+/* An ASCII byte as a word byte (lower case), or 0 for a separator. Case
+ * folding and NFKD change nothing else in ASCII. */
+static inline char ascii_word(unsigned char c)
 {
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return (char)c;
+	if (c >= 'A' && c <= 'Z')
+		return (char)(c + 32);
+	return 0;
+}
+
+/* Pure ASCII (most mail): no copy, no libunistring. */
+static int ascii_words(const char *s, size_t n,
+		       int (*cb)(void *arg, const char *w, size_t wl, int at_start, int at_end),
+		       void *arg)
+{
+	char w[FTS_WORD_MAX + 4];
 	size_t i = 0;
-	while (i < n && (unsigned char)s[i] < 0x80)
-		i++;
-	if (i == n) {
-		uint8_t *o = xmalloc(n + 1);
-		for (i = 0; i < n; i++)
-			o[i] = (uint8_t)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
-		*outlen = n;
-		return o;
+	int rc = 0;
+	while (i < n && !rc) {
+		size_t b, wl = 0;
+		char c;
+		while (i < n && !ascii_word((unsigned char)s[i]))
+			i++;
+		if (i == n)
+			break;
+		b = i;
+		while (i < n && (c = ascii_word((unsigned char)s[i])) != 0) {
+			if (wl < FTS_WORD_MAX)
+				w[wl] = c;
+			wl++;
+			i++;
+		}
+		rc = cb(arg, w, wl, b == 0, i == n);
 	}
-	if (u8_check((const uint8_t *)s, n))
-		return NULL;
-	return u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFKD, NULL, outlen);
+	return rc;
 }
 
 int fts_words(const char *s, size_t n,
 	      int (*cb)(void *arg, const char *w, size_t wl, int at_start, int at_end), void *arg)
 {
-	size_t fl = 0;
-	uint8_t *f = fold(s, n, &fl);
+	size_t fl = 0, k = 0;
+	while (k < n && (unsigned char)s[k] < 0x80)
+		k++;
+	if (k == n)
+		return ascii_words(s, n, cb, arg);
+	if (u8_check((const uint8_t *)s, n))
+		return -1;
+	uint8_t *f = u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFKD, NULL, &fl);
 	if (!f)
 		return -1;
 	/* A word is copied out: dropping marks can split its bytes in f. */

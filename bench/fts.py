@@ -1,6 +1,7 @@
 """bench/fts.py — run by bench/fts.sh: the full-text index's figures."""
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,9 +41,13 @@ def load(binary, loader, d):
         f.write("log.level = warn\n")
         if os.getuid() == 0:
             f.write("user = nobody\n")
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     subprocess.run([loader, d, USER, "", str(N)], check=True)
     took = time.time() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+    took = (took, cpu)
     if os.getuid() == 0:
         subprocess.run(["chown", "-R", "65534:65534", d], check=True)
     return b, took
@@ -75,14 +80,18 @@ def main():
         index = tables.get("ftw", 0) + tables.get("ftb", 0)
         mail = tables.get("chunk", 0)
         print(f"# {N:,} messages (bench/load.c), 8 loader threads, store_append + group commit")
-        print(f"load with the index:    {took:8.1f} s  {N / took:8.0f} msg/s")
+        took, cpu = took
+        print(f"load with the index:    {took:8.1f} s  {N / took:8.0f} msg/s"
+              f"  CPU {cpu * 1000 / N:.2f} ms/msg")
         base = None
         if BASE:
             base, btook = load(os.path.join(BASE, "brev"),
                                os.path.join(ROOT, "build", "bench_load_base"),
                                os.path.join(top, "base"))
             bused, _ = store_pages(base.d)
+            btook, bcpu = btook
             print(f"load without the index: {btook:8.1f} s  {N / btook:8.0f} msg/s"
+                  f"  CPU {bcpu * 1000 / N:.2f} ms/msg"
                   f"   (with/without: {btook / took * 100:.0f}% of the rate)")
             print(f"store pages used: {used * 4096 / 2**20:.0f} MiB with, "
                   f"{bused * 4096 / 2**20:.0f} MiB without: the index adds "
