@@ -156,7 +156,8 @@ static int op_merge(struct tx *t, void *arg)
 		a->pairs[a->np++] = (struct pair){a->words.p + off, ids[bi]};
 		off += l + 1;
 	}
-	qsort(a->pairs, a->np, sizeof *a->pairs, cmp_pair);
+	if (a->np)
+		qsort(a->pairs, a->np, sizeof *a->pairs, cmp_pair);
 	for (size_t i = 0; i < a->np && !rc; i++) {
 		unsigned char b[8];
 		put64(b, a->pairs[i].blob);
@@ -185,10 +186,24 @@ int fts_merge(struct store *st, size_t *merged)
 	return rc;
 }
 
+static int op_pending(struct tx *t, void *arg)
+{
+	MDB_stat ms;
+	int rc = mdb_stat(t->txn, t->st->dbi[DB_FTQ], &ms);
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	*(size_t *)arg = ms.ms_entries;
+	return ST_OK;
+}
+
 int store_fts_flush(struct store *st)
 {
 	size_t n = 0;
-	int rc;
+	int rc = tx_read(st, op_pending, &n);
+	if (rc != ST_OK || n == 0)
+		return rc; /* nothing pending: no write transaction */
 	do
 		rc = fts_merge(st, &n);
 	while (rc == ST_OK && n == FTS_MERGE_MAX);
@@ -414,7 +429,8 @@ int store_fts_candidates(struct store *st, const char *needle, struct store_fts 
 		store_fts_free(out);
 		return rc;
 	}
-	qsort(out->blobs, out->n, sizeof *out->blobs, cmp_u64);
+	if (out->n)
+		qsort(out->blobs, out->n, sizeof *out->blobs, cmp_u64);
 	size_t k = 0;
 	for (size_t i = 0; i < out->n; i++)
 		if (!k || out->blobs[k - 1] != out->blobs[i])
