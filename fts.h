@@ -15,6 +15,9 @@
  * categories L and N); everything else separates words. Scripts written
  * without spaces (Chinese, Japanese) therefore make long words, which the
  * bounds below turn into "not indexed" (SEARCH then reads those messages).
+ *
+ * The name shadows glibc's <fts.h> (file tree walks) for every file built
+ * with -I.; brev walks no file trees with it.
  */
 #ifndef BREV_FTS_H
 #define BREV_FTS_H

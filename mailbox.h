@@ -245,8 +245,7 @@ int store_fts_candidates(struct store *st, const char *needle, struct store_fts 
 int store_fts_may_match(const struct store_fts *c, uint64_t blob);
 void store_fts_free(struct store_fts *c);
 /* Merge every pending blob's words into the word table now (they are
- * merged every 256 deliveries, at store_open, and by a SEARCH that finds
- * that many): ST_OK or ST_TEMP. */
+ * merged every 256 deliveries and at store_open): ST_OK or ST_TEMP. */
 int store_fts_flush(struct store *st);
 /* Whether `size` more bytes fit the user's quota: ST_OK, ST_QUOTA, ST_TOOBIG. */
 int store_quota_check(struct store *st, uint32_t user, uint64_t size);

@@ -23,8 +23,8 @@
 /* More candidates than this and SEARCH might as well read every message. */
 #define FTS_CAND_MAX (4u << 20)
 /* Pending blobs that make the delivery that reaches them merge them into
- * DB_FTW (and SEARCH, if it finds that many), and the most one merge
- * takes: about 100 words each, a few MiB of pairs to sort. */
+ * DB_FTW, and the most one merge takes: about 100 words each, a few MiB
+ * of pairs to sort. */
 #define FTS_MERGE_AT  256
 #define FTS_MERGE_MAX 1024
 
@@ -280,7 +280,6 @@ struct cand_args {
 	struct fts_plan p;
 	struct store_fts *out;
 	int over;
-	size_t npending;
 };
 
 static void cand_add(struct cand_args *a, const unsigned char *d, size_t n)
@@ -329,13 +328,10 @@ static int pending(struct tx *t, struct cand_args *a)
 	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_FTQ], &q);
 	if (rc)
 		return rc;
-	a->npending = 0;
 	for (rc = mdb_cursor_get(q, &k, &v, MDB_FIRST); rc == 0 && !a->over;
-	     rc = mdb_cursor_get(q, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(q, &k, &v, MDB_NEXT))
 		if (k.mv_size == 8)
 			cand_add(a, k.mv_data, 8);
-		a->npending++;
-	}
 	mdb_cursor_close(q);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -418,10 +414,6 @@ int store_fts_candidates(struct store *st, const char *needle, struct store_fts 
 		return ST_INVALID; /* not UTF-8, or no word in it */
 	}
 	rc = tx_read(st, op_candidates, a);
-	/* Many pending (deliveries from another process, a merge that
-	 * failed): merge them now rather than read them all. */
-	if (rc == ST_OK && a->npending >= FTS_MERGE_AT && store_fts_flush(st) == ST_OK)
-		rc = tx_read(st, op_candidates, a);
 	if (rc == ST_OK && a->over)
 		rc = ST_INVALID;
 	free(a);

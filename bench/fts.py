@@ -72,33 +72,48 @@ def searches(b, reps):
 
 
 def main():
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
     top = tempfile.mkdtemp(prefix="brev-ftsbench.")
     try:
-        fts, took = load(os.path.join(ROOT, "brev"), os.path.join(ROOT, "build", "bench_load"),
-                         os.path.join(top, "fts"))
+        print(f"# {N:,} messages (bench/load.c), 8 loader threads, store_append + group commit;"
+              f" {runs} load(s) each" + (", alternating with and without the index" if BASE else ""))
+        loads, bloads, fts, base = [], [], None, None
+        for r in range(runs):
+            # Only the last store of each kind is kept (2 GB each at 100,000).
+            for kind in (("fts", "base") if BASE else ("fts",)):
+                d = os.path.join(top, f"{kind}{r}")
+                if kind == "fts":
+                    if fts:
+                        shutil.rmtree(fts.d, ignore_errors=True)
+                    fts, took = load(os.path.join(ROOT, "brev"),
+                                     os.path.join(ROOT, "build", "bench_load"), d)
+                    loads.append(took)
+                else:
+                    if base:
+                        shutil.rmtree(base.d, ignore_errors=True)
+                    base, took = load(os.path.join(BASE, "brev"),
+                                      os.path.join(ROOT, "build", "bench_load_base"), d)
+                    bloads.append(took)
+        for name, ls in (("with the index:   ", loads), ("without the index:", bloads)):
+            if not ls:
+                continue
+            rates = [N / t for t, _ in ls]
+            cpus = [c * 1000 / N for _, c in ls]
+            print(f"load {name} median {bl.median(rates):6.0f} msg/s "
+                  f"(runs: {', '.join(f'{x:.0f}' for x in rates)}), "
+                  f"CPU median {bl.median(cpus):.2f} ms/msg "
+                  f"(runs: {', '.join(f'{x:.2f}' for x in cpus)})")
         used, tables = store_pages(fts.d)
-        index = tables.get("ftw", 0) + tables.get("ftb", 0)
+        index = tables.get("ftw", 0) + tables.get("ftb", 0) + tables.get("ftq", 0)
         mail = tables.get("chunk", 0)
-        print(f"# {N:,} messages (bench/load.c), 8 loader threads, store_append + group commit")
-        took, cpu = took
-        print(f"load with the index:    {took:8.1f} s  {N / took:8.0f} msg/s"
-              f"  CPU {cpu * 1000 / N:.2f} ms/msg")
-        base = None
-        if BASE:
-            base, btook = load(os.path.join(BASE, "brev"),
-                               os.path.join(ROOT, "build", "bench_load_base"),
-                               os.path.join(top, "base"))
+        if base:
             bused, _ = store_pages(base.d)
-            btook, bcpu = btook
-            print(f"load without the index: {btook:8.1f} s  {N / btook:8.0f} msg/s"
-                  f"  CPU {bcpu * 1000 / N:.2f} ms/msg"
-                  f"   (with/without: {btook / took * 100:.0f}% of the rate)")
             print(f"store pages used: {used * 4096 / 2**20:.0f} MiB with, "
                   f"{bused * 4096 / 2**20:.0f} MiB without: the index adds "
                   f"{(used - bused) * 4096 / 2**20:.0f} MiB = "
                   f"{(used - bused) / bused * 100:.1f}% of the store without it")
         print(f"index tables (main trees; ftw's duplicate pages count in 'used'): "
-              f"ftw+ftb {index * 4096 / 2**20:.1f} MiB, mail chunks {mail * 4096 / 2**20:.0f} MiB")
+              f"{index * 4096 / 2**20:.1f} MiB, mail chunks {mail * 4096 / 2**20:.0f} MiB")
         for needle, wall, hits in searches(fts, 5):
             print(f"UID SEARCH BODY {needle:10s} with the index:    {wall * 1000:8.1f} ms"
                   f"  ({hits} hits, median of 5)")

@@ -9,9 +9,11 @@
 # "Without" is a brev tree without the index given as FTS_BASE (e.g.
 #   git worktree add /tmp/base <commit> && make -C /tmp/base brev): its
 # bench_load fills a second store and its brev serves the same SEARCHes.
-# Prints the figures; nothing here runs in `make test`.
+# BENCH_RUNS (default 3) loads of each kind, alternating, so that the load of
+# a shared machine falls on both; medians and every run are printed. Prints
+# the figures; nothing here runs in `make test`.
 #
-#   BENCH_IMAP_N=100000 FTS_BASE=/tmp/base bench/fts.sh
+#   BENCH_IMAP_N=100000 BENCH_RUNS=3 FTS_BASE=/tmp/base bench/fts.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory brev >/dev/null
