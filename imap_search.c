@@ -41,6 +41,7 @@ struct snode {
 	int saved;            /* K_SEQ, K_UID: "$", the saved result */
 	struct seqset set;
 	struct snode *a, *b;  /* NOT: a; OR: a b; AND: list via a->... */
+	struct store_fts *fts; /* K_BODY/K_TEXT: the full-text index's candidates */
 	struct snode *next;   /* siblings inside AND */
 };
 
@@ -62,6 +63,9 @@ static void snode_free(struct snode *n)
 		free(n->field);
 		free(n->str);
 		seqset_free(&n->set);
+		if (n->fts)
+			store_fts_free(n->fts);
+		free(n->fts);
 		free(n);
 		n = next;
 	}
@@ -546,6 +550,9 @@ static int eval(struct mctx *m, const struct snode *n)
 	case K_HEADER: return header_match(m, n->field, n->str, n->num != 0);
 	case K_BODY:
 	case K_TEXT:
+		/* The index narrows; the bytes decide (docs/imap.md). */
+		if (n->fts && !store_fts_may_match(n->fts, mi->blob))
+			return 0;
 		imap_msg_src(m->s, mi, &src);
 		return mime_search_text(imap_tree(m->s, mi), &src, n->str, n->op == K_TEXT);
 	case K_BEFORE: return mi->internaldate / 86400 < n->num;
@@ -661,6 +668,23 @@ int imap_set_arg(struct imap_session *s, const char *set, int uid, int strict,
 			}
 	seqset_resolve(out, s->view.count);
 	return 0;
+}
+
+/* Ask the full-text index once per BODY/TEXT key; without an answer
+ * (ST_INVALID, ST_TEMP) every message is read as before. */
+static void fts_prepare(struct imap_session *s, struct snode *n)
+{
+	for (; n; n = n->next) {
+		if ((n->op == K_BODY || n->op == K_TEXT) && !n->fts) {
+			n->fts = xcalloc(1, sizeof *n->fts);
+			if (store_fts_candidates(s->srv->store, n->str, n->fts) != ST_OK) {
+				free(n->fts);
+				n->fts = NULL;
+			}
+		}
+		fts_prepare(s, n->a);
+		fts_prepare(s, n->b);
+	}
 }
 
 static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
@@ -818,6 +842,7 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		imap_condstore_on(s); /* RFC 7162 3.1: CONDSTORE-enabling */
 	imap_sync(s, uid);
 	resolve_sets(s, prog);
+	fts_prepare(s, prog);
 	struct imap_ref *all;
 	struct progress pg;
 	struct search_ctx x = {.prog = prog, .uid = uid, .pg = &pg};

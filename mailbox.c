@@ -55,7 +55,8 @@
 /* Sub-database names, in the order of the DB_* enum (mailbox_int.h). */
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
-					   "run",  "mseq", "gone", "pend", "journal"};
+					   "run",  "mseq", "gone", "pend", "journal", "ftw",
+					   "ftb",  "ftq"};
 
 const char *store_strerror(int rc)
 {
@@ -792,7 +793,9 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < DB_N && !rc; i++)
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+		rc = mdb_dbi_open(txn, db_names[i],
+				  MDB_CREATE | (i == DB_FTW ? MDB_DUPSORT | MDB_DUPFIXED : 0),
+				  &st->dbi[i]);
 	if (!rc) {
 		rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
 		if (rc == 0 && v.mv_size == sizeof ver)
@@ -830,6 +833,11 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 		}
 		log_info("store: upgraded to schema version %d (%s)", SCHEMA_VERSION,
 			 was < 2 ? "mailbox indexes, save dates" : "save dates");
+	}
+	if ((rc = fts_open(txn, st->dbi))) {
+		mdb_txn_abort(txn);
+		snprintf(err, errlen, "store: full-text index: %s", mdb_strerror(rc));
+		return -1;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc) {
@@ -884,6 +892,9 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 	/* Staged bytes of a process killed before its message was stored. */
 	if (pend_sweep(st) != ST_OK)
 		log_warn("store: could not remove the staged bytes of stopped processes");
+	/* Words left pending by the last run (fewer than a merge's worth). */
+	if (store_fts_flush(st) != ST_OK)
+		log_warn("store: could not merge the full-text index's pending words");
 	*out = st;
 	return 0;
 fail:

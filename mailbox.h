@@ -232,6 +232,26 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
  * stored. */
 int store_append_many(struct store *st, uint32_t user, const char *mbox, const struct msg_in *m,
 		      size_t n, uint32_t *uidvalidity, uint32_t *uids);
+/* Full-text index (mailbox_fts.c; docs/store.md "Full-text index"): the
+ * blobs whose words may hold `needle` (UTF-8) as a substring, for IMAP
+ * SEARCH BODY/TEXT to read instead of every message. It narrows, never
+ * decides: a candidate must still be confirmed on its bytes. ST_OK with
+ * *out filled (free it with store_fts_free), ST_INVALID when the index
+ * cannot narrow this needle (no letter or digit in it, not UTF-8, or too
+ * many candidates: read every message), ST_TEMP. */
+struct store_fts {
+	uint64_t from;                      /* blobs below were stored before the index */
+	uint64_t *blobs;                    /* sorted, distinct */
+	size_t n, cap;
+};
+int store_fts_candidates(struct store *st, const char *needle, struct store_fts *out);
+/* 1 when the message with this blob may hold the needle (a candidate, or
+ * stored before the index existed), 0 when it cannot. */
+int store_fts_may_match(const struct store_fts *c, uint64_t blob);
+void store_fts_free(struct store_fts *c);
+/* Merge every pending blob's words into the word table now (they are
+ * merged every 256 deliveries and at store_open): ST_OK or ST_TEMP. */
+int store_fts_flush(struct store *st);
 /* Whether `size` more bytes fit the user's quota: ST_OK, ST_QUOTA, ST_TOOBIG. */
 int store_quota_check(struct store *st, uint32_t user, uint64_t size);
 

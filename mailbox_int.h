@@ -47,6 +47,10 @@ enum {
 		   * staged (blob_stage), not yet part of any message */
 	DB_JOURNAL, /* u64be sequence -> int64 time + id\0 event\0 detail\0
 		     * (mailbox_journal.c) */
+	DB_FTW,   /* folded word -> u64be blob ids (DUPSORT, DUPFIXED): the full-text
+		   * index's postings (mailbox_fts.c) */
+	DB_FTB,   /* u64be blob id -> its words, each NUL-terminated (to drop them) */
+	DB_FTQ,   /* u64be blob id -> "": blobs whose words are not in DB_FTW yet */
 	DB_N
 };
 
@@ -300,6 +304,24 @@ int blob_ref(struct tx *t, uint64_t blob, int delta);
 int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb);
 /* Schema 1 -> 2 (mailbox.c's open): an LMDB rc, not a store_rc. */
 int index_build(MDB_txn *txn, MDB_dbi *dbi);
+
+/* ---- mailbox_fts.c: the full-text index (fts.h has the words) ---- */
+
+struct fts_terms;
+/* The words of a message entering the store; read before its transaction,
+ * so the writer lock is not held while it is parsed. */
+void fts_msg_terms(const struct msg_in *m, struct fts_terms *out);
+/* Index a new blob's words (pending until merged; *merge, if not NULL, is
+ * set when enough are pending that the caller should call fts_merge after
+ * its commit) / drop them with its last reference. A store_rc. fts_merge:
+ * merge up to FTS_MERGE_MAX pending blobs into DB_FTW in a write
+ * transaction of its own (not inside another); *merged gets how many.
+ * fts_open (store_open): record from which blob on the index is complete,
+ * the first time; an LMDB rc. */
+int fts_put(struct tx *t, uint64_t blob, const struct fts_terms *ft, int *merge);
+int fts_drop(struct tx *t, uint64_t blob);
+int fts_merge(struct store *st, size_t *merged);
+int fts_open(MDB_txn *txn, MDB_dbi *dbi);
 
 /* ---- mailbox_journal.c: the delivery journal (journal.h) ---- */
 

@@ -8,6 +8,7 @@
  * (mailbox_int.h).
  */
 #include "mailbox_int.h"
+#include "fts.h"
 #include "journal.h"
 #include "log.h"
 #include "spool.h"
@@ -142,7 +143,8 @@ int blob_ref(struct tx *t, uint64_t blob, int delta)
 		return rc;
 	if (delta < 0 && b.refs <= (uint32_t)-delta) {
 		put64(k, blob);
-		if (db_del_prefix(t, DB_CHUNK, k, 8) < 0 || db_del(t, DB_BLOB, k, 8) < 0)
+		if (db_del_prefix(t, DB_CHUNK, k, 8) < 0 || db_del(t, DB_BLOB, k, 8) < 0 ||
+		    fts_drop(t, blob) != ST_OK)
 			return ST_TEMP;
 		return ST_OK;
 	}
@@ -564,6 +566,8 @@ struct msg_args {
 	uint32_t *uid_out, *uidvalidity, *new_uids;
 	uint64_t size, blob, off;
 	uint64_t staged;             /* blob_stage's blob, or 0 */
+	const struct fts_terms *ft;  /* the new blob's words (fts_msg_terms) */
+	int fts_merge;               /* enough words pending: merge after the commit */
 	uint32_t uid;
 	int op, move;
 	uint32_t flags;
@@ -671,7 +675,8 @@ static int op_deliver(struct tx *t, void *arg)
 	}
 	if (a->blob && refs) {
 		struct blob_rec b = {size, refs, CHUNK_SIZE};
-		if (blob_meta_put(t, a->blob, &b, a->staged ? 0 : MDB_APPEND) < 0)
+		if (blob_meta_put(t, a->blob, &b, a->staged ? 0 : MDB_APPEND) < 0 ||
+		    fts_put(t, a->blob, a->ft, &a->fts_merge) != ST_OK)
 			return ST_TEMP;
 	} else if (a->blob) {
 		unsigned char k[8];
@@ -692,10 +697,16 @@ int store_deliver(struct store *st, const uint32_t *users, size_t n, const char 
 			rc[i] = ST_INVALID;
 		return ST_TEMP;
 	}
+	struct fts_terms ft;
+	fts_msg_terms(m, &ft); /* before the writer lock is taken */
+	a.ft = &ft;
 	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
 		r = ST_TEMP;
 	else
 		r = tx_write_grouped(st, op_deliver, &a, a.staged ? 0 : msg_in_size(m));
+	fts_terms_free(&ft);
+	if (r == ST_OK && a.fts_merge)
+		fts_merge(st, NULL); /* a failure leaves them pending, still found */
 	/* Not claimed: every recipient refused it, or the write failed. */
 	if (a.staged && (r != ST_OK || !a.blob))
 		blob_unstage(st, a.staged);
@@ -735,7 +746,7 @@ static int op_append(struct tx *t, void *arg)
 	if ((rc = msg_add(t, &ac, &mb, &r, &a->uid)))
 		return rc;
 	if (blob_meta_put(t, r.blob, &b, a->staged ? 0 : MDB_APPEND) < 0 || mbox_put(t, &mb) < 0 ||
-	    acct_put(t, &ac) < 0)
+	    acct_put(t, &ac) < 0 || fts_put(t, r.blob, a->ft, &a->fts_merge) != ST_OK)
 		return ST_TEMP;
 	if (a->uidvalidity)
 		*a->uidvalidity = mb.r.uidvalidity;
@@ -753,7 +764,13 @@ int store_append(struct store *st, uint32_t user, const char *mbox, const struct
 	a.size = msg_in_size(m);
 	if (blob_stage(st, m, STAGE_MIN, &a.staged) != ST_OK)
 		return ST_TEMP;
+	struct fts_terms ft;
+	fts_msg_terms(m, &ft); /* before the writer lock is taken */
+	a.ft = &ft;
 	rc = tx_write_grouped(st, op_append, &a, a.staged ? 0 : a.size);
+	fts_terms_free(&ft);
+	if (rc == ST_OK && a.fts_merge)
+		fts_merge(st, NULL); /* a failure leaves them pending, still found */
 	if (a.staged && rc != ST_OK)
 		blob_unstage(st, a.staged);
 	if (uid)
@@ -770,6 +787,7 @@ struct many_args {
 	struct msg_args a;
 	const struct msg_in *m;
 	uint64_t *staged;            /* per message, 0 when copied inline */
+	struct fts_terms *ft;        /* per message */
 	size_t n;
 	uint32_t *uids;
 	int refused;
@@ -782,6 +800,7 @@ static int op_append_many(struct tx *t, void *arg)
 		ma->a.m = &ma->m[i];
 		ma->a.size = msg_in_size(&ma->m[i]);
 		ma->a.staged = ma->staged[i];
+		ma->a.ft = &ma->ft[i];
 		int rc = op_append(t, &ma->a);
 		if (rc != ST_OK) {
 			if (i == 0 || rc == ST_TEMP)
@@ -826,8 +845,16 @@ int store_append_many(struct store *st, uint32_t user, const char *mbox, const s
 		if (!ma->staged[i])
 			inline_bytes += size;
 	}
+	ma->ft = xcalloc(n, sizeof *ma->ft);
+	for (size_t i = 0; i < n && rc == ST_OK; i++)
+		fts_msg_terms(&m[i], &ma->ft[i]);
 	if (rc == ST_OK)
 		rc = tx_write_grouped(st, op_append_many, ma, inline_bytes);
+	for (size_t i = 0; i < n; i++)
+		fts_terms_free(&ma->ft[i]);
+	free(ma->ft);
+	if (rc == ST_OK && ma->a.fts_merge)
+		fts_merge(st, NULL);
 	for (size_t i = 0; rc != ST_OK && i < n; i++)
 		blob_unstage(st, ma->staged[i]);
 	free(ma->staged);

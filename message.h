@@ -130,5 +130,12 @@ int mime_contains(const char *hay, size_t n, const char *needle, size_t m);
  * `budget` bytes. */
 int mime_search_text(const struct mime_part *root, const struct msg_src *src,
 		     const char *needle, int headers);
+/* The texts mime_search_text looks at, in the same order: cb gets each
+ * message node's decoded header fields ("name: value\n" lines, with
+ * headers) and each text entity's decoded UTF-8 body; a non-zero return
+ * stops the walk. Bodies are read while their raw sizes add up to at most
+ * `budget` bytes; returns 1 if a body was skipped for that, else 0. */
+int mime_text_each(const struct mime_part *root, const struct msg_src *src, int headers,
+		   uint64_t budget, int (*cb)(void *arg, const char *text, size_t n), void *arg);
 
 #endif

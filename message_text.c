@@ -186,8 +186,11 @@ void mime_to_utf8(struct sbuf *out, const char *in, size_t n, const char *cs)
 
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x80) {
-			sbuf_add(out, s + i, 1);
-			i++;
+			size_t j = i + 1; /* a run of ASCII in one add */
+			while (j < n && s[j] < 0x80)
+				j++;
+			sbuf_add(out, s + i, j - i);
+			i = j;
 		} else if (sb != SB_NONE) {
 			single_byte_put(out, s[i], sb);
 			i++;
@@ -321,60 +324,108 @@ static int read_range(const struct msg_src *src, uint64_t off, uint64_t n, struc
 	return 0;
 }
 
-static int header_contains(const struct mime_part *p, const struct msg_src *src, const char *needle)
+/* A message node's header fields as the text SEARCH TEXT looks at: one
+ * "name: decoded value\n" line per field, from the first MIME_HDR_MAX bytes. */
+static void header_text(const struct mime_part *p, const struct msg_src *src, struct sbuf *dec)
 {
-	struct sbuf h = {0}, dec = {0};
+	struct sbuf h = {0};
 	size_t pos = 0, nl, vl;
 	const char *name, *val;
-	int hit = 0;
 	uint64_t n = p->hdr_size > MIME_HDR_MAX ? MIME_HDR_MAX : p->hdr_size;
 
 	if (read_range(src, p->hdr_off, n, &h) == 0 && h.p) {
 		while (mime_hdr_next(h.p, h.len, &pos, &name, &nl, &val, &vl)) {
 			char *d = mime_decode_words(val, vl);
-			sbuf_add(&dec, name, nl);
-			sbuf_puts(&dec, ": ");
-			sbuf_puts(&dec, d);
-			sbuf_puts(&dec, "\n");
+			sbuf_add(dec, name, nl);
+			sbuf_puts(dec, ": ");
+			sbuf_puts(dec, d);
+			sbuf_puts(dec, "\n");
 			free(d);
 		}
-		hit = dec.p && mime_contains(dec.p, dec.len, needle, strlen(needle));
 	}
 	sbuf_free(&h);
-	sbuf_free(&dec);
-	return hit;
 }
 
-static int body_contains(const struct mime_part *p, const struct msg_src *src, const char *needle)
+/* A text entity's body, transfer-decoded and converted to UTF-8. */
+static void body_text(const struct mime_part *p, const struct msg_src *src, struct sbuf *txt)
 {
-	struct sbuf raw = {0}, dec = {0}, txt = {0};
-	int hit = 0;
+	struct sbuf raw = {0}, dec = {0};
 
 	if (read_range(src, p->body_off, p->body_size, &raw) == 0) {
 		mime_decode_body(&dec, raw.p ? raw.p : "", raw.len, mime_cte(p));
-		mime_to_utf8(&txt, dec.p ? dec.p : "", dec.len,
+		mime_to_utf8(txt, dec.p ? dec.p : "", dec.len,
 			     mime_param(p->params, p->nparams, "charset"));
-		hit = txt.p && mime_contains(txt.p, txt.len, needle, strlen(needle));
 	}
 	sbuf_free(&raw);
 	sbuf_free(&dec);
-	sbuf_free(&txt);
-	return hit;
+}
+
+struct text_walk {
+	const struct msg_src *src;
+	int headers;
+	uint64_t budget;              /* body bytes still allowed */
+	int truncated;
+	int (*cb)(void *arg, const char *text, size_t n);
+	void *arg;
+};
+
+static int text_walk(struct text_walk *w, const struct mime_part *p)
+{
+	struct sbuf t = {0};
+	int stop = 0;
+
+	if (w->headers && p->is_message) {
+		header_text(p, w->src, &t);
+		stop = t.p && w->cb(w->arg, t.p, t.len);
+		sbuf_free(&t);
+		if (stop)
+			return 1;
+	}
+	if (p->multipart || p->rfc822) {
+		for (const struct mime_part *c = p->children; c; c = c->next)
+			if (text_walk(w, c))
+				return 1;
+		return 0;
+	}
+	if (p->type && str_casecmp_ascii(p->type, "text") != 0 &&
+	    str_casecmp_ascii(p->type, "message") != 0)
+		return 0;
+	if (p->body_size > w->budget) {
+		w->truncated = 1;
+		return 0;
+	}
+	w->budget -= p->body_size;
+	body_text(p, w->src, &t);
+	stop = t.p && w->cb(w->arg, t.p, t.len);
+	sbuf_free(&t);
+	return stop;
+}
+
+int mime_text_each(const struct mime_part *root, const struct msg_src *src, int headers,
+		   uint64_t budget, int (*cb)(void *arg, const char *text, size_t n), void *arg)
+{
+	struct text_walk w = {.src = src, .headers = headers, .budget = budget, .cb = cb, .arg = arg};
+	text_walk(&w, root);
+	return w.truncated;
+}
+
+struct needle {
+	const char *s;
+	size_t n;
+	int hit;
+};
+
+static int needle_cb(void *arg, const char *text, size_t n)
+{
+	struct needle *nd = arg;
+	nd->hit = mime_contains(text, n, nd->s, nd->n);
+	return nd->hit;
 }
 
 int mime_search_text(const struct mime_part *p, const struct msg_src *src, const char *needle,
 		     int headers)
 {
-	if (headers && p->is_message && header_contains(p, src, needle))
-		return 1;
-	if (p->multipart || p->rfc822) {
-		for (const struct mime_part *c = p->children; c; c = c->next)
-			if (mime_search_text(c, src, needle, headers))
-				return 1;
-		return 0;
-	}
-	if (!p->type || str_casecmp_ascii(p->type, "text") == 0 ||
-	    str_casecmp_ascii(p->type, "message") == 0)
-		return body_contains(p, src, needle);
-	return 0;
+	struct needle nd = {needle, strlen(needle), 0};
+	mime_text_each(p, src, headers, UINT64_MAX, needle_cb, &nd);
+	return nd.hit;
 }
