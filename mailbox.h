@@ -66,6 +66,7 @@ struct account {
 	uint64_t quota_effective;           /* resolved limit, 0 = none */
 	uint64_t used;                      /* bytes of messages in all mailboxes */
 	uint32_t messages;
+	int spam;                           /* enum spam_strength; 0 = brev.conf's */
 	struct cred cred;
 };
 
@@ -77,6 +78,9 @@ struct account {
 int store_user_add(struct store *st, const char *addr, const struct cred *cred);
 int store_user_set_cred(struct store *st, const char *addr, const struct cred *cred);
 int store_user_set_quota(struct store *st, const char *addr, uint64_t bytes);
+/* The account's spam filter strength (enum spam_strength, 0 = brev.conf's
+ * spam.strength); ST_INVALID for a value out of range. */
+int store_user_set_spam(struct store *st, const char *addr, int strength);
 /* Deletes the account, its mailboxes and its references to messages. */
 int store_user_del(struct store *st, const char *addr);
 int store_user_get(struct store *st, const char *addr, struct account *out);
@@ -207,6 +211,12 @@ struct msg_in {
 	uint64_t body_off, body_len;
 	/* Journal records to write in the same commit (journal.h), or NULL. */
 	const struct journal_in *journal;
+	/* store_deliver only, or NULL: junk[i] != 0 files user i's copy into
+	 * that account's \Junk special-use mailbox instead of mbox (the spam
+	 * filter's verdict). An account without one gets a "Junk" mailbox
+	 * marked \Junk, created in the same commit; a mailbox named "Junk"
+	 * that is not marked is used as it is. */
+	const unsigned char *junk;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes

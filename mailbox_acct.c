@@ -153,6 +153,7 @@ static void acct_export(struct store *st, const struct acct_rec *a, const struct
 	out->quota_effective = quota_limit(st, a);
 	out->used = a->used;
 	out->messages = a->messages;
+	out->spam = (int)a->spam;
 	out->cred = *c;
 }
 
@@ -162,6 +163,7 @@ struct user_args {
 	char addr[STORE_ADDR_MAX + 1];
 	const struct cred *cred;
 	uint64_t quota;
+	int spam;
 	uint32_t id;
 	struct account *out;
 	void (*cb)(void *, const struct account *);
@@ -281,6 +283,28 @@ int store_user_set_quota(struct store *st, const char *addr, uint64_t bytes)
 	if (addr_norm(addr, u.addr, 0) < 0)
 		return ST_INVALID;
 	return tx_write(st, op_user_set_quota, &u);
+}
+
+static int op_user_set_spam(struct tx *t, void *arg)
+{
+	struct user_args *u = arg;
+	struct acct_rec a;
+	int rc = acct_by_addr(t, u->addr, &a);
+	if (rc)
+		return rc;
+	a.spam = (uint32_t)u->spam;
+	if (acct_put(t, &a) < 0)
+		return ST_TEMP;
+	tx_touch(t, a.id);
+	return ST_OK;
+}
+
+int store_user_set_spam(struct store *st, const char *addr, int strength)
+{
+	struct user_args u = {.spam = strength};
+	if (strength < 0 || strength > 4 /* SPAM_STRICT */ || addr_norm(addr, u.addr, 0) < 0)
+		return ST_INVALID;
+	return tx_write(st, op_user_set_spam, &u);
 }
 
 static int op_user_del(struct tx *t, void *arg)

@@ -55,7 +55,9 @@ enum {
 struct acct_rec {
 	uint32_t version, id;
 	uint64_t quota, used;
-	uint32_t messages, pad;
+	uint32_t messages;
+	uint32_t spam; /* enum spam_strength (was padding: 0 in old records,
+			* which is SPAM_DEFAULT, "as brev.conf says") */
 	char addr[STORE_ADDR_MAX + 2];
 };
 

@@ -35,6 +35,7 @@
 #include "sasl.h"
 #include "server.h"
 #include "smtp.h"
+#include "spam.h"
 #include "spool.h"
 #include "srs.h"
 #include "util.h"
@@ -742,6 +743,63 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
 	return total;
 }
 
+/* The spam filter (spam.h, docs/spam.md) on port 25: one score for the
+ * message, one action per recipient at that account's strength (forwarded
+ * copies at brev.conf's). Every recipient rejecting: 550 before
+ * acceptance, 0 returned (reply sent). Otherwise 1, the X-Spam fields
+ * appended to *hdr and, when some copy goes to Junk, *junk (per local user,
+ * malloc'ed) set. Nothing happens when every recipient has the filter off. */
+static int spam_filter(struct session *s, struct spool *body, const char *auth_summary,
+		       char **hdr, size_t *len, unsigned char **junk)
+{
+	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0;
+	int *str = xcalloc(n ? n : 1, sizeof *str), *act = xcalloc(n ? n : 1, sizeof *act);
+	int go = 1;
+	for (size_t i = 0; i < n; i++) {
+		struct account a;
+		str[i] = s->cfg->spam_strength;
+		if (i < nu && store_user_get_id(s->st, s->set.users[i], &a) == ST_OK && a.spam)
+			str[i] = a.spam;
+		on += str[i] != SPAM_OFF;
+	}
+	if (!on)
+		goto done;
+	struct spam_result r = {0};
+	spam_content(body, auth_summary, &r);
+	char *f = spam_fields(&r), *tests = xstrdup(strstr(f, "tests=")), *w = tests;
+	/* the log line: the X-Spam-Status value without its folding */
+	for (const char *p = tests; *p; p++)
+		if (*p != '\r' && *p != '\n' && *p != '\t')
+			*w++ = *p;
+	*w = 0;
+	log_info("smtp id=%s spam score=%.1f %s", s->id, r.score, tests);
+	free(tests);
+	if (spam_decide(str, n, r.score, act) == SPAM_REJECT) {
+		reply(s, "550 5.7.1 Message refused as spam (score %.1f)", r.score);
+		s->errors++;
+		free(f);
+		go = 0;
+		goto done;
+	}
+	size_t fl = strlen(f);
+	*hdr = xrealloc(*hdr, *len + fl + 1);
+	memcpy(*hdr + *len, f, fl + 1);
+	*len += fl;
+	free(f);
+	for (size_t i = 0; i < nu; i++)
+		nj += act[i] == SPAM_JUNK;
+	if (nj) {
+		*junk = xcalloc(nu, 1);
+		for (size_t i = 0; i < nu; i++)
+			(*junk)[i] = act[i] == SPAM_JUNK;
+		log_info("smtp id=%s spam: %zu of %zu local copies to Junk", s->id, nj, nu);
+	}
+done:
+	free(str);
+	free(act);
+	return go;
+}
+
 /* Submission: the From and Sender fields must name the user (or an
  * address they own), or the message would go out DKIM-signed for someone
  * else (docs/smtp.md). 1 if it may go on; 0 with the reply sent. */
@@ -791,6 +849,7 @@ static void message_done(struct session *s)
 	struct authres_out ar = {0};
 	struct spool *body = s->sp;
 	const char *mbox = NULL;
+	unsigned char *junk = NULL;
 	uint64_t size = spool_size(s->sp);
 	if (spool_error(s->sp)) {
 		reply(s, "%s", spool_failure_reply(s->sp));
@@ -814,6 +873,9 @@ static void message_done(struct session *s)
 		return;
 	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
 		goto out;
+	if (!is_submission(s) && !spam_filter(s, body, ar.summary, &hdr, &len, &junk))
+		goto out;
+	s->set.junk = junk;
 	char via[STORE_ADDR_MAX + 128];
 	snprintf(via, sizeof via, "client=%s proto=%s%s%s", conn_peer(s->c),
 		 smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
@@ -842,6 +904,8 @@ static void message_done(struct session *s)
 	s->junk = 0;
 	reply(s, "250 2.0.0 Ok: queued as %s", s->id);
 out:
+	s->set.junk = NULL;
+	free(junk);
 	free(hdr);
 	authres_out_free(&ar);
 }
