@@ -147,6 +147,32 @@ if phase == "main":
     check(b"X-Spam-" not in raw, "off: X-Spam fields added: %r" % raw[:600])
     check(raw.endswith(data), "off: the message was changed: %r" % raw[-300:])
 
+    # BDAT (RFC 3030) is judged like DATA
+    import socket
+    data = msg(GTUBE)
+    b = counts("sam")
+    c = socket.create_connection(("127.0.0.1", P_SMTP), timeout=30)
+    f = c.makefile("rb")
+
+    def line():
+        l = b""
+        while True:
+            l = f.readline()
+            if l[3:4] != b"-":
+                return l
+
+    line()
+    c.sendall(b"EHLO client.test\r\n")
+    line()
+    c.sendall(b"MAIL FROM:<bob@sender.test>\r\nRCPT TO:<sam@example.test>\r\n")
+    line(), line()
+    c.sendall(b"BDAT %d LAST\r\n" % len(data) + data)
+    r = line()
+    c.sendall(b"QUIT\r\n")
+    c.close()
+    check(r.startswith(b"550 5.7.1"), "BDAT GTUBE at strict: %r" % r)
+    check(counts("sam") == b, "BDAT GTUBE at strict stored something")
+
     # several recipients: reject only if all would
     b, _ = expect(["sam", "alice"], msg(GTUBE), 250, "GTUBE to strict+normal")
     landed("sam", "Junk", b["sam"], "GTUBE to strict+normal")
