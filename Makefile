@@ -18,7 +18,7 @@ SANITIZE ?=
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -I. -I/usr/include/bearssl -MMD -MP
-LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -pthread
+LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -lm -pthread
 
 ifeq ($(SANITIZE),)
 B        := build

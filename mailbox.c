@@ -50,7 +50,8 @@
 /* Sub-database names, in the order of the DB_* enum (mailbox_int.h). */
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
-					   "run",  "mseq", "gone", "pend", "journal"};
+					   "run",  "mseq", "gone", "pend", "journal",
+					   "btok", "bstat", "btrain"};
 
 const char *store_strerror(int rc)
 {

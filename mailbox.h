@@ -302,6 +302,36 @@ int store_msg_copy(struct store *st, uint32_t user, const char *src, const char 
 		   const uint32_t *uids, size_t n, int move, uint32_t *dst_uidvalidity,
 		   uint32_t *new_uids);
 
+/* ---- the spam classifier's token database (mailbox_spam.c) ----
+ * Per account: for each token hash, in how many trained spam and ham
+ * messages it occurred and the day it was last trained; the number of
+ * trained messages; which messages were trained which way. Bounded to
+ * BAYES_TOKENS_MAX tokens per account: training past it drops the tokens
+ * trained longest ago. */
+#define BAYES_TOKENS_MAX 300000
+struct bayes_count {
+	uint32_t spam, ham;
+};
+struct bayes_stat {
+	uint32_t nspam, nham;               /* trained messages */
+	uint32_t tokens;                    /* distinct tokens kept */
+	int64_t last_spam, last_ham;        /* unix seconds, 0 = never */
+	uint64_t pruned;                    /* tokens dropped over the bound */
+};
+enum { BAYES_SPAM = 1, BAYES_HAM = 2 };
+/* out[i] gets the counts of h[i] (0, 0 when unknown); *stat the totals
+ * (either may be NULL). */
+int store_bayes_counts(struct store *st, uint32_t user, const uint64_t *h, size_t n,
+		       struct bayes_count *out, struct bayes_stat *stat);
+/* Train message `key` (a blob id, or a content hash with the top bit set)
+ * as dir (BAYES_SPAM or BAYES_HAM) with its distinct token hashes h. A
+ * message already trained that way is left alone (*changed = 0); one
+ * trained the other way has that training reversed first. One commit. */
+int store_bayes_train(struct store *st, uint32_t user, uint64_t key, int dir, const uint64_t *h,
+		      size_t n, int *changed);
+/* How message `key` was trained: 0, BAYES_SPAM or BAYES_HAM. */
+int store_bayes_trained(struct store *st, uint32_t user, uint64_t key, int *dir);
+
 /* ---- outbound queue ---- */
 
 struct queue_entry {

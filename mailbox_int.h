@@ -47,6 +47,10 @@ enum {
 		   * staged (blob_stage), not yet part of any message */
 	DB_JOURNAL, /* u64be sequence -> int64 time + id\0 event\0 detail\0
 		     * (mailbox_journal.c) */
+	DB_BTOK,    /* u32be user + u64be token hash -> struct btok_rec
+		     * (mailbox_spam.c: the Bayesian token database) */
+	DB_BSTAT,   /* u32be user -> struct bstat_rec */
+	DB_BTRAIN,  /* u32be user + u64be message key -> u32 trained direction */
 	DB_N
 };
 
@@ -298,6 +302,11 @@ int blob_ref(struct tx *t, uint64_t blob, int delta);
 int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb);
 /* Schema 1 -> 2 (mailbox.c's open): an LMDB rc, not a store_rc. */
 int index_build(MDB_txn *txn, MDB_dbi *dbi);
+
+/* ---- mailbox_spam.c ---- */
+
+/* Delete an account's token database and training records (user del). */
+int bayes_forget_user(struct tx *t, uint32_t user);
 
 /* ---- mailbox_journal.c: the delivery journal (journal.h) ---- */
 

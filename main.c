@@ -22,6 +22,7 @@
 #include "server.h"
 #include "smtp.h"
 #include "spam.h"
+#include "spam_learn.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
@@ -68,6 +69,8 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  user add ADDRESS [--random]    password from stdin, or prompted twice (at least 8 characters)\n"
 	      "  user passwd ADDRESS [--random] | user del ADDRESS | user list\n"
 	      "  user set ADDRESS spam=off|lenient|normal|strict|default\n"
+	      "  spam learn --spam|--ham ADDRESS FILE|MBOX|MAILDIR...  train the account's spam classifier\n"
+	      "  spam status ADDRESS | spam why ADDRESS UID [MAILBOX]\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"
@@ -1211,7 +1214,8 @@ int main(int argc, char **argv)
 	}
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
-						    "sendmail", "dns", "dkim", "cert", "log"};
+						    "sendmail", "dns", "dkim", "cert", "log",
+						    "spam"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1238,6 +1242,12 @@ int main(int argc, char **argv)
 		cmd_status();
 	else if (!strcmp(cmd, "log"))
 		rc = cmd_log(argc, argv);
+	else if (!strcmp(cmd, "spam")) {
+		load_config();
+		struct store *st = open_store(0);
+		rc = spam_cli(st, argc, argv);
+		store_close(&st);
+	}
 	else if (!strcmp(cmd, "sendmail"))
 		rc = cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))

@@ -36,6 +36,8 @@
 #include "server.h"
 #include "smtp.h"
 #include "spam.h"
+#include "spam_bayes.h"
+#include "spam_token.h"
 #include "spool.h"
 #include "srs.h"
 #include "util.h"
@@ -743,18 +745,25 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
 	return total;
 }
 
-/* The spam filter (spam.h, docs/spam.md) on port 25: one score for the
- * message, one action per recipient at that account's strength (forwarded
- * copies at brev.conf's). Every recipient rejecting: 550 before
- * acceptance, 0 returned (reply sent). Otherwise 1, the X-Spam fields
- * appended to *hdr and, when some copy goes to Junk, *junk (per local user,
- * malloc'ed) set. Nothing happens when every recipient has the filter off. */
+/* The spam filter (spam.h, docs/spam.md) on port 25: the common tests
+ * once for the message, then each local recipient's own classifier (BAYES,
+ * spam_bayes.h) on top, one action per recipient at that account's
+ * strength (forwarded copies: the common score at brev.conf's strength).
+ * Every recipient rejecting: 550 before acceptance, 0 returned (reply
+ * sent). Otherwise 1, the X-Spam fields appended to *hdr and, when some
+ * copy goes to Junk, *junk (per local user, malloc'ed) set. Nothing
+ * happens when every recipient has the filter off. The copies share one
+ * stored message, so the fields show BAYES only when one local account
+ * gets it (other recipients must not learn about each other). */
 static int spam_filter(struct session *s, struct spool *body, const char *auth_summary,
 		       char **hdr, size_t *len, unsigned char **junk)
 {
-	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0;
+	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0, plen, nh;
 	int *str = xcalloc(n ? n : 1, sizeof *str), *act = xcalloc(n ? n : 1, sizeof *act);
-	int go = 1;
+	double *score = xcalloc(n ? n : 1, sizeof *score), *bayes = xcalloc(n ? n : 1, sizeof *bayes);
+	int go = 1, nbayes = 0;
+	uint64_t *h = NULL;
+	char *pre = NULL, *f = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct account a;
 		str[i] = s->cfg->spam_strength;
@@ -765,8 +774,24 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	if (!on)
 		goto done;
 	struct spam_result r = {0};
-	spam_content(body, auth_summary, &r);
-	char *f = spam_fields(&r), *tests = xstrdup(strstr(f, "tests=")), *w = tests;
+	pre = spam_prefix(body, &plen);
+	spam_content_mem(pre, plen, auth_summary, &r);
+	nh = spam_token_hashes(pre, plen, &h);
+	for (size_t i = 0; i < n; i++) {
+		double p;
+		score[i] = r.score;
+		if (i < nu && str[i] != SPAM_OFF &&
+		    spam_bayes_classify(s->st, s->set.users[i], h, nh, &p, NULL, NULL) == 1) {
+			bayes[i] = spam_bayes_weight(p);
+			score[i] += bayes[i];
+			nbayes++;
+			log_info("smtp id=%s spam user=%u bayes=%.3f", s->id, s->set.users[i], p);
+		}
+	}
+	if (nu == 1 && nbayes == 1)
+		spam_add(&r, "BAYES", bayes[0]);
+	f = spam_fields(&r);
+	char *tests = xstrdup(strstr(f, "tests=")), *w = tests;
 	/* the log line: the X-Spam-Status value without its folding */
 	for (const char *p = tests; *p; p++)
 		if (*p != '\r' && *p != '\n' && *p != '\t')
@@ -774,10 +799,9 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	*w = 0;
 	log_info("smtp id=%s spam score=%.1f %s", s->id, r.score, tests);
 	free(tests);
-	if (spam_decide(str, n, r.score, act) == SPAM_REJECT) {
-		reply(s, "550 5.7.1 Message refused as spam (score %.1f)", r.score);
+	if (spam_decide(str, score, n, act) == SPAM_REJECT) {
+		reply(s, "550 5.7.1 Message refused as spam (score %.1f)", n == 1 ? score[0] : r.score);
 		s->errors++;
-		free(f);
 		go = 0;
 		goto done;
 	}
@@ -785,7 +809,6 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	*hdr = xrealloc(*hdr, *len + fl + 1);
 	memcpy(*hdr + *len, f, fl + 1);
 	*len += fl;
-	free(f);
 	for (size_t i = 0; i < nu; i++)
 		nj += act[i] == SPAM_JUNK;
 	if (nj) {
@@ -795,8 +818,13 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 		log_info("smtp id=%s spam: %zu of %zu local copies to Junk", s->id, nj, nu);
 	}
 done:
+	free(f);
+	free(pre);
+	free(h);
 	free(str);
 	free(act);
+	free(score);
+	free(bayes);
 	return go;
 }
 

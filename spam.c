@@ -68,11 +68,11 @@ int spam_action(int strength, double score)
 	return SPAM_INBOX;
 }
 
-int spam_decide(const int *strengths, size_t n, double score, int *actions)
+int spam_decide(const int *strengths, const double *scores, size_t n, int *actions)
 {
 	size_t rejects = 0;
 	for (size_t i = 0; i < n; i++) {
-		actions[i] = spam_action(strengths[i], score);
+		actions[i] = spam_action(strengths[i], scores[i]);
 		rejects += actions[i] == SPAM_REJECT;
 	}
 	if (n > 0 && rejects == n)
@@ -333,7 +333,7 @@ void spam_content_mem(const char *msg, size_t len, const char *auth_summary, str
 	auth_tests(auth_summary, r);
 }
 
-void spam_content(struct spool *sp, const char *auth_summary, struct spam_result *r)
+char *spam_prefix(struct spool *sp, size_t *len)
 {
 	uint64_t size = spool_size(sp);
 	size_t n = size > SPAM_PREFIX_MAX ? SPAM_PREFIX_MAX : (size_t)size, got = 0;
@@ -344,6 +344,15 @@ void spam_content(struct spool *sp, const char *auth_summary, struct spam_result
 			break;
 		got += (size_t)k;
 	}
-	spam_content_mem(buf, got, auth_summary, r);
+	buf[got] = 0;
+	*len = got;
+	return buf;
+}
+
+void spam_content(struct spool *sp, const char *auth_summary, struct spam_result *r)
+{
+	size_t n;
+	char *buf = spam_prefix(sp, &n);
+	spam_content_mem(buf, n, auth_summary, r);
 	free(buf);
 }

@@ -101,6 +101,9 @@ int spam_action(int strength, double score);
  * malformed MIME gives what a forgiving reader sees, never an error. */
 #define SPAM_PREFIX_MAX (512u * 1024u)
 void spam_content(struct spool *sp, const char *auth_summary, struct spam_result *r);
+/* The first SPAM_PREFIX_MAX bytes of sp (malloc'ed, NUL-terminated), the
+ * part every check reads; *len its length. */
+char *spam_prefix(struct spool *sp, size_t *len);
 /* The same over a message in memory (unit tests, fuzzing, `brev spam`). */
 void spam_content_mem(const char *msg, size_t len, const char *auth_summary, struct spam_result *r);
 
@@ -109,12 +112,14 @@ void spam_content_mem(const char *msg, size_t len, const char *auth_summary, str
  * summed in the score only). Returns malloc'ed text. */
 char *spam_fields(const struct spam_result *r);
 
-/* The decision for several recipients, one strength each (already
- * resolved: no SPAM_DEFAULT). actions[i] gets each one's action. Returns
+/* The decision for several recipients, one strength and one score each
+ * (strengths resolved: no SPAM_DEFAULT; scores differ when a recipient's
+ * own classifier adds to the common tests). actions[i] gets each one's
+ * action. Returns
  * SPAM_REJECT only when every recipient would reject; then the message is
  * refused as a whole. Otherwise no actions[i] is SPAM_REJECT: a recipient
  * that would reject gets SPAM_JUNK (others keep the message, so this one
  * is not refused a copy it would have rejected: it lands in Junk). */
-int spam_decide(const int *strengths, size_t n, double score, int *actions);
+int spam_decide(const int *strengths, const double *scores, size_t n, int *actions);
 
 #endif

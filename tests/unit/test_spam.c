@@ -51,17 +51,24 @@ TEST(table_is_ordered)
 TEST(decide_per_recipient)
 {
 	int str[3] = {SPAM_STRICT, SPAM_STRICT, SPAM_STRICT}, act[3];
-	CHECK_EQ_INT(spam_decide(str, 3, 15, act), SPAM_REJECT);
+	double s15[3] = {15, 15, 15}, s1[3] = {1, 1, 1}, mixed[3] = {12, 2, 4};
+	CHECK_EQ_INT(spam_decide(str, s15, 3, act), SPAM_REJECT);
 	str[1] = SPAM_NORMAL;
-	CHECK_EQ_INT(spam_decide(str, 3, 15, act), SPAM_INBOX);
+	CHECK_EQ_INT(spam_decide(str, s15, 3, act), SPAM_INBOX);
 	CHECK_EQ_INT(act[0], SPAM_JUNK); /* would reject, others take it: Junk */
 	CHECK_EQ_INT(act[1], SPAM_JUNK);
 	str[1] = SPAM_OFF;
-	CHECK_EQ_INT(spam_decide(str, 3, 15, act), SPAM_INBOX);
+	CHECK_EQ_INT(spam_decide(str, s15, 3, act), SPAM_INBOX);
 	CHECK_EQ_INT(act[1], SPAM_INBOX);
-	CHECK_EQ_INT(spam_decide(str, 3, 1, act), SPAM_INBOX);
+	CHECK_EQ_INT(spam_decide(str, s1, 3, act), SPAM_INBOX);
 	CHECK_EQ_INT(act[0], SPAM_INBOX);
-	CHECK_EQ_INT(spam_decide(str, 0, 100, act), SPAM_INBOX);
+	CHECK_EQ_INT(spam_decide(str, s15, 0, act), SPAM_INBOX);
+	/* each recipient's own score (its classifier) */
+	str[1] = SPAM_STRICT;
+	CHECK_EQ_INT(spam_decide(str, mixed, 3, act), SPAM_INBOX);
+	CHECK_EQ_INT(act[0], SPAM_JUNK);
+	CHECK_EQ_INT(act[1], SPAM_INBOX);
+	CHECK_EQ_INT(act[2], SPAM_JUNK);
 }
 
 TEST(fields)
