@@ -1,5 +1,6 @@
-/* deps: spam spam_token spam_bayes message message_text mailbox mailbox_acct mailbox_mbox
- * mailbox_msg mailbox_queue mailbox_journal mailbox_spam spool util log */
+// clang-format off
+/* deps: spam spam_token spam_bayes message message_text mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam spool util log */
+// clang-format on
 /*
  * test_spam_bayes.c — the classifier's tokenizer (what a reader sees:
  * decoded parts, HTML text, link hosts, header words), the Robinson /
