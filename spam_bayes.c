@@ -76,7 +76,10 @@ double spam_bayes_combine(const uint64_t *h, const struct bayes_count *c, size_t
 
 double spam_bayes_weight(double p)
 {
-	return p >= 0.5 ? 12.0 * (p - 0.5) : 6.0 * (p - 0.5);
+	if (p < 0.5)
+		return 6.0 * (p - 0.5);
+	double w = 25.0 * (p - 0.5);
+	return w < 10.0 ? w : 10.0;
 }
 
 int spam_bayes_classify(struct store *st, uint32_t user, const uint64_t *h, size_t n, double *p,

@@ -122,7 +122,8 @@ TEST(combining)
 	CHECK(p < 0.01);
 	p = spam_bayes_combine(h, none, 4, 20, 20, u, &nu);
 	CHECK(fabs(p - 0.5) < 1e-9 && nu == 0);
-	CHECK(spam_bayes_weight(1.0) == 6.0 && spam_bayes_weight(0.0) == -3.0);
+	CHECK(spam_bayes_weight(1.0) == 10.0 && spam_bayes_weight(0.0) == -3.0);
+	CHECK(spam_bayes_weight(0.701) >= 5.0 && spam_bayes_weight(0.69) < 5.0);
 	CHECK(spam_bayes_weight(0.5) == 0.0);
 	/* many tokens: still finite, at most BAYES_USE_MAX counted */
 	enum { N = 5000 };
