@@ -21,6 +21,14 @@ static void learn_uids(struct store *st, uint32_t user, const char *mbox, const 
 		       size_t n, int dir)
 {
 	size_t done = 0, same = 0;
+	if (n > SPAM_LEARN_MAX) {
+		/* each training is a synced commit: a client moving thousands
+		 * of messages must not wait minutes for its OK */
+		log_info("spam learn user=%u mailbox=%s: %zu messages, training the first %d "
+			 "(`brev spam learn` takes the rest)",
+			 user, mbox, n, SPAM_LEARN_MAX);
+		n = SPAM_LEARN_MAX;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct msg_info mi;
 		int changed = 0;

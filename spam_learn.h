@@ -10,13 +10,17 @@
  * message is known by its stored bytes (the blob id, shared by its copies
  * and kept by MOVE), so each counts at most once per direction. The hooks
  * run after the IMAP change committed, in the session's thread; a failing
- * training is logged and never fails the IMAP command.
+ * training is logged and never fails the IMAP command. One command trains
+ * at most SPAM_LEARN_MAX messages (each is a synced commit; the client
+ * waits for them); the rest of a larger MOVE is logged as not trained.
  */
 #ifndef BREV_SPAM_LEARN_H
 #define BREV_SPAM_LEARN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define SPAM_LEARN_MAX 500
 
 struct store;
 struct config;

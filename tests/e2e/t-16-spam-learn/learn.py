@@ -120,6 +120,21 @@ elif phase == "keywords":
     check(len(u) == 1, "x5 not in INBOX")
     state["x5uid"] = u[0].decode() if u else "0"
 
+elif phase == "cap":
+    # one MOVE of 501 messages into Junk trains 500 (spam_learn.h)
+    m = imaplib.IMAP4("127.0.0.1", P_IMAP, timeout=120)
+    m.login("bob@example.test", PW)
+    for i in range(501):
+        typ, d = m.append("INBOX", None, None,
+                          b"Subject: bulk %d\r\n\r\nbulk message number %d\r\n" % (i, i))
+        if typ != "OK":
+            check(False, "APPEND %d: %r" % (i, d))
+            break
+    m.select("INBOX")
+    typ, d = m.uid("MOVE", "1:*", "Junk")
+    check(typ == "OK", "MOVE 501: %r" % d)
+    m.logout()
+
 open(STATE, "w").write(" ".join("%s=%s" % kv for kv in state.items()))
 if FAILED:
     sys.exit(1)

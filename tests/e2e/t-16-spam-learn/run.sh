@@ -6,7 +6,8 @@
 #   - through imaplib (learn.py): MOVE into Junk trains spam and the next
 #     similar message gets a higher BAYES in X-Spam-Status; MOVE back out
 #     trains ham and reverses it (BAYES lower again); COPY into Junk twice
-#     trains once; $Junk / NonJunk keywords do the same;
+#     trains once; $Junk / NonJunk keywords do the same; Junk -> Trash
+#     trains nothing; one MOVE of 501 messages trains 500;
 #   - `brev spam why ADDRESS UID` shows the probability and the tokens;
 #   - bad arguments exit 1.
 . ../lib.sh
@@ -71,6 +72,11 @@ out=$(status)
 grep -q "^trained spam     7 " <<<"$out" && grep -q "^trained ham      8 " <<<"$out" ||
 	fail "after \$Junk, NonJunk and a move to Trash: $out"
 grep -q "spam learn user=.* as=spam trained=1" "$D/serve.log" || fail "no learn log line"
+
+py cap
+grep -q "^trained spam     500 " <<<"$("$BREV" -d "$D" spam status bob@example.test)" ||
+	fail "MOVE of 501: $("$BREV" -d "$D" spam status bob@example.test)"
+grep -q "spam learn user=.*: 501 messages, training the first 500" "$D/serve.log" || fail "no cap log line"
 
 uid=$(sed -n 's/.*x5uid=\([0-9]*\).*/\1/p' "$T/learn.state")
 out=$("$BREV" -d "$D" spam why alice@example.test "$uid") || fail "spam why: $out"
