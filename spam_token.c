@@ -202,13 +202,27 @@ static int ci_eq(const char *a, const char *b)
 	return a && str_casecmp_ascii(a, b) == 0;
 }
 
+/* Which fields a message has says much about the software that wrote it
+ * ("field:x-mailer"); the words of the fields people and their programs
+ * fill in, and the hosts of Received, say more. Our own trace fields are
+ * not there when a message is judged, only when a stored one is trained,
+ * so they count on neither side. */
 static void header_tokens(struct tk *t, const char *h, size_t len)
 {
-	static const char *const keep[] = {"subject",  "from",	       "to",	   "cc",
-					   "reply-to", "content-type", "x-mailer", "user-agent"};
+	static const char *const keep[] = {"subject", "from",	  "to",	      "cc",
+					   "reply-to", "content-type", "x-mailer", "user-agent",
+					   "received", "message-id"};
 	size_t pos = 0, nl, vl;
 	const char *name, *val;
 	while (mime_hdr_next(h, len, &pos, &name, &nl, &val, &vl) && t->count < SPAM_TOKENS_MAX) {
+		if (nl > 0 && nl <= 30) { /* printable names only (RFC 5322 2.2) */
+			char f[40] = "field:";
+			size_t i = 0;
+			for (; i < nl && name[i] > ' ' && name[i] <= '~'; i++)
+				f[6 + i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
+			if (i == nl)
+				emit(t, f, 6 + nl);
+		}
 		for (size_t i = 0; i < ARRAY_LEN(keep); i++) {
 			if (nl != strlen(keep[i]) || !ci_prefix(name, nl, keep[i]))
 				continue;

@@ -5,9 +5,11 @@
  * frees. Thread-safe.
  *
  * Tokens (all ASCII letters lower-cased; UTF-8 bytes kept as they are):
- *   - the words of Subject, From, To, Cc, Reply-To, Content-Type, X-Mailer
- *     and User-Agent, RFC 2047 decoded, each prefixed with the field's name
- *     ("subject:cheap", "from:paypal.com");
+ *   - "field:NAME" for every header field (which fields a message has
+ *     tells the software that wrote it);
+ *   - the words of Subject, From, To, Cc, Reply-To, Content-Type, X-Mailer,
+ *     User-Agent, Received and Message-ID, RFC 2047 decoded, each prefixed
+ *     with the field's name ("subject:cheap", "received:mx.example");
  *   - the words of every text part, with its transfer encoding and charset
  *     decoded (message_text.c) and HTML reduced to its text (tags, comments,
  *     script and style dropped; a few entities decoded);

@@ -63,7 +63,11 @@ TEST(tokens_are_what_a_reader_sees)
 	CHECK(has(m, "subject:cheap"));
 	CHECK(has(m, "subject:pills"));
 	CHECK(has(m, "from:deals@shop.example.test") || has(m, "from:shop"));
-	CHECK(!has(m, "evil")); /* Received is not a kept field */
+	CHECK(!has(m, "evil")); /* header words carry their field's name */
+	CHECK(has(m, "received:evil"));
+	CHECK(has(m, "field:received"));
+	CHECK(has(m, "field:content-type"));
+	CHECK(!has("F\001o: x\r\n\r\nhi\r\n", "field:f\001o"));
 	CHECK(has(m, "grüße")); /* QP and Latin-1 decoded */
 	CHECK(has(m, "viagra"));
 	CHECK(has(m, "click")); /* base64 HTML, tags gone */
