@@ -88,6 +88,8 @@ def messages(user, box):
 
 
 def counts(user):
+    if user == "fwd":
+        return {}
     return {b: len(messages(user, b) or []) for b in ("INBOX", "Junk")}
 
 
@@ -264,6 +266,10 @@ elif phase == "live":
 elif phase == "strict":
     b, text = expect(["alice"], msg(GTUBE), 550, "GTUBE at brev.conf strict")
     check(counts("alice") == b["alice"], "brev.conf strict stored GTUBE")
+    # a copy forwarded through an alias counts at brev.conf's strength
+    expect(["fwd"], msg(GTUBE), 550, "GTUBE to an alias forwarding out, brev.conf strict")
+    b, _ = expect(["fwd", "lena"], msg(GTUBE), 250, "GTUBE to forward + lenient")
+    landed("lena", "Junk", b["lena"], "GTUBE to forward + lenient")
     # a per-account setting wins over brev.conf's
     b, _ = expect(["lena"], msg(GTUBE), 250, "lenient account under strict brev.conf")
     landed("lena", "Junk", b["lena"], "lenient account under strict brev.conf")

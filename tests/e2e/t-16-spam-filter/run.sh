@@ -7,7 +7,8 @@
 #     strict and filed to Junk at normal and lenient; `off` delivers the
 #     message untouched (no fields, same bytes);
 #   - per-recipient strengths: refused only when every recipient would
-#     refuse, otherwise each copy goes to that account's INBOX or Junk;
+#     refuse, otherwise each copy goes to that account's INBOX or Junk; a
+#     copy forwarded out through an alias counts at brev.conf's strength;
 #   - the heuristics: no Message-ID, no Date, a From display name posing as
 #     another domain's address, executable attachments;
 #   - submission is not filtered; the \Junk mailbox is found by its
@@ -20,6 +21,8 @@
 command -v python3 >/dev/null || fail "python3 missing"
 brev_init spam
 for u in alice sam lena otto bob; do brev_user "$u@example.test" 'pw-secret-1'; done
+
+"$BREV" -d "$D" alias add fwd@example.test far@remote.test >/dev/null || fail "alias add"
 
 # ---- brev user set ----
 out=$("$BREV" -d "$D" user set sam@example.test spam=strict) || fail "user set spam=strict: $out"
