@@ -20,7 +20,7 @@ SANITIZE ?=
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -I. -I/usr/include/bearssl -MMD -MP
-LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -ljansson -lunistring -pthread
+LIBS      = -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -ljansson -lunistring -lm -pthread
 
 ifeq ($(SANITIZE),)
 B        := build

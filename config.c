@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "spam.h"
 #include "util.h"
 
 #include <limits.h>
@@ -33,6 +34,7 @@ enum cfg_type {
 	T_LEVEL,
 	T_MAPSIZE,
 	T_ADDRS,    /* space separated local@domain or @domain, or empty */
+	T_STRENGTH, /* spam.strength: off, lenient, normal, strict */
 };
 
 struct cfg_key {
@@ -124,6 +126,8 @@ static const struct cfg_key keys[] = {
 	 "Unprivileged user to run as after binding, when started as root (default: brev; serve refuses to run as root without one)"},
 	{"auth.dmarc_reject", T_BOOL, F(dmarc_reject), "yes", 0, 0,
 	 "Honour DMARC p=reject with 550 5.7.1 on the inbound port"},
+	{"spam.strength", T_STRENGTH, F(spam_strength), "normal", 0, 0,
+	 "Spam filter on the inbound port: off, lenient, normal or strict (docs/spam.md); per account with `brev user set ADDRESS spam=...`"},
 };
 
 static const struct cfg_key *key_find(const char *name)
@@ -410,6 +414,13 @@ static int apply(struct config *c, const struct cfg_key *k, const char *v, char 
 			snprintf(err, errlen, "'%s' is not yes or no", v);
 			return -1;
 		}
+		return 0;
+	case T_STRENGTH:
+		if ((lvl = spam_strength_parse(v, 0)) < 0) {
+			snprintf(err, errlen, "'%s' is not one of off, lenient, normal, strict", v);
+			return -1;
+		}
+		*(int *)field = lvl;
 		return 0;
 	case T_LEVEL:
 		lvl = log_level_parse(v);

@@ -41,6 +41,7 @@ struct config {
 	char *log_file;             /* log.file, as written; "" = stderr */
 	char *user;                 /* unprivileged user; "" = none */
 	int dmarc_reject;
+	int spam_strength;           /* spam.strength: enum spam_strength, never SPAM_DEFAULT */
 };
 
 /* Set every key to its default; datadir is copied. */

@@ -29,6 +29,7 @@
 #include "objid.h"
 #include "sasl.h"
 #include "server.h"
+#include "spam_learn.h"
 #include "spool.h"
 #include "util.h"
 
@@ -1253,6 +1254,8 @@ static void cmd_copy(struct imap_session *s, int uid)
 			}
 		imap_uidset_out(&a, src, k);
 		imap_uidset_out(&b, dstu, k);
+		/* into or out of \Junk: the classifier learns (spam_learn.h) */
+		spam_learn_copy(s->srv->store, s->acct.id, s->mbox, dst, dstu, k);
 		if (move) {
 			/* RFC 6851 4.3: COPYUID goes in an untagged OK before the EXPUNGEs. */
 			if (a.len)

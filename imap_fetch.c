@@ -20,6 +20,7 @@
 #include "objid.h"
 #include "preview.h"
 #include "server.h"
+#include "spam_learn.h"
 #include "util.h"
 
 enum { FI_FLAGS, FI_UID, FI_INTERNALDATE, FI_SIZE, FI_ENVELOPE, FI_BODY, FI_BODYSTRUCTURE,
@@ -969,6 +970,9 @@ void imap_cmd_store(struct imap_session *s, int uid)
 				x.failed_uids[x.nfailed++] = refs[i].uid;
 			}
 	}
+	/* $Junk / $NotJunk: the classifier learns (spam_learn.h) */
+	if (rc == ST_OK && nkw && op != FLAGS_DEL)
+		spam_learn_keywords(s->srv->store, s->acct.id, s->mbox, uids, n, kw, nkw);
 	free(uids);
 	free(failed);
 	if (rc != ST_OK) {

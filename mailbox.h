@@ -66,6 +66,7 @@ struct account {
 	uint64_t quota_effective;           /* resolved limit, 0 = none */
 	uint64_t used;                      /* bytes of messages in all mailboxes */
 	uint32_t messages;
+	int spam;                           /* enum spam_strength; 0 = brev.conf's */
 	struct cred cred;
 };
 
@@ -77,6 +78,9 @@ struct account {
 int store_user_add(struct store *st, const char *addr, const struct cred *cred);
 int store_user_set_cred(struct store *st, const char *addr, const struct cred *cred);
 int store_user_set_quota(struct store *st, const char *addr, uint64_t bytes);
+/* The account's spam filter strength (enum spam_strength, 0 = brev.conf's
+ * spam.strength); ST_INVALID for a value out of range. */
+int store_user_set_spam(struct store *st, const char *addr, int strength);
 /* Deletes the account, its mailboxes and its references to messages. */
 int store_user_del(struct store *st, const char *addr);
 int store_user_get(struct store *st, const char *addr, struct account *out);
@@ -212,6 +216,12 @@ struct msg_in {
 	uint64_t body_off, body_len;
 	/* Journal records to write in the same commit (journal.h), or NULL. */
 	const struct journal_in *journal;
+	/* store_deliver only, or NULL: junk[i] != 0 files user i's copy into
+	 * that account's \Junk special-use mailbox instead of mbox (the spam
+	 * filter's verdict). An account without one gets a "Junk" mailbox
+	 * marked \Junk, created in the same commit; a mailbox named "Junk"
+	 * that is not marked is used as it is. */
+	const unsigned char *junk;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
@@ -325,6 +335,36 @@ int store_msg_replace(struct store *st, uint32_t user, const char *src, uint32_t
 int store_msg_copy(struct store *st, uint32_t user, const char *src, const char *dst,
 		   const uint32_t *uids, size_t n, int move, uint32_t *dst_uidvalidity,
 		   uint32_t *new_uids);
+
+/* ---- the spam classifier's token database (mailbox_spam.c) ----
+ * Per account: for each token hash, in how many trained spam and ham
+ * messages it occurred and the day it was last trained; the number of
+ * trained messages; which messages were trained which way. Bounded to
+ * BAYES_TOKENS_MAX tokens per account: training past it drops the tokens
+ * trained longest ago. */
+#define BAYES_TOKENS_MAX 300000
+struct bayes_count {
+	uint32_t spam, ham;
+};
+struct bayes_stat {
+	uint32_t nspam, nham;               /* trained messages */
+	uint32_t tokens;                    /* distinct tokens kept */
+	int64_t last_spam, last_ham;        /* unix seconds, 0 = never */
+	uint64_t pruned;                    /* tokens dropped over the bound */
+};
+enum { BAYES_SPAM = 1, BAYES_HAM = 2 };
+/* out[i] gets the counts of h[i] (0, 0 when unknown); *stat the totals
+ * (either may be NULL). */
+int store_bayes_counts(struct store *st, uint32_t user, const uint64_t *h, size_t n,
+		       struct bayes_count *out, struct bayes_stat *stat);
+/* Train message `key` (a blob id, or a content hash with the top bit set)
+ * as dir (BAYES_SPAM or BAYES_HAM) with its distinct token hashes h. A
+ * message already trained that way is left alone (*changed = 0); one
+ * trained the other way has that training reversed first. One commit. */
+int store_bayes_train(struct store *st, uint32_t user, uint64_t key, int dir, const uint64_t *h,
+		      size_t n, int *changed);
+/* How message `key` was trained: 0, BAYES_SPAM or BAYES_HAM. */
+int store_bayes_trained(struct store *st, uint32_t user, uint64_t key, int *dir);
 
 /* ---- outbound queue ---- */
 

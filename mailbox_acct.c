@@ -153,6 +153,7 @@ static void acct_export(struct store *st, const struct acct_rec *a, const struct
 	out->quota_effective = quota_limit(st, a);
 	out->used = a->used;
 	out->messages = a->messages;
+	out->spam = (int)a->spam;
 	out->cred = *c;
 }
 
@@ -162,6 +163,7 @@ struct user_args {
 	char addr[STORE_ADDR_MAX + 1];
 	const struct cred *cred;
 	uint64_t quota;
+	int spam;
 	uint32_t id;
 	struct account *out;
 	void (*cb)(void *, const struct account *);
@@ -283,6 +285,28 @@ int store_user_set_quota(struct store *st, const char *addr, uint64_t bytes)
 	return tx_write(st, op_user_set_quota, &u);
 }
 
+static int op_user_set_spam(struct tx *t, void *arg)
+{
+	struct user_args *u = arg;
+	struct acct_rec a;
+	int rc = acct_by_addr(t, u->addr, &a);
+	if (rc)
+		return rc;
+	a.spam = (uint32_t)u->spam;
+	if (acct_put(t, &a) < 0)
+		return ST_TEMP;
+	tx_touch(t, a.id);
+	return ST_OK;
+}
+
+int store_user_set_spam(struct store *st, const char *addr, int strength)
+{
+	struct user_args u = {.spam = strength};
+	if (strength < 0 || strength > 4 /* SPAM_STRICT */ || addr_norm(addr, u.addr, 0) < 0)
+		return ST_INVALID;
+	return tx_write(st, op_user_set_spam, &u);
+}
+
 static int op_user_del(struct tx *t, void *arg)
 {
 	struct user_args *u = arg;
@@ -309,7 +333,8 @@ static int op_user_del(struct tx *t, void *arg)
 	put32(k, a.id);
 	/* In the same commit: DB_META's kept subscriptions (sub/<id>/...) and
 	 * \Recent marks (recent/<mailbox id>, just above) go with the account. */
-	if (sub_forget_all(t, a.id) < 0 || db_del_prefix(t, DB_TOMB, k, 4) < 0 ||
+	if (sub_forget_all(t, a.id) < 0 || bayes_forget_user(t, a.id) != ST_OK ||
+	    db_del_prefix(t, DB_TOMB, k, 4) < 0 ||
 	    db_del(t, DB_ACCT, k, 4) < 0 ||
 	    db_del(t, DB_CRED, k, 4) < 0 ||
 	    db_del(t, DB_ADDR, u->addr, strlen(u->addr)) < 0)

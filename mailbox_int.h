@@ -51,6 +51,10 @@ enum {
 		   * index's postings (mailbox_fts.c) */
 	DB_FTB,   /* u64be blob id -> its words, each NUL-terminated (to drop them) */
 	DB_FTQ,   /* u64be blob id -> "": blobs whose words are not in DB_FTW yet */
+	DB_BTOK,    /* u32be user + u64be token hash -> struct btok_rec
+		     * (mailbox_spam.c: the Bayesian token database) */
+	DB_BSTAT,   /* u32be user -> struct bstat_rec */
+	DB_BTRAIN,  /* u32be user + u64be message key -> u32 trained direction */
 	DB_N
 };
 
@@ -59,7 +63,9 @@ enum {
 struct acct_rec {
 	uint32_t version, id;
 	uint64_t quota, used;
-	uint32_t messages, pad;
+	uint32_t messages;
+	uint32_t spam; /* enum spam_strength (was padding: 0 in old records,
+			* which is SPAM_DEFAULT, "as brev.conf says") */
 	char addr[STORE_ADDR_MAX + 2];
 };
 
@@ -322,6 +328,10 @@ int fts_put(struct tx *t, uint64_t blob, const struct fts_terms *ft, int *merge)
 int fts_drop(struct tx *t, uint64_t blob);
 int fts_merge(struct store *st, size_t *merged);
 int fts_open(MDB_txn *txn, MDB_dbi *dbi);
+/* ---- mailbox_spam.c ---- */
+
+/* Delete an account's token database and training records (user del). */
+int bayes_forget_user(struct tx *t, uint32_t user);
 
 /* ---- mailbox_journal.c: the delivery journal (journal.h) ---- */
 

@@ -595,8 +595,38 @@ static void msg_export(uint32_t uid, const struct msg_rec *r, struct msg_info *o
 	out->blob = r->blob;
 }
 
+/* The account's \Junk mailbox into mb (msg_in.junk): the one marked
+ * \Junk, else one named Junk, else a new "Junk" marked \Junk. */
+static int junk_mbox(struct tx *t, uint32_t user, struct mbox *mb)
+{
+	char(*names)[STORE_MBOX_MAX + 1];
+	size_t n;
+	int rc = mbox_get(t, user, "Junk", mb);
+	if (rc == ST_OK && mb->r.special == MBOX_JUNK)
+		return ST_OK; /* the usual case: the one `user add` made */
+	if (rc != ST_OK && rc != ST_NOTFOUND)
+		return rc;
+	if ((rc = mbox_names(t, user, &names, &n)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = mbox_get(t, user, names[i], mb)))
+			break;
+		if (mb->r.special == MBOX_JUNK) {
+			free(names);
+			return ST_OK;
+		}
+	}
+	free(names);
+	if (rc)
+		return rc;
+	rc = mbox_get(t, user, "Junk", mb);
+	if (rc != ST_NOTFOUND)
+		return rc;
+	return mbox_new(t, user, "Junk", MBOX_JUNK, 1, mb) < 0 ? ST_TEMP : ST_OK;
+}
+
 /* One recipient of a delivery; the blob is written on the first success. */
-static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, uint64_t size,
+static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, int junk, uint64_t size,
 		       int64_t date, uint32_t *uid)
 {
 	struct acct_rec ac;
@@ -605,7 +635,9 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, uint64_t
 	int rc = acct_get(t, user, &ac);
 	if (!rc)
 		rc = quota_fits(t->st, &ac, size);
-	if (!rc) {
+	if (!rc && junk) {
+		rc = junk_mbox(t, user, &mb);
+	} else if (!rc) {
 		rc = mbox_get(t, user, a->mbox, &mb);
 		if (rc == ST_NOTFOUND && strcmp(a->mbox, "INBOX") != 0)
 			rc = mbox_get(t, user, "INBOX", &mb); /* no such folder: INBOX */
@@ -663,7 +695,8 @@ static int op_deliver(struct tx *t, void *arg)
 		return ST_TEMP;
 	for (size_t i = 0; i < a->n; i++) {
 		uint32_t uid = 0;
-		int rc = deliver_one(t, a, a->users[i], size, date, &uid);
+		int junk = a->m->junk && a->m->junk[i];
+		int rc = deliver_one(t, a, a->users[i], junk, size, date, &uid);
 		if (rc == ST_TEMP || (rc != ST_OK && deliver_journal(t, a, a->users[i], rc)))
 			return ST_TEMP;
 		if (rc == ST_OK)

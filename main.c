@@ -21,6 +21,8 @@
 #include "sendmail.h"
 #include "server.h"
 #include "smtp.h"
+#include "spam.h"
+#include "spam_learn.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
@@ -66,6 +68,9 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "                                 create DATADIR (config, local CA, TLS key and certificate, store)\n"
 	      "  user add ADDRESS [--random]    password from stdin, or prompted twice (at least 8 characters)\n"
 	      "  user passwd ADDRESS [--random] | user del ADDRESS | user list\n"
+	      "  user set ADDRESS spam=off|lenient|normal|strict|default\n"
+	      "  spam learn --spam|--ham ADDRESS FILE|MBOX|MAILDIR...  train the account's spam classifier\n"
+	      "  spam status ADDRESS | spam why ADDRESS UID [MAILBOX]\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"
@@ -544,8 +549,40 @@ static void print_account(void *arg, const struct account *a)
 		snprintf(quota, sizeof quota, "%llu", (unsigned long long)a->quota_effective);
 	else
 		snprintf(quota, sizeof quota, "none");
-	printf("%-40s %8u messages %12llu bytes  quota %s\n", a->addr, a->messages,
-	       (unsigned long long)a->used, quota);
+	printf("%-40s %8u messages %12llu bytes  quota %s%s%s\n", a->addr, a->messages,
+	       (unsigned long long)a->used, quota, a->spam ? "  spam " : "",
+	       a->spam ? spam_strength_name(a->spam) : "");
+}
+
+/* `user set ADDRESS KEY=VALUE...`: per-account settings; today spam=
+ * (off, lenient, normal, strict, or default: brev.conf's spam.strength). */
+static void user_set(int argc, char **argv)
+{
+	struct store *st;
+	int spam = -1, rc;
+	if (argc < 4)
+		usage();
+	for (int i = 3; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		if (eq && eq - argv[i] == 4 && !strncmp(argv[i], "spam", 4)) {
+			if ((spam = spam_strength_parse(eq + 1, 1)) < 0)
+				fatal("user set: spam=%s is not one of off, lenient, normal, strict, "
+				      "default",
+				      eq + 1);
+		} else {
+			fatal("user set: unknown setting '%s' (known: spam=off|lenient|normal|strict|"
+			      "default)",
+			      argv[i]);
+		}
+	}
+	st = open_store(1);
+	rc = store_user_set_spam(st, argv[2], spam);
+	store_close(&st);
+	if (rc == ST_NOTFOUND)
+		fatal("user set: no account %s", argv[2]);
+	if (rc)
+		fatal("user set %s: %s", argv[2], store_strerror(rc));
+	printf("%s: spam=%s\n", argv[2], spam_strength_name(spam));
 }
 
 static void cmd_user(int argc, char **argv)
@@ -598,6 +635,8 @@ static void cmd_user(int argc, char **argv)
 			printf("new password for %s: %s\n", argv[2], pw);
 		else
 			printf("password changed for %s\n", argv[2]);
+	} else if (!strcmp(sub, "set")) {
+		user_set(argc, argv);
 	} else if (!strcmp(sub, "del")) {
 		st = open_store(1);
 		rc = store_user_del(st, argv[2]);
@@ -1180,7 +1219,8 @@ int main(int argc, char **argv)
 	}
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
-						    "sendmail", "dns", "dkim", "cert", "log"};
+						    "sendmail", "dns", "dkim", "cert", "log",
+						    "spam"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1207,6 +1247,12 @@ int main(int argc, char **argv)
 		cmd_status();
 	else if (!strcmp(cmd, "log"))
 		rc = cmd_log(argc, argv);
+	else if (!strcmp(cmd, "spam")) {
+		load_config();
+		struct store *st = open_store(0);
+		rc = spam_cli(st, argc, argv);
+		store_close(&st);
+	}
 	else if (!strcmp(cmd, "sendmail"))
 		rc = cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))

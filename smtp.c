@@ -35,6 +35,9 @@
 #include "sasl.h"
 #include "server.h"
 #include "smtp.h"
+#include "spam.h"
+#include "spam_bayes.h"
+#include "spam_token.h"
 #include "spool.h"
 #include "srs.h"
 #include "util.h"
@@ -742,6 +745,89 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
 	return total;
 }
 
+/* The spam filter (spam.h, docs/spam.md) on port 25: the common tests
+ * once for the message, then each local recipient's own classifier (BAYES,
+ * spam_bayes.h) on top, one action per recipient at that account's
+ * strength (forwarded copies: the common score at brev.conf's strength).
+ * Every recipient rejecting: 550 before acceptance, 0 returned (reply
+ * sent). Otherwise 1, the X-Spam fields appended to *hdr and, when some
+ * copy goes to Junk, *junk (per local user, malloc'ed) set. Nothing
+ * happens when every recipient has the filter off. The copies share one
+ * stored message, so the fields show BAYES only when one local account
+ * gets it (other recipients must not learn about each other). */
+static int spam_filter(struct session *s, struct spool *body, const char *auth_summary,
+		       char **hdr, size_t *len, unsigned char **junk)
+{
+	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0, plen, nh;
+	int *str = xcalloc(n ? n : 1, sizeof *str), *act = xcalloc(n ? n : 1, sizeof *act);
+	double *score = xcalloc(n ? n : 1, sizeof *score), *bayes = xcalloc(n ? n : 1, sizeof *bayes);
+	int go = 1, nbayes = 0;
+	uint64_t *h = NULL;
+	char *pre = NULL, *f = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct account a;
+		str[i] = s->cfg->spam_strength;
+		if (i < nu && store_user_get_id(s->st, s->set.users[i], &a) == ST_OK && a.spam)
+			str[i] = a.spam;
+		on += str[i] != SPAM_OFF;
+	}
+	if (!on)
+		goto done;
+	struct spam_result r = {0};
+	pre = spam_prefix(body, &plen);
+	spam_content_mem(pre, plen, auth_summary, &r);
+	nh = spam_token_hashes(pre, plen, &h);
+	for (size_t i = 0; i < n; i++) {
+		double p;
+		score[i] = r.score;
+		if (i < nu && str[i] != SPAM_OFF &&
+		    spam_bayes_classify(s->st, s->set.users[i], h, nh, &p, NULL, NULL) == 1) {
+			bayes[i] = spam_bayes_weight(p);
+			score[i] += bayes[i];
+			nbayes++;
+			log_info("smtp id=%s spam user=%u bayes=%.3f", s->id, s->set.users[i], p);
+		}
+	}
+	if (nu == 1 && nbayes == 1)
+		spam_add(&r, "BAYES", bayes[0]);
+	f = spam_fields(&r);
+	char *tests = xstrdup(strstr(f, "tests=")), *w = tests;
+	/* the log line: the X-Spam-Status value without its folding */
+	for (const char *p = tests; *p; p++)
+		if (*p != '\r' && *p != '\n' && *p != '\t')
+			*w++ = *p;
+	*w = 0;
+	log_info("smtp id=%s spam score=%.1f %s", s->id, r.score, tests);
+	free(tests);
+	if (spam_decide(str, score, n, act) == SPAM_REJECT) {
+		reply(s, "550 5.7.1 Message refused as spam (score %.1f)", n == 1 ? score[0] : r.score);
+		s->errors++;
+		go = 0;
+		goto done;
+	}
+	size_t fl = strlen(f);
+	*hdr = xrealloc(*hdr, *len + fl + 1);
+	memcpy(*hdr + *len, f, fl + 1);
+	*len += fl;
+	for (size_t i = 0; i < nu; i++)
+		nj += act[i] == SPAM_JUNK;
+	if (nj) {
+		*junk = xcalloc(nu, 1);
+		for (size_t i = 0; i < nu; i++)
+			(*junk)[i] = act[i] == SPAM_JUNK;
+		log_info("smtp id=%s spam: %zu of %zu local copies to Junk", s->id, nj, nu);
+	}
+done:
+	free(f);
+	free(pre);
+	free(h);
+	free(str);
+	free(act);
+	free(score);
+	free(bayes);
+	return go;
+}
+
 /* Submission: the From and Sender fields must name the user (or an
  * address they own), or the message would go out DKIM-signed for someone
  * else (docs/smtp.md). 1 if it may go on; 0 with the reply sent. */
@@ -791,6 +877,7 @@ static void message_done(struct session *s)
 	struct authres_out ar = {0};
 	struct spool *body = s->sp;
 	const char *mbox = NULL;
+	unsigned char *junk = NULL;
 	uint64_t size = spool_size(s->sp);
 	if (spool_error(s->sp)) {
 		reply(s, "%s", spool_failure_reply(s->sp));
@@ -814,6 +901,9 @@ static void message_done(struct session *s)
 		return;
 	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
 		goto out;
+	if (!is_submission(s) && !spam_filter(s, body, ar.summary, &hdr, &len, &junk))
+		goto out;
+	s->set.junk = junk;
 	char via[STORE_ADDR_MAX + 128];
 	snprintf(via, sizeof via, "client=%s proto=%s%s%s", conn_peer(s->c),
 		 smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
@@ -842,6 +932,8 @@ static void message_done(struct session *s)
 	s->junk = 0;
 	reply(s, "250 2.0.0 Ok: queued as %s", s->id);
 out:
+	s->set.junk = NULL;
+	free(junk);
 	free(hdr);
 	authres_out_free(&ar);
 }

@@ -244,6 +244,11 @@ struct smtp_rcptset {
 	size_t nusers, capusers;
 	char **ext, **via;
 	size_t next, capext;
+	/* Per user (same index as users), or NULL: file that account's copy
+	 * into its \Junk mailbox (the spam filter's verdict, mailbox.h's
+	 * msg_in.junk). Not owned: the caller sets it for one commit;
+	 * smtp_rcptset_clear forgets it. */
+	const unsigned char *junk;
 };
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id);
 void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr);

@@ -458,6 +458,7 @@ void smtp_rcptset_clear(struct smtp_rcptset *r)
 	}
 	r->next = 0;
 	r->nusers = 0;
+	r->junk = NULL;
 }
 
 void smtp_rcptset_free(struct smtp_rcptset *r)
@@ -688,6 +689,7 @@ static int redeliver_inbox(struct store *st, const struct smtp_rcptset *r, const
 		j2.accepted = NULL;
 		m2.journal = &j2;
 	}
+	m2.junk = NULL; /* indexed like r->users, not like `again` */
 	m = &m2;
 	for (size_t i = 0; i < r->nusers; i++)
 		if (rcs[i] == ST_NOTFOUND)
@@ -773,8 +775,11 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 		}
 	}
 	if (r->nusers > 0) {
-		struct msg_in m = {
-		    .hdr = hdr_local, .hdrlen = hlen_local, .body = body, .journal = jl};
+		struct msg_in m = {.hdr = hdr_local,
+				   .hdrlen = hlen_local,
+				   .body = body,
+				   .journal = jl,
+				   .junk = r->junk};
 		int *rcs = xcalloc(r->nusers, sizeof *rcs);
 		int rc = store_deliver(st, r->users, r->nusers, mbox, &m, rcs, NULL);
 		if (rc == ST_OK && mbox)

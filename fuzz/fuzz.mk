@@ -27,7 +27,7 @@ SAN          := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 BASEFLAGS    := -g -O1 -std=c11 -D_GNU_SOURCE -I. -I/usr/include/bearssl
 OBJFLAGS     := $(BASEFLAGS) $(SAN) -fsanitize=fuzzer-no-link -MMD -MP
 BINFLAGS     := $(BASEFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-LIBS         := -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -ljansson -lunistring -pthread
+LIBS         := -lldns -lssl -lcrypto -llmdb -lbearssl -lcrypt -lz -ljansson -lunistring -lm -pthread
 
 ifeq ($(V),1)
 Q :=

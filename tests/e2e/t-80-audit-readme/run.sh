@@ -55,7 +55,8 @@ quota.default|0
 store.map_size|64G
 log.level|info
 user|
-auth.dmarc_reject|yes'
+auth.dmarc_reject|yes
+spam.strength|normal'
 while IFS='|' read -r k v; do
 	grep -qxF "#$k = $v" "$X/brev.conf" ||
 		fail "brev.conf's default for $k is not README's '$v': $(grep "^#$k = " "$X/brev.conf")"
