@@ -12,7 +12,8 @@
 #    with virus.on_error = tempfail, nothing stored, and the same message
 #    delivered when retried once clamd is back; with on_error = accept
 #    delivered with "X-Virus-Scanned: no (REASON)";
-#  - clamd over TCP (virus.clamd = 127.0.0.1:PORT).
+#  - clamd over TCP (virus.clamd = 127.0.0.1:PORT);
+#  - brev's X-Virus-Scanned comes before one the sender wrote.
 . ../lib.sh
 command -v clamd >/dev/null || skip "clamd missing (tools/deps.sh test installs clamav-daemon)"
 
@@ -100,7 +101,9 @@ else:
     body = b"\r\nnothing to see here\r\n"
 if not body.startswith(b"MIME") and not body.startswith(b"\r\n"):
     body = b"\r\n" + body
-msg = (b"From: someone@remote.test\r\nTo: alice@example.test\r\nSubject: " + subj.encode() +
+# a sender's own claim, below brev's header
+fake = b"X-Virus-Scanned: clamd\r\n" if what.startswith("forged") else b""
+msg = (fake + b"From: someone@remote.test\r\nTo: alice@example.test\r\nSubject: " + subj.encode() +
        b"\r\nMessage-ID: <" + subj.encode() + b"@remote.test>\r\n" + body)
 if mode == "bdat":
     s = socket.create_connection(("127.0.0.1", port), timeout=180)
@@ -130,6 +133,10 @@ if mode == "sub":
 s.mail(frm)
 code, text = s.rcpt("alice@example.test")
 assert code == 250, (code, text)
+if mode == "sub" and what == "eicar":
+    # a remote recipient too: a refused message is not queued either
+    code, text = s.rcpt("far@remote.test")
+    assert code == 250, (code, text)
 try:
     code, text = s.data(msg)
 except smtplib.SMTPDataError as e:
@@ -184,8 +191,11 @@ out=$(inbox) || fail "inbox"
 note "$out"
 [ "$(sort <<<"$out")" = "$(printf '%s\n' "big-1|['clamd']" "clean-1|['clamd']" "clean-2|['clamd']" "clean-3|['clamd']")" ] ||
 	fail "INBOX should hold exactly the four clean messages, each with X-Virus-Scanned: clamd"
-"$BREV" -d "$D" log alice@example.test >"$T/journal" || fail "brev log"
-! grep -qi "eicar" "$T/journal" || fail "a refused message is in the delivery journal"
+"$BREV" -d "$D" log >"$T/journal" || fail "brev log"
+grep -q "clean-1@remote.test" "$T/journal" || fail "brev log does not show the Message-ID: $(cat "$T/journal")"
+! grep -qi "eicar" "$T/journal" || fail "a refused message is in the delivery journal: $(cat "$T/journal")"
+q=$("$BREV" -d "$D" queue list) || fail "queue list"
+! grep -q "remote.test" <<<"$q" || fail "a refused message was queued: $q"
 
 # clamd stops: the sender is told to retry, and nothing is stored
 clamd_stop
@@ -213,6 +223,7 @@ expect mx "$P_SMTP" huge-2 250
 clamd_stop
 expect mx "$P_SMTP" clean-7 250
 expect sub "$P_SUB" clean-8 250
+expect mx "$P_SMTP" forged-9 250
 out=$(inbox) || fail "inbox"
 note "$out"
 grep -qx "clean-6|\['clamd'\]" <<<"$out" || fail "clean-6 not scanned over TCP: $out"
@@ -221,7 +232,9 @@ grep -qx "huge-2|\['no (clamd: INSTREAM size limit exceeded. ERROR)'\]" <<<"$out
 grep -qx "clean-7|\['no (cannot connect to clamd: Connection refused)'\]" <<<"$out" ||
 	fail "clean-7 lacks the not-scanned header: $out"
 grep -q "^clean-8|\['no (cannot connect" <<<"$out" || fail "clean-8 (submission) lacks the not-scanned header: $out"
-[ "$(wc -l <<<"$out")" = 10 ] || fail "expected 10 messages in the INBOX: $out"
+grep -qx "forged-9|\['no (cannot connect to clamd: Connection refused)', 'clamd'\]" <<<"$out" ||
+	fail "brev's X-Virus-Scanned is not above the sender's: $out"
+[ "$(wc -l <<<"$out")" = 11 ] || fail "expected 11 messages in the INBOX: $out"
 grep -q "virus id=.* not scanned: .*delivered (virus.on_error = accept)" "$D/serve.log" ||
 	fail "no log line for the accepted unscanned message"
 brev_stop
