@@ -114,8 +114,9 @@ static int wait_fd(int fd, short events, int ms)
 	}
 }
 
-/* Send all of buf. 0, or -1 with errno (ETIMEDOUT after a stall of ms). */
-static int send_all(int fd, const void *buf, size_t n, int ms)
+/* Send all of buf. 0, or -1 with errno (ETIMEDOUT after a stall of ms,
+ * or at the deadline). */
+static int send_all(int fd, const void *buf, size_t n, int ms, int64_t deadline)
 {
 	const unsigned char *p = buf;
 	while (n) {
@@ -128,7 +129,8 @@ static int send_all(int fd, const void *buf, size_t n, int ms)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = wait_fd(fd, POLLOUT, ms);
+			int64_t left = deadline - now_ms();
+			int rc = left <= 0 ? 0 : wait_fd(fd, POLLOUT, left < ms ? (int)left : ms);
 			if (rc == 0)
 				errno = ETIMEDOUT;
 			if (rc <= 0)
@@ -142,13 +144,13 @@ static int send_all(int fd, const void *buf, size_t n, int ms)
 
 /* The message as INSTREAM chunks, then the zero-length end. 0, or -1 with
  * what failed in *what and errno set. */
-static int send_stream(int fd, struct spool *sp, int ms, const char **what)
+static int send_stream(int fd, struct spool *sp, int ms, int64_t deadline, const char **what)
 {
 	unsigned char *buf = xmalloc(4 + VIRUS_CHUNK);
 	uint64_t off = 0, size = spool_size(sp);
 	int rc = 0;
 	*what = "send";
-	if (send_all(fd, "zINSTREAM", 10, ms) < 0) /* the NUL ends the command */
+	if (send_all(fd, "zINSTREAM", 10, ms, deadline) < 0) /* the NUL ends the command */
 		rc = -1;
 	while (rc == 0 && off < size) {
 		long k = spool_read_at(sp, off, buf + 4, VIRUS_CHUNK);
@@ -163,13 +165,13 @@ static int send_stream(int fd, struct spool *sp, int ms, const char **what)
 		buf[1] = (unsigned char)((uint32_t)k >> 16);
 		buf[2] = (unsigned char)((uint32_t)k >> 8);
 		buf[3] = (unsigned char)k;
-		if (send_all(fd, buf, 4 + (size_t)k, ms) < 0)
+		if (send_all(fd, buf, 4 + (size_t)k, ms, deadline) < 0)
 			rc = -1;
 		off += (uint64_t)k;
 	}
 	if (rc == 0) {
 		memset(buf, 0, 4);
-		rc = send_all(fd, buf, 4, ms);
+		rc = send_all(fd, buf, 4, ms, deadline);
 	}
 	free(buf);
 	return rc;
@@ -211,7 +213,7 @@ int virus_scan_fd(int fd, struct spool *sp, const struct virus_timeouts *t,
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return set_error(r, "clamd socket: %s", strerror(errno));
-	int sent = send_stream(fd, sp, t->send_ms, &what) == 0;
+	int sent = send_stream(fd, sp, t->send_ms, now_ms() + t->send_total_ms, &what) == 0;
 	int send_errno = errno;
 	if (!sent && strcmp(what, "send") != 0)
 		return set_error(r, "%s: %s", what, strerror(send_errno));
@@ -281,7 +283,8 @@ int virus_scan(const char *spec, struct spool *sp, const struct virus_timeouts *
 int virus_check(const struct config *cfg, struct spool *sp, const char *id,
 		struct virus_check *out)
 {
-	static const struct virus_timeouts t = {VIRUS_CONNECT_MS, VIRUS_SEND_MS, VIRUS_ANSWER_MS};
+	static const struct virus_timeouts t = {VIRUS_CONNECT_MS, VIRUS_SEND_MS, VIRUS_SEND_TOTAL_MS,
+						VIRUS_ANSWER_MS};
 	struct virus_result r;
 	memset(out, 0, sizeof *out);
 	if (!cfg->virus_clamd || !cfg->virus_clamd[0])

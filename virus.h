@@ -10,7 +10,9 @@
  *
  * The message is read from its spool in bounded pieces (never held whole
  * in memory). Every call blocks the calling thread for at most the
- * time-outs below; thread-safe (no shared state).
+ * time-outs below (connect + send total + answer: 7 minutes 10 seconds,
+ * within the 10 minutes an SMTP client waits for its reply, RFC 5321
+ * 4.5.3.2.6); thread-safe (no shared state).
  */
 #ifndef BREV_VIRUS_H
 #define BREV_VIRUS_H
@@ -28,6 +30,7 @@ struct spool;
 /* Bounds of one scan, in milliseconds. */
 #define VIRUS_CONNECT_MS 10000	/* connect(2) to clamd */
 #define VIRUS_SEND_MS	 30000	/* any one stall while sending the message */
+#define VIRUS_SEND_TOTAL_MS 300000 /* the whole message, however slowly clamd reads */
 #define VIRUS_ANSWER_MS	 120000 /* from the end of the stream to the answer */
 
 enum virus_verdict {
@@ -43,7 +46,7 @@ struct virus_result {
 };
 
 struct virus_timeouts {
-	int connect_ms, send_ms, answer_ms;
+	int connect_ms, send_ms, send_total_ms, answer_ms;
 };
 
 /* Parse clamd's answer to INSTREAM, buf[0..n) as received (the trailing

@@ -17,7 +17,7 @@
 #include "util.h"
 #include "virus.h"
 
-static const struct virus_timeouts quick = {1000, 2000, 2000};
+static const struct virus_timeouts quick = {1000, 2000, 10000, 2000};
 
 TEST(answer_ok)
 {
@@ -75,7 +75,8 @@ TEST(answer_error)
 
 struct peer {
 	int fd;
-	int mode;	      /* 0 answer after the end; 1 answer early and close; 2 never answer; 3 close */
+	int mode;	      /* 0 answer after the end; 1 answer early and close; 2 never answer;
+			       * 3 close; 4 read nothing for 3 s, then close */
 	size_t stop_after;    /* mode 1: bytes of data taken first */
 	const char *answer;
 	unsigned char *got;   /* the data reassembled */
@@ -100,6 +101,11 @@ static void *peer_run(void *arg)
 {
 	struct peer *pe = arg;
 	char cmd[10];
+	if (pe->mode == 4) {
+		sleep(3);
+		close(pe->fd);
+		return NULL;
+	}
 	pe->framing_ok = read_full(pe->fd, cmd, 10) == 0 && memcmp(cmd, "zINSTREAM\0", 10) == 0;
 	while (pe->framing_ok) {
 		unsigned char h[4];
@@ -144,6 +150,8 @@ static struct spool *message(size_t n)
 	return sp;
 }
 
+static int64_t scan_ms; /* how long the last scan_with's virus_scan_fd took */
+
 static int scan_with(struct peer *pe, struct spool *sp, const struct virus_timeouts *t,
 		     struct virus_result *r)
 {
@@ -153,7 +161,9 @@ static int scan_with(struct peer *pe, struct spool *sp, const struct virus_timeo
 		return -1;
 	pe->fd = sv[1];
 	pthread_create(&th, NULL, peer_run, pe);
+	int64_t t0 = now_ms();
 	int v = virus_scan_fd(sv[0], sp, t, r);
+	scan_ms = now_ms() - t0;
 	pthread_join(th, NULL);
 	close(sv[0]);
 	return v;
@@ -207,7 +217,7 @@ TEST(no_answer_times_out)
 {
 	struct spool *sp = message(100);
 	struct peer pe = {.mode = 2};
-	struct virus_timeouts t = {1000, 1000, 300};
+	struct virus_timeouts t = {1000, 1000, 10000, 300};
 	struct virus_result r;
 	int64_t t0 = now_ms();
 	CHECK_EQ_INT(scan_with(&pe, sp, &t, &r), VIRUS_ERROR);
@@ -216,6 +226,25 @@ TEST(no_answer_times_out)
 	 * verdict would be "closed without an answer" */
 	CHECK(now_ms() - t0 >= 300);
 	free(pe.got);
+	spool_free(&sp);
+}
+
+/* A clamd that stops reading: each stall is bounded, and so is the whole
+ * message however slowly it is read. */
+TEST(stalled_send_times_out)
+{
+	struct spool *sp = message(8 << 20);
+	struct peer pe = {.mode = 4};
+	struct virus_timeouts t = {1000, 300, 10000, 2000};
+	struct virus_result r;
+	CHECK_EQ_INT(scan_with(&pe, sp, &t, &r), VIRUS_ERROR);
+	CHECK(strstr(r.why, "sending to clamd"));
+	CHECK(scan_ms >= 300 && scan_ms < 2500); /* the peer closes at 3 s */
+	struct virus_timeouts total = {1000, 5000, 400, 2000};
+	pe = (struct peer){.mode = 4};
+	CHECK_EQ_INT(scan_with(&pe, sp, &total, &r), VIRUS_ERROR);
+	CHECK(strstr(r.why, "sending to clamd"));
+	CHECK(scan_ms >= 400 && scan_ms < 2500);
 	spool_free(&sp);
 }
 
