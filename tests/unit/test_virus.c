@@ -132,7 +132,7 @@ static void *peer_run(void *arg)
 	if (pe->mode == 2) {
 		sleep(3);
 	} else if (pe->mode != 3 && pe->answer) {
-		ssize_t w = write(pe->fd, pe->answer, strlen(pe->answer) + 1);
+		ssize_t w = send(pe->fd, pe->answer, strlen(pe->answer) + 1, MSG_NOSIGNAL);
 		(void)w;
 	}
 	close(pe->fd);
@@ -164,8 +164,8 @@ static int scan_with(struct peer *pe, struct spool *sp, const struct virus_timeo
 	int64_t t0 = now_ms();
 	int v = virus_scan_fd(sv[0], sp, t, r);
 	scan_ms = now_ms() - t0;
+	close(sv[0]); /* a peer still waiting for frames sees the end */
 	pthread_join(th, NULL);
-	close(sv[0]);
 	return v;
 }
 
