@@ -35,6 +35,8 @@ enum cfg_type {
 	T_MAPSIZE,
 	T_ADDRS,    /* space separated local@domain or @domain, or empty */
 	T_STRENGTH, /* spam.strength: off, lenient, normal, strict */
+	T_SOCKET,   /* unix:/path, ADDR:PORT or localhost:PORT (util.h sock_spec_parse), or empty */
+	T_CHOICE,   /* one word of `choices`; the field is its index */
 };
 
 struct cfg_key {
@@ -128,7 +130,27 @@ static const struct cfg_key keys[] = {
 	 "Honour DMARC p=reject with 550 5.7.1 on the inbound port"},
 	{"spam.strength", T_STRENGTH, F(spam_strength), "normal", 0, 0,
 	 "Spam filter on the inbound port: off, lenient, normal or strict (docs/spam.md); per account with `brev user set ADDRESS spam=...`"},
+	{"virus.clamd", T_SOCKET, F(virus_clamd), "", 0, 0,
+	 "clamd socket for virus scanning: unix:/run/clamav/clamd.ctl or 127.0.0.1:3310 (empty: off)"},
+	{"virus.on_error", T_CHOICE, F(virus_on_error), "tempfail", 0, 0,
+	 "When clamd gives no verdict: tempfail (451, the sender retries) or accept (deliver with "
+	 "X-Virus-Scanned: no)"},
 };
+
+/* The words of each T_CHOICE key, "a|b|c": the field gets 0, 1, 2. */
+static const struct {
+	const char *key, *words;
+} choices[] = {
+    {"virus.on_error", "tempfail|accept"},
+};
+
+static const char *choices_of(const struct cfg_key *k)
+{
+	for (size_t i = 0; i < ARRAY_LEN(choices); i++)
+		if (strcmp(choices[i].key, k->name) == 0)
+			return choices[i].words;
+	return "";
+}
 
 static const struct cfg_key *key_find(const char *name)
 {
@@ -339,6 +361,28 @@ static int apply(struct config *c, const struct cfg_key *k, const char *v, char 
 			return -1;
 		set_str(field, v);
 		return 0;
+	case T_SOCKET:
+		if (*v) {
+			struct sockaddr_storage ss;
+			unsigned len;
+			if (sock_spec_parse(v, &ss, &len, err, errlen) < 0)
+				return -1;
+		}
+		set_str(field, v);
+		return 0;
+	case T_CHOICE:
+		lvl = 0; /* the index of the word */
+		for (const char *w = choices_of(k), *end;; w = end + 1, lvl++) {
+			end = w + strcspn(w, "|");
+			if ((size_t)(end - w) == strlen(v) && strncmp(w, v, strlen(v)) == 0) {
+				*(int *)field = lvl;
+				return 0;
+			}
+			if (!*end)
+				break;
+		}
+		snprintf(err, errlen, "'%s' is not one of %s", v, choices_of(k));
+		return -1;
 	case T_RESOLVER:
 		if (each_word(v, check_resolver, err, errlen))
 			return -1;
@@ -532,7 +576,7 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		int t = keys[i].type;
 		if (t == T_STR || t == T_DOMAINS || t == T_LISTEN || t == T_RESOLVER ||
-		    t == T_HOSTPORT || t == T_ADDRS) {
+		    t == T_HOSTPORT || t == T_ADDRS || t == T_SOCKET) {
 			char **f = (char **)((char *)c + keys[i].off);
 			free(*f);
 			*f = NULL;

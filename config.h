@@ -42,7 +42,11 @@ struct config {
 	char *user;                 /* unprivileged user; "" = none */
 	int dmarc_reject;
 	int spam_strength;           /* spam.strength: enum spam_strength, never SPAM_DEFAULT */
+	char *virus_clamd;          /* virus.clamd; "" = no scanning (virus.h) */
+	int virus_on_error;         /* virus.on_error: enum below */
 };
+
+enum { VIRUS_ON_ERROR_TEMPFAIL = 0, VIRUS_ON_ERROR_ACCEPT = 1 }; /* order of config.c's choices */
 
 /* Set every key to its default; datadir is copied. */
 void config_defaults(struct config *c, const char *datadir);

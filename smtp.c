@@ -41,6 +41,7 @@
 #include "spool.h"
 #include "srs.h"
 #include "util.h"
+#include "virus.h"
 
 #define SMTP_ERRORS_MAX	  10	 /* 5xx replies before we hang up */
 /* Commands that move nothing forward (NOOP, RSET, VRFY, EXPN, HELP,
@@ -901,6 +902,17 @@ static void message_done(struct session *s)
 		return;
 	if (!(len = auth_and_trace(s, &hdr, &rp_len, &body, &mbox, &ar)))
 		goto out;
+	/* clamd (virus.h) sees the message as it would be stored; its header
+	 * goes to every copy, local and queued. */
+	struct virus_check vc;
+	if (virus_check(s->cfg, body, s->id, &vc) != VIRUS_DELIVER) {
+		reply(s, "%s", vc.reply);
+		goto out;
+	}
+	size_t vl = strlen(vc.header);
+	hdr = xrealloc(hdr, len + vl + 1);
+	memcpy(hdr + len, vc.header, vl + 1);
+	len += vl;
 	if (!is_submission(s) && !spam_filter(s, body, ar.summary, &hdr, &len, &junk))
 		goto out;
 	s->set.junk = junk;

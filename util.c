@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 void *xmalloc(size_t n)
 {
@@ -479,6 +480,36 @@ int addr_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *
 		*len = sizeof *a;
 	}
 	return 0;
+}
+
+int sock_spec_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+		    size_t errlen)
+{
+	char buf[80];
+	memset(ss, 0, sizeof *ss);
+	if (strncmp(s, "unix:", 5) == 0) {
+		struct sockaddr_un *a = (struct sockaddr_un *)ss;
+		const char *path = s + 5;
+		if (path[0] != '/' || strlen(path) >= sizeof a->sun_path) {
+			snprintf(err, errlen, "'%s': expected unix:/absolute/path (under %zu bytes)",
+				 s, sizeof a->sun_path);
+			return -1;
+		}
+		a->sun_family = AF_UNIX;
+		memcpy(a->sun_path, path, strlen(path) + 1);
+		*len = (unsigned)sizeof *a;
+		return 0;
+	}
+	/* No resolver for a socket address: "localhost" is the one name. */
+	if (strncmp(s, "localhost:", 10) == 0) {
+		snprintf(buf, sizeof buf, "127.0.0.1:%.20s", s + 10);
+		s = buf;
+	}
+	if (s[0] == '*' || s[0] == ':') {
+		snprintf(err, errlen, "'%s': expected unix:/path, ADDRESS:PORT or localhost:PORT", s);
+		return -1;
+	}
+	return addr_parse(s, ss, len, err, errlen);
 }
 
 void addr_format(const struct sockaddr_storage *ss, char *out, size_t cap)

@@ -98,6 +98,12 @@ void sbuf_free(struct sbuf *b);
 struct sockaddr_storage;
 int addr_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
 	       size_t errlen);
+/* Parse a socket to connect to: "unix:/absolute/path", or an address
+ * addr_parse takes ("IPv4:PORT", "[IPv6]:PORT"; not "*"), or
+ * "localhost:PORT" (127.0.0.1: the one name, there is no resolver here).
+ * 0 on success, -1 with a reason in err. */
+int sock_spec_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+		    size_t errlen);
 /* Print an address as "1.2.3.4:25" or "[::1]:25". */
 void addr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
 #endif

@@ -265,6 +265,38 @@ TEST(parse_helpers)
 	CHECK(parse_duration("5mm", &d) < 0);
 }
 
+/* Issue 14: the clamd socket and what to do without a verdict. */
+TEST(virus_keys)
+{
+	struct config c;
+	char err[256];
+	CHECK_EQ_INT(load("", &c, err, sizeof err), 0);
+	CHECK_EQ_STR(c.virus_clamd, "");
+	CHECK_EQ_INT(c.virus_on_error, VIRUS_ON_ERROR_TEMPFAIL);
+	config_free(&c);
+	const char *ok[] = {"unix:/run/clamav/clamd.ctl", "127.0.0.1:3310", "[::1]:3310",
+			    "localhost:3310"};
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		char text[200];
+		snprintf(text, sizeof text, "virus.clamd = %s\nvirus.on_error = accept\n", ok[i]);
+		CHECK_EQ_INT(load(text, &c, err, sizeof err), 0);
+		CHECK_EQ_STR(c.virus_clamd, ok[i]);
+		CHECK_EQ_INT(c.virus_on_error, VIRUS_ON_ERROR_ACCEPT);
+		config_free(&c);
+	}
+	CHECK_EQ_INT(load("virus.on_error = tempfail\n", &c, err, sizeof err), 0);
+	CHECK_EQ_INT(c.virus_on_error, VIRUS_ON_ERROR_TEMPFAIL);
+	config_free(&c);
+	expect_error("virus.clamd = unix:clamd.ctl\n", "expected unix:/absolute/path");
+	expect_error("virus.clamd = clamd.example.test:3310\n", "names are not accepted");
+	expect_error("virus.clamd = *:3310\n", "expected unix:/path, ADDRESS:PORT");
+	expect_error("virus.clamd = 127.0.0.1\n", "expected ADDRESS:PORT");
+	expect_error("virus.on_error = reject\n", "'reject' is not one of tempfail|accept");
+	expect_error("virus.on_error = tempfai\n", "not one of");
+	expect_error("virus.on_error = tempfail|accept\n", "not one of");
+	expect_error("virus.on_error =\n", "not one of");
+}
+
 TEST(cleanup)
 {
 	char cmd[600];

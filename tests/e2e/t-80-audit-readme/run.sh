@@ -56,7 +56,9 @@ store.map_size|64G
 log.level|info
 user|
 auth.dmarc_reject|yes
-spam.strength|normal'
+spam.strength|normal
+virus.clamd|
+virus.on_error|tempfail'
 while IFS='|' read -r k v; do
 	grep -qxF "#$k = $v" "$X/brev.conf" ||
 		fail "brev.conf's default for $k is not README's '$v': $(grep "^#$k = " "$X/brev.conf")"
