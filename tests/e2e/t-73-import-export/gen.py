@@ -100,6 +100,13 @@ for sub, mbox in ((".Work.Reports", "Work/Reports"), (".Deleted Items", "Trash")
     open(os.path.join(f, "maildirfolder"), "w").close()
     mdfile(os.path.join(f, "cur"), "1767000010.M9P1.host:2,D", "dc", mbox, "in " + mbox, ["\\Draft"], [], base + 10)
 expect["dc"].setdefault("Work", [])
+# tmp/ holds unfinished deliveries: not imported
+open(os.path.join(dc, "tmp", "1767000099.M99P1.host"), "wb").write(b"Subject: half\n")
+# a plain subdirectory that is a Maildir (mbsync's SubFolders Verbatim)
+pj = mk(os.path.join(dc, "Projects"))
+for d in ("cur", "new", "tmp"):
+    mk(os.path.join(pj, d))
+mdfile(os.path.join(pj, "cur"), "1767000020.M20P1.host:2,S", "dc", "Projects", "project", ["\\Seen"], [], base + 20)
 
 # 4. A folder of .eml files, imported under --mailbox Imported.
 eml = mk(os.path.join(src, "eml"))
@@ -113,12 +120,13 @@ for i, sub in enumerate(("", "", "Receipts")):
 
 # 5. mboxrd with ">>From " lines and a line longer than the splitter's pieces.
 out = bytearray()
-for i in range(3):
+for i in (0, 1, 2, 0):         # rd 0 twice: both copies are imported
     body = [b">From quoted", b">>From twice", b"x" * (10000 + i), b"From after text is not a separator"]
     m = msg("rd %d" % i, body)
     w = b"\n".join((b">" + l if l.lstrip(b">").startswith(b"From ") and j > 0 else l)
                    for j, l in enumerate(m.split(b"\n")))
     t = base + 9000 + i
+    # (the copy of rd 0 has the same bytes and date)
     out += b"From x@example.test " + asctime(t) + b" +0000\n" + w + b"\n"
     add("rd", "INBOX", m, [], [], t)
 open(os.path.join(src, "rd.mbox"), "wb").write(out)

@@ -59,7 +59,7 @@ PY
 run_import 0 tb@example.test "$S/tb"
 grep -q "imported 9 messages" <<<"$out" || fail "tb: $out"
 run_import 0 dc@example.test "$S/dovecot"
-grep -q "imported 6 messages" <<<"$out" || fail "dovecot: $out"
+grep -q "imported 7 messages" <<<"$out" || fail "dovecot: $out"
 run_import 0 eml@example.test "$S/eml" --mailbox Imported
 run_import 0 rd@example.test "$S/rd.mbox"
 python3 "$HERE/imapcmp.py" "$P_IMAP" "$PW" "$T/expect.json" mutt=mutt@example.test \
@@ -69,6 +69,9 @@ python3 "$HERE/imapcmp.py" "$P_IMAP" "$PW" "$T/expect.json" mutt=mutt@example.te
 # 2. Run again: everything is already there.
 run_import 0 tb@example.test "$S/tb"
 grep -q "imported 0 messages.*9 skipped as already there; 0 refused" <<<"$out" || fail "re-run: $out"
+
+run_import 0 rd@example.test "$S/rd.mbox"
+grep -q "imported 0 messages.*4 skipped as already there; 0 refused" <<<"$out" || fail "re-run rd: $out"
 
 # 3. Round trips: mbox and Maildir exports imported into second accounts.
 "$BREV" -d "$D" export tb@example.test "$T/ex-tb" >"$T/export.out" 2>&1 || fail "export: $(cat "$T/export.out")"
@@ -215,6 +218,9 @@ for box, n in (("INBOX", 0), ("T", 1), ("N", 2), ("M", 1), ("L", 1)):
     got = int(m.select(box, readonly=True)[1][0])
     assert got == n, (box, got, n)
 PY
+# Over quota: the import stops, exit 1, the messages before it stored.
+rc=0; out=$("$BREV" -d "$D" -o quota.default=600 import bad@example.test "$S/mutt.mbox" --mailbox Q 2>&1) || rc=$?
+[ $rc = 1 ] && grep -q "storing into Q: .*quota" <<<"$out" || fail "quota: rc=$rc $out"
 # 7. Commands that cannot run: one line, exit 1.
 rc=0; "$BREV" -d "$D" import nobody@example.test "$S/mutt.mbox" 2>"$T/e1" || rc=$?
 [ $rc = 1 ] && [ "$(wc -l <"$T/e1")" = 1 ] || fail "unknown account: rc=$rc $(cat "$T/e1")"
