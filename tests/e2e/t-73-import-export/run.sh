@@ -1,6 +1,7 @@
 #!/bin/bash
 # brev import / brev export (issue 17, docs/migrate.md), with `brev serve`
-# running beside them: a mutt-style mbox (Status/X-Status, mboxo), a
+# running beside them: an mbox written by a real mutt (driven through a
+# pseudo-terminal) and a mutt-style one (Status/X-Status, mboxo), a
 # Thunderbird "Local Folders" tree (X-Mozilla-Status/-Keys, CRLF, Inbox.sbd
 # subfolders, an empty Trash, .msf files), a Dovecot-style Maildir++ with
 # dovecot-keywords, .Sub.Folder and "Deleted Items", a folder of .eml files
@@ -16,10 +17,11 @@
 # input: each refused with a line, exit 1, nothing half-stored.
 . ../lib.sh
 command -v mbsync >/dev/null || fail "mbsync not installed (apt-get install isync)"
+command -v mutt >/dev/null || fail "mutt not installed (apt-get install mutt)"
 HERE=$(cd "$(dirname "$0")" && pwd)
 PW=pw-import-1
 brev_init imp
-for a in mutt tb dc eml rd mb src tb2 dc2 big bad; do brev_user "$a@example.test" "$PW"; done
+for a in mutt realmutt tb dc eml rd mb src tb2 dc2 big bad; do brev_user "$a@example.test" "$PW"; done
 brev_start
 python3 "$HERE/gen.py" "$T" || fail "gen.py"
 S=$T/src
@@ -55,6 +57,60 @@ while not m.readline().startswith(tag.encode()):
     pass
 m.logout()
 PY
+
+# 1b. An mbox written by a real mutt: it opens a plain mbox, marks m1 read
+# and flags m2 (keys pushed through a pseudo-terminal), syncs and quits;
+# mutt adds Status/X-Status, Content-Length and Lines. The expected
+# messages are read from mutt's file by a separate small parser here.
+python3 - "$T/mutt.box" <<'PY'
+import sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(1, 5):
+        f.write(b"From ann@example.test Mon Dec  7 1%d:00:00 2026\nFrom: ann@example.test\n"
+                b"To: bob@example.test\nSubject: m%d\nMessage-ID: <m%d@example.test>\n\n"
+                b"body %d\n>From the start of a line\n\n" % (i, i, i, i))
+PY
+cat >"$T/muttrc" <<'RC'
+set mbox_type=mbox
+set move=no
+set mark_old=yes
+set quit=yes
+set sort=mailbox-order
+set wait_key=no
+RC
+TERM=xterm timeout 30 script -qec "mutt -n -F '$T/muttrc' -f '$T/mutt.box' -e 'push \"<search>m1<enter><toggle-new><search>m2<enter><flag-message><sync-mailbox><quit>\"'" /dev/null >/dev/null 2>&1 ||
+	fail "mutt"
+grep -q "^X-Status: F" "$T/mutt.box" || fail "mutt did not write the flags: $(cat "$T/mutt.box")"
+python3 - "$T/mutt.box" "$T/expect-mutt.json" <<'PY' || fail "reading mutt's mbox"
+import base64, calendar, json, re, sys, time
+raw = open(sys.argv[1], "rb").read()
+msgs = []
+for part in re.split(rb"\n(?=From )", raw):
+    if not part.strip():
+        continue
+    first, rest = part.split(b"\n", 1)
+    if rest.endswith(b"\n\n"):
+        rest = rest[:-1]
+    hdr, body = rest.split(b"\n\n", 1)
+    keep, flags = [], []
+    for line in hdr.split(b"\n"):
+        if line.startswith(b"Status: "):
+            flags += ["\\Seen"] if b"R" in line[8:] else []
+        elif line.startswith(b"X-Status: "):
+            flags += ["\\Flagged"] if b"F" in line[10:] else []
+        else:
+            keep.append(line)
+    body = re.sub(rb"(?m)^>(>*From )", rb"\1", body)
+    date = calendar.timegm(time.strptime(first.split(b" ", 2)[2].decode(), "%a %b %d %H:%M:%S %Y"))
+    msgs.append({"b": base64.b64encode(b"\n".join(keep) + b"\n\n" + body).decode(),
+                 "flags": sorted(flags), "kw": [], "date": date})
+assert len(msgs) == 4, len(msgs)
+assert [m["flags"] for m in msgs] == [["\\Seen"], ["\\Flagged"], [], []], [m["flags"] for m in msgs]
+json.dump({"realmutt": {"INBOX": msgs}}, open(sys.argv[2], "w"))
+PY
+run_import 0 realmutt@example.test "$T/mutt.box"
+python3 "$HERE/imapcmp.py" "$P_IMAP" "$PW" "$T/expect-mutt.json" realmutt=realmutt@example.test ||
+	fail "the mbox mutt wrote, imported, differs"
 
 run_import 0 tb@example.test "$S/tb"
 grep -q "imported 9 messages" <<<"$out" || fail "tb: $out"
