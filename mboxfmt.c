@@ -320,6 +320,11 @@ static int piece(struct mboxfmt_split *s, const char *p, size_t n, int bol, int 
 	if (s->in_hdr) {
 		if (p[0] == ' ' || p[0] == '\t') {
 			if (s->drop_hdr) {
+				/* a folded status header: its keywords go on here */
+				size_t vl = n;
+				while (vl && (p[vl - 1] == '\n' || p[vl - 1] == '\r'))
+					vl--;
+				mboxfmt_status_header(&s->meta, s->hdr, s->hdrlen, p, vl);
 				s->drop_line = !nl;
 				return 0;
 			}
@@ -334,6 +339,9 @@ static int piece(struct mboxfmt_split *s, const char *p, size_t n, int bol, int 
 				while (vl && (v[vl - 1] == '\n' || v[vl - 1] == '\r'))
 					vl--;
 				if (mboxfmt_status_header(&s->meta, p, nl_, v, vl)) {
+					/* the names it knows are shorter than hdr */
+					memcpy(s->hdr, p, nl_);
+					s->hdrlen = nl_;
 					s->drop_hdr = 1;
 					s->drop_line = !nl;
 					return 0;

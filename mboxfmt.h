@@ -69,6 +69,8 @@ struct mboxfmt_split {
 	uint64_t size;                      /* bytes given to data for this message */
 	const char *err;                    /* the current message's refusal */
 	char errbuf[96];
+	char hdr[24];                       /* the status header being removed */
+	size_t hdrlen;
 	int stopped;
 	struct mboxfmt_meta meta;
 };
