@@ -277,6 +277,31 @@ PY
 # Over quota: the import stops, exit 1, the messages before it stored.
 rc=0; out=$("$BREV" -d "$D" -o quota.default=600 import bad@example.test "$S/mutt.mbox" --mailbox Q 2>&1) || rc=$?
 [ $rc = 1 ] && grep -q "storing into Q: .*quota" <<<"$out" || fail "quota: rc=$rc $out"
+# A large message (20 MiB, under limits.message_size) streams through the
+# spool and arrives whole; on a terminal the progress line updates in place.
+python3 -c 'import sys; sys.stdout.buffer.write(b"From a@b.test Mon Dec  7 10:00:00 2026\nSubject: huge\n\n" + (b"z" * 1023 + b"\n") * 20480 + b"\n")' >"$T/huge.mbox"
+TERM=xterm script -qec "'$BREV' -d '$D' import bad@example.test '$T/huge.mbox' --mailbox H" "$T/tty.out" >/dev/null 2>&1 ||
+	fail "huge: $(cat "$T/tty.out")"
+grep -q $'\rimport: 1 messages, 21.0/21.0 MB, .* msg/s, ETA' "$T/tty.out" || fail "no progress line on a terminal: $(cat -A "$T/tty.out" | head -5)"
+python3 - "$P_IMAP" "$PW" <<'PY' || fail "the 20 MiB message"
+import hashlib, imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("bad@example.test", sys.argv[2])
+m.select("H", readonly=True)
+typ, data = m.fetch("1", "(BODY.PEEK[])")
+want = b"Subject: huge\n\n" + (b"z" * 1023 + b"\n") * 20480
+assert data[0][1] == want, len(data[0][1])
+PY
+# Maildir cannot name a folder with '.': that one is left out, with a line.
+python3 - "$P_IMAP" "$PW" <<'PY' || fail "creating v1.2"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("bad@example.test", sys.argv[2])
+assert m.create("v1.2")[0] == "OK"
+PY
+rc=0; out=$("$BREV" -d "$D" export bad@example.test "$T/ex-bad" --format maildir 2>&1) || rc=$?
+[ $rc = 1 ] && grep -q "mailbox v1.2: a '.' cannot be written" <<<"$out" && [ -d "$T/ex-bad/.T/cur" ] ||
+	fail "maildir export of v1.2: rc=$rc $out"
 # 7. Commands that cannot run: one line, exit 1.
 rc=0; "$BREV" -d "$D" import nobody@example.test "$S/mutt.mbox" 2>"$T/e1" || rc=$?
 [ $rc = 1 ] && [ "$(wc -l <"$T/e1")" = 1 ] || fail "unknown account: rc=$rc $(cat "$T/e1")"
