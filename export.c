@@ -31,7 +31,7 @@
 #include "mboxfmt.h"
 #include "util.h"
 
-#define CHUNK 1024
+#define CHUNK	 1024
 #define READ_BUF 65536
 
 struct names {
@@ -150,8 +150,8 @@ static int maildir_msg(struct ex *x, const char *dir, const struct msg_info *m)
 		if (m->keywords >> i & 1)
 			bits |= 1u << i;
 	mboxfmt_maildir_suffix(m->flags, bits, suf);
-	snprintf(p, sizeof p, "%s/cur/%lld.M%uP%d.brev%s", dir, (long long)m->internaldate,
-		 m->uid, (int)getpid(), suf);
+	snprintf(p, sizeof p, "%s/cur/%lld.M%uP%d.brev%s", dir, (long long)m->internaldate, m->uid,
+		 (int)getpid(), suf);
 	if ((fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		return err_line(x, "%s: %s", p, strerror(errno));
 	while ((got = store_msg_read(x->st, m->blob, off, x->buf, READ_BUF)) > 0) {
@@ -214,8 +214,10 @@ static int export_one(struct ex *x, const char *name, const char *dest, int sing
 		if (!strcmp(name, "INBOX") || single) {
 			str_copy(path, dest, sizeof path);
 		} else if (strchr(name, '.')) {
-			r = err_line(x, "mailbox %s: a '.' cannot be written in a Maildir++ folder "
-					"name: not exported", name);
+			r = err_line(x,
+				     "mailbox %s: a '.' cannot be written in a Maildir++ folder "
+				     "name: not exported",
+				     name);
 			goto out;
 		} else {
 			size_t o = (size_t)snprintf(path, sizeof path, "%s/.%s", dest, name);
@@ -238,8 +240,11 @@ static int export_one(struct ex *x, const char *name, const char *dest, int sing
 				sbuf_printf(&b, "%d %s\n", i, kw->name[i]);
 		for (int i = 26; i < STORE_KEYWORDS; i++)
 			if (kw->name[i][0])
-				err_line(x, "mailbox %s: keyword %s: Maildir has letters for 26 keywords "
-					    "only: dropped", name, kw->name[i]);
+				err_line(
+				    x,
+				    "mailbox %s: keyword %s: Maildir has letters for 26 keywords "
+				    "only: dropped",
+				    name, kw->name[i]);
 		if (b.len) {
 			char p[PATH_MAX + 256];
 			snprintf(p, sizeof p, "%s/dovecot-keywords", path);
@@ -254,7 +259,8 @@ static int export_one(struct ex *x, const char *name, const char *dest, int sing
 			break;
 		}
 		for (size_t i = 0; i < c->n && !r; i++) {
-			r = x->maildir ? maildir_msg(x, path, &c->m[i]) : mbox_msg(x, f, &c->m[i], kw);
+			r = x->maildir ? maildir_msg(x, path, &c->m[i])
+				       : mbox_msg(x, f, &c->m[i], kw);
 			if (r < 0 && !x->maildir)
 				err_line(x, "%s: %s", path, strerror(errno));
 			x->msgs++;

@@ -43,16 +43,16 @@
 #include "spool.h"
 #include "util.h"
 
-#define BATCH_N 256
+#define BATCH_N	    256
 #define BATCH_BYTES (4u << 20)
-#define READ_BUF 65536
-#define DIGEST_LEN 16
+#define READ_BUF    65536
+#define DIGEST_LEN  16
 
 /* ---- the duplicate multiset: digest -> copies in the mailbox ---- */
 
 struct dslot {
 	unsigned char d[DIGEST_LEN];
-	uint32_t count;                     /* 0: empty slot */
+	uint32_t count; /* 0: empty slot */
 };
 
 struct dtab {
@@ -110,20 +110,20 @@ struct imp {
 	struct store *st;
 	uint32_t user;
 	uint64_t max_size;
-	char mbox[STORE_MBOX_MAX + 1];      /* the target; "" = none chosen */
-	int mbox_bad;                       /* it could not be created: skip */
+	char mbox[STORE_MBOX_MAX + 1]; /* the target; "" = none chosen */
+	int mbox_bad;		       /* it could not be created: skip */
 	struct dtab tab;
 	/* the batch */
 	struct spool *sp;
 	struct msg_in msgs[BATCH_N];
-	struct mboxfmt_meta *metas;         /* BATCH_N */
+	struct mboxfmt_meta *metas; /* BATCH_N */
 	size_t n;
 	/* the message being read */
 	const char *src;
 	uint64_t cur_off, cur_start;
 	int64_t cur_date;
 	EVP_MD_CTX *md;
-	int failed;                         /* fatal: stop */
+	int failed; /* fatal: stop */
 	/* figures */
 	uint64_t imported, dups, refused, bytes_in, total, in_bytes_imported;
 	int64_t t0, last;
@@ -292,7 +292,8 @@ static int msg_end(void *arg, const struct mboxfmt_meta *meta, const char *err)
 	struct imp *im = arg;
 	unsigned char d[DIGEST_LEN];
 	if (err) {
-		say(im, "%s, offset %llu: refused: %s", im->src, (unsigned long long)im->cur_off, err);
+		say(im, "%s, offset %llu: refused: %s", im->src, (unsigned long long)im->cur_off,
+		    err);
 		im->refused++;
 		return 0;
 	}
@@ -307,9 +308,13 @@ static int msg_end(void *arg, const struct mboxfmt_meta *meta, const char *err)
 	for (size_t i = 0; i < m->nkw; i++)
 		m->kw[i] = m->kwbuf + (meta->kw[i] - meta->kwbuf);
 	im->msgs[im->n] = (struct msg_in){
-		.body = im->sp, .body_off = im->cur_start, .body_len = len,
-		.internaldate = im->cur_date, .flags = meta->flags,
-		.keywords = m->kw, .nkeywords = m->nkw,
+	    .body = im->sp,
+	    .body_off = im->cur_start,
+	    .body_len = len,
+	    .internaldate = im->cur_date,
+	    .flags = meta->flags,
+	    .keywords = m->kw,
+	    .nkeywords = m->nkw,
 	};
 	im->n++;
 	im->in_bytes_imported += len;
@@ -514,8 +519,11 @@ static int import_maildir(struct imp *im, const char *dir, const char *mbox, int
 			if (stat(p, &sb) < 0 || !S_ISREG(sb.st_mode))
 				continue;
 			if (mboxfmt_maildir_flags(v[i], &flags, &bits) < 0) {
-				say(im, "%s: refused: malformed Maildir file name (flags after ':' must "
-					"be \":2,\" and letters)", p);
+				say(im,
+				    "%s: refused: malformed Maildir file name (flags after ':' "
+				    "must "
+				    "be \":2,\" and letters)",
+				    p);
 				im->refused++;
 				im->bytes_in += (uint64_t)sb.st_size;
 				continue;
@@ -566,7 +574,8 @@ static int walk_entry(struct imp *im, const char *dir, const char *name, const c
 	if (stat(p, &sb) < 0)
 		return 0;
 	if (S_ISDIR(sb.st_mode)) {
-		if (maildir && (!strcmp(name, "cur") || !strcmp(name, "new") || !strcmp(name, "tmp")))
+		if (maildir &&
+		    (!strcmp(name, "cur") || !strcmp(name, "new") || !strcmp(name, "tmp")))
 			return 0;
 		if (name[0] == '.') {
 			/* Maildir++: ".Sub.Folder" beside the root's cur/new */
@@ -588,7 +597,7 @@ static int walk_entry(struct imp *im, const char *dir, const char *name, const c
 		}
 		char nm[NAME_MAX + 1];
 		str_copy(nm, name, sizeof nm);
-		if (has_suffix(nm, ".sbd"))    /* Thunderbird: the children of mbox "X" */
+		if (has_suffix(nm, ".sbd")) /* Thunderbird: the children of mbox "X" */
 			nm[strlen(nm) - 4] = '\0';
 		child_name(base, nm, mb, sizeof mb, &special);
 		return depth < 32 ? walk(im, p, mb, special, depth + 1) : 0;
@@ -606,7 +615,7 @@ static int walk_entry(struct imp *im, const char *dir, const char *name, const c
 		nm[strlen(nm) - 5] = '\0';
 	if (sb.st_size == 0 || peek_from(p, &sb)) {
 		child_name(base, nm, mb, sizeof mb, &special);
-		if (sb.st_size == 0)        /* an empty folder (Thunderbird's empty Trash) */
+		if (sb.st_size == 0) /* an empty folder (Thunderbird's empty Trash) */
 			return set_mailbox(im, mb, special) < 0 && im->failed ? -1 : 0;
 		return import_mbox(im, p, mb, special);
 	}
@@ -621,8 +630,8 @@ static int walk(struct imp *im, const char *dir, const char *base, int special, 
 {
 	size_t n;
 	int maildir = is_maildir(dir);
-	if (maildir && import_maildir(im, dir, base[0] ? base : "INBOX",
-				      base[0] ? special : MBOX_INBOX) < 0)
+	if (maildir &&
+	    import_maildir(im, dir, base[0] ? base : "INBOX", base[0] ? special : MBOX_INBOX) < 0)
 		return -1;
 	char **v = list_dir(dir, &n);
 	for (size_t i = 0; i < n && !im->failed; i++)
@@ -659,15 +668,23 @@ void migrate_map_name(const char *name, char *out, size_t cap, int *special)
 		const char *from, *to;
 		int special;
 	} map[] = {
-		{"Inbox", "INBOX", MBOX_INBOX},           {"Sent", "Sent", MBOX_SENT},
-		{"Sent Items", "Sent", MBOX_SENT},        {"Sent Messages", "Sent", MBOX_SENT},
-		{"Sent Mail", "Sent", MBOX_SENT},         {"Gesendet", "Sent", MBOX_SENT},
-		{"Junk", "Junk", MBOX_JUNK},              {"Spam", "Junk", MBOX_JUNK},
-		{"Junk E-mail", "Junk", MBOX_JUNK},       {"Trash", "Trash", MBOX_TRASH},
-		{"Deleted Items", "Trash", MBOX_TRASH},   {"Deleted Messages", "Trash", MBOX_TRASH},
-		{"Papierkorb", "Trash", MBOX_TRASH},      {"Drafts", "Drafts", MBOX_DRAFTS},
-		{"Entwürfe", "Drafts", MBOX_DRAFTS},      {"Archive", "Archive", MBOX_ARCHIVE},
-		{"Archives", "Archive", MBOX_ARCHIVE},
+	    {"Inbox", "INBOX", MBOX_INBOX},
+	    {"Sent", "Sent", MBOX_SENT},
+	    {"Sent Items", "Sent", MBOX_SENT},
+	    {"Sent Messages", "Sent", MBOX_SENT},
+	    {"Sent Mail", "Sent", MBOX_SENT},
+	    {"Gesendet", "Sent", MBOX_SENT},
+	    {"Junk", "Junk", MBOX_JUNK},
+	    {"Spam", "Junk", MBOX_JUNK},
+	    {"Junk E-mail", "Junk", MBOX_JUNK},
+	    {"Trash", "Trash", MBOX_TRASH},
+	    {"Deleted Items", "Trash", MBOX_TRASH},
+	    {"Deleted Messages", "Trash", MBOX_TRASH},
+	    {"Papierkorb", "Trash", MBOX_TRASH},
+	    {"Drafts", "Drafts", MBOX_DRAFTS},
+	    {"Entwürfe", "Drafts", MBOX_DRAFTS},
+	    {"Archive", "Archive", MBOX_ARCHIVE},
+	    {"Archives", "Archive", MBOX_ARCHIVE},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(map); i++)
 		if (!str_casecmp_ascii(name, map[i].from)) {
@@ -724,7 +741,8 @@ int import_main(struct store *st, uint64_t max_size, int argc, char **argv)
 		say(&im, "%s: refused: empty file", path);
 		im.refused++;
 	} else if (peek_from(path, &sb)) {
-		import_mbox(&im, path, base[0] ? base : "INBOX", base[0] ? MBOX_NORMAL : MBOX_INBOX);
+		import_mbox(&im, path, base[0] ? base : "INBOX",
+			    base[0] ? MBOX_NORMAL : MBOX_INBOX);
 	} else if (has_suffix(path, ".eml")) {
 		if (set_mailbox(&im, base[0] ? base : "INBOX", MBOX_NORMAL) == 0)
 			import_file(&im, path, 0, NULL);

@@ -75,8 +75,8 @@ static int name_is(const char *name, size_t nlen, const char *want)
 	return strlen(want) == nlen && str_ncasecmp_ascii(name, want, nlen) == 0;
 }
 
-int mboxfmt_status_header(struct mboxfmt_meta *m, const char *name, size_t nlen,
-			  const char *val, size_t vlen)
+int mboxfmt_status_header(struct mboxfmt_meta *m, const char *name, size_t nlen, const char *val,
+			  size_t vlen)
 {
 	if (name_is(name, nlen, "Status")) {
 		/* mutt: R read, O old (seen by the client, not new: no IMAP flag) */
@@ -85,10 +85,18 @@ int mboxfmt_status_header(struct mboxfmt_meta *m, const char *name, size_t nlen,
 	} else if (name_is(name, nlen, "X-Status")) {
 		for (size_t i = 0; i < vlen; i++) {
 			switch (val[i]) {
-			case 'A': m->flags |= FL_ANSWERED; break;
-			case 'F': m->flags |= FL_FLAGGED; break;
-			case 'T': m->flags |= FL_DRAFT; break;
-			case 'D': m->flags |= FL_DELETED; break;
+			case 'A':
+				m->flags |= FL_ANSWERED;
+				break;
+			case 'F':
+				m->flags |= FL_FLAGGED;
+				break;
+			case 'T':
+				m->flags |= FL_DRAFT;
+				break;
+			case 'D':
+				m->flags |= FL_DELETED;
+				break;
 			}
 		}
 	} else if (name_is(name, nlen, "X-Mozilla-Status")) {
@@ -187,20 +195,21 @@ int64_t mboxfmt_from_date(const char *line, size_t len)
 				year = v;
 			else if (tl[u] == 5 && (tok[u][0] == '+' || tok[u][0] == '-') &&
 				 num(tok[u] + 1, 4, &v) == 0)
-				zone = (tok[u][0] == '-' ? -1 : 1) * ((v / 100) * 3600 + (v % 100) * 60);
+				zone = (tok[u][0] == '-' ? -1 : 1) *
+				       ((v / 100) * 3600 + (v % 100) * 60);
 		}
 		if (year < 1970 || hh > 23 || mi > 59 || ss > 60)
 			return 0;
 		return days_from_civil(year, (unsigned)((mp - months) / 3 + 1), (unsigned)day) *
-			       86400 + hh * 3600 + mi * 60 + ss - zone;
+			   86400 +
+		       hh * 3600 + mi * 60 + ss - zone;
 	}
 	return 0;
 }
 
 /* ---- the splitter ---- */
 
-void mboxfmt_split_init(struct mboxfmt_split *s, const struct mboxfmt_hooks *h,
-			uint64_t max_size)
+void mboxfmt_split_init(struct mboxfmt_split *s, const struct mboxfmt_hooks *h, uint64_t max_size)
 {
 	memset(s, 0, sizeof *s);
 	s->h = *h;
@@ -228,7 +237,8 @@ static int emit(struct mboxfmt_split *s, const char *p, size_t n, uint64_t off)
 	}
 	s->size += n;
 	if (s->max_size && s->size > s->max_size) {
-		snprintf(s->errbuf, sizeof s->errbuf, "larger than limits.message_size (%llu bytes)",
+		snprintf(s->errbuf, sizeof s->errbuf,
+			 "larger than limits.message_size (%llu bytes)",
 			 (unsigned long long)s->max_size);
 		s->err = s->errbuf;
 		return 0;
@@ -249,7 +259,7 @@ static int emit_held(struct mboxfmt_split *s)
 
 static int msg_end(struct mboxfmt_split *s)
 {
-	s->held = 0;        /* the separator line */
+	s->held = 0; /* the separator line */
 	if (!s->in_msg)
 		return 0;
 	s->in_msg = 0;
@@ -293,8 +303,9 @@ static int piece(struct mboxfmt_split *s, const char *p, size_t n, int bol, int 
 		s->drop_line = !nl;
 		return 0;
 	}
-	if (!s->in_msg && msg_begin(s, off, 0, "no \"From \" line where a message should start: "
-					       "not an mbox") < 0)
+	if (!s->in_msg && msg_begin(s, off, 0,
+				    "no \"From \" line where a message should start: "
+				    "not an mbox") < 0)
 		return -1;
 	if (nl && is_empty_line(p, n)) {
 		if (emit_held(s) < 0)
@@ -412,12 +423,23 @@ int mboxfmt_maildir_flags(const char *name, uint32_t *flags, uint32_t *kwbits)
 			continue;
 		}
 		switch (*c) {
-		case 'D': *flags |= FL_DRAFT; break;
-		case 'F': *flags |= FL_FLAGGED; break;
-		case 'R': *flags |= FL_ANSWERED; break;
-		case 'S': *flags |= FL_SEEN; break;
-		case 'T': *flags |= FL_DELETED; break;
-		case 'P': break;        /* passed (bounced/forwarded): no IMAP flag */
+		case 'D':
+			*flags |= FL_DRAFT;
+			break;
+		case 'F':
+			*flags |= FL_FLAGGED;
+			break;
+		case 'R':
+			*flags |= FL_ANSWERED;
+			break;
+		case 'S':
+			*flags |= FL_SEEN;
+			break;
+		case 'T':
+			*flags |= FL_DELETED;
+			break;
+		case 'P':
+			break; /* passed (bounced/forwarded): no IMAP flag */
 		default:
 			return -1;
 		}
@@ -459,7 +481,8 @@ void mboxfmt_esc_init(struct mboxfmt_esc *e, int (*out)(void *, const char *, si
 
 static int gts(struct mboxfmt_esc *e, size_t n)
 {
-	static const char g[64] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
+	static const char g[64] =
+	    ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
 	while (n) {
 		size_t k = n < sizeof g ? n : sizeof g;
 		if (e->out(e->arg, g, k))

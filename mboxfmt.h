@@ -20,7 +20,7 @@
 #define MBOXFMT_LINE_MAX 4096
 /* Keyword names kept per message (NUL-separated), and their count. */
 #define MBOXFMT_KW_BYTES 2048
-#define MBOXFMT_KW_MAX 64
+#define MBOXFMT_KW_MAX	 64
 /* RFC 3501 atoms, as mailbox.h's keyword table accepts them. */
 #define MBOXFMT_KW_LEN 128
 
@@ -30,7 +30,7 @@
 struct mboxfmt_meta {
 	uint32_t flags;
 	size_t nkw;
-	const char *kw[MBOXFMT_KW_MAX];     /* into kwbuf */
+	const char *kw[MBOXFMT_KW_MAX]; /* into kwbuf */
 	char kwbuf[MBOXFMT_KW_BYTES];
 };
 
@@ -56,27 +56,26 @@ struct mboxfmt_hooks {
 
 struct mboxfmt_split {
 	struct mboxfmt_hooks h;
-	uint64_t max_size;                  /* larger messages refused; 0 = none */
-	uint64_t off;                       /* bytes fed so far */
+	uint64_t max_size; /* larger messages refused; 0 = none */
+	uint64_t off;	   /* bytes fed so far */
 	char line[MBOXFMT_LINE_MAX];
-	size_t len;                         /* bytes in line */
-	uint64_t line_off;                  /* offset of line[0] */
-	int cont;                           /* line[] continues an earlier piece */
+	size_t len;	   /* bytes in line */
+	uint64_t line_off; /* offset of line[0] */
+	int cont;	   /* line[] continues an earlier piece */
 	int in_msg, in_hdr, drop_line, drop_hdr, junk;
-	int held;                           /* a held empty line: 0, 1 "\n", 2 "\r\n" */
-	int prev_empty;                     /* the previous line was empty (or none yet) */
-	int last_nl;                        /* the last byte fed was '\n' */
-	uint64_t size;                      /* bytes given to data for this message */
-	const char *err;                    /* the current message's refusal */
+	int held;	 /* a held empty line: 0, 1 "\n", 2 "\r\n" */
+	int prev_empty;	 /* the previous line was empty (or none yet) */
+	int last_nl;	 /* the last byte fed was '\n' */
+	uint64_t size;	 /* bytes given to data for this message */
+	const char *err; /* the current message's refusal */
 	char errbuf[96];
-	char hdr[24];                       /* the status header being removed */
+	char hdr[24]; /* the status header being removed */
 	size_t hdrlen;
 	int stopped;
 	struct mboxfmt_meta meta;
 };
 
-void mboxfmt_split_init(struct mboxfmt_split *s, const struct mboxfmt_hooks *h,
-			uint64_t max_size);
+void mboxfmt_split_init(struct mboxfmt_split *s, const struct mboxfmt_hooks *h, uint64_t max_size);
 /* Feed n bytes; 0, or -1 once a callback stopped the parse. */
 int mboxfmt_feed(struct mboxfmt_split *s, const void *buf, size_t n);
 /* End of input: the last message ends (refused as truncated when the file
@@ -91,8 +90,8 @@ int64_t mboxfmt_from_date(const char *line, size_t len);
 /* Parse one status header's value into m (flags or-ed in, keywords added).
  * name is the header name without the colon. Returns 1 if name is one of
  * the headers the splitter strips, else 0 (m untouched). */
-int mboxfmt_status_header(struct mboxfmt_meta *m, const char *name, size_t nlen,
-			  const char *val, size_t vlen);
+int mboxfmt_status_header(struct mboxfmt_meta *m, const char *name, size_t nlen, const char *val,
+			  size_t vlen);
 
 /* Maildir file name flags (the part after ":2,"). *flags gets FL_*,
  * *kwbits bit i for the letter 'a' + i. A name without ':' has no flags.
@@ -105,9 +104,9 @@ void mboxfmt_maildir_suffix(uint32_t flags, uint32_t kwbits, char *out);
 /* The mboxrd escaper: a line matching ^>*From  gets one more '>'. Feed the
  * message's bytes in any pieces; out is called with the escaped bytes. */
 struct mboxfmt_esc {
-	int bol;                            /* at the beginning of a line */
-	size_t gt;                          /* '>' seen at this line's start */
-	size_t from;                        /* bytes of "From " matched after them */
+	int bol;     /* at the beginning of a line */
+	size_t gt;   /* '>' seen at this line's start */
+	size_t from; /* bytes of "From " matched after them */
 	int (*out)(void *arg, const char *p, size_t n);
 	void *arg;
 };

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAXOUT (1 << 20)
 
 struct sink {
-	struct sbuf all;        /* every accepted message, each followed by "\0|" */
+	struct sbuf all; /* every accepted message, each followed by "\0|" */
 	struct sbuf cur;
 	size_t n;
 };
@@ -85,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	split(data, size, size ? size : 1, &a);
 	split(data, size, 1, &b);
-	if (a.n != b.n || a.all.len != b.all.len || (a.all.len && memcmp(a.all.p, b.all.p, a.all.len)))
+	if (a.n != b.n || a.all.len != b.all.len ||
+	    (a.all.len && memcmp(a.all.p, b.all.p, a.all.len)))
 		abort();
 
 	/* the export of each accepted message splits back into it */

@@ -83,10 +83,10 @@ static void split(const char *s, size_t len, uint64_t max, struct got *g)
 TEST(split_mutt_status)
 {
 	static const char in[] =
-		"From a@b.test Mon Dec  7 10:00:00 2026\n"
-		"Subject: one\nStatus: RO\nX-Status: AF\n\nbody\n>From here\n>>From there\n\n"
-		"From a@b.test Mon Dec  7 10:00:01 2026\n"
-		"Subject: two\nX-Keywords: $Important work\n  later\n\ntext\nFrom inside\n\n\n";
+	    "From a@b.test Mon Dec  7 10:00:00 2026\n"
+	    "Subject: one\nStatus: RO\nX-Status: AF\n\nbody\n>From here\n>>From there\n\n"
+	    "From a@b.test Mon Dec  7 10:00:01 2026\n"
+	    "Subject: two\nX-Keywords: $Important work\n  later\n\ntext\nFrom inside\n\n\n";
 	struct got *g = malloc(sizeof *g);
 	split(in, sizeof in - 1, 0, g);
 	CHECK_EQ_INT(g->n, 2);
@@ -101,9 +101,10 @@ TEST(split_mutt_status)
 
 TEST(split_thunderbird_crlf)
 {
-	static const char in[] = "From - Mon Dec  7 10:00:00 2026\r\n"
-				 "X-Mozilla-Status: 0005\r\nX-Mozilla-Status2: 00000000\r\n"
-				 "X-Mozilla-Keys: $label1                \r\nSubject: t\r\n\r\nhi\r\n\r\n";
+	static const char in[] =
+	    "From - Mon Dec  7 10:00:00 2026\r\n"
+	    "X-Mozilla-Status: 0005\r\nX-Mozilla-Status2: 00000000\r\n"
+	    "X-Mozilla-Keys: $label1                \r\nSubject: t\r\n\r\nhi\r\n\r\n";
 	struct got *g = malloc(sizeof *g);
 	split(in, sizeof in - 1, 0, g);
 	CHECK_EQ_INT(g->n, 1);
@@ -132,7 +133,7 @@ TEST(split_bad_input)
 	split(trunc, sizeof trunc - 1, 0, g);
 	CHECK_EQ_INT(g->n, 1);
 	CHECK(strstr(g->err[0], "truncated") != NULL);
-	split(nul + 43, sizeof nul - 44, 5, g);        /* from the second message */
+	split(nul + 43, sizeof nul - 44, 5, g); /* from the second message */
 	CHECK(strstr(g->err[0], "limits.message_size") != NULL);
 	free(g);
 }
