@@ -192,9 +192,6 @@ static int flush(struct imp *im)
 	return 0;
 }
 
-struct blobref {
-	uint64_t blob;
-};
 struct blist {
 	uint64_t *b;
 	size_t n, cap;
@@ -299,6 +296,12 @@ static int msg_end(void *arg, const struct mboxfmt_meta *meta, const char *err)
 	}
 	digest_final(im->md, d);
 	uint64_t len = spool_size(im->sp) - im->cur_start;
+	if (len == 0) {         /* body_len 0 would mean the whole spool */
+		say(im, "%s, offset %llu: refused: empty message", im->src,
+		    (unsigned long long)im->cur_off);
+		im->refused++;
+		return 0;
+	}
 	if (dt_take(&im->tab, d)) {
 		im->dups++;
 		return 0;
