@@ -6,8 +6,8 @@
 # subfolders, an empty Trash, .msf files), a Dovecot-style Maildir++ with
 # dovecot-keywords, .Sub.Folder and "Deleted Items", a folder of .eml files
 # under --mailbox, an mboxrd with >From lines and 10 KB lines, and a
-# Maildir written by mbsync from brev's own IMAP (there is no private
-# Dovecot test yet; the Dovecot-style Maildir is written by gen.py). Each is
+# Maildir written by mbsync from brev's own IMAP (a private Dovecot's own
+# Maildir and mbsync's copy of it are t-74's). Each is
 # read back over IMAP (imaplib) and compared message by message with what
 # gen.py wrote: bytes, flags, keywords, INTERNALDATE, mailboxes. An IDLE
 # session sees the import. Export -> import into a second account gives
