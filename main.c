@@ -13,6 +13,7 @@
 #include "dns.h"
 #include "journal.h"
 #include "log.h"
+#include "migrate.h"
 #include "mailbox.h"
 #include "net.h"
 #include "queue.h"
@@ -80,6 +81,10 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
 	      "  status                         what the running server serves, accounts, mailbox sizes, queue, client settings\n"
+	      "  import ADDRESS PATH [--mailbox NAME]\n"
+	      "                                 mbox files, a Maildir(++) tree or .eml files into an account; resumable\n"
+	      "  export ADDRESS DEST [--format mbox|maildir] [--mailbox NAME]\n"
+	      "                                 an account's mail as mbox files or a Maildir++ tree, flags and dates kept\n"
 	      "  log [--since T] [ADDRESS|MESSAGE-ID|ID]\n"
 	      "                                 delivery history: acceptance, attempts, delivery or bounce\n"
 	      "  help | version\n"
@@ -806,6 +811,26 @@ static int cmd_sendmail(int argc, char **argv)
 	return rc;
 }
 
+/* ---- import, export (import.c, export.c) ---- */
+
+/* Both run beside a running server: the commit hook wakes its IMAP
+ * sessions (IDLE) after each batch. */
+static int cmd_migrate(int argc, char **argv, int import)
+{
+	struct store *st;
+	char tmp[PATH_MAX];
+	int rc;
+	load_config();
+	path_join(tmp, sizeof tmp, datadir, "tmp");
+	mkdir_p(tmp, 0700);
+	spool_set_dir(tmp);
+	st = open_store(import);
+	rc = import ? import_main(st, cfg.message_size, argc, argv) : export_main(st, argc, argv);
+	store_close(&st);
+	config_free(&cfg);
+	return rc;
+}
+
 /* ---- status ---- */
 
 static int count_queue(void *arg, const struct queue_entry *e)
@@ -1220,7 +1245,7 @@ int main(int argc, char **argv)
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
 						    "sendmail", "dns", "dkim", "cert", "log",
-						    "spam"};
+						    "spam", "import", "export"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1257,6 +1282,8 @@ int main(int argc, char **argv)
 		rc = cmd_sendmail(argc, argv);
 	else if (!strcmp(cmd, "dns"))
 		rc = cmd_dns(argc, argv);
+	else if (!strcmp(cmd, "import") || !strcmp(cmd, "export"))
+		rc = cmd_migrate(argc, argv, !strcmp(cmd, "import"));
 	else if (!strcmp(cmd, "cert"))
 		rc = cmd_cert(argc, argv);
 	else
