@@ -6,6 +6,7 @@
  *
  * Every failure ends as one line "brev: ..." on stderr and exit status 1.
  */
+#include "backup.h"
 #include "config.h"
 #include "control.h"
 #include "authres.h"
@@ -77,6 +78,11 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  status                         what the running server serves, accounts, mailbox sizes, queue, client settings\n"
 	      "  log [--since T] [ADDRESS|MESSAGE-ID|ID]\n"
 	      "                                 delivery history: acceptance, attempts, delivery or bounce\n"
+	      "  backup DEST|-                  the store (a consistent copy, also while serving), brev.conf,\n"
+	      "                                 keys and certificates in one tar file with a manifest\n"
+	      "  restore FILE|- NEWDATADIR      a backup into a new, empty DATADIR, every checksum checked first\n"
+	      "  verify [DATADIR] | verify --backup FILE\n"
+	      "                                 the store's consistency, or a backup's checksums\n"
 	      "  help | version\n"
 	      "\n"
 	      "DATADIR: -d, else $BREV_HOME, else $XDG_DATA_HOME/brev, else ~/.local/share/brev\n",
@@ -1180,7 +1186,8 @@ int main(int argc, char **argv)
 	}
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
-						    "sendmail", "dns", "dkim", "cert", "log"};
+						    "sendmail", "dns", "dkim", "cert", "log",
+						    "backup", "restore", "verify"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1188,6 +1195,8 @@ int main(int argc, char **argv)
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
 	find_datadir(dopt);
+	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify"))
+		return backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
 	if (!strcmp(cmd, "serve"))
 		cmd_serve();
 	if (!strcmp(cmd, "init")) {
