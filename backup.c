@@ -232,7 +232,7 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 {
 	char line[512];
 	size_t pos = 0, lineno = 0;
-	int ended = 0;
+	int ended = 0, have = 0; /* bits: brev, schema, created lines seen */
 	memset(m, 0, sizeof *m);
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
@@ -264,12 +264,18 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 				snprintf(err, errlen, "not a brev backup manifest (or a newer format)");
 				return -1;
 			}
-		} else if (nt == 2 && !strcmp(tok[0], "brev")) {
+		} else if (nt == 2 && !strcmp(tok[0], "brev") && !(have & 1) &&
+			   strlen(tok[1]) < sizeof m->version) {
 			str_copy(m->version, tok[1], sizeof m->version);
-		} else if (nt == 2 && !strcmp(tok[0], "schema") && num(tok[1], &v, 10) == 0) {
+			have |= 1;
+		} else if (nt == 2 && !strcmp(tok[0], "schema") && !(have & 2) &&
+			   num(tok[1], &v, 10) == 0) {
 			m->schema = v;
-		} else if (nt == 2 && !strcmp(tok[0], "created") && num(tok[1], &v, 10) == 0) {
-			m->created = (int64_t)(v >> 62 ? 0 : v);
+			have |= 2;
+		} else if (nt == 2 && !strcmp(tok[0], "created") && !(have & 4) &&
+			   num(tok[1], &v, 10) == 0 && !(v >> 62)) {
+			m->created = (int64_t)v;
+			have |= 4;
 		} else if (nt == 5 && !strcmp(tok[0], "file")) {
 			struct backup_file *f;
 			uint64_t mode;
@@ -301,6 +307,10 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 	}
 	if (!ended) {
 		snprintf(err, errlen, "manifest: no end line (cut short)");
+		return -1;
+	}
+	if (have != 7) {
+		snprintf(err, errlen, "manifest: no brev, schema or created line");
 		return -1;
 	}
 	return 0;
