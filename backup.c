@@ -191,12 +191,13 @@ char *manifest_format(const struct manifest *m)
 {
 	size_t cap = 256 + m->n * (BACKUP_NAME_MAX + 120), len;
 	char *s = xmalloc(cap), h[65];
-	len = (size_t)snprintf(s, cap, "brev-backup 1\nbrev %s\nschema %llu\ncreated %lld\n", m->version,
-			       (unsigned long long)m->schema, (long long)m->created);
+	len = (size_t)snprintf(s, cap, "brev-backup 1\nbrev %s\nschema %llu\ncreated %lld\n",
+			       m->version, (unsigned long long)m->schema, (long long)m->created);
 	for (size_t i = 0; i < m->n; i++) {
 		hex(h, m->files[i].sha, 32);
-		len += (size_t)snprintf(s + len, cap - len, "file %03o %llu %s %s\n", m->files[i].mode,
-					(unsigned long long)m->files[i].size, h, m->files[i].path);
+		len +=
+		    (size_t)snprintf(s + len, cap - len, "file %03o %llu %s %s\n", m->files[i].mode,
+				     (unsigned long long)m->files[i].size, h, m->files[i].path);
 	}
 	snprintf(s + len, cap - len, "end\n");
 	return s;
@@ -257,11 +258,13 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 			snprintf(err, errlen, "manifest: text after its end line");
 			return -1;
 		}
-		for (char *p = line, *save = NULL; nt < 6 && (p = strtok_r(p, " ", &save)); p = NULL)
+		for (char *p = line, *save = NULL; nt < 6 && (p = strtok_r(p, " ", &save));
+		     p = NULL)
 			tok[nt++] = p;
 		if (lineno == 1) {
 			if (nt != 2 || strcmp(tok[0], "brev-backup") || strcmp(tok[1], "1")) {
-				snprintf(err, errlen, "not a brev backup manifest (or a newer format)");
+				snprintf(err, errlen,
+					 "not a brev backup manifest (or a newer format)");
 				return -1;
 			}
 		} else if (nt == 2 && !strcmp(tok[0], "brev") && !(have & 1) &&
@@ -280,13 +283,15 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 			struct backup_file *f;
 			uint64_t mode;
 			if (m->n == BACKUP_FILES_MAX) {
-				snprintf(err, errlen, "manifest: more than %d files", BACKUP_FILES_MAX);
+				snprintf(err, errlen, "manifest: more than %d files",
+					 BACKUP_FILES_MAX);
 				return -1;
 			}
 			f = &m->files[m->n];
-			if (num(tok[1], &mode, 8) < 0 || mode > 0777 || num(tok[2], &f->size, 10) < 0 ||
-			    strlen(tok[3]) != 64 || unhex(f->sha, tok[3], 32) < 0 ||
-			    !backup_path_ok(tok[4]) || !strcmp(tok[4], BACKUP_MANIFEST)) {
+			if (num(tok[1], &mode, 8) < 0 || mode > 0777 ||
+			    num(tok[2], &f->size, 10) < 0 || strlen(tok[3]) != 64 ||
+			    unhex(f->sha, tok[3], 32) < 0 || !backup_path_ok(tok[4]) ||
+			    !strcmp(tok[4], BACKUP_MANIFEST)) {
 				snprintf(err, errlen, "manifest line %zu: bad file line", lineno);
 				return -1;
 			}
@@ -385,11 +390,13 @@ int backup_read(backup_rd rd, void *ctx, int dirfd, struct manifest *m, char *er
 		return -1;
 	}
 	if (e.size > BACKUP_MANIFEST_MAX) {
-		snprintf(err, errlen, "manifest of %llu bytes: too large", (unsigned long long)e.size);
+		snprintf(err, errlen, "manifest of %llu bytes: too large",
+			 (unsigned long long)e.size);
 		return -1;
 	}
 	text = xmalloc((size_t)e.size + 512);
-	if (rd_full(rd, ctx, text, (size_t)((e.size + 511) & ~511ULL), "the manifest", err, errlen) < 0 ||
+	if (rd_full(rd, ctx, text, (size_t)((e.size + 511) & ~511ULL), "the manifest", err,
+		    errlen) < 0 ||
 	    manifest_parse(text, (size_t)e.size, m, err, errlen) < 0) {
 		free(text);
 		return -1;
@@ -435,7 +442,8 @@ int backup_read(backup_rd rd, void *ctx, int dirfd, struct manifest *m, char *er
 		for (left = (e.size + 511) & ~511ULL; left;) {
 			size_t n = left < BUF ? (size_t)left : BUF;
 			uint64_t done = ((e.size + 511) & ~511ULL) - left;
-			size_t data = done >= e.size ? 0 : (e.size - done < n ? (size_t)(e.size - done) : n);
+			size_t data =
+			    done >= e.size ? 0 : (e.size - done < n ? (size_t)(e.size - done) : n);
 			if (rd_full(rd, ctx, buf, n, what, err, errlen) < 0) {
 				if (fd >= 0)
 					close(fd);
@@ -457,7 +465,8 @@ int backup_read(backup_rd rd, void *ctx, int dirfd, struct manifest *m, char *er
 			}
 		}
 		if (memcmp(sha, f->sha, 32) != 0) {
-			snprintf(err, errlen, "%s: SHA-256 does not match the manifest (altered)", f->path);
+			snprintf(err, errlen, "%s: SHA-256 does not match the manifest (altered)",
+				 f->path);
 			goto fail;
 		}
 		f->seen = 1;
@@ -471,7 +480,8 @@ int backup_read(backup_rd rd, void *ctx, int dirfd, struct manifest *m, char *er
 		}
 	for (size_t i = 0; i < m->n; i++)
 		if (!m->files[i].seen) {
-			snprintf(err, errlen, "%s: in the manifest but not in the archive", m->files[i].path);
+			snprintf(err, errlen, "%s: in the manifest but not in the archive",
+				 m->files[i].path);
 			goto fail;
 		}
 	free(buf);
@@ -509,8 +519,10 @@ int backup_check(const char *file, char *err, size_t errlen)
 	if (rc == 0) {
 		for (size_t i = 0; i < m->n; i++)
 			total += m->files[i].size;
-		snprintf(err, errlen, "%zu files, %llu bytes, every checksum matches (brev %s, schema %llu)",
-			 m->n, (unsigned long long)total, m->version, (unsigned long long)m->schema);
+		snprintf(err, errlen,
+			 "%zu files, %llu bytes, every checksum matches (brev %s, schema %llu)",
+			 m->n, (unsigned long long)total, m->version,
+			 (unsigned long long)m->schema);
 	}
 	free(m);
 	return rc;
@@ -577,7 +589,8 @@ int restore_run(const char *file, const char *datadir, char *err, size_t errlen)
 
 	exists = stat(datadir, &st) == 0;
 	if (exists && (!S_ISDIR(st.st_mode) || dir_empty(datadir) != 1)) {
-		snprintf(err, errlen, "%s exists and is not an empty directory: restore only into a new one",
+		snprintf(err, errlen,
+			 "%s exists and is not an empty directory: restore only into a new one",
 			 datadir);
 		return -1;
 	}
@@ -633,8 +646,9 @@ int restore_run(const char *file, const char *datadir, char *err, size_t errlen)
 		struct tm tm;
 		if (gmtime_r(&t, &tm))
 			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-		snprintf(err, errlen, "%zu files, %llu bytes restored into %s (backup of %s by brev %s)",
-			 m->n, (unsigned long long)total, datadir, when, m->version);
+		snprintf(err, errlen,
+			 "%zu files, %llu bytes restored into %s (backup of %s by brev %s)", m->n,
+			 (unsigned long long)total, datadir, when, m->version);
 	}
 	close(pfd);
 	free(m);
@@ -668,8 +682,8 @@ static int hash_fd(int fd, unsigned char sha[32], uint64_t *size, unsigned char 
 /* Copy exactly f->size bytes of fd (from its start) as f's member,
  * checking they still hash to f->sha: a file rewritten between the
  * manifest and its member fails the backup rather than lying. */
-static int put_member(int out, int fd, const struct backup_file *f, int64_t mtime, unsigned char *buf,
-		      char *err, size_t errlen)
+static int put_member(int out, int fd, const struct backup_file *f, int64_t mtime,
+		      unsigned char *buf, char *err, size_t errlen)
 {
 	unsigned char h[512], sha[32];
 	br_sha256_context sc;
@@ -732,7 +746,8 @@ static int collect(struct manifest *m, const char *datadir, const char *rel, int
 			continue;
 		if (nl > 4 && !strcmp(de->d_name + nl - 4, ".log"))
 			continue;
-		if (snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= (int)sizeof r ||
+		if (snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
+			(int)sizeof r ||
 		    snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) {
 			snprintf(err, errlen, "%s/%s: name too long", dir, de->d_name);
 			rc = -1;
@@ -752,11 +767,13 @@ static int collect(struct manifest *m, const char *datadir, const char *rel, int
 			struct backup_file *f;
 			int fd;
 			if (!backup_path_ok(r)) {
-				snprintf(err, errlen, "%s: a name brev does not back up (rename or remove it)",
+				snprintf(err, errlen,
+					 "%s: a name brev does not back up (rename or remove it)",
 					 path);
 				rc = -1;
 			} else if (m->n == BACKUP_FILES_MAX) {
-				snprintf(err, errlen, "more than %d files in %s", BACKUP_FILES_MAX, datadir);
+				snprintf(err, errlen, "more than %d files in %s", BACKUP_FILES_MAX,
+					 datadir);
 				rc = -1;
 			} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 				snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -846,8 +863,9 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 		size_t pad = (512 - mf.size % 512) % 512;
 		str_copy(mf.path, BACKUP_MANIFEST, sizeof mf.path);
 		memset(h, 0, sizeof h);
-		if (tar_header(h, mf.path, mf.size, mf.mode, now) < 0 || write_all(out, h, 512) < 0 ||
-		    write_all(out, text, mf.size) < 0 || (memset(h, 0, 512), write_all(out, h, pad)) < 0) {
+		if (tar_header(h, mf.path, mf.size, mf.mode, now) < 0 ||
+		    write_all(out, h, 512) < 0 || write_all(out, text, mf.size) < 0 ||
+		    (memset(h, 0, 512), write_all(out, h, pad)) < 0) {
 			snprintf(err, errlen, "writing the backup: %s", strerror(errno));
 			goto out;
 		}
@@ -860,8 +878,8 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 		int fd;
 		if (path_join(path, sizeof path, datadir, m->files[i].path) < 0 ||
 		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-			snprintf(err, errlen, "%s: %s (removed during the backup?)", m->files[i].path,
-				 strerror(errno));
+			snprintf(err, errlen, "%s: %s (removed during the backup?)",
+				 m->files[i].path, strerror(errno));
 			goto out;
 		}
 		rc = put_member(out, fd, &m->files[i], now, buf, err, errlen);
@@ -889,8 +907,9 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 		}
 		part[0] = 0;
 	}
-	snprintf(err, errlen, "%zu files, %llu bytes (store %llu bytes compacted, schema %llu) to %s",
-		 m->n, (unsigned long long)total, (unsigned long long)sf->size,
+	snprintf(err, errlen,
+		 "%zu files, %llu bytes (store %llu bytes compacted, schema %llu) to %s", m->n,
+		 (unsigned long long)total, (unsigned long long)sf->size,
 		 (unsigned long long)m->schema, strcmp(dest, "-") ? dest : "stdout");
 	rc = 0;
 out:
@@ -914,7 +933,8 @@ int backup_cli(const char *cmd, int argc, char **argv, const char *datadir, cons
 	if (!strcmp(cmd, "backup")) {
 		if (argc != 2)
 			fatal("usage: brev backup DEST|-");
-		if (path_join(conf, sizeof conf, datadir, "brev.conf") < 0 || access(conf, F_OK) < 0)
+		if (path_join(conf, sizeof conf, datadir, "brev.conf") < 0 ||
+		    access(conf, F_OK) < 0)
 			fatal("%s is not initialised: nothing to back up", datadir);
 		if (backup_run(datadir, argv[1], version, err, sizeof err) < 0)
 			fatal("backup: %s", err);
@@ -943,7 +963,8 @@ int backup_cli(const char *cmd, int argc, char **argv, const char *datadir, cons
 		unsigned long problems = 0;
 		if (store_verify(dir, stdout, &problems, err, sizeof err) < 0)
 			fatal("verify: %s", err);
-		printf("verify: %s: %s; %lu problem%s\n", dir, err, problems, problems == 1 ? "" : "s");
+		printf("verify: %s: %s; %lu problem%s\n", dir, err, problems,
+		       problems == 1 ? "" : "s");
 		fflush(stdout);
 		return problems ? 1 : 0;
 	}

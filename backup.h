@@ -16,10 +16,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define BACKUP_MANIFEST   "brev-backup.manifest" /* the first member */
-#define BACKUP_NAME_MAX   99                     /* ustar name field, NUL kept */
-#define BACKUP_FILES_MAX  4096                   /* members a manifest may name */
-#define BACKUP_MANIFEST_MAX (1 << 20)           /* bytes of the manifest */
+#define BACKUP_MANIFEST	    "brev-backup.manifest" /* the first member */
+#define BACKUP_NAME_MAX	    99			   /* ustar name field, NUL kept */
+#define BACKUP_FILES_MAX    4096		   /* members a manifest may name */
+#define BACKUP_MANIFEST_MAX (1 << 20)		   /* bytes of the manifest */
 
 /* ---- ustar ---- */
 
@@ -49,9 +49,9 @@ struct backup_file {
 };
 
 struct manifest {
-	char version[32];   /* the brev that wrote it */
-	uint64_t schema;    /* the store's schema version */
-	int64_t created;    /* unix seconds */
+	char version[32]; /* the brev that wrote it */
+	uint64_t schema;  /* the store's schema version */
+	int64_t created;  /* unix seconds */
 	size_t n;
 	struct backup_file files[BACKUP_FILES_MAX];
 };
@@ -80,7 +80,8 @@ int backup_read(backup_rd rd, void *ctx, int dirfd, struct manifest *m, char *er
 
 /* `brev backup DEST` ("-": stdout) of an initialised DATADIR; prints its
  * summary line on stderr. */
-int backup_run(const char *datadir, const char *dest, const char *version, char *err, size_t errlen);
+int backup_run(const char *datadir, const char *dest, const char *version, char *err,
+	       size_t errlen);
 /* `brev restore FILE DATADIR` ("-": stdin): only into a missing or empty
  * DATADIR; nothing is left behind on failure. */
 int restore_run(const char *file, const char *datadir, char *err, size_t errlen);

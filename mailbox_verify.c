@@ -24,9 +24,22 @@
 /* The sub-databases this file reads, by their LMDB names (mailbox.c's
  * db_names). Tables it does not know (a later full-text index, ...) are
  * copied by the backup like everything else and ignored by verify. */
-enum { V_META, V_ACCT, V_MBOX, V_MSG, V_BLOB, V_CHUNK, V_QUEUE, V_RUN, V_MSEQ, V_GONE, V_PEND, V_N };
-static const char *const v_names[V_N] = {"meta", "acct", "mbox", "msg",  "blob", "chunk",
-					 "queue", "run", "mseq", "gone", "pend"};
+enum {
+	V_META,
+	V_ACCT,
+	V_MBOX,
+	V_MSG,
+	V_BLOB,
+	V_CHUNK,
+	V_QUEUE,
+	V_RUN,
+	V_MSEQ,
+	V_GONE,
+	V_PEND,
+	V_N
+};
+static const char *const v_names[V_N] = {"meta",  "acct", "mbox", "msg",  "blob", "chunk",
+					 "queue", "run",  "mseq", "gone", "pend"};
 
 struct snap {
 	MDB_env *env;
@@ -165,12 +178,12 @@ static void problem(struct vstate *v, const char *fmt, ...)
 	fputc('\n', v->out);
 }
 
-#define GROW(arr, n, cap)                                                                  \
-	do {                                                                               \
-		if ((n) == (cap)) {                                                        \
-			(cap) = (cap) ? (cap) * 2 : 64;                                    \
-			(arr) = xrealloc((arr), (cap) * sizeof *(arr));                    \
-		}                                                                          \
+#define GROW(arr, n, cap)                                                                          \
+	do {                                                                                       \
+		if ((n) == (cap)) {                                                                \
+			(cap) = (cap) ? (cap)*2 : 64;                                              \
+			(arr) = xrealloc((arr), (cap) * sizeof *(arr));                            \
+		}                                                                                  \
 	} while (0)
 
 static int cmp_mb(const void *a, const void *b)
@@ -214,7 +227,8 @@ static void walk(struct vstate *v, int db, void (*fn)(struct vstate *, MDB_val *
 		problem(v, "table %s: %s", v_names[db], mdb_strerror(rc));
 		return;
 	}
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
 		fn(v, &k, &d);
 	if (rc != MDB_NOTFOUND)
 		problem(v, "table %s: %s", v_names[db], mdb_strerror(rc));
@@ -225,13 +239,15 @@ static void on_acct(struct vstate *v, MDB_val *k, MDB_val *d)
 {
 	struct acct_rec a;
 	if (k->mv_size != 4 || d->mv_size < offsetof(struct acct_rec, addr)) {
-		problem(v, "account record of %zu bytes under a %zu-byte key", d->mv_size, k->mv_size);
+		problem(v, "account record of %zu bytes under a %zu-byte key", d->mv_size,
+			k->mv_size);
 		return;
 	}
 	memset(&a, 0, sizeof a);
 	memcpy(&a, d->mv_data, d->mv_size < sizeof a ? d->mv_size : sizeof a);
 	GROW(v->ac, v->nac, v->capac);
-	v->ac[v->nac++] = (struct v_acct){.id = get32(k->mv_data), .messages = a.messages, .used = a.used};
+	v->ac[v->nac++] =
+	    (struct v_acct){.id = get32(k->mv_data), .messages = a.messages, .used = a.used};
 }
 
 static void on_mbox(struct vstate *v, MDB_val *k, MDB_val *d)
@@ -240,7 +256,8 @@ static void on_mbox(struct vstate *v, MDB_val *k, MDB_val *d)
 	struct v_mbox *m;
 	size_t nl;
 	if (k->mv_size < 5 || d->mv_size < sizeof r) {
-		problem(v, "mailbox record of %zu bytes under a %zu-byte key", d->mv_size, k->mv_size);
+		problem(v, "mailbox record of %zu bytes under a %zu-byte key", d->mv_size,
+			k->mv_size);
 		return;
 	}
 	memcpy(&r, d->mv_data, sizeof r);
@@ -272,7 +289,8 @@ static void on_msg(struct vstate *v, MDB_val *k, MDB_val *d)
 	unsigned char key[16];
 	MDB_val mk = {16, key}, mv;
 	if (k->mv_size != 8 || d->mv_size < offsetof(struct msg_rec, savedate)) {
-		problem(v, "message record of %zu bytes under a %zu-byte key", d->mv_size, k->mv_size);
+		problem(v, "message record of %zu bytes under a %zu-byte key", d->mv_size,
+			k->mv_size);
 		return;
 	}
 	memset(&r, 0, sizeof r);
@@ -283,8 +301,8 @@ static void on_msg(struct vstate *v, MDB_val *k, MDB_val *d)
 		problem(v, "message uid %u of mailbox id %u: no such mailbox", uid, mbox);
 	} else {
 		if (uid >= m->uidnext)
-			problem(v, "mailbox %u \"%s\": uid %u not below uidnext %u", mbox, m->name, uid,
-				m->uidnext);
+			problem(v, "mailbox %u \"%s\": uid %u not below uidnext %u", mbox, m->name,
+				uid, m->uidnext);
 		m->seen_msgs++;
 		m->seen_size += r.size;
 		if (!(r.flags & FL_SEEN))
@@ -304,8 +322,8 @@ static void on_msg(struct vstate *v, MDB_val *k, MDB_val *d)
 	put64(key + 4, r.modseq);
 	put32(key + 12, uid);
 	if (mdb_get(v->s.txn, v->s.dbi[V_MSEQ], &mk, &mv) != 0)
-		problem(v, "mailbox %u: uid %u (modseq %llu) missing from the modseq index", mbox, uid,
-			(unsigned long long)r.modseq);
+		problem(v, "mailbox %u: uid %u (modseq %llu) missing from the modseq index", mbox,
+			uid, (unsigned long long)r.modseq);
 	if (v->nruns && v->runs[v->nruns - 1].mbox == mbox &&
 	    (uint64_t)v->runs[v->nruns - 1].first + v->runs[v->nruns - 1].count == uid) {
 		v->runs[v->nruns - 1].count++;
@@ -333,27 +351,30 @@ static void on_run(struct vstate *v, MDB_val *k, MDB_val *d)
 {
 	uint32_t mbox, first, count;
 	if (k->mv_size != 8 || d->mv_size != 4) {
-		problem(v, "run index record of %zu bytes under a %zu-byte key", d->mv_size, k->mv_size);
+		problem(v, "run index record of %zu bytes under a %zu-byte key", d->mv_size,
+			k->mv_size);
 		return;
 	}
 	mbox = get32(k->mv_data);
 	first = get32((const unsigned char *)k->mv_data + 4);
 	memcpy(&count, d->mv_data, 4);
 	/* Expected runs before this one are missing from the index. */
-	while (run_at < v->nruns && (v->runs[run_at].mbox < mbox ||
-				     (v->runs[run_at].mbox == mbox && v->runs[run_at].first < first))) {
+	while (run_at < v->nruns &&
+	       (v->runs[run_at].mbox < mbox ||
+		(v->runs[run_at].mbox == mbox && v->runs[run_at].first < first))) {
 		problem(v, "mailbox %u: run index lacks uids %u..%u", v->runs[run_at].mbox,
 			v->runs[run_at].first, v->runs[run_at].first + v->runs[run_at].count - 1);
 		run_at++;
 	}
 	if (run_at < v->nruns && v->runs[run_at].mbox == mbox && v->runs[run_at].first == first) {
 		if (v->runs[run_at].count != count)
-			problem(v, "mailbox %u: run index says uids %u..+%u, the messages are %u..+%u", mbox,
-				first, count, first, v->runs[run_at].count);
+			problem(v,
+				"mailbox %u: run index says uids %u..+%u, the messages are %u..+%u",
+				mbox, first, count, first, v->runs[run_at].count);
 		run_at++;
 	} else {
-		problem(v, "mailbox %u: run index names uids %u..+%u that are not messages", mbox, first,
-			count);
+		problem(v, "mailbox %u: run index names uids %u..+%u that are not messages", mbox,
+			first, count);
 	}
 }
 
@@ -380,8 +401,8 @@ static void on_mseq(struct vstate *v, MDB_val *k, MDB_val *d)
 	memset(&r, 0, sizeof r);
 	memcpy(&r, mv.mv_data, mv.mv_size < sizeof r ? mv.mv_size : sizeof r);
 	if (r.modseq != modseq)
-		problem(v, "mailbox %u: modseq index has uid %u at %llu, the message is at %llu", mbox, uid,
-			(unsigned long long)modseq, (unsigned long long)r.modseq);
+		problem(v, "mailbox %u: modseq index has uid %u at %llu, the message is at %llu",
+			mbox, uid, (unsigned long long)modseq, (unsigned long long)r.modseq);
 }
 
 static void on_gone(struct vstate *v, MDB_val *k, MDB_val *d)
@@ -403,7 +424,8 @@ static void on_gone(struct vstate *v, MDB_val *k, MDB_val *d)
 	if (mdb_get(v->s.txn, v->s.dbi[V_MSG], &mk, &mv) == 0)
 		problem(v, "mailbox %u: uid %u is both a message and expunged", mbox, uid);
 	if ((m = find_mb(v, mbox)) && uid >= m->uidnext)
-		problem(v, "mailbox %u: expunged uid %u not below uidnext %u", mbox, uid, m->uidnext);
+		problem(v, "mailbox %u: expunged uid %u not below uidnext %u", mbox, uid,
+			m->uidnext);
 }
 
 static size_t ref_at;
@@ -428,7 +450,8 @@ static void on_blob(struct vstate *v, MDB_val *k, MDB_val *d)
 	id = get64(k->mv_data);
 	staged = mdb_get(v->s.txn, v->s.dbi[V_PEND], &pk, &pv) == 0;
 	while (ref_at < v->nrefs && v->refs[ref_at] < id) {
-		problem(v, "blob %llu: referenced but missing", (unsigned long long)v->refs[ref_at]);
+		problem(v, "blob %llu: referenced but missing",
+			(unsigned long long)v->refs[ref_at]);
 		uint64_t gone = v->refs[ref_at];
 		while (ref_at < v->nrefs && v->refs[ref_at] == gone)
 			ref_at++;
@@ -438,16 +461,16 @@ static void on_blob(struct vstate *v, MDB_val *k, MDB_val *d)
 		ref_at++;
 	}
 	if (!staged && refs != b.refs)
-		problem(v, "blob %llu: reference count %u, referenced by %u", (unsigned long long)id, b.refs,
-			refs);
+		problem(v, "blob %llu: reference count %u, referenced by %u",
+			(unsigned long long)id, b.refs, refs);
 	if (mdb_cursor_open(v->s.txn, v->s.dbi[V_CHUNK], &c))
 		return;
 	put64(key, id);
 	put32(key + 8, 0);
 	ck.mv_size = sizeof key;
 	ck.mv_data = key;
-	for (rc = mdb_cursor_get(c, &ck, &cd, MDB_SET_RANGE); rc == 0 && ck.mv_size == 12 &&
-							       get64(ck.mv_data) == id;
+	for (rc = mdb_cursor_get(c, &ck, &cd, MDB_SET_RANGE);
+	     rc == 0 && ck.mv_size == 12 && get64(ck.mv_data) == id;
 	     rc = mdb_cursor_get(c, &ck, &cd, MDB_NEXT)) {
 		uint32_t no = get32((const unsigned char *)ck.mv_data + 8);
 		if (no != n) {
@@ -460,8 +483,9 @@ static void on_blob(struct vstate *v, MDB_val *k, MDB_val *d)
 	}
 	mdb_cursor_close(c);
 	if (total != b.size && !staged)
-		problem(v, "blob %llu: chunks hold %llu bytes, the record says %llu", (unsigned long long)id,
-			(unsigned long long)total, (unsigned long long)b.size);
+		problem(v, "blob %llu: chunks hold %llu bytes, the record says %llu",
+			(unsigned long long)id, (unsigned long long)total,
+			(unsigned long long)b.size);
 }
 
 int store_verify(const char *datadir, FILE *out, unsigned long *problems, char *err, size_t errlen)
@@ -472,9 +496,11 @@ int store_verify(const char *datadir, FILE *out, unsigned long *problems, char *
 	if (snap_open(&v.s, datadir, err, errlen) < 0)
 		return -1;
 	if (snap_schema(&v.s) > 3)
-		fprintf(out, "verify: store schema version %llu is newer than this brev; checking what it "
-			     "knows\n",
-			(unsigned long long)snap_schema(&v.s));
+		fprintf(
+		    out,
+		    "verify: store schema version %llu is newer than this brev; checking what it "
+		    "knows\n",
+		    (unsigned long long)snap_schema(&v.s));
 	walk(&v, V_ACCT, on_acct);
 	qsort(v.ac, v.nac, sizeof *v.ac, cmp_ac);
 	walk(&v, V_MBOX, on_mbox);
@@ -483,8 +509,8 @@ int store_verify(const char *datadir, FILE *out, unsigned long *problems, char *
 		if (i && v.mb[i].id == v.mb[i - 1].id)
 			problem(&v, "mailbox id %u used twice", v.mb[i].id);
 		if (!find_ac(&v, v.mb[i].user))
-			problem(&v, "mailbox %u \"%s\": no such account %u", v.mb[i].id, v.mb[i].name,
-				v.mb[i].user);
+			problem(&v, "mailbox %u \"%s\": no such account %u", v.mb[i].id,
+				v.mb[i].name, v.mb[i].user);
 	}
 	walk(&v, V_MSG, on_msg);
 	walk(&v, V_QUEUE, on_queue);
@@ -506,25 +532,31 @@ int store_verify(const char *datadir, FILE *out, unsigned long *problems, char *
 	}
 	for (size_t i = 0; i < v.nmb; i++) {
 		struct v_mbox *m = &v.mb[i];
-		if (m->exists != m->seen_msgs || m->unseen != m->seen_unseen || m->size != m->seen_size)
+		if (m->exists != m->seen_msgs || m->unseen != m->seen_unseen ||
+		    m->size != m->seen_size)
 			problem(&v,
-				"mailbox %u \"%s\": counters say %u messages, %u unseen, %llu bytes; the "
+				"mailbox %u \"%s\": counters say %u messages, %u unseen, %llu "
+				"bytes; the "
 				"records are %u, %u, %llu",
 				m->id, m->name, m->exists, m->unseen, (unsigned long long)m->size,
 				m->seen_msgs, m->seen_unseen, (unsigned long long)m->seen_size);
 		if (m->seen_hms > m->hms)
-			problem(&v, "mailbox %u \"%s\": a message has modseq %llu above highestmodseq %llu",
-				m->id, m->name, (unsigned long long)m->seen_hms,
-				(unsigned long long)m->hms);
+			problem(
+			    &v,
+			    "mailbox %u \"%s\": a message has modseq %llu above highestmodseq %llu",
+			    m->id, m->name, (unsigned long long)m->seen_hms,
+			    (unsigned long long)m->hms);
 	}
 	for (size_t i = 0; i < v.nac; i++) {
 		struct v_acct *a = &v.ac[i];
 		if (a->used != a->sum_used || a->messages != a->sum_messages)
 			problem(&v,
-				"account %u: quota usage says %llu bytes in %u messages, its mailboxes hold "
+				"account %u: quota usage says %llu bytes in %u messages, its "
+				"mailboxes hold "
 				"%llu bytes in %llu",
 				a->id, (unsigned long long)a->used, a->messages,
-				(unsigned long long)a->sum_used, (unsigned long long)a->sum_messages);
+				(unsigned long long)a->sum_used,
+				(unsigned long long)a->sum_messages);
 	}
 	*problems = v.problems;
 	snprintf(err, errlen, "%zu accounts, %zu mailboxes, %zu message records", v.nac, v.nmb,

@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (manifest_parse(text, strlen(text), &m2, err, sizeof err) != 0 || m2.n != m.n)
 			abort();
 		for (size_t i = 0; i < m.n; i++)
-			if (strcmp(m.files[i].path, m2.files[i].path) || m.files[i].size != m2.files[i].size ||
+			if (strcmp(m.files[i].path, m2.files[i].path) ||
+			    m.files[i].size != m2.files[i].size ||
 			    memcmp(m.files[i].sha, m2.files[i].sha, 32))
 				abort();
 		free(text);

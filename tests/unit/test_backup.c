@@ -17,8 +17,8 @@
 
 TEST(tar_round_trip)
 {
-	static const uint64_t sizes[] = {0, 1, 511, 512, 65536, (1ULL << 33) - 1, 1ULL << 33,
-					 50000000000ULL};
+	static const uint64_t sizes[] = {
+	    0, 1, 511, 512, 65536, (1ULL << 33) - 1, 1ULL << 33, 50000000000ULL};
 	unsigned char h[512];
 	struct tar_ent e;
 	char err[256];
@@ -125,33 +125,33 @@ TEST(manifest_refusals)
 {
 #define H "brev-backup 1\nbrev 0.1.0\nschema 3\ncreated 1700000000\n"
 	static const char *const bad[] = {
-		"brev-backup 2\nbrev 0.1.0\nschema 3\ncreated 1\nend\n",
-		"tar\nend\n",
-		"brev-backup 1\nend\n",                          /* no brev/schema/created */
-		"brev-backup 1\nbrev 1\nschema 3\nend\n",         /* no created */
-		H "brev 0.2.0\nend\n",                            /* twice */
-		H "created 4611686018427387904\nend\n",
-		H "end\nfile 600 1 " /* after end */
-		"0000000000000000000000000000000000000000000000000000000000000000 x\n",
-		H "file 600 1 00 x\nend\n",
-		H "file 600 1 "
-		"000000000000000000000000000000000000000000000000000000000000000g x\nend\n",
-		H "file 600 1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 ../x\nend\n",
-		H "file 999 1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
-		H "file 600 -1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
-		H "file 600 1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 x\nfile 600 1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
-		H "file 600 1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 "
-		"brev-backup.manifest\nend\n",
-		H "what 1\nend\n",
-		H "file 600 1 "
-		"0000000000000000000000000000000000000000000000000000000000000000 x\n", /* no end */
-		H "end\0\n",
+	    "brev-backup 2\nbrev 0.1.0\nschema 3\ncreated 1\nend\n",
+	    "tar\nend\n",
+	    "brev-backup 1\nend\n",		      /* no brev/schema/created */
+	    "brev-backup 1\nbrev 1\nschema 3\nend\n", /* no created */
+	    H "brev 0.2.0\nend\n",		      /* twice */
+	    H "created 4611686018427387904\nend\n",
+	    H "end\nfile 600 1 " /* after end */
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\n",
+	    H "file 600 1 00 x\nend\n",
+	    H "file 600 1 "
+	      "000000000000000000000000000000000000000000000000000000000000000g x\nend\n",
+	    H "file 600 1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 ../x\nend\n",
+	    H "file 999 1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
+	    H "file 600 -1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
+	    H "file 600 1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\nfile 600 1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
+	    H "file 600 1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 "
+	      "brev-backup.manifest\nend\n",
+	    H "what 1\nend\n",
+	    H "file 600 1 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\n", /* no end */
+	    H "end\0\n",
 	};
 	struct manifest *p = calloc(1, sizeof *p);
 	char err[256];

@@ -4,11 +4,12 @@
 # `brev backup -` (stdout into a file) run in the middle. Every message
 # answered 250 before the backup began is in the restored store, which
 # `brev verify` accepts, and a brev started on the restored DATADIR serves
-# over IMAP exactly those messages with their bytes and flags (\Seen,
+# over IMAP every one of those messages with its bytes and flags (\Seen,
 # \Flagged, a keyword, set before the backup), no message the original
 # does not have. `brev verify --backup` accepts both files; restore
 # refuses a non-empty DATADIR, a truncated file and a file with one
-# flipped byte, leaving nothing behind; verify finds a store damaged with
+# flipped byte, leaving nothing behind (logs, tmp/ and the socket are not
+# in the backup); verify finds a store damaged with
 # lmdb-utils (one chunk of a three-chunk message and one modseq index
 # entry deleted through mdb_dump | edit | mdb_load) and says what.
 . ../lib.sh
@@ -85,6 +86,9 @@ tar tf "$T/b.tar" >"$T/list.txt" || fail "tar cannot list the backup"
 for f in store/data.mdb brev.conf key.pem cert.pem ca.pem ca-key.pem; do
 	grep -qx "$f" "$T/list.txt" || fail "$f missing from the backup"
 done
+[ -s "$SRC/serve.log" ] || fail "no serve.log in DATADIR to leave out"
+! grep -q -e '\.log$' -e '^tmp/' -e 'lock.mdb' -e control.sock "$T/list.txt" ||
+	fail "a log, tmp/, lock.mdb or the socket is in the backup: $(cat "$T/list.txt")"
 tar xOf "$T/b.tar" brev-backup.manifest | grep -q "^schema 3$" || fail "manifest without schema"
 for b in b.tar b2.tar; do
 	out=$("$BREV" verify --backup "$T/$b") || fail "verify --backup $b: $out"
@@ -117,7 +121,9 @@ rc=0; "$BREV" verify --backup "$T/flip.tar" >/dev/null 2>&1 || rc=$?
 
 # Restore from the file and from stdout's copy; verify both.
 "$BREV" restore "$T/b.tar" "$T/restored" 2>"$T/restore.err" || { cat "$T/restore.err"; fail "restore"; }
+mkdir "$T/restored2"   # an existing empty directory is fine too
 "$BREV" restore - "$T/restored2" <"$T/b2.tar" 2>/dev/null || fail "restore from stdin"
+"$BREV" verify --backup - <"$T/b2.tar" >/dev/null || fail "verify --backup from stdin"
 out=$("$BREV" verify "$T/restored") || fail "verify of the restored store: $out"
 grep -q "0 problems" <<<"$out" || fail "verify said: $out"
 "$BREV" verify "$T/restored2" >/dev/null || fail "verify of the second restore"
