@@ -795,15 +795,20 @@ static int collect(struct manifest *m, const char *datadir, const char *rel, int
 	return rc;
 }
 
-/* The compacted copy: an unlinked file in DATADIR/tmp. */
+/* The compacted copy: an unlinked file in DATADIR/tmp (DATADIR itself
+ * when there is no tmp/: root running the backup must not create a
+ * directory the server's unprivileged user could not write to). */
 static int store_tmp(const char *datadir, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat st;
 	int fd;
-	if (path_join(dir, sizeof dir, datadir, "tmp") < 0 || mkdir_p(dir, 0700) < 0) {
-		snprintf(err, errlen, "%s/tmp: %s", datadir, strerror(errno));
+	if (path_join(dir, sizeof dir, datadir, "tmp") < 0) {
+		snprintf(err, errlen, "%s/tmp: path too long", datadir);
 		return -1;
 	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		str_copy(dir, datadir, sizeof dir);
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		return fd;

@@ -123,7 +123,13 @@ int store_backup_copy(const char *datadir, int fd, uint64_t *schema, char *err, 
 	 * the copy is the one snapshot that matters. */
 	mdb_txn_abort(s.txn);
 	s.txn = NULL;
-	rc = mdb_env_copyfd2(s.env, fd, MDB_CP_COMPACT);
+	for (int tries = 0;; tries++) {
+		rc = mdb_env_copyfd2(s.env, fd, MDB_CP_COMPACT);
+		/* The server grew the map since our open: adopt, start over. */
+		if (rc != MDB_MAP_RESIZED || tries == 3 || mdb_env_set_mapsize(s.env, 0) ||
+		    lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0)
+			break;
+	}
 	if (rc)
 		snprintf(err, errlen, "store copy: %s", mdb_strerror(rc));
 	snap_close(&s);

@@ -1195,8 +1195,12 @@ int main(int argc, char **argv)
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
 	find_datadir(dopt);
-	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify"))
-		return backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
+	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify")) {
+		int brc = backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
+		if (argc == 1 || !strcmp(cmd, "backup"))
+			keep_datadir_owner(); /* LMDB's lock file, if root's open made it */
+		return brc;
+	}
 	if (!strcmp(cmd, "serve"))
 		cmd_serve();
 	if (!strcmp(cmd, "init")) {

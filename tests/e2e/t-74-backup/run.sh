@@ -79,6 +79,12 @@ note "$(wc -l <"$T/before.txt") messages acknowledged before the backup, $(wc -l
 [ "$(wc -l <"$T/acked.txt")" -gt "$(wc -l <"$T/before.txt")" ] ||
 	note "no delivery after the backup began (loaded machine); the test still holds"
 [ ! -e "$T/b.tar.part" ] || fail "b.tar.part left behind"
+# As root, backup leaves nothing of root's in the DATADIR serve handed to
+# its user (LMDB's lock file, a temporary file): the server must still write.
+if [ "$(id -u)" = 0 ]; then
+	own=$(find "$SRC" -user root ! -name serve.log)
+	[ -z "$own" ] || fail "root-owned after the backup: $own"
+fi
 
 # The archive: ustar that GNU tar reads, manifest first.
 tar tf "$T/b.tar" >"$T/list.txt" || fail "tar cannot list the backup"
