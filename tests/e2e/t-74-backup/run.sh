@@ -9,9 +9,8 @@
 # does not have. `brev verify --backup` accepts both files; restore
 # refuses a non-empty DATADIR, a truncated file and a file with one
 # flipped byte, leaving nothing behind (logs, tmp/ and the socket are not
-# in the backup); verify finds a store damaged with
-# lmdb-utils (one chunk of a three-chunk message and one modseq index
-# entry deleted through mdb_dump | edit | mdb_load) and says what.
+# in the backup); verify finds each of eight kinds of damage done to a
+# store with lmdb-utils (mdb_dump | edit | mdb_load) and says what.
 . ../lib.sh
 brev_init src
 SRC=$D
@@ -179,37 +178,70 @@ assert "project-x" in rest["pre-9"]["flags"], rest["pre-9"]
 print("# %d restored, %d acknowledged before the backup, %d in the original" % (len(rest), len(before), len(orig)))
 PY
 
-# A damaged store: delete chunk 1 of the 150 KB message's blob and one
-# modseq index entry, through lmdb-utils' text dump.
+# A damaged store, through lmdb-utils' text dump (mdb_dump | edit |
+# mdb_load), one problem of each kind verify looks for: chunk 1 of the
+# 150 KB message's blob deleted; one modseq index entry and INBOX's UID
+# run deleted; another blob's reference count raised by one; the
+# account's quota usage raised by one byte; INBOX's message counter
+# raised by one and its UIDNEXT lowered to its highest UID.
 mkdir -p "$T/damaged/store"
 cp "$T/restored/brev.conf" "$T/damaged/"
 mdb_dump -a "$T/restored/store" >"$T/dump.txt" || fail "mdb_dump"
-python3 - "$T/dump.txt" "$T/dump2.txt" <<'PY' || fail "editing the dump"
-import sys
+python3 - "$T/dump.txt" "$T/dump2.txt" >"$T/damage.txt" <<'PY' || fail "editing the dump"
+import struct, sys
 lines = open(sys.argv[1]).read().split("\n")
-out, db, i, did = [], None, 0, set()
+recs, db, i = [], None, 0          # [db, key hex, value hex] or [None, line]
 while i < len(lines):
     l = lines[i]
     if l.startswith("database="):
         db = l.split("=", 1)[1]
     if l.startswith(" ") and i + 1 < len(lines) and lines[i + 1].startswith(" "):
-        key = l.strip()
-        # chunk key: blob id (8) + chunk no (4); chunk 1 exists only for the big one
-        if db == "chunk" and key.endswith("00000001") and "chunk" not in did:
-            did.add("chunk"); i += 2; continue
-        if db == "mseq" and "mseq" not in did:
-            did.add("mseq"); i += 2; continue
-        out += [l, lines[i + 1]]; i += 2; continue
-    out.append(l); i += 1
-assert did == {"chunk", "mseq"}, did
+        recs.append([db, l.strip(), lines[i + 1].strip()]); i += 2; continue
+    recs.append([None, l]); i += 1
+def le(v, off, n):
+    return int.from_bytes(bytes.fromhex(v)[off:off + n], "little")
+def setle(v, off, n, x):
+    b = bytearray(bytes.fromhex(v)); b[off:off + n] = x.to_bytes(n, "little"); return b.hex()
+inbox = "00000001" + "INBOX".encode().hex()
+top = max(int(r[1][8:], 16) for r in recs if r[0] == "msg" and r[1].startswith("00000001"))
+big = next(r[1][:16] for r in recs if r[0] == "chunk" and r[1].endswith("00000001"))
+drop, did = set(), []
+for n, r in enumerate(recs):
+    if r[0] == "chunk" and r[1] == big + "00000001":
+        drop.add(n); did.append("chunk")
+    elif r[0] == "mseq" and "mseq" not in did:
+        drop.add(n); did.append("mseq")
+    elif r[0] == "run" and r[1].startswith("00000001") and "run" not in did:
+        drop.add(n); did.append("run")
+    elif r[0] == "blob" and r[1] != big and "refs" not in did:
+        r[2] = setle(r[2], 8, 4, le(r[2], 8, 4) + 1); did.append("refs")
+    elif r[0] == "acct" and r[1] == "00000001":
+        r[2] = setle(r[2], 16, 8, le(r[2], 16, 8) + 1); did.append("used")
+    elif r[0] == "mbox" and r[1] == inbox:
+        r[2] = setle(r[2], 12, 4, top); r[2] = setle(r[2], 24, 4, le(r[2], 24, 4) + 1); did.append("mbox")
+assert sorted(did) == sorted(["chunk", "mseq", "run", "refs", "used", "mbox"]), did
+out = []
+for n, r in enumerate(recs):
+    if n in drop:
+        continue
+    out += [" " + r[1], " " + r[2]] if r[0] else [r[1]]
 open(sys.argv[2], "w").write("\n".join(out))
+print(top)
 PY
+TOP=$(cat "$T/damage.txt")
 mdb_load -f "$T/dump2.txt" "$T/damaged/store" 2>"$T/load.err" || { cat "$T/load.err"; fail "mdb_load"; }
 rc=0; out=$("$BREV" verify "$T/damaged") || rc=$?
 printf '%s\n' "$out" | sed 's/^/# /'
 [ $rc -eq 1 ] || fail "verify accepted a damaged store ($rc): $out"
-grep -q "^verify: blob [0-9]*: chunk 1 missing$" <<<"$out" || fail "no missing chunk reported"
-grep -q "^verify: blob [0-9]*: chunks hold [0-9]* bytes, the record says [0-9]*$" <<<"$out" || fail "no size mismatch reported"
-grep -q "missing from the modseq index$" <<<"$out" || fail "no missing modseq entry reported"
-grep -q "; 3 problems$" <<<"$out" || fail "expected exactly 3 problems"
+for want in "^verify: blob [0-9]*: chunk 1 missing$" \
+	"^verify: blob [0-9]*: chunks hold [0-9]* bytes, the record says [0-9]*$" \
+	"^verify: mailbox 1: uid [0-9]* (modseq [0-9]*) missing from the modseq index$" \
+	"^verify: mailbox 1: run index lacks uids 1\.\.$TOP$" \
+	"^verify: blob [0-9]*: reference count 2, referenced by 1$" \
+	"^verify: account 1: quota usage says [0-9]* bytes in [0-9]* messages, its mailboxes hold [0-9]* bytes in [0-9]*$" \
+	"^verify: mailbox 1 \"INBOX\": uid $TOP not below uidnext $TOP$" \
+	"^verify: mailbox 1 \"INBOX\": counters say $((TOP + 1)) messages, .*; the records are $TOP, "; do
+	grep -q "$want" <<<"$out" || fail "verify did not report: $want"
+done
+grep -q "; 8 problems$" <<<"$out" || fail "expected exactly 8 problems"
 note ok
