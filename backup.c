@@ -150,6 +150,11 @@ int tar_parse(const unsigned char h[512], struct tar_ent *e, char *err, size_t e
 		snprintf(err, errlen, "%s: bad size field", e->name);
 		return -1;
 	}
+	/* Bounded so that size + padding can never wrap. */
+	if (e->size > BACKUP_SIZE_MAX) {
+		snprintf(err, errlen, "%s: size beyond 2^62", e->name);
+		return -1;
+	}
 	return 0;
 }
 
@@ -289,9 +294,9 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 			}
 			f = &m->files[m->n];
 			if (num(tok[1], &mode, 8) < 0 || mode > 0777 ||
-			    num(tok[2], &f->size, 10) < 0 || strlen(tok[3]) != 64 ||
-			    unhex(f->sha, tok[3], 32) < 0 || !backup_path_ok(tok[4]) ||
-			    !strcmp(tok[4], BACKUP_MANIFEST)) {
+			    num(tok[2], &f->size, 10) < 0 || f->size > BACKUP_SIZE_MAX ||
+			    strlen(tok[3]) != 64 || unhex(f->sha, tok[3], 32) < 0 ||
+			    !backup_path_ok(tok[4]) || !strcmp(tok[4], BACKUP_MANIFEST)) {
 				snprintf(err, errlen, "manifest line %zu: bad file line", lineno);
 				return -1;
 			}

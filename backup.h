@@ -20,6 +20,7 @@
 #define BACKUP_NAME_MAX	    99			   /* ustar name field, NUL kept */
 #define BACKUP_FILES_MAX    4096		   /* members a manifest may name */
 #define BACKUP_MANIFEST_MAX (1 << 20)		   /* bytes of the manifest */
+#define BACKUP_SIZE_MAX	    (1ULL << 62) /* bytes of one member: size + padding never wraps */
 
 /* ---- ustar ---- */
 

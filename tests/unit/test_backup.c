@@ -66,6 +66,10 @@ TEST(tar_refusals)
 		CHECK_EQ_INT(tar_parse(h, &e, err, sizeof err), -1);
 		CHECK(strstr(err, "only regular files") != NULL);
 	}
+	/* a size whose padding would wrap around 2^64: refused */
+	CHECK_EQ_INT(tar_header(h, "x", UINT64_MAX, 0600, 0), 0);
+	CHECK_EQ_INT(tar_parse(h, &e, err, sizeof err), -1);
+	CHECK(strstr(err, "2^62") != NULL);
 	CHECK_EQ_INT(tar_header(h, "x", 0, 0600, 0), 0);
 	memcpy(h + 257, "garbo", 5);
 	CHECK_EQ_INT(tar_parse(h, &e, err, sizeof err), -1);
@@ -149,6 +153,8 @@ TEST(manifest_refusals)
 	      "0000000000000000000000000000000000000000000000000000000000000000 "
 	      "brev-backup.manifest\nend\n",
 	    H "what 1\nend\n",
+	    H "file 600 18446744073709551615 "
+	      "0000000000000000000000000000000000000000000000000000000000000000 x\nend\n",
 	    H "file 600 1 "
 	      "0000000000000000000000000000000000000000000000000000000000000000 x\n", /* no end */
 	    H "end\0\n",
