@@ -168,6 +168,7 @@ struct vstate {
 	struct v_run *runs;
 	size_t nruns, capruns;
 	size_t nmsgs;
+	size_t run_at, ref_at; /* merge positions while walking DB_RUN, DB_BLOB */
 };
 
 static void problem(struct vstate *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -351,8 +352,6 @@ static void on_queue(struct vstate *v, MDB_val *k, MDB_val *d)
 	v->refs[v->nrefs++] = q.blob;
 }
 
-static size_t run_at; /* next expected run while walking DB_RUN */
-
 static void on_run(struct vstate *v, MDB_val *k, MDB_val *d)
 {
 	uint32_t mbox, first, count;
@@ -365,19 +364,21 @@ static void on_run(struct vstate *v, MDB_val *k, MDB_val *d)
 	first = get32((const unsigned char *)k->mv_data + 4);
 	memcpy(&count, d->mv_data, 4);
 	/* Expected runs before this one are missing from the index. */
-	while (run_at < v->nruns &&
-	       (v->runs[run_at].mbox < mbox ||
-		(v->runs[run_at].mbox == mbox && v->runs[run_at].first < first))) {
-		problem(v, "mailbox %u: run index lacks uids %u..%u", v->runs[run_at].mbox,
-			v->runs[run_at].first, v->runs[run_at].first + v->runs[run_at].count - 1);
-		run_at++;
+	while (v->run_at < v->nruns &&
+	       (v->runs[v->run_at].mbox < mbox ||
+		(v->runs[v->run_at].mbox == mbox && v->runs[v->run_at].first < first))) {
+		problem(v, "mailbox %u: run index lacks uids %u..%u", v->runs[v->run_at].mbox,
+			v->runs[v->run_at].first,
+			v->runs[v->run_at].first + v->runs[v->run_at].count - 1);
+		v->run_at++;
 	}
-	if (run_at < v->nruns && v->runs[run_at].mbox == mbox && v->runs[run_at].first == first) {
-		if (v->runs[run_at].count != count)
+	if (v->run_at < v->nruns && v->runs[v->run_at].mbox == mbox &&
+	    v->runs[v->run_at].first == first) {
+		if (v->runs[v->run_at].count != count)
 			problem(v,
 				"mailbox %u: run index says uids %u..+%u, the messages are %u..+%u",
-				mbox, first, count, first, v->runs[run_at].count);
-		run_at++;
+				mbox, first, count, first, v->runs[v->run_at].count);
+		v->run_at++;
 	} else {
 		problem(v, "mailbox %u: run index names uids %u..+%u that are not messages", mbox,
 			first, count);
@@ -434,8 +435,6 @@ static void on_gone(struct vstate *v, MDB_val *k, MDB_val *d)
 			m->uidnext);
 }
 
-static size_t ref_at;
-
 /* A blob's chunks: 0..n-1, each the record's chunk size but the last,
  * together its size. Reference count: the messages and queue entries that
  * name it (a blob being staged, in DB_PEND, belongs to no one yet). */
@@ -455,16 +454,16 @@ static void on_blob(struct vstate *v, MDB_val *k, MDB_val *d)
 	memcpy(&b, d->mv_data, sizeof b);
 	id = get64(k->mv_data);
 	staged = mdb_get(v->s.txn, v->s.dbi[V_PEND], &pk, &pv) == 0;
-	while (ref_at < v->nrefs && v->refs[ref_at] < id) {
+	while (v->ref_at < v->nrefs && v->refs[v->ref_at] < id) {
 		problem(v, "blob %llu: referenced but missing",
-			(unsigned long long)v->refs[ref_at]);
-		uint64_t gone = v->refs[ref_at];
-		while (ref_at < v->nrefs && v->refs[ref_at] == gone)
-			ref_at++;
+			(unsigned long long)v->refs[v->ref_at]);
+		uint64_t gone = v->refs[v->ref_at];
+		while (v->ref_at < v->nrefs && v->refs[v->ref_at] == gone)
+			v->ref_at++;
 	}
-	while (ref_at < v->nrefs && v->refs[ref_at] == id) {
+	while (v->ref_at < v->nrefs && v->refs[v->ref_at] == id) {
 		refs++;
-		ref_at++;
+		v->ref_at++;
 	}
 	if (!staged && refs != b.refs)
 		problem(v, "blob %llu: reference count %u, referenced by %u",
@@ -520,21 +519,22 @@ int store_verify(const char *datadir, FILE *out, unsigned long *problems, char *
 	}
 	walk(&v, V_MSG, on_msg);
 	walk(&v, V_QUEUE, on_queue);
-	run_at = 0;
+	v.run_at = 0;
 	walk(&v, V_RUN, on_run);
-	for (; run_at < v.nruns; run_at++)
-		problem(&v, "mailbox %u: run index lacks uids %u..%u", v.runs[run_at].mbox,
-			v.runs[run_at].first, v.runs[run_at].first + v.runs[run_at].count - 1);
+	for (; v.run_at < v.nruns; v.run_at++)
+		problem(&v, "mailbox %u: run index lacks uids %u..%u", v.runs[v.run_at].mbox,
+			v.runs[v.run_at].first,
+			v.runs[v.run_at].first + v.runs[v.run_at].count - 1);
 	walk(&v, V_MSEQ, on_mseq);
 	walk(&v, V_GONE, on_gone);
 	qsort(v.refs, v.nrefs, sizeof *v.refs, cmp_u64);
-	ref_at = 0;
+	v.ref_at = 0;
 	walk(&v, V_BLOB, on_blob);
-	while (ref_at < v.nrefs) {
-		uint64_t gone = v.refs[ref_at];
+	while (v.ref_at < v.nrefs) {
+		uint64_t gone = v.refs[v.ref_at];
 		problem(&v, "blob %llu: referenced but missing", (unsigned long long)gone);
-		while (ref_at < v.nrefs && v.refs[ref_at] == gone)
-			ref_at++;
+		while (v.ref_at < v.nrefs && v.refs[v.ref_at] == gone)
+			v.ref_at++;
 	}
 	for (size_t i = 0; i < v.nmb; i++) {
 		struct v_mbox *m = &v.mb[i];
