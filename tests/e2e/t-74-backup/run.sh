@@ -70,6 +70,8 @@ cp "$T/acked.txt" "$T/before.txt"
 note "$(cat "$T/backup.err")"
 grep -q "^brev: backup: .* files, .* bytes (store .* bytes compacted, schema 3) to $T/b.tar$" "$T/backup.err" ||
 	fail "no summary line: $(cat "$T/backup.err")"
+# verify reads one snapshot: clean while deliveries commit beside it.
+out=$("$BREV" verify "$SRC") || fail "verify of the live store under delivery: $out"
 cp "$T/acked.txt" "$T/before2.txt"
 "$BREV" -d "$SRC" backup - >"$T/b2.tar" 2>"$T/backup2.err" || { cat "$T/backup2.err"; fail "brev backup -"; }
 touch "$T/stop"
