@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cred.h"
 
@@ -479,5 +480,21 @@ struct store_stats {
 int store_stats(struct store *st, struct store_stats *out);
 /* Reference count of one message body: ST_NOTFOUND (and 0) once freed. */
 int store_blob_refs(struct store *st, uint64_t blob, uint32_t *refs);
+
+
+/* ---- backup and verify (mailbox_verify.c) ----
+ * Both open DATADIR/store read-only in an LMDB environment of their own,
+ * so they must not run in a process that has the store open; safe while
+ * another process (brev serve) writes. */
+
+/* Write LMDB's compacting copy of the store (one read snapshot, so every
+ * commit made before the call is in it) to fd; the schema version in
+ * *schema. -1 with a one-line reason in err. */
+int store_backup_copy(const char *datadir, int fd, uint64_t *schema, char *err, size_t errlen);
+/* Check the store's internal consistency in one read snapshot, printing
+ * one "verify: ..." line per problem to out; the count in *problems and a
+ * summary ("N accounts, ...") in err. -1 with a reason in err when the
+ * store cannot be read at all. Tables it does not know are ignored. */
+int store_verify(const char *datadir, FILE *out, unsigned long *problems, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
  *
  * Every failure ends as one line "brev: ..." on stderr and exit status 1.
  */
+#include "backup.h"
 #include "config.h"
 #include "control.h"
 #include "authres.h"
@@ -87,6 +88,11 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "                                 an account's mail as mbox files or a Maildir++ tree, flags and dates kept\n"
 	      "  log [--since T] [ADDRESS|MESSAGE-ID|ID]\n"
 	      "                                 delivery history: acceptance, attempts, delivery or bounce\n"
+	      "  backup DEST|-                  the store (a consistent copy, also while serving), brev.conf,\n"
+	      "                                 keys and certificates in one tar file with a manifest\n"
+	      "  restore FILE|- NEWDATADIR      a backup into a new, empty DATADIR, every checksum checked first\n"
+	      "  verify [DATADIR] | verify --backup FILE\n"
+	      "                                 the store's consistency, or a backup's checksums\n"
 	      "  help | version\n"
 	      "\n"
 	      "DATADIR: -d, else $BREV_HOME, else $XDG_DATA_HOME/brev, else ~/.local/share/brev\n",
@@ -1245,7 +1251,7 @@ int main(int argc, char **argv)
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
 						    "sendmail", "dns", "dkim", "cert", "log",
-						    "spam", "import", "export"};
+						    "spam", "import", "export", "backup", "restore", "verify"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1253,6 +1259,12 @@ int main(int argc, char **argv)
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
 	find_datadir(dopt);
+	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify")) {
+		int brc = backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
+		if (argc == 1 || !strcmp(cmd, "backup"))
+			keep_datadir_owner(); /* LMDB's lock file, if root's open made it */
+		return brc;
+	}
 	if (!strcmp(cmd, "serve"))
 		cmd_serve();
 	if (!strcmp(cmd, "init")) {
