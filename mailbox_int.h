@@ -47,6 +47,8 @@ enum {
 		   * staged (blob_stage), not yet part of any message */
 	DB_JOURNAL, /* u64be sequence -> int64 time + id\0 event\0 detail\0
 		     * (mailbox_journal.c) */
+	DB_PLACE, /* u32be user + u64be blob + u32be mailbox id + u32be uid -> "":
+		   * where a blob's messages are (mailbox_place.c) */
 	DB_N
 };
 
@@ -300,6 +302,16 @@ int blob_ref(struct tx *t, uint64_t blob, int delta);
 int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb);
 /* Schema 1 -> 2 (mailbox.c's open): an LMDB rc, not a store_rc. */
 int index_build(MDB_txn *txn, MDB_dbi *dbi);
+
+/* ---- mailbox_place.c: blob -> (mailbox, uid) index ---- */
+
+/* Add or remove the DB_PLACE entry of message (mbox, uid) holding blob,
+ * owned by user, in the transaction that adds or removes the message.
+ * A store_rc. place_build (schema 3 -> 4, opening transaction): fill
+ * DB_PLACE from DB_MSG; an LMDB rc. */
+int place_put(struct tx *t, uint32_t user, uint64_t blob, uint32_t mbox, uint32_t uid);
+int place_del(struct tx *t, uint32_t user, uint64_t blob, uint32_t mbox, uint32_t uid);
+int place_build(MDB_txn *txn, MDB_dbi *dbi);
 
 /* ---- mailbox_journal.c: the delivery journal (journal.h) ---- */
 

@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log */
+/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_place spool util log */
 /*
  * test_crash.c — kill -9 loses nothing acknowledged (DESIGN.md 6).
  *

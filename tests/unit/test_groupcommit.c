@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log */
+/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_place spool util log */
 /*
  * test_groupcommit.c — many threads delivering and appending at once share
  * commits (mailbox.c, tx_write_grouped), and still every result is exact:
