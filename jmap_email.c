@@ -5,10 +5,12 @@
  * threadId, mailboxIds, keywords from the IMAP flags, size, receivedAt)
  * and the Subject header.
  *
- * An Email's id is "M", its mailbox's store id in hex, "U" and its IMAP UID
- * in hex: a message lives in one mailbox in brev's store, so mailboxIds
- * has one entry, and a move gives a new id (as IMAP gives a new UID). Each
- * message is its own thread ("T" + the Email id) until threads are built.
+ * An Email's id is IMAP's EMAILID (objid.h): "E" and the message's blob
+ * id. COPY and MOVE keep the blob, so a message in several mailboxes is
+ * one Email whose mailboxIds name them all (RFC 8621 4.1.1), and a move
+ * keeps the id; Email/get finds the messages through the store's blob
+ * index (store_msg_places). Each Email is its own thread ("T" + the Email
+ * id) until threads are built.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "jmap_int.h"
 #include "mailbox.h"
 #include "message.h"
+#include "objid.h"
 #include "server.h"
 #include "util.h"
 
@@ -70,20 +73,11 @@ static void collect_mbox(void *arg, const struct mbox_info *m)
 	l->v[l->n++] = *m;
 }
 
-static void email_id(uint32_t mbox, uint32_t uid, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "M%xU%x", mbox, uid);
-}
+#define EMAIL_PLACES_MAX 64 /* mailboxIds shown for one Email */
 
-static int parse_email_id(const char *s, uint32_t *mbox, uint32_t *uid)
+static void email_id(uint64_t blob, char buf[OBJID_MAX])
 {
-	unsigned a, b;
-	char tail;
-	if (sscanf(s, "M%xU%x%c", &a, &b, &tail) != 2)
-		return -1;
-	*mbox = a;
-	*uid = b;
-	return 0;
+	objid_email(buf, blob);
 }
 
 /* A digest of the mailboxes' ids and HIGHESTMODSEQ, UIDNEXT and counts:
@@ -122,11 +116,25 @@ static const struct mbox_info *mbox_by_id(const struct mlist *l, uint32_t id)
 
 static const struct mbox_info *mbox_by_jid(const struct mlist *l, const char *jid)
 {
-	unsigned id;
-	char tail;
-	if (sscanf(jid, "F%x%c", &id, &tail) != 1)
+	uint32_t id;
+	if (!jid || objid_mailbox_parse(jid, &id) < 0)
 		return NULL;
 	return mbox_by_id(l, id);
+}
+
+/* Whether blob was seen before; adds it. An open-addressing set of cap
+ * (a power of two, more than the number of adds) slots; 0 is empty, and
+ * blob ids start at 1. */
+static int blob_seen(uint64_t *set, size_t cap, uint64_t blob)
+{
+	size_t i = (size_t)((blob * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
+	while (set[i]) {
+		if (set[i] == blob)
+			return 1;
+		i = (i + 1) & (cap - 1);
+	}
+	set[i] = blob;
+	return 0;
 }
 
 static int sort_asc;
@@ -227,12 +235,26 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 	sort_asc = asc;
 	qsort(h.v, h.n, sizeof *h.v, cmp_hit);
 	pthread_mutex_unlock(&sort_lock);
+	/* One Email per blob: a message copied to other mailboxes (or twice
+	 * into one) is listed once, where it sorts first. */
+	{
+		size_t cap = 16, k = 0;
+		uint64_t *set;
+		while (cap < 2 * h.n)
+			cap *= 2;
+		set = xcalloc(cap, sizeof *set);
+		for (size_t i = 0; i < h.n; i++)
+			if (!blob_seen(set, cap, h.v[i].m.blob))
+				h.v[k++] = h.v[i];
+		h.n = k;
+		free(set);
+	}
 	if (position < 0)
 		position = (json_int_t)h.n + position < 0 ? 0 : (json_int_t)h.n + position;
 	ids = json_array();
 	for (size_t i = (size_t)position; i < h.n && (json_int_t)(i - (size_t)position) < limit;
 	     i++) {
-		email_id(h.v[i].mbox, h.v[i].uid, id, sizeof id);
+		email_id(h.v[i].m.blob, id);
 		json_array_append_new(ids, json_string(id));
 	}
 	email_state(&l, state, sizeof state);
@@ -320,15 +342,17 @@ static json_t *subject_of(struct jreq *r, uint64_t blob)
 	return out;
 }
 
-static json_t *email_json(struct jreq *r, const struct mbox_info *mi, const struct msg_info *m,
-			  json_t *want)
+/* The Email of m, which is in mailbox mi, and, when it is in several,
+ * in all of places[0..np) (mailboxIds). */
+static json_t *email_json(struct jreq *r, const struct mlist *l, const struct msg_info *m,
+			  const struct msg_place *places, size_t np, json_t *want)
 {
-	char id[32], tid[40], blob[24], mid[16], date[32];
+	char id[OBJID_MAX], tid[OBJID_MAX + 1], blob[24], mid[OBJID_MAX], date[32];
 	json_t *o = json_object();
 	time_t t = (time_t)m->internaldate;
 	struct tm tm;
 
-	email_id(mi->id, m->uid, id, sizeof id);
+	email_id(m->blob, id);
 	json_object_set_new(o, "id", json_string(id));
 	if (wanted(want, "blobId")) {
 		snprintf(blob, sizeof blob, "B%llx", (unsigned long long)m->blob);
@@ -339,8 +363,13 @@ static json_t *email_json(struct jreq *r, const struct mbox_info *mi, const stru
 		json_object_set_new(o, "threadId", json_string(tid));
 	}
 	if (wanted(want, "mailboxIds")) {
-		snprintf(mid, sizeof mid, "F%x", mi->id);
-		json_object_set_new(o, "mailboxIds", json_pack("{s:b}", mid, 1));
+		json_t *ids = json_object();
+		for (size_t i = 0; i < np; i++)
+			if (mbox_by_id(l, places[i].mbox_id)) {
+				objid_mailbox(mid, places[i].mbox_id);
+				json_object_set_new(ids, mid, json_true());
+			}
+		json_object_set_new(o, "mailboxIds", ids);
 	}
 	if (wanted(want, "keywords"))
 		json_object_set_new(o, "keywords", keywords_of(m->flags));
@@ -354,6 +383,32 @@ static json_t *email_json(struct jreq *r, const struct mbox_info *mi, const stru
 	if (wanted(want, "subject"))
 		json_object_set_new(o, "subject", subject_of(r, m->blob));
 	return o;
+}
+
+/* The Email with id s: its first place's message (lowest mailbox id, then
+ * UID: the flags, size and date shown) and all its places. 0, or -1 when
+ * there is no such Email in the account. */
+static int email_find(struct jreq *r, const struct mlist *l, const char *s, struct msg_info *m,
+		      struct msg_place *places, size_t *np)
+{
+	uint64_t blob;
+	size_t n;
+	if (objid_email_parse(s, &blob) < 0 ||
+	    store_msg_places(r->srv->store, r->a->id, blob, places, EMAIL_PLACES_MAX, &n) !=
+		ST_OK)
+		return -1;
+	if (n > EMAIL_PLACES_MAX)
+		n = EMAIL_PLACES_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct mbox_info *mi = mbox_by_id(l, places[i].mbox_id);
+		/* a place committed after the mailbox list was read is skipped */
+		if (mi && store_msg_get(r->srv->store, r->a->id, mi->name, places[i].uid, m) ==
+			      ST_OK) {
+			*np = n;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 json_t *jmap_email_get(struct jreq *r, json_t *args)
@@ -397,16 +452,14 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 	notfound = json_array();
 	json_array_foreach(ids, i, v)
 	{
-		uint32_t mb, uid;
-		const struct mbox_info *mi;
 		struct msg_info m;
-		if (parse_email_id(json_string_value(v), &mb, &uid) < 0 ||
-		    !(mi = mbox_by_id(&l, mb)) ||
-		    store_msg_get(r->srv->store, r->a->id, mi->name, uid, &m) != ST_OK) {
+		struct msg_place places[EMAIL_PLACES_MAX];
+		size_t np;
+		if (email_find(r, &l, json_string_value(v), &m, places, &np) < 0) {
 			json_array_append(notfound, v);
 			continue;
 		}
-		json_array_append_new(list, email_json(r, mi, &m, want));
+		json_array_append_new(list, email_json(r, &l, &m, places, np, want));
 	}
 	email_state(&l, state, sizeof state);
 	jmap_account_id(r->a, acc, sizeof acc);

@@ -1,7 +1,7 @@
 /*
  * jmap_mailbox.c — JMAP Mailbox/get and Mailbox/query (RFC 8621 2.1, 2.3)
  * over the store's mailboxes: the same mailboxes, names and counts IMAP
- * shows. A mailbox's id is "F" and its store id in hex; its role comes
+ * shows. A mailbox's id is IMAP's MAILBOXID (objid.h); its role comes
  * from its SPECIAL-USE; its name is the last part of the IMAP name when
  * the parent exists (parentId), else the whole IMAP name.
  *
@@ -17,6 +17,7 @@
 #include "config.h"
 #include "jmap_int.h"
 #include "mailbox.h"
+#include "objid.h"
 #include "server.h"
 #include "util.h"
 
@@ -88,9 +89,10 @@ static void state_of(const struct mbox_list *l, char *buf, size_t cap)
 	snprintf(buf, cap, "%016llx", (unsigned long long)h);
 }
 
-static void mbox_id(const struct mbox_info *m, char *buf, size_t cap)
+/* RFC 8621 2: the same string IMAP's OBJECTID gives as MAILBOXID. */
+static void mbox_id(const struct mbox_info *m, char buf[OBJID_MAX])
 {
-	snprintf(buf, cap, "F%x", m->id);
+	objid_mailbox(buf, m->id);
 }
 
 /* The mailbox whose IMAP name is the first n bytes of name, or NULL. */
@@ -122,12 +124,12 @@ static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
 {
 	const struct mbox_info *p = parent_of(l, m);
 	const char *role = role_of(m->special);
-	char id[16], pid[16];
+	char id[OBJID_MAX], pid[OBJID_MAX];
 	int inbox = m->special == MBOX_INBOX;
 
-	mbox_id(m, id, sizeof id);
+	mbox_id(m, id);
 	if (p)
-		mbox_id(p, pid, sizeof pid);
+		mbox_id(p, pid);
 	/* No threads yet: each message counts as its own thread. */
 	return json_pack(
 	    "{s:s, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b, s:b, "
@@ -143,9 +145,9 @@ static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
 
 static const struct mbox_info *by_id(const struct mbox_list *l, const char *id)
 {
-	char buf[16];
+	char buf[OBJID_MAX];
 	for (size_t i = 0; i < l->n; i++) {
-		mbox_id(&l->v[i], buf, sizeof buf);
+		mbox_id(&l->v[i], buf);
 		if (strcmp(buf, id) == 0)
 			return &l->v[i];
 	}
@@ -299,11 +301,11 @@ static int matches(const struct mbox_list *l, const struct mbox_info *m, const s
 {
 	const struct mbox_info *p = parent_of(l, m);
 	const char *role = role_of(m->special);
-	char pid[16];
+	char pid[OBJID_MAX];
 
 	if (c->has_parent) {
 		if (p)
-			mbox_id(p, pid, sizeof pid);
+			mbox_id(p, pid);
 		if (c->parent ? !p || strcmp(pid, c->parent) != 0 : p != NULL)
 			return 0;
 	}
@@ -370,7 +372,7 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	int byname, asc, total = 0;
 	size_t n = 0;
 	json_t *ids, *out, *v;
-	char state[32], acc[16], id[16];
+	char state[32], acc[16], id[OBJID_MAX];
 
 	if (jmap_check_account(r, args) < 0 ||
 	    parse_filter(r, json_object_get(args, "filter"), &c) < 0 ||
@@ -412,7 +414,7 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	ids = json_array();
 	for (size_t i = (size_t)position;
 	     i < n && (limit < 0 || (json_int_t)(i - (size_t)position) < limit); i++) {
-		mbox_id(hits[i], id, sizeof id);
+		mbox_id(hits[i], id);
 		json_array_append_new(ids, json_string(id));
 	}
 	state_of(&l, state, sizeof state);

@@ -5,7 +5,7 @@
  * a 400 is always problem details. The store is replaced by three fixed
  * mailboxes holding one message each (the store_* functions below): what
  * is fuzzed is the request handling, not LMDB. */
-/* deps: jmap jmap_mailbox jmap_email message message_text util log */
+/* deps: jmap jmap_mailbox jmap_email objid message message_text util log */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,6 +55,22 @@ int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t ui
 	if (uid != 1)
 		return ST_NOTFOUND;
 	*out = m;
+	return ST_OK;
+}
+
+/* Blob 5 (E5) is UID 1 of INBOX and of Work. */
+int store_msg_places(struct store *st, uint32_t user, uint64_t blob, struct msg_place *out,
+		     size_t max, size_t *n)
+{
+	(void)st, (void)user;
+	*n = 0;
+	if (blob != 5)
+		return ST_OK;
+	for (uint32_t i = 0; i < 2; i++) {
+		if (i < max)
+			out[i] = (struct msg_place){.mbox_id = i + 1, .uid = 1};
+		(*n)++;
+	}
 	return ST_OK;
 }
 
