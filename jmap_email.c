@@ -394,16 +394,15 @@ static int email_find(struct jreq *r, const struct mlist *l, const char *s, stru
 	uint64_t blob;
 	size_t n;
 	if (objid_email_parse(s, &blob) < 0 ||
-	    store_msg_places(r->srv->store, r->a->id, blob, places, EMAIL_PLACES_MAX, &n) !=
-		ST_OK)
+	    store_msg_places(r->srv->store, r->a->id, blob, places, EMAIL_PLACES_MAX, &n) != ST_OK)
 		return -1;
 	if (n > EMAIL_PLACES_MAX)
 		n = EMAIL_PLACES_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct mbox_info *mi = mbox_by_id(l, places[i].mbox_id);
 		/* a place committed after the mailbox list was read is skipped */
-		if (mi && store_msg_get(r->srv->store, r->a->id, mi->name, places[i].uid, m) ==
-			      ST_OK) {
+		if (mi &&
+		    store_msg_get(r->srv->store, r->a->id, mi->name, places[i].uid, m) == ST_OK) {
 			*np = n;
 			return 0;
 		}
