@@ -349,6 +349,7 @@ static const struct {
     {"Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query},
     {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
     {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
+    {"Email/set", JMAP_CAP_MAIL, jmap_email_set},
 };
 
 static int uses(const struct jreq *r, const char *cap)

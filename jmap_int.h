@@ -44,6 +44,8 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args);
 /* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
 json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
+/* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
+json_t *jmap_email_set(struct jreq *r, json_t *args);
 /* The account's capability object for urn:ietf:params:jmap:mail. */
 json_t *jmap_mail_account_capability(const struct server *srv);
 
