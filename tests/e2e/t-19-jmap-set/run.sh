@@ -126,6 +126,8 @@ assert r["notUpdated"][e1]["type"] == "invalidProperties" and r["notUpdated"][e1
 assert r["notCreated"]["k1"]["type"] == "forbidden" and r["updated"] == {}, r
 r = eset({"update": {e2: {"keywords": {"bad(kw": True}}, e1: {"mailboxIds": {"M99999": True}}}})
 assert r["notUpdated"][e2]["properties"] == ["keywords"] and r["notUpdated"][e1]["properties"] == ["mailboxIds"], r
+r = eset({"update": {e2: {"keywords": {"k%d" % i: True for i in range(65)}}}})
+assert r["notUpdated"][e2]["type"] == "tooManyKeywords", r
 r = api([["Email/set", {"accountId": acc, "destroy": ["x"] * 501}, "s"]])[0]
 assert r[0] == "error" and r[1]["type"] == "requestTooLarge", r
 print("ok ifInState and errors")
