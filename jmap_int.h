@@ -41,6 +41,8 @@ typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
 /* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
 json_t *jmap_mailbox_get(struct jreq *r, json_t *args);
 json_t *jmap_mailbox_query(struct jreq *r, json_t *args);
+/* RFC 8621 2.5: create, update (name, parentId, isSubscribed), destroy */
+json_t *jmap_mailbox_set(struct jreq *r, json_t *args);
 /* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
 json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
