@@ -1,10 +1,10 @@
 /* fuzz_jmap.c — a JMAP API request from its raw bytes (jmap.c): the
  * nesting bound before parsing, jansson, the request's shape, result
  * references with their JSON Pointer paths and "*", Core/echo, and every
- * error path, Email/set's patches. Oracles: the reply is always JSON with status 200 or 400, and
- * a 400 is always problem details. The store is replaced by three fixed
- * mailboxes holding one message each (the store_* functions below): what
- * is fuzzed is the request handling, not LMDB. */
+ * error path, Email/set's patches, Mailbox/set. Oracles: the reply is always JSON with status 200
+ * or 400, and a 400 is always problem details. The store is replaced by three fixed mailboxes
+ * holding one message each (the store_* functions below): what is fuzzed is the request handling,
+ * not LMDB. */
 /* deps: jmap jmap_mailbox jmap_email objid message message_text util log */
 #include <jansson.h>
 #include <stdint.h>
@@ -108,6 +108,31 @@ int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
 {
 	(void)st, (void)user, (void)mbox;
 	cb(arg, 0, "Urgent");
+	return ST_OK;
+}
+
+/* Mailbox/set's changes: "Work" exists already, the rest succeeds. */
+int store_mbox_create(struct store *st, uint32_t user, const char *name, int special)
+{
+	(void)st, (void)user, (void)special;
+	return !strcmp(name, "Work") ? ST_EXISTS : ST_OK;
+}
+
+int store_mbox_rename(struct store *st, uint32_t user, const char *oldname, const char *newname)
+{
+	(void)st, (void)user, (void)oldname;
+	return !strcmp(newname, "Work") ? ST_EXISTS : ST_OK;
+}
+
+int store_mbox_subscribe(struct store *st, uint32_t user, const char *name, int on)
+{
+	(void)st, (void)user, (void)name, (void)on;
+	return ST_OK;
+}
+
+int store_mbox_delete(struct store *st, uint32_t user, const char *name)
+{
+	(void)st, (void)user, (void)name;
 	return ST_OK;
 }
 
