@@ -466,12 +466,15 @@ static json_t *mset_error(const char *type, const char *prop)
 }
 
 /* The IMAP name for JMAP name under parent (NULL: top level) into out:
- * NULL, or the SetError. */
-static json_t *imap_name(json_t *name, const struct mbox_info *parent, char *out, size_t cap)
+ * NULL, or the SetError. A name a client gives has no "/"; a kept one
+ * (keep_slash) may: an IMAP "A/B" whose "A" does not exist is named
+ * "A/B" at the top level. */
+static json_t *imap_name(json_t *name, const struct mbox_info *parent, char *out, size_t cap,
+			 int keep_slash)
 {
 	const char *n = json_string_value(name);
 	int len;
-	if (!n || !*n || strchr(n, '/'))
+	if (!n || !*n || (!keep_slash && strchr(n, '/')))
 		return mset_error("invalidProperties", "name");
 	len = parent ? snprintf(out, cap, "%s/%s", parent->name, n) : snprintf(out, cap, "%s", n);
 	if (len < 0 || (size_t)len >= cap)
@@ -529,7 +532,7 @@ static json_t *mbox_create(struct jreq *r, struct mbox_list *l, json_t *created,
 		return mset_error("invalidProperties", bad);
 	if (parent_arg(l, created, json_object_get(o, "parentId"), &parent) < 0)
 		return mset_error("invalidProperties", "parentId");
-	if ((e = imap_name(json_object_get(o, "name"), parent, name, sizeof name)))
+	if ((e = imap_name(json_object_get(o, "name"), parent, name, sizeof name, 0)))
 		return e;
 	rc = store_mbox_create(r->srv->store, r->a->id, name, 0);
 	if (rc == ST_EXISTS)
@@ -573,7 +576,7 @@ static json_t *mbox_update(struct jreq *r, struct mbox_list *l, json_t *created,
 		parent = parent_of(l, m);
 	leaf = json_object_get(o, "name") ? json_incref(json_object_get(o, "name"))
 					  : json_string(leaf_name(l, m));
-	e = imap_name(leaf, parent, name, sizeof name);
+	e = imap_name(leaf, parent, name, sizeof name, !json_object_get(o, "name"));
 	json_decref(leaf);
 	if (e)
 		return e;
@@ -667,8 +670,10 @@ json_t *jmap_mailbox_set(struct jreq *r, json_t *args)
 			e = mset_error("serverFail", NULL);
 		if (e)
 			json_object_set_new(notcre, k, e);
-		else if (id)
+		else if (by_id(&l, id))
 			json_object_set_new(created, k, to_json(&l, by_id(&l, id)));
+		else /* deleted over IMAP in between */
+			json_object_set_new(notcre, k, mset_error("serverFail", NULL));
 	}
 	json_object_foreach(update, k, v)
 	{

@@ -80,6 +80,14 @@ r = mset({"update": {inbox: {"name": "Elsewhere"}, pa: {"parentId": pa}, "M99999
 assert r["notUpdated"][inbox]["type"] == "forbidden", r
 assert r["notUpdated"][pa]["properties"] == ["parentId"], r
 assert r["notUpdated"]["M99999"]["type"] == "notFound", r
+# an IMAP name whose parent does not exist is one JMAP name with "/":
+# changing only its subscription keeps it
+assert m.create("Orphan/Leaf")[0] == "OK" and m.delete("Orphan")[0] == "OK"
+orphan = mbid("Orphan/Leaf")
+g = api([["Mailbox/get", {"accountId": acc, "ids": [orphan], "properties": ["name", "parentId"]}, "g"]])[0][1]
+assert g["list"][0]["name"] == "Orphan/Leaf" and g["list"][0]["parentId"] is None, g
+r = mset({"update": {orphan: {"isSubscribed": True}}})
+assert r["updated"] == {orphan: None} and "Orphan/Leaf" in subscribed() and "Orphan/Leaf" in imap_list(), r
 print("ok update")
 
 # destroy: children and messages refuse, onDestroyRemoveEmails takes them
