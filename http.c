@@ -466,6 +466,44 @@ static void jmap_session_route(struct http *h)
 	send_jmap(h, &r);
 }
 
+/* GET /jmap/eventsource (RFC 8620 7.3): the head of an endless
+ * text/event-stream (no length; the connection ends it), then
+ * jmap_push.c's events. The connection is counted in limits.connections
+ * like any other while it lasts. */
+static void jmap_events_route(struct http *h)
+{
+	struct account a;
+	struct push_opts o;
+	const char *q = strchr(h->req.target, '?');
+	char date[40];
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET) {
+		respond_error(h, 405, "Allow: GET\r\n");
+		return;
+	}
+	if (!authenticate(h, &a))
+		return;
+	if (jmap_push_parse(q ? q + 1 : NULL, &o) < 0) {
+		explicit_bzero(&a, sizeof a);
+		respond_error(h, 400, NULL);
+		return;
+	}
+	h->keep = 0;
+	http_date(date, sizeof date);
+	conn_printf(h->c, "HTTP/1.1 200 OK\r\nDate: %s\r\n", date);
+	conn_puts(h->c, SECURITY_HEADERS);
+	if (h->kind == LK_HTTPS)
+		conn_puts(h->c, HSTS);
+	conn_puts(h->c, "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+			"Connection: close\r\n\r\n");
+	log_debug("http: [%s] GET %.200s 200 (event stream)", conn_peer(h->c), h->req.target);
+	jmap_eventsource(h->srv, h->c, &a, &o);
+	explicit_bzero(&a, sizeof a);
+	h->reason = "eventsource";
+}
+
 /* The body as one buffer: the spool's memory, or read back from its file
  * (at most maxSizeRequest). NULL on error; *owned says whether to free. */
 static char *body_bytes(struct http *h, size_t *len, int *owned)
@@ -573,6 +611,10 @@ static void route(struct http *h)
 	}
 	if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
 		jmap_api_route(h);
+		return;
+	}
+	if (strcmp(path, "/jmap/eventsource") == 0 || strcmp(path, "/jmap/eventsource/") == 0) {
+		jmap_events_route(h);
 		return;
 	}
 	a = http_asset_find(path);

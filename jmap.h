@@ -19,11 +19,12 @@ struct server;
 struct account;
 
 /* The limits the session resource announces, enforced here and in http.c. */
-#define JMAP_MAX_CALLS	      64		 /* maxCallsInRequest */
-#define JMAP_MAX_SIZE_REQUEST (10 * 1024 * 1024) /* maxSizeRequest (at most limits.message_size)   \
-						  */
-#define JMAP_MAX_CONCURRENT 4			 /* maxConcurrentRequests, for the whole server */
-#define JMAP_MAX_DEPTH	    32			 /* nesting of [ and { in a request */
+#define JMAP_MAX_CALLS 64 /* maxCallsInRequest */
+#define JMAP_MAX_SIZE_REQUEST                                                                      \
+	(10 * 1024 * 1024)     /* maxSizeRequest (at most limits.message_size)                     \
+				*/
+#define JMAP_MAX_CONCURRENT 4  /* maxConcurrentRequests, for the whole server */
+#define JMAP_MAX_DEPTH	    32 /* nesting of [ and { in a request */
 /* Values (arrays, objects, and what commas separate) in a request: a
  * parsed JSON value costs jansson about a hundred bytes, so 10 MiB of
  * "[]," would cost some 400 MiB; with this bound a request costs at most
@@ -59,5 +60,21 @@ void jmap_too_large(struct jmap_reply *out);
  * place back after a 0. */
 int jmap_enter(struct jmap_reply *out);
 void jmap_leave(void);
+
+/* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
+struct conn;
+struct push_opts {
+	int email, mailbox; /* the types wanted */
+	int closeafter;	    /* end after the first state event */
+	int ping;	    /* seconds between pings, 0: none */
+};
+/* The query string of /jmap/eventsource (NULL: none): 0, or -1 when an
+ * argument is malformed (the request is then a 400). */
+int jmap_push_parse(const char *query, struct push_opts *o);
+/* Write events to c, whose response head (200, text/event-stream, no
+ * length, Connection: close) the caller sent, until the client goes, the
+ * server stops, a write fails, or (closeafter) the first state event. */
+void jmap_eventsource(const struct server *srv, struct conn *c, const struct account *a,
+		      const struct push_opts *o);
 
 #endif

@@ -96,6 +96,16 @@ static void email_state(const struct mlist *l, char *buf, size_t cap)
 	snprintf(buf, cap, "%016llx", (unsigned long long)h);
 }
 
+int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
+{
+	struct mlist l = {0};
+	int rc = store_mbox_list(srv->store, user, collect_mbox, &l);
+	if (rc == ST_OK)
+		email_state(&l, buf, cap);
+	free(l.v);
+	return rc == ST_OK ? 0 : -1;
+}
+
 static int load_mboxes(struct jreq *r, struct mlist *l)
 {
 	memset(l, 0, sizeof *l);

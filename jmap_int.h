@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct server;
 struct account;
@@ -48,6 +49,10 @@ json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
 /* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
 json_t *jmap_email_set(struct jreq *r, json_t *args);
+/* The account's Email / Mailbox state (what Email/get and Mailbox/get
+ * give) into buf: 0, or -1 when the store could not be read. */
+int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap);
+int jmap_mailbox_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap);
 /* The account's capability object for urn:ietf:params:jmap:mail. */
 json_t *jmap_mail_account_capability(const struct server *srv);
 

@@ -48,6 +48,18 @@ static int load(struct jreq *r, struct mbox_list *l)
 	return 0;
 }
 
+static void state_of(const struct mbox_list *l, char *buf, size_t cap);
+
+int jmap_mailbox_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
+{
+	struct mbox_list l = {0};
+	int rc = store_mbox_list(srv->store, user, collect, &l);
+	if (rc == ST_OK)
+		state_of(&l, buf, cap);
+	free(l.v);
+	return rc == ST_OK ? 0 : -1;
+}
+
 static const char *role_of(int special)
 {
 	switch (special) {
