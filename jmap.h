@@ -19,12 +19,11 @@ struct server;
 struct account;
 
 /* The limits the session resource announces, enforced here and in http.c. */
-#define JMAP_MAX_CALLS 64 /* maxCallsInRequest */
-#define JMAP_MAX_SIZE_REQUEST                                                                      \
-	(10 * 1024 * 1024)     /* maxSizeRequest (at most limits.message_size)                     \
-				*/
-#define JMAP_MAX_CONCURRENT 4  /* maxConcurrentRequests, for the whole server */
-#define JMAP_MAX_DEPTH	    32 /* nesting of [ and { in a request */
+#define JMAP_MAX_CALLS	      64		 /* maxCallsInRequest */
+#define JMAP_MAX_SIZE_REQUEST (10 * 1024 * 1024) /* maxSizeRequest (at most limits.message_size)   \
+						  */
+#define JMAP_MAX_CONCURRENT 4			 /* maxConcurrentRequests, for the whole server */
+#define JMAP_MAX_DEPTH	    32			 /* nesting of [ and { in a request */
 /* Values (arrays, objects, and what commas separate) in a request: a
  * parsed JSON value costs jansson about a hundred bytes, so 10 MiB of
  * "[]," would cost some 400 MiB; with this bound a request costs at most
