@@ -89,6 +89,8 @@ assert took < 5, took
 # a flag set over IMAP is pushed too; types=Mailbox names only Mailbox;
 # closeafter=state ends the stream after it
 st2 = Stream("types=Mailbox&closeafter=state&ping=0")
+st3 = Stream("types=Thread%2CEmail&closeafter=state&ping=99999")  # unknown type, ping lowered
+assert st3.status == 200
 m = imaplib.IMAP4("127.0.0.1", iport)
 m.login("alice@example.test", "password-alice")
 m.select("INBOX")
@@ -97,6 +99,8 @@ ev = st2.event(10)
 assert ev[0] == "state" and list(ev[1]["changed"][acc]) == ["Mailbox"], ev
 assert ev[1]["changed"][acc]["Mailbox"] == state("Mailbox")
 assert st2.event(10) is None, "closeafter=state ends the stream"
+ev = st3.event(10)
+assert ev[0] == "state" and list(ev[1]["changed"][acc]) == ["Email"], ev
 ev = st.event(10)
 while ev[0] == "ping":
     ev = st.event(10)
