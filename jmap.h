@@ -60,6 +60,12 @@ void jmap_too_large(struct jmap_reply *out);
 int jmap_enter(struct jmap_reply *out);
 void jmap_leave(void);
 
+/* A download (RFC 8620 6.2): the blob blob_id ("B" + hex, as Email/get's
+ * blobId) of account acc_id, when acc_id is a's and one of a's messages
+ * holds it: 0 with *blob and *size (bytes) set, else -1 (a 404). */
+int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
+		     const char *blob_id, uint64_t *blob, uint64_t *size);
+
 /* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
 struct conn;
 struct push_opts {

@@ -106,6 +106,37 @@ int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, siz
 	return rc == ST_OK ? 0 : -1;
 }
 
+int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
+		     const char *blob_id, uint64_t *blob, uint64_t *size)
+{
+	char acc[16], *end;
+	struct msg_place p[1];
+	struct mlist l = {0};
+	struct msg_info m;
+	size_t n;
+	int found = -1;
+	jmap_account_id(a, acc, sizeof acc);
+	/* "B" and lower-case hex without leading zeros, as blobId is made */
+	if (strcmp(acc, acc_id) || blob_id[0] != 'B' || blob_id[1] < '1' ||
+	    strspn(blob_id + 1, "0123456789abcdef") != strlen(blob_id + 1) ||
+	    strlen(blob_id + 1) > 16)
+		return -1;
+	*blob = strtoull(blob_id + 1, &end, 16);
+	if (store_msg_places(srv->store, a->id, *blob, p, 1, &n) != ST_OK || n == 0 ||
+	    store_mbox_list(srv->store, a->id, collect_mbox, &l) != ST_OK) {
+		free(l.v);
+		return -1;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].id == p[0].mbox_id &&
+		    store_msg_get(srv->store, a->id, l.v[i].name, p[0].uid, &m) == ST_OK) {
+			*size = m.size;
+			found = 0;
+		}
+	free(l.v);
+	return found;
+}
+
 static int load_mboxes(struct jreq *r, struct mlist *l)
 {
 	memset(l, 0, sizeof *l);
