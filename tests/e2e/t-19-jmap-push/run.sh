@@ -6,10 +6,13 @@
 # machine), pings come at the asked interval, types limits what is named,
 # closeafter=state ends the stream after the first event, a change over
 # IMAP (imaplib STORE) is pushed as well, bad arguments are 400 and no
-# password is 401.
+# password is 401. Open streams count in limits.connections: past HTTP's
+# share a new connection gets 503, and a closed stream frees its place.
 . ../lib.sh
 brev_init push
 brev_user alice@example.test password-alice
+# HTTP may hold 3/4 of the connections: 6 (net_limits.c)
+echo "limits.connections = 8" >>"$D/brev.conf"
 brev_start
 wait_port "$P_HTTP"
 python3 -u - "$P_HTTP" "$P_SMTP" "$P_IMAP" <<'PY' || fail "jmap push"
@@ -22,11 +25,14 @@ def api(calls):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("POST", "/jmap/api/", json.dumps({"using": [CORE, MAIL], "methodCalls": calls}),
               {"Authorization": AUTH, "Content-Type": "application/json"})
-    return json.loads(c.getresponse().read())["methodResponses"]
+    r = json.loads(c.getresponse().read())["methodResponses"]
+    c.close()  # each connection counts in limits.connections
+    return r
 
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 c.request("GET", "/.well-known/jmap", headers={"Authorization": AUTH})
 sess = json.loads(c.getresponse().read())
+c.close()
 acc = sess["primaryAccounts"][MAIL]
 url = sess["eventSourceUrl"]
 
@@ -61,9 +67,11 @@ def state(name):
     return r[0][1]["state"]
 
 # errors first
-assert Stream("types=*", auth="Basic eDp5").status == 401
-assert Stream("types=*&ping=-1").status == 400
-assert Stream("types=*&closeafter=maybe").status == 400
+for q, a, want in (("types=*", "Basic eDp5", 401), ("types=*&ping=-1", AUTH, 400),
+                   ("types=*&closeafter=maybe", AUTH, 400)):
+    x = Stream(q, auth=a)
+    assert x.status == want, (q, x.head)
+    x.s.close()
 
 # a delivery is pushed
 st = Stream("types=*&closeafter=no&ping=1")
@@ -99,14 +107,33 @@ ev = st2.event(10)
 assert ev[0] == "state" and list(ev[1]["changed"][acc]) == ["Mailbox"], ev
 assert ev[1]["changed"][acc]["Mailbox"] == state("Mailbox")
 assert st2.event(10) is None, "closeafter=state ends the stream"
+st2.s.close()
 ev = st3.event(10)
 assert ev[0] == "state" and list(ev[1]["changed"][acc]) == ["Email"], ev
+st3.s.close()
 ev = st.event(10)
 while ev[0] == "ping":
     ev = st.event(10)
 assert ev[0] == "state" and ev[1]["changed"][acc]["Email"] == state("Email"), ev
 print("ok IMAP change pushed, types and closeafter")
 m.logout()
+
+st.s.close()
+time.sleep(1.5)  # the server sees the close at its next wait (at most 1 s)
+streams = [Stream("types=*") for _ in range(6)]
+assert all(x.status == 200 for x in streams), [x.status for x in streams]
+over = socket.create_connection(("127.0.0.1", port), timeout=20)
+over.sendall(b"GET /jmap/eventsource/ HTTP/1.1\r\nHost: x\r\n\r\n")
+assert over.recv(4096).startswith(b"HTTP/1.1 503 "), "a 7th connection is over the share"
+streams[0].s.close()
+for i in range(50):
+    time.sleep(0.2)
+    x = Stream("types=*")
+    if x.status == 200:
+        break
+    x.s.close()
+assert x.status == 200, "a closed stream gives its place back"
+print("ok streams count in limits.connections")
 PY
 brev_stop
 echo ok
