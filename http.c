@@ -514,7 +514,7 @@ static void jmap_download_route(struct http *h, const char *rest)
 	const char *q = strchr(h->req.target, '?'), *t;
 	uint64_t blob, size, off = 0;
 	char *buf;
-	int ok;
+	int ok, end = 0;
 
 	if (discard_body(h) < 0)
 		return;
@@ -524,9 +524,10 @@ static void jmap_download_route(struct http *h, const char *rest)
 	}
 	if (!authenticate(h, &a))
 		return;
-	ok = sscanf(rest, "%31[A-Za-z0-9]/%31[A-Za-z0-9]/%127[A-Za-z0-9._-]", acc, blob_id, name) ==
-		 3 &&
-	     jmap_blob_lookup(h->srv, &a, acc, blob_id, &blob, &size) == 0;
+	/* the whole path: a name of other characters, or longer, is no match */
+	ok = sscanf(rest, "%31[A-Za-z0-9]/%31[A-Za-z0-9]/%127[A-Za-z0-9._-]%n", acc, blob_id, name,
+		    &end) == 3 &&
+	     rest[end] == 0 && jmap_blob_lookup(h->srv, &a, acc, blob_id, &blob, &size) == 0;
 	explicit_bzero(&a, sizeof a);
 	if (!ok) {
 		respond_error(h, 404, NULL);

@@ -72,6 +72,9 @@ bacc = json.loads(data)["primaryAccounts"][MAIL]
 assert req("GET", url(bacc, blob), who="bob")[0] == 404, "alice's blob is not in bob's account"
 for bad in ("B0", "Bzz", "B1ffffffffffffffff", "x", "B" + "f" * 15):
     assert req("GET", url(acc, bad))[0] == 404, bad
+for name in ("a%20b", "x" * 128, ""):
+    assert req("GET", url(acc, blob, name=name))[0] == 404, name
+assert req("GET", url(acc, blob, name="x" * 127))[0] == 200
 print("ok HEAD, accept, 401 and 404s")
 
 m.uid("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)")
