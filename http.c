@@ -466,6 +466,111 @@ static void jmap_session_route(struct http *h)
 	send_jmap(h, &r);
 }
 
+/* GET /jmap/eventsource (RFC 8620 7.3): the head of an endless
+ * text/event-stream (no length; the connection ends it), then
+ * jmap_push.c's events. The connection is counted in limits.connections
+ * like any other while it lasts. */
+static void jmap_events_route(struct http *h)
+{
+	struct account a;
+	struct push_opts o;
+	const char *q = strchr(h->req.target, '?');
+	char date[40];
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET) {
+		respond_error(h, 405, "Allow: GET\r\n");
+		return;
+	}
+	if (!authenticate(h, &a))
+		return;
+	if (jmap_push_parse(q ? q + 1 : NULL, &o) < 0) {
+		explicit_bzero(&a, sizeof a);
+		respond_error(h, 400, NULL);
+		return;
+	}
+	h->keep = 0;
+	http_date(date, sizeof date);
+	conn_printf(h->c, "HTTP/1.1 200 OK\r\nDate: %s\r\n", date);
+	conn_puts(h->c, SECURITY_HEADERS);
+	if (h->kind == LK_HTTPS)
+		conn_puts(h->c, HSTS);
+	conn_puts(h->c, "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+			"Connection: close\r\n\r\n");
+	log_debug("http: [%s] GET %.200s 200 (event stream)", conn_peer(h->c), h->req.target);
+	jmap_eventsource(h->srv, h->c, &a, &o);
+	explicit_bzero(&a, sizeof a);
+	h->reason = "eventsource";
+}
+
+/* GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC
+ * 8620 6.2): a message's bytes, read from the store in pieces. */
+#define DOWNLOAD_PIECE (64 * 1024)
+static void jmap_download_route(struct http *h, const char *rest)
+{
+	struct account a;
+	char acc[32], blob_id[32], name[128], type[104] = "application/octet-stream", date[40];
+	const char *q = strchr(h->req.target, '?'), *t;
+	uint64_t blob, size, off = 0;
+	char *buf;
+	int ok, end = 0;
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (!authenticate(h, &a))
+		return;
+	/* the whole path: a name of other characters, or longer, is no match */
+	ok = sscanf(rest, "%31[A-Za-z0-9]/%31[A-Za-z0-9]/%127[A-Za-z0-9._-]%n", acc, blob_id, name,
+		    &end) == 3 &&
+	     rest[end] == 0 && jmap_blob_lookup(h->srv, &a, acc, blob_id, &blob, &size) == 0;
+	explicit_bzero(&a, sizeof a);
+	if (!ok) {
+		respond_error(h, 404, NULL);
+		return;
+	}
+	/* accept: a media type of token characters and one "/", else the default */
+	if (q && (t = strstr(q, "accept=")) && (t == q + 1 || t[-1] == '&')) {
+		size_t n = strcspn(t + 7, "&");
+		if (n && n < sizeof type &&
+		    strspn(t + 7, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$^_.+-/") >= n &&
+		    memchr(t + 7, '/', n)) {
+			memcpy(type, t + 7, n);
+			type[n] = 0;
+		}
+	}
+	h->keep = 0; /* a read failing half-way can only be told by closing */
+	http_date(date, sizeof date);
+	conn_printf(h->c, "HTTP/1.1 200 OK\r\nDate: %s\r\n", date);
+	conn_puts(h->c, SECURITY_HEADERS);
+	if (h->kind == LK_HTTPS)
+		conn_puts(h->c, HSTS);
+	conn_printf(h->c,
+		    "Content-Type: %s\r\nContent-Length: %llu\r\nContent-Disposition: "
+		    "attachment; filename=\"%s\"\r\nCache-Control: private, immutable, "
+		    "max-age=31536000\r\nConnection: close\r\n\r\n",
+		    type, (unsigned long long)size, name);
+	buf = xmalloc(DOWNLOAD_PIECE);
+	while (h->req.method == HM_GET && off < size && !conn_error(h->c)) {
+		long n = store_msg_read(h->srv->store, blob, off, buf,
+					size - off < DOWNLOAD_PIECE ? (size_t)(size - off)
+								    : DOWNLOAD_PIECE);
+		if (n <= 0)
+			break;
+		conn_write(h->c, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	conn_flush(h->c);
+	log_debug("http: [%s] %s %.200s 200 %llu", conn_peer(h->c), h->req.method_name,
+		  h->req.target, (unsigned long long)off);
+}
+
 /* The body as one buffer: the spool's memory, or read back from its file
  * (at most maxSizeRequest). NULL on error; *owned says whether to free. */
 static char *body_bytes(struct http *h, size_t *len, int *owned)
@@ -573,6 +678,14 @@ static void route(struct http *h)
 	}
 	if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
 		jmap_api_route(h);
+		return;
+	}
+	if (strncmp(path, "/jmap/download/", 15) == 0) {
+		jmap_download_route(h, path + 15);
+		return;
+	}
+	if (strcmp(path, "/jmap/eventsource") == 0 || strcmp(path, "/jmap/eventsource/") == 0) {
+		jmap_events_route(h);
 		return;
 	}
 	a = http_asset_find(path);

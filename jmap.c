@@ -347,8 +347,10 @@ static const struct {
     {"Core/echo", CAP_CORE, core_echo},
     {"Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get},
     {"Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query},
+    {"Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set},
     {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
     {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
+    {"Email/set", JMAP_CAP_MAIL, jmap_email_set},
 };
 
 static int uses(const struct jreq *r, const char *cap)

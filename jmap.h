@@ -60,4 +60,26 @@ void jmap_too_large(struct jmap_reply *out);
 int jmap_enter(struct jmap_reply *out);
 void jmap_leave(void);
 
+/* A download (RFC 8620 6.2): the blob blob_id ("B" + hex, as Email/get's
+ * blobId) of account acc_id, when acc_id is a's and one of a's messages
+ * holds it: 0 with *blob and *size (bytes) set, else -1 (a 404). */
+int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
+		     const char *blob_id, uint64_t *blob, uint64_t *size);
+
+/* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
+struct conn;
+struct push_opts {
+	int email, mailbox; /* the types wanted */
+	int closeafter;	    /* end after the first state event */
+	int ping;	    /* seconds between pings, 0: none */
+};
+/* The query string of /jmap/eventsource (NULL: none): 0, or -1 when an
+ * argument is malformed (the request is then a 400). */
+int jmap_push_parse(const char *query, struct push_opts *o);
+/* Write events to c, whose response head (200, text/event-stream, no
+ * length, Connection: close) the caller sent, until the client goes, the
+ * server stops, a write fails, or (closeafter) the first state event. */
+void jmap_eventsource(const struct server *srv, struct conn *c, const struct account *a,
+		      const struct push_opts *o);
+
 #endif

@@ -5,10 +5,12 @@
  * threadId, mailboxIds, keywords from the IMAP flags, size, receivedAt)
  * and the Subject header.
  *
- * An Email's id is "M", its mailbox's store id in hex, "U" and its IMAP UID
- * in hex: a message lives in one mailbox in brev's store, so mailboxIds
- * has one entry, and a move gives a new id (as IMAP gives a new UID). Each
- * message is its own thread ("T" + the Email id) until threads are built.
+ * An Email's id is IMAP's EMAILID (objid.h): "E" and the message's blob
+ * id. COPY and MOVE keep the blob, so a message in several mailboxes is
+ * one Email whose mailboxIds name them all (RFC 8621 4.1.1), and a move
+ * keeps the id; Email/get finds the messages through the store's blob
+ * index (store_msg_places). Each Email is its own thread ("T" + the Email
+ * id) until threads are built.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "jmap_int.h"
 #include "mailbox.h"
 #include "message.h"
+#include "objid.h"
 #include "server.h"
 #include "util.h"
 
@@ -70,20 +73,12 @@ static void collect_mbox(void *arg, const struct mbox_info *m)
 	l->v[l->n++] = *m;
 }
 
-static void email_id(uint32_t mbox, uint32_t uid, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "M%xU%x", mbox, uid);
-}
+#define EMAIL_PLACES_MAX 64  /* mailboxIds shown for one Email */
+#define KEYWORD_MAX	 128 /* bytes of a keyword: the store's bound (KW_MAX) */
 
-static int parse_email_id(const char *s, uint32_t *mbox, uint32_t *uid)
+static void email_id(uint64_t blob, char buf[OBJID_MAX])
 {
-	unsigned a, b;
-	char tail;
-	if (sscanf(s, "M%xU%x%c", &a, &b, &tail) != 2)
-		return -1;
-	*mbox = a;
-	*uid = b;
-	return 0;
+	objid_email(buf, blob);
 }
 
 /* A digest of the mailboxes' ids and HIGHESTMODSEQ, UIDNEXT and counts:
@@ -99,6 +94,47 @@ static void email_state(const struct mlist *l, char *buf, size_t cap)
 			h = (h ^ b[k]) * 0x100000001b3ULL;
 	}
 	snprintf(buf, cap, "%016llx", (unsigned long long)h);
+}
+
+int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
+{
+	struct mlist l = {0};
+	int rc = store_mbox_list(srv->store, user, collect_mbox, &l);
+	if (rc == ST_OK)
+		email_state(&l, buf, cap);
+	free(l.v);
+	return rc == ST_OK ? 0 : -1;
+}
+
+int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
+		     const char *blob_id, uint64_t *blob, uint64_t *size)
+{
+	char acc[16], *end;
+	struct msg_place p[1];
+	struct mlist l = {0};
+	struct msg_info m;
+	size_t n;
+	int found = -1;
+	jmap_account_id(a, acc, sizeof acc);
+	/* "B" and lower-case hex without leading zeros, as blobId is made */
+	if (strcmp(acc, acc_id) || blob_id[0] != 'B' || blob_id[1] < '1' ||
+	    strspn(blob_id + 1, "0123456789abcdef") != strlen(blob_id + 1) ||
+	    strlen(blob_id + 1) > 16)
+		return -1;
+	*blob = strtoull(blob_id + 1, &end, 16);
+	if (store_msg_places(srv->store, a->id, *blob, p, 1, &n) != ST_OK || n == 0 ||
+	    store_mbox_list(srv->store, a->id, collect_mbox, &l) != ST_OK) {
+		free(l.v);
+		return -1;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].id == p[0].mbox_id &&
+		    store_msg_get(srv->store, a->id, l.v[i].name, p[0].uid, &m) == ST_OK) {
+			*size = m.size;
+			found = 0;
+		}
+	free(l.v);
+	return found;
 }
 
 static int load_mboxes(struct jreq *r, struct mlist *l)
@@ -122,11 +158,25 @@ static const struct mbox_info *mbox_by_id(const struct mlist *l, uint32_t id)
 
 static const struct mbox_info *mbox_by_jid(const struct mlist *l, const char *jid)
 {
-	unsigned id;
-	char tail;
-	if (sscanf(jid, "F%x%c", &id, &tail) != 1)
+	uint32_t id;
+	if (!jid || objid_mailbox_parse(jid, &id) < 0)
 		return NULL;
 	return mbox_by_id(l, id);
+}
+
+/* Whether blob was seen before; adds it. An open-addressing set of cap
+ * (a power of two, more than the number of adds) slots; 0 is empty, and
+ * blob ids start at 1. */
+static int blob_seen(uint64_t *set, size_t cap, uint64_t blob)
+{
+	size_t i = (size_t)((blob * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
+	while (set[i]) {
+		if (set[i] == blob)
+			return 1;
+		i = (i + 1) & (cap - 1);
+	}
+	set[i] = blob;
+	return 0;
 }
 
 static int sort_asc;
@@ -227,12 +277,26 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 	sort_asc = asc;
 	qsort(h.v, h.n, sizeof *h.v, cmp_hit);
 	pthread_mutex_unlock(&sort_lock);
+	/* One Email per blob: a message copied to other mailboxes (or twice
+	 * into one) is listed once, where it sorts first. */
+	{
+		size_t cap = 16, k = 0;
+		uint64_t *set;
+		while (cap < 2 * h.n)
+			cap *= 2;
+		set = xcalloc(cap, sizeof *set);
+		for (size_t i = 0; i < h.n; i++)
+			if (!blob_seen(set, cap, h.v[i].m.blob))
+				h.v[k++] = h.v[i];
+		h.n = k;
+		free(set);
+	}
 	if (position < 0)
 		position = (json_int_t)h.n + position < 0 ? 0 : (json_int_t)h.n + position;
 	ids = json_array();
 	for (size_t i = (size_t)position; i < h.n && (json_int_t)(i - (size_t)position) < limit;
 	     i++) {
-		email_id(h.v[i].mbox, h.v[i].uid, id, sizeof id);
+		email_id(h.v[i].m.blob, id);
 		json_array_append_new(ids, json_string(id));
 	}
 	email_state(&l, state, sizeof state);
@@ -265,18 +329,46 @@ static int wanted(json_t *want, const char *p)
 	return 0;
 }
 
-/* RFC 8621 4.1.1: the IMAP system flags as keywords. */
-static json_t *keywords_of(uint32_t flags)
+/* RFC 8621 4.1.1: IMAP's system flags are the keywords $seen, $flagged,
+ * $answered, $draft; IMAP's own keywords are themselves, lower-cased
+ * (JMAP keywords are case-insensitive and servers give them in lower
+ * case). \Deleted and \Recent have no keyword. */
+static const struct {
+	const char *kw;
+	uint32_t flag;
+} sysflags[] = {
+    {"$seen", FL_SEEN}, {"$flagged", FL_FLAGGED}, {"$answered", FL_ANSWERED}, {"$draft", FL_DRAFT}};
+
+/* A mailbox's keyword table (store_mbox_keywords). */
+struct kwtab {
+	char name[STORE_KEYWORDS][KEYWORD_MAX + 1];
+};
+
+static void kw_cb(void *arg, int i, const char *name)
+{
+	struct kwtab *t = arg;
+	if (i >= 0 && i < STORE_KEYWORDS)
+		snprintf(t->name[i], sizeof t->name[i], "%s", name);
+}
+
+static json_t *keywords_of(struct jreq *r, const struct mbox_info *mi, const struct msg_info *m)
 {
 	json_t *k = json_object();
-	if (flags & FL_SEEN)
-		json_object_set_new(k, "$seen", json_true());
-	if (flags & FL_FLAGGED)
-		json_object_set_new(k, "$flagged", json_true());
-	if (flags & FL_ANSWERED)
-		json_object_set_new(k, "$answered", json_true());
-	if (flags & FL_DRAFT)
-		json_object_set_new(k, "$draft", json_true());
+	for (size_t i = 0; i < ARRAY_LEN(sysflags); i++)
+		if (m->flags & sysflags[i].flag)
+			json_object_set_new(k, sysflags[i].kw, json_true());
+	if (m->keywords) {
+		struct kwtab *t = xcalloc(1, sizeof *t);
+		if (store_mbox_keywords(r->srv->store, r->a->id, mi->name, kw_cb, t) == ST_OK)
+			for (int i = 0; i < STORE_KEYWORDS; i++)
+				if ((m->keywords >> i & 1) && t->name[i][0]) {
+					for (char *c = t->name[i]; *c; c++)
+						if (*c >= 'A' && *c <= 'Z')
+							*c = (char)(*c - 'A' + 'a');
+					json_object_set_new(k, t->name[i], json_true());
+				}
+		free(t);
+	}
 	return k;
 }
 
@@ -320,15 +412,18 @@ static json_t *subject_of(struct jreq *r, uint64_t blob)
 	return out;
 }
 
-static json_t *email_json(struct jreq *r, const struct mbox_info *mi, const struct msg_info *m,
+/* The Email of m, which is in mailbox mi, and, when it is in several,
+ * in all of places[0..np) (mailboxIds). */
+static json_t *email_json(struct jreq *r, const struct mlist *l, const struct mbox_info *mi,
+			  const struct msg_info *m, const struct msg_place *places, size_t np,
 			  json_t *want)
 {
-	char id[32], tid[40], blob[24], mid[16], date[32];
+	char id[OBJID_MAX], tid[OBJID_MAX + 1], blob[24], mid[OBJID_MAX], date[32];
 	json_t *o = json_object();
 	time_t t = (time_t)m->internaldate;
 	struct tm tm;
 
-	email_id(mi->id, m->uid, id, sizeof id);
+	email_id(m->blob, id);
 	json_object_set_new(o, "id", json_string(id));
 	if (wanted(want, "blobId")) {
 		snprintf(blob, sizeof blob, "B%llx", (unsigned long long)m->blob);
@@ -339,11 +434,16 @@ static json_t *email_json(struct jreq *r, const struct mbox_info *mi, const stru
 		json_object_set_new(o, "threadId", json_string(tid));
 	}
 	if (wanted(want, "mailboxIds")) {
-		snprintf(mid, sizeof mid, "F%x", mi->id);
-		json_object_set_new(o, "mailboxIds", json_pack("{s:b}", mid, 1));
+		json_t *ids = json_object();
+		for (size_t i = 0; i < np; i++)
+			if (mbox_by_id(l, places[i].mbox_id)) {
+				objid_mailbox(mid, places[i].mbox_id);
+				json_object_set_new(ids, mid, json_true());
+			}
+		json_object_set_new(o, "mailboxIds", ids);
 	}
 	if (wanted(want, "keywords"))
-		json_object_set_new(o, "keywords", keywords_of(m->flags));
+		json_object_set_new(o, "keywords", keywords_of(r, mi, m));
 	if (wanted(want, "size"))
 		json_object_set_new(o, "size", json_integer((json_int_t)m->size));
 	if (wanted(want, "receivedAt")) {
@@ -354,6 +454,32 @@ static json_t *email_json(struct jreq *r, const struct mbox_info *mi, const stru
 	if (wanted(want, "subject"))
 		json_object_set_new(o, "subject", subject_of(r, m->blob));
 	return o;
+}
+
+/* The Email with id s: its first place's message (lowest mailbox id, then
+ * UID: the flags, size and date shown) and all its places. 0, or -1 when
+ * there is no such Email in the account. */
+static int email_find(struct jreq *r, const struct mlist *l, const char *s, struct msg_info *m,
+		      const struct mbox_info **mi_out, struct msg_place *places, size_t *np)
+{
+	uint64_t blob;
+	size_t n;
+	if (!s || objid_email_parse(s, &blob) < 0 ||
+	    store_msg_places(r->srv->store, r->a->id, blob, places, EMAIL_PLACES_MAX, &n) != ST_OK)
+		return -1;
+	if (n > EMAIL_PLACES_MAX)
+		n = EMAIL_PLACES_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct mbox_info *mi = mbox_by_id(l, places[i].mbox_id);
+		/* a place committed after the mailbox list was read is skipped */
+		if (mi &&
+		    store_msg_get(r->srv->store, r->a->id, mi->name, places[i].uid, m) == ST_OK) {
+			*np = n;
+			*mi_out = mi;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 json_t *jmap_email_get(struct jreq *r, json_t *args)
@@ -397,20 +523,399 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 	notfound = json_array();
 	json_array_foreach(ids, i, v)
 	{
-		uint32_t mb, uid;
-		const struct mbox_info *mi;
 		struct msg_info m;
-		if (parse_email_id(json_string_value(v), &mb, &uid) < 0 ||
-		    !(mi = mbox_by_id(&l, mb)) ||
-		    store_msg_get(r->srv->store, r->a->id, mi->name, uid, &m) != ST_OK) {
+		struct msg_place places[EMAIL_PLACES_MAX];
+		const struct mbox_info *mi;
+		size_t np;
+		if (email_find(r, &l, json_string_value(v), &m, &mi, places, &np) < 0) {
 			json_array_append(notfound, v);
 			continue;
 		}
-		json_array_append_new(list, email_json(r, mi, &m, want));
+		json_array_append_new(list, email_json(r, &l, mi, &m, places, np, want));
 	}
 	email_state(&l, state, sizeof state);
 	jmap_account_id(r->a, acc, sizeof acc);
 	free(l.v);
 	return json_pack("{s:s, s:s, s:o, s:o}", "accountId", acc, "state", state, "list", list,
 			 "notFound", notfound);
+}
+
+/* ---- Email/set (RFC 8621 4.6): keywords, mailboxIds, destroy ----
+ *
+ * Every change goes through the store functions IMAP uses (STORE, COPY,
+ * MOVE, EXPUNGE), so IMAP sessions see it as they see another session's:
+ * IDLE wakes, MODSEQs move. An Email is all its copies: keywords are set
+ * on every copy, destroy expunges every copy. */
+
+/* A keyword JMAP may set (RFC 8621 4.1.1: 1-255 of %x21-%x7e but
+ * ( ) { ] % * " \, lower-cased into out), and fits the store. */
+static int keyword_norm(const char *k, char *out, size_t cap)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > KEYWORD_MAX || n >= cap)
+		return -1;
+	for (size_t i = 0; i <= n; i++) {
+		char c = k[i];
+		if (i < n && (c < 0x21 || c > 0x7e || strchr("(){]%*\"\\", c)))
+			return -1;
+		out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	return 0;
+}
+
+/* What one update asks for: keywords (set or patched) and mailboxes. */
+struct email_patch {
+	int kw_set;		 /* "keywords" replaces them all */
+	json_t *kw_add, *kw_del; /* arrays of normalized names */
+	int mb_set;		 /* "mailboxIds" replaces them all */
+	json_t *mb_add, *mb_del; /* arrays of Mailbox ids */
+};
+
+static void patch_free(struct email_patch *p)
+{
+	json_decref(p->kw_add);
+	json_decref(p->kw_del);
+	json_decref(p->mb_add);
+	json_decref(p->mb_del);
+}
+
+/* Parse an update's PatchObject: NULL, or the SetError's description. */
+static const char *patch_parse(json_t *u, const struct mlist *l, struct email_patch *p)
+{
+	const char *k;
+	json_t *v;
+	char kw[KEYWORD_MAX + 2];
+	memset(p, 0, sizeof *p);
+	p->kw_add = json_array();
+	p->kw_del = json_array();
+	p->mb_add = json_array();
+	p->mb_del = json_array();
+	json_object_foreach(u, k, v)
+	{
+		if (!strcmp(k, "keywords")) {
+			const char *n;
+			json_t *b;
+			if (!json_is_object(v))
+				return "keywords";
+			p->kw_set = 1;
+			json_object_foreach(v, n, b)
+			{
+				if (!json_is_true(b) || keyword_norm(n, kw, sizeof kw) < 0)
+					return "keywords";
+				json_array_append_new(p->kw_add, json_string(kw));
+			}
+		} else if (!strncmp(k, "keywords/", 9)) {
+			if (p->kw_set || keyword_norm(k + 9, kw, sizeof kw) < 0 ||
+			    !(json_is_true(v) || json_is_null(v)))
+				return "keywords";
+			json_array_append_new(json_is_true(v) ? p->kw_add : p->kw_del,
+					      json_string(kw));
+		} else if (!strcmp(k, "mailboxIds")) {
+			const char *n;
+			json_t *b;
+			if (!json_is_object(v) || json_object_size(v) == 0)
+				return "mailboxIds";
+			p->mb_set = 1;
+			json_object_foreach(v, n, b)
+			{
+				if (!json_is_true(b) || !mbox_by_jid(l, n))
+					return "mailboxIds";
+				json_array_append_new(p->mb_add, json_string(n));
+			}
+		} else if (!strncmp(k, "mailboxIds/", 11)) {
+			if (p->mb_set || !mbox_by_jid(l, k + 11) ||
+			    !(json_is_true(v) || json_is_null(v)))
+				return "mailboxIds";
+			json_array_append_new(json_is_true(v) ? p->mb_add : p->mb_del,
+					      json_string(k + 11));
+		} else
+			return k; /* immutable or unknown: invalidProperties */
+	}
+	return NULL;
+}
+
+static int in_array(json_t *a, const char *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v) if (!strcmp(json_string_value(v), s)) return 1;
+	return 0;
+}
+
+static const char *store_set_error(int rc)
+{
+	switch (rc) {
+	case ST_QUOTA:
+	case ST_TOOBIG:
+		return "overQuota";
+	case ST_LIMIT:
+		return "tooManyKeywords";
+	case ST_NOTFOUND:
+		return "notFound";
+	default:
+		return "serverFail";
+	}
+}
+
+/* Apply names (an array) with op to every place. */
+static int keywords_apply(struct jreq *r, const struct mlist *l, const struct msg_place *pl,
+			  size_t np, int op, json_t *names)
+{
+	const char *kws[STORE_KEYWORDS + ARRAY_LEN(sysflags)];
+	uint32_t flags = 0;
+	size_t nkw = 0, i;
+	json_t *v;
+	json_array_foreach(names, i, v)
+	{
+		const char *n = json_string_value(v);
+		int sys = 0;
+		for (size_t f = 0; f < ARRAY_LEN(sysflags); f++)
+			if (!strcmp(n, sysflags[f].kw)) {
+				flags |= sysflags[f].flag;
+				sys = 1;
+			}
+		if (!sys) {
+			if (nkw == STORE_KEYWORDS)
+				return ST_LIMIT;
+			kws[nkw++] = n;
+		}
+	}
+	if (!flags && !nkw && op != FLAGS_SET)
+		return ST_OK;
+	for (i = 0; i < np; i++) {
+		const struct mbox_info *mi = mbox_by_id(l, pl[i].mbox_id);
+		int rc;
+		if (!mi)
+			continue;
+		rc = store_msg_flags(r->srv->store, r->a->id, mi->name, &pl[i].uid, 1, op, flags,
+				     kws, nkw);
+		if (rc != ST_OK)
+			return rc;
+	}
+	return ST_OK;
+}
+
+/* Keywords: "keywords" replaces the JMAP-visible ones (IMAP \Deleted is
+ * kept, as no keyword names it), "keywords/x" adds or removes one. */
+static int email_set_keywords(struct jreq *r, const struct mlist *l, const struct mbox_info *mi,
+			      const struct msg_info *m, const struct msg_place *pl, size_t np,
+			      struct email_patch *p)
+{
+	int rc;
+	if (p->kw_set) {
+		json_t *now = keywords_of(r, mi, m), *del = json_array(), *b;
+		const char *k;
+		json_object_foreach(now, k, b) if (!in_array(p->kw_add, k))
+		    json_array_append_new(del, json_string(k));
+		json_decref(now);
+		rc = keywords_apply(r, l, pl, np, FLAGS_DEL, del);
+		json_decref(del);
+	} else
+		rc = keywords_apply(r, l, pl, np, FLAGS_DEL, p->kw_del);
+	return rc ? rc : keywords_apply(r, l, pl, np, FLAGS_ADD, p->kw_add);
+}
+
+/* Mailboxes: what leaves one mailbox for another is MOVEd (one commit,
+ * the IMAP MOVE); further new mailboxes get a COPY of the first copy;
+ * further left ones are EXPUNGEd. */
+static int email_set_mailboxes(struct jreq *r, const struct mlist *l, const struct msg_place *pl,
+			       size_t np, struct email_patch *p)
+{
+	json_t *want = json_array(), *add = json_array(), *v;
+	struct msg_place rem[EMAIL_PLACES_MAX];
+	size_t nrem = 0, i, ai = 0;
+	char id[OBJID_MAX];
+	int rc = ST_OK;
+
+	if (p->mb_set)
+		json_array_extend(want, p->mb_add);
+	else {
+		for (i = 0; i < np; i++) {
+			objid_mailbox(id, pl[i].mbox_id);
+			if (!in_array(p->mb_del, id) && !in_array(want, id))
+				json_array_append_new(want, json_string(id));
+		}
+		json_array_foreach(p->mb_add, i, v) if (!in_array(want, json_string_value(v)))
+		    json_array_append(want, v);
+	}
+	if (json_array_size(want) == 0) {
+		json_decref(want);
+		json_decref(add);
+		return ST_INVALID; /* RFC 8621 4.1.1: at least one mailbox */
+	}
+	for (i = 0; i < np; i++) {
+		objid_mailbox(id, pl[i].mbox_id);
+		if (!in_array(want, id))
+			rem[nrem++] = pl[i];
+	}
+	json_array_foreach(want, i, v)
+	{
+		int have = 0;
+		for (size_t k = 0; k < np; k++) {
+			objid_mailbox(id, pl[k].mbox_id);
+			have |= !strcmp(id, json_string_value(v));
+		}
+		if (!have)
+			json_array_append(add, v);
+	}
+	/* copies first, from a copy that is still there */
+	for (; json_array_size(add) - ai > nrem && !rc; ai++) {
+		const struct mbox_info *s = mbox_by_id(l, pl[0].mbox_id),
+				       *d = mbox_by_jid(l,
+							json_string_value(json_array_get(add, ai)));
+		rc = s && d ? store_msg_copy(r->srv->store, r->a->id, s->name, d->name, &pl[0].uid,
+					     1, 0, NULL, NULL)
+			    : ST_NOTFOUND;
+	}
+	for (i = 0; i < nrem && !rc; i++) {
+		const struct mbox_info *s = mbox_by_id(l, rem[i].mbox_id);
+		if (!s)
+			continue;
+		if (ai < json_array_size(add)) {
+			const struct mbox_info *d =
+			    mbox_by_jid(l, json_string_value(json_array_get(add, ai++)));
+			rc = d ? store_msg_copy(r->srv->store, r->a->id, s->name, d->name,
+						&rem[i].uid, 1, 1, NULL, NULL)
+			       : ST_NOTFOUND;
+		} else
+			rc = store_msg_expunge(r->srv->store, r->a->id, s->name, &rem[i].uid, 1);
+	}
+	json_decref(want);
+	json_decref(add);
+	return rc;
+}
+
+static json_t *set_error(const char *type, const char *desc)
+{
+	json_t *e = json_pack("{s:s}", "type", type);
+	if (desc)
+		json_object_set_new(e, "description", json_string(desc));
+	return e;
+}
+
+static json_t *email_update(struct jreq *r, const struct mlist *l, const char *eid, json_t *u)
+{
+	struct msg_info m;
+	struct msg_place pl[EMAIL_PLACES_MAX];
+	const struct mbox_info *mi;
+	struct email_patch p;
+	const char *bad;
+	size_t np;
+	int rc;
+
+	if (!json_is_object(u))
+		return set_error("invalidPatch", "the patch is not an object");
+	if (email_find(r, l, eid, &m, &mi, pl, &np) < 0)
+		return set_error("notFound", NULL);
+	if ((bad = patch_parse(u, l, &p))) {
+		json_t *e = set_error("invalidProperties", NULL);
+		json_object_set_new(e, "properties",
+				    json_pack("[s]", !strncmp(bad, "keywords", 8) ? "keywords"
+						     : !strncmp(bad, "mailboxIds", 10)
+							 ? "mailboxIds"
+							 : bad));
+		patch_free(&p);
+		return e;
+	}
+	rc = email_set_keywords(r, l, mi, &m, pl, np, &p);
+	if (!rc && (p.mb_set || json_array_size(p.mb_add) || json_array_size(p.mb_del))) {
+		/* the keywords are on every copy now, so copies carry them along */
+		rc = email_set_mailboxes(r, l, pl, np, &p);
+	}
+	patch_free(&p);
+	if (rc == ST_INVALID) {
+		json_t *e = set_error("invalidProperties", "an Email is in at least one mailbox");
+		json_object_set_new(e, "properties", json_pack("[s]", "mailboxIds"));
+		return e;
+	}
+	return rc ? set_error(store_set_error(rc), NULL) : NULL;
+}
+
+static json_t *email_destroy(struct jreq *r, const struct mlist *l, const char *eid)
+{
+	struct msg_info m;
+	struct msg_place pl[EMAIL_PLACES_MAX];
+	const struct mbox_info *mi;
+	size_t np;
+	if (email_find(r, l, eid, &m, &mi, pl, &np) < 0)
+		return set_error("notFound", NULL);
+	for (size_t i = 0; i < np; i++) {
+		const struct mbox_info *s = mbox_by_id(l, pl[i].mbox_id);
+		int rc =
+		    s ? store_msg_expunge(r->srv->store, r->a->id, s->name, &pl[i].uid, 1) : ST_OK;
+		if (rc)
+			return set_error(store_set_error(rc), NULL);
+	}
+	return NULL;
+}
+
+json_t *jmap_email_set(struct jreq *r, json_t *args)
+{
+	json_t *create = json_object_get(args, "create"), *update = json_object_get(args, "update"),
+	       *destroy = json_object_get(args, "destroy"),
+	       *ifin = json_object_get(args, "ifInState");
+	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *v, *out;
+	struct mlist l;
+	char old[32], now[32], acc[16];
+	const char *k;
+	size_t i, n = 0;
+
+	if (jmap_check_account(r, args) < 0)
+		return NULL;
+	if ((create && !json_is_null(create) && !json_is_object(create)) ||
+	    (update && !json_is_null(update) && !json_is_object(update)) ||
+	    (destroy && !json_is_null(destroy) && !json_is_array(destroy)) ||
+	    (ifin && !json_is_null(ifin) && !json_is_string(ifin)))
+		return jmap_error(r, "invalidArguments", "create, update, destroy, ifInState"),
+		       NULL;
+	n = json_object_size(create) + json_object_size(update) + json_array_size(destroy);
+	if (n > JMAP_MAX_OBJECTS)
+		return jmap_error(r, "requestTooLarge", "more than maxObjectsInSet"), NULL;
+	json_array_foreach(destroy, i, v) if (!json_is_string(v)) return jmap_error(
+	    r, "invalidArguments", "destroy holds a non-string"),
+	    NULL;
+	if (load_mboxes(r, &l) < 0)
+		return NULL;
+	email_state(&l, old, sizeof old);
+	if (ifin && json_is_string(ifin) && strcmp(json_string_value(ifin), old)) {
+		free(l.v);
+		return jmap_error(r, "stateMismatch", "ifInState is not the current state"), NULL;
+	}
+	notcre = json_object();
+	json_object_foreach(create, k, v) json_object_set_new(
+	    notcre, k, set_error("forbidden", "creating Emails is not implemented"));
+	updated = json_object();
+	notupd = json_object();
+	json_object_foreach(update, k, v)
+	{
+		json_t *e = email_update(r, &l, k, v);
+		json_object_set_new(e ? notupd : updated, k, e ? e : json_null());
+	}
+	destroyed = json_array();
+	notdes = json_object();
+	json_array_foreach(destroy, i, v)
+	{
+		json_t *e = email_destroy(r, &l, json_string_value(v));
+		if (e)
+			json_object_set_new(notdes, json_string_value(v), e);
+		else
+			json_array_append(destroyed, v);
+	}
+	free(l.v);
+	if (load_mboxes(r, &l) < 0) {
+		json_decref(notcre);
+		json_decref(updated);
+		json_decref(notupd);
+		json_decref(destroyed);
+		json_decref(notdes);
+		return NULL;
+	}
+	email_state(&l, now, sizeof now);
+	free(l.v);
+	jmap_account_id(r->a, acc, sizeof acc);
+	out =
+	    json_pack("{s:s, s:s, s:s, s:n, s:o, s:o, s:o, s:o, s:o}", "accountId", acc, "oldState",
+		      old, "newState", now, "created", "notCreated", notcre, "updated", updated,
+		      "notUpdated", notupd, "destroyed", destroyed, "notDestroyed", notdes);
+	return out;
 }

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct server;
 struct account;
@@ -41,9 +42,17 @@ typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
 /* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
 json_t *jmap_mailbox_get(struct jreq *r, json_t *args);
 json_t *jmap_mailbox_query(struct jreq *r, json_t *args);
+/* RFC 8621 2.5: create, update (name, parentId, isSubscribed), destroy */
+json_t *jmap_mailbox_set(struct jreq *r, json_t *args);
 /* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
 json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
+/* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
+json_t *jmap_email_set(struct jreq *r, json_t *args);
+/* The account's Email / Mailbox state (what Email/get and Mailbox/get
+ * give) into buf: 0, or -1 when the store could not be read. */
+int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap);
+int jmap_mailbox_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap);
 /* The account's capability object for urn:ietf:params:jmap:mail. */
 json_t *jmap_mail_account_capability(const struct server *srv);
 

@@ -1,7 +1,7 @@
 /*
  * jmap_mailbox.c — JMAP Mailbox/get and Mailbox/query (RFC 8621 2.1, 2.3)
  * over the store's mailboxes: the same mailboxes, names and counts IMAP
- * shows. A mailbox's id is "F" and its store id in hex; its role comes
+ * shows. A mailbox's id is IMAP's MAILBOXID (objid.h); its role comes
  * from its SPECIAL-USE; its name is the last part of the IMAP name when
  * the parent exists (parentId), else the whole IMAP name.
  *
@@ -17,6 +17,7 @@
 #include "config.h"
 #include "jmap_int.h"
 #include "mailbox.h"
+#include "objid.h"
 #include "server.h"
 #include "util.h"
 
@@ -45,6 +46,18 @@ static int load(struct jreq *r, struct mbox_list *l)
 		return jmap_error(r, "serverFail", "the store could not be read");
 	}
 	return 0;
+}
+
+static void state_of(const struct mbox_list *l, char *buf, size_t cap);
+
+int jmap_mailbox_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
+{
+	struct mbox_list l = {0};
+	int rc = store_mbox_list(srv->store, user, collect, &l);
+	if (rc == ST_OK)
+		state_of(&l, buf, cap);
+	free(l.v);
+	return rc == ST_OK ? 0 : -1;
 }
 
 static const char *role_of(int special)
@@ -88,9 +101,10 @@ static void state_of(const struct mbox_list *l, char *buf, size_t cap)
 	snprintf(buf, cap, "%016llx", (unsigned long long)h);
 }
 
-static void mbox_id(const struct mbox_info *m, char *buf, size_t cap)
+/* RFC 8621 2: the same string IMAP's OBJECTID gives as MAILBOXID. */
+static void mbox_id(const struct mbox_info *m, char buf[OBJID_MAX])
 {
-	snprintf(buf, cap, "F%x", m->id);
+	objid_mailbox(buf, m->id);
 }
 
 /* The mailbox whose IMAP name is the first n bytes of name, or NULL. */
@@ -122,12 +136,12 @@ static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
 {
 	const struct mbox_info *p = parent_of(l, m);
 	const char *role = role_of(m->special);
-	char id[16], pid[16];
+	char id[OBJID_MAX], pid[OBJID_MAX];
 	int inbox = m->special == MBOX_INBOX;
 
-	mbox_id(m, id, sizeof id);
+	mbox_id(m, id);
 	if (p)
-		mbox_id(p, pid, sizeof pid);
+		mbox_id(p, pid);
 	/* No threads yet: each message counts as its own thread. */
 	return json_pack(
 	    "{s:s, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b, s:b, "
@@ -143,9 +157,9 @@ static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
 
 static const struct mbox_info *by_id(const struct mbox_list *l, const char *id)
 {
-	char buf[16];
+	char buf[OBJID_MAX];
 	for (size_t i = 0; i < l->n; i++) {
-		mbox_id(&l->v[i], buf, sizeof buf);
+		mbox_id(&l->v[i], buf);
 		if (strcmp(buf, id) == 0)
 			return &l->v[i];
 	}
@@ -299,11 +313,11 @@ static int matches(const struct mbox_list *l, const struct mbox_info *m, const s
 {
 	const struct mbox_info *p = parent_of(l, m);
 	const char *role = role_of(m->special);
-	char pid[16];
+	char pid[OBJID_MAX];
 
 	if (c->has_parent) {
 		if (p)
-			mbox_id(p, pid, sizeof pid);
+			mbox_id(p, pid);
 		if (c->parent ? !p || strcmp(pid, c->parent) != 0 : p != NULL)
 			return 0;
 	}
@@ -370,7 +384,7 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	int byname, asc, total = 0;
 	size_t n = 0;
 	json_t *ids, *out, *v;
-	char state[32], acc[16], id[16];
+	char state[32], acc[16], id[OBJID_MAX];
 
 	if (jmap_check_account(r, args) < 0 ||
 	    parse_filter(r, json_object_get(args, "filter"), &c) < 0 ||
@@ -412,7 +426,7 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	ids = json_array();
 	for (size_t i = (size_t)position;
 	     i < n && (limit < 0 || (json_int_t)(i - (size_t)position) < limit); i++) {
-		mbox_id(hits[i], id, sizeof id);
+		mbox_id(hits[i], id);
 		json_array_append_new(ids, json_string(id));
 	}
 	state_of(&l, state, sizeof state);
@@ -431,5 +445,266 @@ json_t *jmap_mail_account_capability(const struct server *srv)
 	return json_pack("{s:n, s:n, s:i, s:I, s:[s], s:b}", "maxMailboxesPerEmail",
 			 "maxMailboxDepth", "maxSizeMailboxName", STORE_MBOX_MAX,
 			 "maxSizeAttachmentsPerEmail", (json_int_t)srv->cfg->message_size,
-			 "emailQuerySortOptions", "receivedAt", "mayCreateTopLevelMailbox", 0);
+			 "emailQuerySortOptions", "receivedAt", "mayCreateTopLevelMailbox", 1);
+}
+
+/* ---- Mailbox/set (RFC 8621 2.5): create, rename/move, subscribe, destroy ----
+ *
+ * Each change is the IMAP command's store call (CREATE, RENAME, SUBSCRIBE,
+ * DELETE), so IMAP sees it as it sees another session's. The IMAP name is
+ * the parent's name, "/", and the JMAP name. A destroy takes the
+ * mailbox's copies of its messages with it (RFC 8621 2.5: with
+ * onDestroyRemoveEmails; an Email also in another mailbox stays there). */
+
+/* Read the mailboxes again after a change: NULL, or serverFail (the
+ * list is then empty, so later entries are notFound). */
+static json_t *reload(struct jreq *r, struct mbox_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof *l);
+	if (store_mbox_list(r->srv->store, r->a->id, collect, l) == ST_OK)
+		return NULL;
+	free(l->v);
+	memset(l, 0, sizeof *l);
+	return json_pack("{s:s}", "type", "serverFail");
+}
+
+static json_t *mset_error(const char *type, const char *prop)
+{
+	json_t *e = json_pack("{s:s}", "type", type);
+	if (prop)
+		json_object_set_new(e, "properties", json_pack("[s]", prop));
+	return e;
+}
+
+/* The IMAP name for JMAP name under parent (NULL: top level) into out:
+ * NULL, or the SetError. A name a client gives has no "/"; a kept one
+ * (keep_slash) may: an IMAP "A/B" whose "A" does not exist is named
+ * "A/B" at the top level. */
+static json_t *imap_name(json_t *name, const struct mbox_info *parent, char *out, size_t cap,
+			 int keep_slash)
+{
+	const char *n = json_string_value(name);
+	int len;
+	if (!n || !*n || (!keep_slash && strchr(n, '/')))
+		return mset_error("invalidProperties", "name");
+	len = parent ? snprintf(out, cap, "%s/%s", parent->name, n) : snprintf(out, cap, "%s", n);
+	if (len < 0 || (size_t)len >= cap)
+		return mset_error("invalidProperties", "name");
+	return NULL;
+}
+
+/* parentId: null (top level) or a mailbox, or "#c" for one created
+ * earlier in this call. 0, or -1 when it names none. */
+static int parent_arg(const struct mbox_list *l, json_t *created, json_t *v,
+		      const struct mbox_info **out)
+{
+	const char *id = json_string_value(v);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (id && id[0] == '#')
+		id = json_string_value(json_object_get(json_object_get(created, id + 1), "id"));
+	return id && (*out = by_id(l, id)) ? 0 : -1;
+}
+
+/* Only name, parentId, isSubscribed may be given (role and sortOrder
+ * only as they are): the failing property, or NULL. */
+static const char *mset_props(json_t *o, const struct mbox_info *m)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		if (!strcmp(k, "name") || !strcmp(k, "parentId"))
+			continue;
+		if (!strcmp(k, "isSubscribed") && json_is_boolean(v))
+			continue;
+		if (!strcmp(k, "role") &&
+		    (json_is_null(v) ? !m || !role_of(m->special)
+				     : m && role_of(m->special) && json_is_string(v) &&
+					   !strcmp(json_string_value(v), role_of(m->special))))
+			continue;
+		return k;
+	}
+	return NULL;
+}
+
+static json_t *mbox_create(struct jreq *r, struct mbox_list *l, json_t *created, json_t *o,
+			   const char **id_out, char *idbuf)
+{
+	const struct mbox_info *parent;
+	char name[STORE_MBOX_MAX + 1];
+	const char *bad;
+	json_t *e;
+	int rc;
+	if (!json_is_object(o))
+		return mset_error("invalidProperties", NULL);
+	if ((bad = mset_props(o, NULL)))
+		return mset_error("invalidProperties", bad);
+	if (parent_arg(l, created, json_object_get(o, "parentId"), &parent) < 0)
+		return mset_error("invalidProperties", "parentId");
+	if ((e = imap_name(json_object_get(o, "name"), parent, name, sizeof name, 0)))
+		return e;
+	rc = store_mbox_create(r->srv->store, r->a->id, name, 0);
+	if (rc == ST_EXISTS)
+		return mset_error("alreadyExists", "name");
+	if (rc == ST_INVALID)
+		return mset_error("invalidProperties", "name");
+	if (!rc && json_is_true(json_object_get(o, "isSubscribed")))
+		rc = store_mbox_subscribe(r->srv->store, r->a->id, name, 1);
+	if (rc)
+		return mset_error("serverFail", NULL);
+	if ((e = reload(r, l)))
+		return e;
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].name, name)) {
+			mbox_id(&l->v[i], idbuf);
+			*id_out = idbuf;
+		}
+	return NULL;
+}
+
+static json_t *mbox_update(struct jreq *r, struct mbox_list *l, json_t *created, const char *id,
+			   json_t *o)
+{
+	const struct mbox_info *m = by_id(l, id), *parent;
+	char name[STORE_MBOX_MAX + 1], old[STORE_MBOX_MAX + 1];
+	json_t *v, *e, *leaf;
+	const char *bad;
+	int rc = ST_OK, sub;
+	if (!m)
+		return mset_error("notFound", NULL);
+	if (!json_is_object(o))
+		return mset_error("invalidPatch", NULL);
+	if ((bad = mset_props(o, m)))
+		return mset_error("invalidProperties", bad);
+	snprintf(old, sizeof old, "%s", m->name);
+	sub = m->subscribed;
+	if ((v = json_object_get(o, "parentId"))) {
+		if (parent_arg(l, created, v, &parent) < 0)
+			return mset_error("invalidProperties", "parentId");
+	} else
+		parent = parent_of(l, m);
+	leaf = json_object_get(o, "name") ? json_incref(json_object_get(o, "name"))
+					  : json_string(leaf_name(l, m));
+	e = imap_name(leaf, parent, name, sizeof name, !json_object_get(o, "name"));
+	json_decref(leaf);
+	if (e)
+		return e;
+	if (strcmp(name, old)) {
+		size_t ol = strlen(old);
+		if (m->special == MBOX_INBOX)
+			return mset_error("forbidden", "name");
+		/* a mailbox cannot go under itself */
+		if (!strncmp(name, old, ol) && name[ol] == '/')
+			return mset_error("invalidProperties", "parentId");
+		rc = store_mbox_rename(r->srv->store, r->a->id, old, name);
+		if (rc == ST_EXISTS)
+			return mset_error("alreadyExists", "name");
+		if (rc == ST_INVALID)
+			return mset_error("invalidProperties", "name");
+	}
+	if (!rc && (v = json_object_get(o, "isSubscribed")) && json_is_true(v) != sub)
+		rc = store_mbox_subscribe(r->srv->store, r->a->id, name, json_is_true(v));
+	if (rc)
+		return mset_error("serverFail", NULL);
+	return reload(r, l);
+}
+
+static json_t *mbox_destroy(struct jreq *r, struct mbox_list *l, const char *id, int remove)
+{
+	const struct mbox_info *m = by_id(l, id);
+	size_t nl;
+	int rc;
+	if (!m)
+		return mset_error("notFound", NULL);
+	if (m->special == MBOX_INBOX)
+		return mset_error("forbidden", NULL);
+	nl = strlen(m->name);
+	for (size_t i = 0; i < l->n; i++)
+		if (!strncmp(l->v[i].name, m->name, nl) && l->v[i].name[nl] == '/')
+			return mset_error("mailboxHasChild", NULL);
+	if (m->exists && !remove)
+		return mset_error("mailboxHasEmail", NULL);
+	rc = store_mbox_delete(r->srv->store, r->a->id, m->name);
+	if (rc && rc != ST_NOTFOUND)
+		return mset_error("serverFail", NULL);
+	return reload(r, l);
+}
+
+json_t *jmap_mailbox_set(struct jreq *r, json_t *args)
+{
+	json_t *create = json_object_get(args, "create"), *update = json_object_get(args, "update"),
+	       *destroy = json_object_get(args, "destroy"),
+	       *ifin = json_object_get(args, "ifInState"),
+	       *rm = json_object_get(args, "onDestroyRemoveEmails");
+	json_t *created, *notcre, *updated, *notupd, *destroyed, *notdes, *v;
+	struct mbox_list l;
+	char old[32], now[32], acc[16], idbuf[OBJID_MAX];
+	const char *k;
+	size_t i;
+
+	if (jmap_check_account(r, args) < 0)
+		return NULL;
+	if ((create && !json_is_null(create) && !json_is_object(create)) ||
+	    (update && !json_is_null(update) && !json_is_object(update)) ||
+	    (destroy && !json_is_null(destroy) && !json_is_array(destroy)) ||
+	    (ifin && !json_is_null(ifin) && !json_is_string(ifin)) || (rm && !json_is_boolean(rm)))
+		return jmap_error(r, "invalidArguments",
+				  "create, update, destroy, ifInState, onDestroyRemoveEmails"),
+		       NULL;
+	if (json_object_size(create) + json_object_size(update) + json_array_size(destroy) >
+	    JMAP_MAX_OBJECTS)
+		return jmap_error(r, "requestTooLarge", "more than maxObjectsInSet"), NULL;
+	json_array_foreach(destroy, i, v) if (!json_is_string(v)) return jmap_error(
+	    r, "invalidArguments", "destroy holds a non-string"),
+	    NULL;
+	if (load(r, &l) < 0)
+		return NULL;
+	state_of(&l, old, sizeof old);
+	if (ifin && json_is_string(ifin) && strcmp(json_string_value(ifin), old)) {
+		free(l.v);
+		return jmap_error(r, "stateMismatch", "ifInState is not the current state"), NULL;
+	}
+	created = json_object();
+	notcre = json_object();
+	updated = json_object();
+	notupd = json_object();
+	destroyed = json_array();
+	notdes = json_object();
+	/* RFC 8620 5.3: creates, then updates, then destroys */
+	json_object_foreach(create, k, v)
+	{
+		const char *id = NULL;
+		json_t *e = mbox_create(r, &l, created, v, &id, idbuf);
+		if (!e && !id)
+			e = mset_error("serverFail", NULL);
+		if (e)
+			json_object_set_new(notcre, k, e);
+		else if (by_id(&l, id))
+			json_object_set_new(created, k, to_json(&l, by_id(&l, id)));
+		else /* deleted over IMAP in between */
+			json_object_set_new(notcre, k, mset_error("serverFail", NULL));
+	}
+	json_object_foreach(update, k, v)
+	{
+		json_t *e = mbox_update(r, &l, created, k, v);
+		json_object_set_new(e ? notupd : updated, k, e ? e : json_null());
+	}
+	json_array_foreach(destroy, i, v)
+	{
+		json_t *e = mbox_destroy(r, &l, json_string_value(v), json_is_true(rm));
+		if (e)
+			json_object_set_new(notdes, json_string_value(v), e);
+		else
+			json_array_append(destroyed, v);
+	}
+	state_of(&l, now, sizeof now);
+	free(l.v);
+	jmap_account_id(r->a, acc, sizeof acc);
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "accountId", acc,
+			 "oldState", old, "newState", now, "created", created, "notCreated", notcre,
+			 "updated", updated, "notUpdated", notupd, "destroyed", destroyed,
+			 "notDestroyed", notdes);
 }

@@ -46,8 +46,9 @@
 /* 2: DB_RUN, DB_MSEQ, DB_GONE. 3: msg_rec grew savedate; older records
  * are read as they are (no save date recorded), nothing is rewritten, but
  * a brev of version 2 must not open the store: it would write records
- * back without their save date. */
-#define SCHEMA_VERSION 3
+ * back without their save date. 4: DB_PLACE (mailbox_place.c), built from
+ * DB_MSG once; a brev of version 3 would not keep it. */
+#define SCHEMA_VERSION 4
 #define STORE_READERS   1024        /* threads reading at once, all processes */
 #define WRITE_RETRIES   32
 #define MAP_MIN         (1ULL << 20)
@@ -56,7 +57,7 @@
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
 					   "run",  "mseq", "gone", "pend", "journal", "ftw",
-					   "ftb",  "ftq",  "btok", "bstat", "btrain"};
+					   "ftb",  "ftq",  "btok", "bstat", "btrain", "place"};
 
 const char *store_strerror(int rc)
 {
@@ -825,6 +826,7 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 		v.mv_size = sizeof ver;
 		v.mv_data = &ver;
 		if ((was < 2 && (rc = index_build(txn, st->dbi))) ||
+		    (was < 4 && (rc = place_build(txn, st->dbi))) ||
 		    (rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0))) {
 			mdb_txn_abort(txn);
 			snprintf(err, errlen, "store: upgrading to version %d: %s", SCHEMA_VERSION,
@@ -832,7 +834,8 @@ static int open_dbs(struct store *st, char *err, size_t errlen)
 			return -1;
 		}
 		log_info("store: upgraded to schema version %d (%s)", SCHEMA_VERSION,
-			 was < 2 ? "mailbox indexes, save dates" : "save dates");
+			 was < 2 ? "mailbox indexes, save dates, blob places" :
+			 was < 3 ? "save dates, blob places" : "blob places");
 	}
 	if ((rc = fts_open(txn, st->dbi))) {
 		mdb_txn_abort(txn);
@@ -1036,7 +1039,7 @@ int store_blob_refs(struct store *st, uint64_t blob, uint32_t *refs)
 
 static int op_downgrade(struct tx *t, void *arg)
 {
-	static const int idx[] = {DB_RUN, DB_MSEQ, DB_GONE};
+	static const int idx[] = {DB_RUN, DB_MSEQ, DB_GONE, DB_PLACE};
 	uint64_t one = 1;
 	(void)arg;
 	for (size_t i = 0; i < ARRAY_LEN(idx); i++) {

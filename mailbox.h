@@ -277,6 +277,16 @@ int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t ui
 int store_msg_get_many(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
 		       size_t n, struct msg_info *out, unsigned char *found);
 
+/* Where the messages holding blob (an EMAILID, objid.h) are in user's
+ * mailboxes: up to max places into out, ascending by mailbox id then UID;
+ * *n gets how many there are (may exceed max). None is ST_OK with *n 0.
+ * Kept in the same commits as the messages (docs/store.md, DB_PLACE). */
+struct msg_place {
+	uint32_t mbox_id, uid;
+};
+int store_msg_places(struct store *st, uint32_t user, uint64_t blob, struct msg_place *out,
+		     size_t max, size_t *n);
+
 /* The UIDs of a mailbox as runs of consecutive UIDs, ascending: what an
  * IMAP session needs at SELECT, read without touching the messages (a
  * mailbox without holes is one run). *runs is malloc'ed (free it, also on

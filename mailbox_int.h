@@ -55,6 +55,8 @@ enum {
 		     * (mailbox_spam.c: the Bayesian token database) */
 	DB_BSTAT,   /* u32be user -> struct bstat_rec */
 	DB_BTRAIN,  /* u32be user + u64be message key -> u32 trained direction */
+	DB_PLACE, /* u32be user + u64be blob + u32be mailbox id + u32be uid -> "":
+		   * where a blob's messages are (mailbox_place.c) */
 	DB_N
 };
 
@@ -332,6 +334,15 @@ int fts_open(MDB_txn *txn, MDB_dbi *dbi);
 
 /* Delete an account's token database and training records (user del). */
 int bayes_forget_user(struct tx *t, uint32_t user);
+/* ---- mailbox_place.c: blob -> (mailbox, uid) index ---- */
+
+/* Add or remove the DB_PLACE entry of message (mbox, uid) holding blob,
+ * owned by user, in the transaction that adds or removes the message.
+ * A store_rc. place_build (schema 3 -> 4, opening transaction): fill
+ * DB_PLACE from DB_MSG; an LMDB rc. */
+int place_put(struct tx *t, uint32_t user, uint64_t blob, uint32_t mbox, uint32_t uid);
+int place_del(struct tx *t, uint32_t user, uint64_t blob, uint32_t mbox, uint32_t uid);
+int place_build(MDB_txn *txn, MDB_dbi *dbi);
 
 /* ---- mailbox_journal.c: the delivery journal (journal.h) ---- */
 

@@ -471,7 +471,7 @@ static int msg_add(struct tx *t, struct acct_rec *a, struct mbox *mb, struct msg
 	 * comes through here, and each gives the message a new save date. */
 	m->savedate = now_s();
 	if (msg_put(t, mb->r.id, uid, m) || mseq_move(t, mb->r.id, uid, 0, m->modseq) ||
-	    run_add(t, mb->r.id, uid))
+	    run_add(t, mb->r.id, uid) || place_put(t, mb->user, m->blob, mb->r.id, uid))
 		return ST_TEMP;
 	mb->r.uidnext = uid + 1;
 	mb->r.exists++;
@@ -507,7 +507,8 @@ static int msg_remove(struct tx *t, struct acct_rec *a, struct mbox *mb, uint32_
 	if (db_del(t, DB_MSG, k, 8) < 0)
 		return ST_TEMP;
 	/* The caller bumps highestmodseq once for the whole expunge. */
-	if (msg_unindex(t, mb->r.id, uid, m->modseq, mb->r.highestmodseq + 1))
+	if (msg_unindex(t, mb->r.id, uid, m->modseq, mb->r.highestmodseq + 1) ||
+	    place_del(t, mb->user, m->blob, mb->r.id, uid))
 		return ST_TEMP;
 	msg_uncount(a, mb, m);
 	return keep_ref ? ST_OK : blob_ref(t, m->blob, -1);
@@ -526,13 +527,17 @@ int mbox_purge(struct tx *t, struct acct_rec *a, struct mbox *mb)
 	for (;;) {
 		MDB_val key = {8, k}, v;
 		struct msg_rec m;
+		uint32_t uid;
 		msg_key(k, mb->r.id, 0);
 		rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
 		if (rc || key.mv_size != 8 || get32(key.mv_data) != mb->r.id)
 			break;
 		memset(&m, 0, sizeof m);
 		memcpy(&m, v.mv_data, v.mv_size < sizeof m ? v.mv_size : sizeof m);
+		uid = get32((unsigned char *)key.mv_data + 4); /* key is gone after the del */
 		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+		if ((src = place_del(t, mb->user, m.blob, mb->r.id, uid)))
 			break;
 		msg_uncount(a, mb, &m);
 		if ((src = blob_ref(t, m.blob, -1)))
@@ -1486,7 +1491,8 @@ static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, stru
 		found[i] = r == 0;
 		if (found[i]) {
 			if (msg_unindex(t, s->r.id, a->uids[i], recs[i].modseq,
-					s->r.highestmodseq + 1))
+					s->r.highestmodseq + 1) ||
+			    place_del(t, s->user, recs[i].blob, s->r.id, a->uids[i]))
 				return ST_TEMP;
 			msg_uncount(ac, s, &recs[i]);
 			moved++;

@@ -1,6 +1,6 @@
 /*
  * objid.c — the id strings of objid.h: formatting, RFC 8474 syntax, and
- * parsing back the ids brev makes (for SEARCH EMAILID and, later, JMAP
+ * parsing back the ids brev makes (for SEARCH EMAILID and JMAP
  * look-ups). Owns nothing else; what the numbers mean is the store's.
  */
 #include "objid.h"

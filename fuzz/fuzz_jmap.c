@@ -1,11 +1,11 @@
 /* fuzz_jmap.c — a JMAP API request from its raw bytes (jmap.c): the
  * nesting bound before parsing, jansson, the request's shape, result
  * references with their JSON Pointer paths and "*", Core/echo, and every
- * error path. Oracles: the reply is always JSON with status 200 or 400, and
- * a 400 is always problem details. The store is replaced by three fixed
- * mailboxes holding one message each (the store_* functions below): what
- * is fuzzed is the request handling, not LMDB. */
-/* deps: jmap jmap_mailbox jmap_email message message_text util log */
+ * error path, Email/set's patches, Mailbox/set. Oracles: the reply is always JSON with status 200
+ * or 400, and a 400 is always problem details. The store is replaced by three fixed mailboxes
+ * holding one message each (the store_* functions below): what is fuzzed is the request handling,
+ * not LMDB. */
+/* deps: jmap jmap_mailbox jmap_email objid message message_text util log */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +38,7 @@ int store_msg_list(struct store *st, uint32_t user, const char *mbox, uint32_t u
 {
 	struct msg_info m = {.uid = 1,
 			     .flags = FL_SEEN,
+			     .keywords = 1,
 			     .size = sizeof msg - 1,
 			     .internaldate = 1700000000,
 			     .blob = 5};
@@ -55,6 +56,83 @@ int store_msg_get(struct store *st, uint32_t user, const char *mbox, uint32_t ui
 	if (uid != 1)
 		return ST_NOTFOUND;
 	*out = m;
+	return ST_OK;
+}
+
+/* Blob 5 (E5) is UID 1 of INBOX and of Work. */
+int store_msg_places(struct store *st, uint32_t user, uint64_t blob, struct msg_place *out,
+		     size_t max, size_t *n)
+{
+	(void)st, (void)user;
+	*n = 0;
+	if (blob != 5)
+		return ST_OK;
+	for (uint32_t i = 0; i < 2; i++) {
+		if (i < max)
+			out[i] = (struct msg_place){.mbox_id = i + 1, .uid = 1};
+		(*n)++;
+	}
+	return ST_OK;
+}
+
+/* Email/set's changes: accepted and forgotten, but ST_LIMIT for a keyword
+ * named "full", to reach the SetError path. */
+int store_msg_flags(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		    size_t n, int op, uint32_t flags, const char *const *keywords, size_t nkw)
+{
+	(void)st, (void)user, (void)mbox, (void)uids, (void)n, (void)op, (void)flags;
+	for (size_t i = 0; i < nkw; i++)
+		if (!strcmp(keywords[i], "full"))
+			return ST_LIMIT;
+	return ST_OK;
+}
+
+int store_msg_copy(struct store *st, uint32_t user, const char *src, const char *dst,
+		   const uint32_t *uids, size_t n, int move, uint32_t *dst_uidvalidity,
+		   uint32_t *new_uids)
+{
+	(void)st, (void)user, (void)src, (void)dst, (void)uids, (void)n, (void)move;
+	(void)dst_uidvalidity, (void)new_uids;
+	return ST_OK;
+}
+
+int store_msg_expunge(struct store *st, uint32_t user, const char *mbox, const uint32_t *uids,
+		      size_t n)
+{
+	(void)st, (void)user, (void)mbox, (void)uids, (void)n;
+	return ST_OK;
+}
+
+int store_mbox_keywords(struct store *st, uint32_t user, const char *mbox,
+			void (*cb)(void *arg, int index, const char *name), void *arg)
+{
+	(void)st, (void)user, (void)mbox;
+	cb(arg, 0, "Urgent");
+	return ST_OK;
+}
+
+/* Mailbox/set's changes: "Work" exists already, the rest succeeds. */
+int store_mbox_create(struct store *st, uint32_t user, const char *name, int special)
+{
+	(void)st, (void)user, (void)special;
+	return !strcmp(name, "Work") ? ST_EXISTS : ST_OK;
+}
+
+int store_mbox_rename(struct store *st, uint32_t user, const char *oldname, const char *newname)
+{
+	(void)st, (void)user, (void)oldname;
+	return !strcmp(newname, "Work") ? ST_EXISTS : ST_OK;
+}
+
+int store_mbox_subscribe(struct store *st, uint32_t user, const char *name, int on)
+{
+	(void)st, (void)user, (void)name, (void)on;
+	return ST_OK;
+}
+
+int store_mbox_delete(struct store *st, uint32_t user, const char *name)
+{
+	(void)st, (void)user, (void)name;
 	return ST_OK;
 }
 

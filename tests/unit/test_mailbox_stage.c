@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam */
+/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place */
 /*
  * test_mailbox_stage.c — large messages (mailbox_msg.c, blob_stage): their
  * bytes go into the store in commits of their own before the message is
@@ -593,8 +593,8 @@ TEST(newer_schema_version_is_refused)
 	CHECK(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
 	CHECK(mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == sizeof ver);
 	memcpy(&ver, v.mv_data, sizeof ver);
-	CHECK_EQ_INT(ver, 3); /* schema 3: msg_rec.savedate */
-	ver = 4;
+	CHECK_EQ_INT(ver, 4); /* schema 4: DB_PLACE */
+	ver = 5;
 	v.mv_size = sizeof ver;
 	v.mv_data = &ver;
 	CHECK(mdb_put(txn, dbi, &k, &v, 0) == 0);
@@ -603,8 +603,8 @@ TEST(newer_schema_version_is_refused)
 
 	CHECK(store_open(&st, tdir, 1 << 20, err, sizeof err) < 0);
 	CHECK(st == NULL);
-	CHECK(strstr(err, "schema version 4 is newer"));
-	/* Refused, not changed: still version 4 (an older brev did not
+	CHECK(strstr(err, "schema version 5 is newer"));
+	/* Refused, not changed: still version 5 (an older brev did not
 	 * "upgrade" it back). */
 	CHECK(mdb_env_create(&env) == 0);
 	CHECK(mdb_env_set_maxdbs(env, 32) == 0);
@@ -615,7 +615,7 @@ TEST(newer_schema_version_is_refused)
 	memcpy(&ver, v.mv_data, sizeof ver);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
-	CHECK_EQ_INT(ver, 4);
+	CHECK_EQ_INT(ver, 5);
 	rm_store();
 }
 

@@ -64,7 +64,7 @@ assert [e["subject"] for e in got] == ["third\tfolded", "first", "Grüße"], [e[
 assert got[1]["keywords"] == {"$seen": True} and got[2]["keywords"] == {"$flagged": True} and got[0]["keywords"] == {}, got
 assert all(e["mailboxIds"] == {inbox: True} for e in got)
 assert sorted(e["size"] for e in got) == sorted(sizes), (got, sizes)
-assert all(re.fullmatch(r"M[0-9a-f]+U[0-9a-f]+", e["id"]) and e["threadId"] == "T" + e["id"] for e in got)
+assert all(re.fullmatch(r"E[1-9][0-9]*", e["id"]) and e["threadId"] == "T" + e["id"] for e in got)
 assert len({e["blobId"] for e in got}) == 3 and g["notFound"] == []
 print("ok query + get by reference")
 
@@ -93,14 +93,14 @@ m.logout()
 print("ok IMAP flags as keywords")
 
 # errors
-r = api([["Email/get", {"accountId": acc, "ids": ["M1U99", "nonsense", allids[0]], "properties": ["size"]}, "a"],
+r = api([["Email/get", {"accountId": acc, "ids": ["E99999", "nonsense", allids[0]], "properties": ["size"]}, "a"],
          ["Email/get", {"accountId": acc, "ids": None}, "b"],
          ["Email/get", {"accountId": acc, "ids": [], "properties": ["bodyValues"]}, "c"],
          ["Email/query", {"accountId": acc, "filter": {"text": "x"}}, "d"],
          ["Email/query", {"accountId": acc, "sort": [{"property": "subject"}]}, "e"],
-         ["Email/query", {"accountId": acc, "filter": {"inMailbox": "F999"}}, "f"],
+         ["Email/query", {"accountId": acc, "filter": {"inMailbox": "M999"}}, "f"],
          ["Email/get", {"accountId": acc, "ids": ["x"] * 501}, "h"]])
-assert r[0][1]["notFound"] == ["M1U99", "nonsense"] and len(r[0][1]["list"]) == 1, r[0]
+assert r[0][1]["notFound"] == ["E99999", "nonsense"] and len(r[0][1]["list"]) == 1, r[0]
 types = [a.get("type") for n, a, c in r[1:]]
 assert types == ["invalidArguments", "invalidArguments", "unsupportedFilter", "unsupportedSort", "invalidArguments", "requestTooLarge"], types
 print("ok errors")

@@ -3,7 +3,7 @@
 # the mailboxes IMAP made: Python's imaplib creates Work and Work/Old,
 # unsubscribes one and appends two messages; JMAP then shows every mailbox
 # with its SPECIAL-USE role, the hierarchy as parentId and leaf names,
-# IMAP's counts, subscriptions, "F" + hex ids, a state that changes when
+# IMAP's counts, subscriptions, MAILBOXID ids (M + decimal), a state that changes when
 # IMAP sets \Seen, properties and ids (notFound), accountNotFound; and
 # queries by role, hasAnyRole, parentId, name, isSubscribed with sorting,
 # position, limit and total, and result references from a query to a get.
@@ -50,7 +50,7 @@ r = api([["Mailbox/get", {"accountId": acc, "ids": None}, "g"]])
 assert name == "Mailbox/get" and res["accountId"] == acc and res["notFound"] == [], r
 by = {}
 for mb in res["list"]:
-    assert re.fullmatch(r"F[0-9a-f]+", mb["id"]), mb
+    assert re.fullmatch(r"M[1-9][0-9]*", mb["id"]), mb
     by[mb["name"]] = mb
 roles = {n: by[n]["role"] for n in by}
 assert roles == {"INBOX": "inbox", "Drafts": "drafts", "Sent": "sent", "Junk": "junk", "Trash": "trash",
@@ -67,11 +67,11 @@ print("ok Mailbox/get sees IMAP's mailboxes, roles, hierarchy and counts")
 # the state follows the store: IMAP sets \Seen, JMAP's count and state change
 m.select("INBOX")
 m.store("1", "+FLAGS", "\\Seen")
-r = api([["Mailbox/get", {"accountId": acc, "ids": [by["INBOX"]["id"], "Fzzzz"],
+r = api([["Mailbox/get", {"accountId": acc, "ids": [by["INBOX"]["id"], "Mzzzz"],
                            "properties": ["unreadEmails", "role"]}, "g"]])
 res = r[0][1]
 assert res["list"] == [{"id": by["INBOX"]["id"], "unreadEmails": 1, "role": "inbox"}], res
-assert res["notFound"] == ["Fzzzz"], res
+assert res["notFound"] == ["Mzzzz"], res
 assert res["state"] != state1, "state did not change after IMAP STORE"
 r = api([["Mailbox/get", {"accountId": acc}, "g"]])
 assert r[0][1]["state"] == res["state"], "state changed without a change"
