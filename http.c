@@ -559,14 +559,15 @@ static void send_owned(struct http *h, int status, const char *type, char *body,
 static void thunderbird_route(struct http *h)
 {
 	size_t len;
+	char *xml;
 	if (discard_body(h) < 0)
 		return;
 	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
 		respond_error(h, 405, "Allow: GET, HEAD\r\n");
 		return;
 	}
-	send_owned(h, 200, "application/xml; charset=utf-8", autoconf_thunderbird(h->srv->cfg, &len),
-		   len);
+	xml = autoconf_thunderbird(h->srv->cfg, &len);
+	send_owned(h, 200, "application/xml; charset=utf-8", xml, len);
 }
 
 /* Outlook POX: a POST naming the address, its body bounded. */
