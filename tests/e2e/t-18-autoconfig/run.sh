@@ -72,6 +72,18 @@ want = [("IMAP", "localhost", int(e["P_IMAPS"]), "on", "alice@example.test"),
 assert got == want, (got, want)
 PY
 done
+# an address with a character XML escapes comes back as it was sent
+# (the parser undoes the escape only if brev wrote one)
+"${C[@]}" -o "$T/ad2.xml" --data-binary "${REQ/alice@/o\'neil@}" "$U/autodiscover/autodiscover.xml" || fail "curl o'neil"
+grep -q "o&apos;neil@example.test" "$T/ad2.xml" || fail "apostrophe not escaped: $(grep LoginName "$T/ad2.xml" | head -1)"
+python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = {"o": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
+names = {e.text for e in ET.parse(sys.argv[1]).getroot().iter("{%s}LoginName" % ns["o"])}
+assert names == {"o'"'"'neil@example.test"}, names' "$T/ad2.xml" || fail "LoginName with an apostrophe"
+# HEAD: the headers of a GET, no body
+"${C[@]}" -I -o "$T/head" "$U/mail/config-v1.1.xml" || fail "HEAD"
+grep -qi '^content-type: application/xml' "$T/head" || fail "HEAD: $(cat "$T/head")"
 # GET is not how it is asked; no address is a 400; a body over 16 KiB a 413
 code=$("${C[@]}" -o /dev/null -w '%{http_code}' "$U/autodiscover/autodiscover.xml")
 [ "$code" = 405 ] || fail "GET autodiscover: $code"
