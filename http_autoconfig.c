@@ -52,17 +52,31 @@ static void xml_esc(FILE *f, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n && s[i]; i++) {
 		switch (s[i]) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default: fputc(s[i], f);
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
+		default:
+			fputc(s[i], f);
 		}
 	}
 }
 
-static void xml_str(FILE *f, const char *s) { xml_esc(f, s, strlen(s)); }
+static void xml_str(FILE *f, const char *s)
+{
+	xml_esc(f, s, strlen(s));
+}
 
 /* The memstream's text, once closed. */
 static char *finish(FILE *f, char **buf)
@@ -194,8 +208,7 @@ static int request_address(const char *body, size_t len, char *out, size_t cap)
 	return 0;
 }
 
-char *autoconf_autodiscover(const struct config *cfg, const char *body, size_t len,
-			    size_t *outlen)
+char *autoconf_autodiscover(const struct config *cfg, const char *body, size_t len, size_t *outlen)
 {
 	char addr[ADDR_MAX + 1], *buf = NULL;
 	FILE *f;

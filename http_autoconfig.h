@@ -27,8 +27,7 @@ char *autoconf_thunderbird(const struct config *cfg, size_t *len);
  * body (len bytes, not NUL-terminated, at most AUTOCONF_BODY_MAX). NULL
  * when the body names no usable address (the caller answers 400);
  * otherwise malloc'ed text, its length in *outlen. */
-char *autoconf_autodiscover(const struct config *cfg, const char *body, size_t len,
-			    size_t *outlen);
+char *autoconf_autodiscover(const struct config *cfg, const char *body, size_t len, size_t *outlen);
 
 /* The MTA-STS policy text into buf (cap >= 1024 is always enough); its
  * length, 0 when tls.mta_sts is none (nothing is published). */

@@ -51,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(out) != outlen)
 			abort();
 		for (const char *p = out; *p; p++) {
-			if (*p == '<' && !(p[1] == '/' || p[1] == '?' || (p[1] >= 'A' && p[1] <= 'Z') ||
-					   (p[1] >= 'a' && p[1] <= 'z')))
+			if (*p == '<' &&
+			    !(p[1] == '/' || p[1] == '?' || (p[1] >= 'A' && p[1] <= 'Z') ||
+			      (p[1] >= 'a' && p[1] <= 'z')))
 				abort();
 			if (*p == '&' && !entity_ok(p))
 				abort();
