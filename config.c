@@ -84,6 +84,9 @@ static const struct cfg_key keys[] = {
 	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
 	 "PEM certificate chain, leaf first (relative to DATADIR)"},
 	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},
+	{"tls.mta_sts", T_CHOICE, F(tls_mta_sts), "none", 0, 0,
+	 "MTA-STS policy served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt: none (not "
+	 "served), testing or enforce (RFC 8461)"},
 	{"dns.resolver", T_RESOLVER, F(dns_resolver), "", 0, 0,
 	 "Recursive resolvers ADDR[:PORT], space separated (empty: /etc/resolv.conf)"},
 	{"delivery.port", T_INT, F(delivery_port), "25", 1, 65535,
@@ -142,6 +145,7 @@ static const struct {
 	const char *key, *words;
 } choices[] = {
     {"virus.on_error", "tempfail|accept"},
+    {"tls.mta_sts", "none|testing|enforce"},
 };
 
 static const char *choices_of(const struct cfg_key *k)

@@ -44,6 +44,7 @@ struct config {
 	int spam_strength;           /* spam.strength: enum spam_strength, never SPAM_DEFAULT */
 	char *virus_clamd;          /* virus.clamd; "" = no scanning (virus.h) */
 	int virus_on_error;         /* virus.on_error: enum below */
+	int tls_mta_sts;            /* tls.mta_sts: 0 none, 1 testing, 2 enforce (http_autoconfig.c) */
 };
 
 enum { VIRUS_ON_ERROR_TEMPFAIL = 0, VIRUS_ON_ERROR_ACCEPT = 1 }; /* order of config.c's choices */

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "dkim.h"
 #include "dns.h"
+#include "http_autoconfig.h"
 #include "util.h"
 
 #define TTL	   3600
@@ -355,6 +356,31 @@ static void print_srv(FILE *out, const struct config *cfg, const char *domain,
 	}
 }
 
+/* MTA-STS (RFC 8461 3.1) and TLS-RPT (RFC 8460 3) when tls.mta_sts is
+ * testing or enforce: the policy host name, the record announcing the
+ * policy (its id a hash of the policy, so it changes when the policy
+ * does) and where reports go. sts/tlsrpt get the TXT texts ("" when off). */
+static void print_mta_sts(FILE *out, const struct config *cfg, const char *domain,
+			  const char *host, char *sts, char *tlsrpt)
+{
+	char id[32], owner[300];
+	sts[0] = tlsrpt[0] = 0;
+	if (cfg->tls_mta_sts == 0)
+		return;
+	autoconf_mta_sts_id(cfg, id, sizeof id);
+	snprintf(sts, 64, "v=STSv1; id=%s", id);
+	snprintf(tlsrpt, 600, "v=TLSRPTv1; rua=mailto:postmaster@%s", domain);
+	fprintf(out, "; MTA-STS: senders fetch https://mta-sts.%s/.well-known/mta-sts.txt\n"
+		     "; from brev's https listener (port 443) and require TLS to %s\n",
+		domain, host);
+	fprintf(out, "mta-sts.%s.\t%d\tIN\tCNAME\t%s.\n", domain, TTL, host);
+	snprintf(owner, sizeof owner, "_mta-sts.%s.", domain);
+	print_txt(out, owner, sts);
+	fprintf(out, "; TLS-RPT: where senders report failed TLS towards %s\n", domain);
+	snprintf(owner, sizeof owner, "_smtp._tls.%s.", domain);
+	print_txt(out, owner, tlsrpt);
+}
+
 struct sel_rec {
 	char owner[300];
 	char text[DKIM_KEYREC_MAX];
@@ -363,7 +389,7 @@ struct sel_rec {
 int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 {
 	struct host_addrs h;
-	char host[256], t[64], rev[128], sel[80], ed[96], dmarc[300];
+	char host[256], t[64], rev[128], sel[80], ed[96], dmarc[300], sts[64], tlsrpt[600];
 	struct sel_rec *k = xcalloc(2, sizeof *k);
 	size_t nk = 0;
 	if (!domain_ok(domain)) {
@@ -431,6 +457,7 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 		     "; change to p=reject once everything you send passes\n");
 	snprintf(dmarc, sizeof dmarc, "_dmarc.%s.", domain);
 	print_txt(out, dmarc, DMARC_TEXT);
+	print_mta_sts(out, cfg, domain, host, sts, tlsrpt);
 	fprintf(out, "; PTR: not in your zone; ask whoever gives you the address (your ISP or\n"
 		     "; hosting provider) for:\n");
 	for (size_t i = 0; i < h.n; i++) {
@@ -443,7 +470,7 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 	fprintf(out, ";\n; what DNS says now (dns.resolver):\n");
 	memset(&ck, 0, sizeof ck);
 	ck.tty = isatty(2);
-	ck.nsteps = 4 + (int)nk + (int)h.n;
+	ck.nsteps = 4 + (int)nk + (int)h.n + (sts[0] ? 2 : 0);
 	check_mx(out, domain, host);
 	check_addrs(out, host, &h);
 	snprintf(dmarc, sizeof dmarc, "%s", domain);
@@ -455,6 +482,12 @@ int dnsrec_main(const struct config *cfg, const char *domain, FILE *out)
 	}
 	snprintf(dmarc, sizeof dmarc, "_dmarc.%s", domain);
 	check_txt(out, "DMARC", dmarc, "v=DMARC1", DMARC_TEXT, 0);
+	if (sts[0]) {
+		snprintf(dmarc, sizeof dmarc, "_mta-sts.%s", domain);
+		check_txt(out, "MTASTS", dmarc, "v=STSv1", sts, 0);
+		snprintf(dmarc, sizeof dmarc, "_smtp._tls.%s", domain);
+		check_txt(out, "TLSRPT", dmarc, "v=TLSRPTv1", tlsrpt, 0);
+	}
 	check_ptr(out, host, &h);
 	free(k);
 	if (ck.tty)

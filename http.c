@@ -25,6 +25,7 @@
 #include "config.h"
 #include "conn.h"
 #include "http_assets.h"
+#include "http_autoconfig.h"
 #include "http_parse.h"
 #include "jmap.h"
 #include "log.h"
@@ -650,6 +651,76 @@ static void jmap_api_route(struct http *h)
 	explicit_bzero(&a, sizeof a);
 }
 
+/* ---- client autoconfig and the MTA-STS policy (http_autoconfig.c) ---- */
+
+static void send_owned(struct http *h, int status, const char *type, char *body, size_t len)
+{
+	respond(h, status, type, body, len, "Cache-Control: no-cache\r\n");
+	free(body);
+}
+
+/* Thunderbird: GET, any query (the address is not needed: the answer
+ * names %EMAILADDRESS%). */
+static void thunderbird_route(struct http *h)
+{
+	size_t len;
+	char *xml;
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	xml = autoconf_thunderbird(h->srv->cfg, &len);
+	send_owned(h, 200, "application/xml; charset=utf-8", xml, len);
+}
+
+/* Outlook POX: a POST naming the address, its body bounded. */
+static void autodiscover_route(struct http *h)
+{
+	char *body, *out;
+	size_t len, outlen;
+	int owned, rc;
+
+	if (h->req.method != HM_POST) {
+		if (discard_body(h) == 0)
+			respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	rc = read_body(h, AUTOCONF_BODY_MAX);
+	if (rc != BODY_OK) {
+		body_failed(h, rc);
+		return;
+	}
+	if (!(body = body_bytes(h, &len, &owned))) {
+		h->keep = 0;
+		respond_error(h, 500, NULL);
+		return;
+	}
+	out = autoconf_autodiscover(h->srv->cfg, body, len, &outlen);
+	if (owned)
+		free(body);
+	if (!out)
+		respond_error(h, 400, NULL);
+	else
+		send_owned(h, 200, "application/xml; charset=utf-8", out, outlen);
+}
+
+/* RFC 8461 3.3: the policy only over https; none = nothing published. */
+static void mta_sts_route(struct http *h)
+{
+	char pol[1024];
+	size_t n = autoconf_mta_sts_policy(h->srv->cfg, pol, sizeof pol);
+	if (discard_body(h) < 0)
+		return;
+	if (h->kind != LK_HTTPS || n == 0)
+		respond_error(h, 404, NULL);
+	else if (h->req.method != HM_GET && h->req.method != HM_HEAD)
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+	else
+		respond(h, 200, "text/plain", pol, n, "Cache-Control: no-cache\r\n");
+}
+
 static void route(struct http *h)
 {
 	char pathbuf[HTTP_LINE_MAX + 1];
@@ -686,6 +757,19 @@ static void route(struct http *h)
 	}
 	if (strcmp(path, "/jmap/eventsource") == 0 || strcmp(path, "/jmap/eventsource/") == 0) {
 		jmap_events_route(h);
+		return;
+	}
+	if (strcmp(path, "/.well-known/autoconfig/mail/config-v1.1.xml") == 0 ||
+	    strcmp(path, "/mail/config-v1.1.xml") == 0) {
+		thunderbird_route(h);
+		return;
+	}
+	if (strcasecmp(path, "/autodiscover/autodiscover.xml") == 0) {
+		autodiscover_route(h);
+		return;
+	}
+	if (strcmp(path, "/.well-known/mta-sts.txt") == 0) {
+		mta_sts_route(h);
 		return;
 	}
 	a = http_asset_find(path);
