@@ -1,0 +1,76 @@
+#!/bin/bash
+# Connection and link blocklists and the greeting pause (issue 14,
+# docs/spam.md "The tests"), with nsd on loopback serving a DNSBL zone
+# (bl.test: 127.0.0.2 listed) and a URIBL zone (uri.test: evil.test
+# listed), and real clients (dnsbl.py: smtplib from different loopback
+# source addresses, a raw socket for the early talker, imaplib to see
+# where each message landed):
+#   - a listed client gets DNSBL_BL_TEST with its configured points in
+#     X-Spam-Status and lands in Junk; an unlisted one in INBOX, no test;
+#   - a link to a listed host gets URIBL_URI_TEST (Junk), other links none;
+#   - a client that writes before the 220 gets PREGREET, still delivered;
+#   - a blocklist that never answers (a resolver that swallows queries):
+#     the mail is delivered, no points, a log line;
+#   - without spam.check_loopback, loopback clients are not checked.
+. ../lib.sh
+command -v python3 >/dev/null || fail "python3 missing"
+command -v nsd >/dev/null || fail "nsd missing (tools/deps.sh)"
+NSD_PORT=$(free_port)
+mkdir -p "$T/nsd"
+cat >"$T/nsd/bl.zone" <<'ZONE'
+$ORIGIN bl.test.
+$TTL 60
+@         SOA ns.bl.test. admin.bl.test. 1 3600 600 86400 60
+@         NS  ns
+ns        A   127.0.0.53
+2.0.0.127 A   127.0.0.2
+ZONE
+cat >"$T/nsd/uri.zone" <<'ZONE'
+$ORIGIN uri.test.
+$TTL 60
+@         SOA ns.uri.test. admin.uri.test. 1 3600 600 86400 60
+@         NS  ns
+ns        A   127.0.0.53
+evil.test A   127.0.0.2
+ZONE
+nsd_run 127.0.0.1 "$NSD_PORT" bl.test="$T/nsd/bl.zone" uri.test="$T/nsd/uri.zone"
+nsd_wait 2.0.0.127.bl.test A 127.0.0.2
+nsd_wait evil.test.uri.test A 127.0.0.2
+
+brev_init dnsbl
+brev_user alice@example.test 'pw-secret-1'
+cat >>"$D/brev.conf" <<CONF
+dns.resolver = 127.0.0.1:$NSD_PORT
+spam.dnsbl = bl.test=6
+spam.uribl = uri.test=6
+spam.check_loopback = yes
+CONF
+export P_SMTP P_IMAP
+DNSBL_PY=$ROOT/tests/e2e/t-16-spam-dnsbl/dnsbl.py
+
+brev_start
+python3 "$DNSBL_PY" lists || fail "blocklists"
+grep -q "smtp dnsbl 127.0.0.2 listed in bl.test" "$D/serve.log" || fail "no dnsbl log line"
+grep -q "uribl evil.test listed in uri.test" "$D/serve.log" || fail "no uribl log line"
+grep -q "smtp pregreet peer=127.0.0.3" "$D/serve.log" || fail "no pregreet log line"
+brev_stop
+
+# A blocklist that never answers: a resolver that reads queries and says
+# nothing. The banner waits for the look-up's own time-out only.
+HOLE=$(free_port)
+python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))
+end=time.time()+300
+while time.time()<end: s.recv(4096)' "$HOLE" &
+brev_start -o dns.resolver=127.0.0.1:"$HOLE"
+python3 "$DNSBL_PY" timeout || fail "blocklist that times out"
+grep -Eq "smtp dnsbl 2\.0\.0\.127\.bl\.test: no answer, not counted \(dns server 127\.0\.0\.1:$HOLE timed out\)" \
+	"$D/serve.log" || fail "no log line for the time-out"
+brev_stop
+
+# Loopback clients are the machine's own programs: skipped by default.
+sed -i '/^spam.check_loopback/d' "$D/brev.conf"
+brev_start
+python3 "$DNSBL_PY" loopback || fail "loopback clients without spam.check_loopback"
+brev_stop
+echo ok
