@@ -34,7 +34,7 @@ def msg(body):
 def send(src, data):
     """Returns the seconds the banner took."""
     t0 = time.monotonic()
-    s = smtplib.SMTP("127.0.0.1", P_SMTP, "client.test", timeout=60,
+    s = smtplib.SMTP("::1" if ":" in src else "127.0.0.1", P_SMTP, "client.test", timeout=60,
                      source_address=(src, 0))
     banner = time.monotonic() - t0
     try:
@@ -111,9 +111,17 @@ if phase == "lists":
     tag, m = msg("a listed client")
     send("127.0.0.2", m)
     expect(tag, "Junk", ["DNSBL_BL_TEST(6.0)"])
+    tag, m = msg("a listed IPv6 client")
+    send("::1", m)
+    expect(tag, "Junk", ["DNSBL_BL_TEST(6.0)"])
     tag, m = msg("an unlisted client")
     send("127.0.0.3", m)
     expect(tag, "INBOX", [], ["DNSBL", "URIBL", "PREGREET"])
+    # 19 hosts under good.test, good.test itself: 20; the listed one is 21st
+    tag, m = msg(" ".join("http://a%d.good.test/" % i for i in range(19)) +
+                 " http://www.evil.test/late")
+    send("127.0.0.3", m)
+    expect(tag, "INBOX", [], ["URIBL"])
     tag, m = msg("see http://www.evil.test/offer and https://good.test/")
     send("127.0.0.3", m)
     expect(tag, "Junk", ["URIBL_URI_TEST(6.0)"], ["DNSBL"])

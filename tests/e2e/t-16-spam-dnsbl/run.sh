@@ -6,12 +6,15 @@
 # source addresses, a raw socket for the early talker, imaplib to see
 # where each message landed):
 #   - a listed client gets DNSBL_BL_TEST with its configured points in
-#     X-Spam-Status and lands in Junk; an unlisted one in INBOX, no test;
-#   - a link to a listed host gets URIBL_URI_TEST (Junk), other links none;
+#     X-Spam-Status and lands in Junk (IPv4 and, over ::1, IPv6); an
+#     unlisted one (answered 127.255.255.254, a refusal) in INBOX, no test;
+#   - a link to a listed host gets URIBL_URI_TEST (Junk), other links none,
+#     and only the first 20 distinct link hosts are asked;
 #   - a client that writes before the 220 gets PREGREET, still delivered;
 #   - a blocklist that never answers (a resolver that swallows queries):
 #     the mail is delivered, no points, a log line;
-#   - without spam.check_loopback, loopback clients are not checked.
+#   - without spam.check_loopback, loopback clients are not checked;
+#   - a malformed spam.dnsbl / spam.uribl stops `brev serve`.
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
 command -v nsd >/dev/null || fail "nsd missing (tools/deps.sh)"
@@ -24,6 +27,10 @@ $TTL 60
 @         NS  ns
 ns        A   127.0.0.53
 2.0.0.127 A   127.0.0.2
+; what Spamhaus answers to a refused query: not a listing
+3.0.0.127 A   127.255.255.254
+; ::1, nibble by nibble
+1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 A 127.0.0.4
 ZONE
 cat >"$T/nsd/uri.zone" <<'ZONE'
 $ORIGIN uri.test.
@@ -44,7 +51,14 @@ dns.resolver = 127.0.0.1:$NSD_PORT
 spam.dnsbl = bl.test=6
 spam.uribl = uri.test=6
 spam.check_loopback = yes
+listen.smtp = 127.0.0.1:$P_SMTP [::1]:$P_SMTP
 CONF
+for bad in "spam.dnsbl=bad..zone" "spam.uribl=uri.test=lots"; do
+	rc=0
+	err=$("$BREV" -d "$D" -o "$bad" serve 2>&1) || rc=$?
+	[ $rc -eq 1 ] || fail "serve with $bad: exit status $rc"
+	grep -q "${bad%%=*}: " <<<"$err" || fail "serve with $bad: $err"
+done
 export P_SMTP P_IMAP
 DNSBL_PY=$ROOT/tests/e2e/t-16-spam-dnsbl/dnsbl.py
 
