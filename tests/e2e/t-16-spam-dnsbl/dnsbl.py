@@ -10,7 +10,7 @@ argv[1] is run.sh's phase:
 """
 import email.utils, imaplib, os, re, smtplib, socket, sys, time
 
-P_SMTP, P_IMAP = int(os.environ["P_SMTP"]), int(os.environ["P_IMAP"])
+P_SMTP, P_SUB, P_IMAP = (int(os.environ[k]) for k in ("P_SMTP", "P_SUB", "P_IMAP"))
 FAILED = []
 SEQ = [0]
 
@@ -114,6 +114,13 @@ if phase == "lists":
     tag, m = msg("a listed IPv6 client")
     send("::1", m)
     expect(tag, "Junk", ["DNSBL_BL_TEST(6.0)"])
+    tag, m = msg("an answer outside 127.0.0.0/8")
+    send("127.0.0.5", m)
+    expect(tag, "INBOX", [], ["DNSBL"])
+    s = smtplib.SMTP("127.0.0.1", P_SUB, "client.test", timeout=30,
+                     source_address=("127.0.0.2", 0))  # submission: not looked up
+    s.ehlo()
+    s.quit()
     tag, m = msg("an unlisted client")
     send("127.0.0.3", m)
     expect(tag, "INBOX", [], ["DNSBL", "URIBL", "PREGREET"])
