@@ -13,6 +13,7 @@
 #include "log.h"
 #include "spam.h"
 #include "spam_token.h"
+#include "util.h"
 
 struct zone {
 	char name[DNS_NAME_MAX + 1];
@@ -112,16 +113,22 @@ static void test_name(const char *prefix, const char *zone, char *out)
 	out[i] = 0;
 }
 
-/* 1 listed, 0 not listed or no answer (logged after the prefix ctx). */
-static int listed(const char *name, const char *ctx)
+/* 1 listed, 0 not listed, -1 no answer (logged after the prefix ctx) or
+ * the check's time budget (until `end`, now_ms() time) spent. */
+static int listed(const char *name, const char *ctx, int64_t end)
 {
 	uint32_t a[8];
 	size_t n;
 	char why[256];
+	if (now_ms() >= end) {
+		log_info("%s %s: not asked, the check's %d ms are spent", ctx, name,
+			 DNSBL_BUDGET_MS);
+		return -1;
+	}
 	int rc = dns_a(name, DNSBL_TIMEOUT_MS, a, 8, &n, why, sizeof why);
 	if (rc == DNS_TEMP) {
 		log_info("%s %s: no answer, not counted (%s)", ctx, name, why);
-		return 0;
+		return -1;
 	}
 	for (size_t i = 0; rc == DNS_OK && i < n; i++)
 		if ((a[i] >> 24) == 127 && (a[i] >> 8) != 0x7fffff)
@@ -136,6 +143,7 @@ void dnsbl_check(const char *list, const char *ip, struct spam_result *r)
 	char err[256], rev[80], name[DNS_NAME_MAX + 1 + 80], test[SPAM_NAME_MAX + 1];
 	unsigned char b[16];
 
+	int64_t end = now_ms() + DNSBL_BUDGET_MS;
 	if (zones_parse(list, z, &nz, err, sizeof err) < 0 || nz == 0)
 		return;
 	if (inet_pton(AF_INET, ip, b) == 1)
@@ -158,7 +166,8 @@ void dnsbl_check(const char *list, const char *ip, struct spam_result *r)
 	} else
 		return;
 	for (size_t i = 0; i < nz; i++) {
-		if (join(name, sizeof name, rev, z[i].name) == 0 && listed(name, "smtp dnsbl")) {
+		if (join(name, sizeof name, rev, z[i].name) == 0 &&
+		    listed(name, "smtp dnsbl", end) == 1) {
 			test_name("DNSBL_", z[i].name, test);
 			spam_add(r, test, z[i].points);
 			log_info("smtp dnsbl %s listed in %s", ip, z[i].name);
@@ -210,17 +219,21 @@ void uribl_check(const char *list, const char *msg, size_t len, const char *id,
 	struct hosts *hs = calloc(1, sizeof *hs);
 	if (!hs)
 		return;
+	int64_t end = now_ms() + DNSBL_BUDGET_MS;
 	spam_tokenize(msg, len, host_tok, hs);
 	for (size_t i = 0; i < nz; i++)
 		for (size_t j = 0; j < hs->n; j++) {
-			if (join(name, sizeof name, hs->h[j], z[i].name) == 0 &&
-			    listed(name, ctx)) {
+			int l = join(name, sizeof name, hs->h[j], z[i].name) == 0
+				    ? listed(name, ctx, end)
+				    : 0;
+			if (l == 1) {
 				test_name("URIBL_", z[i].name, test);
 				spam_add(r, test, z[i].points);
 				log_info("smtp id=%s uribl %s listed in %s", id, hs->h[j],
 					 z[i].name);
-				break; /* one test per zone */
 			}
+			if (l != 0)
+				break; /* one test per zone; a silent zone is not asked again */
 		}
 	free(hs);
 }

@@ -4,6 +4,9 @@
  * against spam.uribl. Each listing adds one named test to a spam_result
  * (spam.h); nothing here ever refuses mail: a look-up that fails or times
  * out (DNSBL_TIMEOUT_MS, one try per resolver) adds nothing and is logged.
+ * A zone that does not answer is not asked again for the same message, and
+ * one check (all zones of a connection, or of a message's links) asks
+ * nothing more after DNSBL_BUDGET_MS: the client is waiting.
  *
  * A list is "zone[=points] ..." separated by spaces or commas, at most
  * DNSBL_ZONES_MAX zones; a zone without points weighs DNSBL_POINTS. A zone
@@ -22,6 +25,7 @@ struct spam_result;
 #define DNSBL_ZONES_MAX	 8
 #define DNSBL_POINTS	 3.0
 #define DNSBL_TIMEOUT_MS 1500
+#define DNSBL_BUDGET_MS	 5000
 #define URIBL_HOSTS_MAX	 20 /* distinct link hosts looked up per message */
 
 /* 0 if list is a valid blocklist list, or -1 with a reason. */

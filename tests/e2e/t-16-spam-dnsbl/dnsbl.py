@@ -146,6 +146,9 @@ elif phase == "timeout":
     # its own time-out (1.5 s, one try), not the 2 x 3 s of other look-ups
     check(banner < 5, "a silent blocklist held the banner %.1f s" % banner)
     expect(tag, "INBOX", [], ["DNSBL"])
+    tag, m = msg("links: http://a.good.test/ http://b.good.test/ http://c.good.test/")
+    send("127.0.0.3", m)
+    expect(tag, "INBOX", [], ["URIBL"])
 elif phase == "loopback":
     tag, m = msg("a listed client, loopback not checked")
     send("127.0.0.2", m)

@@ -12,7 +12,8 @@
 #     and only the first 20 distinct link hosts are asked;
 #   - a client that writes before the 220 gets PREGREET, still delivered;
 #   - a blocklist that never answers (a resolver that swallows queries):
-#     the mail is delivered, no points, a log line;
+#     the mail is delivered, no points, a log line; a silent URI list is
+#     asked once per message, not once per link;
 #   - without spam.check_loopback, loopback clients are not checked;
 #   - a malformed spam.dnsbl / spam.uribl stops `brev serve`.
 . ../lib.sh
@@ -84,6 +85,10 @@ brev_start -o dns.resolver=127.0.0.1:"$HOLE"
 python3 "$DNSBL_PY" timeout || fail "blocklist that times out"
 grep -Eq "smtp dnsbl 2\.0\.0\.127\.bl\.test: no answer, not counted \(dns server 127\.0\.0\.1:$HOLE timed out\)" \
 	"$D/serve.log" || fail "no log line for the time-out"
+# a silent URI list is asked once per message, not once per link
+n=$(grep -c "uribl .*: no answer, not counted" "$D/serve.log") || true
+[ "$n" = 1 ] || fail "$n uribl time-outs for one message, wanted 1: $(grep uribl "$D/serve.log")"
+grep -q "uribl a.good.test.uri.test: no answer" "$D/serve.log" || fail "the first link host was not asked"
 brev_stop
 
 # Loopback clients are the machine's own programs: skipped by default.
