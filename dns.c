@@ -1072,8 +1072,7 @@ int dns_addrs(const char *host, struct dns_addr *out, size_t cap, size_t *n, cha
 	return rc;
 }
 
-int dns_a(const char *name, int ms, uint32_t *out, size_t cap, size_t *n, char *why,
-	  size_t whylen)
+int dns_a(const char *name, int ms, uint32_t *out, size_t cap, size_t *n, char *why, size_t whylen)
 {
 	struct answer a = {0};
 	ldns_rdf *rdf = name_to_rdf(name);

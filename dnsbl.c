@@ -58,8 +58,8 @@ static int zones_parse(const char *list, struct zone *z, size_t *n, char *err, s
 			*eq = 0;
 			o->points = strtod(eq + 1, &end);
 			if (end == eq + 1 || *end || !(o->points >= -100 && o->points <= 100)) {
-				snprintf(err, errlen, "'%s' is not a number of points (-100 to 100)",
-					 eq + 1);
+				snprintf(err, errlen,
+					 "'%s' is not a number of points (-100 to 100)", eq + 1);
 				return -1;
 			}
 		}
@@ -106,9 +106,9 @@ static void test_name(const char *prefix, const char *zone, char *out)
 	memcpy(out, prefix, i);
 	for (; zone[j] && i < SPAM_NAME_MAX; j++, i++) {
 		unsigned char c = (unsigned char)zone[j];
-		out[i] = c >= 'a' && c <= 'z' ? (char)(c - 32)
+		out[i] = c >= 'a' && c <= 'z'				    ? (char)(c - 32)
 			 : (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? (char)c
-									     : '_';
+									    : '_';
 	}
 	out[i] = 0;
 }

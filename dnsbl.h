@@ -35,9 +35,9 @@ int dnsbl_list_check(const char *list, char *err, size_t errlen);
  * reversed octets (RFC 5782 2.1) or nibbles (2.4) under the zone. */
 void dnsbl_check(const char *list, const char *ip, struct spam_result *r);
 
-/* id names the message in log lines. The first URIBL_HOSTS_MAX distinct link host names of msg (spam_token.h's
- * "url:" tokens: each host and its last two labels; IP literals left out)
- * as HOST.ZONE against each zone of list. */
+/* id names the message in log lines. The first URIBL_HOSTS_MAX distinct link host names of msg
+ * (spam_token.h's "url:" tokens: each host and its last two labels; IP literals left out) as
+ * HOST.ZONE against each zone of list. */
 void uribl_check(const char *list, const char *msg, size_t len, const char *id,
 		 struct spam_result *r);
 
