@@ -7,6 +7,7 @@ argv[1] is run.sh's phase:
             in uri.test (6 points); strength normal (Junk from 5)
   timeout   the resolver swallows every query
   loopback  spam.check_loopback off: nothing is looked up
+  nopause   spam.pregreet = 0: no pause, no PREGREET
 """
 import email.utils, imaplib, os, re, smtplib, socket, sys, time
 
@@ -153,6 +154,11 @@ elif phase == "loopback":
     tag, m = msg("a listed client, loopback not checked")
     send("127.0.0.2", m)
     expect(tag, "INBOX", [], ["DNSBL"])
+elif phase == "nopause":
+    tag, m = msg("an early talker, no pause")
+    r = pregreet("127.0.0.3", m)
+    check(r[-2][-1].startswith(b"250 "), "message not accepted: %r" % r[-2])
+    expect(tag, "INBOX", [], ["PREGREET"])
 else:
     sys.exit("unknown phase " + phase)
 if FAILED:

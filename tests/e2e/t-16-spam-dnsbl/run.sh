@@ -15,6 +15,7 @@
 #     the mail is delivered, no points, a log line; a silent URI list is
 #     asked once per message, not once per link;
 #   - without spam.check_loopback, loopback clients are not checked;
+#     spam.pregreet = 0 turns the pause and PREGREET off;
 #   - a malformed spam.dnsbl / spam.uribl stops `brev serve`.
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
@@ -95,5 +96,9 @@ brev_stop
 sed -i '/^spam.check_loopback/d' "$D/brev.conf"
 brev_start
 python3 "$DNSBL_PY" loopback || fail "loopback clients without spam.check_loopback"
+brev_stop
+
+brev_start -o spam.check_loopback=yes -o spam.pregreet=0
+python3 "$DNSBL_PY" nopause || fail "spam.pregreet = 0"
 brev_stop
 echo ok
