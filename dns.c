@@ -90,6 +90,12 @@ static int timeout_ms = 3000;
 static atomic_int cancelled;
 static int cancel_pipe[2] = {-1, -1};
 static int ntries = 2;
+/* dns_a's own time-out for the look-ups of this thread (0: the shared
+ * one): a blocklist must answer within a short wait, while MX and SPF
+ * look-ups keep theirs. */
+static _Thread_local int tl_timeout_ms;
+#define TIMEOUT_MS (tl_timeout_ms ? tl_timeout_ms : timeout_ms)
+#define NTRIES	   (tl_timeout_ms ? 1 : ntries)
 
 /* ---- resolver list ---------------------------------------------------- */
 
@@ -545,8 +551,8 @@ static uint8_t *udp_try(ldns_buffer *qb, const struct sockaddr_storage *to, sock
 			size_t *len, int *timed_out, int *stopped)
 {
 	const uint8_t *q = ldns_buffer_begin(qb);
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	int64_t end = now_ms() + timeout_ms;
+	struct timeval tv = {TIMEOUT_MS / 1000, (TIMEOUT_MS % 1000) * 1000};
+	int64_t end = now_ms() + TIMEOUT_MS;
 	uint8_t *wire = NULL;
 	int fd = ldns_udp_bgsend2(qb, to, tolen, tv);
 
@@ -611,14 +617,14 @@ static int exchange(const struct server *s, ldns_pkt *query, ldns_pkt **ans, cha
 		goto out;
 	}
 	server_sockaddr(s, &to, &tolen);
-	for (int t = 0; t < ntries && !wire && !stopped; t++) {
+	for (int t = 0; t < NTRIES && !wire && !stopped; t++) {
 		if (atomic_load(&cancelled))
 			stopped = 1;
 		else
 			wire = udp_try(qb, &to, tolen, &len, &timed_out, &stopped);
 	}
 	if (wire && len >= 3 && (wire[2] & 0x02)) { /* TC: RFC 7766 */
-		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+		struct timeval tv = {TIMEOUT_MS / 1000, (TIMEOUT_MS % 1000) * 1000};
 		free(wire);
 		wire = NULL;
 		if (ldns_tcp_send(&wire, qb, &to, tolen, tv, &len) != LDNS_STATUS_OK)
@@ -1063,6 +1069,38 @@ int dns_addrs(const char *host, struct dns_addr *out, size_t cap, size_t *n, cha
 	int rc = host_addrs(host, 0, &v6, &v4, why, whylen);
 
 	*n = rc == DNS_OK ? addr_merge(&v6, &v4, out, cap) : 0;
+	return rc;
+}
+
+int dns_a(const char *name, int ms, uint32_t *out, size_t cap, size_t *n, char *why, size_t whylen)
+{
+	struct answer a = {0};
+	ldns_rdf *rdf = name_to_rdf(name);
+	int rc;
+
+	*n = 0;
+	if (!rdf) {
+		snprintf(why, whylen, "'%s' is not a domain name", name);
+		return DNS_PERM;
+	}
+	tl_timeout_ms = ms < 10 ? 10 : ms > 60000 ? 60000 : ms;
+	rc = lookup(name, rdf, LDNS_RR_TYPE_A, &a, why, whylen);
+	tl_timeout_ms = 0;
+	ldns_rdf_deep_free(rdf);
+	for (size_t i = 0; rc == DNS_OK && a.rrs && i < ldns_rr_list_rr_count(a.rrs); i++) {
+		struct dns_addr d;
+		if (*n < cap && rr_addr(ldns_rr_list_rr(a.rrs, i), &d) == 0 &&
+		    d.sa.ss_family == AF_INET) {
+			uint32_t v;
+			memcpy(&v, &((struct sockaddr_in *)&d.sa)->sin_addr, 4);
+			out[(*n)++] = ntohl(v);
+		}
+	}
+	if (rc == DNS_OK && *n == 0) {
+		snprintf(why, whylen, "%s: no A record", name);
+		rc = DNS_PERM;
+	}
+	answer_free(&a);
 	return rc;
 }
 

@@ -65,6 +65,12 @@ int dns_mx(const char *domain, struct dns_mx *out);
 /* A and AAAA of a host (IPv6 first). */
 int dns_addrs(const char *host, struct dns_addr *out, size_t cap, size_t *n, char *why,
 	      size_t whylen);
+/* A records of name (host byte order, at most cap) with its own per-try
+ * time-out of ms and a single try per server, whatever dns_set_timeout
+ * says (DNS blocklists: a slow list must not hold a session). DNS_PERM
+ * when there is none. */
+int dns_a(const char *name, int ms, uint32_t *out, size_t cap, size_t *n, char *why,
+	  size_t whylen);
 /* TXT records of name, each record's strings concatenated; cb per record. */
 int dns_txt(const char *name, void (*cb)(void *arg, const char *txt, size_t len), void *arg,
 	    char *why, size_t whylen);

@@ -12,6 +12,7 @@
 #include "authres.h"
 #include "dkim.h"
 #include "dns.h"
+#include "dnsbl.h"
 #include "journal.h"
 #include "log.h"
 #include "migrate.h"
@@ -1163,6 +1164,10 @@ static void cmd_serve(void)
 	srv.store = open_store(0);
 	if (dns_init(cfg.dns_resolver, err, sizeof err) < 0)
 		fatal("dns.resolver: %s", err);
+	if (dnsbl_list_check(cfg.spam_dnsbl, err, sizeof err) < 0)
+		fatal("spam.dnsbl: %s", err);
+	if (dnsbl_list_check(cfg.spam_uribl, err, sizeof err) < 0)
+		fatal("spam.uribl: %s", err);
 	control_set_status(serve_status);
 	if (control_start(datadir, srv.store, queue_flush, err, sizeof err) < 0)
 		fatal("%s", err);

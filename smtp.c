@@ -30,6 +30,7 @@
 #include "authres.h"
 #include "config.h"
 #include "conn.h"
+#include "dnsbl.h"
 #include "log.h"
 #include "mailbox.h"
 #include "sasl.h"
@@ -103,6 +104,7 @@ struct session {
 	uint64_t bdat_total;
 	const char *bdat_fail; /* reply repeated for every chunk after a failure */
 	int bdat_cr;	       /* the last chunk ended with CR */
+	struct spam_result pre; /* connect-time tests (connect_checks), in every message's score */
 };
 
 /* ---- replies and state ---- */
@@ -774,9 +776,10 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	}
 	if (!on)
 		goto done;
-	struct spam_result r = {0};
+	struct spam_result r = s->pre;
 	pre = spam_prefix(body, &plen);
 	spam_content_mem(pre, plen, auth_summary, &r);
+	uribl_check(s->cfg->spam_uribl, pre, plen, s->id, &r);
 	nh = spam_token_hashes(pre, plen, &h);
 	for (size_t i = 0; i < n; i++) {
 		double p;
@@ -1217,6 +1220,29 @@ static void session_loop(struct session *s)
 	conn_flush(s->c);
 }
 
+/* Before the inbound greeting (docs/spam.md): the client's address
+ * against spam.dnsbl, and a pause of spam.pregreet ms (the look-ups count
+ * toward it) in which a client that talks first gets PREGREET, as
+ * Postfix's postscreen does: real SMTP clients wait for the 220 (RFC 5321
+ * 4.3.1). Points only, never a refusal. Loopback clients are the
+ * machine's own programs: skipped unless spam.check_loopback. */
+#define PREGREET_POINTS 3.0
+static void connect_checks(struct session *s)
+{
+	if (is_submission(s) || (conn_is_loopback(s->c) && !s->cfg->spam_check_loopback))
+		return;
+	int64_t t0 = now_ms();
+	dnsbl_check(s->cfg->spam_dnsbl, conn_peer(s->c), &s->pre);
+	if (s->cfg->spam_pregreet <= 0)
+		return;
+	int64_t left = s->cfg->spam_pregreet - (now_ms() - t0);
+	if (conn_wait(s->c, -1, left > 0 ? (int)left : 0) == 1) {
+		spam_add(&s->pre, "PREGREET", PREGREET_POINTS);
+		log_info("smtp pregreet peer=%s: the client talked before the greeting",
+			 conn_peer(s->c));
+	}
+}
+
 static const char *kind_name(int kind)
 {
 	return kind == LK_SUBMISSION	? "submission"
@@ -1235,6 +1261,7 @@ void smtp_serve(struct server *srv, struct conn *c, int kind)
 	s->state = SMTP_ST_CONNECTED;
 	s->sp = spool_new(SPOOL_MEM_DEFAULT);
 	conn_set_timeout(c, preauth_ms(s));
+	connect_checks(s);
 	/* RFC 5321 4.2: the greeting; no enhanced code (RFC 2034 3). */
 	reply(s, "220 %s ESMTP brev", srv->hostname);
 	session_loop(s);

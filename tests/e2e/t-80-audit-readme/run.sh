@@ -57,6 +57,10 @@ log.level|info
 user|
 auth.dmarc_reject|yes
 spam.strength|normal
+spam.dnsbl|
+spam.uribl|
+spam.pregreet|300
+spam.check_loopback|no
 virus.clamd|
 virus.on_error|tempfail'
 while IFS='|' read -r k v; do
