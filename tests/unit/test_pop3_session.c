@@ -14,6 +14,7 @@
 #include "../../util.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/socket.h>
@@ -34,6 +35,9 @@ static void setup(void)
 
 	if (st)
 		return;
+	/* The server may close a session (too many errors) while the test is
+	 * still writing to it: EPIPE, not a killed test. */
+	signal(SIGPIPE, SIG_IGN);
 	CHECK(mkdtemp(datadir) != NULL);
 	CHECK(store_open(&st, datadir, 64 << 20, err, sizeof err) == 0);
 	CHECK(cred_make(&cr, "alice-pw") == 0);
@@ -329,8 +333,10 @@ TEST(bounds)
 	EXPECT(s, "+ ");
 	sendf(s, "*\r\n");
 	EXPECT(s, "-ERR authentication cancelled");
+	/* Written ahead of the answers: brev closes after the error limit,
+	 * perhaps before the last of them arrive (their writes may fail). */
 	for (int i = 0; i < 30; i++)
-		sendf(s, "BLAH\r\n");
+		(void)!write(s->fd, "BLAH\r\n", 6);
 	int i = 0;
 	while (i++ < 30 && strcmp(line(s), "-ERR unknown command\r\n") == 0)
 		;
