@@ -61,4 +61,25 @@ static inline struct store *store_fixture_new(const char *name, uint64_t map_siz
 	return store_fixture_open(&st, map_size) < 0 ? NULL : st;
 }
 
+/* The open store of store_fixture_kept, so that one left open by a failed
+ * test (a CHECK jumps out) is closed by the next test or at exit. */
+static struct store *g_st;
+
+static inline void store_fixture_cleanup(void)
+{
+	store_close(&g_st);
+	rm_store();
+}
+
+/* store_fixture_new kept in g_st: the previous g_st is closed and its
+ * directory removed first, and the last one at exit. */
+static inline struct store *store_fixture_kept(const char *name, uint64_t map_size)
+{
+	static int registered;
+	if (!registered++)
+		atexit(store_fixture_cleanup);
+	store_close(&g_st);
+	return g_st = store_fixture_new(name, map_size);
+}
+
 #endif

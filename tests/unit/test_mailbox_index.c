@@ -19,16 +19,6 @@
 #include <stdint.h>
 #include <unistd.h>
 
-/* The open store, so that one left open by a failed test (a CHECK jumps
- * out) is closed by the next test or at exit. */
-static struct store *g_st;
-
-static void cleanup(void)
-{
-	store_close(&g_st);
-	rm_store();
-}
-
 static void done(struct store **st)
 {
 	store_close(st);
@@ -38,11 +28,7 @@ static void done(struct store **st)
 
 static struct store *fresh(void)
 {
-	static int registered;
-	if (!registered++)
-		atexit(cleanup);
-	store_close(&g_st);
-	return g_st = store_fixture_new("index", 0);
+	return store_fixture_kept("index", 0);
 }
 
 static struct store *reopen(struct store **st)

@@ -16,21 +16,9 @@
 #include <stdint.h>
 #include <unistd.h>
 
-static struct store *g_st;
-
-static void cleanup(void)
-{
-	store_close(&g_st);
-	rm_store();
-}
-
 static struct store *fresh(void)
 {
-	static int registered;
-	if (!registered++)
-		atexit(cleanup);
-	store_close(&g_st);
-	return g_st = store_fixture_new("place", 0);
+	return store_fixture_kept("place", 0);
 }
 
 static struct store *reopen(void)

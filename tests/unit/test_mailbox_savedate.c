@@ -17,21 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct store *g_st;
-
-static void cleanup(void)
-{
-	store_close(&g_st);
-	rm_store();
-}
-
 static struct store *fresh(void)
 {
-	static int registered;
-	if (!registered++)
-		atexit(cleanup);
-	store_close(&g_st);
-	return g_st = store_fixture_new("savedate", 0);
+	return store_fixture_kept("savedate", 0);
 }
 
 static struct store *reopen(void)
