@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "fts.h"
 #include "mailbox.h"
+#include "store_fixture.h"
 #include "spool.h"
 #include "util.h"
 
@@ -191,36 +192,9 @@ TEST(extract_bounds_make_partial)
 
 /* ---- the index in the store ---- */
 
-static char tdir[64];
-
-static void rm_store(void)
-{
-	char p[128];
-	if (!tdir[0])
-		return;
-	snprintf(p, sizeof p, "%s/store/data.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store/lock.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store", tdir);
-	rmdir(p);
-	rmdir(tdir);
-	tdir[0] = 0;
-}
-
 static struct store *fresh(void)
 {
-	struct store *st = NULL;
-	char err[256];
-	rm_store();
-	snprintf(tdir, sizeof tdir, "/tmp/brev-test-fts.XXXXXX");
-	if (!mkdtemp(tdir))
-		return NULL;
-	if (store_open(&st, tdir, 64 << 20, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return st;
+	return store_fixture_new("fts", 64 << 20);
 }
 
 static uint32_t user_id(struct store *st, const char *addr)
@@ -375,11 +349,8 @@ static void index_counts(size_t *words, size_t *blobs)
 
 static struct store *reopen(struct store **st)
 {
-	char err[256];
 	store_close(st);
-	if (store_open(st, tdir, 64 << 20, err, sizeof err) < 0)
-		return NULL;
-	return *st;
+	return store_fixture_open(st, 64 << 20) < 0 ? NULL : *st;
 }
 
 TEST(copy_shares_expunge_drops_with_last_reference)

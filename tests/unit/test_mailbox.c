@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "mailbox.h"
+#include "store_fixture.h"
 #include "spool.h"
 #include "util.h"
 
@@ -19,47 +20,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char tdir[64];
-
-static void rm_store(void)
-{
-	char p[128];
-	if (!tdir[0])
-		return;
-	snprintf(p, sizeof p, "%s/store/data.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store/lock.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store", tdir);
-	rmdir(p);
-	rmdir(tdir);
-	tdir[0] = 0;
-}
-
 static struct store *fresh(uint64_t map)
 {
-	struct store *st = NULL;
-	char err[256];
-	rm_store();
-	snprintf(tdir, sizeof tdir, "/tmp/brev-test-store.XXXXXX");
-	if (!mkdtemp(tdir))
-		return NULL;
-	if (store_open(&st, tdir, map, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return st;
+	return store_fixture_new("store", map);
 }
 
 static struct store *reopen(struct store **st, uint64_t map)
 {
-	char err[256];
 	store_close(st);
-	if (store_open(st, tdir, map, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return *st;
+	return store_fixture_open(st, map) < 0 ? NULL : *st;
 }
 
 static struct cred cred_of(const char *tag)

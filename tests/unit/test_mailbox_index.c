@@ -12,38 +12,12 @@
  */
 #include "harness.h"
 #include "mailbox.h"
+#include "store_fixture.h"
 #include "spool.h"
 #include "util.h"
 
 #include <stdint.h>
 #include <unistd.h>
-
-static char tdir[64];
-
-static void rm_store(void)
-{
-	char p[128];
-	if (!tdir[0])
-		return;
-	snprintf(p, sizeof p, "%s/store/data.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store/lock.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store", tdir);
-	rmdir(p);
-	rmdir(tdir);
-	tdir[0] = 0;
-}
-
-/* The open store, so that one left open by a failed test (a CHECK jumps
- * out) is closed by the next test or at exit. */
-static struct store *g_st;
-
-static void cleanup(void)
-{
-	store_close(&g_st);
-	rm_store();
-}
 
 static void done(struct store **st)
 {
@@ -54,32 +28,14 @@ static void done(struct store **st)
 
 static struct store *fresh(void)
 {
-	static int registered;
-	struct store *st = NULL;
-	char err[256];
-	if (!registered++)
-		atexit(cleanup);
-	cleanup();
-	snprintf(tdir, sizeof tdir, "/tmp/brev-test-index.XXXXXX");
-	if (!mkdtemp(tdir))
-		return NULL;
-	if (store_open(&st, tdir, 0, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return g_st = st;
+	return store_fixture_kept("index", 0);
 }
 
 static struct store *reopen(struct store **st)
 {
-	char err[256];
 	store_close(st);
 	g_st = NULL;
-	if (store_open(st, tdir, 0, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return g_st = *st;
+	return store_fixture_open(st, 0) < 0 ? NULL : (g_st = *st);
 }
 
 static uint32_t add_user(struct store *st, const char *addr)

@@ -9,6 +9,7 @@
  */
 #include "harness.h"
 #include "mailbox.h"
+#include "store_fixture.h"
 #include "spool.h"
 #include "util.h"
 
@@ -16,57 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-static char tdir[64];
-static struct store *g_st;
-
-static void rm_store(void)
-{
-	char p[128];
-	if (!tdir[0])
-		return;
-	snprintf(p, sizeof p, "%s/store/data.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store/lock.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store", tdir);
-	rmdir(p);
-	rmdir(tdir);
-	tdir[0] = 0;
-}
-
-static void cleanup(void)
-{
-	store_close(&g_st);
-	rm_store();
-}
-
 static struct store *fresh(void)
 {
-	static int registered;
-	struct store *st = NULL;
-	char err[256];
-	if (!registered++)
-		atexit(cleanup);
-	cleanup();
-	snprintf(tdir, sizeof tdir, "/tmp/brev-test-savedate.XXXXXX");
-	if (!mkdtemp(tdir))
-		return NULL;
-	if (store_open(&st, tdir, 0, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return g_st = st;
+	return store_fixture_kept("savedate", 0);
 }
 
 static struct store *reopen(void)
 {
-	char err[256];
 	store_close(&g_st);
-	if (store_open(&g_st, tdir, 0, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return g_st;
+	return store_fixture_open(&g_st, 0) < 0 ? NULL : g_st;
 }
 
 static uint32_t add_user(struct store *st, const char *addr)

@@ -16,6 +16,7 @@
  */
 #include "harness.h"
 #include "mailbox.h"
+#include "store_fixture.h"
 #include "spool.h"
 #include "util.h"
 
@@ -30,47 +31,15 @@
 #define CHUNK 65520 /* mailbox_int.h CHUNK_SIZE: docs/store.md */
 #define MiB   (1u << 20)
 
-static char tdir[64];
-
-static void rm_store(void)
-{
-	char p[128];
-	if (!tdir[0])
-		return;
-	snprintf(p, sizeof p, "%s/store/data.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store/lock.mdb", tdir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/store", tdir);
-	rmdir(p);
-	rmdir(tdir);
-	tdir[0] = 0;
-}
-
 static struct store *fresh(void)
 {
-	struct store *st = NULL;
-	char err[256];
-	rm_store();
-	snprintf(tdir, sizeof tdir, "/tmp/brev-test-stage.XXXXXX");
-	if (!mkdtemp(tdir))
-		return NULL;
-	if (store_open(&st, tdir, 1 << 20, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return st;
+	return store_fixture_new("stage", 1 << 20);
 }
 
 static struct store *open_again(void)
 {
 	struct store *st = NULL;
-	char err[256];
-	if (store_open(&st, tdir, 1 << 20, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	return st;
+	return store_fixture_open(&st, 1 << 20) < 0 ? NULL : st;
 }
 
 static uint32_t add_user(struct store *st, const char *addr)

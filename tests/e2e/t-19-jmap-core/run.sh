@@ -24,11 +24,11 @@ grep -q '< HTTP/1.1 100 Continue' "$T/chunked.err" || fail "no 100 Continue: $(c
 grep -q '> Transfer-Encoding: chunked' "$T/chunked.err" || fail "curl did not send chunked"
 grep -q '^{"methodResponses":\[\["Core/echo",{"hello":true},"c"\]\],"sessionState":"[^"]*"}$' "$T/chunked.out" ||
 	fail "chunked echo: $(cat "$T/chunked.out")"
-python3 -u - "$P_HTTP" "$P_HTTPS" "$D/cert.pem" "$BREV_PID" <<'PY' || fail "jmap"
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_HTTPS" "$D/cert.pem" "$BREV_PID" <<'PY' || fail "jmap"
 import base64, http.client, json, os, socket, ssl, sys, time, urllib.request, urllib.error
 port, sport, cert = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-CORE = "urn:ietf:params:jmap:core"
-AUTH = "Basic " + base64.b64encode(b"alice@example.test:password-alice").decode()
+from jmapc import CORE, auth
+AUTH = auth()
 
 def req(method, path, body=None, auth=AUTH, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -12,12 +12,10 @@ brev_user alice@example.test password-alice
 brev_user bob@example.test password-bob
 brev_start
 wait_port "$P_HTTP"
-python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap download"
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap download"
 import base64, http.client, imaplib, json, os, re, sys
 port, iport = int(sys.argv[1]), int(sys.argv[2])
-CORE, MAIL = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
-def auth(who):
-    return "Basic " + base64.b64encode(("%s@example.test:password-%s" % (who, who)).encode()).decode()
+from jmapc import CORE, MAIL, auth
 
 def req(method, path, who="alice", body=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

@@ -12,20 +12,12 @@ brev_init email
 brev_user alice@example.test password-alice
 brev_start
 wait_port "$P_HTTP"
-python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap email"
-import base64, http.client, imaplib, json, re, sys, time
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap email"
+import imaplib, re, sys, time
 port, iport = int(sys.argv[1]), int(sys.argv[2])
-CORE, MAIL = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
-AUTH = "Basic " + base64.b64encode(b"alice@example.test:password-alice").decode()
-
-def api(calls):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/jmap/api/", json.dumps({"using": [CORE, MAIL], "methodCalls": calls}),
-              {"Authorization": AUTH, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    assert r.status == 200, (r.status, data)
-    return json.loads(data)["methodResponses"]
+from jmapc import MAIL, Jmap
+jm = Jmap(port)
+api = jm.api
 
 m = imaplib.IMAP4("127.0.0.1", iport)
 m.login("alice@example.test", "password-alice")
@@ -45,9 +37,7 @@ sizes = [int(re.search(rb"RFC822.SIZE (\d+)", x).group(1)) for x in d if isinsta
 
 r = api([["Mailbox/query", {"accountId": None}, "x"]])  # invalidArguments: accountId must be a string
 assert r[0][0] == "error"
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-c.request("GET", "/.well-known/jmap", headers={"Authorization": AUTH})
-acc = json.loads(c.getresponse().read())["primaryAccounts"][MAIL]
+acc = jm.account()
 inbox = api([["Mailbox/query", {"accountId": acc, "filter": {"role": "inbox"}}, "q"]])[0][1]["ids"][0]
 
 # RFC 8621 4.4's example shape: query a mailbox newest first, get by reference

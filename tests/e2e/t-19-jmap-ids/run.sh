@@ -14,27 +14,16 @@ brev_user alice@example.test password-alice
 brev_user bob@example.test password-bob
 brev_start
 wait_port "$P_HTTP"
-python3 -u - "$P_HTTP" "$P_IMAP" "$P_SMTP" <<'PY' || fail "jmap ids"
-import base64, http.client, imaplib, json, re, smtplib, sys
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_IMAP" "$P_SMTP" <<'PY' || fail "jmap ids"
+import imaplib, re, smtplib, sys
 port, iport, sport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-CORE, MAIL = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
-
-def auth(who):
-    return "Basic " + base64.b64encode(("%s@example.test:password-%s" % (who, who)).encode()).decode()
+from jmapc import MAIL, Jmap
 
 def api(who, calls):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/jmap/api/", json.dumps({"using": [CORE, MAIL], "methodCalls": calls}),
-              {"Authorization": auth(who), "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    assert r.status == 200, (r.status, data)
-    return json.loads(data)["methodResponses"]
+    return Jmap(port, who).api(calls)
 
 def account(who):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("GET", "/.well-known/jmap", headers={"Authorization": auth(who)})
-    return json.loads(c.getresponse().read())["primaryAccounts"][MAIL]
+    return Jmap(port, who).account()
 
 acc = account("alice")
 

@@ -12,24 +12,14 @@ brev_init mbox
 brev_user alice@example.test password-alice
 brev_start
 wait_port "$P_HTTP"
-python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap mailbox"
-import base64, http.client, imaplib, json, re, sys
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap mailbox"
+import imaplib, re, sys
 port, iport = int(sys.argv[1]), int(sys.argv[2])
-CORE, MAIL = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
-AUTH = "Basic " + base64.b64encode(b"alice@example.test:password-alice").decode()
+from jmapc import CORE, MAIL, Jmap
+jm = Jmap(port)
+api = jm.api
 
-def api(calls, using=(CORE, MAIL)):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/jmap/api/", json.dumps({"using": list(using), "methodCalls": calls}),
-              {"Authorization": AUTH, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    assert r.status == 200, (r.status, data)
-    return json.loads(data)["methodResponses"]
-
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-c.request("GET", "/.well-known/jmap", headers={"Authorization": AUTH})
-s = json.loads(c.getresponse().read())
+s = jm.session()
 acc = s["primaryAccounts"][MAIL]
 assert MAIL in s["capabilities"] and MAIL in s["accounts"][acc]["accountCapabilities"], s
 

@@ -15,24 +15,15 @@ brev_user alice@example.test password-alice
 echo "limits.connections = 8" >>"$D/brev.conf"
 brev_start
 wait_port "$P_HTTP"
-python3 -u - "$P_HTTP" "$P_SMTP" "$P_IMAP" <<'PY' || fail "jmap push"
-import base64, http.client, imaplib, json, smtplib, socket, sys, time
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_SMTP" "$P_IMAP" <<'PY' || fail "jmap push"
+import imaplib, json, smtplib, socket, sys, time
 port, sport, iport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-CORE, MAIL = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
-AUTH = "Basic " + base64.b64encode(b"alice@example.test:password-alice").decode()
+from jmapc import MAIL, Jmap, auth
+AUTH = auth()
+jm = Jmap(port)
+api = jm.api  # closes each connection: each one counts in limits.connections
 
-def api(calls):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/jmap/api/", json.dumps({"using": [CORE, MAIL], "methodCalls": calls}),
-              {"Authorization": AUTH, "Content-Type": "application/json"})
-    r = json.loads(c.getresponse().read())["methodResponses"]
-    c.close()  # each connection counts in limits.connections
-    return r
-
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-c.request("GET", "/.well-known/jmap", headers={"Authorization": AUTH})
-sess = json.loads(c.getresponse().read())
-c.close()
+sess = jm.session()
 acc = sess["primaryAccounts"][MAIL]
 url = sess["eventSourceUrl"]
 

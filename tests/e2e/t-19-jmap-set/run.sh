@@ -11,24 +11,14 @@ brev_init set
 brev_user alice@example.test password-alice
 brev_start
 wait_port "$P_HTTP"
-python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap email/set"
-import base64, http.client, imaplib, json, re, select, sys, time
+PYTHONPATH="$ROOT/tests/e2e/jmap" python3 -u - "$P_HTTP" "$P_IMAP" <<'PY' || fail "jmap email/set"
+import imaplib, re, select, sys, time
 port, iport = int(sys.argv[1]), int(sys.argv[2])
-CORE, MAIL = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
-AUTH = "Basic " + base64.b64encode(b"alice@example.test:password-alice").decode()
+from jmapc import MAIL, Jmap
+jm = Jmap(port)
+api = jm.api
 
-def api(calls):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/jmap/api/", json.dumps({"using": [CORE, MAIL], "methodCalls": calls}),
-              {"Authorization": AUTH, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    assert r.status == 200, (r.status, data)
-    return json.loads(data)["methodResponses"]
-
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-c.request("GET", "/.well-known/jmap", headers={"Authorization": AUTH})
-acc = json.loads(c.getresponse().read())["primaryAccounts"][MAIL]
+acc = jm.account()
 
 def eset(args):
     a = {"accountId": acc}
