@@ -130,6 +130,8 @@ static const struct cfg_key keys[] = {
 	 "Honour DMARC p=reject with 550 5.7.1 on the inbound port"},
 	{"spam.strength", T_STRENGTH, F(spam_strength), "normal", 0, 0,
 	 "Spam filter on the inbound port: off, lenient, normal or strict (docs/spam.md); per account with `brev user set ADDRESS spam=...`"},
+	{"spam.greylist_delay", T_DURATION, F(spam_greylist_delay), "1m", 0, 86400,
+	 "Greylisting at strength normal and strict: how long an unknown sender must wait before its retry is accepted (0: no greylisting)"},
 	{"virus.clamd", T_SOCKET, F(virus_clamd), "", 0, 0,
 	 "clamd socket for virus scanning: unix:/run/clamav/clamd.ctl or 127.0.0.1:3310 (empty: off)"},
 	{"virus.on_error", T_CHOICE, F(virus_on_error), "tempfail", 0, 0,

@@ -42,6 +42,7 @@ struct config {
 	char *user;                 /* unprivileged user; "" = none */
 	int dmarc_reject;
 	int spam_strength;           /* spam.strength: enum spam_strength, never SPAM_DEFAULT */
+	int64_t spam_greylist_delay; /* spam.greylist_delay: seconds; 0 = no greylisting */
 	char *virus_clamd;          /* virus.clamd; "" = no scanning (virus.h) */
 	int virus_on_error;         /* virus.on_error: enum below */
 };

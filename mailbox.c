@@ -56,7 +56,7 @@
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
 					   "run",  "mseq", "gone", "pend", "journal", "ftw",
-					   "ftb",  "ftq",  "btok", "bstat", "btrain"};
+					   "ftb",  "ftq",  "btok", "bstat", "btrain", "grey"};
 
 const char *store_strerror(int rc)
 {

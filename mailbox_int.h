@@ -55,6 +55,7 @@ enum {
 		     * (mailbox_spam.c: the Bayesian token database) */
 	DB_BSTAT,   /* u32be user -> struct bstat_rec */
 	DB_BTRAIN,  /* u32be user + u64be message key -> u32 trained direction */
+	DB_GREY,    /* kind byte + u64be hash -> struct grey_rec (mailbox_grey.c) */
 	DB_N
 };
 
