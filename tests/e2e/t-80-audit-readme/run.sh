@@ -57,6 +57,7 @@ log.level|info
 user|
 auth.dmarc_reject|yes
 spam.strength|normal
+spam.greylist_delay|1m
 virus.clamd|
 virus.on_error|tempfail'
 while IFS='|' read -r k v; do
