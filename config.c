@@ -141,6 +141,8 @@ static const struct cfg_key keys[] = {
 	 "Milliseconds the inbound port waits before its greeting; a client that talks first gets PREGREET points (0: no wait)"},
 	{"spam.check_loopback", T_BOOL, F(spam_check_loopback), "no", 0, 0,
 	 "Apply the blocklists and the greeting pause to clients on 127.0.0.0/8 and ::1 too (tests)"},
+	{"spam.greylist_delay", T_DURATION, F(spam_greylist_delay), "1m", 0, 86400,
+	 "Greylisting at strength normal and strict: how long an unknown sender must wait before its retry is accepted (0: no greylisting)"},
 	{"virus.clamd", T_SOCKET, F(virus_clamd), "", 0, 0,
 	 "clamd socket for virus scanning: unix:/run/clamav/clamd.ctl or 127.0.0.1:3310 (empty: off)"},
 	{"virus.on_error", T_CHOICE, F(virus_on_error), "tempfail", 0, 0,

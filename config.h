@@ -46,6 +46,7 @@ struct config {
 	char *spam_uribl;           /* spam.uribl: the same for link host names */
 	long long spam_pregreet;    /* spam.pregreet: ms before the inbound greeting; 0 = none */
 	int spam_check_loopback;    /* spam.check_loopback: loopback clients get those checks too */
+	int64_t spam_greylist_delay; /* spam.greylist_delay: seconds; 0 = no greylisting */
 	char *virus_clamd;          /* virus.clamd; "" = no scanning (virus.h) */
 	int virus_on_error;         /* virus.on_error: enum below */
 	int tls_mta_sts;            /* tls.mta_sts: 0 none, 1 testing, 2 enforce (http_autoconfig.c) */

@@ -57,7 +57,7 @@
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
 					   "run",  "mseq", "gone", "pend", "journal", "ftw",
-					   "ftb",  "ftq",  "btok", "bstat", "btrain", "place"};
+					   "ftb",  "ftq",  "btok", "bstat", "btrain", "place", "grey"};
 
 const char *store_strerror(int rc)
 {

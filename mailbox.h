@@ -377,6 +377,32 @@ int store_bayes_train(struct store *st, uint32_t user, uint64_t key, int dir, co
 /* How message `key` was trained: 0, BAYES_SPAM or BAYES_HAM. */
 int store_bayes_trained(struct store *st, uint32_t user, uint64_t key, int *dir);
 
+/* ---- greylisting (mailbox_grey.c, docs/spam.md "Greylisting") ----
+ * One table of two kinds of entry, each a 64-bit hash of its (ASCII
+ * case-folded) strings with the time it was first and last seen:
+ *   a triplet (client network, envelope sender, recipient): WAIT until it
+ *   has been seen `delay` seconds ago, then PASS for GREY_PASSED_LIFE
+ *   after its last use (each pass renews it); not retried within
+ *   GREY_PENDING_LIFE it is forgotten;
+ *   a known pair (local address, remote address): the local address sent
+ *   mail to the remote one; mail from remote to local always passes for
+ *   GREY_KNOWN_LIFE after the last such message.
+ * At most store_grey_max entries: expired ones are removed on a write once an
+ * hour or when the table is full; when it is still full a new triplet
+ * PASSes (never stored, never delayed). `now` is the caller's clock (unix
+ * seconds) so the lifetimes can be tested. ST_OK or ST_TEMP. */
+#define GREY_MAX          100000u
+extern size_t store_grey_max; /* GREY_MAX; the unit test lowers it */
+#define GREY_PENDING_LIFE (2 * 86400)
+#define GREY_PASSED_LIFE  (36 * 86400)
+#define GREY_KNOWN_LIFE   (365 * 86400)
+enum { GREY_PASS = 0, GREY_WAIT = 1, GREY_KNOWN = 2 };
+int store_grey_check(struct store *st, const char *net, const char *from, const char *rcpt,
+		     int64_t now, int64_t delay, int *verdict);
+int store_grey_known_add(struct store *st, const char *local, const char *remote, int64_t now);
+/* Remove every expired entry now; *left gets the entries kept. */
+int store_grey_prune(struct store *st, int64_t now, size_t *removed, size_t *left);
+
 /* ---- outbound queue ---- */
 
 struct queue_entry {

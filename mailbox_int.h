@@ -57,6 +57,7 @@ enum {
 	DB_BTRAIN,  /* u32be user + u64be message key -> u32 trained direction */
 	DB_PLACE, /* u32be user + u64be blob + u32be mailbox id + u32be uid -> "":
 		   * where a blob's messages are (mailbox_place.c) */
+	DB_GREY,    /* kind byte + u64be hash -> struct grey_rec (mailbox_grey.c) */
 	DB_N
 };
 

@@ -36,6 +36,7 @@
 #include "sasl.h"
 #include "server.h"
 #include "smtp.h"
+#include "greylist.h"
 #include "spam.h"
 #include "spam_bayes.h"
 #include "spam_token.h"
@@ -606,6 +607,10 @@ static void rcpt_local(struct session *s, const char *addr, const struct smtp_ad
 		rcpt_refused(s, addr, "store", "451 4.3.0 <%s>: Temporary lookup failure", addr);
 	} else if ((q = quota_reply(s, r))) {
 		rcpt_refused(s, addr, "quota", "%s", q);
+	} else if (!is_submission(s) && greylist_rcpt(s->st, s->cfg, s->id, conn_peer(s->c),
+						      s->mail.from.addr, addr, r)) {
+		rcpt_refused(s, addr, "greylist",
+			     "451 4.7.1 <%s>: Greylisted, please try again later", addr);
 	} else {
 		for (size_t i = 0; i < r->nusers; i++)
 			smtp_rcptset_add_user(&s->set, r->users[i]);
@@ -661,6 +666,7 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 			     addr);
 		return;
 	}
+	greylist_sent(s->st, s->mail.from.addr, addr); /* known-good (docs/spam.md) */
 	smtp_rcptset_add_ext(&s->set, addr);
 	rcpt_ok(s, addr);
 }

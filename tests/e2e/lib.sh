@@ -264,6 +264,9 @@ listen.https = 127.0.0.1:$P_HTTPS
 dns.resolver = 127.0.0.1:$P_DEAD
 delivery.port = $P_DEAD
 log.level = debug
+# tests send from many 127.x addresses (the queue's MTAs, FCrDNS clients):
+# no greylisting unless a test asks for it (t-16-spam-greylist)
+spam.greylist_delay = 0
 CONF
 	# As root, brev refuses to serve without an unprivileged user to drop
 	# to (issue 22); the tests name one rather than rely on a `brev` user.

@@ -61,6 +61,7 @@ spam.dnsbl|
 spam.uribl|
 spam.pregreet|300
 spam.check_loopback|no
+spam.greylist_delay|1m
 virus.clamd|
 virus.on_error|tempfail'
 while IFS='|' read -r k v; do

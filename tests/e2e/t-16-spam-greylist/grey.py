@@ -1,0 +1,107 @@
+"""Greylisting (docs/spam.md "Greylisting") with real clients: smtplib on
+the inbound and submission ports from chosen 127.0.x.y source addresses
+(each a /24 of its own), imaplib to see that what was accepted arrived.
+Usage: grey.py main|lenient DELAY"""
+import imaplib, os, smtplib, sys, time
+
+P_SMTP, P_SUB, P_IMAP = (int(os.environ[k]) for k in ("P_SMTP", "P_SUB", "P_IMAP"))
+PW = "pw-secret-1"
+DELAY = float(sys.argv[2])
+
+
+def fail(why):
+    print("FAIL:", why)
+    sys.exit(1)
+
+
+def attempt(src, frm, rcpt, subject, port=P_SMTP, login=None):
+    """One session from src: MAIL, RCPT and, if RCPT got 250, DATA.
+    Returns (rcpt code, rcpt text, data code)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=(src, 0)) as s:
+        s.ehlo("client.remote.test")
+        if login:
+            s.login(login, PW)
+        code, text = s.mail(frm)
+        if code != 250:
+            fail(f"MAIL FROM <{frm}> from {src}: {code} {text!r}")
+        rc, rt = s.rcpt(rcpt)
+        if rc != 250:
+            s.rset()
+            return rc, rt.decode(), None
+        msg = (f"From: <{frm}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
+               f"Message-ID: <{subject}@remote.test>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+               f"\r\nhello\r\n")
+        dc, dt = s.data(msg.encode())
+        return rc, rt.decode(), dc
+
+
+def expect_grey(src, frm, rcpt, what):
+    rc, rt, _ = attempt(src, frm, rcpt, "never")
+    if rc != 451 or not rt.startswith("4.7.1"):
+        fail(f"{what}: wanted 451 4.7.1 at RCPT, got {rc} {rt!r}")
+
+
+def expect_ok(src, frm, rcpt, subject, what, **kw):
+    rc, rt, dc = attempt(src, frm, rcpt, subject, **kw)
+    if rc != 250 or dc != 250:
+        fail(f"{what}: wanted 250 at RCPT and DATA, got RCPT {rc} {rt!r}, DATA {dc}")
+
+
+def subjects(user):
+    m = imaplib.IMAP4("127.0.0.1", P_IMAP, timeout=20)
+    m.login(user, PW)
+    m.select("INBOX")
+    _, d = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    m.logout()
+    return b" ".join(x[1] for x in d if isinstance(x, tuple)).decode()
+
+
+def main():
+    A = "alice@example.test"
+    # first attempt and an immediate retry: 451 4.7.1
+    expect_grey("127.0.1.5", "s1@remote.test", A, "first attempt")
+    expect_grey("127.0.1.5", "s1@remote.test", A, "immediate retry")
+    # another /24 is a triplet of its own; the same /24 shares it
+    expect_grey("127.0.2.5", "s1@remote.test", A, "first attempt from another /24")
+    time.sleep(DELAY + 1.5)
+    expect_ok("127.0.1.5", "s1@remote.test", A, "grey-retried", "retry after the delay")
+    # a second message of the passed triplet: at once, also from the same /24
+    expect_ok("127.0.1.77", "S1@remote.test", A, "grey-second", "second message, same triplet")
+    # the other /24 waited as long and passes on its own retry, not before
+    expect_grey("127.0.3.5", "s1@remote.test", A, "a third /24 after the first passed")
+    # the null sender (bounces) is greylisted like any sender
+    expect_grey("127.0.1.5", "", A, "null sender")
+    # mail from the machine itself (127.0.0.1) is never delayed
+    expect_ok("127.0.0.1", "local@remote.test", A, "grey-localhost", "from 127.0.0.1")
+    # lenient and off accounts: never greylisted
+    expect_ok("127.0.4.5", "s1@remote.test", "lena@example.test", "grey-lenient", "lenient account")
+    expect_ok("127.0.4.5", "s1@remote.test", "otto@example.test", "grey-off", "off account")
+    # submission never: a new source, sender and local recipient at normal
+    expect_ok("127.0.5.5", A, "bob@example.test", "grey-sub", "submission", port=P_SUB, login=A)
+    # known-good: alice writes to friend@remote.test (submission); friend's
+    # mail to alice is then accepted at once, from any network; a stranger
+    # on the same network and friend writing to bob still wait
+    expect_grey("127.0.6.5", "friend@remote.test", A, "friend before alice wrote")
+    expect_ok("127.0.5.5", A, "friend@remote.test", "to-friend", "submission to friend",
+              port=P_SUB, login=A)
+    expect_ok("127.0.7.5", "Friend@Remote.test", A, "grey-friend", "known-good sender")
+    expect_grey("127.0.7.5", "stranger@remote.test", A, "stranger beside the friend")
+    expect_grey("127.0.7.5", "friend@remote.test", "bob@example.test", "friend to bob")
+    got = subjects(A)
+    for s in ("grey-retried", "grey-second", "grey-localhost", "grey-friend"):
+        if s not in got:
+            fail(f"{s} not in alice's INBOX: {got!r}")
+    if "never" in got:
+        fail(f"a greylisted attempt was delivered: {got!r}")
+    for u, s in (("lena", "grey-lenient"), ("otto", "grey-off"), ("bob", "grey-sub")):
+        if s not in subjects(u + "@example.test"):
+            fail(f"{s} not delivered to {u}")
+
+
+def lenient():
+    # brev.conf at lenient (and bob without a setting follows it): nothing waits
+    expect_ok("127.0.8.5", "new@remote.test", "bob@example.test", "len-1", "brev.conf lenient")
+    expect_ok("127.0.9.5", "new2@remote.test", "bob@example.test", "len-2", "brev.conf lenient")
+
+
+{"main": main, "lenient": lenient}[sys.argv[1]]()
