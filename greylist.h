@@ -30,6 +30,7 @@ int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, co
 
 /* The submission path: local (the sender) wrote to remote, so remote's
  * mail to local is never delayed. Failures are logged and ignored. */
-void greylist_sent(struct store *st, const char *local, const char *remote);
+void greylist_sent(struct store *st, const struct config *cfg, const char *local,
+		   const char *remote);
 
 #endif

@@ -666,7 +666,7 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 			     addr);
 		return;
 	}
-	greylist_sent(s->st, s->mail.from.addr, addr); /* known-good (docs/spam.md) */
+	greylist_sent(s->st, s->cfg, s->mail.from.addr, addr); /* known-good (docs/spam.md) */
 	smtp_rcptset_add_ext(&s->set, addr);
 	rcpt_ok(s, addr);
 }
