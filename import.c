@@ -425,12 +425,17 @@ static int has_suffix(const char *s, const char *suf)
 	return a >= b && str_casecmp_ascii(s + a - b, suf) == 0;
 }
 
+/* Numbers inside names compare as numbers (strverscmp): Maildir names
+ * start "SECONDS.M<usec>P<pid>..." (Dovecot) or "SECONDS.PID_SEQ..."
+ * (mbsync), whose parts are not zero-padded, so byte order would put
+ * M99999 after M100000 within one second. */
 static int cmp_str(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strverscmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in dir, sorted (so UIDs follow the source's order). */
+/* The names in dir, in the source's order as far as the names tell it (so
+ * UIDs follow it). */
 static char **list_dir(const char *dir, size_t *n)
 {
 	DIR *d = opendir(dir);
