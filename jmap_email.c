@@ -58,21 +58,6 @@ static int collect_msg(void *arg, const struct msg_info *m)
 	return 0;
 }
 
-struct mlist {
-	struct mbox_info *v;
-	size_t n, cap;
-};
-
-static void collect_mbox(void *arg, const struct mbox_info *m)
-{
-	struct mlist *l = arg;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n++] = *m;
-}
-
 #define EMAIL_PLACES_MAX 64  /* mailboxIds shown for one Email */
 #define KEYWORD_MAX	 128 /* bytes of a keyword: the store's bound (KW_MAX) */
 
@@ -83,7 +68,7 @@ static void email_id(uint64_t blob, char buf[OBJID_MAX])
 
 /* A digest of the mailboxes' ids and HIGHESTMODSEQ, UIDNEXT and counts:
  * it changes whenever a message is added, removed or changes flags. */
-static void email_state(const struct mlist *l, char *buf, size_t cap)
+static void email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (size_t i = 0; i < l->n; i++) {
@@ -98,8 +83,8 @@ static void email_state(const struct mlist *l, char *buf, size_t cap)
 
 int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
 {
-	struct mlist l = {0};
-	int rc = store_mbox_list(srv->store, user, collect_mbox, &l);
+	struct jmap_mboxes l = {0};
+	int rc = store_mbox_list(srv->store, user, jmap_mboxes_collect, &l);
 	if (rc == ST_OK)
 		email_state(&l, buf, cap);
 	free(l.v);
@@ -111,7 +96,7 @@ int jmap_blob_lookup(const struct server *srv, const struct account *a, const ch
 {
 	char acc[16], *end;
 	struct msg_place p[1];
-	struct mlist l = {0};
+	struct jmap_mboxes l = {0};
 	struct msg_info m;
 	size_t n;
 	int found = -1;
@@ -123,7 +108,7 @@ int jmap_blob_lookup(const struct server *srv, const struct account *a, const ch
 		return -1;
 	*blob = strtoull(blob_id + 1, &end, 16);
 	if (store_msg_places(srv->store, a->id, *blob, p, 1, &n) != ST_OK || n == 0 ||
-	    store_mbox_list(srv->store, a->id, collect_mbox, &l) != ST_OK) {
+	    store_mbox_list(srv->store, a->id, jmap_mboxes_collect, &l) != ST_OK) {
 		free(l.v);
 		return -1;
 	}
@@ -137,18 +122,7 @@ int jmap_blob_lookup(const struct server *srv, const struct account *a, const ch
 	return found;
 }
 
-static int load_mboxes(struct jreq *r, struct mlist *l)
-{
-	memset(l, 0, sizeof *l);
-	if (store_mbox_list(r->srv->store, r->a->id, collect_mbox, l) != ST_OK) {
-		free(l->v);
-		l->v = NULL;
-		return jmap_error(r, "serverFail", "the store could not be read");
-	}
-	return 0;
-}
-
-static const struct mbox_info *mbox_by_id(const struct mlist *l, uint32_t id)
+static const struct mbox_info *mbox_by_id(const struct jmap_mboxes *l, uint32_t id)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].id == id)
@@ -156,7 +130,7 @@ static const struct mbox_info *mbox_by_id(const struct mlist *l, uint32_t id)
 	return NULL;
 }
 
-static const struct mbox_info *mbox_by_jid(const struct mlist *l, const char *jid)
+static const struct mbox_info *mbox_by_jid(const struct jmap_mboxes *l, const char *jid)
 {
 	uint32_t id;
 	if (!jid || objid_mailbox_parse(jid, &id) < 0)
@@ -198,7 +172,7 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 {
 	json_t *filter = json_object_get(args, "filter"), *sort = json_object_get(args, "sort"), *v;
 	const struct mbox_info *in = NULL;
-	struct mlist l;
+	struct jmap_mboxes l;
 	struct hits h = {0};
 	json_int_t position = 0, limit = EMAIL_QUERY_MAX;
 	int asc = 0, capped = 0;
@@ -252,7 +226,7 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 		return jmap_error(r, "unsupportedFilter", "anchor is not supported"), NULL;
 	if (json_is_true(json_object_get(args, "collapseThreads")))
 		return jmap_error(r, "unsupportedFilter", "collapseThreads"), NULL;
-	if (load_mboxes(r, &l) < 0)
+	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
 	if (filter && json_object_get(filter, "inMailbox")) {
 		in = mbox_by_jid(&l, json_string_value(json_object_get(filter, "inMailbox")));
@@ -414,7 +388,7 @@ static json_t *subject_of(struct jreq *r, uint64_t blob)
 
 /* The Email of m, which is in mailbox mi, and, when it is in several,
  * in all of places[0..np) (mailboxIds). */
-static json_t *email_json(struct jreq *r, const struct mlist *l, const struct mbox_info *mi,
+static json_t *email_json(struct jreq *r, const struct jmap_mboxes *l, const struct mbox_info *mi,
 			  const struct msg_info *m, const struct msg_place *places, size_t np,
 			  json_t *want)
 {
@@ -459,7 +433,7 @@ static json_t *email_json(struct jreq *r, const struct mlist *l, const struct mb
 /* The Email with id s: its first place's message (lowest mailbox id, then
  * UID: the flags, size and date shown) and all its places. 0, or -1 when
  * there is no such Email in the account. */
-static int email_find(struct jreq *r, const struct mlist *l, const char *s, struct msg_info *m,
+static int email_find(struct jreq *r, const struct jmap_mboxes *l, const char *s, struct msg_info *m,
 		      const struct mbox_info **mi_out, struct msg_place *places, size_t *np)
 {
 	uint64_t blob;
@@ -486,7 +460,7 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 {
 	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
 	json_t *list, *notfound, *v;
-	struct mlist l;
+	struct jmap_mboxes l;
 	char state[32], acc[16];
 	size_t i;
 
@@ -517,7 +491,7 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 				       NULL;
 		}
 	}
-	if (load_mboxes(r, &l) < 0)
+	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
 	list = json_array();
 	notfound = json_array();
@@ -580,7 +554,7 @@ static void patch_free(struct email_patch *p)
 }
 
 /* Parse an update's PatchObject: NULL, or the SetError's description. */
-static const char *patch_parse(json_t *u, const struct mlist *l, struct email_patch *p)
+static const char *patch_parse(json_t *u, const struct jmap_mboxes *l, struct email_patch *p)
 {
 	const char *k;
 	json_t *v;
@@ -658,7 +632,7 @@ static const char *store_set_error(int rc)
 }
 
 /* Apply names (an array) with op to every place. */
-static int keywords_apply(struct jreq *r, const struct mlist *l, const struct msg_place *pl,
+static int keywords_apply(struct jreq *r, const struct jmap_mboxes *l, const struct msg_place *pl,
 			  size_t np, int op, json_t *names)
 {
 	const char *kws[STORE_KEYWORDS + ARRAY_LEN(sysflags)];
@@ -697,7 +671,7 @@ static int keywords_apply(struct jreq *r, const struct mlist *l, const struct ms
 
 /* Keywords: "keywords" replaces the JMAP-visible ones (IMAP \Deleted is
  * kept, as no keyword names it), "keywords/x" adds or removes one. */
-static int email_set_keywords(struct jreq *r, const struct mlist *l, const struct mbox_info *mi,
+static int email_set_keywords(struct jreq *r, const struct jmap_mboxes *l, const struct mbox_info *mi,
 			      const struct msg_info *m, const struct msg_place *pl, size_t np,
 			      struct email_patch *p)
 {
@@ -718,7 +692,7 @@ static int email_set_keywords(struct jreq *r, const struct mlist *l, const struc
 /* Mailboxes: what leaves one mailbox for another is MOVEd (one commit,
  * the IMAP MOVE); further new mailboxes get a COPY of the first copy;
  * further left ones are EXPUNGEd. */
-static int email_set_mailboxes(struct jreq *r, const struct mlist *l, const struct msg_place *pl,
+static int email_set_mailboxes(struct jreq *r, const struct jmap_mboxes *l, const struct msg_place *pl,
 			       size_t np, struct email_patch *p)
 {
 	json_t *want = json_array(), *add = json_array(), *v;
@@ -793,7 +767,7 @@ static json_t *set_error(const char *type, const char *desc)
 	return e;
 }
 
-static json_t *email_update(struct jreq *r, const struct mlist *l, const char *eid, json_t *u)
+static json_t *email_update(struct jreq *r, const struct jmap_mboxes *l, const char *eid, json_t *u)
 {
 	struct msg_info m;
 	struct msg_place pl[EMAIL_PLACES_MAX];
@@ -831,7 +805,7 @@ static json_t *email_update(struct jreq *r, const struct mlist *l, const char *e
 	return rc ? set_error(store_set_error(rc), NULL) : NULL;
 }
 
-static json_t *email_destroy(struct jreq *r, const struct mlist *l, const char *eid)
+static json_t *email_destroy(struct jreq *r, const struct jmap_mboxes *l, const char *eid)
 {
 	struct msg_info m;
 	struct msg_place pl[EMAIL_PLACES_MAX];
@@ -855,7 +829,7 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	       *destroy = json_object_get(args, "destroy"),
 	       *ifin = json_object_get(args, "ifInState");
 	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *v, *out;
-	struct mlist l;
+	struct jmap_mboxes l;
 	char old[32], now[32], acc[16];
 	const char *k;
 	size_t i, n = 0;
@@ -874,7 +848,7 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	json_array_foreach(destroy, i, v) if (!json_is_string(v)) return jmap_error(
 	    r, "invalidArguments", "destroy holds a non-string"),
 	    NULL;
-	if (load_mboxes(r, &l) < 0)
+	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
 	email_state(&l, old, sizeof old);
 	if (ifin && json_is_string(ifin) && strcmp(json_string_value(ifin), old)) {
@@ -902,7 +876,7 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 			json_array_append(destroyed, v);
 	}
 	free(l.v);
-	if (load_mboxes(r, &l) < 0) {
+	if (jmap_mboxes_load(r, &l) < 0) {
 		json_decref(notcre);
 		json_decref(updated);
 		json_decref(notupd);

@@ -40,6 +40,15 @@ int jmap_check_account(struct jreq *r, json_t *args);
 typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
 
 /* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
+/* An account's mailboxes as store_mbox_list gives them (free v).
+ * jmap_mboxes_collect is its callback; jmap_mboxes_load reads r's account,
+ * 0 or -1 with serverFail set (l empty). */
+struct jmap_mboxes {
+	struct mbox_info *v;
+	size_t n, cap;
+};
+void jmap_mboxes_collect(void *arg, const struct mbox_info *m);
+int jmap_mboxes_load(struct jreq *r, struct jmap_mboxes *l);
 json_t *jmap_mailbox_get(struct jreq *r, json_t *args);
 json_t *jmap_mailbox_query(struct jreq *r, json_t *args);
 /* RFC 8621 2.5: create, update (name, parentId, isSubscribed), destroy */

@@ -21,14 +21,9 @@
 #include "server.h"
 #include "util.h"
 
-struct mbox_list {
-	struct mbox_info *v;
-	size_t n, cap;
-};
-
-static void collect(void *arg, const struct mbox_info *m)
+void jmap_mboxes_collect(void *arg, const struct mbox_info *m)
 {
-	struct mbox_list *l = arg;
+	struct jmap_mboxes *l = arg;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 16;
 		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
@@ -37,10 +32,10 @@ static void collect(void *arg, const struct mbox_info *m)
 }
 
 /* All the account's mailboxes, or -1 with serverFail set. */
-static int load(struct jreq *r, struct mbox_list *l)
+int jmap_mboxes_load(struct jreq *r, struct jmap_mboxes *l)
 {
 	memset(l, 0, sizeof *l);
-	if (store_mbox_list(r->srv->store, r->a->id, collect, l) != ST_OK) {
+	if (store_mbox_list(r->srv->store, r->a->id, jmap_mboxes_collect, l) != ST_OK) {
 		free(l->v);
 		l->v = NULL;
 		return jmap_error(r, "serverFail", "the store could not be read");
@@ -48,12 +43,12 @@ static int load(struct jreq *r, struct mbox_list *l)
 	return 0;
 }
 
-static void state_of(const struct mbox_list *l, char *buf, size_t cap);
+static void state_of(const struct jmap_mboxes *l, char *buf, size_t cap);
 
 int jmap_mailbox_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
 {
-	struct mbox_list l = {0};
-	int rc = store_mbox_list(srv->store, user, collect, &l);
+	struct jmap_mboxes l = {0};
+	int rc = store_mbox_list(srv->store, user, jmap_mboxes_collect, &l);
 	if (rc == ST_OK)
 		state_of(&l, buf, cap);
 	free(l.v);
@@ -88,7 +83,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-static void state_of(const struct mbox_list *l, char *buf, size_t cap)
+static void state_of(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (size_t i = 0; i < l->n; i++) {
@@ -108,7 +103,7 @@ static void mbox_id(const struct mbox_info *m, char buf[OBJID_MAX])
 }
 
 /* The mailbox whose IMAP name is the first n bytes of name, or NULL. */
-static const struct mbox_info *by_name(const struct mbox_list *l, const char *name, size_t n)
+static const struct mbox_info *by_name(const struct jmap_mboxes *l, const char *name, size_t n)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strlen(l->v[i].name) == n && strncmp(l->v[i].name, name, n) == 0)
@@ -116,13 +111,13 @@ static const struct mbox_info *by_name(const struct mbox_list *l, const char *na
 	return NULL;
 }
 
-static const struct mbox_info *parent_of(const struct mbox_list *l, const struct mbox_info *m)
+static const struct mbox_info *parent_of(const struct jmap_mboxes *l, const struct mbox_info *m)
 {
 	const char *slash = strrchr(m->name, '/');
 	return slash ? by_name(l, m->name, (size_t)(slash - m->name)) : NULL;
 }
 
-static const char *leaf_name(const struct mbox_list *l, const struct mbox_info *m)
+static const char *leaf_name(const struct jmap_mboxes *l, const struct mbox_info *m)
 {
 	return parent_of(l, m) ? strrchr(m->name, '/') + 1 : m->name;
 }
@@ -132,7 +127,7 @@ static const char *const props[] = {
     "unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed",
 };
 
-static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
+static json_t *to_json(const struct jmap_mboxes *l, const struct mbox_info *m)
 {
 	const struct mbox_info *p = parent_of(l, m);
 	const char *role = role_of(m->special);
@@ -155,7 +150,7 @@ static json_t *to_json(const struct mbox_list *l, const struct mbox_info *m)
 	    "maySubmit", 1, "isSubscribed", m->subscribed);
 }
 
-static const struct mbox_info *by_id(const struct mbox_list *l, const char *id)
+static const struct mbox_info *by_id(const struct jmap_mboxes *l, const char *id)
 {
 	char buf[OBJID_MAX];
 	for (size_t i = 0; i < l->n; i++) {
@@ -211,7 +206,7 @@ json_t *jmap_mailbox_get(struct jreq *r, json_t *args)
 {
 	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
 	json_t *list, *notfound, *v;
-	struct mbox_list l;
+	struct jmap_mboxes l;
 	char state[32], acc[16];
 	size_t i;
 
@@ -227,7 +222,7 @@ json_t *jmap_mailbox_get(struct jreq *r, json_t *args)
 		    r, "invalidArguments", "ids holds a non-string"),
 		    NULL;
 	}
-	if (load(r, &l) < 0)
+	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
 	list = json_array();
 	notfound = json_array();
@@ -309,7 +304,7 @@ static int contains(const char *hay, const char *needle)
 	return n == 0;
 }
 
-static int matches(const struct mbox_list *l, const struct mbox_info *m, const struct cond *c)
+static int matches(const struct jmap_mboxes *l, const struct mbox_info *m, const struct cond *c)
 {
 	const struct mbox_info *p = parent_of(l, m);
 	const char *role = role_of(m->special);
@@ -356,7 +351,7 @@ static int parse_sort(struct jreq *r, json_t *s, int *by_name_, int *asc)
 	return 0;
 }
 
-static const struct mbox_list *sort_list;
+static const struct jmap_mboxes *sort_list;
 static int sort_by_name, sort_asc;
 
 static int cmp_mbox(const void *a, const void *b)
@@ -378,7 +373,7 @@ static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 {
 	struct cond c;
-	struct mbox_list l;
+	struct jmap_mboxes l;
 	const struct mbox_info **hits;
 	json_int_t position = 0, limit = -1;
 	int byname, asc, total = 0;
@@ -407,7 +402,7 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	if ((v = json_object_get(args, "filterAsTree")) && json_is_true(v))
 		return jmap_error(r, "unsupportedFilter", "filterAsTree"), NULL;
 	total = json_is_true(json_object_get(args, "calculateTotal"));
-	if (load(r, &l) < 0)
+	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
 	hits = xcalloc(l.n + 1, sizeof *hits);
 	for (size_t i = 0; i < l.n; i++)
@@ -458,11 +453,11 @@ json_t *jmap_mail_account_capability(const struct server *srv)
 
 /* Read the mailboxes again after a change: NULL, or serverFail (the
  * list is then empty, so later entries are notFound). */
-static json_t *reload(struct jreq *r, struct mbox_list *l)
+static json_t *reload(struct jreq *r, struct jmap_mboxes *l)
 {
 	free(l->v);
 	memset(l, 0, sizeof *l);
-	if (store_mbox_list(r->srv->store, r->a->id, collect, l) == ST_OK)
+	if (store_mbox_list(r->srv->store, r->a->id, jmap_mboxes_collect, l) == ST_OK)
 		return NULL;
 	free(l->v);
 	memset(l, 0, sizeof *l);
@@ -496,7 +491,7 @@ static json_t *imap_name(json_t *name, const struct mbox_info *parent, char *out
 
 /* parentId: null (top level) or a mailbox, or "#c" for one created
  * earlier in this call. 0, or -1 when it names none. */
-static int parent_arg(const struct mbox_list *l, json_t *created, json_t *v,
+static int parent_arg(const struct jmap_mboxes *l, json_t *created, json_t *v,
 		      const struct mbox_info **out)
 {
 	const char *id = json_string_value(v);
@@ -530,7 +525,7 @@ static const char *mset_props(json_t *o, const struct mbox_info *m)
 	return NULL;
 }
 
-static json_t *mbox_create(struct jreq *r, struct mbox_list *l, json_t *created, json_t *o,
+static json_t *mbox_create(struct jreq *r, struct jmap_mboxes *l, json_t *created, json_t *o,
 			   const char **id_out, char *idbuf)
 {
 	const struct mbox_info *parent;
@@ -565,7 +560,7 @@ static json_t *mbox_create(struct jreq *r, struct mbox_list *l, json_t *created,
 	return NULL;
 }
 
-static json_t *mbox_update(struct jreq *r, struct mbox_list *l, json_t *created, const char *id,
+static json_t *mbox_update(struct jreq *r, struct jmap_mboxes *l, json_t *created, const char *id,
 			   json_t *o)
 {
 	const struct mbox_info *m = by_id(l, id), *parent;
@@ -612,7 +607,7 @@ static json_t *mbox_update(struct jreq *r, struct mbox_list *l, json_t *created,
 	return reload(r, l);
 }
 
-static json_t *mbox_destroy(struct jreq *r, struct mbox_list *l, const char *id, int remove)
+static json_t *mbox_destroy(struct jreq *r, struct jmap_mboxes *l, const char *id, int remove)
 {
 	const struct mbox_info *m = by_id(l, id);
 	size_t nl;
@@ -640,7 +635,7 @@ json_t *jmap_mailbox_set(struct jreq *r, json_t *args)
 	       *ifin = json_object_get(args, "ifInState"),
 	       *rm = json_object_get(args, "onDestroyRemoveEmails");
 	json_t *created, *notcre, *updated, *notupd, *destroyed, *notdes, *v;
-	struct mbox_list l;
+	struct jmap_mboxes l;
 	char old[32], now[32], acc[16], idbuf[OBJID_MAX];
 	const char *k;
 	size_t i;
@@ -660,7 +655,7 @@ json_t *jmap_mailbox_set(struct jreq *r, json_t *args)
 	json_array_foreach(destroy, i, v) if (!json_is_string(v)) return jmap_error(
 	    r, "invalidArguments", "destroy holds a non-string"),
 	    NULL;
-	if (load(r, &l) < 0)
+	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
 	state_of(&l, old, sizeof old);
 	if (ifin && json_is_string(ifin) && strcmp(json_string_value(ifin), old)) {

@@ -62,14 +62,9 @@ static void mbuf_str(struct sbuf *b, const char *s, int utf8)
 
 /* ------------------------------------------------------------- sources */
 
-struct memsrc {
-	const char *p;
-	size_t n;
-};
-
 static long mem_read(void *arg, uint64_t off, void *buf, size_t n)
 {
-	const struct memsrc *m = arg;
+	const struct msg_mem *m = arg;
 	if (off >= m->n)
 		return 0;
 	if (n > m->n - off)
@@ -80,17 +75,21 @@ static long mem_read(void *arg, uint64_t off, void *buf, size_t n)
 
 /* The memsrc lives inside the msg_src's arg slot: tests and fuzzers keep
  * the msg_src on their stack, so we allocate nothing. */
-static __thread struct memsrc memsrc_slot[4];
+static __thread struct msg_mem memsrc_slot[4];
 static __thread unsigned memsrc_next;
 
-void msg_src_mem(struct msg_src *s, const void *buf, size_t n)
+void msg_src_buf(struct msg_src *s, struct msg_mem *m, const void *buf, size_t n)
 {
-	struct memsrc *m = &memsrc_slot[memsrc_next++ % 4];
 	m->p = buf;
 	m->n = n;
 	s->read = mem_read;
 	s->arg = m;
 	s->size = n;
+}
+
+void msg_src_mem(struct msg_src *s, const void *buf, size_t n)
+{
+	msg_src_buf(s, &memsrc_slot[memsrc_next++ % 4], buf, n);
 }
 
 /* -------------------------------------------------------- line reader */

@@ -42,6 +42,13 @@ struct msg_src {
 /* A source over a memory buffer (tests, fuzzing); mem_arg is the buffer,
  * the struct holds its size. */
 void msg_src_mem(struct msg_src *s, const void *buf, size_t n);
+/* The same over storage the caller owns (*m must outlive s): no rotating
+ * slot, so any number of such sources may be alive at once. */
+struct msg_mem {
+	const char *p;
+	size_t n;
+};
+void msg_src_buf(struct msg_src *s, struct msg_mem *m, const void *buf, size_t n);
 
 /* ---- the MIME tree ---- */
 struct mime_param {

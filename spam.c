@@ -144,24 +144,6 @@ char *spam_fields(const struct spam_result *r)
 
 static const char gtube[] = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-/* A msg_src over our own buffer: message.c's msg_src_mem shares static
- * slots between callers, which SMTP sessions on several threads must not. */
-struct buf_src {
-	const char *p;
-	size_t n;
-};
-
-static long buf_read(void *arg, uint64_t off, void *out, size_t n)
-{
-	const struct buf_src *b = arg;
-	if (off >= b->n)
-		return 0;
-	if (n > b->n - off)
-		n = b->n - (size_t)off;
-	memcpy(out, b->p + off, n);
-	return (long)n;
-}
-
 static int lower(int c)
 {
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
@@ -318,8 +300,9 @@ void spam_content_mem(const char *msg, size_t len, const char *auth_summary, str
 		len = SPAM_PREFIX_MAX;
 	if (memmem(msg, len, gtube, sizeof gtube - 1))
 		spam_add(r, "GTUBE", W_GTUBE);
-	struct buf_src b = {msg, len};
-	struct msg_src src = {buf_read, &b, len};
+	struct msg_mem b;
+	struct msg_src src;
+	msg_src_buf(&src, &b, msg, len);
 	struct mime_part *root = mime_parse(&src);
 	if (!root->env[ENV_MESSAGE_ID] || !root->env[ENV_MESSAGE_ID][0])
 		spam_add(r, "MISSING_MID", W_MISSING_MID);

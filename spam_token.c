@@ -300,29 +300,14 @@ static void part_tokens(struct tk *t, const char *msg, size_t len, const struct 
 	}
 }
 
-struct buf_src {
-	const char *p;
-	size_t n;
-};
-
-static long buf_read(void *arg, uint64_t off, void *out, size_t n)
-{
-	const struct buf_src *b = arg;
-	if (off >= b->n)
-		return 0;
-	if (n > b->n - off)
-		n = b->n - (size_t)off;
-	memcpy(out, b->p + off, n);
-	return (long)n;
-}
-
 void spam_tokenize(const char *msg, size_t len, spam_token_fn cb, void *arg)
 {
 	struct tk t = {cb, arg, 0};
 	if (len > SPAM_PREFIX_MAX)
 		len = SPAM_PREFIX_MAX;
-	struct buf_src b = {msg, len};
-	struct msg_src src = {buf_read, &b, len};
+	struct msg_mem b;
+	struct msg_src src;
+	msg_src_buf(&src, &b, msg, len);
 	struct mime_part *root = mime_parse(&src);
 	if (root->hdr_off < len) {
 		uint64_t hl =
