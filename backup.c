@@ -729,7 +729,8 @@ werr:
 }
 
 /* Every regular file of DATADIR but the store (copied through LMDB), tmp/
- * (messages in transit), logs and sockets; up to 8 directories deep. */
+ * (messages in transit), logs, sockets and fetch/'s progress files; up to
+ * 8 directories deep. */
 static int collect(struct manifest *m, const char *datadir, const char *rel, int depth,
 		   unsigned char *buf, char *err, size_t errlen)
 {
@@ -750,6 +751,12 @@ static int collect(struct manifest *m, const char *datadir, const char *rel, int
 		if (!*rel && (!strcmp(de->d_name, "store") || !strcmp(de->d_name, "tmp")))
 			continue;
 		if (nl > 4 && !strcmp(de->d_name + nl - 4, ".log"))
+			continue;
+		/* brev fetch's progress is left out: restored beside an older or
+		 * newer store it would skip or repeat messages; without it the
+		 * next run checks what the account has (fetch.c). */
+		if (!strcmp(rel, "fetch") && nl > 6 &&
+		    (!strcmp(de->d_name + nl - 6, ".state") || !strcmp(de->d_name + nl - 5, ".lock")))
 			continue;
 		if (snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
 			(int)sizeof r ||

@@ -128,11 +128,16 @@ struct imp {
 	uint64_t imported, dups, refused, bytes_in, total, in_bytes_imported;
 	int64_t t0, last;
 	int tty, kw_warned;
+	int quiet;     /* a sink for brev fetch: no progress lines */
+	int no_dedupe; /* set_mailbox loads no digests (fetch knows what it has) */
+	const char *who; /* "import" or "fetch", in messages */
 };
 
 static void progress(struct imp *im, int force)
 {
 	int64_t now = now_ms();
+	if (im->quiet)
+		return;
 	if (!force && now - im->last < (im->tty ? 250 : 5000))
 		return;
 	im->last = now;
@@ -154,7 +159,7 @@ static void say(struct imp *im, const char *fmt, ...)
 	va_list ap;
 	if (im->tty)
 		fputs("\r\033[K", stderr);
-	fputs("brev: import: ", stderr);
+	fprintf(stderr, "brev: %s: ", im->who ? im->who : "import");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -237,6 +242,8 @@ static int set_mailbox(struct imp *im, const char *name, int special)
 		im->refused++;
 		return -1;
 	}
+	if (im->no_dedupe)
+		return 0;
 	if ((rc = store_msg_list(im->st, im->user, name, 1, collect_blob, &l)) != ST_OK) {
 		say(im, "mailbox %s: %s", name, store_strerror(rc));
 		im->failed = 1;
@@ -773,4 +780,96 @@ int import_main(struct store *st, uint64_t max_size, int argc, char **argv)
 	free(im.tab.s);
 	EVP_MD_CTX_free(im.md);
 	return im.failed || im.refused ? 1 : 0;
+}
+
+/* ---- the sink: the same batches for brev fetch (fetch_*.c) ---- */
+
+struct import_sink {
+	struct imp im;
+};
+
+struct import_sink *import_sink_new(struct store *st, uint32_t user, uint64_t max_size)
+{
+	struct import_sink *s = xcalloc(1, sizeof *s);
+	s->im.st = st;
+	s->im.user = user;
+	s->im.max_size = max_size;
+	s->im.sp = spool_new(1 << 20);
+	s->im.metas = xcalloc(BATCH_N, sizeof *s->im.metas);
+	s->im.md = EVP_MD_CTX_new();
+	s->im.quiet = 1;
+	s->im.who = "fetch";
+	s->im.t0 = s->im.last = now_ms();
+	return s;
+}
+
+int import_sink_mailbox(struct import_sink *s, const char *name, int special, int dedupe)
+{
+	if (s->im.failed)
+		return -1;
+	if (!strcmp(s->im.mbox, name) && !s->im.mbox_bad && (!dedupe) == s->im.no_dedupe)
+		return 0;
+	if (flush(&s->im) < 0)
+		return -1;
+	s->im.mbox[0] = '\0'; /* reload: dedupe may have changed */
+	s->im.no_dedupe = !dedupe;
+	return set_mailbox(&s->im, name, special);
+}
+
+int import_sink_begin(struct import_sink *s, int64_t date)
+{
+	if (s->im.failed || s->im.mbox_bad)
+		return -1;
+	s->im.src = s->im.mbox;
+	return msg_begin(&s->im, 0, date);
+}
+
+int import_sink_data(struct import_sink *s, const char *p, size_t n)
+{
+	s->im.bytes_in += n;
+	return msg_data(&s->im, p, n);
+}
+
+int import_sink_end_at(struct import_sink *s, const struct mboxfmt_meta *meta, int64_t date,
+		       const char *err)
+{
+	if (date > 0)
+		s->im.cur_date = date;
+	return msg_end(&s->im, meta, err) < 0 || s->im.failed ? -1 : 0;
+}
+
+uint64_t import_sink_max_size(const struct import_sink *s)
+{
+	return s->im.max_size;
+}
+
+size_t import_sink_pending(const struct import_sink *s)
+{
+	return s->im.n;
+}
+
+int import_sink_flush(struct import_sink *s)
+{
+	return flush(&s->im);
+}
+
+void import_sink_counts(const struct import_sink *s, uint64_t *imported, uint64_t *dups,
+			uint64_t *refused)
+{
+	*imported = s->im.imported;
+	*dups = s->im.dups;
+	*refused = s->im.refused;
+}
+
+void import_sink_free(struct import_sink **sp)
+{
+	struct import_sink *s = *sp;
+	if (!s)
+		return;
+	spool_free(&s->im.sp);
+	free(s->im.metas);
+	free(s->im.tab.s);
+	EVP_MD_CTX_free(s->im.md);
+	free(s);
+	*sp = NULL;
 }

@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "log.h"
 #include "migrate.h"
+#include "fetch.h"
 #include "mailbox.h"
 #include "net.h"
 #include "queue.h"
@@ -87,6 +88,10 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "                                 mbox files, a Maildir(++) tree or .eml files into an account; resumable\n"
 	      "  export ADDRESS DEST [--format mbox|maildir] [--mailbox NAME]\n"
 	      "                                 an account's mail as mbox files or a Maildir++ tree, flags and dates kept\n"
+	      "  fetch add ADDRESS imaps://USER@HOST[:PORT] [--folders all|INBOX] [--keep|--delete]\n"
+	      "        [--every DURATION] [--fingerprint SHA256] [--ca FILE] [--insecure]\n"
+	      "                                 pull mail from another server (IMAP, POP3: pop3s://); password on stdin\n"
+	      "  fetch list | fetch del ID | fetch run [ID]\n"
 	      "  log [--since T] [ADDRESS|MESSAGE-ID|ID]\n"
 	      "                                 delivery history: acceptance, attempts, delivery or bounce\n"
 	      "  backup DEST|-                  the store (a consistent copy, also while serving), brev.conf,\n"
@@ -838,6 +843,27 @@ static int cmd_migrate(int argc, char **argv, int import)
 	return rc;
 }
 
+/* `brev fetch` (fetch.c): like import, beside a running server. */
+static int cmd_fetch(int argc, char **argv)
+{
+	struct store *st;
+	char tmp[PATH_MAX], err[512];
+	int rc;
+	load_config();
+	path_join(tmp, sizeof tmp, datadir, "tmp");
+	mkdir_p(tmp, 0700);
+	spool_set_dir(tmp);
+	fetch_set_dir(datadir);
+	if (argc >= 2 && !strcmp(argv[1], "run") &&
+	    dns_init(cfg.dns_resolver, err, sizeof err) < 0)
+		fatal("dns.resolver: %s", err);
+	st = open_store(1);
+	rc = fetch_main(st, cfg.message_size, argc, argv);
+	store_close(&st);
+	config_free(&cfg);
+	return rc;
+}
+
 /* ---- status ---- */
 
 static int count_queue(void *arg, const struct queue_entry *e)
@@ -1177,6 +1203,9 @@ static void cmd_serve(void)
 		fatal("cannot start the delivery journal's pruning");
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
+	fetch_set_dir(datadir);
+	if (fetch_start(srv.store, cfg.message_size) < 0)
+		fatal("cannot start the fetch schedule");
 
 	printf("brev %s serving %s (%s) for %s\n", BREV_VERSION, shown, cfg.hostname, cfg.domains);
 	net_print_listeners();
@@ -1198,6 +1227,7 @@ static void cmd_serve(void)
 		}
 	}
 	log_info("stopping");
+	fetch_stop();
 	queue_stop_begin();
 	left = net_stop(5000);
 	if (left)
@@ -1256,7 +1286,8 @@ int main(int argc, char **argv)
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
 						    "sendmail", "dns", "dkim", "cert", "log",
-						    "spam", "import", "export", "backup", "restore", "verify"};
+						    "spam", "import", "export", "backup", "restore", "verify",
+						    "fetch"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
@@ -1301,6 +1332,8 @@ int main(int argc, char **argv)
 		rc = cmd_dns(argc, argv);
 	else if (!strcmp(cmd, "import") || !strcmp(cmd, "export"))
 		rc = cmd_migrate(argc, argv, !strcmp(cmd, "import"));
+	else if (!strcmp(cmd, "fetch"))
+		rc = cmd_fetch(argc, argv);
 	else if (!strcmp(cmd, "cert"))
 		rc = cmd_cert(argc, argv);
 	else
