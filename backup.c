@@ -11,6 +11,7 @@
  * compacted copy beside the store.
  */
 #include "backup.h"
+#include "backup_crypt.h"
 
 #include <bearssl_hash.h>
 #include <dirent.h>
@@ -496,9 +497,30 @@ fail:
 	return -1;
 }
 
-static ssize_t fd_rd(void *ctx, void *buf, size_t n)
+/* The backup's bytes through backup_crypt.c: as they are, or opened with
+ * the passphrase when they are sealed. */
+static ssize_t bc_rd(void *ctx, void *buf, size_t n)
 {
-	return read(*(int *)ctx, buf, n);
+	ssize_t r = bcrypt_read(ctx, buf, n);
+	if (r < 0 && bcrypt_error(ctx))
+		errno = EBADMSG;
+	return r;
+}
+
+/* Read the whole backup (into dirfd, or only checked when -1); its
+ * passphrase from pass_file or the terminal if it is encrypted. */
+static int read_backup(int fd, const char *pass_file, int dirfd, struct manifest *m, char *err,
+		       size_t errlen)
+{
+	int enc;
+	struct bcrypt *b = bcrypt_reader(fd, pass_file, &enc, err, errlen);
+	if (!b)
+		return -1;
+	int rc = backup_read(bc_rd, b, dirfd, m, err, errlen);
+	if (rc < 0 && bcrypt_error(b))
+		snprintf(err, errlen, "%s", bcrypt_error(b));
+	bcrypt_free(&b);
+	return rc;
 }
 
 static int open_in(const char *file, char *err, size_t errlen)
@@ -509,7 +531,7 @@ static int open_in(const char *file, char *err, size_t errlen)
 	return fd;
 }
 
-int backup_check(const char *file, char *err, size_t errlen)
+int backup_check(const char *file, const char *pass_file, char *err, size_t errlen)
 {
 	struct manifest *m = xmalloc(sizeof *m);
 	uint64_t total = 0;
@@ -518,7 +540,7 @@ int backup_check(const char *file, char *err, size_t errlen)
 		free(m);
 		return -1;
 	}
-	rc = backup_read(fd_rd, &fd, -1, m, err, errlen);
+	rc = read_backup(fd, pass_file, -1, m, err, errlen);
 	if (fd > 0)
 		close(fd);
 	if (rc == 0) {
@@ -567,7 +589,8 @@ static int dir_empty(const char *path)
 	return empty;
 }
 
-int restore_run(const char *file, const char *datadir, char *err, size_t errlen)
+int restore_run(const char *file, const char *datadir, const char *pass_file, char *err,
+		size_t errlen)
 {
 	char parent[PATH_MAX], base[NAME_MAX + 1], stage[NAME_MAX + 40];
 	const char *slash;
@@ -622,7 +645,7 @@ int restore_run(const char *file, const char *datadir, char *err, size_t errlen)
 		return -1;
 	}
 	m = xmalloc(sizeof *m);
-	rc = backup_read(fd_rd, &in, sfd, m, err, errlen);
+	rc = read_backup(in, pass_file, sfd, m, err, errlen);
 	if (in > 0)
 		close(in);
 	/* Only a backup read to its end with every checksum right becomes
@@ -687,13 +710,24 @@ static int hash_fd(int fd, unsigned char sha[32], uint64_t *size, unsigned char 
 /* Copy exactly f->size bytes of fd (from its start) as f's member,
  * checking they still hash to f->sha: a file rewritten between the
  * manifest and its member fails the backup rather than lying. */
-static int put_member(int out, int fd, const struct backup_file *f, int64_t mtime,
+/* Where the backup goes: a file descriptor, sealed or not. */
+struct bout {
+	int fd;
+	struct bcrypt *enc;
+};
+
+static int bwrite(struct bout *o, const void *p, size_t n)
+{
+	return o->enc ? bcrypt_write(o->enc, p, n) : write_all(o->fd, p, n);
+}
+
+static int put_member(struct bout *out, int fd, const struct backup_file *f, int64_t mtime,
 		      unsigned char *buf, char *err, size_t errlen)
 {
 	unsigned char h[512], sha[32];
 	br_sha256_context sc;
 	uint64_t left = f->size;
-	if (tar_header(h, f->path, f->size, f->mode, mtime) < 0 || write_all(out, h, 512) < 0)
+	if (tar_header(h, f->path, f->size, f->mode, mtime) < 0 || bwrite(out, h, 512) < 0)
 		goto werr;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		goto rerr;
@@ -707,7 +741,7 @@ static int put_member(int out, int fd, const struct backup_file *f, int64_t mtim
 			return -1;
 		}
 		br_sha256_update(&sc, buf, (size_t)r);
-		if (write_all(out, buf, (size_t)r) < 0)
+		if (bwrite(out, buf, (size_t)r) < 0)
 			goto werr;
 		left -= (size_t)r;
 	}
@@ -717,7 +751,7 @@ static int put_member(int out, int fd, const struct backup_file *f, int64_t mtim
 		return -1;
 	}
 	memset(h, 0, sizeof h);
-	if (f->size % 512 && write_all(out, h, 512 - f->size % 512) < 0)
+	if (f->size % 512 && bwrite(out, h, 512 - f->size % 512) < 0)
 		goto werr;
 	return 0;
 rerr:
@@ -833,13 +867,15 @@ static int store_tmp(const char *datadir, char *err, size_t errlen)
 	return fd;
 }
 
-int backup_run(const char *datadir, const char *dest, const char *version, char *err, size_t errlen)
+int backup_run(const char *datadir, const char *dest, const char *version, const char *pass,
+	       char *err, size_t errlen)
 {
 	struct manifest *m = xmalloc(sizeof *m);
 	unsigned char *buf = xmalloc(BUF), h[1024];
 	char part[PATH_MAX] = "", *text = NULL;
 	struct backup_file *sf;
 	int sfd = -1, out = -1, rc = -1;
+	struct bout bo = {-1, NULL};
 	uint64_t total = 0;
 	int64_t now = (int64_t)time(NULL);
 
@@ -874,6 +910,9 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 			goto out;
 		}
 	}
+	bo.fd = out;
+	if (pass && !(bo.enc = bcrypt_writer(out, pass, BCRYPT_LOG2N, err, errlen)))
+		goto out;
 	text = manifest_format(m);
 	{
 		struct backup_file mf = {.size = strlen(text), .mode = 0600};
@@ -881,13 +920,13 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 		str_copy(mf.path, BACKUP_MANIFEST, sizeof mf.path);
 		memset(h, 0, sizeof h);
 		if (tar_header(h, mf.path, mf.size, mf.mode, now) < 0 ||
-		    write_all(out, h, 512) < 0 || write_all(out, text, mf.size) < 0 ||
-		    (memset(h, 0, 512), write_all(out, h, pad)) < 0) {
+		    bwrite(&bo, h, 512) < 0 || bwrite(&bo, text, mf.size) < 0 ||
+		    (memset(h, 0, 512), bwrite(&bo, h, pad)) < 0) {
 			snprintf(err, errlen, "writing the backup: %s", strerror(errno));
 			goto out;
 		}
 	}
-	if (put_member(out, sfd, sf, now, buf, err, errlen) < 0)
+	if (put_member(&bo, sfd, sf, now, buf, err, errlen) < 0)
 		goto out;
 	total = sf->size;
 	for (size_t i = 1; i < m->n; i++) {
@@ -899,7 +938,7 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 				 m->files[i].path, strerror(errno));
 			goto out;
 		}
-		rc = put_member(out, fd, &m->files[i], now, buf, err, errlen);
+		rc = put_member(&bo, fd, &m->files[i], now, buf, err, errlen);
 		close(fd);
 		if (rc < 0)
 			goto out;
@@ -907,7 +946,7 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 		total += m->files[i].size;
 	}
 	memset(h, 0, sizeof h);
-	if (write_all(out, h, 1024) < 0) {
+	if (bwrite(&bo, h, 1024) < 0 || (bo.enc && bcrypt_finish(bo.enc) < 0)) {
 		snprintf(err, errlen, "writing the backup: %s", strerror(errno));
 		goto out;
 	}
@@ -930,6 +969,7 @@ int backup_run(const char *datadir, const char *dest, const char *version, char 
 		 (unsigned long long)m->schema, strcmp(dest, "-") ? dest : "stdout");
 	rc = 0;
 out:
+	bcrypt_free(&bo.enc);
 	if (out > 1)
 		close(out);
 	if (part[0])
@@ -946,37 +986,54 @@ out:
 
 int backup_cli(const char *cmd, int argc, char **argv, const char *datadir, const char *version)
 {
-	char err[1024], conf[PATH_MAX];
+	char err[1024], conf[PATH_MAX], pass[BCRYPT_PASS_MAX];
+	const char *pass_file = NULL, *args[3];
+	int encrypt = 0, n = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--encrypt") && !strcmp(cmd, "backup"))
+			encrypt = 1;
+		else if (!strcmp(argv[i], "--passphrase-file") && i + 1 < argc)
+			pass_file = argv[++i];
+		else if (n < 3)
+			args[n++] = argv[i];
+		else
+			n = 4;
+	}
+	err[0] = 0;
 	if (!strcmp(cmd, "backup")) {
-		if (argc != 2)
-			fatal("usage: brev backup DEST|-");
+		if (n != 1 || (pass_file && !encrypt))
+			fatal("usage: brev backup DEST|- [--encrypt [--passphrase-file FILE]]");
 		if (path_join(conf, sizeof conf, datadir, "brev.conf") < 0 ||
 		    access(conf, F_OK) < 0)
 			fatal("%s is not initialised: nothing to back up", datadir);
-		if (backup_run(datadir, argv[1], version, err, sizeof err) < 0)
+		if (encrypt && bcrypt_passphrase(pass_file, 1, pass, sizeof pass, err, sizeof err) < 0)
 			fatal("backup: %s", err);
-		fprintf(stderr, "brev: backup: %s\n", err);
+		int rc = backup_run(datadir, args[0], version, encrypt ? pass : NULL, err, sizeof err);
+		explicit_bzero(pass, sizeof pass);
+		if (rc < 0)
+			fatal("backup: %s", err);
+		fprintf(stderr, "brev: backup: %s%s\n", err, encrypt ? " (encrypted)" : "");
 		return 0;
 	}
 	if (!strcmp(cmd, "restore")) {
-		if (argc != 3)
-			fatal("usage: brev restore FILE|- DATADIR");
-		if (restore_run(argv[1], argv[2], err, sizeof err) < 0)
+		if (n != 2)
+			fatal("usage: brev restore FILE|- DATADIR [--passphrase-file FILE]");
+		if (restore_run(args[0], args[1], pass_file, err, sizeof err) < 0)
 			fatal("restore: %s", err);
 		fprintf(stderr, "brev: restore: %s\n", err);
 		return 0;
 	}
-	/* verify [DATADIR] | verify --backup FILE */
-	if (argc == 3 && !strcmp(argv[1], "--backup")) {
-		if (backup_check(argv[2], err, sizeof err) < 0)
-			fatal("verify: %s: %s", argv[2], err);
-		printf("verify: %s: %s\n", argv[2], err);
+	/* verify [DATADIR] | verify --backup FILE [--passphrase-file FILE] */
+	if (n == 2 && !strcmp(args[0], "--backup")) {
+		if (backup_check(args[1], pass_file, err, sizeof err) < 0)
+			fatal("verify: %s: %s", args[1], err);
+		printf("verify: %s: %s\n", args[1], err);
 		return 0;
 	}
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
-		fatal("usage: brev verify [DATADIR] | brev verify --backup FILE");
+	if (n > 1 || pass_file || (n == 1 && args[0][0] == '-'))
+		fatal("usage: brev verify [DATADIR] | brev verify --backup FILE [--passphrase-file FILE]");
 	{
-		const char *dir = argc == 2 ? argv[1] : datadir;
+		const char *dir = n == 1 ? args[0] : datadir;
 		unsigned long problems = 0;
 		if (store_verify(dir, stdout, &problems, err, sizeof err) < 0)
 			fatal("verify: %s", err);

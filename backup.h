@@ -81,13 +81,17 @@ int backup_read(backup_rd rd, void *ctx, int dirfd, struct manifest *m, char *er
 
 /* `brev backup DEST` ("-": stdout) of an initialised DATADIR; prints its
  * summary line on stderr. */
-int backup_run(const char *datadir, const char *dest, const char *version, char *err,
-	       size_t errlen);
+/* pass: seal it with this passphrase (backup_crypt.h), or NULL. */
+int backup_run(const char *datadir, const char *dest, const char *version, const char *pass,
+	       char *err, size_t errlen);
 /* `brev restore FILE DATADIR` ("-": stdin): only into a missing or empty
  * DATADIR; nothing is left behind on failure. */
-int restore_run(const char *file, const char *datadir, char *err, size_t errlen);
+/* An encrypted backup's passphrase comes from pass_file, else the
+ * terminal; a plain backup needs none. */
+int restore_run(const char *file, const char *datadir, const char *pass_file, char *err,
+		size_t errlen);
 /* `brev verify --backup FILE`: every checksum; nothing written. */
-int backup_check(const char *file, char *err, size_t errlen);
+int backup_check(const char *file, const char *pass_file, char *err, size_t errlen);
 /* main.c's entry for `backup`, `restore` and `verify` (argv[0] is the
  * command): the exit status; errors end in fatal(), one line on stderr. */
 int backup_cli(const char *cmd, int argc, char **argv, const char *datadir, const char *version);

@@ -8,7 +8,7 @@
  * manifest's names all pass backup_path_ok, and its text form parses
  * back to the same files.
  */
-/* deps: backup mailbox_verify util log */
+/* deps: backup backup_crypt mailbox_verify util log */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * cut at every point, one byte altered anywhere, a member missing,
  * added, or named twice. The commands end to end are t-74-backup.
  */
-/* deps: backup mailbox_verify util log */
+/* deps: backup backup_crypt mailbox_verify util log */
 #include <stdlib.h>
 #include <string.h>
 
