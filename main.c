@@ -7,6 +7,7 @@
  * Every failure ends as one line "brev: ..." on stderr and exit status 1.
  */
 #include "backup.h"
+#include "acme.h"
 #include "config.h"
 #include "control.h"
 #include "authres.h"
@@ -382,8 +383,19 @@ static void make_certificates(int quiet)
  * a DATADIR from before the CA (one self-signed cert.pem) to a CA. */
 static int cmd_cert(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "renew") == 0) {
+		/* the running server does the work: it owns the ACME state */
+		load_config();
+		if (!cfg.tls_acme[0])
+			fatal("tls.acme is not set: nothing to renew (see docs/tls.md)");
+		if (control_send(datadir, "acme-renew") < 0)
+			fatal("no running server: the ACME client runs inside `brev serve`");
+		printf("renewal requested; the server's log shows its progress\n");
+		config_free(&cfg);
+		return 0;
+	}
 	if (argc != 2 || strcmp(argv[1], "new") != 0)
-		fatal("usage: brev cert new");
+		fatal("usage: brev cert new | brev cert renew");
 	load_config();
 	make_certificates(0);
 	config_free(&cfg);
@@ -1146,6 +1158,10 @@ static void cmd_serve(void)
 
 	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
 	config_path(&cfg, cfg.tls_key, key, sizeof key);
+	/* A certificate ACME obtained earlier wins over tls.cert, which stays
+	 * the fallback until there is one (docs/tls.md). */
+	if (cfg.tls_acme[0] && acme_current(datadir, cert, key, sizeof cert))
+		log_info("tls: serving the ACME certificate %s", cert);
 	tls = tls_server_new(cert, key, err, sizeof err);
 	if (!tls)
 		log_warn("TLS disabled: %s", err);
@@ -1169,6 +1185,8 @@ static void cmd_serve(void)
 	if (dnsbl_list_check(cfg.spam_uribl, err, sizeof err) < 0)
 		fatal("spam.uribl: %s", err);
 	control_set_status(serve_status);
+	if (cfg.tls_acme[0])
+		control_set_renew(acme_renew_now);
 	if (control_start(datadir, srv.store, queue_flush, err, sizeof err) < 0)
 		fatal("%s", err);
 	if (queue_start(&srv) < 0)
@@ -1177,6 +1195,8 @@ static void cmd_serve(void)
 		fatal("cannot start the delivery journal's pruning");
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
+	if (acme_start(&srv, datadir) < 0)
+		fatal("cannot start the ACME client (tls.acme)");
 
 	printf("brev %s serving %s (%s) for %s\n", BREV_VERSION, shown, cfg.hostname, cfg.domains);
 	net_print_listeners();
@@ -1198,6 +1218,7 @@ static void cmd_serve(void)
 		}
 	}
 	log_info("stopping");
+	acme_stop();
 	queue_stop_begin();
 	left = net_stop(5000);
 	if (left)

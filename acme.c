@@ -1,0 +1,1067 @@
+/*
+ * acme.c — an ACME client (RFC 8555) for the server certificate: account,
+ * order, http-01 challenges answered by brev's own http listener
+ * (http.c asks acme_challenge()), finalize with a CSR, download the chain,
+ * install it and switch the listeners to it, renew at two thirds of the
+ * lifetime.
+ *
+ * What this file owns: the small HTTPS client the protocol needs (one
+ * request per connection, every response bounded by ACME_BODY_MAX), the
+ * JWS (RFC 7515, ES256 with a "jwk" or "kid" header), the state machine,
+ * the files in DATADIR/acme and the renewal thread. The cryptography
+ * (keys, signatures, the CSR, certificate dates) is tls.c's, the DNS
+ * look-up dns.c's: no NSS, the static binary has none.
+ *
+ * The ACME server is not trusted with anything but its answers: every
+ * field read from it is checked for type and length, and a failure at any
+ * step leaves the certificate in use where it was.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acme.h"
+#include "config.h"
+#include "conn.h"
+#include "dns.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+#include "util.h"
+
+#define ACME_TIMEOUT_MS	 15000 /* connect, and each read or write wait */
+#define ACME_HEAD_LINES	 64    /* response header lines */
+#define ACME_LINE_MAX	 8192  /* one header line */
+#define ACME_POLLS	 30    /* status polls of an authorization or order */
+#define ACME_NONCE_TRIES 3     /* badNonce: retry with the fresh nonce (RFC 8555 6.5) */
+#define ACME_NAMES_MAX	 16
+#define ACME_RETRY_MIN	 60
+#define ACME_RETRY_MAX	 86400
+
+/* ---- base64url (RFC 4648 5, no padding) ---- */
+
+static char *b64url(const void *in, size_t n)
+{
+	static const char al[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *p = in;
+	char *out = xmalloc(n / 3 * 4 + 5), *o = out;
+	size_t i;
+	for (i = 0; i + 2 < n; i += 3) {
+		*o++ = al[p[i] >> 2];
+		*o++ = al[(p[i] & 3) << 4 | p[i + 1] >> 4];
+		*o++ = al[(p[i + 1] & 15) << 2 | p[i + 2] >> 6];
+		*o++ = al[p[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		*o++ = al[p[i] >> 2];
+		*o++ = al[(p[i] & 3) << 4];
+	} else if (n - i == 2) {
+		*o++ = al[p[i] >> 2];
+		*o++ = al[(p[i] & 3) << 4 | p[i + 1] >> 4];
+		*o++ = al[(p[i + 1] & 15) << 2];
+	}
+	*o = 0;
+	return out;
+}
+
+/* ---- the HTTPS client ---- */
+
+struct url {
+	char host[DNS_NAME_MAX + 1];
+	int port;
+	char path[2048];
+};
+
+/* https://host[:port]/path only: ACME requires TLS (RFC 8555 6.1). */
+static int url_parse(const char *s, struct url *u)
+{
+	size_t n;
+	const char *p;
+	if (!s || strncmp(s, "https://", 8) != 0)
+		return -1;
+	s += 8;
+	n = strcspn(s, ":/?#");
+	if (n == 0 || n >= sizeof u->host)
+		return -1;
+	memcpy(u->host, s, n);
+	u->host[n] = 0;
+	str_lower(u->host);
+	s += n;
+	u->port = 443;
+	if (*s == ':') {
+		long long v;
+		char num[8];
+		n = strcspn(s + 1, "/?#");
+		if (n == 0 || n >= sizeof num)
+			return -1;
+		memcpy(num, s + 1, n);
+		num[n] = 0;
+		if (parse_int(num, 1, 65535, &v) < 0)
+			return -1;
+		u->port = (int)v;
+		s += 1 + n;
+	}
+	p = *s == '/' ? s : "/";
+	if (strlen(p) >= sizeof u->path)
+		return -1;
+	for (const char *q = p; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return -1; /* nothing that could split the request line */
+	str_copy(u->path, p, sizeof u->path);
+	if (u->path[strcspn(u->path, "#")])
+		u->path[strcspn(u->path, "#")] = 0;
+	return 0;
+}
+
+struct resp {
+	int status;
+	char nonce[256];
+	char location[2048];
+	char *body; /* NUL-terminated, at most ACME_BODY_MAX */
+	size_t len;
+};
+
+static void resp_clear(struct resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+static int tcp_connect(const struct sockaddr_storage *sa, unsigned len)
+{
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), e = 0;
+	socklen_t el = sizeof e;
+	struct pollfd p;
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS)
+		goto fail;
+	p.fd = fd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, ACME_TIMEOUT_MS) <= 0)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)
+		goto fail;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* The server's addresses: an IP literal as it is, a name through dns.c. */
+static int resolve(const char *host, int port, struct dns_addr *out, size_t *n, char *err,
+		   size_t errlen)
+{
+	struct sockaddr_in *s4;
+	struct sockaddr_in6 *s6;
+	memset(out, 0, sizeof *out * DNS_ADDR_MAX);
+	*n = 0;
+	s4 = (struct sockaddr_in *)&out[0].sa;
+	s6 = (struct sockaddr_in6 *)&out[0].sa;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		out[0].len = sizeof *s4;
+		*n = 1;
+	} else if (dns_addrs(host, out, DNS_ADDR_MAX, n, err, errlen) != DNS_OK || *n == 0) {
+		if (*n == 0 && !*err)
+			snprintf(err, errlen, "%.200s: no address", host);
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (out[i].sa.ss_family == AF_INET6) {
+			s6 = (struct sockaddr_in6 *)&out[i].sa;
+			s6->sin6_port = htons((uint16_t)port);
+		} else {
+			s4 = (struct sockaddr_in *)&out[i].sa;
+			s4->sin_port = htons((uint16_t)port);
+		}
+	}
+	return 0;
+}
+
+/* Header lines until the blank one: the ones ACME needs, and the body's
+ * framing. -1 with err. */
+static int read_head(struct conn *c, struct resp *r, long long *clen, int *chunked, char *err,
+		     size_t errlen)
+{
+	char *line;
+	ssize_t n = conn_getline(c, &line, ACME_LINE_MAX, NULL);
+	if (n < 0 || sscanf(line, "HTTP/1.%*1[01] %3d", &r->status) != 1 || r->status < 100) {
+		snprintf(err, errlen, "no HTTP response");
+		return -1;
+	}
+	*clen = -1;
+	*chunked = 0;
+	for (int i = 0;; i++) {
+		char *v;
+		if (i == ACME_HEAD_LINES) {
+			snprintf(err, errlen, "too many header lines");
+			return -1;
+		}
+		n = conn_getline(c, &line, ACME_LINE_MAX, NULL);
+		if (n < 0) {
+			snprintf(err, errlen, n == -2 ? "header line too long" : "response cut short");
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		v = strchr(line, ':');
+		if (!v)
+			continue;
+		*v++ = 0;
+		v = str_trim(v);
+		if (!str_casecmp_ascii(line, "replay-nonce"))
+			str_copy(r->nonce, v, sizeof r->nonce);
+		else if (!str_casecmp_ascii(line, "location"))
+			str_copy(r->location, v, sizeof r->location);
+		else if (!str_casecmp_ascii(line, "content-length")) {
+			if (parse_int(v, 0, 1LL << 40, clen) < 0) {
+				snprintf(err, errlen, "bad Content-Length");
+				return -1;
+			}
+		} else if (!str_casecmp_ascii(line, "transfer-encoding"))
+			*chunked = strstr(v, "chunked") != NULL;
+	}
+}
+
+static int body_add(struct resp *r, size_t *cap, const void *p, size_t n, char *err,
+		    size_t errlen)
+{
+	if (n > ACME_BODY_MAX - r->len) {
+		snprintf(err, errlen, "response larger than %d bytes", ACME_BODY_MAX);
+		return -1;
+	}
+	if (r->len + n + 1 > *cap) {
+		*cap = r->len + n + 1;
+		r->body = xrealloc(r->body, *cap);
+	}
+	memcpy(r->body + r->len, p, n);
+	r->len += n;
+	r->body[r->len] = 0;
+	return 0;
+}
+
+static int read_body(struct conn *c, struct resp *r, long long clen, int chunked, char *err,
+		     size_t errlen)
+{
+	size_t cap = 0;
+	char buf[4096], *line;
+	ssize_t n;
+
+	if (body_add(r, &cap, "", 0, err, errlen) < 0)
+		return -1;
+	if (!chunked && clen >= 0) {
+		if (clen > ACME_BODY_MAX) {
+			snprintf(err, errlen, "response larger than %d bytes", ACME_BODY_MAX);
+			return -1;
+		}
+		r->body = xrealloc(r->body, (size_t)clen + 1);
+		if (clen && conn_read_n(c, r->body, (size_t)clen) < 0) {
+			snprintf(err, errlen, "response body cut short");
+			return -1;
+		}
+		r->len = (size_t)clen;
+		r->body[r->len] = 0;
+		return 0;
+	}
+	if (!chunked) {
+		/* RFC 9112 6.3 allows a body that ends when the server closes;
+		 * ACME servers send a length, and refusing the rest keeps the
+		 * reading bounded and simple. */
+		snprintf(err, errlen, "response without Content-Length or chunked encoding");
+		return -1;
+	}
+	for (;;) { /* RFC 9112 7.1 */
+		unsigned long long sz;
+		char *end;
+		n = conn_getline(c, &line, 1024, NULL);
+		if (n < 0) {
+			snprintf(err, errlen, "bad chunk");
+			return -1;
+		}
+		errno = 0;
+		sz = strtoull(line, &end, 16);
+		if (end == line || errno) {
+			snprintf(err, errlen, "bad chunk size");
+			return -1;
+		}
+		if (sz == 0)
+			break;
+		if (sz > ACME_BODY_MAX - r->len) {
+			snprintf(err, errlen, "response larger than %d bytes", ACME_BODY_MAX);
+			return -1;
+		}
+		while (sz) {
+			size_t k = sz < sizeof buf ? (size_t)sz : sizeof buf;
+			if (conn_read_n(c, buf, k) < 0 || body_add(r, &cap, buf, k, err, errlen) < 0) {
+				if (!*err)
+					snprintf(err, errlen, "response body cut short");
+				return -1;
+			}
+			sz -= k;
+		}
+		if (conn_getline(c, &line, 16, NULL) != 0) {
+			snprintf(err, errlen, "bad chunk end");
+			return -1;
+		}
+	}
+	for (int i = 0; i < ACME_HEAD_LINES; i++) /* trailers */
+		if (conn_getline(c, &line, ACME_LINE_MAX, NULL) <= 0)
+			return 0;
+	return 0;
+}
+
+struct acme {
+	struct server *srv;
+	char dir[4096]; /* DATADIR/acme */
+	struct tls_client *tlsc;
+	struct tls_eckey *akey;
+	char *thumb; /* RFC 7638 thumbprint of the account key, base64url */
+	char *jwk;   /* the account key as JSON */
+	char kid[2048];
+	char nonce[256];
+	json_t *directory;
+};
+
+/* One request, one connection (Connection: close keeps the client small).
+ * ctype/body may be NULL (GET, HEAD). 0 with r filled (any status), or -1. */
+static int https(struct acme *a, const char *method, const char *urls, const char *body,
+		 struct resp *r, char *err, size_t errlen)
+{
+	struct url u;
+	struct dns_addr addrs[DNS_ADDR_MAX];
+	size_t naddr = 0;
+	struct conn *c = NULL;
+	long long clen;
+	int chunked, fd = -1, ret = -1;
+	char why[256] = "";
+
+	memset(r, 0, sizeof *r);
+	if (url_parse(urls, &u) < 0) {
+		snprintf(err, errlen, "not an https URL: %.200s", urls ? urls : "(none)");
+		return -1;
+	}
+	if (resolve(u.host, u.port, addrs, &naddr, why, sizeof why) < 0) {
+		snprintf(err, errlen, "%s: %s", u.host, why);
+		return -1;
+	}
+	for (size_t i = 0; i < naddr && fd < 0; i++)
+		fd = tcp_connect(&addrs[i].sa, addrs[i].len);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s:%d: cannot connect", u.host, u.port);
+		return -1;
+	}
+	c = conn_new(fd, u.host, u.port, "");
+	conn_set_timeout(c, ACME_TIMEOUT_MS);
+	if (conn_tls_connect(c, a->tlsc, u.host) < 0) {
+		snprintf(err, errlen, "%s:%d: TLS handshake failed", u.host, u.port);
+		goto out;
+	}
+	if (!conn_tls_verified(c)) {
+		snprintf(err, errlen, "%s:%d: certificate not verified (%s)", u.host, u.port,
+			 tls_verify_reason(conn_tls_verify_error(c)));
+		goto out;
+	}
+	conn_printf(c,
+		    "%s %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: brev-acme\r\nAccept: */*\r\nConnection: close\r\n",
+		    method, u.path, u.host, u.port);
+	if (body)
+		conn_printf(c, "Content-Type: application/jose+json\r\nContent-Length: %zu\r\n",
+			    strlen(body));
+	conn_puts(c, "\r\n");
+	if (body)
+		conn_puts(c, body);
+	if (conn_flush(c) < 0) {
+		snprintf(err, errlen, "%s:%d: write failed", u.host, u.port);
+		goto out;
+	}
+	if (read_head(c, r, &clen, &chunked, why, sizeof why) < 0 ||
+	    (strcmp(method, "HEAD") != 0 &&
+	     read_body(c, r, clen, chunked, why, sizeof why) < 0)) {
+		snprintf(err, errlen, "%s %.200s: %s", method, urls, why);
+		resp_clear(r);
+		goto out;
+	}
+	if (r->nonce[0])
+		str_copy(a->nonce, r->nonce, sizeof a->nonce);
+	ret = 0;
+out:
+	conn_free(&c);
+	return ret;
+}
+
+/* ---- JWS (RFC 7515 flattened JSON, RFC 8555 6.2) ---- */
+
+static int account_key(struct acme *a, char *err, size_t errlen)
+{
+	char path[4200];
+	unsigned char x[32], y[32], h[32];
+	struct stat st;
+	char *xs, *ys;
+
+	path_join(path, sizeof path, a->dir, "account-key.pem");
+	a->akey = tls_eckey_load(path, stat(path, &st) != 0, err, errlen);
+	if (!a->akey)
+		return -1;
+	tls_eckey_xy(a->akey, x, y);
+	xs = b64url(x, 32);
+	ys = b64url(y, 32);
+	/* RFC 7638 3.2: the required members, in lexical order, no white space */
+	a->jwk = xmalloc(160);
+	snprintf(a->jwk, 160, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", xs,
+		 ys);
+	tls_sha256(a->jwk, strlen(a->jwk), h);
+	a->thumb = b64url(h, 32);
+	free(xs);
+	free(ys);
+	return 0;
+}
+
+static char *jws(struct acme *a, const char *url, const char *payload, int use_jwk)
+{
+	char *prot, *p64, *b64, *s64, *out;
+	unsigned char sig[64];
+	json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", a->nonce, "url", url);
+	struct sbuf in = {0};
+
+	if (use_jwk)
+		json_object_set_new(h, "jwk", json_loads(a->jwk, 0, NULL));
+	else
+		json_object_set_new(h, "kid", json_string(a->kid));
+	prot = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	p64 = b64url(prot, strlen(prot));
+	b64 = b64url(payload, strlen(payload));
+	sbuf_printf(&in, "%s.%s", p64, b64);
+	if (tls_eckey_sign(a->akey, in.p, in.len, sig) < 0)
+		memset(sig, 0, sizeof sig);
+	s64 = b64url(sig, sizeof sig);
+	h = json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", b64, "signature", s64);
+	out = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	free(prot);
+	free(p64);
+	free(b64);
+	free(s64);
+	sbuf_free(&in);
+	return out;
+}
+
+static int get_nonce(struct acme *a, char *err, size_t errlen)
+{
+	struct resp r;
+	const char *u = json_string_value(json_object_get(a->directory, "newNonce"));
+	if (https(a, "HEAD", u, NULL, &r, err, errlen) < 0)
+		return -1;
+	resp_clear(&r);
+	if (!a->nonce[0]) {
+		snprintf(err, errlen, "newNonce: no Replay-Nonce");
+		return -1;
+	}
+	return 0;
+}
+
+/* The problem document of an error answer (RFC 8555 6.7), in words. */
+static void problem(const struct resp *r, const char *what, char *err, size_t errlen)
+{
+	json_t *j = json_loads(r->body ? r->body : "", 0, NULL);
+	const char *t = json_string_value(json_object_get(j, "type"));
+	const char *d = json_string_value(json_object_get(j, "detail"));
+	snprintf(err, errlen, "%s: HTTP %d%s%.100s%s%.200s", what, r->status, t ? " " : "",
+		 t ? t : "", d ? ": " : "", d ? d : "");
+	json_decref(j);
+}
+
+/* A signed POST; retried with the fresh nonce on badNonce. Any 2xx is 0. */
+static int post(struct acme *a, const char *url, const char *payload, int use_jwk,
+		struct resp *r, const char *what, char *err, size_t errlen)
+{
+	for (int i = 0; i < ACME_NONCE_TRIES; i++) {
+		char *body;
+		int rc;
+		if (!a->nonce[0] && get_nonce(a, err, errlen) < 0)
+			return -1;
+		body = jws(a, url, payload, use_jwk);
+		a->nonce[0] = 0; /* used; the answer brings the next */
+		rc = https(a, "POST", url, body, r, err, errlen);
+		free(body);
+		if (rc < 0)
+			return -1;
+		if (r->status >= 200 && r->status < 300)
+			return 0;
+		problem(r, what, err, errlen);
+		if (r->status != 400 || !strstr(err, "badNonce")) {
+			resp_clear(r);
+			return -1;
+		}
+		resp_clear(r);
+	}
+	return -1;
+}
+
+/* A JSON object body, or NULL with err. */
+static json_t *json_body(const struct resp *r, const char *what, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *j = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "%s: not a JSON object (%s)", what, j ? "wrong type" : je.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s && strlen(s) < 2048 ? s : NULL;
+}
+
+/* ---- the pending http-01 challenges, for http.c ---- */
+
+#define PENDING_MAX ACME_NAMES_MAX
+static pthread_mutex_t pend_mu = PTHREAD_MUTEX_INITIALIZER;
+static char pend_token[PENDING_MAX][ACME_TOKEN_MAX + 1];
+static char pend_auth[PENDING_MAX][ACME_KEYAUTH_MAX + 1];
+
+static int token_ok(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > ACME_TOKEN_MAX)
+		return 0;
+	for (; *t; t++) /* RFC 8555 8.3: base64url characters only */
+		if (!((*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
+		      (*t >= '0' && *t <= '9') || *t == '-' || *t == '_'))
+			return 0;
+	return 1;
+}
+
+static int pend_add(const char *token, const char *thumb)
+{
+	int ret = -1;
+	pthread_mutex_lock(&pend_mu);
+	for (int i = 0; i < PENDING_MAX; i++)
+		if (!pend_token[i][0]) {
+			str_copy(pend_token[i], token, sizeof pend_token[i]);
+			snprintf(pend_auth[i], sizeof pend_auth[i], "%s.%s", token, thumb);
+			ret = 0;
+			break;
+		}
+	pthread_mutex_unlock(&pend_mu);
+	return ret;
+}
+
+static void pend_clear(void)
+{
+	pthread_mutex_lock(&pend_mu);
+	memset(pend_token, 0, sizeof pend_token);
+	memset(pend_auth, 0, sizeof pend_auth);
+	pthread_mutex_unlock(&pend_mu);
+}
+
+size_t acme_challenge(const char *token, char *out, size_t cap)
+{
+	size_t n = 0;
+	if (!token_ok(token))
+		return 0;
+	pthread_mutex_lock(&pend_mu);
+	for (int i = 0; i < PENDING_MAX; i++)
+		if (pend_token[i][0] && strcmp(pend_token[i], token) == 0) {
+			n = str_copy(out, pend_auth[i], cap);
+			break;
+		}
+	pthread_mutex_unlock(&pend_mu);
+	return n;
+}
+
+/* ---- the protocol ---- */
+
+static volatile int stop_flag;
+
+static void pause_s(int s)
+{
+	for (int i = 0; i < s * 10 && !stop_flag; i++)
+		usleep(100000);
+}
+
+/* POST-as-GET url until its status leaves "pending"/"processing"
+ * (RFC 8555 7.5.1, 7.4). The object, or NULL with err. */
+static json_t *poll_status(struct acme *a, const char *url, const char *want, const char *what,
+			   char *err, size_t errlen)
+{
+	for (int i = 0; i < ACME_POLLS && !stop_flag; i++) {
+		struct resp r;
+		json_t *o;
+		const char *st;
+		if (post(a, url, "", 0, &r, what, err, errlen) < 0)
+			return NULL;
+		o = json_body(&r, what, err, errlen);
+		resp_clear(&r);
+		if (!o)
+			return NULL;
+		st = jstr(o, "status");
+		if (st && strcmp(st, want) == 0)
+			return o;
+		if (!st || (strcmp(st, "pending") && strcmp(st, "processing") &&
+			    strcmp(st, "ready"))) {
+			json_t *e = json_object_get(o, "error");
+			const char *d = jstr(e, "detail");
+			if (!d) { /* an authorization's error sits in its challenge */
+				json_t *ch;
+				size_t k;
+				json_array_foreach(json_object_get(o, "challenges"), k, ch)
+				    if ((d = jstr(json_object_get(ch, "error"), "detail")))
+					break;
+			}
+			snprintf(err, errlen, "%s: status %.20s%s%.300s", what, st ? st : "(none)",
+				 d ? ": " : "", d ? d : "");
+			json_decref(o);
+			return NULL;
+		}
+		json_decref(o);
+		pause_s(1);
+	}
+	snprintf(err, errlen, "%s: still not %s after %d polls", what, want, ACME_POLLS);
+	return NULL;
+}
+
+static int do_account(struct acme *a, const char *email, char *err, size_t errlen)
+{
+	char path[4200], payload[600];
+	struct resp r;
+	size_t n;
+	char *saved;
+
+	path_join(path, sizeof path, a->dir, "account.url");
+	saved = file_read(path, sizeof a->kid - 1, &n);
+	if (saved) {
+		str_copy(a->kid, str_trim(saved), sizeof a->kid);
+		free(saved);
+		if (a->kid[0])
+			return 0;
+	}
+	if (email && *email && strlen(email) < 256 && !strpbrk(email, "\"\\"))
+		snprintf(payload, sizeof payload,
+			 "{\"termsOfServiceAgreed\":true,\"contact\":[\"mailto:%s\"]}", email);
+	else
+		snprintf(payload, sizeof payload, "{\"termsOfServiceAgreed\":true}");
+	if (post(a, jstr(a->directory, "newAccount"), payload, 1, &r, "newAccount", err, errlen) <
+	    0)
+		return -1;
+	if (!r.location[0] || strncmp(r.location, "https://", 8) != 0) {
+		snprintf(err, errlen, "newAccount: no account URL");
+		resp_clear(&r);
+		return -1;
+	}
+	str_copy(a->kid, r.location, sizeof a->kid);
+	resp_clear(&r);
+	file_write_atomic(path, a->kid, strlen(a->kid), 0600);
+	log_info("acme: account %s", a->kid);
+	return 0;
+}
+
+/* Answer one authorization with its http-01 challenge. */
+static int do_authz(struct acme *a, const char *url, char *err, size_t errlen)
+{
+	struct resp r;
+	json_t *o, *ch, *done;
+	size_t i;
+	const char *token = NULL, *curl = NULL, *st;
+
+	if (post(a, url, "", 0, &r, "authorization", err, errlen) < 0)
+		return -1;
+	o = json_body(&r, "authorization", err, errlen);
+	resp_clear(&r);
+	if (!o)
+		return -1;
+	st = jstr(o, "status");
+	if (st && strcmp(st, "valid") == 0) { /* reused (RFC 8555 7.1.4) */
+		json_decref(o);
+		return 0;
+	}
+	json_array_foreach(json_object_get(o, "challenges"), i, ch)
+	{
+		const char *t = jstr(ch, "type");
+		if (t && strcmp(t, "http-01") == 0) {
+			token = jstr(ch, "token");
+			curl = jstr(ch, "url");
+			break;
+		}
+	}
+	if (!token || !curl || !token_ok(token)) {
+		snprintf(err, errlen, "authorization: no usable http-01 challenge");
+		json_decref(o);
+		return -1;
+	}
+	if (pend_add(token, a->thumb) < 0) {
+		snprintf(err, errlen, "too many challenges");
+		json_decref(o);
+		return -1;
+	}
+	/* RFC 8555 7.5.1: an empty object tells the server to validate */
+	if (post(a, curl, "{}", 0, &r, "challenge", err, errlen) < 0) {
+		json_decref(o);
+		return -1;
+	}
+	resp_clear(&r);
+	json_decref(o);
+	done = poll_status(a, url, "valid", "authorization", err, errlen);
+	json_decref(done);
+	return done ? 0 : -1;
+}
+
+/* Write the chain and the key next to their final names, check that they
+ * belong together, move them in place, serve them. */
+static int install(struct acme *a, const struct resp *chain, const char *newkey, char *err,
+		   size_t errlen)
+{
+	char cert_new[4200], cert[4200], key[4200];
+	path_join(cert_new, sizeof cert_new, a->dir, "cert.pem.new");
+	path_join(cert, sizeof cert, a->dir, "cert.pem");
+	path_join(key, sizeof key, a->dir, "key.pem");
+	if (!strstr(chain->body, "-----BEGIN CERTIFICATE-----")) {
+		snprintf(err, errlen, "certificate: the answer is not a PEM chain");
+		return -1;
+	}
+	if (file_write_atomic(cert_new, chain->body, chain->len, 0644) < 0) {
+		snprintf(err, errlen, "%.300s: %s", cert_new, strerror(errno));
+		return -1;
+	}
+	if (tls_pair_check(cert_new, newkey, err, errlen) < 0) {
+		unlink(cert_new);
+		return -1;
+	}
+	/* The key first: a reload between the two renames fails its pair check
+	 * and keeps the old material. */
+	if (rename(newkey, key) < 0 || rename(cert_new, cert) < 0) {
+		snprintf(err, errlen, "installing %.300s: %s", cert, strerror(errno));
+		return -1;
+	}
+	if (a->srv && a->srv->tls && tls_server_set_files(a->srv->tls, cert, key, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int names_of(const struct config *cfg, char names[ACME_NAMES_MAX][DNS_NAME_MAX + 1],
+		    size_t *n)
+{
+	const char *p = cfg->tls_acme_names ? cfg->tls_acme_names : "";
+	*n = 0;
+	str_copy(names[(*n)++], cfg->hostname, DNS_NAME_MAX + 1);
+	while (*p) {
+		size_t k;
+		p += strspn(p, " \t,");
+		k = strcspn(p, " \t,");
+		if (!k)
+			break;
+		if (k > DNS_NAME_MAX || *n == ACME_NAMES_MAX)
+			return -1;
+		memcpy(names[*n], p, k);
+		names[*n][k] = 0;
+		str_lower(names[*n]);
+		if (strcmp(names[*n], names[0]) != 0)
+			(*n)++;
+		p += k;
+	}
+	return 0;
+}
+
+/* One whole issuance. 0, or -1 with err and nothing changed. */
+static int obtain(struct acme *a, char *err, size_t errlen)
+{
+	const struct config *cfg = a->srv->cfg;
+	char names[ACME_NAMES_MAX][DNS_NAME_MAX + 1], keypath[4200];
+	const char *np[ACME_NAMES_MAX];
+	size_t nn, i;
+	struct resp r;
+	json_t *order = NULL, *authz, *v, *done = NULL;
+	struct tls_eckey *ckey = NULL;
+	unsigned char *csr = NULL;
+	size_t csrlen;
+	char *csr64 = NULL, order_url[2048], *payload;
+	const char *fin, *certurl;
+	int ret = -1;
+
+	if (names_of(cfg, names, &nn) < 0) {
+		snprintf(err, errlen, "tls.acme_names: too many or too long names");
+		return -1;
+	}
+	if (https(a, "GET", cfg->tls_acme, NULL, &r, err, errlen) < 0)
+		return -1;
+	json_decref(a->directory);
+	a->directory = r.status == 200 ? json_body(&r, "directory", err, errlen) : NULL;
+	if (r.status != 200)
+		snprintf(err, errlen, "directory: HTTP %d", r.status);
+	resp_clear(&r);
+	if (!a->directory)
+		return -1;
+	if (!jstr(a->directory, "newNonce") || !jstr(a->directory, "newAccount") ||
+	    !jstr(a->directory, "newOrder")) {
+		snprintf(err, errlen, "directory: newNonce, newAccount or newOrder missing");
+		return -1;
+	}
+	if (do_account(a, cfg->tls_acme_email, err, errlen) < 0)
+		return -1;
+
+	/* RFC 8555 7.4: the order */
+	json_t *ids = json_array();
+	for (i = 0; i < nn; i++) {
+		json_array_append_new(ids, json_pack("{s:s, s:s}", "type", "dns", "value", names[i]));
+		np[i] = names[i];
+	}
+	json_t *req = json_pack("{s:o}", "identifiers", ids);
+	payload = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	int rc = post(a, jstr(a->directory, "newOrder"), payload, 0, &r, "newOrder", err, errlen);
+	free(payload);
+	if (rc < 0)
+		return -1;
+	str_copy(order_url, r.location, sizeof order_url);
+	order = json_body(&r, "newOrder", err, errlen);
+	resp_clear(&r);
+	if (!order)
+		return -1;
+	if (strncmp(order_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "newOrder: no order URL");
+		goto out;
+	}
+	log_info("acme: order %s for %zu name(s)", order_url, nn);
+	if (!json_is_array(json_object_get(order, "authorizations")) ||
+	    json_array_size(json_object_get(order, "authorizations")) > ACME_NAMES_MAX) {
+		snprintf(err, errlen, "newOrder: bad authorizations");
+		goto out;
+	}
+	json_array_foreach(json_object_get(order, "authorizations"), i, authz)
+	{
+		const char *u = json_string_value(authz);
+		if (!u || do_authz(a, u, err, errlen) < 0) {
+			if (!u)
+				snprintf(err, errlen, "newOrder: bad authorization URL");
+			goto out;
+		}
+	}
+	log_info("acme: %zu authorization(s) valid", nn);
+
+	/* RFC 8555 7.4: finalize with a CSR for a fresh key */
+	path_join(keypath, sizeof keypath, a->dir, "key.pem.new");
+	ckey = tls_eckey_load(keypath, 1, err, errlen);
+	if (!ckey || tls_make_csr(ckey, np, nn, &csr, &csrlen, err, errlen) < 0)
+		goto out;
+	csr64 = b64url(csr, csrlen);
+	fin = jstr(order, "finalize");
+	v = json_pack("{s:s}", "csr", csr64);
+	payload = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	if (!fin || post(a, fin, payload, 0, &r, "finalize", err, errlen) < 0) {
+		if (!fin)
+			snprintf(err, errlen, "order: no finalize URL");
+		free(payload);
+		goto out;
+	}
+	free(payload);
+	resp_clear(&r);
+	done = poll_status(a, order_url, "valid", "order", err, errlen);
+	if (!done)
+		goto out;
+	certurl = jstr(done, "certificate");
+	if (!certurl) {
+		snprintf(err, errlen, "order: no certificate URL");
+		goto out;
+	}
+	if (post(a, certurl, "", 0, &r, "certificate", err, errlen) < 0)
+		goto out;
+	ret = install(a, &r, keypath, err, errlen);
+	resp_clear(&r);
+out:
+	if (ret < 0)
+		unlink(keypath);
+	pend_clear();
+	json_decref(order);
+	json_decref(done);
+	tls_eckey_free(&ckey);
+	free(csr);
+	free(csr64);
+	return ret;
+}
+
+/* ---- the renewal thread ---- */
+
+static pthread_t thr;
+static int started;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int renew_asked;
+static char status_line[512] = "acme off";
+
+int acme_current(const char *datadir, char *cert, char *key, size_t cap)
+{
+	char dir[4096], err[256], c[4200], k[4200];
+	path_join(dir, sizeof dir, datadir, "acme");
+	if (path_join(c, sizeof c, dir, "cert.pem") < 0 || path_join(k, sizeof k, dir, "key.pem") < 0 ||
+	    strlen(c) >= cap || strlen(k) >= cap || tls_pair_check(c, k, err, sizeof err) < 0)
+		return 0; /* cert and key untouched: tls.cert stays */
+	str_copy(cert, c, cap);
+	str_copy(key, k, cap);
+	return 1;
+}
+
+/* When the current ACME certificate is due: at two thirds of its life
+ * (RFC 8555 does not say; Let's Encrypt asks for renewal with a third
+ * left), or now when there is none. */
+static time_t due_at(struct acme *a)
+{
+	char cert[4200];
+	time_t nb, na;
+	path_join(cert, sizeof cert, a->dir, "cert.pem");
+	if (tls_cert_dates(cert, &nb, &na) < 0 || na <= nb)
+		return 0;
+	return nb + (na - nb) / 3 * 2;
+}
+
+static void set_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_status(const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&mu);
+	va_start(ap, fmt);
+	vsnprintf(status_line, sizeof status_line, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&mu);
+}
+
+void acme_status(char *buf, size_t cap)
+{
+	pthread_mutex_lock(&mu);
+	str_copy(buf, status_line, cap);
+	pthread_mutex_unlock(&mu);
+}
+
+static void *acme_main(void *arg)
+{
+	struct acme *a = arg;
+	long backoff = ACME_RETRY_MIN;
+	time_t wake = 0;
+
+	for (;;) {
+		char err[1024] = "";
+		time_t due = due_at(a), now = time(NULL);
+		pthread_mutex_lock(&mu);
+		while (!stop_flag && !renew_asked && now < (wake > due ? wake : due)) {
+			struct timespec ts = {.tv_sec = wake > due ? wake : due};
+			pthread_cond_timedwait(&cv, &mu, &ts);
+			now = time(NULL);
+			due = due_at(a);
+		}
+		int asked = renew_asked;
+		renew_asked = 0;
+		pthread_mutex_unlock(&mu);
+		if (stop_flag)
+			break;
+		log_info("acme: %s certificate from %s", due ? "renewing the" : "requesting a",
+			 a->srv->cfg->tls_acme);
+		if (!a->akey && account_key(a, err, sizeof err) < 0) {
+			log_error("acme: account key: %s", err);
+		} else if (obtain(a, err, sizeof err) == 0) {
+			char cert[4200];
+			time_t nb = 0, na = 0;
+			path_join(cert, sizeof cert, a->dir, "cert.pem");
+			tls_cert_dates(cert, &nb, &na);
+			log_info("acme: new certificate installed, valid until %lld, renewal at %lld",
+				 (long long)na, (long long)due_at(a));
+			set_status("acme ok until=%lld renew_at=%lld", (long long)na,
+				   (long long)due_at(a));
+			backoff = ACME_RETRY_MIN;
+			wake = 0;
+			continue;
+		}
+		if (stop_flag)
+			break;
+		log_warn("acme: %s; keeping the current certificate, next try in %lds", err,
+			 backoff);
+		set_status("acme failed retry_in=%ld reason=%s", backoff, err);
+		wake = time(NULL) + backoff;
+		backoff = backoff * 2 > ACME_RETRY_MAX ? ACME_RETRY_MAX : backoff * 2;
+		(void)asked;
+	}
+	return NULL;
+}
+
+static struct acme *the;
+
+int acme_start(struct server *srv, const char *datadir)
+{
+	const struct config *cfg = srv->cfg;
+	char err[256], ca[4096];
+	struct url u;
+
+	if (!cfg->tls_acme || !cfg->tls_acme[0])
+		return 0;
+	if (url_parse(cfg->tls_acme, &u) < 0) {
+		log_error("tls.acme: not an https URL: %s", cfg->tls_acme);
+		return -1;
+	}
+	the = xcalloc(1, sizeof *the);
+	the->srv = srv;
+	path_join(the->dir, sizeof the->dir, datadir, "acme");
+	if (mkdir_p(the->dir, 0700) < 0) {
+		log_error("acme: %s: %s", the->dir, strerror(errno));
+		return -1;
+	}
+	if (cfg->tls_acme_ca && cfg->tls_acme_ca[0]) {
+		config_path(cfg, cfg->tls_acme_ca, ca, sizeof ca);
+		the->tlsc = tls_client_new_relay(ca, NULL, err, sizeof err);
+		if (!the->tlsc) {
+			log_error("tls.acme_ca: %s", err);
+			return -1;
+		}
+	} else
+		the->tlsc = tls_client_new();
+	set_status("acme waiting");
+	stop_flag = 0;
+	if (pthread_create(&thr, NULL, acme_main, the) != 0)
+		return -1;
+	started = 1;
+	return 0;
+}
+
+void acme_renew_now(void)
+{
+	pthread_mutex_lock(&mu);
+	renew_asked = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+void acme_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&mu);
+	stop_flag = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	pthread_join(thr, NULL);
+	started = 0;
+	tls_client_free(&the->tlsc);
+	tls_eckey_free(&the->akey);
+	free(the->thumb);
+	free(the->jwk);
+	json_decref(the->directory);
+	free(the);
+	the = NULL;
+}
