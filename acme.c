@@ -22,8 +22,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,7 +591,7 @@ size_t acme_challenge(const char *token, char *out, size_t cap)
 
 /* ---- the protocol ---- */
 
-static volatile int stop_flag;
+static atomic_int stop_flag;
 
 static void pause_s(int s)
 {
@@ -640,17 +640,22 @@ static json_t *poll_status(struct acme *a, const char *url, const char *want, co
 	return NULL;
 }
 
-static int do_account(struct acme *a, const char *email, char *err, size_t errlen)
+/* The account for this directory: account.url holds "DIRECTORY KID", so
+ * a changed tls.acme (staging to production) makes a new account. */
+static int do_account(struct acme *a, const char *diru, const char *email, char *err,
+		      size_t errlen)
 {
 	char path[4200], payload[600];
 	struct resp r;
-	size_t n;
+	size_t n, dl = strlen(diru);
 	char *saved;
 
 	path_join(path, sizeof path, a->dir, "account.url");
-	saved = file_read(path, sizeof a->kid - 1, &n);
+	saved = file_read(path, 8192, &n);
 	if (saved) {
-		str_copy(a->kid, str_trim(saved), sizeof a->kid);
+		char *t = str_trim(saved);
+		if (strncmp(t, diru, dl) == 0 && t[dl] == ' ')
+			str_copy(a->kid, t + dl + 1, sizeof a->kid);
 		free(saved);
 		if (a->kid[0])
 			return 0;
@@ -670,7 +675,12 @@ static int do_account(struct acme *a, const char *email, char *err, size_t errle
 	}
 	str_copy(a->kid, r.location, sizeof a->kid);
 	resp_clear(&r);
-	file_write_atomic(path, a->kid, strlen(a->kid), 0600);
+	{
+		struct sbuf b = {0};
+		sbuf_printf(&b, "%s %s\n", diru, a->kid);
+		file_write_atomic(path, b.p, b.len, 0600);
+		sbuf_free(&b);
+	}
 	log_info("acme: account %s", a->kid);
 	return 0;
 }
@@ -815,7 +825,8 @@ static int obtain(struct acme *a, char *err, size_t errlen)
 		snprintf(err, errlen, "directory: newNonce, newAccount or newOrder missing");
 		return -1;
 	}
-	if (do_account(a, cfg->tls_acme_email, err, errlen) < 0)
+	a->kid[0] = 0;
+	if (do_account(a, cfg->tls_acme, cfg->tls_acme_email, err, errlen) < 0)
 		return -1;
 
 	/* RFC 8555 7.4: the order */
@@ -906,7 +917,6 @@ static int started;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int renew_asked;
-static char status_line[512] = "acme off";
 
 int acme_current(const char *datadir, char *cert, char *key, size_t cap)
 {
@@ -933,24 +943,6 @@ static time_t due_at(struct acme *a)
 	return nb + (na - nb) / 3 * 2;
 }
 
-static void set_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void set_status(const char *fmt, ...)
-{
-	va_list ap;
-	pthread_mutex_lock(&mu);
-	va_start(ap, fmt);
-	vsnprintf(status_line, sizeof status_line, fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&mu);
-}
-
-void acme_status(char *buf, size_t cap)
-{
-	pthread_mutex_lock(&mu);
-	str_copy(buf, status_line, cap);
-	pthread_mutex_unlock(&mu);
-}
-
 static void *acme_main(void *arg)
 {
 	struct acme *a = arg;
@@ -967,7 +959,6 @@ static void *acme_main(void *arg)
 			now = time(NULL);
 			due = due_at(a);
 		}
-		int asked = renew_asked;
 		renew_asked = 0;
 		pthread_mutex_unlock(&mu);
 		if (stop_flag)
@@ -983,8 +974,6 @@ static void *acme_main(void *arg)
 			tls_cert_dates(cert, &nb, &na);
 			log_info("acme: new certificate installed, valid until %lld, renewal at %lld",
 				 (long long)na, (long long)due_at(a));
-			set_status("acme ok until=%lld renew_at=%lld", (long long)na,
-				   (long long)due_at(a));
 			backoff = ACME_RETRY_MIN;
 			wake = 0;
 			continue;
@@ -993,10 +982,8 @@ static void *acme_main(void *arg)
 			break;
 		log_warn("acme: %s; keeping the current certificate, next try in %lds", err,
 			 backoff);
-		set_status("acme failed retry_in=%ld reason=%s", backoff, err);
 		wake = time(NULL) + backoff;
 		backoff = backoff * 2 > ACME_RETRY_MAX ? ACME_RETRY_MAX : backoff * 2;
-		(void)asked;
 	}
 	return NULL;
 }
@@ -1031,7 +1018,6 @@ int acme_start(struct server *srv, const char *datadir)
 		}
 	} else
 		the->tlsc = tls_client_new();
-	set_status("acme waiting");
 	stop_flag = 0;
 	if (pthread_create(&thr, NULL, acme_main, the) != 0)
 		return -1;

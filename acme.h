@@ -39,7 +39,4 @@ void acme_stop(void);
  * (NUL-terminated). Its length, or 0 when the token is not pending. */
 size_t acme_challenge(const char *token, char *out, size_t cap);
 
-/* One-line status for `brev status`: "acme ..." */
-void acme_status(char *buf, size_t cap);
-
 #endif

@@ -83,6 +83,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
+	      "  cert renew                     the running server renews its ACME certificate now (tls.acme)\n"
 	      "  status                         what the running server serves, accounts, mailbox sizes, queue, client settings\n"
 	      "  import ADDRESS PATH [--mailbox NAME]\n"
 	      "                                 mbox files, a Maildir(++) tree or .eml files into an account; resumable\n"

@@ -38,6 +38,10 @@ listen.http|127.0.0.1:2080
 listen.https|127.0.0.1:2443
 tls.cert|cert.pem
 tls.key|key.pem
+tls.acme|
+tls.acme_email|
+tls.acme_names|
+tls.acme_ca|
 dns.resolver|
 delivery.port|25
 delivery.relay|
