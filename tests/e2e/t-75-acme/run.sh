@@ -5,9 +5,10 @@
 # fetches the key authorization from brev's http listener. IMAPS then
 # serves the chain, and openssl s_client and Python verify it against
 # pebble's root; `brev cert renew` replaces it; a restarted server keeps
-# serving it; a hostile ACME server (a directory that is not JSON, a
-# response of 8 MB, one of 8 MB without a length) gives a clear error in the log and the certificate in
-# use stays.
+# serving it; a challenge pebble cannot validate, and a hostile ACME
+# server (a directory that is not JSON, a response of 8 MB, one of 8 MB
+# without a length), each give a clear error in the log while the
+# certificate in use stays.
 . ../lib.sh
 brev_init acme acme.test
 sed -i 's/^hostname = .*/hostname = mail.acme.test/' "$D/brev.conf"
@@ -23,6 +24,7 @@ ns IN A 127.0.0.1
 mail IN A 127.0.0.1
 pebble IN A 127.0.0.1
 hostile IN A 127.0.0.1
+down IN A 127.0.0.9
 ZONE
 NSD_PORT=$P_NSD
 nsd_run 127.0.0.1 "$P_NSD" "acme.test=$T/acme.zone"
@@ -118,6 +120,17 @@ wait_log 1 'tls: serving the ACME certificate'
 [ "$(grep -c 'acme: order' "$D/serve.log")" = 2 ] || fail "restart made a new order"
 brev_stop
 
+# ---- a challenge that fails (a name whose address nothing answers on) ----
+echo "tls.acme_names = down.acme.test" >>"$D/brev.conf"
+brev_start
+"$BREV" -d "$D" cert renew >/dev/null 2>&1 || fail "brev cert renew (failing challenge)"
+wait_log 1 'keeping the current certificate'
+grep 'keeping the current certificate' "$D/serve.log" | grep -q 'authorization: status invalid' ||
+	fail "failing challenge: $(grep 'keeping the current' "$D/serve.log")"
+[ "$(served_cert)" = "$S2" ] || fail "failing challenge: the certificate in use changed"
+brev_stop
+sed -i '/^tls.acme_names = /d' "$D/brev.conf"
+
 # ---- a hostile ACME server: the old certificate stays ----
 cat >"$T/hostile.py" <<'PY'
 import http.server, ssl, sys
@@ -145,7 +158,7 @@ ctx.load_cert_chain(cert, key)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 srv.serve_forever()
 PY
-n=0
+n=1
 for mode in json huge nolength; do
 	python3 "$T/hostile.py" "$P_BAD" "$T/hostile.pem" "$T/hostile.key" "$mode" &
 	HPID=$!
