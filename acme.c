@@ -5,12 +5,12 @@
  * install it and switch the listeners to it, renew at two thirds of the
  * lifetime.
  *
- * What this file owns: the small HTTPS client the protocol needs (one
- * request per connection, every response bounded by ACME_BODY_MAX), the
- * JWS (RFC 7515, ES256 with a "jwk" or "kid" header), the state machine,
- * the files in DATADIR/acme and the renewal thread. The cryptography
- * (keys, signatures, the CSR, certificate dates) is tls.c's, the DNS
- * look-up dns.c's: no NSS, the static binary has none.
+ * What this file owns: the JWS (RFC 7515, ES256 with a "jwk" or "kid"
+ * header), the state machine, the files in DATADIR/acme and the renewal
+ * thread. The cryptography
+ * (keys, signatures, the CSR, certificate dates) is tls.c's, the HTTPS
+ * requests httpc.c's (every answer bounded by ACME_BODY_MAX, the host name
+ * resolved through dns.c: the static binary has no NSS).
  *
  * The ACME server is not trusted with anything but its answers: every
  * field read from it is checked for type and length, and a failure at any
@@ -18,32 +18,24 @@
  */
 #include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "acme.h"
 #include "config.h"
-#include "conn.h"
 #include "dns.h"
+#include "httpc.h"
 #include "log.h"
 #include "server.h"
 #include "tls.h"
 #include "util.h"
 
-#define ACME_TIMEOUT_MS	 15000 /* connect, and each read or write wait */
-#define ACME_HEAD_LINES	 64    /* response header lines */
-#define ACME_LINE_MAX	 8192  /* one header line */
 #define ACME_POLLS	 30    /* status polls of an authorization or order */
 #define ACME_NONCE_TRIES 3     /* badNonce: retry with the fresh nonce (RFC 8555 6.5) */
 #define ACME_NAMES_MAX	 16
@@ -77,254 +69,6 @@ static char *b64url(const void *in, size_t n)
 	return out;
 }
 
-/* ---- the HTTPS client ---- */
-
-struct url {
-	char host[DNS_NAME_MAX + 1];
-	int port;
-	char path[2048];
-};
-
-/* https://host[:port]/path only: ACME requires TLS (RFC 8555 6.1). */
-static int url_parse(const char *s, struct url *u)
-{
-	size_t n;
-	const char *p;
-	if (!s || strncmp(s, "https://", 8) != 0)
-		return -1;
-	s += 8;
-	n = strcspn(s, ":/?#");
-	if (n == 0 || n >= sizeof u->host)
-		return -1;
-	memcpy(u->host, s, n);
-	u->host[n] = 0;
-	str_lower(u->host);
-	s += n;
-	u->port = 443;
-	if (*s == ':') {
-		long long v;
-		char num[8];
-		n = strcspn(s + 1, "/?#");
-		if (n == 0 || n >= sizeof num)
-			return -1;
-		memcpy(num, s + 1, n);
-		num[n] = 0;
-		if (parse_int(num, 1, 65535, &v) < 0)
-			return -1;
-		u->port = (int)v;
-		s += 1 + n;
-	}
-	p = *s == '/' ? s : "/";
-	if (strlen(p) >= sizeof u->path)
-		return -1;
-	for (const char *q = p; *q; q++)
-		if ((unsigned char)*q <= ' ' || *q == 0x7f)
-			return -1; /* nothing that could split the request line */
-	str_copy(u->path, p, sizeof u->path);
-	if (u->path[strcspn(u->path, "#")])
-		u->path[strcspn(u->path, "#")] = 0;
-	return 0;
-}
-
-struct resp {
-	int status;
-	char nonce[256];
-	char location[2048];
-	char *body; /* NUL-terminated, at most ACME_BODY_MAX */
-	size_t len;
-};
-
-static void resp_clear(struct resp *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof *r);
-}
-
-static int tcp_connect(const struct sockaddr_storage *sa, unsigned len)
-{
-	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), e = 0;
-	socklen_t el = sizeof e;
-	struct pollfd p;
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (const struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS)
-		goto fail;
-	p.fd = fd;
-	p.events = POLLOUT;
-	if (poll(&p, 1, ACME_TIMEOUT_MS) <= 0)
-		goto fail;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)
-		goto fail;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
-/* The server's addresses: an IP literal as it is, a name through dns.c. */
-static int resolve(const char *host, int port, struct dns_addr *out, size_t *n, char *err,
-		   size_t errlen)
-{
-	struct sockaddr_in *s4;
-	struct sockaddr_in6 *s6;
-	memset(out, 0, sizeof *out * DNS_ADDR_MAX);
-	*n = 0;
-	s4 = (struct sockaddr_in *)&out[0].sa;
-	s6 = (struct sockaddr_in6 *)&out[0].sa;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		out[0].len = sizeof *s4;
-		*n = 1;
-	} else if (dns_addrs(host, out, DNS_ADDR_MAX, n, err, errlen) != DNS_OK || *n == 0) {
-		if (*n == 0 && !*err)
-			snprintf(err, errlen, "%.200s: no address", host);
-		return -1;
-	}
-	for (size_t i = 0; i < *n; i++) {
-		if (out[i].sa.ss_family == AF_INET6) {
-			s6 = (struct sockaddr_in6 *)&out[i].sa;
-			s6->sin6_port = htons((uint16_t)port);
-		} else {
-			s4 = (struct sockaddr_in *)&out[i].sa;
-			s4->sin_port = htons((uint16_t)port);
-		}
-	}
-	return 0;
-}
-
-/* Header lines until the blank one: the ones ACME needs, and the body's
- * framing. -1 with err. */
-static int read_head(struct conn *c, struct resp *r, long long *clen, int *chunked, char *err,
-		     size_t errlen)
-{
-	char *line;
-	ssize_t n = conn_getline(c, &line, ACME_LINE_MAX, NULL);
-	if (n < 0 || sscanf(line, "HTTP/1.%*1[01] %3d", &r->status) != 1 || r->status < 100) {
-		snprintf(err, errlen, "no HTTP response");
-		return -1;
-	}
-	*clen = -1;
-	*chunked = 0;
-	for (int i = 0;; i++) {
-		char *v;
-		if (i == ACME_HEAD_LINES) {
-			snprintf(err, errlen, "too many header lines");
-			return -1;
-		}
-		n = conn_getline(c, &line, ACME_LINE_MAX, NULL);
-		if (n < 0) {
-			snprintf(err, errlen, n == -2 ? "header line too long" : "response cut short");
-			return -1;
-		}
-		if (n == 0)
-			return 0;
-		v = strchr(line, ':');
-		if (!v)
-			continue;
-		*v++ = 0;
-		v = str_trim(v);
-		if (!str_casecmp_ascii(line, "replay-nonce"))
-			str_copy(r->nonce, v, sizeof r->nonce);
-		else if (!str_casecmp_ascii(line, "location"))
-			str_copy(r->location, v, sizeof r->location);
-		else if (!str_casecmp_ascii(line, "content-length")) {
-			if (parse_int(v, 0, 1LL << 40, clen) < 0) {
-				snprintf(err, errlen, "bad Content-Length");
-				return -1;
-			}
-		} else if (!str_casecmp_ascii(line, "transfer-encoding"))
-			*chunked = strstr(v, "chunked") != NULL;
-	}
-}
-
-static int body_add(struct resp *r, size_t *cap, const void *p, size_t n, char *err,
-		    size_t errlen)
-{
-	if (n > ACME_BODY_MAX - r->len) {
-		snprintf(err, errlen, "response larger than %d bytes", ACME_BODY_MAX);
-		return -1;
-	}
-	if (r->len + n + 1 > *cap) {
-		*cap = r->len + n + 1;
-		r->body = xrealloc(r->body, *cap);
-	}
-	memcpy(r->body + r->len, p, n);
-	r->len += n;
-	r->body[r->len] = 0;
-	return 0;
-}
-
-static int read_body(struct conn *c, struct resp *r, long long clen, int chunked, char *err,
-		     size_t errlen)
-{
-	size_t cap = 0;
-	char buf[4096], *line;
-	ssize_t n;
-
-	if (body_add(r, &cap, "", 0, err, errlen) < 0)
-		return -1;
-	if (!chunked && clen >= 0) {
-		if (clen > ACME_BODY_MAX) {
-			snprintf(err, errlen, "response larger than %d bytes", ACME_BODY_MAX);
-			return -1;
-		}
-		r->body = xrealloc(r->body, (size_t)clen + 1);
-		if (clen && conn_read_n(c, r->body, (size_t)clen) < 0) {
-			snprintf(err, errlen, "response body cut short");
-			return -1;
-		}
-		r->len = (size_t)clen;
-		r->body[r->len] = 0;
-		return 0;
-	}
-	if (!chunked) {
-		/* RFC 9112 6.3 allows a body that ends when the server closes;
-		 * ACME servers send a length, and refusing the rest keeps the
-		 * reading bounded and simple. */
-		snprintf(err, errlen, "response without Content-Length or chunked encoding");
-		return -1;
-	}
-	for (;;) { /* RFC 9112 7.1 */
-		unsigned long long sz;
-		char *end;
-		n = conn_getline(c, &line, 1024, NULL);
-		if (n < 0) {
-			snprintf(err, errlen, "bad chunk");
-			return -1;
-		}
-		errno = 0;
-		sz = strtoull(line, &end, 16);
-		if (end == line || errno) {
-			snprintf(err, errlen, "bad chunk size");
-			return -1;
-		}
-		if (sz == 0)
-			break;
-		if (sz > ACME_BODY_MAX - r->len) {
-			snprintf(err, errlen, "response larger than %d bytes", ACME_BODY_MAX);
-			return -1;
-		}
-		while (sz) {
-			size_t k = sz < sizeof buf ? (size_t)sz : sizeof buf;
-			if (conn_read_n(c, buf, k) < 0 || body_add(r, &cap, buf, k, err, errlen) < 0) {
-				if (!*err)
-					snprintf(err, errlen, "response body cut short");
-				return -1;
-			}
-			sz -= k;
-		}
-		if (conn_getline(c, &line, 16, NULL) != 0) {
-			snprintf(err, errlen, "bad chunk end");
-			return -1;
-		}
-	}
-	for (int i = 0; i < ACME_HEAD_LINES; i++) /* trailers */
-		if (conn_getline(c, &line, ACME_LINE_MAX, NULL) <= 0)
-			return 0;
-	return 0;
-}
-
 struct acme {
 	struct server *srv;
 	char dir[4096]; /* DATADIR/acme */
@@ -337,71 +81,16 @@ struct acme {
 	json_t *directory;
 };
 
-/* One request, one connection (Connection: close keeps the client small).
- * ctype/body may be NULL (GET, HEAD). 0 with r filled (any status), or -1. */
-static int https(struct acme *a, const char *method, const char *urls, const char *body,
-		 struct resp *r, char *err, size_t errlen)
+/* A request to the ACME server; the nonce of every answer is kept. */
+static int https(struct acme *a, const char *method, const char *url, const char *body,
+		 struct httpc_resp *r, char *err, size_t errlen)
 {
-	struct url u;
-	struct dns_addr addrs[DNS_ADDR_MAX];
-	size_t naddr = 0;
-	struct conn *c = NULL;
-	long long clen;
-	int chunked, fd = -1, ret = -1;
-	char why[256] = "";
-
-	memset(r, 0, sizeof *r);
-	if (url_parse(urls, &u) < 0) {
-		snprintf(err, errlen, "not an https URL: %.200s", urls ? urls : "(none)");
+	if (httpc_request(a->tlsc, method, url, body, "application/jose+json", ACME_BODY_MAX, r,
+			  err, errlen) < 0)
 		return -1;
-	}
-	if (resolve(u.host, u.port, addrs, &naddr, why, sizeof why) < 0) {
-		snprintf(err, errlen, "%s: %s", u.host, why);
-		return -1;
-	}
-	for (size_t i = 0; i < naddr && fd < 0; i++)
-		fd = tcp_connect(&addrs[i].sa, addrs[i].len);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s:%d: cannot connect", u.host, u.port);
-		return -1;
-	}
-	c = conn_new(fd, u.host, u.port, "");
-	conn_set_timeout(c, ACME_TIMEOUT_MS);
-	if (conn_tls_connect(c, a->tlsc, u.host) < 0) {
-		snprintf(err, errlen, "%s:%d: TLS handshake failed", u.host, u.port);
-		goto out;
-	}
-	if (!conn_tls_verified(c)) {
-		snprintf(err, errlen, "%s:%d: certificate not verified (%s)", u.host, u.port,
-			 tls_verify_reason(conn_tls_verify_error(c)));
-		goto out;
-	}
-	conn_printf(c,
-		    "%s %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: brev-acme\r\nAccept: */*\r\nConnection: close\r\n",
-		    method, u.path, u.host, u.port);
-	if (body)
-		conn_printf(c, "Content-Type: application/jose+json\r\nContent-Length: %zu\r\n",
-			    strlen(body));
-	conn_puts(c, "\r\n");
-	if (body)
-		conn_puts(c, body);
-	if (conn_flush(c) < 0) {
-		snprintf(err, errlen, "%s:%d: write failed", u.host, u.port);
-		goto out;
-	}
-	if (read_head(c, r, &clen, &chunked, why, sizeof why) < 0 ||
-	    (strcmp(method, "HEAD") != 0 &&
-	     read_body(c, r, clen, chunked, why, sizeof why) < 0)) {
-		snprintf(err, errlen, "%s %.200s: %s", method, urls, why);
-		resp_clear(r);
-		goto out;
-	}
 	if (r->nonce[0])
 		str_copy(a->nonce, r->nonce, sizeof a->nonce);
-	ret = 0;
-out:
-	conn_free(&c);
-	return ret;
+	return 0;
 }
 
 /* ---- JWS (RFC 7515 flattened JSON, RFC 8555 6.2) ---- */
@@ -463,11 +152,11 @@ static char *jws(struct acme *a, const char *url, const char *payload, int use_j
 
 static int get_nonce(struct acme *a, char *err, size_t errlen)
 {
-	struct resp r;
+	struct httpc_resp r;
 	const char *u = json_string_value(json_object_get(a->directory, "newNonce"));
 	if (https(a, "HEAD", u, NULL, &r, err, errlen) < 0)
 		return -1;
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	if (!a->nonce[0]) {
 		snprintf(err, errlen, "newNonce: no Replay-Nonce");
 		return -1;
@@ -476,7 +165,7 @@ static int get_nonce(struct acme *a, char *err, size_t errlen)
 }
 
 /* The problem document of an error answer (RFC 8555 6.7), in words. */
-static void problem(const struct resp *r, const char *what, char *err, size_t errlen)
+static void problem(const struct httpc_resp *r, const char *what, char *err, size_t errlen)
 {
 	json_t *j = json_loads(r->body ? r->body : "", 0, NULL);
 	const char *t = json_string_value(json_object_get(j, "type"));
@@ -488,7 +177,7 @@ static void problem(const struct resp *r, const char *what, char *err, size_t er
 
 /* A signed POST; retried with the fresh nonce on badNonce. Any 2xx is 0. */
 static int post(struct acme *a, const char *url, const char *payload, int use_jwk,
-		struct resp *r, const char *what, char *err, size_t errlen)
+		struct httpc_resp *r, const char *what, char *err, size_t errlen)
 {
 	for (int i = 0; i < ACME_NONCE_TRIES; i++) {
 		char *body;
@@ -505,16 +194,16 @@ static int post(struct acme *a, const char *url, const char *payload, int use_jw
 			return 0;
 		problem(r, what, err, errlen);
 		if (r->status != 400 || !strstr(err, "badNonce")) {
-			resp_clear(r);
+			httpc_resp_clear(r);
 			return -1;
 		}
-		resp_clear(r);
+		httpc_resp_clear(r);
 	}
 	return -1;
 }
 
 /* A JSON object body, or NULL with err. */
-static json_t *json_body(const struct resp *r, const char *what, char *err, size_t errlen)
+static json_t *json_body(const struct httpc_resp *r, const char *what, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *j = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &je);
@@ -605,13 +294,13 @@ static json_t *poll_status(struct acme *a, const char *url, const char *want, co
 			   char *err, size_t errlen)
 {
 	for (int i = 0; i < ACME_POLLS && !stop_flag; i++) {
-		struct resp r;
+		struct httpc_resp r;
 		json_t *o;
 		const char *st;
 		if (post(a, url, "", 0, &r, what, err, errlen) < 0)
 			return NULL;
 		o = json_body(&r, what, err, errlen);
-		resp_clear(&r);
+		httpc_resp_clear(&r);
 		if (!o)
 			return NULL;
 		st = jstr(o, "status");
@@ -646,7 +335,7 @@ static int do_account(struct acme *a, const char *diru, const char *email, char 
 		      size_t errlen)
 {
 	char path[4200], payload[600];
-	struct resp r;
+	struct httpc_resp r;
 	size_t n, dl = strlen(diru);
 	char *saved;
 
@@ -670,11 +359,11 @@ static int do_account(struct acme *a, const char *diru, const char *email, char 
 		return -1;
 	if (!r.location[0] || strncmp(r.location, "https://", 8) != 0) {
 		snprintf(err, errlen, "newAccount: no account URL");
-		resp_clear(&r);
+		httpc_resp_clear(&r);
 		return -1;
 	}
 	str_copy(a->kid, r.location, sizeof a->kid);
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	{
 		struct sbuf b = {0};
 		sbuf_printf(&b, "%s %s\n", diru, a->kid);
@@ -688,7 +377,7 @@ static int do_account(struct acme *a, const char *diru, const char *email, char 
 /* Answer one authorization with its http-01 challenge. */
 static int do_authz(struct acme *a, const char *url, char *err, size_t errlen)
 {
-	struct resp r;
+	struct httpc_resp r;
 	json_t *o, *ch, *done;
 	size_t i;
 	const char *token = NULL, *curl = NULL, *st;
@@ -696,7 +385,7 @@ static int do_authz(struct acme *a, const char *url, char *err, size_t errlen)
 	if (post(a, url, "", 0, &r, "authorization", err, errlen) < 0)
 		return -1;
 	o = json_body(&r, "authorization", err, errlen);
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	if (!o)
 		return -1;
 	st = jstr(o, "status");
@@ -728,7 +417,7 @@ static int do_authz(struct acme *a, const char *url, char *err, size_t errlen)
 		json_decref(o);
 		return -1;
 	}
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	json_decref(o);
 	done = poll_status(a, url, "valid", "authorization", err, errlen);
 	json_decref(done);
@@ -737,7 +426,7 @@ static int do_authz(struct acme *a, const char *url, char *err, size_t errlen)
 
 /* Write the chain and the key next to their final names, check that they
  * belong together, move them in place, serve them. */
-static int install(struct acme *a, const struct resp *chain, const char *newkey, char *err,
+static int install(struct acme *a, const struct httpc_resp *chain, const char *newkey, char *err,
 		   size_t errlen)
 {
 	char cert_new[4200], cert[4200], key[4200];
@@ -798,7 +487,7 @@ static int obtain(struct acme *a, char *err, size_t errlen)
 	char names[ACME_NAMES_MAX][DNS_NAME_MAX + 1], keypath[4200];
 	const char *np[ACME_NAMES_MAX];
 	size_t nn, i;
-	struct resp r;
+	struct httpc_resp r;
 	json_t *order = NULL, *authz, *v, *done = NULL;
 	struct tls_eckey *ckey = NULL;
 	unsigned char *csr = NULL;
@@ -817,7 +506,7 @@ static int obtain(struct acme *a, char *err, size_t errlen)
 	a->directory = r.status == 200 ? json_body(&r, "directory", err, errlen) : NULL;
 	if (r.status != 200)
 		snprintf(err, errlen, "directory: HTTP %d", r.status);
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	if (!a->directory)
 		return -1;
 	if (!jstr(a->directory, "newNonce") || !jstr(a->directory, "newAccount") ||
@@ -844,7 +533,7 @@ static int obtain(struct acme *a, char *err, size_t errlen)
 		return -1;
 	str_copy(order_url, r.location, sizeof order_url);
 	order = json_body(&r, "newOrder", err, errlen);
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	if (!order)
 		return -1;
 	if (strncmp(order_url, "https://", 8) != 0) {
@@ -885,7 +574,7 @@ static int obtain(struct acme *a, char *err, size_t errlen)
 		goto out;
 	}
 	free(payload);
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 	done = poll_status(a, order_url, "valid", "order", err, errlen);
 	if (!done)
 		goto out;
@@ -897,7 +586,7 @@ static int obtain(struct acme *a, char *err, size_t errlen)
 	if (post(a, certurl, "", 0, &r, "certificate", err, errlen) < 0)
 		goto out;
 	ret = install(a, &r, keypath, err, errlen);
-	resp_clear(&r);
+	httpc_resp_clear(&r);
 out:
 	if (ret < 0)
 		unlink(keypath);
@@ -994,11 +683,11 @@ int acme_start(struct server *srv, const char *datadir)
 {
 	const struct config *cfg = srv->cfg;
 	char err[256], ca[4096];
-	struct url u;
+	struct httpc_url u;
 
 	if (!cfg->tls_acme || !cfg->tls_acme[0])
 		return 0;
-	if (url_parse(cfg->tls_acme, &u) < 0) {
+	if (httpc_url_parse(cfg->tls_acme, &u) < 0) {
 		log_error("tls.acme: not an https URL: %s", cfg->tls_acme);
 		return -1;
 	}
