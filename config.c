@@ -112,6 +112,9 @@ static const struct cfg_key keys[] = {
 	 "empty: the system's trust store)"},
 	{"delivery.relay_fingerprint", T_STR, F(delivery_relay_fingerprint), "", 0, 0,
 	 "SHA-256 fingerprint(s) of the smarthost's certificate, instead of a CA (AB:CD:...)"},
+	{"delivery.tls_ca", T_STR, F(delivery_tls_ca), "", 0, 0,
+	 "PEM file of the CA(s) MX certificates and MTA-STS policy hosts are verified against "
+	 "(relative to DATADIR; empty: the system's trust store)"},
 	{"delivery.retry", T_RETRY, F(retry), "5m 10m 30m 1h 2h 4h 8h", 0, 0,
 	 "Retry intervals; the last one repeats until delivery.max_age"},
 	{"delivery.delay_notice", T_DURATION, F(delivery_delay_notice), "4h", 0, 60LL * 86400,
