@@ -47,6 +47,7 @@ delivery.port|25
 delivery.relay|
 delivery.relay_ca|
 delivery.relay_fingerprint|
+delivery.tls_ca|
 delivery.retry|5m 10m 30m 1h 2h 4h 8h
 delivery.delay_notice|4h
 delivery.max_age|5d
