@@ -5,7 +5,8 @@
 # fetches the key authorization from brev's http listener. IMAPS then
 # serves the chain, and openssl s_client and Python verify it against
 # pebble's root; `brev cert renew` replaces it; a restarted server keeps
-# serving it; a challenge pebble cannot validate, and a hostile ACME
+# serving it; one two thirds through its lifetime is renewed unasked; a
+# challenge pebble cannot validate, and a hostile ACME
 # server (a directory that is not JSON, a response of 8 MB, one of 8 MB
 # without a length), each give a clear error in the log while the
 # certificate in use stays.
@@ -130,6 +131,32 @@ grep 'keeping the current certificate' "$D/serve.log" | grep -q 'authorization: 
 [ "$(served_cert)" = "$S2" ] || fail "failing challenge: the certificate in use changed"
 brev_stop
 sed -i '/^tls.acme_names = /d' "$D/brev.conf"
+
+# ---- renewal by itself at two thirds of the lifetime ----
+# An ACME certificate (the test CA's: brev does not care who issued the
+# pair it serves) valid from 20 days ago until tomorrow: two thirds have
+# passed, so brev serves it at start and renews it without being asked.
+mkdir -p "$T/oldca/db"
+touch "$T/oldca/db/index"
+echo 01 >"$T/oldca/db/serial"
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/db/index\nnew_certs_dir = %s/db\nserial = %s/db/serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n' \
+	"$T/oldca" "$T/oldca" "$T/oldca" >"$T/oldca/ca.cnf"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mail.acme.test \
+	-keyout "$T/oldca/key.pem" -out "$T/oldca/req.csr" 2>/dev/null || fail "old key"
+openssl ca -batch -config "$T/oldca/ca.cnf" -cert "$T/ca.pem" -keyfile "$T/ca.key" -in "$T/oldca/req.csr" \
+	-out "$T/oldca/cert.pem" -notext -startdate "$(date -u -d '-20 days' +%Y%m%d%H%M%SZ)" \
+	-enddate "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)" >"$T/oldca/ca.log" 2>&1 || { cat "$T/oldca/ca.log"; fail "old cert"; }
+cp "$T/oldca/cert.pem" "$D/acme/cert.pem"
+cp "$T/oldca/key.pem" "$D/acme/key.pem"
+OLD=$(openssl x509 -noout -serial -in "$T/oldca/cert.pem")
+brev_start
+wait_log 3 'tls: serving the ACME certificate'
+wait_log 3 'acme: new certificate installed'
+S3=$(served_cert)
+[ "$S3" != "$OLD" ] && [ "$S3" != "$S2" ] || fail "not renewed at two thirds of its lifetime ($S3)"
+grep -q 'acme: renewing the certificate' "$D/serve.log" || fail "no renewal line"
+brev_stop
+S2=$S3
 
 # ---- a hostile ACME server: the old certificate stays ----
 cat >"$T/hostile.py" <<'PY'
