@@ -619,17 +619,30 @@ int acme_current(const char *datadir, char *cert, char *key, size_t cap)
 	return 1;
 }
 
-/* When the current ACME certificate is due: at two thirds of its life
- * (RFC 8555 does not say; Let's Encrypt asks for renewal with a third
- * left), or now when there is none. */
-static time_t due_at(struct acme *a)
+/* When an ACME certificate is due: at two thirds of its life (RFC 8555
+ * does not say; Let's Encrypt asks for renewal with a third left). */
+static int dates_of(const char *dir, time_t *nb, time_t *na, time_t *due)
 {
 	char cert[4200];
-	time_t nb, na;
-	path_join(cert, sizeof cert, a->dir, "cert.pem");
-	if (tls_cert_dates(cert, &nb, &na) < 0 || na <= nb)
-		return 0;
-	return nb + (na - nb) / 3 * 2;
+	path_join(cert, sizeof cert, dir, "cert.pem");
+	if (tls_cert_dates(cert, nb, na) < 0 || *na <= *nb)
+		return -1;
+	*due = *nb + (*na - *nb) / 3 * 2;
+	return 0;
+}
+
+/* 0 (now) when there is none */
+static time_t due_at(struct acme *a)
+{
+	time_t nb, na, due;
+	return dates_of(a->dir, &nb, &na, &due) < 0 ? 0 : due;
+}
+
+int acme_dates(const char *datadir, time_t *not_before, time_t *not_after, time_t *due)
+{
+	char dir[4096];
+	path_join(dir, sizeof dir, datadir, "acme");
+	return dates_of(dir, not_before, not_after, due);
 }
 
 static void *acme_main(void *arg)

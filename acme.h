@@ -13,6 +13,7 @@
 #define BREV_ACME_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct server;
 
@@ -24,6 +25,10 @@ struct server;
  * they exist and belong together (then serve those instead of tls.cert).
  * 1, or 0 (use tls.cert / tls.key). */
 int acme_current(const char *datadir, char *cert, char *key, size_t cap);
+
+/* The dates of DATADIR/acme/cert.pem and when it is due for renewal
+ * (two thirds of its lifetime). 0, or -1 when there is none. */
+int acme_dates(const char *datadir, time_t *not_before, time_t *not_after, time_t *due);
 
 /* Start the renewal thread when tls.acme is set (no-op otherwise). It runs
  * at once when there is no ACME certificate yet, else when two thirds of the

@@ -84,6 +84,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
 	      "  cert renew                     the running server renews its ACME certificate now (tls.acme)\n"
+	      "  cert status                    the ACME certificate's dates and when it is due for renewal\n"
 	      "  status                         what the running server serves, accounts, mailbox sizes, queue, client settings\n"
 	      "  import ADDRESS PATH [--mailbox NAME]\n"
 	      "                                 mbox files, a Maildir(++) tree or .eml files into an account; resumable\n"
@@ -395,8 +396,29 @@ static int cmd_cert(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
+	if (argc == 2 && strcmp(argv[1], "status") == 0) {
+		char when[3][32], fp[96], path[PATH_MAX];
+		time_t t[3];
+		load_config();
+		path_join(path, sizeof path, datadir, "acme/cert.pem");
+		if (acme_dates(datadir, &t[0], &t[1], &t[2]) < 0) {
+			printf("tls.acme: %s\nno ACME certificate (%s): serving tls.cert\n",
+			       cfg.tls_acme[0] ? cfg.tls_acme : "(off)", path);
+		} else {
+			for (int i = 0; i < 3; i++)
+				strftime(when[i], sizeof when[i], "%Y-%m-%d %H:%M:%S UTC", gmtime(&t[i]));
+			if (tls_cert_fingerprint(path, fp) < 0)
+				str_copy(fp, "?", sizeof fp);
+			printf("tls.acme: %s\nACME certificate: %s\n  valid from %s\n  valid until %s\n"
+			       "  renewal due %s\n  SHA-256 %s\n",
+			       cfg.tls_acme[0] ? cfg.tls_acme : "(off)", path, when[0], when[1], when[2],
+			       fp);
+		}
+		config_free(&cfg);
+		return 0;
+	}
 	if (argc != 2 || strcmp(argv[1], "new") != 0)
-		fatal("usage: brev cert new | brev cert renew");
+		fatal("usage: brev cert new | brev cert renew | brev cert status");
 	load_config();
 	make_certificates(0);
 	config_free(&cfg);
