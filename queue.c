@@ -728,8 +728,6 @@ out:
 	free(acc);
 }
 
-/* One connection to one address of a host. Leaves recipients pending when
- * the next address or host should be tried. */
 /* ---- MTA-STS (RFC 8461 4.2, docs/delivery.md) ---- */
 
 static int sts_mode(const struct attempt *a)
@@ -789,6 +787,8 @@ static int sts_filter(struct attempt *a, struct dns_mx *mx, char *why, size_t wh
 	return k ? 0 : -1;
 }
 
+/* One connection to one address of a host. Leaves recipients pending when
+ * the next address or host should be tried. */
 static void session(struct attempt *a, const char *host, const struct dns_addr *da, int port,
 		    int relay)
 {
