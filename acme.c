@@ -88,7 +88,10 @@ static int https(struct acme *a, const char *method, const char *url, const char
 	if (httpc_request(a->tlsc, method, url, body, "application/jose+json", ACME_BODY_MAX, r,
 			  err, errlen) < 0)
 		return -1;
-	if (r->nonce[0])
+	/* RFC 8555 6.5.1: a nonce is base64url; anything else is not kept
+	 * (it would also not survive into the JSON of the next request) */
+	if (r->nonce[0] && strspn(r->nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					   "0123456789-_") == strlen(r->nonce))
 		str_copy(a->nonce, r->nonce, sizeof a->nonce);
 	return 0;
 }
@@ -127,12 +130,17 @@ static char *jws(struct acme *a, const char *url, const char *payload, int use_j
 	json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", a->nonce, "url", url);
 	struct sbuf in = {0};
 
-	if (use_jwk)
-		json_object_set_new(h, "jwk", json_loads(a->jwk, 0, NULL));
-	else
-		json_object_set_new(h, "kid", json_string(a->kid));
+	if (!h)
+		return NULL;
+	if (json_object_set_new(h, use_jwk ? "jwk" : "kid",
+				use_jwk ? json_loads(a->jwk, 0, NULL) : json_string(a->kid)) < 0) {
+		json_decref(h); /* a kid that is not UTF-8 */
+		return NULL;
+	}
 	prot = json_dumps(h, JSON_COMPACT);
 	json_decref(h);
+	if (!prot)
+		return NULL;
 	p64 = b64url(prot, strlen(prot));
 	b64 = b64url(payload, strlen(payload));
 	sbuf_printf(&in, "%s.%s", p64, b64);
@@ -186,6 +194,11 @@ static int post(struct acme *a, const char *url, const char *payload, int use_jw
 			return -1;
 		body = jws(a, url, payload, use_jwk);
 		a->nonce[0] = 0; /* used; the answer brings the next */
+		if (!body) {
+			snprintf(err, errlen, "%s: cannot build the request (bad URL or account URL)",
+				 what);
+			return -1;
+		}
 		rc = https(a, "POST", url, body, r, err, errlen);
 		free(body);
 		if (rc < 0)

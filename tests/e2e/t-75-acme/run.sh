@@ -8,8 +8,8 @@
 # serving it; one two thirds through its lifetime is renewed unasked; a
 # challenge pebble cannot validate, and a hostile ACME
 # server (a directory that is not JSON, a response of 8 MB, one of 8 MB
-# without a length), each give a clear error in the log while the
-# certificate in use stays.
+# without a length, a nonce that is not base64url), each give a clear
+# error in the log while the certificate in use stays.
 . ../lib.sh
 brev_init acme acme.test
 sed -i 's/^hostname = .*/hostname = mail.acme.test/' "$D/brev.conf"
@@ -172,9 +172,19 @@ grep -q "SHA-256 $fp" "$T/st" || fail "cert status fingerprint: $(cat "$T/st")"
 cat >"$T/hostile.py" <<'PY'
 import http.server, ssl, sys
 port, cert, key, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+base = "https://hostile.acme.test:%d" % port
 class H(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):
+        # a nonce that is not base64url (nor UTF-8)
+        self.send_response(200)
+        self.send_header("Replay-Nonce", "\xff\xfe\"x")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
     def do_GET(self):
-        if mode == "json":
+        if mode == "nonce":
+            body = ('{"newNonce": "%s/nonce", "newAccount": "%s/acct", "newOrder": "%s/order"}'
+                    % (base, base, base)).encode()
+        elif mode == "json":
             body = b'{"newNonce": "https://hostile.acme.test/n", "newAccount": '  # cut short
         else:
             body = b"{" + b" " * (8 << 20) + b"}"
@@ -196,7 +206,7 @@ srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 srv.serve_forever()
 PY
 n=1
-for mode in json huge nolength; do
+for mode in json huge nolength nonce; do
 	python3 "$T/hostile.py" "$P_BAD" "$T/hostile.pem" "$T/hostile.key" "$mode" &
 	HPID=$!
 	at_exit "kill $HPID 2>/dev/null"
@@ -210,6 +220,7 @@ for mode in json huge nolength; do
 	json) want='directory: not a JSON object' ;;
 	huge) want='response larger than 262144 bytes' ;;
 	nolength) want='response without Content-Length' ;;
+	nonce) want='newNonce: no Replay-Nonce' ;;
 	esac
 	grep 'keeping the current certificate' "$D/serve.log" | tail -1 | grep -q "$want" ||
 		fail "$mode: $(grep 'keeping the current' "$D/serve.log" | tail -1)"
