@@ -13,7 +13,8 @@
 #   - a restarted "a" that no longer trusts the test CA: b.test's cached
 #     policy still applies (the TXT id is unchanged), so the certificate
 #     that no longer verifies defers the message, and nothing reaches b in
-#     plaintext; d.test (no _mta-sts record) still gets opportunistic TLS.
+#     plaintext; d.test (no _mta-sts record) still gets opportunistic TLS;
+#   - f.test's policy host answers with 1 MiB: no policy, logged, delivered.
 if [ -z "${T76_IN_NS:-}" ]; then
 	[ "$(id -u)" = 0 ] && NS=(unshare --net) || NS=(unshare --map-root-user --net)
 	T76_IN_NS=1 exec "${NS[@]}" bash "$0" "$@"
@@ -21,9 +22,10 @@ fi
 . ../lib.sh
 ip link set lo up
 ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
+ip addr add 127.0.0.3/8 dev lo 2>/dev/null || true
 
 read -r -d '' P_NSD <<<"$(free_ports 1)" || true
-for z in b c d e; do
+for z in b c d e f; do
 	cat >"$T/$z.zone" <<ZONE
 \$TTL 60
 @ IN SOA ns.$z.test. hostmaster.$z.test. 1 3600 600 86400 60
@@ -52,8 +54,14 @@ other IN A 127.0.0.1
 mta-sts IN A 127.0.0.2
 _mta-sts IN TXT "v=STSv1; id=x1;"
 ZONE
+cat >>"$T/f.zone" <<'ZONE'
+@ IN MX 10 mx.b.test.
+mta-sts IN A 127.0.0.3
+_mta-sts IN TXT "v=STSv1; id=f1;"
+ZONE
 NSD_PORT=$P_NSD
-nsd_run 127.0.0.1 "$P_NSD" "b.test=$T/b.zone" "c.test=$T/c.zone" "d.test=$T/d.zone" "e.test=$T/e.zone"
+nsd_run 127.0.0.1 "$P_NSD" "b.test=$T/b.zone" "c.test=$T/c.zone" "d.test=$T/d.zone" "e.test=$T/e.zone" \
+	"f.test=$T/f.zone"
 at_exit "kill $NSD_PID"
 nsd_wait _mta-sts.e.test TXT STSv1
 
@@ -62,7 +70,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null || fail "test CA"
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mx.b.test \
 	-keyout "$T/b.key" -out "$T/b.csr" 2>/dev/null || fail "b key"
-printf 'subjectAltName=DNS:mx.b.test,DNS:mta-sts.b.test,DNS:mta-sts.c.test,DNS:mta-sts.e.test\n' >"$T/b.ext"
+printf 'subjectAltName=DNS:mx.b.test,DNS:mta-sts.b.test,DNS:mta-sts.c.test,DNS:mta-sts.e.test,DNS:mta-sts.f.test\n' >"$T/b.ext"
 openssl x509 -req -in "$T/b.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
 	-extfile "$T/b.ext" -out "$T/b.pem" 2>/dev/null || fail "b cert"
 
@@ -74,14 +82,14 @@ cp "$T/b.pem" "$DB/sts-cert.pem"
 cp "$T/b.key" "$DB/sts-key.pem"
 cat >>"$DB/brev.conf" <<CONF
 hostname = mx.b.test
-domains = b.test c.test d.test e.test
+domains = b.test c.test d.test e.test f.test
 tls.cert = sts-cert.pem
 tls.key = sts-key.pem
 tls.mta_sts = enforce
 listen.https = 127.0.0.1:443
 dns.resolver = 127.0.0.1:$P_NSD
 CONF
-for u in bob@b.test carol@c.test dave@d.test erin@e.test; do brev_user "$u" password-1; done
+for u in bob@b.test carol@c.test dave@d.test erin@e.test frank@f.test; do brev_user "$u" password-1; done
 brev_start
 PID_B=$BREV_PID
 wait_port 443
@@ -101,6 +109,34 @@ brev_start
 PID_B2=$BREV_PID
 curl -sS --max-time 20 --cacert "$T/ca.pem" --resolve mta-sts.e.test:443:127.0.0.2 \
 	https://mta-sts.e.test/.well-known/mta-sts.txt | grep -q 'mode: testing' || fail "b2 policy"
+
+# a hostile policy host for f.test: a policy of 1 MiB
+cat >"$T/big.py" <<'PY'
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b"version: STSv1\r\nmode: enforce\r\nmx: nowhere.f.test\r\nmax_age: 86400\r\n" + b"x" * (1 << 20)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.3", 443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+python3 "$T/big.py" "$T/b.pem" "$T/b.key" >"$T/big.log" 2>&1 &
+BIG_PID=$!
+at_exit "kill $BIG_PID 2>/dev/null"
 
 # ---- the sender ----
 brev_init a a.test
@@ -149,6 +185,13 @@ grep -q 'mta-sts: e.test (testing): MX other.e.test is not in the policy; delive
 	fail "testing mode: MX not logged"
 grep -q 'mta-sts: e.test (testing): other.e.test certificate not verified' "$DA/serve.log" ||
 	fail "testing mode: certificate not logged"
+
+# f.test's policy is too large: not used (and not cached), delivery as without one
+send frank@f.test six
+line=$(wait_result frank@f.test delivered)
+grep -q 'mta-sts: f.test: policy fetch failed (GET https://mta-sts.f.test/.well-known/mta-sts.txt: response larger than 65536 bytes); no policy applies' \
+	"$DA/serve.log" || fail "f.test: $(grep 'f.test' "$DA/serve.log" | tail -3)"
+[ ! -e "$DA/mta-sts/f.test" ] || fail "f.test's oversized policy was cached"
 
 # ---- a restart without the test CA: the cached policy still applies ----
 brev_stop "$PID_A"
