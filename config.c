@@ -84,6 +84,16 @@ static const struct cfg_key keys[] = {
 	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
 	 "PEM certificate chain, leaf first (relative to DATADIR)"},
 	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},
+	{"tls.acme", T_STR, F(tls_acme), "", 0, 0,
+	 "ACME directory URL to obtain and renew the certificate from, e.g. "
+	 "https://acme-v02.api.letsencrypt.org/directory (empty: off; docs/tls.md)"},
+	{"tls.acme_email", T_STR, F(tls_acme_email), "", 0, 0,
+	 "Contact address given to the ACME server for the account"},
+	{"tls.acme_names", T_STR, F(tls_acme_names), "", 0, 0,
+	 "More names for the ACME certificate besides hostname (space separated)"},
+	{"tls.acme_ca", T_STR, F(tls_acme_ca), "", 0, 0,
+	 "PEM file of the CA(s) the ACME server's own certificate must chain to (relative to "
+	 "DATADIR; empty: the system's trust store)"},
 	{"tls.mta_sts", T_CHOICE, F(tls_mta_sts), "none", 0, 0,
 	 "MTA-STS policy served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt: none (not "
 	 "served), testing or enforce (RFC 8461)"},
@@ -102,6 +112,9 @@ static const struct cfg_key keys[] = {
 	 "empty: the system's trust store)"},
 	{"delivery.relay_fingerprint", T_STR, F(delivery_relay_fingerprint), "", 0, 0,
 	 "SHA-256 fingerprint(s) of the smarthost's certificate, instead of a CA (AB:CD:...)"},
+	{"delivery.tls_ca", T_STR, F(delivery_tls_ca), "", 0, 0,
+	 "PEM file of the CA(s) MX certificates and MTA-STS policy hosts are verified against "
+	 "(relative to DATADIR; empty: the system's trust store)"},
 	{"delivery.retry", T_RETRY, F(retry), "5m 10m 30m 1h 2h 4h 8h", 0, 0,
 	 "Retry intervals; the last one repeats until delivery.max_age"},
 	{"delivery.delay_notice", T_DURATION, F(delivery_delay_notice), "4h", 0, 60LL * 86400,

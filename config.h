@@ -21,6 +21,9 @@ struct config {
 	char *listen_http, *listen_https; /* the web listener (http.c) */
 	char *submission_shared;    /* submission.shared_senders */
 	char *tls_cert, *tls_key;   /* as written (relative to datadir) */
+	char *tls_acme;             /* ACME directory URL, "" off (acme.c) */
+	char *tls_acme_email, *tls_acme_ca, *tls_acme_names;
+	char *delivery_tls_ca;      /* MX and MTA-STS trust anchors, "" the system store */
 	char *dns_resolver;
 	long long delivery_port;
 	char *delivery_relay, *delivery_relay_user, *delivery_relay_password_file;

@@ -28,6 +28,12 @@ static int ctl_stop_pipe[2] = {-1, -1};
 static pthread_t ctl_thread;
 static struct store *ctl_store;
 static void (*ctl_on_flush)(void);
+static void (*ctl_on_renew)(void);
+
+void control_set_renew(void (*fn)(void))
+{
+	ctl_on_renew = fn;
+}
 static char ctl_path[PATH_MAX];
 static void (*ctl_status)(char *buf, size_t cap);
 static time_t ctl_started;
@@ -80,6 +86,11 @@ static void handle(const char *msg)
 			ctl_on_flush();
 	} else if (strncmp(msg, "sendmail id=", 12) == 0) {
 		log_info("%s", msg);
+	} else if (strcmp(msg, "acme-renew") == 0) {
+		if (ctl_on_renew)
+			ctl_on_renew();
+		else
+			log_warn("control: acme-renew, but tls.acme is not set");
 	} else if (strcmp(msg, "ping") == 0) {
 		/* liveness probe from `brev status` */
 	} else {

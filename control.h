@@ -2,7 +2,7 @@
  * control.h — DATADIR/control.sock, a Unix datagram socket through which
  * other brev processes (`brev user ...`, `brev sendmail`, `brev queue`) tell
  * the running server that they changed the store. Datagrams are one short
- * text line: "changed ID" (account ID, 0 = several), "flush", "ping",
+ * text line: "changed ID" (account ID, 0 = several), "flush", "ping", "acme-renew",
  * "status", the one request that gets an answer (`brev status`), or
  * "sendmail id=..." (a `brev sendmail` acceptance, written to the server's
  * log as it is, control characters neutralised by log.c).
@@ -36,6 +36,9 @@ void control_set_status(void (*fn)(char *buf, size_t cap));
  * no server answered within timeout_ms. The client binds an abstract
  * socket (Linux autobind) for the reply: nothing is left on disk. */
 long control_status(const char *datadir, char *buf, size_t cap, int timeout_ms);
+/* Server side, before control_start: what "acme-renew" (`brev cert renew`)
+ * runs; unset, the message is logged and ignored. */
+void control_set_renew(void (*fn)(void));
 /* A store commit hook for non-server processes: pokes the server. */
 void control_commit_hook(void *datadir, uint32_t user);
 

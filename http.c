@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acme.h"
 #include "config.h"
 #include "conn.h"
 #include "http_assets.h"
@@ -721,6 +722,22 @@ static void mta_sts_route(struct http *h)
 		respond(h, 200, "text/plain", pol, n, "Cache-Control: no-cache\r\n");
 }
 
+/* RFC 8555 8.3: the key authorization of a pending http-01 challenge, on
+ * plain http from anywhere (the CA connects to port 80, never to https). */
+static void acme_route(struct http *h, const char *token)
+{
+	char ka[ACME_KEYAUTH_MAX + 1];
+	size_t n = acme_challenge(token, ka, sizeof ka);
+	if (discard_body(h) < 0)
+		return;
+	if (n == 0)
+		respond_error(h, 404, NULL);
+	else if (h->req.method != HM_GET && h->req.method != HM_HEAD)
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+	else
+		respond(h, 200, "application/octet-stream", ka, n, NULL);
+}
+
 static void route(struct http *h)
 {
 	char pathbuf[HTTP_LINE_MAX + 1];
@@ -728,6 +745,10 @@ static void route(struct http *h)
 	const struct http_asset *a;
 	int m = h->req.method;
 
+	if (path && strncmp(path, "/.well-known/acme-challenge/", 28) == 0) {
+		acme_route(h, path + 28);
+		return;
+	}
 	if (h->kind == LK_HTTP && !conn_is_loopback(h->c)) {
 		h->keep = h->keep && !h->req.chunked && !h->req.has_length;
 		redirect_https(h);

@@ -7,6 +7,7 @@
  * Every failure ends as one line "brev: ..." on stderr and exit status 1.
  */
 #include "backup.h"
+#include "acme.h"
 #include "config.h"
 #include "control.h"
 #include "authres.h"
@@ -83,6 +84,8 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
 	      "  dkim new DOMAIN                a new DKIM key and selector for DOMAIN\n"
 	      "  cert new                       a new server certificate from the local CA (made if missing)\n"
+	      "  cert renew                     the running server renews its ACME certificate now (tls.acme)\n"
+	      "  cert status                    the ACME certificate's dates and when it is due for renewal\n"
 	      "  status                         what the running server serves, accounts, mailbox sizes, queue, client settings\n"
 	      "  import ADDRESS PATH [--mailbox NAME]\n"
 	      "                                 mbox files, a Maildir(++) tree or .eml files into an account; resumable\n"
@@ -389,8 +392,40 @@ static void make_certificates(int quiet)
  * a DATADIR from before the CA (one self-signed cert.pem) to a CA. */
 static int cmd_cert(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "renew") == 0) {
+		/* the running server does the work: it owns the ACME state */
+		load_config();
+		if (!cfg.tls_acme[0])
+			fatal("tls.acme is not set: nothing to renew (see docs/tls.md)");
+		if (control_send(datadir, "acme-renew") < 0)
+			fatal("no running server: the ACME client runs inside `brev serve`");
+		printf("renewal requested; the server's log shows its progress\n");
+		config_free(&cfg);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "status") == 0) {
+		char when[3][32], fp[96], path[PATH_MAX];
+		time_t t[3];
+		load_config();
+		path_join(path, sizeof path, datadir, "acme/cert.pem");
+		if (acme_dates(datadir, &t[0], &t[1], &t[2]) < 0) {
+			printf("tls.acme: %s\nno ACME certificate (%s): serving tls.cert\n",
+			       cfg.tls_acme[0] ? cfg.tls_acme : "(off)", path);
+		} else {
+			for (int i = 0; i < 3; i++)
+				strftime(when[i], sizeof when[i], "%Y-%m-%d %H:%M:%S UTC", gmtime(&t[i]));
+			if (tls_cert_fingerprint(path, fp) < 0)
+				str_copy(fp, "?", sizeof fp);
+			printf("tls.acme: %s\nACME certificate: %s\n  valid from %s\n  valid until %s\n"
+			       "  renewal due %s\n  SHA-256 %s\n",
+			       cfg.tls_acme[0] ? cfg.tls_acme : "(off)", path, when[0], when[1], when[2],
+			       fp);
+		}
+		config_free(&cfg);
+		return 0;
+	}
 	if (argc != 2 || strcmp(argv[1], "new") != 0)
-		fatal("usage: brev cert new");
+		fatal("usage: brev cert new | brev cert renew | brev cert status");
 	load_config();
 	make_certificates(0);
 	config_free(&cfg);
@@ -1174,6 +1209,10 @@ static void cmd_serve(void)
 
 	config_path(&cfg, cfg.tls_cert, cert, sizeof cert);
 	config_path(&cfg, cfg.tls_key, key, sizeof key);
+	/* A certificate ACME obtained earlier wins over tls.cert, which stays
+	 * the fallback until there is one (docs/tls.md). */
+	if (cfg.tls_acme[0] && acme_current(datadir, cert, key, sizeof cert))
+		log_info("tls: serving the ACME certificate %s", cert);
 	tls = tls_server_new(cert, key, err, sizeof err);
 	if (!tls)
 		log_warn("TLS disabled: %s", err);
@@ -1197,6 +1236,8 @@ static void cmd_serve(void)
 	if (dnsbl_list_check(cfg.spam_uribl, err, sizeof err) < 0)
 		fatal("spam.uribl: %s", err);
 	control_set_status(serve_status);
+	if (cfg.tls_acme[0])
+		control_set_renew(acme_renew_now);
 	if (control_start(datadir, srv.store, queue_flush, err, sizeof err) < 0)
 		fatal("%s", err);
 	if (queue_start(&srv) < 0)
@@ -1208,6 +1249,8 @@ static void cmd_serve(void)
 	fetch_set_dir(datadir);
 	if (fetch_start(srv.store, cfg.message_size) < 0)
 		fatal("cannot start the fetch schedule");
+	if (acme_start(&srv, datadir) < 0)
+		fatal("cannot start the ACME client (tls.acme)");
 
 	printf("brev %s serving %s (%s) for %s\n", BREV_VERSION, shown, cfg.hostname, cfg.domains);
 	net_print_listeners();
@@ -1230,6 +1273,7 @@ static void cmd_serve(void)
 	}
 	log_info("stopping");
 	fetch_stop();
+	acme_stop();
 	queue_stop_begin();
 	left = net_stop(5000);
 	if (left)

@@ -46,6 +46,7 @@
 #include "journal.h"
 #include "log.h"
 #include "mailbox.h"
+#include "mta_sts.h"
 #include "queue.h"
 #include "sasl.h"
 #include "server.h"
@@ -88,6 +89,8 @@ struct attempt {
 	int need_utf8, has8bit;
 	/* the group being sent */
 	size_t *idx, n;
+	const char *domain;            /* its recipient domain (not with the relay) */
+	const struct sts_policy *sts;  /* its MTA-STS policy, NULL with the relay */
 };
 
 /* ---- shared state ---- */
@@ -725,6 +728,65 @@ out:
 	free(acc);
 }
 
+/* ---- MTA-STS (RFC 8461 4.2, docs/delivery.md) ---- */
+
+static int sts_mode(const struct attempt *a)
+{
+	return a->sts ? a->sts->mode : STS_NONE;
+}
+
+/* After EHLO: TLS must be on and the MX's certificate must verify for its
+ * name. enforce: -1 with the reason (the attempt is deferred); testing:
+ * logged, 0. */
+static int sts_check(struct attempt *a, struct client *cl, char *err, size_t errlen)
+{
+	char why[200];
+	if (!conn_is_tls(cl->c))
+		snprintf(why, sizeof why, "did not offer TLS (STARTTLS)");
+	else if (!conn_tls_verified(cl->c))
+		snprintf(why, sizeof why, "certificate not verified (%s)",
+			 tls_verify_reason(conn_tls_verify_error(cl->c)));
+	else
+		return 0;
+	if (sts_mode(a) == STS_TESTING) {
+		log_warn("mta-sts: %s (testing): %s %s; delivering anyway", a->domain, cl->host, why);
+		return 0;
+	}
+	snprintf(err, errlen, "MTA-STS policy of %s (enforce): %s %s", a->domain, cl->host, why);
+	return -1;
+}
+
+/* enforce: drop the MX hosts the policy does not list (RFC 8461 4.1);
+ * testing: log them. 0, or -1 when none is left (why says so). */
+static int sts_filter(struct attempt *a, struct dns_mx *mx, char *why, size_t whylen)
+{
+	size_t k = 0;
+	struct sbuf names = {.max = 300};
+	for (size_t h = 0; h < mx->nhosts; h++) {
+		if (sts_mx_match(a->sts, mx->hosts[h].name)) {
+			if (k != h)
+				mx->hosts[k] = mx->hosts[h];
+			k++;
+			continue;
+		}
+		sbuf_printf(&names, "%s%s", names.len ? ", " : "", mx->hosts[h].name);
+		if (a->sts->mode == STS_TESTING) {
+			log_warn("mta-sts: %s (testing): MX %s is not in the policy; delivering anyway",
+				 a->domain, mx->hosts[h].name);
+			if (k != h)
+				mx->hosts[k] = mx->hosts[h];
+			k++;
+		}
+	}
+	mx->nhosts = k;
+	if (k == 0)
+		snprintf(why, whylen,
+			 "MTA-STS policy of %s (enforce): none of its MX hosts (%s) is in the policy",
+			 a->domain, names.p ? names.p : "");
+	sbuf_free(&names);
+	return k ? 0 : -1;
+}
+
 /* One connection to one address of a host. Leaves recipients pending when
  * the next address or host should be tried. */
 static void session(struct attempt *a, const char *host, const struct dns_addr *da, int port,
@@ -757,6 +819,8 @@ static void session(struct attempt *a, const char *host, const struct dns_addr *
 		}
 		cl.c = conn_new(fd, cl.addr, port, "");
 		rc = client_hello(&cl, try_tls, implicit, err, sizeof err, diag, sizeof diag);
+		if (rc == 0 && !relay && sts_mode(a) != STS_NONE)
+			rc = sts_check(a, &cl, err, sizeof err);
 		if (rc == 0 && relay)
 			rc = relay_check(&cl, err, sizeof err);
 		if (rc == 0 && relay && q.cfg->delivery_relay_user[0])
@@ -802,8 +866,9 @@ static void session(struct attempt *a, const char *host, const struct dns_addr *
 						    "deferred");
 		}
 		client_close(&cl, a->slot, rc != -2);
-		if (rc != -2 || relay)
-			return; /* only a failed STARTTLS handshake is retried in plaintext */
+		if (rc != -2 || relay || sts_mode(a) == STS_ENFORCE)
+			return; /* only a failed STARTTLS handshake is retried in plaintext,
+				 * and not where MTA-STS requires TLS */
 	}
 }
 
@@ -886,6 +951,8 @@ bad:
 static void deliver_group(struct attempt *a, const char *domain)
 {
 	struct dns_mx *mx = xcalloc(1, sizeof *mx);
+	struct sts_policy *sts = NULL;
+	int sts_fail = 0;
 	int relay = q.cfg->delivery_relay && q.cfg->delivery_relay[0];
 	int port = (int)q.cfg->delivery_port, rc;
 	char why[400];
@@ -899,8 +966,27 @@ static void deliver_group(struct attempt *a, const char *domain)
 	} else {
 		rc = dns_mx(domain, mx);
 	}
+	a->domain = domain;
+	a->sts = NULL;
+	if (rc == DNS_OK && !relay) {
+		char note[600];
+		sts = xcalloc(1, sizeof *sts);
+		sts_lookup(q.cfg, q.tlsc, domain, sts, note, sizeof note);
+		if (note[0])
+			log_warn("%s", note);
+		if (sts->mode != STS_NONE) {
+			a->sts = sts;
+			if (sts_filter(a, mx, mx->why, sizeof mx->why) < 0) {
+				rc = DNS_TEMP; /* RFC 8461 5: deferred, never bounced at once */
+				sts_fail = 1;
+			}
+		}
+	}
 	if (rc != DNS_OK) {
-		const char *st = rc == DNS_TEMP ? "4.4.3" : mx->null_mx ? "5.1.10" : "5.1.2";
+		const char *st = sts_fail	    ? "4.7.5"
+				 : rc == DNS_TEMP ? "4.4.3"
+				 : mx->null_mx	    ? "5.1.10"
+						    : "5.1.2";
 		snprintf(why, sizeof why, "%s%s", mx->why,
 			 mx->null_mx ? " (the domain publishes a null MX: it accepts no mail)" : "");
 		for (size_t i = 0; i < a->n; i++) {
@@ -910,6 +996,8 @@ static void deliver_group(struct attempt *a, const char *domain)
 				    rc == DNS_TEMP ? "deferred" : "bounced");
 		}
 		free(mx);
+		free(sts);
+		a->sts = NULL;
 		return;
 	}
 	try_hosts(a, mx, port, relay);
@@ -922,6 +1010,8 @@ static void deliver_group(struct attempt *a, const char *domain)
 		}
 	}
 	free(mx);
+	free(sts);
+	a->sts = NULL;
 }
 
 /* ---- after an attempt: bounces, delay notices, the next try ---- */
@@ -1227,7 +1317,15 @@ int queue_start(struct server *srv)
 	if (store_queue_due_now(q.st, 1, &n) == ST_OK && n)
 		log_info("queue: %zu entr%s left leased by a previous run, due now", n,
 			 n == 1 ? "y" : "ies");
-	q.tlsc = tls_client_new();
+	if (q.cfg->delivery_tls_ca[0]) {
+		/* a private CA for MX and MTA-STS policy hosts (docs/delivery.md) */
+		char ca[4096];
+		config_path(q.cfg, q.cfg->delivery_tls_ca, ca, sizeof ca);
+		if (access(ca, R_OK) < 0)
+			log_error("delivery.tls_ca: %s: %s", ca, strerror(errno));
+		q.tlsc = tls_client_new_with_anchors(ca);
+	} else
+		q.tlsc = tls_client_new();
 	if (q.cfg->delivery_relay && q.cfg->delivery_relay[0]) {
 		char ca[4096] = "";
 		if (q.cfg->delivery_relay_ca[0] &&

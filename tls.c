@@ -1420,3 +1420,261 @@ int tls_cert_fingerprint(const char *cert_path, char out[96])
 	pem_list_free(&l);
 	return -1;
 }
+
+/* ---- ACME's pieces (acme.c): P-256 keys, ES256, the CSR, certificate dates ---- */
+
+struct tls_eckey {
+	unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
+	unsigned char pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	br_ec_private_key sk;
+	br_ec_public_key pk;
+};
+
+struct tls_eckey *tls_eckey_load(const char *path, int create, char *err, size_t errlen)
+{
+	struct tls_eckey *k = xcalloc(1, sizeof *k);
+	struct tls_material *m;
+
+	if (create) {
+		if (ec_keygen(&k->sk, k->kbuf, &k->pk, k->pbuf, err, errlen) < 0 ||
+		    write_key(path, &k->sk, &k->pk, err, errlen) < 0)
+			goto fail;
+		return k;
+	}
+	m = xcalloc(1, sizeof *m);
+	m->refs = 1;
+	if (load_key(m, path, err, errlen) < 0 || m->key_type != BR_KEYTYPE_EC ||
+	    m->ec.curve != BR_EC_secp256r1 || m->ec.xlen > sizeof k->kbuf) {
+		if (!*err || m->key_type)
+			snprintf(err, errlen, "%s: not a P-256 key", path);
+		tls_material_put(&m);
+		goto fail;
+	}
+	memcpy(k->kbuf, m->ec.x, m->ec.xlen);
+	k->sk.curve = BR_EC_secp256r1;
+	k->sk.x = k->kbuf;
+	k->sk.xlen = m->ec.xlen;
+	tls_material_put(&m);
+	if (!br_ec_compute_pub(br_ec_get_default(), &k->pk, k->pbuf, &k->sk)) {
+		snprintf(err, errlen, "%s: bad EC key", path);
+		goto fail;
+	}
+	return k;
+fail:
+	memset(k, 0, sizeof *k);
+	free(k);
+	return NULL;
+}
+
+void tls_eckey_free(struct tls_eckey **kp)
+{
+	if (!*kp)
+		return;
+	memset(*kp, 0, sizeof **kp);
+	free(*kp);
+	*kp = NULL;
+}
+
+void tls_eckey_xy(const struct tls_eckey *k, unsigned char x[32], unsigned char y[32])
+{
+	/* uncompressed point: 0x04 || X || Y (SEC 1 2.3.3) */
+	memcpy(x, k->pk.q + 1, 32);
+	memcpy(y, k->pk.q + 33, 32);
+}
+
+int tls_eckey_sign(const struct tls_eckey *k, const void *data, size_t len, unsigned char sig[64])
+{
+	unsigned char hash[32];
+	tls_sha256(data, len, hash);
+	/* RFC 7518 3.4: R || S, 32 octets each (BearSSL's "raw" format) */
+	return br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable, hash, &k->sk, sig) ==
+		       64
+		   ? 0
+		   : -1;
+}
+
+void tls_sha256(const void *data, size_t len, unsigned char out[32])
+{
+	br_sha256_context h;
+	br_sha256_init(&h);
+	br_sha256_update(&h, data, len);
+	br_sha256_out(&h, out);
+}
+
+/* RFC 2986 4: CertificationRequest { info { version 0, subject, SPKI,
+ * [0] attributes { extensionRequest { subjectAltName } } }, algorithm,
+ * signature }. RFC 8555 7.4: the names go in subjectAltName; CN is the
+ * first one, for CAs that still look at it. */
+int tls_make_csr(const struct tls_eckey *k, const char *const *names, size_t n, unsigned char **der,
+		 size_t *len, char *err, size_t errlen)
+{
+	static const unsigned char v0[] = {0x00};
+	static const unsigned char oid_ext_req[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+						    0x0d, 0x01, 0x09, 0x0e};
+	struct der info = {0}, attr = {0}, set = {0}, exts = {0}, ext = {0}, attrs = {0};
+	struct der body = {0}, csr = {0}, bits = {0};
+	unsigned char hash[32], sig[128];
+	size_t siglen;
+
+	if (n == 0) {
+		snprintf(err, errlen, "no names for the certificate");
+		return -1;
+	}
+	der_tlv(&info, DER_INT, v0, 1);
+	der_name(&info, names[0]);
+	der_spki(&info, &k->pk);
+	/* der_san writes one whole Extension (subjectAltName) */
+	if (der_san(&ext, names, n, NULL, 0, err, errlen) < 0) {
+		free(info.p);
+		return -1;
+	}
+	der_wrap(&exts, DER_SEQ, &ext);	 /* Extensions */
+	der_wrap(&set, DER_SET, &exts);	 /* the attribute's values */
+	der_tlv(&attr, DER_OID, oid_ext_req, sizeof oid_ext_req);
+	der_raw(&attr, set.p, set.len);
+	free(set.p);
+	der_wrap(&attrs, DER_SEQ, &attr); /* one Attribute */
+	der_wrap(&info, 0xa0, &attrs); /* [0] IMPLICIT SET OF Attribute */
+	der_wrap(&body, DER_SEQ, &info);
+	tls_sha256(body.p, body.len, hash);
+	siglen = br_ecdsa_i31_sign_asn1(br_ec_get_default(), &br_sha256_vtable, hash, &k->sk, sig);
+	if (!siglen) {
+		snprintf(err, errlen, "ECDSA signing failed");
+		free(body.p);
+		return -1;
+	}
+	der_sig_alg(&body);
+	der_raw(&bits, "", 1);
+	der_raw(&bits, sig, siglen);
+	der_wrap(&body, DER_BITS, &bits);
+	der_wrap(&csr, DER_SEQ, &body);
+	*der = csr.p;
+	*len = csr.len;
+	return 0;
+}
+
+/* One DER TLV at *p (before end): tag, content and its length; advances
+ * *p past it. 0 or -1 (truncated, indefinite or over-long length). */
+static int der_next(const unsigned char **p, const unsigned char *end, unsigned char *tag,
+		    const unsigned char **v, size_t *vlen)
+{
+	const unsigned char *q = *p;
+	size_t n;
+	if (end - q < 2)
+		return -1;
+	*tag = *q++;
+	n = *q++;
+	if (n & 0x80) {
+		size_t k = n & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - q) < k)
+			return -1;
+		for (n = 0; k; k--)
+			n = n << 8 | *q++;
+	}
+	if ((size_t)(end - q) < n)
+		return -1;
+	*v = q;
+	*vlen = n;
+	*p = q + n;
+	return 0;
+}
+
+/* RFC 5280 4.1.2.5.1/2: YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ. */
+static int der_time_parse(unsigned char tag, const unsigned char *v, size_t n, time_t *out)
+{
+	int d[7] = {0}, nd = tag == DER_UTC ? 6 : 7, i, j = 0; /* a 4-digit year is 2 fields */
+	struct tm tm = {0};
+	if ((tag != DER_UTC && tag != DER_GEN) || n != (size_t)(nd * 2 + 1) || v[n - 1] != 'Z')
+		return -1;
+	for (i = 0; i < nd; i++, j += 2) {
+		if (v[j] < '0' || v[j] > '9' || v[j + 1] < '0' || v[j + 1] > '9')
+			return -1;
+		d[i] = (v[j] - '0') * 10 + (v[j + 1] - '0');
+	}
+	if (tag == DER_UTC) {
+		tm.tm_year = (d[0] < 50 ? 2000 : 1900) + d[0] - 1900;
+		i = 1;
+	} else {
+		tm.tm_year = d[0] * 100 + d[1] - 1900;
+		i = 2;
+	}
+	tm.tm_mon = d[i] - 1;
+	tm.tm_mday = d[i + 1];
+	tm.tm_hour = d[i + 2];
+	tm.tm_min = d[i + 3];
+	tm.tm_sec = d[i + 4];
+	*out = timegm(&tm);
+	return 0;
+}
+
+int tls_cert_dates(const char *cert_path, time_t *not_before, time_t *not_after)
+{
+	struct pem_list l;
+	char err[160];
+	const unsigned char *p, *end, *v;
+	unsigned char tag;
+	size_t vlen;
+	int ret = -1;
+
+	if (pem_read_file(cert_path, PEM_FILE_MAX, &l, err, sizeof err) < 0)
+		return -1;
+	if (l.n == 0 || !is_cert_name(l.v[0].name))
+		goto out;
+	p = l.v[0].der;
+	end = p + l.v[0].len;
+	/* Certificate SEQUENCE -> TBSCertificate SEQUENCE */
+	if (der_next(&p, end, &tag, &v, &vlen) < 0 || tag != DER_SEQ)
+		goto out;
+	p = v;
+	end = v + vlen;
+	if (der_next(&p, end, &tag, &v, &vlen) < 0 || tag != DER_SEQ)
+		goto out;
+	p = v;
+	end = v + vlen;
+	if (der_next(&p, end, &tag, &v, &vlen) < 0)
+		goto out;
+	if (tag == 0xa0 && der_next(&p, end, &tag, &v, &vlen) < 0) /* version, then serial */
+		goto out;
+	/* signature algorithm, issuer, then validity */
+	if (der_next(&p, end, &tag, &v, &vlen) < 0 || der_next(&p, end, &tag, &v, &vlen) < 0 ||
+	    der_next(&p, end, &tag, &v, &vlen) < 0 || tag != DER_SEQ)
+		goto out;
+	p = v;
+	end = v + vlen;
+	if (der_next(&p, end, &tag, &v, &vlen) < 0 ||
+	    der_time_parse(tag, v, vlen, not_before) < 0 ||
+	    der_next(&p, end, &tag, &v, &vlen) < 0 || der_time_parse(tag, v, vlen, not_after) < 0)
+		goto out;
+	ret = 0;
+out:
+	pem_list_free(&l);
+	return ret;
+}
+
+int tls_server_set_files(struct tls_server *t, const char *cert_path, const char *key_path,
+			 char *err, size_t errlen)
+{
+	struct tls_material *m = material_load(cert_path, key_path, err, errlen);
+	if (!m)
+		return -1;
+	pthread_mutex_lock(&t->mu);
+	struct tls_material *old = t->cur;
+	char *oc = t->cert_path, *ok = t->key_path;
+	t->cur = m;
+	t->cert_path = xstrdup(cert_path);
+	t->key_path = xstrdup(key_path);
+	pthread_mutex_unlock(&t->mu);
+	free(oc);
+	free(ok);
+	tls_material_put(&old);
+	return 0;
+}
+
+int tls_pair_check(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+	struct tls_material *m = material_load(cert_path, key_path, err, errlen);
+	if (!m)
+		return -1;
+	tls_material_put(&m);
+	return 0;
+}

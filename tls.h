@@ -10,6 +10,7 @@
 #define BREV_TLS_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct tls_server;
 struct tls_client;
@@ -88,6 +89,33 @@ struct tls_client *tls_client_new_relay(const char *ca_path, const char *pins, c
 #define TLS_VERIFY_NOT_PINNED (-1) /* pins given, the leaf is none of them */
 #define TLS_VERIFY_NO_NAME (-2)    /* no server name to check */
 const char *tls_verify_reason(int err);
+
+/* ---- for ACME (acme.c): tls.c keeps every BearSSL call ---- */
+
+/* An ECDSA P-256 key pair. create: make a new one and write it to path
+ * (PKCS#8 PEM, mode 0600, atomically); else read path (any PEM form
+ * tls_server_new takes; refused unless P-256). NULL with err. */
+struct tls_eckey;
+struct tls_eckey *tls_eckey_load(const char *path, int create, char *err, size_t errlen);
+void tls_eckey_free(struct tls_eckey **kp);
+/* The public point's coordinates, 32 octets each (a JWK's x and y). */
+void tls_eckey_xy(const struct tls_eckey *k, unsigned char x[32], unsigned char y[32]);
+/* ES256 (RFC 7518 3.4): ECDSA P-256 over SHA-256(data), R || S. 0 or -1. */
+int tls_eckey_sign(const struct tls_eckey *k, const void *data, size_t len, unsigned char sig[64]);
+void tls_sha256(const void *data, size_t len, unsigned char out[32]);
+/* A PKCS#10 request (RFC 2986) signed by k: CN = names[0], subjectAltName
+ * dNSName for each of the n names. *der is malloc'ed (the caller frees).
+ * 0 or -1 with err. */
+int tls_make_csr(const struct tls_eckey *k, const char *const *names, size_t n, unsigned char **der,
+		 size_t *len, char *err, size_t errlen);
+/* notBefore and notAfter of the first certificate in a PEM file. 0 or -1. */
+int tls_cert_dates(const char *cert_path, time_t *not_before, time_t *not_after);
+/* Would tls_server_new accept this pair? 0 or -1 with err. */
+int tls_pair_check(const char *cert_path, const char *key_path, char *err, size_t errlen);
+/* Serve another pair from now on (and on every later reload); on failure
+ * nothing changes. 0 or -1 with err. Thread-safe against handshakes. */
+int tls_server_set_files(struct tls_server *t, const char *cert_path, const char *key_path,
+			 char *err, size_t errlen);
 
 /*
  * Internal to conn.c and tls.c, the only files that include <bearssl.h>

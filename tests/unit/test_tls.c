@@ -913,4 +913,123 @@ TEST(handshake_rsa_key_and_chain)
 	CHECK(ok);
 }
 
+/* ---- ACME's pieces (acme.c), checked by openssl ---- */
+
+static int write_bytes(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(p, 1, n, f);
+	fclose(f);
+	return w == n ? 0 : -1;
+}
+
+/* R || S (32 octets each) as DER ECDSA-Sig-Value, what openssl dgst reads */
+static size_t sig_der(const unsigned char rs[64], unsigned char out[80])
+{
+	size_t n = 2;
+	for (int h = 0; h < 2; h++) {
+		const unsigned char *v = rs + 32 * h;
+		int k = 0;
+		while (k < 31 && v[k] == 0 && !(v[k + 1] & 0x80))
+			k++;
+		int pad = (v[k] & 0x80) != 0;
+		out[n++] = 0x02;
+		out[n++] = (unsigned char)(32 - k + pad);
+		if (pad)
+			out[n++] = 0;
+		memcpy(out + n, v + k, (size_t)(32 - k));
+		n += (size_t)(32 - k);
+	}
+	out[0] = 0x30;
+	out[1] = (unsigned char)(n - 2);
+	return n;
+}
+
+TEST(acme_key_es256_csr)
+{
+	char err[256] = "";
+	unsigned char x[32], y[32], x2[32], y2[32], sig[64], der[80];
+	struct tls_eckey *k = tls_eckey_load(P("acct.pem"), 1, err, sizeof err);
+	CHECK(k != NULL);
+	struct stat st;
+	CHECK(stat(P("acct.pem"), &st) == 0 && (st.st_mode & 0777) == 0600);
+	tls_eckey_xy(k, x, y);
+	/* read back: the same key */
+	struct tls_eckey *k2 = tls_eckey_load(P("acct.pem"), 0, err, sizeof err);
+	CHECK(k2 != NULL);
+	tls_eckey_xy(k2, x2, y2);
+	CHECK(memcmp(x, x2, 32) == 0 && memcmp(y, y2, 32) == 0);
+	tls_eckey_free(&k2);
+	CHECK(k2 == NULL);
+	/* ES256 over some bytes verifies with openssl */
+	const char *msg = "eyJhbGciOiJFUzI1NiJ9.e30";
+	CHECK_EQ_INT(tls_eckey_sign(k, msg, strlen(msg), sig), 0);
+	CHECK_EQ_INT(write_bytes(P("msg"), msg, strlen(msg)), 0);
+	CHECK_EQ_INT(write_bytes(P("sig.der"), der, sig_der(sig, der)), 0);
+	CHECK_EQ_INT(sh("openssl pkey -in %s -pubout -out %s 2>/dev/null", P("acct.pem"), P("pub.pem")),
+		     0);
+	CHECK_EQ_INT(sh("openssl dgst -sha256 -verify %s -signature %s %s >/dev/null 2>&1",
+			P("pub.pem"), P("sig.der"), P("msg")),
+		     0);
+	/* a flipped bit does not */
+	sig[5] ^= 1;
+	CHECK_EQ_INT(write_bytes(P("sig.der"), der, sig_der(sig, der)), 0);
+	CHECK(sh("openssl dgst -sha256 -verify %s -signature %s %s >/dev/null 2>&1", P("pub.pem"),
+		 P("sig.der"), P("msg")) != 0);
+	/* the CSR: self-signature, subject, names, key */
+	const char *names[] = {"mail.acme.test", "mta-sts.acme.test"};
+	unsigned char *csr = NULL;
+	size_t csrlen = 0;
+	CHECK_EQ_INT(tls_make_csr(k, names, 2, &csr, &csrlen, err, sizeof err), 0);
+	CHECK_EQ_INT(write_bytes(P("csr.der"), csr, csrlen), 0);
+	free(csr);
+	char *out = sh_out("openssl req -inform DER -in %s -noout -verify -text", P("csr.der"));
+	int ok = strstr(out, "verify OK") && strstr(out, "Subject: CN = mail.acme.test") &&
+		 strstr(out, "DNS:mail.acme.test, DNS:mta-sts.acme.test") &&
+		 strstr(out, "ecdsa-with-SHA256") && strstr(out, "NIST CURVE: P-256");
+	if (!ok)
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	CHECK(ok);
+	CHECK(tls_make_csr(k, names, 0, &csr, &csrlen, err, sizeof err) == -1);
+	tls_eckey_free(&k);
+	/* not a P-256 key: refused with a reason */
+	CHECK_EQ_INT(sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out %s "
+			"2>/dev/null",
+			P("p384.pem")),
+		     0);
+	err[0] = 0;
+	CHECK(tls_eckey_load(P("p384.pem"), 0, err, sizeof err) == NULL);
+	CHECK(strstr(err, "not a P-256 key"));
+}
+
+/* notBefore/notAfter as openssl prints them, UTCTime and GeneralizedTime */
+TEST(acme_cert_dates)
+{
+	time_t nb, na;
+	char *out;
+	CHECK_EQ_INT(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			"-subj /CN=d -days %d -keyout %s -out %s 2>/dev/null",
+			40 * 365, P("d.key"), P("d.pem")),
+		     0);
+	CHECK_EQ_INT(tls_cert_dates(P("d.pem"), &nb, &na), 0);
+	out = sh_out("date -u -d \"$(openssl x509 -in %s -noout -startdate | cut -d= -f2)\" +%%s; "
+		     "date -u -d \"$(openssl x509 -in %s -noout -enddate | cut -d= -f2)\" +%%s",
+		     P("d.pem"), P("d.pem"));
+	long long a = 0, b = 0;
+	CHECK(sscanf(out, "%lld %lld", &a, &b) == 2);
+	free(out);
+	CHECK_EQ_INT((long long)nb, a);
+	CHECK_EQ_INT((long long)na, b); /* past 2049: GeneralizedTime */
+	out = sh_out("openssl asn1parse -in %s", P("d.pem"));
+	CHECK(strstr(out, "GENERALIZEDTIME"));
+	free(out);
+	/* not a certificate */
+	write_file(P("junk.pem"), "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n");
+	CHECK(tls_cert_dates(P("junk.pem"), &nb, &na) == -1);
+	CHECK(tls_cert_dates(P("missing.pem"), &nb, &na) == -1);
+}
+
 TEST_MAIN()

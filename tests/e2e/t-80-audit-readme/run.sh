@@ -38,11 +38,16 @@ listen.http|127.0.0.1:2080
 listen.https|127.0.0.1:2443
 tls.cert|cert.pem
 tls.key|key.pem
+tls.acme|
+tls.acme_email|
+tls.acme_names|
+tls.acme_ca|
 dns.resolver|
 delivery.port|25
 delivery.relay|
 delivery.relay_ca|
 delivery.relay_fingerprint|
+delivery.tls_ca|
 delivery.retry|5m 10m 30m 1h 2h 4h 8h
 delivery.delay_notice|4h
 delivery.max_age|5d
