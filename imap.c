@@ -199,7 +199,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " BINARY");
 	sbuf_puts(b, " UTF8=ACCEPT");
 	sbuf_puts(b, " CONDSTORE QRESYNC");
-	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE");
+	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	sbuf_puts(b, " WITHIN");
 	sbuf_puts(b, " SEARCHRES");
 	sbuf_puts(b, " SAVEDATE");
