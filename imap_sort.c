@@ -8,8 +8,8 @@
  * threading itself is thread.c, which knows nothing of IMAP. This file
  * reads, for each matching message, the few header fields a command needs
  * (at most SORT_HDR_MAX bytes of header), keeps them as short strings,
- * sorts or threads, and writes the answer. CONTEXT=SEARCH/SORT (RFC 5267
- * section 4) is not offered: no UPDATE, no PARTIAL.
+ * sorts or threads, and writes the answer. CONTEXT=SORT (RFC 5267 section 4)
+ * is not offered: no UPDATE, no PARTIAL (CONTEXT=SEARCH is imap_context.c's).
  */
 #include "imap.h"
 
