@@ -209,7 +209,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " PREVIEW");
 	sbuf_puts(b, " REPLACE");
 	sbuf_puts(b, " CATENATE");
-	sbuf_puts(b, " SORT SORT=DISPLAY ESORT CONTEXT=SEARCH");
+	sbuf_puts(b, " SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT");
 	sbuf_puts(b, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	sbuf_puts(b, " NOTIFY");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);

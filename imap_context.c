@@ -1,7 +1,7 @@
 /*
- * imap_context.c — CONTEXT=SEARCH (RFC 5267 4.3): a SEARCH or UID SEARCH
- * with RETURN (UPDATE) becomes a context that follows the selected
- * mailbox, and CANCELUPDATE ends it.
+ * imap_context.c — CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4.3): a
+ * [UID] SEARCH or [UID] SORT with RETURN (UPDATE) becomes a context that
+ * follows the selected mailbox, and CANCELUPDATE ends it.
  *
  * A context keeps its search program and the UIDs in its result (sorted).
  * imap_sync calls in at two points:
@@ -12,8 +12,12 @@
  *    messages that arrived or whose flags changed (this session's own
  *    STOREs included) are tested again, "ADDTO (0 set)" for those that now
  *    match and were not in the result, "REMOVEFROM (0 set)" for those that
- *    were and no longer match. Position 0 throughout: SEARCH results have
- *    no order but mailbox order (RFC 5267 4.3.3).
+ *    were and no longer match. For SEARCH the position is 0 (its results
+ *    have no order but mailbox order, RFC 5267 4.3.3) and each item one
+ *    set; for SORT each message is its own "position value" pair, the
+ *    position where it goes in or comes out of the sorted result as the
+ *    pairs before it left it (imap_sort.c's sort_live keeps the records in
+ *    order; flags are no sort key, so a message that stays never moves).
  * Every update is one "* ESEARCH (TAG "t") [UID] ..." line per context,
  * sent between commands, in a command's answer or during IDLE, whenever
  * imap_sync runs. Contexts end with the mailbox (SELECT, EXAMINE, UNSELECT,
@@ -38,6 +42,9 @@ struct imap_context {
 	uint32_t *res;           /* UIDs in the result, ascending */
 	size_t n;
 	struct u32v add, del;    /* collected by imap_context_changed */
+	struct sort_live *sorted; /* SORT: the result in sort order */
+	struct sbuf pairs;       /* SORT: the update being built */
+	const char *open;        /* the item pairs is inside, or NULL */
 };
 
 static int u32_find(const uint32_t *v, size_t n, uint32_t x)
@@ -61,8 +68,27 @@ int imap_context_tag_used(const struct imap_session *s, const char *tag)
 	return 0;
 }
 
+const char *imap_context_refusal(const struct imap_session *s, const struct search_prog *prog)
+{
+	if (!prog || !imap_search_updatable(prog))
+		return "Message numbers, UID sets and OLDER/YOUNGER are not kept up to date";
+	if (s->nctx >= IMAP_CONTEXTS_MAX)
+		return "Too many contexts";
+	return NULL;
+}
+
+void imap_context_noupdate(struct imap_session *s, const char *why)
+{
+	struct sbuf b = {0};
+	sbuf_puts(&b, "* NO [NOUPDATE ");
+	mbuf_imap_string(&b, s->cmd.tag, strlen(s->cmd.tag), 0);
+	sbuf_printf(&b, "] %s\r\n", why);
+	imap_put(s, &b);
+	sbuf_free(&b);
+}
+
 void imap_context_add(struct imap_session *s, const char *tag, int uid, struct search_prog *prog,
-		      const uint32_t *uids, size_t n)
+		      const uint32_t *uids, size_t n, struct sort_live *sorted)
 {
 	s->ctx = xrealloc(s->ctx, (s->nctx + 1) * sizeof *s->ctx);
 	struct imap_context *c = &s->ctx[s->nctx++];
@@ -73,6 +99,7 @@ void imap_context_add(struct imap_session *s, const char *tag, int uid, struct s
 	c->res = xmalloc((n + 1) * sizeof *c->res);
 	memcpy(c->res, uids, n * sizeof *uids);
 	c->n = n;
+	c->sorted = sorted;
 }
 
 static void ctx_free(struct imap_context *c)
@@ -82,6 +109,8 @@ static void ctx_free(struct imap_context *c)
 	free(c->res);
 	free(c->add.v);
 	free(c->del.v);
+	sort_live_free(&c->sorted);
+	sbuf_free(&c->pairs);
 }
 
 void imap_context_free_all(struct imap_session *s)
@@ -121,6 +150,38 @@ static void item_out(struct imap_session *s, struct sbuf *b, const struct imap_c
 	free(v);
 }
 
+/* SORT: one "position value" pair into the update being built, opening
+ * the item (ADDTO or REMOVEFROM) when the last pair was of the other. */
+static void pair_add(struct imap_session *s, struct imap_context *c, const char *item, uint32_t pos,
+		     uint32_t uid)
+{
+	uint32_t val = c->uid ? uid : view_seq(&s->view, uid);
+	if (!pos || !val)
+		return;
+	if (c->open != item) {
+		sbuf_printf(&c->pairs, "%s %s (", c->open ? ")" : "", item);
+		c->open = item;
+	} else {
+		sbuf_puts(&c->pairs, " ");
+	}
+	sbuf_printf(&c->pairs, "%u %u", pos, val);
+}
+
+/* SORT: send the update built in c->pairs, if any. */
+static void pairs_out(struct imap_session *s, struct imap_context *c)
+{
+	if (c->open) {
+		struct sbuf b = {0};
+		line_open(&b, c);
+		sbuf_add(&b, c->pairs.p, c->pairs.len);
+		sbuf_puts(&b, ")\r\n");
+		imap_put(s, &b);
+		sbuf_free(&b);
+	}
+	c->pairs.len = 0;
+	c->open = NULL;
+}
+
 /* Take the sorted uids out of c's result. */
 static void res_remove(struct imap_context *c, const uint32_t *uids, size_t n)
 {
@@ -151,7 +212,12 @@ void imap_context_expunged(struct imap_session *s, const uint32_t *gone, size_t 
 		for (size_t j = 0; j < n; j++)
 			if (u32_find(c->res, c->n, gone[j]))
 				u32v_push(&out, gone[j]);
-		if (out.n) {
+		if (out.n && c->sorted) {
+			for (size_t j = 0; j < out.n; j++)
+				pair_add(s, c, "REMOVEFROM", sort_live_remove(c->sorted, out.v[j]), out.v[j]);
+			pairs_out(s, c);
+			res_remove(c, out.v, out.n);
+		} else if (out.n) {
 			struct sbuf b = {0};
 			line_open(&b, c);
 			item_out(s, &b, c, "REMOVEFROM", out.v, out.n);
@@ -174,10 +240,15 @@ static int changed_cb(struct imap_session *s, const struct imap_ref *r, const st
 		struct imap_context *c = &s->ctx[i];
 		int was = u32_find(c->res, c->n, r->uid);
 		int is = imap_search_test(s, c->prog, r, mi);
-		if (is && !was)
+		if (is && !was) {
 			u32v_push(&c->add, r->uid);
-		else if (was && !is)
+			if (c->sorted)
+				pair_add(s, c, "ADDTO", sort_live_insert(s, c->sorted, r, mi), r->uid);
+		} else if (was && !is) {
 			u32v_push(&c->del, r->uid);
+			if (c->sorted)
+				pair_add(s, c, "REMOVEFROM", sort_live_remove(c->sorted, r->uid), r->uid);
+		}
 	}
 	return 0;
 }
@@ -201,7 +272,11 @@ void imap_context_changed(struct imap_session *s, const uint32_t *uids, size_t n
 	free(refs);
 	for (size_t i = 0; i < s->nctx; i++) {
 		struct imap_context *c = &s->ctx[i];
-		if (c->add.n || c->del.n) {
+		if (c->sorted) {
+			pairs_out(s, c);
+			res_remove(c, c->del.v, c->del.n);
+			res_add(c, c->add.v, c->add.n);
+		} else if (c->add.n || c->del.n) {
 			struct sbuf b = {0};
 			line_open(&b, c);
 			item_out(s, &b, c, "REMOVEFROM", c->del.v, c->del.n);

@@ -707,7 +707,7 @@ enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8, R_SAVE = 16, R_PARTIAL = 32
 
 /* partial-range (RFC 5267 4.4): nz-number ":" nz-number, either order,
  * no "*". */
-static int partial_arg(const struct iarg *a, uint32_t *lo, uint32_t *hi)
+int imap_partial_arg(const struct iarg *a, uint32_t *lo, uint32_t *hi)
 {
 	const char *s = a && a->type == IA_ATOM ? a->s : NULL;
 	unsigned long x, y;
@@ -816,7 +816,7 @@ void imap_cmd_search(struct imap_session *s, int uid)
 				ret |= R_UPDATE;
 			} else if (iarg_is_atom(o, "PARTIAL")) {
 				/* RFC 5267 4.4: one PARTIAL or one ALL, not both */
-				if ((ret & R_PARTIAL) || partial_arg(o->next, &plo, &phi) < 0) {
+				if ((ret & R_PARTIAL) || imap_partial_arg(o->next, &plo, &phi) < 0) {
 					imap_tagged(s, "BAD", "PARTIAL needs one range n:m");
 					return;
 				}
@@ -930,21 +930,12 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		 * resolved against today's numbers. */
 		const char *err = NULL;
 		struct search_prog *cp = imap_search_compile(s, keys, &err);
-		const char *why = NULL;
-		if (!cp || !imap_search_updatable(cp))
-			why = "Message numbers, UID sets and OLDER/YOUNGER are not kept up to date";
-		else if (s->nctx >= IMAP_CONTEXTS_MAX)
-			why = "Too many contexts";
+		const char *why = imap_context_refusal(s, cp);
 		if (why) { /* RFC 5267 4.3.1: the search is still answered */
-			struct sbuf nb = {0};
-			sbuf_puts(&nb, "* NO [NOUPDATE ");
-			mbuf_imap_string(&nb, s->cmd.tag, strlen(s->cmd.tag), 0);
-			sbuf_printf(&nb, "] %s\r\n", why);
-			imap_put(s, &nb);
-			sbuf_free(&nb);
+			imap_context_noupdate(s, why);
 			imap_search_free(&cp);
 		} else {
-			imap_context_add(s, s->cmd.tag, uid, cp, x.uids, nh);
+			imap_context_add(s, s->cmd.tag, uid, cp, x.uids, nh, NULL);
 		}
 	}
 	free(x.uids);

@@ -129,6 +129,37 @@ def esearch_of(lines, tag):
     return None
 
 
+PAIR_ITEM = re.compile(r' (ADDTO|REMOVEFROM) \(((?:\d+ [0-9:,]+)(?: \d+ [0-9:,]+)*)\)')
+
+
+def pairs(lines, tag):
+    """[(op, [(position, [values])])] of tag's updates, in order."""
+    out = []
+    for l in lines:
+        m = ES.match(l)
+        if m and m.group(1) == tag:
+            rest = m.group(3)
+            check(PAIR_ITEM.sub("", rest) == "", "only ADDTO/REMOVEFROM pairs: %r" % l)
+            for op, body in PAIR_ITEM.findall(rest):
+                t = body.split(" ")
+                out.append((op, [(int(t[i]), expand(t[i + 1])) for i in range(0, len(t), 2)]))
+    return out
+
+
+def pair_line(lines, tag):
+    for i, l in enumerate(lines):
+        m = ES.match(l)
+        if m and m.group(1) == tag:
+            return i
+    return -1
+
+
+def sorted_all(rest):
+    """The ALL of an ESORT answer, in its order (ranges ascend)."""
+    m = re.search(r" ALL ([0-9:,]+)", rest or "")
+    return expand(m.group(1)) if m else []
+
+
 def index_of(lines, pat):
     for i, l in enumerate(lines):
         if re.match(pat, l):
@@ -326,9 +357,57 @@ def golden(w, o):
     out = w.cmd("C01 UID SEARCH RETURN (UPDATE) ALL")
     check(out[-1].startswith("C01 OK"), "tag reusable after UNSELECT: %r" % out)
     w.cmd('X5 CANCELUPDATE "C01"')
-    # ESORT keeps CONTEXT=SORT out: RETURN (UPDATE) on SORT is BAD.
-    out = w.cmd("Z1 UID SORT RETURN (UPDATE) (DATE) UTF-8 ALL")
-    check(out[-1].startswith("Z1 BAD"), "SORT RETURN (UPDATE) BAD without CONTEXT=SORT: %r" % out)
+
+    # CONTEXT=SORT: positions in sort order.
+    w.cmd("K0 UID STORE 1:* -FLAGS.SILENT (\\Seen)")
+    out = w.cmd('K01 UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNSEEN NOT SUBJECT "cold"')
+    first = sorted_all(esearch_of(out, "K01"))
+    check(len(first) >= 10 and out[-1].startswith("K01 OK"), "SORT UPDATE ALL: %r" % out)
+    out = w.cmd('K02 SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 UNSEEN NOT SUBJECT "cold"')
+    check(esearch_of(out, "K02") == "" and out[-1].startswith("K02 OK"), "SORT UPDATE alone: %r" % out)
+    out = w.cmd("K01 SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL")
+    check(len(out) == 1 and out[0].startswith("K01 BAD"), "SORT tag reuse BAD: %r" % out)
+    deliver("aaa first")
+    out = w.cmd("K3 NOOP")
+    n_all = len(uids_of(w, "ALL"))
+    new_uid = uids_of(w, "ALL")[-1]
+    ex = index_of(out, r"\* %d EXISTS" % n_all)
+    p1, p2 = pairs(out, "K01"), pairs(out, "K02")
+    check(ex >= 0 and p1 == [("ADDTO", [(1, [new_uid])])] and pair_line(out, "K01") > ex,
+          "SORT ADDTO at position 1 after EXISTS: %r" % out)
+    check(p2 == [("ADDTO", [(len(first) + 1, [n_all])])], "REVERSE SORT ADDTO at the end, by number: %r" % out)
+    deliver("zzz last")
+    out = w.cmd("K4 NOOP")
+    new_uid = uids_of(w, "ALL")[-1]
+    check(pairs(out, "K01") == [("ADDTO", [(len(first) + 2, [new_uid])])] and
+          pairs(out, "K02") == [("ADDTO", [(1, [n_all + 1])])], "SORT ADDTO at the end / start: %r" % out)
+    # \Seen on the second in SUBJECT order: REMOVEFROM (2 uid).
+    o.uid("STORE", str(first[0]), "+FLAGS", "(\\Seen)")
+    out = w.cmd("K5 NOOP")
+    check(pairs(out, "K01") == [("REMOVEFROM", [(2, [first[0]])])], "SORT REMOVEFROM position 2: %r" % out)
+    # expunge of the first: REMOVEFROM (1 uid) before EXPUNGE
+    aaa = uids_of(w, 'SUBJECT "aaa"')[0]
+    seq = seqs_of(w, "UID %d" % aaa)[0]
+    o.uid("STORE", str(aaa), "+FLAGS.SILENT", "(\\Deleted)")
+    o.expunge()
+    out = w.cmd("K6 NOOP")
+    ex = index_of(out, r"\* %d EXPUNGE" % seq)
+    check(ex >= 0 and pairs(out, "K01") == [("REMOVEFROM", [(1, [aaa])])] and pair_line(out, "K01") < ex and
+          pairs(out, "K02") and pairs(out, "K02")[0][0] == "REMOVEFROM" and pair_line(out, "K02") < ex,
+          "SORT REMOVEFROM before EXPUNGE: %r" % out)
+    # PARTIAL in sort order
+    allrev = sorted_all(esearch_of(w.cmd("K7 UID SORT RETURN (ALL) (REVERSE ARRIVAL) UTF-8 ALL"), "K7"))
+    out = w.cmd("K8 UID SORT RETURN (PARTIAL 2:4 COUNT) (REVERSE ARRIVAL) UTF-8 ALL")
+    m = re.fullmatch(r" UID COUNT (\d+) PARTIAL \(2:4 ([0-9:,]+)\)", esearch_of(out, "K8") or "")
+    check(m and sorted_all(" ALL " + m.group(2)) == allrev[1:4], "SORT PARTIAL 2:4: %r want %r" % (out, allrev[1:4]))
+    out = w.cmd("K9 SORT RETURN (PARTIAL 900:999) (ARRIVAL) UTF-8 ALL")
+    check(esearch_of(out, "K9") == " PARTIAL (900:999 NIL)", "SORT PARTIAL beyond: %r" % out)
+    for bad in ("PARTIAL 1:2 ALL", "PARTIAL 1:*", "PARTIAL 0:1"):
+        out = w.cmd("K10 SORT RETURN (%s) (ARRIVAL) UTF-8 ALL" % bad)
+        check(len(out) == 1 and out[0].startswith("K10 BAD"), "SORT RETURN (%s) BAD: %r" % (bad, out))
+    out = w.cmd("K11 SORT RETURN (UPDATE COUNT) (ARRIVAL) UTF-8 1:4")
+    check('* NO [NOUPDATE "K11"]' in " ".join(out) and out[-1].startswith("K11 OK"), "SORT NOUPDATE: %r" % out)
+    w.cmd('K12 CANCELUPDATE "K01" "K02"')
 
 
 def model_run(w, seed, rounds):
@@ -343,6 +422,10 @@ def model_run(w, seed, rounds):
     out = w.cmd("RS SEARCH RETURN (UPDATE ALL) " + crit)
     m = re.search(r" ALL ([0-9:,]+)", esearch_of(out, "RS") or "")
     sres = expand(m.group(1)) if m else []
+    sortu = "(SUBJECT) UTF-8 " + crit
+    sorts = "(REVERSE SUBJECT) UTF-8 " + crit
+    kres = sorted_all(esearch_of(w.cmd("RK UID SORT RETURN (UPDATE ALL) " + sortu), "RK"))
+    tres = sorted_all(esearch_of(w.cmd("RT SORT RETURN (UPDATE ALL) " + sorts), "RT"))
     o = other()
     n_upd = 0
     for r in range(rounds):
@@ -357,6 +440,8 @@ def model_run(w, seed, rounds):
                 else:
                     o.append("INBOX", rnd.choice(["(\\Seen)", "()"]), None,
                              message(rnd.choice(["hot", "cold"]) + " a%d" % r))
+            elif act < 0.3:
+                deliver(rnd.choice(["aaa", "hot", "mmm", "zzz"]) + " %d" % rnd.randint(0, 99))
             elif act < 0.75:
                 pick = ",".join(str(u) for u in rnd.sample(uids, min(len(uids), rnd.randint(1, 3))))
                 o.uid("STORE", pick, rnd.choice(["+FLAGS", "-FLAGS"]), "(\\Seen)")
@@ -372,7 +457,19 @@ def model_run(w, seed, rounds):
                 n = int(mex.group(1))
                 check(n not in sres, "round %d: EXPUNGE %d still in the result (REMOVEFROM first)" % (r, n))
                 sres = [x - 1 if x > n else x for x in sres if x != n]
+                check(n not in tres, "round %d: EXPUNGE %d still in the sorted result" % (r, n))
+                tres = [x - 1 if x > n else x for x in tres if x != n]
                 continue
+            for tag, lst in (("RK", kres), ("RT", tres)):
+                for op, prs in pairs([l], tag):
+                    for pos, vals in prs:
+                        if op == "ADDTO":
+                            check(1 <= pos <= len(lst) + 1, "round %d %s: ADDTO position %d of %d" % (r, tag, pos, len(lst)))
+                            lst[pos - 1:pos - 1] = vals
+                        else:
+                            check(lst[pos - 1:pos - 1 + len(vals)] == vals,
+                                  "round %d %s: REMOVEFROM (%d %r) but there: %r" % (r, tag, pos, vals, lst[pos - 1:pos - 1 + len(vals)]))
+                            del lst[pos - 1:pos - 1 + len(vals)]
             for _, op, v in updates([l], "RU"):
                 n_upd += 1
                 if op == "ADDTO":
@@ -389,11 +486,15 @@ def model_run(w, seed, rounds):
         fresh_u, fresh_s = set(uids_of(w, crit)), seqs_of(w, crit)
         check(ures == fresh_u, "round %d: UID result %r != fresh %r" % (r, sorted(ures), sorted(fresh_u)))
         check(sres == fresh_s, "round %d: number result %r != fresh %r" % (r, sres, fresh_s))
+        fk = sorted_all(esearch_of(w.cmd("FK UID SORT RETURN (ALL) " + sortu), "FK"))
+        ft = sorted_all(esearch_of(w.cmd("FT SORT RETURN (ALL) " + sorts), "FT"))
+        check(kres == fk, "round %d: UID SORT result %r != fresh %r" % (r, kres, fk))
+        check(tres == ft, "round %d: SORT result %r != fresh %r" % (r, tres, ft))
         if FAILED:
             break
     check(n_upd >= rounds // 2, "the random run produced updates (%d)" % n_upd)
     o.logout()
-    w.cmd('RX CANCELUPDATE "RU" "RS"')
+    w.cmd('RX CANCELUPDATE "RU" "RS" "RK" "RT"')
 
 
 if __name__ == "__main__":
@@ -402,7 +503,7 @@ if __name__ == "__main__":
         o.append("INBOX", None, None, message(("hot m%d" if i in (2, 5, 7) else "cool m%d") % i))
     w = Raw()
     out = w.cmd("A0 CAPABILITY")
-    check(" CONTEXT=SEARCH" in out[0] and " CONTEXT=SORT" not in out[0], "capabilities: %r" % out[0])
+    check(" CONTEXT=SEARCH" in out[0] and " CONTEXT=SORT" in out[0], "capabilities: %r" % out[0])
     w.cmd("A1 SELECT INBOX")
     for fn in (lambda: partial(w), lambda: golden(w, o), lambda: model_run(w, 18, 40)):
         try:
