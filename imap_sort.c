@@ -27,6 +27,7 @@
 #define SORT_HDR_MAX   (64 * 1024) /* header bytes read per message */
 #define SORT_STR_MAX   512	   /* bytes of a string key compared */
 #define SORT_FIELD_MAX (16 * 1024) /* bytes of one header field looked at */
+#define SORT_LIVE_BYTES_MAX (32u << 20) /* records one SORT ... RETURN (UPDATE) may keep */
 
 enum {
 	SK_ARRIVAL,
@@ -412,6 +413,15 @@ static void keep_live(struct imap_session *s, struct sort_ctx *x, const struct s
 	const char *err = NULL;
 	struct search_prog *cp = imap_search_compile(s, search_keys, &err);
 	const char *why = imap_context_refusal(s, cp);
+	/* What a kept sort costs stays with the session: bounded, so that
+	 * eight of them over long subjects cannot hold gigabytes. */
+	size_t bytes = x->n * (sizeof(struct srec) + sizeof(struct srec *));
+	for (size_t i = 0; i < x->n && !why; i++)
+		for (int k = 0; k < SK_N; k++)
+			if (order[i]->str[k])
+				bytes += strlen(order[i]->str[k]) + 1;
+	if (!why && bytes > SORT_LIVE_BYTES_MAX)
+		why = "Sorted result too large to keep up to date";
 	if (why) {
 		imap_context_noupdate(s, why);
 		imap_search_free(&cp);
