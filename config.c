@@ -133,6 +133,8 @@ static const struct cfg_key keys[] = {
 	 "POP3 inactivity time-out after login (RFC 1939 asks for at least 10 minutes)"},
 	{"quota.default", T_SIZE, F(quota_default), "0", 0, 0,
 	 "Per-account storage limit (0: none)"},
+	{"quota.messages", T_INT, F(quota_messages), "0", 0, 4294967295LL,
+	 "Per-account limit on the number of messages, all mailboxes together (0: none)"},
 	{"store.map_size", T_MAPSIZE, F(map_size), MAP_DEFAULT, 0, 0,
 	 "Initial LMDB map size; it grows on demand"},
 	{"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug"},

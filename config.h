@@ -38,6 +38,7 @@ struct config {
 	int64_t timeout_imap;       /* limits.timeout_imap: IMAP autologout, seconds */
 	int64_t timeout_pop3;       /* limits.timeout_pop3: POP3 after login, seconds */
 	uint64_t quota_default;     /* 0 = none */
+	long long quota_messages;   /* quota.messages: messages per account, 0 = none */
 	uint64_t map_size;          /* store.map_size */
 	int log_level;
 	int64_t log_keep;           /* log.keep, seconds */

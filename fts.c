@@ -4,6 +4,7 @@
  */
 #include "fts.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicase.h>
@@ -176,9 +177,46 @@ struct term_set {
 	struct sbuf words;            /* each word NUL-terminated */
 	uint32_t slot[SET_SLOTS];     /* offset + 1 into words, 0 = empty */
 	uint8_t len[SET_SLOTS];       /* the word's length (<= FTS_WORD_MAX) */
+	/* The words in the order they came: their slot, so that sorting needs
+	 * no strlen and clearing the set for the next message touches only
+	 * the slots in use. */
+	uint16_t used[FTS_TERMS_MAX];
 	size_t n;
 	int partial;
 };
+
+/* One set per thread, reused message after message: a delivery thread
+ * would otherwise zero 40 KiB for every message (slot[] and len[]). Left
+ * empty after each use (slot[] all 0), words' buffer kept; freed when the
+ * thread ends (a pthread key's destructor: connection threads come and
+ * go). */
+static pthread_key_t set_key;
+static pthread_once_t set_once = PTHREAD_ONCE_INIT;
+
+static void set_free(void *p)
+{
+	struct term_set *ts = p;
+	sbuf_free(&ts->words);
+	free(ts);
+}
+
+static void set_key_make(void)
+{
+	if (pthread_key_create(&set_key, set_free) != 0)
+		abort();
+}
+
+static struct term_set *set_get(void)
+{
+	pthread_once(&set_once, set_key_make);
+	struct term_set *ts = pthread_getspecific(set_key);
+	if (!ts) {
+		ts = xcalloc(1, sizeof *ts);
+		if (pthread_setspecific(set_key, ts) != 0)
+			abort();
+	}
+	return ts;
+}
 
 static uint32_t hash(const char *w, size_t l)
 {
@@ -205,6 +243,7 @@ static int add_word(void *arg, const char *w, size_t wl, int at_start, int at_en
 			}
 			ts->slot[i] = (uint32_t)ts->words.len + 1;
 			ts->len[i] = (uint8_t)wl;
+			ts->used[ts->n] = (uint16_t)i;
 			sbuf_add(&ts->words, w, wl);
 			sbuf_add(&ts->words, "", 1);
 			ts->n++;
@@ -223,15 +262,25 @@ static int add_text(void *arg, const char *text, size_t n)
 	return ts->partial;
 }
 
-static int cmp_str(const void *a, const void *b)
+struct word_ref {
+	const char *w;
+	size_t l;
+};
+
+static int cmp_word(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	const struct word_ref *x = a, *y = b;
+	/* the NUL after the shorter one decides a prefix: bytewise order */
+	return memcmp(x->w, y->w, (x->l < y->l ? x->l : y->l) + 1);
 }
 
 void fts_extract_tree(const struct mime_part *root, const struct msg_src *src,
 		      struct fts_terms *out)
 {
-	struct term_set *ts = xcalloc(1, sizeof *ts);
+	struct term_set *ts = set_get();
+	ts->words.len = 0;
+	ts->n = 0;
+	ts->partial = 0;
 	memset(out, 0, sizeof *out);
 	if (mime_text_each(root, src, 1, FTS_READ_MAX, add_text, ts))
 		ts->partial = 1;
@@ -242,22 +291,24 @@ void fts_extract_tree(const struct mime_part *root, const struct msg_src *src,
 		out->n = 1;
 		out->partial = 1;
 	} else if (ts->n) {
-		const char **v = xmalloc(ts->n * sizeof *v);
-		size_t k = 0;
-		for (size_t off = 0; off < ts->words.len; off += strlen(ts->words.p + off) + 1)
-			v[k++] = ts->words.p + off;
-		qsort(v, k, sizeof *v, cmp_str);
-		out->buf = xmalloc(ts->words.len);
-		for (size_t i = 0; i < k; i++) {
-			size_t l = strlen(v[i]) + 1;
-			memcpy(out->buf + out->len, v[i], l);
-			out->len += l;
+		struct word_ref *v = xmalloc(ts->n * sizeof *v);
+		for (size_t i = 0; i < ts->n; i++) {
+			uint16_t sl = ts->used[i];
+			v[i] = (struct word_ref){ts->words.p + ts->slot[sl] - 1, ts->len[sl]};
 		}
-		out->n = k;
+		qsort(v, ts->n, sizeof *v, cmp_word);
+		out->buf = xmalloc(ts->words.len);
+		for (size_t i = 0; i < ts->n; i++) {
+			memcpy(out->buf + out->len, v[i].w, v[i].l + 1);
+			out->len += v[i].l + 1;
+		}
+		out->n = ts->n;
 		free(v);
 	}
-	sbuf_free(&ts->words);
-	free(ts);
+	for (size_t i = 0; i < ts->n; i++)
+		ts->slot[ts->used[i]] = 0; /* empty again for the next message */
+	if (ts->words.cap > (256u << 10)) /* do not keep a huge one per thread */
+		sbuf_free(&ts->words);
 }
 
 void fts_extract(const struct msg_src *src, struct fts_terms *out)

@@ -199,7 +199,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " BINARY");
 	sbuf_puts(b, " UTF8=ACCEPT");
 	sbuf_puts(b, " CONDSTORE QRESYNC");
-	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE");
+	sbuf_puts(b, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	sbuf_puts(b, " WITHIN");
 	sbuf_puts(b, " SEARCHRES");
 	sbuf_puts(b, " SAVEDATE");
@@ -209,7 +209,7 @@ static void capabilities(struct imap_session *s, struct sbuf *b)
 	sbuf_puts(b, " PREVIEW");
 	sbuf_puts(b, " REPLACE");
 	sbuf_puts(b, " CATENATE");
-	sbuf_puts(b, " SORT SORT=DISPLAY ESORT");
+	sbuf_puts(b, " SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT");
 	sbuf_puts(b, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	sbuf_puts(b, " NOTIFY");
 	sbuf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->in.big_max);
@@ -394,6 +394,7 @@ static void snapshot_free(struct imap_session *s)
 {
 	view_free(&s->view);
 	seqset_free(&s->saved); /* RFC 5182 2.1: "$" is empty after SELECT/EXAMINE */
+	imap_context_free_all(s); /* RFC 5267 4.3: updates end with the mailbox */
 	free(s->gone);
 	s->gone = NULL;
 	s->ngone = 0;
@@ -1405,6 +1406,7 @@ static const struct {
 	{"SEARCH", S_SE, 1, cmd_search},
 	{"UID SEARCH", S_SE, 1, cmd_uid_search},
 	{"ESEARCH", S_AU | S_SE, 1, imap_cmd_esearch},
+	{"CANCELUPDATE", S_SE, 1, imap_cmd_cancelupdate},
 	{"SORT", S_SE, 3, cmd_sort},
 	{"UID SORT", S_SE, 3, cmd_uid_sort},
 	{"THREAD", S_SE, 3, cmd_thread},

@@ -193,6 +193,10 @@ struct imap_session {
 	 * the view. Empty until a SAVE, and again after SELECT, EXAMINE,
 	 * UNSELECT and CLOSE (freed with the view). */
 	struct seqset saved;
+	/* CONTEXT=SEARCH (RFC 5267): searches with RETURN (UPDATE) kept up
+	 * to date (imap_context.c); freed with the view. */
+	struct imap_context *ctx;
+	size_t nctx;
 	char **kw;              /* keyword names of the mailbox, index = bit */
 	int nkw;
 	int watchfd;
@@ -414,6 +418,44 @@ void imap_search_resolve(struct imap_session *s, struct search_prog *prog);
 int imap_search_test(struct imap_session *s, const struct search_prog *prog,
 		     const struct imap_ref *r, const struct msg_info *mi);
 void imap_search_free(struct search_prog **progp);
+/* Whether prog's answer for a message depends on that message's state
+ * alone (no message numbers, "$", UID sets, OLDER/YOUNGER), so that it can
+ * be kept up to date by testing the messages that change. */
+int imap_search_updatable(const struct search_prog *prog);
+
+/* partial-range (RFC 5267 4.4): "n:m", nz-numbers in either order. */
+int imap_partial_arg(const struct iarg *a, uint32_t *lo, uint32_t *hi);
+
+/* imap_sort.c: a sorted result kept in sort order for CONTEXT=SORT */
+struct sort_live;
+/* Take uid out: its position (1 = first) before, or 0 if not there. */
+uint32_t sort_live_remove(struct sort_live *l, uint32_t uid);
+/* Put the message in where its sort keys say: its position (1 = first). */
+uint32_t sort_live_insert(struct imap_session *s, struct sort_live *l, const struct imap_ref *ref,
+			  const struct msg_info *mi);
+void sort_live_free(struct sort_live **lp);
+
+/* imap_context.c: CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4.3) */
+#define IMAP_CONTEXTS_MAX 8 /* per session; more is NOUPDATE */
+/* Whether a live context has this tag (a new UPDATE with it is BAD). */
+int imap_context_tag_used(const struct imap_session *s, const char *tag);
+/* Why a search with UPDATE and program prog (may be NULL) cannot be
+ * kept, or NULL when it can. */
+const char *imap_context_refusal(const struct imap_session *s, const struct search_prog *prog);
+/* "* NO [NOUPDATE "tag"] why" for the command being answered. */
+void imap_context_noupdate(struct imap_session *s, const char *why);
+/* A new context owning prog (and sorted, for SORT; NULL for SEARCH), its
+ * result the uids (ascending). */
+void imap_context_add(struct imap_session *s, const char *tag, int uid, struct search_prog *prog,
+		      const uint32_t *uids, size_t n, struct sort_live *sorted);
+void imap_context_free_all(struct imap_session *s);
+/* imap_sync, before announcing the expunge of gone (ascending, still in the
+ * view): REMOVEFROM for the results that lose them. */
+void imap_context_expunged(struct imap_session *s, const uint32_t *gone, size_t n);
+/* imap_sync, after EXISTS and FETCH: uids (ascending) arrived or changed;
+ * ADDTO/REMOVEFROM as they now match or not. */
+void imap_context_changed(struct imap_session *s, const uint32_t *uids, size_t n);
+void imap_cmd_cancelupdate(struct imap_session *s);
 
 /* imap_sort.c: SORT/UID SORT (RFC 5256, 5957, ESORT of 5267) and
  * THREAD/UID THREAD (RFC 5256) */

@@ -11,14 +11,16 @@
  *  - One resource, STORAGE, in units of 1024 octets: the usage rounded up
  *    (a 1-octet message is not "nothing"), the limit rounded down (never
  *    promise room the store will refuse).
- *  - An account without a limit has no quota root at all: RFC 9208's
+ *  - A second resource, MESSAGE (RFC 9208 5.2): the account's number of
+ *    messages against quota.messages. A QUOTA response lists only the
+ *    resources that have a limit (a resource is reported with both).
+ *  - An account without any limit has no quota root at all: RFC 9208's
  *    quota-list needs at least one resource with a limit, and "zero or
  *    more" roots per mailbox is allowed, so GETQUOTAROOT names none and
  *    GETQUOTA "" is NO.
- *  - No MESSAGE resource: the store counts messages but has no limit on
- *    their number, and a resource cannot be reported without a limit.
- *  - No QUOTASET: there is no administrator inside IMAP; the limit comes
- *    from quota.default. SETQUOTA is checked for syntax and answered NO.
+ *  - No QUOTASET: brev has no administrator accounts (every account is
+ *    an ordinary user; limits come from brev.conf, read by the operator's
+ *    `brev serve`). SETQUOTA is checked for syntax and answered NO.
  */
 #include "imap.h"
 
@@ -29,25 +31,33 @@
 
 #define QUOTA_ROOT "" /* the one root of every account with a limit */
 
-/* The account's usage and limit in bytes, read now (s->acct is from the
- * login and its counters are stale). 0 or a store error. */
-static int quota_read(struct imap_session *s, uint64_t *used, uint64_t *limit)
+/* The account's usage and limits, read now (s->acct is from the login
+ * and its counters are stale). 0 or a store error. */
+static int quota_read(struct imap_session *s, struct account *a)
 {
-	struct account a;
-	int rc = store_user_get_id(s->srv->store, s->acct.id, &a);
-	if (rc != ST_OK)
-		return rc;
-	*used = a.used;
-	*limit = a.quota_effective;
-	return ST_OK;
+	return store_user_get_id(s->srv->store, s->acct.id, a);
 }
 
-/* "* QUOTA "" (STORAGE used limit)" in KiB (RFC 9208 5.1). */
-static void quota_line(struct sbuf *b, uint64_t used, uint64_t limit)
+static int quota_any(const struct account *a)
 {
-	sbuf_printf(b, "* QUOTA \"%s\" (STORAGE %llu %llu)\r\n", QUOTA_ROOT,
-		    (unsigned long long)(used / 1024 + (used % 1024 != 0)),
-		    (unsigned long long)(limit / 1024));
+	return a->quota_effective || a->msg_quota;
+}
+
+/* "* QUOTA "" (STORAGE used limit MESSAGE used limit)": storage in KiB
+ * (RFC 9208 5.1), messages counted (5.2); each only when it has a limit. */
+static void quota_line(struct sbuf *b, const struct account *a)
+{
+	const char *sp = "";
+	sbuf_printf(b, "* QUOTA \"%s\" (", QUOTA_ROOT);
+	if (a->quota_effective) {
+		sbuf_printf(b, "STORAGE %llu %llu",
+			    (unsigned long long)(a->used / 1024 + (a->used % 1024 != 0)),
+			    (unsigned long long)(a->quota_effective / 1024));
+		sp = " ";
+	}
+	if (a->msg_quota)
+		sbuf_printf(b, "%sMESSAGE %u %u", sp, a->messages, a->msg_quota);
+	sbuf_puts(b, ")\r\n");
 }
 
 /* GETQUOTAROOT mailbox (RFC 9208 4.2.2): the mailbox's roots, then a
@@ -56,7 +66,7 @@ void imap_cmd_getquotaroot(struct imap_session *s)
 {
 	char name[STORE_MBOX_MAX + 1];
 	struct mbox_info mi;
-	uint64_t used = 0, limit = 0;
+	struct account ac;
 	int rc;
 
 	if (s->cmd.args->nkids != 1 ||
@@ -65,16 +75,16 @@ void imap_cmd_getquotaroot(struct imap_session *s)
 		return;
 	}
 	if ((rc = store_mbox_get(s->srv->store, s->acct.id, name, &mi)) != ST_OK ||
-	    (rc = quota_read(s, &used, &limit)) != ST_OK) {
+	    (rc = quota_read(s, &ac)) != ST_OK) {
 		imap_tagged(s, "NO", "%s", imap_store_no(rc));
 		return;
 	}
 	struct sbuf b = {0};
 	sbuf_puts(&b, "* QUOTAROOT ");
 	imap_mbox_out(s, &b, name);
-	if (limit) {
+	if (quota_any(&ac)) {
 		sbuf_puts(&b, " \"" QUOTA_ROOT "\"\r\n");
-		quota_line(&b, used, limit);
+		quota_line(&b, &ac);
 	} else {
 		sbuf_puts(&b, "\r\n");
 	}
@@ -88,7 +98,7 @@ void imap_cmd_getquota(struct imap_session *s)
 {
 	const struct iarg *a = iarg_nth(s->cmd.args, 0);
 	const char *root = iarg_str(a);
-	uint64_t used = 0, limit = 0;
+	struct account ac;
 	int rc;
 
 	if (s->cmd.args->nkids != 1 || !root || (a->literal && strlen(root) != a->len)) {
@@ -99,16 +109,16 @@ void imap_cmd_getquota(struct imap_session *s)
 		imap_tagged(s, "NO", "No such quota root");
 		return;
 	}
-	if ((rc = quota_read(s, &used, &limit)) != ST_OK) {
+	if ((rc = quota_read(s, &ac)) != ST_OK) {
 		imap_tagged(s, "NO", "%s", imap_store_no(rc));
 		return;
 	}
-	if (!limit) {
+	if (!quota_any(&ac)) {
 		imap_tagged(s, "NO", "No such quota root: this account has no quota");
 		return;
 	}
 	struct sbuf b = {0};
-	quota_line(&b, used, limit);
+	quota_line(&b, &ac);
 	imap_put(s, &b);
 	sbuf_free(&b);
 	imap_tagged(s, "OK", "GETQUOTA completed");

@@ -703,7 +703,27 @@ static void set_out(struct sbuf *b, const uint32_t *v, size_t n)
 	}
 }
 
-enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8, R_SAVE = 16 };
+enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8, R_SAVE = 16, R_PARTIAL = 32, R_UPDATE = 64 };
+
+/* partial-range (RFC 5267 4.4): nz-number ":" nz-number, either order,
+ * no "*". */
+int imap_partial_arg(const struct iarg *a, uint32_t *lo, uint32_t *hi)
+{
+	const char *s = a && a->type == IA_ATOM ? a->s : NULL;
+	unsigned long x, y;
+	char *e;
+	if (!s || *s < '1' || *s > '9')
+		return -1;
+	x = strtoul(s, &e, 10);
+	if (*e != ':' || e[1] < '1' || e[1] > '9' || x > UINT32_MAX)
+		return -1;
+	y = strtoul(e + 1, &e, 10);
+	if (*e || y > UINT32_MAX)
+		return -1;
+	*lo = (uint32_t)x;
+	*hi = (uint32_t)y;
+	return 0;
+}
 
 /* INPROGRESS (RFC 9585): while a SEARCH or ESEARCH runs long, a response
  * "* OK [INPROGRESS ("tag" done goal)]" every progress_ms (first after
@@ -784,12 +804,25 @@ void imap_cmd_search(struct imap_session *s, int uid)
 {
 	struct sparse p = {.cur = s->cmd.args->kids, .s = s};
 	int ret = 0, esearch = s->rev2;
+	uint32_t plo = 0, phi = 0; /* PARTIAL, as given */
 
-	/* RFC 4731: SEARCH RETURN (...) */
+	/* RFC 4731: SEARCH RETURN (...); RFC 5267 4: CONTEXT, UPDATE, PARTIAL */
 	if (iarg_is_atom(p.cur, "RETURN") && p.cur->next && p.cur->next->type == IA_LIST) {
 		esearch = 1;
 		for (const struct iarg *o = p.cur->next->kids; o; o = o->next) {
-			if (iarg_is_atom(o, "MIN"))
+			if (iarg_is_atom(o, "CONTEXT")) {
+				/* a hint (RFC 5267 4.2): every search is as fast */
+			} else if (iarg_is_atom(o, "UPDATE")) {
+				ret |= R_UPDATE;
+			} else if (iarg_is_atom(o, "PARTIAL")) {
+				/* RFC 5267 4.4: one PARTIAL or one ALL, not both */
+				if ((ret & R_PARTIAL) || imap_partial_arg(o->next, &plo, &phi) < 0) {
+					imap_tagged(s, "BAD", "PARTIAL needs one range n:m");
+					return;
+				}
+				ret |= R_PARTIAL;
+				o = o->next;
+			} else if (iarg_is_atom(o, "MIN"))
 				ret |= R_MIN;
 			else if (iarg_is_atom(o, "MAX"))
 				ret |= R_MAX;
@@ -805,6 +838,15 @@ void imap_cmd_search(struct imap_session *s, int uid)
 			}
 		}
 		p.cur = p.cur->next->next;
+	}
+	if ((ret & R_PARTIAL) && (ret & R_ALL)) {
+		imap_tagged(s, "BAD", "PARTIAL and ALL cannot go together");
+		return;
+	}
+	/* RFC 5267 4.3: BAD for a tag a live context still uses */
+	if ((ret & R_UPDATE) && imap_context_tag_used(s, s->cmd.tag)) {
+		imap_tagged(s, "BAD", "Tag reuse: a search with UPDATE has this tag");
+		return;
 	}
 	if (!ret)
 		ret = R_ALL;
@@ -826,6 +868,7 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		imap_tagged(s, "BAD", "Missing search keys");
 		return;
 	}
+	const struct iarg *keys = p.cur;
 	struct snode *prog = parse_and_list(&p, p.cur, 0);
 	if (p.uidreq && !p.err) {
 		snode_free(prog);
@@ -849,7 +892,7 @@ void imap_cmd_search(struct imap_session *s, int uid)
 	size_t nall = view_all(&s->view, &all);
 	progress_init(&pg, nall);
 	x.hits = xmalloc((nall + 1) * sizeof *x.hits);
-	if (ret & R_SAVE)
+	if (ret & (R_SAVE | R_UPDATE))
 		x.uids = xmalloc((nall + 1) * sizeof *x.uids);
 	int rc = imap_each_msg(s, all, nall, search_cb, &x);
 	free(all);
@@ -880,8 +923,22 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		} else {
 			imap_saved_set(s, x.uids, nh);
 		}
-		free(x.uids);
 	}
+	if (ret & R_UPDATE) {
+		/* The context tests changed messages with its own program: no
+		 * full-text candidates (they are this moment's), nothing
+		 * resolved against today's numbers. */
+		const char *err = NULL;
+		struct search_prog *cp = imap_search_compile(s, keys, &err);
+		const char *why = imap_context_refusal(s, cp);
+		if (why) { /* RFC 5267 4.3.1: the search is still answered */
+			imap_context_noupdate(s, why);
+			imap_search_free(&cp);
+		} else {
+			imap_context_add(s, s->cmd.tag, uid, cp, x.uids, nh, NULL);
+		}
+	}
+	free(x.uids);
 	struct sbuf b = {0};
 	if ((ret & R_SAVE) && !(ret & ~R_SAVE)) {
 		/* RFC 9051 6.4.4: SAVE alone suppresses the ESEARCH response. */
@@ -900,6 +957,17 @@ void imap_cmd_search(struct imap_session *s, int uid)
 		if ((ret & R_ALL) && nh) {
 			sbuf_puts(&b, " ALL ");
 			set_out(&b, hits, nh);
+		}
+		if (ret & R_PARTIAL) {
+			/* RFC 5267 4.4: the range as given, then the hits at those
+			 * positions (1 is the first), NIL when there are none */
+			uint32_t lo = plo < phi ? plo : phi, hi = plo < phi ? phi : plo;
+			sbuf_printf(&b, " PARTIAL (%u:%u ", plo, phi);
+			if (lo <= nh)
+				set_out(&b, hits + lo - 1, (hi < nh ? hi : nh) - lo + 1);
+			else
+				sbuf_puts(&b, "NIL");
+			sbuf_puts(&b, ")");
 		}
 		/* RFC 7162 3.1.5: the highest MODSEQ of what was found */
 		if (p.modseq && nh)
@@ -1258,7 +1326,7 @@ void imap_cmd_esearch(struct imap_session *s)
 		imap_tagged(s, "OK", "ESEARCH completed");
 }
 
-/* ---- the search program for SORT and THREAD (imap_sort.c) ---- */
+/* ---- the search program for SORT, THREAD and contexts ---- */
 
 struct search_prog {
 	struct snode *root;
@@ -1288,6 +1356,20 @@ struct search_prog *imap_search_compile(struct imap_session *s, const struct iar
 	prog->root = root;
 	prog->modseq = p.modseq;
 	return prog;
+}
+
+static int fixed_key(const struct snode *n)
+{
+	for (; n; n = n->next)
+		if (n->op == K_SEQ || n->op == K_UID || n->op == K_OLDER || n->op == K_YOUNGER ||
+		    fixed_key(n->a) || fixed_key(n->b))
+			return 1;
+	return 0;
+}
+
+int imap_search_updatable(const struct search_prog *prog)
+{
+	return !fixed_key(prog->root);
 }
 
 int imap_search_modseq(const struct search_prog *prog)

@@ -8,8 +8,10 @@
  * threading itself is thread.c, which knows nothing of IMAP. This file
  * reads, for each matching message, the few header fields a command needs
  * (at most SORT_HDR_MAX bytes of header), keeps them as short strings,
- * sorts or threads, and writes the answer. CONTEXT=SEARCH/SORT (RFC 5267
- * section 4) is not offered: no UPDATE, no PARTIAL.
+ * sorts or threads, and writes the answer. CONTEXT=SORT (RFC 5267 section
+ * 4): PARTIAL windows of the sorted result, and with UPDATE the result is
+ * kept (struct sort_live: the records in sort order) for imap_context.c,
+ * which asks here where a message goes in or comes out.
  */
 #include "imap.h"
 
@@ -25,6 +27,7 @@
 #define SORT_HDR_MAX   (64 * 1024) /* header bytes read per message */
 #define SORT_STR_MAX   512	   /* bytes of a string key compared */
 #define SORT_FIELD_MAX (16 * 1024) /* bytes of one header field looked at */
+#define SORT_LIVE_BYTES_MAX (32u << 20) /* records one SORT ... RETURN (UPDATE) may keep */
 
 enum {
 	SK_ARRIVAL,
@@ -135,7 +138,7 @@ static int64_t sent_date(const char *v, uint32_t internaldate)
 
 /* --------------------------------------------------------------- SORT */
 
-enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8 };
+enum { R_MIN = 1, R_MAX = 2, R_COUNT = 4, R_ALL = 8, R_PARTIAL = 16, R_UPDATE = 32 };
 
 struct sort_ctx {
 	struct search_prog *prog;
@@ -147,22 +150,32 @@ struct sort_ctx {
 	uint64_t maxmod;
 };
 
+static void rec_fill(struct imap_session *s, struct sort_ctx *x, const struct imap_ref *ref,
+		     const struct msg_info *mi, struct srec *r);
+
 static int sort_cb(struct imap_session *s, const struct imap_ref *ref, const struct msg_info *mi,
 		   void *arg)
 {
 	struct sort_ctx *x = arg;
 	if (!mi || !imap_search_test(s, x->prog, ref, mi))
 		return 0;
-	struct srec *r = &x->r[x->n++];
+	if (mi->modseq > x->maxmod)
+		x->maxmod = mi->modseq;
+	rec_fill(s, x, ref, mi, &x->r[x->n++]);
+	return 0;
+}
+
+/* The record of one message: what x->keys compare. */
+static void rec_fill(struct imap_session *s, struct sort_ctx *x, const struct imap_ref *ref,
+		     const struct msg_info *mi, struct srec *r)
+{
 	memset(r, 0, sizeof *r);
 	r->seq = ref->seq;
 	r->uid = ref->uid;
 	r->size = mi->size;
 	r->arrival = mi->internaldate;
-	if (mi->modseq > x->maxmod)
-		x->maxmod = mi->modseq;
 	if (!x->fields)
-		return 0;
+		return;
 	struct sbuf hdr = {0};
 	char *f[F_N];
 	imap_hdr_read(s, mi, &hdr, SORT_HDR_MAX);
@@ -200,7 +213,12 @@ static int sort_cb(struct imap_session *s, const struct imap_ref *ref, const str
 		}
 	}
 	fields_free(f);
-	return 0;
+}
+
+static int u32_cmp_asc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 static int cmp64(int64_t a, int64_t b)
@@ -232,8 +250,73 @@ static int rec_cmp(const void *pa, const void *pb, void *arg)
 		if (c)
 			return x->keys[i].reverse ? -c : c;
 	}
-	/* RFC 5256 3: what all criteria leave equal goes by sequence number */
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	/* RFC 5256 3: what all criteria leave equal goes by sequence number,
+	 * which in one view is the order of the UIDs (and UIDs do not move
+	 * when a kept result outlives an expunge) */
+	return a->uid < b->uid ? -1 : a->uid > b->uid;
+}
+
+/* ------------------------------------------- a sorted result kept live */
+
+struct sort_live {
+	struct skey keys[SORT_KEYS_MAX];
+	struct sort_ctx x;   /* keys, nkeys, fields for rec_cmp and rec_fill */
+	struct srec **v;     /* the result in sort order, each its own malloc */
+	size_t n, cap;
+};
+
+static void rec_free(struct srec *r)
+{
+	for (int k = 0; k < SK_N; k++)
+		free(r->str[k]);
+	free(r);
+}
+
+void sort_live_free(struct sort_live **lp)
+{
+	struct sort_live *l = *lp;
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		rec_free(l->v[i]);
+	free(l->v);
+	free(l);
+	*lp = NULL;
+}
+
+uint32_t sort_live_remove(struct sort_live *l, uint32_t uid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->uid == uid) {
+			rec_free(l->v[i]);
+			memmove(l->v + i, l->v + i + 1, (l->n - i - 1) * sizeof *l->v);
+			l->n--;
+			return (uint32_t)i + 1;
+		}
+	return 0;
+}
+
+uint32_t sort_live_insert(struct imap_session *s, struct sort_live *l, const struct imap_ref *ref,
+			  const struct msg_info *mi)
+{
+	struct srec *r = xmalloc(sizeof *r);
+	rec_fill(s, &l->x, ref, mi, r);
+	size_t lo = 0, hi = l->n; /* the first record that sorts after r */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rec_cmp(&l->v[mid], &r, &l->x) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	memmove(l->v + lo + 1, l->v + lo, (l->n - lo) * sizeof *l->v);
+	l->v[lo] = r;
+	l->n++;
+	return (uint32_t)lo + 1;
 }
 
 static unsigned key_fields(int k)
@@ -321,10 +404,54 @@ static void recs_free(struct sort_ctx *x)
 	free(x->r);
 }
 
+/* RETURN (UPDATE) (RFC 5267 4.3): the records, in order, become a context's
+ * (their strings move; x's copies are left empty), with a program of its
+ * own; or "* NO [NOUPDATE ...]". */
+static void keep_live(struct imap_session *s, struct sort_ctx *x, const struct skey *keys,
+		      struct srec **order, int uid, const struct iarg *search_keys)
+{
+	const char *err = NULL;
+	struct search_prog *cp = imap_search_compile(s, search_keys, &err);
+	const char *why = imap_context_refusal(s, cp);
+	/* What a kept sort costs stays with the session: bounded, so that
+	 * eight of them over long subjects cannot hold gigabytes. */
+	size_t bytes = x->n * (sizeof(struct srec) + sizeof(struct srec *));
+	for (size_t i = 0; i < x->n && !why; i++)
+		for (int k = 0; k < SK_N; k++)
+			if (order[i]->str[k])
+				bytes += strlen(order[i]->str[k]) + 1;
+	if (!why && bytes > SORT_LIVE_BYTES_MAX)
+		why = "Sorted result too large to keep up to date";
+	if (why) {
+		imap_context_noupdate(s, why);
+		imap_search_free(&cp);
+		return;
+	}
+	struct sort_live *l = xcalloc(1, sizeof *l);
+	memcpy(l->keys, keys, x->nkeys * sizeof *keys);
+	l->x.keys = l->keys;
+	l->x.nkeys = x->nkeys;
+	l->x.fields = x->fields;
+	l->cap = x->n + 16;
+	l->v = xmalloc(l->cap * sizeof *l->v);
+	uint32_t *uids = xmalloc((x->n + 1) * sizeof *uids);
+	for (size_t i = 0; i < x->n; i++) {
+		l->v[i] = xmalloc(sizeof **l->v);
+		*l->v[i] = *order[i];
+		memset(order[i]->str, 0, sizeof order[i]->str);
+		uids[i] = order[i]->uid;
+	}
+	l->n = x->n;
+	qsort(uids, x->n, sizeof *uids, u32_cmp_asc);
+	imap_context_add(s, s->cmd.tag, uid, cp, uids, x->n, l);
+	free(uids);
+}
+
 void imap_cmd_sort(struct imap_session *s, int uid)
 {
 	const struct iarg *a = s->cmd.args->kids;
 	int ret = 0, esort = 0;
+	uint32_t plo = 0, phi = 0; /* PARTIAL, as given */
 	struct skey keys[SORT_KEYS_MAX];
 
 	/* RFC 5267 3.2: SORT RETURN (MIN MAX ALL COUNT) */
@@ -343,14 +470,31 @@ void imap_cmd_sort(struct imap_session *s, int uid)
 				ret |= R_COUNT;
 			else if (iarg_is_atom(o, "ALL"))
 				ret |= R_ALL;
-			else {
-				/* PARTIAL and the CONTEXT options come with
-				 * CONTEXT=SORT, which brev does not offer */
+			else if (iarg_is_atom(o, "CONTEXT"))
+				; /* RFC 5267 4.2: a hint */
+			else if (iarg_is_atom(o, "UPDATE"))
+				ret |= R_UPDATE;
+			else if (iarg_is_atom(o, "PARTIAL")) {
+				if ((ret & R_PARTIAL) || imap_partial_arg(o->next, &plo, &phi) < 0) {
+					imap_tagged(s, "BAD", "PARTIAL needs one range n:m");
+					return;
+				}
+				ret |= R_PARTIAL;
+				o = o->next;
+			} else {
 				imap_tagged(s, "BAD", "Unknown RETURN option");
 				return;
 			}
 		}
 		a = a->next->next;
+	}
+	if ((ret & R_PARTIAL) && (ret & R_ALL)) { /* RFC 5267 4.4 */
+		imap_tagged(s, "BAD", "PARTIAL and ALL cannot go together");
+		return;
+	}
+	if ((ret & R_UPDATE) && imap_context_tag_used(s, s->cmd.tag)) { /* RFC 5267 4.3 */
+		imap_tagged(s, "BAD", "Tag reuse: a search with UPDATE has this tag");
+		return;
 	}
 	if (!ret)
 		ret = R_ALL; /* RFC 4731 3.1: RETURN () is RETURN (ALL) */
@@ -393,7 +537,6 @@ void imap_cmd_sort(struct imap_session *s, int uid)
 	uint32_t *v = xmalloc((x.n + 1) * sizeof *v);
 	for (size_t i = 0; i < x.n; i++)
 		v[i] = uid ? order[i]->uid : order[i]->seq;
-	free(order);
 	struct sbuf b = {0};
 	if (esort) {
 		/* RFC 5267 3.2: MIN and MAX are the first and last in sort
@@ -416,6 +559,21 @@ void imap_cmd_sort(struct imap_session *s, int uid)
 			sbuf_add(&b, set.p, set.len);
 			sbuf_free(&set);
 		}
+		if (ret & R_PARTIAL) {
+			/* RFC 5267 4.4: positions in sort order, the range as
+			 * given, NIL when none is in it */
+			uint32_t lo = plo < phi ? plo : phi, hi = plo < phi ? phi : plo;
+			sbuf_printf(&b, " PARTIAL (%u:%u ", plo, phi);
+			if (lo <= x.n) {
+				struct sbuf set = {0};
+				imap_uidset_out(&set, v + lo - 1, (hi < x.n ? hi : x.n) - lo + 1);
+				sbuf_add(&b, set.p, set.len);
+				sbuf_free(&set);
+			} else {
+				sbuf_puts(&b, "NIL");
+			}
+			sbuf_puts(&b, ")");
+		}
 		if (modseq && x.n)
 			sbuf_printf(&b, " MODSEQ %llu", (unsigned long long)x.maxmod);
 	} else {
@@ -426,6 +584,9 @@ void imap_cmd_sort(struct imap_session *s, int uid)
 		if (modseq && x.n)
 			sbuf_printf(&b, " (MODSEQ %llu)", (unsigned long long)x.maxmod);
 	}
+	if (ret & R_UPDATE)
+		keep_live(s, &x, keys, order, uid, a->next);
+	free(order);
 	sbuf_puts(&b, "\r\n");
 	conn_write(s->c, b.p, b.len);
 	sbuf_free(&b);

@@ -294,6 +294,7 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 	}
 	int told_gone = 0;
 	if (allow_expunge && s->ngone) {
+		imap_context_expunged(s, s->gone, s->ngone); /* RFC 5267 4.3.4: before */
 		uint32_t *seq = xmalloc(s->ngone * sizeof *seq);
 		view_remove(&s->view, s->gone, s->ngone, seq);
 		if (s->qresync || s->uidonly) {
@@ -351,6 +352,17 @@ void imap_sync(struct imap_session *s, int allow_expunge)
 			if (seq)
 				fetch_flags_line(s, seq, m);
 		}
+	}
+	if (s->nctx && (x.fresh.n || x.nchg)) {
+		/* RFC 5267 4.3.3: ADDTO after the EXISTS that makes its numbers
+		 * valid. chg is sorted and below every fresh UID. */
+		struct u32v t = {0};
+		for (size_t i = 0; i < x.nchg; i++)
+			u32v_push(&t, x.chg[i].uid);
+		for (size_t i = 0; i < x.fresh.n; i++)
+			u32v_push(&t, x.fresh.v[i]);
+		imap_context_changed(s, t.v, u32_uniq(t.v, t.n));
+		free(t.v);
 	}
 	/* RFC 7162 3.1.2.1, 3.2.10: an expunge changes no message's MODSEQ,
 	 * so a client learns the mailbox's new HIGHESTMODSEQ only this way.

@@ -929,6 +929,11 @@ void store_set_default_quota(struct store *st, uint64_t bytes)
 	atomic_store(&st->default_quota, bytes);
 }
 
+void store_set_msg_quota(struct store *st, uint32_t messages)
+{
+	atomic_store(&st->msg_quota, messages);
+}
+
 /* ================= change notification ================= */
 
 int store_watch_open(struct store *st, uint32_t user)

@@ -55,6 +55,9 @@ int store_open(struct store **out, const char *datadir, uint64_t map_size, char 
 void store_close(struct store **sp);
 /* Default per-account quota in bytes (0 = none); from quota.default. */
 void store_set_default_quota(struct store *st, uint64_t bytes);
+/* Per-account limit on the number of messages, all mailboxes together
+ * (0 = none); from quota.messages. The same for every account. */
+void store_set_msg_quota(struct store *st, uint32_t messages);
 
 /* ---- accounts ---- */
 
@@ -67,6 +70,7 @@ struct account {
 	uint64_t quota_effective;           /* resolved limit, 0 = none */
 	uint64_t used;                      /* bytes of messages in all mailboxes */
 	uint32_t messages;
+	uint32_t msg_quota;                 /* limit on messages, 0 = none */
 	int spam;                           /* enum spam_strength; 0 = brev.conf's */
 	struct cred cred;
 };

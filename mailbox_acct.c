@@ -131,14 +131,17 @@ static uint64_t quota_limit(struct store *st, const struct acct_rec *a)
 	return a->quota == QUOTA_DEFAULT ? atomic_load(&st->default_quota) : a->quota;
 }
 
-int quota_fits(struct store *st, const struct acct_rec *a, uint64_t size)
+int quota_fits(struct store *st, const struct acct_rec *a, uint64_t size, uint32_t nmsg)
 {
 	uint64_t lim = quota_limit(st, a);
-	if (!lim)
-		return ST_OK;
-	if (size > lim)
+	uint32_t mlim = atomic_load(&st->msg_quota);
+	if (lim && size > lim)
 		return ST_TOOBIG;
-	if (a->used > lim || size > lim - a->used)
+	if (lim && (a->used > lim || size > lim - a->used))
+		return ST_QUOTA;
+	/* The count is checked like the bytes, in the transaction that adds
+	 * the messages; an account already past a lowered limit takes none. */
+	if (mlim && nmsg && (a->messages >= mlim || nmsg > mlim - a->messages))
 		return ST_QUOTA;
 	return ST_OK;
 }
@@ -153,6 +156,7 @@ static void acct_export(struct store *st, const struct acct_rec *a, const struct
 	out->quota_effective = quota_limit(st, a);
 	out->used = a->used;
 	out->messages = a->messages;
+	out->msg_quota = atomic_load(&st->msg_quota);
 	out->spam = (int)a->spam;
 	out->cred = *c;
 }

@@ -75,13 +75,14 @@ int fts_put(struct tx *t, uint64_t blob, const struct fts_terms *ft, int *merge)
 
 struct pair {
 	const char *w;                /* into the merge's copy of the words */
+	uint32_t len;                 /* strlen(w) */
 	uint64_t blob;
 };
 
 static int cmp_pair(const void *x, const void *y)
 {
 	const struct pair *a = x, *b = y;
-	int c = strcmp(a->w, b->w);
+	int c = memcmp(a->w, b->w, (a->len < b->len ? a->len : b->len) + 1);
 	return c ? c : a->blob < b->blob ? -1 : a->blob > b->blob;
 }
 
@@ -153,19 +154,39 @@ static int op_merge(struct tx *t, void *arg)
 			a->cap = a->cap ? a->cap * 2 : 4096;
 			a->pairs = xrealloc(a->pairs, a->cap * sizeof *a->pairs);
 		}
-		a->pairs[a->np++] = (struct pair){a->words.p + off, ids[bi]};
+		a->pairs[a->np++] = (struct pair){a->words.p + off, (uint32_t)l, ids[bi]};
 		off += l + 1;
 	}
 	if (a->np)
 		qsort(a->pairs, a->np, sizeof *a->pairs, cmp_pair);
-	for (size_t i = 0; i < a->np && !rc; i++) {
-		unsigned char b[8];
-		put64(b, a->pairs[i].blob);
-		MDB_val k = {strlen(a->pairs[i].w), (void *)a->pairs[i].w}, v = {8, b};
-		rc = mdb_put(t->txn, t->st->dbi[DB_FTW], &k, &v, MDB_NODUPDATA);
+	/* One put per word: its blobs of the batch go in together
+	 * (MDB_MULTIPLE, DB_FTW's values being fixed-size), which saves
+	 * finding the word and its page again for every blob. */
+	MDB_cursor *c = NULL;
+	unsigned char *vals = NULL;
+	size_t vcap = 0;
+	if (a->np && (rc = mdb_cursor_open(t->txn, t->st->dbi[DB_FTW], &c)))
+		goto out;
+	for (size_t i = 0, j; i < a->np && !rc; i = j) {
+		size_t nv = 0;
+		for (j = i; j < a->np && a->pairs[j].len == a->pairs[i].len &&
+			    !memcmp(a->pairs[j].w, a->pairs[i].w, a->pairs[i].len); j++) {
+			if (nv == vcap) {
+				vcap = vcap ? vcap * 2 : 256;
+				vals = xrealloc(vals, vcap * 8);
+			}
+			if (!nv || a->pairs[j].blob != a->pairs[j - 1].blob)
+				put64(vals + 8 * nv++, a->pairs[j].blob);
+		}
+		MDB_val k = {a->pairs[i].len, (void *)a->pairs[i].w};
+		MDB_val v[2] = {{8, vals}, {nv, NULL}};
+		rc = mdb_cursor_put(c, &k, v, MDB_MULTIPLE);
 		if (rc == MDB_KEYEXIST)
 			rc = 0;
 	}
+	free(vals);
+	if (c)
+		mdb_cursor_close(c);
 out:
 	free(ids);
 	if (rc) {

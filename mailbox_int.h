@@ -155,6 +155,7 @@ struct store {
 	size_t map_cap;
 	atomic_int dead;              /* the map could not be re-mapped */
 	_Atomic uint64_t default_quota;
+	_Atomic uint32_t msg_quota;   /* quota.messages; 0 = none */
 	pthread_mutex_t mu;           /* guards the fields below */
 	struct watcher *w;
 	size_t nw, wcap;
@@ -263,7 +264,10 @@ int pend_sweep(struct store *st);
 int addr_norm(const char *in, char *out, int catchall);
 int acct_get(struct tx *t, uint32_t id, struct acct_rec *a);
 int acct_put(struct tx *t, const struct acct_rec *a);
-int quota_fits(struct store *st, const struct acct_rec *a, uint64_t size);
+/* Whether nmsg more messages of size bytes in all fit the account's limits:
+ * ST_OK, ST_TOOBIG (the bytes alone exceed the storage limit), ST_QUOTA
+ * (over the storage or the message-count limit now). */
+int quota_fits(struct store *st, const struct acct_rec *a, uint64_t size, uint32_t nmsg);
 
 /* ---- mailbox_mbox.c: mailbox names, records, keyword tables ---- */
 

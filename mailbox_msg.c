@@ -639,7 +639,7 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, int junk
 	struct msg_rec r = {0};
 	int rc = acct_get(t, user, &ac);
 	if (!rc)
-		rc = quota_fits(t->st, &ac, size);
+		rc = quota_fits(t->st, &ac, size, 1);
 	if (!rc && junk) {
 		rc = junk_mbox(t, user, &mb);
 	} else if (!rc) {
@@ -771,7 +771,7 @@ static int op_append(struct tx *t, void *arg)
 	if (!rc)
 		rc = kw_mask(&mb, a->m->keywords, a->m->nkeywords, 1, &r.keywords);
 	if (!rc)
-		rc = quota_fits(t->st, &ac, a->size);
+		rc = quota_fits(t->st, &ac, a->size, 1);
 	if (!rc && mb.r.uidnext == UINT32_MAX)
 		rc = ST_INVALID; /* refuse before writing: see group commit */
 	if (!rc)
@@ -909,7 +909,7 @@ static int op_quota_check(struct tx *t, void *arg)
 	struct msg_args *a = arg;
 	struct acct_rec ac;
 	int rc = acct_get(t, a->user, &ac);
-	return rc ? rc : quota_fits(t->st, &ac, a->size);
+	return rc ? rc : quota_fits(t->st, &ac, a->size, 1);
 }
 
 int store_quota_check(struct store *st, uint32_t user, uint64_t size)
@@ -1462,6 +1462,7 @@ static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, stru
 		     struct mbox *d, struct msg_rec *recs, unsigned char *found)
 {
 	uint64_t total = 0;
+	uint32_t nfound = 0;
 	size_t moved = 0;
 	int rc = ST_OK;
 
@@ -1470,13 +1471,15 @@ static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, stru
 		found[i] = rc == ST_OK;
 		if (rc == ST_NOTFOUND)
 			rc = ST_OK;
-		if (found[i])
+		if (found[i]) {
 			total += recs[i].size;
+			nfound++;
+		}
 	}
 	if (rc)
 		return rc;
 	/* RFC 3501 6.4.7: COPY is all or nothing, quota included. */
-	if (!a->move && (rc = quota_fits(t->st, ac, total)))
+	if (!a->move && (rc = quota_fits(t->st, ac, total, nfound)))
 		return rc;
 	/* Moving: take the sources out first; a UID listed twice is found
 	 * gone the second time and skipped. The reference moves along. */

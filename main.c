@@ -170,6 +170,7 @@ static struct store *open_store(int notify_server)
 	if (store_open(&st, datadir, cfg.map_size, err, sizeof err) < 0)
 		fatal("%s", err);
 	store_set_default_quota(st, cfg.quota_default);
+	store_set_msg_quota(st, (uint32_t)cfg.quota_messages);
 	if (notify_server)
 		store_set_commit_hook(st, control_commit_hook, datadir);
 	return st;

@@ -24,6 +24,7 @@ link_load() { # TREE OUT EXTRA_OBJS...
 		-o "$out" bench/load.c "$t"/build/mailbox.o "$t"/build/mailbox_acct.o \
 		"$t"/build/mailbox_mbox.o "$t"/build/mailbox_msg.o "$t"/build/mailbox_queue.o \
 		"$t"/build/mailbox_journal.o "$t"/build/spool.o "$t"/build/util.o "$t"/build/log.o \
+		$(for o in mailbox_place mailbox_spam; do [ ! -f "$t/build/$o.o" ] || echo "$t/build/$o.o"; done) \
 		"$@" -llmdb -lcrypto -lunistring -pthread
 }
 link_load . build/bench_load build/mailbox_fts.o build/fts.o build/message.o build/message_text.o

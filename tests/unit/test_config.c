@@ -234,7 +234,7 @@ TEST(rendered_file_round_trips)
 			       "listen.pop3s", "listen.http", "listen.https", "tls.cert", "tls.key", "dns.resolver",
 			       "delivery.port", "delivery.relay", "delivery.retry",
 			       "delivery.max_age", "limits.message_size", "limits.connections",
-			       "quota.default", "store.map_size", "log.level", "user",
+			       "quota.default", "quota.messages", "store.map_size", "log.level", "user",
 			       "auth.dmarc_reject", "delivery.relay_user",
 			       "delivery.relay_password_file"};
 	for (size_t i = 0; i < sizeof every / sizeof every[0]; i++) {

@@ -149,6 +149,36 @@ TEST(extract_decoded_parts_and_headers)
 	fts_terms_free(&ft);
 }
 
+/* The word set is reused message after message on one thread (fts.c):
+ * nothing of one message may show in the next, a partial one included,
+ * and the words come out sorted and counted as before. */
+TEST(extract_reuses_the_set_cleanly)
+{
+	struct fts_terms a, b, c;
+	terms_of("Subject: alpha beta gamma\r\n\r\nzeta eta theta alpha\r\n", &a);
+	CHECK(has_term(&a, "theta") && has_term(&a, "alpha") && has_term(&a, "zeta"));
+	/* distinct and sorted bytewise, n of them */
+	size_t na = 0;
+	for (size_t off = 0, prev = 0; off < a.len; prev = off, off += strlen(a.buf + off) + 1, na++)
+		CHECK(off == 0 || strcmp(a.buf + prev, a.buf + off) < 0);
+	CHECK_EQ_INT((int)na, (int)a.n);
+	struct sbuf big = {0};
+	sbuf_puts(&big, "Subject: x\r\n\r\n");
+	for (int i = 0; i < FTS_TERMS_MAX + 10; i++)
+		sbuf_printf(&big, "w%d ", i);
+	sbuf_add(&big, "", 1);
+	terms_of(big.p, &c);
+	CHECK(c.partial);
+	terms_of("Subject: beta\r\n\r\nbeta omega\r\n", &b);
+	CHECK(!b.partial && has_term(&b, "beta") && has_term(&b, "omega"));
+	CHECK(!has_term(&b, "alpha") && !has_term(&b, "w1") && !has_term(&b, "theta"));
+	CHECK_EQ_INT((int)b.n, (int)a.n - 4); /* the same header words, beta and omega */
+	fts_terms_free(&a);
+	fts_terms_free(&b);
+	fts_terms_free(&c);
+	sbuf_free(&big);
+}
+
 TEST(extract_bounds_make_partial)
 {
 	struct fts_terms ft;

@@ -10,7 +10,8 @@
 # (References, In-Reply-To only, a missing parent kept as a dummy, one
 # promoted, subject-only grouping) and UID THREAD; RFC 5256 section 4's
 # thread examples rebuilt in real mailboxes; bad syntax is BAD, another
-# charset NO [BADCHARSET], and CONTEXT=SORT is not advertised.
+# charset NO [BADCHARSET]; CONTEXT=SEARCH and CONTEXT=SORT are advertised
+# (t-29-imap-context tests them).
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
 brev_init sort

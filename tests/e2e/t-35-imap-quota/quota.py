@@ -1,16 +1,19 @@
 """QUOTA (RFC 9208) against brev with Python's imaplib and raw dialogues.
 
-quota.py none   the account has no limit (quota.default = 0)
-quota.py limit  quota.default = 100K
+quota.py none      the account has no limit (quota.default = 0)
+quota.py limit     quota.default = 100K
+quota.py messages  quota.messages = 5 (no storage limit)
+quota.py both      quota.default = 100K and quota.messages = 5
 
 Every check runs even when an earlier one failed; failures are listed at the
 end and the exit status is 1 if there was any.
 """
-import imaplib, os, re, socket, subprocess, sys
+import imaplib, os, re, smtplib, socket, subprocess, sys
 
 PORT = int(os.environ["P_IMAP"])
 USER, PW = "alice@example.test", "pw-alice"
 LIMIT_KIB = 100
+MSG_LIMIT = 5
 FAILED = []
 
 
@@ -39,14 +42,22 @@ def message(tag, size):
     return m
 
 
-def used_bytes():
-    """The account's usage as `brev user list` prints it (the store's own
-    counter, read by another process)."""
+def user_list():
+    """(messages, bytes) of the account as `brev user list` prints them
+    (the store's own counters, read by another process)."""
     out = subprocess.run([os.environ["BREV"], "-d", os.environ["D"], "user", "list"],
                          capture_output=True, text=True, check=True).stdout
-    m = re.search(r"alice@example\.test\s+\d+ messages\s+(\d+) bytes", out)
+    m = re.search(r"alice@example\.test\s+(\d+) messages\s+(\d+) bytes", out)
     assert m, out
-    return int(m.group(1))
+    return int(m.group(1)), int(m.group(2))
+
+
+def used_bytes():
+    return user_list()[1]
+
+
+def used_msgs():
+    return user_list()[0]
 
 
 def kib_up(n):
@@ -89,7 +100,9 @@ class Raw:
 def caps_check(m):
     caps = m.capabilities
     check("QUOTA" in caps and "QUOTA=RES-STORAGE" in caps, "QUOTA advertised: %r" % (caps,))
-    check("QUOTA=RES-MESSAGE" not in caps, "no message-count limit, no RES-MESSAGE: %r" % (caps,))
+    # RES-MESSAGE names a resource brev supports (quota.messages), limit
+    # or not, as RES-STORAGE does.
+    check("QUOTA=RES-MESSAGE" in caps, "QUOTA=RES-MESSAGE advertised: %r" % (caps,))
     check("QUOTASET" not in caps, "SETQUOTA not offered, no QUOTASET: %r" % (caps,))
     # A fresh CAPABILITY after login says the same.
     typ, dat = m.capability()
@@ -233,6 +246,93 @@ def with_limit():
     m.logout()
 
 
+def quota_lines(m, box):
+    """GETQUOTAROOT box: (QUOTAROOT line, [QUOTA lines]) as sent."""
+    typ, dat = m.getquotaroot(box)
+    check(typ == "OK", "GETQUOTAROOT %s: %r %r" % (box, typ, dat))
+    return (dat[0] if typ == "OK" else None), (dat[1] if typ == "OK" else None)
+
+
+def expect_msgs(m, what, storage):
+    """Root "" reports MESSAGE usage = the store's count, limit 5 (RFC 9208
+    5.2), after STORAGE when that has a limit too."""
+    n = used_msgs()
+    want = b'"" (MESSAGE %d %d)' % (n, MSG_LIMIT)
+    if storage:
+        want = b'"" (STORAGE %d %d MESSAGE %d %d)' % (kib_up(used_bytes()), LIMIT_KIB, n, MSG_LIMIT)
+    root, q = quota_lines(m, "Archive")
+    check(root in ([b'Archive ""'], [b'"Archive" ""']) and q == [want],
+          "%s: GETQUOTAROOT Archive -> %r %r, want %r" % (what, root, q, want))
+    typ, dat = m.getquota('""')
+    check(typ == "OK" and dat == [want], '%s: GETQUOTA "" -> %r %r, want %r' % (what, typ, dat, want))
+    return n
+
+
+def smtp_send(tag):
+    """One message to alice by SMTP: None if accepted, else the refusal."""
+    try:
+        with smtplib.SMTP("127.0.0.1", int(os.environ["P_SMTP"]), timeout=15) as c:
+            c.sendmail("bob@example.test", ["alice@example.test"], message(tag, 200))
+        return None
+    except smtplib.SMTPRecipientsRefused as e:
+        return e.recipients["alice@example.test"]
+    except smtplib.SMTPException as e:
+        return ("other", repr(e))
+
+
+def with_msg_limit(storage):
+    """quota.messages = 5: the count of every mailbox together, APPEND,
+    COPY (all or nothing), MULTIAPPEND and SMTP delivery refused at the
+    limit, MOVE allowed, EXPUNGE frees, STATUS DELETED (RFC 9208 5.2 wants
+    it with RES-MESSAGE)."""
+    m = login()
+    caps_check(m)
+    check(expect_msgs(m, "empty account", storage) == 0, "empty account has 0 messages")
+    for box, tag in (("INBOX", "a"), ("INBOX", "b"), ("Archive", "c")):
+        typ, dat = m.append(box, None, None, message(tag, 100))
+        check(typ == "OK", "APPEND %s: %r" % (tag, dat))
+    check(smtp_send("d") is None, "SMTP delivery under the limit")
+    check(expect_msgs(m, "4 messages", storage) == 4, "4 messages counted")
+    # COPY of 2 when one is left: NO [OVERQUOTA], nothing copied.
+    m.select("INBOX")
+    typ, dat = m.copy("1:2", "Archive")
+    check(typ == "NO" and b"[OVERQUOTA]" in dat[0], "COPY 2 over the count: %r %r" % (typ, dat))
+    check(used_msgs() == 4 and status(m, "Archive", "MESSAGES")["MESSAGES"] == 1,
+          "refused COPY copied nothing")
+    typ, dat = m.copy("1", "Archive")
+    check(typ == "OK", "COPY 1 to the limit: %r %r" % (typ, dat))
+    check(expect_msgs(m, "at the limit", storage) == MSG_LIMIT, "5 messages counted")
+    # At the limit: APPEND, COPY, MULTIAPPEND and SMTP refused; MOVE is fine.
+    typ, dat = m.append("INBOX", None, None, message("over", 100))
+    check(typ == "NO" and b"[OVERQUOTA]" in dat[0], "APPEND over the count: %r %r" % (typ, dat))
+    typ, dat = m.copy("1", "Trash")
+    check(typ == "NO" and b"[OVERQUOTA]" in dat[0], "COPY at the limit: %r %r" % (typ, dat))
+    r = Raw()
+    a, b = message("m1", 100), message("m2", 100)
+    r.s.sendall(b"M1 APPEND Drafts {%d+}\r\n" % len(a) + a + b" {%d+}\r\n" % len(b) + b + b"\r\n")
+    out = r.cmd(b"M2 NOOP")
+    check(any(l.startswith(b"M1 NO [OVERQUOTA]") for l in out), "MULTIAPPEND at the limit: %r" % out)
+    r.close()
+    refusal = smtp_send("e")
+    check(refusal is not None and refusal[0] == 452, "SMTP at the limit: 452, got %r" % (refusal,))
+    typ, dat = m._simple_command("MOVE", "1", "Trash")
+    check(typ == "OK", "MOVE at the limit: %r" % (dat,))
+    check(expect_msgs(m, "after refusals and MOVE", storage) == MSG_LIMIT, "still 5 messages")
+    # \Deleted counts until EXPUNGE; STATUS DELETED counts it.
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    st = status(m, "INBOX", "MESSAGES DELETED")
+    check(st == {"MESSAGES": 2, "DELETED": 1}, "STATUS DELETED: %r" % st)
+    check(expect_msgs(m, "after \\Deleted", storage) == MSG_LIMIT, "\\Deleted frees nothing")
+    m.expunge()
+    check(expect_msgs(m, "after EXPUNGE", storage) == MSG_LIMIT - 1, "EXPUNGE frees one")
+    typ, dat = m.append("INBOX", None, None, message("again", 100))
+    check(typ == "OK", "APPEND after EXPUNGE: %r %r" % (typ, dat))
+    # SETQUOTA MESSAGE: no administrator, NO like STORAGE.
+    typ, dat = m.setquota('""', "(MESSAGE 100)")
+    check(typ == "NO" and b"[NOPERM]" in dat[0], "SETQUOTA MESSAGE is NO: %r %r" % (typ, dat))
+    m.logout()
+
+
 def rfc_examples():
     """RFC 9208's examples (4.2.1, 4.2.2, 4.1.1, 4.3) with brev's root and
     numbers: the same commands, answers of the same shape."""
@@ -256,7 +356,10 @@ def rfc_examples():
 
 
 if __name__ == "__main__":
-    for fn in ((no_limit,) if sys.argv[1] == "none" else (with_limit, rfc_examples)):
+    fns = {"none": (no_limit,), "limit": (with_limit, rfc_examples),
+           "messages": (lambda: with_msg_limit(False),),
+           "both": (lambda: with_msg_limit(True),)}[sys.argv[1]]
+    for fn in fns:
         try:
             fn()
         except Exception as e:

@@ -9,7 +9,11 @@
 #    KiB (usage rounded up, equal to `brev user list`'s bytes), following
 #    APPEND, COPY, MOVE, \Deleted and EXPUNGE; STATUS DELETED and DELETED-STORAGE
 #    (also as LIST-STATUS); APPEND and COPY over the limit NO [OVERQUOTA]
-#    with the usage unchanged; SETQUOTA NO, malformed ones BAD.
+#    with the usage unchanged; SETQUOTA NO, malformed ones BAD;
+#  - with quota.messages = 5 (QUOTA=RES-MESSAGE), alone and with
+#    quota.default = 100K (fresh accounts): MESSAGE usage equal to `brev
+#    user list`'s count, APPEND, COPY, MULTIAPPEND and SMTP delivery (452)
+#    refused at the limit, MOVE allowed, EXPUNGE frees, STATUS DELETED.
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
 brev_init quota
@@ -25,6 +29,22 @@ brev_start -o quota.default=100K
 python3 "$ROOT/tests/e2e/t-35-imap-quota/quota.py" limit || {
 	tail -15 "$D/serve.log"
 	fail "QUOTA with quota.default = 100K"
+}
+brev_stop
+"$BREV" -d "$D" user del alice@example.test >/dev/null || fail "user del"
+brev_user alice@example.test 'pw-alice'
+brev_start -o quota.messages=5
+python3 "$ROOT/tests/e2e/t-35-imap-quota/quota.py" messages || {
+	tail -15 "$D/serve.log"
+	fail "QUOTA with quota.messages = 5"
+}
+brev_stop
+"$BREV" -d "$D" user del alice@example.test >/dev/null || fail "user del"
+brev_user alice@example.test 'pw-alice'
+brev_start -o quota.messages=5 -o quota.default=100K
+python3 "$ROOT/tests/e2e/t-35-imap-quota/quota.py" both || {
+	tail -15 "$D/serve.log"
+	fail "QUOTA with quota.messages = 5 and quota.default = 100K"
 }
 brev_stop
 echo ok

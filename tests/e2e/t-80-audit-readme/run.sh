@@ -57,6 +57,7 @@ limits.timeout_preauth|30s
 limits.timeout_imap|30m
 limits.timeout_pop3|10m
 quota.default|0
+quota.messages|0
 store.map_size|64G
 log.level|info
 user|
