@@ -11,7 +11,7 @@ N=${BENCH_IMPORT_N:-50000}
 BREV=${BREV:-./brev}
 [ -x /usr/bin/time ] || { echo "bench/import.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 W=$(mktemp -d /var/tmp/brev-bench-import.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 python3 - "$W" "$N" <<'PY'
 import os, sys
 w, n = sys.argv[1], int(sys.argv[2])
@@ -42,3 +42,45 @@ echo "brev import, $N messages ($(du -h "$W/gen.mbox" | cut -f1) mbox), $(nproc)
 run "mbox" mbox@example.test "$W/gen.mbox"
 run "Maildir" maildir@example.test "$W/md"
 run "mbox again (all skipped)" mbox@example.test "$W/gen.mbox"
+
+# Dovecot beside it, in the same run (issue 17): `doveadm import` of the
+# same mbox and Maildir into a Maildir store of a private configuration
+# (no server running: doveadm works on the storage directly, as user
+# nobody, so it gets its own copies of the sources, where it also writes
+# its index files), under the same /usr/bin/time -v. Needs root (mail_uid);
+# skipped with a line when doveadm is missing.
+if ! command -v doveadm >/dev/null || [ "$(id -u)" != 0 ]; then
+	echo "no doveadm (apt-get install dovecot-core) or not root: no Dovecot figures"
+	exit 0
+fi
+DV=$W/dovecot
+mkdir -p "$DV/run" "$DV/mail" "$DV/src/mboxdir"
+cp -r "$W/md" "$DV/src/md"
+cp "$W/gen.mbox" "$DV/src/gen.mbox"
+chown -R 65534:65534 "$DV/mail" "$DV/src"
+chmod 755 "$W" "$DV"
+cat >"$DV/dovecot.conf" <<CONF
+base_dir = $DV/run
+state_dir = $DV/run
+mail_location = maildir:$DV/mail/%u
+mail_uid = 65534
+mail_gid = 65534
+first_valid_uid = 1
+ssl = no
+log_path = $DV/dovecot.log
+CONF
+drun() {
+	local label=$1 user=$2 src=$3
+	sed -i "s|^mail_location = .*|mail_location = maildir:$DV/mail/$user|" "$DV/dovecot.conf"
+	USER=root HOME=$DV /usr/bin/time -v doveadm -c "$DV/dovecot.conf" import "$src" "" all \
+		>"$W/out" 2>"$W/time" || { cat "$W/out" "$W/time"; exit 1; }
+	local secs rss got
+	secs=$(awk -F': ' '/Elapsed/ {n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s}' "$W/time")
+	rss=$(awk -F': ' '/Maximum resident/ {print int($2 / 1024)}' "$W/time")
+	got=$(find "$DV/mail/$user" \( -path '*/cur/*' -o -path '*/new/*' \) -type f | wc -l)
+	awk -v l="$label" -v n="$N" -v s="$secs" -v r="$rss" -v g="$got" \
+		'BEGIN {printf "%-28s %8d msg in %6.2f s = %7.0f msg/s, peak RSS %4d MiB  (%d files in its Maildir)\n", l, n, s, n / s, r, g}'
+}
+echo "doveadm import ($(dovecot --version)), the same messages"
+drun "Dovecot: mbox" dmbox "mbox:$DV/src/mboxdir:INBOX=$DV/src/gen.mbox"
+drun "Dovecot: Maildir" dmaildir "maildir:$DV/src/md"
