@@ -172,6 +172,11 @@ TEST(compile_errors_have_lines)
 		     "line 1: tag :regex requires the \"regex\" extension (require \"regex\";)");
 	CHECK_EQ_STR(CERR("if true keep;"), "line 1: unknown test \"keep\""); /* test := id args [test] */
 	CHECK_EQ_STR(CERR("if true;"), "line 1: if needs a block { ... }");
+	/* found by fuzz_sieve_run: an empty or blank operator overran the word list */
+	CHECK_EQ_STR(CERR("require \"relational\"; if header :value \"\" \"a\" \"b\" { keep; }"),
+		     "line 1: unknown relational operator \"\"");
+	CHECK_EQ_STR(CERR("require \"relational\"; if header :value \" ge\" \"a\" \"b\" { keep; }"),
+		     "line 1: unknown relational operator \" ge\"");
 	CHECK_EQ_STR(CERR("keep }"), "line 1: expected ';' after keep");
 	CHECK_EQ_STR(CERR("if true { keep;"), "line 1: missing '}'");
 	CHECK_EQ_STR(CERR("if allof(true false) { keep; }"), "line 1: true takes no test");
@@ -227,6 +232,9 @@ TEST(hostile_scripts_bounded)
 		     "(catastrophic backtracking) is not allowed");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"(a)\\\\1\" { keep; }"),
 		     "line 2: regex back-references are not allowed");
+	/* found by fuzz_sieve_parse: "x\\+++...+" took 2 GB in glibc's regcomp */
+	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"x\\\\+++++++++++++++++++++\" { keep; }"),
+		     "line 2: regex with a quantifier on a quantifier is not allowed");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a{1,1000}\" { keep; }"),
 		     "line 2: regex repetition bound above 100");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a(\" { keep; }"),
