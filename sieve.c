@@ -43,7 +43,7 @@ struct run {
 	size_t nvars;
 	struct sv_groups gr;
 	char *flags; /* the imap4flags internal variable: space-separated */
-	int implicit_keep, stop, ret, steps, redirects, depth, vacation, reject_line;
+	int implicit_keep, stop, ret, steps, redirects, depth, vacation, reject_line, nincludes;
 	char **included;
 	size_t nincluded;
 	int failed;
@@ -1264,6 +1264,10 @@ static int cmd_include(struct run *r, const struct sv_node *n)
 		for (size_t i = 0; i < r->nincluded; i++)
 			if (!strcmp(r->included[i], name))
 				goto out;
+	if (++r->nincludes > SIEVE_INCLUDES_MAX) { /* each one compiles a script */
+		rc = rerr(r, n->line, "more than %d includes in one run", SIEVE_INCLUDES_MAX);
+		goto out;
+	}
 	if (r->depth >= SIEVE_INCLUDE_DEPTH_MAX) {
 		rc = rerr(r, n->line, "include nested deeper than %d", SIEVE_INCLUDE_DEPTH_MAX);
 		goto out;

@@ -32,6 +32,7 @@
 #define SIEVE_VARS_MAX 128               /* distinct variables */
 #define SIEVE_VAR_MAX (16 * 1024)        /* bytes of one variable value */
 #define SIEVE_INCLUDE_DEPTH_MAX 4        /* nested include */
+#define SIEVE_INCLUDES_MAX 16            /* include commands run in one run (each compiles its script) */
 #define SIEVE_BODY_MAX (1024 * 1024)     /* decoded body bytes the body test looks at */
 
 struct sieve_script; /* compiled, immutable after sieve_compile; may be shared across threads */

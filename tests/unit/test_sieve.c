@@ -403,6 +403,15 @@ TEST(env_callbacks)
 			     "user@example.test", &env),
 		     -1);
 	CHECK_EQ_STR(errbuf, "line 1: include nested deeper than 4");
+	/* each include compiles a script: their number is bounded too */
+	struct sbuf b = {0};
+	sbuf_puts(&b, "require \"include\";\n");
+	for (int i = 0; i < 20; i++)
+		sbuf_puts(&b, "include :personal \"sub\";\n");
+	CHECK_EQ_INT(run_env(b.p, msg_plain, "a@a.test", "user@example.test", &env), -1);
+	CHECK_EQ_STR(errbuf, "line 18: more than 16 includes in one run");
+	CHECK_EQ_STR(out, "store INBOX");
+	sbuf_free(&b);
 	CHECK_EQ_INT(run_env("require \"include\"; include :personal \"missing\";", msg_plain, "a@a.test",
 			     "user@example.test", &env),
 		     -1);
