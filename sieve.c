@@ -102,7 +102,11 @@ static void read_header(struct run *r)
 	}
 	/* the body starts after the first empty line */
 	const char *b = NULL;
-	for (size_t i = 0; i + 1 < len; i++) {
+	if (len && d[0] == '\n')
+		b = d + 1; /* an empty header */
+	else if (len > 1 && d[0] == '\r' && d[1] == '\n')
+		b = d + 2;
+	for (size_t i = 0; !b && i + 1 < len; i++) {
 		if (d[i] == '\n' && (d[i + 1] == '\n' || (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n'))) {
 			b = d + i + (d[i + 1] == '\n' ? 2 : 3);
 			break;

@@ -522,6 +522,46 @@ TEST(strings_dates_limits)
 	CHECK_EQ_STR(out, "store INBOX");
 }
 
+/* Broken messages: no empty line, a field without a colon, a NUL byte,
+ * bare LF, an endless folded field: the script runs, nothing crashes. */
+TEST(broken_messages)
+{
+	static const char *const msgs[] = {
+		"Subject: no body and no newline",
+		"garbage line without colon\nSubject: after garbage\n\nbody",
+		"Subject: a\0b\r\nTo: user@example.test\r\n\r\n",
+		"To: <unterminated@x.test, \"quote never closed\r\nFrom: (comment (nested\r\n\r\n",
+		"",
+		"\r\n\r\nSubject: in the body\r\n",
+	};
+	const char *script = "require [\"fileinto\", \"body\", \"variables\", \"date\"];"
+			     "if header :matches \"subject\" \"*\" { fileinto \"s-${1}\"; }"
+			     "if address :all :contains [\"to\", \"from\"] \"x\" { keep; }"
+			     "if body :contains \"body\" { fileinto \"b\"; }"
+			     "if date :is \"date\" \"year\" \"2026\" { discard; }"
+			     "if body :raw :matches \"??Subject: in the body??\" { fileinto \"raw\"; }";
+	for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+		size_t len = i == 2 ? 44 : strlen(msgs[i]);
+		struct sieve_script *s;
+		char e[200];
+		CHECK_EQ_INT(sieve_compile(script, strlen(script), &s, e, sizeof e), 0);
+		struct sieve_msg m = {.data = msgs[i], .len = len, .env_from = "", .env_to = "u@x.test",
+				      .user = "u@x.test"};
+		struct sieve_result r;
+		CHECK_EQ_INT(sieve_run(s, &m, NULL, &r), 0);
+		CHECK(r.n >= 1);
+		fmt(&r);
+		if (i == 0)
+			CHECK_EQ_STR(out, "store s-no body and no newline");
+		if (i == 1)
+			CHECK_EQ_STR(out, "store s-after garbage; store b");
+		if (i == 5) /* the header is empty: all of it is body */
+			CHECK_EQ_STR(out, "store b; store raw");
+		sieve_result_free(&r);
+		sieve_free(s);
+	}
+}
+
 TEST(relational_numeric)
 {
 	run("require [\"relational\", \"comparator-i;ascii-numeric\", \"fileinto\", \"variables\"];"
