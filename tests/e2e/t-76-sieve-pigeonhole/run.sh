@@ -84,3 +84,6 @@ rc=0
 rc=0
 "$BREV" sieve test "$T/mb.sieve" >"$T/o" 2>"$T/e" || rc=$?
 [ $rc = 2 ] && grep -q '^usage: brev sieve test' "$T/e" || fail "usage: exit $rc"
+rc=0
+"$BREV" sieve >"$T/o" 2>"$T/e" || rc=$?
+[ $rc = 1 ] && grep -q 'usage: brev sieve test' "$T/e" || fail "brev sieve without a subcommand: exit $rc $(cat "$T/e")"
