@@ -526,10 +526,11 @@ TEST(strings_dates_limits)
  * bare LF, an endless folded field: the script runs, nothing crashes. */
 TEST(broken_messages)
 {
+	static const char nul[] = "Subject: a\0b\r\nTo: user@example.test\r\n\r\n";
 	static const char *const msgs[] = {
 		"Subject: no body and no newline",
 		"garbage line without colon\nSubject: after garbage\n\nbody",
-		"Subject: a\0b\r\nTo: user@example.test\r\n\r\n",
+		nul,
 		"To: <unterminated@x.test, \"quote never closed\r\nFrom: (comment (nested\r\n\r\n",
 		"",
 		"\r\n\r\nSubject: in the body\r\n",
@@ -541,7 +542,7 @@ TEST(broken_messages)
 			     "if date :is \"date\" \"year\" \"2026\" { discard; }"
 			     "if body :raw :matches \"??Subject: in the body??\" { fileinto \"raw\"; }";
 	for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
-		size_t len = i == 2 ? 44 : strlen(msgs[i]);
+		size_t len = i == 2 ? sizeof nul - 1 : strlen(msgs[i]);
 		struct sieve_script *s;
 		char e[200];
 		CHECK_EQ_INT(sieve_compile(script, strlen(script), &s, e, sizeof e), 0);
