@@ -24,6 +24,7 @@ struct hfield {
 	char name[80];
 	const char *val;
 	size_t vlen;
+	size_t start, end; /* the field's bytes, continuation lines and line end included */
 };
 
 struct var {
@@ -33,6 +34,11 @@ struct var {
 struct run {
 	const struct sieve_script *s; /* the script running now (include changes it) */
 	const struct sieve_msg *m;
+	const char *data; /* the message as tests see it: m->data, or owned after editheader */
+	size_t len;
+	char *owned;
+	size_t hdr_end; /* where the empty line ending the header starts (or len) */
+	int nedits;
 	const struct sieve_env *env;
 	struct sieve_result *res;
 	struct hfield *h;
@@ -78,8 +84,9 @@ static int has_ext(struct run *r, int x)
 /* ---- the message's header ---- */
 static void read_header(struct run *r)
 {
-	const char *d = r->m->data;
-	size_t len = r->m->len, pos = 0, cap = 0;
+	const char *d = r->data;
+	size_t len = r->len, pos = 0, cap = 0;
+	r->nh = 0;
 	const char *name, *val;
 	size_t nl, vl;
 	while (mime_hdr_next(d, len, &pos, &name, &nl, &val, &vl)) {
@@ -97,9 +104,12 @@ static void read_header(struct run *r)
 		f->name[n] = 0;
 		f->val = val;
 		f->vlen = vl;
+		f->start = (size_t)(name - d);
+		f->end = pos;
 		if (r->nh >= 10000)
 			break;
 	}
+	r->hdr_end = pos;
 	/* the body starts after the first empty line */
 	const char *b = NULL;
 	if (len && d[0] == '\n')
@@ -674,9 +684,9 @@ static void body_walk(struct body_walk *w, const struct mime_part *p)
 		if (!type_wanted(w, p) || w->total + p->body_size > SIEVE_BODY_MAX)
 			continue;
 		w->total += p->body_size;
-		const char *raw = w->r->m->data + p->body_off;
+		const char *raw = w->r->data + p->body_off;
 		size_t n = (size_t)p->body_size;
-		if (p->body_off + p->body_size > w->r->m->len)
+		if (p->body_off + p->body_size > w->r->len)
 			continue;
 		struct sbuf dec = {0}, u = {0};
 		mime_decode_body(&dec, raw, n, mime_cte(p));
@@ -705,7 +715,7 @@ static int test_body(struct run *r, const struct sv_node *n, const struct mopts 
 			strs_add(&types, xstrdup("text"));
 		struct msg_mem mm;
 		struct msg_src src;
-		msg_src_buf(&src, &mm, r->m->data, r->m->len);
+		msg_src_buf(&src, &mm, r->data, r->len);
 		struct mime_part *root = mime_parse(&src);
 		struct body_walk w = {.r = r, .types = &types, .out = &vals, .src = &src};
 		body_walk(&w, root);
@@ -1130,7 +1140,7 @@ static int test(struct run *r, const struct sv_node *n)
 		return n->id == ST_ALLOF;
 	case ST_SIZE: {
 		int64_t lim = n->pos[0]->num;
-		return sv_tag(n, "over") ? (int64_t)r->m->len > lim : (int64_t)r->m->len < lim;
+		return sv_tag(n, "over") ? (int64_t)r->len > lim : (int64_t)r->len < lim;
 	}
 	case ST_EXISTS: {
 		struct strs names = {0};
@@ -1322,6 +1332,140 @@ out:
 	return rc;
 }
 
+/* ---- editheader (RFC 5293) ---- */
+static int field_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 76)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 || *s == ':')
+			return 0;
+	return 1;
+}
+
+/* RFC 5293 7: a script never removes the trace fields. */
+static int protected_field(const char *name)
+{
+	return !str_casecmp_ascii(name, "received") || !str_casecmp_ascii(name, "auto-submitted");
+}
+
+/* Replace bytes [a, b) of the message with ins; headers re-read. */
+static void edit_splice(struct run *r, size_t a, size_t b, const char *ins, size_t n)
+{
+	char *nd = xmalloc(r->len - (b - a) + n + 1);
+	memcpy(nd, r->data, a);
+	memcpy(nd + a, ins, n);
+	memcpy(nd + a + n, r->data + b, r->len - b);
+	r->len = r->len - (b - a) + n;
+	nd[r->len] = 0;
+	free(r->owned);
+	r->owned = nd;
+	r->data = nd;
+	read_header(r);
+}
+
+static void b64_encode(struct sbuf *o, const unsigned char *s, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
+			     (i + 2 < n ? s[i + 2] : 0);
+		char q[4] = {t[v >> 18], t[v >> 12 & 63], i + 1 < n ? t[v >> 6 & 63] : '=',
+			     i + 2 < n ? t[v & 63] : '='};
+		sbuf_add(o, q, 4);
+	}
+}
+
+static int cmd_addheader(struct run *r, const struct sv_node *n)
+{
+	char *name = expand(r, n->pos[0]->s[0]), *val = expand(r, n->pos[1]->s[0]);
+	int rc = 0;
+	if (!field_name_ok(name)) {
+		rc = rerr(r, n->line, "addheader: invalid field name");
+		goto out;
+	}
+	struct sbuf f = {0};
+	sbuf_printf(&f, "%s: ", name);
+	int ascii = 1;
+	for (char *p = val; *p; p++) {
+		if (*p == '\r' || *p == '\n')
+			*p = ' '; /* one line: a value cannot start a new field */
+		ascii &= (unsigned char)*p < 0x80;
+	}
+	if (ascii) { /* RFC 5293 5: non-ASCII goes in as RFC 2047 words */
+		sbuf_puts(&f, val);
+	} else {
+		sbuf_puts(&f, "=?UTF-8?B?");
+		b64_encode(&f, (const unsigned char *)val, strlen(val));
+		sbuf_puts(&f, "?=");
+	}
+	sbuf_puts(&f, "\r\n");
+	size_t at = 0;
+	if (sv_tag(n, "last")) {
+		at = r->hdr_end;
+		if (at && r->data[at - 1] != '\n') { /* a header without a final line end */
+			edit_splice(r, at, at, "\r\n", 2);
+			at += 2;
+		}
+	}
+	edit_splice(r, at, at, f.p, f.len);
+	sbuf_free(&f);
+out:
+	free(name);
+	free(val);
+	return rc;
+}
+
+static int cmd_deleteheader(struct run *r, const struct sv_node *n)
+{
+	char *name = expand(r, n->pos[0]->s[0]);
+	struct mopts o;
+	int rc = get_mopts(r, n, &o);
+	if (rc || protected_field(name))
+		goto out;
+	struct sv_arg *ix = sv_tag(n, "index");
+	int last = sv_tag(n, "last") != NULL;
+	size_t total = 0, cnt = 0;
+	for (size_t i = 0; i < r->nh; i++)
+		total += !str_casecmp_ascii(r->h[i].name, name);
+	size_t want = 0;
+	if (ix) {
+		want = (size_t)ix->param->num;
+		if (last)
+			want = want <= total ? total - want + 1 : 0;
+		if (!want)
+			goto out;
+	}
+	/* from the last field back, so that earlier offsets stay valid */
+	cnt = total + 1;
+	for (size_t i = r->nh; i-- > 0;) {
+		if (str_casecmp_ascii(r->h[i].name, name))
+			continue;
+		cnt--;
+		if (want && cnt != want)
+			continue;
+		if (n->npos == 2) {
+			struct strs vals = {0};
+			strs_add(&vals, hvalue(&r->h[i]));
+			int m = match_values(r, n, &o, &vals, 1);
+			strs_free(&vals);
+			if (m < 0) {
+				rc = -1;
+				goto out;
+			}
+			if (!m)
+				continue;
+		}
+		size_t a = r->h[i].start, b = r->h[i].end;
+		edit_splice(r, a, b, "", 0);
+		/* read_header rebuilt r->h with fewer fields; the ones before
+		 * i are unchanged */
+	}
+out:
+	free(name);
+	return rc;
+}
+
 static int command(struct run *r, const struct sv_node *n)
 {
 	if (step(r, n->line))
@@ -1435,6 +1579,11 @@ static int command(struct run *r, const struct sv_node *n)
 		return do_vacation(r, n);
 	case SC_INCLUDE:
 		return cmd_include(r, n);
+	case SC_ADDHEADER:
+	case SC_DELETEHEADER:
+		if (++r->nedits > SIEVE_EDITS_MAX)
+			return rerr(r, n->line, "more than %d header edits", SIEVE_EDITS_MAX);
+		return n->id == SC_ADDHEADER ? cmd_addheader(r, n) : cmd_deleteheader(r, n);
 	}
 	return rerr(r, n->line, "unknown command");
 }
@@ -1492,7 +1641,8 @@ int sieve_run(const struct sieve_script *s, const struct sieve_msg *m, const str
 	      struct sieve_result *out)
 {
 	memset(out, 0, sizeof *out);
-	struct run r = {.s = s, .m = m, .env = env, .res = out, .implicit_keep = 1};
+	struct run r = {.s = s, .m = m, .env = env, .res = out, .implicit_keep = 1, .data = m->data,
+			.len = m->len};
 	r.flags = xstrdup("");
 	read_header(&r);
 	int rc = run_block(&r, s->cmds);
@@ -1500,6 +1650,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_msg *m, const str
 		rc = do_store(&r, 0, NULL, r.flags, 0, 0);
 	if (!rc)
 		rc = check_conflicts(&r);
+	if (!rc && r.owned) {
+		out->edited = r.owned;
+		out->edited_len = r.len;
+		r.owned = NULL;
+	}
+	free(r.owned);
 	free(r.flags);
 	free(r.h);
 	for (size_t i = 0; i < r.nvars; i++) {
@@ -1548,5 +1704,6 @@ void sieve_result_free(struct sieve_result *r)
 		free(r->dup_ids[i]);
 	free(r->dup_ids);
 	free(r->dup_secs);
+	free(r->edited);
 	memset(r, 0, sizeof *r);
 }

@@ -34,6 +34,7 @@
 #define SIEVE_INCLUDE_DEPTH_MAX 4        /* nested include */
 #define SIEVE_INCLUDES_MAX 16            /* include commands run in one run (each compiles its script) */
 #define SIEVE_BODY_MAX (1024 * 1024)     /* decoded body bytes the body test looks at */
+#define SIEVE_EDITS_MAX 32               /* addheader/deleteheader commands run in one run */
 
 struct sieve_script; /* compiled, immutable after sieve_compile; may be shared across threads */
 
@@ -106,6 +107,12 @@ struct sieve_result {
 	char **dup_ids; /* duplicate ids the caller must record after delivery */
 	int64_t *dup_secs;
 	size_t ndup;
+	/* editheader (RFC 5293): the whole message with its header as the
+	 * script left it, to be stored and redirected instead of
+	 * sieve_msg.data; NULL when the script edited nothing. Owned by the
+	 * result. */
+	char *edited;
+	size_t edited_len;
 	char err[256]; /* non-empty: a run-time error/limit happened; the result
 			  is then exactly one implicit SIEVE_KEEP (mail is never lost) */
 };

@@ -566,6 +566,8 @@ static const struct spec specs[] = {
 	 "days seconds subject from addresses mime handle "},
 	{"include", SC_INCLUDE, SX_INCLUDE, 0, 0, 0, "s", "personal global once optional "},
 	{"return", SC_RETURN, SX_INCLUDE, 0, 0, 0, "", ""},
+	{"addheader", SC_ADDHEADER, SX_EDITHEADER, 0, 0, 0, "ss", "last "},
+	{"deleteheader", SC_DELETEHEADER, SX_EDITHEADER, 0, 0, 0, "sL", MATCHTAGS "index last "},
 	{"address", ST_ADDRESS, -1, 1, 0, 0, "ll",
 	 MATCHTAGS "all localpart domain user detail index last "},
 	{"envelope", ST_ENVELOPE, SX_ENVELOPE, 1, 0, 0, "ll",
@@ -598,7 +600,7 @@ static const struct {
 	{"relational", SX_RELATIONAL}, {"subaddress", SX_SUBADDRESS}, {"vacation", SX_VACATION},
 	{"vacation-seconds", SX_VACSECONDS}, {"date", SX_DATE}, {"index", SX_INDEX},
 	{"regex", SX_REGEX}, {"environment", SX_ENVIRONMENT}, {"duplicate", SX_DUPLICATE},
-	{"include", SX_INCLUDE}, {"mailbox", SX_MAILBOX}, {"comparator-i;ascii-numeric", SX_NUMERIC},
+	{"include", SX_INCLUDE}, {"mailbox", SX_MAILBOX}, {"editheader", SX_EDITHEADER}, {"comparator-i;ascii-numeric", SX_NUMERIC},
 	{"comparator-i;octet", -1}, {"comparator-i;ascii-casemap", -1},
 };
 
@@ -635,6 +637,8 @@ static int tag_ext(int id, const char *tag)
 		return SX_REGEX;
 	if (!strcmp(tag, "user") || !strcmp(tag, "detail"))
 		return SX_SUBADDRESS;
+	if (id == SC_DELETEHEADER || id == SC_ADDHEADER) /* RFC 5293 defines its own :index/:last */
+		return -1;
 	if (!strcmp(tag, "index") || (!strcmp(tag, "last") && id != ST_DUPLICATE))
 		return SX_INDEX;
 	if (!strcmp(tag, "seconds") && id == SC_VACATION)
@@ -745,6 +749,8 @@ static int check_args(struct parser *ps, struct sv_node *n, const struct spec *s
 	const char *pos = sp->pos;
 	int npos = (int)strlen(pos);
 	int shift = 0;
+	if (npos && pos[npos - 1] == 'L' && n->npos == npos - 1)
+		npos--; /* an optional last string list (deleteheader's value patterns) */
 	if (pos[0] == '?') {
 		pos++;
 		npos--;
@@ -815,8 +821,10 @@ static int validate(struct parser *ps, struct sv_node *n, const char *name, int 
 	if (check_args(ps, n, sp))
 		return -1;
 	struct sv_arg *mt = sv_tag(n, "regex");
-	if (mt) {
-		struct sv_arg *keys = n->pos[n->npos - 1];
+	struct sv_arg *keys = n->npos ? n->pos[n->npos - 1] : NULL;
+	if (n->id == SC_DELETEHEADER)
+		keys = n->npos == 2 ? n->pos[1] : NULL;
+	if (mt && keys) {
 		for (int i = 0; i < keys->ns; i++)
 			if (!has_var(keys->s[i])) {
 				char e[200];

@@ -563,6 +563,72 @@ TEST(broken_messages)
 	}
 }
 
+/* editheader (RFC 5293): the edited message comes back whole in
+ * result.edited; the original stays untouched. */
+static char *edited(const char *script, const char *msg, int *rc)
+{
+	struct sieve_script *s;
+	char e[200];
+	if (sieve_compile(script, strlen(script), &s, e, sizeof e)) {
+		snprintf(out, sizeof out, "COMPILE: %s", e);
+		*rc = -2;
+		return NULL;
+	}
+	struct sieve_msg m = {.data = msg, .len = strlen(msg), .env_from = "a@a.test",
+			      .env_to = "user@example.test", .user = "user@example.test"};
+	struct sieve_result r;
+	*rc = sieve_run(s, &m, NULL, &r);
+	fmt(&r);
+	snprintf(errbuf, sizeof errbuf, "%s", r.err);
+	char *res = r.edited ? xstrndup(r.edited, r.edited_len) : NULL;
+	if (r.edited)
+		CHECK_EQ_INT(strlen(res), r.edited_len);
+	sieve_result_free(&r);
+	sieve_free(s);
+	return res;
+}
+
+TEST(editheader)
+{
+	static const char m[] = "Received: from a\r\nSubject: s\r\nX-A: 1\r\nX-A: 2\r\n\r\nbody\r\n";
+	int rc;
+	char *e = edited("require \"editheader\"; addheader \"X-Top\" \"t\"; addheader :last \"X-End\" \"Gr\xc3\xbc\xc3\x9f\x65\r\nX-Evil: 1\";"
+			 "deleteheader :index 2 \"x-a\"; deleteheader \"Received\"; deleteheader \"auto-submitted\";",
+			 m, &rc);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_STR(e, "X-Top: t\r\nReceived: from a\r\nSubject: s\r\nX-A: 1\r\n"
+			"X-End: =?UTF-8?B?R3LDvMOfZSAgWC1FdmlsOiAx?=\r\n\r\nbody\r\n");
+	free(e);
+	/* nothing edited: NULL */
+	e = edited("require \"editheader\"; deleteheader \"nosuch\";", m, &rc);
+	CHECK(e == NULL);
+	/* value patterns with a match type; :last */
+	e = edited("require \"editheader\"; deleteheader :is \"x-a\" \"2\"; deleteheader :index 1 :last \"x-a\";", m, &rc);
+	CHECK_EQ_STR(e, "Received: from a\r\nSubject: s\r\n\r\nbody\r\n");
+	free(e);
+	/* a header without a final line end */
+	e = edited("require \"editheader\"; addheader :last \"X-B\" \"b\";", "Subject: x", &rc);
+	CHECK_EQ_STR(e, "Subject: x\r\nX-B: b\r\n");
+	free(e);
+	/* a bad name at run time; too many edits: implicit keep, no edit */
+	e = edited("require [\"editheader\", \"variables\"]; set \"n\" \"a b\"; addheader \"${n}\" \"v\";", m, &rc);
+	CHECK(e == NULL);
+	CHECK_EQ_INT(rc, -1);
+	CHECK_EQ_STR(errbuf, "line 1: addheader: invalid field name");
+	struct sbuf b = {0};
+	sbuf_puts(&b, "require \"editheader\";\n");
+	for (int i = 0; i < 40; i++)
+		sbuf_puts(&b, "addheader \"X-N\" \"v\";\n");
+	e = edited(b.p, m, &rc);
+	CHECK(e == NULL);
+	CHECK_EQ_STR(errbuf, "line 34: more than 32 header edits");
+	CHECK_EQ_STR(out, "store INBOX");
+	sbuf_free(&b);
+	CHECK_EQ_STR(CERR("addheader \"a\" \"b\";"),
+		     "line 1: addheader requires the \"editheader\" extension (require \"editheader\";)");
+	CHECK_EQ_STR(CERR("require \"editheader\"; deleteheader;"), "line 1: deleteheader: expected 2 arguments, got 0");
+}
+
 TEST(relational_numeric)
 {
 	run("require [\"relational\", \"comparator-i;ascii-numeric\", \"fileinto\", \"variables\"];"

@@ -28,7 +28,7 @@ mail_gid = $gid
 mail_location = maildir:$W/mail
 plugin {
   sieve = file:$W/sieve;active=$W/sieve/.active
-  sieve_extensions = +vacation-seconds
+  sieve_extensions = +vacation-seconds +editheader
   # the account's own address (brev: struct sieve_msg.user), which
   # vacation counts as the user's besides the envelope recipient
   sieve_user_email = user@example.test
