@@ -55,7 +55,8 @@ struct run {
 	int failed;
 };
 
-static int rerr(struct run *r, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int rerr(struct run *r, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int rerr(struct run *r, int line, const char *fmt, ...)
 {
 	if (r->failed)
@@ -117,7 +118,8 @@ static void read_header(struct run *r)
 	else if (len > 1 && d[0] == '\r' && d[1] == '\n')
 		b = d + 2;
 	for (size_t i = 0; !b && i + 1 < len; i++) {
-		if (d[i] == '\n' && (d[i + 1] == '\n' || (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n'))) {
+		if (d[i] == '\n' &&
+		    (d[i + 1] == '\n' || (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n'))) {
 			b = d + i + (d[i + 1] == '\n' ? 2 : 3);
 			break;
 		}
@@ -182,7 +184,8 @@ static int var_set(struct run *r, int line, const char *name, const char *val)
 	}
 	free(v->val);
 	size_t n = strlen(val);
-	v->val = xstrndup(val, n > SIEVE_VAR_MAX ? SIEVE_VAR_MAX : n); /* RFC 5229 3: may truncate */
+	v->val =
+	    xstrndup(val, n > SIEVE_VAR_MAX ? SIEVE_VAR_MAX : n); /* RFC 5229 3: may truncate */
 	return 0;
 }
 
@@ -434,7 +437,8 @@ static int match_values(struct run *r, const struct sv_node *n, const struct mop
 				res = -1;
 				break;
 			}
-			res = sv_match(o->mt, o->rel, o->cmp, vals->v[i], keys.v[k], &g, e, sizeof e);
+			res =
+			    sv_match(o->mt, o->rel, o->cmp, vals->v[i], keys.v[k], &g, e, sizeof e);
 		}
 	if (res == 1 && (o->mt == MT_MATCHES || o->mt == MT_REGEX)) {
 		sv_groups_clear(&r->gr);
@@ -529,14 +533,18 @@ static int parse_date(const char *s, int64_t *t, int *off)
 		static const struct {
 			const char *z;
 			int h;
-		} zs[] = {{"UT", 0}, {"GMT", 0}, {"EST", -5}, {"EDT", -4}, {"CST", -6},
+		} zs[] = {{"UT", 0},   {"GMT", 0},  {"EST", -5}, {"EDT", -4}, {"CST", -6},
 			  {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
 		for (size_t i = 0; i < ARRAY_LEN(zs); i++)
 			if (!str_casecmp_ascii(zone, zs[i].z))
 				o = zs[i].h * 3600;
 	}
-	struct tm tm = {.tm_year = year - 1900, .tm_mon = m, .tm_mday = day, .tm_hour = hh,
-			.tm_min = mm, .tm_sec = ss};
+	struct tm tm = {.tm_year = year - 1900,
+			.tm_mon = m,
+			.tm_mday = day,
+			.tm_hour = hh,
+			.tm_min = mm,
+			.tm_sec = ss};
 	*t = (int64_t)timegm(&tm) - o;
 	*off = o;
 	return 0;
@@ -571,9 +579,11 @@ static char *date_part(int64_t t, int off, const char *part)
 	else if (!strcmp(part, "day"))
 		snprintf(b, sizeof b, "%02d", tm.tm_mday);
 	else if (!strcmp(part, "date"))
-		snprintf(b, sizeof b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		snprintf(b, sizeof b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday);
 	else if (!strcmp(part, "julian")) {
-		int64_t days = (int64_t)lt >= 0 ? (int64_t)lt / 86400 : -((-(int64_t)lt + 86399) / 86400);
+		int64_t days =
+		    (int64_t)lt >= 0 ? (int64_t)lt / 86400 : -((-(int64_t)lt + 86399) / 86400);
 		snprintf(b, sizeof b, "%lld", (long long)(days + 40587));
 	} else if (!strcmp(part, "hour"))
 		snprintf(b, sizeof b, "%02d", tm.tm_hour);
@@ -667,8 +677,8 @@ static int type_wanted(const struct body_walk *w, const struct mime_part *p)
 			return 1;
 		if (!sl && !str_casecmp_ascii(k, t))
 			return 1;
-		if (sl && !str_ncasecmp_ascii(k, t, (size_t)(sl - k)) && strlen(t) == (size_t)(sl - k) &&
-		    !str_casecmp_ascii(sl + 1, st))
+		if (sl && !str_ncasecmp_ascii(k, t, (size_t)(sl - k)) &&
+		    strlen(t) == (size_t)(sl - k) && !str_casecmp_ascii(sl + 1, st))
 			return 1;
 	}
 	return 0;
@@ -691,7 +701,8 @@ static void body_walk(struct body_walk *w, const struct mime_part *p)
 		struct sbuf dec = {0}, u = {0};
 		mime_decode_body(&dec, raw, n, mime_cte(p));
 		if (!p->type || !str_casecmp_ascii(p->type, "text"))
-			mime_to_utf8(&u, dec.p ? dec.p : "", dec.len, mime_param(p->params, p->nparams, "charset"));
+			mime_to_utf8(&u, dec.p ? dec.p : "", dec.len,
+				     mime_param(p->params, p->nparams, "charset"));
 		else
 			sbuf_add(&u, dec.p ? dec.p : "", dec.len);
 		sbuf_add(&u, "", 1);
@@ -908,15 +919,16 @@ static int vacation_allowed(struct run *r, const struct strs *mine)
 		const char *nm = r->h[i].name;
 		if (!str_ncasecmp_ascii(nm, "list-", 5))
 			return 0;
-		if (!str_casecmp_ascii(nm, "auto-submitted") || !str_casecmp_ascii(nm, "precedence")) {
+		if (!str_casecmp_ascii(nm, "auto-submitted") ||
+		    !str_casecmp_ascii(nm, "precedence")) {
 			char *v = hvalue(&r->h[i]);
 			char *sp = strpbrk(v, " ;\t");
 			if (sp)
 				*sp = 0;
-			int bad = nm[0] == 'a' || nm[0] == 'A'
-					  ? str_casecmp_ascii(v, "no") != 0
-					  : (!str_casecmp_ascii(v, "bulk") || !str_casecmp_ascii(v, "list") ||
-					     !str_casecmp_ascii(v, "junk"));
+			int bad = nm[0] == 'a' || nm[0] == 'A' ? str_casecmp_ascii(v, "no") != 0
+							       : (!str_casecmp_ascii(v, "bulk") ||
+								  !str_casecmp_ascii(v, "list") ||
+								  !str_casecmp_ascii(v, "junk"));
 			free(v);
 			if (bad)
 				return 0;
@@ -925,8 +937,9 @@ static int vacation_allowed(struct run *r, const struct strs *mine)
 	const char *at = strrchr(from, '@');
 	size_t ll = at ? (size_t)(at - from) : strlen(from);
 	char *local = xstrndup(from, ll);
-	int bot = !str_casecmp_ascii(local, "mailer-daemon") || !str_casecmp_ascii(local, "listserv") ||
-		  !str_casecmp_ascii(local, "majordomo") || str_has_prefix_ci(local, "owner-") ||
+	int bot = !str_casecmp_ascii(local, "mailer-daemon") ||
+		  !str_casecmp_ascii(local, "listserv") || !str_casecmp_ascii(local, "majordomo") ||
+		  str_has_prefix_ci(local, "owner-") ||
 		  (ll >= 8 && !str_casecmp_ascii(local + ll - 8, "-request"));
 	free(local);
 	if (bot)
@@ -1035,7 +1048,9 @@ static int test_duplicate(struct run *r, const struct sv_node *n)
 	free(id);
 	struct sv_arg *sa = sv_tag(n, "seconds");
 	int64_t secs = sa ? sa->param->num : 14 * 86400;
-	int seen = r->env && r->env->duplicate_check ? r->env->duplicate_check(r->env->ctx, k.p, secs) == 1 : 0;
+	int seen = r->env && r->env->duplicate_check
+		       ? r->env->duplicate_check(r->env->ctx, k.p, secs) == 1
+		       : 0;
 	struct sieve_result *res = r->res;
 	if (res->ndup < 16) {
 		res->dup_ids = xrealloc(res->dup_ids, (res->ndup + 1) * sizeof *res->dup_ids);
@@ -1517,7 +1532,8 @@ static int command(struct run *r, const struct sv_node *n)
 		if (!copy)
 			r->implicit_keep = 0;
 		for (size_t i = 0; i < r->res->n; i++)
-			if (r->res->a[i].kind == SIEVE_REDIRECT && addr_eq(r->res->a[i].address, addr)) {
+			if (r->res->a[i].kind == SIEVE_REDIRECT &&
+			    addr_eq(r->res->a[i].address, addr)) {
 				free(addr);
 				return 0;
 			}
@@ -1540,7 +1556,7 @@ static int command(struct run *r, const struct sv_node *n)
 			if (r->res->a[i].kind == SIEVE_REJECT || r->res->a[i].kind == SIEVE_EREJECT)
 				return rerr(r, n->line, "more than one reject");
 		struct sieve_action *a =
-			add_action(r, n->line, n->id == SC_REJECT ? SIEVE_REJECT : SIEVE_EREJECT);
+		    add_action(r, n->line, n->id == SC_REJECT ? SIEVE_REJECT : SIEVE_EREJECT);
 		if (!a)
 			return -1;
 		a->text = expand(r, n->pos[0]->s[0]);
@@ -1641,7 +1657,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_msg *m, const str
 	      struct sieve_result *out)
 {
 	memset(out, 0, sizeof *out);
-	struct run r = {.s = s, .m = m, .env = env, .res = out, .implicit_keep = 1, .data = m->data,
+	struct run r = {.s = s,
+			.m = m,
+			.env = env,
+			.res = out,
+			.implicit_keep = 1,
+			.data = m->data,
 			.len = m->len};
 	r.flags = xstrdup("");
 	read_header(&r);
