@@ -351,6 +351,73 @@ TEST(runtime_errors_keep)
 	sbuf_free(&b);
 }
 
+/* SIEVE_STEPS_MAX: 250 fields x 1,000 keys is more comparisons than allowed */
+TEST(steps_bounded)
+{
+	struct sbuf m = {0}, s = {0};
+	for (int i = 0; i < 250; i++)
+		sbuf_puts(&m, "X-A: value\r\n");
+	sbuf_puts(&m, "\r\nbody\r\n");
+	sbuf_puts(&s, "require \"fileinto\";\nif header :contains \"x-a\" [");
+	for (int i = 0; i < 1000; i++)
+		sbuf_puts(&s, i ? ", \"zz\"" : "\"zz\"");
+	sbuf_puts(&s, "] { fileinto \"never\"; }");
+	CHECK_EQ_INT(run(s.p, m.p), -1);
+	CHECK_EQ_STR(errbuf, "line 2: more than 200000 evaluation steps");
+	CHECK_EQ_STR(out, "store INBOX");
+	sbuf_free(&m);
+	sbuf_free(&s);
+}
+
+TEST(more_limits)
+{
+	struct sbuf s = {0};
+	/* a string list longer than SIEVE_LIST_MAX */
+	sbuf_puts(&s, "if header :is \"a\" [");
+	for (int i = 0; i < 1100; i++)
+		sbuf_puts(&s, i ? ",\"k\"" : "\"k\"");
+	sbuf_puts(&s, "] { keep; }");
+	CHECK_EQ_STR(cerr(s.p, s.len), "line 1: string list longer than 1024");
+	/* a :regex pattern longer than SIEVE_REGEX_MAX */
+	s.len = 0;
+	sbuf_puts(&s, "require \"regex\"; if header :regex \"a\" \"");
+	for (int i = 0; i < 600; i++)
+		sbuf_add(&s, "a", 1);
+	sbuf_puts(&s, "\" { keep; }");
+	CHECK_EQ_STR(cerr(s.p, s.len), "line 1: regex longer than 512 bytes");
+	/* more than SIEVE_VARS_MAX variables */
+	s.len = 0;
+	sbuf_puts(&s, "require \"variables\";\n");
+	for (int i = 0; i < 130; i++)
+		sbuf_printf(&s, "set \"v%d\" \"x\";\n", i);
+	CHECK_EQ_INT(run(s.p, msg_plain), -1);
+	CHECK_EQ_STR(errbuf, "line 130: more than 128 variables");
+	sbuf_free(&s);
+	/* :regex sees the first SIEVE_REGEX_INPUT_MAX bytes of a value (:contains all) */
+	struct sbuf m = {0};
+	sbuf_puts(&m, "Subject: x\r\n\r\n");
+	for (int i = 0; i < SIEVE_REGEX_INPUT_MAX + 10; i++)
+		sbuf_add(&m, "a", 1);
+	sbuf_puts(&m, "b");
+	run("require [\"regex\", \"body\", \"fileinto\"];"
+	    "if body :raw :regex \"b$\" { fileinto \"seen\"; }"
+	    "if body :raw :regex \"^a+$\" { fileinto \"cut\"; }"
+	    "if body :raw :contains \"ab\" { fileinto \"contains-sees-all\"; }",
+	    m.p);
+	CHECK_EQ_STR(out, "store cut; store contains-sees-all");
+	/* the body test looks at SIEVE_BODY_MAX bytes */
+	m.len = 0;
+	sbuf_puts(&m, "Subject: x\r\n\r\n");
+	for (int i = 0; i < SIEVE_BODY_MAX + 10; i++)
+		sbuf_add(&m, "a", 1);
+	sbuf_puts(&m, "needle");
+	run("require [\"body\", \"fileinto\"]; if body :raw :contains \"needle\" { fileinto "
+	    "\"found\"; }",
+	    m.p);
+	CHECK_EQ_STR(out, "store INBOX");
+	sbuf_free(&m);
+}
+
 TEST(reject_ereject)
 {
 	run("require \"reject\"; reject \"go away\";", msg_plain);
