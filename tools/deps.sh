@@ -11,6 +11,8 @@ TEST="openssl curl swaks strace libnet-ssleay-perl libio-socket-ssl-perl nsd ldn
 TEST="$TEST pebble"
 # a private Dovecot (t-74-import-dovecot, t-79-fetch-dovecot: IMAP and POP3)
 TEST="$TEST dovecot-imapd dovecot-pop3d"
+# t-76-sieve-pigeonhole: Pigeonhole's sieve-test is the reference Sieve interpreter
+TEST="$TEST dovecot-sieve"
 # brev-tray (make tray) links dynamically against these; its headless tests
 # need an X server, a session bus, a notification daemon, python3-gi for the
 # StatusNotifierWatcher stand-in, gdbus, xdotool, trayer (an XEmbed tray) and
