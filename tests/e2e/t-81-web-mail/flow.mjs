@@ -1,0 +1,117 @@
+// t-81-web-mail's browser half (see run.sh).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { axe, BASE, check, finish, launch, login, mail, newPage, row, shot } from "../web/lib.mjs";
+
+const U = "alice@example.test", PW = "password-alice";
+const { P_SMTP, P_IMAP, T } = process.env;
+const where = (subj) => mail("where", P_IMAP, U, PW, subj).trim();
+async function until(what, f, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) { check(false, what + " (timed out)"); return v; }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const browser = await launch();
+try {
+  const page = await newPage(browser, 1280, 800);
+  await page.goto(BASE + "/");
+  await page.getByLabel("Address").waitFor();
+  await axe(page, "the login page");
+  // a wrong password is refused on the page
+  if (process.env.WEB_NO_LOGIN_PATH !== "1") {
+  await page.getByLabel("Address").fill(U);
+  await page.getByLabel("Password").fill("wrong");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  check((await page.getByRole("alert").textContent()).includes("Wrong"), "a wrong password shows an error");
+  }
+
+  await login(page, U, PW);
+  const inbox = page.getByRole("navigation", { name: "Folders" }).getByRole("link", { name: /Inbox/i });
+  await until("the Inbox shows 1 unread", async () => (await inbox.textContent()).includes("1"));
+  await row(page, "Quarterly minutes").waitFor();
+  check(true, "the message smtplib delivered is in the list");
+  await shot(page, "inbox-1280");
+  await axe(page, "the inbox");
+
+  // open it: the text body, its link clickable and safe, marked read
+  await row(page, "Quarterly minutes").getByRole("button").click();
+  const reader = page.getByRole("article", { name: "Message" });
+  await reader.getByText("nothing else").waitFor();
+  const link = reader.getByRole("link", { name: "https://example.test/minutes?id=7" });
+  check((await link.getAttribute("href")) === "https://example.test/minutes?id=7", "a URL in the text is a link");
+  check(((await link.getAttribute("rel")) || "").includes("noopener"), "the link opens with noopener");
+  check((await reader.textContent()).includes("Bob Sender <bob@sender.test>"), "the reader shows From");
+  await until("opening marks \\Seen (imaplib)", () => where("Quarterly minutes").includes("\\Seen"));
+  await until("the unread count drops to none", async () => !/\d/.test(await inbox.textContent()));
+  await shot(page, "message-1280");
+  await axe(page, "a message");
+
+  // push: a message delivered now appears without a reload
+  writeFileSync(join(T, "second.txt"), "Second message body.\n");
+  const t0 = Date.now();
+  mail("send", P_SMTP, U, "Lunch on Friday", join(T, "second.txt"));
+  await until("a message delivered by SMTP appears without reload", async () => (await row(page, "Lunch on Friday").count()) > 0);
+  console.log(`push: in the list ${Date.now() - t0} ms after smtplib returned`);
+  await until("and the unread count shows it", async () => (await inbox.textContent()).includes("1"));
+
+  // flag (imaplib sees \Flagged), then Junk and back
+  await row(page, "Lunch on Friday").getByRole("button").click();
+  await reader.getByText("Second message body.").waitFor();
+  await reader.getByRole("button", { name: "Flag", exact: true }).click();
+  await until("Flag sets \\Flagged (imaplib)", () => where("Lunch on Friday").includes("\\Flagged"));
+  await reader.getByRole("button", { name: "Unflag" }).waitFor();
+  await reader.getByRole("button", { name: "Junk", exact: true }).click();
+  await until("Junk moves it to Junk (imaplib)", () => /^Junk /.test(where("Lunch on Friday")));
+  await until("and it leaves the Inbox list", async () => (await row(page, "Lunch on Friday").count()) === 0);
+  await page.getByRole("navigation", { name: "Folders" }).getByRole("link", { name: /Junk/ }).click();
+  await row(page, "Lunch on Friday").getByRole("button").click();
+  await reader.getByRole("button", { name: "Not junk" }).click();
+  await until("Not junk moves it back to INBOX (imaplib)", () => /^INBOX /.test(where("Lunch on Friday")));
+  await inbox.click();
+  await row(page, "Lunch on Friday").waitFor();
+
+  // search
+  await page.keyboard.press("Escape");
+  await page.locator("body").press("/");
+  check(await page.getByLabel("Search mail").evaluate((e) => e === document.activeElement), "/ focuses the search box");
+  await page.keyboard.type("quarterly");
+  await until("search finds the message by subject", async () =>
+    (await row(page, "Quarterly minutes").count()) === 1 && (await row(page, "Lunch on Friday").count()) === 0);
+  await page.getByLabel("Search mail").fill("");
+  await until("clearing the search shows both", async () => (await page.getByRole("list", { name: "Messages" }).getByRole("listitem").count()) === 2);
+
+  // keyboard: j opens the next message, k the previous; # deletes to Trash
+  await page.getByLabel("Search mail").blur();
+  await page.locator("body").press("j");
+  await until("j opens the first message", async () => (await reader.count()) === 1);
+  const first = await reader.getByRole("heading").textContent();
+  await page.locator("body").press("j");
+  await until("j moves to the next", async () => (await reader.getByRole("heading").textContent()) !== first);
+  await page.locator("body").press("k");
+  await until("k moves back", async () => (await reader.getByRole("heading").textContent()) === first);
+  await page.locator("body").press("#");
+  await until("# moves the message to Trash (imaplib)", () => /^Trash /.test(where(first)));
+
+  // the phone layout: list alone, then the message alone with a way back
+  const phone = await newPage(browser, 390, 844);
+  await login(phone, U, PW);
+  await row(phone, "Quarterly minutes").waitFor();
+  check(!(await phone.getByRole("navigation", { name: "Folders" }).isVisible()), "390 px: the folders are behind the menu");
+  await shot(phone, "inbox-390");
+  await row(phone, "Quarterly minutes").getByRole("button").click();
+  await phone.getByText("nothing else").waitFor();
+  check(!(await phone.getByRole("list", { name: "Messages" }).isVisible()), "390 px: the message replaces the list");
+  await shot(phone, "message-390");
+  await phone.getByRole("button", { name: "Back to the list" }).click();
+  await row(phone, "Quarterly minutes").waitFor();
+  check(true, "390 px: back to the list");
+} finally {
+  await browser.close();
+}
+finish();
