@@ -7,7 +7,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { AuthError, Jmap, Login, MethodError } from "./jmap";
 import { getHeader, parseMessage, Parsed } from "./mime";
-import { countBlocked, HtmlBody, TextBody } from "./render";
+import { cleanHtml, HtmlBody, TextBody } from "./render";
 
 const jmap = new Jmap();
 
@@ -316,7 +316,9 @@ function Reader({ email, boxes, act }: { email: Email; boxes: Mailbox[]; act: Ac
     );
     return () => { live = false; };
   }, [email.blobId]);
-  const blocked = useMemo(() => (parsed ? countBlocked(parsed) : 0), [parsed]);
+  // sanitised once per message and choice, not at every render
+  const clean = useMemo(() => (parsed && parsed.html !== null ? cleanHtml(parsed, allowRemote) : null), [parsed, allowRemote]);
+  const blocked = clean ? (allowRemote ? 0 : clean.blocked) : 0;
   const inJunk = boxes.some((m) => m.role === "junk" && email.mailboxIds[m.id]);
   return (
     <article class="reader" aria-label="Message">
@@ -353,7 +355,9 @@ function Reader({ email, boxes, act }: { email: Email; boxes: Mailbox[]; act: Ac
           <button type="button" onClick={() => setAllowRemote(true)}>Show images in this message</button>
         </p>
       )}
-      {parsed && (parsed.html !== null ? <HtmlBody parsed={parsed} allowRemote={allowRemote} /> : <TextBody text={parsed.text ?? ""} />)}
+      {clean && clean.cut && <p class="remote-note">This message is too long to show whole: only its first megabyte is shown.</p>}
+      {clean && clean.asText !== null && <p class="remote-note">This message's HTML is nested too deeply to show safely: here is its text.</p>}
+      {parsed && (clean && clean.asText === null ? <HtmlBody clean={clean} allowRemote={allowRemote} /> : <TextBody text={clean?.asText ?? parsed.text ?? ""} />)}
       {parsed && parsed.attachments.length > 0 && (
         <ul class="attachments" aria-label="Attachments">
           {parsed.attachments.map((a, i) => (

@@ -97,13 +97,51 @@ export function frameDoc(body: string, allowRemote: boolean, dark: boolean): str
   return (
     "<!DOCTYPE html><html><head><meta charset=\"utf-8\">" +
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${img}; style-src 'unsafe-inline'; form-action 'none'">` +
-    "<base target=\"_blank\">" +
     "</head><body" + (dark ? " class=\"dark\"" : "") + ">" + body + "</body></html>"
   );
 }
 
-export function HtmlBody({ parsed, allowRemote }: { parsed: Parsed; allowRemote: boolean }) {
-  const { html } = sanitize(parsed.html || "", parsed.inline, allowRemote);
+// HTML beyond this is cut before sanitising (the reader says so).
+export const MAX_HTML = 1024 * 1024;
+// Browsers' HTML parsers are quadratic on some unclosed nestings (formatting
+// elements inside blocks: 180 KB of "<div><span><b><i>" costs Chromium's
+// DOMParser seconds), and sanitising needs a parse. So a cheap linear scan
+// estimates the nesting first; deeper than this, the message is shown as
+// text with its tags stripped.
+export const MAX_NESTING = 400;
+const VOID = new Set(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"]);
+
+export function nesting(html: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const m of html.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(\/?)>/g)) {
+    const name = m[2].toLowerCase();
+    if (VOID.has(name)) continue;
+    if (m[1]) depth = Math.max(0, depth - 1);
+    else if (!m[3]) max = Math.max(max, ++depth);
+  }
+  return max;
+}
+
+export interface Clean {
+  html: string; // sanitised markup, or "" when asText
+  blocked: number;
+  cut: boolean;
+  asText: string | null; // too deeply nested: the text without its tags
+}
+
+export function cleanHtml(parsed: Parsed, allowRemote: boolean): Clean {
+  const src = parsed.html || "";
+  const cut = src.length > MAX_HTML;
+  const html = cut ? src.slice(0, MAX_HTML) : src;
+  if (nesting(html) > MAX_NESTING) {
+    const text = parsed.text ?? html.replace(/<[^>]*>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+    return { html: "", blocked: 0, cut, asText: text.replace(/\n{3,}/g, "\n\n") };
+  }
+  return { ...sanitize(html, parsed.inline, allowRemote), cut, asText: null };
+}
+
+export function HtmlBody({ clean, allowRemote }: { clean: Clean; allowRemote: boolean }) {
   const onLoad = (e: Event) => {
     const f = e.currentTarget as HTMLIFrameElement;
     try {
@@ -119,12 +157,8 @@ export function HtmlBody({ parsed, allowRemote }: { parsed: Parsed; allowRemote:
       title="Message content"
       sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"
       referrerpolicy="no-referrer"
-      srcdoc={frameDoc(html, allowRemote, false)}
+      srcdoc={frameDoc(clean.html, allowRemote, false)}
       onLoad={onLoad}
     />
   );
-}
-
-export function countBlocked(parsed: Parsed): number {
-  return parsed.html ? sanitize(parsed.html, parsed.inline, false).blocked : 0;
 }

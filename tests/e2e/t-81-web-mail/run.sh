@@ -20,7 +20,7 @@ brev_start
 wait_port "$P_HTTP"
 SHOTS=${LOGDIR:-/tmp}/t-81-web-mail-$(basename "$BREV")
 [ -n "${LOGDIR:-}" ] || SHOTS=$(mktemp -d /tmp/brev-web-shots.XXXXXX)
-export P_HTTP P_SMTP P_IMAP SHOTS
+export ROOT P_HTTP P_SMTP P_IMAP SHOTS
 printf 'Hello Alice,\n\nthe minutes are at https://example.test/minutes?id=7 and nothing else.\n\nBob\n' >"$T/first.txt"
 python3 "$ROOT/tests/e2e/web/mail.py" send "$P_SMTP" alice@example.test "Quarterly minutes" "$T/first.txt" ||
 	fail "smtplib could not deliver"

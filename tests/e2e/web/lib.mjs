@@ -47,6 +47,7 @@ export async function newPage(browser, width, height) {
       d.dismiss().catch(() => {});
     });
     p.on("pageerror", (e) => console.error("page error: " + e.message));
+    p.on("console", (m) => { if (m.type() === "error") console.error("console: " + m.text()); });
   };
   watch(page);
   ctx.on("page", watch); // popups (links open in new tabs)
