@@ -66,6 +66,19 @@ void jmap_leave(void);
 int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
 		     const char *blob_id, uint64_t *blob, uint64_t *size);
 
+/* The web login's JSON (jmap_login.c, docs/http.md "Browser sessions").
+ * POST /login's body, JSON {"username": ..., "password": ...} or, when
+ * ctype is application/x-www-form-urlencoded, an HTML form's fields of
+ * those names: 0 with both copied (NUL-terminated), -1 when malformed,
+ * missing, holding a NUL or longer than ucap-1 / pcap-1 bytes. */
+int jmap_login_parse(const char *ctype, const char *body, size_t len, char *user, size_t ucap,
+		     char *pw, size_t pcap);
+/* What /login and /session answer: {"username", "accountId", "admin",
+ * "csrfToken"} (malloc'ed, *len its length). */
+char *jmap_login_json(const struct account *a, const char *csrf, size_t *len);
+/* {"error": msg} (malloc'ed). */
+char *jmap_login_error(const char *msg, size_t *len);
+
 /* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
 struct conn;
 struct push_opts {
