@@ -72,6 +72,8 @@ static const char *status_text(int status)
 		return "Continue";
 	case 200:
 		return "OK";
+	case 201:
+		return "Created";
 	case 204:
 		return "No Content";
 	case 304:
@@ -850,6 +852,68 @@ static void jmap_api_route(struct http *h)
 	explicit_bzero(&a, sizeof a);
 }
 
+/* POST /jmap/upload/{accountId}/ (RFC 8620 6.1): the body, at most
+ * maxSizeUpload (limits.message_size), becomes a blob for Email/import.
+ * Uploads take the same places as API requests (maxConcurrentRequests). */
+static void jmap_upload_route(struct http *h, const char *rest)
+{
+	uint64_t max = h->srv->cfg->message_size;
+	struct account a;
+	struct jmap_reply r;
+	char acc[32], want[32], type[128] = "application/octet-stream";
+	size_t n = strcspn(rest, "/");
+	int rc;
+
+	if (h->req.method != HM_POST) {
+		if (discard_body(h) == 0)
+			respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	if (h->req.has_length && h->req.content_length > max) {
+		h->keep = 0; /* refused before a byte of it is read */
+		respond_error(h, 413, NULL);
+		return;
+	}
+	if (!authenticate(h, &a)) {
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0;
+		return;
+	}
+	jmap_account_id_of(&a, want, sizeof want);
+	if (n >= sizeof acc || (rest[n] && strcmp(rest + n, "/")) ||
+	    (memcpy(acc, rest, n), acc[n] = 0, strcmp(acc, want))) {
+		explicit_bzero(&a, sizeof a);
+		h->keep = h->keep && !h->req.chunked && !(h->req.has_length && h->req.content_length);
+		respond_error(h, 404, NULL);
+		return;
+	}
+	if (jmap_enter(&r) < 0) {
+		explicit_bzero(&a, sizeof a);
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0;
+		send_jmap(h, &r);
+		return;
+	}
+	rc = read_body(h, max);
+	if (rc != BODY_OK) {
+		body_failed(h, rc);
+	} else {
+		/* the media type as sent, when it is one: token characters, one "/" */
+		const char *ct = h->req.content_type;
+		size_t tl = strcspn(ct, " ;");
+		if (tl && tl < sizeof type && memchr(ct, '/', tl) &&
+		    strspn(ct, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			       "!#$^_.+-/") >= tl) {
+			memcpy(type, ct, tl);
+			type[tl] = 0;
+		}
+		jmap_upload(h->srv, &a, type, h->body, &r);
+		send_jmap(h, &r);
+	}
+	jmap_leave();
+	explicit_bzero(&a, sizeof a);
+}
+
 /* ---- client autoconfig and the MTA-STS policy (http_autoconfig.c) ---- */
 
 static void send_owned(struct http *h, int status, const char *type, char *body, size_t len)
@@ -960,6 +1024,10 @@ static void route(struct http *h)
 	}
 	if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
 		jmap_api_route(h);
+		return;
+	}
+	if (strncmp(path, "/jmap/upload/", 13) == 0) {
+		jmap_upload_route(h, path + 13);
 		return;
 	}
 	if (strncmp(path, "/jmap/download/", 15) == 0) {

@@ -99,6 +99,11 @@ void jmap_account_id(const struct account *a, char *buf, size_t cap)
 	snprintf(buf, cap, "A%x", a->id);
 }
 
+void jmap_account_id_of(const struct account *a, char *buf, size_t cap)
+{
+	jmap_account_id(a, buf, cap);
+}
+
 int jmap_check_account(struct jreq *r, json_t *args)
 {
 	char id[16];
@@ -123,7 +128,7 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 
 	jmap_account_id(a, id, sizeof id);
 	core = json_pack("{s:I, s:i, s:I, s:i, s:i, s:i, s:i, s:[]}", "maxSizeUpload",
-			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", 1,
+			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", JMAP_MAX_CONCURRENT,
 			 "maxSizeRequest", (json_int_t)jmap_max_size_request(srv),
 			 "maxConcurrentRequests", JMAP_MAX_CONCURRENT, "maxCallsInRequest",
 			 JMAP_MAX_CALLS, "maxObjectsInGet", JMAP_MAX_OBJECTS, "maxObjectsInSet",
@@ -351,6 +356,7 @@ static const struct {
     {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
     {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
     {"Email/set", JMAP_CAP_MAIL, jmap_email_set},
+    {"Email/import", JMAP_CAP_MAIL, jmap_email_import},
 };
 
 static int uses(const struct jreq *r, const char *cap)

@@ -66,6 +66,18 @@ void jmap_leave(void);
 int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
 		     const char *blob_id, uint64_t *blob, uint64_t *size);
 
+/* POST /jmap/upload/{accountId}/ (RFC 8620 6.1; jmap_upload.c) for
+ * account a, whose id the caller checked: keeps body (at most
+ * maxSizeUpload, which the caller enforced) as an uploaded blob of media
+ * type type and answers 201 with {accountId, blobId, type, size}, or a
+ * problem: 413 overQuota when the account keeps too many uploads, 500. */
+struct spool;
+void jmap_upload(const struct server *srv, const struct account *a, const char *type,
+		 struct spool *body, struct jmap_reply *out);
+
+/* The account's JMAP id ("A" and its store id in hex) into buf. */
+void jmap_account_id_of(const struct account *a, char *buf, size_t cap);
+
 /* The web login's JSON (jmap_login.c, docs/http.md "Browser sessions").
  * POST /login's body, JSON {"username": ..., "password": ...} or, when
  * ctype is application/x-www-form-urlencoded, an HTML form's fields of

@@ -39,6 +39,13 @@ int jmap_check_account(struct jreq *r, json_t *args);
 /* A method's handler: its response arguments, or NULL with r->err set. */
 typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
 
+/* jmap_upload.c: the bytes of user's uploaded blob blob_id ("U" + 16
+ * hex) in a new spool (free it), or NULL when there is none (never made,
+ * another account's, expired) or it is larger than max. */
+struct spool;
+struct spool *jmap_upload_load(const struct server *srv, uint32_t user, const char *blob_id,
+			       uint64_t max);
+
 /* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
 /* An account's mailboxes as store_mbox_list gives them (free v).
  * jmap_mboxes_collect is its callback; jmap_mboxes_load reads r's account,
@@ -58,6 +65,8 @@ json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
 /* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
 json_t *jmap_email_set(struct jreq *r, json_t *args);
+/* RFC 8621 4.8: uploaded blobs (jmap_upload_load) into messages */
+json_t *jmap_email_import(struct jreq *r, json_t *args);
 /* The account's Email / Mailbox state (what Email/get and Mailbox/get
  * give) into buf: 0, or -1 when the store could not be read. */
 int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap);
