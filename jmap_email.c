@@ -1057,3 +1057,24 @@ json_t *jmap_email_import(struct jreq *r, json_t *args)
 	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "accountId", acc, "oldState", old, "newState",
 			 now, "created", created, "notCreated", notcre);
 }
+
+/* ---- for jmap_submit.c ---- */
+
+int jmap_email_locate(struct jreq *r, const struct jmap_mboxes *l, const char *eid,
+		      struct msg_info *m, const struct mbox_info **mi)
+{
+	struct msg_place places[EMAIL_PLACES_MAX];
+	size_t np;
+	return email_find(r, l, eid, m, mi, places, &np);
+}
+
+json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const char *eid,
+			  json_t *patch)
+{
+	return email_update(r, l, eid, patch);
+}
+
+void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
+{
+	email_state(l, buf, cap);
+}
