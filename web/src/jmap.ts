@@ -24,9 +24,6 @@ export class Jmap {
   eventSourceUrl = "/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}";
   capabilities: Record<string, unknown> = {};
   onAuthLost: () => void = () => {};
-  // A brev without browser sessions (POST /login answers 404): HTTP Basic
-  // on each request, the credentials kept in this page's memory only.
-  private basic = "";
 
   get accountId(): string {
     return this.login ? this.login.accountId : "";
@@ -35,7 +32,6 @@ export class Jmap {
   private headers(json: boolean): Record<string, string> {
     const h: Record<string, string> = {};
     if (json) h["Content-Type"] = "application/json";
-    if (this.basic) h["Authorization"] = this.basic;
     if (this.login && this.login.csrfToken) h["X-CSRF-Token"] = this.login.csrfToken;
     return h;
   }
@@ -56,7 +52,6 @@ export class Jmap {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ username, password }),
     });
-    if (r.status === 404) return this.signInBasic(username, password);
     if (r.status === 429) throw new AuthError("Too many attempts. Wait a minute and try again.");
     if (r.status !== 200) throw new AuthError("Wrong address or password.");
     this.login = await r.json();
@@ -64,22 +59,7 @@ export class Jmap {
     return this.login!;
   }
 
-  private async signInBasic(username: string, password: string): Promise<Login> {
-    this.basic = "Basic " + btoa(String.fromCharCode(...new TextEncoder().encode(`${username}:${password}`)));
-    const r = await fetch("/.well-known/jmap", { headers: this.headers(false) });
-    if (r.status !== 200) {
-      this.basic = "";
-      throw new AuthError(r.status === 429 ? "Too many attempts. Wait a minute and try again." : "Wrong address or password.");
-    }
-    const s = await r.json();
-    const accountId = s.primaryAccounts["urn:ietf:params:jmap:mail"];
-    this.login = { username: s.username, accountId, admin: false, csrfToken: "" };
-    await this.loadSession();
-    return this.login;
-  }
-
   async signOut(): Promise<void> {
-    if (this.basic) { this.basic = ""; this.login = null; return; }
     try {
       await fetch("/logout", { method: "POST", credentials: "same-origin", headers: this.headers(false) });
     } finally {
