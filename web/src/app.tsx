@@ -8,6 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { AuthError, Jmap, Login, MethodError } from "./jmap";
 import { getHeader, parseMessage, Parsed } from "./mime";
 import { cleanHtml, HtmlBody, TextBody } from "./render";
+import { Compose, Draft } from "./compose";
 
 const jmap = new Jmap();
 
@@ -299,9 +300,28 @@ interface Actions {
   junk: () => void;
   notJunk: () => void;
   close: () => void;
+  reply: (p: Parsed, forward: boolean) => void;
 }
 
-function Reader({ email, boxes, act }: { email: Email; boxes: Mailbox[]; act: Actions }) {
+function quote(p: Parsed): string {
+  return (p.text ?? (p.html || "").replace(/<[^>]*>/g, "")).replace(/\r?\n/g, "\n").split("\n").map((l) => "> " + l).join("\n");
+}
+
+export function replyDraft(p: Parsed, subject: string, forward: boolean): Draft {
+  const h = (n: string) => getHeader(p, n);
+  const base = subject.replace(/^((re|fwd?|aw|sv):\s*)+/i, "");
+  if (forward) {
+    const head = ["from", "date", "subject", "to"].filter((n) => h(n)).map((n) => `${n[0].toUpperCase() + n.slice(1)}: ${h(n)}`).join("\n");
+    return { to: "", cc: "", subject: "Fwd: " + base, body: `\n\n---------- Forwarded message ----------\n${head}\n\n${p.text ?? ""}` };
+  }
+  return {
+    to: h("reply-to") || h("from"), cc: "", subject: "Re: " + base,
+    body: `\n\nOn ${h("date") || "an earlier date"}, ${h("from")} wrote:\n${quote(p)}\n`,
+    inReplyTo: h("message-id") || undefined, references: h("references") || undefined,
+  };
+}
+
+function Reader({ email, boxes, act, parsedRef }: { email: Email; boxes: Mailbox[]; act: Actions; parsedRef: { current: Parsed | null } }) {
   const [parsed, setParsed] = useState<Parsed | null>(null);
   const [err, setErr] = useState("");
   const [allowRemote, setAllowRemote] = useState(false);
@@ -319,11 +339,14 @@ function Reader({ email, boxes, act }: { email: Email; boxes: Mailbox[]; act: Ac
   // sanitised once per message and choice, not at every render
   const clean = useMemo(() => (parsed && parsed.html !== null ? cleanHtml(parsed, allowRemote) : null), [parsed, allowRemote]);
   const blocked = clean ? (allowRemote ? 0 : clean.blocked) : 0;
+  parsedRef.current = parsed;
   const inJunk = boxes.some((m) => m.role === "junk" && email.mailboxIds[m.id]);
   return (
     <article class="reader" aria-label="Message">
       <div class="toolbar" role="toolbar" aria-label="Message actions">
         <button type="button" class="back" onClick={act.close} aria-label="Back to the list">←</button>
+        <button type="button" onClick={() => parsed && act.reply(parsed, false)} disabled={!parsed}>Reply</button>
+        <button type="button" onClick={() => parsed && act.reply(parsed, true)} disabled={!parsed}>Forward</button>
         <button type="button" onClick={act.flag} aria-pressed={!!email.keywords.$flagged}>{email.keywords.$flagged ? "Unflag" : "Flag"}</button>
         <button type="button" onClick={act.seen}>{email.keywords.$seen ? "Mark unread" : "Mark read"}</button>
         <label class="move">
@@ -382,6 +405,8 @@ function Mail({ login, onLogout }: { login: Login; onLogout: () => void }) {
   const [selected, setSelected] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [navOpen, setNavOpen] = useState(false);
+  const [composing, setComposing] = useState<Draft | null>(null);
+  const parsedRef = useRef<Parsed | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
 
   const loadBoxes = useCallback(async () => {
@@ -446,7 +471,9 @@ function Mail({ login, onLogout }: { login: Login; onLogout: () => void }) {
     junk: () => { const j = role("junk"); if (j) moveTo(sel.id, j.id, "Moved to Junk."); },
     notJunk: () => { const i = role("inbox"); if (i) moveTo(sel.id, i.id, "Moved to Inbox."); },
     close: () => setSelected(null),
+    reply: (p, fwd) => setComposing(replyDraft(p, sel.subject || "", fwd)),
   } : null;
+  const canSend = "urn:ietf:params:jmap:submission" in jmap.capabilities;
 
   // keyboard: j/k next/previous, e archive, # delete, / search, u back
   useEffect(() => {
@@ -465,6 +492,9 @@ function Mail({ login, onLogout }: { login: Login; onLogout: () => void }) {
         case "#": act?.trash(); break;
         case "e": { const a = role("archive"); if (a && act) act.move(a.id); break; }
         case "Escape": case "u": setSelected(null); break;
+        case "c": if (canSend) { ev.preventDefault(); setComposing({ to: "", cc: "", subject: "", body: "" }); } break;
+        case "r": if (canSend && act && parsedRef.current) { ev.preventDefault(); act.reply(parsedRef.current, false); } break;
+        case "f": if (canSend && act && parsedRef.current) { ev.preventDefault(); act.reply(parsedRef.current, true); } break;
         default: return;
       }
     };
@@ -474,7 +504,7 @@ function Mail({ login, onLogout }: { login: Login; onLogout: () => void }) {
 
   const currentBox = boxes.find((m) => m.id === current);
   return (
-    <div class={`app${sel ? " reading" : ""}${navOpen ? " nav-open" : ""}`}>
+    <div class={`app${sel || composing ? " reading" : ""}${navOpen ? " nav-open" : ""}`}>
       <header class="top">
         <button type="button" class="menu" aria-label="Folders" aria-expanded={navOpen} onClick={() => setNavOpen(!navOpen)}>☰</button>
         <span class="brand">brev</span>
@@ -483,12 +513,16 @@ function Mail({ login, onLogout }: { login: Login; onLogout: () => void }) {
           <input id="search" ref={searchRef} type="search" placeholder="Search (from:, to:, subject:)" value={typed}
             onInput={(e) => setTyped((e.currentTarget as HTMLInputElement).value)} />
         </form>
+        {canSend && <button type="button" class="primary" onClick={() => setComposing({ to: "", cc: "", subject: "", body: "" })}>Compose</button>}
         <span class="user">{login.username}</span>
         <button type="button" onClick={onLogout}>Sign out</button>
       </header>
       <Folders boxes={boxes} current={current} onPick={(id) => { setCurrent(id); setSelected(null); setNavOpen(false); setTyped(""); setSearch(""); }} />
       <MessageList list={list} selected={selected} onOpen={open} label={currentBox ? currentBox.name : "Messages"} />
-      {sel && act ? <Reader email={sel} boxes={boxes} act={act} /> : <div class="reader empty" aria-hidden="true" />}
+      {composing ? (
+        <Compose key={JSON.stringify(composing)} jmap={jmap} draft={composing} drafts={role("drafts")?.id} sent={role("sent")?.id}
+          onDone={(note) => { setComposing(null); if (note) { setStatus(note); refresh(); } }} />
+      ) : sel && act ? <Reader email={sel} boxes={boxes} act={act} parsedRef={parsedRef} /> : <div class="reader empty" aria-hidden="true" />}
       <p class="status" role="status" aria-live="polite">{status}</p>
     </div>
   );

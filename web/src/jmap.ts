@@ -94,7 +94,9 @@ export class Jmap {
     if (!r.ok) throw new Error(`JMAP request failed: ${r.status}`);
     const body = await r.json();
     const out = new Map<string, [string, any]>();
-    for (const [name, args, id] of body.methodResponses) out.set(id, [name, args]);
+    // the first response of each call id: EmailSubmission/set adds an implicit
+    // Email/set response under the same id (RFC 8621 7.5)
+    for (const [name, args, id] of body.methodResponses) if (!out.has(id)) out.set(id, [name, args]);
     return out;
   }
 

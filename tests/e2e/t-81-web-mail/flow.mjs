@@ -101,6 +101,41 @@ try {
   await page.locator("body").press("#");
   await until("# moves the message to Trash (imaplib)", () => /^Trash /.test(where(first)));
 
+  // compose with an attachment, to a local account (bob reads it over imaplib)
+  await page.locator("body").press("c");
+  const compose = page.getByRole("form", { name: "New message" });
+  await compose.waitFor();
+  await compose.getByLabel("To").fill("bob@example.test");
+  await compose.getByLabel("Subject").fill("Report with attachment");
+  await compose.getByLabel("Message").fill("Here is the report, Bob.\nLine two: Grüße.");
+  const att = Buffer.from("report line 1\nreport line 2 \u00e9\n".repeat(50));
+  await compose.getByLabel("Attachments").setInputFiles({ name: "report.txt", mimeType: "text/plain", buffer: att });
+  await shot(page, "compose-1280");
+  await axe(page, "compose");
+  await compose.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("status").getByText("Sent.").waitFor({ timeout: 20000 });
+  const got = await until("bob receives the message (imaplib)", () => mail("fetch", P_IMAP, "bob@example.test", "password-bob", "Report with attachment"));
+  check(got.includes("Grüße") || got.includes("Gr=C3=BC=C3=9Fe"), "the text arrives");
+  const b64 = /filename="report\.txt"[\s\S]*?\r?\n\r?\n([A-Za-z0-9+/=\r\n]+)/.exec(got);
+  check(b64 && Buffer.from(b64[1].replace(/\s/g, ""), "base64").equals(att), "the attachment arrives byte for byte");
+  check(/^Sent /m.test(where("Report with attachment")), "the sent copy is in alice's Sent (imaplib)");
+
+  // reply (r) to the first message; bob gets it with In-Reply-To
+  await inbox.click();
+  await row(page, "Quarterly minutes").getByRole("button").click();
+  await reader.getByText("nothing else").waitFor();
+  await page.locator("body").press("r");
+  await compose.waitFor();
+  check((await compose.getByLabel("To").inputValue()).includes("bob@sender.test"), "Reply addresses the sender");
+  check((await compose.getByLabel("Subject").inputValue()) === "Re: Quarterly minutes", "Reply's subject is Re:");
+  check((await compose.getByLabel("Message").inputValue()).includes("> the minutes are at"), "Reply quotes the message");
+  await compose.getByLabel("To").fill("bob@example.test");
+  await compose.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("status").getByText("Sent.").waitFor({ timeout: 20000 });
+  const rep = await until("bob receives the reply (imaplib)", () => mail("fetch", P_IMAP, "bob@example.test", "password-bob", "Re: Quarterly minutes"));
+  const orig = /^Message-ID: (<[^>]+>)/im.exec(mail("fetch", P_IMAP, U, PW, "Quarterly minutes"))[1];
+  check(new RegExp("^In-Reply-To: " + orig.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "im").test(rep), `the reply's In-Reply-To is ${orig}`);
+
   // sign out: back to the login page, and a reload does not bring the session back
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Password").waitFor();
@@ -118,6 +153,10 @@ try {
   await phone.getByText("nothing else").waitFor();
   check(!(await phone.getByRole("list", { name: "Messages" }).isVisible()), "390 px: the message replaces the list");
   await shot(phone, "message-390");
+  await phone.getByRole("button", { name: "Compose" }).click();
+  await phone.getByRole("form", { name: "New message" }).waitFor();
+  await shot(phone, "compose-390");
+  await phone.getByRole("button", { name: "Discard" }).click();
   await phone.getByRole("button", { name: "Back to the list" }).click();
   await row(phone, "Quarterly minutes").waitFor();
   check(true, "390 px: back to the list");

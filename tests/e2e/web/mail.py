@@ -8,9 +8,12 @@ back where a message is and its flags.
                                             header line, else text/plain)
   mail.py where IMAPPORT USER PASS SUBJECT  print "FOLDER FLAGS" for each
                                             copy of the message
+  mail.py fetch IMAPPORT USER PASS SUBJECT  print the first such message in
+                                            INBOX (BODY.PEEK[])
 """
 import imaplib, re, smtplib, sys
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 cmd = sys.argv[1]
 if cmd == "send":
@@ -23,6 +26,7 @@ if cmd == "send":
         m["From"] = "Bob Sender <bob@sender.test>"
         m["To"] = to
         m["Subject"] = subject
+        m["Message-ID"] = make_msgid(domain="sender.test")
         m.set_content(raw.decode())
         data = m.as_bytes()
     data = re.sub(rb"\r?\n", b"\r\n", data)  # SMTP wants CRLF (brev refuses bare LF)
@@ -41,6 +45,16 @@ elif cmd == "where":
             _, d = im.fetch(n, "(FLAGS)")
             flags = re.search(rb"FLAGS \(([^)]*)\)", d[0]).group(1).decode()
             print(name, flags or "-")
+    im.logout()
+elif cmd == "fetch":
+    port, user, pw, subject = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    im = imaplib.IMAP4("127.0.0.1", port)
+    im.login(user, pw)
+    im.select("INBOX", readonly=True)
+    _, nums = im.search(None, "SUBJECT", '"%s"' % subject)
+    for n in nums[0].split()[:1]:
+        _, d = im.fetch(n, "(BODY.PEEK[])")
+        sys.stdout.write(d[0][1].decode("utf-8", "replace"))
     im.logout()
 else:
     sys.exit("usage: mail.py send|where ...")
