@@ -135,6 +135,14 @@ try {
   const rep = await until("bob receives the reply (imaplib)", () => mail("fetch", P_IMAP, "bob@example.test", "password-bob", "Re: Quarterly minutes"));
   const orig = /^Message-ID: (<[^>]+>)/im.exec(mail("fetch", P_IMAP, U, PW, "Quarterly minutes"))[1];
   check(new RegExp("^In-Reply-To: " + orig.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "im").test(rep), `the reply's In-Reply-To is ${orig}`);
+  check(new RegExp("^References: .*" + orig.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "im").test(rep), "and its References names it");
+  // forward (f) of the same message: Fwd: and the original's text
+  await reader.getByText("nothing else").waitFor();
+  await page.locator("body").press("f");
+  await compose.waitFor();
+  check((await compose.getByLabel("Subject").inputValue()) === "Fwd: Quarterly minutes", "Forward's subject is Fwd:");
+  check((await compose.getByLabel("Message").inputValue()).includes("the minutes are at"), "Forward includes the text");
+  await compose.getByRole("button", { name: "Discard" }).click();
 
   // sign out: back to the login page, and a reload does not bring the session back
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -160,6 +168,11 @@ try {
   await phone.getByRole("button", { name: "Back to the list" }).click();
   await row(phone, "Quarterly minutes").waitFor();
   check(true, "390 px: back to the list");
+  // e: archive
+  await row(phone, "Quarterly minutes").getByRole("button").click();
+  await phone.getByText("nothing else").waitFor();
+  await phone.locator("body").press("e");
+  await until("e moves the message to Archive (imaplib)", () => /^Archive /.test(where("Quarterly minutes")));
 } finally {
   await browser.close();
 }
