@@ -31,8 +31,8 @@ export async function launch() {
   return browser;
 }
 
-export async function newPage(browser, width, height) {
-  const ctx = await browser.newContext({ viewport: { width, height } });
+export async function newPage(browser, width, height, opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width, height }, ...opts });
   const page = await ctx.newPage();
   const watch = (p) => {
     p.on("request", (r) => {
