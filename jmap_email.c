@@ -249,10 +249,14 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 			return jmap_error(r, "serverFail", "the store could not be read"), NULL;
 		}
 	}
-	pthread_mutex_lock(&sort_lock);
-	sort_asc = asc;
-	qsort(h.v, h.n, sizeof *h.v, cmp_hit);
-	pthread_mutex_unlock(&sort_lock);
+	/* qsort's array may not be NULL even for no elements (C11 7.1.4): an
+	 * empty mailbox collects nothing and h.v stays NULL. */
+	if (h.n) {
+		pthread_mutex_lock(&sort_lock);
+		sort_asc = asc;
+		qsort(h.v, h.n, sizeof *h.v, cmp_hit);
+		pthread_mutex_unlock(&sort_lock);
+	}
 	/* One Email per blob: a message copied to other mailboxes (or twice
 	 * into one) is listed once, where it sorts first. */
 	{
