@@ -77,7 +77,7 @@ $(B)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # The web UI (web/, docs/web.md): npm ci from the lock file when it
-# changed, then esbuild bundles web/src into web/dist/app.js when a source
+# changed, then tsc checks the types (esbuild only strips them) and esbuild bundles web/src into web/dist/app.js when a source
 # did (web/build.mjs prints the gzip size against the 200 KB budget). Not
 # committed: a clean clone builds it.
 WEB_SRCS := $(wildcard web/src/*) web/build.mjs web/package.json
@@ -86,7 +86,9 @@ web/node_modules/.stamp: web/package.json web/package-lock.json
 	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)touch $@
 
-web/dist/app.js: web/node_modules/.stamp $(WEB_SRCS) $(wildcard web/static/*)
+web/dist/app.js: web/node_modules/.stamp $(WEB_SRCS) web/tsconfig.json $(wildcard web/static/*)
+	@echo "  TSC     web/src (type check)"
+	$(Q)cd web && node_modules/.bin/tsc -p .
 	@echo "  ESBUILD web/src -> web/dist/app.js"
 	$(Q)cd web && node build.mjs dist
 
