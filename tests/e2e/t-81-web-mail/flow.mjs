@@ -69,6 +69,19 @@ try {
   await reader.getByRole("button", { name: "Flag", exact: true }).click();
   await until("Flag sets \\Flagged (imaplib)", () => where("Lunch on Friday").includes("\\Flagged"));
   await reader.getByRole("button", { name: "Unflag" }).waitFor();
+  await reader.getByRole("button", { name: "Mark unread" }).click();
+  await until("Mark unread clears \\Seen (imaplib)", () => { const w = where("Lunch on Friday"); return w && !w.includes("\\Seen"); });
+  await reader.getByRole("button", { name: "Mark read" }).click();
+  await until("Mark read sets \\Seen again (imaplib)", () => where("Lunch on Friday").includes("\\Seen"));
+  // the Move menu: to Archive and back to the Inbox
+  await reader.getByLabel("Move to folder").selectOption({ label: "Archive" });
+  await until("Move to Archive (imaplib)", () => /^Archive /.test(where("Lunch on Friday")));
+  await page.getByRole("navigation", { name: "Folders" }).getByRole("link", { name: /Archive/ }).click();
+  await row(page, "Lunch on Friday").getByRole("button").click();
+  await reader.getByLabel("Move to folder").selectOption({ label: "INBOX" });
+  await until("and back to INBOX (imaplib)", () => /^INBOX /.test(where("Lunch on Friday")));
+  await inbox.click();
+  await row(page, "Lunch on Friday").getByRole("button").click();
   await reader.getByRole("button", { name: "Junk", exact: true }).click();
   await until("Junk moves it to Junk (imaplib)", () => /^Junk /.test(where("Lunch on Friday")));
   await until("and it leaves the Inbox list", async () => (await row(page, "Lunch on Friday").count()) === 0);
@@ -119,6 +132,12 @@ try {
   const b64 = /filename="report\.txt"[\s\S]*?\r?\n\r?\n([A-Za-z0-9+/=\r\n]+)/.exec(got);
   check(b64 && Buffer.from(b64[1].replace(/\s/g, ""), "base64").equals(att), "the attachment arrives byte for byte");
   check(/^Sent /m.test(where("Report with attachment")), "the sent copy is in alice's Sent (imaplib)");
+  // the sent copy in the webmail: its attachment listed, to download
+  await page.getByRole("navigation", { name: "Folders" }).getByRole("link", { name: /Sent/ }).click();
+  await row(page, "Report with attachment").getByRole("button").click();
+  const attl = reader.getByRole("list", { name: "Attachments" }).getByRole("link", { name: /report\.txt/ });
+  await attl.waitFor();
+  check((await attl.getAttribute("download")) === "report.txt" && (await attl.getAttribute("href")).startsWith("blob:"), "the attachment is listed, to download as report.txt");
 
   // reply (r) to the first message; bob gets it with In-Reply-To
   await inbox.click();
