@@ -77,7 +77,7 @@ function useList(src: Source, gen: number) {
   const emails = useRef(new Map<string, Email>());
   const loading = useRef(new Set<number>());
   const fixed = useRef<string[] | null>(null);
-  const srcKey = `${src.mailboxId}\u0000${src.search}\u0000${gen}`;
+  const srcKey = `${src.mailboxId}\u0000${src.search}`;
   const key = useRef(srcKey);
 
   const getEmails = async (idList: string[]) => {
@@ -93,8 +93,9 @@ function useList(src: Source, gen: number) {
     }
   };
 
-  const loadPage = useCallback(async (page: number) => {
-    if (!src.mailboxId || loading.current.has(page)) return;
+  // fresh: load again what is already drawn (after a state change)
+  const loadPage = useCallback(async (page: number, fresh = false) => {
+    if (!src.mailboxId || (loading.current.has(page) && !fresh)) return;
     loading.current.add(page);
     const k = key.current;
     try {
@@ -138,10 +139,11 @@ function useList(src: Source, gen: number) {
         pageIds = q.ids;
         tot = q.total ?? q.ids.length;
       }
-      const got = await getEmails(pageIds.filter((id) => !emails.current.has(id)));
+      const got = await getEmails(fresh ? pageIds : pageIds.filter((id) => !emails.current.has(id)));
       if (key.current !== k) return;
       for (const e of got) emails.current.set(e.id, e);
       pageIds.forEach((id, i) => (ids.current[page * PAGE + i] = id));
+      if (ids.current.length > tot) ids.current.length = tot;
       setTotal(tot);
       bump((x) => x + 1);
     } finally {
@@ -149,17 +151,30 @@ function useList(src: Source, gen: number) {
     }
   }, [srcKey]);
 
-  // A new source, or a state change: start over (keeping what is drawn
-  // until the new first page arrives, so a push does not flicker).
+  // A new source: start over.
   useEffect(() => {
     key.current = srcKey;
     fixed.current = null;
     loading.current.clear();
-    const keep = src.search ? [] : ids.current;
     emails.current = new Map();
-    ids.current = keep.length ? [] : [];
+    ids.current = [];
     loadPage(0);
   }, [srcKey]);
+  // A state change (push, or our own change): load the drawn pages again,
+  // keeping what is drawn until they arrive, so the list does not flicker
+  // and the open message stays open.
+  const firstGen = useRef(gen);
+  useEffect(() => {
+    if (gen === firstGen.current) return;
+    if (fixed.current) {
+      fixed.current = null;
+      ids.current = [];
+      loadPage(0, true);
+      return;
+    }
+    const pages = Math.max(1, Math.ceil(ids.current.length / PAGE));
+    for (let p = 0; p < pages; p++) loadPage(p, true);
+  }, [gen]);
 
   return {
     total,

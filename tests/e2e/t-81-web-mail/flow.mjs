@@ -55,13 +55,22 @@ try {
   await row(page, "Quarterly minutes").waitFor();
   check(await page.getByRole("button", { name: "Sign out" }).isVisible(), "a reload keeps the session");
 
-  // push: a message delivered now appears without a reload
+  // push: a message delivered now appears without a reload, and the open
+  // message stays open meanwhile (the list reloads behind it)
+  await row(page, "Quarterly minutes").getByRole("button").click();
+  await reader.getByText("nothing else").waitFor();
+  await page.evaluate(() => {
+    window.__gone = 0;
+    window.__poll = setInterval(() => { if (!document.querySelector("article.reader")) window.__gone++; }, 5);
+  });
   writeFileSync(join(T, "second.txt"), "Second message body.\n");
   const t0 = Date.now();
   mail("send", P_SMTP, U, "Lunch on Friday", join(T, "second.txt"));
   await until("a message delivered by SMTP appears without reload", async () => (await row(page, "Lunch on Friday").count()) > 0);
   console.log(`push: in the list ${Date.now() - t0} ms after smtplib returned`);
   await until("and the unread count shows it", async () => (await inbox.textContent()).includes("1"));
+  const gone = await page.evaluate(() => { clearInterval(window.__poll); return window.__gone; });
+  check(gone === 0, `the open message stayed open through the push (${gone} polls without it)`);
 
   // flag (imaplib sees \Flagged), then Junk and back
   await row(page, "Lunch on Friday").getByRole("button").click();
