@@ -76,12 +76,29 @@ $(B)/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-# The web assets (web/static/) compiled in, with their content hashes
-# (tools/embed-assets.sh, http_assets.h).
-$(B)/http_assets_data.c: tools/embed-assets.sh $(wildcard web/static/*)
+# The web UI (web/, docs/web.md): npm ci from the lock file when it
+# changed, then tsc checks the types (esbuild only strips them) and esbuild bundles web/src into web/dist/app.js when a source
+# did (web/build.mjs prints the gzip size against the 200 KB budget). Not
+# committed: a clean clone builds it.
+WEB_SRCS := $(wildcard web/src/*) web/build.mjs web/package.json
+web/node_modules/.stamp: web/package.json web/package-lock.json
+	@echo "  NPM     ci (web/package-lock.json)"
+	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+web/dist/app.js: web/node_modules/.stamp $(WEB_SRCS) web/tsconfig.json $(wildcard web/static/*)
+	@echo "  TSC     web/src (type check)"
+	$(Q)cd web && node_modules/.bin/tsc -p .
+	@echo "  ESBUILD web/src -> web/dist/app.js"
+	$(Q)cd web && node build.mjs dist
+
+# The web assets (web/static/ and the bundle) compiled in, with their
+# content hashes (tools/embed-assets.sh, http_assets.h).
+$(B)/http_assets_data.c: tools/embed-assets.sh $(wildcard web/static/*) web/dist/app.js
 	@mkdir -p $(B)
-	@echo "  EMBED   web/static"
-	$(Q)tools/embed-assets.sh web/static $@
+	@echo "  EMBED   web/static web/dist"
+	$(Q)rm -rf $(B)/webroot && mkdir -p $(B)/webroot && cp web/static/* web/dist/app.js $(B)/webroot/
+	$(Q)tools/embed-assets.sh $(B)/webroot $@
 
 $(B)/http_assets_data.o: $(B)/http_assets_data.c
 	@echo "  CC      $<"
@@ -191,7 +208,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/brev
 
 clean:
-	rm -rf build build-san build-fuzz brev brev-san tray/brev-tray tray/test_msgparse \
+	rm -rf build build-san build-fuzz brev brev-san web/dist web/node_modules tray/brev-tray tray/test_msgparse \
 	       build-aarch64-linux-gnu build-arm-linux-gnueabihf brev-aarch64-linux-gnu brev-arm-linux-gnueabihf
 
 format:

@@ -81,6 +81,8 @@ static const struct cfg_key keys[] = {
 	 "HTTP (standard port 80); from other hosts than this one it only redirects to https"},
 	{"listen.https", T_LISTEN, F(listen_https), "127.0.0.1:2443", 0, 0,
 	 "HTTPS, implicit TLS (standard port 443)"},
+	{"http.session_idle", T_DURATION, F(session_idle), "1d", 1, 365LL * 86400,
+	 "A web login (browser session) ends after this long without a request"},
 	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
 	 "PEM certificate chain, leaf first (relative to DATADIR)"},
 	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},

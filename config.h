@@ -37,6 +37,7 @@ struct config {
 	int64_t timeout_preauth;    /* limits.timeout_preauth, seconds */
 	int64_t timeout_imap;       /* limits.timeout_imap: IMAP autologout, seconds */
 	int64_t timeout_pop3;       /* limits.timeout_pop3: POP3 after login, seconds */
+	int64_t session_idle;       /* http.session_idle: a browser session's idle life, seconds */
 	uint64_t quota_default;     /* 0 = none */
 	long long quota_messages;   /* quota.messages: messages per account, 0 = none */
 	uint64_t map_size;          /* store.map_size */

@@ -35,6 +35,7 @@
 #include "server.h"
 #include "spool.h"
 #include "util.h"
+#include "websess.h"
 
 #define HTTP_REQUESTS_MAX 1000	      /* per connection, then Connection: close */
 #define HTTP_BODY_MEM	  (64 * 1024) /* a body beyond this spills to a file */
@@ -72,6 +73,8 @@ static const char *status_text(int status)
 		return "Continue";
 	case 200:
 		return "OK";
+	case 201:
+		return "Created";
 	case 204:
 		return "No Content";
 	case 304:
@@ -362,6 +365,27 @@ static int discard_body(struct http *h)
 	return 0;
 }
 
+/* The body as one buffer: the spool's memory, or read back from its file
+ * (at most maxSizeRequest). NULL on error; *owned says whether to free. */
+static char *body_bytes(struct http *h, size_t *len, int *owned)
+{
+	uint64_t n = spool_size(h->body);
+	const void *mem = spool_mem(h->body);
+	char *buf;
+
+	*len = (size_t)n;
+	*owned = 0;
+	if (mem || n == 0)
+		return (char *)(mem ? mem : "");
+	buf = xmalloc((size_t)n);
+	if (spool_read_at(h->body, 0, buf, (size_t)n) != (long)n) {
+		free(buf);
+		return NULL;
+	}
+	*owned = 1;
+	return buf;
+}
+
 /* ---- authentication: HTTP Basic (RFC 7617) for JMAP clients ---- */
 
 #define WWW_AUTH "WWW-Authenticate: Basic realm=\"brev\", charset=\"UTF-8\"\r\n"
@@ -396,21 +420,98 @@ static int http_lookup(void *arg, const char *user, struct cred *out)
 	return 0;
 }
 
-/* The request's account into *a: 1. Otherwise the answer (401, 429, 503)
- * is sent and 0 returned. The password goes through cred_verify, the
- * same check and failed-login throttle as IMAP LOGIN; only over TLS or
- * from this machine (plain http from elsewhere was redirected already). */
+/* A JSON answer {"error": msg} (the login routes'). */
+static void respond_json_error(struct http *h, int status, const char *msg, const char *extra)
+{
+	size_t len;
+	char *body = jmap_login_error(msg, &len), hdr[256];
+	snprintf(hdr, sizeof hdr, "Cache-Control: no-store\r\n%s", extra ? extra : "");
+	respond(h, status, "application/json", body, len, hdr);
+	free(body);
+}
+
+/* Check user and password as every login does: cred_verify, the same
+ * check and failed-login throttle as IMAP LOGIN and SMTP AUTH. 1 with *a,
+ * 0 wrong, -1 the throttle refused, -2 the store failed. */
+static int check_password(struct http *h, const char *user, const char *pw, struct account *a)
+{
+	struct http_lookup *l = xcalloc(1, sizeof *l);
+	int ok;
+	l->st = h->srv->store;
+	l->cfg = h->srv->cfg;
+	ok = cred_verify(http_lookup, l, conn_peer(h->c), user, pw);
+	if (ok == 1)
+		*a = l->a;
+	else if (ok == 0 && l->rc == ST_TEMP)
+		ok = -2;
+	else if (ok == 0)
+		log_info("http auth failed user=%.100s peer=%s", user, conn_peer(h->c));
+	explicit_bzero(l, sizeof *l);
+	free(l);
+	return ok;
+}
+
+/* The browser session of the request's brev_session cookie: 1 with its
+ * account in *a (and the session in *s when s is given). Otherwise the
+ * answer is sent (401 without a Basic challenge, which would make a
+ * browser ask for a password in a dialog of its own; 503 when the store
+ * failed) and 0 returned. json: the 401 as {"error"} JSON. */
+static int session_account(struct http *h, struct account *a, struct store_sess *s, int json)
+{
+	struct store_sess tmp;
+	int rc;
+
+	if (!s)
+		s = &tmp;
+	rc = h->req.session[0] ? websess_check(h->srv->store, h->req.session,
+					       h->srv->cfg->session_idle, s)
+			       : 0;
+	if (rc == 1) {
+		rc = store_user_get_id(h->srv->store, s->user, a);
+		if (rc == ST_OK)
+			return 1;
+		rc = rc == ST_NOTFOUND ? 0 : -1;
+	}
+	if (rc < 0)
+		respond_error(h, 503, "Retry-After: 5\r\n");
+	else if (json)
+		respond_json_error(h, 401, "not logged in", NULL);
+	else
+		respond_error(h, 401, NULL);
+	return 0;
+}
+
+/* The request's account into *a: 1. Otherwise the answer (401, 403, 429,
+ * 503) is sent and 0 returned. Only over TLS or from this machine (plain
+ * http from elsewhere was redirected already). Two ways in:
+ * - HTTP Basic: the password through cred_verify, the same check and
+ *   failed-login throttle as IMAP LOGIN;
+ * - without Authorization, the brev_session cookie of a web login; a
+ *   request other than GET or HEAD must then echo the session's CSRF token
+ *   in X-CSRF-Token, or it gets 403 (a page of another site can make the
+ *   browser send the cookie, never read the token). */
 static int authenticate(struct http *h, struct account *a)
 {
 	const char *v = h->req.authorization;
 	char dec[HTTP_VALUE_MAX], *colon;
 	long n;
-	struct http_lookup *l;
 	int ok;
 
 	if (!conn_is_tls(h->c) && !conn_is_loopback(h->c)) {
 		respond_error(h, 403, NULL);
 		return 0;
+	}
+	if (!v[0] && (h->req.has_cookie_session || h->req.has_csrf)) {
+		struct store_sess s;
+		int m = h->req.method;
+		if (!session_account(h, a, &s, 0))
+			return 0;
+		if (m != HM_GET && m != HM_HEAD && !websess_csrf_ok(&s, h->req.csrf)) {
+			explicit_bzero(a, sizeof *a);
+			respond_error(h, 403, NULL);
+			return 0;
+		}
+		return 1;
 	}
 	if (strncasecmp(v, "Basic ", 6) != 0 ||
 	    (n = b64_decode(v + 6, strlen(v + 6), dec, sizeof dec - 1)) < 0 ||
@@ -419,24 +520,145 @@ static int authenticate(struct http *h, struct account *a)
 		return 0;
 	}
 	*colon = 0;
-	l = xcalloc(1, sizeof *l);
-	l->st = h->srv->store;
-	l->cfg = h->srv->cfg;
-	ok = cred_verify(http_lookup, l, conn_peer(h->c), dec, colon + 1);
-	if (ok == 1)
-		*a = l->a;
-	else if (ok < 0)
+	ok = check_password(h, dec, colon + 1, a);
+	if (ok == -1)
 		respond_error(h, 429, "Retry-After: 30\r\n"); /* the throttle's queue is full */
-	else if (l->rc == ST_TEMP)
+	else if (ok == -2)
 		respond_error(h, 503, "Retry-After: 5\r\n");
-	else {
-		log_info("http auth failed user=%.100s peer=%s", dec, conn_peer(h->c));
+	else if (ok == 0)
 		respond_error(h, 401, WWW_AUTH);
-	}
 	explicit_bzero(dec, sizeof dec);
-	explicit_bzero(l, sizeof *l);
-	free(l);
 	return ok == 1;
+}
+
+/* ---- the web login: POST /login, GET /session, POST /logout ---- */
+
+#define LOGIN_BODY_MAX 4096 /* a user name and a password, with room */
+#define COOKIE_ATTRS   "Path=/; HttpOnly; SameSite=Strict"
+
+static void send_login_json(struct http *h, const struct account *a, const char *csrf,
+			    const char *extra)
+{
+	size_t len;
+	char *body = jmap_login_json(a, csrf, &len), hdr[512];
+	snprintf(hdr, sizeof hdr, "Cache-Control: no-store\r\n%s", extra ? extra : "");
+	respond(h, 200, "application/json", body, len, hdr);
+	free(body);
+}
+
+/* POST /login: a password (JSON or a form) for a session cookie. */
+static void login_route(struct http *h)
+{
+	char user[STORE_ADDR_MAX + 1], pw[512], token[WEBSESS_TOKEN + 1], csrf[WEBSESS_CSRF + 1];
+	char cookie[256], *body;
+	struct account a;
+	size_t len;
+	int owned, rc, ok;
+
+	if (h->req.method != HM_POST) {
+		if (discard_body(h) == 0)
+			respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	if (!conn_is_tls(h->c) && !conn_is_loopback(h->c)) {
+		h->keep = 0;
+		respond_error(h, 403, NULL);
+		return;
+	}
+	rc = read_body(h, LOGIN_BODY_MAX);
+	if (rc != BODY_OK) {
+		body_failed(h, rc);
+		return;
+	}
+	if (!(body = body_bytes(h, &len, &owned))) {
+		h->keep = 0;
+		respond_error(h, 500, NULL);
+		return;
+	}
+	rc = jmap_login_parse(h->req.content_type, body, len, user, sizeof user, pw, sizeof pw);
+	if (owned)
+		free(body);
+	spool_reset(h->body); /* the password is not kept in the spool's memory */
+	if (rc < 0) {
+		respond_json_error(h, 400, "expected a username and a password", NULL);
+		return;
+	}
+	ok = check_password(h, user, pw, &a);
+	explicit_bzero(pw, sizeof pw);
+	if (ok == -1) {
+		respond_json_error(h, 429, "too many failed logins: try again later",
+				   "Retry-After: 30\r\n");
+		return;
+	}
+	if (ok == -2) {
+		respond_json_error(h, 503, "the store is busy: try again", "Retry-After: 5\r\n");
+		return;
+	}
+	if (ok == 0) {
+		respond_json_error(h, 401, "wrong user name or password", NULL);
+		return;
+	}
+	rc = websess_create(h->srv->store, a.id, h->srv->cfg->session_idle, token, csrf);
+	if (rc != ST_OK) {
+		explicit_bzero(&a, sizeof a);
+		respond_json_error(h, 503, "the store is busy: try again", "Retry-After: 5\r\n");
+		return;
+	}
+	log_info("http login user=%s peer=%s", a.addr, conn_peer(h->c));
+	/* RFC 6265 4.1.2.5: Secure when the login came over TLS (a plain
+	 * http login is only possible from this machine) */
+	snprintf(cookie, sizeof cookie, "Set-Cookie: brev_session=%s; " COOKIE_ATTRS "%s\r\n", token,
+		 conn_is_tls(h->c) ? "; Secure" : "");
+	send_login_json(h, &a, csrf, cookie);
+	explicit_bzero(token, sizeof token);
+	explicit_bzero(&a, sizeof a);
+}
+
+/* GET /session: the login's answer again, for a page that was reloaded. */
+static void session_route(struct http *h)
+{
+	struct account a;
+	struct store_sess s;
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (!session_account(h, &a, &s, 1))
+		return;
+	send_login_json(h, &a, s.csrf, NULL);
+	explicit_bzero(&a, sizeof a);
+	explicit_bzero(&s, sizeof s);
+}
+
+/* POST /logout: the session ends and the cookie is cleared. */
+static void logout_route(struct http *h)
+{
+	struct account a;
+	struct store_sess s;
+
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_POST) {
+		respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	if (!session_account(h, &a, &s, 1))
+		return;
+	explicit_bzero(&a, sizeof a);
+	if (!websess_csrf_ok(&s, h->req.csrf)) {
+		respond_json_error(h, 403, "missing or wrong X-CSRF-Token", NULL);
+		return;
+	}
+	if (websess_end(h->srv->store, h->req.session) == ST_TEMP) {
+		respond_error(h, 503, "Retry-After: 5\r\n");
+		return;
+	}
+	respond(h, 204, NULL, NULL, 0,
+		"Cache-Control: no-store\r\nSet-Cookie: brev_session=; " COOKIE_ATTRS
+		"; Max-Age=0\r\n");
 }
 
 /* ---- JMAP (jmap.c) ---- */
@@ -573,27 +795,6 @@ static void jmap_download_route(struct http *h, const char *rest)
 		  h->req.target, (unsigned long long)off);
 }
 
-/* The body as one buffer: the spool's memory, or read back from its file
- * (at most maxSizeRequest). NULL on error; *owned says whether to free. */
-static char *body_bytes(struct http *h, size_t *len, int *owned)
-{
-	uint64_t n = spool_size(h->body);
-	const void *mem = spool_mem(h->body);
-	char *buf;
-
-	*len = (size_t)n;
-	*owned = 0;
-	if (mem || n == 0)
-		return (char *)(mem ? mem : "");
-	buf = xmalloc((size_t)n);
-	if (spool_read_at(h->body, 0, buf, (size_t)n) != (long)n) {
-		free(buf);
-		return NULL;
-	}
-	*owned = 1;
-	return buf;
-}
-
 static void jmap_api_route(struct http *h)
 {
 	uint64_t max = jmap_max_size_request(h->srv);
@@ -647,6 +848,68 @@ static void jmap_api_route(struct http *h)
 		send_jmap(h, &r);
 		explicit_bzero(&a, sizeof a);
 		return;
+	}
+	jmap_leave();
+	explicit_bzero(&a, sizeof a);
+}
+
+/* POST /jmap/upload/{accountId}/ (RFC 8620 6.1): the body, at most
+ * maxSizeUpload (limits.message_size), becomes a blob for Email/import.
+ * Uploads take the same places as API requests (maxConcurrentRequests). */
+static void jmap_upload_route(struct http *h, const char *rest)
+{
+	uint64_t max = h->srv->cfg->message_size;
+	struct account a;
+	struct jmap_reply r;
+	char acc[32], want[32], type[128] = "application/octet-stream";
+	size_t n = strcspn(rest, "/");
+	int rc;
+
+	if (h->req.method != HM_POST) {
+		if (discard_body(h) == 0)
+			respond_error(h, 405, "Allow: POST\r\n");
+		return;
+	}
+	if (h->req.has_length && h->req.content_length > max) {
+		h->keep = 0; /* refused before a byte of it is read */
+		respond_error(h, 413, NULL);
+		return;
+	}
+	if (!authenticate(h, &a)) {
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0;
+		return;
+	}
+	jmap_account_id_of(&a, want, sizeof want);
+	if (n >= sizeof acc || (rest[n] && strcmp(rest + n, "/")) ||
+	    (memcpy(acc, rest, n), acc[n] = 0, strcmp(acc, want))) {
+		explicit_bzero(&a, sizeof a);
+		h->keep = h->keep && !h->req.chunked && !(h->req.has_length && h->req.content_length);
+		respond_error(h, 404, NULL);
+		return;
+	}
+	if (jmap_enter(&r) < 0) {
+		explicit_bzero(&a, sizeof a);
+		if (h->req.chunked || (h->req.has_length && h->req.content_length))
+			h->keep = 0;
+		send_jmap(h, &r);
+		return;
+	}
+	rc = read_body(h, max);
+	if (rc != BODY_OK) {
+		body_failed(h, rc);
+	} else {
+		/* the media type as sent, when it is one: token characters, one "/" */
+		const char *ct = h->req.content_type;
+		size_t tl = strcspn(ct, " ;");
+		if (tl && tl < sizeof type && memchr(ct, '/', tl) &&
+		    strspn(ct, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			       "!#$^_.+-/") >= tl) {
+			memcpy(type, ct, tl);
+			type[tl] = 0;
+		}
+		jmap_upload(h->srv, &a, type, h->body, &r);
+		send_jmap(h, &r);
 	}
 	jmap_leave();
 	explicit_bzero(&a, sizeof a);
@@ -764,12 +1027,28 @@ static void route(struct http *h)
 			respond(h, 204, NULL, NULL, 0, "Allow: GET, HEAD, OPTIONS\r\n");
 		return;
 	}
+	if (strcmp(path, "/login") == 0) {
+		login_route(h);
+		return;
+	}
+	if (strcmp(path, "/session") == 0) {
+		session_route(h);
+		return;
+	}
+	if (strcmp(path, "/logout") == 0) {
+		logout_route(h);
+		return;
+	}
 	if (strcmp(path, "/.well-known/jmap") == 0) {
 		jmap_session_route(h);
 		return;
 	}
 	if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
 		jmap_api_route(h);
+		return;
+	}
+	if (strncmp(path, "/jmap/upload/", 13) == 0) {
+		jmap_upload_route(h, path + 13);
 		return;
 	}
 	if (strncmp(path, "/jmap/download/", 15) == 0) {

@@ -121,6 +121,37 @@ static int keep_value(char *dst, size_t cap, const char *v, size_t vlen)
 	return 0;
 }
 
+/* RFC 6265 5.4: Cookie is "name=value" pairs joined by "; ". Only
+ * brev_session is kept, and only in the form brev makes (lower-case hex of
+ * HTTP_SESSION_TOKEN digits); the header may be long (other sites' cookies
+ * on the same host name) without costing more than the head's bounds. */
+static void cookie_session(struct http_req *r, const char *v, size_t vlen)
+{
+	static const char name[] = "brev_session=";
+	size_t i = 0, nl = sizeof name - 1;
+	while (i < vlen) {
+		size_t start, end;
+		while (i < vlen && (v[i] == ' ' || v[i] == ';'))
+			i++;
+		start = i;
+		while (i < vlen && v[i] != ';')
+			i++;
+		end = i;
+		if (end - start < nl || memcmp(v + start, name, nl) != 0)
+			continue;
+		r->has_cookie_session = 1;
+		start += nl;
+		size_t j = start;
+		while (j < end && ((v[j] >= '0' && v[j] <= '9') || (v[j] >= 'a' && v[j] <= 'f')))
+			j++;
+		if (end - start == HTTP_SESSION_TOKEN && j == end) {
+			memcpy(r->session, v + start, HTTP_SESSION_TOKEN);
+			r->session[HTTP_SESSION_TOKEN] = 0;
+		} else
+			r->session[0] = 0; /* malformed: no session */
+	}
+}
+
 /* Each comma-separated token of a list value (Connection, Transfer-Encoding). */
 static int list_has(const char *v, size_t vlen, const char *token)
 {
@@ -200,6 +231,13 @@ static int field(struct http_req *r, const char *name, size_t nlen, const char *
 			return fail(r, 431, "Authorization too long");
 	} else if (ieq(name, nlen, "content-type")) {
 		keep_value(r->content_type, sizeof r->content_type, v, vlen);
+	} else if (ieq(name, nlen, "cookie")) {
+		cookie_session(r, v, vlen);
+	} else if (ieq(name, nlen, "x-csrf-token")) {
+		/* too long: kept empty, which matches no session's token */
+		r->has_csrf = 1;
+		if (keep_value(r->csrf, sizeof r->csrf, v, vlen) < 0)
+			r->csrf[0] = 0;
 	}
 	return HP_MORE;
 }

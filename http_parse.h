@@ -24,6 +24,8 @@
 #define HTTP_EMPTY_LINES_MAX 4	   /* RFC 9112 2.2: empty lines before a request */
 #define HTTP_HOST_MAX	     255
 #define HTTP_VALUE_MAX	     1024 /* kept values (If-None-Match, Authorization, ...) */
+#define HTTP_SESSION_TOKEN   64	  /* hex digits of a brev_session cookie */
+#define HTTP_CSRF_MAX	     128  /* an X-CSRF-Token value kept */
 
 enum http_method {
 	HM_OTHER = 0, /* a valid token brev does not implement: 501 */
@@ -63,6 +65,13 @@ struct http_req {
 	int has_if_none_match;
 	char authorization[HTTP_VALUE_MAX + 1];
 	char content_type[128];
+	/* Browser sessions (docs/http.md): the value of the brev_session
+	 * cookie when it is one of brev's tokens (HTTP_SESSION_TOKEN hex
+	 * digits; anything else is as if absent), and X-CSRF-Token. */
+	char session[HTTP_SESSION_TOKEN + 1];
+	int has_cookie_session; /* a brev_session cookie was sent, well-formed or not */
+	char csrf[HTTP_CSRF_MAX + 1];
+	int has_csrf;
 };
 
 /* Start a new request (keep-alive: each one starts here). */

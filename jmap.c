@@ -99,6 +99,11 @@ void jmap_account_id(const struct account *a, char *buf, size_t cap)
 	snprintf(buf, cap, "A%x", a->id);
 }
 
+void jmap_account_id_of(const struct account *a, char *buf, size_t cap)
+{
+	jmap_account_id(a, buf, cap);
+}
+
 int jmap_check_account(struct jreq *r, json_t *args)
 {
 	char id[16];
@@ -123,19 +128,24 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 
 	jmap_account_id(a, id, sizeof id);
 	core = json_pack("{s:I, s:i, s:I, s:i, s:i, s:i, s:i, s:[]}", "maxSizeUpload",
-			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", 1,
+			 (json_int_t)srv->cfg->message_size, "maxConcurrentUpload", JMAP_MAX_CONCURRENT,
 			 "maxSizeRequest", (json_int_t)jmap_max_size_request(srv),
 			 "maxConcurrentRequests", JMAP_MAX_CONCURRENT, "maxCallsInRequest",
 			 JMAP_MAX_CALLS, "maxObjectsInGet", JMAP_MAX_OBJECTS, "maxObjectsInSet",
 			 JMAP_MAX_OBJECTS, "collationAlgorithms");
 	accounts = json_object();
+	/* RFC 8621 1.3.2: nothing can be delayed (maxDelayedSend 0), no SMTP
+	 * extensions are offered to the client */
 	json_object_set_new(accounts, id,
-			    json_pack("{s:s, s:b, s:b, s:{s:o}}", "name", a->addr, "isPersonal", 1,
-				      "isReadOnly", 0, "accountCapabilities", JMAP_CAP_MAIL,
-				      jmap_mail_account_capability(srv)));
-	j = json_pack("{s:{s:o, s:{}}, s:o, s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:s}", "capabilities",
-		      CAP_CORE, core, JMAP_CAP_MAIL, "accounts", accounts, "primaryAccounts",
-		      JMAP_CAP_MAIL, id, "username", a->addr, "apiUrl", "/jmap/api/", "downloadUrl",
+			    json_pack("{s:s, s:b, s:b, s:{s:o, s:{s:i, s:{}}}}", "name", a->addr,
+				      "isPersonal", 1, "isReadOnly", 0, "accountCapabilities",
+				      JMAP_CAP_MAIL, jmap_mail_account_capability(srv),
+				      JMAP_CAP_SUBMISSION, "maxDelayedSend", 0,
+				      "submissionExtensions"));
+	j = json_pack("{s:{s:o, s:{}, s:{}}, s:o, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
+		      "capabilities", CAP_CORE, core, JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION, "accounts",
+		      accounts, "primaryAccounts", JMAP_CAP_MAIL, id, JMAP_CAP_SUBMISSION, id,
+		      "username", a->addr, "apiUrl", "/jmap/api/", "downloadUrl",
 		      "/jmap/download/{accountId}/{blobId}/{name}?accept={type}", "uploadUrl",
 		      "/jmap/upload/{accountId}/", "eventSourceUrl",
 		      "/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}",
@@ -351,6 +361,9 @@ static const struct {
     {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
     {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
     {"Email/set", JMAP_CAP_MAIL, jmap_email_set},
+    {"Email/import", JMAP_CAP_MAIL, jmap_email_import},
+    {"Identity/get", JMAP_CAP_SUBMISSION, jmap_identity_get},
+    {"EmailSubmission/set", JMAP_CAP_SUBMISSION, jmap_submission_set},
 };
 
 static int uses(const struct jreq *r, const char *cap)
@@ -405,13 +418,22 @@ static void run_call(struct jreq *r, const char *name, json_t *args, const char 
 	}
 	r->used += sz;
 	json_array_append_new(r->responses, json_pack("[s, o, s]", name, res, call_id));
+	/* RFC 8621 7.5: onSuccessUpdateEmail's implicit Email/set response
+	 * comes right after, under the same call id */
+	if (r->follow) {
+		r->used += json_dumpb(r->follow, NULL, 0, JSON_COMPACT) + strlen(call_id) + 20;
+		json_array_append_new(r->responses,
+				      json_pack("[s, o, s]", r->follow_name, r->follow, call_id));
+		r->follow = NULL;
+	}
 }
 
 /* ---- the request ---- */
 
 static int known_capability(const char *cap)
 {
-	return strcmp(cap, CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0;
+	return strcmp(cap, CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0 ||
+	       strcmp(cap, JMAP_CAP_SUBMISSION) == 0;
 }
 
 static void process(const struct server *srv, const struct account *a, json_t *req,

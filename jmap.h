@@ -66,6 +66,31 @@ void jmap_leave(void);
 int jmap_blob_lookup(const struct server *srv, const struct account *a, const char *acc_id,
 		     const char *blob_id, uint64_t *blob, uint64_t *size);
 
+/* POST /jmap/upload/{accountId}/ (RFC 8620 6.1; jmap_upload.c) for
+ * account a, whose id the caller checked: keeps body (at most
+ * maxSizeUpload, which the caller enforced) as an uploaded blob of media
+ * type type and answers 201 with {accountId, blobId, type, size}, or a
+ * problem: 413 overQuota when the account keeps too many uploads, 500. */
+struct spool;
+void jmap_upload(const struct server *srv, const struct account *a, const char *type,
+		 struct spool *body, struct jmap_reply *out);
+
+/* The account's JMAP id ("A" and its store id in hex) into buf. */
+void jmap_account_id_of(const struct account *a, char *buf, size_t cap);
+
+/* The web login's JSON (jmap_login.c, docs/http.md "Browser sessions").
+ * POST /login's body, JSON {"username": ..., "password": ...} or, when
+ * ctype is application/x-www-form-urlencoded, an HTML form's fields of
+ * those names: 0 with both copied (NUL-terminated), -1 when malformed,
+ * missing, holding a NUL or longer than ucap-1 / pcap-1 bytes. */
+int jmap_login_parse(const char *ctype, const char *body, size_t len, char *user, size_t ucap,
+		     char *pw, size_t pcap);
+/* What /login and /session answer: {"username", "accountId", "admin",
+ * "csrfToken"} (malloc'ed, *len its length). */
+char *jmap_login_json(const struct account *a, const char *csrf, size_t *len);
+/* {"error": msg} (malloc'ed). */
+char *jmap_login_error(const char *msg, size_t *len);
+
 /* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
 struct conn;
 struct push_opts {

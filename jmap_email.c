@@ -3,7 +3,8 @@
  * Email/query by mailbox, sorted by receivedAt, and Email/get of the
  * properties the store answers without parsing bodies (id, blobId,
  * threadId, mailboxIds, keywords from the IMAP flags, size, receivedAt)
- * and the Subject header.
+ * and the Subject header; Email/set (keywords, mailboxes, destroy) and
+ * Email/import of uploaded blobs (jmap_upload.c).
  *
  * An Email's id is IMAP's EMAILID (objid.h): "E" and the message's blob
  * id. COPY and MOVE keep the blob, so a message in several mailboxes is
@@ -24,6 +25,7 @@
 #include "message.h"
 #include "objid.h"
 #include "server.h"
+#include "spool.h"
 #include "util.h"
 
 #define EMAIL_QUERY_MAX	 1000	     /* ids in one Email/query answer */
@@ -247,10 +249,14 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 			return jmap_error(r, "serverFail", "the store could not be read"), NULL;
 		}
 	}
-	pthread_mutex_lock(&sort_lock);
-	sort_asc = asc;
-	qsort(h.v, h.n, sizeof *h.v, cmp_hit);
-	pthread_mutex_unlock(&sort_lock);
+	/* qsort's array may not be NULL even for no elements (C11 7.1.4): an
+	 * empty mailbox collects nothing and h.v stays NULL. */
+	if (h.n) {
+		pthread_mutex_lock(&sort_lock);
+		sort_asc = asc;
+		qsort(h.v, h.n, sizeof *h.v, cmp_hit);
+		pthread_mutex_unlock(&sort_lock);
+	}
 	/* One Email per blob: a message copied to other mailboxes (or twice
 	 * into one) is listed once, where it sorts first. */
 	{
@@ -892,4 +898,187 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 		      old, "newState", now, "created", "notCreated", notcre, "updated", updated,
 		      "notUpdated", notupd, "destroyed", destroyed, "notDestroyed", notdes);
 	return out;
+}
+
+/* ---- Email/import (RFC 8621 4.8) ---- */
+
+/* RFC 3339 "UTCDate" (RFC 8620 1.4): YYYY-MM-DDTHH:MM:SSZ, optionally with
+ * fractional seconds (dropped). 0 with *t, or -1. */
+static int utc_date(const char *s, int64_t *t)
+{
+	struct tm tm = {0};
+	int n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+		return -1;
+	s += n;
+	if (*s == '.' && s[1] >= '0' && s[1] <= '9')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
+	if ((*s != 'Z' && *s != 'z') || s[1] || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60 || tm.tm_year < 1970)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*t = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/* One EmailImport object: NULL with *created, or the SetError. */
+static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
+				json_t **created)
+{
+	json_t *blob = json_object_get(e, "blobId"), *mbs = json_object_get(e, "mailboxIds"),
+	       *kws = json_object_get(e, "keywords"), *when = json_object_get(e, "receivedAt"), *v;
+	const char *kw_names[STORE_KEYWORDS], *k, *bad = NULL;
+	char kwbuf[STORE_KEYWORDS][KEYWORD_MAX + 2], id[OBJID_MAX], tid[OBJID_MAX + 1], bid[24];
+	const struct mbox_info *dst[EMAIL_PLACES_MAX];
+	struct msg_in in = {0};
+	struct msg_info m;
+	struct spool *sp;
+	size_t nkw = 0, nd = 0;
+	uint32_t uidv, uid;
+	int rc;
+
+	if (!json_is_object(e))
+		return set_error("invalidProperties", "not an EmailImport object");
+	json_object_foreach(e, k, v) if (strcmp(k, "blobId") && strcmp(k, "mailboxIds") &&
+					 strcmp(k, "keywords") && strcmp(k, "receivedAt")) bad = k;
+	if (bad || !json_is_string(blob))
+		return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties",
+				 bad ? bad : "blobId");
+	if (!json_is_object(mbs) || json_object_size(mbs) == 0 ||
+	    json_object_size(mbs) > EMAIL_PLACES_MAX)
+		bad = "mailboxIds";
+	json_object_foreach(mbs, k, v)
+	{
+		const struct mbox_info *mi = mbox_by_jid(l, k);
+		if (!json_is_true(v) || !mi || nd >= EMAIL_PLACES_MAX)
+			bad = "mailboxIds";
+		else
+			dst[nd++] = mi;
+	}
+	if (kws && !json_is_null(kws) && !json_is_object(kws))
+		bad = "keywords";
+	json_object_foreach(kws, k, v)
+	{
+		char kw[KEYWORD_MAX + 2];
+		int sys = 0;
+		if (!json_is_true(v) || keyword_norm(k, kw, sizeof kw) < 0) {
+			bad = "keywords";
+			break;
+		}
+		for (size_t f = 0; f < ARRAY_LEN(sysflags); f++)
+			if (!strcmp(kw, sysflags[f].kw)) {
+				in.flags |= sysflags[f].flag;
+				sys = 1;
+			}
+		if (!sys) {
+			if (nkw == STORE_KEYWORDS)
+				return set_error("tooManyKeywords", NULL);
+			memcpy(kwbuf[nkw], kw, sizeof kw);
+			kw_names[nkw] = kwbuf[nkw];
+			nkw++;
+		}
+	}
+	if (when && !json_is_null(when) &&
+	    (!json_is_string(when) || utc_date(json_string_value(when), &in.internaldate) < 0))
+		bad = "receivedAt";
+	if (bad)
+		return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties", bad);
+	sp = jmap_upload_load(r->srv, r->a->id, json_string_value(blob), r->srv->cfg->message_size);
+	if (!sp)
+		return json_pack("{s:s, s:[s]}", "type", "blobNotFound", "notFound",
+				 json_string_value(blob));
+	if (spool_size(sp) == 0) {
+		spool_free(&sp);
+		return set_error("invalidEmail", "the blob is empty");
+	}
+	in.body = sp;
+	in.keywords = kw_names;
+	in.nkeywords = nkw;
+	rc = store_append(r->srv->store, r->a->id, dst[0]->name, &in, &uidv, &uid);
+	spool_free(&sp);
+	if (rc == ST_OK)
+		rc = store_msg_get(r->srv->store, r->a->id, dst[0]->name, uid, &m);
+	/* the other mailboxes get copies, which keep the blob and so the id */
+	for (size_t i = 1; i < nd && rc == ST_OK; i++)
+		rc = store_msg_copy(r->srv->store, r->a->id, dst[0]->name, dst[i]->name, &uid, 1, 0,
+				    NULL, NULL);
+	if (rc != ST_OK)
+		return set_error(store_set_error(rc), NULL);
+	email_id(m.blob, id);
+	snprintf(tid, sizeof tid, "T%s", id);
+	snprintf(bid, sizeof bid, "B%llx", (unsigned long long)m.blob);
+	*created = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "blobId", bid, "threadId", tid, "size",
+			     (json_int_t)m.size);
+	return NULL;
+}
+
+/* Email/import: uploaded blobs (jmap_upload.c) become messages, through
+ * the same store_append IMAP APPEND uses. */
+json_t *jmap_email_import(struct jreq *r, json_t *args)
+{
+	json_t *emails = json_object_get(args, "emails"), *ifin = json_object_get(args, "ifInState");
+	json_t *created, *notcre, *v;
+	struct jmap_mboxes l;
+	char old[32], now[32], acc[16];
+	const char *k;
+
+	if (jmap_check_account(r, args) < 0)
+		return NULL;
+	if (!json_is_object(emails) || (ifin && !json_is_null(ifin) && !json_is_string(ifin)))
+		return jmap_error(r, "invalidArguments", "emails, ifInState"), NULL;
+	if (json_object_size(emails) > JMAP_MAX_OBJECTS)
+		return jmap_error(r, "requestTooLarge", "more than maxObjectsInSet"), NULL;
+	if (jmap_mboxes_load(r, &l) < 0)
+		return NULL;
+	email_state(&l, old, sizeof old);
+	if (json_is_string(ifin) && strcmp(json_string_value(ifin), old)) {
+		free(l.v);
+		return jmap_error(r, "stateMismatch", "ifInState is not the current state"), NULL;
+	}
+	created = json_object();
+	notcre = json_object();
+	json_object_foreach(emails, k, v)
+	{
+		json_t *c = NULL, *e = email_import_one(r, &l, v, &c);
+		if (e)
+			json_object_set_new(notcre, k, e);
+		else
+			json_object_set_new(created, k, c);
+	}
+	free(l.v);
+	if (jmap_mboxes_load(r, &l) < 0) {
+		json_decref(created);
+		json_decref(notcre);
+		return NULL;
+	}
+	email_state(&l, now, sizeof now);
+	free(l.v);
+	jmap_account_id(r->a, acc, sizeof acc);
+	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "accountId", acc, "oldState", old, "newState",
+			 now, "created", created, "notCreated", notcre);
+}
+
+/* ---- for jmap_submit.c ---- */
+
+int jmap_email_locate(struct jreq *r, const struct jmap_mboxes *l, const char *eid,
+		      struct msg_info *m, const struct mbox_info **mi)
+{
+	struct msg_place places[EMAIL_PLACES_MAX];
+	size_t np;
+	return email_find(r, l, eid, m, mi, places, &np);
+}
+
+json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const char *eid,
+			  json_t *patch)
+{
+	return email_update(r, l, eid, patch);
+}
+
+void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
+{
+	email_state(l, buf, cap);
 }

@@ -12,9 +12,12 @@
 
 struct server;
 struct account;
+struct msg_info;
+struct mbox_info;
 
 #define JMAP_CAP_CORE	 "urn:ietf:params:jmap:core"
 #define JMAP_CAP_MAIL	 "urn:ietf:params:jmap:mail"
+#define JMAP_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
 #define JMAP_MAX_OBJECTS 500 /* maxObjectsInGet / maxObjectsInSet */
 
 /* One request's state while its calls run. */
@@ -25,6 +28,10 @@ struct jreq {
 	json_t *responses; /* methodResponses so far */
 	size_t used;	   /* their serialized size */
 	const char *err;   /* a method-level error type, set by a failing step */
+	/* A second response the method adds after its own, under the same call
+	 * id (owned; RFC 8621 7.5's implicit Email/set), or NULL. */
+	json_t *follow;
+	const char *follow_name;
 	char desc[160];
 };
 
@@ -38,6 +45,13 @@ int jmap_check_account(struct jreq *r, json_t *args);
 
 /* A method's handler: its response arguments, or NULL with r->err set. */
 typedef json_t *(*jmap_fn)(struct jreq *r, json_t *args);
+
+/* jmap_upload.c: the bytes of user's uploaded blob blob_id ("U" + 16
+ * hex) in a new spool (free it), or NULL when there is none (never made,
+ * another account's, expired) or it is larger than max. */
+struct spool;
+struct spool *jmap_upload_load(const struct server *srv, uint32_t user, const char *blob_id,
+			       uint64_t max);
 
 /* jmap_mailbox.c: RFC 8621 2.1 and 2.3 */
 /* An account's mailboxes as store_mbox_list gives them (free v).
@@ -58,6 +72,22 @@ json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
 /* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
 json_t *jmap_email_set(struct jreq *r, json_t *args);
+/* RFC 8621 4.8: uploaded blobs (jmap_upload_load) into messages */
+json_t *jmap_email_import(struct jreq *r, json_t *args);
+/* For EmailSubmission (jmap_submit.c): the Email with id eid, its first
+ * place's message into *m and mailbox into *mi: 0, or -1 when the account
+ * has no such Email. */
+int jmap_email_locate(struct jreq *r, const struct jmap_mboxes *l, const char *eid,
+		      struct msg_info *m, const struct mbox_info **mi);
+/* One Email/set update (a PatchObject): NULL when done, else its SetError. */
+json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const char *eid,
+			  json_t *patch);
+/* The Email state (what Email/get gives) of the mailboxes in l. */
+void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* jmap_submit.c: RFC 8621 6.1 and 7.5 */
+json_t *jmap_identity_get(struct jreq *r, json_t *args);
+json_t *jmap_submission_set(struct jreq *r, json_t *args);
+
 /* The account's Email / Mailbox state (what Email/get and Mailbox/get
  * give) into buf: 0, or -1 when the store could not be read. */
 int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap);

@@ -463,6 +463,31 @@ int store_queue_update(struct store *st, uint64_t id, const char *const *done, s
  * many moved. */
 int store_queue_due_now(struct store *st, int leased_only, size_t *count);
 
+/* ---- browser sessions (docs/http.md "Browser sessions") ----
+ * Kept by the store so they survive a restart and so that a password change
+ * or an account's removal ends them in the same commit. The key is a hash of
+ * the cookie (STORE_SESS_KEY bytes, made by the caller): the store never
+ * holds a cookie that would let its reader log in. */
+#define STORE_SESS_KEY 32
+#define STORE_SESS_CSRF 64 /* the CSRF token's characters */
+struct store_sess {
+	uint32_t user;			 /* account id */
+	int64_t created, used;		 /* unix seconds: login, last request */
+	char csrf[STORE_SESS_CSRF + 1];	 /* the token non-GET requests must echo */
+};
+/* Store session s under key; in the same commit, delete every session whose
+ * `used` is older than stale (unix seconds), so the table holds only live
+ * ones. ST_NOTFOUND if s->user is no account. */
+int store_sess_put(struct store *st, const unsigned char *key, const struct store_sess *s,
+		   int64_t stale);
+/* ST_OK with *out, ST_NOTFOUND, ST_TEMP. */
+int store_sess_get(struct store *st, const unsigned char *key, struct store_sess *out);
+/* Set the session's `used` to now: ST_OK, ST_NOTFOUND (ended meanwhile). */
+int store_sess_touch(struct store *st, const unsigned char *key, int64_t now);
+/* End one session (ST_NOTFOUND if there was none). store_user_set_cred and
+ * store_user_del end every session of their account themselves. */
+int store_sess_del(struct store *st, const unsigned char *key);
+
 /* ---- change notification ---- */
 
 /* An eventfd that becomes readable after any commit touching `user`, in

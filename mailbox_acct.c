@@ -163,6 +163,142 @@ static void acct_export(struct store *st, const struct acct_rec *a, const struct
 
 /* ================= accounts ================= */
 
+/* ---- browser sessions (DB_SESS) ---- */
+
+struct sess_rec {
+	uint32_t version, user;
+	int64_t created, used;
+	char csrf[STORE_SESS_CSRF + 1];
+};
+
+#define SESS_VERSION 1
+
+/* Delete the sessions of user (every account when user is 0) and, when
+ * stale > 0, every session last used before stale. A linear walk: the
+ * table holds only sessions that are live (put sweeps it), a few per
+ * person who uses the web UI. */
+static int sess_sweep(struct tx *t, uint32_t user, int64_t stale)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_SESS], &c))) {
+		tx_fail(t, rc);
+		return -1;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct sess_rec r;
+		int drop = v.mv_size != sizeof r; /* not ours: cannot be valid */
+		if (!drop) {
+			memcpy(&r, v.mv_data, sizeof r);
+			drop = (user && r.user == user) || (stale > 0 && r.used < stale);
+		}
+		if (drop && (rc = mdb_cursor_del(c, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return -1;
+	}
+	return 0;
+}
+
+struct sess_args {
+	const unsigned char *key;
+	const struct store_sess *in;
+	struct store_sess *out;
+	int64_t stale, now;
+};
+
+static int op_sess_put(struct tx *t, void *arg)
+{
+	struct sess_args *a = arg;
+	struct acct_rec acct;
+	struct sess_rec r = {.version = SESS_VERSION};
+	int rc = acct_get(t, a->in->user, &acct);
+	if (rc)
+		return rc;
+	if (sess_sweep(t, 0, a->stale) < 0)
+		return ST_TEMP;
+	r.user = a->in->user;
+	r.created = a->in->created;
+	r.used = a->in->used;
+	str_copy(r.csrf, a->in->csrf, sizeof r.csrf);
+	return db_put(t, DB_SESS, a->key, STORE_SESS_KEY, &r, sizeof r, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_sess_put(struct store *st, const unsigned char *key, const struct store_sess *s,
+		   int64_t stale)
+{
+	struct sess_args a = {.key = key, .in = s, .stale = stale};
+	return tx_write(st, op_sess_put, &a);
+}
+
+static int sess_read(struct tx *t, const unsigned char *key, struct sess_rec *r)
+{
+	MDB_val v;
+	int g = db_get(t, DB_SESS, key, STORE_SESS_KEY, &v);
+	if (g < 0)
+		return ST_TEMP;
+	if (g > 0 || v.mv_size != sizeof *r)
+		return ST_NOTFOUND;
+	memcpy(r, v.mv_data, sizeof *r);
+	return r->version == SESS_VERSION ? ST_OK : ST_NOTFOUND;
+}
+
+static int op_sess_get(struct tx *t, void *arg)
+{
+	struct sess_args *a = arg;
+	struct sess_rec r;
+	int rc = sess_read(t, a->key, &r);
+	if (rc)
+		return rc;
+	a->out->user = r.user;
+	a->out->created = r.created;
+	a->out->used = r.used;
+	r.csrf[STORE_SESS_CSRF] = 0;
+	str_copy(a->out->csrf, r.csrf, sizeof a->out->csrf);
+	return ST_OK;
+}
+
+int store_sess_get(struct store *st, const unsigned char *key, struct store_sess *out)
+{
+	struct sess_args a = {.key = key, .out = out};
+	return tx_read(st, op_sess_get, &a);
+}
+
+static int op_sess_touch(struct tx *t, void *arg)
+{
+	struct sess_args *a = arg;
+	struct sess_rec r;
+	int rc = sess_read(t, a->key, &r);
+	if (rc)
+		return rc;
+	r.used = a->now;
+	return db_put(t, DB_SESS, a->key, STORE_SESS_KEY, &r, sizeof r, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_sess_touch(struct store *st, const unsigned char *key, int64_t now)
+{
+	struct sess_args a = {.key = key, .now = now};
+	return tx_write(st, op_sess_touch, &a);
+}
+
+static int op_sess_del(struct tx *t, void *arg)
+{
+	struct sess_args *a = arg;
+	int d = db_del(t, DB_SESS, a->key, STORE_SESS_KEY);
+	return d < 0 ? ST_TEMP : d ? ST_NOTFOUND : ST_OK;
+}
+
+int store_sess_del(struct store *st, const unsigned char *key)
+{
+	struct sess_args a = {.key = key};
+	return tx_write(st, op_sess_del, &a);
+}
+
 struct user_args {
 	char addr[STORE_ADDR_MAX + 1];
 	const struct cred *cred;
@@ -253,7 +389,9 @@ static int op_user_set_cred(struct tx *t, void *arg)
 	int rc = addr_id(t, u->addr, &id);
 	if (rc)
 		return rc;
-	if (cred_put(t, id, u->cred) < 0)
+	/* a new password ends every browser session of the account, in the
+	 * same commit (docs/http.md) */
+	if (cred_put(t, id, u->cred) < 0 || sess_sweep(t, id, 0) < 0)
 		return ST_TEMP;
 	tx_touch(t, id);
 	return ST_OK;
@@ -338,6 +476,7 @@ static int op_user_del(struct tx *t, void *arg)
 	/* In the same commit: DB_META's kept subscriptions (sub/<id>/...) and
 	 * \Recent marks (recent/<mailbox id>, just above) go with the account. */
 	if (sub_forget_all(t, a.id) < 0 || bayes_forget_user(t, a.id) != ST_OK ||
+	    sess_sweep(t, a.id, 0) < 0 ||
 	    db_del_prefix(t, DB_TOMB, k, 4) < 0 ||
 	    db_del(t, DB_ACCT, k, 4) < 0 ||
 	    db_del(t, DB_CRED, k, 4) < 0 ||

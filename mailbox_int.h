@@ -58,6 +58,8 @@ enum {
 	DB_PLACE, /* u32be user + u64be blob + u32be mailbox id + u32be uid -> "":
 		   * where a blob's messages are (mailbox_place.c) */
 	DB_GREY,    /* kind byte + u64be hash -> struct grey_rec (mailbox_grey.c) */
+	DB_SESS,    /* SHA-256 of a web session's cookie -> struct sess_rec
+		     * (mailbox_acct.c: browser sessions, docs/http.md) */
 	DB_N
 };
 

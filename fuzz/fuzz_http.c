@@ -3,7 +3,8 @@
  * them, starting a new request after each complete head (keep-alive).
  * Oracles: an error always carries one of the statuses http.c answers; a
  * complete head never has both chunked and a Content-Length, never lacks
- * Host in HTTP/1.1, keeps its target NUL-free within its bound; every line
+ * Host in HTTP/1.1, keeps its target NUL-free within its bound, keeps a
+ * brev_session cookie only in brev's form (64 hex digits); every line
  * also goes through the chunk-size, ETag and Accept-Encoding helpers. */
 /* deps: http_parse */
 #include <stdint.h>
@@ -39,6 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (req.minor >= 1 && !req.has_host)
 				abort();
 			if (strlen(req.target) > HTTP_LINE_MAX || req.target[0] == 0)
+				abort();
+			/* a kept session cookie is always brev's form: 64 hex digits */
+			if (req.session[0] &&
+			    (strlen(req.session) != HTTP_SESSION_TOKEN ||
+			     strspn(req.session, "0123456789abcdef") != HTTP_SESSION_TOKEN ||
+			     !req.has_cookie_session))
+				abort();
+			if (strlen(req.csrf) > HTTP_CSRF_MAX)
 				abort();
 			http_req_init(&req);
 		}

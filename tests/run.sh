@@ -46,6 +46,7 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-240}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 case "$JOBS" in '' | *[!0-9]* | 0) echo "JOBS must be a positive number" >&2; exit 2 ;; esac
 LOGDIR=$(mktemp -d /tmp/brev-test-logs.XXXXXX)
+export LOGDIR # tests keep artefacts (screenshots) there
 # brev may drop root privileges (t-03 runs it as nobody): its sanitizer
 # reports must still reach $LOGDIR/san/.
 chmod 755 "$LOGDIR"

@@ -6,6 +6,8 @@
 #   tools/deps.sh test      all of it, plus what the test suite drives (clients, DNS server, X)
 set -e
 BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev libssl-dev zlib1g-dev libjansson-dev libunistring-dev"
+# the web UI's build (web/: npm ci, esbuild)
+BUILD="$BUILD nodejs npm"
 TEST="openssl curl swaks strace libnet-ssleay-perl libio-socket-ssl-perl nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix python3-dkim python3-spf python3-nacl python3-dnspython opendkim-tools clang libclang-rt-14-dev systemd groff-base thunderbird clamav-daemon mutt"
 # ACME's test (t-75-acme): Let's Encrypt's test CA
 TEST="$TEST pebble"
@@ -13,6 +15,8 @@ TEST="$TEST pebble"
 TEST="$TEST dovecot-imapd dovecot-pop3d"
 # t-76-sieve-pigeonhole: Pigeonhole's sieve-test is the reference Sieve interpreter
 TEST="$TEST dovecot-sieve"
+# the web UI's tests drive Debian's Chromium (playwright-core from web/'s npm packages)
+TEST="$TEST chromium"
 # brev-tray (make tray) links dynamically against these; its headless tests
 # need an X server, a session bus, a notification daemon, python3-gi for the
 # StatusNotifierWatcher stand-in, gdbus, xdotool, trayer (an XEmbed tray) and
@@ -38,6 +42,9 @@ test) want="$BUILD $TEST $TRAY $TRAY_TEST $CROSS" ;;
 esac
 missing=""
 for p in $want; do
+	# A Node.js that brings its own npm (NodeSource's nodejs package, which
+	# Conflicts: npm) serves the web build as well as Debian's two packages.
+	[ "$p" = npm ] && command -v npm >/dev/null && continue
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
