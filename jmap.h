@@ -23,6 +23,7 @@ struct account;
 #define JMAP_MAX_SIZE_REQUEST (10 * 1024 * 1024) /* maxSizeRequest (at most limits.message_size)   \
 						  */
 #define JMAP_MAX_CONCURRENT 4			 /* maxConcurrentRequests, for the whole server */
+#define JMAP_STATE_MAX	    8192 /* an Email or Mailbox state string, with its NUL */
 #define JMAP_MAX_DEPTH	    32			 /* nesting of [ and { in a request */
 /* Values (arrays, objects, and what commas separate) in a request: a
  * parsed JSON value costs jansson about a hundred bytes, so 10 MiB of

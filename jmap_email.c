@@ -68,19 +68,32 @@ static void email_id(uint64_t blob, char buf[OBJID_MAX])
 	objid_email(buf, blob);
 }
 
-/* A digest of the mailboxes' ids and HIGHESTMODSEQ, UIDNEXT and counts:
- * it changes whenever a message is added, removed or changes flags. */
+/* The Email state: "e" then, for each mailbox, "-ID.HIGHESTMODSEQ.UIDNEXT"
+ * in hex. It changes whenever a message is added, removed or changes
+ * flags, and it is what Email/changes starts from (jmap_changes.c): the
+ * UIDs and MODSEQs after it are the changes. An account whose list does
+ * not fit JMAP_STATE_MAX gets "h" and a digest of the same numbers, from
+ * which changes cannot be told. */
 static void email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t n = 1;
+	buf[0] = 'e';
+	buf[1] = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		uint64_t f[4] = {l->v[i].id, l->v[i].highestmodseq, l->v[i].uidnext,
 				 l->v[i].exists};
 		const unsigned char *b = (const unsigned char *)f;
 		for (size_t k = 0; k < sizeof f; k++)
 			h = (h ^ b[k]) * 0x100000001b3ULL;
+		if (n < cap) {
+			int w = snprintf(buf + n, cap - n, "-%x.%llx.%x", l->v[i].id,
+					 (unsigned long long)l->v[i].highestmodseq, l->v[i].uidnext);
+			n = w < 0 || (size_t)w >= cap - n ? cap : n + (size_t)w;
+		}
 	}
-	snprintf(buf, cap, "%016llx", (unsigned long long)h);
+	if (n >= cap)
+		snprintf(buf, cap, "h%016llx", (unsigned long long)h);
 }
 
 int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
@@ -179,7 +192,7 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 	json_int_t position = 0, limit = EMAIL_QUERY_MAX;
 	int asc = 0, capped = 0;
 	json_t *ids, *out;
-	char state[32], acc[16], id[32];
+	char state[JMAP_STATE_MAX], acc[16], id[32];
 
 	if (jmap_check_account(r, args) < 0)
 		return NULL;
@@ -463,7 +476,7 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
 	json_t *list, *notfound, *v;
 	struct jmap_mboxes l;
-	char state[32], acc[16];
+	char state[JMAP_STATE_MAX], acc[16];
 	size_t i;
 
 	if (jmap_check_account(r, args) < 0)
@@ -832,7 +845,7 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	       *ifin = json_object_get(args, "ifInState");
 	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *v, *out;
 	struct jmap_mboxes l;
-	char old[32], now[32], acc[16];
+	char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX], acc[16];
 	const char *k;
 	size_t i, n = 0;
 
@@ -1019,7 +1032,7 @@ json_t *jmap_email_import(struct jreq *r, json_t *args)
 	json_t *emails = json_object_get(args, "emails"), *ifin = json_object_get(args, "ifInState");
 	json_t *created, *notcre, *v;
 	struct jmap_mboxes l;
-	char old[32], now[32], acc[16];
+	char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX], acc[16];
 	const char *k;
 
 	if (jmap_check_account(r, args) < 0)

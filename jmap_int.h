@@ -7,6 +7,8 @@
 #define BREV_JMAP_INT_H
 
 #include <jansson.h>
+
+#include "jmap.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +86,12 @@ json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const cha
 			  json_t *patch);
 /* The Email state (what Email/get gives) of the mailboxes in l. */
 void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* The Mailbox state of the mailboxes in l (what Mailbox/get gives). */
+void jmap_mailbox_state_of(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* jmap_changes.c: RFC 8620 5.2 for Email and Mailbox; RFC 8621 3.1 */
+json_t *jmap_email_changes(struct jreq *r, json_t *args);
+json_t *jmap_mailbox_changes(struct jreq *r, json_t *args);
+json_t *jmap_thread_get(struct jreq *r, json_t *args);
 /* jmap_submit.c: RFC 8621 6.1 and 7.5 */
 json_t *jmap_identity_get(struct jreq *r, json_t *args);
 json_t *jmap_submission_set(struct jreq *r, json_t *args);

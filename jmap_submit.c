@@ -527,7 +527,7 @@ json_t *jmap_submission_set(struct jreq *r, json_t *args)
 	 * response follows this one */
 	if (json_object_size(onupd)) {
 		json_t *updated = json_object(), *notupdated = json_object();
-		char old[32], now[32];
+		char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX];
 		jmap_email_state(&l, old, sizeof old);
 		json_object_foreach(onupd, k, v)
 		{
