@@ -3,8 +3,9 @@
  * Email/query by mailbox, sorted by receivedAt, and Email/get of the
  * properties the store answers without parsing bodies (id, blobId,
  * threadId, mailboxIds, keywords from the IMAP flags, size, receivedAt)
- * and the Subject header; Email/set (keywords, mailboxes, destroy) and
- * Email/import of uploaded blobs (jmap_upload.c).
+ * and the Subject header; Email/set (keywords, mailboxes, destroy, and
+ * create from the message jmap_compose.c builds) and Email/import of
+ * uploaded blobs (jmap_upload.c).
  *
  * An Email's id is IMAP's EMAILID (objid.h): "E" and the message's blob
  * id. COPY and MOVE keep the blob, so a message in several mailboxes is
@@ -838,12 +839,15 @@ static json_t *email_destroy(struct jreq *r, const struct jmap_mboxes *l, const 
 	return NULL;
 }
 
+static json_t *email_new(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
+			 struct spool *given, json_t **created);
+
 json_t *jmap_email_set(struct jreq *r, json_t *args)
 {
 	json_t *create = json_object_get(args, "create"), *update = json_object_get(args, "update"),
 	       *destroy = json_object_get(args, "destroy"),
 	       *ifin = json_object_get(args, "ifInState");
-	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *v, *out;
+	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *created, *v, *out;
 	struct jmap_mboxes l;
 	char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX], acc[16];
 	const char *k;
@@ -871,8 +875,20 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 		return jmap_error(r, "stateMismatch", "ifInState is not the current state"), NULL;
 	}
 	notcre = json_object();
-	json_object_foreach(create, k, v) json_object_set_new(
-	    notcre, k, set_error("forbidden", "creating Emails is not implemented"));
+	created = json_object();
+	json_object_foreach(create, k, v)
+	{
+		struct spool *sp = NULL;
+		json_t *c = NULL, *e = jmap_compose(r, v, &sp);
+		if (!e)
+			e = email_new(r, &l, v, sp, &c);
+		if (e)
+			json_object_set_new(notcre, k, e);
+		else {
+			json_object_set(r->created_ids, k, json_object_get(c, "id"));
+			json_object_set_new(created, k, c);
+		}
+	}
 	updated = json_object();
 	notupd = json_object();
 	json_object_foreach(update, k, v)
@@ -893,6 +909,7 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	free(l.v);
 	if (jmap_mboxes_load(r, &l) < 0) {
 		json_decref(notcre);
+		json_decref(created);
 		json_decref(updated);
 		json_decref(notupd);
 		json_decref(destroyed);
@@ -903,8 +920,8 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	free(l.v);
 	jmap_account_id(r->a, acc, sizeof acc);
 	out =
-	    json_pack("{s:s, s:s, s:s, s:n, s:o, s:o, s:o, s:o, s:o}", "accountId", acc, "oldState",
-		      old, "newState", now, "created", "notCreated", notcre, "updated", updated,
+	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "accountId", acc, "oldState",
+		      old, "newState", now, "created", created, "notCreated", notcre, "updated", updated,
 		      "notUpdated", notupd, "destroyed", destroyed, "notDestroyed", notdes);
 	return out;
 }
@@ -935,8 +952,12 @@ static int utc_date(const char *s, int64_t *t)
 }
 
 /* One EmailImport object: NULL with *created, or the SetError. */
-static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
-				json_t **created)
+/* One new Email: an EmailImport object (given NULL: its blobId names an
+ * upload), or an Email/set create whose message jmap_compose built (given;
+ * freed here). Its mailboxIds, keywords and receivedAt decide where and
+ * how it is stored. NULL with *created, or the SetError. */
+static json_t *email_new(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
+			 struct spool *given, json_t **created)
 {
 	json_t *blob = json_object_get(e, "blobId"), *mbs = json_object_get(e, "mailboxIds"),
 	       *kws = json_object_get(e, "keywords"), *when = json_object_get(e, "receivedAt"), *v;
@@ -950,13 +971,16 @@ static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, jso
 	uint32_t uidv, uid;
 	int rc;
 
-	if (!json_is_object(e))
-		return set_error("invalidProperties", "not an EmailImport object");
-	json_object_foreach(e, k, v) if (strcmp(k, "blobId") && strcmp(k, "mailboxIds") &&
-					 strcmp(k, "keywords") && strcmp(k, "receivedAt")) bad = k;
-	if (bad || !json_is_string(blob))
-		return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties",
-				 bad ? bad : "blobId");
+	if (!given) {
+		if (!json_is_object(e))
+			return set_error("invalidProperties", "not an EmailImport object");
+		json_object_foreach(e, k, v) if (strcmp(k, "blobId") && strcmp(k, "mailboxIds") &&
+						 strcmp(k, "keywords") &&
+						 strcmp(k, "receivedAt")) bad = k;
+		if (bad || !json_is_string(blob))
+			return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties",
+					 bad ? bad : "blobId");
+	}
 	if (!json_is_object(mbs) || json_object_size(mbs) == 0 ||
 	    json_object_size(mbs) > EMAIL_PLACES_MAX)
 		bad = "mailboxIds";
@@ -984,8 +1008,10 @@ static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, jso
 				sys = 1;
 			}
 		if (!sys) {
-			if (nkw == STORE_KEYWORDS)
+			if (nkw == STORE_KEYWORDS) {
+				spool_free(&given);
 				return set_error("tooManyKeywords", NULL);
+			}
 			memcpy(kwbuf[nkw], kw, sizeof kw);
 			kw_names[nkw] = kwbuf[nkw];
 			nkw++;
@@ -994,9 +1020,13 @@ static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, jso
 	if (when && !json_is_null(when) &&
 	    (!json_is_string(when) || utc_date(json_string_value(when), &in.internaldate) < 0))
 		bad = "receivedAt";
-	if (bad)
+	if (bad) {
+		spool_free(&given);
 		return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties", bad);
-	sp = jmap_upload_load(r->srv, r->a->id, json_string_value(blob), r->srv->cfg->message_size);
+	}
+	sp = given ? given
+		   : jmap_upload_load(r->srv, r->a->id, json_string_value(blob),
+				      r->srv->cfg->message_size);
 	if (!sp)
 		return json_pack("{s:s, s:[s]}", "type", "blobNotFound", "notFound",
 				 json_string_value(blob));
@@ -1052,11 +1082,13 @@ json_t *jmap_email_import(struct jreq *r, json_t *args)
 	notcre = json_object();
 	json_object_foreach(emails, k, v)
 	{
-		json_t *c = NULL, *e = email_import_one(r, &l, v, &c);
+		json_t *c = NULL, *e = email_new(r, &l, v, NULL, &c);
 		if (e)
 			json_object_set_new(notcre, k, e);
-		else
+		else {
+			json_object_set(r->created_ids, k, json_object_get(c, "id"));
 			json_object_set_new(created, k, c);
+		}
 	}
 	free(l.v);
 	if (jmap_mboxes_load(r, &l) < 0) {
@@ -1090,4 +1122,9 @@ json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const cha
 void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	email_state(l, buf, cap);
+}
+
+int jmap_utc_date(const char *s, int64_t *t)
+{
+	return utc_date(s, t);
 }

@@ -34,6 +34,9 @@ struct jreq {
 	 * id (owned; RFC 8621 7.5's implicit Email/set), or NULL. */
 	json_t *follow;
 	const char *follow_name;
+	/* RFC 8620 5.3: creation id -> the id it became, for "#creationId"
+	 * references later in the request (and the response's createdIds) */
+	json_t *created_ids;
 	char desc[160];
 };
 
@@ -88,6 +91,11 @@ json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const cha
 void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap);
 /* The Mailbox state of the mailboxes in l (what Mailbox/get gives). */
 void jmap_mailbox_state_of(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* jmap_compose.c: the message of an Email/set create c: NULL with *out
+ * (a new spool, for email_new), or the SetError. */
+json_t *jmap_compose(struct jreq *r, json_t *c, struct spool **out);
+/* RFC 3339 UTCDate (RFC 8620 1.4) into unix seconds: 0 or -1. */
+int jmap_utc_date(const char *s, int64_t *t);
 /* jmap_changes.c: RFC 8620 5.2 for Email and Mailbox; RFC 8621 3.1 */
 json_t *jmap_email_changes(struct jreq *r, json_t *args);
 json_t *jmap_mailbox_changes(struct jreq *r, json_t *args);

@@ -339,6 +339,12 @@ static json_t *submit_one(struct jreq *r, const struct jmap_mboxes *l, const str
 	}
 	if (!ident)
 		return invalid("identityId");
+	/* RFC 8621 7.5: "#creationId" of an Email made earlier in the request */
+	if (json_string_value(eid)[0] == '#') {
+		eid = json_object_get(r->created_ids, json_string_value(eid) + 1);
+		if (!json_is_string(eid))
+			return invalid("emailId");
+	}
 	if (jmap_email_locate(r, l, json_string_value(eid), &m, &mi) < 0)
 		return invalid("emailId");
 	str_copy(email_id, json_string_value(eid), eid_cap);
