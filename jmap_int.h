@@ -75,7 +75,7 @@ json_t *jmap_mailbox_set(struct jreq *r, json_t *args);
 /* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
 json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
-/* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
+/* RFC 8621 4.6: create (jmap_compose.c), keywords, mailboxIds, destroy */
 json_t *jmap_email_set(struct jreq *r, json_t *args);
 /* RFC 8621 4.8: uploaded blobs (jmap_upload_load) into messages */
 json_t *jmap_email_import(struct jreq *r, json_t *args);
