@@ -476,6 +476,7 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 {
 	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
 	json_t *list, *notfound, *v;
+	struct jmap_body_opts bo;
 	struct jmap_mboxes l;
 	char state[JMAP_STATE_MAX], acc[16];
 	size_t i;
@@ -497,7 +498,7 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 			       NULL;
 		json_array_foreach(want, i, w)
 		{
-			int known = 0;
+			int known = json_is_string(w) && jmap_body_prop(json_string_value(w));
 			for (size_t p = 0; p < ARRAY_LEN(props); p++)
 				known |=
 				    json_is_string(w) && !strcmp(props[p], json_string_value(w));
@@ -506,6 +507,16 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 						  "unknown or unimplemented property"),
 				       NULL;
 		}
+	}
+	{
+		json_t *mx = json_object_get(args, "maxBodyValueBytes");
+		if (mx && !json_is_null(mx) && (!json_is_integer(mx) || json_integer_value(mx) < 0))
+			return jmap_error(r, "invalidArguments", "maxBodyValueBytes"), NULL;
+		bo.max = json_is_integer(mx) ? (size_t)json_integer_value(mx) : 0;
+		bo.text = json_is_true(json_object_get(args, "fetchTextBodyValues"));
+		bo.html = json_is_true(json_object_get(args, "fetchHTMLBodyValues"));
+		bo.all = json_is_true(json_object_get(args, "fetchAllBodyValues"));
+		bo.budget = JMAP_BODY_VALUES_MAX;
 	}
 	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
@@ -517,11 +528,14 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 		struct msg_place places[EMAIL_PLACES_MAX];
 		const struct mbox_info *mi;
 		size_t np;
+		json_t *e;
 		if (email_find(r, &l, json_string_value(v), &m, &mi, places, &np) < 0) {
 			json_array_append(notfound, v);
 			continue;
 		}
-		json_array_append_new(list, email_json(r, &l, mi, &m, places, np, want));
+		e = email_json(r, &l, mi, &m, places, np, want);
+		jmap_body_props(r, m.blob, m.size, want, &bo, e);
+		json_array_append_new(list, e);
 	}
 	email_state(&l, state, sizeof state);
 	jmap_account_id(r->a, acc, sizeof acc);

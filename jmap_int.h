@@ -91,6 +91,18 @@ json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const cha
 void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap);
 /* The Mailbox state of the mailboxes in l (what Mailbox/get gives). */
 void jmap_mailbox_state_of(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* jmap_body.c: the Email/get properties read from the parsed message.
+ * jmap_body_prop: 1 if name is one of them. jmap_body_props adds those
+ * want names (an array; null: none) to o. */
+struct jmap_body_opts {
+	int text, html, all; /* fetchTextBodyValues, fetchHTMLBodyValues, fetchAllBodyValues */
+	size_t max;	     /* maxBodyValueBytes, 0: no cut */
+	uint64_t budget;     /* raw bytes all values of one Email/get may still read */
+};
+#define JMAP_BODY_VALUES_MAX (16 * 1024 * 1024) /* raw part bytes one Email/get decodes */
+int jmap_body_prop(const char *name);
+void jmap_body_props(struct jreq *r, uint64_t blob, uint64_t size, json_t *want,
+		     struct jmap_body_opts *opt, json_t *o);
 /* jmap_compose.c: the message of an Email/set create c: NULL with *out
  * (a new spool, for email_new), or the SetError. */
 json_t *jmap_compose(struct jreq *r, json_t *c, struct spool **out);

@@ -8,7 +8,7 @@
  * EmailSubmission/set runs up to the commit, which is replaced too (smtp_* and authres below):
  * a local domain b.test whose addresses resolve to account 8, senders owned unless they
  * start with "x", every commit a delivery. */
-/* deps: jmap jmap_mailbox jmap_email jmap_upload jmap_submit jmap_changes jmap_compose spool smtp_addr objid message message_text util log */
+/* deps: jmap jmap_mailbox jmap_email jmap_upload jmap_submit jmap_changes jmap_compose jmap_body message_preview thread spool smtp_addr objid message message_text util log */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>

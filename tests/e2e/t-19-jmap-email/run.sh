@@ -85,7 +85,7 @@ print("ok IMAP flags as keywords")
 # errors
 r = api([["Email/get", {"accountId": acc, "ids": ["E99999", "nonsense", allids[0]], "properties": ["size"]}, "a"],
          ["Email/get", {"accountId": acc, "ids": None}, "b"],
-         ["Email/get", {"accountId": acc, "ids": [], "properties": ["bodyValues"]}, "c"],
+         ["Email/get", {"accountId": acc, "ids": [], "properties": ["references"]}, "c"],
          ["Email/query", {"accountId": acc, "filter": {"text": "x"}}, "d"],
          ["Email/query", {"accountId": acc, "sort": [{"property": "subject"}]}, "e"],
          ["Email/query", {"accountId": acc, "filter": {"inMailbox": "M999"}}, "f"],
