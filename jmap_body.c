@@ -357,3 +357,53 @@ void jmap_body_props(struct jreq *r, uint64_t blob, uint64_t size, json_t *want,
 	json_decref(w.att);
 	mime_free(&root);
 }
+
+/* ---- Email/query's text conditions ---- */
+
+static const char *const text_conds[] = {"text", "from", "to", "cc", "bcc", "subject", "body"};
+
+int jmap_filter_cond(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(text_conds); i++)
+		if (!strcmp(text_conds[i], name))
+			return 1;
+	return 0;
+}
+
+static int field_has(const char *v, const char *needle, int addr)
+{
+	char *t;
+	int hit;
+	if (!v)
+		return 0;
+	t = addr ? mime_addr_text(v, strlen(v)) : mime_decode_words(v, strlen(v));
+	hit = mime_contains(t, strlen(t), needle, strlen(needle));
+	free(t);
+	return hit;
+}
+
+int jmap_filter_match(struct jreq *r, uint64_t blob, uint64_t size, json_t *filter)
+{
+	struct rd rd = {r->srv->store, blob};
+	struct msg_src src = {rd_read, &rd, size};
+	struct mime_part *root = mime_parse(&src);
+	static const struct {
+		const char *cond;
+		int env;
+	} f[] = {{"from", ENV_FROM}, {"to", ENV_TO}, {"cc", ENV_CC}, {"bcc", ENV_BCC}};
+	const char *s;
+	int ok = 1;
+
+	for (size_t i = 0; i < ARRAY_LEN(f) && ok; i++)
+		if ((s = json_string_value(json_object_get(filter, f[i].cond))))
+			ok = field_has(root->env[f[i].env], s, 1);
+	if (ok && (s = json_string_value(json_object_get(filter, "subject"))))
+		ok = field_has(root->env[ENV_SUBJECT], s, 0);
+	/* RFC 8621 4.4.1: text is any address field, the subject or a text body */
+	if (ok && (s = json_string_value(json_object_get(filter, "text"))))
+		ok = mime_search_text(root, &src, s, 1);
+	if (ok && (s = json_string_value(json_object_get(filter, "body"))))
+		ok = mime_search_text(root, &src, s, 0);
+	mime_free(&root);
+	return ok;
+}

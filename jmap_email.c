@@ -191,7 +191,7 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 	struct jmap_mboxes l;
 	struct hits h = {0};
 	json_int_t position = 0, limit = EMAIL_QUERY_MAX;
-	int asc = 0, capped = 0;
+	int asc = 0, capped = 0, texts = 0;
 	json_t *ids, *out;
 	char state[JMAP_STATE_MAX], acc[16], id[32];
 
@@ -201,11 +201,14 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 		const char *k;
 		if (!json_is_object(filter))
 			return jmap_error(r, "invalidArguments", "filter is not an object"), NULL;
-		json_object_foreach(
-		    filter, k, v) if (strcmp(k, "inMailbox") ||
-				      !json_is_string(v)) return jmap_error(r, "unsupportedFilter",
-									    k),
-		    NULL;
+		json_object_foreach(filter, k, v)
+		{
+			if (!json_is_string(v) ||
+			    (strcmp(k, "inMailbox") && !jmap_filter_cond(k)))
+				return jmap_error(r, "unsupportedFilter", k), NULL;
+			if (jmap_filter_cond(k))
+				texts = 1;
+		}
 	}
 	if (sort && !json_is_null(sort)) {
 		const char *prop;
@@ -280,6 +283,25 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 				h.v[k++] = h.v[i];
 		h.n = k;
 		free(set);
+	}
+	/* the text conditions: each remaining message read and parsed (the
+	 * full-text index narrows "text" and "body" first) */
+	if (texts) {
+		struct store_fts fts = {0};
+		const char *needle = json_string_value(json_object_get(filter, "text"));
+		size_t k = 0;
+		int narrowed = 0;
+		if (!needle)
+			needle = json_string_value(json_object_get(filter, "body"));
+		if (needle && store_fts_candidates(r->srv->store, needle, &fts) == ST_OK)
+			narrowed = 1;
+		for (size_t i = 0; i < h.n; i++)
+			if ((!narrowed || store_fts_may_match(&fts, h.v[i].m.blob)) &&
+			    jmap_filter_match(r, h.v[i].m.blob, h.v[i].m.size, filter))
+				h.v[k++] = h.v[i];
+		h.n = k;
+		if (narrowed)
+			store_fts_free(&fts);
 	}
 	if (position < 0)
 		position = (json_int_t)h.n + position < 0 ? 0 : (json_int_t)h.n + position;

@@ -101,6 +101,13 @@ struct jmap_body_opts {
 };
 #define JMAP_BODY_VALUES_MAX (16 * 1024 * 1024) /* raw part bytes one Email/get decodes */
 int jmap_body_prop(const char *name);
+/* Email/query's FilterCondition on the message's text (RFC 8621 4.4.1):
+ * jmap_filter_cond says whether name is one brev takes (text, from, to,
+ * cc, bcc, subject, body); jmap_filter_match whether the message (blob,
+ * size bytes) matches every such condition of filter (ASCII
+ * case-insensitive substrings of the decoded text, as IMAP SEARCH). */
+int jmap_filter_cond(const char *name);
+int jmap_filter_match(struct jreq *r, uint64_t blob, uint64_t size, json_t *filter);
 void jmap_body_props(struct jreq *r, uint64_t blob, uint64_t size, json_t *want,
 		     struct jmap_body_opts *opt, json_t *o);
 /* jmap_compose.c: the message of an Email/set create c: NULL with *out

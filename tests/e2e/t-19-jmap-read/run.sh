@@ -7,7 +7,8 @@
 # inReplyTo, preview, hasAttachment, textBody/htmlBody/attachments with
 # IMAP section numbers as partIds, bodyValues decoded to UTF-8 (all, text
 # only, html only, cut by maxBodyValueBytes on a character boundary); a
-# single-part message whose text is both textBody and htmlBody.
+# single-part message whose text is both textBody and htmlBody; Email/query
+# with the text conditions from, to, cc, bcc, subject, body and text.
 . ../lib.sh
 brev_init read
 brev_user alice@example.test password-alice
@@ -82,6 +83,21 @@ assert cut["value"] == "Gr", ("not inside a character", cut)
 r = j.api([["Email/get", {"accountId": acc, "ids": [], "maxBodyValueBytes": -1}, "g"]])[0]
 assert r[0] == "error" and r[1]["type"] == "invalidArguments", r
 print("ok fetchTextBodyValues / fetchHTMLBodyValues, maxBodyValueBytes cuts on a character boundary")
+
+def q(f):
+    r = j.api([["Email/query", {"accountId": acc, "filter": f}, "q"]])[0]
+    assert r[0] == "Email/query", (f, r)
+    return r[1]["ids"]
+assert q({"from": "BOB"}) == [e["id"]] and q({"from": "x@far"}) == [p["id"]]
+assert q({"to": "carol"}) == [e["id"]] and q({"cc": "eve@"}) == [e["id"]] and q({"bcc": "a"}) == []
+assert q({"subject": "read"}) == [e["id"]] and q({"subject": "plain", "from": "bob"}) == []
+assert q({"body": "just text"}) == [p["id"]] and q({"body": "Read me"}) == []
+assert q({"text": "Read me"}) == [e["id"]] and q({"text": "grüße"}) == [e["id"]], "header and body, decoded"
+assert q({"text": "nothing like this"}) == []
+assert sorted(q({"inMailbox": ids and j.api([["Mailbox/query", {"accountId": acc, "filter": {"role": "inbox"}}, "m"]])[0][1]["ids"][0], "text": "text"})) == sorted([e["id"], p["id"]])
+r = j.api([["Email/query", {"accountId": acc, "filter": {"hasKeyword": "x"}}, "q"]])[0]
+assert r[0] == "error" and r[1]["type"] == "unsupportedFilter", r
+print("ok Email/query filters from, to, cc, bcc, subject, body, text (decoded, case-insensitive)")
 PY
 brev_stop
 echo ok
