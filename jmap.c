@@ -361,6 +361,7 @@ static const struct {
     {"Mailbox/changes", JMAP_CAP_MAIL, jmap_mailbox_changes},
     {"Thread/get", JMAP_CAP_MAIL, jmap_thread_get},
     {"Email/changes", JMAP_CAP_MAIL, jmap_email_changes},
+    {"SearchSnippet/get", JMAP_CAP_MAIL, jmap_snippet_get},
     {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
     {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
     {"Email/set", JMAP_CAP_MAIL, jmap_email_set},

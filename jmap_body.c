@@ -407,3 +407,106 @@ int jmap_filter_match(struct jreq *r, uint64_t blob, uint64_t size, json_t *filt
 	mime_free(&root);
 	return ok;
 }
+
+/* ---- SearchSnippet/get (RFC 8621 5.1) ---- */
+
+#define SNIPPET_BEFORE 80  /* bytes of text shown before a match */
+#define SNIPPET_LEN    255 /* bytes of text in a snippet, marks not counted */
+#define SNIPPET_READ_MAX (256 * 1024) /* raw text bytes looked at per Email */
+
+/* HTML-escaped s[0..n) into b, the bytes [ms, me) inside <mark>. */
+static void put_marked(struct sbuf *b, const char *s, size_t n, size_t ms, size_t me)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i == ms)
+			sbuf_puts(b, "<mark>");
+		switch (s[i]) {
+		case '&': sbuf_puts(b, "&amp;"); break;
+		case '<': sbuf_puts(b, "&lt;"); break;
+		case '>': sbuf_puts(b, "&gt;"); break;
+		case '"': sbuf_puts(b, "&quot;"); break;
+		case '\'': sbuf_puts(b, "&#39;"); break;
+		case '\r':
+		case '\n':
+		case '\t': sbuf_puts(b, " "); break;
+		default: sbuf_add(b, s + i, 1);
+		}
+		if (i + 1 == me)
+			sbuf_puts(b, "</mark>");
+	}
+}
+
+/* Where needle is in hay (ASCII case-insensitive), or -1. */
+static long find(const char *hay, size_t n, const char *needle)
+{
+	size_t m = strlen(needle);
+	for (size_t i = 0; m && i + m <= n; i++)
+		if (mime_contains(hay + i, m, needle, m))
+			return (long)i;
+	return -1;
+}
+
+struct snip {
+	const char *needle;
+	struct sbuf out;
+	int done;
+};
+
+static int snip_cb(void *arg, const char *text, size_t n)
+{
+	struct snip *s = arg;
+	long at = find(text, n, s->needle);
+	size_t from, to, m = strlen(s->needle);
+	if (at < 0)
+		return 0;
+	from = (size_t)at > SNIPPET_BEFORE ? (size_t)at - SNIPPET_BEFORE : 0;
+	while (from && ((unsigned char)text[from] & 0xc0) == 0x80)
+		from--; /* not inside a character */
+	to = from + SNIPPET_LEN < n ? from + SNIPPET_LEN : n;
+	while (to < n && to > (size_t)at + m && ((unsigned char)text[to] & 0xc0) == 0x80)
+		to--;
+	if (to < (size_t)at + m)
+		to = (size_t)at + m;
+	put_marked(&s->out, text + from, to - from, (size_t)at - from, (size_t)at - from + m);
+	s->done = 1;
+	return 1;
+}
+
+json_t *jmap_snippet(struct jreq *r, uint64_t blob, uint64_t size, const char *email_id,
+		     json_t *filter)
+{
+	struct rd rd = {r->srv->store, blob};
+	struct msg_src src = {rd_read, &rd, size};
+	struct mime_part *root = mime_parse(&src);
+	const char *t = json_string_value(json_object_get(filter, "text")),
+		   *su = json_string_value(json_object_get(filter, "subject")),
+		   *bo = json_string_value(json_object_get(filter, "body"));
+	json_t *subject = json_null(), *preview = json_null();
+	if (!su)
+		su = t;
+	if (!bo)
+		bo = t;
+	if (su && root->env[ENV_SUBJECT]) {
+		char *d = mime_decode_words(root->env[ENV_SUBJECT], strlen(root->env[ENV_SUBJECT]));
+		long at = find(d, strlen(d), su);
+		if (at >= 0) {
+			struct sbuf b = {0};
+			put_marked(&b, d, strlen(d), (size_t)at, (size_t)at + strlen(su));
+			subject = json_stringn(b.p ? b.p : "", b.len);
+			if (!subject)
+				subject = json_null();
+			sbuf_free(&b);
+		}
+		free(d);
+	}
+	if (bo) {
+		struct snip s = {bo, {0}, 0};
+		mime_text_each(root, &src, 0, SNIPPET_READ_MAX, snip_cb, &s);
+		if (s.done && (preview = json_stringn(s.out.p ? s.out.p : "", s.out.len)) == NULL)
+			preview = json_null();
+		sbuf_free(&s.out);
+	}
+	mime_free(&root);
+	return json_pack("{s:s, s:o, s:o}", "emailId", email_id, "subject", subject, "preview",
+			 preview);
+}

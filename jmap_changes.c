@@ -362,3 +362,47 @@ json_t *jmap_thread_get(struct jreq *r, json_t *args)
 	return json_pack("{s:s, s:s, s:o, s:o}", "accountId", acc, "state", state, "list", list,
 			 "notFound", notfound);
 }
+
+/* ---- SearchSnippet/get (RFC 8621 5.1) ---- */
+
+json_t *jmap_snippet_get(struct jreq *r, json_t *args)
+{
+	json_t *filter = json_object_get(args, "filter"), *ids = json_object_get(args, "emailIds");
+	json_t *list, *notfound, *v;
+	struct jmap_mboxes l;
+	const char *k;
+	char acc[16];
+	size_t i;
+
+	if (jmap_check_account(r, args) < 0)
+		return NULL;
+	if (!json_is_array(ids))
+		return jmap_error(r, "invalidArguments", "emailIds must be a list"), NULL;
+	if (json_array_size(ids) > JMAP_MAX_OBJECTS)
+		return jmap_error(r, "requestTooLarge", "more than maxObjectsInGet"), NULL;
+	json_array_foreach(ids, i, v) if (!json_is_string(v)) return jmap_error(
+	    r, "invalidArguments", "emailIds holds a non-string"),
+	    NULL;
+	if (filter && !json_is_null(filter) && !json_is_object(filter))
+		return jmap_error(r, "invalidArguments", "filter"), NULL;
+	json_object_foreach(filter, k, v) if (!json_is_string(v) ||
+					      (strcmp(k, "inMailbox") && !jmap_filter_cond(k))) return jmap_error(r, "unsupportedFilter", k),
+	    NULL;
+	if (jmap_mboxes_load(r, &l) < 0)
+		return NULL;
+	list = json_array();
+	notfound = json_array();
+	json_array_foreach(ids, i, v)
+	{
+		struct msg_info m;
+		const struct mbox_info *mi;
+		if (jmap_email_locate(r, &l, json_string_value(v), &m, &mi) < 0)
+			json_array_append(notfound, v);
+		else
+			json_array_append_new(
+			    list, jmap_snippet(r, m.blob, m.size, json_string_value(v), filter));
+	}
+	free(l.v);
+	jmap_account_id(r->a, acc, sizeof acc);
+	return json_pack("{s:s, s:o, s:o}", "accountId", acc, "list", list, "notFound", notfound);
+}

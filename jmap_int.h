@@ -108,6 +108,11 @@ int jmap_body_prop(const char *name);
  * case-insensitive substrings of the decoded text, as IMAP SEARCH). */
 int jmap_filter_cond(const char *name);
 int jmap_filter_match(struct jreq *r, uint64_t blob, uint64_t size, json_t *filter);
+/* RFC 8621 5.1: the SearchSnippet of one Email for filter's text, subject
+ * and body conditions (HTML-escaped, matches in <mark>). */
+json_t *jmap_snippet(struct jreq *r, uint64_t blob, uint64_t size, const char *email_id,
+		     json_t *filter);
+json_t *jmap_snippet_get(struct jreq *r, json_t *args);
 void jmap_body_props(struct jreq *r, uint64_t blob, uint64_t size, json_t *want,
 		     struct jmap_body_opts *opt, json_t *o);
 /* jmap_compose.c: the message of an Email/set create c: NULL with *out

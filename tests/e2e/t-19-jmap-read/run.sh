@@ -8,7 +8,8 @@
 # IMAP section numbers as partIds, bodyValues decoded to UTF-8 (all, text
 # only, html only, cut by maxBodyValueBytes on a character boundary); a
 # single-part message whose text is both textBody and htmlBody; Email/query
-# with the text conditions from, to, cc, bcc, subject, body and text.
+# with the text conditions from, to, cc, bcc, subject, body and text;
+# SearchSnippet/get for them.
 . ../lib.sh
 brev_init read
 brev_user alice@example.test password-alice
@@ -98,6 +99,25 @@ assert sorted(q({"inMailbox": ids and j.api([["Mailbox/query", {"accountId": acc
 r = j.api([["Email/query", {"accountId": acc, "filter": {"hasKeyword": "x"}}, "q"]])[0]
 assert r[0] == "error" and r[1]["type"] == "unsupportedFilter", r
 print("ok Email/query filters from, to, cc, bcc, subject, body, text (decoded, case-insensitive)")
+
+def snip(f, ids=None):
+    r = j.api([["SearchSnippet/get", {"accountId": acc, "filter": f, "emailIds": ids or [e["id"], p["id"], "E99999"]}, "s"]])[0]
+    assert r[0] == "SearchSnippet/get", r
+    return r[1]
+s = snip({"text": "alice"})
+assert s["notFound"] == ["E99999"], s
+se, sp = s["list"]
+assert se["emailId"] == e["id"] and se["subject"] is None, se
+assert "Grüße, <mark>Alice</mark>: the text part." in se["preview"], se
+assert sp == {"emailId": p["id"], "subject": None, "preview": None}, sp
+se = snip({"subject": "read"}, [e["id"]])["list"][0]
+assert se["subject"] == "<mark>Read</mark> me" and se["preview"] is None, se
+se = snip({"body": "<b>"}, [e["id"]])["list"][0]
+assert "<mark>&lt;b&gt;</mark>Alice&lt;/b&gt;" in se["preview"] and "<p>" not in se["preview"], ("escaped", se)
+r = j.api([["SearchSnippet/get", {"accountId": acc, "filter": {"hasKeyword": "x"}, "emailIds": []}, "s"],
+           ["SearchSnippet/get", {"accountId": acc, "filter": {"text": "x"}}, "t"]])
+assert r[0][1]["type"] == "unsupportedFilter" and r[1][1]["type"] == "invalidArguments", r
+print("ok SearchSnippet/get: subject and preview with <mark>, HTML escaped, null without a match, notFound")
 PY
 brev_stop
 echo ok
