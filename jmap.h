@@ -92,6 +92,13 @@ char *jmap_login_json(const struct account *a, const char *csrf, size_t *len);
 /* {"error": msg} (malloc'ed). */
 char *jmap_login_error(const char *msg, size_t *len);
 
+/* A body part as a blob (jmap_body.c): blob_id "B<message hex>_<section
+ * numbers joined by _>" (an EmailBodyPart's blobId) of one of a's
+ * messages: 0 with its bytes, the transfer encoding decoded, in *out
+ * (malloc'ed) and *len; -1 (a 404) otherwise. */
+int jmap_part_fetch(const struct server *srv, const struct account *a, const char *acc_id,
+		    const char *blob_id, char **out, size_t *len);
+
 /* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
 struct conn;
 struct push_opts {

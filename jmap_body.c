@@ -10,9 +10,9 @@
  * textBody, a text/html one to htmlBody; when one of the two lists is
  * empty it gets the other's parts (RFC 8621 4.1.4). Every other leaf
  * (and message/rfc822, not descended into) is an attachment. partId is the
- * IMAP section number ("1", "2.1"). Parts carry no blobId: downloading one
- * part on its own is not implemented (the whole message is, by the Email's
- * blobId). bodyValues decode the transfer encoding and convert the charset
+ * IMAP section number ("1", "2.1"); a part's blobId is "B<message blob
+ * hex>_<section, '_' for '.'>", which jmap_part_fetch serves decoded.
+ * bodyValues decode the transfer encoding and convert the charset
  * to UTF-8, cut at maxBodyValueBytes on a character boundary.
  */
 #include <stdio.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "jmap_int.h"
 #include "mailbox.h"
 #include "message.h"
@@ -183,6 +184,7 @@ static int is_attachment(const struct mime_part *p)
 }
 
 struct walk {
+	uint64_t blob;
 	json_t *text, *html, *att;
 	char ids[64][24]; /* partIds of text parts, for bodyValues */
 	int istext[64];
@@ -190,8 +192,9 @@ struct walk {
 	size_t n;
 };
 
-static json_t *part_json(const struct mime_part *p, const char *id)
+static json_t *part_json(const struct mime_part *p, const char *id, uint64_t blob)
 {
+	char bid[64];
 	char type[128];
 	const char *name = mime_param(p->dparams, p->ndparams, "filename");
 	const char *cs = mime_param(p->params, p->nparams, "charset");
@@ -202,7 +205,11 @@ static json_t *part_json(const struct mime_part *p, const char *id)
 	if (name)
 		dn = mime_decode_words(name, strlen(name));
 	lower_type(p, type, sizeof type);
-	o = json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?}", "partId", id, "type", type, "size",
+	snprintf(bid, sizeof bid, "B%llx_%s", (unsigned long long)blob, id);
+	for (char *c = bid; *c; c++)
+		if (*c == '.')
+			*c = '_';
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?}", "partId", id, "blobId", bid, "type", type, "size",
 		      (json_int_t)p->body_size, "name", dn, "charset",
 		      cs ? cs : (!str_ncasecmp_ascii(type, "text/", 5) ? "us-ascii" : NULL),
 		      "disposition", p->disp, "cid", p->id);
@@ -229,14 +236,14 @@ static void walk(const struct mime_part *p, const char *id, struct walk *w)
 	lower_type(p, type, sizeof type);
 	if (!is_attachment(p) && (!strcmp(type, "text/plain") || !strcmp(type, "text/html"))) {
 		json_array_append_new(!strcmp(type, "text/plain") ? w->text : w->html,
-				      part_json(p, id));
+				      part_json(p, id, w->blob));
 		if (w->n < 64) {
 			str_copy(w->ids[w->n], id, sizeof w->ids[0]);
 			w->istext[w->n] = !strcmp(type, "text/plain");
 			w->parts[w->n++] = p;
 		}
 	} else
-		json_array_append_new(w->att, part_json(p, id));
+		json_array_append_new(w->att, part_json(p, id, w->blob));
 }
 
 /* The decoded UTF-8 text of a part, cut at max bytes (0: no cut) on a
@@ -326,6 +333,7 @@ void jmap_body_props(struct jreq *r, uint64_t blob, uint64_t size, json_t *want,
 		json_object_set_new(o, "preview", json_stringn(pv.p ? pv.p : "", pv.len));
 		sbuf_free(&pv);
 	}
+	w.blob = blob;
 	w.text = json_array();
 	w.html = json_array();
 	w.att = json_array();
@@ -509,4 +517,61 @@ json_t *jmap_snippet(struct jreq *r, uint64_t blob, uint64_t size, const char *e
 	mime_free(&root);
 	return json_pack("{s:s, s:o, s:o}", "emailId", email_id, "subject", subject, "preview",
 			 preview);
+}
+
+/* ---- a body part as a blob: "B<message blob hex>_<section>" ---- */
+
+int jmap_part_fetch(const struct server *srv, const struct account *a, const char *acc_id,
+		    const char *blob_id, char **out, size_t *len)
+{
+	char msg[24];
+	const char *u = strchr(blob_id, '_'), *p;
+	uint64_t blob, size;
+	struct rd rd;
+	struct msg_src src;
+	struct mime_part *root, *node;
+	struct sbuf dec = {0};
+	char *raw;
+	long got;
+
+	if (!u || (size_t)(u - blob_id) >= sizeof msg)
+		return -1;
+	memcpy(msg, blob_id, (size_t)(u - blob_id));
+	msg[u - blob_id] = 0;
+	if (jmap_blob_lookup(srv, a, acc_id, msg, &blob, &size) < 0)
+		return -1;
+	rd = (struct rd){srv->store, blob};
+	src = (struct msg_src){rd_read, &rd, size};
+	node = root = mime_parse(&src);
+	/* the section, as walk() numbers parts: children of multiparts */
+	for (p = u; node && *p == '_';) {
+		char *end;
+		unsigned long k = strtoul(p + 1, &end, 10);
+		if (end == p + 1 || k == 0 || (*end && *end != '_')) {
+			node = NULL;
+			break;
+		}
+		if (node->multipart) {
+			struct mime_part *c = node->children;
+			while (c && --k)
+				c = c->next;
+			node = c;
+		} else if (node != root || k != 1)
+			node = NULL; /* a leaf root is part "1" */
+		p = end;
+	}
+	if (!node || node->multipart || node->body_size > srv->cfg->message_size) {
+		mime_free(&root);
+		return -1;
+	}
+	raw = xmalloc(node->body_size + 1);
+	got = node->body_size ? src.read(src.arg, node->body_off, raw, node->body_size) : 0;
+	if (got < 0)
+		got = 0;
+	mime_decode_body(&dec, raw, (size_t)got, mime_cte(node));
+	free(raw);
+	mime_free(&root);
+	*out = dec.p ? dec.p : xstrdup("");
+	*len = dec.len;
+	return 0;
 }

@@ -9,7 +9,7 @@
 # only, html only, cut by maxBodyValueBytes on a character boundary); a
 # single-part message whose text is both textBody and htmlBody; Email/query
 # with the text conditions from, to, cc, bcc, subject, body and text;
-# SearchSnippet/get for them.
+# SearchSnippet/get for them; a body part downloaded by its blobId.
 . ../lib.sh
 brev_init read
 brev_user alice@example.test password-alice
@@ -118,6 +118,25 @@ r = j.api([["SearchSnippet/get", {"accountId": acc, "filter": {"hasKeyword": "x"
            ["SearchSnippet/get", {"accountId": acc, "filter": {"text": "x"}}, "t"]])
 assert r[0][1]["type"] == "unsupportedFilter" and r[1][1]["type"] == "invalidArguments", r
 print("ok SearchSnippet/get: subject and preview with <mark>, HTML escaped, null without a match, notFound")
+
+import http.client
+from jmapc import auth
+def download(blob, name="x.bin", who="alice"):
+    c = http.client.HTTPConnection("127.0.0.1", int(os.environ["P_HTTP"]), timeout=30)
+    c.request("GET", "/jmap/download/%s/%s/%s?accept=application/pdf" % (acc, blob, name), headers={"Authorization": auth(who)})
+    r = c.getresponse()
+    d = r.read()
+    c.close()
+    return r, d
+r, d = download(a[0]["blobId"], "report.pdf")
+assert r.status == 200 and d == b"%PDF-1.4 fake", (r.status, d)
+assert r.getheader("Content-Type") == "application/pdf" and 'filename="report.pdf"' in r.getheader("Content-Disposition")
+r, d = download(e["textBody"][0]["blobId"])
+assert r.status == 200 and d.replace(b"\r\n", b"\n") == "Grüße, Alice: the text part.\n".encode("iso-8859-1"), d
+for bad in (a[0]["blobId"] + "_1", a[0]["blobId"].split("_")[0] + "_9", a[0]["blobId"].split("_")[0] + "_0", "B999_1"):
+    r, d = download(bad)
+    assert r.status == 404, (bad, r.status)
+print("ok a body part's blobId downloads its decoded bytes; a wrong section is 404")
 PY
 brev_stop
 echo ok
