@@ -728,14 +728,32 @@ static void jmap_events_route(struct http *h)
 	h->reason = "eventsource";
 }
 
+/* accept: a media type of token characters and one "/", into type (which
+ * keeps its default otherwise). */
+static void accept_type(const char *q, char *type, size_t cap)
+{
+	const char *t;
+	if (q && (t = strstr(q, "accept=")) && (t == q + 1 || t[-1] == '&')) {
+		size_t n = strcspn(t + 7, "&");
+		if (n && n < cap &&
+		    strspn(t + 7, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$^_.+-/") >= n &&
+		    memchr(t + 7, '/', n)) {
+			memcpy(type, t + 7, n);
+			type[n] = 0;
+		}
+	}
+}
+
 /* GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC
- * 8620 6.2): a message's bytes, read from the store in pieces. */
+ * 8620 6.2): a message's bytes, read from the store in pieces; or one
+ * body part's, decoded. */
 #define DOWNLOAD_PIECE (64 * 1024)
 static void jmap_download_route(struct http *h, const char *rest)
 {
 	struct account a;
-	char acc[32], blob_id[32], name[128], type[104] = "application/octet-stream", date[40];
-	const char *q = strchr(h->req.target, '?'), *t;
+	char acc[32], blob_id[64], name[128], type[104] = "application/octet-stream", date[40];
+	const char *q = strchr(h->req.target, '?');
 	uint64_t blob, size, off = 0;
 	char *buf;
 	int ok, end = 0;
@@ -749,25 +767,38 @@ static void jmap_download_route(struct http *h, const char *rest)
 	if (!authenticate(h, &a))
 		return;
 	/* the whole path: a name of other characters, or longer, is no match */
-	ok = sscanf(rest, "%31[A-Za-z0-9]/%31[A-Za-z0-9]/%127[A-Za-z0-9._-]%n", acc, blob_id, name,
+	ok = sscanf(rest, "%31[A-Za-z0-9]/%63[A-Za-z0-9_]/%127[A-Za-z0-9._-]%n", acc, blob_id, name,
 		    &end) == 3 &&
-	     rest[end] == 0 && jmap_blob_lookup(h->srv, &a, acc, blob_id, &blob, &size) == 0;
+	     rest[end] == 0;
+	if (ok && strchr(blob_id, '_')) {
+		/* one body part, decoded (an EmailBodyPart's blobId): small
+		 * enough (limits.message_size) to answer from memory */
+		char *part, *q2 = NULL;
+		size_t plen;
+		ok = jmap_part_fetch(h->srv, &a, acc, blob_id, &part, &plen) == 0;
+		explicit_bzero(&a, sizeof a);
+		if (!ok) {
+			respond_error(h, 404, NULL);
+			return;
+		}
+		accept_type(q, type, sizeof type);
+		q2 = xmalloc(strlen(name) + 160);
+		snprintf(q2, strlen(name) + 160,
+			 "Content-Disposition: attachment; filename=\"%s\"\r\n"
+			 "Cache-Control: private, immutable, max-age=31536000\r\n",
+			 name);
+		respond(h, 200, type, part, plen, q2);
+		free(q2);
+		free(part);
+		return;
+	}
+	ok = ok && jmap_blob_lookup(h->srv, &a, acc, blob_id, &blob, &size) == 0;
 	explicit_bzero(&a, sizeof a);
 	if (!ok) {
 		respond_error(h, 404, NULL);
 		return;
 	}
-	/* accept: a media type of token characters and one "/", else the default */
-	if (q && (t = strstr(q, "accept=")) && (t == q + 1 || t[-1] == '&')) {
-		size_t n = strcspn(t + 7, "&");
-		if (n && n < sizeof type &&
-		    strspn(t + 7, "abcdefghijklmnopqrstuvwxyz"
-				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$^_.+-/") >= n &&
-		    memchr(t + 7, '/', n)) {
-			memcpy(type, t + 7, n);
-			type[n] = 0;
-		}
-	}
+	accept_type(q, type, sizeof type);
 	h->keep = 0; /* a read failing half-way can only be told by closing */
 	http_date(date, sizeof date);
 	conn_printf(h->c, "HTTP/1.1 200 OK\r\nDate: %s\r\n", date);

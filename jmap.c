@@ -358,6 +358,10 @@ static const struct {
     {"Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get},
     {"Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query},
     {"Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set},
+    {"Mailbox/changes", JMAP_CAP_MAIL, jmap_mailbox_changes},
+    {"Thread/get", JMAP_CAP_MAIL, jmap_thread_get},
+    {"Email/changes", JMAP_CAP_MAIL, jmap_email_changes},
+    {"SearchSnippet/get", JMAP_CAP_MAIL, jmap_snippet_get},
     {"Email/query", JMAP_CAP_MAIL, jmap_email_query},
     {"Email/get", JMAP_CAP_MAIL, jmap_email_get},
     {"Email/set", JMAP_CAP_MAIL, jmap_email_set},
@@ -486,13 +490,16 @@ static void process(const struct server *srv, const struct account *a, json_t *r
 	r.a = a;
 	r.using = using;
 	r.responses = json_array();
+	/* RFC 8620 5.3: creation ids of this request (and those given) */
+	r.created_ids = created ? json_deep_copy(created) : json_object();
 	json_array_foreach(calls, i, call)
 	    run_call(&r, json_string_value(json_array_get(call, 0)), json_array_get(call, 1),
 		     json_string_value(json_array_get(call, 2)));
 	json_t *resp = json_pack("{s:o, s:s}", "methodResponses", r.responses, "sessionState",
 				 session_state());
 	if (created)
-		json_object_set(resp, "createdIds", created);
+		json_object_set(resp, "createdIds", r.created_ids);
+	json_decref(r.created_ids);
 	reply_json(out, resp, 200, "application/json");
 }
 

@@ -23,6 +23,7 @@ struct account;
 #define JMAP_MAX_SIZE_REQUEST (10 * 1024 * 1024) /* maxSizeRequest (at most limits.message_size)   \
 						  */
 #define JMAP_MAX_CONCURRENT 4			 /* maxConcurrentRequests, for the whole server */
+#define JMAP_STATE_MAX	    8192 /* an Email or Mailbox state string, with its NUL */
 #define JMAP_MAX_DEPTH	    32			 /* nesting of [ and { in a request */
 /* Values (arrays, objects, and what commas separate) in a request: a
  * parsed JSON value costs jansson about a hundred bytes, so 10 MiB of
@@ -90,6 +91,13 @@ int jmap_login_parse(const char *ctype, const char *body, size_t len, char *user
 char *jmap_login_json(const struct account *a, const char *csrf, size_t *len);
 /* {"error": msg} (malloc'ed). */
 char *jmap_login_error(const char *msg, size_t *len);
+
+/* A body part as a blob (jmap_body.c): blob_id "B<message hex>_<section
+ * numbers joined by _>" (an EmailBodyPart's blobId) of one of a's
+ * messages: 0 with its bytes, the transfer encoding decoded, in *out
+ * (malloc'ed) and *len; -1 (a 404) otherwise. */
+int jmap_part_fetch(const struct server *srv, const struct account *a, const char *acc_id,
+		    const char *blob_id, char **out, size_t *len);
 
 /* Push over EventSource (RFC 8620 7.3; jmap_push.c). */
 struct conn;

@@ -3,8 +3,9 @@
  * Email/query by mailbox, sorted by receivedAt, and Email/get of the
  * properties the store answers without parsing bodies (id, blobId,
  * threadId, mailboxIds, keywords from the IMAP flags, size, receivedAt)
- * and the Subject header; Email/set (keywords, mailboxes, destroy) and
- * Email/import of uploaded blobs (jmap_upload.c).
+ * and the Subject header; Email/set (keywords, mailboxes, destroy, and
+ * create from the message jmap_compose.c builds) and Email/import of
+ * uploaded blobs (jmap_upload.c).
  *
  * An Email's id is IMAP's EMAILID (objid.h): "E" and the message's blob
  * id. COPY and MOVE keep the blob, so a message in several mailboxes is
@@ -68,19 +69,32 @@ static void email_id(uint64_t blob, char buf[OBJID_MAX])
 	objid_email(buf, blob);
 }
 
-/* A digest of the mailboxes' ids and HIGHESTMODSEQ, UIDNEXT and counts:
- * it changes whenever a message is added, removed or changes flags. */
+/* The Email state: "e" then, for each mailbox, "-ID.HIGHESTMODSEQ.UIDNEXT"
+ * in hex. It changes whenever a message is added, removed or changes
+ * flags, and it is what Email/changes starts from (jmap_changes.c): the
+ * UIDs and MODSEQs after it are the changes. An account whose list does
+ * not fit JMAP_STATE_MAX gets "h" and a digest of the same numbers, from
+ * which changes cannot be told. */
 static void email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t n = 1;
+	buf[0] = 'e';
+	buf[1] = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		uint64_t f[4] = {l->v[i].id, l->v[i].highestmodseq, l->v[i].uidnext,
 				 l->v[i].exists};
 		const unsigned char *b = (const unsigned char *)f;
 		for (size_t k = 0; k < sizeof f; k++)
 			h = (h ^ b[k]) * 0x100000001b3ULL;
+		if (n < cap) {
+			int w = snprintf(buf + n, cap - n, "-%x.%llx.%x", l->v[i].id,
+					 (unsigned long long)l->v[i].highestmodseq, l->v[i].uidnext);
+			n = w < 0 || (size_t)w >= cap - n ? cap : n + (size_t)w;
+		}
 	}
-	snprintf(buf, cap, "%016llx", (unsigned long long)h);
+	if (n >= cap)
+		snprintf(buf, cap, "h%016llx", (unsigned long long)h);
 }
 
 int jmap_email_state_get(const struct server *srv, uint32_t user, char *buf, size_t cap)
@@ -177,9 +191,9 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 	struct jmap_mboxes l;
 	struct hits h = {0};
 	json_int_t position = 0, limit = EMAIL_QUERY_MAX;
-	int asc = 0, capped = 0;
+	int asc = 0, capped = 0, texts = 0;
 	json_t *ids, *out;
-	char state[32], acc[16], id[32];
+	char state[JMAP_STATE_MAX], acc[16], id[32];
 
 	if (jmap_check_account(r, args) < 0)
 		return NULL;
@@ -187,11 +201,14 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 		const char *k;
 		if (!json_is_object(filter))
 			return jmap_error(r, "invalidArguments", "filter is not an object"), NULL;
-		json_object_foreach(
-		    filter, k, v) if (strcmp(k, "inMailbox") ||
-				      !json_is_string(v)) return jmap_error(r, "unsupportedFilter",
-									    k),
-		    NULL;
+		json_object_foreach(filter, k, v)
+		{
+			if (!json_is_string(v) ||
+			    (strcmp(k, "inMailbox") && !jmap_filter_cond(k)))
+				return jmap_error(r, "unsupportedFilter", k), NULL;
+			if (jmap_filter_cond(k))
+				texts = 1;
+		}
 	}
 	if (sort && !json_is_null(sort)) {
 		const char *prop;
@@ -270,6 +287,25 @@ json_t *jmap_email_query(struct jreq *r, json_t *args)
 				h.v[k++] = h.v[i];
 		h.n = k;
 		free(set);
+	}
+	/* the text conditions: each remaining message read and parsed (the
+	 * full-text index narrows "text" and "body" first) */
+	if (texts) {
+		struct store_fts fts = {0};
+		const char *needle = json_string_value(json_object_get(filter, "text"));
+		size_t k = 0;
+		int narrowed = 0;
+		if (!needle)
+			needle = json_string_value(json_object_get(filter, "body"));
+		if (needle && store_fts_candidates(r->srv->store, needle, &fts) == ST_OK)
+			narrowed = 1;
+		for (size_t i = 0; i < h.n; i++)
+			if ((!narrowed || store_fts_may_match(&fts, h.v[i].m.blob)) &&
+			    jmap_filter_match(r, h.v[i].m.blob, h.v[i].m.size, filter))
+				h.v[k++] = h.v[i];
+		h.n = k;
+		if (narrowed)
+			store_fts_free(&fts);
 	}
 	if (position < 0)
 		position = (json_int_t)h.n + position < 0 ? 0 : (json_int_t)h.n + position;
@@ -466,8 +502,9 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 {
 	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
 	json_t *list, *notfound, *v;
+	struct jmap_body_opts bo;
 	struct jmap_mboxes l;
-	char state[32], acc[16];
+	char state[JMAP_STATE_MAX], acc[16];
 	size_t i;
 
 	if (jmap_check_account(r, args) < 0)
@@ -487,7 +524,7 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 			       NULL;
 		json_array_foreach(want, i, w)
 		{
-			int known = 0;
+			int known = json_is_string(w) && jmap_body_prop(json_string_value(w));
 			for (size_t p = 0; p < ARRAY_LEN(props); p++)
 				known |=
 				    json_is_string(w) && !strcmp(props[p], json_string_value(w));
@@ -496,6 +533,16 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 						  "unknown or unimplemented property"),
 				       NULL;
 		}
+	}
+	{
+		json_t *mx = json_object_get(args, "maxBodyValueBytes");
+		if (mx && !json_is_null(mx) && (!json_is_integer(mx) || json_integer_value(mx) < 0))
+			return jmap_error(r, "invalidArguments", "maxBodyValueBytes"), NULL;
+		bo.max = json_is_integer(mx) ? (size_t)json_integer_value(mx) : 0;
+		bo.text = json_is_true(json_object_get(args, "fetchTextBodyValues"));
+		bo.html = json_is_true(json_object_get(args, "fetchHTMLBodyValues"));
+		bo.all = json_is_true(json_object_get(args, "fetchAllBodyValues"));
+		bo.budget = JMAP_BODY_VALUES_MAX;
 	}
 	if (jmap_mboxes_load(r, &l) < 0)
 		return NULL;
@@ -507,11 +554,14 @@ json_t *jmap_email_get(struct jreq *r, json_t *args)
 		struct msg_place places[EMAIL_PLACES_MAX];
 		const struct mbox_info *mi;
 		size_t np;
+		json_t *e;
 		if (email_find(r, &l, json_string_value(v), &m, &mi, places, &np) < 0) {
 			json_array_append(notfound, v);
 			continue;
 		}
-		json_array_append_new(list, email_json(r, &l, mi, &m, places, np, want));
+		e = email_json(r, &l, mi, &m, places, np, want);
+		jmap_body_props(r, m.blob, m.size, want, &bo, e);
+		json_array_append_new(list, e);
 	}
 	email_state(&l, state, sizeof state);
 	jmap_account_id(r->a, acc, sizeof acc);
@@ -829,14 +879,17 @@ static json_t *email_destroy(struct jreq *r, const struct jmap_mboxes *l, const 
 	return NULL;
 }
 
+static json_t *email_new(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
+			 struct spool *given, json_t **created);
+
 json_t *jmap_email_set(struct jreq *r, json_t *args)
 {
 	json_t *create = json_object_get(args, "create"), *update = json_object_get(args, "update"),
 	       *destroy = json_object_get(args, "destroy"),
 	       *ifin = json_object_get(args, "ifInState");
-	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *v, *out;
+	json_t *updated, *notupd, *destroyed, *notdes, *notcre, *created, *v, *out;
 	struct jmap_mboxes l;
-	char old[32], now[32], acc[16];
+	char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX], acc[16];
 	const char *k;
 	size_t i, n = 0;
 
@@ -862,8 +915,20 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 		return jmap_error(r, "stateMismatch", "ifInState is not the current state"), NULL;
 	}
 	notcre = json_object();
-	json_object_foreach(create, k, v) json_object_set_new(
-	    notcre, k, set_error("forbidden", "creating Emails is not implemented"));
+	created = json_object();
+	json_object_foreach(create, k, v)
+	{
+		struct spool *sp = NULL;
+		json_t *c = NULL, *e = jmap_compose(r, v, &sp);
+		if (!e)
+			e = email_new(r, &l, v, sp, &c);
+		if (e)
+			json_object_set_new(notcre, k, e);
+		else {
+			json_object_set(r->created_ids, k, json_object_get(c, "id"));
+			json_object_set_new(created, k, c);
+		}
+	}
 	updated = json_object();
 	notupd = json_object();
 	json_object_foreach(update, k, v)
@@ -884,6 +949,7 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	free(l.v);
 	if (jmap_mboxes_load(r, &l) < 0) {
 		json_decref(notcre);
+		json_decref(created);
 		json_decref(updated);
 		json_decref(notupd);
 		json_decref(destroyed);
@@ -894,8 +960,8 @@ json_t *jmap_email_set(struct jreq *r, json_t *args)
 	free(l.v);
 	jmap_account_id(r->a, acc, sizeof acc);
 	out =
-	    json_pack("{s:s, s:s, s:s, s:n, s:o, s:o, s:o, s:o, s:o}", "accountId", acc, "oldState",
-		      old, "newState", now, "created", "notCreated", notcre, "updated", updated,
+	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "accountId", acc, "oldState",
+		      old, "newState", now, "created", created, "notCreated", notcre, "updated", updated,
 		      "notUpdated", notupd, "destroyed", destroyed, "notDestroyed", notdes);
 	return out;
 }
@@ -926,8 +992,12 @@ static int utc_date(const char *s, int64_t *t)
 }
 
 /* One EmailImport object: NULL with *created, or the SetError. */
-static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
-				json_t **created)
+/* One new Email: an EmailImport object (given NULL: its blobId names an
+ * upload), or an Email/set create whose message jmap_compose built (given;
+ * freed here). Its mailboxIds, keywords and receivedAt decide where and
+ * how it is stored. NULL with *created, or the SetError. */
+static json_t *email_new(struct jreq *r, const struct jmap_mboxes *l, json_t *e,
+			 struct spool *given, json_t **created)
 {
 	json_t *blob = json_object_get(e, "blobId"), *mbs = json_object_get(e, "mailboxIds"),
 	       *kws = json_object_get(e, "keywords"), *when = json_object_get(e, "receivedAt"), *v;
@@ -941,13 +1011,16 @@ static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, jso
 	uint32_t uidv, uid;
 	int rc;
 
-	if (!json_is_object(e))
-		return set_error("invalidProperties", "not an EmailImport object");
-	json_object_foreach(e, k, v) if (strcmp(k, "blobId") && strcmp(k, "mailboxIds") &&
-					 strcmp(k, "keywords") && strcmp(k, "receivedAt")) bad = k;
-	if (bad || !json_is_string(blob))
-		return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties",
-				 bad ? bad : "blobId");
+	if (!given) {
+		if (!json_is_object(e))
+			return set_error("invalidProperties", "not an EmailImport object");
+		json_object_foreach(e, k, v) if (strcmp(k, "blobId") && strcmp(k, "mailboxIds") &&
+						 strcmp(k, "keywords") &&
+						 strcmp(k, "receivedAt")) bad = k;
+		if (bad || !json_is_string(blob))
+			return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties",
+					 bad ? bad : "blobId");
+	}
 	if (!json_is_object(mbs) || json_object_size(mbs) == 0 ||
 	    json_object_size(mbs) > EMAIL_PLACES_MAX)
 		bad = "mailboxIds";
@@ -975,8 +1048,10 @@ static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, jso
 				sys = 1;
 			}
 		if (!sys) {
-			if (nkw == STORE_KEYWORDS)
+			if (nkw == STORE_KEYWORDS) {
+				spool_free(&given);
 				return set_error("tooManyKeywords", NULL);
+			}
 			memcpy(kwbuf[nkw], kw, sizeof kw);
 			kw_names[nkw] = kwbuf[nkw];
 			nkw++;
@@ -985,9 +1060,13 @@ static json_t *email_import_one(struct jreq *r, const struct jmap_mboxes *l, jso
 	if (when && !json_is_null(when) &&
 	    (!json_is_string(when) || utc_date(json_string_value(when), &in.internaldate) < 0))
 		bad = "receivedAt";
-	if (bad)
+	if (bad) {
+		spool_free(&given);
 		return json_pack("{s:s, s:[s]}", "type", "invalidProperties", "properties", bad);
-	sp = jmap_upload_load(r->srv, r->a->id, json_string_value(blob), r->srv->cfg->message_size);
+	}
+	sp = given ? given
+		   : jmap_upload_load(r->srv, r->a->id, json_string_value(blob),
+				      r->srv->cfg->message_size);
 	if (!sp)
 		return json_pack("{s:s, s:[s]}", "type", "blobNotFound", "notFound",
 				 json_string_value(blob));
@@ -1023,7 +1102,7 @@ json_t *jmap_email_import(struct jreq *r, json_t *args)
 	json_t *emails = json_object_get(args, "emails"), *ifin = json_object_get(args, "ifInState");
 	json_t *created, *notcre, *v;
 	struct jmap_mboxes l;
-	char old[32], now[32], acc[16];
+	char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX], acc[16];
 	const char *k;
 
 	if (jmap_check_account(r, args) < 0)
@@ -1043,11 +1122,13 @@ json_t *jmap_email_import(struct jreq *r, json_t *args)
 	notcre = json_object();
 	json_object_foreach(emails, k, v)
 	{
-		json_t *c = NULL, *e = email_import_one(r, &l, v, &c);
+		json_t *c = NULL, *e = email_new(r, &l, v, NULL, &c);
 		if (e)
 			json_object_set_new(notcre, k, e);
-		else
+		else {
+			json_object_set(r->created_ids, k, json_object_get(c, "id"));
 			json_object_set_new(created, k, c);
+		}
 	}
 	free(l.v);
 	if (jmap_mboxes_load(r, &l) < 0) {
@@ -1081,4 +1162,9 @@ json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const cha
 void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	email_state(l, buf, cap);
+}
+
+int jmap_utc_date(const char *s, int64_t *t)
+{
+	return utc_date(s, t);
 }

@@ -7,6 +7,8 @@
 #define BREV_JMAP_INT_H
 
 #include <jansson.h>
+
+#include "jmap.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +34,9 @@ struct jreq {
 	 * id (owned; RFC 8621 7.5's implicit Email/set), or NULL. */
 	json_t *follow;
 	const char *follow_name;
+	/* RFC 8620 5.3: creation id -> the id it became, for "#creationId"
+	 * references later in the request (and the response's createdIds) */
+	json_t *created_ids;
 	char desc[160];
 };
 
@@ -70,7 +75,7 @@ json_t *jmap_mailbox_set(struct jreq *r, json_t *args);
 /* jmap_email.c: RFC 8621 4.4 and 4.2, the basics */
 json_t *jmap_email_query(struct jreq *r, json_t *args);
 json_t *jmap_email_get(struct jreq *r, json_t *args);
-/* RFC 8621 4.6: keywords, mailboxIds and destroy (no create yet) */
+/* RFC 8621 4.6: create (jmap_compose.c), keywords, mailboxIds, destroy */
 json_t *jmap_email_set(struct jreq *r, json_t *args);
 /* RFC 8621 4.8: uploaded blobs (jmap_upload_load) into messages */
 json_t *jmap_email_import(struct jreq *r, json_t *args);
@@ -84,6 +89,41 @@ json_t *jmap_email_update(struct jreq *r, const struct jmap_mboxes *l, const cha
 			  json_t *patch);
 /* The Email state (what Email/get gives) of the mailboxes in l. */
 void jmap_email_state(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* The Mailbox state of the mailboxes in l (what Mailbox/get gives). */
+void jmap_mailbox_state_of(const struct jmap_mboxes *l, char *buf, size_t cap);
+/* jmap_body.c: the Email/get properties read from the parsed message.
+ * jmap_body_prop: 1 if name is one of them. jmap_body_props adds those
+ * want names (an array; null: none) to o. */
+struct jmap_body_opts {
+	int text, html, all; /* fetchTextBodyValues, fetchHTMLBodyValues, fetchAllBodyValues */
+	size_t max;	     /* maxBodyValueBytes, 0: no cut */
+	uint64_t budget;     /* raw bytes all values of one Email/get may still read */
+};
+#define JMAP_BODY_VALUES_MAX (16 * 1024 * 1024) /* raw part bytes one Email/get decodes */
+int jmap_body_prop(const char *name);
+/* Email/query's FilterCondition on the message's text (RFC 8621 4.4.1):
+ * jmap_filter_cond says whether name is one brev takes (text, from, to,
+ * cc, bcc, subject, body); jmap_filter_match whether the message (blob,
+ * size bytes) matches every such condition of filter (ASCII
+ * case-insensitive substrings of the decoded text, as IMAP SEARCH). */
+int jmap_filter_cond(const char *name);
+int jmap_filter_match(struct jreq *r, uint64_t blob, uint64_t size, json_t *filter);
+/* RFC 8621 5.1: the SearchSnippet of one Email for filter's text, subject
+ * and body conditions (HTML-escaped, matches in <mark>). */
+json_t *jmap_snippet(struct jreq *r, uint64_t blob, uint64_t size, const char *email_id,
+		     json_t *filter);
+json_t *jmap_snippet_get(struct jreq *r, json_t *args);
+void jmap_body_props(struct jreq *r, uint64_t blob, uint64_t size, json_t *want,
+		     struct jmap_body_opts *opt, json_t *o);
+/* jmap_compose.c: the message of an Email/set create c: NULL with *out
+ * (a new spool, for email_new), or the SetError. */
+json_t *jmap_compose(struct jreq *r, json_t *c, struct spool **out);
+/* RFC 3339 UTCDate (RFC 8620 1.4) into unix seconds: 0 or -1. */
+int jmap_utc_date(const char *s, int64_t *t);
+/* jmap_changes.c: RFC 8620 5.2 for Email and Mailbox; RFC 8621 3.1 */
+json_t *jmap_email_changes(struct jreq *r, json_t *args);
+json_t *jmap_mailbox_changes(struct jreq *r, json_t *args);
+json_t *jmap_thread_get(struct jreq *r, json_t *args);
 /* jmap_submit.c: RFC 8621 6.1 and 7.5 */
 json_t *jmap_identity_get(struct jreq *r, json_t *args);
 json_t *jmap_submission_set(struct jreq *r, json_t *args);

@@ -83,17 +83,50 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/* A mailbox's two hashes in the state: its properties (name, hence
+ * parentId; subscription; role) and its counts (with HIGHESTMODSEQ, so a
+ * flag change is a change of the mailbox too, as it always was). */
+static uint32_t props_hash(const struct mbox_info *m)
+{
+	uint64_t f = (uint64_t)m->subscribed << 32 | (uint64_t)m->special;
+	uint64_t h = fnv(0xcbf29ce484222325ULL, &f, sizeof f);
+	return (uint32_t)(fnv(h, m->name, strlen(m->name) + 1) >> 16);
+}
+
+static uint32_t counts_hash(const struct mbox_info *m)
+{
+	uint64_t f[3] = {m->highestmodseq, m->exists, m->unseen};
+	return (uint32_t)(fnv(0xcbf29ce484222325ULL, f, sizeof f) >> 16);
+}
+
+/* The Mailbox state: "m" then, for each mailbox, "-ID.PROPS.COUNTS" (hex;
+ * the two hashes above), which Mailbox/changes compares with the list of
+ * now. An account whose list does not fit gets "h" and a digest. */
 static void state_of(const struct jmap_mboxes *l, char *buf, size_t cap)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t n = 1;
+	buf[0] = 'm';
+	buf[1] = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct mbox_info *m = &l->v[i];
 		uint64_t f[5] = {m->id, m->highestmodseq, m->exists, m->unseen,
 				 (uint64_t)m->subscribed << 32 | (uint64_t)m->special};
 		h = fnv(h, f, sizeof f);
 		h = fnv(h, m->name, strlen(m->name) + 1);
+		if (n < cap) {
+			int w = snprintf(buf + n, cap - n, "-%x.%x.%x", m->id, props_hash(m),
+					 counts_hash(m));
+			n = w < 0 || (size_t)w >= cap - n ? cap : n + (size_t)w;
+		}
 	}
-	snprintf(buf, cap, "%016llx", (unsigned long long)h);
+	if (n >= cap)
+		snprintf(buf, cap, "h%016llx", (unsigned long long)h);
+}
+
+void jmap_mailbox_state_of(const struct jmap_mboxes *l, char *buf, size_t cap)
+{
+	state_of(l, buf, cap);
 }
 
 /* RFC 8621 2: the same string IMAP's OBJECTID gives as MAILBOXID. */
@@ -207,7 +240,7 @@ json_t *jmap_mailbox_get(struct jreq *r, json_t *args)
 	json_t *ids = json_object_get(args, "ids"), *want = json_object_get(args, "properties");
 	json_t *list, *notfound, *v;
 	struct jmap_mboxes l;
-	char state[32], acc[16];
+	char state[JMAP_STATE_MAX], acc[16];
 	size_t i;
 
 	if (jmap_check_account(r, args) < 0 || check_props(r, want) < 0)
@@ -379,7 +412,7 @@ json_t *jmap_mailbox_query(struct jreq *r, json_t *args)
 	int byname, asc, total = 0;
 	size_t n = 0;
 	json_t *ids, *out, *v;
-	char state[32], acc[16], id[OBJID_MAX];
+	char state[JMAP_STATE_MAX], acc[16], id[OBJID_MAX];
 
 	if (jmap_check_account(r, args) < 0 ||
 	    parse_filter(r, json_object_get(args, "filter"), &c) < 0 ||
@@ -636,7 +669,7 @@ json_t *jmap_mailbox_set(struct jreq *r, json_t *args)
 	       *rm = json_object_get(args, "onDestroyRemoveEmails");
 	json_t *created, *notcre, *updated, *notupd, *destroyed, *notdes, *v;
 	struct jmap_mboxes l;
-	char old[32], now[32], acc[16], idbuf[OBJID_MAX];
+	char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX], acc[16], idbuf[OBJID_MAX];
 	const char *k;
 	size_t i;
 

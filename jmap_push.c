@@ -102,7 +102,7 @@ static void drain(int fd)
 static int push_state(struct conn *c, const struct server *srv, const struct account *a,
 		      const struct push_opts *o, char *email, char *mbox)
 {
-	char e[32] = "", m[32] = "", acc[16];
+	char e[JMAP_STATE_MAX] = "", m[JMAP_STATE_MAX] = "", acc[16];
 	json_t *changed, *ev;
 	char *txt;
 	if ((o->email && jmap_email_state_get(srv, a->id, e, sizeof e) < 0) ||
@@ -131,7 +131,7 @@ static int push_state(struct conn *c, const struct server *srv, const struct acc
 void jmap_eventsource(const struct server *srv, struct conn *c, const struct account *a,
 		      const struct push_opts *o)
 {
-	char email[32] = "", mbox[32] = "";
+	char email[JMAP_STATE_MAX] = "", mbox[JMAP_STATE_MAX] = "";
 	int fd = store_watch_open(srv->store, a->id);
 	int64_t next_ping = o->ping ? now_ms() + o->ping * 1000LL : 0;
 	int64_t next_look = now_ms() + PUSH_LOOK_MS;

@@ -339,6 +339,12 @@ static json_t *submit_one(struct jreq *r, const struct jmap_mboxes *l, const str
 	}
 	if (!ident)
 		return invalid("identityId");
+	/* RFC 8621 7.5: "#creationId" of an Email made earlier in the request */
+	if (json_string_value(eid)[0] == '#') {
+		eid = json_object_get(r->created_ids, json_string_value(eid) + 1);
+		if (!json_is_string(eid))
+			return invalid("emailId");
+	}
 	if (jmap_email_locate(r, l, json_string_value(eid), &m, &mi) < 0)
 		return invalid("emailId");
 	str_copy(email_id, json_string_value(eid), eid_cap);
@@ -527,7 +533,7 @@ json_t *jmap_submission_set(struct jreq *r, json_t *args)
 	 * response follows this one */
 	if (json_object_size(onupd)) {
 		json_t *updated = json_object(), *notupdated = json_object();
-		char old[32], now[32];
+		char old[JMAP_STATE_MAX], now[JMAP_STATE_MAX];
 		jmap_email_state(&l, old, sizeof old);
 		json_object_foreach(onupd, k, v)
 		{

@@ -310,6 +310,13 @@ int store_msg_runs(struct store *st, uint32_t user, const char *mbox, struct uid
 int store_msg_changes(struct store *st, uint32_t user, const char *mbox, uint64_t since,
 		      int (*cb)(void *arg, uint32_t uid, const struct msg_info *m), void *arg,
 		      struct mbox_info *info, int *stale);
+/* The same, for JMAP's Email/changes: cb also gets the blob (the Email)
+ * of each message, and of each expunged UID (m NULL) the blob it held, or
+ * 0 when the expunge was recorded before brev kept it. */
+int store_msg_changes_blob(struct store *st, uint32_t user, const char *mbox, uint64_t since,
+			   int (*cb)(void *arg, uint32_t uid, const struct msg_info *m,
+				     uint64_t blob),
+			   void *arg, struct mbox_info *info, int *stale);
 /* The lowest UID without \Seen, 0 if none. */
 int store_msg_first_unseen(struct store *st, uint32_t user, const char *mbox, uint32_t *uid);
 /* Stream a message: copies up to n bytes from offset off; returns bytes

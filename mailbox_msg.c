@@ -377,17 +377,21 @@ static int gone_count(struct tx *t, uint32_t mbox, size_t n)
 	return db_put(t, DB_GONE, k, 16, &h, sizeof h, 0) < 0 ? ST_TEMP : ST_OK;
 }
 
-/* Message uid (modseq old) leaves mbox at modseq ms. */
-static int msg_unindex(struct tx *t, uint32_t mbox, uint32_t uid, uint64_t old, uint64_t ms)
+/* Message uid (modseq old, bytes blob) leaves mbox at modseq ms. The
+ * expunge record keeps the blob (u64be), so JMAP's Email/changes can name
+ * the Email that went; records written before it are empty. */
+static int msg_unindex(struct tx *t, uint32_t mbox, uint32_t uid, uint64_t old, uint64_t ms,
+		       uint64_t blob)
 {
-	unsigned char k[16];
+	unsigned char k[16], b[8];
 	int rc = mseq_move(t, mbox, uid, old, 0);
 	if (!rc)
 		rc = run_remove(t, mbox, uid);
 	if (rc)
 		return rc;
 	seq_key(k, mbox, ms, uid);
-	return db_put(t, DB_GONE, k, 16, "", 0, 0) < 0 ? ST_TEMP : ST_OK;
+	put64(b, blob);
+	return db_put(t, DB_GONE, k, 16, b, 8, 0) < 0 ? ST_TEMP : ST_OK;
 }
 
 /* Schema 1 -> 2: build DB_RUN and DB_MSEQ from DB_MSG (one pass, in the
@@ -507,7 +511,7 @@ static int msg_remove(struct tx *t, struct acct_rec *a, struct mbox *mb, uint32_
 	if (db_del(t, DB_MSG, k, 8) < 0)
 		return ST_TEMP;
 	/* The caller bumps highestmodseq once for the whole expunge. */
-	if (msg_unindex(t, mb->r.id, uid, m->modseq, mb->r.highestmodseq + 1) ||
+	if (msg_unindex(t, mb->r.id, uid, m->modseq, mb->r.highestmodseq + 1, m->blob) ||
 	    place_del(t, mb->user, m->blob, mb->r.id, uid))
 		return ST_TEMP;
 	msg_uncount(a, mb, m);
@@ -969,6 +973,8 @@ struct idx_args {
 	struct uid_run *runs;
 	uint64_t since;
 	int (*cb)(void *, uint32_t, const struct msg_info *);
+	/* store_msg_changes_blob's callback, instead of cb */
+	int (*cb_blob)(void *, uint32_t, const struct msg_info *, uint64_t);
 	void *arg;
 	struct mbox_info *info;
 	int stale, stopped;
@@ -1108,14 +1114,16 @@ static int changes_walk(struct tx *t, struct idx_args *a, uint32_t mbox, int db)
 			break;
 		uid = get32((unsigned char *)key.mv_data + 12);
 		if (db == DB_GONE) {
-			stop = a->cb(a->arg, uid, NULL);
+			uint64_t blob = v.mv_size == 8 ? get64(v.mv_data) : 0;
+			stop = a->cb_blob ? a->cb_blob(a->arg, uid, NULL, blob) : a->cb(a->arg, uid, NULL);
 		} else {
 			struct msg_rec r;
 			struct msg_info mi;
 			if (msg_get(t, mbox, uid, &r))
 				continue; /* cannot happen: indexed with the message */
 			msg_export(uid, &r, &mi);
-			stop = a->cb(a->arg, uid, &mi);
+			stop = a->cb_blob ? a->cb_blob(a->arg, uid, &mi, mi.blob)
+					  : a->cb(a->arg, uid, &mi);
 		}
 	}
 	mdb_cursor_close(c);
@@ -1155,6 +1163,21 @@ int store_msg_changes(struct store *st, uint32_t user, const char *mbox, uint64_
 		      struct mbox_info *info, int *stale)
 {
 	struct idx_args a = {.user = user, .since = since, .cb = cb, .arg = arg, .info = info};
+	int rc;
+	*stale = 0;
+	if (mbox_norm(mbox, a.mbox) < 0 || !cb)
+		return ST_INVALID;
+	rc = tx_read(st, op_msg_changes, &a);
+	*stale = a.stale;
+	return rc;
+}
+
+int store_msg_changes_blob(struct store *st, uint32_t user, const char *mbox, uint64_t since,
+			   int (*cb)(void *arg, uint32_t uid, const struct msg_info *m,
+				     uint64_t blob),
+			   void *arg, struct mbox_info *info, int *stale)
+{
+	struct idx_args a = {.user = user, .since = since, .cb_blob = cb, .arg = arg, .info = info};
 	int rc;
 	*stale = 0;
 	if (mbox_norm(mbox, a.mbox) < 0 || !cb)
@@ -1494,7 +1517,7 @@ static int copy_msgs(struct tx *t, struct msg_args *a, struct acct_rec *ac, stru
 		found[i] = r == 0;
 		if (found[i]) {
 			if (msg_unindex(t, s->r.id, a->uids[i], recs[i].modseq,
-					s->r.highestmodseq + 1) ||
+					s->r.highestmodseq + 1, recs[i].blob) ||
 			    place_del(t, s->user, recs[i].blob, s->r.id, a->uids[i]))
 				return ST_TEMP;
 			msg_uncount(ac, s, &recs[i]);

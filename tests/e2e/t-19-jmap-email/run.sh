@@ -85,8 +85,8 @@ print("ok IMAP flags as keywords")
 # errors
 r = api([["Email/get", {"accountId": acc, "ids": ["E99999", "nonsense", allids[0]], "properties": ["size"]}, "a"],
          ["Email/get", {"accountId": acc, "ids": None}, "b"],
-         ["Email/get", {"accountId": acc, "ids": [], "properties": ["bodyValues"]}, "c"],
-         ["Email/query", {"accountId": acc, "filter": {"text": "x"}}, "d"],
+         ["Email/get", {"accountId": acc, "ids": [], "properties": ["references"]}, "c"],
+         ["Email/query", {"accountId": acc, "filter": {"hasKeyword": "x"}}, "d"],
          ["Email/query", {"accountId": acc, "sort": [{"property": "subject"}]}, "e"],
          ["Email/query", {"accountId": acc, "filter": {"inMailbox": "M999"}}, "f"],
          ["Email/get", {"accountId": acc, "ids": ["x"] * 501}, "h"]])

@@ -109,11 +109,11 @@ r = eset({"ifInState": st, "update": {e2: {"keywords/$seen": True}}})
 assert r["oldState"] == st and r["updated"] == {e2: None}, r
 r = eset({"update": {e2: {"mailboxIds": {}}, "E99999": {"keywords": {}},
                      e1: {"subject": "x"}},
-          "create": {"k1": {"mailboxIds": {MI: True}}}})
+          "create": {"k1": {"mailboxIds": {MI: True}, "bodyStructure": {"partId": "1"}}}})
 assert r["notUpdated"][e2]["type"] == "invalidProperties" and r["notUpdated"][e2]["properties"] == ["mailboxIds"], r
 assert r["notUpdated"]["E99999"]["type"] == "notFound", r
 assert r["notUpdated"][e1]["type"] == "invalidProperties" and r["notUpdated"][e1]["properties"] == ["subject"], r
-assert r["notCreated"]["k1"]["type"] == "forbidden" and r["updated"] == {}, r
+assert r["notCreated"]["k1"] == {"type": "invalidProperties", "properties": ["bodyStructure"]} and r["updated"] == {}, r
 r = eset({"update": {e2: {"keywords": {"bad(kw": True}}, e1: {"mailboxIds": {"M99999": True}}}})
 assert r["notUpdated"][e2]["properties"] == ["keywords"] and r["notUpdated"][e1]["properties"] == ["mailboxIds"], r
 r = eset({"update": {e2: {"keywords": {"k%d" % i: True for i in range(65)}}}})
