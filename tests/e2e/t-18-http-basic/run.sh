@@ -25,7 +25,7 @@ grep -qi '^x-frame-options: DENY' "$T/h1" || fail "no X-Frame-Options"
 grep -qi '^date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] 20[0-9][0-9] [0-9:]\{8\} GMT' "$T/h1" || fail "no Date"
 grep -qi '^strict-transport-security' "$T/h1" && fail "HSTS over plain http"
 grep -qi '^content-type: text/html; charset=utf-8' "$T/h1" || fail "content type"
-grep -q '<title>brev</title>' "$T/page" || fail "not the placeholder page"
+grep -q '<title>brev mail</title>' "$T/page" || fail "not the webmail page"
 ASSET=$(grep -o '/assets/brev\.[0-9a-f]\{16\}\.css' "$T/page") || fail "page names no hashed asset"
 
 # ---- https: same page, HSTS ----
