@@ -334,6 +334,7 @@ static int op_user_del(struct tx *t, void *arg)
 	/* In the same commit: DB_META's kept subscriptions (sub/<id>/...) and
 	 * \Recent marks (recent/<mailbox id>, just above) go with the account. */
 	if (sub_forget_all(t, a.id) < 0 || bayes_forget_user(t, a.id) != ST_OK ||
+	    sieve_forget_user(t, a.id) != ST_OK ||
 	    db_del_prefix(t, DB_TOMB, k, 4) < 0 ||
 	    db_del(t, DB_ACCT, k, 4) < 0 ||
 	    db_del(t, DB_CRED, k, 4) < 0 ||
