@@ -81,6 +81,8 @@ static const struct cfg_key keys[] = {
 	 "HTTP (standard port 80); from other hosts than this one it only redirects to https"},
 	{"listen.https", T_LISTEN, F(listen_https), "127.0.0.1:2443", 0, 0,
 	 "HTTPS, implicit TLS (standard port 443)"},
+	{"listen.managesieve", T_LISTEN, F(listen_managesieve), "127.0.0.1:4190", 0, 0,
+	 "ManageSieve (RFC 5804) with STARTTLS: Sieve scripts from mail clients (port 4190)"},
 	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
 	 "PEM certificate chain, leaf first (relative to DATADIR)"},
 	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},
@@ -624,6 +626,7 @@ char *config_render_default(const char *domain, const char *hostname, int public
 		OUT("listen.pop3s = 0.0.0.0:995 [::]:995\n");
 		OUT("listen.http = 0.0.0.0:80 [::]:80\n");
 		OUT("listen.https = 0.0.0.0:443 [::]:443\n");
+		OUT("listen.managesieve = 0.0.0.0:4190 [::]:4190\n");
 	}
 #undef OUT
 	return out;

@@ -293,7 +293,8 @@ static void cert_add_ip(struct cert_names *n, const char *ip)
 static void cert_names_from_config(struct cert_names *n)
 {
 	const char *lists[] = {cfg.listen_submission, cfg.listen_submissions, cfg.listen_imap,
-			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s, cfg.listen_https};
+			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s, cfg.listen_https,
+			       cfg.listen_managesieve};
 	int wildcard = 0;
 
 	memset(n, 0, sizeof *n);
@@ -881,7 +882,7 @@ static int cmd_dkim(int argc, char **argv)
 static const char *const status_keys[] = {
     "hostname",	  "domains",	  "listen.smtp", "listen.submission", "listen.submissions",
     "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "listen.http",
-    "listen.https", "tls.cert"};
+    "listen.https", "listen.managesieve", "tls.cert"};
 
 static const char *status_value(const char *key)
 {
@@ -907,6 +908,8 @@ static const char *status_value(const char *key)
 		return cfg.listen_http;
 	if (!strcmp(key, "listen.https"))
 		return cfg.listen_https;
+	if (!strcmp(key, "listen.managesieve"))
+		return cfg.listen_managesieve;
 	return cfg.tls_cert;
 }
 
