@@ -26,6 +26,7 @@
 #include "smtp.h"
 #include "spam.h"
 #include "spam_learn.h"
+#include "sieve_cli.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
@@ -74,6 +75,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  user set ADDRESS spam=off|lenient|normal|strict|default\n"
 	      "  spam learn --spam|--ham ADDRESS FILE|MBOX|MAILDIR...  train the account's spam classifier\n"
 	      "  spam status ADDRESS | spam why ADDRESS UID [MAILBOX]\n"
+	      "  sieve test SCRIPT MESSAGE [--from A] [--to A]  the actions a Sieve script takes\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"
@@ -1259,13 +1261,16 @@ int main(int argc, char **argv)
 	{
 		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
 						    "sendmail", "dns", "dkim", "cert", "log",
-						    "spam", "import", "export", "backup", "restore", "verify"};
+						    "spam", "import", "export", "backup", "restore", "verify",
+						    "sieve"};
 		size_t i = 0;
 		while (i < ARRAY_LEN(known) && strcmp(cmd, known[i]) != 0)
 			i++;
 		if (i == ARRAY_LEN(known))
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
+	if (!strcmp(cmd, "sieve") && argc >= 2 && !strcmp(argv[1], "test"))
+		return sieve_cli_test(argc - 1, argv + 1); /* needs no data directory */
 	find_datadir(dopt);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify")) {
 		int brc = backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
