@@ -223,6 +223,29 @@ struct msg_in {
 	 * marked \Junk, created in the same commit; a mailbox named "Junk"
 	 * that is not marked is used as it is. */
 	const unsigned char *junk;
+	/* store_deliver only, or NULL: where each user's copies go, as its
+	 * Sieve script decided (sieve_deliver.c, docs/sieve.md), indexed like
+	 * users. place[i].n == 0 stores nothing for user i (discard: rc[i] is
+	 * ST_OK); otherwise one message per target, all sharing the one blob.
+	 * A user without a script has one target {NULL}: mbox, or Junk as
+	 * `junk` says. When no target of a user could be stored the user's rc
+	 * is the first failure; a copy that fits goes in even when another
+	 * does not. */
+	const struct deliver_place *place;
+};
+
+/* One copy of a delivered message (msg_in.place). */
+struct deliver_target {
+	const char *mbox;             /* NULL: store_deliver's mbox, or Junk by msg_in.junk;
+				       * a mailbox that does not exist: INBOX, unless create */
+	int create;                   /* create mbox when missing (Sieve fileinto :create) */
+	uint32_t flags;               /* enum msg_flag, added to msg_in.flags */
+	const char *const *keywords;  /* keyword names, added to msg_in.keywords */
+	size_t nkeywords;
+};
+struct deliver_place {
+	const struct deliver_target *t;
+	size_t n;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes

@@ -497,6 +497,11 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 			store_strerror(src));
 		goto out;
 	}
+	if (o.delivered == 0 && o.queued == 0 && o.rejected) {
+		fprintf(stderr, "brev: sendmail: the recipient's filter rejected the message: %s\n",
+			o.reject);
+		goto out;
+	}
 	if (o.delivered == 0 && o.queued == 0) {
 		fprintf(stderr, "brev: sendmail: every recipient refused the message (quota)\n");
 		goto out;

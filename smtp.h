@@ -265,6 +265,13 @@ struct smtp_outcome {
 	size_t gone;	  /* refused: account vanished meanwhile */
 	size_t queued;	  /* remote recipients queued */
 	uint64_t queue_id;
+	/* Sieve reject/ereject (sieve_deliver.h): local accounts whose script
+	 * refused the message. When every recipient is local and refused it,
+	 * nothing was stored and `reject` holds the first reason, for a 550
+	 * 5.7.1 at SMTP time; otherwise the refusing accounts got nothing and
+	 * the sender a DSN with their reasons. */
+	size_t rejected;
+	char reject[408];
 };
 /* Queue the remote recipients (hdr_queue + body) then store the message
  * once for every local account (hdr_local + body), each committed before

@@ -27,6 +27,7 @@
 #include "mailbox.h"
 #include "message.h"
 #include "queue.h"
+#include "sieve_deliver.h"
 #include "smtp.h"
 #include "spool.h"
 #include "srs.h"
@@ -740,6 +741,44 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 			       size_t hlen_queue, struct spool *body, const char *id,
 			       const struct journal_in *jq, const struct journal_in *jl,
 			       struct smtp_outcome *o);
+static int smtp_commit_sieve(struct store *st, const struct config *cfg, const char *from,
+			     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
+			     size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+			     struct spool *body, const char *id, const struct journal_in *jq,
+			     const struct journal_in *jl, struct smtp_outcome *o,
+			     struct sieve_plan *plan);
+
+/* Some local accounts' scripts rejected the message while it was taken for
+ * others: the sender gets one DSN with their reasons (RFC 5429 2.1: "at
+ * SMTP time when possible", and with other recipients it is not). */
+static void bounce_rejected(struct store *st, const struct config *cfg, const char *from,
+			    const struct smtp_rcptset *r, const struct sieve_plan *plan,
+			    const char *hdr, size_t hlen, struct spool *body, const char *id,
+			    const struct smtp_outcome *o)
+{
+	struct dsn_rcpt *rr = xcalloc(r->nusers, sizeof *rr);
+	struct account *acc = xcalloc(r->nusers, sizeof *acc);
+	size_t n = 0;
+	for (size_t i = 0; i < r->nusers; i++) {
+		const char *why = sieve_plan_reject(plan, i);
+		if (!why)
+			continue;
+		if (store_user_get_id(st, r->users[i], &acc[n]) != ST_OK)
+			str_copy(acc[n].addr, "?", sizeof acc[n].addr);
+		log_info("smtp id=%s to=<%s> rejected by the recipient's Sieve script: %s", id,
+			 acc[n].addr, why);
+		rr[n].addr = acc[n].addr;
+		rr[n].status = "5.7.1";
+		rr[n].why = why;
+		n++;
+	}
+	if (n && cfg && (o->delivered || o->queued))
+		bounce_refused(st, cfg, from, hdr, hlen, body, id, rr, n);
+	for (size_t i = 0; i < n; i++)
+		explicit_bzero(&acc[i].cred, sizeof acc[i].cred);
+	free(rr);
+	free(acc);
+}
 
 int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *from,
 		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
@@ -763,6 +802,35 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 			       struct smtp_outcome *o)
 {
 	memset(o, 0, sizeof *o);
+	/* Sieve first (docs/sieve.md "At delivery"): reject/ereject must be
+	 * known before anything is queued or stored. */
+	struct sieve_plan *plan = r->nusers ? sieve_plan_make(st, cfg, from, r->users, r->nusers,
+							      hdr_local, hlen_local, body, id)
+					    : NULL;
+	for (size_t i = 0; plan && i < r->nusers; i++)
+		if (sieve_plan_reject(plan, i) && o->rejected++ == 0)
+			str_copy(o->reject, sieve_plan_reject(plan, i), sizeof o->reject);
+	if (o->rejected && o->rejected == r->nusers && r->next == 0) {
+		/* every recipient refused it: the SMTP reply says so (550 5.7.1),
+		 * nothing is stored */
+		sieve_plan_free(&plan);
+		return ST_OK;
+	}
+	int rc0 = smtp_commit_sieve(st, cfg, from, r, mbox, hdr_local, hlen_local, hdr_queue,
+				    hlen_queue, body, id, jq, jl, o, plan);
+	if (rc0 == ST_OK && o->rejected)
+		bounce_rejected(st, cfg, from, r, plan, hdr_queue, hlen_queue, body, id, o);
+	sieve_plan_free(&plan);
+	return rc0;
+}
+
+static int smtp_commit_sieve(struct store *st, const struct config *cfg, const char *from,
+			     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
+			     size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+			     struct spool *body, const char *id, const struct journal_in *jq,
+			     const struct journal_in *jl, struct smtp_outcome *o,
+			     struct sieve_plan *plan)
+{
 	/* Remote first: if queueing fails nothing was stored and the client
 	 * may retry without anyone getting a copy twice. */
 	if (r->next > 0) {
@@ -774,12 +842,18 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 			return rc;
 		}
 	}
+	if (r->nusers > 0 && sieve_plan_redirect(plan) != ST_OK) {
+		log_warn("smtp id=%s a Sieve redirect could not be queued%s", id,
+			 o->queued ? " (remote part already queued)" : "");
+		return ST_TEMP;
+	}
 	if (r->nusers > 0) {
 		struct msg_in m = {.hdr = hdr_local,
 				   .hdrlen = hlen_local,
 				   .body = body,
 				   .journal = jl,
-				   .junk = r->junk};
+				   .junk = r->junk,
+				   .place = sieve_plan_place(plan)};
 		int *rcs = xcalloc(r->nusers, sizeof *rcs);
 		int rc = store_deliver(st, r->users, r->nusers, mbox, &m, rcs, NULL);
 		if (rc == ST_OK && mbox)
@@ -790,7 +864,10 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 				 o->queued ? " (remote part already queued)" : "");
 			return rc;
 		}
+		sieve_plan_after(plan, rcs);
 		for (size_t i = 0; i < r->nusers; i++) {
+			if (sieve_plan_reject(plan, i))
+				continue; /* stored nothing; counted in o->rejected */
 			switch (rcs[i]) {
 			case ST_OK:
 				o->delivered++;
