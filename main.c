@@ -76,6 +76,8 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  spam learn --spam|--ham ADDRESS FILE|MBOX|MAILDIR...  train the account's spam classifier\n"
 	      "  spam status ADDRESS | spam why ADDRESS UID [MAILBOX]\n"
 	      "  sieve test SCRIPT MESSAGE [--from A] [--to A]  the actions a Sieve script takes\n"
+	      "  sieve put ADDRESS NAME [FILE] | sieve get|delete ADDRESS NAME | sieve list ADDRESS\n"
+	      "  sieve activate ADDRESS [NAME] | sieve check ADDRESS [FILE]  an account's Sieve scripts\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"
@@ -1301,6 +1303,12 @@ int main(int argc, char **argv)
 		load_config();
 		struct store *st = open_store(0);
 		rc = spam_cli(st, argc, argv);
+		store_close(&st);
+	}
+	else if (!strcmp(cmd, "sieve")) {
+		load_config();
+		struct store *st = open_store(1);
+		rc = sieve_cli_store(st, argc, argv);
 		store_close(&st);
 	}
 	else if (!strcmp(cmd, "sendmail"))

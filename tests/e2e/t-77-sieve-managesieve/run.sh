@@ -8,6 +8,7 @@
 # literal (dropped with NO (QUOTA/MAXSIZE), the session goes on), a huge one
 # (BYE), the script count limit, DELETESCRIPT of the active script,
 # RENAMESCRIPT, CHECKSCRIPT, UNAUTHENTICATE, and pipelining after STARTTLS.
+# `brev sieve put|get|list|activate|check|delete` works on the same scripts.
 . ../lib.sh
 command -v sieve-connect >/dev/null || fail "sieve-connect missing (tools/deps.sh test installs it)"
 brev_init ms
@@ -36,6 +37,28 @@ sc --download --remotesieve good --localsieve "$T/back.sieve" >"$T/down.out" 2>&
 cmp "$T/good.sieve" "$T/back.sieve" || fail "GETSCRIPT round trip differs"
 grep -q "managesieve login peer=127.0.0.1 user=alice@example.test .*tls=yes" "$D/serve.log" ||
 	fail "sieve-connect did not log in over TLS"
+
+# `brev sieve` on the same store: what one writes the other reads
+rc=0
+printf 'if true {\n  stop\n}\nfrob;\n' | "$BREV" -d "$D" sieve put alice@example.test cli 2>"$T/cli.err" || rc=$?
+[ $rc = 1 ] && grep -q "^brev: sieve put: line [1-4]: " "$T/cli.err" || fail "sieve put of a bad script: rc=$rc $(cat "$T/cli.err")"
+printf 'keep;\n' >"$T/cli.sieve"
+"$BREV" -d "$D" sieve put alice@example.test cli "$T/cli.sieve" >/dev/null || fail "sieve put"
+"$BREV" -d "$D" sieve check alice@example.test "$T/cli.sieve" >/dev/null || fail "sieve check FILE"
+sc --list >"$T/list3.out" 2>&1 || fail "list: $(cat "$T/list3.out")"
+grep -qx '"cli"' "$T/list3.out" || fail "a script put with the CLI is not listed over ManageSieve: $(cat "$T/list3.out")"
+"$BREV" -d "$D" sieve list alice@example.test >"$T/cli.list" || fail "sieve list"
+grep -qx "good  (active)" "$T/cli.list" && grep -qx "cli" "$T/cli.list" || fail "sieve list: $(cat "$T/cli.list")"
+"$BREV" -d "$D" sieve get alice@example.test good >"$T/cli.good" || fail "sieve get"
+cmp "$T/good.sieve" "$T/cli.good" || fail "sieve get differs from what sieve-connect uploaded"
+"$BREV" -d "$D" sieve check alice@example.test >/dev/null || fail "sieve check (the active script)"
+rc=0; "$BREV" -d "$D" sieve delete alice@example.test good 2>"$T/cli.err" || rc=$?
+[ $rc = 1 ] && grep -q "active script" "$T/cli.err" || fail "deleting the active script: rc=$rc"
+"$BREV" -d "$D" sieve activate alice@example.test cli >/dev/null || fail "sieve activate"
+sc --list >"$T/list4.out" 2>&1 || fail "list: $(cat "$T/list4.out")"
+grep -qx '"cli" ACTIVE' "$T/list4.out" || fail "activate with the CLI not seen over ManageSieve: $(cat "$T/list4.out")"
+"$BREV" -d "$D" sieve activate alice@example.test >/dev/null || fail "sieve activate (none)"
+"$BREV" -d "$D" sieve delete alice@example.test cli >/dev/null || fail "sieve delete"
 
 PORT=$P_SIEVE python3 -u "$PWD/dialogue.py" || fail "dialogue"
 brev_stop
