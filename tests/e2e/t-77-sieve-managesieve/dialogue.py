@@ -102,6 +102,37 @@ s.send(b"STARTTLS\r\nLISTSCRIPTS\r\n")
 lines, final = s.resp()
 if not final.startswith(b"BYE"):
     fail("pipelined STARTTLS: %r" % lines)
+# SCRAM-SHA-256 (RFC 7677): challenges as strings, the client's answers as
+# a quoted string and as a literal; the server signature in OK (SASL ...)
+import hashlib, hmac, re
+s = S()
+cnonce = "t77clientnonce"
+first_bare = "n=alice@example.test,r=" + cnonce
+s.send(('AUTHENTICATE "SCRAM-SHA-256" "%s"\r\n' % base64.b64encode(("n,," + first_bare).encode()).decode()).encode())
+l = s.f.readline()
+m = re.match(rb'^"([A-Za-z0-9+/=]+)"\r\n$', l)
+if not m:
+    fail("SCRAM challenge not a quoted string: %r" % l)
+server_first = base64.b64decode(m.group(1)).decode()
+attrs = dict(x.split("=", 1) for x in server_first.split(","))
+salted = hashlib.pbkdf2_hmac("sha256", b"alice-pass", base64.b64decode(attrs["s"]), int(attrs["i"]))
+ckey = hmac.new(salted, b"Client Key", "sha256").digest()
+final_bare = "c=biws,r=" + attrs["r"]
+auth_msg = ",".join([first_bare, server_first, final_bare]).encode()
+sig = hmac.new(hashlib.sha256(ckey).digest(), auth_msg, "sha256").digest()
+proof = bytes(a ^ b for a, b in zip(ckey, sig))
+final = base64.b64encode((final_bare + ",p=" + base64.b64encode(proof).decode()).encode())
+s.send(b"{%d+}\r\n" % len(final) + final + b"\r\n")
+lines, last = s.resp()
+m = re.match(rb'^OK \(SASL "([A-Za-z0-9+/=]+)"\)', last)
+if not m:
+    fail("SCRAM: want OK (SASL ...), got %r" % lines)
+skey = hmac.new(salted, b"Server Key", "sha256").digest()
+want = "v=" + base64.b64encode(hmac.new(skey, auth_msg, "sha256").digest()).decode()
+if base64.b64decode(m.group(1)).decode() != want:
+    fail("SCRAM server signature does not verify")
+s.cmd(b"LISTSCRIPTS\r\n", b"OK")
+s.cmd(b"LOGOUT\r\n", b"OK")
 # twenty bad commands end the session
 s = S()
 for i in range(19):
