@@ -366,15 +366,22 @@ static void run_user(struct sieve_plan *p, struct user_plan *u)
 				.domain = p->cfg ? p->cfg->domains : "",
 				.host = p->cfg ? p->cfg->hostname : ""};
 	char dom[256];
-	struct sieve_msg m = {p->msg, p->mlen, p->from, u->addr, u->addr};
+	struct account a;
+	/* most accounts have no script: one look-up, nothing else */
 	int rc = store_sieve_active(p->st, u->user, &name, &src, &len);
 	if (rc == ST_NOTFOUND)
 		return;
+	if (store_user_get_id(p->st, u->user, &a) == ST_OK)
+		str_copy(u->addr, a.addr, sizeof u->addr);
+	explicit_bzero(&a, sizeof a);
 	if (rc != ST_OK) {
 		log_warn("sieve id=%s user=%s cannot read the active script: %s; implicit keep",
 			 p->id, u->addr, store_strerror(rc));
 		return;
 	}
+	if (!p->msg)
+		load_message(p);
+	struct sieve_msg m = {p->msg, p->mlen, p->from, u->addr, u->addr};
 	if (p->cfg) {
 		smtp_first_domain(p->cfg->domains, dom, sizeof dom);
 		env.domain = dom;
@@ -419,15 +426,10 @@ struct sieve_plan *sieve_plan_make(struct store *st, const struct config *cfg, c
 	p->n = n;
 	p->now = (int64_t)time(NULL);
 	p->u = xcalloc(n, sizeof *p->u);
-	load_message(p);
 	for (size_t i = 0; i < n; i++) {
-		struct account a;
 		struct user_plan *u = &p->u[i];
 		u->user = users[i];
-		if (store_user_get_id(st, users[i], &a) != ST_OK)
-			continue;
-		str_copy(u->addr, a.addr, sizeof u->addr);
-		explicit_bzero(&a, sizeof a);
+		str_copy(u->addr, "?", sizeof u->addr);
 		run_user(p, u);
 		ran += (size_t)u->ran;
 	}

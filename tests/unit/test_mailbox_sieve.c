@@ -191,4 +191,58 @@ TEST(gone_with_the_account)
 	teardown();
 }
 
+/* The flags of every message, one after the other (UID order). */
+static int all_flags(void *arg, const struct msg_info *m)
+{
+	uint32_t *f = arg;
+	f[m->uid < 4 ? m->uid : 0] = m->flags;
+	return 0;
+}
+
+static uint32_t count(uint32_t user, const char *mbox)
+{
+	struct mbox_info mi;
+	if (store_mbox_get(st, user, mbox, &mi) != ST_OK)
+		return 9999;
+	return mi.exists;
+}
+
+/* store_deliver with msg_in.place (Sieve's copies): two copies for one
+ * user (one flagged, one into a mailbox created for it), none for a
+ * second (discard), the usual copy for a third (place {NULL}); a missing
+ * mailbox without create means INBOX. */
+TEST(deliver_places)
+{
+	struct cred c;
+	struct account a;
+	uint32_t users[3], fl[4] = {0};
+	int rcs[3];
+	const char *kw[] = {"urgent"};
+	setup();
+	memset(&c, 0, sizeof c);
+	users[0] = uid;
+	CHECK_EQ_INT(store_user_add(st, "v@x.test", &c), ST_OK);
+	CHECK_EQ_INT(store_user_get(st, "v@x.test", &a), ST_OK);
+	users[1] = a.id;
+	CHECK_EQ_INT(store_user_add(st, "w@x.test", &c), ST_OK);
+	CHECK_EQ_INT(store_user_get(st, "w@x.test", &a), ST_OK);
+	users[2] = a.id;
+	struct deliver_target t0[] = {{NULL, 0, FL_FLAGGED, kw, 1}, {"New/Sub", 1, 0, NULL, 0},
+				      {"Missing", 0, 0, NULL, 0}};
+	struct deliver_target t2[] = {{NULL, 0, 0, NULL, 0}};
+	struct deliver_place pl[] = {{t0, 3}, {NULL, 0}, {t2, 1}};
+	const char *msg = "Subject: x\r\n\r\nbody\r\n";
+	struct msg_in m = {.hdr = msg, .hdrlen = strlen(msg), .place = pl};
+	CHECK_EQ_INT(store_deliver(st, users, 3, NULL, &m, rcs, NULL), ST_OK);
+	CHECK(rcs[0] == ST_OK && rcs[1] == ST_OK && rcs[2] == ST_OK);
+	CHECK(count(users[0], "INBOX") == 2); /* the flagged keep, and Missing -> INBOX */
+	CHECK(count(users[0], "New/Sub") == 1);
+	CHECK(count(users[0], "Missing") == 9999);
+	CHECK(count(users[1], "INBOX") == 0);
+	CHECK(count(users[2], "INBOX") == 1);
+	CHECK_EQ_INT(store_msg_list(st, users[0], "INBOX", 1, all_flags, fl), ST_OK);
+	CHECK((fl[1] & FL_FLAGGED) && !(fl[2] & FL_FLAGGED));
+	teardown();
+}
+
 TEST_MAIN()
