@@ -118,8 +118,9 @@ static char *hvalue(const struct hfield *f)
 	char *u = mime_unfold(f->val, f->vlen);
 	char *d = mime_decode_words(u, strlen(u));
 	free(u);
-	str_trim(d);
-	return d;
+	char *t = xstrdup(str_trim(d)); /* str_trim skips leading blanks by pointer */
+	free(d);
+	return t;
 }
 
 /* ---- string lists ---- */
@@ -258,8 +259,7 @@ static void parse_addrs(const char *v, struct strs *out)
 			}
 			struct sbuf *src = hadang ? &ang : &cur;
 			sbuf_add(src, "", 1);
-			char *a = xstrdup(src->p);
-			str_trim(a);
+			char *a = xstrdup(str_trim(src->p));
 			/* bare text without '@' but with spaces is a phrase, not an address */
 			if (*a && (hadang || !strchr(a, ' ')))
 				strs_add(out, a);

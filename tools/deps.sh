@@ -7,6 +7,8 @@
 set -e
 BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev libssl-dev zlib1g-dev libjansson-dev libunistring-dev"
 TEST="openssl curl swaks strace libnet-ssleay-perl libio-socket-ssl-perl nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix python3-dkim python3-spf python3-nacl python3-dnspython opendkim-tools clang libclang-rt-14-dev systemd groff-base thunderbird clamav-daemon mutt"
+# t-76-sieve-pigeonhole: Pigeonhole's sieve-test is the reference Sieve interpreter
+TEST="$TEST dovecot-sieve"
 # Sieve and ManageSieve (t-77-*): sieve-connect, an independent ManageSieve client
 TEST="$TEST sieve-connect"
 # brev-tray (make tray) links dynamically against these; its headless tests
