@@ -225,7 +225,7 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 		return -1;
 	}
 	int stack_q[64] = {0}, depth = 0, last_group_q = 0;
-	int in_class = 0;
+	int in_class = 0, prev_quant = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = re[i];
 		if (in_class) {
@@ -234,6 +234,11 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 			continue;
 		}
 		int quant = c == '*' || c == '+' || c == '?' || c == '{';
+		if (quant && prev_quant) { /* "a++", "a*{2}": glibc's regcomp blows up */
+			snprintf(err, errlen, "regex with a quantifier on a quantifier is not allowed");
+			return -1;
+		}
+		prev_quant = quant;
 		if (c == '\\' && i + 1 < n) {
 			if (re[i + 1] >= '1' && re[i + 1] <= '9') {
 				snprintf(err, errlen, "regex back-references are not allowed");

@@ -645,6 +645,8 @@ static int tag_ext(int id, const char *tag)
 static int has_word(const char *list, const char *w)
 {
 	size_t n = strlen(w);
+	if (!n || strchr(w, ' ')) /* found by fuzz_sieve_run: "" ran past the list's end */
+		return 0;
 	for (const char *p = list; (p = strstr(p, w)); p++)
 		if ((p == list || p[-1] == ' ') && p[n] == ' ')
 			return 1;

@@ -172,6 +172,11 @@ TEST(compile_errors_have_lines)
 		     "line 1: tag :regex requires the \"regex\" extension (require \"regex\";)");
 	CHECK_EQ_STR(CERR("if true keep;"), "line 1: unknown test \"keep\""); /* test := id args [test] */
 	CHECK_EQ_STR(CERR("if true;"), "line 1: if needs a block { ... }");
+	/* found by fuzz_sieve_run: an empty or blank operator overran the word list */
+	CHECK_EQ_STR(CERR("require \"relational\"; if header :value \"\" \"a\" \"b\" { keep; }"),
+		     "line 1: unknown relational operator \"\"");
+	CHECK_EQ_STR(CERR("require \"relational\"; if header :value \" ge\" \"a\" \"b\" { keep; }"),
+		     "line 1: unknown relational operator \" ge\"");
 	CHECK_EQ_STR(CERR("keep }"), "line 1: expected ';' after keep");
 	CHECK_EQ_STR(CERR("if true { keep;"), "line 1: missing '}'");
 	CHECK_EQ_STR(CERR("if allof(true false) { keep; }"), "line 1: true takes no test");
@@ -227,6 +232,9 @@ TEST(hostile_scripts_bounded)
 		     "(catastrophic backtracking) is not allowed");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"(a)\\\\1\" { keep; }"),
 		     "line 2: regex back-references are not allowed");
+	/* found by fuzz_sieve_parse: "x\\+++...+" took 2 GB in glibc's regcomp */
+	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"x\\\\+++++++++++++++++++++\" { keep; }"),
+		     "line 2: regex with a quantifier on a quantifier is not allowed");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a{1,1000}\" { keep; }"),
 		     "line 2: regex repetition bound above 100");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a(\" { keep; }"),
@@ -452,6 +460,13 @@ TEST(vacation_conditions)
 	CHECK_EQ_STR(out, "vacation a@a.test 60 \"S\"; store INBOX");
 	CHECK_EQ_STR(CERR("require \"vacation\"; vacation :seconds 60 \"r\";"),
 		     "line 1: tag :seconds requires the \"vacation-seconds\" extension (require \"vacation-seconds\";)");
+	CHECK(!vac_sent("To: user@example.test\r\n", "LISTSERV@a.test", "user@example.test"));
+	CHECK(!vac_sent("To: user@example.test\r\n", "majordomo@a.test", "user@example.test"));
+	CHECK(vac_sent("To: x@y.test\r\nBcc: user@example.test\r\n", "a@a.test", "user@example.test"));
+	CHECK(vac_sent("Resent-To: user@example.test\r\n", "a@a.test", "user@example.test"));
+	run_env("require \"vacation\"; vacation :days 0 \"r\";", "To: user@example.test\r\n\r\nb\r\n",
+		"a@a.test", "user@example.test", NULL);
+	CHECK_EQ_STR(out, "vacation a@a.test 86400 \"Automated reply\"; store INBOX");
 	CHECK_EQ_INT(run("require \"vacation\"; vacation \"a\"; vacation \"b\";", msg_plain), -1);
 	CHECK_EQ_STR(errbuf, "line 1: more than one vacation action");
 }
@@ -472,6 +487,30 @@ TEST(body_and_decoding)
 	    "if header :is \"subject\" \"caf\xc3\xa9\" { fileinto \"d\"; }",
 	    mime);
 	CHECK_EQ_STR(out, "store a; store b; store c; store d");
+}
+
+TEST(strings_dates_limits)
+{
+	/* ${hex:00} ends the string */
+	run("require [\"encoded-character\", \"fileinto\"]; fileinto \"ab${hex:00}cd\";", msg_plain);
+	CHECK_EQ_STR(out, "store ab");
+	/* a variable longer than SIEVE_VAR_MAX is cut */
+	struct sbuf b = {0};
+	sbuf_puts(&b, "require [\"variables\", \"fileinto\"]; set \"v\" \"");
+	for (int i = 0; i < SIEVE_VAR_MAX + 100; i++)
+		sbuf_add(&b, "x", 1);
+	sbuf_puts(&b, "\"; set :length \"n\" \"${v}\"; fileinto \"${n}\";");
+	run(b.p, msg_plain);
+	CHECK_EQ_STR(out, "store 16384");
+	sbuf_free(&b);
+	/* obsolete zone names; an unparsable Date is skipped */
+	run("require [\"date\", \"fileinto\", \"variables\"];"
+	    "if date :matches \"date\" \"std11\" \"*\" { fileinto \"${1}\"; }",
+	    "Date: Tue, 1 Dec 2026 23:00:00 EST\r\n\r\nx\r\n");
+	CHECK_EQ_STR(out, "store Wed, 02 Dec 2026 04:00:00 +0000");
+	run("require [\"date\", \"fileinto\"]; if date :matches \"date\" \"year\" \"*\" { fileinto \"y\"; }",
+	    "Date: yesterday\r\n\r\nx\r\n");
+	CHECK_EQ_STR(out, "store INBOX");
 }
 
 TEST(relational_numeric)

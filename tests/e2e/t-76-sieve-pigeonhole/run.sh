@@ -12,6 +12,8 @@
 command -v sieve-test >/dev/null || fail "sieve-test missing: tools/deps.sh test installs dovecot-sieve"
 HERE=$(cd "$(dirname "$0")" && pwd)
 W=$T/pigeonhole
+# dates without :zone are in the server's zone for Pigeonhole, UTC for brev
+export TZ=UTC
 O=$T/out
 mkdir -p "$W/mail" "$W/sieve" "$O"
 cp "$HERE"/scripts/*.sieve "$HERE"/msgs/*.eml "$W/sieve/"
@@ -60,3 +62,25 @@ for s in "$W"/sieve/*.sieve; do
 	done
 done
 python3 "$HERE/compare.py" "$O" || fail "brev and Pigeonhole differ (above)"
+
+# ---- `brev sieve test` itself (docs/sieve.md) ----
+msg=$W/sieve/plain.eml
+printf 'require ["fileinto", "mailbox"];\nif mailboxexists "Lists" { fileinto "Lists"; }\n' >"$T/mb.sieve"
+out=$("$BREV" sieve test "$T/mb.sieve" "$msg") || fail "sieve test: exit $?"
+[ "$out" = "store INBOX" ] || fail "mailboxexists without --mailbox: $out"
+out=$("$BREV" sieve test "$T/mb.sieve" "$msg" --mailbox Lists) || fail "sieve test --mailbox: exit $?"
+[ "$out" = "store Lists" ] || fail "mailboxexists with --mailbox: $out"
+printf 'require ["date", "fileinto", "variables"];\nif currentdate :matches "date" "*" { fileinto "${1}"; }\n' >"$T/now.sieve"
+out=$("$BREV" sieve test "$T/now.sieve" "$msg" --now 1796688000) || fail "sieve test --now: exit $?"
+[ "$out" = "store 2026-12-08" ] || fail "currentdate with --now: $out"
+rc=0
+"$BREV" sieve test "$HERE/scripts/25-compile-error.sieve" "$msg" >"$T/o" 2>"$T/e" || rc=$?
+[ $rc = 1 ] && grep -q '25-compile-error.sieve: line 2: header: expected 2 arguments, got 1' "$T/e" ||
+	fail "compile error: exit $rc, $(cat "$T/e")"
+rc=0
+"$BREV" sieve test "$HERE/scripts/24-errors-runtime.sieve" "$W/sieve/bcc.eml" >"$T/o" 2>"$T/e" || rc=$?
+[ $rc = 0 ] && [ "$(cat "$T/o")" = "store INBOX" ] && grep -q 'run-time error, implicit keep: line 2: reject conflicts' "$T/e" ||
+	fail "run-time error: exit $rc, $(cat "$T/o" "$T/e")"
+rc=0
+"$BREV" sieve test "$T/mb.sieve" >"$T/o" 2>"$T/e" || rc=$?
+[ $rc = 2 ] && grep -q '^usage: brev sieve test' "$T/e" || fail "usage: exit $rc"

@@ -1,0 +1,2 @@
+require ["reject", "fileinto"];
+if header :contains "subject" "lunch" { fileinto "Lunch"; reject "no lunch"; }

@@ -1,0 +1,3 @@
+require ["imap4flags", "copy"];
+addflag "\\Seen";
+redirect :copy "copy@example.test";

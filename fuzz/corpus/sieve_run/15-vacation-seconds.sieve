@@ -1,0 +1,2 @@
+require ["vacation-seconds"];
+vacation :seconds 172800 :from "user@example.test" "Back soon.";
