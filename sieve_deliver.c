@@ -34,6 +34,7 @@
 struct user_plan {
 	uint32_t user;
 	char addr[STORE_ADDR_MAX + 1];
+	const char *rcpt;             /* RCPT TO that reached it (borrowed), or NULL */
 	int ran;                      /* a script ran: res is set */
 	struct sieve_result res;
 	struct deliver_target *t;     /* the copies */
@@ -381,7 +382,7 @@ static void run_user(struct sieve_plan *p, struct user_plan *u)
 	}
 	if (!p->msg)
 		load_message(p);
-	struct sieve_msg m = {p->msg, p->mlen, p->from, u->addr, u->addr};
+	struct sieve_msg m = {p->msg, p->mlen, p->from, u->rcpt ? u->rcpt : u->addr, u->addr};
 	if (p->cfg) {
 		smtp_first_domain(p->cfg->domains, dom, sizeof dom);
 		env.domain = dom;
@@ -408,8 +409,8 @@ out:
 }
 
 struct sieve_plan *sieve_plan_make(struct store *st, const struct config *cfg, const char *from,
-				   const uint32_t *users, size_t n, const char *hdr, size_t hlen,
-				   struct spool *body, const char *id)
+				   const uint32_t *users, const char *const *rcpts, size_t n,
+				   const char *hdr, size_t hlen, struct spool *body, const char *id)
 {
 	struct sieve_plan *p;
 	size_t ran = 0;
@@ -429,6 +430,7 @@ struct sieve_plan *sieve_plan_make(struct store *st, const struct config *cfg, c
 	for (size_t i = 0; i < n; i++) {
 		struct user_plan *u = &p->u[i];
 		u->user = users[i];
+		u->rcpt = rcpts ? rcpts[i] : NULL;
 		str_copy(u->addr, "?", sizeof u->addr);
 		run_user(p, u);
 		ran += (size_t)u->ran;

@@ -34,14 +34,16 @@ struct sieve_plan;
 
 /*
  * Before the commit: users/n the local accounts (the order of store_deliver),
+ * rcpts (NULL, or per user the RCPT TO address that reached it, NULL for
+ * the account's own address) the envelope "to" the script sees,
  * hdr + body the message as it will be stored (the spam verdict's
  * X-Spam-Status included), junk the spam verdict per user (NULL: none),
  * from the envelope sender ("" for <>), id the tracking id for logs. NULL
  * when no account has an active script: deliver as without Sieve.
  */
 struct sieve_plan *sieve_plan_make(struct store *st, const struct config *cfg, const char *from,
-				   const uint32_t *users, size_t n, const char *hdr, size_t hlen,
-				   struct spool *body, const char *id);
+				   const uint32_t *users, const char *const *rcpts, size_t n,
+				   const char *hdr, size_t hlen, struct spool *body, const char *id);
 /* Where each user's copies go (for msg_in.place); valid while p lives. */
 const struct deliver_place *sieve_plan_place(const struct sieve_plan *p);
 /* User i's reject/ereject reason (one line, printable ASCII, at most 400

@@ -613,7 +613,7 @@ static void rcpt_local(struct session *s, const char *addr, const struct smtp_ad
 			     "451 4.7.1 <%s>: Greylisted, please try again later", addr);
 	} else {
 		for (size_t i = 0; i < r->nusers; i++)
-			smtp_rcptset_add_user(&s->set, r->users[i]);
+			smtp_rcptset_add_user_as(&s->set, r->users[i], addr);
 		for (size_t i = 0; i < r->nexternal; i++)
 			smtp_rcptset_add_fwd(&s->set, r->external[i], strrchr(addr, '@') + 1);
 		rcpt_ok(s, addr);

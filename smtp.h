@@ -241,6 +241,8 @@ int smtp_login_addr(const char *domains, const char *login, char *out, size_t ca
  * those copies with SRS (srs.h) in that domain. */
 struct smtp_rcptset {
 	uint32_t *users;
+	char **rcpt;      /* per user: the RCPT TO address that first reached it
+			   * (Sieve's envelope "to", with its +detail), or NULL */
 	size_t nusers, capusers;
 	char **ext, **via;
 	size_t next, capext;
@@ -251,6 +253,8 @@ struct smtp_rcptset {
 	const unsigned char *junk;
 };
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id);
+/* The same, remembering the RCPT TO address that reached the account. */
+void smtp_rcptset_add_user_as(struct smtp_rcptset *r, uint32_t id, const char *rcpt);
 void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr);
 /* addr reached through an alias of domain via (ours). */
 void smtp_rcptset_add_fwd(struct smtp_rcptset *r, const char *addr, const char *via);

@@ -418,7 +418,7 @@ int smtp_login_addr(const char *domains, const char *login, char *out, size_t ca
 
 /* ---- recipient set ---- */
 
-void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
+void smtp_rcptset_add_user_as(struct smtp_rcptset *r, uint32_t id, const char *rcpt)
 {
 	for (size_t i = 0; i < r->nusers; i++)
 		if (r->users[i] == id)
@@ -426,8 +426,15 @@ void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
 	if (r->nusers == r->capusers) {
 		r->capusers = r->capusers ? 2 * r->capusers : 16;
 		r->users = xrealloc(r->users, r->capusers * sizeof *r->users);
+		r->rcpt = xrealloc(r->rcpt, r->capusers * sizeof *r->rcpt);
 	}
+	r->rcpt[r->nusers] = rcpt ? xstrdup(rcpt) : NULL;
 	r->users[r->nusers++] = id;
+}
+
+void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
+{
+	smtp_rcptset_add_user_as(r, id, NULL);
 }
 
 void smtp_rcptset_add_fwd(struct smtp_rcptset *r, const char *addr, const char *via)
@@ -457,6 +464,8 @@ void smtp_rcptset_clear(struct smtp_rcptset *r)
 		free(r->ext[i]);
 		free(r->via[i]);
 	}
+	for (size_t i = 0; i < r->nusers; i++)
+		free(r->rcpt[i]);
 	r->next = 0;
 	r->nusers = 0;
 	r->junk = NULL;
@@ -468,6 +477,7 @@ void smtp_rcptset_free(struct smtp_rcptset *r)
 	free(r->ext);
 	free(r->via);
 	free(r->users);
+	free(r->rcpt);
 	memset(r, 0, sizeof *r);
 }
 
@@ -804,9 +814,10 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 	memset(o, 0, sizeof *o);
 	/* Sieve first (docs/sieve.md "At delivery"): reject/ereject must be
 	 * known before anything is queued or stored. */
-	struct sieve_plan *plan = r->nusers ? sieve_plan_make(st, cfg, from, r->users, r->nusers,
-							      hdr_local, hlen_local, body, id)
-					    : NULL;
+	struct sieve_plan *plan =
+	    r->nusers ? sieve_plan_make(st, cfg, from, r->users, (const char *const *)r->rcpt,
+					r->nusers, hdr_local, hlen_local, body, id)
+		      : NULL;
 	for (size_t i = 0; plan && i < r->nusers; i++)
 		if (sieve_plan_reject(plan, i) && o->rejected++ == 0)
 			str_copy(o->reject, sieve_plan_reject(plan, i), sizeof o->reject);

@@ -7,7 +7,8 @@
 #   redirect -> bob's brev (bob.test MX through nsd), with Delivered-To;
 #   fileinto a missing mailbox -> INBOX + log line; a script over the
 #   redirect limit (a run-time error) -> INBOX + log line;
-#   X-Spam-Status (the spam verdict) is visible to the script;
+#   X-Spam-Status (the spam verdict) is visible to the script; envelope
+#   :detail sees the +detail of RCPT TO;
 #   vacation: exactly one reply per sender per period, from <> with
 #   Auto-Submitted, In-Reply-To and a DKIM signature; none to a list
 #   message or to Auto-Submitted mail.
@@ -52,6 +53,9 @@ for s in "[file] one" "[flag] two" "[drop] three" "[fwd] five" "[missing] six" "
 	send "$s"
 	grep -q "^<- *250 " "$T/swaks.out" || fail "$s: not accepted: $(tail -5 "$T/swaks.out")"
 done
+# the envelope "to" is the RCPT TO address, +detail included
+swaks --server 127.0.0.2 --port "$P25" --from carol@sink.test --to alice+news@alice.test \
+	--header "Subject: detail ten" >"$T/swaks.out" 2>&1 || fail "alice+news: $(tail -5 "$T/swaks.out")"
 send "[nope] four"
 grep -q "^<\*\* *550 5.7.1 no thanks, not here" "$T/swaks.out" ||
 	fail "reject: no 550 5.7.1 at SMTP time: $(tail -5 "$T/swaks.out")"
@@ -83,6 +87,7 @@ A = ("alice@alice.test", "alice-pass")
 inbox = box(os.environ["PA_IMAP"], *A, "INBOX")
 lists = box(os.environ["PA_IMAP"], *A, "Lists")
 scored = box(os.environ["PA_IMAP"], *A, "Scored")
+news = box(os.environ["PA_IMAP"], *A, "News")
 def check(cond, what):
     if not cond:
         print("FAIL:", what, "inbox:", sorted(inbox), "lists:", sorted(lists), file=sys.stderr)
@@ -98,6 +103,7 @@ check("[missing] six" in inbox, "fileinto a missing mailbox without :create -> I
 check("[err] seven" in inbox, "run-time error (too many redirects) -> INBOX")
 check("[spam] eight" in scored, "X-Spam-Status visible to the script")
 check("plain nine" in inbox, "implicit keep")
+check("detail ten" in news, "envelope :detail sees RCPT TO's +detail")
 for s in ("[away] a", "[away] b", "[away] list", "[away] auto", "[away] c"):
     check(s in inbox, "vacation keeps the message: " + s)
 # bob got the redirected copy, marked Delivered-To alice

@@ -1,6 +1,7 @@
-require ["fileinto", "imap4flags", "reject", "vacation", "mailbox"];
+require ["fileinto", "imap4flags", "reject", "vacation", "mailbox", "envelope", "subaddress"];
 # t-77-sieve-delivery: one rule per subject word
 if header :contains "subject" "[file]" { fileinto :create "Lists"; stop; }
+if envelope :detail "to" "news" { fileinto :create "News"; stop; }
 if header :contains "subject" "[flag]" { addflag "\\Flagged"; addflag "urgent"; keep; stop; }
 if header :contains "subject" "[drop]" { discard; stop; }
 if header :contains "subject" "[nope]" { reject "no thanks, not here"; stop; }
