@@ -20,6 +20,7 @@ nsd_start
 mta_init alice alice.test 127.0.0.2
 DA=$D; PA_IMAP=$P_IMAP; PA_SIEVE=$P_SIEVE
 brev_user alice@alice.test alice-pass
+brev_user ann@alice.test ann-pass-1
 mta_start
 PID_A=$BREV_PID
 mta_init bob bob.test 127.0.0.3
@@ -59,6 +60,14 @@ swaks --server 127.0.0.2 --port "$P25" --from carol@sink.test --to alice+news@al
 send "[nope] four"
 grep -q "^<\*\* *550 5.7.1 no thanks, not here" "$T/swaks.out" ||
 	fail "reject: no 550 5.7.1 at SMTP time: $(tail -5 "$T/swaks.out")"
+# with another recipient (ann, no script) the message is taken, ann gets
+# it, alice does not, and the sender gets a DSN with alice's reason
+swaks --server 127.0.0.2 --port "$P25" --from hank@sink.test --to alice@alice.test,ann@alice.test \
+	--header "Subject: [nope] shared" >"$T/swaks.out" 2>&1 || fail "reject shared: $(tail -5 "$T/swaks.out")"
+# brev sendmail: exit 1 with the reason, nothing stored
+rc=0
+printf 'Subject: [nope] by sendmail\n\nhi\n' | "$BREV" -d "$DA" sendmail alice@alice.test 2>"$T/sm.err" || rc=$?
+[ $rc = 1 ] && grep -q "no thanks, not here" "$T/sm.err" || fail "sendmail reject: rc=$rc $(cat "$T/sm.err")"
 
 # vacation: twice from dave (one reply), a list message and an
 # Auto-Submitted one from others (none), then erin (a reply)
@@ -98,6 +107,9 @@ check("[flag] two" in inbox and "\\Flagged" in inbox["[flag] two"][0] and "urgen
 check("\\Flagged" not in inbox["plain nine"][0], "no flag on the implicit keep")
 check("[drop] three" not in inbox and "[drop] three" not in lists, "discard")
 check("[nope] four" not in inbox, "reject stored nothing")
+check("[nope] shared" not in inbox and "[nope] by sendmail" not in inbox, "reject with others / sendmail")
+check("[nope] shared" in box(os.environ["PA_IMAP"], "ann@alice.test", "ann-pass-1", "INBOX"),
+      "the other recipient of a rejected message got it")
 check("[fwd] five" not in inbox, "redirect cancels the implicit keep")
 check("[missing] six" in inbox, "fileinto a missing mailbox without :create -> INBOX")
 check("[err] seven" in inbox, "run-time error (too many redirects) -> INBOX")
@@ -138,6 +150,12 @@ for who in dave erin; do
 	grep -q "^DKIM-Signature: .*d=alice.test" "$f" || fail "vacation reply not DKIM-signed"
 	tr -d '\r' <"$f" | grep -qx "I am away until Monday." || fail "reply text"
 done
+# the DSN for alice's reject reached hank: 5.7.1 with the script's reason
+until_true 20 bash -c 'grep -l "^hank@sink.test" '"$T"'/sink/*.env >/dev/null 2>&1' || fail "no DSN to hank"
+f=$(grep -l "^hank@sink.test" "$T"/sink/*.env | head -1)
+f=${f%.env}.eml
+grep -q "5.7.1" "$f" && grep -q "no thanks, not here" "$f" && grep -qi "alice@alice.test" "$f" ||
+	fail "DSN for the reject: $(cat "$f")"
 for who in frank gina; do
 	! grep -l "$who@sink.test" "$T"/sink/*.env >/dev/null 2>&1 || fail "vacation answered $who (list / auto-submitted)"
 done
