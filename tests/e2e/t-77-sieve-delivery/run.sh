@@ -5,6 +5,7 @@
 #   fileinto :create -> Lists; addflag + keep -> INBOX \Flagged + keyword;
 #   discard -> nowhere; reject -> 550 5.7.1 at SMTP time, nothing stored;
 #   redirect -> bob's brev (bob.test MX through nsd), with Delivered-To;
+#   a message that carries Delivered-To: alice is not redirected again;
 #   fileinto a missing mailbox -> INBOX + log line; a script over the
 #   redirect limit (a run-time error) -> INBOX + log line;
 #   X-Spam-Status (the spam verdict) is visible to the script; envelope
@@ -54,6 +55,9 @@ for s in "[file] one" "[flag] two" "[drop] three" "[fwd] five" "[missing] six" "
 	send "$s"
 	grep -q "^<- *250 " "$T/swaks.out" || fail "$s: not accepted: $(tail -5 "$T/swaks.out")"
 done
+# a redirect loop: alice has passed this message on before (Delivered-To)
+send "[fwd] loop" carol@sink.test --header "Delivered-To: alice@alice.test"
+grep -q "^<- *250 " "$T/swaks.out" || fail "loop: not accepted: $(tail -5 "$T/swaks.out")"
 # the envelope "to" is the RCPT TO address, +detail included
 swaks --server 127.0.0.2 --port "$P25" --from carol@sink.test --to alice+news@alice.test \
 	--header "Subject: detail ten" >"$T/swaks.out" 2>&1 || fail "alice+news: $(tail -5 "$T/swaks.out")"
@@ -111,6 +115,7 @@ check("[nope] shared" not in inbox and "[nope] by sendmail" not in inbox, "rejec
 check("[nope] shared" in box(os.environ["PA_IMAP"], "ann@alice.test", "ann-pass-1", "INBOX"),
       "the other recipient of a rejected message got it")
 check("[fwd] five" not in inbox, "redirect cancels the implicit keep")
+check("[fwd] loop" in inbox, "a looping redirect is kept instead")
 check("[missing] six" in inbox, "fileinto a missing mailbox without :create -> INBOX")
 check("[err] seven" in inbox, "run-time error (too many redirects) -> INBOX")
 check("[spam] eight" in scored, "X-Spam-Status visible to the script")
@@ -128,9 +133,11 @@ for _ in range(150):
 check("[fwd] five" in b, "bob did not get the redirect")
 check("Delivered-To: alice@alice.test" in b["[fwd] five"][1], "redirect without Delivered-To")
 check(not any(k.startswith("[err]") for k in b), "redirects of the failed run went out")
+check("[fwd] loop" not in b, "a looping redirect went out")
 PY
 grep -q 'fileinto "NoSuchFolder": no such mailbox; kept in INBOX' "$DA/serve.log" || fail "no log line for the missing mailbox"
 grep -q 'user=alice@alice.test script "rules": .*implicit keep' "$DA/serve.log" || fail "no log line for the run-time error"
+grep -q 'redirect to <bob@bob.test> refused: mail loop' "$DA/serve.log" || fail "no log line for the redirect loop"
 
 # the vacation replies reach the sink: exactly dave and erin, once each
 until_true 20 bash -c '[ "$(grep -l "Out of office" '"$T"'/sink/*.eml 2>/dev/null | wc -l)" -ge 2 ]' ||

@@ -133,6 +133,11 @@ if base64.b64decode(m.group(1)).decode() != want:
     fail("SCRAM server signature does not verify")
 s.cmd(b"LISTSCRIPTS\r\n", b"OK")
 s.cmd(b"LOGOUT\r\n", b"OK")
+# three failed logins end the session
+s = S()
+for i in range(3):
+    bad = base64.b64encode(b"\0nobody@example.test\0wrong-%d" % i).decode()
+    s.cmd(('AUTHENTICATE "PLAIN" "%s"\r\n' % bad).encode(), b"BYE" if i == 2 else b"NO")
 # twenty bad commands end the session
 s = S()
 for i in range(19):
