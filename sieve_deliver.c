@@ -573,6 +573,27 @@ static void add_crlf(struct sbuf *b, const char *s)
 	}
 }
 
+/* Whether :from names an address that reaches this account (its own, or
+ * an alias of it): brev signs the reply for the From domain, so a script
+ * must not make it speak for someone else. */
+static int from_is_ours(struct sieve_plan *p, const struct user_plan *u, const char *from)
+{
+	char addr[STORE_ADDR_MAX + 1];
+	const char *lt = strrchr(from, '<');
+	struct resolved r;
+	int ok = 0;
+	str_copy(addr, lt ? lt + 1 : from, sizeof addr);
+	addr[strcspn(addr, ">")] = '\0';
+	if (!strcasecmp(addr, u->addr))
+		return 1;
+	if (store_resolve(p->st, addr, &r) != ST_OK)
+		return 0;
+	for (size_t i = 0; i < r.nusers; i++)
+		ok |= r.users[i] == u->user;
+	store_resolved_free(&r);
+	return ok;
+}
+
 /* RFC 3834 / RFC 5230 5: the reply, signed, then sent. */
 static void do_vacation(struct sieve_plan *p, struct user_plan *u, const struct sieve_action *a)
 {
@@ -604,6 +625,11 @@ static void do_vacation(struct sieve_plan *p, struct user_plan *u, const struct 
 	clean(subj);
 	str_copy(from, a->vac_from && a->vac_from[0] ? a->vac_from : u->addr, sizeof from);
 	clean(from);
+	if (strcmp(from, u->addr) && !from_is_ours(p, u, from)) {
+		log_warn("sieve id=%s user=%s vacation :from \"%s\" does not reach this account; "
+			 "replying from %s", p->id, u->addr, from, u->addr);
+		str_copy(from, u->addr, sizeof from);
+	}
 	sbuf_printf(&b, "From: %s\r\nTo: <%s>\r\n", from, to);
 	subject_field(&b, subj);
 	if (msgid[0]) {

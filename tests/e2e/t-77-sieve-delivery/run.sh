@@ -12,7 +12,8 @@
 #   :detail sees the +detail of RCPT TO;
 #   vacation: exactly one reply per sender per period, from <> with
 #   Auto-Submitted, In-Reply-To and a DKIM signature; none to a list
-#   message or to Auto-Submitted mail.
+#   message or to Auto-Submitted mail; a :from naming another account is
+#   replaced by the account's own address.
 . ../lib.sh
 . ../queue/lib.sh
 command -v sieve-connect >/dev/null || fail "sieve-connect missing (tools/deps.sh test installs it)"
@@ -80,6 +81,8 @@ send "[away] b" dave@sink.test
 send "[away] list" frank@sink.test --header "List-Id: <l.sink.test>"
 send "[away] auto" gina@sink.test --header "Auto-Submitted: auto-generated"
 send "[away] c" erin@sink.test
+# :from naming another account is not used (brev would sign it)
+send "[away2] d" ivan@sink.test
 
 python3 - <<'PY' || fail "mailboxes"
 import imaplib, os, sys, time
@@ -163,6 +166,11 @@ f=$(grep -l "^hank@sink.test" "$T"/sink/*.env | head -1)
 f=${f%.env}.eml
 grep -q "5.7.1" "$f" && grep -q "no thanks, not here" "$f" && grep -qi "alice@alice.test" "$f" ||
 	fail "DSN for the reject: $(cat "$f")"
+until_true 20 bash -c 'grep -l "Other reply" '"$T"'/sink/*.eml >/dev/null 2>&1' || fail "no [away2] reply"
+f=$(grep -l "Other reply" "$T"/sink/*.eml | head -1)
+tr -d '\r' <"$f" | grep -qx "From: alice@alice.test" || fail "vacation :from another account was used: $(grep -i '^From:' "$f")"
+grep -q 'vacation :from "The Boss <ann@alice.test>" does not reach this account' "$DA/serve.log" ||
+	fail "no log line for the refused :from"
 for who in frank gina; do
 	! grep -l "$who@sink.test" "$T"/sink/*.env >/dev/null 2>&1 || fail "vacation answered $who (list / auto-submitted)"
 done

@@ -15,6 +15,9 @@ if header :contains "subject" "[err]" {
 if allof (header :contains "subject" "[spam]", exists "X-Spam-Status") {
   fileinto :create "Scored"; stop;
 }
+if header :contains "subject" "[away2]" {
+  vacation :from "The Boss <ann@alice.test>" :handle "two" :subject "Other reply" "Not ann.";
+}
 if header :contains "subject" "[away]" {
   vacation :days 1 :subject "Out of office" "I am away until Monday.";
 }
