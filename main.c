@@ -1272,8 +1272,12 @@ int main(int argc, char **argv)
 		if (i == ARRAY_LEN(known))
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
-	if (!strcmp(cmd, "sieve") && argc >= 2 && !strcmp(argv[1], "test"))
-		return sieve_cli_test(argc - 1, argv + 1); /* needs no data directory */
+	if (!strcmp(cmd, "sieve")) { /* `sieve test` needs no data directory */
+		if (argc >= 2 && !strcmp(argv[1], "test"))
+			return sieve_cli_test(argc - 1, argv + 1);
+		fatal("usage: brev sieve test SCRIPT MESSAGE [--from A] [--to A] [--user A] "
+		      "[--mailbox M]... [--now UNIXTIME]");
+	}
 	find_datadir(dopt);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify")) {
 		int brc = backup_cli(cmd, argc, argv, datadir, BREV_VERSION);

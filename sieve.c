@@ -24,6 +24,7 @@ struct hfield {
 	char name[80];
 	const char *val;
 	size_t vlen;
+	size_t start, end; /* the field's bytes, continuation lines and line end included */
 };
 
 struct var {
@@ -33,6 +34,11 @@ struct var {
 struct run {
 	const struct sieve_script *s; /* the script running now (include changes it) */
 	const struct sieve_msg *m;
+	const char *data; /* the message as tests see it: m->data, or owned after editheader */
+	size_t len;
+	char *owned;
+	size_t hdr_end; /* where the empty line ending the header starts (or len) */
+	int nedits;
 	const struct sieve_env *env;
 	struct sieve_result *res;
 	struct hfield *h;
@@ -43,13 +49,14 @@ struct run {
 	size_t nvars;
 	struct sv_groups gr;
 	char *flags; /* the imap4flags internal variable: space-separated */
-	int implicit_keep, stop, ret, steps, redirects, depth, vacation, reject_line;
+	int implicit_keep, stop, ret, steps, redirects, depth, vacation, reject_line, nincludes;
 	char **included;
 	size_t nincluded;
 	int failed;
 };
 
-static int rerr(struct run *r, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int rerr(struct run *r, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int rerr(struct run *r, int line, const char *fmt, ...)
 {
 	if (r->failed)
@@ -78,8 +85,9 @@ static int has_ext(struct run *r, int x)
 /* ---- the message's header ---- */
 static void read_header(struct run *r)
 {
-	const char *d = r->m->data;
-	size_t len = r->m->len, pos = 0, cap = 0;
+	const char *d = r->data;
+	size_t len = r->len, pos = 0, cap = 0;
+	r->nh = 0;
 	const char *name, *val;
 	size_t nl, vl;
 	while (mime_hdr_next(d, len, &pos, &name, &nl, &val, &vl)) {
@@ -97,13 +105,21 @@ static void read_header(struct run *r)
 		f->name[n] = 0;
 		f->val = val;
 		f->vlen = vl;
+		f->start = (size_t)(name - d);
+		f->end = pos;
 		if (r->nh >= 10000)
 			break;
 	}
+	r->hdr_end = pos;
 	/* the body starts after the first empty line */
 	const char *b = NULL;
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (d[i] == '\n' && (d[i + 1] == '\n' || (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n'))) {
+	if (len && d[0] == '\n')
+		b = d + 1; /* an empty header */
+	else if (len > 1 && d[0] == '\r' && d[1] == '\n')
+		b = d + 2;
+	for (size_t i = 0; !b && i + 1 < len; i++) {
+		if (d[i] == '\n' &&
+		    (d[i + 1] == '\n' || (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n'))) {
 			b = d + i + (d[i + 1] == '\n' ? 2 : 3);
 			break;
 		}
@@ -168,7 +184,8 @@ static int var_set(struct run *r, int line, const char *name, const char *val)
 	}
 	free(v->val);
 	size_t n = strlen(val);
-	v->val = xstrndup(val, n > SIEVE_VAR_MAX ? SIEVE_VAR_MAX : n); /* RFC 5229 3: may truncate */
+	v->val =
+	    xstrndup(val, n > SIEVE_VAR_MAX ? SIEVE_VAR_MAX : n); /* RFC 5229 3: may truncate */
 	return 0;
 }
 
@@ -420,7 +437,8 @@ static int match_values(struct run *r, const struct sv_node *n, const struct mop
 				res = -1;
 				break;
 			}
-			res = sv_match(o->mt, o->rel, o->cmp, vals->v[i], keys.v[k], &g, e, sizeof e);
+			res =
+			    sv_match(o->mt, o->rel, o->cmp, vals->v[i], keys.v[k], &g, e, sizeof e);
 		}
 	if (res == 1 && (o->mt == MT_MATCHES || o->mt == MT_REGEX)) {
 		sv_groups_clear(&r->gr);
@@ -515,14 +533,18 @@ static int parse_date(const char *s, int64_t *t, int *off)
 		static const struct {
 			const char *z;
 			int h;
-		} zs[] = {{"UT", 0}, {"GMT", 0}, {"EST", -5}, {"EDT", -4}, {"CST", -6},
+		} zs[] = {{"UT", 0},   {"GMT", 0},  {"EST", -5}, {"EDT", -4}, {"CST", -6},
 			  {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
 		for (size_t i = 0; i < ARRAY_LEN(zs); i++)
 			if (!str_casecmp_ascii(zone, zs[i].z))
 				o = zs[i].h * 3600;
 	}
-	struct tm tm = {.tm_year = year - 1900, .tm_mon = m, .tm_mday = day, .tm_hour = hh,
-			.tm_min = mm, .tm_sec = ss};
+	struct tm tm = {.tm_year = year - 1900,
+			.tm_mon = m,
+			.tm_mday = day,
+			.tm_hour = hh,
+			.tm_min = mm,
+			.tm_sec = ss};
 	*t = (int64_t)timegm(&tm) - o;
 	*off = o;
 	return 0;
@@ -557,9 +579,11 @@ static char *date_part(int64_t t, int off, const char *part)
 	else if (!strcmp(part, "day"))
 		snprintf(b, sizeof b, "%02d", tm.tm_mday);
 	else if (!strcmp(part, "date"))
-		snprintf(b, sizeof b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		snprintf(b, sizeof b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday);
 	else if (!strcmp(part, "julian")) {
-		int64_t days = (int64_t)lt >= 0 ? (int64_t)lt / 86400 : -((-(int64_t)lt + 86399) / 86400);
+		int64_t days =
+		    (int64_t)lt >= 0 ? (int64_t)lt / 86400 : -((-(int64_t)lt + 86399) / 86400);
 		snprintf(b, sizeof b, "%lld", (long long)(days + 40587));
 	} else if (!strcmp(part, "hour"))
 		snprintf(b, sizeof b, "%02d", tm.tm_hour);
@@ -653,8 +677,8 @@ static int type_wanted(const struct body_walk *w, const struct mime_part *p)
 			return 1;
 		if (!sl && !str_casecmp_ascii(k, t))
 			return 1;
-		if (sl && !str_ncasecmp_ascii(k, t, (size_t)(sl - k)) && strlen(t) == (size_t)(sl - k) &&
-		    !str_casecmp_ascii(sl + 1, st))
+		if (sl && !str_ncasecmp_ascii(k, t, (size_t)(sl - k)) &&
+		    strlen(t) == (size_t)(sl - k) && !str_casecmp_ascii(sl + 1, st))
 			return 1;
 	}
 	return 0;
@@ -670,14 +694,15 @@ static void body_walk(struct body_walk *w, const struct mime_part *p)
 		if (!type_wanted(w, p) || w->total + p->body_size > SIEVE_BODY_MAX)
 			continue;
 		w->total += p->body_size;
-		const char *raw = w->r->m->data + p->body_off;
+		const char *raw = w->r->data + p->body_off;
 		size_t n = (size_t)p->body_size;
-		if (p->body_off + p->body_size > w->r->m->len)
+		if (p->body_off + p->body_size > w->r->len)
 			continue;
 		struct sbuf dec = {0}, u = {0};
 		mime_decode_body(&dec, raw, n, mime_cte(p));
 		if (!p->type || !str_casecmp_ascii(p->type, "text"))
-			mime_to_utf8(&u, dec.p ? dec.p : "", dec.len, mime_param(p->params, p->nparams, "charset"));
+			mime_to_utf8(&u, dec.p ? dec.p : "", dec.len,
+				     mime_param(p->params, p->nparams, "charset"));
 		else
 			sbuf_add(&u, dec.p ? dec.p : "", dec.len);
 		sbuf_add(&u, "", 1);
@@ -701,7 +726,7 @@ static int test_body(struct run *r, const struct sv_node *n, const struct mopts 
 			strs_add(&types, xstrdup("text"));
 		struct msg_mem mm;
 		struct msg_src src;
-		msg_src_buf(&src, &mm, r->m->data, r->m->len);
+		msg_src_buf(&src, &mm, r->data, r->len);
 		struct mime_part *root = mime_parse(&src);
 		struct body_walk w = {.r = r, .types = &types, .out = &vals, .src = &src};
 		body_walk(&w, root);
@@ -894,15 +919,16 @@ static int vacation_allowed(struct run *r, const struct strs *mine)
 		const char *nm = r->h[i].name;
 		if (!str_ncasecmp_ascii(nm, "list-", 5))
 			return 0;
-		if (!str_casecmp_ascii(nm, "auto-submitted") || !str_casecmp_ascii(nm, "precedence")) {
+		if (!str_casecmp_ascii(nm, "auto-submitted") ||
+		    !str_casecmp_ascii(nm, "precedence")) {
 			char *v = hvalue(&r->h[i]);
 			char *sp = strpbrk(v, " ;\t");
 			if (sp)
 				*sp = 0;
-			int bad = nm[0] == 'a' || nm[0] == 'A'
-					  ? str_casecmp_ascii(v, "no") != 0
-					  : (!str_casecmp_ascii(v, "bulk") || !str_casecmp_ascii(v, "list") ||
-					     !str_casecmp_ascii(v, "junk"));
+			int bad = nm[0] == 'a' || nm[0] == 'A' ? str_casecmp_ascii(v, "no") != 0
+							       : (!str_casecmp_ascii(v, "bulk") ||
+								  !str_casecmp_ascii(v, "list") ||
+								  !str_casecmp_ascii(v, "junk"));
 			free(v);
 			if (bad)
 				return 0;
@@ -911,8 +937,9 @@ static int vacation_allowed(struct run *r, const struct strs *mine)
 	const char *at = strrchr(from, '@');
 	size_t ll = at ? (size_t)(at - from) : strlen(from);
 	char *local = xstrndup(from, ll);
-	int bot = !str_casecmp_ascii(local, "mailer-daemon") || !str_casecmp_ascii(local, "listserv") ||
-		  !str_casecmp_ascii(local, "majordomo") || str_has_prefix_ci(local, "owner-") ||
+	int bot = !str_casecmp_ascii(local, "mailer-daemon") ||
+		  !str_casecmp_ascii(local, "listserv") || !str_casecmp_ascii(local, "majordomo") ||
+		  str_has_prefix_ci(local, "owner-") ||
 		  (ll >= 8 && !str_casecmp_ascii(local + ll - 8, "-request"));
 	free(local);
 	if (bot)
@@ -1021,7 +1048,9 @@ static int test_duplicate(struct run *r, const struct sv_node *n)
 	free(id);
 	struct sv_arg *sa = sv_tag(n, "seconds");
 	int64_t secs = sa ? sa->param->num : 14 * 86400;
-	int seen = r->env && r->env->duplicate_check ? r->env->duplicate_check(r->env->ctx, k.p, secs) == 1 : 0;
+	int seen = r->env && r->env->duplicate_check
+		       ? r->env->duplicate_check(r->env->ctx, k.p, secs) == 1
+		       : 0;
 	struct sieve_result *res = r->res;
 	if (res->ndup < 16) {
 		res->dup_ids = xrealloc(res->dup_ids, (res->ndup + 1) * sizeof *res->dup_ids);
@@ -1126,7 +1155,7 @@ static int test(struct run *r, const struct sv_node *n)
 		return n->id == ST_ALLOF;
 	case ST_SIZE: {
 		int64_t lim = n->pos[0]->num;
-		return sv_tag(n, "over") ? (int64_t)r->m->len > lim : (int64_t)r->m->len < lim;
+		return sv_tag(n, "over") ? (int64_t)r->len > lim : (int64_t)r->len < lim;
 	}
 	case ST_EXISTS: {
 		struct strs names = {0};
@@ -1264,6 +1293,10 @@ static int cmd_include(struct run *r, const struct sv_node *n)
 		for (size_t i = 0; i < r->nincluded; i++)
 			if (!strcmp(r->included[i], name))
 				goto out;
+	if (++r->nincludes > SIEVE_INCLUDES_MAX) { /* each one compiles a script */
+		rc = rerr(r, n->line, "more than %d includes in one run", SIEVE_INCLUDES_MAX);
+		goto out;
+	}
 	if (r->depth >= SIEVE_INCLUDE_DEPTH_MAX) {
 		rc = rerr(r, n->line, "include nested deeper than %d", SIEVE_INCLUDE_DEPTH_MAX);
 		goto out;
@@ -1309,6 +1342,140 @@ static int cmd_include(struct run *r, const struct sv_node *n)
 	r->gr = sg;
 	r->s = saved;
 	sieve_free(sub);
+out:
+	free(name);
+	return rc;
+}
+
+/* ---- editheader (RFC 5293) ---- */
+static int field_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 76)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 || *s == ':')
+			return 0;
+	return 1;
+}
+
+/* RFC 5293 7: a script never removes the trace fields. */
+static int protected_field(const char *name)
+{
+	return !str_casecmp_ascii(name, "received") || !str_casecmp_ascii(name, "auto-submitted");
+}
+
+/* Replace bytes [a, b) of the message with ins; headers re-read. */
+static void edit_splice(struct run *r, size_t a, size_t b, const char *ins, size_t n)
+{
+	char *nd = xmalloc(r->len - (b - a) + n + 1);
+	memcpy(nd, r->data, a);
+	memcpy(nd + a, ins, n);
+	memcpy(nd + a + n, r->data + b, r->len - b);
+	r->len = r->len - (b - a) + n;
+	nd[r->len] = 0;
+	free(r->owned);
+	r->owned = nd;
+	r->data = nd;
+	read_header(r);
+}
+
+static void b64_encode(struct sbuf *o, const unsigned char *s, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
+			     (i + 2 < n ? s[i + 2] : 0);
+		char q[4] = {t[v >> 18], t[v >> 12 & 63], i + 1 < n ? t[v >> 6 & 63] : '=',
+			     i + 2 < n ? t[v & 63] : '='};
+		sbuf_add(o, q, 4);
+	}
+}
+
+static int cmd_addheader(struct run *r, const struct sv_node *n)
+{
+	char *name = expand(r, n->pos[0]->s[0]), *val = expand(r, n->pos[1]->s[0]);
+	int rc = 0;
+	if (!field_name_ok(name)) {
+		rc = rerr(r, n->line, "addheader: invalid field name");
+		goto out;
+	}
+	struct sbuf f = {0};
+	sbuf_printf(&f, "%s: ", name);
+	int ascii = 1;
+	for (char *p = val; *p; p++) {
+		if (*p == '\r' || *p == '\n')
+			*p = ' '; /* one line: a value cannot start a new field */
+		ascii &= (unsigned char)*p < 0x80;
+	}
+	if (ascii) { /* RFC 5293 5: non-ASCII goes in as RFC 2047 words */
+		sbuf_puts(&f, val);
+	} else {
+		sbuf_puts(&f, "=?UTF-8?B?");
+		b64_encode(&f, (const unsigned char *)val, strlen(val));
+		sbuf_puts(&f, "?=");
+	}
+	sbuf_puts(&f, "\r\n");
+	size_t at = 0;
+	if (sv_tag(n, "last")) {
+		at = r->hdr_end;
+		if (at && r->data[at - 1] != '\n') { /* a header without a final line end */
+			edit_splice(r, at, at, "\r\n", 2);
+			at += 2;
+		}
+	}
+	edit_splice(r, at, at, f.p, f.len);
+	sbuf_free(&f);
+out:
+	free(name);
+	free(val);
+	return rc;
+}
+
+static int cmd_deleteheader(struct run *r, const struct sv_node *n)
+{
+	char *name = expand(r, n->pos[0]->s[0]);
+	struct mopts o;
+	int rc = get_mopts(r, n, &o);
+	if (rc || protected_field(name))
+		goto out;
+	struct sv_arg *ix = sv_tag(n, "index");
+	int last = sv_tag(n, "last") != NULL;
+	size_t total = 0, cnt = 0;
+	for (size_t i = 0; i < r->nh; i++)
+		total += !str_casecmp_ascii(r->h[i].name, name);
+	size_t want = 0;
+	if (ix) {
+		want = (size_t)ix->param->num;
+		if (last)
+			want = want <= total ? total - want + 1 : 0;
+		if (!want)
+			goto out;
+	}
+	/* from the last field back, so that earlier offsets stay valid */
+	cnt = total + 1;
+	for (size_t i = r->nh; i-- > 0;) {
+		if (str_casecmp_ascii(r->h[i].name, name))
+			continue;
+		cnt--;
+		if (want && cnt != want)
+			continue;
+		if (n->npos == 2) {
+			struct strs vals = {0};
+			strs_add(&vals, hvalue(&r->h[i]));
+			int m = match_values(r, n, &o, &vals, 1);
+			strs_free(&vals);
+			if (m < 0) {
+				rc = -1;
+				goto out;
+			}
+			if (!m)
+				continue;
+		}
+		size_t a = r->h[i].start, b = r->h[i].end;
+		edit_splice(r, a, b, "", 0);
+		/* read_header rebuilt r->h with fewer fields; the ones before
+		 * i are unchanged */
+	}
 out:
 	free(name);
 	return rc;
@@ -1365,7 +1532,8 @@ static int command(struct run *r, const struct sv_node *n)
 		if (!copy)
 			r->implicit_keep = 0;
 		for (size_t i = 0; i < r->res->n; i++)
-			if (r->res->a[i].kind == SIEVE_REDIRECT && addr_eq(r->res->a[i].address, addr)) {
+			if (r->res->a[i].kind == SIEVE_REDIRECT &&
+			    addr_eq(r->res->a[i].address, addr)) {
 				free(addr);
 				return 0;
 			}
@@ -1388,7 +1556,7 @@ static int command(struct run *r, const struct sv_node *n)
 			if (r->res->a[i].kind == SIEVE_REJECT || r->res->a[i].kind == SIEVE_EREJECT)
 				return rerr(r, n->line, "more than one reject");
 		struct sieve_action *a =
-			add_action(r, n->line, n->id == SC_REJECT ? SIEVE_REJECT : SIEVE_EREJECT);
+		    add_action(r, n->line, n->id == SC_REJECT ? SIEVE_REJECT : SIEVE_EREJECT);
 		if (!a)
 			return -1;
 		a->text = expand(r, n->pos[0]->s[0]);
@@ -1427,6 +1595,11 @@ static int command(struct run *r, const struct sv_node *n)
 		return do_vacation(r, n);
 	case SC_INCLUDE:
 		return cmd_include(r, n);
+	case SC_ADDHEADER:
+	case SC_DELETEHEADER:
+		if (++r->nedits > SIEVE_EDITS_MAX)
+			return rerr(r, n->line, "more than %d header edits", SIEVE_EDITS_MAX);
+		return n->id == SC_ADDHEADER ? cmd_addheader(r, n) : cmd_deleteheader(r, n);
 	}
 	return rerr(r, n->line, "unknown command");
 }
@@ -1484,7 +1657,13 @@ int sieve_run(const struct sieve_script *s, const struct sieve_msg *m, const str
 	      struct sieve_result *out)
 {
 	memset(out, 0, sizeof *out);
-	struct run r = {.s = s, .m = m, .env = env, .res = out, .implicit_keep = 1};
+	struct run r = {.s = s,
+			.m = m,
+			.env = env,
+			.res = out,
+			.implicit_keep = 1,
+			.data = m->data,
+			.len = m->len};
 	r.flags = xstrdup("");
 	read_header(&r);
 	int rc = run_block(&r, s->cmds);
@@ -1492,6 +1671,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_msg *m, const str
 		rc = do_store(&r, 0, NULL, r.flags, 0, 0);
 	if (!rc)
 		rc = check_conflicts(&r);
+	if (!rc && r.owned) {
+		out->edited = r.owned;
+		out->edited_len = r.len;
+		r.owned = NULL;
+	}
+	free(r.owned);
 	free(r.flags);
 	free(r.h);
 	for (size_t i = 0; i < r.nvars; i++) {
@@ -1540,5 +1725,6 @@ void sieve_result_free(struct sieve_result *r)
 		free(r->dup_ids[i]);
 	free(r->dup_ids);
 	free(r->dup_secs);
+	free(r->edited);
 	memset(r, 0, sizeof *r);
 }

@@ -19,37 +19,38 @@
 /* Limits. Every one is checked before the thing it bounds is buffered;
  * going over one fails sieve_compile with "line N: ..." or makes sieve_run
  * end in an implicit keep with out->err set. */
-#define SIEVE_SCRIPT_MAX (1024 * 1024)   /* script bytes */
-#define SIEVE_STRING_MAX (64 * 1024)     /* one string literal / text: block, bytes */
-#define SIEVE_NEST_MAX 32                /* nested blocks and tests (allof(not(anyof(...)))) */
-#define SIEVE_NODES_MAX 20000            /* commands + tests + arguments in one script */
-#define SIEVE_LIST_MAX 1024              /* strings in one string list */
-#define SIEVE_REGEX_MAX 512              /* bytes of one :regex pattern */
-#define SIEVE_REGEX_INPUT_MAX (64 * 1024)/* bytes of one value a :regex is run on */
-#define SIEVE_ACTIONS_MAX 64             /* actions in one run */
-#define SIEVE_REDIRECTS_MAX 4            /* redirects in one run */
-#define SIEVE_STEPS_MAX 200000           /* interpreter steps (tests evaluated + comparisons) */
-#define SIEVE_VARS_MAX 128               /* distinct variables */
-#define SIEVE_VAR_MAX (16 * 1024)        /* bytes of one variable value */
-#define SIEVE_INCLUDE_DEPTH_MAX 4        /* nested include */
-#define SIEVE_BODY_MAX (1024 * 1024)     /* decoded body bytes the body test looks at */
+#define SIEVE_SCRIPT_MAX	(1024 * 1024) /* script bytes */
+#define SIEVE_STRING_MAX	(64 * 1024)   /* one string literal / text: block, bytes */
+#define SIEVE_NEST_MAX		32	      /* nested blocks and tests (allof(not(anyof(...)))) */
+#define SIEVE_NODES_MAX		20000	      /* commands + tests + arguments in one script */
+#define SIEVE_LIST_MAX		1024	      /* strings in one string list */
+#define SIEVE_REGEX_MAX		512	      /* bytes of one :regex pattern */
+#define SIEVE_REGEX_INPUT_MAX	(64 * 1024)   /* bytes of one value a :regex is run on */
+#define SIEVE_ACTIONS_MAX	64	      /* actions in one run */
+#define SIEVE_REDIRECTS_MAX	4	      /* redirects in one run */
+#define SIEVE_STEPS_MAX		200000	    /* interpreter steps (tests evaluated + comparisons) */
+#define SIEVE_VARS_MAX		128	    /* distinct variables */
+#define SIEVE_VAR_MAX		(16 * 1024) /* bytes of one variable value */
+#define SIEVE_INCLUDE_DEPTH_MAX 4	    /* nested include */
+#define SIEVE_INCLUDES_MAX	16 /* include commands run in one run (each compiles its script) */
+#define SIEVE_BODY_MAX		(1024 * 1024) /* decoded body bytes the body test looks at */
+#define SIEVE_EDITS_MAX		32	      /* addheader/deleteheader commands run in one run */
 
 struct sieve_script; /* compiled, immutable after sieve_compile; may be shared across threads */
 
 /* 0 ok, *out owned by the caller (sieve_free). -1 with err = "line N:
  * message" (the first error) and *out NULL. */
-int sieve_compile(const char *src, size_t len, struct sieve_script **out, char *err,
-		  size_t errlen);
+int sieve_compile(const char *src, size_t len, struct sieve_script **out, char *err, size_t errlen);
 void sieve_free(struct sieve_script *s);
 
 /* The message and its envelope as seen at delivery of ONE local recipient.
  * All pointers are borrowed for the duration of sieve_run. */
 struct sieve_msg {
 	const char *data;
-	size_t len;           /* the whole RFC 5322 message as it will be stored */
+	size_t len;	      /* the whole RFC 5322 message as it will be stored */
 	const char *env_from; /* MAIL FROM address, "" for <> */
-	const char *env_to;   /* this recipient's address as given in RCPT TO (may contain +detail) */
-	const char *user;     /* the account's address */
+	const char *env_to; /* this recipient's address as given in RCPT TO (may contain +detail) */
+	const char *user;   /* the account's address */
 };
 
 /* What the interpreter may ask the caller (any callback may be NULL =
@@ -63,7 +64,7 @@ struct sieve_env {
 	/* RFC 6609 include :personal NAME: the script text (borrowed until
 	 * sieve_run returns), or NULL. */
 	const char *(*script)(void *ctx, const char *name, size_t *len);
-	int64_t now;              /* unix seconds (date/currentdate) */
+	int64_t now;		   /* unix seconds (date/currentdate) */
 	const char *domain, *host; /* environment extension */
 };
 
@@ -93,10 +94,11 @@ struct sieve_action {
 	 * caller checks and records "one reply per (handle, sender) per
 	 * seconds" and builds and sends the reply. */
 	char *vac_to; /* the address to reply to (the envelope sender) */
-	char *vac_from, *vac_subject, *vac_reason, *vac_handle; /* handle: given or derived (5230 4.2) */
+	char *vac_from, *vac_subject, *vac_reason,
+	    *vac_handle; /* handle: given or derived (5230 4.2) */
 	int vac_mime;
 	int64_t vac_seconds; /* :days converted, or :seconds */
-	char *dup_id;        /* unused (ids are in sieve_result.dup_ids) */
+	char *dup_id;	     /* unused (ids are in sieve_result.dup_ids) */
 };
 
 struct sieve_result {
@@ -105,6 +107,12 @@ struct sieve_result {
 	char **dup_ids; /* duplicate ids the caller must record after delivery */
 	int64_t *dup_secs;
 	size_t ndup;
+	/* editheader (RFC 5293): the whole message with its header as the
+	 * script left it, to be stored and redirected instead of
+	 * sieve_msg.data; NULL when the script edited nothing. Owned by the
+	 * result. */
+	char *edited;
+	size_t edited_len;
 	char err[256]; /* non-empty: a run-time error/limit happened; the result
 			  is then exactly one implicit SIEVE_KEEP (mail is never lost) */
 };

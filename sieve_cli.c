@@ -20,7 +20,7 @@
 #include "sieve_cli.h"
 #include "util.h"
 
-#define CLI_MSG_MAX (64 * 1024 * 1024)
+#define CLI_MSG_MAX  (64 * 1024 * 1024)
 #define CLI_MBOX_MAX 64
 
 struct cli_ctx {
@@ -134,10 +134,13 @@ int sieve_cli_test(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	struct sieve_msg m = {.data = msg, .len = mlen, .env_from = from, .env_to = to,
-			      .user = user ? user : to};
-	struct sieve_env env = {.ctx = &c, .mailbox_exists = cli_mailbox_exists,
-				.script = cli_script, .now = now, .domain = "example.test",
+	struct sieve_msg m = {
+	    .data = msg, .len = mlen, .env_from = from, .env_to = to, .user = user ? user : to};
+	struct sieve_env env = {.ctx = &c,
+				.mailbox_exists = cli_mailbox_exists,
+				.script = cli_script,
+				.now = now,
+				.domain = "example.test",
 				.host = "mx.example.test"};
 	struct sieve_result res;
 	if (sieve_run(s, &m, &env, &res))
@@ -165,7 +168,8 @@ int sieve_cli_test(int argc, char **argv)
 			putchar('\n');
 			break;
 		case SIEVE_VACATION:
-			printf("vacation to=%s seconds=%lld subject=", a->vac_to, (long long)a->vac_seconds);
+			printf("vacation to=%s seconds=%lld subject=", a->vac_to,
+			       (long long)a->vac_seconds);
 			put_text(a->vac_subject);
 			putchar('\n');
 			break;

@@ -235,7 +235,8 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 		}
 		int quant = c == '*' || c == '+' || c == '?' || c == '{';
 		if (quant && prev_quant) { /* "a++", "a*{2}": glibc's regcomp blows up */
-			snprintf(err, errlen, "regex with a quantifier on a quantifier is not allowed");
+			snprintf(err, errlen,
+				 "regex with a quantifier on a quantifier is not allowed");
 			return -1;
 		}
 		prev_quant = quant;
@@ -283,7 +284,9 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 				long lo = strtol(re + i + 1, NULL, 10);
 				const char *comma = strchr(re + i, ',');
 				const char *close = strchr(re + i, '}');
-				long hi = comma && close && comma < close ? strtol(comma + 1, NULL, 10) : lo;
+				long hi = comma && close && comma < close
+					      ? strtol(comma + 1, NULL, 10)
+					      : lo;
 				if (lo > 100 || hi > 100) {
 					snprintf(err, errlen, "regex repetition bound above 100");
 					return -1;
@@ -292,9 +295,10 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 					i = (size_t)(close - re);
 			}
 			if ((last_group_q & 3) == 3) {
-				snprintf(err, errlen,
-					 "regex with a quantified group that holds a quantifier or '|' "
-					 "(catastrophic backtracking) is not allowed");
+				snprintf(
+				    err, errlen,
+				    "regex with a quantified group that holds a quantifier or '|' "
+				    "(catastrophic backtracking) is not allowed");
 				return -1;
 			}
 			if (depth)
@@ -346,12 +350,18 @@ static int regex_match(int cmp, const char *v, const char *k, struct sv_groups *
 static int rel_ok(int rel, int c)
 {
 	switch (rel) {
-	case REL_GT: return c > 0;
-	case REL_GE: return c >= 0;
-	case REL_LT: return c < 0;
-	case REL_LE: return c <= 0;
-	case REL_EQ: return c == 0;
-	default: return c != 0;
+	case REL_GT:
+		return c > 0;
+	case REL_GE:
+		return c >= 0;
+	case REL_LT:
+		return c < 0;
+	case REL_LE:
+		return c <= 0;
+	case REL_EQ:
+		return c == 0;
+	default:
+		return c != 0;
 	}
 }
 

@@ -70,7 +70,7 @@ struct parser {
 };
 
 static int perr(struct parser *ps, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int perr(struct parser *ps, int line, const char *fmt, ...)
 {
 	if (ps->failed)
@@ -246,9 +246,18 @@ static int next(struct parser *ps)
 		if (ps->p < ps->end) {
 			int sh = 0;
 			switch (*ps->p) {
-			case 'K': case 'k': sh = 10; break;
-			case 'M': case 'm': sh = 20; break;
-			case 'G': case 'g': sh = 30; break;
+			case 'K':
+			case 'k':
+				sh = 10;
+				break;
+			case 'M':
+			case 'm':
+				sh = 20;
+				break;
+			case 'G':
+			case 'g':
+				sh = 30;
+				break;
 			}
 			if (sh) {
 				ps->p++;
@@ -345,7 +354,8 @@ static int decode_encoded(const char *s, size_t n, size_t *used, struct sbuf *ou
 			sbuf_add(&tmp, &ch, 1);
 		}
 		count++;
-		if (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' && s[i] != '}')
+		if (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' &&
+		    s[i] != '}')
 			goto bad;
 	}
 	(void)count;
@@ -542,71 +552,89 @@ static struct sv_node *parse_test(struct parser *ps)
 struct spec {
 	const char *name;
 	int id, ext, test, block, tests; /* tests: 0 none, 1 one, 2 a list */
-	const char *pos;                 /* 's' string, 'l' string list, 'n' number; '?' first optional */
+	const char *pos; /* 's' string, 'l' string list, 'n' number; '?' first optional */
 	const char *tags;
 };
 static const struct spec specs[] = {
-	{"require", SC_REQUIRE, -1, 0, 0, 0, "l", ""},
-	{"if", SC_IF, -1, 0, 1, 1, "", ""},
-	{"elsif", SC_ELSIF, -1, 0, 1, 1, "", ""},
-	{"else", SC_ELSE, -1, 0, 1, 0, "", ""},
-	{"stop", SC_STOP, -1, 0, 0, 0, "", ""},
-	{"keep", SC_KEEP, -1, 0, 0, 0, "", "flags "},
-	{"discard", SC_DISCARD, -1, 0, 0, 0, "", ""},
-	{"redirect", SC_REDIRECT, -1, 0, 0, 0, "s", "copy "},
-	{"fileinto", SC_FILEINTO, SX_FILEINTO, 0, 0, 0, "s", "copy create flags "},
-	{"reject", SC_REJECT, SX_REJECT, 0, 0, 0, "s", ""},
-	{"ereject", SC_EREJECT, SX_EREJECT, 0, 0, 0, "s", ""},
-	{"setflag", SC_SETFLAG, SX_IMAP4FLAGS, 0, 0, 0, "?sl", ""},
-	{"addflag", SC_ADDFLAG, SX_IMAP4FLAGS, 0, 0, 0, "?sl", ""},
-	{"removeflag", SC_REMOVEFLAG, SX_IMAP4FLAGS, 0, 0, 0, "?sl", ""},
-	{"set", SC_SET, SX_VARIABLES, 0, 0, 0, "ss",
-	 "lower upper lowerfirst upperfirst quotewildcard length "},
-	{"vacation", SC_VACATION, SX_VACATION, 0, 0, 0, "s",
-	 "days seconds subject from addresses mime handle "},
-	{"include", SC_INCLUDE, SX_INCLUDE, 0, 0, 0, "s", "personal global once optional "},
-	{"return", SC_RETURN, SX_INCLUDE, 0, 0, 0, "", ""},
-	{"address", ST_ADDRESS, -1, 1, 0, 0, "ll",
-	 MATCHTAGS "all localpart domain user detail index last "},
-	{"envelope", ST_ENVELOPE, SX_ENVELOPE, 1, 0, 0, "ll",
-	 MATCHTAGS "all localpart domain user detail "},
-	{"header", ST_HEADER, -1, 1, 0, 0, "ll", MATCHTAGS "index last "},
-	{"exists", ST_EXISTS, -1, 1, 0, 0, "l", ""},
-	{"size", ST_SIZE, -1, 1, 0, 0, "n", "over under "},
-	{"allof", ST_ALLOF, -1, 1, 0, 2, "", ""},
-	{"anyof", ST_ANYOF, -1, 1, 0, 2, "", ""},
-	{"not", ST_NOT, -1, 1, 0, 1, "", ""},
-	{"true", ST_TRUE, -1, 1, 0, 0, "", ""},
-	{"false", ST_FALSE, -1, 1, 0, 0, "", ""},
-	{"hasflag", ST_HASFLAG, SX_IMAP4FLAGS, 1, 0, 0, "?ll", MATCHTAGS},
-	{"string", ST_STRING, SX_VARIABLES, 1, 0, 0, "ll", MATCHTAGS},
-	{"body", ST_BODY, SX_BODY, 1, 0, 0, "l", MATCHTAGS "raw content text "},
-	{"date", ST_DATE, SX_DATE, 1, 0, 0, "ssl", MATCHTAGS "zone originalzone index last "},
-	{"currentdate", ST_CURRENTDATE, SX_DATE, 1, 0, 0, "sl", MATCHTAGS "zone "},
-	{"mailboxexists", ST_MAILBOXEXISTS, SX_MAILBOX, 1, 0, 0, "l", ""},
-	{"environment", ST_ENVIRONMENT, SX_ENVIRONMENT, 1, 0, 0, "sl", MATCHTAGS},
-	{"duplicate", ST_DUPLICATE, SX_DUPLICATE, 1, 0, 0, "", "handle header uniqueid seconds last "},
+    {"require", SC_REQUIRE, -1, 0, 0, 0, "l", ""},
+    {"if", SC_IF, -1, 0, 1, 1, "", ""},
+    {"elsif", SC_ELSIF, -1, 0, 1, 1, "", ""},
+    {"else", SC_ELSE, -1, 0, 1, 0, "", ""},
+    {"stop", SC_STOP, -1, 0, 0, 0, "", ""},
+    {"keep", SC_KEEP, -1, 0, 0, 0, "", "flags "},
+    {"discard", SC_DISCARD, -1, 0, 0, 0, "", ""},
+    {"redirect", SC_REDIRECT, -1, 0, 0, 0, "s", "copy "},
+    {"fileinto", SC_FILEINTO, SX_FILEINTO, 0, 0, 0, "s", "copy create flags "},
+    {"reject", SC_REJECT, SX_REJECT, 0, 0, 0, "s", ""},
+    {"ereject", SC_EREJECT, SX_EREJECT, 0, 0, 0, "s", ""},
+    {"setflag", SC_SETFLAG, SX_IMAP4FLAGS, 0, 0, 0, "?sl", ""},
+    {"addflag", SC_ADDFLAG, SX_IMAP4FLAGS, 0, 0, 0, "?sl", ""},
+    {"removeflag", SC_REMOVEFLAG, SX_IMAP4FLAGS, 0, 0, 0, "?sl", ""},
+    {"set", SC_SET, SX_VARIABLES, 0, 0, 0, "ss",
+     "lower upper lowerfirst upperfirst quotewildcard length "},
+    {"vacation", SC_VACATION, SX_VACATION, 0, 0, 0, "s",
+     "days seconds subject from addresses mime handle "},
+    {"include", SC_INCLUDE, SX_INCLUDE, 0, 0, 0, "s", "personal global once optional "},
+    {"return", SC_RETURN, SX_INCLUDE, 0, 0, 0, "", ""},
+    {"addheader", SC_ADDHEADER, SX_EDITHEADER, 0, 0, 0, "ss", "last "},
+    {"deleteheader", SC_DELETEHEADER, SX_EDITHEADER, 0, 0, 0, "sL", MATCHTAGS "index last "},
+    {"address", ST_ADDRESS, -1, 1, 0, 0, "ll",
+     MATCHTAGS "all localpart domain user detail index last "},
+    {"envelope", ST_ENVELOPE, SX_ENVELOPE, 1, 0, 0, "ll",
+     MATCHTAGS "all localpart domain user detail "},
+    {"header", ST_HEADER, -1, 1, 0, 0, "ll", MATCHTAGS "index last "},
+    {"exists", ST_EXISTS, -1, 1, 0, 0, "l", ""},
+    {"size", ST_SIZE, -1, 1, 0, 0, "n", "over under "},
+    {"allof", ST_ALLOF, -1, 1, 0, 2, "", ""},
+    {"anyof", ST_ANYOF, -1, 1, 0, 2, "", ""},
+    {"not", ST_NOT, -1, 1, 0, 1, "", ""},
+    {"true", ST_TRUE, -1, 1, 0, 0, "", ""},
+    {"false", ST_FALSE, -1, 1, 0, 0, "", ""},
+    {"hasflag", ST_HASFLAG, SX_IMAP4FLAGS, 1, 0, 0, "?ll", MATCHTAGS},
+    {"string", ST_STRING, SX_VARIABLES, 1, 0, 0, "ll", MATCHTAGS},
+    {"body", ST_BODY, SX_BODY, 1, 0, 0, "l", MATCHTAGS "raw content text "},
+    {"date", ST_DATE, SX_DATE, 1, 0, 0, "ssl", MATCHTAGS "zone originalzone index last "},
+    {"currentdate", ST_CURRENTDATE, SX_DATE, 1, 0, 0, "sl", MATCHTAGS "zone "},
+    {"mailboxexists", ST_MAILBOXEXISTS, SX_MAILBOX, 1, 0, 0, "l", ""},
+    {"environment", ST_ENVIRONMENT, SX_ENVIRONMENT, 1, 0, 0, "sl", MATCHTAGS},
+    {"duplicate", ST_DUPLICATE, SX_DUPLICATE, 1, 0, 0, "", "handle header uniqueid seconds last "},
 };
 
 static const struct {
 	const char *name;
 	int ext;
 } exts[] = {
-	{"fileinto", SX_FILEINTO}, {"reject", SX_REJECT}, {"ereject", SX_EREJECT},
-	{"envelope", SX_ENVELOPE}, {"encoded-character", SX_ENCODED}, {"copy", SX_COPY},
-	{"imap4flags", SX_IMAP4FLAGS}, {"variables", SX_VARIABLES}, {"body", SX_BODY},
-	{"relational", SX_RELATIONAL}, {"subaddress", SX_SUBADDRESS}, {"vacation", SX_VACATION},
-	{"vacation-seconds", SX_VACSECONDS}, {"date", SX_DATE}, {"index", SX_INDEX},
-	{"regex", SX_REGEX}, {"environment", SX_ENVIRONMENT}, {"duplicate", SX_DUPLICATE},
-	{"include", SX_INCLUDE}, {"mailbox", SX_MAILBOX}, {"comparator-i;ascii-numeric", SX_NUMERIC},
-	{"comparator-i;octet", -1}, {"comparator-i;ascii-casemap", -1},
+    {"fileinto", SX_FILEINTO},
+    {"reject", SX_REJECT},
+    {"ereject", SX_EREJECT},
+    {"envelope", SX_ENVELOPE},
+    {"encoded-character", SX_ENCODED},
+    {"copy", SX_COPY},
+    {"imap4flags", SX_IMAP4FLAGS},
+    {"variables", SX_VARIABLES},
+    {"body", SX_BODY},
+    {"relational", SX_RELATIONAL},
+    {"subaddress", SX_SUBADDRESS},
+    {"vacation", SX_VACATION},
+    {"vacation-seconds", SX_VACSECONDS},
+    {"date", SX_DATE},
+    {"index", SX_INDEX},
+    {"regex", SX_REGEX},
+    {"environment", SX_ENVIRONMENT},
+    {"duplicate", SX_DUPLICATE},
+    {"include", SX_INCLUDE},
+    {"mailbox", SX_MAILBOX},
+    {"editheader", SX_EDITHEADER},
+    {"comparator-i;ascii-numeric", SX_NUMERIC},
+    {"comparator-i;octet", -1},
+    {"comparator-i;ascii-casemap", -1},
 };
 
 /* Tags that take an argument, and its kind. */
 static int tag_param(const char *tag)
 {
-	static const char *const s[] = {"comparator", "subject", "from", "handle", "value",
-					"count", "zone", "header", "uniqueid"};
+	static const char *const s[] = {"comparator", "subject", "from",   "handle",  "value",
+					"count",      "zone",	 "header", "uniqueid"};
 	static const char *const l[] = {"addresses", "flags", "content"};
 	static const char *const n[] = {"days", "seconds", "index"};
 	for (size_t i = 0; i < ARRAY_LEN(s); i++)
@@ -635,6 +663,8 @@ static int tag_ext(int id, const char *tag)
 		return SX_REGEX;
 	if (!strcmp(tag, "user") || !strcmp(tag, "detail"))
 		return SX_SUBADDRESS;
+	if (id == SC_DELETEHEADER || id == SC_ADDHEADER) /* RFC 5293 defines its own :index/:last */
+		return -1;
 	if (!strcmp(tag, "index") || (!strcmp(tag, "last") && id != ST_DUPLICATE))
 		return SX_INDEX;
 	if (!strcmp(tag, "seconds") && id == SC_VACATION)
@@ -689,12 +719,14 @@ static int check_tags(struct parser *ps, struct sv_node *n, const struct spec *s
 		nmod += has_word("days seconds ", a->tag) + 0 * nmod;
 		for (struct sv_arg *b = n->args; b != a; b = b->next)
 			if (b->type == SA_TAG && !strcmp(b->tag, a->tag))
-				return perr(ps, a->line, "%s: tag :%s given twice", sp->name, a->tag);
+				return perr(ps, a->line, "%s: tag :%s given twice", sp->name,
+					    a->tag);
 		if (a->param && a->param->type == SA_STR) {
 			const char *v = a->param->s[0];
 			if (!strcmp(a->tag, "comparator")) {
 				if (!strcmp(v, "i;ascii-numeric")) {
-					if (need(ps, a->line, SX_NUMERIC, "comparator i;ascii-numeric"))
+					if (need(ps, a->line, SX_NUMERIC,
+						 "comparator i;ascii-numeric"))
 						return -1;
 				} else if (strcmp(v, "i;octet") && strcmp(v, "i;ascii-casemap")) {
 					return perr(ps, a->line, "unknown comparator \"%s\"", v);
@@ -729,8 +761,11 @@ static int check_args(struct parser *ps, struct sv_node *n, const struct spec *s
 			struct sv_arg *p = a->next;
 			if (!p || p->type == SA_TAG || (k == 'n') != (p->type == SA_NUM) ||
 			    (k == 's' && p->islist))
-				return perr(ps, a->line, "%s: tag :%s needs a %s argument", sp->name,
-					    a->tag, k == 'n' ? "number" : k == 's' ? "string" : "string list");
+				return perr(ps, a->line, "%s: tag :%s needs a %s argument",
+					    sp->name, a->tag,
+					    k == 'n'   ? "number"
+					    : k == 's' ? "string"
+						       : "string list");
 			a->param = p;
 			a->next = p->next;
 			p->next = NULL;
@@ -745,6 +780,8 @@ static int check_args(struct parser *ps, struct sv_node *n, const struct spec *s
 	const char *pos = sp->pos;
 	int npos = (int)strlen(pos);
 	int shift = 0;
+	if (npos && pos[npos - 1] == 'L' && n->npos == npos - 1)
+		npos--; /* an optional last string list (deleteheader's value patterns) */
 	if (pos[0] == '?') {
 		pos++;
 		npos--;
@@ -752,14 +789,16 @@ static int check_args(struct parser *ps, struct sv_node *n, const struct spec *s
 			shift = 1;
 	}
 	if (n->npos != npos - shift)
-		return perr(ps, n->line, "%s: expected %d argument%s, got %d", sp->name, npos - shift,
-			    npos - shift == 1 ? "" : "s", n->npos);
+		return perr(ps, n->line, "%s: expected %d argument%s, got %d", sp->name,
+			    npos - shift, npos - shift == 1 ? "" : "s", n->npos);
 	for (int i = 0; i < n->npos; i++) {
 		char k = pos[i + shift];
 		struct sv_arg *a = n->pos[i];
 		if ((k == 'n') != (a->type == SA_NUM) || (k == 's' && a->islist))
 			return perr(ps, a->line, "%s: argument %d must be a %s", sp->name, i + 1,
-				    k == 'n' ? "number" : k == 's' ? "string" : "string list");
+				    k == 'n'   ? "number"
+				    : k == 's' ? "string"
+					       : "string list");
 	}
 	if (shift) { /* keep the optional variable argument in pos[0]: shift right */
 		for (int i = n->npos; i > 0; i--)
@@ -815,8 +854,10 @@ static int validate(struct parser *ps, struct sv_node *n, const char *name, int 
 	if (check_args(ps, n, sp))
 		return -1;
 	struct sv_arg *mt = sv_tag(n, "regex");
-	if (mt) {
-		struct sv_arg *keys = n->pos[n->npos - 1];
+	struct sv_arg *keys = n->npos ? n->pos[n->npos - 1] : NULL;
+	if (n->id == SC_DELETEHEADER)
+		keys = n->npos == 2 ? n->pos[1] : NULL;
+	if (mt && keys) {
 		for (int i = 0; i < keys->ns; i++)
 			if (!has_var(keys->s[i])) {
 				char e[200];
@@ -828,7 +869,8 @@ static int validate(struct parser *ps, struct sv_node *n, const char *name, int 
 		const char *part = n->pos[n->npos - 2]->s[0];
 		if (!has_var(part) &&
 		    !has_word("year month day date julian hour minute second time iso8601 std11 "
-			      "zone weekday ", part))
+			      "zone weekday ",
+			      part))
 			return perr(ps, n->line, "unknown date part \"%s\"", part);
 	}
 	return 0;
@@ -909,7 +951,8 @@ static struct sv_node *parse_commands(struct parser *ps, int inblock)
 		if (!n)
 			return NULL;
 		if ((n->id == SC_ELSIF || n->id == SC_ELSE) && prev != SC_IF && prev != SC_ELSIF) {
-			perr(ps, n->line, "%s without a preceding if", n->id == SC_ELSE ? "else" : "elsif");
+			perr(ps, n->line, "%s without a preceding if",
+			     n->id == SC_ELSE ? "else" : "elsif");
 			return NULL;
 		}
 		if (n->id == SC_REQUIRE && inblock) {
@@ -930,8 +973,7 @@ struct sv_arg *sv_tag(const struct sv_node *n, const char *tag)
 	return NULL;
 }
 
-int sieve_compile(const char *src, size_t len, struct sieve_script **out, char *err,
-		  size_t errlen)
+int sieve_compile(const char *src, size_t len, struct sieve_script **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (errlen)

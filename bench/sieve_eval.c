@@ -54,8 +54,11 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		double t0 = now_us();
 		for (int i = 0; i < nm; i++) {
-			struct sieve_msg m = {.data = msgs[i], .len = lens[i], .env_from = "alice@a.test",
-					      .env_to = "user+tag@example.test", .user = "user@example.test"};
+			struct sieve_msg m = {.data = msgs[i],
+					      .len = lens[i],
+					      .env_from = "alice@a.test",
+					      .env_to = "user+tag@example.test",
+					      .user = "user@example.test"};
 			struct sieve_env env = {.now = 1796688000};
 			struct sieve_result res;
 			sieve_run(s, &m, &env, &res);
@@ -68,7 +71,8 @@ int main(int argc, char **argv)
 			best = per;
 	}
 	qsort(per_round, n, sizeof *per_round, cmp_double);
-	printf("%d messages x %d rounds: median %.1f us, mean %.1f us, best round %.1f us per evaluation\n",
+	printf("%d messages x %d rounds: median %.1f us, mean %.1f us, best round %.1f us per "
+	       "evaluation\n",
 	       nm, rounds, per_round[n / 2], total / n, best);
 	return 0;
 }

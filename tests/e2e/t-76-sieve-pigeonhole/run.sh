@@ -28,7 +28,7 @@ mail_gid = $gid
 mail_location = maildir:$W/mail
 plugin {
   sieve = file:$W/sieve;active=$W/sieve/.active
-  sieve_extensions = +vacation-seconds
+  sieve_extensions = +vacation-seconds +editheader
   # the account's own address (brev: struct sieve_msg.user), which
   # vacation counts as the user's besides the envelope recipient
   sieve_user_email = user@example.test
@@ -84,3 +84,6 @@ rc=0
 rc=0
 "$BREV" sieve test "$T/mb.sieve" >"$T/o" 2>"$T/e" || rc=$?
 [ $rc = 2 ] && grep -q '^usage: brev sieve test' "$T/e" || fail "usage: exit $rc"
+rc=0
+"$BREV" sieve >"$T/o" 2>"$T/e" || rc=$?
+[ $rc = 1 ] && grep -q 'usage: brev sieve test' "$T/e" || fail "brev sieve without a subcommand: exit $rc $(cat "$T/e")"
