@@ -57,6 +57,7 @@ struct sieve_plan {
 	struct spool *body;
 	char *msg;       /* header + body as the script sees it */
 	size_t mlen;
+	int whole;       /* msg is the whole message (not cut at SIEVE_DELIVER_MAX) */
 	size_t n;
 	struct user_plan *u;
 	struct deliver_place *place;
@@ -218,6 +219,7 @@ static int load_message(struct sieve_plan *p)
 	}
 	p->msg[got] = '\0';
 	p->mlen = got;
+	p->whole = got == p->hlen + bsize;
 	return 0;
 }
 
@@ -397,6 +399,9 @@ static void run_user(struct sieve_plan *p, struct user_plan *u)
 		log_warn("sieve id=%s user=%s script \"%s\": %s; implicit keep", p->id, u->addr, name,
 			 u->res.err[0] ? u->res.err : "run-time error");
 	plan_actions(p, u);
+	if (u->res.edited && !p->whole)
+		log_warn("sieve id=%s user=%s editheader not applied: the message is over %u bytes",
+			 p->id, u->addr, SIEVE_DELIVER_MAX);
 	log_info("sieve id=%s user=%s script=\"%s\" copies=%zu redirects=%zu vacation=%zu%s%s", p->id,
 		 u->addr, name, u->nt, u->nredirect, u->nvacation, u->reject ? " reject=" : "",
 		 u->reject ? u->reject : "");
@@ -458,6 +463,25 @@ const struct deliver_place *sieve_plan_place(const struct sieve_plan *p)
 	return p ? p->place : NULL;
 }
 
+/* The script edited the header and the edit applies (the whole message). */
+static int edit_applies(const struct sieve_plan *p, const struct user_plan *u)
+{
+	return u->ran && u->res.edited && !u->reject && p->whole;
+}
+
+int sieve_plan_edited(const struct sieve_plan *p, size_t i, const char **msg, size_t *len)
+{
+	const struct user_plan *u;
+	if (!p || i >= p->n)
+		return 0;
+	u = &p->u[i];
+	if (!edit_applies(p, u) || !u->nt) /* nothing stored: nothing to store apart */
+		return 0;
+	*msg = u->res.edited;
+	*len = u->res.edited_len;
+	return 1;
+}
+
 const char *sieve_plan_reject(const struct sieve_plan *p, size_t i)
 {
 	return p && i < p->n ? p->u[i].reject : NULL;
@@ -493,13 +517,22 @@ static int do_redirect(struct sieve_plan *p, struct user_plan *u, const struct s
 {
 	/* RFC 9228 Delivered-To: marks that this account passed it on, which
 	 * is what stops a redirect loop between accounts (redirect_loops). */
-	size_t dl = strlen(u->addr) + 18;
-	char *hdr = xmalloc(dl + p->hlen + 1);
+	size_t dl = strlen(u->addr) + 18, el = 0;
+	const char *e = NULL;
+	int edited = edit_applies(p, u);
+	if (edited) {
+		e = u->res.edited;
+		el = u->res.edited_len;
+	}
+	char *hdr = xmalloc(dl + (edited ? el : p->hlen) + 1);
 	int rc;
 	snprintf(hdr, dl + 1, "Delivered-To: %s\r\n", u->addr);
 	dl = strlen(hdr);
-	memcpy(hdr + dl, p->hdr, p->hlen);
-	struct msg_in m = {.hdr = hdr, .hdrlen = dl + p->hlen, .body = p->body};
+	memcpy(hdr + dl, edited ? e : p->hdr, edited ? el : p->hlen);
+	/* editheader: the message as the script left it (RFC 5293 8) */
+	struct msg_in m = {.hdr = hdr,
+			   .hdrlen = dl + (edited ? el : p->hlen),
+			   .body = edited ? NULL : p->body};
 	/* The original envelope sender, as Pigeonhole does (docs/sieve.md). */
 	rc = send_to(p, p->from, a->address, &m);
 	if (rc != ST_OK)

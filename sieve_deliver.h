@@ -46,6 +46,12 @@ struct sieve_plan *sieve_plan_make(struct store *st, const struct config *cfg, c
 				   const char *hdr, size_t hlen, struct spool *body, const char *id);
 /* Where each user's copies go (for msg_in.place); valid while p lives. */
 const struct deliver_place *sieve_plan_place(const struct sieve_plan *p);
+/* editheader (RFC 5293): 1 with *msg and *len (valid while p lives) when user
+ * i's script edited the header and its copies must be those bytes (stored
+ * by a commit of their own); 0 when the stored message is the shared one.
+ * Edits of a message larger than SIEVE_DELIVER_MAX are not applied (the
+ * script saw only part of it; logged). */
+int sieve_plan_edited(const struct sieve_plan *p, size_t i, const char **msg, size_t *len);
 /* User i's reject/ereject reason (one line, printable ASCII, at most 400
  * bytes), or NULL. A rejecting user's place stores nothing. */
 const char *sieve_plan_reject(const struct sieve_plan *p, size_t i);

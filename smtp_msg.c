@@ -859,14 +859,43 @@ static int smtp_commit_sieve(struct store *st, const struct config *cfg, const c
 		return ST_TEMP;
 	}
 	if (r->nusers > 0) {
+		/* editheader: those users' copies are other bytes, stored by a
+		 * commit of their own below (they get nothing in the shared one) */
+		struct deliver_place *shared = NULL;
+		const struct deliver_place *pl = sieve_plan_place(plan);
+		for (size_t i = 0; i < r->nusers; i++) {
+			const char *e;
+			size_t el;
+			if (!sieve_plan_edited(plan, i, &e, &el))
+				continue;
+			if (!shared) {
+				shared = xcalloc(r->nusers, sizeof *shared);
+				memcpy(shared, pl, r->nusers * sizeof *shared);
+			}
+			shared[i].n = 0;
+		}
 		struct msg_in m = {.hdr = hdr_local,
 				   .hdrlen = hlen_local,
 				   .body = body,
 				   .journal = jl,
 				   .junk = r->junk,
-				   .place = sieve_plan_place(plan)};
+				   .place = shared ? shared : pl};
 		int *rcs = xcalloc(r->nusers, sizeof *rcs);
 		int rc = store_deliver(st, r->users, r->nusers, mbox, &m, rcs, NULL);
+		for (size_t i = 0; rc == ST_OK && shared && i < r->nusers; i++) {
+			const char *e;
+			size_t el;
+			struct journal_in j2 = {jl ? jl->id : NULL, NULL};
+			if (!sieve_plan_edited(plan, i, &e, &el))
+				continue;
+			struct msg_in me = {.hdr = e,
+					    .hdrlen = el,
+					    .journal = jl ? &j2 : NULL,
+					    .junk = r->junk ? &r->junk[i] : NULL,
+					    .place = &pl[i]};
+			rc = store_deliver(st, &r->users[i], 1, mbox, &me, &rcs[i], NULL);
+		}
+		free(shared);
 		if (rc == ST_OK && mbox)
 			rc = redeliver_inbox(st, r, &m, rcs);
 		if (rc != ST_OK) {

@@ -69,6 +69,9 @@ grep -q "^<\*\* *550 5.7.1 no thanks, not here" "$T/swaks.out" ||
 # it, alice does not, and the sender gets a DSN with alice's reason
 swaks --server 127.0.0.2 --port "$P25" --from hank@sink.test --to alice@alice.test,ann@alice.test \
 	--header "Subject: [nope] shared" >"$T/swaks.out" 2>&1 || fail "reject shared: $(tail -5 "$T/swaks.out")"
+# editheader: alice's copy is the edited message, ann's (no script) is not
+swaks --server 127.0.0.2 --port "$P25" --from carol@sink.test --to alice@alice.test,ann@alice.test \
+	--header "Subject: [edit] eleven" >"$T/swaks.out" 2>&1 || fail "edit: $(tail -5 "$T/swaks.out")"
 # brev sendmail: exit 1 with the reason, nothing stored
 rc=0
 printf 'Subject: [nope] by sendmail\n\nhi\n' | "$BREV" -d "$DA" sendmail alice@alice.test 2>"$T/sm.err" || rc=$?
@@ -124,6 +127,17 @@ check("[err] seven" in inbox, "run-time error (too many redirects) -> INBOX")
 check("[spam] eight" in scored, "X-Spam-Status visible to the script")
 check("plain nine" in inbox, "implicit keep")
 check("detail ten" in news, "envelope :detail sees RCPT TO's +detail")
+def header(user, pw, mbox, subj):
+    m = imaplib.IMAP4("127.0.0.1", int(os.environ["PA_IMAP"])); m.login(user, pw)
+    m.select('"%s"' % mbox, readonly=True)
+    typ, d = m.search(None, "SUBJECT", '"%s"' % subj)
+    h = m.fetch(d[0].split()[0], "(BODY.PEEK[HEADER])")[1][0][1].decode() if d[0] else ""
+    m.logout()
+    return h
+h = header(*A, "Edited", "[edit] eleven")
+check("X-Filtered: by alice" in h and "X-Spam-Status" not in h, "editheader: alice's copy " + h)
+h = header("ann@alice.test", "ann-pass-1", "INBOX", "[edit] eleven")
+check("X-Filtered" not in h and "X-Spam-Status" in h, "editheader: ann's copy " + h)
 for s in ("[away] a", "[away] b", "[away] list", "[away] auto", "[away] c"):
     check(s in inbox, "vacation keeps the message: " + s)
 # bob got the redirected copy, marked Delivered-To alice

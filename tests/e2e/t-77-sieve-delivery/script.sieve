@@ -1,7 +1,10 @@
-require ["fileinto", "imap4flags", "reject", "vacation", "mailbox", "envelope", "subaddress"];
+require ["fileinto", "imap4flags", "reject", "vacation", "mailbox", "envelope", "subaddress", "editheader"];
 # t-77-sieve-delivery: one rule per subject word
 if header :contains "subject" "[file]" { fileinto :create "Lists"; stop; }
 if envelope :detail "to" "news" { fileinto :create "News"; stop; }
+if header :contains "subject" "[edit]" {
+  deleteheader "X-Spam-Status"; addheader "X-Filtered" "by alice"; fileinto :create "Edited"; stop;
+}
 if header :contains "subject" "[flag]" { addflag "\\Flagged"; addflag "urgent"; keep; stop; }
 if header :contains "subject" "[drop]" { discard; stop; }
 if header :contains "subject" "[nope]" { reject "no thanks, not here"; stop; }
