@@ -884,6 +884,9 @@ static int cmd_dkim(int argc, char **argv)
 
 /* The config keys whose running values `brev status` shows and builds the
  * client settings from: what the server bound, after -o overrides. */
+/* `brev sieve` subcommands that work on the store (sieve_cli_store.c). */
+static const char *const sieve_store_cmds[] = {"put", "get", "list", "activate", "check", "delete"};
+
 static const char *const status_keys[] = {
     "hostname",	  "domains",	  "listen.smtp", "listen.submission", "listen.submissions",
     "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "listen.http",
@@ -1272,12 +1275,16 @@ int main(int argc, char **argv)
 		if (i == ARRAY_LEN(known))
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
-	if (!strcmp(cmd, "sieve")) { /* `sieve test` needs no data directory */
-		if (argc >= 2 && !strcmp(argv[1], "test"))
-			return sieve_cli_test(argc - 1, argv + 1);
-		fatal("usage: brev sieve test SCRIPT MESSAGE [--from A] [--to A] [--user A] "
-		      "[--mailbox M]... [--now UNIXTIME]");
-	}
+	if (!strcmp(cmd, "sieve") && argc >= 2 && !strcmp(argv[1], "test"))
+		return sieve_cli_test(argc - 1, argv + 1); /* needs no data directory */
+	/* the other `sieve` subcommands (sieve_cli_store.c) need the store;
+	 * a wrong one is a usage error before any DATADIR is looked for */
+	int sieve_sub = 0;
+	for (size_t k = 0; argc >= 2 && k < ARRAY_LEN(sieve_store_cmds); k++)
+		sieve_sub |= !strcmp(argv[1], sieve_store_cmds[k]);
+	if (!strcmp(cmd, "sieve") && !sieve_sub)
+		fatal("usage: brev sieve test SCRIPT MESSAGE [...] | sieve put|get|list|activate|check|"
+		      "delete ADDRESS [NAME] [FILE]");
 	find_datadir(dopt);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify")) {
 		int brc = backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
