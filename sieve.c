@@ -70,11 +70,17 @@ static int rerr(struct run *r, int line, const char *fmt, ...)
 	return -1;
 }
 
-static int step(struct run *r, int line)
+static int step_n(struct run *r, int line, long n)
 {
-	if (++r->steps > SIEVE_STEPS_MAX)
+	r->steps += n;
+	if (r->steps > SIEVE_STEPS_MAX)
 		return rerr(r, line, "more than %d evaluation steps", SIEVE_STEPS_MAX);
 	return 0;
+}
+
+static int step(struct run *r, int line)
+{
+	return step_n(r, line, 1);
 }
 
 static int has_ext(struct run *r, int x)
@@ -431,15 +437,19 @@ static int match_values(struct run *r, const struct sv_node *n, const struct mop
 			res = sv_match(MT_VALUE, o->rel, o->cmp, num, keys.v[k], NULL, e, sizeof e);
 		goto out;
 	}
-	for (size_t i = 0; i < vals->n && res == 0; i++)
+	for (size_t i = 0; i < vals->n && res == 0; i++) {
+		/* a comparison costs with the value's length: 1 step per KiB,
+		 * a regex (slower per byte) 1 per 16 bytes */
+		long cost = 1 + (long)(strlen(vals->v[i]) / (o->mt == MT_REGEX ? 16 : 1024));
 		for (size_t k = 0; k < keys.n && res == 0; k++) {
-			if (step(r, n->line)) {
+			if (step_n(r, n->line, cost)) {
 				res = -1;
 				break;
 			}
 			res =
 			    sv_match(o->mt, o->rel, o->cmp, vals->v[i], keys.v[k], &g, e, sizeof e);
 		}
+	}
 	if (res == 1 && (o->mt == MT_MATCHES || o->mt == MT_REGEX)) {
 		sv_groups_clear(&r->gr);
 		r->gr = g;

@@ -226,6 +226,7 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 	}
 	int stack_q[64] = {0}, depth = 0, last_group_q = 0;
 	int in_class = 0, prev_quant = 0;
+	long bound_sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = re[i];
 		if (in_class) {
@@ -287,8 +288,12 @@ int sv_regex_check(const char *re, char *err, size_t errlen)
 				long hi = comma && close && comma < close
 					      ? strtol(comma + 1, NULL, 10)
 					      : lo;
-				if (lo > 100 || hi > 100) {
-					snprintf(err, errlen, "regex repetition bound above 100");
+				/* glibc's matcher costs about the sum of the
+				 * bounds times the input: bound the sum */
+				bound_sum += lo > hi ? lo : hi;
+				if (lo > 100 || hi > 100 || bound_sum > 100) {
+					snprintf(err, errlen,
+						 "regex repetition bounds above 100 in all");
 					return -1;
 				}
 				if (close)

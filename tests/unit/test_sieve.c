@@ -249,7 +249,9 @@ TEST(hostile_scripts_bounded)
 			  "\"x\\\\+++++++++++++++++++++\" { keep; }"),
 		     "line 2: regex with a quantifier on a quantifier is not allowed");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a{1,1000}\" { keep; }"),
-		     "line 2: regex repetition bound above 100");
+		     "line 2: regex repetition bounds above 100 in all");
+	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a{1,60}b{60}\" { keep; }"),
+		     "line 2: regex repetition bounds above 100 in all");
 	CHECK_EQ_STR(CERR("require \"regex\";\nif header :regex \"s\" \"a(\" { keep; }"),
 		     "line 2: bad regex: Unmatched ( or \\(");
 	CHECK_EQ_STR(
@@ -365,6 +367,21 @@ TEST(steps_bounded)
 	CHECK_EQ_INT(run(s.p, m.p), -1);
 	CHECK_EQ_STR(errbuf, "line 2: more than 200000 evaluation steps");
 	CHECK_EQ_STR(out, "store INBOX");
+	/* a comparison costs with the value's length: 100 regexes on a
+	 * 64 KiB body are over the budget (each about 4,000 steps) */
+	m.len = 0;
+	sbuf_puts(&m, "Subject: x\r\n\r\n");
+	for (int i = 0; i < 64 * 1024; i++)
+		sbuf_add(&m, "a", 1);
+	s.len = 0;
+	sbuf_puts(&s, "require [\"regex\", \"body\"];\nif body :raw :regex [");
+	for (int i = 0; i < 100; i++)
+		sbuf_printf(&s, "%s\"a{%d}[yz]\"", i ? ", " : "", i % 90 + 1);
+	sbuf_puts(&s, "] { discard; }");
+	clock_t t0 = clock();
+	CHECK_EQ_INT(run(s.p, m.p), -1);
+	CHECK_EQ_STR(errbuf, "line 2: more than 200000 evaluation steps");
+	CHECK((clock() - t0) / CLOCKS_PER_SEC < 30);
 	sbuf_free(&m);
 	sbuf_free(&s);
 }
