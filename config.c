@@ -83,6 +83,8 @@ static const struct cfg_key keys[] = {
 	 "HTTPS, implicit TLS (standard port 443)"},
 	{"http.session_idle", T_DURATION, F(session_idle), "1d", 1, 365LL * 86400,
 	 "A web login (browser session) ends after this long without a request"},
+	{"listen.managesieve", T_LISTEN, F(listen_managesieve), "127.0.0.1:4190", 0, 0,
+	 "ManageSieve (RFC 5804) with STARTTLS: Sieve scripts from mail clients (port 4190)"},
 	{"tls.cert", T_STR, F(tls_cert), "cert.pem", 0, 0,
 	 "PEM certificate chain, leaf first (relative to DATADIR)"},
 	{"tls.key", T_STR, F(tls_key), "key.pem", 0, 0, "PEM private key (relative to DATADIR)"},
@@ -641,6 +643,7 @@ char *config_render_default(const char *domain, const char *hostname, int public
 		OUT("listen.pop3s = 0.0.0.0:995 [::]:995\n");
 		OUT("listen.http = 0.0.0.0:80 [::]:80\n");
 		OUT("listen.https = 0.0.0.0:443 [::]:443\n");
+		OUT("listen.managesieve = 0.0.0.0:4190 [::]:4190\n");
 	}
 #undef OUT
 	return out;

@@ -19,6 +19,7 @@ struct config {
 	char *listen_smtp, *listen_submission, *listen_submissions;
 	char *listen_imap, *listen_imaps, *listen_pop3, *listen_pop3s;
 	char *listen_http, *listen_https; /* the web listener (http.c) */
+	char *listen_managesieve;         /* managesieve.c */
 	char *submission_shared;    /* submission.shared_senders */
 	char *tls_cert, *tls_key;   /* as written (relative to datadir) */
 	char *tls_acme;             /* ACME directory URL, "" off (acme.c) */

@@ -227,6 +227,29 @@ struct msg_in {
 	 * marked \Junk, created in the same commit; a mailbox named "Junk"
 	 * that is not marked is used as it is. */
 	const unsigned char *junk;
+	/* store_deliver only, or NULL: where each user's copies go, as its
+	 * Sieve script decided (sieve_deliver.c, docs/sieve.md), indexed like
+	 * users. place[i].n == 0 stores nothing for user i (discard: rc[i] is
+	 * ST_OK); otherwise one message per target, all sharing the one blob.
+	 * A user without a script has one target {NULL}: mbox, or Junk as
+	 * `junk` says. When no target of a user could be stored the user's rc
+	 * is the first failure; a copy that fits goes in even when another
+	 * does not. */
+	const struct deliver_place *place;
+};
+
+/* One copy of a delivered message (msg_in.place). */
+struct deliver_target {
+	const char *mbox;             /* NULL: store_deliver's mbox, or Junk by msg_in.junk;
+				       * a mailbox that does not exist: INBOX, unless create */
+	int create;                   /* create mbox when missing (Sieve fileinto :create) */
+	uint32_t flags;               /* enum msg_flag, added to msg_in.flags */
+	const char *const *keywords;  /* keyword names, added to msg_in.keywords */
+	size_t nkeywords;
+};
+struct deliver_place {
+	const struct deliver_target *t;
+	size_t n;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
@@ -413,6 +436,64 @@ int store_grey_check(struct store *st, const char *net, const char *from, const 
 int store_grey_known_add(struct store *st, const char *local, const char *remote, int64_t now);
 /* Remove every expired entry now; *left gets the entries kept. */
 int store_grey_prune(struct store *st, int64_t now, size_t *removed, size_t *left);
+
+/* ---- Sieve scripts, vacation and duplicate records (mailbox_sieve.c,
+ * docs/sieve.md "Where scripts live") ----
+ * Per account: at most STORE_SIEVE_SCRIPTS named scripts of at most
+ * STORE_SIEVE_SIZE bytes each, at most one of them active. Names are 1 to
+ * STORE_SIEVE_NAME bytes of UTF-8 without control characters, '/' or '\\'
+ * (RFC 5804 1.6 forbids only controls; brev is stricter so a name is also
+ * a safe file name for `brev sieve get`). The store does not compile
+ * scripts: the callers check them first (sieve_compile). Deleting an
+ * account deletes its scripts and records.
+ * Returns: ST_OK; ST_NOTFOUND (no such script / no active script);
+ * ST_EXISTS (RENAME onto an existing name); ST_INVALID (bad name, size
+ * over STORE_SIEVE_SIZE, DELETE of the active script); ST_LIMIT (a new
+ * name when the account has STORE_SIEVE_SCRIPTS already); ST_TEMP. */
+#define STORE_SIEVE_SCRIPTS 16
+#define STORE_SIEVE_SIZE    (64 * 1024)
+#define STORE_SIEVE_NAME    128
+struct sieve_script_info {
+	char name[STORE_SIEVE_NAME + 1];
+	uint32_t size;
+	int active;
+};
+int store_sieve_name_ok(const char *name);
+/* Create or replace; an active script stays active. */
+int store_sieve_put(struct store *st, uint32_t user, const char *name, const char *src, size_t len);
+/* *src (malloc'ed, NUL-terminated, the caller frees) and *len. active, if
+ * not NULL, is set to 1 when it is the active script. */
+int store_sieve_get(struct store *st, uint32_t user, const char *name, char **src, size_t *len,
+		    int *active);
+/* The account's scripts in name order; *out malloc'ed (NULL when none). */
+int store_sieve_list(struct store *st, uint32_t user, struct sieve_script_info **out, size_t *n);
+/* Make name the active script; NULL or "" deactivates (ST_OK either way). */
+int store_sieve_activate(struct store *st, uint32_t user, const char *name);
+int store_sieve_delete(struct store *st, uint32_t user, const char *name);
+/* The active script stays active under its new name. */
+int store_sieve_rename(struct store *st, uint32_t user, const char *from, const char *to);
+/* The active script's name and text (both malloc'ed); ST_NOTFOUND: none. */
+int store_sieve_active(struct store *st, uint32_t user, char **name, char **src, size_t *len);
+/* Whether name (new or replaced) with size bytes would fit: ST_OK,
+ * ST_INVALID (too large, bad name) or ST_LIMIT (too many scripts). */
+int store_sieve_space(struct store *st, uint32_t user, const char *name, uint64_t size);
+
+/* Vacation (RFC 5230 4.2/4.6) and duplicate (RFC 7352) records: a 64-bit
+ * hash of the case-folded strings with the time the record expires.
+ * store_vacation_take: one reply per (handle, sender) per `seconds`: *send
+ * = 1 and the record written (now + seconds) when there is no live record,
+ * else *send = 0 and nothing changes. The record is written before the
+ * reply is queued: a crash in between loses one reply, never sends two.
+ * store_dup_seen: *seen = 1 when id was recorded and has not expired.
+ * store_dup_record: record id until now + seconds.
+ * Expired records of the account are removed on each write; an account
+ * keeps at most STORE_SIEVE_RECORDS live ones (vacation: when full no reply
+ * is sent; duplicate: the id is not recorded). ST_OK or ST_TEMP. */
+#define STORE_SIEVE_RECORDS 10000
+int store_vacation_take(struct store *st, uint32_t user, const char *handle, const char *sender,
+			int64_t now, int64_t seconds, int *send);
+int store_dup_seen(struct store *st, uint32_t user, const char *id, int64_t now, int *seen);
+int store_dup_record(struct store *st, uint32_t user, const char *id, int64_t now, int64_t seconds);
 
 /* ---- outbound queue ---- */
 

@@ -477,6 +477,7 @@ static int op_user_del(struct tx *t, void *arg)
 	 * \Recent marks (recent/<mailbox id>, just above) go with the account. */
 	if (sub_forget_all(t, a.id) < 0 || bayes_forget_user(t, a.id) != ST_OK ||
 	    sess_sweep(t, a.id, 0) < 0 ||
+	    sieve_forget_user(t, a.id) != ST_OK ||
 	    db_del_prefix(t, DB_TOMB, k, 4) < 0 ||
 	    db_del(t, DB_ACCT, k, 4) < 0 ||
 	    db_del(t, DB_CRED, k, 4) < 0 ||

@@ -60,6 +60,8 @@ enum {
 	DB_GREY,    /* kind byte + u64be hash -> struct grey_rec (mailbox_grey.c) */
 	DB_SESS,    /* SHA-256 of a web session's cookie -> struct sess_rec
 		     * (mailbox_acct.c: browser sessions, docs/http.md) */
+	DB_SIEVE,   /* u32be user + kind byte + name or u64be hash: Sieve scripts,
+		     * the active name, vacation/duplicate records (mailbox_sieve.c) */
 	DB_N
 };
 
@@ -341,6 +343,10 @@ int fts_open(MDB_txn *txn, MDB_dbi *dbi);
 
 /* Delete an account's token database and training records (user del). */
 int bayes_forget_user(struct tx *t, uint32_t user);
+/* ---- mailbox_sieve.c ---- */
+
+/* Delete an account's scripts and vacation/duplicate records (user del). */
+int sieve_forget_user(struct tx *t, uint32_t user);
 /* ---- mailbox_place.c: blob -> (mailbox, uid) index ---- */
 
 /* Add or remove the DB_PLACE entry of message (mbox, uid) holding blob,

@@ -634,9 +634,41 @@ static int junk_mbox(struct tx *t, uint32_t user, struct mbox *mb)
 	return mbox_new(t, user, "Junk", MBOX_JUNK, 1, mb) < 0 ? ST_TEMP : ST_OK;
 }
 
-/* One recipient of a delivery; the blob is written on the first success. */
-static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, int junk, uint64_t size,
-		       int64_t date, uint32_t *uid)
+/* The mailbox one copy goes to: the target's (created when it asks and
+ * the name is valid), else the delivery's mbox or Junk; a mailbox that
+ * is not there means INBOX (never lose mail over a folder). */
+static int target_mbox(struct tx *t, struct msg_args *a, uint32_t user, int junk,
+		       const struct deliver_target *tg, struct mbox *mb)
+{
+	char name[STORE_MBOX_MAX + 1];
+	int rc;
+	if (tg && tg->mbox && mbox_norm(tg->mbox, name) == 0) {
+		rc = mbox_get(t, user, name, mb);
+		if (rc == ST_NOTFOUND && tg->create)
+			rc = mbox_new(t, user, name, 0, 1, mb) < 0 ? ST_TEMP : ST_OK;
+	} else if (junk && !(tg && tg->mbox)) {
+		return junk_mbox(t, user, mb);
+	} else {
+		str_copy(name, a->mbox, sizeof name);
+		rc = mbox_get(t, user, name, mb);
+	}
+	if (rc == ST_NOTFOUND && strcmp(name, "INBOX") != 0)
+		rc = mbox_get(t, user, "INBOX", mb); /* no such folder: INBOX */
+	return rc;
+}
+
+/* Add names to a keyword mask; those that do not fit are dropped. */
+static void kw_more(struct mbox *mb, const char *const *names, size_t n, uint64_t *mask)
+{
+	uint64_t more = 0;
+	if (n && kw_mask(mb, names, n, 1, &more) == ST_OK)
+		*mask |= more;
+}
+
+/* One copy for one recipient (tg NULL: the delivery's mbox or Junk); the
+ * blob is written on the first success. */
+static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, int junk,
+		       const struct deliver_target *tg, uint64_t size, int64_t date, uint32_t *uid)
 {
 	struct acct_rec ac;
 	struct mbox mb;
@@ -644,13 +676,8 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, int junk
 	int rc = acct_get(t, user, &ac);
 	if (!rc)
 		rc = quota_fits(t->st, &ac, size, 1);
-	if (!rc && junk) {
-		rc = junk_mbox(t, user, &mb);
-	} else if (!rc) {
-		rc = mbox_get(t, user, a->mbox, &mb);
-		if (rc == ST_NOTFOUND && strcmp(a->mbox, "INBOX") != 0)
-			rc = mbox_get(t, user, "INBOX", &mb); /* no such folder: INBOX */
-	}
+	if (!rc)
+		rc = target_mbox(t, a, user, junk, tg, &mb);
 	if (!rc && !a->blob)
 		rc = blob_write(t, a->m, a->staged, &a->blob);
 	if (rc)
@@ -659,7 +686,9 @@ static int deliver_one(struct tx *t, struct msg_args *a, uint32_t user, int junk
 	 * message matters more than its labels. */
 	if (kw_mask(&mb, a->m->keywords, a->m->nkeywords, 1, &r.keywords))
 		r.keywords = 0;
-	r.flags = a->m->flags & FL_ALL;
+	if (tg)
+		kw_more(&mb, tg->keywords, tg->nkeywords, &r.keywords);
+	r.flags = (a->m->flags | (tg ? tg->flags : 0)) & FL_ALL;
 	r.size = size;
 	r.internaldate = date;
 	r.blob = a->blob;
@@ -705,11 +734,29 @@ static int op_deliver(struct tx *t, void *arg)
 	for (size_t i = 0; i < a->n; i++) {
 		uint32_t uid = 0;
 		int junk = a->m->junk && a->m->junk[i];
-		int rc = deliver_one(t, a, a->users[i], junk, size, date, &uid);
+		const struct deliver_place *pl = a->m->place ? &a->m->place[i] : NULL;
+		int rc = ST_OK, stored = 0;
+		if (!pl) {
+			rc = deliver_one(t, a, a->users[i], junk, NULL, size, date, &uid);
+			stored = rc == ST_OK;
+		}
+		/* Sieve's copies: the user's rc is ST_OK when one of them (or
+		 * none, a discard) went in, else the first failure. */
+		for (size_t j = 0; pl && j < pl->n; j++) {
+			uint32_t u = 0;
+			int r1 = deliver_one(t, a, a->users[i], junk, &pl->t[j], size, date, &u);
+			if (r1 == ST_TEMP)
+				return ST_TEMP;
+			if (r1 == ST_OK && !stored++)
+				uid = u;
+			if (r1 != ST_OK && j == 0)
+				rc = r1;
+		}
+		if (pl && stored)
+			rc = ST_OK;
 		if (rc == ST_TEMP || (rc != ST_OK && deliver_journal(t, a, a->users[i], rc)))
 			return ST_TEMP;
-		if (rc == ST_OK)
-			refs++;
+		refs += (uint32_t)stored;
 		if (a->rc)
 			a->rc[i] = rc;
 		if (a->uid_out)

@@ -79,6 +79,8 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  spam status ADDRESS | spam why ADDRESS UID [MAILBOX]\n"
 	      "  sieve test SCRIPT MESSAGE [--from A] [--to A] [--user A] [--mailbox M]...\n"
 	      "                                 the actions a Sieve script takes on a message file\n"
+	      "  sieve put ADDRESS NAME [FILE] | sieve get|delete ADDRESS NAME | sieve list ADDRESS\n"
+	      "  sieve activate ADDRESS [NAME] | sieve check ADDRESS [FILE]  an account's Sieve scripts\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"
@@ -307,7 +309,8 @@ static void cert_add_ip(struct cert_names *n, const char *ip)
 static void cert_names_from_config(struct cert_names *n)
 {
 	const char *lists[] = {cfg.listen_submission, cfg.listen_submissions, cfg.listen_imap,
-			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s, cfg.listen_https};
+			       cfg.listen_imaps, cfg.listen_pop3, cfg.listen_pop3s, cfg.listen_https,
+			       cfg.listen_managesieve};
 	int wildcard = 0;
 
 	memset(n, 0, sizeof *n);
@@ -945,10 +948,13 @@ static int cmd_dkim(int argc, char **argv)
 
 /* The config keys whose running values `brev status` shows and builds the
  * client settings from: what the server bound, after -o overrides. */
+/* `brev sieve` subcommands that work on the store (sieve_cli_store.c). */
+static const char *const sieve_store_cmds[] = {"put", "get", "list", "activate", "check", "delete"};
+
 static const char *const status_keys[] = {
     "hostname",	  "domains",	  "listen.smtp", "listen.submission", "listen.submissions",
     "listen.imap", "listen.imaps", "listen.pop3", "listen.pop3s",	  "listen.http",
-    "listen.https", "tls.cert"};
+    "listen.https", "listen.managesieve", "tls.cert"};
 
 static const char *status_value(const char *key)
 {
@@ -974,6 +980,8 @@ static const char *status_value(const char *key)
 		return cfg.listen_http;
 	if (!strcmp(key, "listen.https"))
 		return cfg.listen_https;
+	if (!strcmp(key, "listen.managesieve"))
+		return cfg.listen_managesieve;
 	return cfg.tls_cert;
 }
 
@@ -1344,12 +1352,16 @@ int main(int argc, char **argv)
 		if (i == ARRAY_LEN(known))
 			fatal("unknown command '%s' (try `brev help`)", cmd);
 	}
-	if (!strcmp(cmd, "sieve")) { /* `sieve test` needs no data directory */
-		if (argc >= 2 && !strcmp(argv[1], "test"))
-			return sieve_cli_test(argc - 1, argv + 1);
-		fatal("usage: brev sieve test SCRIPT MESSAGE [--from A] [--to A] [--user A] "
-		      "[--mailbox M]... [--now UNIXTIME]");
-	}
+	if (!strcmp(cmd, "sieve") && argc >= 2 && !strcmp(argv[1], "test"))
+		return sieve_cli_test(argc - 1, argv + 1); /* needs no data directory */
+	/* the other `sieve` subcommands (sieve_cli_store.c) need the store;
+	 * a wrong one is a usage error before any DATADIR is looked for */
+	int sieve_sub = 0;
+	for (size_t k = 0; argc >= 2 && k < ARRAY_LEN(sieve_store_cmds); k++)
+		sieve_sub |= !strcmp(argv[1], sieve_store_cmds[k]);
+	if (!strcmp(cmd, "sieve") && !sieve_sub)
+		fatal("usage: brev sieve test SCRIPT MESSAGE [...] | sieve put|get|list|activate|check|"
+		      "delete ADDRESS [NAME] [FILE]");
 	find_datadir(dopt);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore") || !strcmp(cmd, "verify")) {
 		int brc = backup_cli(cmd, argc, argv, datadir, BREV_VERSION);
@@ -1380,6 +1392,12 @@ int main(int argc, char **argv)
 		load_config();
 		struct store *st = open_store(0);
 		rc = spam_cli(st, argc, argv);
+		store_close(&st);
+	}
+	else if (!strcmp(cmd, "sieve")) {
+		load_config();
+		struct store *st = open_store(1);
+		rc = sieve_cli_store(st, argc, argv);
 		store_close(&st);
 	}
 	else if (!strcmp(cmd, "sendmail"))

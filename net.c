@@ -96,6 +96,10 @@ static const struct kind_info kinds[LK_NKINDS] = {
 	[LK_POP3S] = {"pop3s", "listen.pop3s", 1, 600000, NULL, POP3_BYE, pop3_serve},
 	[LK_HTTP] = {"http", "listen.http", 0, 30000, HTTP_BUSY, NULL, http_serve},
 	[LK_HTTPS] = {"https", "listen.https", 1, 30000, NULL, NULL, http_serve},
+	/* RFC 5804 has no autologout time; as long as IMAP's */
+	[LK_MANAGESIEVE] = {"managesieve", "listen.managesieve", 0, 1800000,
+			    "BYE \"Too many connections\"\r\n", "BYE \"Server shutting down\"\r\n",
+			    managesieve_serve},
 };
 
 struct listener {
@@ -113,11 +117,11 @@ static int wake_pipe[2] = {-1, -1}; /* a session thread ended: join it */
 
 /* A protocol family shares one part of the cap: both SMTP submission
  * ports count as one, IMAP and IMAPS as one, and so on. */
-enum { FAM_MX, FAM_SUBMIT, FAM_IMAP, FAM_POP3, FAM_HTTP, FAM_N };
+enum { FAM_MX, FAM_SUBMIT, FAM_IMAP, FAM_POP3, FAM_HTTP, FAM_SIEVE, FAM_N };
 static const int family_of[LK_NKINDS] = {
 	[LK_SMTP] = FAM_MX, [LK_SUBMISSION] = FAM_SUBMIT, [LK_SUBMISSIONS] = FAM_SUBMIT,
 	[LK_IMAP] = FAM_IMAP, [LK_IMAPS] = FAM_IMAP, [LK_POP3] = FAM_POP3, [LK_POP3S] = FAM_POP3,
-	[LK_HTTP] = FAM_HTTP, [LK_HTTPS] = FAM_HTTP,
+	[LK_HTTP] = FAM_HTTP, [LK_HTTPS] = FAM_HTTP, [LK_MANAGESIEVE] = FAM_SIEVE,
 };
 
 /* A slot's thread: none, running, or ended and waiting to be joined. */
@@ -157,6 +161,7 @@ static const char *kind_list(int kind)
 	case LK_POP3S: return c->listen_pop3s;
 	case LK_HTTP: return c->listen_http;
 	case LK_HTTPS: return c->listen_https;
+	case LK_MANAGESIEVE: return c->listen_managesieve;
 	}
 	return "";
 }

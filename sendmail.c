@@ -388,7 +388,7 @@ static int route_rcpt(const struct config *cfg, struct store *st, const char *te
 	int rc = smtp_addr_routing_chars(&a) ? ST_NOTFOUND : smtp_resolve(st, cfg, a.addr, r);
 	if (rc == ST_OK) {
 		for (size_t i = 0; i < r->nusers; i++)
-			smtp_rcptset_add_user(set, r->users[i]);
+			smtp_rcptset_add_user_as(set, r->users[i], a.addr);
 		for (size_t i = 0; i < r->nexternal; i++)
 			smtp_rcptset_add_fwd(set, r->external[i], smtp_addr_domain(&a));
 	} else if (rc == ST_NOTFOUND)
@@ -495,6 +495,11 @@ static int deliver(const struct config *cfg, struct store *st, const char *from,
 	if (src != ST_OK) {
 		fprintf(stderr, "brev: sendmail: cannot store the message: %s\n",
 			store_strerror(src));
+		goto out;
+	}
+	if (o.delivered == 0 && o.queued == 0 && o.rejected) {
+		fprintf(stderr, "brev: sendmail: the recipient's filter rejected the message: %s\n",
+			o.reject);
 		goto out;
 	}
 	if (o.delivered == 0 && o.queued == 0) {

@@ -22,6 +22,7 @@ enum listener_kind {
 	LK_POP3S,
 	LK_HTTP,          /* listen.http: plain, redirects non-local clients */
 	LK_HTTPS,         /* listen.https: implicit TLS */
+	LK_MANAGESIEVE,   /* listen.managesieve: RFC 5804, STARTTLS */
 	LK_NKINDS
 };
 
@@ -45,5 +46,6 @@ void smtp_serve(struct server *srv, struct conn *c, int kind);
 void imap_serve(struct server *srv, struct conn *c, int kind);
 void pop3_serve(struct server *srv, struct conn *c, int kind);
 void http_serve(struct server *srv, struct conn *c, int kind);
+void managesieve_serve(struct server *srv, struct conn *c, int kind);
 
 #endif

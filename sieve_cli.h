@@ -12,4 +12,11 @@
  * does not compile, 2 usage or I/O error. */
 int sieve_cli_test(int argc, char **argv);
 
+struct store;
+/* `brev sieve put|get|list|activate|check|delete ADDRESS ...` on the
+ * account's scripts in st (sieve_cli_store.c; docs/sieve.md "From the
+ * command line"). argv[0] is "sieve". Returns the exit status: 0, or 1
+ * with one line on stderr (a script that does not compile: "line N: ..."). */
+int sieve_cli_store(struct store *st, int argc, char **argv);
+
 #endif

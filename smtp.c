@@ -613,7 +613,7 @@ static void rcpt_local(struct session *s, const char *addr, const struct smtp_ad
 			     "451 4.7.1 <%s>: Greylisted, please try again later", addr);
 	} else {
 		for (size_t i = 0; i < r->nusers; i++)
-			smtp_rcptset_add_user(&s->set, r->users[i]);
+			smtp_rcptset_add_user_as(&s->set, r->users[i], addr);
 		for (size_t i = 0; i < r->nexternal; i++)
 			smtp_rcptset_add_fwd(&s->set, r->external[i], strrchr(addr, '@') + 1);
 		rcpt_ok(s, addr);
@@ -941,7 +941,9 @@ static void message_done(struct session *s)
 		 o.queued, o.quota + o.toobig + o.gone);
 	if (o.delivered == 0 && o.queued == 0) {
 		/* Every local account refused it: say so rather than drop it. */
-		if (o.quota > 0)
+		if (o.rejected > 0) /* RFC 5429 2.1: Sieve reject at SMTP time */
+			reply(s, "550 5.7.1 %s", o.reject);
+		else if (o.quota > 0)
 			reply(s, "452 4.2.2 Mailbox full");
 		else if (o.toobig > 0)
 			reply(s, "552 5.2.2 Message exceeds the mailbox's quota");

@@ -241,6 +241,8 @@ int smtp_login_addr(const char *domains, const char *login, char *out, size_t ca
  * those copies with SRS (srs.h) in that domain. */
 struct smtp_rcptset {
 	uint32_t *users;
+	char **rcpt;      /* per user: the RCPT TO address that first reached it
+			   * (Sieve's envelope "to", with its +detail), or NULL */
 	size_t nusers, capusers;
 	char **ext, **via;
 	size_t next, capext;
@@ -251,6 +253,8 @@ struct smtp_rcptset {
 	const unsigned char *junk;
 };
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id);
+/* The same, remembering the RCPT TO address that reached the account. */
+void smtp_rcptset_add_user_as(struct smtp_rcptset *r, uint32_t id, const char *rcpt);
 void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr);
 /* addr reached through an alias of domain via (ours). */
 void smtp_rcptset_add_fwd(struct smtp_rcptset *r, const char *addr, const char *via);
@@ -265,6 +269,13 @@ struct smtp_outcome {
 	size_t gone;	  /* refused: account vanished meanwhile */
 	size_t queued;	  /* remote recipients queued */
 	uint64_t queue_id;
+	/* Sieve reject/ereject (sieve_deliver.h): local accounts whose script
+	 * refused the message. When every recipient is local and refused it,
+	 * nothing was stored and `reject` holds the first reason, for a 550
+	 * 5.7.1 at SMTP time; otherwise the refusing accounts got nothing and
+	 * the sender a DSN with their reasons. */
+	size_t rejected;
+	char reject[408];
 };
 /* Queue the remote recipients (hdr_queue + body) then store the message
  * once for every local account (hdr_local + body), each committed before

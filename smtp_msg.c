@@ -27,6 +27,7 @@
 #include "mailbox.h"
 #include "message.h"
 #include "queue.h"
+#include "sieve_deliver.h"
 #include "smtp.h"
 #include "spool.h"
 #include "srs.h"
@@ -417,7 +418,7 @@ int smtp_login_addr(const char *domains, const char *login, char *out, size_t ca
 
 /* ---- recipient set ---- */
 
-void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
+void smtp_rcptset_add_user_as(struct smtp_rcptset *r, uint32_t id, const char *rcpt)
 {
 	for (size_t i = 0; i < r->nusers; i++)
 		if (r->users[i] == id)
@@ -425,8 +426,15 @@ void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
 	if (r->nusers == r->capusers) {
 		r->capusers = r->capusers ? 2 * r->capusers : 16;
 		r->users = xrealloc(r->users, r->capusers * sizeof *r->users);
+		r->rcpt = xrealloc(r->rcpt, r->capusers * sizeof *r->rcpt);
 	}
+	r->rcpt[r->nusers] = rcpt ? xstrdup(rcpt) : NULL;
 	r->users[r->nusers++] = id;
+}
+
+void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id)
+{
+	smtp_rcptset_add_user_as(r, id, NULL);
 }
 
 void smtp_rcptset_add_fwd(struct smtp_rcptset *r, const char *addr, const char *via)
@@ -456,6 +464,8 @@ void smtp_rcptset_clear(struct smtp_rcptset *r)
 		free(r->ext[i]);
 		free(r->via[i]);
 	}
+	for (size_t i = 0; i < r->nusers; i++)
+		free(r->rcpt[i]);
 	r->next = 0;
 	r->nusers = 0;
 	r->junk = NULL;
@@ -467,6 +477,7 @@ void smtp_rcptset_free(struct smtp_rcptset *r)
 	free(r->ext);
 	free(r->via);
 	free(r->users);
+	free(r->rcpt);
 	memset(r, 0, sizeof *r);
 }
 
@@ -740,6 +751,44 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 			       size_t hlen_queue, struct spool *body, const char *id,
 			       const struct journal_in *jq, const struct journal_in *jl,
 			       struct smtp_outcome *o);
+static int smtp_commit_sieve(struct store *st, const struct config *cfg, const char *from,
+			     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
+			     size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+			     struct spool *body, const char *id, const struct journal_in *jq,
+			     const struct journal_in *jl, struct smtp_outcome *o,
+			     struct sieve_plan *plan);
+
+/* Some local accounts' scripts rejected the message while it was taken for
+ * others: the sender gets one DSN with their reasons (RFC 5429 2.1: "at
+ * SMTP time when possible", and with other recipients it is not). */
+static void bounce_rejected(struct store *st, const struct config *cfg, const char *from,
+			    const struct smtp_rcptset *r, const struct sieve_plan *plan,
+			    const char *hdr, size_t hlen, struct spool *body, const char *id,
+			    const struct smtp_outcome *o)
+{
+	struct dsn_rcpt *rr = xcalloc(r->nusers, sizeof *rr);
+	struct account *acc = xcalloc(r->nusers, sizeof *acc);
+	size_t n = 0;
+	for (size_t i = 0; i < r->nusers; i++) {
+		const char *why = sieve_plan_reject(plan, i);
+		if (!why)
+			continue;
+		if (store_user_get_id(st, r->users[i], &acc[n]) != ST_OK)
+			str_copy(acc[n].addr, "?", sizeof acc[n].addr);
+		log_info("smtp id=%s to=<%s> rejected by the recipient's Sieve script: %s", id,
+			 acc[n].addr, why);
+		rr[n].addr = acc[n].addr;
+		rr[n].status = "5.7.1";
+		rr[n].why = why;
+		n++;
+	}
+	if (n && cfg && (o->delivered || o->queued))
+		bounce_refused(st, cfg, from, hdr, hlen, body, id, rr, n);
+	for (size_t i = 0; i < n; i++)
+		explicit_bzero(&acc[i].cred, sizeof acc[i].cred);
+	free(rr);
+	free(acc);
+}
 
 int smtp_commit_mbox(struct store *st, const struct config *cfg, const char *from,
 		     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
@@ -763,6 +812,36 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 			       struct smtp_outcome *o)
 {
 	memset(o, 0, sizeof *o);
+	/* Sieve first (docs/sieve.md "At delivery"): reject/ereject must be
+	 * known before anything is queued or stored. */
+	struct sieve_plan *plan =
+	    r->nusers ? sieve_plan_make(st, cfg, from, r->users, (const char *const *)r->rcpt,
+					r->nusers, hdr_local, hlen_local, body, id)
+		      : NULL;
+	for (size_t i = 0; plan && i < r->nusers; i++)
+		if (sieve_plan_reject(plan, i) && o->rejected++ == 0)
+			str_copy(o->reject, sieve_plan_reject(plan, i), sizeof o->reject);
+	if (o->rejected && o->rejected == r->nusers && r->next == 0) {
+		/* every recipient refused it: the SMTP reply says so (550 5.7.1),
+		 * nothing is stored */
+		sieve_plan_free(&plan);
+		return ST_OK;
+	}
+	int rc0 = smtp_commit_sieve(st, cfg, from, r, mbox, hdr_local, hlen_local, hdr_queue,
+				    hlen_queue, body, id, jq, jl, o, plan);
+	if (rc0 == ST_OK && o->rejected)
+		bounce_rejected(st, cfg, from, r, plan, hdr_queue, hlen_queue, body, id, o);
+	sieve_plan_free(&plan);
+	return rc0;
+}
+
+static int smtp_commit_sieve(struct store *st, const struct config *cfg, const char *from,
+			     const struct smtp_rcptset *r, const char *mbox, const char *hdr_local,
+			     size_t hlen_local, const char *hdr_queue, size_t hlen_queue,
+			     struct spool *body, const char *id, const struct journal_in *jq,
+			     const struct journal_in *jl, struct smtp_outcome *o,
+			     struct sieve_plan *plan)
+{
 	/* Remote first: if queueing fails nothing was stored and the client
 	 * may retry without anyone getting a copy twice. */
 	if (r->next > 0) {
@@ -774,14 +853,49 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 			return rc;
 		}
 	}
+	if (r->nusers > 0 && sieve_plan_redirect(plan) != ST_OK) {
+		log_warn("smtp id=%s a Sieve redirect could not be queued%s", id,
+			 o->queued ? " (remote part already queued)" : "");
+		return ST_TEMP;
+	}
 	if (r->nusers > 0) {
+		/* editheader: those users' copies are other bytes, stored by a
+		 * commit of their own below (they get nothing in the shared one) */
+		struct deliver_place *shared = NULL;
+		const struct deliver_place *pl = sieve_plan_place(plan);
+		for (size_t i = 0; i < r->nusers; i++) {
+			const char *e;
+			size_t el;
+			if (!sieve_plan_edited(plan, i, &e, &el))
+				continue;
+			if (!shared) {
+				shared = xcalloc(r->nusers, sizeof *shared);
+				memcpy(shared, pl, r->nusers * sizeof *shared);
+			}
+			shared[i].n = 0;
+		}
 		struct msg_in m = {.hdr = hdr_local,
 				   .hdrlen = hlen_local,
 				   .body = body,
 				   .journal = jl,
-				   .junk = r->junk};
+				   .junk = r->junk,
+				   .place = shared ? shared : pl};
 		int *rcs = xcalloc(r->nusers, sizeof *rcs);
 		int rc = store_deliver(st, r->users, r->nusers, mbox, &m, rcs, NULL);
+		for (size_t i = 0; rc == ST_OK && shared && i < r->nusers; i++) {
+			const char *e;
+			size_t el;
+			struct journal_in j2 = {jl ? jl->id : NULL, NULL};
+			if (!sieve_plan_edited(plan, i, &e, &el))
+				continue;
+			struct msg_in me = {.hdr = e,
+					    .hdrlen = el,
+					    .journal = jl ? &j2 : NULL,
+					    .junk = r->junk ? &r->junk[i] : NULL,
+					    .place = &pl[i]};
+			rc = store_deliver(st, &r->users[i], 1, mbox, &me, &rcs[i], NULL);
+		}
+		free(shared);
 		if (rc == ST_OK && mbox)
 			rc = redeliver_inbox(st, r, &m, rcs);
 		if (rc != ST_OK) {
@@ -790,7 +904,10 @@ static int smtp_commit_tracked(struct store *st, const struct config *cfg, const
 				 o->queued ? " (remote part already queued)" : "");
 			return rc;
 		}
+		sieve_plan_after(plan, rcs);
 		for (size_t i = 0; i < r->nusers; i++) {
+			if (sieve_plan_reject(plan, i))
+				continue; /* stored nothing; counted in o->rejected */
 			switch (rcs[i]) {
 			case ST_OK:
 				o->delivered++;

@@ -153,6 +153,7 @@ listen.pop3 = 127.0.0.1:{self.pop3}
 listen.pop3s = 127.0.0.1:{free_port()}
 listen.http = 127.0.0.1:{free_port()}
 listen.https = 127.0.0.1:{free_port()}
+listen.managesieve = 127.0.0.1:{free_port()}
 dns.resolver = 127.0.0.1:{dns_port}
 delivery.port = {dead}
 limits.connections = 1000

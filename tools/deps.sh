@@ -17,6 +17,8 @@ TEST="$TEST dovecot-imapd dovecot-pop3d"
 TEST="$TEST dovecot-sieve"
 # the web UI's tests drive Debian's Chromium (playwright-core from web/'s npm packages)
 TEST="$TEST chromium"
+# Sieve and ManageSieve (t-77-*): sieve-connect, an independent ManageSieve client
+TEST="$TEST sieve-connect"
 # brev-tray (make tray) links dynamically against these; its headless tests
 # need an X server, a session bus, a notification daemon, python3-gi for the
 # StatusNotifierWatcher stand-in, gdbus, xdotool, trayer (an XEmbed tray) and

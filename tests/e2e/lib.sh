@@ -240,15 +240,15 @@ nsd_wait() {
 # brev_init NAME [DOMAIN]: a fresh DATADIR $T/NAME for DOMAIN (default
 # example.test), certificate for localhost, every listener on a free
 # loopback port. Sets D (the datadir) and P_SMTP P_SUB P_SUBS P_IMAP
-# P_IMAPS P_POP3 P_POP3S P_HTTP P_HTTPS.
+# P_IMAPS P_POP3 P_POP3S P_HTTP P_HTTPS P_SIEVE.
 brev_init() {
 	local name=$1 domain=${2:-example.test}
 	D=$T/$name
 	"$BREV" -d "$D" init --domain "$domain" --hostname localhost >"$T/$name.init.log" 2>&1 ||
 		{ cat "$T/$name.init.log"; fail "brev init failed"; }
 	local ports
-	ports=$(free_ports 10) || exit 1
-	read -r -d '' P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD P_HTTP P_HTTPS <<<"$ports" || true
+	ports=$(free_ports 11) || exit 1
+	read -r -d '' P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD P_HTTP P_HTTPS P_SIEVE <<<"$ports" || true
 	cat >>"$D/brev.conf" <<CONF
 
 # --- test settings (tests/e2e/lib.sh) ---
@@ -261,6 +261,7 @@ listen.pop3 = 127.0.0.1:$P_POP3
 listen.pop3s = 127.0.0.1:$P_POP3S
 listen.http = 127.0.0.1:$P_HTTP
 listen.https = 127.0.0.1:$P_HTTPS
+listen.managesieve = 127.0.0.1:$P_SIEVE
 dns.resolver = 127.0.0.1:$P_DEAD
 delivery.port = $P_DEAD
 log.level = debug
@@ -271,7 +272,7 @@ CONF
 	# As root, brev refuses to serve without an unprivileged user to drop
 	# to (issue 22); the tests name one rather than rely on a `brev` user.
 	[ "$(id -u)" != 0 ] || echo "user = nobody" >>"$D/brev.conf"
-	export D P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD P_HTTP P_HTTPS
+	export D P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD P_HTTP P_HTTPS P_SIEVE
 }
 
 # brev_user ADDRESS PASSWORD

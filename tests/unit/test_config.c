@@ -231,7 +231,8 @@ TEST(rendered_file_round_trips)
 	char *text = config_render_default("example.test", "mx.example.test", 1);
 	const char *every[] = {"hostname", "domains", "listen.smtp", "listen.submission",
 			       "listen.submissions", "listen.imap", "listen.imaps", "listen.pop3",
-			       "listen.pop3s", "listen.http", "listen.https", "tls.cert", "tls.key", "dns.resolver",
+			       "listen.pop3s", "listen.http", "listen.https", "listen.managesieve",
+			       "tls.cert", "tls.key", "dns.resolver",
 			       "delivery.port", "delivery.relay", "delivery.retry",
 			       "delivery.max_age", "limits.message_size", "limits.connections",
 			       "quota.default", "quota.messages", "store.map_size", "log.level", "user",
@@ -247,6 +248,7 @@ TEST(rendered_file_round_trips)
 	CHECK_EQ_STR(c.hostname, "mx.example.test");
 	CHECK_EQ_STR(c.listen_smtp, "0.0.0.0:25 [::]:25");
 	CHECK_EQ_STR(c.listen_imaps, "0.0.0.0:993 [::]:993");
+	CHECK_EQ_STR(c.listen_managesieve, "0.0.0.0:4190 [::]:4190");
 	config_free(&c);
 	free(text);
 }

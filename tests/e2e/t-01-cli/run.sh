@@ -99,11 +99,11 @@ F=$T/first
 p() { free_port; }
 # the ports in one call before the start (each free_port takes a global
 # lock: ten of them on a loaded machine used up the wait below)
-read -r -a FP <<<"$(free_ports 10 | tr '\n' ' ')"
+read -r -a FP <<<"$(free_ports 11 | tr '\n' ' ')"
 USER=tester "$BREV" -d "$F" "${AS_USER[@]}" -o listen.smtp=127.0.0.1:${FP[0]} -o listen.submission=127.0.0.1:${FP[1]} \
 	-o listen.submissions=127.0.0.1:${FP[2]} -o listen.imap=127.0.0.1:${FP[3]} -o listen.imaps=127.0.0.1:${FP[4]} \
 	-o listen.pop3=127.0.0.1:${FP[5]} -o listen.pop3s=127.0.0.1:${FP[6]} -o dns.resolver=127.0.0.1:${FP[7]} \
-	-o listen.http=127.0.0.1:${FP[8]} -o listen.https=127.0.0.1:${FP[9]} serve >"$T/first.out" 2>"$T/first.err" &
+	-o listen.http=127.0.0.1:${FP[8]} -o listen.https=127.0.0.1:${FP[9]} -o listen.managesieve=127.0.0.1:${FP[10]} serve >"$T/first.out" 2>"$T/first.err" &
 pid=$!
 for i in $(seq 100); do grep -q 'pop3s' "$T/first.out" 2>/dev/null && break; sleep 0.1; done
 grep -q 'tester@localhost' "$T/first.out" || fail "first run: no user name printed: $(cat "$T/first.out" "$T/first.err")"
@@ -117,7 +117,7 @@ kill -TERM $pid
 wait $pid || fail "serve did not exit 0 on SIGTERM"
 # A second start prints the listeners only, no password.
 USER=tester "$BREV" -d "$F" "${AS_USER[@]}" -o listen.smtp=127.0.0.1:$(p) -o listen.submission= -o listen.submissions= \
-	-o listen.imap= -o listen.imaps= -o listen.pop3= -o listen.pop3s= -o listen.http= -o listen.https= serve >"$T/second.out" 2>&1 &
+	-o listen.imap= -o listen.imaps= -o listen.pop3= -o listen.pop3s= -o listen.http= -o listen.https= -o listen.managesieve= serve >"$T/second.out" 2>&1 &
 pid=$!
 for i in $(seq 100); do grep -q 'smtp' "$T/second.out" 2>/dev/null && break; sleep 0.1; done
 grep -q 'smtp' "$T/second.out" || fail "second run: no listeners printed"

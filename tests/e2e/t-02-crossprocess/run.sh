@@ -39,7 +39,7 @@ PY
 # A second server on the same DATADIR must not start.
 rc=0
 timeout 10 "$BREV" -d "$D" -o listen.smtp=127.0.0.1:$(free_port) -o listen.submission= \
-	-o listen.submissions= -o listen.imap= -o listen.imaps= -o listen.pop3= -o listen.pop3s= -o listen.http= -o listen.https= \
+	-o listen.submissions= -o listen.imap= -o listen.imaps= -o listen.pop3= -o listen.pop3s= -o listen.http= -o listen.https= -o listen.managesieve= \
 	serve 2>"$T/second.err" || rc=$?
 [ $rc = 1 ] && grep -q "already running" "$T/second.err" || fail "second serve: rc=$rc $(cat "$T/second.err")"
 brev_stop

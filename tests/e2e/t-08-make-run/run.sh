@@ -46,11 +46,11 @@ grep -q -- ' -static -o brev ' "$T/v1" && ! grep -q link-quiet "$T/v1" || fail "
 case "$BREV" in *-san) MK=(SANITIZE=address,undefined) ;; *) MK=() ;; esac
 # make run would rebuild an out-of-date binary in the tree other tests use
 make -q "${MK[@]}" "$(basename "$BREV")" || fail "$(basename "$BREV") is not up to date: build it before running the tests"
-read -r P1 P2 P3 P4 P5 P6 P7 DEADP P8 P9 <<<"$(free_ports 10 | tr '\n' ' ')"
+read -r P1 P2 P3 P4 P5 P6 P7 DEADP P8 P9 P10 <<<"$(free_ports 11 | tr '\n' ' ')"
 R=$T/run
 ARGS="-d $R -o listen.smtp=127.0.0.1:$P1 -o listen.submission=127.0.0.1:$P2 -o listen.submissions=127.0.0.1:$P3"
 ARGS="$ARGS -o listen.imap=127.0.0.1:$P4 -o listen.imaps=127.0.0.1:$P5 -o listen.pop3=127.0.0.1:$P6"
-ARGS="$ARGS -o listen.http=127.0.0.1:$P8 -o listen.https=127.0.0.1:$P9"
+ARGS="$ARGS -o listen.http=127.0.0.1:$P8 -o listen.https=127.0.0.1:$P9 -o listen.managesieve=127.0.0.1:$P10"
 ARGS="$ARGS -o listen.pop3s=127.0.0.1:$P7 -o dns.resolver=127.0.0.1:$DEADP -o delivery.port=$DEADP"
 USER=tester make --no-print-directory "${MK[@]}" run ARGS="$ARGS" >"$T/run.out" 2>&1 &
 wait_port "$P4" 60

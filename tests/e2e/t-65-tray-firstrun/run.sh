@@ -18,13 +18,13 @@ command -v trayer >/dev/null || fail "trayer missing (tools/deps.sh test install
 
 # --- brev serve's first run on an empty DATADIR, as USER=Alice -------------
 F=$T/first
-ports=$(free_ports 10) || exit 1
-read -r -d '' P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD P_HTTP P_HTTPS <<<"$ports" || true
+ports=$(free_ports 11) || exit 1
+read -r -d '' P_SMTP P_SUB P_SUBS P_IMAP P_IMAPS P_POP3 P_POP3S P_DEAD P_HTTP P_HTTPS P_SIEVE <<<"$ports" || true
 LISTEN=(-o listen.smtp=127.0.0.1:$P_SMTP -o listen.submission=127.0.0.1:$P_SUB
 	-o listen.submissions=127.0.0.1:$P_SUBS -o listen.imap=127.0.0.1:$P_IMAP
 	-o listen.imaps=127.0.0.1:$P_IMAPS -o listen.pop3=127.0.0.1:$P_POP3
 	-o listen.pop3s=127.0.0.1:$P_POP3S -o listen.http=127.0.0.1:$P_HTTP
-	-o listen.https=127.0.0.1:$P_HTTPS -o dns.resolver=127.0.0.1:$P_DEAD -o delivery.port=$P_DEAD)
+	-o listen.https=127.0.0.1:$P_HTTPS -o listen.managesieve=127.0.0.1:$P_SIEVE -o dns.resolver=127.0.0.1:$P_DEAD -o delivery.port=$P_DEAD)
 USER=Alice "$BREV" -d "$F" "${AS_USER[@]}" "${LISTEN[@]}" serve >"$T/first.out" 2>"$T/first.err" &
 pid=$!
 wait_until 20 "first run's settings" grep -q 'SHA-256' "$T/first.out"

@@ -37,6 +37,7 @@ listen.pop3s|127.0.0.1:2995
 listen.http|127.0.0.1:2080
 listen.https|127.0.0.1:2443
 http.session_idle|1d
+listen.managesieve|127.0.0.1:4190
 tls.cert|cert.pem
 tls.key|key.pem
 tls.acme|
