@@ -57,7 +57,8 @@
 static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alias", "mbox",
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
 					   "run",  "mseq", "gone", "pend", "journal", "ftw",
-					   "ftb",  "ftq",  "btok", "bstat", "btrain", "place", "grey"};
+					   "ftb",  "ftq",  "btok", "bstat", "btrain", "place", "grey",
+					   "list", "lmem"};
 
 const char *store_strerror(int rc)
 {

@@ -137,6 +137,64 @@ struct resolved {
 int store_resolve(struct store *st, const char *rcpt, struct resolved *out);
 void store_resolved_free(struct resolved *r);
 
+/* ---- mailing lists (mailbox_list.c; docs/lists.md) ---- */
+
+/* Who may subscribe: anyone at once (open), anyone after confirming by
+ * mail (confirm), or only the owner with `brev list sub` (closed). */
+enum list_policy { LIST_OPEN, LIST_CONFIRM, LIST_CLOSED };
+/* Who may post: members (others held for the owner), everyone's posts
+ * held (moderated), anyone, or the owner alone (announce). */
+enum list_posting { LIST_POST_MEMBERS, LIST_POST_MODERATED, LIST_POST_ANYONE,
+		    LIST_POST_ANNOUNCE };
+
+struct list_info {
+	char addr[STORE_ADDR_MAX + 1];   /* lower-cased LIST@DOMAIN */
+	char owner[STORE_ADDR_MAX + 1];  /* lower-cased */
+	int policy, posting;             /* enum list_policy, enum list_posting */
+	int64_t created;                 /* unix seconds */
+	uint32_t members;                /* subscribed, disabled ones included */
+};
+
+struct list_member {
+	char addr[STORE_ADDR_MAX + 1];   /* lower-cased */
+	int64_t since;                   /* unix seconds it was subscribed */
+	uint32_t bounces;                /* counted bounces (VERP) */
+	int disabled;                    /* no mail sent to it */
+};
+
+/* What refused a name: `what` is "an account", "an alias" or "a mailing
+ * list" and addr the address that holds it. */
+struct list_clash {
+	const char *what;
+	char addr[STORE_ADDR_MAX + 1];
+};
+
+/* Creates the list addr (local@domain) owned by owner. A list answers to
+ * addr, to the local part + "-request" and to + "-bounces" (each also
+ * with a +tag): ST_EXISTS, with the clash filled, when any of the three is
+ * an account, an alias or a list already, or when the list's own name ends
+ * in -request/-bounces of another list. ST_INVALID for a bad address,
+ * policy or posting, or a local part too long for the -bounces address. */
+int store_list_add(struct store *st, const char *addr, const char *owner, int policy,
+		   int posting, struct list_clash *clash);
+/* Deletes the list and all its members. ST_NOTFOUND if there is none. */
+int store_list_del(struct store *st, const char *addr);
+int store_list_get(struct store *st, const char *addr, struct list_info *out);
+/* cb gets each list, in address order. */
+int store_list_each(struct store *st, void (*cb)(void *arg, const struct list_info *l),
+		    void *arg);
+/* Adds member (any local@domain address) to list; *added is 0 when it was
+ * already a member (a disabled member is enabled again, its bounces
+ * forgotten). ST_NOTFOUND if there is no such list. */
+int store_list_sub(struct store *st, const char *list, const char *member, int *added);
+/* Removes member. ST_NOTFOUND if there is no such list or member
+ * (*was_list tells which). */
+int store_list_unsub(struct store *st, const char *list, const char *member, int *was_list);
+/* cb gets each member, in address order, within one read transaction
+ * (10,000 members cost one cursor walk, no allocation). */
+int store_list_members(struct store *st, const char *list,
+		       void (*cb)(void *arg, const struct list_member *m), void *arg);
+
 /* ---- mailboxes ---- */
 
 enum mbox_special {

@@ -58,6 +58,8 @@ enum {
 	DB_PLACE, /* u32be user + u64be blob + u32be mailbox id + u32be uid -> "":
 		   * where a blob's messages are (mailbox_place.c) */
 	DB_GREY,    /* kind byte + u64be hash -> struct grey_rec (mailbox_grey.c) */
+	DB_LIST,    /* lower-cased list address -> struct list_rec + owner\0 (mailbox_list.c) */
+	DB_LMEM,    /* list address + \0 + member address -> struct lmem_rec */
 	DB_N
 };
 
@@ -257,6 +259,13 @@ void blob_unstage(struct store *st, uint64_t blob);
 int pend_sweep(struct store *st);
 
 /* ---- mailbox_acct.c: addresses, accounts, quota ---- */
+
+/* What already answers to the lower-cased address addr: 0 nothing,
+ * 1 an account, 2 an alias, 3 a mailing list or one of its own addresses
+ * (LIST-request@, LIST-bounces@); -1 failure. Accounts, aliases and lists
+ * share one name space: each refuses a name another holds. */
+enum { ADDR_FREE, ADDR_ACCOUNT, ADDR_ALIAS, ADDR_LIST };
+int addr_owner(struct tx *t, const char *addr);
 
 /* addr_norm: 0, or -1 when invalid. acct_get, quota_fits: a store_rc.
  * acct_put: 0 or -1. */

@@ -1,0 +1,332 @@
+/*
+ * mailbox_list.c — the store's mailing lists (docs/lists.md, docs/store.md
+ * "Mailing lists"): the list records (DB_LIST) and their members (DB_LMEM).
+ *
+ * A list lives in the same name space as accounts and aliases: its
+ * address and its two own addresses (LIST-request@, LIST-bounces@) may not
+ * be taken by either, and neither may take them later (addr_owner in
+ * mailbox_acct.c is the one check all three use). Members are keyed by
+ * list + NUL + member, so a list's members are one cursor range in address
+ * order: a list of 10,000 members is walked without loading it.
+ */
+#include "mailbox_int.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LMEM_DISABLED 1u
+
+struct list_rec {
+	uint32_t version, policy, posting, pad;
+	int64_t created;
+	/* followed by owner\0 */
+};
+
+struct lmem_rec {
+	uint32_t version, flags, bounces, pad;
+	int64_t since;
+};
+
+struct list_args {
+	char addr[STORE_ADDR_MAX + 1];
+	char member[STORE_ADDR_MAX + 1];
+	char owner[STORE_ADDR_MAX + 1];
+	int policy, posting;
+	struct list_clash *clash;
+	struct list_info *info;
+	void (*cb)(void *, const struct list_info *);
+	void (*mcb)(void *, const struct list_member *);
+	void *arg;
+	int flag; /* sub: added; unsub: the list exists */
+};
+
+/* The member key list\0member into k (at most 2 * STORE_ADDR_MAX + 1 <=
+ * 509 bytes: within LMDB's 511-byte key limit). */
+static size_t lmem_key(unsigned char *k, const char *list, const char *member)
+{
+	size_t a = strlen(list), b = strlen(member);
+	memcpy(k, list, a);
+	k[a] = 0;
+	memcpy(k + a + 1, member, b);
+	return a + 1 + b;
+}
+
+static void list_read(const char *addr, const MDB_val *v, struct list_info *out)
+{
+	struct list_rec r;
+	memset(out, 0, sizeof *out);
+	memset(&r, 0, sizeof r);
+	memcpy(&r, v->mv_data, v->mv_size < sizeof r ? v->mv_size : sizeof r);
+	str_copy(out->addr, addr, sizeof out->addr);
+	if (v->mv_size > sizeof r) {
+		size_t l = strnlen((const char *)v->mv_data + sizeof r, v->mv_size - sizeof r);
+		if (l > STORE_ADDR_MAX)
+			l = STORE_ADDR_MAX;
+		memcpy(out->owner, (const char *)v->mv_data + sizeof r, l);
+		out->owner[l] = 0;
+	}
+	out->policy = (int)r.policy;
+	out->posting = (int)r.posting;
+	out->created = r.created;
+}
+
+/* Walk the members of list: cb (may be NULL) with each; the count in *n. */
+static int lmem_walk(struct tx *t, const char *list, void (*cb)(void *, const struct list_member *),
+		     void *arg, uint32_t *n)
+{
+	unsigned char k0[STORE_ADDR_MAX + 2];
+	size_t pl = strlen(list) + 1;
+	MDB_cursor *c;
+	MDB_val k = {pl, k0}, v;
+	int rc;
+
+	memcpy(k0, list, pl); /* with its NUL: the prefix of every member key */
+	*n = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_LMEM], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size > pl && !memcmp(k.mv_data, k0, pl);
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		(*n)++;
+		if (cb) {
+			struct list_member m;
+			struct lmem_rec r;
+			size_t ml = k.mv_size - pl;
+			memset(&r, 0, sizeof r);
+			memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+			if (ml > STORE_ADDR_MAX)
+				ml = STORE_ADDR_MAX;
+			memcpy(m.addr, (const char *)k.mv_data + pl, ml);
+			m.addr[ml] = 0;
+			m.since = r.since;
+			m.bounces = r.bounces;
+			m.disabled = !!(r.flags & LMEM_DISABLED);
+			cb(arg, &m);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+static const char *owner_name(int o)
+{
+	return o == ADDR_ACCOUNT ? "an account" : o == ADDR_ALIAS ? "an alias" : "a mailing list";
+}
+
+static int op_list_add(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	const char *at = strrchr(a->addr, '@');
+	static const char *const own[] = {"", "-request", "-bounces"};
+	struct list_rec r;
+	size_t ol = strlen(a->owner) + 1;
+	unsigned char *p;
+
+	for (size_t i = 0; i < ARRAY_LEN(own); i++) {
+		char x[STORE_ADDR_MAX + 1];
+		int o;
+		snprintf(x, sizeof x, "%.*s%s%s", (int)(at - a->addr), a->addr, own[i], at);
+		if ((o = addr_owner(t, x)) < 0)
+			return ST_TEMP;
+		if (o != ADDR_FREE) {
+			a->clash->what = owner_name(o);
+			str_copy(a->clash->addr, x, sizeof a->clash->addr);
+			return ST_EXISTS;
+		}
+	}
+	memset(&r, 0, sizeof r);
+	r.version = 1;
+	r.policy = (uint32_t)a->policy;
+	r.posting = (uint32_t)a->posting;
+	r.created = now_s();
+	p = db_reserve(t, DB_LIST, a->addr, strlen(a->addr), sizeof r + ol, 0);
+	if (!p)
+		return ST_TEMP;
+	memcpy(p, &r, sizeof r);
+	memcpy(p + sizeof r, a->owner, ol);
+	return ST_OK;
+}
+
+int store_list_add(struct store *st, const char *addr, const char *owner, int policy,
+		   int posting, struct list_clash *clash)
+{
+	struct list_args a = {.policy = policy, .posting = posting, .clash = clash};
+	const char *at;
+	memset(clash, 0, sizeof *clash);
+	if (addr_norm(addr, a.addr, 0) < 0 || addr_norm(owner, a.owner, 0) < 0)
+		return ST_INVALID;
+	if (policy < LIST_OPEN || policy > LIST_CLOSED || posting < LIST_POST_MEMBERS ||
+	    posting > LIST_POST_ANNOUNCE)
+		return ST_INVALID;
+	at = strrchr(a.addr, '@');
+	/* '+' is the list's own separator (LIST+subscribe@, LIST-bounces+m=d@),
+	 * and LIST-bounces@ must fit in an address. */
+	if (memchr(a.addr, '+', (size_t)(at - a.addr)) || strlen(a.addr) + 8 > STORE_ADDR_MAX)
+		return ST_INVALID;
+	return tx_write(st, op_list_add, &a);
+}
+
+static int op_list_del(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	int r = db_del(t, DB_LIST, a->addr, strlen(a->addr));
+	if (r)
+		return r < 0 ? ST_TEMP : ST_NOTFOUND;
+	/* the members' prefix is the address with its NUL */
+	return db_del_prefix(t, DB_LMEM, (const unsigned char *)a->addr, strlen(a->addr) + 1) < 0 ?
+		       ST_TEMP : ST_OK;
+}
+
+int store_list_del(struct store *st, const char *addr)
+{
+	struct list_args a = {0};
+	if (addr_norm(addr, a.addr, 0) < 0)
+		return ST_INVALID;
+	return tx_write(st, op_list_del, &a);
+}
+
+static int op_list_get(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	MDB_val v;
+	int r = db_get(t, DB_LIST, a->addr, strlen(a->addr), &v);
+	if (r)
+		return r < 0 ? ST_TEMP : ST_NOTFOUND;
+	list_read(a->addr, &v, a->info);
+	return lmem_walk(t, a->addr, NULL, NULL, &a->info->members);
+}
+
+int store_list_get(struct store *st, const char *addr, struct list_info *out)
+{
+	struct list_args a = {.info = out};
+	if (addr_norm(addr, a.addr, 0) < 0)
+		return ST_INVALID;
+	return tx_read(st, op_list_get, &a);
+}
+
+static int op_list_each(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[DB_LIST], &c), src = ST_OK;
+	if (rc) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !src;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct list_info li;
+		char addr[STORE_ADDR_MAX + 1];
+		size_t l = k.mv_size > STORE_ADDR_MAX ? STORE_ADDR_MAX : k.mv_size;
+		memcpy(addr, k.mv_data, l);
+		addr[l] = 0;
+		list_read(addr, &v, &li);
+		if (!(src = lmem_walk(t, addr, NULL, NULL, &li.members)))
+			a->cb(a->arg, &li);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return src;
+}
+
+int store_list_each(struct store *st, void (*cb)(void *arg, const struct list_info *l), void *arg)
+{
+	struct list_args a = {.cb = cb, .arg = arg};
+	return tx_read(st, op_list_each, &a);
+}
+
+static int op_list_sub(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[2 * STORE_ADDR_MAX + 2];
+	size_t kl = lmem_key(k, a->addr, a->member);
+	struct lmem_rec r;
+	MDB_val v;
+	int g = db_get(t, DB_LIST, a->addr, strlen(a->addr), &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	if ((g = db_get(t, DB_LMEM, k, kl, &v)) < 0)
+		return ST_TEMP;
+	a->flag = g == 1;
+	memset(&r, 0, sizeof r);
+	if (g == 0) {
+		memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+		if (!(r.flags & LMEM_DISABLED) && !r.bounces)
+			return ST_OK; /* already a member, nothing to change */
+		r.flags &= ~LMEM_DISABLED;
+		r.bounces = 0;
+	} else {
+		r.version = 1;
+		r.since = now_s();
+	}
+	return db_put(t, DB_LMEM, k, kl, &r, sizeof r, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_list_sub(struct store *st, const char *list, const char *member, int *added)
+{
+	struct list_args a = {0};
+	int rc;
+	*added = 0;
+	if (addr_norm(list, a.addr, 0) < 0 || addr_norm(member, a.member, 0) < 0)
+		return ST_INVALID;
+	rc = tx_write(st, op_list_sub, &a);
+	*added = rc == ST_OK && a.flag;
+	return rc;
+}
+
+static int op_list_unsub(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[2 * STORE_ADDR_MAX + 2];
+	size_t kl = lmem_key(k, a->addr, a->member);
+	MDB_val v;
+	int g = db_get(t, DB_LIST, a->addr, strlen(a->addr), &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	a->flag = 1;
+	g = db_del(t, DB_LMEM, k, kl);
+	return g < 0 ? ST_TEMP : g ? ST_NOTFOUND : ST_OK;
+}
+
+int store_list_unsub(struct store *st, const char *list, const char *member, int *was_list)
+{
+	struct list_args a = {0};
+	int rc;
+	*was_list = 0;
+	if (addr_norm(list, a.addr, 0) < 0 || addr_norm(member, a.member, 0) < 0)
+		return ST_INVALID;
+	rc = tx_write(st, op_list_unsub, &a);
+	*was_list = a.flag;
+	return rc;
+}
+
+static int op_list_members(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	uint32_t n;
+	MDB_val v;
+	int g = db_get(t, DB_LIST, a->addr, strlen(a->addr), &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	return lmem_walk(t, a->addr, a->mcb, a->arg, &n);
+}
+
+int store_list_members(struct store *st, const char *list,
+		       void (*cb)(void *arg, const struct list_member *m), void *arg)
+{
+	struct list_args a = {.mcb = cb, .arg = arg};
+	if (addr_norm(list, a.addr, 0) < 0)
+		return ST_INVALID;
+	return tx_read(st, op_list_members, &a);
+}
