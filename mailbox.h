@@ -190,6 +190,10 @@ int store_list_sub(struct store *st, const char *list, const char *member, int *
 /* Removes member. ST_NOTFOUND if there is no such list or member
  * (*was_list tells which). */
 int store_list_unsub(struct store *st, const char *list, const char *member, int *was_list);
+/* member's record in list; ST_NOTFOUND when there is no such list or
+ * member. */
+int store_list_member(struct store *st, const char *list, const char *member,
+		      struct list_member *out);
 /* cb gets each member, in address order, within one read transaction
  * (10,000 members cost one cursor walk, no allocation). */
 int store_list_members(struct store *st, const char *list,
@@ -281,6 +285,9 @@ struct msg_in {
 	 * marked \Junk, created in the same commit; a mailbox named "Junk"
 	 * that is not marked is used as it is. */
 	const unsigned char *junk;
+	/* store_queue_add only: enum queue_flag bits the entry starts with
+	 * (QF_VERP); 0 for everything else. */
+	uint32_t queue_flags;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
@@ -481,6 +488,9 @@ struct queue_entry {
 enum queue_flag {
 	QF_DELAY_SENT = 1 << 0,             /* the 4-hour delay notice went out */
 	QF_LEASED = 1 << 1,                 /* taken by a delivery thread */
+	QF_VERP = 1 << 2,                   /* a list post: from is LIST-bounces@D and
+					     * each recipient gets its own transaction
+					     * with the sender list_verp() makes */
 };
 
 /* Queue a message for remote recipients; committed before return. */

@@ -37,6 +37,7 @@ struct list_args {
 	struct list_info *info;
 	void (*cb)(void *, const struct list_info *);
 	void (*mcb)(void *, const struct list_member *);
+	struct list_member *m;
 	void *arg;
 	int flag; /* sub: added; unsub: the list exists */
 };
@@ -329,4 +330,32 @@ int store_list_members(struct store *st, const char *list,
 	if (addr_norm(list, a.addr, 0) < 0)
 		return ST_INVALID;
 	return tx_read(st, op_list_members, &a);
+}
+
+static int op_list_member(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[2 * STORE_ADDR_MAX + 2];
+	size_t kl = lmem_key(k, a->addr, a->member);
+	struct lmem_rec r;
+	MDB_val v;
+	int g = db_get(t, DB_LMEM, k, kl, &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	memset(&r, 0, sizeof r);
+	memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+	str_copy(a->m->addr, a->member, sizeof a->m->addr);
+	a->m->since = r.since;
+	a->m->bounces = r.bounces;
+	a->m->disabled = !!(r.flags & LMEM_DISABLED);
+	return ST_OK;
+}
+
+int store_list_member(struct store *st, const char *list, const char *member,
+		      struct list_member *out)
+{
+	struct list_args a = {.m = out};
+	if (addr_norm(list, a.addr, 0) < 0 || addr_norm(member, a.member, 0) < 0)
+		return ST_NOTFOUND;
+	return tx_read(st, op_list_member, &a);
 }

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "queue.h"
+#include "list_addr.h"
 #include "sasl.h"
 #include "server.h"
 #include "tls.h"
@@ -624,7 +625,14 @@ static void transaction(struct attempt *a, struct client *cl)
 	int pipe = !!(cl->ehlo.ext & SX_PIPELINING), mail_ok;
 	char diag[SMTP_REPLY_TEXT_MAX + 8], why[400];
 
-	conn_printf(cl->c, "MAIL FROM:<%s>", a->e.from);
+	char verp[STORE_ADDR_MAX + 1];
+	const char *from = a->e.from;
+	/* A list post (QF_VERP): session() sends one recipient at a time, and
+	 * its envelope sender names that member (list_addr.h). */
+	if ((a->e.flags & QF_VERP) && a->n == 1 && a->e.from[0] &&
+	    list_verp_bounces(a->e.from, a->e.rcpts[a->idx[0]], verp, sizeof verp) == 0)
+		from = verp;
+	conn_printf(cl->c, "MAIL FROM:<%s>", from);
 	if (cl->ehlo.ext & SX_SIZE)
 		conn_printf(cl->c, " SIZE=%llu", (unsigned long long)a->e.size);
 	if (a->has8bit && (cl->ehlo.ext & SX_8BITMIME))
@@ -725,6 +733,36 @@ out:
 	free(acc);
 }
 
+/* A list post (QF_VERP): one transaction per pending recipient over the
+ * same connection, RSET between them (a refused RCPT leaves the server
+ * inside the transaction). A lost connection leaves the rest pending. */
+static void verp_transactions(struct attempt *a, struct client *cl)
+{
+	size_t *idx = a->idx, n = a->n;
+	struct smtp_reply r;
+	int first = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (a->res[idx[i]].state != RS_PENDING)
+			continue;
+		if (!first) {
+			conn_puts(cl->c, "RSET\r\n");
+			if (read_reply(cl, &r, TO_MAIL, 0) < 0 || r.code / 100 != 2)
+				break;
+		}
+		first = 0;
+		a->idx = idx + i;
+		a->n = 1;
+		transaction(a, cl);
+		a->idx = idx;
+		a->n = n;
+		if (a->res[idx[i]].state == RS_PENDING &&
+		    !strncmp(a->res[idx[i]].status, "4.4.2", 5))
+			break; /* the connection was lost */
+	}
+	a->idx = idx;
+	a->n = n;
+}
+
 /* One connection to one address of a host. Leaves recipients pending when
  * the next address or host should be tried. */
 static void session(struct attempt *a, const char *host, const struct dns_addr *da, int port,
@@ -786,6 +824,8 @@ static void session(struct attempt *a, const char *host, const struct dns_addr *
 						log_attempt(a, &cl, a->e.rcpts[a->idx[i]], "too big",
 							    "bounced");
 					}
+			} else if (a->e.flags & QF_VERP) {
+				verp_transactions(a, &cl);
 			} else {
 				transaction(a, &cl);
 			}

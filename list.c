@@ -1,0 +1,365 @@
+/*
+ * list.c — mailing lists at SMTP time (list.h, docs/lists.md).
+ *
+ * A post to LIST@D is checked at the end of DATA, before the 250: who may
+ * post (the From address or the envelope sender must be an enabled member;
+ * announce: the owner), the size, loops (the post already carries this
+ * list's List-Id or X-Loop, or too many Received fields). It is then
+ * rewritten once for everyone (the RFC 2369/2919 fields, Precedence: list,
+ * X-Loop, and for an author whose domain publishes DMARC p=quarantine or
+ * p=reject a From of the list's own) and DKIM-signed by the list's domain,
+ * and queued: entries of LIST_BATCH members each, flagged QF_VERP, whose
+ * delivery gives every member its own envelope sender
+ * LIST-bounces+member=domain@D (queue.c). Only after those commits is the
+ * client told 250: nothing acknowledged is lost.
+ */
+#include "list.h"
+#include "config.h"
+#include "dkim.h"
+#include "dmarc.h"
+#include "dns.h"
+#include "journal.h"
+#include "list_addr.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int list_rcpt(struct store *st, const char *addr, struct list_to *to, char *why, size_t cap)
+{
+	struct list_info li;
+	char list[STORE_ADDR_MAX + 1], member[STORE_ADDR_MAX + 1];
+	int kind = LIST_TO_POST, rc;
+
+	str_copy(list, addr, sizeof list);
+	member[0] = 0;
+	rc = store_list_get(st, list, &li);
+	if (rc == ST_NOTFOUND || rc == ST_INVALID) {
+		if (list_addr_parse(addr, list, sizeof list, &kind, member, sizeof member) < 0)
+			return 0;
+		/* subscribing by mail is not there yet: such addresses stay unknown */
+		if (kind != LIST_TO_BOUNCES)
+			return 0;
+		rc = store_list_get(st, list, &li);
+		if (rc == ST_NOTFOUND || rc == ST_INVALID)
+			return 0;
+	}
+	if (rc != ST_OK) {
+		snprintf(why, cap, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		return -1;
+	}
+	if (to->list[0] && (strcmp(to->list, list) || to->kind != kind)) {
+		snprintf(why, cap, "452 4.5.3 <%s>: One mailing list per message, please send it "
+			 "again for this one", addr);
+		return -1;
+	}
+	str_copy(to->list, list, sizeof to->list);
+	str_copy(to->member, member, sizeof to->member);
+	to->kind = kind;
+	return 1;
+}
+
+/* ---- reading the post ---- */
+
+/* Fields a post loses: brev writes its own list fields, and Return-Path
+ * belongs to the final delivery. */
+static const char *const replaced[] = {
+    "Return-Path",    "List-Id",	"List-Post",	 "List-Help",
+    "List-Subscribe", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Archive",
+    "List-Owner",     "Precedence",
+};
+/* ... and with a DMARC rewrite also these: the author's signature no
+ * longer matches the From it signed. */
+static const char *const rewritten[] = {"From", "Reply-To", "Sender", "DKIM-Signature"};
+
+static int field_in(const struct dkim_msg *m, size_t i, const char *const *names, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (dkim_field_is(m, i, names[k]))
+			return 1;
+	return 0;
+}
+
+struct dmarc_ask {
+	struct dmarc_rec r;
+	int found;
+};
+
+static void dmarc_txt(void *arg, const char *txt, size_t len)
+{
+	struct dmarc_ask *a = arg;
+	struct dmarc_rec r;
+	if (dmarc_parse(txt, len, &r) == 0) {
+		a->found++;
+		a->r = r;
+	}
+}
+
+/* 1 when the author's domain asks receivers to quarantine or reject mail
+ * that fails DMARC (RFC 7489 6.6.3: the domain's record, else its
+ * organisational domain's, whose sp= then applies). A post relayed by a
+ * list fails DMARC there (the list's server is not in the author's SPF,
+ * and the author's signature may break), so its From must become ours.
+ * A DNS failure counts as strict: a rewritten From is always safe. */
+static int dmarc_strict(const char *domain, const char *id)
+{
+	char name[300], org[256], why[200];
+	struct dmarc_ask a = {0};
+	int sub = 0;
+	snprintf(name, sizeof name, "_dmarc.%s", domain);
+	int rc = dns_txt(name, dmarc_txt, &a, why, sizeof why);
+	if (rc == DNS_OK && a.found != 1) {
+		dmarc_org_domain(domain, org, sizeof org);
+		if (strcmp(org, domain)) {
+			memset(&a, 0, sizeof a);
+			snprintf(name, sizeof name, "_dmarc.%s", org);
+			rc = dns_txt(name, dmarc_txt, &a, why, sizeof why);
+			sub = 1;
+		}
+	}
+	if (rc == DNS_TEMP) {
+		log_info("list id=%s DMARC of %s unknown (%s): From rewritten", id, domain, why);
+		return 1;
+	}
+	if (a.found != 1)
+		return 0;
+	return (sub ? a.r.sp : a.r.p) >= DMARC_P_QUARANTINE;
+}
+
+struct collect {
+	char **addr;
+	size_t n, cap;
+};
+
+static void collect_cb(void *arg, const struct list_member *m)
+{
+	struct collect *c = arg;
+	if (m->disabled)
+		return;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		c->addr = xrealloc(c->addr, c->cap * sizeof *c->addr);
+	}
+	c->addr[c->n++] = xstrdup(m->addr);
+}
+
+static int is_member(struct store *st, const char *list, const char *a)
+{
+	struct list_member m;
+	return a[0] && store_list_member(st, list, a, &m) == ST_OK && !m.disabled;
+}
+
+/* The body after the header's empty line, behind a new empty line, in a
+ * spool of its own (the rewritten header goes in front). NULL on failure. */
+static struct spool *body_copy(struct spool *sp, uint64_t off)
+{
+	struct spool *o = spool_new(0);
+	char buf[65536];
+	uint64_t size = spool_size(sp);
+	if (spool_write(o, "\r\n", 2) < 0)
+		goto bad;
+	while (off < size) {
+		long got = spool_read_at(sp, off, buf, sizeof buf);
+		if (got <= 0 || spool_write(o, buf, (size_t)got) < 0)
+			goto bad;
+		off += (uint64_t)got;
+	}
+	return o;
+bad:
+	spool_free(&o);
+	return NULL;
+}
+
+/* Owner-facing words for one refused post, logged and in reply. */
+static int refuse(char *reply, size_t cap, const char *id, const char *list, const char *from,
+		  const char *why, const char *fmt, const char *arg)
+{
+	snprintf(reply, cap, fmt, arg);
+	log_info("list id=%s list=<%s> from=<%s> refused: %s", id, list, from, why);
+	return -1;
+}
+
+int list_data(struct store *st, const struct config *cfg, const struct list_to *to,
+	      const char *env_from, const char *pre, size_t prelen, struct spool *body,
+	      const char *id, char *reply, size_t cap)
+{
+	struct list_info li;
+	struct dkim_msg m = {0}, m2 = {0};
+	struct collect c = {0};
+	struct sbuf h = {0};
+	struct spool *nb = NULL;
+	char author[STORE_ADDR_MAX + 1] = "", name[200] = "", v[1024], lid[300];
+	char bounces[STORE_ADDR_MAX + 1], *sig = NULL;
+	const char *lat = strrchr(to->list, '@');
+	int hops = 0, rewrite = 0, rc = -1, qrc = ST_OK;
+	size_t queued = 0;
+
+	if (to->kind == LIST_TO_BOUNCES) {
+		/* bounce processing is still to come: taken, logged, dropped */
+		log_info("list id=%s list=<%s> bounce for <%s> dropped (not counted yet)", id,
+			 to->list, to->member[0] ? to->member : "?");
+		return 0;
+	}
+	if (store_list_get(st, to->list, &li) != ST_OK) {
+		snprintf(reply, cap, "451 4.3.0 <%s>: Temporary lookup failure", to->list);
+		return -1;
+	}
+	if (spool_size(body) + prelen > LIST_SIZE_MAX) {
+		char lim[32];
+		snprintf(lim, sizeof lim, "%u", LIST_SIZE_MAX);
+		return refuse(reply, cap, id, to->list, env_from, "too big",
+			      "552 5.3.4 Posts to this list are limited to %s bytes", lim);
+	}
+	if (dkim_msg_load(&m, NULL, 0, body) < 0)
+		return refuse(reply, cap, id, to->list, env_from, "header too large",
+			      "552 5.3.4 %s", "Header section too large for a list post");
+	list_id(to->list, lid, sizeof lid);
+	for (size_t i = 0; i < m.nf; i++) {
+		if (dkim_field_is(&m, i, "Received"))
+			hops++;
+		if (dkim_field_is(&m, i, "List-Id") || dkim_field_is(&m, i, "X-Loop")) {
+			dkim_field_value(&m, i, v, sizeof v);
+			if (strcasestr(v, dkim_field_is(&m, i, "X-Loop") ? to->list : lid)) {
+				rc = refuse(reply, cap, id, to->list, env_from, "loop",
+					    "554 5.4.6 This message has been through %s already: "
+					    "mail loop",
+					    to->list);
+				goto out;
+			}
+		}
+		if (dkim_field_is(&m, i, "From") && !author[0]) {
+			dkim_field_value(&m, i, v, sizeof v);
+			if (list_from_addr(v, author, sizeof author, name, sizeof name) < 0)
+				author[0] = 0;
+		}
+	}
+	if (hops > LIST_HOPS_MAX) {
+		rc = refuse(reply, cap, id, to->list, env_from, "too many hops",
+			    "554 5.4.6 Too many Received: fields for a list post (%s)", "loop?");
+		goto out;
+	}
+	if (!env_from[0]) {
+		rc = refuse(reply, cap, id, to->list, env_from, "null sender",
+			    "550 5.7.1 <%s>: Bounces are not distributed to a list", to->list);
+		goto out;
+	}
+	/* who may post */
+	int owner = !strcmp(author, li.owner) || !strcasecmp(env_from, li.owner);
+	int member = is_member(st, to->list, author) || is_member(st, to->list, env_from);
+	if ((li.posting == LIST_POST_ANNOUNCE || li.posting == LIST_POST_MODERATED) && !owner) {
+		rc = refuse(reply, cap, id, to->list, env_from, "not the owner",
+			    "550 5.7.1 <%s>: Only the list's owner may post to it", to->list);
+		goto out;
+	}
+	if (li.posting == LIST_POST_MEMBERS && !owner && !member) {
+		rc = refuse(reply, cap, id, to->list, env_from, "not a member",
+			    "550 5.7.1 <%s>: Only members may post to this list", to->list);
+		goto out;
+	}
+	if (author[0]) {
+		const char *aat = strrchr(author, '@');
+		rewrite = dmarc_strict(aat + 1, id);
+	}
+	/* the rewritten header: ours in front, the list's fields, the post's */
+	sbuf_add(&h, pre, prelen);
+	sbuf_printf(&h, "List-Id: %s\r\n", lid);
+	sbuf_printf(&h, "List-Post: <mailto:%s>\r\n", to->list);
+	sbuf_printf(&h, "List-Help: <mailto:%.*s-request%s?subject=help>\r\n",
+		    (int)(lat - to->list), to->list, lat);
+	sbuf_printf(&h, "List-Subscribe: <mailto:%.*s-request%s?subject=subscribe>\r\n",
+		    (int)(lat - to->list), to->list, lat);
+	sbuf_printf(&h, "List-Unsubscribe: <mailto:%.*s-request%s?subject=unsubscribe>\r\n",
+		    (int)(lat - to->list), to->list, lat);
+	sbuf_printf(&h, "Precedence: list\r\n");
+	sbuf_printf(&h, "X-Loop: %s\r\n", to->list);
+	if (rewrite) {
+		char disp[256];
+		size_t o = 0;
+		/* a quoted display name: drop what would end or escape the quotes */
+		for (const char *p = name[0] ? name : author; *p && o + 1 < 160; p++)
+			if (*p != '"' && *p != '\\')
+				disp[o++] = *p;
+		disp[o] = 0;
+		sbuf_printf(&h, "From: \"%s via %.*s\" <%s>\r\n", disp, (int)(lat - to->list),
+			    to->list, to->list);
+		sbuf_printf(&h, "Reply-To: <%s>\r\n", author);
+		sbuf_printf(&h, "X-Original-From: <%s>\r\n", author);
+	}
+	for (size_t i = 0; i < m.nf; i++) {
+		if (field_in(&m, i, replaced, ARRAY_LEN(replaced)) ||
+		    (rewrite && field_in(&m, i, rewritten, ARRAY_LEN(rewritten))))
+			continue;
+		sbuf_add(&h, m.hdr + m.f[i].off, m.f[i].len);
+	}
+	if (!(nb = body_copy(body, m.body_off))) {
+		snprintf(reply, cap, "451 4.3.0 Temporary failure writing the message");
+		goto out;
+	}
+	/* DKIM by the list's domain over exactly what is queued */
+	if (dkim_msg_load(&m2, h.p, h.len, nb) == 0)
+		sig = dkim_sign_domain(cfg->datadir, &m2, lat + 1, time(NULL));
+	if (!sig)
+		log_info("list id=%s list=<%s>: not DKIM-signed (no key for %s)", id, to->list,
+			 lat + 1);
+	if (sig) {
+		struct sbuf s2 = {0};
+		sbuf_add(&s2, sig, strlen(sig));
+		sbuf_add(&s2, h.p, h.len);
+		free(h.p);
+		h = s2;
+	}
+	if (store_list_members(st, to->list, collect_cb, &c) != ST_OK) {
+		snprintf(reply, cap, "451 4.3.0 <%s>: Temporary lookup failure", to->list);
+		goto out;
+	}
+	snprintf(bounces, sizeof bounces, "%.*s-bounces%s", (int)(lat - to->list), to->list, lat);
+	{
+		char acc[300];
+		struct journal_in j = {id, acc};
+		snprintf(acc, sizeof acc, "from=<%s> list=<%s> members=%zu size=%llu", env_from,
+			 to->list, c.n, (unsigned long long)(h.len + spool_size(nb)));
+		for (size_t k = 0; k < c.n && qrc == ST_OK; k += LIST_BATCH) {
+			size_t n = c.n - k < LIST_BATCH ? c.n - k : LIST_BATCH;
+			struct msg_in mi = {.hdr = h.p,
+					    .hdrlen = h.len,
+					    .body = nb,
+					    .journal = &j,
+					    .queue_flags = QF_VERP};
+			uint64_t qid;
+			qrc = store_queue_add(st, bounces, (const char *const *)c.addr + k, n, &mi,
+					      &qid);
+			if (qrc == ST_OK)
+				queued += n;
+			j.accepted = NULL; /* once */
+		}
+	}
+	if (qrc != ST_OK && !queued) {
+		snprintf(reply, cap, "452 4.3.1 Insufficient system storage; try again later");
+		goto out;
+	}
+	/* A later batch failing after earlier ones committed: they stay
+	 * queued and the rest is lost to a retry that would duplicate them;
+	 * say so loudly, the client is told 250 for what was queued. */
+	if (qrc != ST_OK)
+		log_error("list id=%s list=<%s>: only %zu of %zu members queued: %s", id, to->list,
+			  queued, c.n, store_strerror(qrc));
+	log_info("list id=%s list=<%s> from=<%s> author=<%s> post to %zu member(s)%s%s", id,
+		 to->list, env_from, author, queued, rewrite ? " from rewritten (DMARC)" : "",
+		 sig ? " signed" : "");
+	rc = 0;
+out:
+	for (size_t k = 0; k < c.n; k++)
+		free(c.addr[k]);
+	free(c.addr);
+	free(sig);
+	free(h.p);
+	spool_free(&nb);
+	dkim_msg_free(&m);
+	dkim_msg_free(&m2);
+	return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * list.h — mailing lists at SMTP time (docs/lists.md): the RCPT hook that
+ * accepts a list's addresses and the DATA hook that checks a post and
+ * redistributes it through the outbound queue. smtp.c calls the two and
+ * knows nothing else about lists.
+ */
+#ifndef BREV_LIST_H
+#define BREV_LIST_H
+
+#include <stddef.h>
+
+#include "mailbox.h"
+
+struct config;
+struct spool;
+
+#define LIST_SIZE_MAX (10u << 20) /* a post's size limit, bytes */
+#define LIST_HOPS_MAX 20	  /* Received: fields a post may carry */
+#define LIST_BATCH 500		  /* recipients per queue entry */
+
+/* The list address a transaction's RCPT named, and which of its addresses. */
+struct list_to {
+	char list[STORE_ADDR_MAX + 1]; /* "" when none */
+	int kind;                      /* enum list_kind (list_addr.h) */
+	char member[STORE_ADDR_MAX + 1];
+};
+
+/* RCPT TO:<addr> (lower-cased, in a local domain). 0: addr is none of a
+ * list's addresses (resolve it as usual). 1: accepted, *to filled. -1:
+ * refused, the whole SMTP reply in why (a second list in one transaction:
+ * 452, the client sends it again on its own). */
+int list_rcpt(struct store *st, const char *addr, struct list_to *to, char *why, size_t cap);
+
+/* End of DATA for a transaction with a list recipient: the post is
+ * checked and queued (committed) before this returns. env_from is the
+ * envelope sender, pre the header fields brev adds (Received, ...) in
+ * front of body. 0 (also when it was accepted and dropped on purpose,
+ * logged), or -1 with the SMTP reply to give in reply (then nothing was
+ * queued). */
+int list_data(struct store *st, const struct config *cfg, const struct list_to *to,
+	      const char *env_from, const char *pre, size_t prelen, struct spool *body,
+	      const char *id, char *reply, size_t cap);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * list_addr.h — the addresses of a mailing list as text (docs/lists.md):
+ * which list and which of its addresses a recipient names, the VERP
+ * envelope sender that carries a member's address, the RFC 2919 List-Id
+ * label, and the address in a From field. Pure code: no store, no I/O
+ * (tests/unit/test_list_addr.c, fuzz/fuzz_list_addr.c).
+ */
+#ifndef BREV_LIST_ADDR_H
+#define BREV_LIST_ADDR_H
+
+#include <stddef.h>
+
+enum list_kind {
+	LIST_TO_POST,     /* LIST@D: a post */
+	LIST_TO_REQUEST,  /* LIST-request@D (or LIST-request+x@D) */
+	LIST_TO_BOUNCES,  /* LIST-bounces@D or the VERP LIST-bounces+m=dom@D */
+	LIST_TO_SUB,      /* LIST+subscribe@D */
+	LIST_TO_UNSUB,    /* LIST+unsubscribe@D */
+};
+
+/* What addr (lower-case local@domain, at most 254 bytes) would be if a list
+ * answers to it: the list's address into list (cap >= 255), the kind, and
+ * for LIST_TO_BOUNCES the member the VERP part names into member ("" when
+ * none or it does not decode). 0, or -1 when addr cannot be one of a
+ * list's addresses other than a plain post (then the caller tries it as
+ * LIST_TO_POST itself: every address could be a list). The caller still
+ * has to ask the store whether the list exists. */
+int list_addr_parse(const char *addr, char *list, size_t cap, int *kind, char *member,
+		    size_t mcap);
+
+/* The VERP envelope sender for member of list: LIST-bounces+local=domain@D
+ * into out. When it would pass 254 bytes, the plain LIST-bounces@D (the
+ * bounce then cannot name its member). 0, or -1 when out is too small or
+ * the arguments are not addresses. */
+int list_verp(const char *list, const char *member, char *out, size_t cap);
+
+/* The same from the list's LIST-bounces@D address (a QF_VERP queue
+ * entry's sender). -1 when bounces is not such an address. */
+int list_verp_bounces(const char *bounces, const char *member, char *out, size_t cap);
+
+/* RFC 2919 list-id: "<LIST.DOMAIN>" with the local part's dots kept, e.g.
+ * "news@club.test" -> "<news.club.test>". 0, or -1 when it does not fit. */
+int list_id(const char *list, char *out, size_t cap);
+
+/* The address of a From field's value (unfolded): the last <...> when
+ * there is one, else the value itself when it is a bare local@domain;
+ * lower-cased into out. The display name (without quotes) into name when
+ * name is not NULL ("" when none). 0, or -1 when no address can be read
+ * (a group, several addresses, no '@'). */
+int list_from_addr(const char *value, char *out, size_t cap, char *name, size_t ncap);
+
+#endif
