@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "list_addr.h"
 #include "log.h"
+#include "smtp.h"
 #include "spool.h"
 #include "util.h"
 
@@ -175,6 +176,113 @@ bad:
 	return NULL;
 }
 
+/* ---- bounces ---- */
+
+#define DSN_READ_MAX 65536 /* bytes of a bounce read for its status fields */
+
+/* 1 when the message is an RFC 3464 report with a recipient whose Action
+ * is failed (a delay notice, an auto-reply or a challenge is not a
+ * bounce); its Status or Diagnostic-Code into why. Only the first
+ * DSN_READ_MAX bytes are read: the report part comes first in practice. */
+static int dsn_failed(struct spool *sp, char *why, size_t cap)
+{
+	char *b = xmalloc(DSN_READ_MAX + 1);
+	long n = spool_read_at(sp, 0, b, DSN_READ_MAX);
+	int report = 0, failed = 0;
+	str_copy(why, "delivery failed", cap);
+	if (n < 0)
+		n = 0;
+	b[n] = 0;
+	for (char *p = b; p && *p;) {
+		char *e = strchr(p, '\n');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (l > 22 && !strncasecmp(p, "Content-Type:", 13) &&
+		    memmem(p, l, "delivery-status", 15))
+			report = 1;
+		if (l >= 14 && !strncasecmp(p, "Action:", 7)) {
+			const char *v = p + 7;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (!strncasecmp(v, "failed", 6))
+				failed = 1;
+		}
+		if (l > 7 && (!strncasecmp(p, "Status:", 7) ||
+			      !strncasecmp(p, "Diagnostic-Code:", 16))) {
+			size_t k = l < cap ? l : cap - 1;
+			/* keep the last one: Diagnostic-Code follows Status */
+			for (size_t i = 0; i < k; i++)
+				why[i] = (unsigned char)p[i] < ' ' ? ' ' : p[i];
+			why[k] = 0;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	free(b);
+	return report && failed;
+}
+
+void list_bounce(struct store *st, const struct config *cfg, const char *list, const char *member,
+		 const char *why, const char *id)
+{
+	char l[STORE_ADDR_MAX + 1], m2[STORE_ADDR_MAX + 1];
+	uint32_t n = 0;
+	int kind, off = 0, rc;
+	struct list_info li;
+	if (list_addr_parse(list, l, sizeof l, &kind, m2, sizeof m2) < 0 || kind != LIST_TO_BOUNCES)
+		str_copy(l, list, sizeof l);
+	rc = store_list_bounce(st, l, member, (uint32_t)cfg->lists_bounce_limit, &n, &off);
+	if (rc != ST_OK) {
+		log_info("list id=%s list=<%s> bounce for <%s> not counted: %s", id, l, member,
+			 store_strerror(rc));
+		return;
+	}
+	log_info("list id=%s list=<%s> bounce %u of %lld for <%s>%s: %s", id, l, n,
+		 cfg->lists_bounce_limit, member, off ? ", disabled" : "", why);
+	if (!off || store_list_get(st, l, &li) != ST_OK || !li.owner[0])
+		return;
+	/* the owner's notice: from the null sender, so it can never bounce
+	 * back into the list */
+	const char *at = strrchr(l, '@');
+	char date[64], text[2048], mid[80], tid[17];
+	struct sbuf h = {0};
+	struct spool *sp = spool_new(0);
+	struct dkim_msg dm = {0};
+	char *sig = NULL;
+	smtp_date(date, sizeof date, time(NULL));
+	smtp_make_id(tid);
+	snprintf(mid, sizeof mid, "<%s.bounce@%s>", tid, at + 1);
+	sbuf_printf(&h, "From: <%.*s-request%s>\r\nTo: <%s>\r\nSubject: %s: %s disabled after %u "
+			"bounces\r\nDate: %s\r\nMessage-ID: %s\r\nAuto-Submitted: auto-generated\r\n"
+			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
+		    (int)(at - l), l, at, li.owner, l, member, n, date, mid);
+	snprintf(text, sizeof text,
+		 "\r\n%s is no longer sent the posts of %s: mail to it failed %u times\r\n"
+		 "(lists.bounce_limit). The last failure:\r\n\r\n  %s\r\n\r\n"
+		 "To send to it again: brev list sub %s %s\r\n",
+		 member, l, n, why, l, member);
+	if (spool_write(sp, text, strlen(text)) == 0 && dkim_msg_load(&dm, h.p, h.len, sp) == 0)
+		sig = dkim_sign_domain(cfg->datadir, &dm, at + 1, time(NULL));
+	if (sig) {
+		struct sbuf s2 = {0};
+		sbuf_add(&s2, sig, strlen(sig));
+		sbuf_add(&s2, h.p, h.len);
+		free(h.p);
+		h = s2;
+	}
+	struct journal_in j = {tid, "from=<> proto=list-notice"};
+	struct msg_in mi = {.hdr = h.p, .hdrlen = h.len, .body = sp, .journal = &j};
+	const char *to = li.owner;
+	rc = store_queue_add(st, "", &to, 1, &mi, NULL);
+	if (rc != ST_OK)
+		log_warn("list id=%s list=<%s>: notice to the owner <%s> not queued: %s", id, l,
+			 li.owner, store_strerror(rc));
+	free(sig);
+	free(h.p);
+	dkim_msg_free(&dm);
+	spool_free(&sp);
+}
+
 /* Owner-facing words for one refused post, logged and in reply. */
 static int refuse(char *reply, size_t cap, const char *id, const char *list, const char *from,
 		  const char *why, const char *fmt, const char *arg)
@@ -200,9 +308,18 @@ int list_data(struct store *st, const struct config *cfg, const struct list_to *
 	size_t queued = 0;
 
 	if (to->kind == LIST_TO_BOUNCES) {
-		/* bounce processing is still to come: taken, logged, dropped */
-		log_info("list id=%s list=<%s> bounce for <%s> dropped (not counted yet)", id,
-			 to->list, to->member[0] ? to->member : "?");
+		char why[200];
+		/* taken whatever it is (refusing a bounce makes another one);
+		 * counted when it is a DSN saying a delivery failed */
+		if (!to->member[0])
+			log_info("list id=%s list=<%s> bounce without a member address dropped", id,
+				 to->list);
+		else if (!dsn_failed(body, why, sizeof why))
+			log_info("list id=%s list=<%s> mail for <%s>'s bounce address is no failure "
+				 "report: dropped",
+				 id, to->list, to->member);
+		else
+			list_bounce(st, cfg, to->list, to->member, why, id);
 		return 0;
 	}
 	if (store_list_get(st, to->list, &li) != ST_OK) {

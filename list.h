@@ -41,4 +41,12 @@ int list_data(struct store *st, const struct config *cfg, const struct list_to *
 	      const char *env_from, const char *pre, size_t prelen, struct spool *body,
 	      const char *id, char *reply, size_t cap);
 
+/* One bounce for member of list (list may also be the LIST-bounces@D
+ * address a QF_VERP queue entry was sent from): counted against
+ * lists.bounce_limit, and when it disables the member the list's owner
+ * gets a notice through the queue. why: the reason, for the notice and
+ * the log. Failures are logged; nothing is returned. */
+void list_bounce(struct store *st, const struct config *cfg, const char *list, const char *member,
+		 const char *why, const char *id);
+
 #endif

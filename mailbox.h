@@ -194,6 +194,13 @@ int store_list_unsub(struct store *st, const char *list, const char *member, int
  * member. */
 int store_list_member(struct store *st, const char *list, const char *member,
 		      struct list_member *out);
+/* One bounce of member (VERP): its count goes up by one, and at limit it
+ * is disabled (no more mail; `brev list sub` enables it again). *count
+ * gets the new count, *disabled_now 1 when this bounce disabled it.
+ * ST_NOTFOUND when there is no such list or member (nothing counted); a
+ * member already disabled counts on. */
+int store_list_bounce(struct store *st, const char *list, const char *member, uint32_t limit,
+		      uint32_t *count, int *disabled_now);
 /* cb gets each member, in address order, within one read transaction
  * (10,000 members cost one cursor walk, no allocation). */
 int store_list_members(struct store *st, const char *list,

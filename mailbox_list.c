@@ -38,6 +38,7 @@ struct list_args {
 	void (*cb)(void *, const struct list_info *);
 	void (*mcb)(void *, const struct list_member *);
 	struct list_member *m;
+	uint32_t limit, count;
 	void *arg;
 	int flag; /* sub: added; unsub: the list exists */
 };
@@ -358,4 +359,44 @@ int store_list_member(struct store *st, const char *list, const char *member,
 	if (addr_norm(list, a.addr, 0) < 0 || addr_norm(member, a.member, 0) < 0)
 		return ST_NOTFOUND;
 	return tx_read(st, op_list_member, &a);
+}
+
+static int op_list_bounce(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[2 * STORE_ADDR_MAX + 2];
+	size_t kl = lmem_key(k, a->addr, a->member);
+	struct lmem_rec r;
+	MDB_val v;
+	int g = db_get(t, DB_LMEM, k, kl, &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	memset(&r, 0, sizeof r);
+	memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+	if (r.bounces < UINT32_MAX)
+		r.bounces++;
+	a->count = r.bounces;
+	a->flag = 0;
+	if (!(r.flags & LMEM_DISABLED) && r.bounces >= a->limit) {
+		r.flags |= LMEM_DISABLED;
+		a->flag = 1;
+	}
+	return db_put(t, DB_LMEM, k, kl, &r, sizeof r, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_list_bounce(struct store *st, const char *list, const char *member, uint32_t limit,
+		      uint32_t *count, int *disabled_now)
+{
+	struct list_args a = {.limit = limit ? limit : 1};
+	int rc;
+	*count = 0;
+	*disabled_now = 0;
+	if (addr_norm(list, a.addr, 0) < 0 || addr_norm(member, a.member, 0) < 0)
+		return ST_NOTFOUND;
+	rc = tx_write(st, op_list_bounce, &a);
+	if (rc == ST_OK) {
+		*count = a.count;
+		*disabled_now = a.flag;
+	}
+	return rc;
 }

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "queue.h"
+#include "list.h"
 #include "list_addr.h"
 #include "sasl.h"
 #include "server.h"
@@ -972,8 +973,20 @@ static int notify(struct attempt *a, int action, int state)
 			.orig_from = a->e.from, .arrival = a->e.created,
 			.retry_until = a->e.created + q.cfg->delivery_max_age,
 			.orig_id = a->e.tid[0] ? a->e.tid : NULL};
-	struct dsn_rcpt *dr = xcalloc(a->e.nrcpts, sizeof *dr);
+	struct dsn_rcpt *dr;
 	int rc = 0;
+	if (a->e.flags & QF_VERP) {
+		/* A list post: the failure counts against its member (list.h)
+		 * instead of a DSN to the list's own bounce address; no delay
+		 * notices to a list. */
+		for (size_t i = 0; action == DSN_FAILED && i < a->e.nrcpts; i++)
+			if (a->res[i].state == state)
+				list_bounce(q.st, q.cfg, a->e.from, a->e.rcpts[i],
+					    a->res[i].diag[0] ? a->res[i].diag : a->res[i].why,
+					    a->e.tid[0] ? a->e.tid : "-");
+		return 0;
+	}
+	dr = xcalloc(a->e.nrcpts, sizeof *dr);
 	for (size_t i = 0; i < a->e.nrcpts; i++) {
 		struct rres *r = &a->res[i];
 		if (r->state != state)

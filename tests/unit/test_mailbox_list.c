@@ -139,6 +139,40 @@ TEST(members_sub_unsub_reopen_del)
 	CHECK_EQ_INT(li.members, 1);
 }
 
+TEST(bounces_disable_at_the_limit)
+{
+	struct list_clash c;
+	struct list_member m;
+	struct seen s = {"", 0};
+	uint32_t n;
+	int added, off;
+	CHECK(fresh());
+	CHECK_EQ_INT(store_list_add(g_st, "news@club.test", "ann@club.test", 0, 0, &c), ST_OK);
+	CHECK_EQ_INT(store_list_sub(g_st, "news@club.test", "bob@b.test", &added), ST_OK);
+	CHECK_EQ_INT(store_list_bounce(g_st, "news@club.test", "nobody@b.test", 2, &n, &off),
+		     ST_NOTFOUND);
+	CHECK_EQ_INT(store_list_bounce(g_st, "news@club.test", "bob@b.test", 2, &n, &off), ST_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(off, 0);
+	CHECK_EQ_INT(store_list_bounce(g_st, "news@club.test", "BOB@b.test", 2, &n, &off), ST_OK);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(off, 1);
+	CHECK_EQ_INT(store_list_member(g_st, "news@club.test", "bob@b.test", &m), ST_OK);
+	CHECK(m.disabled);
+	CHECK_EQ_INT(m.bounces, 2);
+	/* disabled once: later bounces count, but do not disable "again" */
+	CHECK_EQ_INT(store_list_bounce(g_st, "news@club.test", "bob@b.test", 2, &n, &off), ST_OK);
+	CHECK_EQ_INT(off, 0);
+	CHECK_EQ_INT(store_list_members(g_st, "news@club.test", collect, &s), ST_OK);
+	CHECK_EQ_STR(s.all, "bob@b.test(off)");
+	/* sub again: enabled, bounces forgotten */
+	CHECK_EQ_INT(store_list_sub(g_st, "news@club.test", "bob@b.test", &added), ST_OK);
+	CHECK_EQ_INT(added, 0);
+	CHECK_EQ_INT(store_list_member(g_st, "news@club.test", "bob@b.test", &m), ST_OK);
+	CHECK(!m.disabled);
+	CHECK_EQ_INT(m.bounces, 0);
+}
+
 struct count {
 	size_t n;
 	char last[STORE_ADDR_MAX + 1];
