@@ -43,9 +43,6 @@ int list_rcpt(struct store *st, const char *addr, struct list_to *to, char *why,
 	if (rc == ST_NOTFOUND || rc == ST_INVALID) {
 		if (list_addr_parse(addr, list, sizeof list, &kind, member, sizeof member) < 0)
 			return 0;
-		/* subscribing by mail is not there yet: such addresses stay unknown */
-		if (kind != LIST_TO_BOUNCES)
-			return 0;
 		rc = store_list_get(st, list, &li);
 		if (rc == ST_NOTFOUND || rc == ST_INVALID)
 			return 0;
@@ -222,6 +219,53 @@ static int dsn_failed(struct spool *sp, char *why, size_t cap)
 	return report && failed;
 }
 
+/* Queue a short text message from the list (From LIST-request@D, null
+ * envelope sender: it can never bounce back into the list, nor make an
+ * auto-reply loop), DKIM-signed by the list's domain. subject and text
+ * are ours (text: CRLF lines). 0 or -1 (logged). */
+static int list_mail(struct store *st, const struct config *cfg, const char *list,
+		     const char *to, const char *subject, const char *text, const char *id)
+{
+	const char *at = strrchr(list, '@');
+	char date[64], mid[80], tid[17];
+	struct sbuf h = {0};
+	struct spool *sp = spool_new(0);
+	struct dkim_msg dm = {0};
+	char *sig = NULL;
+	int rc;
+	smtp_date(date, sizeof date, time(NULL));
+	smtp_make_id(tid);
+	snprintf(mid, sizeof mid, "<%s.list@%s>", tid, at + 1);
+	sbuf_printf(&h, "From: <%.*s-request%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
+			"Message-ID: %s\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: text/plain; charset=utf-8\r\n",
+		    (int)(at - list), list, at, to, subject, date, mid);
+	if (spool_write(sp, "\r\n", 2) == 0 && spool_write(sp, text, strlen(text)) == 0 &&
+	    dkim_msg_load(&dm, h.p, h.len, sp) == 0)
+		sig = dkim_sign_domain(cfg->datadir, &dm, at + 1, time(NULL));
+	if (sig) {
+		struct sbuf s2 = {0};
+		sbuf_add(&s2, sig, strlen(sig));
+		sbuf_add(&s2, h.p, h.len);
+		free(h.p);
+		h = s2;
+	}
+	struct journal_in j = {tid, "from=<> proto=list-notice"};
+	struct msg_in mi = {.hdr = h.p, .hdrlen = h.len, .body = sp, .journal = &j};
+	rc = store_queue_add(st, "", &to, 1, &mi, NULL);
+	if (rc != ST_OK)
+		log_warn("list id=%s list=<%s>: mail to <%s> not queued: %s", id, list, to,
+			 store_strerror(rc));
+	else
+		log_info("list id=%s list=<%s> mail to <%s> queued as %s: %s", id, list, to, tid,
+			 subject);
+	free(sig);
+	free(h.p);
+	dkim_msg_free(&dm);
+	spool_free(&sp);
+	return rc == ST_OK ? 0 : -1;
+}
+
 void list_bounce(struct store *st, const struct config *cfg, const char *list, const char *member,
 		 const char *why, const char *id)
 {
@@ -241,46 +285,227 @@ void list_bounce(struct store *st, const struct config *cfg, const char *list, c
 		 cfg->lists_bounce_limit, member, off ? ", disabled" : "", why);
 	if (!off || store_list_get(st, l, &li) != ST_OK || !li.owner[0])
 		return;
-	/* the owner's notice: from the null sender, so it can never bounce
-	 * back into the list */
-	const char *at = strrchr(l, '@');
-	char date[64], text[2048], mid[80], tid[17];
-	struct sbuf h = {0};
-	struct spool *sp = spool_new(0);
-	struct dkim_msg dm = {0};
-	char *sig = NULL;
-	smtp_date(date, sizeof date, time(NULL));
-	smtp_make_id(tid);
-	snprintf(mid, sizeof mid, "<%s.bounce@%s>", tid, at + 1);
-	sbuf_printf(&h, "From: <%.*s-request%s>\r\nTo: <%s>\r\nSubject: %s: %s disabled after %u "
-			"bounces\r\nDate: %s\r\nMessage-ID: %s\r\nAuto-Submitted: auto-generated\r\n"
-			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
-		    (int)(at - l), l, at, li.owner, l, member, n, date, mid);
+	char subj[600], text[2048];
+	snprintf(subj, sizeof subj, "%s: %s disabled after %u bounces", l, member, n);
 	snprintf(text, sizeof text,
-		 "\r\n%s is no longer sent the posts of %s: mail to it failed %u times\r\n"
+		 "%s is no longer sent the posts of %s: mail to it failed %u times\r\n"
 		 "(lists.bounce_limit). The last failure:\r\n\r\n  %s\r\n\r\n"
 		 "To send to it again: brev list sub %s %s\r\n",
 		 member, l, n, why, l, member);
-	if (spool_write(sp, text, strlen(text)) == 0 && dkim_msg_load(&dm, h.p, h.len, sp) == 0)
-		sig = dkim_sign_domain(cfg->datadir, &dm, at + 1, time(NULL));
-	if (sig) {
-		struct sbuf s2 = {0};
-		sbuf_add(&s2, sig, strlen(sig));
-		sbuf_add(&s2, h.p, h.len);
-		free(h.p);
-		h = s2;
+	list_mail(st, cfg, l, li.owner, subj, text, id);
+}
+
+/* ---- requests by mail: LIST-request@, LIST+subscribe@, LIST+unsubscribe@ ---- */
+
+/* A reply the list may send (rate-limited per list and address: a flood
+ * of requests naming a third party gets it LIST_REPLIES_MAX mails a day,
+ * not one each). */
+static void reply_limited(struct store *st, const struct config *cfg, const char *list,
+			  const char *to, const char *subject, const char *text, const char *id)
+{
+	int ok = 0;
+	if (store_list_reply_ok(st, list, to, (int64_t)time(NULL), LIST_REPLIES_MAX,
+				LIST_REPLIES_WINDOW, &ok) != ST_OK || !ok) {
+		log_info("list id=%s list=<%s> no reply to <%s>: %d replies in a day already", id,
+			 list, to, LIST_REPLIES_MAX);
+		return;
 	}
-	struct journal_in j = {tid, "from=<> proto=list-notice"};
-	struct msg_in mi = {.hdr = h.p, .hdrlen = h.len, .body = sp, .journal = &j};
-	const char *to = li.owner;
-	rc = store_queue_add(st, "", &to, 1, &mi, NULL);
-	if (rc != ST_OK)
-		log_warn("list id=%s list=<%s>: notice to the owner <%s> not queued: %s", id, l,
-			 li.owner, store_strerror(rc));
-	free(sig);
-	free(h.p);
-	dkim_msg_free(&dm);
-	spool_free(&sp);
+	list_mail(st, cfg, list, to, subject, text, id);
+}
+
+static void help_text(const char *list, char *out, size_t cap)
+{
+	const char *at = strrchr(list, '@');
+	snprintf(out, cap,
+		 "This is the mailing list %s.\r\n\r\n"
+		 "To join, send a message with the subject \"subscribe\" to\r\n"
+		 "%.*s-request%s (or any message to %.*s+subscribe%s).\r\n"
+		 "To leave, the subject \"unsubscribe\" (or mail to %.*s+unsubscribe%s).\r\n"
+		 "Either is confirmed by a reply to the message you then get.\r\n",
+		 list, (int)(at - list), list, at, (int)(at - list), list, at, (int)(at - list), list,
+		 at);
+}
+
+/* Ask addr to confirm action ('s' or 'u') on list by replying. */
+static void ask_confirm(struct store *st, const struct config *cfg, const char *list,
+			const char *addr, char action, const char *id)
+{
+	unsigned char key[32];
+	char tok[LIST_TOKEN_LEN + 1], subj[64], text[2048], date[64];
+	const char *at = strrchr(list, '@');
+	time_t exp = time(NULL) + LIST_TOKEN_LIFE;
+	if (store_list_secret(st, key) != ST_OK) {
+		log_warn("list id=%s list=<%s>: no token secret", id, list);
+		return;
+	}
+	list_token_make(key, sizeof key, action, (long long)exp, list, addr, tok, sizeof tok);
+	smtp_date(date, sizeof date, exp);
+	snprintf(subj, sizeof subj, "confirm %s", tok);
+	snprintf(text, sizeof text,
+		 "Someone, perhaps you, asked to %s %s %s the mailing list %s.\r\n\r\n"
+		 "To confirm, reply to this message keeping its subject, or send a message\r\n"
+		 "to %.*s-request%s with the subject:\r\n\r\n  confirm %s\r\n\r\n"
+		 "This works once, until %s. If you did not ask, do nothing.\r\n",
+		 action == 's' ? "subscribe" : "unsubscribe", addr, action == 's' ? "to" : "from",
+		 list, (int)(at - list), list, at, tok, date);
+	reply_limited(st, cfg, list, addr, subj, text, id);
+}
+
+static void do_confirm(struct store *st, const struct config *cfg, const char *list,
+		       const char *addr, const char *tok, const char *id)
+{
+	unsigned char key[32];
+	char action = 0, text[1024], subj[400];
+	int64_t now = (int64_t)time(NULL);
+	int r, added = 0, was = 0;
+	if (store_list_secret(st, key) != ST_OK)
+		return;
+	r = list_token_check(key, sizeof key, tok, list, addr, (long long)now, &action);
+	if (r == -2) {
+		snprintf(subj, sizeof subj, "%s: confirmation expired", list);
+		help_text(list, text, sizeof text);
+		reply_limited(st, cfg, list, addr, subj, text, id);
+	}
+	if (r < 0) {
+		log_info("list id=%s list=<%s> from=<%s> token refused: %s", id, list, addr,
+			 r == -2 ? "expired" : "forged, or for another address");
+		return;
+	}
+	/* the expiry is in the token: keep it used that long */
+	long long exp = 0;
+	sscanf(tok + 1, "%8llx", &exp);
+	r = store_list_token_use(st, tok, (int64_t)exp, now);
+	if (r == ST_EXISTS) {
+		log_info("list id=%s list=<%s> from=<%s> token refused: used before (replay)", id,
+			 list, addr);
+		return;
+	}
+	if (r != ST_OK)
+		return;
+	if (action == 's') {
+		r = store_list_sub(st, list, addr, &added);
+		snprintf(subj, sizeof subj, "Welcome to %s", list);
+		snprintf(text, sizeof text,
+			 "%s is now a member of %s: posts to it come to you, and you may\r\n"
+			 "post by writing to %s.\r\n",
+			 addr, list, list);
+	} else {
+		r = store_list_unsub(st, list, addr, &was);
+		snprintf(subj, sizeof subj, "You have left %s", list);
+		snprintf(text, sizeof text, "%s is no longer a member of %s.\r\n", addr, list);
+		if (r == ST_NOTFOUND)
+			r = ST_OK; /* gone meanwhile: the same result */
+	}
+	log_info("list id=%s list=<%s> %s <%s> by confirmation: %s", id, list,
+		 action == 's' ? "subscribed" : "unsubscribed", addr, store_strerror(r));
+	if (r == ST_OK)
+		list_mail(st, cfg, list, addr, subj, text, id);
+}
+
+static void list_request(struct store *st, const struct config *cfg, const struct list_to *to,
+			 const char *env_from, struct spool *body, const char *id)
+{
+	struct dkim_msg m = {0};
+	struct list_info li;
+	struct list_member mem;
+	char subject[512] = "", v[1024], addr[STORE_ADDR_MAX + 1] = "", tok[LIST_TOKEN_LEN + 1];
+	char text[2048], subj[400];
+	char *first = NULL;
+	int cmd, automatic = 0;
+	long got = 0;
+	if (!env_from[0]) {
+		log_info("list id=%s list=<%s> request from the null sender dropped", id, to->list);
+		return;
+	}
+	if (store_list_get(st, to->list, &li) != ST_OK || dkim_msg_load(&m, NULL, 0, body) < 0)
+		return;
+	for (size_t i = 0; i < m.nf; i++) {
+		if (dkim_field_is(&m, i, "Subject"))
+			dkim_field_value(&m, i, subject, sizeof subject);
+		if (dkim_field_is(&m, i, "From") && !addr[0]) {
+			dkim_field_value(&m, i, v, sizeof v);
+			if (list_from_addr(v, addr, sizeof addr, NULL, 0) < 0)
+				addr[0] = 0;
+		}
+		if (dkim_field_is(&m, i, "Auto-Submitted")) {
+			dkim_field_value(&m, i, v, sizeof v);
+			automatic = strncasecmp(v, "no", 2) != 0;
+		}
+	}
+	if (!addr[0])
+		str_copy(addr, env_from, sizeof addr);
+	for (char *p = addr; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	if (automatic) { /* RFC 3834: never answer an automatic message */
+		log_info("list id=%s list=<%s> automatic message from <%s> dropped", id, to->list,
+			 addr);
+		goto out;
+	}
+	first = xmalloc(LIST_REQUEST_READ + 1);
+	got = spool_read_at(body, m.body_off, first, LIST_REQUEST_READ);
+	if (got < 0)
+		got = 0;
+	first[got] = 0;
+	cmd = list_cmd_parse(subject, first, (size_t)got, tok, sizeof tok);
+	if (cmd != LIST_CMD_CONFIRM && to->kind == LIST_TO_SUB)
+		cmd = LIST_CMD_SUBSCRIBE;
+	if (cmd != LIST_CMD_CONFIRM && to->kind == LIST_TO_UNSUB)
+		cmd = LIST_CMD_UNSUBSCRIBE;
+	log_info("list id=%s list=<%s> request from <%s>: %s", id, to->list, addr,
+		 cmd == LIST_CMD_SUBSCRIBE     ? "subscribe" :
+		 cmd == LIST_CMD_UNSUBSCRIBE   ? "unsubscribe" :
+		 cmd == LIST_CMD_CONFIRM       ? "confirm" :
+		 cmd == LIST_CMD_HELP	       ? "help" : "none");
+	int member = store_list_member(st, to->list, addr, &mem) == ST_OK;
+	switch (cmd) {
+	case LIST_CMD_CONFIRM:
+		do_confirm(st, cfg, to->list, addr, tok, id);
+		break;
+	case LIST_CMD_SUBSCRIBE:
+		if (member && !mem.disabled) {
+			snprintf(subj, sizeof subj, "%s: you are a member already", to->list);
+			snprintf(text, sizeof text, "%s is a member of %s already.\r\n", addr, to->list);
+			reply_limited(st, cfg, to->list, addr, subj, text, id);
+		} else if (li.policy == LIST_CLOSED) {
+			snprintf(subj, sizeof subj, "%s: closed list", to->list);
+			snprintf(text, sizeof text,
+				 "Only the owner of %s adds members; write to %s.\r\n", to->list,
+				 li.owner);
+			reply_limited(st, cfg, to->list, addr, subj, text, id);
+		} else if (li.policy == LIST_OPEN) {
+			int added = 0, ok = 0;
+			/* no confirmation, but the welcome is rate-limited too */
+			if (store_list_sub(st, to->list, addr, &added) == ST_OK &&
+			    store_list_reply_ok(st, to->list, addr, (int64_t)time(NULL),
+						LIST_REPLIES_MAX, LIST_REPLIES_WINDOW, &ok) == ST_OK &&
+			    ok) {
+				snprintf(subj, sizeof subj, "Welcome to %s", to->list);
+				snprintf(text, sizeof text, "%s is now a member of %s.\r\n", addr,
+					 to->list);
+				list_mail(st, cfg, to->list, addr, subj, text, id);
+			}
+		} else {
+			ask_confirm(st, cfg, to->list, addr, 's', id);
+		}
+		break;
+	case LIST_CMD_UNSUBSCRIBE:
+		if (!member) {
+			snprintf(subj, sizeof subj, "%s: not a member", to->list);
+			snprintf(text, sizeof text, "%s is not a member of %s.\r\n", addr, to->list);
+			reply_limited(st, cfg, to->list, addr, subj, text, id);
+		} else {
+			ask_confirm(st, cfg, to->list, addr, 'u', id);
+		}
+		break;
+	default:
+		snprintf(subj, sizeof subj, "%s: help", to->list);
+		help_text(to->list, text, sizeof text);
+		reply_limited(st, cfg, to->list, addr, subj, text, id);
+		break;
+	}
+out:
+	free(first);
+	dkim_msg_free(&m);
 }
 
 /* Owner-facing words for one refused post, logged and in reply. */
@@ -307,6 +532,10 @@ int list_data(struct store *st, const struct config *cfg, const struct list_to *
 	int hops = 0, rewrite = 0, rc = -1, qrc = ST_OK;
 	size_t queued = 0;
 
+	if (to->kind == LIST_TO_REQUEST || to->kind == LIST_TO_SUB || to->kind == LIST_TO_UNSUB) {
+		list_request(st, cfg, to, env_from, body, id);
+		return 0;
+	}
 	if (to->kind == LIST_TO_BOUNCES) {
 		char why[200];
 		/* taken whatever it is (refusing a bounce makes another one);

@@ -17,6 +17,10 @@ struct spool;
 #define LIST_SIZE_MAX (10u << 20) /* a post's size limit, bytes */
 #define LIST_HOPS_MAX 20	  /* Received: fields a post may carry */
 #define LIST_BATCH 500		  /* recipients per queue entry */
+#define LIST_REPLIES_MAX 3	  /* automatic replies per list and address ... */
+#define LIST_REPLIES_WINDOW 86400 /* ... in this many seconds */
+#define LIST_TOKEN_LIFE (3 * 86400) /* a confirmation's validity, seconds */
+#define LIST_REQUEST_READ 4096	  /* body bytes a request's command is read from */
 
 /* The list address a transaction's RCPT named, and which of its addresses. */
 struct list_to {
@@ -25,14 +29,17 @@ struct list_to {
 	char member[STORE_ADDR_MAX + 1];
 };
 
-/* RCPT TO:<addr> (lower-cased, in a local domain). 0: addr is none of a
- * list's addresses (resolve it as usual). 1: accepted, *to filled. -1:
+/* RCPT TO:<addr> (lower-cased, in a local domain): a list's address,
+ * LIST-request@, LIST+subscribe@, LIST+unsubscribe@ or LIST-bounces(+x)@.
+ * 0: addr is none of a list's addresses (resolve it as usual). 1: accepted, *to filled. -1:
  * refused, the whole SMTP reply in why (a second list in one transaction:
  * 452, the client sends it again on its own). */
 int list_rcpt(struct store *st, const char *addr, struct list_to *to, char *why, size_t cap);
 
-/* End of DATA for a transaction with a list recipient: the post is
- * checked and queued (committed) before this returns. env_from is the
+/* End of DATA for a transaction with a list recipient: a post is
+ * checked and queued (committed) before this returns; a request
+ * (subscribe, unsubscribe, help, confirm) is acted on and answered; a
+ * bounce is counted. env_from is the
  * envelope sender, pre the header fields brev adds (Received, ...) in
  * front of body. 0 (also when it was accepted and dropped on purpose,
  * logged), or -1 with the SMTP reply to give in reply (then nothing was

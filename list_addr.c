@@ -10,6 +10,9 @@
 #include "list_addr.h"
 #include "util.h"
 
+#include <bearssl.h>
+#include <strings.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -171,4 +174,162 @@ int list_from_addr(const char *value, char *out, size_t cap, char *name, size_t 
 	}
 	out[n] = 0;
 	return plain_addr(out) ? 0 : -1;
+}
+
+/* ---- confirmation tokens ---- */
+
+static int isalnum_ascii(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+static void token_mac(const unsigned char *key, size_t keylen, char action, const char *hex,
+		      const char *list, const char *addr, char out[21])
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	unsigned char mac[32];
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, keylen);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, &action, 1);
+	br_hmac_update(&hc, hex, 8);
+	/* NUL separators: "ab" + "c@d" never hashes like "a" + "bc@d" */
+	br_hmac_update(&hc, list, strlen(list) + 1);
+	br_hmac_update(&hc, addr, strlen(addr) + 1);
+	br_hmac_out(&hc, mac);
+	for (int i = 0; i < 20; i++) {
+		/* bits 5i .. 5i+4 of the MAC */
+		unsigned bit = (unsigned)(5 * i), v = (unsigned)mac[bit / 8] << 8 | mac[bit / 8 + 1];
+		out[i] = b32[(v >> (11 - bit % 8)) & 31];
+	}
+	out[20] = 0;
+}
+
+void list_token_make(const unsigned char *key, size_t keylen, char action, long long expiry,
+		     const char *list, const char *addr, char *out, size_t cap)
+{
+	char hex[9], mac[21];
+	snprintf(hex, sizeof hex, "%08llx", (unsigned long long)expiry & 0xffffffffULL);
+	token_mac(key, keylen, action, hex, list, addr, mac);
+	snprintf(out, cap, "%c%s%s", action, hex, mac);
+}
+
+int list_token_check(const unsigned char *key, size_t keylen, const char *tok, const char *list,
+		     const char *addr, long long now, char *action)
+{
+	char t[LIST_TOKEN_LEN + 1], mac[21];
+	unsigned diff = 0;
+	unsigned long long exp = 0;
+	if (strlen(tok) != LIST_TOKEN_LEN)
+		return -1;
+	for (int i = 0; i < LIST_TOKEN_LEN; i++)
+		t[i] = (char)(tok[i] >= 'A' && tok[i] <= 'Z' ? tok[i] + 32 : tok[i]);
+	t[LIST_TOKEN_LEN] = 0;
+	if (t[0] != 's' && t[0] != 'u')
+		return -1;
+	for (int i = 1; i <= 8; i++) {
+		char c = t[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		exp = exp << 4 | (unsigned)d;
+	}
+	token_mac(key, keylen, t[0], t + 1, list, addr, mac);
+	for (int i = 0; i < 20; i++)
+		diff |= (unsigned)(mac[i] ^ t[9 + i]);
+	if (diff)
+		return -1;
+	if ((long long)exp < now)
+		return -2;
+	*action = t[0];
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int word_at(const char *p, const char *w)
+{
+	size_t l = strlen(w);
+	return !strncasecmp(p, w, l) && !isalnum_ascii(p[l]);
+}
+
+/* The command starting at p (after white space), LIST_CMD_NONE if none. */
+static int cmd_word(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (word_at(p, "subscribe") || word_at(p, "join"))
+		return LIST_CMD_SUBSCRIBE;
+	if (word_at(p, "unsubscribe") || word_at(p, "leave") || word_at(p, "remove"))
+		return LIST_CMD_UNSUBSCRIBE;
+	if (word_at(p, "help"))
+		return LIST_CMD_HELP;
+	return LIST_CMD_NONE;
+}
+
+/* "confirm TOKEN" anywhere in s[0..n): the token into token. */
+static int find_confirm(const char *s, size_t n, char *token, size_t cap)
+{
+	for (size_t i = 0; i + 8 + LIST_TOKEN_LEN <= n; i++) {
+		if ((i && isalnum_ascii(s[i - 1])) || strncasecmp(s + i, "confirm ", 8))
+			continue;
+		const char *t = s + i + 8;
+		size_t k = 0;
+		while (k < LIST_TOKEN_LEN && t + k < s + n && isalnum_ascii(t[k]))
+			k++;
+		if (k == LIST_TOKEN_LEN && (t + k == s + n || !isalnum_ascii(t[k])) &&
+		    cap > LIST_TOKEN_LEN) {
+			memcpy(token, t, LIST_TOKEN_LEN);
+			token[LIST_TOKEN_LEN] = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int list_cmd_parse(const char *subject, const char *body, size_t bodylen, char *token,
+		   size_t cap)
+{
+	const char *s = subject ? subject : "";
+	size_t sl = strlen(s);
+	int c;
+	if (cap)
+		token[0] = 0;
+	if (find_confirm(s, sl, token, cap))
+		return LIST_CMD_CONFIRM;
+	/* "Re: ", "Fwd: ", "AW: " and the like, then the command */
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		const char *colon = strchr(s, ':');
+		if (colon && colon - s <= 4 && colon > s) {
+			int word = 1;
+			for (const char *p = s; p < colon; p++)
+				word &= isalnum_ascii(*p);
+			if (word) {
+				s = colon + 1;
+				continue;
+			}
+		}
+		break;
+	}
+	if ((c = cmd_word(s, s + strlen(s))) != LIST_CMD_NONE)
+		return c;
+	/* the body's first non-empty line */
+	for (size_t i = 0; body && i < bodylen;) {
+		const char *e = memchr(body + i, '\n', bodylen - i);
+		size_t l = e ? (size_t)(e - body - i) : bodylen - i;
+		size_t k = 0;
+		while (k < l && (body[i + k] == ' ' || body[i + k] == '\t' || body[i + k] == '\r'))
+			k++;
+		if (k < l) {
+			if (find_confirm(body + i, l, token, cap))
+				return LIST_CMD_CONFIRM;
+			return cmd_word(body + i, body + i + l);
+		}
+		i += l + 1;
+	}
+	return LIST_CMD_NONE;
 }

@@ -49,4 +49,32 @@ int list_id(const char *list, char *out, size_t cap);
  * (a group, several addresses, no '@'). */
 int list_from_addr(const char *value, char *out, size_t cap, char *name, size_t ncap);
 
+/* ---- confirmation tokens (double opt-in, RFC 8058's one click) ----
+ * A token is 29 characters: the action ('s' subscribe, 'u' unsubscribe),
+ * the expiry in 8 hex digits (unix seconds), then 20 base32 characters of
+ * HMAC-SHA256(key, action | expiry | list | address), 100 bits. The
+ * address is not in the token: whoever confirms must be that address. */
+#define LIST_TOKEN_LEN 29
+/* Make the token into out (cap > LIST_TOKEN_LEN). */
+void list_token_make(const unsigned char *key, size_t keylen, char action, long long expiry,
+		     const char *list, const char *addr, char *out, size_t cap);
+/* 0 when tok (exactly LIST_TOKEN_LEN characters, case-insensitive) is a
+ * token of key for list and addr that has not expired at now, with its
+ * action in *action; -1 forged or malformed; -2 expired. The MAC is
+ * compared in constant time. */
+int list_token_check(const unsigned char *key, size_t keylen, const char *tok, const char *list,
+		     const char *addr, long long now, char *action);
+
+/* ---- commands mailed to LIST-request@ ---- */
+enum list_cmd { LIST_CMD_NONE, LIST_CMD_SUBSCRIBE, LIST_CMD_UNSUBSCRIBE, LIST_CMD_HELP,
+		LIST_CMD_CONFIRM };
+/* The command of a request: the Subject (unfolded; a leading "Re:" or
+ * "Fwd:" and white space skipped) when it holds one, else the first
+ * non-empty line of body (bodylen bytes, NUL-terminated after them). "confirm TOKEN"
+ * may stand anywhere in the Subject (a reply keeps the confirmation's
+ * subject after "Re: "); its token goes into token (cap >
+ * LIST_TOKEN_LEN). Words are matched case-insensitively. */
+int list_cmd_parse(const char *subject, const char *body, size_t bodylen, char *token,
+		   size_t cap);
+
 #endif

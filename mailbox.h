@@ -201,6 +201,20 @@ int store_list_member(struct store *st, const char *list, const char *member,
  * member already disabled counts on. */
 int store_list_bounce(struct store *st, const char *list, const char *member, uint32_t limit,
 		      uint32_t *count, int *disabled_now);
+/* The secret list confirmation tokens are made with (list_addr.h): 32
+ * random bytes, made by the first caller and kept in the store (so a
+ * backup keeps it and every process shares it). */
+int store_list_secret(struct store *st, unsigned char out[32]);
+/* Mark confirmation token tok (LIST_TOKEN_LEN characters) used: ST_OK the
+ * first time, ST_EXISTS when it was used before (a replay). Kept until
+ * expiry (unix seconds); a few expired ones are removed on every call. */
+int store_list_token_use(struct store *st, const char *tok, int64_t expiry, int64_t now);
+/* May list send one more automatic reply (confirmation, help, refusal) to
+ * addr? At most max per `window` seconds per list and address: *ok 1 and
+ * counted, or *ok 0 (nothing written). What keeps a list from being used
+ * to mail-bomb a third party with confirmations. */
+int store_list_reply_ok(struct store *st, const char *list, const char *addr, int64_t now,
+			uint32_t max, int64_t window, int *ok);
 /* cb gets each member, in address order, within one read transaction
  * (10,000 members cost one cursor walk, no allocation). */
 int store_list_members(struct store *st, const char *list,

@@ -60,6 +60,8 @@ enum {
 	DB_GREY,    /* kind byte + u64be hash -> struct grey_rec (mailbox_grey.c) */
 	DB_LIST,    /* lower-cased list address -> struct list_rec + owner\0 (mailbox_list.c) */
 	DB_LMEM,    /* list address + \0 + member address -> struct lmem_rec */
+	DB_LTOK,    /* 'U' + used confirmation token -> int64 expiry; 'R' + list + \0 +
+		     * address -> struct lrate_rec (mailbox_list.c) */
 	DB_N
 };
 

@@ -39,6 +39,9 @@ struct list_args {
 	void (*mcb)(void *, const struct list_member *);
 	struct list_member *m;
 	uint32_t limit, count;
+	int64_t now, expiry, window;
+	const char *tok;
+	unsigned char *secret;
 	void *arg;
 	int flag; /* sub: added; unsub: the list exists */
 };
@@ -398,5 +401,118 @@ int store_list_bounce(struct store *st, const char *list, const char *member, ui
 		*count = a.count;
 		*disabled_now = a.flag;
 	}
+	return rc;
+}
+
+/* ---- confirmation tokens and automatic replies ---- */
+
+struct lrate_rec {
+	int64_t start;    /* unix seconds the window began */
+	uint32_t count, pad;
+};
+
+static int op_list_secret(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	MDB_val v;
+	int g = db_get(t, DB_META, "list_secret", 11, &v);
+	if (g < 0)
+		return ST_TEMP;
+	if (g == 0 && v.mv_size == 32) {
+		memcpy(a->secret, v.mv_data, 32);
+		return ST_OK;
+	}
+	random_bytes(a->secret, 32);
+	return db_put(t, DB_META, "list_secret", 11, a->secret, 32, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_list_secret(struct store *st, unsigned char out[32])
+{
+	struct list_args a = {.secret = out};
+	return tx_write(st, op_list_secret, &a);
+}
+
+static int op_list_token_use(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[64];
+	size_t kl = strlen(a->tok);
+	MDB_cursor *c;
+	MDB_val ck = {1, "U"}, cv;
+	int g, rc, n = 0;
+	if (kl + 1 > sizeof k)
+		return ST_INVALID;
+	k[0] = 'U';
+	for (size_t i = 0; i < kl; i++)
+		k[1 + i] = (unsigned char)(a->tok[i] >= 'A' && a->tok[i] <= 'Z' ? a->tok[i] + 32 :
+										  a->tok[i]);
+	if ((g = db_get(t, DB_LTOK, k, kl + 1, &cv)) <= 0)
+		return g < 0 ? ST_TEMP : ST_EXISTS;
+	if (db_put(t, DB_LTOK, k, kl + 1, &a->expiry, sizeof a->expiry, 0) < 0)
+		return ST_TEMP;
+	/* forget a few expired ones: the table stays as small as the tokens
+	 * used in the last days */
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_LTOK], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
+	     rc == 0 && n < 16 && ck.mv_size && *(const char *)ck.mv_data == 'U';
+	     rc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT), n++) {
+		int64_t e = 0;
+		memcpy(&e, cv.mv_data, cv.mv_size < sizeof e ? cv.mv_size : sizeof e);
+		if (e < a->now && (rc = mdb_cursor_del(c, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+int store_list_token_use(struct store *st, const char *tok, int64_t expiry, int64_t now)
+{
+	struct list_args a = {.tok = tok, .expiry = expiry, .now = now};
+	return tx_write(st, op_list_token_use, &a);
+}
+
+static int op_list_reply_ok(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[2 * STORE_ADDR_MAX + 3];
+	size_t kl = 1 + lmem_key(k + 1, a->addr, a->member);
+	struct lrate_rec r = {0};
+	MDB_val v;
+	int g;
+	k[0] = 'R';
+	if ((g = db_get(t, DB_LTOK, k, kl, &v)) < 0)
+		return ST_TEMP;
+	if (g == 0)
+		memcpy(&r, v.mv_data, v.mv_size < sizeof r ? v.mv_size : sizeof r);
+	if (g || a->now - r.start >= a->window || a->now < r.start) {
+		r.start = a->now;
+		r.count = 0;
+	}
+	if (r.count >= a->limit) {
+		a->flag = 0;
+		return ST_OK;
+	}
+	r.count++;
+	a->flag = 1;
+	return db_put(t, DB_LTOK, k, kl, &r, sizeof r, 0) < 0 ? ST_TEMP : ST_OK;
+}
+
+int store_list_reply_ok(struct store *st, const char *list, const char *addr, int64_t now,
+			uint32_t max, int64_t window, int *ok)
+{
+	struct list_args a = {.now = now, .limit = max, .window = window};
+	int rc;
+	*ok = 0;
+	if (addr_norm(list, a.addr, 0) < 0 || addr_norm(addr, a.member, 0) < 0)
+		return ST_INVALID;
+	rc = tx_write(st, op_list_reply_ok, &a);
+	*ok = rc == ST_OK && a.flag;
 	return rc;
 }

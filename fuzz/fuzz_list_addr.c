@@ -1,8 +1,9 @@
 /*
  * fuzz_list_addr.c — a mailing list's addresses as text (list_addr.c):
  * the input, NUL-terminated, as a recipient address a peer names (RCPT
- * TO), as the value of a From field, and as a member whose VERP sender is
- * made.
+ * TO), as the value of a From field, as a member whose VERP sender is
+ * made, as the Subject and as the body of a request mailed to
+ * LIST-request@ (list_cmd_parse), and as a confirmation token.
  *
  * Properties: no crash, no overrun (ASan); whatever list_addr_parse
  * returns is a local@domain of at most 254 bytes, and a decoded VERP
@@ -44,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(v, "news-bounces@club.test") && m2[0] && strcmp(m2, s))
 			abort();
 	}
+	char tok[64], act;
+	int c = list_cmd_parse(s, s, size, tok, sizeof tok);
+	if (c == LIST_CMD_CONFIRM && strlen(tok) != LIST_TOKEN_LEN)
+		abort();
+	c = list_cmd_parse(NULL, s, size, tok, sizeof tok);
+	if (c == LIST_CMD_CONFIRM && strlen(tok) != LIST_TOKEN_LEN)
+		abort();
+	static const unsigned char key[32] = "fuzz-key-fuzz-key-fuzz-key-fuzz";
+	if (list_token_check(key, sizeof key, s, "news@club.test", "bob@b.test", 0, &act) == 0)
+		abort();
 	free(s);
 	return 0;
 }

@@ -125,4 +125,69 @@ TEST(from_address)
 	CHECK_EQ_INT(list_from_addr("", a, sizeof a, NULL, 0), -1);
 }
 
+static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";
+
+TEST(token_round_trip_and_forgeries)
+{
+	char t[64], a = 0, bad[64];
+	list_token_make(key, sizeof key, 's', 2000000000LL, "news@club.test", "bob@b.test", t,
+			sizeof t);
+	CHECK_EQ_INT(strlen(t), LIST_TOKEN_LEN);
+	CHECK_EQ_INT(list_token_check(key, sizeof key, t, "news@club.test", "bob@b.test",
+				      1900000000LL, &a), 0);
+	CHECK_EQ_INT(a, 's');
+	/* upper case (a client that changed it) still reads */
+	strcpy(bad, t);
+	for (char *p = bad; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 32);
+	CHECK_EQ_INT(list_token_check(key, sizeof key, bad, "news@club.test", "bob@b.test",
+				      1900000000LL, &a), 0);
+	/* another address, list, key, action or expiry: forged */
+	CHECK_EQ_INT(list_token_check(key, sizeof key, t, "news@club.test", "eve@b.test",
+				      1900000000LL, &a), -1);
+	CHECK_EQ_INT(list_token_check(key, sizeof key, t, "talk@club.test", "bob@b.test",
+				      1900000000LL, &a), -1);
+	CHECK_EQ_INT(list_token_check(key, 31, t, "news@club.test", "bob@b.test", 1900000000LL,
+				      &a), -1);
+	strcpy(bad, t);
+	bad[0] = 'u';
+	CHECK_EQ_INT(list_token_check(key, sizeof key, bad, "news@club.test", "bob@b.test",
+				      1900000000LL, &a), -1);
+	strcpy(bad, t);
+	bad[8] = bad[8] == 'f' ? 'e' : 'f';
+	CHECK_EQ_INT(list_token_check(key, sizeof key, bad, "news@club.test", "bob@b.test",
+				      1900000000LL, &a), -1);
+	strcpy(bad, t);
+	bad[LIST_TOKEN_LEN - 1] = bad[LIST_TOKEN_LEN - 1] == 'a' ? 'b' : 'a';
+	CHECK_EQ_INT(list_token_check(key, sizeof key, bad, "news@club.test", "bob@b.test",
+				      1900000000LL, &a), -1);
+	CHECK_EQ_INT(list_token_check(key, sizeof key, "short", "news@club.test", "bob@b.test",
+				      1900000000LL, &a), -1);
+	/* expired */
+	CHECK_EQ_INT(list_token_check(key, sizeof key, t, "news@club.test", "bob@b.test",
+				      2000000001LL, &a), -2);
+}
+
+TEST(commands)
+{
+	char tok[64], t[64], subj[128];
+	list_token_make(key, sizeof key, 'u', 2000000000LL, "news@club.test", "bob@b.test", t,
+			sizeof t);
+	CHECK_EQ_INT(list_cmd_parse("subscribe", "", 0, tok, sizeof tok), LIST_CMD_SUBSCRIBE);
+	CHECK_EQ_INT(list_cmd_parse("  UNSUBSCRIBE me", "", 0, tok, sizeof tok),
+		     LIST_CMD_UNSUBSCRIBE);
+	CHECK_EQ_INT(list_cmd_parse("Re: help", "", 0, tok, sizeof tok), LIST_CMD_HELP);
+	CHECK_EQ_INT(list_cmd_parse("subscribers wanted", "", 0, tok, sizeof tok), LIST_CMD_NONE);
+	snprintf(subj, sizeof subj, "Re: Fwd: confirm %s", t);
+	CHECK_EQ_INT(list_cmd_parse(subj, "", 0, tok, sizeof tok), LIST_CMD_CONFIRM);
+	CHECK_EQ_STR(tok, t);
+	snprintf(subj, sizeof subj, "confirm %sx", t); /* a longer word is no token */
+	CHECK_EQ_INT(list_cmd_parse(subj, "", 0, tok, sizeof tok), LIST_CMD_NONE);
+	const char *body = "\r\n  \r\nsubscribe\r\nunsubscribe\r\n";
+	CHECK_EQ_INT(list_cmd_parse("", body, strlen(body), tok, sizeof tok), LIST_CMD_SUBSCRIBE);
+	const char *other = "hello\r\nsubscribe\r\n"; /* only the first line counts */
+	CHECK_EQ_INT(list_cmd_parse(NULL, other, strlen(other), tok, sizeof tok), LIST_CMD_NONE);
+}
+
 TEST_MAIN()
