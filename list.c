@@ -517,9 +517,106 @@ static int refuse(char *reply, size_t cap, const char *id, const char *list, con
 	return -1;
 }
 
+/* Keep a post that needs the owner's approval, and tell the owner. 0 (the
+ * poster gets 250: it is kept), or -1 with a reply. */
+static int hold(struct store *st, const struct config *cfg, const struct list_info *li,
+		const char *env_from, const char *author, const struct dkim_msg *m,
+		const char *pre, size_t prelen, struct spool *body, const char *id, char *reply,
+		size_t cap)
+{
+	uint64_t size = spool_size(body), hid = 0;
+	char *buf = xmalloc(prelen + size + 1), subj[600], text[2048], s[300] = "";
+	long got = size ? spool_read_at(body, 0, buf + prelen, size) : 0;
+	int rc;
+	memcpy(buf, pre, prelen);
+	if (got < 0 || (uint64_t)got != size) {
+		free(buf);
+		snprintf(reply, cap, "451 4.3.0 Temporary failure reading the message");
+		return -1;
+	}
+	rc = store_list_hold(st, li->addr, env_from, buf, prelen + size, &hid);
+	free(buf);
+	if (rc != ST_OK) {
+		snprintf(reply, cap, "452 4.3.1 Insufficient system storage; try again later");
+		return -1;
+	}
+	for (size_t i = 0; i < m->nf; i++)
+		if (dkim_field_is(m, i, "Subject")) {
+			dkim_field_value(m, i, s, sizeof s);
+			for (char *p = s; *p; p++)
+				if ((unsigned char)*p < ' ')
+					*p = ' ';
+			break;
+		}
+	log_info("list id=%s list=<%s> from=<%s> author=<%s> held as %llu for the owner", id,
+		 li->addr, env_from, author, (unsigned long long)hid);
+	snprintf(subj, sizeof subj, "%s: post %llu from %s held", li->addr,
+		 (unsigned long long)hid, author[0] ? author : env_from);
+	snprintf(text, sizeof text,
+		 "A post to %s waits for your approval:\r\n\r\n"
+		 "  From: %s\r\n  Subject: %s\r\n\r\n"
+		 "To send it to the list:  brev list approve %s %llu\r\n"
+		 "To drop it:              brev list reject %s %llu\r\n"
+		 "Posts waiting:           brev list held %s\r\n",
+		 li->addr, author[0] ? author : env_from, s, li->addr, (unsigned long long)hid,
+		 li->addr, (unsigned long long)hid, li->addr);
+	list_mail(st, cfg, li->addr, li->owner, subj, text, id);
+	return 0;
+}
+
+static int post(struct store *st, const struct config *cfg, const struct list_to *to,
+		const char *env_from, const char *pre, size_t prelen, struct spool *body,
+		const char *id, char *reply, size_t cap, int approved);
+
 int list_data(struct store *st, const struct config *cfg, const struct list_to *to,
 	      const char *env_from, const char *pre, size_t prelen, struct spool *body,
 	      const char *id, char *reply, size_t cap)
+{
+	if (to->kind == LIST_TO_REQUEST || to->kind == LIST_TO_SUB || to->kind == LIST_TO_UNSUB) {
+		list_request(st, cfg, to, env_from, body, id);
+		return 0;
+	}
+	return post(st, cfg, to, env_from, pre, prelen, body, id, reply, cap, 0);
+}
+
+int list_approve(struct store *st, const struct config *cfg, const char *list, uint64_t hid,
+		 char *reply, size_t cap)
+{
+	struct list_to to = {.kind = LIST_TO_POST};
+	char sender[STORE_ADDR_MAX + 1], *bytes = NULL, id[17];
+	size_t n = 0;
+	int rc = store_list_held_get(st, list, hid, &bytes, &n, sender, sizeof sender);
+	if (rc != ST_OK) {
+		snprintf(reply, cap, "%s", rc == ST_NOTFOUND ? "no such held post" : store_strerror(rc));
+		return -1;
+	}
+	struct spool *sp = spool_new(0);
+	str_copy(to.list, list, sizeof to.list);
+	for (char *p = to.list; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	smtp_make_id(id);
+	if (spool_write(sp, bytes, n) < 0) {
+		snprintf(reply, cap, "cannot stage the post");
+		rc = -1;
+	} else {
+		rc = post(st, cfg, &to, sender, "", 0, sp, id, reply, cap, 1);
+	}
+	/* Distributed (or refused for good: a loop, too big): it goes. A
+	 * store failure keeps it for another try. */
+	if ((rc == 0 || reply[0] == '5') && store_list_held_del(st, list, hid) != ST_OK)
+		log_warn("list id=%s list=<%s>: held post %llu not removed", id, list,
+			 (unsigned long long)hid);
+	if (rc == 0)
+		log_info("list id=%s list=<%s> held post %llu approved", id, list,
+			 (unsigned long long)hid);
+	spool_free(&sp);
+	free(bytes);
+	return rc;
+}
+
+static int post(struct store *st, const struct config *cfg, const struct list_to *to,
+		const char *env_from, const char *pre, size_t prelen, struct spool *body,
+		const char *id, char *reply, size_t cap, int approved)
 {
 	struct list_info li;
 	struct dkim_msg m = {0}, m2 = {0};
@@ -532,10 +629,7 @@ int list_data(struct store *st, const struct config *cfg, const struct list_to *
 	int hops = 0, rewrite = 0, rc = -1, qrc = ST_OK;
 	size_t queued = 0;
 
-	if (to->kind == LIST_TO_REQUEST || to->kind == LIST_TO_SUB || to->kind == LIST_TO_UNSUB) {
-		list_request(st, cfg, to, env_from, body, id);
-		return 0;
-	}
+	reply[0] = 0;
 	if (to->kind == LIST_TO_BOUNCES) {
 		char why[200];
 		/* taken whatever it is (refusing a bounce makes another one);
@@ -597,14 +691,14 @@ int list_data(struct store *st, const struct config *cfg, const struct list_to *
 	/* who may post */
 	int owner = !strcmp(author, li.owner) || !strcasecmp(env_from, li.owner);
 	int member = is_member(st, to->list, author) || is_member(st, to->list, env_from);
-	if ((li.posting == LIST_POST_ANNOUNCE || li.posting == LIST_POST_MODERATED) && !owner) {
+	if (li.posting == LIST_POST_ANNOUNCE && !owner && !approved) {
 		rc = refuse(reply, cap, id, to->list, env_from, "not the owner",
 			    "550 5.7.1 <%s>: Only the list's owner may post to it", to->list);
 		goto out;
 	}
-	if (li.posting == LIST_POST_MEMBERS && !owner && !member) {
-		rc = refuse(reply, cap, id, to->list, env_from, "not a member",
-			    "550 5.7.1 <%s>: Only members may post to this list", to->list);
+	if (!approved && !owner &&
+	    (li.posting == LIST_POST_MODERATED || (li.posting == LIST_POST_MEMBERS && !member))) {
+		rc = hold(st, cfg, &li, env_from, author, &m, pre, prelen, body, id, reply, cap);
 		goto out;
 	}
 	if (author[0]) {

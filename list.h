@@ -48,6 +48,13 @@ int list_data(struct store *st, const struct config *cfg, const struct list_to *
 	      const char *env_from, const char *pre, size_t prelen, struct spool *body,
 	      const char *id, char *reply, size_t cap);
 
+/* `brev list approve LIST ID`: the held post goes to the members as if it
+ * had just come from a member (every other check still applies) and is
+ * then forgotten; one refused for good (a loop, too big) is forgotten
+ * too. 0, or -1 with why in reply (an SMTP reply, or plain words). */
+int list_approve(struct store *st, const struct config *cfg, const char *list, uint64_t id,
+		 char *reply, size_t cap);
+
 /* One bounce for member of list (list may also be the LIST-bounces@D
  * address a QF_VERP queue entry was sent from): counted against
  * lists.bounce_limit, and when it disables the member the list's owner

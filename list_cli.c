@@ -5,11 +5,14 @@
  */
 #include "list_cli.h"
 #include "config.h"
+#include "dns.h"
+#include "list.h"
 #include "log.h"
 #include "mailbox.h"
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,7 +33,8 @@ static _Noreturn void list_usage(void)
 {
 	fatal("usage: brev list add LIST@DOMAIN [--owner ADDRESS] [--policy open|confirm|closed] "
 	      "[--posting members|moderated|anyone|announce] | list del LIST | list show [LIST] | "
-	      "list members LIST | list sub|unsub LIST ADDRESS");
+	      "list members LIST | list sub|unsub LIST ADDRESS | list held LIST | "
+	      "list approve|reject LIST ID");
 }
 
 static void print_list(void *arg, const struct list_info *l)
@@ -53,6 +57,44 @@ static void print_member(void *arg, const struct list_member *m)
 	if (m->bounces)
 		printf("  bounces %u", m->bounces);
 	printf("%s\n", m->disabled ? "  disabled" : "");
+}
+
+/* One line per held post: id, when, sender, subject. */
+static void print_held(void *arg, uint64_t id, int64_t created, const char *sender,
+		       const char *bytes, size_t n)
+{
+	char when[32], subj[120] = "";
+	struct tm tm;
+	time_t t = (time_t)created;
+	(void)arg;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+	/* the first Subject field's first line, as it is */
+	for (size_t i = 0; i + 8 < n;) {
+		const char *e = memchr(bytes + i, '\n', n - i);
+		size_t l = e ? (size_t)(e - bytes - i) : n - i;
+		if (l <= 1)
+			break; /* the end of the header */
+		if (!strncasecmp(bytes + i, "Subject:", 8)) {
+			size_t k = 0;
+			for (size_t j = i + 8; j < i + l && k + 1 < sizeof subj; j++)
+				if ((unsigned char)bytes[j] >= ' ' && (k || bytes[j] != ' '))
+					subj[k++] = bytes[j];
+			subj[k] = 0;
+			break;
+		}
+		i += l + 1;
+	}
+	printf("%llu  %s  from <%s>  %s\n", (unsigned long long)id, when, sender, subj);
+}
+
+static uint64_t held_id(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || v == 0)
+		fatal("list: '%s' is not a held post's number (see `brev list held LIST`)", s);
+	return (uint64_t)v;
 }
 
 static void list_add(struct store *st, const struct config *cfg, int argc, char **argv)
@@ -149,6 +191,28 @@ int list_cli(struct store *st, const struct config *cfg, int argc, char **argv)
 		if (rc)
 			fatal("list unsub %s %s: %s", argv[2], argv[3], store_strerror(rc));
 		printf("unsubscribed %s from %s\n", argv[3], argv[2]);
+	} else if (!strcmp(sub, "held") && argc == 3) {
+		struct list_info li;
+		if ((rc = store_list_get(st, argv[2], &li)) != ST_OK)
+			fatal("list held: there is no list %s", argv[2]);
+		if ((rc = store_list_held_each(st, argv[2], print_held, NULL)))
+			fatal("list held %s: %s", argv[2], store_strerror(rc));
+	} else if (!strcmp(sub, "approve") && argc == 4) {
+		char err[300], why[512] = "";
+		uint64_t id = held_id(argv[3]);
+		/* the DMARC look-up of the author's domain needs the resolver */
+		if (dns_init(cfg->dns_resolver, err, sizeof err) < 0)
+			fatal("list approve: %s", err);
+		if (list_approve(st, cfg, argv[2], id, why, sizeof why) < 0)
+			fatal("list approve %s %s: %s", argv[2], argv[3], why);
+		printf("post %s sent to the members of %s\n", argv[3], argv[2]);
+	} else if (!strcmp(sub, "reject") && argc == 4) {
+		uint64_t id = held_id(argv[3]);
+		if ((rc = store_list_held_del(st, argv[2], id)) == ST_NOTFOUND)
+			fatal("list reject: %s has no held post %s", argv[2], argv[3]);
+		if (rc)
+			fatal("list reject %s %s: %s", argv[2], argv[3], store_strerror(rc));
+		printf("post %s to %s dropped\n", argv[3], argv[2]);
 	} else {
 		list_usage();
 	}

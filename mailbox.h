@@ -215,6 +215,20 @@ int store_list_token_use(struct store *st, const char *tok, int64_t expiry, int6
  * to mail-bomb a third party with confirmations. */
 int store_list_reply_ok(struct store *st, const char *list, const char *addr, int64_t now,
 			uint32_t max, int64_t window, int *ok);
+/* Posts held for the list's owner (moderation). store_list_hold keeps the
+ * post's n bytes (pre + body, at most a list post's size) and its envelope
+ * sender, *id gets its number (never reused). store_list_held_get copies
+ * them out (*bytes malloc'ed). ST_NOTFOUND for no such list or post. */
+int store_list_hold(struct store *st, const char *list, const char *sender, const char *bytes,
+		    size_t n, uint64_t *id);
+int store_list_held_get(struct store *st, const char *list, uint64_t id, char **bytes,
+			size_t *n, char *sender, size_t cap);
+int store_list_held_del(struct store *st, const char *list, uint64_t id);
+/* cb gets each held post of list in id order (bytes valid during the call). */
+int store_list_held_each(struct store *st, const char *list,
+			 void (*cb)(void *arg, uint64_t id, int64_t created, const char *sender,
+				    const char *bytes, size_t n),
+			 void *arg);
 /* cb gets each member, in address order, within one read transaction
  * (10,000 members cost one cursor walk, no allocation). */
 int store_list_members(struct store *st, const char *list,

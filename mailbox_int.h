@@ -62,6 +62,8 @@ enum {
 	DB_LMEM,    /* list address + \0 + member address -> struct lmem_rec */
 	DB_LTOK,    /* 'U' + used confirmation token -> int64 expiry; 'R' + list + \0 +
 		     * address -> struct lrate_rec (mailbox_list.c) */
+	DB_LHELD,   /* list address + \0 + u64be id -> int64 created + sender\0 + the
+		     * post's bytes: a post held for the owner (mailbox_list.c) */
 	DB_N
 };
 

@@ -42,6 +42,11 @@ struct list_args {
 	int64_t now, expiry, window;
 	const char *tok;
 	unsigned char *secret;
+	const char *bytes;
+	size_t n;
+	char **out;
+	uint64_t id;
+	void (*hcb)(void *, uint64_t, int64_t, const char *, const char *, size_t);
 	void *arg;
 	int flag; /* sub: added; unsub: the list exists */
 };
@@ -184,8 +189,10 @@ static int op_list_del(struct tx *t, void *arg)
 	int r = db_del(t, DB_LIST, a->addr, strlen(a->addr));
 	if (r)
 		return r < 0 ? ST_TEMP : ST_NOTFOUND;
-	/* the members' prefix is the address with its NUL */
-	return db_del_prefix(t, DB_LMEM, (const unsigned char *)a->addr, strlen(a->addr) + 1) < 0 ?
+	/* the members' and held posts' prefix is the address with its NUL */
+	return db_del_prefix(t, DB_LMEM, (const unsigned char *)a->addr, strlen(a->addr) + 1) < 0 ||
+			       db_del_prefix(t, DB_LHELD, (const unsigned char *)a->addr,
+					     strlen(a->addr) + 1) < 0 ?
 		       ST_TEMP : ST_OK;
 }
 
@@ -515,4 +522,169 @@ int store_list_reply_ok(struct store *st, const char *list, const char *addr, in
 	rc = tx_write(st, op_list_reply_ok, &a);
 	*ok = rc == ST_OK && a.flag;
 	return rc;
+}
+
+/* ---- held posts ---- */
+
+static size_t held_key(unsigned char *k, const char *list, uint64_t id)
+{
+	size_t l = strlen(list) + 1;
+	memcpy(k, list, l);
+	put64(k + l, id);
+	return l + 8;
+}
+
+static int op_list_hold(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[STORE_ADDR_MAX + 10];
+	size_t sl = strlen(a->member) + 1, kl;
+	int64_t now = now_s();
+	MDB_val v;
+	char *p;
+	int g = db_get(t, DB_LIST, a->addr, strlen(a->addr), &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	if (meta_next(t, "next_held", &a->id) < 0)
+		return ST_TEMP;
+	kl = held_key(k, a->addr, a->id);
+	if (!(p = db_reserve(t, DB_LHELD, k, kl, sizeof now + sl + a->n, 0)))
+		return ST_TEMP;
+	memcpy(p, &now, sizeof now);
+	memcpy(p + sizeof now, a->member, sl);
+	memcpy(p + sizeof now + sl, a->bytes, a->n);
+	return ST_OK;
+}
+
+int store_list_hold(struct store *st, const char *list, const char *sender, const char *bytes,
+		    size_t n, uint64_t *id)
+{
+	struct list_args a = {.bytes = bytes, .n = n};
+	int rc;
+	*id = 0;
+	if (addr_norm(list, a.addr, 0) < 0)
+		return ST_INVALID;
+	str_copy(a.member, sender ? sender : "", sizeof a.member);
+	rc = tx_write(st, op_list_hold, &a);
+	if (rc == ST_OK)
+		*id = a.id;
+	return rc;
+}
+
+/* A held record's parts; -1 when malformed. */
+static int held_split(const MDB_val *v, int64_t *created, const char **sender,
+		      const char **bytes, size_t *n)
+{
+	const char *p = v->mv_data;
+	size_t sl;
+	if (v->mv_size < sizeof *created + 1)
+		return -1;
+	memcpy(created, p, sizeof *created);
+	sl = strnlen(p + sizeof *created, v->mv_size - sizeof *created);
+	if (sl == v->mv_size - sizeof *created || sl > STORE_ADDR_MAX)
+		return -1;
+	*sender = p + sizeof *created;
+	*bytes = *sender + sl + 1;
+	*n = v->mv_size - sizeof *created - sl - 1;
+	return 0;
+}
+
+static int op_list_held_get(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[STORE_ADDR_MAX + 10];
+	size_t kl = held_key(k, a->addr, a->id), n;
+	const char *sender, *bytes;
+	int64_t created;
+	MDB_val v;
+	int g = db_get(t, DB_LHELD, k, kl, &v);
+	if (g)
+		return g < 0 ? ST_TEMP : ST_NOTFOUND;
+	if (held_split(&v, &created, &sender, &bytes, &n) < 0)
+		return ST_NOTFOUND;
+	str_copy(a->member, sender, sizeof a->member);
+	*a->out = xmalloc(n + 1);
+	memcpy(*a->out, bytes, n);
+	(*a->out)[n] = 0;
+	a->n = n;
+	return ST_OK;
+}
+
+int store_list_held_get(struct store *st, const char *list, uint64_t id, char **bytes,
+			size_t *n, char *sender, size_t cap)
+{
+	struct list_args a = {.id = id, .out = bytes};
+	int rc;
+	*bytes = NULL;
+	*n = 0;
+	if (addr_norm(list, a.addr, 0) < 0)
+		return ST_NOTFOUND;
+	rc = tx_read(st, op_list_held_get, &a);
+	if (rc == ST_OK) {
+		*n = a.n;
+		str_copy(sender, a.member, cap);
+	} else {
+		free(*bytes); /* a run that was repeated */
+		*bytes = NULL;
+	}
+	return rc;
+}
+
+static int op_list_held_del(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k[STORE_ADDR_MAX + 10];
+	size_t kl = held_key(k, a->addr, a->id);
+	int g = db_del(t, DB_LHELD, k, kl);
+	return g < 0 ? ST_TEMP : g ? ST_NOTFOUND : ST_OK;
+}
+
+int store_list_held_del(struct store *st, const char *list, uint64_t id)
+{
+	struct list_args a = {.id = id};
+	if (addr_norm(list, a.addr, 0) < 0)
+		return ST_NOTFOUND;
+	return tx_write(st, op_list_held_del, &a);
+}
+
+static int op_list_held_each(struct tx *t, void *arg)
+{
+	struct list_args *a = arg;
+	unsigned char k0[STORE_ADDR_MAX + 2];
+	size_t pl = strlen(a->addr) + 1;
+	MDB_cursor *c;
+	MDB_val k = {pl, k0}, v;
+	int rc;
+	memcpy(k0, a->addr, pl);
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_LHELD], &c))) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == pl + 8 && !memcmp(k.mv_data, k0, pl);
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const char *sender, *bytes;
+		int64_t created;
+		size_t n;
+		if (held_split(&v, &created, &sender, &bytes, &n) == 0)
+			a->hcb(a->arg, get64((const unsigned char *)k.mv_data + pl), created, sender,
+			       bytes, n);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		tx_fail(t, rc);
+		return ST_TEMP;
+	}
+	return ST_OK;
+}
+
+int store_list_held_each(struct store *st, const char *list,
+			 void (*cb)(void *arg, uint64_t id, int64_t created, const char *sender,
+				    const char *bytes, size_t n),
+			 void *arg)
+{
+	struct list_args a = {.hcb = cb, .arg = arg};
+	if (addr_norm(list, a.addr, 0) < 0)
+		return ST_NOTFOUND;
+	return tx_read(st, op_list_held_each, &a);
 }

@@ -81,6 +81,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  list add LIST@DOMAIN [--owner ADDRESS] [--policy open|confirm|closed]\n"
 	      "           [--posting members|moderated|anyone|announce]   a mailing list\n"
 	      "  list del LIST | list show [LIST] | list members LIST | list sub|unsub LIST ADDRESS\n"
+	      "  list held LIST | list approve|reject LIST ID   posts waiting for the owner\n"
 	      "  queue [list] | queue flush | queue del ID\n"
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"

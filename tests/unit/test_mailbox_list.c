@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct store *fresh(void)
@@ -171,6 +172,59 @@ TEST(bounces_disable_at_the_limit)
 	CHECK_EQ_INT(store_list_member(g_st, "news@club.test", "bob@b.test", &m), ST_OK);
 	CHECK(!m.disabled);
 	CHECK_EQ_INT(m.bounces, 0);
+}
+
+static void held_cb(void *arg, uint64_t id, int64_t created, const char *sender,
+		    const char *bytes, size_t n)
+{
+	struct seen *s = arg;
+	size_t l = strlen(s->all);
+	snprintf(s->all + l, sizeof s->all - l, "%s%llu:%s:%.*s", l ? " " : "",
+		 (unsigned long long)id, sender, (int)n, bytes);
+	s->n += created > 0;
+}
+
+TEST(held_posts)
+{
+	struct list_clash c;
+	struct seen s = {"", 0};
+	uint64_t id1, id2, id3;
+	char *b, from[256];
+	size_t n;
+	CHECK(fresh());
+	CHECK_EQ_INT(store_list_hold(g_st, "news@club.test", "x@y.test", "a", 1, &id1),
+		     ST_NOTFOUND);
+	CHECK_EQ_INT(store_list_add(g_st, "news@club.test", "ann@club.test", 0, 0, &c), ST_OK);
+	CHECK_EQ_INT(store_list_add(g_st, "news2@club.test", "ann@club.test", 0, 0, &c), ST_OK);
+	CHECK_EQ_INT(store_list_hold(g_st, "news@club.test", "x@y.test", "post one", 8, &id1), ST_OK);
+	CHECK_EQ_INT(store_list_hold(g_st, "news2@club.test", "z@y.test", "other", 5, &id2), ST_OK);
+	CHECK_EQ_INT(store_list_hold(g_st, "news@club.test", "", "two", 3, &id3), ST_OK);
+	CHECK(id1 < id2 && id2 < id3);
+	CHECK_EQ_INT(store_list_held_each(g_st, "news@club.test", held_cb, &s), ST_OK);
+	char want[128];
+	snprintf(want, sizeof want, "%llu:x@y.test:post one %llu::two", (unsigned long long)id1,
+		 (unsigned long long)id3);
+	CHECK_EQ_STR(s.all, want);
+	CHECK_EQ_INT(store_list_held_get(g_st, "news@club.test", id1, &b, &n, from, sizeof from),
+		     ST_OK);
+	CHECK_EQ_INT(n, 8);
+	CHECK_EQ_STR(b, "post one");
+	CHECK_EQ_STR(from, "x@y.test");
+	free(b);
+	/* another list's number is not this list's */
+	CHECK_EQ_INT(store_list_held_get(g_st, "news@club.test", id2, &b, &n, from, sizeof from),
+		     ST_NOTFOUND);
+	CHECK_EQ_INT(store_list_held_del(g_st, "news@club.test", id1), ST_OK);
+	CHECK_EQ_INT(store_list_held_del(g_st, "news@club.test", id1), ST_NOTFOUND);
+	/* deleting the list drops what it held, not another list's */
+	CHECK_EQ_INT(store_list_del(g_st, "news@club.test"), ST_OK);
+	CHECK_EQ_INT(store_list_add(g_st, "news@club.test", "ann@club.test", 0, 0, &c), ST_OK);
+	s.all[0] = 0;
+	CHECK_EQ_INT(store_list_held_each(g_st, "news@club.test", held_cb, &s), ST_OK);
+	CHECK_EQ_STR(s.all, "");
+	CHECK_EQ_INT(store_list_held_get(g_st, "news2@club.test", id2, &b, &n, from, sizeof from),
+		     ST_OK);
+	free(b);
 }
 
 struct count {
