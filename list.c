@@ -517,6 +517,40 @@ static int refuse(char *reply, size_t cap, const char *id, const char *list, con
 	return -1;
 }
 
+/* The archive (docs/lists.md "Archive"): the post as the members get it,
+ * appended to mailbox "Lists/LIST" of the owner's account (each local
+ * account the owner's address reaches), made and subscribed on first use.
+ * After the post was queued: a failure here (the owner's quota) is logged
+ * and does not refuse a post the members already have. */
+static void archive(struct store *st, const struct list_info *li, const char *hdr, size_t hlen,
+		    struct spool *body, const char *id)
+{
+	struct resolved r;
+	char name[STORE_MBOX_MAX + 1];
+	struct msg_in m = {.hdr = hdr, .hdrlen = hlen, .body = body};
+	snprintf(name, sizeof name, "Lists/%s", li->addr);
+	if (store_resolve(st, li->owner, &r) != ST_OK)
+		return;
+	for (size_t i = 0; i < r.nusers; i++) {
+		uint32_t uid = 0;
+		int rc = store_append(st, r.users[i], name, &m, NULL, &uid);
+		if (rc == ST_NOTFOUND) {
+			rc = store_mbox_create(st, r.users[i], name, 0);
+			if (rc == ST_OK || rc == ST_EXISTS) {
+				store_mbox_subscribe(st, r.users[i], name, 1);
+				rc = store_append(st, r.users[i], name, &m, NULL, &uid);
+			}
+		}
+		if (rc != ST_OK)
+			log_warn("list id=%s list=<%s>: not archived for the owner: %s", id, li->addr,
+				 store_strerror(rc));
+		else
+			log_info("list id=%s list=<%s> archived in %s uid=%u", id, li->addr, name,
+				 uid);
+	}
+	store_resolved_free(&r);
+}
+
 /* Keep a post that needs the owner's approval, and tell the owner. 0 (the
  * poster gets 250: it is kept), or -1 with a reply. */
 static int hold(struct store *st, const struct config *cfg, const struct list_info *li,
@@ -778,19 +812,19 @@ static int post(struct store *st, const struct config *cfg, const struct list_to
 			j.accepted = NULL; /* once */
 		}
 	}
-	if (qrc != ST_OK && !queued) {
+	/* A batch failing after earlier ones committed: the client is told to
+	 * try again, and its retry sends those members a second copy: a
+	 * duplicate, never a loss (as smtp_commit's queue entries). */
+	if (qrc != ST_OK) {
+		log_warn("list id=%s list=<%s>: %zu of %zu members queued, then: %s", id, to->list,
+			 queued, c.n, store_strerror(qrc));
 		snprintf(reply, cap, "452 4.3.1 Insufficient system storage; try again later");
 		goto out;
 	}
-	/* A later batch failing after earlier ones committed: they stay
-	 * queued and the rest is lost to a retry that would duplicate them;
-	 * say so loudly, the client is told 250 for what was queued. */
-	if (qrc != ST_OK)
-		log_error("list id=%s list=<%s>: only %zu of %zu members queued: %s", id, to->list,
-			  queued, c.n, store_strerror(qrc));
 	log_info("list id=%s list=<%s> from=<%s> author=<%s> post to %zu member(s)%s%s", id,
 		 to->list, env_from, author, queued, rewrite ? " from rewritten (DMARC)" : "",
 		 sig ? " signed" : "");
+	archive(st, &li, h.p, h.len, nb, id);
 	rc = 0;
 out:
 	for (size_t k = 0; k < c.n; k++)

@@ -15,7 +15,8 @@
 #    From "Eve via news" <news@alice.test>, Reply-To eve;
 #  - a post that carries the list's own List-Id is refused (554), and a
 #    list that is its own member stops after one round;
-#  - a post over the size limit is refused (552).
+#  - a post over the size limit is refused (552);
+#  - the owner's mailbox Lists/news@alice.test archives the post.
 . ../lib.sh
 . ../queue/lib.sh
 nsd_start
@@ -102,6 +103,23 @@ grep -qxF 'Return-Path: <news-bounces+bob=bob.test@alice.test>' <(tr -d '\r' <"$
 grep -qxF 'Return-Path: <news-bounces+ann=alice.test@alice.test>' <(tr -d '\r' <"$T/ann.eml") ||
 	fail "ann's copy has no VERP sender of her own: $(grep Return-Path "$T/ann.eml")"
 [ "$(grep -c '^List-Id:' "$T/carol.txt")" = 1 ] || fail "the poster's List-Id was kept"
+# the archive: the owner's mailbox Lists/news@alice.test, subscribed, the
+# post as the members got it
+python3 - <<'PY' || fail "the archive"
+import os, imaplib, ssl, time, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["PA_IMAPS"]), ssl_context=ctx)
+m.login("ann@alice.test", "ann-password")
+typ, subs = m.lsub('""', '"Lists/*"')
+assert any(b"Lists/news@alice.test" in x for x in subs if x), subs
+typ, d = m.select('"Lists/news@alice.test"', readonly=True)
+assert typ == "OK", d
+ids = m.search(None, "SUBJECT", '"first post"')[1][0].split()
+assert len(ids) == 1, ids
+raw = m.fetch(ids[0], "(RFC822)")[1][0][1]
+assert b"\r\nList-Id: <news.alice.test>\r\n" in raw, raw[:400]
+assert b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=alice.test" in raw, raw[:400]
+PY
 /usr/bin/python3 - "$T/carol.eml" "$T/alice.records" <<'PY' || fail "dkimpy does not verify the list's signature"
 import re, sys, dkim
 raw = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
