@@ -351,6 +351,63 @@ static void ask_confirm(struct store *st, const struct config *cfg, const char *
 	reply_limited(st, cfg, list, addr, subj, text, id);
 }
 
+struct held_ids {
+	uint64_t id[LIST_HELD_SCAN];
+	size_t n;
+};
+
+static void held_id_cb(void *arg, uint64_t hid, int64_t created, const char *sender,
+		       const char *bytes, size_t n)
+{
+	struct held_ids *h = arg;
+	(void)created, (void)sender, (void)bytes, (void)n;
+	if (h->n < LIST_HELD_SCAN)
+		h->id[h->n++] = hid;
+}
+
+/* The owner's "confirm aTOKEN" / "confirm rTOKEN": approve or reject the
+ * held post whose number the token was made for ("LIST#ID"); only from
+ * the owner's address, once. */
+static void moderate_confirm(struct store *st, const struct config *cfg, const char *list,
+			     const char *addr, const char *tok, const unsigned char *key,
+			     const char *id)
+{
+	struct held_ids *h = xcalloc(1, sizeof *h);
+	char name[STORE_ADDR_MAX + 32], action = 0, why[512] = "";
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	int r = -1;
+	store_list_held_each(st, list, held_id_cb, h);
+	for (i = 0; i < h->n && r != 0 && r != -2; i++) {
+		snprintf(name, sizeof name, "%s#%llu", list, (unsigned long long)h->id[i]);
+		r = list_token_check(key, 32, tok, name, addr, (long long)now, &action);
+	}
+	if (r != 0) {
+		log_info("list id=%s list=<%s> from=<%s> moderation token refused: %s", id, list,
+			 addr, r == -2 ? "expired" : "forged, not the owner, or no such held post");
+		free(h);
+		return;
+	}
+	uint64_t hid = h->id[i - 1];
+	free(h);
+	long long exp = 0;
+	sscanf(tok + 1, "%8llx", &exp);
+	if (store_list_token_use(st, tok, (int64_t)exp, now) != ST_OK) {
+		log_info("list id=%s list=<%s> from=<%s> moderation token refused: used before", id,
+			 list, addr);
+		return;
+	}
+	if (action == 'r') {
+		r = store_list_held_del(st, list, hid);
+		log_info("list id=%s list=<%s> held post %llu rejected by <%s>: %s", id, list,
+			 (unsigned long long)hid, addr, store_strerror(r));
+		return;
+	}
+	if (list_approve(st, cfg, list, hid, why, sizeof why) < 0)
+		log_info("list id=%s list=<%s> held post %llu not approved: %s", id, list,
+			 (unsigned long long)hid, why);
+}
+
 static void do_confirm(struct store *st, const struct config *cfg, const char *list,
 		       const char *addr, const char *tok, const char *id)
 {
@@ -360,6 +417,10 @@ static void do_confirm(struct store *st, const struct config *cfg, const char *l
 	int r, added = 0, was = 0;
 	if (store_list_secret(st, key) != ST_OK)
 		return;
+	if (tok[0] == 'a' || tok[0] == 'r' || tok[0] == 'A' || tok[0] == 'R') {
+		moderate_confirm(st, cfg, list, addr, tok, key, id);
+		return;
+	}
 	r = list_token_check(key, sizeof key, tok, list, addr, (long long)now, &action);
 	if (r == -2) {
 		snprintf(subj, sizeof subj, "%s: confirmation expired", list);
@@ -584,16 +645,28 @@ static int hold(struct store *st, const struct config *cfg, const struct list_in
 		}
 	log_info("list id=%s list=<%s> from=<%s> author=<%s> held as %llu for the owner", id,
 		 li->addr, env_from, author, (unsigned long long)hid);
-	snprintf(subj, sizeof subj, "%s: post %llu from %s held", li->addr,
-		 (unsigned long long)hid, author[0] ? author : env_from);
+	/* tokens for the owner's reply: approve, and reject (list "LIST#ID") */
+	unsigned char key[32];
+	char name[STORE_ADDR_MAX + 32], ta[LIST_TOKEN_LEN + 1] = "", tr[LIST_TOKEN_LEN + 1] = "";
+	time_t exp = time(NULL) + LIST_TOKEN_LIFE;
+	const char *at = strrchr(li->addr, '@');
+	snprintf(name, sizeof name, "%s#%llu", li->addr, (unsigned long long)hid);
+	if (store_list_secret(st, key) == ST_OK) {
+		list_token_make(key, sizeof key, 'a', (long long)exp, name, li->owner, ta, sizeof ta);
+		list_token_make(key, sizeof key, 'r', (long long)exp, name, li->owner, tr, sizeof tr);
+	}
+	snprintf(subj, sizeof subj, "confirm %s (approve post %llu to %s from %s)", ta,
+		 (unsigned long long)hid, li->addr, author[0] ? author : env_from);
 	snprintf(text, sizeof text,
 		 "A post to %s waits for your approval:\r\n\r\n"
 		 "  From: %s\r\n  Subject: %s\r\n\r\n"
-		 "To send it to the list:  brev list approve %s %llu\r\n"
-		 "To drop it:              brev list reject %s %llu\r\n"
-		 "Posts waiting:           brev list held %s\r\n",
-		 li->addr, author[0] ? author : env_from, s, li->addr, (unsigned long long)hid,
-		 li->addr, (unsigned long long)hid, li->addr);
+		 "To send it to the list, reply to this message keeping its subject.\r\n"
+		 "To drop it, send %.*s-request%s the subject:\r\n\r\n  confirm %s\r\n\r\n"
+		 "Or on the server:  brev list approve %s %llu\r\n"
+		 "                   brev list reject %s %llu\r\n"
+		 "Posts waiting:     brev list held %s\r\n",
+		 li->addr, author[0] ? author : env_from, s, (int)(at - li->addr), li->addr, at, tr,
+		 li->addr, (unsigned long long)hid, li->addr, (unsigned long long)hid, li->addr);
 	list_mail(st, cfg, li->addr, li->owner, subj, text, id);
 	return 0;
 }

@@ -21,6 +21,7 @@ struct spool;
 #define LIST_REPLIES_WINDOW 86400 /* ... in this many seconds */
 #define LIST_TOKEN_LIFE (3 * 86400) /* a confirmation's validity, seconds */
 #define LIST_REQUEST_READ 4096	  /* body bytes a request's command is read from */
+#define LIST_HELD_SCAN 1000	  /* held posts an owner's emailed approval is matched against */
 
 /* The list address a transaction's RCPT named, and which of its addresses. */
 struct list_to {

@@ -227,7 +227,7 @@ int list_token_check(const unsigned char *key, size_t keylen, const char *tok, c
 	for (int i = 0; i < LIST_TOKEN_LEN; i++)
 		t[i] = (char)(tok[i] >= 'A' && tok[i] <= 'Z' ? tok[i] + 32 : tok[i]);
 	t[LIST_TOKEN_LEN] = 0;
-	if (t[0] != 's' && t[0] != 'u')
+	if (t[0] != 's' && t[0] != 'u' && t[0] != 'a' && t[0] != 'r')
 		return -1;
 	for (int i = 1; i <= 8; i++) {
 		char c = t[i];

@@ -50,7 +50,9 @@ int list_id(const char *list, char *out, size_t cap);
 int list_from_addr(const char *value, char *out, size_t cap, char *name, size_t ncap);
 
 /* ---- confirmation tokens (double opt-in, RFC 8058's one click) ----
- * A token is 29 characters: the action ('s' subscribe, 'u' unsubscribe),
+ * A token is 29 characters: the action ('s' subscribe, 'u' unsubscribe;
+ * for the owner 'a' approve and 'r' reject a held post, made for the list
+ * "LIST#ID"),
  * the expiry in 8 hex digits (unix seconds), then 20 base32 characters of
  * HMAC-SHA256(key, action | expiry | list | address), 100 bits. The
  * address is not in the token: whoever confirms must be that address. */

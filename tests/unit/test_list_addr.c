@@ -164,6 +164,14 @@ TEST(token_round_trip_and_forgeries)
 				      1900000000LL, &a), -1);
 	CHECK_EQ_INT(list_token_check(key, sizeof key, "short", "news@club.test", "bob@b.test",
 				      1900000000LL, &a), -1);
+	/* the owner's approval of held post 7 is not one of post 8 */
+	list_token_make(key, sizeof key, 'a', 2000000000LL, "news@club.test#7", "ann@club.test", bad,
+			sizeof bad);
+	CHECK_EQ_INT(list_token_check(key, sizeof key, bad, "news@club.test#7", "ann@club.test",
+				      1900000000LL, &a), 0);
+	CHECK_EQ_INT(a, 'a');
+	CHECK_EQ_INT(list_token_check(key, sizeof key, bad, "news@club.test#8", "ann@club.test",
+				      1900000000LL, &a), -1);
 	/* expired */
 	CHECK_EQ_INT(list_token_check(key, sizeof key, t, "news@club.test", "bob@b.test",
 				      2000000001LL, &a), -2);
