@@ -186,6 +186,8 @@ TEST(commands)
 	CHECK_EQ_INT(list_cmd_parse("  UNSUBSCRIBE me", "", 0, tok, sizeof tok),
 		     LIST_CMD_UNSUBSCRIBE);
 	CHECK_EQ_INT(list_cmd_parse("Re: help", "", 0, tok, sizeof tok), LIST_CMD_HELP);
+	CHECK_EQ_INT(list_cmd_parse("join", "", 0, tok, sizeof tok), LIST_CMD_SUBSCRIBE);
+	CHECK_EQ_INT(list_cmd_parse("Leave", "", 0, tok, sizeof tok), LIST_CMD_UNSUBSCRIBE);
 	CHECK_EQ_INT(list_cmd_parse("subscribers wanted", "", 0, tok, sizeof tok), LIST_CMD_NONE);
 	snprintf(subj, sizeof subj, "Re: Fwd: confirm %s", t);
 	CHECK_EQ_INT(list_cmd_parse(subj, "", 0, tok, sizeof tok), LIST_CMD_CONFIRM);

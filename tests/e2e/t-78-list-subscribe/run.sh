@@ -12,7 +12,10 @@
 #    removes him;
 #  - six requests naming carol get her three confirmations, not six
 #    (LIST_REPLIES_MAX a day);
-#  - an automatic message (Auto-Submitted) is never answered.
+#  - an automatic message (Auto-Submitted) is never answered, nor one
+#    from the null sender;
+#  - an open list takes "join" at once with a welcome, a closed one
+#    answers that it is closed, a message without a command gets help.
 . ../lib.sh
 . ../queue/lib.sh
 nsd_start
@@ -131,6 +134,26 @@ n=$(count carol@bob.test carol-password "confirm")
 direct bob@bob.test news-request@alice.test "subscribe" "Auto-Submitted: auto-replied"
 until_true 20 grep -q 'automatic message from <bob@bob.test> dropped' "$DA/serve.log" ||
 	fail "automatic message not dropped"
+
+# ---- open and closed lists, help, the null sender ----
+"$BREV" -d "$DA" list add open@alice.test --policy open >/dev/null || fail "list add open"
+"$BREV" -d "$DA" list add shut@alice.test --policy closed >/dev/null || fail "list add shut"
+direct bob@bob.test open-request@alice.test "join"
+wait_count bob@bob.test bob-password "Welcome to open@alice.test" 1
+"$BREV" -d "$DA" list members open@alice.test | grep -q '^bob@bob.test ' || fail "open list: not subscribed at once"
+direct bob@bob.test shut-request@alice.test "subscribe"
+wait_count bob@bob.test bob-password "shut@alice.test: closed list" 1
+[ -z "$("$BREV" -d "$DA" list members shut@alice.test)" ] || fail "a closed list took a member"
+direct bob@bob.test shut-request@alice.test "what is this?"
+wait_count bob@bob.test bob-password "shut@alice.test: help" 1
+python3 - <<'PY' || fail "null sender"
+import os, smtplib
+s = smtplib.SMTP("127.0.0.2", int(os.environ["P25"]), timeout=20)
+s.sendmail("", ["open-request@alice.test"], b"From: bob@bob.test\r\nSubject: help\r\n\r\nhelp\r\n")
+s.quit()
+PY
+until_true 20 grep -q 'list=<open@alice.test> request from the null sender dropped' "$DA/serve.log" ||
+	fail "a request from the null sender was not dropped"
 
 brev_stop "$PID_A"
 brev_stop
