@@ -167,6 +167,8 @@ static const struct cfg_key keys[] = {
 	{"virus.on_error", T_CHOICE, F(virus_on_error), "tempfail", 0, 0,
 	 "When clamd gives no verdict: tempfail (451, the sender retries) or accept (deliver with "
 	 "X-Virus-Scanned: no)"},
+	{"lists.bounce_limit", T_INT, F(lists_bounce_limit), "5", 1, 1000,
+	 "Bounces after which a mailing list member is disabled and the owner told (docs/lists.md)"},
 };
 
 /* The words of each T_CHOICE key, "a|b|c": the field gets 0, 1, 2. */

@@ -56,6 +56,7 @@ struct config {
 	char *virus_clamd;          /* virus.clamd; "" = no scanning (virus.h) */
 	int virus_on_error;         /* virus.on_error: enum below */
 	int tls_mta_sts;            /* tls.mta_sts: 0 none, 1 testing, 2 enforce (http_autoconfig.c) */
+	long long lists_bounce_limit; /* lists.bounce_limit: bounces that disable a list member */
 };
 
 enum { VIRUS_ON_ERROR_TEMPFAIL = 0, VIRUS_ON_ERROR_ACCEPT = 1 }; /* order of config.c's choices */

@@ -58,7 +58,7 @@ static const char *const db_names[DB_N] = {"meta", "acct", "addr", "cred", "alia
 					   "msg",  "blob", "chunk", "queue", "qdue", "tomb",
 					   "run",  "mseq", "gone", "pend", "journal", "ftw",
 					   "ftb",  "ftq",  "btok", "bstat", "btrain", "place", "grey",
-					   "sess", "sieve"};
+					   "sess", "sieve", "list", "lmem", "ltok", "lheld"};
 
 const char *store_strerror(int rc)
 {

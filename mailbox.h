@@ -141,6 +141,103 @@ struct resolved {
 int store_resolve(struct store *st, const char *rcpt, struct resolved *out);
 void store_resolved_free(struct resolved *r);
 
+/* ---- mailing lists (mailbox_list.c; docs/lists.md) ---- */
+
+/* Who may subscribe: anyone at once (open), anyone after confirming by
+ * mail (confirm), or only the owner with `brev list sub` (closed). */
+enum list_policy { LIST_OPEN, LIST_CONFIRM, LIST_CLOSED };
+/* Who may post: members (others held for the owner), everyone's posts
+ * held (moderated), anyone, or the owner alone (announce). */
+enum list_posting { LIST_POST_MEMBERS, LIST_POST_MODERATED, LIST_POST_ANYONE,
+		    LIST_POST_ANNOUNCE };
+
+struct list_info {
+	char addr[STORE_ADDR_MAX + 1];   /* lower-cased LIST@DOMAIN */
+	char owner[STORE_ADDR_MAX + 1];  /* lower-cased */
+	int policy, posting;             /* enum list_policy, enum list_posting */
+	int64_t created;                 /* unix seconds */
+	uint32_t members;                /* subscribed, disabled ones included */
+};
+
+struct list_member {
+	char addr[STORE_ADDR_MAX + 1];   /* lower-cased */
+	int64_t since;                   /* unix seconds it was subscribed */
+	uint32_t bounces;                /* counted bounces (VERP) */
+	int disabled;                    /* no mail sent to it */
+};
+
+/* What refused a name: `what` is "an account", "an alias" or "a mailing
+ * list" and addr the address that holds it. */
+struct list_clash {
+	const char *what;
+	char addr[STORE_ADDR_MAX + 1];
+};
+
+/* Creates the list addr (local@domain) owned by owner. A list answers to
+ * addr, to the local part + "-request" and to + "-bounces" (each also
+ * with a +tag): ST_EXISTS, with the clash filled, when any of the three is
+ * an account, an alias or a list already, or when the list's own name ends
+ * in -request/-bounces of another list. ST_INVALID for a bad address,
+ * policy or posting, or a local part too long for the -bounces address. */
+int store_list_add(struct store *st, const char *addr, const char *owner, int policy,
+		   int posting, struct list_clash *clash);
+/* Deletes the list and all its members. ST_NOTFOUND if there is none. */
+int store_list_del(struct store *st, const char *addr);
+int store_list_get(struct store *st, const char *addr, struct list_info *out);
+/* cb gets each list, in address order. */
+int store_list_each(struct store *st, void (*cb)(void *arg, const struct list_info *l),
+		    void *arg);
+/* Adds member (any local@domain address) to list; *added is 0 when it was
+ * already a member (a disabled member is enabled again, its bounces
+ * forgotten). ST_NOTFOUND if there is no such list. */
+int store_list_sub(struct store *st, const char *list, const char *member, int *added);
+/* Removes member. ST_NOTFOUND if there is no such list or member
+ * (*was_list tells which). */
+int store_list_unsub(struct store *st, const char *list, const char *member, int *was_list);
+/* member's record in list; ST_NOTFOUND when there is no such list or
+ * member. */
+int store_list_member(struct store *st, const char *list, const char *member,
+		      struct list_member *out);
+/* One bounce of member (VERP): its count goes up by one, and at limit it
+ * is disabled (no more mail; `brev list sub` enables it again). *count
+ * gets the new count, *disabled_now 1 when this bounce disabled it.
+ * ST_NOTFOUND when there is no such list or member (nothing counted); a
+ * member already disabled counts on. */
+int store_list_bounce(struct store *st, const char *list, const char *member, uint32_t limit,
+		      uint32_t *count, int *disabled_now);
+/* The secret list confirmation tokens are made with (list_addr.h): 32
+ * random bytes, made by the first caller and kept in the store (so a
+ * backup keeps it and every process shares it). */
+int store_list_secret(struct store *st, unsigned char out[32]);
+/* Mark confirmation token tok (LIST_TOKEN_LEN characters) used: ST_OK the
+ * first time, ST_EXISTS when it was used before (a replay). Kept until
+ * expiry (unix seconds); a few expired ones are removed on every call. */
+int store_list_token_use(struct store *st, const char *tok, int64_t expiry, int64_t now);
+/* May list send one more automatic reply (confirmation, help, refusal) to
+ * addr? At most max per `window` seconds per list and address: *ok 1 and
+ * counted, or *ok 0 (nothing written). What keeps a list from being used
+ * to mail-bomb a third party with confirmations. */
+int store_list_reply_ok(struct store *st, const char *list, const char *addr, int64_t now,
+			uint32_t max, int64_t window, int *ok);
+/* Posts held for the list's owner (moderation). store_list_hold keeps the
+ * post's n bytes (pre + body, at most a list post's size) and its envelope
+ * sender, *id gets its number (never reused). store_list_held_get copies
+ * them out (*bytes malloc'ed). ST_NOTFOUND for no such list or post. */
+int store_list_hold(struct store *st, const char *list, const char *sender, const char *bytes,
+		    size_t n, uint64_t *id);
+int store_list_held_get(struct store *st, const char *list, uint64_t id, char **bytes,
+			size_t *n, char *sender, size_t cap);
+int store_list_held_del(struct store *st, const char *list, uint64_t id);
+/* cb gets each held post of list in id order (bytes valid during the call). */
+int store_list_held_each(struct store *st, const char *list,
+			 void (*cb)(void *arg, uint64_t id, int64_t created, const char *sender,
+				    const char *bytes, size_t n),
+			 void *arg);
+/* cb gets each member, in address order, within one read transaction
+ * (10,000 members cost one cursor walk, no allocation). */
+int store_list_members(struct store *st, const char *list,
+		       void (*cb)(void *arg, const struct list_member *m), void *arg);
+
 /* ---- mailboxes ---- */
 
 enum mbox_special {
@@ -236,6 +333,9 @@ struct msg_in {
 	 * is the first failure; a copy that fits goes in even when another
 	 * does not. */
 	const struct deliver_place *place;
+	/* store_queue_add only: enum queue_flag bits the entry starts with
+	 * (QF_VERP); 0 for everything else. */
+	uint32_t queue_flags;
 };
 
 /* One copy of a delivered message (msg_in.place). */
@@ -515,6 +615,9 @@ struct queue_entry {
 enum queue_flag {
 	QF_DELAY_SENT = 1 << 0,             /* the 4-hour delay notice went out */
 	QF_LEASED = 1 << 1,                 /* taken by a delivery thread */
+	QF_VERP = 1 << 2,                   /* a list post: from is LIST-bounces@D and
+					     * each recipient gets its own transaction
+					     * with the sender list_verp() makes */
 };
 
 /* Queue a message for remote recipients; committed before return. */

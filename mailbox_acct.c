@@ -161,6 +161,36 @@ static void acct_export(struct store *st, const struct acct_rec *a, const struct
 	out->cred = *c;
 }
 
+/* A list's own suffixes: mail for LIST-request@ and LIST-bounces(+x)@ is
+ * the list's, so neither may become an account or an alias. */
+static const char *const list_suffix[] = {"-request", "-bounces"};
+
+int addr_owner(struct tx *t, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	uint32_t id;
+	MDB_val v;
+	int r;
+
+	if ((r = addr_id(t, addr, &id)) != ST_NOTFOUND)
+		return r == ST_OK ? ADDR_ACCOUNT : -1;
+	if ((r = db_get(t, DB_ALIAS, addr, strlen(addr), &v)) <= 0)
+		return r < 0 ? -1 : ADDR_ALIAS;
+	if ((r = db_get(t, DB_LIST, addr, strlen(addr), &v)) <= 0)
+		return r < 0 ? -1 : ADDR_LIST;
+	for (size_t i = 0; at && i < ARRAY_LEN(list_suffix); i++) {
+		size_t sl = strlen(list_suffix[i]), ll = (size_t)(at - addr);
+		char base[STORE_ADDR_MAX + 1];
+		if (ll <= sl || memcmp(at - sl, list_suffix[i], sl))
+			continue;
+		memcpy(base, addr, ll - sl);
+		str_copy(base + ll - sl, at, sizeof base - (ll - sl));
+		if ((r = db_get(t, DB_LIST, base, strlen(base), &v)) <= 0)
+			return r < 0 ? -1 : ADDR_LIST;
+	}
+	return ADDR_FREE;
+}
+
 /* ================= accounts ================= */
 
 /* ---- browser sessions (DB_SESS) ---- */
@@ -343,15 +373,11 @@ static int op_user_add(struct tx *t, void *arg)
 {
 	struct user_args *u = arg;
 	struct acct_rec a;
-	MDB_val v;
 	uint64_t id;
 	uint32_t id32;
 	int r;
 
-	if ((r = addr_id(t, u->addr, &id32)) != ST_NOTFOUND)
-		return r == ST_OK ? ST_EXISTS : r;
-	r = db_get(t, DB_ALIAS, u->addr, strlen(u->addr), &v);
-	if (r <= 0)
+	if ((r = addr_owner(t, u->addr)) != ADDR_FREE)
 		return r < 0 ? ST_TEMP : ST_EXISTS;
 	if (meta_next(t, "next_acct", &id) < 0)
 		return ST_TEMP;
@@ -712,6 +738,10 @@ static int op_alias_add(struct tx *t, void *arg)
 
 	if ((r = addr_id(t, a->addr, &id)) != ST_NOTFOUND)
 		return r == ST_OK ? ST_EXISTS : r;
+	if (a->addr[0] != '@' && (r = addr_owner(t, a->addr)) == ADDR_LIST)
+		return ST_EXISTS;
+	if (r < 0)
+		return ST_TEMP;
 	r = db_get(t, DB_ALIAS, a->addr, strlen(a->addr), &v);
 	if (r < 0)
 		return ST_TEMP;

@@ -62,6 +62,12 @@ enum {
 		     * (mailbox_acct.c: browser sessions, docs/http.md) */
 	DB_SIEVE,   /* u32be user + kind byte + name or u64be hash: Sieve scripts,
 		     * the active name, vacation/duplicate records (mailbox_sieve.c) */
+	DB_LIST,    /* lower-cased list address -> struct list_rec + owner\0 (mailbox_list.c) */
+	DB_LMEM,    /* list address + \0 + member address -> struct lmem_rec */
+	DB_LTOK,    /* 'U' + used confirmation token -> int64 expiry; 'R' + list + \0 +
+		     * address -> struct lrate_rec (mailbox_list.c) */
+	DB_LHELD,   /* list address + \0 + u64be id -> int64 created + sender\0 + the
+		     * post's bytes: a post held for the owner (mailbox_list.c) */
 	DB_N
 };
 
@@ -262,6 +268,13 @@ void blob_unstage(struct store *st, uint64_t blob);
 int pend_sweep(struct store *st);
 
 /* ---- mailbox_acct.c: addresses, accounts, quota ---- */
+
+/* What already answers to the lower-cased address addr: 0 nothing,
+ * 1 an account, 2 an alias, 3 a mailing list or one of its own addresses
+ * (LIST-request@, LIST-bounces@); -1 failure. Accounts, aliases and lists
+ * share one name space: each refuses a name another holds. */
+enum { ADDR_FREE, ADDR_ACCOUNT, ADDR_ALIAS, ADDR_LIST };
+int addr_owner(struct tx *t, const char *addr);
 
 /* addr_norm: 0, or -1 when invalid. acct_get, quota_fits: a store_rc.
  * acct_put: 0 or -1. */

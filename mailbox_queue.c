@@ -70,6 +70,7 @@ static int op_queue_add(struct tx *t, void *arg)
 	    meta_next(t, "next_queue", &a->id) < 0)
 		return ST_TEMP;
 	q.version = 1;
+	q.flags = a->m->queue_flags & QF_VERP;
 	q.size = b.size;
 	q.created = q.next_try = now_s();
 	q.nrcpts = (uint32_t)a->n;

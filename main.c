@@ -15,6 +15,7 @@
 #include "dns.h"
 #include "dnsbl.h"
 #include "journal.h"
+#include "list_cli.h"
 #include "log.h"
 #include "migrate.h"
 #include "fetch.h"
@@ -84,6 +85,10 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"
+	      "  list add LIST@DOMAIN [--owner ADDRESS] [--policy open|confirm|closed]\n"
+	      "           [--posting members|moderated|anyone|announce]   a mailing list\n"
+	      "  list del LIST | list show [LIST] | list members LIST | list sub|unsub LIST ADDRESS\n"
+	      "  list held LIST | list approve|reject LIST ID   posts waiting for the owner\n"
 	      "  queue [list] | queue flush | queue del ID\n"
 	      "  sendmail [-t] [-f FROM] [RCPT...]  submit one message read on stdin\n"
 	      "  dns DOMAIN                     DNS records to publish (MX, SPF, DKIM, DMARC), checked\n"
@@ -672,7 +677,7 @@ static void cmd_user(int argc, char **argv)
 		rc = user_add(st, argv[2], pw);
 		store_close(&st);
 		if (rc == ST_EXISTS)
-			fatal("%s already exists (as an account or an alias)", argv[2]);
+			fatal("%s already exists (as an account, an alias or a mailing list)", argv[2]);
 		if (rc)
 			fatal("user add %s: %s", argv[2], store_strerror(rc));
 		if (random)
@@ -749,7 +754,8 @@ static void cmd_alias(int argc, char **argv)
 					set ? ALIAS_SET : ALIAS_ADD, &chg);
 		store_close(&st);
 		if (rc == ST_EXISTS)
-			fatal("%s is an account; an alias cannot have its name", argv[2]);
+			fatal("%s is an account or a mailing list's address; an alias cannot have its name",
+			      argv[2]);
 		if (rc == ST_INVALID && chg.cycle[0])
 			fatal("alias %s: that would make a loop: %s; nothing changed", argv[2], chg.cycle);
 		if (rc == ST_INVALID)
@@ -1342,7 +1348,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	{
-		static const char *const known[] = {"serve", "init", "user", "alias", "queue", "status",
+		static const char *const known[] = {"serve", "init", "user", "alias", "list", "queue", "status",
 						    "sendmail", "dns", "dkim", "cert", "log",
 						    "spam", "import", "export", "backup", "restore", "verify",
 						    "fetch", "sieve"};
@@ -1382,6 +1388,12 @@ int main(int argc, char **argv)
 		cmd_user(argc, argv);
 	else if (!strcmp(cmd, "alias"))
 		cmd_alias(argc, argv);
+	else if (!strcmp(cmd, "list")) {
+		load_config();
+		struct store *st = open_store(1);
+		rc = list_cli(st, &cfg, argc, argv);
+		store_close(&st);
+	}
 	else if (!strcmp(cmd, "queue"))
 		cmd_queue(argc, argv);
 	else if (!strcmp(cmd, "status"))

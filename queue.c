@@ -48,6 +48,8 @@
 #include "mailbox.h"
 #include "mta_sts.h"
 #include "queue.h"
+#include "list.h"
+#include "list_addr.h"
 #include "sasl.h"
 #include "server.h"
 #include "tls.h"
@@ -627,7 +629,14 @@ static void transaction(struct attempt *a, struct client *cl)
 	int pipe = !!(cl->ehlo.ext & SX_PIPELINING), mail_ok;
 	char diag[SMTP_REPLY_TEXT_MAX + 8], why[400];
 
-	conn_printf(cl->c, "MAIL FROM:<%s>", a->e.from);
+	char verp[STORE_ADDR_MAX + 1];
+	const char *from = a->e.from;
+	/* A list post (QF_VERP): session() sends one recipient at a time, and
+	 * its envelope sender names that member (list_addr.h). */
+	if ((a->e.flags & QF_VERP) && a->n == 1 && a->e.from[0] &&
+	    list_verp_bounces(a->e.from, a->e.rcpts[a->idx[0]], verp, sizeof verp) == 0)
+		from = verp;
+	conn_printf(cl->c, "MAIL FROM:<%s>", from);
 	if (cl->ehlo.ext & SX_SIZE)
 		conn_printf(cl->c, " SIZE=%llu", (unsigned long long)a->e.size);
 	if (a->has8bit && (cl->ehlo.ext & SX_8BITMIME))
@@ -787,6 +796,36 @@ static int sts_filter(struct attempt *a, struct dns_mx *mx, char *why, size_t wh
 	return k ? 0 : -1;
 }
 
+/* A list post (QF_VERP): one transaction per pending recipient over the
+ * same connection, RSET between them (a refused RCPT leaves the server
+ * inside the transaction). A lost connection leaves the rest pending. */
+static void verp_transactions(struct attempt *a, struct client *cl)
+{
+	size_t *idx = a->idx, n = a->n;
+	struct smtp_reply r;
+	int first = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (a->res[idx[i]].state != RS_PENDING)
+			continue;
+		if (!first) {
+			conn_puts(cl->c, "RSET\r\n");
+			if (read_reply(cl, &r, TO_MAIL, 0) < 0 || r.code / 100 != 2)
+				break;
+		}
+		first = 0;
+		a->idx = idx + i;
+		a->n = 1;
+		transaction(a, cl);
+		a->idx = idx;
+		a->n = n;
+		if (a->res[idx[i]].state == RS_PENDING &&
+		    !strncmp(a->res[idx[i]].status, "4.4.2", 5))
+			break; /* the connection was lost */
+	}
+	a->idx = idx;
+	a->n = n;
+}
+
 /* One connection to one address of a host. Leaves recipients pending when
  * the next address or host should be tried. */
 static void session(struct attempt *a, const char *host, const struct dns_addr *da, int port,
@@ -850,6 +889,8 @@ static void session(struct attempt *a, const char *host, const struct dns_addr *
 						log_attempt(a, &cl, a->e.rcpts[a->idx[i]], "too big",
 							    "bounced");
 					}
+			} else if (a->e.flags & QF_VERP) {
+				verp_transactions(a, &cl);
 			} else {
 				transaction(a, &cl);
 			}
@@ -1022,8 +1063,20 @@ static int notify(struct attempt *a, int action, int state)
 			.orig_from = a->e.from, .arrival = a->e.created,
 			.retry_until = a->e.created + q.cfg->delivery_max_age,
 			.orig_id = a->e.tid[0] ? a->e.tid : NULL};
-	struct dsn_rcpt *dr = xcalloc(a->e.nrcpts, sizeof *dr);
+	struct dsn_rcpt *dr;
 	int rc = 0;
+	if (a->e.flags & QF_VERP) {
+		/* A list post: the failure counts against its member (list.h)
+		 * instead of a DSN to the list's own bounce address; no delay
+		 * notices to a list. */
+		for (size_t i = 0; action == DSN_FAILED && i < a->e.nrcpts; i++)
+			if (a->res[i].state == state)
+				list_bounce(q.st, q.cfg, a->e.from, a->e.rcpts[i],
+					    a->res[i].diag[0] ? a->res[i].diag : a->res[i].why,
+					    a->e.tid[0] ? a->e.tid : "-");
+		return 0;
+	}
+	dr = xcalloc(a->e.nrcpts, sizeof *dr);
 	for (size_t i = 0; i < a->e.nrcpts; i++) {
 		struct rres *r = &a->res[i];
 		if (r->state != state)

@@ -37,6 +37,7 @@
 #include "server.h"
 #include "smtp.h"
 #include "greylist.h"
+#include "list.h"
 #include "spam.h"
 #include "spam_bayes.h"
 #include "spam_token.h"
@@ -99,6 +100,7 @@ struct session {
 	char id[17];
 	struct smtp_mail mail;
 	struct smtp_rcptset set;
+	struct list_to list; /* a mailing list among the recipients (list.h) */
 	size_t nrcpt;
 	char first_rcpt[STORE_ADDR_MAX + 1];
 	struct spool *sp;
@@ -166,6 +168,7 @@ static void txn_reset(struct session *s)
 {
 	memset(&s->mail, 0, sizeof s->mail);
 	smtp_rcptset_clear(&s->set);
+	s->list.list[0] = 0;
 	s->nrcpt = 0;
 	s->first_rcpt[0] = 0;
 	spool_reset(s->sp);
@@ -597,6 +600,14 @@ static void rcpt_local(struct session *s, const char *addr, const struct smtp_ad
 		rcpt_ok(s, addr);
 		return;
 	}
+	int lr = list_rcpt(s->st, addr, &s->list, why, sizeof why);
+	if (lr) {
+		if (lr < 0)
+			rcpt_refused(s, addr, "list", "%s", why);
+		else
+			rcpt_ok(s, addr);
+		return;
+	}
 	struct resolved *r = xcalloc(1, sizeof *r);
 	int rc = smtp_resolve(s->st, s->cfg, addr, r);
 	const char *q;
@@ -929,8 +940,17 @@ static void message_done(struct session *s)
 	snprintf(via, sizeof via, "client=%s proto=%s%s%s", conn_peer(s->c),
 		 smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
 		 s->authed ? " user=" : "", s->authed ? s->auth_user : "");
-	int rc = smtp_commit_mbox(s->st, s->cfg, s->mail.from.addr, &s->set, mbox, hdr, len,
-				  hdr + rp_len, len - rp_len, body, s->id, via, &o);
+	char lreply[512];
+	if (s->list.list[0] && list_data(s->st, s->cfg, &s->list, s->mail.from.addr, hdr + rp_len,
+					 len - rp_len, body, s->id, lreply, sizeof lreply) < 0) {
+		reply(s, "%s", lreply);
+		goto out;
+	}
+	int rc = ST_OK;
+	memset(&o, 0, sizeof o);
+	if (s->set.nusers || s->set.next)
+		rc = smtp_commit_mbox(s->st, s->cfg, s->mail.from.addr, &s->set, mbox, hdr, len,
+				      hdr + rp_len, len - rp_len, body, s->id, via, &o);
 	if (rc != ST_OK) {
 		/* RFC 5321 4.2.3 452 + RFC 3463 X.3.1: the store is full or failing. */
 		reply(s, "452 4.3.1 Insufficient system storage; try again later");
@@ -939,7 +959,7 @@ static void message_done(struct session *s)
 	log_info("smtp id=%s from=<%s> rcpts=%zu size=%llu delivered=%zu queued=%zu refused=%zu",
 		 s->id, s->mail.from.addr, s->nrcpt, (unsigned long long)size, o.delivered,
 		 o.queued, o.quota + o.toobig + o.gone);
-	if (o.delivered == 0 && o.queued == 0) {
+	if (o.delivered == 0 && o.queued == 0 && !s->list.list[0]) {
 		/* Every local account refused it: say so rather than drop it. */
 		if (o.rejected > 0) /* RFC 5429 2.1: Sieve reject at SMTP time */
 			reply(s, "550 5.7.1 %s", o.reject);

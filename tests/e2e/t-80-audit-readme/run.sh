@@ -71,7 +71,8 @@ spam.pregreet|300
 spam.check_loopback|no
 spam.greylist_delay|1m
 virus.clamd|
-virus.on_error|tempfail'
+virus.on_error|tempfail
+lists.bounce_limit|5'
 while IFS='|' read -r k v; do
 	grep -qxF "#$k = $v" "$X/brev.conf" ||
 		fail "brev.conf's default for $k is not README's '$v': $(grep "^#$k = " "$X/brev.conf")"
