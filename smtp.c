@@ -86,7 +86,8 @@ struct session {
 	enum smtp_state state;
 	char helo[SMTP_HELO_MAX + 1];
 	int ehlo;
-	int rdns_done; /* rdns looked up (once per session, at the first message) */
+	int rdns_done; /* rdns looked up (once per session: at connect on the MX
+			  port, else at the first message) */
 	char rdns[SMTP_DOMAIN_MAX + 1];
 	int authed;
 	uint32_t auth_uid;
@@ -678,7 +679,7 @@ static size_t trace_build(struct session *s, char *buf, size_t cap, size_t *rp_l
 {
 	if (!s->rdns_done) {
 		s->rdns_done = 1;
-		smtp_fcrdns(conn_peer(s->c), s->rdns, sizeof s->rdns);
+		smtp_fcrdns(conn_peer(s->c), 0, s->rdns, sizeof s->rdns);
 	}
 	struct smtp_trace t = {
 	    .helo = s->helo,
@@ -1227,18 +1228,38 @@ static void session_loop(struct session *s)
 }
 
 /* Before the inbound greeting (docs/spam.md): the client's address
- * against spam.dnsbl, and a pause of spam.pregreet ms (the look-ups count
- * toward it) in which a client that talks first gets PREGREET, as
- * Postfix's postscreen does: real SMTP clients wait for the 220 (RFC 5321
- * 4.3.1). Points only, never a refusal. Loopback clients are the
- * machine's own programs: skipped unless spam.check_loopback. */
-#define PREGREET_POINTS 3.0
+ * against spam.dnsbl, its forward-confirmed reverse DNS, and a pause of
+ * spam.pregreet ms (the look-ups count toward it) in which a client that
+ * talks first gets PREGREET, as Postfix's postscreen does: real SMTP
+ * clients wait for the 220 (RFC 5321 4.3.1). Points only, never a refusal.
+ * Loopback clients are the machine's own programs: skipped unless
+ * spam.check_loopback. */
+#define PREGREET_POINTS	     3.0
+#define RDNS_NONE_POINTS     1.5 /* no PTR at all: home connections, bots */
+#define RDNS_MISMATCH_POINTS 1.0 /* a PTR name that does not point back */
+#define RDNS_TIMEOUT_MS	     1500 /* per look-up, one try per resolver */
+static void rdns_check(struct session *s)
+{
+	s->rdns_done = 1;
+	enum smtp_rdns r = smtp_fcrdns(conn_peer(s->c), RDNS_TIMEOUT_MS, s->rdns, sizeof s->rdns);
+	if (r == SMTP_RDNS_NONE)
+		spam_add(&s->pre, "RDNS_NONE", RDNS_NONE_POINTS);
+	else if (r == SMTP_RDNS_MISMATCH)
+		spam_add(&s->pre, "RDNS_MISMATCH", RDNS_MISMATCH_POINTS);
+	if (r != SMTP_RDNS_OK)
+		log_info("smtp rdns peer=%s: %s", conn_peer(s->c),
+			 r == SMTP_RDNS_NONE	   ? "no PTR record"
+			 : r == SMTP_RDNS_MISMATCH ? "its PTR name does not point back to it"
+						   : "no answer, not counted");
+}
+
 static void connect_checks(struct session *s)
 {
 	if (is_submission(s) || (conn_is_loopback(s->c) && !s->cfg->spam_check_loopback))
 		return;
 	int64_t t0 = now_ms();
 	dnsbl_check(s->cfg->spam_dnsbl, conn_peer(s->c), &s->pre);
+	rdns_check(s);
 	if (s->cfg->spam_pregreet <= 0)
 		return;
 	int64_t left = s->cfg->spam_pregreet - (now_ms() - t0);
