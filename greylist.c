@@ -69,17 +69,3 @@ int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, co
 			 verdict == GREY_KNOWN ? "known" : "pass", net, from, rcpt);
 	return verdict == GREY_WAIT;
 }
-
-void greylist_sent(struct store *st, const struct config *cfg, const char *local,
-		   const char *remote)
-{
-	/* A write (and its sync) per recipient: only worth it when greylisting
-	 * can delay anyone. With it off nothing is recorded, so turning it on
-	 * later starts without known senders. */
-	if (cfg->spam_greylist_delay <= 0)
-		return;
-	int rc = store_grey_known_add(st, local, remote, (int64_t)time(NULL));
-	if (rc != ST_OK)
-		log_warn("greylist: could not record <%s> -> <%s> (%s)", local, remote,
-			 store_strerror(rc));
-}

@@ -28,9 +28,8 @@ int greylist_net(const char *ip, char *out, size_t cap);
 int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, const char *peer,
 		  const char *from, const char *rcpt, const struct resolved *r);
 
-/* The submission path: local (the sender) wrote to remote, so remote's
- * mail to local is never delayed. Failures are logged and ignored. */
-void greylist_sent(struct store *st, const struct config *cfg, const char *local,
-		   const char *remote);
+/* Known senders (a user wrote to them over submission) are recorded in
+ * the message's own commit (smtp.h's smtp_rcptset.writer), whatever
+ * spam.greylist_delay says: they also get a ham bias (docs/spam.md). */
 
 #endif

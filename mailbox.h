@@ -223,6 +223,11 @@ struct msg_in {
 	 * marked \Junk, created in the same commit; a mailbox named "Junk"
 	 * that is not marked is used as it is. */
 	const unsigned char *junk;
+	/* store_queue_add only, or NULL: the local address that wrote this
+	 * message (submission); each (known_local, recipient) becomes a known
+	 * pair (greylisting, below) in the same commit, so a message a user
+	 * sends costs no write of its own for it. */
+	const char *known_local;
 };
 
 /* Store one message into `mbox` (NULL = INBOX) of each of n users, the bytes
@@ -400,6 +405,9 @@ enum { GREY_PASS = 0, GREY_WAIT = 1, GREY_KNOWN = 2 };
 int store_grey_check(struct store *st, const char *net, const char *from, const char *rcpt,
 		     int64_t now, int64_t delay, int *verdict);
 int store_grey_known_add(struct store *st, const char *local, const char *remote, int64_t now);
+/* *known = 1 if local wrote to remote within GREY_KNOWN_LIFE (a read). */
+int store_grey_known(struct store *st, const char *local, const char *remote, int64_t now,
+		     int *known);
 /* Remove every expired entry now; *left gets the entries kept. */
 int store_grey_prune(struct store *st, int64_t now, size_t *removed, size_t *left);
 

@@ -667,7 +667,6 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 			     addr);
 		return;
 	}
-	greylist_sent(s->st, s->cfg, s->mail.from.addr, addr); /* known-good (docs/spam.md) */
 	smtp_rcptset_add_ext(&s->set, addr);
 	rcpt_ok(s, addr);
 }
@@ -765,6 +764,22 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
  * happens when every recipient has the filter off. The copies share one
  * stored message, so the fields show BAYES only when one local account
  * gets it (other recipients must not learn about each other). */
+/* A ham bias for mail from someone the account wrote to (docs/spam.md):
+ * the envelope sender is a known pair of the account's address, recorded
+ * when the user sent them a message over submission. A store error is no
+ * bias. */
+#define KNOWN_SENDER_POINTS (-3.0)
+static int known_sender(struct session *s, uint32_t user)
+{
+	struct account a;
+	int known = 0;
+	if (!s->mail.from.addr[0] || store_user_get_id(s->st, user, &a) != ST_OK)
+		return 0;
+	return store_grey_known(s->st, a.addr, s->mail.from.addr, (int64_t)time(NULL), &known) ==
+		       ST_OK &&
+	       known;
+}
+
 static int spam_filter(struct session *s, struct spool *body, const char *auth_summary,
 		       char **hdr, size_t *len, unsigned char **junk)
 {
@@ -788,9 +803,14 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	spam_content_mem(pre, plen, auth_summary, &r);
 	uribl_check(s->cfg->spam_uribl, pre, plen, s->id, &r);
 	nh = spam_token_hashes(pre, plen, &h);
+	int nknown = 0;
 	for (size_t i = 0; i < n; i++) {
 		double p;
 		score[i] = r.score;
+		if (i < nu && str[i] != SPAM_OFF && known_sender(s, s->set.users[i])) {
+			score[i] += KNOWN_SENDER_POINTS;
+			nknown++;
+		}
 		if (i < nu && str[i] != SPAM_OFF &&
 		    spam_bayes_classify(s->st, s->set.users[i], h, nh, &p, NULL, NULL) == 1) {
 			bayes[i] = spam_bayes_weight(p);
@@ -801,6 +821,8 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	}
 	if (nu == 1 && nbayes == 1)
 		spam_add(&r, "BAYES", bayes[0]);
+	if (nu == 1 && nknown == 1)
+		spam_add(&r, "KNOWN_SENDER", KNOWN_SENDER_POINTS);
 	f = spam_fields(&r);
 	char *tests = xstrdup(strstr(f, "tests=")), *w = tests;
 	/* the log line: the X-Spam-Status value without its folding */
@@ -926,6 +948,8 @@ static void message_done(struct session *s)
 	if (!is_submission(s) && !spam_filter(s, body, ar.summary, &hdr, &len, &junk))
 		goto out;
 	s->set.junk = junk;
+	/* what the user writes makes its recipients known senders (docs/spam.md) */
+	s->set.writer = is_submission(s) && s->authed && s->mail.from.addr[0] ? s->mail.from.addr : NULL;
 	char via[STORE_ADDR_MAX + 128];
 	snprintf(via, sizeof via, "client=%s proto=%s%s%s", conn_peer(s->c),
 		 smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),

@@ -254,6 +254,11 @@ struct smtp_rcptset {
 	 * msg_in.junk). Not owned: the caller sets it for one commit;
 	 * smtp_rcptset_clear forgets it. */
 	const unsigned char *junk;
+	/* The logged-in user's envelope sender when the user wrote this
+	 * message (submission), or NULL: the remote recipients it is queued
+	 * for become known senders of that address in the queue's own commit
+	 * (mailbox.h's msg_in.known_local). Not owned, as junk. */
+	const char *writer;
 };
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id);
 void smtp_rcptset_add_ext(struct smtp_rcptset *r, const char *addr);

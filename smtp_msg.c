@@ -481,6 +481,7 @@ void smtp_rcptset_clear(struct smtp_rcptset *r)
 	r->next = 0;
 	r->nusers = 0;
 	r->junk = NULL;
+	r->writer = NULL;
 }
 
 void smtp_rcptset_free(struct smtp_rcptset *r)
@@ -629,7 +630,10 @@ static int queue_remote(struct store *st, const struct config *cfg, const char *
 				done[j] = 1;
 				to[n++] = r->ext[j];
 			}
-		rc = store_queue_add(st, senders[i], to, n, o->queued ? &later : m, &qid);
+		struct msg_in mi = *(o->queued ? &later : m);
+		/* a forwarded copy (SRS sender) is not the user writing */
+		mi.known_local = r->writer && strcmp(senders[i], from) == 0 ? r->writer : NULL;
+		rc = store_queue_add(st, senders[i], to, n, &mi, &qid);
 		if (rc == ST_OK && o->queued == 0)
 			o->queue_id = qid;
 		if (rc == ST_OK)

@@ -1,4 +1,4 @@
-/* deps: queue_smtp queue_dsn conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log config authres dkim dkim_keys dns sasl smtp_msg message message_text smtp_addr spf dmarc srs mailbox_fts fts mailbox_spam mailbox_place */
+/* deps: queue_smtp queue_dsn conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_grey mailbox_journal spool util log config authres dkim dkim_keys dns sasl smtp_msg message message_text smtp_addr spf dmarc srs mailbox_fts fts mailbox_spam mailbox_place */
 /*
  * test_queue.c — the outbound queue's pieces that need no network: the
  * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer
