@@ -7,6 +7,8 @@
 set -e
 BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev libssl-dev zlib1g-dev libjansson-dev libunistring-dev"
 TEST="openssl curl swaks strace libnet-ssleay-perl libio-socket-ssl-perl nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix python3-dkim python3-spf python3-nacl python3-dnspython opendkim-tools clang libclang-rt-14-dev systemd groff-base thunderbird clamav-daemon mutt"
+# imapflow (t-44, t-16-spam-learn) is installed with npm and runs under node
+TEST="$TEST nodejs npm"
 # brev-tray (make tray) links dynamically against these; its headless tests
 # need an X server, a session bus, a notification daemon, python3-gi for the
 # StatusNotifierWatcher stand-in, gdbus, xdotool, trayer (an XEmbed tray) and
