@@ -52,7 +52,10 @@ int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, co
 		int s = cfg->spam_strength;
 		if (store_user_get_id(st, r->users[i], &a) == ST_OK && a.spam)
 			s = a.spam;
-		on = strength_on(s);
+		int kind = 0;
+		on = strength_on(s) &&
+		     !(store_spam_list_match(st, r->users[i], from, &kind) == ST_OK &&
+		       kind == SPAM_LIST_ALLOW); /* an allowed sender is never delayed */
 	}
 	if (r->nusers == 0)
 		on = strength_on(cfg->spam_strength);

@@ -74,6 +74,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "  user set ADDRESS spam=off|lenient|normal|strict|default\n"
 	      "  spam learn --spam|--ham ADDRESS FILE|MBOX|MAILDIR...  train the account's spam classifier\n"
 	      "  spam status ADDRESS | spam why ADDRESS UID [MAILBOX]\n"
+	      "  spam allow|block|unlist ADDRESS SENDER|DOMAIN  the account's allow and block lists\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"

@@ -769,6 +769,9 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
  * when the user sent them a message over submission. A store error is no
  * bias. */
 #define KNOWN_SENDER_POINTS (-3.0)
+/* The account's own lists (docs/spam.md): beyond any other evidence. */
+#define ALLOW_LIST_POINTS (-100.0)
+#define BLOCK_LIST_POINTS 100.0
 static int known_sender(struct session *s, uint32_t user)
 {
 	struct account a;
@@ -786,6 +789,7 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0, plen, nh;
 	int *str = xcalloc(n ? n : 1, sizeof *str), *act = xcalloc(n ? n : 1, sizeof *act);
 	double *score = xcalloc(n ? n : 1, sizeof *score), *bayes = xcalloc(n ? n : 1, sizeof *bayes);
+	int *list = xcalloc(n ? n : 1, sizeof *list);
 	int go = 1, nbayes = 0;
 	uint64_t *h = NULL;
 	char *pre = NULL, *f = NULL;
@@ -811,6 +815,15 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 			score[i] += KNOWN_SENDER_POINTS;
 			nknown++;
 		}
+		int kind = 0;
+		if (i < nu && str[i] != SPAM_OFF &&
+		    store_spam_list_match(s->st, s->set.users[i], s->mail.from.addr, &kind) == ST_OK &&
+		    kind) {
+			list[i] = kind;
+			score[i] += kind == SPAM_LIST_ALLOW ? ALLOW_LIST_POINTS : BLOCK_LIST_POINTS;
+			log_info("smtp id=%s spam user=%u sender on its %s list", s->id,
+				 s->set.users[i], kind == SPAM_LIST_ALLOW ? "allow" : "block");
+		}
 		if (i < nu && str[i] != SPAM_OFF &&
 		    spam_bayes_classify(s->st, s->set.users[i], h, nh, &p, NULL, NULL) == 1) {
 			bayes[i] = spam_bayes_weight(p);
@@ -823,6 +836,9 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 		spam_add(&r, "BAYES", bayes[0]);
 	if (nu == 1 && nknown == 1)
 		spam_add(&r, "KNOWN_SENDER", KNOWN_SENDER_POINTS);
+	if (nu == 1 && list[0])
+		spam_add(&r, list[0] == SPAM_LIST_ALLOW ? "ALLOW_LIST" : "BLOCK_LIST",
+			 list[0] == SPAM_LIST_ALLOW ? ALLOW_LIST_POINTS : BLOCK_LIST_POINTS);
 	f = spam_fields(&r);
 	char *tests = xstrdup(strstr(f, "tests=")), *w = tests;
 	/* the log line: the X-Spam-Status value without its folding */
@@ -858,6 +874,7 @@ done:
 	free(act);
 	free(score);
 	free(bayes);
+	free(list);
 	return go;
 }
 

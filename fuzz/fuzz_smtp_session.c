@@ -10,8 +10,8 @@
  * The oracle of issue 24, never an open relay (DESIGN 7): after an inbound
  * MX session, every recipient in the outbound queue must be far@remote.test,
  * the one remote address an alias (list@example.test) forwards to; the queue
- * is emptied after every run. */
-/* deps: smtp dnsbl greylist mailbox_grey smtp_addr smtp_msg message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place */
+ * is emptied after every run. mailbox_spamlist */
+/* deps: smtp dnsbl greylist mailbox_grey smtp_addr smtp_msg message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place mailbox_spamlist */
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 // clang-format off
-/* deps: greylist mailbox_grey mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam mailbox_fts fts message message_text spool util log mailbox_place */
+/* deps: greylist mailbox_grey mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam mailbox_fts fts message message_text spool util log mailbox_place mailbox_spamlist */
 // clang-format on
 /*
  * test_grey.c — greylisting's store table (mailbox_grey.c) and the client

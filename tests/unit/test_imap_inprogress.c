@@ -5,8 +5,8 @@
  * of a SEARCH; imap_test_progress_ms() shrinks that (0: after every
  * message) or stretches it, so the responses can be counted exactly: the
  * count of messages tested and the goal in each, the command's tag, and the
- * answer the same as without them. */
-/* deps: config imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_grey mailbox_journal sasl spool util log mailbox_place */
+ * answer the same as without them. mailbox_spamlist */
+/* deps: config imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_grey mailbox_journal sasl spool util log mailbox_place mailbox_spamlist */
 #include "../../config.h"
 #include "../../conn.h"
 #include "../../imap.h"

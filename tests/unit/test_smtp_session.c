@@ -3,8 +3,8 @@
  * other and checks exact reply codes, against a real store in a temporary
  * DATADIR. The peer address is whatever the test says, so the
  * non-loopback submission rules are reachable here. Also the Received:
- * formatting and the Received: counter. */
-/* deps: smtp smtp_addr smtp_msg message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place dnsbl greylist mailbox_grey */
+ * formatting and the Received: counter. mailbox_spamlist */
+/* deps: smtp smtp_addr smtp_msg message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place dnsbl greylist mailbox_grey mailbox_spamlist */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../conn.h"

@@ -147,4 +147,42 @@ def known():
         fail(f"pal-to-bob: in {got} with {st!r}, wanted Junk without KNOWN_SENDER")
 
 
-{"main": main, "lenient": lenient, "known": known}[sys.argv[1]]()
+def lists_grey():
+    """Greylisting on (1 minute): alice's allow list (friend.test) lets its
+    senders through at once, from a new network; bob has no list."""
+    A = "alice@example.test"
+    expect_ok("127.0.11.5", "x@mail.friend.test", A, "allowed-sub", "allowed subdomain sender")
+    expect_grey("127.0.11.5", "x@mail.friend.test", "bob@example.test", "bob has no list")
+    expect_grey("127.0.11.5", "x@notfriend.test", A, "a domain that only ends alike")
+
+
+def lists():
+    """Greylisting off: allow and block lists decide whatever the content."""
+    A = "alice@example.test"
+    expect_ok("127.0.12.5", "x@mail.friend.test", A, "allowed-doubtful", "allowed sender",
+              plain=False)
+    got, st = landed(A, "allowed-doubtful")
+    if got != "INBOX" or "ALLOW_LIST(-100.0)" not in st:
+        fail(f"allowed-doubtful: in {got} with {st!r}, wanted INBOX and ALLOW_LIST")
+    # blocked at normal: 550 after DATA, nothing stored
+    rc, rt, dc = attempt("127.0.12.5", "Bad@Remote.test", A, "blocked-plain")
+    if rc != 250 or dc != 550:
+        fail(f"blocked sender: RCPT {rc} {rt!r}, DATA {dc}, wanted 550 at DATA")
+    # the address beats its domain: friend.test is allowed, spy@friend.test blocked
+    rc, rt, dc = attempt("127.0.12.5", "spy@friend.test", A, "blocked-addr")
+    if dc != 550:
+        fail(f"spy@friend.test: DATA {dc}, wanted 550 (address before domain)")
+    # lena (lenient) blocks bad@remote.test too: Junk, not refused
+    expect_ok("127.0.12.5", "bad@remote.test", "lena@example.test", "bad-to-lena", "lena")
+    got, st = landed("lena@example.test", "bad-to-lena")
+    if got != "Junk" or "BLOCK_LIST(100.0)" not in st:
+        fail(f"bad-to-lena: in {got} with {st!r}, wanted Junk with BLOCK_LIST")
+    # bob's copy is not on alice's lists
+    expect_ok("127.0.12.5", "bad@remote.test", "bob@example.test", "bad-to-bob", "bob")
+    got, st = landed("bob@example.test", "bad-to-bob")
+    if got != "INBOX" or "LIST" in st:
+        fail(f"bad-to-bob: in {got} with {st!r}, wanted INBOX without a list test")
+
+
+{"main": main, "lenient": lenient, "known": known, "lists": lists,
+ "lists-grey": lists_grey}[sys.argv[1]]()
