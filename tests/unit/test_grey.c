@@ -121,6 +121,50 @@ TEST(known_in_queue_commit)
 	close_tmp(&st);
 }
 
+static void count_cb(void *arg, int kind, const char *pattern)
+{
+	(void)kind;
+	(void)pattern;
+	(*(int *)arg)++;
+}
+
+/* Allow and block lists (mailbox_spamlist.c): patterns, the most specific
+ * match, one kind per pattern, deleted with the account. */
+TEST(spam_lists)
+{
+	struct store *st = open_tmp();
+	struct cred cr = {0};
+	struct account a;
+	int kind, n = 0;
+	CHECK_EQ_INT(store_user_add(st, "u@example.test", &cr), ST_OK);
+	CHECK_EQ_INT(store_user_get(st, "u@example.test", &a), ST_OK);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_ALLOW, "@Friend.test", 1), ST_OK);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_BLOCK, "spy@friend.test", 1), ST_OK);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_BLOCK, "nodot", 1), ST_INVALID);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_BLOCK, "a@b@c.test", 1), ST_INVALID);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "X@Mail.Friend.Test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, SPAM_LIST_ALLOW);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "spy@friend.test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, SPAM_LIST_BLOCK);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "x@notfriend.test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, 0);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "", &kind), ST_OK);
+	CHECK_EQ_INT(kind, 0);
+	/* allowing a blocked pattern moves it */
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_ALLOW, "spy@friend.test", 1), ST_OK);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "spy@friend.test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, SPAM_LIST_ALLOW);
+	CHECK_EQ_INT(store_spam_list_each(st, a.id, count_cb, &n), ST_OK);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, 0, "gone.test", 0), ST_NOTFOUND);
+	/* deleted with the account */
+	CHECK_EQ_INT(store_user_del(st, "u@example.test"), ST_OK);
+	n = 0;
+	CHECK_EQ_INT(store_spam_list_each(st, a.id, count_cb, &n), ST_OK);
+	CHECK_EQ_INT(n, 0);
+	close_tmp(&st);
+}
+
 TEST(prune_expired)
 {
 	struct store *st = open_tmp();
