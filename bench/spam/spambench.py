@@ -212,12 +212,12 @@ def main():
         [f"test set: {len(test['ham'])} ham ({len(hard)} of them hard-ham-1) and "
          f"{len(test['spam'])} spam; trained on "
          f"{len(train['ham'])} ham, {len(train['spam'])} spam",
-         f"brev at normal on hard-ham-1 alone: {rate(hard, 5.0):.1f}% to Junk",
+         *([f"brev at normal on hard-ham-1 alone: {rate(hard, 5.0):.1f}% to Junk"] if hard else []),
          "brev CPU: the whole content check per message (tests, tokenizer, classifier "
          f"look-up), in-process; training cost {blearn * 1000:.2f} ms CPU per message "
          "through `brev spam learn` (process start and one synced commit each)",
          "SpamAssassin CPU: the spamd process tree per message (spamc -c), network "
-         "tests off, Bayes trained with sa-learn on the same half"])
+         "tests off, Bayes trained with sa-learn on the same messages as brev"])
     print(out)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", f"spam-{SET}.md"), "w") as f:
