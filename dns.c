@@ -90,9 +90,9 @@ static int timeout_ms = 3000;
 static atomic_int cancelled;
 static int cancel_pipe[2] = {-1, -1};
 static int ntries = 2;
-/* dns_a's own time-out for the look-ups of this thread (0: the shared
- * one): a blocklist must answer within a short wait, while MX and SPF
- * look-ups keep theirs. */
+/* dns_a's and dns_thread_timeout's own time-out for the look-ups of this
+ * thread (0: the shared one): a blocklist or the reverse DNS at connect
+ * must answer within a short wait, while MX and SPF look-ups keep theirs. */
 static _Thread_local int tl_timeout_ms;
 #define TIMEOUT_MS (tl_timeout_ms ? tl_timeout_ms : timeout_ms)
 #define NTRIES	   (tl_timeout_ms ? 1 : ntries)
@@ -230,6 +230,11 @@ void dns_set_timeout(int ms, int tries)
 {
 	timeout_ms = ms < 10 ? 10 : ms > 60000 ? 60000 : ms;
 	ntries = tries < 1 ? 1 : tries > 10 ? 10 : tries;
+}
+
+void dns_thread_timeout(int ms)
+{
+	tl_timeout_ms = ms <= 0 ? 0 : ms < 10 ? 10 : ms > 60000 ? 60000 : ms;
 }
 
 /* A reason into a fixed buffer; long names just cut it short. */
@@ -1083,9 +1088,10 @@ int dns_a(const char *name, int ms, uint32_t *out, size_t cap, size_t *n, char *
 		snprintf(why, whylen, "'%s' is not a domain name", name);
 		return DNS_PERM;
 	}
+	int saved = tl_timeout_ms;
 	tl_timeout_ms = ms < 10 ? 10 : ms > 60000 ? 60000 : ms;
 	rc = lookup(name, rdf, LDNS_RR_TYPE_A, &a, why, whylen);
-	tl_timeout_ms = 0;
+	tl_timeout_ms = saved;
 	ldns_rdf_deep_free(rdf);
 	for (size_t i = 0; rc == DNS_OK && a.rrs && i < ldns_rr_list_rr_count(a.rrs); i++) {
 		struct dns_addr d;

@@ -28,6 +28,11 @@ int dns_init(const char *resolvers, char *err, size_t errlen);
 void dns_cancel(int on);
 /* Per-try time-out and number of tries (defaults 3000 ms, 2). For tests. */
 void dns_set_timeout(int ms, int tries);
+/* ms > 0: every later look-up of the calling thread waits at most ms per
+ * try, with a single try per server, whatever dns_set_timeout says (checks
+ * that run while a client waits: the reverse DNS at connect). 0 restores
+ * the shared time-out. */
+void dns_thread_timeout(int ms);
 
 #define DNS_NAME_MAX 255
 #define DNS_MX_MAX 16

@@ -52,7 +52,10 @@ int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, co
 		int s = cfg->spam_strength;
 		if (store_user_get_id(st, r->users[i], &a) == ST_OK && a.spam)
 			s = a.spam;
-		on = strength_on(s);
+		int kind = 0;
+		on = strength_on(s) &&
+		     !(store_spam_list_match(st, r->users[i], from, &kind) == ST_OK &&
+		       kind == SPAM_LIST_ALLOW); /* an allowed sender is never delayed */
 	}
 	if (r->nusers == 0)
 		on = strength_on(cfg->spam_strength);
@@ -68,18 +71,4 @@ int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, co
 		log_info("smtp id=%s greylist %s net=%s from=<%s> to=<%s>", id,
 			 verdict == GREY_KNOWN ? "known" : "pass", net, from, rcpt);
 	return verdict == GREY_WAIT;
-}
-
-void greylist_sent(struct store *st, const struct config *cfg, const char *local,
-		   const char *remote)
-{
-	/* A write (and its sync) per recipient: only worth it when greylisting
-	 * can delay anyone. With it off nothing is recorded, so turning it on
-	 * later starts without known senders. */
-	if (cfg->spam_greylist_delay <= 0)
-		return;
-	int rc = store_grey_known_add(st, local, remote, (int64_t)time(NULL));
-	if (rc != ST_OK)
-		log_warn("greylist: could not record <%s> -> <%s> (%s)", local, remote,
-			 store_strerror(rc));
 }

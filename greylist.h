@@ -23,14 +23,14 @@ int greylist_net(const char *ip, char *out, size_t cap);
 /* 1 if this recipient must get 451 4.7.1 now, 0 if it may go on. Off
  * (0) when spam.greylist_delay is 0, for the machine itself (127.0.0.1,
  * ::1), and when no account of r is at normal or strict (an alias that only
- * forwards: brev.conf's spam.strength). A store failure passes (0): it is
+ * forwards: brev.conf's spam.strength); an account whose allow list names
+ * the sender does not count. A store failure passes (0): it is
  * logged, and greylisting is a delay, not a verdict. `id` for the log. */
 int greylist_rcpt(struct store *st, const struct config *cfg, const char *id, const char *peer,
 		  const char *from, const char *rcpt, const struct resolved *r);
 
-/* The submission path: local (the sender) wrote to remote, so remote's
- * mail to local is never delayed. Failures are logged and ignored. */
-void greylist_sent(struct store *st, const struct config *cfg, const char *local,
-		   const char *remote);
+/* Known senders (a user wrote to them over submission) are recorded in
+ * the message's own commit (smtp.h's smtp_rcptset.writer), whatever
+ * spam.greylist_delay says: they also get a ham bias (docs/spam.md). */
 
 #endif

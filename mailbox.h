@@ -336,6 +336,11 @@ struct msg_in {
 	/* store_queue_add only: enum queue_flag bits the entry starts with
 	 * (QF_VERP); 0 for everything else. */
 	uint32_t queue_flags;
+	/* store_queue_add only, or NULL: the local address that wrote this
+	 * message (submission); each (known_local, recipient) becomes a known
+	 * pair (greylisting, below) in the same commit, so a message a user
+	 * sends costs no write of its own for it. */
+	const char *known_local;
 };
 
 /* One copy of a delivered message (msg_in.place). */
@@ -511,6 +516,30 @@ int store_bayes_train(struct store *st, uint32_t user, uint64_t key, int dir, co
 /* How message `key` was trained: 0, BAYES_SPAM or BAYES_HAM. */
 int store_bayes_trained(struct store *st, uint32_t user, uint64_t key, int *dir);
 
+/* ---- spam lists (mailbox_spamlist.c, docs/spam.md "Allow and block
+ * lists") ----
+ * Per account, patterns of envelope senders whose mail is always let
+ * through (allow) or always treated as spam (block): an address
+ * ("a@example.org") or a domain ("example.org" or "@example.org"), which
+ * covers its subdomains too; stored lower-cased, at most SPAM_LIST_MAX per
+ * account, deleted with the account. One kind per pattern: allowing a
+ * blocked pattern moves it. */
+enum { SPAM_LIST_ALLOW = 'A', SPAM_LIST_BLOCK = 'B' };
+#define SPAM_LIST_MAX 1000
+/* The stored form of a pattern into out; -1 if it is neither. */
+int spam_list_pattern(const char *in, char *out, size_t cap);
+/* on: add pattern as kind (ST_LIMIT when the list is full); off: remove it
+ * whatever its kind (ST_NOTFOUND when it was not there). ST_INVALID for a
+ * bad pattern. */
+int store_spam_list_set(struct store *st, uint32_t user, int kind, const char *pattern, int on);
+int store_spam_list_each(struct store *st, uint32_t user,
+			 void (*cb)(void *arg, int kind, const char *pattern), void *arg);
+/* *kind: the list that names sender (SPAM_LIST_ALLOW/BLOCK), or 0. The
+ * most specific pattern wins (the address, then its domain, then each
+ * parent); block before allow at the same one. The null sender matches
+ * nothing. */
+int store_spam_list_match(struct store *st, uint32_t user, const char *sender, int *kind);
+
 /* ---- greylisting (mailbox_grey.c, docs/spam.md "Greylisting") ----
  * One table of two kinds of entry, each a 64-bit hash of its (ASCII
  * case-folded) strings with the time it was first and last seen:
@@ -534,6 +563,9 @@ enum { GREY_PASS = 0, GREY_WAIT = 1, GREY_KNOWN = 2 };
 int store_grey_check(struct store *st, const char *net, const char *from, const char *rcpt,
 		     int64_t now, int64_t delay, int *verdict);
 int store_grey_known_add(struct store *st, const char *local, const char *remote, int64_t now);
+/* *known = 1 if local wrote to remote within GREY_KNOWN_LIFE (a read). */
+int store_grey_known(struct store *st, const char *local, const char *remote, int64_t now,
+		     int *known);
 /* Remove every expired entry now; *left gets the entries kept. */
 int store_grey_prune(struct store *st, int64_t now, size_t *removed, size_t *left);
 

@@ -177,21 +177,21 @@ int store_grey_check(struct store *st, const char *net, const char *from, const 
 	return rc;
 }
 
-static int op_known(struct tx *t, void *arg)
+int grey_known_put(struct tx *t, const char *local, const char *remote, int64_t now)
 {
-	struct grey_args *a = arg;
 	unsigned char k[9];
 	MDB_val v;
-	struct grey_rec r = {.first = a->now, .last = a->now};
-	grey_key(k, 'K', a->rcpt, a->from, NULL);
+	struct grey_rec r = {.first = now, .last = now};
+	/* stored under the direction it is looked up: mail from remote to local */
+	grey_key(k, 'K', local, remote, NULL);
 	int g = db_get(t, DB_GREY, k, 9, &v);
 	if (g < 0)
 		return ST_TEMP;
 	if (g == 0 && v.mv_size == sizeof r) {
 		memcpy(&r, v.mv_data, sizeof r);
-		r.last = a->now;
+		r.last = now;
 	} else {
-		if (maybe_sweep(t, a->now) < 0)
+		if (maybe_sweep(t, now) < 0)
 			return ST_TEMP;
 		if (entries(t) >= store_grey_max)
 			return ST_OK; /* full: the sender may be greylisted once */
@@ -199,9 +199,41 @@ static int op_known(struct tx *t, void *arg)
 	return db_put(t, DB_GREY, k, 9, &r, sizeof r, 0) < 0 ? ST_TEMP : ST_OK;
 }
 
+static int op_known(struct tx *t, void *arg)
+{
+	struct grey_args *a = arg;
+	return grey_known_put(t, a->rcpt, a->from, a->now);
+}
+
+static int op_known_get(struct tx *t, void *arg)
+{
+	struct grey_args *a = arg;
+	unsigned char k[9];
+	MDB_val v;
+	struct grey_rec r;
+	grey_key(k, 'K', a->rcpt, a->from, NULL);
+	int g = db_get(t, DB_GREY, k, 9, &v);
+	if (g < 0)
+		return ST_TEMP;
+	a->verdict = 0;
+	if (g == 0 && v.mv_size == sizeof r) {
+		memcpy(&r, v.mv_data, sizeof r);
+		a->verdict = !expired('K', &r, a->now);
+	}
+	return ST_OK;
+}
+
+int store_grey_known(struct store *st, const char *local, const char *remote, int64_t now,
+		     int *known)
+{
+	struct grey_args a = {.rcpt = local, .from = remote, .now = now};
+	int rc = tx_read(st, op_known_get, &a);
+	*known = rc == ST_OK && a.verdict;
+	return rc;
+}
+
 int store_grey_known_add(struct store *st, const char *local, const char *remote, int64_t now)
 {
-	/* stored under the direction it is looked up: mail from remote to local */
 	struct grey_args a = {.rcpt = local, .from = remote, .now = now};
 	return tx_write(st, op_known, &a);
 }

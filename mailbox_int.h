@@ -375,5 +375,7 @@ int place_build(MDB_txn *txn, MDB_dbi *dbi);
 /* Append one event inside t (id, event, detail cut to their bounds).
  * A store_rc. */
 int journal_put(struct tx *t, const char *id, const char *event, const char *detail);
+/* mailbox_grey.c: record that local wrote to remote (a known pair) in t. */
+int grey_known_put(struct tx *t, const char *local, const char *remote, int64_t now);
 
 #endif

@@ -96,6 +96,9 @@ static int op_queue_add(struct tx *t, void *arg)
 	if (db_put(t, DB_QDUE, dk, 16, "", 0, 0) < 0)
 		return ST_TEMP;
 	t->touch_queue = 1;
+	for (size_t i = 0; a->m->known_local && i < a->n; i++)
+		if ((rc = grey_known_put(t, a->m->known_local, a->rcpts[i], q.created)) != ST_OK)
+			return rc;
 	return queue_journal(t, a);
 }
 

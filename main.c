@@ -82,6 +82,7 @@ static _Noreturn void usage_to(FILE *f, int status)
 	      "                                 the actions a Sieve script takes on a message file\n"
 	      "  sieve put ADDRESS NAME [FILE] | sieve get|delete ADDRESS NAME | sieve list ADDRESS\n"
 	      "  sieve activate ADDRESS [NAME] | sieve check ADDRESS [FILE]  an account's Sieve scripts\n"
+	      "  spam allow|block|unlist ADDRESS SENDER|DOMAIN  the account's allow and block lists\n"
 	      "  alias add ADDRESS TARGET...    create an alias, or add members to an existing one\n"
 	      "  alias set ADDRESS TARGET...    create an alias, or replace its members\n"
 	      "  alias del ADDRESS [MEMBER] | alias list\n"

@@ -87,7 +87,8 @@ struct session {
 	enum smtp_state state;
 	char helo[SMTP_HELO_MAX + 1];
 	int ehlo;
-	int rdns_done; /* rdns looked up (once per session, at the first message) */
+	int rdns_done; /* rdns looked up (once per session: at connect on the MX
+			  port, else at the first message) */
 	char rdns[SMTP_DOMAIN_MAX + 1];
 	int authed;
 	uint32_t auth_uid;
@@ -677,7 +678,6 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 			     addr);
 		return;
 	}
-	greylist_sent(s->st, s->cfg, s->mail.from.addr, addr); /* known-good (docs/spam.md) */
 	smtp_rcptset_add_ext(&s->set, addr);
 	rcpt_ok(s, addr);
 }
@@ -689,7 +689,7 @@ static size_t trace_build(struct session *s, char *buf, size_t cap, size_t *rp_l
 {
 	if (!s->rdns_done) {
 		s->rdns_done = 1;
-		smtp_fcrdns(conn_peer(s->c), s->rdns, sizeof s->rdns);
+		smtp_fcrdns(conn_peer(s->c), 0, s->rdns, sizeof s->rdns);
 	}
 	struct smtp_trace t = {
 	    .helo = s->helo,
@@ -775,12 +775,32 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
  * happens when every recipient has the filter off. The copies share one
  * stored message, so the fields show BAYES only when one local account
  * gets it (other recipients must not learn about each other). */
+/* A ham bias for mail from someone the account wrote to (docs/spam.md):
+ * the envelope sender is a known pair of the account's address, recorded
+ * when the user sent them a message over submission. A store error is no
+ * bias. */
+#define KNOWN_SENDER_POINTS (-3.0)
+/* The account's own lists (docs/spam.md): beyond any other evidence. */
+#define ALLOW_LIST_POINTS (-100.0)
+#define BLOCK_LIST_POINTS 100.0
+static int known_sender(struct session *s, uint32_t user)
+{
+	struct account a;
+	int known = 0;
+	if (!s->mail.from.addr[0] || store_user_get_id(s->st, user, &a) != ST_OK)
+		return 0;
+	return store_grey_known(s->st, a.addr, s->mail.from.addr, (int64_t)time(NULL), &known) ==
+		       ST_OK &&
+	       known;
+}
+
 static int spam_filter(struct session *s, struct spool *body, const char *auth_summary,
 		       char **hdr, size_t *len, unsigned char **junk)
 {
 	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0, plen, nh;
 	int *str = xcalloc(n ? n : 1, sizeof *str), *act = xcalloc(n ? n : 1, sizeof *act);
 	double *score = xcalloc(n ? n : 1, sizeof *score), *bayes = xcalloc(n ? n : 1, sizeof *bayes);
+	int *list = xcalloc(n ? n : 1, sizeof *list);
 	int go = 1, nbayes = 0;
 	uint64_t *h = NULL;
 	char *pre = NULL, *f = NULL;
@@ -798,9 +818,23 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	spam_content_mem(pre, plen, auth_summary, &r);
 	uribl_check(s->cfg->spam_uribl, pre, plen, s->id, &r);
 	nh = spam_token_hashes(pre, plen, &h);
+	int nknown = 0;
 	for (size_t i = 0; i < n; i++) {
 		double p;
 		score[i] = r.score;
+		if (i < nu && str[i] != SPAM_OFF && known_sender(s, s->set.users[i])) {
+			score[i] += KNOWN_SENDER_POINTS;
+			nknown++;
+		}
+		int kind = 0;
+		if (i < nu && str[i] != SPAM_OFF &&
+		    store_spam_list_match(s->st, s->set.users[i], s->mail.from.addr, &kind) == ST_OK &&
+		    kind) {
+			list[i] = kind;
+			score[i] += kind == SPAM_LIST_ALLOW ? ALLOW_LIST_POINTS : BLOCK_LIST_POINTS;
+			log_info("smtp id=%s spam user=%u sender on its %s list", s->id,
+				 s->set.users[i], kind == SPAM_LIST_ALLOW ? "allow" : "block");
+		}
 		if (i < nu && str[i] != SPAM_OFF &&
 		    spam_bayes_classify(s->st, s->set.users[i], h, nh, &p, NULL, NULL) == 1) {
 			bayes[i] = spam_bayes_weight(p);
@@ -811,6 +845,11 @@ static int spam_filter(struct session *s, struct spool *body, const char *auth_s
 	}
 	if (nu == 1 && nbayes == 1)
 		spam_add(&r, "BAYES", bayes[0]);
+	if (nu == 1 && nknown == 1)
+		spam_add(&r, "KNOWN_SENDER", KNOWN_SENDER_POINTS);
+	if (nu == 1 && list[0])
+		spam_add(&r, list[0] == SPAM_LIST_ALLOW ? "ALLOW_LIST" : "BLOCK_LIST",
+			 list[0] == SPAM_LIST_ALLOW ? ALLOW_LIST_POINTS : BLOCK_LIST_POINTS);
 	f = spam_fields(&r);
 	char *tests = xstrdup(strstr(f, "tests=")), *w = tests;
 	/* the log line: the X-Spam-Status value without its folding */
@@ -846,6 +885,7 @@ done:
 	free(act);
 	free(score);
 	free(bayes);
+	free(list);
 	return go;
 }
 
@@ -936,6 +976,8 @@ static void message_done(struct session *s)
 	if (!is_submission(s) && !spam_filter(s, body, ar.summary, &hdr, &len, &junk))
 		goto out;
 	s->set.junk = junk;
+	/* what the user writes makes its recipients known senders (docs/spam.md) */
+	s->set.writer = is_submission(s) && s->authed && s->mail.from.addr[0] ? s->mail.from.addr : NULL;
 	char via[STORE_ADDR_MAX + 128];
 	snprintf(via, sizeof via, "client=%s proto=%s%s%s", conn_peer(s->c),
 		 smtp_proto_name(s->ehlo, conn_is_tls(s->c), s->authed, s->mail.smtputf8),
@@ -1249,18 +1291,38 @@ static void session_loop(struct session *s)
 }
 
 /* Before the inbound greeting (docs/spam.md): the client's address
- * against spam.dnsbl, and a pause of spam.pregreet ms (the look-ups count
- * toward it) in which a client that talks first gets PREGREET, as
- * Postfix's postscreen does: real SMTP clients wait for the 220 (RFC 5321
- * 4.3.1). Points only, never a refusal. Loopback clients are the
- * machine's own programs: skipped unless spam.check_loopback. */
-#define PREGREET_POINTS 3.0
+ * against spam.dnsbl, its forward-confirmed reverse DNS, and a pause of
+ * spam.pregreet ms (the look-ups count toward it) in which a client that
+ * talks first gets PREGREET, as Postfix's postscreen does: real SMTP
+ * clients wait for the 220 (RFC 5321 4.3.1). Points only, never a refusal.
+ * Loopback clients are the machine's own programs: skipped unless
+ * spam.check_loopback. */
+#define PREGREET_POINTS	     3.0
+#define RDNS_NONE_POINTS     1.5 /* no PTR at all: home connections, bots */
+#define RDNS_MISMATCH_POINTS 1.0 /* a PTR name that does not point back */
+#define RDNS_TIMEOUT_MS	     1500 /* per look-up, one try per resolver */
+static void rdns_check(struct session *s)
+{
+	s->rdns_done = 1;
+	enum smtp_rdns r = smtp_fcrdns(conn_peer(s->c), RDNS_TIMEOUT_MS, s->rdns, sizeof s->rdns);
+	if (r == SMTP_RDNS_NONE)
+		spam_add(&s->pre, "RDNS_NONE", RDNS_NONE_POINTS);
+	else if (r == SMTP_RDNS_MISMATCH)
+		spam_add(&s->pre, "RDNS_MISMATCH", RDNS_MISMATCH_POINTS);
+	if (r != SMTP_RDNS_OK)
+		log_info("smtp rdns peer=%s: %s", conn_peer(s->c),
+			 r == SMTP_RDNS_NONE	   ? "no PTR record"
+			 : r == SMTP_RDNS_MISMATCH ? "its PTR name does not point back to it"
+						   : "no answer, not counted");
+}
+
 static void connect_checks(struct session *s)
 {
 	if (is_submission(s) || (conn_is_loopback(s->c) && !s->cfg->spam_check_loopback))
 		return;
 	int64_t t0 = now_ms();
 	dnsbl_check(s->cfg->spam_dnsbl, conn_peer(s->c), &s->pre);
+	rdns_check(s);
 	if (s->cfg->spam_pregreet <= 0)
 		return;
 	int64_t left = s->cfg->spam_pregreet - (now_ms() - t0);

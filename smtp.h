@@ -177,12 +177,17 @@ struct smtp_trace {
  * by BY (brev) with PROTO id ID\r\n\tfor <R>; DATE\r\n". Returns the length,
  * or 0 if it does not fit cap. */
 size_t smtp_received(char *out, size_t cap, const struct smtp_trace *t);
-/* The forward-confirmed reverse DNS name of the address ip (text): its
- * PTR name, if that name's A/AAAA records include ip. 1 with the name
- * (lower case) in out, else 0 and out "" (no PTR, no match, DNS failure:
- * the Received field then says "unknown"). 127.0.0.1 and ::1 are
- * "localhost" without a look-up. Blocks on DNS (dns.c's time-outs). */
-int smtp_fcrdns(const char *ip, char *out, size_t cap);
+/* Forward-confirmed reverse DNS of the address ip (text): its PTR name,
+ * if that name's A/AAAA records include ip. Returns SMTP_RDNS_OK with the
+ * name (lower case) in out; otherwise out is "" (the Received field then
+ * says "unknown") and the result says why: no PTR record (NONE), a PTR
+ * name that is not a host name or whose addresses do not include ip
+ * (MISMATCH), or no answer (UNKNOWN: a time-out or server failure, which
+ * says nothing about the client). 127.0.0.1 and ::1 are "localhost"
+ * without a look-up. ms > 0: each look-up waits at most ms, one try per
+ * server (dns_thread_timeout); 0: dns.c's shared time-outs. */
+enum smtp_rdns { SMTP_RDNS_OK, SMTP_RDNS_NONE, SMTP_RDNS_MISMATCH, SMTP_RDNS_UNKNOWN };
+enum smtp_rdns smtp_fcrdns(const char *ip, int ms, char *out, size_t cap);
 /* The RFC 3848 / RFC 6531 "with" keyword for a session. */
 const char *smtp_proto_name(int ehlo, int tls, int auth, int utf8);
 /* Count Received: fields in the header section of the message in sp (stops
@@ -251,6 +256,11 @@ struct smtp_rcptset {
 	 * msg_in.junk). Not owned: the caller sets it for one commit;
 	 * smtp_rcptset_clear forgets it. */
 	const unsigned char *junk;
+	/* The logged-in user's envelope sender when the user wrote this
+	 * message (submission), or NULL: the remote recipients it is queued
+	 * for become known senders of that address in the queue's own commit
+	 * (mailbox.h's msg_in.known_local). Not owned, as junk. */
+	const char *writer;
 };
 void smtp_rcptset_add_user(struct smtp_rcptset *r, uint32_t id);
 /* The same, remembering the RCPT TO address that reached the account. */

@@ -105,14 +105,47 @@ int smtp_has_nul(struct spool *sp)
 	return 0;
 }
 
-int smtp_fcrdns(const char *ip, char *out, size_t cap)
+/* Whether the address a is ip's (ss). */
+static int addr_same(const struct dns_addr *a, const struct sockaddr_storage *ss)
+{
+	if (a->sa.ss_family != ss->ss_family)
+		return 0;
+	if (ss->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)&a->sa)->sin_addr,
+			      &((const struct sockaddr_in *)ss)->sin_addr, 4) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)&a->sa)->sin6_addr,
+		      &((const struct sockaddr_in6 *)ss)->sin6_addr, 16) == 0;
+}
+
+static enum smtp_rdns fcrdns_lookup(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char name[DNS_NAME_MAX + 1], why[256];
+	struct dns_addr a[DNS_ADDR_MAX];
+	size_t n = 0;
+	int rc = dns_ptr(ss, name, sizeof name, why, sizeof why);
+	if (rc == DNS_TEMP)
+		return SMTP_RDNS_UNKNOWN;
+	if (rc != DNS_OK || !name[0])
+		return SMTP_RDNS_NONE;
+	if (!smtp_domain_ok(name, strlen(name), 0))
+		return SMTP_RDNS_MISMATCH;
+	rc = dns_addrs(name, a, DNS_ADDR_MAX, &n, why, sizeof why);
+	if (rc == DNS_TEMP)
+		return SMTP_RDNS_UNKNOWN;
+	for (size_t i = 0; rc == DNS_OK && i < n; i++)
+		if (addr_same(&a[i], ss)) {
+			str_copy(out, name, cap);
+			str_lower(out);
+			return SMTP_RDNS_OK;
+		}
+	return SMTP_RDNS_MISMATCH;
+}
+
+enum smtp_rdns smtp_fcrdns(const char *ip, int ms, char *out, size_t cap)
 {
 	struct sockaddr_storage ss = {0};
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	char name[DNS_NAME_MAX + 1], why[256];
-	struct dns_addr a[DNS_ADDR_MAX];
-	size_t n = 0;
 	out[0] = 0;
 	/* The machine's own address is this host talking to itself: no DNS
 	 * (as authres.c treats it). Other loopback addresses are looked up
@@ -120,31 +153,20 @@ int smtp_fcrdns(const char *ip, char *out, size_t cap)
 	if (strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0 ||
 	    strcmp(ip, "::ffff:127.0.0.1") == 0) {
 		str_copy(out, "localhost", cap);
-		return 1;
+		return SMTP_RDNS_OK;
 	}
 	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1)
 		s4->sin_family = AF_INET;
 	else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1)
 		s6->sin6_family = AF_INET6;
 	else
-		return 0;
-	if (dns_ptr(&ss, name, sizeof name, why, sizeof why) != DNS_OK || !name[0] ||
-	    !smtp_domain_ok(name, strlen(name), 0) ||
-	    dns_addrs(name, a, DNS_ADDR_MAX, &n, why, sizeof why) != DNS_OK)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		int same = a[i].sa.ss_family == ss.ss_family &&
-			   (ss.ss_family == AF_INET
-				? memcmp(&((struct sockaddr_in *)&a[i].sa)->sin_addr, &s4->sin_addr, 4) == 0
-				: memcmp(&((struct sockaddr_in6 *)&a[i].sa)->sin6_addr, &s6->sin6_addr,
-					 16) == 0);
-		if (same) {
-			str_copy(out, name, cap);
-			str_lower(out);
-			return 1;
-		}
-	}
-	return 0;
+		return SMTP_RDNS_NONE;
+	if (ms > 0)
+		dns_thread_timeout(ms);
+	enum smtp_rdns r = fcrdns_lookup(&ss, out, cap);
+	if (ms > 0)
+		dns_thread_timeout(0);
+	return r;
 }
 
 /* Bound on how much of a message is searched for its header's end. */
@@ -469,6 +491,7 @@ void smtp_rcptset_clear(struct smtp_rcptset *r)
 	r->next = 0;
 	r->nusers = 0;
 	r->junk = NULL;
+	r->writer = NULL;
 }
 
 void smtp_rcptset_free(struct smtp_rcptset *r)
@@ -618,7 +641,10 @@ static int queue_remote(struct store *st, const struct config *cfg, const char *
 				done[j] = 1;
 				to[n++] = r->ext[j];
 			}
-		rc = store_queue_add(st, senders[i], to, n, o->queued ? &later : m, &qid);
+		struct msg_in mi = *(o->queued ? &later : m);
+		/* a forwarded copy (SRS sender) is not the user writing */
+		mi.known_local = r->writer && strcmp(senders[i], from) == 0 ? r->writer : NULL;
+		rc = store_queue_add(st, senders[i], to, n, &mi, &qid);
 		if (rc == ST_OK && o->queued == 0)
 			o->queue_id = qid;
 		if (rc == ST_OK)

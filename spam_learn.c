@@ -190,6 +190,12 @@ static void when(char *out, size_t cap, int64_t t)
 	strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+static void print_list(void *arg, int kind, const char *pattern)
+{
+	(void)arg;
+	printf("%-16s %s\n", kind == SPAM_LIST_ALLOW ? "allow" : "block", pattern);
+}
+
 static int cli_status(struct store *st, const char *addr)
 {
 	struct bayes_stat s = {0};
@@ -214,6 +220,36 @@ static int cli_status(struct store *st, const char *addr)
 		printf("classifier       learning: needs %d spam and %d ham messages before it "
 		       "scores\n",
 		       BAYES_MIN_TRAINED, BAYES_MIN_TRAINED);
+	if (store_spam_list_each(st, user, print_list, NULL) != ST_OK)
+		fatal("%s: cannot read the allow and block lists", addr);
+	return 0;
+}
+
+/* brev spam allow|block|unlist ADDRESS PATTERN */
+static int cli_list(struct store *st, const char *sub, const char *addr, const char *pattern)
+{
+	uint32_t user = account_id(st, addr);
+	int on = strcmp(sub, "unlist") != 0;
+	int kind = !strcmp(sub, "allow") ? SPAM_LIST_ALLOW : SPAM_LIST_BLOCK;
+	char pat[STORE_ADDR_MAX + 1];
+	if (spam_list_pattern(pattern, pat, sizeof pat) < 0)
+		fatal("spam %s: '%s' is not an address (name@example.org) or a domain (example.org)",
+		      sub, pattern);
+	switch (store_spam_list_set(st, user, kind, pattern, on)) {
+	case ST_OK:
+		break;
+	case ST_NOTFOUND:
+		fatal("spam unlist: %s is on neither list of %s", pat, addr);
+	case ST_LIMIT:
+		fatal("spam %s: %s's lists hold %d patterns already", sub, addr, SPAM_LIST_MAX);
+	default:
+		fatal("spam %s: cannot write the store", sub);
+	}
+	if (on)
+		printf("%s: %s %s\n", addr, !strcmp(sub, "allow") ? "allows" : "blocks",
+		       pat);
+	else
+		printf("%s: %s taken off its list\n", addr, pat);
 	return 0;
 }
 
@@ -321,6 +357,8 @@ int spam_cli(struct store *st, int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : "";
 	if (!strcmp(sub, "status") && argc == 3)
 		return cli_status(st, argv[2]);
+	if ((!strcmp(sub, "allow") || !strcmp(sub, "block") || !strcmp(sub, "unlist")) && argc == 4)
+		return cli_list(st, sub, argv[2], argv[3]);
 	if (!strcmp(sub, "why") && (argc == 4 || argc == 5))
 		return cli_why(st, argv[2], argv[3], argc == 5 ? argv[4] : "INBOX");
 	if (!strcmp(sub, "learn") && argc >= 5 &&
@@ -348,6 +386,7 @@ int spam_cli(struct store *st, int argc, char **argv)
 	}
 	fprintf(stderr, "usage: brev spam learn --spam|--ham ADDRESS FILE|MBOX|MAILDIR...\n"
 			"       brev spam status ADDRESS\n"
-			"       brev spam why ADDRESS UID [MAILBOX]\n");
+			"       brev spam why ADDRESS UID [MAILBOX]\n"
+			"       brev spam allow|block|unlist ADDRESS SENDER|DOMAIN\n");
 	return 1;
 }

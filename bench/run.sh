@@ -14,7 +14,7 @@ bench/peers.sh install
 make --no-print-directory brev >/dev/null
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I/usr/include/bearssl \
 	-o build/bench_load bench/load.c build/mailbox.o build/mailbox_acct.o build/mailbox_mbox.o \
-	build/mailbox_msg.o build/mailbox_queue.o build/mailbox_journal.o build/mailbox_fts.o \
+	build/mailbox_msg.o build/mailbox_queue.o build/mailbox_grey.o build/mailbox_place.o build/mailbox_journal.o build/mailbox_fts.o \
 	build/mailbox_spam.o build/fts.o build/message.o build/message_text.o build/spool.o build/util.o build/log.o \
 	-llmdb -lcrypto -lunistring -lm -pthread
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o build/bench_yescrypt bench/yescrypt.c -lcrypt

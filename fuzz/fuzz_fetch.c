@@ -13,7 +13,7 @@
  * reason in its stats when -1), and the account's message count never
  * goes down (the sink only adds).
  */
-/* deps: config fetch fetch_imap fetch_pop3 import mboxfmt dns imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place imap_context mailbox_sieve */
+/* deps: config fetch fetch_imap fetch_pop3 import mboxfmt dns imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place imap_context mailbox_sieve mailbox_grey mailbox_spamlist */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>

@@ -32,7 +32,7 @@
  *    reply stream, a "* BYE" is followed by at most one tagged line and
  *    then the end of the stream (literals in replies are skipped whole).
  */
-/* deps: config imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_context imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place mailbox_sieve */
+/* deps: config imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_context imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place mailbox_sieve mailbox_grey mailbox_spamlist */
 #include <crypt.h>
 #include <fcntl.h>
 #include <ftw.h>

@@ -6,7 +6,7 @@
 #   tools/deps.sh test      all of it, plus what the test suite drives (clients, DNS server, X)
 set -e
 BUILD="gcc make libc6-dev libbearssl-dev libldns-dev liblmdb-dev libcrypt-dev libssl-dev zlib1g-dev libjansson-dev libunistring-dev"
-# the web UI's build (web/: npm ci, esbuild)
+# the web UI's build (web/: npm ci, esbuild); imapflow (t-44, t-16-spam-learn) runs under node too
 BUILD="$BUILD nodejs npm"
 TEST="openssl curl swaks strace libnet-ssleay-perl libio-socket-ssl-perl nsd ldnsutils python3 procps iproute2 util-linux lmdb-utils file fetchmail getmail6 isync offlineimap3 postfix python3-dkim python3-spf python3-nacl python3-dnspython opendkim-tools clang libclang-rt-14-dev systemd groff-base thunderbird clamav-daemon mutt"
 # ACME's test (t-75-acme): Let's Encrypt's test CA

@@ -16,6 +16,7 @@ make --no-print-directory brev >/dev/null
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I/usr/include/bearssl \
 	-o build/bench_spamcheck bench/spam/check.c build/spam.o build/spam_token.o build/spam_bayes.o \
 	build/message.o build/message_text.o build/mailbox.o build/mailbox_acct.o build/mailbox_mbox.o \
-	build/mailbox_msg.o build/mailbox_queue.o build/mailbox_journal.o build/mailbox_spam.o \
-	build/spool.o build/util.o build/log.o -llmdb -lcrypto -lm -pthread
+	build/mailbox_msg.o build/mailbox_queue.o build/mailbox_grey.o build/mailbox_journal.o \
+	build/mailbox_spam.o build/mailbox_fts.o build/fts.o build/mailbox_place.o \
+	build/spool.o build/util.o build/log.o -llmdb -lcrypto -lunistring -lm -pthread
 exec python3 bench/spam/spambench.py "$@"

@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_spam mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_fts fts message message_text spool util log mailbox_place */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_spam mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_fts fts message message_text spool util log mailbox_place mailbox_grey */
 /*
  * test_fts.c — the full-text index: folding and the tokenizer (fts.c), a
  * message's words (decoded parts, headers, bounds), and the index in the

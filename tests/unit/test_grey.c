@@ -1,5 +1,5 @@
 // clang-format off
-/* deps: greylist mailbox_grey mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam mailbox_fts fts message message_text spool util log mailbox_place */
+/* deps: greylist mailbox_grey mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam mailbox_fts fts message message_text spool util log mailbox_place mailbox_spamlist */
 // clang-format on
 /*
  * test_grey.c — greylisting's store table (mailbox_grey.c) and the client
@@ -10,10 +10,12 @@
 #include "greylist.h"
 #include "harness.h"
 #include "mailbox.h"
+#include "spool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tdir[64];
@@ -80,6 +82,86 @@ TEST(insert_wait_pass_remember)
 	/* only in the direction it was written */
 	CHECK_EQ_INT(check(st, "203.0.113.0/24", "u@example.test", "friend@y.test", t0 + 1),
 		     GREY_WAIT);
+	close_tmp(&st);
+}
+
+/* A submission's queue commit records its recipients as known senders of
+ * the writer (msg_in.known_local): no write of their own. */
+TEST(known_in_queue_commit)
+{
+	struct store *st = open_tmp();
+	struct spool *sp = spool_new(4096);
+	const char *m = "Subject: hi\r\n\r\nhello\r\n";
+	CHECK_EQ_INT(spool_write(sp, m, strlen(m)), 0);
+	const char *to[] = {"pal@y.test", "Other@Z.test"};
+	struct msg_in in = {.body = sp, .known_local = "u@example.test"};
+	uint64_t id;
+	int known = -1;
+	int64_t now = (int64_t)time(NULL);
+	CHECK_EQ_INT(store_queue_add(st, "u@example.test", to, 2, &in, &id), ST_OK);
+	CHECK_EQ_INT(store_grey_known(st, "u@example.test", "pal@y.test", now, &known), ST_OK);
+	CHECK_EQ_INT(known, 1);
+	CHECK_EQ_INT(store_grey_known(st, "U@example.test", "other@z.test", now, &known), ST_OK);
+	CHECK_EQ_INT(known, 1);
+	CHECK_EQ_INT(store_grey_known(st, "pal@y.test", "u@example.test", now, &known), ST_OK);
+	CHECK_EQ_INT(known, 0); /* one direction */
+	CHECK_EQ_INT(check(st, "203.0.113.0/24", "pal@y.test", "u@example.test", now), GREY_KNOWN);
+	/* without known_local (a forwarded copy) nothing is recorded */
+	in.known_local = NULL;
+	const char *to2[] = {"fwd@w.test"};
+	CHECK_EQ_INT(store_queue_add(st, "u@example.test", to2, 1, &in, &id), ST_OK);
+	CHECK_EQ_INT(store_grey_known(st, "u@example.test", "fwd@w.test", now, &known), ST_OK);
+	CHECK_EQ_INT(known, 0);
+	/* expired after GREY_KNOWN_LIFE */
+	CHECK_EQ_INT(store_grey_known(st, "u@example.test", "pal@y.test", now + GREY_KNOWN_LIFE + 5,
+				      &known),
+		     ST_OK);
+	CHECK_EQ_INT(known, 0);
+	spool_free(&sp);
+	close_tmp(&st);
+}
+
+static void count_cb(void *arg, int kind, const char *pattern)
+{
+	(void)kind;
+	(void)pattern;
+	(*(int *)arg)++;
+}
+
+/* Allow and block lists (mailbox_spamlist.c): patterns, the most specific
+ * match, one kind per pattern, deleted with the account. */
+TEST(spam_lists)
+{
+	struct store *st = open_tmp();
+	struct cred cr = {0};
+	struct account a;
+	int kind, n = 0;
+	CHECK_EQ_INT(store_user_add(st, "u@example.test", &cr), ST_OK);
+	CHECK_EQ_INT(store_user_get(st, "u@example.test", &a), ST_OK);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_ALLOW, "@Friend.test", 1), ST_OK);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_BLOCK, "spy@friend.test", 1), ST_OK);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_BLOCK, "nodot", 1), ST_INVALID);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_BLOCK, "a@b@c.test", 1), ST_INVALID);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "X@Mail.Friend.Test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, SPAM_LIST_ALLOW);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "spy@friend.test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, SPAM_LIST_BLOCK);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "x@notfriend.test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, 0);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "", &kind), ST_OK);
+	CHECK_EQ_INT(kind, 0);
+	/* allowing a blocked pattern moves it */
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, SPAM_LIST_ALLOW, "spy@friend.test", 1), ST_OK);
+	CHECK_EQ_INT(store_spam_list_match(st, a.id, "spy@friend.test", &kind), ST_OK);
+	CHECK_EQ_INT(kind, SPAM_LIST_ALLOW);
+	CHECK_EQ_INT(store_spam_list_each(st, a.id, count_cb, &n), ST_OK);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(store_spam_list_set(st, a.id, 0, "gone.test", 0), ST_NOTFOUND);
+	/* deleted with the account */
+	CHECK_EQ_INT(store_user_del(st, "u@example.test"), ST_OK);
+	n = 0;
+	CHECK_EQ_INT(store_spam_list_each(st, a.id, count_cb, &n), ST_OK);
+	CHECK_EQ_INT(n, 0);
 	close_tmp(&st);
 }
 

@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place mailbox_grey */
 /*
  * test_imap_condstore.c — the store's conditional flag change behind IMAP
  * STORE (UNCHANGEDSINCE n) (RFC 7162 3.1.3, store_msg_flags_if): a message

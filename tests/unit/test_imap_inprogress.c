@@ -6,7 +6,7 @@
  * message) or stretches it, so the responses can be counted exactly: the
  * count of messages tested and the goal in each, the command's tag, and the
  * answer the same as without them. */
-/* deps: config imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_context imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place mailbox_sieve */
+/* deps: config imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_context imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place mailbox_sieve mailbox_grey mailbox_spamlist */
 #include "../../config.h"
 #include "../../conn.h"
 #include "../../imap.h"

@@ -4,7 +4,7 @@
  * before login (security review finding 3) are shrunk so they can be seen:
  * a silent client, a client dripping commands, and the long autologout
  * that takes over after login. */
-/* deps: config imap imap_mbox imap_sync imap_context imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl spool util log mailbox_fts fts spam spam_learn spam_bayes spam_token mailbox_spam mailbox_place mailbox_sieve */
+/* deps: config imap imap_mbox imap_sync imap_context imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl spool util log mailbox_fts fts spam spam_learn spam_bayes spam_token mailbox_spam mailbox_place mailbox_sieve mailbox_grey mailbox_spamlist */
 #include "../../config.h"
 #include "../../conn.h"
 #include "../../imap.h"

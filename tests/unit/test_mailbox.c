@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place mailbox_grey */
 /*
  * test_mailbox.c — the store against its contract (mailbox.h): accounts,
  * UIDs, flags/keywords/modseq, quotas, aliases, mailbox tree operations,

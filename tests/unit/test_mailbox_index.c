@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place mailbox_grey */
 /*
  * test_mailbox_index.c — the per-mailbox indexes of the store (mailbox.h):
  * UID runs (store_msg_runs), changes since a modseq (store_msg_changes),

@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_place mailbox_list spool util log mailbox_fts fts message message_text mailbox_spam mailbox_sieve */
+/* deps: mailbox mailbox_acct mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_place mailbox_list spool util log mailbox_fts fts message message_text mailbox_spam mailbox_sieve mailbox_grey */
 /*
  * test_mailbox_list.c — the store's mailing lists (mailbox_list.c): one
  * name space with accounts and aliases (a list's address, LIST-request@

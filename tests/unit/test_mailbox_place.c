@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_place spool util log mailbox_fts fts message message_text mailbox_spam */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_place spool util log mailbox_fts fts message message_text mailbox_spam mailbox_grey */
 /*
  * test_mailbox_place.c — the blob -> (mailbox, uid) index of the store
  * (store_msg_places, DB_PLACE): after every way a message enters or leaves

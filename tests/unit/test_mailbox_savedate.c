@@ -1,4 +1,4 @@
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts message message_text mailbox_queue mailbox_journal spool util log mailbox_place */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts message message_text mailbox_queue mailbox_journal spool util log mailbox_place mailbox_grey */
 /*
  * test_mailbox_savedate.c — the save date of a message (RFC 8514, schema
  * 3's msg_rec.savedate): set when the message enters a mailbox by delivery,

@@ -1,5 +1,5 @@
 // clang-format off
-/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam mailbox_fts fts message message_text spool util log mailbox_place */
+/* deps: mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam mailbox_fts fts message message_text spool util log mailbox_place mailbox_grey */
 // clang-format on
 /*
  * test_mailbox_sieve.c — the Sieve table of the store (mailbox_sieve.c):

@@ -4,7 +4,7 @@
  * address is whatever the test says, so the non-loopback rules (no
  * plaintext login without TLS) are tested here, where e2e tests (loopback
  * only) cannot reach them. */
-/* deps: pop3 pop3_parse conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place */
+/* deps: pop3 pop3_parse conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl spool util log mailbox_fts fts message message_text mailbox_spam mailbox_place mailbox_grey */
 #include "../../config.h"
 #include "../../conn.h"
 #include "../../mailbox.h"

@@ -1,4 +1,4 @@
-/* deps: queue_smtp queue_dsn conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log config authres dkim dkim_keys dns sasl smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text smtp_addr spf dmarc srs mailbox_fts fts mailbox_spam mailbox_place */
+/* deps: queue_smtp queue_dsn conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal spool util log config authres dkim dkim_keys dns sasl smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text smtp_addr spf dmarc srs mailbox_fts fts mailbox_spam mailbox_place mailbox_grey */
 /*
  * test_queue.c — the outbound queue's pieces that need no network: the
  * SMTP reply parser (fed whole and byte by byte), the dot-stuffing writer

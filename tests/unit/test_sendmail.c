@@ -2,7 +2,7 @@
  * DATADIR: options, -t with To/Cc/Bcc (and Bcc removed), added header
  * fields, LF to CRLF, the lone-dot rule, remote recipients queued, errors.
  * Also the RFC 5322 address-list walker. */
-/* deps: sendmail control smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text smtp_addr mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts mailbox_spam mailbox_place */
+/* deps: sendmail control smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text smtp_addr mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts mailbox_spam mailbox_place mailbox_grey */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../mailbox.h"

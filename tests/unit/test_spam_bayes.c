@@ -1,5 +1,5 @@
 // clang-format off
-/* deps: spam spam_token spam_bayes message message_text mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam spool util log mailbox_fts fts mailbox_place */
+/* deps: spam spam_token spam_bayes message message_text mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal mailbox_spam spool util log mailbox_fts fts mailbox_place mailbox_grey */
 // clang-format on
 /*
  * test_spam_bayes.c — the classifier's tokenizer (what a reader sees:

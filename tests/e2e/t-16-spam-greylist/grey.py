@@ -1,8 +1,8 @@
 """Greylisting (docs/spam.md "Greylisting") with real clients: smtplib on
 the inbound and submission ports from chosen 127.0.x.y source addresses
 (each a /24 of its own), imaplib to see that what was accepted arrived.
-Usage: grey.py main|lenient DELAY"""
-import imaplib, os, smtplib, sys, time
+Usage: grey.py main|lenient|known DELAY"""
+import imaplib, os, re, smtplib, sys, time
 
 P_SMTP, P_SUB, P_IMAP = (int(os.environ[k]) for k in ("P_SMTP", "P_SUB", "P_IMAP"))
 PW = "pw-secret-1"
@@ -14,9 +14,11 @@ def fail(why):
     sys.exit(1)
 
 
-def attempt(src, frm, rcpt, subject, port=P_SMTP, login=None):
-    """One session from src: MAIL, RCPT and, if RCPT got 250, DATA.
-    Returns (rcpt code, rcpt text, data code)."""
+def attempt(src, frm, rcpt, subject, port=P_SMTP, login=None, plain=True):
+    """One session from src: MAIL, RCPT and, if RCPT got 250, DATA; plain:
+    a message with Message-ID and Date, else a doubtful one (no Message-ID,
+    no Date, a From name that is another domain's address: 5 points, Junk
+    at normal). Returns (rcpt code, rcpt text, data code)."""
     with smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=(src, 0)) as s:
         s.ehlo("client.remote.test")
         if login:
@@ -31,6 +33,9 @@ def attempt(src, frm, rcpt, subject, port=P_SMTP, login=None):
         msg = (f"From: <{frm}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
                f"Message-ID: <{subject}@remote.test>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
                f"\r\nhello\r\n")
+        if not plain:
+            msg = (f"From: \"service@bank.test\" <{frm}>\r\nTo: <{rcpt}>\r\n"
+                   f"Subject: {subject}\r\n\r\nhello\r\n")
         dc, dt = s.data(msg.encode())
         return rc, rt.decode(), dc
 
@@ -104,4 +109,80 @@ def lenient():
     expect_ok("127.0.9.5", "new2@remote.test", "bob@example.test", "len-2", "brev.conf lenient")
 
 
-{"main": main, "lenient": lenient}[sys.argv[1]]()
+def landed(user, subject):
+    """(mailbox, X-Spam-Status) of the message with this subject."""
+    m = imaplib.IMAP4("127.0.0.1", P_IMAP, timeout=20)
+    m.login(user, PW)
+    try:
+        for box in ("INBOX", "Junk"):
+            m.select(box, readonly=True)
+            _, d = m.uid("SEARCH", "HEADER", "Subject", subject)
+            if d[0]:
+                _, f = m.uid("FETCH", d[0].split()[0], "(BODY.PEEK[HEADER])")
+                h = f[0][1].decode()
+                st = re.search(r"^X-Spam-Status: (.*?)\r\n(?![ \t])", h, re.M | re.S)
+                return box, re.sub(r"\r\n[ \t]+", " ", st.group(1)) if st else ""
+        return None, ""
+    finally:
+        m.logout()
+
+
+def known():
+    """Greylisting off (spam.greylist_delay = 0): a sender alice wrote to is
+    still known and gets KNOWN_SENDER (-3), per account and per address."""
+    A = "alice@example.test"
+    expect_ok("127.0.5.5", A, "pal@remote.test", "to-pal", "submission to pal", port=P_SUB,
+              login=A)
+    for frm, subj, box, has in (("pal@remote.test", "from-pal", "INBOX", True),
+                                ("other@remote.test", "from-other", "Junk", False)):
+        expect_ok("127.0.10.5", frm, A, subj, "doubtful mail from " + frm, plain=False)
+        got, st = landed(A, subj)
+        if got != box or ("KNOWN_SENDER(-3.0)" in st) != has:
+            fail(f"{subj}: in {got} with {st!r}, wanted {box}, KNOWN_SENDER {has}")
+    # pal wrote to alice, not to bob: bob's copy has no bias
+    expect_ok("127.0.10.5", "pal@remote.test", "bob@example.test", "pal-to-bob", "pal to bob",
+              plain=False)
+    got, st = landed("bob@example.test", "pal-to-bob")
+    if got != "Junk" or "KNOWN_SENDER" in st:
+        fail(f"pal-to-bob: in {got} with {st!r}, wanted Junk without KNOWN_SENDER")
+
+
+def lists_grey():
+    """Greylisting on (1 minute): alice's allow list (friend.test) lets its
+    senders through at once, from a new network; bob has no list."""
+    A = "alice@example.test"
+    expect_ok("127.0.11.5", "x@mail.friend.test", A, "allowed-sub", "allowed subdomain sender")
+    expect_grey("127.0.11.5", "x@mail.friend.test", "bob@example.test", "bob has no list")
+    expect_grey("127.0.11.5", "x@notfriend.test", A, "a domain that only ends alike")
+
+
+def lists():
+    """Greylisting off: allow and block lists decide whatever the content."""
+    A = "alice@example.test"
+    expect_ok("127.0.12.5", "x@mail.friend.test", A, "allowed-doubtful", "allowed sender",
+              plain=False)
+    got, st = landed(A, "allowed-doubtful")
+    if got != "INBOX" or "ALLOW_LIST(-100.0)" not in st:
+        fail(f"allowed-doubtful: in {got} with {st!r}, wanted INBOX and ALLOW_LIST")
+    # blocked at normal: 550 after DATA, nothing stored
+    rc, rt, dc = attempt("127.0.12.5", "Bad@Remote.test", A, "blocked-plain")
+    if rc != 250 or dc != 550:
+        fail(f"blocked sender: RCPT {rc} {rt!r}, DATA {dc}, wanted 550 at DATA")
+    # the address beats its domain: friend.test is allowed, spy@friend.test blocked
+    rc, rt, dc = attempt("127.0.12.5", "spy@friend.test", A, "blocked-addr")
+    if dc != 550:
+        fail(f"spy@friend.test: DATA {dc}, wanted 550 (address before domain)")
+    # lena (lenient) blocks bad@remote.test too: Junk, not refused
+    expect_ok("127.0.12.5", "bad@remote.test", "lena@example.test", "bad-to-lena", "lena")
+    got, st = landed("lena@example.test", "bad-to-lena")
+    if got != "Junk" or "BLOCK_LIST(100.0)" not in st:
+        fail(f"bad-to-lena: in {got} with {st!r}, wanted Junk with BLOCK_LIST")
+    # bob's copy is not on alice's lists
+    expect_ok("127.0.12.5", "bad@remote.test", "bob@example.test", "bad-to-bob", "bob")
+    got, st = landed("bob@example.test", "bad-to-bob")
+    if got != "INBOX" or "LIST" in st:
+        fail(f"bad-to-bob: in {got} with {st!r}, wanted INBOX without a list test")
+
+
+{"main": main, "lenient": lenient, "known": known, "lists": lists,
+ "lists-grey": lists_grey}[sys.argv[1]]()

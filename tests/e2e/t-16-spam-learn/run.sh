@@ -8,13 +8,24 @@
 #     trains ham and reverses it (BAYES lower again); COPY into Junk twice
 #     trains once; $Junk / NonJunk keywords do the same; Junk -> Trash
 #     trains nothing; one MOVE of 501 messages trains 500;
+#   - through imapflow (flow.js, npm, installed as t-44 does): MOVE into
+#     Junk raises the next similar message's BAYES, MOVE back lowers it; the
+#     $Junk keyword raises it, $NotJunk lowers it again;
 #   - `brev spam why ADDRESS UID` shows the probability and the tokens;
 #   - bad arguments exit 1.
 . ../lib.sh
 command -v python3 >/dev/null || fail "python3 missing"
+command -v node >/dev/null && command -v npm >/dev/null || fail "node/npm missing (tools/deps.sh)"
+CACHE=${IMAPFLOW_CACHE:-/tmp/brev-imapflow-cache}
+if [ ! -d "$CACHE/node_modules/imapflow" ]; then
+	mkdir -p "$CACHE"
+	(cd "$CACHE" && npm install imapflow@1 --no-audit --no-fund >npm.log 2>&1) ||
+		fail "npm install imapflow failed: $(tail -5 "$CACHE/npm.log")"
+fi
 brev_init learn
 brev_user alice@example.test 'pw-secret-1'
 brev_user bob@example.test 'pw-secret-1'
+brev_user carol@example.test 'pw-secret-1'
 
 status() { "$BREV" -d "$D" spam status alice@example.test || fail "spam status"; }
 out=$(status)
@@ -38,6 +49,9 @@ out=$("$BREV" -d "$D" spam learn --ham alice@example.test "$T/ham") || fail "lea
 out=$(status)
 grep -q "^trained spam     6 " <<<"$out" && grep -q "^trained ham      6 " <<<"$out" &&
 	grep -q "classifier       active" <<<"$out" || fail "status after learn: $out"
+# carol's classifier starts from the same files (imapflow below)
+"$BREV" -d "$D" spam learn --spam carol@example.test "$T/spam.mbox" >/dev/null || fail "learn carol spam"
+"$BREV" -d "$D" spam learn --ham carol@example.test "$T/ham" >/dev/null || fail "learn carol ham"
 # a single message file
 printf 'From: A <a@one.test>\nSubject: lone message\n\nsingle file words\n' >"$T/one.eml"
 out=$("$BREV" -d "$D" spam learn --ham bob@example.test "$T/one.eml") || fail "learn one file: $out"
@@ -77,6 +91,14 @@ py cap
 grep -q "^trained spam     500 " <<<"$("$BREV" -d "$D" spam status bob@example.test)" ||
 	fail "MOVE of 501: $("$BREV" -d "$D" spam status bob@example.test)"
 grep -q "spam learn user=.*: 501 messages, training the first 500" "$D/serve.log" || fail "no cap log line"
+
+export D
+NODE_PATH="$CACHE/node_modules" timeout 120 node "$ROOT/tests/e2e/t-16-spam-learn/flow.js" ||
+	{ tail -20 "$D/serve.log"; fail "training through imapflow"; }
+# y0: spam then ham (taken back); y2: spam then ham (taken back)
+out=$("$BREV" -d "$D" spam status carol@example.test)
+grep -q "^trained spam     6 " <<<"$out" && grep -q "^trained ham      8 " <<<"$out" ||
+	fail "carol after imapflow: $out"
 
 uid=$(sed -n 's/.*x5uid=\([0-9]*\).*/\1/p' "$T/learn.state")
 out=$("$BREV" -d "$D" spam why alice@example.test "$uid") || fail "spam why: $out"
