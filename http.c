@@ -970,6 +970,31 @@ static void thunderbird_route(struct http *h)
 	send_owned(h, 200, "application/xml; charset=utf-8", xml, len);
 }
 
+/* Apple devices: the logged-in account's profile (Basic or a web login),
+ * as a download. */
+static void mobileconfig_route(struct http *h)
+{
+	struct account a;
+	char disp[96];
+	size_t len;
+	char *pl;
+	if (discard_body(h) < 0)
+		return;
+	if (h->req.method != HM_GET && h->req.method != HM_HEAD) {
+		respond_error(h, 405, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (!authenticate(h, &a))
+		return;
+	pl = autoconf_mobileconfig(h->srv->cfg, a.addr, &len);
+	snprintf(disp, sizeof disp,
+		 "Cache-Control: no-store\r\nContent-Disposition: attachment; "
+		 "filename=\"brev-mail.mobileconfig\"\r\n");
+	respond(h, 200, "application/x-apple-aspen-config", pl, len, disp);
+	free(pl);
+	explicit_bzero(&a, sizeof a);
+}
+
 /* Outlook POX: a POST naming the address, its body bounded. */
 static void autodiscover_route(struct http *h)
 {
@@ -1097,6 +1122,10 @@ static void route(struct http *h)
 	}
 	if (strcasecmp(path, "/autodiscover/autodiscover.xml") == 0) {
 		autodiscover_route(h);
+		return;
+	}
+	if (strcmp(path, "/mobileconfig") == 0) {
+		mobileconfig_route(h);
 		return;
 	}
 	if (strcmp(path, "/.well-known/mta-sts.txt") == 0) {

@@ -6,6 +6,8 @@
  *     listeners that are on, implicit TLS first (RFC 8314 5.1);
  *   - Outlook Autodiscover, the "POX" form (request schema 2006, response
  *     schema 2006a): one IMAP, one POP3 and one SMTP <Protocol>;
+ *   - Apple's configuration profile (.mobileconfig) for one account:
+ *     its IMAP and SMTP settings, no password;
  *   - the MTA-STS policy (RFC 8461 3.2) and its id for `brev dns`.
  *
  * Deliberately not here: routing, methods, body reading, TLS-only rules
@@ -149,6 +151,117 @@ char *autoconf_thunderbird(const struct config *cfg, size_t *len)
 	tb_server(f, cfg, "outgoingServer", "smtp", cfg->listen_submissions, "SSL");
 	tb_server(f, cfg, "outgoingServer", "smtp", cfg->listen_submission, "STARTTLS");
 	fputs("  </emailProvider>\n</clientConfig>\n", f);
+	return finish(f, &buf);
+}
+
+/* ---- Apple's configuration profile ---- */
+
+/* A version-4-shaped UUID derived from the account and what it is for, so
+ * the same account gets the same profile identifiers each time (iOS then
+ * replaces an installed profile instead of adding a second). */
+static void profile_uuid(const char *addr, const char *what, char out[37])
+{
+	unsigned char h[16];
+	uint64_t a = 1469598103934665603ULL, b = 1099511628211ULL ^ 0x9e3779b97f4a7c15ULL;
+	for (const char *p = addr; *p; p++) {
+		a = (a ^ (unsigned char)*p) * 1099511628211ULL;
+		b = (b ^ (unsigned char)*p) * 0x100000001b3ULL + 7;
+	}
+	for (const char *p = what; *p; p++) {
+		a = (a ^ (unsigned char)*p) * 1099511628211ULL;
+		b = (b ^ (unsigned char)*p) * 0x100000001b3ULL + 7;
+	}
+	for (int i = 0; i < 8; i++) {
+		h[i] = (unsigned char)(a >> (8 * i));
+		h[8 + i] = (unsigned char)(b >> (8 * i));
+	}
+	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
+	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+		 h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12],
+		 h[13], h[14], h[15]);
+}
+
+static void pl_str(FILE *f, const char *key, const char *val)
+{
+	fputs("\t\t\t<key>", f);
+	xml_str(f, key);
+	fputs("</key>\n\t\t\t<string>", f);
+	xml_str(f, val);
+	fputs("</string>\n", f);
+}
+
+static void pl_int(FILE *f, const char *key, unsigned v)
+{
+	fprintf(f, "\t\t\t<key>%s</key>\n\t\t\t<integer>%u</integer>\n", key, v);
+}
+
+static void pl_bool(FILE *f, const char *key, int v)
+{
+	fprintf(f, "\t\t\t<key>%s</key>\n\t\t\t<%s/>\n", key, v ? "true" : "false");
+}
+
+char *autoconf_mobileconfig(const struct config *cfg, const char *addr, size_t *len)
+{
+	char *buf = NULL, u1[37], u2[37], rid[ADDR_MAX + 64];
+	unsigned in = autoconf_listen_port(cfg->listen_imaps), out = autoconf_listen_port(cfg->listen_submissions);
+	int in_tls = 1, out_tls = 1;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		fatal("out of memory");
+	if (!in) { /* implicit TLS off: STARTTLS, which the profile calls SSL too */
+		in = autoconf_listen_port(cfg->listen_imap);
+		in_tls = in != 0;
+	}
+	if (!out) {
+		out = autoconf_listen_port(cfg->listen_submission);
+		out_tls = out != 0;
+	}
+	profile_uuid(addr, "profile", u1);
+	profile_uuid(addr, "mail", u2);
+	snprintf(rid, sizeof rid, "brev.%s", cfg->hostname);
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+	      "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+	      "<plist version=\"1.0\">\n<dict>\n\t<key>PayloadContent</key>\n\t<array>\n\t\t<dict>\n",
+	      f);
+	pl_str(f, "EmailAccountDescription", addr);
+	pl_str(f, "EmailAccountName", addr);
+	pl_str(f, "EmailAccountType", "EmailTypeIMAP");
+	pl_str(f, "EmailAddress", addr);
+	pl_str(f, "IncomingMailServerAuthentication", "EmailAuthPassword");
+	pl_str(f, "IncomingMailServerHostName", cfg->hostname);
+	pl_int(f, "IncomingMailServerPortNumber", in);
+	pl_bool(f, "IncomingMailServerUseSSL", in_tls);
+	pl_str(f, "IncomingMailServerUsername", addr);
+	pl_str(f, "OutgoingMailServerAuthentication", "EmailAuthPassword");
+	pl_str(f, "OutgoingMailServerHostName", cfg->hostname);
+	pl_int(f, "OutgoingMailServerPortNumber", out);
+	pl_bool(f, "OutgoingMailServerUseSSL", out_tls);
+	pl_str(f, "OutgoingMailServerUsername", addr);
+	pl_bool(f, "OutgoingPasswordSameAsIncomingPassword", 1);
+	pl_str(f, "PayloadDescription", "Mail on brev");
+	pl_str(f, "PayloadDisplayName", addr);
+	snprintf(rid, sizeof rid, "brev.%s.mail.%s", cfg->hostname, addr);
+	pl_str(f, "PayloadIdentifier", rid);
+	pl_str(f, "PayloadType", "com.apple.mail.managed");
+	pl_str(f, "PayloadUUID", u2);
+	pl_int(f, "PayloadVersion", 1);
+	pl_bool(f, "PreventAppSheet", 0);
+	pl_bool(f, "PreventMove", 0);
+	pl_bool(f, "SMIMEEnabled", 0);
+	fputs("\t\t</dict>\n\t</array>\n", f);
+	/* the profile itself: one level up, the same indentation rules */
+	fputs("\t<key>PayloadDisplayName</key>\n\t<string>", f);
+	xml_str(f, addr);
+	fputs(" (brev)</string>\n\t<key>PayloadIdentifier</key>\n\t<string>", f);
+	snprintf(rid, sizeof rid, "brev.%s.%s", cfg->hostname, addr);
+	xml_str(f, rid);
+	fprintf(f, "</string>\n\t<key>PayloadRemovalDisallowed</key>\n\t<false/>\n"
+		   "\t<key>PayloadType</key>\n\t<string>Configuration</string>\n"
+		   "\t<key>PayloadUUID</key>\n\t<string>%s</string>\n"
+		   "\t<key>PayloadVersion</key>\n\t<integer>1</integer>\n</dict>\n</plist>\n",
+		u1);
 	return finish(f, &buf);
 }
 

@@ -29,6 +29,12 @@ char *autoconf_thunderbird(const struct config *cfg, size_t *len);
  * otherwise malloc'ed text, its length in *outlen. */
 char *autoconf_autodiscover(const struct config *cfg, const char *body, size_t len, size_t *outlen);
 
+/* Apple's configuration profile (a plist, unsigned) for the account addr:
+ * IMAP (implicit TLS preferred) and SMTP submission on `hostname`, the
+ * address as user name, no password (the device asks for it). Returns
+ * malloc'ed text, its length in *len. */
+char *autoconf_mobileconfig(const struct config *cfg, const char *addr, size_t *len);
+
 /* The MTA-STS policy text into buf (cap >= 1024 is always enough); its
  * length, 0 when tls.mta_sts is none (nothing is published). */
 size_t autoconf_mta_sts_policy(const struct config *cfg, char *buf, size_t cap);

@@ -1,6 +1,8 @@
 #!/bin/bash
-# Clients configure themselves (issue 20, docs/http.md): Thunderbird's
-# autoconfig at both paths and Outlook's POX Autodiscover, parsed with
+# Clients configure themselves (issue 20, docs/http.md): Apple's
+# .mobileconfig for a logged-in account (Basic or a web login; parsed with
+# plistlib), Thunderbird's autoconfig at both paths and Outlook's POX
+# Autodiscover, parsed with
 # Python's xml.etree and checked against brev's own listeners, over http
 # and https; the MTA-STS policy over https only (404 when tls.mta_sts is
 # none, and over plain http); `brev dns` publishing _mta-sts and _smtp._tls,
@@ -18,6 +20,32 @@ wait_port "$P_HTTPS"
 U=http://127.0.0.1:$P_HTTP
 S=https://localhost:$P_HTTPS
 C=(curl -sS --max-time 20 --cacert "$D/cert.pem")
+
+# ---- Apple's .mobileconfig: only for a logged-in account, its own address ----
+brev_user alice@example.test alice-pw-1
+code=$("${C[@]}" -o /dev/null -w '%{http_code}' "$S/mobileconfig")
+[ "$code" = 401 ] || fail "mobileconfig without a login: $code"
+"${C[@]}" -u alice@example.test:alice-pw-1 -D "$T/mh" -o "$T/profile" "$S/mobileconfig" || fail "mobileconfig"
+grep -qi '^content-type: application/x-apple-aspen-config' "$T/mh" || fail "type: $(cat "$T/mh")"
+grep -qi '^content-disposition: attachment; filename="brev-mail.mobileconfig"' "$T/mh" || fail "disposition"
+python3 - "$T/profile" "$P_IMAPS" "$P_SUBS" <<'PY' || fail "the profile"
+import plistlib, sys
+p = plistlib.load(open(sys.argv[1], "rb"))
+assert p["PayloadType"] == "Configuration" and p["PayloadVersion"] == 1, p
+m = p["PayloadContent"][0]
+assert m["PayloadType"] == "com.apple.mail.managed", m
+assert m["EmailAddress"] == "alice@example.test" and m["IncomingMailServerUsername"] == "alice@example.test", m
+assert m["EmailAccountType"] == "EmailTypeIMAP", m
+assert m["IncomingMailServerHostName"] == "localhost" and m["OutgoingMailServerHostName"] == "localhost", m
+assert m["IncomingMailServerPortNumber"] == int(sys.argv[2]) and m["IncomingMailServerUseSSL"] is True, m
+assert m["OutgoingMailServerPortNumber"] == int(sys.argv[3]) and m["OutgoingMailServerUseSSL"] is True, m
+assert "alice-pw" not in open(sys.argv[1]).read(), "the password is in the profile"
+PY
+# the same profile (same UUIDs) through a web login's cookie
+"${C[@]}" -c "$T/jar" -H 'Content-Type: application/json' \
+	-d '{"username":"alice@example.test","password":"alice-pw-1"}' "$S/login" >/dev/null || fail "login"
+"${C[@]}" -b "$T/jar" -o "$T/profile2" "$S/mobileconfig" || fail "mobileconfig by cookie"
+cmp -s "$T/profile" "$T/profile2" || fail "the profile differs between two downloads"
 
 # ---- Thunderbird autoconfig: both paths, http and https ----
 for url in "$U/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice%40example.test" \
