@@ -48,6 +48,25 @@
 
 volatile int fetch_stopping;
 
+/* Progress of `brev fetch run` (never inside serve): on a terminal a line
+ * redrawn four times a second, else one every five seconds. */
+static int progress_on, progress_tty, progress_drawn;
+static int64_t progress_t0, progress_last;
+
+void fetch_progress(const char *folder, uint64_t done, uint64_t total, uint64_t bytes, int force)
+{
+	int64_t now = now_ms();
+	if (!progress_on || (!force && now - progress_last < (progress_tty ? 250 : 5000)))
+		return;
+	progress_last = now;
+	double secs = (double)(now - progress_t0) / 1000.0;
+	fprintf(stderr, "%sfetch: %s %llu/%llu messages, %.1f MB, %.0f msg/s%s",
+		progress_tty ? "\r" : "", folder, (unsigned long long)done,
+		(unsigned long long)total, (double)bytes / 1e6, secs > 0 ? (double)done / secs : 0,
+		progress_tty ? "\033[K" : "\n");
+	progress_drawn = progress_tty;
+}
+
 /* The socket of the run in progress, so that stop can cut it at once
  * instead of waiting out a read's time-out. */
 static pthread_mutex_t active_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -676,7 +695,13 @@ static int cmd_run(struct store *store, const struct config *cfg, const char *ar
 			bad = 1;
 			continue;
 		}
+		progress_on = 1;
+		progress_tty = isatty(2);
+		progress_t0 = progress_last = now_ms();
 		int rc = run_source(store, cfg, &s, &fs);
+		if (progress_drawn)
+			fputs("\r\033[K", stderr);
+		progress_on = progress_drawn = 0;
 		explicit_bzero(s.password, sizeof s.password);
 		printf("fetch %d: %llu stored, %llu already there, %llu refused%s%s\n", s.id,
 		       (unsigned long long)fs.stored, (unsigned long long)fs.dups,

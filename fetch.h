@@ -91,6 +91,9 @@ struct conn *fetch_connect(const struct fetch_src *src, char *err, size_t errlen
 /* Close a connection fetch_connect made (conn_free, and forget its socket). */
 void fetch_close(struct conn **c);
 int fetch_tls(struct conn *c, const struct fetch_src *src, char *err, size_t errlen);
+/* `brev fetch run`'s progress line (stderr; nothing inside serve): done of
+ * total messages of folder, bytes read. force: draw now. */
+void fetch_progress(const char *folder, uint64_t done, uint64_t total, uint64_t bytes, int force);
 /* Set by serve's stop: the protocols give up between messages. */
 extern volatile int fetch_stopping;
 

@@ -43,6 +43,7 @@ struct ic {
 	const struct fetch_dl *dl; /* deliver the INBOX (continuous source), or NULL */
 	struct fetch_state *st;
 	struct fetch_stats *out;
+	uint64_t done, bytes; /* this folder's messages and bytes read, for the progress line */
 	unsigned tag;
 	char *line; /* the last line read (conn's buffer) */
 	ssize_t len;
@@ -436,6 +437,7 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 	if (s.n == 0)
 		return 0;
 	qsort(s.uids, s.n, sizeof *s.uids, cmp_u32);
+	ic->done = ic->bytes = 0;
 	int rc = -1, was = ff->inflight;
 	struct spool *sp = NULL;
 	ff->inflight = !deliver;
@@ -467,6 +469,9 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 			fetch_items(strstr(ic->line, " FETCH (") + 8, &m);
 			if (!m.has_body)
 				continue; /* a flag change from elsewhere */
+			ic->done++;
+			ic->bytes += m.lit;
+			fetch_progress(bname, ic->done, s.n, ic->bytes, 0);
 			if (deliver) {
 				spool_free(&sp);
 				sp = spool_new(1 << 20);
@@ -509,6 +514,7 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 			}
 		}
 	}
+	fetch_progress(bname, ic->done, s.n, ic->bytes, 1);
 	if (import_sink_flush(ic->sink) < 0) {
 		fail(ic, "storing into %s failed", bname);
 		goto out;

@@ -240,6 +240,7 @@ int fetch_pop3_session(struct conn *c, const struct fetch_src *src, struct impor
 		}
 		if (cmd(&pc, "RETR", "RETR %lu", items[i].n) < 0)
 			goto out;
+		fetch_progress("INBOX", i + 1, nitems, 0, 0);
 		if (dl) {
 			spool_free(&sp);
 			sp = spool_new(1 << 20);

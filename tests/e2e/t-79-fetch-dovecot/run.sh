@@ -205,7 +205,10 @@ kill -9 $KP 2>/dev/null
 wait $KP 2>/dev/null || true
 n=$(count bob@example.test)
 [ "$n" -gt 0 ] && [ "$n" -lt 10000 ] || fail "the kill did not land mid-fetch ($n stored)"
-out=$("$BREV" -d "$D" fetch run 2 2>&1) || fail "resumed run: $out"
+# (on a terminal, as script(1) gives it one: the progress line)
+script -qec "\"$BREV\" -d \"$D\" fetch run 2" /dev/null >"$T/resume.out" 2>&1 || fail "resumed run: $(tail -3 "$T/resume.out")"
+grep -aq 'fetch: INBOX [0-9]*/[0-9]* messages, [0-9.]* MB' "$T/resume.out" || fail "no progress line on a terminal: $(head -c 300 "$T/resume.out")"
+grep -aq 'fetch 2: [0-9]* stored' "$T/resume.out" || fail "resumed run: $(tail -3 "$T/resume.out")"
 python3 - "$P_IMAP" "$PW" <<'PY' || fail "after kill -9 and a second run, not each message exactly once"
 import collections, imaplib, re, sys
 m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("bob@example.test", sys.argv[2])
