@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "conn.h"
 #include "dns.h"
 #include "log.h"
@@ -46,6 +47,25 @@
 #define SCHED_TICK_S	  5
 
 volatile int fetch_stopping;
+
+/* Progress of `brev fetch run` (never inside serve): on a terminal a line
+ * redrawn four times a second, else one every five seconds. */
+static int progress_on, progress_tty, progress_drawn;
+static int64_t progress_t0, progress_last;
+
+void fetch_progress(const char *folder, uint64_t done, uint64_t total, uint64_t bytes, int force)
+{
+	int64_t now = now_ms();
+	if (!progress_on || (!force && now - progress_last < (progress_tty ? 250 : 5000)))
+		return;
+	progress_last = now;
+	double secs = (double)(now - progress_t0) / 1000.0;
+	fprintf(stderr, "%sfetch: %s %llu/%llu messages, %.1f MB, %.0f msg/s%s",
+		progress_tty ? "\r" : "", folder, (unsigned long long)done,
+		(unsigned long long)total, (double)bytes / 1e6, secs > 0 ? (double)done / secs : 0,
+		progress_tty ? "\033[K" : "\n");
+	progress_drawn = progress_tty;
+}
 
 /* The socket of the run in progress, so that stop can cut it at once
  * instead of waiting out a read's time-out. */
@@ -465,7 +485,7 @@ int64_t fetch_received_date(const char *head, size_t len)
 
 /* ---- one run of a source ---- */
 
-static int run_source(struct store *store, uint64_t max_size, const struct fetch_src *src,
+static int run_source(struct store *store, const struct config *cfg, const struct fetch_src *src,
 		      struct fetch_stats *out)
 {
 	struct account acct;
@@ -491,13 +511,16 @@ static int run_source(struct store *store, uint64_t max_size, const struct fetch
 		return -1;
 	}
 	state_load(src, &st);
-	struct import_sink *sink = import_sink_new(store, acct.id, max_size);
-	rc = src->pop3 ? fetch_pop3_run(src, sink, &st, out) : fetch_imap_run(src, sink, &st, out);
+	struct import_sink *sink = import_sink_new(store, acct.id, cfg->message_size);
+	/* A continuous source's INBOX arrives as new mail (fetch_deliver.c). */
+	struct fetch_dl dl = {store, cfg, acct.id, acct.addr, src->host, src->pop3};
+	const struct fetch_dl *d = src->every > 0 ? &dl : NULL;
+	rc = src->pop3 ? fetch_pop3_run(src, sink, d, &st, out) : fetch_imap_run(src, sink, d, &st, out);
 	uint64_t stored, dups, refused;
 	import_sink_counts(sink, &stored, &dups, &refused);
-	out->stored = stored;
+	out->stored = stored + out->delivered;
 	out->dups = dups;
-	out->refused = refused;
+	out->refused += refused;
 	import_sink_free(&sink);
 	state_free(&st);
 	close(lfd); /* the lock goes with it */
@@ -654,7 +677,7 @@ static int cmd_del(const char *arg)
 	return 0;
 }
 
-static int cmd_run(struct store *store, uint64_t max_size, const char *arg)
+static int cmd_run(struct store *store, const struct config *cfg, const char *arg)
 {
 	int ids[FETCH_SOURCES_MAX], bad = 0;
 	size_t n = src_ids(ids, FETCH_SOURCES_MAX);
@@ -672,7 +695,13 @@ static int cmd_run(struct store *store, uint64_t max_size, const char *arg)
 			bad = 1;
 			continue;
 		}
-		int rc = run_source(store, max_size, &s, &fs);
+		progress_on = 1;
+		progress_tty = isatty(2);
+		progress_t0 = progress_last = now_ms();
+		int rc = run_source(store, cfg, &s, &fs);
+		if (progress_drawn)
+			fputs("\r\033[K", stderr);
+		progress_on = progress_drawn = 0;
 		explicit_bzero(s.password, sizeof s.password);
 		printf("fetch %d: %llu stored, %llu already there, %llu refused%s%s\n", s.id,
 		       (unsigned long long)fs.stored, (unsigned long long)fs.dups,
@@ -688,7 +717,7 @@ static int cmd_run(struct store *store, uint64_t max_size, const char *arg)
 	return bad;
 }
 
-int fetch_main(struct store *store, uint64_t max_size, int argc, char **argv)
+int fetch_main(struct store *store, const struct config *cfg, int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
@@ -699,7 +728,7 @@ int fetch_main(struct store *store, uint64_t max_size, int argc, char **argv)
 	if (!strcmp(argv[1], "del") && argc == 3)
 		return cmd_del(argv[2]);
 	if (!strcmp(argv[1], "run") && argc <= 3)
-		return cmd_run(store, max_size, argc == 3 ? argv[2] : NULL);
+		return cmd_run(store, cfg, argc == 3 ? argv[2] : NULL);
 	return usage();
 }
 
@@ -711,7 +740,7 @@ static struct {
 	pthread_cond_t cv;
 	int running, stop;
 	struct store *st;
-	uint64_t max_size;
+	const struct config *cfg;
 	int64_t last[FETCH_SOURCES_MAX + 1];
 } sched = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -732,7 +761,7 @@ static void *sched_main(void *arg)
 			    (sched.last[s.id] && now - sched.last[s.id] < s.every))
 				continue;
 			sched.last[s.id] = now;
-			int rc = run_source(sched.st, sched.max_size, &s, &fs);
+			int rc = run_source(sched.st, sched.cfg, &s, &fs);
 			explicit_bzero(s.password, sizeof s.password);
 			if (rc < 0 || fs.stored || fs.refused)
 				log_info("fetch %d: %s from %s: %llu stored, %llu refused%s%s", s.id,
@@ -751,10 +780,10 @@ static void *sched_main(void *arg)
 	return NULL;
 }
 
-int fetch_start(struct store *st, uint64_t max_size)
+int fetch_start(struct store *st, const struct config *cfg)
 {
 	sched.st = st;
-	sched.max_size = max_size;
+	sched.cfg = cfg;
 	fetch_stopping = 0;
 	if (pthread_create(&sched.th, NULL, sched_main, NULL) != 0)
 		return -1;

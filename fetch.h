@@ -43,6 +43,7 @@ struct fetch_src {
 /* What one run did; err says why it stopped early ("" if it did not). */
 struct fetch_stats {
 	uint64_t stored, dups, refused;
+	uint64_t delivered; /* of stored: as new mail (continuous sources) */
 	char err[256];
 };
 
@@ -63,6 +64,22 @@ struct fetch_state {
 	int inflight;
 };
 
+/* A continuous source's INBOX messages are delivered as new mail
+ * (fetch_deliver.c): through the spam filter and Sieve, one commit each. */
+struct config;
+struct spool;
+struct fetch_dl {
+	struct store *st;
+	const struct config *cfg;
+	uint32_t user;
+	const char *addr; /* the account's address */
+	const char *host; /* the old server, for Received */
+	int pop3;
+};
+/* Deliver the whole message in sp to dl's account. 0 (stored, filed to
+ * Junk, or rejected by the script), or -1 with err (try again later). */
+int fetch_deliver(const struct fetch_dl *dl, struct spool *sp, char *err, size_t errlen);
+
 /* fetch.c: save st's progress now (atomic file replace): 0 or -1. */
 int fetch_state_save(const struct fetch_src *src, const struct fetch_state *st);
 struct fetch_folder *fetch_state_folder(struct fetch_state *st, const char *name);
@@ -74,21 +91,26 @@ struct conn *fetch_connect(const struct fetch_src *src, char *err, size_t errlen
 /* Close a connection fetch_connect made (conn_free, and forget its socket). */
 void fetch_close(struct conn **c);
 int fetch_tls(struct conn *c, const struct fetch_src *src, char *err, size_t errlen);
+/* `brev fetch run`'s progress line (stderr; nothing inside serve): done of
+ * total messages of folder, bytes read. force: draw now. */
+void fetch_progress(const char *folder, uint64_t done, uint64_t total, uint64_t bytes, int force);
 /* Set by serve's stop: the protocols give up between messages. */
 extern volatile int fetch_stopping;
 
 /* The protocols: run one source into sink (the account's), updating st. */
+/* dl: deliver the INBOX's messages (continuous sources), or NULL: the
+ * sink takes them with their flags and dates. */
 int fetch_imap_run(const struct fetch_src *src, struct import_sink *sink,
-		   struct fetch_state *st, struct fetch_stats *out);
+		   const struct fetch_dl *dl, struct fetch_state *st, struct fetch_stats *out);
 int fetch_pop3_run(const struct fetch_src *src, struct import_sink *sink,
-		   struct fetch_state *st, struct fetch_stats *out);
+		   const struct fetch_dl *dl, struct fetch_state *st, struct fetch_stats *out);
 
 /* The same on a connection already made (fuzz/fuzz_fetch.c); c stays the
  * caller's. */
 int fetch_imap_session(struct conn *c, const struct fetch_src *src, struct import_sink *sink,
-		       struct fetch_state *st, struct fetch_stats *out);
+		       const struct fetch_dl *dl, struct fetch_state *st, struct fetch_stats *out);
 int fetch_pop3_session(struct conn *c, const struct fetch_src *src, struct import_sink *sink,
-		       struct fetch_state *st, struct fetch_stats *out);
+		       const struct fetch_dl *dl, struct fetch_state *st, struct fetch_stats *out);
 
 /* The date a message without one from its server gets (POP3): the first
  * Received: field's date, else Date:, else 0 (the caller uses now). head
@@ -98,10 +120,10 @@ int64_t fetch_received_date(const char *head, size_t len);
 /* Where the sources are: DATADIR/fetch. Call before the others. */
 void fetch_set_dir(const char *datadir);
 /* `brev fetch add|list|del|run` (argv[0] is "fetch"). */
-int fetch_main(struct store *st, uint64_t max_size, int argc, char **argv);
+int fetch_main(struct store *st, const struct config *cfg, int argc, char **argv);
 /* serve: run each source with `every` set when it is due, in a thread of
  * its own; stop ends it (a run in progress gives up at its next message). */
-int fetch_start(struct store *st, uint64_t max_size);
+int fetch_start(struct store *st, const struct config *cfg);
 void fetch_stop(void);
 
 #endif

@@ -28,6 +28,7 @@
 #include "mailbox.h"
 #include "mboxfmt.h"
 #include "migrate.h"
+#include "spool.h"
 #include "util.h"
 
 #define FETCH_CHUNK	 256
@@ -39,8 +40,10 @@ struct ic {
 	struct conn *c;
 	const struct fetch_src *src;
 	struct import_sink *sink;
+	const struct fetch_dl *dl; /* deliver the INBOX (continuous source), or NULL */
 	struct fetch_state *st;
 	struct fetch_stats *out;
+	uint64_t done, bytes; /* this folder's messages and bytes read, for the progress line */
 	unsigned tag;
 	char *line; /* the last line read (conn's buffer) */
 	ssize_t len;
@@ -377,9 +380,9 @@ static void fetch_items(const char *p, struct fm *m)
 	}
 }
 
-/* Stream a literal of n bytes into the sink; refuse it (read past) when too
- * large or holding a NUL. */
-static int body_literal(struct ic *ic, struct fm *m, char *buf)
+/* Stream a literal of n bytes into the sink, or into sp when delivering;
+ * refuse it (read past) when too large or holding a NUL: 1. */
+static int body_literal(struct ic *ic, struct fm *m, char *buf, struct spool *sp)
 {
 	uint64_t left = m->lit, max = import_sink_max_size(ic->sink);
 	const char *err = NULL;
@@ -387,7 +390,7 @@ static int body_literal(struct ic *ic, struct fm *m, char *buf)
 		err = "empty message";
 	else if (max && m->lit > max)
 		err = "larger than limits.message_size";
-	if (import_sink_begin(ic->sink, m->date) < 0)
+	if (!sp && import_sink_begin(ic->sink, m->date) < 0)
 		return fail(ic, "storing failed");
 	while (left > 0) {
 		size_t n = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
@@ -395,7 +398,7 @@ static int body_literal(struct ic *ic, struct fm *m, char *buf)
 			return fail(ic, "%s: connection lost in a message", ic->src->host);
 		if (!err && memchr(buf, '\0', n))
 			err = "NUL byte in the message";
-		if (!err && import_sink_data(ic->sink, buf, n) < 0)
+		if (!err && (sp ? spool_write(sp, buf, n) < 0 : import_sink_data(ic->sink, buf, n) < 0))
 			return fail(ic, "storing failed");
 		left -= n;
 	}
@@ -416,6 +419,8 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 	if (send_cmd(ic, "%s %s", ic->src->delete ? "SELECT" : "EXAMINE", q) < 0 ||
 	    wait_ok(ic, "SELECT", on_select, &s) < 0)
 		return -1;
+	/* A continuous source's INBOX arrives as new mail (fetch_deliver.c). */
+	int deliver = ic->dl && special == MBOX_INBOX;
 	if (s.uidvalidity != ff->uidvalidity) { /* new, or renumbered: start over */
 		ff->uidvalidity = s.uidvalidity;
 		ff->last_uid = 0;
@@ -432,10 +437,12 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 	if (s.n == 0)
 		return 0;
 	qsort(s.uids, s.n, sizeof *s.uids, cmp_u32);
+	ic->done = ic->bytes = 0;
 	int rc = -1, was = ff->inflight;
-	ff->inflight = 1;
+	struct spool *sp = NULL;
+	ff->inflight = !deliver;
 	if (fetch_state_save(ic->src, ic->st) < 0 ||
-	    import_sink_mailbox(ic->sink, bname, special, was) < 0) {
+	    (!deliver && import_sink_mailbox(ic->sink, bname, special, was) < 0)) {
 		fail(ic, "mailbox %s could not be used", bname);
 		goto out;
 	}
@@ -462,13 +469,37 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 			fetch_items(strstr(ic->line, " FETCH (") + 8, &m);
 			if (!m.has_body)
 				continue; /* a flag change from elsewhere */
-			int refused = body_literal(ic, &m, buf);
+			ic->done++;
+			ic->bytes += m.lit;
+			fetch_progress(bname, ic->done, s.n, ic->bytes, 0);
+			if (deliver) {
+				spool_free(&sp);
+				sp = spool_new(1 << 20);
+			}
+			int refused = body_literal(ic, &m, buf, deliver ? sp : NULL);
 			if (refused < 0 || getline_(ic) < 0) /* the items after it, and ")" */
 				goto out;
 			fetch_items(ic->line, &m);
 			if (m.uid == 0 || m.uid <= ff->last_uid) {
 				fail(ic, "%s: a message without a new UID", ic->src->host);
 				goto out;
+			}
+			if (deliver) {
+				char why[200];
+				if (refused) {
+					ic->out->refused++;
+				} else if (fetch_deliver(ic->dl, sp, why, sizeof why) < 0) {
+					fail(ic, "UID %lu: %s", (unsigned long)m.uid, why);
+					goto out;
+				} else {
+					ic->out->delivered++;
+				}
+				ff->last_uid = m.uid;
+				if (fetch_state_save(ic->src, ic->st) < 0) {
+					fail(ic, "saving the progress failed");
+					goto out;
+				}
+				continue;
 			}
 			if (import_sink_end_at(ic->sink, &m.meta, m.date,
 					       refused ? "refused (too large, empty or NUL bytes)"
@@ -483,6 +514,7 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 			}
 		}
 	}
+	fetch_progress(bname, ic->done, s.n, ic->bytes, 1);
 	if (import_sink_flush(ic->sink) < 0) {
 		fail(ic, "storing into %s failed", bname);
 		goto out;
@@ -501,25 +533,26 @@ static int do_folder(struct ic *ic, const struct folder *f, char *buf)
 		goto out;
 	rc = 0;
 out:
+	spool_free(&sp);
 	free(s.uids);
 	return rc;
 }
 
-int fetch_imap_run(const struct fetch_src *src, struct import_sink *sink, struct fetch_state *st,
-		   struct fetch_stats *out)
+int fetch_imap_run(const struct fetch_src *src, struct import_sink *sink, const struct fetch_dl *dl,
+		   struct fetch_state *st, struct fetch_stats *out)
 {
 	struct conn *c = fetch_connect(src, out->err, sizeof out->err);
 	if (!c)
 		return -1;
-	int rc = fetch_imap_session(c, src, sink, st, out);
+	int rc = fetch_imap_session(c, src, sink, dl, st, out);
 	fetch_close(&c);
 	return rc;
 }
 
 int fetch_imap_session(struct conn *c, const struct fetch_src *src, struct import_sink *sink,
-		       struct fetch_state *st, struct fetch_stats *out)
+		       const struct fetch_dl *dl, struct fetch_state *st, struct fetch_stats *out)
 {
-	struct ic ic = {.c = c, .src = src, .sink = sink, .st = st, .out = out};
+	struct ic ic = {.c = c, .src = src, .sink = sink, .dl = dl, .st = st, .out = out};
 	struct folders fs = {0};
 	char u[600], pw[1100];
 	int rc = -1;

@@ -25,6 +25,7 @@
 #include "mailbox.h"
 #include "mboxfmt.h"
 #include "migrate.h"
+#include "spool.h"
 #include "util.h"
 
 #define UIDL_MAX  70
@@ -104,6 +105,21 @@ static int known(const struct fetch_state *st, const char *uidl)
 static void record(struct fetch_state *st, char **done, size_t *ndone)
 {
 	st->uidl = xrealloc(st->uidl, (st->nuidl + *ndone + 1) * sizeof *st->uidl);
+	if (*ndone == 1) { /* one delivered message: insert it in order */
+		size_t lo = 0, hi = st->nuidl;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (strcmp(st->uidl[mid], done[0]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		memmove(st->uidl + lo + 1, st->uidl + lo, (st->nuidl - lo) * sizeof *st->uidl);
+		st->uidl[lo] = done[0];
+		st->nuidl++;
+		*ndone = 0;
+		return;
+	}
 	for (size_t i = 0; i < *ndone; i++)
 		st->uidl[st->nuidl++] = done[i];
 	*ndone = 0;
@@ -112,12 +128,12 @@ static void record(struct fetch_state *st, char **done, size_t *ndone)
 }
 
 /* RETR's multi-line reply into the sink; 1 if the message was refused. */
-static int retr(struct pc *pc, struct import_sink *sink, char *head, size_t *hl)
+static int retr(struct pc *pc, struct import_sink *sink, struct spool *sp, char *head, size_t *hl)
 {
 	uint64_t size = 0, max = import_sink_max_size(sink);
 	const char *err = NULL;
 	*hl = 0;
-	if (import_sink_begin(sink, 0) < 0)
+	if (!sp && import_sink_begin(sink, 0) < 0)
 		return fail(pc, "storing failed");
 	for (;;) {
 		if (rd(pc) < 0)
@@ -135,7 +151,8 @@ static int retr(struct pc *pc, struct import_sink *sink, char *head, size_t *hl)
 			err = "NUL byte in the message";
 		if (err)
 			continue;
-		if (import_sink_data(sink, p, n) < 0 || import_sink_data(sink, "\r\n", 2) < 0)
+		if (sp ? spool_write(sp, p, n) < 0 || spool_write(sp, "\r\n", 2) < 0
+		       : import_sink_data(sink, p, n) < 0 || import_sink_data(sink, "\r\n", 2) < 0)
 			return fail(pc, "storing failed");
 		for (size_t i = 0; i < n + 2 && *hl < HEAD_KEEP; i++)
 			head[(*hl)++] = i < n ? p[i] : "\r\n"[i - n];
@@ -145,20 +162,21 @@ static int retr(struct pc *pc, struct import_sink *sink, char *head, size_t *hl)
 	return err ? 1 : 0;
 }
 
-int fetch_pop3_run(const struct fetch_src *src, struct import_sink *sink, struct fetch_state *st,
-		   struct fetch_stats *out)
+int fetch_pop3_run(const struct fetch_src *src, struct import_sink *sink, const struct fetch_dl *dl,
+		   struct fetch_state *st, struct fetch_stats *out)
 {
 	struct conn *c = fetch_connect(src, out->err, sizeof out->err);
 	if (!c)
 		return -1;
-	int rc = fetch_pop3_session(c, src, sink, st, out);
+	int rc = fetch_pop3_session(c, src, sink, dl, st, out);
 	fetch_close(&c);
 	return rc;
 }
 
 int fetch_pop3_session(struct conn *c, const struct fetch_src *src, struct import_sink *sink,
-		       struct fetch_state *st, struct fetch_stats *out)
+		       const struct fetch_dl *dl, struct fetch_state *st, struct fetch_stats *out)
 {
+	struct spool *sp = NULL;
 	struct pc pc = {.c = c, .src = src, .out = out};
 	struct item *items = NULL;
 	size_t nitems = 0;
@@ -201,8 +219,9 @@ int fetch_pop3_session(struct conn *c, const struct fetch_src *src, struct impor
 		str_copy(items[nitems++].uidl, u, sizeof items[0].uidl);
 	}
 	int was = st->inflight;
-	st->inflight = 1;
-	if (fetch_state_save(src, st) < 0 || import_sink_mailbox(sink, "INBOX", MBOX_INBOX, was) < 0) {
+	st->inflight = !dl; /* delivered messages are recorded one by one */
+	if (fetch_state_save(src, st) < 0 ||
+	    (!dl && import_sink_mailbox(sink, "INBOX", MBOX_INBOX, was) < 0)) {
 		fail(&pc, "the INBOX could not be used");
 		goto out;
 	}
@@ -221,9 +240,33 @@ int fetch_pop3_session(struct conn *c, const struct fetch_src *src, struct impor
 		}
 		if (cmd(&pc, "RETR", "RETR %lu", items[i].n) < 0)
 			goto out;
-		int refused = retr(&pc, sink, head, &hl);
+		fetch_progress("INBOX", i + 1, nitems, 0, 0);
+		if (dl) {
+			spool_free(&sp);
+			sp = spool_new(1 << 20);
+		}
+		int refused = retr(&pc, sink, sp, head, &hl);
 		if (refused < 0)
 			goto out;
+		if (dl) { /* new mail: filtered, one commit, recorded at once */
+			char why[200];
+			if (refused) {
+				out->refused++;
+			} else if (fetch_deliver(dl, sp, why, sizeof why) < 0) {
+				fail(&pc, "message %lu: %s", items[i].n, why);
+				goto out;
+			} else {
+				out->delivered++;
+			}
+			done[ndone++] = xstrdup(items[i].uidl);
+			dele[ndele++] = items[i].n;
+			record(st, done, &ndone);
+			if (fetch_state_save(src, st) < 0) {
+				fail(&pc, "saving the progress failed");
+				goto out;
+			}
+			continue;
+		}
 		int64_t date = refused ? 0 : fetch_received_date(head, hl);
 		struct mboxfmt_meta meta = {0};
 		if (import_sink_end_at(sink, &meta, date > 0 ? date : now_ms() / 1000,
@@ -281,6 +324,7 @@ out:
 		free(done[i]);
 	free(done);
 	free(dele);
+	spool_free(&sp);
 	free(head);
 	free(items);
 	return rc;

@@ -909,7 +909,7 @@ static int cmd_fetch(int argc, char **argv)
 	    dns_init(cfg.dns_resolver, err, sizeof err) < 0)
 		fatal("dns.resolver: %s", err);
 	st = open_store(1);
-	rc = fetch_main(st, cfg.message_size, argc, argv);
+	rc = fetch_main(st, &cfg, argc, argv);
 	store_close(&st);
 	config_free(&cfg);
 	return rc;
@@ -1266,7 +1266,7 @@ static void cmd_serve(void)
 	if (net_start() < 0)
 		fatal("cannot start the accept thread");
 	fetch_set_dir(datadir);
-	if (fetch_start(srv.store, cfg.message_size) < 0)
+	if (fetch_start(srv.store, &cfg) < 0)
 		fatal("cannot start the fetch schedule");
 	if (acme_start(&srv, datadir) < 0)
 		fatal("cannot start the ACME client (tls.acme)");

@@ -41,6 +41,7 @@
 #include "spam.h"
 #include "spam_bayes.h"
 #include "spam_token.h"
+#include "spam_verdict.h"
 #include "spool.h"
 #include "srs.h"
 #include "util.h"
@@ -765,128 +766,37 @@ static size_t auth_and_trace(struct session *s, char **out, size_t *rp_len, stru
 	return total;
 }
 
-/* The spam filter (spam.h, docs/spam.md) on port 25: the common tests
- * once for the message, then each local recipient's own classifier (BAYES,
- * spam_bayes.h) on top, one action per recipient at that account's
- * strength (forwarded copies: the common score at brev.conf's strength).
- * Every recipient rejecting: 550 before acceptance, 0 returned (reply
- * sent). Otherwise 1, the X-Spam fields appended to *hdr and, when some
- * copy goes to Junk, *junk (per local user, malloc'ed) set. Nothing
- * happens when every recipient has the filter off. The copies share one
- * stored message, so the fields show BAYES only when one local account
- * gets it (other recipients must not learn about each other). */
-/* A ham bias for mail from someone the account wrote to (docs/spam.md):
- * the envelope sender is a known pair of the account's address, recorded
- * when the user sent them a message over submission. A store error is no
- * bias. */
-#define KNOWN_SENDER_POINTS (-3.0)
-/* The account's own lists (docs/spam.md): beyond any other evidence. */
-#define ALLOW_LIST_POINTS (-100.0)
-#define BLOCK_LIST_POINTS 100.0
-static int known_sender(struct session *s, uint32_t user)
-{
-	struct account a;
-	int known = 0;
-	if (!s->mail.from.addr[0] || store_user_get_id(s->st, user, &a) != ST_OK)
-		return 0;
-	return store_grey_known(s->st, a.addr, s->mail.from.addr, (int64_t)time(NULL), &known) ==
-		       ST_OK &&
-	       known;
-}
-
+/* The spam filter on port 25 (spam_verdict.h, docs/spam.md): the
+ * session's connect-time tests plus the verdict for its recipients
+ * (forwarded copies: the common score at brev.conf's strength). Every
+ * recipient rejecting: 550 before acceptance, 0 returned (reply sent).
+ * Otherwise 1, the X-Spam fields appended to *hdr and, when some copy goes
+ * to Junk, *junk (per local user, malloc'ed) set. Nothing happens when
+ * every recipient has the filter off. */
 static int spam_filter(struct session *s, struct spool *body, const char *auth_summary,
 		       char **hdr, size_t *len, unsigned char **junk)
 {
-	size_t nu = s->set.nusers, n = nu + (s->set.next > 0), on = 0, nj = 0, plen, nh;
-	int *str = xcalloc(n ? n : 1, sizeof *str), *act = xcalloc(n ? n : 1, sizeof *act);
-	double *score = xcalloc(n ? n : 1, sizeof *score), *bayes = xcalloc(n ? n : 1, sizeof *bayes);
-	int *list = xcalloc(n ? n : 1, sizeof *list);
-	int go = 1, nbayes = 0;
-	uint64_t *h = NULL;
-	char *pre = NULL, *f = NULL;
-	for (size_t i = 0; i < n; i++) {
-		struct account a;
-		str[i] = s->cfg->spam_strength;
-		if (i < nu && store_user_get_id(s->st, s->set.users[i], &a) == ST_OK && a.spam)
-			str[i] = a.spam;
-		on += str[i] != SPAM_OFF;
-	}
-	if (!on)
-		goto done;
-	struct spam_result r = s->pre;
-	pre = spam_prefix(body, &plen);
-	spam_content_mem(pre, plen, auth_summary, &r);
-	uribl_check(s->cfg->spam_uribl, pre, plen, s->id, &r);
-	nh = spam_token_hashes(pre, plen, &h);
-	int nknown = 0;
-	for (size_t i = 0; i < n; i++) {
-		double p;
-		score[i] = r.score;
-		if (i < nu && str[i] != SPAM_OFF && known_sender(s, s->set.users[i])) {
-			score[i] += KNOWN_SENDER_POINTS;
-			nknown++;
-		}
-		int kind = 0;
-		if (i < nu && str[i] != SPAM_OFF &&
-		    store_spam_list_match(s->st, s->set.users[i], s->mail.from.addr, &kind) == ST_OK &&
-		    kind) {
-			list[i] = kind;
-			score[i] += kind == SPAM_LIST_ALLOW ? ALLOW_LIST_POINTS : BLOCK_LIST_POINTS;
-			log_info("smtp id=%s spam user=%u sender on its %s list", s->id,
-				 s->set.users[i], kind == SPAM_LIST_ALLOW ? "allow" : "block");
-		}
-		if (i < nu && str[i] != SPAM_OFF &&
-		    spam_bayes_classify(s->st, s->set.users[i], h, nh, &p, NULL, NULL) == 1) {
-			bayes[i] = spam_bayes_weight(p);
-			score[i] += bayes[i];
-			nbayes++;
-			log_info("smtp id=%s spam user=%u bayes=%.3f", s->id, s->set.users[i], p);
-		}
-	}
-	if (nu == 1 && nbayes == 1)
-		spam_add(&r, "BAYES", bayes[0]);
-	if (nu == 1 && nknown == 1)
-		spam_add(&r, "KNOWN_SENDER", KNOWN_SENDER_POINTS);
-	if (nu == 1 && list[0])
-		spam_add(&r, list[0] == SPAM_LIST_ALLOW ? "ALLOW_LIST" : "BLOCK_LIST",
-			 list[0] == SPAM_LIST_ALLOW ? ALLOW_LIST_POINTS : BLOCK_LIST_POINTS);
-	f = spam_fields(&r);
-	char *tests = xstrdup(strstr(f, "tests=")), *w = tests;
-	/* the log line: the X-Spam-Status value without its folding */
-	for (const char *p = tests; *p; p++)
-		if (*p != '\r' && *p != '\n' && *p != '\t')
-			*w++ = *p;
-	*w = 0;
-	log_info("smtp id=%s spam score=%.1f %s", s->id, r.score, tests);
-	free(tests);
-	if (spam_decide(str, score, n, act) == SPAM_REJECT) {
-		reply(s, "550 5.7.1 Message refused as spam (score %.1f)", n == 1 ? score[0] : r.score);
+	struct spam_verdict v;
+	struct spam_verdict_in in = {s->st,	       s->cfg, s->set.users, s->set.nusers,
+				     s->set.next > 0, s->mail.from.addr, "smtp", s->id,
+				     &s->pre,	       auth_summary};
+	spam_verdict(&in, body, &v);
+	if (v.reject) {
+		reply(s, "550 5.7.1 Message refused as spam (score %.1f)", v.reject_score);
 		s->errors++;
-		go = 0;
-		goto done;
+		spam_verdict_free(&v);
+		return 0;
 	}
-	size_t fl = strlen(f);
-	*hdr = xrealloc(*hdr, *len + fl + 1);
-	memcpy(*hdr + *len, f, fl + 1);
-	*len += fl;
-	for (size_t i = 0; i < nu; i++)
-		nj += act[i] == SPAM_JUNK;
-	if (nj) {
-		*junk = xcalloc(nu, 1);
-		for (size_t i = 0; i < nu; i++)
-			(*junk)[i] = act[i] == SPAM_JUNK;
-		log_info("smtp id=%s spam: %zu of %zu local copies to Junk", s->id, nj, nu);
+	if (v.fields) {
+		size_t fl = strlen(v.fields);
+		*hdr = xrealloc(*hdr, *len + fl + 1);
+		memcpy(*hdr + *len, v.fields, fl + 1);
+		*len += fl;
 	}
-done:
-	free(f);
-	free(pre);
-	free(h);
-	free(str);
-	free(act);
-	free(score);
-	free(bayes);
-	free(list);
-	return go;
+	*junk = v.junk;
+	v.junk = NULL;
+	spam_verdict_free(&v);
+	return 1;
 }
 
 /* Submission: the From and Sender fields must name the user (or an

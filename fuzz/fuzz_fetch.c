@@ -13,7 +13,7 @@
  * reason in its stats when -1), and the account's message count never
  * goes down (the sink only adds).
  */
-/* deps: config fetch fetch_imap fetch_pop3 import mboxfmt dns imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place imap_context mailbox_sieve mailbox_grey mailbox_spamlist */
+/* deps: config fetch fetch_imap fetch_pop3 fetch_deliver spam_verdict smtp smtp_addr smtp_msg sieve_deliver sieve sieve_parse sieve_match dnsbl greylist mailbox_grey mailbox_spamlist authres dkim dkim_keys dmarc spf srs virus list list_addr mailbox_list queue_dsn import mboxfmt dns imap spam_learn spam spam_token spam_bayes imap_mbox imap_sync imap_view imap_parse imap_fetch imap_search imap_compress imap_quota imap_replace imap_catenate imapurl objid message_preview imap_sort thread imap_notify message message_text conn tls mailbox mailbox_acct mailbox_spam mailbox_mbox mailbox_msg mailbox_fts fts mailbox_queue mailbox_journal sasl spool util log mailbox_place imap_context mailbox_sieve */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -119,8 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fetch_stats out = {0};
 	struct import_sink *sink = import_sink_new(st, user, 65536);
 	uint32_t before = count();
-	int rc = src.pop3 ? fetch_pop3_session(c, &src, sink, &fs, &out)
-			  : fetch_imap_session(c, &src, sink, &fs, &out);
+	int rc = src.pop3 ? fetch_pop3_session(c, &src, sink, NULL, &fs, &out)
+			  : fetch_imap_session(c, &src, sink, NULL, &fs, &out);
 	if (rc != 0 && rc != -1)
 		abort();
 	if (rc == -1 && !out.err[0])

@@ -11,7 +11,7 @@
  * MX session, every recipient in the outbound queue must be far@remote.test,
  * the one remote address an alias (list@example.test) forwards to; the queue
  * is emptied after every run. */
-/* deps: smtp dnsbl greylist mailbox_grey smtp_addr smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place list list_addr mailbox_list mailbox_spamlist */
+/* deps: smtp dnsbl greylist mailbox_grey smtp_addr smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place list list_addr mailbox_list mailbox_spamlist spam_verdict */
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * DATADIR. The peer address is whatever the test says, so the
  * non-loopback submission rules are reachable here. Also the Received:
  * formatting and the Received: counter. */
-/* deps: smtp smtp_addr smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place dnsbl greylist mailbox_grey list list_addr mailbox_list mailbox_spamlist */
+/* deps: smtp smtp_addr smtp_msg sieve_deliver sieve sieve_parse sieve_match message message_text conn tls mailbox mailbox_acct mailbox_sieve mailbox_mbox mailbox_msg mailbox_queue mailbox_journal sasl config spool util log authres dkim dkim_keys spf dmarc dns queue_dsn srs mailbox_fts fts spam spam_token spam_bayes mailbox_spam virus mailbox_place dnsbl greylist mailbox_grey list list_addr mailbox_list mailbox_spamlist spam_verdict */
 #include "../../config.h"
 #include "../../log.h"
 #include "../../conn.h"

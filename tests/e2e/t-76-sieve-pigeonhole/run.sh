@@ -87,3 +87,9 @@ rc=0
 rc=0
 "$BREV" sieve >"$T/o" 2>"$T/e" || rc=$?
 [ $rc = 1 ] && grep -q 'usage: brev sieve test' "$T/e" || fail "brev sieve without a subcommand: exit $rc $(cat "$T/e")"
+# docs/sieve.md's spam example: X-Spam-Score, as brev's filter writes it
+printf 'require ["fileinto", "relational", "comparator-i;ascii-numeric"];\nif header :value "ge" :comparator "i;ascii-numeric" "X-Spam-Score" "5" { fileinto "Junk"; }\n' >"$T/spam.sieve"
+printf 'X-Spam-Score: 15.0\r\nX-Spam-Status: score=15.0 tests=GTUBE(15.0)\r\nSubject: s\r\n\r\nb\r\n' >"$T/spam.eml"
+printf 'X-Spam-Score: 0.0\r\nX-Spam-Status: score=0.0 tests=none\r\nSubject: h\r\n\r\nb\r\n' >"$T/ham.eml"
+[ "$("$BREV" sieve test "$T/spam.sieve" "$T/spam.eml")" = "store Junk" ] || fail "the spam example: spam not filed"
+[ "$("$BREV" sieve test "$T/spam.sieve" "$T/ham.eml")" = "store INBOX" ] || fail "the spam example: ham filed"

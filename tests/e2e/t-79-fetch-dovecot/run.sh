@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CMP="$HERE/../t-73-import-export/imapcmp.py"
 PW=pw-fetch-1
 brev_init fetch
-for a in alice bob carol dave erin; do brev_user "$a@example.test" "$PW"; done
+for a in alice bob carol dave erin frank; do brev_user "$a@example.test" "$PW"; done
 brev_start
 
 DC=$T/dc
@@ -24,7 +24,7 @@ chmod 711 "$T"
 mkdir -p "$DC/run" "$DC/state" "$DC/mail"
 chmod 755 "$DC"
 chown 65534:65534 "$DC/mail"
-for u in alice bob carol dave erin; do echo "$u@old.test:{PLAIN}$PW"; done >"$DC/passwd"
+for u in alice bob carol dave erin frank; do echo "$u@old.test:{PLAIN}$PW"; done >"$DC/passwd"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DC/key.pem" -out "$DC/cert.pem" -days 2 \
 	-subj "/CN=old.test" >/dev/null 2>&1 || fail "openssl req"
 chmod 644 "$DC/key.pem"
@@ -205,7 +205,10 @@ kill -9 $KP 2>/dev/null
 wait $KP 2>/dev/null || true
 n=$(count bob@example.test)
 [ "$n" -gt 0 ] && [ "$n" -lt 10000 ] || fail "the kill did not land mid-fetch ($n stored)"
-out=$("$BREV" -d "$D" fetch run 2 2>&1) || fail "resumed run: $out"
+# (on a terminal, as script(1) gives it one: the progress line)
+script -qec "\"$BREV\" -d \"$D\" fetch run 2" /dev/null >"$T/resume.out" 2>&1 || fail "resumed run: $(tail -3 "$T/resume.out")"
+grep -aq 'fetch: INBOX [0-9]*/[0-9]* messages, [0-9.]* MB' "$T/resume.out" || fail "no progress line on a terminal: $(head -c 300 "$T/resume.out")"
+grep -aq 'fetch 2: [0-9]* stored' "$T/resume.out" || fail "resumed run: $(tail -3 "$T/resume.out")"
 python3 - "$P_IMAP" "$PW" <<'PY' || fail "after kill -9 and a second run, not each message exactly once"
 import collections, imaplib, re, sys
 m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("bob@example.test", sys.argv[2])
@@ -258,8 +261,25 @@ PY
 out=$(printf 'x\n' | "$BREV" -d "$D" fetch add erin@example.test "imaps://e@127.0.0.1:1" --every 10s 2>&1) &&
 	fail "--every 10s was taken: $out"
 
-# 6. A source with --every is run by brev serve itself.
+# 6. A source with --every is run by brev serve itself, and its INBOX
+# arrives as new mail: through the spam filter (GTUBE to Junk, never
+# refused: the old server took it long ago) and the account's Sieve script.
 fill dave@old.test 1
+python3 - "$DC_IMAP" "$PW" <<'PY' || fail "filling dave's old INBOX"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("dave@old.test", sys.argv[2])
+gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+for subj, body in (("spammy", gtube), ("sieve-me", "for the Filed folder")):
+    msg = (f"Return-Path: <ann@old.test>\r\nFrom: ann@old.test\r\nTo: dave@old.test\r\nSubject: {subj}\r\n"
+           f"Message-ID: <{subj}@old.test>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0000\r\n\r\n{body}\r\n").encode()
+    assert m.append("INBOX", "()", None, msg)[0] == "OK"
+PY
+cat >"$T/dave.sieve" <<'SIEVE'
+require ["fileinto", "mailbox"];
+if header :is "subject" "sieve-me" { fileinto :create "Filed"; }
+SIEVE
+"$BREV" -d "$D" sieve put dave@example.test filter "$T/dave.sieve" >/dev/null || fail "sieve put"
+"$BREV" -d "$D" sieve activate dave@example.test filter >/dev/null || fail "sieve activate"
 printf '%s\n' "$PW" | "$BREV" -d "$D" fetch add dave@example.test "imaps://dave@old.test@127.0.0.1:$DC_IMAPS" \
 	--folders INBOX --every 1m --fingerprint "$FP" >/dev/null || fail "fetch add dave"
 for _ in $(seq 1 150); do
@@ -267,6 +287,44 @@ for _ in $(seq 1 150); do
 	sleep 0.2
 done
 [ "$(count dave@example.test)" = 1 ] || fail "brev serve did not fetch the --every source: $(grep fetch "$D/serve.log" | tail -5)"
+python3 - "$P_IMAP" "$PW" <<'PY' || fail "the continuous source's mail was not filtered: $(grep 'fetch id=' "$D/serve.log" | tail -5)"
+import imaplib, sys, time
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("dave@example.test", sys.argv[2])
+def subjects(box):
+    typ, d = m.select(box, readonly=True)
+    if typ != "OK" or int(d[0]) == 0:
+        return []
+    typ, d = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT X-SPAM-STATUS RECEIVED)])")
+    return [x[1].decode() for x in d if isinstance(x, tuple)]
+for _ in range(50):
+    if subjects("Junk") and subjects("Filed"):
+        break
+    time.sleep(0.2)
+inbox, junk, filed = subjects("INBOX"), subjects("Junk"), subjects("Filed")
+assert len(inbox) == 1 and "INBOX 0" in inbox[0] and "X-Spam-Status: score=0.0" in inbox[0], inbox
+assert "(brev fetch)" in inbox[0], inbox
+assert len(junk) == 1 and "spammy" in junk[0] and "GTUBE" in junk[0], junk
+assert len(filed) == 1 and "sieve-me" in filed[0], filed
+PY
+# the same for a POP3 source: its GTUBE message in Junk
+python3 - "$DC_IMAP" "$PW" <<'PY' || fail "filling frank's old INBOX"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("frank@old.test", sys.argv[2])
+msg = (b"From: ann@old.test\r\nTo: frank@old.test\r\nSubject: spammy pop\r\n\r\n"
+       b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n")
+assert m.append("INBOX", "()", None, msg)[0] == "OK"
+PY
+printf '%s\n' "$PW" | "$BREV" -d "$D" fetch add frank@example.test "pop3s://frank@old.test@127.0.0.1:$DC_POP3S" \
+	--every 1m --fingerprint "$FP" >/dev/null || fail "fetch add frank"
+python3 - "$P_IMAP" "$PW" <<'PY' || fail "the POP3 continuous source's mail is not in Junk"
+import imaplib, sys, time
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("frank@example.test", sys.argv[2])
+for _ in range(100):
+    if int(m.select("Junk", readonly=True)[1][0]) == 1:
+        break
+    time.sleep(0.2)
+assert int(m.select("Junk", readonly=True)[1][0]) == 1 and int(m.select("INBOX", readonly=True)[1][0]) == 0
+PY
 "$BREV" -d "$D" fetch list | grep -q "^5  dave@example.test  imaps://dave@old.test@127.0.0.1:$DC_IMAPS  folders=INBOX  keep  every=60s" ||
 	fail "fetch list: $("$BREV" -d "$D" fetch list)"
 
@@ -295,9 +353,9 @@ at_exit "kill $HPID 2>/dev/null"
 wait_port "$HP"
 out=$(printf 'x\n' | "$BREV" -d "$D" fetch add alice@example.test "imap://evil@127.0.0.1:$HP" --insecure 2>&1)
 grep -q "certificate NOT checked" <<<"$out" || fail "--insecure not said loudly at add: $out"
-out=$("$BREV" -d "$D" fetch run 6 2>&1) && fail "a hostile server's run succeeded: $out"
+out=$("$BREV" -d "$D" fetch run 7 2>&1) && fail "a hostile server's run succeeded: $out"
 grep -q "sent a line over" <<<"$out" || fail "no clear error for an endless line: $out"
 grep -q "NOT checked" <<<"$out" || fail "--insecure not said loudly at run: $out"
-out=$("$BREV" -d "$D" fetch run 6 2>&1) && fail "a run without STARTTLS succeeded: $out"
+out=$("$BREV" -d "$D" fetch run 7 2>&1) && fail "a run without STARTTLS succeeded: $out"
 grep -q "STARTTLS: BAD no TLS here" <<<"$out" || fail "no clear error for a refused STARTTLS: $out"
 brev_stop
