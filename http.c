@@ -386,6 +386,23 @@ static char *body_bytes(struct http *h, size_t *len, int *owned)
 	return buf;
 }
 
+/* The whole request body, at most max bytes, as body_bytes gives it; NULL
+ * when reading it failed or it was too large (the answer is sent). */
+static char *whole_body(struct http *h, uint64_t max, size_t *len, int *owned)
+{
+	char *body;
+	int rc = read_body(h, max);
+	if (rc != BODY_OK) {
+		body_failed(h, rc);
+		return NULL;
+	}
+	if (!(body = body_bytes(h, len, owned))) {
+		h->keep = 0;
+		respond_error(h, 500, NULL);
+	}
+	return body;
+}
+
 /* ---- authentication: HTTP Basic (RFC 7617) for JMAP clients ---- */
 
 #define WWW_AUTH "WWW-Authenticate: Basic realm=\"brev\", charset=\"UTF-8\"\r\n"
@@ -565,16 +582,8 @@ static void login_route(struct http *h)
 		respond_error(h, 403, NULL);
 		return;
 	}
-	rc = read_body(h, LOGIN_BODY_MAX);
-	if (rc != BODY_OK) {
-		body_failed(h, rc);
+	if (!(body = whole_body(h, LOGIN_BODY_MAX, &len, &owned)))
 		return;
-	}
-	if (!(body = body_bytes(h, &len, &owned))) {
-		h->keep = 0;
-		respond_error(h, 500, NULL);
-		return;
-	}
 	rc = jmap_login_parse(h->req.content_type, body, len, user, sizeof user, pw, sizeof pw);
 	if (owned)
 		free(body);
@@ -1000,23 +1009,15 @@ static void autodiscover_route(struct http *h)
 {
 	char *body, *out;
 	size_t len, outlen;
-	int owned, rc;
+	int owned;
 
 	if (h->req.method != HM_POST) {
 		if (discard_body(h) == 0)
 			respond_error(h, 405, "Allow: POST\r\n");
 		return;
 	}
-	rc = read_body(h, AUTOCONF_BODY_MAX);
-	if (rc != BODY_OK) {
-		body_failed(h, rc);
+	if (!(body = whole_body(h, AUTOCONF_BODY_MAX, &len, &owned)))
 		return;
-	}
-	if (!(body = body_bytes(h, &len, &owned))) {
-		h->keep = 0;
-		respond_error(h, 500, NULL);
-		return;
-	}
 	out = autoconf_autodiscover(h->srv->cfg, body, len, &outlen);
 	if (owned)
 		free(body);
