@@ -80,9 +80,10 @@ static char *generate(json_t *o, size_t *len)
 
 	sbuf_printf(&b, "%s%s\n", VAC_MAGIC, js ? js : "{}");
 	free(js);
-	sbuf_puts(&b, "# Written by brev for JMAP VacationResponse/set (docs/jmap.md \"Vacation\").\n"
-		      "# Edited by hand, JMAP shows the vacation as off.\n"
-		      "require [\"vacation\", \"include\", \"date\", \"relational\"];\n");
+	sbuf_puts(&b,
+		  "# Written by brev for JMAP VacationResponse/set (docs/jmap.md \"Vacation\").\n"
+		  "# Edited by hand, JMAP shows the vacation as off.\n"
+		  "require [\"vacation\", \"include\", \"date\", \"relational\"];\n");
 	if (from || to) {
 		sbuf_puts(&b, "if allof (");
 		if (from) {
@@ -113,6 +114,48 @@ static char *generate(json_t *o, size_t *len)
 	}
 	*len = b.over ? STORE_SIEVE_SIZE + 1 : b.len; /* over: too large, and never equal */
 	return b.p;
+}
+
+static int bad_char(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Whether the property props[i] may have the value v (a string). */
+static int prop_ok(size_t i, json_t *v)
+{
+	const char *s = json_string_value(v);
+	int64_t t;
+	if (!s)
+		return 0;
+	if (i < 2)
+		return jmap_utc_date(s, &t) == 0;
+	if (i == 2)
+		return strlen(s) <= VAC_SUBJECT && !bad_char(s);
+	return 1;
+}
+
+/* Whether o, read from a script's first line, is what /set writes: an
+ * object of props (string values /set takes) and "previous". */
+static int valid(json_t *o)
+{
+	const char *k;
+	json_t *v;
+	if (!json_is_object(o))
+		return 0;
+	json_object_foreach(o, k, v)
+	{
+		size_t i = 0;
+		while (i < ARRAY_LEN(props) && strcmp(k, props[i]))
+			i++;
+		if (i < ARRAY_LEN(props) ? !prop_ok(i, v)
+					 : strcmp(k, "previous") || !json_is_string(v))
+			return 0;
+	}
+	return 1;
 }
 
 /* What the store says: the object's properties (and "previous") from the
@@ -158,9 +201,10 @@ static int load(struct jreq *r, json_t **obj, int *active, char state[24], char 
 	*active = act;
 	nl = memchr(src, '\n', len);
 	if (nl && len > strlen(VAC_MAGIC) && !memcmp(src, VAC_MAGIC, strlen(VAC_MAGIC))) {
-		json_t *o = json_loadb(src + strlen(VAC_MAGIC), (size_t)(nl - src) - strlen(VAC_MAGIC),
-				       JSON_REJECT_DUPLICATES, NULL);
-		char *again = json_is_object(o) ? generate(o, &glen) : NULL;
+		json_t *o =
+		    json_loadb(src + strlen(VAC_MAGIC), (size_t)(nl - src) - strlen(VAC_MAGIC),
+			       JSON_REJECT_DUPLICATES, NULL);
+		char *again = valid(o) ? generate(o, &glen) : NULL;
 		if (again && glen == len && !memcmp(again, src, len))
 			*obj = o;
 		else
@@ -232,14 +276,6 @@ json_t *jmap_vacation_get(struct jreq *r, json_t *args)
 			 "notFound", notfound);
 }
 
-static int bad_char(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < ' ' || (unsigned char)*s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* The patch's properties onto n (the stored object or an empty one) and
  * *enable: NULL, or the SetError. */
 static json_t *apply(json_t *patch, json_t *n, int *enable)
@@ -260,18 +296,7 @@ static json_t *apply(json_t *patch, json_t *n, int *enable)
 			for (size_t i = 0; i < ARRAY_LEN(props); i++) {
 				if (strcmp(k, props[i]))
 					continue;
-				int64_t t;
-				const char *s = json_string_value(v);
-				if (json_is_null(v))
-					ok = 1;
-				else if (!s)
-					ok = 0;
-				else if (i < 2)
-					ok = jmap_utc_date(s, &t) == 0;
-				else if (i == 2)
-					ok = strlen(s) <= VAC_SUBJECT && !bad_char(s);
-				else
-					ok = 1;
+				ok = json_is_null(v) || prop_ok(i, v);
 				if (ok) {
 					if (json_is_null(v))
 						json_object_del(n, k);
@@ -351,7 +376,8 @@ json_t *jmap_vacation_set(struct jreq *r, json_t *args)
 {
 	json_t *create = json_object_get(args, "create"), *upd = json_object_get(args, "update");
 	json_t *destroy = json_object_get(args, "destroy"), *v, *cur, *res;
-	json_t *nc = json_object(), *nu = json_object(), *nd = json_object(), *updated = json_null();
+	json_t *nc = json_object(), *nu = json_object(), *nd = json_object(),
+	       *updated = json_null();
 	char acc[16], old[24], now[24], *act_name = NULL;
 	const char *k, *ifs = json_string_value(json_object_get(args, "ifInState"));
 	int active;

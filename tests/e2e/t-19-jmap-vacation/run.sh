@@ -10,7 +10,7 @@
 #   alice's own previously active script still files mail (include);
 #   a fromDate in the future: no reply; disabling activates her script
 #   again (none, when it was deleted meanwhile); bad dates, a script over
-#   64 KiB (tooLarge); a script activated by hand, or "jmap-vacation" edited by hand,
+#   64 KiB (tooLarge), no room for a 17th script (overQuota); a script activated by hand, or "jmap-vacation" edited by hand,
 #   makes /get say isEnabled false; without the capability: unknownMethod.
 . ../lib.sh
 . ../queue/lib.sh
@@ -25,6 +25,11 @@ printf 'keep;\n' >"$T/other.sieve"
 "$BREV" -d "$D" sieve put alice@example.test rules "$T/rules.sieve" || fail "sieve put rules"
 "$BREV" -d "$D" sieve put alice@example.test other "$T/other.sieve" || fail "sieve put other"
 "$BREV" -d "$D" sieve activate alice@example.test rules || fail "sieve activate"
+# bob has the 16 scripts an account may have: no room for jmap-vacation
+brev_user bob@example.test password-bob
+for i in $(seq 1 16); do
+	"$BREV" -d "$D" sieve put bob@example.test "s$i" "$T/other.sieve" || fail "sieve put s$i"
+done
 mta_start
 sink_start 127.0.0.4 "$T/sink"
 export T BREV
@@ -73,6 +78,10 @@ r = vset({"fromDate": "2026-13-01T00:00:00Z", "toDate": 5})[1]
 assert sorted(r["notUpdated"]["singleton"]["properties"]) == ["fromDate", "toDate"], r
 r = vset({"textBody": "x" * 70000})[1]
 assert r["notUpdated"]["singleton"]["type"] == "tooLarge", r
+r = Jmap(int(os.environ["P_HTTP"]), "bob").api([["VacationResponse/set", {
+    "accountId": Jmap(int(os.environ["P_HTTP"]), "bob").account(),
+    "update": {"singleton": {"isEnabled": True}}}, "s"]], using=U)[0][1]
+assert r["notUpdated"]["singleton"]["type"] == "overQuota", r
 r = vset({"isEnabled": True}, ifInState="bogus")
 assert r[0] == "error" and r[1]["type"] == "stateMismatch", r
 assert active() == ["rules"], scripts()
