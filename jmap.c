@@ -118,7 +118,7 @@ int jmap_check_account(struct jreq *r, json_t *args)
 
 static const char *session_state(void)
 {
-	return "core-mail-1";
+	return "core-mail-2";
 }
 
 void jmap_session(const struct server *srv, const struct account *a, struct jmap_reply *out)
@@ -142,9 +142,15 @@ void jmap_session(const struct server *srv, const struct account *a, struct jmap
 				      JMAP_CAP_MAIL, jmap_mail_account_capability(srv),
 				      JMAP_CAP_SUBMISSION, "maxDelayedSend", 0,
 				      "submissionExtensions"));
-	j = json_pack("{s:{s:o, s:{}, s:{}}, s:o, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
-		      "capabilities", CAP_CORE, core, JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION, "accounts",
-		      accounts, "primaryAccounts", JMAP_CAP_MAIL, id, JMAP_CAP_SUBMISSION, id,
+	/* RFC 8621 8: VacationResponse's capability object is empty, in the
+	 * session and in the account */
+	json_object_set_new(json_object_get(json_object_get(accounts, id), "accountCapabilities"),
+			    JMAP_CAP_VACATION, json_object());
+	j = json_pack("{s:{s:o, s:{}, s:{}, s:{}}, s:o, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, "
+		      "s:s, s:s}",
+		      "capabilities", CAP_CORE, core, JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION,
+		      JMAP_CAP_VACATION, "accounts", accounts, "primaryAccounts", JMAP_CAP_MAIL, id,
+		      JMAP_CAP_SUBMISSION, id, JMAP_CAP_VACATION, id,
 		      "username", a->addr, "apiUrl", "/jmap/api/", "downloadUrl",
 		      "/jmap/download/{accountId}/{blobId}/{name}?accept={type}", "uploadUrl",
 		      "/jmap/upload/{accountId}/", "eventSourceUrl",
@@ -368,6 +374,8 @@ static const struct {
     {"Email/import", JMAP_CAP_MAIL, jmap_email_import},
     {"Identity/get", JMAP_CAP_SUBMISSION, jmap_identity_get},
     {"EmailSubmission/set", JMAP_CAP_SUBMISSION, jmap_submission_set},
+    {"VacationResponse/get", JMAP_CAP_VACATION, jmap_vacation_get},
+    {"VacationResponse/set", JMAP_CAP_VACATION, jmap_vacation_set},
 };
 
 static int uses(const struct jreq *r, const char *cap)
@@ -437,7 +445,7 @@ static void run_call(struct jreq *r, const char *name, json_t *args, const char 
 static int known_capability(const char *cap)
 {
 	return strcmp(cap, CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0 ||
-	       strcmp(cap, JMAP_CAP_SUBMISSION) == 0;
+	       strcmp(cap, JMAP_CAP_SUBMISSION) == 0 || strcmp(cap, JMAP_CAP_VACATION) == 0;
 }
 
 static void process(const struct server *srv, const struct account *a, json_t *req,

@@ -20,6 +20,7 @@ struct mbox_info;
 #define JMAP_CAP_CORE	 "urn:ietf:params:jmap:core"
 #define JMAP_CAP_MAIL	 "urn:ietf:params:jmap:mail"
 #define JMAP_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
+#define JMAP_CAP_VACATION   "urn:ietf:params:jmap:vacationresponse"
 #define JMAP_MAX_OBJECTS 500 /* maxObjectsInGet / maxObjectsInSet */
 
 /* One request's state while its calls run. */
@@ -127,6 +128,9 @@ json_t *jmap_thread_get(struct jreq *r, json_t *args);
 /* jmap_submit.c: RFC 8621 6.1 and 7.5 */
 json_t *jmap_identity_get(struct jreq *r, json_t *args);
 json_t *jmap_submission_set(struct jreq *r, json_t *args);
+/* jmap_vacation.c: RFC 8621 8, kept as the Sieve script "jmap-vacation" */
+json_t *jmap_vacation_get(struct jreq *r, json_t *args);
+json_t *jmap_vacation_set(struct jreq *r, json_t *args);
 
 /* The account's Email / Mailbox state (what Email/get and Mailbox/get
  * give) into buf: 0, or -1 when the store could not be read. */

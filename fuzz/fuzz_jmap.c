@@ -7,8 +7,9 @@
  * not LMDB. Email/import finds no upload (jmap_upload_load reads files that are not there);
  * EmailSubmission/set runs up to the commit, which is replaced too (smtp_* and authres below):
  * a local domain b.test whose addresses resolve to account 8, senders owned unless they
- * start with "x", every commit a delivery. */
-/* deps: jmap jmap_mailbox jmap_email jmap_upload jmap_submit jmap_changes jmap_compose jmap_body message_preview thread spool smtp_addr objid message message_text util log */
+ * start with "x", every commit a delivery. VacationResponse/set writes its Sieve script into
+ * an in-memory store of a few scripts (store_sieve_* below), emptied for each input. */
+/* deps: jmap jmap_vacation sieve sieve_parse sieve_match jmap_mailbox jmap_email jmap_upload jmap_submit jmap_changes jmap_compose jmap_body message_preview thread spool smtp_addr objid message message_text util log */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -296,6 +297,95 @@ int smtp_commit(struct store *st, const struct config *cfg, const char *from,
 	return ST_OK;
 }
 
+/* ---- Sieve scripts: a few, in memory ---- */
+#define FZ_SCRIPTS 4
+static struct {
+	char name[STORE_SIEVE_NAME + 1];
+	char *src;
+	size_t len;
+} scripts[FZ_SCRIPTS];
+static int active_script = -1;
+
+static int script_find(const char *name)
+{
+	for (int i = 0; i < FZ_SCRIPTS; i++)
+		if (scripts[i].src && !strcmp(scripts[i].name, name))
+			return i;
+	return -1;
+}
+
+static void scripts_reset(void)
+{
+	for (int i = 0; i < FZ_SCRIPTS; i++) {
+		free(scripts[i].src);
+		scripts[i].src = NULL;
+	}
+	active_script = -1;
+}
+
+int store_sieve_put(struct store *st, uint32_t user, const char *name, const char *src, size_t len)
+{
+	int i = script_find(name);
+	(void)st;
+	(void)user;
+	if (len > STORE_SIEVE_SIZE || strlen(name) > STORE_SIEVE_NAME)
+		return ST_INVALID;
+	for (int k = 0; i < 0 && k < FZ_SCRIPTS; k++)
+		if (!scripts[k].src)
+			i = k;
+	if (i < 0)
+		return ST_LIMIT;
+	free(scripts[i].src);
+	scripts[i].src = xmalloc(len + 1);
+	memcpy(scripts[i].src, src, len);
+	scripts[i].src[len] = 0;
+	scripts[i].len = len;
+	strcpy(scripts[i].name, name);
+	return ST_OK;
+}
+
+int store_sieve_get(struct store *st, uint32_t user, const char *name, char **src, size_t *len,
+		    int *active)
+{
+	int i = script_find(name);
+	(void)st;
+	(void)user;
+	if (i < 0)
+		return ST_NOTFOUND;
+	*src = xstrdup(scripts[i].src);
+	*len = scripts[i].len;
+	if (active)
+		*active = i == active_script;
+	return ST_OK;
+}
+
+int store_sieve_activate(struct store *st, uint32_t user, const char *name)
+{
+	(void)st;
+	(void)user;
+	if (!name || !*name) {
+		active_script = -1;
+		return ST_OK;
+	}
+	int i = script_find(name);
+	if (i < 0)
+		return ST_NOTFOUND;
+	active_script = i;
+	return ST_OK;
+}
+
+int store_sieve_active(struct store *st, uint32_t user, char **name, char **src, size_t *len)
+{
+	(void)st;
+	(void)user;
+	if (active_script < 0)
+		return ST_NOTFOUND;
+	*name = xstrdup(scripts[active_script].name);
+	*src = xstrdup(scripts[active_script].src);
+	*len = scripts[active_script].len;
+	return ST_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config cfg;
@@ -310,6 +400,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strcpy(a.addr, "alice@example.test");
 	if (size > (1 << 20))
 		return 0;
+	scripts_reset();
+	/* a script of the user's own, active: VacationResponse/set includes it */
+	store_sieve_put(NULL, a.id, "rules", "keep;\n", 6);
+	store_sieve_activate(NULL, a.id, "rules");
 	jmap_api(&srv, &a, (const char *)data, size, &r);
 	if (!r.body || (r.status != 200 && r.status != 400))
 		abort();
